@@ -1,0 +1,3 @@
+from mitrasim.cli import main
+
+main()

@@ -1,0 +1,46 @@
+"""The ``mitrasim`` command line: a thin layer over the Python API.
+
+Each area registers its commands from its own ``commands.py`` (``register(app)``).
+Bad input is reported as one line naming the field, the value and the allowed
+range, with exit code 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from mitrasim.errors import InputError
+
+app = typer.Typer(
+    name="mitrasim",
+    help="Simulate mitral regurgitation and its repair by transcatheter edge-to-edge repair (TEER). "
+    "Research and education only: not a medical device.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register_all() -> None:
+    from mitrasim.physiology import commands as physiology_commands
+
+    physiology_commands.register(app)
+
+
+_register_all()
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print a one-line error to stderr and exit with ``code``."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        app(args=argv, standalone_mode=True)
+    except InputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
