@@ -1,0 +1,475 @@
+r"""The compiled, batched circulation engine.
+
+Equations (units mL, mmHg, s; Regazzoni et al. 2022, with mitrasim's mitral valve)
+-------------------------------------------------------------------------------
+Chambers ``c`` in LA, LV, RA, RV (time-varying elastance)::
+
+    p_c = (E_B,c + E_A,c · φ_c(t)) · (V_c − V0_c)
+
+Circuits ``k`` in sys_ar, sys_ven, pul_ar, pul_ven (C at the inlet, then R and L)::
+
+    C_k · dp_k/dt = Q_in,k − Q_k
+    L_k · dQ_k/dt = p_k − p_down,k − R_k · Q_k
+
+Aortic, tricuspid and pulmonary valves are resistive diodes (the paper's)::
+
+    Q = Δp / R,   R = R_min if Δp > 0 else R_max
+
+The mitral valve (``Model.mitral == "orifice"``) is two one-way Bernoulli
+orifices in parallel with inertance: the forward orifice of area ``mva_cm2``
+(LA→LV) and the regurgitant orifice of area ``eroa_cm2`` (LV→LA)::
+
+    L_f · dQ_f/dt = (p_LA − p_LV) − B_f · Q_f·|Q_f|     while Q_f > 0 or p_LA > p_LV, else Q_f = 0
+    L_r · dQ_r/dt = (p_LV − p_LA) − B_r · Q_r·|Q_r|     while Q_r > 0 or p_LV > p_LA, else Q_r = 0
+    B = 1 / (50.16 · A)²          (Q = 50.16 · A · sqrt(Δp): ρ = 1060 kg/m³, A in cm²)
+    L = ρ · l_eff / A = 7.95e-4 · l_eff[cm] / A[cm²]   mmHg·s²/mL
+
+so both flows are smooth states and EROA is used as a vena-contracta area (no
+discharge coefficient).  With ``Model.mitral == "diode"`` the mitral valve is the
+paper's resistive diode instead (Q_f = Δp/R, Q_r = 0).  Mass balance::
+
+    dV_LA = Q_pul_ven − Q_f + Q_r        dV_LV = Q_f − Q_r − Q_av
+    dV_RA = Q_sys_ven − Q_tv             dV_RV = Q_tv − Q_pv
+
+Numerics
+--------
+Classical RK4 at a fixed step ``dt = T / n_steps`` (an even number of steps per
+beat, at most ``dt_max_s``); a flow that would cross zero through a closed
+one-way orifice is clamped at zero after each step (the switch is a first-order
+event; the tests bound its error against an event-located Radau reference).
+Activation curves are tabulated once per patient at the RK4 stage times.
+Patients are processed in blocks of :data:`LANES` with the patient loop
+innermost (structure of arrays) so the compiler vectorises across patients;
+blocks run in parallel threads.  Each patient runs until the per-beat state
+change, scaled per state (1 mL, 1 mmHg, 10 mL/s), is below ``tol`` (at least
+``min_beats``, at most ``max_beats``) and its metrics are those of its last beat.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+from numba import njit, prange
+
+from mitrasim.physiology import _numba_cache  # noqa: F401  (installs the content-hashed cache locator)
+from mitrasim.physiology.parameters import KP, N_STATE
+
+#: Bernoulli constant in clinical units: Q [mL/s] = K_BERNOULLI · A [cm²] · sqrt(Δp [mmHg]).
+K_BERNOULLI = 50.16
+#: ρ·(1 cm)/(1 cm²) in mmHg·s²/mL: inertance of a 1 cm² orifice 1 cm long (ρ = 1060 kg/m³).
+RHO_L_UNIT = 1060.0 * 0.01 / 1e-4 / 133.322 / 1e6
+
+METRIC_NAMES = (
+    "edv_ml", "esv_ml", "sv_ml", "ef_pct", "forward_sv_ml", "rvol_ml", "rf_pct", "co_l_min",
+    "sbp_mmhg", "dbp_mmhg", "map_mmhg", "la_mean_mmhg", "la_vwave_mmhg", "lvedp_mmhg",
+    "pa_mean_mmhg", "mean_gradient_mmhg", "e_velocity_m_s", "mr_vmax_m_s", "pv_systolic_reversal",
+    "hr_bpm", "beats_to_steady",
+    # extra, used by echo and tests
+    "peak_mv_flow_ml_s", "peak_mr_flow_ml_s", "pv_min_systolic_flow_ml_s", "steady_residual", "converged",
+)  # fmt: skip
+N_METRIC = len(METRIC_NAMES)
+MI = {n: i for i, n in enumerate(METRIC_NAMES)}
+
+WAVE_NAMES = (
+    "v_la_ml", "v_lv_ml", "p_la_mmhg", "p_lv_mmhg", "p_ao_mmhg", "p_pa_mmhg", "p_ra_mmhg", "p_rv_mmhg",
+    "q_mv_ml_s", "q_mr_ml_s", "q_av_ml_s", "q_pvein_ml_s",
+)  # fmt: skip
+N_WAVE = len(WAVE_NAMES)
+
+# state rows
+S_VLA, S_VLV, S_VRA, S_VRV, S_PSA, S_PSV, S_PPA, S_PPV, S_QSA, S_QSV, S_QPA, S_QPV, S_QF, S_QR = range(14)
+_STATE_SCALE = np.array([1.0] * 4 + [1.0] * 4 + [10.0] * 6)
+
+# parameter rows (see parameters.KERNEL_PARAMS)
+_P_T = KP["period_s"]
+_P_CH = KP["la_ea_mmhg_ml"]  # 4 chambers x (ea, eb, v0)
+_P_CIRC = KP["sys_ar_r_mmhg_s_ml"]  # 4 circuits x (r, c, l)
+_P_VALVE = KP["av_rmin_mmhg_s_ml"]  # av, tv, pv, mv x (rmin, rmax)
+_P_MVA = KP["mva_cm2"]
+_P_EROA = KP["eroa_cm2"]
+_P_LEFF = KP["mv_leff_cm"]
+_P_ACT = KP["la_act_a"]  # 4 chambers x (a..f)
+
+
+#: Patients per block in batches (the SIMD lane count of the compiled loops).
+LANES = 16
+
+# Per-block work arrays are 1-D with row r of lane j at [r*L + j] (L lanes) and one
+# array per role (state, stage slopes, parameters, accumulators), so the compiler's run-time alias
+# checks pass and the patient loops run as SIMD code.
+R_PB = 0
+(B_DT, B_LA_EA, B_LA_EB, B_LA_V0, B_LV_EA, B_LV_EB, B_LV_V0, B_RA_EA, B_RA_EB, B_RA_V0, B_RV_EA, B_RV_EB, B_RV_V0,
+ B_SA_R, B_SA_IC, B_SA_IL, B_SV_R, B_SV_IC, B_SV_IL, B_PA_R, B_PA_IC, B_PA_IL, B_PV_R, B_PV_IC, B_PV_IL,
+ B_AV_GO, B_AV_GC, B_TV_GO, B_TV_GC, B_PUV_GO, B_PUV_GC, B_MV_GO, B_MV_GC,
+ B_F_IB, B_F_G, B_R_IB, B_R_G, B_EW0, B_EWL) = range(R_PB, R_PB + 39)  # fmt: skip
+N_PB = 39
+R_ACC = 0
+(A_VMAX, A_VMIN, A_LVEDP, A_PMAX, A_PMIN, A_PINT, A_LAINT, A_LAV, A_PAINT, A_FWD, A_RVOL, A_GINT, A_GT, A_PVMIN,
+ A_EPK, A_MRPK, A_MVPK) = range(R_ACC, R_ACC + 17)  # fmt: skip
+N_ACC = 17
+
+
+@njit(cache=True, inline="always")
+def _phi(t, kind, a, b, c, d, e, f, T):
+    """Activation φ(t) in [0, 1] (t is wrapped into [0, T))."""
+    if kind == 0:  # Regazzoni cosine: a = tC, b = TC, c = TR
+        tt = (t - a) % T
+        if tt < b:
+            return 0.5 * (1.0 - math.cos(math.pi * tt / b))
+        tt = (t - a - b) % T
+        if tt < c:
+            return 0.5 * (1.0 + math.cos(math.pi * tt / c))
+        return 0.0
+    # two-hill: a = shift, b = tau1, c = tau2, d = m1, e = m2, f = 1/max
+    ts = (t - a) % T
+    g1 = (ts / b) ** d
+    g2 = (ts / c) ** e
+    return f * g1 / (1.0 + g1) / (1.0 + g2)
+
+
+@njit(cache=True)
+def _setup_block(P, X0, ew, col, kind, n_steps, X, PB, DTV, act, L):
+    """Initial state, derived parameters (reciprocals: no division in the loops) and activation
+    tables act[(s2·4 + chamber)·L + j] = φ at t = s2·dt/2, s2 = 0..2·n_steps."""
+    for j in range(L):
+        c = col + j
+        for i in range(N_STATE):
+            X[i * L + j] = X0[i, c]
+        T = P[_P_T, c]
+        PB[B_DT * L + j] = T / n_steps
+        for i in range(N_STATE):
+            DTV[i * L + j] = T / n_steps
+        for k in range(12):
+            PB[(B_LA_EA + k) * L + j] = P[_P_CH + k, c]
+        for k in range(4):
+            PB[(B_SA_R + 3 * k) * L + j] = P[_P_CIRC + 3 * k, c]
+            PB[(B_SA_IC + 3 * k) * L + j] = 1.0 / P[_P_CIRC + 3 * k + 1, c]
+            PB[(B_SA_IL + 3 * k) * L + j] = 1.0 / P[_P_CIRC + 3 * k + 2, c]
+        for k in range(4):
+            PB[(B_AV_GO + 2 * k) * L + j] = 1.0 / P[_P_VALVE + 2 * k, c]
+            PB[(B_AV_GC + 2 * k) * L + j] = 1.0 / P[_P_VALVE + 2 * k + 1, c]
+        a_f = P[_P_MVA, c]
+        a_r = P[_P_EROA, c]
+        leff = P[_P_LEFF, c]
+        PB[B_F_IB * L + j] = 1.0 / (K_BERNOULLI * a_f) ** 2
+        PB[B_F_G * L + j] = a_f / (RHO_L_UNIT * leff)
+        PB[B_R_IB * L + j] = 1.0 / (K_BERNOULLI * a_r) ** 2 if a_r > 0.0 else 0.0
+        PB[B_R_G * L + j] = a_r / (RHO_L_UNIT * leff) if a_r > 0.0 else 0.0
+        PB[B_EW0 * L + j] = ew[0, c]
+        PB[B_EWL * L + j] = (ew[1, c] - ew[0, c]) % n_steps
+        h = T / (2 * n_steps)
+        for ch in range(4):
+            b0 = _P_ACT + 6 * ch
+            a, b, cc, d, e, f = P[b0, c], P[b0 + 1, c], P[b0 + 2, c], P[b0 + 3, c], P[b0 + 4, c], P[b0 + 5, c]
+            for s2 in range(2 * n_steps + 1):
+                act[(s2 * 4 + ch) * L + j] = _phi(s2 * h, kind, a, b, cc, d, e, f, T)
+
+
+@njit(cache=True, inline="always")
+def _pressures(X, PB, act, ao, j, L):
+    """Chamber pressures p = (E_B + E_A·φ)(V − V0) of lane j."""
+    p_la = (PB[B_LA_EB * L + j] + PB[B_LA_EA * L + j] * act[ao + j]) * (X[S_VLA * L + j] - PB[B_LA_V0 * L + j])
+    p_lv = (PB[B_LV_EB * L + j] + PB[B_LV_EA * L + j] * act[ao + L + j]) * (X[S_VLV * L + j] - PB[B_LV_V0 * L + j])
+    p_ra = (PB[B_RA_EB * L + j] + PB[B_RA_EA * L + j] * act[ao + 2 * L + j]) * (X[S_VRA * L + j] - PB[B_RA_V0 * L + j])
+    p_rv = (PB[B_RV_EB * L + j] + PB[B_RV_EA * L + j] * act[ao + 3 * L + j]) * (X[S_VRV * L + j] - PB[B_RV_V0 * L + j])
+    return p_la, p_lv, p_ra, p_rv
+
+
+@njit(cache=True, inline="always")
+def _diode(d, go, gc):
+    """Resistive diode: Q = Δp·G, G = 1/R_min if Δp > 0 else 1/R_max (a select, no branch)."""
+    return d * (go if d > 0.0 else gc)
+
+
+@njit(cache=True, inline="always")
+def _mitral(X, PB, d_mv, diode, j, L):
+    """Mitral flows (forward, regurgitant) and the slopes of their inertial states."""
+    if diode:
+        qd = _diode(d_mv, PB[B_MV_GO * L + j], PB[B_MV_GC * L + j])
+        return qd, 0.0, 0.0, 0.0
+    xf = X[S_QF * L + j]
+    xr = X[S_QR * L + j]
+    q_f = xf if xf > 0.0 else 0.0
+    q_r = xr if xr > 0.0 else 0.0
+    gf = (d_mv - q_f * q_f * PB[B_F_IB * L + j]) * PB[B_F_G * L + j]
+    gr = (-d_mv - q_r * q_r * PB[B_R_IB * L + j]) * PB[B_R_G * L + j]
+    dqf = gf if ((xf > 0.0) | (d_mv > 0.0)) else 0.0
+    dqr = gr if ((xr > 0.0) | (d_mv < 0.0)) else 0.0
+    return q_f, q_r, dqf, dqr
+
+
+@njit(cache=True, inline="always")
+def _rhs(X, K, PB, act, s2, diode, L):
+    """K = f(X) for one block at stage time s2·dt/2 (the valve law is hoisted out of the lane loop)."""
+    if diode:
+        _rhs_lanes(X, K, PB, act, s2, True, L)
+    else:
+        _rhs_lanes(X, K, PB, act, s2, False, L)
+
+
+@njit(cache=True, inline="always")
+def _rhs_lanes(X, K, PB, act, s2, diode, L):
+    ao = s2 * 4 * L
+    for j in range(L):
+        p_la, p_lv, p_ra, p_rv = _pressures(X, PB, act, ao, j, L)
+        p_sa = X[S_PSA * L + j]
+        p_sv = X[S_PSV * L + j]
+        p_pa = X[S_PPA * L + j]
+        p_pv = X[S_PPV * L + j]
+        q_sa = X[S_QSA * L + j]
+        q_sv = X[S_QSV * L + j]
+        q_pa = X[S_QPA * L + j]
+        q_pn = X[S_QPV * L + j]
+        q_av = _diode(p_lv - p_sa, PB[B_AV_GO * L + j], PB[B_AV_GC * L + j])
+        q_tv = _diode(p_ra - p_rv, PB[B_TV_GO * L + j], PB[B_TV_GC * L + j])
+        q_pv = _diode(p_rv - p_pa, PB[B_PUV_GO * L + j], PB[B_PUV_GC * L + j])
+        q_f, q_r, dqf, dqr = _mitral(X, PB, p_la - p_lv, diode, j, L)
+        K[S_QF * L + j] = dqf
+        K[S_QR * L + j] = dqr
+        K[S_VLA * L + j] = q_pn - q_f + q_r
+        K[S_VLV * L + j] = q_f - q_r - q_av
+        K[S_VRA * L + j] = q_sv - q_tv
+        K[S_VRV * L + j] = q_tv - q_pv
+        K[S_PSA * L + j] = (q_av - q_sa) * PB[B_SA_IC * L + j]
+        K[S_PSV * L + j] = (q_sa - q_sv) * PB[B_SV_IC * L + j]
+        K[S_PPA * L + j] = (q_pv - q_pa) * PB[B_PA_IC * L + j]
+        K[S_PPV * L + j] = (q_pa - q_pn) * PB[B_PV_IC * L + j]
+        K[S_QSA * L + j] = (p_sa - p_sv - PB[B_SA_R * L + j] * q_sa) * PB[B_SA_IL * L + j]
+        K[S_QSV * L + j] = (p_sv - p_ra - PB[B_SV_R * L + j] * q_sv) * PB[B_SV_IL * L + j]
+        K[S_QPA * L + j] = (p_pa - p_pv - PB[B_PA_R * L + j] * q_pa) * PB[B_PA_IL * L + j]
+        K[S_QPV * L + j] = (p_pv - p_la - PB[B_PV_R * L + j] * q_pn) * PB[B_PV_IL * L + j]
+
+
+@njit(cache=True, inline="always")
+def _observe(X, PB, act, s2, diode, j, L):
+    """Observables of lane j at grid point s2/2: p_la, p_lv, p_ra, p_rv, q_f (≥0), q_r (≥0), q_av."""
+    p_la, p_lv, p_ra, p_rv = _pressures(X, PB, act, s2 * 4 * L, j, L)
+    q_av = _diode(p_lv - X[S_PSA * L + j], PB[B_AV_GO * L + j], PB[B_AV_GC * L + j])
+    q_f, q_r, dqf, dqr = _mitral(X, PB, p_la - p_lv, diode, j, L)
+    if diode:
+        q_r = -q_f if q_f < 0.0 else 0.0
+    q_f = q_f if q_f > 0.0 else 0.0
+    return p_la, p_lv, p_ra, p_rv, q_f, q_r, q_av
+
+
+@njit(cache=True, inline="always")
+def _accumulate(X, PB, act, s2, diode, n_steps, A, L):
+    """Running beat metrics from the state at the start of the step (rectangle rule)."""
+    if diode:
+        _accumulate_lanes(X, PB, act, s2, True, n_steps, A, L)
+    else:
+        _accumulate_lanes(X, PB, act, s2, False, n_steps, A, L)
+
+
+@njit(cache=True, inline="always")
+def _accumulate_lanes(X, PB, act, s2, diode, n_steps, A, L):
+    step = 0.5 * s2
+    for j in range(L):
+        p_la, p_lv, p_ra, p_rv, q_f, q_r, q_av = _observe(X, PB, act, s2, diode, j, L)
+        dt = PB[B_DT * L + j]
+        vlv = X[S_VLV * L + j]
+        pao = X[S_PSA * L + j]
+        ppa = X[S_PPA * L + j]
+        qpn = X[S_QPV * L + j]
+        vmax = A[A_VMAX * L + j]
+        edp = A[A_LVEDP * L + j]
+        lav = A[A_LAV * L + j]
+        pvmin = A[A_PVMIN * L + j]
+        up = vlv > vmax
+        fwd = q_f > 0.0
+        k = step - PB[B_EW0 * L + j]
+        k = k + n_steps if k < 0.0 else k
+        in_e = k < PB[B_EWL * L + j]
+        A[A_LVEDP * L + j] = p_lv if up else edp
+        A[A_VMAX * L + j] = vlv if up else vmax
+        A[A_VMIN * L + j] = min(A[A_VMIN * L + j], vlv)
+        A[A_PMAX * L + j] = max(A[A_PMAX * L + j], pao)
+        A[A_PMIN * L + j] = min(A[A_PMIN * L + j], pao)
+        A[A_PINT * L + j] += pao * dt
+        A[A_LAINT * L + j] += p_la * dt
+        A[A_PAINT * L + j] += ppa * dt
+        A[A_FWD * L + j] += q_av * dt
+        A[A_RVOL * L + j] += q_r * dt
+        A[A_GINT * L + j] += (p_la - p_lv) * dt if fwd else 0.0
+        A[A_GT * L + j] += dt if fwd else 0.0
+        A[A_EPK * L + j] = max(A[A_EPK * L + j], q_f if in_e else 0.0)
+        A[A_LAV * L + j] = lav if fwd else max(lav, p_la)
+        A[A_PVMIN * L + j] = pvmin if fwd else min(pvmin, qpn)
+        A[A_MRPK * L + j] = max(A[A_MRPK * L + j], q_r)
+        A[A_MVPK * L + j] = max(A[A_MVPK * L + j], q_f)
+
+
+@njit(cache=True, inline="always")
+def _reset_acc(A, L):
+    for m in range(N_ACC * L):
+        A[m] = 0.0
+    for j in range(L):
+        A[A_VMAX * L + j] = -1e300
+        A[A_VMIN * L + j] = 1e300
+        A[A_PMAX * L + j] = -1e300
+        A[A_PMIN * L + j] = 1e300
+        A[A_LAV * L + j] = -1e300
+        A[A_PVMIN * L + j] = 1e300
+
+
+@njit(cache=True)
+def _finish(A, X, P, c, j, beat, res, conv, diode, metrics, x_end, L):
+    """Beat metrics of lane j (patient column c) from its accumulators."""
+    T = P[_P_T, c]
+    edv = A[A_VMAX * L + j]
+    esv = A[A_VMIN * L + j]
+    fwd = A[A_FWD * L + j]
+    rvol = A[A_RVOL * L + j]
+    gt = A[A_GT * L + j]
+    metrics[0, c] = edv
+    metrics[1, c] = esv
+    metrics[2, c] = edv - esv
+    metrics[3, c] = 100.0 * (edv - esv) / edv
+    metrics[4, c] = fwd
+    metrics[5, c] = rvol
+    metrics[6, c] = 100.0 * rvol / (fwd + rvol) if fwd + rvol > 0.0 else 0.0
+    metrics[7, c] = fwd * 60.0 / T / 1000.0
+    metrics[8, c] = A[A_PMAX * L + j]
+    metrics[9, c] = A[A_PMIN * L + j]
+    metrics[10, c] = A[A_PINT * L + j] / T
+    metrics[11, c] = A[A_LAINT * L + j] / T
+    metrics[12, c] = A[A_LAV * L + j]
+    metrics[13, c] = A[A_LVEDP * L + j]
+    metrics[14, c] = A[A_PAINT * L + j] / T
+    metrics[15, c] = A[A_GINT * L + j] / gt if gt > 0.0 else 0.0
+    if diode:
+        metrics[16, c] = math.nan
+        metrics[17, c] = math.nan
+    else:
+        metrics[16, c] = A[A_EPK * L + j] / P[_P_MVA, c] / 100.0
+        ea = P[_P_EROA, c]
+        metrics[17, c] = A[A_MRPK * L + j] / ea / 100.0 if ea > 0.0 else 0.0
+    metrics[18, c] = 1.0 if A[A_PVMIN * L + j] < 0.0 else 0.0
+    metrics[19, c] = 60.0 / T
+    metrics[20, c] = beat
+    metrics[21, c] = A[A_MVPK * L + j]
+    metrics[22, c] = A[A_MRPK * L + j]
+    metrics[23, c] = A[A_PVMIN * L + j]
+    metrics[24, c] = res
+    metrics[25, c] = 1.0 if conv else 0.0
+    for i in range(N_STATE):
+        x_end[i, c] = X[i * L + j]
+
+
+@njit(cache=True, inline="always")
+def _axpy(Y, X, K, DTV, scale, L):
+    """Y = X + scale·dt·K (all 14 states, all lanes; DTV holds dt per state row and lane)."""
+    for m in range(N_STATE * L):
+        Y[m] = X[m] + scale * DTV[m] * K[m]
+
+
+@njit(cache=True, inline="always")
+def _rk4_update(X, K1, K2, K3, K4, DTV, L):
+    """X += dt/6·(K1 + 2K2 + 2K3 + K4), then one-way orifice flows clamped at zero."""
+    for m in range(N_STATE * L):
+        X[m] += (DTV[m] * (1.0 / 6.0)) * (K1[m] + 2.0 * K2[m] + 2.0 * K3[m] + K4[m])
+    for j in range(L):
+        X[S_QF * L + j] = max(X[S_QF * L + j], 0.0)
+        X[S_QR * L + j] = max(X[S_QR * L + j], 0.0)
+
+
+@njit(cache=True, inline="always")
+def _store_waves(X, PB, act, s2, diode, done, col, step, waves, L):
+    for j in range(L):
+        if not done[j]:
+            c = col + j
+            p_la, p_lv, p_ra, p_rv, q_f, q_r, q_av = _observe(X, PB, act, s2, diode, j, L)
+            waves[0, step, c] = X[S_VLA * L + j]
+            waves[1, step, c] = X[S_VLV * L + j]
+            waves[2, step, c] = p_la
+            waves[3, step, c] = p_lv
+            waves[4, step, c] = X[S_PSA * L + j]
+            waves[5, step, c] = X[S_PPA * L + j]
+            waves[6, step, c] = p_ra
+            waves[7, step, c] = p_rv
+            waves[8, step, c] = q_f
+            waves[9, step, c] = q_r
+            waves[10, step, c] = q_av
+            waves[11, step, c] = X[S_QPV * L + j]
+
+
+def _make_run_batch(L: int):
+    """The kernel for blocks of ``L`` lanes (``L`` is a compile-time constant of the closure,
+    so the lane loops have a constant trip count and vectorise)."""
+
+    @njit(cache=True, parallel=True)
+    def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves):
+        """Integrate every patient (column of ``P``/``X0``) to a periodic steady state.
+
+        P: (n_kernel_params, n_pad) parameters, n_pad a multiple of L; X0: (14, n_pad) initial states;
+        e_window: (2, n_pad) int step indices [ventricular onset, atrial onset) bounding the
+        early-filling window; metrics: (N_METRIC, n_pad) out; x_end: (14, n_pad) out (state at the end
+        of the last beat = start of the steady cycle, for warm starts); waves: (N_WAVE, n_steps, n_pad)
+        out, or (N_WAVE, 0, n_pad) to skip waveforms.
+        """
+        n_blocks = P.shape[1] // L
+        assert P.shape[1] % L == 0
+        want_waves = waves.shape[1] > 0
+        nsf = float(n_steps)
+        for blk in prange(n_blocks):
+            col = blk * L
+            X = np.empty(N_STATE * L)
+            X0b = np.empty(N_STATE * L)
+            XT = np.empty(N_STATE * L)
+            K1 = np.empty(N_STATE * L)
+            K2 = np.empty(N_STATE * L)
+            K3 = np.empty(N_STATE * L)
+            K4 = np.empty(N_STATE * L)
+            PB = np.empty(N_PB * L)
+            A = np.empty(N_ACC * L)
+            DTV = np.empty(N_STATE * L)
+            act = np.empty((2 * n_steps + 1) * 4 * L)
+            _setup_block(P, X0, e_window, col, kind, n_steps, X, PB, DTV, act, L)
+            done = np.zeros(L, np.bool_)
+            n_done = 0
+            beat = 0
+            while beat < max_beats and n_done < L:
+                beat += 1
+                X0b[:] = X
+                _reset_acc(A, L)
+                for step in range(n_steps):
+                    s2 = 2 * step
+                    _accumulate(X, PB, act, s2, diode, nsf, A, L)
+                    if want_waves:
+                        _store_waves(X, PB, act, s2, diode, done, col, step, waves, L)
+                    _rhs(X, K1, PB, act, s2, diode, L)
+                    _axpy(XT, X, K1, DTV, 0.5, L)
+                    _rhs(XT, K2, PB, act, s2 + 1, diode, L)
+                    _axpy(XT, X, K2, DTV, 0.5, L)
+                    _rhs(XT, K3, PB, act, s2 + 1, diode, L)
+                    _axpy(XT, X, K3, DTV, 1.0, L)
+                    _rhs(XT, K4, PB, act, s2 + 2, diode, L)
+                    _rk4_update(X, K1, K2, K3, K4, DTV, L)
+                for j in range(L):
+                    if done[j]:
+                        continue
+                    res = 0.0
+                    for i in range(N_STATE):
+                        res = max(res, abs(X[i * L + j] - X0b[i * L + j]) / _STATE_SCALE[i])
+                    conv = res < tol and beat >= min_beats
+                    if conv or beat == max_beats or not (res == res):
+                        done[j] = True
+                        n_done += 1
+                        _finish(A, X, P, col + j, j, beat, res, conv, diode, metrics, x_end, L)
+
+    return run_batch
+
+
+#: Compiled kernels by lane count: one lane for a single patient, LANES for batches.
+RUN_BATCH = {n: _make_run_batch(n) for n in (1, LANES)}
+
+
+def block_size(n: int) -> int:
+    """Lanes per block: one for a single patient, LANES for batches."""
+    return 1 if n == 1 else LANES
+
+
+def default_threads() -> int:
+    return int(os.environ.get("MITRASIM_THREADS", "0")) or os.cpu_count() or 1

@@ -1,0 +1,221 @@
+"""Named parameter sets, each from its source and registered with its citation.
+
+* ``regazzoni2022`` — the normal adult heart of Regazzoni et al. 2022 (Part I,
+  closed-loop lumped model), with mitrasim's Bernoulli mitral valve (MVA 4.0 cm²,
+  EROA 0).
+* ``svzerod_two_hill`` — SimVascular svZeroDSolver's test case
+  ``closed_loop_two_hill.json`` (a Regazzoni-family closed loop with two-hill
+  activation and resistive diode valves), converted from SI to mL/mmHg/s by
+  :func:`from_svzerod_config`, for like-for-like runs against svZeroDSolver.
+* ``primary_mr`` and ``secondary_mr`` — chronic MR phenotypes derived from
+  ``regazzoni2022`` (see each set's ``calibration`` text for how and to what).
+"""
+
+from __future__ import annotations
+
+from mitrasim import citations
+from mitrasim.errors import InputError
+from mitrasim.physiology.parameters import CHAMBERS, Model, ParameterSet
+
+citations.register(
+    "regazzoni2022",
+    "Regazzoni F, Salvador M, Africa PC, Fedele M, Dedè L, Quarteroni A. A cardiac electromechanics model "
+    "coupled with a lumped-parameter model for closed-loop blood circulation. Part I: model derivation. "
+    "J Comput Phys 457:111083 (2022).",
+    doi="10.1016/j.jcp.2022.111083",
+)
+citations.register(
+    "svzerodsolver",
+    "SimVascular svZeroDSolver, test case closed_loop_two_hill.json (Regazzoni et al. 2022 closed loop, "
+    "two-hill activation). https://github.com/SimVascular/svZeroDSolver",
+)
+citations.register(
+    "stone2018_coapt",
+    "Stone GW, Lindenfeld J, Abraham WT, et al. Transcatheter Mitral-Valve Repair in Patients with Heart "
+    "Failure (COAPT). N Engl J Med 379:2307-2318 (2018).",
+    doi="10.1056/NEJMoa1806640",
+)
+citations.register(
+    "zoghbi2017",
+    "Zoghbi WA, Adams D, Bonow RO, et al. Recommendations for Noninvasive Evaluation of Native Valvular "
+    "Regurgitation. J Am Soc Echocardiogr 30:303-371 (2017).",
+    doi="10.1016/j.echo.2017.01.007",
+)
+citations.register(
+    "bernoulli_orifice",
+    "Gorlin/Bernoulli orifice law in clinical units: Q [mL/s] = 50.16·A [cm²]·sqrt(Δp [mmHg]) with "
+    "ρ = 1060 kg/m³; orifice inertance L = ρ·l_eff/A (e.g. Mynard JP et al. Int J Numer Meth Biomed Eng "
+    "28:626 (2012)).",
+    doi="10.1002/cnm.1466",
+)
+
+_REG_CHAMBERS = {
+    # E_A, E_B, V0, tC, TC, TR  (Regazzoni 2022, Table of parameters; mmHg/mL, mL, s at 75 bpm)
+    "lv": (2.75, 0.08, 5.0, 0.0, 0.272, 0.12),
+    "rv": (0.55, 0.05, 10.0, 0.0, 0.272, 0.12),
+    "la": (0.07, 0.09, 4.0, 0.60, 0.104, 0.68),
+    "ra": (0.06, 0.07, 4.0, 0.56, 0.064, 0.64),
+}
+_REG_CIRCUITS = {
+    # R, C, L
+    "sys_ar": (0.8, 1.2, 5e-3),
+    "sys_ven": (0.26, 60.0, 5e-4),
+    "pul_ar": (0.1625, 10.0, 5e-4),
+    "pul_ven": (0.1625, 16.0, 5e-4),
+}
+_REG_RMIN, _REG_RMAX = 0.0075, 75006.2
+
+
+def _regazzoni_values() -> dict[str, float]:
+    v: dict[str, float] = {"hr_bpm": 75.0, "ref_hr_bpm": 75.0, "mva_cm2": 4.0, "eroa_cm2": 0.0, "mv_leff_cm": 1.0}
+    for ch, (ea, eb, v0, tc, dc, dr) in _REG_CHAMBERS.items():
+        v |= {f"{ch}_ea_mmhg_ml": ea, f"{ch}_eb_mmhg_ml": eb, f"{ch}_v0_ml": v0}
+        v |= {f"{ch}_tc_s": tc, f"{ch}_dur_contract_s": dc, f"{ch}_dur_relax_s": dr}
+    for c, (r, cc, ll) in _REG_CIRCUITS.items():
+        v |= {f"{c}_r_mmhg_s_ml": r, f"{c}_c_ml_mmhg": cc, f"{c}_l_mmhg_s2_ml": ll}
+    for va in ("av", "tv", "pv"):
+        v |= {f"{va}_rmin_mmhg_s_ml": _REG_RMIN, f"{va}_rmax_mmhg_s_ml": _REG_RMAX}
+    return v
+
+
+# Steady cycle start of regazzoni2022 (computed by mitrasim; stressed chamber volumes V − V0).
+_REG_INITIAL = {
+    "v_la_ml": 60.0, "v_lv_ml": 110.0, "v_ra_ml": 60.0, "v_rv_ml": 120.0,
+    "p_sys_ar_mmhg": 80.0, "p_sys_ven_mmhg": 30.0, "p_pul_ar_mmhg": 18.0, "p_pul_ven_mmhg": 10.0,
+    "q_sys_ar_ml_s": 90.0, "q_sys_ven_ml_s": 90.0, "q_pul_ar_ml_s": 90.0, "q_pul_ven_ml_s": 90.0,
+    "q_mv_ml_s": 0.0, "q_mr_ml_s": 0.0,
+}  # fmt: skip
+
+
+REGAZZONI2022 = ParameterSet(
+    name="regazzoni2022",
+    description="Normal adult heart at 75 bpm (Regazzoni et al. 2022) with a Bernoulli mitral valve, MVA 4 cm², no leak.",
+    citations=("regazzoni2022", "bernoulli_orifice"),
+    model=Model(activation="cosine", mitral="orifice"),
+    values=_regazzoni_values(),
+    initial=_REG_INITIAL,
+    calibration="Paper values unchanged; the mitral valve is mitrasim's two-orifice Bernoulli valve "
+    "(MVA 4.0 cm², a normal adult valve area; l_eff 1 cm).",
+)
+
+# --- svZeroDSolver two-hill test case -----------------------------------------------------------
+
+_PA_PER_MMHG = 133.322
+_SI_R = 1.0 / _PA_PER_MMHG / 1e6  # Pa·s/m³ -> mmHg·s/mL (also Pa/m³ -> mmHg/mL, Pa·s²/m³ -> mmHg·s²/mL)
+_SI_C = _PA_PER_MMHG * 1e6  # m³/Pa -> mL/mmHg
+
+#: The numbers of closed_loop_two_hill.json (SI units, as in the file), kept so that the
+#: preset works without the file; tests check them against the file when it is at hand.
+SVZEROD_TWO_HILL_SI = {
+    "cardiac_period": 0.689655,
+    "vessels": {
+        "AR_SYS": {"C": 6.93626e-09, "R_poiseuille": 90219259.0, "L": 666611.0},
+        "VEN_SYS": {"C": 4.5004e-07, "R_poiseuille": 8506913.0, "L": 66661.1},
+        "AR_PUL": {"C": 7.5006e-08, "R_poiseuille": 4266316.0, "L": 66661.1},
+        "VEN_PUL": {"C": 1.2001e-07, "R_poiseuille": 4666283.0, "L": 66661.1},
+    },
+    "chambers": {
+        "LA": {"Emax": 26660000.0, "Epass": 20449931.0, "Vrest": 4e-06,
+               "act": {"t_shift": 0.025, "tau_1": 0.07586206896551724, "tau_2": 0.12413793103448276, "m1": 1.32, "m2": 13.1}},
+        "LV": {"Emax": 333878537.0, "Epass": 12605372.0, "Vrest": 1.9763060505362944e-06,
+               "act": {"t_shift": 0.207, "tau_1": 0.18551724137931036, "tau_2": 0.31172413793103454, "m1": 1.32, "m2": 27.4}},
+        "RA": {"Emax": 7999343.0, "Epass": 4932281.0, "Vrest": 4e-06,
+               "act": {"t_shift": 0.025, "tau_1": 0.07586206896551724, "tau_2": 0.12413793103448276, "m1": 1.32, "m2": 13.1}},
+        "RV": {"Emax": 65719659.0, "Epass": 5406837.0, "Vrest": 5.431634509432495e-05,
+               "act": {"t_shift": 0.207, "tau_1": 0.18551724137931036, "tau_2": 0.31172413793103454, "m1": 1.32, "m2": 27.4}},
+    },
+    "valves": {v: {"Rmin": 666600.0, "Rmax": 6666000000.0} for v in ("MV", "AV", "TV", "PV")},
+    "initial_condition": {
+        "Vc:LA": 5.624441188959639e-05, "Vc:LV": 8.142759737438906e-05,
+        "Vc:RA": 8.913584459023032e-05, "Vc:RV": 0.00011868964658139648,
+        "pressure:AV:AR_SYS": 9926.031159725162, "pressure:J0:VEN_SYS": 1358.6946929956582,
+        "pressure:PV:AR_PUL": 2075.062641303878, "pressure:J2:VEN_PUL": 1744.2583185734634,
+        "flow:AR_SYS:J0": 9.612211741415929e-05, "flow:VEN_SYS:J1": 0.00011034140583655497,
+        "flow:AR_PUL:J2": 7.93375172471186e-05, "flow:VEN_PUL:J3": 4.621258343525287e-05,
+    },
+}  # fmt: skip
+
+
+def from_svzerod_config(cfg: dict) -> tuple[dict[str, float], dict[str, float]]:
+    """Convert an svZeroDSolver closed-loop file (or :data:`SVZEROD_TWO_HILL_SI`) to mitrasim units.
+
+    Accepts the JSON structure of ``closed_loop_two_hill.json`` (vessels ``AR_SYS, VEN_SYS,
+    AR_PUL, VEN_PUL`` as BloodVesselCRL; chambers ``LA, LV, RA, RV`` as LinearElastanceChamber
+    with two-hill activation; PiecewiseValve ``MV, AV, TV, PV``) and returns
+    ``(values, initial)``: parameter values and the initial state (stressed chamber volumes).
+    """
+    if "simulation_parameters" in cfg:  # the raw JSON file
+        period = cfg["simulation_parameters"]["cardiac_period"]
+        vessels = {v["vessel_name"]: v["zero_d_element_values"] for v in cfg["vessels"]}
+        chambers = {
+            c["name"]: {**c["values"], "act": {k: c["activation_function"][k] for k in ("t_shift", "tau_1", "tau_2", "m1", "m2")}}
+            for c in cfg["chambers"]
+        }
+        for c in cfg["chambers"]:
+            if c["activation_function"]["type"] != "two_hill" or c["type"] != "LinearElastanceChamber":
+                raise InputError(f"chambers.{c['name']}", c["type"], "LinearElastanceChamber with two_hill activation")
+        valves = {v["name"]: v["params"] for v in cfg["valves"]}
+        ic = cfg["initial_condition"]
+    else:
+        period, vessels, chambers, valves, ic = (cfg[k] for k in ("cardiac_period", "vessels", "chambers", "valves", "initial_condition"))
+    hr = 60.0 / period
+    v: dict[str, float] = {"hr_bpm": hr, "ref_hr_bpm": hr}
+    for ch in CHAMBERS:
+        c = chambers[ch.upper()]
+        a = c["act"]
+        v |= {
+            f"{ch}_ea_mmhg_ml": c["Emax"] * _SI_R,
+            f"{ch}_eb_mmhg_ml": c["Epass"] * _SI_R,
+            f"{ch}_v0_ml": c["Vrest"] * 1e6,
+            f"{ch}_tshift_s": a["t_shift"],
+            f"{ch}_tau1_s": a["tau_1"],
+            f"{ch}_tau2_s": a["tau_2"],
+            f"{ch}_m1": a["m1"],
+            f"{ch}_m2": a["m2"],
+        }
+    for name, key in (("AR_SYS", "sys_ar"), ("VEN_SYS", "sys_ven"), ("AR_PUL", "pul_ar"), ("VEN_PUL", "pul_ven")):
+        e = vessels[name]
+        v |= {f"{key}_r_mmhg_s_ml": e["R_poiseuille"] * _SI_R, f"{key}_c_ml_mmhg": e["C"] * _SI_C, f"{key}_l_mmhg_s2_ml": e["L"] * _SI_R}
+    for name in ("AV", "TV", "PV", "MV"):
+        p = valves[name]
+        v |= {f"{name.lower()}_rmin_mmhg_s_ml": p["Rmin"] * _SI_R, f"{name.lower()}_rmax_mmhg_s_ml": p["Rmax"] * _SI_R}
+    init = {
+        "v_la_ml": ic["Vc:LA"] * 1e6 - v["la_v0_ml"],
+        "v_lv_ml": ic["Vc:LV"] * 1e6 - v["lv_v0_ml"],
+        "v_ra_ml": ic["Vc:RA"] * 1e6 - v["ra_v0_ml"],
+        "v_rv_ml": ic["Vc:RV"] * 1e6 - v["rv_v0_ml"],
+        "p_sys_ar_mmhg": ic["pressure:AV:AR_SYS"] / _PA_PER_MMHG,
+        "p_sys_ven_mmhg": ic["pressure:J0:VEN_SYS"] / _PA_PER_MMHG,
+        "p_pul_ar_mmhg": ic["pressure:PV:AR_PUL"] / _PA_PER_MMHG,
+        "p_pul_ven_mmhg": ic["pressure:J2:VEN_PUL"] / _PA_PER_MMHG,
+        "q_sys_ar_ml_s": ic["flow:AR_SYS:J0"] * 1e6,
+        "q_sys_ven_ml_s": ic["flow:VEN_SYS:J1"] * 1e6,
+        "q_pul_ar_ml_s": ic["flow:AR_PUL:J2"] * 1e6,
+        "q_pul_ven_ml_s": ic["flow:VEN_PUL:J3"] * 1e6,
+        "q_mv_ml_s": 0.0,
+        "q_mr_ml_s": 0.0,
+    }
+    return v, init
+
+
+_SVZ_VALUES, _SVZ_INITIAL = from_svzerod_config(SVZEROD_TWO_HILL_SI)
+
+SVZEROD_TWO_HILL = ParameterSet(
+    name="svzerod_two_hill",
+    description="svZeroDSolver's closed_loop_two_hill.json (Regazzoni 2022 family, two-hill activation, diode valves, ~87 bpm).",
+    citations=("svzerodsolver", "regazzoni2022"),
+    model=Model(activation="two_hill", mitral="diode"),
+    values=_SVZ_VALUES,
+    initial=_SVZ_INITIAL,
+    calibration="None: the file's values converted from SI (Pa, m³, s) to mmHg, mL, s.",
+)
+
+
+PARAMETER_SETS: dict[str, ParameterSet] = {p.name: p for p in (REGAZZONI2022, SVZEROD_TWO_HILL)}
+
+
+def get_parameter_set(name: str) -> ParameterSet:
+    try:
+        return PARAMETER_SETS[name]
+    except KeyError:
+        raise InputError("preset", name, "one of " + ", ".join(sorted(PARAMETER_SETS))) from None

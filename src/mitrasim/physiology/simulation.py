@@ -1,0 +1,244 @@
+"""``simulate``: one or many patients through the compiled engine to a periodic steady state.
+
+A *patient* is a parameter vector: a named parameter set (preset), plus
+overrides, plus the mitral areas and heart rate.  Everything is batched: pass
+arrays (or a list of override dicts) and one call integrates them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from mitrasim import citations
+from mitrasim.errors import InputError
+from mitrasim.physiology import engine
+from mitrasim.physiology.parameter_sets import get_parameter_set
+from mitrasim.physiology.parameters import (
+    KERNEL_PARAMS,
+    KP,
+    N_STATE,
+    SPECS,
+    STATE_NAMES,
+    Model,
+    ParameterSet,
+    active_names,
+    check_values,
+    scaled_timings,
+)
+
+__all__ = ["SolverSettings", "SimulationResult", "simulate", "build_batch"]
+
+
+class SolverSettings(BaseModel):
+    """Fixed-step RK4 settings and the periodic steady-state criterion."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dt_max_s: float = Field(2.5e-3, gt=1e-5, le=5e-3, description="largest time step; the beat gets ceil(T/dt_max) steps (even)")
+    tol: float = Field(1e-3, gt=0, le=1.0, description="steady when every state changes less than tol over a beat (mL, mmHg, 10 mL/s)")
+    min_beats: int = Field(2, ge=1, le=10_000)
+    max_beats: int = Field(300, ge=1, le=10_000)
+    threads: int = Field(0, ge=0, le=1024, description="0 = all cores")
+
+
+@dataclass
+class SimulationResult:
+    """Beat metrics of the steady beat (arrays over patients), optional waveforms, warm-start state."""
+
+    preset: str
+    model: Model
+    metrics: dict[str, np.ndarray]
+    parameters: dict[str, np.ndarray]
+    final_state: np.ndarray  # (n, 14): start of the steady cycle (warm start)
+    n_steps: int
+    waveforms: dict[str, np.ndarray] | None = None  # each (n, n_samples); "t_s" too
+    citations: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def n(self) -> int:
+        return self.final_state.shape[0]
+
+    def patient_metrics(self, i: int = 0) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in self.metrics.items():
+            x = v[i].item()
+            out[k] = bool(x) if k in ("pv_systolic_reversal", "converged") else (int(x) if k == "beats_to_steady" else x)
+        return out
+
+    def patient_parameters(self, i: int = 0) -> dict[str, float]:
+        return {k: float(v[i]) for k, v in self.parameters.items()}
+
+    def patient_waveforms(self, i: int = 0) -> dict[str, np.ndarray]:
+        if self.waveforms is None:
+            raise ValueError("simulated without waveforms: call simulate(..., waveforms=True)")
+        return {k: v[i] for k, v in self.waveforms.items()}
+
+
+def _as_override_list(overrides, n_hint: int) -> list[Mapping[str, Any]]:
+    if overrides is None:
+        return [{}] * n_hint
+    if isinstance(overrides, Mapping):
+        return [overrides] * n_hint
+    return list(overrides)
+
+
+def build_batch(
+    pset: ParameterSet,
+    overrides: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
+    **arrays: Any,
+) -> tuple[dict[str, np.ndarray], int]:
+    """Per-patient parameter arrays (n,) from a preset, override dicts and broadcast keyword arrays.
+
+    Keyword arrays are parameter names (``eroa_cm2=np.linspace(0, .6, 7)``); ``None`` is ignored.
+    Every value is range-checked; unknown names raise :class:`InputError`.
+    """
+    arrays = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in arrays.items() if v is not None}
+    sizes = {a.size for a in arrays.values() if a.size != 1}
+    ol = None if overrides is None or isinstance(overrides, Mapping) else list(overrides)
+    if ol is not None:
+        sizes.add(len(ol))
+    sizes.discard(1)
+    if len(sizes) > 1:
+        raise InputError("batch", sorted(sizes), "arrays and override lists of one common length (or length 1)")
+    n = sizes.pop() if sizes else 1
+    olist = _as_override_list(overrides, n) if ol is None else ol
+    if len(olist) == 1 and n > 1:
+        olist = olist * n
+    allowed = active_names(pset.model)
+    cols: dict[str, np.ndarray] = {k: np.full(n, v, dtype=float) for k, v in pset.values.items() if k in allowed}
+    for i, o in enumerate(olist):
+        for k, v in check_values(dict(o), pset.model).items():
+            cols[k][i] = v
+    for k, a in arrays.items():
+        if k not in allowed:
+            raise InputError(k, a.tolist() if a.size < 6 else f"array of {a.size}", "a parameter of this model: " + ", ".join(sorted(allowed)))
+        spec = SPECS[k]
+        bad = ~np.isfinite(a) | (a < spec.lo) | (a > spec.hi) | ((a <= spec.lo) if spec.lo_open else False)
+        if bad.any():
+            raise InputError(k, float(a[np.argmax(bad)]), spec.allowed())
+        cols[k] = np.broadcast_to(a, (n,)).astype(float).copy()
+    return cols, n
+
+
+def _kernel_arrays(cols: dict[str, np.ndarray], model: Model, n: int, n_pad: int, dt_max: float):
+    T = 60.0 / cols["hr_bpm"]
+    timing = scaled_timings(cols, model)
+    P = np.empty((len(KERNEL_PARAMS), n_pad))
+    for name, row in KP.items():
+        if name == "period_s":
+            v = T
+        elif name in timing:
+            v = timing[name]
+        elif name in cols:
+            v = cols[name]
+        else:  # not used by this model (e.g. mitral areas of a diode model)
+            v = np.full(n, SPECS[name].hi if name.endswith("rmax_mmhg_s_ml") else 1.0)
+        P[row, :n] = v
+        P[row, n:] = P[row, 0]
+    n_steps = int(np.ceil(T.max() / dt_max))
+    n_steps += n_steps % 2
+    dt = T / n_steps
+    v_on = timing["lv_act_a"]
+    a_on = timing["la_act_a"]
+    ew = np.empty((2, n_pad), dtype=np.int64)
+    ew[0, :n] = np.round(v_on / dt).astype(np.int64) % n_steps
+    ew[1, :n] = np.round(a_on / dt).astype(np.int64) % n_steps
+    ew[:, n:] = ew[:, :1]
+    return P, ew, n_steps
+
+
+def _initial_states(pset: ParameterSet, cols, n: int, n_pad: int, initial_state) -> np.ndarray:
+    X0 = np.empty((N_STATE, n_pad))
+    if initial_state is None:
+        for i, s in enumerate(STATE_NAMES):
+            X0[i, :n] = pset.initial[s]
+        for i, ch in enumerate(("la", "lv", "ra", "rv")):
+            X0[i, :n] += cols[f"{ch}_v0_ml"]
+    else:
+        if isinstance(initial_state, SimulationResult):
+            initial_state = initial_state.final_state
+        s = np.asarray(initial_state, dtype=float)
+        if s.ndim == 1:
+            s = s[None, :]
+        if s.shape[1] != N_STATE or s.shape[0] not in (1, n) or not np.isfinite(s).all():
+            raise InputError("initial_state", f"array of shape {s.shape}", f"finite array of shape ({n}, {N_STATE}) or ({N_STATE},)")
+        X0[:, :n] = np.broadcast_to(s, (n, N_STATE)).T
+    X0[:, n:] = X0[:, :1]
+    return X0
+
+
+def simulate(
+    preset: str | ParameterSet = "regazzoni2022",
+    overrides: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
+    *,
+    eroa_cm2: Any = None,
+    mva_cm2: Any = None,
+    hr_bpm: Any = None,
+    waveforms: bool = False,
+    initial_state: Any = None,
+    settings: SolverSettings | None = None,
+) -> SimulationResult:
+    """Simulate one or many patients to a periodic steady state and return their beat metrics.
+
+    Args:
+        preset: name of a parameter set (``regazzoni2022``, ``svzerod_two_hill``, ``primary_mr``,
+            ``secondary_mr``) or a :class:`ParameterSet`.
+        overrides: a dict of parameter values for every patient, or a list of dicts (one per patient).
+        eroa_cm2, mva_cm2, hr_bpm: scalars or arrays over patients (broadcast together).
+        waveforms: also return the steady beat's waveforms (every step), see ``engine.WAVE_NAMES``.
+        initial_state: warm start: a previous result, or its ``final_state`` (n, 14) or (14,).
+        settings: time step and steady-state criterion.
+
+    Returns:
+        :class:`SimulationResult`; ``metrics[name]`` are arrays of length n.
+    """
+    pset = get_parameter_set(preset) if isinstance(preset, str) else preset
+    settings = settings or SolverSettings()
+    cols, n = build_batch(pset, overrides, eroa_cm2=eroa_cm2, mva_cm2=mva_cm2, hr_bpm=hr_bpm)
+    block = engine.block_size(n)
+    n_pad = -(-n // block) * block
+    P, ew, n_steps = _kernel_arrays(cols, pset.model, n, n_pad, settings.dt_max_s)
+    X0 = _initial_states(pset, cols, n, n_pad, initial_state)
+    metrics = np.zeros((engine.N_METRIC, n_pad))
+    x_end = np.zeros((N_STATE, n_pad))
+    waves = np.zeros((engine.N_WAVE, n_steps if waveforms else 0, n_pad))
+    kind = 0 if pset.model.activation == "cosine" else 1
+    diode = pset.model.mitral == "diode"
+    _run(P, X0, kind, diode, n_steps, settings, ew, block, metrics, x_end, waves)
+    m = {name: metrics[i, :n].copy() for i, name in enumerate(engine.METRIC_NAMES)}
+    wf = None
+    if waveforms:
+        wf = {name: np.ascontiguousarray(waves[i, :, :n].T) for i, name in enumerate(engine.WAVE_NAMES)}
+        T = P[KP["period_s"], :n]
+        wf["t_s"] = (np.arange(n_steps)[None, :] * (T / n_steps)[:, None])
+    cites = pset.citations
+    citations.cite(*cites)
+    return SimulationResult(
+        preset=pset.name,
+        model=pset.model,
+        metrics=m,
+        parameters=cols,
+        final_state=x_end[:, :n].T.copy(),
+        n_steps=n_steps,
+        waveforms=wf,
+        citations=cites,
+    )
+
+
+def _run(P, X0, kind, diode, n_steps, settings: SolverSettings, ew, block, metrics, x_end, waves) -> None:
+    import numba
+
+    threads = settings.threads or engine.default_threads()
+    threads = max(1, min(threads, numba.config.NUMBA_NUM_THREADS))
+    old = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        engine.RUN_BATCH[block](
+            P, X0, kind, diode, n_steps, settings.min_beats, settings.max_beats, settings.tol, ew, metrics, x_end, waves
+        )
+    finally:
+        numba.set_num_threads(old)
