@@ -14,7 +14,10 @@ _PEERS_PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "peers.py"
 
 
 def test_run_circulation_two_beats():
-    pytest.importorskip("circulation", reason="circulation not importable (pip install -r benchmarks/requirements.txt)", exc_type=ImportError
+    pytest.importorskip(
+        "circulation",
+        reason="circulation not importable (pip install -r benchmarks/requirements.txt)",
+        exc_type=ImportError,
     )
     spec = importlib.util.spec_from_file_location("mitrasim_bench_peers", _PEERS_PATH)
     peers = importlib.util.module_from_spec(spec)

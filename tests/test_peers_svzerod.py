@@ -34,7 +34,11 @@ def test_missing_config_gives_clear_error(tmp_path, monkeypatch):
 
 
 def _config_or_skip() -> dict:
-    pytest.importorskip("svzerod", reason="svzerod not importable (pip install -r benchmarks/requirements.txt)", exc_type=ImportError)
+    pytest.importorskip(
+        "svzerod",
+        reason="svzerod not importable (pip install -r benchmarks/requirements.txt)",
+        exc_type=ImportError,
+    )
     if peers.two_hill_config_path() is None:
         pytest.skip(
             "closed_loop_two_hill.json not found: set MITRASIM_SHARED or put the shared "
@@ -92,3 +96,12 @@ def test_run_svzerod_reports_timing_and_does_not_modify_config():
     assert r["wall_s"] > 0 and r["us_per_beat"] == pytest.approx(1e6 * r["wall_s"] / 3)
     assert set(peers.SVZEROD_NAMES.values()) <= set(r["final_state"])
     assert 100.0 <= r["edv_ml"] <= 130.0
+
+
+def test_solver_api_gives_the_same_beat():
+    cfg = _config_or_skip()
+    a = peers.run_svzerod(cfg, n_beats=3, steps_per_beat=100)
+    b = peers.run_svzerod(cfg, n_beats=3, steps_per_beat=100, api="solver")
+    assert peers.max_rel_diff(a, b) < 1e-12
+    with pytest.raises(ValueError, match="api"):
+        peers.run_svzerod(cfg, n_beats=1, steps_per_beat=100, api="nope")
