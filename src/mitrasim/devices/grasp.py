@@ -147,13 +147,14 @@ def choose_device(
     * wide (W, or PASCAL) if the valve has room: MVA ≥ 4.0 cm² (EVEREST II),
       the site is in segment 2 (not next to a commissure) and the gap under
       the site spans ≥ 10 mm of the line; otherwise narrow.
-    A device name as preference is returned as it is.
+    A device name as preference is returned as it is ("PASCAL" means the
+    PASCAL family: Ace or PASCAL by the width rule).
     Finally, among the sizes of the family, an infeasible grasp is replaced by
     the first feasible one in the order above, if any.
     """
     cat = DEFAULT_CATALOGUE if catalogue is None else catalogue
     citations.cite("feldman2011_everest2", "boekstegers2014")
-    if preference in cat:
+    if preference not in ("auto", "MitraClip", "PASCAL") and preference in cat:
         return DeviceChoice(cat[preference], ("device chosen by preference",))
     family = "PASCAL" if preference == "PASCAL" else "MitraClip"
     i = int(valve.index_of(position_mm))
