@@ -1,0 +1,165 @@
+"""The TEER device catalogue: arm (paddle) length, width, grasp reach, sources.
+
+Dimensions are those of the clinical reference table (clinical.md, marked
+[check] there).  What public documents confirmed (see each device's
+``source_keys``): the four G4 sizes NT, XT, NTW, XTW and independent grippers
+(Abbott 2020); XT(R) arms 3 mm longer than NT(R) (EXPAND, EuroPCR 2019); PASCAL
+paddles, spacer and independent clasps (CLASP, Lim et al. 2019).  The exact
+millimetres (9/12 mm arms, 4/6 mm widths; PASCAL Ace 6 mm, PASCAL 10 mm
+paddles; PASCAL paddle length) were *not* found in a manufacturer IFU in the
+sources searched: treat them as configurable defaults and override them with
+:func:`load_catalogue` (YAML) when the IFU is at hand.
+
+``grasp_reach_mm`` is the largest coaptation/flail gap the device is taken to
+bridge.  Rule (model): 10 mm for the 9-mm-arm NT family, from the EVEREST II
+exclusion of flail gaps ≥ 10 mm with the original (NT-length) clip; +3 mm for
+the XT family's 3-mm-longer arms; PASCAL (independent clasps, spacer) 10 mm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import yaml
+
+from mitrasim import citations
+from mitrasim.errors import InputError
+
+__all__ = ["Device", "DEFAULT_CATALOGUE", "load_catalogue", "get_device", "device_arrays", "max_grasp_reach_mm"]
+
+citations.register(
+    "abbott_g4_2020",
+    "Abbott. MitraClip G4: tailored, optimized, proven - here's what's new (press material, 24 Sep 2020). "
+    "https://www.abbott.com/corpnewsroom/healthy-heart/mitraclip-g4-tailored-optimized-proven-heres-whats-new.html",
+    note="Four G4 clip sizes (NT, XT, NTW, XTW); independent gripper actuation.",
+)
+citations.register(
+    "tctmd_expand2019",
+    "TCTMD. Newer-generation MitraClip XTR shows promise, but beware the learning curve (EuroPCR 2019, "
+    "EXPAND registry, Hausleiter J). https://www.tctmd.com/news/newer-generation-mitraclip-xtr-shows-promise-beware-learning-curve",
+    note="XTR arms are 3 mm longer than NTR; a signal of more single-leaflet device attachment with XTR.",
+)
+citations.register(
+    "lim2019_clasp",
+    "Lim DS et al. Transcatheter valve repair for patients with mitral regurgitation: 30-day results "
+    "of the CLASP study. JACC Cardiovasc Interv 12:1369 (2019).",
+    note="PASCAL: broad curved paddles, a central spacer, independently actuated clasps.",
+)
+citations.register(
+    "feldman2011_everest2",
+    "Feldman T et al. Percutaneous repair or surgery for mitral regurgitation (EVEREST II). "
+    "N Engl J Med 364:1395-1406 (2011).",
+    note="Anatomic exclusions: MVA < 4.0 cm2, flail width >= 15 mm, flail gap >= 10 mm, coaptation "
+    "depth > 11 mm, coaptation length < 2 mm, severe calcification in the grasping zone, cleft.",
+)
+citations.register(
+    "clinical_reference_devices",
+    "mitrasim clinical reference (shared/reference/clinical.md), device table: MitraClip G4 NT/XT arm "
+    "9/12 mm, NT/NTW width 4/6 mm; PASCAL Ace 6 mm and PASCAL 10 mm paddles [to check against the IFU].",
+)
+citations.register("user_override", "Device dimensions overridden by the user's catalogue file.")
+
+
+@dataclass(frozen=True)
+class Device:
+    """One TEER implant size.  Lengths in mm."""
+
+    name: str
+    family: str  # "MitraClip" or "PASCAL"
+    arm_length_mm: float  # clip arm / paddle length (depth of leaflet tissue held)
+    width_mm: float  # along the coaptation line
+    grasp_reach_mm: float  # largest gap it is taken to bridge
+    source_keys: tuple[str, ...] = ()
+    note: str = ""
+
+
+_MC = ("clinical_reference_devices", "abbott_g4_2020", "tctmd_expand2019", "feldman2011_everest2")
+_PA = ("clinical_reference_devices", "lim2019_clasp")
+
+DEFAULT_CATALOGUE: dict[str, Device] = {
+    d.name: d
+    for d in (
+        Device("NT", "MitraClip", 9.0, 4.0, 10.0, _MC, "MitraClip G4 NT"),
+        Device("XT", "MitraClip", 12.0, 4.0, 13.0, _MC, "MitraClip G4 XT: arms 3 mm longer"),
+        Device("NTW", "MitraClip", 9.0, 6.0, 10.0, _MC, "MitraClip G4 NTW: wide"),
+        Device("XTW", "MitraClip", 12.0, 6.0, 13.0, _MC, "MitraClip G4 XTW: long and wide"),
+        Device("PASCAL Ace", "PASCAL", 10.0, 6.0, 10.0, _PA, "PASCAL Ace: narrow paddles; paddle length [check]"),
+        Device("PASCAL", "PASCAL", 10.0, 10.0, 10.0, _PA, "PASCAL: 10-mm paddles; paddle length [check]"),
+    )
+}
+
+_NUM_FIELDS = {"arm_length_mm": (3.0, 25.0), "width_mm": (2.0, 15.0), "grasp_reach_mm": (2.0, 25.0)}
+
+
+def load_catalogue(path: str | Path | None = None, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Device]:
+    """The default catalogue, updated from a YAML file and/or a mapping.
+
+    YAML form::
+
+        devices:
+          XT: {arm_length_mm: 12.0}
+          MyClip: {family: MitraClip, arm_length_mm: 10, width_mm: 5, grasp_reach_mm: 11}
+
+    Known devices take partial updates; new devices need every numeric field.
+    """
+    cat = dict(DEFAULT_CATALOGUE)
+    items: dict[str, Mapping[str, Any]] = {}
+    if path is not None:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(data, dict) or set(data) - {"devices"}:
+            raise InputError("catalogue", sorted(data) if isinstance(data, dict) else data, "a mapping with one key 'devices'")
+        items.update(data.get("devices") or {})
+    if overrides:
+        items.update(overrides)
+    allowed = {f.name for f in fields(Device)} - {"name", "source_keys"}
+    for name, upd in items.items():
+        field_base = f"devices.{name}"
+        if not isinstance(upd, Mapping):
+            raise InputError(field_base, upd, "a mapping of device fields")
+        extra = set(upd) - allowed
+        if extra:
+            raise InputError(f"{field_base}.{sorted(extra)[0]}", upd[sorted(extra)[0]], f"one of {sorted(allowed)}")
+        for k, (lo, hi) in _NUM_FIELDS.items():
+            if k in upd:
+                v = upd[k]
+                if not isinstance(v, (int, float)) or not lo <= float(v) <= hi:
+                    raise InputError(f"{field_base}.{k}", v, f"[{lo:g}, {hi:g}] mm")
+        if name in cat:
+            cat[name] = replace(cat[name], **{k: (float(v) if k in _NUM_FIELDS else v) for k, v in upd.items()}, source_keys=cat[name].source_keys + ("user_override",))
+        else:
+            missing = [k for k in ("family", *_NUM_FIELDS) if k not in upd]
+            if missing:
+                raise InputError(f"{field_base}.{missing[0]}", None, "required for a new device")
+            cat[name] = Device(name=name, family=str(upd["family"]), arm_length_mm=float(upd["arm_length_mm"]), width_mm=float(upd["width_mm"]), grasp_reach_mm=float(upd["grasp_reach_mm"]), source_keys=("user_override",), note=str(upd.get("note", "")))
+    return cat
+
+
+def get_device(name: str, catalogue: Mapping[str, Device] | None = None) -> Device:
+    cat = DEFAULT_CATALOGUE if catalogue is None else catalogue
+    try:
+        return cat[name]
+    except KeyError:
+        raise InputError("device", name, f"one of {sorted(cat)}") from None
+
+
+def device_arrays(names: Sequence[Sequence[str | None]] | np.ndarray, catalogue: Mapping[str, Device] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Widths and arm lengths (mm) for a ``(n_plans, max_clips)`` array of device names
+    (``None`` or ``""`` = no clip → NaN)."""
+    arr = np.asarray(names, dtype=object)
+    width = np.full(arr.shape, np.nan)
+    arm = np.full(arr.shape, np.nan)
+    for idx, nm in np.ndenumerate(arr):
+        if nm:
+            d = get_device(str(nm), catalogue)
+            width[idx] = d.width_mm
+            arm[idx] = d.arm_length_mm
+    return width, arm
+
+
+def max_grasp_reach_mm(catalogue: Mapping[str, Device] | None = None) -> float:
+    """The largest gap any device in the catalogue can bridge (mm)."""
+    cat = DEFAULT_CATALOGUE if catalogue is None else catalogue
+    return max(d.grasp_reach_mm for d in cat.values())

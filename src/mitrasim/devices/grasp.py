@@ -1,0 +1,183 @@
+"""Grasp feasibility, single-leaflet-attachment risk and device choice.
+
+Grasp rule (model, thresholds from EVEREST II exclusions and Boekstegers 2014):
+
+* gap ``g`` at the clip site (the anatomic systolic gap, mm) must be within the
+  device's ``grasp_reach_mm``: beyond it the grasp is infeasible; above 70% of
+  it the grasp is marginal.
+* leaflet in the grasp, for each leaflet ``x ∈ {A, P}``:
+  ``ℓ_x = min(arm, len_x − g/2)`` (half the gap is bridged before the leaflet
+  reaches the arm).  ``min(ℓ_A, ℓ_P) < 4 mm`` → infeasible; ``< 6 mm`` →
+  marginal.  (Boekstegers: posterior leaflet < 7 mm unsuitable, 7–10 mm
+  conditional: with a typical 2–3 mm gap this puts 6 mm of tissue in the arm
+  at the "conditional" edge.)
+* calcification at the site: severe → infeasible (EVEREST II); moderate →
+  marginal.  A cleft at the site → marginal (EVEREST II exclusion).
+
+Single-leaflet device attachment (SLDA) multiplier on the baseline rate
+(clinical.md: SLDA about 1.5–2%; the procedure module samples it):
+
+    M = (1 + max(0, 6 − ℓ_min)/2) · (1 + max(0, g/reach − 0.7)/0.3)
+        · c_calc · (1.5 if cleft) · (1.3 if arm > ℓ_avail),
+
+``c_calc`` = 1 / 1 / 1.5 for none / mild / moderate calcification; the last
+factor applies when the arm is longer than the shortest leaflet's available
+length (the arm overhangs the tissue — the EXPAND signal of more SLDA with the
+longer XTR arms); ``M`` is capped at 5.  A good grasp has ``M = 1``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Mapping
+
+import numpy as np
+
+from mitrasim import citations
+from mitrasim.devices.catalogue import DEFAULT_CATALOGUE, Device
+from mitrasim.valve.geometry import ValveModel
+
+__all__ = ["GraspAssessment", "assess_grasp", "choose_device", "DeviceChoice", "SLDA_MULTIPLIER_MAX"]
+
+citations.register(
+    "boekstegers2014",
+    "Boekstegers P et al. Interventional treatment of mitral regurgitation with the MitraClip system: "
+    "position paper of the German Society of Cardiology. Clin Res Cardiol 103:85-96 (2014).",
+    note="Suitability: posterior leaflet >= 10 mm optimal, 7-10 mm conditional, < 7 mm unsuitable; "
+    "MVA > 4 cm2 optimal, > 3 cm2 conditional; jet A2/P2 optimal, A1/P1 and A3/P3 conditional.",
+)
+
+GRASP_MIN_MM = 4.0
+GRASP_GOOD_MM = 6.0
+GAP_MARGINAL_FRACTION = 0.7
+SLDA_MULTIPLIER_MAX = 5.0
+
+
+@dataclass(frozen=True)
+class GraspAssessment:
+    status: Literal["good", "marginal", "infeasible"]
+    slda_multiplier: float
+    gap_mm: float
+    grasp_anterior_mm: float
+    grasp_posterior_mm: float
+    reasons: tuple[str, ...]
+
+    @property
+    def feasible(self) -> bool:
+        return self.status != "infeasible"
+
+
+def assess_grasp(valve: ValveModel, position_mm: float, device: Device) -> GraspAssessment:
+    """Can ``device`` grasp both leaflets at ``position_mm``?  See the module rule."""
+    citations.cite("feldman2011_everest2", "boekstegers2014", "tctmd_expand2019")
+    i = int(valve.index_of(position_mm))
+    # the gap the arms must bridge: the largest gap under the clip's width
+    half = 0.5 * device.width_mm
+    under = np.abs(valve.s_mm - position_mm) <= max(half, valve.ds_mm)
+    gap = float(valve.gap_mm[under].max()) if under.any() else float(valve.gap_mm[i])
+    a_avail = float(valve.anterior_mm[i]) - gap / 2
+    p_avail = float(valve.posterior_mm[i]) - gap / 2
+    ga, gp = min(device.arm_length_mm, a_avail), min(device.arm_length_mm, p_avail)
+    lmin = min(ga, gp)
+    calc = int(valve.calcification_grade[under].max()) if under.any() else int(valve.calcification_grade[i])
+    cleft = bool(valve.cleft[under].any())
+
+    reasons: list[str] = []
+    status = "good"
+
+    def worse(new: str) -> None:
+        nonlocal status
+        order = ("good", "marginal", "infeasible")
+        if order.index(new) > order.index(status):
+            status = new
+
+    if gap > device.grasp_reach_mm:
+        worse("infeasible")
+        reasons.append(f"gap {gap:.1f} mm beyond the {device.name} reach of {device.grasp_reach_mm:g} mm")
+    elif gap > GAP_MARGINAL_FRACTION * device.grasp_reach_mm:
+        worse("marginal")
+        reasons.append(f"gap {gap:.1f} mm near the {device.name} reach of {device.grasp_reach_mm:g} mm")
+    if lmin < GRASP_MIN_MM:
+        worse("infeasible")
+        reasons.append(f"only {lmin:.1f} mm of leaflet in the grasp (< {GRASP_MIN_MM:g} mm)")
+    elif lmin < GRASP_GOOD_MM:
+        worse("marginal")
+        reasons.append(f"{lmin:.1f} mm of leaflet in the grasp (< {GRASP_GOOD_MM:g} mm)")
+    if calc >= 3:
+        worse("infeasible")
+        reasons.append("severe calcification in the grasping zone")
+    elif calc == 2:
+        worse("marginal")
+        reasons.append("moderate calcification in the grasping zone")
+    if cleft:
+        worse("marginal")
+        reasons.append("cleft in the grasping zone")
+
+    m = (1.0 + max(0.0, GRASP_GOOD_MM - lmin) / 2.0)
+    m *= 1.0 + max(0.0, gap / device.grasp_reach_mm - GAP_MARGINAL_FRACTION) / (1.0 - GAP_MARGINAL_FRACTION)
+    m *= 1.5 if calc == 2 else 1.0
+    m *= 1.5 if cleft else 1.0
+    if device.arm_length_mm > min(a_avail, p_avail):
+        m *= 1.3
+        reasons.append(f"{device.name} arm ({device.arm_length_mm:g} mm) longer than the leaflet available ({min(a_avail, p_avail):.1f} mm)")
+    m = float(min(SLDA_MULTIPLIER_MAX, m))
+    return GraspAssessment(status, m, gap, ga, gp, tuple(reasons))
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    device: Device
+    reasons: tuple[str, ...]
+
+
+def choose_device(
+    valve: ValveModel,
+    position_mm: float,
+    preference: str = "auto",
+    catalogue: Mapping[str, Device] | None = None,
+    mva_cm2: float | None = None,
+) -> DeviceChoice:
+    """Pick a device size from the anatomy at ``position_mm`` (rule, model):
+
+    * family: ``preference`` ("MitraClip", "PASCAL", a device name, or "auto" =
+      MitraClip);
+    * long arms (XT) if the gap at the site is > 5 mm (half the NT reach: large
+      flail gaps) and both leaflets leave ≥ 9 mm (the NT arm) after bridging
+      half the gap; otherwise short arms (NT) — short leaflets, small valves;
+    * wide (W, or PASCAL) if the valve has room: MVA ≥ 4.0 cm² (EVEREST II),
+      the site is in segment 2 (not next to a commissure) and the gap under
+      the site spans ≥ 10 mm of the line; otherwise narrow.
+    A device name as preference is returned as it is ("PASCAL" means the
+    PASCAL family: Ace or PASCAL by the width rule).
+    Finally, among the sizes of the family, an infeasible grasp is replaced by
+    the first feasible one in the order above, if any.
+    """
+    cat = DEFAULT_CATALOGUE if catalogue is None else catalogue
+    citations.cite("feldman2011_everest2", "boekstegers2014")
+    if preference not in ("auto", "MitraClip", "PASCAL") and preference in cat:
+        return DeviceChoice(cat[preference], ("device chosen by preference",))
+    family = "PASCAL" if preference == "PASCAL" else "MitraClip"
+    i = int(valve.index_of(position_mm))
+    gap = float(valve.gap_mm[i])
+    shortest = float(min(valve.anterior_mm[i], valve.posterior_mm[i])) - gap / 2
+    mva = valve.mva_cm2 if mva_cm2 is None else mva_cm2
+    seg = int(np.searchsorted(valve.segment_edges_mm, position_mm, side="right") - 1)
+    wide_gap = float(np.sum(valve.gap_mm > 0.5) * valve.ds_mm)
+    reasons = []
+    long_arms = gap > 5.0 and shortest >= 9.0
+    reasons.append(f"gap {gap:.1f} mm, shortest leaflet beyond half the gap {shortest:.1f} mm → {'long' if long_arms else 'short'} arms")
+    wide = mva >= 4.0 and seg == 1 and wide_gap >= 10.0
+    reasons.append(f"MVA {mva:.2f} cm², segment {seg + 1}, leak {wide_gap:.0f} mm long → {'wide' if wide else 'narrow'}")
+    if family == "PASCAL":
+        order = ["PASCAL", "PASCAL Ace"] if wide else ["PASCAL Ace", "PASCAL"]
+    else:
+        first = ("XT" if long_arms else "NT") + ("W" if wide else "")
+        order = [first] + [n for n in ("NT", "XT", "NTW", "XTW") if n != first]
+    order = [n for n in order if n in cat]
+    for n in order:
+        if assess_grasp(valve, position_mm, cat[n]).feasible:
+            if n != order[0]:
+                reasons.append(f"{order[0]} cannot grasp here; {n} can")
+            return DeviceChoice(cat[n], tuple(reasons))
+    reasons.append("no size of the family can grasp here")
+    return DeviceChoice(cat[order[0]], tuple(reasons))

@@ -1,0 +1,95 @@
+"""Device catalogue, YAML overrides, grasp feasibility, SLDA multiplier, device choice."""
+
+import numpy as np
+import pytest
+
+from mitrasim.case import ValveSpec
+from mitrasim.devices import DEFAULT_CATALOGUE, assess_grasp, choose_device, device_arrays, get_device, load_catalogue, max_grasp_reach_mm
+from mitrasim.errors import InputError
+from mitrasim.valve import build_valve
+
+
+def valve(**kw):
+    base = {"annulus": {"ap_diameter_mm": 32, "ic_diameter_mm": 38}}
+    base.update(kw)
+    return build_valve(ValveSpec.model_validate(base))
+
+
+def test_catalogue_contents():
+    assert set(DEFAULT_CATALOGUE) == {"NT", "XT", "NTW", "XTW", "PASCAL Ace", "PASCAL"}
+    assert DEFAULT_CATALOGUE["XT"].arm_length_mm - DEFAULT_CATALOGUE["NT"].arm_length_mm == 3
+    assert DEFAULT_CATALOGUE["NTW"].width_mm > DEFAULT_CATALOGUE["NT"].width_mm
+    assert all(d.source_keys for d in DEFAULT_CATALOGUE.values())
+    assert max_grasp_reach_mm() == 13
+
+
+def test_yaml_override(tmp_path):
+    f = tmp_path / "cat.yaml"
+    f.write_text("devices:\n  XT: {arm_length_mm: 12.5}\n  Mine: {family: MitraClip, arm_length_mm: 10, width_mm: 5, grasp_reach_mm: 11}\n")
+    cat = load_catalogue(f)
+    assert cat["XT"].arm_length_mm == 12.5 and cat["XT"].width_mm == 4
+    assert "user_override" in cat["XT"].source_keys
+    assert cat["Mine"].width_mm == 5
+    assert DEFAULT_CATALOGUE["XT"].arm_length_mm == 12  # default untouched
+
+
+@pytest.mark.parametrize(
+    "upd, field",
+    [
+        ({"XT": {"arm_length_mm": 40}}, "devices.XT.arm_length_mm"),
+        ({"XT": {"colour": "red"}}, "devices.XT.colour"),
+        ({"New": {"family": "X", "width_mm": 5}}, "devices.New.arm_length_mm"),
+    ],
+)
+def test_bad_override_names_field(upd, field):
+    with pytest.raises(InputError) as e:
+        load_catalogue(overrides=upd)
+    assert e.value.field == field
+
+
+def test_device_arrays():
+    w, a = device_arrays([["NT", "XTW", None], ["PASCAL", "", None]])
+    assert w.shape == (2, 3)
+    assert w[0, 1] == 6 and a[0, 1] == 12 and np.isnan(w[0, 2]) and np.isnan(a[1, 1])
+    with pytest.raises(InputError):
+        get_device("Nope")
+
+
+def test_good_grasp_normal_leaflets():
+    v = valve(lesions=[{"kind": "prolapse", "segments": ["P2"], "gap_mm": 3, "width_mm": 10}])
+    g = assess_grasp(v, 19.0, DEFAULT_CATALOGUE["NT"])
+    assert g.status == "good" and g.slda_multiplier == 1.0
+
+
+def test_short_posterior_leaflet_is_marginal_then_infeasible():
+    short = valve(leaflets={"posterior_mm": {"P1": 10, "P2": 7, "P3": 10}}, lesions=[{"kind": "prolapse", "segments": ["P2"], "gap_mm": 3, "width_mm": 10}])
+    g = assess_grasp(short, 19.0, DEFAULT_CATALOGUE["NT"])
+    assert g.status == "marginal" and g.slda_multiplier > 1
+    # 5.5 mm in the grasp: M = (1 + 0.5/2) * 1.3 (arm 9 mm > 5.5 mm of leaflet)
+    assert g.slda_multiplier == pytest.approx(1.25 * 1.3, rel=1e-2)
+    tiny = valve(leaflets={"posterior_mm": {"P1": 10, "P2": 5, "P3": 10}}, lesions=[{"kind": "prolapse", "segments": ["P2"], "gap_mm": 3, "width_mm": 10}])
+    assert assess_grasp(tiny, 19.0, DEFAULT_CATALOGUE["NT"]).status == "infeasible"
+
+
+def test_gap_reach_and_longer_arms():
+    v = valve(leaflets={"posterior_mm": {"P1": 12, "P2": 18, "P3": 12}}, lesions=[{"kind": "flail", "segments": ["P2"], "gap_mm": 11, "width_mm": 12}])
+    assert assess_grasp(v, 19.0, DEFAULT_CATALOGUE["NT"]).status == "infeasible"
+    xt = assess_grasp(v, 19.0, DEFAULT_CATALOGUE["XT"])
+    assert xt.feasible and xt.status == "marginal"
+    assert choose_device(v, 19.0).device.name in ("XT", "XTW")
+
+
+def test_calcification_and_cleft():
+    sev = valve(calcification="severe", calcified_segments=["P2"], lesions=[{"kind": "prolapse", "segments": ["P2"], "gap_mm": 3, "width_mm": 10}])
+    assert assess_grasp(sev, 19.0, DEFAULT_CATALOGUE["NT"]).status == "infeasible"
+    mod = valve(calcification="moderate", calcified_segments=["P2"], cleft_segments=["P2"], lesions=[{"kind": "prolapse", "segments": ["P2"], "gap_mm": 3, "width_mm": 10}])
+    g = assess_grasp(mod, 19.0, DEFAULT_CATALOGUE["NT"])
+    assert g.status == "marginal" and g.slda_multiplier == pytest.approx(1.5 * 1.5)
+
+
+def test_small_valve_gets_narrow_short_clip():
+    small = valve(annulus={"ap_diameter_mm": 25, "ic_diameter_mm": 30}, lesions=[{"kind": "prolapse", "segments": ["P2"], "gap_mm": 3, "width_mm": 10}])
+    assert small.mva_cm2 < 4.0
+    assert choose_device(small, 15.0).device.name == "NT"
+    assert choose_device(small, 15.0, preference="PASCAL").device.name == "PASCAL Ace"
+    assert choose_device(small, 15.0, preference="XTW").device.name == "XTW"
