@@ -390,14 +390,14 @@ def grade_mr(
             g, drivers, conflict = None, [], S + low
             decision = "specific sign of severe MR contradicted by a quantitative parameter ≤ 2+: indeterminate"
         else:
-            g, drivers, decision = 4, S + quant, "specific sign(s) of severe MR settle it"
+            g, drivers, decision = 4, S + [f for f in quant if f.grade == 4], "specific sign(s) of severe MR settle it"
     elif M:
         high = [f for f in quant if f.grade >= 3]
         if high:
             g, drivers, conflict = None, [], M + high
             decision = "specific sign of mild MR contradicted by a quantitative parameter ≥ 3+: indeterminate"
         else:
-            g, drivers, decision = 1, M + quant, "specific sign(s) of mild MR settle it"
+            g, drivers, decision = 1, M + [f for f in quant if f.grade <= 1], "specific sign(s) of mild MR settle it"
     elif quant:
         grades = [f.grade for f in quant]
         lo, hi = min(grades), max(grades)
