@@ -9,5 +9,18 @@
 
 from mitrasim.echo import sources as _sources  # noqa: F401
 from mitrasim.echo.grading import MRGrade, MRInputs, grade_mr
+from mitrasim.echo.stenosis import MVARCResult, StenosisGrade, evaluate_mvarc, grade_stenosis
+from mitrasim.echo.synthetic import EchoMeasurements, NoiseModel, synthetic_echo
 
-__all__ = ["MRGrade", "MRInputs", "grade_mr"]
+__all__ = [
+    "MRGrade",
+    "MRInputs",
+    "grade_mr",
+    "StenosisGrade",
+    "grade_stenosis",
+    "MVARCResult",
+    "evaluate_mvarc",
+    "EchoMeasurements",
+    "NoiseModel",
+    "synthetic_echo",
+]
