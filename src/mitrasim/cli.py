@@ -27,6 +27,7 @@ def _register_all() -> None:
     from mitrasim.physiology import commands as physiology_commands
 
     physiology_commands.register(app)
+    from mitrasim.echo import commands as echo_commands; echo_commands.register(app)
 
 
 _register_all()

@@ -1,0 +1,26 @@
+"""Echo: what a sonographer measures, and the guideline grade of it.
+
+- :mod:`.calculators`: PISA, volumetric method, pressure half-time, vena contracta, Bernoulli.
+- :mod:`.thresholds`: the one table of grading thresholds with their sources.
+- :mod:`.grading`: integrative MR grade (ASE 2017 / ESC 2021).
+- :mod:`.stenosis`: mitral stenosis grade and MVARC evaluation of a before/after pair.
+- :mod:`.synthetic`: synthetic echo from a simulated beat.
+"""
+
+from mitrasim.echo import sources as _sources  # noqa: F401
+from mitrasim.echo.grading import MRGrade, MRInputs, grade_mr
+from mitrasim.echo.stenosis import MVARCResult, StenosisGrade, evaluate_mvarc, grade_stenosis
+from mitrasim.echo.synthetic import EchoMeasurements, NoiseModel, synthetic_echo
+
+__all__ = [
+    "MRGrade",
+    "MRInputs",
+    "grade_mr",
+    "StenosisGrade",
+    "grade_stenosis",
+    "MVARCResult",
+    "evaluate_mvarc",
+    "EchoMeasurements",
+    "NoiseModel",
+    "synthetic_echo",
+]

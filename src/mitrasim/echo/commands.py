@@ -1,0 +1,169 @@
+"""Command-line commands of the echo module: ``mitrasim grade``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+import typer
+
+from mitrasim import citations
+from mitrasim.echo.grading import MRGrade, grade_mr
+from mitrasim.echo.schema import load_case_echo, to_mr_inputs, validate_echo
+from mitrasim.echo.stenosis import StenosisGrade, grade_stenosis
+from mitrasim.errors import InputError
+
+DISCLAIMER = "Research and education only: not a medical device."
+
+# CLI option name -> EchoInput field (numbers parsed here so bad input gives one line, exit 2)
+_NUMERIC = {
+    "eroa_cm2": "--eroa-cm2",
+    "rvol_ml": "--rvol-ml",
+    "rf_pct": "--rf-pct",
+    "vc_cm": "--vc-cm",
+    "pisa_radius_cm": "--pisa-radius-cm",
+    "aliasing_cm_s": "--aliasing-cm-s",
+    "mr_vmax_cm_s": "--mr-vmax-cm-s",
+    "mr_vti_cm": "--mr-vti-cm",
+    "wall_angle_deg": "--wall-angle-deg",
+    "e_velocity_m_s": "--e-velocity-m-s",
+    "jet_area_pct": "--jet-area-pct",
+    "la_volume_index_ml_m2": "--la-volume-index-ml-m2",
+    "mva_cm2": "--mva-cm2",
+    "mean_gradient_mmhg": "--mean-gradient-mmhg",
+}
+
+
+def _num(field: str, text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(field, text, "a number") from None
+
+
+def run_grade(values: dict[str, Any], case: str | None = None) -> tuple[MRGrade, StenosisGrade | None, list[str]]:
+    """Merge case-file ``echo:`` values with command-line values (these win), validate, grade."""
+    data: dict[str, Any] = load_case_echo(case) if case else {}
+    data.update({k: v for k, v in values.items() if v is not None})
+    e = validate_echo(data, prefix="echo" if case else "")
+    mr_inputs, notes = to_mr_inputs(e)
+    if not any(v is not None for k, v in mr_inputs.given().items() if k != "aliasing_cm_s"):
+        raise InputError(
+            "measurements",
+            None,
+            "at least one of --eroa-cm2, --rvol-ml, --rf-pct, --vc-cm, --pisa-radius-cm "
+            "(with --aliasing-cm-s --mr-vmax-cm-s [--mr-vti-cm]), --pv-flow, --e-velocity-m-s, "
+            "--jet-area-pct, --la-volume-index-ml-m2, or --case FILE.yaml with an echo: section",
+            "nothing to grade",
+        )
+    result = grade_mr(mr_inputs, etiology=e.etiology, guideline=e.guideline, elliptical_orifice=e.elliptical_orifice)
+    result.notes[:0] = notes
+    sten = None
+    if e.mva_cm2 is not None or e.mean_gradient_mmhg is not None:
+        sten = grade_stenosis(e.mva_cm2, e.mean_gradient_mmhg)
+    return result, sten, notes
+
+
+def _json(result: MRGrade, sten: StenosisGrade | None) -> str:
+    out = result.to_dict()
+    out["citations"] = citations.format_list(result.citations)
+    if sten is not None:
+        out["stenosis"] = sten.to_dict()
+        out["stenosis"]["citations"] = citations.format_list(sten.citations)
+    out["disclaimer"] = DISCLAIMER
+    return json.dumps(out, indent=2, ensure_ascii=False)
+
+
+def _print_rich(result: MRGrade, sten: StenosisGrade | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    table = Table(title=f"MR grade ({result.guideline}, {result.etiology} MR)")
+    table.add_column("parameter")
+    table.add_column("value", justify="right")
+    table.add_column("reading")
+    table.add_column("role")
+    for f in result.findings:
+        role = "disagrees" if f.parameter in result.disagreeing else "driver" if f.parameter in result.drivers else ""
+        table.add_row(f.parameter, f"{f.value:g}" if isinstance(f.value, float) else str(f.value), f.text, role)
+    con.print(table)
+    con.print(f"[bold]MR {result.grade}[/bold] ({result.severity}): {result.reasons[0]}")
+    for n in result.notes:
+        con.print(f"note: {n}")
+    if sten is not None:
+        con.print(f"[bold]Mitral stenosis: {sten.severity}[/bold] — " + "; ".join(sten.reasons))
+    con.print("Sources: " + " | ".join(citations.format_list(result.citations + (sten.citations if sten else []))))
+    con.print(DISCLAIMER)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``grade`` to the ``mitrasim`` command line."""
+
+    @app.command("grade")
+    def grade(
+        eroa_cm2: Optional[str] = typer.Option(None, "--eroa-cm2", metavar="CM2", help="EROA (cm²)."),
+        rvol_ml: Optional[str] = typer.Option(None, "--rvol-ml", metavar="ML", help="Regurgitant volume (mL)."),
+        rf_pct: Optional[str] = typer.Option(None, "--rf-pct", metavar="PCT", help="Regurgitant fraction (%)."),
+        vc_cm: Optional[str] = typer.Option(None, "--vc-cm", metavar="CM", help="Vena contracta width (cm)."),
+        pisa_radius_cm: Optional[str] = typer.Option(None, "--pisa-radius-cm", metavar="CM", help="PISA radius (cm)."),
+        aliasing_cm_s: Optional[str] = typer.Option(None, "--aliasing-cm-s", metavar="CM/S", help="Aliasing velocity (cm/s)."),
+        mr_vmax_cm_s: Optional[str] = typer.Option(None, "--mr-vmax-cm-s", metavar="CM/S", help="MR peak CW velocity (cm/s)."),
+        mr_vti_cm: Optional[str] = typer.Option(None, "--mr-vti-cm", metavar="CM", help="MR VTI (cm)."),
+        wall_angle_deg: Optional[str] = typer.Option(None, "--wall-angle-deg", metavar="DEG", help="PISA wall-constraint angle α (deg, default 180)."),
+        pv_flow: Optional[str] = typer.Option(None, "--pv-flow", metavar="normal|blunted|reversal", help="Pulmonary-vein systolic flow."),
+        e_velocity_m_s: Optional[str] = typer.Option(None, "--e-velocity-m-s", metavar="M/S", help="Mitral E velocity (m/s)."),
+        jet_area_pct: Optional[str] = typer.Option(None, "--jet-area-pct", metavar="PCT", help="Colour jet area (% of LA area)."),
+        la_volume_index_ml_m2: Optional[str] = typer.Option(None, "--la-volume-index-ml-m2", metavar="ML/M2", help="LA volume index (mL/m²)."),
+        mva_cm2: Optional[str] = typer.Option(None, "--mva-cm2", metavar="CM2", help="Mitral valve area (cm²), for a stenosis grade."),
+        mean_gradient_mmhg: Optional[str] = typer.Option(None, "--mean-gradient-mmhg", metavar="MMHG", help="Mean mitral gradient (mmHg)."),
+        etiology: Optional[str] = typer.Option(None, "--etiology", metavar="primary|secondary", help="MR etiology (default primary)."),
+        guideline: Optional[str] = typer.Option(None, "--guideline", metavar="ase2017|esc2021", help="Threshold set (default ase2017)."),
+        elliptical_orifice: bool = typer.Option(False, "--elliptical-orifice", help="Secondary MR with elliptical orifice / low flow."),
+        case: Optional[str] = typer.Option(None, "--case", metavar="FILE.yaml", help="Case file with an echo: section."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Grade mitral regurgitation from measured echo values (ASE 2017 / ESC 2021)."""
+        local = locals()
+        values: dict[str, Any] = {k: _num(k, local[k]) for k in _NUMERIC}
+        for k, allowed in (("pv_flow", ("normal", "blunted", "reversal")), ("etiology", ("primary", "secondary")), ("guideline", ("ase2017", "esc2021"))):
+            v = local[k]
+            if v is not None and v not in allowed:
+                raise InputError(k, v, " | ".join(allowed))
+            values[k] = v
+        if elliptical_orifice:
+            values["elliptical_orifice"] = True
+        result, sten, _ = run_grade(values, case)
+        if as_json:
+            typer.echo(_json(result, sten))
+        else:
+            _print_rich(result, sten)
+
+    @app.command("echo-thresholds")
+    def echo_thresholds(
+        guideline: Optional[str] = typer.Option(None, "--guideline", metavar="ase2017|esc2021|ms|mvarc", help="Only this set."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """List the grading thresholds with their sources and how well each was checked."""
+        from dataclasses import asdict
+
+        from mitrasim.echo.thresholds import THRESHOLDS
+
+        allowed = ("ase2017", "esc2021", "ms", "mvarc")
+        if guideline is not None and guideline not in allowed:
+            raise InputError("guideline", guideline, " | ".join(allowed))
+        rows = [r for r in THRESHOLDS if guideline is None or guideline in r.guidelines]
+        if as_json:
+            typer.echo(json.dumps([asdict(r) for r in rows], indent=2))
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="echo thresholds")
+        for col in ("sets", "parameter", "kind", "value", "sources", "status", "note"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(",".join(r.guidelines), r.parameter, r.kind, f"{r.value:g}", ",".join(r.sources), r.status, r.note)
+        Console().print(table)

@@ -1,0 +1,102 @@
+"""Input schema of measured echo values (the ``echo:`` section of a case file), pydantic v2.
+
+Validated at the edge; :func:`to_mr_inputs` turns it into :class:`~mitrasim.echo.grading.MRInputs`,
+computing EROA and RVol by PISA when the radius, aliasing velocity, MR peak
+velocity (and VTI) are given and EROA (RVol) is not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mitrasim.echo import calculators as calc
+from mitrasim.echo.grading import MRInputs
+from mitrasim.errors import InputError, from_validation_error
+
+__all__ = ["EchoInput", "load_case_echo", "to_mr_inputs"]
+
+
+class EchoInput(BaseModel):
+    """Measured echo values; every field optional, units in the names."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    eroa_cm2: float | None = Field(None, ge=0, le=5)
+    rvol_ml: float | None = Field(None, ge=0, le=500)
+    rf_pct: float | None = Field(None, ge=0, le=100)
+    vc_cm: float | None = Field(None, ge=0, le=3)
+    pisa_radius_cm: float | None = Field(None, gt=0, le=5)
+    aliasing_cm_s: float | None = Field(None, gt=0, le=200)
+    mr_vmax_cm_s: float | None = Field(None, gt=0, le=1000)
+    mr_vti_cm: float | None = Field(None, ge=0, le=500)
+    wall_angle_deg: float = Field(180.0, gt=0, le=180)
+    pv_flow: Literal["normal", "blunted", "reversal"] | None = None
+    e_velocity_m_s: float | None = Field(None, ge=0, le=10)
+    jet_area_pct: float | None = Field(None, ge=0, le=100)
+    la_volume_index_ml_m2: float | None = Field(None, ge=0, le=300)
+    mva_cm2: float | None = Field(None, gt=0, le=10)
+    mean_gradient_mmhg: float | None = Field(None, ge=0, le=60)
+    etiology: Literal["primary", "secondary"] = "primary"
+    guideline: Literal["ase2017", "esc2021"] = "ase2017"
+    elliptical_orifice: bool = False
+
+
+def validate_echo(data: dict[str, Any], prefix: str = "echo") -> EchoInput:
+    """Validate a mapping into :class:`EchoInput`; raises :class:`InputError` naming the first bad field."""
+    try:
+        return EchoInput.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(exc, prefix=prefix) from None
+
+
+def load_case_echo(path: str | Path) -> dict[str, Any]:
+    """Read the ``echo:`` section of a YAML (or JSON) case file as a raw mapping."""
+    p = Path(path)
+    try:
+        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError("case", str(path), "a readable YAML/JSON case file", exc.strerror) from None
+    except yaml.YAMLError:
+        raise InputError("case", str(path), "valid YAML/JSON") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("echo"), dict):
+        raise InputError("case.echo", None if not isinstance(doc, dict) else doc.get("echo"), "a mapping of measured echo values")
+    return dict(doc["echo"])
+
+
+def to_mr_inputs(e: EchoInput) -> tuple[MRInputs, list[str]]:
+    """Grading inputs from validated echo values; derives EROA/RVol by PISA when possible.
+
+    **Returns:** (inputs, notes on what was derived).
+
+    **Raises:** `InputError` if PISA is half-specified (e.g. a peak velocity without radius).
+    """
+    notes: list[str] = []
+    eroa, rvol = e.eroa_cm2, e.rvol_ml
+    pisa = {"pisa_radius_cm": e.pisa_radius_cm, "aliasing_cm_s": e.aliasing_cm_s, "mr_vmax_cm_s": e.mr_vmax_cm_s}
+    if eroa is None and (e.mr_vmax_cm_s is not None or e.mr_vti_cm is not None):
+        missing = [k for k, v in pisa.items() if v is None]
+        if missing:
+            raise InputError(missing[0], None, "PISA needs pisa_radius_cm, aliasing_cm_s and mr_vmax_cm_s (and mr_vti_cm for RVol)")
+    if eroa is None and None not in pisa.values():
+        eroa = calc.pisa_eroa_cm2(e.pisa_radius_cm, e.aliasing_cm_s, e.mr_vmax_cm_s, e.wall_angle_deg)
+        notes.append(f"EROA {eroa:.3f} cm² by PISA (r {e.pisa_radius_cm:g} cm, Va {e.aliasing_cm_s:g} cm/s, Vmax {e.mr_vmax_cm_s:g} cm/s, α {e.wall_angle_deg:g}°)")
+    if rvol is None and eroa is not None and e.mr_vti_cm is not None:
+        rvol = calc.pisa_rvol_ml(eroa, e.mr_vti_cm)
+        notes.append(f"RVol {rvol:.1f} mL = EROA × VTI {e.mr_vti_cm:g} cm")
+    mr = MRInputs(
+        eroa_cm2=eroa,
+        rvol_ml=rvol,
+        rf_pct=e.rf_pct,
+        vc_cm=e.vc_cm,
+        pisa_radius_cm=e.pisa_radius_cm,
+        aliasing_cm_s=e.aliasing_cm_s,
+        pv_flow=e.pv_flow,
+        e_velocity_m_s=e.e_velocity_m_s,
+        jet_area_pct=e.jet_area_pct,
+        la_volume_index_ml_m2=e.la_volume_index_ml_m2,
+    )
+    return mr, notes

@@ -1,0 +1,181 @@
+"""Mitral stenosis grade (ASE/EAE 2009) and MVARC evaluation of a before/after pair (Stone 2015).
+
+Thresholds come from :mod:`mitrasim.echo.thresholds` (sets ``"ms"`` and ``"mvarc"``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mitrasim import citations
+from mitrasim.echo import sources as _sources  # noqa: F401
+from mitrasim.echo.grading import MRGrade, grade_label, grade_number
+from mitrasim.echo.thresholds import threshold
+from mitrasim.errors import InputError, check_range
+
+__all__ = ["StenosisGrade", "grade_stenosis", "MVARCResult", "evaluate_mvarc"]
+
+_ORDER = {"mild": 1, "moderate": 2, "severe": 3}
+
+
+def _v(table: str, parameter: str, kind: str) -> float:
+    row = threshold(table, parameter, kind)
+    assert row is not None, (table, parameter, kind)
+    return row.value
+
+
+@dataclass
+class StenosisGrade:
+    """`severity` is ``"mild"``, ``"moderate"`` or ``"severe"`` (the worse of the parameters given)."""
+
+    severity: str
+    by_mva: str | None
+    by_gradient: str | None
+    reasons: list[str]
+    measurements: dict[str, float]
+    discordant: bool = False
+    citations: list[str] = field(default_factory=lambda: ["baumgartner2009"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity,
+            "by_mva": self.by_mva,
+            "by_gradient": self.by_gradient,
+            "discordant": self.discordant,
+            "reasons": list(self.reasons),
+            "measurements": dict(self.measurements),
+            "citations": list(self.citations),
+        }
+
+
+def grade_stenosis(mva_cm2: float | None = None, mean_gradient_mmhg: float | None = None) -> StenosisGrade:
+    """Grade mitral stenosis from the valve area and/or the mean diastolic gradient.
+
+    MVA: > 1.5 cm² mild, 1.0–1.5 moderate, < 1.0 severe; mean gradient: < 5 mmHg
+    mild, 5–10 moderate, > 10 severe (ASE/EAE 2009). The table's "mild" row also
+    holds normal valves (normal MVA 4–6 cm²). With both, the worse one is
+    reported and a disagreement is flagged: the gradient depends on flow and
+    heart rate, the area does not.
+
+    **Raises:** `InputError` if neither is given or a value is out of range.
+    """
+    if mva_cm2 is None and mean_gradient_mmhg is None:
+        raise InputError("measurements", None, "at least one of: mva_cm2, mean_gradient_mmhg")
+    reasons: list[str] = []
+    meas: dict[str, float] = {}
+    by_mva = by_grad = None
+    if mva_cm2 is not None:
+        a = check_range("mva_cm2", mva_cm2, 0.0, 10.0, lo_open=True, unit="cm2")
+        meas["mva_cm2"] = a
+        mod, sev = _v("ms", "mva_cm2", "moderate_at_most"), _v("ms", "mva_cm2", "severe_below")
+        by_mva = "severe" if a < sev else "moderate" if a <= mod else "mild"
+        reasons.append(f"MVA {a:g} cm² → {by_mva}")
+    if mean_gradient_mmhg is not None:
+        g = check_range("mean_gradient_mmhg", mean_gradient_mmhg, 0.0, 60.0, unit="mmHg")
+        meas["mean_gradient_mmhg"] = g
+        mod, sev = _v("ms", "mean_gradient_mmhg", "moderate_from"), _v("ms", "mean_gradient_mmhg", "severe_above")
+        by_grad = "severe" if g > sev else "moderate" if g >= mod else "mild"
+        reasons.append(f"mean gradient {g:g} mmHg → {by_grad}")
+    found = [s for s in (by_mva, by_grad) if s is not None]
+    severity = max(found, key=_ORDER.__getitem__)
+    discordant = len(set(found)) > 1
+    if discordant:
+        reasons.append("MVA and gradient disagree (gradient depends on flow and heart rate); worse one reported")
+    citations.cite("baumgartner2009")
+    return StenosisGrade(severity, by_mva, by_grad, reasons, meas, discordant)
+
+
+@dataclass
+class MVARCResult:
+    """MVARC evaluation: residual MR class, iatrogenic stenosis, and whether both criteria are met."""
+
+    mr_before: str
+    mr_after: str
+    residual_mr: str  # "optimal" | "acceptable" | "not acceptable" | "indeterminate"
+    iatrogenic_stenosis: bool | None
+    success: bool | None
+    reasons: list[str]
+    citations: list[str] = field(default_factory=lambda: ["stone2015_mvarc"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mr_before": self.mr_before,
+            "mr_after": self.mr_after,
+            "residual_mr": self.residual_mr,
+            "iatrogenic_stenosis": self.iatrogenic_stenosis,
+            "success": self.success,
+            "reasons": list(self.reasons),
+            "citations": list(self.citations),
+        }
+
+
+def _as_number(x: MRGrade | str | int, name: str) -> int | None:
+    if isinstance(x, MRGrade):
+        return x.grade_number
+    try:
+        return grade_number(x)
+    except InputError as exc:
+        raise InputError(name, x, exc.allowed) from None
+
+
+def evaluate_mvarc(
+    before: MRGrade | str | int,
+    after: MRGrade | str | int,
+    *,
+    eoa_after_cm2: float | None = None,
+    mean_gradient_after_mmhg: float | None = None,
+) -> MVARCResult:
+    """MVARC (Stone 2015) evaluation of MR reduction and iatrogenic stenosis.
+
+    Residual MR: *optimal* if ≤ 1+; *acceptable* if ≤ 2+ and at least one grade
+    lower than before; otherwise *not acceptable*. Iatrogenic stenosis: EOA
+    < 1.5 cm² or mean gradient ≥ 5 mmHg (``None`` when neither is given).
+    `success` is True when residual MR is optimal or acceptable and there is no
+    stenosis; ``None`` when a part cannot be decided.
+    """
+    b, a = _as_number(before, "mr_before"), _as_number(after, "mr_after")
+    reasons: list[str] = []
+    opt = _v("mvarc", "residual_mr_grade", "optimal_at_most")
+    acc = _v("mvarc", "residual_mr_grade", "acceptable_at_most")
+    red = _v("mvarc", "mr_grade_reduction", "acceptable_at_least")
+    if a is None:
+        residual = "indeterminate"
+        reasons.append("residual MR grade indeterminate")
+    elif a <= opt:
+        residual = "optimal"
+        reasons.append(f"residual MR {grade_label(a)} ≤ {grade_label(int(opt))}: optimal")
+    elif a <= acc and b is not None and b - a >= red:
+        residual = "acceptable"
+        reasons.append(f"residual MR {grade_label(a)} ≤ {grade_label(int(acc))} and reduced from {grade_label(b)}: acceptable")
+    elif a <= acc and b is None:
+        residual = "indeterminate"
+        reasons.append(f"residual MR {grade_label(a)} but baseline grade indeterminate: reduction unknown")
+    else:
+        residual = "not acceptable"
+        why = f"> {grade_label(int(acc))}" if a > acc else f"not reduced by ≥ {int(red)} grade from {grade_label(b)}"
+        reasons.append(f"residual MR {grade_label(a)} {why}: not acceptable")
+
+    stenosis: bool | None = None
+    eoa_cut = _v("mvarc", "eoa_cm2", "stenosis_below")
+    grad_cut = _v("mvarc", "mean_gradient_mmhg", "stenosis_from")
+    if eoa_after_cm2 is not None:
+        e = check_range("eoa_after_cm2", eoa_after_cm2, 0.0, 10.0, lo_open=True, unit="cm2")
+        stenosis = e < eoa_cut
+        reasons.append(f"EOA {e:g} cm² {'<' if stenosis else '≥'} {eoa_cut:g}")
+    if mean_gradient_after_mmhg is not None:
+        g = check_range("mean_gradient_after_mmhg", mean_gradient_after_mmhg, 0.0, 60.0, unit="mmHg")
+        hit = g >= grad_cut
+        stenosis = bool(stenosis) or hit
+        reasons.append(f"mean gradient {g:g} mmHg {'≥' if hit else '<'} {grad_cut:g}")
+    if stenosis:
+        reasons.append("iatrogenic mitral stenosis")
+
+    if residual == "not acceptable" or stenosis:
+        success: bool | None = False
+    elif residual == "indeterminate" or stenosis is None:
+        success = None
+    else:
+        success = True
+    citations.cite("stone2015_mvarc")
+    return MVARCResult(grade_label(b), grade_label(a), residual, stenosis, success, reasons)

@@ -1,0 +1,130 @@
+"""Every grading threshold of the echo module, in one table.
+
+Each row is a :class:`Threshold`: which guideline set(s) it belongs to, the
+parameter, the kind of cut, the value (in the unit of the parameter name), the
+sources (keys registered in :mod:`mitrasim.echo.sources`) and how well it was
+checked:
+
+- ``"src"``: seen in the source or in the project's clinical reference marked [src];
+- ``"sec"``: seen only on a secondary page;
+- ``"check"``: recalled, not verified — keep it configurable.
+
+Guideline sets (switch with ``guideline=``):
+
+- ``"ase2017"``: ASE 2017 (Zoghbi) / ACC-AHA 2020 (Otto); secondary MR uses the
+  same cut-offs, with a note when EROA ≥ 0.30 cm² or RVol ≥ 45 mL.
+- ``"esc2021"``: ESC/EACTS 2021 (Vahanian) / EACVI 2022 (Lancellotti); same
+  primary cut-offs; in secondary MR with an elliptical orifice or low flow,
+  EROA ≥ 0.30 cm² or RVol ≥ 45 mL count as severe.
+
+Cut kinds (value ``x`` of a parameter, cut ``c``):
+
+- ``"grade2_from"``, ``"grade3_from"``, ``"grade4_from"``: quantitative cut
+  points; ``x >= c`` reaches that grade.
+- ``"specific_mild_below"`` (x < c), ``"specific_mild_at_most"`` (x <= c):
+  specific sign of mild MR.
+- ``"specific_severe_from"`` (x >= c), ``"specific_severe_above"`` (x > c):
+  specific sign of severe MR.
+- ``"supportive_severe_above"`` (x > c): supports severe, decides nothing alone.
+- ``"supportive_mild_at_most"`` (x <= c): supports non-severe, decides nothing alone.
+- ``"secondary_may_be_severe_from"``: secondary MR, note only (ase2017).
+- ``"secondary_elliptical_severe_from"``: secondary MR with elliptical orifice
+  or low flow, severe (esc2021).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Threshold", "THRESHOLDS", "GUIDELINES", "threshold", "rows", "sources_of"]
+
+GUIDELINES: tuple[str, ...] = ("ase2017", "esc2021")
+
+_ASE = ("zoghbi2017", "otto2020")
+_ESC = ("vahanian2021_esc", "lancellotti2022_eacvi")
+_BOTH = ("ase2017", "esc2021")
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """One cut: ``guidelines`` it belongs to, ``parameter``, ``kind``, ``value``, ``sources``, ``status``."""
+
+    guidelines: tuple[str, ...]
+    parameter: str
+    kind: str
+    value: float
+    sources: tuple[str, ...]
+    status: str  # "src" | "sec" | "check"
+    note: str = ""
+
+
+T = Threshold
+
+#: The one table. MR rows first (table "mr"), then stenosis ("ms"), then MVARC ("mvarc").
+THRESHOLDS: tuple[Threshold, ...] = (
+    # --- MR, quantitative (ASE 2017 Table; EACVI 2022 uses the same numbers) ---
+    T(_BOTH, "eroa_cm2", "grade2_from", 0.20, _ASE + _ESC, "src"),
+    T(_BOTH, "eroa_cm2", "grade3_from", 0.30, _ASE + _ESC, "src", "2+/3+ split of 'moderate' is trial convention"),
+    T(_BOTH, "eroa_cm2", "grade4_from", 0.40, _ASE + _ESC, "src"),
+    T(_BOTH, "rvol_ml", "grade2_from", 30.0, _ASE + _ESC, "src"),
+    T(_BOTH, "rvol_ml", "grade3_from", 45.0, _ASE + _ESC, "src"),
+    T(_BOTH, "rvol_ml", "grade4_from", 60.0, _ASE + _ESC, "src"),
+    T(_BOTH, "rf_pct", "grade2_from", 30.0, _ASE, "src"),
+    T(_BOTH, "rf_pct", "grade3_from", 40.0, _ASE, "src"),
+    T(_BOTH, "rf_pct", "grade4_from", 50.0, _ASE + _ESC, "src"),
+    # --- MR, vena contracta ---
+    T(_BOTH, "vc_cm", "specific_mild_below", 0.30, _ASE, "src"),
+    T(_BOTH, "vc_cm", "specific_severe_from", 0.70, _ASE + _ESC, "src", "> 0.8 cm biplane"),
+    # --- MR, flow convergence (PISA radius at Nyquist 30-40 cm/s, central jet) ---
+    T(("ase2017",), "pisa_radius_cm", "specific_mild_at_most", 0.30, _ASE, "check", "small or no flow convergence"),
+    T(("ase2017",), "pisa_radius_cm", "specific_severe_from", 0.90, _ASE, "check", "large flow convergence"),
+    T(("esc2021",), "pisa_radius_cm", "specific_mild_at_most", 0.30, _ESC, "check"),
+    T(("esc2021",), "pisa_radius_cm", "specific_severe_from", 1.00, _ESC, "check", "EACVI: large flow convergence >= 10 mm"),
+    T(_BOTH, "aliasing_cm_s", "radius_valid_from", 30.0, _ASE, "check", "radius signs hold at Nyquist 30-40 cm/s"),
+    T(_BOTH, "aliasing_cm_s", "radius_valid_to", 40.0, _ASE, "check"),
+    # --- MR, colour jet area (% of LA area) ---
+    T(_BOTH, "jet_area_pct", "specific_mild_below", 20.0, _ASE, "check", "small central jet"),
+    T(_BOTH, "jet_area_pct", "specific_severe_above", 50.0, _ASE, "src", "large central jet"),
+    # --- MR, supportive ---
+    T(_BOTH, "e_velocity_m_s", "supportive_severe_above", 1.2, _ASE, "src", "E-wave dominant inflow"),
+    T(_BOTH, "la_volume_index_ml_m2", "supportive_severe_above", 34.0, ("lang2015",) + _ASE, "check", "enlarged LA"),
+    T(_BOTH, "la_volume_index_ml_m2", "supportive_mild_at_most", 34.0, ("lang2015",) + _ASE, "check", "normal LA size"),
+    # --- MR, secondary etiology ---
+    T(("ase2017",), "eroa_cm2", "secondary_may_be_severe_from", 0.30, _ASE, "src", "elliptical orifice may underestimate"),
+    T(("ase2017",), "rvol_ml", "secondary_may_be_severe_from", 45.0, _ASE, "src", "low-flow state"),
+    T(("esc2021",), "eroa_cm2", "secondary_elliptical_severe_from", 0.30, _ESC, "sec", "elliptical orifice / low flow"),
+    T(("esc2021",), "rvol_ml", "secondary_elliptical_severe_from", 45.0, _ESC, "sec", "elliptical orifice / low flow"),
+    # --- Mitral stenosis (ASE/EAE 2009) ---
+    T(("ms",), "mva_cm2", "moderate_at_most", 1.5, ("baumgartner2009",), "sec", "mild: > 1.5"),
+    T(("ms",), "mva_cm2", "severe_below", 1.0, ("baumgartner2009",), "sec"),
+    T(("ms",), "mean_gradient_mmhg", "moderate_from", 5.0, ("baumgartner2009",), "sec", "mild: < 5"),
+    T(("ms",), "mean_gradient_mmhg", "severe_above", 10.0, ("baumgartner2009",), "sec"),
+    # --- MVARC 2015 (Stone) ---
+    T(("mvarc",), "residual_mr_grade", "optimal_at_most", 1.0, ("stone2015_mvarc",), "check"),
+    T(("mvarc",), "residual_mr_grade", "acceptable_at_most", 2.0, ("stone2015_mvarc",), "check"),
+    T(("mvarc",), "mr_grade_reduction", "acceptable_at_least", 1.0, ("stone2015_mvarc",), "check"),
+    T(("mvarc",), "eoa_cm2", "stenosis_below", 1.5, ("stone2015_mvarc",), "src"),
+    T(("mvarc",), "mean_gradient_mmhg", "stenosis_from", 5.0, ("stone2015_mvarc",), "src"),
+)
+
+
+def rows(guideline: str) -> list[Threshold]:
+    """All rows of one guideline set (``"ase2017"``, ``"esc2021"``, ``"ms"``, ``"mvarc"``)."""
+    return [r for r in THRESHOLDS if guideline in r.guidelines]
+
+
+def threshold(guideline: str, parameter: str, kind: str) -> Threshold | None:
+    """The row for (guideline, parameter, kind), or ``None`` if that set has no such cut."""
+    for r in THRESHOLDS:
+        if guideline in r.guidelines and r.parameter == parameter and r.kind == kind:
+            return r
+    return None
+
+
+def sources_of(guideline: str) -> tuple[str, ...]:
+    """Citation keys behind one guideline set, in order of first appearance."""
+    seen: dict[str, None] = {}
+    for r in rows(guideline):
+        for s in r.sources:
+            seen.setdefault(s, None)
+    return tuple(seen)

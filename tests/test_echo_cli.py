@@ -1,0 +1,99 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mitrasim.cli import app
+
+runner = CliRunner()
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def _run(*args):
+    env = dict(os.environ, PYTHONPATH=SRC)
+    return subprocess.run([sys.executable, "-m", "mitrasim", "grade", *args], capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_json_shape_from_pisa():
+    r = runner.invoke(app, ["grade", "--pisa-radius-cm", "0.9", "--aliasing-cm-s", "40", "--mr-vmax-cm-s", "500", "--mr-vti-cm", "140", "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert {"grade", "severity", "reasons", "measurements"} <= set(d)
+    assert d["grade"] == "4+" and d["severity"] == "severe"
+    assert d["measurements"]["eroa_cm2"] == pytest.approx(0.407, abs=1e-3)
+    assert d["measurements"]["rvol_ml"] == pytest.approx(57.0, abs=0.1)
+    assert "rvol_ml" in d["disagreeing"]
+    assert isinstance(d["reasons"], list) and d["reasons"]
+
+
+def test_json_moderate_severe_and_guideline_switch():
+    r = runner.invoke(app, ["grade", "--eroa-cm2", "0.35", "--rvol-ml", "50", "--json"])
+    d = json.loads(r.stdout)
+    assert (d["grade"], d["severity"]) == ("3+", "moderate-severe")
+    args = ["grade", "--eroa-cm2", "0.32", "--etiology", "secondary", "--guideline", "esc2021", "--elliptical-orifice", "--json"]
+    d = json.loads(runner.invoke(app, args).stdout)
+    assert d["grade"] == "4+" and d["guideline"] == "esc2021"
+
+
+def test_human_output_table():
+    r = runner.invoke(app, ["grade", "--eroa-cm2", "0.25", "--vc-cm", "0.5", "--pv-flow", "normal"])
+    assert r.exit_code == 0, r.output
+    assert "MR 2+" in r.stdout and "eroa_cm2" in r.stdout and "not a medical device" in r.stdout
+
+
+def test_case_file(tmp_path):
+    case = tmp_path / "case.yaml"
+    case.write_text("patient: {hr_bpm: 70}\necho:\n  eroa_cm2: 0.45\n  rvol_ml: 65\n  pv_flow: reversal\n  etiology: primary\n")
+    d = json.loads(runner.invoke(app, ["grade", "--case", str(case), "--json"]).stdout)
+    assert d["grade"] == "4+"
+    # command-line values win over the case file
+    d = json.loads(runner.invoke(app, ["grade", "--case", str(case), "--pv-flow", "normal", "--eroa-cm2", "0.25", "--rvol-ml", "35", "--json"]).stdout)
+    assert d["grade"] == "2+"
+
+
+@pytest.mark.parametrize(
+    "args, field",
+    [
+        (["--pisa-radius-cm", "-0.5", "--aliasing-cm-s", "40", "--mr-vmax-cm-s", "500"], "pisa_radius_cm"),
+        (["--rf-pct", "120"], "rf_pct"),
+        (["--pisa-radius-cm", "0.9", "--aliasing-cm-s", "40", "--mr-vmax-cm-s", "30"], "mr_vmax_cm_s"),
+        (["--eroa-cm2", "abc"], "eroa_cm2"),
+        (["--pv-flow", "up"], "pv_flow"),
+        (["--eroa-cm2", "0.3", "--guideline", "nope"], "guideline"),
+    ],
+)
+def test_bad_input_one_line_exit_2(args, field):
+    p = _run(*args)
+    assert p.returncode == 2
+    assert "Traceback" not in p.stderr
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {field}:")
+    assert "allowed" in lines[0]
+
+
+def test_missing_everything_lists_what_is_needed():
+    p = _run()
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    for opt in ("--eroa-cm2", "--rvol-ml", "--rf-pct", "--vc-cm", "--case"):
+        assert opt in p.stderr
+
+
+def test_case_file_bad_field(tmp_path):
+    case = tmp_path / "case.yaml"
+    case.write_text("echo:\n  eroa_cm2: 0.3\n  eroa_mm2: 30\n")
+    p = _run("--case", str(case))
+    assert p.returncode == 2 and "echo.eroa_mm2" in p.stderr and "no such field" in p.stderr
+    case.write_text("echo:\n  rf_pct: 140\n")
+    p = _run("--case", str(case))
+    assert p.returncode == 2 and "echo.rf_pct" in p.stderr
+
+
+def test_thresholds_command_lists_sources():
+    r = runner.invoke(app, ["echo-thresholds", "--json"])
+    rows = json.loads(r.stdout)
+    assert any(row["parameter"] == "eroa_cm2" and row["value"] == 0.4 for row in rows)
+    assert all(row["sources"] for row in rows)
