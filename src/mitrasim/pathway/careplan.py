@@ -19,7 +19,7 @@ from mitrasim import citations
 from mitrasim.errors import InputError, from_validation_error
 from mitrasim.pathway import texts
 from mitrasim.pathway.defaults import DEFAULTS
-from mitrasim.pathway.i18n import check_lang, format_date, format_time, translator
+from mitrasim.pathway.i18n import check_lang, format_date, format_number, format_time, translator
 from mitrasim.pathway.protocol import Protocol
 
 __all__ = ["PatientFacts", "Event", "WarningSign", "CarePlan", "add_months", "build_careplan", "facts_from_dict"]
@@ -186,7 +186,7 @@ def build_careplan(facts: PatientFacts, protocol: Protocol | None = None) -> Car
     fast_start = _at(fast_day, p.fasting_from, p)
     timed("fasting", fast_start, proc, src=seed, time=format_time(p.fasting_from, lang))
     timed("procedure", proc, _plus_hours(proc, p.procedure_duration_hours),
-          src=_src("ottawa_mitraclip_guide", "mitrasim_patient_seed"), hours=f"{p.legs_straight_hours:g}")
+          src=_src("ottawa_mitraclip_guide", "mitrasim_patient_seed"), hours=format_number(p.legs_straight_hours, lang))
 
     if p.echo.before_discharge:
         allday("echo_discharge", max(discharge, day0 + one) if p.discharge_days_after else day0,
@@ -196,7 +196,7 @@ def build_careplan(facts: PatientFacts, protocol: Protocol | None = None) -> Car
         allday("no_bath", day0, p.no_bath_days, src=seed)
     if p.no_heavy_lifting_days:
         allday("no_lifting", discharge, p.no_heavy_lifting_days, src=_src("ottawa_mitraclip_guide"),
-               kg=f"{p.heavy_lifting_limit_kg:g}")
+               kg=format_number(p.heavy_lifting_limit_kg, lang))
     if p.full_recovery_days:
         allday("recovery", day0 + p.full_recovery_days * one, src=_src("ottawa_mitraclip_guide"))
 
@@ -204,7 +204,7 @@ def build_careplan(facts: PatientFacts, protocol: Protocol | None = None) -> Car
     _echo_followup(day0, p, allday, lang)
     _prophylaxis(facts, allday)
 
-    ev.sort(key=lambda e: (e.first_day, 0 if e.all_day else 1, e.start if not e.all_day else dt.datetime.min.replace(tzinfo=dt.timezone.utc), e.code))
+    ev.sort(key=lambda e: (e.first_day, 0 if e.all_day else 1, e.start if not e.all_day else dt.datetime.min.replace(tzinfo=dt.timezone.utc)))  # stable: same-day order as built
     signs = [WarningSign(_(s), _(a, emergency=p.emergency_number)) for s, a in texts.WARNING_SIGNS]
     fast = [(_(letter), _(t, emergency=p.emergency_number)) for letter, t in texts.FAST]
     keys = list(dict.fromkeys(k for e in ev for k in e.sources))

@@ -24,7 +24,7 @@ from babel.messages.pofile import read_po
 
 from mitrasim.errors import InputError
 
-__all__ = ["LANGUAGES", "DOMAIN", "N_", "check_lang", "po_path", "catalog", "translator", "format_date", "format_time", "format_datetime_range"]
+__all__ = ["LANGUAGES", "DOMAIN", "N_", "check_lang", "po_path", "catalog", "translator", "format_date", "format_time", "format_number", "format_datetime_range"]
 
 LANGUAGES: tuple[str, ...] = ("en", "fr")
 DOMAIN = "mitrasim"
@@ -81,6 +81,13 @@ def translator(lang: str) -> Callable[..., str]:
 def format_date(day: dt.date, lang: str, fmt: str = "full") -> str:
     """``day`` written the way ``lang`` writes dates (Babel's ``full``/``long``/``medium``)."""
     return _babel_format_date(day, format=fmt, locale=Locale.parse(check_lang(lang)))
+
+
+def format_number(x: float, lang: str) -> str:
+    """A number written per ``lang`` (4.5 in English, 4,5 in French), at most 2 decimals."""
+    from babel.numbers import format_decimal
+
+    return format_decimal(round(float(x), 2), format="#,##0.##", locale=Locale.parse(check_lang(lang)))
 
 
 def format_time(t: dt.time, lang: str) -> str:
