@@ -164,8 +164,8 @@ def build_careplan(facts: PatientFacts, protocol: Protocol | None = None) -> Car
         title, desc = texts.EVENT_TEXT[code]
         ev.append(Event(code, _(title, **fields), _(desc, **fields), first, first + days * one, True, src))
 
-    def timed(code: str, start: dt.datetime, end: dt.datetime, src: tuple[str, ...] = (), **fields: object) -> None:
-        title, desc = texts.EVENT_TEXT[code]
+    def timed(code: str, start: dt.datetime, end: dt.datetime, src: tuple[str, ...] = (), text: str | None = None, **fields: object) -> None:
+        title, desc = texts.EVENT_TEXT[text or code]
         ev.append(Event(code, _(title, **fields), _(desc, **fields), start, end, False, src))
 
     seed = _src(DEFAULTS["preparation_visit_days_before"].source)
@@ -184,7 +184,10 @@ def build_careplan(facts: PatientFacts, protocol: Protocol | None = None) -> Car
 
     fast_day = day0 if p.fasting_from < p.procedure_time else day0 - one
     fast_start = _at(fast_day, p.fasting_from, p)
-    timed("fasting", fast_start, proc, src=seed, time=format_time(p.fasting_from, lang))
+    if p.fasting_from == dt.time(0, 0):
+        timed("fasting", fast_start, proc, src=seed, text="fasting_midnight")
+    else:
+        timed("fasting", fast_start, proc, src=seed, time=format_time(p.fasting_from, lang))
     timed("procedure", proc, _plus_hours(proc, p.procedure_duration_hours),
           src=_src("ottawa_mitraclip_guide", "mitrasim_patient_seed"), hours=format_number(p.legs_straight_hours, lang))
 
@@ -221,14 +224,14 @@ def _medicines(facts: PatientFacts, p: Protocol, allday, lang: str) -> None:
         allday("anticoagulant", day0, src=src)
         if a.anticoagulated_antiplatelet_months:
             end = add_months(day0, a.anticoagulated_antiplatelet_months)
-            allday("anticoagulant_antiplatelet", day0, (end - day0).days, src=src, end=format_date(end, lang, "long"))
+            allday("anticoagulant_antiplatelet", day0, (end - day0).days + 1, src=src, end=format_date(end, lang, "long"))
             review_at = end
     elif a.antiplatelet_months:
         if a.dual_antiplatelet_months:
             end2 = add_months(day0, a.dual_antiplatelet_months)
-            allday("dual_antiplatelet", day0, (end2 - day0).days, src=src, end=format_date(end2, lang, "long"))
+            allday("dual_antiplatelet", day0, (end2 - day0).days + 1, src=src, end=format_date(end2, lang, "long"))
         end = add_months(day0, a.antiplatelet_months)
-        allday("antiplatelet", day0, (end - day0).days, src=src, end=format_date(end, lang, "long"))
+        allday("antiplatelet", day0, (end - day0).days + 1, src=src, end=format_date(end, lang, "long"))
         review_at = end
     if review_at is not None:
         allday("medicine_review", review_at, src=src)

@@ -56,7 +56,7 @@ def update() -> None:
         if path.exists():
             with open(path, "rb") as fh:
                 cat = read_po(fh, locale=lang, domain=DOMAIN)
-            cat.update(template, no_fuzzy_matching=True)
+            cat.update(extract(), no_fuzzy_matching=True)  # a fresh template: update() shares its messages
             cat.obsolete.clear()
         else:
             cat = Catalog(locale=lang, domain=DOMAIN, project="mitrasim", version="0.1", fuzzy=False)

@@ -43,46 +43,41 @@ def _label(x: float, y: float, tx: float, ty: float, s: str, anchor: str) -> str
     """A label at (tx, ty) with a leader line to the point (x, y)."""
     return (
         f"<line x1='{x:.1f}' y1='{y:.1f}' x2='{tx:.1f}' y2='{ty - 5:.1f}' stroke='{_LINE}' stroke-width='1.2'/>"
-        f"<circle cx='{x:.1f}' cy='{y:.1f}' r='3' fill='{_LINE}'/>" + _text(tx, ty, s, 14, anchor)
+        f"<circle cx='{x:.1f}' cy='{y:.1f}' r='3' fill='{_LINE}'/>" + _text(tx, ty, s, 16, anchor, "bold")
     )
 
 
 def heart_svg(labels: Mapping[str, str]) -> str:
     """The heart in a front view with its four chambers and four valves (patient's left on the viewer's right)."""
-    b = []
+    b = ["<g transform='translate(110 0)'>"]
     b.append(
         "<path d='M260 48 C330 40 392 96 380 180 C370 258 300 320 230 352 C160 318 78 262 66 186 "
         "C56 110 110 52 180 60 C205 50 235 46 260 48 Z' fill='#fbe9e7' stroke='#8d3b3b' stroke-width='3'/>"
     )
-    # great vessels
+    # great vessels: aorta from the left ventricle, pulmonary trunk from the right ventricle
     b.append(f"<path d='M232 150 L232 52 C232 18 300 14 316 40' fill='none' stroke='{_LEFT}' stroke-width='22' stroke-linecap='round'/>")
     b.append(f"<path d='M188 160 L176 56 C172 30 120 26 104 40' fill='none' stroke='{_RIGHT}' stroke-width='20' stroke-linecap='round'/>")
     # chambers
-    b.append(f"<ellipse cx='130' cy='128' rx='52' ry='44' fill='{_RIGHT}' stroke='{_LINE}' stroke-width='1.5'/>")
-    b.append(f"<ellipse cx='296' cy='118' rx='50' ry='40' fill='{_LEFT}' stroke='{_LINE}' stroke-width='1.5'/>")
+    b.append(f"<ellipse cx='126' cy='124' rx='50' ry='42' fill='{_RIGHT}' stroke='{_LINE}' stroke-width='1.5'/>")
+    b.append(f"<ellipse cx='300' cy='114' rx='48' ry='38' fill='{_LEFT}' stroke='{_LINE}' stroke-width='1.5'/>")
     b.append(f"<path d='M84 196 C96 172 150 168 190 186 L206 300 C170 300 110 270 84 196 Z' fill='{_RIGHT}' stroke='{_LINE}' stroke-width='1.5'/>")
     b.append(f"<path d='M214 186 C260 166 330 168 352 196 C344 258 290 318 230 336 Z' fill='{_LEFT}' stroke='{_LINE}' stroke-width='1.5'/>")
-    # valves
-    valves = {
-        "tricuspid": (132, 180, 26, 0),
-        "mitral": (290, 166, 28, -8),
-        "aortic": (232, 150, 14, 0),
-        "pulmonary": (186, 152, 13, -10),
-    }
-    for cx, cy, rx, rot in valves.values():
+    for cx, cy, rx, rot in ((132, 178, 26, 0), (292, 164, 28, -8), (232, 150, 14, 0), (186, 152, 13, -10)):
         b.append(
             f"<ellipse cx='{cx}' cy='{cy}' rx='{rx}' ry='6' transform='rotate({rot} {cx} {cy})' fill='{_VALVE}' "
             f"stroke='{_LINE}' stroke-width='1.5'/>"
         )
-    b.append(_label(132, 180, 18, 236, labels["label_tricuspid"], "start"))
-    b.append(_label(300, 166, 392, 226, labels["label_mitral"], "end"))
-    b.append(_label(236, 146, 392, 82, labels["label_aortic"], "end"))
-    b.append(_label(184, 150, 18, 80, labels["label_pulmonary"], "start"))
-    b.append(_text(130, 132, labels["label_right_atrium"], 12))
-    b.append(_text(296, 122, labels["label_left_atrium"], 12))
-    b.append(_text(150, 238, labels["label_right_ventricle"], 12))
-    b.append(_text(278, 250, labels["label_left_ventricle"], 12))
-    return _svg(400, 360, "".join(b), labels["fig_heart"])
+    b.append("</g>")
+    # labels outside the heart, leader lines to each valve (coordinates after the shift)
+    b.append(_label(242, 178, 10, 214, labels["label_tricuspid"], "start"))
+    b.append(_label(296, 150, 10, 30, labels["label_pulmonary"], "start"))
+    b.append(_label(342, 146, 610, 30, labels["label_aortic"], "end"))
+    b.append(_label(412, 164, 610, 214, labels["label_mitral"], "end"))
+    b.append(_text(236, 128, labels["label_right_atrium"], 13))
+    b.append(_text(410, 118, labels["label_left_atrium"], 13))
+    b.append(_text(262, 236, labels["label_right_ventricle"], 13))
+    b.append(_text(388, 250, labels["label_left_ventricle"], 13))
+    return _svg(620, 360, "".join(b), labels["fig_heart"])
 
 
 def _side_view(closed: bool, labels: Mapping[str, str], clip: bool) -> str:

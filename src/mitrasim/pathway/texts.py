@@ -68,7 +68,8 @@ UI: dict[str, str] = {
     "contact": N_("Hospital: {name}. Phone: {phone}."),
     "emergency": N_("Emergency number: {number}."),
     "sources_intro": N_("The advice and numbers in this guide come from these sources:"),
-    "generated": N_("Made on {date}."),
+    "short_disclaimer": N_("Computer model for research and teaching only: not a medical result."),
+    "footer": N_("mitrasim care plan: research and teaching only, not a medical device"),
 }
 
 #: Plain-language explanation paragraphs, by section (English is the readability target).
@@ -173,6 +174,10 @@ EVENT_TEXT: dict[str, tuple[str, str]] = {
     "fasting": (
         N_("Nothing to eat or drink"),
         N_("From {time}, do not eat or drink anything, unless the team tells you otherwise."),
+    ),
+    "fasting_midnight": (
+        N_("Nothing to eat or drink"),
+        N_("From midnight, do not eat or drink anything, unless the team tells you otherwise."),
     ),
     "procedure": (
         N_("Your mitral clip procedure"),
