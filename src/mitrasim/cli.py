@@ -27,6 +27,7 @@ def _register_all() -> None:
     from mitrasim.physiology import commands as physiology_commands
 
     physiology_commands.register(app)
+    __import__("mitrasim.pathway.commands", fromlist=["register"]).register(app)
 
 
 _register_all()
