@@ -23,11 +23,19 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _main_callback() -> None:
+    """mitrasim: mitral regurgitation and TEER, from pressures and flows to the patient's way home."""
+
+
 def _register_all() -> None:
+    from mitrasim.echo import commands as echo_commands
+    from mitrasim.pathway import commands as pathway_commands
     from mitrasim.physiology import commands as physiology_commands
 
     physiology_commands.register(app)
-    from mitrasim.echo import commands as echo_commands; echo_commands.register(app)
+    echo_commands.register(app)
+    pathway_commands.register(app)
 
 
 _register_all()

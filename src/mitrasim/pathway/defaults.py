@@ -1,0 +1,119 @@
+"""Default values of the patient's path, each with the source it comes from.
+
+This is the one place where the care-plan numbers live.  A hospital protocol
+(:mod:`mitrasim.pathway.protocol`) overrides any of them; the defaults below are
+what a plan uses when no protocol says otherwise.  Every entry names a key of
+:mod:`mitrasim.citations`; entries that are a local choice rather than a
+literature number say so in their note.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mitrasim import citations
+
+__all__ = ["Default", "DEFAULTS", "value", "source_keys"]
+
+citations.register(
+    "mitrasim_patient_seed",
+    "mitrasim clinical reference, 'After the procedure - the patient's path': hospital patient "
+    "information on TEER (preparation visit, fasting from midnight, about 2 days in hospital, home the "
+    "day after, antiplatelet drugs for at least 6 months, no bath or pool for 3-4 days, groin stiffness "
+    "for a few days).",
+    note="seed text of the project; local practice, configurable",
+)
+citations.register(
+    "ottawa_mitraclip_guide",
+    "University of Ottawa Heart Institute. MitraClip patient guide: 'After the MitraClip procedure', "
+    "'Going home' and 'Living with your MitraClip device'. https://www.ottawaheart.ca/mitraclip-patient-guide",
+    note="legs straight 2-4 h; no lifting, pushing or pulling over 10 lb (4.5 kg) for the first 5 days "
+    "after discharge; about one month to feel fully recovered; echo about one month and six months after",
+)
+citations.register(
+    "wilson2021_aha_ie",
+    "Wilson WR, Gewitz M, Lockhart PB, et al. Prevention of Viridans Group Streptococcal Infective "
+    "Endocarditis: A Scientific Statement From the American Heart Association. Circulation "
+    "143:e963-e978 (2021).",
+    doi="10.1161/CIR.0000000000000969",
+    note="prophylaxis reasonable before dental procedures that manipulate gingival tissue or the "
+    "periapical region of teeth or perforate the oral mucosa, in patients with prosthetic material "
+    "used for valve repair (annuloplasty rings, chords or clips)",
+)
+citations.register(
+    "delgado2023_esc_ie",
+    "Delgado V, Ajmone Marsan N, de Waha S, et al. 2023 ESC Guidelines for the management of "
+    "endocarditis. Eur Heart J 44:3948-4042 (2023).",
+    doi="10.1093/eurheartj/ehad193",
+)
+citations.register(
+    "sorajja2017_tvt",
+    "Sorajja P, Vemulapalli S, Feldman T, et al. Outcomes With Transcatheter Mitral Valve Repair in "
+    "the United States: An STS/ACC TVT Registry Report. J Am Coll Cardiol 70:2315-2327 (2017).",
+    note="median hospital stay 2 days",
+)
+citations.register(
+    "teer_antithrombotic_cohort2022",
+    "Antithrombotic Treatment and Its Association with Outcome in a Multicenter Cohort of "
+    "Transcatheter Edge-to-Edge Mitral Valve Repair Patients. J Cardiovasc Dev Dis 9(11):366 (2022).",
+    doi="10.3390/jcdd9110366",
+    note="post-procedural antithrombotic therapy is based on local expertise, not evidence; 75.4% of "
+    "609 patients had atrial fibrillation, 73.7% were on oral anticoagulants before TEER",
+)
+
+
+@dataclass(frozen=True)
+class Default:
+    """One default: its value, the citation key behind it and a short note."""
+
+    value: Any
+    source: str
+    note: str = ""
+
+
+#: The default table.  Keys are the protocol field names (dotted for nested groups).
+DEFAULTS: dict[str, Default] = {
+    "preparation_visit_days_before": Default(14, "mitrasim_patient_seed", "local choice: two weeks before"),
+    "admission_days_before": Default(1, "mitrasim_patient_seed", "admitted the day before"),
+    "admission_time": Default("14:00", "mitrasim_patient_seed", "local choice"),
+    "procedure_time": Default("08:30", "mitrasim_patient_seed", "local choice"),
+    "procedure_duration_hours": Default(3.0, "ottawa_mitraclip_guide", "about three hours"),
+    "fasting_from": Default("00:00", "mitrasim_patient_seed", "nothing to eat or drink from midnight"),
+    "discharge_days_after": Default(1, "sorajja2017_tvt", "home the day after; median stay 2 days"),
+    "legs_straight_hours": Default(4, "ottawa_mitraclip_guide", "2-4 h; upper end"),
+    "no_bath_days": Default(4, "mitrasim_patient_seed", "3-4 days; upper end"),
+    "groin_stiffness_days": Default(4, "mitrasim_patient_seed", "a few days"),
+    "no_heavy_lifting_days": Default(5, "ottawa_mitraclip_guide", "first 5 days after discharge"),
+    "heavy_lifting_limit_kg": Default(4.5, "ottawa_mitraclip_guide", "10 lb"),
+    "full_recovery_days": Default(30, "ottawa_mitraclip_guide", "about one month"),
+    "antithrombotic.antiplatelet_months": Default(6, "mitrasim_patient_seed", "at least 6 months"),
+    "antithrombotic.dual_antiplatelet_months": Default(
+        0, "teer_antithrombotic_cohort2022", "many centres give 1-3 months of two agents; local protocol"
+    ),
+    "antithrombotic.anticoagulated_continue": Default(
+        True, "teer_antithrombotic_cohort2022", "patients on an anticoagulant usually continue it"
+    ),
+    "antithrombotic.anticoagulated_antiplatelet_months": Default(
+        0, "teer_antithrombotic_cohort2022", "local protocol; none added by default"
+    ),
+    "echo.before_discharge": Default(True, "ottawa_mitraclip_guide", "echo the day after the procedure"),
+    "echo.after_days": Default([30], "ottawa_mitraclip_guide", "about one month"),
+    "echo.after_months": Default([6], "ottawa_mitraclip_guide", "six months (some centres: one year)"),
+    "echo.yearly_for_years": Default(5, "mitrasim_patient_seed", "then yearly; how many years to list is a local choice"),
+    "reminders.timed_hours_before": Default([24, 2], "mitrasim", "calendar reminders: a day and two hours before"),
+    "reminders.all_day_hours_before": Default(12, "mitrasim", "all-day events: noon the day before"),
+    "timezone": Default("Europe/Paris", "mitrasim", "default zone of the calendar; set your own"),
+    "emergency_number": Default("112", "mitrasim", "European emergency number; set your local one"),
+}
+
+
+def value(key: str) -> Any:
+    """The default value stored under ``key`` (a copy for lists)."""
+    v = DEFAULTS[key].value
+    return list(v) if isinstance(v, list) else v
+
+
+def source_keys() -> list[str]:
+    """Citation keys behind the defaults, unique, in table order."""
+    return list(dict.fromkeys(d.source for d in DEFAULTS.values()))

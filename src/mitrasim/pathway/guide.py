@@ -1,0 +1,242 @@
+"""The printable guide: HTML (jinja2, print CSS) and PDF / PNG through headless Chromium.
+
+:func:`render_guide_html` gives a self-contained HTML page (inline CSS and SVG, no
+network) in the plan's language.  :func:`html_to_pdf` and :func:`html_to_png`
+call Debian's ``chromium`` headless with a fresh profile; :func:`find_chromium`
+says whether it is there (``MITRASIM_CHROMIUM`` may name another binary).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from mitrasim import citations
+from mitrasim.errors import InputError
+from mitrasim.pathway import svg, texts
+from mitrasim.pathway.careplan import CarePlan, Event
+from mitrasim.pathway.i18n import format_date, format_number, format_time, translator
+from mitrasim.pathway.outcome import ValveOutcome
+from mitrasim.pathway.readability import Readability, readability
+
+__all__ = [
+    "ChromiumMissing",
+    "explanation_text",
+    "guide_readability",
+    "guide_context",
+    "render_guide_html",
+    "find_chromium",
+    "html_to_pdf",
+    "html_to_png",
+    "SECTION_IDS",
+]
+
+#: Section ids of the guide, in order (the case section only with a case result).
+SECTION_IDS: tuple[str, ...] = (
+    "heart", "leak", "clip", "before", "day", "after", "medicines", "infection", "checkups", "timeline", "warning", "valve", "sources",
+)
+
+_CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
+)
+
+
+class ChromiumMissing(InputError):
+    """Headless Chromium is needed for the PDF or the screenshot and was not found."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "chromium", "not found", "Debian's chromium on PATH (apt-get install chromium) or MITRASIM_CHROMIUM=/path",
+            "needed for guide.pdf; use --no-pdf to skip it",
+        )
+
+
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("mitrasim.pathway", "templates"),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _explanation(plan: CarePlan, section: str) -> list[str]:
+    """Translated paragraphs of one explanation section, placeholders filled."""
+    _ = translator(plan.lang)
+    p = plan.protocol
+    days_for = {
+        "Do not take a bath or go to a swimming pool for {days} days. You may take a shower.": p.no_bath_days,
+        "Do not lift, push or pull anything heavier than {kg} kg for {days} days.": p.no_heavy_lifting_days,
+        "Start your daily activities again slowly, over a few days. Most people feel fully well after about {days} days.": p.full_recovery_days,
+    }
+    out = []
+    for msg in texts.EXPLANATION[section]:
+        fields: dict[str, Any] = {}
+        if "{days}" in msg:
+            fields["days"] = days_for[msg]
+        if "{kg}" in msg:
+            fields["kg"] = format_number(p.heavy_lifting_limit_kg, plan.lang)
+        out.append(_(msg, **fields))
+    return out
+
+
+def _medicines(plan: CarePlan) -> list[str]:
+    _ = translator(plan.lang)
+    a = plan.protocol.antithrombotic
+    out: list[str] = []
+    if plan.facts.anticoagulated and a.anticoagulated_continue:
+        out.append(_(texts.MEDICINE["anticoagulant"]))
+        if a.anticoagulated_antiplatelet_months:
+            out.append(_(texts.MEDICINE["anticoagulant_plus"], months=a.anticoagulated_antiplatelet_months))
+    elif a.antiplatelet_months:
+        out.append(_(texts.MEDICINE["antiplatelet"], months=a.antiplatelet_months))
+        if a.dual_antiplatelet_months:
+            out.append(_(texts.MEDICINE["dual"], months=a.dual_antiplatelet_months))
+    out.append(_(texts.MEDICINE["bleeding"]))
+    return out
+
+
+def explanation_text(plan: CarePlan) -> str:
+    """All plain-language explanation and medicine text of the guide, as rendered (one string)."""
+    paras: list[str] = []
+    for section in texts.EXPLANATION:
+        paras.extend(_explanation(plan, section))
+    paras.extend(_medicines(plan))
+    return "\n".join(paras)
+
+
+def guide_readability(plan: CarePlan) -> Readability:
+    """Flesch scores of the guide's explanation text (meaningful for English plans)."""
+    return readability(explanation_text(plan))
+
+
+@dataclass(frozen=True)
+class _Row:
+    when: str
+    title: str
+    description: str
+    code: str
+
+
+def _when(e: Event, lang: str) -> str:
+    if not e.all_day:
+        assert isinstance(e.start, dt.datetime)
+        return f"{format_date(e.start.date(), lang, 'full')}, {format_time(e.start.timetz().replace(tzinfo=None), lang)}"
+    if e.last_day == e.first_day:
+        return format_date(e.first_day, lang, "full")
+    from mitrasim.pathway.i18n import format_datetime_range
+
+    return format_datetime_range(e.first_day, e.last_day, lang)
+
+
+def guide_context(plan: CarePlan, outcome: ValveOutcome | None = None) -> dict[str, Any]:
+    """Everything the template needs, translated."""
+    lang = plan.lang
+    _ = translator(lang)
+    p = plan.protocol
+    ui = {k: _(v) for k, v in texts.UI.items() if "{" not in v}
+    ui["procedure_on"] = _(texts.UI["procedure_on"], date=format_date(plan.facts.procedure_date, lang, "full"))
+    ui["emergency"] = _(texts.UI["emergency"], number=p.emergency_number)
+    ui["contact"] = _(texts.UI["contact"], name=p.hospital_name, phone=p.hospital_phone) if p.hospital_name or p.hospital_phone else ""
+    figures = {
+        "heart": Markup(svg.heart_svg(ui)),
+        "leak": Markup(svg.leaking_valve_svg(ui)),
+        "clip": Markup(svg.clip_svg(ui)),
+    }
+    case: dict[str, Any] | None = None
+    keys = list(plan.sources) + ["mitrasim"]
+    if outcome is not None:
+        reduction = _(
+            texts.UI["case_leak_area"],
+            before=format_number(outcome.eroa_before_cm2, lang),
+            after=format_number(outcome.eroa_after_cm2, lang),
+            percent=format_number(round(outcome.reduction_percent), lang),
+        )
+        figures["valve"] = Markup(svg.patient_valve_svg(outcome, ui, reduction, ui["short_disclaimer"]))
+        case = {
+            "lines": [
+                reduction,
+                _(texts.UI["case_grade"], before=outcome.mr_grade_before, after=outcome.mr_grade_after),
+                _(texts.UI["case_gradient"], value=format_number(outcome.mean_gradient_after_mmhg, lang)),
+                _(texts.UI["case_area"], value=format_number(outcome.mva_after_cm2, lang)),
+                _(texts.UI["case_clips"], count=len(outcome.clips)),
+            ],
+            "disclaimer": ui["case_disclaimer"],
+        }
+    checkups = [_Row(_when(e, lang), e.title, e.description, e.code) for e in plan.events if e.code in ("echo_discharge", "echo")]
+    return {
+        "lang": lang,
+        "ui": ui,
+        "figures": figures,
+        "sections": {s: _explanation(plan, s) for s in texts.EXPLANATION},
+        "medicines": _medicines(plan),
+        "timeline": [_Row(_when(e, lang), e.title, e.description, e.code) for e in plan.events],
+        "checkups": checkups,
+        "warnings": plan.warning_signs,
+        "fast_title": _(texts.FAST_TITLE),
+        "fast": plan.fast,
+        "case": case,
+        "sources": citations.format_list(keys),
+    }
+
+
+def render_guide_html(plan: CarePlan, outcome: ValveOutcome | None = None) -> str:
+    """The guide as one self-contained HTML page in the plan's language."""
+    return _env().get_template("guide.html.j2").render(**guide_context(plan, outcome))
+
+
+def find_chromium() -> str | None:
+    """Path of the headless Chromium binary, or ``None`` if it is not installed."""
+    override = os.environ.get("MITRASIM_CHROMIUM")
+    if override:
+        return override if Path(override).exists() else None
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def _run_chromium(args: list[str], html_path: Path, timeout_s: float) -> None:
+    exe = find_chromium()
+    if exe is None:
+        raise ChromiumMissing()
+    with tempfile.TemporaryDirectory(prefix="mitrasim-chromium-") as profile:
+        cmd = [exe, *_CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, html_path.resolve().as_uri()]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
+        raise RuntimeError(f"chromium failed with exit code {proc.returncode}: {tail[0]}")
+
+
+def html_to_pdf(html_path: Path, pdf_path: Path, timeout_s: float = 60.0) -> Path:
+    """Print ``html_path`` to ``pdf_path`` with headless Chromium (A4 from the page CSS, no header/footer)."""
+    _run_chromium([f"--print-to-pdf={pdf_path.resolve()}", "--no-pdf-header-footer"], html_path, timeout_s)
+    if not pdf_path.exists() or pdf_path.stat().st_size == 0:
+        raise RuntimeError("chromium wrote no PDF")
+    return pdf_path
+
+
+def html_to_png(html_path: Path, png_path: Path, width: int = 1000, height: int = 4000, timeout_s: float = 60.0) -> Path:
+    """Screenshot ``html_path`` (screen CSS) into ``png_path`` with headless Chromium."""
+    _run_chromium([f"--screenshot={png_path.resolve()}", f"--window-size={width},{height}"], html_path, timeout_s)
+    if not png_path.exists() or png_path.stat().st_size == 0:
+        raise RuntimeError("chromium wrote no screenshot")
+    return png_path

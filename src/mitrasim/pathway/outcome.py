@@ -1,0 +1,83 @@
+"""The procedure's result for one patient, as the guide needs it.
+
+The procedure module produces this; until it does, a case result is read from a
+JSON or YAML file (``--case``).  All fields are validated with physical ranges.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mitrasim.errors import InputError, from_validation_error
+
+__all__ = ["ClipPlacement", "ValveOutcome", "MRGrade", "load_outcome", "outcome_from_dict"]
+
+MRGrade = Literal["0", "1+", "2+", "3+", "4+"]
+
+
+class ClipPlacement(BaseModel):
+    """One clip on the coaptation line: centre position from the anterolateral end, width, device name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    position_mm: Annotated[float, Field(ge=0, le=80)]
+    width_mm: Annotated[float, Field(gt=0, le=20)]
+    device: Annotated[str, Field(min_length=1, max_length=60)] = "clip"
+
+
+class ValveOutcome(BaseModel):
+    """Predicted valve before and after the clips (research use only)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    eroa_before_cm2: Annotated[float, Field(ge=0, le=3)]
+    eroa_after_cm2: Annotated[float, Field(ge=0, le=3)]
+    mr_grade_before: MRGrade
+    mr_grade_after: MRGrade
+    mean_gradient_after_mmhg: Annotated[float, Field(ge=0, le=40)]
+    mva_after_cm2: Annotated[float, Field(gt=0, le=10)]
+    coaptation_length_mm: Annotated[float, Field(gt=5, le=80)]
+    clips: list[ClipPlacement] = Field(min_length=1, max_length=6)
+
+    @model_validator(mode="after")
+    def _clips_on_line(self) -> "ValveOutcome":
+        for i, c in enumerate(self.clips):
+            if c.position_mm > self.coaptation_length_mm:
+                raise ValueError(f"clips.{i}.position_mm {c.position_mm} is beyond the coaptation length {self.coaptation_length_mm} mm")
+        return self
+
+    @property
+    def reduction_percent(self) -> float:
+        """Predicted relative drop of the leak area (0–100)."""
+        if self.eroa_before_cm2 <= 0:
+            return 0.0
+        return max(0.0, 100.0 * (1.0 - self.eroa_after_cm2 / self.eroa_before_cm2))
+
+
+def outcome_from_dict(data: object) -> ValveOutcome:
+    """Validate a case result mapping; raise :class:`InputError` on the first problem."""
+    if not isinstance(data, dict):
+        raise InputError("case", type(data).__name__, "a mapping with the ValveOutcome fields")
+    try:
+        return ValveOutcome.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(exc, prefix="case") from None
+
+
+def load_outcome(path: str | Path) -> ValveOutcome:
+    """Read a case result from ``.json``, ``.yaml`` or ``.yml``."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError("case", str(path), "a readable JSON or YAML file", exc.strerror) from None
+    try:
+        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise InputError("case", str(path), "valid JSON or YAML", str(exc).splitlines()[0]) from None
+    return outcome_from_dict(data)

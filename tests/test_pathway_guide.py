@@ -1,0 +1,107 @@
+"""The printable guide: sections, pictures, case result; rendered in headless Chromium."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+
+from mitrasim.errors import InputError
+from mitrasim.pathway.careplan import PatientFacts, build_careplan
+from mitrasim.pathway.guide import SECTION_IDS, find_chromium, html_to_pdf, html_to_png, render_guide_html
+from mitrasim.pathway.outcome import load_outcome, outcome_from_dict
+
+CASE = {
+    "eroa_before_cm2": 0.45,
+    "eroa_after_cm2": 0.12,
+    "mr_grade_before": "4+",
+    "mr_grade_after": "1+",
+    "mean_gradient_after_mmhg": 3.2,
+    "mva_after_cm2": 2.4,
+    "coaptation_length_mm": 32,
+    "clips": [{"position_mm": 14, "width_mm": 4, "device": "NT"}, {"position_mm": 19.5, "width_mm": 6, "device": "NTW"}],
+}
+
+needs_chromium = pytest.mark.skipif(find_chromium() is None, reason="Debian's chromium is not installed (apt-get install chromium)")
+
+
+def _html(lang: str = "en", case: bool = True) -> str:
+    plan = build_careplan(PatientFacts(procedure_date=dt.date(2026, 3, 27), lang=lang))
+    return render_guide_html(plan, outcome_from_dict(CASE) if case else None)
+
+
+def _pdf_pages(pdf: bytes) -> int:
+    return len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", pdf))
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_html_has_every_section_and_picture(lang):
+    html = _html(lang)
+    for sid in SECTION_IDS:
+        assert f'id="{sid}"' in html, sid
+    assert html.count("<svg") == 4  # heart, leaking valve, clip, patient's valve
+    assert "73" in html  # predicted leak reduction (0.45 → 0.12 cm²)
+    assert "Undefined" not in html and "{{" not in html and "{%" not in html
+    assert "@media print" in html and "@page" in html
+
+
+def test_no_case_section_without_case():
+    html = _html(case=False)
+    assert 'id="valve"' not in html and html.count("<svg") == 3
+
+
+def test_case_disclaimer_shown():
+    assert "must not be used to make decisions" in _html("en")
+    assert "ne doivent pas servir" in _html("fr")
+
+
+def test_case_file_validation(tmp_path):
+    f = tmp_path / "case.json"
+    f.write_text('{"eroa_before_cm2": 0.4}', encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        load_outcome(f)
+    assert e.value.field.startswith("case.")
+    bad = dict(CASE, clips=[{"position_mm": 40, "width_mm": 4}])
+    with pytest.raises(InputError):
+        outcome_from_dict(bad)
+    y = tmp_path / "case.yaml"
+    y.write_text("eroa_before_cm2: 0.4\neroa_after_cm2: 0.1\nmr_grade_before: '3+'\nmr_grade_after: '1+'\n"
+                 "mean_gradient_after_mmhg: 3\nmva_after_cm2: 2.5\ncoaptation_length_mm: 30\n"
+                 "clips: [{position_mm: 15, width_mm: 4}]\n", encoding="utf-8")
+    assert load_outcome(y).reduction_percent == pytest.approx(75.0)
+
+
+@pytest.mark.browser
+@needs_chromium
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_screenshot_is_not_blank(tmp_path, lang):
+    pil = pytest.importorskip("PIL.Image")
+    html = tmp_path / "guide.html"
+    html.write_text(_html(lang), encoding="utf-8")
+    png = html_to_png(html, tmp_path / "guide.png", width=1000, height=2600)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    im = pil.open(png).convert("RGB")
+    assert im.size == (1000, 2600)
+    colours = im.getcolors(maxcolors=1 << 20)
+    assert colours is not None and len(colours) > 50  # text, figures, colours: not a blank page
+    # the heading colour and the figures' colours are there
+    px = set(c for _, c in colours)
+    assert (0x8D, 0x1F, 0x1F) in px or any(abs(r - 0x8D) < 6 and g < 0x30 and b < 0x30 for r, g, b in px)
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_pdf_has_expected_pages(tmp_path):
+    pages = {}
+    for case in (False, True):
+        html = tmp_path / f"guide{case}.html"
+        text = _html("en", case)
+        html.write_text(text, encoding="utf-8")
+        pdf = html_to_pdf(html, tmp_path / f"guide{case}.pdf").read_bytes()
+        assert pdf.startswith(b"%PDF-")
+        forced = text.count('class="page"') + 1
+        pages[case] = _pdf_pages(pdf)
+        assert forced <= pages[case] <= forced + 5, (pages[case], forced)
+    assert pages[True] == pages[False] + 1  # the case result adds one page
