@@ -9,3 +9,16 @@ DISCLAIMER = (
     "mitrasim is a research and education tool, not a medical device: its results are model "
     "predictions, not a diagnosis or a treatment recommendation for any person."
 )
+
+
+def __getattr__(name: str):
+    # Lazy: ``import mitrasim`` stays light (the command line starts fast); the engine loads on use.
+    if name == "simulate":
+        from mitrasim.physiology.simulation import simulate
+
+        return simulate
+    if name == "SolverSettings":
+        from mitrasim.physiology.simulation import SolverSettings
+
+        return SolverSettings
+    raise AttributeError(f"module 'mitrasim' has no attribute {name!r}")

@@ -282,7 +282,7 @@ def _accumulate_lanes(X, PB, act, s2, diode, n_steps, A, L):
         k = step - PB[B_EW0 * L + j]
         k = k + n_steps if k < 0.0 else k
         in_e = k < PB[B_EWL * L + j]
-        A[A_LVEDP * L + j] = p_lv if up else edp
+        A[A_LVEDP * L + j] = p_lv if k == 0.0 else edp
         A[A_VMAX * L + j] = vlv if up else vmax
         A[A_VMIN * L + j] = min(A[A_VMIN * L + j], vlv)
         A[A_PMAX * L + j] = max(A[A_PMAX * L + j], pao)

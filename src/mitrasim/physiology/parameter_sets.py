@@ -78,12 +78,16 @@ def _regazzoni_values() -> dict[str, float]:
     return v
 
 
-# Steady cycle start of regazzoni2022 (computed by mitrasim; stressed chamber volumes V − V0).
+# Steady cycle start of regazzoni2022 (stressed chamber volumes V − V0).  The circulating blood
+# volume is the one with which the paper's all-diode model lands on the reference steady beat
+# (EDV 119.0 mL, ESV 48.0, EF 59.7 %, CO 5.33 L/min, BP 123/78, mean LA 9.0 mmHg): found by
+# bisection on the initial systemic venous pressure; the state below is the steady cycle start of
+# this preset (Bernoulli mitral valve) with that same volume.
 _REG_INITIAL = {
-    "v_la_ml": 60.0, "v_lv_ml": 110.0, "v_ra_ml": 60.0, "v_rv_ml": 120.0,
-    "p_sys_ar_mmhg": 80.0, "p_sys_ven_mmhg": 30.0, "p_pul_ar_mmhg": 18.0, "p_pul_ven_mmhg": 10.0,
-    "q_sys_ar_ml_s": 90.0, "q_sys_ven_ml_s": 90.0, "q_pul_ar_ml_s": 90.0, "q_pul_ven_ml_s": 90.0,
-    "q_mv_ml_s": 0.0, "q_mr_ml_s": 0.0,
+    "v_la_ml": 55.8564, "v_lv_ml": 114.7509, "v_ra_ml": 60.4733, "v_rv_ml": 138.9479,
+    "p_sys_ar_mmhg": 83.23, "p_sys_ven_mmhg": 30.1307, "p_pul_ar_mmhg": 35.5723, "p_pul_ven_mmhg": 23.0164,
+    "q_sys_ar_ml_s": 66.8093, "q_sys_ven_ml_s": 88.0941, "q_pul_ar_ml_s": 77.4018, "q_pul_ven_ml_s": 87.9762,
+    "q_mv_ml_s": 4.0961, "q_mr_ml_s": 0.0,
 }  # fmt: skip
 
 
