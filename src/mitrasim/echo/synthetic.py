@@ -47,7 +47,18 @@ from mitrasim.echo.calculators import vena_contracta_cm
 from mitrasim.echo.grading import MRGrade, MRInputs, grade_mr
 from mitrasim.errors import InputError
 
-__all__ = ["EchoMeasurements", "NoiseModel", "NOISE_SOURCES", "synthetic_echo", "WAVEFORM_KEYS", "SCALAR_KEYS"]
+__all__ = [
+    "EchoMeasurements",
+    "NoiseModel",
+    "NOISE_SOURCES",
+    "synthetic_echo",
+    "simulation_waveforms",
+    "echo_from_simulation",
+    "echo_from_simulation_all",
+    "measurement_columns",
+    "WAVEFORM_KEYS",
+    "SCALAR_KEYS",
+]
 
 WAVEFORM_KEYS: tuple[str, ...] = (
     "t_s",
@@ -350,3 +361,83 @@ def synthetic_echo(
         noisy=noise,
         citations=keys,
     )
+
+
+def simulation_waveforms(result: Any, i: int = 0) -> dict[str, Any]:
+    """The mapping :func:`synthetic_echo` expects, for patient `i` of a simulation result.
+
+    `result` is a :class:`mitrasim.physiology.simulation.SimulationResult` run with
+    ``waveforms=True`` (duck-typed: ``patient_waveforms(i)`` and ``parameters``).
+    The arrays are the engine's (one steady beat, uniform steps, no end point; in
+    ``regazzoni2022`` the beat starts at ventricular contraction onset); the
+    scalars `eroa_cm2`, `mva_cm2`, `hr_bpm` come from ``result.parameters``.
+
+    **Raises:** `InputError` (field `result.waveforms`) if the result has no
+    waveforms, (field `i`) if `i` is not a patient of it.
+    """
+    n = int(np.asarray(result.parameters["eroa_cm2"]).shape[0])
+    if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not -n <= int(i) < n:
+        raise InputError("i", i, f"a patient index in [0, {n - 1}]")
+    if getattr(result, "waveforms", None) is None:
+        raise InputError("result.waveforms", None, "a result of simulate(..., waveforms=True)")
+    wf = result.patient_waveforms(int(i))
+    out: dict[str, Any] = {k: wf[k] for k in WAVEFORM_KEYS if k in wf}
+    for k in SCALAR_KEYS:
+        out[k] = float(np.asarray(result.parameters[k])[int(i)])
+    return out
+
+
+def echo_from_simulation(
+    result: Any,
+    i: int = 0,
+    *,
+    noise: bool = False,
+    rng: np.random.Generator | None = None,
+    noise_model: NoiseModel | None = None,
+    aliasing_cm_s: float = 40.0,
+    vc_aspect_ratio: float = 1.0,
+    flow_threshold_rel: float = 0.01,
+) -> EchoMeasurements:
+    """Synthetic echo of patient `i` of a simulation result (see :func:`simulation_waveforms`).
+
+    Keyword arguments as :func:`synthetic_echo`. Grade the result with ``.grade()``.
+    """
+    return synthetic_echo(
+        simulation_waveforms(result, i),
+        rng=rng,
+        noise=noise,
+        noise_model=noise_model,
+        aliasing_cm_s=aliasing_cm_s,
+        vc_aspect_ratio=vc_aspect_ratio,
+        flow_threshold_rel=flow_threshold_rel,
+    )
+
+
+def echo_from_simulation_all(result: Any, **kwargs: Any) -> list[EchoMeasurements]:
+    """:func:`echo_from_simulation` for every patient of `result`, in order.
+
+    With ``noise=True`` the one `rng` is drawn from patient by patient, so a
+    seed gives the whole cohort reproducibly.
+    """
+    n = int(np.asarray(result.parameters["eroa_cm2"]).shape[0])
+    return [echo_from_simulation(result, i, **kwargs) for i in range(n)]
+
+
+def measurement_columns(
+    measurements: list[EchoMeasurements], *, etiology: str = "primary", guideline: str = "ase2017"
+) -> dict[str, np.ndarray]:
+    """Columns over patients: every numeric field of :class:`EchoMeasurements`
+    (NaN where not measurable), `pv_flow` (object array), and the guideline
+    grade (`grade`: labels, `grade_number`: NaN when indeterminate).
+    """
+    cols: dict[str, np.ndarray] = {}
+    skip = {"citations", "noisy", "pv_flow"}
+    for name in EchoMeasurements.__dataclass_fields__:
+        if name in skip:
+            continue
+        cols[name] = np.array([np.nan if getattr(m, name) is None else float(getattr(m, name)) for m in measurements])
+    cols["pv_flow"] = np.array([m.pv_flow for m in measurements], dtype=object)
+    grades = [m.grade(etiology=etiology, guideline=guideline) for m in measurements]
+    cols["grade"] = np.array([g.grade for g in grades], dtype=object)
+    cols["grade_number"] = np.array([np.nan if g.grade_number is None else float(g.grade_number) for g in grades])
+    return cols
