@@ -66,14 +66,23 @@ def run_grade(values: dict[str, Any], case: str | None = None) -> tuple[MRGrade,
     return result, sten, notes
 
 
-def _json(result: MRGrade, sten: StenosisGrade | None) -> str:
-    out = result.to_dict()
-    out["citations"] = citations.format_list(result.citations)
-    if sten is not None:
-        out["stenosis"] = sten.to_dict()
-        out["stenosis"]["citations"] = citations.format_list(sten.citations)
+def _with_sources(obj: MRGrade | StenosisGrade | MVARCResult) -> dict[str, Any]:
+    """``obj.to_dict()`` with its citation keys formatted as references."""
+    out = obj.to_dict()
+    out["citations"] = citations.format_list(obj.citations)
+    return out
+
+
+def _dumps(out: dict[str, Any]) -> str:
     out["disclaimer"] = DISCLAIMER
     return json.dumps(out, indent=2, ensure_ascii=False)
+
+
+def _json(result: MRGrade, sten: StenosisGrade | None) -> str:
+    out = _with_sources(result)
+    if sten is not None:
+        out["stenosis"] = _with_sources(sten)
+    return _dumps(out)
 
 
 def _print_rich(result: MRGrade, sten: StenosisGrade | None) -> None:
@@ -154,10 +163,7 @@ def register(app: typer.Typer) -> None:
         """MVARC evaluation of a before/after pair: residual MR and iatrogenic stenosis (Stone 2015)."""
         r = run_mvarc(before_grade, after_grade, mva_cm2, mean_gradient_mmhg)
         if as_json:
-            out = r.to_dict()
-            out["citations"] = citations.format_list(r.citations)
-            out["disclaimer"] = DISCLAIMER
-            typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
+            typer.echo(_dumps(_with_sources(r)))
         else:
             _print_mvarc(r)
 
