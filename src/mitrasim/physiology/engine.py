@@ -107,8 +107,8 @@ R_PB = 0
 N_PB = 39
 R_ACC = 0
 (A_VMAX, A_VMIN, A_LVEDP, A_PMAX, A_PMIN, A_PINT, A_LAINT, A_LAV, A_PAINT, A_FWD, A_RVOL, A_GINT, A_GT, A_PVMIN,
- A_EPK, A_MRPK, A_MVPK) = range(R_ACC, R_ACC + 17)  # fmt: skip
-N_ACC = 17
+ A_EPK, A_MRPK, A_MVPK, A_FOPEN) = range(R_ACC, R_ACC + 18)  # fmt: skip
+N_ACC = 18
 
 
 @njit(cache=True, inline="always")
@@ -282,10 +282,13 @@ def _accumulate_lanes(X, K, PB, act, s2, diode, n_steps, A, L):
         pvmin = A[A_PVMIN * L + j]
         up = vlv > vmax
         fwd = q_f > 0.0
-        k = step - PB[B_EW0 * L + j]
+        e0 = PB[B_EW0 * L + j]
+        k = step - math.floor(e0)
         k = k + n_steps if k < 0.0 else k
+        frac = e0 - math.floor(e0)
         in_e = k < PB[B_EWL * L + j]
-        A[A_LVEDP * L + j] = p_lv if k == 0.0 else edp
+        # LVEDP: LV pressure at ventricular onset, interpolated between the two samples around it
+        A[A_LVEDP * L + j] = (1.0 - frac) * p_lv if k == 0.0 else (edp + frac * p_lv if k == 1.0 else edp)
         A[A_VMAX * L + j] = vlv if up else vmax
         A[A_VMIN * L + j] = min(A[A_VMIN * L + j], vlv)
         A[A_PMAX * L + j] = max(A[A_PMAX * L + j], pao)
@@ -295,8 +298,19 @@ def _accumulate_lanes(X, K, PB, act, s2, diode, n_steps, A, L):
         A[A_PAINT * L + j] += ppa * dt
         A[A_FWD * L + j] += X[S_QSA * L + j] * dt  # smooth; aortic valve flow = this + C·Δp over the beat
         A[A_RVOL * L + j] += q_r * dt
-        A[A_GINT * L + j] += (p_la - p_lv) * dt if fwd else 0.0
-        A[A_GT * L + j] += dt if fwd else 0.0
+        # mean gradient over the forward-flow period: numerator ∫B·Q² (the Doppler 4v², equal to
+        # ∫(p_LA − p_LV) because the inertial term integrates to zero; zero at the period's edges),
+        # duration with the edges located inside the step (opening: Q ∝ τ², so τ = 2Q/Q'; closing:
+        # linear, τ = −Q/Q')
+        dq = K[S_QF * L + j]
+        was_open = A[A_FOPEN * L + j] > 0.0
+        t_close = min(dt, -q_f / dq) if dq < 0.0 else dt
+        t_open = min(dt, 2.0 * q_f / dq) if dq > 0.0 else 0.0
+        wt_orif = t_close + (0.0 if was_open else t_open)
+        g_orif = q_f * q_f * PB[B_F_IB * L + j]
+        A[A_GINT * L + j] += ((p_la - p_lv) * dt if diode else g_orif * dt) if fwd else 0.0
+        A[A_GT * L + j] += (dt if diode else wt_orif) if fwd else 0.0
+        A[A_FOPEN * L + j] = 1.0 if fwd else 0.0
         A[A_EPK * L + j] = max(A[A_EPK * L + j], q_f if in_e else 0.0)
         A[A_LAV * L + j] = lav if fwd else max(lav, p_la)
         A[A_PVMIN * L + j] = pvmin if fwd else min(pvmin, qpn)
@@ -306,8 +320,8 @@ def _accumulate_lanes(X, K, PB, act, s2, diode, n_steps, A, L):
 
 @njit(cache=True, inline="always")
 def _reset_acc(A, L):
-    """Start a beat: zero the sums and extremes."""
-    for m in range(N_ACC * L):
+    """Start a beat: zero the sums and extremes (the forward-flow flag carries over)."""
+    for m in range(A_FOPEN * L):
         A[m] = 0.0
     for j in range(L):
         A[A_VMAX * L + j] = -1e300
@@ -413,7 +427,7 @@ def _make_run_batch(L: int):
         """Integrate every patient (column of ``P``/``X0``) to a periodic steady state.
 
         P: (n_kernel_params, n_pad) parameters, n_pad a multiple of L; X0: (14, n_pad) initial states;
-        e_window: (2, n_pad) int step indices [ventricular onset, atrial onset) bounding the
+        e_window: (2, n_pad) step positions (fractional) of ventricular and atrial onset, bounding the
         early-filling window; metrics: (N_METRIC, n_pad) out; x_end: (14, n_pad) out (state at the end
         of the last beat = start of the steady cycle, for warm starts); waves: (N_WAVE, n_steps, n_pad)
         out, or (N_WAVE, 0, n_pad) to skip waveforms.
@@ -432,7 +446,7 @@ def _make_run_batch(L: int):
             K3 = np.empty(N_STATE * L)
             K4 = np.empty(N_STATE * L)
             PB = np.empty(N_PB * L)
-            A = np.empty(N_ACC * L)
+            A = np.zeros(N_ACC * L)
             DTV = np.empty(N_STATE * L)
             act = np.empty((2 * n_steps + 1) * 4 * L)
             _setup_block(P, X0, e_window, col, kind, n_steps, X, PB, DTV, act, L)

@@ -38,7 +38,7 @@ class SolverSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    dt_max_s: float = Field(2.5e-3, gt=1e-5, le=5e-3, description="largest time step; the beat gets ceil(T/dt_max) steps (even)")
+    dt_max_s: float = Field(2.5e-3, gt=1e-5, le=5e-3, description="largest time step; a beat gets the smallest multiple of 16 steps with dt ≤ dt_max")
     tol: float = Field(1e-3, gt=0, le=1.0, description="steady when every state changes less than tol over a beat (mL, mmHg, 10 mL/s)")
     min_beats: int = Field(2, ge=1, le=10_000)
     max_beats: int = Field(300, ge=1, le=10_000)
@@ -54,8 +54,8 @@ class SimulationResult:
     metrics: dict[str, np.ndarray]
     parameters: dict[str, np.ndarray]
     final_state: np.ndarray  # (n, 14): start of the steady cycle (warm start)
-    n_steps: int
-    waveforms: dict[str, np.ndarray] | None = None  # each (n, n_samples); "t_s" too
+    n_steps: np.ndarray  # (n,) RK4 steps per beat of each patient
+    waveforms: dict[str, np.ndarray] | None = None  # each (n, max steps), NaN past a patient's own steps; "t_s" too
     citations: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -73,9 +73,11 @@ class SimulationResult:
         return {k: float(v[i]) for k, v in self.parameters.items()}
 
     def patient_waveforms(self, i: int = 0) -> dict[str, np.ndarray]:
+        """Waveforms of patient ``i`` over its steady beat (its own number of samples)."""
         if self.waveforms is None:
             raise ValueError("simulated without waveforms: call simulate(..., waveforms=True)")
-        return {k: v[i] for k, v in self.waveforms.items()}
+        k = int(self.n_steps[i])
+        return {name: v[i, :k] for name, v in self.waveforms.items()}
 
 
 def _as_override_list(overrides, n_hint: int) -> list[Mapping[str, Any]]:
@@ -124,7 +126,7 @@ def build_batch(
     return cols, n
 
 
-def _kernel_arrays(cols: dict[str, np.ndarray], model: Model, n: int, n_pad: int, dt_max: float):
+def _kernel_arrays(cols: dict[str, np.ndarray], model: Model, n: int, n_pad: int, n_steps: int):
     T = 60.0 / cols["hr_bpm"]
     timing = scaled_timings(cols, model)
     P = np.empty((len(KERNEL_PARAMS), n_pad))
@@ -139,16 +141,14 @@ def _kernel_arrays(cols: dict[str, np.ndarray], model: Model, n: int, n_pad: int
             v = np.full(n, SPECS[name].hi if name.endswith("rmax_mmhg_s_ml") else 1.0)
         P[row, :n] = v
         P[row, n:] = P[row, 0]
-    n_steps = int(np.ceil(T.max() / dt_max))
-    n_steps += n_steps % 2
     dt = T / n_steps
     v_on = timing["lv_act_a"]
     a_on = timing["la_act_a"]
-    ew = np.empty((2, n_pad), dtype=np.int64)
-    ew[0, :n] = np.round(v_on / dt).astype(np.int64) % n_steps
-    ew[1, :n] = np.round(a_on / dt).astype(np.int64) % n_steps
+    ew = np.empty((2, n_pad))  # positions in steps (fractional) of ventricular and atrial onset
+    ew[0, :n] = np.mod(v_on / dt, n_steps)
+    ew[1, :n] = np.mod(a_on / dt, n_steps)
     ew[:, n:] = ew[:, :1]
-    return P, ew, n_steps
+    return P, ew
 
 
 def _initial_states(pset: ParameterSet, cols, n: int, n_pad: int, initial_state) -> np.ndarray:
@@ -199,34 +199,64 @@ def simulate(
     pset = get_parameter_set(preset) if isinstance(preset, str) else preset
     settings = settings or SolverSettings()
     cols, n = build_batch(pset, overrides, eroa_cm2=eroa_cm2, mva_cm2=mva_cm2, hr_bpm=hr_bpm)
-    block = engine.block_size(n)
-    n_pad = -(-n // block) * block
-    P, ew, n_steps = _kernel_arrays(cols, pset.model, n, n_pad, settings.dt_max_s)
-    X0 = _initial_states(pset, cols, n, n_pad, initial_state)
-    metrics = np.zeros((engine.N_METRIC, n_pad))
-    x_end = np.zeros((N_STATE, n_pad))
-    waves = np.zeros((engine.N_WAVE, n_steps if waveforms else 0, n_pad))
-    kind = 0 if pset.model.activation == "cosine" else 1
-    diode = pset.model.mitral == "diode"
-    _run(P, X0, kind, diode, n_steps, settings, ew, block, metrics, x_end, waves)
-    m = {name: metrics[i, :n].copy() for i, name in enumerate(engine.METRIC_NAMES)}
-    wf = None
+    X0 = _initial_states(pset, cols, n, n, initial_state)
+    steps = steps_per_beat(60.0 / cols["hr_bpm"], settings.dt_max_s)
+    metrics = np.zeros((engine.N_METRIC, n))
+    x_end = np.zeros((N_STATE, n))
+    wf_all = None
     if waveforms:
-        wf = {name: np.ascontiguousarray(waves[i, :, :n].T) for i, name in enumerate(engine.WAVE_NAMES)}
-        T = P[KP["period_s"], :n]
-        wf["t_s"] = (np.arange(n_steps)[None, :] * (T / n_steps)[:, None])
+        wf_all = {name: np.full((n, steps.max()), np.nan) for name in (*engine.WAVE_NAMES, "t_s")}
+    # Patients are grouped by their step count (a function of their own period only), so a
+    # patient's result does not depend on the rest of the batch.
+    for n_steps in np.unique(steps):
+        idx = np.flatnonzero(steps == n_steps)
+        sub = {k: v[idx] for k, v in cols.items()}
+        m, xe, w = _run_group(pset, sub, X0[:, idx], int(n_steps), settings, waveforms)
+        metrics[:, idx] = m
+        x_end[:, idx] = xe
+        if waveforms:
+            for name, arr in w.items():
+                wf_all[name][idx, :n_steps] = arr
     cites = pset.citations
     citations.cite(*cites)
     return SimulationResult(
         preset=pset.name,
         model=pset.model,
-        metrics=m,
+        metrics={name: metrics[i].copy() for i, name in enumerate(engine.METRIC_NAMES)},
         parameters=cols,
-        final_state=x_end[:, :n].T.copy(),
-        n_steps=n_steps,
-        waveforms=wf,
+        final_state=x_end.T.copy(),
+        n_steps=steps,
+        waveforms=wf_all,
         citations=cites,
     )
+
+
+def steps_per_beat(period_s: np.ndarray, dt_max_s: float) -> np.ndarray:
+    """RK4 steps per beat: the smallest multiple of 16 with dt = T/steps ≤ dt_max (per patient)."""
+    return (16 * np.ceil(np.asarray(period_s) / (16 * dt_max_s) - 1e-9)).astype(np.int64)
+
+
+def _run_group(pset: ParameterSet, cols: dict[str, np.ndarray], X0: np.ndarray, n_steps: int, settings: SolverSettings, waveforms: bool):
+    """Run patients that share a step count; returns metrics (N_METRIC, n), end states (14, n), waveforms."""
+    n = X0.shape[1]
+    block = engine.block_size(n)
+    n_pad = -(-n // block) * block
+    P, ew = _kernel_arrays(cols, pset.model, n, n_pad, n_steps)
+    X0p = np.empty((N_STATE, n_pad))
+    X0p[:, :n] = X0
+    X0p[:, n:] = X0[:, :1]
+    metrics = np.zeros((engine.N_METRIC, n_pad))
+    x_end = np.zeros((N_STATE, n_pad))
+    waves = np.zeros((engine.N_WAVE, n_steps if waveforms else 0, n_pad))
+    kind = 0 if pset.model.activation == "cosine" else 1
+    diode = pset.model.mitral == "diode"
+    _run(P, X0p, kind, diode, n_steps, settings, ew, block, metrics, x_end, waves)
+    wf = None
+    if waveforms:
+        wf = {name: waves[i, :, :n].T for i, name in enumerate(engine.WAVE_NAMES)}
+        T = P[KP["period_s"], :n]
+        wf["t_s"] = np.arange(n_steps)[None, :] * (T / n_steps)[:, None]
+    return metrics[:, :n], x_end[:, :n], wf
 
 
 def _run(P, X0, kind, diode, n_steps, settings: SolverSettings, ew, block, metrics, x_end, waves) -> None:
