@@ -1,0 +1,1 @@
+"""The TEER procedure, the planner and the reports (placeholder docstring, see below)."""
