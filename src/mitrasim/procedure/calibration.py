@@ -6,18 +6,28 @@ with no discharge coefficient, so it needs the *effective* area
 
     A_fwd = C_d,fwd · MVA.
 
-``C_d,fwd`` is fitted with the engine so that, across the representative set
-of :mod:`mitrasim.valve.calibration` (the five example valves, each with its
-typical plan; the same plans that calibrate the clip model so that MVA about
-halves), the mean diastolic gradient goes from about 1.6 to about 3.1 mmHg
-(Neuss cohort, clinical.md):
+``C_d,fwd`` is fitted with the engine against the Neuss cohort anchor (mean
+gradient 1.6 ± 1.0 → 3.1 ± 1.5 mmHg, clinical.md) across the representative
+set of :mod:`mitrasim.valve.calibration` (the five example valves, each with
+its typical plan; the same plans that calibrate the clip model so that MVA
+about halves).  Each case runs on its own engine preset and heart rate
+(``primary_mr`` / ``secondary_mr``, from the example files).
 
-    C_d,fwd = argmin_C (ḡ_before(C) − 1.6)² + (ḡ_after(C) − 3.1)²
+What one coefficient can and cannot do.  The mean gradient scales roughly as
+``(Q_dia / (C·MVA))²``, so ``C`` moves the before and after means *together*;
+their difference is set by how much the diastolic inflow falls when MR is
+removed.  In the engine's MR phenotypes the inflow falls nearly in proportion
+to the area (P2 flail: 117 → 64 mL per beat), so across the whole physical
+range 0.60–1.00 the rise is only +0.35 to +0.9 mmHg, not +1.5: no single
+coefficient matches both means.  The fit therefore targets the number the
+procedure's decisions depend on — the *post-procedure* mean gradient (stop
+rules at 5 and 8 mmHg, MVARC) — within the measured in-vitro range of
+Flachskampf et al. 1990 (0.675–0.93):
 
-on a grid of 0.60–1.00 (step 0.025).  Each case runs on its own engine preset
-and heart rate (``primary_mr`` / ``secondary_mr`` from the example files).
-Flachskampf et al. 1990 measured 0.675–0.93 in vitro; the fitted value is
-checked against that range by the tests.
+    C_d,fwd = argmin_{C ∈ [0.675, 0.93]} |ḡ_after(C) − 3.1|   (grid step 0.025)
+
+and reports the baseline mean it then gives (a test checks it is within one
+cohort SD of 1.6 mmHg).
 
 Run ``python -m mitrasim.procedure.calibration`` to repeat the fit and print
 the report.
@@ -31,6 +41,7 @@ from typing import Sequence
 import numpy as np
 
 from mitrasim import citations
+from mitrasim.valve import calibration as _valve_calibration  # registers the anchors' sources
 
 __all__ = [
     "FORWARD_DISCHARGE_COEFF",
@@ -41,8 +52,12 @@ __all__ = [
     "cohort_means",
 ]
 
-FORWARD_DISCHARGE_COEFF = 0.85
+FORWARD_DISCHARGE_COEFF = 0.875
 """Calibrated ``C_d,fwd`` (see the module docstring and :func:`calibrate`)."""
+
+GRADIENT_BEFORE_MMHG, GRADIENT_AFTER_MMHG = 1.6, 3.1
+GRADIENT_SD_MMHG = (1.0, 1.5)
+"""Neuss cohort (n = 255): mean ± SD before and after TEER (clinical.md)."""
 
 CASE_PRESETS: dict[str, tuple[str, float]] = {
     "p2_flail": ("primary_mr", 72.0),
@@ -111,9 +126,14 @@ def cohort_means(coeff: float = FORWARD_DISCHARGE_COEFF) -> GradientCalibration:
     return calibrate(np.array([coeff]))
 
 
+FIT_RANGE = (0.675, 0.93)
+"""Flachskampf et al. 1990: in-vitro discharge coefficients 0.675–0.93."""
+
+
 def calibrate(grid: np.ndarray | None = None) -> GradientCalibration:
-    """Fit ``C_d,fwd`` on ``grid`` (default 0.60–1.00, step 0.025): all grid points and
-    cases, before and after, in one engine batch."""
+    """Fit ``C_d,fwd`` (see the module docstring): every grid point (default 0.60–1.00,
+    step 0.025) and case, before and after, in one engine batch; the fit is the point
+    within :data:`FIT_RANGE` whose post-procedure mean is closest to 3.1 mmHg."""
     citations.cite("neuss2019_gradient", "flachskampf1990", "teer_halves_mva")
     plans, eroa0, mva0, eroa1, mva1 = _plans()
     g = np.round(np.arange(0.60, 1.0001, 0.025), 3) if grid is None else np.asarray(grid, dtype=float)
@@ -126,7 +146,9 @@ def calibrate(grid: np.ndarray | None = None) -> GradientCalibration:
     hr = np.tile(np.concatenate([hrs, hrs]), g.size)
     grads = gradient_fn(presets, eroa, area, hr).reshape(g.size, 2, m)
     before, after = grads[:, 0, :].mean(axis=1), grads[:, 1, :].mean(axis=1)
-    err = (before - 1.6) ** 2 + (after - 3.1) ** 2
+    err = np.abs(after - GRADIENT_AFTER_MMHG)
+    inside = (g >= FIT_RANGE[0] - 1e-9) & (g <= FIT_RANGE[1] + 1e-9)
+    err = np.where(inside | (g.size == 1), err, np.inf)
     k = int(np.argmin(err))
     rows = [
         dict(

@@ -351,28 +351,43 @@ def plan_case(
     )  # fmt: skip
 
 
+def _extends(p: PlanOutcome, base: PlanOutcome) -> bool:
+    """Does plan ``p`` hold every clip of ``base`` (same device, same position)?"""
+    have = list(zip(p.devices, p.positions_mm))
+    return all(any(d == d2 and abs(x - x2) < 0.05 for d2, x2 in have) for d, x in zip(base.devices, base.positions_mm))
+
+
 def _verdicts(ranked: list[PlanOutcome], R: Rules, base: StateSummary) -> dict[int, str]:
-    """Per clip count: the best plan's result, or why every plan with that many clips is refused."""
+    """Per clip count: what the best plan with that many clips gives, or why it is refused.
+
+    Up to the best plan's count: the best plan of that count within the rules.  Beyond it,
+    the question a heart team asks — can another clip be *added* to the best plan? — so
+    only plans that hold the best plan's clips count: "refused" when every one of them
+    breaks a rule (the rules it breaks are listed).
+    """
     out: dict[int, str] = {}
     best = ranked[0]
+    words = {1: "one clip", 2: "a second clip", 3: "a third clip", 4: "a fourth clip"}
     for n in range(1, R.max_clips + 1):
-        cands = [p for p in ranked if p.n_clips == n]
+        word = words.get(n, f"{n} clips")
+        if best.ok and n > best.n_clips:
+            cands = [p for p in ranked if p.n_clips == n and _extends(p, best)]
+            scope = f"every {n}-clip plan that adds to the best"
+        if not (best.ok and n > best.n_clips) or not cands:
+            cands = [p for p in ranked if p.n_clips == n]
+            scope = f"every {n}-clip plan"
         if not cands:
             continue
         ok = sorted((p for p in cands if p.ok), key=lambda p: (p.decision_grade, round(p.eroa_cm2, 3), p.mean_gradient_mmhg))
-        word = {1: "one clip", 2: "a second clip", 3: "a third clip", 4: "a fourth clip"}.get(n, f"{n} clips")
         if not ok:
             p = cands[0]
-            reasons = sorted({(q.failure or "").split(" ")[0] for q in cands})
-            out[n] = (
-                f"{word}: refused — every {n}-clip plan breaks a rule ({', '.join(r for r in reasons if r)}); "
-                f"the best, {p.describe()}, gives {p.failure}"
-            )
-        else:
-            p = best if (best.n_clips == n and best.ok) else ok[0]
-            txt = f"{word}: {p.describe()} → MR {p.mr_grade}, gradient {p.mean_gradient_mmhg:.1f} mmHg, MVA {p.mva_cm2:.2f} cm²"
-            if n > best.n_clips and best.ok and max(best.decision_grade, R.target_residual_grade) <= R.target_residual_grade:
-                txt += f" (not needed: MR {best.mr_grade} with {best.n_clips})"
-            out[n] = txt
+            reasons = sorted({(q.failure or "").split(" ")[0] for q in cands} - {""})
+            out[n] = f"{word}: refused — {scope} breaks a rule ({', '.join(reasons)}); the best, {p.describe()}, gives {p.failure}"
+            continue
+        p = best if (best.n_clips == n and best.ok) else ok[0]
+        txt = f"{word}: {p.describe()} → MR {p.mr_grade}, gradient {p.mean_gradient_mmhg:.1f} mmHg, MVA {p.mva_cm2:.2f} cm²"
+        if n > best.n_clips and best.ok and max(best.decision_grade, R.target_residual_grade) <= R.target_residual_grade:
+            txt += f" (not needed: MR {best.mr_grade} with {best.n_clips})"
+        out[n] = txt
     _ = base
     return out
