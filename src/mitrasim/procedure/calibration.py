@@ -1,0 +1,178 @@
+"""Calibration of the forward discharge coefficient against the gradient anchor.
+
+The valve model gives the *anatomic* (planimetric) MVA, summed over all
+orifices (Maisano 1999).  The engine's forward orifice is a Bernoulli orifice
+with no discharge coefficient, so it needs the *effective* area
+
+    A_fwd = C_d,fwd · MVA.
+
+``C_d,fwd`` is fitted with the engine against the Neuss cohort anchor (mean
+gradient 1.6 ± 1.0 → 3.1 ± 1.5 mmHg, clinical.md) across the representative
+set of :mod:`mitrasim.valve.calibration` (the five example valves, each with
+its typical plan; the same plans that calibrate the clip model so that MVA
+about halves).  Each case runs on its own engine preset and heart rate
+(``primary_mr`` / ``secondary_mr``, from the example files).
+
+What one coefficient can and cannot do.  The mean gradient scales roughly as
+``(Q_dia / (C·MVA))²``, so ``C`` moves the before and after means *together*;
+their difference is set by how much the diastolic inflow falls when MR is
+removed.  In the engine's MR phenotypes the inflow falls nearly in proportion
+to the area (P2 flail: 117 → 64 mL per beat), so across the whole physical
+range 0.60–1.00 the rise is only +0.35 to +0.9 mmHg, not +1.5: no single
+coefficient matches both means.  The fit therefore targets the number the
+procedure's decisions depend on — the *post-procedure* mean gradient (stop
+rules at 5 and 8 mmHg, MVARC) — within the measured in-vitro range of
+Flachskampf et al. 1990 (0.675–0.93):
+
+    C_d,fwd = argmin_{C ∈ [0.675, 0.93]} |ḡ_after(C) − 3.1|   (grid step 0.025)
+
+and reports the baseline mean it then gives (a test checks it is within one
+cohort SD of 1.6 mmHg).
+
+Run ``python -m mitrasim.procedure.calibration`` to repeat the fit and print
+the report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from mitrasim import citations
+from mitrasim.valve import calibration as _valve_calibration  # registers the anchors' sources
+
+__all__ = [
+    "FORWARD_DISCHARGE_COEFF",
+    "CASE_PRESETS",
+    "GradientCalibration",
+    "gradient_fn",
+    "calibrate",
+    "cohort_means",
+]
+
+FORWARD_DISCHARGE_COEFF = 0.875
+"""Calibrated ``C_d,fwd`` (see the module docstring and :func:`calibrate`)."""
+
+GRADIENT_BEFORE_MMHG, GRADIENT_AFTER_MMHG = 1.6, 3.1
+GRADIENT_SD_MMHG = (1.0, 1.5)
+"""Neuss cohort (n = 255): mean ± SD before and after TEER (clinical.md)."""
+
+CASE_PRESETS: dict[str, tuple[str, float]] = {
+    "p2_flail": ("primary_mr", 72.0),
+    "coapt_secondary": ("secondary_mr", 75.0),
+    "small_valve": ("primary_mr", 70.0),
+    "commissural_a3p3": ("primary_mr", 68.0),
+    "barlow": ("primary_mr", 70.0),
+}
+"""Engine preset and heart rate of each representative case (as in ``examples/*.yaml``)."""
+
+
+def gradient_fn(presets: Sequence[str], eroa_cm2: np.ndarray, forward_area_cm2: np.ndarray, hr_bpm: np.ndarray | None = None) -> np.ndarray:
+    """Mean diastolic gradient (mmHg) at steady state for each (preset, EROA, effective area)."""
+    from mitrasim.procedure.hemodynamics import simulate_states
+
+    n = len(presets)
+    hr = np.full(n, 70.0) if hr_bpm is None else np.asarray(hr_bpm, dtype=float)
+    h = simulate_states(list(presets), [{}] * n, hr, np.asarray(eroa_cm2), np.asarray(forward_area_cm2), 1.0)
+    return h.metrics["mean_gradient_mmhg"]
+
+
+@dataclass(frozen=True)
+class GradientCalibration:
+    forward_discharge_coeff: float
+    mean_gradient_before_mmhg: float
+    mean_gradient_after_mmhg: float
+    mean_mva_before_cm2: float
+    mean_mva_after_cm2: float
+    mean_mva_reduction: float
+    rows: list[dict]
+    grid: list[tuple[float, float, float]]
+
+    def format(self) -> str:
+        lines = [
+            f"forward discharge coefficient C_d,fwd = {self.forward_discharge_coeff:.3f} (Flachskampf 1990: 0.675-0.93)",
+            f"{'case':18s} {'preset':13s} {'clips':>5s} {'MVA cm2':>15s} {'gradient mmHg':>16s}",
+        ]
+        for r in self.rows:
+            lines.append(
+                f"{r['case']:18s} {r['preset']:13s} {r['clips']:5d} {r['mva_before']:6.2f} -> {r['mva_after']:5.2f} "
+                f"{r['gradient_before']:7.2f} -> {r['gradient_after']:5.2f}"
+            )
+        lines.append(
+            f"mean gradient {self.mean_gradient_before_mmhg:.2f} -> {self.mean_gradient_after_mmhg:.2f} mmHg "
+            f"(Neuss anchor 1.6 -> 3.1); mean MVA {self.mean_mva_before_cm2:.2f} -> {self.mean_mva_after_cm2:.2f} cm2, "
+            f"mean reduction {self.mean_mva_reduction:.0%} (anchor: about half)"
+        )
+        return "\n".join(lines)
+
+
+def _plans():
+    from mitrasim.valve.calibration import representative_plans
+    from mitrasim.valve.clip import evaluate_plans
+
+    plans = representative_plans()
+    eroa0 = np.array([p.valve.eroa_cm2 for p in plans])
+    mva0 = np.array([p.valve.mva_cm2 for p in plans])
+    after = [evaluate_plans(p.valve, p.positions_mm[None], p.widths_mm[None], p.arm_lengths_mm[None]) for p in plans]
+    eroa1 = np.array([float(a.eroa_cm2[0]) for a in after])
+    mva1 = np.array([float(a.mva_cm2[0]) for a in after])
+    return plans, eroa0, mva0, eroa1, mva1
+
+
+def cohort_means(coeff: float = FORWARD_DISCHARGE_COEFF) -> GradientCalibration:
+    """The representative set before/after its typical plans with ``coeff`` (one engine batch)."""
+    return calibrate(np.array([coeff]))
+
+
+FIT_RANGE = (0.675, 0.93)
+"""Flachskampf et al. 1990: in-vitro discharge coefficients 0.675–0.93."""
+
+
+def calibrate(grid: np.ndarray | None = None) -> GradientCalibration:
+    """Fit ``C_d,fwd`` (see the module docstring): every grid point (default 0.60–1.00,
+    step 0.025) and case, before and after, in one engine batch; the fit is the point
+    within :data:`FIT_RANGE` whose post-procedure mean is closest to 3.1 mmHg."""
+    citations.cite("neuss2019_gradient", "flachskampf1990", "teer_halves_mva")
+    plans, eroa0, mva0, eroa1, mva1 = _plans()
+    g = np.round(np.arange(0.60, 1.0001, 0.025), 3) if grid is None else np.asarray(grid, dtype=float)
+    names = [CASE_PRESETS[p.name][0] for p in plans]
+    hrs = np.array([CASE_PRESETS[p.name][1] for p in plans])
+    m = len(plans)
+    presets = (names + names) * g.size
+    eroa = np.tile(np.concatenate([eroa0, eroa1]), g.size)
+    area = np.repeat(g, 2 * m) * np.tile(np.concatenate([mva0, mva1]), g.size)
+    hr = np.tile(np.concatenate([hrs, hrs]), g.size)
+    grads = gradient_fn(presets, eroa, area, hr).reshape(g.size, 2, m)
+    before, after = grads[:, 0, :].mean(axis=1), grads[:, 1, :].mean(axis=1)
+    err = np.abs(after - GRADIENT_AFTER_MMHG)
+    inside = (g >= FIT_RANGE[0] - 1e-9) & (g <= FIT_RANGE[1] + 1e-9)
+    err = np.where(inside | (g.size == 1), err, np.inf)
+    k = int(np.argmin(err))
+    rows = [
+        dict(
+            case=p.name, preset=names[j], clips=len(p.devices), devices=list(p.devices),
+            mva_before=float(mva0[j]), mva_after=float(mva1[j]),
+            eroa_before=float(eroa0[j]), eroa_after=float(eroa1[j]),
+            gradient_before=float(grads[k, 0, j]), gradient_after=float(grads[k, 1, j]),
+        )  # fmt: skip
+        for j, p in enumerate(plans)
+    ]
+    return GradientCalibration(
+        forward_discharge_coeff=float(g[k]),
+        mean_gradient_before_mmhg=float(before[k]),
+        mean_gradient_after_mmhg=float(after[k]),
+        mean_mva_before_cm2=float(mva0.mean()),
+        mean_mva_after_cm2=float(mva1.mean()),
+        mean_mva_reduction=float(np.mean(1.0 - mva1 / mva0)),
+        rows=rows,
+        grid=[(float(c), float(b), float(a)) for c, b, a in zip(g, before, after)],
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    cal = calibrate()
+    for c, b, a in cal.grid:
+        print(f"C_d,fwd {c:.3f}: mean gradient {b:.2f} -> {a:.2f} mmHg")
+    print(cal.format())

@@ -1,0 +1,174 @@
+"""Command-line commands of the procedure: ``mitrasim plan`` and ``mitrasim procedure``.
+
+Thin layers over :func:`mitrasim.procedure.plan_case`, :func:`mitrasim.procedure.run_procedure`
+and :func:`mitrasim.procedure.report.write_report`.  Bad input (a case file
+with an unknown field, a value out of range, a bad seed) raises
+:class:`mitrasim.errors.InputError`, which ``mitrasim.cli.main`` prints as one
+line naming the field, with exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from mitrasim import DISCLAIMER
+from mitrasim.errors import InputError
+
+__all__ = ["register", "parse_seed", "print_plan", "print_procedure"]
+
+
+def parse_seed(text: str | None) -> int:
+    """``--seed`` as a non-negative integer (one-line error otherwise)."""
+    if text is None:
+        return 0
+    try:
+        v = int(text)
+    except ValueError:
+        raise InputError("--seed", text, "an integer >= 0") from None
+    if v < 0:
+        raise InputError("--seed", text, "an integer >= 0")
+    return v
+
+
+def _json_default(x: Any) -> Any:
+    import numpy as np
+
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, (np.floating, np.integer, np.bool_)):
+        return x.item()
+    return str(x)
+
+
+def _dump(d: dict) -> str:
+    return json.dumps(d, indent=2, ensure_ascii=False, default=_json_default)
+
+
+def print_plan(res: Any, console: Any, top: int = 5) -> None:
+    """The plan ranking as a heart team would read it."""
+    from rich.table import Table
+
+    b = res.baseline
+    console.print(f"[bold]{res.name}[/bold] — baseline: EROA {b.eroa_cm2:.2f} cm², MR {b.mr_grade}, "
+                  f"mean gradient {b.mean_gradient_mmhg:.1f} mmHg, MVA {b.mva_cm2:.2f} cm²")  # fmt: skip
+    console.print(f"{res.n_evaluated} plans evaluated in one engine batch ({res.seconds_engine:.2f} s engine, {res.seconds_total:.2f} s total); rules: {res.rules.text()}")
+    t = Table(title="Best plans", show_lines=False)
+    for col in ("#", "plan", "MR", "EROA cm²", "gradient mmHg", "MVA cm²", "grasp", "why not first"):
+        t.add_column(col)
+    for p in res.top(top):
+        t.add_row(str(p.rank), p.describe(), p.mr_grade, f"{p.eroa_cm2:.2f}", f"{p.mean_gradient_mmhg:.1f}", f"{p.mva_cm2:.2f}", ",".join(p.grasps), p.why_lost or "best")
+    console.print(t)
+    lost = res.losers()
+    if lost:
+        t2 = Table(title="Why others lost")
+        for col in ("#", "plan", "MR", "gradient mmHg", "MVA cm²", "lost because"):
+            t2.add_column(col)
+        for p in lost:
+            t2.add_row(str(p.rank), p.describe(), p.mr_grade, f"{p.mean_gradient_mmhg:.1f}", f"{p.mva_cm2:.2f}", p.why_lost or "")
+        console.print(t2)
+    for n, v in sorted(res.verdicts.items()):
+        console.print(f"  • {v}")
+    console.print(f"[dim]{DISCLAIMER}[/dim]")
+
+
+def print_procedure(res: Any, console: Any) -> None:
+    """The operator's log and the before/after table."""
+    console.print(f"[bold]{res.name}[/bold] — procedure (seed {res.seed})")
+    for line in res.log:
+        console.print(line, markup=False)
+    print_before_after(res, console)
+    console.print(f"MVARC: residual MR {res.mvarc.residual_mr}; iatrogenic stenosis: {res.mvarc.iatrogenic_stenosis}; success: {res.mvarc.success}")
+    ev = [k for k, v in res.complications.items() if v]
+    console.print("Complications: " + (", ".join(ev) if ev else "none"))
+    console.print(f"[dim]{DISCLAIMER}[/dim]")
+
+
+def print_before_after(res: Any, console: Any) -> None:
+    from rich.table import Table
+
+    t = Table(title="Before / after")
+    for col in ("", "before", "after"):
+        t.add_column(col)
+    b, f = res.baseline, res.final
+    rows = [
+        ("MR grade", b.mr_grade, f.mr_grade),
+        ("EROA (cm²)", f"{b.eroa_cm2:.2f}", f"{f.eroa_cm2:.2f}"),
+        ("regurgitant volume (mL)", f"{b.rvol_ml:.0f}", f"{f.rvol_ml:.0f}"),
+        ("regurgitant fraction (%)", f"{b.rf_pct:.0f}", f"{f.rf_pct:.0f}"),
+        ("mean gradient (mmHg)", f"{b.mean_gradient_mmhg:.1f}", f"{f.mean_gradient_mmhg:.1f}"),
+        ("MVA, planimetric (cm²)", f"{b.mva_cm2:.2f}", f"{f.mva_cm2:.2f}"),
+        ("forward stroke volume (mL)", f"{b.forward_sv_ml:.0f}", f"{f.forward_sv_ml:.0f}"),
+        ("cardiac output (L/min)", f"{b.co_l_min:.2f}", f"{f.co_l_min:.2f}"),
+        ("LA mean pressure (mmHg)", f"{b.la_mean_mmhg:.1f}", f"{f.la_mean_mmhg:.1f}"),
+        ("LA v-wave (mmHg)", f"{b.la_vwave_mmhg:.1f}", f"{f.la_vwave_mmhg:.1f}"),
+        ("clips", "0", f"{res.n_clips} " + ", ".join(f"{c.device}@{c.scallop}" for c in res.clips)),
+    ]
+    for r in rows:
+        t.add_row(*r)
+    console.print(t)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``plan`` and ``procedure`` to the ``mitrasim`` command line."""
+
+    @app.command("plan")
+    def plan_cmd(
+        case: Path = typer.Argument(..., metavar="CASE.yaml", help="Case file (YAML or JSON)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+        report: Optional[Path] = typer.Option(None, "--report", metavar="FILE.html", help="Write a self-contained HTML report."),
+        top: int = typer.Option(5, "--top", min=1, max=50, help="How many plans to show."),
+    ) -> None:
+        """Enumerate clip plans for a case, evaluate them on the engine and rank them."""
+        from rich.console import Console
+
+        from mitrasim.case import load_case
+        from mitrasim.procedure.planner import plan_case
+
+        c = load_case(case)
+        res = plan_case(c)
+        proc = None
+        if report is not None:
+            from mitrasim.procedure.process import run_procedure
+            from mitrasim.procedure.report import write_report
+
+            proc = run_procedure(c, seed=0, waveforms=True)
+            write_report(report, case=c, plan=res, procedure=proc)
+        if as_json:
+            d = res.to_dict(top=top)
+            if report is not None:
+                d["report"] = str(report)
+            typer.echo(_dump(d))
+        else:
+            con = Console()
+            print_plan(res, con, top=top)
+            if report is not None:
+                con.print(f"report written to {report}")
+
+    @app.command("procedure")
+    def procedure_cmd(
+        case: Path = typer.Argument(..., metavar="CASE.yaml", help="Case file (YAML or JSON)."),
+        seed: Optional[str] = typer.Option(None, "--seed", metavar="N", help="Seed of the complication draws (default 0)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+        report: Optional[Path] = typer.Option(None, "--report", metavar="FILE.html", help="Write a self-contained HTML report."),
+    ) -> None:
+        """Simulate the TEER procedure clip by clip, as the operator would see it."""
+        from rich.console import Console
+
+        from mitrasim.case import load_case
+        from mitrasim.procedure.process import run_procedure
+
+        s = parse_seed(seed)
+        c = load_case(case)
+        res = run_procedure(c, seed=s, waveforms=report is not None)
+        if report is not None:
+            from mitrasim.procedure.report import write_report
+
+            write_report(report, case=c, plan=None, procedure=res)
+        if as_json:
+            typer.echo(_dump(res.to_dict()))
+        else:
+            print_procedure(res, Console())
