@@ -37,10 +37,6 @@ async def _json_error(send: Send, status: int, message: str, field: str = "body"
     await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodyLimitMiddleware:
     """Refuse request bodies over ``max_bytes`` with 413 (by Content-Length, or while streaming)."""
 
@@ -66,27 +62,31 @@ class BodyLimitMiddleware:
                 return
         seen = 0
         started = False
+        refused = False
 
         async def limited_receive() -> dict[str, Any]:
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge()
+                    refused = True
+                    if not started:
+                        await _json_error(send, 413, msg)
+                    return {"type": "http.disconnect"}  # the app stops reading; what it answers is dropped
             return message
 
         async def tracking_send(message: dict[str, Any]) -> None:
             nonlocal started
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await _json_error(send, 413, msg)
+        await self.app(scope, limited_receive, tracking_send)
 
 
 class SecurityHeadersMiddleware:
