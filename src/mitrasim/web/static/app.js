@@ -218,8 +218,8 @@
   function plot() {
     if (!window.Plotly) return;
     const b = state.result.before.waveforms, a = state.result.after && state.result.after.waveforms;
-    const cfg = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["sendDataToCloud"] };
-    const lay = (t, x, y) => ({ title: { text: t, font: { size: 14 } }, margin: { l: 50, r: 10, t: 30, b: 40 }, xaxis: { title: { text: x } }, yaxis: { title: { text: y } }, legend: { orientation: "h", y: -0.3 } });
+    const cfg = { displaylogo: false, responsive: true, displayModeBar: false };
+    const lay = (t, x, y) => ({ title: { text: t, font: { size: 14 }, x: 0, xanchor: "left" }, margin: { l: 50, r: 10, t: 50, b: 45 }, xaxis: { title: { text: x } }, yaxis: { title: { text: y } }, legend: { orientation: "h", x: 1, xanchor: "right", y: 1.02, yanchor: "bottom" } });
     const pv = [{ x: b.v_lv_ml, y: b.p_lv_mmhg, name: "before", line: { color: "#b3261e" } }];
     const la = [{ x: b.t_s, y: b.p_la_mmhg, name: "before", line: { color: "#b3261e" } }];
     if (a) { pv.push({ x: a.v_lv_ml, y: a.p_lv_mmhg, name: "after", line: { color: "#0a4a8a" } }); la.push({ x: a.t_s, y: a.p_la_mmhg, name: "after", line: { color: "#0a4a8a" } }); }
@@ -300,7 +300,7 @@
       const body = { procedure_date: date, lang: $("guide-lang").value };
       if (state.caseData && state.clips.length) { body.case = state.caseData; body.clips = state.clips; }
       const r = await api("/api/careplan", { method: "POST", body });
-      $("guide-frame").srcdoc = r.guide_html; status("Guide preview ready.");
+      $("guide-frame").srcdoc = r.guide_html; $("guide-frame").hidden = false; status("Guide preview ready.");
     } catch (e) { status("Guide: " + e.message); }
   }
 
@@ -308,7 +308,7 @@
   async function init() {
     $("token-save").addEventListener("click", () => { state.token = $("token").value; sessionStorage.setItem("mitrasim-token", state.token); $("token-box").hidden = true; init(); });
     try { state.meta = await api("/api/meta"); } catch (e) { status(e.status === 401 ? "Enter the API token." : "API unavailable: " + e.message); return; }
-    $("disclaimer").textContent = "Research and education only: " + state.meta.disclaimer;
+    $("disclaimer").textContent = state.meta.disclaimer;
     const ex = $("example"); ex.replaceChildren(); state.meta.examples.forEach((n) => ex.appendChild(el("option", { value: n }, n.replace(/_/g, " "))));
     const pr = $("f-preset"); pr.replaceChildren(); state.meta.presets.forEach((n) => pr.appendChild(el("option", { value: n }, n)));
     const dv = $("device"); dv.replaceChildren(); state.meta.devices.forEach((d) => dv.appendChild(el("option", { value: d.name }, `${d.name} — ${d.family}, ${d.width_mm} mm wide, ${d.arm_length_mm} mm arms`)));
