@@ -236,3 +236,9 @@ def test_cli_json_and_plot(tmp_path):
     assert out["parameters"]["lv_ea_mmhg_ml"] == 2.5 and out["parameters"]["eroa_cm2"] == 0.3
     assert any("Regazzoni" in c for c in out["citations"])
     assert png.stat().st_size > 10_000
+
+
+def test_closing_the_leak_from_a_leaking_warm_start_leaves_no_regurgitation():
+    leaking = S.simulate("primary_mr")  # EROA 0.40, q_mr > 0 in its state
+    closed = S.simulate("primary_mr", eroa_cm2=0.0, initial_state=leaking)
+    assert closed.metrics["rvol_ml"][0] == 0.0 and closed.metrics["rf_pct"][0] == 0.0

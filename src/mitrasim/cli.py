@@ -33,11 +33,13 @@ def _register_all() -> None:
     from mitrasim.pathway import commands as pathway_commands
     from mitrasim.physiology import commands as physiology_commands
     from mitrasim.procedure import commands as procedure_commands
+    from mitrasim.web import commands as web_commands
 
     physiology_commands.register(app)
     echo_commands.register(app)
     pathway_commands.register(app)
     procedure_commands.register(app)
+    web_commands.register(app)
 
 
 _register_all()

@@ -137,6 +137,8 @@ def _setup_block(P, X0, ew, col, kind, n_steps, X, PB, DTV, act, L):
         c = col + j
         for i in range(N_STATE):
             X[i * L + j] = X0[i, c]
+        if P[_P_EROA, c] <= 0.0:  # no regurgitant orifice: no regurgitant flow (even from a warm start)
+            X[S_QR * L + j] = 0.0
         T = P[_P_T, c]
         PB[B_DT * L + j] = T / n_steps
         for i in range(N_STATE):

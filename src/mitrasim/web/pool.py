@@ -1,0 +1,178 @@
+"""A bounded pool of warm worker processes for simulation work.
+
+Why processes: the compiled engine (numba) holds the GIL unless compiled with
+``nogil``, which it is not, so threads would serialise.  Each worker sets
+``NUMBA_NUM_THREADS=1`` (one core per request; the pool size sets the
+parallelism) and loads the compiled engine once (:func:`services.warm_up`).
+
+Bounds:
+
+* **queue**: at most ``queue_limit`` tasks admitted (waiting + running); a
+  burst beyond the workers waits in the executor's queue, and only past
+  ``queue_limit`` does :class:`PoolBusy` (HTTP 503, Retry-After) answer;
+* **time**: each task gets ``timeout_s`` from when a worker starts it; a task
+  past it gets :class:`PoolTimeout` (HTTP 504) and, since a running process
+  task cannot be cancelled, the pool's processes are terminated and a fresh
+  pool is started (tasks that shared the old pool are retried once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures as cf
+import multiprocessing as mp
+import os
+import threading
+import time
+from typing import Any, Callable
+
+from mitrasim.errors import InputError
+
+__all__ = ["WorkerPool", "PoolBusy", "PoolTimeout"]
+
+
+class PoolBusy(RuntimeError):
+    """The queue is full."""
+
+
+class PoolTimeout(RuntimeError):
+    """A task ran past its time limit."""
+
+
+def _init_worker() -> None:
+    os.environ["NUMBA_NUM_THREADS"] = "1"
+    from mitrasim.web import _compat, services
+
+    _compat.install()
+    services.warm_up()
+
+
+def _timed_call(fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[float, Any, dict[str, Any] | None]:
+    """Run ``fn`` in the worker; return (start time, result, input error).
+
+    An :class:`InputError` travels back as its fields (its constructor's signature
+    does not round-trip through pickle) and is raised again in the server.
+    """
+    t0 = time.time()
+    try:
+        return t0, fn(*args, **kwargs), None
+    except InputError as exc:
+        return t0, None, {"field": exc.field, "value": exc.value if isinstance(exc.value, (str, int, float, bool, type(None))) else repr(exc.value), "allowed": exc.allowed, "hint": exc.hint}
+
+
+class WorkerPool:
+    """``await pool.run(fn, *args)``: bounded, timed, in warm workers."""
+
+    def __init__(self, workers: int = 2, queue_limit: int = 64, timeout_s: float = 30.0, use_processes: bool = True):
+        self.workers = workers
+        self.queue_limit = queue_limit
+        self.timeout_s = timeout_s
+        self.use_processes = use_processes
+        self._admitted = 0
+        self._lock = threading.Lock()
+        self._executor: cf.Executor | None = None
+        self.restarts = 0
+        self.completed = 0
+
+    # -- lifecycle -------------------------------------------------------------
+    def _new_executor(self) -> cf.Executor:
+        if self.use_processes:
+            return cf.ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker)
+        return cf.ThreadPoolExecutor(self.workers, thread_name_prefix="mitrasim-sim")
+
+    def start(self, warm: bool = True) -> None:
+        """Create the executor; with ``warm`` start every worker now (not on the first request)."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = self._new_executor()
+        if warm and self.use_processes:
+            futs = [self._executor.submit(time.sleep, 0.05) for _ in range(self.workers)]
+            cf.wait(futs, timeout=120)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            ex, self._executor = self._executor, None
+        if ex is not None:
+            self._kill(ex)
+
+    @staticmethod
+    def _kill(ex: cf.Executor) -> None:
+        procs = list(getattr(ex, "_processes", {}).values()) if isinstance(ex, cf.ProcessPoolExecutor) else []
+        ex.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join(timeout=5)
+
+    def _restart(self, broken: cf.Executor) -> None:
+        with self._lock:
+            if self._executor is not broken:
+                return
+            self._executor = self._new_executor()
+            self.restarts += 1
+        self._kill(broken)
+
+    # -- state -----------------------------------------------------------------
+    @property
+    def admitted(self) -> int:
+        return self._admitted
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "workers": self.workers,
+            "kind": "process" if self.use_processes else "thread",
+            "admitted": self._admitted,
+            "queue_limit": self.queue_limit,
+            "timeout_s": self.timeout_s,
+            "restarts": self.restarts,
+            "completed": self.completed,
+        }
+
+    # -- running ---------------------------------------------------------------
+    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn(*args, **kwargs)`` in a worker; raise PoolBusy / PoolTimeout / the task's error."""
+        with self._lock:
+            if self._admitted >= self.queue_limit:
+                raise PoolBusy(f"{self._admitted} simulation tasks queued (limit {self.queue_limit}); retry shortly")
+            self._admitted += 1
+        try:
+            for attempt in (0, 1):
+                if self._executor is None:
+                    self.start(warm=False)
+                ex = self._executor
+                assert ex is not None
+                try:
+                    fut = ex.submit(_timed_call, fn, args, kwargs)
+                except (RuntimeError, cf.BrokenExecutor):
+                    self._restart(ex)
+                    continue
+                try:
+                    result = await self._await(fut, ex)
+                    self.completed += 1
+                    return result
+                except cf.BrokenExecutor:
+                    if attempt == 1:
+                        raise
+                    continue  # the pool was restarted under us (another task's timeout): retry once
+            raise PoolBusy("worker pool unavailable; retry shortly")
+        finally:
+            with self._lock:
+                self._admitted -= 1
+
+    async def _await(self, fut: cf.Future, ex: cf.Executor) -> Any:
+        afut = asyncio.wrap_future(fut)
+        # Queue time is free; run time is bounded.  Poll until the task starts.
+        while not fut.running() and not fut.done():
+            await asyncio.wait({afut}, timeout=0.05)
+        started = time.time()
+        done, _ = await asyncio.wait({afut}, timeout=max(0.0, self.timeout_s - (time.time() - started)))
+        if not done:
+            fut.cancel()
+            if self.use_processes:
+                self._restart(ex)
+            raise PoolTimeout(f"simulation ran past {self.timeout_s:g} s and was stopped")
+        _t0, result, input_error = afut.result()
+        if input_error is not None:
+            raise InputError(**input_error)
+        return result

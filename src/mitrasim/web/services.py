@@ -1,0 +1,192 @@
+"""What the API computes, as plain functions of JSON-ready inputs (run in the worker pool).
+
+Each function composes the package's public functions (case, valve, devices,
+engine, echo, pathway) and returns a JSON-ready dict; no model logic lives here.
+They take and return plain data so they can run in another process.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+__all__ = [
+    "resolve_preset",
+    "simulate_patients",
+    "valve_summary",
+    "assess_clips",
+    "warm_up",
+    "PENDING_PRESETS",
+]
+
+PENDING_PRESETS = {"primary_mr": "regazzoni2022", "secondary_mr": "regazzoni2022"}
+"""Phenotype presets the lead is calibrating; until they are registered the case's
+patient is simulated on the base set they derive from, and the response says so."""
+
+WAVE_KEYS = ("t_s", "v_lv_ml", "p_lv_mmhg", "p_la_mmhg", "p_ao_mmhg", "q_mv_ml_s", "q_mr_ml_s")
+MAX_WAVE_POINTS = 240
+
+
+def resolve_preset(name: str) -> tuple[str, list[str]]:
+    """The parameter set to use for ``name`` and notes (a pending phenotype falls back to its base)."""
+    from mitrasim.physiology.parameter_sets import PARAMETER_SETS, get_parameter_set
+
+    if name in PARAMETER_SETS or name not in PENDING_PRESETS:
+        get_parameter_set(name)  # InputError naming 'preset' if unknown
+        return name, []
+    base = PENDING_PRESETS[name]
+    return base, [f"preset {name!r} is not in this build yet; simulated with {base!r} (its base set)"]
+
+
+def _clean(x: Any) -> Any:
+    """JSON-ready: numpy scalars to Python, non-finite floats to None."""
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _clean(x.tolist())
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def _decimate(w: Mapping[str, np.ndarray]) -> dict[str, list[float]]:
+    n = len(w["t_s"])
+    step = max(1, math.ceil(n / MAX_WAVE_POINTS))
+    return {k: [round(float(v), 3) for v in np.asarray(w[k])[::step]] for k in WAVE_KEYS if k in w}
+
+
+def _settings(max_beats: int):
+    from mitrasim.physiology.simulation import SolverSettings
+
+    return SolverSettings(max_beats=max_beats, threads=1)
+
+
+def simulate_patients(
+    preset: str,
+    overrides: Sequence[Mapping[str, float]] | None,
+    eroa_cm2: Sequence[float] | None,
+    mva_cm2: Sequence[float] | None,
+    hr_bpm: Sequence[float] | None,
+    waveforms: bool,
+    max_beats: int,
+) -> dict[str, Any]:
+    """Engine ``simulate`` over a batch; metrics per patient (and decimated waveforms if asked)."""
+    from mitrasim.physiology.simulation import simulate
+
+    name, notes = resolve_preset(preset)
+    res = simulate(
+        name,
+        list(overrides) if overrides else None,
+        eroa_cm2=eroa_cm2,
+        mva_cm2=mva_cm2,
+        hr_bpm=hr_bpm,
+        waveforms=waveforms,
+        settings=_settings(max_beats),
+    )
+    patients = []
+    for i in range(res.n):
+        p: dict[str, Any] = {"metrics": res.patient_metrics(i)}
+        if waveforms:
+            p["waveforms"] = _decimate(res.patient_waveforms(i))
+        patients.append(p)
+    return _clean({"preset": res.preset, "n": res.n, "patients": patients, "notes": notes, "citations": list(res.citations)})
+
+
+def valve_summary(valve: Any) -> dict[str, Any]:
+    """Geometry for the valve map: line length, segment edges, gap and opening profiles."""
+    step = max(1, len(valve.s_mm) // 120)
+    return _clean(
+        {
+            "line_length_mm": valve.line_length_mm,
+            "ap_diameter_mm": valve.ap_diameter_mm,
+            "segment_edges_mm": list(valve.segment_edges_mm),
+            "s_mm": np.round(valve.s_mm[::step], 2),
+            "gap_mm": np.round(valve.gap_mm[::step], 3),
+            "eroa_cm2": valve.eroa_cm2,
+            "mva_cm2": valve.mva_cm2,
+            "notes": list(valve.notes),
+        }
+    )
+
+
+def _beat(case: Any, eroa_cm2: float, mva_anatomic_cm2: float, max_beats: int, preset: str) -> dict[str, Any]:
+    """Engine beat + synthetic echo + grade for one valve state."""
+    from mitrasim.echo.synthetic import synthetic_echo
+    from mitrasim.echo.stenosis import grade_stenosis
+    from mitrasim.physiology.simulation import simulate
+    from mitrasim.valve.geometry import forward_effective_area_cm2
+
+    p = case.patient
+    mva_eff = float(forward_effective_area_cm2(mva_anatomic_cm2))
+    res = simulate(preset, dict(p.overrides), eroa_cm2=eroa_cm2, mva_cm2=mva_eff, hr_bpm=p.hr_bpm, waveforms=True, settings=_settings(max_beats))
+    w = res.patient_waveforms(0)
+    m = res.patient_metrics(0)
+    echo = synthetic_echo({**w, "eroa_cm2": eroa_cm2, "mva_cm2": mva_eff, "hr_bpm": p.hr_bpm})
+    grade = echo.grade(etiology=p.etiology)
+    sten = grade_stenosis(mva_anatomic_cm2, m["mean_gradient_mmhg"])
+    return {
+        "eroa_cm2": eroa_cm2,
+        "mva_cm2": mva_anatomic_cm2,
+        "mva_effective_cm2": mva_eff,
+        "mr_grade": grade.grade,
+        "mr_severity": grade.severity,
+        "mr_reasons": list(grade.reasons),
+        "stenosis": sten.severity,
+        "mean_gradient_mmhg": m["mean_gradient_mmhg"],
+        "metrics": m,
+        "echo": {k: v for k, v in echo.to_dict().items() if k != "citations"},
+        "waveforms": _decimate(w),
+    }
+
+
+def assess_clips(case_data: Mapping[str, Any], clips: Sequence[Mapping[str, Any]], max_beats: int = 300) -> dict[str, Any]:
+    """The valve before and after the given clips: areas, engine beat, echo grade, orifices, grasp.
+
+    ``clips``: ``[{"device": "XTW", "position_mm": 18.5}, ...]`` (validated against the
+    catalogue and the coaptation line as the case file's planned clips are).
+    """
+    from mitrasim.case import parse_case
+    from mitrasim.devices.catalogue import DEFAULT_CATALOGUE
+    from mitrasim.errors import InputError
+    from mitrasim.devices.grasp import assess_grasp
+    from mitrasim.valve import apply_clips, valve_from_spec
+
+    data = dict(case_data)
+    data["procedure"] = {**dict(data.get("procedure") or {}), "clips": [dict(c) for c in clips]}
+    try:
+        case = parse_case(data)
+    except InputError as exc:  # the request's clips are "clips.N...", not the case file's "procedure.clips.N..."
+        if not exc.field.startswith("procedure.clips"):
+            raise
+        raise InputError(exc.field.removeprefix("procedure."), exc.value, exc.allowed, exc.hint) from None
+    valve = valve_from_spec(case.valve)
+    preset, notes = resolve_preset(case.patient.preset)
+    devs = [DEFAULT_CATALOGUE[c.device] for c in case.procedure.clips]
+    pos = [float(c.position_mm) for c in case.procedure.clips]
+    before = _beat(case, valve.eroa_cm2, valve.mva_cm2, max_beats, preset)
+    out: dict[str, Any] = {"valve": valve_summary(valve), "before": before, "after": None, "clips": [], "notes": notes}
+    if devs:
+        cr = apply_clips(valve, pos, [d.width_mm for d in devs], [d.arm_length_mm for d in devs])
+        out["after"] = _beat(case, cr.eroa_cm2, cr.mva_cm2, max_beats, preset)
+        out["after"]["orifices"] = {
+            "regurgitant": [o.__dict__ for o in cr.regurgitant_orifices],
+            "diastolic": [o.__dict__ for o in cr.diastolic_orifices],
+        }
+        out["after"]["gap_mm"] = np.round(cr.gap_mm[:: max(1, len(cr.gap_mm) // 120)], 3)
+    for d, x in zip(devs, pos):
+        g = assess_grasp(valve, x, d)
+        out["clips"].append({"device": d.name, "position_mm": x, "width_mm": d.width_mm, "grasp": g.status, "grasp_reasons": list(g.reasons)})
+    return _clean(out)
+
+
+def warm_up() -> None:
+    """Load the compiled engine in this process (worker initializer)."""
+    from mitrasim.physiology.simulation import simulate
+
+    simulate("regazzoni2022", eroa_cm2=0.2, waveforms=True, settings=_settings(50))

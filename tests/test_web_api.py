@@ -1,0 +1,166 @@
+"""Web API against a real SQLite file and a real (one-worker) process pool."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from mitrasim.web.app import create_app  # noqa: E402
+from mitrasim.web.settings import WebSettings  # noqa: E402
+
+XTW_A2P2 = {"device": "XTW", "position_mm": 18.5}
+
+
+@pytest.fixture(scope="module")
+def db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("web") / "web.sqlite3"
+
+
+@pytest.fixture(scope="module")
+def client(db_file: Path):
+    settings = WebSettings(db_url=f"sqlite:///{db_file}", workers=1, task_timeout_s=60)
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def p2_case(client: TestClient) -> dict:
+    r = client.get("/api/examples/p2_flail")
+    assert r.status_code == 200
+    return r.json()["case"]
+
+
+def test_migrations_ran_on_the_sqlite_file(client: TestClient, db_file: Path) -> None:
+    con = sqlite3.connect(db_file)
+    tables = {r[0] for r in con.execute("select name from sqlite_master where type='table'")}
+    assert {"cases", "results", "jobs", "alembic_version"} <= tables
+    assert con.execute("select version_num from alembic_version").fetchone()[0] == "0001"
+
+
+def test_health_meta_and_headers(client: TestClient) -> None:
+    r = client.get("/api/health")
+    assert r.status_code == 200 and r.json()["status"] == "ok"
+    assert r.json()["pool"]["kind"] == "process"
+    h = r.headers
+    assert "script-src 'self'" in h["content-security-policy"] and "frame-ancestors 'none'" in h["content-security-policy"]
+    assert "unsafe-inline" not in h["content-security-policy"].split("script-src")[1].split(";")[0]
+    assert h["x-content-type-options"] == "nosniff" and h["referrer-policy"] == "no-referrer"
+    meta = client.get("/api/meta").json()
+    assert "p2_flail" in meta["examples"] and any(d["name"] == "XTW" for d in meta["devices"])
+    assert "not a medical device" in meta["disclaimer"]
+
+
+def test_simulate_batch_with_waveforms(client: TestClient) -> None:
+    r = client.post("/api/simulate", json={"eroa_cm2": [0.0, 0.4], "mva_cm2": [4.0], "waveforms": True})
+    assert r.status_code == 200, r.text
+    p = r.json()["patients"]
+    assert len(p) == 2
+    assert p[0]["metrics"]["rvol_ml"] < 1.0 < p[1]["metrics"]["rvol_ml"]
+    assert len(p[1]["waveforms"]["p_la_mmhg"]) == len(p[1]["waveforms"]["t_s"]) > 50
+
+
+def test_grade_matches_the_cli_function(client: TestClient) -> None:
+    r = client.post("/api/grade", json={"echo": {"eroa_cm2": 0.5, "rvol_ml": 75, "rf_pct": 55}})
+    assert r.status_code == 200 and r.json()["grade"] == "4+"
+
+
+def test_assess_p2_flail_with_one_clip(client: TestClient, p2_case: dict) -> None:
+    r = client.post("/api/valve/assess", json={"case": p2_case, "clips": [XTW_A2P2]})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["before"]["mr_grade"] in ("3+", "4+")
+    assert out["after"]["eroa_cm2"] < out["before"]["eroa_cm2"] / 2
+    assert out["after"]["mva_cm2"] < out["before"]["mva_cm2"]
+    assert out["after"]["mr_grade"] in ("0", "1+", "2+")
+    assert len(out["after"]["orifices"]["diastolic"]) == 2  # a double orifice
+    assert out["clips"][0]["grasp"] in ("good", "marginal")
+    assert 0 < out["after"]["mean_gradient_mmhg"] < 10
+    assert len(out["valve"]["segment_edges_mm"]) == 4
+
+
+def test_cases_saved_listed_updated_deleted(client: TestClient, p2_case: dict) -> None:
+    r = client.post("/api/cases", json={"name": "P2 flail, one XTW", "case": p2_case, "clips": [XTW_A2P2]})
+    assert r.status_code == 201, r.text
+    cid = r.json()["id"]
+    assert any(c["id"] == cid for c in client.get("/api/cases").json())
+    got = client.get(f"/api/cases/{cid}").json()
+    assert got["clips"] == [XTW_A2P2] and got["case"]["valve"]["annulus"]["ic_diameter_mm"] == 37
+    r = client.put(f"/api/cases/{cid}", json={"name": "renamed", "case": p2_case, "clips": []})
+    assert r.status_code == 200 and client.get(f"/api/cases/{cid}").json()["name"] == "renamed"
+    client.put(f"/api/cases/{cid}", json={"name": "renamed", "case": p2_case, "clips": [XTW_A2P2]})
+    r = client.post(f"/api/cases/{cid}/assess")
+    assert r.status_code == 200 and r.json()["result_id"] > 0
+    res = client.get(f"/api/cases/{cid}/results").json()
+    assert res[0]["after"]["mr_grade"] is not None
+    assert client.delete(f"/api/cases/{cid}").status_code == 204
+    assert client.get(f"/api/cases/{cid}").status_code == 404
+
+
+def test_careplan_with_guide(client: TestClient, p2_case: dict) -> None:
+    r = client.post("/api/careplan", json={"procedure_date": "2026-03-02", "case": p2_case, "clips": [XTW_A2P2]})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert "<html" in body["guide_html"].lower()
+    assert body["careplan"]["case"]["clips"][0]["device"] == "XTW"
+
+
+def test_sweep_job_progress_and_result(client: TestClient) -> None:
+    r = client.post("/api/jobs/sweep", json={"n": 24, "chunk": 8, "eroa_max_cm2": 0.5})
+    assert r.status_code == 202
+    jid = r.json()["id"]
+    for _ in range(200):
+        j = client.get(f"/api/jobs/{jid}").json()
+        if j["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.05)
+    assert j["status"] == "done" and j["progress"] == 1.0
+    rows = j["result"]["rows"]
+    assert len(rows) == 24 and rows[-1]["rvol_ml"] > rows[0]["rvol_ml"]
+
+
+def test_sweep_job_cancel(client: TestClient) -> None:
+    jid = client.post("/api/jobs/sweep", json={"n": 2000, "chunk": 1}).json()["id"]
+    time.sleep(0.2)
+    assert client.delete(f"/api/jobs/{jid}").status_code == 200
+    for _ in range(200):
+        j = client.get(f"/api/jobs/{jid}").json()
+        if j["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.05)
+    assert j["status"] == "cancelled" and j["progress"] < 1.0
+    assert client.get("/api/health").status_code == 200
+
+
+@pytest.mark.parametrize("path,feature", [("/api/plan", "plan"), ("/api/procedure", "procedure")])
+def test_plan_and_procedure_wrap_the_procedure_module(client: TestClient, p2_case: dict, path: str, feature: str) -> None:
+    r = client.post(path, json={"case": p2_case})
+    if client.get("/api/meta").json()["features"][feature]:
+        assert r.status_code == 200, r.text
+    else:
+        assert r.status_code == 503 and "not available in this build" in r.json()["error"]["message"]
+
+
+def test_trial_job_wraps_the_cohort_module(client: TestClient) -> None:
+    r = client.post("/api/jobs/trial", json={"spec": {}})
+    if client.get("/api/meta").json()["features"]["trials"]:
+        assert r.status_code in (202, 422)
+    else:
+        assert r.status_code == 503 and "mitrasim.cohort" in r.json()["error"]["message"]
+
+
+def test_page_docs_and_offline_plotly(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and "/static/vendor/plotly.min.js" in page.text
+    assert "http://" not in page.text and "https://" not in page.text  # nothing from a CDN
+    js = client.get("/static/vendor/plotly.min.js")
+    assert js.status_code == 200 and len(js.content) > 1_000_000
+    assert client.get("/static/app.js").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "/api/valve/assess" in docs.text
+    assert "/api/simulate" in client.get("/api/openapi.json").json()["paths"]

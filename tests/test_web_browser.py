@@ -1,0 +1,149 @@
+"""The page in Debian's chromium (Playwright): load P2 flail, clip A2/P2, see results, save, reload.
+
+Never downloads a browser: uses ``/usr/bin/chromium``; skips with the reason when
+it or the ``playwright`` package is missing.  The screenshot is kept in
+``test-artifacts/`` (ignored by git).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+expect = None  # playwright.sync_api.expect, set by the browser fixture
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    import uvicorn
+
+    from mitrasim.web.app import create_app
+    from mitrasim.web.settings import WebSettings
+
+    db = tmp_path_factory.mktemp("browser") / "web.sqlite3"
+    port = _free_port()
+    app = create_app(WebSettings(db_url=f"sqlite:///{db}", port=port, workers=1))
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    th = threading.Thread(target=srv.run, daemon=True)
+    th.start()
+    for _ in range(300):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    assert srv.started, "server did not start"
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    th.join(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install playwright)")
+    global expect
+    expect = sync_api.expect
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def test_place_clip_and_save(server: str, browser) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 1500})
+    console_errors: list[str] = []
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: console_errors.append(str(e)))
+    page.goto(server + "/")
+    page.get_by_role("note").filter(has_text="not a medical device").wait_for()
+
+    page.select_option("#example", "p2_flail")
+    page.click("#load-example")
+    expect(page.locator("#r-mr-b")).to_contain_text("+", timeout=60_000)
+    assert page.input_value("#f-gap") == "7"
+    grade_before = page.text_content("#r-mr-b")
+    assert grade_before.startswith(("3+", "4+"))
+
+    # place an XTW on A2/P2: click the coaptation line at the middle of segment 2
+    page.select_option("#device", "XTW")
+    line = page.locator("[data-testid=coaptation-line]")
+    box = line.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)
+    expect(page.locator("#r-grad-a")).not_to_have_text("–", timeout=60_000)
+    clip = page.get_by_role("slider", name="Clip 1, XTW")
+    assert "A2/P2" in clip.get_attribute("aria-valuetext")
+    residual = page.text_content("#r-mr-a")
+    assert residual.startswith(("0", "1+", "2+")), residual
+    eroa_after = float(page.text_content("#r-eroa-a"))
+    assert eroa_after < float(page.text_content("#r-eroa-b")) / 2
+    grad1 = page.text_content("#r-grad-a")
+    assert float(grad1) > 0
+
+    # keyboard: move it 2 mm, results follow
+    pos = float(clip.get_attribute("aria-valuenow"))
+    clip.focus()
+    page.keyboard.press("Shift+ArrowRight")
+    expect(clip).to_have_attribute("aria-valuenow", f"{pos + 2:g}")
+    expect(page.locator("#status")).to_have_text("Results updated.", timeout=60_000)
+
+    # save the case, reload, find it and open it
+    page.fill("#case-name", "browser test P2 flail")
+    page.click("#save-case")
+    expect(page.locator("#status")).to_contain_text("Saved case", timeout=30_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(ARTIFACTS / "web_p2_flail_clip.png"), full_page=True)
+
+    page.reload()
+    item = page.get_by_role("button", name="Open saved case browser test P2 flail")
+    item.wait_for()
+    item.click()
+    expect(page.locator("#r-mr-a")).not_to_have_text("–", timeout=60_000)
+    assert page.get_by_role("slider", name="Clip 1, XTW").count() == 1
+    assert page.input_value("#case-name") == "browser test P2 flail"
+
+    # a validation message from the API names the field
+    page.fill("#f-gap", "40")
+    page.click("#apply-case")
+    expect(page.locator("#case-errors")).to_contain_text("gap_mm", timeout=30_000)
+    assert page.get_attribute("#f-gap", "aria-invalid") == "true"
+
+    assert not [e for e in console_errors if "Content Security Policy" in e or "Refused" in e], console_errors
+    page.close()
+
+
+def test_tablet_layout_and_guide(server: str, browser) -> None:
+    page = browser.new_page(viewport={"width": 820, "height": 1180}, has_touch=True)
+    page.goto(server + "/")
+    page.select_option("#example", "p2_flail")
+    page.click("#load-example")
+    expect(page.locator("#r-mr-b")).to_contain_text("+", timeout=60_000)
+    box = page.locator("[data-testid=coaptation-line]").bounding_box()
+    page.touchscreen.tap(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)
+    expect(page.locator("#r-grad-a")).not_to_have_text("–", timeout=60_000)
+    page.fill("#proc-date", "2026-03-02")
+    page.click("#run-guide")
+    expect(page.locator("#status")).to_have_text("Guide preview ready.", timeout=60_000)
+    frame = page.frame_locator("#guide-frame")
+    assert frame.locator("body").inner_text().strip()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web_tablet.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    page.close()
