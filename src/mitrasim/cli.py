@@ -29,6 +29,7 @@ def _main_callback() -> None:
 
 
 def _register_all() -> None:
+    from mitrasim.cohort import commands as cohort_commands
     from mitrasim.echo import commands as echo_commands
     from mitrasim.pathway import commands as pathway_commands
     from mitrasim.physiology import commands as physiology_commands
@@ -36,6 +37,7 @@ def _register_all() -> None:
     physiology_commands.register(app)
     echo_commands.register(app)
     pathway_commands.register(app)
+    cohort_commands.register(app)
 
 
 _register_all()
