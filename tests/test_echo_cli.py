@@ -97,3 +97,70 @@ def test_thresholds_command_lists_sources():
     rows = json.loads(r.stdout)
     assert any(row["parameter"] == "eroa_cm2" and row["value"] == 0.4 for row in rows)
     assert all(row["sources"] for row in rows)
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_grade_reads_shipped_example_echo_section():
+    r = runner.invoke(app, ["grade", "--case", str(EXAMPLES / "coapt_secondary.yaml"), "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    # EROA 0.41 cm² → severe; etiology taken from patient.etiology; context fields (LVEF, LVEDV) accepted
+    assert d["grade"] == "4+" and d["etiology"] == "secondary"
+
+
+def test_grade_example_without_mr_values_says_what_is_needed():
+    p = _run("--case", str(EXAMPLES / "small_valve.yaml"))  # echo: has only mva_cm2
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert p.stderr.startswith("error: measurements:") and "--eroa-cm2" in p.stderr
+
+
+def test_case_schema_and_grade_share_one_echo_definition():
+    from mitrasim.case import Case
+    from mitrasim.echo.schema import EchoInput
+
+    assert Case.model_fields["echo"].annotation == (EchoInput | None)
+
+
+def _mvarc(*args):
+    env = dict(os.environ, PYTHONPATH=SRC)
+    return subprocess.run([sys.executable, "-m", "mitrasim", "mvarc", *args], capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_mvarc_json_success_and_stenosis():
+    args = ["mvarc", "--before-grade", "4+", "--after-grade", "1+", "--mva-cm2", "2.1", "--mean-gradient-mmhg", "3.2", "--json"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert (d["residual_mr"], d["iatrogenic_stenosis"], d["success"]) == ("optimal", False, True)
+    assert d["citations"] and "not a medical device" in d["disclaimer"]
+    d = json.loads(runner.invoke(app, ["mvarc", "--before-grade", "4", "--after-grade", "2+", "--mean-gradient-mmhg", "5", "--json"]).stdout)
+    assert (d["residual_mr"], d["iatrogenic_stenosis"], d["success"]) == ("acceptable", True, False)
+    d = json.loads(runner.invoke(app, ["mvarc", "--before-grade", "3+", "--after-grade", "2+", "--json"]).stdout)
+    assert d["iatrogenic_stenosis"] is None and d["success"] is None
+
+
+def test_mvarc_human_output():
+    r = runner.invoke(app, ["mvarc", "--before-grade", "4+", "--after-grade", "3+", "--mva-cm2", "2.5"])
+    assert r.exit_code == 0, r.output
+    assert "MVARC: not met" in r.stdout and "not acceptable" in r.stdout and "not a medical device" in r.stdout
+
+
+@pytest.mark.parametrize(
+    "args, field",
+    [
+        (["--before-grade", "5+", "--after-grade", "1+"], "before_grade"),
+        (["--before-grade", "4+", "--after-grade", "mild"], "after_grade"),
+        (["--after-grade", "1+"], "before_grade"),
+        (["--before-grade", "4+", "--after-grade", "1+", "--mva-cm2", "-1"], "mva_cm2"),
+        (["--before-grade", "4+", "--after-grade", "1+", "--mva-cm2", "abc"], "mva_cm2"),
+        (["--before-grade", "4+", "--after-grade", "1+", "--mean-gradient-mmhg", "99"], "mean_gradient_mmhg"),
+    ],
+)
+def test_mvarc_bad_input_one_line_exit_2(args, field):
+    p = _mvarc(*args)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {field}:"), p.stderr
+    assert "allowed" in lines[0]

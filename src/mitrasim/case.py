@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mitrasim.devices.catalogue import DEFAULT_CATALOGUE, max_grasp_reach_mm
+from mitrasim.echo.schema import EchoInput
 from mitrasim.errors import InputError, from_validation_error
 from mitrasim.valve.geometry import line_length_mm, scallop_span_mm
 
@@ -117,18 +118,9 @@ class ValveSpec(_Model):
     mva_cm2: float | None = Field(None, ge=0.5, le=9.0, description="measured MVA (planimetry); the model is fitted to it")
 
 
-class Echo(_Model):
-    eroa_cm2: float | None = Field(None, ge=0, le=2.0)
-    rvol_ml: float | None = Field(None, ge=0, le=250)
-    rf_pct: float | None = Field(None, ge=0, le=90)
-    vena_contracta_mm: float | None = Field(None, ge=0, le=20)
-    mean_gradient_mmhg: float | None = Field(None, ge=0, le=30)
-    mva_cm2: float | None = Field(None, ge=0.5, le=9.0)
-    lvef_pct: float | None = Field(None, ge=5, le=85)
-    lvedv_ml: float | None = Field(None, ge=40, le=500)
-    lvesv_ml: float | None = Field(None, ge=10, le=450)
-    la_volume_ml: float | None = Field(None, ge=10, le=400)
-    pasp_mmhg: float | None = Field(None, ge=10, le=120)
+Echo = EchoInput
+"""The ``echo:`` section: measured values, one definition with ``mitrasim grade --case``
+(:class:`mitrasim.echo.schema.EchoInput`)."""
 
 
 class PlannedClip(_Model):

@@ -10,7 +10,14 @@
 from mitrasim.echo import sources as _sources  # noqa: F401
 from mitrasim.echo.grading import MRGrade, MRInputs, grade_mr
 from mitrasim.echo.stenosis import MVARCResult, StenosisGrade, evaluate_mvarc, grade_stenosis
-from mitrasim.echo.synthetic import EchoMeasurements, NoiseModel, synthetic_echo
+from mitrasim.echo.synthetic import (
+    EchoMeasurements,
+    NoiseModel,
+    echo_from_simulation,
+    echo_from_simulation_all,
+    measurement_columns,
+    synthetic_echo,
+)
 
 __all__ = [
     "MRGrade",
@@ -23,4 +30,7 @@ __all__ = [
     "EchoMeasurements",
     "NoiseModel",
     "synthetic_echo",
+    "echo_from_simulation",
+    "echo_from_simulation_all",
+    "measurement_columns",
 ]

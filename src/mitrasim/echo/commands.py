@@ -1,4 +1,4 @@
-"""Command-line commands of the echo module: ``mitrasim grade``."""
+"""Command-line commands of the echo module: ``mitrasim grade``, ``mitrasim mvarc``, ``mitrasim echo-thresholds``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 from mitrasim import citations
 from mitrasim.echo.grading import MRGrade, grade_mr
 from mitrasim.echo.schema import load_case_echo, to_mr_inputs, validate_echo
-from mitrasim.echo.stenosis import StenosisGrade, grade_stenosis
+from mitrasim.echo.stenosis import MVARCResult, StenosisGrade, evaluate_mvarc, grade_stenosis
 from mitrasim.errors import InputError
 
 DISCLAIMER = "Research and education only: not a medical device."
@@ -58,7 +58,7 @@ def run_grade(values: dict[str, Any], case: str | None = None) -> tuple[MRGrade,
             "--jet-area-pct, --la-volume-index-ml-m2, or --case FILE.yaml with an echo: section",
             "nothing to grade",
         )
-    result = grade_mr(mr_inputs, etiology=e.etiology, guideline=e.guideline, elliptical_orifice=e.elliptical_orifice)
+    result = grade_mr(mr_inputs, etiology=e.etiology or "primary", guideline=e.guideline, elliptical_orifice=e.elliptical_orifice)
     result.notes[:0] = notes
     sten = None
     if e.mva_cm2 is not None or e.mean_gradient_mmhg is not None:
@@ -66,14 +66,23 @@ def run_grade(values: dict[str, Any], case: str | None = None) -> tuple[MRGrade,
     return result, sten, notes
 
 
-def _json(result: MRGrade, sten: StenosisGrade | None) -> str:
-    out = result.to_dict()
-    out["citations"] = citations.format_list(result.citations)
-    if sten is not None:
-        out["stenosis"] = sten.to_dict()
-        out["stenosis"]["citations"] = citations.format_list(sten.citations)
+def _with_sources(obj: MRGrade | StenosisGrade | MVARCResult) -> dict[str, Any]:
+    """``obj.to_dict()`` with its citation keys formatted as references."""
+    out = obj.to_dict()
+    out["citations"] = citations.format_list(obj.citations)
+    return out
+
+
+def _dumps(out: dict[str, Any]) -> str:
     out["disclaimer"] = DISCLAIMER
     return json.dumps(out, indent=2, ensure_ascii=False)
+
+
+def _json(result: MRGrade, sten: StenosisGrade | None) -> str:
+    out = _with_sources(result)
+    if sten is not None:
+        out["stenosis"] = _with_sources(sten)
+    return _dumps(out)
 
 
 def _print_rich(result: MRGrade, sten: StenosisGrade | None) -> None:
@@ -99,8 +108,64 @@ def _print_rich(result: MRGrade, sten: StenosisGrade | None) -> None:
     con.print(DISCLAIMER)
 
 
+# evaluate_mvarc's argument names -> the command-line fields the user typed
+_MVARC_FIELDS = {
+    "mr_before": "before_grade",
+    "mr_after": "after_grade",
+    "eoa_after_cm2": "mva_cm2",
+    "mean_gradient_after_mmhg": "mean_gradient_mmhg",
+}
+
+
+def run_mvarc(before: str | None, after: str | None, mva_cm2: str | None, mean_gradient_mmhg: str | None) -> MVARCResult:
+    """Parse the command-line text and evaluate MVARC; every bad value → one :class:`InputError`
+    naming the command-line field (``before_grade``, ``after_grade``, ``mva_cm2``, ``mean_gradient_mmhg``).
+    """
+    for name, v in (("before_grade", before), ("after_grade", after)):
+        if v is None:
+            raise InputError(name, None, "an MR grade: 0, 1+, 2+, 3+, 4+ or indeterminate", f"--{name.replace('_', '-')} is required")
+    try:
+        return evaluate_mvarc(
+            before,
+            after,
+            eoa_after_cm2=_num("mva_cm2", mva_cm2),
+            mean_gradient_after_mmhg=_num("mean_gradient_mmhg", mean_gradient_mmhg),
+        )
+    except InputError as exc:
+        if exc.field not in _MVARC_FIELDS:
+            raise
+        raise InputError(_MVARC_FIELDS[exc.field], exc.value, exc.allowed, exc.hint) from None
+
+
+def _print_mvarc(r: MVARCResult) -> None:
+    verdict = {True: "success", False: "not met", None: "cannot be decided"}[r.success]
+    sten = {True: "yes", False: "no", None: "not assessed"}[r.iatrogenic_stenosis]
+    typer.echo(f"MVARC: {verdict}")
+    typer.echo(f"residual MR: {r.mr_before} → {r.mr_after}: {r.residual_mr}")
+    typer.echo(f"iatrogenic stenosis: {sten}")
+    for reason in r.reasons:
+        typer.echo(f"- {reason}")
+    typer.echo("Sources: " + " | ".join(citations.format_list(r.citations)))
+    typer.echo(DISCLAIMER)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``grade`` to the ``mitrasim`` command line."""
+    """Add ``grade``, ``mvarc`` and ``echo-thresholds`` to the ``mitrasim`` command line."""
+
+    @app.command("mvarc")
+    def mvarc(
+        before_grade: Optional[str] = typer.Option(None, "--before-grade", metavar="0..4+", help="MR grade before the procedure (0, 1+ … 4+, indeterminate)."),
+        after_grade: Optional[str] = typer.Option(None, "--after-grade", metavar="0..4+", help="MR grade after the procedure."),
+        mva_cm2: Optional[str] = typer.Option(None, "--mva-cm2", metavar="CM2", help="Mitral valve area (EOA) after (cm²)."),
+        mean_gradient_mmhg: Optional[str] = typer.Option(None, "--mean-gradient-mmhg", metavar="MMHG", help="Mean mitral gradient after (mmHg)."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """MVARC evaluation of a before/after pair: residual MR and iatrogenic stenosis (Stone 2015)."""
+        r = run_mvarc(before_grade, after_grade, mva_cm2, mean_gradient_mmhg)
+        if as_json:
+            typer.echo(_dumps(_with_sources(r)))
+        else:
+            _print_mvarc(r)
 
     @app.command("grade")
     def grade(

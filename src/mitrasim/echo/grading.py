@@ -292,18 +292,17 @@ def _findings(inputs: MRInputs, guideline: str, etiology: str, elliptical: bool)
             out.append(Finding("la_volume_index_ml_m2", la, "supportive_mild", frozenset({0, 1, 2}), f"LA volume index {la:g} mL/m² ≤ {c:g} → normal LA, supports non-severe"))
 
     if etiology == "secondary":
-        if guideline == "ase2017":
+        # (cut kind, note) of the secondary-MR band below the severe cut, per guideline set
+        band = {
+            "ase2017": ("secondary_may_be_severe_from", "may already be severe (elliptical orifice / low flow); integrate with other findings"),
+            "esc2021": ("secondary_elliptical_severe_from", "counts as severe if the orifice is elliptical or flow is low (set elliptical_orifice)"),
+        }.get(guideline)
+        if band is not None and not (guideline == "esc2021" and elliptical):
             for name in ("eroa_cm2", "rvol_ml"):
-                x, c = getattr(inputs, name), _cut(guideline, name, "secondary_may_be_severe_from")
+                x, c = getattr(inputs, name), _cut(guideline, name, band[0])
                 c4 = _cut(guideline, name, "grade4_from")
                 if x is not None and c is not None and c <= x < c4:
-                    notes.append(f"secondary MR: {name} {x:g} ≥ {c:g} may already be severe (elliptical orifice / low flow); integrate with other findings")
-        elif guideline == "esc2021" and not elliptical:
-            for name in ("eroa_cm2", "rvol_ml"):
-                x, c = getattr(inputs, name), _cut(guideline, name, "secondary_elliptical_severe_from")
-                c4 = _cut(guideline, name, "grade4_from")
-                if x is not None and c is not None and c <= x < c4:
-                    notes.append(f"secondary MR: {name} {x:g} ≥ {c:g} counts as severe if the orifice is elliptical or flow is low (set elliptical_orifice)")
+                    notes.append(f"secondary MR: {name} {x:g} ≥ {c:g} {band[1]}")
     return out, notes
 
 

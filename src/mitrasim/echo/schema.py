@@ -1,5 +1,8 @@
 """Input schema of measured echo values (the ``echo:`` section of a case file), pydantic v2.
 
+:class:`EchoInput` is the one definition: :mod:`mitrasim.case` uses it as
+``Case.echo``, and ``mitrasim grade --case`` reads the same section.
+
 Validated at the edge; :func:`to_mr_inputs` turns it into :class:`~mitrasim.echo.grading.MRInputs`,
 computing EROA and RVol by PISA when the radius, aliasing velocity, MR peak
 velocity (and VTI) are given and EROA (RVol) is not.
@@ -40,7 +43,14 @@ class EchoInput(BaseModel):
     la_volume_index_ml_m2: float | None = Field(None, ge=0, le=300)
     mva_cm2: float | None = Field(None, gt=0, le=10)
     mean_gradient_mmhg: float | None = Field(None, ge=0, le=60)
-    etiology: Literal["primary", "secondary"] = "primary"
+    # context reported with the study (not grading inputs)
+    lvef_pct: float | None = Field(None, ge=5, le=85)
+    lvedv_ml: float | None = Field(None, ge=20, le=500)
+    lvesv_ml: float | None = Field(None, ge=5, le=450)
+    la_volume_ml: float | None = Field(None, ge=10, le=400)
+    pasp_mmhg: float | None = Field(None, ge=10, le=120)
+    # None: the case's patient.etiology, else primary
+    etiology: Literal["primary", "secondary"] | None = None
     guideline: Literal["ase2017", "esc2021"] = "ase2017"
     elliptical_orifice: bool = False
 
@@ -54,7 +64,10 @@ def validate_echo(data: dict[str, Any], prefix: str = "echo") -> EchoInput:
 
 
 def load_case_echo(path: str | Path) -> dict[str, Any]:
-    """Read the ``echo:`` section of a YAML (or JSON) case file as a raw mapping."""
+    """Read the ``echo:`` section of a YAML (or JSON) case file as a raw mapping.
+
+    Without an ``etiology`` of its own the section takes ``patient.etiology``.
+    """
     p = Path(path)
     try:
         doc = yaml.safe_load(p.read_text(encoding="utf-8"))
@@ -64,7 +77,11 @@ def load_case_echo(path: str | Path) -> dict[str, Any]:
         raise InputError("case", str(path), "valid YAML/JSON") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("echo"), dict):
         raise InputError("case.echo", None if not isinstance(doc, dict) else doc.get("echo"), "a mapping of measured echo values")
-    return dict(doc["echo"])
+    out = dict(doc["echo"])
+    patient = doc.get("patient")
+    if "etiology" not in out and isinstance(patient, dict) and patient.get("etiology") is not None:
+        out["etiology"] = patient["etiology"]
+    return out
 
 
 def to_mr_inputs(e: EchoInput) -> tuple[MRInputs, list[str]]:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from mitrasim import citations
 
+# Same text as mitrasim.physiology.parameter_sets registers (a key registered twice must
+# match exactly, else importing both modules fails).
 ZOGHBI2017 = citations.register(
     "zoghbi2017",
-    "Zoghbi WA, Adams D, Bonow RO, et al. Recommendations for Noninvasive Evaluation of Native "
-    "Valvular Regurgitation: A Report from the American Society of Echocardiography. "
-    "J Am Soc Echocardiogr 30:303-371 (2017).",
+    "Zoghbi WA, Adams D, Bonow RO, et al. Recommendations for Noninvasive Evaluation of Native Valvular "
+    "Regurgitation. J Am Soc Echocardiogr 30:303-371 (2017).",
     doi="10.1016/j.echo.2017.01.007",
 )
 OTTO2020 = citations.register(

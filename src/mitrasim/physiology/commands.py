@@ -2,8 +2,151 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Optional
+
 import typer
+
+from mitrasim.errors import InputError
+
+#: Metrics shown by ``simulate`` and ``demo`` (name, label, format).
+SHOWN = (
+    ("edv_ml", "LV end-diastolic volume (mL)", "{:.0f}"),
+    ("esv_ml", "LV end-systolic volume (mL)", "{:.0f}"),
+    ("ef_pct", "LV ejection fraction (%)", "{:.0f}"),
+    ("forward_sv_ml", "forward stroke volume (mL)", "{:.0f}"),
+    ("rvol_ml", "regurgitant volume (mL)", "{:.0f}"),
+    ("rf_pct", "regurgitant fraction (%)", "{:.0f}"),
+    ("co_l_min", "forward cardiac output (L/min)", "{:.2f}"),
+    ("sbp_mmhg", "aortic systolic (mmHg)", "{:.0f}"),
+    ("dbp_mmhg", "aortic diastolic (mmHg)", "{:.0f}"),
+    ("map_mmhg", "mean arterial (mmHg)", "{:.0f}"),
+    ("la_mean_mmhg", "mean LA pressure (mmHg)", "{:.1f}"),
+    ("la_vwave_mmhg", "LA v-wave (mmHg)", "{:.1f}"),
+    ("lvedp_mmhg", "LV end-diastolic pressure (mmHg)", "{:.1f}"),
+    ("pa_mean_mmhg", "mean pulmonary arterial (mmHg)", "{:.1f}"),
+    ("mean_gradient_mmhg", "mean mitral gradient (mmHg)", "{:.1f}"),
+    ("e_velocity_m_s", "mitral E velocity (m/s)", "{:.2f}"),
+    ("mr_vmax_m_s", "MR peak velocity (m/s)", "{:.2f}"),
+    ("pv_systolic_reversal", "pulmonary-vein systolic reversal", "{}"),
+    ("hr_bpm", "heart rate (bpm)", "{:.0f}"),
+    ("beats_to_steady", "beats to steady state", "{}"),
+)
+
+
+def parse_sets(items: list[str] | None) -> dict[str, float]:
+    """``["name=value", ...]`` → dict; a malformed item raises :class:`InputError` naming it."""
+    out: dict[str, float] = {}
+    for raw in items or []:
+        name, sep, value = raw.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise InputError("--set", raw, "name=value, e.g. lv_ea_mmhg_ml=2.0")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            raise InputError(name, value, "a number") from None
+    return out
+
+
+def _fmt(fmt: str, v) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float) and v != v:
+        return "–"
+    return fmt.format(v)
+
+
+def simulate_cmd(
+    preset: str = typer.Option("regazzoni2022", "--preset", help="parameter set: regazzoni2022, svzerod_two_hill, primary_mr, secondary_mr"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="override a parameter: name=value (repeatable)"),
+    eroa_cm2: Optional[float] = typer.Option(None, "--eroa-cm2", help="effective regurgitant orifice area, cm²"),
+    mva_cm2: Optional[float] = typer.Option(None, "--mva-cm2", help="mitral (forward) valve area, cm²"),
+    hr_bpm: Optional[float] = typer.Option(None, "--hr-bpm", help="heart rate, beats/min"),
+    as_json: bool = typer.Option(False, "--json", help="print {metrics, parameters, citations} as JSON"),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="write a figure (PV loop, pressures, mitral flow) to this PNG/SVG/PDF file"),
+) -> None:
+    """Simulate one patient to a periodic steady state and print the beat metrics."""
+    from mitrasim import citations
+    from mitrasim.physiology.simulation import simulate
+
+    overrides = parse_sets(set_)
+    if plot is not None and plot.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise InputError("--plot", str(plot), "a file name ending in .png, .svg or .pdf")
+    res = simulate(preset, overrides, eroa_cm2=eroa_cm2, mva_cm2=mva_cm2, hr_bpm=hr_bpm, waveforms=plot is not None)
+    metrics = res.patient_metrics(0)
+    if plot is not None:
+        from mitrasim.physiology.plots import plot_beat
+
+        plot_beat(res, 0, plot)
+    if as_json:
+        payload = {
+            "metrics": metrics,
+            "parameters": res.patient_parameters(0),
+            "citations": citations.format_list(res.citations),
+            "preset": res.preset,
+        }
+        typer.echo(json.dumps(payload, indent=2, allow_nan=False, default=_json_default))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"mitrasim simulate: {res.preset}", show_lines=False)
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    for key, label, fmt in SHOWN:
+        t.add_row(label, _fmt(fmt, metrics[key]))
+    con = Console()
+    con.print(t)
+    if not metrics["converged"]:
+        con.print(f"[yellow]warning: not steady after {metrics['beats_to_steady']} beats (residual {metrics['steady_residual']:.2g})[/]")
+    con.print("Sources: " + "; ".join(citations.format_list(res.citations)), markup=False)
+    if plot is not None:
+        con.print(f"figure written to {plot}")
+
+
+def _json_default(o):
+    if isinstance(o, float):
+        return None
+    raise TypeError(type(o))
+
+
+def demo_engine_table(console) -> None:
+    """A normal heart and the same heart with severe MR (EROA 0.5 cm²), side by side."""
+    from rich.table import Table
+
+    from mitrasim.physiology.simulation import simulate
+
+    res = simulate("regazzoni2022", eroa_cm2=[0.0, 0.5])
+    t = Table(title="The same heart without and with severe mitral regurgitation (EROA 0.5 cm²)")
+    t.add_column("metric")
+    t.add_column("normal", justify="right")
+    t.add_column("severe MR", justify="right")
+    a, b = res.patient_metrics(0), res.patient_metrics(1)
+    for key, label, fmt in SHOWN:
+        if key in ("beats_to_steady", "hr_bpm"):
+            continue
+        t.add_row(label, _fmt(fmt, a[key]), _fmt(fmt, b[key]))
+    console.print(t)
+
+
+def demo_cmd() -> None:
+    """Run the demonstration: the engine, then (when available) the whole pipeline on the P2 flail example."""
+    from rich.console import Console
+
+    from mitrasim import DISCLAIMER
+
+    con = Console()
+    con.print(f"[bold]mitrasim demo[/] — {DISCLAIMER}\n")
+    demo_engine_table(con)
+    try:
+        from mitrasim.procedure.demo import run_demo
+    except ImportError:
+        return
+    run_demo(con)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("simulate")(simulate_cmd)
+    app.command("demo")(demo_cmd)

@@ -255,16 +255,19 @@ def _observe(X, PB, act, s2, diode, j, L):
 
 
 @njit(cache=True, inline="always")
-def _accumulate(X, PB, act, s2, diode, n_steps, A, L):
-    """Running beat metrics from the state at the start of the step (rectangle rule)."""
+def _accumulate(X, K, PB, act, s2, diode, n_steps, A, L):
+    """Running beat metrics from the state X (and its slope K) at the start of the step.
+
+    Rectangle rule (K, the slope at X, is passed for metrics that need it).
+    """
     if diode:
-        _accumulate_lanes(X, PB, act, s2, True, n_steps, A, L)
+        _accumulate_lanes(X, K, PB, act, s2, True, n_steps, A, L)
     else:
-        _accumulate_lanes(X, PB, act, s2, False, n_steps, A, L)
+        _accumulate_lanes(X, K, PB, act, s2, False, n_steps, A, L)
 
 
 @njit(cache=True, inline="always")
-def _accumulate_lanes(X, PB, act, s2, diode, n_steps, A, L):
+def _accumulate_lanes(X, K, PB, act, s2, diode, n_steps, A, L):
     step = 0.5 * s2
     for j in range(L):
         p_la, p_lv, p_ra, p_rv, q_f, q_r, q_av = _observe(X, PB, act, s2, diode, j, L)
@@ -290,7 +293,7 @@ def _accumulate_lanes(X, PB, act, s2, diode, n_steps, A, L):
         A[A_PINT * L + j] += pao * dt
         A[A_LAINT * L + j] += p_la * dt
         A[A_PAINT * L + j] += ppa * dt
-        A[A_FWD * L + j] += q_av * dt
+        A[A_FWD * L + j] += X[S_QSA * L + j] * dt  # smooth; aortic valve flow = this + C·Δp over the beat
         A[A_RVOL * L + j] += q_r * dt
         A[A_GINT * L + j] += (p_la - p_lv) * dt if fwd else 0.0
         A[A_GT * L + j] += dt if fwd else 0.0
@@ -303,6 +306,7 @@ def _accumulate_lanes(X, PB, act, s2, diode, n_steps, A, L):
 
 @njit(cache=True, inline="always")
 def _reset_acc(A, L):
+    """Start a beat: zero the sums and extremes."""
     for m in range(N_ACC * L):
         A[m] = 0.0
     for j in range(L):
@@ -315,12 +319,17 @@ def _reset_acc(A, L):
 
 
 @njit(cache=True)
-def _finish(A, X, P, c, j, beat, res, conv, diode, metrics, x_end, L):
-    """Beat metrics of lane j (patient column c) from its accumulators."""
+def _finish(A, X, X0b, P, c, j, beat, res, conv, diode, metrics, x_end, L):
+    """Beat metrics of lane j (patient column c) from its accumulators.
+
+    Forward stroke volume = ∫Q_av dt over the beat, computed by mass balance of the systemic
+    arterial compartment as ∫Q_sys_ar dt + C_sys_ar·Δp_sys_ar (a smooth integrand, so the
+    rectangle rule is accurate where Q_av's valve edges are not).
+    """
     T = P[_P_T, c]
     edv = A[A_VMAX * L + j]
     esv = A[A_VMIN * L + j]
-    fwd = A[A_FWD * L + j]
+    fwd = A[A_FWD * L + j] + P[_P_CIRC + 1, c] * (X[S_PSA * L + j] - X0b[S_PSA * L + j])
     rvol = A[A_RVOL * L + j]
     gt = A[A_GT * L + j]
     metrics[0, c] = edv
@@ -436,10 +445,10 @@ def _make_run_batch(L: int):
                 _reset_acc(A, L)
                 for step in range(n_steps):
                     s2 = 2 * step
-                    _accumulate(X, PB, act, s2, diode, nsf, A, L)
+                    _rhs(X, K1, PB, act, s2, diode, L)
+                    _accumulate(X, K1, PB, act, s2, diode, nsf, A, L)
                     if want_waves:
                         _store_waves(X, PB, act, s2, diode, done, col, step, waves, L)
-                    _rhs(X, K1, PB, act, s2, diode, L)
                     _axpy(XT, X, K1, DTV, 0.5, L)
                     _rhs(XT, K2, PB, act, s2 + 1, diode, L)
                     _axpy(XT, X, K2, DTV, 0.5, L)
@@ -457,7 +466,7 @@ def _make_run_batch(L: int):
                     if conv or beat == max_beats or not (res == res):
                         done[j] = True
                         n_done += 1
-                        _finish(A, X, P, col + j, j, beat, res, conv, diode, metrics, x_end, L)
+                        _finish(A, X, X0b, P, col + j, j, beat, res, conv, diode, metrics, x_end, L)
 
     return run_batch
 

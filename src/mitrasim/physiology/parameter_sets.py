@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from mitrasim import citations
+from mitrasim.physiology import calibration_sources  # noqa: F401  (registers chiarito2018)
 from mitrasim.errors import InputError
 from mitrasim.physiology.parameters import CHAMBERS, Model, ParameterSet
 
@@ -34,12 +35,6 @@ citations.register(
     "Stone GW, Lindenfeld J, Abraham WT, et al. Transcatheter Mitral-Valve Repair in Patients with Heart "
     "Failure (COAPT). N Engl J Med 379:2307-2318 (2018).",
     doi="10.1056/NEJMoa1806640",
-)
-citations.register(
-    "zoghbi2017",
-    "Zoghbi WA, Adams D, Bonow RO, et al. Recommendations for Noninvasive Evaluation of Native Valvular "
-    "Regurgitation. J Am Soc Echocardiogr 30:303-371 (2017).",
-    doi="10.1016/j.echo.2017.01.007",
 )
 citations.register(
     "bernoulli_orifice",
@@ -215,7 +210,86 @@ SVZEROD_TWO_HILL = ParameterSet(
 )
 
 
-PARAMETER_SETS: dict[str, ParameterSet] = {p.name: p for p in (REGAZZONI2022, SVZEROD_TWO_HILL)}
+# --- chronic MR phenotypes (calibrated by mitrasim.physiology.calibration; see its docstring) ----
+
+def _phenotype(name: str, description: str, cites: tuple[str, ...], fixed: dict, free: dict, eroa: float, initial: dict, calibration: str) -> ParameterSet:
+    values = dict(REGAZZONI2022.values) | fixed | {k: v for k, v in free.items() if k in REGAZZONI2022.values} | {"eroa_cm2": eroa}
+    return ParameterSet(name=name, description=description, citations=cites, model=REGAZZONI2022.model,
+                        values=values, initial=initial, calibration=calibration)
+
+
+PRIMARY_MR = _phenotype(
+    "primary_mr",
+    "Chronic degenerative (primary) MR: dilated compliant LA and LV, preserved contractility; EROA 0.40 cm² by default.",
+    ("regazzoni2022", "bernoulli_orifice", "chiarito2018"),
+    fixed={"la_v0_ml": 20.0, "la_eb_mmhg_ml": 0.05},
+    free={
+        "lv_v0_ml": 34.442308,
+        "lv_eb_mmhg_ml": 0.135791,
+        "p_sys_ven_mmhg": 18.234835,
+        "sys_ar_r_mmhg_s_ml": 1.268533,
+    },
+    eroa=0.40,
+    initial={
+        "v_la_ml": 125.6955,
+        "v_lv_ml": 115.5269,
+        "v_ra_ml": 42.975,
+        "v_rv_ml": 99.6006,
+        "p_sys_ar_mmhg": 77.4698,
+        "p_sys_ven_mmhg": 19.3396,
+        "p_pul_ar_mmhg": 29.8832,
+        "p_pul_ven_mmhg": 22.0007,
+        "q_sys_ar_ml_s": 45.9436,
+        "q_sys_ven_ml_s": 54.6293,
+        "q_pul_ar_ml_s": 48.6043,
+        "q_pul_ven_ml_s": 45.1258,
+        "q_mv_ml_s": 0.0,
+        "q_mr_ml_s": 12.2796,
+    },
+    calibration="From regazzoni2022; LA V0 20 mL and E_B 0.05 mmHg/mL fixed; LV V0, LV E_B, systemic arterial "
+    "resistance and blood volume fitted so that at EROA 0.40 cm² LVEF = 64 %, LVEDV = 150 mL (Chiarito et al. "
+    "2018, degenerative-MR TEER cohorts), mean LA 13 mmHg and MAP 90 mmHg (mitrasim's choices).",
+)
+
+SECONDARY_MR = _phenotype(
+    "secondary_mr",
+    "Secondary (functional) MR of a dilated weak LV, near COAPT's baseline at EROA 0.41 cm² (the default).",
+    ("regazzoni2022", "bernoulli_orifice", "stone2018_coapt"),
+    fixed={"la_v0_ml": 20.0, "la_eb_mmhg_ml": 0.06},
+    free={
+        "lv_ea_mmhg_ml": 0.544414,
+        "lv_v0_ml": 35.901091,
+        "lv_eb_mmhg_ml": 0.124689,
+        "p_sys_ven_mmhg": 13.758715,
+        "sys_ar_r_mmhg_s_ml": 1.666485,
+    },
+    eroa=0.41,
+    initial={
+        "v_la_ml": 169.2309,
+        "v_lv_ml": 180.9944,
+        "v_ra_ml": 34.6059,
+        "v_rv_ml": 81.2184,
+        "p_sys_ar_mmhg": 65.7565,
+        "p_sys_ven_mmhg": 13.1217,
+        "p_pul_ar_mmhg": 29.5245,
+        "p_pul_ven_mmhg": 24.4944,
+        "q_sys_ar_ml_s": 31.6318,
+        "q_sys_ven_ml_s": 34.5583,
+        "q_pul_ar_ml_s": 31.0287,
+        "q_pul_ven_ml_s": 18.5545,
+        "q_mv_ml_s": 45.6093,
+        "q_mr_ml_s": 9.2239,
+    },
+    calibration="From regazzoni2022; LA V0 20 mL and E_B 0.06 mmHg/mL fixed; LV E_A, V0, E_B, systemic arterial "
+    "resistance and blood volume fitted (weights 3:2:1:1.5:1) to COAPT's baseline LVEF 31.3 % and LVEDV 193 mL "
+    "(Stone et al. 2018) with mean LA 18 mmHg, MAP 80 mmHg and forward CO 3.5 L/min. The targets cannot all "
+    "hold at once: with EROA 0.41 cm² the regurgitant volume is about 48 mL, so LVEF 31 % at LVEDV 193 mL "
+    "would leave a forward stroke volume near 12 mL. The fit lands at LVEF 33 %, LVEDV 217 mL, forward CO "
+    "2.1 L/min, BP 82/63 mmHg (a low-output state); 2D echo volumes in trials underestimate true volumes.",
+)
+
+
+PARAMETER_SETS: dict[str, ParameterSet] = {p.name: p for p in (REGAZZONI2022, SVZEROD_TWO_HILL, PRIMARY_MR, SECONDARY_MR)}
 
 
 def get_parameter_set(name: str) -> ParameterSet:
