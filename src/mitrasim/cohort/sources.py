@@ -22,11 +22,10 @@ citations.register(
     note="Anatomic exclusions: MVA < 4.0 cm2, flail width >= 15 mm, flail gap >= 10 mm, coaptation "
     "depth > 11 mm, coaptation length < 2 mm, severe calcification in the grasping zone, cleft.",
 )
-citations.register(
+citations.register(  # same text as mitrasim.pathway.defaults (one source, registered identically)
     "sorajja2017_tvt",
-    "Sorajja P, Vemulapalli S, Feldman T, et al. Outcomes With Transcatheter Mitral Valve Repair in the "
-    "United States: An STS/ACC TVT Registry Report. J Am Coll Cardiol 70:2315-2327 (2017).",
-    doi="10.1016/j.jacc.2017.09.015",
+    "Sorajja P, Vemulapalli S, Feldman T, et al. Outcomes With Transcatheter Mitral Valve Repair in "
+    "the United States: An STS/ACC TVT Registry Report. J Am Coll Cardiol 70:2315-2327 (2017).",
     note="n = 2,952; 1-year mortality 25.8%, 1-year HF hospitalisation 20.2%; 1-year mortality by "
     "residual MR 0/1+ 21.7%, 2+ 29.2%, 3+/4+ 48.9% (clinical.md).",
 )
