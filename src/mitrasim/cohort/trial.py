@@ -300,7 +300,10 @@ def _progress(total_patients: int, already: int, enabled: bool):
 
 
 def _default_workers() -> int:
-    return max(1, min(2, os.cpu_count() or 1))
+    """One process: the compiled engine already runs its patient blocks on every core (numba
+    threads) and the per-chunk Python work is vectorised; on the 2-core benchmark machine this
+    beat two single-threaded processes (benchmarks/cohort.py).  ``--workers N`` for a pool."""
+    return 1
 
 
 def run_trial(
@@ -316,8 +319,8 @@ def run_trial(
 ) -> dict[str, Any]:
     """Run (or resume) a trial into ``out``; return a summary (chunks run, seconds, patients/s).
 
-    ``workers`` = processes for the local run (default: up to 2 = the cores; 1 runs in this
-    process); ``scheduler`` = a Dask scheduler address; ``dask_local`` = start a local Dask
+    ``workers`` = processes for the local run (default 1: in this process, the engine on all
+    cores; N > 1: a spawn process pool, one engine thread each); ``scheduler`` = a Dask scheduler address; ``dask_local`` = start a local Dask
     cluster of that many single-threaded workers (loopback only).
     """
     if scheduler and dask_local:
