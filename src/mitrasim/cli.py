@@ -29,6 +29,7 @@ def _main_callback() -> None:
 
 
 def _register_all() -> None:
+    from mitrasim.cohort import commands as cohort_commands
     from mitrasim.echo import commands as echo_commands
     from mitrasim.pathway import commands as pathway_commands
     from mitrasim.physiology import commands as physiology_commands
@@ -40,6 +41,7 @@ def _register_all() -> None:
     pathway_commands.register(app)
     procedure_commands.register(app)
     web_commands.register(app)
+    cohort_commands.register(app)
 
 
 _register_all()

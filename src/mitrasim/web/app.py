@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 
 from mitrasim import DISCLAIMER, __version__
 from mitrasim.errors import InputError
-from mitrasim.web import _compat, adapters, services
+from mitrasim.web import adapters, services
 from mitrasim.web.adapters import Unavailable
 from mitrasim.web.db import Database, open_database
 from mitrasim.web.jobs import JobContext, JobManager, TooManyJobs
@@ -40,7 +40,6 @@ from mitrasim.web.settings import WebSettings
 
 __all__ = ["create_app", "EXAMPLES", "example_path"]
 
-_compat.install()
 
 STATIC_DIR = Path(__file__).parent / "static"
 EXAMPLES = ("p2_flail", "coapt_secondary", "small_valve", "commissural_a3p3", "barlow")

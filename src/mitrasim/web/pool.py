@@ -41,9 +41,8 @@ class PoolTimeout(RuntimeError):
 
 def _init_worker() -> None:
     os.environ["NUMBA_NUM_THREADS"] = "1"
-    from mitrasim.web import _compat, services
+    from mitrasim.web import services
 
-    _compat.install()
     services.warm_up()
 
 

@@ -1,0 +1,54 @@
+"""Command-line commands of the cohort module: ``mitrasim trial`` and ``mitrasim report``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from mitrasim.errors import InputError
+
+
+def _trial(
+    trial_file: Path = typer.Argument(..., help="trial YAML (see examples/trials/)"),
+    out: Path = typer.Option(..., "--out", help="output folder (Parquet chunks, manifest)"),
+    resume: bool = typer.Option(False, "--resume", help="continue an interrupted trial in --out"),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, max=256, help="local processes (default 1: this process, engine threads on all cores)"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://127.0.0.1:8786"),
+    dask_local: Optional[int] = typer.Option(None, "--dask-local", min=1, max=256, help="start a local Dask cluster of N workers"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="show the progress bar"),
+) -> None:
+    """Run an in-silico trial (research and education only; not a medical device)."""
+    from mitrasim.cohort.trial import load_trial, run_trial
+
+    try:
+        if scheduler and dask_local:
+            raise InputError("--scheduler", scheduler, "either --scheduler or --dask-local, not both")
+        trial = load_trial(trial_file)
+        res = run_trial(trial, out, resume=resume, workers=workers, scheduler=scheduler, dask_local=dask_local, progress=progress)
+    except InputError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(
+        f"{res['patients_run']:,} patients in {res['seconds']:.1f} s ({res['patients_per_s']:,.0f} patients/s); "
+        f"{res['chunks_run']} chunk(s) run, {res['chunks_skipped']} already done -> {res['out']}"
+    )
+
+
+def _report(out: Path = typer.Argument(..., help="a trial output folder")) -> None:
+    """Write report.html, summary.csv and paired.csv for a trial folder."""
+    from mitrasim.cohort.report import write_report
+
+    try:
+        paths = write_report(out)
+    except InputError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(" ".join(str(p) for p in paths.values() if p.exists()))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``trial`` and ``report`` to the ``mitrasim`` command line."""
+    app.command("trial")(_trial)
+    app.command("report")(_report)

@@ -1,0 +1,228 @@
+"""From a sampled virtual patient to engine parameters and a valve on a common grid (vectorised).
+
+Engine mapping (per patient; documented model choices)
+------------------------------------------------------
+* **Preset**: the population's preset for the patient's etiology (``secondary_mr`` /
+  ``primary_mr``); if that preset is not (yet) registered in
+  :mod:`mitrasim.physiology.parameter_sets`, ``regazzoni2022`` is used and the
+  ``preset`` column says so.
+* **LV contractility and size**: the chambers are linear in the stressed volume
+  ``V − V0``, so shifting the LV unstressed volume ``lv_v0_ml`` by Δ shifts EDV and
+  ESV by Δ and leaves the stroke volume unchanged.  The total stroke volume the
+  patient should have is ``SV* = LVEF · LVEDV``.  A table of simulated total SV and
+  EDV over LV active-elastance scale × EROA (:func:`lv_table`, computed once per
+  preset and solver setting) is inverted for the ``lv_ea_mmhg_ml`` scale giving
+  ``SV*`` at the patient's EROA (the scale is clipped to the table's range), then
+  ``lv_v0_ml`` is shifted so that EDV = LVEDV.  ``V0`` can only grow (it is ≥ 0), so
+  when the table's EDV at ``SV*`` is already above LVEDV the LV is made stiffer
+  first: the table has a third axis, the LV passive elastance scale
+  (:data:`_EB_SCALES`), and the smallest stiffness whose EDV at ``SV*`` does not
+  exceed LVEDV is used (the stiffest if none).  The table is built at the preset's
+  heart rate, blood pressure and a normal MVA, so the simulated EF/EDV (reported
+  as ``lvef_sim_pct``/``lvedv_sim_ml``) differ a little from the sampled values.
+* **Blood pressure**: the systemic arterial resistance is scaled by
+  ``sbp_mmhg / SBP_preset`` (a proportional model choice; the simulated SBP is
+  reported).
+* **Heart rate**: ``hr_bpm`` as sampled.
+
+Valve mapping
+-------------
+Every patient's coaptation line (length = intercommissural diameter) is cut
+into :data:`N_GRID` equal cells, so a chunk's valves are ``(n, N_GRID)`` arrays.
+The geometry is :mod:`mitrasim.valve.geometry`'s (its functions are used):
+a lesion bump of width ``lesion_width_frac · L`` — flail (flat-topped, p = 4)
+or prolapse (p = 2) centred on the sampled segment for primary MR; tethering
+(p = 2) centred at 0.55 L for secondary MR — scaled to the sampled EROA
+(:func:`mitrasim.valve.fit.fit_to_measured`'s rule); an elliptic opening with
+tenting-reduced mobility (secondary MR) scaled to the sampled MVA.  Leaflet
+heights per segment: the sampled anterior (A2) / posterior (P2) length, the
+lateral scallops scaled like the defaults (A1 = A3 = 21/24 · A2, P1 = P3 = 10/13 · P2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pyarrow as pa
+
+from mitrasim.physiology.parameter_sets import PARAMETER_SETS, get_parameter_set
+from mitrasim.physiology.simulation import SolverSettings, simulate
+from mitrasim.valve import geometry as geo
+
+__all__ = ["N_GRID", "FALLBACK_PRESET", "resolve_preset", "lv_table", "EngineInputs", "engine_inputs", "ChunkValves", "chunk_valves"]
+
+N_GRID = 64
+FALLBACK_PRESET = "regazzoni2022"
+_EA_SCALES = np.geomspace(0.15, 3.0, 28)
+_EROA_GRID = np.array([0.0, 0.15, 0.3, 0.45, 0.6, 0.8, 1.0, 1.3, 2.0])
+_EB_SCALES = np.array([1.0, 1.5, 2.25, 3.4, 5.0, 7.5])
+
+
+def resolve_preset(name: str) -> str:
+    """``name`` if the engine knows it, else :data:`FALLBACK_PRESET`."""
+    return name if name in PARAMETER_SETS else FALLBACK_PRESET
+
+
+@lru_cache(maxsize=16)
+def lv_table(preset: str, dt_max_s: float, tol: float) -> dict[str, np.ndarray]:
+    """Simulated total SV and EDV over (LV passive scale, EROA, LV active scale), and the preset's SBP."""
+    pset = get_parameter_set(preset)
+    ea0, eb0 = pset.values["lv_ea_mmhg_ml"], pset.values["lv_eb_mmhg_ml"]
+    B, E, S = np.meshgrid(_EB_SCALES, _EROA_GRID, _EA_SCALES, indexing="ij")
+    settings = SolverSettings(dt_max_s=dt_max_s, tol=tol, threads=1)
+    res = simulate(
+        preset,
+        [{"lv_ea_mmhg_ml": float(ea0 * s), "lv_eb_mmhg_ml": float(eb0 * b)} for s, b in zip(S.ravel(), B.ravel())],
+        eroa_cm2=E.ravel(),
+        settings=settings,
+    )
+    base = simulate(preset, settings=settings)
+    shape = E.shape
+    return {
+        "sv_ml": res.metrics["sv_ml"].reshape(shape),
+        "edv_ml": res.metrics["edv_ml"].reshape(shape),
+        "sbp_mmhg": float(base.metrics["sbp_mmhg"][0]),
+        "ea0": float(ea0),
+        "eb0": float(eb0),
+        "v0": float(pset.values["lv_v0_ml"]),
+        "r_sys": float(pset.values["sys_ar_r_mmhg_s_ml"]),
+    }
+
+
+def _rows_at_eroa(table: np.ndarray, eroa: np.ndarray) -> np.ndarray:
+    """Linear interpolation of the table's rows (over EROA) at each patient's EROA → (n, n_scales)."""
+    e = np.clip(eroa, _EROA_GRID[0], _EROA_GRID[-1])
+    i = np.clip(np.searchsorted(_EROA_GRID, e, side="right") - 1, 0, len(_EROA_GRID) - 2)
+    t = (e - _EROA_GRID[i]) / (_EROA_GRID[i + 1] - _EROA_GRID[i])
+    return table[i] * (1 - t)[:, None] + table[i + 1] * t[:, None]
+
+
+def _inverse_rows(x: np.ndarray, Y: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """For each row of ``Y`` (increasing in ``x``) the ``x`` with ``Y = target`` (clipped to the grid)."""
+    Yc = np.maximum.accumulate(Y, axis=1)
+    k = np.clip((Yc < target[:, None]).sum(axis=1) - 1, 0, len(x) - 2)
+    r = np.arange(len(target))
+    y0, y1 = Yc[r, k], Yc[r, k + 1]
+    t = np.clip((target - y0) / np.where(y1 > y0, y1 - y0, 1.0), 0.0, 1.0)
+    return x[k] + t * (x[k + 1] - x[k])
+
+
+@dataclass
+class EngineInputs:
+    """Per-patient engine inputs of one chunk, grouped by preset (index arrays into the chunk)."""
+
+    presets: np.ndarray  # (n,) str: the preset actually used
+    overrides: list[dict[str, float]]
+    hr_bpm: np.ndarray
+
+
+def engine_inputs(patients: pa.Table, preset_by_etiology: dict[str, str], settings: SolverSettings) -> EngineInputs:
+    """Map sampled patients to engine presets and overrides (see the module docstring)."""
+    etio = np.asarray(patients.column("etiology").to_pylist(), dtype=object)
+    lvef = patients.column("lvef_pct").to_numpy()
+    edv = patients.column("lvedv_ml").to_numpy()
+    eroa = patients.column("eroa_cm2").to_numpy()
+    sbp = patients.column("sbp_mmhg").to_numpy()
+    n = len(etio)
+    presets = np.empty(n, dtype=object)
+    ea = np.empty(n)
+    eb = np.empty(n)
+    v0 = np.empty(n)
+    rs = np.empty(n)
+    for e in ("primary", "secondary"):
+        m = etio == e
+        if not m.any():
+            continue
+        name = resolve_preset(preset_by_etiology.get(e, FALLBACK_PRESET))
+        presets[m] = name
+        tab = lv_table(name, settings.dt_max_s, settings.tol)
+        sv_t = lvef[m] / 100.0 * edv[m]
+        nm = int(m.sum())
+        r = np.arange(nm)
+        chosen = np.zeros(nm, bool)
+        ea_m, eb_m, edv_m = np.empty(nm), np.empty(nm), np.empty(nm)
+        for b_idx in range(len(_EB_SCALES)):
+            sv_rows = _rows_at_eroa(tab["sv_ml"][b_idx], eroa[m])
+            edv_rows = _rows_at_eroa(tab["edv_ml"][b_idx], eroa[m])
+            scale = _inverse_rows(_EA_SCALES, sv_rows, sv_t)
+            j = np.clip(np.searchsorted(_EA_SCALES, scale, side="right") - 1, 0, len(_EA_SCALES) - 2)
+            t = (scale - _EA_SCALES[j]) / (_EA_SCALES[j + 1] - _EA_SCALES[j])
+            edv_model = edv_rows[r, j] * (1 - t) + edv_rows[r, j + 1] * t
+            take = ~chosen & ((edv_model <= edv[m]) | (b_idx == len(_EB_SCALES) - 1))
+            ea_m[take], eb_m[take], edv_m[take] = scale[take], _EB_SCALES[b_idx], edv_model[take]
+            chosen |= take
+        ea[m] = tab["ea0"] * ea_m
+        eb[m] = tab["eb0"] * eb_m
+        v0[m] = np.clip(tab["v0"] + edv[m] - edv_m, 0.0, 400.0)
+        rs[m] = np.clip(tab["r_sys"] * sbp[m] / tab["sbp_mmhg"], 0.05, 10.0)
+    overrides = [
+        {"lv_ea_mmhg_ml": a, "lv_eb_mmhg_ml": e, "lv_v0_ml": b, "sys_ar_r_mmhg_s_ml": c}
+        for a, e, b, c in zip(ea.tolist(), eb.tolist(), v0.tolist(), rs.tolist())
+    ]
+    return EngineInputs(presets=presets, overrides=overrides, hr_bpm=patients.column("hr_bpm").to_numpy())
+
+
+@dataclass
+class ChunkValves:
+    """A chunk's valves on a common ``(n, N_GRID)`` grid (mm); see the module docstring."""
+
+    s_mm: np.ndarray
+    ds_mm: np.ndarray  # (n,)
+    length_mm: np.ndarray
+    ap_mm: np.ndarray
+    anterior_mm: np.ndarray
+    posterior_mm: np.ndarray
+    gap_deg_mm: np.ndarray
+    gap_fun_mm: np.ndarray
+    opening_mm: np.ndarray
+    segment: np.ndarray  # (n, N_GRID) int 0..2
+
+    def eroa_cm2(self, gap_mm: np.ndarray) -> np.ndarray:
+        return geo.REGURGITANT_DISCHARGE_COEFF * gap_mm.sum(axis=1) * self.ds_mm / 100.0
+
+    def mva_cm2(self, opening_mm: np.ndarray) -> np.ndarray:
+        return opening_mm.sum(axis=1) * self.ds_mm / 100.0
+
+
+def chunk_valves(patients: pa.Table) -> ChunkValves:
+    """Build every patient's valve at once and fit it to the sampled EROA and MVA."""
+    col = lambda k: patients.column(k).to_numpy()  # noqa: E731
+    L = col("ic_diameter_mm")
+    ap = col("ap_diameter_mm")
+    n = L.size
+    frac = (np.arange(N_GRID) + 0.5) / N_GRID
+    s = frac[None, :] * L[:, None]
+    ds = L / N_GRID
+    edges = np.cumsum([0.0, *geo.SEGMENT_FRACTIONS])
+    edges = edges / edges[-1]
+    seg = np.clip(np.searchsorted(edges, frac, side="right") - 1, 0, 2)
+    segment = np.broadcast_to(seg, (n, N_GRID))
+    a2, p2 = col("anterior_leaflet_mm"), col("posterior_leaflet_mm")
+    a_fac = np.array([geo.DEFAULT_ANTERIOR_MM[k] / geo.DEFAULT_ANTERIOR_MM["A2"] for k in ("A1", "A2", "A3")])
+    p_fac = np.array([geo.DEFAULT_POSTERIOR_MM[k] / geo.DEFAULT_POSTERIOR_MM["P2"] for k in ("P1", "P2", "P3")])
+    anterior = a2[:, None] * a_fac[seg][None, :]
+    posterior = p2[:, None] * p_fac[seg][None, :]
+
+    etio = np.asarray(patients.column("etiology").to_pylist(), dtype=object)
+    secondary = etio == "secondary"
+    flail = np.asarray(patients.column("primary_lesion").to_pylist(), dtype=object) == "flail"
+    lseg = np.asarray(patients.column("lesion_segment").to_pylist(), dtype=object).astype(int) - 1
+    centre_frac = 0.5 * (edges[lseg] + edges[lseg + 1])
+    centre = np.where(secondary, 0.55, centre_frac) * L
+    width = np.clip(col("lesion_width_frac"), 0.05, 0.95) * L
+    p = np.where(secondary | ~flail, geo.LESION_EXPONENT["prolapse"], geo.LESION_EXPONENT["flail"])
+    x = np.abs((s - centre[:, None]) / (0.5 * width[:, None]))
+    bump = np.sqrt(np.clip(1.0 - x ** p[:, None], 0.0, None))  # unit-gap lesion bump (geometry.lesion_bump_mm)
+    unit_eroa = geo.REGURGITANT_DISCHARGE_COEFF * bump.sum(axis=1) * ds / 100.0
+    gap = bump * (col("eroa_cm2") / np.maximum(unit_eroa, 1e-12))[:, None]
+    gap_fun = np.where(secondary[:, None], gap, 0.0)
+    gap_deg = np.where(secondary[:, None], 0.0, gap)
+
+    tent = np.where(secondary, col("tenting_depth_mm"), 0.0)
+    mobility = np.maximum(geo.TENTING_MOBILITY_MIN, 1.0 - geo.TENTING_MOBILITY_PER_MM * np.maximum(0.0, tent - geo.TENTING_FREE_MM))
+    xo = 2.0 * frac - 1.0
+    opening = geo.F_OPEN * ap[:, None] * np.sqrt(np.clip(1.0 - xo * xo, 0.0, None))[None, :] * mobility[:, None]
+    opening = opening * (col("mva_cm2") / (opening.sum(axis=1) * ds / 100.0))[:, None]
+    return ChunkValves(s, ds, L, ap, anterior, posterior, gap_deg, gap_fun, opening, np.ascontiguousarray(segment))

@@ -1,0 +1,336 @@
+"""Virtual populations: a YAML description of distributions and correlations, sampled from a seed.
+
+A population file (pydantic v2, ``extra="forbid"``)::
+
+    name: coapt_like
+    description: ...
+    sources: [stone2018_coapt]          # citation keys (registered in mitrasim.citations)
+    continuous:
+      age_years: {dist: normal, mean: 71.7, sd: 11.8, lo: 40, hi: 95, source: stone2018_coapt, status: check}
+      eroa_cm2:  {dist: lognormal, mean: 0.41, sd: 0.15, lo: 0.2, hi: 1.2, source: stone2018_coapt, status: src}
+    categorical:
+      sex: {levels: {male: 0.64, female: 0.36}, source: ..., status: check}
+    correlations:
+      - {a: lvef_pct, b: lvedv_ml, r: -0.45}
+
+Sampling (:func:`sample_population`) is a Gaussian copula: latent normals
+``z ~ N(0, R)`` (``R`` built from ``correlations``, identity elsewhere; it must be
+positive definite), ``u = Φ(z)``; a continuous variable is the inverse CDF of
+its marginal *truncated* to ``[lo, hi]`` evaluated at ``u`` (so truncation never
+rejects a draw and the sample is a pure function of the seed); a categorical
+variable takes the level whose cumulative-probability interval holds ``u``.
+``normal``: mean/sd as given; ``lognormal``: ``mean``/``sd`` are the arithmetic
+mean and SD of the variable (log-scale parameters ``σ² = ln(1 + sd²/mean²)``,
+``μ = ln(mean) − σ²/2``).  Truncation shifts the sampled mean and SD a little
+from the table values; the report shows the sampled ones.
+
+Every variable in :data:`REQUIRED_CONTINUOUS` / :data:`REQUIRED_CATEGORICAL` must
+be given or is taken from :data:`DEFAULT_CONTINUOUS` / :data:`DEFAULT_CATEGORICAL`
+(model defaults, status ``model``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from scipy import special
+
+from mitrasim import citations
+from mitrasim.cohort import sources as _sources  # noqa: F401  (registers the sources)
+from mitrasim.errors import InputError, from_validation_error
+
+__all__ = [
+    "Continuous",
+    "Categorical",
+    "Correlation",
+    "Population",
+    "REQUIRED_CONTINUOUS",
+    "REQUIRED_CATEGORICAL",
+    "SHIPPED_POPULATIONS",
+    "load_population",
+    "parse_population",
+    "correlation_matrix",
+    "sample_population",
+]
+
+Status = Literal["src", "sec", "check", "model"]
+
+#: Continuous patient variables and their physical range (lo, hi) accepted in a description.
+REQUIRED_CONTINUOUS: dict[str, tuple[float, float]] = {
+    "age_years": (18.0, 110.0),
+    "lvef_pct": (5.0, 85.0),
+    "lvedv_ml": (40.0, 500.0),
+    "eroa_cm2": (0.05, 2.0),
+    "mva_cm2": (1.5, 9.0),
+    "ap_diameter_mm": (18.0, 50.0),
+    "ic_diameter_mm": (22.0, 55.0),
+    "anterior_leaflet_mm": (8.0, 45.0),
+    "posterior_leaflet_mm": (3.0, 30.0),
+    "lesion_width_frac": (0.05, 0.95),
+    "tenting_depth_mm": (0.0, 25.0),
+    "hr_bpm": (40.0, 150.0),
+    "sbp_mmhg": (70.0, 220.0),
+}
+#: Categorical patient variables and their allowed levels.
+REQUIRED_CATEGORICAL: dict[str, tuple[str, ...]] = {
+    "sex": ("female", "male"),
+    "etiology": ("primary", "secondary"),
+    "primary_lesion": ("flail", "prolapse"),
+    "lesion_segment": ("1", "2", "3"),
+}
+
+_M: dict[str, Any] = {"source": "mitrasim_cohort_model", "status": "model"}
+DEFAULT_CONTINUOUS: dict[str, dict[str, Any]] = {
+    # Anatomy: clinical.md/physiology.md typical values (anterior 22-26 mm, P2 10-15 mm); model spreads.
+    "ap_diameter_mm": {"dist": "normal", "mean": 33.0, "sd": 4.0, "lo": 24.0, "hi": 45.0, **_M},
+    "ic_diameter_mm": {"dist": "normal", "mean": 37.0, "sd": 4.0, "lo": 28.0, "hi": 50.0, **_M},
+    "anterior_leaflet_mm": {"dist": "normal", "mean": 24.0, "sd": 3.0, "lo": 16.0, "hi": 36.0, **_M},
+    "posterior_leaflet_mm": {"dist": "normal", "mean": 13.0, "sd": 2.5, "lo": 7.0, "hi": 22.0, **_M},
+    "lesion_width_frac": {"dist": "normal", "mean": 0.3, "sd": 0.08, "lo": 0.12, "hi": 0.6, **_M},
+    "tenting_depth_mm": {"dist": "normal", "mean": 8.0, "sd": 2.5, "lo": 2.0, "hi": 14.0, **_M},
+    "hr_bpm": {"dist": "normal", "mean": 72.0, "sd": 12.0, "lo": 50.0, "hi": 110.0, **_M},
+    "sbp_mmhg": {"dist": "normal", "mean": 120.0, "sd": 18.0, "lo": 85.0, "hi": 180.0, **_M},
+}
+DEFAULT_CATEGORICAL: dict[str, dict[str, Any]] = {
+    "primary_lesion": {"levels": {"flail": 0.5, "prolapse": 0.5}, **_M},
+    "lesion_segment": {"levels": {"1": 0.1, "2": 0.8, "3": 0.1}, **_M},
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Continuous(_Model):
+    """A continuous marginal: normal or lognormal (arithmetic mean/sd), truncated to [lo, hi]."""
+
+    dist: Literal["normal", "lognormal"] = "normal"
+    mean: float
+    sd: float = Field(gt=0, description="standard deviation (> 0)")
+    lo: float
+    hi: float
+    source: str = "mitrasim_cohort_model"
+    status: Status = "model"
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "Continuous":
+        if not self.lo < self.hi:
+            raise ValueError(f"lo ({self.lo}) must be below hi ({self.hi})")
+        if self.dist == "lognormal" and (self.mean <= 0 or self.lo < 0):
+            raise ValueError("lognormal needs mean > 0 and lo >= 0")
+        return self
+
+
+class Categorical(_Model):
+    """A categorical variable: level -> probability (summing to 1)."""
+
+    levels: dict[str, float]
+    source: str = "mitrasim_cohort_model"
+    status: Status = "model"
+    note: str | None = None
+
+    @field_validator("levels")
+    @classmethod
+    def _probs(cls, v: dict[str, float]) -> dict[str, float]:
+        if not v or any(p < 0 for p in v.values()) or abs(sum(v.values()) - 1.0) > 1e-6:
+            raise ValueError("probabilities must be >= 0 and sum to 1")
+        return v
+
+
+class Correlation(_Model):
+    """Correlation ``r`` between the latent normals of variables ``a`` and ``b``."""
+
+    a: str
+    b: str
+    r: float = Field(gt=-1, lt=1)
+
+
+class Population(_Model):
+    """A virtual population: marginals, correlations, the engine presets per etiology, sources."""
+
+    name: str = Field(min_length=1, max_length=100)
+    description: str = Field("", max_length=4000)
+    sources: list[str] = Field(default_factory=list)
+    presets: dict[Literal["primary", "secondary"], str] = Field(
+        default_factory=lambda: {"primary": "primary_mr", "secondary": "secondary_mr"},
+        description="engine parameter set per etiology (falls back to regazzoni2022 if not available)",
+    )
+    continuous: dict[str, Continuous] = Field(default_factory=dict)
+    categorical: dict[str, Categorical] = Field(default_factory=dict)
+    correlations: list[Correlation] = Field(default_factory=list)
+
+    def variables(self) -> list[str]:
+        """Latent-variable order: continuous (required order), then categorical."""
+        return list(REQUIRED_CONTINUOUS) + list(REQUIRED_CATEGORICAL)
+
+
+def _complete(data: dict[str, Any]) -> dict[str, Any]:
+    out = dict(data)
+    cont = dict(out.get("continuous") or {})
+    cat = dict(out.get("categorical") or {})
+    for k, v in DEFAULT_CONTINUOUS.items():
+        cont.setdefault(k, v)
+    for k, v in DEFAULT_CATEGORICAL.items():
+        cat.setdefault(k, v)
+    out["continuous"], out["categorical"] = cont, cat
+    return out
+
+
+def _check_population(pop: Population) -> Population:
+    for name, (lo, hi) in REQUIRED_CONTINUOUS.items():
+        if name not in pop.continuous:
+            raise InputError(f"continuous.{name}", None, "required (a marginal distribution)")
+        c = pop.continuous[name]
+        if c.lo < lo or c.hi > hi:
+            raise InputError(f"continuous.{name}.lo", [c.lo, c.hi], f"a truncation range inside [{lo:g}, {hi:g}]")
+        if not c.lo <= c.mean <= c.hi:
+            raise InputError(f"continuous.{name}.mean", c.mean, f"[{c.lo:g}, {c.hi:g}] (inside lo..hi)")
+    for name in pop.continuous:
+        if name not in REQUIRED_CONTINUOUS:
+            raise InputError(f"continuous.{name}", name, "one of " + ", ".join(REQUIRED_CONTINUOUS))
+    for name, levels in REQUIRED_CATEGORICAL.items():
+        if name not in pop.categorical:
+            raise InputError(f"categorical.{name}", None, "required (levels with probabilities)")
+        bad = set(pop.categorical[name].levels) - set(levels)
+        if bad:
+            raise InputError(f"categorical.{name}.levels", sorted(bad), "levels among " + ", ".join(levels))
+    for name in pop.categorical:
+        if name not in REQUIRED_CATEGORICAL:
+            raise InputError(f"categorical.{name}", name, "one of " + ", ".join(REQUIRED_CATEGORICAL))
+    names = set(pop.variables())
+    seen: set[frozenset[str]] = set()
+    for i, c in enumerate(pop.correlations):
+        for side in ("a", "b"):
+            v = getattr(c, side)
+            if v not in names:
+                raise InputError(f"correlations.{i}.{side}", v, "a variable of the population: " + ", ".join(sorted(names)))
+        if c.a == c.b:
+            raise InputError(f"correlations.{i}.b", c.b, "a variable other than a")
+        key = frozenset((c.a, c.b))
+        if key in seen:
+            raise InputError(f"correlations.{i}", f"{c.a}~{c.b}", "each pair at most once")
+        seen.add(key)
+    for s in [*pop.sources, *(c.source for c in pop.continuous.values()), *(c.source for c in pop.categorical.values())]:
+        try:
+            citations.get(s)
+        except KeyError:
+            raise InputError("sources", s, "a registered citation key") from None
+    correlation_matrix(pop)  # raises if not positive definite
+    return pop
+
+
+def parse_population(data: Any, source: str = "population") -> Population:
+    """Validate a mapping as a :class:`Population` (defaults filled in); errors name the field."""
+    if not isinstance(data, dict):
+        raise InputError(source, type(data).__name__, "a mapping with name, continuous, categorical, correlations")
+    try:
+        pop = Population.model_validate(_complete(data))
+    except ValidationError as e:
+        raise from_validation_error(e) from None
+    return _check_population(pop)
+
+
+#: Populations shipped with mitrasim (``src/mitrasim/cohort/populations/NAME.yaml``).
+SHIPPED_POPULATIONS = ("coapt_like", "everest2_like", "tvt_mixed")
+
+
+@lru_cache(maxsize=None)
+def _shipped_text(name: str) -> str:
+    return resources.files("mitrasim.cohort").joinpath("populations", f"{name}.yaml").read_text(encoding="utf-8")
+
+
+def load_population(ref: str | Path | dict[str, Any], base_dir: str | Path | None = None) -> Population:
+    """A population from a shipped name (``coapt_like``), a YAML path (relative to ``base_dir``) or a mapping."""
+    if isinstance(ref, dict):
+        return parse_population(ref)
+    ref_s = str(ref)
+    if ref_s in SHIPPED_POPULATIONS:
+        return parse_population(yaml.safe_load(_shipped_text(ref_s)), source=ref_s)
+    p = Path(ref_s)
+    if not p.is_absolute() and base_dir is not None:
+        p = Path(base_dir) / p
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError:
+        raise InputError("population", ref_s, f"a shipped population ({', '.join(SHIPPED_POPULATIONS)}) or a readable YAML file") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise InputError("population", ref_s, "valid YAML", str(e).splitlines()[0]) from None
+    return parse_population(data, source=p.name)
+
+
+def correlation_matrix(pop: Population) -> np.ndarray:
+    """The latent correlation matrix over :meth:`Population.variables`; raises if not positive definite."""
+    names = pop.variables()
+    idx = {n: i for i, n in enumerate(names)}
+    R = np.eye(len(names))
+    for c in pop.correlations:
+        R[idx[c.a], idx[c.b]] = R[idx[c.b], idx[c.a]] = c.r
+    w = np.linalg.eigvalsh(R)
+    if w.min() <= 1e-10:
+        raise InputError(
+            "correlations",
+            [f"{c.a}~{c.b}={c.r:g}" for c in pop.correlations],
+            "a positive-definite correlation matrix",
+            f"smallest eigenvalue {w.min():.3g}: these correlations cannot hold together",
+        )
+    return R
+
+
+def _truncated_ppf(u: np.ndarray, c: Continuous) -> np.ndarray:
+    if c.dist == "normal":
+        mu, sig = c.mean, c.sd
+        to_z = lambda x: (x - mu) / sig  # noqa: E731
+        back = lambda z: mu + sig * z  # noqa: E731
+    else:
+        s2 = np.log1p((c.sd / c.mean) ** 2)
+        mu, sig = np.log(c.mean) - s2 / 2, np.sqrt(s2)
+        to_z = lambda x: (np.log(x) - mu) / sig if x > 0 else -np.inf  # noqa: E731
+        back = lambda z: np.exp(mu + sig * z)  # noqa: E731
+    a, b = special.ndtr(to_z(c.lo)), special.ndtr(to_z(c.hi))
+    x = back(special.ndtri(a + u * (b - a)))
+    return np.clip(x, c.lo, c.hi)
+
+
+def sample_population(pop: Population, n: int, seed: int | np.random.SeedSequence | np.random.Generator, first_id: int = 0) -> pa.Table:
+    """Draw ``n`` virtual patients (a pyarrow Table, one row each), reproducibly from ``seed``.
+
+    Columns: ``patient_id`` (``first_id`` + row), the continuous variables (float64) and the
+    categorical ones (strings).  ``primary_lesion`` is only meaningful for primary MR and
+    ``tenting_depth_mm`` for secondary MR (the mapping ignores the other).
+    """
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    R = correlation_matrix(pop)
+    L = np.linalg.cholesky(R)
+    z = rng.standard_normal((n, R.shape[0])) @ L.T
+    u = special.ndtr(z)
+    names = pop.variables()
+    cols: dict[str, Any] = {"patient_id": np.arange(first_id, first_id + n, dtype=np.int64)}
+    for j, name in enumerate(names):
+        if name in REQUIRED_CONTINUOUS:
+            cols[name] = _truncated_ppf(u[:, j], pop.continuous[name])
+        else:
+            levels = pop.categorical[name].levels
+            keys = list(levels)
+            cum = np.cumsum([levels[k] for k in keys])
+            k = np.minimum(np.searchsorted(cum / cum[-1], u[:, j], side="right"), len(keys) - 1)
+            cols[name] = np.asarray(keys, dtype=object)[k]
+    cols["ic_diameter_mm"] = np.maximum(cols["ic_diameter_mm"], cols["ap_diameter_mm"] * 0.9)
+    return pa.table({k: pa.array(v, type=pa.string()) if isinstance(v, np.ndarray) and v.dtype == object else v for k, v in cols.items()})
+
+
+def population_citations(pop: Population) -> list[str]:
+    """Citation keys behind a population (its sources and every marginal's), in order."""
+    seen: dict[str, None] = {}
+    for s in [*pop.sources, *(c.source for c in pop.continuous.values()), *(c.source for c in pop.categorical.values())]:
+        seen.setdefault(s, None)
+    return list(seen)

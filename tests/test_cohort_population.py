@@ -1,0 +1,97 @@
+"""Populations: schema errors name the field, sampling is reproducible and respects ranges and correlations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mitrasim.cohort.population import SHIPPED_POPULATIONS, correlation_matrix, load_population, parse_population, sample_population
+from mitrasim.errors import InputError
+
+
+def _minimal(**extra):
+    d = {
+        "name": "t",
+        "continuous": {
+            "age_years": {"mean": 70, "sd": 10, "lo": 40, "hi": 95},
+            "lvef_pct": {"mean": 40, "sd": 10, "lo": 15, "hi": 70},
+            "lvedv_ml": {"dist": "lognormal", "mean": 160, "sd": 50, "lo": 80, "hi": 400},
+            "eroa_cm2": {"dist": "lognormal", "mean": 0.4, "sd": 0.15, "lo": 0.2, "hi": 1.0},
+            "mva_cm2": {"mean": 4.8, "sd": 0.6, "lo": 4.0, "hi": 7.0},
+        },
+        "categorical": {"sex": {"levels": {"female": 0.4, "male": 0.6}}, "etiology": {"levels": {"primary": 0.5, "secondary": 0.5}}},
+    }
+    d.update(extra)
+    return d
+
+
+@pytest.mark.parametrize("name", SHIPPED_POPULATIONS)
+def test_shipped_populations_load_and_cite(name):
+    pop = load_population(name)
+    assert pop.sources
+    t = sample_population(pop, 2000, 1)
+    for var, c in pop.continuous.items():
+        x = t.column(var).to_numpy()
+        assert x.min() >= c.lo - 1e-9 and x.max() <= c.hi + 1e-9
+
+
+def test_same_seed_same_sample_and_different_seed_differs():
+    pop = load_population("tvt_mixed")
+    a, b, c = (sample_population(pop, 500, s) for s in (5, 5, 6))
+    assert a.equals(b)
+    assert not a.equals(c)
+
+
+def test_marginals_and_correlation_follow_the_description():
+    pop = parse_population(_minimal(correlations=[{"a": "lvef_pct", "b": "lvedv_ml", "r": -0.6}]))
+    t = sample_population(pop, 20000, 3)
+    ef, edv = t.column("lvef_pct").to_numpy(), t.column("lvedv_ml").to_numpy()
+    assert abs(ef.mean() - 40) < 0.6
+    assert np.corrcoef(ef, np.log(edv))[0, 1] < -0.45
+    male = np.asarray(t.column("sex").to_pylist()) == "male"
+    assert abs(male.mean() - 0.6) < 0.02
+
+
+def test_not_positive_definite_correlations_are_refused():
+    bad = [
+        {"a": "lvef_pct", "b": "lvedv_ml", "r": 0.9},
+        {"a": "lvef_pct", "b": "eroa_cm2", "r": 0.9},
+        {"a": "lvedv_ml", "b": "eroa_cm2", "r": -0.9},
+    ]
+    with pytest.raises(InputError) as e:
+        parse_population(_minimal(correlations=bad))
+    assert e.value.field == "correlations" and "positive-definite" in str(e.value)
+
+
+def test_negative_sd_names_the_field():
+    d = _minimal()
+    d["continuous"]["eroa_cm2"]["sd"] = -0.1
+    with pytest.raises(InputError) as e:
+        parse_population(d)
+    assert e.value.field == "continuous.eroa_cm2.sd"
+
+
+@pytest.mark.parametrize(
+    "patch, field",
+    [
+        ({"continuous": {"weight_kg": {"mean": 1, "sd": 1, "lo": 0, "hi": 2}}}, "continuous.weight_kg"),
+        ({"categorical": {"sex": {"levels": {"female": 0.5, "other": 0.5}}}}, "categorical.sex.levels"),
+        ({"correlations": [{"a": "lvef_pct", "b": "nope", "r": 0.1}]}, "correlations.0.b"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
+def test_bad_population_fields(patch, field):
+    d = _minimal()
+    for k, v in patch.items():
+        if isinstance(v, dict) and isinstance(d.get(k), dict):
+            d[k] = {**d[k], **v}
+        else:
+            d[k] = v
+    with pytest.raises(InputError) as e:
+        parse_population(d)
+    assert e.value.field == field
+
+
+def test_correlation_matrix_is_symmetric_with_unit_diagonal():
+    R = correlation_matrix(load_population("coapt_like"))
+    assert np.allclose(R, R.T) and np.allclose(np.diag(R), 1.0)
