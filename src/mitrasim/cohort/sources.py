@@ -35,12 +35,7 @@ citations.register(
     "Secondary Mitral Regurgitation (MITRA-FR). N Engl J Med 379:2297-2306 (2018).",
     doi="10.1056/NEJMoa1805374",
 )
-citations.register(
-    "clinical_reference_risks",
-    "mitrasim clinical reference (shared/reference/clinical.md), 'Risks': in-hospital death 2.3-2.7%, "
-    "stroke 1-2.6%, major bleeding about 2.6%, SLDA about 1.5-2%, pericardial effusion/tamponade "
-    "0.5-1% [check], urgent surgery < 1% [check], clip embolization < 0.5% [check].",
-)
+from mitrasim.procedure import risks as _procedure_risks  # noqa: E402,F401  (registers clinical_reference_risks)
 citations.register(
     "mitrasim_cohort_model",
     "mitrasim cohort model choices (src/mitrasim/cohort): population shapes, correlations and the "
