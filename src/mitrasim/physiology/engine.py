@@ -186,13 +186,11 @@ def _diode(d, go, gc):
 
 
 @njit(cache=True, inline="always")
-def _mitral(X, PB, d_mv, diode, j, L):
+def _mitral_flows(xf, xr, PB, d_mv, diode, j, L):
     """Mitral flows (forward, regurgitant) and the slopes of their inertial states."""
     if diode:
         qd = _diode(d_mv, PB[B_MV_GO * L + j], PB[B_MV_GC * L + j])
         return qd, 0.0, 0.0, 0.0
-    xf = X[S_QF * L + j]
-    xr = X[S_QR * L + j]
     q_f = xf if xf > 0.0 else 0.0
     q_r = xr if xr > 0.0 else 0.0
     gf = (d_mv - q_f * q_f * PB[B_F_IB * L + j]) * PB[B_F_G * L + j]
@@ -203,31 +201,51 @@ def _mitral(X, PB, d_mv, diode, j, L):
 
 
 @njit(cache=True, inline="always")
-def _rhs(X, K, PB, act, s2, diode, L):
-    """K = f(X) for one block at stage time s2·dt/2 (the valve law is hoisted out of the lane loop)."""
-    if diode:
-        _rhs_lanes(X, K, PB, act, s2, True, L)
-    else:
-        _rhs_lanes(X, K, PB, act, s2, False, L)
+def _mitral(X, PB, d_mv, diode, j, L):
+    """Mitral flows and slopes from the state array X (lane j)."""
+    return _mitral_flows(X[S_QF * L + j], X[S_QR * L + j], PB, d_mv, diode, j, L)
 
 
 @njit(cache=True, inline="always")
-def _rhs_lanes(X, K, PB, act, s2, diode, L):
+def _rhs(X, KP, h, K, PB, act, s2, diode, L):
+    """K = f(X + h·dt·KP) for one block at stage time s2·dt/2 (an RK4 stage; h = 0 for the first).
+
+    The stage state is formed on the fly (no intermediate state array), and the valve law is
+    hoisted out of the lane loop.
+    """
+    if diode:
+        _rhs_lanes(X, KP, h, K, PB, act, s2, True, L)
+    else:
+        _rhs_lanes(X, KP, h, K, PB, act, s2, False, L)
+
+
+@njit(cache=True, inline="always")
+def _rhs_lanes(X, KP, h, K, PB, act, s2, diode, L):
     ao = s2 * 4 * L
     for j in range(L):
-        p_la, p_lv, p_ra, p_rv = _pressures(X, PB, act, ao, j, L)
-        p_sa = X[S_PSA * L + j]
-        p_sv = X[S_PSV * L + j]
-        p_pa = X[S_PPA * L + j]
-        p_pv = X[S_PPV * L + j]
-        q_sa = X[S_QSA * L + j]
-        q_sv = X[S_QSV * L + j]
-        q_pa = X[S_QPA * L + j]
-        q_pn = X[S_QPV * L + j]
+        hd = h * PB[B_DT * L + j]
+        v_la = X[S_VLA * L + j] + hd * KP[S_VLA * L + j]
+        v_lv = X[S_VLV * L + j] + hd * KP[S_VLV * L + j]
+        v_ra = X[S_VRA * L + j] + hd * KP[S_VRA * L + j]
+        v_rv = X[S_VRV * L + j] + hd * KP[S_VRV * L + j]
+        p_sa = X[S_PSA * L + j] + hd * KP[S_PSA * L + j]
+        p_sv = X[S_PSV * L + j] + hd * KP[S_PSV * L + j]
+        p_pa = X[S_PPA * L + j] + hd * KP[S_PPA * L + j]
+        p_pv = X[S_PPV * L + j] + hd * KP[S_PPV * L + j]
+        q_sa = X[S_QSA * L + j] + hd * KP[S_QSA * L + j]
+        q_sv = X[S_QSV * L + j] + hd * KP[S_QSV * L + j]
+        q_pa = X[S_QPA * L + j] + hd * KP[S_QPA * L + j]
+        q_pn = X[S_QPV * L + j] + hd * KP[S_QPV * L + j]
+        xf = X[S_QF * L + j] + hd * KP[S_QF * L + j]
+        xr = X[S_QR * L + j] + hd * KP[S_QR * L + j]
+        p_la = (PB[B_LA_EB * L + j] + PB[B_LA_EA * L + j] * act[ao + j]) * (v_la - PB[B_LA_V0 * L + j])
+        p_lv = (PB[B_LV_EB * L + j] + PB[B_LV_EA * L + j] * act[ao + L + j]) * (v_lv - PB[B_LV_V0 * L + j])
+        p_ra = (PB[B_RA_EB * L + j] + PB[B_RA_EA * L + j] * act[ao + 2 * L + j]) * (v_ra - PB[B_RA_V0 * L + j])
+        p_rv = (PB[B_RV_EB * L + j] + PB[B_RV_EA * L + j] * act[ao + 3 * L + j]) * (v_rv - PB[B_RV_V0 * L + j])
         q_av = _diode(p_lv - p_sa, PB[B_AV_GO * L + j], PB[B_AV_GC * L + j])
         q_tv = _diode(p_ra - p_rv, PB[B_TV_GO * L + j], PB[B_TV_GC * L + j])
         q_pv = _diode(p_rv - p_pa, PB[B_PUV_GO * L + j], PB[B_PUV_GC * L + j])
-        q_f, q_r, dqf, dqr = _mitral(X, PB, p_la - p_lv, diode, j, L)
+        q_f, q_r, dqf, dqr = _mitral_flows(xf, xr, PB, p_la - p_lv, diode, j, L)
         K[S_QF * L + j] = dqf
         K[S_QR * L + j] = dqr
         K[S_VLA * L + j] = q_pn - q_f + q_r
@@ -384,13 +402,6 @@ def _finish(A, X, X0b, P, c, j, beat, res, conv, diode, metrics, x_end, L):
 
 
 @njit(cache=True, inline="always")
-def _axpy(Y, X, K, DTV, scale, L):
-    """Y = X + scale·dt·K (all 14 states, all lanes; DTV holds dt per state row and lane)."""
-    for m in range(N_STATE * L):
-        Y[m] = X[m] + scale * DTV[m] * K[m]
-
-
-@njit(cache=True, inline="always")
 def _rk4_update(X, K1, K2, K3, K4, DTV, L):
     """X += dt/6·(K1 + 2K2 + 2K3 + K4), then one-way orifice flows clamped at zero."""
     for m in range(N_STATE * L):
@@ -442,11 +453,10 @@ def _make_run_batch(L: int):
             col = blk * L
             X = np.empty(N_STATE * L)
             X0b = np.empty(N_STATE * L)
-            XT = np.empty(N_STATE * L)
-            K1 = np.empty(N_STATE * L)
-            K2 = np.empty(N_STATE * L)
-            K3 = np.empty(N_STATE * L)
-            K4 = np.empty(N_STATE * L)
+            K1 = np.zeros(N_STATE * L)
+            K2 = np.zeros(N_STATE * L)
+            K3 = np.zeros(N_STATE * L)
+            K4 = np.zeros(N_STATE * L)
             PB = np.empty(N_PB * L)
             A = np.zeros(N_ACC * L)
             DTV = np.empty(N_STATE * L)
@@ -461,16 +471,13 @@ def _make_run_batch(L: int):
                 _reset_acc(A, L)
                 for step in range(n_steps):
                     s2 = 2 * step
-                    _rhs(X, K1, PB, act, s2, diode, L)
+                    _rhs(X, K4, 0.0, K1, PB, act, s2, diode, L)
                     _accumulate(X, K1, PB, act, s2, diode, nsf, A, L)
                     if want_waves:
                         _store_waves(X, PB, act, s2, diode, done, col, step, waves, L)
-                    _axpy(XT, X, K1, DTV, 0.5, L)
-                    _rhs(XT, K2, PB, act, s2 + 1, diode, L)
-                    _axpy(XT, X, K2, DTV, 0.5, L)
-                    _rhs(XT, K3, PB, act, s2 + 1, diode, L)
-                    _axpy(XT, X, K3, DTV, 1.0, L)
-                    _rhs(XT, K4, PB, act, s2 + 2, diode, L)
+                    _rhs(X, K1, 0.5, K2, PB, act, s2 + 1, diode, L)
+                    _rhs(X, K2, 0.5, K3, PB, act, s2 + 1, diode, L)
+                    _rhs(X, K3, 1.0, K4, PB, act, s2 + 2, diode, L)
                     _rk4_update(X, K1, K2, K3, K4, DTV, L)
                 for j in range(L):
                     if done[j]:
