@@ -35,6 +35,17 @@ def _as_postgres(cmd: list[str]) -> list[str]:
     return cmd
 
 
+def _pg_tool(name: str) -> str | None:
+    """A PostgreSQL server tool on PATH, or in Debian's versioned folder."""
+    import glob
+
+    found = shutil.which(name)
+    if found:
+        return found
+    cands = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return cands[-1] if cands else None
+
+
 @pytest.fixture(scope="module")
 def pg_url():
     url = os.environ.get("MITRASIM_TEST_POSTGRES_URL")
@@ -42,7 +53,7 @@ def pg_url():
         yield url
         return
     pytest.importorskip("psycopg", reason="the psycopg driver is needed for a PostgreSQL URL")
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    initdb, pg_ctl = _pg_tool("initdb"), _pg_tool("pg_ctl")
     if not initdb or not pg_ctl:
         pytest.skip("no MITRASIM_TEST_POSTGRES_URL and no local initdb/pg_ctl to start a server")
     root = Path(tempfile.mkdtemp(prefix="mitrasim-pg-"))

@@ -1,0 +1,211 @@
+"""Engine benchmark: mitrasim vs svZeroDSolver and the `circulation` package, in one run.
+
+Run by hand (results go to benchmarks/RESULTS.md with the machine and the command)::
+
+    python -m pip install -r benchmarks/requirements.txt
+    python benchmarks/engine.py            # everything (~2–3 min)
+    python benchmarks/engine.py --quick    # fewer repeats
+
+Measures:
+
+1. one patient, µs per simulated beat, at equal accuracy: mitrasim's ``svzerod_two_hill`` and
+   ``regazzoni2022`` presets vs svZeroDSolver on the same two-hill file (same number of beats)
+   and vs ``circulation``'s ``Regazzoni2020`` (forward Euler, 1 ms); accuracy of each against a
+   tight reference (mitrasim: scipy Radau rtol 1e-10 on the same model; svzerod: itself at
+   689 and 2000 points per beat);
+2. batches of 1, 100, 1 000 and 10 000 patients with different parameters: patient-beats/s,
+   and the share of the machine's float64 peak (numpy matmul on both cores) for the kernel's
+   own operation count;
+3. memory per patient without waveforms;
+4. cold and warm start of ``mitrasim simulate`` (empty vs filled compile cache).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import peers  # noqa: E402
+
+from mitrasim.physiology import reference as R  # noqa: E402
+from mitrasim.physiology import simulation as S  # noqa: E402
+from mitrasim.physiology.parameter_sets import get_parameter_set  # noqa: E402
+from mitrasim.physiology.parameters import KP  # noqa: E402
+
+#: Floating-point operations per patient per RK4 step, counted from engine.py's loops:
+#: each of the 4 stages forms its state (14 FMA = 28), chamber pressures (4 × 4 = 16), three
+#: diodes (3 × 2 = 6), the two mitral orifices (9), mass balances (6), compartment slopes
+#: (4 × 2 = 8) and inertial slopes (4 × 4 = 16): 89 per stage; the RK4 update 14 × 6 = 84;
+#: the beat-metric accumulators about 40.  (Selects and compares not counted.)
+FLOPS_PER_STEP = 4 * 89 + 84 + 40
+METRICS = ("edv_ml", "esv_ml", "sbp_mmhg", "dbp_mmhg", "la_mean_mmhg", "co_l_min")
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import numba
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numba": numba.__version__,
+        "numpy": np.__version__,
+        "loadavg": Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else None,
+    }
+
+
+def best_of(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def mitrasim_fixed_beats(preset: str, n_beats: int, dt_max: float, **kw):
+    st = S.SolverSettings(min_beats=n_beats, max_beats=n_beats, tol=1e-300, dt_max_s=dt_max)
+    return S.simulate(preset, settings=st, **kw)
+
+
+def radau_error(preset: str, n_beats: int, dt_max: float, **kw) -> float:
+    """Largest relative metric difference of mitrasim vs the Radau reference over ``n_beats``."""
+    ps = get_parameter_set(preset)
+    res = mitrasim_fixed_beats(preset, n_beats, dt_max, **kw)
+    eng = res.patient_metrics()
+    cols, n = S.build_batch(ps, None, **kw)
+    P, _ = S._kernel_arrays(cols, ps.model, n, 1, int(res.n_steps[0]))
+    X0 = S._initial_states(ps, cols, n, 1, None)
+    _, w = R.reference_beats(P, 0, X0[:, 0], 0 if ps.model.activation == "cosine" else 1, ps.model.mitral == "diode", n_beats)
+    ref = R.waveform_metrics(
+        w, period_s=P[KP["period_s"], 0], eroa_cm2=P[KP["eroa_cm2"], 0], mva_cm2=P[KP["mva_cm2"], 0],
+        t_ventricular_s=P[KP["lv_act_a"], 0], t_atrial_s=P[KP["la_act_a"], 0],
+    )
+    keys = [k for k, v in ref.items() if np.isfinite(v) and np.isfinite(eng[k]) and k not in ("pv_systolic_reversal", "lvedp_mmhg")]
+    return max(abs(eng[k] - ref[k]) / max(abs(ref[k]), 1e-9) for k in keys)
+
+
+def one_patient(args) -> list[dict]:
+    rows = []
+    nb = 20
+    for preset, kw in (("svzerod_two_hill", {}), ("regazzoni2022", {"eroa_cm2": 0.3})):
+        for dt in (4e-3, 2.5e-3):
+            mitrasim_fixed_beats(preset, 2, dt, **kw)  # compile / load cache
+            t = best_of(lambda: mitrasim_fixed_beats(preset, nb, dt, **kw), args.repeats)
+            steps = int(mitrasim_fixed_beats(preset, 1, dt, **kw).n_steps[0])
+            err = radau_error(preset, 3, dt, **kw)
+            rows.append({"simulator": f"mitrasim {preset}", "steps_per_beat": steps, "us_per_beat": 1e6 * t / nb, "max_rel_err_vs_reference": err})
+    try:
+        cfg = peers.load_two_hill_config()
+        fine = peers.svzerod_converged_reference(cfg) if not args.quick else None
+        for steps in (200, 689):
+            r = peers.time_svzerod(cfg, n_beats=nb, steps_per_beat=steps, repeats=args.repeats, api="simulate")
+            rs = peers.time_svzerod(cfg, n_beats=nb, steps_per_beat=steps, repeats=args.repeats, api="solver")
+            err = peers.max_rel_diff(r, fine) if fine else float("nan")
+            rows.append({"simulator": "svzerod simulate()", "steps_per_beat": steps, "us_per_beat": r["us_per_beat"], "max_rel_err_vs_reference": err})
+            rows.append({"simulator": "svzerod Solver.run() only", "steps_per_beat": steps, "us_per_beat": rs["us_per_beat"], "max_rel_err_vs_reference": err})
+    except Exception as exc:  # peers are optional
+        rows.append({"simulator": f"svzerod unavailable: {exc}"})
+    try:
+        c = peers.run_circulation(n_beats=5)
+        rows.append({"simulator": "circulation Regazzoni2020 (Euler 1 ms)", "steps_per_beat": 800, "us_per_beat": c["us_per_beat"], "max_rel_err_vs_reference": float("nan")})
+    except Exception as exc:
+        rows.append({"simulator": f"circulation unavailable: {exc}"})
+    return rows
+
+
+def batches(args, peak_gflops: float | None) -> list[dict]:
+    rows = []
+    nb = 10
+    rng = np.random.default_rng(0)
+    for n in (1, 100, 1000, 10000):
+        e = rng.uniform(0.0, 0.6, n)
+        lv = rng.uniform(2.0, 3.5, n)
+        ov = [{"lv_ea_mmhg_ml": float(x)} for x in lv]
+        for dt in (4e-3, 2.5e-3):
+            run = lambda: mitrasim_fixed_beats("regazzoni2022", nb, dt, eroa_cm2=e, overrides=ov)  # noqa: E731
+            run()
+            reps = args.repeats if n <= 1000 else max(1, args.repeats // 2)
+            t = best_of(run, reps)
+            steps = 16 * int(np.ceil(0.8 / (16 * dt)))
+            pbs = n * nb / t
+            gflops = pbs * steps * FLOPS_PER_STEP / 1e9
+            rows.append({
+                "patients": n, "steps_per_beat": steps, "patient_beats_per_s": pbs, "us_per_patient_beat": 1e6 / pbs,
+                "kernel_gflops": gflops, "share_of_peak": gflops / peak_gflops if peak_gflops else float("nan"),
+            })
+    return rows
+
+
+def memory_per_patient() -> float:
+    import tracemalloc
+
+    n = 10000
+    e = np.linspace(0, 0.6, n)
+    S.simulate("regazzoni2022", eroa_cm2=e[:16])
+    tracemalloc.start()
+    r = S.simulate("regazzoni2022", eroa_cm2=e)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del r
+    return peak / n
+
+
+def start_times() -> dict:
+    env = dict(os.environ)
+    with tempfile.TemporaryDirectory() as d:
+        env["MITRASIM_CACHE_DIR"] = d
+        cmd = [sys.executable, "-m", "mitrasim", "simulate", "--eroa-cm2", "0.3", "--json"]
+        t = time.perf_counter()
+        subprocess.run(cmd, env=env, check=True, capture_output=True)
+        cold = time.perf_counter() - t
+        warm = []
+        for _ in range(3):
+            t = time.perf_counter()
+            subprocess.run(cmd, env=env, check=True, capture_output=True)
+            warm.append(time.perf_counter() - t)
+    return {"cold_s": cold, "warm_s": statistics.median(warm)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--json", type=Path, help="also write all numbers to this JSON file")
+    args = ap.parse_args()
+    args.repeats = 2 if args.quick else 5
+    out = {"machine": machine()}
+    peak = peers.machine_peak_gflops(seconds=1.5 if args.quick else 3.0)
+    out["peak"] = peak
+    peak_all = peak.get("gflops_all_cores") or peak.get("all_cores_gflops") or peak.get("gflops_all")
+    out["one_patient"] = one_patient(args)
+    out["batches"] = batches(args, peak_all)
+    out["memory_bytes_per_patient"] = memory_per_patient()
+    out["start"] = start_times()
+    print(json.dumps(out, indent=1, default=float))
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()
