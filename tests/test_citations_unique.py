@@ -15,3 +15,19 @@ def test_all_modules_import_without_citation_clash():
     keys = [s.key for s in citations.all_sources()]
     assert len(keys) == len(set(keys))
     assert "regazzoni2022" in keys and "zoghbi2017" in keys
+
+
+def test_each_source_is_registered_in_one_place():
+    import ast
+    from collections import defaultdict
+    from pathlib import Path
+
+    where = defaultdict(list)
+    for f in Path(mitrasim.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(f.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "register"
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "citations"
+                    and node.args and isinstance(node.args[0], ast.Constant)):
+                where[node.args[0].value].append(f.name)
+    twice = {k: v for k, v in where.items() if len(v) > 1}
+    assert not twice, twice

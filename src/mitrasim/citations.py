@@ -90,3 +90,7 @@ register(
     "mitrasim: a research and education simulator of mitral regurgitation and "
     "transcatheter edge-to-edge repair. Not a medical device.",
 )
+
+
+# Shared sources (cited by several areas) are registered once, in bibliography.py.
+from mitrasim import bibliography as _bibliography  # noqa: E402,F401

@@ -49,13 +49,6 @@ citations.register(
     note="PASCAL: broad curved paddles, a central spacer, independently actuated clasps.",
 )
 citations.register(
-    "feldman2011_everest2",
-    "Feldman T et al. Percutaneous repair or surgery for mitral regurgitation (EVEREST II). "
-    "N Engl J Med 364:1395-1406 (2011).",
-    note="Anatomic exclusions: MVA < 4.0 cm2, flail width >= 15 mm, flail gap >= 10 mm, coaptation "
-    "depth > 11 mm, coaptation length < 2 mm, severe calcification in the grasping zone, cleft.",
-)
-citations.register(
     "clinical_reference_devices",
     "mitrasim clinical reference (shared/reference/clinical.md), device table: MitraClip G4 NT/XT arm "
     "9/12 mm, NT/NTW width 4/6 mm; PASCAL Ace 6 mm and PASCAL 10 mm paddles [to check against the IFU].",

@@ -48,12 +48,6 @@ citations.register(
     doi="10.1093/eurheartj/ehad193",
 )
 citations.register(
-    "sorajja2017_tvt",
-    "Sorajja P, Vemulapalli S, Feldman T, et al. Outcomes With Transcatheter Mitral Valve Repair in "
-    "the United States: An STS/ACC TVT Registry Report. J Am Coll Cardiol 70:2315-2327 (2017).",
-    note="median hospital stay 2 days",
-)
-citations.register(
     "teer_antithrombotic_cohort2022",
     "Antithrombotic Treatment and Its Association with Outcome in a Multicenter Cohort of "
     "Transcatheter Edge-to-Edge Mitral Valve Repair Patients. J Cardiovasc Dev Dis 9(11):366 (2022).",

@@ -31,12 +31,6 @@ citations.register(
     "two-hill activation). https://github.com/SimVascular/svZeroDSolver",
 )
 citations.register(
-    "stone2018_coapt",
-    "Stone GW, Lindenfeld J, Abraham WT, et al. Transcatheter Mitral-Valve Repair in Patients with Heart "
-    "Failure (COAPT). N Engl J Med 379:2307-2318 (2018).",
-    doi="10.1056/NEJMoa1806640",
-)
-citations.register(
     "bernoulli_orifice",
     "Gorlin/Bernoulli orifice law in clinical units: Q [mL/s] = 50.16·A [cm²]·sqrt(Δp [mmHg]) with "
     "ρ = 1060 kg/m³; orifice inertance L = ρ·l_eff/A (e.g. Mynard JP et al. Int J Numer Meth Biomed Eng "

@@ -41,12 +41,6 @@ __all__ = [
 ]
 
 citations.register(
-    "sorajja2017_tvt",
-    "Sorajja P, Vemulapalli S, Feldman T, et al. Outcomes With Transcatheter Mitral Valve Repair in "
-    "the United States: An STS/ACC TVT Registry Report. J Am Coll Cardiol 70:2315-2327 (2017).",
-    note="median hospital stay 2 days",
-)
-citations.register(
     "clinical_reference_risks",
     "mitrasim clinical reference (shared/reference/clinical.md), 'Risks': in-hospital death 2.3-2.7% and "
     "stroke 1-2.6% (TVT registry), major bleeding about 2.6% (TVT early), SLDA about 1.5-2% (EXPAND leaflet "

@@ -1,0 +1,30 @@
+"""Sources cited by more than one part of mitrasim, registered once here.
+
+Module-specific sources are registered next to the numbers that use them; a source that
+several areas rely on (a trial, a registry) lives here so that it is registered exactly once.
+"""
+
+from mitrasim import citations
+
+citations.register(
+    "feldman2011_everest2",
+    "Feldman T et al. Percutaneous repair or surgery for mitral regurgitation (EVEREST II). "
+    "N Engl J Med 364:1395-1406 (2011).",
+    note="Anatomic exclusions: MVA < 4.0 cm2, flail width >= 15 mm, flail gap >= 10 mm, coaptation "
+    "depth > 11 mm, coaptation length < 2 mm, severe calcification in the grasping zone, cleft.",
+)
+
+citations.register(
+    "sorajja2017_tvt",
+    "Sorajja P, Vemulapalli S, Feldman T, et al. Outcomes With Transcatheter Mitral Valve Repair in "
+    "the United States: An STS/ACC TVT Registry Report. J Am Coll Cardiol 70:2315-2327 (2017).",
+    note="n = 2,952; 1-year mortality 25.8%, 1-year HF hospitalisation 20.2%; 1-year mortality by "
+    "residual MR 0/1+ 21.7%, 2+ 29.2%, 3+/4+ 48.9% (clinical.md).",
+)
+
+citations.register(
+    "stone2018_coapt",
+    "Stone GW, Lindenfeld J, Abraham WT, et al. Transcatheter Mitral-Valve Repair in Patients with Heart "
+    "Failure (COAPT). N Engl J Med 379:2307-2318 (2018).",
+    doi="10.1056/NEJMoa1806640",
+)
