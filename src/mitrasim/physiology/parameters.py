@@ -19,6 +19,7 @@ svZeroDSolver's files).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -241,7 +242,10 @@ def scaled_timings(values: dict[str, np.ndarray], model: Model) -> dict[str, np.
         out[f"{ch}_act_f"] = 1.0 + 0.0 * T
     if model.activation == "two_hill":
         for ch in CHAMBERS:
-            out[f"{ch}_act_f"] = 1.0 / two_hill_max(out[f"{ch}_act_b"], out[f"{ch}_act_c"], out[f"{ch}_act_d"], out[f"{ch}_act_e"], T)
+            rows = np.stack(np.broadcast_arrays(out[f"{ch}_act_b"], out[f"{ch}_act_c"], out[f"{ch}_act_d"], out[f"{ch}_act_e"], T), axis=1)
+            uniq, inv = np.unique(rows, axis=0, return_inverse=True)  # patients often share timings
+            peak = np.array([_two_hill_max_cached(tuple(r)) for r in uniq.tolist()]) if len(uniq) <= 64 else two_hill_max(*uniq.T)
+            out[f"{ch}_act_f"] = (1.0 / peak)[inv.ravel()]
     return out
 
 
@@ -252,9 +256,14 @@ def two_hill_raw(t, tau1, tau2, m1, m2):
     return g1 / (1.0 + g1) / (1.0 + g2)
 
 
+@functools.lru_cache(maxsize=1024)
+def _two_hill_max_cached(args: tuple[float, float, float, float, float]) -> float:
+    return float(two_hill_max(*(np.atleast_1d(a) for a in args))[0])
+
+
 def two_hill_max(tau1, tau2, m1, m2, T) -> np.ndarray:
     """Maximum of the two-hill function over one period (grid, then golden-section refinement)."""
-    tau1, tau2, m1, m2, T = np.broadcast_arrays(*(np.asarray(x, float) for x in (tau1, tau2, m1, m2, T)))
+    tau1, tau2, m1, m2, T = np.broadcast_arrays(*(np.atleast_1d(np.asarray(x, float)) for x in (tau1, tau2, m1, m2, T)))
     n = 2000
     grid = np.linspace(0.0, 1.0, n + 1)[:, None] * T[None, :]
     f = two_hill_raw(grid, tau1, tau2, m1, m2)

@@ -263,7 +263,8 @@ def _run(P, X0, kind, diode, n_steps, settings: SolverSettings, ew, block, metri
     import numba
 
     threads = settings.threads or engine.default_threads()
-    threads = max(1, min(threads, numba.config.NUMBA_NUM_THREADS))
+    # never more threads than blocks: an idle thread of the team costs milliseconds per call
+    threads = max(1, min(threads, numba.config.NUMBA_NUM_THREADS, P.shape[1] // block))
     old = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
