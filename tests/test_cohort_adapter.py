@@ -1,11 +1,11 @@
-"""The interim procedure adapter: coherent records, vectorised grading, mapping to the engine."""
+"""The cohort adapter: every patient goes through mitrasim.procedure; coherent records, mapping to the engine."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mitrasim.cohort.adapter import OUTPUT_COLUMNS, Strategy, grade_quantitative, run_patient_chunk
+from mitrasim.cohort.adapter import OUTPUT_COLUMNS, Strategy, patient_setups, run_patient_chunk
 from mitrasim.cohort.population import load_population, sample_population
 from mitrasim.errors import InputError  # noqa: F401
 from mitrasim.physiology.simulation import SolverSettings
@@ -22,9 +22,24 @@ def results():
     return out
 
 
-def test_grade_quantitative_thresholds():
-    g = grade_quantitative(np.array([0.0, 0.1, 0.25, 0.35, 0.5]), np.array([0, 10, 35, 50, 70.0]), np.array([0, 10, 35, 45, 60.0]))
-    assert g.tolist() == [0, 1, 2, 3, 4]
+def test_rows_are_the_procedure_modules_results():
+    """The chunk runs mitrasim.procedure: its rows equal run_procedures on the same patients and seed."""
+    import numpy as np
+
+    from mitrasim.procedure import run_procedures
+
+    pop = load_population("tvt_mixed")
+    pts = sample_population(pop, 12, 4)
+    presets = dict(pop.presets)
+    chunk = run_patient_chunk(pts, Strategy(), 8, settings=FAST, preset_by_etiology=presets).to_pydict()
+    batch = run_procedures(patient_setups(pts, Strategy(), FAST, presets), seed=np.random.default_rng(8), settings=FAST)
+    cols = batch.arrays()
+    assert chunk["clips_implanted"] == cols["n_clips"].tolist()
+    assert chunk["grade_after"] == cols["mr_grade_after"].tolist()
+    assert np.allclose(chunk["gradient_after_mmhg"], cols["mean_gradient_mmhg_after"])
+    assert np.allclose(chunk["mva_after_cm2"], cols["mva_cm2_after"])
+    assert chunk["death_inhospital"] == cols["in_hospital_death"].tolist()
+    assert chunk["log"] == ["\n".join(r.log) for r in batch.results]
 
 
 def test_columns_and_one_row_per_patient(results):

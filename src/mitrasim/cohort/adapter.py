@@ -1,50 +1,29 @@
 """The one place where the cohort calls the procedure: :func:`run_patient_chunk`.
 
->>> SWITCH TO ``mitrasim.procedure`` HERE <<<
-``mitrasim.procedure.run_procedures`` (batched over patients, seeded) is being
-written on another branch.  Until it lands, :func:`run_patient_chunk` runs an
-*interim* procedure built from what exists — the valve geometry and clip model
-(:mod:`mitrasim.valve`), the device catalogue (:mod:`mitrasim.devices`), the
-engine (:func:`mitrasim.physiology.simulation.simulate`) and the echo grading
-thresholds (:mod:`mitrasim.echo.thresholds`) — vectorised over the chunk.  To
-switch: build the procedure's patient inputs from ``patients`` (see
-:mod:`mitrasim.cohort.mapping`), call ``run_procedures(..., seed=seed)`` and
-map its result onto :data:`OUTPUT_COLUMNS` (same names, same meaning); the trial
-runner, the store and the reports only see those columns.
+Every virtual patient of a chunk goes through the procedure of :mod:`mitrasim.procedure`
+(:func:`mitrasim.procedure.process.run_procedure_arrays`, batched over the chunk): the same
+targeting, device choice, grasp, echo grading, release/reposition/stop rules and seeded
+complications (:class:`mitrasim.procedure.ComplicationRates`) as a single case.  This
+module only maps a trial arm's :class:`Strategy` onto the procedure's
+:class:`~mitrasim.procedure.Rules`, the sampled patients onto its
+:class:`~mitrasim.procedure.PatientSetup` (:mod:`mitrasim.cohort.mapping`), and its
+result onto :data:`OUTPUT_COLUMNS`.
 
-Interim procedure (per patient, all patients of the chunk at once)
-------------------------------------------------------------------
-1. Baseline beat: engine at the sampled EROA and the effective forward area
-   ``C_d,fwd · MVA``; MR graded from EROA, RVol and RF (vectorised ASE 2017
-   quantitative grading: each parameter's grade from the thresholds table, the
-   median of the three; 0 when EROA is zero).
-2. Step k (k < ``max_clips``, patients still going): the next clip goes where
-   the residual systolic gap is largest (clamped so the clip lies on the line);
-   device by the rule of :func:`mitrasim.devices.grasp.choose_device`
-   (preference family; long arms if the gap > 5 mm and both leaflets leave
-   ≥ 9 mm; wide if MVA ≥ 4 cm², segment 2 and a leak ≥ 10 mm long) made
-   vectorised; if that size cannot grasp (gap beyond its reach or < 4 mm of
-   leaflet in the arms) the long-arm size of the family is tried, else the
-   procedure stops (``no_grasp``).  The clip model
-   (:mod:`mitrasim.valve.clip` equations, :data:`~mitrasim.valve.DEFAULT_CLIP_PARAMS`)
-   gives the new EROA and MVA; the engine (warm-started) the gradient, RVol, RF.
-3. Stop rule: a clip that leaves the mean gradient ≥ ``max_gradient_mmhg`` or
-   the MVA < ``min_mva_cm2`` is not released (``stenosis``); otherwise it is.
-   More clips while the residual grade is above the rule's target.
-4. Complications with common random numbers (the same uniforms for every arm
-   of a patient, so arms are paired): single-leaflet device attachment per
-   released clip (the clip's effect is lost; MR returns to the previous step's),
-   and per procedure in-hospital death, stroke, major bleeding, tamponade,
-   urgent surgery, embolization (rates: :data:`COMPLICATION_RATES`).
-5. MVARC (Stone 2015): optimal MR ≤ 1+, acceptable ≤ 2+ and one grade lower,
-   no stenosis (MVA ≥ 1.5 cm² and gradient < 5 mmHg), device success = alive, a
-   clip in place, no urgent surgery or embolization, MR acceptable, no stenosis.
+Paired arms: the chunk's procedure seed is the same in every arm and patient ``i``'s
+complication draws are row ``i`` of the procedure's uniform matrix, so a patient meets
+the same random numbers in every arm (common random numbers).
+
+Column meanings: grades are the procedure's decision grades (the ASE 2017 grade, or the
+worst quantitative grade when indeterminate); ``rf_*_pct`` the echo's volumetric RF;
+``mva_*_cm2`` planimetric; ``clips_attempted`` the clips grasped (released or not),
+``clips_implanted`` those left in the valve (including one attached to a single leaflet);
+the MVARC columns are :func:`mitrasim.echo.evaluate_mvarc`'s, device success adding alive,
+a clip in place, no urgent surgery and no embolization.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -52,33 +31,29 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mitrasim import citations
 from mitrasim.cohort import sources as _sources  # noqa: F401
-from mitrasim.cohort.mapping import ChunkValves, chunk_valves, engine_inputs
+from mitrasim.cohort.mapping import chunk_valves, engine_inputs, valve_models
 from mitrasim.devices.catalogue import DEFAULT_CATALOGUE
-from mitrasim.echo import sources as _echo_sources  # noqa: F401
-from mitrasim.echo.thresholds import threshold
-from mitrasim.errors import InputError
-from mitrasim.physiology.simulation import SolverSettings, simulate
-from mitrasim.valve.clip import DEFAULT_CLIP_PARAMS, smooth_taper
-from mitrasim.valve.geometry import forward_effective_area_cm2
+from mitrasim.physiology.simulation import SolverSettings
+from mitrasim.procedure.process import PatientSetup, ProcedureArrays, run_procedure_arrays
+from mitrasim.procedure.risks import DEFAULT_RATES, ComplicationRates
+from mitrasim.procedure.rules import DEFAULT_RULES, Rules
 
-__all__ = ["Strategy", "STOP_RULES", "COMPLICATION_RATES", "OUTPUT_COLUMNS", "run_patient_chunk", "grade_quantitative"]
+__all__ = ["Strategy", "STOP_RULES", "OUTPUT_COLUMNS", "EVENT_COLUMNS", "run_patient_chunk", "strategy_rules"]
 
-#: Named stop rules: the residual grade at which the operator stops adding clips.
-STOP_RULES: dict[str, int] = {"mr_le_1plus": 1, "mr_le_2plus": 2, "single_clip": 4}
+#: Named stop rules: the residual grade at which the operator stops adding clips
+#: (``single_clip``: one clip at most, whatever the residual grade).
+STOP_RULES: dict[str, int] = {"mr_le_1plus": 1, "mr_le_2plus": 2, "single_clip": 1}
 
-#: Per-procedure (or per-clip for SLDA) probabilities; clinical.md "Risks" (mid-points of the ranges).
-COMPLICATION_RATES: dict[str, float] = {
-    "death_inhospital": 0.025,  # 2.3-2.7% (TVT)
-    "stroke": 0.015,  # 1-2.6%
-    "major_bleeding": 0.026,  # about 2.6% (TVT early)
-    "tamponade": 0.0075,  # 0.5-1% [check]
-    "urgent_surgery": 0.005,  # < 1% [check]
-    "embolization": 0.002,  # < 0.5% [check]
-    "slda_per_clip": 0.0175,  # 1.5-2% (EXPAND 2.0%)
+#: Cohort column ← procedure event (:data:`mitrasim.procedure.risks.PATIENT_EVENTS` and embolization).
+EVENT_COLUMNS: dict[str, str] = {
+    "death_inhospital": "in_hospital_death",
+    "stroke": "stroke",
+    "major_bleeding": "bleeding",
+    "tamponade": "pericardial_effusion",
+    "urgent_surgery": "urgent_surgery",
+    "embolization": "embolization",
 }
-_PROC_EVENTS = ("death_inhospital", "stroke", "major_bleeding", "tamponade", "urgent_surgery", "embolization")
-_FAMILIES = {"MitraClip": ("NT", "XT", "NTW", "XTW"), "PASCAL": ("PASCAL Ace", "PASCAL")}
-GRASP_MIN_MM = 4.0
+_PROC_EVENTS = tuple(EVENT_COLUMNS)
 
 
 class Strategy(BaseModel):
@@ -119,123 +94,41 @@ OUTPUT_COLUMNS = (
 )  # fmt: skip
 
 
-def _cut(parameter: str, kind: str) -> float:
-    row = threshold("ase2017", parameter, kind)
-    assert row is not None
-    return row.value
+def strategy_rules(strategy: Strategy) -> Rules:
+    """The procedure's :class:`~mitrasim.procedure.Rules` for a trial arm."""
+    return DEFAULT_RULES.with_(
+        max_clips=1 if strategy.stop_rule == "single_clip" else strategy.max_clips,
+        target_residual_grade=STOP_RULES[strategy.stop_rule],
+        max_gradient_mmhg=strategy.max_gradient_mmhg,
+        abort_gradient_mmhg=max(DEFAULT_RULES.abort_gradient_mmhg, strategy.max_gradient_mmhg),
+        min_mva_cm2=strategy.min_mva_cm2,
+        device_preference=strategy.device_preference,
+    )
 
 
-def grade_quantitative(eroa_cm2: np.ndarray, rvol_ml: np.ndarray, rf_pct: np.ndarray) -> np.ndarray:
-    """ASE 2017 quantitative MR grade (0..4) per patient: median of the EROA, RVol and RF grades.
-
-    Each parameter's grade is 1 + the number of its cut points (``grade2_from`` …
-    ``grade4_from``) reached; three parameters give no tie; grade 0 when EROA is zero.
-    """
-    citations.cite("zoghbi2017")
-    g = []
-    for name, x in (("eroa_cm2", eroa_cm2), ("rvol_ml", rvol_ml), ("rf_pct", rf_pct)):
-        cuts = [_cut(name, f"grade{k}_from") for k in (2, 3, 4)]
-        g.append(1 + sum((x >= c).astype(int) for c in cuts))
-    grade = np.median(np.stack(g), axis=0).astype(np.int8)
-    return np.where(eroa_cm2 <= 1e-9, 0, grade).astype(np.int8)
+def patient_setups(patients: pa.Table, strategy: Strategy, settings: SolverSettings, preset_by_etiology: dict[str, str]) -> list[PatientSetup]:
+    """The procedure's patients for a chunk: engine preset and overrides, valve, etiology, rules."""
+    ei = engine_inputs(patients, preset_by_etiology, settings)
+    valves = valve_models(chunk_valves(patients))
+    rules = strategy_rules(strategy)
+    ids = patients.column("patient_id").to_pylist()
+    etio = patients.column("etiology").to_pylist()
+    return [
+        PatientSetup(name=str(ids[i]), preset=str(ei.presets[i]), valve=valves[i], etiology=str(etio[i]), hr_bpm=float(ei.hr_bpm[i]), overrides=ei.overrides[i], rules=rules)
+        for i in range(patients.num_rows)
+    ]
 
 
-@dataclass
-class _Beat:
-    eroa: np.ndarray
-    mva: np.ndarray
-    grad: np.ndarray
-    rvol: np.ndarray
-    rf: np.ndarray
-    grade: np.ndarray
-    state: np.ndarray  # (n, 14) warm start
-
-
-def _simulate(presets, overrides, hr, eroa, mva, settings, state=None) -> tuple[dict[str, np.ndarray], np.ndarray, float]:
-    """Engine over a (sub)chunk, one call per preset; metrics and warm-start states in chunk order."""
-    import time
-
-    n = len(presets)
-    out: dict[str, np.ndarray] = {}
-    st = np.empty((n, 14))
-    t0 = time.perf_counter()
-    for name in sorted(set(presets.tolist())):
-        idx = np.flatnonzero(presets == name)
-        res = simulate(
-            name,
-            [overrides[i] for i in idx],
-            eroa_cm2=eroa[idx],
-            mva_cm2=forward_effective_area_cm2(mva[idx]),
-            hr_bpm=hr[idx],
-            settings=settings,
-            initial_state=None if state is None else state[idx],
-        )
-        for k in ("mean_gradient_mmhg", "rvol_ml", "rf_pct", "ef_pct", "edv_ml", "sbp_mmhg"):
-            out.setdefault(k, np.empty(n))[idx] = res.metrics[k]
-        st[idx] = res.final_state
-    return out, st, time.perf_counter() - t0
-
-
-def _clipped(v: ChunkValves, rows: np.ndarray, pos: np.ndarray, wid: np.ndarray, arm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Clip model (mitrasim.valve.clip equations) for one plan per patient: ``(gap, opening)`` of ``rows``."""
-    citations.cite("caballero2020")
-    p = DEFAULT_CLIP_PARAMS
-    present = np.isfinite(pos)
-    s = v.s_mm[rows]
-    ap = v.ap_mm[rows]
-    cell = np.clip(np.floor(np.where(present, pos, 0.0) / v.ds_mm[rows, None]).astype(int), 0, s.shape[1] - 1)
-    r = rows[:, None]
-    leaflets = v.anterior_mm[r, cell] + v.posterior_mm[r, cell]
-    sigma = np.clip(leaflets / (p.slack_reference * ap[:, None]), *p.slack_bounds)
-    armf = np.where(present, arm, 1.0)
-    lam_s = p.systolic_zone_per_arm * armf / sigma
-    lam_d = p.diastolic_zone_per_arm * armf / sigma
-    w_eff = np.where(present, wid, 0.0)
-    d = np.abs(s[:, None, :] - np.where(present, pos, 0.0)[:, :, None]) - 0.5 * w_eff[:, :, None]
-    m = present[:, :, None]
-    phi_s = np.where(m, smooth_taper(d, lam_s[:, :, None]), 1.0).prod(axis=1)
-    phi_d = np.where(m, smooth_taper(d, lam_d[:, :, None]), 1.0).prod(axis=1)
-    shrink = np.minimum(p.ap_shrink_max, p.ap_shrink_per_mm * w_eff.sum(axis=1))
-    g_fun = np.maximum(0.0, v.gap_fun_mm[rows] - (p.functional_gap_closure * shrink * ap)[:, None])
-    g = np.maximum(v.gap_deg_mm[rows], g_fun) * phi_s
-    w = v.opening_mm[rows] * (1.0 - shrink)[:, None] * phi_d
-    return g, w
-
-
-def _choose_devices(v: ChunkValves, rows, gap_now, pos_cell, mva_now, preference: str) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised device choice (rule of ``choose_device``) and grasp feasibility; returns (names, feasible)."""
-    r = rows
-    gap = gap_now[np.arange(len(r)), pos_cell]
-    a = v.anterior_mm[r, pos_cell]
-    p = v.posterior_mm[r, pos_cell]
-    shortest = np.minimum(a, p) - gap / 2
-    if preference in DEFAULT_CATALOGUE:
-        names = np.full(len(r), preference, dtype=object)
-    else:
-        family = "PASCAL" if preference == "PASCAL" else "MitraClip"
-        seg = v.segment[r, pos_cell]
-        leak_len = (gap_now > 0.5).sum(axis=1) * v.ds_mm[r]
-        wide = (mva_now >= 4.0) & (seg == 1) & (leak_len >= 10.0)
-        if family == "PASCAL":
-            names = np.where(wide, "PASCAL", "PASCAL Ace").astype(object)
-        else:
-            long_arms = (gap > 5.0) & (shortest >= 9.0)
-            names = np.where(long_arms, np.where(wide, "XTW", "XT"), np.where(wide, "NTW", "NT")).astype(object)
-    reach = np.array([DEFAULT_CATALOGUE[n].grasp_reach_mm for n in names])
-    armlen = np.array([DEFAULT_CATALOGUE[n].arm_length_mm for n in names])
-    feasible = (gap <= reach) & (np.minimum(armlen, shortest) >= GRASP_MIN_MM)
-    if preference not in DEFAULT_CATALOGUE:
-        fallback = "PASCAL" if preference == "PASCAL" else "XT"
-        fb = DEFAULT_CATALOGUE[fallback]
-        ok_fb = (gap <= fb.grasp_reach_mm) & (np.minimum(fb.arm_length_mm, shortest) >= GRASP_MIN_MM)
-        swap = ~feasible & ok_fb
-        names = np.where(swap, fallback, names)
-        feasible = feasible | ok_fb
-    return names, feasible
-
-
-def run_patient_chunk(patients: pa.Table, strategy: Strategy, seed: int | np.random.SeedSequence, *, settings: SolverSettings | None = None, preset_by_etiology: dict[str, str] | None = None) -> pa.Table:
-    """Run the procedure for every patient of a chunk; one output row per patient.
+def run_patient_chunk(
+    patients: pa.Table,
+    strategy: Strategy,
+    seed: int | np.random.SeedSequence,
+    *,
+    settings: SolverSettings | None = None,
+    preset_by_etiology: dict[str, str] | None = None,
+    rates: ComplicationRates | None = None,
+) -> pa.Table:
+    """Run the procedure (:mod:`mitrasim.procedure`) for every patient of a chunk; one row per patient.
 
     Args:
         patients: sampled patients (:func:`mitrasim.cohort.population.sample_population`).
@@ -244,162 +137,60 @@ def run_patient_chunk(patients: pa.Table, strategy: Strategy, seed: int | np.ran
             numbers (paired complications).
         settings: engine settings (the trial's ``solver``).
         preset_by_etiology: engine preset per etiology (the population's ``presets``).
+        rates: complication rates (default :data:`mitrasim.procedure.DEFAULT_RATES`).
 
     Returns:
         A table with ``patient_id`` and :data:`OUTPUT_COLUMNS`.
     """
     settings = settings or SolverSettings()
     preset_by_etiology = preset_by_etiology or {"primary": "primary_mr", "secondary": "secondary_mr"}
-    n = patients.num_rows
-    K = strategy.max_clips
-    target = STOP_RULES[strategy.stop_rule]
-    rng = np.random.default_rng(seed)
-    u_proc = rng.random((n, len(_PROC_EVENTS)))
-    u_slda = rng.random((n, 6))  # up to 6 clips: the same numbers whatever max_clips is
+    setups = patient_setups(patients, strategy, settings, preset_by_etiology)
+    res = run_procedure_arrays(setups, seed=np.random.default_rng(seed), rates=rates or DEFAULT_RATES, settings=settings)
+    return pa.table(_columns(patients, res))
 
-    ei = engine_inputs(patients, preset_by_etiology, settings)
-    v = chunk_valves(patients)
-    all_rows = np.arange(n)
-    eroa0 = v.eroa_cm2(np.maximum(v.gap_deg_mm, v.gap_fun_mm))
-    mva0 = v.mva_cm2(v.opening_mm)
-    m0, st0, t_engine = _simulate(ei.presets, ei.overrides, ei.hr_bpm, eroa0, mva0, settings)
-    grade0 = grade_quantitative(eroa0, m0["rvol_ml"], m0["rf_pct"])
-    cur = _Beat(eroa0.copy(), mva0.copy(), m0["mean_gradient_mmhg"].copy(), m0["rvol_ml"].copy(), m0["rf_pct"].copy(), grade0.copy(), st0)
 
-    pos = np.full((n, K), np.nan)  # clips acting on the valve
-    wid = np.full((n, K), np.nan)
-    arm = np.full((n, K), np.nan)
-    attempted = np.zeros(n, np.int16)
-    implanted = np.zeros(n, np.int16)
-    slda = np.zeros(n, bool)
-    devices: list[list[str]] = [[] for _ in range(n)]
-    logs: list[list[str]] = [[] for _ in range(n)]
-    stop = np.full(n, "", dtype=object)
-    active = cur.grade > target
-    stop[~active] = "target_at_baseline"
-    gap_cur = np.maximum(v.gap_deg_mm, v.gap_fun_mm)
-    open_cur = v.opening_mm.copy()
-
-    for k in range(K):
-        rows = np.flatnonzero(active)
-        if rows.size == 0:
-            break
-        g_now = gap_cur[rows]
-        cell = np.argmax(g_now, axis=1)
-        names, feasible = _choose_devices(v, rows, g_now, cell, cur.mva[rows], strategy.device_preference)
-        for i in rows[~feasible]:
-            stop[i] = "no_grasp"
-            logs[i].append(f"clip {k + 1}: no device can grasp")
-        active[rows[~feasible]] = False
-        rows, cell, names = rows[feasible], cell[feasible], names[feasible]
-        if rows.size == 0:
-            break
-        w_new = np.array([DEFAULT_CATALOGUE[x].width_mm for x in names])
-        a_new = np.array([DEFAULT_CATALOGUE[x].arm_length_mm for x in names])
-        L = v.length_mm[rows]
-        p_new = np.clip(v.s_mm[rows, cell], w_new / 2, L - w_new / 2)
-        P, W, A = pos[rows].copy(), wid[rows].copy(), arm[rows].copy()
-        P[:, k], W[:, k], A[:, k] = p_new, w_new, a_new
-        g_c, w_c = _clipped(v, rows, P, W, A)
-        e_c = _eroa_rows(v, rows, g_c)
-        mva_c = _mva_rows(v, rows, w_c)
-        mc, stc, dt = _simulate(ei.presets[rows], [ei.overrides[i] for i in rows], ei.hr_bpm[rows], e_c, mva_c, settings, cur.state[rows])
-        t_engine += dt
-        grade_c = grade_quantitative(e_c, mc["rvol_ml"], mc["rf_pct"])
-        attempted[rows] += 1
-        ok = (mc["mean_gradient_mmhg"] < strategy.max_gradient_mmhg) & (mva_c >= strategy.min_mva_cm2)
-        for j, i in enumerate(rows):
-            verdict = "released" if ok[j] else "not released (stenosis)"
-            logs[i].append(
-                f"clip {k + 1} {names[j]} at {p_new[j]:.1f} mm: EROA {cur.eroa[i]:.2f}->{e_c[j]:.2f} cm2, "
-                f"MVA {mva_c[j]:.2f} cm2, gradient {mc['mean_gradient_mmhg'][j]:.1f} mmHg, MR {grade_c[j]} -> {verdict}"
-            )
-        bad = rows[~ok]
-        stop[bad] = "stenosis"
-        active[bad] = False
-        good = np.flatnonzero(ok)
-        gi = rows[good]
-        implanted[gi] += 1
-        for j, i in zip(good, gi):
-            devices[i].append(str(names[j]))
-        lost = u_slda[gi, k] < COMPLICATION_RATES["slda_per_clip"]
-        keep = good[~lost]
-        ki = rows[keep]
-        pos[ki], wid[ki], arm[ki] = P[keep], W[keep], A[keep]
-        gap_cur[ki], open_cur[ki] = g_c[keep], w_c[keep]
-        cur.eroa[ki], cur.mva[ki] = e_c[keep], mva_c[keep]
-        cur.grad[ki], cur.rvol[ki], cur.rf[ki] = mc["mean_gradient_mmhg"][keep], mc["rvol_ml"][keep], mc["rf_pct"][keep]
-        cur.grade[ki] = grade_c[keep]
-        cur.state[ki] = stc[keep]
-        for i in gi[lost]:
-            slda[i] = True
-            logs[i].append(f"clip {k + 1}: single-leaflet device attachment; its effect is lost")
-        done = cur.grade[gi] <= target
-        stop[gi[done]] = "target_reached"
-        active[gi[done]] = False
-        if k == K - 1:
-            rest = np.flatnonzero(active)
-            stop[rest] = "max_clips"
-            active[rest] = False
-
-    ev = {name: u_proc[:, j] < COMPLICATION_RATES[name] for j, name in enumerate(_PROC_EVENTS)}
-    tried = attempted > 0
-    for name in _PROC_EVENTS:
-        ev[name] &= tried
-    ev["embolization"] &= implanted > 0
-    citations.cite("clinical_reference_risks", "stone2015_mvarc")
-    comp = [";".join([*(["slda"] if slda[i] else []), *(nm for nm in _PROC_EVENTS if ev[nm][i])]) for i in range(n)]
-    optimal = cur.grade <= 1
-    acceptable = (cur.grade <= 2) & (cur.grade <= grade0 - 1)
-    no_sten = (cur.mva >= _mvarc("eoa_cm2", "stenosis_below")) & (cur.grad < _mvarc("mean_gradient_mmhg", "stenosis_from"))
-    in_place = implanted > 0
-    device_success = ~ev["death_inhospital"] & in_place & ~ev["urgent_surgery"] & ~ev["embolization"] & acceptable & no_sten
-    cols = {
+def _columns(patients: pa.Table, r: ProcedureArrays) -> dict[str, Any]:
+    """:data:`OUTPUT_COLUMNS` from the procedure's arrays."""
+    n = len(r)
+    b, f = r.baseline, r.final
+    ev = r.complications
+    implanted = np.array([len(c) for c in r.clips], dtype=np.int16)
+    events = {col: ev[name] for col, name in EVENT_COLUMNS.items()}
+    comp = [";".join([*(["slda"] if ev["slda"][i] else []), *(c for c in _PROC_EVENTS if events[c][i])]) for i in range(n)]
+    residual = [m.residual_mr for m in r.mvarc]
+    no_sten = np.array([m.iatrogenic_stenosis is False for m in r.mvarc])
+    acceptable = np.array([x in ("optimal", "acceptable") for x in residual])
+    citations.cite("stone2015_mvarc")
+    device_success = ~events["death_inhospital"] & (implanted > 0) & ~events["urgent_surgery"] & ~events["embolization"] & acceptable & no_sten
+    return {
         "patient_id": patients.column("patient_id"),
-        "preset": pa.array(ei.presets.tolist(), pa.string()),
-        "lvef_sim_pct": m0["ef_pct"],
-        "lvedv_sim_ml": m0["edv_ml"],
-        "sbp_sim_mmhg": m0["sbp_mmhg"],
-        "eroa_before_cm2": eroa0,
-        "mva_before_cm2": mva0,
-        "rvol_before_ml": m0["rvol_ml"],
-        "rf_before_pct": m0["rf_pct"],
-        "gradient_before_mmhg": m0["mean_gradient_mmhg"],
-        "grade_before": grade0,
-        "clips_attempted": attempted,
+        "preset": pa.array([s.preset for s in r.setups], pa.string()),
+        "lvef_sim_pct": b.metrics["ef_pct"],
+        "lvedv_sim_ml": b.metrics["edv_ml"],
+        "sbp_sim_mmhg": b.metrics["sbp_mmhg"],
+        "eroa_before_cm2": b.eroa_cm2,
+        "mva_before_cm2": b.mva_cm2,
+        "rvol_before_ml": b.metrics["rvol_ml"],
+        "rf_before_pct": r.baseline_echo["rf_pct"],
+        "gradient_before_mmhg": b.metrics["mean_gradient_mmhg"],
+        "grade_before": r.baseline_decision.astype(np.int8),
+        "clips_attempted": r.attempts.astype(np.int16),
         "clips_implanted": implanted,
-        "devices": pa.array(["+".join(d) for d in devices], pa.string()),
-        "stop_reason": pa.array(stop.tolist(), pa.string()),
-        "eroa_after_cm2": cur.eroa,
-        "mva_after_cm2": cur.mva,
-        "rvol_after_ml": cur.rvol,
-        "rf_after_pct": cur.rf,
-        "gradient_after_mmhg": cur.grad,
-        "grade_after": cur.grade,
-        "slda": slda,
-        **{name: ev[name] for name in _PROC_EVENTS},
+        "devices": pa.array(["+".join(c.device for c in cl) for cl in r.clips], pa.string()),
+        "stop_reason": pa.array(r.stop_reason, pa.string()),
+        "eroa_after_cm2": f.eroa_cm2,
+        "mva_after_cm2": f.mva_cm2,
+        "rvol_after_ml": f.metrics["rvol_ml"],
+        "rf_after_pct": r.final_echo["rf_pct"],
+        "gradient_after_mmhg": f.metrics["mean_gradient_mmhg"],
+        "grade_after": r.final_decision.astype(np.int8),
+        "slda": ev["slda"],
+        **events,
         "complications": pa.array(comp, pa.string()),
-        "mvarc_optimal_mr": optimal,
+        "mvarc_optimal_mr": np.array([x == "optimal" for x in residual]),
         "mvarc_acceptable_mr": acceptable,
         "mvarc_no_stenosis": no_sten,
         "mvarc_device_success": device_success,
-        "engine_seconds": np.full(n, t_engine / max(n, 1)),
-        "log": pa.array(["; ".join(x) for x in logs], pa.string()),
+        "engine_seconds": np.full(n, r.engine_seconds / max(n, 1)),
+        "log": pa.array(["\n".join(st.text for st in steps) for steps in r.steps], pa.string()),
     }
-    return pa.table(cols)
-
-
-def _eroa_rows(v: ChunkValves, rows: np.ndarray, gap: np.ndarray) -> np.ndarray:
-    from mitrasim.valve.geometry import REGURGITANT_DISCHARGE_COEFF
-
-    return REGURGITANT_DISCHARGE_COEFF * gap.sum(axis=1) * v.ds_mm[rows] / 100.0
-
-
-def _mva_rows(v: ChunkValves, rows: np.ndarray, opening: np.ndarray) -> np.ndarray:
-    return opening.sum(axis=1) * v.ds_mm[rows] / 100.0
-
-
-def _mvarc(parameter: str, kind: str) -> float:
-    row = threshold("mvarc", parameter, kind)
-    assert row is not None
-    return row.value

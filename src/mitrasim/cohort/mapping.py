@@ -51,7 +51,7 @@ from mitrasim.physiology.parameter_sets import PARAMETER_SETS, get_parameter_set
 from mitrasim.physiology.simulation import SolverSettings, simulate
 from mitrasim.valve import geometry as geo
 
-__all__ = ["N_GRID", "FALLBACK_PRESET", "resolve_preset", "lv_table", "EngineInputs", "engine_inputs", "ChunkValves", "chunk_valves"]
+__all__ = ["N_GRID", "FALLBACK_PRESET", "resolve_preset", "lv_table", "EngineInputs", "engine_inputs", "ChunkValves", "chunk_valves", "valve_models"]
 
 N_GRID = 64
 FALLBACK_PRESET = "regazzoni2022"
@@ -226,3 +226,19 @@ def chunk_valves(patients: pa.Table) -> ChunkValves:
     opening = geo.F_OPEN * ap[:, None] * np.sqrt(np.clip(1.0 - xo * xo, 0.0, None))[None, :] * mobility[:, None]
     opening = opening * (col("mva_cm2") / (opening.sum(axis=1) * ds / 100.0))[:, None]
     return ChunkValves(s, ds, L, ap, anterior, posterior, gap_deg, gap_fun, opening, np.ascontiguousarray(segment))
+
+
+def valve_models(v: ChunkValves) -> list[geo.ValveModel]:
+    """One :class:`mitrasim.valve.ValveModel` per patient of the chunk (same grid, same profiles)."""
+    n, G = v.s_mm.shape
+    zeros_i = np.zeros(G, dtype=int)
+    no_cleft = np.zeros(G, dtype=bool)
+    return [
+        geo.ValveModel(
+            s_mm=v.s_mm[i], ds_mm=float(v.ds_mm[i]), line_length_mm=float(v.length_mm[i]), ap_diameter_mm=float(v.ap_mm[i]),
+            ic_diameter_mm=float(v.length_mm[i]), segment_edges_mm=geo.segment_edges_mm(float(v.length_mm[i])),
+            anterior_mm=v.anterior_mm[i], posterior_mm=v.posterior_mm[i], gap_degenerative_mm=v.gap_deg_mm[i],
+            gap_functional_mm=v.gap_fun_mm[i], opening_mm=v.opening_mm[i], calcification_grade=zeros_i, cleft=no_cleft,
+        )  # fmt: skip
+        for i in range(n)
+    ]

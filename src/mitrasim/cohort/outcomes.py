@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mitrasim import citations
 from mitrasim.cohort import sources as _sources  # noqa: F401
-from mitrasim.cohort.adapter import COMPLICATION_RATES
+from mitrasim.procedure.risks import DEFAULT_RATES
 
 __all__ = ["OutcomeModel", "GROUPS", "group_of_grade", "outcome_probabilities", "apply_outcomes", "expected_rate_interval"]
 
@@ -60,7 +60,7 @@ class OutcomeModel(BaseModel):
     )
     n_eff: dict[str, float] = Field(default_factory=lambda: {"0/1+": 1919.0, "2+": 738.0, "3+/4+": 295.0})
     secondary_hfh_multiplier: float = Field(1.0, gt=0, le=5)
-    inhospital_death: float = Field(COMPLICATION_RATES["death_inhospital"], ge=0, lt=1)
+    inhospital_death: float = Field(DEFAULT_RATES.in_hospital_death, ge=0, lt=1)
 
 
 def group_of_grade(grade: np.ndarray) -> np.ndarray:

@@ -37,7 +37,7 @@ from mitrasim import citations
 from mitrasim.devices.catalogue import DEFAULT_CATALOGUE, Device
 from mitrasim.valve.geometry import ValveModel
 
-__all__ = ["GraspAssessment", "assess_grasp", "choose_device", "DeviceChoice", "SLDA_MULTIPLIER_MAX"]
+__all__ = ["GraspAssessment", "assess_grasp", "grasp_arrays", "grasp_reasons", "GRASP_STATUS", "choose_device", "DeviceChoice", "SLDA_MULTIPLIER_MAX"]
 
 citations.register(
     "boekstegers2014",
@@ -67,6 +67,70 @@ class GraspAssessment:
         return self.status != "infeasible"
 
 
+GRASP_STATUS = ("good", "marginal", "infeasible")
+"""Status names by code (0, 1, 2) of :func:`grasp_arrays`."""
+
+
+def grasp_arrays(
+    gap_mm: np.ndarray,
+    anterior_mm: np.ndarray,
+    posterior_mm: np.ndarray,
+    calcification: np.ndarray,
+    cleft: np.ndarray,
+    arm_length_mm: np.ndarray,
+    grasp_reach_mm: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The grasp rule (module docstring) on arrays: ``(status code 0/1/2, SLDA multiplier)``.
+
+    ``gap_mm``: the largest gap under the clip; ``anterior_mm``/``posterior_mm``: leaflet
+    lengths at the clip's cell; ``calcification``: worst grade (0–3) under the clip;
+    ``cleft``: any cleft under the clip; device arm length and reach.  The one
+    implementation of the rule: :func:`assess_grasp` calls it for one clip.
+    """
+    gap = np.asarray(gap_mm, dtype=float)
+    arm = np.asarray(arm_length_mm, dtype=float)
+    reach = np.asarray(grasp_reach_mm, dtype=float)
+    calc = np.asarray(calcification)
+    cleft = np.asarray(cleft, dtype=bool)
+    avail = np.minimum(np.asarray(anterior_mm, dtype=float) - gap / 2, np.asarray(posterior_mm, dtype=float) - gap / 2)
+    lmin = np.minimum(arm, avail)
+    status = np.zeros(np.broadcast(gap, avail, arm).shape, dtype=np.int64)
+    status = np.maximum(status, np.where(gap > reach, 2, np.where(gap > GAP_MARGINAL_FRACTION * reach, 1, 0)))
+    status = np.maximum(status, np.where(lmin < GRASP_MIN_MM, 2, np.where(lmin < GRASP_GOOD_MM, 1, 0)))
+    status = np.maximum(status, np.where(calc >= 3, 2, np.where(calc == 2, 1, 0)))
+    status = np.maximum(status, np.where(cleft, 1, 0))
+    m = 1.0 + np.maximum(0.0, GRASP_GOOD_MM - lmin) / 2.0
+    m = m * (1.0 + np.maximum(0.0, gap / reach - GAP_MARGINAL_FRACTION) / (1.0 - GAP_MARGINAL_FRACTION))
+    m = m * np.where(calc == 2, 1.5, 1.0)
+    m = m * np.where(cleft, 1.5, 1.0)
+    m = m * np.where(arm > avail, 1.3, 1.0)
+    return status, np.minimum(SLDA_MULTIPLIER_MAX, m)
+
+
+def grasp_reasons(gap: float, anterior_mm: float, posterior_mm: float, calc: int, cleft: bool, device: Device) -> tuple[str, ...]:
+    """The operator's words for a grasp (the same comparisons as :func:`grasp_arrays`)."""
+    a_avail, p_avail = anterior_mm - gap / 2, posterior_mm - gap / 2
+    lmin = min(device.arm_length_mm, a_avail, p_avail)
+    reasons: list[str] = []
+    if gap > device.grasp_reach_mm:
+        reasons.append(f"gap {gap:.1f} mm beyond the {device.name} reach of {device.grasp_reach_mm:g} mm")
+    elif gap > GAP_MARGINAL_FRACTION * device.grasp_reach_mm:
+        reasons.append(f"gap {gap:.1f} mm near the {device.name} reach of {device.grasp_reach_mm:g} mm")
+    if lmin < GRASP_MIN_MM:
+        reasons.append(f"only {lmin:.1f} mm of leaflet in the grasp (< {GRASP_MIN_MM:g} mm)")
+    elif lmin < GRASP_GOOD_MM:
+        reasons.append(f"{lmin:.1f} mm of leaflet in the grasp (< {GRASP_GOOD_MM:g} mm)")
+    if calc >= 3:
+        reasons.append("severe calcification in the grasping zone")
+    elif calc == 2:
+        reasons.append("moderate calcification in the grasping zone")
+    if cleft:
+        reasons.append("cleft in the grasping zone")
+    if device.arm_length_mm > min(a_avail, p_avail):
+        reasons.append(f"{device.name} arm ({device.arm_length_mm:g} mm) longer than the leaflet available ({min(a_avail, p_avail):.1f} mm)")
+    return tuple(reasons)
+
+
 def assess_grasp(valve: ValveModel, position_mm: float, device: Device) -> GraspAssessment:
     """Can ``device`` grasp both leaflets at ``position_mm``?  See the module rule."""
     citations.cite("feldman2011_everest2", "boekstegers2014", "tctmd_expand2019")
@@ -75,53 +139,13 @@ def assess_grasp(valve: ValveModel, position_mm: float, device: Device) -> Grasp
     half = 0.5 * device.width_mm
     under = np.abs(valve.s_mm - position_mm) <= max(half, valve.ds_mm)
     gap = float(valve.gap_mm[under].max()) if under.any() else float(valve.gap_mm[i])
-    a_avail = float(valve.anterior_mm[i]) - gap / 2
-    p_avail = float(valve.posterior_mm[i]) - gap / 2
-    ga, gp = min(device.arm_length_mm, a_avail), min(device.arm_length_mm, p_avail)
-    lmin = min(ga, gp)
+    a_len, p_len = float(valve.anterior_mm[i]), float(valve.posterior_mm[i])
     calc = int(valve.calcification_grade[under].max()) if under.any() else int(valve.calcification_grade[i])
     cleft = bool(valve.cleft[under].any())
-
-    reasons: list[str] = []
-    status = "good"
-
-    def worse(new: str) -> None:
-        nonlocal status
-        order = ("good", "marginal", "infeasible")
-        if order.index(new) > order.index(status):
-            status = new
-
-    if gap > device.grasp_reach_mm:
-        worse("infeasible")
-        reasons.append(f"gap {gap:.1f} mm beyond the {device.name} reach of {device.grasp_reach_mm:g} mm")
-    elif gap > GAP_MARGINAL_FRACTION * device.grasp_reach_mm:
-        worse("marginal")
-        reasons.append(f"gap {gap:.1f} mm near the {device.name} reach of {device.grasp_reach_mm:g} mm")
-    if lmin < GRASP_MIN_MM:
-        worse("infeasible")
-        reasons.append(f"only {lmin:.1f} mm of leaflet in the grasp (< {GRASP_MIN_MM:g} mm)")
-    elif lmin < GRASP_GOOD_MM:
-        worse("marginal")
-        reasons.append(f"{lmin:.1f} mm of leaflet in the grasp (< {GRASP_GOOD_MM:g} mm)")
-    if calc >= 3:
-        worse("infeasible")
-        reasons.append("severe calcification in the grasping zone")
-    elif calc == 2:
-        worse("marginal")
-        reasons.append("moderate calcification in the grasping zone")
-    if cleft:
-        worse("marginal")
-        reasons.append("cleft in the grasping zone")
-
-    m = (1.0 + max(0.0, GRASP_GOOD_MM - lmin) / 2.0)
-    m *= 1.0 + max(0.0, gap / device.grasp_reach_mm - GAP_MARGINAL_FRACTION) / (1.0 - GAP_MARGINAL_FRACTION)
-    m *= 1.5 if calc == 2 else 1.0
-    m *= 1.5 if cleft else 1.0
-    if device.arm_length_mm > min(a_avail, p_avail):
-        m *= 1.3
-        reasons.append(f"{device.name} arm ({device.arm_length_mm:g} mm) longer than the leaflet available ({min(a_avail, p_avail):.1f} mm)")
-    m = float(min(SLDA_MULTIPLIER_MAX, m))
-    return GraspAssessment(status, m, gap, ga, gp, tuple(reasons))
+    status, m = grasp_arrays(np.float64(gap), a_len, p_len, calc, cleft, device.arm_length_mm, device.grasp_reach_mm)
+    ga, gp = min(device.arm_length_mm, a_len - gap / 2), min(device.arm_length_mm, p_len - gap / 2)
+    reasons = grasp_reasons(gap, a_len, p_len, calc, cleft, device)
+    return GraspAssessment(GRASP_STATUS[int(status)], float(m), gap, ga, gp, reasons)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

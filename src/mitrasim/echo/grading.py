@@ -30,6 +30,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+import numpy as np
+
 from mitrasim import citations
 from mitrasim.echo import sources as _sources  # noqa: F401  (registers the sources)
 from mitrasim.echo.thresholds import GUIDELINES, sources_of, threshold
@@ -46,6 +48,8 @@ __all__ = [
     "ETIOLOGIES",
     "grade_label",
     "grade_number",
+    "grade_mr_arrays",
+    "PV_CODES",
 ]
 
 PV_FLOW_PATTERNS: tuple[str, ...] = ("normal", "blunted", "reversal")
@@ -441,3 +445,91 @@ def grade_mr(
         findings=found,
         citations=list(keys),
     )
+
+
+PV_CODES: dict[str | None, int] = {None: -1, "normal": 0, "blunted": 1, "reversal": 2}
+"""Pulmonary-vein pattern → integer code for :func:`grade_mr_arrays` (−1 = not measured)."""
+
+
+def _quant_grade_arrays(name: str, x: np.ndarray, guideline: str, sec_ell: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`_quantitative` grade (0–4) of one parameter, same cuts and rules."""
+    g = np.ones(x.shape, dtype=np.int64)
+    c4 = _cut(guideline, name, "grade4_from")
+    c_ell = _cut(guideline, name, "secondary_elliptical_severe_from")
+    for k, c in ((2, _cut(guideline, name, "grade2_from")), (3, _cut(guideline, name, "grade3_from"))):
+        if c is not None:
+            g = np.where(x >= c, k, g)
+    c4_arr = np.where(sec_ell, c_ell, c4) if c_ell is not None else np.full(x.shape, np.inf if c4 is None else c4)
+    g = np.where(x >= c4_arr, 4, g)
+    return np.where(x == 0.0, 0, g)
+
+
+def grade_mr_arrays(
+    eroa_cm2: np.ndarray,
+    rvol_ml: np.ndarray,
+    rf_pct: np.ndarray,
+    *,
+    vc_cm: np.ndarray | None = None,
+    pisa_radius_cm: np.ndarray | None = None,
+    aliasing_cm_s: float | None = None,
+    pv_flow_code: np.ndarray | None = None,
+    e_velocity_m_s: np.ndarray | None = None,
+    secondary: np.ndarray | None = None,
+    guideline: str = "ase2017",
+    elliptical_orifice: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`grade_mr` on arrays, for many states at once (same thresholds, same algorithm).
+
+    EROA, RVol and RF are required (arrays of one shape); the optional signs are arrays of
+    the same shape with NaN (``pv_flow_code``: −1, see :data:`PV_CODES`) where not measured.
+    With three quantitative parameters a tie between adjacent grades cannot occur, so the
+    supportive signs never decide here.  Values are not range-checked; a non-finite EROA,
+    RVol or RF gives an indeterminate grade.
+
+    Returns ``(grade, decision)``: ``grade`` 0–4 or −1 for *indeterminate*; ``decision``
+    the grade, or when indeterminate the worst quantitative grade (the procedure's rule).
+    """
+    if guideline not in GUIDELINES:
+        raise InputError("guideline", guideline, " | ".join(GUIDELINES))
+    q_in = [np.asarray(a, dtype=float) for a in (eroa_cm2, rvol_ml, rf_pct)]
+    shape = q_in[0].shape
+    sec = np.zeros(shape, bool) if secondary is None else np.asarray(secondary, bool)
+    sec_ell = sec & elliptical_orifice & (guideline == "esc2021")
+    q = np.stack([_quant_grade_arrays(nm, x, guideline, sec_ell) for nm, x in zip(("eroa_cm2", "rvol_ml", "rf_pct"), q_in)])
+    finite = np.all(np.isfinite(np.stack(q_in)), axis=0)
+    spec_sev = np.zeros(shape, bool)
+    spec_mild = np.zeros(shape, bool)
+    if vc_cm is not None:
+        vc = np.asarray(vc_cm, float)
+        has = np.isfinite(vc)
+        spec_mild |= has & (vc < _cut(guideline, "vc_cm", "specific_mild_below"))
+        spec_sev |= has & (vc >= _cut(guideline, "vc_cm", "specific_severe_from"))
+    if pisa_radius_cm is not None:
+        r = np.asarray(pisa_radius_cm, float)
+        va_ok = aliasing_cm_s is None or (
+            _cut(guideline, "aliasing_cm_s", "radius_valid_from") <= aliasing_cm_s <= _cut(guideline, "aliasing_cm_s", "radius_valid_to")
+        )
+        if va_ok:
+            has = np.isfinite(r)
+            lo, hi = _cut(guideline, "pisa_radius_cm", "specific_mild_at_most"), _cut(guideline, "pisa_radius_cm", "specific_severe_from")
+            spec_mild |= has & (r <= lo)
+            spec_sev |= has & ~(r <= lo) & (r >= hi)
+    if pv_flow_code is not None:
+        spec_sev |= np.asarray(pv_flow_code) == PV_CODES["reversal"]
+    _ = e_velocity_m_s  # supportive only: decides a tie, which three quantitative parameters never give
+    lo, hi = q.min(axis=0), q.max(axis=0)
+    majority = np.where((q == hi).sum(axis=0) >= 2, hi, lo)
+    by_quant = np.where(lo == hi, lo, np.where(hi - lo == 1, majority, -1))
+    grade = np.where(
+        np.all(q == 0, axis=0) & ~spec_sev,
+        0,
+        np.where(
+            spec_sev & spec_mild,
+            -1,
+            np.where(spec_sev, np.where(lo <= 2, -1, 4), np.where(spec_mild, np.where(hi >= 3, -1, 1), by_quant)),
+        ),
+    )
+    grade = np.where(finite, grade, -1)
+    decision = np.where(grade >= 0, grade, np.where(finite, hi, 4))
+    citations.cite(*sources_of(guideline))
+    return grade.astype(np.int64), decision.astype(np.int64)

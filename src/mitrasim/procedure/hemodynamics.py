@@ -45,7 +45,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from mitrasim.echo.grading import MRGrade, MRInputs, grade_label, grade_mr
+from mitrasim.echo.grading import PV_CODES, MRGrade, MRInputs, grade_label, grade_mr, grade_mr_arrays
 from mitrasim.echo.synthetic import EchoMeasurements
 
 __all__ = [
@@ -54,6 +54,9 @@ __all__ = [
     "BatchHemo",
     "simulate_states",
     "echo_from_metrics",
+    "echo_arrays",
+    "grade_arrays",
+    "steady_ok",
     "decision_grade",
 ]
 
@@ -128,11 +131,13 @@ def simulate_states(
     final = np.full((n, 14), np.nan)
     waves: dict[str, np.ndarray] | None = None
     names = np.asarray(presets, dtype=object)
-    for preset in dict.fromkeys(presets):
-        idx = np.flatnonzero(names == preset)
+    warm = np.ones(n, bool) if initial_state is None else np.isfinite(initial_state).all(axis=1)
+    # one engine batch per preset (and, where a warm start is missing or not finite, a cold one)
+    for preset, hot in dict.fromkeys((p, bool(w) and initial_state is not None) for p, w in zip(presets, warm)):
+        idx = np.flatnonzero((names == preset) & (warm == hot if initial_state is not None else True))
         ov = [overrides[i] for i in idx]
         ov_arg = None if not any(ov) else ov
-        init = None if initial_state is None else initial_state[idx]
+        init = initial_state[idx] if hot else None
         res = simulate(
             preset, ov_arg, eroa_cm2=eroa[idx], mva_cm2=fwd[idx], hr_bpm=hr[idx],
             waveforms=waveforms, initial_state=init, settings=settings,
@@ -154,52 +159,83 @@ def simulate_states(
     return BatchHemo(eroa, mva, fwd, metrics, final, waves)
 
 
-def echo_from_metrics(hemo: BatchHemo, i: int, etiology: str = "primary") -> EchoMeasurements:
-    """Noise-free echo measurements of state ``i`` from its beat metrics (see module docstring)."""
-    m = {k: float(v[i]) for k, v in hemo.metrics.items()}
-    eroa = float(hemo.eroa_cm2[i])
-    aspect = SECONDARY_VC_ASPECT if etiology == "secondary" else 1.0
-    q_pk = max(m["peak_mr_flow_ml_s"], 0.0)
-    if eroa > 0.0 and q_pk > 0.0:
-        r = math.sqrt(q_pk / (2.0 * math.pi * ALIASING_CM_S))
-        vmax = m["mr_vmax_m_s"] * 100.0
-        rvol = max(m["rvol_ml"], 0.0)
-        vti = rvol / eroa
-        vc = 2.0 * math.sqrt(eroa / (math.pi * aspect))
-        eroa_meas = eroa
-    else:
-        r = vmax = rvol = vti = vc = eroa_meas = 0.0
+def echo_arrays(hemo: BatchHemo, secondary: np.ndarray) -> dict[str, np.ndarray]:
+    """Noise-free echo measurements of every state from its beat metrics (module docstring).
+
+    ``secondary``: (n,) bool, the functional-orifice aspect ratio for those states.
+    Returns arrays (n,) named as :class:`~mitrasim.echo.synthetic.EchoMeasurements` fields.
+    """
+    m = hemo.metrics
+    eroa = np.asarray(hemo.eroa_cm2, dtype=float)
+    aspect = np.where(np.asarray(secondary, bool), SECONDARY_VC_ASPECT, 1.0)
+    q_pk = np.maximum(m["peak_mr_flow_ml_s"], 0.0)
+    jet = (eroa > 0.0) & (q_pk > 0.0)
+    safe_eroa = np.where(jet, eroa, 1.0)
+    zero = np.zeros_like(eroa)
+    r = np.where(jet, np.sqrt(q_pk / (2.0 * math.pi * ALIASING_CM_S)), zero)
+    rvol = np.where(jet, np.maximum(m["rvol_ml"], 0.0), zero)
     sv = m["edv_ml"] - m["esv_ml"]
     fwd = m["forward_sv_ml"]
-    rvol_vol = max(sv - fwd, 0.0)
-    if rvol_vol <= 1e-6 * max(sv, 1.0) or eroa <= 0.0:
-        rvol_vol = 0.0
-    rf = min(100.0, 100.0 * rvol_vol / sv) if sv > 0 else 0.0
+    rvol_vol = np.fmax(sv - fwd, 0.0)  # no forward SV (a failed beat): no volumetric RVol
+    rvol_vol = np.where((rvol_vol <= 1e-6 * np.maximum(sv, 1.0)) | (eroa <= 0.0), 0.0, rvol_vol)
+    rf = np.where(sv > 0, np.minimum(100.0, 100.0 * rvol_vol / np.where(sv > 0, sv, 1.0)), 0.0)
+    return {
+        "eroa_cm2": np.where(jet, eroa, zero),
+        "pisa_radius_cm": r,
+        "peak_mr_flow_ml_s": q_pk,
+        "mr_vmax_cm_s": np.where(jet, m["mr_vmax_m_s"] * 100.0, zero),
+        "mr_vti_cm": np.where(jet, rvol / safe_eroa, zero),
+        "rvol_ml": rvol,
+        "rvol_volumetric_ml": rvol_vol,
+        "rf_pct": rf,
+        "vc_cm": np.where(jet, 2.0 * np.sqrt(safe_eroa / (math.pi * aspect)), zero),
+        "mean_gradient_mmhg": m["mean_gradient_mmhg"],
+        "e_velocity_m_s": m["e_velocity_m_s"],
+        "pv_reversal": m["pv_systolic_reversal"] > 0.5,
+        "lvedv_ml": m["edv_ml"],
+        "lvesv_ml": m["esv_ml"],
+        "lvef_pct": m["ef_pct"],
+        "total_sv_ml": sv,
+        "forward_sv_ml": fwd,
+        "mva_cm2": np.asarray(hemo.forward_area_cm2, dtype=float),
+        "hr_bpm": m["hr_bpm"],
+        "vc_aspect_ratio": aspect,
+    }
+
+
+def steady_ok(hemo: BatchHemo) -> np.ndarray:
+    """(n,) bool: the engine reached a physiological steady beat (finite forward flow and
+    pressures, 0 < ESV ≤ EDV); a state that blew up is not measured or released."""
+    m = hemo.metrics
+    finite = np.isfinite(m["forward_sv_ml"]) & np.isfinite(m["map_mmhg"]) & np.isfinite(m["mean_gradient_mmhg"])
+    return finite & (m["esv_ml"] > 0.0) & (m["esv_ml"] <= m["edv_ml"]) & (m["edv_ml"] < 1e4)
+
+
+def echo_from_metrics(hemo: BatchHemo, i: int, etiology: str = "primary", arrays: dict[str, np.ndarray] | None = None) -> EchoMeasurements:
+    """Noise-free echo measurements of state ``i`` (one row of :func:`echo_arrays`)."""
+    a = arrays if arrays is not None else echo_arrays(hemo.take([i]), np.array([etiology == "secondary"]))
+    j = i if arrays is not None else 0
+    f = {k: float(v[j]) for k, v in a.items() if k != "pv_reversal"}
     return EchoMeasurements(
-        eroa_cm2=eroa_meas,
-        pisa_radius_cm=r,
         aliasing_cm_s=ALIASING_CM_S,
-        peak_mr_flow_ml_s=q_pk,
-        mr_vmax_cm_s=vmax,
-        mr_vti_cm=vti,
-        rvol_ml=rvol,
-        rvol_volumetric_ml=rvol_vol,
-        rf_pct=rf,
-        vc_cm=vc,
-        mean_gradient_mmhg=m["mean_gradient_mmhg"],
-        e_velocity_m_s=m["e_velocity_m_s"],
-        pv_flow="reversal" if m["pv_systolic_reversal"] > 0.5 else None,
-        lvedv_ml=m["edv_ml"],
-        lvesv_ml=m["esv_ml"],
-        lvef_pct=m["ef_pct"],
-        total_sv_ml=sv,
-        forward_sv_ml=fwd,
-        mva_cm2=float(hemo.forward_area_cm2[i]),
-        hr_bpm=m["hr_bpm"],
-        vc_aspect_ratio=aspect,
+        pv_flow="reversal" if bool(a["pv_reversal"][j]) else None,
         noisy=False,
         citations=["zoghbi2017"],
+        **f,
     )
+
+
+def grade_arrays(echo: dict[str, np.ndarray], secondary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Guideline grade (−1 indeterminate) and decision grade of every state, from :func:`echo_arrays`
+    (:func:`mitrasim.echo.grading.grade_mr_arrays` on the inputs :meth:`EchoMeasurements.mr_inputs` gives:
+    no PISA radius without a jet; the volumetric RF of a state without a jet is 0 here, which grades
+    as the missing RF does, since its EROA and RVol are then 0 too)."""
+    return grade_mr_arrays(
+        echo["eroa_cm2"], echo["rvol_ml"], echo["rf_pct"], vc_cm=echo["vc_cm"],
+        pisa_radius_cm=np.where((echo["eroa_cm2"] > 0.0) & (echo["pisa_radius_cm"] > 0.0), echo["pisa_radius_cm"], np.nan),
+        aliasing_cm_s=ALIASING_CM_S, pv_flow_code=np.where(echo["pv_reversal"], PV_CODES["reversal"], PV_CODES[None]),
+        e_velocity_m_s=echo["e_velocity_m_s"], secondary=secondary,
+    )  # fmt: skip
 
 
 def decision_grade(g: MRGrade) -> int:
@@ -214,8 +250,9 @@ def decision_grade(g: MRGrade) -> int:
 def grade_states(hemo: BatchHemo, etiologies: Sequence[str]) -> tuple[list[EchoMeasurements], list[MRGrade], np.ndarray]:
     """Echo, guideline grade and decision grade (array) of every state."""
     echoes, grades, dec = [], [], np.zeros(hemo.n, dtype=int)
+    arr = echo_arrays(hemo, np.array([e == "secondary" for e in etiologies], dtype=bool))
     for i in range(hemo.n):
-        e = echo_from_metrics(hemo, i, etiologies[i])
+        e = echo_from_metrics(hemo, i, etiologies[i], arrays=arr)
         g = grade_mr(_inputs(e), etiology=etiologies[i])
         echoes.append(e)
         grades.append(g)

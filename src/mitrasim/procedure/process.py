@@ -39,23 +39,26 @@ baseline and final grades with the final planimetric MVA and gradient.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from mitrasim import DISCLAIMER, citations
-from mitrasim.devices import Device, assess_grasp, choose_device
+from mitrasim.devices import Device
+from mitrasim.devices.grasp import GRASP_STATUS, grasp_reasons
 from mitrasim.devices.catalogue import DEFAULT_CATALOGUE
 from mitrasim.echo.grading import MRGrade
 from mitrasim.echo.stenosis import MVARCResult, evaluate_mvarc
 from mitrasim.echo.synthetic import EchoMeasurements
 from mitrasim.errors import InputError
 from mitrasim.procedure import calibration as _cal
-from mitrasim.procedure.hemodynamics import BatchHemo, grade_states, label, simulate_states
-from mitrasim.procedure.risks import DEFAULT_RATES, EVENT_LABELS, MAX_SLOTS, PATIENT_EVENTS, ComplicationRates, draw_uniforms
+from mitrasim.procedure.batched import Candidates, choose_devices, grasp_at, make_candidates
+from mitrasim.procedure.hemodynamics import BatchHemo, echo_arrays, grade_arrays, grade_states, label, simulate_states, steady_ok
+from mitrasim.procedure.risks import DEFAULT_RATES, EVENT_LABELS, MAX_SLOTS, N_DRAWS, PATIENT_EVENTS, ComplicationRates, draw_uniforms
 from mitrasim.procedure.rules import DEFAULT_RULES, Rules, rules_from_case
-from mitrasim.valve.clip import clipped_profiles
+from mitrasim.valve.clip import ValveRows, clipped_profiles, clipped_profiles_rows
 from mitrasim.valve.fit import valve_from_spec
 from mitrasim.valve.geometry import ValveModel
 
@@ -69,6 +72,8 @@ __all__ = [
     "ProcedureBatch",
     "run_procedure",
     "run_procedures",
+    "run_procedure_arrays",
+    "ProcedureArrays",
     "scallop_label",
     "residual_profiles",
 ]
@@ -300,82 +305,6 @@ def residual_profiles(valve: ValveModel, clips: Sequence[PlacedClip]) -> tuple[n
     return g[0], w[0]
 
 
-def _free_positions(valve: ValveModel, clips: Sequence[PlacedClip], width_mm: float) -> np.ndarray:
-    """Grid positions where a clip of ``width_mm`` fits inside the line without overlapping a clip."""
-    s = valve.s_mm
-    ok = (s >= width_mm / 2 - 1e-9) & (s <= valve.line_length_mm - width_mm / 2 + 1e-9)
-    for c in clips:
-        ok &= np.abs(s - c.position_mm) >= 0.5 * (width_mm + c.width_mm) - 1e-9
-    return s[ok]
-
-
-def _target(valve: ValveModel, g: np.ndarray, free: np.ndarray, width_mm: float) -> float | None:
-    """Free position covering the most residual gap: argmax_c Σ_{|s−c|≤W/2} g Δs."""
-    if free.size == 0:
-        return None
-    cover = np.array([g[np.abs(valve.s_mm - c) <= width_mm / 2].sum() for c in free])
-    return float(free[int(np.argmax(cover))])
-
-
-def _family(dev: Device, catalogue: Mapping[str, Device]) -> list[Device]:
-    return [d for d in catalogue.values() if d.family == dev.family and d.name != dev.name]
-
-
-@dataclass
-class _Candidate:
-    patient: int
-    position_mm: float
-    device: Device
-    grasp_status: str
-    grasp_reasons: tuple[str, ...]
-    slda_multiplier: float
-    first: bool
-    eroa_cm2: float = np.nan
-    mva_cm2: float = np.nan
-
-
-def _candidates(setup: PatientSetup, i: int, clips: list[PlacedClip], k: int, mva_now: float) -> tuple[list[_Candidate], str]:
-    """The first attempt (first in the list) and the alternatives for clip ``k`` (0-based)."""
-    valve = setup.valve
-    g, w = residual_profiles(valve, clips)
-    rv = valve.with_(gap_degenerative_mm=g, gap_functional_mm=np.zeros_like(g), opening_mm=w)
-    cat = setup.catalogue
-    if setup.planned:
-        pos, name = setup.planned[k]
-        dev = cat[name]
-        ga = assess_grasp(rv, pos, dev)
-        return [_Candidate(i, float(pos), dev, ga.status, ga.reasons, ga.slda_multiplier, True)], "planned clip"
-    peak = float(valve.s_mm[int(np.argmax(g))])
-    choice = choose_device(rv, peak, setup.rules.device_preference, cat, mva_cm2=mva_now)
-    dev = choice.device
-    out: list[_Candidate] = []
-    seen: set[tuple[float, str]] = set()
-
-    def add(pos: float | None, d: Device, first: bool) -> None:
-        if pos is None:
-            return
-        key = (round(pos, 3), d.name)
-        if key in seen:
-            return
-        seen.add(key)
-        ga = assess_grasp(rv, pos, d)
-        out.append(_Candidate(i, float(pos), d, ga.status, ga.reasons, ga.slda_multiplier, first))
-
-    free = _free_positions(valve, clips, dev.width_mm)
-    c0 = _target(valve, g, free, dev.width_mm)
-    if c0 is None:
-        return [], "no room left on the coaptation line"
-    add(c0, dev, True)
-    for off in setup.rules.reposition_offsets_mm:
-        want = c0 + off
-        if free.size:
-            add(float(free[int(np.argmin(np.abs(free - want)))]), dev, False)
-    for d in _family(dev, cat):
-        fr = _free_positions(valve, clips, d.width_mm)
-        add(_target(valve, g, fr, d.width_mm), d, False)
-    return out, "; ".join(choice.reasons)
-
-
 def _summary(h: BatchHemo, j: int, echo: EchoMeasurements, grade: MRGrade, dec: int) -> StateSummary:
     m = h.metrics
     return StateSummary(
@@ -402,34 +331,349 @@ def _g(x: int) -> str:
     return label(x)
 
 
-def _result_text(c: _Candidate, before: StateSummary, after: StateSummary, valve: ValveModel, k: int) -> str:
-    grasp = f"grasp {c.grasp_status}"
-    if c.grasp_status != "good" and c.grasp_reasons:
-        grasp += f" ({c.grasp_reasons[0]})"
-    return (
-        f"Clip {k + 1} ({c.device.name}) at {scallop_label(valve, c.position_mm)}, {c.position_mm:.1f} mm: {grasp}; "
-        f"EROA {before.eroa_cm2:.2f}→{after.eroa_cm2:.2f} cm², MR {_g(before.decision_grade)}→{_g(after.decision_grade)}, "
-        f"mean gradient {before.mean_gradient_mmhg:.1f}→{after.mean_gradient_mmhg:.1f} mmHg, MVA {after.mva_cm2:.2f} cm²"
-    )
-
-
-def _fails(c: _Candidate, s: StateSummary, cur: StateSummary, rules: Rules) -> str | None:
-    """Why this clip may not be released (None = it may)."""
-    if c.grasp_status == "infeasible":
-        return "grasp not possible" + (f": {c.grasp_reasons[0]}" if c.grasp_reasons else "")
-    if not np.isfinite(s.mean_gradient_mmhg):
-        return "no steady state"
-    if s.mean_gradient_mmhg >= rules.max_gradient_mmhg:
-        return f"gradient {s.mean_gradient_mmhg:.1f} mmHg ≥ {rules.max_gradient_mmhg:g}"
-    if s.mva_cm2 < rules.min_mva_cm2:
-        return f"MVA {s.mva_cm2:.2f} < {rules.min_mva_cm2:g} cm²"
-    helps = s.decision_grade < cur.decision_grade or s.eroa_cm2 <= (1.0 - rules.min_eroa_reduction) * cur.eroa_cm2
-    if not helps:
-        return f"no gain (EROA {cur.eroa_cm2:.2f}→{s.eroa_cm2:.2f} cm², MR stays {_g(s.decision_grade)})"
-    return None
-
-
 # ----------------------------------------------------------------------------- the process
+
+
+@dataclass
+class _Group:
+    """Patients that share a valve grid size, a catalogue and rules: vectorised together."""
+
+    ids: np.ndarray  # global patient indices
+    valves: ValveRows
+    catalogue: Mapping[str, Device]
+    rules: Rules
+    planned: bool
+
+    @property
+    def devices(self) -> list[Device]:
+        return list(self.catalogue.values())
+
+
+def _groups(setups: Sequence[PatientSetup]) -> list[_Group]:
+    by: dict[tuple[Any, ...], list[int]] = {}
+    for i, s in enumerate(setups):
+        by.setdefault((s.valve.s_mm.size, id(s.catalogue), s.rules, bool(s.planned)), []).append(i)
+    out = []
+    for (_, _, rules, planned), ids in by.items():
+        out.append(_Group(np.array(ids), ValveRows.from_valves([setups[i].valve for i in ids]), setups[ids[0]].catalogue, rules, planned))
+    return out
+
+
+def _mr_text(grade: int, dec: int) -> str:
+    """The grade as the echo reports it: ``"2+"`` or ``"indeterminate (≈3+)"``."""
+    return label(grade) if grade >= 0 else f"indeterminate (≈{label(dec)})"
+
+
+@dataclass
+class ProcedureArrays:
+    """The batched procedure's lean result (no per-state echo objects; for cohorts).
+
+    ``baseline``/``final``: :class:`BatchHemo` rows per patient; ``*_echo``: their
+    :func:`~mitrasim.procedure.hemodynamics.echo_arrays`; ``*_grade`` (−1 indeterminate)
+    and ``*_decision`` grades; ``clips``, ``steps``, ``stop_reason`` per patient;
+    ``complications``: (n,) bool per event; ``attempts``: clips tried (rounds with a
+    grasp); ``engine_seconds``: time in the engine.
+    """
+
+    setups: list[PatientSetup]
+    baseline: BatchHemo
+    baseline_echo: dict[str, np.ndarray]
+    baseline_grade: np.ndarray
+    baseline_decision: np.ndarray
+    final: BatchHemo
+    final_echo: dict[str, np.ndarray]
+    final_grade: np.ndarray
+    final_decision: np.ndarray
+    clips: list[list[PlacedClip]]
+    steps: list[list[ClipStep]]
+    complications: dict[str, np.ndarray]
+    stop_reason: list[str]
+    aborted: np.ndarray
+    attempts: np.ndarray
+    mvarc: list[MVARCResult]
+    engine_seconds: float
+    seed: int | None
+
+    def __len__(self) -> int:
+        return len(self.setups)
+
+
+def run_procedure_arrays(
+    setups: Sequence[PatientSetup],
+    *,
+    seed: int | np.random.Generator | None = 0,
+    rates: ComplicationRates | None = None,
+    forward_discharge_coeff: float | None = None,
+    settings: Any = None,
+) -> ProcedureArrays:
+    """The procedure for many patients at once, vectorised (module docstring); the engine of
+    :func:`run_procedures`, callable directly by cohorts (no per-state echo objects).
+
+    Patient ``i``'s complication draws are row ``i`` of :func:`~mitrasim.procedure.risks.draw_uniforms`
+    (``seed`` an int or a Generator; ``None`` = no complications).
+    """
+    setups = list(setups)
+    n = len(setups)
+    if n == 0:
+        raise InputError("cases", [], "at least one case")
+    cd = _cal.FORWARD_DISCHARGE_COEFF if forward_discharge_coeff is None else float(forward_discharge_coeff)
+    rates = DEFAULT_RATES if rates is None else rates
+    U = draw_uniforms(seed, n) if seed is not None else np.ones((n, N_DRAWS))
+    citations.cite("clinical_reference_stop_rules", "stone2015_mvarc")
+    presets = [s.preset for s in setups]
+    overrides = [dict(s.overrides) for s in setups]
+    hr = np.array([s.hr_bpm for s in setups], dtype=float)
+    secondary = np.array([s.etiology == "secondary" for s in setups])
+    groups = _groups(setups)
+    rule = lambda name: np.array([getattr(s.rules, name) for s in setups], dtype=float)  # noqa: E731
+    max_grad, min_mva, min_red, abort_grad = rule("max_gradient_mmhg"), rule("min_mva_cm2"), rule("min_eroa_reduction"), rule("abort_gradient_mmhg")
+
+    t_engine = time.perf_counter()
+    h0 = simulate_states(presets, overrides, hr, np.array([s.valve.eroa_cm2 for s in setups]), np.array([s.valve.mva_cm2 for s in setups]), cd, settings=settings)
+    t_engine = time.perf_counter() - t_engine
+    e0 = echo_arrays(h0, secondary)
+    g0, d0 = grade_arrays(e0, secondary)
+    cur = h0.take(np.arange(n))
+    cur_grade, cur_dec = g0.copy(), d0.copy()
+    ok0 = steady_ok(h0)
+    clip_pos = np.full((n, MAX_SLOTS), np.nan)
+    clip_w = np.full((n, MAX_SLOTS), np.nan)
+    clip_arm = np.full((n, MAX_SLOTS), np.nan)
+    clip_eff = np.zeros((n, MAX_SLOTS), bool)
+    nclip = np.zeros(n, dtype=int)
+    clips: list[list[PlacedClip]] = [[] for _ in range(n)]
+    steps: list[list[ClipStep]] = [[] for _ in range(n)]
+    stop = [""] * n
+    aborted = np.zeros(n, bool)
+    attempts = np.zeros(n, dtype=int)
+    events = {e: np.zeros(n, bool) for e in (*PATIENT_EVENTS, "slda", "embolization")}
+    active = np.zeros(n, bool)
+    for i, s in enumerate(setups):
+        b_txt = _mr_text(int(g0[i]), int(d0[i]))
+        steps[i].append(ClipStep(0, "baseline", (
+            f"Baseline: EROA {h0.eroa_cm2[i]:.2f} cm², RVol {h0.metrics['rvol_ml'][i]:.0f} mL, RF {e0['rf_pct'][i]:.0f}%, MR {b_txt}; "
+            f"mean gradient {h0.metrics['mean_gradient_mmhg'][i]:.1f} mmHg, MVA {h0.mva_cm2[i]:.2f} cm²"
+        ), eroa_cm2=float(h0.eroa_cm2[i]), mr_grade=b_txt, mean_gradient_mmhg=float(h0.metrics["mean_gradient_mmhg"][i]), mva_cm2=float(h0.mva_cm2[i])))  # fmt: skip
+        if not ok0[i]:
+            stop[i] = "no steady state at baseline (engine): no clip"
+        elif d0[i] <= s.rules.target_residual_grade:
+            stop[i] = f"MR {_g(int(d0[i]))} at baseline ≤ target {_g(s.rules.target_residual_grade)}: no clip"
+        else:
+            active[i] = True
+
+    while active.any():
+        parts: list[tuple[_Group, np.ndarray, Any]] = []  # (group, local rows, Candidates)
+        for grp in groups:
+            loc = np.flatnonzero(active[grp.ids])
+            if loc.size == 0:
+                continue
+            ids = grp.ids[loc]
+            R = grp.rules
+            limit = np.array([min(R.max_clips, len(setups[i].planned)) if grp.planned else R.max_clips for i in ids])
+            full = (nclip[ids] >= limit) | (nclip[ids] >= MAX_SLOTS)
+            for i in ids[full]:
+                stop[i] = f"{nclip[i]} clips: the limit"
+            active[ids[full]] = False
+            loc, ids = loc[~full], ids[~full]
+            if loc.size == 0:
+                continue
+            g_res, _ = clipped_profiles_rows(grp.valves, loc, np.where(clip_eff[ids], clip_pos[ids], np.nan), clip_w[ids], clip_arm[ids])
+            devs = grp.devices
+            if grp.planned:
+                names = list(grp.catalogue)
+                pos = np.array([setups[i].planned[nclip[i]][0] for i in ids], dtype=float)
+                dev = np.array([names.index(setups[i].planned[nclip[i]][1]) for i in ids])
+                ga = grasp_at(grp.valves, loc, g_res, pos, np.array([devs[k].width_mm for k in dev]), np.array([devs[k].arm_length_mm for k in dev]), np.array([devs[k].grasp_reach_mm for k in dev]))
+                cands = Candidates(loc, dev, pos, np.ones(loc.size, bool), ga)
+            else:
+                dev = choose_devices(grp.valves, loc, g_res, cur.mva_cm2[ids], R.device_preference, grp.catalogue)
+                cands = make_candidates(grp.valves, loc, g_res, dev, clip_pos[ids], clip_w[ids], R.reposition_offsets_mm, grp.catalogue)
+                none = ~np.isin(loc, cands.rows)
+                for i in ids[none]:
+                    stop[i] = "no room left on the coaptation line"
+                active[ids[none]] = False
+            if cands.rows.size:
+                parts.append((grp, loc, cands))
+        if not parts:
+            break
+        # clip model for every candidate (with the effective clips in place), then one engine batch
+        pid_l, dev_l, eroa_l, mva_l = [], [], [], []
+        for grp, _, c in parts:
+            pid = grp.ids[c.rows]
+            devs = grp.devices
+            w_new = np.array([devs[k].width_mm for k in c.device])
+            a_new = np.array([devs[k].arm_length_mm for k in c.device])
+            P = np.concatenate([np.where(clip_eff[pid], clip_pos[pid], np.nan), c.position_mm[:, None]], axis=1)
+            W = np.concatenate([clip_w[pid], w_new[:, None]], axis=1)
+            A = np.concatenate([clip_arm[pid], a_new[:, None]], axis=1)
+            g, w = clipped_profiles_rows(grp.valves, c.rows, P, W, A)
+            vr = grp.valves
+            eroa_l.append(vr.discharge_coeff[c.rows] * g.sum(axis=1) * vr.ds_mm[c.rows] / 100.0)
+            mva_l.append(w.sum(axis=1) * vr.ds_mm[c.rows] / 100.0)
+            pid_l.append(pid)
+            dev_l.extend(devs[k] for k in c.device)
+        pi = np.concatenate(pid_l)
+        t0 = time.perf_counter()
+        h = simulate_states([presets[p] for p in pi], [overrides[p] for p in pi], hr[pi], np.concatenate(eroa_l), np.concatenate(mva_l), cd, initial_state=cur.final_state[pi], settings=settings)
+        t_engine += time.perf_counter() - t0
+        ech = echo_arrays(h, secondary[pi])
+        grd, dec = grade_arrays(ech, secondary[pi])
+        pos_c = np.concatenate([c.position_mm for _, _, c in parts])
+        first_c = np.concatenate([c.first for _, _, c in parts])
+        gn = {k: np.concatenate([getattr(c.grasp, k) for _, _, c in parts]) for k in ("status", "multiplier", "gap_mm", "anterior_mm", "posterior_mm", "calcification", "cleft")}
+        grad = h.metrics["mean_gradient_mmhg"]
+        # why a candidate may not be released: 0 = it may (see _FAIL_TEXT)
+        fail = np.zeros(pi.size, dtype=int)
+        helps = (dec < cur_dec[pi]) | (h.eroa_cm2 <= (1.0 - min_red[pi]) * cur.eroa_cm2[pi])
+        for code, bad in ((5, ~helps), (4, h.mva_cm2 < min_mva[pi]), (3, grad >= max_grad[pi]), (2, ~steady_ok(h)), (1, gn["status"] == 2)):
+            fail = np.where(bad, code, fail)
+        ok_alt = (fail == 0) & ~first_c
+        order = np.lexsort((np.arange(pi.size), h.eroa_cm2, np.nan_to_num(grad, nan=np.inf), dec, ~ok_alt, pi))
+        best_alt: dict[int, int] = {}
+        for j in order:
+            p = int(pi[j])
+            if p not in best_alt:
+                best_alt[p] = int(j) if ok_alt[j] else -1
+        reasons_cache: dict[int, tuple[str, ...]] = {}
+
+        def reasons(j: int) -> tuple[str, ...]:
+            if j not in reasons_cache:
+                reasons_cache[j] = grasp_reasons(float(gn["gap_mm"][j]), float(gn["anterior_mm"][j]), float(gn["posterior_mm"][j]), int(gn["calcification"][j]), bool(gn["cleft"][j]), dev_l[j])
+            return reasons_cache[j]
+
+        def text(j: int, p: int, k: int) -> str:
+            st = GRASP_STATUS[int(gn["status"][j])]
+            grasp = f"grasp {st}" + (f" ({reasons(j)[0]})" if st != "good" and reasons(j) else "")
+            return (
+                f"Clip {k + 1} ({dev_l[j].name}) at {scallop_label(setups[p].valve, pos_c[j])}, {pos_c[j]:.1f} mm: {grasp}; "
+                f"EROA {cur.eroa_cm2[p]:.2f}→{h.eroa_cm2[j]:.2f} cm², MR {_g(int(cur_dec[p]))}→{_g(int(dec[j]))}, "
+                f"mean gradient {cur.metrics['mean_gradient_mmhg'][p]:.1f}→{grad[j]:.1f} mmHg, MVA {h.mva_cm2[j]:.2f} cm²"
+            )
+
+        def why_not(j: int, p: int) -> str:
+            f = int(fail[j])
+            if f == 1:
+                return "grasp not possible" + (f": {reasons(j)[0]}" if reasons(j) else "")
+            if f == 2:
+                return "no steady state"
+            if f == 3:
+                return f"gradient {grad[j]:.1f} mmHg ≥ {max_grad[p]:g}"
+            if f == 4:
+                return f"MVA {h.mva_cm2[j]:.2f} < {min_mva[p]:g} cm²"
+            return f"no gain (EROA {cur.eroa_cm2[p]:.2f}→{h.eroa_cm2[j]:.2f} cm², MR stays {_g(int(dec[j]))})"
+
+        def step(k: int, action: str, txt: str, j: int | None = None) -> ClipStep:
+            if j is None:
+                return ClipStep(k, action, txt)
+            return ClipStep(k, action, txt, dev_l[j].name, float(pos_c[j]), float(h.eroa_cm2[j]), _mr_text(int(grd[j]), int(dec[j])), float(grad[j]), float(h.mva_cm2[j]))
+
+        take_p, take_j = [], []
+        starts = np.flatnonzero(np.r_[True, pi[1:] != pi[:-1]])
+        for a in starts:
+            p = int(pi[a])
+            s = setups[p]
+            R = s.rules
+            k = int(nclip[p])
+            attempts[p] += 1
+            ba = best_alt[p]
+            chosen = -1
+            f0 = int(fail[a])
+            if gn["status"][a] == 2:
+                steps[p].append(ClipStep(k + 1, "attempt", f"Clip {k + 1} ({dev_l[a].name}) at {scallop_label(s.valve, pos_c[a])}, {pos_c[a]:.1f} mm: {why_not(a, p)}", dev_l[a].name, float(pos_c[a])))
+            elif f0 == 0 and (ba < 0 or dec[ba] >= dec[a]):
+                chosen = int(a)
+                steps[p].append(step(k + 1, "release", text(a, p, k) + ": release", a))
+            else:
+                why = why_not(a, p) if f0 else f"MR {_g(int(dec[a]))} where a nearby grasp gives {_g(int(dec[ba]))}"
+                if grad[a] > abort_grad[p]:
+                    why += f" > abort limit {abort_grad[p]:g} mmHg"
+                steps[p].append(step(k + 1, "attempt", text(a, p, k) + f": not released ({why})", a))
+            if chosen < 0 and ba >= 0 and not s.planned:
+                chosen = ba
+                steps[p].append(step(k + 1, "reposition", "  reposition → " + text(ba, p, k) + ": release", ba))
+            if chosen < 0:
+                steps[p].append(ClipStep(k + 1, "removed", f"  clip {k + 1} opened and removed; no position within the rules: stop"))
+                stop[p] = f"clip {k + 1} not released: {why_not(a, p) if f0 else 'no acceptable position'}"
+                aborted[p] = k == 0
+                active[p] = False
+                continue
+            d = dev_l[chosen]
+            mult = float(gn["multiplier"][chosen])
+            placed = PlacedClip(d.name, float(pos_c[chosen]), d.width_mm, d.arm_length_mm, scallop_label(s.valve, pos_c[chosen]), GRASP_STATUS[int(gn["status"][chosen])], mult)
+            slot = min(k, MAX_SLOTS - 1)
+            if U[p, MAX_SLOTS + slot] < rates.embolization_per_clip:
+                events["embolization"][p] = True
+                steps[p].append(ClipStep(k + 1, "embolization", f"  complication: clip {k + 1} embolized and retrieved; leak back to EROA {cur.eroa_cm2[p]:.2f} cm² (MR {_g(int(cur_dec[p]))}): stop"))
+                stop[p] = "clip embolization"
+                active[p] = False
+                continue
+            clips[p].append(placed)
+            clip_pos[p, k], clip_w[p, k], clip_arm[p, k], clip_eff[p, k] = placed.position_mm, d.width_mm, d.arm_length_mm, True
+            nclip[p] = k + 1
+            if U[p, slot] < min(1.0, rates.slda_per_clip * mult):
+                placed.effective = False
+                clip_eff[p, k] = False
+                events["slda"][p] = True
+                steps[p].append(ClipStep(k + 1, "slda", (
+                    f"  complication: single-leaflet device attachment of clip {k + 1} (grasp {placed.grasp}, "
+                    f"risk ×{mult:.1f}); leak back to EROA {cur.eroa_cm2[p]:.2f} cm² (MR {_g(int(cur_dec[p]))})"
+                )))  # fmt: skip
+                s_dec, s_mva = int(cur_dec[p]), float(cur.mva_cm2[p])
+            else:
+                take_p.append(p)
+                take_j.append(chosen)
+                s_dec, s_mva = int(dec[chosen]), float(h.mva_cm2[chosen])
+            limit = min(R.max_clips, len(s.planned)) if s.planned else R.max_clips
+            if s_dec <= R.target_residual_grade:
+                stop[p] = f"residual MR {_g(s_dec)} ≤ target {_g(R.target_residual_grade)}"
+                active[p] = False
+            elif k + 1 >= limit:
+                stop[p] = f"residual MR {_g(s_dec)} but {k + 1} clips: the limit"
+                active[p] = False
+            elif s_mva < R.min_mva_cm2:
+                stop[p] = f"MVA {s_mva:.2f} < {R.min_mva_cm2:g} cm²: no room for another clip"
+                active[p] = False
+            else:
+                steps[p].append(ClipStep(k + 1, "decide", f"  residual MR {_g(s_dec)} > {_g(R.target_residual_grade)}: add another clip"))
+        if take_p:
+            tp, tj = np.array(take_p), np.array(take_j)
+            _assign(cur, tp, h, tj)
+            cur_grade[tp], cur_dec[tp] = grd[tj], dec[tj]
+
+    # complications after the procedure, the final echo, MVARC
+    p_rates = rates.patient_rates()
+    fe = echo_arrays(cur, secondary)
+    mvarc = []
+    for i in range(n):
+        if attempts[i]:
+            for j, e in enumerate(PATIENT_EVENTS):
+                if U[i, 2 * MAX_SLOTS + j] < p_rates[j]:
+                    events[e][i] = True
+                    steps[i].append(ClipStep(len(clips[i]), "event", f"complication: {EVENT_LABELS[e]}"))
+        b_txt, f_txt = _mr_text(int(g0[i]), int(d0[i])), _mr_text(int(cur_grade[i]), int(cur_dec[i]))
+        fg = float(cur.metrics["mean_gradient_mmhg"][i])
+        steps[i].append(ClipStep(len(clips[i]), "stop", f"Stop: {stop[i]}"))
+        steps[i].append(ClipStep(len(clips[i]), "final", (
+            f"Result: {len(clips[i])} clip(s); EROA {h0.eroa_cm2[i]:.2f}→{cur.eroa_cm2[i]:.2f} cm², MR {b_txt}→{f_txt}, "
+            f"mean gradient {h0.metrics['mean_gradient_mmhg'][i]:.1f}→{fg:.1f} mmHg, MVA {h0.mva_cm2[i]:.2f}→{cur.mva_cm2[i]:.2f} cm²"
+        ), eroa_cm2=float(cur.eroa_cm2[i]), mr_grade=f_txt, mean_gradient_mmhg=fg, mva_cm2=float(cur.mva_cm2[i])))  # fmt: skip
+        mvarc.append(evaluate_mvarc(int(d0[i]), int(cur_dec[i]), eoa_after_cm2=max(float(cur.mva_cm2[i]), 1e-3), mean_gradient_after_mmhg=max(0.0, fg)))
+    return ProcedureArrays(
+        setups=setups, baseline=h0, baseline_echo=e0, baseline_grade=g0, baseline_decision=d0,
+        final=cur, final_echo=fe, final_grade=cur_grade, final_decision=cur_dec, clips=clips, steps=steps,
+        complications=events, stop_reason=stop, aborted=aborted, attempts=attempts, mvarc=mvarc,
+        engine_seconds=t_engine, seed=seed if isinstance(seed, int) else None,
+    )  # fmt: skip
+
+
+def _assign(dst: BatchHemo, rows: np.ndarray, src: BatchHemo, j: np.ndarray) -> None:
+    """Copy states ``j`` of ``src`` into rows ``rows`` of ``dst`` (in place)."""
+    dst.eroa_cm2[rows] = src.eroa_cm2[j]
+    dst.mva_cm2[rows] = src.mva_cm2[j]
+    dst.forward_area_cm2[rows] = src.forward_area_cm2[j]
+    for k, v in dst.metrics.items():
+        v[rows] = src.metrics[k][j]
+    dst.final_state[rows] = src.final_state[j]
 
 
 def run_procedures(
@@ -458,189 +702,28 @@ def run_procedures(
         :class:`ProcedureBatch` (``.results[i]`` for patient ``i``; ``.arrays()`` for columns).
     """
     setups = [_as_setup(c, rules) for c in cases]
-    n = len(setups)
-    if n == 0:
+    if not setups:
         raise InputError("cases", [], "at least one case")
     cd = _cal.FORWARD_DISCHARGE_COEFF if forward_discharge_coeff is None else float(forward_discharge_coeff)
-    rates = DEFAULT_RATES if rates is None else rates
-    U = draw_uniforms(seed, n) if seed is not None else np.ones((n, 2 * MAX_SLOTS + len(PATIENT_EVENTS)))
-    seed_int = seed if isinstance(seed, int) else None
-    citations.cite("clinical_reference_stop_rules", "stone2015_mvarc")
-
-    presets = [s.preset for s in setups]
-    overrides = [dict(s.overrides) for s in setups]
-    hr = np.array([s.hr_bpm for s in setups])
+    pa_ = run_procedure_arrays(setups, seed=seed, rates=rates, forward_discharge_coeff=cd, settings=settings)
     etiol = [s.etiology for s in setups]
-
-    # round 0: baseline
-    eroa0 = np.array([s.valve.eroa_cm2 for s in setups])
-    mva0 = np.array([s.valve.mva_cm2 for s in setups])
-    h0 = simulate_states(presets, overrides, hr, eroa0, mva0, cd, settings=settings)
-    e0, g0, d0 = grade_states(h0, etiol)
-    baseline = [_summary(h0, i, e0[i], g0[i], d0[i]) for i in range(n)]
-    current = list(baseline)
-    state = h0.final_state.copy()
-    clips: list[list[PlacedClip]] = [[] for _ in range(n)]
-    steps: list[list[ClipStep]] = [[] for _ in range(n)]
-    stop = [""] * n
-    aborted = [False] * n
-    events = [{e: False for e in (*PATIENT_EVENTS, "slda", "embolization")} for _ in range(n)]
-    attempted = [False] * n
-    active = np.zeros(n, dtype=bool)
-    for i, s in enumerate(setups):
-        b = baseline[i]
-        steps[i].append(ClipStep(0, "baseline", (
-            f"Baseline: EROA {b.eroa_cm2:.2f} cm², RVol {b.rvol_ml:.0f} mL, RF {b.rf_pct:.0f}%, MR {b.mr_grade}; "
-            f"mean gradient {b.mean_gradient_mmhg:.1f} mmHg, MVA {b.mva_cm2:.2f} cm²"
-        ), eroa_cm2=b.eroa_cm2, mr_grade=b.mr_grade, mean_gradient_mmhg=b.mean_gradient_mmhg, mva_cm2=b.mva_cm2))  # fmt: skip
-        if b.decision_grade <= s.rules.target_residual_grade:
-            stop[i] = f"MR {_g(b.decision_grade)} at baseline ≤ target {_g(s.rules.target_residual_grade)}: no clip"
-        else:
-            active[i] = True
-
-    k = 0
-    while active.any():
-        idx = np.flatnonzero(active)
-        cands: list[_Candidate] = []
-        for i in idx:
-            s = setups[i]
-            limit = min(s.rules.max_clips, len(s.planned)) if s.planned else s.rules.max_clips
-            if len(clips[i]) >= limit or len(clips[i]) >= MAX_SLOTS:
-                stop[i] = f"{len(clips[i])} clips: the limit"
-                active[i] = False
-                continue
-            cs, why = _candidates(s, int(i), clips[i], len(clips[i]), current[i].mva_cm2)
-            if not cs:
-                stop[i] = why
-                active[i] = False
-                continue
-            cands.extend(cs)
-        if not cands:
-            break
-        # clip model for every candidate, then one engine batch (per preset)
-        for c in cands:
-            eff = [cl for cl in clips[c.patient] if cl.effective]
-            v = setups[c.patient].valve
-            g, w, _, _ = clipped_profiles(
-                v,
-                np.array([[*(cl.position_mm for cl in eff), c.position_mm]]),
-                np.array([[*(cl.width_mm for cl in eff), c.device.width_mm]]),
-                np.array([[*(cl.arm_length_mm for cl in eff), c.device.arm_length_mm]]),
-            )
-            c.eroa_cm2 = float(v.discharge_coeff * g[0].sum() * v.ds_mm / 100.0)
-            c.mva_cm2 = float(w[0].sum() * v.ds_mm / 100.0)
-        pi = [c.patient for c in cands]
-        h = simulate_states(
-            [presets[p] for p in pi], [overrides[p] for p in pi], hr[pi],
-            np.array([c.eroa_cm2 for c in cands]), np.array([c.mva_cm2 for c in cands]), cd,
-            initial_state=state[pi], settings=settings,
-        )  # fmt: skip
-        ech, grd, dec = grade_states(h, [etiol[p] for p in pi])
-        by_patient: dict[int, list[int]] = {}
-        for j, p in enumerate(pi):
-            by_patient.setdefault(p, []).append(j)
-        for p, js in by_patient.items():
-            s = setups[p]
-            R = s.rules
-            v = s.valve
-            cur = current[p]
-            attempted[p] = True
-            nclip = len(clips[p])
-            sums = {j: _summary(h, j, ech[j], grd[j], int(dec[j])) for j in js}
-            first = js[0]
-            c0, s0 = cands[first], sums[first]
-            txt0 = _result_text(c0, cur, s0, v, nclip)
-            f0 = _fails(c0, s0, cur, R)
-            ok_alt = [j for j in js[1:] if _fails(cands[j], sums[j], cur, R) is None]
-            best_alt = min(ok_alt, key=lambda j: (sums[j].decision_grade, sums[j].mean_gradient_mmhg, sums[j].eroa_cm2), default=None)
-            chosen: int | None = None
-            if c0.grasp_status == "infeasible":
-                steps[p].append(ClipStep(nclip + 1, "attempt", f"Clip {nclip + 1} ({c0.device.name}) at {scallop_label(v, c0.position_mm)}, {c0.position_mm:.1f} mm: {f0}", c0.device.name, c0.position_mm))
-            elif f0 is None and (best_alt is None or sums[best_alt].decision_grade >= s0.decision_grade):
-                chosen = first
-                steps[p].append(ClipStep(nclip + 1, "release", txt0 + ": release", c0.device.name, c0.position_mm, s0.eroa_cm2, s0.mr_grade, s0.mean_gradient_mmhg, s0.mva_cm2))
-            else:
-                why = f0 or f"MR {_g(s0.decision_grade)} where a nearby grasp gives {_g(sums[best_alt].decision_grade)}"  # type: ignore[index]
-                if s0.mean_gradient_mmhg > R.abort_gradient_mmhg:
-                    why += f" > abort limit {R.abort_gradient_mmhg:g} mmHg"
-                steps[p].append(ClipStep(nclip + 1, "attempt", txt0 + f": not released ({why})", c0.device.name, c0.position_mm, s0.eroa_cm2, s0.mr_grade, s0.mean_gradient_mmhg, s0.mva_cm2))
-            if chosen is None and best_alt is not None and not s.planned:
-                chosen = best_alt
-                cb, sb = cands[best_alt], sums[best_alt]
-                steps[p].append(ClipStep(nclip + 1, "reposition", "  reposition → " + _result_text(cb, cur, sb, v, nclip) + ": release", cb.device.name, cb.position_mm, sb.eroa_cm2, sb.mr_grade, sb.mean_gradient_mmhg, sb.mva_cm2))
-            if chosen is None:
-                steps[p].append(ClipStep(nclip + 1, "removed", f"  clip {nclip + 1} opened and removed; no position within the rules: stop"))
-                stop[p] = f"clip {nclip + 1} not released: {f0 or 'no acceptable position'}"
-                if nclip == 0:
-                    aborted[p] = True
-                active[p] = False
-                continue
-            c, sc = cands[chosen], sums[chosen]
-            placed = PlacedClip(c.device.name, c.position_mm, c.device.width_mm, c.device.arm_length_mm, scallop_label(v, c.position_mm), c.grasp_status, c.slda_multiplier)
-            slot = min(nclip, MAX_SLOTS - 1)
-            p_slda = min(1.0, rates.slda_per_clip * c.slda_multiplier)
-            p_emb = rates.embolization_per_clip
-            if U[p, MAX_SLOTS + slot] < p_emb:
-                events[p]["embolization"] = True
-                steps[p].append(ClipStep(nclip + 1, "embolization", f"  complication: clip {nclip + 1} embolized and retrieved; leak back to EROA {cur.eroa_cm2:.2f} cm² (MR {_g(cur.decision_grade)}): stop"))
-                stop[p] = "clip embolization"
-                active[p] = False
-                continue
-            clips[p].append(placed)
-            if U[p, slot] < p_slda:
-                placed.effective = False
-                events[p]["slda"] = True
-                steps[p].append(ClipStep(nclip + 1, "slda", (
-                    f"  complication: single-leaflet device attachment of clip {nclip + 1} (grasp {c.grasp_status}, "
-                    f"risk ×{c.slda_multiplier:.1f}); leak back to EROA {cur.eroa_cm2:.2f} cm² (MR {_g(cur.decision_grade)})"
-                )))  # fmt: skip
-                sc = cur  # the hemodynamics of the state before this clip
-            else:
-                current[p] = sc
-                state[p] = h.final_state[chosen]
-            n_now = len(clips[p])
-            limit = min(R.max_clips, len(s.planned)) if s.planned else R.max_clips
-            if sc.decision_grade <= R.target_residual_grade:
-                stop[p] = f"residual MR {_g(sc.decision_grade)} ≤ target {_g(R.target_residual_grade)}"
-                active[p] = False
-            elif n_now >= limit:
-                stop[p] = f"residual MR {_g(sc.decision_grade)} but {n_now} clips: the limit"
-                active[p] = False
-            elif sc.mva_cm2 < R.min_mva_cm2:
-                stop[p] = f"MVA {sc.mva_cm2:.2f} < {R.min_mva_cm2:g} cm²: no room for another clip"
-                active[p] = False
-            else:
-                steps[p].append(ClipStep(nclip + 1, "decide", f"  residual MR {_g(sc.decision_grade)} > {_g(R.target_residual_grade)}: add another clip"))
-        k += 1
-
-    # final echo, complications, MVARC
+    eb, gb, _ = grade_states(pa_.baseline, etiol)
+    ef, gf, _ = grade_states(pa_.final, etiol)
     results = []
     for i, s in enumerate(setups):
-        if attempted[i]:
-            for j, e in enumerate(PATIENT_EVENTS):
-                if U[i, 2 * MAX_SLOTS + j] < rates.patient_rates()[j]:
-                    events[i][e] = True
-                    steps[i].append(ClipStep(len(clips[i]), "event", f"complication: {EVENT_LABELS[e]}"))
-        f, b = current[i], baseline[i]
-        steps[i].append(ClipStep(len(clips[i]), "stop", f"Stop: {stop[i]}"))
-        steps[i].append(ClipStep(len(clips[i]), "final", (
-            f"Result: {len(clips[i])} clip(s); EROA {b.eroa_cm2:.2f}→{f.eroa_cm2:.2f} cm², MR {b.mr_grade}→{f.mr_grade}, "
-            f"mean gradient {b.mean_gradient_mmhg:.1f}→{f.mean_gradient_mmhg:.1f} mmHg, MVA {b.mva_cm2:.2f}→{f.mva_cm2:.2f} cm²"
-        ), eroa_cm2=f.eroa_cm2, mr_grade=f.mr_grade, mean_gradient_mmhg=f.mean_gradient_mmhg, mva_cm2=f.mva_cm2))  # fmt: skip
-        mv = evaluate_mvarc(b.grade if b.grade.grade_number is not None else b.decision_grade,
-                            f.grade if f.grade.grade_number is not None else f.decision_grade,
-                            eoa_after_cm2=max(f.mva_cm2, 1e-3), mean_gradient_after_mmhg=max(0.0, f.mean_gradient_mmhg))  # fmt: skip
         results.append(ProcedureResult(
-            name=s.name, baseline=b, final=f, clips=clips[i], steps=steps[i], complications=events[i],
-            stop_reason=stop[i], aborted=aborted[i], mvarc=mv, seed=seed_int, rules=s.rules,
-            final_state=state[i].copy(), baseline_state=h0.final_state[i].copy(),
+            name=s.name, baseline=_summary(pa_.baseline, i, eb[i], gb[i], int(pa_.baseline_decision[i])),
+            final=_summary(pa_.final, i, ef[i], gf[i], int(pa_.final_decision[i])), clips=pa_.clips[i], steps=pa_.steps[i],
+            complications={e: bool(v[i]) for e, v in pa_.complications.items()}, stop_reason=pa_.stop_reason[i],
+            aborted=bool(pa_.aborted[i]), mvarc=pa_.mvarc[i], seed=pa_.seed, rules=s.rules,
+            final_state=pa_.final.final_state[i].copy(), baseline_state=pa_.baseline.final_state[i].copy(),
         ))  # fmt: skip
     if waveforms:
         _attach_waveforms(results, setups, cd, settings)
     keys = [src.key for src in citations.used()]
     for r in results:
         r.citations = keys
-    return ProcedureBatch(results, seed_int)
+    return ProcedureBatch(results, pa_.seed)
 
 
 def _attach_waveforms(results: list[ProcedureResult], setups: list[PatientSetup], cd: float, settings: Any) -> None:

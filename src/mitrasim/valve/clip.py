@@ -59,6 +59,8 @@ __all__ = [
     "ClipResult",
     "smooth_taper",
     "clipped_profiles",
+    "clipped_profiles_rows",
+    "ValveRows",
     "evaluate_plans",
     "apply_clips",
 ]
@@ -143,6 +145,95 @@ def _as_plan_arrays(positions_mm, widths_mm, arm_lengths_mm):
     return pos, wid, arm, present
 
 
+@dataclass(frozen=True)
+class ValveRows:
+    """Several valves on grids of one size ``G`` (one row per valve), for batched clip models.
+
+    Built by :meth:`from_valves`; every array has a leading axis ``n`` (per valve) and the
+    profiles ``(n, G)``.  Valves of one cohort chunk share ``G``; the procedure groups
+    its patients by grid size.
+    """
+
+    s_mm: np.ndarray
+    ds_mm: np.ndarray
+    line_length_mm: np.ndarray
+    ap_diameter_mm: np.ndarray
+    anterior_mm: np.ndarray
+    posterior_mm: np.ndarray
+    gap_degenerative_mm: np.ndarray
+    gap_functional_mm: np.ndarray
+    opening_mm: np.ndarray
+    calcification_grade: np.ndarray
+    cleft: np.ndarray
+    segment_edges_mm: np.ndarray  # (n, 4)
+    discharge_coeff: np.ndarray
+
+    @classmethod
+    def from_valves(cls, valves: "list[ValveModel]") -> "ValveRows":
+        """Stack valves of one grid size."""
+        sizes = {v.s_mm.size for v in valves}
+        if len(sizes) != 1:
+            raise ValueError(f"valves of one grid size only (got {sorted(sizes)})")
+        st = lambda name: np.stack([getattr(v, name) for v in valves])  # noqa: E731
+        ar = lambda name: np.array([getattr(v, name) for v in valves], dtype=float)  # noqa: E731
+        return cls(
+            s_mm=st("s_mm"), ds_mm=ar("ds_mm"), line_length_mm=ar("line_length_mm"), ap_diameter_mm=ar("ap_diameter_mm"),
+            anterior_mm=st("anterior_mm"), posterior_mm=st("posterior_mm"), gap_degenerative_mm=st("gap_degenerative_mm"),
+            gap_functional_mm=st("gap_functional_mm"), opening_mm=st("opening_mm"), calcification_grade=st("calcification_grade"),
+            cleft=st("cleft"), segment_edges_mm=np.array([v.segment_edges_mm for v in valves], dtype=float),
+            discharge_coeff=ar("discharge_coeff"),
+        )  # fmt: skip
+
+    @property
+    def gap_mm(self) -> np.ndarray:
+        return np.maximum(self.gap_degenerative_mm, self.gap_functional_mm)
+
+    def index_of(self, rows: np.ndarray, s_mm: np.ndarray) -> np.ndarray:
+        """Grid index of the cell holding ``s_mm`` on valve ``rows`` (as :meth:`ValveModel.index_of`)."""
+        ds = self.ds_mm[rows].reshape(rows.shape + (1,) * (np.ndim(s_mm) - rows.ndim))
+        i = np.floor(np.asarray(s_mm, dtype=float) / ds).astype(int)
+        return np.clip(i, 0, self.s_mm.shape[1] - 1)
+
+
+def _clip_core(
+    s: np.ndarray,
+    ds: np.ndarray,
+    ap: np.ndarray,
+    anterior: np.ndarray,
+    posterior: np.ndarray,
+    gap_deg: np.ndarray,
+    gap_fun: np.ndarray,
+    opening: np.ndarray,
+    pos: np.ndarray,
+    wid: np.ndarray,
+    arm: np.ndarray,
+    present: np.ndarray,
+    p: ClipModelParams,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The clip model's equations (module docstring) for ``(m, K)`` plans on ``(m, G)`` valve rows.
+
+    ``s``, ``anterior``, ``posterior``, ``gap_*``, ``opening``: ``(m, G)`` (or ``(1, G)``);
+    ``ds``, ``ap``: ``(m,)`` (or ``(1,)``).  Returns ``(g, w, ap_after)``.
+    """
+    G = s.shape[-1]
+    idx = np.clip(np.floor(np.where(present, pos, 0.0) / ds[:, None]).astype(int), 0, G - 1)
+    r = np.arange(anterior.shape[0])[:, None] if anterior.shape[0] > 1 else np.zeros((1, 1), dtype=int)
+    leaflets = anterior[r, idx] + posterior[r, idx]
+    sigma = np.clip(leaflets / (p.slack_reference * ap[:, None]), *p.slack_bounds)
+    lam_s = p.systolic_zone_per_arm * arm / sigma
+    lam_d = p.diastolic_zone_per_arm * arm / sigma
+    w_eff = np.where(present, wid, 0.0)
+    d = np.abs(s[:, None, :] - np.where(present, pos, 0.0)[:, :, None]) - 0.5 * w_eff[:, :, None]
+    mask = present[:, :, None]
+    phi_s = np.where(mask, smooth_taper(d, np.where(present, lam_s, 1.0)[:, :, None]), 1.0).prod(axis=1)
+    phi_d = np.where(mask, smooth_taper(d, np.where(present, lam_d, 1.0)[:, :, None]), 1.0).prod(axis=1)
+    shrink = np.minimum(p.ap_shrink_max, p.ap_shrink_per_mm * w_eff.sum(axis=1))
+    g_fun = np.maximum(0.0, gap_fun - (p.functional_gap_closure * shrink * ap)[:, None])
+    g = np.maximum(gap_deg, g_fun) * phi_s
+    w = opening * (1.0 - shrink)[:, None] * phi_d
+    return g, w, ap * (1.0 - shrink)
+
+
 def clipped_profiles(
     valve: ValveModel,
     positions_mm: np.ndarray,
@@ -159,25 +250,36 @@ def clipped_profiles(
     """
     citations.cite("caballero2020")
     pos, wid, arm, present = _as_plan_arrays(positions_mm, widths_mm, arm_lengths_mm)
-    s = valve.s_mm
-    p = params
-    # slack at each clip
-    idx = valve.index_of(np.where(present, pos, 0.0))
-    leaflets = valve.anterior_mm[idx] + valve.posterior_mm[idx]
-    sigma = np.clip(leaflets / (p.slack_reference * valve.ap_diameter_mm), *p.slack_bounds)
-    lam_s = p.systolic_zone_per_arm * arm / sigma
-    lam_d = p.diastolic_zone_per_arm * arm / sigma
-    w_eff = np.where(present, wid, 0.0)
-    d = np.abs(s[None, None, :] - np.where(present, pos, 0.0)[:, :, None]) - 0.5 * w_eff[:, :, None]
-    mask = present[:, :, None]
-    phi_s = np.where(mask, smooth_taper(d, np.where(present, lam_s, 1.0)[:, :, None]), 1.0).prod(axis=1)
-    phi_d = np.where(mask, smooth_taper(d, np.where(present, lam_d, 1.0)[:, :, None]), 1.0).prod(axis=1)
-    shrink = np.minimum(p.ap_shrink_max, p.ap_shrink_per_mm * w_eff.sum(axis=1))
-    ap = valve.ap_diameter_mm * (1.0 - shrink)
-    g_fun = np.maximum(0.0, valve.gap_functional_mm[None, :] - (p.functional_gap_closure * shrink * valve.ap_diameter_mm)[:, None])
-    g = np.maximum(valve.gap_degenerative_mm[None, :], g_fun) * phi_s
-    w = valve.opening_mm[None, :] * (1.0 - shrink)[:, None] * phi_d
+    one = lambda a: np.asarray(a, dtype=float)[None, ...]  # noqa: E731
+    g, w, ap = _clip_core(
+        one(valve.s_mm), np.full(pos.shape[0], valve.ds_mm), np.full(pos.shape[0], valve.ap_diameter_mm),
+        one(valve.anterior_mm), one(valve.posterior_mm), one(valve.gap_degenerative_mm), one(valve.gap_functional_mm),
+        one(valve.opening_mm), pos, wid, arm, present, params,
+    )  # fmt: skip
     return g, w, ap, present.sum(axis=1)
+
+
+def clipped_profiles_rows(
+    valves: ValveRows,
+    rows: np.ndarray,
+    positions_mm: np.ndarray,
+    widths_mm: np.ndarray,
+    arm_lengths_mm: np.ndarray,
+    params: ClipModelParams = DEFAULT_CLIP_PARAMS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Profiles after clipping for plan ``j`` on valve ``rows[j]`` (many patients at once).
+
+    ``positions_mm`` etc.: ``(m, max_clips)``, NaN = no clip; returns ``(g, w)`` of shape
+    ``(m, G)``.  Same equations (and floating-point operations) as :func:`clipped_profiles`.
+    """
+    citations.cite("caballero2020")
+    pos, wid, arm, present = _as_plan_arrays(positions_mm, widths_mm, arm_lengths_mm)
+    v = valves
+    g, w, _ = _clip_core(
+        v.s_mm[rows], v.ds_mm[rows], v.ap_diameter_mm[rows], v.anterior_mm[rows], v.posterior_mm[rows],
+        v.gap_degenerative_mm[rows], v.gap_functional_mm[rows], v.opening_mm[rows], pos, wid, arm, present, params,
+    )  # fmt: skip
+    return g, w
 
 
 def evaluate_plans(

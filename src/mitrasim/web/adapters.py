@@ -49,9 +49,9 @@ def to_jsonable(x: Any) -> Any:
     return _clean(x)
 
 
-PLANNER = (("mitrasim.procedure", "plan_case"), ("mitrasim.procedure.planner", "plan_case"), ("mitrasim.procedure.planner", "plan"), ("mitrasim.procedure", "plan"))
-PROCEDURE = (("mitrasim.procedure", "run_procedure"), ("mitrasim.procedure.run", "run_procedure"))
-TRIAL = (("mitrasim.cohort", "run_trial"), ("mitrasim.cohort.trial", "run_trial"))
+PLANNER = (("mitrasim.procedure", "plan_case"),)
+PROCEDURE = (("mitrasim.procedure", "run_procedure"),)
+TRIAL = (("mitrasim.cohort.trial", "run_trial"),)
 
 
 def check_available(candidates: tuple[tuple[str, str], ...]) -> None:

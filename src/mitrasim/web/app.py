@@ -187,7 +187,7 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
             except Unavailable:
                 features[name] = False
         return {
-            "presets": sorted(set(PARAMETER_SETS) | set(services.PENDING_PRESETS)),
+            "presets": sorted(PARAMETER_SETS),
             "devices": [{"name": d.name, "family": d.family, "width_mm": d.width_mm, "arm_length_mm": d.arm_length_mm, "note": d.note} for d in DEFAULT_CATALOGUE.values()],
             "examples": list(EXAMPLES),
             "limits": {"patients": settings.max_patients, "waveform_patients": settings.max_waveform_patients, "beats": settings.max_beats, "body_bytes": settings.max_body_bytes, "clips": 6},

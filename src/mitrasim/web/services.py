@@ -18,26 +18,18 @@ __all__ = [
     "valve_summary",
     "assess_clips",
     "warm_up",
-    "PENDING_PRESETS",
 ]
-
-PENDING_PRESETS = {"primary_mr": "regazzoni2022", "secondary_mr": "regazzoni2022"}
-"""Phenotype presets the lead is calibrating; until they are registered the case's
-patient is simulated on the base set they derive from, and the response says so."""
 
 WAVE_KEYS = ("t_s", "v_lv_ml", "p_lv_mmhg", "p_la_mmhg", "p_ao_mmhg", "q_mv_ml_s", "q_mr_ml_s")
 MAX_WAVE_POINTS = 240
 
 
 def resolve_preset(name: str) -> tuple[str, list[str]]:
-    """The parameter set to use for ``name`` and notes (a pending phenotype falls back to its base)."""
-    from mitrasim.physiology.parameter_sets import PARAMETER_SETS, get_parameter_set
+    """The parameter set for ``name`` (InputError naming 'preset' if unknown) and notes (none)."""
+    from mitrasim.physiology.parameter_sets import get_parameter_set
 
-    if name in PARAMETER_SETS or name not in PENDING_PRESETS:
-        get_parameter_set(name)  # InputError naming 'preset' if unknown
-        return name, []
-    base = PENDING_PRESETS[name]
-    return base, [f"preset {name!r} is not in this build yet; simulated with {base!r} (its base set)"]
+    get_parameter_set(name)
+    return name, []
 
 
 def _clean(x: Any) -> Any:

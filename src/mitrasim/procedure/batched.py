@@ -1,0 +1,202 @@
+"""Vectorised per-round work of the procedure: targets, device choice, grasp, candidates.
+
+The procedure (:mod:`mitrasim.procedure.process`) groups its patients by valve grid size,
+catalogue and rules; within a group every step below is one numpy expression over the
+group's active patients (no Python loop over patients):
+
+* residual profiles with the effective clips (:func:`mitrasim.valve.clip.clipped_profiles_rows`);
+* the free positions of a clip width and the target ``argmax_c Σ_{|s−c|≤W/2} g Δs``;
+* the device rule of :func:`mitrasim.devices.choose_device` and the grasp rule of
+  :func:`mitrasim.devices.grasp_arrays`;
+* the candidates: first attempt, the reposition offsets, the other sizes of the family.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from mitrasim import citations
+from mitrasim.devices.catalogue import Device
+from mitrasim.devices.grasp import grasp_arrays
+from mitrasim.valve.clip import ValveRows
+
+__all__ = ["GraspNumbers", "grasp_at", "free_mask", "targets", "choose_devices", "Candidates", "make_candidates"]
+
+_NO = -1
+
+
+@dataclass
+class GraspNumbers:
+    """Grasp of one device at one position per row: status code (0 good, 1 marginal, 2 infeasible),
+    SLDA multiplier, and the anatomy it was read from (for the operator's words)."""
+
+    status: np.ndarray
+    multiplier: np.ndarray
+    gap_mm: np.ndarray
+    anterior_mm: np.ndarray
+    posterior_mm: np.ndarray
+    calcification: np.ndarray
+    cleft: np.ndarray
+
+
+def grasp_at(vr: ValveRows, rows: np.ndarray, g: np.ndarray, pos: np.ndarray, width: np.ndarray, arm: np.ndarray, reach: np.ndarray) -> GraspNumbers:
+    """:func:`mitrasim.devices.assess_grasp` on the residual gap ``g`` (m, G) of valves ``rows``."""
+    citations.cite("feldman2011_everest2", "boekstegers2014", "tctmd_expand2019")
+    m = rows.size
+    r = np.arange(m)
+    i = vr.index_of(rows, pos)
+    s = vr.s_mm[rows]
+    under = np.abs(s - pos[:, None]) <= np.maximum(0.5 * width, vr.ds_mm[rows])[:, None]
+    anyu = under.any(axis=1)
+    gap = np.where(anyu, np.where(under, g, -np.inf).max(axis=1), g[r, i])
+    calc_rows = vr.calcification_grade[rows]
+    calc = np.where(anyu, np.where(under, calc_rows, -1).max(axis=1), calc_rows[r, i])
+    cleft = (under & vr.cleft[rows]).any(axis=1)
+    a_len, p_len = vr.anterior_mm[rows, i], vr.posterior_mm[rows, i]
+    status, mult = grasp_arrays(gap, a_len, p_len, calc, cleft, arm, reach)
+    return GraspNumbers(status, mult, gap, a_len, p_len, calc, cleft)
+
+
+def free_mask(vr: ValveRows, rows: np.ndarray, width: np.ndarray, clip_pos: np.ndarray, clip_w: np.ndarray) -> np.ndarray:
+    """(m, G): grid positions where a clip of ``width`` (m,) fits inside the line without
+    overlapping a clip in place (``clip_pos``/``clip_w`` (m, K), NaN = none)."""
+    s = vr.s_mm[rows]
+    W = width[:, None]
+    ok = (s >= W / 2 - 1e-9) & (s <= vr.line_length_mm[rows][:, None] - W / 2 + 1e-9)
+    for k in range(clip_pos.shape[1]):
+        c = clip_pos[:, k : k + 1]
+        present = np.isfinite(c)
+        ok &= ~present | (np.abs(s - np.where(present, c, 0.0)) >= 0.5 * (W + np.where(present, clip_w[:, k : k + 1], 0.0)) - 1e-9)
+    return ok
+
+
+def targets(vr: ValveRows, rows: np.ndarray, g: np.ndarray, free: np.ndarray, width: np.ndarray) -> np.ndarray:
+    """The free position covering the most residual gap, ``argmax_c Σ_{|s−c|≤W/2} g``; NaN if none is free."""
+    s = vr.s_mm[rows]
+    inside = np.abs(s[:, None, :] - s[:, :, None]) <= (width / 2)[:, None, None]
+    cover = np.where(inside, g[:, None, :], 0.0).sum(axis=2)
+    best = np.argmax(np.where(free, cover, -np.inf), axis=1)
+    return np.where(free.any(axis=1), s[np.arange(rows.size), best], np.nan)
+
+
+def nearest_free(vr: ValveRows, rows: np.ndarray, free: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """The free grid position nearest to ``want`` (the lower one on a tie); NaN if none is free."""
+    s = vr.s_mm[rows]
+    j = np.argmin(np.where(free, np.abs(s - want[:, None]), np.inf), axis=1)
+    return np.where(free.any(axis=1), s[np.arange(rows.size), j], np.nan)
+
+
+def _devices_of(catalogue: Mapping[str, Device], names: Sequence[str]) -> list[int]:
+    keys = list(catalogue)
+    return [keys.index(n) if n in catalogue else _NO for n in names]
+
+
+def choose_devices(
+    vr: ValveRows, rows: np.ndarray, g: np.ndarray, mva_now: np.ndarray, preference: str, catalogue: Mapping[str, Device]
+) -> np.ndarray:
+    """:func:`mitrasim.devices.choose_device` at the peak of the residual gap, per row:
+    index into ``list(catalogue)`` of the chosen device (same rule, same order of sizes)."""
+    citations.cite("feldman2011_everest2", "boekstegers2014")
+    keys = list(catalogue)
+    devs = list(catalogue.values())
+    m = rows.size
+    if preference not in ("auto", "MitraClip", "PASCAL") and preference in catalogue:
+        return np.full(m, keys.index(preference))
+    r = np.arange(m)
+    s = vr.s_mm[rows]
+    peak = s[r, np.argmax(g, axis=1)]
+    i = vr.index_of(rows, peak)
+    gap = g[r, i]
+    shortest = np.minimum(vr.anterior_mm[rows, i], vr.posterior_mm[rows, i]) - gap / 2
+    seg = (vr.segment_edges_mm[rows] <= peak[:, None]).sum(axis=1) - 1
+    wide_gap = (g > 0.5).sum(axis=1) * vr.ds_mm[rows]
+    long_arms = (gap > 5.0) & (shortest >= 9.0)
+    wide = (mva_now >= 4.0) & (seg == 1) & (wide_gap >= 10.0)
+    if preference == "PASCAL":
+        orders = [np.where(wide, a, b) for a, b in zip(_devices_of(catalogue, ["PASCAL", "PASCAL Ace"]), _devices_of(catalogue, ["PASCAL Ace", "PASCAL"]))]
+    else:
+        sizes = ["NT", "XT", "NTW", "XTW"]
+        first = np.where(long_arms, np.where(wide, 3, 1), np.where(wide, 2, 0))  # index into sizes
+        ids = np.array(_devices_of(catalogue, sizes))
+        orders = [ids[first]] + [np.where(np.arange(4)[j] < first, ids[j], ids[np.minimum(j + 1, 3)]) for j in range(3)]
+    order = np.stack(orders, axis=1)  # (m, n_sizes), _NO where the catalogue lacks a size
+    # drop missing sizes, keeping the order (as the scalar rule filters its list)
+    key = np.where(order == _NO, len(keys) + np.arange(order.shape[1]), np.arange(order.shape[1]))
+    order = np.take_along_axis(order, np.argsort(key, axis=1, kind="stable"), axis=1)
+    chosen = order[:, 0].copy()
+    found = np.zeros(m, bool)
+    for j in range(order.shape[1]):
+        d = order[:, j]
+        valid = d != _NO
+        if not valid.any():
+            continue
+        dd = np.where(valid, d, 0)
+        w = np.array([devs[k].width_mm for k in dd])
+        a = np.array([devs[k].arm_length_mm for k in dd])
+        reach = np.array([devs[k].grasp_reach_mm for k in dd])
+        ok = valid & (grasp_at(vr, rows, g, peak, w, a, reach).status < 2)
+        take = ok & ~found
+        chosen[take] = d[take]
+        found |= take
+    return chosen
+
+
+@dataclass
+class Candidates:
+    """Candidate clips of one group's round, patient-major (first attempt first): rows into the group's
+    valves, device index into the catalogue, position, and the grasp."""
+
+    rows: np.ndarray
+    device: np.ndarray
+    position_mm: np.ndarray
+    first: np.ndarray
+    grasp: GraspNumbers
+
+
+def make_candidates(
+    vr: ValveRows,
+    rows: np.ndarray,
+    g: np.ndarray,
+    dev: np.ndarray,
+    clip_pos: np.ndarray,
+    clip_w: np.ndarray,
+    offsets_mm: Sequence[float],
+    catalogue: Mapping[str, Device],
+) -> Candidates:
+    """First attempt at the target of the chosen device, then the nearest free positions at
+    ``target + offset``, then the target of every other size of the device's family
+    (catalogue order); duplicates (same device and position) dropped.  Rows with no free
+    position for the chosen device get no candidate."""
+    devs = list(catalogue.values())
+    width = np.array([d.width_mm for d in devs])
+    m = rows.size
+    free0 = free_mask(vr, rows, width[dev], clip_pos, clip_w)
+    c0 = targets(vr, rows, g, free0, width[dev])
+    slots_pos = [c0]
+    slots_dev = [dev]
+    for off in offsets_mm:
+        p = nearest_free(vr, rows, free0, c0 + off)
+        dup = np.zeros(m, bool)
+        for q in slots_pos:
+            dup |= p == q
+        slots_pos.append(np.where(dup | np.isnan(c0), np.nan, p))
+        slots_dev.append(dev)
+    fam = np.array([d.family for d in devs], dtype=object)
+    for k, d in enumerate(devs):
+        member = (fam[dev] == d.family) & (dev != k)
+        if not member.any():
+            continue
+        w = np.full(m, d.width_mm)
+        p = targets(vr, rows, g, free_mask(vr, rows, w, clip_pos, clip_w), w)
+        slots_pos.append(np.where(member & np.isfinite(c0), p, np.nan))
+        slots_dev.append(np.full(m, k))
+    P = np.stack(slots_pos, axis=1)
+    D = np.stack(slots_dev, axis=1)
+    valid = np.isfinite(P)
+    rr, ss = np.nonzero(valid)  # patient-major, slot order kept
+    rows_c, pos_c, dev_c = rows[rr], P[rr, ss], D[rr, ss]
+    ga = grasp_at(vr, rows_c, g[rr], pos_c, width[dev_c], np.array([devs[k].arm_length_mm for k in dev_c]), np.array([devs[k].grasp_reach_mm for k in dev_c]))
+    return Candidates(rows_c, dev_c, pos_c, ss == 0, ga)
