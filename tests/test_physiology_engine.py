@@ -242,3 +242,14 @@ def test_closing_the_leak_from_a_leaking_warm_start_leaves_no_regurgitation():
     leaking = S.simulate("primary_mr")  # EROA 0.40, q_mr > 0 in its state
     closed = S.simulate("primary_mr", eroa_cm2=0.0, initial_state=leaking)
     assert closed.metrics["rvol_ml"][0] == 0.0 and closed.metrics["rf_pct"][0] == 0.0
+
+
+def test_an_unstable_step_is_reported_not_converged():
+    """A time step above RK4's stability limit must not come back as a converged beat."""
+    st = S.SolverSettings(dt_max_s=5e-3, max_beats=60)
+    r = S.simulate("regazzoni2022", {"sys_ven_l_mmhg_s2_ml": 5e-5}, settings=st)
+    m = r.patient_metrics()
+    if not m["converged"]:
+        assert np.isnan(m["edv_ml"])
+    else:  # stable after all: then the numbers must be physiological
+        assert 50 < m["edv_ml"] < 300

@@ -11,7 +11,7 @@ Trial file (YAML, pydantic ``extra="forbid"``)::
       - {name: target_1plus, strategy: {stop_rule: mr_le_1plus, max_clips: 4}}
       - {name: target_2plus, strategy: {stop_rule: mr_le_2plus, max_clips: 2}}
     outcomes: {secondary_hfh_multiplier: 1.0}
-    solver: {dt_max_s: 0.005, tol: 0.01}
+    solver: {dt_max_s: 0.004, tol: 0.01}
 
 Execution: chunk ``i`` (patients ``i·chunk_size …``) gets its own seed,
 ``SeedSequence(seed).spawn(n_chunks)[i]``, spawned again into (population,
@@ -74,7 +74,7 @@ class CohortSolver(BaseModel):
     gradient and RVol is below 0.05 mmHg / 0.1 mL on typical patients) for speed."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    dt_max_s: float = Field(5e-3, gt=1e-5, le=5e-3)
+    dt_max_s: float = Field(4e-3, gt=1e-5, le=5e-3)
     tol: float = Field(1e-2, gt=0, le=1.0)
     max_beats: int = Field(300, ge=2, le=10_000)
 

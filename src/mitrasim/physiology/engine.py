@@ -70,6 +70,8 @@ METRIC_NAMES = (
     "peak_mv_flow_ml_s", "peak_mr_flow_ml_s", "pv_min_systolic_flow_ml_s", "steady_residual", "converged",
 )  # fmt: skip
 N_METRIC = len(METRIC_NAMES)
+#: A state beyond this magnitude (mL, mmHg, mL/s) means the integration diverged.
+DIVERGED = 1e6
 MI = {n: i for i, n in enumerate(METRIC_NAMES)}
 
 WAVE_NAMES = (
@@ -483,13 +485,22 @@ def _make_run_batch(L: int):
                     if done[j]:
                         continue
                     res = 0.0
+                    diverged = False
                     for i in range(N_STATE):
-                        res = max(res, abs(X[i * L + j] - X0b[i * L + j]) / _STATE_SCALE[i])
-                    conv = res < tol and beat >= min_beats
-                    if conv or beat == max_beats or not (res == res):
+                        xi = X[i * L + j]
+                        res = max(res, abs(xi - X0b[i * L + j]) / _STATE_SCALE[i])
+                        if not (abs(xi) <= DIVERGED):  # also true for NaN
+                            diverged = True
+                    conv = res < tol and beat >= min_beats and not diverged
+                    if conv or beat == max_beats or diverged:
                         done[j] = True
                         n_done += 1
                         _finish(A, X, X0b, P, col + j, j, beat, res, conv, diode, metrics, x_end, L)
+                        if diverged:  # unstable step (dt above the stability limit) or bad input
+                            for m in range(N_METRIC):
+                                metrics[m, col + j] = math.nan
+                            metrics[20, col + j] = beat
+                            metrics[25, col + j] = 0.0
 
     return run_batch
 
