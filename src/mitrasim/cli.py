@@ -7,14 +7,52 @@ range, with exit code 2 and no traceback.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from mitrasim.errors import InputError
 
+#: Command name -> the module whose ``register(app)`` defines it.  Modules are imported only when
+#: their command runs (or for ``--help``), so ``mitrasim simulate`` does not pay for the web server's
+#: or the care plan's imports.
+COMMANDS: dict[str, str] = {
+    "demo": "mitrasim.physiology.commands",
+    "simulate": "mitrasim.physiology.commands",
+    "grade": "mitrasim.echo.commands",
+    "mvarc": "mitrasim.echo.commands",
+    "echo-thresholds": "mitrasim.echo.commands",
+    "plan": "mitrasim.procedure.commands",
+    "procedure": "mitrasim.procedure.commands",
+    "trial": "mitrasim.cohort.commands",
+    "report": "mitrasim.cohort.commands",
+    "careplan": "mitrasim.pathway.commands",
+    "serve": "mitrasim.web.commands",
+}
+
+
+class _LazyGroup(TyperGroup):
+    """A command group that imports a command's module when the command is needed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str):
+        module = COMMANDS.get(name)
+        if module is None:
+            return None
+        sub = typer.Typer()
+        sub.callback()(lambda: None)
+        importlib.import_module(module).register(sub)
+        return typer.main.get_group(sub).get_command(ctx, name)
+
+
 app = typer.Typer(
     name="mitrasim",
+    cls=_LazyGroup,
     help="Simulate mitral regurgitation and its repair by transcatheter edge-to-edge repair (TEER). "
     "Research and education only: not a medical device.",
     no_args_is_help=True,
@@ -26,25 +64,6 @@ app = typer.Typer(
 @app.callback()
 def _main_callback() -> None:
     """mitrasim: mitral regurgitation and TEER, from pressures and flows to the patient's way home."""
-
-
-def _register_all() -> None:
-    from mitrasim.cohort import commands as cohort_commands
-    from mitrasim.echo import commands as echo_commands
-    from mitrasim.pathway import commands as pathway_commands
-    from mitrasim.physiology import commands as physiology_commands
-    from mitrasim.procedure import commands as procedure_commands
-    from mitrasim.web import commands as web_commands
-
-    physiology_commands.register(app)
-    echo_commands.register(app)
-    pathway_commands.register(app)
-    procedure_commands.register(app)
-    web_commands.register(app)
-    cohort_commands.register(app)
-
-
-_register_all()
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -131,7 +131,7 @@ def _phi(t, kind, a, b, c, d, e, f, T):
     return f * g1 / (1.0 + g1) / (1.0 + g2)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _setup_block(P, X0, ew, col, kind, n_steps, X, PB, DTV, act, L):
     """Initial state, derived parameters (reciprocals: no division in the loops) and activation
     tables act[(s2·4 + chamber)·L + j] = φ at t = s2·dt/2, s2 = 0..2·n_steps."""
@@ -354,7 +354,7 @@ def _reset_acc(A, L):
         A[A_PVMIN * L + j] = 1e300
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _finish(A, X, X0b, P, c, j, beat, res, conv, diode, metrics, x_end, L):
     """Beat metrics of lane j (patient column c) from its accumulators.
 
