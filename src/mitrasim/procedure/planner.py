@@ -302,7 +302,7 @@ def plan_case(
         raise InputError("position_step_mm", position_step_mm, "[0.25, 5] mm")
     cd = _cal.FORWARD_DISCHARGE_COEFF if forward_discharge_coeff is None else float(forward_discharge_coeff)
     v = s.valve
-    citations.cite("clinical_reference_stop_rules", "maisano1999")
+    citations.cite("clinical_reference_stop_rules", "maisano1999", "neuss2019_gradient")
     if baseline is None:
         h0 = simulate_states([s.preset], [dict(s.overrides)], np.array([s.hr_bpm]), np.array([v.eroa_cm2]), np.array([v.mva_cm2]), cd, settings=settings)
         j0 = 0
