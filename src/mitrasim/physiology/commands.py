@@ -119,7 +119,8 @@ def demo_engine_table(console) -> None:
     from mitrasim.physiology.simulation import simulate
 
     res = simulate("regazzoni2022", eroa_cm2=[0.0, 0.5])
-    t = Table(title="The same heart without and with severe mitral regurgitation (EROA 0.5 cm²)")
+    t = Table(title="Engine: the same normal heart (Regazzoni 2022) without and with acute severe mitral regurgitation "
+                    "(EROA 0.5 cm², no remodelling, hence the high EF)")
     t.add_column("metric")
     t.add_column("normal", justify="right")
     t.add_column("severe MR", justify="right")

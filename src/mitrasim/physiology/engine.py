@@ -109,8 +109,14 @@ R_PB = 0
 N_PB = 39
 R_ACC = 0
 (A_VMAX, A_VMIN, A_LVEDP, A_PMAX, A_PMIN, A_PINT, A_LAINT, A_LAV, A_PAINT, A_FWD, A_RVOL, A_GINT, A_GT, A_PVMIN,
- A_EPK, A_MRPK, A_MVPK, A_FOPEN) = range(R_ACC, R_ACC + 18)  # fmt: skip
-N_ACC = 18
+ A_EPK, A_MRPK, A_MVPK, A_GAP, A_GEJ, A_WPK, A_FOPEN) = range(R_ACC, R_ACC + 21)  # fmt: skip
+N_ACC = 21
+
+#: Peak velocity (m/s) a forward wave needs for the Doppler trace of the mean gradient to run on
+#: through the diastasis after it (model choice: a wave slower than this, e.g. a vestigial E wave
+#: of a stiff, full ventricle, is not traced as an E wave; of the order of what a sonographer
+#: would still recognise above the spectral wall filter).
+TRACE_MIN_VELOCITY_M_S = 0.2
 
 
 @njit(cache=True, inline="always")
@@ -320,18 +326,31 @@ def _accumulate_lanes(X, K, PB, act, s2, diode, n_steps, A, L):
         A[A_PAINT * L + j] += ppa * dt
         A[A_FWD * L + j] += X[S_QSA * L + j] * dt  # smooth; aortic valve flow = this + C·Δp over the beat
         A[A_RVOL * L + j] += q_r * dt
-        # mean gradient over the forward-flow period: numerator ∫B·Q² (the Doppler 4v², equal to
-        # ∫(p_LA − p_LV) because the inertial term integrates to zero; zero at the period's edges),
-        # duration with the edges located inside the step (opening: Q ∝ τ², so τ = 2Q/Q'; closing:
-        # linear, τ = −Q/Q')
+        # mean gradient over diastole, as the Doppler trace from the onset of E to the end of A:
+        # numerator ∫B·Q² (the Doppler 4v², equal to ∫(p_LA − p_LV) over forward flow because the
+        # inertial term integrates to zero; zero at the flow's edges); duration = the forward-flow
+        # time, edges located inside the step (opening: Q ∝ τ², so τ = 2Q/Q'; closing: linear,
+        # τ = −Q/Q'), plus every zero-flow gap inside diastole (diastasis between E and A: a gap
+        # with no aortic ejection since the valve closed, after a wave of peak velocity
+        # ≥ TRACE_MIN_VELOCITY_M_S; 4v² = 0 there but the trace spans it)
         dq = K[S_QF * L + j]
         was_open = A[A_FOPEN * L + j] > 0.0
         t_close = min(dt, -q_f / dq) if dq < 0.0 else dt
         t_open = min(dt, 2.0 * q_f / dq) if dq > 0.0 else 0.0
+        if diode:
+            t_close = dt
+            t_open = 0.0
         wt_orif = t_close + (0.0 if was_open else t_open)
+        gap = A[A_GAP * L + j]
+        wpk = A[A_WPK * L + j]  # peak flow of the last forward wave; its velocity = Q·sqrt(B)·K/100
+        seen = wpk * math.sqrt(PB[B_F_IB * L + j]) * (K_BERNOULLI / 100.0) >= TRACE_MIN_VELOCITY_M_S
+        dia_gap = (gap - t_open) if ((not was_open) & (A[A_GEJ * L + j] == 0.0) & (gap > t_open) & seen) else 0.0
         g_orif = q_f * q_f * PB[B_F_IB * L + j]
         A[A_GINT * L + j] += ((p_la - p_lv) * dt if diode else g_orif * dt) if fwd else 0.0
-        A[A_GT * L + j] += (dt if diode else wt_orif) if fwd else 0.0
+        A[A_GT * L + j] += (wt_orif + dia_gap) if fwd else 0.0
+        A[A_GAP * L + j] = (dt - t_close) if fwd else gap + dt
+        A[A_GEJ * L + j] = 0.0 if fwd else (1.0 if ((A[A_GEJ * L + j] > 0.0) | (q_av > 0.0)) else 0.0)
+        A[A_WPK * L + j] = (max(wpk, q_f) if was_open else q_f) if fwd else wpk
         A[A_FOPEN * L + j] = 1.0 if fwd else 0.0
         A[A_EPK * L + j] = max(A[A_EPK * L + j], q_f if in_e else 0.0)
         A[A_LAV * L + j] = lav if fwd else max(lav, p_la)

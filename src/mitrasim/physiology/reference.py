@@ -201,14 +201,38 @@ def reference_beats(P: np.ndarray, c: int, x0: np.ndarray, kind: int, diode: boo
     return x, w
 
 
+def _diastolic_samples(fwd: np.ndarray, ejecting: np.ndarray, v_m_s: np.ndarray) -> int:
+    """Samples with forward flow plus those of every circular no-flow run without ejection that
+    follows a forward wave of peak velocity ≥ the engine's TRACE_MIN_VELOCITY_M_S."""
+    from mitrasim.physiology.engine import TRACE_MIN_VELOCITY_M_S
+
+    n = fwd.size
+    if fwd.all():
+        return n
+    start = int(np.argmax(~fwd))  # roll so that index 0 has no flow: forward waves are then contiguous
+    f, e, v = np.roll(fwd, -start), np.roll(ejecting, -start), np.roll(v_m_s, -start)
+    count, i, wave_peak = int(f.sum()), 0, 0.0
+    while i < n:
+        k = i
+        while k < n and f[k] == f[i]:
+            k += 1
+        if f[i]:
+            wave_peak = float(v[i:k].max())
+        elif i > 0 and k < n and not e[i:k].any() and wave_peak >= TRACE_MIN_VELOCITY_M_S:
+            count += k - i  # a gap between two waves, inside diastole
+        i = k
+    return count
+
+
 def waveform_metrics(w: dict, *, period_s: float, eroa_cm2: float, mva_cm2: float, t_ventricular_s: float,
                      t_atrial_s: float) -> dict[str, float]:
     """The engine's beat metrics computed from sampled waveforms of one beat (rectangle rule).
 
     Same definitions as the compiled kernel: EDV/ESV = max/min LV volume; LVEDP = LV pressure at
     ventricular activation onset; forward SV = ∫Q_av; RVol = ∫Q_r; RF = RVol/(forward + RVol);
-    v-wave = max LA pressure while no forward mitral flow; mean gradient = mean (p_LA − p_LV)
-    over forward flow; E = peak forward velocity between ventricular and atrial onset.
+    v-wave = max LA pressure while no forward mitral flow; mean gradient = ∫(p_LA − p_LV) over
+    forward flow divided by the diastolic duration (forward flow plus the zero-flow gaps without
+    aortic ejection, i.e. diastasis); E = peak forward velocity between ventricular and atrial onset.
     """
     t = w["t_s"]
     dt = t[1] - t[0]
@@ -236,7 +260,9 @@ def waveform_metrics(w: dict, *, period_s: float, eroa_cm2: float, mva_cm2: floa
         "la_vwave_mmhg": w["p_la_mmhg"][~fwd].max() if (~fwd).any() else np.nan,
         "lvedp_mmhg": w["p_lv_mmhg"][k_v],
         "pa_mean_mmhg": w["p_pa_mmhg"].sum() * dt / T,
-        "mean_gradient_mmhg": (w["p_la_mmhg"] - w["p_lv_mmhg"])[fwd].mean() if fwd.any() else 0.0,
+        "mean_gradient_mmhg": (w["p_la_mmhg"] - w["p_lv_mmhg"])[fwd].sum()
+        / _diastolic_samples(fwd, w["q_av_ml_s"] > 0.0, w["q_mv_ml_s"] / mva_cm2 / 100.0)
+        if fwd.any() else 0.0,
         "e_velocity_m_s": (w["q_mv_ml_s"][in_e].max() / mva_cm2 / 100) if in_e.any() else np.nan,
         "mr_vmax_m_s": w["q_mr_ml_s"].max() / eroa_cm2 / 100 if eroa_cm2 > 0 else 0.0,
         "pv_systolic_reversal": float((w["q_pvein_ml_s"][~fwd] < 0).any()),

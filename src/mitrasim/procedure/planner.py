@@ -30,8 +30,12 @@ Ranking
 Plans within the rules (every grasp feasible, mean gradient
 ``< rules.max_gradient_mmhg``, MVA ``≥ rules.min_mva_cm2``) come first; then by
 residual MR grade (grades at or below the target grade count as equal: the
-procedure would stop there), then mean gradient, then clip count, then the
-number of marginal grasps (SLDA risk).  Each plan carries why it lost to the
+procedure would stop there), then mean gradient (all gradients below
+:data:`GRADIENT_COMFORT_MMHG` = 4.4 mmHg count as equal; above it, 0.5 mmHg
+steps), then clip count, then the number of marginal grasps (SLDA risk), then
+residual EROA.  So with MR at target and a comfortable gradient the plan with
+fewer clips wins, as a heart team would choose (before, 0.5 mmHg *rounded* bins
+let a two-clip plan at 2.2 mmHg beat one clip at 2.4 mmHg in the P2 flail).  Each plan carries why it lost to the
 best: the rule it breaks, or the first key where it is worse.
 """
 
@@ -231,8 +235,22 @@ GRADIENT_RESOLUTION_MMHG = 0.5
 gradient to about 0.5 mmHg; model choice)."""
 
 
+GRADIENT_COMFORT_MMHG = 4.4
+"""Below this mean gradient, gradients count as equal in the ranking, so fewer clips win: a
+post-procedure gradient > 4.4 mmHg predicted events in primary MR (Neuss et al., clinical.md),
+while below it a heart team would not add a clip (procedure time, single-leaflet attachment,
+fewer options later) to shave a few tenths of a mmHg.  Model choice anchored on that cut-off."""
+
+
 def _gbin(x: float) -> float:
-    return round(x / GRADIENT_RESOLUTION_MMHG) * GRADIENT_RESOLUTION_MMHG if np.isfinite(x) else np.inf
+    """Ranking class of a mean gradient: 0 below :data:`GRADIENT_COMFORT_MMHG`, else the
+    gradient in steps of :data:`GRADIENT_RESOLUTION_MMHG` (floored, so that two gradients in
+    one class differ by less than the step)."""
+    if not np.isfinite(x):
+        return np.inf
+    if x < GRADIENT_COMFORT_MMHG:
+        return 0.0
+    return GRADIENT_COMFORT_MMHG + np.floor((x - GRADIENT_COMFORT_MMHG) / GRADIENT_RESOLUTION_MMHG) * GRADIENT_RESOLUTION_MMHG
 
 
 def _key(p: PlanOutcome, target: int, marginal: int) -> tuple:
@@ -284,7 +302,7 @@ def plan_case(
         raise InputError("position_step_mm", position_step_mm, "[0.25, 5] mm")
     cd = _cal.FORWARD_DISCHARGE_COEFF if forward_discharge_coeff is None else float(forward_discharge_coeff)
     v = s.valve
-    citations.cite("clinical_reference_stop_rules", "maisano1999")
+    citations.cite("clinical_reference_stop_rules", "maisano1999", "neuss2019_gradient")
     if baseline is None:
         h0 = simulate_states([s.preset], [dict(s.overrides)], np.array([s.hr_bpm]), np.array([v.eroa_cm2]), np.array([v.mva_cm2]), cd, settings=settings)
         j0 = 0

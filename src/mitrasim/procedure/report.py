@@ -88,9 +88,9 @@ def loops_svg(before: dict[str, np.ndarray] | None, after: dict[str, np.ndarray]
     a1.set_xlabel("LV volume (mL)")
     a1.set_ylabel("LV pressure (mmHg)")
     a1.set_title("Pressure-volume loop")
-    a2.set_xlabel("time in the beat (s)")
+    a2.set_xlabel("time from the onset of ventricular contraction (s)")
     a2.set_ylabel("LA pressure (mmHg)")
-    a2.set_title("Left atrial pressure (v-wave)")
+    a2.set_title("LA pressure (v and a waves)")
     for a in (a1, a2):
         a.legend(frameon=False)
         a.grid(alpha=0.3)
