@@ -10,7 +10,7 @@ from mitrasim.cohort.population import load_population, sample_population
 from mitrasim.errors import InputError  # noqa: F401
 from mitrasim.physiology.simulation import SolverSettings
 
-FAST = SolverSettings(dt_max_s=5e-3, tol=1e-2)
+FAST = SolverSettings(dt_max_s=4e-3, tol=1e-2)
 
 
 @pytest.fixture(scope="module")
