@@ -201,30 +201,34 @@ def simulate(
     cols, n = build_batch(pset, overrides, eroa_cm2=eroa_cm2, mva_cm2=mva_cm2, hr_bpm=hr_bpm)
     X0 = _initial_states(pset, cols, n, n, initial_state)
     steps = steps_per_beat(60.0 / cols["hr_bpm"], settings.dt_max_s)
-    metrics = np.zeros((engine.N_METRIC, n))
-    x_end = np.zeros((N_STATE, n))
-    wf_all = None
-    if waveforms:
-        wf_all = {name: np.full((n, steps.max()), np.nan) for name in (*engine.WAVE_NAMES, "t_s")}
     # Patients are grouped by their step count (a function of their own period only), so a
     # patient's result does not depend on the rest of the batch.
-    for n_steps in np.unique(steps):
-        idx = np.flatnonzero(steps == n_steps)
-        sub = {k: v[idx] for k, v in cols.items()}
-        m, xe, w = _run_group(pset, sub, X0[:, idx], int(n_steps), settings, waveforms)
-        metrics[:, idx] = m
-        x_end[:, idx] = xe
+    groups = np.unique(steps)
+    if len(groups) == 1:  # the common case: no regrouping copies
+        metrics, x_end, wf_all = _run_group(pset, cols, X0, int(groups[0]), settings, waveforms)
+    else:
+        metrics = np.zeros((engine.N_METRIC, n))
+        x_end = np.zeros((N_STATE, n))
+        wf_all = None
         if waveforms:
-            for name, arr in w.items():
-                wf_all[name][idx, :n_steps] = arr
+            wf_all = {name: np.full((n, steps.max()), np.nan) for name in (*engine.WAVE_NAMES, "t_s")}
+        for n_steps in groups:
+            idx = np.flatnonzero(steps == n_steps)
+            sub = {k: v[idx] for k, v in cols.items()}
+            m, xe, w = _run_group(pset, sub, X0[:, idx], int(n_steps), settings, waveforms)
+            metrics[:, idx] = m
+            x_end[:, idx] = xe
+            if waveforms:
+                for name, arr in w.items():
+                    wf_all[name][idx, :n_steps] = arr
     cites = pset.citations
     citations.cite(*cites)
     return SimulationResult(
         preset=pset.name,
         model=pset.model,
-        metrics={name: metrics[i].copy() for i, name in enumerate(engine.METRIC_NAMES)},
+        metrics={name: metrics[i] for i, name in enumerate(engine.METRIC_NAMES)},
         parameters=cols,
-        final_state=x_end.T.copy(),
+        final_state=x_end.T,
         n_steps=steps,
         waveforms=wf_all,
         citations=cites,
@@ -242,9 +246,12 @@ def _run_group(pset: ParameterSet, cols: dict[str, np.ndarray], X0: np.ndarray, 
     block = engine.block_size(n)
     n_pad = -(-n // block) * block
     P, ew = _kernel_arrays(cols, pset.model, n, n_pad, n_steps)
-    X0p = np.empty((N_STATE, n_pad))
-    X0p[:, :n] = X0
-    X0p[:, n:] = X0[:, :1]
+    if n_pad == n:
+        X0p = np.ascontiguousarray(X0)
+    else:
+        X0p = np.empty((N_STATE, n_pad))
+        X0p[:, :n] = X0
+        X0p[:, n:] = X0[:, :1]
     metrics = np.zeros((engine.N_METRIC, n_pad))
     x_end = np.zeros((N_STATE, n_pad))
     waves = np.zeros((engine.N_WAVE, n_steps if waveforms else 0, n_pad))
