@@ -452,11 +452,12 @@ def _store_waves(X, PB, act, s2, diode, done, col, step, waves, L):
             waves[11, step, c] = X[S_QPV * L + j]
 
 
-def _make_run_batch(L: int):
+def _make_run_batch(L: int, parallel: bool):
     """The kernel for blocks of ``L`` lanes (``L`` is a compile-time constant of the closure,
-    so the lane loops have a constant trip count and vectorise)."""
+    so the lane loops have a constant trip count and vectorise); threads across blocks if
+    ``parallel`` (a single patient runs without a thread pool, which also loads faster)."""
 
-    @njit(cache=True, parallel=True)
+    @njit(cache=True, parallel=parallel)
     def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves):
         """Integrate every patient (column of ``P``/``X0``) to a periodic steady state.
 
@@ -525,7 +526,7 @@ def _make_run_batch(L: int):
 
 
 #: Compiled kernels by lane count: one lane for a single patient, LANES for batches.
-RUN_BATCH = {n: _make_run_batch(n) for n in (1, LANES)}
+RUN_BATCH = {1: _make_run_batch(1, False), LANES: _make_run_batch(LANES, True)}
 
 
 def block_size(n: int) -> int:
