@@ -36,10 +36,14 @@ SETTINGS = SolverSettings(tol=1e-5, max_beats=3000, dt_max_s=2e-3)
 
 TARGETS = {
     "primary_mr": {"eroa_cm2": 0.40, "ef_pct": 64.0, "edv_ml": 150.0, "la_mean_mmhg": 13.0, "map_mmhg": 90.0},
-    "secondary_mr": {"eroa_cm2": 0.41, "ef_pct": 31.3, "edv_ml": 193.0, "la_mean_mmhg": 18.0, "map_mmhg": 80.0, "co_l_min": 3.5},
+    "secondary_mr": {"eroa_cm2": 0.41, "ef_pct": 31.3, "edv_ml": 193.0, "la_mean_mmhg": 18.0, "map_mmhg": 80.0, "co_l_min": 3.5,
+                     "e_velocity_m_s": 1.0},
 }
 #: Relative weights of the targets in the fit (COAPT's LVEF and LVEDV first).
-WEIGHTS = {"ef_pct": 3.0, "edv_ml": 2.0, "la_mean_mmhg": 1.0, "map_mmhg": 1.5, "co_l_min": 1.0}
+WEIGHTS = {
+    "primary_mr": {"ef_pct": 1.0, "edv_ml": 1.0, "la_mean_mmhg": 1.0, "map_mmhg": 1.0},
+    "secondary_mr": {"ef_pct": 3.0, "edv_ml": 2.0, "la_mean_mmhg": 1.0, "map_mmhg": 1.5, "co_l_min": 1.0, "e_velocity_m_s": 1.0},
+}
 FIXED = {
     "primary_mr": {"la_v0_ml": 20.0, "la_eb_mmhg_ml": 0.05},
     "secondary_mr": {"la_v0_ml": 20.0, "la_eb_mmhg_ml": 0.06},
@@ -50,11 +54,11 @@ FREE = {
 }
 START = {
     "primary_mr": (30.0, 0.08, 40.0, 1.0),
-    "secondary_mr": (0.9, 30.0, 0.08, 40.0, 1.0),
+    "secondary_mr": (0.9, 110.0, 0.2, 25.0, 1.2),
 }
 BOUNDS = {
     "primary_mr": ((0.0, 0.02, 5.0, 0.3), (150.0, 0.5, 80.0, 3.0)),
-    "secondary_mr": ((0.2, 0.0, 0.02, 5.0, 0.3), (3.0, 150.0, 0.5, 80.0, 3.0)),
+    "secondary_mr": ((0.2, 0.0, 0.02, 5.0, 0.3), (3.0, 170.0, 0.6, 80.0, 3.0)),
 }
 
 
@@ -73,7 +77,8 @@ def phenotype(name: str, x, base: ParameterSet = REGAZZONI2022) -> ParameterSet:
 def residuals(name: str, x) -> np.ndarray:
     m = simulate(phenotype(name, x), settings=SETTINGS).patient_metrics()
     t = TARGETS[name]
-    return np.array([WEIGHTS[k] * (m[k] - v) / v for k, v in t.items() if k != "eroa_cm2"])
+    w = WEIGHTS[name]
+    return np.array([w[k] * (m[k] - v) / v for k, v in t.items() if k != "eroa_cm2"])
 
 
 def calibrate(name: str) -> tuple[ParameterSet, dict]:
