@@ -13,8 +13,10 @@ Each phenotype starts from ``regazzoni2022`` and changes only what the disease c
   E_B 0.06 mmHg/mL); fitted: LV active elastance ``lv_ea_mmhg_ml`` (contractility),
   ``lv_v0_ml``, ``lv_eb_mmhg_ml``, systemic arterial resistance and the stressed blood volume, so
   that at EROA 0.41 cm² the steady beat lands on COAPT's baseline, LVEF 31.3 % and LVEDV 193 mL
-  (Stone et al. 2018), with mean LA pressure 18 mmHg, MAP 80 mmHg and forward cardiac output
-  4.0 L/min (mitrasim's choices for treated, compensated heart failure).
+  (Stone et al. 2018), with mean LA pressure 18 mmHg, MAP 80 mmHg, forward cardiac output
+  3.5 L/min and an early-filling E wave of 1.0 m/s (mitrasim's choices for treated heart failure
+  with severe functional MR, which fills early and restrictively); the targets conflict (see the
+  preset's calibration text) and are weighted 3:2:1:1.5:1:1.
 
 The blood volume is moved through the initial systemic venous pressure (the largest reservoir);
 the stored initial state is the steady cycle start at the phenotype's default EROA.
