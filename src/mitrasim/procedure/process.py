@@ -518,9 +518,9 @@ def run_procedure_arrays(
         first_c = np.concatenate([c.first for _, _, c in parts])
         gn = {k: np.concatenate([getattr(c.grasp, k) for _, _, c in parts]) for k in ("status", "multiplier", "gap_mm", "anterior_mm", "posterior_mm", "calcification", "cleft")}
 
-        def simulate_rows(j: np.ndarray) -> BatchHemo:
+        def simulate_rows(j: np.ndarray, init: np.ndarray | None = None) -> BatchHemo:
             q = pi[j]
-            return simulate_states([presets[p] for p in q], [overrides[p] for p in q], hr[q], eroa_c[j], mva_c[j], cd, initial_state=cur.final_state[q], settings=settings)
+            return simulate_states([presets[p] for p in q], [overrides[p] for p in q], hr[q], eroa_c[j], mva_c[j], cd, initial_state=cur.final_state[q] if init is None else init, settings=settings)
 
         def fail_codes(j: np.ndarray, hh: BatchHemo, dd: np.ndarray) -> np.ndarray:
             """Why candidate ``j`` may not be released: 0 = it may (see :func:`why_not`)."""
@@ -536,7 +536,7 @@ def run_procedure_arrays(
         # decision they can change.  An alternative is used only (a) to reposition when the first
         # attempt may not be released, or (b) when it gives a lower MR grade than a releasable
         # first attempt; so a releasable first attempt at MR 0 needs no alternative.  A state's
-        # engine result does not depend on the rest of its batch: the decisions are unchanged.
+        # engine result does not depend on the rest of its batch.
         t0 = time.perf_counter()
         ia = np.flatnonzero(first_c)
         ha = simulate_rows(ia)
@@ -547,7 +547,14 @@ def run_procedure_arrays(
         ib = np.flatnonzero(~first_c & open_p[pi])
         keep = np.sort(np.concatenate([ia, ib]))
         t0 = time.perf_counter()
-        hb = simulate_rows(ib) if ib.size else None
+        # the alternatives start from their patient's first attempt (a nearby clipped state: fewer beats)
+        if ib.size:
+            fs = np.full((n, ha.final_state.shape[1]), np.nan)
+            fs[pi[ia]] = ha.final_state
+            init_b = np.where(np.isfinite(fs[pi[ib]]).all(axis=1)[:, None], fs[pi[ib]], cur.final_state[pi[ib]])
+        else:
+            init_b = None
+        hb = simulate_rows(ib, init_b) if ib.size else None
         t_engine += time.perf_counter() - t0
         h = _merge(keep, (ia, ha), (ib, hb))
         pi, pos_c, first_c = pi[keep], pos_c[keep], first_c[keep]
@@ -694,6 +701,8 @@ def run_procedure_arrays(
         complications=events, stop_reason=stop, aborted=aborted, attempts=attempts, mvarc=mvarc,
         engine_seconds=t_engine, seed=seed if isinstance(seed, int) else None,
     )  # fmt: skip
+
+
 
 
 def _merge(keep: np.ndarray, *parts: tuple[np.ndarray, BatchHemo | None]) -> BatchHemo:
