@@ -373,6 +373,56 @@ def _reset_acc(A, L):
         A[A_PVMIN * L + j] = 1e300
 
 
+#: Slow-mode extrapolation (``SolverSettings.accelerate``): when two consecutive beat-to-beat
+#: changes d₁, d₂ of a patient are parallel (one geometric mode, |d₂ − r·d₁| ≤ ACCEL_PARALLEL·|d₂|) with
+#: ratio r = d₁·d₂/|d₁|² in (ACCEL_MIN_RATIO, ACCEL_MAX_RATIO), the state jumps to the limit of
+#: that mode, x + d₂·r/(1 − r) (Aitken's Δ² on the dominant mode of the map), at most
+#: ACCEL_MAX_JUMPS times per patient and call (then plain beats, as without it).  The steady-state
+#: test is unchanged: a patient is steady only after a plain beat that changes it by less than tol.
+ACCEL_MIN_RATIO = 0.3
+ACCEL_MAX_RATIO = 0.95
+ACCEL_PARALLEL = 0.25
+ACCEL_MAX_JUMPS = 3
+
+
+@njit(cache=True, inline="always")
+def _extrapolate(X, X0b, DP, have, jumps, j, L):
+    dd = 0.0
+    dp2 = 0.0
+    dpd = 0.0
+    for i in range(N_STATE):
+        d = (X[i * L + j] - X0b[i * L + j]) / _STATE_SCALE[i]
+        q = DP[i * L + j]
+        dd += d * d
+        dp2 += q * q
+        dpd += d * q
+    jumped = False
+    if have[j] == 1 and dp2 > 0.0 and jumps[j] < ACCEL_MAX_JUMPS:
+        r = dpd / dp2
+        if ACCEL_MIN_RATIO < r < ACCEL_MAX_RATIO:
+            e = 0.0
+            for i in range(N_STATE):
+                d = (X[i * L + j] - X0b[i * L + j]) / _STATE_SCALE[i]
+                e += (d - r * DP[i * L + j]) ** 2
+            if e <= ACCEL_PARALLEL ** 2 * dd:
+                f = r / (1.0 - r)
+                ok = True
+                for i in range(4):  # volumes stay positive
+                    if X[i * L + j] + f * (X[i * L + j] - X0b[i * L + j]) <= 0.0:
+                        ok = False
+                if ok:
+                    for i in range(N_STATE):
+                        X[i * L + j] += f * (X[i * L + j] - X0b[i * L + j])
+                    jumped = True
+                    jumps[j] += 1
+    if jumped:
+        have[j] = 0  # the next beat starts from the jump: its change is not comparable with DP
+    else:
+        for i in range(N_STATE):
+            DP[i * L + j] = (X[i * L + j] - X0b[i * L + j]) / _STATE_SCALE[i]
+        have[j] = 1
+
+
 @njit(cache=True, inline="always")
 def _finish(A, X, X0b, P, c, j, beat, res, conv, diode, metrics, x_end, L):
     """Beat metrics of lane j (patient column c) from its accumulators.
@@ -458,14 +508,15 @@ def _make_run_batch(L: int, parallel: bool):
     ``parallel`` (a single patient runs without a thread pool, which also loads faster)."""
 
     @njit(cache=True, parallel=parallel)
-    def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves):
+    def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel):
         """Integrate every patient (column of ``P``/``X0``) to a periodic steady state.
 
         P: (n_kernel_params, n_pad) parameters, n_pad a multiple of L; X0: (14, n_pad) initial states;
         e_window: (2, n_pad) step positions (fractional) of ventricular and atrial onset, bounding the
         early-filling window; metrics: (N_METRIC, n_pad) out; x_end: (14, n_pad) out (state at the end
         of the last beat = start of the steady cycle, for warm starts); waves: (N_WAVE, n_steps, n_pad)
-        out, or (N_WAVE, 0, n_pad) to skip waveforms.
+        out, or (N_WAVE, 0, n_pad) to skip waveforms; accel: extrapolate the slow mode of the
+        beat-to-beat map (see :data:`ACCEL_MAX_RATIO`; False = plain beat iteration).
         """
         n_blocks = P.shape[1] // L
         assert P.shape[1] % L == 0
@@ -485,6 +536,9 @@ def _make_run_batch(L: int, parallel: bool):
             act = np.empty((2 * n_steps + 1) * 4 * L)
             _setup_block(P, X0, e_window, col, kind, n_steps, X, PB, DTV, act, L)
             done = np.zeros(L, np.bool_)
+            DP = np.zeros(N_STATE * L)  # previous beat's scaled change (accel)
+            have = np.zeros(L, np.int64)  # 1 when DP holds the change of the previous plain beat
+            jumps = np.zeros(L, np.int64)
             n_done = 0
             beat = 0
             while beat < max_beats and n_done < L:
@@ -521,6 +575,8 @@ def _make_run_batch(L: int, parallel: bool):
                                 metrics[m, col + j] = math.nan
                             metrics[20, col + j] = beat
                             metrics[25, col + j] = 0.0
+                    elif accel:
+                        _extrapolate(X, X0b, DP, have, jumps, j, L)
 
     return run_batch
 

@@ -43,6 +43,7 @@ class SolverSettings(BaseModel):
     min_beats: int = Field(2, ge=1, le=10_000)
     max_beats: int = Field(300, ge=1, le=10_000)
     threads: int = Field(0, ge=0, le=1024, description="0 = all cores")
+    accelerate: bool = Field(False, description="extrapolate the slow beat-to-beat mode (engine.ACCEL_*): fewer beats to the same steady-state test")
 
 
 @dataclass
@@ -276,7 +277,7 @@ def _run(P, X0, kind, diode, n_steps, settings: SolverSettings, ew, block, metri
     numba.set_num_threads(threads)
     try:
         engine.RUN_BATCH[block](
-            P, X0, kind, diode, n_steps, settings.min_beats, settings.max_beats, settings.tol, ew, metrics, x_end, waves
+            P, X0, kind, diode, n_steps, settings.min_beats, settings.max_beats, settings.tol, ew, metrics, x_end, waves, settings.accelerate
         )
     finally:
         numba.set_num_threads(old)

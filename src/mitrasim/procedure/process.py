@@ -513,20 +513,57 @@ def run_procedure_arrays(
             pid_l.append(pid)
             dev_l.extend(devs[k] for k in c.device)
         pi = np.concatenate(pid_l)
-        t0 = time.perf_counter()
-        h = simulate_states([presets[p] for p in pi], [overrides[p] for p in pi], hr[pi], np.concatenate(eroa_l), np.concatenate(mva_l), cd, initial_state=cur.final_state[pi], settings=settings)
-        t_engine += time.perf_counter() - t0
-        ech = echo_arrays(h, secondary[pi])
-        grd, dec = grade_arrays(ech, secondary[pi])
+        eroa_c, mva_c = np.concatenate(eroa_l), np.concatenate(mva_l)
         pos_c = np.concatenate([c.position_mm for _, _, c in parts])
         first_c = np.concatenate([c.first for _, _, c in parts])
         gn = {k: np.concatenate([getattr(c.grasp, k) for _, _, c in parts]) for k in ("status", "multiplier", "gap_mm", "anterior_mm", "posterior_mm", "calcification", "cleft")}
+
+        def simulate_rows(j: np.ndarray, init: np.ndarray | None = None) -> BatchHemo:
+            q = pi[j]
+            return simulate_states([presets[p] for p in q], [overrides[p] for p in q], hr[q], eroa_c[j], mva_c[j], cd, initial_state=cur.final_state[q] if init is None else init, settings=settings)
+
+        def fail_codes(j: np.ndarray, hh: BatchHemo, dd: np.ndarray) -> np.ndarray:
+            """Why candidate ``j`` may not be released: 0 = it may (see :func:`why_not`)."""
+            q = pi[j]
+            gg = hh.metrics["mean_gradient_mmhg"]
+            f = np.zeros(j.size, dtype=int)
+            helps = (dd < cur_dec[q]) | (hh.eroa_cm2 <= (1.0 - min_red[q]) * cur.eroa_cm2[q])
+            for code, bad in ((5, ~helps), (4, hh.mva_cm2 < min_mva[q]), (3, gg >= max_grad[q]), (2, ~steady_ok(hh)), (1, gn["status"][j] == 2)):
+                f = np.where(bad, code, f)
+            return f
+
+        # Two engine batches: the first attempts, then the alternatives of the patients whose
+        # decision they can change.  An alternative is used only (a) to reposition when the first
+        # attempt may not be released, or (b) when it gives a lower MR grade than a releasable
+        # first attempt; so a releasable first attempt at MR 0 needs no alternative.  A state's
+        # engine result does not depend on the rest of its batch.
+        t0 = time.perf_counter()
+        ia = np.flatnonzero(first_c)
+        ha = simulate_rows(ia)
+        t_engine += time.perf_counter() - t0
+        _, dec_a = grade_arrays(echo_arrays(ha, secondary[pi[ia]]), secondary[pi[ia]])
+        open_p = np.zeros(n, bool)
+        open_p[pi[ia]] = (fail_codes(ia, ha, dec_a) != 0) | (dec_a > 0)
+        ib = np.flatnonzero(~first_c & open_p[pi])
+        keep = np.sort(np.concatenate([ia, ib]))
+        t0 = time.perf_counter()
+        # the alternatives start from their patient's first attempt (a nearby clipped state: fewer beats)
+        if ib.size:
+            fs = np.full((n, ha.final_state.shape[1]), np.nan)
+            fs[pi[ia]] = ha.final_state
+            init_b = np.where(np.isfinite(fs[pi[ib]]).all(axis=1)[:, None], fs[pi[ib]], cur.final_state[pi[ib]])
+        else:
+            init_b = None
+        hb = simulate_rows(ib, init_b) if ib.size else None
+        t_engine += time.perf_counter() - t0
+        h = _merge(keep, (ia, ha), (ib, hb))
+        pi, pos_c, first_c = pi[keep], pos_c[keep], first_c[keep]
+        gn = {k: v[keep] for k, v in gn.items()}
+        dev_l = [dev_l[j] for j in keep]
+        ech = echo_arrays(h, secondary[pi])
+        grd, dec = grade_arrays(ech, secondary[pi])
         grad = h.metrics["mean_gradient_mmhg"]
-        # why a candidate may not be released: 0 = it may (see _FAIL_TEXT)
-        fail = np.zeros(pi.size, dtype=int)
-        helps = (dec < cur_dec[pi]) | (h.eroa_cm2 <= (1.0 - min_red[pi]) * cur.eroa_cm2[pi])
-        for code, bad in ((5, ~helps), (4, h.mva_cm2 < min_mva[pi]), (3, grad >= max_grad[pi]), (2, ~steady_ok(h)), (1, gn["status"] == 2)):
-            fail = np.where(bad, code, fail)
+        fail = fail_codes(np.arange(pi.size), h, dec)
         ok_alt = (fail == 0) & ~first_c
         order = np.lexsort((np.arange(pi.size), h.eroa_cm2, np.nan_to_num(grad, nan=np.inf), dec, ~ok_alt, pi))
         best_alt: dict[int, int] = {}
@@ -664,6 +701,26 @@ def run_procedure_arrays(
         complications=events, stop_reason=stop, aborted=aborted, attempts=attempts, mvarc=mvarc,
         engine_seconds=t_engine, seed=seed if isinstance(seed, int) else None,
     )  # fmt: skip
+
+
+
+
+def _merge(keep: np.ndarray, *parts: tuple[np.ndarray, BatchHemo | None]) -> BatchHemo:
+    """One :class:`BatchHemo` over the candidates ``keep`` (sorted) from parts ``(candidate indices, states)``."""
+    pos = np.searchsorted(keep, np.concatenate([j for j, hh in parts if hh is not None]))
+    hs = [hh for _, hh in parts if hh is not None]
+    out = BatchHemo(
+        eroa_cm2=np.empty(keep.size), mva_cm2=np.empty(keep.size), forward_area_cm2=np.empty(keep.size),
+        metrics={k: np.empty(keep.size, dtype=v.dtype) for k, v in hs[0].metrics.items()},
+        final_state=np.empty((keep.size, hs[0].final_state.shape[1])),
+    )  # fmt: skip
+    _assign(out, pos, BatchHemo(
+        eroa_cm2=np.concatenate([x.eroa_cm2 for x in hs]), mva_cm2=np.concatenate([x.mva_cm2 for x in hs]),
+        forward_area_cm2=np.concatenate([x.forward_area_cm2 for x in hs]),
+        metrics={k: np.concatenate([x.metrics[k] for x in hs]) for k in hs[0].metrics},
+        final_state=np.concatenate([x.final_state for x in hs]),
+    ), np.arange(pos.size))  # fmt: skip
+    return out
 
 
 def _assign(dst: BatchHemo, rows: np.ndarray, src: BatchHemo, j: np.ndarray) -> None:
