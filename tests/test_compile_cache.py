@@ -16,7 +16,7 @@ PROBE = "import mitrasim, sys; from mitrasim.physiology.simulation import simula
 
 
 def _install(target: Path) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target), str(ROOT)],
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(ROOT)],
                    check=True, capture_output=True, timeout=600)
     for p in target.rglob("*"):  # read-only install
         p.chmod(p.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
