@@ -92,6 +92,22 @@ class _Patient:
         return dx
 
 
+def _orifice_event(pt: _Patient, k: int, mode: tuple[bool, bool]):
+    """Terminal event of one-way mitral orifice ``k`` (0 forward, 1 regurgitant) in ``mode``:
+    a flowing orifice's flow reaching zero, or a shut one's driving pressure turning positive."""
+    sign = 1.0 if k == 0 else -1.0
+
+    def event(tt, xx):
+        if mode[k]:
+            return xx[12 + k]
+        p_la, p_lv = pt.pressures(tt, xx)[:2]
+        return sign * (p_la - p_lv)
+
+    event.terminal = True
+    event.direction = -1 if mode[k] else 1
+    return event
+
+
 def _breakpoints(pt: _Patient, t0: float, t1: float) -> list[float]:
     """Activation phase boundaries inside (t0, t1)."""
     out = []
@@ -134,22 +150,7 @@ def reference_beats(P: np.ndarray, c: int, x0: np.ndarray, kind: int, diode: boo
                 if not mode[1] and pt.eroa > 0 and p_lv - p_la > 0:
                     mode[1] = True
 
-                def ev_f(tt, xx, m=tuple(mode)):
-                    if m[0]:
-                        return xx[12]
-                    (_, _, _, _, _), (p_la, p_lv, _, _) = pt.flows(tt, xx, m)
-                    return p_la - p_lv
-                ev_f.terminal = True
-                ev_f.direction = -1 if mode[0] else 1
-
-                def ev_r(tt, xx, m=tuple(mode)):
-                    if m[1]:
-                        return xx[13]
-                    (_, _, _, _, _), (p_la, p_lv, _, _) = pt.flows(tt, xx, m)
-                    return p_lv - p_la
-                ev_r.terminal = True
-                ev_r.direction = -1 if mode[1] else 1
-                events = [ev_f] + ([ev_r] if pt.eroa > 0 else [])
+                events = [_orifice_event(pt, 0, tuple(mode))] + ([_orifice_event(pt, 1, tuple(mode))] if pt.eroa > 0 else [])
             for v, fn in (("av", lambda tt, xx: pt.pressures(tt, xx)[1] - xx[4]),
                           ("tv", lambda tt, xx: (lambda p: p[2] - p[3])(pt.pressures(tt, xx))),
                           ("pv", lambda tt, xx: pt.pressures(tt, xx)[3] - xx[6])):
