@@ -113,3 +113,19 @@ def test_careplan_with_pdf(tmp_path):
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["careplan.ics", "careplan.json", "guide.html", "guide.pdf"]
     assert (tmp_path / "guide.pdf").read_bytes().startswith(b"%PDF-")
+
+
+def test_careplan_from_a_case_file_runs_the_procedure(tmp_path):
+    """`--case CASE.yaml` (a case, not a result): the guide shows this patient's simulated valve."""
+    from pathlib import Path
+
+    from mitrasim.pathway.outcome import load_case_or_outcome
+
+    case = Path(__file__).resolve().parents[1] / "examples" / "p2_flail.yaml"
+    out = load_case_or_outcome(case)
+    assert out.mr_grade_before == "4+" and out.mr_grade_after in ("0", "1+")
+    assert len(out.clips) >= 1 and out.reduction_percent > 50
+    r = runner.invoke(app, ["careplan", "--procedure-date", "2027-03-15", "--case", str(case), "--no-pdf", "--out", str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output
+    html = (tmp_path / "o" / "guide.html").read_text()
+    assert "XTW" in html or "clip" in html.lower()

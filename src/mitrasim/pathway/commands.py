@@ -31,7 +31,7 @@ def careplan(
     dental_work_date: Optional[str] = typer.Option(None, "--dental-work-date", help="Planned dental care, YYYY-MM-DD."),
     surgery_date: Optional[str] = typer.Option(None, "--surgery-date", help="Planned operation, YYYY-MM-DD."),
     protocol: Optional[Path] = typer.Option(None, "--protocol", help="Hospital protocol YAML overriding the defaults."),
-    case: Optional[Path] = typer.Option(None, "--case", help="Case result (ValveOutcome) as JSON or YAML."),
+    case: Optional[Path] = typer.Option(None, "--case", help="A case file (patient, valve: the procedure is simulated) or a case result (ValveOutcome), JSON or YAML."),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Make guide.pdf with headless Chromium."),
 ) -> None:
     """Write a patient's care plan: calendar, printable guide (HTML, PDF) and JSON. Research and education only."""
@@ -39,7 +39,7 @@ def careplan(
     from mitrasim.pathway.export import write_careplan
     from mitrasim.pathway.guide import ChromiumMissing, find_chromium
     from mitrasim.pathway.i18n import check_lang
-    from mitrasim.pathway.outcome import load_outcome
+    from mitrasim.pathway.outcome import load_case_or_outcome
     from mitrasim.pathway.protocol import load_protocol
 
     facts = facts_from_dict(
@@ -52,7 +52,7 @@ def careplan(
         }
     )
     proto = load_protocol(protocol)
-    outcome = load_outcome(case) if case is not None else None
+    outcome = load_case_or_outcome(case) if case is not None else None
     if pdf and find_chromium() is None:
         raise ChromiumMissing()
     plan = build_careplan(facts, proto)

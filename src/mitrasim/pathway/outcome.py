@@ -81,3 +81,53 @@ def load_outcome(path: str | Path) -> ValveOutcome:
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise InputError("case", str(path), "valid JSON or YAML", str(exc).splitlines()[0]) from None
     return outcome_from_dict(data)
+
+
+def outcome_from_case(path: str | Path) -> ValveOutcome:
+    """Run the procedure on a case file (no complications) and return its predicted outcome.
+
+    This is what ``mitrasim careplan --case CASE.yaml`` shows the patient: the valve before and
+    after the clips the simulated procedure placed, with the predicted leak reduction.
+    """
+    from mitrasim.case import load_case
+    from mitrasim.procedure import run_procedure
+    from mitrasim.valve.fit import valve_from_spec
+
+    case = load_case(path)
+    result = run_procedure(case, seed=None)
+    clips = [c for c in result.clips if c.effective]
+    if not clips:
+        raise InputError("case", str(path), "a case in which the simulated procedure places at least one clip",
+                         f"no clip placed: {result.stop_reason}")
+    line = valve_from_spec(case.valve).line_length_mm
+
+    def grade(g: str) -> str:
+        g = g.split()[0] if g else "0"
+        return g if g in ("0", "1+", "2+", "3+", "4+") else "4+"
+
+    return outcome_from_dict({
+        "eroa_before_cm2": result.baseline.eroa_cm2,
+        "eroa_after_cm2": result.final.eroa_cm2,
+        "mr_grade_before": grade(result.baseline.mr_grade),
+        "mr_grade_after": grade(result.final.mr_grade),
+        "mean_gradient_after_mmhg": result.final.mean_gradient_mmhg,
+        "mva_after_cm2": result.final.mva_cm2,
+        "coaptation_length_mm": line,
+        "clips": [{"position_mm": c.position_mm, "width_mm": c.width_mm, "device": c.device} for c in clips],
+    })
+
+
+def load_case_or_outcome(path: str | Path) -> ValveOutcome:
+    """A case file (``patient:`` and ``valve:``) is run through the procedure; a result file is read as it is."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError("case", str(path), "a readable JSON or YAML file", exc.strerror) from None
+    try:
+        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise InputError("case", str(path), "valid JSON or YAML", str(exc).splitlines()[0]) from None
+    if isinstance(data, dict) and "valve" in data and "patient" in data:
+        return outcome_from_case(p)
+    return outcome_from_dict(data)
