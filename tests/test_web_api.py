@@ -164,3 +164,16 @@ def test_page_docs_and_offline_plotly(client: TestClient) -> None:
     docs = client.get("/docs")
     assert docs.status_code == 200 and "/api/valve/assess" in docs.text
     assert "/api/simulate" in client.get("/api/openapi.json").json()["paths"]
+
+
+def test_every_example_is_served_from_package_data(client: TestClient) -> None:
+    """The examples come from the installed package (importlib.resources), not the source tree."""
+    import yaml
+
+    from mitrasim.examples_data import EXAMPLES, example_text
+
+    assert client.get("/api/meta").json()["examples"] == list(EXAMPLES)
+    for name in EXAMPLES:
+        r = client.get(f"/api/examples/{name}")
+        assert r.status_code == 200, r.text
+        assert r.json()["case"]["name"] == yaml.safe_load(example_text(name))["name"]
