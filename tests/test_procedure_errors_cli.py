@@ -131,3 +131,20 @@ def test_demo_runs_the_pipeline():
     from mitrasim.case import load_case
 
     assert demo_case() == load_case(EXAMPLES / "p2_flail.yaml")
+
+
+@pytest.mark.parametrize("name", ["p2_flail", "coapt_secondary", "small_valve", "commissural_a3p3", "barlow"])
+def test_packaged_examples_match_the_source_tree(name):
+    """Each example shipped as package data (read by the web app and the demo) is the one in examples/."""
+    from mitrasim.case import load_case
+    from mitrasim.examples_data import EXAMPLES as PACKAGED, example_text, load_example
+
+    assert name in PACKAGED
+    assert example_text(name) == (EXAMPLES / f"{name}.yaml").read_text(encoding="utf-8")
+    assert load_example(name) == load_case(EXAMPLES / f"{name}.yaml")
+
+
+def test_packaged_examples_are_all_the_examples():
+    from mitrasim.examples_data import EXAMPLES as PACKAGED
+
+    assert set(PACKAGED) == {p.stem for p in EXAMPLES.glob("*.yaml")}

@@ -119,6 +119,20 @@ def test_place_clip_and_save(server: str, browser) -> None:
     assert page.get_by_role("slider", name="Clip 1, XTW").count() == 1
     assert page.input_value("#case-name") == "browser test P2 flail"
 
+    # saving an opened case updates it (PUT) instead of adding a copy; "Save as new" adds one
+    expect(page.locator("#save-case-new")).to_be_visible()
+    page.fill("#case-name", "browser test P2 flail, edited")
+    page.click("#save-case")
+    expect(page.locator("#status")).to_contain_text("Updated case", timeout=30_000)
+    saved = page.locator("#saved-cases li")
+    expect(saved.filter(has_text="browser test P2 flail, edited")).to_have_count(1)
+    expect(saved.filter(has_text="browser test P2 flail (")).to_have_count(0)
+    n_saved = saved.count()
+    page.click("#save-case-new")
+    expect(page.locator("#status")).to_contain_text("Saved case", timeout=30_000)
+    expect(saved).to_have_count(n_saved + 1)
+    expect(saved.filter(has_text="browser test P2 flail, edited")).to_have_count(2)
+
     # a validation message from the API names the field
     page.fill("#f-gap", "40")
     page.click("#apply-case")

@@ -58,6 +58,7 @@ from mitrasim.valve import calibration as _valve_calibration  # registers the an
 
 __all__ = [
     "FORWARD_DISCHARGE_COEFF",
+    "forward_effective_area_cm2",
     "CASE_PRESETS",
     "GradientCalibration",
     "gradient_fn",
@@ -66,7 +67,16 @@ __all__ = [
 ]
 
 FORWARD_DISCHARGE_COEFF = 0.675
-"""Calibrated ``C_d,fwd`` (see the module docstring and :func:`calibrate`)."""
+"""Calibrated ``C_d,fwd`` (see the module docstring and :func:`calibrate`); the
+only forward discharge coefficient in mitrasim (procedure, planner, web app)."""
+
+
+def forward_effective_area_cm2(mva_cm2: float | np.ndarray, discharge_coeff: float | None = None) -> float | np.ndarray:
+    """Effective forward orifice area the engine receives: ``C_d,fwd · MVA`` (anatomic MVA,
+    cm²; ``discharge_coeff`` defaults to :data:`FORWARD_DISCHARGE_COEFF`)."""
+    citations.cite("flachskampf1990")
+    cd = FORWARD_DISCHARGE_COEFF if discharge_coeff is None else float(discharge_coeff)
+    return cd * np.asarray(mva_cm2)
 
 GRADIENT_BEFORE_MMHG, GRADIENT_AFTER_MMHG = 1.6, 3.1
 GRADIENT_SD_MMHG = (1.0, 1.5)

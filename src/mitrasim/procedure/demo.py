@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
 from mitrasim import DISCLAIMER
@@ -14,13 +13,10 @@ __all__ = ["demo_case", "run_demo"]
 
 
 def demo_case() -> Any:
-    """The shipped P2 flail case (a copy of ``examples/p2_flail.yaml`` in the package)."""
-    import yaml
+    """The shipped P2 flail case (the package's copy of ``examples/p2_flail.yaml``)."""
+    from mitrasim.examples_data import load_example
 
-    from mitrasim.case import parse_case
-
-    text = resources.files("mitrasim.procedure").joinpath("cases/p2_flail.yaml").read_text(encoding="utf-8")
-    return parse_case(yaml.safe_load(text), source="p2_flail.yaml")
+    return load_example("p2_flail")
 
 
 def run_demo(console: Any = None, *, seed: int = 0) -> dict[str, Any]:

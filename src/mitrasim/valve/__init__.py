@@ -11,7 +11,7 @@ Public API::
 
 from mitrasim.valve.clip import DEFAULT_CLIP_PARAMS, ClipModelParams, ClipResult, PlanAreas, apply_clips, evaluate_plans
 from mitrasim.valve.fit import fit_to_measured, valve_from_spec
-from mitrasim.valve.geometry import Orifice, ValveModel, build_valve, forward_effective_area_cm2
+from mitrasim.valve.geometry import Orifice, ValveModel, build_valve
 
 __all__ = [
     "ValveModel",
@@ -25,5 +25,4 @@ __all__ = [
     "ClipResult",
     "ClipModelParams",
     "DEFAULT_CLIP_PARAMS",
-    "forward_effective_area_cm2",
 ]

@@ -44,7 +44,7 @@ from mitrasim.valve.clip import (
     evaluate_plans,
 )
 from mitrasim.valve.fit import valve_from_spec
-from mitrasim.valve.geometry import FORWARD_DISCHARGE_COEFF, ValveModel
+from mitrasim.valve.geometry import ValveModel
 
 __all__ = [
     "REPRESENTATIVE_VALVES",
@@ -306,6 +306,8 @@ def calibrate_forward_discharge(
         if best is None or err < best["error"]:
             best = dict(forward_discharge_coeff=float(cd), mean_before_mmhg=before, mean_after_mmhg=post, error=err)
     assert best is not None
+    from mitrasim.procedure.calibration import FORWARD_DISCHARGE_COEFF  # the one calibrated value (lazy: procedure imports valve)
+
     best["default_forward_discharge_coeff"] = FORWARD_DISCHARGE_COEFF
     return best
 

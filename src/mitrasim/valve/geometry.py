@@ -37,7 +37,9 @@ Areas (Δs in mm, areas in cm² = mm²/100)
   orifices together; Maisano et al. 1999 showed a double orifice behaves
   hydraulically as one orifice of the summed area, so no per-orifice
   correction is made.  The engine needs an *effective* forward area: see
-  :func:`forward_effective_area_cm2`.
+  :func:`mitrasim.procedure.calibration.forward_effective_area_cm2` (the one
+  calibrated forward discharge coefficient, used by the procedure, the planner
+  and the web app alike).
 """
 
 from __future__ import annotations
@@ -58,7 +60,6 @@ __all__ = [
     "SEGMENT_FRACTIONS",
     "SCALLOPS",
     "REGURGITANT_DISCHARGE_COEFF",
-    "FORWARD_DISCHARGE_COEFF",
     "F_OPEN",
     "CALCIFICATION_MOBILITY",
     "CALCIFICATION_GRADES",
@@ -75,7 +76,6 @@ __all__ = [
     "area_cm2",
     "find_orifices",
     "build_valve",
-    "forward_effective_area_cm2",
 ]
 
 citations.register(
@@ -108,11 +108,6 @@ regurgitant orifice is a sharp-edged, very eccentric slit with no converging
 inlet, the low end of the 0.675–0.93 range measured by Flachskampf et al. 1990
 (elliptic orifices lower, nozzle inlets higher); physiology.md: 0.6–0.7."""
 
-FORWARD_DISCHARGE_COEFF = 0.85
-"""Starting value for the diastolic C_d (anatomic MVA → effective forward
-area): the open mitral funnel is a nozzle-like inlet, 0.81–0.93 in Flachskampf
-et al. 1990.  To be calibrated by the lead against the gradient anchor (see
-:mod:`mitrasim.valve.calibration`)."""
 
 F_OPEN = 0.58
 """Diastolic opening width at mid-line as a fraction of the antero-posterior
@@ -248,12 +243,6 @@ def elliptic_opening_mm(s_mm: np.ndarray, length_mm: float, ap_diameter_mm: floa
 def area_cm2(profile_mm: np.ndarray, ds_mm: float) -> float | np.ndarray:
     """``Σ p_i Δs / 100`` over the last axis (mm² → cm²)."""
     return np.sum(profile_mm, axis=-1) * ds_mm / 100.0
-
-
-def forward_effective_area_cm2(mva_cm2: float | np.ndarray, discharge_coeff: float = FORWARD_DISCHARGE_COEFF) -> float | np.ndarray:
-    """Effective forward orifice area for a Bernoulli law: ``C_d,fwd · MVA``."""
-    citations.cite("flachskampf1990")
-    return discharge_coeff * np.asarray(mva_cm2)
 
 
 def find_orifices(profile_mm: np.ndarray, s_mm: np.ndarray, ds_mm: float, coeff: float = 1.0, tol_mm: float = 1e-9) -> list[Orifice]:

@@ -20,6 +20,8 @@ from fastapi.staticfiles import StaticFiles
 
 from mitrasim import DISCLAIMER, __version__
 from mitrasim.errors import InputError
+from mitrasim.examples_data import EXAMPLES
+from mitrasim.examples_data import example_text as _example_text
 from mitrasim.web import adapters, services
 from mitrasim.web.adapters import Unavailable
 from mitrasim.web.db import Database, open_database
@@ -38,25 +40,18 @@ from mitrasim.web.schemas import (
 from mitrasim.web.security import BodyLimitMiddleware, SecurityHeadersMiddleware, token_ok
 from mitrasim.web.settings import WebSettings
 
-__all__ = ["create_app", "EXAMPLES", "example_path"]
+__all__ = ["create_app", "EXAMPLES", "example_text"]
 
 
 STATIC_DIR = Path(__file__).parent / "static"
-EXAMPLES = ("p2_flail", "coapt_secondary", "small_valve", "commissural_a3p3", "barlow")
-"""Example cases the page may load, by name only (no paths from users)."""
 
 
-def example_path(name: str) -> Path:
-    """The shipped example ``name`` (from :data:`EXAMPLES`); :class:`InputError` otherwise."""
-    if name not in EXAMPLES:
-        raise InputError("name", name, "one of " + ", ".join(EXAMPLES))
-    import mitrasim
-
-    for root in (Path(mitrasim.__file__).resolve().parents[2] / "examples", Path(mitrasim.__file__).resolve().parent / "examples"):
-        p = root / f"{name}.yaml"
-        if p.is_file():
-            return p
-    raise Unavailable(f"example {name!r} is not installed with this copy of mitrasim")
+def example_text(name: str) -> str:
+    """The shipped example ``name`` (one of :data:`EXAMPLES`), read from the package's data."""
+    try:
+        return _example_text(name)
+    except (FileNotFoundError, ModuleNotFoundError):
+        raise Unavailable(f"example {name!r} is not installed with this copy of mitrasim") from None
 
 
 def _error(status: int, field: str, message: str, value: Any = None, allowed: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -199,7 +194,7 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
     async def example(name: str) -> dict[str, Any]:
         import yaml
 
-        data = yaml.safe_load(example_path(name).read_text(encoding="utf-8"))
+        data = yaml.safe_load(example_text(name))
         return {"name": name, "case": _case_dict(data)}
 
     # -- computation -----------------------------------------------------------------

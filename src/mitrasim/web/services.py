@@ -112,7 +112,7 @@ def _beat(case: Any, eroa_cm2: float, mva_anatomic_cm2: float, max_beats: int, p
     from mitrasim.echo.synthetic import synthetic_echo
     from mitrasim.echo.stenosis import grade_stenosis
     from mitrasim.physiology.simulation import simulate
-    from mitrasim.valve.geometry import forward_effective_area_cm2
+    from mitrasim.procedure.calibration import forward_effective_area_cm2  # same C_d,fwd as the procedure
 
     p = case.patient
     mva_eff = float(forward_effective_area_cm2(mva_anatomic_cm2))

@@ -233,18 +233,35 @@
     try {
       const r = await api(`/api/examples/${encodeURIComponent(name)}`);
       state.caseData = r.case; state.clips = []; state.savedId = null; state.valve = null; state.result = null;
-      fillForm(r.case.name || name, r.case); drawMap(); drawClipList(); status(`Loaded example ${name}.`); await assess();
+      updateSaveButtons(); fillForm(r.case.name || name, r.case); drawMap(); drawClipList(); status(`Loaded example ${name}.`); await assess();
     } catch (e) { showError(e); }
   }
   function applyForm() { state.caseData = readForm(); state.valve = null; scheduleAssess(); }
-  async function saveCase() {
+  // Save: update the open saved case (PUT) when it has an id; "Save as new" (or no id) creates one (POST).
+  async function saveCase(asNew) {
     if (!state.caseData) { status("Load or write a case first."); return; }
     state.caseData = readForm();
     const body = { name: $("case-name").value.trim() || "untitled case", case: state.caseData, clips: state.clips };
     try {
-      const r = await api("/api/cases", { method: "POST", body });
-      state.savedId = r.id; status(`Saved case ${r.id}: ${r.name}.`); await listCases();
+      let r = null;
+      if (state.savedId !== null && asNew !== true) {
+        try {
+          r = await api(`/api/cases/${encodeURIComponent(state.savedId)}`, { method: "PUT", body });
+          state.savedId = r.id; status(`Updated case ${r.id}: ${r.name}.`);
+        } catch (e) { if (e.status !== 404) throw e; r = null; }  // deleted meanwhile: save it anew
+      }
+      if (r === null) {
+        r = await api("/api/cases", { method: "POST", body });
+        state.savedId = r.id; status(`Saved case ${r.id}: ${r.name}.`);
+      }
+      updateSaveButtons(); await listCases();
     } catch (e) { showError(e); status("Not saved: " + e.message); }
+  }
+  function updateSaveButtons() {
+    const open = state.savedId !== null;
+    $("save-case").textContent = open ? "Save changes" : "Save case";
+    $("save-case").setAttribute("aria-label", open ? `Save changes to saved case ${state.savedId}` : "Save case");
+    $("save-case-new").hidden = !open;
   }
   async function listCases() {
     const ul = $("saved-cases");
@@ -261,7 +278,7 @@
   async function openCase(id) {
     const r = await api(`/api/cases/${id}`);
     state.caseData = r.case; state.clips = r.clips || []; state.savedId = r.id; state.valve = null; state.result = null;
-    fillForm(r.name, r.case); drawMap(); drawClipList(); status(`Opened saved case ${r.name}.`); await assess();
+    updateSaveButtons(); fillForm(r.name, r.case); drawMap(); drawClipList(); status(`Opened saved case ${r.name}.`); await assess();
   }
 
   // ---------- planner and guide ----------
@@ -320,7 +337,8 @@
   document.addEventListener("DOMContentLoaded", () => {
     $("load-example").addEventListener("click", loadExample);
     $("apply-case").addEventListener("click", applyForm);
-    $("save-case").addEventListener("click", saveCase);
+    $("save-case").addEventListener("click", () => saveCase(false));
+    $("save-case-new").addEventListener("click", () => saveCase(true));
     $("clear-clips").addEventListener("click", () => { state.clips = []; clipsChanged(false); });
     $("run-plan").addEventListener("click", runPlan);
     $("run-guide").addEventListener("click", runGuide);
