@@ -19,6 +19,8 @@ svZeroDSolver's files).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import functools
 from dataclasses import dataclass, field
 from typing import Literal
@@ -167,6 +169,11 @@ class ParameterSet:
 
 def active_names(model: Model) -> set[str]:
     """Names a user may set for this model (the others do not enter its equations)."""
+    return set(_active_names(model))
+
+
+@lru_cache(maxsize=None)
+def _active_names(model: Model) -> frozenset[str]:
     names = {"hr_bpm", "ref_hr_bpm"}
     for ch in CHAMBERS:
         names |= {f"{ch}_ea_mmhg_ml", f"{ch}_eb_mmhg_ml", f"{ch}_v0_ml"}
@@ -182,12 +189,12 @@ def active_names(model: Model) -> set[str]:
         names |= {"mva_cm2", "eroa_cm2", "mv_leff_cm"}
     else:
         names |= {"mv_rmin_mmhg_s_ml", "mv_rmax_mmhg_s_ml"}
-    return names
+    return frozenset(names)
 
 
 def check_values(values: dict[str, float], model: Model) -> dict[str, float]:
     """Validate every value against its range and the model; returns floats."""
-    allowed = active_names(model)
+    allowed = _active_names(model)
     out = {}
     for k, v in values.items():
         spec = SPECS.get(k)

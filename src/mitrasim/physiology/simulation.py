@@ -113,9 +113,7 @@ def build_batch(
         olist = olist * n
     allowed = active_names(pset.model)
     cols: dict[str, np.ndarray] = {k: np.full(n, v, dtype=float) for k, v in pset.values.items() if k in allowed}
-    for i, o in enumerate(olist):
-        for k, v in check_values(dict(o), pset.model).items():
-            cols[k][i] = v
+    _apply_overrides(cols, olist, pset.model)
     for k, a in arrays.items():
         if k not in allowed:
             raise InputError(k, a.tolist() if a.size < 6 else f"array of {a.size}", "a parameter of this model: " + ", ".join(sorted(allowed)))
@@ -125,6 +123,30 @@ def build_batch(
             raise InputError(k, float(a[np.argmax(bad)]), spec.allowed())
         cols[k] = np.broadcast_to(a, (n,)).astype(float).copy()
     return cols, n
+
+
+def _apply_overrides(cols: dict[str, np.ndarray], olist: Sequence[Mapping[str, Any]], model: Model) -> None:
+    """Write the override dicts into ``cols``; range-checked column by column (a cohort's override
+    dicts share their names), falling back to :func:`check_values` per dict for the exact error."""
+    allowed = active_names(model)
+    keys: dict[str, None] = {}
+    for o in olist:
+        keys.update(dict.fromkeys(o))
+    try:
+        for k in keys:
+            spec = SPECS.get(k)
+            if spec is None or k not in allowed:
+                raise ValueError(k)
+            idx = np.array([i for i, o in enumerate(olist) if k in o], dtype=np.intp)
+            vals = np.array([float(olist[i][k]) for i in idx], dtype=float)
+            bad = ~np.isfinite(vals) | (vals < spec.lo) | (vals > spec.hi) | ((vals <= spec.lo) if spec.lo_open else False)
+            if bad.any():
+                raise ValueError(k)
+            cols[k][idx] = vals
+    except (ValueError, TypeError):
+        for i, o in enumerate(olist):  # raises the per-value InputError
+            for k, v in check_values(dict(o), model).items():
+                cols[k][i] = v
 
 
 def _kernel_arrays(cols: dict[str, np.ndarray], model: Model, n: int, n_pad: int, n_steps: int):

@@ -429,7 +429,9 @@ def run_procedure_arrays(
     max_grad, min_mva, min_red, abort_grad = rule("max_gradient_mmhg"), rule("min_mva_cm2"), rule("min_eroa_reduction"), rule("abort_gradient_mmhg")
 
     t_engine = time.perf_counter()
-    h0 = simulate_states(presets, overrides, hr, np.array([s.valve.eroa_cm2 for s in setups]), np.array([s.valve.mva_cm2 for s in setups]), cd, settings=settings)
+    # cold starts: the LV passive stiffness predicts the beats to steady state best (grouping, see simulate_states)
+    key0 = np.array([o.get("lv_eb_mmhg_ml", 0.0) for o in overrides], dtype=float)
+    h0 = simulate_states(presets, overrides, hr, np.array([s.valve.eroa_cm2 for s in setups]), np.array([s.valve.mva_cm2 for s in setups]), cd, settings=settings, order_key=key0)
     t_engine = time.perf_counter() - t_engine
     e0 = echo_arrays(h0, secondary)
     g0, d0 = grade_arrays(e0, secondary)
