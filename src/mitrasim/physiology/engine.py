@@ -138,43 +138,41 @@ def _phi(t, kind, a, b, c, d, e, f, T):
 
 
 @njit(cache=True, inline="always")
-def _setup_block(P, X0, ew, col, kind, n_steps, X, PB, DTV, act, L):
-    """Initial state, derived parameters (reciprocals: no division in the loops) and activation
-    tables act[(s2·4 + chamber)·L + j] = φ at t = s2·dt/2, s2 = 0..2·n_steps."""
-    for j in range(L):
-        c = col + j
-        for i in range(N_STATE):
-            X[i * L + j] = X0[i, c]
-        if P[_P_EROA, c] <= 0.0:  # no regurgitant orifice: no regurgitant flow (even from a warm start)
-            X[S_QR * L + j] = 0.0
-        T = P[_P_T, c]
-        PB[B_DT * L + j] = T / n_steps
-        for i in range(N_STATE):
-            DTV[i * L + j] = T / n_steps
-        for k in range(12):
-            PB[(B_LA_EA + k) * L + j] = P[_P_CH + k, c]
-        for k in range(4):
-            PB[(B_SA_R + 3 * k) * L + j] = P[_P_CIRC + 3 * k, c]
-            PB[(B_SA_IC + 3 * k) * L + j] = 1.0 / P[_P_CIRC + 3 * k + 1, c]
-            PB[(B_SA_IL + 3 * k) * L + j] = 1.0 / P[_P_CIRC + 3 * k + 2, c]
-        for k in range(4):
-            PB[(B_AV_GO + 2 * k) * L + j] = 1.0 / P[_P_VALVE + 2 * k, c]
-            PB[(B_AV_GC + 2 * k) * L + j] = 1.0 / P[_P_VALVE + 2 * k + 1, c]
-        a_f = P[_P_MVA, c]
-        a_r = P[_P_EROA, c]
-        leff = P[_P_LEFF, c]
-        PB[B_F_IB * L + j] = 1.0 / (K_BERNOULLI * a_f) ** 2
-        PB[B_F_G * L + j] = a_f / (RHO_L_UNIT * leff)
-        PB[B_R_IB * L + j] = 1.0 / (K_BERNOULLI * a_r) ** 2 if a_r > 0.0 else 0.0
-        PB[B_R_G * L + j] = a_r / (RHO_L_UNIT * leff) if a_r > 0.0 else 0.0
-        PB[B_EW0 * L + j] = ew[0, c]
-        PB[B_EWL * L + j] = (ew[1, c] - ew[0, c]) % n_steps
-        h = T / (2 * n_steps)
-        for ch in range(4):
-            b0 = _P_ACT + 6 * ch
-            a, b, cc, d, e, f = P[b0, c], P[b0 + 1, c], P[b0 + 2, c], P[b0 + 3, c], P[b0 + 4, c], P[b0 + 5, c]
-            for s2 in range(2 * n_steps + 1):
-                act[(s2 * 4 + ch) * L + j] = _phi(s2 * h, kind, a, b, cc, d, e, f, T)
+def _setup_lane(P, X0, ew, c, j, kind, n_steps, X, PB, DTV, act, L):
+    """Lane j takes patient (column) c: initial state, derived parameters (reciprocals: no division
+    in the loops) and activation table act[(s2·4 + chamber)·L + j] = φ at t = s2·dt/2."""
+    for i in range(N_STATE):
+        X[i * L + j] = X0[i, c]
+    if P[_P_EROA, c] <= 0.0:  # no regurgitant orifice: no regurgitant flow (even from a warm start)
+        X[S_QR * L + j] = 0.0
+    T = P[_P_T, c]
+    PB[B_DT * L + j] = T / n_steps
+    for i in range(N_STATE):
+        DTV[i * L + j] = T / n_steps
+    for k in range(12):
+        PB[(B_LA_EA + k) * L + j] = P[_P_CH + k, c]
+    for k in range(4):
+        PB[(B_SA_R + 3 * k) * L + j] = P[_P_CIRC + 3 * k, c]
+        PB[(B_SA_IC + 3 * k) * L + j] = 1.0 / P[_P_CIRC + 3 * k + 1, c]
+        PB[(B_SA_IL + 3 * k) * L + j] = 1.0 / P[_P_CIRC + 3 * k + 2, c]
+    for k in range(4):
+        PB[(B_AV_GO + 2 * k) * L + j] = 1.0 / P[_P_VALVE + 2 * k, c]
+        PB[(B_AV_GC + 2 * k) * L + j] = 1.0 / P[_P_VALVE + 2 * k + 1, c]
+    a_f = P[_P_MVA, c]
+    a_r = P[_P_EROA, c]
+    leff = P[_P_LEFF, c]
+    PB[B_F_IB * L + j] = 1.0 / (K_BERNOULLI * a_f) ** 2
+    PB[B_F_G * L + j] = a_f / (RHO_L_UNIT * leff)
+    PB[B_R_IB * L + j] = 1.0 / (K_BERNOULLI * a_r) ** 2 if a_r > 0.0 else 0.0
+    PB[B_R_G * L + j] = a_r / (RHO_L_UNIT * leff) if a_r > 0.0 else 0.0
+    PB[B_EW0 * L + j] = ew[0, c]
+    PB[B_EWL * L + j] = (ew[1, c] - ew[0, c]) % n_steps
+    h = T / (2 * n_steps)
+    for ch in range(4):
+        b0 = _P_ACT + 6 * ch
+        a, b, cc, d, e, f = P[b0, c], P[b0 + 1, c], P[b0 + 2, c], P[b0 + 3, c], P[b0 + 4, c], P[b0 + 5, c]
+        for s2 in range(2 * n_steps + 1):
+            act[(s2 * 4 + ch) * L + j] = _phi(s2 * h, kind, a, b, cc, d, e, f, T)
 
 
 @njit(cache=True, inline="always")
@@ -483,10 +481,10 @@ def _rk4_update(X, K1, K2, K3, K4, DTV, L):
 
 
 @njit(cache=True, inline="always")
-def _store_waves(X, PB, act, s2, diode, done, col, step, waves, L):
+def _store_waves(X, PB, act, s2, diode, active, lane_col, step, waves, L):
     for j in range(L):
-        if not done[j]:
-            c = col + j
+        if active[j]:
+            c = lane_col[j]
             p_la, p_lv, p_ra, p_rv, q_f, q_r, q_av = _observe(X, PB, act, s2, diode, j, L)
             waves[0, step, c] = X[S_VLA * L + j]
             waves[1, step, c] = X[S_VLV * L + j]
@@ -508,7 +506,7 @@ def _make_run_batch(L: int, parallel: bool):
     ``parallel`` (a single patient runs without a thread pool, which also loads faster)."""
 
     @njit(cache=True, parallel=parallel)
-    def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel):
+    def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, n_groups):
         """Integrate every patient (column of ``P``/``X0``) to a periodic steady state.
 
         P: (n_kernel_params, n_pad) parameters, n_pad a multiple of L; X0: (14, n_pad) initial states;
@@ -516,14 +514,19 @@ def _make_run_batch(L: int, parallel: bool):
         early-filling window; metrics: (N_METRIC, n_pad) out; x_end: (14, n_pad) out (state at the end
         of the last beat = start of the steady cycle, for warm starts); waves: (N_WAVE, n_steps, n_pad)
         out, or (N_WAVE, 0, n_pad) to skip waveforms; accel: extrapolate the slow mode of the
-        beat-to-beat map (see :data:`ACCEL_MAX_RATIO`; False = plain beat iteration).
+        beat-to-beat map (see :data:`ACCEL_MAX_RATIO`; False = plain beat iteration); n_groups:
+        groups of patients run in parallel (each refills its lanes from its own patients).
         """
         n_blocks = P.shape[1] // L
         assert P.shape[1] % L == 0
         want_waves = waves.shape[1] > 0
         nsf = float(n_steps)
-        for blk in prange(n_blocks):
-            col = blk * L
+        groups = max(1, min(n_groups, n_blocks))
+        for g in prange(groups):
+            # group g owns a contiguous run of patients; its L lanes take the next patient as soon
+            # as theirs is steady (a block no longer runs as long as its slowest patient)
+            p0 = (n_blocks * g // groups) * L
+            p1 = (n_blocks * (g + 1) // groups) * L
             X = np.empty(N_STATE * L)
             X0b = np.empty(N_STATE * L)
             K1 = np.zeros(N_STATE * L)
@@ -534,15 +537,19 @@ def _make_run_batch(L: int, parallel: bool):
             A = np.zeros(N_ACC * L)
             DTV = np.empty(N_STATE * L)
             act = np.empty((2 * n_steps + 1) * 4 * L)
-            _setup_block(P, X0, e_window, col, kind, n_steps, X, PB, DTV, act, L)
-            done = np.zeros(L, np.bool_)
             DP = np.zeros(N_STATE * L)  # previous beat's scaled change (accel)
             have = np.zeros(L, np.int64)  # 1 when DP holds the change of the previous plain beat
             jumps = np.zeros(L, np.int64)
-            n_done = 0
-            beat = 0
-            while beat < max_beats and n_done < L:
-                beat += 1
+            lane_col = np.zeros(L, np.int64)
+            lane_beat = np.zeros(L, np.int64)
+            active = np.zeros(L, np.bool_)
+            for j in range(L):
+                _setup_lane(P, X0, e_window, p0 + j, j, kind, n_steps, X, PB, DTV, act, L)
+                lane_col[j] = p0 + j
+                active[j] = True
+            next_p = p0 + L
+            n_active = L
+            while n_active > 0:
                 X0b[:] = X
                 _reset_acc(A, L)
                 for step in range(n_steps):
@@ -550,14 +557,17 @@ def _make_run_batch(L: int, parallel: bool):
                     _rhs(X, K4, 0.0, K1, PB, act, s2, diode, L)
                     _accumulate(X, K1, PB, act, s2, diode, nsf, A, L)
                     if want_waves:
-                        _store_waves(X, PB, act, s2, diode, done, col, step, waves, L)
+                        _store_waves(X, PB, act, s2, diode, active, lane_col, step, waves, L)
                     _rhs(X, K1, 0.5, K2, PB, act, s2 + 1, diode, L)
                     _rhs(X, K2, 0.5, K3, PB, act, s2 + 1, diode, L)
                     _rhs(X, K3, 1.0, K4, PB, act, s2 + 2, diode, L)
                     _rk4_update(X, K1, K2, K3, K4, DTV, L)
                 for j in range(L):
-                    if done[j]:
+                    if not active[j]:
                         continue
+                    lane_beat[j] += 1
+                    beat = lane_beat[j]
+                    c = lane_col[j]
                     res = 0.0
                     diverged = False
                     for i in range(N_STATE):
@@ -567,14 +577,23 @@ def _make_run_batch(L: int, parallel: bool):
                             diverged = True
                     conv = res < tol and beat >= min_beats and not diverged
                     if conv or beat == max_beats or diverged:
-                        done[j] = True
-                        n_done += 1
-                        _finish(A, X, X0b, P, col + j, j, beat, res, conv, diode, metrics, x_end, L)
+                        _finish(A, X, X0b, P, c, j, beat, res, conv, diode, metrics, x_end, L)
                         if diverged:  # unstable step (dt above the stability limit) or bad input
                             for m in range(N_METRIC):
-                                metrics[m, col + j] = math.nan
-                            metrics[20, col + j] = beat
-                            metrics[25, col + j] = 0.0
+                                metrics[m, c] = math.nan
+                            metrics[20, c] = beat
+                            metrics[25, c] = 0.0
+                        if next_p < p1:  # refill the lane with the group's next patient
+                            _setup_lane(P, X0, e_window, next_p, j, kind, n_steps, X, PB, DTV, act, L)
+                            lane_col[j] = next_p
+                            next_p += 1
+                            lane_beat[j] = 0
+                            have[j] = 0
+                            jumps[j] = 0
+                            A[A_FOPEN * L + j] = 0.0
+                        else:
+                            active[j] = False
+                            n_active -= 1
                     elif accel:
                         _extrapolate(X, X0b, DP, have, jumps, j, L)
 

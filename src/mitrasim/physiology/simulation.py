@@ -299,7 +299,8 @@ def _run(P, X0, kind, diode, n_steps, settings: SolverSettings, ew, block, metri
     numba.set_num_threads(threads)
     try:
         engine.RUN_BATCH[block](
-            P, X0, kind, diode, n_steps, settings.min_beats, settings.max_beats, settings.tol, ew, metrics, x_end, waves, settings.accelerate
+            P, X0, kind, diode, n_steps, settings.min_beats, settings.max_beats, settings.tol, ew, metrics, x_end, waves,
+            settings.accelerate, 2 * threads,
         )
     finally:
         numba.set_num_threads(old)
