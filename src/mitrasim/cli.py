@@ -66,12 +66,6 @@ def _main_callback() -> None:
     """mitrasim: mitral regurgitation and TEER, from pressures and flows to the patient's way home."""
 
 
-def fail(message: str, code: int = 2) -> None:
-    """Print a one-line error to stderr and exit with ``code``."""
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
 def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, standalone_mode=True)

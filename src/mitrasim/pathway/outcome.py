@@ -69,18 +69,22 @@ def outcome_from_dict(data: object) -> ValveOutcome:
         raise from_validation_error(exc, prefix="case") from None
 
 
-def load_outcome(path: str | Path) -> ValveOutcome:
-    """Read a case result from ``.json``, ``.yaml`` or ``.yml``."""
+def _read_mapping(path: str | Path) -> object:
+    """The parsed content of a ``.json``, ``.yaml`` or ``.yml`` file (errors name the ``case`` field)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError("case", str(path), "a readable JSON or YAML file", exc.strerror) from None
     try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        return json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
         raise InputError("case", str(path), "valid JSON or YAML", str(exc).splitlines()[0]) from None
-    return outcome_from_dict(data)
+
+
+def load_outcome(path: str | Path) -> ValveOutcome:
+    """Read a case result from ``.json``, ``.yaml`` or ``.yml``."""
+    return outcome_from_dict(_read_mapping(path))
 
 
 def outcome_from_case(path: str | Path) -> ValveOutcome:
@@ -119,15 +123,7 @@ def outcome_from_case(path: str | Path) -> ValveOutcome:
 
 def load_case_or_outcome(path: str | Path) -> ValveOutcome:
     """A case file (``patient:`` and ``valve:``) is run through the procedure; a result file is read as it is."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError("case", str(path), "a readable JSON or YAML file", exc.strerror) from None
-    try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise InputError("case", str(path), "valid JSON or YAML", str(exc).splitlines()[0]) from None
+    data = _read_mapping(path)
     if isinstance(data, dict) and "valve" in data and "patient" in data:
-        return outcome_from_case(p)
+        return outcome_from_case(path)
     return outcome_from_dict(data)

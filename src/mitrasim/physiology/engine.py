@@ -176,13 +176,19 @@ def _setup_lane(P, X0, ew, c, j, kind, n_steps, X, PB, DTV, act, L):
 
 
 @njit(cache=True, inline="always")
-def _pressures(X, PB, act, ao, j, L):
-    """Chamber pressures p = (E_B + E_A·φ)(V − V0) of lane j."""
-    p_la = (PB[B_LA_EB * L + j] + PB[B_LA_EA * L + j] * act[ao + j]) * (X[S_VLA * L + j] - PB[B_LA_V0 * L + j])
-    p_lv = (PB[B_LV_EB * L + j] + PB[B_LV_EA * L + j] * act[ao + L + j]) * (X[S_VLV * L + j] - PB[B_LV_V0 * L + j])
-    p_ra = (PB[B_RA_EB * L + j] + PB[B_RA_EA * L + j] * act[ao + 2 * L + j]) * (X[S_VRA * L + j] - PB[B_RA_V0 * L + j])
-    p_rv = (PB[B_RV_EB * L + j] + PB[B_RV_EA * L + j] * act[ao + 3 * L + j]) * (X[S_VRV * L + j] - PB[B_RV_V0 * L + j])
+def _chamber_pressures(v_la, v_lv, v_ra, v_rv, PB, act, ao, j, L):
+    """Chamber pressures p = (E_B + E_A·φ)(V − V0) of lane j from its four chamber volumes."""
+    p_la = (PB[B_LA_EB * L + j] + PB[B_LA_EA * L + j] * act[ao + j]) * (v_la - PB[B_LA_V0 * L + j])
+    p_lv = (PB[B_LV_EB * L + j] + PB[B_LV_EA * L + j] * act[ao + L + j]) * (v_lv - PB[B_LV_V0 * L + j])
+    p_ra = (PB[B_RA_EB * L + j] + PB[B_RA_EA * L + j] * act[ao + 2 * L + j]) * (v_ra - PB[B_RA_V0 * L + j])
+    p_rv = (PB[B_RV_EB * L + j] + PB[B_RV_EA * L + j] * act[ao + 3 * L + j]) * (v_rv - PB[B_RV_V0 * L + j])
     return p_la, p_lv, p_ra, p_rv
+
+
+@njit(cache=True, inline="always")
+def _pressures(X, PB, act, ao, j, L):
+    """Chamber pressures of lane j from the state array X."""
+    return _chamber_pressures(X[S_VLA * L + j], X[S_VLV * L + j], X[S_VRA * L + j], X[S_VRV * L + j], PB, act, ao, j, L)
 
 
 @njit(cache=True, inline="always")
@@ -244,10 +250,7 @@ def _rhs_lanes(X, KP, h, K, PB, act, s2, diode, L):
         q_pn = X[S_QPV * L + j] + hd * KP[S_QPV * L + j]
         xf = X[S_QF * L + j] + hd * KP[S_QF * L + j]
         xr = X[S_QR * L + j] + hd * KP[S_QR * L + j]
-        p_la = (PB[B_LA_EB * L + j] + PB[B_LA_EA * L + j] * act[ao + j]) * (v_la - PB[B_LA_V0 * L + j])
-        p_lv = (PB[B_LV_EB * L + j] + PB[B_LV_EA * L + j] * act[ao + L + j]) * (v_lv - PB[B_LV_V0 * L + j])
-        p_ra = (PB[B_RA_EB * L + j] + PB[B_RA_EA * L + j] * act[ao + 2 * L + j]) * (v_ra - PB[B_RA_V0 * L + j])
-        p_rv = (PB[B_RV_EB * L + j] + PB[B_RV_EA * L + j] * act[ao + 3 * L + j]) * (v_rv - PB[B_RV_V0 * L + j])
+        p_la, p_lv, p_ra, p_rv = _chamber_pressures(v_la, v_lv, v_ra, v_rv, PB, act, ao, j, L)
         q_av = _diode(p_lv - p_sa, PB[B_AV_GO * L + j], PB[B_AV_GC * L + j])
         q_tv = _diode(p_ra - p_rv, PB[B_TV_GO * L + j], PB[B_TV_GC * L + j])
         q_pv = _diode(p_rv - p_pa, PB[B_PUV_GO * L + j], PB[B_PUV_GC * L + j])
