@@ -253,3 +253,42 @@ def test_an_unstable_step_is_reported_not_converged():
         assert np.isnan(m["edv_ml"])
     else:  # stable after all: then the numbers must be physiological
         assert 50 < m["edv_ml"] < 300
+
+
+def test_cosine_activation_table_equals_the_direct_formula():
+    """The table built by rotation (no per-point cos/modulo) is the activation φ(t) itself."""
+    from mitrasim.physiology import engine as E
+
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        T = rng.uniform(0.3, 2.0)
+        n = int(16 * rng.integers(4, 40))
+        h = T / (2 * n)
+        a, b, c = rng.uniform(-T, 2 * T), rng.uniform(0.02, 0.6) * T, rng.uniform(0.02, 0.9) * T
+        act = np.zeros((2 * n + 1) * 4 * 16)
+        E._cosine_table(a, b, c, T, h, 2 * n + 1, act, 2, 5, 16)
+        got = act[(np.arange(2 * n + 1) * 4 + 2) * 16 + 5]
+        ref = np.array([E._phi(s * h, 0, a, b, c, 0.0, 0.0, 0.0, T) for s in range(2 * n + 1)])
+        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("preset,eroa", [("primary_mr", 0.25), ("secondary_mr", 0.3), ("regazzoni2022", 0.2)])
+def test_anderson_acceleration_reaches_the_same_steady_beat_in_fewer_beats(preset, eroa):
+    """Accelerated and plain iteration pass the same steady-state test; both land within the
+    test's tolerance of a tightly converged beat, the accelerated one in at most 15 beats."""
+    tight = S.simulate(preset, eroa_cm2=eroa, settings=S.SolverSettings(tol=1e-10, max_beats=5000))
+    warm = S.simulate(preset, eroa_cm2=0.5 * eroa, settings=S.SolverSettings(tol=1e-8, max_beats=5000))
+    for init in (None, warm):
+        plain = S.simulate(preset, eroa_cm2=eroa, initial_state=init)
+        fast = S.simulate(preset, eroa_cm2=eroa, initial_state=init, settings=S.SolverSettings(accelerate=True))
+        assert fast.metrics["converged"][0] == 1.0
+        assert fast.metrics["beats_to_steady"][0] <= 15 < plain.metrics["beats_to_steady"][0]
+        for k in ("edv_ml", "esv_ml", "rvol_ml", "forward_sv_ml", "mean_gradient_mmhg", "la_mean_mmhg", "map_mmhg"):
+            assert fast.metrics[k][0] == pytest.approx(tight.metrics[k][0], rel=2e-3, abs=2e-3), k
+    # batched and one at a time give the same accelerated result (each lane has its own history)
+    e = np.array([0.1, eroa, 0.45, 0.05, 0.3] * 4)
+    b = S.simulate(preset, eroa_cm2=e, settings=S.SolverSettings(accelerate=True))
+    for i in (0, 2, 17):
+        one = S.simulate(preset, eroa_cm2=e[i], settings=S.SolverSettings(accelerate=True))
+        assert one.metrics["beats_to_steady"][0] == b.metrics["beats_to_steady"][i]
+        np.testing.assert_allclose(one.final_state[0], b.final_state[i], rtol=1e-12, atol=1e-12)
