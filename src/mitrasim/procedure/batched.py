@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
+from numba import njit
 
 from mitrasim import citations
+from mitrasim.physiology import _numba_cache  # noqa: F401  (the content-hashed cache locator)
 from mitrasim.devices.catalogue import Device
 from mitrasim.devices.grasp import grasp_arrays
 from mitrasim.valve.clip import ValveRows
@@ -74,12 +76,44 @@ def free_mask(vr: ValveRows, rows: np.ndarray, width: np.ndarray, clip_pos: np.n
 
 
 def targets(vr: ValveRows, rows: np.ndarray, g: np.ndarray, free: np.ndarray, width: np.ndarray) -> np.ndarray:
-    """The free position covering the most residual gap, ``argmax_c Σ_{|s−c|≤W/2} g``; NaN if none is free."""
-    s = vr.s_mm[rows]
-    inside = np.abs(s[:, None, :] - s[:, :, None]) <= (width / 2)[:, None, None]
-    cover = np.where(inside, g[:, None, :], 0.0).sum(axis=2)
-    best = np.argmax(np.where(free, cover, -np.inf), axis=1)
-    return np.where(free.any(axis=1), s[np.arange(rows.size), best], np.nan)
+    """The free position covering the most residual gap, ``argmax_c Σ_{|s−c|≤W/2} g`` (the first
+    on a tie); NaN if none is free."""
+    s = np.ascontiguousarray(vr.s_mm[rows], dtype=float)
+    return _targets(s, np.ascontiguousarray(g, dtype=float), np.ascontiguousarray(free), np.asarray(width, dtype=float) / 2)
+
+
+@njit(cache=True)
+def _targets(s, g, free, half):  # pragma: no cover - compiled
+    """Row r: the free grid point c maximising the window sum of g over |s_j − s_c| ≤ half[r].
+
+    s is increasing along a row, so each window is a run of indices found by two moving bounds
+    (O(G) per row instead of the O(G²) mask); sums run in index order, so equal runs of values
+    give equal covers and the first of them wins, as before.
+    """
+    m, G = s.shape
+    out = np.full(m, np.nan)
+    for r in range(m):
+        lo = 0
+        hi = 0
+        best = -np.inf
+        for c in range(G):
+            sc = s[r, c]
+            while abs(s[r, lo] - sc) > half[r] and lo < c:
+                lo += 1
+            if hi < lo:
+                hi = lo
+            while hi + 1 < G and abs(s[r, hi + 1] - sc) <= half[r]:
+                hi += 1
+            if not free[r, c]:
+                continue
+            cover = 0.0
+            for j in range(lo, hi + 1):
+                if abs(s[r, j] - sc) <= half[r]:
+                    cover += g[r, j]
+            if cover > best:
+                best = cover
+                out[r] = sc
+    return out
 
 
 def nearest_free(vr: ValveRows, rows: np.ndarray, free: np.ndarray, want: np.ndarray) -> np.ndarray:

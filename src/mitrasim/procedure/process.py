@@ -39,6 +39,7 @@ baseline and final grades with the final planimetric MVA and gradient.
 
 from __future__ import annotations
 
+import bisect
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Sequence
@@ -287,7 +288,7 @@ class ProcedureBatch:
 
 def scallop_label(valve: ValveModel, position_mm: float) -> str:
     """"A2/P2" for a position in segment 2, etc."""
-    seg = int(np.clip(np.searchsorted(valve.segment_edges_mm, position_mm, side="right") - 1, 0, 2)) + 1
+    seg = min(max(bisect.bisect_right(list(valve.segment_edges_mm), float(position_mm)) - 1, 0), 2) + 1
     return f"A{seg}/P{seg}"
 
 

@@ -216,6 +216,11 @@ def _clip_core(
     ``ds``, ``ap``: ``(m,)`` (or ``(1,)``).  Returns ``(g, w, ap_after)``.
     """
     G = s.shape[-1]
+    if present.shape[1] > 1 and not present.all():  # slots empty in every plan change nothing (factor 1, width 0)
+        keep = present.any(axis=0)
+        if not keep.any():
+            keep[0] = True
+        pos, wid, arm, present = pos[:, keep], wid[:, keep], arm[:, keep], present[:, keep]
     idx = np.clip(np.floor(np.where(present, pos, 0.0) / ds[:, None]).astype(int), 0, G - 1)
     r = np.arange(anterior.shape[0])[:, None] if anterior.shape[0] > 1 else np.zeros((1, 1), dtype=int)
     leaflets = anterior[r, idx] + posterior[r, idx]
