@@ -5,6 +5,7 @@ Usage (from the repository root, mitrasim importable from src/)::
     PYTHONPATH=src python benchmarks/cohort.py --n 10000            # local, in-process and 2 processes
     PYTHONPATH=src python benchmarks/cohort.py --n 10000 --dask     # also Dask, 1 vs 2 workers
     PYTHONPATH=src python benchmarks/cohort.py --n 100000 --modes pool2
+    PYTHONPATH=src python benchmarks/cohort.py --accuracy 300     # trial solver vs single-case solver
 
 Prints one line per mode: wall seconds, patients/s (patients × arms counted once per patient),
 engine seconds (summed over workers) and the share of worker time spent outside the engine.
@@ -22,7 +23,7 @@ from pathlib import Path
 from mitrasim.cohort.trial import parse_trial, run_trial
 
 
-def _trial(n: int, chunk: int, population: str):
+def _trial(n: int, chunk: int, population: str, arms=("mr_le_1plus",), solver: dict | None = None):
     return parse_trial(
         {
             "name": "benchmark",
@@ -30,9 +31,35 @@ def _trial(n: int, chunk: int, population: str):
             "n_patients": n,
             "seed": 1,
             "chunk_size": chunk,
-            "arms": [{"name": "le1", "strategy": {"stop_rule": "mr_le_1plus", "max_clips": 4}}],
+            "arms": [{"name": a, "strategy": {"stop_rule": a, "max_clips": 4}} for a in arms],
+            **({"solver": solver} if solver else {}),
         }
     )
+
+
+def accuracy(n: int, population: str) -> None:
+    """The trial solver (coarser step and tolerance, accelerated) against the single-case default
+    (dt 2.5 ms, tol 1e-3, plain iteration) on the same patients, two arms."""
+    import numpy as np
+
+    from mitrasim.cohort.trial import read_results
+
+    arms = ("mr_le_1plus", "mr_le_2plus")
+    out = {}
+    with tempfile.TemporaryDirectory() as d:
+        for name, solver in (("trial", None), ("single-case", {"dt_max_s": 2.5e-3, "tol": 1e-3, "accelerate": False})):
+            t0 = time.perf_counter()
+            run_trial(_trial(n, n, population, arms, solver), Path(d) / name, workers=1, progress=False)
+            tbl = read_results(Path(d) / name)[0].sort_by([("arm", "ascending"), ("patient_id", "ascending")])
+            out[name] = {c: tbl.column(c).to_numpy(zero_copy_only=False) for c in tbl.column_names}
+            print(f"{name:12s} {time.perf_counter() - t0:6.1f} s")
+    a, b = out["trial"], out["single-case"]
+    for col in ("grade_before", "grade_after", "clips_implanted", "clips_attempted", "devices", "mvarc_device_success"):
+        print(f"{col:22s} identical in {100 * np.mean(a[col] == b[col]):5.1f}% of {len(a[col])} rows")
+    same = a["devices"] == b["devices"]
+    for col in ("gradient_before_mmhg", "gradient_after_mmhg", "rvol_before_ml", "rvol_after_ml", "mva_after_cm2"):
+        dv = np.abs(a[col] - b[col])
+        print(f"{col:22s} |diff| median {np.median(dv[same]):.4f}  max {np.max(dv[same]):.4f}  (rows with the same devices)")
 
 
 def _one(trial, mode: str, tmp: Path) -> dict:
@@ -54,7 +81,11 @@ def main() -> None:
     ap.add_argument("--population", default="tvt_mixed")
     ap.add_argument("--modes", default="inproc,pool2")
     ap.add_argument("--dask", action="store_true", help="add dask1,dask2")
+    ap.add_argument("--accuracy", type=int, default=0, metavar="N", help="only compare the trial solver with the single-case one on N patients")
     a = ap.parse_args()
+    if a.accuracy:
+        accuracy(a.accuracy, a.population)
+        return
     modes = a.modes.split(",") + (["dask1", "dask2"] if a.dask else [])
     trial = _trial(a.n, a.chunk, a.population)
     # warm the compiled engine and the per-preset LV tables once (not timed)
