@@ -102,6 +102,42 @@ def test_dask_local_gives_identical_content(reference, tmp_path):
     assert _content(tmp_path / "out").equals(t)
 
 
+def test_scheduler_address_runs_on_a_separately_started_dask_cluster(reference, tmp_path):
+    """``--scheduler ADDRESS``: a scheduler and a worker started on their own (as on a cluster)."""
+    pytest.importorskip("dask.distributed")
+    src_tmp, _, t = reference
+    sf = tmp_path / "scheduler.json"
+    env = _env()
+    env["MITRASIM_THREADS"] = "1"
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(sf)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )]  # fmt: skip
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not sf.exists():
+            time.sleep(0.1)
+        address = json.loads(sf.read_text())["address"]
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard", "--host", "127.0.0.1"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))  # fmt: skip
+        r = subprocess.run(
+            [sys.executable, "-m", "mitrasim", "trial", str(src_tmp / "trial.yaml"), "--out", str(tmp_path / "out"), "--scheduler", address, "--no-progress"],
+            env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert _content(tmp_path / "out").equals(t)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
 def test_killed_run_resumes_without_recomputing_or_duplicating(reference, tmp_path):
     src_tmp, trial, t = reference
     out = tmp_path / "out"
