@@ -17,6 +17,14 @@ citations.register(
 )
 from mitrasim.procedure import risks as _procedure_risks  # noqa: E402,F401  (registers clinical_reference_risks)
 citations.register(
+    "asch2019_coapt_echo",
+    "Asch FM, Grayburn PA, Siegel RJ, et al. Echocardiographic Outcomes After Transcatheter Leaflet "
+    "Approximation in Patients With Secondary Mitral Regurgitation: The COAPT Trial. "
+    "J Am Coll Cardiol 74:2969-2979 (2019).",
+    doi="10.1016/j.jacc.2019.09.017",
+    note="Baseline of all 614 randomised patients: LVEF 31.3 +- 9.3%, LVEDV 192.7 +- 71 mL, EROA 0.41 +- 0.15 cm2.",
+)
+citations.register(
     "mitrasim_cohort_model",
     "mitrasim cohort model choices (src/mitrasim/cohort): population shapes, correlations and the "
     "patient-to-engine mapping where no published number was found.",
