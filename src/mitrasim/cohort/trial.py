@@ -77,7 +77,7 @@ class CohortSolver(BaseModel):
     dt_max_s: float = Field(4e-3, gt=1e-5, le=5e-3)
     tol: float = Field(1e-2, gt=0, le=1.0)
     max_beats: int = Field(300, ge=2, le=10_000)
-    accelerate: bool = Field(True, description="slow-mode extrapolation in the engine (SolverSettings.accelerate)")
+    accelerate: bool = Field(True, description="Anderson acceleration of the beat-to-beat map in the engine (SolverSettings.accelerate)")
 
     def settings(self, threads: int = 0) -> SolverSettings:
         return SolverSettings(dt_max_s=self.dt_max_s, tol=self.tol, max_beats=self.max_beats, threads=threads, accelerate=self.accelerate)

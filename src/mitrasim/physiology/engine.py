@@ -43,6 +43,9 @@ innermost (structure of arrays) so the compiler vectorises across patients;
 blocks run in parallel threads.  Each patient runs until the per-beat state
 change, scaled per state (1 mL, 1 mmHg, 10 mL/s), is below ``tol`` (at least
 ``min_beats``, at most ``max_beats``) and its metrics are those of its last beat.
+Between beats the start of the next beat is, by default, the Anderson-accelerated
+combination of the last few beats (:data:`ACCEL_MEMORY`); every beat itself is plain
+RK4, so the steady-state test and the metrics are those of a plain beat.
 """
 
 from __future__ import annotations
@@ -178,7 +181,7 @@ def _setup_lane(P, X0, ew, c, j, kind, n_steps, X, PB, DTV, act, L):
                 act[(s2 * 4 + ch) * L + j] = _phi(s2 * h, kind, a, b, cc, d, e, f, T)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)  # a call, not inlined: inlining it into the parallel kernel multiplies compile time
 def _cosine_table(a, b, c, T, h, n_pts, act, ch, j, L):
     """The cosine activation (:func:`_phi`, kind 0) at t = s·h, s = 0 … n_pts − 1, into act.
 
@@ -436,7 +439,7 @@ ACCEL_RESTART_GROWTH = 4.0
 ACCEL_REG = 1e-10
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)  # a call, not inlined: inlining it into the parallel kernel multiplies compile time
 def _anderson(X, X0b, FH, GH, cnt, best, j, L):
     """One Anderson step for lane j: X (the end of the plain beat from X0b) becomes the next start.
 
@@ -610,108 +613,132 @@ def _store_waves(X, PB, act, s2, diode, active, lane_col, step, waves, L):
             waves[11, step, c] = X[S_QPV * L + j]
 
 
-def _make_run_batch(L: int, parallel: bool):
-    """The kernel for blocks of ``L`` lanes (``L`` is a compile-time constant of the closure,
-    so the lane loops have a constant trip count and vectorise); threads across blocks if
-    ``parallel`` (a single patient runs without a thread pool, which also loads faster)."""
+def _make_run_group(L: int):
+    """The kernel for one group of patients on ``L`` lanes (``L`` is a compile-time constant of the
+    closure, so the lane loops have a constant trip count and vectorise)."""
 
-    @njit(cache=True, parallel=parallel)
-    def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, n_groups):
-        """Integrate every patient (column of ``P``/``X0``) to a periodic steady state.
-
-        P: (n_kernel_params, n_pad) parameters, n_pad a multiple of L; X0: (14, n_pad) initial states;
-        e_window: (2, n_pad) step positions (fractional) of ventricular and atrial onset, bounding the
-        early-filling window; metrics: (N_METRIC, n_pad) out; x_end: (14, n_pad) out (state at the end
-        of the last beat = start of the steady cycle, for warm starts); waves: (N_WAVE, n_steps, n_pad)
-        out, or (N_WAVE, 0, n_pad) to skip waveforms; accel: Anderson acceleration of the
-        beat-to-beat map (see :data:`ACCEL_MEMORY`; False = plain beat iteration); n_groups:
-        groups of patients run in parallel (each refills its lanes from its own patients).
-        """
-        n_blocks = P.shape[1] // L
-        assert P.shape[1] % L == 0
+    @njit(cache=True)
+    def run_group(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, p0, p1):
+        """Patients p0 … p1 − 1 on one set of L lanes: each lane takes the next patient as soon as its
+        own is steady (a block does not run as long as its slowest patient).  A separate function
+        (not inlined into the parallel loop of :func:`_run_batch_lanes`) keeps the parallel pass
+        small: compiling the kernel takes about half as long."""
         want_waves = waves.shape[1] > 0
         nsf = float(n_steps)
-        groups = max(1, min(n_groups, n_blocks))
-        for g in prange(groups):
-            # group g owns a contiguous run of patients; its L lanes take the next patient as soon
-            # as theirs is steady (a block no longer runs as long as its slowest patient)
-            p0 = (n_blocks * g // groups) * L
-            p1 = (n_blocks * (g + 1) // groups) * L
-            X = np.empty(N_STATE * L)
-            X0b = np.empty(N_STATE * L)
-            K1 = np.zeros(N_STATE * L)
-            K2 = np.zeros(N_STATE * L)
-            K3 = np.zeros(N_STATE * L)
-            K4 = np.zeros(N_STATE * L)
-            PB = np.empty(N_PB * L)
-            A = np.zeros(N_ACC * L)
-            DTV = np.empty(N_STATE * L)
-            act = np.empty((2 * n_steps + 1) * 4 * L)
-            FH = np.zeros((ACCEL_MEMORY + 1) * N_STATE * L)  # Anderson history (accel)
-            GH = np.zeros((ACCEL_MEMORY + 1) * N_STATE * L)
-            acnt = np.zeros(L, np.int64)
-            abest = np.zeros(L)
-            lane_col = np.zeros(L, np.int64)
-            lane_beat = np.zeros(L, np.int64)
-            active = np.zeros(L, np.bool_)
+        X = np.empty(N_STATE * L)
+        X0b = np.empty(N_STATE * L)
+        K1 = np.zeros(N_STATE * L)
+        K2 = np.zeros(N_STATE * L)
+        K3 = np.zeros(N_STATE * L)
+        K4 = np.zeros(N_STATE * L)
+        PB = np.empty(N_PB * L)
+        A = np.zeros(N_ACC * L)
+        DTV = np.empty(N_STATE * L)
+        act = np.empty((2 * n_steps + 1) * 4 * L)
+        FH = np.zeros((ACCEL_MEMORY + 1) * N_STATE * L)  # Anderson history (accel)
+        GH = np.zeros((ACCEL_MEMORY + 1) * N_STATE * L)
+        acnt = np.zeros(L, np.int64)
+        abest = np.zeros(L)
+        lane_col = np.zeros(L, np.int64)
+        lane_beat = np.zeros(L, np.int64)
+        active = np.zeros(L, np.bool_)
+        for j in range(L):
+            _setup_lane(P, X0, e_window, p0 + j, j, kind, n_steps, X, PB, DTV, act, L)
+            lane_col[j] = p0 + j
+            active[j] = True
+        next_p = p0 + L
+        n_active = L
+        while n_active > 0:
+            X0b[:] = X
+            _reset_acc(A, L)
+            for step in range(n_steps):
+                s2 = 2 * step
+                _rhs(X, K4, 0.0, K1, PB, act, s2, diode, L)
+                _accumulate(X, K1, PB, act, s2, diode, nsf, A, L)
+                if want_waves:
+                    _store_waves(X, PB, act, s2, diode, active, lane_col, step, waves, L)
+                _rhs(X, K1, 0.5, K2, PB, act, s2 + 1, diode, L)
+                _rhs(X, K2, 0.5, K3, PB, act, s2 + 1, diode, L)
+                _rhs(X, K3, 1.0, K4, PB, act, s2 + 2, diode, L)
+                _rk4_update(X, K1, K2, K3, K4, DTV, L)
             for j in range(L):
-                _setup_lane(P, X0, e_window, p0 + j, j, kind, n_steps, X, PB, DTV, act, L)
-                lane_col[j] = p0 + j
-                active[j] = True
-            next_p = p0 + L
-            n_active = L
-            while n_active > 0:
-                X0b[:] = X
-                _reset_acc(A, L)
-                for step in range(n_steps):
-                    s2 = 2 * step
-                    _rhs(X, K4, 0.0, K1, PB, act, s2, diode, L)
-                    _accumulate(X, K1, PB, act, s2, diode, nsf, A, L)
-                    if want_waves:
-                        _store_waves(X, PB, act, s2, diode, active, lane_col, step, waves, L)
-                    _rhs(X, K1, 0.5, K2, PB, act, s2 + 1, diode, L)
-                    _rhs(X, K2, 0.5, K3, PB, act, s2 + 1, diode, L)
-                    _rhs(X, K3, 1.0, K4, PB, act, s2 + 2, diode, L)
-                    _rk4_update(X, K1, K2, K3, K4, DTV, L)
-                for j in range(L):
-                    if not active[j]:
-                        continue
-                    lane_beat[j] += 1
-                    beat = lane_beat[j]
-                    c = lane_col[j]
-                    res = 0.0
-                    diverged = False
-                    for i in range(N_STATE):
-                        xi = X[i * L + j]
-                        res = max(res, abs(xi - X0b[i * L + j]) / _STATE_SCALE[i])
-                        if not (abs(xi) <= DIVERGED):  # also true for NaN
-                            diverged = True
-                    conv = res < tol and beat >= min_beats and not diverged
-                    if conv or beat == max_beats or diverged:
-                        _finish(A, X, X0b, P, c, j, beat, res, conv, diode, metrics, x_end, L)
-                        if diverged:  # unstable step (dt above the stability limit) or bad input
-                            for m in range(N_METRIC):
-                                metrics[m, c] = math.nan
-                            metrics[20, c] = beat
-                            metrics[25, c] = 0.0
-                        if next_p < p1:  # refill the lane with the group's next patient
-                            _setup_lane(P, X0, e_window, next_p, j, kind, n_steps, X, PB, DTV, act, L)
-                            lane_col[j] = next_p
-                            next_p += 1
-                            lane_beat[j] = 0
-                            acnt[j] = 0
-                            A[A_FOPEN * L + j] = 0.0
-                        else:
-                            active[j] = False
-                            n_active -= 1
-                    elif accel:
-                        _anderson(X, X0b, FH, GH, acnt, abest, j, L)
+                if not active[j]:
+                    continue
+                lane_beat[j] += 1
+                beat = lane_beat[j]
+                c = lane_col[j]
+                res = 0.0
+                diverged = False
+                for i in range(N_STATE):
+                    xi = X[i * L + j]
+                    res = max(res, abs(xi - X0b[i * L + j]) / _STATE_SCALE[i])
+                    if not (abs(xi) <= DIVERGED):  # also true for NaN
+                        diverged = True
+                conv = res < tol and beat >= min_beats and not diverged
+                if conv or beat == max_beats or diverged:
+                    _finish(A, X, X0b, P, c, j, beat, res, conv, diode, metrics, x_end, L)
+                    if diverged:  # unstable step (dt above the stability limit) or bad input
+                        for m in range(N_METRIC):
+                            metrics[m, c] = math.nan
+                        metrics[20, c] = beat
+                        metrics[25, c] = 0.0
+                    if next_p < p1:  # refill the lane with the group's next patient
+                        _setup_lane(P, X0, e_window, next_p, j, kind, n_steps, X, PB, DTV, act, L)
+                        lane_col[j] = next_p
+                        next_p += 1
+                        lane_beat[j] = 0
+                        acnt[j] = 0
+                        A[A_FOPEN * L + j] = 0.0
+                    else:
+                        active[j] = False
+                        n_active -= 1
+                elif accel:
+                    _anderson(X, X0b, FH, GH, acnt, abest, j, L)
 
-    return run_batch
+    return run_group
+
+
+# Module-level kernels (a closure that captured the group kernel would miss numba's cache on
+# every start: its cache key pickles the closure's cells, and a dispatcher does not pickle stably).
+_run_group_1 = _make_run_group(1)
+_run_group_lanes = _make_run_group(LANES)
+
+
+@njit(cache=True)
+def _run_batch_1(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, n_groups):
+    """:func:`_run_batch_lanes` for blocks of one lane, without a thread pool (a single patient;
+    it also loads faster)."""
+    n = P.shape[1]
+    groups = max(1, min(n_groups, n))
+    for g in range(groups):
+        _run_group_1(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, n * g // groups, n * (g + 1) // groups)
+
+
+@njit(cache=True, parallel=True)
+def _run_batch_lanes(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, n_groups):
+    """Integrate every patient (column of ``P``/``X0``) to a periodic steady state.
+
+    P: (n_kernel_params, n_pad) parameters, n_pad a multiple of L; X0: (14, n_pad) initial states;
+    e_window: (2, n_pad) step positions (fractional) of ventricular and atrial onset, bounding the
+    early-filling window; metrics: (N_METRIC, n_pad) out; x_end: (14, n_pad) out (state at the end
+    of the last beat = start of the steady cycle, for warm starts); waves: (N_WAVE, n_steps, n_pad)
+    out, or (N_WAVE, 0, n_pad) to skip waveforms; accel: Anderson acceleration of the
+    beat-to-beat map (see :data:`ACCEL_MEMORY`; False = plain beat iteration); n_groups:
+    groups of patients run in parallel (each refills its lanes from its own patients).
+    """
+    L = LANES
+    n_blocks = P.shape[1] // L
+    assert P.shape[1] % L == 0
+    groups = max(1, min(n_groups, n_blocks))
+    for g in prange(groups):
+        # group g owns a contiguous run of patients
+        p0 = (n_blocks * g // groups) * L
+        p1 = (n_blocks * (g + 1) // groups) * L
+        _run_group_lanes(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, p0, p1)
 
 
 #: Compiled kernels by lane count: one lane for a single patient, LANES for batches.
-RUN_BATCH = {1: _make_run_batch(1, False), LANES: _make_run_batch(LANES, True)}
+RUN_BATCH = {1: _run_batch_1, LANES: _run_batch_lanes}
 
 
 def block_size(n: int) -> int:
