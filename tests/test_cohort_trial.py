@@ -225,3 +225,28 @@ def test_shipped_example_trials_validate_and_a_larger_run_is_reproducible(tmp_pa
     run_trial(trial, tmp_path / "a", workers=1, progress=False)
     run_trial(trial, tmp_path / "b", workers=2, progress=False)
     assert _content(tmp_path / "a").equals(_content(tmp_path / "b"))
+
+
+def test_package_version_is_the_one_in_pyproject():
+    """Trial folders record the version and refuse to resume under another one, so it must be the
+    released one (pyproject) and not a stale copy."""
+    import tomllib
+
+    import mitrasim
+
+    assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"] == mitrasim.__version__
+
+
+def test_folder_run_with_another_version_is_refused_untouched(reference, tmp_path):
+    """Results of another mitrasim version are not mixed with this one's on --resume."""
+    _, trial, _ = reference
+    out = tmp_path / "out"
+    run_trial(trial, out, workers=1, progress=False)
+    man = json.loads((out / "manifest.json").read_text())
+    man["version"] = "0.0.1"
+    (out / "manifest.json").write_text(json.dumps(man))
+    snapshot = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    with pytest.raises(InputError) as e:
+        run_trial(trial, out, resume=True, progress=False)
+    assert e.value.field == "out" and "0.0.1" in str(e.value)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == snapshot
