@@ -27,6 +27,16 @@ from the table values; the report shows the sampled ones.
 Every variable in :data:`REQUIRED_CONTINUOUS` / :data:`REQUIRED_CATEGORICAL` must
 be given or is taken from :data:`DEFAULT_CONTINUOUS` / :data:`DEFAULT_CATEGORICAL`
 (model defaults, status ``model``).
+
+Eligibility (optional): a trial's anatomic inclusion criteria on the valve the
+mapping builds from a patient (:func:`mitrasim.cohort.mapping.chunk_valves`)::
+
+    eligibility: {max_gap_mm: 10, max_lesion_width_mm: 15, source: feldman2011_everest2, status: src}
+
+A drawn patient who fails them is discarded and the next draw from the same
+generator takes the place (rejection sampling: the sample stays a pure function
+of the seed, and the marginals of the eligible patients differ from the table's;
+the report shows the sampled ones).
 """
 
 from __future__ import annotations
@@ -58,6 +68,8 @@ __all__ = [
     "parse_population",
     "correlation_matrix",
     "sample_population",
+    "Eligibility",
+    "eligible",
 ]
 
 Status = Literal["src", "sec", "check", "model"]
@@ -153,6 +165,20 @@ class Correlation(_Model):
     r: float = Field(gt=-1, lt=1)
 
 
+class Eligibility(_Model):
+    """Anatomic inclusion criteria on the valve derived from a sampled patient (rejection sampling)."""
+
+    max_gap_mm: float | None = Field(None, gt=0, le=30, description="largest systolic leaflet gap of the patient's valve, mm (EVEREST II excluded a flail gap >= 10 mm)")
+    max_lesion_width_mm: float | None = Field(None, gt=0, le=60, description="widest primary-MR lesion, mm (EVEREST II excluded a flail width >= 15 mm)")
+    source: str = "mitrasim_cohort_model"
+    status: Status = "model"
+    note: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.max_gap_mm is not None or self.max_lesion_width_mm is not None
+
+
 class Population(_Model):
     """A virtual population: marginals, correlations, the engine presets per etiology, sources."""
 
@@ -166,6 +192,7 @@ class Population(_Model):
     continuous: dict[str, Continuous] = Field(default_factory=dict)
     categorical: dict[str, Categorical] = Field(default_factory=dict)
     correlations: list[Correlation] = Field(default_factory=list)
+    eligibility: Eligibility = Field(default_factory=Eligibility)
 
     def variables(self) -> list[str]:
         """Latent-variable order: continuous (required order), then categorical."""
@@ -218,7 +245,7 @@ def _check_population(pop: Population) -> Population:
         if key in seen:
             raise InputError(f"correlations.{i}", f"{c.a}~{c.b}", "each pair at most once")
         seen.add(key)
-    for s in [*pop.sources, *(c.source for c in pop.continuous.values()), *(c.source for c in pop.categorical.values())]:
+    for s in [*pop.sources, *(c.source for c in pop.continuous.values()), *(c.source for c in pop.categorical.values()), pop.eligibility.source]:
         try:
             citations.get(s)
         except KeyError:
@@ -301,14 +328,59 @@ def _truncated_ppf(u: np.ndarray, c: Continuous) -> np.ndarray:
     return np.clip(x, c.lo, c.hi)
 
 
+#: Rejection sampling gives up when fewer than one drawn patient in this many is eligible.
+MAX_DRAWS_PER_PATIENT = 50
+
+
 def sample_population(pop: Population, n: int, seed: int | np.random.SeedSequence | np.random.Generator, first_id: int = 0) -> pa.Table:
     """Draw ``n`` virtual patients (a pyarrow Table, one row each), reproducibly from ``seed``.
 
     Columns: ``patient_id`` (``first_id`` + row), the continuous variables (float64) and the
     categorical ones (strings).  ``primary_lesion`` is only meaningful for primary MR and
-    ``tenting_depth_mm`` for secondary MR (the mapping ignores the other).
+    ``tenting_depth_mm`` for secondary MR (the mapping ignores the other).  With
+    ``pop.eligibility`` set, ineligible draws are replaced by later ones (module docstring).
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    if not pop.eligibility.active:
+        return _draw(pop, n, rng, first_id)
+    parts: list[pa.Table] = []
+    got = drawn = 0
+    while got < n:
+        if drawn > MAX_DRAWS_PER_PATIENT * max(n, 20):
+            raise InputError(
+                "eligibility", pop.eligibility.model_dump(exclude_none=True, include={"max_gap_mm", "max_lesion_width_mm"}),
+                f"criteria that at least 1 in {MAX_DRAWS_PER_PATIENT} patients of the population meets",
+                f"{got} of {drawn} drawn patients were eligible",
+            )
+        m = 2 * (n - got) + 16
+        t = _draw(pop, m, rng, 0)
+        drawn += m
+        ok = eligible(pop, t)
+        t = t.filter(pa.array(ok))
+        parts.append(t.slice(0, n - got))
+        got += min(t.num_rows, n - got)
+    out = pa.concat_tables(parts)
+    return out.set_column(0, "patient_id", pa.array(np.arange(first_id, first_id + n, dtype=np.int64)))
+
+
+def eligible(pop: Population, patients: pa.Table) -> np.ndarray:
+    """(n,) bool: the patients meeting ``pop.eligibility`` on the valve the mapping builds for them."""
+    from mitrasim.cohort.mapping import chunk_valves  # the valve mapping (imports the engine lazily)
+
+    e = pop.eligibility
+    ok = np.ones(patients.num_rows, bool)
+    if e.max_gap_mm is not None:
+        v = chunk_valves(patients)
+        ok &= np.maximum(v.gap_deg_mm, v.gap_fun_mm).max(axis=1) <= e.max_gap_mm
+    if e.max_lesion_width_mm is not None:
+        primary = np.asarray(patients.column("etiology").to_pylist(), dtype=object) == "primary"
+        width = patients.column("lesion_width_frac").to_numpy() * patients.column("ic_diameter_mm").to_numpy()
+        ok &= ~primary | (width <= e.max_lesion_width_mm)
+    return ok
+
+
+def _draw(pop: Population, n: int, rng: np.random.Generator, first_id: int) -> pa.Table:
+    """``n`` patients from the copula (no eligibility)."""
     R = correlation_matrix(pop)
     L = np.linalg.cholesky(R)
     z = rng.standard_normal((n, R.shape[0])) @ L.T
@@ -333,4 +405,6 @@ def population_citations(pop: Population) -> list[str]:
     seen: dict[str, None] = {}
     for s in [*pop.sources, *(c.source for c in pop.continuous.values()), *(c.source for c in pop.categorical.values())]:
         seen.setdefault(s, None)
+    if pop.eligibility.active:
+        seen.setdefault(pop.eligibility.source, None)
     return list(seen)

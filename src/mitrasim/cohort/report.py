@@ -205,6 +205,15 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
         w.writerows(rows)
 
 
+def _eligibility_text(pop: Any) -> str:
+    e = pop.eligibility
+    if not e.active:
+        return ""
+    crit = [f"peak systolic leaflet gap ≤ {e.max_gap_mm:g} mm" if e.max_gap_mm is not None else "",
+            f"primary lesion width ≤ {e.max_lesion_width_mm:g} mm" if e.max_lesion_width_mm is not None else ""]
+    return html.escape(f" Eligibility (ineligible draws replaced): {'; '.join(c for c in crit if c)} ({e.source}, {e.status}).")
+
+
 def _fmt(v: Any, kind: str = "") -> str:
     if v is None:
         return ""
@@ -244,7 +253,8 @@ def write_report(out: str | Path) -> dict[str, Path]:
         f"<p>{html.escape(trial.description)}</p>",
         f"<p>Population <b>{html.escape(trial.population.name)}</b>; {t.num_rows // len(trial.arms):,} of {trial.n_patients:,} patients "
         f"({done}/{trial.n_chunks} chunks); seed {trial.seed}; mitrasim {html.escape(man['version'])}; trial hash {man['trial_hash'][:12]}. "
-        "Procedure: interim cohort adapter (see mitrasim.cohort.adapter) until mitrasim.procedure is switched in.</p>",
+        "Every patient went through mitrasim.procedure (the same targeting, device, grasp, echo and stop rules as a single case)."
+        + _eligibility_text(trial.population) + "</p>",
         "<h2>Summary per arm (95% CI)</h2><table><tr><th>arm</th><th>metric</th><th>estimate</th><th>95% CI</th><th>n</th></tr>",
     ]
     for r in summary:
