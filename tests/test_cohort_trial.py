@@ -250,3 +250,15 @@ def test_folder_run_with_another_version_is_refused_untouched(reference, tmp_pat
         run_trial(trial, out, resume=True, progress=False)
     assert e.value.field == "out" and "0.0.1" in str(e.value)
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == snapshot
+
+
+def test_unreachable_scheduler_is_a_clear_error_and_writes_nothing(reference, tmp_path, monkeypatch):
+    pytest.importorskip("dask.distributed")
+    import mitrasim.cohort.trial as T
+
+    _, trial, _ = reference
+    monkeypatch.setattr(T, "DASK_CONNECT_TIMEOUT_S", 2.0)
+    with pytest.raises(InputError) as e:
+        run_trial(trial, tmp_path / "out", scheduler="tcp://127.0.0.1:1", progress=False)
+    assert e.value.field == "--scheduler" and "nothing was written" in str(e.value)
+    assert not (tmp_path / "out").exists()

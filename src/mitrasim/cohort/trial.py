@@ -41,8 +41,9 @@ import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -329,6 +330,13 @@ def run_trial(
     """
     if scheduler and dask_local:
         raise InputError("--scheduler", scheduler, "either --scheduler or --dask-local, not both")
+    with ExitStack() as stack:
+        # connect first: an unreachable scheduler leaves no new output folder behind
+        client = stack.enter_context(_dask_client(scheduler, dask_local)) if (scheduler or dask_local) else None
+        return _run_trial(trial, out, resume, workers, client, progress, on_chunk)
+
+
+def _run_trial(trial: Trial, out: str | Path, resume: bool, workers: int | None, client: Any, progress: bool, on_chunk: Callable[[int], None] | None) -> dict[str, Any]:
     store = TrialStore(out, trial)
     done = store.prepare(resume)
     todo = [i for i in range(trial.n_chunks) if i not in done]
@@ -350,8 +358,8 @@ def run_trial(
             if on_chunk:
                 on_chunk(index)
 
-        if scheduler or dask_local:
-            _run_dask(tj, todo, finished, scheduler, dask_local)
+        if client is not None:
+            _run_dask(tj, todo, finished, client)
         else:
             n_workers = workers or _default_workers()
             if n_workers <= 1 or len(todo) <= 1:
@@ -385,23 +393,42 @@ def _run_pool(tj: str, todo: list[int], finished, n_workers: int) -> None:
             finished(*f.result())
 
 
-def _run_dask(tj: str, todo: list[int], finished, scheduler: str | None, dask_local: int | None) -> None:
-    from dask.distributed import Client, LocalCluster, as_completed as d_completed
+#: Seconds to wait for a Dask scheduler given by ``--scheduler`` before giving up.
+DASK_CONNECT_TIMEOUT_S = 15.0
+
+
+@contextmanager
+def _dask_client(scheduler: str | None, dask_local: int | None) -> Iterator[Any]:
+    """A Dask client: on a new local cluster (``dask_local`` single-threaded workers, loopback only)
+    or connected to the scheduler at ``scheduler``; closed (with its cluster) on exit."""
+    from dask.distributed import Client, LocalCluster
 
     cluster = None
     if dask_local:
         cluster = LocalCluster(n_workers=int(dask_local), threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
         client = Client(cluster)
     else:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError, ValueError, TypeError) as e:
+            raise InputError(
+                "--scheduler", scheduler, "the address of a running Dask scheduler, e.g. tcp://HOST:8786",
+                f"no connection within {DASK_CONNECT_TIMEOUT_S:g} s ({e.__class__.__name__}); nothing was written",
+            ) from None
     try:
-        futs = [client.submit(compute_chunk, tj, i, 1, pure=False, key=f"chunk-{i}-{hashlib.sha1(tj.encode()).hexdigest()[:8]}") for i in todo]
-        for f in d_completed(futs):
-            finished(*f.result())
+        yield client
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _run_dask(tj: str, todo: list[int], finished, client: Any) -> None:
+    from dask.distributed import as_completed as d_completed
+
+    futs = [client.submit(compute_chunk, tj, i, 1, pure=False, key=f"chunk-{i}-{hashlib.sha1(tj.encode()).hexdigest()[:8]}") for i in todo]
+    for f in d_completed(futs):
+        finished(*f.result())
 
 
 def read_results(out: str | Path) -> tuple[pa.Table, dict[str, Any]]:
