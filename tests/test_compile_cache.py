@@ -46,3 +46,19 @@ def test_cache_survives_reinstall_and_read_only_install(tmp_path):
     for p in (a, b):
         for f in p.rglob("*"):
             f.chmod(f.stat().st_mode | stat.S_IWUSR)
+
+
+@pytest.mark.slow
+def test_kernels_cached_by_different_processes_load_together(tmp_path):
+    """The batch kernel cached by one process and the one-patient kernel by another: a third process
+    loading both (batch first) must run each one's own code (a symbol clash once ran the batch
+    kernel's group loop for a single patient: ZeroDivisionError)."""
+    env = {**os.environ, "MITRASIM_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(ROOT / "src")}
+    run = lambda code: subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=900)  # noqa: E731
+    head = "import numpy as np; from mitrasim.physiology.simulation import simulate; "
+    assert run(head + "simulate('primary_mr', eroa_cm2=np.full(20, 0.2))").returncode == 0
+    assert run(head + "simulate('primary_mr', eroa_cm2=0.2)").returncode == 0
+    p = run(head + "b = simulate('primary_mr', eroa_cm2=np.full(20, 0.2)); s = simulate('primary_mr', eroa_cm2=0.2); "
+            "print(float(np.abs(b.final_state[0] - s.final_state[0]).max()))")
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert float(p.stdout.strip()) == 0.0

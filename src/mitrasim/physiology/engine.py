@@ -615,9 +615,15 @@ def _store_waves(X, PB, act, s2, diode, active, lane_col, step, waves, L):
 
 def _make_run_group(L: int):
     """The kernel for one group of patients on ``L`` lanes (``L`` is a compile-time constant of the
-    closure, so the lane loops have a constant trip count and vectorise)."""
+    closure, so the lane loops have a constant trip count and vectorise).
 
-    @njit(cache=True)
+    Each closure gets its own name (``_run_group_L``) before it is compiled: numba names compiled
+    code by qualified name and a per-process counter, so two closures of one name cached by two
+    different processes could carry the same symbol, and a process loading both would run one in
+    place of the other (it did: a batch kernel cached alone, then the one-patient kernel, gave a
+    ZeroDivisionError).  Distinct names make the symbols and cache files distinct.
+    """
+
     def run_group(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, p0, p1):
         """Patients p0 … p1 − 1 on one set of L lanes: each lane takes the next patient as soon as its
         own is steady (a block does not run as long as its slowest patient).  A separate function
@@ -695,7 +701,8 @@ def _make_run_group(L: int):
                 elif accel:
                     _anderson(X, X0b, FH, GH, acnt, abest, j, L)
 
-    return run_group
+    run_group.__name__ = run_group.__qualname__ = f"_run_group_{L}"
+    return njit(cache=True)(run_group)
 
 
 # Module-level kernels (a closure that captured the group kernel would miss numba's cache on
