@@ -270,6 +270,10 @@ def test_cosine_activation_table_equals_the_direct_formula():
         got = act[(np.arange(2 * n + 1) * 4 + 2) * 16 + 5]
         ref = np.array([E._phi(s * h, 0, a, b, c, 0.0, 0.0, 0.0, T) for s in range(2 * n + 1)])
         np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12)
+    # a relaxation window of zero length (never entered) is no division by zero
+    act = np.zeros(65 * 4 * 16)
+    E._cosine_table(0.1, 0.3, 0.0, 0.8, 0.8 / 64, 65, act, 0, 0, 16)
+    assert np.isfinite(act).all()
 
 
 @pytest.mark.parametrize("preset,eroa", [("primary_mr", 0.25), ("secondary_mr", 0.3), ("regazzoni2022", 0.2)])

@@ -191,8 +191,10 @@ def _cosine_table(a, b, c, T, h, n_pts, act, ch, j, L):
     window's first point (rounding error below 1e-13 over a beat).
     """
     a_m = a % T
-    rc, rs = math.cos(math.pi * h / b), math.sin(math.pi * h / b)
-    qc, qs = math.cos(math.pi * h / c), math.sin(math.pi * h / c)
+    # a window of zero or negative length (an atrial relaxation squeezed out at a very high rate) is
+    # never entered, as in _phi; its rotation is then unused
+    rc, rs = (math.cos(math.pi * h / b), math.sin(math.pi * h / b)) if b > 0.0 else (1.0, 0.0)
+    qc, qs = (math.cos(math.pi * h / c), math.sin(math.pi * h / c)) if c > 0.0 else (1.0, 0.0)
     state = 0  # window of the previous point: 0 none, 1 contraction, 2 relaxation
     co = 1.0
     si = 0.0
