@@ -245,7 +245,8 @@ def test_closing_the_leak_from_a_leaking_warm_start_leaves_no_regurgitation():
 
 
 def test_an_unstable_step_is_reported_not_converged():
-    """A time step above RK4's stability limit must not come back as a converged beat."""
+    """A time step above RK4's stability limit must not come back as a converged beat (the step is
+    now bounded by stable_dt_s, so this beat is either reported not converged or physiological)."""
     st = S.SolverSettings(dt_max_s=4e-3, max_beats=60)
     r = S.simulate("regazzoni2022", {"sys_ven_l_mmhg_s2_ml": 5e-5}, settings=st)
     m = r.patient_metrics()
@@ -253,6 +254,28 @@ def test_an_unstable_step_is_reported_not_converged():
         assert np.isnan(m["edv_ml"])
     else:  # stable after all: then the numbers must be physiological
         assert 50 < m["edv_ml"] < 300
+
+
+def test_a_raised_resistance_shortens_the_step_instead_of_diverging():
+    """An R–L branch decays at −R/L; at the trials' 4 ms step a systemic arterial resistance 2.6× the
+    preset's gave NaN within one beat.  The step is now bounded by RK4's real-axis stability (stable_dt_s)."""
+    st = S.SolverSettings(dt_max_s=4e-3, tol=1e-2)
+    r_sys = get_parameter_set("secondary_mr").values["sys_ar_r_mmhg_s_ml"]
+    res = S.simulate("secondary_mr", [{"sys_ar_r_mmhg_s_ml": r_sys * k} for k in (1.0, 2.6, 3.5)], eroa_cm2=0.4, settings=st)
+    assert np.all(res.metrics["converged"] == 1.0)
+    sbp = res.metrics["sbp_mmhg"]
+    assert np.all(np.isfinite(sbp)) and sbp[0] < sbp[1] < sbp[2]
+    assert res.n_steps[0] < res.n_steps[1] < res.n_steps[2]
+    cols, _ = S.build_batch(get_parameter_set("secondary_mr"), [{"sys_ar_r_mmhg_s_ml": r_sys * 2.6}])
+    dt = (60.0 / cols["hr_bpm"]) / res.n_steps[1]
+    assert np.all(dt * r_sys * 2.6 / cols["sys_ar_l_mmhg_s2_ml"] <= S.RK4_STIFF_LIMIT)
+
+
+@pytest.mark.parametrize("preset", sorted(PARAMETER_SETS))
+def test_the_stability_bound_leaves_the_presets_steps_alone(preset):
+    """At the default and the trials' step the bound does not bind for any shipped preset (results unchanged)."""
+    cols, _ = S.build_batch(get_parameter_set(preset), None)
+    assert np.all(S.stable_dt_s(cols) > 4e-3)
 
 
 def test_cosine_activation_table_equals_the_direct_formula():

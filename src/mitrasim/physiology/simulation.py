@@ -30,7 +30,7 @@ from mitrasim.physiology.parameters import (
     scaled_timings,
 )
 
-__all__ = ["SolverSettings", "SimulationResult", "simulate", "build_batch"]
+__all__ = ["SolverSettings", "SimulationResult", "simulate", "build_batch", "stable_dt_s", "steps_per_beat"]
 
 
 class SolverSettings(BaseModel):
@@ -38,7 +38,7 @@ class SolverSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    dt_max_s: float = Field(2.5e-3, gt=1e-5, le=5e-3, description="largest time step; a beat gets the smallest multiple of 16 steps with dt ≤ dt_max")
+    dt_max_s: float = Field(2.5e-3, gt=1e-5, le=5e-3, description="largest time step; a beat gets the smallest multiple of 16 steps with dt ≤ dt_max (and ≤ stable_dt_s: RK4 stability of the inertial branches)")
     tol: float = Field(1e-3, gt=0, le=1.0, description="steady when every state changes less than tol over a beat (mL, mmHg, 10 mL/s)")
     min_beats: int = Field(2, ge=1, le=10_000)
     max_beats: int = Field(300, ge=1, le=10_000)
@@ -223,7 +223,7 @@ def simulate(
     settings = settings or SolverSettings()
     cols, n = build_batch(pset, overrides, eroa_cm2=eroa_cm2, mva_cm2=mva_cm2, hr_bpm=hr_bpm)
     X0 = _initial_states(pset, cols, n, n, initial_state)
-    steps = steps_per_beat(60.0 / cols["hr_bpm"], settings.dt_max_s)
+    steps = steps_per_beat(60.0 / cols["hr_bpm"], np.minimum(settings.dt_max_s, stable_dt_s(cols)))
     # Patients are grouped by their step count (a function of their own period only), so a
     # patient's result does not depend on the rest of the batch.
     groups = np.unique(steps)
@@ -258,7 +258,34 @@ def simulate(
     )
 
 
-def steps_per_beat(period_s: np.ndarray, dt_max_s: float) -> np.ndarray:
+RK4_STIFF_LIMIT = 2.5
+"""Largest ``dt·R/L`` allowed in an inertial branch: the explicit RK4 is stable on the negative real
+axis up to ``|λ dt| ≈ 2.785`` and an R–L branch decays at ``λ = −R/L`` (10 % margin)."""
+
+_RL_BRANCHES = ("sys_ar", "sys_ven", "pul_ar", "pul_ven")
+
+
+def stable_dt_s(cols: dict[str, np.ndarray]) -> np.ndarray:
+    """Per patient, the largest step that keeps every inertial branch stable: ``RK4_STIFF_LIMIT · min(L/R)``.
+
+    A raised resistance shortens its branch's ``L/R`` (the presets' systemic arterial
+    ``L/R`` is about 3 ms, so at the trials' 4 ms step a resistance above about 2.3× the
+    preset's diverges within one beat without this bound); ``inf`` where no branch has
+    an inertance.
+    """
+    n = len(cols["hr_bpm"])
+    out = np.full(n, np.inf)
+    for c in _RL_BRANCHES:
+        r, l = cols.get(f"{c}_r_mmhg_s_ml"), cols.get(f"{c}_l_mmhg_s2_ml")
+        if r is None or l is None:
+            continue
+        r, l = np.broadcast_to(np.asarray(r, float), (n,)), np.broadcast_to(np.asarray(l, float), (n,))
+        ok = (r > 0) & (l > 0)
+        out = np.where(ok, np.minimum(out, RK4_STIFF_LIMIT * l / np.where(ok, r, 1.0)), out)
+    return out
+
+
+def steps_per_beat(period_s: np.ndarray, dt_max_s: float | np.ndarray) -> np.ndarray:
     """RK4 steps per beat: the smallest multiple of 16 with dt = T/steps ≤ dt_max (per patient)."""
     return (16 * np.ceil(np.asarray(period_s) / (16 * dt_max_s) - 1e-9)).astype(np.int64)
 
