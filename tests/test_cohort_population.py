@@ -78,6 +78,7 @@ def test_negative_sd_names_the_field():
         ({"categorical": {"sex": {"levels": {"female": 0.5, "other": 0.5}}}}, "categorical.sex.levels"),
         ({"correlations": [{"a": "lvef_pct", "b": "nope", "r": 0.1}]}, "correlations.0.b"),
         ({"colour": "blue"}, "colour"),
+        ({"lv_volume_method": "mri"}, "lv_volume_method"),
     ],
 )
 def test_bad_population_fields(patch, field):

@@ -212,6 +212,7 @@ def test_report_writes_html_and_csv(reference):
     text = paths["html"].read_text()
     assert "<svg" in text and "http://cdn" not in text and "<script src" not in text
     assert "Sorajja" in text and "not a medical device" in text
+    assert "CMR-equivalent volumes" in text and "Rigolli" in text  # the echo-volume mapping is stated and cited
     summary = paths["summary"].read_text().splitlines()
     assert summary[0].startswith("arm,metric") and len(summary) > 20
     assert "McNemar" in paths["paired"].read_text()

@@ -3,7 +3,7 @@
 Research and education only: not a medical device.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 DISCLAIMER = (
     "mitrasim is a research and education tool, not a medical device: its results are model "

@@ -17,6 +17,8 @@ Column meanings: grades are the procedure's decision grades (the ASE 2017 grade,
 worst quantitative grade when indeterminate); ``rf_*_pct`` the echo's volumetric RF;
 ``mva_*_cm2`` planimetric; ``clips_attempted`` the clips grasped (released or not),
 ``clips_implanted`` those left in the valve (including one attached to a single leaflet);
+``lvef_sim_pct``/``lvedv_sim_ml``/``sbp_sim_mmhg`` the engine's baseline beat (its volumes are
+CMR-equivalent when the population's are 2D echo: :func:`mitrasim.cohort.mapping.engine_lv_volumes`);
 the MVARC columns are :func:`mitrasim.echo.evaluate_mvarc`'s, device success adding alive,
 a clip in place, no urgent surgery and no embolization.
 """
@@ -106,9 +108,11 @@ def strategy_rules(strategy: Strategy) -> Rules:
     )
 
 
-def patient_setups(patients: pa.Table, strategy: Strategy, settings: SolverSettings, preset_by_etiology: dict[str, str]) -> list[PatientSetup]:
+def patient_setups(
+    patients: pa.Table, strategy: Strategy, settings: SolverSettings, preset_by_etiology: dict[str, str], lv_volume_method: str = "echo_2d"
+) -> list[PatientSetup]:
     """The procedure's patients for a chunk: engine preset and overrides, valve, etiology, rules."""
-    ei = engine_inputs(patients, preset_by_etiology, settings)
+    ei = engine_inputs(patients, preset_by_etiology, settings, lv_volume_method)
     valves = valve_models(chunk_valves(patients))
     rules = strategy_rules(strategy)
     ids = patients.column("patient_id").to_pylist()
@@ -127,6 +131,7 @@ def run_patient_chunk(
     settings: SolverSettings | None = None,
     preset_by_etiology: dict[str, str] | None = None,
     rates: ComplicationRates | None = None,
+    lv_volume_method: str = "echo_2d",
 ) -> pa.Table:
     """Run the procedure (:mod:`mitrasim.procedure`) for every patient of a chunk; one row per patient.
 
@@ -138,13 +143,15 @@ def run_patient_chunk(
         settings: engine settings (the trial's ``solver``).
         preset_by_etiology: engine preset per etiology (the population's ``presets``).
         rates: complication rates (default :data:`mitrasim.procedure.DEFAULT_RATES`).
+        lv_volume_method: how the sampled LV volumes were measured (the population's
+            ``lv_volume_method``; :func:`mitrasim.cohort.mapping.engine_lv_volumes`).
 
     Returns:
         A table with ``patient_id`` and :data:`OUTPUT_COLUMNS`.
     """
     settings = settings or SolverSettings()
     preset_by_etiology = preset_by_etiology or {"primary": "primary_mr", "secondary": "secondary_mr"}
-    setups = patient_setups(patients, strategy, settings, preset_by_etiology)
+    setups = patient_setups(patients, strategy, settings, preset_by_etiology, lv_volume_method)
     res = run_procedure_arrays(setups, seed=np.random.default_rng(seed), rates=rates or DEFAULT_RATES, settings=settings)
     return pa.table(_columns(patients, res))
 

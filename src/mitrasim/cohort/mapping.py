@@ -6,14 +6,26 @@ Engine mapping (per patient; documented model choices)
   ``primary_mr``); if that preset is not (yet) registered in
   :mod:`mitrasim.physiology.parameter_sets`, ``regazzoni2022`` is used and the
   ``preset`` column says so.
+* **Echo volumes → engine volumes**: the shipped populations' LVEDV and LVEF are 2D
+  echocardiography core-lab values, and 2D echo underestimates LV volumes: against
+  cardiac MR by :data:`ECHO_2D_EDV_BIAS_ML` at end-diastole and
+  :data:`ECHO_2D_ESV_BIAS_ML` at end-systole, with no bias in LVEF (meta-analysis of
+  65 studies, Rigolli 2016).  The engine's LV is a physical volume, so with
+  ``lv_volume_method="echo_2d"`` (the default) it is fitted to the CMR-equivalent
+  ``EDV = LVEDV + 33.3`` and ``ESV = LVEDV·(1 − LVEF) + 16.2`` (total stroke volume
+  +17.1 mL); ``"cmr"`` takes the sampled volumes as they are.  Taken literally, the
+  2D volumes of a COAPT-like patient (LVEF 31 %, LVEDV 193 mL) leave a total stroke
+  volume of 60 mL, of which the regurgitant volume at EROA 0.41 cm² is about 43 mL:
+  a forward output near 1 L/min and a systolic pressure near 77 mmHg (simulated),
+  i.e. cardiogenic shock, which COAPT excluded.
 * **LV contractility and size**: the chambers are linear in the stressed volume
   ``V − V0``, so shifting the LV unstressed volume ``lv_v0_ml`` by Δ shifts EDV and
   ESV by Δ and leaves the stroke volume unchanged.  The total stroke volume the
-  patient should have is ``SV* = LVEF · LVEDV``.  A table of simulated total SV and
+  patient should have is ``SV* = EDV − ESV`` (above; ``LVEF · LVEDV`` for ``"cmr"``).  A table of simulated total SV and
   EDV over LV active-elastance scale × EROA (:func:`lv_table`, computed once per
   preset and solver setting) is inverted for the ``lv_ea_mmhg_ml`` scale giving
   ``SV*`` at the patient's EROA (the scale is clipped to the table's range), then
-  ``lv_v0_ml`` is shifted so that EDV = LVEDV.  ``V0`` can only grow (it is ≥ 0), so
+  ``lv_v0_ml`` is shifted so that the engine's EDV is the target EDV.  ``V0`` can only grow (it is ≥ 0), so
   when the table's EDV at ``SV*`` is already above LVEDV the LV is made stiffer
   first: the table has a third axis, the LV passive elastance scale
   (:data:`_EB_SCALES`), and the smallest stiffness whose EDV at ``SV*`` does not
@@ -47,13 +59,22 @@ from functools import lru_cache
 import numpy as np
 import pyarrow as pa
 
+from mitrasim import citations
+from mitrasim.cohort import sources as _sources  # noqa: F401  (registers rigolli2016_lv_bias)
+from mitrasim.errors import InputError
 from mitrasim.physiology.parameter_sets import PARAMETER_SETS, get_parameter_set
 from mitrasim.physiology.simulation import SolverSettings, simulate
 from mitrasim.valve import geometry as geo
 
-__all__ = ["N_GRID", "FALLBACK_PRESET", "resolve_preset", "lv_table", "EngineInputs", "engine_inputs", "ChunkValves", "chunk_valves", "valve_models"]
+__all__ = ["N_GRID", "ECHO_2D_EDV_BIAS_ML", "ECHO_2D_ESV_BIAS_ML", "LV_VOLUME_METHODS", "engine_lv_volumes", "FALLBACK_PRESET", "resolve_preset", "lv_table", "EngineInputs", "engine_inputs", "ChunkValves", "chunk_valves", "valve_models"]
 
 N_GRID = 64
+ECHO_2D_EDV_BIAS_ML = 33.3
+"""2D echo underestimates LVEDV against CMR by this much (mL; Rigolli 2016, 65 studies)."""
+ECHO_2D_ESV_BIAS_ML = 16.2
+"""2D echo underestimates LVESV against CMR by this much (mL; Rigolli 2016)."""
+LV_VOLUME_METHODS = ("echo_2d", "cmr")
+"""How a population's LVEDV/LVEF were measured (see the module docstring)."""
 FALLBACK_PRESET = "regazzoni2022"
 _EA_SCALES = np.geomspace(0.15, 3.0, 28)
 _EROA_GRID = np.array([0.0, 0.15, 0.3, 0.45, 0.6, 0.8, 1.0, 1.3, 2.0])
@@ -109,6 +130,18 @@ def _inverse_rows(x: np.ndarray, Y: np.ndarray, target: np.ndarray) -> np.ndarra
     return x[k] + t * (x[k + 1] - x[k])
 
 
+def engine_lv_volumes(lvef_pct: np.ndarray, lvedv_ml: np.ndarray, method: str = "echo_2d") -> tuple[np.ndarray, np.ndarray]:
+    """The engine's target ``(EDV, total SV)`` in mL for measured LVEF/LVEDV (module docstring)."""
+    if method not in LV_VOLUME_METHODS:
+        raise InputError("lv_volume_method", method, " | ".join(LV_VOLUME_METHODS))
+    edv = np.asarray(lvedv_ml, dtype=float)
+    esv = edv * (1.0 - np.asarray(lvef_pct, dtype=float) / 100.0)
+    if method == "echo_2d":
+        citations.cite("rigolli2016_lv_bias")
+        edv, esv = edv + ECHO_2D_EDV_BIAS_ML, esv + ECHO_2D_ESV_BIAS_ML
+    return edv, edv - esv
+
+
 @dataclass
 class EngineInputs:
     """Per-patient engine inputs of one chunk, grouped by preset (index arrays into the chunk)."""
@@ -118,11 +151,10 @@ class EngineInputs:
     hr_bpm: np.ndarray
 
 
-def engine_inputs(patients: pa.Table, preset_by_etiology: dict[str, str], settings: SolverSettings) -> EngineInputs:
+def engine_inputs(patients: pa.Table, preset_by_etiology: dict[str, str], settings: SolverSettings, lv_volume_method: str = "echo_2d") -> EngineInputs:
     """Map sampled patients to engine presets and overrides (see the module docstring)."""
     etio = np.asarray(patients.column("etiology").to_pylist(), dtype=object)
-    lvef = patients.column("lvef_pct").to_numpy()
-    edv = patients.column("lvedv_ml").to_numpy()
+    edv, sv_total = engine_lv_volumes(patients.column("lvef_pct").to_numpy(), patients.column("lvedv_ml").to_numpy(), lv_volume_method)
     eroa = patients.column("eroa_cm2").to_numpy()
     sbp = patients.column("sbp_mmhg").to_numpy()
     n = len(etio)
@@ -138,7 +170,7 @@ def engine_inputs(patients: pa.Table, preset_by_etiology: dict[str, str], settin
         name = resolve_preset(preset_by_etiology.get(e, FALLBACK_PRESET))
         presets[m] = name
         tab = lv_table(name, settings.dt_max_s, settings.tol)
-        sv_t = lvef[m] / 100.0 * edv[m]
+        sv_t = sv_total[m]
         nm = int(m.sum())
         r = np.arange(nm)
         chosen = np.zeros(nm, bool)
@@ -242,3 +274,4 @@ def valve_models(v: ChunkValves) -> list[geo.ValveModel]:
         )  # fmt: skip
         for i in range(n)
     ]
+

@@ -37,6 +37,10 @@ A drawn patient who fails them is discarded and the next draw from the same
 generator takes the place (rejection sampling: the sample stays a pure function
 of the seed, and the marginals of the eligible patients differ from the table's;
 the report shows the sampled ones).
+
+LV volumes: ``lv_volume_method: echo_2d`` (the default; the shipped populations' LVEDV
+and LVEF are echo core-lab values) fits the engine's LV to CMR-equivalent volumes,
+``cmr`` takes them as they are (:func:`mitrasim.cohort.mapping.engine_lv_volumes`).
 """
 
 from __future__ import annotations
@@ -193,6 +197,11 @@ class Population(_Model):
     categorical: dict[str, Categorical] = Field(default_factory=dict)
     correlations: list[Correlation] = Field(default_factory=list)
     eligibility: Eligibility = Field(default_factory=Eligibility)
+    lv_volume_method: Literal["echo_2d", "cmr"] = Field(
+        "echo_2d",
+        description="how lvedv_ml/lvef_pct were measured: echo_2d (the engine is fitted to CMR-equivalent volumes, "
+        "Rigolli 2016 bias) or cmr (taken as they are); see mitrasim.cohort.mapping",
+    )
 
     def variables(self) -> list[str]:
         """Latent-variable order: continuous (required order), then categorical."""
@@ -407,4 +416,6 @@ def population_citations(pop: Population) -> list[str]:
         seen.setdefault(s, None)
     if pop.eligibility.active:
         seen.setdefault(pop.eligibility.source, None)
+    if pop.lv_volume_method == "echo_2d":
+        seen.setdefault("rigolli2016_lv_bias", None)
     return list(seen)

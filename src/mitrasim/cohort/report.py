@@ -28,6 +28,7 @@ from scipy import stats
 import mitrasim
 from mitrasim import citations
 from mitrasim.cohort.outcomes import GROUPS, OutcomeModel, expected_rate_interval
+from mitrasim.cohort.mapping import ECHO_2D_EDV_BIAS_ML, ECHO_2D_ESV_BIAS_ML
 from mitrasim.cohort.population import population_citations
 from mitrasim.cohort.trial import Trial, read_results
 
@@ -214,6 +215,15 @@ def _eligibility_text(pop: Any) -> str:
     return html.escape(f" Eligibility (ineligible draws replaced): {'; '.join(c for c in crit if c)} ({e.source}, {e.status}).")
 
 
+def _lv_volume_text(pop: Any) -> str:
+    if pop.lv_volume_method != "echo_2d":
+        return " LV volumes taken as measured (CMR)."
+    return html.escape(
+        f" LVEDV/LVEF are 2D echo values; the engine's LV was fitted to CMR-equivalent volumes "
+        f"(EDV +{ECHO_2D_EDV_BIAS_ML:g} mL, ESV +{ECHO_2D_ESV_BIAS_ML:g} mL; rigolli2016_lv_bias)."
+    )
+
+
 def _fmt(v: Any, kind: str = "") -> str:
     if v is None:
         return ""
@@ -254,7 +264,7 @@ def write_report(out: str | Path) -> dict[str, Path]:
         f"<p>Population <b>{html.escape(trial.population.name)}</b>; {t.num_rows // len(trial.arms):,} of {trial.n_patients:,} patients "
         f"({done}/{trial.n_chunks} chunks); seed {trial.seed}; mitrasim {html.escape(man['version'])}; trial hash {man['trial_hash'][:12]}. "
         "Every patient went through mitrasim.procedure (the same targeting, device, grasp, echo and stop rules as a single case)."
-        + _eligibility_text(trial.population) + "</p>",
+        + _eligibility_text(trial.population) + _lv_volume_text(trial.population) + "</p>",
         "<h2>Summary per arm (95% CI)</h2><table><tr><th>arm</th><th>metric</th><th>estimate</th><th>95% CI</th><th>n</th></tr>",
     ]
     for r in summary:

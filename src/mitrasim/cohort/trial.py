@@ -176,7 +176,10 @@ def compute_chunk(trial_json: str, index: int, threads: int = 0) -> tuple[int, p
     parts = []
     engine_s = 0.0
     for arm in trial.arms:
-        res = run_patient_chunk(patients, arm.strategy, s_proc, settings=settings, preset_by_etiology=dict(trial.population.presets))
+        res = run_patient_chunk(
+            patients, arm.strategy, s_proc, settings=settings, preset_by_etiology=dict(trial.population.presets),
+            lv_volume_method=trial.population.lv_volume_method,
+        )
         engine_s += float(np.sum(res.column("engine_seconds").to_numpy()))
         res = apply_outcomes(res.drop_columns(["engine_seconds"]), etiology, trial.outcomes, s_out)
         res = res.drop_columns(["patient_id"])
