@@ -6,6 +6,7 @@ Usage (from the repository root, mitrasim importable from src/)::
     PYTHONPATH=src python benchmarks/cohort.py --n 10000 --dask     # also Dask, 1 vs 2 workers
     PYTHONPATH=src python benchmarks/cohort.py --n 100000 --modes pool2
     PYTHONPATH=src python benchmarks/cohort.py --accuracy 300     # trial solver vs single-case solver
+    PYTHONPATH=src python benchmarks/cohort.py --plausibility 2000  # shipped populations: haemodynamics, results
 
 Prints one line per mode: wall seconds, patients/s (patients × arms counted once per patient),
 engine seconds (summed over workers) and the share of worker time spent outside the engine.
@@ -62,6 +63,39 @@ def accuracy(n: int, population: str) -> None:
         print(f"{col:22s} |diff| median {np.median(dv[same]):.4f}  max {np.max(dv[same]):.4f}  (rows with the same devices)")
 
 
+def plausibility(n: int) -> None:
+    """Baseline haemodynamics and procedure results of every shipped population, with the LV fitted to
+    CMR-equivalent volumes (``echo_2d``, the default) and to the 2D-echo volumes taken literally (``cmr``)."""
+    import numpy as np
+
+    from mitrasim.cohort.mapping import engine_lv_volumes
+    from mitrasim.cohort.population import SHIPPED_POPULATIONS, load_population
+    from mitrasim.cohort.trial import read_results
+
+    print("population     LV volumes  SBP sampled/sim  fwd CO L/min  EF sim-target  MR>=3+ before  MR<=2+ after  3+/4+ after  clips  MVARC success")
+    for name in SHIPPED_POPULATIONS:
+        for method in ("echo_2d", "cmr"):
+            pop = load_population(name).model_dump()
+            pop["lv_volume_method"] = method
+            trial = parse_trial({"name": "plausibility", "population": pop, "n_patients": n, "seed": 1, "chunk_size": min(n, 2_500),
+                                 "arms": [{"name": "mr_le_1plus", "strategy": {"stop_rule": "mr_le_1plus", "max_clips": 4}}]})
+            with tempfile.TemporaryDirectory() as d:
+                run_trial(trial, Path(d) / "t", workers=1, progress=False)
+                t = read_results(Path(d) / "t")[0]
+            c = {k: t.column(k).to_numpy(zero_copy_only=False) for k in t.column_names}
+            sv_total = c["lvef_sim_pct"] / 100 * c["lvedv_sim_ml"]
+            co = (sv_total - c["rvol_before_ml"]) * c["hr_bpm"] / 1000
+            edv_t, sv_t = engine_lv_volumes(c["lvef_pct"], c["lvedv_ml"], method)
+            ef_err = c["lvef_sim_pct"] - 100 * sv_t / edv_t
+            print(
+                f"{name:14s} {method:10s}  {np.median(c['sbp_mmhg']):5.0f} / {np.nanmedian(c['sbp_sim_mmhg']):4.0f}"
+                f"     {np.nanmedian(co):5.2f}        {np.nanmean(ef_err):+5.1f}        {100 * np.mean(c['grade_before'] >= 3):5.1f}%"
+                f"        {100 * np.mean(c['grade_after'] <= 2):5.1f}%       {100 * np.mean(c['grade_after'] >= 3):5.1f}%"
+                f"   {np.mean(c['clips_implanted']):4.2f}   {100 * np.mean(c['mvarc_device_success']):5.1f}%"
+            )
+    print("COAPT device arm at 30 days (Circulation 2021 secondary analysis): MR 0/1+ 72.9%, 2+ 19.9%, 3+/4+ 7.2%.")
+
+
 def _one(trial, mode: str, tmp: Path) -> dict:
     out = tmp / mode
     shutil.rmtree(out, ignore_errors=True)
@@ -82,7 +116,11 @@ def main() -> None:
     ap.add_argument("--modes", default="inproc,pool2")
     ap.add_argument("--dask", action="store_true", help="add dask1,dask2")
     ap.add_argument("--accuracy", type=int, default=0, metavar="N", help="only compare the trial solver with the single-case one on N patients")
+    ap.add_argument("--plausibility", type=int, default=0, metavar="N", help="only print each shipped population's baseline haemodynamics and results (N patients)")
     a = ap.parse_args()
+    if a.plausibility:
+        plausibility(a.plausibility)
+        return
     if a.accuracy:
         accuracy(a.accuracy, a.population)
         return
