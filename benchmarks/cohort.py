@@ -38,6 +38,11 @@ def _trial(n: int, chunk: int, population: str, arms=("mr_le_1plus",), solver: d
     )
 
 
+def _arrays(table) -> dict:
+    """A results table as numpy arrays by column."""
+    return {c: table.column(c).to_numpy(zero_copy_only=False) for c in table.column_names}
+
+
 def accuracy(n: int, population: str) -> None:
     """The trial solver (coarser step and tolerance, accelerated) against the single-case default
     (dt 2.5 ms, tol 1e-3, plain iteration) on the same patients, two arms."""
@@ -52,7 +57,7 @@ def accuracy(n: int, population: str) -> None:
             t0 = time.perf_counter()
             run_trial(_trial(n, n, population, arms, solver), Path(d) / name, workers=1, progress=False)
             tbl = read_results(Path(d) / name)[0].sort_by([("arm", "ascending"), ("patient_id", "ascending")])
-            out[name] = {c: tbl.column(c).to_numpy(zero_copy_only=False) for c in tbl.column_names}
+            out[name] = _arrays(tbl)
             print(f"{name:12s} {time.perf_counter() - t0:6.1f} s")
     a, b = out["trial"], out["single-case"]
     for col in ("grade_before", "grade_after", "clips_implanted", "clips_attempted", "devices", "mvarc_device_success"):
@@ -81,8 +86,7 @@ def plausibility(n: int) -> None:
                                  "arms": [{"name": "mr_le_1plus", "strategy": {"stop_rule": "mr_le_1plus", "max_clips": 4}}]})
             with tempfile.TemporaryDirectory() as d:
                 run_trial(trial, Path(d) / "t", workers=1, progress=False)
-                t = read_results(Path(d) / "t")[0]
-            c = {k: t.column(k).to_numpy(zero_copy_only=False) for k in t.column_names}
+                c = _arrays(read_results(Path(d) / "t")[0])
             sv_total = c["lvef_sim_pct"] / 100 * c["lvedv_sim_ml"]
             co = (sv_total - c["rvol_before_ml"]) * c["hr_bpm"] / 1000
             edv_t, sv_t = engine_lv_volumes(c["lvef_pct"], c["lvedv_ml"], method)

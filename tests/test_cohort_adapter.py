@@ -72,7 +72,8 @@ def test_released_clips_respect_the_stop_rule(results):
 
 def test_engine_mapping_hits_lvef_and_lvedv_on_average(results):
     """The tables are built at the preset's heart rate and afterload, so the simulated LVEF is a few
-    points off the sampled one (reported per patient as lvef_sim_pct); the test bounds that gap."""
+    points off its target (the CMR-equivalent of the sampled one; reported per patient as lvef_sim_pct);
+    the test bounds that gap."""
     from mitrasim.cohort.mapping import engine_lv_volumes
 
     pts, r = results["everest2_like"]
@@ -85,7 +86,7 @@ def test_engine_mapping_hits_lvef_and_lvedv_on_average(results):
 
 
 def test_echo_volumes_are_fitted_as_cmr_equivalent_volumes():
-    """2D echo underestimates LV volumes (Rigolli 2016: EDV −33.3, ESV −16.2 mL; EF unbiased)."""
+    """2D echo underestimates LV volumes (Rigolli 2016; the constants are its EDV and ESV biases)."""
     from mitrasim.cohort.mapping import ECHO_2D_EDV_BIAS_ML, ECHO_2D_ESV_BIAS_ML, engine_lv_volumes
 
     edv, sv = engine_lv_volumes(np.array([31.3]), np.array([192.7]), "echo_2d")
@@ -111,8 +112,8 @@ def test_coapt_like_patients_are_not_in_cardiogenic_shock(results):
 
 def test_coapt_like_residual_mr(results):
     """COAPT device arm at 30 days (Circulation 2021 secondary analysis): MR 0/1+ 72.9 %, 2+ 19.9 %,
-    3+/4+ 7.2 %.  The model reaches about 83 % MR <= 2+ (see benchmarks/RESULTS.md); this guards
-    against a regression (it was 72 % before the echo-volume correction)."""
+    3+/4+ 7.2 %.  The model reaches 84 % MR <= 2+ on 2,000 patients (benchmarks/RESULTS.md, --plausibility)
+    and 88 % on these 200; this guards against a regression (75.5 % with the literal 2D-echo volumes)."""
     _, r = results["coapt_like"]
     after = r.column("grade_after").to_numpy()
     assert np.mean(after <= 2) > 0.76

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from mitrasim import citations
 from mitrasim.cohort import sources as _sources  # noqa: F401
 from mitrasim.cohort.mapping import chunk_valves, engine_inputs, valve_models
+from mitrasim.cohort.population import LvVolumeMethod
 from mitrasim.devices.catalogue import DEFAULT_CATALOGUE
 from mitrasim.physiology.simulation import SolverSettings
 from mitrasim.procedure.process import PatientSetup, ProcedureArrays, run_procedure_arrays
@@ -109,7 +110,7 @@ def strategy_rules(strategy: Strategy) -> Rules:
 
 
 def patient_setups(
-    patients: pa.Table, strategy: Strategy, settings: SolverSettings, preset_by_etiology: dict[str, str], lv_volume_method: str = "echo_2d"
+    patients: pa.Table, strategy: Strategy, settings: SolverSettings, preset_by_etiology: dict[str, str], lv_volume_method: LvVolumeMethod = "echo_2d"
 ) -> list[PatientSetup]:
     """The procedure's patients for a chunk: engine preset and overrides, valve, etiology, rules."""
     ei = engine_inputs(patients, preset_by_etiology, settings, lv_volume_method)
@@ -131,7 +132,7 @@ def run_patient_chunk(
     settings: SolverSettings | None = None,
     preset_by_etiology: dict[str, str] | None = None,
     rates: ComplicationRates | None = None,
-    lv_volume_method: str = "echo_2d",
+    lv_volume_method: LvVolumeMethod = "echo_2d",
 ) -> pa.Table:
     """Run the procedure (:mod:`mitrasim.procedure`) for every patient of a chunk; one row per patient.
 

@@ -12,12 +12,13 @@ Engine mapping (per patient; documented model choices)
   :data:`ECHO_2D_ESV_BIAS_ML` at end-systole, with no bias in LVEF (meta-analysis of
   65 studies, Rigolli 2016).  The engine's LV is a physical volume, so with
   ``lv_volume_method="echo_2d"`` (the default) it is fitted to the CMR-equivalent
-  ``EDV = LVEDV + 33.3`` and ``ESV = LVEDV·(1 − LVEF) + 16.2`` (total stroke volume
-  +17.1 mL); ``"cmr"`` takes the sampled volumes as they are.  Taken literally, the
-  2D volumes of a COAPT-like patient (LVEF 31 %, LVEDV 193 mL) leave a total stroke
-  volume of 60 mL, of which the regurgitant volume at EROA 0.41 cm² is about 43 mL:
-  a forward output near 1 L/min and a systolic pressure near 77 mmHg (simulated),
-  i.e. cardiogenic shock, which COAPT excluded.
+  ``EDV = LVEDV + ECHO_2D_EDV_BIAS_ML`` and ``ESV = LVEDV·(1 − LVEF) + ECHO_2D_ESV_BIAS_ML``;
+  ``"cmr"`` takes the sampled volumes as they are.  Taken literally, the 2D volumes of
+  a COAPT-like patient (LVEF 31 %, LVEDV 193 mL) leave a total stroke volume of 60 mL,
+  of which the regurgitant volume at EROA 0.41 cm² is about 43 mL: the COAPT-like
+  population then has a median forward output near 1 L/min and a median simulated
+  systolic pressure of 71 mmHg (``benchmarks/cohort.py --plausibility``), i.e.
+  cardiogenic shock.
 * **LV contractility and size**: the chambers are linear in the stressed volume
   ``V − V0``, so shifting the LV unstressed volume ``lv_v0_ml`` by Δ shifts EDV and
   ESV by Δ and leaves the stroke volume unchanged.  The total stroke volume the
@@ -61,12 +62,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import get_args
 
 import numpy as np
 import pyarrow as pa
 
 from mitrasim import citations
 from mitrasim.cohort import sources as _sources  # noqa: F401  (registers rigolli2016_lv_bias)
+from mitrasim.cohort.population import LvVolumeMethod
 from mitrasim.errors import InputError
 from mitrasim.physiology.parameter_sets import PARAMETER_SETS, get_parameter_set
 from mitrasim.physiology.simulation import SolverSettings, simulate
@@ -79,7 +82,7 @@ ECHO_2D_EDV_BIAS_ML = 33.3
 """2D echo underestimates LVEDV against CMR by this much (mL; Rigolli 2016, 65 studies)."""
 ECHO_2D_ESV_BIAS_ML = 16.2
 """2D echo underestimates LVESV against CMR by this much (mL; Rigolli 2016)."""
-LV_VOLUME_METHODS = ("echo_2d", "cmr")
+LV_VOLUME_METHODS: tuple[str, ...] = get_args(LvVolumeMethod)
 """How a population's LVEDV/LVEF were measured (see the module docstring)."""
 FALLBACK_PRESET = "regazzoni2022"
 _EA_SCALES = np.geomspace(0.15, 3.0, 28)
@@ -136,7 +139,7 @@ def _inverse_rows(x: np.ndarray, Y: np.ndarray, target: np.ndarray) -> np.ndarra
     return x[k] + t * (x[k + 1] - x[k])
 
 
-def engine_lv_volumes(lvef_pct: np.ndarray, lvedv_ml: np.ndarray, method: str = "echo_2d") -> tuple[np.ndarray, np.ndarray]:
+def engine_lv_volumes(lvef_pct: np.ndarray, lvedv_ml: np.ndarray, method: LvVolumeMethod = "echo_2d") -> tuple[np.ndarray, np.ndarray]:
     """The engine's target ``(EDV, total SV)`` in mL for measured LVEF/LVEDV (module docstring)."""
     if method not in LV_VOLUME_METHODS:
         raise InputError("lv_volume_method", method, " | ".join(LV_VOLUME_METHODS))
@@ -157,7 +160,7 @@ class EngineInputs:
     hr_bpm: np.ndarray
 
 
-def engine_inputs(patients: pa.Table, preset_by_etiology: dict[str, str], settings: SolverSettings, lv_volume_method: str = "echo_2d") -> EngineInputs:
+def engine_inputs(patients: pa.Table, preset_by_etiology: dict[str, str], settings: SolverSettings, lv_volume_method: LvVolumeMethod = "echo_2d") -> EngineInputs:
     """Map sampled patients to engine presets and overrides (see the module docstring)."""
     etio = np.asarray(patients.column("etiology").to_pylist(), dtype=object)
     edv, sv_total = engine_lv_volumes(patients.column("lvef_pct").to_numpy(), patients.column("lvedv_ml").to_numpy(), lv_volume_method)
@@ -280,4 +283,3 @@ def valve_models(v: ChunkValves) -> list[geo.ValveModel]:
         )  # fmt: skip
         for i in range(n)
     ]
-

@@ -120,6 +120,10 @@ DEFAULT_CATEGORICAL: dict[str, dict[str, Any]] = {
 }
 
 
+
+LvVolumeMethod = Literal["echo_2d", "cmr"]
+"""How a population's LVEDV/LVEF were measured (:func:`mitrasim.cohort.mapping.engine_lv_volumes`)."""
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -197,7 +201,7 @@ class Population(_Model):
     categorical: dict[str, Categorical] = Field(default_factory=dict)
     correlations: list[Correlation] = Field(default_factory=list)
     eligibility: Eligibility = Field(default_factory=Eligibility)
-    lv_volume_method: Literal["echo_2d", "cmr"] = Field(
+    lv_volume_method: LvVolumeMethod = Field(
         "echo_2d",
         description="how lvedv_ml/lvef_pct were measured: echo_2d (the engine is fitted to CMR-equivalent volumes, "
         "Rigolli 2016 bias) or cmr (taken as they are); see mitrasim.cohort.mapping",

@@ -18,6 +18,7 @@ from mitrasim.errors import InputError
 from mitrasim.physiology import engine
 from mitrasim.physiology.parameter_sets import get_parameter_set
 from mitrasim.physiology.parameters import (
+    CIRCUITS,
     KERNEL_PARAMS,
     KP,
     N_STATE,
@@ -262,9 +263,6 @@ RK4_STIFF_LIMIT = 2.5
 """Largest ``dt·R/L`` allowed in an inertial branch: the explicit RK4 is stable on the negative real
 axis up to ``|λ dt| ≈ 2.785`` and an R–L branch decays at ``λ = −R/L`` (10 % margin)."""
 
-_RL_BRANCHES = ("sys_ar", "sys_ven", "pul_ar", "pul_ven")
-
-
 def stable_dt_s(cols: dict[str, np.ndarray]) -> np.ndarray:
     """Per patient, the largest step that keeps every inertial branch stable: ``RK4_STIFF_LIMIT · min(L/R)``.
 
@@ -273,15 +271,11 @@ def stable_dt_s(cols: dict[str, np.ndarray]) -> np.ndarray:
     preset's diverges within one beat without this bound); ``inf`` where no branch has
     an inertance.
     """
-    n = len(cols["hr_bpm"])
-    out = np.full(n, np.inf)
-    for c in _RL_BRANCHES:
+    out = np.full(len(cols["hr_bpm"]), np.inf)
+    for c in CIRCUITS:  # R > 0 and L > 0 where given (parameter ranges); (n,) arrays (build_batch)
         r, l = cols.get(f"{c}_r_mmhg_s_ml"), cols.get(f"{c}_l_mmhg_s2_ml")
-        if r is None or l is None:
-            continue
-        r, l = np.broadcast_to(np.asarray(r, float), (n,)), np.broadcast_to(np.asarray(l, float), (n,))
-        ok = (r > 0) & (l > 0)
-        out = np.where(ok, np.minimum(out, RK4_STIFF_LIMIT * l / np.where(ok, r, 1.0)), out)
+        if r is not None and l is not None:
+            out = np.minimum(out, RK4_STIFF_LIMIT * l / r)
     return out
 
 
