@@ -2,9 +2,15 @@
 
 Every module that uses a number from the literature registers the source once,
 next to the number, with :func:`register`, and marks it as used with
-:func:`cite` when a computation relies on it (the PyBaMM pattern).  Reports and
-the command line print :func:`used` (or the citations a result carries) so a
-reader always sees where the numbers came from.
+:func:`cite` when a computation relies on it (the PyBaMM pattern).
+
+A computation collects the sources *it* used with :func:`collect` (per call, as
+PyBaMM collects per simulation): every :func:`cite` made while the ``with``
+block runs, in this thread or task, lands in that collector and in every
+enclosing one, and in no other.  Results carry ``collected.keys``, so two
+computations in one process carry their own lists, and a long-lived server
+never accumulates sources.  :func:`used` is the process-wide record, for a
+command line that wants to print everything it touched.
 
 >>> from mitrasim import citations
 >>> src = citations.register("example2000", "Doe J. An example. J Ex 1:1 (2000).")
@@ -14,9 +20,15 @@ reader always sees where the numbers came from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
-__all__ = ["Source", "register", "get", "cite", "used", "reset_used", "all_sources", "format_list"]
+__all__ = [
+    "Source", "Collected", "register", "get", "cite", "collect", "used", "reset_used", "all_sources",
+    "format_list",
+]
 
 
 @dataclass(frozen=True)
@@ -35,8 +47,24 @@ class Source:
         return out
 
 
+@dataclass
+class Collected:
+    """The sources cited inside one :func:`collect` block, in order of first use."""
+
+    _keys: dict[str, None] = field(default_factory=dict)
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self._keys)
+
+    def sources(self) -> list[Source]:
+        return [get(k) for k in self._keys]
+
+
 _REGISTRY: dict[str, Source] = {}
 _USED: dict[str, None] = {}
+#: The collectors open in the current thread / task (innermost last).
+_OPEN: ContextVar[tuple[Collected, ...]] = ContextVar("mitrasim_citation_collectors", default=())
 
 
 def register(key: str, text: str, doi: str | None = None, note: str | None = None) -> Source:
@@ -57,11 +85,31 @@ def get(key: str) -> Source:
 
 
 def cite(*keys: str) -> tuple[str, ...]:
-    """Mark sources as used in this process (order of first use is kept)."""
+    """Mark sources as used by the computations now collecting (and in the process-wide record)."""
+    open_ = _OPEN.get()
     for k in keys:
         get(k)
         _USED.setdefault(k, None)
+        for c in open_:
+            c._keys.setdefault(k, None)
     return keys
+
+
+@contextmanager
+def collect() -> Iterator[Collected]:
+    """Collect the sources cited while the block runs (nested blocks also feed the outer ones).
+
+    >>> with collect() as c:
+    ...     _ = cite("mitrasim")
+    >>> c.keys
+    ['mitrasim']
+    """
+    c = Collected()
+    token = _OPEN.set(_OPEN.get() + (c,))
+    try:
+        yield c
+    finally:
+        _OPEN.reset(token)
 
 
 def used() -> list[Source]:
