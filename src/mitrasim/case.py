@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mitrasim.devices.catalogue import DEFAULT_CATALOGUE, max_grasp_reach_mm
 from mitrasim.echo.schema import EchoInput
 from mitrasim.errors import InputError, from_validation_error
+from mitrasim.files import read_text
 from mitrasim.valve.geometry import line_length_mm, scallop_span_mm
 
 __all__ = [
@@ -223,7 +224,7 @@ def load_case(path: str | Path) -> Case:
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_text(p)
     except OSError as e:
         raise InputError("path", str(path), "a readable case file", str(e)) from None
     try:

@@ -56,6 +56,7 @@ from mitrasim.cohort.adapter import Strategy, run_patient_chunk
 from mitrasim.cohort.outcomes import OutcomeModel, apply_outcomes
 from mitrasim.cohort.population import Population, load_population, sample_population
 from mitrasim.errors import InputError, from_validation_error
+from mitrasim.files import read_text
 from mitrasim.physiology.simulation import SolverSettings
 
 __all__ = ["Arm", "Trial", "load_trial", "parse_trial", "trial_hash", "chunk_seeds", "compute_chunk", "run_trial", "read_results", "TrialStore"]
@@ -129,7 +130,7 @@ def parse_trial(data: Any, base_dir: str | Path | None = None, source: str = "tr
         try:
             data["population"] = load_population(pop, base_dir=base_dir)
         except InputError as e:
-            raise InputError(f"population.{e.field}" if isinstance(pop, dict) else e.field, e.value, e.allowed, e.hint) from None
+            raise e.renamed(f"population.{e.field}" if isinstance(pop, dict) else e.field) from None
     try:
         return Trial.model_validate(data)
     except ValidationError as e:
@@ -140,7 +141,7 @@ def load_trial(path: str | Path) -> Trial:
     """Load a trial YAML file; errors name the field (``arms.1.strategy.stop_rule``)."""
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_text(p))
     except OSError as e:
         raise InputError("trial", str(path), "a readable trial YAML file", str(e)) from None
     except yaml.YAMLError as e:

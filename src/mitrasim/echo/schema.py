@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mitrasim.echo import calculators as calc
 from mitrasim.echo.grading import MRInputs
 from mitrasim.errors import InputError, from_validation_error
+from mitrasim.files import read_text
 
 __all__ = ["EchoInput", "load_case_echo", "to_mr_inputs"]
 
@@ -70,7 +71,7 @@ def load_case_echo(path: str | Path) -> dict[str, Any]:
     """
     p = Path(path)
     try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+        doc = yaml.safe_load(read_text(p))
     except OSError as exc:
         raise InputError("case", str(path), "a readable YAML/JSON case file", exc.strerror) from None
     except yaml.YAMLError:

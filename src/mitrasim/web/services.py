@@ -156,7 +156,7 @@ def assess_clips(case_data: Mapping[str, Any], clips: Sequence[Mapping[str, Any]
     except InputError as exc:  # the request's clips are "clips.N...", not the case file's "procedure.clips.N..."
         if not exc.field.startswith("procedure.clips"):
             raise
-        raise InputError(exc.field.removeprefix("procedure."), exc.value, exc.allowed, exc.hint) from None
+        raise exc.renamed(exc.field.removeprefix("procedure.")) from None
     valve = valve_from_spec(case.valve)
     preset, notes = resolve_preset(case.patient.preset)
     devs = [DEFAULT_CATALOGUE[c.device] for c in case.procedure.clips]
