@@ -129,6 +129,8 @@ def from_validation_error(exc: Exception, prefix: str = "", skip: tuple[str, ...
     value = e.get("input")
     ctx = e.get("ctx") or {}
     etype = e.get("type", "")
+    if isinstance(ctx.get("error"), InputError):  # raised by a validator: keep its sentence, at this path
+        return ctx["error"].renamed(field)
     if etype == "extra_forbidden":
         return InputError(field, value, "no such field" + more)
     if etype == "missing":

@@ -27,13 +27,14 @@ broken state is flagged.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from mitrasim.errors import InputError
 
-__all__ = ["Range", "RANGES", "PHYSIOLOGICAL", "get", "check", "result_flags", "PLACEHOLDER_ABS"]
+__all__ = ["Range", "DateRange", "CARE_DATES", "RANGES", "PHYSIOLOGICAL", "get", "check", "result_flags", "PLACEHOLDER_ABS"]
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,25 @@ PHYSIOLOGICAL: dict[str, Range] = {
     "edv_ml": Range("LV end-diastolic volume", "mL", 10.0, 700.0),
     "co_l_min": Range("forward cardiac output", "L/min", 0.5, 25.0),
 }
+
+@dataclass(frozen=True)
+class DateRange:
+    """Allowed calendar dates: a care plan adds months and years to them, so far-off dates (typos
+    such as 9999-12-31 or 0001-01-01) are refused before any date arithmetic can overflow."""
+
+    label: str
+    first: dt.date
+    last: dt.date
+
+    def check(self, value: dt.date | None, field: str) -> dt.date | None:
+        if value is None or self.first <= value <= self.last:
+            return value
+        raise InputError(field, value.isoformat(), f"{self.first.isoformat()} to {self.last.isoformat()}",
+                         message=f"{self.label} {value.isoformat()} is outside {self.first.isoformat()} to {self.last.isoformat()}")
+
+
+#: Dates of care (procedure, dental work, surgery): a wide window around any plausible use.
+CARE_DATES = DateRange("date", dt.date(1900, 1, 1), dt.date(2199, 12, 31))
 
 PLACEHOLDER_ABS = 1e299
 """Magnitudes at or above this are the engine's 'never updated' accumulator seeds (±1e300), not results."""

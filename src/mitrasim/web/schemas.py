@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mitrasim.ranges import RANGES
+
 __all__ = [
     "MAX_PATIENTS",
     "SimulateRequest",
@@ -105,10 +107,10 @@ class SweepRequest(_In):
     """A background job: the steady beat over a range of EROA (a small cohort of one preset)."""
 
     preset: str = Field("regazzoni2022", min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
-    eroa_min_cm2: Number = Field(0.0, ge=0, le=2)
-    eroa_max_cm2: Number = Field(0.6, ge=0, le=2)
+    eroa_min_cm2: Number = RANGES["eroa_cm2"].field(0.0)
+    eroa_max_cm2: Number = RANGES["eroa_cm2"].field(0.6)
     n: int = Field(20, ge=1, le=2000)
-    mva_cm2: Number = Field(4.0, gt=0, le=10)
+    mva_cm2: Number = RANGES["mva_cm2"].field(4.0)
     chunk: int = Field(16, ge=1, le=MAX_PATIENTS)
 
 
