@@ -8,9 +8,10 @@ clip lists, names.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mitrasim.ranges import RANGES
 
@@ -70,12 +71,33 @@ class AssessRequest(_In):
     clips: list[ClipIn] = Field(default_factory=list, max_length=6)
 
 
+def plain_text(value: str) -> str:
+    """``value`` if it holds no control, format (e.g. right-to-left override U+202E), surrogate,
+    private-use or unassigned character and is not blank; else ValueError naming the character."""
+    for i, ch in enumerate(value):
+        cat = unicodedata.category(ch)
+        if cat in _REFUSED_CATEGORIES:
+            raise ValueError(f"plain text: character U+{ord(ch):04X} ({_CATEGORY_WORDS[cat]}) at position {i} is not allowed")
+    if not value.strip():
+        raise ValueError("plain text, not blank")
+    return value
+
+
+_CATEGORY_WORDS = {"Cc": "control", "Cf": "format/bidirectional control", "Cs": "surrogate", "Co": "private use", "Cn": "unassigned"}
+_REFUSED_CATEGORIES = frozenset(_CATEGORY_WORDS)
+
+
 class CaseIn(_In):
     """A case to save, with its clips."""
 
     name: str = Field(min_length=1, max_length=200)
     case: dict[str, Any]
     clips: list[ClipIn] = Field(default_factory=list, max_length=6)
+
+    @field_validator("name")
+    @classmethod
+    def _plain(cls, v: str) -> str:
+        return plain_text(v)
 
 
 class GradeRequest(_In):
