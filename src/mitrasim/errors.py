@@ -137,7 +137,8 @@ def from_validation_error(exc: Exception, prefix: str = "", skip: tuple[str, ...
         return InputError(field, None, "a value (required)" + more, message=f"{field} is required{more}")
     from mitrasim import ranges
 
-    r = ranges.RANGES.get(parts[-1]) if parts else None
+    names = [p for p in parts if not p.isdigit()]  # "eroa_cm2.0": an element of a list of EROAs
+    r = ranges.RANGES.get(names[-1]) if names else None
     if r is not None and (etype in ("greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number") or etype.endswith("_parsing")):
         return InputError(field, value, r.text() + more, message=(r.message(value) if etype != "float_parsing" else f"{r.label} {value!r} is not a number ({r.text()})") + more)
     bounds = [f"{_BOUND_WORDS[k]} {v}" for k, v in ctx.items() if k in _BOUND_WORDS]

@@ -41,9 +41,30 @@ class PoolTimeout(RuntimeError):
 
 def _init_worker() -> None:
     os.environ["NUMBA_NUM_THREADS"] = "1"
+    _exit_with_parent()
     from mitrasim.web import services
 
     services.warm_up()
+
+
+PARENT_POLL_S = 1.0
+"""How often a worker checks that the server that started it is still alive."""
+
+
+def _exit_with_parent() -> None:
+    """End this worker when the server dies, even by ``kill -9`` (no shutdown code runs then):
+    a daemon thread exits the process once its parent has changed (it was re-parented).
+    (Not ``PR_SET_PDEATHSIG``: it fires when the *thread* that spawned the worker ends.)
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_S)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="mitrasim-parent-watch", daemon=True).start()
 
 
 def _timed_call(fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[float, Any, dict[str, Any] | None]:
@@ -56,7 +77,7 @@ def _timed_call(fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[floa
     try:
         return t0, fn(*args, **kwargs), None
     except InputError as exc:
-        return t0, None, {"field": exc.field, "value": exc.value if isinstance(exc.value, (str, int, float, bool, type(None))) else repr(exc.value), "allowed": exc.allowed, "hint": exc.hint}
+        return t0, None, {"field": exc.field, "value": exc.value if isinstance(exc.value, (str, int, float, bool, type(None))) else repr(exc.value), "allowed": exc.allowed, "hint": exc.hint, "message": exc.sentence}
 
 
 class WorkerPool:
