@@ -105,6 +105,8 @@ def render_error(exc: BaseException) -> str | None:
         return one_line(f"{where}{exc.format_message()} (see --help)")
     if isinstance(exc, _CLICK_ERRORS):
         return one_line(exc.format_message())
+    if isinstance(exc, RecursionError):  # a YAML/JSON document nested thousands of levels deep (or self-referencing)
+        return "input: nested too deeply (or refers to itself) to be read; a case, trial or protocol file is a few levels deep"
     if isinstance(exc, UnicodeDecodeError):
         return one_line(f"input: not UTF-8 text ({exc.reason} at byte {exc.start}); save the file as UTF-8")
     if isinstance(exc, OSError) and (exc.filename is not None or isinstance(exc, (PermissionError, FileNotFoundError, IsADirectoryError, NotADirectoryError))):
