@@ -145,10 +145,9 @@ def test_place_clip_and_save(server: str, browser) -> None:
 
 def test_tablet_layout_and_guide(server: str, browser) -> None:
     page = browser.new_page(viewport={"width": 820, "height": 1180}, has_touch=True)
-    page.goto(server + "/")
-    page.select_option("#example", "p2_flail")
-    page.click("#load-example")
-    expect(page.locator("#r-mr-b")).to_contain_text("+", timeout=60_000)
+    page.goto(server + "/")  # opens on the P2 flail example by itself
+    expect(page.locator("#status")).to_have_text("Baseline shown; place a clip on the line.", timeout=60_000)
+    assert page.input_value("#example") == "p2_flail"
     box = page.locator("[data-testid=coaptation-line]").bounding_box()
     page.touchscreen.tap(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)
     expect(page.locator("#r-grad-a")).not_to_have_text("–", timeout=60_000)
