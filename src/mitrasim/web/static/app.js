@@ -145,9 +145,10 @@
   // the gap's height is the gap itself at GAP_PX_PER_MM.
   function drawLegendAndScale(m) {
     const g = svg("g", { class: "legend", "data-testid": "map-legend" });
-    [["gap", "gap before"], ["gap-after", "gap after clips"], ["clip", "clip"]].forEach(([cls, label], i) => {
+    // swatches take the map's colours (app.css: .gap, .gap-after, .clip) but not those classes, which name map items
+    [["#d9534f", 0.55, "gap before"], ["#b3261e", 0.9, "gap after clips"], ["#0a4a8a", 1, "clip"]].forEach(([fill, op, label], i) => {
       const x = X0 + i * 118;
-      g.appendChild(svg("rect", { x, y: 4, width: 14, height: 10, class: cls }));
+      g.appendChild(svg("rect", { x, y: 4, width: 14, height: 10, class: "swatch", fill, "fill-opacity": op }));
       g.appendChild(svg("text", { x: x + 18, y: 13 }, label));
     });
     g.appendChild(svg("title", {}, `Gap height drawn at ${GAP_PX_PER_MM} px per mm, both sides of the line`));
