@@ -39,9 +39,11 @@ from mitrasim.web.db import Database, open_database
 from mitrasim.web.jobs import JobContext, JobManager, TooManyJobs
 from mitrasim.web.pool import PoolBusy, PoolTimeout, WorkerPool
 from mitrasim.web.schemas import (
+    ERROR_STATUSES,
     AssessRequest,
     CareplanRequest,
     CaseIn,
+    ErrorReply,
     GradeRequest,
     PlanRequest,
     SimulateRequest,
@@ -186,7 +188,7 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
     async def _too_many(_: Request, exc: TooManyJobs) -> JSONResponse:
         return _error(429, "jobs", str(exc), headers={"Retry-After": "5"})
 
-    api = APIRouter(prefix="/api")
+    api = APIRouter(prefix="/api", responses={code: {"model": ErrorReply, "description": "error (one line: field, value, allowed)"} for code in ERROR_STATUSES})
 
     def _db(request: Request) -> Database:
         return request.app.state.db

@@ -26,6 +26,8 @@ __all__ = [
     "PlanRequest",
     "SweepRequest",
     "TrialRequest",
+    "ErrorReply",
+    "ERROR_STATUSES",
 ]
 
 MAX_PATIENTS = 64
@@ -134,6 +136,25 @@ class SweepRequest(_In):
     n: int = Field(20, ge=1, le=2000)
     mva_cm2: Number = RANGES["mva_cm2"].field(4.0)
     chunk: int = Field(16, ge=1, le=MAX_PATIENTS)
+
+
+class ErrorDetail(BaseModel):
+    """One error: the field, the value given (when there is one), what is allowed, and one line of text."""
+
+    field: str
+    message: str
+    value: Any = None
+    allowed: str | None = None
+
+
+class ErrorReply(BaseModel):
+    """Every error reply of the API (4xx and 5xx)."""
+
+    error: ErrorDetail
+
+
+ERROR_STATUSES = (400, 401, 403, 404, 409, 412, 413, 422, 428, 429, 500, 503, 504)
+"""Status codes of error replies, documented on every route (all in the :class:`ErrorReply` shape)."""
 
 
 class TrialRequest(_In):
