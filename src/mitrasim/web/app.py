@@ -37,7 +37,7 @@ from mitrasim.web import adapters, services
 from mitrasim.web.adapters import Unavailable
 from mitrasim.web.db import Database, open_database
 from mitrasim.web.jobs import JobContext, JobManager, TooManyJobs
-from mitrasim.web.pool import PoolBusy, PoolTimeout, WorkerPool
+from mitrasim.web.pool import ClientGone, PoolBusy, PoolTimeout, WorkerPool
 from mitrasim.web.schemas import (
     ERROR_STATUSES,
     AssessRequest,
@@ -180,6 +180,10 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
     async def _timeout(_: Request, exc: PoolTimeout) -> JSONResponse:
         return _error(504, "server", str(exc))
 
+    @app.exception_handler(ClientGone)
+    async def _gone(_: Request, exc: ClientGone) -> JSONResponse:
+        return _error(400, "client", str(exc))  # nobody reads it: the client has gone
+
     @app.exception_handler(Unavailable)
     async def _unavailable(_: Request, exc: Unavailable) -> JSONResponse:
         return _error(503, "feature", str(exc))
@@ -228,13 +232,14 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
 
     # -- computation -----------------------------------------------------------------
     @api.post("/simulate", summary="Engine steady beat for a batch of patients")
-    async def simulate(req: SimulateRequest) -> dict[str, Any]:
+    async def simulate(req: SimulateRequest, request: Request) -> dict[str, Any]:
         n = max([len(x) for x in (req.overrides, req.eroa_cm2, req.mva_cm2, req.hr_bpm) if x] or [1])
         if n > settings.max_patients:
             raise InputError("patients", n, f"at most {settings.max_patients} per request")
         if req.waveforms and n > settings.max_waveform_patients:
             raise InputError("waveforms", n, f"at most {settings.max_waveform_patients} patients with waveforms")
-        return await pool.run(services.simulate_patients, req.preset, req.overrides, req.eroa_cm2, req.mva_cm2, req.hr_bpm, req.waveforms, min(req.max_beats, settings.max_beats))
+        return await pool.run(services.simulate_patients, req.preset, req.overrides, req.eroa_cm2, req.mva_cm2, req.hr_bpm, req.waveforms, min(req.max_beats, settings.max_beats),
+                              disconnected=request.is_disconnected)
 
     @api.post("/grade", summary="Guideline MR grade (and stenosis) from measured echo values")
     async def grade(req: GradeRequest) -> dict[str, Any]:
@@ -247,21 +252,21 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
         return services._clean(out)
 
     @api.post("/valve/assess", summary="Valve, beat and echo grade before and after the placed clips")
-    async def assess(req: AssessRequest) -> dict[str, Any]:
+    async def assess(req: AssessRequest, request: Request) -> dict[str, Any]:
         clips = [c.model_dump() for c in req.clips]
-        return await pool.run(services.assess_clips, req.case, clips, settings.max_beats)
+        return await pool.run(services.assess_clips, req.case, clips, settings.max_beats, disconnected=request.is_disconnected)
 
     @api.post("/plan", summary="The planner's ranking of clip plans (mitrasim.procedure)")
-    async def plan(req: PlanRequest) -> dict[str, Any]:
+    async def plan(req: PlanRequest, request: Request) -> dict[str, Any]:
         adapters.check_available(adapters.PLANNER)
         _case_dict(req.case)
-        return await pool.run(adapters.plan_case, req.case, req.seed)
+        return await pool.run(adapters.plan_case, req.case, req.seed, disconnected=request.is_disconnected)
 
     @api.post("/procedure", summary="The procedure clip by clip, with complications for a seed (mitrasim.procedure)")
-    async def procedure(req: PlanRequest) -> dict[str, Any]:
+    async def procedure(req: PlanRequest, request: Request) -> dict[str, Any]:
         adapters.check_available(adapters.PROCEDURE)
         _case_dict(req.case)
-        return await pool.run(adapters.run_procedure_case, req.case, req.seed)
+        return await pool.run(adapters.run_procedure_case, req.case, req.seed, disconnected=request.is_disconnected)
 
     @api.post("/careplan", summary="The patient's care plan (JSON) and the printable guide (HTML)")
     async def careplan(req: CareplanRequest) -> dict[str, Any]:
@@ -382,7 +387,7 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.add_middleware(_TokenMiddleware, token=settings.token)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, read_timeout_s=settings.body_timeout_s)
     app.add_middleware(HostOriginGuard, allowed=settings.host_allow_list())
     app.add_middleware(SecurityHeadersMiddleware)
     return app

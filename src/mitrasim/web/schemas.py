@@ -153,7 +153,7 @@ class ErrorReply(BaseModel):
     error: ErrorDetail
 
 
-ERROR_STATUSES = (400, 401, 403, 404, 409, 412, 413, 422, 428, 429, 500, 503, 504)
+ERROR_STATUSES = (400, 401, 403, 404, 408, 409, 412, 413, 422, 428, 429, 500, 503, 504)
 """Status codes of error replies, documented on every route (all in the :class:`ErrorReply` shape)."""
 
 

@@ -11,6 +11,7 @@ whose ``Origin`` is not the server's own, or that a browser marks
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -96,11 +97,13 @@ async def _json_error(send: Send, status: int, message: str, field: str = "body"
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies over ``max_bytes`` with 413 (by Content-Length, or while streaming)."""
+    """Refuse request bodies over ``max_bytes`` with 413 (by Content-Length, or while streaming),
+    and a body that stalls for ``read_timeout_s`` with 408."""
 
-    def __init__(self, app: Any, max_bytes: int):
+    def __init__(self, app: Any, max_bytes: int, read_timeout_s: float = 30.0):
         self.app = app
         self.max_bytes = max_bytes
+        self.read_timeout_s = read_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -126,7 +129,13 @@ class BodyLimitMiddleware:
             nonlocal seen, refused
             if refused:
                 return {"type": "http.disconnect"}
-            message = await receive()
+            try:  # a stalled upload is not held open: each part of the body must come within read_timeout_s
+                message = await asyncio.wait_for(receive(), timeout=self.read_timeout_s)
+            except asyncio.TimeoutError:
+                refused = True
+                if not started:
+                    await _json_error(send, 408, f"request body not received within {self.read_timeout_s:g} s")
+                return {"type": "http.disconnect"}
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:

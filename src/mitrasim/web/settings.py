@@ -41,6 +41,8 @@ class WebSettings:
     task_timeout_s: float = 30.0
     """Longest one simulation task may run; past it the pool is restarted and the request gets 504."""
     max_body_bytes: int = 256 * 1024
+    body_timeout_s: float = 30.0
+    """Longest wait for the next part of a request body (a stalled upload gets 408)."""
     max_patients: int = 64
     max_waveform_patients: int = 4
     max_beats: int = 300
