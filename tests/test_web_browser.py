@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
+from _web_shared import free_port, served
 
 pytestmark = pytest.mark.browser
 
@@ -24,33 +22,13 @@ expect = None  # playwright.sync_api.expect, set by the browser fixture
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
-    import uvicorn
-
-    from mitrasim.web.app import create_app
     from mitrasim.web.settings import WebSettings
 
     db = tmp_path_factory.mktemp("browser") / "web.sqlite3"
-    port = _free_port()
-    app = create_app(WebSettings(db_url=f"sqlite:///{db}", port=port, workers=1))
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    for _ in range(300):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    assert srv.started, "server did not start"
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    th.join(timeout=20)
+    with served(WebSettings(db_url=f"sqlite:///{db}", port=free_port(), workers=1)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

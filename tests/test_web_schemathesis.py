@@ -7,11 +7,8 @@ The default run is small (a few examples per operation, about a minute on 2 core
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import pytest
+from _web_shared import free_port, served
 
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
@@ -21,33 +18,14 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory):
-    import uvicorn
-
-    from mitrasim.web.app import create_app
     from mitrasim.web.settings import WebSettings
 
     db = tmp_path_factory.mktemp("fuzz") / "web.sqlite3"
-    port = _free_port()
-    app = create_app(WebSettings(db_url=f"sqlite:///{db}", port=port, workers=2, use_processes=False, task_timeout_s=60, max_beats=60))
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    for _ in range(600):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    assert srv.started
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    th.join(timeout=20)
+    settings = WebSettings(db_url=f"sqlite:///{db}", port=free_port(), workers=2, use_processes=False, task_timeout_s=60, max_beats=60)
+    with served(settings) as url:
+        yield url
 
 
 def _operations(base_url: str):

@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from _web_shared import free_port
 
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
@@ -248,12 +248,6 @@ def test_job_left_running_by_a_dead_server_is_marked_failed(tmp_path: Path) -> N
 
 
 # -- the server killed with SIGKILL leaves no workers --------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _descendants(pid: int) -> set[int]:
     out: set[int] = set()
     todo = [pid]
@@ -280,7 +274,7 @@ def _alive(pid: int) -> bool:
 def test_workers_end_when_the_server_is_killed(tmp_path: Path) -> None:
     import urllib.request
 
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.pop("MITRASIM_WEB_TOKEN", None)
     server = subprocess.Popen(
