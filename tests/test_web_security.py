@@ -305,3 +305,34 @@ def test_workers_end_when_the_server_is_killed(tmp_path: Path) -> None:
             os.killpg(server.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_stalled_upload_gets_408_and_is_not_held_open() -> None:
+    import asyncio
+
+    from mitrasim.web.security import BodyLimitMiddleware
+
+    async def app(scope, receive, send) -> None:  # reads the whole body, as a route does
+        while (await receive()).get("more_body", False):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    parts = [{"type": "http.request", "body": b"{", "more_body": True}]
+
+    async def receive() -> dict:
+        if parts:
+            return parts.pop()
+        await asyncio.sleep(3600)  # the client stalls
+        return {"type": "http.disconnect"}
+
+    sent: list[dict] = []
+
+    async def send(m: dict) -> None:
+        sent.append(m)
+
+    mw = BodyLimitMiddleware(app, max_bytes=1000, read_timeout_s=0.2)
+    t0 = time.time()
+    asyncio.run(asyncio.wait_for(mw({"type": "http", "headers": []}, receive, send), timeout=10))
+    assert time.time() - t0 < 5
+    assert sent[0]["status"] == 408
