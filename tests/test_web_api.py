@@ -25,7 +25,7 @@ def db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def client(db_file: Path):
     settings = WebSettings(db_url=f"sqlite:///{db_file}", workers=1, task_timeout_s=60)
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1:8000") as c:
         yield c
 
 
@@ -88,12 +88,13 @@ def test_cases_saved_listed_updated_deleted(client: TestClient, p2_case: dict) -
     r = client.post("/api/cases", json={"name": "P2 flail, one XTW", "case": p2_case, "clips": [XTW_A2P2]})
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
-    assert any(c["id"] == cid for c in client.get("/api/cases").json())
-    got = client.get(f"/api/cases/{cid}").json()
-    assert got["clips"] == [XTW_A2P2] and got["case"]["valve"]["annulus"]["ic_diameter_mm"] == 37
-    r = client.put(f"/api/cases/{cid}", json={"name": "renamed", "case": p2_case, "clips": []})
+    assert any(c["id"] == cid for c in client.get("/api/cases").json()["items"])
+    got = client.get(f"/api/cases/{cid}")
+    assert got.json()["clips"] == [XTW_A2P2] and got.json()["case"]["valve"]["annulus"]["ic_diameter_mm"] == 37
+    r = client.put(f"/api/cases/{cid}", json={"name": "renamed", "case": p2_case, "clips": []}, headers={"If-Match": got.headers["etag"]})
     assert r.status_code == 200 and client.get(f"/api/cases/{cid}").json()["name"] == "renamed"
-    client.put(f"/api/cases/{cid}", json={"name": "renamed", "case": p2_case, "clips": [XTW_A2P2]})
+    r = client.put(f"/api/cases/{cid}", json={"name": "renamed", "case": p2_case, "clips": [XTW_A2P2]}, headers={"If-Match": r.headers["etag"]})
+    assert r.status_code == 200
     r = client.post(f"/api/cases/{cid}/assess")
     assert r.status_code == 200 and r.json()["result_id"] > 0
     res = client.get(f"/api/cases/{cid}/results").json()

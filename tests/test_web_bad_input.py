@@ -20,7 +20,7 @@ TOKEN = "t0ken-for-tests-only-0123456789"
 def client(tmp_path_factory: pytest.TempPathFactory):
     db = tmp_path_factory.mktemp("webbad") / "web.sqlite3"
     settings = WebSettings(db_url=f"sqlite:///{db}", workers=1, token=TOKEN, max_body_bytes=64 * 1024)
-    with TestClient(create_app(settings), headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1:8000", headers={"Authorization": f"Bearer {TOKEN}"}) as c:
         yield c
 
 

@@ -7,13 +7,12 @@ it or the ``playwright`` package is missing.  The screenshot is kept in
 
 from __future__ import annotations
 
+import re
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
+from _web_shared import free_port, served
 
 pytestmark = pytest.mark.browser
 
@@ -23,33 +22,13 @@ expect = None  # playwright.sync_api.expect, set by the browser fixture
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
-    import uvicorn
-
-    from mitrasim.web.app import create_app
     from mitrasim.web.settings import WebSettings
 
     db = tmp_path_factory.mktemp("browser") / "web.sqlite3"
-    port = _free_port()
-    app = create_app(WebSettings(db_url=f"sqlite:///{db}", port=port, workers=1))
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    for _ in range(300):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    assert srv.started, "server did not start"
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    th.join(timeout=20)
+    with served(WebSettings(db_url=f"sqlite:///{db}", port=free_port(), workers=1)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -145,10 +124,9 @@ def test_place_clip_and_save(server: str, browser) -> None:
 
 def test_tablet_layout_and_guide(server: str, browser) -> None:
     page = browser.new_page(viewport={"width": 820, "height": 1180}, has_touch=True)
-    page.goto(server + "/")
-    page.select_option("#example", "p2_flail")
-    page.click("#load-example")
-    expect(page.locator("#r-mr-b")).to_contain_text("+", timeout=60_000)
+    page.goto(server + "/")  # opens on the P2 flail example by itself
+    expect(page.locator("#status")).to_have_text("Baseline shown; place a clip on the line.", timeout=60_000)
+    assert page.input_value("#example") == "p2_flail"
     box = page.locator("[data-testid=coaptation-line]").bounding_box()
     page.touchscreen.tap(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)
     expect(page.locator("#r-grad-a")).not_to_have_text("–", timeout=60_000)
@@ -161,3 +139,121 @@ def test_tablet_layout_and_guide(server: str, browser) -> None:
     page.screenshot(path=str(ARTIFACTS / "web_tablet.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     page.close()
+
+
+VIEWPORTS = {
+    "desktop": {"viewport": {"width": 1366, "height": 900}},
+    "phone": {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 2},
+}
+
+
+def _tap(page, locator, frac: float, touch: bool) -> None:
+    box = locator.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] * frac, box["y"] + box["height"] / 2
+    (page.touchscreen.tap if touch else page.mouse.click)(x, y)
+
+
+@pytest.mark.parametrize("size", list(VIEWPORTS))
+def test_every_control(server: str, browser, size: str) -> None:
+    """Every control of the page at desktop and phone size: map, clip list, form (invalid → stale),
+    planner, procedure, save/open, guide; screenshots in test-artifacts/."""
+    touch = size == "phone"
+    ctx = browser.new_context(**VIEWPORTS[size])
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 4" not in m.text else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    vw = VIEWPORTS[size]["viewport"]["width"]
+    page.goto(server + "/")
+
+    # opens on an example: the map works at once; legend and mm scale are drawn
+    expect(page.locator("#status")).to_have_text("Baseline shown; place a clip on the line.", timeout=60_000)
+    expect(page.locator("[data-testid=map-legend]")).to_contain_text("gap before")
+    scale = page.locator("[data-testid=map-scale] text").all_text_contents()
+    assert {"0", "10", "20", "30", "mm"} <= set(scale), scale
+    expect(page.locator("#map-summary")).to_contain_text("no clip yet")
+
+    # the clip-size selector fits the screen
+    box = page.locator("#device").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= vw + 1, box
+
+    # place a clip; its effect is visible without scrolling (summary next to the map)
+    page.select_option("#device", "XTW")
+    _tap(page, page.locator("[data-testid=coaptation-line]"), 0.5, touch)
+    expect(page.locator("#map-summary")).to_contain_text("→", timeout=60_000)
+    sb = page.locator("#map-summary").bounding_box()
+    assert 0 <= sb["y"] and sb["y"] + sb["height"] <= VIEWPORTS[size]["viewport"]["height"], sb
+    expect(page.locator("#r-mr-a")).not_to_have_text("–")
+
+    # keyboard move, size change in the clip list, remove, clear
+    clip = page.get_by_role("slider", name="Clip 1, XTW")
+    clip.focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#status")).to_have_text("Results updated.", timeout=60_000)
+    page.select_option("#clip-dev-0", "NTW")
+    expect(page.get_by_role("slider", name="Clip 1, NTW")).to_have_count(1)
+    _tap(page, page.locator("[data-testid=coaptation-line]"), 0.3, touch)
+    expect(page.locator("#valve-map .clip")).to_have_count(2, timeout=30_000)
+    page.get_by_role("button", name="Remove clip 2").click()
+    expect(page.locator("#valve-map .clip")).to_have_count(1)
+    page.click("#clear-clips")
+    expect(page.locator("#valve-map .clip")).to_have_count(0)
+    expect(page.locator("#status")).to_have_text("Baseline shown; place a clip on the line.", timeout=60_000)
+
+    # invalid input: the error names the field in clinical units, old numbers are marked out of date
+    page.fill("#f-hr", "500")
+    page.click("#apply-case")
+    expect(page.locator("#case-errors")).to_contain_text("heart rate 500 bpm is outside 30–200 bpm", timeout=30_000)
+    expect(page.locator("#stale-note")).to_be_visible()
+    expect(page.locator("#results-section")).to_have_class(re.compile(r"\bstale\b"))
+    page.fill("#f-hr", "72")
+    page.click("#apply-case")
+    expect(page.locator("#stale-note")).to_be_hidden(timeout=60_000)
+
+    # PV loop does not touch its plot edges: the axis range is wider than the data
+    pad = page.evaluate("""() => { const g = document.getElementById('plot-pv'); const x = g.data[0].x, y = g.data[0].y;
+        return [g.layout.xaxis.range[0] < Math.min(...x), g.layout.xaxis.range[1] > Math.max(...x),
+                g.layout.yaxis.range[0] < Math.min(...y), g.layout.yaxis.range[1] > Math.max(...y)]; }""")
+    assert pad == [True, True, True, True]
+
+    # planner: ranked plans; apply the first
+    page.click("#run-plan")
+    expect(page.locator("#plan-out tbody tr").first).to_be_visible(timeout=120_000)
+    assert "items.slice" not in page.text_content("#plan-out")
+    page.get_by_role("button", name="Apply plan 1").click()
+    expect(page.locator("#valve-map .clip")).not_to_have_count(0)
+
+    # procedure, clip by clip
+    page.fill("#proc-seed", "3")
+    page.click("#run-proc")
+    steps = page.locator("[data-testid=procedure-steps] tbody tr")
+    expect(steps.first).to_be_visible(timeout=120_000)
+    assert steps.count() >= 2
+    expect(page.locator(".proc-summary")).to_contain_text("MR 4+ →")
+    page.get_by_role("button", name="Show these clips on the map").click()
+    expect(page.locator("#status")).to_have_text("Results updated.", timeout=60_000)
+
+    # save, then open it from the list
+    name = f"every control {size}"
+    page.fill("#case-name", name)
+    page.click("#save-case")
+    expect(page.locator("#status")).to_contain_text("Saved case", timeout=30_000)
+    page.get_by_role("button", name=f"Open saved case {name}").click()
+    expect(page.locator("#save-case")).to_have_text("Save changes", timeout=30_000)
+    expect(page.locator("#case-name")).to_have_value(name)
+    expect(page.locator("#status")).to_have_text("Results updated.", timeout=60_000)
+
+    # guide
+    page.fill("#proc-date", "2026-03-02")
+    page.select_option("#guide-lang", "fr")
+    page.click("#run-guide")
+    expect(page.locator("#status")).to_have_text("Guide preview ready.", timeout=60_000)
+
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "horizontal scroll"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(ARTIFACTS / f"web_every_control_{size}.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"web_every_control_{size}_viewport.png"))
+    assert not errors, errors
+    ctx.close()

@@ -45,3 +45,47 @@ def test_input_error_crosses_the_process_boundary(pool: WorkerPool) -> None:
     with pytest.raises(InputError) as e:
         asyncio.run(pool.run(services.simulate_patients, "regazzoni2022", None, [9.0], None, None, False, 300))
     assert e.value.field == "eroa_cm2"
+
+
+def test_timeout_does_not_fail_unrelated_queued_requests(pool: WorkerPool) -> None:
+    """A runaway task's time-out restarts the pool; a request queued behind it is retried, not failed."""
+
+    async def both() -> list:
+        runaway = asyncio.ensure_future(pool.run(time.sleep, 30))
+        await asyncio.sleep(0.3)  # the runaway holds the only worker
+        queued = asyncio.ensure_future(pool.run(time.sleep, 0.1))
+        return await asyncio.gather(runaway, queued, return_exceptions=True)
+
+    runaway, queued = asyncio.run(both())
+    assert isinstance(runaway, PoolTimeout)
+    assert queued is None, repr(queued)
+    assert pool.admitted == 0
+    # Finalise the killed executor's futures now: CPython 3.11 raises "AST constructor recursion depth
+    # mismatch" when such finalizers run inside a later compile() (pytest's import rewriting).
+    import gc
+
+    gc.collect()
+
+
+def test_gone_client_frees_its_queue_slot(pool: WorkerPool) -> None:
+    from mitrasim.web.pool import ClientGone
+
+    async def scenario() -> list:
+        blocker = asyncio.ensure_future(pool.run(time.sleep, 1.0))
+        # a process pool moves tasks to its call queue (workers + 1 places) and marks them running there
+        fillers = [asyncio.ensure_future(pool.run(time.sleep, 0.1)) for _ in range(2)]
+        await asyncio.sleep(0.3)
+
+        async def gone() -> bool:
+            return True
+
+        waiting = asyncio.ensure_future(pool.run(time.sleep, 5.0, disconnected=gone))
+        await asyncio.sleep(0.5)
+        admitted_while_blocked = pool.admitted  # the gone client's slot is already free
+        return [admitted_while_blocked, *await asyncio.gather(blocker, *fillers, waiting, return_exceptions=True)]
+
+    t0 = time.time()
+    admitted, blocker, f1, f2, waiting = asyncio.run(scenario())
+    assert isinstance(waiting, ClientGone) and blocker is None and f1 is None and f2 is None
+    assert admitted == 3
+    assert time.time() - t0 < 4  # the 5 s task never ran

@@ -84,12 +84,12 @@ def test_postgres_url_migrates_saves_and_reloads(pg_url: str) -> None:
     from mitrasim.web.settings import WebSettings
 
     settings = WebSettings(db_url=pg_url, workers=1, use_processes=False)
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1:8000") as c:
         case = c.get("/api/examples/p2_flail").json()["case"]
         r = c.post("/api/cases", json={"name": "on postgres", "case": case, "clips": [{"device": "NT", "position_mm": 18}]})
         assert r.status_code == 201, r.text
         cid = r.json()["id"]
-    with TestClient(create_app(settings)) as c:  # a second start: upgrade head is a no-op
+    with TestClient(create_app(settings), base_url="http://127.0.0.1:8000") as c:  # a second start: upgrade head is a no-op
         got = c.get(f"/api/cases/{cid}").json()
         assert got["name"] == "on postgres" and got["clips"][0]["device"] == "NT"
     eng = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://"))

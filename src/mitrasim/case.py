@@ -22,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mitrasim.devices.catalogue import DEFAULT_CATALOGUE, max_grasp_reach_mm
 from mitrasim.echo.schema import EchoInput
 from mitrasim.errors import InputError, from_validation_error
+from mitrasim.files import read_text
+from mitrasim.ranges import RANGES
 from mitrasim.valve.geometry import line_length_mm, scallop_span_mm
 
 __all__ = [
@@ -58,7 +60,7 @@ class _Model(BaseModel):
 class Patient(_Model):
     preset: str = Field(min_length=1, max_length=64, description="engine parameter set, e.g. primary_mr, secondary_mr")
     overrides: dict[str, float] = Field(default_factory=dict, description="engine parameter overrides")
-    hr_bpm: float = Field(70.0, ge=30, le=180)
+    hr_bpm: float = RANGES["hr_bpm"].field(70.0)
     age_years: float = Field(ge=18, le=110)
     sex: Literal["female", "male"]
     etiology: Literal["primary", "secondary"]
@@ -114,8 +116,8 @@ class ValveSpec(_Model):
     calcification: Literal["none", "mild", "moderate", "severe"] = "none"
     calcified_segments: list[Scallop] = Field(default_factory=list)
     cleft_segments: list[Scallop] = Field(default_factory=list)
-    eroa_cm2: float | None = Field(None, ge=0, le=2.0, description="measured EROA (PISA); the model is fitted to it")
-    mva_cm2: float | None = Field(None, ge=0.5, le=9.0, description="measured MVA (planimetry); the model is fitted to it")
+    eroa_cm2: float | None = RANGES["eroa_cm2"].field(None, description="measured EROA (PISA); the model is fitted to it")
+    mva_cm2: float | None = RANGES["mva_cm2"].field(None, description="measured MVA (planimetry); the model is fitted to it")
 
 
 Echo = EchoInput
@@ -223,7 +225,7 @@ def load_case(path: str | Path) -> Case:
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_text(p)
     except OSError as e:
         raise InputError("path", str(path), "a readable case file", str(e)) from None
     try:

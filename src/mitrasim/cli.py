@@ -2,7 +2,10 @@
 
 Each area registers its commands from its own ``commands.py`` (``register(app)``).
 Bad input is reported as one line naming the field, the value and the allowed
-range, with exit code 2 and no traceback.
+range, with exit code 2 and no traceback: :func:`run` is the one renderer
+(:class:`~mitrasim.errors.InputError`, the option parser's usage errors, files that
+cannot be read or written, Ctrl-C).  A state the engine could not compute is
+reported by the command that asked for it, with its reason, also with exit 2.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import sys
 
 import click
 import typer
+from typer._click import exceptions as _tclick
 from typer.core import TyperGroup
 
 from mitrasim.errors import InputError
@@ -58,17 +62,78 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from mitrasim import __version__
+
+        typer.echo(f"mitrasim {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _main_callback() -> None:
+def _main_callback(
+    version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True, help="print the version and exit"),
+) -> None:
     """mitrasim: mitral regurgitation and TEER, from pressures and flows to the patient's way home."""
 
 
+# typer vendors its own click: accept both its and click's exception classes.
+_USAGE_ERRORS = (click.UsageError, _tclick.UsageError)
+_CLICK_ERRORS = (click.ClickException, _tclick.ClickException)
+_ABORTS = (click.exceptions.Abort, typer.Abort)
+_EXITS = (click.exceptions.Exit, typer.Exit)
+_NO_ARGS = (_tclick.NoArgsIsHelpError, getattr(click.exceptions, "NoArgsIsHelpError", _tclick.NoArgsIsHelpError))
+
+EXIT_INPUT = 2
+"""Exit code of every refused input (and of a result that is not a number), as click's usage errors."""
+EXIT_INTERRUPTED = 130
+
+
+def render_error(exc: BaseException) -> str | None:
+    """The one line shown for an expected failure, or ``None`` for a bug (which keeps its traceback)."""
+    from mitrasim.errors import one_line
+
+    if isinstance(exc, InputError):
+        return str(exc)
+    if isinstance(exc, _USAGE_ERRORS):
+        ctx = getattr(exc, "ctx", None)
+        where = f"{ctx.command_path}: " if ctx is not None else ""
+        return one_line(f"{where}{exc.format_message()} (see --help)")
+    if isinstance(exc, _CLICK_ERRORS):
+        return one_line(exc.format_message())
+    if isinstance(exc, RecursionError):  # a YAML/JSON document nested thousands of levels deep (or self-referencing)
+        return "input: nested too deeply (or refers to itself) to be read; a case, trial or protocol file is a few levels deep"
+    if isinstance(exc, UnicodeDecodeError):
+        return one_line(f"input: not UTF-8 text ({exc.reason} at byte {exc.start}); save the file as UTF-8")
+    if isinstance(exc, OSError) and (exc.filename is not None or isinstance(exc, (PermissionError, FileNotFoundError, IsADirectoryError, NotADirectoryError))):
+        name = exc.filename if exc.filename is not None else "file"
+        return one_line(f"{name}: {exc.strerror or exc}")
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
+    """Run the command line; expected failures print one line (exit 2), Ctrl-C exits 130."""
     try:
-        app(args=argv, standalone_mode=True)
-    except InputError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        rc = app(args=argv, standalone_mode=False)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except _ABORTS:
+        typer.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except _EXITS as exc:
+        sys.exit(exc.exit_code)
+    except _NO_ARGS as exc:  # a group or command run without arguments: its help
+        typer.echo(exc.ctx.get_help() if exc.ctx is not None else "see mitrasim --help")
+        sys.exit(0)
+    except Exception as exc:  # noqa: BLE001 - rendered, or re-raised as a bug
+        line = render_error(exc)
+        if line is None:
+            raise
+        typer.echo(f"error: {line}", err=True)
+        sys.exit(EXIT_INPUT)
+    sys.exit(rc if isinstance(rc, int) else 0)

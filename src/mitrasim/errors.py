@@ -9,31 +9,86 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["InputError", "check_range", "from_validation_error"]
+__all__ = ["InputError", "check_range", "from_validation_error", "json_safe", "dumps", "one_line"]
 
 
 class InputError(ValueError):
     """Bad input: ``field`` had ``value``; ``allowed`` says what would be accepted."""
 
-    def __init__(self, field: str, value: Any, allowed: str, hint: str | None = None):
+    def __init__(self, field: str, value: Any, allowed: str, hint: str | None = None, *, message: str | None = None):
         self.field = field
         self.value = value
         self.allowed = allowed
         self.hint = hint
-        msg = f"{field}: got {value!r}; allowed: {allowed}"
+        self.sentence = message
+        if message is not None:  # a sentence in clinical units (mitrasim.ranges), prefixed by the field
+            msg = message if message.startswith(field) else f"{field}: {message}"
+        else:
+            msg = f"{field}: got {_short_repr(value)}; allowed: {allowed}"
         if hint:
             msg += f" ({hint})"
-        super().__init__(msg)
+        super().__init__(one_line(msg))
+
+    def renamed(self, field: str) -> "InputError":
+        """The same error under another field name (e.g. a request's ``clips.0`` for ``procedure.clips.0``)."""
+        sentence = self.sentence
+        if sentence is not None and sentence.startswith(self.field):
+            sentence = field + sentence[len(self.field):]
+        return InputError(field, self.value, self.allowed, self.hint, message=sentence)
 
     def to_dict(self) -> dict[str, Any]:
-        v = self.value
-        if isinstance(v, float) and not math.isfinite(v):
-            v = str(v)
-        return {"field": self.field, "value": v if _jsonable(v) else repr(v), "allowed": self.allowed, "message": str(self)}
+        """``{"field", "value", "allowed", "message"}``: always JSON-encodable (strict: no NaN, no lone surrogate)."""
+        return {"field": _text(self.field), "value": _json_value(self.value), "allowed": _text(self.allowed), "message": _text(str(self))}
 
 
-def _jsonable(v: Any) -> bool:
-    return v is None or isinstance(v, (str, int, float, bool))
+def _short_repr(v: Any) -> str:
+    s = repr(v)
+    return s if len(s) <= 80 else s[:77] + "..."
+
+
+def _text(s: Any) -> str:
+    """A string safe for strict JSON and UTF-8 (lone surrogates escaped)."""
+    return str(s).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, bool) or v is None:
+        return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else str(v)
+    if isinstance(v, int):
+        return v if abs(v) < 2**53 else str(v)
+    if isinstance(v, str):
+        return _text(v[:200])
+    return _text(_short_repr(v))
+
+
+def one_line(msg: str) -> str:
+    """Collapse line breaks and control characters so an error is one line."""
+    return "".join(ch if ch.isprintable() else " " for ch in msg.replace("\r\n", " ").replace("\n", " ")).strip()
+
+
+def json_safe(x: Any) -> Any:
+    """Plain JSON data: numpy to Python, non-finite floats to ``None`` (callers flag them, see
+    :func:`mitrasim.ranges.result_flags`), tuples to lists, lone surrogates escaped."""
+    if isinstance(x, dict):
+        return {_text(k): json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_safe(v) for v in x]
+    if hasattr(x, "tolist") and not isinstance(x, (str, bytes)):
+        return json_safe(x.tolist())
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, str):
+        return _text(x)
+    return x
+
+
+def dumps(x: Any, **kw: Any) -> str:
+    """``json.dumps`` that cannot fail on NaN/Infinity (strict JSON out: they become ``null``)."""
+    import json
+
+    return json.dumps(json_safe(x), allow_nan=False, **kw)
 
 
 def check_range(field: str, value: float, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False, unit: str = "") -> float:
@@ -55,17 +110,42 @@ def _range_text(lo: float, hi: float, lo_open: bool, hi_open: bool, unit: str) -
     return f"{a}{lo:g}, {hi:g}{b}{u}"
 
 
-def from_validation_error(exc: Exception, prefix: str = "") -> InputError:
-    """Turn the first error of a pydantic ``ValidationError`` into an :class:`InputError`."""
+_BOUND_WORDS = {"ge": "≥", "gt": ">", "le": "≤", "lt": "<"}
+
+
+def from_validation_error(exc: Exception, prefix: str = "", skip: tuple[str, ...] = ("__root__",)) -> InputError:
+    """Turn the first error of a pydantic ``ValidationError`` into an :class:`InputError`.
+
+    A bound error on a quantity of :data:`mitrasim.ranges.RANGES` (the last part of the
+    field's path is its name) reads as the range's sentence ("heart rate 500 bpm is
+    outside 30–200 bpm"); other errors read "field: got VALUE; allowed: WHAT".
+    """
     errs = exc.errors()  # type: ignore[attr-defined]
     e = errs[0]
-    loc = ".".join(str(p) for p in e.get("loc", ()) if p != "__root__")
+    parts = [str(p) for p in e.get("loc", ()) if p not in skip]
+    loc = ".".join(parts)
     field = f"{prefix}.{loc}" if prefix and loc else (prefix or loc or "input")
-    allowed = e.get("msg", "valid value")
-    ctx = e.get("ctx") or {}
-    if e.get("type") == "extra_forbidden":
-        allowed = "no such field"
-    elif ctx:
-        allowed = allowed + "".join(f"; {k}={v}" for k, v in ctx.items() if k in ("ge", "gt", "le", "lt", "expected"))
     more = f" (+{len(errs) - 1} more)" if len(errs) > 1 else ""
-    return InputError(field, e.get("input"), allowed + more)
+    value = e.get("input")
+    ctx = e.get("ctx") or {}
+    etype = e.get("type", "")
+    if isinstance(ctx.get("error"), InputError):  # raised by a validator: keep its sentence, at this path
+        return ctx["error"].renamed(field)
+    if etype == "extra_forbidden":
+        return InputError(field, value, "no such field" + more)
+    if etype == "missing":
+        return InputError(field, None, "a value (required)" + more, message=f"{field} is required{more}")
+    from mitrasim import ranges
+
+    names = [p for p in parts if not p.isdigit()]  # "eroa_cm2.0": an element of a list of EROAs
+    r = ranges.RANGES.get(names[-1]) if names else None
+    if r is not None and (etype in ("greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number") or etype.endswith("_parsing")):
+        return InputError(field, value, r.text() + more, message=(r.message(value) if etype != "float_parsing" else f"{r.label} {value!r} is not a number ({r.text()})") + more)
+    bounds = [f"{_BOUND_WORDS[k]} {v}" for k, v in ctx.items() if k in _BOUND_WORDS]
+    if bounds:
+        allowed = " and ".join(bounds)
+    elif "expected" in ctx:
+        allowed = f"one of {ctx['expected']}"
+    else:
+        allowed = str(e.get("msg", "a valid value")).removeprefix("Value error, ")
+    return InputError(field, value, allowed + more)

@@ -20,16 +20,18 @@ def _trial(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show the progress bar"),
 ) -> None:
     """Run an in-silico trial (research and education only; not a medical device)."""
-    from mitrasim.cohort.trial import load_trial, run_trial
+    from mitrasim.cohort.trial import TrialInterrupted, load_trial, run_trial
 
+    if scheduler and dask_local:
+        raise InputError("--scheduler", scheduler, "either --scheduler or --dask-local, not both")
+    trial = load_trial(trial_file)
     try:
-        if scheduler and dask_local:
-            raise InputError("--scheduler", scheduler, "either --scheduler or --dask-local, not both")
-        trial = load_trial(trial_file)
         res = run_trial(trial, out, resume=resume, workers=workers, scheduler=scheduler, dask_local=dask_local, progress=progress)
-    except InputError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
+    except TrialInterrupted as e:
+        typer.echo(f"{e}; continue with: mitrasim trial {trial_file} --out {out} --resume", err=True)
+        raise typer.Exit(130) from None
+    if res.get("chunks_recomputed"):
+        typer.echo(f"recomputed chunk(s) {res['chunks_recomputed']}: missing or changed since they were recorded", err=True)
     typer.echo(
         f"{res['patients_run']:,} patients in {res['seconds']:.1f} s ({res['patients_per_s']:,.0f} patients/s); "
         f"{res['chunks_run']} chunk(s) run, {res['chunks_skipped']} already done -> {res['out']}"
@@ -39,12 +41,10 @@ def _trial(
 def _report(out: Path = typer.Argument(..., help="a trial output folder")) -> None:
     """Write report.html, summary.csv and paired.csv for a trial folder."""
     from mitrasim.cohort.report import write_report
+    from mitrasim.files import check_output_dir
 
-    try:
-        paths = write_report(out)
-    except InputError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
+    check_output_dir(out, "DIR")  # write_report reads (and checks) every chunk before it writes
+    paths = write_report(out)
     typer.echo(" ".join(str(p) for p in paths.values() if p.exists()))
 
 

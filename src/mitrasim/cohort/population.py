@@ -59,6 +59,7 @@ from scipy import special
 from mitrasim import citations
 from mitrasim.cohort import sources as _sources  # noqa: F401  (registers the sources)
 from mitrasim.errors import InputError, from_validation_error
+from mitrasim.files import read_text
 
 __all__ = [
     "Continuous",
@@ -298,7 +299,7 @@ def load_population(ref: str | Path | dict[str, Any], base_dir: str | Path | Non
     if not p.is_absolute() and base_dir is not None:
         p = Path(base_dir) / p
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_text(p)
     except OSError:
         raise InputError("population", ref_s, f"a shipped population ({', '.join(SHIPPED_POPULATIONS)}) or a readable YAML file") from None
     try:

@@ -31,6 +31,7 @@ from mitrasim.cohort.outcomes import GROUPS, OutcomeModel, expected_rate_interva
 from mitrasim.cohort.mapping import ECHO_2D_EDV_BIAS_ML, ECHO_2D_ESV_BIAS_ML
 from mitrasim.cohort.population import population_citations
 from mitrasim.cohort.trial import Trial, read_results
+from mitrasim.errors import InputError
 
 __all__ = ["summarize", "paired_differences", "write_report"]
 
@@ -238,7 +239,10 @@ def write_report(out: str | Path) -> dict[str, Path]:
     """Read a trial folder and write ``report.html``, ``summary.csv`` and ``paired.csv`` into it."""
     out = Path(out)
     t, man = read_results(out)
-    trial = Trial.model_validate_json((out / "trial.json").read_text())
+    try:
+        trial = Trial.model_validate_json((out / "trial.json").read_bytes())
+    except (OSError, ValueError) as e:  # pydantic's ValidationError is a ValueError
+        raise InputError("DIR", str(out), "a trial output folder with its trial.json", str(e).splitlines()[0][:160]) from None
     summary = summarize(t, trial)
     paired = paired_differences(t, trial)
     _write_csv(out / "summary.csv", summary)

@@ -29,9 +29,13 @@ Output folder::
                                     mitrasim.chunk_index
 
 A chunk file is written to a temporary name and renamed (atomic); the
-manifest is rewritten the same way after each chunk.  ``--resume`` skips
-chunks whose file exists with the right hash; a folder holding another trial
-is refused and nothing in it is touched.
+manifest, rewritten the same way after each chunk, records each chunk file's
+size and SHA-256.  ``--resume`` skips only chunks whose file is there with that
+size and hash (a deleted, truncated or altered chunk is recomputed, and said so);
+a folder holding another trial is refused and nothing in it is touched.  A run
+holds an exclusive lock on ``DIR/.lock`` (``flock``), so a second run into the
+same folder is refused while the first is running; on Ctrl-C the finished chunks
+stay and :class:`TrialInterrupted` says how many.
 """
 
 from __future__ import annotations
@@ -56,11 +60,21 @@ from mitrasim.cohort.adapter import Strategy, run_patient_chunk
 from mitrasim.cohort.outcomes import OutcomeModel, apply_outcomes
 from mitrasim.cohort.population import Population, load_population, sample_population
 from mitrasim.errors import InputError, from_validation_error
+from mitrasim.files import read_text
 from mitrasim.physiology.simulation import SolverSettings
 
-__all__ = ["Arm", "Trial", "load_trial", "parse_trial", "trial_hash", "chunk_seeds", "compute_chunk", "run_trial", "read_results", "TrialStore"]
+__all__ = ["Arm", "Trial", "load_trial", "parse_trial", "trial_hash", "chunk_seeds", "compute_chunk", "run_trial", "read_results", "TrialStore", "TrialInterrupted"]
 
 MANIFEST = "manifest.json"
+LOCK = ".lock"
+
+
+class TrialInterrupted(Exception):
+    """A run stopped by Ctrl-C: ``kept`` of ``total`` chunks are finished in ``out``."""
+
+    def __init__(self, out: Path, kept: int, total: int):
+        self.out, self.kept, self.total = out, kept, total
+        super().__init__(f"interrupted: {kept} of {total} chunk(s) are finished and kept in {out}")
 CHUNK_DIR = "chunks"
 
 
@@ -129,7 +143,7 @@ def parse_trial(data: Any, base_dir: str | Path | None = None, source: str = "tr
         try:
             data["population"] = load_population(pop, base_dir=base_dir)
         except InputError as e:
-            raise InputError(f"population.{e.field}" if isinstance(pop, dict) else e.field, e.value, e.allowed, e.hint) from None
+            raise e.renamed(f"population.{e.field}" if isinstance(pop, dict) else e.field) from None
     try:
         return Trial.model_validate(data)
     except ValidationError as e:
@@ -140,7 +154,7 @@ def load_trial(path: str | Path) -> Trial:
     """Load a trial YAML file; errors name the field (``arms.1.strategy.stop_rule``)."""
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_text(p))
     except OSError as e:
         raise InputError("trial", str(path), "a readable trial YAML file", str(e)) from None
     except yaml.YAMLError as e:
@@ -208,17 +222,14 @@ class TrialStore:
         p = self.out / MANIFEST
         if not p.exists():
             return None
-        try:
-            return json.loads(p.read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise InputError("out", str(self.out), "a trial output folder with a readable manifest.json", str(e)) from None
+        return _load_manifest(self.out, "out")
 
     def prepare(self, resume: bool) -> set[int]:
         """Check the folder and return the finished chunk indices (nothing is written on error)."""
         man = self._read_manifest()
         if man is None:
-            if self.out.exists() and any(self.out.iterdir()):
-                existing = sorted(x.name for x in self.out.iterdir())[:5]
+            if self.out.exists() and any(x.name != LOCK for x in self.out.iterdir()):
+                existing = sorted(x.name for x in self.out.iterdir() if x.name != LOCK)[:5]
                 raise InputError("out", str(self.out), "an empty or new folder, or a trial output folder", f"it holds other files: {existing}")
             self.out.mkdir(parents=True, exist_ok=True)
             self.chunk_dir.mkdir(exist_ok=True)
@@ -235,8 +246,15 @@ class TrialStore:
         done = {int(k) for k in man.get("chunks", {})}
         if not resume:
             if done:
-                raise InputError("--resume", False, "--resume to continue this trial, or a new --out folder", f"{len(done)} chunk(s) already done; nothing was changed")
+                raise InputError(
+                    "--resume", False, "--resume to continue this trial, or a new --out folder",
+                    message=f"--out {self.out} already holds {len(done)} of {self.trial.n_chunks} finished chunk(s) of this trial: "
+                    "run the same command with --resume to continue it (nothing is recomputed when it is complete), "
+                    "or choose a new --out folder; nothing was changed",
+                )
         self.chunk_dir.mkdir(exist_ok=True)
+        self.dropped = sorted(i for i in done if not self._verified(man["chunks"][str(i)], i))
+        done -= set(self.dropped)
         for tmp in self.chunk_dir.glob("*.tmp*"):
             tmp.unlink()
         for f in self.chunk_dir.glob("chunk-*.parquet"):  # finished but not yet in the manifest (killed in between)
@@ -245,6 +263,15 @@ class TrialStore:
                 done.add(idx)
         self._write_manifest(done, man.get("chunks", {}))
         return done
+
+    def _verified(self, entry: Any, idx: int) -> bool:
+        """A manifest entry's file is there, with its recorded size and SHA-256 (and this trial's metadata)."""
+        f = self.chunk_path(idx)
+        if not f.is_file():
+            return False
+        if isinstance(entry, dict) and "sha256" in entry:
+            return f.stat().st_size == entry.get("bytes") and _sha256(f) == entry["sha256"]
+        return self._valid_chunk(f, idx)  # a manifest from before hashes were recorded
 
     def _valid_chunk(self, f: Path, idx: int) -> bool:
         try:
@@ -279,10 +306,50 @@ class TrialStore:
         path = self.chunk_path(index)
         tmp = path.with_name(path.name + f".tmp{os.getpid()}")
         pq.write_table(table, tmp, compression="zstd")
+        entry = {"file": f"{CHUNK_DIR}/{path.name}", "rows": table.num_rows, "bytes": tmp.stat().st_size, "sha256": _sha256(tmp)}
         os.replace(tmp, path)
         done.add(index)
-        info[str(index)] = {"file": f"{CHUNK_DIR}/{path.name}", "rows": table.num_rows}
+        info[str(index)] = entry
         self._write_manifest(done, info)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _load_manifest(out: Path, field: str) -> dict[str, Any] | None:
+    """The folder's manifest (``None`` if there is none); InputError if it is not a trial manifest."""
+    p = out / MANIFEST
+    if not p.exists():
+        return None
+    try:
+        man = json.loads(read_text(p))
+    except (OSError, ValueError) as e:
+        raise InputError(field, str(out), "a trial output folder with a readable manifest.json", f"{MANIFEST}: {e}") from None
+    chunks = man.get("chunks") if isinstance(man, dict) else None
+    if not isinstance(chunks, dict) or not all(isinstance(k, str) and k.isdigit() and isinstance(v, dict) and isinstance(v.get("file"), str) for k, v in chunks.items()):
+        raise InputError(field, str(out), "a trial output folder with a readable manifest.json", f"{MANIFEST} is not a mitrasim trial manifest")
+    return man
+
+
+@contextmanager
+def _folder_lock(out: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``out/.lock`` for the run; refuse if another run holds it."""
+    import fcntl
+
+    fh = open(out / LOCK, "a+")  # noqa: SIM115 - held for the run
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError("--out", str(out), "a folder no other run is writing", "another mitrasim trial is running into it now; wait for it or choose a new --out") from None
+        yield
+    finally:
+        fh.close()
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -341,7 +408,21 @@ def run_trial(
 
 def _run_trial(trial: Trial, out: str | Path, resume: bool, workers: int | None, client: Any, progress: bool, on_chunk: Callable[[int], None] | None) -> dict[str, Any]:
     store = TrialStore(out, trial)
-    done = store.prepare(resume)
+    from mitrasim.files import check_output_dir
+
+    check_output_dir(store.out, "--out")
+    if store.out.is_dir():
+        with _folder_lock(store.out):
+            return _run_prepared(store, trial, resume, workers, client, progress, on_chunk)
+    done = store.prepare(resume)  # creates the folder (nothing else could have been writing it)
+    with _folder_lock(store.out):
+        return _run_prepared(store, trial, resume, workers, client, progress, on_chunk, done)
+
+
+def _run_prepared(store: "TrialStore", trial: Trial, resume: bool, workers: int | None, client: Any, progress: bool,
+                  on_chunk: Callable[[int], None] | None, done: set[int] | None = None) -> dict[str, Any]:
+    if done is None:
+        done = store.prepare(resume)
     todo = [i for i in range(trial.n_chunks) if i not in done]
     info: dict[str, Any] = dict((store._read_manifest() or {}).get("chunks", {}))
     tj = trial.canonical_json()
@@ -361,15 +442,18 @@ def _run_trial(trial: Trial, out: str | Path, resume: bool, workers: int | None,
             if on_chunk:
                 on_chunk(index)
 
-        if client is not None:
-            _run_dask(tj, todo, finished, client)
-        else:
-            n_workers = workers or _default_workers()
-            if n_workers <= 1 or len(todo) <= 1:
-                for i in todo:
-                    finished(*compute_chunk(tj, i, 0))
+        try:
+            if client is not None:
+                _run_dask(tj, todo, finished, client)
             else:
-                _run_pool(tj, todo, finished, n_workers)
+                n_workers = workers or _default_workers()
+                if n_workers <= 1 or len(todo) <= 1:
+                    for i in todo:
+                        finished(*compute_chunk(tj, i, 0))
+                else:
+                    _run_pool(tj, todo, finished, n_workers)
+        except KeyboardInterrupt:
+            raise TrialInterrupted(store.out, len(done), trial.n_chunks) from None
     wall = time.perf_counter() - t0
     run_patients = sum(sizes[i] for i in todo)
     return {
@@ -380,6 +464,7 @@ def _run_trial(trial: Trial, out: str | Path, resume: bool, workers: int | None,
         "patients_per_s": run_patients / wall if wall > 0 else float("nan"),
         "engine_seconds": engine_s,
         "out": str(store.out),
+        "chunks_recomputed": list(getattr(store, "dropped", [])),
     }
 
 
@@ -437,14 +522,22 @@ def _run_dask(tj: str, todo: list[int], finished, client: Any) -> None:
 def read_results(out: str | Path) -> tuple[pa.Table, dict[str, Any]]:
     """All finished chunks of a trial folder (ordered by chunk, then arm as written) and its manifest."""
     out = Path(out)
-    p = out / MANIFEST
-    if not p.exists():
+    if not out.is_dir():
+        raise InputError("DIR", str(out), "a trial output folder (with manifest.json)", "not a folder")
+    man = _load_manifest(out, "DIR")
+    if man is None:
         raise InputError("DIR", str(out), "a trial output folder (with manifest.json)")
-    man = json.loads(p.read_text())
-    files = [out / man["chunks"][k]["file"] for k in sorted(man["chunks"], key=int)]
-    if not files:
+    keys = sorted(man["chunks"], key=int)
+    if not keys:
         raise InputError("DIR", str(out), "a trial folder with at least one finished chunk")
-    tables = [pq.read_table(f) for f in files]
+    tables = []
+    for k in keys:
+        f = out / man["chunks"][k]["file"]
+        try:
+            tables.append(pq.read_table(f))
+        except (OSError, pa.ArrowException) as e:
+            raise InputError("DIR", str(out), "a trial folder whose finished chunks are intact",
+                             f"chunk {k} ({man['chunks'][k]['file']}): {str(e).splitlines()[0][:120]}; run the trial again with --resume to recompute it") from None
     return pa.concat_tables([t.replace_schema_metadata(None) for t in tables]), man
 
 

@@ -134,7 +134,7 @@ def run_mvarc(before: str | None, after: str | None, mva_cm2: str | None, mean_g
     except InputError as exc:
         if exc.field not in _MVARC_FIELDS:
             raise
-        raise InputError(_MVARC_FIELDS[exc.field], exc.value, exc.allowed, exc.hint) from None
+        raise exc.renamed(_MVARC_FIELDS[exc.field]) from None
 
 
 def _print_mvarc(r: MVARCResult) -> None:

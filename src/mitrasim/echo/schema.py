@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mitrasim.echo import calculators as calc
 from mitrasim.echo.grading import MRInputs
 from mitrasim.errors import InputError, from_validation_error
+from mitrasim.files import read_text
+from mitrasim.ranges import RANGES
 
 __all__ = ["EchoInput", "load_case_echo", "to_mr_inputs"]
 
@@ -28,7 +30,7 @@ class EchoInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    eroa_cm2: float | None = Field(None, ge=0, le=5)
+    eroa_cm2: float | None = RANGES["eroa_cm2"].field(None)
     rvol_ml: float | None = Field(None, ge=0, le=500)
     rf_pct: float | None = Field(None, ge=0, le=100)
     vc_cm: float | None = Field(None, ge=0, le=3)
@@ -41,7 +43,7 @@ class EchoInput(BaseModel):
     e_velocity_m_s: float | None = Field(None, ge=0, le=10)
     jet_area_pct: float | None = Field(None, ge=0, le=100)
     la_volume_index_ml_m2: float | None = Field(None, ge=0, le=300)
-    mva_cm2: float | None = Field(None, gt=0, le=10)
+    mva_cm2: float | None = RANGES["mva_cm2"].field(None)
     mean_gradient_mmhg: float | None = Field(None, ge=0, le=60)
     # context reported with the study (not grading inputs)
     lvef_pct: float | None = Field(None, ge=5, le=85)
@@ -70,7 +72,7 @@ def load_case_echo(path: str | Path) -> dict[str, Any]:
     """
     p = Path(path)
     try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+        doc = yaml.safe_load(read_text(p))
     except OSError as exc:
         raise InputError("case", str(path), "a readable YAML/JSON case file", exc.strerror) from None
     except yaml.YAMLError:

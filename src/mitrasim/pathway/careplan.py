@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 from mitrasim import citations
 from mitrasim.errors import InputError, from_validation_error
@@ -21,6 +21,7 @@ from mitrasim.pathway import texts
 from mitrasim.pathway.defaults import DEFAULTS
 from mitrasim.pathway.i18n import check_lang, format_date, format_number, format_time, translator
 from mitrasim.pathway.protocol import Protocol
+from mitrasim.ranges import CARE_DATES
 
 __all__ = ["PatientFacts", "Event", "WarningSign", "CarePlan", "add_months", "build_careplan", "facts_from_dict"]
 
@@ -35,6 +36,11 @@ class PatientFacts(BaseModel):
     dental_work_date: dt.date | None = None
     surgery_date: dt.date | None = None
     lang: Literal["en", "fr"] = "en"
+
+    @field_validator("procedure_date", "dental_work_date", "surgery_date")
+    @classmethod
+    def _date_in_range(cls, v: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        return CARE_DATES.check(v, info.field_name or "date")
 
 
 def facts_from_dict(data: dict[str, Any]) -> PatientFacts:

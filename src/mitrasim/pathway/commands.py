@@ -35,6 +35,7 @@ def careplan(
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Make guide.pdf with headless Chromium."),
 ) -> None:
     """Write a patient's care plan: calendar, printable guide (HTML, PDF) and JSON. Research and education only."""
+    from mitrasim.files import check_output_dir
     from mitrasim.pathway.careplan import build_careplan, facts_from_dict
     from mitrasim.pathway.export import write_careplan
     from mitrasim.pathway.guide import ChromiumMissing, find_chromium
@@ -51,6 +52,7 @@ def careplan(
             "surgery_date": parse_date("surgery-date", surgery_date),
         }
     )
+    check_output_dir(out, "--out")
     proto = load_protocol(protocol)
     outcome = load_case_or_outcome(case) if case is not None else None
     if pdf and find_chromium() is None:

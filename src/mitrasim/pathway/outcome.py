@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mitrasim.errors import InputError, from_validation_error
+from mitrasim.files import read_text
 
 __all__ = ["ClipPlacement", "ValveOutcome", "MRGrade", "load_outcome", "outcome_from_dict"]
 
@@ -73,7 +74,7 @@ def _read_mapping(path: str | Path) -> object:
     """The parsed content of a ``.json``, ``.yaml`` or ``.yml`` file (errors name the ``case`` field)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_text(p)
     except OSError as exc:
         raise InputError("case", str(path), "a readable JSON or YAML file", exc.strerror) from None
     try:

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mitrasim.errors import InputError, from_validation_error
+from mitrasim.files import read_text
 from mitrasim.pathway.defaults import value as _d
 
 __all__ = ["AntithromboticProtocol", "EchoProtocol", "ReminderProtocol", "Protocol", "load_protocol", "protocol_from_dict"]
@@ -146,7 +147,7 @@ def load_protocol(path: str | Path | None) -> Protocol:
         return Protocol()
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_text(p)
     except OSError as exc:
         raise InputError("protocol", str(path), "a readable YAML file", exc.strerror) from None
     try:

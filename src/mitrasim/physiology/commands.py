@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import math
 from pathlib import Path
 from typing import Optional
 
@@ -51,10 +51,11 @@ def parse_sets(items: list[str] | None) -> dict[str, float]:
 
 
 def _fmt(fmt: str, v) -> str:
+    """A metric for the table; no value (None, NaN, ±inf) shows as "no value", never as a number."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "no value"
     if isinstance(v, bool):
         return "yes" if v else "no"
-    if isinstance(v, float) and v != v:
-        return "–"
     return fmt.format(v)
 
 
@@ -67,30 +68,65 @@ def simulate_cmd(
     as_json: bool = typer.Option(False, "--json", help="print {metrics, parameters, citations} as JSON"),
     plot: Optional[Path] = typer.Option(None, "--plot", help="write a figure (PV loop, pressures, mitral flow) to this PNG/SVG/PDF file"),
 ) -> None:
-    """Simulate one patient to a periodic steady state and print the beat metrics."""
+    """Simulate one patient to a periodic steady state and print the beat metrics.
+
+    A beat that is not a steady state, has no value for a metric or lies outside
+    physiology (:func:`mitrasim.ranges.result_flags`) is shown with the reason and
+    exits with code 2; no figure is written for it.
+    """
     from mitrasim import citations
+    from mitrasim.files import check_output_file
     from mitrasim.physiology.simulation import simulate
+    from mitrasim.ranges import result_flags
 
     overrides = parse_sets(set_)
-    if plot is not None and plot.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise InputError("--plot", str(plot), "a file name ending in .png, .svg or .pdf")
+    if plot is not None:
+        if plot.suffix.lower() not in (".png", ".svg", ".pdf"):
+            raise InputError("--plot", str(plot), "a file name ending in .png, .svg or .pdf")
+        check_output_file(plot, "--plot")
     res = simulate(preset, overrides, eroa_cm2=eroa_cm2, mva_cm2=mva_cm2, hr_bpm=hr_bpm, waveforms=plot is not None)
     metrics = res.patient_metrics(0)
-    if plot is not None:
-        from mitrasim.physiology.plots import plot_beat
-
-        plot_beat(res, 0, plot)
+    flags = result_flags(metrics)
+    if plot is not None and not flags:
+        _write_plot(res, plot)
     if as_json:
+        from mitrasim.errors import dumps
+
         payload = {
+            "valid": not flags,
+            "flags": flags,
             "metrics": metrics,
             "parameters": res.patient_parameters(0),
             "citations": citations.format_list(res.citations),
             "preset": res.preset,
         }
-        typer.echo(json.dumps(payload, indent=2, allow_nan=False, default=_json_default))
-        return
+        typer.echo(dumps(payload, indent=2))
+    else:
+        _print_table(res, metrics, plot if not flags else None)
+    if flags:
+        typer.echo("error: no result: " + "; ".join(flags), err=True)
+        raise typer.Exit(2)
+
+
+def _write_plot(res, plot: Path) -> None:
+    """The figure through a temporary file in the same folder, renamed into place when complete."""
+    import os
+
+    from mitrasim.physiology.plots import plot_beat
+
+    tmp = plot.with_name(f".{plot.stem}.partial{plot.suffix}")
+    try:
+        plot_beat(res, 0, tmp)
+        os.replace(tmp, plot)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _print_table(res, metrics: dict, plot: Path | None) -> None:
     from rich.console import Console
     from rich.table import Table
+
+    from mitrasim import citations
 
     t = Table(title=f"mitrasim simulate: {res.preset}", show_lines=False)
     t.add_column("metric")
@@ -99,17 +135,9 @@ def simulate_cmd(
         t.add_row(label, _fmt(fmt, metrics[key]))
     con = Console()
     con.print(t)
-    if not metrics["converged"]:
-        con.print(f"[yellow]warning: not steady after {metrics['beats_to_steady']} beats (residual {metrics['steady_residual']:.2g})[/]")
     con.print("Sources: " + "; ".join(citations.format_list(res.citations)), markup=False)
     if plot is not None:
         con.print(f"figure written to {plot}")
-
-
-def _json_default(o):
-    if isinstance(o, float):
-        return None
-    raise TypeError(type(o))
 
 
 def demo_engine_table(console) -> None:

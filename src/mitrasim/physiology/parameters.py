@@ -28,6 +28,7 @@ from typing import Literal
 import numpy as np
 
 from mitrasim.errors import InputError
+from mitrasim.ranges import RANGES, Range
 
 CHAMBERS = ("la", "lv", "ra", "rv")
 CIRCUITS = ("sys_ar", "sys_ven", "pul_ar", "pul_ven")
@@ -47,13 +48,17 @@ class ParamSpec:
     lo_open: bool = False
 
     def check(self, value: float) -> float:
-        try:
-            x = float(value)
-        except (TypeError, ValueError):
-            raise InputError(self.name, value, self.allowed(), "not a number") from None
-        if not np.isfinite(x) or x < self.lo or x > self.hi or (self.lo_open and x <= self.lo):
-            raise InputError(self.name, value, self.allowed())
-        return x
+        """``float(value)`` in range, else :class:`InputError` in clinical units (:mod:`mitrasim.ranges`)."""
+        return self.range().check(value, self.name)
+
+    def range(self) -> Range:
+        return Range(self.description, self.unit, self.lo, self.hi, lo_open=self.lo_open)
+
+    @classmethod
+    def shared(cls, name: str, description: str) -> "ParamSpec":
+        """A parameter whose range is the project's one definition (:data:`mitrasim.ranges.RANGES`)."""
+        r = RANGES[name]
+        return cls(name, r.unit, r.lo, r.hi, description, lo_open=r.lo_open)
 
     def allowed(self) -> str:
         a = "(" if self.lo_open else "["
@@ -105,10 +110,10 @@ def _valve_specs() -> list[ParamSpec]:
 SPECS: dict[str, ParamSpec] = {
     s.name: s
     for s in [
-        ParamSpec("hr_bpm", "bpm", 30.0, 200.0, "heart rate"),
+        ParamSpec.shared("hr_bpm", "heart rate"),
         ParamSpec("ref_hr_bpm", "bpm", 30.0, 200.0, "heart rate at which the activation timings are given"),
-        ParamSpec("mva_cm2", "cm²", 0.0, 10.0, "mitral forward (diastolic) orifice area, all orifices together", lo_open=True),
-        ParamSpec("eroa_cm2", "cm²", 0.0, 2.0, "mitral effective regurgitant orifice area"),
+        ParamSpec.shared("mva_cm2", "mitral forward (diastolic) orifice area"),
+        ParamSpec.shared("eroa_cm2", "mitral effective regurgitant orifice area"),
         ParamSpec("mv_leff_cm", "cm", 0.0, 5.0, "effective length of the mitral orifices' inertance", lo_open=True),
         *_chamber_specs(),
         *_circuit_specs(),

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mitrasim import citations
 from mitrasim.errors import InputError
+from mitrasim.ranges import PLACEHOLDER_ABS
 from mitrasim.physiology import engine
 from mitrasim.physiology.parameter_sets import get_parameter_set
 from mitrasim.physiology.parameters import (
@@ -68,7 +69,10 @@ class SimulationResult:
         out: dict[str, Any] = {}
         for k, v in self.metrics.items():
             x = v[i].item()
-            out[k] = bool(x) if k in ("pv_systolic_reversal", "converged") else (int(x) if k == "beats_to_steady" else x)
+            if np.isnan(x):  # NaN: no value (diverged beat, or undefined for this model); flagged by ranges.result_flags
+                out[k] = None if k in ("pv_systolic_reversal", "beats_to_steady") else (False if k == "converged" else x)
+            else:
+                out[k] = bool(x) if k in ("pv_systolic_reversal", "converged") else (int(x) if k == "beats_to_steady" else x)
         return out
 
     def patient_parameters(self, i: int = 0) -> dict[str, float]:
@@ -121,7 +125,7 @@ def build_batch(
         spec = SPECS[k]
         bad = ~np.isfinite(a) | (a < spec.lo) | (a > spec.hi) | ((a <= spec.lo) if spec.lo_open else False)
         if bad.any():
-            raise InputError(k, float(a[np.argmax(bad)]), spec.allowed())
+            spec.check(float(a[np.argmax(bad)]))  # raises the range's InputError
         cols[k] = np.broadcast_to(a, (n,)).astype(float).copy()
     return cols, n
 
@@ -245,6 +249,9 @@ def simulate(
             if waveforms:
                 for name, arr in w.items():
                     wf_all[name][idx, :n_steps] = arr
+    # An accumulator never updated in the steady beat (e.g. no systolic interval for the LA
+    # v-wave with a severely stenotic valve) still holds its ±1e300 seed: no value, not a number.
+    metrics[np.abs(metrics) >= PLACEHOLDER_ABS] = np.nan
     cites = pset.citations
     citations.cite(*cites)
     return SimulationResult(

@@ -2,42 +2,55 @@
 
 Routes are thin: validate (pydantic request models + :func:`mitrasim.case.parse_case`),
 run the work in the :class:`~mitrasim.web.pool.WorkerPool`, store, answer JSON.
-Errors are one JSON shape: ``{"error": {"field", "value", "allowed", "message"}}``.
+Errors are one JSON shape: ``{"error": {"field", "value", "allowed", "message"}}``,
+rendered from :class:`~mitrasim.errors.InputError` (request validation errors are
+turned into one by :func:`mitrasim.errors.from_validation_error`, the CLI's
+renderer), and every reply is strict JSON (:class:`SafeJSONResponse`: NaN,
+Infinity and lone surrogates can never turn a reply into a 500).
+
+Saved cases carry an ``ETag`` (a hash of their content); ``PUT`` needs
+``If-Match`` with the current one (428 without, 412 when stale), so two editors
+cannot silently overwrite each other.  ``GET /api/cases`` pages with
+``limit``/``offset`` and reports ``total``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Annotated, Any, AsyncIterator
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Header, Query, Request
+from fastapi import Path as FastAPIPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from mitrasim import DISCLAIMER, __version__
-from mitrasim.errors import InputError
+from mitrasim.errors import InputError, from_validation_error, json_safe
 from mitrasim.examples_data import EXAMPLES
 from mitrasim.examples_data import example_text as _example_text
 from mitrasim.web import adapters, services
 from mitrasim.web.adapters import Unavailable
 from mitrasim.web.db import Database, open_database
 from mitrasim.web.jobs import JobContext, JobManager, TooManyJobs
-from mitrasim.web.pool import PoolBusy, PoolTimeout, WorkerPool
+from mitrasim.web.pool import ClientGone, PoolBusy, PoolTimeout, WorkerPool
 from mitrasim.web.schemas import (
+    ERROR_STATUSES,
     AssessRequest,
     CareplanRequest,
     CaseIn,
+    ErrorReply,
     GradeRequest,
     PlanRequest,
     SimulateRequest,
     SweepRequest,
     TrialRequest,
 )
-from mitrasim.web.security import BodyLimitMiddleware, SecurityHeadersMiddleware, token_ok
+from mitrasim.web.security import BodyLimitMiddleware, HostOriginGuard, SecurityHeadersMiddleware, token_ok
 from mitrasim.web.settings import WebSettings
 
 __all__ = ["create_app", "EXAMPLES", "example_text"]
@@ -54,31 +67,46 @@ def example_text(name: str) -> str:
         raise Unavailable(f"example {name!r} is not installed with this copy of mitrasim") from None
 
 
+class SafeJSONResponse(JSONResponse):
+    """Strict JSON that cannot fail: non-finite floats become ``null`` (flagged by the route where
+    they are results), lone surrogates are escaped (:func:`mitrasim.errors.json_safe`)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(json_safe(content), ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+
+
 def _error(status: int, field: str, message: str, value: Any = None, allowed: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
     err: dict[str, Any] = {"field": field, "message": message}
     if value is not None:
         err["value"] = value if isinstance(value, (str, int, float, bool)) else repr(value)[:200]
     if allowed is not None:
         err["allowed"] = allowed
-    return JSONResponse({"error": err}, status_code=status, headers=headers)
+    return SafeJSONResponse({"error": err}, status_code=status, headers=headers)
 
 
 def _validation_response(exc: RequestValidationError) -> JSONResponse:
+    """The request's first validation error, as the CLI shows it (one renderer: :mod:`mitrasim.errors`)."""
     errs = exc.errors()
     e = errs[0]
-    loc = [str(p) for p in e.get("loc", ()) if p != "body"]
-    field = ".".join(loc) or "body"
     if e.get("type") == "json_invalid":
+        loc = [str(p) for p in e.get("loc", ()) if p != "body"]
         ctx = e.get("ctx") or {}
         return _error(400, "body", f"malformed JSON: {ctx.get('error', e.get('msg'))} (at position {loc[-1] if loc else '?'})")
-    allowed = e.get("msg", "valid value")
-    if e.get("type") == "extra_forbidden":
-        allowed = "no such field"
-    ctx = e.get("ctx") or {}
-    allowed += "".join(f"; {k}={v}" for k, v in ctx.items() if k in ("ge", "gt", "le", "lt", "max_length", "min_length", "pattern", "expected"))
-    more = f" (+{len(errs) - 1} more)" if len(errs) > 1 else ""
-    value = e.get("input")
-    return _error(422, field, f"{field}: {allowed}{more}", value=value if not isinstance(value, (dict, list)) else None, allowed=allowed)
+    ie = from_validation_error(exc, skip=("body", "path", "query", "header", "__root__"))
+    if isinstance(ie.value, (dict, list)):
+        ie.value = None
+    return SafeJSONResponse({"error": ie.to_dict()}, status_code=422)
+
+
+#: Largest integer id accepted in a path (a SQL BIGINT); beyond it a request is refused (422), not a 500.
+MAX_ID = 2**63 - 1
+CaseId = Annotated[int, FastAPIPath(ge=1, le=MAX_ID, description="a saved case's id")]
+
+
+def _etag(row: Any) -> str:
+    """A strong ETag of a saved case: SHA-256 of its name, case and clips (canonical JSON)."""
+    body = json.dumps({"name": row.name, "case": row.case, "clips": row.clips}, sort_keys=True, separators=(",", ":"))
+    return '"' + hashlib.sha256(body.encode("utf-8")).hexdigest()[:32] + '"'
 
 
 class _TokenMiddleware:
@@ -114,7 +142,7 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = db or open_database(settings.db_url)
-        app.state.jobs = JobManager(app.state.db, settings.max_jobs)
+        app.state.jobs = JobManager(app.state.db, settings.max_jobs, settings.job_history)
         pool.start(warm=True)
         try:
             yield
@@ -130,6 +158,7 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
         docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        default_response_class=SafeJSONResponse,
     )
     app.state.settings = settings
     app.state.pool = pool
@@ -137,7 +166,7 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
     # -- errors ------------------------------------------------------------------
     @app.exception_handler(InputError)
     async def _input_error(_: Request, exc: InputError) -> JSONResponse:
-        return JSONResponse({"error": exc.to_dict()}, status_code=422)
+        return SafeJSONResponse({"error": exc.to_dict()}, status_code=422)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -151,6 +180,10 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
     async def _timeout(_: Request, exc: PoolTimeout) -> JSONResponse:
         return _error(504, "server", str(exc))
 
+    @app.exception_handler(ClientGone)
+    async def _gone(_: Request, exc: ClientGone) -> JSONResponse:
+        return _error(400, "client", str(exc))  # nobody reads it: the client has gone
+
     @app.exception_handler(Unavailable)
     async def _unavailable(_: Request, exc: Unavailable) -> JSONResponse:
         return _error(503, "feature", str(exc))
@@ -159,7 +192,7 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
     async def _too_many(_: Request, exc: TooManyJobs) -> JSONResponse:
         return _error(429, "jobs", str(exc), headers={"Retry-After": "5"})
 
-    api = APIRouter(prefix="/api")
+    api = APIRouter(prefix="/api", responses={code: {"model": ErrorReply, "description": "error (one line: field, value, allowed)"} for code in ERROR_STATUSES})
 
     def _db(request: Request) -> Database:
         return request.app.state.db
@@ -199,13 +232,14 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
 
     # -- computation -----------------------------------------------------------------
     @api.post("/simulate", summary="Engine steady beat for a batch of patients")
-    async def simulate(req: SimulateRequest) -> dict[str, Any]:
+    async def simulate(req: SimulateRequest, request: Request) -> dict[str, Any]:
         n = max([len(x) for x in (req.overrides, req.eroa_cm2, req.mva_cm2, req.hr_bpm) if x] or [1])
         if n > settings.max_patients:
             raise InputError("patients", n, f"at most {settings.max_patients} per request")
         if req.waveforms and n > settings.max_waveform_patients:
             raise InputError("waveforms", n, f"at most {settings.max_waveform_patients} patients with waveforms")
-        return await pool.run(services.simulate_patients, req.preset, req.overrides, req.eroa_cm2, req.mva_cm2, req.hr_bpm, req.waveforms, min(req.max_beats, settings.max_beats))
+        return await pool.run(services.simulate_patients, req.preset, req.overrides, req.eroa_cm2, req.mva_cm2, req.hr_bpm, req.waveforms, min(req.max_beats, settings.max_beats),
+                              disconnected=request.is_disconnected)
 
     @api.post("/grade", summary="Guideline MR grade (and stenosis) from measured echo values")
     async def grade(req: GradeRequest) -> dict[str, Any]:
@@ -218,21 +252,21 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
         return services._clean(out)
 
     @api.post("/valve/assess", summary="Valve, beat and echo grade before and after the placed clips")
-    async def assess(req: AssessRequest) -> dict[str, Any]:
+    async def assess(req: AssessRequest, request: Request) -> dict[str, Any]:
         clips = [c.model_dump() for c in req.clips]
-        return await pool.run(services.assess_clips, req.case, clips, settings.max_beats)
+        return await pool.run(services.assess_clips, req.case, clips, settings.max_beats, disconnected=request.is_disconnected)
 
     @api.post("/plan", summary="The planner's ranking of clip plans (mitrasim.procedure)")
-    async def plan(req: PlanRequest) -> dict[str, Any]:
+    async def plan(req: PlanRequest, request: Request) -> dict[str, Any]:
         adapters.check_available(adapters.PLANNER)
         _case_dict(req.case)
-        return await pool.run(adapters.plan_case, req.case, req.seed)
+        return await pool.run(adapters.plan_case, req.case, req.seed, disconnected=request.is_disconnected)
 
     @api.post("/procedure", summary="The procedure clip by clip, with complications for a seed (mitrasim.procedure)")
-    async def procedure(req: PlanRequest) -> dict[str, Any]:
+    async def procedure(req: PlanRequest, request: Request) -> dict[str, Any]:
         adapters.check_available(adapters.PROCEDURE)
         _case_dict(req.case)
-        return await pool.run(adapters.run_procedure_case, req.case, req.seed)
+        return await pool.run(adapters.run_procedure_case, req.case, req.seed, disconnected=request.is_disconnected)
 
     @api.post("/careplan", summary="The patient's care plan (JSON) and the printable guide (HTML)")
     async def careplan(req: CareplanRequest) -> dict[str, Any]:
@@ -247,39 +281,56 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
         return {"careplan": services._clean(careplan_json(plan, outcome)), "guide_html": render_guide_html(plan, outcome)}
 
     # -- cases -------------------------------------------------------------------------
-    @api.get("/cases", summary="Saved cases, newest first")
-    async def list_cases(request: Request) -> list[dict[str, Any]]:
-        return [{"id": r.id, "name": r.name, "updated_at": r.updated_at.isoformat(), "clips": len(r.clips or [])} for r in _db(request).list_cases()]
+    @api.get("/cases", summary="Saved cases, newest first, a page at a time")
+    async def list_cases(
+        request: Request,
+        limit: Annotated[int, Query(ge=1, le=200, description="cases per page")] = 50,
+        offset: Annotated[int, Query(ge=0, le=MAX_ID, description="cases to skip")] = 0,
+    ) -> dict[str, Any]:
+        db_ = _db(request)
+        items = [{"id": r.id, "name": r.name, "updated_at": r.updated_at.isoformat(), "clips": len(r.clips or [])} for r in db_.list_cases(limit, offset)]
+        total = db_.count_cases()
+        return {"items": items, "total": total, "limit": limit, "offset": offset, "next_offset": offset + len(items) if offset + len(items) < total else None}
 
     @api.post("/cases", status_code=201, summary="Save a case (validated) with its clips and, if given, the latest result")
     async def save_case(req: CaseIn, request: Request) -> dict[str, Any]:
         case = _case_dict(req.case)
         row = _db(request).add_case(req.name, case, [c.model_dump() for c in req.clips])
-        return {"id": row.id, "name": row.name}
+        return SafeJSONResponse({"id": row.id, "name": row.name}, status_code=201, headers={"ETag": _etag(row)})
 
-    @api.put("/cases/{case_id}", summary="Update a saved case")
-    async def update_case(case_id: int, req: CaseIn, request: Request) -> dict[str, Any]:
+    @api.put("/cases/{case_id}", summary="Update a saved case (If-Match: its current ETag)")
+    async def update_case(case_id: CaseId, req: CaseIn, request: Request, if_match: Annotated[str | None, Header(max_length=200)] = None) -> Any:
+        db_ = _db(request)
+        current = db_.get_case(case_id)
+        if current is None:
+            return _error(404, "case_id", f"no saved case {case_id}", value=case_id)
+        if if_match is None:
+            return _error(428, "if-match", "If-Match is required: send the ETag of the case as you loaded it (GET /api/cases/{id})")
+        if if_match.strip() not in ("*", _etag(current)):
+            return _error(412, "if-match", "the case was changed by someone else since you loaded it; reload it and apply your change again",
+                          headers={"ETag": _etag(current)})
         case = _case_dict(req.case)
-        row = _db(request).update_case(case_id, req.name, case, [c.model_dump() for c in req.clips])
+        row = db_.update_case(case_id, req.name, case, [c.model_dump() for c in req.clips])
         if row is None:
             return _error(404, "case_id", f"no saved case {case_id}", value=case_id)
-        return {"id": row.id, "name": row.name}
+        return SafeJSONResponse({"id": row.id, "name": row.name}, headers={"ETag": _etag(row)})
 
-    @api.get("/cases/{case_id}", summary="One saved case")
-    async def get_case(case_id: int, request: Request) -> Any:
+    @api.get("/cases/{case_id}", summary="One saved case (with its ETag)")
+    async def get_case(case_id: CaseId, request: Request) -> Any:
         row = _db(request).get_case(case_id)
         if row is None:
             return _error(404, "case_id", f"no saved case {case_id}", value=case_id)
-        return {"id": row.id, "name": row.name, "case": row.case, "clips": row.clips, "updated_at": row.updated_at.isoformat()}
+        body = {"id": row.id, "name": row.name, "case": row.case, "clips": row.clips, "updated_at": row.updated_at.isoformat(), "etag": _etag(row)}
+        return SafeJSONResponse(body, headers={"ETag": _etag(row)})
 
     @api.delete("/cases/{case_id}", status_code=204, summary="Delete a saved case and its results")
-    async def delete_case(case_id: int, request: Request) -> Response:
+    async def delete_case(case_id: CaseId, request: Request) -> Response:
         if not _db(request).delete_case(case_id):
             return _error(404, "case_id", f"no saved case {case_id}", value=case_id)
         return Response(status_code=204)
 
     @api.post("/cases/{case_id}/assess", summary="Assess the saved case's clips and store the result")
-    async def assess_saved(case_id: int, request: Request) -> Any:
+    async def assess_saved(case_id: CaseId, request: Request) -> Any:
         db_ = _db(request)
         row = db_.get_case(case_id)
         if row is None:
@@ -289,7 +340,7 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
         return {"result_id": stored.id, **res}
 
     @api.get("/cases/{case_id}/results", summary="Stored results of a saved case (summaries)")
-    async def case_results(case_id: int, request: Request) -> list[dict[str, Any]]:
+    async def case_results(case_id: CaseId, request: Request) -> list[dict[str, Any]]:
         return [_result_summary(r) for r in _db(request).list_results(case_id)]
 
     # -- jobs ----------------------------------------------------------------------------
@@ -304,7 +355,8 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
     @api.post("/jobs/trial", status_code=202, summary="Background job: a virtual trial (mitrasim.cohort, issue 5)")
     async def start_trial(req: TrialRequest, request: Request) -> dict[str, Any]:
         adapters.check_available(adapters.TRIAL)
-        job = request.app.state.jobs.start("trial", req.model_dump(), _trial_body(pool, req))
+        _web_trial(req.spec, req.seed, settings.max_trial_patients)  # refused now (422), not as a failed job
+        job = request.app.state.jobs.start("trial", req.model_dump(), _trial_body(pool, req, settings.max_trial_patients))
         return job.to_dict()
 
     @api.get("/jobs/{job_id}", summary="A job's status, progress and (when done) result")
@@ -335,7 +387,8 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.add_middleware(_TokenMiddleware, token=settings.token)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, read_timeout_s=settings.body_timeout_s)
+    app.add_middleware(HostOriginGuard, allowed=settings.host_allow_list())
     app.add_middleware(SecurityHeadersMiddleware)
     return app
 
@@ -383,15 +436,46 @@ def _sweep_body(pool: WorkerPool, req: SweepRequest, max_beats: int):
     return body
 
 
-def _trial_body(pool: WorkerPool, req: TrialRequest):
+def _trial_body(pool: WorkerPool, req: TrialRequest, max_patients: int):
     async def body(ctx: JobContext) -> dict[str, Any]:
-        return await pool.run(_run_trial, req.spec, req.seed)
+        return await pool.run(_run_trial, req.spec, req.seed, max_patients)
 
     return body
 
 
-def _run_trial(spec: dict[str, Any], seed: int) -> dict[str, Any]:
-    return {"trial": adapters.to_jsonable(adapters.trial_runner()(spec, seed=seed))}
+def _web_trial(spec: dict[str, Any], seed: int, max_patients: int) -> Any:
+    """The trial of a web request: a shipped population by name or an inline one (never a file on
+    the server), the request's seed, at most ``max_patients`` patients."""
+    from mitrasim.cohort.population import SHIPPED_POPULATIONS
+    from mitrasim.cohort.trial import parse_trial
+
+    pop = spec.get("population")
+    if isinstance(pop, str) and pop not in SHIPPED_POPULATIONS:
+        raise InputError("spec.population", pop, f"a shipped population ({', '.join(SHIPPED_POPULATIONS)}) or an inline mapping")
+    trial = parse_trial({**spec, "seed": seed}, base_dir=None, source="request")
+    if trial.n_patients > max_patients:
+        raise InputError("spec.n_patients", trial.n_patients, f"at most {max_patients} patients in a web job (run larger trials with `mitrasim trial`)")
+    return trial
+
+
+def _run_trial(spec: dict[str, Any], seed: int, max_patients: int) -> dict[str, Any]:
+    """Run the trial into a temporary folder (in a worker); its summary and paired differences."""
+    import tempfile
+
+    from mitrasim.cohort.report import paired_differences, summarize
+    from mitrasim.cohort.trial import read_results
+
+    trial = _web_trial(spec, seed, max_patients)
+    run_trial = adapters.trial_runner()
+    with tempfile.TemporaryDirectory(prefix="mitrasim-trial-") as d:
+        run = run_trial(trial, Path(d) / "out", workers=1, progress=False)
+        table, _ = read_results(Path(d) / "out")
+    return {
+        "trial": {"name": trial.name, "n_patients": trial.n_patients, "seed": trial.seed, "arms": [a.name for a in trial.arms],
+                  "seconds": run["seconds"]},
+        "summary": services._clean(summarize(table, trial)),
+        "paired": services._clean(paired_differences(table, trial)),
+    }
 
 
 def _plotly_js() -> bytes:

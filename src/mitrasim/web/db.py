@@ -10,7 +10,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, create_engine, event, select
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, create_engine, delete, event, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -101,9 +101,13 @@ class Database:
         with self.session() as s:
             return s.get(CaseRow, case_id)
 
-    def list_cases(self, limit: int = 200) -> list[CaseRow]:
+    def list_cases(self, limit: int = 200, offset: int = 0) -> list[CaseRow]:
         with self.session() as s:
-            return list(s.scalars(select(CaseRow).order_by(CaseRow.updated_at.desc(), CaseRow.id.desc()).limit(limit)))
+            return list(s.scalars(select(CaseRow).order_by(CaseRow.updated_at.desc(), CaseRow.id.desc()).offset(offset).limit(limit)))
+
+    def count_cases(self) -> int:
+        with self.session() as s:
+            return int(s.scalar(select(func.count()).select_from(CaseRow)) or 0)
 
     def delete_case(self, case_id: int) -> bool:
         with self.session() as s, s.begin():
@@ -140,6 +144,25 @@ class Database:
         with self.session() as s:
             return s.get(JobRow, job_id)
 
+    def fail_unfinished_jobs(self, reason: str) -> int:
+        """Mark jobs left queued/running by a server that stopped (crash, kill -9) as failed."""
+        with self.session() as s, s.begin():
+            res = s.execute(update(JobRow).where(JobRow.status.in_(("queued", "running"))).values(status="failed", error=reason, finished_at=_now()))
+            return int(res.rowcount or 0)
+
+    def prune_jobs(self, keep: int) -> int:
+        """Delete finished jobs beyond the newest ``keep``; returns how many were deleted."""
+        with self.session() as s, s.begin():
+            finished = select(JobRow.id).where(JobRow.status.not_in(("queued", "running"))).order_by(JobRow.created_at.desc(), JobRow.id.desc()).offset(keep)
+            ids = list(s.scalars(finished))
+            if ids:
+                s.execute(delete(JobRow).where(JobRow.id.in_(ids)))
+            return len(ids)
+
+    def count_jobs(self) -> int:
+        with self.session() as s:
+            return int(s.scalar(select(func.count()).select_from(JobRow)) or 0)
+
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
@@ -148,14 +171,43 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def open_database(url: str) -> Database:
-    """Connect, create the SQLite folder if needed, migrate to head, return a :class:`Database`."""
+def open_database(url: str, create_folder: bool = False) -> Database:
+    """Connect, migrate to head, return a :class:`Database`.
+
+    A SQLite file's folder must exist and be writable (``create_folder``: make it, for the
+    default location only); an unreachable or refused database is an :class:`InputError`
+    naming ``db`` (password hidden), not a traceback.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from mitrasim.errors import InputError
+
+    shown = _redacted(url)
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        from mitrasim.files import check_output_file
+
+        f = Path(url.removeprefix("sqlite:///"))
+        if create_folder:
+            f.parent.mkdir(parents=True, exist_ok=True)
+        check_output_file(f, "db")
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    engine = create_engine(url, pool_pre_ping=True)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-    run_migrations(engine)
+    try:
+        engine = create_engine(url, pool_pre_ping=True, **({"connect_args": {"connect_timeout": 10}} if url.startswith("postgresql") else {}))
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        run_migrations(engine)
+    except (SQLAlchemyError, OSError, ImportError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+        raise InputError("db", shown, "a reachable, writable database (sqlite:///FILE or postgresql://...)", reason) from None
     return Database(engine)
+
+
+def _redacted(url: str) -> str:
+    """The URL with any password replaced by ``***``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    cred, at, host = rest.rpartition("@")
+    user = cred.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in cred else url

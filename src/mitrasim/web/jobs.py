@@ -4,6 +4,11 @@ A job is an asyncio task in the server's loop that submits its chunks of work to
 the :class:`~mitrasim.web.pool.WorkerPool` one after another, so it shares the
 pool's bounds with interactive requests and a cancel takes effect between
 chunks.  At most ``max_jobs`` run at once.
+
+History is bounded: memory holds only queued and running jobs (a finished job is
+read back from the database), and the database keeps the newest ``history``
+finished jobs.  A job that was queued or running when the server stopped (crash,
+``kill -9``) is marked failed, with that reason, when the next server starts.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ __all__ = ["Job", "JobManager", "TooManyJobs", "JobContext"]
 
 class TooManyJobs(RuntimeError):
     pass
+
+
+RESTART_REASON = "the server stopped while this job was queued or running; start it again"
 
 
 @dataclass
@@ -56,10 +64,13 @@ class Job:
 class JobManager:
     """Start, follow and cancel jobs; the finished state is saved in the ``jobs`` table."""
 
-    def __init__(self, db: Database, max_jobs: int = 4):
+    def __init__(self, db: Database, max_jobs: int = 4, history: int = 200):
         self.db = db
         self.max_jobs = max_jobs
+        self.history = history
         self.jobs: dict[str, Job] = {}
+        db.fail_unfinished_jobs(RESTART_REASON)
+        db.prune_jobs(history)
 
     def running(self) -> int:
         return sum(1 for j in self.jobs.values() if j.status in ("queued", "running"))
@@ -85,7 +96,11 @@ class JobManager:
             job.status = "cancelled"
         except Exception as exc:  # the job's failure is its result; the server keeps serving
             job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
-        self.db.update_job(job.id, status=job.status, progress=job.progress, result=job.result, error=job.error, finished_at=dt.datetime.now(dt.timezone.utc))
+        try:
+            self.db.update_job(job.id, status=job.status, progress=job.progress, result=job.result, error=job.error, finished_at=dt.datetime.now(dt.timezone.utc))
+            self.db.prune_jobs(self.history)
+        finally:
+            self.jobs.pop(job.id, None)  # finished: the database has it (bounded memory)
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         job = self.jobs.get(job_id)
@@ -94,7 +109,7 @@ class JobManager:
         row = self.db.get_job(job_id)
         if row is None:
             return None
-        return {"id": row.id, "kind": row.kind, "status": row.status, "progress": row.progress, "error": row.error, "result": row.result}
+        return {"id": row.id, "kind": row.kind, "status": row.status, "progress": round(row.progress or 0.0, 4), "error": row.error, "result": row.result if row.status == "done" else None}
 
     def cancel(self, job_id: str) -> dict[str, Any] | None:
         job = self.jobs.get(job_id)

@@ -24,11 +24,11 @@ import multiprocessing as mp
 import os
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from mitrasim.errors import InputError
 
-__all__ = ["WorkerPool", "PoolBusy", "PoolTimeout"]
+__all__ = ["WorkerPool", "PoolBusy", "PoolTimeout", "ClientGone"]
 
 
 class PoolBusy(RuntimeError):
@@ -39,11 +39,43 @@ class PoolTimeout(RuntimeError):
     """A task ran past its time limit."""
 
 
+class ClientGone(RuntimeError):
+    """The client went away before its task started; the task was dropped."""
+
+
+WARM_UP_LIMIT_S = 120.0
+"""Longest wait for restarted workers to load the engine before a task is submitted to them."""
+
+DISCONNECT_POLLS = 4
+"""Check for a gone client every this many 50 ms queue polls."""
+
+
 def _init_worker() -> None:
     os.environ["NUMBA_NUM_THREADS"] = "1"
+    _exit_with_parent()
     from mitrasim.web import services
 
     services.warm_up()
+
+
+PARENT_POLL_S = 1.0
+"""How often a worker checks that the server that started it is still alive."""
+
+
+def _exit_with_parent() -> None:
+    """End this worker when the server dies, even by ``kill -9`` (no shutdown code runs then):
+    a daemon thread exits the process once its parent has changed (it was re-parented).
+    (Not ``PR_SET_PDEATHSIG``: it fires when the *thread* that spawned the worker ends.)
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_S)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="mitrasim-parent-watch", daemon=True).start()
 
 
 def _timed_call(fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[float, Any, dict[str, Any] | None]:
@@ -56,7 +88,7 @@ def _timed_call(fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[floa
     try:
         return t0, fn(*args, **kwargs), None
     except InputError as exc:
-        return t0, None, {"field": exc.field, "value": exc.value if isinstance(exc.value, (str, int, float, bool, type(None))) else repr(exc.value), "allowed": exc.allowed, "hint": exc.hint}
+        return t0, None, {"field": exc.field, "value": exc.value if isinstance(exc.value, (str, int, float, bool, type(None))) else repr(exc.value), "allowed": exc.allowed, "hint": exc.hint, "message": exc.sentence}
 
 
 class WorkerPool:
@@ -72,6 +104,7 @@ class WorkerPool:
         self._executor: cf.Executor | None = None
         self.restarts = 0
         self.completed = 0
+        self._warming: list[cf.Future] = []
 
     # -- lifecycle -------------------------------------------------------------
     def _new_executor(self) -> cf.Executor:
@@ -110,6 +143,8 @@ class WorkerPool:
                 return
             self._executor = self._new_executor()
             self.restarts += 1
+            if self.use_processes:  # start the new workers now; tasks wait for them (warm-up is not run time)
+                self._warming = [self._executor.submit(time.sleep, 0) for _ in range(self.workers)]
         self._kill(broken)
 
     # -- state -----------------------------------------------------------------
@@ -129,8 +164,12 @@ class WorkerPool:
         }
 
     # -- running ---------------------------------------------------------------
-    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run ``fn(*args, **kwargs)`` in a worker; raise PoolBusy / PoolTimeout / the task's error."""
+    async def run(self, fn: Callable[..., Any], *args: Any, disconnected: Callable[[], Awaitable[bool]] | None = None, **kwargs: Any) -> Any:
+        """Run ``fn(*args, **kwargs)`` in a worker; raise PoolBusy / PoolTimeout / the task's error.
+
+        ``disconnected``: an async check (the request's ``is_disconnected``); a request whose client
+        has gone while it waits in the queue is dropped there (:class:`ClientGone`), freeing its slot.
+        """
         with self._lock:
             if self._admitted >= self.queue_limit:
                 raise PoolBusy(f"{self._admitted} simulation tasks queued (limit {self.queue_limit}); retry shortly")
@@ -139,6 +178,9 @@ class WorkerPool:
             for attempt in (0, 1):
                 if self._executor is None:
                     self.start(warm=False)
+                if self._warming:
+                    await asyncio.wait([asyncio.wrap_future(f) for f in self._warming], timeout=WARM_UP_LIMIT_S)
+                    self._warming = [f for f in self._warming if not f.done()]
                 ex = self._executor
                 assert ex is not None
                 try:
@@ -147,7 +189,7 @@ class WorkerPool:
                     self._restart(ex)
                     continue
                 try:
-                    result = await self._await(fut, ex)
+                    result = await self._await(fut, ex, disconnected)
                     self.completed += 1
                     return result
                 except cf.BrokenExecutor:
@@ -159,11 +201,16 @@ class WorkerPool:
             with self._lock:
                 self._admitted -= 1
 
-    async def _await(self, fut: cf.Future, ex: cf.Executor) -> Any:
+    async def _await(self, fut: cf.Future, ex: cf.Executor, disconnected: Callable[[], Awaitable[bool]] | None = None) -> Any:
         afut = asyncio.wrap_future(fut)
         # Queue time is free; run time is bounded.  Poll until the task starts.
+        polls = 0
         while not fut.running() and not fut.done():
             await asyncio.wait({afut}, timeout=0.05)
+            polls += 1
+            if disconnected is not None and polls % DISCONNECT_POLLS == 0 and not fut.running() and await disconnected():
+                if fut.cancel():
+                    raise ClientGone("the client disconnected while its request waited")
         started = time.time()
         done, _ = await asyncio.wait({afut}, timeout=max(0.0, self.timeout_s - (time.time() - started)))
         if not done:
@@ -171,6 +218,8 @@ class WorkerPool:
             if self.use_processes:
                 self._restart(ex)
             raise PoolTimeout(f"simulation ran past {self.timeout_s:g} s and was stopped")
+        if fut.cancelled():  # cancelled by a restart of the pool (another task's time-out): not this task's failure
+            raise cf.BrokenExecutor("the worker pool was restarted")
         _t0, result, input_error = afut.result()
         if input_error is not None:
             raise InputError(**input_error)

@@ -8,9 +8,12 @@ clip lists, names.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mitrasim.ranges import RANGES
 
 __all__ = [
     "MAX_PATIENTS",
@@ -23,6 +26,8 @@ __all__ = [
     "PlanRequest",
     "SweepRequest",
     "TrialRequest",
+    "ErrorReply",
+    "ERROR_STATUSES",
 ]
 
 MAX_PATIENTS = 64
@@ -68,12 +73,33 @@ class AssessRequest(_In):
     clips: list[ClipIn] = Field(default_factory=list, max_length=6)
 
 
+def plain_text(value: str) -> str:
+    """``value`` if it holds no control, format (e.g. right-to-left override U+202E), surrogate,
+    private-use or unassigned character and is not blank; else ValueError naming the character."""
+    for i, ch in enumerate(value):
+        cat = unicodedata.category(ch)
+        if cat in _REFUSED_CATEGORIES:
+            raise ValueError(f"plain text: character U+{ord(ch):04X} ({_CATEGORY_WORDS[cat]}) at position {i} is not allowed")
+    if not value.strip():
+        raise ValueError("plain text, not blank")
+    return value
+
+
+_CATEGORY_WORDS = {"Cc": "control", "Cf": "format/bidirectional control", "Cs": "surrogate", "Co": "private use", "Cn": "unassigned"}
+_REFUSED_CATEGORIES = frozenset(_CATEGORY_WORDS)
+
+
 class CaseIn(_In):
     """A case to save, with its clips."""
 
     name: str = Field(min_length=1, max_length=200)
     case: dict[str, Any]
     clips: list[ClipIn] = Field(default_factory=list, max_length=6)
+
+    @field_validator("name")
+    @classmethod
+    def _plain(cls, v: str) -> str:
+        return plain_text(v)
 
 
 class GradeRequest(_In):
@@ -105,11 +131,30 @@ class SweepRequest(_In):
     """A background job: the steady beat over a range of EROA (a small cohort of one preset)."""
 
     preset: str = Field("regazzoni2022", min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
-    eroa_min_cm2: Number = Field(0.0, ge=0, le=2)
-    eroa_max_cm2: Number = Field(0.6, ge=0, le=2)
+    eroa_min_cm2: Number = RANGES["eroa_cm2"].field(0.0)
+    eroa_max_cm2: Number = RANGES["eroa_cm2"].field(0.6)
     n: int = Field(20, ge=1, le=2000)
-    mva_cm2: Number = Field(4.0, gt=0, le=10)
+    mva_cm2: Number = RANGES["mva_cm2"].field(4.0)
     chunk: int = Field(16, ge=1, le=MAX_PATIENTS)
+
+
+class ErrorDetail(BaseModel):
+    """One error: the field, the value given (when there is one), what is allowed, and one line of text."""
+
+    field: str
+    message: str
+    value: Any = None
+    allowed: str | None = None
+
+
+class ErrorReply(BaseModel):
+    """Every error reply of the API (4xx and 5xx)."""
+
+    error: ErrorDetail
+
+
+ERROR_STATUSES = (400, 401, 403, 404, 408, 409, 412, 413, 422, 428, 429, 500, 503, 504)
+"""Status codes of error replies, documented on every route (all in the :class:`ErrorReply` shape)."""
 
 
 class TrialRequest(_In):

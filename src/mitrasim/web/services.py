@@ -12,6 +12,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from mitrasim.ranges import result_flags
+
 __all__ = [
     "resolve_preset",
     "simulate_patients",
@@ -83,7 +85,9 @@ def simulate_patients(
     )
     patients = []
     for i in range(res.n):
-        p: dict[str, Any] = {"metrics": res.patient_metrics(i)}
+        m = res.patient_metrics(i)
+        flags = result_flags(m)  # a null metric is always explained here
+        p: dict[str, Any] = {"valid": not flags, "flags": flags, "metrics": m}
         if waveforms:
             p["waveforms"] = _decimate(res.patient_waveforms(i))
         patients.append(p)
@@ -122,7 +126,10 @@ def _beat(case: Any, eroa_cm2: float, mva_anatomic_cm2: float, max_beats: int, p
     echo = synthetic_echo({**w, "eroa_cm2": eroa_cm2, "mva_cm2": mva_eff, "hr_bpm": p.hr_bpm})
     grade = echo.grade(etiology=p.etiology)
     sten = grade_stenosis(mva_anatomic_cm2, m["mean_gradient_mmhg"])
+    flags = result_flags(m)
     return {
+        "valid": not flags,
+        "flags": flags,
         "eroa_cm2": eroa_cm2,
         "mva_cm2": mva_anatomic_cm2,
         "mva_effective_cm2": mva_eff,
@@ -156,7 +163,7 @@ def assess_clips(case_data: Mapping[str, Any], clips: Sequence[Mapping[str, Any]
     except InputError as exc:  # the request's clips are "clips.N...", not the case file's "procedure.clips.N..."
         if not exc.field.startswith("procedure.clips"):
             raise
-        raise InputError(exc.field.removeprefix("procedure."), exc.value, exc.allowed, exc.hint) from None
+        raise exc.renamed(exc.field.removeprefix("procedure.")) from None
     valve = valve_from_spec(case.valve)
     preset, notes = resolve_preset(case.patient.preset)
     devs = [DEFAULT_CATALOGUE[c.device] for c in case.procedure.clips]

@@ -3,18 +3,19 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const SVG = "http://www.w3.org/2000/svg";
-  const X0 = 30, X1 = 370, YC = 110, GAP_PX_PER_MM = 3;
+  const X0 = 30, X1 = 370, YC = 110, GAP_PX_PER_MM = 3, CASES_PAGE = 20;
   const state = {
     token: sessionStorage.getItem("mitrasim-token") || "",
     meta: null, caseData: null, clips: [], valve: null, result: null,
-    selected: -1, savedId: null, seq: 0, controller: null, timer: null,
+    selected: -1, savedId: null, etag: null, seq: 0, controller: null, timer: null, casesOffset: 0,
   };
 
   // ---------- API ----------
   async function api(path, opts = {}) {
-    const headers = { "Content-Type": "application/json" };
+    const headers = Object.assign({ "Content-Type": "application/json" }, opts.headers || {});
     if (state.token) headers.Authorization = "Bearer " + state.token;
     const res = await fetch(path, { method: opts.method || "GET", headers, body: opts.body ? JSON.stringify(opts.body) : undefined, signal: opts.signal });
+    const etag = res.headers.get("ETag"); if (etag && opts.onEtag) opts.onEtag(etag);
     let data = null;
     try { data = await res.json(); } catch (_) { data = null; }
     if (res.status === 401) { $("token-box").hidden = false; }
@@ -118,6 +119,7 @@
     }
     m.appendChild(svg("text", { x: 2, y: YC + 25, "aria-hidden": "true" }, "AL"));
     m.appendChild(svg("text", { x: X1 + 6, y: YC + 25, "aria-hidden": "true" }, "PM"));
+    drawLegendAndScale(m);
     if (state.valve) m.appendChild(gapPolygon(state.valve.s_mm, state.valve.gap_mm, "gap"));
     if (state.result && state.result.after && state.result.after.gap_mm && state.valve) m.appendChild(gapPolygon(state.valve.s_mm, state.result.after.gap_mm, "gap-after"));
     m.appendChild(svg("line", { x1: X0, x2: X1, y1: YC, y2: YC, class: "line", "aria-hidden": "true" }));
@@ -138,6 +140,30 @@
       r.addEventListener("focus", () => { state.selected = i; });
       m.appendChild(r);
     });
+  }
+  // Legend (top) and a mm scale along the coaptation line (bottom): the line is drawn to length,
+  // the gap's height is the gap itself at GAP_PX_PER_MM.
+  function drawLegendAndScale(m) {
+    const g = svg("g", { class: "legend", "data-testid": "map-legend" });
+    // swatches take the map's colours (app.css: .gap, .gap-after, .clip) but not those classes, which name map items
+    [["#d9534f", 0.55, "gap before"], ["#b3261e", 0.9, "gap after clips"], ["#0a4a8a", 1, "clip"]].forEach(([fill, op, label], i) => {
+      const x = X0 + i * 118;
+      g.appendChild(svg("rect", { x, y: 4, width: 14, height: 10, class: "swatch", fill, "fill-opacity": op }));
+      g.appendChild(svg("text", { x: x + 18, y: 13 }, label));
+    });
+    g.appendChild(svg("title", {}, `Gap height drawn at ${GAP_PX_PER_MM} px per mm, both sides of the line`));
+    m.appendChild(g);
+    const sc = svg("g", { class: "scale", "data-testid": "map-scale" });
+    const y = 200, len = L(), step = len > 40 ? 10 : 5;
+    sc.appendChild(svg("line", { x1: X0, x2: X1, y1: y, y2: y }));
+    for (let mm = 0; mm <= len + 1e-9; mm += step) {
+      const x = xOf(mm); const major = mm % 10 === 0;
+      sc.appendChild(svg("line", { x1: x, x2: x, y1: y, y2: y + (major ? 6 : 4) }));
+      if (major) sc.appendChild(svg("text", { x: x - 6, y: y + 17 }, String(mm)));
+    }
+    sc.appendChild(svg("text", { x: X1 + 4, y: y + 4 }, "mm"));
+    sc.appendChild(svg("title", {}, `Coaptation line, ${len.toFixed(1)} mm from the anterolateral (AL) to the posteromedial (PM) commissure`));
+    m.appendChild(sc);
   }
   function toSvg(ev) {
     const m = $("valve-map"); const pt = m.createSVGPoint(); pt.x = ev.clientX; pt.y = ev.clientY;
@@ -194,12 +220,20 @@
     try {
       const r = await api("/api/valve/assess", { method: "POST", body: { case: state.caseData, clips: state.clips }, signal: state.controller.signal });
       if (seq !== state.seq) return;
-      state.result = r; state.valve = r.valve; clearErrors();
+      state.result = r; state.valve = r.valve; clearErrors(); setStale(false);
       showResults(); drawMap(); status(state.clips.length ? "Results updated." : "Baseline shown; place a clip on the line.");
     } catch (e) {
       if (e.name === "AbortError") return;
-      showError(e); status("Could not simulate: " + e.message);
+      showError(e); status("Could not simulate: " + e.message); setStale(true, e.message);
     }
+  }
+  // After invalid input the shown numbers belong to the last valid case: say so, on the table and the summary.
+  function setStale(stale, why) {
+    $("results-section").classList.toggle("stale", stale);
+    $("stale-note").hidden = !stale;
+    $("stale-note").textContent = stale ? `Out of date: these results are for the last valid input, not for the current one (${why}).` : "";
+    $("results").setAttribute("aria-describedby", stale ? "stale-note res-note" : "res-note");
+    $("map-summary").classList.toggle("stale", stale);
   }
   function gradeClass(g) { return ["0", "1+"].includes(g) ? "grade-good" : (["3+", "4+"].includes(g) ? "grade-bad" : ""); }
   function setCell(id, text, cls) { const c = $(id); c.textContent = text; c.className = cls || ""; }
@@ -212,19 +246,25 @@
     setCell("r-la-b", fmt(b.metrics.la_mean_mmhg, 1)); setCell("r-la-a", a ? fmt(a.metrics.la_mean_mmhg, 1) : "–");
     setCell("r-fsv-b", fmt(b.metrics.forward_sv_ml, 0)); setCell("r-fsv-a", a ? fmt(a.metrics.forward_sv_ml, 0) : "–");
     const notes = (state.result.notes || []).concat(state.result.clips.filter((c) => c.grasp !== "good").map((c) => `${c.device} at ${c.position_mm} mm: grasp ${c.grasp}${c.grasp_reasons.length ? " — " + c.grasp_reasons.join("; ") : ""}`));
-    $("res-note").textContent = notes.join(" · ");
+    const flags = [b].concat(a ? [a] : []).flatMap((x) => x.flags || []);
+    $("res-note").textContent = notes.concat(flags.map((f) => "not a result: " + f)).join(" · ");
+    $("map-summary").textContent = a
+      ? `MR ${b.mr_grade} → ${a.mr_grade} · EROA ${fmt(b.eroa_cm2, 2)} → ${fmt(a.eroa_cm2, 2)} cm² · gradient ${fmt(b.mean_gradient_mmhg, 1)} → ${fmt(a.mean_gradient_mmhg, 1)} mmHg`
+      : `MR ${b.mr_grade} · EROA ${fmt(b.eroa_cm2, 2)} cm² · gradient ${fmt(b.mean_gradient_mmhg, 1)} mmHg (no clip yet)`;
     plot();
   }
   function plot() {
     if (!window.Plotly) return;
     const b = state.result.before.waveforms, a = state.result.after && state.result.after.waveforms;
     const cfg = { displaylogo: false, responsive: true, displayModeBar: false };
-    const lay = (t, x, y) => ({ title: { text: t, font: { size: 14 }, x: 0, xanchor: "left" }, margin: { l: 50, r: 10, t: 50, b: 45 }, xaxis: { title: { text: x } }, yaxis: { title: { text: y } }, legend: { orientation: "h", x: 1, xanchor: "right", y: 1.02, yanchor: "bottom" } });
+    // Axis ranges padded by 8 % of the data's span, so no curve touches the plot's edges.
+    const padded = (arrs) => { const v = arrs.flat().filter((z) => Number.isFinite(z)); if (!v.length) return undefined; const lo = Math.min(...v), hi = Math.max(...v), p = 0.08 * ((hi - lo) || 1); return [lo - p, hi + p]; };
+    const lay = (t, x, y, xs, ys) => ({ title: { text: t, font: { size: 14 }, x: 0, xanchor: "left" }, margin: { l: 60, r: 20, t: 50, b: 50 }, xaxis: { title: { text: x }, range: padded(xs), zeroline: false }, yaxis: { title: { text: y }, range: padded(ys), zeroline: false }, legend: { orientation: "h", x: 1, xanchor: "right", y: 1.02, yanchor: "bottom" } });
     const pv = [{ x: b.v_lv_ml, y: b.p_lv_mmhg, name: "before", line: { color: "#b3261e" } }];
     const la = [{ x: b.t_s, y: b.p_la_mmhg, name: "before", line: { color: "#b3261e" } }];
     if (a) { pv.push({ x: a.v_lv_ml, y: a.p_lv_mmhg, name: "after", line: { color: "#0a4a8a" } }); la.push({ x: a.t_s, y: a.p_la_mmhg, name: "after", line: { color: "#0a4a8a" } }); }
-    Plotly.react("plot-pv", pv, lay("LV pressure–volume loop", "LV volume (mL)", "LV pressure (mmHg)"), cfg);
-    Plotly.react("plot-la", la, lay("Left atrial pressure", "time (s)", "LA pressure (mmHg)"), cfg);
+    Plotly.react("plot-pv", pv, lay("LV pressure–volume loop", "LV volume (mL)", "LV pressure (mmHg)", pv.map((t) => t.x), pv.map((t) => t.y)), cfg);
+    Plotly.react("plot-la", la, lay("Left atrial pressure", "time (s)", "LA pressure (mmHg)", la.map((t) => t.x), la.map((t) => t.y)), cfg);
   }
 
   // ---------- cases ----------
@@ -232,7 +272,7 @@
     const name = $("example").value;
     try {
       const r = await api(`/api/examples/${encodeURIComponent(name)}`);
-      state.caseData = r.case; state.clips = []; state.savedId = null; state.valve = null; state.result = null;
+      state.caseData = r.case; state.clips = []; state.savedId = null; state.etag = null; state.valve = null; state.result = null;
       updateSaveButtons(); fillForm(r.case.name || name, r.case); drawMap(); drawClipList(); status(`Loaded example ${name}.`); await assess();
     } catch (e) { showError(e); }
   }
@@ -246,12 +286,15 @@
       let r = null;
       if (state.savedId !== null && asNew !== true) {
         try {
-          r = await api(`/api/cases/${encodeURIComponent(state.savedId)}`, { method: "PUT", body });
+          r = await api(`/api/cases/${encodeURIComponent(state.savedId)}`, { method: "PUT", body, headers: { "If-Match": state.etag || "" }, onEtag: (t) => { state.etag = t; } });
           state.savedId = r.id; status(`Updated case ${r.id}: ${r.name}.`);
-        } catch (e) { if (e.status !== 404) throw e; r = null; }  // deleted meanwhile: save it anew
+        } catch (e) {
+          if (e.status === 412) { status("Not saved: someone else changed this case since you opened it. Open it again (Saved cases) and redo your change, or use “Save as new”."); return; }
+          if (e.status !== 404) throw e; r = null;  // deleted meanwhile: save it anew
+        }
       }
       if (r === null) {
-        r = await api("/api/cases", { method: "POST", body });
+        r = await api("/api/cases", { method: "POST", body, onEtag: (t) => { state.etag = t; } });
         state.savedId = r.id; status(`Saved case ${r.id}: ${r.name}.`);
       }
       updateSaveButtons(); await listCases();
@@ -263,11 +306,14 @@
     $("save-case").setAttribute("aria-label", open ? `Save changes to saved case ${state.savedId}` : "Save case");
     $("save-case-new").hidden = !open;
   }
-  async function listCases() {
-    const ul = $("saved-cases");
+  async function listCases(offset) {
+    const ul = $("saved-cases"); state.casesOffset = offset || 0;
     try {
-      const rows = await api("/api/cases"); ul.replaceChildren();
+      const page = await api(`/api/cases?limit=${CASES_PAGE}&offset=${state.casesOffset}`); ul.replaceChildren();
+      const rows = page.items;
       if (!rows.length) ul.appendChild(el("li", {}, "No saved cases yet."));
+      $("cases-prev").hidden = state.casesOffset === 0; $("cases-next").hidden = page.next_offset === null;
+      $("cases-page").textContent = page.total > CASES_PAGE ? `${state.casesOffset + 1}–${state.casesOffset + rows.length} of ${page.total}` : "";
       rows.forEach((r) => {
         const li = el("li"); li.appendChild(el("span", {}, `${r.name} (${r.clips} clip${r.clips === 1 ? "" : "s"})`));
         const b = el("button", { type: "button", class: "secondary" }, "Open"); b.setAttribute("aria-label", `Open saved case ${r.name}`);
@@ -276,7 +322,7 @@
     } catch (e) { ul.replaceChildren(el("li", {}, "Saved cases unavailable: " + e.message)); }
   }
   async function openCase(id) {
-    const r = await api(`/api/cases/${id}`);
+    const r = await api(`/api/cases/${id}`, { onEtag: (t) => { state.etag = t; } });
     state.caseData = r.case; state.clips = r.clips || []; state.savedId = r.id; state.valve = null; state.result = null;
     updateSaveButtons(); fillForm(r.name, r.case); drawMap(); drawClipList(); status(`Opened saved case ${r.name}.`); await assess();
   }
@@ -291,7 +337,9 @@
     const out = $("plan-out"); out.replaceChildren(el("p", {}, "Ranking plans…"));
     try {
       const r = await api("/api/plan", { method: "POST", body: { case: state.caseData } });
-      const rk = r.ranking; const items = Array.isArray(rk) ? rk : (rk.plans || rk.ranking || rk.best || []);
+      // The planner returns {best, top: [...], verdicts}; an older shape was a plain list.
+      const rk = r.ranking || {};
+      const items = Array.isArray(rk) ? rk : (Array.isArray(rk.top) ? rk.top : (rk.best ? [rk.best] : []));
       const t = el("table"); const head = el("tr");
       ["#", "clips", "EROA after (cm²)", "MR after", "gradient (mmHg)", ""].forEach((h) => head.appendChild(el("th", { scope: "col" }, h)));
       t.appendChild(el("thead")).appendChild(head); const tb = el("tbody"); t.appendChild(tb);
@@ -306,8 +354,43 @@
         b.disabled = !clips.length; b.addEventListener("click", () => { state.clips = clips.map((c) => ({ device: c.device, position_mm: clampPos(c.position_mm, c.device) })); clipsChanged(false); });
         td.appendChild(b); tr.appendChild(td); tb.appendChild(tr);
       });
-      out.replaceChildren(t);
+      const verdicts = el("ul", { class: "verdicts" });
+      Object.values(rk.verdicts || {}).forEach((v) => verdicts.appendChild(el("li", {}, v)));
+      out.replaceChildren(t, verdicts);
+      if (!items.length) out.replaceChildren(el("p", {}, "The planner found no plan that keeps to the rules."), verdicts);
     } catch (e) { out.replaceChildren(el("p", {}, e.status === 503 ? "The planner is not in this build yet: " + e.message : "Planner: " + e.message)); }
+  }
+
+  // ---------- procedure: clip by clip, as the operator sees it ----------
+  async function runProcedure() {
+    const out = $("proc-out"); out.replaceChildren(el("p", {}, "Running the procedure…"));
+    const seed = Number($("proc-seed").value || 0);
+    try {
+      const r = await api("/api/procedure", { method: "POST", body: { case: state.caseData, seed } });
+      const p = r.procedure; const steps = p.steps || [];
+      const t = el("table", { "data-testid": "procedure-steps" }); const head = el("tr");
+      ["step", "what the operator does and sees", "EROA (cm²)", "MR", "gradient (mmHg)", "MVA (cm²)"].forEach((h) => head.appendChild(el("th", { scope: "col" }, h)));
+      t.appendChild(el("thead")).appendChild(head); const tb = el("tbody"); t.appendChild(tb);
+      steps.forEach((s, i) => {
+        const tr = el("tr");
+        tr.appendChild(el("td", {}, String(i)));
+        tr.appendChild(el("td", {}, s.text || s.action));
+        tr.appendChild(el("td", {}, fmt(s.eroa_cm2, 2)));
+        tr.appendChild(el("td", { class: gradeClass(s.mr_grade) }, String(s.mr_grade ?? "–")));
+        tr.appendChild(el("td", {}, fmt(s.mean_gradient_mmhg, 1)));
+        tr.appendChild(el("td", {}, fmt(s.mva_cm2, 2)));
+        tb.appendChild(tr);
+      });
+      const comp = Object.entries(p.complications || {}).filter(([, v]) => v).map(([k]) => k.replace(/_/g, " "));
+      const sum = el("p", { class: "proc-summary" },
+        `${p.aborted ? "Aborted" : "Stopped"}: ${p.stop_reason}. ${p.n_clips} clip${p.n_clips === 1 ? "" : "s"}; ` +
+        `MR ${p.baseline.mr_grade} → ${p.final.mr_grade}; complications (seed ${p.seed}): ${comp.length ? comp.join(", ") : "none"}` +
+        (p.mvarc ? `; MVARC technical success: ${p.mvarc.success ? "yes" : "no"}` : "") + ".");
+      const apply = el("button", { type: "button", class: "secondary" }, "Show these clips on the map");
+      apply.disabled = !(p.clips || []).length;
+      apply.addEventListener("click", () => { state.clips = (p.clips || []).map((c) => ({ device: c.device, position_mm: clampPos(c.position_mm, c.device) })); clipsChanged(false); });
+      out.replaceChildren(sum, t, apply);
+    } catch (e) { out.replaceChildren(el("p", {}, e.status === 503 ? "The procedure is not in this build yet: " + e.message : "Procedure: " + e.message)); }
   }
   async function runGuide() {
     const date = $("proc-date").value;
@@ -322,17 +405,22 @@
   }
 
   // ---------- start ----------
+  // Loads the reference data and opens the first example; safe to call again (after a token is entered):
+  // every listener is attached once, in DOMContentLoaded.
   async function init() {
-    $("token-save").addEventListener("click", () => { state.token = $("token").value; sessionStorage.setItem("mitrasim-token", state.token); $("token-box").hidden = true; init(); });
     try { state.meta = await api("/api/meta"); } catch (e) { status(e.status === 401 ? "Enter the API token." : "API unavailable: " + e.message); return; }
     $("disclaimer").textContent = state.meta.disclaimer;
     const ex = $("example"); ex.replaceChildren(); state.meta.examples.forEach((n) => ex.appendChild(el("option", { value: n }, n.replace(/_/g, " "))));
     const pr = $("f-preset"); pr.replaceChildren(); state.meta.presets.forEach((n) => pr.appendChild(el("option", { value: n }, n)));
     const dv = $("device"); dv.replaceChildren(); state.meta.devices.forEach((d) => dv.appendChild(el("option", { value: d.name }, `${d.name} — ${d.family}, ${d.width_mm} mm wide, ${d.arm_length_mm} mm arms`)));
     dv.value = "XTW";
-    dv.addEventListener("change", () => { if (state.selected >= 0 && state.clips[state.selected]) { state.clips[state.selected].device = dv.value; clipsChanged(false); } });
     if (!state.meta.features.plan) { $("run-plan").disabled = true; $("plan-out").textContent = "The planner (mitrasim.procedure) is not in this build yet."; }
-    drawMap(); listCases();
+    if (!state.meta.features.procedure) { $("run-proc").disabled = true; $("proc-out").textContent = "The procedure (mitrasim.procedure) is not in this build yet."; }
+    drawMap(); listCases(0);
+    if (!state.caseData && state.meta.examples.length) {  // open on an example: the map works at once
+      ex.value = state.meta.examples.includes("p2_flail") ? "p2_flail" : state.meta.examples[0];
+      await loadExample();
+    }
   }
   document.addEventListener("DOMContentLoaded", () => {
     $("load-example").addEventListener("click", loadExample);
@@ -341,6 +429,11 @@
     $("save-case-new").addEventListener("click", () => saveCase(true));
     $("clear-clips").addEventListener("click", () => { state.clips = []; clipsChanged(false); });
     $("run-plan").addEventListener("click", runPlan);
+    $("run-proc").addEventListener("click", runProcedure);
+    $("cases-prev").addEventListener("click", () => listCases(Math.max(0, state.casesOffset - CASES_PAGE)));
+    $("cases-next").addEventListener("click", () => listCases(state.casesOffset + CASES_PAGE));
+    $("token-save").addEventListener("click", () => { state.token = $("token").value.trim(); sessionStorage.setItem("mitrasim-token", state.token); $("token-box").hidden = true; init(); });
+    $("device").addEventListener("change", () => { const dv = $("device"); if (state.selected >= 0 && state.clips[state.selected]) { state.clips[state.selected].device = dv.value; clipsChanged(false); } });
     $("run-guide").addEventListener("click", runGuide);
     $("case-form").addEventListener("submit", (e) => { e.preventDefault(); applyForm(); });
     init();
