@@ -106,9 +106,15 @@ _EROA_DATA = ("eroa_cm2", "rvol_ml", "rf_pct")
 _MVA_DATA = ("mva_cm2", "mean_gradient_mmhg")
 
 
-def free_parameters(obs: list[Observation]) -> tuple[FitParameter, ...]:
-    """The fitted parameters for these observations (EROA and MVA only when the data speak to them)."""
+def free_parameters(obs: list[Observation], only: tuple[str, ...] | None = None) -> tuple[FitParameter, ...]:
+    """The fitted parameters for these observations (EROA and MVA only when the data speak to them);
+    ``only`` restricts them to the named ones."""
     names = {o.name for o in obs}
+    if only is not None:
+        unknown = [n for n in only if n not in _BY_NAME]
+        if unknown:
+            raise InputError("free", unknown[0], "names of FIT_PARAMETERS: " + ", ".join(_BY_NAME))
+        return tuple(p for p in FIT_PARAMETERS if p.name in only)
     out = [p for p in FIT_PARAMETERS if p.name not in ("eroa_cm2", "mva_cm2")]
     if names & set(_EROA_DATA):
         out.append(_BY_NAME["eroa_cm2"])
@@ -259,7 +265,7 @@ class Calibration:
 
 
 def problem(meas: Measurements, preset: str | ParameterSet, overrides: Mapping[str, float] | None = None, hr_bpm: float | None = None,
-            settings: SolverSettings = SETTINGS) -> Problem:  # fmt: skip
+            settings: SolverSettings = SETTINGS, free: tuple[str, ...] | None = None) -> Problem:  # fmt: skip
     """The calibration problem of ``meas`` around ``preset`` (+ ``overrides``, e.g. a case's)."""
     pset = get_parameter_set(preset) if isinstance(preset, str) else preset
     base = dict(pset.values) | {STRESSED_VOLUME_SHIFT: 0.0} | dict(overrides or {})
@@ -272,7 +278,7 @@ def problem(meas: Measurements, preset: str | ParameterSet, overrides: Mapping[s
     obs = observations(meas)
     if not obs:
         raise InputError("measurements", "none", "at least one measurement besides heart rate and rhythm")
-    return Problem(pset, base, fixed, obs, free_parameters(obs), settings)
+    return Problem(pset, base, fixed, obs, free_parameters(obs, free), settings)
 
 
 def calibrate_measurements(
@@ -286,9 +292,11 @@ def calibrate_measurements(
     prior: bool = True,
     settings: SolverSettings = SETTINGS,
     max_nfev: int = 60,
+    free: tuple[str, ...] | None = None,
 ) -> Calibration:
-    """Fit the patient (module docstring); ``overrides`` are the case's own and stay unless fitted."""
-    prob = problem(meas, preset, overrides, hr_bpm, settings)
+    """Fit the patient (module docstring); ``overrides`` are the case's own and stay unless fitted;
+    ``free`` restricts the fitted parameters to those named (default: :func:`free_parameters`)."""
+    prob = problem(meas, preset, overrides, hr_bpm, settings, free)
     ev = _Evaluator(prob, prior)
     lo, hi = prob.bounds_u()
     u0 = np.clip(np.zeros(len(prob.params)), lo + 1e-9, hi - 1e-9)

@@ -16,13 +16,6 @@ citations.register(
     "automated measurement type (validation criterion 1: mean error <= 5 mmHg, SD <= 8 mmHg).",
 )
 citations.register(
-    "kovacs2009_mpap",
-    "Kovacs G, Berghold A, Scheidl S, Olschewski H. Pulmonary arterial pressure during rest and exercise in "
-    "healthy subjects: a systematic review. Eur Respir J 34:888-894 (2009).",
-    doi="10.1183/09031936.00145608",
-    note="1,187 healthy individuals, 47 studies: resting mean PA pressure 14.0 +- 3.3 mmHg (supine).",
-)
-citations.register(
     "fisher2009_tr_spap",
     "Fisher MR, Forfia PR, Chamera E, et al. Accuracy of Doppler echocardiography in the hemodynamic "
     "assessment of pulmonary hypertension. Am J Respir Crit Care Med 179:615-621 (2009).",
