@@ -1,0 +1,53 @@
+"""A case file's own patient: its ``measurements:`` fitted on its preset (used by plan, procedure, web).
+
+:func:`calibrated_overrides` is what the procedure and the planner run on: the case's
+``patient.overrides`` with the fitted circulation parameters on top (the valve areas and the
+heart rate stay theirs: the valve model and ``patient.hr_bpm`` give them).  The EROA and MVA the
+fit holds fixed, when they are not measured, are the case's ``valve.eroa_cm2`` / ``valve.mva_cm2``
+when given, else the preset's.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from mitrasim.calibrate.fit import Calibration, calibrate_measurements
+from mitrasim.errors import InputError
+
+__all__ = ["calibrate_case", "calibrated_overrides", "VALVE_AND_RATE"]
+
+VALVE_AND_RATE = ("eroa_cm2", "mva_cm2", "hr_bpm")
+"""Fitted or fixed in the calibration but set by the valve model and the case downstream."""
+
+
+def calibrate_case(case: Any, n_ensemble: int = 64, seed: int = 0) -> Calibration:
+    """Calibrate ``case`` (a validated :class:`mitrasim.case.Case` with ``measurements``)."""
+    if case.measurements is None:
+        raise InputError("measurements", None, "a measurements: block in the case to calibrate to")
+    return _cached(case.model_dump_json(), n_ensemble, seed)
+
+
+@lru_cache(maxsize=32)
+def _cached(case_json: str, n_ensemble: int, seed: int) -> Calibration:
+    from mitrasim.case import Case
+
+    case = Case.model_validate(json.loads(case_json))
+    base = dict(case.patient.overrides)
+    for k in ("eroa_cm2", "mva_cm2"):
+        v = getattr(case.valve, k)
+        if v is not None:
+            base.setdefault(k, float(v))
+    cal = calibrate_measurements(case.measurements, case.patient.preset, base, hr_bpm=case.patient.hr_bpm, n_ensemble=n_ensemble, seed=seed)
+    if not cal.converged:
+        raise InputError("measurements", "(the whole block)", "measurements the circulation model can fit", f"calibration {cal.message}")
+    return cal
+
+
+def calibrated_overrides(case: Any) -> dict[str, float]:
+    """Engine overrides of the case's patient: calibrated when the case has measurements."""
+    if getattr(case, "measurements", None) is None:
+        return dict(case.patient.overrides)
+    cal = calibrate_case(case)
+    return {k: v for k, v in cal.overrides.items() if k not in VALVE_AND_RATE}
