@@ -87,9 +87,18 @@ def register(app: typer.Typer) -> None:
         preset: Optional[str] = typer.Option(None, "--preset", help="Preset to calibrate (required for a FHIR bundle; default: the case's)."),
         ensemble: int = typer.Option(64, "--ensemble", min=0, max=2000, help="Size of the uncertainty ensemble."),
         seed: int = typer.Option(0, "--seed", min=0, help="Seed of the ensemble draws."),
+        fhir_out: Optional[Path] = typer.Option(None, "--fhir", metavar="FILE.json", help="Also write the calibrated state and predictions as a FHIR R4 Bundle of Observations."),
     ) -> None:
         """Fit the patient's circulation to its measurements; report parameters, residuals, identifiability, intervals."""
         cal, name = calibrate_path(source, preset, ensemble, seed)
+        if fhir_out is not None:
+            from mitrasim.calibrate.fhir import calibration_bundle
+
+            text = json.dumps(_clean(calibration_bundle(cal)), indent=2)
+            try:
+                fhir_out.write_text(text, encoding="utf-8")
+            except OSError as e:
+                raise InputError("--fhir", str(fhir_out), "a writable path", str(e)) from None
         if as_json:
             typer.echo(json.dumps(_clean({"name": name, **cal.to_dict(), "disclaimer": DISCLAIMER}), indent=2))
         else:

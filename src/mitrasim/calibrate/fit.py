@@ -65,8 +65,10 @@ __all__ = ["FitParameter", "FIT_PARAMETERS", "Calibration", "calibrate_measureme
 
 SETTINGS = SolverSettings(tol=1e-6, max_beats=800)
 """Steady-state tolerance of the fit: well below the effect of an :data:`FD_STEP` change."""
-FD_STEP = 1e-3
-"""Forward-difference step in the prior-scaled coordinate u (0.1 % of a prior SD)."""
+FD_STEP = 3e-3
+"""Forward-difference step in the prior-scaled coordinate u (0.3 % of a prior SD): large against the
+steady-state tolerance's noise in the metrics, small against the curvature (1e-3 and 1e-2 stopped short
+of the noise-free optimum in the recovery test; 3e-3 reaches it)."""
 UNDETERMINED_RATIO = 0.7
 STRONG_CORRELATION = 0.9
 #: Quantities every calibration reports for the fitted patient (with the ensemble's 90 % interval).
@@ -291,7 +293,7 @@ def calibrate_measurements(
     seed: int = 0,
     prior: bool = True,
     settings: SolverSettings = SETTINGS,
-    max_nfev: int = 60,
+    max_nfev: int = 100,
     free: tuple[str, ...] | None = None,
 ) -> Calibration:
     """Fit the patient (module docstring); ``overrides`` are the case's own and stay unless fitted;
@@ -310,9 +312,14 @@ def calibrate_measurements(
     ens_u = _ensemble(sol.x, cov, n_ensemble, seed, lo, hi)
     U = np.vstack([sol.x, ens_u])
     pred, conv, q = _predict(prob, U)
-    if not conv.all():
+    if not conv[0]:
         ok = False
-        message += f"; {int((~conv).sum())} of {len(U)} ensemble runs did not reach a steady beat"
+        message = "did not converge: the fitted patient has no steady beat"
+    dropped = int((~conv[1:]).sum())
+    if dropped:  # ensemble members without a steady beat are left out of the intervals, and counted
+        message += f"; {dropped} of {len(ens_u)} ensemble members dropped (no steady beat)"
+        keep = np.concatenate([[True], conv[1:]])
+        ens_u, pred, q = ens_u[conv[1:]], pred[keep], {k: v[keep] for k, v in q.items()}
     params = _parameter_table(prob, sol.x, values, ens_u, ident)
     residuals = [
         {"name": o.name, "method": o.method, "measured": o.value, "predicted": float(pred[0, i]), "sd": o.sd,
