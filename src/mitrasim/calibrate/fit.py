@@ -161,7 +161,7 @@ class Problem:
                 lo_v = spec.lo + (1e-3 if spec.lo_open else 0.0)
                 a, b = lo_v - c, spec.hi - c
             lo.append(a / p.prior_sd)
-            hi.append(b / p.prior_sd)
+            hi.append(b / p.prior_sd - 2 * FD_STEP)  # room for the forward-difference point
         return np.array(lo), np.array(hi)
 
     def overrides(self, U: np.ndarray) -> list[dict[str, float]]:
