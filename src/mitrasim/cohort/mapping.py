@@ -261,6 +261,14 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, eroa_cm2: np.ndarray, mva_cm2
     return np.exp(best), z_best
 
 
+def _etiology_groups(etio: np.ndarray, preset_by_etiology: dict[str, str]):
+    """``(mask, preset)`` for each etiology present in the chunk."""
+    for e in ("primary", "secondary"):
+        m = etio == e
+        if m.any():
+            yield m, resolve_preset(preset_by_etiology.get(e, FALLBACK_PRESET))
+
+
 def engine_inputs_table(patients: pa.Table, preset_by_etiology: dict[str, str], settings: SolverSettings, lv_volume_method: LvVolumeMethod = "echo_2d") -> EngineInputs:
     """The table mapping (module docstring): LV contractility and stiffness from a precomputed table,
     systemic resistance scaled by the sampled SBP; no fit, so no fit flags."""
@@ -274,11 +282,7 @@ def engine_inputs_table(patients: pa.Table, preset_by_etiology: dict[str, str], 
     eb = np.empty(n)
     v0 = np.empty(n)
     rs = np.empty(n)
-    for e in ("primary", "secondary"):
-        m = etio == e
-        if not m.any():
-            continue
-        name = resolve_preset(preset_by_etiology.get(e, FALLBACK_PRESET))
+    for m, name in _etiology_groups(etio, preset_by_etiology):
         presets[m] = name
         tab = lv_table(name, settings.dt_max_s, settings.tol)
         sv_t = sv_total[m]
@@ -334,11 +338,7 @@ def engine_inputs(patients: pa.Table, preset_by_etiology: dict[str, str], settin
     presets = np.empty(n, dtype=object)
     theta = np.empty((n, len(BASELINE_FREE)))
     z = np.full((n, 3), np.inf)
-    for e in ("primary", "secondary"):
-        m = etio == e
-        if not m.any():
-            continue
-        name = resolve_preset(preset_by_etiology.get(e, FALLBACK_PRESET))
+    for m, name in _etiology_groups(etio, preset_by_etiology):
         presets[m] = name
         theta[m], z[m] = fit_baselines(name, hr[m], eroa[m], mva[m], sbp[m], edv[m], ef[m], sd[m], settings)
     overrides = _baseline_columns(theta)
