@@ -154,3 +154,17 @@ def test_cli_calibrate_json_and_bad_input_exit_2(tmp_path):
     bad.write_text((ROOT / "examples" / "coapt_secondary.yaml").read_text().replace("lvedv_ml: {value: 193, method: echo_2d}", "lvedv_ml: 193\n  lvesv_ml: 200"))
     r = run(str(bad))
     assert r.returncode == 2 and "measurements.lvesv_ml" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_procedure_on_the_calibrated_patient_carries_intervals():
+    from mitrasim.calibrate.case import PLAN_QUANTITIES, procedure_intervals
+    from mitrasim.case import load_case
+
+    r = procedure_intervals(load_case(ROOT / "examples" / "p2_flail.yaml"), n_ensemble=24)
+    assert r["clips"]
+    for state in ("before", "after"):
+        for q in PLAN_QUANTITIES:
+            v = r[state][q]
+            assert v["p05"] <= v["p95"] and np.isfinite(v["value"]), (state, q)
+    assert r["after"]["rvol_ml"]["p95"] < r["before"]["rvol_ml"]["p05"]  # the clip takes the leak down in every member
+    assert r["after"]["mean_gradient_mmhg"]["value"] > r["before"]["mean_gradient_mmhg"]["value"]  # and narrows the valve

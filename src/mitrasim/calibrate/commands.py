@@ -76,6 +76,17 @@ def format_text(cal: Calibration, name: str, full: bool) -> str:
     return "\n".join(out)
 
 
+def format_procedure(after: dict[str, Any]) -> str:
+    """Before/after the procedure's clips, each quantity with its 90 % interval."""
+    out = ["", f"procedure on the calibrated patient: {len(after['clips'])} clip(s) {'+'.join(after['clips'])}; {after['stop_reason']}",
+           f"  {'':20s} {'before':>26s} {'after':>26s}"]  # fmt: skip
+    for q in after["before"]:
+        if isinstance(after["before"][q], dict):
+            b, a = after["before"][q], after["after"][q]
+            out.append(f"  {q:20s} {b['value']:8.3g} [{b['p05']:6.3g}, {b['p95']:6.3g}]   {a['value']:8.3g} [{a['p05']:6.3g}, {a['p95']:6.3g}]")
+    return "\n".join(out)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``calibrate`` to the ``mitrasim`` command line."""
 
@@ -88,6 +99,7 @@ def register(app: typer.Typer) -> None:
         ensemble: int = typer.Option(64, "--ensemble", min=0, max=2000, help="Size of the uncertainty ensemble."),
         seed: int = typer.Option(0, "--seed", min=0, help="Seed of the ensemble draws."),
         fhir_out: Optional[Path] = typer.Option(None, "--fhir", metavar="FILE.json", help="Also write the calibrated state and predictions as a FHIR R4 Bundle of Observations."),
+        procedure: bool = typer.Option(False, "--procedure", help="Also run the procedure on the calibrated patient: LA pressure, forward output and gradient before and after its clips, with 90 % intervals."),
     ) -> None:
         """Fit the patient's circulation to its measurements; report parameters, residuals, identifiability, intervals."""
         cal, name = calibrate_path(source, preset, ensemble, seed)
@@ -99,7 +111,17 @@ def register(app: typer.Typer) -> None:
                 fhir_out.write_text(text, encoding="utf-8")
             except OSError as e:
                 raise InputError("--fhir", str(fhir_out), "a writable path", str(e)) from None
+        after = None
+        if procedure:
+            if source.suffix.lower() == ".json" and json.loads(source.read_text(encoding="utf-8")).get("resourceType") == "Bundle":
+                raise InputError("--procedure", True, "a case file (a FHIR bundle has no valve)")
+            from mitrasim.calibrate.case import procedure_intervals
+            from mitrasim.case import load_case
+
+            after = procedure_intervals(load_case(source), n_ensemble=ensemble, seed=seed)
         if as_json:
-            typer.echo(json.dumps(_clean({"name": name, **cal.to_dict(), "disclaimer": DISCLAIMER}), indent=2))
+            typer.echo(json.dumps(_clean({"name": name, **cal.to_dict(), **({"procedure": after} if after else {}), "disclaimer": DISCLAIMER}), indent=2))
         else:
             typer.echo(format_text(cal, name, report))
+            if after:
+                typer.echo(format_procedure(after))

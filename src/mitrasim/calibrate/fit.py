@@ -14,7 +14,8 @@ Each measured quantity depends mostly on one of these, which is why they were ch
 * ``la_eb_mmhg_ml`` LA stiffness — LA pressure and v wave at a given LA volume;
 * ``la_v0_ml`` LA unstressed volume (LA size) — LA volume;
 * ``eroa_cm2`` (only when EROA, RVol or RF is measured) and ``mva_cm2`` (only when MVA or the
-  mean gradient is measured).
+  mean gradient is measured; the engine's effective forward area, compared with a planimetric MVA
+  through the procedure's one forward discharge coefficient).
 
 Heart rate and rhythm are set from the measurements, not fitted.
 
@@ -192,8 +193,10 @@ def forward(pset: ParameterSet, overrides: list[dict[str, float]], settings: Sol
     """One engine call for a batch; returns the engine quantities (metrics + areas + waveform extras)."""
     res = simulate(pset, overrides, waveforms=waveform_quantities, settings=settings)
     q = dict(res.metrics)
+    from mitrasim.procedure.calibration import FORWARD_DISCHARGE_COEFF  # lazy: procedure imports the case schema
+
     q["eroa_cm2"] = res.parameters["eroa_cm2"]
-    q["mva_cm2"] = res.parameters["mva_cm2"]
+    q["mva_cm2"] = res.parameters["mva_cm2"] / FORWARD_DISCHARGE_COEFF  # planimetric MVA: the engine's area is the effective one
     if waveform_quantities:
         q["la_max_volume_ml"] = np.nanmax(res.waveforms["v_la_ml"], axis=1)
         q["pa_systolic_mmhg"] = np.nanmax(res.waveforms["p_pa_mmhg"], axis=1)
