@@ -69,19 +69,23 @@ def accuracy(n: int, population: str) -> None:
 
 
 def plausibility(n: int) -> None:
-    """Baseline haemodynamics and procedure results of every shipped population, with the LV fitted to
-    CMR-equivalent volumes (``echo_2d``, the default) and to the 2D-echo volumes taken literally (``cmr``)."""
+    """Sampled versus simulated baselines and the procedure's results for every shipped population:
+    the baseline fitted to each patient's sampled SBP/LVEDV/LVEF (``fit``, issue 12) and the older
+    table mapping (``table``), both with the LV fitted to CMR-equivalent volumes (``echo_2d``)."""
     import numpy as np
 
+    from mitrasim.calibrate.measurements import METHODS
+    from mitrasim.cohort import mapping
     from mitrasim.cohort.mapping import engine_lv_volumes
     from mitrasim.cohort.population import SHIPPED_POPULATIONS, load_population
     from mitrasim.cohort.trial import read_results
 
-    print("population     LV volumes  SBP sampled/sim  fwd CO L/min  EF sim-target  MR>=3+ before  MR<=2+ after  3+/4+ after  clips  MVARC success")
+    print("population     baseline  SBP sampled/sim  |dSBP|<=SD  |dEF|<=SD  |dEDV|<=SD  fit ok  SBP<80  fwd CO<2.5  fwd CO L/min"
+          "  MR>=3+ before  MR<=2+ after  3+/4+ after  clips  MVARC success")  # fmt: skip
     for name in SHIPPED_POPULATIONS:
-        for method in ("echo_2d", "cmr"):
+        for baseline in ("table", "fit"):
+            mapping.BASELINE_MAPPING = baseline
             pop = load_population(name).model_dump()
-            pop["lv_volume_method"] = method
             trial = parse_trial({"name": "plausibility", "population": pop, "n_patients": n, "seed": 1, "chunk_size": min(n, 2_500),
                                  "arms": [{"name": "mr_le_1plus", "strategy": {"stop_rule": "mr_le_1plus", "max_clips": 4}}]})
             with tempfile.TemporaryDirectory() as d:
@@ -89,13 +93,19 @@ def plausibility(n: int) -> None:
                 c = _arrays(read_results(Path(d) / "t")[0])
             sv_total = c["lvef_sim_pct"] / 100 * c["lvedv_sim_ml"]
             co = (sv_total - c["rvol_before_ml"]) * c["hr_bpm"] / 1000
-            edv_t, sv_t = engine_lv_volumes(c["lvef_pct"], c["lvedv_ml"], method)
-            ef_err = c["lvef_sim_pct"] - 100 * sv_t / edv_t
+            edv_t, sv_t = engine_lv_volumes(c["lvef_pct"], c["lvedv_ml"], pop["lv_volume_method"])
+            sd_sbp, sd_ef = METHODS["sbp_mmhg"]["cuff"].sd, METHODS["lvef_pct"]["echo_2d"].sd
+            sd_edv = METHODS["lvedv_ml"]["echo_2d"].sd * c["lvedv_ml"]
+            within = lambda a, b, s: 100 * np.mean(np.abs(a - b) <= s)  # noqa: E731
+            ok = c["baseline_fit_ok"]
+            ok_txt = f"{100 * np.mean(ok.astype(bool)):5.1f}%" if ok.dtype != object else "   n/a"
             print(
-                f"{name:14s} {method:10s}  {np.median(c['sbp_mmhg']):5.0f} / {np.nanmedian(c['sbp_sim_mmhg']):4.0f}"
-                f"     {np.nanmedian(co):5.2f}        {np.nanmean(ef_err):+5.1f}        {100 * np.mean(c['grade_before'] >= 3):5.1f}%"
-                f"        {100 * np.mean(c['grade_after'] <= 2):5.1f}%       {100 * np.mean(c['grade_after'] >= 3):5.1f}%"
-                f"   {np.mean(c['clips_implanted']):4.2f}   {100 * np.mean(c['mvarc_device_success']):5.1f}%"
+                f"{name:14s} {baseline:8s}  {np.median(c['sbp_mmhg']):5.0f} / {np.nanmedian(c['sbp_sim_mmhg']):4.0f}"
+                f"     {within(c['sbp_sim_mmhg'], c['sbp_mmhg'], sd_sbp):5.1f}%    {within(c['lvef_sim_pct'], 100 * sv_t / edv_t, sd_ef):5.1f}%"
+                f"     {within(c['lvedv_sim_ml'], edv_t, sd_edv):5.1f}%   {ok_txt}  {100 * np.mean(c['sbp_sim_mmhg'] < 80):5.1f}%"
+                f"     {100 * np.mean(co < 2.5):5.1f}%      {np.nanmedian(co):5.2f}"
+                f"        {100 * np.mean(c['grade_before'] >= 3):5.1f}%        {100 * np.mean(c['grade_after'] <= 2):5.1f}%"
+                f"       {100 * np.mean(c['grade_after'] >= 3):5.1f}%   {np.mean(c['clips_implanted']):4.2f}   {100 * np.mean(c['mvarc_device_success']):5.1f}%"
             )
     print("COAPT device arm at 30 days (Circulation 2021 secondary analysis): MR 0/1+ 72.9%, 2+ 19.9%, 3+/4+ 7.2%.")
 

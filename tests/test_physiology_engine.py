@@ -147,10 +147,13 @@ def test_svzerod_two_hill_steady_beat_like_svzerodsolver():
 
 
 def test_phenotypes_match_their_calibration_targets():
+    """Targets in 2D-echo terms (Rigolli 2016 bias removed from the engine's EDV); ranges in tests/test_presets.py."""
+    from mitrasim.cohort.mapping import ECHO_2D_EDV_BIAS_ML
+
     p = S.simulate("primary_mr").patient_metrics()
-    assert p["ef_pct"] == pytest.approx(64, abs=1) and p["edv_ml"] == pytest.approx(150, abs=3)
+    assert p["ef_pct"] == pytest.approx(64, abs=1) and p["edv_ml"] - ECHO_2D_EDV_BIAS_ML == pytest.approx(150, abs=3)
     s = S.simulate("secondary_mr").patient_metrics()
-    assert 28 <= s["ef_pct"] <= 36 and 180 <= s["edv_ml"] <= 230  # near COAPT: LVEF 31 %, LVEDV 193 mL
+    assert 28 <= s["ef_pct"] <= 36 and s["edv_ml"] > 193  # dilated weak LV near COAPT's LVEF 31 %
     assert s["rf_pct"] > 40 and s["la_mean_mmhg"] > 15
 
 
@@ -260,15 +263,20 @@ def test_a_raised_resistance_shortens_the_step_instead_of_diverging():
     """An R–L branch decays at −R/L; at the trials' 4 ms step a systemic arterial resistance 2.6× the
     preset's gave NaN within one beat.  The step is now bounded by RK4's real-axis stability (stable_dt_s)."""
     st = S.SolverSettings(dt_max_s=4e-3, tol=1e-2)
-    r_sys = get_parameter_set("secondary_mr").values["sys_ar_r_mmhg_s_ml"]
-    res = S.simulate("secondary_mr", [{"sys_ar_r_mmhg_s_ml": r_sys * k} for k in (1.0, 2.6, 3.5)], eroa_cm2=0.4, settings=st)
+    pset = get_parameter_set("secondary_mr")
+    r_sys = pset.values["sys_ar_r_mmhg_s_ml"]
+    # the resistance above which a 4 ms step is unstable; the two raised ones sit 1.4x and 1.9x above it
+    r_crit = S.RK4_STIFF_LIMIT * pset.values["sys_ar_l_mmhg_s2_ml"] / 4e-3
+    rs = (r_sys, 1.4 * r_crit, 1.9 * r_crit)
+    assert r_sys < r_crit
+    res = S.simulate("secondary_mr", [{"sys_ar_r_mmhg_s_ml": r} for r in rs], eroa_cm2=0.4, settings=st)
     assert np.all(res.metrics["converged"] == 1.0)
     sbp = res.metrics["sbp_mmhg"]
     assert np.all(np.isfinite(sbp)) and sbp[0] < sbp[1] < sbp[2]
     assert res.n_steps[0] < res.n_steps[1] < res.n_steps[2]
-    cols, _ = S.build_batch(get_parameter_set("secondary_mr"), [{"sys_ar_r_mmhg_s_ml": r_sys * 2.6}])
+    cols, _ = S.build_batch(pset, [{"sys_ar_r_mmhg_s_ml": rs[1]}])
     dt = (60.0 / cols["hr_bpm"]) / res.n_steps[1]
-    assert np.all(dt * r_sys * 2.6 / cols["sys_ar_l_mmhg_s2_ml"] <= S.RK4_STIFF_LIMIT)
+    assert np.all(dt * rs[1] / cols["sys_ar_l_mmhg_s2_ml"] <= S.RK4_STIFF_LIMIT)
 
 
 @pytest.mark.parametrize("preset", sorted(PARAMETER_SETS))

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mitrasim.calibrate.measurements import Measurements, check_measurements
 from mitrasim.devices.catalogue import DEFAULT_CATALOGUE, max_grasp_reach_mm
 from mitrasim.echo.schema import EchoInput
 from mitrasim.errors import InputError, from_validation_error
@@ -148,6 +149,7 @@ class Case(_Model):
     patient: Patient
     valve: ValveSpec
     echo: Echo | None = None
+    measurements: Measurements | None = Field(None, description="what the team measured, each with method and uncertainty: the circulation is calibrated to it (mitrasim.calibrate)")
     procedure: ProcedureRules = Field(default_factory=ProcedureRules)
 
 
@@ -177,6 +179,8 @@ def check_case(case: Case) -> Case:
             raise InputError(f"{base}.width_mm", les.width_mm, f"<= {L:g} mm (coaptation line)")
         if les.kind != "tethering" and les.tenting_depth_mm is not None:
             raise InputError(f"{base}.tenting_depth_mm", les.tenting_depth_mm, "only for kind 'tethering'")
+    if case.measurements is not None:
+        check_measurements(case.measurements, "measurements")
     if v.eroa_cm2 and not v.lesions:
         raise InputError("valve.lesions", [], "at least one lesion to shape the measured eroa_cm2")
     pref = case.procedure.device_preference

@@ -26,6 +26,7 @@ from mitrasim.errors import InputError
 COMMANDS: dict[str, str] = {
     "demo": "mitrasim.physiology.commands",
     "simulate": "mitrasim.physiology.commands",
+    "calibrate": "mitrasim.calibrate.commands",
     "grade": "mitrasim.echo.commands",
     "mvarc": "mitrasim.echo.commands",
     "echo-thresholds": "mitrasim.echo.commands",

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mitrasim import citations
 from mitrasim.cohort import sources as _sources  # noqa: F401
-from mitrasim.cohort.mapping import chunk_valves, engine_inputs, valve_models
+from mitrasim.cohort.mapping import EngineInputs, chunk_valves, engine_inputs, valve_models
 from mitrasim.cohort.population import LvVolumeMethod
 from mitrasim.devices.catalogue import DEFAULT_CATALOGUE
 from mitrasim.physiology.simulation import SolverSettings
@@ -87,7 +87,7 @@ class Strategy(BaseModel):
 
 #: Columns of the procedure result (one row per patient), besides the patient's own columns.
 OUTPUT_COLUMNS = (
-    "preset", "lvef_sim_pct", "lvedv_sim_ml", "sbp_sim_mmhg",
+    "preset", "lvef_sim_pct", "lvedv_sim_ml", "sbp_sim_mmhg", "baseline_fit_ok", "baseline_fit_z_max",
     "eroa_before_cm2", "mva_before_cm2", "rvol_before_ml", "rf_before_pct", "gradient_before_mmhg", "grade_before",
     "clips_attempted", "clips_implanted", "devices", "stop_reason",
     "eroa_after_cm2", "mva_after_cm2", "rvol_after_ml", "rf_after_pct", "gradient_after_mmhg", "grade_after",
@@ -110,10 +110,12 @@ def strategy_rules(strategy: Strategy) -> Rules:
 
 
 def patient_setups(
-    patients: pa.Table, strategy: Strategy, settings: SolverSettings, preset_by_etiology: dict[str, str], lv_volume_method: LvVolumeMethod = "echo_2d"
+    patients: pa.Table, strategy: Strategy, settings: SolverSettings, preset_by_etiology: dict[str, str], lv_volume_method: LvVolumeMethod = "echo_2d",
+    ei: EngineInputs | None = None,
 ) -> list[PatientSetup]:
-    """The procedure's patients for a chunk: engine preset and overrides, valve, etiology, rules."""
-    ei = engine_inputs(patients, preset_by_etiology, settings, lv_volume_method)
+    """The procedure's patients for a chunk: engine preset and overrides, valve, etiology, rules
+    (``ei``: the chunk's fitted baselines, :func:`mitrasim.cohort.mapping.engine_inputs`, if already made)."""
+    ei = ei if ei is not None else engine_inputs(patients, preset_by_etiology, settings, lv_volume_method)
     valves = valve_models(chunk_valves(patients))
     rules = strategy_rules(strategy)
     ids = patients.column("patient_id").to_pylist()
@@ -152,12 +154,13 @@ def run_patient_chunk(
     """
     settings = settings or SolverSettings()
     preset_by_etiology = preset_by_etiology or {"primary": "primary_mr", "secondary": "secondary_mr"}
-    setups = patient_setups(patients, strategy, settings, preset_by_etiology, lv_volume_method)
+    ei = engine_inputs(patients, preset_by_etiology, settings, lv_volume_method)
+    setups = patient_setups(patients, strategy, settings, preset_by_etiology, lv_volume_method, ei)
     res = run_procedure_arrays(setups, seed=np.random.default_rng(seed), rates=rates or DEFAULT_RATES, settings=settings)
-    return pa.table(_columns(patients, res))
+    return pa.table(_columns(patients, res, ei))
 
 
-def _columns(patients: pa.Table, r: ProcedureArrays) -> dict[str, Any]:
+def _columns(patients: pa.Table, r: ProcedureArrays, ei: EngineInputs) -> dict[str, Any]:
     """:data:`OUTPUT_COLUMNS` from the procedure's arrays."""
     n = len(r)
     b, f = r.baseline, r.final
@@ -176,6 +179,9 @@ def _columns(patients: pa.Table, r: ProcedureArrays) -> dict[str, Any]:
         "lvef_sim_pct": b.metrics["ef_pct"],
         "lvedv_sim_ml": b.metrics["edv_ml"],
         "sbp_sim_mmhg": b.metrics["sbp_mmhg"],
+        # every fitted baseline measurement within FIT_WITHIN_SD of the sampled one; null: not fitted (table mapping)
+        "baseline_fit_ok": ei.fit_ok if ei.fit_ok is not None else pa.nulls(n, pa.bool_()),
+        "baseline_fit_z_max": ei.fit_z_max if ei.fit_z_max is not None else pa.nulls(n, pa.float64()),
         "eroa_before_cm2": b.eroa_cm2,
         "mva_before_cm2": b.mva_cm2,
         "rvol_before_ml": b.metrics["rvol_ml"],

@@ -72,6 +72,7 @@ from mitrasim.cohort import sources as _sources  # noqa: F401  (registers rigoll
 from mitrasim.cohort.population import LvVolumeMethod
 from mitrasim.errors import InputError
 from mitrasim.physiology.parameter_sets import PARAMETER_SETS, get_parameter_set
+from mitrasim.physiology.parameters import N_STATE
 from mitrasim.physiology.simulation import SolverSettings, simulate
 from mitrasim.valve import geometry as geo
 
@@ -151,17 +152,126 @@ def engine_lv_volumes(lvef_pct: np.ndarray, lvedv_ml: np.ndarray, method: LvVolu
     return edv, edv - esv
 
 
+#: Baseline fit of a chunk: the engine parameters fitted to each patient's sampled SBP, LVEDV and
+#: LVEF (all multiplicative, fitted in log space).  Contractility sets the LVEF, passive stiffness the
+#: EDV at the filling pressure, systemic resistance the SBP; the LV unstressed volume stays the
+#: preset's (with it in place of the stiffness the fit ran into V0 = 0 for EVEREST-like volumes).
+BASELINE_FREE = ("lv_ea_mmhg_ml", "lv_eb_mmhg_ml", "sys_ar_r_mmhg_s_ml")
+BASELINE_FD_STEP = 1e-2
+"""Forward-difference step of the chunk fit in ln(parameter): large against the trial tolerance's
+noise in the metrics (warm starts)."""
+BASELINE_ITERATIONS = 12
+BASELINE_Z_DONE = 0.05
+"""A patient leaves the fit when every residual is below this many SDs."""
+BASELINE_BOUNDS = (np.log(0.05), np.log(20.0))
+"""Each parameter stays within these factors (ln) of the preset's value."""
+BASELINE_MAPPINGS = ("fit", "table")
+BASELINE_MAPPING = "fit"
+"""How :func:`engine_inputs` maps a sampled patient to its baseline (see there)."""
+FIT_WITHIN_SD = 1.0
+"""A patient is fitted when every simulated measurement is within this many SDs of the sampled one."""
+
+
 @dataclass
 class EngineInputs:
-    """Per-patient engine inputs of one chunk, grouped by preset (index arrays into the chunk)."""
+    """Per-patient engine inputs of one chunk and the quality of each patient's baseline fit."""
 
     presets: np.ndarray  # (n,) str: the preset actually used
     overrides: list[dict[str, float]]
     hr_bpm: np.ndarray
+    fit_ok: np.ndarray | None = None  # (n,) bool: every fitted measurement within FIT_WITHIN_SD
+    fit_z_max: np.ndarray | None = None  # (n,) largest |simulated − sampled| / SD
 
 
-def engine_inputs(patients: pa.Table, preset_by_etiology: dict[str, str], settings: SolverSettings, lv_volume_method: LvVolumeMethod = "echo_2d") -> EngineInputs:
-    """Map sampled patients to engine presets and overrides (see the module docstring)."""
+def _baseline_sds(sbp: np.ndarray, edv: np.ndarray) -> np.ndarray:
+    """SD of the sampled SBP (cuff), LVEDV and LVEF (2D echo): the calibration's defaults."""
+    from mitrasim.calibrate.measurements import METHODS
+
+    b, e, f = METHODS["sbp_mmhg"]["cuff"], METHODS["lvedv_ml"]["echo_2d"], METHODS["lvef_pct"]["echo_2d"]
+    citations.cite(*b.sources, *e.sources, *f.sources)
+    col = lambda m, v: m.sd * np.abs(v) if m.relative else np.full(len(v), m.sd)  # noqa: E731
+    return np.stack([col(b, sbp), col(e, edv), col(f, sbp)], axis=1)
+
+
+def _baseline_columns(theta: np.ndarray) -> list[dict[str, float]]:
+    return [dict(zip(BASELINE_FREE, map(float, row))) for row in theta]
+
+
+def fit_baselines(preset: str, hr_bpm: np.ndarray, eroa_cm2: np.ndarray, mva_cm2: np.ndarray, sbp_mmhg: np.ndarray, edv_ml: np.ndarray,
+                  ef_pct: np.ndarray, sd: np.ndarray, settings: SolverSettings) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Fit :data:`BASELINE_FREE` of every patient to its SBP, EDV and LVEF (engine terms).
+
+    Batched Levenberg–Marquardt (maximum a posteriori, as :mod:`mitrasim.calibrate.fit`: the whitened
+    residuals ``z = (sim − target)/sd`` and the prior ``(ln θ − ln θ_preset)/LOG_PRIOR_SD``) in ``ln θ``;
+    without the prior a patient whose sampled LVEF, LVEDV and EROA leave little forward flow got its
+    SBP from a systemic resistance up to 4× the preset's, and most then kept 3+/4+ MR after the procedure:
+    each iteration is ONE engine call with the ``n`` current points and their ``3n``
+    forward-difference points, warm-started from each patient's best steady state so far (the
+    fitted parameters do not change the stressed blood volume).  A step that does not lower
+    ``Σz²`` is rejected and the damping raised (Marquardt's diagonal scaling).  Returns the
+    fitted parameters ``(n, 3)`` and the residuals in SDs ``(n, 3)``.
+    """
+    from mitrasim.calibrate.fit import LOG_PRIOR_SD  # lazy: calibrate imports this module's bias constants
+
+    pset = get_parameter_set(preset)
+    n, p = len(hr_bpm), len(BASELINE_FREE)
+    y = np.stack([sbp_mmhg, edv_ml, ef_pct], axis=1)
+    u0 = np.log([pset.values[k] for k in BASELINE_FREE])
+    u = np.tile(u0, (n, 1))
+    from mitrasim.physiology.parameters import SPECS
+
+    spec_hi = np.log([SPECS[k].hi for k in BASELINE_FREE])
+    lo, hi = u0 + BASELINE_BOUNDS[0], np.minimum(u0 + BASELINE_BOUNDS[1], spec_hi) - 2 * BASELINE_FD_STEP
+    lam = np.full(n, 1e-3)
+    best, z_best, J_best = u.copy(), np.full((n, 3), np.inf), np.zeros((n, 3, p))
+    cost_best = np.full(n, np.inf)
+    state_best = np.zeros((n, N_STATE))
+    act = np.arange(n)  # patients still being fitted (the others are done: every |z| < BASELINE_Z_DONE)
+    for it in range(BASELINE_ITERATIONS):
+        k = len(act)
+        pts = np.repeat(u[act, None, :], p + 1, axis=1)  # (k, p+1, p): the point and its FD points
+        pts[:, 1:, :] += BASELINE_FD_STEP * np.eye(p)[None]
+        init = None if it == 0 else np.repeat(state_best[act], p + 1, axis=0)
+        rep = lambda a: np.repeat(a[act], p + 1)  # noqa: E731
+        res = simulate(preset, _baseline_columns(np.exp(pts.reshape(-1, p))), hr_bpm=rep(hr_bpm), eroa_cm2=rep(eroa_cm2), mva_cm2=rep(mva_cm2),
+                       initial_state=init, settings=settings)  # fmt: skip
+        m = np.stack([res.metrics["sbp_mmhg"], res.metrics["edv_ml"], res.metrics["ef_pct"]], axis=1).reshape(k, p + 1, 3)
+        z_all = (m - y[act, None, :]) / sd[act, None, :]
+        z = np.where(np.isfinite(z_all[:, 0, :]), z_all[:, 0, :], np.inf)
+        J = np.nan_to_num((z_all[:, 1:, :] - z_all[:, :1, :]).transpose(0, 2, 1) / BASELINE_FD_STEP, nan=0.0, posinf=0.0, neginf=0.0)
+        cost = np.sum(z**2, axis=1) + np.sum(((u[act] - u0) / LOG_PRIOR_SD) ** 2, axis=1)
+        better = cost < cost_best[act]
+        b_idx = act[better]
+        cost_best[b_idx] = cost[better]
+        best[b_idx], z_best[b_idx], J_best[b_idx] = u[b_idx], z[better], J[better]
+        state_best[b_idx] = res.final_state.reshape(k, p + 1, -1)[better, 0, :]
+        lam[act] = np.where(better, lam[act] * 0.2, lam[act] * 8.0)
+        act = act[(np.abs(z_best[act]).max(axis=1) >= BASELINE_Z_DONE) & (lam[act] < 1e6)]
+        if len(act) == 0:
+            break
+        # whitened residuals: the 3 measurements and the prior on ln θ (the calibration's, N(ln θ_preset, LOG_PRIOR_SD²))
+        Jb = np.concatenate([J_best[act], np.broadcast_to(np.eye(p) / LOG_PRIOR_SD, (len(act), p, p))], axis=1)
+        rb = np.concatenate([np.nan_to_num(z_best[act], posinf=0.0), (best[act] - u0) / LOG_PRIOR_SD], axis=1)
+        JtJ = Jb.transpose(0, 2, 1) @ Jb
+        g = Jb.transpose(0, 2, 1) @ rb[:, :, None]
+        A = JtJ + lam[act, None, None] * (np.einsum("nii->ni", JtJ)[:, :, None] * np.eye(p)[None] + 1e-9 * np.eye(p)[None])
+        delta = np.nan_to_num(-np.linalg.solve(A, g)[:, :, 0])
+        delta *= np.minimum(1.0, np.log(2.0) / np.maximum(np.abs(delta).max(axis=1), 1e-12))[:, None]  # at most ×2 per step
+        u[act] = np.clip(best[act] + delta, lo, hi)
+    return np.exp(best), z_best
+
+
+def _etiology_groups(etio: np.ndarray, preset_by_etiology: dict[str, str]):
+    """``(mask, preset)`` for each etiology present in the chunk."""
+    for e in ("primary", "secondary"):
+        m = etio == e
+        if m.any():
+            yield m, resolve_preset(preset_by_etiology.get(e, FALLBACK_PRESET))
+
+
+def engine_inputs_table(patients: pa.Table, preset_by_etiology: dict[str, str], settings: SolverSettings, lv_volume_method: LvVolumeMethod = "echo_2d") -> EngineInputs:
+    """The table mapping (module docstring): LV contractility and stiffness from a precomputed table,
+    systemic resistance scaled by the sampled SBP; no fit, so no fit flags."""
     etio = np.asarray(patients.column("etiology").to_pylist(), dtype=object)
     edv, sv_total = engine_lv_volumes(patients.column("lvef_pct").to_numpy(), patients.column("lvedv_ml").to_numpy(), lv_volume_method)
     eroa = patients.column("eroa_cm2").to_numpy()
@@ -172,11 +282,7 @@ def engine_inputs(patients: pa.Table, preset_by_etiology: dict[str, str], settin
     eb = np.empty(n)
     v0 = np.empty(n)
     rs = np.empty(n)
-    for e in ("primary", "secondary"):
-        m = etio == e
-        if not m.any():
-            continue
-        name = resolve_preset(preset_by_etiology.get(e, FALLBACK_PRESET))
+    for m, name in _etiology_groups(etio, preset_by_etiology):
         presets[m] = name
         tab = lv_table(name, settings.dt_max_s, settings.tol)
         sv_t = sv_total[m]
@@ -203,6 +309,41 @@ def engine_inputs(patients: pa.Table, preset_by_etiology: dict[str, str], settin
         for a, e, b, c in zip(ea.tolist(), eb.tolist(), v0.tolist(), rs.tolist())
     ]
     return EngineInputs(presets=presets, overrides=overrides, hr_bpm=patients.column("hr_bpm").to_numpy())
+
+
+def engine_inputs(patients: pa.Table, preset_by_etiology: dict[str, str], settings: SolverSettings, lv_volume_method: LvVolumeMethod = "echo_2d",
+                  baseline: str | None = None) -> EngineInputs:  # fmt: skip
+    """Map sampled patients to engine presets and overrides.
+
+    ``baseline="fit"``: each patient's baseline fitted to its own sampled SBP, LVEDV and LVEF
+    (:func:`fit_baselines`, the calibration's measurement model), with fit flags;
+    ``"table"``: :func:`engine_inputs_table`.  Default: :data:`BASELINE_MAPPING`.
+    """
+    baseline = baseline or BASELINE_MAPPING
+    if baseline not in BASELINE_MAPPINGS:
+        raise InputError("baseline", baseline, " | ".join(BASELINE_MAPPINGS))
+    if baseline == "table":
+        return engine_inputs_table(patients, preset_by_etiology, settings, lv_volume_method)
+    from mitrasim.procedure.calibration import forward_effective_area_cm2
+
+    etio = np.asarray(patients.column("etiology").to_pylist(), dtype=object)
+    edv, sv_total = engine_lv_volumes(patients.column("lvef_pct").to_numpy(), patients.column("lvedv_ml").to_numpy(), lv_volume_method)
+    ef = 100.0 * sv_total / edv
+    eroa = patients.column("eroa_cm2").to_numpy()
+    mva = np.asarray(forward_effective_area_cm2(patients.column("mva_cm2").to_numpy()))
+    sbp = patients.column("sbp_mmhg").to_numpy()
+    hr = patients.column("hr_bpm").to_numpy()
+    sd = _baseline_sds(sbp, patients.column("lvedv_ml").to_numpy())
+    n = len(etio)
+    presets = np.empty(n, dtype=object)
+    theta = np.empty((n, len(BASELINE_FREE)))
+    z = np.full((n, 3), np.inf)
+    for m, name in _etiology_groups(etio, preset_by_etiology):
+        presets[m] = name
+        theta[m], z[m] = fit_baselines(name, hr[m], eroa[m], mva[m], sbp[m], edv[m], ef[m], sd[m], settings)
+    overrides = _baseline_columns(theta)
+    zmax = np.max(np.abs(z), axis=1)
+    return EngineInputs(presets=presets, overrides=overrides, hr_bpm=hr, fit_ok=zmax <= FIT_WITHIN_SD, fit_z_max=zmax)
 
 
 @dataclass

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 from scipy import stats
 
 import mitrasim
@@ -225,6 +226,27 @@ def _lv_volume_text(pop: Any) -> str:
     )
 
 
+def _baseline_html(t: pa.Table, trial: Any) -> str:
+    """Sampled versus simulated baselines (issue 12): medians, and how many patients the fit reached."""
+    from mitrasim.cohort.mapping import FIT_WITHIN_SD, engine_lv_volumes
+
+    if "baseline_fit_ok" not in t.column_names or t.num_rows == 0:
+        return ""
+    first = t.filter(pa.compute.equal(t.column("arm"), trial.arms[0].name)) if "arm" in t.column_names else t
+    c = {k: first.column(k).to_numpy(zero_copy_only=False) for k in ("sbp_mmhg", "sbp_sim_mmhg", "lvef_pct", "lvedv_ml", "lvef_sim_pct", "lvedv_sim_ml")}
+    edv_t, sv_t = engine_lv_volumes(c["lvef_pct"], c["lvedv_ml"], trial.population.lv_volume_method)
+    ok = first.column("baseline_fit_ok")
+    n = first.num_rows
+    n_null = ok.null_count
+    n_ok = int(pa.compute.sum(ok.fill_null(False)).as_py() or 0)
+    fitted = "not fitted (table mapping)" if n_null == n else f"{n_ok:,} of {n:,} patients fitted (every value within {FIT_WITHIN_SD:g} SD); {n - n_ok:,} not, flagged in baseline_fit_ok"
+    rows = [("systolic pressure, mmHg", c["sbp_mmhg"], c["sbp_sim_mmhg"]), ("LVEF (engine terms), %", 100 * sv_t / edv_t, c["lvef_sim_pct"]),
+            ("LVEDV (engine terms), mL", edv_t, c["lvedv_sim_ml"])]  # fmt: skip
+    body = "".join(f"<tr><td>{html.escape(lab)}</td><td>{np.nanmedian(a):.1f}</td><td>{np.nanmedian(b):.1f}</td></tr>" for lab, a, b in rows)
+    return ("<h2>Baselines: sampled versus simulated (medians)</h2><table><tr><th>quantity</th><th>sampled</th><th>simulated</th></tr>"
+            f"{body}</table><p class='note'>{html.escape(fitted)}.</p>")  # fmt: skip
+
+
 def _fmt(v: Any, kind: str = "") -> str:
     if v is None:
         return ""
@@ -280,6 +302,7 @@ def write_report(out: str | Path) -> dict[str, Path]:
             kind = "proportion" if r["discordant"] is not None else ""
             parts.append(f"<tr><td>{_fmt(r['arm'])} − {_fmt(r['reference'])}</td><td>{html.escape(r['label'])}</td><td>{_fmt(r['difference'], kind)}</td><td>{_fmt(r['ci_low'], kind)} – {_fmt(r['ci_high'], kind)}</td><td>{r['p_value']:.3g}</td><td>{html.escape(r['test'])}</td></tr>")
         parts.append("</table>")
+    parts.append(_baseline_html(t, trial))
     for title, svg in figs:
         parts.append(f"<h2>{html.escape(title)}</h2>{svg}")
     parts.append("<h2>Outcomes model</h2><p class='note'>1-year mortality by residual MR (TVT registry): " + ", ".join(f"{g} {100 * trial.outcomes.mortality_1y[g]:.1f}%" for g in GROUPS) + "; HF hospitalisation " + ", ".join(f"{g} {100 * trial.outcomes.hfh_1y[g]:.1f}%" for g in GROUPS) + " (TVT overall rate shared out with COAPT's relative risks by 30-day MR). Model-expected intervals: outcome-model rates drawn from Beta distributions with assumed effective sample sizes.</p>")

@@ -1,14 +1,19 @@
 """Named parameter sets, each from its source and registered with its citation.
 
-* ``regazzoni2022`` — the normal adult heart of Regazzoni et al. 2022 (Part I,
-  closed-loop lumped model), with mitrasim's Bernoulli mitral valve (MVA 4.0 cm²,
-  EROA 0).
+* ``regazzoni2022`` — the adult heart of Regazzoni et al. 2022 (Part I, closed-loop
+  lumped model) with the paper's values unchanged and mitrasim's Bernoulli mitral valve
+  (MVA 4.0 cm², EROA 0).  This is what the name ``regazzoni2022`` (and ``simulate()``'s
+  default) gives.  Its mean PA pressure is about 38 mmHg (pulmonary hypertension).
+* ``regazzoni2022_normal`` — the physiological derivative: the paper's set with both
+  pulmonary resistances scaled to the healthy mean PA pressure (Kovacs 2009); within the
+  normal adult ranges (``tests/test_presets.py``).  The MR phenotypes derive from it.
 * ``svzerod_two_hill`` — SimVascular svZeroDSolver's test case
   ``closed_loop_two_hill.json`` (a Regazzoni-family closed loop with two-hill
   activation and resistive diode valves), converted from SI to mL/mmHg/s by
   :func:`from_svzerod_config`, for like-for-like runs against svZeroDSolver.
-* ``primary_mr`` and ``secondary_mr`` — chronic MR phenotypes derived from
-  ``regazzoni2022`` (see each set's ``calibration`` text for how and to what).
+* ``primary_mr`` and ``secondary_mr`` — compensated chronic MR phenotypes derived from
+  ``regazzoni2022_normal`` (see each set's ``calibration`` text and
+  :mod:`mitrasim.physiology.calibration` for how and to what).
 """
 
 from __future__ import annotations
@@ -87,9 +92,54 @@ REGAZZONI2022 = ParameterSet(
     model=Model(activation="cosine", mitral="orifice"),
     values=_regazzoni_values(),
     initial=_REG_INITIAL,
-    calibration="Paper values unchanged; the mitral valve is mitrasim's two-orifice Bernoulli valve "
-    "(MVA 4.0 cm², a normal adult valve area; l_eff 1 cm).",
+    calibration="Paper values unchanged (mean PA pressure about 38 mmHg: see regazzoni2022_normal); the mitral valve "
+    "is mitrasim's two-orifice Bernoulli valve (MVA 4.0 cm², a normal adult valve area; l_eff 1 cm).",
 )
+
+# --- regazzoni2022_normal: the paper's set with normal pulmonary resistances --------------------
+
+NORMAL_PVR_SCALE = 0.198724
+"""Factor on both of the paper's pulmonary resistances that gives the healthy mean PA pressure
+(:data:`mitrasim.physiology.calibration.NORMAL_MPAP_MMHG`, Kovacs 2009); found by
+:func:`mitrasim.physiology.calibration.normal_pulmonary`."""
+
+NORMAL_VOLUME_SHIFT_ML = -598.056
+"""Stressed-volume shift of ``regazzoni2022_normal`` against the paper's (already in its initial state),
+found with :data:`NORMAL_PVR_SCALE` by :func:`mitrasim.physiology.calibration.normal_pulmonary`."""
+
+REGAZZONI2022_NORMAL = ParameterSet(
+    name="regazzoni2022_normal",
+    description="Normal adult heart: regazzoni2022 with normal pulmonary vascular resistance (mean PA pressure of healthy "
+    "subjects, Kovacs 2009); everything else the paper's.",
+    citations=("regazzoni2022", "bernoulli_orifice", "kovacs2009_mpap"),
+    model=REGAZZONI2022.model,
+    values=REGAZZONI2022.values | {
+        "pul_ar_r_mmhg_s_ml": _REG_CIRCUITS["pul_ar"][0] * NORMAL_PVR_SCALE,
+        "pul_ven_r_mmhg_s_ml": _REG_CIRCUITS["pul_ven"][0] * NORMAL_PVR_SCALE,
+    },
+    initial={
+        "v_la_ml": 55.2322,
+        "v_lv_ml": 114.1078,
+        "v_ra_ml": 44.0245,
+        "v_rv_ml": 98.4992,
+        "p_sys_ar_mmhg": 81.4287,
+        "p_sys_ven_mmhg": 28.362,
+        "p_pul_ar_mmhg": 12.0218,
+        "p_pul_ven_mmhg": 10.7598,
+        "q_sys_ar_ml_s": 66.768,
+        "q_sys_ven_ml_s": 88.8585,
+        "q_pul_ar_ml_s": 40.2595,
+        "q_pul_ven_ml_s": 68.5107,
+        "q_mv_ml_s": 0.0,
+        "q_mr_ml_s": 0.0,
+    },
+    calibration="regazzoni2022 with both pulmonary resistances scaled by NORMAL_PVR_SCALE: with the paper's values the "
+    "mean PA pressure is about 38 mmHg (pulmonary hypertension); scaled, it is the healthy resting mean of Kovacs 2009. "
+    "The blood the emptier pulmonary arteries no longer hold (NORMAL_VOLUME_SHIFT_ML) is taken out, so that the "
+    "cardiac output stays the paper's (5.4 L/min); the initial state below is this preset's steady cycle start "
+    "(EDV 119 mL, EF 60 %, BP 122/77, mean LA 8.2 mmHg).",
+)
+
 
 # --- svZeroDSolver two-hill test case -----------------------------------------------------------
 
@@ -206,85 +256,92 @@ SVZEROD_TWO_HILL = ParameterSet(
 
 # --- chronic MR phenotypes (calibrated by mitrasim.physiology.calibration; see its docstring) ----
 
-def _phenotype(name: str, description: str, cites: tuple[str, ...], fixed: dict, free: dict, eroa: float, initial: dict, calibration: str) -> ParameterSet:
-    values = dict(REGAZZONI2022.values) | fixed | {k: v for k, v in free.items() if k in REGAZZONI2022.values} | {"eroa_cm2": eroa}
-    return ParameterSet(name=name, description=description, citations=cites, model=REGAZZONI2022.model,
-                        values=values, initial=initial, calibration=calibration)
+def _phenotype(name: str, description: str, cites: tuple[str, ...], values: dict, initial: dict, calibration: str) -> ParameterSet:
+    return ParameterSet(name=name, description=description, citations=cites, model=REGAZZONI2022_NORMAL.model,
+                        values=REGAZZONI2022_NORMAL.values | values, initial=initial, calibration=calibration)
 
 
 PRIMARY_MR = _phenotype(
     "primary_mr",
-    "Chronic degenerative (primary) MR: dilated compliant LA and LV, preserved contractility; EROA 0.40 cm² by default.",
-    ("regazzoni2022", "bernoulli_orifice", "chiarito2018"),
-    fixed={"la_v0_ml": 20.0, "la_eb_mmhg_ml": 0.05},
-    free={
-        "lv_v0_ml": 34.442308,
-        "lv_eb_mmhg_ml": 0.135791,
-        "p_sys_ven_mmhg": 18.234835,
-        "sys_ar_r_mmhg_s_ml": 1.268533,
+    "Chronic degenerative (primary) MR, compensated: dilated LV and LA, preserved contractility; EROA 0.40 cm² by default.",
+    ("regazzoni2022", "bernoulli_orifice", "kovacs2009_mpap", "chiarito2018"),
+    values={
+        "eroa_cm2": 0.4,
+        "lv_ea_mmhg_ml": 1.902083,
+        "lv_eb_mmhg_ml": 0.09108,
+        "lv_v0_ml": 21.97114,
+        "la_eb_mmhg_ml": 0.05,
+        "la_v0_ml": 20.0,
+        "sys_ar_r_mmhg_s_ml": 0.989856,
+        "sys_ar_c_ml_mmhg": 0.977201,
     },
-    eroa=0.40,
     initial={
-        "v_la_ml": 125.6955,
-        "v_lv_ml": 115.5269,
-        "v_ra_ml": 42.975,
-        "v_rv_ml": 99.6006,
-        "p_sys_ar_mmhg": 77.4698,
-        "p_sys_ven_mmhg": 19.3396,
-        "p_pul_ar_mmhg": 29.8832,
-        "p_pul_ven_mmhg": 22.0007,
-        "q_sys_ar_ml_s": 45.9436,
-        "q_sys_ven_ml_s": 54.6293,
-        "q_pul_ar_ml_s": 48.6043,
-        "q_pul_ven_ml_s": 45.1258,
-        "q_mv_ml_s": 0.0,
-        "q_mr_ml_s": 12.2796,
+        "v_la_ml": 118.9517,
+        "v_lv_ml": 161.2374,
+        "v_ra_ml": 41.5561,
+        "v_rv_ml": 93.9259,
+        "p_sys_ar_mmhg": 79.5651,
+        "p_sys_ven_mmhg": 24.4717,
+        "p_pul_ar_mmhg": 16.1028,
+        "p_pul_ven_mmhg": 15.3163,
+        "q_sys_ar_ml_s": 55.9501,
+        "q_sys_ven_ml_s": 75.0274,
+        "q_pul_ar_ml_s": 26.0459,
+        "q_pul_ven_ml_s": 33.8563,
+        "q_mv_ml_s": 74.8517,
+        "q_mr_ml_s": 5.6552,
     },
-    calibration="From regazzoni2022; LA V0 20 mL and E_B 0.05 mmHg/mL fixed; LV V0, LV E_B, systemic arterial "
-    "resistance and blood volume fitted so that at EROA 0.40 cm² LVEF = 64 %, LVEDV = 150 mL (Chiarito et al. "
-    "2018, degenerative-MR TEER cohorts), mean LA 13 mmHg and MAP 90 mmHg (mitrasim's choices).",
+    calibration="From regazzoni2022_normal: LA remodelling fixed (V0 20 mL, E_B 0.05 mmHg/mL); LV contractility, "
+    "stiffness and size, systemic resistance and compliance and blood volume fitted by mitrasim.calibrate to the "
+    "targets of mitrasim.physiology.calibration.TARGETS['primary_mr'] (degenerative-MR TEER cohorts' 2D LVEF and LVEDV, "
+    "Chiarito 2018, against the engine's volumes minus Rigolli 2016's 2D bias; normal blood pressure and a mean LA "
+    "pressure of 13 mmHg: mitrasim's choices). Lands at LVEF 65 %, EDV 186 mL (2D-equivalent 153), BP 124/75, "
+    "forward CO 4.8 L/min, mean LA 13.6, mean PA 16 mmHg.",
 )
 
 SECONDARY_MR = _phenotype(
     "secondary_mr",
-    "Secondary (functional) MR of a dilated weak LV, near COAPT's baseline at EROA 0.41 cm² (the default).",
-    ("regazzoni2022", "bernoulli_orifice", "stone2018_coapt"),
-    fixed={"la_v0_ml": 20.0, "la_eb_mmhg_ml": 0.06},
-    free={
-        "lv_ea_mmhg_ml": 0.928483,
-        "lv_v0_ml": 84.802695,
-        "lv_eb_mmhg_ml": 0.175897,
-        "p_sys_ven_mmhg": 12.802435,
-        "sys_ar_r_mmhg_s_ml": 1.694411,
+    "Secondary (functional) MR of a dilated weak LV, compensated chronic heart failure; EROA 0.41 cm² (COAPT) by default.",
+    ("regazzoni2022", "bernoulli_orifice", "kovacs2009_mpap", "stone2018_coapt"),
+    values={
+        "eroa_cm2": 0.41,
+        "lv_ea_mmhg_ml": 0.551926,
+        "lv_eb_mmhg_ml": 0.071833,
+        "lv_v0_ml": 32.95917,
+        "la_eb_mmhg_ml": 0.06,
+        "la_v0_ml": 20.0,
+        "sys_ar_r_mmhg_s_ml": 1.142118,
+        "sys_ar_c_ml_mmhg": 0.854685,
     },
-    eroa=0.41,
     initial={
-        "v_la_ml": 172.85,
-        "v_lv_ml": 132.5233,
-        "v_ra_ml": 34.3451,
-        "v_rv_ml": 80.6216,
-        "p_sys_ar_mmhg": 65.5693,
-        "p_sys_ven_mmhg": 12.9856,
-        "p_pul_ar_mmhg": 29.3833,
-        "p_pul_ven_mmhg": 24.3779,
-        "q_sys_ar_ml_s": 31.0788,
-        "q_sys_ven_ml_s": 34.1547,
-        "q_pul_ar_ml_s": 30.8804,
-        "q_pul_ven_ml_s": 15.1803,
-        "q_mv_ml_s": 0.0,
-        "q_mr_ml_s": 19.28,
+        "v_la_ml": 151.4208,
+        "v_lv_ml": 272.8585,
+        "v_ra_ml": 39.7308,
+        "v_rv_ml": 90.8153,
+        "p_sys_ar_mmhg": 76.0756,
+        "p_sys_ven_mmhg": 20.9413,
+        "p_pul_ar_mmhg": 20.6284,
+        "p_pul_ven_mmhg": 20.3254,
+        "q_sys_ar_ml_s": 48.4913,
+        "q_sys_ven_ml_s": 62.2846,
+        "q_pul_ar_ml_s": 10.6749,
+        "q_pul_ven_ml_s": 16.5395,
+        "q_mv_ml_s": 148.8724,
+        "q_mr_ml_s": 1.1397,
     },
-    calibration="From regazzoni2022; LA V0 20 mL and E_B 0.06 mmHg/mL fixed; LV E_A, V0, E_B, systemic arterial "
-    "resistance and blood volume fitted (weights 3:2:1:1.5:1:1) to COAPT's baseline LVEF 31.3 % and LVEDV 193 mL "
-    "(Stone et al. 2018) with mean LA 18 mmHg, MAP 80 mmHg, forward CO 3.5 L/min and an early-filling E wave "
-    "of 1.0 m/s (severe functional MR fills early, restrictively). The targets cannot all hold at once: with EROA "
-    "0.41 cm² the regurgitant volume is about 48 mL, so LVEF 31 % at LVEDV 193 mL would leave a forward stroke "
-    "volume near 12 mL. The fit lands at LVEF 33 %, LVEDV 218 mL, E 0.99 m/s, mean LA 18.7 mmHg, forward CO "
-    "2.1 L/min, BP 82/63 mmHg (a low-output state); 2D echo volumes in trials underestimate true volumes.",
+    calibration="From regazzoni2022_normal: LA remodelling fixed (V0 20 mL, E_B 0.06 mmHg/mL); LV contractility, "
+    "stiffness and size, systemic resistance and compliance and blood volume fitted by mitrasim.calibrate to "
+    "mitrasim.physiology.calibration.TARGETS['secondary_mr']: COAPT's 2D LVEF 31.3 % and LVEDV 193 mL (Stone 2018), "
+    "SBP 117.5 mmHg, forward cardiac index 2.0 L/min/m² at BSA 1.9 m², mean LA 18 mmHg (a compensated state, not "
+    "shock). At EROA 0.41 cm² the regurgitant volume is about 55 mL, so a forward index of 2.0 needs a total stroke "
+    "volume near 105 mL: the fit lands at LVEF 33.6 %, EDV 311 mL (CMR-equivalent; 2D 277 mL, above COAPT's mean), "
+    "BP 117/70, forward CO 3.8 L/min, mean LA 19, mean PA 21 mmHg, RF 52 %.",
 )
 
 
-PARAMETER_SETS: dict[str, ParameterSet] = {p.name: p for p in (REGAZZONI2022, SVZEROD_TWO_HILL, PRIMARY_MR, SECONDARY_MR)}
+PARAMETER_SETS: dict[str, ParameterSet] = {
+    p.name: p for p in (REGAZZONI2022, REGAZZONI2022_NORMAL, SVZEROD_TWO_HILL, PRIMARY_MR, SECONDARY_MR)
+}
 
 
 def get_parameter_set(name: str) -> ParameterSet:

@@ -35,6 +35,10 @@ CIRCUITS = ("sys_ar", "sys_ven", "pul_ar", "pul_ven")
 DIODES = ("av", "tv", "pv", "mv")
 
 Activation = Literal["cosine", "two_hill"]
+STRESSED_VOLUME_SHIFT = "stressed_volume_shift_ml"
+"""The one parameter that is not in the kernel: the circulating (stressed) blood volume is set by
+the initial state (the loop conserves it), so this shift moves the initial systemic venous pressure
+by ``shift / sys_ven_c_ml_mmhg`` (``simulation._initial_states``)."""
 MitralLaw = Literal["orifice", "diode"]
 
 
@@ -115,6 +119,11 @@ SPECS: dict[str, ParamSpec] = {
         ParamSpec.shared("mva_cm2", "mitral forward (diastolic) orifice area"),
         ParamSpec.shared("eroa_cm2", "mitral effective regurgitant orifice area"),
         ParamSpec("mv_leff_cm", "cm", 0.0, 5.0, "effective length of the mitral orifices' inertance", lo_open=True),
+        ParamSpec(
+            "stressed_volume_shift_ml", "mL", -1500.0, 1500.0,
+            "stressed blood volume added to the parameter set's (negative: removed), placed in the systemic veins "
+            "at a cold start; a warm start keeps the volume of the state it starts from",
+        ),
         *_chamber_specs(),
         *_circuit_specs(),
         *_valve_specs(),
@@ -179,7 +188,7 @@ def active_names(model: Model) -> set[str]:
 
 @lru_cache(maxsize=None)
 def _active_names(model: Model) -> frozenset[str]:
-    names = {"hr_bpm", "ref_hr_bpm"}
+    names = {"hr_bpm", "ref_hr_bpm", STRESSED_VOLUME_SHIFT}
     for ch in CHAMBERS:
         names |= {f"{ch}_ea_mmhg_ml", f"{ch}_eb_mmhg_ml", f"{ch}_v0_ml"}
         if model.activation == "cosine":

@@ -25,6 +25,7 @@ from mitrasim.physiology.parameters import (
     N_STATE,
     SPECS,
     STATE_NAMES,
+    STRESSED_VOLUME_SHIFT,
     Model,
     ParameterSet,
     active_names,
@@ -118,6 +119,7 @@ def build_batch(
         olist = olist * n
     allowed = active_names(pset.model)
     cols: dict[str, np.ndarray] = {k: np.full(n, v, dtype=float) for k, v in pset.values.items() if k in allowed}
+    cols.setdefault(STRESSED_VOLUME_SHIFT, np.zeros(n))
     _apply_overrides(cols, olist, pset.model)
     for k, a in arrays.items():
         if k not in allowed:
@@ -186,6 +188,7 @@ def _initial_states(pset: ParameterSet, cols, n: int, n_pad: int, initial_state)
             X0[i, :n] = pset.initial[s]
         for i, ch in enumerate(("la", "lv", "ra", "rv")):
             X0[i, :n] += cols[f"{ch}_v0_ml"]
+        X0[STATE_NAMES.index("p_sys_ven_mmhg"), :n] += cols[STRESSED_VOLUME_SHIFT] / cols["sys_ven_c_ml_mmhg"]
     else:
         if isinstance(initial_state, SimulationResult):
             initial_state = initial_state.final_state

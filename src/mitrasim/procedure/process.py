@@ -107,6 +107,7 @@ def setup_from_case(case: Any, rules: Rules | None = None) -> PatientSetup:
 
     ``rules`` replaces the case's ``procedure`` rules when given.
     """
+    from mitrasim.calibrate.case import calibrated_overrides
     from mitrasim.case import clip_position_mm
 
     p = case.patient
@@ -117,7 +118,7 @@ def setup_from_case(case: Any, rules: Rules | None = None) -> PatientSetup:
         valve=valve_from_spec(case.valve),
         etiology=p.etiology,
         hr_bpm=float(p.hr_bpm),
-        overrides=dict(p.overrides),
+        overrides=calibrated_overrides(case),  # the case's measurements fitted (mitrasim.calibrate), else its overrides
         rules=rules if rules is not None else rules_from_case(case),
         planned=planned,
     )

@@ -1,0 +1,75 @@
+"""Calibration benchmarks (issue 12): one patient with its uncertainty ensemble, and interval coverage.
+
+    PYTHONPATH=src python benchmarks/calibrate.py --speed            # one patient, warm, median of 5
+    PYTHONPATH=src python benchmarks/calibrate.py --coverage 200     # 90 % intervals vs truth, 200 synthetic patients
+
+Speed: the COAPT-like example's measurements (8 measurements, 10 fitted parameters), 64-member
+ensemble, after one warm-up call (compiled engine).  Coverage: synthetic patients from
+:func:`mitrasim.calibrate.synthetic.synthetic_patients` (truth from the fit's prior, noise of each
+method's SD), 200-member ensembles; the share of (patient, parameter) pairs whose 90 % interval
+holds the truth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def speed() -> None:
+    from mitrasim.calibrate import calibrate_measurements
+    from mitrasim.case import load_case
+
+    case = load_case(ROOT / "examples" / "coapt_secondary.yaml")
+    run = lambda: calibrate_measurements(case.measurements, case.patient.preset, {"eroa_cm2": 0.41}, hr_bpm=75, n_ensemble=64)  # noqa: E731
+    run()
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        cal = run()
+        times.append(time.perf_counter() - t0)
+    print(f"one patient + 64-member ensemble: median {statistics.median(times):.3f} s (min {min(times):.3f}, max {max(times):.3f}); "
+          f"{cal.engine_calls} engine calls; {cal.message}; {os.cpu_count()} CPUs")  # fmt: skip
+
+
+def coverage(n: int) -> None:
+    from mitrasim.calibrate import calibrate_measurements
+    from mitrasim.calibrate.synthetic import synthetic_patients
+
+    t0 = time.perf_counter()
+    hits = total = failed = 0
+    per: dict[str, list[int]] = {}
+    for p in synthetic_patients(n, seed=5):
+        cal = calibrate_measurements(p.measurements, "secondary_mr", n_ensemble=200, seed=5)
+        if not cal.converged:
+            failed += 1
+            continue
+        for k, v in p.truth.items():
+            hit = cal.parameters[k]["p05"] <= v <= cal.parameters[k]["p95"]
+            per.setdefault(k, []).append(hit)
+            hits += hit
+            total += 1
+    print(f"coverage of the 90 % intervals: {100 * hits / total:.1f}% of {total} (patient, parameter) pairs; {failed} of {n} fits not converged; "
+          f"{time.perf_counter() - t0:.0f} s")  # fmt: skip
+    for k, v in per.items():
+        print(f"  {k:26s} {100 * sum(v) / len(v):5.1f}%")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--speed", action="store_true")
+    ap.add_argument("--coverage", type=int, default=0, metavar="N")
+    a = ap.parse_args()
+    if a.speed:
+        speed()
+    if a.coverage:
+        coverage(a.coverage)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Sources of the calibration's measurement uncertainties and anchors (registered once, here).
+
+Numbers marked [check] in :mod:`mitrasim.calibrate.measurements` were not read in the source
+itself (recalled or from a secondary page); they are defaults a user can replace per
+measurement (``sd:``) and the note of the closing report lists them.
+"""
+
+from __future__ import annotations
+
+from mitrasim import citations
+from mitrasim.cohort import sources as _cohort_sources  # noqa: F401  (registers rigolli2016_lv_bias)
+
+citations.register(
+    "iso81060_2_2018",
+    "ISO 81060-2:2018 Non-invasive sphygmomanometers - Part 2: Clinical investigation of intermittent "
+    "automated measurement type (validation criterion 1: mean error <= 5 mmHg, SD <= 8 mmHg).",
+)
+citations.register(
+    "fisher2009_tr_spap",
+    "Fisher MR, Forfia PR, Chamera E, et al. Accuracy of Doppler echocardiography in the hemodynamic "
+    "assessment of pulmonary hypertension. Am J Respir Crit Care Med 179:615-621 (2009).",
+    doi="10.1164/rccm.200811-1691OC",
+    note="Doppler sPAP against right-heart catheterisation: bias about -0.6 mmHg, 95% limits of agreement "
+    "about +-20 mmHg [check].",
+)
+citations.register(
+    "rudski2010_rap",
+    "Rudski LG, Lai WW, Afilalo J, et al. Guidelines for the echocardiographic assessment of the right heart "
+    "in adults (ASE/EAE/CSE). J Am Soc Echocardiogr 23:685-713 (2010).",
+    doi="10.1016/j.echo.2010.05.010",
+    note="RA pressure from the IVC: 3 (normal), 8 (intermediate), 15 mmHg (high) [check].",
+)
+citations.register(
+    "stetz1982_thermodilution",
+    "Stetz CW, Miller RG, Kelly GE, Raffin TA. Reliability of the thermodilution method in the determination "
+    "of cardiac output in clinical practice. Am Rev Respir Dis 126:1001-1004 (1982).",
+    doi="10.1164/arrd.1982.126.6.1001",
+    note="Three injections: a change of about 13% or more is needed to be significant [check].",
+)
+citations.register(
+    "mitrasim_measurement_sd",
+    "mitrasim default measurement uncertainties where no single source was read (echo Doppler and PISA "
+    "variability, LA volume, invasive pressures); each is marked [check] in "
+    "mitrasim.calibrate.measurements and can be replaced per measurement.",
+)
