@@ -29,17 +29,17 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from mitrasim import citations
 from mitrasim.cohort import sources as _sources  # noqa: F401
 from mitrasim.cohort.mapping import chunk_valves, engine_inputs, valve_models
 from mitrasim.cohort.population import LvVolumeMethod
-from mitrasim.devices.catalogue import DEFAULT_CATALOGUE
 from mitrasim.physiology.simulation import SolverSettings
 from mitrasim.procedure.process import PatientSetup, ProcedureArrays, run_procedure_arrays
 from mitrasim.procedure.risks import DEFAULT_RATES, ComplicationRates
-from mitrasim.procedure.rules import DEFAULT_RULES, Rules
+from mitrasim.procedure.protocol import GRADES, Protocol
+from mitrasim.procedure.rules import Rules, rules_from_protocol
 
 __all__ = ["Strategy", "STOP_RULES", "OUTPUT_COLUMNS", "EVENT_COLUMNS", "run_patient_chunk", "strategy_rules"]
 
@@ -59,29 +59,34 @@ EVENT_COLUMNS: dict[str, str] = {
 _PROC_EVENTS = tuple(EVENT_COLUMNS)
 
 
-class Strategy(BaseModel):
-    """A procedure strategy (one trial arm)."""
+class Strategy(Protocol):
+    """A procedure strategy (one trial arm): the operator's :class:`~mitrasim.procedure.protocol.Protocol`
+    (one schema with case files and the web), plus the ``stop_rule`` shorthand of earlier trial files
+    (``mr_le_1plus``/``mr_le_2plus`` set the target grade, ``single_clip`` a 1+ target and one clip)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    stop_rule: str | None = Field(None, description="shorthand: one of " + ", ".join(STOP_RULES))
 
-    stop_rule: str = Field("mr_le_1plus", description="one of " + ", ".join(STOP_RULES))
-    device_preference: str = Field("auto", description="auto, MitraClip, PASCAL or a catalogue device name")
-    max_clips: int = Field(4, ge=1, le=6)
-    max_gradient_mmhg: float = Field(5.0, gt=0, le=20)
-    min_mva_cm2: float = Field(1.5, ge=0.5, le=4.0)
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("stop_rule") is None:
+            return data
+        rule = data["stop_rule"]
+        if rule not in STOP_RULES:
+            return data  # the field validator names it
+        target = GRADES[STOP_RULES[rule]]
+        if data.get("target_residual_grade", target) != target:
+            raise ValueError(f"stop_rule {rule} means target_residual_grade {target}, not {data['target_residual_grade']}")
+        out = {**data, "target_residual_grade": target}
+        if rule == "single_clip":
+            out["max_clips"] = 1
+        return out
 
     @field_validator("stop_rule")
     @classmethod
-    def _rule(cls, v: str) -> str:
-        if v not in STOP_RULES:
+    def _rule(cls, v: str | None) -> str | None:
+        if v is not None and v not in STOP_RULES:
             raise ValueError(f"unknown stop rule {v!r}; one of {', '.join(STOP_RULES)}")
-        return v
-
-    @field_validator("device_preference")
-    @classmethod
-    def _pref(cls, v: str) -> str:
-        if v not in ("auto", "MitraClip", "PASCAL") and v not in DEFAULT_CATALOGUE:
-            raise ValueError(f"unknown device preference {v!r}; auto, MitraClip, PASCAL or one of {sorted(DEFAULT_CATALOGUE)}")
         return v
 
 
@@ -99,14 +104,7 @@ OUTPUT_COLUMNS = (
 
 def strategy_rules(strategy: Strategy) -> Rules:
     """The procedure's :class:`~mitrasim.procedure.Rules` for a trial arm."""
-    return DEFAULT_RULES.with_(
-        max_clips=1 if strategy.stop_rule == "single_clip" else strategy.max_clips,
-        target_residual_grade=STOP_RULES[strategy.stop_rule],
-        max_gradient_mmhg=strategy.max_gradient_mmhg,
-        abort_gradient_mmhg=max(DEFAULT_RULES.abort_gradient_mmhg, strategy.max_gradient_mmhg),
-        min_mva_cm2=strategy.min_mva_cm2,
-        device_preference=strategy.device_preference,
-    )
+    return rules_from_protocol(strategy)
 
 
 def patient_setups(
