@@ -20,8 +20,9 @@ from mitrasim.procedure.batched import GraspNumbers
 from mitrasim.procedure.codes import GraspStatus, Outcome, Refusal
 from mitrasim.procedure.hemodynamics import BatchHemo
 from mitrasim.procedure.process import residual_profiles
-from mitrasim.procedure.risks import MAX_SLOTS, N_DRAWS, PATIENT_EVENTS
+from mitrasim.procedure.risks import MAX_SLOTS, N_DRAWS, POST_EVENTS
 from mitrasim.procedure.steps import PlacedClip
+from mitrasim.procedure.timing import REFERENCE_MINUTES
 
 CD = 0.675
 
@@ -225,15 +226,18 @@ def test_slda_leaves_the_state_before_the_clip(setups):
     assert c.hemo.eroa_cm2[0] == 0.5 and state_dec[0] == 4 and nxt[0]
 
 
-def test_post_events_only_for_patients_with_an_attempt(setups):
+def test_post_events_only_for_patients_accessed_and_alive(setups):
     s = setups[0]
-    U = np.zeros((2, N_DRAWS))
-    ctx = _ctx([s] * 2, U, ComplicationRates())
-    c = _course(ctx, [0.5] * 2, [4] * 2, [2] * 2, [4] * 2)
-    c.attempts[:] = [1, 0]
+    U = np.zeros((3, N_DRAWS))
+    ctx = _ctx([s] * 3, U, ComplicationRates())
+    c = _course(ctx, [0.5] * 3, [4] * 3, [2] * 3, [4] * 3)
+    c.accessed[:] = [True, False, True]
+    c.minutes[:] = REFERENCE_MINUTES
+    c.events["in_hospital_death"][2] = True  # died in the room: no later event
     ev = steps.post_events(ctx, c)
-    assert ev == {0: list(PATIENT_EVENTS)}
-    assert all(c.events[e].tolist() == [True, False] for e in PATIENT_EVENTS)
+    assert ev == {0: list(POST_EVENTS)}
+    assert all(c.events[e].tolist()[:2] == [True, False] for e in POST_EVENTS)
+    assert not c.events["bleeding"][2] and not c.events["stroke"][2]
 
 
 # ----------------------------------------------------------------------------- geometry steps against their scalar rules

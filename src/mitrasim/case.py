@@ -65,6 +65,7 @@ class Patient(_Model):
     etiology: Literal["primary", "secondary"]
     lvef_pct: float | None = Field(None, ge=5, le=85)
     on_anticoagulant: bool = False
+    sts_prom_pct: float | None = Field(None, gt=0, le=80, description="STS predicted risk of mortality (surgical-risk score) when known")
 
 
 class Annulus(_Model):

@@ -17,6 +17,10 @@ Column meanings: grades are the procedure's decision grades (the ASE 2017 grade,
 worst quantitative grade when indeterminate); ``rf_*_pct`` the echo's volumetric RF;
 ``mva_*_cm2`` planimetric; ``clips_attempted`` the clips grasped (released or not),
 ``clips_implanted`` those left in the valve (including one attached to a single leaflet);
+``grasp_attempts``, ``repositions`` and ``device_exchanges`` the grasps and the two kinds of move,
+``procedure_minutes`` the procedure time of the operator's log (0 without access) and ``ended_by``
+the event that ended the procedure (urgent surgery, death; null otherwise): in-hospital events
+depend on the patient (age, LVEF) and the course (:mod:`mitrasim.procedure.risks`);
 ``lvef_sim_pct``/``lvedv_sim_ml``/``sbp_sim_mmhg`` the engine's baseline beat (its volumes are
 CMR-equivalent when the population's are 2D echo: :func:`mitrasim.cohort.mapping.engine_lv_volumes`);
 the MVARC columns are :func:`mitrasim.echo.evaluate_mvarc`'s, device success adding alive,
@@ -37,7 +41,7 @@ from mitrasim.cohort.mapping import chunk_valves, engine_inputs, valve_models
 from mitrasim.cohort.population import LvVolumeMethod
 from mitrasim.physiology.simulation import SolverSettings
 from mitrasim.procedure.process import PatientSetup, ProcedureArrays, run_procedure_arrays
-from mitrasim.procedure.risks import DEFAULT_RATES, ComplicationRates
+from mitrasim.procedure.risks import DEFAULT_RATES, ComplicationRates, PatientRisk
 from mitrasim.procedure.protocol import GRADES, Protocol
 from mitrasim.procedure.rules import Rules, rules_from_protocol
 
@@ -95,6 +99,7 @@ OUTPUT_COLUMNS = (
     "preset", "lvef_sim_pct", "lvedv_sim_ml", "sbp_sim_mmhg",
     "eroa_before_cm2", "mva_before_cm2", "rvol_before_ml", "rf_before_pct", "gradient_before_mmhg", "grade_before",
     "clips_attempted", "clips_implanted", "devices", "stop_reason",
+    "grasp_attempts", "repositions", "device_exchanges", "procedure_minutes", "ended_by",
     "eroa_after_cm2", "mva_after_cm2", "rvol_after_ml", "rf_after_pct", "gradient_after_mmhg", "grade_after",
     "slda", *_PROC_EVENTS, "complications",
     "mvarc_optimal_mr", "mvarc_acceptable_mr", "mvarc_no_stenosis", "mvarc_device_success",
@@ -116,8 +121,13 @@ def patient_setups(
     rules = strategy_rules(strategy)
     ids = patients.column("patient_id").to_pylist()
     etio = patients.column("etiology").to_pylist()
+    age = patients.column("age_years").to_pylist()
+    lvef = patients.column("lvef_pct").to_pylist()
     return [
-        PatientSetup(name=str(ids[i]), preset=str(ei.presets[i]), valve=valves[i], etiology=str(etio[i]), hr_bpm=float(ei.hr_bpm[i]), overrides=ei.overrides[i], rules=rules)
+        PatientSetup(
+            name=str(ids[i]), preset=str(ei.presets[i]), valve=valves[i], etiology=str(etio[i]), hr_bpm=float(ei.hr_bpm[i]),
+            overrides=ei.overrides[i], rules=rules, risk=PatientRisk(float(age[i]), float(lvef[i])),
+        )
         for i in range(patients.num_rows)
     ]
 
@@ -184,6 +194,11 @@ def _columns(patients: pa.Table, r: ProcedureArrays) -> dict[str, Any]:
         "clips_implanted": implanted,
         "devices": pa.array(["+".join(c.device for c in cl) for cl in r.clips], pa.string()),
         "stop_reason": pa.array(r.stop_reason, pa.string()),
+        "grasp_attempts": r.grasps.astype(np.int16),
+        "repositions": r.repositions.astype(np.int16),
+        "device_exchanges": r.exchanges.astype(np.int16),
+        "procedure_minutes": r.minutes.astype(float),
+        "ended_by": pa.array([e or None for e in r.ended_by], pa.string()),
         "eroa_after_cm2": f.eroa_cm2,
         "mva_after_cm2": f.mva_cm2,
         "rvol_after_ml": f.metrics["rvol_ml"],

@@ -199,10 +199,11 @@ def candidate_positions(
     clip_w: np.ndarray,
     offsets_mm: Sequence[float],
     catalogue: Mapping[str, Device],
+    exchange: bool = True,
 ) -> Candidates:
     """First attempt at the target of the chosen device, then the nearest free positions at
-    ``target + offset``, then the target of every other size of the device's family
-    (catalogue order); duplicates (same device and position) dropped.  Rows with no free
+    ``target + offset``, then (``exchange``) the target of every other size of the device's
+    family (catalogue order); duplicates (same device and position) dropped.  Rows with no free
     position for the chosen device get no candidate.  ``grasp`` is left None
     (:func:`grasp_candidates`)."""
     devs = list(catalogue.values())
@@ -220,7 +221,7 @@ def candidate_positions(
         slots_pos.append(np.where(dup | np.isnan(c0), np.nan, p))
         slots_dev.append(dev)
     fam = np.array([d.family for d in devs], dtype=object)
-    for k, d in enumerate(devs):
+    for k, d in enumerate(devs if exchange else ()):
         member = (fam[dev] == d.family) & (dev != k)
         if not member.any():
             continue

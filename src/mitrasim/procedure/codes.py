@@ -6,7 +6,7 @@ from enum import IntEnum, StrEnum
 
 from mitrasim.devices.grasp import GRASP_STATUS
 
-__all__ = ["GraspStatus", "Refusal", "Outcome", "Action"]
+__all__ = ["GraspStatus", "Refusal", "REFUSAL_PRECEDENCE", "Outcome", "Action"]
 
 
 class GraspStatus(IntEnum):
@@ -26,7 +26,7 @@ if tuple(s.word for s in GraspStatus) != tuple(GRASP_STATUS):  # pragma: no cove
 
 
 class Refusal(IntEnum):
-    """Why a candidate clip may not be released (the first that applies, in this order)."""
+    """Why a candidate clip may not be released (when several apply: :data:`REFUSAL_PRECEDENCE`)."""
 
     NONE = 0  #: it may be released
     GRASP = 1  #: the grasp is infeasible
@@ -34,6 +34,11 @@ class Refusal(IntEnum):
     GRADIENT = 3  #: mean gradient at or above the release limit
     AREA = 4  #: valve area below the limit
     NO_GAIN = 5  #: neither a lower grade nor the minimum EROA reduction
+    WORSE = 6  #: the MR grade would be worse than before the clip (never released)
+
+
+REFUSAL_PRECEDENCE = (Refusal.GRASP, Refusal.NO_STEADY_STATE, Refusal.GRADIENT, Refusal.AREA, Refusal.WORSE, Refusal.NO_GAIN)
+"""The refusal reported when several apply: the first in this order."""
 
 
 class Outcome(IntEnum):
@@ -42,14 +47,22 @@ class Outcome(IntEnum):
     RELEASE = 0  #: the first attempt is released
     REPOSITION = 1  #: moved to the best alternative within the rules and released there
     REMOVE = 2  #: opened and removed; the procedure stops
+    EXCHANGE = 3  #: exchanged for another size of the family and released at the best position
 
 
 class Action(StrEnum):
     """Kinds of log entries (:class:`mitrasim.procedure.process.ClipStep` ``action``)."""
 
     BASELINE = "baseline"
+    ACCESS = "access"
+    TRANSSEPTAL = "transseptal"
+    STEERING = "steering"
+    ALIGN = "align"
+    GRASP = "grasp"
+    INSERTION = "insertion"
     ATTEMPT = "attempt"
     REPOSITION = "reposition"
+    EXCHANGE = "exchange"
     RELEASE = "release"
     REMOVED = "removed"
     SLDA = "slda"
@@ -57,4 +70,6 @@ class Action(StrEnum):
     DECIDE = "decide"
     EVENT = "event"
     STOP = "stop"
+    FINAL_CHECK = "final_check"
+    CLOSURE = "closure"
     FINAL = "final"

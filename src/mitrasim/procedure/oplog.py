@@ -15,10 +15,12 @@ from typing import Any
 from mitrasim.devices.grasp import GRASP_STATUS, grasp_reasons
 from mitrasim.procedure.codes import Action, GraspStatus, Outcome, Refusal
 from mitrasim.procedure.hemodynamics import label
+from mitrasim.procedure.protocol import AREA_COMPARISON, GRADIENT_COMPARISON, compare_text, number_text
+from mitrasim.procedure.timing import PHASE_MINUTES, transseptal_height_cm
 from mitrasim.procedure.risks import EVENT_LABELS
 from mitrasim.valve.geometry import ValveModel
 
-__all__ = ["ClipStep", "scallop_label", "mr_text", "baseline_entry", "start_stop_reason", "round_entries", "refusal_text", "removal_reason", "event_entries", "final_entries"]
+__all__ = ["ClipStep", "scallop_label", "mr_text", "baseline_entry", "start_stop_reason", "round_entries", "refusal_text", "removal_reason", "event_entries", "final_entries", "access_entries", "tamponade_entries", "surgery_entry", "room_death_entry", "closing_entries"]
 
 
 @dataclass
@@ -34,6 +36,7 @@ class ClipStep:
     mr_grade: str | None = None
     mean_gradient_mmhg: float | None = None
     mva_cm2: float | None = None
+    minutes: float = 0.0  # duration of the step
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -92,15 +95,49 @@ class _Words:
         return (
             f"{self.where(j, k)}: {grasp}; "
             f"EROA {b['eroa_cm2'][j]:.2f}→{r.hemo.eroa_cm2[j]:.2f} cm², MR {label(int(b['decision'][j]))}→{label(int(r.decision[j]))}, "
-            f"mean gradient {b['mean_gradient_mmhg'][j]:.1f}→{r.gradient_mmhg[j]:.1f} mmHg, MVA {r.hemo.mva_cm2[j]:.2f} cm²"
+            f"mean gradient {b['mean_gradient_mmhg'][j]:.1f}→{number_text(float(r.gradient_mmhg[j]), self.limits(j)[0])} mmHg, "
+            f"MVA {number_text(float(r.hemo.mva_cm2[j]), self.limits(j)[1], 2)} cm²"
         )
+
+    per_grasp = PHASE_MINUTES["grasp"] + PHASE_MINUTES["insertion"] + PHASE_MINUTES["check"]
+
+    def grasp_entries(self, k: int, j: int) -> list[ClipStep]:
+        """The grasp and the leaflet-insertion check of candidate ``j``."""
+        r = self.rnd
+        g = r.grasp
+        st = GRASP_STATUS[int(g.status[j])]
+        grasp = f"  grasp {st}" + (f" ({self.reasons(j)[0]})" if st != "good" and self.reasons(j) else "")
+        arm = r.device[j].arm_length_mm
+        half_gap = float(g.gap_mm[j]) / 2
+        ins_a, ins_p = min(arm, float(g.anterior_mm[j]) - half_gap), min(arm, float(g.posterior_mm[j]) - half_gap)
+        dv, pos = r.device[j].name, float(r.position_mm[j])
+        return [
+            ClipStep(k + 1, Action.GRASP, grasp, dv, pos, minutes=PHASE_MINUTES["grasp"]),
+            ClipStep(k + 1, Action.INSERTION, f"  leaflet insertion: anterior {ins_a:.1f} mm, posterior {ins_p:.1f} mm in the {arm:g}-mm arms", dv, pos, minutes=PHASE_MINUTES["insertion"]),
+        ]
+
+    def check(self, j: int) -> str:
+        """MR, gradient, MVA and LA pressure before → with candidate ``j``."""
+        r, b = self.rnd, self.rnd.before
+        m = r.hemo.metrics
+        g_lim, a_lim = self.limits(j)
+        return (
+            f"  check: EROA {b['eroa_cm2'][j]:.2f}→{r.hemo.eroa_cm2[j]:.2f} cm², MR {label(int(b['decision'][j]))}→{label(int(r.decision[j]))}, "
+            f"mean gradient {b['mean_gradient_mmhg'][j]:.1f}→{number_text(float(r.gradient_mmhg[j]), g_lim)} mmHg (limit {GRADIENT_COMPARISON} {g_lim:g}), "
+            f"MVA {number_text(float(r.hemo.mva_cm2[j]), a_lim, 2)} cm² (limit {AREA_COMPARISON} {a_lim:g}), "
+            f"LA mean {b['la_mean_mmhg'][j]:.0f}→{m['la_mean_mmhg'][j]:.0f} mmHg, v wave {b['la_vwave_mmhg'][j]:.0f}→{m['la_vwave_mmhg'][j]:.0f} mmHg"
+        )
+
+    def limits(self, j: int) -> tuple[float, float]:
+        p = int(self.rnd.patient[j])
+        return float(self.ctx.max_gradient_mmhg[p]), float(self.ctx.min_mva_cm2[p])
 
     def why_not(self, j: int) -> str:
         return refusal_text(self.ctx, self.rnd, j, self.reasons(j))
 
-    def entry(self, k: int, action: Action, txt: str, j: int) -> ClipStep:
+    def entry(self, k: int, action: Action, txt: str, j: int, minutes: float = 0.0) -> ClipStep:
         r = self.rnd
-        return ClipStep(k, action, txt, r.device[j].name, float(r.position_mm[j]), float(r.hemo.eroa_cm2[j]), mr_text(int(r.grade[j]), int(r.decision[j])), float(r.gradient_mmhg[j]), float(r.hemo.mva_cm2[j]))
+        return ClipStep(k, action, txt, r.device[j].name, float(r.position_mm[j]), float(r.hemo.eroa_cm2[j]), mr_text(int(r.grade[j]), int(r.decision[j])), float(r.gradient_mmhg[j]), float(r.hemo.mva_cm2[j]), minutes)
 
 
 def refusal_text(ctx: Any, rnd: Any, j: int, reasons: tuple[str, ...] | None = None) -> str:
@@ -114,9 +151,11 @@ def refusal_text(ctx: Any, rnd: Any, j: int, reasons: tuple[str, ...] | None = N
     if f == Refusal.NO_STEADY_STATE:
         return "no steady state"
     if f == Refusal.GRADIENT:
-        return f"gradient {rnd.gradient_mmhg[j]:.1f} mmHg ≥ {ctx.max_gradient_mmhg[p]:g}"
+        return f"gradient {compare_text(float(rnd.gradient_mmhg[j]), float(ctx.max_gradient_mmhg[p]), '≥', 'mmHg')}"
     if f == Refusal.AREA:
-        return f"MVA {rnd.hemo.mva_cm2[j]:.2f} < {ctx.min_mva_cm2[p]:g} cm²"
+        return f"MVA {compare_text(float(rnd.hemo.mva_cm2[j]), float(ctx.min_mva_cm2[p]), '<', 'cm²', 2)}"
+    if f == Refusal.WORSE:
+        return f"MR would worsen ({label(int(rnd.before['decision'][j]))}→{label(int(rnd.decision[j]))})"
     return f"no gain (EROA {rnd.before['eroa_cm2'][j]:.2f}→{rnd.hemo.eroa_cm2[j]:.2f} cm², MR stays {label(int(rnd.decision[j]))})"
 
 
@@ -127,26 +166,36 @@ def removal_reason(ctx: Any, rnd: Any, a: int, k: int) -> str:
 
 
 def round_entries(ctx: Any, course: Any, rnd: Any, d: Any, placed: list[Any], state_dec: Any, next_clip: Any) -> None:
-    """Append the round's entries to each patient's log: the attempt (released or why not), the
-    reposition, the removal, embolization or SLDA, and the decision to add another clip."""
+    """Append the round's entries to each patient's log, as the operator works: steering and
+    alignment above the target, the grasp, the leaflet-insertion check, the check of MR, gradient
+    and LA pressure with the decision (release, or not and why), a reposition or device exchange
+    with its own grasp, insertion and check, the removal, embolization or SLDA, and the decision to
+    add another clip.  Each entry carries its minutes (:data:`~mitrasim.procedure.timing.PHASE_MINUTES`)."""
     w = _Words(ctx, rnd)
     for r in range(d.patient.size):
         p, a, k, ba = int(d.patient[r]), int(d.first[r]), int(d.slot[r]), int(d.best_alternative[r])
         log = course.steps[p]
         f0 = int(rnd.refusal[a])
         out = int(d.outcome[r])
+        log.append(ClipStep(k + 1, Action.ALIGN, f"{w.where(a, k)}: steered above the target, arms perpendicular to the coaptation line", rnd.device[a].name, float(rnd.position_mm[a]), minutes=PHASE_MINUTES["align"]))
         if rnd.grasp.status[a] == GraspStatus.INFEASIBLE:
-            dv = rnd.device[a]
-            log.append(ClipStep(k + 1, Action.ATTEMPT, f"{w.where(a, k)}: {w.why_not(a)}", dv.name, float(rnd.position_mm[a])))
-        elif out == Outcome.RELEASE:
-            log.append(w.entry(k + 1, Action.RELEASE, w.text(a, k) + ": release", a))
+            log.append(ClipStep(k + 1, Action.ATTEMPT, f"  grasp: {w.why_not(a)}", rnd.device[a].name, float(rnd.position_mm[a]), minutes=w.per_grasp))
         else:
-            why = w.why_not(a) if f0 != Refusal.NONE else f"MR {label(int(rnd.decision[a]))} where a nearby grasp gives {label(int(rnd.decision[ba]))}"
-            if rnd.gradient_mmhg[a] > ctx.abort_gradient_mmhg[p]:
-                why += f" > abort limit {ctx.abort_gradient_mmhg[p]:g} mmHg"
-            log.append(w.entry(k + 1, Action.ATTEMPT, w.text(a, k) + f": not released ({why})", a))
-        if out == Outcome.REPOSITION:
-            log.append(w.entry(k + 1, Action.REPOSITION, "  reposition → " + w.text(ba, k) + ": release", ba))
+            log.extend(w.grasp_entries(k, a))
+            if out == Outcome.RELEASE:
+                log.append(w.entry(k + 1, Action.RELEASE, w.check(a) + ": release", a, PHASE_MINUTES["check"] + PHASE_MINUTES["release"]))
+            else:
+                why = w.why_not(a) if f0 != Refusal.NONE else f"MR {label(int(rnd.decision[a]))} where a nearby grasp gives {label(int(rnd.decision[ba]))}"
+                if rnd.gradient_mmhg[a] > ctx.abort_gradient_mmhg[p]:
+                    why += f" > abort limit {ctx.abort_gradient_mmhg[p]:g} mmHg"
+                log.append(w.entry(k + 1, Action.ATTEMPT, w.check(a) + f": not released ({why})", a, PHASE_MINUTES["check"]))
+        if out in (Outcome.REPOSITION, Outcome.EXCHANGE):
+            if out == Outcome.REPOSITION:
+                log.append(ClipStep(k + 1, Action.REPOSITION, f"  reposition → {w.where(ba, k)}", rnd.device[ba].name, float(rnd.position_mm[ba]), minutes=PHASE_MINUTES["reposition"]))
+            else:
+                log.append(ClipStep(k + 1, Action.EXCHANGE, f"  device exchange {rnd.device[a].name} → {rnd.device[ba].name}: {w.where(ba, k)}", rnd.device[ba].name, float(rnd.position_mm[ba]), minutes=PHASE_MINUTES["exchange"]))
+            log.extend(w.grasp_entries(k, ba))
+            log.append(w.entry(k + 1, Action.RELEASE, w.check(ba) + ": release", ba, PHASE_MINUTES["check"] + PHASE_MINUTES["release"]))
         if out == Outcome.REMOVE:
             log.append(ClipStep(k + 1, Action.REMOVED, f"  clip {k + 1} opened and removed; no position within the rules: stop"))
             continue
@@ -163,6 +212,43 @@ def round_entries(ctx: Any, course: Any, rnd: Any, d: Any, placed: list[Any], st
         if next_clip[r]:
             R = ctx.setups[p].rules
             log.append(ClipStep(k + 1, Action.DECIDE, f"  residual MR {label(int(state_dec[r]))} > {label(R.target_residual_grade)}: add another clip"))
+
+
+def access_entries(etiology: str, scallop: str, device_family: str) -> list[ClipStep]:
+    """Venous access, the transseptal puncture (height above the annular plane for the target) and
+    the steering of the guide into the left atrium."""
+    sheath = "22 F" if device_family == "PASCAL" else "24 F"
+    h = transseptal_height_cm(etiology, scallop)
+    return [
+        ClipStep(0, Action.ACCESS, f"Access: right femoral vein, ultrasound-guided; {sheath} steerable guide", minutes=PHASE_MINUTES["access"]),
+        ClipStep(0, Action.TRANSSEPTAL, f"Transseptal puncture: posterior-superior fossa, {h:.1f} cm above the mitral annular plane (target {scallop})", minutes=PHASE_MINUTES["transseptal"]),
+        ClipStep(0, Action.STEERING, "Guide into the left atrium; delivery system advanced and steered down towards the valve", minutes=PHASE_MINUTES["steering"]),
+    ]
+
+
+def tamponade_entries(k: int, where: str, refractory: bool) -> list[ClipStep]:
+    """A pericardial effusion with tamponade: drained, or refractory (urgent surgery)."""
+    if refractory:
+        return [ClipStep(k, Action.EVENT, f"complication: pericardial tamponade ({where}), refractory to pericardiocentesis: urgent cardiac surgery, procedure ended", minutes=PHASE_MINUTES["tamponade"])]
+    return [ClipStep(k, Action.EVENT, f"complication: pericardial tamponade ({where}); pericardiocentesis, haemodynamics restored; procedure continues", minutes=PHASE_MINUTES["tamponade"])]
+
+
+def surgery_entry(k: int) -> ClipStep:
+    return ClipStep(k, Action.EVENT, f"complication during clip {k}: leaflet injury, urgent cardiac surgery; procedure ended")
+
+
+def room_death_entry(k: int) -> ClipStep:
+    return ClipStep(k, Action.EVENT, f"complication during clip {k}: cardiac arrest, death in the procedure room; procedure ended")
+
+
+def closing_entries(n_clips: int, effusion: bool, minutes_so_far: float) -> list[ClipStep]:
+    """The final septal and pericardial check and the closure; then the procedure time."""
+    peri = "pericardial effusion drained, no re-accumulation" if effusion else "no pericardial effusion"
+    total = minutes_so_far + PHASE_MINUTES["final"] + PHASE_MINUTES["closure"]
+    return [
+        ClipStep(n_clips, Action.FINAL_CHECK, f"Final check: interatrial septum with a small left-to-right shunt through the puncture (iatrogenic ASD, left alone); {peri}", minutes=PHASE_MINUTES["final"]),
+        ClipStep(n_clips, Action.CLOSURE, f"Guide withdrawn; venous access closed (figure-of-eight suture). Procedure time {total:.0f} min", minutes=PHASE_MINUTES["closure"]),
+    ]
 
 
 def event_entries(n_clips: int, events: list[str]) -> list[ClipStep]:

@@ -61,7 +61,7 @@ from mitrasim.procedure import calibration as _cal
 from mitrasim.procedure import oplog, steps
 from mitrasim.procedure.hemodynamics import BatchHemo, grade_states, label, simulate_states
 from mitrasim.procedure.oplog import ClipStep, scallop_label
-from mitrasim.procedure.risks import DEFAULT_RATES, N_DRAWS, PATIENT_EVENTS, ComplicationRates, draw_uniforms
+from mitrasim.procedure.risks import DEFAULT_RATES, N_DRAWS, PATIENT_EVENTS, ComplicationRates, PatientRisk, draw_uniforms
 from mitrasim.procedure.rules import DEFAULT_RULES, Rules, rules_from_case
 from mitrasim.procedure.steps import PlacedClip
 from mitrasim.valve.clip import clipped_profiles
@@ -105,6 +105,7 @@ class PatientSetup:
     rules: Rules = DEFAULT_RULES
     planned: tuple[tuple[float, str], ...] = ()
     catalogue: Mapping[str, Device] = field(default_factory=lambda: DEFAULT_CATALOGUE)
+    risk: PatientRisk = PatientRisk()
 
 
 def setup_from_case(case: Any, rules: Rules | None = None) -> PatientSetup:
@@ -125,6 +126,7 @@ def setup_from_case(case: Any, rules: Rules | None = None) -> PatientSetup:
         overrides=dict(p.overrides),
         rules=rules if rules is not None else rules_from_case(case),
         planned=planned,
+        risk=PatientRisk(float(p.age_years), None if p.lvef_pct is None else float(p.lvef_pct), p.sts_prom_pct, bool(p.on_anticoagulant)),
     )
 
 
@@ -188,6 +190,7 @@ class ProcedureResult:
     rules: Rules
     final_state: np.ndarray
     baseline_state: np.ndarray
+    course: dict[str, Any] = field(default_factory=dict)  # grasps, repositions, exchanges, procedure_minutes, ended_by
     citations: list[str] = field(default_factory=list)
     waveforms_before: dict[str, np.ndarray] | None = None
     waveforms_after: dict[str, np.ndarray] | None = None
@@ -215,6 +218,7 @@ class ProcedureResult:
             "complications": dict(self.complications),
             "stop_reason": self.stop_reason,
             "aborted": self.aborted,
+            "course": dict(self.course),
             "mvarc": self.mvarc.to_dict(),
             "citations": list(self.citations),
             "disclaimer": DISCLAIMER,
@@ -322,6 +326,11 @@ class ProcedureArrays:
     aborted: np.ndarray
     attempts: np.ndarray
     mvarc: list[MVARCResult]
+    grasps: np.ndarray  # (n,) grasps in the procedure (first grasps and moves)
+    repositions: np.ndarray  # (n,) moves of the same device
+    exchanges: np.ndarray  # (n,) device exchanges
+    minutes: np.ndarray  # (n,) procedure time (0 when no access)
+    ended_by: list[str]  # "", "urgent surgery" or "death"
     engine_seconds: float
     seed: int | None
 
@@ -363,6 +372,8 @@ def run_procedure_arrays(
         placed = steps.placed_clips(ctx, rnd, d)
         nxt, state_dec = steps.apply_round(ctx, course, rnd, d, placed)
         oplog.round_entries(ctx, course, rnd, d, placed, state_dec, nxt)
+        steps.clip_events(ctx, course, d)
+    steps.closing(ctx, course)
     events = steps.post_events(ctx, course)
     fe, mvarc = steps.finish(ctx, course, b)
     _final_log(course, b, events)
@@ -371,6 +382,7 @@ def run_procedure_arrays(
         final=course.hemo, final_echo=fe, final_grade=course.grade, final_decision=course.decision, clips=course.clips,
         steps=course.steps, complications=course.events, stop_reason=course.stop_reason, aborted=course.aborted,
         attempts=course.attempts, mvarc=mvarc, engine_seconds=ctx.engine_seconds, seed=seed if isinstance(seed, int) else None,
+        grasps=course.grasps, repositions=course.repositions, exchanges=course.exchanges, minutes=course.minutes, ended_by=course.ended_by,
     )  # fmt: skip
 
 
@@ -384,6 +396,7 @@ def _round_candidates(ctx: steps.Context, course: steps.Course) -> list[tuple[st
             continue
         full = steps.close_full(ctx, course, grp.ids[loc])
         loc = loc[~full]
+        loc = loc[steps.access(ctx, course, grp.ids[loc])] if loc.size else loc
         if loc.size == 0:
             continue
         g_res = steps.residual_gap(grp, course, loc)
@@ -451,6 +464,8 @@ def run_procedures(
             final=_summary(pa_.final, i, ef[i], gf[i], int(pa_.final_decision[i])), clips=pa_.clips[i], steps=pa_.steps[i],
             complications={e: bool(v[i]) for e, v in pa_.complications.items()}, stop_reason=pa_.stop_reason[i],
             aborted=bool(pa_.aborted[i]), mvarc=pa_.mvarc[i], seed=pa_.seed, rules=s.rules,
+            course={"grasps": int(pa_.grasps[i]), "repositions": int(pa_.repositions[i]), "exchanges": int(pa_.exchanges[i]),
+                    "procedure_minutes": float(pa_.minutes[i]), "ended_by": pa_.ended_by[i] or None},
             final_state=pa_.final.final_state[i].copy(), baseline_state=pa_.baseline.final_state[i].copy(),
         ))  # fmt: skip
     if waveforms:

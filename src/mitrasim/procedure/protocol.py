@@ -19,9 +19,12 @@ The limits and their comparisons (stated once, applied literally by :func:`gradi
   its limit (``g ≥ max_gradient_mmhg − band``) or the area within ``area_band_cm2`` of its limit
   (``MVA < min_mva_cm2 + band``): another clip would likely break a limit.  The band widths are a
   model choice (no source gives them);
-* at most ``max_clips`` clips and ``max_grasp_attempts`` grasps per clip (the first grasp plus
-  repositions of the same device or exchanges for another device; a reposition and an exchange
-  are counted separately); ``device_exchange`` False keeps the first device of each clip.
+* at most ``max_clips`` clips and ``max_grasp_attempts`` grasps in the whole procedure (each
+  clip's first grasp, and each move: a reposition of the same device or an exchange for another
+  size of the family, counted separately); a move needs a grasp left after the first;
+  ``device_exchange`` False keeps the first device of each clip.  The operator judges the
+  alternatives on imaging before grasping (the model moves at most once per clip, to the best
+  position within the rules), so a clip uses one or two grasps.
 
 Printing: numbers next to a limit are printed with as many decimals as it takes (up to 6) for
 the printed number to compare with the limit as the true one does (:func:`compare_text`).
@@ -47,6 +50,8 @@ __all__ = [
     "area_ok",
     "compare_text",
     "check_protocol",
+    "number_text",
+    "near_limit_text",
 ]
 
 GRADES = ("0", "1+", "2+")
@@ -81,7 +86,7 @@ class Protocol(BaseModel):
     abort_gradient_mmhg: float = Field(_DEFAULT_ABORT_MMHG, gt=0, le=30, description="a clip above this is opened at once")
     min_mva_cm2: float = Field(1.5, ge=0.5, le=4.0, description="release only if the planimetric MVA is >= this")
     max_clips: int = Field(4, ge=1, le=6)
-    max_grasp_attempts: int = Field(2, ge=1, le=6, description="grasps per clip: the first plus repositions or device exchanges")
+    max_grasp_attempts: int = Field(8, ge=1, le=24, description="grasps in the whole procedure: each clip's first grasp and every reposition or exchange")
     device_exchange: bool = Field(True, description="may exchange a clip for another size of the family")
     device_preference: str = Field("auto", description="auto, MitraClip, PASCAL or a catalogue device name")
     min_eroa_reduction: float = Field(0.20, ge=0, lt=1, description="a clip that does not lower the grade must cut EROA by this fraction (model choice)")
@@ -147,6 +152,15 @@ def area_ok(mva_cm2: Any, limit_cm2: Any) -> Any:
 _OPS = {"<": lambda a, b: a < b, "≥": lambda a, b: a >= b, ">": lambda a, b: a > b, "≤": lambda a, b: a <= b}
 
 
+def number_text(value: float, limit: float, min_decimals: int = 1) -> str:
+    """``value`` with as many decimals (``min_decimals`` to 6) as it takes for the printed number to
+    fall on the same side of ``limit`` as the true one (``4.97`` next to a limit of 5, not ``5.0``)."""
+    d = min_decimals
+    while d < 6 and (round(value, d) < limit) != (value < limit):
+        d += 1
+    return f"{value:.{d}f}"
+
+
 def compare_text(value: float, limit: float, op: str, unit: str, min_decimals: int = 1) -> str:
     """``"4.97 mmHg < 5 mmHg"`` or ``"5.00 mmHg ≥ 5 mmHg"``: the value with enough decimals (up to 6)
     that the printed number satisfies the printed comparison exactly when the true one does;
@@ -156,3 +170,17 @@ def compare_text(value: float, limit: float, op: str, unit: str, min_decimals: i
     while d < 6 and _OPS[op](round(value, d), limit) != holds:
         d += 1
     return f"{value:.{d}f} {unit} {op} {limit:g} {unit}"
+
+
+def near_limit_text(rules: Any, gradient_mmhg: float, mva_cm2: float) -> str | None:
+    """Why a residual 2+ is accepted under ``accept_2plus_near_limit`` (``rules``: a
+    :class:`~mitrasim.procedure.rules.Rules`): the gradient within ``gradient_band_mmhg`` of its
+    limit (``g ≥ max − band``) or the area within ``area_band_cm2`` of its limit (``MVA < min + band``);
+    None when neither."""
+    g_edge = rules.max_gradient_mmhg - rules.gradient_band_mmhg
+    a_edge = rules.min_mva_cm2 + rules.area_band_cm2
+    if gradient_mmhg >= g_edge:
+        return f"gradient {compare_text(gradient_mmhg, g_edge, '≥', 'mmHg')}, within {rules.gradient_band_mmhg:g} mmHg of the {rules.max_gradient_mmhg:g} mmHg limit"
+    if mva_cm2 < a_edge:
+        return f"MVA {compare_text(mva_cm2, a_edge, '<', 'cm²', 2)}, within {rules.area_band_cm2:g} cm² of the {rules.min_mva_cm2:g} cm² limit"
+    return None

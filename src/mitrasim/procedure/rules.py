@@ -17,7 +17,7 @@ Defaults (clinical.md, "Stop rules seen in practice"; Stone 2015 MVARC):
 * before releasing, the operator compares the grasp with the nearby positions
   ``reposition_offsets_mm`` (a reposition) and the other sizes of the family (a device exchange,
   when ``device_exchange``) and moves when one of them gives a lower MR grade within the rules,
-  within ``max_grasp_attempts`` grasps per clip.
+  while grasps are left (``max_grasp_attempts`` in the whole procedure).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ class Rules:
         t = (
             f"release if gradient {GRADIENT_COMPARISON} {self.max_gradient_mmhg:g} mmHg and MVA {AREA_COMPARISON} {self.min_mva_cm2:g} cm²; "
             f"abort a clip above {self.abort_gradient_mmhg:g} mmHg; add clips while MR > {GRADES[self.target_residual_grade]}, "
-            f"at most {self.max_clips}; at most {self.max_grasp_attempts} grasp(s) per clip"
+            f"at most {self.max_clips}; at most {self.max_grasp_attempts} grasps"
             + ("" if self.device_exchange else "; no device exchange")
         )
         if self.accept_2plus_near_limit and self.target_residual_grade < 2:

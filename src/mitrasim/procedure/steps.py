@@ -61,12 +61,18 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from mitrasim.devices import Device
-from mitrasim.procedure.codes import Action, GraspStatus, Outcome, Refusal
+from mitrasim.procedure.codes import REFUSAL_PRECEDENCE, Action, GraspStatus, Outcome, Refusal
+from mitrasim.procedure.protocol import area_ok, gradient_ok, near_limit_text
 from mitrasim.echo.stenosis import MVARCResult, evaluate_mvarc
 from mitrasim.procedure.batched import Candidates, GraspNumbers, candidate_positions, choose_devices, grasp_candidates
 from mitrasim.procedure.hemodynamics import BatchHemo, echo_arrays, grade_arrays, label, simulate_states, steady_ok
 from mitrasim.procedure import oplog
-from mitrasim.procedure.risks import MAX_SLOTS, PATIENT_EVENTS, ComplicationRates
+from mitrasim.procedure.risks import (
+    CLIPS_PER_PATIENT, COLUMNS, DEATH_AFTER_SURGERY_OR, DEATH_AFTER_TAMPONADE_OR, DEATH_IN_ROOM_SHARE, MAX_SLOTS, PATIENT_EVENTS,
+    POST_EVENTS, REFERENCE_GRASPS, REFRACTORY_TAMPONADE_SHARE, TAMPONADE_AT_PUNCTURE_SHARE, ComplicationRates, course_multiplier,
+    patient_multipliers, scale_odds,
+)
+from mitrasim.procedure.timing import PHASE_MINUTES, clip_minutes
 from mitrasim.procedure.rules import Rules
 from mitrasim.valve.clip import ValveRows, clipped_profiles_rows
 
@@ -98,6 +104,9 @@ __all__ = [
     "release_events",
     "placed_clips",
     "apply_round",
+    "access",
+    "clip_events",
+    "closing",
     "post_events",
     "finish",
 ]
@@ -162,11 +171,13 @@ class Context:
     min_mva_cm2: np.ndarray
     min_eroa_reduction: np.ndarray
     abort_gradient_mmhg: np.ndarray
+    max_grasp_attempts: np.ndarray
     U: np.ndarray
     rates: ComplicationRates
     cd: float
     settings: Any
     groups: list[Group]
+    risk: dict[str, np.ndarray] = field(default_factory=dict)  # odds multipliers per event (risks.patient_multipliers)
     engine_seconds: float = 0.0
 
     @classmethod
@@ -186,11 +197,13 @@ class Context:
             min_mva_cm2=rule("min_mva_cm2"),
             min_eroa_reduction=rule("min_eroa_reduction"),
             abort_gradient_mmhg=rule("abort_gradient_mmhg"),
+            max_grasp_attempts=rule("max_grasp_attempts").astype(int),
             U=U,
             rates=rates,
             cd=cd,
             settings=settings,
             groups=make_groups(setups),
+            risk=patient_multipliers([s.risk for s in setups]),
         )
 
     @property
@@ -215,7 +228,13 @@ class Course:
     clip_arm_mm: np.ndarray
     clip_effective: np.ndarray
     n_clips: np.ndarray
-    attempts: np.ndarray
+    attempts: np.ndarray  # clips tried (rounds with a candidate)
+    grasps: np.ndarray  # grasps: each clip's first grasp and each move
+    repositions: np.ndarray  # moves of the same device
+    exchanges: np.ndarray  # moves to another device of the family
+    minutes: np.ndarray  # procedure time so far (timing.PHASE_MINUTES)
+    accessed: np.ndarray  # venous access and transseptal puncture done
+    ended_by: list[str]  # "", "urgent surgery" or "death": an event that ended the procedure
     active: np.ndarray
     aborted: np.ndarray
     events: dict[str, np.ndarray]
@@ -319,7 +338,9 @@ def start_course(ctx: Context, b: Baseline) -> Course:
         hemo=b.hemo.take(np.arange(n)), grade=b.grade.copy(), decision=b.decision.copy(),
         clip_pos_mm=np.full((n, MAX_SLOTS), np.nan), clip_width_mm=np.full((n, MAX_SLOTS), np.nan),
         clip_arm_mm=np.full((n, MAX_SLOTS), np.nan), clip_effective=np.zeros((n, MAX_SLOTS), bool),
-        n_clips=np.zeros(n, dtype=int), attempts=np.zeros(n, dtype=int), active=why == 0,
+        n_clips=np.zeros(n, dtype=int), attempts=np.zeros(n, dtype=int), grasps=np.zeros(n, dtype=int),
+        repositions=np.zeros(n, dtype=int), exchanges=np.zeros(n, dtype=int), minutes=np.zeros(n), accessed=np.zeros(n, bool),
+        ended_by=[""] * n, active=why == 0,
         aborted=np.zeros(n, bool), events={e: np.zeros(n, bool) for e in (*PATIENT_EVENTS, "slda", "embolization")},
         clips=[[] for _ in range(n)], steps=[[] for _ in range(n)], stop_reason=[""] * n,
     )  # fmt: skip
@@ -335,13 +356,17 @@ def start_course(ctx: Context, b: Baseline) -> Course:
 
 
 def close_full(ctx: Context, course: Course, ids: np.ndarray) -> np.ndarray:
-    """Stop the patients ``ids`` at their clip limit (or out of slots); returns the mask of those stopped."""
+    """Stop the patients ``ids`` at their clip limit (or out of slots) or with no grasp left;
+    returns the mask of those stopped."""
     limit = np.array([ctx.clip_limit(int(i)) for i in ids], dtype=int)
     full = (course.n_clips[ids] >= limit) | (course.n_clips[ids] >= MAX_SLOTS)
+    spent = ~full & (course.grasps[ids] >= ctx.max_grasp_attempts[ids])
     for i in ids[full]:
         course.stop_reason[i] = f"{course.n_clips[i]} clips: the limit"
-    course.active[ids[full]] = False
-    return full
+    for i in ids[spent]:
+        course.stop_reason[i] = f"{course.grasps[i]} grasp attempts: the limit"
+    course.active[ids[full | spent]] = False
+    return full | spent
 
 
 def residual_gap(grp: Group, course: Course, loc: np.ndarray) -> np.ndarray:
@@ -368,7 +393,8 @@ def target(ctx: Context, grp: Group, course: Course, loc: np.ndarray, g_res: np.
     if grp.planned:
         pos = np.array([ctx.setups[i].planned[course.n_clips[i]][0] for i in ids], dtype=float)
         return Candidates(loc, dev, pos, np.ones(loc.size, bool), None)
-    return candidate_positions(grp.valves, loc, g_res, dev, course.clip_pos_mm[ids], course.clip_width_mm[ids], grp.rules.reposition_offsets_mm, grp.catalogue)
+    R = grp.rules
+    return candidate_positions(grp.valves, loc, g_res, dev, course.clip_pos_mm[ids], course.clip_width_mm[ids], R.reposition_offsets_mm, grp.catalogue, exchange=R.device_exchange)
 
 
 def grasp(grp: Group, cands: Candidates, loc: np.ndarray, g_res: np.ndarray) -> Candidates:
@@ -423,19 +449,24 @@ def measure(ctx: Context, patients: np.ndarray, hemo: BatchHemo) -> tuple[dict[s
 
 def refusals(ctx: Context, course: Course, patients: np.ndarray, hemo: BatchHemo, decision: np.ndarray, status: np.ndarray) -> np.ndarray:
     """:class:`Refusal` per candidate state (``patients`` its patient, ``status`` its grasp); the
-    lowest code that applies.  A clip helps when it lowers the decision grade or cuts the EROA by
-    at least ``min_eroa_reduction``."""
+    first that applies in :data:`~mitrasim.procedure.codes.REFUSAL_PRECEDENCE`.  The limits are
+    :func:`~mitrasim.procedure.protocol.gradient_ok` and :func:`~mitrasim.procedure.protocol.area_ok`;
+    a clip that raises the decision grade is never released; one that keeps it must cut the EROA
+    by at least ``min_eroa_reduction``."""
     gg = hemo.metrics["mean_gradient_mmhg"]
-    helps = (decision < course.decision[patients]) | (hemo.eroa_cm2 <= (1.0 - ctx.min_eroa_reduction[patients]) * course.hemo.eroa_cm2[patients])
+    before = course.decision[patients]
+    helps = (decision < before) | (hemo.eroa_cm2 <= (1.0 - ctx.min_eroa_reduction[patients]) * course.hemo.eroa_cm2[patients])
+    bad = {
+        Refusal.GRASP: status == GraspStatus.INFEASIBLE,
+        Refusal.NO_STEADY_STATE: ~steady_ok(hemo),
+        Refusal.GRADIENT: ~gradient_ok(gg, ctx.max_gradient_mmhg[patients]),
+        Refusal.AREA: ~area_ok(hemo.mva_cm2, ctx.min_mva_cm2[patients]),
+        Refusal.WORSE: decision > before,
+        Refusal.NO_GAIN: ~helps,
+    }
     f = np.full(patients.size, int(Refusal.NONE))
-    for code, bad in (
-        (Refusal.NO_GAIN, ~helps),
-        (Refusal.AREA, hemo.mva_cm2 < ctx.min_mva_cm2[patients]),
-        (Refusal.GRADIENT, gg >= ctx.max_gradient_mmhg[patients]),
-        (Refusal.NO_STEADY_STATE, ~steady_ok(hemo)),
-        (Refusal.GRASP, status == GraspStatus.INFEASIBLE),
-    ):
-        f = np.where(bad, int(code), f)
+    for code in reversed(REFUSAL_PRECEDENCE):
+        f = np.where(bad[code], int(code), f)
     return f
 
 
@@ -468,7 +499,8 @@ def simulate_round(ctx: Context, course: Course, rnd: Round) -> Round:
     out.refusal = refusals(ctx, course, out.patient, out.hemo, out.decision, out.grasp.status)
     # the patient's state before this clip (for the log)
     q = out.patient
-    out.before = {"eroa_cm2": course.hemo.eroa_cm2[q].copy(), "decision": course.decision[q].copy(), "mean_gradient_mmhg": course.hemo.metrics["mean_gradient_mmhg"][q].copy()}
+    m = course.hemo.metrics
+    out.before = {"eroa_cm2": course.hemo.eroa_cm2[q].copy(), "decision": course.decision[q].copy(), **{k: m[k][q].copy() for k in ("mean_gradient_mmhg", "la_mean_mmhg", "la_vwave_mmhg")}}
     return out
 
 
@@ -490,8 +522,9 @@ def best_alternatives(rnd: Round) -> dict[int, int]:
 
 def decide(ctx: Context, course: Course, rnd: Round) -> Decision:
     """Per patient of the round: release the first attempt if it may be released and no alternative
-    gives a lower decision grade; otherwise reposition to the best alternative within the rules
-    (not for planned clips); otherwise remove the clip."""
+    gives a lower decision grade; otherwise move to the best alternative within the rules (a
+    reposition, or an exchange when its device differs; not for planned clips, and only with a
+    grasp left after the first); otherwise remove the clip."""
     assert rnd.decision is not None and rnd.refusal is not None
     pi = rnd.patient
     a = np.flatnonzero(np.r_[True, pi[1:] != pi[:-1]])
@@ -502,9 +535,12 @@ def decide(ctx: Context, course: Course, rnd: Round) -> Decision:
     dec_alt = np.where(has_alt, rnd.decision[np.where(has_alt, ba, 0)], np.iinfo(np.int64).max)
     release = (rnd.refusal[a] == Refusal.NONE) & (dec_alt >= rnd.decision[a])
     planned = np.array([bool(ctx.setups[int(x)].planned) for x in p], dtype=bool)
-    reposition = ~release & has_alt & ~planned
-    outcome = np.where(release, int(Outcome.RELEASE), np.where(reposition, int(Outcome.REPOSITION), int(Outcome.REMOVE)))
-    chosen = np.where(release, a, np.where(reposition, ba, -1))
+    grasp_left = course.grasps[p] + 1 < ctx.max_grasp_attempts[p]
+    move = ~release & has_alt & ~planned & grasp_left
+    other = np.array([rnd.device[int(b)].name != rnd.device[int(f)].name if b >= 0 else False for b, f in zip(ba, a)], dtype=bool)
+    moved = np.where(other, int(Outcome.EXCHANGE), int(Outcome.REPOSITION))
+    outcome = np.where(release, int(Outcome.RELEASE), np.where(move, moved, int(Outcome.REMOVE)))
+    chosen = np.where(release, a, np.where(move, ba, -1))
     return Decision(p, a, ba, outcome, chosen, course.n_clips[p].copy())
 
 
@@ -546,6 +582,10 @@ def apply_round(ctx: Context, course: Course, rnd: Round, d: Decision, placed: S
     assert d.embolized is not None and d.slda is not None and rnd.decision is not None
     p, k = d.patient, d.slot
     course.attempts[p] += 1
+    course.grasps[p] += 1 + (d.outcome == Outcome.REPOSITION) + (d.outcome == Outcome.EXCHANGE)
+    course.repositions[p] += d.outcome == Outcome.REPOSITION
+    course.exchanges[p] += d.outcome == Outcome.EXCHANGE
+    state_grad = course.hemo.metrics["mean_gradient_mmhg"][p].copy()
     state_dec = course.decision[p].copy()
     state_mva = course.hemo.mva_cm2[p].copy()
     nxt = np.zeros(p.size, bool)
@@ -573,9 +613,13 @@ def apply_round(ctx: Context, course: Course, rnd: Round, d: Decision, placed: S
             take_p.append(i)
             take_j.append(j)
             state_dec[r], state_mva[r] = rnd.decision[j], rnd.hemo.mva_cm2[j]  # type: ignore[union-attr]
+            state_grad[r] = rnd.gradient_mmhg[j]
         s_dec = int(state_dec[r])
+        near = near_limit_text(R, float(state_grad[r]), float(state_mva[r])) if s_dec == 2 and R.target_residual_grade < 2 and R.accept_2plus_near_limit else None
         if s_dec <= R.target_residual_grade:
             course.stop(i, f"residual MR {label(s_dec)} ≤ target {label(R.target_residual_grade)}")
+        elif near:
+            course.stop(i, f"residual MR 2+ accepted (target {label(R.target_residual_grade)}): {near}")
         elif kk + 1 >= ctx.clip_limit(i):
             course.stop(i, f"residual MR {label(s_dec)} but {kk + 1} clips: the limit")
         elif state_mva[r] < R.min_mva_cm2:
@@ -589,20 +633,96 @@ def apply_round(ctx: Context, course: Course, rnd: Round, d: Decision, placed: S
     return nxt, state_dec
 
 
+def access(ctx: Context, course: Course, ids: np.ndarray) -> np.ndarray:
+    """Venous access, transseptal puncture and steering for the patients ``ids`` not yet accessed
+    (their first clip): log entries, minutes, and the puncture's tamponade draw (drained, or
+    refractory: urgent surgery ends the procedure).  Returns the mask of ``ids`` still active."""
+    rate = ctx.rates.pericardial_effusion * TAMPONADE_AT_PUNCTURE_SHARE
+    for i in ids[~course.accessed[ids]]:
+        s = ctx.setups[i]
+        v = s.valve
+        scallop = oplog.scallop_label(v, float(v.s_mm[int(np.argmax(v.gap_mm))]))
+        family = "PASCAL" if s.rules.device_preference.startswith("PASCAL") else "MitraClip"
+        course.steps[i].extend(oplog.access_entries(s.etiology, scallop, family))
+        course.minutes[i] += PHASE_MINUTES["access"] + PHASE_MINUTES["transseptal"] + PHASE_MINUTES["steering"]
+        course.accessed[i] = True
+        _tamponade(ctx, course, int(i), float(ctx.U[i, COLUMNS["tamponade_puncture"]]), rate, 0, "at the transseptal puncture")
+    return course.active[ids]
+
+
+def _tamponade(ctx: Context, course: Course, i: int, u: float, p: float, k: int, where: str) -> None:
+    """Tamponade when ``u < p``; refractory (urgent surgery, the procedure ends) when ``u < p × share``."""
+    p = float(scale_odds(p, ctx.risk["pericardial_effusion"][i]))
+    if u >= p:
+        return
+    refractory = u < p * REFRACTORY_TAMPONADE_SHARE
+    course.events["pericardial_effusion"][i] = True
+    course.steps[i].extend(oplog.tamponade_entries(k, where, refractory))
+    course.minutes[i] += PHASE_MINUTES["tamponade"]
+    if refractory:
+        _end(course, i, "urgent surgery", "urgent surgery for a refractory tamponade")
+
+
+def _end(course: Course, i: int, by: str, reason: str) -> None:
+    course.events["urgent_surgery" if by == "urgent surgery" else "in_hospital_death"][i] = True
+    course.ended_by[i] = by
+    course.stop(i, reason)
+
+
+def clip_events(ctx: Context, course: Course, d: Decision) -> None:
+    """After each patient's clip of the round: its minutes, then the seeded events of the clip slot that
+    change the course (tamponade from the grasps, urgent surgery, death in the room)."""
+    r_t = ctx.rates.pericardial_effusion * (1.0 - TAMPONADE_AT_PUNCTURE_SHARE) / REFERENCE_GRASPS
+    r_s = ctx.rates.urgent_surgery / CLIPS_PER_PATIENT
+    r_d = ctx.rates.in_hospital_death * DEATH_IN_ROOM_SHARE / CLIPS_PER_PATIENT
+    for r in range(d.patient.size):
+        i, k = int(d.patient[r]), int(min(d.slot[r], MAX_SLOTS - 1))
+        out = int(d.outcome[r])
+        moved = out in (Outcome.REPOSITION, Outcome.EXCHANGE)
+        course.minutes[i] += clip_minutes(moved, out == Outcome.EXCHANGE, out != Outcome.REMOVE)
+        U = ctx.U[i]
+        _tamponade(ctx, course, i, float(U[COLUMNS[f"tamponade[{k}]"]]), r_t * (2 if moved else 1), k + 1, f"during clip {k + 1}")
+        if course.ended_by[i]:
+            continue
+        if U[COLUMNS[f"urgent_surgery[{k}]"]] < float(scale_odds(r_s, ctx.risk["urgent_surgery"][i])):
+            course.steps[i].append(oplog.surgery_entry(k + 1))
+            _end(course, i, "urgent surgery", f"urgent surgery during clip {k + 1}")
+        elif U[COLUMNS[f"room_death[{k}]"]] < float(scale_odds(r_d, ctx.risk["in_hospital_death"][i])):
+            course.steps[i].append(oplog.room_death_entry(k + 1))
+            _end(course, i, "death", f"death in the procedure room during clip {k + 1}")
+
+
+def closing(ctx: Context, course: Course) -> None:
+    """The final septal and pericardial check and the closure, for every patient accessed whose
+    procedure no event ended."""
+    for i in np.flatnonzero(course.accessed):
+        if course.ended_by[i]:
+            continue
+        course.steps[i].extend(oplog.closing_entries(len(course.clips[i]), bool(course.events["pericardial_effusion"][i]), float(course.minutes[i])))
+        course.minutes[i] += PHASE_MINUTES["final"] + PHASE_MINUTES["closure"]
+
+
 def post_events(ctx: Context, course: Course) -> dict[int, list[str]]:
-    """Patient-level complications after the procedure (bleeding, pericardial effusion/tamponade,
-    stroke, urgent surgery, in-hospital death): patient ``i`` draws only if a clip was tried.
+    """Complications after the procedure for every patient accessed and alive: major bleeding
+    (patient risk), stroke (age × procedure time) and in-hospital death (patient risk × procedure
+    time × urgent surgery × tamponade), the death rate less the share already in the room.
     Returns the events of each patient with one (for the log)."""
-    p_rates = ctx.rates.patient_rates()
+    rates = ctx.rates
+    ids = np.flatnonzero(course.accessed & ~course.events["in_hospital_death"])
+    t = course_multiplier(course.minutes[ids])
+    ev = course.events
+    m_death = ctx.risk["in_hospital_death"][ids] * t * np.where(ev["urgent_surgery"][ids], DEATH_AFTER_SURGERY_OR, 1.0) * np.where(ev["pericardial_effusion"][ids], DEATH_AFTER_TAMPONADE_OR, 1.0)
+    p = {
+        "bleeding": scale_odds(rates.bleeding, ctx.risk["bleeding"][ids]),
+        "stroke": scale_odds(rates.stroke, ctx.risk["stroke"][ids] * t),
+        "in_hospital_death": scale_odds(rates.in_hospital_death * (1.0 - DEATH_IN_ROOM_SHARE), m_death),
+    }
     out: dict[int, list[str]] = {}
-    tried = np.flatnonzero(course.attempts > 0)
-    for j, e in enumerate(PATIENT_EVENTS):
-        hit = ctx.U[tried, 2 * MAX_SLOTS + j] < p_rates[j]
-        course.events[e][tried[hit]] = True
-    for i in tried:
-        ev = [e for e in PATIENT_EVENTS if course.events[e][i]]
-        if ev:
-            out[int(i)] = ev
+    for e in POST_EVENTS:
+        hit = ctx.U[ids, COLUMNS[e]] < p[e]
+        ev[e][ids[hit]] = True
+        for i in ids[hit]:
+            out.setdefault(int(i), []).append(e)
     return out
 
 
