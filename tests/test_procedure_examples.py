@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _procedure_shared import NAMES, procedures
+from _procedure_shared import NAMES, case, procedures
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +103,15 @@ def test_batch_arrays_match_results():
     assert np.all(a["eroa_cm2_after"] <= a["eroa_cm2_before"])
     assert np.all(a["mva_cm2_after"] <= a["mva_cm2_before"])
     assert not a["slda"].any() and not a["bleeding"].any()  # seed None: no complications
+
+
+def test_html_report_shows_the_operators_log(res):
+    from mitrasim.procedure.report import render_report
+
+    r = res["coapt_secondary"]
+    html = render_report(case=case("coapt_secondary"), procedure=r)
+    assert "Operator&#39;s log" in html or "Operator's log" in html
+    for s in r.steps:
+        assert f"<td>{s.action}</td>" in html
+    assert "Transseptal puncture" in html and "venous access closed" in html
+    assert f"Procedure time {r.course['procedure_minutes']:.0f} min" in html
