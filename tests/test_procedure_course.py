@@ -9,7 +9,6 @@ import pytest
 
 from _procedure_shared import case
 from mitrasim.procedure import ComplicationRates, run_procedures, setup_from_case, steps
-from mitrasim.procedure.codes import Outcome
 from mitrasim.procedure.risks import (
     BLEEDING_ANTICOAGULANT_MULTIPLIER,
     COLUMNS,

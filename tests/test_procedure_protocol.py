@@ -4,7 +4,6 @@ printed with enough digits, a released clip never worsens the grade, bad input n
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -25,7 +25,7 @@ from mitrasim.devices.catalogue import Device
 from mitrasim.devices.grasp import grasp_arrays
 from mitrasim.valve.clip import ValveRows
 
-__all__ = ["GraspNumbers", "grasp_at", "free_mask", "targets", "choose_devices", "Candidates", "candidate_positions", "grasp_candidates", "make_candidates"]
+__all__ = ["GraspNumbers", "grasp_at", "free_mask", "targets", "choose_devices", "Candidates", "candidate_positions", "grasp_candidates"]
 
 _NO = -1
 
@@ -247,18 +247,3 @@ def grasp_candidates(vr: ValveRows, rows: np.ndarray, g: np.ndarray, cands: Cand
     reach = np.array([devs[k].grasp_reach_mm for k in dev_c])
     ga = grasp_at(vr, cands.rows, g_c, cands.position_mm, width, arm, reach)
     return Candidates(cands.rows, dev_c, cands.position_mm, cands.first, ga)
-
-
-def make_candidates(
-    vr: ValveRows,
-    rows: np.ndarray,
-    g: np.ndarray,
-    dev: np.ndarray,
-    clip_pos: np.ndarray,
-    clip_w: np.ndarray,
-    offsets_mm: Sequence[float],
-    catalogue: Mapping[str, Device],
-) -> Candidates:
-    """:func:`candidate_positions` with their :func:`grasp_candidates`."""
-    c = candidate_positions(vr, rows, g, dev, clip_pos, clip_w, offsets_mm, catalogue)
-    return grasp_candidates(vr, rows, g, c, catalogue)

@@ -87,18 +87,6 @@ class _Words:
         r, p = self.rnd, int(self.rnd.patient[j])
         return f"Clip {k + 1} ({r.device[j].name}) at {scallop_label(self.ctx.setups[p].valve, r.position_mm[j])}, {r.position_mm[j]:.1f} mm"
 
-    def text(self, j: int, k: int) -> str:
-        r = self.rnd
-        st = GRASP_STATUS[int(r.grasp.status[j])]
-        grasp = f"grasp {st}" + (f" ({self.reasons(j)[0]})" if st != "good" and self.reasons(j) else "")
-        b = r.before
-        return (
-            f"{self.where(j, k)}: {grasp}; "
-            f"EROA {b['eroa_cm2'][j]:.2f}→{r.hemo.eroa_cm2[j]:.2f} cm², MR {label(int(b['decision'][j]))}→{label(int(r.decision[j]))}, "
-            f"mean gradient {b['mean_gradient_mmhg'][j]:.1f}→{number_text(float(r.gradient_mmhg[j]), self.limits(j)[0])} mmHg, "
-            f"MVA {number_text(float(r.hemo.mva_cm2[j]), self.limits(j)[1], 2)} cm²"
-        )
-
     per_grasp = PHASE_MINUTES["grasp"] + PHASE_MINUTES["insertion"] + PHASE_MINUTES["check"]
 
     def grasp_entries(self, k: int, j: int) -> list[ClipStep]:

@@ -37,7 +37,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from mitrasim.devices.catalogue import DEFAULT_CATALOGUE
-from mitrasim.errors import InputError, from_validation_error
+from mitrasim.errors import from_validation_error
 
 __all__ = [
     "Protocol",
