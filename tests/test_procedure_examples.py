@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _procedure_shared import NAMES, procedures
+from _procedure_shared import NAMES, case, procedures
 
 
 @pytest.fixture(scope="module")
@@ -62,10 +62,23 @@ def test_operator_log_reads_as_steps(res, name):
     r = res[name]
     assert r.log[0].startswith("Baseline:")
     assert r.log[-1].startswith("Result:")
-    released = [s for s in r.steps if s.action in ("release", "reposition")]
+    released = [s for s in r.steps if s.action == "release"]
     assert len(released) == r.n_clips
     for s in released:
         assert "EROA" in s.text and "MR" in s.text and "mean gradient" in s.text and s.text.endswith("release")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_operator_log_has_the_phases_and_its_minutes_add_up(res, name):
+    r = res[name]
+    acts = [s.action for s in r.steps]
+    for a in ("access", "transseptal", "steering", "align", "grasp", "insertion", "final_check", "closure"):
+        assert a in acts, a
+    assert acts.index("transseptal") < acts.index("align") < acts.index("grasp") < acts.index("insertion") < acts.index("release") < acts.index("final_check")
+    assert sum(s.minutes for s in r.steps) == pytest.approx(r.course["procedure_minutes"])
+    assert f"Procedure time {r.course['procedure_minutes']:.0f} min" in next(s.text for s in r.steps if s.action == "closure")
+    assert "above the mitral annular plane" in next(s.text for s in r.steps if s.action == "transseptal")
+    assert r.course["grasps"] == sum(a == "grasp" for a in acts)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -73,7 +86,7 @@ def test_every_released_clip_lowers_eroa_and_mva_never_rises(res, name):
     r = res[name]
     prev_eroa, prev_mva, prev_grade = r.baseline.eroa_cm2, r.baseline.mva_cm2, r.baseline.decision_grade
     for s in r.steps:
-        if s.action in ("release", "reposition") and s.text.endswith("release"):
+        if s.action == "release":
             assert s.eroa_cm2 <= prev_eroa + 1e-12
             assert s.mva_cm2 <= prev_mva + 1e-12
             assert int(s.mr_grade.rstrip("+") or 0) <= prev_grade if s.mr_grade[0].isdigit() else True
@@ -90,3 +103,15 @@ def test_batch_arrays_match_results():
     assert np.all(a["eroa_cm2_after"] <= a["eroa_cm2_before"])
     assert np.all(a["mva_cm2_after"] <= a["mva_cm2_before"])
     assert not a["slda"].any() and not a["bleeding"].any()  # seed None: no complications
+
+
+def test_html_report_shows_the_operators_log(res):
+    from mitrasim.procedure.report import render_report
+
+    r = res["coapt_secondary"]
+    html = render_report(case=case("coapt_secondary"), procedure=r)
+    assert "Operator&#39;s log" in html or "Operator's log" in html
+    for s in r.steps:
+        assert f"<td>{s.action}</td>" in html
+    assert "Transseptal puncture" in html and "venous access closed" in html
+    assert f"Procedure time {r.course['procedure_minutes']:.0f} min" in html

@@ -24,6 +24,7 @@ from mitrasim.devices.catalogue import DEFAULT_CATALOGUE, max_grasp_reach_mm
 from mitrasim.echo.schema import EchoInput
 from mitrasim.errors import InputError, from_validation_error
 from mitrasim.files import read_text
+from mitrasim.procedure.protocol import Protocol
 from mitrasim.ranges import RANGES
 from mitrasim.valve.geometry import line_length_mm, scallop_span_mm
 
@@ -67,6 +68,7 @@ class Patient(_Model):
     etiology: Literal["primary", "secondary"]
     lvef_pct: float | None = Field(None, ge=5, le=85)
     on_anticoagulant: bool = False
+    sts_prom_pct: float | None = Field(None, gt=0, le=80, description="STS predicted risk of mortality (surgical-risk score) when known")
 
 
 class Annulus(_Model):
@@ -134,12 +136,10 @@ class PlannedClip(_Model):
     segment: Literal["1", "2", "3"] | None = None
 
 
-class ProcedureRules(_Model):
-    max_clips: int = Field(4, ge=1, le=6)
-    max_gradient_mmhg: float = Field(5.0, gt=0, le=20)
-    min_mva_cm2: float = Field(1.5, ge=0.5, le=4.0)
-    target_residual_grade: Literal["0", "1+", "2+"] = "1+"
-    device_preference: str = Field("auto", description="auto, MitraClip, PASCAL or a catalogue device name")
+class ProcedureRules(Protocol):
+    """The ``procedure:`` section: the operator's :class:`~mitrasim.procedure.protocol.Protocol`
+    (one schema with the trials and the web; its ranges are defined there) and planned ``clips``."""
+
     clips: list[PlannedClip] = Field(default_factory=list, max_length=6)
 
 
@@ -183,9 +183,6 @@ def check_case(case: Case) -> Case:
         check_measurements(case.measurements, "measurements")
     if v.eroa_cm2 and not v.lesions:
         raise InputError("valve.lesions", [], "at least one lesion to shape the measured eroa_cm2")
-    pref = case.procedure.device_preference
-    if pref not in ("auto", "MitraClip", "PASCAL") and pref not in DEFAULT_CATALOGUE:
-        raise InputError("procedure.device_preference", pref, f"auto, MitraClip, PASCAL or one of {sorted(DEFAULT_CATALOGUE)}")
     for k, c in enumerate(case.procedure.clips):
         base = f"procedure.clips.{k}"
         if c.device not in DEFAULT_CATALOGUE:

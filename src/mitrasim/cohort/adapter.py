@@ -17,6 +17,10 @@ Column meanings: grades are the procedure's decision grades (the ASE 2017 grade,
 worst quantitative grade when indeterminate); ``rf_*_pct`` the echo's volumetric RF;
 ``mva_*_cm2`` planimetric; ``clips_attempted`` the clips grasped (released or not),
 ``clips_implanted`` those left in the valve (including one attached to a single leaflet);
+``grasp_attempts``, ``repositions`` and ``device_exchanges`` the grasps and the two kinds of move,
+``procedure_minutes`` the procedure time of the operator's log (0 without access) and ``ended_by``
+the event that ended the procedure (urgent surgery, death; null otherwise): in-hospital events
+depend on the patient (age, LVEF) and the course (:mod:`mitrasim.procedure.risks`);
 ``lvef_sim_pct``/``lvedv_sim_ml``/``sbp_sim_mmhg`` the engine's baseline beat (its volumes are
 CMR-equivalent when the population's are 2D echo: :func:`mitrasim.cohort.mapping.engine_lv_volumes`);
 the MVARC columns are :func:`mitrasim.echo.evaluate_mvarc`'s, device success adding alive,
@@ -29,17 +33,17 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from mitrasim import citations
 from mitrasim.cohort import sources as _sources  # noqa: F401
 from mitrasim.cohort.mapping import EngineInputs, chunk_valves, engine_inputs, valve_models
 from mitrasim.cohort.population import LvVolumeMethod
-from mitrasim.devices.catalogue import DEFAULT_CATALOGUE
 from mitrasim.physiology.simulation import SolverSettings
 from mitrasim.procedure.process import PatientSetup, ProcedureArrays, run_procedure_arrays
-from mitrasim.procedure.risks import DEFAULT_RATES, ComplicationRates
-from mitrasim.procedure.rules import DEFAULT_RULES, Rules
+from mitrasim.procedure.risks import DEFAULT_RATES, ComplicationRates, PatientRisk
+from mitrasim.procedure.protocol import GRADES, Protocol
+from mitrasim.procedure.rules import Rules, rules_from_protocol
 
 __all__ = ["Strategy", "STOP_RULES", "OUTPUT_COLUMNS", "EVENT_COLUMNS", "run_patient_chunk", "strategy_rules"]
 
@@ -59,29 +63,34 @@ EVENT_COLUMNS: dict[str, str] = {
 _PROC_EVENTS = tuple(EVENT_COLUMNS)
 
 
-class Strategy(BaseModel):
-    """A procedure strategy (one trial arm)."""
+class Strategy(Protocol):
+    """A procedure strategy (one trial arm): the operator's :class:`~mitrasim.procedure.protocol.Protocol`
+    (one schema with case files and the web), plus the ``stop_rule`` shorthand of earlier trial files
+    (``mr_le_1plus``/``mr_le_2plus`` set the target grade, ``single_clip`` a 1+ target and one clip)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    stop_rule: str | None = Field(None, description="shorthand: one of " + ", ".join(STOP_RULES))
 
-    stop_rule: str = Field("mr_le_1plus", description="one of " + ", ".join(STOP_RULES))
-    device_preference: str = Field("auto", description="auto, MitraClip, PASCAL or a catalogue device name")
-    max_clips: int = Field(4, ge=1, le=6)
-    max_gradient_mmhg: float = Field(5.0, gt=0, le=20)
-    min_mva_cm2: float = Field(1.5, ge=0.5, le=4.0)
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("stop_rule") is None:
+            return data
+        rule = data["stop_rule"]
+        if rule not in STOP_RULES:
+            return data  # the field validator names it
+        target = GRADES[STOP_RULES[rule]]
+        if data.get("target_residual_grade", target) != target:
+            raise ValueError(f"stop_rule {rule} means target_residual_grade {target}, not {data['target_residual_grade']}")
+        out = {**data, "target_residual_grade": target}
+        if rule == "single_clip":
+            out["max_clips"] = 1
+        return out
 
     @field_validator("stop_rule")
     @classmethod
-    def _rule(cls, v: str) -> str:
-        if v not in STOP_RULES:
+    def _rule(cls, v: str | None) -> str | None:
+        if v is not None and v not in STOP_RULES:
             raise ValueError(f"unknown stop rule {v!r}; one of {', '.join(STOP_RULES)}")
-        return v
-
-    @field_validator("device_preference")
-    @classmethod
-    def _pref(cls, v: str) -> str:
-        if v not in ("auto", "MitraClip", "PASCAL") and v not in DEFAULT_CATALOGUE:
-            raise ValueError(f"unknown device preference {v!r}; auto, MitraClip, PASCAL or one of {sorted(DEFAULT_CATALOGUE)}")
         return v
 
 
@@ -90,6 +99,7 @@ OUTPUT_COLUMNS = (
     "preset", "lvef_sim_pct", "lvedv_sim_ml", "sbp_sim_mmhg", "baseline_fit_ok", "baseline_fit_z_max",
     "eroa_before_cm2", "mva_before_cm2", "rvol_before_ml", "rf_before_pct", "gradient_before_mmhg", "grade_before",
     "clips_attempted", "clips_implanted", "devices", "stop_reason",
+    "grasp_attempts", "repositions", "device_exchanges", "procedure_minutes", "ended_by",
     "eroa_after_cm2", "mva_after_cm2", "rvol_after_ml", "rf_after_pct", "gradient_after_mmhg", "grade_after",
     "slda", *_PROC_EVENTS, "complications",
     "mvarc_optimal_mr", "mvarc_acceptable_mr", "mvarc_no_stenosis", "mvarc_device_success",
@@ -99,14 +109,7 @@ OUTPUT_COLUMNS = (
 
 def strategy_rules(strategy: Strategy) -> Rules:
     """The procedure's :class:`~mitrasim.procedure.Rules` for a trial arm."""
-    return DEFAULT_RULES.with_(
-        max_clips=1 if strategy.stop_rule == "single_clip" else strategy.max_clips,
-        target_residual_grade=STOP_RULES[strategy.stop_rule],
-        max_gradient_mmhg=strategy.max_gradient_mmhg,
-        abort_gradient_mmhg=max(DEFAULT_RULES.abort_gradient_mmhg, strategy.max_gradient_mmhg),
-        min_mva_cm2=strategy.min_mva_cm2,
-        device_preference=strategy.device_preference,
-    )
+    return rules_from_protocol(strategy)
 
 
 def patient_setups(
@@ -120,8 +123,13 @@ def patient_setups(
     rules = strategy_rules(strategy)
     ids = patients.column("patient_id").to_pylist()
     etio = patients.column("etiology").to_pylist()
+    age = patients.column("age_years").to_pylist()
+    lvef = patients.column("lvef_pct").to_pylist()
     return [
-        PatientSetup(name=str(ids[i]), preset=str(ei.presets[i]), valve=valves[i], etiology=str(etio[i]), hr_bpm=float(ei.hr_bpm[i]), overrides=ei.overrides[i], rules=rules)
+        PatientSetup(
+            name=str(ids[i]), preset=str(ei.presets[i]), valve=valves[i], etiology=str(etio[i]), hr_bpm=float(ei.hr_bpm[i]),
+            overrides=ei.overrides[i], rules=rules, risk=PatientRisk(float(age[i]), float(lvef[i])),
+        )
         for i in range(patients.num_rows)
     ]
 
@@ -192,6 +200,11 @@ def _columns(patients: pa.Table, r: ProcedureArrays, ei: EngineInputs) -> dict[s
         "clips_implanted": implanted,
         "devices": pa.array(["+".join(c.device for c in cl) for cl in r.clips], pa.string()),
         "stop_reason": pa.array(r.stop_reason, pa.string()),
+        "grasp_attempts": r.grasps.astype(np.int16),
+        "repositions": r.repositions.astype(np.int16),
+        "device_exchanges": r.exchanges.astype(np.int16),
+        "procedure_minutes": r.minutes.astype(float),
+        "ended_by": pa.array([e or None for e in r.ended_by], pa.string()),
         "eroa_after_cm2": f.eroa_cm2,
         "mva_after_cm2": f.mva_cm2,
         "rvol_after_ml": f.metrics["rvol_ml"],

@@ -97,7 +97,7 @@ def summarize(t: pa.Table, trial: Trial) -> list[dict[str, Any]]:
             m, lo, hi = _mean_ci(d[k].astype(float))
             rows.append({"arm": arm, "metric": k, "label": label, "kind": "mean", "estimate": m, "ci_low": lo, "ci_high": hi, "n": n})
         for which, label in (("death", "1-year death (model-expected)"), ("hfh", "1-year HF hospitalisation (model-expected)")):
-            est, lo, hi = expected_rate_interval(d["outcome_group"], d["death_inhospital"], trial.outcomes, which)
+            est, lo, hi = expected_rate_interval(d["outcome_group"], d["death_inhospital"], trial.outcomes, which, tables=d.get("outcome_table"))
             rows.append({"arm": arm, "metric": f"{which}_1y_expected", "label": label, "kind": "model", "estimate": est, "ci_low": lo, "ci_high": hi, "n": n})
     return rows
 
@@ -305,7 +305,7 @@ def write_report(out: str | Path) -> dict[str, Path]:
     parts.append(_baseline_html(t, trial))
     for title, svg in figs:
         parts.append(f"<h2>{html.escape(title)}</h2>{svg}")
-    parts.append("<h2>Outcomes model</h2><p class='note'>1-year mortality by residual MR (TVT registry): " + ", ".join(f"{g} {100 * trial.outcomes.mortality_1y[g]:.1f}%" for g in GROUPS) + "; HF hospitalisation " + ", ".join(f"{g} {100 * trial.outcomes.hfh_1y[g]:.1f}%" for g in GROUPS) + " (TVT overall rate shared out with COAPT's relative risks by 30-day MR). Model-expected intervals: outcome-model rates drawn from Beta distributions with assumed effective sample sizes.</p>")
+    parts.append("<h2>Outcomes model</h2><p class='note'>1-year mortality by residual MR, " + "; ".join(f"{t} table: " + ", ".join(f"{g} {100 * trial.outcomes.table(t)[g]:.1f}%" for g in GROUPS) for t in ("tvt", "everest2", "coapt")) + " (secondary MR reads coapt, primary MR " + trial.outcomes.primary(trial.population.sources) + "); HF hospitalisation " + ", ".join(f"{g} {100 * trial.outcomes.hfh_1y[g]:.1f}%" for g in GROUPS) + " (TVT overall rate shared out with COAPT's relative risks by 30-day MR). Model-expected intervals: outcome-model rates drawn from Beta distributions with assumed effective sample sizes.</p>")
     parts.append("<h2>Sources</h2><ol>" + "".join(f"<li>{html.escape(r)}</li>" for r in refs) + "</ol>")
     parts.append("<details><summary>Trial configuration</summary><pre>" + html.escape(json.dumps(trial.model_dump(mode="json"), indent=1)) + "</pre></details></body></html>")
     (out / "report.html").write_text("\n".join(parts), encoding="utf-8")

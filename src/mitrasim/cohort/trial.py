@@ -195,7 +195,7 @@ def compute_chunk(trial_json: str, index: int, threads: int = 0) -> tuple[int, p
             lv_volume_method=trial.population.lv_volume_method,
         )
         engine_s += float(np.sum(res.column("engine_seconds").to_numpy()))
-        res = apply_outcomes(res.drop_columns(["engine_seconds"]), etiology, trial.outcomes, s_out)
+        res = apply_outcomes(res.drop_columns(["engine_seconds"]), etiology, trial.outcomes, s_out, trial.population.sources)
         res = res.drop_columns(["patient_id"])
         t = patients
         for name in res.column_names:

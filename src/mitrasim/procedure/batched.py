@@ -25,7 +25,7 @@ from mitrasim.devices.catalogue import Device
 from mitrasim.devices.grasp import grasp_arrays
 from mitrasim.valve.clip import ValveRows
 
-__all__ = ["GraspNumbers", "grasp_at", "free_mask", "targets", "choose_devices", "Candidates", "make_candidates"]
+__all__ = ["GraspNumbers", "grasp_at", "free_mask", "targets", "choose_devices", "Candidates", "candidate_positions", "grasp_candidates"]
 
 _NO = -1
 
@@ -187,10 +187,10 @@ class Candidates:
     device: np.ndarray
     position_mm: np.ndarray
     first: np.ndarray
-    grasp: GraspNumbers
+    grasp: GraspNumbers | None
 
 
-def make_candidates(
+def candidate_positions(
     vr: ValveRows,
     rows: np.ndarray,
     g: np.ndarray,
@@ -199,11 +199,13 @@ def make_candidates(
     clip_w: np.ndarray,
     offsets_mm: Sequence[float],
     catalogue: Mapping[str, Device],
+    exchange: bool = True,
 ) -> Candidates:
     """First attempt at the target of the chosen device, then the nearest free positions at
-    ``target + offset``, then the target of every other size of the device's family
-    (catalogue order); duplicates (same device and position) dropped.  Rows with no free
-    position for the chosen device get no candidate."""
+    ``target + offset``, then (``exchange``) the target of every other size of the device's
+    family (catalogue order); duplicates (same device and position) dropped.  Rows with no free
+    position for the chosen device get no candidate.  ``grasp`` is left None
+    (:func:`grasp_candidates`)."""
     devs = list(catalogue.values())
     width = np.array([d.width_mm for d in devs])
     m = rows.size
@@ -219,7 +221,7 @@ def make_candidates(
         slots_pos.append(np.where(dup | np.isnan(c0), np.nan, p))
         slots_dev.append(dev)
     fam = np.array([d.family for d in devs], dtype=object)
-    for k, d in enumerate(devs):
+    for k, d in enumerate(devs if exchange else ()):
         member = (fam[dev] == d.family) & (dev != k)
         if not member.any():
             continue
@@ -231,6 +233,17 @@ def make_candidates(
     D = np.stack(slots_dev, axis=1)
     valid = np.isfinite(P)
     rr, ss = np.nonzero(valid)  # patient-major, slot order kept
-    rows_c, pos_c, dev_c = rows[rr], P[rr, ss], D[rr, ss]
-    ga = grasp_at(vr, rows_c, g[rr], pos_c, width[dev_c], np.array([devs[k].arm_length_mm for k in dev_c]), np.array([devs[k].grasp_reach_mm for k in dev_c]))
-    return Candidates(rows_c, dev_c, pos_c, ss == 0, ga)
+    return Candidates(rows[rr], D[rr, ss], P[rr, ss], ss == 0, None)
+
+
+def grasp_candidates(vr: ValveRows, rows: np.ndarray, g: np.ndarray, cands: Candidates, catalogue: Mapping[str, Device]) -> Candidates:
+    """``cands`` (of the group rows ``rows`` with residual gaps ``g``) with their :func:`grasp_at`."""
+    devs = list(catalogue.values())
+    dev_c = cands.device
+    order = np.argsort(rows)
+    g_c = g[order[np.searchsorted(rows[order], cands.rows)]]  # each candidate's row of g
+    width = np.array([devs[k].width_mm for k in dev_c])
+    arm = np.array([devs[k].arm_length_mm for k in dev_c])
+    reach = np.array([devs[k].grasp_reach_mm for k in dev_c])
+    ga = grasp_at(vr, cands.rows, g_c, cands.position_mm, width, arm, reach)
+    return Candidates(cands.rows, dev_c, cands.position_mm, cands.first, ga)

@@ -53,6 +53,7 @@ from mitrasim.errors import InputError
 from mitrasim.procedure import calibration as _cal
 from mitrasim.procedure.hemodynamics import BatchHemo, grade_states, label, simulate_states
 from mitrasim.procedure.process import PatientSetup, StateSummary, _as_setup, _summary, scallop_label
+from mitrasim.procedure.protocol import area_ok, compare_text, gradient_ok
 from mitrasim.procedure.rules import Rules
 from mitrasim.valve.clip import evaluate_plans
 from mitrasim.valve.geometry import ValveModel
@@ -223,10 +224,10 @@ def _failure(grasps: Sequence[Any], grad: float, mva: float, rules: Rules) -> st
         return "grasp not possible" + (f" ({bad.reasons[0]})" if bad.reasons else "")
     if not np.isfinite(grad):
         return "no steady state"
-    if grad >= rules.max_gradient_mmhg:
-        return f"gradient {grad:.1f} mmHg ≥ {rules.max_gradient_mmhg:g}"
-    if mva < rules.min_mva_cm2:
-        return f"MVA {mva:.2f} < {rules.min_mva_cm2:g} cm²"
+    if not gradient_ok(grad, rules.max_gradient_mmhg):
+        return f"gradient {compare_text(grad, rules.max_gradient_mmhg, '≥', 'mmHg')}"
+    if not area_ok(mva, rules.min_mva_cm2):
+        return f"MVA {compare_text(mva, rules.min_mva_cm2, '<', 'cm²', 2)}"
     return None
 
 

@@ -1,21 +1,45 @@
-"""Procedural complications: registered rates and seeded sampling.
+"""Procedural complications: registered rates, the patient's and the course's risk, seeded sampling.
 
-Each rate lives here once, with its source (clinical.md, "Risks"); all are
-configurable through :class:`ComplicationRates`.  Sampling is Bernoulli per
-patient (per clip for single-leaflet attachment and embolization) from one
-``numpy.random.Generator``: the procedure draws a uniform matrix
-``U = rng.random((n_patients, N_DRAWS))`` once, row ``i`` for patient ``i``, so
-a patient's draws depend on the seed and its index only (not on the batch
-size or on the other patients' courses).
+Each rate lives here once, with its source (clinical.md, "Risks"); all are configurable
+through :class:`ComplicationRates`.  The registered rates are read as the rates of the
+**reference patient** (the TVT registry's median patient: :data:`REFERENCE_AGE_YEARS`, STS-PROM
+:data:`REFERENCE_STS_PCT`, LVEF ≥ :data:`LOW_LVEF_PCT`) on the **reference course**
+(:data:`CLIPS_PER_PATIENT` clips, no move, :data:`~mitrasim.procedure.timing.REFERENCE_MINUTES`).
+A patient's probability is the reference probability with its odds multiplied
+(``odds(p) = odds(p_ref) · m``, so it stays below 1):
 
-Columns of ``U``: ``slda[k]`` and ``embolization[k]`` for clip slots
-``k = 0..MAX_SLOTS-1``, then bleeding, pericardial effusion/tamponade, stroke,
-urgent surgery, in-hospital death.
+* **patient risk** (:func:`patient_multipliers`): in-hospital death by a surgical-risk proxy,
+  the STS-PROM when given (``m = STS / REFERENCE_STS_PCT``), else
+  ``DEATH_OR_PER_DECADE^((age − 82)/10) × (LOW_LVEF_MULTIPLIER if LVEF < 30%)``; stroke by age
+  (``STROKE_OR_PER_DECADE``); major bleeding ``× BLEEDING_ANTICOAGULANT_MULTIPLIER`` on oral
+  anticoagulation; etiology enters through LVEF only (no etiology effect on in-hospital events
+  was read: model choice);
+* **course** (:func:`course_multiplier`): stroke and in-hospital death scale with the procedure
+  time over the reference time (exposure: model choice); pericardial effusion/tamponade is a
+  per-puncture and per-grasp hazard (:data:`TAMPONADE_AT_PUNCTURE_SHARE` of the reference rate at
+  the transseptal puncture, the rest spread over the reference grasps); urgent surgery a per-clip
+  hazard; after urgent surgery the odds of death are ``× DEATH_AFTER_SURGERY_OR``, after a
+  tamponade ``× DEATH_AFTER_TAMPONADE_OR``.
 
-Per-clip rates: the registries report SLDA per patient (about 1.5–2%) with
-about 1.4 clips per patient (EXPAND: 54% one clip, 41% two, 5% three or
-more), so the per-clip base rate is ``p_patient / 1.4``; each clip's rate is
-multiplied by its grasp's SLDA multiplier (:func:`mitrasim.devices.assess_grasp`).
+Events change the course: a tamponade is drained (pericardiocentesis, +20 min) and the
+procedure goes on, unless refractory (:data:`REFRACTORY_TAMPONADE_SHARE`: urgent surgery); urgent
+surgery ends the procedure; :data:`DEATH_IN_ROOM_SHARE` of the in-hospital deaths happen in the
+procedure room (a per-clip hazard) and end it.  Every multiplier without a source is a model
+choice marked [check].
+
+Sampling is Bernoulli from one ``numpy.random.Generator``: the procedure draws a uniform matrix
+``U = rng.random((n_patients, N_DRAWS))`` once, row ``i`` for patient ``i``, so a patient's draws
+depend on the seed and its index only (not on the batch size or on the other patients' courses).
+
+Columns of ``U`` (:data:`COLUMNS`): ``slda[k]`` and ``embolization[k]`` for clip slots
+``k = 0..MAX_SLOTS-1``; the post-procedure events (bleeding, stroke, in-hospital death); the
+transseptal tamponade; then per clip slot ``tamponade[k]``, ``urgent_surgery[k]`` and
+``room_death[k]``.
+
+Per-clip rates: the registries report SLDA per patient (about 1.5–2%) with about 1.4 clips per
+patient (EXPAND: 54% one clip, 41% two, 5% three or more), so the per-clip base rate is
+``p_patient / 1.4``; each clip's rate is multiplied by its grasp's SLDA multiplier
+(:func:`mitrasim.devices.assess_grasp`).
 """
 
 from __future__ import annotations
@@ -29,6 +53,14 @@ from mitrasim import citations
 from mitrasim.errors import InputError
 
 __all__ = [
+    "POST_EVENTS",
+    "COLUMNS",
+    "PatientRisk",
+    "patient_multipliers",
+    "course_multiplier",
+    "scale_odds",
+    "REFERENCE_AGE_YEARS",
+    "REFERENCE_STS_PCT",
     "ComplicationRates",
     "DEFAULT_RATES",
     "NO_COMPLICATIONS",
@@ -59,7 +91,21 @@ EVENT_LABELS = {
     "slda": "single-leaflet device attachment",
     "embolization": "clip embolization",
 }
-N_DRAWS = 2 * MAX_SLOTS + len(PATIENT_EVENTS)
+POST_EVENTS = ("bleeding", "stroke", "in_hospital_death")
+"""Drawn after the procedure (with the patient's and the course's multipliers)."""
+
+COLUMNS: dict[str, int] = {
+    **{f"slda[{k}]": k for k in range(MAX_SLOTS)},
+    **{f"embolization[{k}]": MAX_SLOTS + k for k in range(MAX_SLOTS)},
+    **{e: 2 * MAX_SLOTS + j for j, e in enumerate(POST_EVENTS)},
+    "tamponade_puncture": 2 * MAX_SLOTS + len(POST_EVENTS),
+    **{f"tamponade[{k}]": 2 * MAX_SLOTS + len(POST_EVENTS) + 1 + k for k in range(MAX_SLOTS)},
+    **{f"urgent_surgery[{k}]": 3 * MAX_SLOTS + len(POST_EVENTS) + 1 + k for k in range(MAX_SLOTS)},
+    **{f"room_death[{k}]": 4 * MAX_SLOTS + len(POST_EVENTS) + 1 + k for k in range(MAX_SLOTS)},
+}
+"""Column of ``U`` for each draw."""
+
+N_DRAWS = len(COLUMNS)
 CLIPS_PER_PATIENT = 1.4
 """Mean clips per patient used to turn per-patient SLDA and embolization rates
 into per-clip rates (EXPAND: 54% one, 41% two, 5% three or more)."""
@@ -130,3 +176,94 @@ def draw_uniforms(seed: int | np.random.Generator, n: int) -> np.ndarray:
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     citations.cite(*sorted({k for v in RATE_SOURCES.values() for k in v}))
     return rng.random((n, N_DRAWS))
+
+
+# ----------------------------------------------------------------------------- patient and course risk
+
+citations.register(
+    "puls2016_trami",
+    "Puls M, Lubos E, Boekstegers P, et al. One-year outcomes and predictors of mortality after MitraClip "
+    "therapy in contemporary clinical practice: results from the German transcatheter mitral valve "
+    "interventions registry. Eur Heart J 37:703-712 (2016).",
+    note="Predictors of 1-year mortality: LVEF < 30% HR 1.58 (abstract, PMC4761401).",
+)
+
+REFERENCE_AGE_YEARS = 82.0
+"""TVT registry median age (Sorajja 2017 [sec]): the registered rates are this patient's."""
+
+REFERENCE_STS_PCT = 6.1
+"""TVT registry median STS-PROM for mitral repair, 6.1% (IQR 3.7-9.9) (Sorajja 2017 [sec])."""
+
+DEATH_OR_PER_DECADE = 1.5
+"""Odds ratio of in-hospital death per 10 years of age: model choice [check] (TVT names age as a
+predictor of mortality; no odds ratio was read)."""
+
+LOW_LVEF_PCT = 30.0
+LOW_LVEF_MULTIPLIER = 1.58
+"""LVEF < 30%: TRAMI's hazard ratio of 1-year mortality (Puls 2016), used for in-hospital death [check]."""
+
+STROKE_OR_PER_DECADE = 1.3
+"""Odds ratio of stroke per 10 years of age: model choice [check]."""
+
+BLEEDING_ANTICOAGULANT_MULTIPLIER = 1.5
+"""Odds multiplier of major bleeding on oral anticoagulation: model choice [check]."""
+
+TAMPONADE_AT_PUNCTURE_SHARE = 0.5
+"""Share of the reference tamponade rate at the transseptal puncture; the rest comes with the grasps
+(model choice [check])."""
+
+REFRACTORY_TAMPONADE_SHARE = 0.2
+"""Share of tamponades that need urgent surgery (model choice [check])."""
+
+DEATH_IN_ROOM_SHARE = 0.1
+"""Share of in-hospital deaths in the procedure room (model choice [check])."""
+
+DEATH_AFTER_SURGERY_OR = 5.0
+"""Odds multiplier of in-hospital death after urgent surgery (model choice [check])."""
+
+DEATH_AFTER_TAMPONADE_OR = 2.0
+"""Odds multiplier of in-hospital death after a tamponade (model choice [check])."""
+
+REFERENCE_GRASPS = CLIPS_PER_PATIENT
+"""Grasps on the reference course (one per clip, no move)."""
+
+
+@dataclass(frozen=True)
+class PatientRisk:
+    """What the in-hospital risk model reads from a patient (None = the reference value)."""
+
+    age_years: float | None = None
+    lvef_pct: float | None = None
+    sts_prom_pct: float | None = None
+    on_anticoagulant: bool = False
+
+
+def scale_odds(p: np.ndarray | float, m: np.ndarray | float) -> np.ndarray:
+    """``p`` with its odds multiplied by ``m`` (``p = 1`` stays 1)."""
+    p = np.asarray(p, dtype=float)
+    o = p / np.maximum(1.0 - p, 1e-300) * m
+    return np.where(p >= 1.0, 1.0, o / (1.0 + o))
+
+
+def patient_multipliers(risks: "list[PatientRisk]") -> dict[str, np.ndarray]:
+    """Odds multipliers per event (n,) from each patient's risk (module docstring)."""
+    citations.cite("sorajja2017_tvt", "puls2016_trami")
+    age = np.array([REFERENCE_AGE_YEARS if r.age_years is None else r.age_years for r in risks], dtype=float)
+    lvef = np.array([np.inf if r.lvef_pct is None else r.lvef_pct for r in risks], dtype=float)
+    sts = np.array([np.nan if r.sts_prom_pct is None else r.sts_prom_pct for r in risks], dtype=float)
+    proxy = DEATH_OR_PER_DECADE ** ((age - REFERENCE_AGE_YEARS) / 10.0) * np.where(lvef < LOW_LVEF_PCT, LOW_LVEF_MULTIPLIER, 1.0)
+    one = np.ones(len(risks))
+    return {
+        "in_hospital_death": np.where(np.isfinite(sts), sts / REFERENCE_STS_PCT, proxy),
+        "stroke": STROKE_OR_PER_DECADE ** ((age - REFERENCE_AGE_YEARS) / 10.0),
+        "bleeding": np.where([r.on_anticoagulant for r in risks], BLEEDING_ANTICOAGULANT_MULTIPLIER, 1.0),
+        "pericardial_effusion": one,
+        "urgent_surgery": one,
+    }
+
+
+def course_multiplier(minutes: np.ndarray) -> np.ndarray:
+    """Exposure multiplier of stroke and in-hospital death: procedure time over the reference time."""
+    from mitrasim.procedure.timing import REFERENCE_MINUTES
+
+    return np.asarray(minutes, dtype=float) / REFERENCE_MINUTES

@@ -1,34 +1,35 @@
-"""The operator's rules: when to release a clip, when to add another, when to stop.
+"""The operator's rules at run time: a frozen, hashable :class:`Rules` built from the
+:class:`~mitrasim.procedure.protocol.Protocol` (the one schema, where the ranges, the limits'
+comparisons and their sources are written).
 
 Defaults (clinical.md, "Stop rules seen in practice"; Stone 2015 MVARC):
 
-* release a clip only if the mean gradient stays ``< max_gradient_mmhg`` (5) and
-  the valve area ``≥ min_mva_cm2`` (1.5 cm², planimetric, all orifices);
-* a clip that leaves the gradient ``> abort_gradient_mmhg`` (8) is opened and
-  removed at once; if no position of any allowed size is acceptable the
-  procedure stops there;
-* add another clip while the residual MR grade is above
-  ``target_residual_grade`` (1+), fewer than ``max_clips`` (4) are in place and
-  the valve area after the last clip is still ``≥ min_mva_cm2``;
-* a further clip must help: lower the MR grade or cut EROA by at least
-  ``min_eroa_reduction`` (20%, model choice: the operator sees no gain on
-  the colour jet below that), otherwise it is not released;
+* release a clip only if the mean gradient stays ``< max_gradient_mmhg`` and the valve area
+  ``≥ min_mva_cm2`` (planimetric, all orifices);
+* a clip that leaves the gradient ``> abort_gradient_mmhg`` is opened and removed at once;
+  if no position of any allowed size is acceptable the procedure stops there;
+* add another clip while the residual MR grade is above ``target_residual_grade``, fewer than
+  ``max_clips`` are in place and the valve area after the last clip is still ``≥ min_mva_cm2``;
+  with ``accept_2plus_near_limit`` a residual 2+ is accepted near a limit (the tolerance band);
+* a further clip must help and never worsen: a clip that raises the MR grade is never released;
+  one that keeps it must cut EROA by at least ``min_eroa_reduction`` (model choice: the operator
+  sees no gain on the colour jet below that);
 * before releasing, the operator compares the grasp with the nearby positions
-  ``reposition_offsets_mm`` and the neighbouring sizes of the family and
-  repositions when one of them gives a lower MR grade within the rules
-  (at most ``max_repositions`` times per clip).
+  ``reposition_offsets_mm`` (a reposition) and the other sizes of the family (a device exchange,
+  when ``device_exchange``) and moves when one of them gives a lower MR grade within the rules,
+  while grasps are left (``max_grasp_attempts`` in the whole procedure).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from mitrasim import citations
-from mitrasim.echo.grading import grade_number
 from mitrasim.errors import InputError
+from mitrasim.procedure.protocol import AREA_COMPARISON, DEFAULT_PROTOCOL, GRADES, GRADIENT_COMPARISON, Protocol, check_protocol, grade_of
 
-__all__ = ["Rules", "DEFAULT_RULES", "rules_from_case"]
+__all__ = ["Rules", "DEFAULT_RULES", "rules_from_case", "rules_from_protocol"]
 
 citations.register(
     "clinical_reference_stop_rules",
@@ -38,60 +39,71 @@ citations.register(
 )
 
 
+_P = DEFAULT_PROTOCOL
+
+
 @dataclass(frozen=True)
 class Rules:
-    """Stop rules of the procedure and the planner (units in the names)."""
+    """Stop rules of the procedure and the planner (units in the names); the fields and ranges of
+    :class:`~mitrasim.procedure.protocol.Protocol`, the target grade as a number."""
 
-    max_clips: int = 4
-    max_gradient_mmhg: float = 5.0
-    abort_gradient_mmhg: float = 8.0
-    min_mva_cm2: float = 1.5
-    target_residual_grade: int = 1
-    min_eroa_reduction: float = 0.20
-    reposition_offsets_mm: tuple[float, ...] = field(default=(-2.0, 2.0, -4.0, 4.0))
-    max_repositions: int = 2
-    device_preference: str = "auto"
+    max_clips: int = _P.max_clips
+    max_gradient_mmhg: float = _P.max_gradient_mmhg
+    abort_gradient_mmhg: float = _P.abort_gradient_mmhg
+    min_mva_cm2: float = _P.min_mva_cm2
+    target_residual_grade: int = _P.target_grade
+    min_eroa_reduction: float = _P.min_eroa_reduction
+    reposition_offsets_mm: tuple[float, ...] = field(default=_P.reposition_offsets_mm)
+    max_grasp_attempts: int = _P.max_grasp_attempts
+    device_exchange: bool = _P.device_exchange
+    device_preference: str = _P.device_preference
+    accept_2plus_near_limit: bool = _P.accept_2plus_near_limit
+    gradient_band_mmhg: float = _P.gradient_band_mmhg
+    area_band_cm2: float = _P.area_band_cm2
 
     def __post_init__(self) -> None:
-        if not 1 <= self.max_clips <= 6:
-            raise InputError("rules.max_clips", self.max_clips, "[1, 6]")
-        if not 0 < self.max_gradient_mmhg <= self.abort_gradient_mmhg <= 30:
-            raise InputError("rules.max_gradient_mmhg", self.max_gradient_mmhg, f"(0, abort_gradient_mmhg = {self.abort_gradient_mmhg:g}]")
-        if not 0.3 <= self.min_mva_cm2 <= 4.0:
-            raise InputError("rules.min_mva_cm2", self.min_mva_cm2, "[0.3, 4] cm2")
-        if not 0 <= self.target_residual_grade <= 3:
+        if not (isinstance(self.target_residual_grade, int) and 0 <= self.target_residual_grade < len(GRADES)):
             raise InputError("rules.target_residual_grade", self.target_residual_grade, "0, 1 or 2 (grade 0, 1+, 2+)")
-        if not 0 <= self.min_eroa_reduction < 1:
-            raise InputError("rules.min_eroa_reduction", self.min_eroa_reduction, "[0, 1)")
-        if not 0 <= self.max_repositions <= 5:
-            raise InputError("rules.max_repositions", self.max_repositions, "[0, 5]")
+        check_protocol(self.protocol_dict(), "rules")
+
+    def protocol_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["target_residual_grade"] = GRADES[self.target_residual_grade]
+        return d
+
+    def protocol(self) -> Protocol:
+        return Protocol.model_validate(self.protocol_dict())
 
     def with_(self, **kw: Any) -> "Rules":
         return replace(self, **kw)
 
     def text(self) -> str:
-        return (
-            f"release if gradient < {self.max_gradient_mmhg:g} mmHg and MVA ≥ {self.min_mva_cm2:g} cm²; "
-            f"abort a clip above {self.abort_gradient_mmhg:g} mmHg; add clips while MR > "
-            f"{'0' if self.target_residual_grade == 0 else str(self.target_residual_grade) + '+'}, "
-            f"at most {self.max_clips}"
+        t = (
+            f"release if gradient {GRADIENT_COMPARISON} {self.max_gradient_mmhg:g} mmHg and MVA {AREA_COMPARISON} {self.min_mva_cm2:g} cm²; "
+            f"abort a clip above {self.abort_gradient_mmhg:g} mmHg; add clips while MR > {GRADES[self.target_residual_grade]}, "
+            f"at most {self.max_clips}; at most {self.max_grasp_attempts} grasps"
+            + ("" if self.device_exchange else "; no device exchange")
         )
+        if self.accept_2plus_near_limit and self.target_residual_grade < 2:
+            t += f"; accept 2+ within {self.gradient_band_mmhg:g} mmHg or {self.area_band_cm2:g} cm² of a limit"
+        return t
+
+
+def rules_from_protocol(p: Protocol, base: "Rules | None" = None) -> Rules:
+    """The :class:`Rules` of a :class:`Protocol` (every field of the protocol; ``base`` is unused
+    beyond what the protocol does not carry)."""
+    d = p.model_dump()
+    d["target_residual_grade"] = grade_of(p.target_residual_grade)
+    d["reposition_offsets_mm"] = tuple(d["reposition_offsets_mm"])
+    names = {f.name for f in fields(Rules)}
+    return replace(base or Rules(), **{k: v for k, v in d.items() if k in names})
 
 
 DEFAULT_RULES = Rules()
 
 
 def rules_from_case(case: Any, base: Rules | None = None) -> Rules:
-    """The rules of a :class:`mitrasim.case.Case` (its ``procedure`` section) over ``base``."""
+    """The rules of a :class:`mitrasim.case.Case` (its ``procedure`` section, a
+    :class:`~mitrasim.procedure.protocol.Protocol`)."""
     citations.cite("clinical_reference_stop_rules", "stone2015_mvarc")
-    p = case.procedure
-    b = base or DEFAULT_RULES
-    return replace(
-        b,
-        max_clips=int(p.max_clips),
-        max_gradient_mmhg=float(p.max_gradient_mmhg),
-        abort_gradient_mmhg=max(float(b.abort_gradient_mmhg), float(p.max_gradient_mmhg)),
-        min_mva_cm2=float(p.min_mva_cm2),
-        target_residual_grade=int(grade_number(p.target_residual_grade) or 0),
-        device_preference=p.device_preference,
-    )
+    return rules_from_protocol(case.procedure, base)
