@@ -23,10 +23,11 @@ def test_json_shape_from_pisa():
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
     assert {"grade", "severity", "reasons", "measurements"} <= set(d)
-    assert d["grade"] == "4+" and d["severity"] == "severe"
+    # EROA 0.407 cm² (severe) against RVol 57 mL (moderate): discordant quantitation, EROA most likely
+    assert (d["grade"], d["rule"], d["most_likely_grade"]) == ("indeterminate", "discordant_quantitation", "4+")
     assert d["measurements"]["eroa_cm2"] == pytest.approx(0.407, abs=1e-3)
     assert d["measurements"]["rvol_ml"] == pytest.approx(57.0, abs=0.1)
-    assert "rvol_ml" in d["disagreeing"]
+    assert {"rvol_ml", "eroa_cm2"} <= set(d["disagreeing"]) and d["most_likely_rule"]
     assert isinstance(d["reasons"], list) and d["reasons"]
 
 
@@ -114,6 +115,41 @@ def test_grade_example_without_mr_values_says_what_is_needed():
     p = _run("--case", str(EXAMPLES / "small_valve.yaml"))  # echo: has only mva_cm2
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert p.stderr.startswith("error: measurements:") and "--eroa-cm2" in p.stderr
+
+
+def test_issue_examples_from_the_command_line():
+    """One severe sign never settles the grade; a radius with a wall-constrained jet is no sign; a
+    normal valve has no stenosis."""
+    d = json.loads(runner.invoke(app, ["grade", "--pv-flow", "reversal", "--json"]).stdout)
+    assert d["grade"] == "indeterminate" and d["criteria_severe"] == ["pv_flow"]
+    d = json.loads(runner.invoke(app, ["grade", "--vc-cm", "0.25", "--eroa-cm2", "0.25", "--rvol-ml", "35", "--rf-pct", "35", "--json"]).stdout)
+    assert d["grade"] == "2+" and d["warnings"]  # a 0.25 cm VC cannot belong to a 0.25 cm² orifice
+    args = ["grade", "--pisa-radius-cm", "1.0", "--aliasing-cm-s", "40", "--mr-vmax-cm-s", "500", "--wall-angle-deg", "120", "--json"]
+    d = json.loads(runner.invoke(app, args).stdout)
+    assert d["grade"] == "3+" and d["criteria_severe"] == [] and any("wall-constrained" in w for w in d["warnings"])
+    d = json.loads(runner.invoke(app, ["grade", "--eroa-cm2", "0.1", "--mva-cm2", "5.0", "--mean-gradient-mmhg", "1", "--json"]).stdout)
+    assert d["stenosis"]["severity"] == "none"
+
+
+@pytest.mark.parametrize(
+    "opt, value",
+    [("--cw-density", "thick"), ("--mv-morphology", "flail"), ("--jet-type", "wall"), ("--inflow-pattern", "e"), ("--lv-size", "big"), ("--vc-biplane-cm", "4")],
+)
+def test_new_signs_bad_input_one_line(opt, value):
+    p = _run("--eroa-cm2", "0.3", opt, value)
+    field = opt[2:].replace("-", "_")
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert p.stderr.strip().startswith(f"error: {field}:") and len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+def test_new_signs_from_a_case_file(tmp_path):
+    case = tmp_path / "c.yaml"
+    case.write_text(
+        "echo:\n  mv_morphology: flail_or_large_defect\n  cw_density: dense_triangular\n  pv_flow: reversal\n"
+        "  jet_type: eccentric_wall_hugging\n  lv_size: enlarged\n  vc_biplane_cm: 0.9\n  inflow_pattern: e_dominant\n"
+    )
+    d = json.loads(runner.invoke(app, ["grade", "--case", str(case), "--json"]).stdout)
+    assert d["grade"] == "4+" and d["rule"] == "criteria_severe" and len(d["criteria_severe"]) == 7
 
 
 def test_case_schema_and_grade_share_one_echo_definition():

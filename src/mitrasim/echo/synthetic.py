@@ -53,7 +53,7 @@ import numpy as np
 from mitrasim import citations
 from mitrasim.echo import sources as _sources  # noqa: F401
 from mitrasim.echo.calculators import vena_contracta_cm
-from mitrasim.echo.grading import MRGrade, MRInputs, grade_mr
+from mitrasim.echo.grading import MRGrade, MRInputs, decision_grade, grade_mr
 from mitrasim.errors import InputError
 
 __all__ = [
@@ -440,7 +440,8 @@ def measurement_columns(
 ) -> dict[str, np.ndarray]:
     """Columns over patients: every numeric field of :class:`EchoMeasurements`
     (NaN where not measurable), `pv_flow` (object array), and the guideline
-    grade (`grade`: labels, `grade_number`: NaN when indeterminate).
+    grade (`grade`: labels, `grade_number`: NaN when indeterminate; `decision_grade`: the
+    grade or, when indeterminate, the named most-likely grade).
     """
     cols: dict[str, np.ndarray] = {}
     skip = {"citations", "noisy", "pv_flow"}
@@ -452,4 +453,5 @@ def measurement_columns(
     grades = [m.grade(etiology=etiology, guideline=guideline) for m in measurements]
     cols["grade"] = np.array([g.grade for g in grades], dtype=object)
     cols["grade_number"] = np.array([np.nan if g.grade_number is None else float(g.grade_number) for g in grades])
+    cols["decision_grade"] = np.array([decision_grade(g) for g in grades], dtype=np.int64)
     return cols

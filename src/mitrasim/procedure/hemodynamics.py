@@ -33,8 +33,8 @@ not fit in memory).  Without noise the two agree by construction:
 
 The grade is :func:`mitrasim.echo.grade_mr` (ASE 2017).  When it is
 indeterminate (discordant parameters), the *decision grade* used by the stop
-rules is the worst quantitative grade (conservative: the operator keeps
-treating).
+rules is the guideline grade's named most-likely grade
+(:data:`mitrasim.echo.grading.MOST_LIKELY_RULE`), never silently the worst.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from mitrasim.echo.grading import PV_CODES, MRGrade, MRInputs, grade_label, grade_mr, grade_mr_arrays
+from mitrasim.echo.grading import decision_grade as _decision_grade
 from mitrasim.echo.synthetic import EchoMeasurements
 
 __all__ = [
@@ -255,12 +256,9 @@ def grade_arrays(echo: dict[str, np.ndarray], secondary: np.ndarray) -> tuple[np
 
 
 def decision_grade(g: MRGrade) -> int:
-    """The grade the stop rules use: the guideline grade, or when indeterminate the worst
-    quantitative grade (conservative)."""
-    if g.grade_number is not None:
-        return int(g.grade_number)
-    quant = [f.grade for f in g.findings if f.kind == "quantitative" and f.grade is not None]
-    return int(max(quant)) if quant else 4
+    """The grade the stop rules use: :func:`mitrasim.echo.grading.decision_grade` (the guideline
+    grade, or when indeterminate the named most-likely grade)."""
+    return _decision_grade(g)
 
 
 def grade_states(hemo: BatchHemo, etiologies: Sequence[str]) -> tuple[list[EchoMeasurements], list[MRGrade], np.ndarray]:
