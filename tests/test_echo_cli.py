@@ -169,18 +169,25 @@ def test_mvarc_json_success_and_stenosis():
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
-    assert (d["residual_mr"], d["iatrogenic_stenosis"], d["success"]) == ("optimal", False, True)
+    # echo criteria alone never make a success: the clinical components are not assessed
+    assert (d["residual_mr"], d["iatrogenic_stenosis"], d["success"]) == ("optimal", False, None)
+    assert d["device_success"]["not_assessable"] and d["device_success"]["failed"] == []
     assert d["citations"] and "not a medical device" in d["disclaimer"]
-    d = json.loads(runner.invoke(app, ["mvarc", "--before-grade", "4", "--after-grade", "2+", "--mean-gradient-mmhg", "5", "--json"]).stdout)
+    d = json.loads(runner.invoke(app, [*args, "--events", "none"]).stdout)
+    assert [d[k]["success"] for k in ("technical_success", "device_success", "procedural_success")] == [True, True, True]
+    d = json.loads(runner.invoke(app, ["mvarc", "--before-grade", "4", "--after-grade", "2+", "--mean-gradient-mmhg", "5", "--events", "none", "--json"]).stdout)
     assert (d["residual_mr"], d["iatrogenic_stenosis"], d["success"]) == ("acceptable", True, False)
-    d = json.loads(runner.invoke(app, ["mvarc", "--before-grade", "3+", "--after-grade", "2+", "--json"]).stdout)
+    assert d["device_success"]["failed"] == ["no_iatrogenic_stenosis"] and d["technical_success"]["success"] is True
+    d = json.loads(runner.invoke(app, ["mvarc", "--before-grade", "3+", "--after-grade", "2+", "--events", "none", "--json"]).stdout)
     assert d["iatrogenic_stenosis"] is None and d["success"] is None
 
 
 def test_mvarc_human_output():
     r = runner.invoke(app, ["mvarc", "--before-grade", "4+", "--after-grade", "3+", "--mva-cm2", "2.5"])
     assert r.exit_code == 0, r.output
-    assert "MVARC: not met" in r.stdout and "not acceptable" in r.stdout and "not a medical device" in r.stdout
+    assert "device success (30 days" in r.stdout and "not met: mr_reduction_optimal_or_acceptable" in r.stdout
+    assert "not acceptable" in r.stdout and "not a medical device" in r.stdout
+    assert "clinical events not given" in r.stdout
 
 
 @pytest.mark.parametrize(
@@ -192,6 +199,8 @@ def test_mvarc_human_output():
         (["--before-grade", "4+", "--after-grade", "1+", "--mva-cm2", "-1"], "mva_cm2"),
         (["--before-grade", "4+", "--after-grade", "1+", "--mva-cm2", "abc"], "mva_cm2"),
         (["--before-grade", "4+", "--after-grade", "1+", "--mean-gradient-mmhg", "99"], "mean_gradient_mmhg"),
+        (["--before-grade", "4+", "--after-grade", "1+", "--events", "dead"], "events"),
+        (["--before-grade", "4+", "--after-grade", "1+", "--events", "none,stroke"], "events"),
     ],
 )
 def test_mvarc_bad_input_one_line_exit_2(args, field):

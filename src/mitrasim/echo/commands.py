@@ -12,6 +12,7 @@ from mitrasim.echo.grading import CATEGORICAL, MRGrade, grade_mr
 from mitrasim.echo.schema import load_case_echo, to_mr_inputs, validate_echo
 from mitrasim.echo.stenosis import MVARCResult, StenosisGrade, evaluate_mvarc, grade_stenosis
 from mitrasim.errors import InputError
+from mitrasim.mvarc import EVENT_NAMES, MVARCEndpoints, evaluate_endpoints, events_from_names
 
 DISCLAIMER = "Research and education only: not a medical device."
 
@@ -69,7 +70,7 @@ def run_grade(values: dict[str, Any], case: str | None = None) -> tuple[MRGrade,
     return result, sten, notes
 
 
-def _with_sources(obj: MRGrade | StenosisGrade | MVARCResult) -> dict[str, Any]:
+def _with_sources(obj: MRGrade | StenosisGrade | MVARCResult | MVARCEndpoints) -> dict[str, Any]:
     """``obj.to_dict()`` with its citation keys formatted as references."""
     out = obj.to_dict()
     out["citations"] = citations.format_list(obj.citations)
@@ -127,13 +128,20 @@ _MVARC_FIELDS = {
 }
 
 
-def run_mvarc(before: str | None, after: str | None, mva_cm2: str | None, mean_gradient_mmhg: str | None) -> MVARCResult:
-    """Parse the command-line text and evaluate MVARC; every bad value → one :class:`InputError`
-    naming the command-line field (``before_grade``, ``after_grade``, ``mva_cm2``, ``mean_gradient_mmhg``).
+def run_mvarc(before: str | None, after: str | None, mva_cm2: str | None, mean_gradient_mmhg: str | None, events: str | None = None) -> MVARCEndpoints:
+    """Parse the command-line text and evaluate the MVARC endpoints (:mod:`mitrasim.mvarc`); every
+    bad value → one :class:`InputError` naming the command-line field (``before_grade``,
+    ``after_grade``, ``mva_cm2``, ``mean_gradient_mmhg``, ``events``). Without `events` the clinical
+    components are not assessed, so device and procedural success cannot be decided.
     """
     for name, v in (("before_grade", before), ("after_grade", after)):
         if v is None:
             raise InputError(name, None, "an MR grade: 0, 1+, 2+, 3+, 4+ or indeterminate", f"--{name.replace('_', '-')} is required")
+    ev = events_from_names(None if events is None else [x.strip() for x in events.split(",") if x.strip()])
+    return evaluate_endpoints(_echo_mvarc(before, after, mva_cm2, mean_gradient_mmhg), ev)
+
+
+def _echo_mvarc(before: str | None, after: str | None, mva_cm2: str | None, mean_gradient_mmhg: str | None) -> MVARCResult:
     try:
         return evaluate_mvarc(
             before,
@@ -147,14 +155,16 @@ def run_mvarc(before: str | None, after: str | None, mva_cm2: str | None, mean_g
         raise InputError(_MVARC_FIELDS[exc.field], exc.value, exc.allowed, exc.hint) from None
 
 
-def _print_mvarc(r: MVARCResult) -> None:
-    verdict = {True: "success", False: "not met", None: "cannot be decided"}[r.success]
+def _print_mvarc(r: MVARCEndpoints) -> None:
     sten = {True: "yes", False: "no", None: "not assessed"}[r.iatrogenic_stenosis]
-    typer.echo(f"MVARC: {verdict}")
+    for line in r.lines():
+        typer.echo(line)
     typer.echo(f"residual MR: {r.mr_before} → {r.mr_after}: {r.residual_mr}")
     typer.echo(f"iatrogenic stenosis: {sten}")
-    for reason in r.reasons:
+    for reason in r.echo.reasons:
         typer.echo(f"- {reason}")
+    if all(v is None for k, v in r.events.to_dict().items()):
+        typer.echo("clinical events not given (--events none | death,stroke,…): device and procedural success cannot be decided")
     typer.echo("Sources: " + " | ".join(citations.format_list(r.citations)))
     typer.echo(DISCLAIMER)
 
@@ -168,10 +178,11 @@ def register(app: typer.Typer) -> None:
         after_grade: Optional[str] = typer.Option(None, "--after-grade", metavar="0..4+", help="MR grade after the procedure."),
         mva_cm2: Optional[str] = typer.Option(None, "--mva-cm2", metavar="CM2", help="Mitral valve area (EOA) after (cm²)."),
         mean_gradient_mmhg: Optional[str] = typer.Option(None, "--mean-gradient-mmhg", metavar="MMHG", help="Mean mitral gradient after (mmHg)."),
+        events: Optional[str] = typer.Option(None, "--events", metavar="none|LIST", help="Clinical events that occurred (comma list of: " + ", ".join(EVENT_NAMES) + "), or 'none'."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
-        """MVARC evaluation of a before/after pair: residual MR and iatrogenic stenosis (Stone 2015)."""
-        r = run_mvarc(before_grade, after_grade, mva_cm2, mean_gradient_mmhg)
+        """MVARC technical, device and procedural success (Stone 2015 Part 1 and 2): residual MR, iatrogenic stenosis, clinical events."""
+        r = run_mvarc(before_grade, after_grade, mva_cm2, mean_gradient_mmhg, events)
         if as_json:
             typer.echo(_dumps(_with_sources(r)))
         else:
