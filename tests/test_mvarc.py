@@ -77,3 +77,35 @@ def test_events_from_procedure_complications():
     ev = events_from_complications({"in_hospital_death": True, "bleeding": False, "slda": True}, n_clips=2)
     assert ev.death and ev.slda and ev.device_implanted and ev.major_bleeding is False and ev.stroke is False
     assert events_from_complications({}, n_clips=0).device_implanted is False
+
+
+def test_no_trial_row_is_a_success_with_a_hard_event():
+    """Trial rows (the cohort adapter) at high complication rates: a death, stroke, urgent surgery,
+    SLDA or embolization never leaves device or procedural success, and the failed component is named."""
+    import numpy as np
+
+    from mitrasim.cohort.adapter import Strategy, run_patient_chunk
+    from mitrasim.cohort.population import load_population, sample_population
+    from mitrasim.physiology.simulation import SolverSettings
+    from mitrasim.procedure.risks import DEFAULT_RATES
+
+    rates = DEFAULT_RATES.with_(in_hospital_death=0.2, stroke=0.2, urgent_surgery=0.2, slda_per_patient=0.3, embolization_per_patient=0.2, bleeding=0.2)
+    pop = load_population("tvt_mixed")
+    pts = sample_population(pop, 150, 3)
+    t = run_patient_chunk(pts, Strategy(), 7, settings=SolverSettings(dt_max_s=4e-3, tol=1e-2), preset_by_etiology=dict(pop.presets), rates=rates).to_pydict()
+    hard = {k: np.array(t[k]) for k in ("death_inhospital", "stroke", "urgent_surgery", "slda", "embolization")}
+    assert all(v.any() for v in hard.values()), {k: int(v.sum()) for k, v in hard.items()}
+    any_hard = np.any(np.stack(list(hard.values())), axis=0)
+    for ep in ("device", "procedural"):
+        assert not np.any(any_hard & np.array(t[f"mvarc_{ep}_success"])), ep
+    tech = np.array(t["mvarc_technical_success"])
+    for k in ("urgent_surgery", "slda", "embolization", "death_inhospital"):
+        assert not np.any(hard[k] & tech), k
+    names = {"death_inhospital": "device:alive", "stroke": "device:stroke_free", "urgent_surgery": "device:no_unplanned_surgery_or_reintervention",
+             "slda": "device:no_slda", "embolization": "device:no_embolization"}  # fmt: skip
+    for k, comp in names.items():
+        for i in np.flatnonzero(hard[k]):
+            assert comp in t["mvarc_failed"][i].split(";"), (k, t["mvarc_failed"][i])
+    bleed = np.array(t["major_bleeding"]) & ~any_hard
+    assert not np.any(bleed & np.array(t["mvarc_procedural_success"]))
+    assert np.any(np.array(t["mvarc_procedural_success"]))  # the endpoint can be met

@@ -13,14 +13,16 @@ Paired arms: the chunk's procedure seed is the same in every arm and patient ``i
 complication draws are row ``i`` of the procedure's uniform matrix, so a patient meets
 the same random numbers in every arm (common random numbers).
 
-Column meanings: grades are the procedure's decision grades (the ASE 2017 grade, or the
-worst quantitative grade when indeterminate); ``rf_*_pct`` the echo's volumetric RF;
+Column meanings: grades are the procedure's decision grades (the ASE 2017 grade, or its named
+most-likely grade when indeterminate, :data:`mitrasim.echo.grading.MOST_LIKELY_RULE`); ``rf_*_pct`` the echo's volumetric RF;
 ``mva_*_cm2`` planimetric; ``clips_attempted`` the clips grasped (released or not),
 ``clips_implanted`` those left in the valve (including one attached to a single leaflet);
 ``lvef_sim_pct``/``lvedv_sim_ml``/``sbp_sim_mmhg`` the engine's baseline beat (its volumes are
 CMR-equivalent when the population's are 2D echo: :func:`mitrasim.cohort.mapping.engine_lv_volumes`);
-the MVARC columns are :func:`mitrasim.echo.evaluate_mvarc`'s, device success adding alive,
-a clip in place, no urgent surgery and no embolization.
+the MVARC columns are the procedure's :mod:`mitrasim.mvarc` endpoints (technical, device and
+procedural success: True only when every component is met — a death, stroke, urgent surgery,
+SLDA or embolization never leaves a success) and ``mvarc_failed`` names each failed component
+as ``endpoint:component`` (``;``-separated).
 """
 
 from __future__ import annotations
@@ -92,7 +94,8 @@ OUTPUT_COLUMNS = (
     "clips_attempted", "clips_implanted", "devices", "stop_reason",
     "eroa_after_cm2", "mva_after_cm2", "rvol_after_ml", "rf_after_pct", "gradient_after_mmhg", "grade_after",
     "slda", *_PROC_EVENTS, "complications",
-    "mvarc_optimal_mr", "mvarc_acceptable_mr", "mvarc_no_stenosis", "mvarc_device_success",
+    "mvarc_optimal_mr", "mvarc_acceptable_mr", "mvarc_no_stenosis",
+    "mvarc_technical_success", "mvarc_device_success", "mvarc_procedural_success", "mvarc_failed",
     "engine_seconds", "log",
 )  # fmt: skip
 
@@ -168,8 +171,9 @@ def _columns(patients: pa.Table, r: ProcedureArrays) -> dict[str, Any]:
     residual = [m.residual_mr for m in r.mvarc]
     no_sten = np.array([m.iatrogenic_stenosis is False for m in r.mvarc])
     acceptable = np.array([x in ("optimal", "acceptable") for x in residual])
-    citations.cite("stone2015_mvarc")
-    device_success = ~events["death_inhospital"] & (implanted > 0) & ~events["urgent_surgery"] & ~events["embolization"] & acceptable & no_sten
+    citations.cite("stone2015_mvarc", "stone2015_mvarc_part1")
+    success = {ep: np.array([getattr(m, ep).success is True for m in r.mvarc]) for ep in ("technical", "device", "procedural")}
+    failed = [";".join(f"{ep}:{c}" for ep in ("technical", "device", "procedural") for c in getattr(m, ep).failed) for m in r.mvarc]
     return {
         "patient_id": patients.column("patient_id"),
         "preset": pa.array([s.preset for s in r.setups], pa.string()),
@@ -198,7 +202,10 @@ def _columns(patients: pa.Table, r: ProcedureArrays) -> dict[str, Any]:
         "mvarc_optimal_mr": np.array([x == "optimal" for x in residual]),
         "mvarc_acceptable_mr": acceptable,
         "mvarc_no_stenosis": no_sten,
-        "mvarc_device_success": device_success,
+        "mvarc_technical_success": success["technical"],
+        "mvarc_device_success": success["device"],
+        "mvarc_procedural_success": success["procedural"],
+        "mvarc_failed": pa.array(failed, pa.string()),
         "engine_seconds": np.full(n, r.engine_seconds / max(n, 1)),
         "log": pa.array(["\n".join(st.text for st in steps) for steps in r.steps], pa.string()),
     }

@@ -82,8 +82,9 @@ def print_procedure(res: Any, console: Any) -> None:
         console.print(line, markup=False)
     print_before_after(res, console)
     sten = {True: "iatrogenic stenosis", False: "no iatrogenic stenosis", None: "stenosis not assessable"}[res.mvarc.iatrogenic_stenosis]
-    ok = {True: "met", False: "not met", None: "not assessable"}[res.mvarc.success]
-    console.print(f"MVARC: residual MR {res.mvarc.residual_mr}; {sten}; device success criteria {ok}")
+    console.print(f"MVARC: residual MR {res.mvarc.residual_mr}; {sten}")
+    for line in res.mvarc.lines():
+        console.print(f"   {line}")
     ev = [k for k, v in res.complications.items() if v]
     console.print("Complications: " + (", ".join(ev) if ev else "none"))
     console.print(f"[dim]{DISCLAIMER}[/dim]")

@@ -39,8 +39,9 @@ the patients (its module docstring lists the arrays and the order of the steps);
 the operator's log, :mod:`mitrasim.procedure.codes` holds the typed codes (grasp
 status, refusal, outcome, log action).
 
-Finally the MVARC evaluation (:func:`mitrasim.echo.evaluate_mvarc`) of the
-baseline and final grades with the final planimetric MVA and gradient.
+Finally the MVARC endpoints (:mod:`mitrasim.mvarc`: technical, device and procedural
+success) from the baseline and final grades, the final planimetric MVA and gradient, the
+clips left in the valve and the complications.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from mitrasim import DISCLAIMER, citations
 from mitrasim.devices import Device
 from mitrasim.devices.catalogue import DEFAULT_CATALOGUE
 from mitrasim.echo.grading import MRGrade
-from mitrasim.echo.stenosis import MVARCResult
+from mitrasim.mvarc import MVARCEndpoints
 from mitrasim.echo.synthetic import EchoMeasurements
 from mitrasim.errors import InputError
 from mitrasim.procedure import calibration as _cal
@@ -183,7 +184,7 @@ class ProcedureResult:
     complications: dict[str, bool]
     stop_reason: str
     aborted: bool
-    mvarc: MVARCResult
+    mvarc: MVARCEndpoints
     seed: int | None
     rules: Rules
     final_state: np.ndarray
@@ -248,6 +249,8 @@ class ProcedureBatch:
                 out[f"{k}_{tag}"] = np.array([getattr(get(r), k) for r in R], dtype=float)
             out[f"mr_grade_{tag}"] = np.array([get(r).decision_grade for r in R], dtype=int)
         out["mvarc_success"] = np.array([-1 if r.mvarc.success is None else int(r.mvarc.success) for r in R], dtype=int)
+        for ep in ("technical", "device", "procedural"):
+            out[f"mvarc_{ep}_success"] = np.array([-1 if getattr(r.mvarc, ep).success is None else int(getattr(r.mvarc, ep).success) for r in R], dtype=int)
         for e in (*PATIENT_EVENTS, "slda", "embolization"):
             out[e] = np.array([r.complications.get(e, False) for r in R], dtype=bool)
         return out
@@ -321,7 +324,7 @@ class ProcedureArrays:
     stop_reason: list[str]
     aborted: np.ndarray
     attempts: np.ndarray
-    mvarc: list[MVARCResult]
+    mvarc: list[MVARCEndpoints]
     engine_seconds: float
     seed: int | None
 
