@@ -56,6 +56,7 @@ from mitrasim.devices import Device
 from mitrasim.devices.catalogue import DEFAULT_CATALOGUE
 from mitrasim.echo.grading import MRGrade
 from mitrasim.mvarc import MVARCEndpoints
+from mitrasim.procedure.indication import check_indication
 from mitrasim.echo.synthetic import EchoMeasurements
 from mitrasim.errors import InputError
 from mitrasim.procedure import calibration as _cal
@@ -192,6 +193,7 @@ class ProcedureResult:
     citations: list[str] = field(default_factory=list)
     waveforms_before: dict[str, np.ndarray] | None = None
     waveforms_after: dict[str, np.ndarray] | None = None
+    indication_note: str | None = None  # set when run below the TEER indication under the research flag
 
     @property
     def n_clips(self) -> int:
@@ -217,6 +219,7 @@ class ProcedureResult:
             "stop_reason": self.stop_reason,
             "aborted": self.aborted,
             "mvarc": self.mvarc.to_dict(),
+            "indication_note": self.indication_note,
             "citations": list(self.citations),
             "disclaimer": DISCLAIMER,
         }
@@ -423,6 +426,7 @@ def run_procedures(
     forward_discharge_coeff: float | None = None,
     waveforms: bool = False,
     settings: Any = None,
+    research_below_indication: bool = False,
 ) -> ProcedureBatch:
     """Run the procedure for many patients at once (see the module docstring).
 
@@ -435,6 +439,9 @@ def run_procedures(
         forward_discharge_coeff: anatomic MVA → engine forward area (default: calibrated).
         waveforms: also store the baseline and final steady beats (for reports; small batches).
         settings: engine :class:`mitrasim.physiology.simulation.SolverSettings`.
+        research_below_indication: simulate patients whose baseline MR is below 3+ (the TEER
+            indication, :mod:`mitrasim.procedure.indication`); without it they are refused
+            (:class:`InputError`), with it every such result carries ``indication_note``.
 
     Returns:
         :class:`ProcedureBatch` (``.results[i]`` for patient ``i``; ``.arrays()`` for columns).
@@ -444,6 +451,7 @@ def run_procedures(
         raise InputError("cases", [], "at least one case")
     cd = _cal.FORWARD_DISCHARGE_COEFF if forward_discharge_coeff is None else float(forward_discharge_coeff)
     pa_ = run_procedure_arrays(setups, seed=seed, rates=rates, forward_discharge_coeff=cd, settings=settings)
+    notes = [check_indication(s.name, int(d), research_below_indication) for s, d in zip(setups, pa_.baseline_decision)]
     etiol = [s.etiology for s in setups]
     eb, gb, _ = grade_states(pa_.baseline, etiol)
     ef, gf, _ = grade_states(pa_.final, etiol)
@@ -455,6 +463,7 @@ def run_procedures(
             complications={e: bool(v[i]) for e, v in pa_.complications.items()}, stop_reason=pa_.stop_reason[i],
             aborted=bool(pa_.aborted[i]), mvarc=pa_.mvarc[i], seed=pa_.seed, rules=s.rules,
             final_state=pa_.final.final_state[i].copy(), baseline_state=pa_.baseline.final_state[i].copy(),
+            indication_note=notes[i],
         ))  # fmt: skip
     if waveforms:
         _attach_waveforms(results, setups, cd, settings)
@@ -488,9 +497,13 @@ def run_procedure(
     forward_discharge_coeff: float | None = None,
     waveforms: bool = False,
     settings: Any = None,
+    research_below_indication: bool = False,
 ) -> ProcedureResult:
     """One case through the procedure (a batch of one; see :func:`run_procedures`)."""
-    return run_procedures([case], seed=seed, rules=rules, rates=rates, forward_discharge_coeff=forward_discharge_coeff, waveforms=waveforms, settings=settings).results[0]
+    return run_procedures(
+        [case], seed=seed, rules=rules, rates=rates, forward_discharge_coeff=forward_discharge_coeff, waveforms=waveforms,
+        settings=settings, research_below_indication=research_below_indication,
+    ).results[0]  # fmt: skip
 
 
 _ = rules_from_case  # re-exported through the package

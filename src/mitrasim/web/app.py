@@ -226,13 +226,13 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
     async def plan(req: PlanRequest) -> dict[str, Any]:
         adapters.check_available(adapters.PLANNER)
         _case_dict(req.case)
-        return await pool.run(adapters.plan_case, req.case, req.seed)
+        return await pool.run(adapters.plan_case, req.case, req.seed, req.research_below_indication)
 
     @api.post("/procedure", summary="The procedure clip by clip, with complications for a seed (mitrasim.procedure)")
     async def procedure(req: PlanRequest) -> dict[str, Any]:
         adapters.check_available(adapters.PROCEDURE)
         _case_dict(req.case)
-        return await pool.run(adapters.run_procedure_case, req.case, req.seed)
+        return await pool.run(adapters.run_procedure_case, req.case, req.seed, req.research_below_indication)
 
     @api.post("/careplan", summary="The patient's care plan (JSON) and the printable guide (HTML)")
     async def careplan(req: CareplanRequest) -> dict[str, Any]:
