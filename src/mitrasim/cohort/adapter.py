@@ -36,14 +36,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from mitrasim import citations
 from mitrasim.cohort import sources as _sources  # noqa: F401
 from mitrasim.cohort.mapping import chunk_valves, engine_inputs, valve_models
-from mitrasim.cohort.population import LvVolumeMethod
+from mitrasim.cohort.population import MAX_DRAWS_PER_PATIENT, LvVolumeMethod, Population, sample_population
 from mitrasim.devices.catalogue import DEFAULT_CATALOGUE
+from mitrasim.errors import InputError
 from mitrasim.physiology.simulation import SolverSettings
 from mitrasim.procedure.process import PatientSetup, ProcedureArrays, run_procedure_arrays
 from mitrasim.procedure.risks import DEFAULT_RATES, ComplicationRates
 from mitrasim.procedure.rules import DEFAULT_RULES, Rules
 
-__all__ = ["Strategy", "STOP_RULES", "OUTPUT_COLUMNS", "EVENT_COLUMNS", "run_patient_chunk", "strategy_rules"]
+__all__ = ["Strategy", "STOP_RULES", "OUTPUT_COLUMNS", "EVENT_COLUMNS", "run_patient_chunk", "strategy_rules", "baseline_decision_grades", "sample_indicated"]
 
 #: Named stop rules: the residual grade at which the operator stops adding clips
 #: (``single_clip``: one clip at most, whatever the residual grade).
@@ -209,3 +210,45 @@ def _columns(patients: pa.Table, r: ProcedureArrays) -> dict[str, Any]:
         "engine_seconds": np.full(n, r.engine_seconds / max(n, 1)),
         "log": pa.array(["\n".join(st.text for st in steps) for steps in r.steps], pa.string()),
     }
+
+
+def baseline_decision_grades(patients: pa.Table, settings: SolverSettings, preset_by_etiology: dict[str, str], lv_volume_method: LvVolumeMethod = "echo_2d") -> np.ndarray:
+    """(n,) the procedure's baseline decision grade of each sampled patient (its own baseline step,
+    :func:`mitrasim.procedure.steps.baseline`, so the grade is the one the procedure will see)."""
+    from mitrasim.procedure import steps
+    from mitrasim.procedure.calibration import FORWARD_DISCHARGE_COEFF
+    from mitrasim.procedure.risks import N_DRAWS
+
+    setups = patient_setups(patients, Strategy(), settings, preset_by_etiology, lv_volume_method)
+    ctx = steps.Context.build(setups, np.ones((len(setups), N_DRAWS)), DEFAULT_RATES, FORWARD_DISCHARGE_COEFF, settings)
+    return steps.baseline(ctx).decision
+
+
+def sample_indicated(pop: Population, n: int, seed: int | np.random.SeedSequence, settings: SolverSettings, first_id: int = 0) -> pa.Table:
+    """``n`` patients of ``pop`` within the TEER indication (simulated baseline MR ≥ 3+) when
+    ``pop.indication == "mr_3plus"`` (rejection sampling, reproducible from ``seed``); every sampled
+    patient when ``"any"``.
+
+    **Raises:** `InputError` (field ``indication``) when fewer than one drawn patient in
+    :data:`~mitrasim.cohort.population.MAX_DRAWS_PER_PATIENT` is within the indication.
+    """
+    from mitrasim.procedure.indication import INDICATED_FROM_GRADE
+
+    rng = np.random.default_rng(seed)
+    if pop.indication == "any":
+        return sample_population(pop, n, rng, first_id=first_id)
+    parts: list[pa.Table] = []
+    got = drawn = 0
+    while got < n:
+        if drawn > MAX_DRAWS_PER_PATIENT * max(n, 20):
+            raise InputError("indication", pop.indication, f"a population in which at least 1 in {MAX_DRAWS_PER_PATIENT} patients has baseline MR 3+/4+", f"{got} of {drawn} drawn patients had")
+        m = max(16, int(1.25 * (n - got)) + 4)
+        t = sample_population(pop, m, rng)
+        drawn += m
+        ok = baseline_decision_grades(t, settings, dict(pop.presets), pop.lv_volume_method) >= INDICATED_FROM_GRADE
+        t = t.filter(pa.array(ok))
+        parts.append(t.slice(0, n - got))
+        got += min(t.num_rows, n - got)
+    out = pa.concat_tables(parts)
+    citations.cite("otto2020", "vahanian2021_esc")
+    return out.set_column(0, "patient_id", pa.array(np.arange(first_id, first_id + n, dtype=np.int64)))
