@@ -32,7 +32,7 @@ def test_rows_are_the_procedure_modules_results():
     pts = sample_population(pop, 12, 4)
     presets = dict(pop.presets)
     chunk = run_patient_chunk(pts, Strategy(), 8, settings=FAST, preset_by_etiology=presets).to_pydict()
-    batch = run_procedures(patient_setups(pts, Strategy(), FAST, presets), seed=np.random.default_rng(8), settings=FAST)
+    batch = run_procedures(patient_setups(pts, Strategy(), FAST, presets), seed=np.random.default_rng(8), settings=FAST, research_below_indication=True)
     cols = batch.arrays()
     assert chunk["clips_implanted"] == cols["n_clips"].tolist()
     assert chunk["grade_after"] == cols["mr_grade_after"].tolist()

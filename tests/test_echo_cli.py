@@ -23,10 +23,11 @@ def test_json_shape_from_pisa():
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
     assert {"grade", "severity", "reasons", "measurements"} <= set(d)
-    assert d["grade"] == "4+" and d["severity"] == "severe"
+    # EROA 0.407 cm² (severe) against RVol 57 mL (moderate): discordant quantitation, EROA most likely
+    assert (d["grade"], d["rule"], d["most_likely_grade"]) == ("indeterminate", "discordant_quantitation", "4+")
     assert d["measurements"]["eroa_cm2"] == pytest.approx(0.407, abs=1e-3)
     assert d["measurements"]["rvol_ml"] == pytest.approx(57.0, abs=0.1)
-    assert "rvol_ml" in d["disagreeing"]
+    assert {"rvol_ml", "eroa_cm2"} <= set(d["disagreeing"]) and d["most_likely_rule"]
     assert isinstance(d["reasons"], list) and d["reasons"]
 
 
@@ -116,6 +117,41 @@ def test_grade_example_without_mr_values_says_what_is_needed():
     assert p.stderr.startswith("error: measurements:") and "--eroa-cm2" in p.stderr
 
 
+def test_issue_examples_from_the_command_line():
+    """One severe sign never settles the grade; a radius with a wall-constrained jet is no sign; a
+    normal valve has no stenosis."""
+    d = json.loads(runner.invoke(app, ["grade", "--pv-flow", "reversal", "--json"]).stdout)
+    assert d["grade"] == "indeterminate" and d["criteria_severe"] == ["pv_flow"]
+    d = json.loads(runner.invoke(app, ["grade", "--vc-cm", "0.25", "--eroa-cm2", "0.25", "--rvol-ml", "35", "--rf-pct", "35", "--json"]).stdout)
+    assert d["grade"] == "2+" and d["warnings"]  # a 0.25 cm VC cannot belong to a 0.25 cm² orifice
+    args = ["grade", "--pisa-radius-cm", "1.0", "--aliasing-cm-s", "40", "--mr-vmax-cm-s", "500", "--wall-angle-deg", "120", "--json"]
+    d = json.loads(runner.invoke(app, args).stdout)
+    assert d["grade"] == "3+" and d["criteria_severe"] == [] and any("wall-constrained" in w for w in d["warnings"])
+    d = json.loads(runner.invoke(app, ["grade", "--eroa-cm2", "0.1", "--mva-cm2", "5.0", "--mean-gradient-mmhg", "1", "--json"]).stdout)
+    assert d["stenosis"]["severity"] == "none"
+
+
+@pytest.mark.parametrize(
+    "opt, value",
+    [("--cw-density", "thick"), ("--mv-morphology", "flail"), ("--jet-type", "wall"), ("--inflow-pattern", "e"), ("--lv-size", "big"), ("--vc-biplane-cm", "4")],
+)
+def test_new_signs_bad_input_one_line(opt, value):
+    p = _run("--eroa-cm2", "0.3", opt, value)
+    field = opt[2:].replace("-", "_")
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert p.stderr.strip().startswith(f"error: {field}:") and len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+def test_new_signs_from_a_case_file(tmp_path):
+    case = tmp_path / "c.yaml"
+    case.write_text(
+        "echo:\n  mv_morphology: flail_or_large_defect\n  cw_density: dense_triangular\n  pv_flow: reversal\n"
+        "  jet_type: eccentric_wall_hugging\n  lv_size: enlarged\n  vc_biplane_cm: 0.9\n  inflow_pattern: e_dominant\n"
+    )
+    d = json.loads(runner.invoke(app, ["grade", "--case", str(case), "--json"]).stdout)
+    assert d["grade"] == "4+" and d["rule"] == "criteria_severe" and len(d["criteria_severe"]) == 7
+
+
 def test_case_schema_and_grade_share_one_echo_definition():
     from mitrasim.case import Case
     from mitrasim.echo.schema import EchoInput
@@ -133,18 +169,25 @@ def test_mvarc_json_success_and_stenosis():
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
-    assert (d["residual_mr"], d["iatrogenic_stenosis"], d["success"]) == ("optimal", False, True)
+    # echo criteria alone never make a success: the clinical components are not assessed
+    assert (d["residual_mr"], d["iatrogenic_stenosis"], d["success"]) == ("optimal", False, None)
+    assert d["device_success"]["not_assessable"] and d["device_success"]["failed"] == []
     assert d["citations"] and "not a medical device" in d["disclaimer"]
-    d = json.loads(runner.invoke(app, ["mvarc", "--before-grade", "4", "--after-grade", "2+", "--mean-gradient-mmhg", "5", "--json"]).stdout)
+    d = json.loads(runner.invoke(app, [*args, "--events", "none"]).stdout)
+    assert [d[k]["success"] for k in ("technical_success", "device_success", "procedural_success")] == [True, True, True]
+    d = json.loads(runner.invoke(app, ["mvarc", "--before-grade", "4", "--after-grade", "2+", "--mean-gradient-mmhg", "5", "--events", "none", "--json"]).stdout)
     assert (d["residual_mr"], d["iatrogenic_stenosis"], d["success"]) == ("acceptable", True, False)
-    d = json.loads(runner.invoke(app, ["mvarc", "--before-grade", "3+", "--after-grade", "2+", "--json"]).stdout)
+    assert d["device_success"]["failed"] == ["no_iatrogenic_stenosis"] and d["technical_success"]["success"] is True
+    d = json.loads(runner.invoke(app, ["mvarc", "--before-grade", "3+", "--after-grade", "2+", "--events", "none", "--json"]).stdout)
     assert d["iatrogenic_stenosis"] is None and d["success"] is None
 
 
 def test_mvarc_human_output():
     r = runner.invoke(app, ["mvarc", "--before-grade", "4+", "--after-grade", "3+", "--mva-cm2", "2.5"])
     assert r.exit_code == 0, r.output
-    assert "MVARC: not met" in r.stdout and "not acceptable" in r.stdout and "not a medical device" in r.stdout
+    assert "device success (30 days" in r.stdout and "not met: mr_reduction_optimal_or_acceptable" in r.stdout
+    assert "not acceptable" in r.stdout and "not a medical device" in r.stdout
+    assert "clinical events not given" in r.stdout
 
 
 @pytest.mark.parametrize(
@@ -156,6 +199,8 @@ def test_mvarc_human_output():
         (["--before-grade", "4+", "--after-grade", "1+", "--mva-cm2", "-1"], "mva_cm2"),
         (["--before-grade", "4+", "--after-grade", "1+", "--mva-cm2", "abc"], "mva_cm2"),
         (["--before-grade", "4+", "--after-grade", "1+", "--mean-gradient-mmhg", "99"], "mean_gradient_mmhg"),
+        (["--before-grade", "4+", "--after-grade", "1+", "--events", "dead"], "events"),
+        (["--before-grade", "4+", "--after-grade", "1+", "--events", "none,stroke"], "events"),
     ],
 )
 def test_mvarc_bad_input_one_line_exit_2(args, field):

@@ -3,7 +3,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mitrasim import citations
-from mitrasim.echo.grading import grade_mr, grade_number
+from mitrasim.echo.grading import CATEGORICAL, decision_grade, grade_mr, grade_number
 from mitrasim.echo.thresholds import THRESHOLDS
 from mitrasim.errors import InputError
 
@@ -40,78 +40,82 @@ def test_severity_words():
 
 
 @pytest.mark.parametrize(
-    "kw, grade",
+    "kw, side",
     [
-        (dict(vc_cm=0.3 - EPS), "1+"),
-        (dict(vc_cm=0.3), "indeterminate"),  # intermediate VC alone settles nothing
-        (dict(vc_cm=0.7 - EPS), "indeterminate"),
-        (dict(vc_cm=0.7), "4+"),
-        (dict(pisa_radius_cm=0.3), "1+"),
-        (dict(pisa_radius_cm=0.3 + EPS), "indeterminate"),
-        (dict(pisa_radius_cm=0.9 - EPS), "indeterminate"),
-        (dict(pisa_radius_cm=0.9), "4+"),
-        (dict(jet_area_pct=20 - EPS), "1+"),
-        (dict(jet_area_pct=20), "indeterminate"),
-        (dict(jet_area_pct=50), "indeterminate"),
-        (dict(jet_area_pct=50 + EPS), "4+"),
-        (dict(pv_flow="reversal"), "4+"),
-        (dict(pv_flow="blunted"), "indeterminate"),
+        (dict(vc_cm=0.3 - EPS), "mild"),
+        (dict(vc_cm=0.3), None),
+        (dict(vc_cm=0.7 - EPS), None),
+        (dict(vc_cm=0.7), "severe"),
+        (dict(vc_biplane_cm=0.8), None),
+        (dict(vc_biplane_cm=0.8 + EPS), "severe"),
+        (dict(pisa_radius_cm=0.3), "mild"),
+        (dict(pisa_radius_cm=0.3 + EPS), None),
+        (dict(pisa_radius_cm=0.9 - EPS), None),
+        (dict(pisa_radius_cm=0.9), "severe"),
+        (dict(jet_area_pct=20 - EPS), "mild"),
+        (dict(jet_area_pct=20), None),
+        (dict(jet_area_pct=50), None),
+        (dict(jet_area_pct=50 + EPS), "severe"),
+        (dict(pv_flow="reversal"), "severe"),
+        (dict(pv_flow="blunted"), None),
+        (dict(pv_flow="normal"), "mild"),
+        (dict(e_velocity_m_s=1.2), None),
+        (dict(e_velocity_m_s=1.2 + EPS), "severe"),
+        (dict(la_volume_index_ml_m2=34), "mild"),
+        (dict(la_volume_index_ml_m2=34 + EPS), "severe"),
     ],
 )
-def test_sign_cuts_both_sides(kw, grade):
-    assert grade_mr(**kw).grade == grade
+def test_sign_cuts_both_sides_and_one_sign_never_settles(kw, side):
+    r = grade_mr(**kw)
+    assert (r.criteria_severe, r.criteria_mild) == {"severe": ([r.findings[0].criterion], []), "mild": ([], [r.findings[0].criterion]), None: ([], [])}[side]
+    assert r.grade == "indeterminate" and r.rule == "insufficient"
 
 
 def test_esc_pisa_radius_cut_is_1cm():
-    assert grade_mr(pisa_radius_cm=0.95, guideline="esc2021").grade == "indeterminate"
-    assert grade_mr(pisa_radius_cm=1.0, guideline="esc2021").grade == "4+"
+    assert grade_mr(pisa_radius_cm=0.95, guideline="esc2021").criteria_severe == []
+    assert grade_mr(pisa_radius_cm=1.0, guideline="esc2021").criteria_severe == ["flow_convergence"]
 
 
 def test_pisa_radius_sign_ignored_at_unusual_aliasing():
     r = grade_mr(pisa_radius_cm=1.2, aliasing_cm_s=60.0)
-    assert r.grade == "indeterminate"
+    assert r.criteria_severe == [] and any("aliasing" in w for w in r.warnings)
 
 
-def test_e_velocity_and_la_are_tie_breakers_only():
-    # E > 1.2 alone decides nothing
-    assert grade_mr(e_velocity_m_s=1.5).grade == "indeterminate"
-    # EROA 3+ and RVol 4+ tie: broken by EROA, or upward by a supportive sign of severe
-    assert grade_mr(eroa_cm2=0.38, rvol_ml=62).grade == "3+"
-    assert grade_mr(eroa_cm2=0.38, rvol_ml=62, e_velocity_m_s=1.2 + EPS).grade == "4+"
-    assert grade_mr(eroa_cm2=0.38, rvol_ml=62, e_velocity_m_s=1.2).grade == "3+"
-    assert grade_mr(eroa_cm2=0.38, rvol_ml=62, la_volume_index_ml_m2=34 + EPS).grade == "4+"
-    assert grade_mr(eroa_cm2=0.41, rvol_ml=58, la_volume_index_ml_m2=30).grade == "3+"
+def test_adjacent_grades_inside_moderate_take_the_majority_then_eroa():
+    assert grade_mr(eroa_cm2=0.38, rvol_ml=50, rf_pct=35).grade == "3+"
+    assert grade_mr(eroa_cm2=0.25, rvol_ml=50, rf_pct=35).grade == "2+"
+    assert grade_mr(eroa_cm2=0.35, rvol_ml=40).grade == "3+"  # tie: EROA
+    assert grade_mr(eroa_cm2=0.25, rvol_ml=50).grade == "2+"
 
 
-def test_majority_of_quantitative():
+def test_quantitation_across_categories_is_indeterminate_with_most_likely():
     r = grade_mr(eroa_cm2=0.42, rvol_ml=58, rf_pct=55)
-    assert r.grade == "4+"
-    assert r.disagreeing == ["rvol_ml"]
-    assert set(r.drivers) >= {"eroa_cm2", "rf_pct"}
+    assert r.grade == "indeterminate" and r.rule == "discordant_quantitation"
+    assert r.most_likely_grade == "4+" and r.most_likely_rule
+    assert set(r.disagreeing) == {"eroa_cm2", "rvol_ml", "rf_pct"}
 
 
 def test_discordance_is_indeterminate_and_names_parameters():
     r = grade_mr(eroa_cm2=0.15, rvol_ml=65)
     assert r.grade == "indeterminate" and r.grade_number is None
     assert set(r.disagreeing) == {"eroa_cm2", "rvol_ml"}
-    r = grade_mr(eroa_cm2=0.25, vc_cm=0.8)
-    assert r.grade == "indeterminate"
-    assert set(r.disagreeing) == {"vc_cm", "eroa_cm2"}
+    assert r.most_likely_grade == "1+"  # two values: EROA's grade
+    assert grade_mr(eroa_cm2=0.25, vc_cm=0.8).grade == "2+"  # one severe criterion: quantitation decides
     r = grade_mr(vc_cm=0.2, pv_flow="reversal")
-    assert r.grade == "indeterminate"
+    assert r.grade == "indeterminate" and r.most_likely_grade is None
 
 
-def test_specific_signs_settle_it():
+def test_one_specific_sign_does_not_settle_it():
     r = grade_mr(eroa_cm2=0.35, vc_cm=0.75)
-    assert r.grade == "4+" and "vc_cm" in r.drivers
-    assert r.disagreeing == ["eroa_cm2"]
+    assert r.grade == "3+" and r.criteria_severe == ["vena_contracta"] and r.disagreeing == ["vc_cm"]
     r = grade_mr(eroa_cm2=0.25, vc_cm=0.25)
-    assert r.grade == "1+" and r.disagreeing == ["eroa_cm2"]
+    assert r.grade == "2+" and r.criteria_mild == ["vena_contracta"]
 
 
 def test_secondary_mr_notes_and_esc_elliptical():
     r = grade_mr(eroa_cm2=0.32, etiology="secondary")
     assert r.grade == "3+" and any("may already be severe" in n for n in r.notes)
+    assert any("elliptical" in n for n in r.notes)
     assert not grade_mr(eroa_cm2=0.32, etiology="primary").notes
     r = grade_mr(eroa_cm2=0.32, etiology="secondary", guideline="esc2021", elliptical_orifice=True)
     assert r.grade == "4+"
@@ -138,6 +142,13 @@ def test_citations_registered_and_listed():
         (dict(rf_pct=120.0), "rf_pct"),
         (dict(vc_cm=float("inf")), "vc_cm"),
         (dict(pv_flow="sideways"), "pv_flow"),
+        (dict(cw_density="thick"), "cw_density"),
+        (dict(mv_morphology="flail"), "mv_morphology"),
+        (dict(jet_type="wall"), "jet_type"),
+        (dict(inflow_pattern="e"), "inflow_pattern"),
+        (dict(lv_size="huge"), "lv_size"),
+        (dict(vc_biplane_cm=3.5), "vc_biplane_cm"),
+        (dict(pisa_radius_cm=0.5, wall_angle_deg=200.0), "wall_angle_deg"),
         (dict(eroa_cm2="abc"), "eroa_cm2"),
         (dict(eroa_cm2=0.3, guideline="acc1998"), "guideline"),
         (dict(eroa_cm2=0.3, etiology="mixed"), "etiology"),
@@ -167,40 +178,48 @@ def test_grade_number_parsing():
 
 
 _opt = lambda s: st.one_of(st.none(), s)  # noqa: E731
-_param = st.fixed_dictionaries(
-    {
-        "eroa_cm2": _opt(st.floats(0.0, 0.8)),
-        "rvol_ml": _opt(st.floats(0.0, 120.0)),
-        "rf_pct": _opt(st.floats(0.0, 80.0)),
-        "vc_cm": _opt(st.floats(0.0, 1.2)),
-        "pisa_radius_cm": _opt(st.floats(0.0, 1.5)),
-        "jet_area_pct": _opt(st.floats(0.0, 90.0)),
-        "e_velocity_m_s": _opt(st.floats(0.3, 2.0)),
-        "la_volume_index_ml_m2": _opt(st.floats(15.0, 120.0)),
-        "pv_flow": _opt(st.sampled_from(["normal", "blunted", "reversal"])),
-    }
-)
-_PV = {"normal": 0, "blunted": 1, "reversal": 2}
-_PV_BACK = {v: k for k, v in _PV.items()}
+_ORDERED = {k: v for k, v in CATEGORICAL.items() if k != "jet_type"}  # mild-column value first, severe last
+_NUM = {
+    "eroa_cm2": st.floats(0.0, 0.8),
+    "rvol_ml": st.floats(0.0, 120.0),
+    "rf_pct": st.floats(0.0, 80.0),
+    "vc_cm": st.floats(0.0, 1.2),
+    "vc_biplane_cm": st.floats(0.0, 1.2),
+    "pisa_radius_cm": st.floats(0.0, 1.5),
+    "jet_area_pct": st.floats(0.0, 90.0),
+    "e_velocity_m_s": st.floats(0.3, 2.0),
+    "la_volume_index_ml_m2": st.floats(15.0, 120.0),
+}
+_param = st.fixed_dictionaries({**{k: _opt(v) for k, v in _NUM.items()}, **{k: _opt(st.sampled_from(v)) for k, v in _ORDERED.items()}})
+_QUALIFIERS = st.fixed_dictionaries({"jet_type": _opt(st.sampled_from(CATEGORICAL["jet_type"])), "wall_angle_deg": _opt(st.sampled_from([120.0, 180.0])), "aliasing_cm_s": _opt(st.sampled_from([25.0, 35.0, 40.0]))})
 
 
-@settings(max_examples=300, deadline=None)
-@given(_param, st.lists(st.floats(0.0, 0.5), min_size=9, max_size=9), st.sampled_from(["ase2017", "esc2021"]), st.sampled_from(["primary", "secondary"]))
-def test_more_regurgitation_never_grades_lower(base, bumps, guideline, etiology):
+def _worse(k, v, b):
+    """Worsen one measurement by b (0–0.5): a larger number, or the next value towards the severe column."""
+    if v is None:
+        return None
+    if k in _ORDERED:
+        vals = _ORDERED[k]
+        return vals[min(len(vals) - 1, vals.index(v) + (1 if b > 0.25 else 0))]
+    return min(v * (1 + b) + b * 0.1, {"rf_pct": 100.0, "jet_area_pct": 100.0}.get(k, 1e9))
+
+
+@settings(max_examples=400, deadline=None)
+@given(_param, _QUALIFIERS, st.integers(0, len(_NUM) + len(_ORDERED) - 1), st.floats(0.0, 0.5), st.sampled_from(["ase2017", "esc2021"]), st.sampled_from(["primary", "secondary"]))
+def test_worsening_any_one_measurement_never_lowers_the_grade(base, qual, which, b, guideline, etiology):
+    """Hypothesis: worsening any one measurement never lowers the guideline grade (when both are
+    determinate) nor the decision grade (the most-likely grade when indeterminate)."""
     if all(v is None for v in base.values()):
         return
-    more = {}
-    for (k, v), b in zip(base.items(), bumps):
-        if v is None:
-            more[k] = None
-        elif k == "pv_flow":
-            more[k] = _PV_BACK[min(2, _PV[v] + (1 if b > 0.25 else 0))]
-        else:
-            more[k] = min(v * (1 + b) + b * 0.1, {"rf_pct": 100.0, "jet_area_pct": 100.0}.get(k, 1e9))
-    a = grade_mr(base, guideline=guideline, etiology=etiology)
-    b = grade_mr(more, guideline=guideline, etiology=etiology)
-    if a.grade_number is not None and b.grade_number is not None:
-        assert b.grade_number >= a.grade_number, (base, more, a.reasons, b.reasons)
+    k = list(base)[which]
+    more = {**base, k: _worse(k, base[k], b)}
+    a = grade_mr({**base, **qual}, guideline=guideline, etiology=etiology)
+    c = grade_mr({**more, **qual}, guideline=guideline, etiology=etiology)
+    if a.grade_number is not None and c.grade_number is not None:
+        assert c.grade_number >= a.grade_number, (k, base, more, a.reasons, c.reasons)
+    estimable = [g.most_likely_rule is None or not g.most_likely_rule.startswith("none") for g in (a, c)]
+    if all(estimable):
+        assert decision_grade(c) >= decision_grade(a), (k, base, more, a.reasons, c.reasons)
 
 
 @settings(max_examples=200, deadline=None)

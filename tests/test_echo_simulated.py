@@ -92,12 +92,16 @@ def test_eroa_sweep_grades_follow_eroa_thresholds_except_near_a_boundary(clean):
     for x, e in zip(EROA[1:], clean[1:]):
         g = e.grade()
         rows.append((x, g.grade, by_eroa(x), g.disagreeing))
-        if g.grade_number != by_eroa(x):
+        if g.grade_number is None:
+            # RVol and RF lag EROA across the 3+/4+ category line (ASE 2017: indeterminate, further
+            # imaging); the named most-likely grade stays within one grade of EROA's
+            assert g.rule == "discordant_quantitation" and abs(g.most_likely_number - by_eroa(x)) <= 1, (x, g.reasons)
+        elif g.grade_number != by_eroa(x):
             assert near(x), (x, g.grade, g.reasons)
-            assert g.grade_number is None or abs(g.grade_number - by_eroa(x)) == 1
+            assert abs(g.grade_number - by_eroa(x)) == 1
             # the report names what disagreed with the grade it gave
             assert g.disagreeing, (x, g.reasons)
-    wrong = [r for r in rows if r[1] != f"{r[2]}+"]
+    wrong = [r for r in rows if r[1] not in (f"{r[2]}+", "indeterminate")]
     assert 0 < len(wrong) <= 6, wrong  # only a few points right at 0.20 / 0.30 / 0.40
 
 
@@ -133,7 +137,8 @@ def test_noise_misgrades_near_boundaries_only(sim, clean):
 def test_columns_and_single_patient(sim, clean):
     cols = measurement_columns(clean)
     assert cols["eroa_cm2"].shape == EROA.shape and cols["grade"][0] == "0"
-    assert np.array_equal(cols["grade_number"][1:] >= 1, np.ones(EROA.size - 1, dtype=bool))
+    assert np.all((cols["grade_number"][1:] >= 1) | np.isnan(cols["grade_number"][1:]))
+    assert np.all(cols["decision_grade"][1:] >= 1) and np.all(np.diff(cols["decision_grade"]) >= 0)
     assert echo_from_simulation(sim, 5) == clean[5]
 
 

@@ -9,23 +9,43 @@ EPS = 1e-6
 
 @pytest.mark.parametrize(
     "mva, sev",
-    [(1.5 + EPS, "mild"), (1.5, "moderate"), (1.0, "moderate"), (1.0 - EPS, "severe"), (4.0, "mild")],
+    [(1.5 + EPS, "mild"), (1.5, "moderate"), (1.0, "moderate"), (1.0 - EPS, "severe"), (2.0, "mild"), (2.0 + EPS, "none"), (4.0, "none")],
 )
 def test_mva_cuts(mva, sev):
     assert grade_stenosis(mva_cm2=mva).severity == sev
 
 
 @pytest.mark.parametrize(
+    "mva, stage",
+    [(5.0, "no stenosis"), (1.5 + EPS, "B progressive"), (1.5, "C/D severe"), (1.0 + EPS, "C/D severe"), (1.0, "C/D very severe")],
+)
+def test_acc_aha_2020_stages(mva, stage):
+    assert grade_stenosis(mva_cm2=mva).acc_aha_stage.startswith(stage)
+
+
+@pytest.mark.parametrize(
     "g, sev",
-    [(5 - EPS, "mild"), (5.0, "moderate"), (10.0, "moderate"), (10 + EPS, "severe")],
+    [(5 - EPS, "none or mild"), (5.0, "moderate"), (10.0, "moderate"), (10 + EPS, "severe")],
 )
 def test_gradient_cuts(g, sev):
     assert grade_stenosis(mean_gradient_mmhg=g).severity == sev
 
 
-def test_discordant_reports_worse():
-    r = grade_stenosis(mva_cm2=2.0, mean_gradient_mmhg=7.0)
-    assert r.severity == "moderate" and r.discordant and r.by_mva == "mild"
+def test_normal_valve_has_no_stenosis():
+    r = grade_stenosis(mva_cm2=5.0, mean_gradient_mmhg=1.0, hr_bpm=70)
+    assert r.severity == "none" and not r.discordant and not r.caveats
+
+
+def test_heart_rate_caveats():
+    assert "heart rate not given" in grade_stenosis(mean_gradient_mmhg=6.0).caveats[0]
+    assert "overstates" in grade_stenosis(mean_gradient_mmhg=6.0, hr_bpm=110).caveats[0]
+    assert "understates" in grade_stenosis(mean_gradient_mmhg=6.0, hr_bpm=50).caveats[0]
+    assert not grade_stenosis(mean_gradient_mmhg=6.0, hr_bpm=75).caveats
+
+
+def test_discordant_area_decides():
+    r = grade_stenosis(mva_cm2=1.8, mean_gradient_mmhg=7.0)
+    assert r.severity == "mild" and r.discordant and r.by_gradient == "moderate"
 
 
 def test_stenosis_bad_input():

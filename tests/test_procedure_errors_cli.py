@@ -112,7 +112,7 @@ def test_cli_procedure_json_deterministic():
 def test_cli_procedure_text():
     from mitrasim.cli import app
 
-    r = runner.invoke(app, ["procedure", str(EXAMPLES / "small_valve.yaml")])
+    r = runner.invoke(app, ["procedure", str(EXAMPLES / "p2_flail.yaml")])
     assert r.exit_code == 0, r.output
     assert "Before / after" in r.output and "MVARC" in r.output
 

@@ -65,6 +65,20 @@ def test_simulate_batch_with_waveforms(client: TestClient) -> None:
     assert len(p[1]["waveforms"]["p_la_mmhg"]) == len(p[1]["waveforms"]["t_s"]) > 50
 
 
+def test_grade_takes_every_sign_and_names_bad_ones(client: TestClient) -> None:
+    """Issue 11: the new ASE 2017 signs through the API (the page's inputs are i16's)."""
+    echo = {"mv_morphology": "flail_or_large_defect", "cw_density": "dense_triangular", "pv_flow": "reversal",
+            "jet_type": "eccentric_wall_hugging", "vc_biplane_cm": 0.9, "lv_size": "enlarged", "inflow_pattern": "e_dominant"}  # fmt: skip
+    r = client.post("/api/grade", json={"echo": echo})
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert d["grade"] == "4+" and d["rule"] == "criteria_severe" and len(d["criteria_severe"]) == 7
+    r = client.post("/api/grade", json={"echo": {"eroa_cm2": 0.3, "cw_density": "thick"}})
+    assert r.status_code in (400, 422) and "cw_density" in r.text
+    r = client.post("/api/grade", json={"echo": {"eroa_cm2": 0.15, "rvol_ml": 25, "rf_pct": 45}})
+    assert r.json()["grade"] == "indeterminate" and r.json()["most_likely_grade"] == "1+"
+
+
 def test_grade_matches_the_cli_function(client: TestClient) -> None:
     r = client.post("/api/grade", json={"echo": {"eroa_cm2": 0.5, "rvol_ml": 75, "rf_pct": 55}})
     assert r.status_code == 200 and r.json()["grade"] == "4+"
@@ -201,3 +215,12 @@ def test_assess_uses_the_procedures_forward_discharge_coefficient(client: TestCl
     )  # fmt: skip
     for i, s in enumerate(states):
         assert s["mean_gradient_mmhg"] == pytest.approx(float(h.metrics["mean_gradient_mmhg"][i]), rel=0.02, abs=0.05)
+
+
+def test_procedure_below_indication_refused_unless_research_flag(client: TestClient) -> None:
+    small = client.get("/api/examples/small_valve").json()["case"]
+    r = client.post("/api/procedure", json={"case": small})
+    assert r.status_code in (400, 422) and "indication" in r.text
+    r = client.post("/api/procedure", json={"case": small, "research_below_indication": True})
+    assert r.status_code == 200, r.text
+    assert "RESEARCH RUN" in r.json()["procedure"]["indication_note"]

@@ -13,8 +13,8 @@ Paired arms: the chunk's procedure seed is the same in every arm and patient ``i
 complication draws are row ``i`` of the procedure's uniform matrix, so a patient meets
 the same random numbers in every arm (common random numbers).
 
-Column meanings: grades are the procedure's decision grades (the ASE 2017 grade, or the
-worst quantitative grade when indeterminate); ``rf_*_pct`` the echo's volumetric RF;
+Column meanings: grades are the procedure's decision grades (the ASE 2017 grade, or its named
+most-likely grade when indeterminate, :data:`mitrasim.echo.grading.MOST_LIKELY_RULE`); ``rf_*_pct`` the echo's volumetric RF;
 ``mva_*_cm2`` planimetric; ``clips_attempted`` the clips grasped (released or not),
 ``clips_implanted`` those left in the valve (including one attached to a single leaflet);
 ``grasp_attempts``, ``repositions`` and ``device_exchanges`` the grasps and the two kinds of move,
@@ -23,8 +23,10 @@ the event that ended the procedure (urgent surgery, death; null otherwise): in-h
 depend on the patient (age, LVEF) and the course (:mod:`mitrasim.procedure.risks`);
 ``lvef_sim_pct``/``lvedv_sim_ml``/``sbp_sim_mmhg`` the engine's baseline beat (its volumes are
 CMR-equivalent when the population's are 2D echo: :func:`mitrasim.cohort.mapping.engine_lv_volumes`);
-the MVARC columns are :func:`mitrasim.echo.evaluate_mvarc`'s, device success adding alive,
-a clip in place, no urgent surgery and no embolization.
+the MVARC columns are the procedure's :mod:`mitrasim.mvarc` endpoints (technical, device and
+procedural success: True only when every component is met — a death, stroke, urgent surgery,
+SLDA or embolization never leaves a success) and ``mvarc_failed`` names each failed component
+as ``endpoint:component`` (``;``-separated).
 """
 
 from __future__ import annotations
@@ -38,14 +40,16 @@ from pydantic import Field, field_validator, model_validator
 from mitrasim import citations
 from mitrasim.cohort import sources as _sources  # noqa: F401
 from mitrasim.cohort.mapping import EngineInputs, chunk_valves, engine_inputs, valve_models
-from mitrasim.cohort.population import LvVolumeMethod
+from mitrasim.cohort.population import MAX_DRAWS_PER_PATIENT, LvVolumeMethod, Population, sample_population
+from mitrasim.devices.catalogue import DEFAULT_CATALOGUE
+from mitrasim.errors import InputError
 from mitrasim.physiology.simulation import SolverSettings
 from mitrasim.procedure.process import PatientSetup, ProcedureArrays, run_procedure_arrays
 from mitrasim.procedure.risks import DEFAULT_RATES, ComplicationRates, PatientRisk
 from mitrasim.procedure.protocol import GRADES, Protocol
 from mitrasim.procedure.rules import Rules, rules_from_protocol
 
-__all__ = ["Strategy", "STOP_RULES", "OUTPUT_COLUMNS", "EVENT_COLUMNS", "run_patient_chunk", "strategy_rules"]
+__all__ = ["Strategy", "STOP_RULES", "OUTPUT_COLUMNS", "EVENT_COLUMNS", "run_patient_chunk", "strategy_rules", "baseline_decision_grades", "sample_indicated"]
 
 #: Named stop rules: the residual grade at which the operator stops adding clips
 #: (``single_clip``: one clip at most, whatever the residual grade).
@@ -102,7 +106,8 @@ OUTPUT_COLUMNS = (
     "grasp_attempts", "repositions", "device_exchanges", "procedure_minutes", "ended_by",
     "eroa_after_cm2", "mva_after_cm2", "rvol_after_ml", "rf_after_pct", "gradient_after_mmhg", "grade_after",
     "slda", *_PROC_EVENTS, "complications",
-    "mvarc_optimal_mr", "mvarc_acceptable_mr", "mvarc_no_stenosis", "mvarc_device_success",
+    "mvarc_optimal_mr", "mvarc_acceptable_mr", "mvarc_no_stenosis",
+    "mvarc_technical_success", "mvarc_device_success", "mvarc_procedural_success", "mvarc_failed",
     "engine_seconds", "log",
 )  # fmt: skip
 
@@ -179,8 +184,9 @@ def _columns(patients: pa.Table, r: ProcedureArrays, ei: EngineInputs) -> dict[s
     residual = [m.residual_mr for m in r.mvarc]
     no_sten = np.array([m.iatrogenic_stenosis is False for m in r.mvarc])
     acceptable = np.array([x in ("optimal", "acceptable") for x in residual])
-    citations.cite("stone2015_mvarc")
-    device_success = ~events["death_inhospital"] & (implanted > 0) & ~events["urgent_surgery"] & ~events["embolization"] & acceptable & no_sten
+    citations.cite("stone2015_mvarc", "stone2015_mvarc_part1")
+    success = {ep: np.array([getattr(m, ep).success is True for m in r.mvarc]) for ep in ("technical", "device", "procedural")}
+    failed = [";".join(f"{ep}:{c}" for ep in ("technical", "device", "procedural") for c in getattr(m, ep).failed) for m in r.mvarc]
     return {
         "patient_id": patients.column("patient_id"),
         "preset": pa.array([s.preset for s in r.setups], pa.string()),
@@ -217,7 +223,52 @@ def _columns(patients: pa.Table, r: ProcedureArrays, ei: EngineInputs) -> dict[s
         "mvarc_optimal_mr": np.array([x == "optimal" for x in residual]),
         "mvarc_acceptable_mr": acceptable,
         "mvarc_no_stenosis": no_sten,
-        "mvarc_device_success": device_success,
+        "mvarc_technical_success": success["technical"],
+        "mvarc_device_success": success["device"],
+        "mvarc_procedural_success": success["procedural"],
+        "mvarc_failed": pa.array(failed, pa.string()),
         "engine_seconds": np.full(n, r.engine_seconds / max(n, 1)),
         "log": pa.array(["\n".join(st.text for st in steps) for steps in r.steps], pa.string()),
     }
+
+
+def baseline_decision_grades(patients: pa.Table, settings: SolverSettings, preset_by_etiology: dict[str, str], lv_volume_method: LvVolumeMethod = "echo_2d") -> np.ndarray:
+    """(n,) the procedure's baseline decision grade of each sampled patient (its own baseline step,
+    :func:`mitrasim.procedure.steps.baseline`, so the grade is the one the procedure will see)."""
+    from mitrasim.procedure import steps
+    from mitrasim.procedure.calibration import FORWARD_DISCHARGE_COEFF
+    from mitrasim.procedure.risks import N_DRAWS
+
+    setups = patient_setups(patients, Strategy(), settings, preset_by_etiology, lv_volume_method)
+    ctx = steps.Context.build(setups, np.ones((len(setups), N_DRAWS)), DEFAULT_RATES, FORWARD_DISCHARGE_COEFF, settings)
+    return steps.baseline(ctx).decision
+
+
+def sample_indicated(pop: Population, n: int, seed: int | np.random.SeedSequence, settings: SolverSettings, first_id: int = 0) -> pa.Table:
+    """``n`` patients of ``pop`` within the TEER indication (simulated baseline MR ≥ 3+) when
+    ``pop.indication == "mr_3plus"`` (rejection sampling, reproducible from ``seed``); every sampled
+    patient when ``"any"``.
+
+    **Raises:** `InputError` (field ``indication``) when fewer than one drawn patient in
+    :data:`~mitrasim.cohort.population.MAX_DRAWS_PER_PATIENT` is within the indication.
+    """
+    from mitrasim.procedure.indication import INDICATED_FROM_GRADE
+
+    rng = np.random.default_rng(seed)
+    if pop.indication == "any":
+        return sample_population(pop, n, rng, first_id=first_id)
+    parts: list[pa.Table] = []
+    got = drawn = 0
+    while got < n:
+        if drawn > MAX_DRAWS_PER_PATIENT * max(n, 20):
+            raise InputError("indication", pop.indication, f"a population in which at least 1 in {MAX_DRAWS_PER_PATIENT} patients has baseline MR 3+/4+", f"{got} of {drawn} drawn patients had")
+        m = max(16, int(1.25 * (n - got)) + 4)
+        t = sample_population(pop, m, rng)
+        drawn += m
+        ok = baseline_decision_grades(t, settings, dict(pop.presets), pop.lv_volume_method) >= INDICATED_FROM_GRADE
+        t = t.filter(pa.array(ok))
+        parts.append(t.slice(0, n - got))
+        got += min(t.num_rows, n - got)
+    out = pa.concat_tables(parts)
+    citations.cite("otto2020", "vahanian2021_esc")
+    return out.set_column(0, "patient_id", pa.array(np.arange(first_id, first_id + n, dtype=np.int64)))

@@ -202,6 +202,11 @@ class Population(_Model):
     categorical: dict[str, Categorical] = Field(default_factory=dict)
     correlations: list[Correlation] = Field(default_factory=list)
     eligibility: Eligibility = Field(default_factory=Eligibility)
+    indication: Literal["mr_3plus", "any"] = Field(
+        "mr_3plus",
+        description="mr_3plus: the trial samples only patients whose simulated baseline MR is 3+/4+ (the TEER "
+        "indication, mitrasim.procedure.indication); any: every sampled patient, also below the indication",
+    )
     lv_volume_method: LvVolumeMethod = Field(
         "echo_2d",
         description="how lvedv_ml/lvef_pct were measured: echo_2d (the engine is fitted to CMR-equivalent volumes, "

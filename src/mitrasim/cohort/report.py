@@ -39,7 +39,9 @@ __all__ = ["summarize", "paired_differences", "write_report"]
 BINARY = {
     "mr_le_1plus_after": "residual MR ≤ 1+",
     "mr_le_2plus_after": "residual MR ≤ 2+",
+    "mvarc_technical_success": "MVARC technical success",
     "mvarc_device_success": "MVARC device success",
+    "mvarc_procedural_success": "MVARC procedural success",
     "mvarc_no_stenosis": "no iatrogenic stenosis (MVARC)",
     "gradient_ge5": "mean gradient ≥ 5 mmHg",
     "any_complication": "any complication",
@@ -271,7 +273,7 @@ def write_report(out: str | Path) -> dict[str, Path]:
     if paired:
         _write_csv(out / "paired.csv", paired)
     figs = _figures(t, trial)
-    keys = ["mitrasim", *population_citations(trial.population), "sorajja2017_tvt", "stone2018_coapt", "clinical_reference_risks", "stone2015_mvarc", "zoghbi2017", "caballero2020"]
+    keys = ["mitrasim", *population_citations(trial.population), "sorajja2017_tvt", "stone2018_coapt", "clinical_reference_risks", "stone2015_mvarc", "stone2015_mvarc_part1", "zoghbi2017", "caballero2020"]
     refs = []
     for k in dict.fromkeys(keys):
         try:

@@ -56,9 +56,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 import mitrasim
-from mitrasim.cohort.adapter import Strategy, run_patient_chunk
+from mitrasim.cohort.adapter import Strategy, run_patient_chunk, sample_indicated
 from mitrasim.cohort.outcomes import OutcomeModel, apply_outcomes
-from mitrasim.cohort.population import Population, load_population, sample_population
+from mitrasim.cohort.population import Population, load_population
 from mitrasim.errors import InputError, from_validation_error
 from mitrasim.files import read_text
 from mitrasim.physiology.simulation import SolverSettings
@@ -184,9 +184,9 @@ def compute_chunk(trial_json: str, index: int, threads: int = 0) -> tuple[int, p
     s_pop, s_proc, s_out = chunk_seeds(trial, index)
     first = index * trial.chunk_size
     n = min(trial.chunk_size, trial.n_patients - first)
-    patients = sample_population(trial.population, n, s_pop, first_id=first)
-    etiology = np.asarray(patients.column("etiology").to_pylist(), dtype=object)
     settings = trial.solver.settings(threads)
+    patients = sample_indicated(trial.population, n, s_pop, settings, first_id=first)  # population.indication
+    etiology = np.asarray(patients.column("etiology").to_pylist(), dtype=object)
     parts = []
     engine_s = 0.0
     for arm in trial.arms:

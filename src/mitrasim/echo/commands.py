@@ -8,10 +8,11 @@ from typing import Any, Optional
 import typer
 
 from mitrasim import citations
-from mitrasim.echo.grading import MRGrade, grade_mr
+from mitrasim.echo.grading import CATEGORICAL, MRGrade, grade_mr
 from mitrasim.echo.schema import load_case_echo, to_mr_inputs, validate_echo
 from mitrasim.echo.stenosis import MVARCResult, StenosisGrade, evaluate_mvarc, grade_stenosis
 from mitrasim.errors import InputError
+from mitrasim.mvarc import EVENT_NAMES, MVARCEndpoints, evaluate_endpoints, events_from_names
 
 DISCLAIMER = "Research and education only: not a medical device."
 
@@ -21,6 +22,7 @@ _NUMERIC = {
     "rvol_ml": "--rvol-ml",
     "rf_pct": "--rf-pct",
     "vc_cm": "--vc-cm",
+    "vc_biplane_cm": "--vc-biplane-cm",
     "pisa_radius_cm": "--pisa-radius-cm",
     "aliasing_cm_s": "--aliasing-cm-s",
     "mr_vmax_cm_s": "--mr-vmax-cm-s",
@@ -31,6 +33,7 @@ _NUMERIC = {
     "la_volume_index_ml_m2": "--la-volume-index-ml-m2",
     "mva_cm2": "--mva-cm2",
     "mean_gradient_mmhg": "--mean-gradient-mmhg",
+    "hr_bpm": "--hr-bpm",
 }
 
 
@@ -53,20 +56,21 @@ def run_grade(values: dict[str, Any], case: str | None = None) -> tuple[MRGrade,
         raise InputError(
             "measurements",
             None,
-            "at least one of --eroa-cm2, --rvol-ml, --rf-pct, --vc-cm, --pisa-radius-cm "
-            "(with --aliasing-cm-s --mr-vmax-cm-s [--mr-vti-cm]), --pv-flow, --e-velocity-m-s, "
-            "--jet-area-pct, --la-volume-index-ml-m2, or --case FILE.yaml with an echo: section",
+            "at least one of --eroa-cm2, --rvol-ml, --rf-pct, --vc-cm, --vc-biplane-cm, --pisa-radius-cm "
+            "(with --aliasing-cm-s --mr-vmax-cm-s [--mr-vti-cm]), --pv-flow, --e-velocity-m-s, --inflow-pattern, "
+            "--jet-area-pct, --jet-type eccentric_wall_hugging, --cw-density, --mv-morphology, "
+            "--la-volume-index-ml-m2, --lv-size, or --case FILE.yaml with an echo: section",
             "nothing to grade",
         )
     result = grade_mr(mr_inputs, etiology=e.etiology or "primary", guideline=e.guideline, elliptical_orifice=e.elliptical_orifice)
     result.notes[:0] = notes
     sten = None
     if e.mva_cm2 is not None or e.mean_gradient_mmhg is not None:
-        sten = grade_stenosis(e.mva_cm2, e.mean_gradient_mmhg)
+        sten = grade_stenosis(e.mva_cm2, e.mean_gradient_mmhg, e.hr_bpm)
     return result, sten, notes
 
 
-def _with_sources(obj: MRGrade | StenosisGrade | MVARCResult) -> dict[str, Any]:
+def _with_sources(obj: MRGrade | StenosisGrade | MVARCResult | MVARCEndpoints) -> dict[str, Any]:
     """``obj.to_dict()`` with its citation keys formatted as references."""
     out = obj.to_dict()
     out["citations"] = citations.format_list(obj.citations)
@@ -99,11 +103,18 @@ def _print_rich(result: MRGrade, sten: StenosisGrade | None) -> None:
         role = "disagrees" if f.parameter in result.disagreeing else "driver" if f.parameter in result.drivers else ""
         table.add_row(f.parameter, f"{f.value:g}" if isinstance(f.value, float) else str(f.value), f.text, role)
     con.print(table)
-    con.print(f"[bold]MR {result.grade}[/bold] ({result.severity}): {result.reasons[0]}")
+    con.print(f"[bold]MR {result.grade}[/bold] ({result.severity}) — rule {result.rule}: {result.reasons[0]}")
+    if result.most_likely_grade is not None or result.indeterminate:
+        con.print(f"most-likely grade: {result.most_likely_grade or 'none'} ({result.most_likely_rule})")
+    con.print(f"criteria met — severe: {', '.join(result.criteria_severe) or 'none'}; mild: {', '.join(result.criteria_mild) or 'none'}")
+    for w in result.warnings:
+        con.print(f"[yellow]warning:[/yellow] {w}")
     for n in result.notes:
         con.print(f"note: {n}")
     if sten is not None:
         con.print(f"[bold]Mitral stenosis: {sten.severity}[/bold] — " + "; ".join(sten.reasons))
+        for c in sten.caveats:
+            con.print(f"caveat: {c}")
     con.print("Sources: " + " | ".join(citations.format_list(result.citations + (sten.citations if sten else []))))
     con.print(DISCLAIMER)
 
@@ -117,13 +128,20 @@ _MVARC_FIELDS = {
 }
 
 
-def run_mvarc(before: str | None, after: str | None, mva_cm2: str | None, mean_gradient_mmhg: str | None) -> MVARCResult:
-    """Parse the command-line text and evaluate MVARC; every bad value → one :class:`InputError`
-    naming the command-line field (``before_grade``, ``after_grade``, ``mva_cm2``, ``mean_gradient_mmhg``).
+def run_mvarc(before: str | None, after: str | None, mva_cm2: str | None, mean_gradient_mmhg: str | None, events: str | None = None) -> MVARCEndpoints:
+    """Parse the command-line text and evaluate the MVARC endpoints (:mod:`mitrasim.mvarc`); every
+    bad value → one :class:`InputError` naming the command-line field (``before_grade``,
+    ``after_grade``, ``mva_cm2``, ``mean_gradient_mmhg``, ``events``). Without `events` the clinical
+    components are not assessed, so device and procedural success cannot be decided.
     """
     for name, v in (("before_grade", before), ("after_grade", after)):
         if v is None:
             raise InputError(name, None, "an MR grade: 0, 1+, 2+, 3+, 4+ or indeterminate", f"--{name.replace('_', '-')} is required")
+    ev = events_from_names(None if events is None else [x.strip() for x in events.split(",") if x.strip()])
+    return evaluate_endpoints(_echo_mvarc(before, after, mva_cm2, mean_gradient_mmhg), ev)
+
+
+def _echo_mvarc(before: str | None, after: str | None, mva_cm2: str | None, mean_gradient_mmhg: str | None) -> MVARCResult:
     try:
         return evaluate_mvarc(
             before,
@@ -137,14 +155,16 @@ def run_mvarc(before: str | None, after: str | None, mva_cm2: str | None, mean_g
         raise exc.renamed(_MVARC_FIELDS[exc.field]) from None
 
 
-def _print_mvarc(r: MVARCResult) -> None:
-    verdict = {True: "success", False: "not met", None: "cannot be decided"}[r.success]
+def _print_mvarc(r: MVARCEndpoints) -> None:
     sten = {True: "yes", False: "no", None: "not assessed"}[r.iatrogenic_stenosis]
-    typer.echo(f"MVARC: {verdict}")
+    for line in r.lines():
+        typer.echo(line)
     typer.echo(f"residual MR: {r.mr_before} → {r.mr_after}: {r.residual_mr}")
     typer.echo(f"iatrogenic stenosis: {sten}")
-    for reason in r.reasons:
+    for reason in r.echo.reasons:
         typer.echo(f"- {reason}")
+    if all(v is None for k, v in r.events.to_dict().items()):
+        typer.echo("clinical events not given (--events none | death,stroke,…): device and procedural success cannot be decided")
     typer.echo("Sources: " + " | ".join(citations.format_list(r.citations)))
     typer.echo(DISCLAIMER)
 
@@ -158,10 +178,11 @@ def register(app: typer.Typer) -> None:
         after_grade: Optional[str] = typer.Option(None, "--after-grade", metavar="0..4+", help="MR grade after the procedure."),
         mva_cm2: Optional[str] = typer.Option(None, "--mva-cm2", metavar="CM2", help="Mitral valve area (EOA) after (cm²)."),
         mean_gradient_mmhg: Optional[str] = typer.Option(None, "--mean-gradient-mmhg", metavar="MMHG", help="Mean mitral gradient after (mmHg)."),
+        events: Optional[str] = typer.Option(None, "--events", metavar="none|LIST", help="Clinical events that occurred (comma list of: " + ", ".join(EVENT_NAMES) + "), or 'none'."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
-        """MVARC evaluation of a before/after pair: residual MR and iatrogenic stenosis (Stone 2015)."""
-        r = run_mvarc(before_grade, after_grade, mva_cm2, mean_gradient_mmhg)
+        """MVARC technical, device and procedural success (Stone 2015 Part 1 and 2): residual MR, iatrogenic stenosis, clinical events."""
+        r = run_mvarc(before_grade, after_grade, mva_cm2, mean_gradient_mmhg, events)
         if as_json:
             typer.echo(_dumps(_with_sources(r)))
         else:
@@ -178,12 +199,19 @@ def register(app: typer.Typer) -> None:
         mr_vmax_cm_s: Optional[str] = typer.Option(None, "--mr-vmax-cm-s", metavar="CM/S", help="MR peak CW velocity (cm/s)."),
         mr_vti_cm: Optional[str] = typer.Option(None, "--mr-vti-cm", metavar="CM", help="MR VTI (cm)."),
         wall_angle_deg: Optional[str] = typer.Option(None, "--wall-angle-deg", metavar="DEG", help="PISA wall-constraint angle α (deg, default 180)."),
+        vc_biplane_cm: Optional[str] = typer.Option(None, "--vc-biplane-cm", metavar="CM", help="Biplane vena contracta (cm)."),
         pv_flow: Optional[str] = typer.Option(None, "--pv-flow", metavar="normal|blunted|reversal", help="Pulmonary-vein systolic flow."),
         e_velocity_m_s: Optional[str] = typer.Option(None, "--e-velocity-m-s", metavar="M/S", help="Mitral E velocity (m/s)."),
+        inflow_pattern: Optional[str] = typer.Option(None, "--inflow-pattern", metavar="a_dominant|variable|e_dominant", help="Mitral inflow pattern."),
         jet_area_pct: Optional[str] = typer.Option(None, "--jet-area-pct", metavar="PCT", help="Colour jet area (% of LA area)."),
+        jet_type: Optional[str] = typer.Option(None, "--jet-type", metavar="central|eccentric|eccentric_wall_hugging", help="Colour jet direction."),
+        cw_density: Optional[str] = typer.Option(None, "--cw-density", metavar="faint|dense_parabolic|dense_triangular", help="CW envelope of the MR jet."),
+        mv_morphology: Optional[str] = typer.Option(None, "--mv-morphology", metavar="normal_or_mild|moderate|flail_or_large_defect", help="Leaflets (flail leaflet, ruptured papillary muscle, large coaptation defect)."),
         la_volume_index_ml_m2: Optional[str] = typer.Option(None, "--la-volume-index-ml-m2", metavar="ML/M2", help="LA volume index (mL/m²)."),
+        lv_size: Optional[str] = typer.Option(None, "--lv-size", metavar="normal|enlarged", help="LV size (enlarged with normal function)."),
         mva_cm2: Optional[str] = typer.Option(None, "--mva-cm2", metavar="CM2", help="Mitral valve area (cm²), for a stenosis grade."),
         mean_gradient_mmhg: Optional[str] = typer.Option(None, "--mean-gradient-mmhg", metavar="MMHG", help="Mean mitral gradient (mmHg)."),
+        hr_bpm: Optional[str] = typer.Option(None, "--hr-bpm", metavar="BPM", help="Heart rate at the study (gradient caveat)."),
         etiology: Optional[str] = typer.Option(None, "--etiology", metavar="primary|secondary", help="MR etiology (default primary)."),
         guideline: Optional[str] = typer.Option(None, "--guideline", metavar="ase2017|esc2021", help="Threshold set (default ase2017)."),
         elliptical_orifice: bool = typer.Option(False, "--elliptical-orifice", help="Secondary MR with elliptical orifice / low flow."),
@@ -193,7 +221,8 @@ def register(app: typer.Typer) -> None:
         """Grade mitral regurgitation from measured echo values (ASE 2017 / ESC 2021)."""
         local = locals()
         values: dict[str, Any] = {k: _num(k, local[k]) for k in _NUMERIC}
-        for k, allowed in (("pv_flow", ("normal", "blunted", "reversal")), ("etiology", ("primary", "secondary")), ("guideline", ("ase2017", "esc2021"))):
+        choices = {**CATEGORICAL, "etiology": ("primary", "secondary"), "guideline": ("ase2017", "esc2021")}
+        for k, allowed in choices.items():
             v = local[k]
             if v is not None and v not in allowed:
                 raise InputError(k, v, " | ".join(allowed))

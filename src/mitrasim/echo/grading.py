@@ -1,26 +1,62 @@
-"""Integrative grading of mitral regurgitation (ASE 2017 / ACC-AHA 2020; ESC 2021 / EACVI 2022).
+"""Integrative grading of mitral regurgitation, ASE 2017 (Zoghbi et al., JASE 2017;30:303–371), or ESC 2021 / EACVI 2022.
 
-The grade comes from any subset of the measured parameters. Each parameter is
-first read on its own into a :class:`Finding` (a quantitative grade, a specific
-or supportive sign of mild or severe MR, an intermediate or a neutral value)
-with the thresholds of :mod:`mitrasim.echo.thresholds`. Then the ASE
-integrative algorithm is followed:
+Implemented from the guideline's MR algorithm (ASE 2017 Fig. 12, "algorithm for
+integrating multiple parameters of MR severity") and its table of criteria
+(ASE 2017 Table 6, "grading the severity of chronic MR by echocardiography"):
 
-1. Specific signs settle it: specific signs of severe MR (and none of mild) give
-   4+ unless a quantitative parameter says ≤ 2+; specific signs of mild MR (and
-   none of severe) give 1+ unless a quantitative parameter says ≥ 3+. Such a
-   contradiction, or specific signs of both, is *indeterminate*.
-2. Otherwise the quantitative parameters (EROA, RVol, RF) decide: all the same
-   grade → that grade; two adjacent grades → the majority, a tie broken by the
-   supportive signs, then by EROA, then RVol; grades two or more apart →
-   *indeterminate* (needs another modality).
-3. No specific sign and no quantitative parameter → *indeterminate*.
+1. **Criteria of the mild and the severe column** (qualitative and
+   semi-quantitative, Table 6 / Fig. 12). Each measured sign is read on its own
+   into a :class:`Finding` of kind ``criterion_mild``, ``criterion_severe``,
+   ``intermediate`` or ``not_used`` (with the reason it was not used):
+
+   ====================  ==========================================  =====================================================
+   criterion             mild column                                 severe column
+   ====================  ==========================================  =====================================================
+   ``mv_morphology``     normal or mild leaflet abnormality          flail leaflet, ruptured papillary muscle, large
+                                                                     coaptation defect / severe tenting
+   ``jet``               small central jet (< 20 % of LA) [check]    large central jet (> 50 % of LA) or an eccentric
+                                                                     wall-hugging jet of any size
+   ``flow_convergence``  PISA radius ≤ 0.3 cm [check]                PISA radius ≥ 0.9 cm (EACVI ≥ 1.0) — central jets
+                                                                     only, Nyquist 30–40 cm/s, no wall constraint
+   ``cw_density``        faint / partial / parabolic                 dense, triangular
+   ``vena_contracta``    VC < 0.3 cm                                 VC ≥ 0.7 cm, or biplane VC > 0.8 cm
+   ``pv_flow``           systolic dominance                          systolic flow reversal
+   ``inflow``            A-wave dominant                             E-wave dominant, E > 1.2 m/s
+   ``chambers``          normal LV size and LA ≤ 34 mL/m² [check]    enlarged LV (normal function) or LA > 34 mL/m² [check]
+   ====================  ==========================================  =====================================================
+
+   Each row is one criterion (a VC and a biplane VC, or an E velocity and an
+   inflow pattern, count once). The flow-convergence sign is the measurement
+   behind the PISA EROA: it is counted only when no EROA is given (never
+   twice), and only for a central, unconstrained jet.
+
+2. **Four or more criteria** of one column (and fewer than four of the other)
+   call MR mild (1+) or severe (4+) — rule ``criteria_mild`` /
+   ``criteria_severe``. If the quantitative parameters given are concordant
+   and contradict it (≤ 2+ against severe criteria, ≥ 3+ against mild ones), the
+   grade is *indeterminate* (rule ``criteria_vs_quantitation``).
+3. **Otherwise quantitation decides** (EROA, RVol, RF, each by its own bands,
+   :mod:`mitrasim.echo.thresholds`): all in one guideline category (mild, moderate
+   = 2+/3+, severe) → that category; inside "moderate" the 2+/3+ split (trial
+   convention) is the majority, a tie taken by EROA, then RVol (rule
+   ``quantitation``).
+4. **Discordant quantitation** (parameters in different categories) or none
+   with fewer than four criteria → ``"indeterminate"``, kept so (ASE 2017:
+   another modality — TEE, CMR, 3D — is advised). A separately named
+   *most-likely grade* is given with the rule that produced it,
+   :data:`MOST_LIKELY_RULE`: the median of the quantitative grades (with two of
+   them, the grade of EROA, else of RVol — RF is the most flow-dependent). It
+   is never silently the worst; without quantitation there is none.
 
 Grade ``"0"`` (none/trace) is given when every quantitative parameter given is
-exactly zero and no sign of severe MR is present (not a guideline category; it
-lets a simulated competent valve read as no MR).
+exactly zero and fewer than four severe criteria are present (not a guideline
+category; it lets a simulated competent valve read as no MR).
 
-Every result lists the parameters that drove it and those that disagreed with it.
+Every result names each criterion met, the rule that decided (:attr:`MRGrade.rule`),
+consistency warnings (:attr:`MRGrade.warnings`: a VC that cannot belong to the
+EROA, a PISA at an aliasing velocity outside 30–40 cm/s, a radius sign with a
+wall-constrained or eccentric jet) and etiology-aware notes (secondary MR:
+elliptical orifice, low flow).
 """
 
 from __future__ import annotations
@@ -46,19 +82,45 @@ __all__ = [
     "GRADE_LABELS",
     "PV_FLOW_PATTERNS",
     "ETIOLOGIES",
+    "CATEGORICAL",
+    "MOST_LIKELY_RULE",
+    "VC_EROA_MAX_ASPECT",
     "grade_label",
     "grade_number",
     "grade_mr_arrays",
+    "most_likely_grade",
     "PV_CODES",
 ]
 
 PV_FLOW_PATTERNS: tuple[str, ...] = ("normal", "blunted", "reversal")
 ETIOLOGIES: tuple[str, ...] = ("primary", "secondary")
+#: Categorical signs and their allowed values (mild-column value first, severe-column value last).
+CATEGORICAL: dict[str, tuple[str, ...]] = {
+    "pv_flow": PV_FLOW_PATTERNS,
+    "mv_morphology": ("normal_or_mild", "moderate", "flail_or_large_defect"),
+    "jet_type": ("central", "eccentric", "eccentric_wall_hugging"),
+    "cw_density": ("faint", "dense_parabolic", "dense_triangular"),
+    "inflow_pattern": ("a_dominant", "variable", "e_dominant"),
+    "lv_size": ("normal", "enlarged"),
+}
 GRADE_LABELS: dict[int, str] = {0: "0", 1: "1+", 2: "2+", 3: "3+", 4: "4+"}
 SEVERITY_WORDS: dict[int, str] = {0: "none/trace", 1: "mild", 2: "moderate", 3: "moderate-severe", 4: "severe"}
 INDETERMINATE = "indeterminate"
+MOST_LIKELY_RULE = (
+    "median of the quantitative grades (two given: EROA's grade, else RVol's; RF is the most flow-dependent), "
+    "at least 1+ unless every one is zero"
+)
+
+#: Consistency check of VC against EROA: a 2-D VC width w belongs to orifices of area
+#: π w²/4 / k … π w²/4 · k for aspect ratios up to k (model choice: functional MR
+#: orifices along the coaptation line have long/short axis ratios of about 2–3).
+VC_EROA_MAX_ASPECT = 3.0
 
 _ALL = frozenset(range(5))
+_MILD = frozenset({0, 1})
+_SEVERE = frozenset({4})
+_MID = frozenset({2, 3})
+_QUANT = ("eroa_cm2", "rvol_ml", "rf_pct")
 
 # name -> (lo, hi, unit) physical range accepted at the edge
 _RANGES: dict[str, tuple[float, float, str]] = {
@@ -66,8 +128,10 @@ _RANGES: dict[str, tuple[float, float, str]] = {
     "rvol_ml": (0.0, 500.0, "mL"),
     "rf_pct": (0.0, 100.0, "%"),
     "vc_cm": (0.0, 3.0, "cm"),
+    "vc_biplane_cm": (0.0, 3.0, "cm"),
     "pisa_radius_cm": (0.0, 5.0, "cm"),
     "aliasing_cm_s": (0.0, 200.0, "cm/s"),
+    "wall_angle_deg": (1.0, 180.0, "deg"),
     "e_velocity_m_s": (0.0, 10.0, "m/s"),
     "jet_area_pct": (0.0, 100.0, "%"),
     "la_volume_index_ml_m2": (0.0, 300.0, "mL/m2"),
@@ -78,37 +142,51 @@ _RANGES: dict[str, tuple[float, float, str]] = {
 class MRInputs:
     """Measured MR parameters; every field optional (``None`` = not measured).
 
-    `pv_flow` is the pulmonary-vein systolic pattern: ``"normal"`` (systolic
-    dominance), ``"blunted"`` or ``"reversal"`` (systolic flow reversal).
+    Categorical signs (allowed values in :data:`CATEGORICAL`): `pv_flow` the
+    pulmonary-vein systolic pattern; `mv_morphology` the leaflets (flail leaflet,
+    ruptured papillary muscle or large coaptation defect = ``"flail_or_large_defect"``);
+    `jet_type` the colour jet's direction; `cw_density` the CW envelope of the
+    MR jet; `inflow_pattern` the mitral inflow; `lv_size` the LV size (with a
+    normal LV function for the severe criterion). `wall_angle_deg` is the PISA
+    wall-constraint angle (180 = unconstrained).
     """
 
     eroa_cm2: float | None = None
     rvol_ml: float | None = None
     rf_pct: float | None = None
     vc_cm: float | None = None
+    vc_biplane_cm: float | None = None
     pisa_radius_cm: float | None = None
     aliasing_cm_s: float | None = None
+    wall_angle_deg: float | None = None
     pv_flow: str | None = None
     e_velocity_m_s: float | None = None
+    inflow_pattern: str | None = None
     jet_area_pct: float | None = None
+    jet_type: str | None = None
+    cw_density: str | None = None
+    mv_morphology: str | None = None
     la_volume_index_ml_m2: float | None = None
+    lv_size: str | None = None
 
     def given(self) -> dict[str, Any]:
         """The measured (non-``None``) fields."""
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
-_GRADING_FIELDS = tuple(f.name for f in fields(MRInputs) if f.name != "aliasing_cm_s")
+#: Fields that grade on their own (the aliasing velocity, wall angle and jet type only qualify others).
+_GRADING_FIELDS = tuple(f.name for f in fields(MRInputs) if f.name not in ("aliasing_cm_s", "wall_angle_deg", "jet_type"))
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One parameter read on its own.
+    """One criterion or quantitative parameter read on its own.
 
-    `kind` is one of ``quantitative``, ``specific_mild``, ``specific_severe``,
-    ``supportive_mild``, ``supportive_severe``, ``intermediate``, ``neutral``;
-    `compatible` the grades (0–4) this finding agrees with; `grade` the grade of
-    a quantitative parameter.
+    `kind` is one of ``quantitative``, ``criterion_mild``, ``criterion_severe``,
+    ``intermediate``, ``not_used``; `criterion` the Table 6 row it belongs to
+    (``vena_contracta``, ``flow_convergence`` …, or the parameter for
+    quantitative ones); `compatible` the grades (0–4) this finding agrees with;
+    `grade` the grade of a quantitative parameter.
     """
 
     parameter: str
@@ -117,11 +195,18 @@ class Finding:
     compatible: frozenset[int]
     text: str
     grade: int | None = None
+    criterion: str = ""
 
 
 @dataclass
 class MRGrade:
-    """Result of :func:`grade_mr`."""
+    """Result of :func:`grade_mr`.
+
+    `rule` names the rule that decided (``criteria_mild``, ``criteria_severe``,
+    ``quantitation``, ``no_regurgitation``, ``criteria_vs_quantitation``,
+    ``discordant_quantitation``, ``insufficient``); `most_likely_grade` (and
+    `most_likely_rule`) are set only when `grade` is indeterminate.
+    """
 
     grade: str
     grade_number: int | None
@@ -135,17 +220,34 @@ class MRGrade:
     notes: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     citations: list[str] = field(default_factory=list)
+    rule: str = ""
+    criteria_mild: list[str] = field(default_factory=list)
+    criteria_severe: list[str] = field(default_factory=list)
+    most_likely_grade: str | None = None
+    most_likely_rule: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def indeterminate(self) -> bool:
         return self.grade_number is None
 
+    @property
+    def most_likely_number(self) -> int | None:
+        """The most-likely grade as 0–4 (``None`` if determinate or not estimable)."""
+        return None if self.most_likely_grade is None else grade_number(self.most_likely_grade)
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict: grade, severity, reasons, measurements, plus drivers, disagreeing, notes, guideline."""
+        """JSON-ready dict: grade, severity, rule, reasons, criteria met, most-likely grade, warnings, notes."""
         return {
             "grade": self.grade,
             "severity": self.severity,
+            "rule": self.rule,
+            "most_likely_grade": self.most_likely_grade,
+            "most_likely_rule": self.most_likely_rule,
+            "criteria_mild": list(self.criteria_mild),
+            "criteria_severe": list(self.criteria_severe),
             "reasons": list(self.reasons),
+            "warnings": list(self.warnings),
             "measurements": dict(self.measurements),
             "drivers": list(self.drivers),
             "disagreeing": list(self.disagreeing),
@@ -181,25 +283,29 @@ def _cut(guideline: str, parameter: str, kind: str) -> float | None:
     return None if row is None else row.value
 
 
+def _needed(guideline: str) -> int:
+    return int(_cut(guideline, "criteria", "decisive_at_least"))
+
+
 def _validate(inputs: MRInputs, etiology: str, guideline: str) -> None:
     if guideline not in GUIDELINES:
         raise InputError("guideline", guideline, " | ".join(GUIDELINES))
     if etiology not in ETIOLOGIES:
         raise InputError("etiology", etiology, " | ".join(ETIOLOGIES))
     for name, v in inputs.given().items():
-        if name == "pv_flow":
-            if v not in PV_FLOW_PATTERNS:
-                raise InputError("pv_flow", v, " | ".join(PV_FLOW_PATTERNS))
+        if name in CATEGORICAL:
+            if v not in CATEGORICAL[name]:
+                raise InputError(name, v, " | ".join(CATEGORICAL[name]))
             continue
         lo, hi, unit = _RANGES[name]
         check_range(name, v, lo, hi, unit=unit)
     if not any(getattr(inputs, n) is not None for n in _GRADING_FIELDS):
-        raise InputError(
-            "measurements",
-            None,
-            "at least one of: " + ", ".join(_GRADING_FIELDS),
-            "nothing to grade",
-        )
+        raise InputError("measurements", None, "at least one of: " + ", ".join(_GRADING_FIELDS), "nothing to grade")
+
+
+def _category(g: int) -> int:
+    """Guideline category of a 0–4 grade: 0 none/mild (0, 1+), 1 moderate (2+, 3+), 2 severe (4+)."""
+    return 0 if g <= 1 else 1 if g <= 3 else 2
 
 
 def _quantitative(name: str, x: float, guideline: str, sec_elliptical: bool) -> Finding:
@@ -220,136 +326,247 @@ def _quantitative(name: str, x: float, guideline: str, sec_elliptical: bool) -> 
     if x == 0.0:
         g = 0
     extra = " (secondary MR, elliptical orifice / low flow cut-off)" if sec_elliptical and g == 4 and c4 != c3 else ""
-    return Finding(name, x, "quantitative", frozenset({g}), f"{name} = {x:g} → {GRADE_LABELS[g]}{extra}", g)
+    return Finding(name, x, "quantitative", frozenset({g}), f"{name} = {x:g} → {GRADE_LABELS[g]}{extra}", g, name)
 
 
-def _findings(inputs: MRInputs, guideline: str, etiology: str, elliptical: bool) -> tuple[list[Finding], list[str]]:
+def _crit(criterion: str, parameter: str, value: Any, side: str | None, text: str) -> Finding:
+    """A criterion finding: side ``"mild"``, ``"severe"``, ``"intermediate"`` or ``None`` (not used)."""
+    kind, comp = {
+        "mild": ("criterion_mild", _MILD),
+        "severe": ("criterion_severe", _SEVERE),
+        "intermediate": ("intermediate", _MID),
+        None: ("not_used", _ALL),
+    }[side]
+    return Finding(parameter, value, kind, comp, text, None, criterion)
+
+
+def _vena_contracta(i: MRInputs, gl: str) -> list[Finding]:
     out: list[Finding] = []
+    lo, hi = _cut(gl, "vc_cm", "specific_mild_below"), _cut(gl, "vc_cm", "specific_severe_from")
+    bi = _cut(gl, "vc_biplane_cm", "specific_severe_above")
+    if i.vc_biplane_cm is not None and i.vc_biplane_cm > bi:
+        out.append(_crit("vena_contracta", "vc_biplane_cm", i.vc_biplane_cm, "severe", f"biplane vena contracta {i.vc_biplane_cm:g} cm > {bi:g} → severe criterion"))
+    elif i.vc_cm is not None:
+        vc = i.vc_cm
+        if vc < lo:
+            out.append(_crit("vena_contracta", "vc_cm", vc, "mild", f"vena contracta {vc:g} cm < {lo:g} → mild criterion"))
+        elif vc >= hi:
+            out.append(_crit("vena_contracta", "vc_cm", vc, "severe", f"vena contracta {vc:g} cm ≥ {hi:g} → severe criterion"))
+        else:
+            out.append(_crit("vena_contracta", "vc_cm", vc, "intermediate", f"vena contracta {vc:g} cm intermediate ({lo:g}–{hi:g})"))
+    elif i.vc_biplane_cm is not None:
+        out.append(_crit("vena_contracta", "vc_biplane_cm", i.vc_biplane_cm, "intermediate", f"biplane vena contracta {i.vc_biplane_cm:g} cm ≤ {bi:g}: not a severe criterion"))
+    return out
+
+
+def _flow_convergence(i: MRInputs, gl: str, warnings: list[str], notes: list[str]) -> list[Finding]:
+    r = i.pisa_radius_cm
+    if r is None:
+        return []
+    va, alpha = i.aliasing_cm_s, i.wall_angle_deg
+    va_lo, va_hi = _cut(gl, "aliasing_cm_s", "radius_valid_from"), _cut(gl, "aliasing_cm_s", "radius_valid_to")
+    lo, hi = _cut(gl, "pisa_radius_cm", "specific_mild_at_most"), _cut(gl, "pisa_radius_cm", "specific_severe_from")
+    why = None
+    if va is not None and not (va_lo <= va <= va_hi):
+        why = f"aliasing {va:g} cm/s outside {va_lo:g}–{va_hi:g}"
+        warnings.append(f"PISA at an aliasing velocity of {va:g} cm/s, outside {va_lo:g}–{va_hi:g}: the radius sign does not apply")
+    elif alpha is not None and alpha < 180.0:
+        why = f"wall-constrained convergence (α {alpha:g}°)"
+        warnings.append(f"PISA radius sign not applied to a wall-constrained convergence (α {alpha:g}°); use the α-corrected EROA")
+    elif i.jet_type is not None and i.jet_type != "central":
+        why = f"{i.jet_type.replace('_', ' ')} jet"
+        warnings.append("PISA radius sign is for central jets; not applied to an eccentric jet")
+    elif i.eroa_cm2 is not None:
+        why = "it is the measurement behind the PISA EROA (counted once, as EROA)"
+    if why is not None:
+        return [_crit("flow_convergence", "pisa_radius_cm", r, None, f"PISA radius {r:g} cm not counted as a criterion: {why}")]
+    if va is None:
+        notes.append(f"PISA radius read assuming an aliasing velocity of {va_lo:g}–{va_hi:g} cm/s")
+    if r <= lo:
+        return [_crit("flow_convergence", "pisa_radius_cm", r, "mild", f"PISA radius {r:g} cm ≤ {lo:g} → small/no flow convergence, mild criterion")]
+    if r >= hi:
+        return [_crit("flow_convergence", "pisa_radius_cm", r, "severe", f"PISA radius {r:g} cm ≥ {hi:g} → large flow convergence, severe criterion")]
+    return [_crit("flow_convergence", "pisa_radius_cm", r, "intermediate", f"PISA radius {r:g} cm intermediate")]
+
+
+def _jet(i: MRInputs, gl: str, warnings: list[str]) -> list[Finding]:
+    if i.jet_type == "eccentric_wall_hugging":
+        if i.jet_area_pct is not None:
+            warnings.append("jet area % of LA is not used for an eccentric wall-hugging jet (it underestimates)")
+        return [_crit("jet", "jet_type", i.jet_type, "severe", "eccentric wall-hugging jet → severe criterion (any size)")]
+    jet = i.jet_area_pct
+    if jet is None:
+        return []
+    if i.jet_type == "eccentric":
+        warnings.append("jet area % of LA is read for central jets; an eccentric jet's area is not a criterion")
+        return [_crit("jet", "jet_area_pct", jet, None, f"jet area {jet:g}% not counted: eccentric jet")]
+    lo, hi = _cut(gl, "jet_area_pct", "specific_mild_below"), _cut(gl, "jet_area_pct", "specific_severe_above")
+    if jet < lo:
+        return [_crit("jet", "jet_area_pct", jet, "mild", f"jet area {jet:g}% of LA < {lo:g}% → small central jet, mild criterion")]
+    if jet > hi:
+        return [_crit("jet", "jet_area_pct", jet, "severe", f"jet area {jet:g}% of LA > {hi:g}% → large central jet, severe criterion")]
+    return [_crit("jet", "jet_area_pct", jet, "intermediate", f"jet area {jet:g}% of LA intermediate")]
+
+
+def _categorical(i: MRInputs) -> list[Finding]:
+    out: list[Finding] = []
+    texts = {
+        ("mv_morphology", "normal_or_mild"): ("mild", "normal or mildly abnormal leaflets → mild criterion"),
+        ("mv_morphology", "moderate"): ("intermediate", "moderately abnormal leaflets → intermediate"),
+        ("mv_morphology", "flail_or_large_defect"): ("severe", "flail leaflet / ruptured papillary muscle / large coaptation defect → severe criterion"),
+        ("cw_density", "faint"): ("mild", "faint/partial/parabolic CW envelope → mild criterion"),
+        ("cw_density", "dense_parabolic"): ("intermediate", "dense but parabolic CW envelope → intermediate"),
+        ("cw_density", "dense_triangular"): ("severe", "dense triangular CW envelope → severe criterion"),
+        ("pv_flow", "normal"): ("mild", "pulmonary-vein systolic dominance → mild criterion"),
+        ("pv_flow", "blunted"): ("intermediate", "pulmonary-vein systolic flow blunted → intermediate"),
+        ("pv_flow", "reversal"): ("severe", "pulmonary-vein systolic flow reversal → severe criterion"),
+    }
+    for name in ("mv_morphology", "cw_density", "pv_flow"):
+        v = getattr(i, name)
+        if v is not None:
+            side, text = texts[(name, v)]
+            out.append(_crit(name, name, v, side, text))
+    return out
+
+
+def _inflow(i: MRInputs, gl: str, warnings: list[str]) -> list[Finding]:
+    c = _cut(gl, "e_velocity_m_s", "specific_severe_above")
+    e, pat = i.e_velocity_m_s, i.inflow_pattern
+    if e is not None and pat == "a_dominant" and e > c:
+        warnings.append(f"E velocity {e:g} m/s > {c:g} with an A-wave-dominant inflow: check the inflow recording")
+    if e is not None and e > c:
+        return [_crit("inflow", "e_velocity_m_s", e, "severe", f"E velocity {e:g} m/s > {c:g} → E-wave dominant inflow, severe criterion")]
+    if pat == "e_dominant":
+        return [_crit("inflow", "inflow_pattern", pat, "intermediate" if e is not None else "severe",
+                      "E-wave dominant inflow" + (f" but E {e:g} m/s ≤ {c:g}: not a severe criterion" if e is not None else " → severe criterion"))]  # fmt: skip
+    if pat == "a_dominant":
+        return [_crit("inflow", "inflow_pattern", pat, "mild", "A-wave dominant inflow → mild criterion")]
+    if e is not None or pat is not None:
+        return [_crit("inflow", "e_velocity_m_s" if e is not None else "inflow_pattern", e if e is not None else pat, "intermediate", "mitral inflow neither A- nor E-dominant" if e is None else f"E velocity {e:g} m/s ≤ {c:g}: not a severe criterion")]
+    return []
+
+
+def _chambers(i: MRInputs, gl: str) -> list[Finding]:
+    la, lv = i.la_volume_index_ml_m2, i.lv_size
+    if la is None and lv is None:
+        return []
+    c = _cut(gl, "la_volume_index_ml_m2", "specific_severe_above")
+    la_big = None if la is None else la > c
+    parts = ([f"LA volume index {la:g} mL/m² {'>' if la_big else '≤'} {c:g}"] if la is not None else []) + ([f"LV {lv}"] if lv else [])
+    if lv == "enlarged" or la_big:
+        return [_crit("chambers", "lv_size" if lv == "enlarged" else "la_volume_index_ml_m2", lv if lv == "enlarged" else la, "severe", "; ".join(parts) + " → enlarged chamber(s), severe criterion")]
+    return [_crit("chambers", "lv_size" if lv is not None else "la_volume_index_ml_m2", lv if lv is not None else la, "mild", "; ".join(parts) + " → normal chamber size, mild criterion")]
+
+
+def _consistency(i: MRInputs, warnings: list[str]) -> None:
+    vc, eroa = i.vc_cm, i.eroa_cm2
+    if vc is not None and eroa is not None and vc > 0.0 and eroa > 0.0:
+        circ = math.pi * vc * vc / 4.0
+        k = VC_EROA_MAX_ASPECT
+        if not (circ / k <= eroa <= circ * k):
+            warnings.append(
+                f"vena contracta {vc:g} cm cannot belong to EROA {eroa:g} cm²: a {vc:g} cm width spans "
+                f"{circ / k:.2f}–{circ * k:.2f} cm² for orifice aspect ratios up to {k:g}"
+            )
+    if i.aliasing_cm_s is not None and i.pisa_radius_cm is None and i.eroa_cm2 is None:
+        warnings.append("aliasing velocity given without a PISA radius: not used")
+
+
+def _findings(inputs: MRInputs, guideline: str, etiology: str, elliptical: bool) -> tuple[list[Finding], list[str], list[str]]:
+    warnings: list[str] = []
     notes: list[str] = []
     sec_ell = etiology == "secondary" and elliptical and guideline == "esc2021"
-    for name in ("eroa_cm2", "rvol_ml", "rf_pct"):
-        x = getattr(inputs, name)
-        if x is not None:
-            out.append(_quantitative(name, float(x), guideline, sec_ell))
-
-    vc = inputs.vc_cm
-    if vc is not None:
-        lo, hi = _cut(guideline, "vc_cm", "specific_mild_below"), _cut(guideline, "vc_cm", "specific_severe_from")
-        if vc < lo:
-            out.append(Finding("vc_cm", vc, "specific_mild", frozenset({0, 1}), f"vena contracta {vc:g} cm < {lo:g} → specific for mild"))
-        elif vc >= hi:
-            out.append(Finding("vc_cm", vc, "specific_severe", frozenset({4}), f"vena contracta {vc:g} cm ≥ {hi:g} → specific for severe"))
-        else:
-            out.append(Finding("vc_cm", vc, "intermediate", frozenset({2, 3}), f"vena contracta {vc:g} cm intermediate ({lo:g}–{hi:g})"))
-
-    r = inputs.pisa_radius_cm
-    if r is not None:
-        va = inputs.aliasing_cm_s
-        va_lo = _cut(guideline, "aliasing_cm_s", "radius_valid_from")
-        va_hi = _cut(guideline, "aliasing_cm_s", "radius_valid_to")
-        lo = _cut(guideline, "pisa_radius_cm", "specific_mild_at_most")
-        hi = _cut(guideline, "pisa_radius_cm", "specific_severe_from")
-        if va is not None and not (va_lo <= va <= va_hi):
-            out.append(Finding("pisa_radius_cm", r, "neutral", _ALL, f"PISA radius {r:g} cm not read as a sign: aliasing {va:g} cm/s outside {va_lo:g}–{va_hi:g}"))
-        elif r <= lo:
-            out.append(Finding("pisa_radius_cm", r, "specific_mild", frozenset({0, 1}), f"PISA radius {r:g} cm ≤ {lo:g} → small/no flow convergence, specific for mild"))
-        elif r >= hi:
-            out.append(Finding("pisa_radius_cm", r, "specific_severe", frozenset({4}), f"PISA radius {r:g} cm ≥ {hi:g} → large flow convergence, specific for severe"))
-        else:
-            out.append(Finding("pisa_radius_cm", r, "intermediate", frozenset({2, 3}), f"PISA radius {r:g} cm intermediate"))
-        if va is None:
-            notes.append(f"PISA radius read assuming an aliasing velocity of {va_lo:g}–{va_hi:g} cm/s")
-
-    jet = inputs.jet_area_pct
-    if jet is not None:
-        lo, hi = _cut(guideline, "jet_area_pct", "specific_mild_below"), _cut(guideline, "jet_area_pct", "specific_severe_above")
-        if jet < lo:
-            out.append(Finding("jet_area_pct", jet, "specific_mild", frozenset({0, 1}), f"jet area {jet:g}% of LA < {lo:g}% → small central jet, specific for mild"))
-        elif jet > hi:
-            out.append(Finding("jet_area_pct", jet, "specific_severe", frozenset({4}), f"jet area {jet:g}% of LA > {hi:g}% → large central jet, specific for severe"))
-        else:
-            out.append(Finding("jet_area_pct", jet, "intermediate", frozenset({2, 3}), f"jet area {jet:g}% of LA intermediate"))
-
-    pv = inputs.pv_flow
-    if pv is not None:
-        if pv == "reversal":
-            out.append(Finding("pv_flow", pv, "specific_severe", frozenset({4}), "pulmonary-vein systolic flow reversal → specific for severe"))
-        elif pv == "blunted":
-            out.append(Finding("pv_flow", pv, "neutral", _ALL, "pulmonary-vein systolic flow blunted → non-specific"))
-        else:
-            out.append(Finding("pv_flow", pv, "supportive_mild", frozenset({0, 1, 2}), "pulmonary-vein systolic dominance → supports non-severe"))
-
-    e = inputs.e_velocity_m_s
-    if e is not None:
-        c = _cut(guideline, "e_velocity_m_s", "supportive_severe_above")
-        if e > c:
-            out.append(Finding("e_velocity_m_s", e, "supportive_severe", frozenset({3, 4}), f"E velocity {e:g} m/s > {c:g} → supports severe"))
-        else:
-            out.append(Finding("e_velocity_m_s", e, "neutral", _ALL, f"E velocity {e:g} m/s ≤ {c:g} → non-contributory"))
-
-    la = inputs.la_volume_index_ml_m2
-    if la is not None:
-        c = _cut(guideline, "la_volume_index_ml_m2", "supportive_severe_above")
-        if la > c:
-            out.append(Finding("la_volume_index_ml_m2", la, "supportive_severe", frozenset({3, 4}), f"LA volume index {la:g} mL/m² > {c:g} → enlarged LA, supports severe"))
-        else:
-            out.append(Finding("la_volume_index_ml_m2", la, "supportive_mild", frozenset({0, 1, 2}), f"LA volume index {la:g} mL/m² ≤ {c:g} → normal LA, supports non-severe"))
-
-    if etiology == "secondary":
-        # (cut kind, note) of the secondary-MR band below the severe cut, per guideline set
-        band = {
-            "ase2017": ("secondary_may_be_severe_from", "may already be severe (elliptical orifice / low flow); integrate with other findings"),
-            "esc2021": ("secondary_elliptical_severe_from", "counts as severe if the orifice is elliptical or flow is low (set elliptical_orifice)"),
-        }.get(guideline)
-        if band is not None and not (guideline == "esc2021" and elliptical):
-            for name in ("eroa_cm2", "rvol_ml"):
-                x, c = getattr(inputs, name), _cut(guideline, name, band[0])
-                c4 = _cut(guideline, name, "grade4_from")
-                if x is not None and c is not None and c <= x < c4:
-                    notes.append(f"secondary MR: {name} {x:g} ≥ {c:g} {band[1]}")
-    return out, notes
+    out = [_quantitative(n, float(getattr(inputs, n)), guideline, sec_ell) for n in _QUANT if getattr(inputs, n) is not None]
+    out += _categorical(inputs)
+    out += _jet(inputs, guideline, warnings)
+    out += _flow_convergence(inputs, guideline, warnings, notes)
+    out += _vena_contracta(inputs, guideline)
+    out += _inflow(inputs, guideline, warnings)
+    out += _chambers(inputs, guideline)
+    _consistency(inputs, warnings)
+    notes += _etiology_notes(inputs, out, guideline, etiology, elliptical)
+    return out, notes, warnings
 
 
-def _tie_break(quant: list[Finding], support: list[Finding], lo: int, hi: int) -> tuple[int, str]:
-    sev = any(f.kind == "supportive_severe" for f in support)
-    mild = any(f.kind == "supportive_mild" for f in support)
-    if sev and not mild:
-        return hi, "tie broken upward by supportive signs of severe MR"
-    if mild and not sev:
-        return lo, "tie broken downward by supportive signs of non-severe MR"
+def _etiology_notes(i: MRInputs, found: list[Finding], guideline: str, etiology: str, elliptical: bool) -> list[str]:
+    notes: list[str] = []
+    q = {f.parameter: f.grade for f in found if f.kind == "quantitative"}
+    if "rf_pct" in q and "rvol_ml" in q and _category(q["rf_pct"]) > _category(q["rvol_ml"]):
+        notes.append("RF grades higher than RVol: a low forward flow raises RF at a given RVol (low-flow state); RF overstates the lesion")
+    if etiology != "secondary":
+        return notes
+    notes.append("secondary MR: the orifice is often elliptical along the coaptation line; a single-plane VC and hemispheric PISA underestimate it (biplane VC / 3D VCA)")
+    band = {
+        "ase2017": ("secondary_may_be_severe_from", "may already be severe (elliptical orifice / low flow); integrate with other findings"),
+        "esc2021": ("secondary_elliptical_severe_from", "counts as severe if the orifice is elliptical or flow is low (set elliptical_orifice)"),
+    }[guideline]
+    if guideline == "esc2021" and elliptical:
+        return notes
     for name in ("eroa_cm2", "rvol_ml"):
-        for f in quant:
-            if f.parameter == name:
-                return f.grade, f"tie broken by {name}"
-    return lo, "tie broken downward"  # not reachable with three quantitative parameters
+        x, c = getattr(i, name), _cut(guideline, name, band[0])
+        c4 = _cut(guideline, name, "grade4_from")
+        if x is not None and c is not None and c <= x < c4:
+            notes.append(f"secondary MR: {name} {x:g} ≥ {c:g} {band[1]}")
+    return notes
 
 
-def grade_mr(
-    measurements: MRInputs | Mapping[str, Any] | None = None,
-    *,
-    etiology: str = "primary",
-    guideline: str = "ase2017",
-    elliptical_orifice: bool = False,
-    **kwargs: Any,
-) -> MRGrade:
-    """Grade MR from any subset of measured parameters.
+def most_likely_grade(quant: Mapping[str, int]) -> int | None:
+    """:data:`MOST_LIKELY_RULE` on the quantitative grades given (``{"eroa_cm2": 1, ...}``)."""
+    g = [quant[n] for n in _QUANT if n in quant]
+    if not g:
+        return None
+    ml = (quant["eroa_cm2"] if "eroa_cm2" in quant else quant["rvol_ml"]) if len(g) == 2 else sorted(g)[len(g) // 2]
+    return max(ml, 1) if max(g) > 0 else 0  # "0" only when every quantitative parameter is zero
 
-    **Arguments:**
 
-    - `measurements`: an :class:`MRInputs`, a mapping with its field names, or
-      ``None`` and the fields as keyword arguments (`eroa_cm2`, `rvol_ml`,
-      `rf_pct`, `vc_cm`, `pisa_radius_cm`, `aliasing_cm_s`, `pv_flow`,
-      `e_velocity_m_s`, `jet_area_pct`, `la_volume_index_ml_m2`).
-    - `etiology`: ``"primary"`` or ``"secondary"``.
-    - `guideline`: ``"ase2017"`` or ``"esc2021"`` (see :mod:`mitrasim.echo.thresholds`).
-    - `elliptical_orifice`: secondary MR with an elliptical orifice or low flow;
-      under ``"esc2021"`` it lowers the severe EROA/RVol cut-offs.
+def _by_quantitation(quant: list[Finding]) -> tuple[int | None, str, str]:
+    """(grade or None, rule, decision text) from the quantitative findings alone (steps 3–4)."""
+    grades = [int(f.grade) for f in quant]
+    lo, hi = min(grades), max(grades)
+    if lo == hi:
+        return lo, "quantitation", f"quantitation concordant ({', '.join(f.parameter for f in quant)}): {GRADE_LABELS[lo]}"
+    if lo == 0 and hi == 1:
+        return 1, "quantitation", "quantitation mild (0 only when every quantitative parameter is zero): 1+"
+    if _category(lo) == _category(hi):
+        n_hi = grades.count(hi)
+        n_lo = len(grades) - n_hi
+        if n_hi != n_lo:
+            g = hi if n_hi > n_lo else lo
+            how = "majority"
+        else:
+            first = next(f for n in ("eroa_cm2", "rvol_ml") for f in quant if f.parameter == n)
+            g, how = int(first.grade), f"tie taken by {first.parameter}"
+        return g, "quantitation", f"quantitation concordant in one category ({SEVERITY_WORDS[lo]}–{SEVERITY_WORDS[hi]}); {GRADE_LABELS[g]} by {how} [2+/3+ split: trial convention]"
+    return None, "discordant_quantitation", "quantitative parameters in different categories: indeterminate (ASE 2017: consider TEE, CMR or 3D)"
 
-    **Returns:** an :class:`MRGrade`.
 
-    **Raises:** `InputError` for an unknown field, a value out of its physical
-    range, or when no grading parameter is given (the message lists them).
-    """
+def _decide(found: list[Finding], guideline: str) -> tuple[int | None, str, str, list[Finding], list[Finding]]:
+    """Steps 1–4 of the module docstring: (grade, rule, decision text, drivers, conflicting findings)."""
+    quant = [f for f in found if f.kind == "quantitative"]
+    sev = [f for f in found if f.kind == "criterion_severe"]
+    mild = [f for f in found if f.kind == "criterion_mild"]
+    need = _needed(guideline)
+    q_grade, q_rule, q_text = _by_quantitation(quant) if quant else (None, "insufficient", "")
+    if quant and all(f.grade == 0 for f in quant) and len(sev) < need:
+        return 0, "no_regurgitation", "no regurgitant flow measured", quant, []
+    if len(sev) >= need and len(mild) < need:
+        if q_grade is not None and q_grade <= 2:
+            return None, "criteria_vs_quantitation", f"{len(sev)} severe criteria (≥ {need}) but concordant quantitation {GRADE_LABELS[q_grade]}: indeterminate (consider TEE, CMR or 3D)", [], sev + quant
+        return 4, "criteria_severe", f"{len(sev)} criteria of severe MR (≥ {need}; ASE 2017 Fig. 12): severe", sev + [f for f in quant if f.grade == 4], []
+    if len(mild) >= need and len(sev) < need:
+        if q_grade is not None and q_grade >= 3:
+            return None, "criteria_vs_quantitation", f"{len(mild)} mild criteria (≥ {need}) but concordant quantitation {GRADE_LABELS[q_grade]}: indeterminate (consider TEE, CMR or 3D)", [], mild + quant
+        return 1, "criteria_mild", f"{len(mild)} criteria of mild MR (≥ {need}; ASE 2017 Fig. 12): mild", mild + [f for f in quant if f.grade <= 1], []
+    counted = f"{len(sev)} severe / {len(mild)} mild criteria (< {need}): quantitation decides"
+    if not quant:
+        return None, "insufficient", f"{counted}, but none given (EROA, RVol, RF): indeterminate", [], []
+    if q_grade is None:
+        grades = [f.grade for f in quant]
+        return None, q_rule, f"{counted}; {q_text}", [], [f for f in quant if f.grade in (min(grades), max(grades))]
+    return q_grade, q_rule, f"{counted}; {q_text}", [f for f in quant if _category(int(f.grade)) == _category(q_grade)], []
+
+
+def _parse(measurements: MRInputs | Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> MRInputs:
     data: dict[str, Any] = {}
     if isinstance(measurements, MRInputs):
         data = measurements.given()
@@ -361,81 +578,60 @@ def grade_mr(
         if k not in known:
             raise InputError(k, data[k], "no such field; known: " + ", ".join(sorted(known)))
     for k, v in data.items():
-        if k != "pv_flow":
-            try:
-                data[k] = float(v)
-            except (TypeError, ValueError):
-                lo, hi, unit = _RANGES[k]
-                raise InputError(k, v, f"a number in [{lo:g}, {hi:g}] {unit}") from None
-            if not math.isfinite(data[k]):
-                lo, hi, unit = _RANGES[k]
-                raise InputError(k, v, f"[{lo:g}, {hi:g}] {unit}")
-    inputs = MRInputs(**data)
+        if k in CATEGORICAL:
+            continue
+        lo, hi, unit = _RANGES[k]
+        try:
+            data[k] = float(v)
+        except (TypeError, ValueError):
+            raise InputError(k, v, f"a number in [{lo:g}, {hi:g}] {unit}") from None
+        if not math.isfinite(data[k]):
+            raise InputError(k, v, f"[{lo:g}, {hi:g}] {unit}")
+    return MRInputs(**data)
+
+
+def grade_mr(
+    measurements: MRInputs | Mapping[str, Any] | None = None,
+    *,
+    etiology: str = "primary",
+    guideline: str = "ase2017",
+    elliptical_orifice: bool = False,
+    **kwargs: Any,
+) -> MRGrade:
+    """Grade MR from any subset of measured parameters (algorithm in the module docstring).
+
+    **Arguments:**
+
+    - `measurements`: an :class:`MRInputs`, a mapping with its field names, or
+      ``None`` and the fields as keyword arguments.
+    - `etiology`: ``"primary"`` or ``"secondary"``.
+    - `guideline`: ``"ase2017"`` or ``"esc2021"`` (see :mod:`mitrasim.echo.thresholds`).
+    - `elliptical_orifice`: secondary MR with an elliptical orifice or low flow;
+      under ``"esc2021"`` it lowers the severe EROA/RVol cut-offs.
+
+    **Returns:** an :class:`MRGrade`.
+
+    **Raises:** `InputError` for an unknown field, a value out of its range or
+    not among its allowed values, or when no grading parameter is given.
+    """
+    inputs = _parse(measurements, kwargs)
     _validate(inputs, etiology, guideline)
-
-    found, notes = _findings(inputs, guideline, etiology, elliptical_orifice)
-    quant = [f for f in found if f.kind == "quantitative"]
-    S = [f for f in found if f.kind == "specific_severe"]
-    M = [f for f in found if f.kind == "specific_mild"]
-    support = [f for f in found if f.kind in ("supportive_mild", "supportive_severe")]
-
-    g: int | None
-    drivers: list[Finding]
-    conflict: list[Finding] = []
-    if quant and all(f.grade == 0 for f in quant) and not S:
-        g, drivers, decision = 0, quant, "no regurgitant flow measured"
-    elif S and M:
-        g, drivers, conflict = None, [], S + M
-        decision = "specific signs of both mild and severe MR: indeterminate, needs another modality"
-    elif S:
-        low = [f for f in quant if f.grade <= 2]
-        if low:
-            g, drivers, conflict = None, [], S + low
-            decision = "specific sign of severe MR contradicted by a quantitative parameter ≤ 2+: indeterminate"
-        else:
-            g, drivers, decision = 4, S + [f for f in quant if f.grade == 4], "specific sign(s) of severe MR settle it"
-    elif M:
-        high = [f for f in quant if f.grade >= 3]
-        if high:
-            g, drivers, conflict = None, [], M + high
-            decision = "specific sign of mild MR contradicted by a quantitative parameter ≥ 3+: indeterminate"
-        else:
-            g, drivers, decision = 1, M + [f for f in quant if f.grade <= 1], "specific sign(s) of mild MR settle it"
-    elif quant:
-        grades = [f.grade for f in quant]
-        lo, hi = min(grades), max(grades)
-        if lo == hi:
-            g, drivers, decision = lo, quant, "quantitative parameters concordant"
-        elif hi - lo == 1:
-            n_hi = sum(1 for x in grades if x == hi)
-            n_lo = len(grades) - n_hi
-            if n_hi != n_lo:
-                g = hi if n_hi > n_lo else lo
-                decision = "quantitative parameters: majority grade (adjacent grades)"
-            else:
-                g, decision = _tie_break(quant, support, lo, hi)
-                decision = "quantitative parameters split between adjacent grades; " + decision
-            drivers = [f for f in quant if f.grade == g] + [f for f in support if g in f.compatible]
-        else:
-            g, drivers = None, []
-            conflict = [f for f in quant if f.grade in (lo, hi)]
-            decision = "quantitative parameters discordant by ≥ 2 grades: indeterminate, needs another modality"
-    else:
-        g, drivers = None, []
-        decision = "no specific sign and no quantitative parameter: indeterminate (measure EROA, RVol or RF)"
-
+    found, notes, warnings = _findings(inputs, guideline, etiology, elliptical_orifice)
+    g, rule, decision, drivers, conflict = _decide(found, guideline)
+    ml: int | None = None
+    ml_rule: str | None = None
     if g is None:
-        disagreeing = [f.parameter for f in conflict]
-    else:
-        disagreeing = [f.parameter for f in found if g not in f.compatible]
+        q = {f.parameter: int(f.grade) for f in found if f.kind == "quantitative"}
+        ml = most_likely_grade(q)
+        ml_rule = MOST_LIKELY_RULE if ml is not None else "none: no quantitative parameter (measure EROA, RVol or RF)"
+    disagreeing = [f.parameter for f in conflict] if g is None else [f.parameter for f in found if f.kind != "not_used" and g not in f.compatible]
     keys = sources_of(guideline)
     citations.cite(*keys)
-    reasons = [decision] + [f.text for f in found]
     return MRGrade(
         grade=grade_label(g),
         grade_number=g,
         severity=INDETERMINATE if g is None else SEVERITY_WORDS[g],
-        reasons=reasons,
+        reasons=[decision] + [f.text for f in found],
         drivers=list(dict.fromkeys(f.parameter for f in drivers)),
         disagreeing=list(dict.fromkeys(disagreeing)),
         measurements=inputs.given(),
@@ -444,7 +640,23 @@ def grade_mr(
         notes=notes,
         findings=found,
         citations=list(keys),
+        rule=rule,
+        criteria_mild=[f.criterion for f in found if f.kind == "criterion_mild"],
+        criteria_severe=[f.criterion for f in found if f.kind == "criterion_severe"],
+        most_likely_grade=None if ml is None else grade_label(ml),
+        most_likely_rule=ml_rule,
+        warnings=warnings,
     )
+
+
+def decision_grade(g: MRGrade) -> int:
+    """The grade a decision (stop rule, indication, MVARC) uses: the guideline grade, or when
+    indeterminate the most-likely grade (:data:`MOST_LIKELY_RULE`); 4 when neither exists (no
+    quantitation at all — the operator keeps treating). Never silently the worst quantitative grade."""
+    if g.grade_number is not None:
+        return int(g.grade_number)
+    ml = g.most_likely_number
+    return 4 if ml is None else int(ml)
 
 
 PV_CODES: dict[str | None, int] = {None: -1, "normal": 0, "blunted": 1, "reversal": 2}
@@ -462,6 +674,25 @@ def _quant_grade_arrays(name: str, x: np.ndarray, guideline: str, sec_ell: np.nd
     c4_arr = np.where(sec_ell, c_ell, c4) if c_ell is not None else np.full(x.shape, np.inf if c4 is None else c4)
     g = np.where(x >= c4_arr, 4, g)
     return np.where(x == 0.0, 0, g)
+
+
+def _criteria_counts_arrays(shape: tuple[int, ...], guideline: str, vc_cm: np.ndarray | None, pv_flow_code: np.ndarray | None,
+                            e_velocity_m_s: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(severe, mild) criteria counts of the signs a synthetic echo reports (VC, PV flow, E velocity)."""
+    sev = np.zeros(shape, np.int64)
+    mild = np.zeros(shape, np.int64)
+    if vc_cm is not None:
+        vc = np.asarray(vc_cm, float)
+        mild += np.isfinite(vc) & (vc < _cut(guideline, "vc_cm", "specific_mild_below"))
+        sev += np.isfinite(vc) & (vc >= _cut(guideline, "vc_cm", "specific_severe_from"))
+    if pv_flow_code is not None:
+        pv = np.asarray(pv_flow_code)
+        mild += pv == PV_CODES["normal"]
+        sev += pv == PV_CODES["reversal"]
+    if e_velocity_m_s is not None:
+        e = np.asarray(e_velocity_m_s, float)
+        sev += np.isfinite(e) & (e > _cut(guideline, "e_velocity_m_s", "specific_severe_above"))
+    return sev, mild
 
 
 def grade_mr_arrays(
@@ -482,54 +713,41 @@ def grade_mr_arrays(
 
     EROA, RVol and RF are required (arrays of one shape); the optional signs are arrays of
     the same shape with NaN (``pv_flow_code``: −1, see :data:`PV_CODES`) where not measured.
-    With three quantitative parameters a tie between adjacent grades cannot occur, so the
-    supportive signs never decide here.  Values are not range-checked; a non-finite EROA,
-    RVol or RF gives an indeterminate grade.
+    The PISA radius is the measurement behind the EROA given, so it is never a criterion here
+    (accepted for the same signature as the inputs of :meth:`EchoMeasurements.mr_inputs`).
+    Values are not range-checked; a non-finite EROA, RVol or RF gives an indeterminate grade.
 
     Returns ``(grade, decision)``: ``grade`` 0–4 or −1 for *indeterminate*; ``decision``
-    the grade, or when indeterminate the worst quantitative grade (the procedure's rule).
+    the grade, or when indeterminate the most-likely grade (:func:`decision_grade`).
     """
     if guideline not in GUIDELINES:
         raise InputError("guideline", guideline, " | ".join(GUIDELINES))
+    _ = (pisa_radius_cm, aliasing_cm_s)  # counted once, as the EROA
     q_in = [np.asarray(a, dtype=float) for a in (eroa_cm2, rvol_ml, rf_pct)]
     shape = q_in[0].shape
     sec = np.zeros(shape, bool) if secondary is None else np.asarray(secondary, bool)
     sec_ell = sec & elliptical_orifice & (guideline == "esc2021")
-    q = np.stack([_quant_grade_arrays(nm, x, guideline, sec_ell) for nm, x in zip(("eroa_cm2", "rvol_ml", "rf_pct"), q_in)])
+    q = np.stack([_quant_grade_arrays(nm, x, guideline, sec_ell) for nm, x in zip(_QUANT, q_in)])
     finite = np.all(np.isfinite(np.stack(q_in)), axis=0)
-    spec_sev = np.zeros(shape, bool)
-    spec_mild = np.zeros(shape, bool)
-    if vc_cm is not None:
-        vc = np.asarray(vc_cm, float)
-        has = np.isfinite(vc)
-        spec_mild |= has & (vc < _cut(guideline, "vc_cm", "specific_mild_below"))
-        spec_sev |= has & (vc >= _cut(guideline, "vc_cm", "specific_severe_from"))
-    if pisa_radius_cm is not None:
-        r = np.asarray(pisa_radius_cm, float)
-        va_ok = aliasing_cm_s is None or (
-            _cut(guideline, "aliasing_cm_s", "radius_valid_from") <= aliasing_cm_s <= _cut(guideline, "aliasing_cm_s", "radius_valid_to")
-        )
-        if va_ok:
-            has = np.isfinite(r)
-            lo, hi = _cut(guideline, "pisa_radius_cm", "specific_mild_at_most"), _cut(guideline, "pisa_radius_cm", "specific_severe_from")
-            spec_mild |= has & (r <= lo)
-            spec_sev |= has & ~(r <= lo) & (r >= hi)
-    if pv_flow_code is not None:
-        spec_sev |= np.asarray(pv_flow_code) == PV_CODES["reversal"]
-    _ = e_velocity_m_s  # supportive only: decides a tie, which three quantitative parameters never give
     lo, hi = q.min(axis=0), q.max(axis=0)
-    majority = np.where((q == hi).sum(axis=0) >= 2, hi, lo)
-    by_quant = np.where(lo == hi, lo, np.where(hi - lo == 1, majority, -1))
+    cat = np.array([0, 0, 1, 1, 2])
+    majority = np.where((q == hi).sum(axis=0) >= 2, hi, lo)  # three values: never a tie
+    by_quant = np.where(lo == hi, lo, np.where((lo == 0) & (hi == 1), 1, np.where(cat[lo] == cat[hi], majority, -1)))
+    median = np.where(hi > 0, np.maximum(np.sort(q, axis=0)[1], 1), 0)
+    sev_n, mild_n = _criteria_counts_arrays(shape, guideline, vc_cm, pv_flow_code, e_velocity_m_s)
+    need = _needed(guideline)
+    severe_call = (sev_n >= need) & (mild_n < need)
+    mild_call = (mild_n >= need) & (sev_n < need)
     grade = np.where(
-        np.all(q == 0, axis=0) & ~spec_sev,
+        np.all(q == 0, axis=0) & (sev_n < need),
         0,
         np.where(
-            spec_sev & spec_mild,
-            -1,
-            np.where(spec_sev, np.where(lo <= 2, -1, 4), np.where(spec_mild, np.where(hi >= 3, -1, 1), by_quant)),
+            severe_call,
+            np.where((by_quant >= 0) & (by_quant <= 2), -1, 4),
+            np.where(mild_call, np.where(by_quant >= 3, -1, 1), by_quant),
         ),
     )
     grade = np.where(finite, grade, -1)
-    decision = np.where(grade >= 0, grade, np.where(finite, hi, 4))
+    decision = np.where(grade >= 0, grade, np.where(finite, median, 4))
     citations.cite(*sources_of(guideline))
     return grade.astype(np.int64), decision.astype(np.int64)

@@ -10,6 +10,7 @@ velocity (and VTI) are given and EROA (RVol) is not.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,7 +23,10 @@ from mitrasim.errors import InputError, from_validation_error
 from mitrasim.files import read_text
 from mitrasim.ranges import RANGES
 
-__all__ = ["EchoInput", "load_case_echo", "to_mr_inputs"]
+__all__ = ["EchoInput", "load_case_echo", "to_mr_inputs", "MR_SIGN_FIELDS"]
+
+#: Grading inputs taken from the echo section as they are (EROA and RVol may be derived by PISA).
+MR_SIGN_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(MRInputs) if f.name not in ("eroa_cm2", "rvol_ml"))
 
 
 class EchoInput(BaseModel):
@@ -34,17 +38,24 @@ class EchoInput(BaseModel):
     rvol_ml: float | None = Field(None, ge=0, le=500)
     rf_pct: float | None = Field(None, ge=0, le=100)
     vc_cm: float | None = Field(None, ge=0, le=3)
+    vc_biplane_cm: float | None = Field(None, ge=0, le=3)
     pisa_radius_cm: float | None = Field(None, gt=0, le=5)
     aliasing_cm_s: float | None = Field(None, gt=0, le=200)
     mr_vmax_cm_s: float | None = Field(None, gt=0, le=1000)
     mr_vti_cm: float | None = Field(None, ge=0, le=500)
-    wall_angle_deg: float = Field(180.0, gt=0, le=180)
+    wall_angle_deg: float | None = Field(None, ge=1, le=180)
     pv_flow: Literal["normal", "blunted", "reversal"] | None = None
     e_velocity_m_s: float | None = Field(None, ge=0, le=10)
+    inflow_pattern: Literal["a_dominant", "variable", "e_dominant"] | None = None
     jet_area_pct: float | None = Field(None, ge=0, le=100)
+    jet_type: Literal["central", "eccentric", "eccentric_wall_hugging"] | None = None
+    cw_density: Literal["faint", "dense_parabolic", "dense_triangular"] | None = None
+    mv_morphology: Literal["normal_or_mild", "moderate", "flail_or_large_defect"] | None = None
     la_volume_index_ml_m2: float | None = Field(None, ge=0, le=300)
+    lv_size: Literal["normal", "enlarged"] | None = None
     mva_cm2: float | None = RANGES["mva_cm2"].field(None)
     mean_gradient_mmhg: float | None = Field(None, ge=0, le=60)
+    hr_bpm: float | None = Field(None, ge=20, le=250)  # at the study; the stenosis gradient's caveat
     # context reported with the study (not grading inputs)
     lvef_pct: float | None = Field(None, ge=5, le=85)
     lvedv_ml: float | None = Field(None, ge=20, le=500)
@@ -101,21 +112,12 @@ def to_mr_inputs(e: EchoInput) -> tuple[MRInputs, list[str]]:
         if missing:
             raise InputError(missing[0], None, "PISA needs pisa_radius_cm, aliasing_cm_s and mr_vmax_cm_s (and mr_vti_cm for RVol)")
     if eroa is None and None not in pisa.values():
-        eroa = calc.pisa_eroa_cm2(e.pisa_radius_cm, e.aliasing_cm_s, e.mr_vmax_cm_s, e.wall_angle_deg)
-        notes.append(f"EROA {eroa:.3f} cm² by PISA (r {e.pisa_radius_cm:g} cm, Va {e.aliasing_cm_s:g} cm/s, Vmax {e.mr_vmax_cm_s:g} cm/s, α {e.wall_angle_deg:g}°)")
+        alpha = 180.0 if e.wall_angle_deg is None else e.wall_angle_deg
+        eroa = calc.pisa_eroa_cm2(e.pisa_radius_cm, e.aliasing_cm_s, e.mr_vmax_cm_s, alpha)
+        notes.append(f"EROA {eroa:.3f} cm² by PISA (r {e.pisa_radius_cm:g} cm, Va {e.aliasing_cm_s:g} cm/s, Vmax {e.mr_vmax_cm_s:g} cm/s, α {alpha:g}°)")
     if rvol is None and eroa is not None and e.mr_vti_cm is not None:
         rvol = calc.pisa_rvol_ml(eroa, e.mr_vti_cm)
         notes.append(f"RVol {rvol:.1f} mL = EROA × VTI {e.mr_vti_cm:g} cm")
-    mr = MRInputs(
-        eroa_cm2=eroa,
-        rvol_ml=rvol,
-        rf_pct=e.rf_pct,
-        vc_cm=e.vc_cm,
-        pisa_radius_cm=e.pisa_radius_cm,
-        aliasing_cm_s=e.aliasing_cm_s,
-        pv_flow=e.pv_flow,
-        e_velocity_m_s=e.e_velocity_m_s,
-        jet_area_pct=e.jet_area_pct,
-        la_volume_index_ml_m2=e.la_volume_index_ml_m2,
-    )
+    same = {f: getattr(e, f) for f in MR_SIGN_FIELDS}
+    mr = MRInputs(eroa_cm2=eroa, rvol_ml=rvol, **same)
     return mr, notes

@@ -16,7 +16,7 @@ from mitrasim.errors import InputError, check_range
 
 __all__ = ["StenosisGrade", "grade_stenosis", "MVARCResult", "evaluate_mvarc"]
 
-_ORDER = {"mild": 1, "moderate": 2, "severe": 3}
+_ORDER = {"none": 0, "none or mild": 1, "mild": 1, "moderate": 2, "severe": 3}
 
 
 def _v(table: str, parameter: str, kind: str) -> float:
@@ -27,7 +27,9 @@ def _v(table: str, parameter: str, kind: str) -> float:
 
 @dataclass
 class StenosisGrade:
-    """`severity` is ``"mild"``, ``"moderate"`` or ``"severe"`` (the worse of the parameters given)."""
+    """`severity`: ``"none"``, ``"mild"``, ``"moderate"`` or ``"severe"`` (ASE/EAE 2009 words; ``"none or
+    mild"`` from a gradient < 5 mmHg alone); `acc_aha_stage` the ACC/AHA 2020 stage by MVA; `caveats`
+    the heart-rate and flow caveats of the gradient."""
 
     severity: str
     by_mva: str | None
@@ -35,55 +37,84 @@ class StenosisGrade:
     reasons: list[str]
     measurements: dict[str, float]
     discordant: bool = False
-    citations: list[str] = field(default_factory=lambda: ["baumgartner2009"])
+    acc_aha_stage: str | None = None
+    caveats: list[str] = field(default_factory=list)
+    citations: list[str] = field(default_factory=lambda: ["baumgartner2009", "otto2020"])
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "severity": self.severity,
+            "acc_aha_stage": self.acc_aha_stage,
             "by_mva": self.by_mva,
             "by_gradient": self.by_gradient,
             "discordant": self.discordant,
             "reasons": list(self.reasons),
+            "caveats": list(self.caveats),
             "measurements": dict(self.measurements),
             "citations": list(self.citations),
         }
 
 
-def grade_stenosis(mva_cm2: float | None = None, mean_gradient_mmhg: float | None = None) -> StenosisGrade:
+def _by_mva(a: float) -> tuple[str, str]:
+    """(ASE/EAE 2009 severity with "none" for a normal area, ACC/AHA 2020 stage)."""
+    normal = _v("ms", "mva_cm2", "normal_above")
+    mod, sev = _v("ms", "mva_cm2", "moderate_at_most"), _v("ms", "mva_cm2", "severe_below")
+    acc_sev, acc_vsev = _v("ms", "mva_cm2", "acc_aha_severe_at_most"), _v("ms", "mva_cm2", "acc_aha_very_severe_at_most")
+    severity = "none" if a > normal else "severe" if a < sev else "moderate" if a <= mod else "mild"
+    stage = (
+        "no stenosis (normal valve area)" if a > normal
+        else "C/D very severe MS" if a <= acc_vsev
+        else "C/D severe MS" if a <= acc_sev
+        else "B progressive MS"
+    )  # fmt: skip
+    return severity, stage
+
+
+def grade_stenosis(mva_cm2: float | None = None, mean_gradient_mmhg: float | None = None, hr_bpm: float | None = None) -> StenosisGrade:
     """Grade mitral stenosis from the valve area and/or the mean diastolic gradient.
 
-    MVA: > 1.5 cm² mild, 1.0–1.5 moderate, < 1.0 severe; mean gradient: < 5 mmHg
-    mild, 5–10 moderate, > 10 severe (ASE/EAE 2009). The table's "mild" row also
-    holds normal valves (normal MVA 4–6 cm²). With both, the worse one is
-    reported and a disagreement is flagged: the gradient depends on flow and
-    heart rate, the area does not.
+    MVA (ASE/EAE 2009 table, Baumgartner 2009): > 1.5 cm² mild, 1.0–1.5 moderate, < 1.0
+    severe, and *no stenosis* above the normal-area cut (a normal MVA is 4–6 cm²);
+    the ACC/AHA 2020 stage is given alongside (B progressive above 1.5 cm², C/D
+    severe at ≤ 1.5, very severe at ≤ 1.0). Mean gradient: < 5 mmHg none or mild,
+    5–10 moderate, > 10 severe — valid at heart rates 60–80 bpm in sinus rhythm
+    (caveat when `hr_bpm` is outside or not given): the gradient depends on flow
+    and heart rate, the area does not, so with both the **area decides** and a
+    disagreement is flagged.
 
     **Raises:** `InputError` if neither is given or a value is out of range.
     """
     if mva_cm2 is None and mean_gradient_mmhg is None:
         raise InputError("measurements", None, "at least one of: mva_cm2, mean_gradient_mmhg")
     reasons: list[str] = []
+    caveats: list[str] = []
     meas: dict[str, float] = {}
-    by_mva = by_grad = None
+    by_mva = by_grad = stage = None
     if mva_cm2 is not None:
         a = check_range("mva_cm2", mva_cm2, 0.0, 10.0, lo_open=True, unit="cm2")
         meas["mva_cm2"] = a
-        mod, sev = _v("ms", "mva_cm2", "moderate_at_most"), _v("ms", "mva_cm2", "severe_below")
-        by_mva = "severe" if a < sev else "moderate" if a <= mod else "mild"
-        reasons.append(f"MVA {a:g} cm² → {by_mva}")
+        by_mva, stage = _by_mva(a)
+        reasons.append(f"MVA {a:g} cm² → {by_mva} (ACC/AHA 2020: {stage})")
     if mean_gradient_mmhg is not None:
         g = check_range("mean_gradient_mmhg", mean_gradient_mmhg, 0.0, 60.0, unit="mmHg")
         meas["mean_gradient_mmhg"] = g
         mod, sev = _v("ms", "mean_gradient_mmhg", "moderate_from"), _v("ms", "mean_gradient_mmhg", "severe_above")
-        by_grad = "severe" if g > sev else "moderate" if g >= mod else "mild"
+        by_grad = "severe" if g > sev else "moderate" if g >= mod else "none or mild"
         reasons.append(f"mean gradient {g:g} mmHg → {by_grad}")
-    found = [s for s in (by_mva, by_grad) if s is not None]
-    severity = max(found, key=_ORDER.__getitem__)
-    discordant = len(set(found)) > 1
+        lo, hi = _v("ms", "hr_bpm", "gradient_valid_from"), _v("ms", "hr_bpm", "gradient_valid_to")
+        if hr_bpm is None:
+            caveats.append(f"gradient bands assume a heart rate of {lo:g}–{hi:g} bpm in sinus rhythm (heart rate not given)")
+        else:
+            hr = check_range("hr_bpm", hr_bpm, 20.0, 250.0, unit="bpm")
+            meas["hr_bpm"] = hr
+            if not lo <= hr <= hi:
+                caveats.append(f"heart rate {hr:g} bpm outside {lo:g}–{hi:g}: the gradient {'over' if hr > hi else 'under'}states the stenosis")
+    severity = by_mva if by_mva is not None else str(by_grad)
+    discordant = by_mva is not None and by_grad is not None and abs(_ORDER[by_mva] - _ORDER[by_grad]) >= 1 and not (by_mva in ("none", "mild") and by_grad == "none or mild")
     if discordant:
-        reasons.append("MVA and gradient disagree (gradient depends on flow and heart rate); worse one reported")
-    citations.cite("baumgartner2009")
-    return StenosisGrade(severity, by_mva, by_grad, reasons, meas, discordant)
+        reasons.append("MVA and gradient disagree (the gradient depends on flow and heart rate): the area decides")
+    citations.cite("baumgartner2009", "otto2020")
+    return StenosisGrade(severity, by_mva, by_grad, reasons, meas, discordant, stage, caveats)
 
 
 @dataclass

@@ -23,9 +23,12 @@ Conventions and assumptions:
   (what LVOT Doppler sees); RVol_volumetric = total − forward; RF = RVol / total.
 - Mean gradient: 4 v² with v = q_mv / MVA (m/s), averaged over diastole; E velocity
   is the first peak of that velocity in diastole.
-- Pulmonary veins: ``"reversal"`` if q_pvein < 0 at any time in systole
-  (below −`flow_threshold_rel` × peak |q_pvein|), else ``"blunted"`` if the systolic
-  peak is below the diastolic peak, else ``"normal"`` (systolic dominance).
+- Pulmonary veins: S wave = the vein's flow during ventricular systole, D wave = during
+  diastole; ``"reversal"`` only when the systolic flow falls below
+  −``PV_REVERSAL_REL_MEAN`` × the vein's mean forward flow (the one echo path's rule,
+  :mod:`mitrasim.echo.simulated`; a brief negative sample is not a reversal), else
+  ``"blunted"`` if the S peak is below the D peak, else ``"normal"`` (systolic
+  dominance); `pv_s_d_ratio` is S peak / D peak.
 
 Checked against the closed-loop engine (``regazzoni2022``, tests/test_echo_simulated.py):
 its beat starts at ventricular contraction onset, so diastole wraps around the
@@ -53,7 +56,7 @@ import numpy as np
 from mitrasim import citations
 from mitrasim.echo import sources as _sources  # noqa: F401
 from mitrasim.echo.calculators import vena_contracta_cm
-from mitrasim.echo.grading import MRGrade, MRInputs, grade_mr
+from mitrasim.echo.grading import MRGrade, MRInputs, decision_grade, grade_mr
 from mitrasim.errors import InputError
 
 __all__ = [
@@ -132,6 +135,7 @@ class EchoMeasurements:
     mva_cm2: float
     hr_bpm: float
     vc_aspect_ratio: float = 1.0
+    pv_s_d_ratio: float | None = None
     noisy: bool = False
     citations: list[str] = field(default_factory=list)
 
@@ -243,16 +247,24 @@ def _e_peak(v: np.ndarray, dia: np.ndarray) -> float:
     return top
 
 
-def _pv_pattern(q: np.ndarray, dia: np.ndarray, rel: float) -> str | None:
+def _pv_pattern(q: np.ndarray, dia: np.ndarray) -> tuple[str | None, float | None]:
+    """(pattern, S/D peak ratio) of the pulmonary-vein flow over one beat.
+
+    ``"reversal"``: the flow during ventricular systole (``~dia``) falls below
+    −PV_REVERSAL_REL_MEAN × the vein's mean forward flow (the rule of the one echo path,
+    :mod:`mitrasim.echo.simulated`); else ``"blunted"`` when the systolic (S) peak is below the
+    diastolic (D) peak, ``"normal"`` (systolic dominance) otherwise.
+    """
+    from mitrasim.echo.simulated import PV_REVERSAL_REL_MEAN
+
     if dia.all() or not dia.any():
-        return None
-    scale = float(np.max(np.abs(q)))
-    if scale == 0.0:
-        return None
-    sys_q, dia_q = q[~dia], q[dia]
-    if float(sys_q.min()) < -rel * scale:
-        return "reversal"
-    return "blunted" if float(sys_q.max()) < float(dia_q.max()) else "normal"
+        return None, None
+    mean_fwd = max(float(q.mean()), 0.0)  # over one period = forward stroke volume / period
+    s_peak, d_peak = float(q[~dia].max()), float(q[dia].max())
+    ratio = s_peak / d_peak if d_peak > 0.0 else None
+    if float(q[~dia].min()) < -PV_REVERSAL_REL_MEAN * mean_fwd:
+        return "reversal", ratio
+    return ("blunted" if s_peak < d_peak else "normal"), ratio
 
 
 def synthetic_echo(
@@ -341,7 +353,7 @@ def synthetic_echo(
         e_vel = _e_peak(v_m_s, dia) * f(nm.doppler_velocity)
     else:
         mean_grad = e_vel = None
-    pv = _pv_pattern(arr["q_pvein_ml_s"], dia, flow_threshold_rel)
+    pv, pv_sd = _pv_pattern(arr["q_pvein_ml_s"], dia)
 
     keys = ["zoghbi2017"] + (list(dict.fromkeys(s for v in NOISE_SOURCES.values() for s in v[1])) if noise else [])
     citations.cite(*keys)
@@ -359,6 +371,7 @@ def synthetic_echo(
         mean_gradient_mmhg=mean_grad,
         e_velocity_m_s=e_vel,
         pv_flow=pv,
+        pv_s_d_ratio=pv_sd,
         lvedv_ml=edv,
         lvesv_ml=esv,
         lvef_pct=ef,
@@ -440,7 +453,8 @@ def measurement_columns(
 ) -> dict[str, np.ndarray]:
     """Columns over patients: every numeric field of :class:`EchoMeasurements`
     (NaN where not measurable), `pv_flow` (object array), and the guideline
-    grade (`grade`: labels, `grade_number`: NaN when indeterminate).
+    grade (`grade`: labels, `grade_number`: NaN when indeterminate; `decision_grade`: the
+    grade or, when indeterminate, the named most-likely grade).
     """
     cols: dict[str, np.ndarray] = {}
     skip = {"citations", "noisy", "pv_flow"}
@@ -452,4 +466,5 @@ def measurement_columns(
     grades = [m.grade(etiology=etiology, guideline=guideline) for m in measurements]
     cols["grade"] = np.array([g.grade for g in grades], dtype=object)
     cols["grade_number"] = np.array([np.nan if g.grade_number is None else float(g.grade_number) for g in grades])
+    cols["decision_grade"] = np.array([decision_grade(g) for g in grades], dtype=np.int64)
     return cols

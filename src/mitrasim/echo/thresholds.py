@@ -22,11 +22,11 @@ Cut kinds (value ``x`` of a parameter, cut ``c``):
 - ``"grade2_from"``, ``"grade3_from"``, ``"grade4_from"``: quantitative cut
   points; ``x >= c`` reaches that grade.
 - ``"specific_mild_below"`` (x < c), ``"specific_mild_at_most"`` (x <= c):
-  specific sign of mild MR.
+  a criterion of the mild column of ASE 2017 Table 6 / Fig. 12.
 - ``"specific_severe_from"`` (x >= c), ``"specific_severe_above"`` (x > c):
-  specific sign of severe MR.
-- ``"supportive_severe_above"`` (x > c): supports severe, decides nothing alone.
-- ``"supportive_mild_at_most"`` (x <= c): supports non-severe, decides nothing alone.
+  a criterion of the severe column. One criterion never settles the grade.
+- ``"decisive_at_least"`` (parameter ``"criteria"``): how many criteria of one
+  column (mild or severe) call the grade without quantitation (ASE 2017 Fig. 12).
 - ``"secondary_may_be_severe_from"``: secondary MR, note only (ase2017).
 - ``"secondary_elliptical_severe_from"``: secondary MR with elliptical orifice
   or low flow, severe (esc2021).
@@ -72,29 +72,36 @@ THRESHOLDS: tuple[Threshold, ...] = (
     T(_BOTH, "rf_pct", "grade2_from", 30.0, _ASE, "src"),
     T(_BOTH, "rf_pct", "grade3_from", 40.0, _ASE, "src"),
     T(_BOTH, "rf_pct", "grade4_from", 50.0, _ASE + _ESC, "src"),
-    # --- MR, vena contracta ---
+    # --- MR, qualitative / semi-quantitative criteria (ASE 2017 Table 6 and Fig. 12) ---
+    T(_BOTH, "criteria", "decisive_at_least", 4.0, _ASE, "sec", "Fig. 12: mild or severe only when >= 4 criteria of that column agree"),
     T(_BOTH, "vc_cm", "specific_mild_below", 0.30, _ASE, "src"),
-    T(_BOTH, "vc_cm", "specific_severe_from", 0.70, _ASE + _ESC, "src", "> 0.8 cm biplane"),
-    # --- MR, flow convergence (PISA radius at Nyquist 30-40 cm/s, central jet) ---
+    T(_BOTH, "vc_cm", "specific_severe_from", 0.70, _ASE + _ESC, "src"),
+    T(_BOTH, "vc_biplane_cm", "specific_severe_above", 0.80, _ASE, "src", "biplane (two-chamber + long axis) average"),
+    # --- MR, flow convergence (PISA radius at Nyquist 30-40 cm/s, central jet only) ---
     T(("ase2017",), "pisa_radius_cm", "specific_mild_at_most", 0.30, _ASE, "check", "small or no flow convergence"),
     T(("ase2017",), "pisa_radius_cm", "specific_severe_from", 0.90, _ASE, "check", "large flow convergence"),
     T(("esc2021",), "pisa_radius_cm", "specific_mild_at_most", 0.30, _ESC, "check"),
     T(("esc2021",), "pisa_radius_cm", "specific_severe_from", 1.00, _ESC, "check", "EACVI: large flow convergence >= 10 mm"),
     T(_BOTH, "aliasing_cm_s", "radius_valid_from", 30.0, _ASE, "check", "radius signs hold at Nyquist 30-40 cm/s"),
     T(_BOTH, "aliasing_cm_s", "radius_valid_to", 40.0, _ASE, "check"),
-    # --- MR, colour jet area (% of LA area) ---
+    # --- MR, colour jet area (% of LA area; central jets only) ---
     T(_BOTH, "jet_area_pct", "specific_mild_below", 20.0, _ASE, "check", "small central jet"),
     T(_BOTH, "jet_area_pct", "specific_severe_above", 50.0, _ASE, "src", "large central jet"),
-    # --- MR, supportive ---
-    T(_BOTH, "e_velocity_m_s", "supportive_severe_above", 1.2, _ASE, "src", "E-wave dominant inflow"),
-    T(_BOTH, "la_volume_index_ml_m2", "supportive_severe_above", 34.0, ("lang2015",) + _ASE, "check", "enlarged LA"),
-    T(_BOTH, "la_volume_index_ml_m2", "supportive_mild_at_most", 34.0, ("lang2015",) + _ASE, "check", "normal LA size"),
+    # --- MR, mitral inflow, chambers ---
+    T(_BOTH, "e_velocity_m_s", "specific_severe_above", 1.2, _ASE, "src", "E-wave dominant inflow"),
+    T(_BOTH, "la_volume_index_ml_m2", "specific_severe_above", 34.0, ("lang2015",) + _ASE, "check", "enlarged LA (Lang 2015 upper normal)"),
+    T(_BOTH, "la_volume_index_ml_m2", "specific_mild_at_most", 34.0, ("lang2015",) + _ASE, "check", "normal LA size"),
     # --- MR, secondary etiology ---
     T(("ase2017",), "eroa_cm2", "secondary_may_be_severe_from", 0.30, _ASE, "src", "elliptical orifice may underestimate"),
     T(("ase2017",), "rvol_ml", "secondary_may_be_severe_from", 45.0, _ASE, "src", "low-flow state"),
     T(("esc2021",), "eroa_cm2", "secondary_elliptical_severe_from", 0.30, _ESC, "sec", "elliptical orifice / low flow"),
     T(("esc2021",), "rvol_ml", "secondary_elliptical_severe_from", 45.0, _ESC, "sec", "elliptical orifice / low flow"),
-    # --- Mitral stenosis (ASE/EAE 2009) ---
+    # --- Mitral stenosis (ASE/EAE 2009 Table; ACC/AHA 2020 stages of MS) ---
+    T(("ms",), "mva_cm2", "normal_above", 2.0, ("otto2020", "baumgartner2009"), "check", "normal MVA 4-6 cm2; stage B (progressive) MVA > 1.5"),
+    T(("ms",), "mva_cm2", "acc_aha_severe_at_most", 1.5, ("otto2020",), "sec", "stage C/D severe MS"),
+    T(("ms",), "mva_cm2", "acc_aha_very_severe_at_most", 1.0, ("otto2020",), "sec", "very severe MS"),
+    T(("ms",), "hr_bpm", "gradient_valid_from", 60.0, ("baumgartner2009",), "check", "gradient bands hold at 60-80 bpm, sinus rhythm"),
+    T(("ms",), "hr_bpm", "gradient_valid_to", 80.0, ("baumgartner2009",), "check"),
     T(("ms",), "mva_cm2", "moderate_at_most", 1.5, ("baumgartner2009",), "sec", "mild: > 1.5"),
     T(("ms",), "mva_cm2", "severe_below", 1.0, ("baumgartner2009",), "sec"),
     T(("ms",), "mean_gradient_mmhg", "moderate_from", 5.0, ("baumgartner2009",), "sec", "mild: < 5"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -106,15 +106,18 @@ def outcome_from_case(path: str | Path) -> ValveOutcome:
                          f"no clip placed: {result.stop_reason}")
     line = valve_from_spec(case.valve).line_length_mm
 
-    def grade(g: str) -> str:
-        g = g.split()[0] if g else "0"
-        return g if g in ("0", "1+", "2+", "3+", "4+") else "4+"
+    from mitrasim.echo.grading import grade_label
+
+    def grade(state: Any) -> str:
+        """The procedure's decision grade (the guideline grade, or its named most-likely grade when
+        indeterminate), from the one echo path — never a worst-case stand-in."""
+        return grade_label(int(state.decision_grade))
 
     return outcome_from_dict({
         "eroa_before_cm2": result.baseline.eroa_cm2,
         "eroa_after_cm2": result.final.eroa_cm2,
-        "mr_grade_before": grade(result.baseline.mr_grade),
-        "mr_grade_after": grade(result.final.mr_grade),
+        "mr_grade_before": grade(result.baseline),
+        "mr_grade_after": grade(result.final),
         "mean_gradient_after_mmhg": result.final.mean_gradient_mmhg,
         "mva_after_cm2": result.final.mva_cm2,
         "coaptation_length_mm": line,

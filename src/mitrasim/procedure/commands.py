@@ -15,6 +15,8 @@ from typing import Any, Optional
 
 import typer
 
+from mitrasim.procedure.indication import RESEARCH_FLAG
+
 from mitrasim import DISCLAIMER
 from mitrasim.errors import InputError
 
@@ -53,6 +55,8 @@ def print_plan(res: Any, console: Any, top: int = 5) -> None:
     from rich.table import Table
 
     b = res.baseline
+    if res.indication_note:
+        console.print(f"[bold red]{res.indication_note}[/bold red]")
     console.print(f"[bold]{res.name}[/bold] — baseline: EROA {b.eroa_cm2:.2f} cm², MR {b.mr_grade}, "
                   f"mean gradient {b.mean_gradient_mmhg:.1f} mmHg, MVA {b.mva_cm2:.2f} cm²")  # fmt: skip
     console.print(f"{res.n_evaluated} plans evaluated in one engine batch ({res.seconds_engine:.2f} s engine, {res.seconds_total:.2f} s total); rules: {res.rules.text()}")
@@ -72,18 +76,25 @@ def print_plan(res: Any, console: Any, top: int = 5) -> None:
         console.print(t2)
     for n, v in sorted(res.verdicts.items()):
         console.print(f"  • {v}")
+    mv = res.mvarc()
+    console.print(f"Best plan, MVARC echo component: residual MR {mv.residual_mr}; {'iatrogenic stenosis' if mv.iatrogenic_stenosis else 'no iatrogenic stenosis'}")
+    for line in mv.lines():
+        console.print(f"   {line}")
     console.print(f"[dim]{DISCLAIMER}[/dim]")
 
 
 def print_procedure(res: Any, console: Any) -> None:
     """The operator's log and the before/after table."""
+    if res.indication_note:
+        console.print(f"[bold red]{res.indication_note}[/bold red]")
     console.print(f"[bold]{res.name}[/bold] — procedure (seed {res.seed})")
     for line in res.log:
         console.print(line, markup=False)
     print_before_after(res, console)
     sten = {True: "iatrogenic stenosis", False: "no iatrogenic stenosis", None: "stenosis not assessable"}[res.mvarc.iatrogenic_stenosis]
-    ok = {True: "met", False: "not met", None: "not assessable"}[res.mvarc.success]
-    console.print(f"MVARC: residual MR {res.mvarc.residual_mr}; {sten}; device success criteria {ok}")
+    console.print(f"MVARC: residual MR {res.mvarc.residual_mr}; {sten}")
+    for line in res.mvarc.lines():
+        console.print(f"   {line}")
     ev = [k for k, v in res.complications.items() if v]
     console.print("Complications: " + (", ".join(ev) if ev else "none"))
     console.print(f"[dim]{DISCLAIMER}[/dim]")
@@ -123,6 +134,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
         report: Optional[Path] = typer.Option(None, "--report", metavar="FILE.html", help="Write a self-contained HTML report."),
         top: int = typer.Option(5, "--top", min=1, max=50, help="How many plans to show."),
+        research: bool = typer.Option(False, RESEARCH_FLAG, help="Plan a baseline below MR 3+ (outside the TEER indication); stated in every output."),
     ) -> None:
         """Enumerate clip plans for a case, evaluate them on the engine and rank them."""
         from rich.console import Console
@@ -131,13 +143,13 @@ def register(app: typer.Typer) -> None:
         from mitrasim.procedure.planner import plan_case
 
         c = load_case(case)
-        res = plan_case(c)
+        res = plan_case(c, research_below_indication=research)
         proc = None
         if report is not None:
             from mitrasim.procedure.process import run_procedure
             from mitrasim.procedure.report import write_report
 
-            proc = run_procedure(c, seed=0, waveforms=True)
+            proc = run_procedure(c, seed=0, waveforms=True, research_below_indication=research)
             write_report(report, case=c, plan=res, procedure=proc)
         if as_json:
             d = res.to_dict(top=top)
@@ -156,6 +168,7 @@ def register(app: typer.Typer) -> None:
         seed: Optional[str] = typer.Option(None, "--seed", metavar="N", help="Seed of the complication draws (default 0)."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
         report: Optional[Path] = typer.Option(None, "--report", metavar="FILE.html", help="Write a self-contained HTML report."),
+        research: bool = typer.Option(False, RESEARCH_FLAG, help="Simulate a baseline below MR 3+ (outside the TEER indication); stated in every output."),
     ) -> None:
         """Simulate the TEER procedure clip by clip, as the operator would see it."""
         from rich.console import Console
@@ -165,7 +178,7 @@ def register(app: typer.Typer) -> None:
 
         s = parse_seed(seed)
         c = load_case(case)
-        res = run_procedure(c, seed=s, waveforms=report is not None)
+        res = run_procedure(c, seed=s, waveforms=report is not None, research_below_indication=research)
         if report is not None:
             from mitrasim.procedure.report import write_report
 

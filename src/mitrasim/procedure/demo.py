@@ -51,7 +51,8 @@ def run_demo(console: Any = None, *, seed: int = 0) -> dict[str, Any]:
         console.print("   " + line, markup=False)
     print_before_after(proc, console)
     sten = {True: "iatrogenic stenosis", False: "no iatrogenic stenosis", None: "stenosis not assessable"}[proc.mvarc.iatrogenic_stenosis]
-    ok = {True: "met", False: "not met", None: "not assessable"}[proc.mvarc.success]
-    console.print(f"4. MVARC: residual MR {proc.mvarc.residual_mr}; {sten}; device success criteria {ok}")
+    console.print(f"4. MVARC: residual MR {proc.mvarc.residual_mr}; {sten}")
+    for line in proc.mvarc.lines():
+        console.print(f"   {line}")
     console.print(f"[dim]{DISCLAIMER}[/dim]")
     return {"case": case, "plan": plan, "procedure": proc}

@@ -14,38 +14,23 @@ cycle when one is given.
 
 Echo from the steady beat
 -------------------------
-The procedure measures every state as the noise-free synthetic echo of
-:func:`mitrasim.echo.synthetic_echo` would, but from the engine's beat metrics
-instead of stored waveforms (waveforms of 10,000 patients × candidates would
-not fit in memory).  Without noise the two agree by construction:
-
-* PISA EROA = EROA (``2π r² Va / Vmax`` with ``r² = Q_peak/(2π Va)``,
-  ``Vmax = Q_peak/EROA``); PISA radius ``r = sqrt(Q_peak / (2π Va))``, Va = 40 cm/s;
-* RVol = ∫ q_MR dt (engine ``rvol_ml``); volumetric RF = (SV_total − SV_fwd)/SV_total;
-* vena contracta = ``2 sqrt(EROA / (π k))`` with the orifice aspect ratio ``k``
-  (1 for a primary jet, :data:`SECONDARY_VC_ASPECT` for the long functional
-  orifice);
-* mean gradient and E velocity = the engine's diastolic ``4v²`` averages;
-* pulmonary-vein pattern: ``"reversal"`` when the engine sees systolic flow
-  reversal, else not reported (blunted vs. normal needs the waveform; it only
-  breaks ties between adjacent grades, which three quantitative parameters
-  cannot produce).
-
-The grade is :func:`mitrasim.echo.grade_mr` (ASE 2017).  When it is
-indeterminate (discordant parameters), the *decision grade* used by the stop
-rules is the worst quantitative grade (conservative: the operator keeps
-treating).
+Every state is measured by the one echo path, :mod:`mitrasim.echo.simulated` (from the
+engine's beat metrics; the web and the synthetic echo of waveforms agree with it).  The
+grade is :func:`mitrasim.echo.grade_mr` (ASE 2017).  When it is indeterminate (discordant
+parameters), the *decision grade* used by the stop rules is the guideline grade's named
+most-likely grade (:data:`mitrasim.echo.grading.MOST_LIKELY_RULE`), never silently the worst.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from mitrasim.echo.grading import PV_CODES, MRGrade, MRInputs, grade_label, grade_mr, grade_mr_arrays
+from mitrasim.echo.grading import MRGrade, MRInputs, grade_label, grade_mr
+from mitrasim.echo.grading import decision_grade as _decision_grade
+from mitrasim.echo.simulated import ALIASING_CM_S, SECONDARY_VC_ASPECT, echo_from_beats, echo_row, grade_beats
 from mitrasim.echo.synthetic import EchoMeasurements
 
 __all__ = [
@@ -60,12 +45,6 @@ __all__ = [
     "decision_grade",
 ]
 
-ALIASING_CM_S = 40.0
-"""Colour-Doppler aliasing velocity for PISA (clinical.md: usually 30–40 cm/s)."""
-
-SECONDARY_VC_ASPECT = 2.5
-"""Long/short axis ratio of a functional (secondary) MR orifice along the
-coaptation line (synthetic echo: "e.g. 2–3"; model choice)."""
 
 
 @dataclass
@@ -176,47 +155,9 @@ def simulate_states(
 
 
 def echo_arrays(hemo: BatchHemo, secondary: np.ndarray) -> dict[str, np.ndarray]:
-    """Noise-free echo measurements of every state from its beat metrics (module docstring).
-
-    ``secondary``: (n,) bool, the functional-orifice aspect ratio for those states.
-    Returns arrays (n,) named as :class:`~mitrasim.echo.synthetic.EchoMeasurements` fields.
-    """
-    m = hemo.metrics
-    eroa = np.asarray(hemo.eroa_cm2, dtype=float)
-    aspect = np.where(np.asarray(secondary, bool), SECONDARY_VC_ASPECT, 1.0)
-    q_pk = np.maximum(m["peak_mr_flow_ml_s"], 0.0)
-    jet = (eroa > 0.0) & (q_pk > 0.0)
-    safe_eroa = np.where(jet, eroa, 1.0)
-    zero = np.zeros_like(eroa)
-    r = np.where(jet, np.sqrt(q_pk / (2.0 * math.pi * ALIASING_CM_S)), zero)
-    rvol = np.where(jet, np.maximum(m["rvol_ml"], 0.0), zero)
-    sv = m["edv_ml"] - m["esv_ml"]
-    fwd = m["forward_sv_ml"]
-    rvol_vol = np.fmax(sv - fwd, 0.0)  # no forward SV (a failed beat): no volumetric RVol
-    rvol_vol = np.where((rvol_vol <= 1e-6 * np.maximum(sv, 1.0)) | (eroa <= 0.0), 0.0, rvol_vol)
-    rf = np.where(sv > 0, np.minimum(100.0, 100.0 * rvol_vol / np.where(sv > 0, sv, 1.0)), 0.0)
-    return {
-        "eroa_cm2": np.where(jet, eroa, zero),
-        "pisa_radius_cm": r,
-        "peak_mr_flow_ml_s": q_pk,
-        "mr_vmax_cm_s": np.where(jet, m["mr_vmax_m_s"] * 100.0, zero),
-        "mr_vti_cm": np.where(jet, rvol / safe_eroa, zero),
-        "rvol_ml": rvol,
-        "rvol_volumetric_ml": rvol_vol,
-        "rf_pct": rf,
-        "vc_cm": np.where(jet, 2.0 * np.sqrt(safe_eroa / (math.pi * aspect)), zero),
-        "mean_gradient_mmhg": m["mean_gradient_mmhg"],
-        "e_velocity_m_s": m["e_velocity_m_s"],
-        "pv_reversal": m["pv_systolic_reversal"] > 0.5,
-        "lvedv_ml": m["edv_ml"],
-        "lvesv_ml": m["esv_ml"],
-        "lvef_pct": m["ef_pct"],
-        "total_sv_ml": sv,
-        "forward_sv_ml": fwd,
-        "mva_cm2": np.asarray(hemo.forward_area_cm2, dtype=float),
-        "hr_bpm": m["hr_bpm"],
-        "vc_aspect_ratio": aspect,
-    }
+    """Noise-free echo measurements of every state: the one echo path,
+    :func:`mitrasim.echo.simulated.echo_from_beats`, on the states' beat metrics."""
+    return echo_from_beats(hemo.metrics, hemo.eroa_cm2, hemo.forward_area_cm2, secondary)
 
 
 def steady_ok(hemo: BatchHemo) -> np.ndarray:
@@ -230,37 +171,18 @@ def steady_ok(hemo: BatchHemo) -> np.ndarray:
 def echo_from_metrics(hemo: BatchHemo, i: int, etiology: str = "primary", arrays: dict[str, np.ndarray] | None = None) -> EchoMeasurements:
     """Noise-free echo measurements of state ``i`` (one row of :func:`echo_arrays`)."""
     a = arrays if arrays is not None else echo_arrays(hemo.take([i]), np.array([etiology == "secondary"]))
-    j = i if arrays is not None else 0
-    f = {k: float(v[j]) for k, v in a.items() if k != "pv_reversal"}
-    return EchoMeasurements(
-        aliasing_cm_s=ALIASING_CM_S,
-        pv_flow="reversal" if bool(a["pv_reversal"][j]) else None,
-        noisy=False,
-        citations=["zoghbi2017"],
-        **f,
-    )
+    return echo_row(a, i if arrays is not None else 0)
 
 
 def grade_arrays(echo: dict[str, np.ndarray], secondary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Guideline grade (−1 indeterminate) and decision grade of every state, from :func:`echo_arrays`
-    (:func:`mitrasim.echo.grading.grade_mr_arrays` on the inputs :meth:`EchoMeasurements.mr_inputs` gives:
-    no PISA radius without a jet; the volumetric RF of a state without a jet is 0 here, which grades
-    as the missing RF does, since its EROA and RVol are then 0 too)."""
-    return grade_mr_arrays(
-        echo["eroa_cm2"], echo["rvol_ml"], echo["rf_pct"], vc_cm=echo["vc_cm"],
-        pisa_radius_cm=np.where((echo["eroa_cm2"] > 0.0) & (echo["pisa_radius_cm"] > 0.0), echo["pisa_radius_cm"], np.nan),
-        aliasing_cm_s=ALIASING_CM_S, pv_flow_code=np.where(echo["pv_reversal"], PV_CODES["reversal"], PV_CODES[None]),
-        e_velocity_m_s=echo["e_velocity_m_s"], secondary=secondary,
-    )  # fmt: skip
+    """Guideline grade (−1 indeterminate) and decision grade of every state (:func:`mitrasim.echo.simulated.grade_beats`)."""
+    return grade_beats(echo, secondary)
 
 
 def decision_grade(g: MRGrade) -> int:
-    """The grade the stop rules use: the guideline grade, or when indeterminate the worst
-    quantitative grade (conservative)."""
-    if g.grade_number is not None:
-        return int(g.grade_number)
-    quant = [f.grade for f in g.findings if f.kind == "quantitative" and f.grade is not None]
-    return int(max(quant)) if quant else 4
+    """The grade the stop rules use: :func:`mitrasim.echo.grading.decision_grade` (the guideline
+    grade, or when indeterminate the named most-likely grade)."""
+    return _decision_grade(g)
 
 
 def grade_states(hemo: BatchHemo, etiologies: Sequence[str]) -> tuple[list[EchoMeasurements], list[MRGrade], np.ndarray]:

@@ -51,6 +51,9 @@ from mitrasim import DISCLAIMER, citations
 from mitrasim.devices import Device, assess_grasp
 from mitrasim.errors import InputError
 from mitrasim.procedure import calibration as _cal
+from mitrasim.echo.stenosis import evaluate_mvarc
+from mitrasim.mvarc import MVARCEndpoints, MVARCEvents, evaluate_endpoints
+from mitrasim.procedure.indication import check_indication
 from mitrasim.procedure.hemodynamics import BatchHemo, grade_states, label, simulate_states
 from mitrasim.procedure.process import PatientSetup, StateSummary, _as_setup, _summary, scallop_label
 from mitrasim.procedure.protocol import area_ok, compare_text, gradient_ok
@@ -124,6 +127,7 @@ class PlanResult:
     seconds_total: float
     baseline_state: np.ndarray
     citations: list[str] = field(default_factory=list)
+    indication_note: str | None = None  # set when planned below the TEER indication under the research flag
 
     @property
     def best(self) -> PlanOutcome:
@@ -152,10 +156,21 @@ class PlanResult:
                 seen.add(id(p))
         return out[:k]
 
+    def mvarc(self) -> MVARCEndpoints:
+        """MVARC endpoints (:mod:`mitrasim.mvarc`) the best plan's predicted echo allows: the echo
+        component (MR reduction, iatrogenic stenosis) is decided; the clinical events are not
+        predicted by the planner, so technical, device and procedural success can at best be
+        "cannot be decided" (and are "not met" when the echo component fails)."""
+        b = self.best
+        echo = evaluate_mvarc(self.baseline.decision_grade, b.decision_grade, eoa_after_cm2=max(b.mva_cm2, 1e-3), mean_gradient_after_mmhg=max(0.0, b.mean_gradient_mmhg))
+        return evaluate_endpoints(echo, MVARCEvents(device_implanted=True if b.ok else None))
+
     def to_dict(self, top: int = 10) -> dict[str, Any]:
         return {
             "name": self.name,
             "baseline": self.baseline.to_dict(),
+            "mvarc_best": self.mvarc().to_dict(),
+            "indication_note": self.indication_note,
             "rules": asdict(self.rules),
             "n_evaluated": self.n_evaluated,
             "seconds_engine": self.seconds_engine,
@@ -283,6 +298,7 @@ def plan_case(
     forward_discharge_coeff: float | None = None,
     baseline: tuple[BatchHemo, int] | None = None,
     settings: Any = None,
+    research_below_indication: bool = False,
 ) -> PlanResult:
     """Enumerate, evaluate (one engine batch) and rank the plans of one case.
 
@@ -311,6 +327,7 @@ def plan_case(
         h0, j0 = baseline
     e0, g0, d0 = grade_states(h0.take([j0]), [s.etiology])
     base = _summary(h0.take([j0]), 0, e0[0], g0[0], int(d0[0]))
+    indication = check_indication(s.name, int(d0[0]), research_below_indication)  # refuses below 3+ without the flag
 
     devices = family_devices(R.device_preference, s.catalogue)
     plans = enumerate_plans(v, devices, R.max_clips, position_step_mm)
@@ -366,7 +383,7 @@ def plan_case(
     return PlanResult(
         name=s.name, baseline=base, plans=ranked, verdicts=verdicts, rules=R, n_evaluated=n,
         seconds_engine=t2 - t1, seconds_total=time.perf_counter() - t0,
-        baseline_state=h0.final_state[j0].copy(), citations=[src.key for src in citations.used()],
+        baseline_state=h0.final_state[j0].copy(), citations=[src.key for src in citations.used()], indication_note=indication,
     )  # fmt: skip
 
 

@@ -39,8 +39,9 @@ the patients (its module docstring lists the arrays and the order of the steps);
 the operator's log, :mod:`mitrasim.procedure.codes` holds the typed codes (grasp
 status, refusal, outcome, log action).
 
-Finally the MVARC evaluation (:func:`mitrasim.echo.evaluate_mvarc`) of the
-baseline and final grades with the final planimetric MVA and gradient.
+Finally the MVARC endpoints (:mod:`mitrasim.mvarc`: technical, device and procedural
+success) from the baseline and final grades, the final planimetric MVA and gradient, the
+clips left in the valve and the complications.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ from mitrasim import DISCLAIMER, citations
 from mitrasim.devices import Device
 from mitrasim.devices.catalogue import DEFAULT_CATALOGUE
 from mitrasim.echo.grading import MRGrade
-from mitrasim.echo.stenosis import MVARCResult
+from mitrasim.mvarc import MVARCEndpoints
+from mitrasim.procedure.indication import check_indication
 from mitrasim.echo.synthetic import EchoMeasurements
 from mitrasim.errors import InputError
 from mitrasim.procedure import calibration as _cal
@@ -186,7 +188,7 @@ class ProcedureResult:
     complications: dict[str, bool]
     stop_reason: str
     aborted: bool
-    mvarc: MVARCResult
+    mvarc: MVARCEndpoints
     seed: int | None
     rules: Rules
     final_state: np.ndarray
@@ -195,6 +197,7 @@ class ProcedureResult:
     citations: list[str] = field(default_factory=list)
     waveforms_before: dict[str, np.ndarray] | None = None
     waveforms_after: dict[str, np.ndarray] | None = None
+    indication_note: str | None = None  # set when run below the TEER indication under the research flag
 
     @property
     def n_clips(self) -> int:
@@ -221,6 +224,7 @@ class ProcedureResult:
             "aborted": self.aborted,
             "course": dict(self.course),
             "mvarc": self.mvarc.to_dict(),
+            "indication_note": self.indication_note,
             "citations": list(self.citations),
             "disclaimer": DISCLAIMER,
         }
@@ -253,6 +257,8 @@ class ProcedureBatch:
                 out[f"{k}_{tag}"] = np.array([getattr(get(r), k) for r in R], dtype=float)
             out[f"mr_grade_{tag}"] = np.array([get(r).decision_grade for r in R], dtype=int)
         out["mvarc_success"] = np.array([-1 if r.mvarc.success is None else int(r.mvarc.success) for r in R], dtype=int)
+        for ep in ("technical", "device", "procedural"):
+            out[f"mvarc_{ep}_success"] = np.array([-1 if getattr(r.mvarc, ep).success is None else int(getattr(r.mvarc, ep).success) for r in R], dtype=int)
         for e in (*PATIENT_EVENTS, "slda", "embolization"):
             out[e] = np.array([r.complications.get(e, False) for r in R], dtype=bool)
         return out
@@ -326,7 +332,7 @@ class ProcedureArrays:
     stop_reason: list[str]
     aborted: np.ndarray
     attempts: np.ndarray
-    mvarc: list[MVARCResult]
+    mvarc: list[MVARCEndpoints]
     grasps: np.ndarray  # (n,) grasps in the procedure (first grasps and moves)
     repositions: np.ndarray  # (n,) moves of the same device
     exchanges: np.ndarray  # (n,) device exchanges
@@ -434,6 +440,7 @@ def run_procedures(
     forward_discharge_coeff: float | None = None,
     waveforms: bool = False,
     settings: Any = None,
+    research_below_indication: bool = False,
 ) -> ProcedureBatch:
     """Run the procedure for many patients at once (see the module docstring).
 
@@ -446,6 +453,9 @@ def run_procedures(
         forward_discharge_coeff: anatomic MVA → engine forward area (default: calibrated).
         waveforms: also store the baseline and final steady beats (for reports; small batches).
         settings: engine :class:`mitrasim.physiology.simulation.SolverSettings`.
+        research_below_indication: simulate patients whose baseline MR is below 3+ (the TEER
+            indication, :mod:`mitrasim.procedure.indication`); without it they are refused
+            (:class:`InputError`), with it every such result carries ``indication_note``.
 
     Returns:
         :class:`ProcedureBatch` (``.results[i]`` for patient ``i``; ``.arrays()`` for columns).
@@ -455,6 +465,7 @@ def run_procedures(
         raise InputError("cases", [], "at least one case")
     cd = _cal.FORWARD_DISCHARGE_COEFF if forward_discharge_coeff is None else float(forward_discharge_coeff)
     pa_ = run_procedure_arrays(setups, seed=seed, rates=rates, forward_discharge_coeff=cd, settings=settings)
+    notes = [check_indication(s.name, int(d), research_below_indication) for s, d in zip(setups, pa_.baseline_decision)]
     etiol = [s.etiology for s in setups]
     eb, gb, _ = grade_states(pa_.baseline, etiol)
     ef, gf, _ = grade_states(pa_.final, etiol)
@@ -468,6 +479,7 @@ def run_procedures(
             course={"grasps": int(pa_.grasps[i]), "repositions": int(pa_.repositions[i]), "exchanges": int(pa_.exchanges[i]),
                     "procedure_minutes": float(pa_.minutes[i]), "ended_by": pa_.ended_by[i] or None},
             final_state=pa_.final.final_state[i].copy(), baseline_state=pa_.baseline.final_state[i].copy(),
+            indication_note=notes[i],
         ))  # fmt: skip
     if waveforms:
         _attach_waveforms(results, setups, cd, settings)
@@ -501,9 +513,13 @@ def run_procedure(
     forward_discharge_coeff: float | None = None,
     waveforms: bool = False,
     settings: Any = None,
+    research_below_indication: bool = False,
 ) -> ProcedureResult:
     """One case through the procedure (a batch of one; see :func:`run_procedures`)."""
-    return run_procedures([case], seed=seed, rules=rules, rates=rates, forward_discharge_coeff=forward_discharge_coeff, waveforms=waveforms, settings=settings).results[0]
+    return run_procedures(
+        [case], seed=seed, rules=rules, rates=rates, forward_discharge_coeff=forward_discharge_coeff, waveforms=waveforms,
+        settings=settings, research_below_indication=research_below_indication,
+    ).results[0]  # fmt: skip
 
 
 _ = rules_from_case  # re-exported through the package

@@ -63,7 +63,8 @@ import numpy as np
 from mitrasim.devices import Device
 from mitrasim.procedure.codes import REFUSAL_PRECEDENCE, Action, GraspStatus, Outcome, Refusal
 from mitrasim.procedure.protocol import area_ok, gradient_ok, near_limit_text
-from mitrasim.echo.stenosis import MVARCResult, evaluate_mvarc
+from mitrasim.echo.stenosis import evaluate_mvarc
+from mitrasim.mvarc import MVARCEndpoints, evaluate_endpoints, events_from_complications
 from mitrasim.procedure.batched import Candidates, GraspNumbers, candidate_positions, choose_devices, grasp_candidates
 from mitrasim.procedure.hemodynamics import BatchHemo, echo_arrays, grade_arrays, label, simulate_states, steady_ok
 from mitrasim.procedure import oplog
@@ -726,14 +727,17 @@ def post_events(ctx: Context, course: Course) -> dict[int, list[str]]:
     return out
 
 
-def finish(ctx: Context, course: Course, b: Baseline) -> tuple[dict[str, np.ndarray], list[MVARCResult]]:
-    """The final echo arrays and the MVARC evaluation of the baseline and final decision grades with
-    the final planimetric MVA and gradient."""
+def finish(ctx: Context, course: Course, b: Baseline) -> tuple[dict[str, np.ndarray], list[MVARCEndpoints]]:
+    """The final echo arrays and the MVARC endpoints (:mod:`mitrasim.mvarc`: technical, device and
+    procedural success) from the baseline and final decision grades, the final planimetric MVA and
+    gradient, the clips left in the valve and the complications (after :func:`post_events`)."""
     fe = echo_arrays(course.hemo, ctx.secondary)
     mvarc = []
     for i in range(ctx.n):
         fg = float(course.hemo.metrics["mean_gradient_mmhg"][i])
-        mvarc.append(evaluate_mvarc(int(b.decision[i]), int(course.decision[i]), eoa_after_cm2=max(float(course.hemo.mva_cm2[i]), 1e-3), mean_gradient_after_mmhg=max(0.0, fg)))
+        echo = evaluate_mvarc(int(b.decision[i]), int(course.decision[i]), eoa_after_cm2=max(float(course.hemo.mva_cm2[i]), 1e-3), mean_gradient_after_mmhg=max(0.0, fg))
+        events = events_from_complications({k: bool(v[i]) for k, v in course.events.items()}, len(course.clips[i]))
+        mvarc.append(evaluate_endpoints(echo, events))
     return fe, mvarc
 
 

@@ -59,20 +59,21 @@ def check_available(candidates: tuple[tuple[str, str], ...]) -> None:
     find_callable(candidates)
 
 
-def plan_case(case_data: Mapping[str, Any], seed: int = 0) -> dict[str, Any]:
-    """The planner's ranking for a case (``mitrasim.procedure`` planner)."""
+def plan_case(case_data: Mapping[str, Any], seed: int = 0, research_below_indication: bool = False) -> dict[str, Any]:
+    """The planner's ranking for a case (``mitrasim.procedure`` planner); a baseline below MR 3+ is
+    refused unless `research_below_indication` (then stated in the result)."""
     from mitrasim.case import parse_case
 
     fn = find_callable(PLANNER)
-    return {"ranking": to_jsonable(fn(parse_case(dict(case_data))))}
+    return {"ranking": to_jsonable(fn(parse_case(dict(case_data)), research_below_indication=research_below_indication))}
 
 
-def run_procedure_case(case_data: Mapping[str, Any], seed: int = 0) -> dict[str, Any]:
-    """The procedure, clip by clip, for a case (``mitrasim.procedure.run_procedure``)."""
+def run_procedure_case(case_data: Mapping[str, Any], seed: int = 0, research_below_indication: bool = False) -> dict[str, Any]:
+    """The procedure, clip by clip, for a case (``mitrasim.procedure.run_procedure``); indication as :func:`plan_case`."""
     from mitrasim.case import parse_case
 
     fn = find_callable(PROCEDURE)
-    return {"procedure": to_jsonable(fn(parse_case(dict(case_data)), seed=seed))}
+    return {"procedure": to_jsonable(fn(parse_case(dict(case_data)), seed=seed, research_below_indication=research_below_indication))}
 
 
 def trial_runner() -> Callable[..., Any]:

@@ -260,13 +260,13 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
     async def plan(req: PlanRequest, request: Request) -> dict[str, Any]:
         adapters.check_available(adapters.PLANNER)
         _case_dict(req.case)
-        return await pool.run(adapters.plan_case, req.case, req.seed, disconnected=request.is_disconnected)
+        return await pool.run(adapters.plan_case, req.case, req.seed, req.research_below_indication, disconnected=request.is_disconnected)
 
     @api.post("/procedure", summary="The procedure clip by clip, with complications for a seed (mitrasim.procedure)")
     async def procedure(req: PlanRequest, request: Request) -> dict[str, Any]:
         adapters.check_available(adapters.PROCEDURE)
         _case_dict(req.case)
-        return await pool.run(adapters.run_procedure_case, req.case, req.seed, disconnected=request.is_disconnected)
+        return await pool.run(adapters.run_procedure_case, req.case, req.seed, req.research_below_indication, disconnected=request.is_disconnected)
 
     @api.post("/careplan", summary="The patient's care plan (JSON) and the printable guide (HTML)")
     async def careplan(req: CareplanRequest) -> dict[str, Any]:
@@ -399,8 +399,9 @@ def _outcome(res: dict[str, Any]) -> dict[str, Any]:
     return {
         "eroa_before_cm2": round(b["eroa_cm2"], 3),
         "eroa_after_cm2": round(a["eroa_cm2"], 3),
-        "mr_grade_before": b["mr_grade"] if b["mr_grade"] in ("0", "1+", "2+", "3+", "4+") else "4+",
-        "mr_grade_after": a["mr_grade"] if a["mr_grade"] in ("0", "1+", "2+", "3+", "4+") else "2+",
+        # indeterminate (ASE 2017): the grade's named most-likely grade, never a fixed stand-in
+        "mr_grade_before": b["mr_grade"] if b["mr_grade"] != "indeterminate" else b["mr_most_likely_grade"],
+        "mr_grade_after": a["mr_grade"] if a["mr_grade"] != "indeterminate" else a["mr_most_likely_grade"],
         "mean_gradient_after_mmhg": round(a["mean_gradient_mmhg"], 2),
         "mva_after_cm2": round(max(a["mva_cm2"], 0.01), 2),
         "coaptation_length_mm": res["valve"]["line_length_mm"],

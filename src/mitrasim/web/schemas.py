@@ -125,6 +125,7 @@ class PlanRequest(_In):
 
     case: dict[str, Any]
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    research_below_indication: bool = False  # simulate a baseline below MR 3+; stated in the result
 
 
 class SweepRequest(_In):

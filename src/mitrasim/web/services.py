@@ -113,7 +113,7 @@ def valve_summary(valve: Any) -> dict[str, Any]:
 
 def _beat(case: Any, eroa_cm2: float, mva_anatomic_cm2: float, max_beats: int, preset: str) -> dict[str, Any]:
     """Engine beat + synthetic echo + grade for one valve state."""
-    from mitrasim.echo.synthetic import synthetic_echo
+    from mitrasim.echo.simulated import echo_of_state
     from mitrasim.echo.stenosis import grade_stenosis
     from mitrasim.physiology.simulation import simulate
     from mitrasim.procedure.calibration import forward_effective_area_cm2  # same C_d,fwd as the procedure
@@ -125,9 +125,9 @@ def _beat(case: Any, eroa_cm2: float, mva_anatomic_cm2: float, max_beats: int, p
     res = simulate(preset, calibrated_overrides(case), eroa_cm2=eroa_cm2, mva_cm2=mva_eff, hr_bpm=p.hr_bpm, waveforms=True, settings=_settings(max_beats))
     w = res.patient_waveforms(0)
     m = res.patient_metrics(0)
-    echo = synthetic_echo({**w, "eroa_cm2": eroa_cm2, "mva_cm2": mva_eff, "hr_bpm": p.hr_bpm})
+    echo = echo_of_state(m, eroa_cm2, mva_eff, p.etiology)  # the one echo path (as the procedure)
     grade = echo.grade(etiology=p.etiology)
-    sten = grade_stenosis(mva_anatomic_cm2, m["mean_gradient_mmhg"])
+    sten = grade_stenosis(mva_anatomic_cm2, m["mean_gradient_mmhg"], p.hr_bpm)
     flags = result_flags(m)
     return {
         "valid": not flags,
@@ -138,6 +138,9 @@ def _beat(case: Any, eroa_cm2: float, mva_anatomic_cm2: float, max_beats: int, p
         "mr_grade": grade.grade,
         "mr_severity": grade.severity,
         "mr_reasons": list(grade.reasons),
+        "mr_rule": grade.rule,
+        "mr_most_likely_grade": grade.most_likely_grade,
+        "mr_warnings": list(grade.warnings),
         "stenosis": sten.severity,
         "mean_gradient_mmhg": m["mean_gradient_mmhg"],
         "metrics": m,

@@ -1,0 +1,287 @@
+"""MVARC endpoints of transcatheter mitral repair: technical, device and procedural success.
+
+Stone GW et al., "Clinical Trial Design Principles and Endpoint Definitions for Transcatheter
+Mitral Valve Repair and Replacement", JACC 2015;66:278–307 (Part 1) and 308–321 (Part 2),
+composite endpoint table of Part 2. Each endpoint is a named function returning an
+:class:`Endpoint`: its time point, its components (each met, failed, or not assessable, with
+the reason) and the names of those that failed. An endpoint fails when any component fails,
+cannot be decided when a component is not assessable (and none failed), and succeeds only
+when every component is met.
+
+* :func:`technical_success` — **at exit from the procedure room**: alive; device delivered,
+  deployed and the delivery system retrieved; the intended device(s) correctly positioned
+  (no single-leaflet attachment nor embolization in the room); no emergency surgery or
+  reintervention related to the device or the access.
+* :func:`device_success` — **at 30 days** (and at every later visit): alive and stroke-free;
+  the device in place and working (no single-leaflet attachment, no embolization); no
+  unplanned surgery or reintervention; MR reduced to *optimal* or *acceptable* and no
+  iatrogenic stenosis (:func:`mitrasim.echo.evaluate_mvarc`, the echo component).
+* :func:`procedural_success` — **at 30 days**: device success and no major
+  device- or procedure-related adverse event (death, stroke, life-threatening or major
+  bleeding, major cardiac structural complication — pericardial effusion/tamponade —,
+  urgent surgery or reintervention).
+
+Which event belongs to which endpoint follows the clinical reference's summary of Part 1/2
+([check] against the papers: the bleeding and effusion severities counted here are the
+procedure model's "major bleeding" and "pericardial effusion / tamponade"). The procedure
+model does not time an in-hospital death within the stay, so the technical-success component
+"alive at exit" is *not assessable* after one (device and procedural success fail).
+The simulated final echo is taken to hold at 30 days (no remodelling is modelled).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from mitrasim import citations
+from mitrasim.echo import sources as _sources  # noqa: F401  (registers stone2015_mvarc)
+from mitrasim.echo.stenosis import MVARCResult
+from mitrasim.errors import InputError
+
+__all__ = [
+    "EVENT_NAMES",
+    "MVARCEvents",
+    "Component",
+    "Endpoint",
+    "MVARCEndpoints",
+    "technical_success",
+    "device_success",
+    "procedural_success",
+    "evaluate_endpoints",
+    "events_from_complications",
+    "events_from_names",
+]
+
+PART1 = citations.register(
+    "stone2015_mvarc_part1",
+    "Stone GW, Vahanian AS, Adams DH, et al. Clinical Trial Design Principles and Endpoint Definitions "
+    "for Transcatheter Mitral Valve Repair and Replacement: Part 1: Clinical Trial Design Principles. "
+    "J Am Coll Cardiol 66:278-307 (2015).",
+    doi="10.1016/j.jacc.2015.05.046",
+)
+
+
+@dataclass(frozen=True)
+class MVARCEvents:
+    """Clinical events of one patient (``None`` = not assessed; ``False`` = did not occur).
+
+    `device_implanted`: at least one device delivered, deployed and left in the valve with the
+    delivery system retrieved. The rest are adverse events of the procedure or its 30 days.
+    """
+
+    device_implanted: bool | None = None
+    death: bool | None = None
+    stroke: bool | None = None
+    urgent_surgery: bool | None = None
+    slda: bool | None = None
+    embolization: bool | None = None
+    major_bleeding: bool | None = None
+    pericardial_effusion: bool | None = None
+
+    def to_dict(self) -> dict[str, bool | None]:
+        return asdict(self)
+
+
+#: Names accepted by :meth:`MVARCEvents.from_names` (and ``mitrasim mvarc --events``).
+EVENT_NAMES: tuple[str, ...] = tuple(f.name for f in fields(MVARCEvents) if f.name != "device_implanted") + ("no_device_implanted",)
+
+
+def events_from_names(names: list[str] | None) -> MVARCEvents:
+    """Events from a list of names: every adverse event listed occurred, every other did not
+    (``["none"]``: none occurred, a device implanted). ``None``: nothing assessed."""
+    if names is None:
+        return MVARCEvents()
+    for n in names:
+        if n not in EVENT_NAMES and n != "none":
+            raise InputError("events", n, "none | " + " | ".join(EVENT_NAMES))
+    if "none" in names and len(names) > 1:
+        raise InputError("events", ",".join(names), "'none' alone, or a list of: " + " | ".join(EVENT_NAMES))
+    kw: dict[str, bool] = {f.name: f.name in names for f in fields(MVARCEvents) if f.name != "device_implanted"}
+    return MVARCEvents(device_implanted="no_device_implanted" not in names, **kw)
+
+
+def events_from_complications(complications: dict[str, bool], n_clips: int) -> MVARCEvents:
+    """Events from the procedure model's complication flags (:mod:`mitrasim.procedure.risks` names)."""
+    c = complications
+    return MVARCEvents(
+        device_implanted=n_clips > 0,
+        death=bool(c.get("in_hospital_death", False)),
+        stroke=bool(c.get("stroke", False)),
+        urgent_surgery=bool(c.get("urgent_surgery", False)),
+        slda=bool(c.get("slda", False)),
+        embolization=bool(c.get("embolization", False)),
+        major_bleeding=bool(c.get("bleeding", False)),
+        pericardial_effusion=bool(c.get("pericardial_effusion", False)),
+    )
+
+
+@dataclass(frozen=True)
+class Component:
+    """One component of an endpoint: `met` True, False (failed) or None (not assessable)."""
+
+    name: str
+    met: bool | None
+    detail: str
+
+
+@dataclass
+class Endpoint:
+    """An MVARC composite endpoint at its time point."""
+
+    name: str
+    time_point: str
+    components: list[Component]
+    success: bool | None = field(init=False)
+    failed: list[str] = field(init=False)
+    not_assessable: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.failed = [c.name for c in self.components if c.met is False]
+        self.not_assessable = [c.name for c in self.components if c.met is None]
+        self.success = False if self.failed else None if self.not_assessable else True
+
+    @property
+    def verdict(self) -> str:
+        """``"met"``, ``"not met: <failed components>"`` or ``"cannot be decided: <components>"``."""
+        if self.success:
+            return "met"
+        if self.success is False:
+            return "not met: " + ", ".join(self.failed)
+        return "cannot be decided: " + ", ".join(self.not_assessable) + " not assessed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "time_point": self.time_point,
+            "success": self.success,
+            "verdict": self.verdict,
+            "failed": list(self.failed),
+            "not_assessable": list(self.not_assessable),
+            "components": [asdict(c) for c in self.components],
+        }
+
+
+def _absent(name: str, occurred: bool | None, label: str) -> Component:
+    """Component "no <event>": met when the event did not occur."""
+    if occurred is None:
+        return Component(name, None, f"{label}: not assessed")
+    return Component(name, not occurred, f"{label}: {'yes' if occurred else 'no'}")
+
+
+def technical_success(ev: MVARCEvents) -> Endpoint:
+    """MVARC technical success, at exit from the procedure room (module docstring)."""
+    alive = (
+        Component("alive_at_exit", None, "in-hospital death: its time within the stay is not modelled")
+        if ev.death
+        else _absent("alive_at_exit", ev.death, "death")
+    )
+    delivered = (
+        Component("device_delivered_and_retrieved", None, "device delivery: not assessed")
+        if ev.device_implanted is None
+        else Component("device_delivered_and_retrieved", ev.device_implanted, "device deployed and delivery system retrieved" if ev.device_implanted else "no device implanted")
+    )
+    placed_bad = None if ev.slda is None or ev.embolization is None else bool(ev.slda or ev.embolization)
+    placed = _absent("device_correctly_positioned", placed_bad, "single-leaflet attachment or embolization")
+    return Endpoint(
+        "technical_success",
+        "exit from the procedure room",
+        [alive, delivered, placed, _absent("no_emergency_surgery_or_reintervention", ev.urgent_surgery, "emergency surgery or reintervention")],
+    )
+
+
+def device_success(ev: MVARCEvents, echo: MVARCResult) -> Endpoint:
+    """MVARC device success, at 30 days and later (module docstring). `echo`: the residual-MR and
+    stenosis evaluation (:func:`mitrasim.echo.evaluate_mvarc`)."""
+    mr_ok = None if echo.residual_mr == "indeterminate" else echo.residual_mr in ("optimal", "acceptable")
+    sten = echo.iatrogenic_stenosis
+    return Endpoint(
+        "device_success",
+        "30 days (and every later visit)",
+        [
+            _absent("alive", ev.death, "death"),
+            _absent("stroke_free", ev.stroke, "stroke"),
+            Component("device_in_place", ev.device_implanted, "device implanted" if ev.device_implanted else "no device in place" if ev.device_implanted is False else "device: not assessed"),
+            _absent("no_slda", ev.slda, "single-leaflet device attachment"),
+            _absent("no_embolization", ev.embolization, "device embolization"),
+            _absent("no_unplanned_surgery_or_reintervention", ev.urgent_surgery, "unplanned surgery or reintervention"),
+            Component("mr_reduction_optimal_or_acceptable", mr_ok, f"residual MR {echo.mr_before} → {echo.mr_after}: {echo.residual_mr}"),
+            Component("no_iatrogenic_stenosis", None if sten is None else not sten, "stenosis not assessed" if sten is None else "iatrogenic stenosis" if sten else "no iatrogenic stenosis"),
+        ],
+    )
+
+
+def procedural_success(ev: MVARCEvents, device: Endpoint) -> Endpoint:
+    """MVARC procedural success, at 30 days: device success and no major adverse event (module docstring)."""
+    dev = Component("device_success", device.success, device.verdict)
+    return Endpoint(
+        "procedural_success",
+        "30 days",
+        [
+            dev,
+            _absent("no_death", ev.death, "death"),
+            _absent("no_stroke", ev.stroke, "stroke"),
+            _absent("no_major_bleeding", ev.major_bleeding, "life-threatening or major bleeding"),
+            _absent("no_major_cardiac_structural_complication", ev.pericardial_effusion, "pericardial effusion / tamponade"),
+            _absent("no_urgent_surgery_or_reintervention", ev.urgent_surgery, "urgent surgery or reintervention"),
+        ],
+    )
+
+
+@dataclass
+class MVARCEndpoints:
+    """The three MVARC endpoints of one patient, the echo component and the events they used.
+
+    ``success``, ``residual_mr`` and ``iatrogenic_stenosis`` are device success's and the echo
+    component's (for code that read :class:`~mitrasim.echo.MVARCResult`)."""
+
+    echo: MVARCResult
+    events: MVARCEvents
+    technical: Endpoint
+    device: Endpoint
+    procedural: Endpoint
+    citations: list[str] = field(default_factory=lambda: ["stone2015_mvarc_part1", "stone2015_mvarc"])
+
+    @property
+    def success(self) -> bool | None:
+        return self.device.success
+
+    @property
+    def residual_mr(self) -> str:
+        return self.echo.residual_mr
+
+    @property
+    def iatrogenic_stenosis(self) -> bool | None:
+        return self.echo.iatrogenic_stenosis
+
+    @property
+    def mr_before(self) -> str:
+        return self.echo.mr_before
+
+    @property
+    def mr_after(self) -> str:
+        return self.echo.mr_after
+
+    def lines(self) -> list[str]:
+        """One line per endpoint: name, time point, verdict."""
+        return [f"MVARC {e.name.replace('_', ' ')} ({e.time_point}): {e.verdict}" for e in (self.technical, self.device, self.procedural)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.echo.to_dict(),
+            "success": self.success,
+            "events": self.events.to_dict(),
+            "technical_success": self.technical.to_dict(),
+            "device_success": self.device.to_dict(),
+            "procedural_success": self.procedural.to_dict(),
+            "citations": list(self.citations),
+        }
+
+
+def evaluate_endpoints(echo: MVARCResult, events: MVARCEvents) -> MVARCEndpoints:
+    """Technical, device and procedural success from the echo component and the events."""
+    tech = technical_success(events)
+    dev = device_success(events, echo)
+    proc = procedural_success(events, dev)
+    citations.cite("stone2015_mvarc_part1", "stone2015_mvarc")
+    return MVARCEndpoints(echo, events, tech, dev, proc)

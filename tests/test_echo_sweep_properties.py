@@ -1,0 +1,66 @@
+"""Synthetic-echo properties on engine sweeps of every preset (issue 11; ASE 2017 Table 6 bands).
+
+Every preset is swept over EROA, heart rate and afterload (a higher systemic resistance lowers
+forward flow, which inflates RF at a given RVol). Measured by the one echo path and graded:
+
+* EROA < 0.20 cm² and RVol < 30 mL (both in the mild band) is never graded 3+/4+ — neither the
+  guideline grade nor the decision grade (the most-likely grade when indeterminate);
+* EROA ≥ 0.40 cm² and RVol ≥ 60 mL (both in the severe band) is never graded below 3+.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from mitrasim.physiology.parameter_sets import PARAMETER_SETS
+
+EROA = np.round(np.arange(0.0, 0.701, 0.025), 3)
+HR = (55.0, 75.0, 100.0)
+AFTERLOAD = (1.0, 1.5)
+
+
+#: every preset with a regurgitant orifice (svzerod_two_hill's mitral valve is a diode: no MR to grade)
+MR_PRESETS = sorted(n for n, p in PARAMETER_SETS.items() if p.model.mitral == "orifice")
+
+
+def test_the_sweep_covers_the_procedures_presets():
+    assert {"primary_mr", "secondary_mr", "regazzoni2022"} <= set(MR_PRESETS)
+
+
+@pytest.fixture(scope="module", params=MR_PRESETS)
+def sweep(request):
+    from mitrasim.echo.simulated import echo_from_beats
+    from mitrasim.physiology.simulation import simulate
+
+    preset = request.param
+    r0 = PARAMETER_SETS[preset].values["sys_ar_r_mmhg_s_ml"]
+    grid = list(itertools.product(EROA, HR, AFTERLOAD))
+    res = simulate(
+        preset,
+        [{"sys_ar_r_mmhg_s_ml": r0 * f} for _, _, f in grid],
+        eroa_cm2=np.array([g[0] for g in grid]),
+        hr_bpm=np.array([g[1] for g in grid]),
+    )
+    ok = np.isfinite(res.metrics["forward_sv_ml"]) & (res.metrics["forward_sv_ml"] > 0)
+    eroa = np.array([g[0] for g in grid])
+    return preset, eroa, res.metrics, ok, echo_from_beats
+
+
+@pytest.mark.parametrize("secondary", [False, True])
+def test_mild_band_never_3plus_and_severe_band_never_below_3plus(sweep, secondary):
+    from mitrasim.echo.simulated import grade_beats
+
+    preset, eroa, m, ok, echo_from_beats = sweep
+    sec = np.full(eroa.shape, secondary)
+    echo = echo_from_beats(m, eroa, np.full(eroa.shape, 4.0), sec)
+    grade, decision = grade_beats(echo, sec)
+    mild = ok & (echo["eroa_cm2"] < 0.20) & (echo["rvol_ml"] < 30.0)
+    severe = ok & (echo["eroa_cm2"] >= 0.40) & (echo["rvol_ml"] >= 60.0)
+    assert mild.sum() > 10, preset
+    assert not np.any(mild & ((grade >= 3) | (decision >= 3))), (preset, eroa[mild & (decision >= 3)])
+    assert not np.any(severe & (((grade >= 0) & (grade < 3)) | (decision < 3))), (preset, eroa[severe & (decision < 3)])
+    if severe.any():
+        assert np.all(decision[severe] >= 3)

@@ -1,0 +1,111 @@
+"""MVARC endpoints (Stone et al., JACC 2015, Part 1 and Part 2): every component on single cases."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from mitrasim.echo.stenosis import evaluate_mvarc
+from mitrasim.mvarc import MVARCEvents, evaluate_endpoints, events_from_complications, events_from_names
+
+GOOD_ECHO = evaluate_mvarc("4+", "1+", eoa_after_cm2=2.5, mean_gradient_after_mmhg=3.0)
+NONE = events_from_names(["none"])
+ADVERSE = ("death", "stroke", "urgent_surgery", "slda", "embolization", "major_bleeding", "pericardial_effusion")
+
+
+def test_all_met_without_events():
+    r = evaluate_endpoints(GOOD_ECHO, NONE)
+    assert (r.technical.success, r.device.success, r.procedural.success) == (True, True, True)
+    assert r.technical.time_point.startswith("exit from the procedure room")
+    assert r.device.time_point.startswith("30 days") and r.procedural.time_point == "30 days"
+
+
+# event -> (technical, device, procedural) and the component that must be named as failed
+@pytest.mark.parametrize(
+    "event, expect, failed",
+    [
+        ("death", (None, False, False), ("alive_at_exit", "alive", "no_death")),
+        ("stroke", (True, False, False), (None, "stroke_free", "no_stroke")),
+        ("urgent_surgery", (False, False, False), ("no_emergency_surgery_or_reintervention", "no_unplanned_surgery_or_reintervention", "no_urgent_surgery_or_reintervention")),
+        ("slda", (False, False, False), ("device_correctly_positioned", "no_slda", "device_success")),
+        ("embolization", (False, False, False), ("device_correctly_positioned", "no_embolization", "device_success")),
+        ("major_bleeding", (True, True, False), (None, None, "no_major_bleeding")),
+        ("pericardial_effusion", (True, True, False), (None, None, "no_major_cardiac_structural_complication")),
+        ("no_device_implanted", (False, False, False), ("device_delivered_and_retrieved", "device_in_place", "device_success")),
+    ],
+)
+def test_each_event_fails_its_endpoints_and_is_named(event, expect, failed):
+    r = evaluate_endpoints(GOOD_ECHO, events_from_names([event]))
+    eps = (r.technical, r.device, r.procedural)
+    assert tuple(e.success for e in eps) == expect
+    for e, name in zip(eps, failed):
+        if name is not None and e.success is False:
+            assert name in e.failed, (e.name, e.failed)
+        if name is not None and e.success is None:
+            assert name in e.not_assessable
+
+
+@pytest.mark.parametrize(
+    "after, grad, failed",
+    [("3+", 3.0, "mr_reduction_optimal_or_acceptable"), ("1+", 5.0, "no_iatrogenic_stenosis")],
+)
+def test_echo_components_fail_device_success(after, grad, failed):
+    r = evaluate_endpoints(evaluate_mvarc("4+", after, eoa_after_cm2=2.5, mean_gradient_after_mmhg=grad), NONE)
+    assert r.technical.success is True  # echo is not a technical-success component
+    assert r.device.success is False and r.device.failed == [failed]
+    assert r.procedural.success is False and "device_success" in r.procedural.failed
+    assert failed in r.device.verdict
+
+
+def test_unassessed_components_are_undecided_never_success():
+    r = evaluate_endpoints(GOOD_ECHO, MVARCEvents())
+    assert (r.technical.success, r.device.success, r.procedural.success) == (None, None, None)
+    r = evaluate_endpoints(evaluate_mvarc("3+", "2+"), NONE)  # stenosis not measured
+    assert r.device.success is None and r.device.not_assessable == ["no_iatrogenic_stenosis"]
+
+
+def test_no_success_with_a_hard_event_in_any_combination():
+    for k in range(1, 3):
+        for combo in itertools.combinations(ADVERSE[:5], k):
+            r = evaluate_endpoints(GOOD_ECHO, events_from_names(list(combo)))
+            assert r.device.success is False and r.procedural.success is False, combo
+            assert r.technical.success is not True or set(combo) <= {"stroke"}, combo
+
+
+def test_events_from_procedure_complications():
+    ev = events_from_complications({"in_hospital_death": True, "bleeding": False, "slda": True}, n_clips=2)
+    assert ev.death and ev.slda and ev.device_implanted and ev.major_bleeding is False and ev.stroke is False
+    assert events_from_complications({}, n_clips=0).device_implanted is False
+
+
+def test_no_trial_row_is_a_success_with_a_hard_event():
+    """Trial rows (the cohort adapter) at high complication rates: a death, stroke, urgent surgery,
+    SLDA or embolization never leaves device or procedural success, and the failed component is named."""
+    import numpy as np
+
+    from mitrasim.cohort.adapter import Strategy, run_patient_chunk
+    from mitrasim.cohort.population import load_population, sample_population
+    from mitrasim.physiology.simulation import SolverSettings
+    from mitrasim.procedure.risks import DEFAULT_RATES
+
+    rates = DEFAULT_RATES.with_(in_hospital_death=0.2, stroke=0.2, urgent_surgery=0.2, slda_per_patient=0.3, embolization_per_patient=0.2, bleeding=0.2)
+    pop = load_population("tvt_mixed")
+    pts = sample_population(pop, 150, 3)
+    t = run_patient_chunk(pts, Strategy(), 7, settings=SolverSettings(dt_max_s=4e-3, tol=1e-2), preset_by_etiology=dict(pop.presets), rates=rates).to_pydict()
+    hard = {k: np.array(t[k]) for k in ("death_inhospital", "stroke", "urgent_surgery", "slda", "embolization")}
+    assert all(v.any() for v in hard.values()), {k: int(v.sum()) for k, v in hard.items()}
+    any_hard = np.any(np.stack(list(hard.values())), axis=0)
+    for ep in ("device", "procedural"):
+        assert not np.any(any_hard & np.array(t[f"mvarc_{ep}_success"])), ep
+    tech = np.array(t["mvarc_technical_success"])
+    for k in ("urgent_surgery", "slda", "embolization", "death_inhospital"):
+        assert not np.any(hard[k] & tech), k
+    names = {"death_inhospital": "device:alive", "stroke": "device:stroke_free", "urgent_surgery": "device:no_unplanned_surgery_or_reintervention",
+             "slda": "device:no_slda", "embolization": "device:no_embolization"}  # fmt: skip
+    for k, comp in names.items():
+        for i in np.flatnonzero(hard[k]):
+            assert comp in t["mvarc_failed"][i].split(";"), (k, t["mvarc_failed"][i])
+    bleed = np.array(t["major_bleeding"]) & ~any_hard
+    assert not np.any(bleed & np.array(t["mvarc_procedural_success"]))
+    assert np.any(np.array(t["mvarc_procedural_success"]))  # the endpoint can be met
