@@ -31,7 +31,7 @@ def test_yaml_overrides_apply(tmp_path):
     f = tmp_path / "hospital.yaml"
     f.write_text(
         "hospital_name: Heart Centre\n"
-        "hospital_phone: '+33 1 23 45 67 89'\n"
+        "ward_phone: '+33 1 23 45 67 89'\n"
         "timezone: America/Montreal\n"
         "procedure_time: '07:45'\n"
         "no_bath_days: 3\n"
