@@ -33,6 +33,17 @@ def _html(lang: str = "en", protocol: dict | None = None, large_print: bool = Fa
 
 
 def _pdf_pages(pdf: bytes) -> int:
+    """Page count: poppler's pdfinfo when present (WeasyPrint compresses its page objects), else the page objects."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    if shutil.which("pdfinfo"):
+        with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
+            f.write(pdf)
+            f.flush()
+            info = subprocess.run(["pdfinfo", f.name], capture_output=True, text=True, check=True).stdout
+        return int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))
     return len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", pdf))
 
 
@@ -109,3 +120,36 @@ def test_pdf_page_count_and_fill(tmp_path):
         full = max(lines)
         # a page with a drawing holds fewer text lines: half of the fullest page is the floor for every page but the last
         assert all(x >= full * 0.4 for x in lines[:-1]), (lang, lines)
+
+
+def _renderers() -> list[str]:
+    from mitrasim.pathway import pdf
+
+    out = []
+    if find_chromium() is not None:
+        out.append("chromium")
+    if pdf._weasyprint_works():
+        out.append("weasyprint")
+    return out
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("renderer", ["chromium", "weasyprint"])
+def test_draft_is_marked_on_every_pdf_page(tmp_path, renderer):
+    import shutil
+    import subprocess
+
+    from mitrasim.pathway.pdf import render_pdf
+
+    if renderer not in _renderers() or shutil.which("pdftotext") is None:
+        pytest.skip(f"{renderer} or pdftotext is not available here")
+    for lang, word in (("en", "DRAFT: not for patients. The hospital's phone number is missing."), ("fr", "BROUILLON")):
+        html = tmp_path / f"draft-{lang}.html"
+        html.write_text(_html(lang), encoding="utf-8")  # no hospital protocol: a draft
+        pdf = render_pdf(html, tmp_path / f"draft-{lang}.pdf", renderer)
+        n = _pdf_pages(pdf.read_bytes())
+        assert 5 <= n <= 8, (renderer, lang, n)
+        for page in range(1, n + 1):
+            text = subprocess.run(["pdftotext", "-f", str(page), "-l", str(page), str(pdf), "-"],
+                                  capture_output=True, text=True, check=True).stdout
+            assert word in text.replace("’", "'"), (renderer, lang, page)

@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import pydantic
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 
@@ -108,7 +109,7 @@ def test_fhir_invalid_resource_is_refused(monkeypatch):
 
     plan = build_careplan(PatientFacts(procedure_date=dt.date(2027, 3, 15)), protocol_from_dict(HOSPITAL))
     monkeypatch.setattr(fhir, "_detail", lambda e: {"description": e.title})  # CarePlan.activity.detail.status is 1..1
-    with pytest.raises(Exception):
+    with pytest.raises(pydantic.ValidationError):
         fhir.careplan_to_fhir(plan, NOW)
 
 

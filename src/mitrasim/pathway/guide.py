@@ -154,6 +154,13 @@ def _contacts(plan: CarePlan) -> list[str]:
     return out
 
 
+def css_string(text: str) -> Markup:
+    """``text`` as the body of a CSS string literal (for ``content: "..."`` in ``@page``): backslash, quote and
+    ``<`` written as CSS escapes, so no character can end the string or the style element."""
+    out = "".join(f"\\{ord(c):x} " if c in '\\"<>\n\r' else c for c in text)
+    return Markup(out)
+
+
 def guide_context(plan: CarePlan, large_print: bool = False) -> dict[str, Any]:
     """Everything the patient's guide needs, translated.  No simulated result ever enters it."""
     lang = plan.lang
@@ -173,6 +180,7 @@ def guide_context(plan: CarePlan, large_print: bool = False) -> dict[str, Any]:
         "lang": lang,
         "ui": ui,
         "draft": plan.is_draft,
+        "draft_css": css_string(ui["draft_banner"]),
         "large_print": large_print,
         "contacts": _contacts(plan),
         "figures": figures,
