@@ -39,6 +39,18 @@ __all__ = [
     "SECTION_IDS",
 ]
 
+citations.register(
+    "rnib_clear_print",
+    "RNIB (Royal National Institute of Blind People). Clear Print guidelines; and large print for readers "
+    "with sight loss.",
+    note="text at least 12 point (14 recommended); large print at least 16 point (18 preferred). [check] read "
+    "through secondary copies of the guidelines, not RNIB's own page",
+)
+
+#: Printed type size of the guide's text and tables, in points: the RNIB Clear Print minimum, and large print.
+PRINT_PT: dict[str, float] = {"standard": 12.0, "large": 16.0}
+PRINT_PT_SOURCE = "rnib_clear_print"
+
 #: Section ids of the guide, in order.
 SECTION_IDS: tuple[str, ...] = (
     "contacts", "heart", "leak", "who", "clip", "how", "risks", "before", "day", "after", "medicines", "infection",
@@ -175,13 +187,14 @@ def guide_context(plan: CarePlan, large_print: bool = False) -> dict[str, Any]:
         "clip": Markup(svg.clip_svg(ui)),
     }
     keys = list(dict.fromkeys([*plan.sources, *(k for v in texts.SECTION_SOURCES.values() for k in v),
-                               *([EMERGENCY_NUMBERS_SOURCE] if not p.emergency_numbers else []), "mitrasim"]))
+                               *([EMERGENCY_NUMBERS_SOURCE] if not p.emergency_numbers else []), PRINT_PT_SOURCE, "mitrasim"]))
     return {
         "lang": lang,
         "ui": ui,
         "draft": plan.is_draft,
         "draft_css": css_string(ui["draft_banner"]),
         "large_print": large_print,
+        "print_pt": PRINT_PT["large" if large_print else "standard"],
         "contacts": _contacts(plan),
         "figures": figures,
         "sections": {s: _explanation(plan, s) for s in texts.EXPLANATION},

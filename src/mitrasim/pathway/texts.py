@@ -369,6 +369,7 @@ SOURCE_LABELS: dict[str, str] = {
     "delgado2023_esc_ie": N_("Guidelines of the European Society of Cardiology on heart infections."),
     "rcoa_after_ga": N_("Advice of the Royal College of Anaesthetists on driving after being put to sleep."),
     "emergency_numbers_official": N_("Official emergency phone numbers."),
+    "rnib_clear_print": N_("Advice of the Royal National Institute of Blind People on print that is easy to read."),
     "mitrasim": N_("The mitrasim project, which made this guide."),
 }
 
