@@ -160,3 +160,19 @@ def test_calendar_round_trip_across_dst_month_and_year_ends(day):
     for ch in changes:
         utc = ch.replace(tzinfo=dt.UTC)
         assert (utc - dt.timedelta(minutes=1)).astimezone(PARIS).utcoffset() != (utc + dt.timedelta(minutes=1)).astimezone(PARIS).utcoffset()
+
+
+@pytest.mark.parametrize("raw, typeset", [
+    ("Urgence : appelez le 15", f"Urgence{NBSP}: appelez le 15"),
+    ("Y a-t-il des risques ?", "Y a-t-il des risques\u202f?"),
+    ("Attention !", "Attention\u202f!"),
+    ("oui ; non", "oui\u202f; non"),
+    ("« Qui appeler »", f"«{NBSP}Qui appeler{NBSP}»"),
+    ("4,5 kg pendant 5 jours", f"4,5{NBSP}kg pendant 5{NBSP}jours"),
+    ("https://www.example.org", "https://www.example.org"),  # a URL's colon is not punctuation
+])
+def test_french_typography_rules(raw, typeset):
+    from mitrasim.pathway.i18n import french_typography
+
+    assert french_typography(raw) == typeset
+    assert french_typography(typeset) == typeset  # idempotent: the catalogue can hold typeset text
