@@ -23,6 +23,8 @@ from mitrasim.pathway.defaults import value as _d
 __all__ = ["AntithromboticProtocol", "EchoProtocol", "ReminderProtocol", "Protocol", "load_protocol", "protocol_from_dict"]
 
 Days = Annotated[int, Field(ge=0, le=3650)]
+#: A country whose emergency numbers are built in (ISO 3166 code).
+Country = Literal[tuple(EMERGENCY_NUMBERS)]  # type: ignore[valid-type]
 #: A telephone number as printed: digits, spaces, +, dots, dashes, brackets (empty = not set).
 PHONE_PATTERN = r"^(\+?[0-9 ().-]{3,40})?$"
 Months = Annotated[int, Field(ge=0, le=240)]
@@ -87,7 +89,7 @@ class Protocol(_Strict):
     hospital_name: Annotated[str, Field(max_length=200)] = ""
     ward_phone: Annotated[str, Field(max_length=40, pattern=PHONE_PATTERN)] = ""
     out_of_hours_phone: Annotated[str, Field(max_length=40, pattern=PHONE_PATTERN)] = ""
-    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = Field(default_factory=lambda: _d("country"))
+    country: Country = Field(default_factory=lambda: _d("country"))
     emergency_numbers: list[Annotated[str, Field(pattern=r"^[0-9]{2,4}$")]] = Field(default_factory=list, max_length=3)
     weekend_appointments: Literal["next_weekday", "previous_weekday", "allowed"] = Field(
         default_factory=lambda: _d("weekend_appointments")
@@ -131,13 +133,6 @@ class Protocol(_Strict):
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("an IANA time zone such as Europe/Paris or UTC") from None
-        return v
-
-    @field_validator("country")
-    @classmethod
-    def _known_country(cls, v: str) -> str:
-        if v not in EMERGENCY_NUMBERS:
-            raise ValueError(f"a country with built-in emergency numbers: {' | '.join(sorted(EMERGENCY_NUMBERS))}")
         return v
 
     @property
