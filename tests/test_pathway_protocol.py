@@ -122,7 +122,7 @@ def test_empty_file_gives_defaults(tmp_path):
 def test_example_protocol_sets_every_setting_and_makes_a_patient_guide():
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "examples" / "hospital_protocol.yaml"
+    path = Path(__file__).resolve().parents[1] / "examples" / "protocols" / "hospital_protocol.yaml"
     proto = load_protocol(path)
     assert proto.has_contact and proto.emergency == ("15", "112")
     import yaml

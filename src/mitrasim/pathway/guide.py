@@ -130,11 +130,14 @@ def _medicines(plan: CarePlan) -> list[str]:
 
 
 def explanation_text(plan: CarePlan) -> str:
-    """All plain-language explanation and medicine text of the guide, as rendered (one string)."""
+    """All the guide's sentences as rendered (one string): explanations, medicines, the dates' descriptions and the
+    warning signs' actions (headings and table labels, which are not sentences, are left out)."""
     paras: list[str] = []
     for section in texts.EXPLANATION:
         paras.extend(_explanation(plan, section))
     paras.extend(_medicines(plan))
+    paras.extend(e.description for e in plan.events)
+    paras.extend(w.action for w in plan.warning_signs)
     return "\n".join(paras)
 
 
