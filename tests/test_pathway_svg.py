@@ -95,3 +95,36 @@ def test_leaking_valve_is_drawn_closed_in_systole_with_a_jet():
 def test_clip_joins_the_flaps():
     (ax, ay), (px, py) = _leaflet_tips(svg.clip_svg(_labels("en")))
     assert (ax, ay) == (px, py)
+
+
+def _luminance(hex_colour: str) -> float:
+    """WCAG 2.x relative luminance of an sRGB colour."""
+    c = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    c = [x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4 for x in c]
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+
+
+def _over_white(hex_colour: str, alpha: float) -> str:
+    return "#" + "".join(f"{round(alpha * int(hex_colour[i:i + 2], 16) + (1 - alpha) * 255):02x}" for i in (1, 3, 5))
+
+
+def _contrast(a: str, b: str) -> float:
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.mark.parametrize("name", list(FIGURES))
+def test_label_colours_contrast_with_every_background(name):
+    """axe-core cannot measure text inside SVG: WCAG 1.4.3 (4.5:1) checked here against the drawings' fills."""
+    s = FIGURES[name](_labels("fr"))
+    fills = set(re.findall(r"<text [^>]*fill='(#[0-9a-fA-F]{6})'", s))
+    backgrounds = ["#ffffff", _over_white(svg._LEFT, 0.45), _over_white(svg._LEFT, 0.7)]  # page, atrium, ventricle
+    assert fills
+    for f in fills:
+        for bg in backgrounds:
+            assert _contrast(f, bg) >= 4.5, (name, f, bg, round(_contrast(f, bg), 2))
+
+
+def test_contrast_formula():
+    assert _contrast("#000000", "#ffffff") == pytest.approx(21.0)
+    assert _contrast("#767676", "#ffffff") == pytest.approx(4.54, abs=0.01)  # the usual AA grey on white

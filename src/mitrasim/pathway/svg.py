@@ -20,6 +20,7 @@ _LEFT = "#e79a9a"    # left heart (red, oxygen-rich blood)
 _VALVE = "#ffd23f"
 _LINE = "#333333"
 _LEAK = "#c0392b"
+_LEAK_TEXT = "#8a0000"  # the word "leak": darker than the jet, for contrast on the pink atrium
 _CLIP = "#6b6b6b"
 _FONT = "font-family='DejaVu Sans, Arial, sans-serif'"
 
@@ -133,7 +134,7 @@ def _side_view(clip: bool, labels: Mapping[str, str]) -> str:
             f"<path d='M204 152 C202 126 190 100 186 74 L234 74 C230 100 218 126 216 152 Z' fill='{_LEAK}' opacity='0.85'/>"
             f"<path d='M166 76 L210 34 L254 76 Z' fill='{_LEAK}'/>"
         )
-        b.append(_text(266, 104, labels["label_leak"], _FIG_LABEL + 1, "start", "bold", _LEAK))
+        b.append(_text(266, 104, labels["label_leak"], _FIG_LABEL + 1, "start", "bold", _LEAK_TEXT))
     else:
         b.append(
             f"<rect x='201' y='146' width='18' height='34' rx='4' fill='{_CLIP}' stroke='#222' stroke-width='1.5'/>"
