@@ -131,3 +131,12 @@ def test_example_protocol_sets_every_setting_and_makes_a_patient_guide():
     assert set(written) | {"emergency_numbers"} == set(Protocol.model_fields)  # every setting documented
     for group in ("antithrombotic", "echo", "reminders"):
         assert set(written[group]) == set(type(getattr(proto, group)).model_fields)
+
+
+def test_country_literal_is_the_emergency_table():
+    import typing
+
+    from mitrasim.pathway.defaults import EMERGENCY_NUMBERS
+    from mitrasim.pathway.protocol import Country
+
+    assert typing.get_args(Country) == tuple(EMERGENCY_NUMBERS)

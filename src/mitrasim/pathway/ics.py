@@ -110,9 +110,10 @@ def vtimezone(tzid: str, first: dt.date, last: dt.date) -> icalendar.Timezone:
         after = when.astimezone(zone)
         before = (when - dt.timedelta(minutes=1)).astimezone(zone) if i else after
         comp = icalendar.TimezoneDaylight() if after.dst() else icalendar.TimezoneStandard()
-        local_before = (when + before.utcoffset()).replace(tzinfo=None)  # wall clock under TZOFFSETFROM
+        offset_before = before.utcoffset() or dt.timedelta(0)
+        local_before = (when + offset_before).replace(tzinfo=None)  # wall clock under TZOFFSETFROM
         comp.add("dtstart", local_before)
-        comp.add("tzoffsetfrom", before.utcoffset())
+        comp.add("tzoffsetfrom", offset_before)
         comp.add("tzoffsetto", after.utcoffset())
         comp.add("tzname", after.tzname())
         tz.add_component(comp)

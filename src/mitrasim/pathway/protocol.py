@@ -23,8 +23,8 @@ from mitrasim.pathway.defaults import value as _d
 __all__ = ["AntithromboticProtocol", "EchoProtocol", "ReminderProtocol", "Protocol", "load_protocol", "protocol_from_dict"]
 
 Days = Annotated[int, Field(ge=0, le=3650)]
-#: A country whose emergency numbers are built in (ISO 3166 code).
-Country = Literal[tuple(EMERGENCY_NUMBERS)]  # type: ignore[valid-type]
+#: A country whose emergency numbers are built in (ISO 3166 code): the keys of ``EMERGENCY_NUMBERS`` (tested).
+Country = Literal["FR", "BE", "CH", "GB", "CA", "US"]
 #: A telephone number as printed: digits, spaces, +, dots, dashes, brackets (empty = not set).
 PHONE_PATTERN = r"^(\+?[0-9 ().-]{3,40})?$"
 Months = Annotated[int, Field(ge=0, le=240)]
