@@ -121,7 +121,8 @@ def test_dental_and_surgery_prophylaxis_with_sources():
 def test_echo_followup_deduplicates_dates():
     p = plan(dt.date(2026, 1, 15), protocol={"echo": {"after_months": [6, 12], "yearly_for_years": 2}})
     echo = [e.first_day for e in p.events if e.code == "echo"]
-    assert echo == [dt.date(2026, 2, 14), dt.date(2026, 7, 15), dt.date(2027, 1, 15), dt.date(2028, 1, 15)]
+    # 14 Feb 2026 and 15 Jan 2028 are Saturdays: the default weekend rule moves them to the Monday after
+    assert echo == [dt.date(2026, 2, 16), dt.date(2026, 7, 15), dt.date(2027, 1, 15), dt.date(2028, 1, 17)]
 
 
 def test_same_day_admission_after_procedure_time_is_an_error():

@@ -22,8 +22,17 @@ CASE_YAML = (
 runner = CliRunner()
 
 
+HOSPITAL = "hospital_name: Example Heart Centre\nward_phone: '01 99 00 12 34'\nout_of_hours_phone: '01 99 00 56 78'\n"
+
+
 def _run(*args: str):
     return runner.invoke(app, ["careplan", *args])
+
+
+def _hospital(tmp_path: Path) -> str:
+    f = tmp_path / "hospital.yaml"
+    f.write_text(HOSPITAL, encoding="utf-8")
+    return str(f)
 
 
 def test_careplan_no_pdf(tmp_path):
@@ -31,9 +40,9 @@ def test_careplan_no_pdf(tmp_path):
     case.write_text(CASE_YAML, encoding="utf-8")
     out = tmp_path / "out"
     r = _run("--procedure-date", "2026-12-30", "--lang", "fr", "--anticoagulated", "--dental-work-date", "2027-02-01",
-             "--case", str(case), "--no-pdf", "--out", str(out))
+             "--case", str(case), "--no-pdf", "--protocol", _hospital(tmp_path), "--out", str(out))
     assert r.exit_code == 0, r.output
-    assert sorted(p.name for p in out.iterdir()) == ["careplan.ics", "careplan.json", "guide.html"]
+    assert sorted(p.name for p in out.iterdir()) == ["careplan.fhir.json", "careplan.ics", "careplan.json", "clinician.html", "guide.html"]
     doc = json.loads((out / "careplan.json").read_text(encoding="utf-8"))
     assert doc["facts"]["lang"] == "fr" and doc["facts"]["anticoagulated"] is True
     assert doc["case"]["predicted_leak_reduction_percent"] == 80.0
@@ -41,14 +50,15 @@ def test_careplan_no_pdf(tmp_path):
     assert "anticoagulant" in codes and "dental_after" in codes
     cal = icalendar.Calendar.from_ical((out / "careplan.ics").read_bytes())
     assert len(cal.walk("VEVENT")) == len(doc["events"])
-    assert 'id="valve"' in (out / "guide.html").read_text(encoding="utf-8")
+    assert "cm²" not in (out / "guide.html").read_text(encoding="utf-8")
+    assert "0.10" in (out / "clinician.html").read_text(encoding="utf-8")
 
 
 def test_english_json_reports_readability(tmp_path):
-    r = _run("--procedure-date", "2026-03-29", "--no-pdf", "--out", str(tmp_path))
+    r = _run("--procedure-date", "2026-03-29", "--no-pdf", "--draft", "--out", str(tmp_path))
     assert r.exit_code == 0, r.output
     doc = json.loads((tmp_path / "careplan.json").read_text(encoding="utf-8"))
-    assert doc["readability"]["flesch_kincaid_grade"] <= 8
+    assert doc["readability"]["flesch_kincaid_grade"] <= 6 and doc["draft"] is True
 
 
 @pytest.mark.parametrize(
@@ -62,7 +72,7 @@ def test_english_json_reports_readability(tmp_path):
 def test_bad_input_one_line_exit_2(tmp_path, args, field):
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "mitrasim", "careplan", *args, "--no-pdf", "--out", str(out)],
+        [sys.executable, "-m", "mitrasim", "careplan", *args, "--no-pdf", "--draft", "--out", str(out)],
         capture_output=True, text=True, env={**__import__("os").environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")},
     )
     assert proc.returncode == 2
@@ -81,7 +91,7 @@ def test_bad_protocol_and_case_write_nothing(tmp_path):
     assert "protocol.no_bath_days" in str(e.value)
     badcase = tmp_path / "c.yaml"
     badcase.write_text("eroa_before_cm2: -1\n", encoding="utf-8")
-    r = _run("--procedure-date", "2026-02-03", "--case", str(badcase), "--no-pdf", "--out", str(out))
+    r = _run("--procedure-date", "2026-02-03", "--case", str(badcase), "--no-pdf", "--draft", "--out", str(out))
     assert r.exit_code != 0
     assert not out.exists() or not any(out.iterdir())
 
@@ -94,29 +104,67 @@ def test_failure_while_writing_leaves_nothing(tmp_path, monkeypatch):
 
     monkeypatch.setattr(export, "careplan_json", boom)
     out = tmp_path / "out"
-    r = _run("--procedure-date", "2026-02-03", "--no-pdf", "--out", str(out))
+    r = _run("--procedure-date", "2026-02-03", "--no-pdf", "--draft", "--out", str(out))
     assert r.exit_code != 0
     assert list(out.iterdir()) == []
 
 
-def test_missing_chromium_is_said_clearly(tmp_path, monkeypatch):
+def test_no_contact_number_is_refused_unless_draft(tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "mitrasim", "careplan", "--procedure-date", "2027-03-15", "--no-pdf", "--out", str(out)],
+        capture_output=True, text=True, env={**__import__("os").environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")},
+    )
+    assert proc.returncode == 2 and proc.stderr.startswith("error: protocol.ward_phone") and len(proc.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+    r = _run("--procedure-date", "2027-03-15", "--no-pdf", "--draft", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    html = (out / "guide.html").read_text(encoding="utf-8")
+    assert "DRAFT" in html and "@top-center" in html  # on screen and on every printed page
+    fhir = json.loads((out / "careplan.fhir.json").read_text(encoding="utf-8"))
+    assert fhir["entry"][0]["resource"]["status"] == "draft"
+    r = _run("--procedure-date", "2027-03-15", "--no-pdf", "--protocol", _hospital(tmp_path), "--out", str(tmp_path / "ok"))
+    assert r.exit_code == 0, r.output
+    html = (tmp_path / "ok" / "guide.html").read_text(encoding="utf-8")
+    assert "DRAFT" not in html and "01 99 00 12 34" in html and "01 99 00 56 78" in html and "15 or 112" in html
+
+
+def test_without_any_pdf_renderer_html_and_calendar_and_one_line(tmp_path, monkeypatch):
+    """On a machine with neither chromium nor Pango: HTML + calendar, one line on how to get the PDF, exit 0."""
+    from mitrasim.pathway import pdf
+
     monkeypatch.setenv("MITRASIM_CHROMIUM", str(tmp_path / "no-such-chromium"))
-    with pytest.raises(Exception) as e:
-        runner.invoke(app, ["careplan", "--procedure-date", "2026-02-03", "--out", str(tmp_path / "o")], catch_exceptions=False)
-    assert "chromium" in str(e.value) and "--no-pdf" in str(e.value)
+    monkeypatch.setattr(pdf, "_weasyprint_works", lambda: False)
+    r = _run("--procedure-date", "2026-02-03", "--draft", "--out", str(tmp_path / "o"))
+    assert r.exit_code == 0, r.output
+    names = sorted(p.name for p in (tmp_path / "o").iterdir())
+    assert "guide.pdf" not in names and "guide.html" in names and "careplan.ics" in names
+    assert r.output.strip().splitlines()[-1] == pdf.NO_PDF_HINT
+
+
+def test_weasyprint_makes_the_pdf_without_chromium(tmp_path, monkeypatch):
+    from mitrasim.pathway import pdf
+
+    if not pdf._weasyprint_works():
+        pytest.skip("WeasyPrint or Pango is not installed here")
+    monkeypatch.setenv("MITRASIM_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    assert pdf.pdf_renderer() == "weasyprint"
+    r = _run("--procedure-date", "2026-02-03", "--draft", "--out", str(tmp_path / "o"))
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "o" / "guide.pdf").read_bytes().startswith(b"%PDF-")
 
 
 @pytest.mark.browser
 @pytest.mark.skipif(find_chromium() is None, reason="Debian's chromium is not installed (apt-get install chromium)")
 def test_careplan_with_pdf(tmp_path):
-    r = _run("--procedure-date", "2026-10-25", "--out", str(tmp_path))
+    r = _run("--procedure-date", "2026-10-25", "--draft", "--out", str(tmp_path))
     assert r.exit_code == 0, r.output
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["careplan.ics", "careplan.json", "guide.html", "guide.pdf"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["careplan.fhir.json", "careplan.ics", "careplan.json", "guide.html", "guide.pdf"]
     assert (tmp_path / "guide.pdf").read_bytes().startswith(b"%PDF-")
 
 
 def test_careplan_from_a_case_file_runs_the_procedure(tmp_path):
-    """`--case CASE.yaml` (a case, not a result): the guide shows this patient's simulated valve."""
+    """`--case CASE.yaml` (a case, not a result): the clinician's report shows the simulated valve; the guide does not."""
     from pathlib import Path
 
     from mitrasim.pathway.outcome import load_case_or_outcome
@@ -125,7 +173,7 @@ def test_careplan_from_a_case_file_runs_the_procedure(tmp_path):
     out = load_case_or_outcome(case)
     assert out.mr_grade_before == "4+" and out.mr_grade_after in ("0", "1+")
     assert len(out.clips) >= 1 and out.reduction_percent > 50
-    r = runner.invoke(app, ["careplan", "--procedure-date", "2027-03-15", "--case", str(case), "--no-pdf", "--out", str(tmp_path / "o")])
+    r = runner.invoke(app, ["careplan", "--procedure-date", "2027-03-15", "--case", str(case), "--no-pdf", "--draft", "--out", str(tmp_path / "o")])
     assert r.exit_code == 0, r.output
-    html = (tmp_path / "o" / "guide.html").read_text()
-    assert "XTW" in html or "clip" in html.lower()
+    clin = (tmp_path / "o" / "clinician.html").read_text()
+    assert out.clips[0].device in clin and "cm²" in clin and "mmHg" in clin

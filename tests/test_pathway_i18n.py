@@ -44,7 +44,7 @@ def test_dates_and_numbers_per_locale():
 
 def test_translator_fills_placeholders():
     _ = translator("fr")
-    assert _(texts.WHEN["months"], n=6) == "6 mois"
+    assert _(texts.WHEN["months"], n=6) == "6\u00a0mois"  # a number and its noun never split across lines
 
 
 def test_french_guide_has_no_english_sentences():
@@ -53,7 +53,7 @@ def test_french_guide_has_no_english_sentences():
     for msg in texts.all_messages():
         if len(msg) > 12 and "{" not in msg and msg not in SAME_IN_FRENCH:
             assert msg not in html, msg
-    assert "vendredi 27 février 2026" in html
+    assert "vendredi 27 février 2026" in html.replace("\u00a0", " ")
     assert 'lang="fr"' in html
 
 

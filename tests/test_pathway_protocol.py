@@ -31,7 +31,7 @@ def test_yaml_overrides_apply(tmp_path):
     f = tmp_path / "hospital.yaml"
     f.write_text(
         "hospital_name: Heart Centre\n"
-        "hospital_phone: '+33 1 23 45 67 89'\n"
+        "ward_phone: '+33 1 23 45 67 89'\n"
         "timezone: America/Montreal\n"
         "procedure_time: '07:45'\n"
         "no_bath_days: 3\n"
@@ -73,6 +73,12 @@ def test_yaml_sexagesimal_time_is_read_as_a_time(tmp_path):
         ("procedure_time: '25:61'\n", "protocol.procedure_time"),
         ("- a\n- b\n", "protocol"),
         ("no_bath_days: [\n", "protocol"),
+        ("ward_phone: call me\n", "protocol.ward_phone"),
+        ("country: DE\n", "protocol.country"),
+        ("emergency_numbers: ['1-1-2']\n", "protocol.emergency_numbers.0"),
+        ("weekend_appointments: sometimes\n", "protocol.weekend_appointments"),
+        ("dental_reminder_days_before: 0\n", "protocol.dental_reminder_days_before"),
+        ("fasting_reminder_time: '7pm'\n", "protocol.fasting_reminder_time"),
     ],
 )
 def test_bad_protocols_fail_clearly(tmp_path, text, field):
@@ -111,3 +117,26 @@ def test_empty_file_gives_defaults(tmp_path):
     f = tmp_path / "empty.yaml"
     f.write_text("", encoding="utf-8")
     assert load_protocol(f) == Protocol()
+
+
+def test_example_protocol_sets_every_setting_and_makes_a_patient_guide():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "protocols" / "hospital_protocol.yaml"
+    proto = load_protocol(path)
+    assert proto.has_contact and proto.emergency == ("15", "112")
+    import yaml
+
+    written = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert set(written) | {"emergency_numbers"} == set(Protocol.model_fields)  # every setting documented
+    for group in ("antithrombotic", "echo", "reminders"):
+        assert set(written[group]) == set(type(getattr(proto, group)).model_fields)
+
+
+def test_country_literal_is_the_emergency_table():
+    import typing
+
+    from mitrasim.pathway.defaults import EMERGENCY_NUMBERS
+    from mitrasim.pathway.protocol import Country
+
+    assert typing.get_args(Country) == tuple(EMERGENCY_NUMBERS)

@@ -75,13 +75,13 @@ def missing(lang: str) -> list[str]:
     """Messages of the package with no (or a fuzzy) translation in ``lang``."""
     with open(_po_file(lang), "rb") as fh:
         cat = read_po(fh, locale=lang, domain=DOMAIN)
-    out = []
+    out: list[str] = []
     for m in extract():
         if not m.id:
             continue
         t = cat.get(m.id)
         if t is None or not t.string or t.fuzzy:
-            out.append(m.id)
+            out.append(str(m.id))  # the package has no plural messages: every id is one string
     return out
 
 
@@ -89,7 +89,8 @@ def placeholder_mismatches(lang: str) -> list[str]:
     """Messages whose translation in ``lang`` does not keep the same ``{placeholders}``."""
     with open(_po_file(lang), "rb") as fh:
         cat = read_po(fh, locale=lang, domain=DOMAIN)
-    return [m.id for m in cat if m.id and m.string and sorted(_PLACEHOLDER.findall(m.id)) != sorted(_PLACEHOLDER.findall(m.string))]
+    return [str(m.id) for m in cat
+            if m.id and m.string and sorted(_PLACEHOLDER.findall(str(m.id))) != sorted(_PLACEHOLDER.findall(str(m.string)))]
 
 
 if __name__ == "__main__":  # pragma: no cover - developer tool

@@ -32,15 +32,17 @@ def careplan(
     surgery_date: Optional[str] = typer.Option(None, "--surgery-date", help="Planned operation, YYYY-MM-DD."),
     protocol: Optional[Path] = typer.Option(None, "--protocol", help="Hospital protocol YAML overriding the defaults."),
     case: Optional[Path] = typer.Option(None, "--case", help="A case file (patient, valve: the procedure is simulated) or a case result (ValveOutcome), JSON or YAML."),
-    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Make guide.pdf with headless Chromium."),
+    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Make guide.pdf (Chromium, else WeasyPrint; else say how)."),
+    draft: bool = typer.Option(False, "--draft", help="Allow a guide without the hospital's phone number (marked DRAFT on every page)."),
+    large_print: bool = typer.Option(False, "--large-print", help="Larger type in the guide (HTML and PDF)."),
 ) -> None:
-    """Write a patient's care plan: calendar, printable guide (HTML, PDF) and JSON. Research and education only."""
+    """Write a patient's care plan: guide (HTML, PDF), calendar, FHIR CarePlan, JSON; with --case a clinician's report. Research and education only."""
     from mitrasim.files import check_output_dir
     from mitrasim.pathway.careplan import build_careplan, facts_from_dict
     from mitrasim.pathway.export import write_careplan
-    from mitrasim.pathway.guide import ChromiumMissing, find_chromium
     from mitrasim.pathway.i18n import check_lang
     from mitrasim.pathway.outcome import load_case_or_outcome
+    from mitrasim.pathway.pdf import NO_PDF_HINT, pdf_renderer
     from mitrasim.pathway.protocol import load_protocol
 
     facts = facts_from_dict(
@@ -54,12 +56,16 @@ def careplan(
     )
     check_output_dir(out, "--out")
     proto = load_protocol(protocol)
+    if not proto.has_contact and not draft:
+        raise InputError("protocol.ward_phone", proto.ward_phone or "(not set)",
+                         "the hospital's name and ward telephone number in --protocol (or --draft for a marked draft)")
     outcome = load_case_or_outcome(case) if case is not None else None
-    if pdf and find_chromium() is None:
-        raise ChromiumMissing()
     plan = build_careplan(facts, proto)
-    for path in write_careplan(plan, out, outcome, pdf=pdf):
+    renderer = pdf_renderer() if pdf else None
+    for path in write_careplan(plan, out, outcome, pdf=renderer, large_print=large_print):
         typer.echo(str(path))
+    if pdf and renderer is None:
+        typer.echo(NO_PDF_HINT)
 
 
 def register(app: typer.Typer) -> None:

@@ -14,15 +14,36 @@ from typing import Any
 
 from mitrasim import citations
 
-__all__ = ["Default", "DEFAULTS", "value", "source_keys"]
+__all__ = ["Default", "DEFAULTS", "EMERGENCY_NUMBERS", "EMERGENCY_NUMBERS_SOURCE", "value", "source_keys"]
 
 citations.register(
     "mitrasim_patient_seed",
-    "mitrasim clinical reference, 'After the procedure - the patient's path': hospital patient "
-    "information on TEER (preparation visit, fasting from midnight, about 2 days in hospital, home the "
-    "day after, antiplatelet drugs for at least 6 months, no bath or pool for 3-4 days, groin stiffness "
-    "for a few days).",
-    note="seed text of the project; local practice, configurable",
+    "Hospital patient information leaflet 'Mitraclip' (the project's seed text, reference/hospital-guide.txt).",
+    note="who the procedure is for, how it is done, preparation visit with blood work, fasting from the night "
+    "before, about 2 days in hospital, home the day after, blood thinners (antiplatelet) for at least 6 months, "
+    "oral hygiene and antibiotics before dental care, echo follow-up by the referring doctor, no bath or pool "
+    "for 3-4 days, groin stiffness for a few days. [check] the leaflet's publisher is not named in its text",
+)
+citations.register(
+    "hospital_protocol",
+    "The hospital's own TEER protocol (its protocol file, mitrasim careplan --protocol).",
+    note="local settings such as the admission day and hour, telephone numbers, weekend rules and reminder "
+    "lead times; the shipped values are examples a hospital replaces; a guide without the hospital's "
+    "telephone number is a draft. Local choice, not a literature number",
+)
+citations.register(
+    "emergency_numbers_official",
+    "National emergency numbers as published by the authorities (France: service-public.fr, 'Numeros "
+    "d'urgence'; European Commission: '112, the European emergency number').",
+    note="France 15 (SAMU) and 112; Belgium 112; Switzerland 144 and 112; United Kingdom 999 and 112; Canada "
+    "and United States 911. [check] pages not read from this machine; numbers as widely published",
+)
+citations.register(
+    "rcoa_after_ga",
+    "Royal College of Anaesthetists. Patient information: 'Caring for someone recovering from a general "
+    "anaesthetic or sedation'. https://www.rcoa.ac.uk/patients",
+    note="no driving for at least 24 hours after a general anaesthetic. [check] lower bound only; the days "
+    "without driving after femoral access are a hospital setting",
 )
 citations.register(
     "ottawa_mitraclip_guide",
@@ -68,10 +89,15 @@ class Default:
 
 #: The default table.  Keys are the protocol field names (dotted for nested groups).
 DEFAULTS: dict[str, Default] = {
-    "preparation_visit_days_before": Default(14, "mitrasim_patient_seed", "local choice: two weeks before"),
-    "admission_days_before": Default(1, "mitrasim_patient_seed", "admitted the day before"),
-    "admission_time": Default("14:00", "mitrasim_patient_seed", "local choice"),
-    "procedure_time": Default("08:30", "mitrasim_patient_seed", "local choice"),
+    "preparation_visit_days_before": Default(14, "hospital_protocol", "preparation visit (hospital guide); two weeks before is a hospital setting"),
+    "admission_days_before": Default(1, "hospital_protocol", "admitted the day before (hospital setting)"),
+    "admission_time": Default("14:00", "hospital_protocol", "hospital setting"),
+    "procedure_time": Default("08:30", "hospital_protocol", "hospital setting"),
+    "country": Default("FR", "hospital_protocol", "country of the hospital: picks the emergency numbers"),
+    "weekend_appointments": Default("next_weekday", "hospital_protocol", "appointments falling on a weekend move to the Monday after"),
+    "dental_reminder_days_before": Default(14, "hospital_protocol", "time to see the doctor and get an antibiotic prescription"),
+    "no_driving_days": Default(2, "hospital_protocol", "after general anaesthesia (RCoA: at least 24 h) and groin access"),
+    "fasting_reminder_time": Default("18:00", "hospital_protocol", "reminder the evening before the fasting starts"),
     "procedure_duration_hours": Default(3.0, "ottawa_mitraclip_guide", "about three hours"),
     "fasting_from": Default("00:00", "mitrasim_patient_seed", "nothing to eat or drink from midnight"),
     "discharge_days_after": Default(1, "sorajja2017_tvt", "home the day after; median stay 2 days"),
@@ -97,9 +123,19 @@ DEFAULTS: dict[str, Default] = {
     "echo.yearly_for_years": Default(5, "mitrasim_patient_seed", "then yearly; how many years to list is a local choice"),
     "reminders.timed_hours_before": Default([24, 2], "mitrasim", "calendar reminders: a day and two hours before"),
     "reminders.all_day_hours_before": Default(12, "mitrasim", "all-day events: noon the day before"),
-    "timezone": Default("Europe/Paris", "mitrasim", "default zone of the calendar; set your own"),
-    "emergency_number": Default("112", "mitrasim", "European emergency number; set your local one"),
+    "timezone": Default("Europe/Paris", "hospital_protocol", "time zone of the hospital"),
 }
+
+#: Emergency numbers to print for each country (ISO 3166 code), the medical one first.
+EMERGENCY_NUMBERS: dict[str, tuple[str, ...]] = {
+    "FR": ("15", "112"),
+    "BE": ("112",),
+    "CH": ("144", "112"),
+    "GB": ("999", "112"),
+    "CA": ("911",),
+    "US": ("911",),
+}
+EMERGENCY_NUMBERS_SOURCE = "emergency_numbers_official"
 
 
 def value(key: str) -> Any:

@@ -8,7 +8,6 @@ says whether it is there (``MITRASIM_CHROMIUM`` may name another binary).
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import subprocess
@@ -23,9 +22,9 @@ from markupsafe import Markup
 from mitrasim import citations
 from mitrasim.errors import InputError
 from mitrasim.pathway import svg, texts
-from mitrasim.pathway.careplan import CarePlan, Event
-from mitrasim.pathway.i18n import format_date, format_number, format_time, translator
-from mitrasim.pathway.outcome import ValveOutcome
+from mitrasim.pathway.careplan import CarePlan
+from mitrasim.pathway.defaults import EMERGENCY_NUMBERS_SOURCE
+from mitrasim.pathway.i18n import format_date, format_list, format_number, translator
 from mitrasim.pathway.readability import Readability, readability
 
 __all__ = [
@@ -40,9 +39,22 @@ __all__ = [
     "SECTION_IDS",
 ]
 
-#: Section ids of the guide, in order (the case section only with a case result).
+citations.register(
+    "rnib_clear_print",
+    "RNIB (Royal National Institute of Blind People). Clear Print guidelines; and large print for readers "
+    "with sight loss.",
+    note="text at least 12 point (14 recommended); large print at least 16 point (18 preferred). [check] read "
+    "through secondary copies of the guidelines, not RNIB's own page",
+)
+
+#: Printed type size of the guide's text and tables, in points: the RNIB Clear Print minimum, and large print.
+PRINT_PT: dict[str, float] = {"standard": 12.0, "large": 16.0}
+PRINT_PT_SOURCE = "rnib_clear_print"
+
+#: Section ids of the guide, in order.
 SECTION_IDS: tuple[str, ...] = (
-    "heart", "leak", "clip", "before", "day", "after", "medicines", "infection", "checkups", "timeline", "warning", "valve", "sources",
+    "contacts", "heart", "leak", "who", "clip", "how", "risks", "before", "day", "after", "medicines", "infection",
+    "checkups", "timeline", "warning", "sources",
 )
 
 _CHROMIUM_FLAGS = (
@@ -78,16 +90,20 @@ def _env() -> jinja2.Environment:
 
 
 def _explanation(plan: CarePlan, section: str) -> list[str]:
-    """Translated paragraphs of one explanation section, placeholders filled."""
+    """Translated paragraphs of one explanation section, placeholders filled from the protocol."""
     _ = translator(plan.lang)
     p = plan.protocol
     days_for = {
-        "Do not take a bath or go to a swimming pool for {days} days. You may take a shower.": p.no_bath_days,
-        "Do not lift, push or pull anything heavier than {kg} kg for {days} days.": p.no_heavy_lifting_days,
-        "Start your daily activities again slowly, over a few days. Most people feel fully well after about {days} days.": p.full_recovery_days,
+        texts.EXPLANATION["after"][1]: p.no_driving_days,
+        texts.EXPLANATION["after"][2]: p.full_recovery_days,
+        texts.EXPLANATION["after"][3]: p.no_bath_days,
+        texts.EXPLANATION["after"][5]: p.no_heavy_lifting_days,
+        texts.EXPLANATION["infection"][2]: p.dental_reminder_days_before,
     }
     out = []
     for msg in texts.EXPLANATION[section]:
+        if msg in days_for and not days_for[msg] and msg != texts.EXPLANATION["infection"][2]:
+            continue  # a rule the hospital switched off (0 days) is not printed
         fields: dict[str, Any] = {}
         if "{days}" in msg:
             fields["days"] = days_for[msg]
@@ -114,11 +130,14 @@ def _medicines(plan: CarePlan) -> list[str]:
 
 
 def explanation_text(plan: CarePlan) -> str:
-    """All plain-language explanation and medicine text of the guide, as rendered (one string)."""
+    """All the guide's sentences as rendered (one string): explanations, medicines, the dates' descriptions and the
+    warning signs' actions (headings and table labels, which are not sentences, are left out)."""
     paras: list[str] = []
     for section in texts.EXPLANATION:
         paras.extend(_explanation(plan, section))
     paras.extend(_medicines(plan))
+    paras.extend(e.description for e in plan.events)
+    paras.extend(w.action for w in plan.warning_signs)
     return "\n".join(paras)
 
 
@@ -135,71 +154,65 @@ class _Row:
     code: str
 
 
-def _when(e: Event, lang: str) -> str:
-    if not e.all_day:
-        assert isinstance(e.start, dt.datetime)
-        return f"{format_date(e.start.date(), lang, 'full')}, {format_time(e.start.timetz().replace(tzinfo=None), lang)}"
-    if e.last_day == e.first_day:
-        return format_date(e.first_day, lang, "full")
-    from mitrasim.pathway.i18n import format_datetime_range
+def _contacts(plan: CarePlan) -> list[str]:
+    """The contacts box: hospital, ward and out-of-hours numbers, emergency numbers (only what is set)."""
+    _ = translator(plan.lang)
+    p = plan.protocol
+    out = []
+    if p.hospital_name:
+        out.append(_(texts.UI["hospital"], name=p.hospital_name))
+    if p.ward_phone:
+        key = "ward_phone_day" if p.out_of_hours_phone else "ward_phone"
+        out.append(_(texts.UI[key], phone=p.ward_phone))
+    if p.out_of_hours_phone:
+        out.append(_(texts.UI["out_of_hours_phone"], phone=p.out_of_hours_phone))
+    return out
 
-    return format_datetime_range(e.first_day, e.last_day, lang)
+
+def css_string(text: str) -> Markup:
+    """``text`` as the body of a CSS string literal (for ``content: "..."`` in ``@page``): backslash, quote and
+    ``<`` written as CSS escapes, so no character can end the string or the style element."""
+    out = "".join(f"\\{ord(c):x} " if c in '\\"<>\n\r' else c for c in text)
+    return Markup(out)
 
 
-def guide_context(plan: CarePlan, outcome: ValveOutcome | None = None) -> dict[str, Any]:
-    """Everything the template needs, translated."""
+def guide_context(plan: CarePlan, large_print: bool = False) -> dict[str, Any]:
+    """Everything the patient's guide needs, translated.  No simulated result ever enters it."""
     lang = plan.lang
     _ = translator(lang)
     p = plan.protocol
     ui = {k: _(v) for k, v in texts.UI.items() if "{" not in v}
     ui["procedure_on"] = _(texts.UI["procedure_on"], date=format_date(plan.facts.procedure_date, lang, "full"))
-    ui["emergency"] = _(texts.UI["emergency"], number=p.emergency_number)
-    ui["contact"] = _(texts.UI["contact"], name=p.hospital_name, phone=p.hospital_phone) if p.hospital_name or p.hospital_phone else ""
+    ui["emergency"] = _(texts.UI["emergency"], number=format_list(p.emergency, lang))
     figures = {
         "heart": Markup(svg.heart_svg(ui)),
         "leak": Markup(svg.leaking_valve_svg(ui)),
         "clip": Markup(svg.clip_svg(ui)),
     }
-    case: dict[str, Any] | None = None
-    keys = list(plan.sources) + ["mitrasim"]
-    if outcome is not None:
-        reduction = _(
-            texts.UI["case_leak_area"],
-            before=format_number(outcome.eroa_before_cm2, lang),
-            after=format_number(outcome.eroa_after_cm2, lang),
-            percent=format_number(round(outcome.reduction_percent), lang),
-        )
-        figures["valve"] = Markup(svg.patient_valve_svg(outcome, ui, reduction, ui["short_disclaimer"]))
-        case = {
-            "lines": [
-                reduction,
-                _(texts.UI["case_grade"], before=outcome.mr_grade_before, after=outcome.mr_grade_after),
-                _(texts.UI["case_gradient"], value=format_number(outcome.mean_gradient_after_mmhg, lang)),
-                _(texts.UI["case_area"], value=format_number(outcome.mva_after_cm2, lang)),
-                _(texts.UI["case_clips"], count=len(outcome.clips)),
-            ],
-            "disclaimer": ui["case_disclaimer"],
-        }
-    checkups = [_Row(_when(e, lang), e.title, e.description, e.code) for e in plan.events if e.code in ("echo_discharge", "echo")]
+    keys = list(dict.fromkeys([*plan.sources, *(k for v in texts.SECTION_SOURCES.values() for k in v),
+                               *([EMERGENCY_NUMBERS_SOURCE] if not p.emergency_numbers else []), PRINT_PT_SOURCE, "mitrasim"]))
     return {
         "lang": lang,
         "ui": ui,
+        "draft": plan.is_draft,
+        "draft_css": css_string(ui["draft_banner"]),
+        "large_print": large_print,
+        "print_pt": PRINT_PT["large" if large_print else "standard"],
+        "contacts": _contacts(plan),
         "figures": figures,
         "sections": {s: _explanation(plan, s) for s in texts.EXPLANATION},
         "medicines": _medicines(plan),
-        "timeline": [_Row(_when(e, lang), e.title, e.description, e.code) for e in plan.events],
-        "checkups": checkups,
+        "timeline": [_Row(e.when, e.title, e.description, e.code) for e in plan.events],
         "warnings": plan.warning_signs,
         "fast_title": _(texts.FAST_TITLE),
         "fast": plan.fast,
-        "case": case,
-        "sources": citations.format_list(keys),
+        "sources": [(_(texts.SOURCE_LABELS[k]), citations.get(k).format()) for k in keys],
     }
 
 
-def render_guide_html(plan: CarePlan, outcome: ValveOutcome | None = None) -> str:
-    """The guide as one self-contained HTML page in the plan's language."""
-    return _env().get_template("guide.html.j2").render(**guide_context(plan, outcome))
+def render_guide_html(plan: CarePlan, large_print: bool = False) -> str:
+    """The patient's guide as one self-contained HTML page in the plan's language (``large_print``: bigger type)."""
+    return _env().get_template("guide.html.j2").render(**guide_context(plan, large_print))
 
 
 def find_chromium() -> str | None:

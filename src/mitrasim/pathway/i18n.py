@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from functools import lru_cache
 from gettext import GNUTranslations, NullTranslations
 from importlib import resources
@@ -24,7 +25,17 @@ from babel.messages.pofile import read_po
 
 from mitrasim.errors import InputError
 
-__all__ = ["LANGUAGES", "DOMAIN", "N_", "check_lang", "po_path", "catalog", "translator", "format_date", "format_time", "format_number", "format_datetime_range"]
+__all__ = [
+    "LANGUAGES", "DOMAIN", "N_", "check_lang", "po_path", "catalog", "translator", "format_date", "format_time",
+    "format_number", "format_datetime_range", "format_list", "french_typography", "NBSP", "NNBSP",
+]
+
+#: No-break space (before « : » and inside « guillemets ») and narrow no-break space (before ; ! ?).
+NBSP, NNBSP = "\u00a0", "\u202f"
+_FR_FIRST = re.compile(r"(?<![0-9])1 (?=(janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre)\b)")
+_FR_BEFORE_COLON = re.compile(r"[ \u00a0\u202f]?:(?=\s|$)")
+_FR_NUMBER_SPACE = re.compile(r"(\d) (?=[^\W\d])")  # a number and its unit or noun stay on one line: 4,5 kg, 15 mars
+_FR_BEFORE_PUNCT = re.compile(r"[ \u00a0\u202f]?([;!?])(?=\s|$|\))")
 
 LANGUAGES: tuple[str, ...] = ("en", "fr")
 DOMAIN = "mitrasim"
@@ -73,14 +84,26 @@ def translator(lang: str) -> Callable[..., str]:
 
     def _(message: str, /, **fields: object) -> str:
         out = tr.gettext(message)
-        return out.format(**fields) if fields else out
+        out = out.format(**fields) if fields else out
+        return french_typography(out) if lang == "fr" else out
 
     return _
 
 
+def french_typography(text: str) -> str:
+    """French spacing (Lexique des règles typographiques de l'Imprimerie nationale): a no-break space before
+    « : », a narrow no-break space before « ; ! ? », no-break spaces inside « guillemets » and between a
+    number and the word after it (4,5 kg, 15 mars)."""
+    text = _FR_NUMBER_SPACE.sub("\\1" + NBSP, text)
+    text = _FR_BEFORE_COLON.sub(NBSP + ":", text)
+    text = _FR_BEFORE_PUNCT.sub(NNBSP + r"\1", text)
+    return text.replace("« ", "«" + NBSP).replace(" »", NBSP + "»")
+
+
 def format_date(day: dt.date, lang: str, fmt: str = "full") -> str:
-    """``day`` written the way ``lang`` writes dates (Babel's ``full``/``long``/``medium``)."""
-    return _babel_format_date(day, format=fmt, locale=Locale.parse(check_lang(lang)))
+    """``day`` written the way ``lang`` writes dates (Babel's ``full``/``long``); French writes the first « 1er »."""
+    out = _babel_format_date(day, format=fmt, locale=Locale.parse(check_lang(lang)))
+    return _FR_FIRST.sub("1er ", out) if lang == "fr" else out
 
 
 def format_number(x: float, lang: str) -> str:
@@ -91,14 +114,34 @@ def format_number(x: float, lang: str) -> str:
 
 
 def format_time(t: dt.time, lang: str) -> str:
-    """A time of day in the short form of ``lang`` (08:30 in French, 8:30 AM in English)."""
+    """A time of day as ``lang`` writes it: 14 h 00 in French, 2:00 PM in English; midnight and noon as words."""
+    from mitrasim.pathway.texts import WORDS
+
+    _ = translator(lang)
+    if t == dt.time(0, 0):
+        return _(WORDS["midnight"])
+    if t == dt.time(12, 0):
+        return _(WORDS["noon"])
+    if lang == "fr":  # the French usage for times in running text: 8 h 30, 14 h (Imprimerie nationale)
+        return f"{t.hour}{NBSP}h" + (f"{NBSP}{t.minute:02d}" if t.minute else "")
     return _babel_format_time(t, format="short", locale=Locale.parse(check_lang(lang)))
 
 
 def format_datetime_range(start: dt.date, end: dt.date, lang: str) -> str:
-    """A date range (inclusive end) written per ``lang``."""
+    """A date range (inclusive end) written in full per ``lang``: « from Monday 1 March to Friday 5 March 2027 »."""
     if start == end:
-        return format_date(start, lang, "long")
-    from babel.dates import format_interval
+        return format_date(start, lang, "full")
+    from mitrasim.pathway.texts import WORDS
 
-    return format_interval(start, end, skeleton="yMMMd", locale=Locale.parse(lang))
+    return translator(lang)(WORDS["range"], start=format_date(start, lang, "full"), end=format_date(end, lang, "full"))
+
+
+def format_list(items: tuple[str, ...] | list[str], lang: str) -> str:
+    """``a``, ``a or b``, ``a, b or c`` in ``lang`` (alternatives, as emergency numbers are; French repeats
+    the article: « appelez le 15 ou le 112 »)."""
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    from mitrasim.pathway.texts import WORDS
+
+    return translator(lang)(WORDS["or"], first=", ".join(items[:-1]), last=items[-1])

@@ -16,9 +16,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from mitrasim.errors import InputError, from_validation_error
 from mitrasim.files import read_text
 
-__all__ = ["ClipPlacement", "ValveOutcome", "MRGrade", "load_outcome", "outcome_from_dict"]
+__all__ = ["ClipPlacement", "ValveOutcome", "MRGrade", "NUMERIC_GRADES", "grade_or_indeterminate", "load_outcome", "outcome_from_dict", "outcome_from_case", "load_case_or_outcome"]
 
-MRGrade = Literal["0", "1+", "2+", "3+", "4+"]
+MRGrade = Literal["0", "1+", "2+", "3+", "4+", "indeterminate"]
+#: The graded values; anything else a grader returns (e.g. "indeterminate: discordant") is indeterminate.
+NUMERIC_GRADES: tuple[str, ...] = ("0", "1+", "2+", "3+", "4+")
+
+
+def grade_or_indeterminate(grade: str | None) -> str:
+    """An ASE grade as the outcome keeps it: a graded value unchanged, anything else "indeterminate" (never a number)."""
+    g = (grade or "").split()[0] if grade else ""
+    return g if g in NUMERIC_GRADES else "indeterminate"
+
 
 
 class ClipPlacement(BaseModel):
@@ -91,8 +100,9 @@ def load_outcome(path: str | Path) -> ValveOutcome:
 def outcome_from_case(path: str | Path) -> ValveOutcome:
     """Run the procedure on a case file (no complications) and return its predicted outcome.
 
-    This is what ``mitrasim careplan --case CASE.yaml`` shows the patient: the valve before and
-    after the clips the simulated procedure placed, with the predicted leak reduction.
+    This is the one place that reads a case's simulated results (the procedure's result object);
+    ``mitrasim careplan --case CASE.yaml`` shows them in the clinician's report only, never in the
+    patient's guide.  An indeterminate grade stays "indeterminate".
     """
     from mitrasim.case import load_case
     from mitrasim.procedure import run_procedure
@@ -106,18 +116,11 @@ def outcome_from_case(path: str | Path) -> ValveOutcome:
                          f"no clip placed: {result.stop_reason}")
     line = valve_from_spec(case.valve).line_length_mm
 
-    from mitrasim.echo.grading import grade_label
-
-    def grade(state: Any) -> str:
-        """The procedure's decision grade (the guideline grade, or its named most-likely grade when
-        indeterminate), from the one echo path — never a worst-case stand-in."""
-        return grade_label(int(state.decision_grade))
-
     return outcome_from_dict({
         "eroa_before_cm2": result.baseline.eroa_cm2,
         "eroa_after_cm2": result.final.eroa_cm2,
-        "mr_grade_before": grade(result.baseline),
-        "mr_grade_after": grade(result.final),
+        "mr_grade_before": grade_or_indeterminate(result.baseline.mr_grade),
+        "mr_grade_after": grade_or_indeterminate(result.final.mr_grade),
         "mean_gradient_after_mmhg": result.final.mean_gradient_mmhg,
         "mva_after_cm2": result.final.mva_cm2,
         "coaptation_length_mm": line,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -18,11 +18,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from mitrasim.errors import InputError, from_validation_error
 from mitrasim.files import read_text
+from mitrasim.pathway.defaults import EMERGENCY_NUMBERS
 from mitrasim.pathway.defaults import value as _d
 
 __all__ = ["AntithromboticProtocol", "EchoProtocol", "ReminderProtocol", "Protocol", "load_protocol", "protocol_from_dict"]
 
 Days = Annotated[int, Field(ge=0, le=3650)]
+#: A country whose emergency numbers are built in (ISO 3166 code): the keys of ``EMERGENCY_NUMBERS`` (tested).
+Country = Literal["FR", "BE", "CH", "GB", "CA", "US"]
+#: A telephone number as printed: digits, spaces, +, dots, dashes, brackets (empty = not set).
+PHONE_PATTERN = r"^(\+?[0-9 ().-]{3,40})?$"
 Months = Annotated[int, Field(ge=0, le=240)]
 
 
@@ -83,10 +88,18 @@ class Protocol(_Strict):
     """All settings of the patient's path.  ``Protocol()`` is the default protocol."""
 
     hospital_name: Annotated[str, Field(max_length=200)] = ""
-    hospital_phone: Annotated[str, Field(max_length=40)] = ""
-    emergency_number: Annotated[str, Field(min_length=1, max_length=20)] = Field(
-        default_factory=lambda: _d("emergency_number")
+    ward_phone: Annotated[str, Field(max_length=40, pattern=PHONE_PATTERN)] = ""
+    out_of_hours_phone: Annotated[str, Field(max_length=40, pattern=PHONE_PATTERN)] = ""
+    country: Country = Field(default_factory=lambda: _d("country"))
+    emergency_numbers: list[Annotated[str, Field(pattern=r"^[0-9]{2,4}$")]] = Field(default_factory=list, max_length=3)
+    weekend_appointments: Literal["next_weekday", "previous_weekday", "allowed"] = Field(
+        default_factory=lambda: _d("weekend_appointments")
     )
+    dental_reminder_days_before: Annotated[int, Field(ge=1, le=60)] = Field(
+        default_factory=lambda: _d("dental_reminder_days_before")
+    )
+    no_driving_days: Annotated[int, Field(ge=1, le=60)] = Field(default_factory=lambda: _d("no_driving_days"))
+    fasting_reminder_time: dt.time = Field(default_factory=lambda: _parse_time(_d("fasting_reminder_time")))
     timezone: str = Field(default_factory=lambda: _d("timezone"))
     preparation_visit_days_before: Annotated[int, Field(ge=1, le=365)] = Field(
         default_factory=lambda: _d("preparation_visit_days_before")
@@ -109,7 +122,7 @@ class Protocol(_Strict):
     echo: EchoProtocol = Field(default_factory=EchoProtocol)
     reminders: ReminderProtocol = Field(default_factory=ReminderProtocol)
 
-    @field_validator("admission_time", "procedure_time", "fasting_from", mode="before")
+    @field_validator("admission_time", "procedure_time", "fasting_from", "fasting_reminder_time", mode="before")
     @classmethod
     def _time(cls, v: Any) -> dt.time:
         return _parse_time(v)
@@ -122,6 +135,21 @@ class Protocol(_Strict):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("an IANA time zone such as Europe/Paris or UTC") from None
         return v
+
+    @property
+    def emergency(self) -> tuple[str, ...]:
+        """The emergency numbers to print: the protocol's own, else the country's (medical number first)."""
+        return tuple(self.emergency_numbers) or EMERGENCY_NUMBERS[self.country]
+
+    @property
+    def emergency_number(self) -> str:
+        """The first emergency number (the one warning-sign actions name)."""
+        return self.emergency[0]
+
+    @property
+    def has_contact(self) -> bool:
+        """Whether the patient can be told whom to call: a hospital name and a ward telephone number."""
+        return bool(self.hospital_name.strip() and self.ward_phone.strip())
 
     @property
     def zone(self) -> ZoneInfo:

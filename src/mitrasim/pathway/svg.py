@@ -13,13 +13,14 @@ from xml.sax.saxutils import escape
 
 from mitrasim.pathway.outcome import ValveOutcome
 
-__all__ = ["heart_svg", "leaking_valve_svg", "clip_svg", "patient_valve_svg"]
+__all__ = ["heart_svg", "leaking_valve_svg", "clip_svg", "patient_valve_svg", "text_box"]
 
 _RIGHT = "#8fb3e0"   # right heart (blue, oxygen-poor blood)
 _LEFT = "#e79a9a"    # left heart (red, oxygen-rich blood)
 _VALVE = "#ffd23f"
 _LINE = "#333333"
 _LEAK = "#c0392b"
+_LEAK_TEXT = "#8a0000"  # the word "leak": darker than the jet, for contrast on the pink atrium
 _CLIP = "#6b6b6b"
 _FONT = "font-family='DejaVu Sans, Arial, sans-serif'"
 
@@ -32,6 +33,20 @@ def _svg(width: int, height: int, body: str, title: str) -> str:
     )
 
 
+#: Estimated advance width of DejaVu Sans / Arial per character, in em (bold, normal): the layout keeps every
+#: label inside the picture and every leader line off every label with these (checked on screenshots).
+_EM_PER_CHAR = {"bold": 0.66, "normal": 0.60}
+#: Font size of the drawings' labels (user units; about 10-11 pt once the drawing is printed 7 cm high).
+_FIG_LABEL = 18
+
+
+def text_box(x: float, y: float, s: str, size: float, anchor: str, weight: str) -> tuple[float, float, float, float]:
+    """Estimated box (x0, y0, x1, y1) of a one-line label drawn at baseline (x, y)."""
+    w = len(s) * size * _EM_PER_CHAR["bold" if weight == "bold" else "normal"]
+    x0 = x - w if anchor == "end" else x - w / 2 if anchor == "middle" else x
+    return x0, y - 0.8 * size, x0 + w, y + 0.25 * size
+
+
 def _text(x: float, y: float, s: str, size: int = 15, anchor: str = "middle", weight: str = "normal", fill: str = _LINE) -> str:
     return (
         f"<text x='{x:.1f}' y='{y:.1f}' font-size='{size}' text-anchor='{anchor}' font-weight='{weight}' "
@@ -39,17 +54,30 @@ def _text(x: float, y: float, s: str, size: int = 15, anchor: str = "middle", we
     )
 
 
-def _label(x: float, y: float, tx: float, ty: float, s: str, anchor: str) -> str:
-    """A label at (tx, ty) with a leader line to the point (x, y)."""
+def _label(px: float, py: float, tx: float, ty: float, s: str, anchor: str, size: int = 16, side: str = "auto") -> str:
+    """A bold label at baseline (tx, ty) and a leader line from the label's edge to the point (px, py).
+
+    The line starts just outside the label's box: beside it (``side="auto"``: the side facing the point) or
+    above it (``side="top"``), so it never runs through the words.
+    """
+    x0, y0, x1, y1 = text_box(tx, ty, s, size, anchor, "bold")
+    if side == "top":
+        sx, sy = min(max(px, x0 + 6), x1 - 6), y0 - 3
+    else:
+        sx, sy = (x1 + 4, (y0 + y1) / 2) if px > x1 else (x0 - 4, (y0 + y1) / 2)
     return (
-        f"<line x1='{x:.1f}' y1='{y:.1f}' x2='{tx:.1f}' y2='{ty - 5:.1f}' stroke='{_LINE}' stroke-width='1.2'/>"
-        f"<circle cx='{x:.1f}' cy='{y:.1f}' r='3' fill='{_LINE}'/>" + _text(tx, ty, s, 16, anchor, "bold")
+        f"<line x1='{sx:.1f}' y1='{sy:.1f}' x2='{px:.1f}' y2='{py:.1f}' stroke='{_LINE}' stroke-width='1.3'/>"
+        f"<circle cx='{px:.1f}' cy='{py:.1f}' r='3' fill='{_LINE}'/>" + _text(tx, ty, s, size, anchor, "bold")
     )
 
 
 def heart_svg(labels: Mapping[str, str]) -> str:
-    """The heart in a front view with its four chambers and four valves (patient's left on the viewer's right)."""
-    b = ["<g transform='translate(110 0)'>"]
+    """The heart in a front view with its four chambers and four valves (patient's left on the viewer's right).
+
+    Every label sits outside the heart, in a column on each side, ordered top to bottom like the parts
+    they point at, so the leader lines neither cross each other nor any word.
+    """
+    b = ["<g transform='translate(210 0)'>"]
     b.append(
         "<path d='M260 48 C330 40 392 96 380 180 C370 258 300 320 230 352 C160 318 78 262 66 186 "
         "C56 110 110 52 180 60 C205 50 235 46 260 48 Z' fill='#fbe9e7' stroke='#8d3b3b' stroke-width='3'/>"
@@ -68,66 +96,72 @@ def heart_svg(labels: Mapping[str, str]) -> str:
             f"stroke='{_LINE}' stroke-width='1.5'/>"
         )
     b.append("</g>")
-    # labels outside the heart, leader lines to each valve (coordinates after the shift)
-    b.append(_label(242, 178, 10, 214, labels["label_tricuspid"], "start"))
-    b.append(_label(296, 150, 10, 30, labels["label_pulmonary"], "start"))
-    b.append(_label(342, 146, 610, 30, labels["label_aortic"], "end"))
-    b.append(_label(412, 164, 610, 214, labels["label_mitral"], "end"))
-    b.append(_text(236, 128, labels["label_right_atrium"], 13))
-    b.append(_text(410, 118, labels["label_left_atrium"], 13))
-    b.append(_text(262, 236, labels["label_right_ventricle"], 13))
-    b.append(_text(388, 250, labels["label_left_ventricle"], 13))
-    return _svg(620, 360, "".join(b), labels["fig_heart"])
+    # (point in the picture, label key): left column for the right heart, right column for the left heart
+    dx = 210 - 150
+    left = [((266 + dx, 112), "label_right_atrium"), ((336 + dx, 152), "label_pulmonary"), ((282 + dx, 178), "label_tricuspid"),
+            ((296 + dx, 250), "label_right_ventricle")]
+    right = [((462 + dx, 104), "label_left_atrium"), ((382 + dx, 150), "label_aortic"), ((446 + dx, 162), "label_mitral"),
+             ((440 + dx, 260), "label_left_ventricle")]
+    for (pt, key), ty in zip(left, (40, 124, 208, 300)):
+        b.append(_label(pt[0], pt[1], 6, ty, labels[key], "start", _FIG_LABEL))
+    for (pt, key), ty in zip(right, (40, 124, 208, 300)):
+        b.append(_label(pt[0], pt[1], 814, ty, labels[key], "end", _FIG_LABEL))
+    return _svg(820, 360, "".join(b), labels["fig_heart"])
 
 
-def _side_view(closed: bool, labels: Mapping[str, str], clip: bool) -> str:
-    """The mitral valve seen from the side: left atrium above, left ventricle below."""
+def _side_view(clip: bool, labels: Mapping[str, str]) -> str:
+    """The mitral valve from the side while the heart squeezes (systole): left atrium above, left ventricle below.
+
+    The valve is closed.  Without a clip the two flaps stop short of each other and a jet of blood leaks
+    up through the gap into the atrium; with the clip the flaps are held together in the middle.
+    """
+    gap = 0 if clip else 8
     b = [
-        f"<rect x='20' y='20' width='300' height='110' rx='18' fill='{_LEFT}' opacity='0.45'/>",
-        f"<rect x='20' y='150' width='300' height='150' rx='18' fill='{_LEFT}' opacity='0.7'/>",
-        _text(170, 46, labels["label_left_atrium"], 14),
-        _text(170, 290, labels["label_left_ventricle"], 14),
-        f"<line x1='30' y1='140' x2='90' y2='140' stroke='{_LINE}' stroke-width='6' stroke-linecap='round'/>",
-        f"<line x1='250' y1='140' x2='310' y2='140' stroke='{_LINE}' stroke-width='6' stroke-linecap='round'/>",
+        f"<rect x='20' y='20' width='380' height='110' rx='18' fill='{_LEFT}' opacity='0.45'/>",
+        f"<rect x='20' y='150' width='380' height='160' rx='18' fill='{_LEFT}' opacity='0.7'/>",
+        _text(32, 48, labels["label_left_atrium"], _FIG_LABEL - 1, "start"),
+        _text(210, 300, labels["label_left_ventricle"], _FIG_LABEL - 1),
+        f"<line x1='30' y1='140' x2='120' y2='140' stroke='{_LINE}' stroke-width='6' stroke-linecap='round'/>",
+        f"<line x1='300' y1='140' x2='390' y2='140' stroke='{_LINE}' stroke-width='6' stroke-linecap='round'/>",
+        # closed flaps: from the ring almost level, bowing a little towards the ventricle, tips at the centre
+        f"<path d='M120 140 C150 150 180 156 {210 - gap} 156' fill='none' stroke='#7a2e2e' stroke-width='8' stroke-linecap='round'/>",
+        f"<path d='M300 140 C270 150 240 156 {210 + gap} 156' fill='none' stroke='#7a2e2e' stroke-width='8' stroke-linecap='round'/>",
+        _label(158, 150, 32, 204, labels["label_anterior"], "start", _FIG_LABEL, side="top"),
+        _label(262, 150, 388, 244, labels["label_posterior"], "end", _FIG_LABEL, side="top"),
     ]
-    tip_a, tip_p = ((166, 212), (174, 212)) if closed else ((150, 218), (190, 208))
-    b.append(f"<path d='M90 140 C110 170 140 200 {tip_a[0]} {tip_a[1]}' fill='none' stroke='#7a2e2e' stroke-width='7' stroke-linecap='round'/>")
-    b.append(f"<path d='M250 140 C230 165 200 190 {tip_p[0]} {tip_p[1]}' fill='none' stroke='#7a2e2e' stroke-width='7' stroke-linecap='round'/>")
-    b.append(_label(112, 166, 40, 196, labels["label_anterior"], "start"))
-    b.append(_label(228, 164, 312, 196, labels["label_posterior"], "end"))
-    if not closed:
+    if not clip:
         b.append(
-            f"<path d='M170 226 L170 70' stroke='{_LEAK}' stroke-width='10' marker-end='url(#arrow-leak)' opacity='0.85'/>"
-            f"<defs><marker id='arrow-leak' markerWidth='5' markerHeight='5' refX='2.5' refY='2.5' orient='auto'>"
-            f"<path d='M0 0 L5 2.5 L0 5 Z' fill='{_LEAK}'/></marker></defs>"
+            f"<path d='M204 152 C202 126 190 100 186 74 L234 74 C230 100 218 126 216 152 Z' fill='{_LEAK}' opacity='0.85'/>"
+            f"<path d='M166 76 L210 34 L254 76 Z' fill='{_LEAK}'/>"
         )
-        b.append(_text(196, 96, labels["label_leak"], 16, "start", "bold", _LEAK))
-    if clip:
+        b.append(_text(266, 104, labels["label_leak"], _FIG_LABEL + 1, "start", "bold", _LEAK_TEXT))
+    else:
         b.append(
-            f"<rect x='160' y='196' width='20' height='30' rx='4' fill='{_CLIP}' stroke='#222' stroke-width='1.5'/>"
-            f"<path d='M160 200 L146 186 M180 200 L194 186' stroke='#222' stroke-width='3'/>"
+            f"<rect x='201' y='146' width='18' height='34' rx='4' fill='{_CLIP}' stroke='#222' stroke-width='1.5'/>"
+            f"<path d='M201 152 L190 146 M219 152 L230 146' stroke='#222' stroke-width='3'/>"
         )
-        b.append(_label(180, 222, 250, 262, labels["label_clip"], "start"))
+        b.append(_label(212, 147, 254, 100, labels["label_clip"], "start", _FIG_LABEL))
     return "".join(b)
 
 
 def leaking_valve_svg(labels: Mapping[str, str]) -> str:
-    """A leaking mitral valve from the side: the two flaps do not meet and blood flows back."""
-    return _svg(340, 320, _side_view(False, labels, clip=False), labels["fig_leak"])
+    """A leaking mitral valve from the side while the heart squeezes: closed, but the flaps do not meet."""
+    return _svg(420, 320, _side_view(False, labels), labels["fig_leak"])
 
 
 def clip_svg(labels: Mapping[str, str]) -> str:
     """The clip joining the two flaps (side view) and the double opening it makes (view from above)."""
-    side = _side_view(True, labels, clip=True)
+    side = _side_view(True, labels)
     top = (
-        "<g transform='translate(350 40)'>"
-        f"<ellipse cx='120' cy='120' rx='110' ry='80' fill='{_LEFT}' opacity='0.45' stroke='{_LINE}' stroke-width='3'/>"
-        "<ellipse cx='70' cy='120' rx='42' ry='26' fill='#ffffff' stroke='#7a2e2e' stroke-width='4'/>"
-        "<ellipse cx='170' cy='120' rx='42' ry='26' fill='#ffffff' stroke='#7a2e2e' stroke-width='4'/>"
-        f"<rect x='110' y='104' width='20' height='32' rx='4' fill='{_CLIP}' stroke='#222' stroke-width='1.5'/>"
+        "<g transform='translate(440 50)'>"
+        f"<ellipse cx='130' cy='120' rx='120' ry='86' fill='{_LEFT}' opacity='0.45' stroke='{_LINE}' stroke-width='3'/>"
+        "<ellipse cx='76' cy='120' rx='46' ry='28' fill='#ffffff' stroke='#7a2e2e' stroke-width='4'/>"
+        "<ellipse cx='184' cy='120' rx='46' ry='28' fill='#ffffff' stroke='#7a2e2e' stroke-width='4'/>"
+        f"<rect x='120' y='104' width='20' height='32' rx='4' fill='{_CLIP}' stroke='#222' stroke-width='1.5'/>"
         "</g>"
+        + _text(570, 292, labels["label_from_above"], _FIG_LABEL - 1)
     )
-    return _svg(600, 320, side + top, labels["fig_clip"])
+    return _svg(720, 320, side + top, labels["fig_clip"])
 
 
 def _arc_point(s: float, length: float, x0: float, x1: float, y: float, sag: float) -> tuple[float, float, float]:

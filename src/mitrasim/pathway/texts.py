@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from mitrasim.pathway.i18n import N_
 
-__all__ = ["UI", "EXPLANATION", "MEDICINE", "EVENT_TEXT", "WHEN", "WARNING_SIGNS", "FAST", "FAST_TITLE", "explanation_paragraphs", "all_messages"]
+__all__ = [
+    "UI", "EXPLANATION", "SECTION_SOURCES", "MEDICINE", "EVENT_TEXT", "WHEN", "WARNING_SIGNS", "FAST", "FAST_TITLE",
+    "SOURCE_LABELS", "WORDS", "explanation_paragraphs", "all_messages",
+]
 
 #: Headings and short labels of the guide.
 UI: dict[str, str] = {
@@ -18,12 +21,18 @@ UI: dict[str, str] = {
     "subtitle": N_("A plan for before, during and after your procedure"),
     "procedure_on": N_("Your procedure is planned for {date}."),
     "research_notice": N_(
-        "This guide was made by mitrasim, a research and teaching tool. It is not a medical device. "
+        "This guide was made by mitrasim, a tool for research and teaching. It is not a medical device. "
         "Your heart team's advice always comes first."
     ),
+    "draft_banner": N_("DRAFT: not for patients. The hospital's phone number is missing."),
+    "skip_to_dates": N_("Go to your dates"),
+    "h_contacts": N_("Who to call"),
     "h_heart": N_("Your heart and its valves"),
     "h_leak": N_("What is a leaking mitral valve?"),
+    "h_who": N_("Who is the clip for?"),
     "h_clip": N_("How the clip helps"),
+    "h_how": N_("How it is done"),
+    "h_risks": N_("Are there risks?"),
     "h_before": N_("Before the procedure"),
     "h_day": N_("The day of the procedure"),
     "h_after": N_("Going home"),
@@ -32,18 +41,20 @@ UI: dict[str, str] = {
     "h_checkups": N_("Check-ups"),
     "h_warning": N_("Warning signs: what to do"),
     "h_timeline": N_("Your dates"),
-    "h_valve": N_("Your valve: what the simulation predicts"),
     "h_sources": N_("Sources"),
     "col_date": N_("Date"),
     "col_what": N_("What happens"),
     "col_sign": N_("If you notice"),
     "col_action": N_("What to do"),
-    "fig_heart": N_("The heart has four rooms and four valves. The mitral valve sits between the two rooms on the left."),
-    "fig_leak": N_("A leaking mitral valve: the two flaps do not meet, so blood flows back."),
-    "fig_clip": N_("The clip holds the two flaps together in the middle. Blood now flows through two openings."),
-    "fig_case": N_("Your valve seen from above, before and after. The dots show where the clips go."),
-    "label_before": N_("Before"),
-    "label_after": N_("After"),
+    "fig_heart": N_(
+        "The heart has four rooms and four valves. The mitral valve sits between the two rooms on the left: "
+        "the left atrium above and the left ventricle below."
+    ),
+    "fig_leak": N_(
+        "A leaking mitral valve while the heart squeezes: the valve is closed, but its two flaps do not meet. "
+        "Blood leaks back up into the left atrium."
+    ),
+    "fig_clip": N_("The clip holds the two flaps together where the leak was. Seen from above, blood now flows through two openings."),
     "label_leak": N_("leak"),
     "label_clip": N_("clip"),
     "label_mitral": N_("mitral valve"),
@@ -56,102 +67,144 @@ UI: dict[str, str] = {
     "label_right_ventricle": N_("right ventricle"),
     "label_anterior": N_("front flap"),
     "label_posterior": N_("back flap"),
-    "case_leak_area": N_("Size of the leak: {before} cm² before, {after} cm² after (a drop of {percent}%)."),
-    "case_grade": N_("Leak grade: {before} before, {after} after (on a scale from 0 to 4+)."),
-    "case_gradient": N_("Pressure drop across the valve after the clip: {value} mmHg."),
-    "case_area": N_("Opening of the valve after the clip: {value} cm²."),
-    "case_clips": N_("Number of clips: {count}."),
-    "case_disclaimer": N_(
-        "These numbers come from a computer model for research and teaching. They are not a "
-        "medical result and must not be used to make decisions about your care."
-    ),
-    "contact": N_("Hospital: {name}. Phone: {phone}."),
-    "emergency": N_("Emergency number: {number}."),
-    "sources_intro": N_("The advice and numbers in this guide come from these sources:"),
-    "short_disclaimer": N_("Computer model for research and teaching only: not a medical result."),
+    "label_from_above": N_("seen from above"),
+    "hospital": N_("Hospital: {name}"),
+    "ward_phone": N_("Ward, day and night: {phone}"),
+    "ward_phone_day": N_("Ward: {phone}"),
+    "out_of_hours_phone": N_("At night and at weekends: {phone}"),
+    "emergency": N_("Emergency: call {number}"),
+    "date_at_time": N_("{date}, at {time}"),
+    "night_of": N_("the night from {first} to {second}"),
+    "from_midnight_night_of": N_("From midnight, {night}"),
+    "sources_intro": N_("The advice in this guide comes from these sources:"),
+    "fhir_subject": N_("The patient"),
     "footer": N_("mitrasim care plan: research and teaching only, not a medical device"),
 }
 
-#: Plain-language explanation paragraphs, by section (English is the readability target).
+#: Plain-language explanation paragraphs, by section, each traceable to the hospital guide
+#: (``mitrasim_patient_seed``) or to a sourced protocol setting (see SECTION_SOURCES).
 EXPLANATION: dict[str, list[str]] = {
     "heart": [
-        N_("Your heart is a pump. It has four rooms. Blood comes in at the top and is pushed out at the bottom."),
+        N_("Your heart is a pump. It sends blood all around your body."),
+        N_("The heart has four valves. They keep the blood moving forward."),
         N_(
-            "Four valves work like doors. They open to let blood pass. Then they shut so blood does not go "
-            "back the wrong way."
+            "The mitral valve sits between two rooms on the left side of the heart: the left atrium on top "
+            "and the left ventricle below. It works like a double door."
         ),
-        N_("The mitral valve is on the left side of the heart. It has two thin flaps."),
+        N_("When the heart squeezes, the mitral valve shuts tight. This stops blood from going back into the left atrium."),
     ],
     "leak": [
-        N_("When the mitral valve is weak, the two flaps do not close well. Each beat, some blood leaks back."),
-        N_("Doctors call this mitral regurgitation or a leaking mitral valve."),
+        N_("With age or illness, the two flaps of the valve may not close well. Then some blood goes back into the left atrium at each beat."),
+        N_("Doctors say the valve leaks. They also call it mitral regurgitation. The leak can be mild, moderate or severe."),
         N_(
-            "The heart has to work harder. You may feel tired or short of breath. Your ankles may swell. "
-            "Over time, the leak can make the heart weaker."
+            "Over time, a leak can lead to heart failure. You may be short of breath and tired. Water may "
+            "build up in your lungs."
+        ),
+    ],
+    "who": [
+        N_("When a leak is severe, the usual fix is heart surgery. The surgeon repairs or replaces the valve."),
+        N_("Some people are too ill or too frail for surgery. For them, a clip can be a gentler choice."),
+        N_(
+            "The goal is to help you breathe and feel better, and to keep you out of hospital for heart "
+            "failure (water in the lungs)."
         ),
     ],
     "clip": [
-        N_("The clip is a small metal device covered with cloth. It is about the size of a pea."),
+        N_("The clip works like a clothes peg. It holds the two flaps of the valve together where they leak the most."),
+        N_("This makes the leak much smaller. No cut is made in your chest."),
+    ],
+    "how": [
         N_(
-            "The doctor puts a thin tube into a large vein at the top of your leg, in the groin. The tube "
-            "goes up to the heart. No cut is made in your chest."
+            "It is done in the heart lab (the cath lab). This is the same kind of room where doctors put in "
+            "stents."
+        ),
+        N_("You are fully asleep (general anaesthesia). You will not feel it."),
+        N_("The doctor puts a thin tube into a large vein at the top of your leg, in the groin. The tube goes up to the heart."),
+        N_(
+            "To reach the mitral valve, the doctor makes a small hole in the thin wall between the two top "
+            "rooms of the heart."
         ),
         N_(
-            "The doctor grips the two flaps with the clip and holds them together. This makes the leak "
-            "smaller. Sometimes two or more clips are needed."
+            "A small ultrasound probe in your food pipe shows the valve. The doctor uses it to find the "
+            "leak, grab the edges of the two flaps and close the clip."
         ),
-        N_("The clip stays in your heart for good. Over time, your body grows a thin layer of tissue over it."),
+        N_("The doctor checks the leak right away. If it is still too big, the doctor may put in a second clip."),
+    ],
+    "risks": [
+        N_("As with any procedure through a blood vessel, the main risk is bleeding."),
         N_(
-            "The most common problem is bleeding at the groin. Serious problems are rare. Your doctor will "
-            "talk with you about the risks."
+            "Other problems are rare. Each one happens to less than 1 person in 100: blood that collects "
+            "around the heart, a stroke, or the need for urgent heart surgery."
         ),
+        N_("A clip coming fully loose has never been seen. Your doctor will talk with you about the risks."),
     ],
     "before": [
-        N_("You will come to the hospital for a visit to prepare. The team explains the procedure and answers your questions."),
-        N_("You will have blood tests. Bring the list of all the medicines you take."),
-        N_("Ask your doctor which medicines to stop before the procedure, and when."),
-        N_("Do not eat or drink anything from midnight before the procedure, unless you are told to."),
+        N_("You will come to the hospital for a visit to prepare. The team explains the procedure, answers your questions and takes blood tests."),
+        N_("For the procedure itself, you stay in the hospital for about two days."),
     ],
     "day": [
-        N_("A nurse puts a small tube (a drip) in a vein of your arm. The skin of your groin is cleaned and the hair is shaved."),
-        N_("You are fully asleep during the procedure. You feel no pain."),
+        N_("From midnight the night before, do not eat or drink anything, unless the team tells you otherwise."),
+        N_("You get ready in the recovery room, next to the heart lab. You take off all your clothes and put on a hospital gown."),
+        N_("A nurse puts a small tube (a drip) in a vein of your arm. It is used to give you medicines."),
+        N_("The hair of your groin is shaved, because the tube goes into the vein there, on the right or the left."),
         N_(
-            "The doctor watches the clip with an ultrasound probe passed down your throat into the food pipe. "
-            "You are asleep, so you do not feel it."
+            "You go to the heart lab on a stretcher. The team takes the same care as in an operating room "
+            "to stop germs."
         ),
+        N_("The table may feel hard. The room is cool, even cold. The X-ray machines need it."),
+        N_("You get a medicine to help you relax. Then you are put fully to sleep."),
+        N_("Your groins are cleaned with a special liquid. A clean sheet is put over your body."),
         N_("After the procedure, keep your legs straight for a few hours to protect the groin."),
     ],
     "after": [
         N_("If all goes well, you go home the day after the procedure."),
-        N_("Do not take a bath or go to a swimming pool for {days} days. You may take a shower."),
-        N_("Your groin may feel stiff for a few days. Dry heat on the spot may help."),
-        N_("Do not lift, push or pull anything heavier than {kg} kg for {days} days."),
+        N_("Do not drive for {days} days: you had a general anaesthetic and your groin must heal. Ask someone to drive you home."),
         N_("Start your daily activities again slowly, over a few days. Most people feel fully well after about {days} days."),
+        N_("Do not take a bath or go to a swimming pool for {days} days. You may take a shower."),
+        N_("Your groin may feel a bit stiff for a few days. Dry heat or a warm water bottle can soothe it."),
+        N_("Do not lift, push or pull anything heavier than {kg} kg for {days} days."),
     ],
     "infection": [
-        N_("Germs in the blood can settle on the clip and cause a serious heart infection."),
-        N_("Brush your teeth well every day. See your dentist for a check-up at least once a year."),
+        N_("The clip stays in your heart. If germs get into your blood, the clip can get infected."),
+        N_("So keep your mouth clean: brush your teeth well every day and see your dentist."),
         N_(
-            "Before some dental care and some operations, you may need an antibiotic. Always tell your "
-            "dentist and your doctors that you have a clip in your heart."
+            "Before some dental care or some operations, you may need an antibiotic. Always tell your "
+            "dentist and your doctors that you have a clip in your heart. Ask for it at least {days} days ahead."
         ),
     ],
     "checkups": [
-        N_("An ultrasound of the heart (an echo) checks the clip and the leak. It does not hurt."),
-        N_("You will have an echo before you go home, then at the dates below, then once a year."),
+        N_("Before you go home, the team checks the clip with an ultrasound of the heart (an echo). It does not hurt."),
+        N_("After that, the doctor who sent you for the procedure follows you."),
+        N_("Over time, you will have more echos. They check the leak and how well your heart works. Your dates are below."),
     ],
+}
+
+#: Where each explanation section comes from (citation keys): the guide's statements are the hospital guide's,
+#: numbers that a hospital sets come from its protocol, the rest from the named source.
+SECTION_SOURCES: dict[str, tuple[str, ...]] = {
+    "heart": ("mitrasim_patient_seed",),
+    "leak": ("mitrasim_patient_seed",),
+    "who": ("mitrasim_patient_seed",),
+    "clip": ("mitrasim_patient_seed",),
+    "how": ("mitrasim_patient_seed",),
+    "risks": ("mitrasim_patient_seed",),
+    "before": ("mitrasim_patient_seed",),
+    "day": ("mitrasim_patient_seed", "hospital_protocol", "ottawa_mitraclip_guide"),
+    "after": ("mitrasim_patient_seed", "rcoa_after_ga", "hospital_protocol", "ottawa_mitraclip_guide"),
+    "infection": ("mitrasim_patient_seed", "wilson2021_aha_ie", "delgado2023_esc_ie", "hospital_protocol"),
+    "checkups": ("mitrasim_patient_seed", "ottawa_mitraclip_guide"),
 }
 
 #: Medicine paragraphs (one is chosen by the patient's facts).
 MEDICINE: dict[str, str] = {
     "antiplatelet": N_(
-        "You will take a medicine that stops blood cells from sticking together (an antiplatelet) for at "
-        "least {months} months. Do not stop it without asking your doctor."
+        "After the procedure, you take a blood thinner for at least {months} months. It is a medicine that "
+        "slows down the platelets (an antiplatelet). Do not stop it without asking your doctor."
     ),
-    "dual": N_("For the first {months} months, you will take two of these medicines. Then you will take one."),
+    "dual": N_("For the first {months} months, you take two of these medicines. Then you take one."),
     "anticoagulant": N_(
         "You already take a blood thinner (an anticoagulant). In most cases you keep taking it after the "
-        "procedure. Your doctor will tell you when to stop it before, and when to start it again."
+        "procedure. Your doctor tells you when to pause it before the procedure, and when to start it again."
     ),
     "anticoagulant_plus": N_("For the first {months} months, your doctor adds a second medicine (an antiplatelet)."),
     "bleeding": N_("These medicines can make you bleed more easily. Tell every doctor and dentist that you take them."),
@@ -160,31 +213,38 @@ MEDICINE: dict[str, str] = {
 #: Titles and descriptions of calendar events (code -> (title, description)).
 EVENT_TEXT: dict[str, tuple[str, str]] = {
     "prep_visit": (
-        N_("Preparation visit for your mitral clip"),
-        N_("The team explains the procedure and you have blood tests. Bring the list of your medicines and your questions."),
+        N_("Visit to prepare for your mitral clip"),
+        N_("The team explains the procedure, answers your questions and takes blood tests."),
     ),
     "admission": (
         N_("Go to the hospital (admission)"),
-        N_("Bring your medicines, your glasses and what you need for a short stay. Leave valuables at home."),
+        N_("You stay in the hospital for about two days. Bring what you need for a short stay."),
     ),
     "hospital_stay": (
         N_("Hospital stay"),
         N_("You stay about {nights} nights in hospital."),
     ),
     "fasting": (
-        N_("Nothing to eat or drink"),
-        N_("From {time}, do not eat or drink anything, unless the team tells you otherwise."),
+        N_("Nothing to eat or drink until your procedure"),
+        N_("From {time} on {date}, do not eat or drink anything, unless the team tells you otherwise."),
     ),
     "fasting_midnight": (
-        N_("Nothing to eat or drink"),
-        N_("From midnight, do not eat or drink anything, unless the team tells you otherwise."),
+        N_("Nothing to eat or drink until your procedure"),
+        N_(
+            "You may eat and drink as usual until midnight on the evening of {evening}. From midnight, do not "
+            "eat or drink anything, unless the team tells you otherwise."
+        ),
     ),
     "procedure": (
         N_("Your mitral clip procedure"),
         N_(
-            "You get a drip in your arm and your groin is prepared. You are fully asleep. An ultrasound probe "
-            "in your food pipe guides the doctor. Afterwards, keep your legs straight for about {hours} hours."
+            "You are fully asleep. A small ultrasound probe in your food pipe guides the doctor. Afterwards, keep "
+            "your legs straight for about {hours} hours."
         ),
+    ),
+    "no_driving": (
+        N_("Do not drive"),
+        N_("Do not drive for {days} days after the procedure. Ask someone to drive you home."),
     ),
     "echo_discharge": (
         N_("Heart ultrasound (echo) before you go home"),
@@ -196,7 +256,7 @@ EVENT_TEXT: dict[str, tuple[str, str]] = {
     ),
     "no_bath": (
         N_("No bath or swimming pool (shower allowed)"),
-        N_("Keep the groin clean and dry. A shower is fine. The groin may feel stiff; dry heat may help."),
+        N_("Do not take a bath or go to a swimming pool for {days} days. A shower is fine. Dry heat may soothe a stiff groin."),
     ),
     "no_lifting": (
         N_("No heavy lifting (more than {kg} kg)"),
@@ -212,11 +272,11 @@ EVENT_TEXT: dict[str, tuple[str, str]] = {
     ),
     "dual_antiplatelet": (
         N_("Two antiplatelet medicines"),
-        N_("Take both antiplatelet medicines every day until {end}. Then your doctor will tell you which one to keep."),
+        N_("Take both antiplatelet medicines every day until {end}. Then your doctor tells you which one to keep."),
     ),
     "anticoagulant": (
-        N_("Keep taking your blood thinner"),
-        N_("Start your anticoagulant again when the team tells you, and keep taking it every day."),
+        N_("Restart your blood thinner when the team tells you"),
+        N_("Start your anticoagulant again on the day the team tells you. Then take it every day."),
     ),
     "anticoagulant_antiplatelet": (
         N_("Extra antiplatelet medicine"),
@@ -228,13 +288,13 @@ EVENT_TEXT: dict[str, tuple[str, str]] = {
     ),
     "echo": (
         N_("Heart ultrasound (echo) check-up"),
-        N_("A check of the clip and the leak, {when} after your procedure. Bring your list of medicines."),
+        N_("A check of the clip and the leak, {when} after your procedure."),
     ),
     "dental_after": (
-        N_("Dental care: tell your dentist about your clip"),
+        N_("Dental care: you may need an antibiotic"),
         N_(
-            "You have a clip in your heart. Before care on the gums or the roots of the teeth, you may need "
-            "an antibiotic to protect the clip from infection. Ask your doctor or dentist for it ahead of time."
+            "You have a clip in your heart. Before care on the gums or the roots of the teeth, you may need an "
+            "antibiotic. Ask your doctor or dentist for it at least {days_ahead} days before."
         ),
     ),
     "dental_before": (
@@ -244,14 +304,22 @@ EVENT_TEXT: dict[str, tuple[str, str]] = {
     "surgery_after": (
         N_("Planned operation: tell the team about your clip"),
         N_(
-            "You have a clip in your heart. Tell the surgical team. Before some operations you may need an "
-            "antibiotic, and your blood-thinning medicine may need to be paused. Ask them ahead of time."
+            "You have a clip in your heart. Before some operations you may need an antibiotic, and your "
+            "blood-thinning medicine may need a pause. Ask the team at least {days_ahead} days before."
         ),
     ),
     "surgery_before": (
         N_("Planned operation before your procedure"),
         N_("Tell the heart team about this operation. The date of your clip procedure may need to change."),
     ),
+}
+
+#: Words the date and list formatting of :mod:`mitrasim.pathway.i18n` uses.
+WORDS: dict[str, str] = {
+    "midnight": N_("midnight"),
+    "noon": N_("noon"),
+    "range": N_("from {start} to {end}"),
+    "or": N_("{first} or {last}"),
 }
 
 #: How long after the procedure an echo is, used in the "echo" description.
@@ -262,20 +330,20 @@ WHEN: dict[str, str] = {
     "years": N_("{n} years"),
 }
 
-#: Warning signs and what to do: (sign, action).
+#: Warning signs and what to do: (sign, action).  ``{ward}`` is the ward's telephone line of the contacts box.
 WARNING_SIGNS: list[tuple[str, str]] = [
     (
         N_("Bleeding from the groin"),
-        N_("Lie down. Press firmly on the spot with a clean cloth. If it does not stop, call {emergency}."),
+        N_("Lie down. Press hard on the spot with a clean cloth. If it does not stop, call {emergency}."),
     ),
     (
-        N_("A lump or swelling in the groin that grows, or pain in the leg, or a cold or numb leg"),
-        N_("Call the hospital the same day. If it is severe, call {emergency}."),
+        N_("A lump in the groin that grows, pain in the leg, or a cold or numb leg"),
+        N_("Call the ward the same day (the number is at the top of this guide). If it is severe, call {emergency}."),
     ),
     (N_("Pain or pressure in the chest"), N_("Stop and rest. Call {emergency} at once.")),
     (
         N_("New or worse shortness of breath, swollen ankles, or fast weight gain"),
-        N_("Call your doctor the same day. If you are short of breath at rest, call {emergency}."),
+        N_("Call the ward or your doctor the same day. If you are short of breath at rest, call {emergency}."),
     ),
     (N_("Fever or chills"), N_("Call your doctor the same day. Tell them you have a clip in your heart.")),
     (N_("Signs of a stroke (see FAST below)"), N_("Call {emergency} at once. Note the time the signs started.")),
@@ -289,6 +357,21 @@ FAST: list[tuple[str, str]] = [
     (N_("T"), N_("Time: call {emergency} at once.")),
 ]
 FAST_TITLE = N_("FAST: signs of a stroke")
+
+#: A plain description of each source, in the patient's language, shown before its reference.
+SOURCE_LABELS: dict[str, str] = {
+    "mitrasim_patient_seed": N_("The hospital's patient leaflet on the mitral clip."),
+    "hospital_protocol": N_("Your hospital's own rules: times, phone numbers, dates of visits."),
+    "ottawa_mitraclip_guide": N_("The patient guide of the University of Ottawa Heart Institute."),
+    "sorajja2017_tvt": N_("A large study of mitral clips in the United States: time spent in hospital."),
+    "teer_antithrombotic_cohort2022": N_("A study of blood-thinning medicines after a mitral clip."),
+    "wilson2021_aha_ie": N_("Advice of the American Heart Association on antibiotics before dental care."),
+    "delgado2023_esc_ie": N_("Guidelines of the European Society of Cardiology on heart infections."),
+    "rcoa_after_ga": N_("Advice of the Royal College of Anaesthetists on driving after being put to sleep."),
+    "emergency_numbers_official": N_("Official emergency phone numbers."),
+    "rnib_clear_print": N_("Advice of the Royal National Institute of Blind People on print that is easy to read."),
+    "mitrasim": N_("The mitrasim project, which made this guide."),
+}
 
 
 def explanation_paragraphs() -> list[str]:
@@ -304,10 +387,11 @@ def all_messages() -> list[str]:
     msgs: list[str] = list(UI.values()) + explanation_paragraphs() + list(MEDICINE.values())
     for t, d in EVENT_TEXT.values():
         msgs += [t, d]
-    msgs += list(WHEN.values())
+    msgs += list(WORDS.values()) + list(WHEN.values())
     for s, a in WARNING_SIGNS:
         msgs += [s, a]
     for letter, text in FAST:
         msgs += [letter, text]
     msgs.append(FAST_TITLE)
+    msgs += list(SOURCE_LABELS.values())
     return list(dict.fromkeys(msgs))

@@ -278,7 +278,8 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
             res = await pool.run(services.assess_clips, req.case, [c.model_dump() for c in req.clips], settings.max_beats)
             outcome = outcome_from_dict(_outcome(res))
         plan = build_careplan(facts, load_protocol(None))
-        return {"careplan": services._clean(careplan_json(plan, outcome)), "guide_html": render_guide_html(plan, outcome)}
+        # the patient's guide never carries the simulated result; careplan.case is for the clinician
+        return {"careplan": services._clean(careplan_json(plan, outcome)), "guide_html": render_guide_html(plan)}
 
     # -- cases -------------------------------------------------------------------------
     @api.get("/cases", summary="Saved cases, newest first, a page at a time")
@@ -395,13 +396,14 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
 
 def _outcome(res: dict[str, Any]) -> dict[str, Any]:
     """A :class:`~mitrasim.pathway.ValveOutcome` mapping from an assess result (for the guide)."""
+    from mitrasim.pathway.outcome import grade_or_indeterminate
+
     b, a = res["before"], res["after"]
     return {
         "eroa_before_cm2": round(b["eroa_cm2"], 3),
         "eroa_after_cm2": round(a["eroa_cm2"], 3),
-        # indeterminate (ASE 2017): the grade's named most-likely grade, never a fixed stand-in
-        "mr_grade_before": b["mr_grade"] if b["mr_grade"] != "indeterminate" else b["mr_most_likely_grade"],
-        "mr_grade_after": a["mr_grade"] if a["mr_grade"] != "indeterminate" else a["mr_most_likely_grade"],
+        "mr_grade_before": grade_or_indeterminate(b["mr_grade"]),  # never a number invented for an indeterminate grade
+        "mr_grade_after": grade_or_indeterminate(a["mr_grade"]),
         "mean_gradient_after_mmhg": round(a["mean_gradient_mmhg"], 2),
         "mva_after_cm2": round(max(a["mva_cm2"], 0.01), 2),
         "coaptation_length_mm": res["valve"]["line_length_mm"],
