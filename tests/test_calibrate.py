@@ -116,8 +116,9 @@ def test_impossible_measurements_name_the_fields(data, field):
 
 
 def test_case_file_measurement_errors_name_the_case_path():
-    from mitrasim.case import load_case, parse_case
     import yaml
+
+    from mitrasim.case import load_case, parse_case
 
     data = yaml.safe_load((ROOT / "examples" / "coapt_secondary.yaml").read_text())
     data["measurements"]["lvedv_ml"] = {"value": 120, "method": "echo_2d"}
@@ -145,7 +146,7 @@ def test_every_example_has_measurements_and_is_calibrated(path):
 
 
 def test_cli_calibrate_json_and_bad_input_exit_2(tmp_path):
-    run = lambda *a: subprocess.run([sys.executable, "-m", "mitrasim", "calibrate", *a], capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"})  # noqa: E731
+    run = lambda *a: subprocess.run([sys.executable, "-m", "mitrasim", "calibrate", *a], capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"})
     r = run("examples/coapt_secondary.yaml", "--json", "--ensemble", "16")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
@@ -167,4 +168,4 @@ def test_procedure_on_the_calibrated_patient_carries_intervals():
             v = r[state][q]
             assert v["p05"] <= v["p95"] and np.isfinite(v["value"]), (state, q)
     assert r["after"]["rvol_ml"]["p95"] < r["before"]["rvol_ml"]["p05"]  # the clip takes the leak down in every member
-    assert r["after"]["mean_gradient_mmhg"]["value"] > r["before"]["mean_gradient_mmhg"]["value"]  # and narrows the valve
+    assert r["after"]["mva_cm2"] < r["before"]["mva_cm2"]  # and narrows the valve (the gradient may fall: less inflow)

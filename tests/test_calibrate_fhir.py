@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from mitrasim.calibrate import calibrate_measurements
-from mitrasim.calibrate.fhir import CODES, bundle_from_measurements, calibration_bundle, measurements_from_bundle
+from mitrasim.calibrate.fhir import (
+    CODES,
+    bundle_from_measurements,
+    calibration_bundle,
+    measurements_from_bundle,
+)
 from mitrasim.case import load_case
 from mitrasim.errors import InputError
 

@@ -6,7 +6,17 @@
 * :mod:`mitrasim.calibrate.case` — a case file's calibrated patient (used by plan and procedure).
 """
 
-from mitrasim.calibrate.fit import Calibration, calibrate_measurements
+from typing import Any
+
 from mitrasim.calibrate.measurements import Measured, Measurements, parse_measurements
 
-__all__ = ["Calibration", "calibrate_measurements", "Measured", "Measurements", "parse_measurements"]
+
+def __getattr__(name: str) -> Any:  # the fit (scipy.optimize, the engine) only when asked for
+    if name in ("Calibration", "calibrate_measurements"):
+        from mitrasim.calibrate import fit
+
+        return getattr(fit, name)
+    raise AttributeError(name)
+
+
+__all__ = ["Calibration", "Measured", "Measurements", "calibrate_measurements", "parse_measurements"]

@@ -16,7 +16,7 @@ from typing import Any
 from mitrasim.calibrate.fit import Calibration, calibrate_measurements
 from mitrasim.errors import InputError
 
-__all__ = ["calibrate_case", "calibrated_overrides", "VALVE_AND_RATE"]
+__all__ = ["VALVE_AND_RATE", "calibrate_case", "calibrated_overrides"]
 
 VALVE_AND_RATE = ("eroa_cm2", "mva_cm2", "hr_bpm")
 """Fitted or fixed in the calibration but set by the valve model and the case downstream."""
@@ -51,7 +51,7 @@ def calibrated_overrides(case: Any) -> dict[str, float]:
     """Engine overrides of the case's patient: calibrated when the case has measurements."""
     if getattr(case, "measurements", None) is None:
         return dict(case.patient.overrides)
-    cal = calibrate_case(case)
+    cal = calibrate_case(case, n_ensemble=0)  # the point estimate: no ensemble needed
     return {k: v for k, v in cal.overrides.items() if k not in VALVE_AND_RATE}
 
 

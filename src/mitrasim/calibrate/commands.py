@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -20,7 +21,7 @@ def _clean(x: Any) -> Any:
         return {k: _clean(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return [_clean(v) for v in x]
-    if isinstance(x, float) and x != x:
+    if isinstance(x, float) and math.isnan(x):
         raise InputError("calibration", "NaN", "finite results", "the engine returned a non-finite value")
     return x
 
@@ -95,10 +96,10 @@ def register(app: typer.Typer) -> None:
         source: Path = typer.Argument(..., metavar="CASE.yaml|BUNDLE.json", help="Case file with a measurements: block, or a FHIR R4 Bundle of Observations."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
         report: bool = typer.Option(False, "--report", help="Full report: identifiability details and sources."),
-        preset: Optional[str] = typer.Option(None, "--preset", help="Preset to calibrate (required for a FHIR bundle; default: the case's)."),
+        preset: str | None = typer.Option(None, "--preset", help="Preset to calibrate (required for a FHIR bundle; default: the case's)."),
         ensemble: int = typer.Option(64, "--ensemble", min=0, max=2000, help="Size of the uncertainty ensemble."),
         seed: int = typer.Option(0, "--seed", min=0, help="Seed of the ensemble draws."),
-        fhir_out: Optional[Path] = typer.Option(None, "--fhir", metavar="FILE.json", help="Also write the calibrated state and predictions as a FHIR R4 Bundle of Observations."),
+        fhir_out: Path | None = typer.Option(None, "--fhir", metavar="FILE.json", help="Also write the calibrated state and predictions as a FHIR R4 Bundle of Observations."),
         procedure: bool = typer.Option(False, "--procedure", help="Also run the procedure on the calibrated patient: LA pressure, forward output and gradient before and after its clips, with 90 % intervals."),
     ) -> None:
         """Fit the patient's circulation to its measurements; report parameters, residuals, identifiability, intervals."""

@@ -37,7 +37,7 @@ from mitrasim.calibrate.fit import Calibration
 from mitrasim.calibrate.measurements import Measurements, parse_measurements
 from mitrasim.errors import InputError
 
-__all__ = ["CODES", "measurements_from_bundle", "calibration_bundle", "MITRASIM_SYSTEM", "METHOD_SYSTEM", "SD_EXTENSION"]
+__all__ = ["CODES", "METHOD_SYSTEM", "MITRASIM_SYSTEM", "SD_EXTENSION", "calibration_bundle", "measurements_from_bundle"]
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -158,7 +158,7 @@ def _put(data: dict[str, Any], source: dict[str, str], name: str, value: Any, wh
 
 
 def _obs(code: str, display: str, value: float, unit: str | None, p05: float, p95: float, subject: str | None) -> dict[str, Any]:
-    q = lambda v: {"value": round(float(v), 6), **({"unit": unit} if unit else {})}  # noqa: E731
+    q = lambda v: {"value": round(float(v), 6), **({"unit": unit} if unit else {})}
     o: dict[str, Any] = {
         "resourceType": "Observation",
         "status": "final",

@@ -49,20 +49,26 @@ one batch; every downstream prediction carries their 5th–95th percentiles (90 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 import numpy as np
 from scipy.optimize import least_squares
 
 from mitrasim import citations
-from mitrasim.calibrate.measurements import WAVEFORM_QUANTITIES, Measurements, Observation, observations
+from mitrasim.calibrate.measurements import (
+    WAVEFORM_QUANTITIES,
+    Measurements,
+    Observation,
+    observations,
+)
 from mitrasim.errors import InputError
 from mitrasim.physiology.parameter_sets import get_parameter_set
 from mitrasim.physiology.parameters import SPECS, STRESSED_VOLUME_SHIFT, ParameterSet
 from mitrasim.physiology.simulation import SimulationResult, SolverSettings, simulate
 
-__all__ = ["FitParameter", "FIT_PARAMETERS", "Calibration", "calibrate_measurements", "forward", "SETTINGS", "PREDICTED"]
+__all__ = ["FIT_PARAMETERS", "PREDICTED", "SETTINGS", "Calibration", "FitParameter", "calibrate_measurements", "forward"]
 
 SETTINGS = SolverSettings(tol=1e-6, max_beats=800)
 """Steady-state tolerance of the fit: well below the effect of an :data:`FD_STEP` change."""
@@ -193,7 +199,9 @@ def forward(pset: ParameterSet, overrides: list[dict[str, float]], settings: Sol
     """One engine call for a batch; returns the engine quantities (metrics + areas + waveform extras)."""
     res = simulate(pset, overrides, waveforms=waveform_quantities, settings=settings)
     q = dict(res.metrics)
-    from mitrasim.procedure.calibration import FORWARD_DISCHARGE_COEFF  # lazy: procedure imports the case schema
+    from mitrasim.procedure.calibration import (
+        FORWARD_DISCHARGE_COEFF,  # lazy: procedure imports the case schema
+    )
 
     q["eroa_cm2"] = res.parameters["eroa_cm2"]
     q["mva_cm2"] = res.parameters["mva_cm2"] / FORWARD_DISCHARGE_COEFF  # planimetric MVA: the engine's area is the effective one

@@ -25,27 +25,20 @@ volume; RF ≤ 100 %; DBP < SBP; v wave ≥ mean LA pressure; an LVEF within 3 S
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mitrasim import citations
-from mitrasim.calibrate import sources as _sources  # noqa: F401
-from mitrasim.cohort.mapping import ECHO_2D_EDV_BIAS_ML, ECHO_2D_ESV_BIAS_ML
-from mitrasim.echo.synthetic import NOISE_SOURCES
 from mitrasim.errors import InputError, from_validation_error
 
-__all__ = ["Measured", "Measurements", "Observation", "METHODS", "MEASURES", "observations", "check_measurements", "parse_measurements", "DEFAULT_RAP_MMHG"]
+__all__ = ["DEFAULT_RAP_MMHG", "MEASURES", "METHODS", "Measured", "Measurements", "Observation", "check_measurements", "observations", "parse_measurements"]
 
 DEFAULT_RAP_MMHG = 8.0
 """RA pressure assumed for sPAP from the TR jet when ``rap_mmhg`` is not given: the guideline's
 'intermediate' IVC value (Rudski 2010) [check]."""
-
-_PISA_REL = 2.0 * NOISE_SOURCES["pisa_radius"][0]  # EROA ∝ r²: twice the radius' relative SD
-_DOPPLER_REL = NOISE_SOURCES["doppler_velocity"][0]
-_LV_VOLUME_REL = NOISE_SOURCES["lv_volume"][0]
-
 
 @dataclass(frozen=True)
 class Method:
@@ -58,37 +51,55 @@ class Method:
     status: Literal["src", "derived", "check"] = "check"
 
 
-#: measurement → method → default uncertainty.  The first method is the default.
-METHODS: dict[str, dict[str, Method]] = {
-    "sbp_mmhg": {"cuff": Method(8.0, False, 0.0, ("iso81060_2_2018",), "src"), "arterial_line": Method(3.0, False, 0.0, ("mitrasim_measurement_sd",))},
-    "dbp_mmhg": {"cuff": Method(8.0, False, 0.0, ("iso81060_2_2018",), "src"), "arterial_line": Method(3.0, False, 0.0, ("mitrasim_measurement_sd",))},
-    "lvedv_ml": {
-        "echo_2d": Method(_LV_VOLUME_REL, True, ECHO_2D_EDV_BIAS_ML, ("rigolli2016_lv_bias",), "derived"),
-        "echo_3d": Method(_LV_VOLUME_REL, True, 0.0, ("mitrasim_measurement_sd",)),
-        "cmr": Method(0.05, True, 0.0, ("mitrasim_measurement_sd",)),
-    },
-    "lvesv_ml": {
-        "echo_2d": Method(_LV_VOLUME_REL, True, ECHO_2D_ESV_BIAS_ML, ("rigolli2016_lv_bias",), "derived"),
-        "echo_3d": Method(_LV_VOLUME_REL, True, 0.0, ("mitrasim_measurement_sd",)),
-        "cmr": Method(0.05, True, 0.0, ("mitrasim_measurement_sd",)),
-    },
-    "lvef_pct": {
-        "echo_2d": Method(5.0, False, 0.0, ("rigolli2016_lv_bias", "mitrasim_measurement_sd")),
-        "echo_3d": Method(4.0, False, 0.0, ("mitrasim_measurement_sd",)),
-        "cmr": Method(3.0, False, 0.0, ("mitrasim_measurement_sd",)),
-    },
-    "eroa_cm2": {"pisa": Method(_PISA_REL, True, 0.0, NOISE_SOURCES["pisa_radius"][1], "derived")},
-    "rvol_ml": {"pisa": Method(_PISA_REL, True, 0.0, NOISE_SOURCES["pisa_radius"][1], "derived"), "volumetric": Method(0.25, True, 0.0, ("mitrasim_measurement_sd",))},
-    "rf_pct": {"pisa": Method(8.0, False, 0.0, ("mitrasim_measurement_sd",)), "cmr": Method(6.0, False, 0.0, ("mitrasim_measurement_sd",))},
-    "la_volume_ml": {"echo_2d": Method(0.15, True, 0.0, ("mitrasim_measurement_sd",)), "cmr": Method(0.08, True, 0.0, ("mitrasim_measurement_sd",))},
-    "e_velocity_m_s": {"doppler": Method(_DOPPLER_REL, True, 0.0, (), "check")},
-    "mean_gradient_mmhg": {"doppler": Method(2.0 * _DOPPLER_REL, True, 0.0, (), "derived")},
-    "mva_cm2": {"planimetry": Method(0.10, True, 0.0, ("mitrasim_measurement_sd",)), "pressure_half_time": Method(0.20, True, 0.0, ("mitrasim_measurement_sd",))},
-    "spap_mmhg": {"tr_velocity": Method(10.0, False, 0.0, ("fisher2009_tr_spap", "rudski2010_rap")), "rhc": Method(2.0, False, 0.0, ("mitrasim_measurement_sd",))},
-    "la_mean_mmhg": {"pcwp": Method(3.0, False, 0.0, ("mitrasim_measurement_sd",)), "la_direct": Method(1.5, False, 0.0, ("mitrasim_measurement_sd",))},
-    "la_vwave_mmhg": {"pcwp": Method(4.0, False, 0.0, ("mitrasim_measurement_sd",)), "la_direct": Method(2.0, False, 0.0, ("mitrasim_measurement_sd",))},
-    "co_l_min": {"thermodilution": Method(0.10, True, 0.0, ("stetz1982_thermodilution",)), "fick": Method(0.10, True, 0.0, ("mitrasim_measurement_sd",))},
-}
+@lru_cache(maxsize=None)
+def methods() -> dict[str, dict[str, Method]]:
+    """measurement → method → default uncertainty (the first method is the default); also importable
+    as ``METHODS``.  Built on first use: its numbers come from the echo and cohort modules, which a
+    case file without measurements need not import."""
+    from mitrasim.calibrate import sources as _sources  # noqa: F401  (registers the measurement sources)
+    from mitrasim.cohort.mapping import ECHO_2D_EDV_BIAS_ML, ECHO_2D_ESV_BIAS_ML
+    from mitrasim.echo.synthetic import NOISE_SOURCES
+
+    _PISA_REL = 2.0 * NOISE_SOURCES["pisa_radius"][0]  # EROA ∝ r²: twice the radius' relative SD
+    _DOPPLER_REL = NOISE_SOURCES["doppler_velocity"][0]
+    _LV_VOLUME_REL = NOISE_SOURCES["lv_volume"][0]
+    return {
+        "sbp_mmhg": {"cuff": Method(8.0, False, 0.0, ("iso81060_2_2018",), "src"), "arterial_line": Method(3.0, False, 0.0, ("mitrasim_measurement_sd",))},
+        "dbp_mmhg": {"cuff": Method(8.0, False, 0.0, ("iso81060_2_2018",), "src"), "arterial_line": Method(3.0, False, 0.0, ("mitrasim_measurement_sd",))},
+        "lvedv_ml": {
+            "echo_2d": Method(_LV_VOLUME_REL, True, ECHO_2D_EDV_BIAS_ML, ("rigolli2016_lv_bias",), "derived"),
+            "echo_3d": Method(_LV_VOLUME_REL, True, 0.0, ("mitrasim_measurement_sd",)),
+            "cmr": Method(0.05, True, 0.0, ("mitrasim_measurement_sd",)),
+        },
+        "lvesv_ml": {
+            "echo_2d": Method(_LV_VOLUME_REL, True, ECHO_2D_ESV_BIAS_ML, ("rigolli2016_lv_bias",), "derived"),
+            "echo_3d": Method(_LV_VOLUME_REL, True, 0.0, ("mitrasim_measurement_sd",)),
+            "cmr": Method(0.05, True, 0.0, ("mitrasim_measurement_sd",)),
+        },
+        "lvef_pct": {
+            "echo_2d": Method(5.0, False, 0.0, ("rigolli2016_lv_bias", "mitrasim_measurement_sd")),
+            "echo_3d": Method(4.0, False, 0.0, ("mitrasim_measurement_sd",)),
+            "cmr": Method(3.0, False, 0.0, ("mitrasim_measurement_sd",)),
+        },
+        "eroa_cm2": {"pisa": Method(_PISA_REL, True, 0.0, NOISE_SOURCES["pisa_radius"][1], "derived")},
+        "rvol_ml": {"pisa": Method(_PISA_REL, True, 0.0, NOISE_SOURCES["pisa_radius"][1], "derived"), "volumetric": Method(0.25, True, 0.0, ("mitrasim_measurement_sd",))},
+        "rf_pct": {"pisa": Method(8.0, False, 0.0, ("mitrasim_measurement_sd",)), "cmr": Method(6.0, False, 0.0, ("mitrasim_measurement_sd",))},
+        "la_volume_ml": {"echo_2d": Method(0.15, True, 0.0, ("mitrasim_measurement_sd",)), "cmr": Method(0.08, True, 0.0, ("mitrasim_measurement_sd",))},
+        "e_velocity_m_s": {"doppler": Method(_DOPPLER_REL, True, 0.0, (), "check")},
+        "mean_gradient_mmhg": {"doppler": Method(2.0 * _DOPPLER_REL, True, 0.0, (), "derived")},
+        "mva_cm2": {"planimetry": Method(0.10, True, 0.0, ("mitrasim_measurement_sd",)), "pressure_half_time": Method(0.20, True, 0.0, ("mitrasim_measurement_sd",))},
+        "spap_mmhg": {"tr_velocity": Method(10.0, False, 0.0, ("fisher2009_tr_spap", "rudski2010_rap")), "rhc": Method(2.0, False, 0.0, ("mitrasim_measurement_sd",))},
+        "la_mean_mmhg": {"pcwp": Method(3.0, False, 0.0, ("mitrasim_measurement_sd",)), "la_direct": Method(1.5, False, 0.0, ("mitrasim_measurement_sd",))},
+        "la_vwave_mmhg": {"pcwp": Method(4.0, False, 0.0, ("mitrasim_measurement_sd",)), "la_direct": Method(2.0, False, 0.0, ("mitrasim_measurement_sd",))},
+        "co_l_min": {"thermodilution": Method(0.10, True, 0.0, ("stetz1982_thermodilution",)), "fick": Method(0.10, True, 0.0, ("mitrasim_measurement_sd",))},
+    }
+
+
+def __getattr__(name: str) -> Any:
+    if name == "METHODS":
+        return methods()
+    raise AttributeError(name)
+
 
 #: measurement → (engine quantity, allowed range); engine quantities are ``SimulationResult.metrics``
 #: names, or ``la_max_volume_ml`` / ``pa_systolic_mmhg`` taken from the waveforms.
@@ -179,11 +190,11 @@ class Observation:
 
 
 def _method(name: str, m: Measured) -> tuple[str, Method]:
-    methods = METHODS[name]
-    key = m.method or next(iter(methods))
-    if key not in methods:
-        raise InputError(f"measurements.{name}.method", key, " | ".join(methods))
-    return key, methods[key]
+    table = methods()[name]
+    key = m.method or next(iter(table))
+    if key not in table:
+        raise InputError(f"measurements.{name}.method", key, " | ".join(table))
+    return key, table[key]
 
 
 def _sd(name: str, m: Measured, meth: Method) -> float:

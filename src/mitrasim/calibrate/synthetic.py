@@ -14,9 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from mitrasim.calibrate.fit import SETTINGS, forward, problem
-from mitrasim.calibrate.measurements import MEASURES, METHODS, Measurements, parse_measurements
+from mitrasim.calibrate.measurements import (
+    MEASURES,
+    METHODS,
+    Measurements,
+    parse_measurements,
+)
 
-__all__ = ["SyntheticPatient", "synthetic_patients", "DEFAULT_PANEL"]
+__all__ = ["DEFAULT_PANEL", "SyntheticPatient", "synthetic_patients"]
 
 #: measurement → method of the synthetic panel: a full echo + cuff + right-heart work-up.
 DEFAULT_PANEL: dict[str, str] = {

@@ -40,8 +40,12 @@ from scipy.optimize import least_squares
 from mitrasim import citations
 from mitrasim.calibrate.fit import calibrate_measurements
 from mitrasim.calibrate.measurements import Measurements, parse_measurements
-from mitrasim.physiology import calibration_sources  # noqa: F401
-from mitrasim.physiology.parameters import STATE_NAMES, STRESSED_VOLUME_SHIFT, ParameterSet
+from mitrasim.physiology import calibration_sources  # noqa: F401  (registers kovacs2009_mpap)
+from mitrasim.physiology.parameters import (
+    STATE_NAMES,
+    STRESSED_VOLUME_SHIFT,
+    ParameterSet,
+)
 from mitrasim.physiology.simulation import SolverSettings, simulate
 
 SETTINGS = SolverSettings(tol=1e-6, max_beats=3000, dt_max_s=2e-3)
