@@ -80,9 +80,10 @@ class Range:
         """The pydantic ``Field`` with these bounds (``ge``/``gt``, ``le``/``lt``)."""
         from pydantic import Field
 
-        bounds = {("gt" if self.lo_open else "ge"): self.lo, ("lt" if self.hi_open else "le"): self.hi}
-        kw.setdefault("description", f"{self.label}, {self.text()}")
-        return Field(default, **bounds, **kw)
+        opts: dict[str, Any] = {("gt" if self.lo_open else "ge"): self.lo, ("lt" if self.hi_open else "le"): self.hi}
+        opts["description"] = f"{self.label}, {self.text()}"
+        opts.update(kw)
+        return Field(default, **opts)
 
 
 def _num(x: float) -> str:
