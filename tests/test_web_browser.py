@@ -85,7 +85,7 @@ def test_place_clip_and_save(server: str, browser) -> None:
     # save the case, reload, find it and open it
     page.fill("#case-name", "browser test P2 flail")
     page.click("#save-case")
-    expect(page.locator("#status")).to_contain_text("Saved case", timeout=30_000)
+    expect(page.locator("#save-status")).to_contain_text("Saved case", timeout=30_000)
     ARTIFACTS.mkdir(exist_ok=True)
     page.wait_for_timeout(300)
     page.screenshot(path=str(ARTIFACTS / "web_p2_flail_clip.png"), full_page=True)
@@ -102,13 +102,13 @@ def test_place_clip_and_save(server: str, browser) -> None:
     expect(page.locator("#save-case-new")).to_be_visible()
     page.fill("#case-name", "browser test P2 flail, edited")
     page.click("#save-case")
-    expect(page.locator("#status")).to_contain_text("Updated case", timeout=30_000)
+    expect(page.locator("#save-status")).to_contain_text("Updated case", timeout=30_000)
     saved = page.locator("#saved-cases li")
     expect(saved.filter(has_text="browser test P2 flail, edited")).to_have_count(1)
     expect(saved.filter(has_text="browser test P2 flail (")).to_have_count(0)
     n_saved = saved.count()
     page.click("#save-case-new")
-    expect(page.locator("#status")).to_contain_text("Saved case", timeout=30_000)
+    expect(page.locator("#save-status")).to_contain_text("Saved case", timeout=30_000)
     expect(saved).to_have_count(n_saved + 1)
     expect(saved.filter(has_text="browser test P2 flail, edited")).to_have_count(2)
 
@@ -238,7 +238,7 @@ def test_every_control(server: str, browser, size: str) -> None:
     name = f"every control {size}"
     page.fill("#case-name", name)
     page.click("#save-case")
-    expect(page.locator("#status")).to_contain_text("Saved case", timeout=30_000)
+    expect(page.locator("#save-status")).to_contain_text("Saved case", timeout=30_000)
     page.get_by_role("button", name=f"Open saved case {name}").click()
     expect(page.locator("#save-case")).to_have_text("Save changes", timeout=30_000)
     expect(page.locator("#case-name")).to_have_value(name)

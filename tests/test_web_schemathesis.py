@@ -13,6 +13,12 @@ from _web_shared import free_port, served
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
+# Imported at collection, before other tests run: CPython 3.11 can fail pytest's rewrite of a module
+# imported later, while finalizers of earlier tests' killed process pools run ("AST constructor
+# recursion depth mismatch"); the plugin's session-end import of its allure writer is done here too.
+from schemathesis.specs.openapi import schemas as _openapi_schemas  # noqa: E402,F401
+with __import__("contextlib").suppress(ImportError):
+    import schemathesis.reporting.allure  # noqa: E402,F401
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance  # noqa: E402
 
 CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance)

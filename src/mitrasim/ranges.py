@@ -49,9 +49,9 @@ class Range:
     hi_open: bool = False
 
     def text(self) -> str:
-        """``30–200 bpm`` (``> 0–10 cm²`` style marks for open ends)."""
-        lo = f"{_num(self.lo)}" if not self.lo_open else f"above {_num(self.lo)}"
-        hi = f"{_num(self.hi)}" if not self.hi_open else f"below {_num(self.hi)}"
+        """``30–200 bpm``; an open end is marked: ``0 (excluded) to 10 cm²``."""
+        lo = _num(self.lo) + (" (excluded)" if self.lo_open else "")
+        hi = _num(self.hi) + (" (excluded)" if self.hi_open else "")
         sep = "–" if not (self.lo_open or self.hi_open) else " to "
         return f"{lo}{sep}{hi} {self.unit}".rstrip()
 
@@ -80,9 +80,10 @@ class Range:
         """The pydantic ``Field`` with these bounds (``ge``/``gt``, ``le``/``lt``)."""
         from pydantic import Field
 
-        bounds = {("gt" if self.lo_open else "ge"): self.lo, ("lt" if self.hi_open else "le"): self.hi}
-        kw.setdefault("description", f"{self.label}, {self.text()}")
-        return Field(default, **bounds, **kw)
+        opts: dict[str, Any] = {("gt" if self.lo_open else "ge"): self.lo, ("lt" if self.hi_open else "le"): self.hi}
+        opts["description"] = f"{self.label}, {self.text()}"
+        opts.update(kw)
+        return Field(default, **opts)
 
 
 def _num(x: float) -> str:

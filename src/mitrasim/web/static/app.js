@@ -26,6 +26,8 @@
     return data;
   }
   function status(msg) { $("status").textContent = msg; }
+  // The save's outcome stays next to the save buttons (the page status line is overwritten by live results).
+  function saveStatus(msg) { status(msg); $("save-status").textContent = msg; }
   function fmt(x, d) { return (x === null || x === undefined || Number.isNaN(x)) ? "–" : Number(x).toFixed(d); }
   function el(tag, attrs, text) {
     const e = document.createElement(tag);
@@ -287,18 +289,18 @@
       if (state.savedId !== null && asNew !== true) {
         try {
           r = await api(`/api/cases/${encodeURIComponent(state.savedId)}`, { method: "PUT", body, headers: { "If-Match": state.etag || "" }, onEtag: (t) => { state.etag = t; } });
-          state.savedId = r.id; status(`Updated case ${r.id}: ${r.name}.`);
+          state.savedId = r.id; saveStatus(`Updated case ${r.id}: ${r.name}.`);
         } catch (e) {
-          if (e.status === 412) { status("Not saved: someone else changed this case since you opened it. Open it again (Saved cases) and redo your change, or use “Save as new”."); return; }
+          if (e.status === 412) { saveStatus("Not saved: someone else changed this case since you opened it. Open it again (Saved cases) and redo your change, or use “Save as new”."); return; }
           if (e.status !== 404) throw e; r = null;  // deleted meanwhile: save it anew
         }
       }
       if (r === null) {
         r = await api("/api/cases", { method: "POST", body, onEtag: (t) => { state.etag = t; } });
-        state.savedId = r.id; status(`Saved case ${r.id}: ${r.name}.`);
+        state.savedId = r.id; saveStatus(`Saved case ${r.id}: ${r.name}.`);
       }
       updateSaveButtons(); await listCases();
-    } catch (e) { showError(e); status("Not saved: " + e.message); }
+    } catch (e) { showError(e); saveStatus("Not saved: " + e.message); }
   }
   function updateSaveButtons() {
     const open = state.savedId !== null;
