@@ -14,24 +14,27 @@ integrating multiple parameters of MR severity") and its table of criteria
    ====================  ==========================================  =====================================================
    ``mv_morphology``     normal or mild leaflet abnormality          flail leaflet, ruptured papillary muscle, large
                                                                      coaptation defect / severe tenting
-   ``jet``               small central jet (< 20 % of LA) [check]    large central jet (> 50 % of LA) or an eccentric
+   ``jet``               small central jet (% of LA area)            large central jet (% of LA area) or an eccentric
                                                                      wall-hugging jet of any size
-   ``flow_convergence``  PISA radius ≤ 0.3 cm [check]                PISA radius ≥ 0.9 cm (EACVI ≥ 1.0) — central jets
-                                                                     only, Nyquist 30–40 cm/s, no wall constraint
+   ``flow_convergence``  small or no PISA (radius)                   large PISA (radius) — central jets only, Nyquist
+                                                                     in the valid window, no wall constraint
    ``cw_density``        faint / partial / parabolic                 dense, triangular
-   ``vena_contracta``    VC < 0.3 cm                                 VC ≥ 0.7 cm, or biplane VC > 0.8 cm
+   ``vena_contracta``    narrow VC                                   wide VC, or wide biplane VC
    ``pv_flow``           systolic dominance                          systolic flow reversal
-   ``inflow``            A-wave dominant                             E-wave dominant, E > 1.2 m/s
-   ``chambers``          normal LV size and LA ≤ 34 mL/m² [check]    enlarged LV (normal function) or LA > 34 mL/m² [check]
+   ``inflow``            A-wave dominant                             E-wave dominant (E velocity above the cut)
+   ``chambers``          normal LV size and LA volume index          enlarged LV (normal function) or LA
    ====================  ==========================================  =====================================================
+
+   Every cut is a row of :data:`mitrasim.echo.thresholds.THRESHOLDS` (value, source and how
+   well it was checked; ``mitrasim echo-thresholds`` lists them), not restated here.
 
    Each row is one criterion (a VC and a biplane VC, or an E velocity and an
    inflow pattern, count once). The flow-convergence sign is the measurement
    behind the PISA EROA: it is counted only when no EROA is given (never
    twice), and only for a central, unconstrained jet.
 
-2. **Four or more criteria** of one column (and fewer than four of the other)
-   call MR mild (1+) or severe (4+) — rule ``criteria_mild`` /
+2. **The decisive number of criteria** (row ``criteria``/``decisive_at_least`` of the
+   table: "four or more" in Fig. 12) of one column, and fewer of the other, call MR mild (1+) or severe (4+) — rule ``criteria_mild`` /
    ``criteria_severe``. If the quantitative parameters given are concordant
    and contradict it (≤ 2+ against severe criteria, ≥ 3+ against mild ones), the
    grade is *indeterminate* (rule ``criteria_vs_quantitation``).
@@ -41,7 +44,7 @@ integrating multiple parameters of MR severity") and its table of criteria
    convention) is the majority, a tie taken by EROA, then RVol (rule
    ``quantitation``).
 4. **Discordant quantitation** (parameters in different categories) or none
-   with fewer than four criteria → ``"indeterminate"``, kept so (ASE 2017:
+   with fewer than the decisive number of criteria → ``"indeterminate"``, kept so (ASE 2017:
    another modality — TEE, CMR, 3D — is advised). A separately named
    *most-likely grade* is given with the rule that produced it,
    :data:`MOST_LIKELY_RULE`: the median of the quantitative grades (with two of
@@ -49,12 +52,12 @@ integrating multiple parameters of MR severity") and its table of criteria
    is never silently the worst; without quantitation there is none.
 
 Grade ``"0"`` (none/trace) is given when every quantitative parameter given is
-exactly zero and fewer than four severe criteria are present (not a guideline
+exactly zero and fewer than the decisive number of severe criteria are present (not a guideline
 category; it lets a simulated competent valve read as no MR).
 
 Every result names each criterion met, the rule that decided (:attr:`MRGrade.rule`),
 consistency warnings (:attr:`MRGrade.warnings`: a VC that cannot belong to the
-EROA, a PISA at an aliasing velocity outside 30–40 cm/s, a radius sign with a
+EROA, a PISA at an aliasing velocity outside the radius sign's window, a radius sign with a
 wall-constrained or eccentric jet) and etiology-aware notes (secondary MR:
 elliptical orifice, low flow).
 """
