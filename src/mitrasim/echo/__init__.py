@@ -2,9 +2,11 @@
 
 - :mod:`.calculators`: PISA, volumetric method, pressure half-time, vena contracta, Bernoulli.
 - :mod:`.thresholds`: the one table of grading thresholds with their sources.
-- :mod:`.grading`: integrative MR grade (ASE 2017 / ESC 2021).
-- :mod:`.stenosis`: mitral stenosis grade and MVARC evaluation of a before/after pair.
-- :mod:`.synthetic`: synthetic echo from a simulated beat.
+- :mod:`.grading`: integrative MR grade (ASE 2017 algorithm and criteria table / ESC 2021).
+- :mod:`.stenosis`: mitral stenosis grade and the echo component of MVARC (residual MR,
+  iatrogenic stenosis); the endpoints themselves are :mod:`mitrasim.mvarc`.
+- :mod:`.simulated`: the one echo path from simulated states (procedure, planner, cohort, web).
+- :mod:`.synthetic`: synthetic echo from a simulated beat's waveforms, with optional noise.
 """
 
 from mitrasim.echo import sources as _sources  # noqa: F401

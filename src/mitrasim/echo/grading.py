@@ -14,24 +14,27 @@ integrating multiple parameters of MR severity") and its table of criteria
    ====================  ==========================================  =====================================================
    ``mv_morphology``     normal or mild leaflet abnormality          flail leaflet, ruptured papillary muscle, large
                                                                      coaptation defect / severe tenting
-   ``jet``               small central jet (< 20 % of LA) [check]    large central jet (> 50 % of LA) or an eccentric
+   ``jet``               small central jet (% of LA area)            large central jet (% of LA area) or an eccentric
                                                                      wall-hugging jet of any size
-   ``flow_convergence``  PISA radius ≤ 0.3 cm [check]                PISA radius ≥ 0.9 cm (EACVI ≥ 1.0) — central jets
-                                                                     only, Nyquist 30–40 cm/s, no wall constraint
+   ``flow_convergence``  small or no PISA (radius)                   large PISA (radius) — central jets only, Nyquist
+                                                                     in the valid window, no wall constraint
    ``cw_density``        faint / partial / parabolic                 dense, triangular
-   ``vena_contracta``    VC < 0.3 cm                                 VC ≥ 0.7 cm, or biplane VC > 0.8 cm
+   ``vena_contracta``    narrow VC                                   wide VC, or wide biplane VC
    ``pv_flow``           systolic dominance                          systolic flow reversal
-   ``inflow``            A-wave dominant                             E-wave dominant, E > 1.2 m/s
-   ``chambers``          normal LV size and LA ≤ 34 mL/m² [check]    enlarged LV (normal function) or LA > 34 mL/m² [check]
+   ``inflow``            A-wave dominant                             E-wave dominant (E velocity above the cut)
+   ``chambers``          normal LV size and LA volume index          enlarged LV (normal function) or LA
    ====================  ==========================================  =====================================================
+
+   Every cut is a row of :data:`mitrasim.echo.thresholds.THRESHOLDS` (value, source and how
+   well it was checked; ``mitrasim echo-thresholds`` lists them), not restated here.
 
    Each row is one criterion (a VC and a biplane VC, or an E velocity and an
    inflow pattern, count once). The flow-convergence sign is the measurement
    behind the PISA EROA: it is counted only when no EROA is given (never
    twice), and only for a central, unconstrained jet.
 
-2. **Four or more criteria** of one column (and fewer than four of the other)
-   call MR mild (1+) or severe (4+) — rule ``criteria_mild`` /
+2. **The decisive number of criteria** (row ``criteria``/``decisive_at_least`` of the
+   table: "four or more" in Fig. 12) of one column, and fewer of the other, call MR mild (1+) or severe (4+) — rule ``criteria_mild`` /
    ``criteria_severe``. If the quantitative parameters given are concordant
    and contradict it (≤ 2+ against severe criteria, ≥ 3+ against mild ones), the
    grade is *indeterminate* (rule ``criteria_vs_quantitation``).
@@ -41,7 +44,7 @@ integrating multiple parameters of MR severity") and its table of criteria
    convention) is the majority, a tie taken by EROA, then RVol (rule
    ``quantitation``).
 4. **Discordant quantitation** (parameters in different categories) or none
-   with fewer than four criteria → ``"indeterminate"``, kept so (ASE 2017:
+   with fewer than the decisive number of criteria → ``"indeterminate"``, kept so (ASE 2017:
    another modality — TEE, CMR, 3D — is advised). A separately named
    *most-likely grade* is given with the rule that produced it,
    :data:`MOST_LIKELY_RULE`: the median of the quantitative grades (with two of
@@ -49,12 +52,12 @@ integrating multiple parameters of MR severity") and its table of criteria
    is never silently the worst; without quantitation there is none.
 
 Grade ``"0"`` (none/trace) is given when every quantitative parameter given is
-exactly zero and fewer than four severe criteria are present (not a guideline
+exactly zero and fewer than the decisive number of severe criteria are present (not a guideline
 category; it lets a simulated competent valve read as no MR).
 
 Every result names each criterion met, the rule that decided (:attr:`MRGrade.rule`),
 consistency warnings (:attr:`MRGrade.warnings`: a VC that cannot belong to the
-EROA, a PISA at an aliasing velocity outside 30–40 cm/s, a radius sign with a
+EROA, a PISA at an aliasing velocity outside the radius sign's window, a radius sign with a
 wall-constrained or eccentric jet) and etiology-aware notes (secondary MR:
 elliptical orifice, low flow).
 """
@@ -283,8 +286,22 @@ def _cut(guideline: str, parameter: str, kind: str) -> float | None:
     return None if row is None else row.value
 
 
+def _req(guideline: str, parameter: str, kind: str) -> float:
+    """A cut every guideline set has (a missing row is a bug in the threshold table)."""
+    v = _cut(guideline, parameter, kind)
+    if v is None:
+        raise KeyError((guideline, parameter, kind))
+    return v
+
+
+def _gr(f: Finding) -> int:
+    """The grade of a quantitative finding."""
+    assert f.grade is not None, f
+    return f.grade
+
+
 def _needed(guideline: str) -> int:
-    return int(_cut(guideline, "criteria", "decisive_at_least"))
+    return int(_req(guideline, "criteria", "decisive_at_least"))
 
 
 def _validate(inputs: MRInputs, etiology: str, guideline: str) -> None:
@@ -342,8 +359,8 @@ def _crit(criterion: str, parameter: str, value: Any, side: str | None, text: st
 
 def _vena_contracta(i: MRInputs, gl: str) -> list[Finding]:
     out: list[Finding] = []
-    lo, hi = _cut(gl, "vc_cm", "specific_mild_below"), _cut(gl, "vc_cm", "specific_severe_from")
-    bi = _cut(gl, "vc_biplane_cm", "specific_severe_above")
+    lo, hi = _req(gl, "vc_cm", "specific_mild_below"), _req(gl, "vc_cm", "specific_severe_from")
+    bi = _req(gl, "vc_biplane_cm", "specific_severe_above")
     if i.vc_biplane_cm is not None and i.vc_biplane_cm > bi:
         out.append(_crit("vena_contracta", "vc_biplane_cm", i.vc_biplane_cm, "severe", f"biplane vena contracta {i.vc_biplane_cm:g} cm > {bi:g} → severe criterion"))
     elif i.vc_cm is not None:
@@ -364,8 +381,8 @@ def _flow_convergence(i: MRInputs, gl: str, warnings: list[str], notes: list[str
     if r is None:
         return []
     va, alpha = i.aliasing_cm_s, i.wall_angle_deg
-    va_lo, va_hi = _cut(gl, "aliasing_cm_s", "radius_valid_from"), _cut(gl, "aliasing_cm_s", "radius_valid_to")
-    lo, hi = _cut(gl, "pisa_radius_cm", "specific_mild_at_most"), _cut(gl, "pisa_radius_cm", "specific_severe_from")
+    va_lo, va_hi = _req(gl, "aliasing_cm_s", "radius_valid_from"), _req(gl, "aliasing_cm_s", "radius_valid_to")
+    lo, hi = _req(gl, "pisa_radius_cm", "specific_mild_at_most"), _req(gl, "pisa_radius_cm", "specific_severe_from")
     why = None
     if va is not None and not (va_lo <= va <= va_hi):
         why = f"aliasing {va:g} cm/s outside {va_lo:g}–{va_hi:g}"
@@ -400,7 +417,7 @@ def _jet(i: MRInputs, gl: str, warnings: list[str]) -> list[Finding]:
     if i.jet_type == "eccentric":
         warnings.append("jet area % of LA is read for central jets; an eccentric jet's area is not a criterion")
         return [_crit("jet", "jet_area_pct", jet, None, f"jet area {jet:g}% not counted: eccentric jet")]
-    lo, hi = _cut(gl, "jet_area_pct", "specific_mild_below"), _cut(gl, "jet_area_pct", "specific_severe_above")
+    lo, hi = _req(gl, "jet_area_pct", "specific_mild_below"), _req(gl, "jet_area_pct", "specific_severe_above")
     if jet < lo:
         return [_crit("jet", "jet_area_pct", jet, "mild", f"jet area {jet:g}% of LA < {lo:g}% → small central jet, mild criterion")]
     if jet > hi:
@@ -430,7 +447,7 @@ def _categorical(i: MRInputs) -> list[Finding]:
 
 
 def _inflow(i: MRInputs, gl: str, warnings: list[str]) -> list[Finding]:
-    c = _cut(gl, "e_velocity_m_s", "specific_severe_above")
+    c = _req(gl, "e_velocity_m_s", "specific_severe_above")
     e, pat = i.e_velocity_m_s, i.inflow_pattern
     if e is not None and pat == "a_dominant" and e > c:
         warnings.append(f"E velocity {e:g} m/s > {c:g} with an A-wave-dominant inflow: check the inflow recording")
@@ -450,7 +467,7 @@ def _chambers(i: MRInputs, gl: str) -> list[Finding]:
     la, lv = i.la_volume_index_ml_m2, i.lv_size
     if la is None and lv is None:
         return []
-    c = _cut(gl, "la_volume_index_ml_m2", "specific_severe_above")
+    c = _req(gl, "la_volume_index_ml_m2", "specific_severe_above")
     la_big = None if la is None else la > c
     parts = ([f"LA volume index {la:g} mL/m² {'>' if la_big else '≤'} {c:g}"] if la is not None else []) + ([f"LV {lv}"] if lv else [])
     if lv == "enlarged" or la_big:
@@ -490,7 +507,7 @@ def _findings(inputs: MRInputs, guideline: str, etiology: str, elliptical: bool)
 
 def _etiology_notes(i: MRInputs, found: list[Finding], guideline: str, etiology: str, elliptical: bool) -> list[str]:
     notes: list[str] = []
-    q = {f.parameter: f.grade for f in found if f.kind == "quantitative"}
+    q = {f.parameter: _gr(f) for f in found if f.kind == "quantitative"}
     if "rf_pct" in q and "rvol_ml" in q and _category(q["rf_pct"]) > _category(q["rvol_ml"]):
         notes.append("RF grades higher than RVol: a low forward flow raises RF at a given RVol (low-flow state); RF overstates the lesion")
     if etiology != "secondary":
@@ -521,7 +538,7 @@ def most_likely_grade(quant: Mapping[str, int]) -> int | None:
 
 def _by_quantitation(quant: list[Finding]) -> tuple[int | None, str, str]:
     """(grade or None, rule, decision text) from the quantitative findings alone (steps 3–4)."""
-    grades = [int(f.grade) for f in quant]
+    grades = [_gr(f) for f in quant]
     lo, hi = min(grades), max(grades)
     if lo == hi:
         return lo, "quantitation", f"quantitation concordant ({', '.join(f.parameter for f in quant)}): {GRADE_LABELS[lo]}"
@@ -535,7 +552,7 @@ def _by_quantitation(quant: list[Finding]) -> tuple[int | None, str, str]:
             how = "majority"
         else:
             first = next(f for n in ("eroa_cm2", "rvol_ml") for f in quant if f.parameter == n)
-            g, how = int(first.grade), f"tie taken by {first.parameter}"
+            g, how = _gr(first), f"tie taken by {first.parameter}"
         return g, "quantitation", f"quantitation concordant in one category ({SEVERITY_WORDS[lo]}–{SEVERITY_WORDS[hi]}); {GRADE_LABELS[g]} by {how} [2+/3+ split: trial convention]"
     return None, "discordant_quantitation", "quantitative parameters in different categories: indeterminate (ASE 2017: consider TEE, CMR or 3D)"
 
@@ -552,18 +569,18 @@ def _decide(found: list[Finding], guideline: str) -> tuple[int | None, str, str,
     if len(sev) >= need and len(mild) < need:
         if q_grade is not None and q_grade <= 2:
             return None, "criteria_vs_quantitation", f"{len(sev)} severe criteria (≥ {need}) but concordant quantitation {GRADE_LABELS[q_grade]}: indeterminate (consider TEE, CMR or 3D)", [], sev + quant
-        return 4, "criteria_severe", f"{len(sev)} criteria of severe MR (≥ {need}; ASE 2017 Fig. 12): severe", sev + [f for f in quant if f.grade == 4], []
+        return 4, "criteria_severe", f"{len(sev)} criteria of severe MR (≥ {need}; ASE 2017 Fig. 12): severe", sev + [f for f in quant if _gr(f) == 4], []
     if len(mild) >= need and len(sev) < need:
         if q_grade is not None and q_grade >= 3:
             return None, "criteria_vs_quantitation", f"{len(mild)} mild criteria (≥ {need}) but concordant quantitation {GRADE_LABELS[q_grade]}: indeterminate (consider TEE, CMR or 3D)", [], mild + quant
-        return 1, "criteria_mild", f"{len(mild)} criteria of mild MR (≥ {need}; ASE 2017 Fig. 12): mild", mild + [f for f in quant if f.grade <= 1], []
+        return 1, "criteria_mild", f"{len(mild)} criteria of mild MR (≥ {need}; ASE 2017 Fig. 12): mild", mild + [f for f in quant if _gr(f) <= 1], []
     counted = f"{len(sev)} severe / {len(mild)} mild criteria (< {need}): quantitation decides"
     if not quant:
         return None, "insufficient", f"{counted}, but none given (EROA, RVol, RF): indeterminate", [], []
     if q_grade is None:
-        grades = [f.grade for f in quant]
+        grades = [_gr(f) for f in quant]
         return None, q_rule, f"{counted}; {q_text}", [], [f for f in quant if f.grade in (min(grades), max(grades))]
-    return q_grade, q_rule, f"{counted}; {q_text}", [f for f in quant if _category(int(f.grade)) == _category(q_grade)], []
+    return q_grade, q_rule, f"{counted}; {q_text}", [f for f in quant if _category(_gr(f)) == _category(q_grade)], []
 
 
 def _parse(measurements: MRInputs | Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> MRInputs:
@@ -621,7 +638,7 @@ def grade_mr(
     ml: int | None = None
     ml_rule: str | None = None
     if g is None:
-        q = {f.parameter: int(f.grade) for f in found if f.kind == "quantitative"}
+        q = {f.parameter: _gr(f) for f in found if f.kind == "quantitative"}
         ml = most_likely_grade(q)
         ml_rule = MOST_LIKELY_RULE if ml is not None else "none: no quantitative parameter (measure EROA, RVol or RF)"
     disagreeing = [f.parameter for f in conflict] if g is None else [f.parameter for f in found if f.kind != "not_used" and g not in f.compatible]
@@ -683,15 +700,15 @@ def _criteria_counts_arrays(shape: tuple[int, ...], guideline: str, vc_cm: np.nd
     mild = np.zeros(shape, np.int64)
     if vc_cm is not None:
         vc = np.asarray(vc_cm, float)
-        mild += np.isfinite(vc) & (vc < _cut(guideline, "vc_cm", "specific_mild_below"))
-        sev += np.isfinite(vc) & (vc >= _cut(guideline, "vc_cm", "specific_severe_from"))
+        mild += np.isfinite(vc) & (vc < _req(guideline, "vc_cm", "specific_mild_below"))
+        sev += np.isfinite(vc) & (vc >= _req(guideline, "vc_cm", "specific_severe_from"))
     if pv_flow_code is not None:
         pv = np.asarray(pv_flow_code)
         mild += pv == PV_CODES["normal"]
         sev += pv == PV_CODES["reversal"]
     if e_velocity_m_s is not None:
         e = np.asarray(e_velocity_m_s, float)
-        sev += np.isfinite(e) & (e > _cut(guideline, "e_velocity_m_s", "specific_severe_above"))
+        sev += np.isfinite(e) & (e > _req(guideline, "e_velocity_m_s", "specific_severe_above"))
     return sev, mild
 
 
