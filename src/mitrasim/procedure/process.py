@@ -178,6 +178,7 @@ class PlacedClip:
     grasp: str
     slda_multiplier: float
     effective: bool = True
+    spacer_mm: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -302,6 +303,7 @@ def residual_profiles(valve: ValveModel, clips: Sequence[PlacedClip]) -> tuple[n
         np.array([[c.position_mm for c in eff]]),
         np.array([[c.width_mm for c in eff]]),
         np.array([[c.arm_length_mm for c in eff]]),
+        spacers_mm=np.array([[c.spacer_mm for c in eff]]),
     )
     return g[0], w[0]
 
@@ -442,6 +444,7 @@ def run_procedure_arrays(
     clip_pos = np.full((n, MAX_SLOTS), np.nan)
     clip_w = np.full((n, MAX_SLOTS), np.nan)
     clip_arm = np.full((n, MAX_SLOTS), np.nan)
+    clip_spc = np.zeros((n, MAX_SLOTS))
     clip_eff = np.zeros((n, MAX_SLOTS), bool)
     nclip = np.zeros(n, dtype=int)
     clips: list[list[PlacedClip]] = [[] for _ in range(n)]
@@ -480,13 +483,13 @@ def run_procedure_arrays(
             loc, ids = loc[~full], ids[~full]
             if loc.size == 0:
                 continue
-            g_res, _ = clipped_profiles_rows(grp.valves, loc, np.where(clip_eff[ids], clip_pos[ids], np.nan), clip_w[ids], clip_arm[ids])
+            g_res, _ = clipped_profiles_rows(grp.valves, loc, np.where(clip_eff[ids], clip_pos[ids], np.nan), clip_w[ids], clip_arm[ids], spacers_mm=clip_spc[ids])
             devs = grp.devices
             if grp.planned:
                 names = list(grp.catalogue)
                 pos = np.array([setups[i].planned[nclip[i]][0] for i in ids], dtype=float)
                 dev = np.array([names.index(setups[i].planned[nclip[i]][1]) for i in ids])
-                ga = grasp_at(grp.valves, loc, g_res, pos, np.array([devs[k].width_mm for k in dev]), np.array([devs[k].arm_length_mm for k in dev]), np.array([devs[k].grasp_reach_mm for k in dev]))
+                ga = grasp_at(grp.valves, loc, g_res, pos, np.array([devs[k].width_mm for k in dev]), np.array([devs[k].arm_length_mm for k in dev]), np.array([devs[k].grasp_reach_mm for k in dev]), np.array([devs[k].spacer_mm for k in dev]))
                 cands = Candidates(loc, dev, pos, np.ones(loc.size, bool), ga)
             else:
                 dev = choose_devices(grp.valves, loc, g_res, cur.mva_cm2[ids], R.device_preference, grp.catalogue)
@@ -509,7 +512,8 @@ def run_procedure_arrays(
             P = np.concatenate([np.where(clip_eff[pid], clip_pos[pid], np.nan), c.position_mm[:, None]], axis=1)
             W = np.concatenate([clip_w[pid], w_new[:, None]], axis=1)
             A = np.concatenate([clip_arm[pid], a_new[:, None]], axis=1)
-            g, w = clipped_profiles_rows(grp.valves, c.rows, P, W, A)
+            S = np.concatenate([clip_spc[pid], np.array([devs[k].spacer_mm for k in c.device])[:, None]], axis=1)
+            g, w = clipped_profiles_rows(grp.valves, c.rows, P, W, A, spacers_mm=S)
             vr = grp.valves
             eroa_l.append(vr.discharge_coeff[c.rows] * g.sum(axis=1) * vr.ds_mm[c.rows] / 100.0)
             mva_l.append(w.sum(axis=1) * vr.ds_mm[c.rows] / 100.0)
@@ -639,7 +643,7 @@ def run_procedure_arrays(
                 continue
             d = dev_l[chosen]
             mult = float(gn["multiplier"][chosen])
-            placed = PlacedClip(d.name, float(pos_c[chosen]), d.width_mm, d.arm_length_mm, scallop_label(s.valve, pos_c[chosen]), GRASP_STATUS[int(gn["status"][chosen])], mult)
+            placed = PlacedClip(d.name, float(pos_c[chosen]), d.width_mm, d.arm_length_mm, scallop_label(s.valve, pos_c[chosen]), GRASP_STATUS[int(gn["status"][chosen])], mult, spacer_mm=d.spacer_mm)
             slot = min(k, MAX_SLOTS - 1)
             if U[p, MAX_SLOTS + slot] < rates.embolization_per_clip:
                 events["embolization"][p] = True
@@ -649,6 +653,7 @@ def run_procedure_arrays(
                 continue
             clips[p].append(placed)
             clip_pos[p, k], clip_w[p, k], clip_arm[p, k], clip_eff[p, k] = placed.position_mm, d.width_mm, d.arm_length_mm, True
+            clip_spc[p, k] = d.spacer_mm
             nclip[p] = k + 1
             if U[p, slot] < min(1.0, rates.slda_per_clip * mult):
                 placed.effective = False
