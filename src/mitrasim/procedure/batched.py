@@ -25,7 +25,7 @@ from mitrasim.devices.catalogue import Device
 from mitrasim.devices.grasp import grasp_arrays
 from mitrasim.valve.clip import ValveRows
 
-__all__ = ["GraspNumbers", "grasp_at", "free_mask", "targets", "choose_devices", "Candidates", "make_candidates"]
+__all__ = ["GraspNumbers", "grasp_at", "free_mask", "targets", "choose_devices", "Candidates", "candidate_positions", "grasp_candidates", "make_candidates"]
 
 _NO = -1
 
@@ -188,10 +188,10 @@ class Candidates:
     device: np.ndarray
     position_mm: np.ndarray
     first: np.ndarray
-    grasp: GraspNumbers
+    grasp: GraspNumbers | None
 
 
-def make_candidates(
+def candidate_positions(
     vr: ValveRows,
     rows: np.ndarray,
     g: np.ndarray,
@@ -204,7 +204,8 @@ def make_candidates(
     """First attempt at the target of the chosen device, then the nearest free positions at
     ``target + offset``, then the target of every other size of the device's family
     (catalogue order); duplicates (same device and position) dropped.  Rows with no free
-    position for the chosen device get no candidate."""
+    position for the chosen device get no candidate.  ``grasp`` is left None
+    (:func:`grasp_candidates`)."""
     devs = list(catalogue.values())
     width = np.array([d.width_mm for d in devs])
     m = rows.size
@@ -232,6 +233,32 @@ def make_candidates(
     D = np.stack(slots_dev, axis=1)
     valid = np.isfinite(P)
     rr, ss = np.nonzero(valid)  # patient-major, slot order kept
-    rows_c, pos_c, dev_c = rows[rr], P[rr, ss], D[rr, ss]
-    ga = grasp_at(vr, rows_c, g[rr], pos_c, width[dev_c], np.array([devs[k].arm_length_mm for k in dev_c]), np.array([devs[k].grasp_reach_mm for k in dev_c]), np.array([devs[k].spacer_mm for k in dev_c]))
-    return Candidates(rows_c, dev_c, pos_c, ss == 0, ga)
+    return Candidates(rows[rr], D[rr, ss], P[rr, ss], ss == 0, None)
+
+
+def grasp_candidates(vr: ValveRows, rows: np.ndarray, g: np.ndarray, cands: Candidates, catalogue: Mapping[str, Device]) -> Candidates:
+    """``cands`` (of the group rows ``rows`` with residual gaps ``g``) with their :func:`grasp_at`."""
+    devs = list(catalogue.values())
+    dev_c = cands.device
+    order = np.argsort(rows)
+    g_c = g[order[np.searchsorted(rows[order], cands.rows)]]  # each candidate's row of g
+    width = np.array([devs[k].width_mm for k in dev_c])
+    arm = np.array([devs[k].arm_length_mm for k in dev_c])
+    reach = np.array([devs[k].grasp_reach_mm for k in dev_c])
+    ga = grasp_at(vr, cands.rows, g_c, cands.position_mm, width, arm, reach, np.array([devs[k].spacer_mm for k in dev_c]))
+    return Candidates(cands.rows, dev_c, cands.position_mm, cands.first, ga)
+
+
+def make_candidates(
+    vr: ValveRows,
+    rows: np.ndarray,
+    g: np.ndarray,
+    dev: np.ndarray,
+    clip_pos: np.ndarray,
+    clip_w: np.ndarray,
+    offsets_mm: Sequence[float],
+    catalogue: Mapping[str, Device],
+) -> Candidates:
+    """:func:`candidate_positions` with their :func:`grasp_candidates`."""
+    c = candidate_positions(vr, rows, g, dev, clip_pos, clip_w, offsets_mm, catalogue)
+    return grasp_candidates(vr, rows, g, c, catalogue)

@@ -1,0 +1,182 @@
+"""The operator's log of the procedure: one :class:`ClipStep` per entry, its words built here.
+
+Each function returns the entries of one step of :mod:`mitrasim.procedure.steps` for one
+patient; the steps decide, this module only writes what was decided (numbers, grades,
+refusals, events).  Grades are printed as the echo reports them (``"2+"`` or
+``"indeterminate (≈3+)"``).
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from mitrasim.devices.grasp import GRASP_STATUS, grasp_reasons
+from mitrasim.procedure.codes import Action, GraspStatus, Outcome, Refusal
+from mitrasim.procedure.hemodynamics import label
+from mitrasim.procedure.risks import EVENT_LABELS
+from mitrasim.valve.geometry import ValveModel
+
+__all__ = ["ClipStep", "scallop_label", "mr_text", "baseline_entry", "start_stop_reason", "round_entries", "refusal_text", "removal_reason", "event_entries", "final_entries"]
+
+
+@dataclass
+class ClipStep:
+    """One logged step: an attempt, a reposition, a release, a removal or an event."""
+
+    clip: int
+    action: str  # an Action: attempt | reposition | release | removed | slda | embolization | stop | event | ...
+    text: str
+    device: str | None = None
+    position_mm: float | None = None
+    eroa_cm2: float | None = None
+    mr_grade: str | None = None
+    mean_gradient_mmhg: float | None = None
+    mva_cm2: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["action"] = str(self.action)
+        return d
+
+
+def scallop_label(valve: ValveModel, position_mm: float) -> str:
+    """"A2/P2" for a position in segment 2, etc."""
+    seg = min(max(bisect.bisect_right(list(valve.segment_edges_mm), float(position_mm)) - 1, 0), 2) + 1
+    return f"A{seg}/P{seg}"
+
+
+def mr_text(grade: int, dec: int) -> str:
+    """The grade as the echo reports it: ``"2+"`` or ``"indeterminate (≈3+)"``."""
+    return label(grade) if grade >= 0 else f"indeterminate (≈{label(dec)})"
+
+
+def baseline_entry(eroa_cm2: float, rvol_ml: float, rf_pct: float, grade: int, dec: int, gradient_mmhg: float, mva_cm2: float) -> ClipStep:
+    b_txt = mr_text(grade, dec)
+    return ClipStep(0, Action.BASELINE, (
+        f"Baseline: EROA {eroa_cm2:.2f} cm², RVol {rvol_ml:.0f} mL, RF {rf_pct:.0f}%, MR {b_txt}; "
+        f"mean gradient {gradient_mmhg:.1f} mmHg, MVA {mva_cm2:.2f} cm²"
+    ), eroa_cm2=eroa_cm2, mr_grade=b_txt, mean_gradient_mmhg=gradient_mmhg, mva_cm2=mva_cm2)  # fmt: skip
+
+
+def start_stop_reason(why: int, dec: int, target_grade: int) -> str:
+    """Stop reason of a patient who gets no clip (``why`` of :func:`~mitrasim.procedure.steps.start_course`)."""
+    if why == 1:
+        return "no steady state at baseline (engine): no clip"
+    return f"MR {label(dec)} at baseline ≤ target {label(target_grade)}: no clip"
+
+
+class _Words:
+    """The words of one round's candidates (``rnd``: a :class:`~mitrasim.procedure.steps.Round`)."""
+
+    def __init__(self, ctx: Any, rnd: Any) -> None:
+        self.ctx, self.rnd = ctx, rnd
+        self._reasons: dict[int, tuple[str, ...]] = {}
+
+    def reasons(self, j: int) -> tuple[str, ...]:
+        if j not in self._reasons:
+            g = self.rnd.grasp
+            self._reasons[j] = grasp_reasons(float(g.gap_mm[j]), float(g.anterior_mm[j]), float(g.posterior_mm[j]), int(g.calcification[j]), bool(g.cleft[j]), self.rnd.device[j])
+        return self._reasons[j]
+
+    def where(self, j: int, k: int) -> str:
+        r, p = self.rnd, int(self.rnd.patient[j])
+        return f"Clip {k + 1} ({r.device[j].name}) at {scallop_label(self.ctx.setups[p].valve, r.position_mm[j])}, {r.position_mm[j]:.1f} mm"
+
+    def text(self, j: int, k: int) -> str:
+        r = self.rnd
+        st = GRASP_STATUS[int(r.grasp.status[j])]
+        grasp = f"grasp {st}" + (f" ({self.reasons(j)[0]})" if st != "good" and self.reasons(j) else "")
+        b = r.before
+        return (
+            f"{self.where(j, k)}: {grasp}; "
+            f"EROA {b['eroa_cm2'][j]:.2f}→{r.hemo.eroa_cm2[j]:.2f} cm², MR {label(int(b['decision'][j]))}→{label(int(r.decision[j]))}, "
+            f"mean gradient {b['mean_gradient_mmhg'][j]:.1f}→{r.gradient_mmhg[j]:.1f} mmHg, MVA {r.hemo.mva_cm2[j]:.2f} cm²"
+        )
+
+    def why_not(self, j: int) -> str:
+        return refusal_text(self.ctx, self.rnd, j, self.reasons(j))
+
+    def entry(self, k: int, action: Action, txt: str, j: int) -> ClipStep:
+        r = self.rnd
+        return ClipStep(k, action, txt, r.device[j].name, float(r.position_mm[j]), float(r.hemo.eroa_cm2[j]), mr_text(int(r.grade[j]), int(r.decision[j])), float(r.gradient_mmhg[j]), float(r.hemo.mva_cm2[j]))
+
+
+def refusal_text(ctx: Any, rnd: Any, j: int, reasons: tuple[str, ...] | None = None) -> str:
+    """Why candidate ``j`` of the round may not be released (its :class:`Refusal`)."""
+    f = int(rnd.refusal[j])
+    p = int(rnd.patient[j])
+    if f == Refusal.GRASP:
+        if reasons is None:
+            reasons = _Words(ctx, rnd).reasons(j)
+        return "grasp not possible" + (f": {reasons[0]}" if reasons else "")
+    if f == Refusal.NO_STEADY_STATE:
+        return "no steady state"
+    if f == Refusal.GRADIENT:
+        return f"gradient {rnd.gradient_mmhg[j]:.1f} mmHg ≥ {ctx.max_gradient_mmhg[p]:g}"
+    if f == Refusal.AREA:
+        return f"MVA {rnd.hemo.mva_cm2[j]:.2f} < {ctx.min_mva_cm2[p]:g} cm²"
+    return f"no gain (EROA {rnd.before['eroa_cm2'][j]:.2f}→{rnd.hemo.eroa_cm2[j]:.2f} cm², MR stays {label(int(rnd.decision[j]))})"
+
+
+def removal_reason(ctx: Any, rnd: Any, a: int, k: int) -> str:
+    """Stop reason when clip ``k + 1`` (first attempt ``a``) is removed."""
+    why = refusal_text(ctx, rnd, a) if rnd.refusal[a] != Refusal.NONE else "no acceptable position"
+    return f"clip {k + 1} not released: {why}"
+
+
+def round_entries(ctx: Any, course: Any, rnd: Any, d: Any, placed: list[Any], state_dec: Any, next_clip: Any) -> None:
+    """Append the round's entries to each patient's log: the attempt (released or why not), the
+    reposition, the removal, embolization or SLDA, and the decision to add another clip."""
+    w = _Words(ctx, rnd)
+    for r in range(d.patient.size):
+        p, a, k, ba = int(d.patient[r]), int(d.first[r]), int(d.slot[r]), int(d.best_alternative[r])
+        log = course.steps[p]
+        f0 = int(rnd.refusal[a])
+        out = int(d.outcome[r])
+        if rnd.grasp.status[a] == GraspStatus.INFEASIBLE:
+            dv = rnd.device[a]
+            log.append(ClipStep(k + 1, Action.ATTEMPT, f"{w.where(a, k)}: {w.why_not(a)}", dv.name, float(rnd.position_mm[a])))
+        elif out == Outcome.RELEASE:
+            log.append(w.entry(k + 1, Action.RELEASE, w.text(a, k) + ": release", a))
+        else:
+            why = w.why_not(a) if f0 != Refusal.NONE else f"MR {label(int(rnd.decision[a]))} where a nearby grasp gives {label(int(rnd.decision[ba]))}"
+            if rnd.gradient_mmhg[a] > ctx.abort_gradient_mmhg[p]:
+                why += f" > abort limit {ctx.abort_gradient_mmhg[p]:g} mmHg"
+            log.append(w.entry(k + 1, Action.ATTEMPT, w.text(a, k) + f": not released ({why})", a))
+        if out == Outcome.REPOSITION:
+            log.append(w.entry(k + 1, Action.REPOSITION, "  reposition → " + w.text(ba, k) + ": release", ba))
+        if out == Outcome.REMOVE:
+            log.append(ClipStep(k + 1, Action.REMOVED, f"  clip {k + 1} opened and removed; no position within the rules: stop"))
+            continue
+        before = f"EROA {rnd.before['eroa_cm2'][a]:.2f} cm² (MR {label(int(rnd.before['decision'][a]))})"
+        if d.embolized[r]:
+            log.append(ClipStep(k + 1, Action.EMBOLIZATION, f"  complication: clip {k + 1} embolized and retrieved; leak back to {before}: stop"))
+            continue
+        if d.slda[r]:
+            c = placed[r]
+            log.append(ClipStep(k + 1, Action.SLDA, (
+                f"  complication: single-leaflet device attachment of clip {k + 1} (grasp {c.grasp}, "
+                f"risk ×{c.slda_multiplier:.1f}); leak back to {before}"
+            )))  # fmt: skip
+        if next_clip[r]:
+            R = ctx.setups[p].rules
+            log.append(ClipStep(k + 1, Action.DECIDE, f"  residual MR {label(int(state_dec[r]))} > {label(R.target_residual_grade)}: add another clip"))
+
+
+def event_entries(n_clips: int, events: list[str]) -> list[ClipStep]:
+    """Patient-level complications after the procedure, one entry each."""
+    return [ClipStep(n_clips, Action.EVENT, f"complication: {EVENT_LABELS[e]}") for e in events]
+
+
+def final_entries(stop_reason: str, n_clips: int, before: dict[str, float], after: dict[str, float], b_txt: str, f_txt: str) -> list[ClipStep]:
+    """The stop and the result: EROA, MR, mean gradient and MVA before → after."""
+    return [
+        ClipStep(n_clips, Action.STOP, f"Stop: {stop_reason}"),
+        ClipStep(n_clips, Action.FINAL, (
+            f"Result: {n_clips} clip(s); EROA {before['eroa_cm2']:.2f}→{after['eroa_cm2']:.2f} cm², MR {b_txt}→{f_txt}, "
+            f"mean gradient {before['mean_gradient_mmhg']:.1f}→{after['mean_gradient_mmhg']:.1f} mmHg, "
+            f"MVA {before['mva_cm2']:.2f}→{after['mva_cm2']:.2f} cm²"
+        ), eroa_cm2=after["eroa_cm2"], mr_grade=f_txt, mean_gradient_mmhg=after["mean_gradient_mmhg"], mva_cm2=after["mva_cm2"]),
+    ]  # fmt: skip

@@ -1,0 +1,654 @@
+"""The named steps of the batched procedure (:func:`mitrasim.procedure.process.run_procedure_arrays`).
+
+Every step is a function over arrays of the patients still in the procedure; none keeps
+state of its own.  The state lives in two plain dataclasses:
+
+* :class:`Context` (fixed for the run): the setups, the per-patient inputs of the engine
+  (``presets``, ``overrides``, ``hr_bpm``), ``secondary`` (n,) bool, the rule limits as
+  arrays (n,) (``max_gradient_mmhg``, ``min_mva_cm2``, ``min_eroa_reduction``,
+  ``abort_gradient_mmhg``), the complication draws ``U`` (n, N_DRAWS) (row ``i`` for
+  patient ``i``, columns in :mod:`mitrasim.procedure.risks`), the rates, the forward
+  discharge coefficient ``cd`` and the engine ``settings``; ``groups`` (patients sharing a
+  valve grid size, catalogue and rules, vectorised together).
+* :class:`Course` (per patient, updated by the steps): ``hemo`` (the current state's
+  :class:`~mitrasim.procedure.hemodynamics.BatchHemo`, one row per patient), ``grade`` (ASE
+  grade, −1 indeterminate) and ``decision`` (decision grade), the clips in place as slot
+  arrays (n, MAX_SLOTS) ``clip_pos_mm``, ``clip_width_mm``, ``clip_arm_mm`` (NaN = empty),
+  ``clip_spacer_mm`` (0 = none) and ``clip_effective`` (bool), ``n_clips``, ``attempts``, ``active``, ``aborted``,
+  ``events`` (event name → (n,) bool), and the per-patient lists ``clips``, ``steps`` (the
+  log) and ``stop_reason``.
+
+One round's candidate clips are a :class:`Round` (m candidates, patient-major, each
+patient's first attempt first): ``patient`` (m,) index into the run, ``device`` (list of
+:class:`~mitrasim.devices.Device`), ``position_mm``, ``first``, ``grasp``
+(:class:`~mitrasim.procedure.batched.GraspNumbers`, status a :class:`GraspStatus` code),
+``eroa_cm2`` and ``mva_cm2`` from the clip model; after :func:`simulate` and
+:func:`measure` also ``hemo``, ``echo``, ``grade``, ``decision`` and ``refusal`` (a
+:class:`Refusal` per candidate).
+
+Order of the steps (``run_procedure_arrays``)::
+
+    baseline                      engine + echo of every patient without a clip
+    start_course                  the Course; log the baseline; stop who needs no clip
+    while any patient is active:
+        for each group:
+            close_full            stop at the clip limit
+            device                device per patient (choose_devices, or the planned one)
+            target                candidate positions: first attempt at the target, alternatives
+            grasp                 grasp status and SLDA multiplier of every candidate
+        clip_model                EROA and MVA of every candidate (clips in place + the new one)
+        simulate_round            engine: first attempts; then the alternatives of the patients
+                                  whose decision they can change (measure + refusals between)
+        decide                    per patient: release the first attempt, reposition, or remove
+        release_events            at a release: embolization, then single-leaflet attachment
+        placed_clips              the clip each patient releases
+        apply_round               place the clips, update the course, stop or add another
+        oplog.round_entries       the operator's log of the round
+    post_events                   bleeding, effusion/tamponade, stroke, urgent surgery, death
+    finish                        final echo and MVARC (then the final log lines)
+
+The random numbers are the same as before the steps were named: a patient's draws are its
+row of ``U``, read at fixed columns (clip slot ``k``: SLDA column ``k``, embolization
+column ``MAX_SLOTS + k``; patient events ``2·MAX_SLOTS + j``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from mitrasim.devices import Device
+from mitrasim.procedure.codes import Action, GraspStatus, Outcome, Refusal
+from mitrasim.echo.stenosis import MVARCResult, evaluate_mvarc
+from mitrasim.procedure.batched import Candidates, GraspNumbers, candidate_positions, choose_devices, grasp_candidates
+from mitrasim.procedure.hemodynamics import BatchHemo, echo_arrays, grade_arrays, label, simulate_states, steady_ok
+from mitrasim.procedure import oplog
+from mitrasim.procedure.risks import MAX_SLOTS, PATIENT_EVENTS, ComplicationRates
+from mitrasim.procedure.rules import Rules
+from mitrasim.valve.clip import ValveRows, clipped_profiles_rows
+
+__all__ = [
+    "PlacedClip",
+    "GraspStatus",
+    "Refusal",
+    "Outcome",
+    "Action",
+    "Group",
+    "Context",
+    "Course",
+    "Round",
+    "Decision",
+    "make_groups",
+    "baseline",
+    "start_course",
+    "close_full",
+    "device",
+    "target",
+    "grasp",
+    "clip_model",
+    "simulate",
+    "measure",
+    "refusals",
+    "simulate_round",
+    "best_alternatives",
+    "decide",
+    "release_events",
+    "placed_clips",
+    "apply_round",
+    "post_events",
+    "finish",
+]
+
+
+# ----------------------------------------------------------------------------- state
+
+
+@dataclass
+class PlacedClip:
+    """A clip left in the valve (``effective`` False after single-leaflet attachment)."""
+
+    device: str
+    position_mm: float
+    width_mm: float
+    arm_length_mm: float
+    scallop: str
+    grasp: str
+    slda_multiplier: float
+    effective: bool = True
+    spacer_mm: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Group:
+    """Patients that share a valve grid size, a catalogue and rules: vectorised together."""
+
+    ids: np.ndarray  # indices into the run
+    valves: ValveRows
+    catalogue: Mapping[str, Device]
+    rules: Rules
+    planned: bool
+
+    @property
+    def devices(self) -> list[Device]:
+        return list(self.catalogue.values())
+
+
+def make_groups(setups: Sequence[Any]) -> list[Group]:
+    """Patients grouped by valve grid size, catalogue, rules and planned/unplanned (first-seen order)."""
+    by: dict[tuple[Any, ...], list[int]] = {}
+    for i, s in enumerate(setups):
+        by.setdefault((s.valve.s_mm.size, id(s.catalogue), s.rules, bool(s.planned)), []).append(i)
+    out = []
+    for (_, _, rules, planned), ids in by.items():
+        out.append(Group(np.array(ids), ValveRows.from_valves([setups[i].valve for i in ids]), setups[ids[0]].catalogue, rules, planned))
+    return out
+
+
+@dataclass
+class Context:
+    """What is fixed for a run (module docstring)."""
+
+    setups: list[Any]
+    presets: list[str]
+    overrides: list[dict[str, float]]
+    hr_bpm: np.ndarray
+    secondary: np.ndarray
+    max_gradient_mmhg: np.ndarray
+    min_mva_cm2: np.ndarray
+    min_eroa_reduction: np.ndarray
+    abort_gradient_mmhg: np.ndarray
+    U: np.ndarray
+    rates: ComplicationRates
+    cd: float
+    settings: Any
+    groups: list[Group]
+    engine_seconds: float = 0.0
+
+    @classmethod
+    def build(cls, setups: Sequence[Any], U: np.ndarray, rates: ComplicationRates, cd: float, settings: Any) -> "Context":
+        setups = list(setups)
+
+        def rule(name: str) -> np.ndarray:
+            return np.array([getattr(s.rules, name) for s in setups], dtype=float)
+
+        return cls(
+            setups=setups,
+            presets=[s.preset for s in setups],
+            overrides=[dict(s.overrides) for s in setups],
+            hr_bpm=np.array([s.hr_bpm for s in setups], dtype=float),
+            secondary=np.array([s.etiology == "secondary" for s in setups]),
+            max_gradient_mmhg=rule("max_gradient_mmhg"),
+            min_mva_cm2=rule("min_mva_cm2"),
+            min_eroa_reduction=rule("min_eroa_reduction"),
+            abort_gradient_mmhg=rule("abort_gradient_mmhg"),
+            U=U,
+            rates=rates,
+            cd=cd,
+            settings=settings,
+            groups=make_groups(setups),
+        )
+
+    @property
+    def n(self) -> int:
+        return len(self.setups)
+
+    def clip_limit(self, i: int) -> int:
+        """Clips patient ``i`` may receive: the rule's maximum, or fewer when fewer are planned."""
+        s = self.setups[i]
+        return min(s.rules.max_clips, len(s.planned)) if s.planned else s.rules.max_clips
+
+
+@dataclass
+class Course:
+    """The procedure's state per patient (module docstring)."""
+
+    hemo: BatchHemo
+    grade: np.ndarray
+    decision: np.ndarray
+    clip_pos_mm: np.ndarray
+    clip_width_mm: np.ndarray
+    clip_arm_mm: np.ndarray
+    clip_effective: np.ndarray
+    clip_spacer_mm: np.ndarray
+    n_clips: np.ndarray
+    attempts: np.ndarray
+    active: np.ndarray
+    aborted: np.ndarray
+    events: dict[str, np.ndarray]
+    clips: list[list[Any]]
+    steps: list[list[Any]]
+    stop_reason: list[str]
+
+    def effective_positions(self, ids: np.ndarray) -> np.ndarray:
+        """(m, MAX_SLOTS) positions of the effective clips of patients ``ids`` (NaN elsewhere)."""
+        return np.where(self.clip_effective[ids], self.clip_pos_mm[ids], np.nan)
+
+    def stop(self, i: int, reason: str, aborted: bool | None = None) -> None:
+        self.stop_reason[i] = reason
+        self.active[i] = False
+        if aborted is not None:
+            self.aborted[i] = aborted
+
+
+@dataclass
+class Baseline:
+    """The patients without a clip: states, echo arrays, ASE and decision grades."""
+
+    hemo: BatchHemo
+    echo: dict[str, np.ndarray]
+    grade: np.ndarray
+    decision: np.ndarray
+
+
+@dataclass
+class Round:
+    """One round's candidate clips (module docstring)."""
+
+    patient: np.ndarray
+    device: list[Device]
+    position_mm: np.ndarray
+    first: np.ndarray
+    grasp: GraspNumbers
+    eroa_cm2: np.ndarray
+    mva_cm2: np.ndarray
+    hemo: BatchHemo | None = None
+    echo: dict[str, np.ndarray] | None = None
+    grade: np.ndarray | None = None
+    decision: np.ndarray | None = None
+    refusal: np.ndarray | None = None
+    before: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def gradient_mmhg(self) -> np.ndarray:
+        assert self.hemo is not None
+        return self.hemo.metrics["mean_gradient_mmhg"]
+
+    def take(self, keep: np.ndarray, hemo: BatchHemo) -> "Round":
+        """The candidates ``keep`` (sorted) with their simulated states ``hemo``."""
+        g = self.grasp
+        return Round(
+            self.patient[keep], [self.device[j] for j in keep], self.position_mm[keep], self.first[keep],
+            GraspNumbers(*(getattr(g, k)[keep] for k in GraspNumbers.__dataclass_fields__)),
+            self.eroa_cm2[keep], self.mva_cm2[keep], hemo,
+        )  # fmt: skip
+
+
+@dataclass
+class Decision:
+    """Per patient of a round (arrays over the round's patients, in candidate order)."""
+
+    patient: np.ndarray  # (p,) run index
+    first: np.ndarray  # (p,) candidate index of the first attempt
+    best_alternative: np.ndarray  # (p,) candidate index of the best alternative within the rules, −1 none
+    outcome: np.ndarray  # (p,) Outcome
+    chosen: np.ndarray  # (p,) candidate index released, −1 when removed
+    slot: np.ndarray  # (p,) clip number − 1 (before this clip)
+    embolized: np.ndarray | None = None  # (p,) bool, after release_events
+    slda: np.ndarray | None = None  # (p,) bool, after release_events
+
+
+# ----------------------------------------------------------------------------- steps
+
+
+def baseline(ctx: Context) -> Baseline:
+    """Engine and echo of every patient without a clip (cold starts ordered by LV stiffness)."""
+    t0 = time.perf_counter()
+    # cold starts: the LV passive stiffness predicts the beats to steady state best (grouping, see simulate_states)
+    key0 = np.array([o.get("lv_eb_mmhg_ml", 0.0) for o in ctx.overrides], dtype=float)
+    eroa = np.array([s.valve.eroa_cm2 for s in ctx.setups])
+    mva = np.array([s.valve.mva_cm2 for s in ctx.setups])
+    h0 = simulate_states(ctx.presets, ctx.overrides, ctx.hr_bpm, eroa, mva, ctx.cd, settings=ctx.settings, order_key=key0)
+    ctx.engine_seconds += time.perf_counter() - t0
+    e0 = echo_arrays(h0, ctx.secondary)
+    g0, d0 = grade_arrays(e0, ctx.secondary)
+    return Baseline(h0, e0, g0, d0)
+
+
+def start_course(ctx: Context, b: Baseline) -> Course:
+    """The :class:`Course` at baseline, the baseline entry of every log; every patient is active
+    except those with no steady state at baseline or a baseline grade already at the target."""
+    n = ctx.n
+    ok0 = steady_ok(b.hemo)
+    target = np.array([s.rules.target_residual_grade for s in ctx.setups], dtype=int)
+    why = np.where(~ok0, 1, np.where(b.decision <= target, 2, 0))
+    course = Course(
+        hemo=b.hemo.take(np.arange(n)), grade=b.grade.copy(), decision=b.decision.copy(),
+        clip_pos_mm=np.full((n, MAX_SLOTS), np.nan), clip_width_mm=np.full((n, MAX_SLOTS), np.nan),
+        clip_arm_mm=np.full((n, MAX_SLOTS), np.nan), clip_effective=np.zeros((n, MAX_SLOTS), bool),
+        clip_spacer_mm=np.zeros((n, MAX_SLOTS)), n_clips=np.zeros(n, dtype=int), attempts=np.zeros(n, dtype=int), active=why == 0,
+        aborted=np.zeros(n, bool), events={e: np.zeros(n, bool) for e in (*PATIENT_EVENTS, "slda", "embolization")},
+        clips=[[] for _ in range(n)], steps=[[] for _ in range(n)], stop_reason=[""] * n,
+    )  # fmt: skip
+    h, m = b.hemo, b.hemo.metrics
+    for i in range(n):
+        course.steps[i].append(oplog.baseline_entry(
+            float(h.eroa_cm2[i]), float(m["rvol_ml"][i]), float(b.echo["rf_pct"][i]), int(b.grade[i]), int(b.decision[i]),
+            float(m["mean_gradient_mmhg"][i]), float(h.mva_cm2[i]),
+        ))  # fmt: skip
+        if why[i]:
+            course.stop_reason[i] = oplog.start_stop_reason(int(why[i]), int(b.decision[i]), int(target[i]))
+    return course
+
+
+def close_full(ctx: Context, course: Course, ids: np.ndarray) -> np.ndarray:
+    """Stop the patients ``ids`` at their clip limit (or out of slots); returns the mask of those stopped."""
+    limit = np.array([ctx.clip_limit(int(i)) for i in ids], dtype=int)
+    full = (course.n_clips[ids] >= limit) | (course.n_clips[ids] >= MAX_SLOTS)
+    for i in ids[full]:
+        course.stop_reason[i] = f"{course.n_clips[i]} clips: the limit"
+    course.active[ids[full]] = False
+    return full
+
+
+def residual_gap(grp: Group, course: Course, loc: np.ndarray) -> np.ndarray:
+    """(m, G) residual gap of the group's rows ``loc`` with their effective clips in place."""
+    ids = grp.ids[loc]
+    g, _ = clipped_profiles_rows(grp.valves, loc, course.effective_positions(ids), course.clip_width_mm[ids], course.clip_arm_mm[ids], spacers_mm=course.clip_spacer_mm[ids])
+    return g
+
+
+def device(ctx: Context, grp: Group, course: Course, loc: np.ndarray, g_res: np.ndarray) -> np.ndarray:
+    """Device per row (index into the group's catalogue): the planned one, or
+    :func:`~mitrasim.procedure.batched.choose_devices` at the peak of the residual gap."""
+    ids = grp.ids[loc]
+    if grp.planned:
+        names = list(grp.catalogue)
+        return np.array([names.index(ctx.setups[i].planned[course.n_clips[i]][1]) for i in ids], dtype=int)
+    return choose_devices(grp.valves, loc, g_res, course.hemo.mva_cm2[ids], grp.rules.device_preference, grp.catalogue)
+
+
+def target(ctx: Context, grp: Group, course: Course, loc: np.ndarray, g_res: np.ndarray, dev: np.ndarray) -> Candidates:
+    """Candidate positions (grasp not yet assessed): the planned position, or the first attempt at the
+    target and the alternatives (:func:`~mitrasim.procedure.batched.candidate_positions`)."""
+    ids = grp.ids[loc]
+    if grp.planned:
+        pos = np.array([ctx.setups[i].planned[course.n_clips[i]][0] for i in ids], dtype=float)
+        return Candidates(loc, dev, pos, np.ones(loc.size, bool), None)
+    return candidate_positions(grp.valves, loc, g_res, dev, course.clip_pos_mm[ids], course.clip_width_mm[ids], grp.rules.reposition_offsets_mm, grp.catalogue)
+
+
+def grasp(grp: Group, cands: Candidates, loc: np.ndarray, g_res: np.ndarray) -> Candidates:
+    """The candidates with their grasp status and SLDA multiplier (:func:`~mitrasim.procedure.batched.grasp_candidates`)."""
+    return grasp_candidates(grp.valves, loc, g_res, cands, grp.catalogue)
+
+
+def clip_model(course: Course, parts: Sequence[tuple[Group, Candidates]]) -> Round:
+    """EROA and MVA of every candidate: the clip model with the effective clips in place plus the new one."""
+    pid_l, dev_l, eroa_l, mva_l = [], [], [], []
+    for grp, c in parts:
+        pid = grp.ids[c.rows]
+        devs = grp.devices
+        w_new = np.array([devs[k].width_mm for k in c.device])
+        a_new = np.array([devs[k].arm_length_mm for k in c.device])
+        P = np.concatenate([course.effective_positions(pid), c.position_mm[:, None]], axis=1)
+        W = np.concatenate([course.clip_width_mm[pid], w_new[:, None]], axis=1)
+        A = np.concatenate([course.clip_arm_mm[pid], a_new[:, None]], axis=1)
+        S = np.concatenate([course.clip_spacer_mm[pid], np.array([devs[k].spacer_mm for k in c.device])[:, None]], axis=1)
+        g, w = clipped_profiles_rows(grp.valves, c.rows, P, W, A, spacers_mm=S)
+        vr = grp.valves
+        eroa_l.append(vr.discharge_coeff[c.rows] * g.sum(axis=1) * vr.ds_mm[c.rows] / 100.0)
+        mva_l.append(w.sum(axis=1) * vr.ds_mm[c.rows] / 100.0)
+        pid_l.append(pid)
+        dev_l.extend(devs[k] for k in c.device)
+    keys = GraspNumbers.__dataclass_fields__
+    grasp_all = GraspNumbers(*(np.concatenate([getattr(c.grasp, k) for _, c in parts]) for k in keys))
+    return Round(
+        patient=np.concatenate(pid_l), device=dev_l, position_mm=np.concatenate([c.position_mm for _, c in parts]),
+        first=np.concatenate([c.first for _, c in parts]), grasp=grasp_all,
+        eroa_cm2=np.concatenate(eroa_l), mva_cm2=np.concatenate(mva_l),
+    )  # fmt: skip
+
+
+def simulate(ctx: Context, course: Course, rnd: Round, j: np.ndarray, init: np.ndarray | None = None) -> BatchHemo:
+    """Engine steady states of candidates ``j``, warm-started from ``init`` (default: the patient's current state)."""
+    q = rnd.patient[j]
+    t0 = time.perf_counter()
+    h = simulate_states(
+        [ctx.presets[p] for p in q], [ctx.overrides[p] for p in q], ctx.hr_bpm[q], rnd.eroa_cm2[j], rnd.mva_cm2[j], ctx.cd,
+        initial_state=course.hemo.final_state[q] if init is None else init, settings=ctx.settings,
+    )  # fmt: skip
+    ctx.engine_seconds += time.perf_counter() - t0
+    return h
+
+
+def measure(ctx: Context, patients: np.ndarray, hemo: BatchHemo) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Echo arrays, ASE grade (−1 indeterminate) and decision grade of states ``hemo`` of ``patients``."""
+    ech = echo_arrays(hemo, ctx.secondary[patients])
+    grd, dec = grade_arrays(ech, ctx.secondary[patients])
+    return ech, grd, dec
+
+
+def refusals(ctx: Context, course: Course, patients: np.ndarray, hemo: BatchHemo, decision: np.ndarray, status: np.ndarray) -> np.ndarray:
+    """:class:`Refusal` per candidate state (``patients`` its patient, ``status`` its grasp); the
+    lowest code that applies.  A clip helps when it lowers the decision grade or cuts the EROA by
+    at least ``min_eroa_reduction``."""
+    gg = hemo.metrics["mean_gradient_mmhg"]
+    helps = (decision < course.decision[patients]) | (hemo.eroa_cm2 <= (1.0 - ctx.min_eroa_reduction[patients]) * course.hemo.eroa_cm2[patients])
+    f = np.full(patients.size, int(Refusal.NONE))
+    for code, bad in (
+        (Refusal.NO_GAIN, ~helps),
+        (Refusal.AREA, hemo.mva_cm2 < ctx.min_mva_cm2[patients]),
+        (Refusal.GRADIENT, gg >= ctx.max_gradient_mmhg[patients]),
+        (Refusal.NO_STEADY_STATE, ~steady_ok(hemo)),
+        (Refusal.GRASP, status == GraspStatus.INFEASIBLE),
+    ):
+        f = np.where(bad, int(code), f)
+    return f
+
+
+def simulate_round(ctx: Context, course: Course, rnd: Round) -> Round:
+    """Simulate and measure the round in two engine batches: the first attempts, then the alternatives
+    of the patients whose decision they can change.  An alternative is used only (a) to reposition
+    when the first attempt may not be released, or (b) when it gives a lower MR grade than a
+    releasable first attempt; so a releasable first attempt at MR 0 needs no alternative.  A
+    state's engine result does not depend on the rest of its batch.  Returns the round restricted
+    to the simulated candidates, with ``hemo``, ``echo``, ``grade``, ``decision`` and ``refusal``."""
+    n = ctx.n
+    pi = rnd.patient
+    ia = np.flatnonzero(rnd.first)
+    ha = simulate(ctx, course, rnd, ia)
+    _, _, dec_a = measure(ctx, pi[ia], ha)
+    open_p = np.zeros(n, bool)
+    open_p[pi[ia]] = (refusals(ctx, course, pi[ia], ha, dec_a, rnd.grasp.status[ia]) != Refusal.NONE) | (dec_a > 0)
+    ib = np.flatnonzero(~rnd.first & open_p[pi])
+    keep = np.sort(np.concatenate([ia, ib]))
+    hb = None
+    if ib.size:
+        # the alternatives start from their patient's first attempt (a nearby clipped state: fewer beats)
+        fs = np.full((n, ha.final_state.shape[1]), np.nan)
+        fs[pi[ia]] = ha.final_state
+        init_b = np.where(np.isfinite(fs[pi[ib]]).all(axis=1)[:, None], fs[pi[ib]], course.hemo.final_state[pi[ib]])
+        hb = simulate(ctx, course, rnd, ib, init_b)
+    out = rnd.take(keep, merge_hemo(keep, (ia, ha), (ib, hb)))
+    assert out.hemo is not None
+    out.echo, out.grade, out.decision = measure(ctx, out.patient, out.hemo)
+    out.refusal = refusals(ctx, course, out.patient, out.hemo, out.decision, out.grasp.status)
+    # the patient's state before this clip (for the log)
+    q = out.patient
+    out.before = {"eroa_cm2": course.hemo.eroa_cm2[q].copy(), "decision": course.decision[q].copy(), "mean_gradient_mmhg": course.hemo.metrics["mean_gradient_mmhg"][q].copy()}
+    return out
+
+
+def best_alternatives(rnd: Round) -> dict[int, int]:
+    """Per patient: the alternative (not the first attempt) with no refusal and the lowest
+    (decision grade, gradient, EROA, candidate order); −1 when none."""
+    assert rnd.decision is not None and rnd.refusal is not None and rnd.hemo is not None
+    pi = rnd.patient
+    ok_alt = (rnd.refusal == Refusal.NONE) & ~rnd.first
+    grad = rnd.gradient_mmhg
+    order = np.lexsort((np.arange(pi.size), rnd.hemo.eroa_cm2, np.nan_to_num(grad, nan=np.inf), rnd.decision, ~ok_alt, pi))
+    best: dict[int, int] = {}
+    for j in order:
+        p = int(pi[j])
+        if p not in best:
+            best[p] = int(j) if ok_alt[j] else -1
+    return best
+
+
+def decide(ctx: Context, course: Course, rnd: Round) -> Decision:
+    """Per patient of the round: release the first attempt if it may be released and no alternative
+    gives a lower decision grade; otherwise reposition to the best alternative within the rules
+    (not for planned clips); otherwise remove the clip."""
+    assert rnd.decision is not None and rnd.refusal is not None
+    pi = rnd.patient
+    a = np.flatnonzero(np.r_[True, pi[1:] != pi[:-1]])
+    p = pi[a]
+    best = best_alternatives(rnd)
+    ba = np.array([best[int(x)] for x in p], dtype=int)
+    has_alt = ba >= 0
+    dec_alt = np.where(has_alt, rnd.decision[np.where(has_alt, ba, 0)], np.iinfo(np.int64).max)
+    release = (rnd.refusal[a] == Refusal.NONE) & (dec_alt >= rnd.decision[a])
+    planned = np.array([bool(ctx.setups[int(x)].planned) for x in p], dtype=bool)
+    reposition = ~release & has_alt & ~planned
+    outcome = np.where(release, int(Outcome.RELEASE), np.where(reposition, int(Outcome.REPOSITION), int(Outcome.REMOVE)))
+    chosen = np.where(release, a, np.where(reposition, ba, -1))
+    return Decision(p, a, ba, outcome, chosen, course.n_clips[p].copy())
+
+
+def release_events(ctx: Context, rnd: Round, d: Decision) -> Decision:
+    """At each release, the seeded draws of the clip's slot: embolization (the clip is lost and the
+    procedure stops), else single-leaflet device attachment at ``rate × grasp multiplier``."""
+    released = d.chosen >= 0
+    slot = np.minimum(d.slot, MAX_SLOTS - 1)
+    u_emb = ctx.U[d.patient, MAX_SLOTS + slot]
+    u_slda = ctx.U[d.patient, slot]
+    mult = rnd.grasp.multiplier[np.where(released, d.chosen, 0)]
+    d.embolized = released & (u_emb < ctx.rates.embolization_per_clip)
+    d.slda = released & ~d.embolized & (u_slda < np.minimum(1.0, ctx.rates.slda_per_clip * mult))
+    return d
+
+
+def placed_clips(ctx: Context, rnd: Round, d: Decision) -> list[PlacedClip | None]:
+    """The clip each patient of the round releases (None when removed)."""
+    out: list[PlacedClip | None] = []
+    for r in range(d.patient.size):
+        j = int(d.chosen[r])
+        if j < 0:
+            out.append(None)
+            continue
+        dv, pos = rnd.device[j], float(rnd.position_mm[j])
+        valve = ctx.setups[int(d.patient[r])].valve
+        out.append(PlacedClip(dv.name, pos, dv.width_mm, dv.arm_length_mm, oplog.scallop_label(valve, pos), GraspStatus(int(rnd.grasp.status[j])).word, float(rnd.grasp.multiplier[j]), spacer_mm=dv.spacer_mm))
+    return out
+
+
+def apply_round(ctx: Context, course: Course, rnd: Round, d: Decision, placed: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Update the course with the round's decisions: attempts, stops on removal and embolization, the
+    clips in place (``placed[i]``: the :class:`~mitrasim.procedure.process.PlacedClip` of the round's
+    patient ``i``, None when none is released), SLDA, then stop or add another clip.
+
+    Returns ``(next_clip, state_decision)`` per patient of the round: ``next_clip`` True when
+    another clip follows, and the decision grade the stop rule saw (after SLDA: the grade before
+    the clip)."""
+    assert d.embolized is not None and d.slda is not None and rnd.decision is not None
+    p, k = d.patient, d.slot
+    course.attempts[p] += 1
+    state_dec = course.decision[p].copy()
+    state_mva = course.hemo.mva_cm2[p].copy()
+    nxt = np.zeros(p.size, bool)
+    take_p, take_j = [], []
+    for r in range(p.size):
+        i, kk, j = int(p[r]), int(k[r]), int(d.chosen[r])
+        R = ctx.setups[i].rules
+        if d.outcome[r] == Outcome.REMOVE:
+            course.stop(i, oplog.removal_reason(ctx, rnd, int(d.first[r]), kk), aborted=kk == 0)
+            continue
+        if d.embolized[r]:
+            course.events["embolization"][i] = True
+            course.stop(i, "clip embolization")
+            continue
+        clip = placed[r]
+        course.clips[i].append(clip)
+        course.clip_pos_mm[i, kk], course.clip_width_mm[i, kk], course.clip_arm_mm[i, kk] = clip.position_mm, clip.width_mm, clip.arm_length_mm
+        course.clip_effective[i, kk] = True
+        course.clip_spacer_mm[i, kk] = clip.spacer_mm
+        course.n_clips[i] = kk + 1
+        if d.slda[r]:
+            clip.effective = False
+            course.clip_effective[i, kk] = False
+            course.events["slda"][i] = True
+        else:
+            take_p.append(i)
+            take_j.append(j)
+            state_dec[r], state_mva[r] = rnd.decision[j], rnd.hemo.mva_cm2[j]  # type: ignore[union-attr]
+        s_dec = int(state_dec[r])
+        if s_dec <= R.target_residual_grade:
+            course.stop(i, f"residual MR {label(s_dec)} ≤ target {label(R.target_residual_grade)}")
+        elif kk + 1 >= ctx.clip_limit(i):
+            course.stop(i, f"residual MR {label(s_dec)} but {kk + 1} clips: the limit")
+        elif state_mva[r] < R.min_mva_cm2:
+            course.stop(i, f"MVA {state_mva[r]:.2f} < {R.min_mva_cm2:g} cm²: no room for another clip")
+        else:
+            nxt[r] = True
+    if take_p:
+        tp, tj = np.array(take_p), np.array(take_j)
+        assign_hemo(course.hemo, tp, rnd.hemo, tj)  # type: ignore[arg-type]
+        course.grade[tp], course.decision[tp] = rnd.grade[tj], rnd.decision[tj]  # type: ignore[index]
+    return nxt, state_dec
+
+
+def post_events(ctx: Context, course: Course) -> dict[int, list[str]]:
+    """Patient-level complications after the procedure (bleeding, pericardial effusion/tamponade,
+    stroke, urgent surgery, in-hospital death): patient ``i`` draws only if a clip was tried.
+    Returns the events of each patient with one (for the log)."""
+    p_rates = ctx.rates.patient_rates()
+    out: dict[int, list[str]] = {}
+    tried = np.flatnonzero(course.attempts > 0)
+    for j, e in enumerate(PATIENT_EVENTS):
+        hit = ctx.U[tried, 2 * MAX_SLOTS + j] < p_rates[j]
+        course.events[e][tried[hit]] = True
+    for i in tried:
+        ev = [e for e in PATIENT_EVENTS if course.events[e][i]]
+        if ev:
+            out[int(i)] = ev
+    return out
+
+
+def finish(ctx: Context, course: Course, b: Baseline) -> tuple[dict[str, np.ndarray], list[MVARCResult]]:
+    """The final echo arrays and the MVARC evaluation of the baseline and final decision grades with
+    the final planimetric MVA and gradient."""
+    fe = echo_arrays(course.hemo, ctx.secondary)
+    mvarc = []
+    for i in range(ctx.n):
+        fg = float(course.hemo.metrics["mean_gradient_mmhg"][i])
+        mvarc.append(evaluate_mvarc(int(b.decision[i]), int(course.decision[i]), eoa_after_cm2=max(float(course.hemo.mva_cm2[i]), 1e-3), mean_gradient_after_mmhg=max(0.0, fg)))
+    return fe, mvarc
+
+
+# ----------------------------------------------------------------------------- arrays of states
+
+
+def merge_hemo(keep: np.ndarray, *parts: tuple[np.ndarray, BatchHemo | None]) -> BatchHemo:
+    """One :class:`BatchHemo` over the candidates ``keep`` (sorted) from parts ``(candidate indices, states)``."""
+    pos = np.searchsorted(keep, np.concatenate([j for j, hh in parts if hh is not None]))
+    hs = [hh for _, hh in parts if hh is not None]
+    out = BatchHemo(
+        eroa_cm2=np.empty(keep.size), mva_cm2=np.empty(keep.size), forward_area_cm2=np.empty(keep.size),
+        metrics={k: np.empty(keep.size, dtype=v.dtype) for k, v in hs[0].metrics.items()},
+        final_state=np.empty((keep.size, hs[0].final_state.shape[1])),
+    )  # fmt: skip
+    assign_hemo(out, pos, BatchHemo(
+        eroa_cm2=np.concatenate([x.eroa_cm2 for x in hs]), mva_cm2=np.concatenate([x.mva_cm2 for x in hs]),
+        forward_area_cm2=np.concatenate([x.forward_area_cm2 for x in hs]),
+        metrics={k: np.concatenate([x.metrics[k] for x in hs]) for k in hs[0].metrics},
+        final_state=np.concatenate([x.final_state for x in hs]),
+    ), np.arange(pos.size))  # fmt: skip
+    return out
+
+
+def assign_hemo(dst: BatchHemo, rows: np.ndarray, src: BatchHemo, j: np.ndarray) -> None:
+    """Copy states ``j`` of ``src`` into rows ``rows`` of ``dst`` (in place)."""
+    dst.eroa_cm2[rows] = src.eroa_cm2[j]
+    dst.mva_cm2[rows] = src.mva_cm2[j]
+    dst.forward_area_cm2[rows] = src.forward_area_cm2[j]
+    for k, v in dst.metrics.items():
+        v[rows] = src.metrics[k][j]
+    dst.final_state[rows] = src.final_state[j]
+
+
