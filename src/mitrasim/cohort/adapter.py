@@ -21,6 +21,13 @@ worst quantitative grade when indeterminate); ``rf_*_pct`` the echo's volumetric
 CMR-equivalent when the population's are 2D echo: :func:`mitrasim.cohort.mapping.engine_lv_volumes`);
 the MVARC columns are :func:`mitrasim.echo.evaluate_mvarc`'s, device success adding alive,
 a clip in place, no urgent surgery and no embolization.
+
+Loading states: every ``*_before``/``*_after`` column is **awake** (the pre-procedure
+assessment and the reported result at discharge); ``gradient_intraproc_mmhg`` and
+``grade_intraproc`` are the last readings the operator decided on, under general
+anaesthesia and with reading noise (:mod:`mitrasim.physiology.loading`,
+:mod:`mitrasim.procedure.readings`), so an implanted patient can leave above the gradient
+limit the rules applied to the reading.
 """
 
 from __future__ import annotations
@@ -91,6 +98,7 @@ OUTPUT_COLUMNS = (
     "eroa_before_cm2", "mva_before_cm2", "rvol_before_ml", "rf_before_pct", "gradient_before_mmhg", "grade_before",
     "clips_attempted", "clips_implanted", "devices", "stop_reason",
     "eroa_after_cm2", "mva_after_cm2", "rvol_after_ml", "rf_after_pct", "gradient_after_mmhg", "grade_after",
+    "gradient_intraproc_mmhg", "grade_intraproc",
     "slda", *_PROC_EVENTS, "complications",
     "mvarc_optimal_mr", "mvarc_acceptable_mr", "mvarc_no_stenosis", "mvarc_device_success",
     "engine_seconds", "log",
@@ -192,6 +200,8 @@ def _columns(patients: pa.Table, r: ProcedureArrays) -> dict[str, Any]:
         "rf_after_pct": r.final_echo["rf_pct"],
         "gradient_after_mmhg": f.metrics["mean_gradient_mmhg"],
         "grade_after": r.final_decision.astype(np.int8),
+        "gradient_intraproc_mmhg": _intraproc(r)[0],
+        "grade_intraproc": _intraproc(r)[1],
         "slda": ev["slda"],
         **events,
         "complications": pa.array(comp, pa.string()),
@@ -202,3 +212,11 @@ def _columns(patients: pa.Table, r: ProcedureArrays) -> dict[str, Any]:
         "engine_seconds": np.full(n, r.engine_seconds / max(n, 1)),
         "log": pa.array(["\n".join(st.text for st in steps) for steps in r.steps], pa.string()),
     }
+
+
+def _intraproc(r: ProcedureArrays) -> tuple[np.ndarray, np.ndarray]:
+    """The gradient and decision grade last read during the procedure (its loading state)."""
+    e, d = r.intraprocedural_final_echo, r.intraprocedural_final_decision
+    if e is None or d is None:  # a procedure run awake without readings: the final state itself
+        return r.final.metrics["mean_gradient_mmhg"], r.final_decision.astype(np.int8)
+    return np.asarray(e["mean_gradient_mmhg"], dtype=float), np.asarray(d).astype(np.int8)

@@ -189,6 +189,9 @@ class Candidates:
     position_mm: np.ndarray
     first: np.ndarray
     grasp: GraspNumbers | None
+    arm_factor: np.ndarray | None = None  # grasp-depth factor per candidate (None = 1)
+    attempt: np.ndarray | None = None  # attempt number within the patient's round (0 = first)
+    target_mm: np.ndarray | None = None  # the targeted position (position_mm: where the clip landed)
 
 
 def candidate_positions(
@@ -243,10 +246,10 @@ def grasp_candidates(vr: ValveRows, rows: np.ndarray, g: np.ndarray, cands: Cand
     order = np.argsort(rows)
     g_c = g[order[np.searchsorted(rows[order], cands.rows)]]  # each candidate's row of g
     width = np.array([devs[k].width_mm for k in dev_c])
-    arm = np.array([devs[k].arm_length_mm for k in dev_c])
+    arm = np.array([devs[k].arm_length_mm for k in dev_c]) * (1.0 if cands.arm_factor is None else cands.arm_factor)
     reach = np.array([devs[k].grasp_reach_mm for k in dev_c])
     ga = grasp_at(vr, cands.rows, g_c, cands.position_mm, width, arm, reach, np.array([devs[k].spacer_mm for k in dev_c]))
-    return Candidates(cands.rows, dev_c, cands.position_mm, cands.first, ga)
+    return Candidates(cands.rows, dev_c, cands.position_mm, cands.first, ga, cands.arm_factor, cands.attempt, cands.target_mm)
 
 
 def make_candidates(

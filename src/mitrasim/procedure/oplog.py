@@ -60,6 +60,14 @@ def baseline_entry(eroa_cm2: float, rvol_ml: float, rf_pct: float, grade: int, d
     ), eroa_cm2=eroa_cm2, mr_grade=b_txt, mean_gradient_mmhg=gradient_mmhg, mva_cm2=mva_cm2)  # fmt: skip
 
 
+def intraprocedural_entry(loading: str, hr_bpm: float, eroa_cm2: float, grade: int, dec: int, gradient_mmhg: float) -> ClipStep:
+    """The reading at the start of the procedure, in its loading state (the decisions' state)."""
+    return ClipStep(0, Action.BASELINE, (
+        f"Intraprocedural ({'general anaesthesia' if loading == 'anaesthesia' else loading}, HR {hr_bpm:.0f} bpm), as read: "
+        f"EROA {eroa_cm2:.2f} cm², MR {mr_text(grade, dec)}; mean gradient {gradient_mmhg:.1f} mmHg"
+    ))  # fmt: skip
+
+
 def start_stop_reason(why: int, dec: int, target_grade: int) -> str:
     """Stop reason of a patient who gets no clip (``why`` of :func:`~mitrasim.procedure.steps.start_course`)."""
     if why == 1:
@@ -91,7 +99,7 @@ class _Words:
         b = r.before
         return (
             f"{self.where(j, k)}: {grasp}; "
-            f"EROA {b['eroa_cm2'][j]:.2f}→{r.hemo.eroa_cm2[j]:.2f} cm², MR {label(int(b['decision'][j]))}→{label(int(r.decision[j]))}, "
+            f"EROA {b['eroa_cm2'][j]:.2f}→{r.read_eroa_cm2[j]:.2f} cm², MR {label(int(b['decision'][j]))}→{label(int(r.decision[j]))}, "
             f"mean gradient {b['mean_gradient_mmhg'][j]:.1f}→{r.gradient_mmhg[j]:.1f} mmHg, MVA {r.hemo.mva_cm2[j]:.2f} cm²"
         )
 
@@ -100,7 +108,7 @@ class _Words:
 
     def entry(self, k: int, action: Action, txt: str, j: int) -> ClipStep:
         r = self.rnd
-        return ClipStep(k, action, txt, r.device[j].name, float(r.position_mm[j]), float(r.hemo.eroa_cm2[j]), mr_text(int(r.grade[j]), int(r.decision[j])), float(r.gradient_mmhg[j]), float(r.hemo.mva_cm2[j]))
+        return ClipStep(k, action, txt, r.device[j].name, float(r.position_mm[j]), float(r.read_eroa_cm2[j]), mr_text(int(r.grade[j]), int(r.decision[j])), float(r.gradient_mmhg[j]), float(r.hemo.mva_cm2[j]))
 
 
 def refusal_text(ctx: Any, rnd: Any, j: int, reasons: tuple[str, ...] | None = None) -> str:
@@ -117,7 +125,7 @@ def refusal_text(ctx: Any, rnd: Any, j: int, reasons: tuple[str, ...] | None = N
         return f"gradient {rnd.gradient_mmhg[j]:.1f} mmHg ≥ {ctx.max_gradient_mmhg[p]:g}"
     if f == Refusal.AREA:
         return f"MVA {rnd.hemo.mva_cm2[j]:.2f} < {ctx.min_mva_cm2[p]:g} cm²"
-    return f"no gain (EROA {rnd.before['eroa_cm2'][j]:.2f}→{rnd.hemo.eroa_cm2[j]:.2f} cm², MR stays {label(int(rnd.decision[j]))})"
+    return f"no gain (EROA {rnd.before['eroa_cm2'][j]:.2f}→{rnd.read_eroa_cm2[j]:.2f} cm², MR stays {label(int(rnd.decision[j]))})"
 
 
 def removal_reason(ctx: Any, rnd: Any, a: int, k: int) -> str:
@@ -175,7 +183,7 @@ def final_entries(stop_reason: str, n_clips: int, before: dict[str, float], afte
     return [
         ClipStep(n_clips, Action.STOP, f"Stop: {stop_reason}"),
         ClipStep(n_clips, Action.FINAL, (
-            f"Result: {n_clips} clip(s); EROA {before['eroa_cm2']:.2f}→{after['eroa_cm2']:.2f} cm², MR {b_txt}→{f_txt}, "
+            f"Result: {n_clips} clip(s), awake; EROA {before['eroa_cm2']:.2f}→{after['eroa_cm2']:.2f} cm², MR {b_txt}→{f_txt}, "
             f"mean gradient {before['mean_gradient_mmhg']:.1f}→{after['mean_gradient_mmhg']:.1f} mmHg, "
             f"MVA {before['mva_cm2']:.2f}→{after['mva_cm2']:.2f} cm²"
         ), eroa_cm2=after["eroa_cm2"], mr_grade=f_txt, mean_gradient_mmhg=after["mean_gradient_mmhg"], mva_cm2=after["mva_cm2"]),
