@@ -38,6 +38,8 @@ state; :func:`loading_arrays` many at once.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Literal, Mapping, Sequence
 
 import numpy as np
@@ -47,9 +49,10 @@ from mitrasim.errors import InputError
 from mitrasim.physiology.parameter_sets import get_parameter_set
 
 if TYPE_CHECKING:  # pragma: no cover
+    from mitrasim.valve.clip import ValveRows
     from mitrasim.valve.geometry import ValveModel
 
-__all__ = ["LoadingState", "LOADING_STATES", "ANAESTHESIA_CHANGE", "FUNCTIONAL_GAP_SCALE_GA", "loading_overrides", "loading_arrays", "valve_in_state"]
+__all__ = ["LoadingState", "LOADING_STATES", "ANAESTHESIA_CHANGE", "FUNCTIONAL_GAP_SCALE_GA", "loading_overrides", "loading_arrays", "valve_in_state", "rows_in_state"]
 
 citations.register(
     "grewal2000_ga_mr",
@@ -103,12 +106,18 @@ def loading_overrides(preset: str, overrides: Mapping[str, float], hr_bpm: float
     out = dict(overrides)
     if state == "awake":
         return out, float(hr_bpm)
-    values = get_parameter_set(preset).values
+    values = _preset_values(preset)
     for name, rel in ANAESTHESIA_CHANGE.items():
         if name == "hr_bpm":
             continue
         out[name] = float(out.get(name, values[name])) * (1.0 + rel)
     return out, float(hr_bpm) * (1.0 + ANAESTHESIA_CHANGE["hr_bpm"])
+
+
+@lru_cache(maxsize=64)
+def _preset_values(preset: str) -> dict[str, float]:
+    """The values of a preset's parameters (cached: the procedure asks once per patient)."""
+    return dict(get_parameter_set(preset).values)
 
 
 def loading_arrays(presets: Sequence[str], overrides: Sequence[Mapping[str, float]], hr_bpm: np.ndarray, state: str) -> tuple[list[dict[str, float]], np.ndarray]:
@@ -124,3 +133,12 @@ def valve_in_state(valve: "ValveModel", state: str) -> "ValveModel":
         return valve
     citations.cite("michigan1995_ga_fmr")
     return valve.with_(gap_functional_mm=valve.gap_functional_mm * FUNCTIONAL_GAP_SCALE_GA)
+
+
+def rows_in_state(rows: "ValveRows", state: str) -> "ValveRows":
+    """:func:`valve_in_state` for stacked valve rows (the procedure's groups)."""
+    _check_state(state)
+    if state == "awake":
+        return rows
+    citations.cite("michigan1995_ga_fmr")
+    return replace(rows, gap_functional_mm=rows.gap_functional_mm * FUNCTIONAL_GAP_SCALE_GA)

@@ -80,7 +80,7 @@ import numpy as np
 
 from mitrasim.devices import Device
 from mitrasim.devices.variability import STREAMS, grasp_depth_factor, normals, placement_error_mm
-from mitrasim.physiology.loading import loading_arrays, valve_in_state
+from mitrasim.physiology.loading import loading_arrays, rows_in_state
 from mitrasim.procedure.codes import Action, GraspStatus, Outcome, Refusal
 from mitrasim.echo.stenosis import MVARCResult, evaluate_mvarc
 from mitrasim.procedure.batched import Candidates, GraspNumbers, candidate_positions, choose_devices, grasp_candidates
@@ -179,7 +179,7 @@ def make_groups(setups: Sequence[Any], loading: str = "awake") -> list[Group]:
     out = []
     for (_, _, rules, planned), ids in by.items():
         awake = ValveRows.from_valves([setups[i].valve for i in ids])
-        state = awake if loading == "awake" else ValveRows.from_valves([valve_in_state(setups[i].valve, loading) for i in ids])
+        state = awake if loading == "awake" else rows_in_state(awake, loading)
         out.append(Group(np.array(ids), state, setups[ids[0]].catalogue, rules, planned, awake))
     return out
 
@@ -398,7 +398,10 @@ def baseline(ctx: Context) -> Baseline:
         everyone = np.arange(ctx.n)
         ei, gi, di = measure(ctx, everyone, h0, np.zeros(ctx.n, int), np.full(ctx.n, BASELINE_ATTEMPT))
         return Baseline(h0, e0, g0, d0, h0, ei, gi, di)
-    eroa_i = np.array([valve_in_state(s.valve, ctx.loading).eroa_cm2 for s in ctx.setups])
+    eroa_i = np.empty(ctx.n)
+    for grp in ctx.groups:  # the groups' valves are in the procedure's loading state
+        vr = grp.valves
+        eroa_i[grp.ids] = vr.discharge_coeff * vr.gap_mm.sum(axis=1) * vr.ds_mm / 100.0
     hi = simulate_states(ctx.presets, ctx.overrides, ctx.hr_bpm, eroa_i, mva, ctx.cd, initial_state=h0.final_state, settings=ctx.settings)
     ctx.engine_seconds += time.perf_counter() - t0
     ei, gi, di = measure(ctx, np.arange(ctx.n), hi, np.zeros(ctx.n, int), np.full(ctx.n, BASELINE_ATTEMPT))
