@@ -192,3 +192,25 @@ def test_bad_valve_input_names_field_value_range():
 def test_separate_lesions_and_mixed_families_are_accepted():
     parse_case({**CASE, "valve": {**CASE["valve"], "lesions": [{"kind": "flail", "segments": ["P1"], "gap_mm": 5, "width_mm": 8}, {"kind": "prolapse", "segments": ["P3"], "gap_mm": 3, "width_mm": 8}]}})
     parse_case({**CASE, "valve": {**CASE["valve"], "lesions": [{"kind": "prolapse", "segments": ["P2"], "gap_mm": 3}, {"kind": "tethering", "gap_mm": 2}]}})
+
+
+@pytest.mark.parametrize(
+    "valve_update,field",
+    [
+        ({"lesions": [{"kind": "flail", "segments": ["P4"], "gap_mm": 5}]}, "valve.lesions.0.segments"),
+        ({"lesions": [{"kind": "flail", "segments": ["P2"], "gap_mm": 5}, {"kind": "prolapse", "segments": ["P2"], "gap_mm": 3}]}, "valve.lesions.1"),
+        ({"annular_calcification": "extreme"}, "valve.annular_calcification"),
+    ],
+)
+def test_bad_valve_input_cli_exit_2(tmp_path, valve_update, field):
+    import subprocess
+    import sys
+
+    import yaml
+
+    p = tmp_path / "case.yaml"
+    p.write_text(yaml.safe_dump({**CASE, "valve": {**CASE["valve"], **valve_update}}))
+    r = subprocess.run([sys.executable, "-m", "mitrasim", "plan", str(p)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and field in lines[0], r.stderr
