@@ -23,9 +23,9 @@ not extended by the spacer, whose calibrated value is an *effective* thickness
 PASCAL as PASCAL: ``spacer_mm`` is the thickness by which the central spacer
 holds the two leaflets apart (it fills the gap at the device and, in
 diastole, keeps the opening beside the device from closing below it — see
-:mod:`mitrasim.valve.clip`); paddles are the ``width_mm``; ``independent_clasps``
-marks devices whose two leaflets are grasped separately (PASCAL clasps,
-MitraClip G4 grippers), so that a failed leaflet grasp is repeated alone
+:mod:`mitrasim.valve.clip`); paddles are the ``width_mm``.  Both families grasp
+the leaflets independently (PASCAL clasps, MitraClip G4 grippers); the model does
+not yet distinguish a single-leaflet re-grasp from a new attempt
 (:mod:`mitrasim.devices.variability`).  The spacer thicknesses are calibrated
 (:func:`mitrasim.valve.calibration.calibrate_spacers`) on the relative valve-area
 reductions by PASCAL and PASCAL Ace measured by Paukovitsch et al. 2024 (the
@@ -84,7 +84,6 @@ class Device:
     source_keys: tuple[str, ...] = ()
     note: str = ""
     spacer_mm: float = 0.0  # PASCAL central spacer: effective thickness holding the leaflets apart (calibrated)
-    independent_clasps: bool = True  # leaflets grasped separately (G4 grippers, PASCAL clasps)
 
 
 NT_ARM_MM = 9.0
