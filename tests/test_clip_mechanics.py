@@ -214,3 +214,33 @@ def test_bad_valve_input_cli_exit_2(tmp_path, valve_update, field):
     assert r.returncode == 2 and "Traceback" not in r.stderr
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and field in lines[0], r.stderr
+
+
+def test_population_anatomy_variables_sampled_in_their_own_block():
+    """Changing the lesion-extent/calcification shares leaves every other sampled variable unchanged
+    (same seed), and the shares are honoured."""
+    import yaml as _yaml
+    from importlib import resources
+
+    from mitrasim.cohort.population import ANATOMY_VARIABLES, parse_population, sample_population
+
+    data = _yaml.safe_load(resources.files("mitrasim.cohort").joinpath("populations", "tvt_mixed.yaml").read_text())
+    a = sample_population(parse_population(data), 2000, 5)
+    data["categorical"] = {**data.get("categorical", {}), "lesion_extent": {"levels": {"barlow": 1.0}}, "leaflet_calcification": {"levels": {"none": 0.5, "severe": 0.5}}}
+    b = sample_population(parse_population(data), 2000, 5)
+    for c in a.column_names:
+        if c not in ANATOMY_VARIABLES:
+            assert a.column(c).equals(b.column(c)), c
+    assert set(b.column("lesion_extent").to_pylist()) == {"barlow"}
+    sev = np.mean(np.asarray(b.column("leaflet_calcification").to_pylist()) == "severe")
+    assert sev == pytest.approx(0.5, abs=4 * np.sqrt(0.25 / 2000))
+
+
+def test_older_population_variables_keep_their_values_for_a_seed():
+    """The variables sampled before lesion extent and calcification were added keep, for a seed, the
+    values the earlier version drew (tvt_mixed, seed 5: values printed by version 0.3.0 at 8a33f0f)."""
+    from mitrasim.cohort.population import load_population, sample_population
+
+    t = sample_population(load_population("tvt_mixed"), 4, 5)
+    assert t.column("age_years").to_pylist() == pytest.approx([75.0770062658, 72.024584819, 72.9993307223, 71.8704990773], abs=1e-9)
+    assert t.column("eroa_cm2").to_pylist() == pytest.approx([0.476042366, 0.3118566512, 0.2413037073, 0.3302215971], abs=1e-9)

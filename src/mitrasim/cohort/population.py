@@ -107,6 +107,8 @@ REQUIRED_CATEGORICAL: dict[str, tuple[str, ...]] = {
     "leaflet_calcification": ("none", "mild", "moderate", "severe"),
     "annular_calcification": ("none", "mild", "moderate", "severe"),
 }
+#: Variables added for lesion-aware clip mechanics (issue 13): last in the latent order, drawn in a block of their own.
+ANATOMY_VARIABLES = ("lesion_extent", "leaflet_calcification", "annular_calcification")
 #: Ordered levels (grades) of the calcification variables.
 CALCIFICATION_LEVELS = ("none", "mild", "moderate", "severe")
 
@@ -421,7 +423,10 @@ def _draw(pop: Population, n: int, rng: np.random.Generator, first_id: int) -> p
     """``n`` patients from the copula (no eligibility)."""
     R = correlation_matrix(pop)
     L = np.linalg.cholesky(R)
-    z = rng.standard_normal((n, R.shape[0])) @ L.T
+    # two blocks of standard normals: the variables older than ANATOMY_VARIABLES (last in the order) keep,
+    # for a seed, the values they had before those were added (L is lower triangular)
+    k = R.shape[0] - len(ANATOMY_VARIABLES)
+    z = np.concatenate([rng.standard_normal((n, k)), rng.standard_normal((n, len(ANATOMY_VARIABLES)))], axis=1) @ L.T
     u = special.ndtr(z)
     names = pop.variables()
     cols: dict[str, Any] = {"patient_id": np.arange(first_id, first_id + n, dtype=np.int64)}
