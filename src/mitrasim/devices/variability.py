@@ -55,7 +55,7 @@ def patient_keys(rng: np.random.Generator, n: int) -> np.ndarray:
     return rng.integers(0, np.iinfo(np.int64).max, size=n, dtype=np.int64).astype(np.uint64)
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
+def _mix(x: np.ndarray | np.unsignedinteger) -> np.ndarray:
     z = x + _GOLD
     z = (z ^ (z >> np.uint64(30))) * _M1
     z = (z ^ (z >> np.uint64(27))) * _M2

@@ -205,7 +205,7 @@ class Context:
     engine_seconds: float = 0.0
     loading: str = "awake"
     awake_overrides: list[dict[str, float]] = field(default_factory=list)
-    awake_hr_bpm: np.ndarray | None = None
+    awake_hr_bpm: np.ndarray = field(default_factory=lambda: np.zeros(0))
     keys: np.ndarray | None = None  # per-patient draw keys; None = no variability, exact readings
 
     @classmethod
