@@ -27,6 +27,15 @@ def procedures():
 
 
 @functools.lru_cache(maxsize=None)
+def procedures_awake():
+    """As :func:`procedures`, decisions taken awake (the planner's state: one loading, exact readings)."""
+    from mitrasim.procedure import run_procedures
+
+    batch = run_procedures([case(n) for n in NAMES], seed=None, loading="awake")
+    return dict(zip(NAMES, batch.results)), batch
+
+
+@functools.lru_cache(maxsize=None)
 def plan(name: str):
     from mitrasim.procedure import plan_case
 

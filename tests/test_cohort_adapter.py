@@ -66,7 +66,9 @@ def test_released_clips_respect_the_stop_rule(results):
     _, r = results["coapt_like"]
     d = {k: np.asarray(v) for k, v in r.to_pydict().items()}
     with_clip = (d["clips_implanted"] > 0) & ~d["slda"]
-    assert np.all(d["gradient_after_mmhg"][with_clip] < 5.0)
+    # the rule applies to the gradient as read during the procedure (under anaesthesia, with reading
+    # noise); the awake gradient after may exceed it (issue 13)
+    assert np.all(d["gradient_intraproc_mmhg"][with_clip] < 5.0)
     assert np.all(d["mva_after_cm2"][with_clip] >= 1.5)
 
 

@@ -44,7 +44,9 @@ def test_barlow_clips_within_rules_residual_mr_may_stay_significant(res):
     r = res["barlow"]
     assert r.n_clips >= 2
     assert r.final.decision_grade <= r.baseline.decision_grade - 1
-    assert r.final.mean_gradient_mmhg < 5.0
+    # the gradient rule applies to the reading the clip was released on (anaesthesia, reading noise);
+    # the awake gradient may end above it (issue 13)
+    assert r.intraprocedural["end"]["mean_gradient_mmhg_read"] < 5.0
     assert r.final.mva_cm2 >= 1.5
     if r.final.decision_grade > 2:
         assert "gradient" in r.stop_reason or "MVA" in r.stop_reason

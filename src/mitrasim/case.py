@@ -26,7 +26,7 @@ from mitrasim.errors import InputError, from_validation_error
 from mitrasim.files import read_text
 from mitrasim.procedure.protocol import Protocol
 from mitrasim.ranges import RANGES
-from mitrasim.valve.geometry import line_length_mm, scallop_span_mm
+from mitrasim.valve.geometry import lesion_extent_mm, line_length_mm, scallop_span_mm
 
 __all__ = [
     "Patient",
@@ -116,8 +116,9 @@ class ValveSpec(_Model):
     annulus: Annulus
     leaflets: Leaflets = Field(default_factory=Leaflets)
     lesions: list[Lesion] = Field(default_factory=list, max_length=6)
-    calcification: Literal["none", "mild", "moderate", "severe"] = "none"
+    calcification: Literal["none", "mild", "moderate", "severe"] = Field("none", description="leaflet calcification grade (of calcified_segments, or all)")
     calcified_segments: list[Scallop] = Field(default_factory=list)
+    annular_calcification: Literal["none", "mild", "moderate", "severe"] = Field("none", description="mitral annular calcification (MAC) grade")
     cleft_segments: list[Scallop] = Field(default_factory=list)
     eroa_cm2: float | None = RANGES["eroa_cm2"].field(None, description="measured EROA (PISA); the model is fitted to it")
     mva_cm2: float | None = RANGES["mva_cm2"].field(None, description="measured MVA (planimetry); the model is fitted to it")
@@ -179,6 +180,14 @@ def check_case(case: Case) -> Case:
             raise InputError(f"{base}.width_mm", les.width_mm, f"<= {L:g} mm (coaptation line)")
         if les.kind != "tethering" and les.tenting_depth_mm is not None:
             raise InputError(f"{base}.tenting_depth_mm", les.tenting_depth_mm, "only for kind 'tethering'")
+        if les.segments and les.center_mm is not None:
+            a, b = scallop_span_mm(les.segments, L)
+            if not a <= les.center_mm <= b:
+                raise InputError(f"{base}.center_mm", les.center_mm, f"[{a:.1f}, {b:.1f}] mm (inside its segments {'+'.join(les.segments)})", "lesion centre on a segment it does not name")
+        lo, hi = lesion_extent_mm(les, L)
+        if lo < -1e-9 or hi > L + 1e-9:
+            raise InputError(f"{base}.width_mm", les.width_mm, f"a lesion inside the coaptation line [0, {L:g}] mm (it spans {lo:.1f} to {hi:.1f} mm)")
+    _check_overlaps(v, L)
     if case.measurements is not None:
         check_measurements(case.measurements, "measurements")
     if v.eroa_cm2 and not v.lesions:
@@ -196,6 +205,21 @@ def check_case(case: Case) -> Case:
     if len(case.procedure.clips) > case.procedure.max_clips:
         raise InputError("procedure.clips", len(case.procedure.clips), f"at most procedure.max_clips = {case.procedure.max_clips} clips")
     return case
+
+
+def _check_overlaps(v: ValveSpec, length_mm: float) -> None:
+    """Two lesions of the same family (degenerative: flail/prolapse; functional: tethering)
+    may not overlap along the line: one orifice is one lesion (give it the union's segments)."""
+    ext = [(k, les, *lesion_extent_mm(les, length_mm)) for k, les in enumerate(v.lesions)]
+    for k, les, lo, hi in ext:
+        for j, other, lo2, hi2 in ext[:k]:
+            same_family = (les.kind == "tethering") == (other.kind == "tethering")
+            if same_family and lo < hi2 and lo2 < hi:
+                raise InputError(
+                    f"valve.lesions.{k}", f"{les.kind} {lo:.1f}-{hi:.1f} mm",
+                    f"no overlap with valve.lesions.{j} ({other.kind} {lo2:.1f}-{hi2:.1f} mm); describe one lesion over the union of segments",
+                    "overlapping lesions",
+                )
 
 
 def clip_position_mm(case: Case, clip: PlannedClip) -> float:

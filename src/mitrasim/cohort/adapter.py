@@ -27,6 +27,13 @@ the MVARC columns are the procedure's :mod:`mitrasim.mvarc` endpoints (technical
 procedural success: True only when every component is met — a death, stroke, urgent surgery,
 SLDA or embolization never leaves a success) and ``mvarc_failed`` names each failed component
 as ``endpoint:component`` (``;``-separated).
+
+Loading states: every ``*_before``/``*_after`` column is **awake** (the pre-procedure
+assessment and the reported result at discharge); ``gradient_intraproc_mmhg`` and
+``grade_intraproc`` are the last readings the operator decided on, under general
+anaesthesia and with reading noise (:mod:`mitrasim.physiology.loading`,
+:mod:`mitrasim.procedure.readings`), so an implanted patient can leave above the gradient
+limit the rules applied to the reading.
 """
 
 from __future__ import annotations
@@ -105,6 +112,7 @@ OUTPUT_COLUMNS = (
     "clips_attempted", "clips_implanted", "devices", "stop_reason",
     "grasp_attempts", "repositions", "device_exchanges", "procedure_minutes", "ended_by",
     "eroa_after_cm2", "mva_after_cm2", "rvol_after_ml", "rf_after_pct", "gradient_after_mmhg", "grade_after",
+    "gradient_intraproc_mmhg", "grade_intraproc",
     "slda", *_PROC_EVENTS, "complications",
     "mvarc_optimal_mr", "mvarc_acceptable_mr", "mvarc_no_stenosis",
     "mvarc_technical_success", "mvarc_device_success", "mvarc_procedural_success", "mvarc_failed",
@@ -217,6 +225,8 @@ def _columns(patients: pa.Table, r: ProcedureArrays, ei: EngineInputs) -> dict[s
         "rf_after_pct": r.final_echo["rf_pct"],
         "gradient_after_mmhg": f.metrics["mean_gradient_mmhg"],
         "grade_after": r.final_decision.astype(np.int8),
+        "gradient_intraproc_mmhg": _intraproc(r)[0],
+        "grade_intraproc": _intraproc(r)[1],
         "slda": ev["slda"],
         **events,
         "complications": pa.array(comp, pa.string()),
@@ -272,3 +282,11 @@ def sample_indicated(pop: Population, n: int, seed: int | np.random.SeedSequence
     out = pa.concat_tables(parts)
     citations.cite("otto2020", "vahanian2021_esc")
     return out.set_column(0, "patient_id", pa.array(np.arange(first_id, first_id + n, dtype=np.int64)))
+
+
+def _intraproc(r: ProcedureArrays) -> tuple[np.ndarray, np.ndarray]:
+    """The gradient and decision grade last read during the procedure (its loading state)."""
+    e, d = r.intraprocedural_final_echo, r.intraprocedural_final_decision
+    if e is None or d is None:  # a procedure run awake without readings: the final state itself
+        return r.final.metrics["mean_gradient_mmhg"], r.final_decision.astype(np.int8)
+    return np.asarray(e["mean_gradient_mmhg"], dtype=float), np.asarray(d).astype(np.int8)

@@ -56,6 +56,19 @@ or prolapse (p = 2) centred on the sampled segment for primary MR; tethering
 tenting-reduced mobility (secondary MR) scaled to the sampled MVA.  Leaflet
 heights per segment: the sampled anterior (A2) / posterior (P2) length, the
 lateral scallops scaled like the defaults (A1 = A3 = 21/24 · A2, P1 = P3 = 10/13 · P2).
+
+Lesion extent of primary MR (``lesion_extent``, model shapes): ``single`` as
+above; ``multi_segment`` spans the sampled segment and its neighbour (segment
+1 or 3 → with 2; segment 2 → with 3), width at least 80% of the two;
+``bileaflet`` both leaflets prolapse at the sampled segment (never a flail:
+bileaflet flail is an EVEREST II exclusion) with redundant leaflets;
+``barlow`` a bileaflet prolapse over 80% of the line centred, with redundant
+leaflets; ``commissural`` centred at 10% (segment 1) or 90% (else) of the line,
+at most 20% of it wide.  Redundant leaflets are :data:`REDUNDANT_LEAFLET_FACTOR`
+longer than sampled (model choice [check]).  Leaflet calcification (one grade
+for the whole line; the baseline opening's mobility) and annular calcification
+(MAC) grade are taken as sampled; lesion kind per cell and tenting depth go to
+the valve for the clip model (:mod:`mitrasim.valve.clip`).
 """
 
 from __future__ import annotations
@@ -89,6 +102,8 @@ FALLBACK_PRESET = "regazzoni2022"
 _EA_SCALES = np.geomspace(0.15, 3.0, 28)
 _EROA_GRID = np.array([0.0, 0.15, 0.3, 0.45, 0.6, 0.8, 1.0, 1.3, 2.0])
 _EB_SCALES = np.array([1.0, 1.5, 2.25, 3.4, 5.0, 7.5])
+REDUNDANT_LEAFLET_FACTOR = {"bileaflet": 1.15, "barlow": 1.3}
+"""Leaflet length factor for redundant (bileaflet, Barlow) valves (model choice [check])."""
 
 
 def resolve_preset(name: str) -> str:
@@ -360,6 +375,11 @@ class ChunkValves:
     gap_fun_mm: np.ndarray
     opening_mm: np.ndarray
     segment: np.ndarray  # (n, N_GRID) int 0..2
+    lesion_width_mm: np.ndarray  # (n,)
+    calcification: np.ndarray  # (n, N_GRID) int grade
+    lesion_kind: np.ndarray  # (n, N_GRID) int code (geometry.LESION_KIND_CODE)
+    tenting_mm: np.ndarray  # (n,)
+    mac_grade: np.ndarray  # (n,) int
 
     def eroa_cm2(self, gap_mm: np.ndarray) -> np.ndarray:
         return geo.REGURGITANT_DISCHARGE_COEFF * gap_mm.sum(axis=1) * self.ds_mm / 100.0
@@ -381,19 +401,23 @@ def chunk_valves(patients: pa.Table) -> ChunkValves:
     edges = edges / edges[-1]
     seg = np.clip(np.searchsorted(edges, frac, side="right") - 1, 0, 2)
     segment = np.broadcast_to(seg, (n, N_GRID))
-    a2, p2 = col("anterior_leaflet_mm"), col("posterior_leaflet_mm")
-    a_fac = np.array([geo.DEFAULT_ANTERIOR_MM[k] / geo.DEFAULT_ANTERIOR_MM["A2"] for k in ("A1", "A2", "A3")])
-    p_fac = np.array([geo.DEFAULT_POSTERIOR_MM[k] / geo.DEFAULT_POSTERIOR_MM["P2"] for k in ("P1", "P2", "P3")])
-    anterior = a2[:, None] * a_fac[seg][None, :]
-    posterior = p2[:, None] * p_fac[seg][None, :]
-
     etio = np.asarray(patients.column("etiology").to_pylist(), dtype=object)
     secondary = etio == "secondary"
-    flail = np.asarray(patients.column("primary_lesion").to_pylist(), dtype=object) == "flail"
+    extent = _str_col(patients, "lesion_extent")
+    a2, p2 = col("anterior_leaflet_mm"), col("posterior_leaflet_mm")
+    redundant = np.ones(n)
+    for k, f in REDUNDANT_LEAFLET_FACTOR.items():
+        redundant = np.where(~secondary & (extent == k), f, redundant)
+    a_fac = np.array([geo.DEFAULT_ANTERIOR_MM[k] / geo.DEFAULT_ANTERIOR_MM["A2"] for k in ("A1", "A2", "A3")])
+    p_fac = np.array([geo.DEFAULT_POSTERIOR_MM[k] / geo.DEFAULT_POSTERIOR_MM["P2"] for k in ("P1", "P2", "P3")])
+    anterior = (a2 * redundant)[:, None] * a_fac[seg][None, :]
+    posterior = (p2 * redundant)[:, None] * p_fac[seg][None, :]
+
+    flail = (np.asarray(patients.column("primary_lesion").to_pylist(), dtype=object) == "flail") & ~np.isin(extent, ("bileaflet", "barlow"))
     lseg = np.asarray(patients.column("lesion_segment").to_pylist(), dtype=object).astype(int) - 1
-    centre_frac = 0.5 * (edges[lseg] + edges[lseg + 1])
+    centre_frac, width_frac = _lesion_span_frac(extent, lseg, np.clip(col("lesion_width_frac"), 0.05, 0.95), edges)
     centre = np.where(secondary, 0.55, centre_frac) * L
-    width = np.clip(col("lesion_width_frac"), 0.05, 0.95) * L
+    width = np.where(secondary, np.clip(col("lesion_width_frac"), 0.05, 0.95), width_frac) * L
     p = np.where(secondary | ~flail, geo.LESION_EXPONENT["prolapse"], geo.LESION_EXPONENT["flail"])
     x = np.abs((s - centre[:, None]) / (0.5 * width[:, None]))
     bump = np.sqrt(np.clip(1.0 - x ** p[:, None], 0.0, None))  # unit-gap lesion bump (geometry.lesion_bump_mm)
@@ -401,26 +425,56 @@ def chunk_valves(patients: pa.Table) -> ChunkValves:
     gap = bump * (col("eroa_cm2") / np.maximum(unit_eroa, 1e-12))[:, None]
     gap_fun = np.where(secondary[:, None], gap, 0.0)
     gap_deg = np.where(secondary[:, None], 0.0, gap)
+    code = np.where(secondary, geo.LESION_KIND_CODE["tethering"], np.where(flail, geo.LESION_KIND_CODE["flail"], geo.LESION_KIND_CODE["prolapse"]))
+    kind = np.where(bump > 0, code[:, None], 0).astype(np.int64)
 
+    grades = list(geo.CALCIFICATION_GRADES)
+    calc_grade = np.array([grades.index(x) for x in _str_col(patients, "leaflet_calcification")], dtype=np.int64)
+    mac = np.array([grades.index(x) for x in _str_col(patients, "annular_calcification")], dtype=np.int64)
+    calc_mob = np.array([geo.CALCIFICATION_MOBILITY[g] for g in grades])[calc_grade]
     tent = np.where(secondary, col("tenting_depth_mm"), 0.0)
-    mobility = np.maximum(geo.TENTING_MOBILITY_MIN, 1.0 - geo.TENTING_MOBILITY_PER_MM * np.maximum(0.0, tent - geo.TENTING_FREE_MM))
+    mobility = calc_mob * np.maximum(geo.TENTING_MOBILITY_MIN, 1.0 - geo.TENTING_MOBILITY_PER_MM * np.maximum(0.0, tent - geo.TENTING_FREE_MM))
     xo = 2.0 * frac - 1.0
     opening = geo.F_OPEN * ap[:, None] * np.sqrt(np.clip(1.0 - xo * xo, 0.0, None))[None, :] * mobility[:, None]
     opening = opening * (col("mva_cm2") / (opening.sum(axis=1) * ds / 100.0))[:, None]
-    return ChunkValves(s, ds, L, ap, anterior, posterior, gap_deg, gap_fun, opening, np.ascontiguousarray(segment))
+    calc = np.ascontiguousarray(np.broadcast_to(calc_grade[:, None], (n, N_GRID)))
+    return ChunkValves(s, ds, L, ap, anterior, posterior, gap_deg, gap_fun, opening, np.ascontiguousarray(segment), width, calc, kind, tent, mac)
+
+
+def _str_col(patients: pa.Table, name: str) -> np.ndarray:
+    """A string column as an object array."""
+    return np.asarray(patients.column(name).to_pylist(), dtype=object)
+
+
+def _lesion_span_frac(extent: np.ndarray, lseg: np.ndarray, width_frac: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and width of a primary lesion as fractions of the line (module docstring, lesion extent)."""
+    centre = 0.5 * (edges[lseg] + edges[lseg + 1])
+    width = width_frac.copy()
+    nb = np.where(lseg == 1, 2, 1)
+    lo, hi = edges[np.minimum(lseg, nb)], edges[np.maximum(lseg, nb) + 1]
+    multi = extent == "multi_segment"
+    centre = np.where(multi, 0.5 * (lo + hi), centre)
+    width = np.where(multi, np.maximum(width, 0.8 * (hi - lo)), width)
+    barlow = extent == "barlow"
+    centre = np.where(barlow, 0.5, centre)
+    width = np.where(barlow, np.maximum(width, 0.8), width)
+    comm = extent == "commissural"
+    centre = np.where(comm, np.where(lseg == 0, 0.1, 0.9), centre)
+    width = np.where(comm, np.minimum(width, 0.2), width)
+    return centre, width
 
 
 def valve_models(v: ChunkValves) -> list[geo.ValveModel]:
     """One :class:`mitrasim.valve.ValveModel` per patient of the chunk (same grid, same profiles)."""
     n, G = v.s_mm.shape
-    zeros_i = np.zeros(G, dtype=int)
     no_cleft = np.zeros(G, dtype=bool)
     return [
         geo.ValveModel(
             s_mm=v.s_mm[i], ds_mm=float(v.ds_mm[i]), line_length_mm=float(v.length_mm[i]), ap_diameter_mm=float(v.ap_mm[i]),
             ic_diameter_mm=float(v.length_mm[i]), segment_edges_mm=geo.segment_edges_mm(float(v.length_mm[i])),
             anterior_mm=v.anterior_mm[i], posterior_mm=v.posterior_mm[i], gap_degenerative_mm=v.gap_deg_mm[i],
-            gap_functional_mm=v.gap_fun_mm[i], opening_mm=v.opening_mm[i], calcification_grade=zeros_i, cleft=no_cleft,
+            gap_functional_mm=v.gap_fun_mm[i], opening_mm=v.opening_mm[i], calcification_grade=v.calcification[i], cleft=no_cleft,
+            lesion_kind=v.lesion_kind[i], tenting_depth_mm=float(v.tenting_mm[i]), annular_calcification_grade=int(v.mac_grade[i]),
         )  # fmt: skip
         for i in range(n)
     ]

@@ -33,6 +33,9 @@ mapping builds from a patient (:func:`mitrasim.cohort.mapping.chunk_valves`)::
 
     eligibility: {max_gap_mm: 10, max_lesion_width_mm: 15, source: feldman2011_everest2, status: src}
 
+Also ``max_tenting_depth_mm`` (secondary MR coaptation depth) and
+``max_leaflet_calcification`` (worst leaflet calcification grade admitted).
+
 A drawn patient who fails them is discarded and the next draw from the same
 generator takes the place (rejection sampling: the sample stays a pure function
 of the seed, and the marginals of the eligible patients differ from the table's;
@@ -101,7 +104,14 @@ REQUIRED_CATEGORICAL: dict[str, tuple[str, ...]] = {
     "etiology": ("primary", "secondary"),
     "primary_lesion": ("flail", "prolapse"),
     "lesion_segment": ("1", "2", "3"),
+    "lesion_extent": ("single", "multi_segment", "bileaflet", "barlow", "commissural"),
+    "leaflet_calcification": ("none", "mild", "moderate", "severe"),
+    "annular_calcification": ("none", "mild", "moderate", "severe"),
 }
+#: Variables added for lesion-aware clip mechanics (issue 13): last in the latent order, drawn in a block of their own.
+ANATOMY_VARIABLES = ("lesion_extent", "leaflet_calcification", "annular_calcification")
+#: Ordered levels (grades) of the calcification variables.
+CALCIFICATION_LEVELS = ("none", "mild", "moderate", "severe")
 
 _M: dict[str, Any] = {"source": "mitrasim_cohort_model", "status": "model"}
 DEFAULT_CONTINUOUS: dict[str, dict[str, Any]] = {
@@ -118,6 +128,14 @@ DEFAULT_CONTINUOUS: dict[str, dict[str, Any]] = {
 DEFAULT_CATEGORICAL: dict[str, dict[str, Any]] = {
     "primary_lesion": {"levels": {"flail": 0.5, "prolapse": 0.5}, **_M},
     "lesion_segment": {"levels": {"1": 0.1, "2": 0.8, "3": 0.1}, **_M},
+    # Lesion extent of primary MR (how the mapping shapes it: mitrasim.cohort.mapping); model
+    # shares [check]: TEER registries report complex anatomy (multi-segment, bileaflet, Barlow,
+    # commissural) in a minority; no sourced split was found in the sources searched.
+    "lesion_extent": {"levels": {"single": 0.6, "multi_segment": 0.15, "bileaflet": 0.12, "barlow": 0.08, "commissural": 0.05}, **_M},
+    # Leaflet calcification (grasping zone) and mitral annular calcification (MAC): model shares
+    # [check]; EVEREST II excluded severe calcification in the grasping zone (eligibility).
+    "leaflet_calcification": {"levels": {"none": 0.65, "mild": 0.25, "moderate": 0.08, "severe": 0.02}, **_M},
+    "annular_calcification": {"levels": {"none": 0.7, "mild": 0.18, "moderate": 0.09, "severe": 0.03}, **_M},
 }
 
 
@@ -179,13 +197,17 @@ class Eligibility(_Model):
 
     max_gap_mm: float | None = Field(None, gt=0, le=30, description="largest systolic leaflet gap of the patient's valve, mm (EVEREST II excluded a flail gap >= 10 mm)")
     max_lesion_width_mm: float | None = Field(None, gt=0, le=60, description="widest primary-MR lesion, mm (EVEREST II excluded a flail width >= 15 mm)")
+    max_tenting_depth_mm: float | None = Field(None, gt=0, le=25, description="deepest coaptation (tenting) depth of secondary MR, mm (EVEREST II excluded > 11 mm)")
+    max_leaflet_calcification: Literal["none", "mild", "moderate", "severe"] | None = Field(
+        None, description="worst leaflet calcification admitted (EVEREST II excluded severe calcification in the grasping zone)"
+    )
     source: str = "mitrasim_cohort_model"
     status: Status = "model"
     note: str | None = None
 
     @property
     def active(self) -> bool:
-        return self.max_gap_mm is not None or self.max_lesion_width_mm is not None
+        return any(x is not None for x in (self.max_gap_mm, self.max_lesion_width_mm, self.max_tenting_depth_mm, self.max_leaflet_calcification))
 
 
 class Population(_Model):
@@ -367,7 +389,7 @@ def sample_population(pop: Population, n: int, seed: int | np.random.SeedSequenc
     while got < n:
         if drawn > MAX_DRAWS_PER_PATIENT * max(n, 20):
             raise InputError(
-                "eligibility", pop.eligibility.model_dump(exclude_none=True, include={"max_gap_mm", "max_lesion_width_mm"}),
+                "eligibility", pop.eligibility.model_dump(exclude_none=True, include={"max_gap_mm", "max_lesion_width_mm", "max_tenting_depth_mm", "max_leaflet_calcification"}),
                 f"criteria that at least 1 in {MAX_DRAWS_PER_PATIENT} patients of the population meets",
                 f"{got} of {drawn} drawn patients were eligible",
             )
@@ -388,13 +410,18 @@ def eligible(pop: Population, patients: pa.Table) -> np.ndarray:
 
     e = pop.eligibility
     ok = np.ones(patients.num_rows, bool)
+    v = chunk_valves(patients) if (e.max_gap_mm is not None or e.max_lesion_width_mm is not None) else None
     if e.max_gap_mm is not None:
-        v = chunk_valves(patients)
         ok &= np.maximum(v.gap_deg_mm, v.gap_fun_mm).max(axis=1) <= e.max_gap_mm
     if e.max_lesion_width_mm is not None:
         primary = np.asarray(patients.column("etiology").to_pylist(), dtype=object) == "primary"
-        width = patients.column("lesion_width_frac").to_numpy() * patients.column("ic_diameter_mm").to_numpy()
-        ok &= ~primary | (width <= e.max_lesion_width_mm)
+        ok &= ~primary | (v.lesion_width_mm <= e.max_lesion_width_mm)
+    if e.max_tenting_depth_mm is not None:
+        secondary = np.asarray(patients.column("etiology").to_pylist(), dtype=object) == "secondary"
+        ok &= ~secondary | (patients.column("tenting_depth_mm").to_numpy() <= e.max_tenting_depth_mm)
+    if e.max_leaflet_calcification is not None:
+        grade = np.array([CALCIFICATION_LEVELS.index(x) for x in patients.column("leaflet_calcification").to_pylist()])
+        ok &= grade <= CALCIFICATION_LEVELS.index(e.max_leaflet_calcification)
     return ok
 
 
@@ -402,7 +429,10 @@ def _draw(pop: Population, n: int, rng: np.random.Generator, first_id: int) -> p
     """``n`` patients from the copula (no eligibility)."""
     R = correlation_matrix(pop)
     L = np.linalg.cholesky(R)
-    z = rng.standard_normal((n, R.shape[0])) @ L.T
+    # two blocks of standard normals: the variables older than ANATOMY_VARIABLES (last in the order) keep,
+    # for a seed, the values they had before those were added (L is lower triangular)
+    k = R.shape[0] - len(ANATOMY_VARIABLES)
+    z = np.concatenate([rng.standard_normal((n, k)), rng.standard_normal((n, len(ANATOMY_VARIABLES)))], axis=1) @ L.T
     u = special.ndtr(z)
     names = pop.variables()
     cols: dict[str, Any] = {"patient_id": np.arange(first_id, first_id + n, dtype=np.int64)}

@@ -12,8 +12,24 @@ sources searched: treat them as configurable defaults and override them with
 
 ``grasp_reach_mm`` is the largest coaptation/flail gap the device is taken to
 bridge.  Rule (model): 10 mm for the 9-mm-arm NT family, from the EVEREST II
-exclusion of flail gaps ≥ 10 mm with the original (NT-length) clip; +3 mm for
-the XT family's 3-mm-longer arms; PASCAL (independent clasps, spacer) 10 mm.
+exclusion of flail gaps ≥ 10 mm with the original (NT-length) clip, plus 1 mm
+per mm of arm beyond 9 mm (:func:`reach_from_arm_mm`: XT 13 mm, PASCAL's
+10-mm paddles 11 mm).  For PASCAL the leaflets are grasped against the spacer,
+so each needs to bridge only ``(gap − spacer)/2`` and keeps more tissue in the
+grasp (:func:`mitrasim.valve.clip.available_leaflet_mm`); the reach itself is
+not extended by the spacer, whose calibrated value is an *effective* thickness
+(below), not a measured dimension.
+
+PASCAL as PASCAL: ``spacer_mm`` is the thickness by which the central spacer
+holds the two leaflets apart (it fills the gap at the device and, in
+diastole, keeps the opening beside the device from closing below it — see
+:mod:`mitrasim.valve.clip`); paddles are the ``width_mm``.  Both families grasp
+the leaflets independently (PASCAL clasps, MitraClip G4 grippers); the model does
+not yet distinguish a single-leaflet re-grasp from a new attempt
+(:mod:`mitrasim.devices.variability`).  The spacer thicknesses are calibrated
+(:func:`mitrasim.valve.calibration.calibrate_spacers`) on the relative valve-area
+reductions by PASCAL and PASCAL Ace measured by Paukovitsch et al. 2024 (the
+manufacturer's spacer dimensions were not found in the sources searched [check]).
 """
 
 from __future__ import annotations
@@ -28,7 +44,7 @@ import yaml
 from mitrasim import citations
 from mitrasim.errors import InputError
 
-__all__ = ["Device", "DEFAULT_CATALOGUE", "load_catalogue", "get_device", "device_arrays", "max_grasp_reach_mm"]
+__all__ = ["Device", "DEFAULT_CATALOGUE", "load_catalogue", "get_device", "device_arrays", "spacer_arrays", "max_grasp_reach_mm", "reach_from_arm_mm", "PASCAL_SPACER_MM"]
 
 citations.register(
     "abbott_g4_2020",
@@ -67,6 +83,26 @@ class Device:
     grasp_reach_mm: float  # largest gap it is taken to bridge
     source_keys: tuple[str, ...] = ()
     note: str = ""
+    spacer_mm: float = 0.0  # PASCAL central spacer: effective thickness holding the leaflets apart (calibrated)
+
+
+NT_ARM_MM = 9.0
+NT_REACH_MM = 10.0
+"""EVEREST II excluded flail gaps ≥ 10 mm with the original (NT-length, 9-mm arm) clip."""
+
+PASCAL_SPACER_MM = {"PASCAL": 10.0, "PASCAL Ace": 0.0}
+"""Effective spacer thickness (mm) from :func:`mitrasim.valve.calibration.calibrate_spacers`
+(anchors: Paukovitsch 2024 relative MVA reductions, after a_dia is fitted to the MVA-halving
+anchor).  PASCAL matches its anchor; PASCAL Ace's fit lands on the lower bound 0: a 6-mm
+device without spacer already reduces the secondary-MR valve's area less (49.1%) than the
+56.3% measured — a miss of the clip model's single-device area effect, reported, not tuned."""
+PASCAL_PADDLE_LENGTH_MM = 10.0
+"""PASCAL paddle length [check: not found in the sources searched]."""
+
+
+def reach_from_arm_mm(arm_length_mm: float) -> float:
+    """Grasp reach rule (module docstring): ``10 + (arm − 9)`` mm."""
+    return NT_REACH_MM + (arm_length_mm - NT_ARM_MM)
 
 
 _MC = ("clinical_reference_devices", "abbott_g4_2020", "tctmd_expand2019", "feldman2011_everest2")
@@ -75,16 +111,19 @@ _PA = ("clinical_reference_devices", "lim2019_clasp")
 DEFAULT_CATALOGUE: dict[str, Device] = {
     d.name: d
     for d in (
-        Device("NT", "MitraClip", 9.0, 4.0, 10.0, _MC, "MitraClip G4 NT"),
-        Device("XT", "MitraClip", 12.0, 4.0, 13.0, _MC, "MitraClip G4 XT: arms 3 mm longer"),
-        Device("NTW", "MitraClip", 9.0, 6.0, 10.0, _MC, "MitraClip G4 NTW: wide"),
-        Device("XTW", "MitraClip", 12.0, 6.0, 13.0, _MC, "MitraClip G4 XTW: long and wide"),
-        Device("PASCAL Ace", "PASCAL", 10.0, 6.0, 10.0, _PA, "PASCAL Ace: narrow paddles; paddle length [check]"),
-        Device("PASCAL", "PASCAL", 10.0, 10.0, 10.0, _PA, "PASCAL: 10-mm paddles; paddle length [check]"),
+        Device("NT", "MitraClip", 9.0, 4.0, reach_from_arm_mm(9.0), _MC, "MitraClip G4 NT"),
+        Device("XT", "MitraClip", 12.0, 4.0, reach_from_arm_mm(12.0), _MC, "MitraClip G4 XT: arms 3 mm longer"),
+        Device("NTW", "MitraClip", 9.0, 6.0, reach_from_arm_mm(9.0), _MC, "MitraClip G4 NTW: wide"),
+        Device("XTW", "MitraClip", 12.0, 6.0, reach_from_arm_mm(12.0), _MC, "MitraClip G4 XTW: long and wide"),
+        Device("PASCAL Ace", "PASCAL", PASCAL_PADDLE_LENGTH_MM, 6.0, reach_from_arm_mm(PASCAL_PADDLE_LENGTH_MM), _PA + ("paukovitsch2024",),
+               "PASCAL Ace: narrow paddles, small spacer; paddle length [check]", PASCAL_SPACER_MM["PASCAL Ace"]),
+        Device("PASCAL", "PASCAL", PASCAL_PADDLE_LENGTH_MM, 10.0, reach_from_arm_mm(PASCAL_PADDLE_LENGTH_MM), _PA + ("paukovitsch2024",),
+               "PASCAL (P10): 10-mm paddles, large spacer; paddle length [check]", PASCAL_SPACER_MM["PASCAL"]),
     )
 }
 
-_NUM_FIELDS = {"arm_length_mm": (3.0, 25.0), "width_mm": (2.0, 15.0), "grasp_reach_mm": (2.0, 25.0)}
+_NUM_FIELDS = {"arm_length_mm": (3.0, 25.0), "width_mm": (2.0, 15.0), "grasp_reach_mm": (2.0, 25.0), "spacer_mm": (0.0, 15.0)}
+_REQUIRED_NEW = ("arm_length_mm", "width_mm", "grasp_reach_mm")
 
 
 def load_catalogue(path: str | Path | None = None, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Device]:
@@ -123,10 +162,10 @@ def load_catalogue(path: str | Path | None = None, overrides: Mapping[str, Mappi
         if name in cat:
             cat[name] = replace(cat[name], **{k: (float(v) if k in _NUM_FIELDS else v) for k, v in upd.items()}, source_keys=cat[name].source_keys + ("user_override",))
         else:
-            missing = [k for k in ("family", *_NUM_FIELDS) if k not in upd]
+            missing = [k for k in ("family", *_REQUIRED_NEW) if k not in upd]
             if missing:
                 raise InputError(f"{field_base}.{missing[0]}", None, "required for a new device")
-            cat[name] = Device(name=name, family=str(upd["family"]), arm_length_mm=float(upd["arm_length_mm"]), width_mm=float(upd["width_mm"]), grasp_reach_mm=float(upd["grasp_reach_mm"]), source_keys=("user_override",), note=str(upd.get("note", "")))
+            cat[name] = Device(name=name, family=str(upd["family"]), arm_length_mm=float(upd["arm_length_mm"]), width_mm=float(upd["width_mm"]), grasp_reach_mm=float(upd["grasp_reach_mm"]), source_keys=("user_override",), note=str(upd.get("note", "")), spacer_mm=float(upd.get("spacer_mm", 0.0)))
     return cat
 
 
@@ -150,6 +189,16 @@ def device_arrays(names: Sequence[Sequence[str | None]] | np.ndarray, catalogue:
             width[idx] = d.width_mm
             arm[idx] = d.arm_length_mm
     return width, arm
+
+
+def spacer_arrays(names: Sequence[Sequence[str | None]] | np.ndarray, catalogue: Mapping[str, Device] | None = None) -> np.ndarray:
+    """Spacer thickness (mm) for a ``(n_plans, max_clips)`` array of device names (0 = none)."""
+    arr = np.asarray(names, dtype=object)
+    out = np.zeros(arr.shape)
+    for idx, nm in np.ndenumerate(arr):
+        if nm:
+            out[idx] = get_device(str(nm), catalogue).spacer_mm
+    return out
 
 
 def max_grasp_reach_mm(catalogue: Mapping[str, Device] | None = None) -> float:

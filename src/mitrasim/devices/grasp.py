@@ -6,8 +6,13 @@ Grasp rule (model, thresholds from EVEREST II exclusions and Boekstegers 2014):
   device's ``grasp_reach_mm``: beyond it the grasp is infeasible; above 70% of
   it the grasp is marginal.
 * leaflet in the grasp, for each leaflet ``x ∈ {A, P}``:
-  ``ℓ_x = min(arm, len_x − g/2)`` (half the gap is bridged before the leaflet
-  reaches the arm).  ``min(ℓ_A, ℓ_P) < 4 mm`` → infeasible; ``< 6 mm`` →
+  ``ℓ_x = m_c · min(arm, ℓ_avail,x)`` with
+  ``ℓ_avail = len_x − max(0, g − t)/2 − max(0, T − T_free)``
+  (:func:`mitrasim.valve.clip.available_leaflet_mm`: half the gap is bridged
+  before the leaflet reaches the arm, a spacer of thickness ``t`` bridges part
+  of it, tenting beyond ``T_free`` costs graspable leaflet) and ``m_c`` the
+  calcification mobility at the site (stiff tissue enters the arms less; the
+  clip model's grasp depth).  ``min(ℓ_A, ℓ_P) < 4 mm`` → infeasible; ``< 6 mm`` →
   marginal.  (Boekstegers: posterior leaflet < 7 mm unsuitable, 7–10 mm
   conditional: with a typical 2–3 mm gap this puts 6 mm of tissue in the arm
   at the "conditional" edge.)
@@ -35,7 +40,10 @@ import numpy as np
 
 from mitrasim import citations
 from mitrasim.devices.catalogue import DEFAULT_CATALOGUE, Device
-from mitrasim.valve.geometry import ValveModel
+from mitrasim.valve.clip import available_leaflet_mm
+from mitrasim.valve.geometry import CALCIFICATION_GRADES, CALCIFICATION_MOBILITY, ValveModel
+
+_MOBILITY = np.array([CALCIFICATION_MOBILITY[g] for g in CALCIFICATION_GRADES])
 
 __all__ = ["GraspAssessment", "assess_grasp", "grasp_arrays", "grasp_reasons", "GRASP_STATUS", "choose_device", "DeviceChoice", "SLDA_MULTIPLIER_MAX"]
 
@@ -79,6 +87,8 @@ def grasp_arrays(
     cleft: np.ndarray,
     arm_length_mm: np.ndarray,
     grasp_reach_mm: np.ndarray,
+    spacer_mm: np.ndarray | float = 0.0,
+    tenting_mm: np.ndarray | float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The grasp rule (module docstring) on arrays: ``(status code 0/1/2, SLDA multiplier)``.
 
@@ -92,8 +102,8 @@ def grasp_arrays(
     reach = np.asarray(grasp_reach_mm, dtype=float)
     calc = np.asarray(calcification)
     cleft = np.asarray(cleft, dtype=bool)
-    avail = np.minimum(np.asarray(anterior_mm, dtype=float) - gap / 2, np.asarray(posterior_mm, dtype=float) - gap / 2)
-    lmin = np.minimum(arm, avail)
+    avail = available_leaflet_mm(np.minimum(np.asarray(anterior_mm, dtype=float), np.asarray(posterior_mm, dtype=float)), gap, spacer_mm, tenting_mm)
+    lmin = _MOBILITY[np.clip(calc.astype(np.int64), 0, 3)] * np.minimum(arm, avail)
     status = np.zeros(np.broadcast(gap, avail, arm).shape, dtype=np.int64)
     status = np.maximum(status, np.where(gap > reach, 2, np.where(gap > GAP_MARGINAL_FRACTION * reach, 1, 0)))
     status = np.maximum(status, np.where(lmin < GRASP_MIN_MM, 2, np.where(lmin < GRASP_GOOD_MM, 1, 0)))
@@ -107,10 +117,11 @@ def grasp_arrays(
     return status, np.minimum(SLDA_MULTIPLIER_MAX, m)
 
 
-def grasp_reasons(gap: float, anterior_mm: float, posterior_mm: float, calc: int, cleft: bool, device: Device) -> tuple[str, ...]:
+def grasp_reasons(gap: float, anterior_mm: float, posterior_mm: float, calc: int, cleft: bool, device: Device, tenting_mm: float = 0.0) -> tuple[str, ...]:
     """The operator's words for a grasp (the same comparisons as :func:`grasp_arrays`)."""
-    a_avail, p_avail = anterior_mm - gap / 2, posterior_mm - gap / 2
-    lmin = min(device.arm_length_mm, a_avail, p_avail)
+    a_avail = float(available_leaflet_mm(anterior_mm, gap, device.spacer_mm, tenting_mm))
+    p_avail = float(available_leaflet_mm(posterior_mm, gap, device.spacer_mm, tenting_mm))
+    lmin = float(_MOBILITY[int(calc)]) * min(device.arm_length_mm, a_avail, p_avail)
     reasons: list[str] = []
     if gap > device.grasp_reach_mm:
         reasons.append(f"gap {gap:.1f} mm beyond the {device.name} reach of {device.grasp_reach_mm:g} mm")
@@ -142,9 +153,12 @@ def assess_grasp(valve: ValveModel, position_mm: float, device: Device) -> Grasp
     a_len, p_len = float(valve.anterior_mm[i]), float(valve.posterior_mm[i])
     calc = int(valve.calcification_grade[under].max()) if under.any() else int(valve.calcification_grade[i])
     cleft = bool(valve.cleft[under].any())
-    status, m = grasp_arrays(np.float64(gap), a_len, p_len, calc, cleft, device.arm_length_mm, device.grasp_reach_mm)
-    ga, gp = min(device.arm_length_mm, a_len - gap / 2), min(device.arm_length_mm, p_len - gap / 2)
-    reasons = grasp_reasons(gap, a_len, p_len, calc, cleft, device)
+    t = valve.tenting_depth_mm
+    status, m = grasp_arrays(np.float64(gap), a_len, p_len, calc, cleft, device.arm_length_mm, device.grasp_reach_mm, device.spacer_mm, t)
+    mob = float(_MOBILITY[calc])
+    ga = mob * min(device.arm_length_mm, float(available_leaflet_mm(a_len, gap, device.spacer_mm, t)))
+    gp = mob * min(device.arm_length_mm, float(available_leaflet_mm(p_len, gap, device.spacer_mm, t)))
+    reasons = grasp_reasons(gap, a_len, p_len, calc, cleft, device, t)
     return GraspAssessment(GRASP_STATUS[int(status)], float(m), gap, ga, gp, reasons)  # type: ignore[arg-type]
 
 

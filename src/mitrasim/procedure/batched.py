@@ -44,8 +44,9 @@ class GraspNumbers:
     cleft: np.ndarray
 
 
-def grasp_at(vr: ValveRows, rows: np.ndarray, g: np.ndarray, pos: np.ndarray, width: np.ndarray, arm: np.ndarray, reach: np.ndarray) -> GraspNumbers:
-    """:func:`mitrasim.devices.assess_grasp` on the residual gap ``g`` (m, G) of valves ``rows``."""
+def grasp_at(vr: ValveRows, rows: np.ndarray, g: np.ndarray, pos: np.ndarray, width: np.ndarray, arm: np.ndarray, reach: np.ndarray, spacer: np.ndarray | float = 0.0) -> GraspNumbers:
+    """:func:`mitrasim.devices.assess_grasp` on the residual gap ``g`` (m, G) of valves ``rows``
+    (``spacer``: each device's spacer thickness, mm; the valves' tenting depth is taken from ``vr``)."""
     citations.cite("feldman2011_everest2", "boekstegers2014", "tctmd_expand2019")
     m = rows.size
     r = np.arange(m)
@@ -58,7 +59,7 @@ def grasp_at(vr: ValveRows, rows: np.ndarray, g: np.ndarray, pos: np.ndarray, wi
     calc = np.where(anyu, np.where(under, calc_rows, -1).max(axis=1), calc_rows[r, i])
     cleft = (under & vr.cleft[rows]).any(axis=1)
     a_len, p_len = vr.anterior_mm[rows, i], vr.posterior_mm[rows, i]
-    status, mult = grasp_arrays(gap, a_len, p_len, calc, cleft, arm, reach)
+    status, mult = grasp_arrays(gap, a_len, p_len, calc, cleft, arm, reach, spacer, vr.tenting_depth_mm[rows])
     return GraspNumbers(status, mult, gap, a_len, p_len, calc, cleft)
 
 
@@ -171,7 +172,7 @@ def choose_devices(
         w = np.array([devs[k].width_mm for k in dd])
         a = np.array([devs[k].arm_length_mm for k in dd])
         reach = np.array([devs[k].grasp_reach_mm for k in dd])
-        ok = valid & (grasp_at(vr, rows, g, peak, w, a, reach).status < 2)
+        ok = valid & (grasp_at(vr, rows, g, peak, w, a, reach, np.array([devs[k].spacer_mm for k in dd])).status < 2)
         take = ok & ~found
         chosen[take] = d[take]
         found |= take
@@ -188,6 +189,9 @@ class Candidates:
     position_mm: np.ndarray
     first: np.ndarray
     grasp: GraspNumbers | None
+    arm_factor: np.ndarray | None = None  # grasp-depth factor per candidate (None = 1)
+    attempt: np.ndarray | None = None  # attempt number within the patient's round (0 = first)
+    target_mm: np.ndarray | None = None  # the targeted position (position_mm: where the clip landed)
 
 
 def candidate_positions(
@@ -243,7 +247,7 @@ def grasp_candidates(vr: ValveRows, rows: np.ndarray, g: np.ndarray, cands: Cand
     order = np.argsort(rows)
     g_c = g[order[np.searchsorted(rows[order], cands.rows)]]  # each candidate's row of g
     width = np.array([devs[k].width_mm for k in dev_c])
-    arm = np.array([devs[k].arm_length_mm for k in dev_c])
+    arm = np.array([devs[k].arm_length_mm for k in dev_c]) * (1.0 if cands.arm_factor is None else cands.arm_factor)
     reach = np.array([devs[k].grasp_reach_mm for k in dev_c])
-    ga = grasp_at(vr, cands.rows, g_c, cands.position_mm, width, arm, reach)
-    return Candidates(cands.rows, dev_c, cands.position_mm, cands.first, ga)
+    ga = grasp_at(vr, cands.rows, g_c, cands.position_mm, width, arm, reach, np.array([devs[k].spacer_mm for k in dev_c]))
+    return Candidates(cands.rows, dev_c, cands.position_mm, cands.first, ga, cands.arm_factor, cands.attempt, cands.target_mm)

@@ -63,6 +63,14 @@ def baseline_entry(eroa_cm2: float, rvol_ml: float, rf_pct: float, grade: int, d
     ), eroa_cm2=eroa_cm2, mr_grade=b_txt, mean_gradient_mmhg=gradient_mmhg, mva_cm2=mva_cm2)  # fmt: skip
 
 
+def intraprocedural_entry(loading: str, hr_bpm: float, eroa_cm2: float, grade: int, dec: int, gradient_mmhg: float) -> ClipStep:
+    """The reading at the start of the procedure, in its loading state (the decisions' state)."""
+    return ClipStep(0, Action.BASELINE, (
+        f"Intraprocedural ({'general anaesthesia' if loading == 'anaesthesia' else loading}, HR {hr_bpm:.0f} bpm), as read: "
+        f"EROA {eroa_cm2:.2f} cm², MR {mr_text(grade, dec)}; mean gradient {gradient_mmhg:.1f} mmHg"
+    ))  # fmt: skip
+
+
 def start_stop_reason(why: int, dec: int, target_grade: int) -> str:
     """Stop reason of a patient who gets no clip (``why`` of :func:`~mitrasim.procedure.steps.start_course`)."""
     if why == 1:
@@ -110,7 +118,7 @@ class _Words:
         m = r.hemo.metrics
         g_lim, a_lim = self.limits(j)
         return (
-            f"  check: EROA {b['eroa_cm2'][j]:.2f}→{r.hemo.eroa_cm2[j]:.2f} cm², MR {label(int(b['decision'][j]))}→{label(int(r.decision[j]))}, "
+            f"  check: EROA {b['eroa_cm2'][j]:.2f}→{r.read_eroa_cm2[j]:.2f} cm², MR {label(int(b['decision'][j]))}→{label(int(r.decision[j]))}, "
             f"mean gradient {b['mean_gradient_mmhg'][j]:.1f}→{number_text(float(r.gradient_mmhg[j]), g_lim)} mmHg (limit {GRADIENT_COMPARISON} {g_lim:g}), "
             f"MVA {number_text(float(r.hemo.mva_cm2[j]), a_lim, 2)} cm² (limit {AREA_COMPARISON} {a_lim:g}), "
             f"LA mean {b['la_mean_mmhg'][j]:.0f}→{m['la_mean_mmhg'][j]:.0f} mmHg, v wave {b['la_vwave_mmhg'][j]:.0f}→{m['la_vwave_mmhg'][j]:.0f} mmHg"
@@ -125,7 +133,7 @@ class _Words:
 
     def entry(self, k: int, action: Action, txt: str, j: int, minutes: float = 0.0) -> ClipStep:
         r = self.rnd
-        return ClipStep(k, action, txt, r.device[j].name, float(r.position_mm[j]), float(r.hemo.eroa_cm2[j]), mr_text(int(r.grade[j]), int(r.decision[j])), float(r.gradient_mmhg[j]), float(r.hemo.mva_cm2[j]), minutes)
+        return ClipStep(k, action, txt, r.device[j].name, float(r.position_mm[j]), float(r.read_eroa_cm2[j]), mr_text(int(r.grade[j]), int(r.decision[j])), float(r.gradient_mmhg[j]), float(r.hemo.mva_cm2[j]), minutes)
 
 
 def refusal_text(ctx: Any, rnd: Any, j: int, reasons: tuple[str, ...] | None = None) -> str:
@@ -144,7 +152,7 @@ def refusal_text(ctx: Any, rnd: Any, j: int, reasons: tuple[str, ...] | None = N
         return f"MVA {compare_text(float(rnd.hemo.mva_cm2[j]), float(ctx.min_mva_cm2[p]), '<', 'cm²', 2)}"
     if f == Refusal.WORSE:
         return f"MR would worsen ({label(int(rnd.before['decision'][j]))}→{label(int(rnd.decision[j]))})"
-    return f"no gain (EROA {rnd.before['eroa_cm2'][j]:.2f}→{rnd.hemo.eroa_cm2[j]:.2f} cm², MR stays {label(int(rnd.decision[j]))})"
+    return f"no gain (EROA {rnd.before['eroa_cm2'][j]:.2f}→{rnd.read_eroa_cm2[j]:.2f} cm², MR stays {label(int(rnd.decision[j]))})"
 
 
 def removal_reason(ctx: Any, rnd: Any, a: int, k: int) -> str:
@@ -249,7 +257,7 @@ def final_entries(stop_reason: str, n_clips: int, before: dict[str, float], afte
     return [
         ClipStep(n_clips, Action.STOP, f"Stop: {stop_reason}"),
         ClipStep(n_clips, Action.FINAL, (
-            f"Result: {n_clips} clip(s); EROA {before['eroa_cm2']:.2f}→{after['eroa_cm2']:.2f} cm², MR {b_txt}→{f_txt}, "
+            f"Result: {n_clips} clip(s), awake; EROA {before['eroa_cm2']:.2f}→{after['eroa_cm2']:.2f} cm², MR {b_txt}→{f_txt}, "
             f"mean gradient {before['mean_gradient_mmhg']:.1f}→{after['mean_gradient_mmhg']:.1f} mmHg, "
             f"MVA {before['mva_cm2']:.2f}→{after['mva_cm2']:.2f} cm²"
         ), eroa_cm2=after["eroa_cm2"], mr_grade=f_txt, mean_gradient_mmhg=after["mean_gradient_mmhg"], mva_cm2=after["mva_cm2"]),

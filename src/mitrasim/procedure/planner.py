@@ -336,12 +336,14 @@ def plan_case(
     pos = np.full((n, m), np.nan)
     wid = np.full((n, m), np.nan)
     arm = np.full((n, m), np.nan)
+    spc = np.zeros((n, m))
     grasp_cache: dict[tuple[float, str], Any] = {}
     grasps = []
     for i, (ps, ds) in enumerate(plans):
         pos[i, : len(ps)] = ps
         wid[i, : len(ps)] = [d.width_mm for d in ds]
         arm[i, : len(ps)] = [d.arm_length_mm for d in ds]
+        spc[i, : len(ps)] = [d.spacer_mm for d in ds]
         gs = []
         for p, d in zip(ps, ds):
             key = (round(p, 3), d.name)
@@ -349,7 +351,7 @@ def plan_case(
                 grasp_cache[key] = assess_grasp(v, p, d)
             gs.append(grasp_cache[key])
         grasps.append(gs)
-    areas = evaluate_plans(v, pos, wid, arm)
+    areas = evaluate_plans(v, pos, wid, arm, spacers_mm=spc)
     t1 = time.perf_counter()
     h = simulate_states(
         [s.preset] * n, [dict(s.overrides)] * n, np.full(n, s.hr_bpm), areas.eroa_cm2, areas.mva_cm2, cd,

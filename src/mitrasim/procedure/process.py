@@ -195,6 +195,7 @@ class ProcedureResult:
     baseline_state: np.ndarray
     course: dict[str, Any] = field(default_factory=dict)  # grasps, repositions, exchanges, procedure_minutes, ended_by
     citations: list[str] = field(default_factory=list)
+    intraprocedural: dict[str, Any] = field(default_factory=dict)
     waveforms_before: dict[str, np.ndarray] | None = None
     waveforms_after: dict[str, np.ndarray] | None = None
     indication_note: str | None = None  # set when run below the TEER indication under the research flag
@@ -213,8 +214,10 @@ class ProcedureResult:
             "name": self.name,
             "seed": self.seed,
             "rules": asdict(self.rules),
+            "loading": {"baseline": "awake", "final": "awake", "intraprocedural": self.intraprocedural.get("loading", "awake")},
             "baseline": self.baseline.to_dict(),
             "final": self.final.to_dict(),
+            "intraprocedural": dict(self.intraprocedural),
             "n_clips": self.n_clips,
             "clips": [c.to_dict() for c in self.clips],
             "steps": [s.to_dict() for s in self.steps],
@@ -276,7 +279,8 @@ def residual_profiles(valve: ValveModel, clips: Sequence[PlacedClip]) -> tuple[n
         valve,
         np.array([[c.position_mm for c in eff]]),
         np.array([[c.width_mm for c in eff]]),
-        np.array([[c.arm_length_mm for c in eff]]),
+        np.array([[c.arm_length_mm * getattr(c, "grasp_depth_factor", 1.0) for c in eff]]),
+        spacers_mm=np.array([[c.spacer_mm for c in eff]]),
     )
     return g[0], w[0]
 
@@ -310,11 +314,15 @@ def _summary(h: BatchHemo, j: int, echo: EchoMeasurements, grade: MRGrade, dec: 
 class ProcedureArrays:
     """The batched procedure's lean result (no per-state echo objects; for cohorts).
 
-    ``baseline``/``final``: :class:`BatchHemo` rows per patient; ``*_echo``: their
+    ``baseline``/``final``: :class:`BatchHemo` rows per patient **awake** (the patient's own
+    loading: the pre-procedure assessment and the reported result); ``*_echo``: their
     :func:`~mitrasim.procedure.hemodynamics.echo_arrays`; ``*_grade`` (−1 indeterminate)
-    and ``*_decision`` grades; ``clips``, ``steps``, ``stop_reason`` per patient;
-    ``complications``: (n,) bool per event; ``attempts``: clips tried (rounds with a
-    grasp); ``engine_seconds``: time in the engine.
+    and ``*_decision`` grades; ``intraprocedural_*``: the same at the start and at the end of
+    the procedure in its loading state (``loading``, general anaesthesia by default) **as
+    read** (with reading noise when seeded) — the states the decisions were taken on;
+    ``clips``, ``steps``, ``stop_reason`` per patient; ``complications``: (n,) bool per
+    event; ``attempts``: clips tried (rounds with a grasp); ``engine_seconds``: time in the
+    engine.
     """
 
     setups: list[PatientSetup]
@@ -340,6 +348,13 @@ class ProcedureArrays:
     ended_by: list[str]  # "", "urgent surgery" or "death"
     engine_seconds: float
     seed: int | None
+    loading: str = "awake"
+    intraprocedural_baseline: BatchHemo | None = None
+    intraprocedural_baseline_echo: dict[str, np.ndarray] | None = None
+    intraprocedural_baseline_decision: np.ndarray | None = None
+    intraprocedural_final: BatchHemo | None = None
+    intraprocedural_final_echo: dict[str, np.ndarray] | None = None
+    intraprocedural_final_decision: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.setups)
@@ -352,13 +367,18 @@ def run_procedure_arrays(
     rates: ComplicationRates | None = None,
     forward_discharge_coeff: float | None = None,
     settings: Any = None,
+    loading: str = "anaesthesia",
 ) -> ProcedureArrays:
     """The procedure for many patients at once, vectorised: the pipeline of the named steps of
     :mod:`mitrasim.procedure.steps` (their order is listed there); the engine of
     :func:`run_procedures`, callable directly by cohorts (no per-state echo objects).
 
     Patient ``i``'s complication draws are row ``i`` of :func:`~mitrasim.procedure.risks.draw_uniforms`
-    (``seed`` an int or a Generator; ``None`` = no complications).
+    (``seed`` an int or a Generator; ``None`` = no complications); its variability and
+    reading-noise key is derived from that row (:func:`_keys`), so it too depends only on the
+    seed and ``i``.  ``seed`` None: no complications, no placement error, exact readings.
+    ``loading``: the state the decisions are taken in (``"anaesthesia"``: general
+    anaesthesia, outcomes reported awake; ``"awake"``).
     """
     setups = list(setups)
     n = len(setups)
@@ -367,7 +387,7 @@ def run_procedure_arrays(
     cd = _cal.FORWARD_DISCHARGE_COEFF if forward_discharge_coeff is None else float(forward_discharge_coeff)
     U = draw_uniforms(seed, n) if seed is not None else np.ones((n, N_DRAWS))
     citations.cite("clinical_reference_stop_rules", "stone2015_mvarc")
-    ctx = steps.Context.build(setups, U, DEFAULT_RATES if rates is None else rates, cd, settings)
+    ctx = steps.Context.build(setups, U, DEFAULT_RATES if rates is None else rates, cd, settings, loading=loading, keys=None if seed is None else _keys(U))
     b = steps.baseline(ctx)
     course = steps.start_course(ctx, b)
     while course.active.any():
@@ -382,15 +402,27 @@ def run_procedure_arrays(
         steps.clip_events(ctx, course, d)
     steps.closing(ctx, course)
     events = steps.post_events(ctx, course)
-    fe, mvarc = steps.finish(ctx, course, b)
-    _final_log(course, b, events)
+    awake = steps.awake_outcome(ctx, course, b)
+    fe, mvarc = steps.finish(ctx, course, b, awake)
+    _final_log(course, b, awake, events)
     return ProcedureArrays(
         setups=setups, baseline=b.hemo, baseline_echo=b.echo, baseline_grade=b.grade, baseline_decision=b.decision,
-        final=course.hemo, final_echo=fe, final_grade=course.grade, final_decision=course.decision, clips=course.clips,
+        final=awake.hemo, final_echo=fe, final_grade=awake.grade, final_decision=awake.decision, clips=course.clips,
         steps=course.steps, complications=course.events, stop_reason=course.stop_reason, aborted=course.aborted,
         attempts=course.attempts, mvarc=mvarc, engine_seconds=ctx.engine_seconds, seed=seed if isinstance(seed, int) else None,
         grasps=course.grasps, repositions=course.repositions, exchanges=course.exchanges, minutes=course.minutes, ended_by=course.ended_by,
+        loading=loading, intraprocedural_baseline=b.intra_hemo, intraprocedural_baseline_echo=b.intra_echo,
+        intraprocedural_baseline_decision=b.intra_decision, intraprocedural_final=course.hemo,
+        intraprocedural_final_echo={"mean_gradient_mmhg": course.read_gradient_mmhg.copy()}, intraprocedural_final_decision=course.decision.copy(),
     )  # fmt: skip
+
+
+def _keys(U: np.ndarray) -> np.ndarray:
+    """Per-patient draw keys from the complication draws' rows (the bits of each row's first two
+    uniforms), so a key depends only on the seed and the patient's row."""
+    bits = np.ascontiguousarray(U[:, :2]).view(np.uint64)
+    with np.errstate(over="ignore"):
+        return bits[:, 0] ^ (bits[:, 1] * np.uint64(0x9E3779B97F4A7C15))
 
 
 def _round_candidates(ctx: steps.Context, course: steps.Course) -> list[tuple[steps.Group, Any]]:
@@ -408,7 +440,7 @@ def _round_candidates(ctx: steps.Context, course: steps.Course) -> list[tuple[st
             continue
         g_res = steps.residual_gap(grp, course, loc)
         dev = steps.device(ctx, grp, course, loc, g_res)
-        cands = steps.target(ctx, grp, course, loc, g_res, dev)
+        cands = steps.realise(ctx, grp, course, steps.target(ctx, grp, course, loc, g_res, dev))
         none = grp.ids[loc[~np.isin(loc, cands.rows)]]
         for i in none:
             course.stop_reason[i] = "no room left on the coaptation line"
@@ -418,13 +450,13 @@ def _round_candidates(ctx: steps.Context, course: steps.Course) -> list[tuple[st
     return parts
 
 
-def _final_log(course: steps.Course, b: steps.Baseline, events: dict[int, list[str]]) -> None:
-    """The events, the stop and the result at the end of every patient's log."""
+def _final_log(course: steps.Course, b: steps.Baseline, final: steps.AwakeOutcome, events: dict[int, list[str]]) -> None:
+    """The events, the stop and the (awake) result at the end of every patient's log."""
     for i in range(len(course.steps)):
         k = len(course.clips[i])
         course.steps[i].extend(oplog.event_entries(k, events.get(i, [])))
-        b_txt, f_txt = oplog.mr_text(int(b.grade[i]), int(b.decision[i])), oplog.mr_text(int(course.grade[i]), int(course.decision[i]))
-        course.steps[i].extend(oplog.final_entries(course.stop_reason[i], k, _row(b.hemo, i), _row(course.hemo, i), b_txt, f_txt))
+        b_txt, f_txt = oplog.mr_text(int(b.grade[i]), int(b.decision[i])), oplog.mr_text(int(final.grade[i]), int(final.decision[i]))
+        course.steps[i].extend(oplog.final_entries(course.stop_reason[i], k, _row(b.hemo, i), _row(final.hemo, i), b_txt, f_txt))
 
 
 def _row(h: BatchHemo, i: int) -> dict[str, float]:
@@ -441,6 +473,7 @@ def run_procedures(
     waveforms: bool = False,
     settings: Any = None,
     research_below_indication: bool = False,
+    loading: str = "anaesthesia",
 ) -> ProcedureBatch:
     """Run the procedure for many patients at once (see the module docstring).
 
@@ -456,6 +489,8 @@ def run_procedures(
         research_below_indication: simulate patients whose baseline MR is below 3+ (the TEER
             indication, :mod:`mitrasim.procedure.indication`); without it they are refused
             (:class:`InputError`), with it every such result carries ``indication_note``.
+        loading: the decisions' loading state (:func:`run_procedure_arrays`); ``baseline`` and
+            ``final`` are awake, ``intraprocedural`` the decisions' readings.
 
     Returns:
         :class:`ProcedureBatch` (``.results[i]`` for patient ``i``; ``.arrays()`` for columns).
@@ -464,7 +499,7 @@ def run_procedures(
     if not setups:
         raise InputError("cases", [], "at least one case")
     cd = _cal.FORWARD_DISCHARGE_COEFF if forward_discharge_coeff is None else float(forward_discharge_coeff)
-    pa_ = run_procedure_arrays(setups, seed=seed, rates=rates, forward_discharge_coeff=cd, settings=settings)
+    pa_ = run_procedure_arrays(setups, seed=seed, rates=rates, forward_discharge_coeff=cd, settings=settings, loading=loading)
     notes = [check_indication(s.name, int(d), research_below_indication) for s, d in zip(setups, pa_.baseline_decision)]
     etiol = [s.etiology for s in setups]
     eb, gb, _ = grade_states(pa_.baseline, etiol)
@@ -480,6 +515,7 @@ def run_procedures(
                     "procedure_minutes": float(pa_.minutes[i]), "ended_by": pa_.ended_by[i] or None},
             final_state=pa_.final.final_state[i].copy(), baseline_state=pa_.baseline.final_state[i].copy(),
             indication_note=notes[i],
+            intraprocedural=_intraprocedural(pa_, i),
         ))  # fmt: skip
     if waveforms:
         _attach_waveforms(results, setups, cd, settings)
@@ -487,6 +523,16 @@ def run_procedures(
     for r in results:
         r.citations = keys
     return ProcedureBatch(results, pa_.seed)
+
+
+def _intraprocedural(pa_: ProcedureArrays, i: int) -> dict[str, Any]:
+    """The decisions' state of patient ``i``: loading, and the gradient and MR decision grade as
+    read at the start and at the end of the procedure."""
+    out: dict[str, Any] = {"loading": pa_.loading}
+    for tag, e, d in (("start", pa_.intraprocedural_baseline_echo, pa_.intraprocedural_baseline_decision), ("end", pa_.intraprocedural_final_echo, pa_.intraprocedural_final_decision)):
+        if e is not None and d is not None:
+            out[tag] = {"mean_gradient_mmhg_read": float(e["mean_gradient_mmhg"][i]), "mr_decision_grade_read": int(d[i])}
+    return out
 
 
 def _attach_waveforms(results: list[ProcedureResult], setups: list[PatientSetup], cd: float, settings: Any) -> None:

@@ -144,7 +144,7 @@ def render_report(*, case: Any, plan: Any = None, procedure: Any = None) -> str:
         p = plan.best
         from mitrasim.devices import get_device
 
-        clips = [SimpleNamespace(device=d, position_mm=x, width_mm=get_device(d).width_mm, arm_length_mm=get_device(d).arm_length_mm, effective=True) for d, x in zip(p.devices, p.positions_mm)]
+        clips = [SimpleNamespace(device=d, position_mm=x, width_mm=get_device(d).width_mm, arm_length_mm=get_device(d).arm_length_mm, spacer_mm=get_device(d).spacer_mm, effective=True) for d, x in zip(p.devices, p.positions_mm)]
     before_svg = valve_map_svg(valve, [], "Before: opening (blue) and systolic gap ×3 (red)")
     after_svg = valve_map_svg(valve, clips, "After: clips (grey) at their positions")
     loops = None

@@ -13,8 +13,8 @@ state of its own.  The state lives in two plain dataclasses:
 * :class:`Course` (per patient, updated by the steps): ``hemo`` (the current state's
   :class:`~mitrasim.procedure.hemodynamics.BatchHemo`, one row per patient), ``grade`` (ASE
   grade, −1 indeterminate) and ``decision`` (decision grade), the clips in place as slot
-  arrays (n, MAX_SLOTS) ``clip_pos_mm``, ``clip_width_mm``, ``clip_arm_mm`` (NaN = empty)
-  and ``clip_effective`` (bool), ``n_clips``, ``attempts``, ``active``, ``aborted``,
+  arrays (n, MAX_SLOTS) ``clip_pos_mm``, ``clip_width_mm``, ``clip_arm_mm`` (NaN = empty),
+  ``clip_spacer_mm`` (0 = none) and ``clip_effective`` (bool), ``n_clips``, ``attempts``, ``active``, ``aborted``,
   ``events`` (event name → (n,) bool), and the per-patient lists ``clips``, ``steps`` (the
   log) and ``stop_reason``.
 
@@ -47,9 +47,27 @@ Order of the steps (``run_procedure_arrays``)::
     post_events                   bleeding, effusion/tamponade, stroke, urgent surgery, death
     finish                        final echo and MVARC (then the final log lines)
 
-The random numbers are the same as before the steps were named: a patient's draws are its
-row of ``U``, read at fixed columns (clip slot ``k``: SLDA column ``k``, embolization
-column ``MAX_SLOTS + k``; patient events ``2·MAX_SLOTS + j``).
+The complication draws are a patient's row of ``U``, read at fixed columns (clip slot ``k``:
+SLDA column ``k``, embolization column ``MAX_SLOTS + k``; patient events ``2·MAX_SLOTS + j``).
+
+Loading states, variability and readings (issue 13):
+
+* The procedure runs under general anaesthesia (``Context.overrides``/``hr_bpm`` and the
+  groups' ``valves`` are the anaesthesia state, :mod:`mitrasim.physiology.loading`); the
+  patient's own state is ``awake_overrides``/``awake_hr_bpm``/``awake_valves``.  ``baseline``
+  computes both; the indication to start (``start_course``) is the awake grade; every
+  decision is taken on the intraprocedural state; ``awake_outcome`` computes the final
+  valve awake, which is the reported result (``finish``: MVARC on it).
+* ``realise`` (between ``target`` and ``grasp``): each attempt lands at its target plus a
+  seeded placement error and grasps with a seeded depth factor
+  (:mod:`mitrasim.devices.variability`); the grasp, the clip model and the placed clip use
+  the realised position and effective arm.
+* ``measure`` reads the states with seeded beat-to-beat and reader noise
+  (:mod:`mitrasim.procedure.readings`): the decision grade and the gradient the rules see
+  are readings, not the model's values.
+* The draws are keyed per patient (``Context.keys``, from the seed) and numbered by clip and
+  attempt, so they do not depend on the batch; ``keys`` None (seed None) = the exact model
+  (no placement error, no reading noise).
 """
 
 from __future__ import annotations
@@ -74,6 +92,9 @@ from mitrasim.procedure.risks import (
     patient_multipliers, scale_odds,
 )
 from mitrasim.procedure.timing import PHASE_MINUTES, clip_minutes
+from mitrasim.devices.variability import STREAMS, grasp_depth_factor, normals, placement_error_mm
+from mitrasim.physiology.loading import loading_arrays, rows_in_state
+from mitrasim.procedure.readings import read_echo
 from mitrasim.procedure.rules import Rules
 from mitrasim.valve.clip import ValveRows, clipped_profiles_rows
 
@@ -94,8 +115,11 @@ __all__ = [
     "close_full",
     "device",
     "target",
+    "realise",
     "grasp",
     "clip_model",
+    "awake_outcome",
+    "AwakeOutcome",
     "simulate",
     "measure",
     "refusals",
@@ -128,6 +152,13 @@ class PlacedClip:
     grasp: str
     slda_multiplier: float
     effective: bool = True
+    spacer_mm: float = 0.0
+    grasp_depth_factor: float = 1.0  # effective arm = arm_length_mm · factor
+    target_mm: float | None = None  # where the clip was aimed (position_mm: where it landed)
+
+    @property
+    def effective_arm_mm(self) -> float:
+        return self.arm_length_mm * self.grasp_depth_factor
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -138,24 +169,28 @@ class Group:
     """Patients that share a valve grid size, a catalogue and rules: vectorised together."""
 
     ids: np.ndarray  # indices into the run
-    valves: ValveRows
+    valves: ValveRows  # in the procedure's loading state
     catalogue: Mapping[str, Device]
     rules: Rules
     planned: bool
+    awake_valves: ValveRows | None = None  # the patients' own (awake) valves; None = same as valves
 
     @property
     def devices(self) -> list[Device]:
         return list(self.catalogue.values())
 
 
-def make_groups(setups: Sequence[Any]) -> list[Group]:
-    """Patients grouped by valve grid size, catalogue, rules and planned/unplanned (first-seen order)."""
+def make_groups(setups: Sequence[Any], loading: str = "awake") -> list[Group]:
+    """Patients grouped by valve grid size, catalogue, rules and planned/unplanned (first-seen order);
+    ``valves`` in the ``loading`` state, ``awake_valves`` as given."""
     by: dict[tuple[Any, ...], list[int]] = {}
     for i, s in enumerate(setups):
         by.setdefault((s.valve.s_mm.size, id(s.catalogue), s.rules, bool(s.planned)), []).append(i)
     out = []
     for (_, _, rules, planned), ids in by.items():
-        out.append(Group(np.array(ids), ValveRows.from_valves([setups[i].valve for i in ids]), setups[ids[0]].catalogue, rules, planned))
+        awake = ValveRows.from_valves([setups[i].valve for i in ids])
+        state = awake if loading == "awake" else rows_in_state(awake, loading)
+        out.append(Group(np.array(ids), state, setups[ids[0]].catalogue, rules, planned, awake))
     return out
 
 
@@ -180,19 +215,36 @@ class Context:
     groups: list[Group]
     risk: dict[str, np.ndarray] = field(default_factory=dict)  # odds multipliers per event (risks.patient_multipliers)
     engine_seconds: float = 0.0
+    loading: str = "awake"
+    awake_overrides: list[dict[str, float]] = field(default_factory=list)
+    awake_hr_bpm: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    keys: np.ndarray | None = None  # per-patient draw keys; None = no variability, exact readings
 
     @classmethod
-    def build(cls, setups: Sequence[Any], U: np.ndarray, rates: ComplicationRates, cd: float, settings: Any) -> "Context":
+    def build(
+        cls, setups: Sequence[Any], U: np.ndarray, rates: ComplicationRates, cd: float, settings: Any,
+        *, loading: str = "awake", keys: np.ndarray | None = None,
+    ) -> "Context":
+        """The run's context; ``loading`` the state the procedure runs in (``"anaesthesia"``:
+        decisions under GA, outcomes awake; ``"awake"``: one state)."""
         setups = list(setups)
 
         def rule(name: str) -> np.ndarray:
             return np.array([getattr(s.rules, name) for s in setups], dtype=float)
 
+        presets = [s.preset for s in setups]
+        awake_over = [dict(s.overrides) for s in setups]
+        awake_hr = np.array([s.hr_bpm for s in setups], dtype=float)
+        over, hr = loading_arrays(presets, awake_over, awake_hr, loading)
         return cls(
             setups=setups,
-            presets=[s.preset for s in setups],
-            overrides=[dict(s.overrides) for s in setups],
-            hr_bpm=np.array([s.hr_bpm for s in setups], dtype=float),
+            presets=presets,
+            overrides=over,
+            hr_bpm=hr,
+            loading=loading,
+            awake_overrides=awake_over,
+            awake_hr_bpm=awake_hr,
+            keys=keys,
             secondary=np.array([s.etiology == "secondary" for s in setups]),
             max_gradient_mmhg=rule("max_gradient_mmhg"),
             min_mva_cm2=rule("min_mva_cm2"),
@@ -203,7 +255,7 @@ class Context:
             rates=rates,
             cd=cd,
             settings=settings,
-            groups=make_groups(setups),
+            groups=make_groups(setups, loading),
             risk=patient_multipliers([s.risk for s in setups]),
         )
 
@@ -228,6 +280,7 @@ class Course:
     clip_width_mm: np.ndarray
     clip_arm_mm: np.ndarray
     clip_effective: np.ndarray
+    clip_spacer_mm: np.ndarray
     n_clips: np.ndarray
     attempts: np.ndarray  # clips tried (rounds with a candidate)
     grasps: np.ndarray  # grasps: each clip's first grasp and each move
@@ -242,6 +295,8 @@ class Course:
     clips: list[list[Any]]
     steps: list[list[Any]]
     stop_reason: list[str]
+    read_gradient_mmhg: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n,) the current state's gradient as read
+    read_eroa_cm2: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n,) the current state's EROA as read
 
     def effective_positions(self, ids: np.ndarray) -> np.ndarray:
         """(m, MAX_SLOTS) positions of the effective clips of patients ``ids`` (NaN elsewhere)."""
@@ -256,12 +311,22 @@ class Course:
 
 @dataclass
 class Baseline:
-    """The patients without a clip: states, echo arrays, ASE and decision grades."""
+    """The patients without a clip: states, echo arrays, ASE and decision grades; ``hemo``..
+    ``decision`` awake (the model's values: the indication), ``intra_*`` in the procedure's
+    loading state as read at the start of the procedure (the same objects when it is awake)."""
 
     hemo: BatchHemo
     echo: dict[str, np.ndarray]
     grade: np.ndarray
     decision: np.ndarray
+    intra_hemo: BatchHemo | None = None
+    intra_echo: dict[str, np.ndarray] | None = None
+    intra_grade: np.ndarray | None = None
+    intra_decision: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.intra_hemo is None:
+            self.intra_hemo, self.intra_echo, self.intra_grade, self.intra_decision = self.hemo, self.echo, self.grade, self.decision
 
 
 @dataclass
@@ -281,19 +346,35 @@ class Round:
     decision: np.ndarray | None = None
     refusal: np.ndarray | None = None
     before: dict[str, np.ndarray] = field(default_factory=dict)
+    attempt: np.ndarray | None = None  # attempt number within the patient's round
+    arm_factor: np.ndarray | None = None  # grasp-depth factor
+    target_mm: np.ndarray | None = None  # aimed position
 
     @property
     def gradient_mmhg(self) -> np.ndarray:
+        """The gradient as read (the reading after :func:`measure`; the model's before)."""
+        if self.echo is not None:
+            return self.echo["mean_gradient_mmhg"]
         assert self.hemo is not None
         return self.hemo.metrics["mean_gradient_mmhg"]
+
+    @property
+    def read_eroa_cm2(self) -> np.ndarray:
+        """The EROA as read (the reading after :func:`measure`; the model's before)."""
+        if self.echo is not None:
+            return self.echo["eroa_cm2"]
+        assert self.hemo is not None
+        return self.hemo.eroa_cm2
 
     def take(self, keep: np.ndarray, hemo: BatchHemo) -> "Round":
         """The candidates ``keep`` (sorted) with their simulated states ``hemo``."""
         g = self.grasp
+        opt = lambda a: None if a is None else a[keep]  # noqa: E731
         return Round(
             self.patient[keep], [self.device[j] for j in keep], self.position_mm[keep], self.first[keep],
             GraspNumbers(*(getattr(g, k)[keep] for k in GraspNumbers.__dataclass_fields__)),
             self.eroa_cm2[keep], self.mva_cm2[keep], hemo,
+            attempt=opt(self.attempt), arm_factor=opt(self.arm_factor), target_mm=opt(self.target_mm),
         )  # fmt: skip
 
 
@@ -314,18 +395,37 @@ class Decision:
 # ----------------------------------------------------------------------------- steps
 
 
+BASELINE_ATTEMPT = 1 << 16
+"""Attempt number of the reading at the start of the procedure (no clip yet)."""
+
+
 def baseline(ctx: Context) -> Baseline:
-    """Engine and echo of every patient without a clip (cold starts ordered by LV stiffness)."""
+    """Engine and echo of every patient without a clip, awake (the indication) and, under
+    anaesthesia, the intraprocedural state read at the start (warm-started from the awake
+    one); cold starts ordered by LV stiffness."""
     t0 = time.perf_counter()
     # cold starts: the LV passive stiffness predicts the beats to steady state best (grouping, see simulate_states)
-    key0 = np.array([o.get("lv_eb_mmhg_ml", 0.0) for o in ctx.overrides], dtype=float)
+    key0 = np.array([o.get("lv_eb_mmhg_ml", 0.0) for o in ctx.awake_overrides], dtype=float)
     eroa = np.array([s.valve.eroa_cm2 for s in ctx.setups])
     mva = np.array([s.valve.mva_cm2 for s in ctx.setups])
-    h0 = simulate_states(ctx.presets, ctx.overrides, ctx.hr_bpm, eroa, mva, ctx.cd, settings=ctx.settings, order_key=key0)
-    ctx.engine_seconds += time.perf_counter() - t0
+    h0 = simulate_states(ctx.presets, ctx.awake_overrides, ctx.awake_hr_bpm, eroa, mva, ctx.cd, settings=ctx.settings, order_key=key0)
     e0 = echo_arrays(h0, ctx.secondary)
     g0, d0 = grade_arrays(e0, ctx.secondary)
-    return Baseline(h0, e0, g0, d0)
+    if ctx.loading == "awake":
+        ctx.engine_seconds += time.perf_counter() - t0
+        if ctx.keys is None:
+            return Baseline(h0, e0, g0, d0)
+        everyone = np.arange(ctx.n)
+        ei, gi, di = measure(ctx, everyone, h0, np.zeros(ctx.n, int), np.full(ctx.n, BASELINE_ATTEMPT))
+        return Baseline(h0, e0, g0, d0, h0, ei, gi, di)
+    eroa_i = np.empty(ctx.n)
+    for grp in ctx.groups:  # the groups' valves are in the procedure's loading state
+        vr = grp.valves
+        eroa_i[grp.ids] = vr.discharge_coeff * vr.gap_mm.sum(axis=1) * vr.ds_mm / 100.0
+    hi = simulate_states(ctx.presets, ctx.overrides, ctx.hr_bpm, eroa_i, mva, ctx.cd, initial_state=h0.final_state, settings=ctx.settings)
+    ctx.engine_seconds += time.perf_counter() - t0
+    ei, gi, di = measure(ctx, np.arange(ctx.n), hi, np.zeros(ctx.n, int), np.full(ctx.n, BASELINE_ATTEMPT))
+    return Baseline(h0, e0, g0, d0, hi, ei, gi, di)
 
 
 def start_course(ctx: Context, b: Baseline) -> Course:
@@ -335,22 +435,32 @@ def start_course(ctx: Context, b: Baseline) -> Course:
     ok0 = steady_ok(b.hemo)
     target = np.array([s.rules.target_residual_grade for s in ctx.setups], dtype=int)
     why = np.where(~ok0, 1, np.where(b.decision <= target, 2, 0))
+    assert b.intra_hemo is not None and b.intra_grade is not None and b.intra_decision is not None
     course = Course(
-        hemo=b.hemo.take(np.arange(n)), grade=b.grade.copy(), decision=b.decision.copy(),
+        hemo=b.intra_hemo.take(np.arange(n)), grade=b.intra_grade.copy(), decision=b.intra_decision.copy(),
         clip_pos_mm=np.full((n, MAX_SLOTS), np.nan), clip_width_mm=np.full((n, MAX_SLOTS), np.nan),
         clip_arm_mm=np.full((n, MAX_SLOTS), np.nan), clip_effective=np.zeros((n, MAX_SLOTS), bool),
-        n_clips=np.zeros(n, dtype=int), attempts=np.zeros(n, dtype=int), grasps=np.zeros(n, dtype=int),
+        clip_spacer_mm=np.zeros((n, MAX_SLOTS)), n_clips=np.zeros(n, dtype=int), attempts=np.zeros(n, dtype=int), grasps=np.zeros(n, dtype=int),
         repositions=np.zeros(n, dtype=int), exchanges=np.zeros(n, dtype=int), minutes=np.zeros(n), accessed=np.zeros(n, bool),
         ended_by=[""] * n, active=why == 0,
         aborted=np.zeros(n, bool), events={e: np.zeros(n, bool) for e in (*PATIENT_EVENTS, "slda", "embolization")},
         clips=[[] for _ in range(n)], steps=[[] for _ in range(n)], stop_reason=[""] * n,
+        read_gradient_mmhg=np.array((b.intra_echo or {}).get("mean_gradient_mmhg", b.intra_hemo.metrics["mean_gradient_mmhg"]), dtype=float),
+        read_eroa_cm2=np.array((b.intra_echo or {}).get("eroa_cm2", b.intra_hemo.eroa_cm2), dtype=float),
     )  # fmt: skip
     h, m = b.hemo, b.hemo.metrics
+    hi, ei = b.intra_hemo, b.intra_echo
+    assert ei is not None
     for i in range(n):
         course.steps[i].append(oplog.baseline_entry(
             float(h.eroa_cm2[i]), float(m["rvol_ml"][i]), float(b.echo["rf_pct"][i]), int(b.grade[i]), int(b.decision[i]),
             float(m["mean_gradient_mmhg"][i]), float(h.mva_cm2[i]),
         ))  # fmt: skip
+        if ctx.loading != "awake" and why[i] == 0:
+            course.steps[i].append(oplog.intraprocedural_entry(
+                ctx.loading, float(ctx.hr_bpm[i]), float(ei["eroa_cm2"][i]), int(b.intra_grade[i]), int(b.intra_decision[i]),
+                float(ei["mean_gradient_mmhg"][i]),
+            ))  # fmt: skip
         if why[i]:
             course.stop_reason[i] = oplog.start_stop_reason(int(why[i]), int(b.decision[i]), int(target[i]))
     return course
@@ -373,7 +483,7 @@ def close_full(ctx: Context, course: Course, ids: np.ndarray) -> np.ndarray:
 def residual_gap(grp: Group, course: Course, loc: np.ndarray) -> np.ndarray:
     """(m, G) residual gap of the group's rows ``loc`` with their effective clips in place."""
     ids = grp.ids[loc]
-    g, _ = clipped_profiles_rows(grp.valves, loc, course.effective_positions(ids), course.clip_width_mm[ids], course.clip_arm_mm[ids])
+    g, _ = clipped_profiles_rows(grp.valves, loc, course.effective_positions(ids), course.clip_width_mm[ids], course.clip_arm_mm[ids], spacers_mm=course.clip_spacer_mm[ids])
     return g
 
 
@@ -398,6 +508,25 @@ def target(ctx: Context, grp: Group, course: Course, loc: np.ndarray, g_res: np.
     return candidate_positions(grp.valves, loc, g_res, dev, course.clip_pos_mm[ids], course.clip_width_mm[ids], R.reposition_offsets_mm, grp.catalogue, exchange=R.device_exchange)
 
 
+def realise(ctx: Context, grp: Group, course: Course, cands: Candidates) -> Candidates:
+    """Each attempt as it lands: its target plus the seeded placement error (kept inside the
+    line), and its seeded grasp-depth factor (:mod:`mitrasim.devices.variability`); numbered
+    by clip and attempt (0 = the first attempt of the round)."""
+    rows = cands.rows
+    start = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if rows.size else np.zeros(0, int)
+    attempt = np.arange(rows.size) - np.repeat(start, np.diff(np.r_[start, rows.size]))
+    if ctx.keys is None or rows.size == 0:
+        return Candidates(rows, cands.device, cands.position_mm, cands.first, cands.grasp, np.ones(rows.size), attempt, cands.position_mm.copy())
+    pid = grp.ids[rows]
+    k = course.n_clips[pid]
+    keys = ctx.keys[pid]
+    half = 0.5 * np.array([grp.devices[d].width_mm for d in cands.device])
+    L = grp.valves.line_length_mm[rows]
+    pos = np.clip(cands.position_mm + placement_error_mm(normals(keys, STREAMS["placement"], k, attempt)), half, L - half)
+    factor = grasp_depth_factor(normals(keys, STREAMS["depth"], k, attempt))
+    return Candidates(rows, cands.device, pos, cands.first, cands.grasp, factor, attempt, cands.position_mm.copy())
+
+
 def grasp(grp: Group, cands: Candidates, loc: np.ndarray, g_res: np.ndarray) -> Candidates:
     """The candidates with their grasp status and SLDA multiplier (:func:`~mitrasim.procedure.batched.grasp_candidates`)."""
     return grasp_candidates(grp.valves, loc, g_res, cands, grp.catalogue)
@@ -410,11 +539,12 @@ def clip_model(course: Course, parts: Sequence[tuple[Group, Candidates]]) -> Rou
         pid = grp.ids[c.rows]
         devs = grp.devices
         w_new = np.array([devs[k].width_mm for k in c.device])
-        a_new = np.array([devs[k].arm_length_mm for k in c.device])
+        a_new = np.array([devs[k].arm_length_mm for k in c.device]) * (1.0 if c.arm_factor is None else c.arm_factor)
         P = np.concatenate([course.effective_positions(pid), c.position_mm[:, None]], axis=1)
         W = np.concatenate([course.clip_width_mm[pid], w_new[:, None]], axis=1)
         A = np.concatenate([course.clip_arm_mm[pid], a_new[:, None]], axis=1)
-        g, w = clipped_profiles_rows(grp.valves, c.rows, P, W, A)
+        S = np.concatenate([course.clip_spacer_mm[pid], np.array([devs[k].spacer_mm for k in c.device])[:, None]], axis=1)
+        g, w = clipped_profiles_rows(grp.valves, c.rows, P, W, A, spacers_mm=S)
         vr = grp.valves
         eroa_l.append(vr.discharge_coeff[c.rows] * g.sum(axis=1) * vr.ds_mm[c.rows] / 100.0)
         mva_l.append(w.sum(axis=1) * vr.ds_mm[c.rows] / 100.0)
@@ -422,10 +552,13 @@ def clip_model(course: Course, parts: Sequence[tuple[Group, Candidates]]) -> Rou
         dev_l.extend(devs[k] for k in c.device)
     keys = GraspNumbers.__dataclass_fields__
     grasp_all = GraspNumbers(*(np.concatenate([getattr(c.grasp, k) for _, c in parts]) for k in keys))
+    cat = lambda name, fill: np.concatenate([fill(c) if getattr(c, name) is None else getattr(c, name) for _, c in parts])  # noqa: E731
     return Round(
         patient=np.concatenate(pid_l), device=dev_l, position_mm=np.concatenate([c.position_mm for _, c in parts]),
         first=np.concatenate([c.first for _, c in parts]), grasp=grasp_all,
         eroa_cm2=np.concatenate(eroa_l), mva_cm2=np.concatenate(mva_l),
+        attempt=cat("attempt", lambda c: np.where(c.first, 0, 1)), arm_factor=cat("arm_factor", lambda c: np.ones(c.rows.size)),
+        target_mm=cat("target_mm", lambda c: c.position_mm),
     )  # fmt: skip
 
 
@@ -441,20 +574,24 @@ def simulate(ctx: Context, course: Course, rnd: Round, j: np.ndarray, init: np.n
     return h
 
 
-def measure(ctx: Context, patients: np.ndarray, hemo: BatchHemo) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Echo arrays, ASE grade (−1 indeterminate) and decision grade of states ``hemo`` of ``patients``."""
+def measure(ctx: Context, patients: np.ndarray, hemo: BatchHemo, clip: np.ndarray | None = None, attempt: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Echo arrays as read, ASE grade (−1 indeterminate) and decision grade of states ``hemo`` of
+    ``patients``; the reading of clip ``clip``, attempt ``attempt`` (:func:`mitrasim.procedure.readings.read_echo`;
+    exact when the context has no keys)."""
     ech = echo_arrays(hemo, ctx.secondary[patients])
+    if ctx.keys is not None and clip is not None and attempt is not None:
+        ech = read_echo(ech, ctx.keys[patients], clip, attempt)
     grd, dec = grade_arrays(ech, ctx.secondary[patients])
     return ech, grd, dec
 
 
-def refusals(ctx: Context, course: Course, patients: np.ndarray, hemo: BatchHemo, decision: np.ndarray, status: np.ndarray) -> np.ndarray:
+def refusals(ctx: Context, course: Course, patients: np.ndarray, hemo: BatchHemo, decision: np.ndarray, status: np.ndarray, gradient_mmhg: np.ndarray | None = None) -> np.ndarray:
     """:class:`Refusal` per candidate state (``patients`` its patient, ``status`` its grasp); the
     first that applies in :data:`~mitrasim.procedure.codes.REFUSAL_PRECEDENCE`.  The limits are
     :func:`~mitrasim.procedure.protocol.gradient_ok` and :func:`~mitrasim.procedure.protocol.area_ok`;
     a clip that raises the decision grade is never released; one that keeps it must cut the EROA
-    by at least ``min_eroa_reduction``."""
-    gg = hemo.metrics["mean_gradient_mmhg"]
+    by at least ``min_eroa_reduction``.  ``gradient_mmhg``: the gradient as read (default: the model's)."""
+    gg = hemo.metrics["mean_gradient_mmhg"] if gradient_mmhg is None else gradient_mmhg
     before = course.decision[patients]
     helps = (decision < before) | (hemo.eroa_cm2 <= (1.0 - ctx.min_eroa_reduction[patients]) * course.hemo.eroa_cm2[patients])
     bad = {
@@ -482,9 +619,11 @@ def simulate_round(ctx: Context, course: Course, rnd: Round) -> Round:
     pi = rnd.patient
     ia = np.flatnonzero(rnd.first)
     ha = simulate(ctx, course, rnd, ia)
-    _, _, dec_a = measure(ctx, pi[ia], ha)
+    clip_no = course.n_clips[pi]
+    att = np.where(rnd.first, 0, 1) if rnd.attempt is None else rnd.attempt
+    ech_a, _, dec_a = measure(ctx, pi[ia], ha, clip_no[ia], att[ia])
     open_p = np.zeros(n, bool)
-    open_p[pi[ia]] = (refusals(ctx, course, pi[ia], ha, dec_a, rnd.grasp.status[ia]) != Refusal.NONE) | (dec_a > 0)
+    open_p[pi[ia]] = (refusals(ctx, course, pi[ia], ha, dec_a, rnd.grasp.status[ia], ech_a["mean_gradient_mmhg"]) != Refusal.NONE) | (dec_a > 0)
     ib = np.flatnonzero(~rnd.first & open_p[pi])
     keep = np.sort(np.concatenate([ia, ib]))
     hb = None
@@ -496,12 +635,13 @@ def simulate_round(ctx: Context, course: Course, rnd: Round) -> Round:
         hb = simulate(ctx, course, rnd, ib, init_b)
     out = rnd.take(keep, merge_hemo(keep, (ia, ha), (ib, hb)))
     assert out.hemo is not None
-    out.echo, out.grade, out.decision = measure(ctx, out.patient, out.hemo)
-    out.refusal = refusals(ctx, course, out.patient, out.hemo, out.decision, out.grasp.status)
+    out.echo, out.grade, out.decision = measure(ctx, out.patient, out.hemo, clip_no[keep], att[keep])
+    out.refusal = refusals(ctx, course, out.patient, out.hemo, out.decision, out.grasp.status, out.echo["mean_gradient_mmhg"])
     # the patient's state before this clip (for the log)
     q = out.patient
     m = course.hemo.metrics
-    out.before = {"eroa_cm2": course.hemo.eroa_cm2[q].copy(), "decision": course.decision[q].copy(), **{k: m[k][q].copy() for k in ("mean_gradient_mmhg", "la_mean_mmhg", "la_vwave_mmhg")}}
+    out.before = {"eroa_cm2": course.read_eroa_cm2[q].copy(), "decision": course.decision[q].copy(), "mean_gradient_mmhg": course.read_gradient_mmhg[q].copy(),
+                  **{k: m[k][q].copy() for k in ("la_mean_mmhg", "la_vwave_mmhg")}}
     return out
 
 
@@ -568,7 +708,12 @@ def placed_clips(ctx: Context, rnd: Round, d: Decision) -> list[PlacedClip | Non
             continue
         dv, pos = rnd.device[j], float(rnd.position_mm[j])
         valve = ctx.setups[int(d.patient[r])].valve
-        out.append(PlacedClip(dv.name, pos, dv.width_mm, dv.arm_length_mm, oplog.scallop_label(valve, pos), GraspStatus(int(rnd.grasp.status[j])).word, float(rnd.grasp.multiplier[j])))
+        factor = 1.0 if rnd.arm_factor is None else float(rnd.arm_factor[j])
+        aimed = pos if rnd.target_mm is None else float(rnd.target_mm[j])
+        out.append(PlacedClip(
+            dv.name, pos, dv.width_mm, dv.arm_length_mm, oplog.scallop_label(valve, pos), GraspStatus(int(rnd.grasp.status[j])).word,
+            float(rnd.grasp.multiplier[j]), spacer_mm=dv.spacer_mm, grasp_depth_factor=factor, target_mm=aimed,
+        ))  # fmt: skip
     return out
 
 
@@ -603,8 +748,9 @@ def apply_round(ctx: Context, course: Course, rnd: Round, d: Decision, placed: S
             continue
         clip = placed[r]
         course.clips[i].append(clip)
-        course.clip_pos_mm[i, kk], course.clip_width_mm[i, kk], course.clip_arm_mm[i, kk] = clip.position_mm, clip.width_mm, clip.arm_length_mm
+        course.clip_pos_mm[i, kk], course.clip_width_mm[i, kk], course.clip_arm_mm[i, kk] = clip.position_mm, clip.width_mm, clip.effective_arm_mm
         course.clip_effective[i, kk] = True
+        course.clip_spacer_mm[i, kk] = clip.spacer_mm
         course.n_clips[i] = kk + 1
         if d.slda[r]:
             clip.effective = False
@@ -631,6 +777,8 @@ def apply_round(ctx: Context, course: Course, rnd: Round, d: Decision, placed: S
         tp, tj = np.array(take_p), np.array(take_j)
         assign_hemo(course.hemo, tp, rnd.hemo, tj)  # type: ignore[arg-type]
         course.grade[tp], course.decision[tp] = rnd.grade[tj], rnd.decision[tj]  # type: ignore[index]
+        course.read_gradient_mmhg[tp] = rnd.gradient_mmhg[tj]
+        course.read_eroa_cm2[tp] = rnd.read_eroa_cm2[tj]
     return nxt, state_dec
 
 
@@ -727,18 +875,64 @@ def post_events(ctx: Context, course: Course) -> dict[int, list[str]]:
     return out
 
 
-def finish(ctx: Context, course: Course, b: Baseline) -> tuple[dict[str, np.ndarray], list[MVARCEndpoints]]:
+@dataclass
+class AwakeOutcome:
+    """The final valve in the patient's own (awake) state: the reported result."""
+
+    hemo: BatchHemo
+    echo: dict[str, np.ndarray]
+    grade: np.ndarray
+    decision: np.ndarray
+
+
+def awake_outcome(ctx: Context, course: Course, b: Baseline) -> AwakeOutcome:
+    """The final valve (effective clips as placed, with their effective arms and spacers) in the
+    awake state: EROA and MVA from the awake valve rows, the engine at the awake parameters
+    (warm-started from the awake baseline), echo without reading noise.  Patients without an
+    effective clip keep their awake baseline."""
+    n = ctx.n
+    if ctx.loading == "awake":  # the course's states are the model's awake states (readings aside)
+        ech = echo_arrays(course.hemo, ctx.secondary)
+        grd, dec = grade_arrays(ech, ctx.secondary)
+        return AwakeOutcome(course.hemo.take(np.arange(n)), ech, grd, dec)
+    eroa, mva = b.hemo.eroa_cm2.copy(), b.hemo.mva_cm2.copy()
+    for grp in ctx.groups:
+        vr = grp.awake_valves if grp.awake_valves is not None else grp.valves
+        ids = grp.ids
+        loc = np.arange(ids.size)
+        g, w = clipped_profiles_rows(vr, loc, course.effective_positions(ids), course.clip_width_mm[ids], course.clip_arm_mm[ids], spacers_mm=course.clip_spacer_mm[ids])
+        has = course.clip_effective[ids].any(axis=1)
+        eroa[ids] = np.where(has, vr.discharge_coeff * g.sum(axis=1) * vr.ds_mm / 100.0, eroa[ids])
+        mva[ids] = np.where(has, w.sum(axis=1) * vr.ds_mm / 100.0, mva[ids])
+    hemo = b.hemo.take(np.arange(n))
+    run = np.flatnonzero(course.clip_effective.any(axis=1))
+    if run.size:
+        t0 = time.perf_counter()
+        h = simulate_states(
+            [ctx.presets[p] for p in run], [ctx.awake_overrides[p] for p in run], ctx.awake_hr_bpm[run], eroa[run], mva[run], ctx.cd,
+            initial_state=b.hemo.final_state[run], settings=ctx.settings,
+        )  # fmt: skip
+        ctx.engine_seconds += time.perf_counter() - t0
+        assign_hemo(hemo, run, h, np.arange(run.size))
+    ech = echo_arrays(hemo, ctx.secondary)
+    grd, dec = grade_arrays(ech, ctx.secondary)
+    return AwakeOutcome(hemo, ech, grd, dec)
+
+
+def finish(ctx: Context, course: Course, b: Baseline, final: AwakeOutcome | None = None) -> tuple[dict[str, np.ndarray], list[MVARCEndpoints]]:
     """The final echo arrays and the MVARC endpoints (:mod:`mitrasim.mvarc`: technical, device and
     procedural success) from the baseline and final decision grades, the final planimetric MVA and
-    gradient, the clips left in the valve and the complications (after :func:`post_events`)."""
-    fe = echo_arrays(course.hemo, ctx.secondary)
+    gradient, the clips left in the valve and the complications (after :func:`post_events`);
+    ``final`` the awake outcome (default: the course's state)."""
+    if final is None:
+        final = AwakeOutcome(course.hemo, echo_arrays(course.hemo, ctx.secondary), course.grade, course.decision)
     mvarc = []
     for i in range(ctx.n):
-        fg = float(course.hemo.metrics["mean_gradient_mmhg"][i])
-        echo = evaluate_mvarc(int(b.decision[i]), int(course.decision[i]), eoa_after_cm2=max(float(course.hemo.mva_cm2[i]), 1e-3), mean_gradient_after_mmhg=max(0.0, fg))
+        fg = float(final.hemo.metrics["mean_gradient_mmhg"][i])
+        echo = evaluate_mvarc(int(b.decision[i]), int(final.decision[i]), eoa_after_cm2=max(float(final.hemo.mva_cm2[i]), 1e-3), mean_gradient_after_mmhg=max(0.0, fg))
         events = events_from_complications({k: bool(v[i]) for k, v in course.events.items()}, len(course.clips[i]))
         mvarc.append(evaluate_endpoints(echo, events))
-    return fe, mvarc
+    return final.echo, mvarc
 
 
 # ----------------------------------------------------------------------------- arrays of states

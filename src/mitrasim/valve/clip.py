@@ -1,46 +1,82 @@
 """mitrasim's reduced-order clip model (its own; no open-source model is known).
 
-A clip ``k`` of width ``W_k`` (mm) and arm length ``ℓ_k`` (mm) placed at
-``c_k`` (mm along the coaptation line) acts on the baseline profiles ``g`` (systolic
-gap) and ``w`` (diastolic opening) of :mod:`mitrasim.valve.geometry`:
+A device ``k`` of width ``W_k`` (mm, clip arms or PASCAL paddles), arm length
+``ℓ_k`` (mm) and spacer thickness ``t_k`` (mm; 0 for MitraClip, PASCAL's central
+spacer holds the two leaflets this far apart) placed at ``c_k`` (mm along the
+coaptation line) acts on the baseline profiles ``g`` (systolic gap) and ``w``
+(diastolic opening) of :mod:`mitrasim.valve.geometry`:
 
-1. **Closure.**  Over its width, ``|s − c_k| ≤ W_k/2``, both leaflets are held
-   together: ``g = w = 0``.
-2. **Restriction.**  Beyond the clip edge, at distance ``d = |s − c_k| − W_k/2``,
-   the leaflet edges are pinned, so they can neither part fully in systole nor
-   open fully in diastole.  Both profiles are multiplied by a smooth taper
+1. **Closure.**  Over its width, ``|s − c_k| ≤ W_k/2``, the leaflets are held
+   against each other (or against the spacer, which fills the space between
+   them): ``g = w = 0``.
+2. **Grasp.**  What the device holds at its site: the largest gap under it
+   ``g_c``, the leaflet lengths ``A, P`` at its centre, the worst leaflet
+   calcification grade under it (mobility factor ``m_c``,
+   :data:`mitrasim.valve.geometry.CALCIFICATION_MOBILITY`: stiff tissue enters
+   the arms only that far) and the valve's tenting depth ``T``.  The grasp depth
+   (leaflet tissue inside the arms) is
+
+       ℓ_g = m_c · clip(min(ℓ, ℓ_avail), 0, ·),
+       ℓ_avail = min(A, P) − max(0, g_c − t)/2 − τ,   τ = max(0, T − T_free),
+
+   (:func:`available_leaflet_mm`, the same rule as the grasp assessment in
+   :mod:`mitrasim.devices.grasp`): half the gap still to be bridged is lost
+   from each leaflet (a spacer of thickness ``t`` bridges ``t`` of it), and
+   tethering beyond ``T_free`` pulls the tips apically so that each mm of
+   excess tenting costs a mm of graspable leaflet (model choice).
+3. **Restriction.**  Beyond the device edge, at ``d = |s − c_k| − W_k/2``, the
+   leaflet edges are pinned, so they can neither part fully in systole nor open
+   fully in diastole.  Both profiles are multiplied by a smooth taper
 
        φ(d; λ) = 3u² − 2u³,  u = min(1, d/λ)   (φ(0) = 0, φ(λ) = 1, C¹),
 
-   with a zone length proportional to the arm length (the arms hold leaflet
-   tissue that deep) and inversely proportional to the leaflets' slack:
+   with zone lengths
 
-       λ_sys = a_sys · ℓ / σ,   λ_dia = a_dia · ℓ / σ,
-       σ = clip((A(c) + P(c)) / (σ_ref · D_AP), 0.6, 1.6),
+       λ_sys = a_sys · κ_k · ℓ_g / σ,     λ_dia = a_dia · ℓ / (σ · m_c),
+       σ = clip((A + P) / (σ_ref · D_AP), 0.6, 1.6).
 
-   ``A, P`` the leaflet lengths at the clip.  Long, redundant leaflets (Barlow)
-   have slack σ > 1 and a short restricted zone; short or tethered ones a long
-   one.  Several clips multiply their tapers: ``Φ = Π_k φ_k``.
-3. **Annulus.**  Pulling the leaflets together shortens the antero-posterior
-   diameter by the fraction ``ε = min(ε_max, k_AP · Σ_k W_k)``, ``ε_max = 0.28``
-   (Caballero et al. 2020 upper bound).  The diastolic opening scales with
-   ``D_AP`` (geometry), so ``w ← (1 − ε) w``; the *functional* coaptation gap
-   closes by ``β·ε·D_AP``: ``g_fun ← max(0, g_fun − β ε D_AP)``; degenerative
-   gaps (prolapse, flail) are not closed by the annulus.
+   In systole the edge is held beside the device only as far as the grasped
+   tissue reaches (``ℓ_g``: a larger gap, shorter leaflets, deeper tenting or
+   calcified tissue leave a shorter zone and more residual beside the device),
+   scaled by the lesion's hold ``κ`` (:data:`LESION_HOLD`: a flail edge has no
+   chordal support and springs back sooner than a prolapsing one; tethered
+   leaflets are the reference, 1) under the device; long redundant leaflets
+   (Barlow, σ > 1) have a shorter zone.  In diastole the pinned arms restrict
+   opening over a zone set by the arm length; stiff (calcified) leaflets carry
+   the restriction further (``1/m_c``), which lowers the area and raises the
+   gradient.  Several devices multiply their factors.
+4. **Spacer.**  PASCAL's spacer keeps the leaflets ``t`` apart at the device,
+   so beside it the diastolic opening does not fall below ``t``: the diastolic
+   factor of device ``k`` is ``ψ_k = φ_k + (1 − φ_k) · min(1, t_k / w)`` for
+   ``d > 0`` (0 inside the device).  A spacer therefore leaves a larger valve
+   area than a clip of the same width, and the wider PASCAL (larger spacer)
+   reduces the area less than PASCAL Ace (Paukovitsch et al. 2024).
+5. **Annulus.**  Pulling the leaflets together shortens the antero-posterior
+   diameter by ``ε = μ_MAC · min(ε_max, k_AP · Σ_k W_k)``, ``ε_max = 0.28``
+   (Caballero et al. 2020 upper bound), ``μ_MAC`` the share of that shortening a
+   calcified annulus still allows (:data:`MAC_ANNULAR_FACTOR`).  The diastolic
+   opening scales with ``D_AP``, so ``w ← (1 − ε) w``; the *functional*
+   coaptation gap closes by ``β·ε·D_AP``: ``g_fun ← max(0, g_fun − β ε D_AP)``;
+   degenerative gaps (prolapse, flail) are not closed by the annulus.
 
-So ``g' = max(g_deg, g_fun') · Φ_sys`` and ``w' = (1 − ε) · w · Φ_dia``;
-``eroa_cm2 = C_d Σ g' Δs/100``, ``mva_cm2 = Σ w' Δs/100``.
+So ``g' = max(g_deg, g_fun') · Π_k φ_k(λ_sys)`` and
+``w' = (1 − ε) · w · Π_k ψ_k(λ_dia)``; ``eroa_cm2 = C_d Σ g' Δs/100``,
+``mva_cm2 = Σ w' Δs/100``.
 
-Assumptions and limits: leaflets are thin, the clip sits perpendicular to the
-line and grasps symmetrically; tissue mechanics are replaced by the taper; the
-clip's effect does not depend on the driving pressure; a second clip next to a
-first one restricts a region already restricted (product of tapers), which
-gives diminishing returns.  Every operation is monotone: adding a clip never
-raises ``g`` or ``w`` anywhere, so more clips never increase EROA or MVA.
+Assumptions and limits: leaflets are thin, the device sits perpendicular to the
+line and grasps symmetrically (placement error and grasp-depth variation are
+applied by the caller: :mod:`mitrasim.devices.variability`); tissue mechanics
+are replaced by the taper; the effect does not depend on the driving pressure; a
+second device next to a first restricts a region already restricted (product of
+factors), which gives diminishing returns.  Every operation is monotone: adding
+a device never raises ``g`` or ``w`` anywhere, so more devices never increase
+EROA or MVA.
 
-Free parameters ``a_sys``, ``a_dia`` are calibrated in
-:mod:`mitrasim.valve.calibration` (defaults below are its result); ``k_AP``,
-``β``, ``σ_ref`` are model choices stated in :class:`ClipModelParams`.
+Free parameters ``a_sys``, ``a_dia`` and the PASCAL spacer thicknesses are
+calibrated in :mod:`mitrasim.valve.calibration` on named development anchors
+(Caballero 2020 computational model; TEER halves MVA; Paukovitsch 2024 3D-TEE
+planimetry of PASCAL vs PASCAL Ace); ``κ``, ``μ_MAC``, ``k_AP``, ``β``,
+``σ_ref``, ``T_free`` are model choices stated in :class:`ClipModelParams`.
 """
 
 from __future__ import annotations
@@ -50,7 +86,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mitrasim import citations
-from mitrasim.valve.geometry import Orifice, ValveModel, find_orifices
+from mitrasim.valve.geometry import CALCIFICATION_GRADES, CALCIFICATION_MOBILITY, LESION_KIND_CODE, TENTING_FREE_MM, Orifice, ValveModel, find_orifices
 
 __all__ = [
     "ClipModelParams",
@@ -58,6 +94,9 @@ __all__ = [
     "PlanAreas",
     "ClipResult",
     "smooth_taper",
+    "available_leaflet_mm",
+    "LESION_HOLD",
+    "MAC_ANNULAR_FACTOR",
     "clipped_profiles",
     "clipped_profiles_rows",
     "ValveRows",
@@ -73,6 +112,28 @@ citations.register(
     note="Clips reduced the anatomic regurgitant orifice area by up to 52% (one clip), the anatomic "
     "opening area by up to 71% (two clips) and the antero-posterior annulus diameter by up to 28%.",
 )
+
+citations.register(
+    "paukovitsch2024",
+    "Paukovitsch M et al. Effect of a smaller spacer in the PASCAL Ace on residual mitral valve orifice "
+    "area. Clin Res Cardiol (2024), doi 10.1007/s00392-023-02368-0.",
+    doi="10.1007/s00392-023-02368-0",
+    note="Functional MR, one device in A2/P2, 3D-TEE planimetry: relative MVOA reduction -45.9 +/- 7.6% "
+    "with PASCAL (P10) vs -56.3 +/- 7.0% with PASCAL Ace; more indirect annuloplasty with Ace.",
+)
+
+PAUKOVITSCH_MVA_REDUCTION = {"PASCAL": 0.459, "PASCAL Ace": 0.563}
+"""Relative MVOA reduction by one central device in functional MR (Paukovitsch 2024):
+the calibration anchor of the spacer thicknesses."""
+
+LESION_HOLD = {0: 1.0, LESION_KIND_CODE["tethering"]: 1.0, LESION_KIND_CODE["prolapse"]: 0.8, LESION_KIND_CODE["flail"]: 0.6}
+"""κ by lesion code under the device: how far beside it the grasped edge stays coapted,
+relative to a tethered leaflet (model choice [check]: no bench or imaging study giving the
+residual beside a clip by lesion type was found; a flail edge has no chordal support)."""
+
+MAC_ANNULAR_FACTOR = {0: 1.0, 1: 0.75, 2: 0.5, 3: 0.25}
+"""μ_MAC by annular calcification grade: share of the clip's antero-posterior shortening a
+calcified annulus allows (model choice [check])."""
 
 CABALLERO_AP_SHRINK_MAX = 0.28
 CABALLERO_REGURGITANT_REDUCTION_MAX = 0.52
@@ -92,8 +153,9 @@ class ClipModelParams:
     normal leaflets (A2 24 + P2 13 mm over AP 33 mm) have σ ≈ 1.
     """
 
-    systolic_zone_per_arm: float = 0.353
-    diastolic_zone_per_arm: float = 0.910
+    systolic_zone_per_arm: float = 0.471
+    diastolic_zone_per_arm: float = 0.895
+    tenting_free_mm: float = TENTING_FREE_MM
     ap_shrink_per_mm: float = 0.008
     ap_shrink_max: float = CABALLERO_AP_SHRINK_MAX
     functional_gap_closure: float = 0.2
@@ -135,14 +197,22 @@ def smooth_taper(d_mm: np.ndarray, zone_mm: np.ndarray) -> np.ndarray:
     return u * u * (3.0 - 2.0 * u)
 
 
-def _as_plan_arrays(positions_mm, widths_mm, arm_lengths_mm):
+def available_leaflet_mm(leaflet_mm, gap_mm, spacer_mm=0.0, tenting_mm=0.0, tenting_free_mm: float = TENTING_FREE_MM):
+    """``ℓ_avail = len − max(0, g − t)/2 − max(0, T − T_free)`` (mm): the leaflet a device
+    can reach (module docstring, step 2).  Used by the clip model and the grasp rule."""
+    bridged = np.maximum(0.0, np.asarray(gap_mm, dtype=float) - spacer_mm)
+    return np.asarray(leaflet_mm, dtype=float) - 0.5 * bridged - np.maximum(0.0, np.asarray(tenting_mm, dtype=float) - tenting_free_mm)
+
+
+def _as_plan_arrays(positions_mm, widths_mm, arm_lengths_mm, spacers_mm=0.0):
     pos = np.asarray(positions_mm, dtype=float)
     if pos.ndim == 1:
         pos = pos[None, :]
     wid = np.broadcast_to(np.asarray(widths_mm, dtype=float), pos.shape)
     arm = np.broadcast_to(np.asarray(arm_lengths_mm, dtype=float), pos.shape)
+    spc = np.nan_to_num(np.broadcast_to(np.asarray(0.0 if spacers_mm is None else spacers_mm, dtype=float), pos.shape), nan=0.0)
     present = np.isfinite(pos) & np.isfinite(wid) & np.isfinite(arm)
-    return pos, wid, arm, present
+    return pos, wid, arm, spc, present
 
 
 @dataclass(frozen=True)
@@ -167,6 +237,9 @@ class ValveRows:
     cleft: np.ndarray
     segment_edges_mm: np.ndarray  # (n, 4)
     discharge_coeff: np.ndarray
+    lesion_kind: np.ndarray  # (n, G) int code
+    tenting_depth_mm: np.ndarray  # (n,)
+    annular_calcification_grade: np.ndarray  # (n,) int
 
     @classmethod
     def from_valves(cls, valves: "list[ValveModel]") -> "ValveRows":
@@ -181,7 +254,8 @@ class ValveRows:
             anterior_mm=st("anterior_mm"), posterior_mm=st("posterior_mm"), gap_degenerative_mm=st("gap_degenerative_mm"),
             gap_functional_mm=st("gap_functional_mm"), opening_mm=st("opening_mm"), calcification_grade=st("calcification_grade"),
             cleft=st("cleft"), segment_edges_mm=np.array([v.segment_edges_mm for v in valves], dtype=float),
-            discharge_coeff=ar("discharge_coeff"),
+            discharge_coeff=ar("discharge_coeff"), lesion_kind=np.stack([v.lesion_kind_code for v in valves]),
+            tenting_depth_mm=ar("tenting_depth_mm"), annular_calcification_grade=np.array([v.annular_calcification_grade for v in valves], dtype=np.int64),
         )  # fmt: skip
 
     @property
@@ -195,48 +269,88 @@ class ValveRows:
         return np.clip(i, 0, self.s_mm.shape[1] - 1)
 
 
-def _clip_core(
-    s: np.ndarray,
-    ds: np.ndarray,
-    ap: np.ndarray,
-    anterior: np.ndarray,
-    posterior: np.ndarray,
-    gap_deg: np.ndarray,
-    gap_fun: np.ndarray,
-    opening: np.ndarray,
-    pos: np.ndarray,
-    wid: np.ndarray,
-    arm: np.ndarray,
-    present: np.ndarray,
-    p: ClipModelParams,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class _Site:
+    """Valve rows as the clip core needs them: ``(m, G)`` profiles, ``(m,)`` scalars."""
+
+    s: np.ndarray
+    ds: np.ndarray
+    ap: np.ndarray
+    anterior: np.ndarray
+    posterior: np.ndarray
+    gap_deg: np.ndarray
+    gap_fun: np.ndarray
+    opening: np.ndarray
+    calcification: np.ndarray
+    lesion_kind: np.ndarray
+    tenting_mm: np.ndarray
+    mac_grade: np.ndarray
+
+
+_MOBILITY_BY_CODE = np.array([CALCIFICATION_MOBILITY[g] for g in CALCIFICATION_GRADES])
+_HOLD_BY_CODE = np.array([LESION_HOLD[k] for k in range(len(LESION_KIND_CODE))])
+_MAC_BY_CODE = np.array([MAC_ANNULAR_FACTOR[k] for k in range(len(CALCIFICATION_GRADES))])
+
+
+def _under_device(v: _Site, pos: np.ndarray, w_eff: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``d`` (m, K, G): distance beyond each device's edge; ``under`` (m, K, G): cells it covers
+    (at least the cell holding its centre)."""
+    c = np.where(present, pos, 0.0)[:, :, None]
+    d = np.abs(v.s[:, None, :] - c) - 0.5 * w_eff[:, :, None]
+    under = (d <= 0.5 * v.ds[:, None, None]) & present[:, :, None]
+    return d, under
+
+
+def _grasp_site(v: _Site, pos, arm, spc, present, under, p: ClipModelParams):
+    """Step 2 of the module docstring: ``(ℓ_g, m_c, κ, σ)`` per device, each ``(m, K)``."""
+    G = v.s.shape[-1]
+    idx = np.clip(np.floor(np.where(present, pos, 0.0) / v.ds[:, None]).astype(int), 0, G - 1)
+    r = np.arange(v.anterior.shape[0])[:, None] if v.anterior.shape[0] > 1 else np.zeros((1, 1), dtype=int)
+    a_len, p_len = v.anterior[r, idx], v.posterior[r, idx]
+    g_site = np.where(under, np.maximum(v.gap_deg, v.gap_fun)[:, None, :], 0.0).max(axis=2)
+    calc = np.where(under, v.calcification[:, None, :], 0).max(axis=2)
+    kind = np.where(under, v.lesion_kind[:, None, :], 0).max(axis=2)
+    m_c = _MOBILITY_BY_CODE[calc]
+    avail = available_leaflet_mm(np.minimum(a_len, p_len), g_site, spc, v.tenting_mm[:, None], p.tenting_free_mm)
+    depth = m_c * np.clip(np.minimum(arm, avail), 0.0, None)
+    sigma = np.clip((a_len + p_len) / (p.slack_reference * v.ap[:, None]), *p.slack_bounds)
+    return depth, m_c, _HOLD_BY_CODE[kind], sigma
+
+
+def _clip_core(v: _Site, pos, wid, arm, spc, present, p: ClipModelParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The clip model's equations (module docstring) for ``(m, K)`` plans on ``(m, G)`` valve rows.
 
-    ``s``, ``anterior``, ``posterior``, ``gap_*``, ``opening``: ``(m, G)`` (or ``(1, G)``);
-    ``ds``, ``ap``: ``(m,)`` (or ``(1,)``).  Returns ``(g, w, ap_after)``.
+    Returns ``(g, w, ap_after)``.
     """
-    G = s.shape[-1]
     if present.shape[1] > 1 and not present.all():  # slots empty in every plan change nothing (factor 1, width 0)
         keep = present.any(axis=0)
         if not keep.any():
             keep[0] = True
-        pos, wid, arm, present = pos[:, keep], wid[:, keep], arm[:, keep], present[:, keep]
-    idx = np.clip(np.floor(np.where(present, pos, 0.0) / ds[:, None]).astype(int), 0, G - 1)
-    r = np.arange(anterior.shape[0])[:, None] if anterior.shape[0] > 1 else np.zeros((1, 1), dtype=int)
-    leaflets = anterior[r, idx] + posterior[r, idx]
-    sigma = np.clip(leaflets / (p.slack_reference * ap[:, None]), *p.slack_bounds)
-    lam_s = p.systolic_zone_per_arm * arm / sigma
-    lam_d = p.diastolic_zone_per_arm * arm / sigma
+        pos, wid, arm, spc, present = pos[:, keep], wid[:, keep], arm[:, keep], spc[:, keep], present[:, keep]
     w_eff = np.where(present, wid, 0.0)
-    d = np.abs(s[:, None, :] - np.where(present, pos, 0.0)[:, :, None]) - 0.5 * w_eff[:, :, None]
+    d, under = _under_device(v, pos, w_eff, present)
+    depth, m_c, hold, sigma = _grasp_site(v, pos, arm, spc, present, under, p)
+    lam_s = p.systolic_zone_per_arm * hold * depth / sigma
+    lam_d = p.diastolic_zone_per_arm * arm / (sigma * m_c)
     mask = present[:, :, None]
     phi_s = np.where(mask, smooth_taper(d, np.where(present, lam_s, 1.0)[:, :, None]), 1.0).prod(axis=1)
-    phi_d = np.where(mask, smooth_taper(d, np.where(present, lam_d, 1.0)[:, :, None]), 1.0).prod(axis=1)
-    shrink = np.minimum(p.ap_shrink_max, p.ap_shrink_per_mm * w_eff.sum(axis=1))
-    g_fun = np.maximum(0.0, gap_fun - (p.functional_gap_closure * shrink * ap)[:, None])
-    g = np.maximum(gap_deg, g_fun) * phi_s
-    w = opening * (1.0 - shrink)[:, None] * phi_d
-    return g, w, ap * (1.0 - shrink)
+    phi_d = smooth_taper(d, np.where(present, lam_d, 1.0)[:, :, None])
+    floor = np.where(d > 0, np.minimum(1.0, spc[:, :, None] / np.maximum(v.opening[:, None, :], 1e-9)), 0.0)
+    psi_d = np.where(mask, phi_d + (1.0 - phi_d) * floor, 1.0).prod(axis=1)
+    shrink = _MAC_BY_CODE[v.mac_grade] * np.minimum(p.ap_shrink_max, p.ap_shrink_per_mm * w_eff.sum(axis=1))
+    g_fun = np.maximum(0.0, v.gap_fun - (p.functional_gap_closure * shrink * v.ap)[:, None])
+    g = np.maximum(v.gap_deg, g_fun) * phi_s
+    w = v.opening * (1.0 - shrink)[:, None] * psi_d
+    return g, w, v.ap * (1.0 - shrink)
+
+
+def _site_of_valve(valve: ValveModel, m: int) -> _Site:
+    one = lambda a: np.asarray(a)[None, ...]  # noqa: E731
+    return _Site(
+        one(valve.s_mm), np.full(m, valve.ds_mm), np.full(m, valve.ap_diameter_mm), one(valve.anterior_mm), one(valve.posterior_mm),
+        one(valve.gap_degenerative_mm), one(valve.gap_functional_mm), one(valve.opening_mm), one(np.asarray(valve.calcification_grade, dtype=np.int64)),
+        one(np.asarray(valve.lesion_kind_code, dtype=np.int64)), np.full(1, valve.tenting_depth_mm), np.full(1, int(valve.annular_calcification_grade)),
+    )  # fmt: skip
 
 
 def clipped_profiles(
@@ -245,6 +359,7 @@ def clipped_profiles(
     widths_mm: np.ndarray,
     arm_lengths_mm: np.ndarray,
     params: ClipModelParams = DEFAULT_CLIP_PARAMS,
+    spacers_mm: np.ndarray | float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Profiles after clipping, batched.
 
@@ -253,14 +368,9 @@ def clipped_profiles(
     Returns ``(g, w, ap_diameter_mm, n_clips)`` with ``g, w`` of shape
     ``(n_plans, n_grid)`` (anatomic mm) and the others ``(n_plans,)``.
     """
-    citations.cite("caballero2020")
-    pos, wid, arm, present = _as_plan_arrays(positions_mm, widths_mm, arm_lengths_mm)
-    one = lambda a: np.asarray(a, dtype=float)[None, ...]  # noqa: E731
-    g, w, ap = _clip_core(
-        one(valve.s_mm), np.full(pos.shape[0], valve.ds_mm), np.full(pos.shape[0], valve.ap_diameter_mm),
-        one(valve.anterior_mm), one(valve.posterior_mm), one(valve.gap_degenerative_mm), one(valve.gap_functional_mm),
-        one(valve.opening_mm), pos, wid, arm, present, params,
-    )  # fmt: skip
+    citations.cite("caballero2020", "paukovitsch2024")
+    pos, wid, arm, spc, present = _as_plan_arrays(positions_mm, widths_mm, arm_lengths_mm, spacers_mm)
+    g, w, ap = _clip_core(_site_of_valve(valve, pos.shape[0]), pos, wid, arm, spc, present, params)
     return g, w, ap, present.sum(axis=1)
 
 
@@ -271,19 +381,22 @@ def clipped_profiles_rows(
     widths_mm: np.ndarray,
     arm_lengths_mm: np.ndarray,
     params: ClipModelParams = DEFAULT_CLIP_PARAMS,
+    spacers_mm: np.ndarray | float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Profiles after clipping for plan ``j`` on valve ``rows[j]`` (many patients at once).
 
     ``positions_mm`` etc.: ``(m, max_clips)``, NaN = no clip; returns ``(g, w)`` of shape
     ``(m, G)``.  Same equations (and floating-point operations) as :func:`clipped_profiles`.
     """
-    citations.cite("caballero2020")
-    pos, wid, arm, present = _as_plan_arrays(positions_mm, widths_mm, arm_lengths_mm)
+    citations.cite("caballero2020", "paukovitsch2024")
+    pos, wid, arm, spc, present = _as_plan_arrays(positions_mm, widths_mm, arm_lengths_mm, spacers_mm)
     v = valves
-    g, w, _ = _clip_core(
-        v.s_mm[rows], v.ds_mm[rows], v.ap_diameter_mm[rows], v.anterior_mm[rows], v.posterior_mm[rows],
-        v.gap_degenerative_mm[rows], v.gap_functional_mm[rows], v.opening_mm[rows], pos, wid, arm, present, params,
+    site = _Site(
+        v.s_mm[rows], v.ds_mm[rows], v.ap_diameter_mm[rows], v.anterior_mm[rows], v.posterior_mm[rows], v.gap_degenerative_mm[rows],
+        v.gap_functional_mm[rows], v.opening_mm[rows], np.asarray(v.calcification_grade[rows], dtype=np.int64), v.lesion_kind[rows],
+        v.tenting_depth_mm[rows], v.annular_calcification_grade[rows],
     )  # fmt: skip
+    g, w, _ = _clip_core(site, pos, wid, arm, spc, present, params)
     return g, w
 
 
@@ -293,6 +406,7 @@ def evaluate_plans(
     widths_mm: np.ndarray,
     arm_lengths_mm: np.ndarray,
     params: ClipModelParams = DEFAULT_CLIP_PARAMS,
+    spacers_mm: np.ndarray | float = 0.0,
 ) -> PlanAreas:
     """EROA and MVA for many clip plans at once.
 
@@ -304,11 +418,12 @@ def evaluate_plans(
     widths_mm, arm_lengths_mm : same shape (or broadcastable): device width and arm
         length of each clip (see :func:`mitrasim.devices.device_arrays`).
     params : clip-model parameters.
+    spacers_mm : spacer thickness of each device (PASCAL; 0 = none), broadcastable.
 
     Returns :class:`PlanAreas` with ``eroa_cm2 = C_d Σ g' Δs/100`` and
     ``mva_cm2 = Σ w' Δs/100`` per plan (anatomic MVA, all orifices summed).
     """
-    g, w, ap, n = clipped_profiles(valve, positions_mm, widths_mm, arm_lengths_mm, params)
+    g, w, ap, n = clipped_profiles(valve, positions_mm, widths_mm, arm_lengths_mm, params, spacers_mm)
     ara = g.sum(axis=1) * valve.ds_mm / 100.0
     return PlanAreas(
         eroa_cm2=valve.discharge_coeff * ara,
@@ -325,6 +440,7 @@ def apply_clips(
     widths_mm,
     arm_lengths_mm,
     params: ClipModelParams = DEFAULT_CLIP_PARAMS,
+    spacers_mm=0.0,
 ) -> ClipResult:
     """One plan (1-D arrays of clips): profiles, areas and the orifices left.
 
@@ -334,7 +450,8 @@ def apply_clips(
     pos = np.atleast_1d(np.asarray(positions_mm, dtype=float))[None, :]
     wid = np.broadcast_to(np.asarray(widths_mm, dtype=float), pos.shape[1:])[None, :]
     arm = np.broadcast_to(np.asarray(arm_lengths_mm, dtype=float), pos.shape[1:])[None, :]
-    g, w, ap, _ = clipped_profiles(valve, pos, wid, arm, params)
+    spc = np.broadcast_to(np.asarray(spacers_mm, dtype=float), pos.shape[1:])[None, :]
+    g, w, ap, _ = clipped_profiles(valve, pos, wid, arm, params, spc)
     g, w = g[0], w[0]
     ara = float(g.sum() * valve.ds_mm / 100.0)
     return ClipResult(

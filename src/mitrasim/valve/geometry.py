@@ -27,6 +27,12 @@ Profiles
   an ellipse spanning the commissures whose minor axis scales with the
   antero-posterior diameter; ``m(s) ≤ 1`` is the leaflet mobility (reduced by
   calcification and by tenting).
+* ``k(s)``: the lesion kind under each cell (:data:`LESION_KIND_CODE`: 0 none,
+  1 tethering, 2 prolapse, 3 flail; where lesions overlap the highest code),
+  which the clip model needs (a flail edge has no chordal support beside the
+  clip); the valve's tenting depth and its annular calcification grade
+  (mitral annular calcification, MAC: a rigid annulus the clip cannot pull in)
+  are kept with it.
 
 Areas (Δs in mm, areas in cm² = mm²/100)
 ------------------------------------------
@@ -65,6 +71,8 @@ __all__ = [
     "CALCIFICATION_GRADES",
     "DEFAULT_ANTERIOR_MM",
     "DEFAULT_POSTERIOR_MM",
+    "LESION_KIND_CODE",
+    "lesion_extent_mm",
     "Orifice",
     "ValveModel",
     "line_length_mm",
@@ -131,6 +139,8 @@ DEFAULT_POSTERIOR_MM = {"P1": 10.0, "P2": 13.0, "P3": 10.0}
 10–15 mm [check]); the lateral scallops are taken a little shorter."""
 
 LESION_EXPONENT = {"flail": 4.0, "prolapse": 2.0, "tethering": 2.0}
+LESION_KIND_CODE = {"none": 0, "tethering": 1, "prolapse": 2, "flail": 3}
+"""Lesion kind → code stored per cell (higher codes win where lesions overlap)."""
 
 
 @dataclass(frozen=True)
@@ -171,6 +181,17 @@ class ValveModel:
     cleft: np.ndarray  # bool per cell
     discharge_coeff: float = REGURGITANT_DISCHARGE_COEFF
     notes: tuple[str, ...] = field(default=())
+    lesion_kind: np.ndarray | None = None  # int code per cell (LESION_KIND_CODE); None = derived from the gaps
+    tenting_depth_mm: float = 0.0
+    annular_calcification_grade: int = 0  # 0..3 (CALCIFICATION_GRADES)
+
+    @property
+    def lesion_kind_code(self) -> np.ndarray:
+        """Lesion kind per cell; when not given, tethering where the functional gap is open,
+        prolapse where the degenerative one is."""
+        if self.lesion_kind is not None:
+            return self.lesion_kind
+        return np.where(self.gap_degenerative_mm > 0, LESION_KIND_CODE["prolapse"], np.where(self.gap_functional_mm > 0, LESION_KIND_CODE["tethering"], 0))
 
     @property
     def gap_mm(self) -> np.ndarray:
@@ -296,10 +317,12 @@ def build_valve(spec: "ValveSpec") -> ValveModel:
 
     g_deg = np.zeros_like(s)
     g_fun = np.zeros_like(s)
+    kind = np.zeros(s.shape, dtype=np.int64)
     tenting = 0.0
     for les in spec.lesions:
         c, w = lesion_center_width_mm(les, L)
         bump = lesion_bump_mm(s, c, w, float(les.gap_mm), LESION_EXPONENT[les.kind])
+        kind = np.where(bump > 0, np.maximum(kind, LESION_KIND_CODE[les.kind]), kind)
         if les.kind == "tethering":
             g_fun = np.maximum(g_fun, bump)
             tenting = max(tenting, float(les.tenting_depth_mm or 0.0))
@@ -334,6 +357,9 @@ def build_valve(spec: "ValveSpec") -> ValveModel:
         opening_mm=opening,
         calcification_grade=calc,
         cleft=cleft,
+        lesion_kind=kind,
+        tenting_depth_mm=tenting,
+        annular_calcification_grade=CALCIFICATION_GRADES.index(spec.annular_calcification),
     )
 
 
@@ -353,3 +379,9 @@ def lesion_center_width_mm(lesion: Any, length_mm: float) -> tuple[float, float]
         c = 0.55 * length_mm if lesion.center_mm is None else float(lesion.center_mm)
         w = 0.7 * length_mm if lesion.width_mm is None else float(lesion.width_mm)
     return c, w
+
+
+def lesion_extent_mm(lesion: Any, length_mm: float) -> tuple[float, float]:
+    """``(c − width/2, c + width/2)`` of a lesion (mm along the line)."""
+    c, w = lesion_center_width_mm(lesion, length_mm)
+    return c - 0.5 * w, c + 0.5 * w

@@ -176,7 +176,7 @@ def assess_clips(case_data: Mapping[str, Any], clips: Sequence[Mapping[str, Any]
     before = _beat(case, valve.eroa_cm2, valve.mva_cm2, max_beats, preset)
     out: dict[str, Any] = {"valve": valve_summary(valve), "before": before, "after": None, "clips": [], "notes": notes}
     if devs:
-        cr = apply_clips(valve, pos, [d.width_mm for d in devs], [d.arm_length_mm for d in devs])
+        cr = apply_clips(valve, pos, [d.width_mm for d in devs], [d.arm_length_mm for d in devs], spacers_mm=[d.spacer_mm for d in devs])
         out["after"] = _beat(case, cr.eroa_cm2, cr.mva_cm2, max_beats, preset)
         out["after"]["orifices"] = {
             "regurgitant": [o.__dict__ for o in cr.regurgitant_orifices],

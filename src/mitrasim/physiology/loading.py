@@ -1,0 +1,144 @@
+"""Loading states: the procedure's decisions under general anaesthesia, outcomes awake.
+
+TEER is done under general anaesthesia (GA) with transoesophageal echo; the
+patient is assessed before the procedure, and at discharge and 30 days,
+awake.  GA unloads the heart: systolic and mean arterial pressure and the LV
+dimensions are lower, and MR is read at least one grade lower in about half of
+the patients (Grewal et al. 2000, 43 patients, pre-operative vs intra-operative
+TEE).  The model applies GA as overrides of the engine's parameters, never as a
+change of the engine:
+
+    R_sys,GA = (1 − ΔR) · R_sys          afterload: arterial vasodilation
+    C_ven,GA = (1 + ΔC) · C_ven          preload: venodilation; the same blood
+                                          volume sits at a lower venous pressure
+    HR_GA    = (1 − ΔHR) · HR            heart rate
+
+with ΔR, ΔC, ΔHR in :data:`ANAESTHESIA_CHANGE`.  The directions are those
+reported (Grewal 2000; anaesthetic unloading, Dryden et al. 2023); the
+magnitudes are model choices [check]: no source giving the awake-to-GA change
+of systemic resistance, venous capacitance and heart rate in TEER patients was
+found in the sources searched.  A lower heart rate lengthens diastole, which
+lowers the transmitral gradient at a given flow; lower afterload and preload
+lower the regurgitant volume for the same valve (tested).
+
+The valve itself changes too: an unloaded, smaller LV tethers less, so the
+*functional* coaptation gap narrows, while a flail or prolapse does not
+(Michigan series, Am J Cardiol 1995, 46 patients, conscious-sedation vs GA
+TEE: functional-MR vena contracta 1.10 → 0.79 cm, flail 1.10 → 1.04 cm, not
+significant).  With the gap proportional to the vena-contracta width,
+
+    g_fun,GA = s_GA · g_fun,   s_GA = 0.79 / 1.10   (:data:`FUNCTIONAL_GAP_SCALE_GA`),
+
+degenerative gaps unchanged (:func:`valve_in_state`).
+
+States: ``"awake"`` (the patient's own parameters) and ``"anaesthesia"``.
+:func:`loading_overrides` gives one patient's overrides and heart rate in a
+state; :func:`loading_arrays` many at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import lru_cache
+from typing import TYPE_CHECKING, Literal, Mapping, Sequence
+
+import numpy as np
+
+from mitrasim import citations
+from mitrasim.errors import InputError
+from mitrasim.physiology.parameter_sets import get_parameter_set
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mitrasim.valve.clip import ValveRows
+    from mitrasim.valve.geometry import ValveModel
+
+__all__ = ["LoadingState", "LOADING_STATES", "ANAESTHESIA_CHANGE", "FUNCTIONAL_GAP_SCALE_GA", "loading_overrides", "loading_arrays", "valve_in_state", "rows_in_state"]
+
+citations.register(
+    "grewal2000_ga_mr",
+    "Grewal KS, Malkowski MJ, Piracha AR, et al. Effect of general anesthesia on the severity of mitral "
+    "regurgitation by transesophageal echocardiography. Am J Cardiol 85(2):199-203 (2000).",
+    doi="10.1016/s0002-9149(99)00644-x",
+    note="43 patients, pre- vs intra-operative TEE: SBP, MAP and LV end-diastolic/end-systolic dimensions "
+    "lower under GA; jet area and vena contracta smaller; 51% improved at least one MR grade.",
+)
+citations.register(
+    "dryden2023_teer_anaesthesia",
+    "Dryden A, Hynes M, Hibbert B. Anaesthesia for transcatheter mitral valve repair. BJA Educ 23(5):189-195 (2023).",
+    doi="10.1016/j.bjae.2023.01.004",
+    note="Haemodynamic goals and anaesthetic management during TEER.",
+)
+
+citations.register(
+    "michigan1995_ga_fmr",
+    "Accuracy of intraoperative transesophageal echocardiography for estimating the severity of functional "
+    "mitral regurgitation. Am J Cardiol 76(7):508-512 (1995), University of Michigan [authors to add].",
+    note="Conscious sedation vs general anaesthesia TEE: vena contracta 1.10 -> 0.79 cm and jet area 10.0 -> 5.7 cm2 "
+    "in functional MR (p < 0.001); unchanged in leaflet flail (1.10 -> 1.04 cm).",
+)
+
+VENA_CONTRACTA_FMR_CM = {"awake": 1.10, "anaesthesia": 0.79}
+"""Functional-MR vena contracta width, conscious sedation vs GA (Michigan 1995)."""
+FUNCTIONAL_GAP_SCALE_GA = VENA_CONTRACTA_FMR_CM["anaesthesia"] / VENA_CONTRACTA_FMR_CM["awake"]
+"""s_GA: the functional coaptation gap under GA relative to awake."""
+
+LoadingState = Literal["awake", "anaesthesia"]
+LOADING_STATES: tuple[str, ...] = ("awake", "anaesthesia")
+
+ANAESTHESIA_CHANGE = {"sys_ar_r_mmhg_s_ml": -0.20, "sys_ven_c_ml_mmhg": 0.25, "hr_bpm": -0.10}
+"""Relative change of each quantity under general anaesthesia (model magnitudes [check];
+directions: Grewal 2000)."""
+
+
+def _check_state(state: str) -> None:
+    if state not in LOADING_STATES:
+        raise InputError("loading_state", state, f"one of {', '.join(LOADING_STATES)}")
+
+
+def loading_overrides(preset: str, overrides: Mapping[str, float], hr_bpm: float, state: str) -> tuple[dict[str, float], float]:
+    """The engine overrides and heart rate of one patient in ``state``.
+
+    ``overrides`` are the patient's own (awake) overrides of ``preset``; a parameter not
+    overridden takes the preset's value before it is scaled.
+    """
+    _check_state(state)
+    citations.cite("grewal2000_ga_mr", "dryden2023_teer_anaesthesia")
+    out = dict(overrides)
+    if state == "awake":
+        return out, float(hr_bpm)
+    values = _preset_values(preset)
+    for name, rel in ANAESTHESIA_CHANGE.items():
+        if name == "hr_bpm":
+            continue
+        out[name] = float(out.get(name, values[name])) * (1.0 + rel)
+    return out, float(hr_bpm) * (1.0 + ANAESTHESIA_CHANGE["hr_bpm"])
+
+
+@lru_cache(maxsize=64)
+def _preset_values(preset: str) -> dict[str, float]:
+    """The values of a preset's parameters (cached: the procedure asks once per patient)."""
+    return dict(get_parameter_set(preset).values)
+
+
+def loading_arrays(presets: Sequence[str], overrides: Sequence[Mapping[str, float]], hr_bpm: np.ndarray, state: str) -> tuple[list[dict[str, float]], np.ndarray]:
+    """:func:`loading_overrides` for many patients: ``(overrides list, hr_bpm array)``."""
+    pairs = [loading_overrides(p, o, float(h), state) for p, o, h in zip(presets, overrides, np.asarray(hr_bpm, dtype=float))]
+    return [o for o, _ in pairs], np.array([h for _, h in pairs], dtype=float)
+
+
+def valve_in_state(valve: "ValveModel", state: str) -> "ValveModel":
+    """The valve in ``state``: under GA the functional gap scaled by ``s_GA`` (module docstring)."""
+    _check_state(state)
+    if state == "awake":
+        return valve
+    citations.cite("michigan1995_ga_fmr")
+    return valve.with_(gap_functional_mm=valve.gap_functional_mm * FUNCTIONAL_GAP_SCALE_GA)
+
+
+def rows_in_state(rows: "ValveRows", state: str) -> "ValveRows":
+    """:func:`valve_in_state` for stacked valve rows (the procedure's groups)."""
+    _check_state(state)
+    if state == "awake":
+        return rows
+    citations.cite("michigan1995_ga_fmr")
+    return replace(rows, gap_functional_mm=rows.gap_functional_mm * FUNCTIONAL_GAP_SCALE_GA)
