@@ -405,7 +405,10 @@ def grasp(grp: Group, cands: Candidates, loc: np.ndarray, g_res: np.ndarray) -> 
 
 def clip_model(course: Course, parts: Sequence[tuple[Group, Candidates]]) -> Round:
     """EROA and MVA of every candidate: the clip model with the effective clips in place plus the new one."""
-    pid_l, dev_l, eroa_l, mva_l = [], [], [], []
+    pid_l: list[np.ndarray] = []
+    dev_l: list[Device] = []
+    eroa_l: list[np.ndarray] = []
+    mva_l: list[np.ndarray] = []
     for grp, c in parts:
         pid = grp.ids[c.rows]
         devs = grp.devices
