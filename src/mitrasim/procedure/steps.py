@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from types import SimpleNamespace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -112,6 +113,8 @@ __all__ = [
     "finish",
 ]
 
+
+_O = SimpleNamespace(**{m.name: int(m) for m in Outcome})  # enum members bound once for per-patient loops
 
 # ----------------------------------------------------------------------------- state
 
@@ -586,9 +589,9 @@ def apply_round(ctx: Context, course: Course, rnd: Round, d: Decision, placed: S
     assert d.embolized is not None and d.slda is not None and rnd.decision is not None
     p, k = d.patient, d.slot
     course.attempts[p] += 1
-    course.grasps[p] += 1 + (d.outcome == Outcome.REPOSITION) + (d.outcome == Outcome.EXCHANGE)
-    course.repositions[p] += d.outcome == Outcome.REPOSITION
-    course.exchanges[p] += d.outcome == Outcome.EXCHANGE
+    course.grasps[p] += 1 + (d.outcome == _O.REPOSITION) + (d.outcome == _O.EXCHANGE)
+    course.repositions[p] += d.outcome == _O.REPOSITION
+    course.exchanges[p] += d.outcome == _O.EXCHANGE
     state_grad = course.hemo.metrics["mean_gradient_mmhg"][p].copy()
     state_dec = course.decision[p].copy()
     state_mva = course.hemo.mva_cm2[p].copy()
@@ -597,7 +600,7 @@ def apply_round(ctx: Context, course: Course, rnd: Round, d: Decision, placed: S
     for r in range(p.size):
         i, kk, j = int(p[r]), int(k[r]), int(d.chosen[r])
         R = ctx.setups[i].rules
-        if d.outcome[r] == Outcome.REMOVE:
+        if d.outcome[r] == _O.REMOVE:
             course.stop(i, oplog.removal_reason(ctx, rnd, int(d.first[r]), kk), aborted=kk == 0)
             continue
         if d.embolized[r]:
