@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import asdict, dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from mitrasim.devices.grasp import GRASP_STATUS, grasp_reasons
@@ -21,6 +22,12 @@ from mitrasim.procedure.risks import EVENT_LABELS
 from mitrasim.valve.geometry import ValveModel
 
 __all__ = ["ClipStep", "scallop_label", "mr_text", "baseline_entry", "start_stop_reason", "round_entries", "refusal_text", "removal_reason", "event_entries", "final_entries", "access_entries", "tamponade_entries", "surgery_entry", "room_death_entry", "closing_entries"]
+
+
+# enum members bound once (a member lookup on the enum class is slow in a per-patient loop)
+_A = SimpleNamespace(**{m.name: m for m in Action})
+_O = SimpleNamespace(**{m.name: int(m) for m in Outcome})
+_INFEASIBLE = int(GraspStatus.INFEASIBLE)
 
 
 @dataclass
@@ -57,7 +64,7 @@ def mr_text(grade: int, dec: int) -> str:
 
 def baseline_entry(eroa_cm2: float, rvol_ml: float, rf_pct: float, grade: int, dec: int, gradient_mmhg: float, mva_cm2: float) -> ClipStep:
     b_txt = mr_text(grade, dec)
-    return ClipStep(0, Action.BASELINE, (
+    return ClipStep(0, _A.BASELINE, (
         f"Baseline: EROA {eroa_cm2:.2f} cm², RVol {rvol_ml:.0f} mL, RF {rf_pct:.0f}%, MR {b_txt}; "
         f"mean gradient {gradient_mmhg:.1f} mmHg, MVA {mva_cm2:.2f} cm²"
     ), eroa_cm2=eroa_cm2, mr_grade=b_txt, mean_gradient_mmhg=gradient_mmhg, mva_cm2=mva_cm2)  # fmt: skip
@@ -108,8 +115,8 @@ class _Words:
         ins_a, ins_p = min(arm, float(g.anterior_mm[j]) - half_gap), min(arm, float(g.posterior_mm[j]) - half_gap)
         dv, pos = r.device[j].name, float(r.position_mm[j])
         return [
-            ClipStep(k + 1, Action.GRASP, grasp, dv, pos, minutes=PHASE_MINUTES["grasp"]),
-            ClipStep(k + 1, Action.INSERTION, f"  leaflet insertion: anterior {ins_a:.1f} mm, posterior {ins_p:.1f} mm in the {arm:g}-mm arms", dv, pos, minutes=PHASE_MINUTES["insertion"]),
+            ClipStep(k + 1, _A.GRASP, grasp, dv, pos, minutes=PHASE_MINUTES["grasp"]),
+            ClipStep(k + 1, _A.INSERTION, f"  leaflet insertion: anterior {ins_a:.1f} mm, posterior {ins_p:.1f} mm in the {arm:g}-mm arms", dv, pos, minutes=PHASE_MINUTES["insertion"]),
         ]
 
     def check(self, j: int) -> str:
@@ -173,41 +180,41 @@ def round_entries(ctx: Any, course: Any, rnd: Any, d: Any, placed: list[Any], st
         log = course.steps[p]
         f0 = int(rnd.refusal[a])
         out = int(d.outcome[r])
-        log.append(ClipStep(k + 1, Action.ALIGN, f"{w.where(a, k)}: steered above the target, arms perpendicular to the coaptation line", rnd.device[a].name, float(rnd.position_mm[a]), minutes=PHASE_MINUTES["align"]))
-        if rnd.grasp.status[a] == GraspStatus.INFEASIBLE:
-            log.append(ClipStep(k + 1, Action.ATTEMPT, f"  grasp: {w.why_not(a)}", rnd.device[a].name, float(rnd.position_mm[a]), minutes=w.per_grasp))
+        log.append(ClipStep(k + 1, _A.ALIGN, f"{w.where(a, k)}: steered above the target, arms perpendicular to the coaptation line", rnd.device[a].name, float(rnd.position_mm[a]), minutes=PHASE_MINUTES["align"]))
+        if rnd.grasp.status[a] == _INFEASIBLE:
+            log.append(ClipStep(k + 1, _A.ATTEMPT, f"  grasp: {w.why_not(a)}", rnd.device[a].name, float(rnd.position_mm[a]), minutes=w.per_grasp))
         else:
             log.extend(w.grasp_entries(k, a))
-            if out == Outcome.RELEASE:
-                log.append(w.entry(k + 1, Action.RELEASE, w.check(a) + ": release", a, PHASE_MINUTES["check"] + PHASE_MINUTES["release"]))
+            if out == _O.RELEASE:
+                log.append(w.entry(k + 1, _A.RELEASE, w.check(a) + ": release", a, PHASE_MINUTES["check"] + PHASE_MINUTES["release"]))
             else:
                 why = w.why_not(a) if f0 != Refusal.NONE else f"MR {label(int(rnd.decision[a]))} where a nearby grasp gives {label(int(rnd.decision[ba]))}"
                 if rnd.gradient_mmhg[a] > ctx.abort_gradient_mmhg[p]:
                     why += f" > abort limit {ctx.abort_gradient_mmhg[p]:g} mmHg"
-                log.append(w.entry(k + 1, Action.ATTEMPT, w.check(a) + f": not released ({why})", a, PHASE_MINUTES["check"]))
-        if out in (Outcome.REPOSITION, Outcome.EXCHANGE):
-            if out == Outcome.REPOSITION:
-                log.append(ClipStep(k + 1, Action.REPOSITION, f"  reposition → {w.where(ba, k)}", rnd.device[ba].name, float(rnd.position_mm[ba]), minutes=PHASE_MINUTES["reposition"]))
+                log.append(w.entry(k + 1, _A.ATTEMPT, w.check(a) + f": not released ({why})", a, PHASE_MINUTES["check"]))
+        if out in (_O.REPOSITION, _O.EXCHANGE):
+            if out == _O.REPOSITION:
+                log.append(ClipStep(k + 1, _A.REPOSITION, f"  reposition → {w.where(ba, k)}", rnd.device[ba].name, float(rnd.position_mm[ba]), minutes=PHASE_MINUTES["reposition"]))
             else:
-                log.append(ClipStep(k + 1, Action.EXCHANGE, f"  device exchange {rnd.device[a].name} → {rnd.device[ba].name}: {w.where(ba, k)}", rnd.device[ba].name, float(rnd.position_mm[ba]), minutes=PHASE_MINUTES["exchange"]))
+                log.append(ClipStep(k + 1, _A.EXCHANGE, f"  device exchange {rnd.device[a].name} → {rnd.device[ba].name}: {w.where(ba, k)}", rnd.device[ba].name, float(rnd.position_mm[ba]), minutes=PHASE_MINUTES["exchange"]))
             log.extend(w.grasp_entries(k, ba))
-            log.append(w.entry(k + 1, Action.RELEASE, w.check(ba) + ": release", ba, PHASE_MINUTES["check"] + PHASE_MINUTES["release"]))
-        if out == Outcome.REMOVE:
-            log.append(ClipStep(k + 1, Action.REMOVED, f"  clip {k + 1} opened and removed; no position within the rules: stop"))
+            log.append(w.entry(k + 1, _A.RELEASE, w.check(ba) + ": release", ba, PHASE_MINUTES["check"] + PHASE_MINUTES["release"]))
+        if out == _O.REMOVE:
+            log.append(ClipStep(k + 1, _A.REMOVED, f"  clip {k + 1} opened and removed; no position within the rules: stop"))
             continue
         before = f"EROA {rnd.before['eroa_cm2'][a]:.2f} cm² (MR {label(int(rnd.before['decision'][a]))})"
         if d.embolized[r]:
-            log.append(ClipStep(k + 1, Action.EMBOLIZATION, f"  complication: clip {k + 1} embolized and retrieved; leak back to {before}: stop"))
+            log.append(ClipStep(k + 1, _A.EMBOLIZATION, f"  complication: clip {k + 1} embolized and retrieved; leak back to {before}: stop"))
             continue
         if d.slda[r]:
             c = placed[r]
-            log.append(ClipStep(k + 1, Action.SLDA, (
+            log.append(ClipStep(k + 1, _A.SLDA, (
                 f"  complication: single-leaflet device attachment of clip {k + 1} (grasp {c.grasp}, "
                 f"risk ×{c.slda_multiplier:.1f}); leak back to {before}"
             )))  # fmt: skip
         if next_clip[r]:
             R = ctx.setups[p].rules
-            log.append(ClipStep(k + 1, Action.DECIDE, f"  residual MR {label(int(state_dec[r]))} > {label(R.target_residual_grade)}: add another clip"))
+            log.append(ClipStep(k + 1, _A.DECIDE, f"  residual MR {label(int(state_dec[r]))} > {label(R.target_residual_grade)}: add another clip"))
 
 
 def access_entries(etiology: str, scallop: str, device_family: str) -> list[ClipStep]:
@@ -216,25 +223,25 @@ def access_entries(etiology: str, scallop: str, device_family: str) -> list[Clip
     sheath = "22 F" if device_family == "PASCAL" else "24 F"
     h = transseptal_height_cm(etiology, scallop)
     return [
-        ClipStep(0, Action.ACCESS, f"Access: right femoral vein, ultrasound-guided; {sheath} steerable guide", minutes=PHASE_MINUTES["access"]),
-        ClipStep(0, Action.TRANSSEPTAL, f"Transseptal puncture: posterior-superior fossa, {h:.1f} cm above the mitral annular plane (target {scallop})", minutes=PHASE_MINUTES["transseptal"]),
-        ClipStep(0, Action.STEERING, "Guide into the left atrium; delivery system advanced and steered down towards the valve", minutes=PHASE_MINUTES["steering"]),
+        ClipStep(0, _A.ACCESS, f"Access: right femoral vein, ultrasound-guided; {sheath} steerable guide", minutes=PHASE_MINUTES["access"]),
+        ClipStep(0, _A.TRANSSEPTAL, f"Transseptal puncture: posterior-superior fossa, {h:.1f} cm above the mitral annular plane (target {scallop})", minutes=PHASE_MINUTES["transseptal"]),
+        ClipStep(0, _A.STEERING, "Guide into the left atrium; delivery system advanced and steered down towards the valve", minutes=PHASE_MINUTES["steering"]),
     ]
 
 
 def tamponade_entries(k: int, where: str, refractory: bool) -> list[ClipStep]:
     """A pericardial effusion with tamponade: drained, or refractory (urgent surgery)."""
     if refractory:
-        return [ClipStep(k, Action.EVENT, f"complication: pericardial tamponade ({where}), refractory to pericardiocentesis: urgent cardiac surgery, procedure ended", minutes=PHASE_MINUTES["tamponade"])]
-    return [ClipStep(k, Action.EVENT, f"complication: pericardial tamponade ({where}); pericardiocentesis, haemodynamics restored; procedure continues", minutes=PHASE_MINUTES["tamponade"])]
+        return [ClipStep(k, _A.EVENT, f"complication: pericardial tamponade ({where}), refractory to pericardiocentesis: urgent cardiac surgery, procedure ended", minutes=PHASE_MINUTES["tamponade"])]
+    return [ClipStep(k, _A.EVENT, f"complication: pericardial tamponade ({where}); pericardiocentesis, haemodynamics restored; procedure continues", minutes=PHASE_MINUTES["tamponade"])]
 
 
 def surgery_entry(k: int) -> ClipStep:
-    return ClipStep(k, Action.EVENT, f"complication during clip {k}: leaflet injury, urgent cardiac surgery; procedure ended")
+    return ClipStep(k, _A.EVENT, f"complication during clip {k}: leaflet injury, urgent cardiac surgery; procedure ended")
 
 
 def room_death_entry(k: int) -> ClipStep:
-    return ClipStep(k, Action.EVENT, f"complication during clip {k}: cardiac arrest, death in the procedure room; procedure ended")
+    return ClipStep(k, _A.EVENT, f"complication during clip {k}: cardiac arrest, death in the procedure room; procedure ended")
 
 
 def closing_entries(n_clips: int, effusion: bool, minutes_so_far: float) -> list[ClipStep]:
@@ -242,21 +249,21 @@ def closing_entries(n_clips: int, effusion: bool, minutes_so_far: float) -> list
     peri = "pericardial effusion drained, no re-accumulation" if effusion else "no pericardial effusion"
     total = minutes_so_far + PHASE_MINUTES["final"] + PHASE_MINUTES["closure"]
     return [
-        ClipStep(n_clips, Action.FINAL_CHECK, f"Final check: interatrial septum with a small left-to-right shunt through the puncture (iatrogenic ASD, left alone); {peri}", minutes=PHASE_MINUTES["final"]),
-        ClipStep(n_clips, Action.CLOSURE, f"Guide withdrawn; venous access closed (figure-of-eight suture). Procedure time {total:.0f} min", minutes=PHASE_MINUTES["closure"]),
+        ClipStep(n_clips, _A.FINAL_CHECK, f"Final check: interatrial septum with a small left-to-right shunt through the puncture (iatrogenic ASD, left alone); {peri}", minutes=PHASE_MINUTES["final"]),
+        ClipStep(n_clips, _A.CLOSURE, f"Guide withdrawn; venous access closed (figure-of-eight suture). Procedure time {total:.0f} min", minutes=PHASE_MINUTES["closure"]),
     ]
 
 
 def event_entries(n_clips: int, events: list[str]) -> list[ClipStep]:
     """Patient-level complications after the procedure, one entry each."""
-    return [ClipStep(n_clips, Action.EVENT, f"complication: {EVENT_LABELS[e]}") for e in events]
+    return [ClipStep(n_clips, _A.EVENT, f"complication: {EVENT_LABELS[e]}") for e in events]
 
 
 def final_entries(stop_reason: str, n_clips: int, before: dict[str, float], after: dict[str, float], b_txt: str, f_txt: str) -> list[ClipStep]:
     """The stop and the result: EROA, MR, mean gradient and MVA before → after."""
     return [
-        ClipStep(n_clips, Action.STOP, f"Stop: {stop_reason}"),
-        ClipStep(n_clips, Action.FINAL, (
+        ClipStep(n_clips, _A.STOP, f"Stop: {stop_reason}"),
+        ClipStep(n_clips, _A.FINAL, (
             f"Result: {n_clips} clip(s), awake; EROA {before['eroa_cm2']:.2f}→{after['eroa_cm2']:.2f} cm², MR {b_txt}→{f_txt}, "
             f"mean gradient {before['mean_gradient_mmhg']:.1f}→{after['mean_gradient_mmhg']:.1f} mmHg, "
             f"MVA {before['mva_cm2']:.2f}→{after['mva_cm2']:.2f} cm²"

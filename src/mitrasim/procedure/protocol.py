@@ -127,7 +127,7 @@ class Protocol(BaseModel):
         return grade_of(self.target_residual_grade)
 
 
-DEFAULT_PROTOCOL = Protocol()
+DEFAULT_PROTOCOL = Protocol.model_validate({})
 
 
 def check_protocol(data: dict[str, Any], prefix: str = "rules") -> Protocol:

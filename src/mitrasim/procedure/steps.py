@@ -74,11 +74,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from types import SimpleNamespace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from mitrasim.devices import Device
+from mitrasim.devices.grasp import GRASP_STATUS
 from mitrasim.procedure.codes import REFUSAL_PRECEDENCE, Action, GraspStatus, Outcome, Refusal
 from mitrasim.procedure.protocol import area_ok, gradient_ok, near_limit_text
 from mitrasim.echo.stenosis import evaluate_mvarc
@@ -136,6 +138,8 @@ __all__ = [
     "finish",
 ]
 
+
+_O = SimpleNamespace(**{m.name: int(m) for m in Outcome})  # enum members bound once for per-patient loops
 
 # ----------------------------------------------------------------------------- state
 
@@ -534,7 +538,10 @@ def grasp(grp: Group, cands: Candidates, loc: np.ndarray, g_res: np.ndarray) -> 
 
 def clip_model(course: Course, parts: Sequence[tuple[Group, Candidates]]) -> Round:
     """EROA and MVA of every candidate: the clip model with the effective clips in place plus the new one."""
-    pid_l, dev_l, eroa_l, mva_l = [], [], [], []
+    pid_l: list[np.ndarray] = []
+    dev_l: list[Device] = []
+    eroa_l: list[np.ndarray] = []
+    mva_l: list[np.ndarray] = []
     for grp, c in parts:
         pid = grp.ids[c.rows]
         devs = grp.devices
@@ -711,7 +718,7 @@ def placed_clips(ctx: Context, rnd: Round, d: Decision) -> list[PlacedClip | Non
         factor = 1.0 if rnd.arm_factor is None else float(rnd.arm_factor[j])
         aimed = pos if rnd.target_mm is None else float(rnd.target_mm[j])
         out.append(PlacedClip(
-            dv.name, pos, dv.width_mm, dv.arm_length_mm, oplog.scallop_label(valve, pos), GraspStatus(int(rnd.grasp.status[j])).word,
+            dv.name, pos, dv.width_mm, dv.arm_length_mm, oplog.scallop_label(valve, pos), GRASP_STATUS[int(rnd.grasp.status[j])],
             float(rnd.grasp.multiplier[j]), spacer_mm=dv.spacer_mm, grasp_depth_factor=factor, target_mm=aimed,
         ))  # fmt: skip
     return out
@@ -728,9 +735,9 @@ def apply_round(ctx: Context, course: Course, rnd: Round, d: Decision, placed: S
     assert d.embolized is not None and d.slda is not None and rnd.decision is not None
     p, k = d.patient, d.slot
     course.attempts[p] += 1
-    course.grasps[p] += 1 + (d.outcome == Outcome.REPOSITION) + (d.outcome == Outcome.EXCHANGE)
-    course.repositions[p] += d.outcome == Outcome.REPOSITION
-    course.exchanges[p] += d.outcome == Outcome.EXCHANGE
+    course.grasps[p] += 1 + (d.outcome == _O.REPOSITION) + (d.outcome == _O.EXCHANGE)
+    course.repositions[p] += d.outcome == _O.REPOSITION
+    course.exchanges[p] += d.outcome == _O.EXCHANGE
     state_grad = course.hemo.metrics["mean_gradient_mmhg"][p].copy()
     state_dec = course.decision[p].copy()
     state_mva = course.hemo.mva_cm2[p].copy()
@@ -739,7 +746,7 @@ def apply_round(ctx: Context, course: Course, rnd: Round, d: Decision, placed: S
     for r in range(p.size):
         i, kk, j = int(p[r]), int(k[r]), int(d.chosen[r])
         R = ctx.setups[i].rules
-        if d.outcome[r] == Outcome.REMOVE:
+        if d.outcome[r] == _O.REMOVE:
             course.stop(i, oplog.removal_reason(ctx, rnd, int(d.first[r]), kk), aborted=kk == 0)
             continue
         if d.embolized[r]:
@@ -786,25 +793,26 @@ def access(ctx: Context, course: Course, ids: np.ndarray) -> np.ndarray:
     """Venous access, transseptal puncture and steering for the patients ``ids`` not yet accessed
     (their first clip): log entries, minutes, and the puncture's tamponade draw (drained, or
     refractory: urgent surgery ends the procedure).  Returns the mask of ``ids`` still active."""
-    rate = ctx.rates.pericardial_effusion * TAMPONADE_AT_PUNCTURE_SHARE
-    for i in ids[~course.accessed[ids]]:
+    new = ids[~course.accessed[ids]]
+    if new.size == 0:
+        return course.active[ids]
+    course.minutes[new] += PHASE_MINUTES["access"] + PHASE_MINUTES["transseptal"] + PHASE_MINUTES["steering"]
+    course.accessed[new] = True
+    p_t = scale_odds(ctx.rates.pericardial_effusion * TAMPONADE_AT_PUNCTURE_SHARE, ctx.risk["pericardial_effusion"][new])
+    u_t = ctx.U[new, COLUMNS["tamponade_puncture"]]
+    for r, i in enumerate(new):
         s = ctx.setups[i]
         v = s.valve
         scallop = oplog.scallop_label(v, float(v.s_mm[int(np.argmax(v.gap_mm))]))
         family = "PASCAL" if s.rules.device_preference.startswith("PASCAL") else "MitraClip"
         course.steps[i].extend(oplog.access_entries(s.etiology, scallop, family))
-        course.minutes[i] += PHASE_MINUTES["access"] + PHASE_MINUTES["transseptal"] + PHASE_MINUTES["steering"]
-        course.accessed[i] = True
-        _tamponade(ctx, course, int(i), float(ctx.U[i, COLUMNS["tamponade_puncture"]]), rate, 0, "at the transseptal puncture")
+        if u_t[r] < p_t[r]:
+            _tamponade(course, int(i), bool(u_t[r] < p_t[r] * REFRACTORY_TAMPONADE_SHARE), 0, "at the transseptal puncture")
     return course.active[ids]
 
 
-def _tamponade(ctx: Context, course: Course, i: int, u: float, p: float, k: int, where: str) -> None:
-    """Tamponade when ``u < p``; refractory (urgent surgery, the procedure ends) when ``u < p × share``."""
-    p = float(scale_odds(p, ctx.risk["pericardial_effusion"][i]))
-    if u >= p:
-        return
-    refractory = u < p * REFRACTORY_TAMPONADE_SHARE
+def _tamponade(course: Course, i: int, refractory: bool, k: int, where: str) -> None:
+    """A tamponade: drained (+ minutes), or refractory (urgent surgery, the procedure ends)."""
     course.events["pericardial_effusion"][i] = True
     course.steps[i].extend(oplog.tamponade_entries(k, where, refractory))
     course.minutes[i] += PHASE_MINUTES["tamponade"]
@@ -821,24 +829,30 @@ def _end(course: Course, i: int, by: str, reason: str) -> None:
 def clip_events(ctx: Context, course: Course, d: Decision) -> None:
     """After each patient's clip of the round: its minutes, then the seeded events of the clip slot that
     change the course (tamponade from the grasps, urgent surgery, death in the room)."""
+    p = d.patient
+    k = np.minimum(d.slot, MAX_SLOTS - 1)
+    moved = (d.outcome == Outcome.REPOSITION) | (d.outcome == Outcome.EXCHANGE)
+    exchanged = d.outcome == Outcome.EXCHANGE
+    course.minutes[p] += clip_minutes(moved, exchanged, d.outcome != Outcome.REMOVE)
     r_t = ctx.rates.pericardial_effusion * (1.0 - TAMPONADE_AT_PUNCTURE_SHARE) / REFERENCE_GRASPS
-    r_s = ctx.rates.urgent_surgery / CLIPS_PER_PATIENT
-    r_d = ctx.rates.in_hospital_death * DEATH_IN_ROOM_SHARE / CLIPS_PER_PATIENT
-    for r in range(d.patient.size):
-        i, k = int(d.patient[r]), int(min(d.slot[r], MAX_SLOTS - 1))
-        out = int(d.outcome[r])
-        moved = out in (Outcome.REPOSITION, Outcome.EXCHANGE)
-        course.minutes[i] += clip_minutes(moved, out == Outcome.EXCHANGE, out != Outcome.REMOVE)
-        U = ctx.U[i]
-        _tamponade(ctx, course, i, float(U[COLUMNS[f"tamponade[{k}]"]]), r_t * (2 if moved else 1), k + 1, f"during clip {k + 1}")
+    p_t = scale_odds(r_t * (1.0 + moved), ctx.risk["pericardial_effusion"][p])
+    p_s = scale_odds(ctx.rates.urgent_surgery / CLIPS_PER_PATIENT, ctx.risk["urgent_surgery"][p])
+    p_d = scale_odds(ctx.rates.in_hospital_death * DEATH_IN_ROOM_SHARE / CLIPS_PER_PATIENT, ctx.risk["in_hospital_death"][p])
+    u_t = ctx.U[p, COLUMNS["tamponade[0]"] + k]
+    u_s = ctx.U[p, COLUMNS["urgent_surgery[0]"] + k]
+    u_d = ctx.U[p, COLUMNS["room_death[0]"] + k]
+    for r in np.flatnonzero((u_t < p_t) | (u_s < p_s) | (u_d < p_d)):
+        i, kk = int(p[r]), int(k[r])
+        if u_t[r] < p_t[r]:
+            _tamponade(course, i, bool(u_t[r] < p_t[r] * REFRACTORY_TAMPONADE_SHARE), kk + 1, f"during clip {kk + 1}")
         if course.ended_by[i]:
             continue
-        if U[COLUMNS[f"urgent_surgery[{k}]"]] < float(scale_odds(r_s, ctx.risk["urgent_surgery"][i])):
-            course.steps[i].append(oplog.surgery_entry(k + 1))
-            _end(course, i, "urgent surgery", f"urgent surgery during clip {k + 1}")
-        elif U[COLUMNS[f"room_death[{k}]"]] < float(scale_odds(r_d, ctx.risk["in_hospital_death"][i])):
-            course.steps[i].append(oplog.room_death_entry(k + 1))
-            _end(course, i, "death", f"death in the procedure room during clip {k + 1}")
+        if u_s[r] < p_s[r]:
+            course.steps[i].append(oplog.surgery_entry(kk + 1))
+            _end(course, i, "urgent surgery", f"urgent surgery during clip {kk + 1}")
+        elif u_d[r] < p_d[r]:
+            course.steps[i].append(oplog.room_death_entry(kk + 1))
+            _end(course, i, "death", f"death in the procedure room during clip {kk + 1}")
 
 
 def closing(ctx: Context, course: Course) -> None:

@@ -24,6 +24,10 @@ procedure times, [check]).  The heights are the usual teaching values [check].
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
 from mitrasim.procedure.risks import CLIPS_PER_PATIENT
 
 __all__ = ["PHASE_MINUTES", "TRANSSEPTAL_HEIGHT_CM", "MEDIAL_EXTRA_HEIGHT_CM", "transseptal_height_cm", "clip_minutes", "REFERENCE_MINUTES"]
@@ -57,20 +61,16 @@ def transseptal_height_cm(etiology: str, scallop: str) -> float:
     return TRANSSEPTAL_HEIGHT_CM[etiology] + (MEDIAL_EXTRA_HEIGHT_CM if scallop.endswith("3") else 0.0)
 
 
-def clip_minutes(moved: bool, exchanged: bool, released: bool) -> float:
-    """Minutes of one clip: alignment, the first grasp with its checks, a move with its grasp and
-    checks, and the release (when released)."""
+def clip_minutes(moved: Any, exchanged: Any, released: Any) -> Any:
+    """Minutes of one clip (scalars or arrays of bool): alignment, the first grasp with its checks, a
+    move (reposition or exchange) with its grasp and checks, and the release (when released)."""
     per_grasp = PHASE_MINUTES["grasp"] + PHASE_MINUTES["insertion"] + PHASE_MINUTES["check"]
-    t = PHASE_MINUTES["align"] + per_grasp
-    if moved:
-        t += PHASE_MINUTES["exchange" if exchanged else "reposition"] + per_grasp
-    if released:
-        t += PHASE_MINUTES["release"]
-    return t
+    move = np.where(exchanged, PHASE_MINUTES["exchange"], PHASE_MINUTES["reposition"]) + per_grasp
+    return PHASE_MINUTES["align"] + per_grasp + np.where(moved, move, 0.0) + np.where(released, PHASE_MINUTES["release"], 0.0)
 
 
 REFERENCE_MINUTES = (
     PHASE_MINUTES["access"] + PHASE_MINUTES["transseptal"] + PHASE_MINUTES["steering"]
-    + CLIPS_PER_PATIENT * clip_minutes(False, False, True) + PHASE_MINUTES["final"] + PHASE_MINUTES["closure"]
+    + CLIPS_PER_PATIENT * float(clip_minutes(False, False, True)) + PHASE_MINUTES["final"] + PHASE_MINUTES["closure"]
 )  # fmt: skip
 """Minutes of the reference course: :data:`~mitrasim.procedure.risks.CLIPS_PER_PATIENT` clips, no move, no event."""
