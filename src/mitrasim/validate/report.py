@@ -203,7 +203,8 @@ def write_report(out: Path, summary: dict[str, Any], cf: ComparatorFile) -> dict
 for the question below; it is not evidence about any patient. Structure: ASME V&amp;V 40-2018; see also the FDA's 2023 guidance on the
 credibility of computational modelling. mitrasim {_e(summary['mitrasim_version'])}; comparator file hash {_e(summary['comparators_hash'][:12])}.</p>
 <h2>1. Question of interest and context of use</h2><p><b>Question.</b> {_e(cf.question_of_interest)}</p>
-<p><b>Context of use.</b> {_e(cf.context_of_use.description)} Question's population: <code>{_e(cf.context_of_use.population.name)}</code>.</p>
+<p><b>Context of use.</b> {_e(cf.context_of_use.description)} Question's population: <code>{_e(cf.context_of_use.population.name)}</code>; strategy:
+<code>{_e(", ".join(f"{k}={v}" for k, v in cf.context_of_use.strategy.model_dump().items()))}</code>.</p>
 <h2>2. Model risk</h2><p>Model influence: <b>{_e(mr['model_influence'])}</b>; decision consequence: <b>{_e(mr['decision_consequence'])}</b>;
 model risk level {mr['level']} of 5. {_e(mr['rationale'])}</p>
 <h2>3. Code verification (run now)</h2><p>Overall: <b>{'pass' if summary['code_verification']['pass'] else 'FAIL'}</b>.</p>{_verification_html(summary['code_verification'])}

@@ -160,7 +160,7 @@ def run_validation(
     sens = None
     if sensitivity:
         s = cf.sensitivity
-        strat = cf.comparators[0].strategy
+        strat = cf.context_of_use.strategy
         sens = _stage(
             out, man, "sensitivity", _key([mitrasim.__version__, s.model_dump(), cf.context_of_use.population.model_dump(mode="json"), strat.model_dump(), solver.model_dump()]),
             lambda: run_sensitivity(cf.context_of_use.population, strat, settings, s.base_samples, s.patients, s.seed),
@@ -173,7 +173,8 @@ def run_validation(
         "mitrasim_version": mitrasim.__version__,
         "comparators_hash": cf.hash(),
         "question_of_interest": cf.question_of_interest,
-        "context_of_use": {"description": cf.context_of_use.description, "population": cf.context_of_use.population.name},
+        "context_of_use": {"description": cf.context_of_use.description, "population": cf.context_of_use.population.name,
+                           "strategy": cf.context_of_use.strategy.model_dump()},
         "model_risk": {**cf.model_risk.model_dump(), "level": cf.model_risk.level},
         "trials": trial_info,
         "code_verification": ver,

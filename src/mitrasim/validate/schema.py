@@ -8,7 +8,7 @@ procedure strategy (the trial arm schema, :data:`ProtocolStrategy`) and endpoint
 
     format: mitrasim-comparators/1
     question_of_interest: ...
-    context_of_use: {description: ..., population: tvt_mixed}
+    context_of_use: {description: ..., population: tvt_mixed, strategy: {stop_rule: mr_le_1plus}}
     model_risk: {model_influence: medium, decision_consequence: medium, rationale: ...}
     sources:                        # optional: sources of comparators kept outside the package
       smith2024_registry: {text: "Smith J et al. ...", doi: "10.1/x"}
@@ -139,8 +139,12 @@ class Comparator(_Model):
 
 
 class ContextOfUse(_Model):
+    """Where the model's answer is used: the question's population and strategy (the sensitivity analysis
+    runs on them; applicability measures each comparator against them)."""
+
     description: str = Field(min_length=1, max_length=4000)
     population: Population
+    strategy: ProtocolStrategy = Field(default_factory=ProtocolStrategy)
 
 
 class ModelRisk(_Model):

@@ -7,7 +7,7 @@ SALib's bootstrap gives a 95% interval of each index).
 
 The model function (:func:`procedure_outcomes`): a fixed sample of virtual patients from the question's
 population (context of use), each through the whole procedure (:func:`mitrasim.procedure.process.run_procedure_arrays`,
-the trial arm's strategy, complications off) with the parameters of :data:`PARAMETERS` set to θ; the
+the context of use's strategy, complications off) with the parameters of :data:`PARAMETERS` set to θ; the
 outputs (:data:`OUTPUTS`) are averages over the sample.  Common random numbers: the same patients for
 every θ, so the indices are the parameters' share of the variance of those averages.
 
@@ -112,8 +112,9 @@ def procedure_outcomes(setups: list[Any], settings: Any, params: tuple[Uncertain
 
     names = [p.name for p in params]
     la_eb = {s.preset: float(get_parameter_set(s.preset).values["la_eb_mmhg_ml"]) for s in setups}
+    k = len(setups)
 
-    def one(theta: np.ndarray) -> dict[str, float]:
+    def patients(theta: np.ndarray) -> list[Any]:
         t = dict(zip(names, theta))
         rows = []
         for s in setups:
@@ -123,19 +124,26 @@ def procedure_outcomes(setups: list[Any], settings: Any, params: tuple[Uncertain
             if "sys_ar_r_mmhg_s_ml" in ov:
                 ov["sys_ar_r_mmhg_s_ml"] = ov["sys_ar_r_mmhg_s_ml"] * t.get("afterload_scale", 1.0)
             rows.append(dataclasses.replace(s, overrides=ov))
-        r = run_procedure_arrays(rows, seed=None, settings=settings, forward_discharge_coeff=t.get("forward_discharge_coeff"))
-        g = np.asarray(r.final_decision)
-        return {
-            "mean_gradient_after_mmhg": float(np.mean(r.final.metrics["mean_gradient_mmhg"])),
-            "share_mr_le_1plus": float(np.mean(g <= 1)),
-            "share_mr_le_2plus": float(np.mean(g <= 2)),
-            "mean_rvol_after_ml": float(np.mean(r.final.metrics["rvol_ml"])),
-            "clips_per_patient": float(np.mean([len(c) for c in r.clips])),
-        }
+        return rows
 
     def f(X: np.ndarray) -> dict[str, np.ndarray]:
-        res = [one(x) for x in X]
-        return {k: np.array([r[k] for r in res]) for k in OUTPUTS}
+        # The discharge coefficient is one number per procedure call; a Saltelli design has only two
+        # distinct values of each column per base sample, so rows sharing it run in one batched call.
+        cd_col = names.index("forward_discharge_coeff") if "forward_discharge_coeff" in names else None
+        keys = X[:, cd_col] if cd_col is not None else np.zeros(len(X))
+        out = {name: np.empty(len(X)) for name in OUTPUTS}
+        for cd in np.unique(keys):
+            idx = np.flatnonzero(keys == cd)
+            batch = [p for i in idx for p in patients(X[i])]
+            r = run_procedure_arrays(batch, seed=None, settings=settings, forward_discharge_coeff=None if cd_col is None else float(cd))
+            g = np.asarray(r.final_decision).reshape(len(idx), k)
+            clips = np.array([len(c) for c in r.clips], float).reshape(len(idx), k)
+            out["mean_gradient_after_mmhg"][idx] = np.asarray(r.final.metrics["mean_gradient_mmhg"]).reshape(len(idx), k).mean(axis=1)
+            out["share_mr_le_1plus"][idx] = (g <= 1).mean(axis=1)
+            out["share_mr_le_2plus"][idx] = (g <= 2).mean(axis=1)
+            out["mean_rvol_after_ml"][idx] = np.asarray(r.final.metrics["rvol_ml"]).reshape(len(idx), k).mean(axis=1)
+            out["clips_per_patient"][idx] = clips.mean(axis=1)
+        return out
 
     return f
 
