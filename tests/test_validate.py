@@ -357,3 +357,14 @@ def test_shipped_file_at_default_n_resumes(tmp_path):
     b = R.run_validation(DEVELOPMENT_COMPARATORS, tmp_path / "v")
     assert all(t["chunks_run"] == 0 for t in b["trials"])
     assert a["validation"] == b["validation"]
+
+
+@pytest.mark.slow
+def test_dask_local_gives_the_in_process_table(tmp_path):
+    """The trials through a local Dask cluster: the same chunks, so the same validation table."""
+    import mitrasim.validate.run as R
+
+    cf = parse_comparators(_file())
+    a = R.run_validation(cf, tmp_path / "a", sensitivity=False)
+    b = R.run_validation(cf, tmp_path / "b", sensitivity=False, dask_local=2)
+    assert a["validation"] == b["validation"]

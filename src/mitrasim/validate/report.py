@@ -149,7 +149,7 @@ def _sensitivity_html(sens: dict[str, Any] | None) -> str:
         f"<p>Model function: {sens['patients']} virtual patients of the question's population ({_e(sens['population'])}), the whole procedure for each "
         f"parameter set, outputs averaged. Saltelli design, N = {sens['n_base']} ({sens['at_n']['evaluations']} evaluations) and 2N = {2 * sens['n_base']} "
         f"({sens['at_2n']['evaluations']} evaluations). Convergence: largest change of a total index from N to 2N = {sens['max_total_index_change']:.3f} "
-        f"(criterion ≤ {sens['convergence_tol']}): <b>{'converged' if sens['converged'] else 'NOT converged — read the indices as indicative only'}</b>.</p>"
+        f"(criterion ≤ {sens['convergence_tol']}); largest 95% bootstrap half-width of a total index at 2N = {sens['max_total_index_halfwidth_at_2n']:.3f}: <b>{'converged' if sens['converged'] else 'NOT converged — read the indices as indicative only'}</b>.</p>"
     )
     rows = []
     for k, v in sens["at_2n"]["outputs"].items():

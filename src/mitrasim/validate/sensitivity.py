@@ -167,8 +167,10 @@ def run_sensitivity(population: Any, strategy: Any, settings: Any, n_base: int, 
         if rb["constant"] or ra["constant"]:
             continue
         moved = max(moved, float(np.max(np.abs(np.array(rb["ST"]) - np.array(ra["ST"])))))
+    widths = [w for v in b["outputs"].values() if not v["constant"] for w in v["ST_conf"]]
     return {
         "parameters": [dataclasses.asdict(p) for p in PARAMETERS],
+        "max_total_index_halfwidth_at_2n": max(widths) if widths else 0.0,
         "outputs": OUTPUTS,
         "population": population.name,
         "patients": n_patients,
