@@ -82,7 +82,7 @@ __all__ = [
     "resolve_parameter",
 ]
 
-FORMAT = "mitrasim-comparators/1"
+FORMAT: Literal["mitrasim-comparators/1"] = "mitrasim-comparators/1"
 
 EndpointKind = Literal["device_count", "residual_mr", "mr_le_1plus", "mr_le_2plus", "mean_gradient", "gradient_share", "complication_rate", "subgroup_rate"]
 Level = Literal["low", "medium", "high"]
@@ -340,11 +340,11 @@ def parse_comparators(data: Any, base_dir: str | Path | None = None, source: str
     for i, c in enumerate(cf.comparators):
         if not _registered(c.study):
             raise InputError(f"comparators.{i}.study", c.study, "a registered citation key (mitrasim.citations, or the file's sources:)")
-        enames = [e.name for e in c.endpoints]
+        enames = [ep.name for ep in c.endpoints]
         if len(set(enames)) != len(enames):
             raise InputError(f"comparators.{i}.endpoints", enames, "unique endpoint names")
-        for j, e in enumerate(c.endpoints):
-            _check_endpoint(e, f"comparators.{i}.endpoints.{j}")
+        for j, ep in enumerate(c.endpoints):
+            _check_endpoint(ep, f"comparators.{i}.endpoints.{j}")
     return cf
 
 
