@@ -211,7 +211,7 @@ model risk level {mr['level']} of 5. {_e(mr['rationale'])}</p>
 <h2>4. Calculation verification: Monte-Carlo error at the chosen n</h2>
 <p>Trials run for this report:</p>{trials}
 <p>Each endpoint's Monte-Carlo standard error and its 95% half-width (z = {Z95:.3f}) over the agreement margin; the half-width should be
-at most {MC_HALFWIDTH_FRACTION} of the margin, and "n needed" is the number of simulated patients that would make it so.</p>
+at most {MC_HALFWIDTH_FRACTION} of the margin, and "n needed" is the number of simulated patients that would make it so (for a subgroup row: patients in that subgroup).</p>
 {_table(["comparator", "endpoint", "n simulated", "MC standard error", "half-width / margin", f"≤ {MC_HALFWIDTH_FRACTION}", "n needed"], calc)}
 <h2>5. Validation</h2>
 <p>Agreement is an equivalence test: the 95% CI of (simulated − published), with both uncertainties, inside ±margin → <b>agree</b>;
