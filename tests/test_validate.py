@@ -214,6 +214,9 @@ def test_complication_and_subgroup_rates(hand):
     assert [r.simulated for r in rows] == [0.2, pytest.approx(2 / 3), 0.5]
     assert [r.n_simulated for r in rows] == [5, 3, 2]
     assert rows[2].published_se == pytest.approx(math.sqrt(0.25 / 20))
+    # a derived outcome by subgroup: residual MR <= 1+ by outcome group (0/1+ all, 2+ none)
+    by = compute_endpoint("c", _ep(kind="subgroup_rate", event="mr_le_1plus", by="outcome_group", shares={"0/1+": 0.9, "2+": 0.1}, n={"0/1+": 9, "2+": 9}), d)
+    assert [r.simulated for r in by] == [1.0, 0.0]
     # a level no simulated patient fell in is flagged, not an error and not a silent number
     empty = compute_endpoint("c", _ep(kind="subgroup_rate", event="death_1y", by="outcome_group", shares={"4+": 0.5}, n={"4+": 10}), d)[0]
     assert empty.agreement == "not estimable" and empty.n_simulated == 0 and math.isnan(empty.simulated)

@@ -14,7 +14,8 @@ Quantities and their meaning (cohort/adapter.py's column docstring):
 * ``gradient_after_mmhg`` — mean transmitral gradient at the end of the procedure, mmHg;
 * events (``death_inhospital``, ``stroke``, ``major_bleeding``, ``tamponade``, ``urgent_surgery``,
   ``embolization``, ``slda``, ``death_1y``, ``hfh_1y``) — booleans per patient;
-* subgroup keys (``etiology``, ``outcome_group``, ``sex``, ``primary_lesion``) — strings.
+* derived booleans (:data:`DERIVED`): ``mr_le_1plus``, ``mr_le_2plus`` from ``grade_after``;
+* subgroup keys (``etiology``, ``outcome_group``, ``sex``, ``primary_lesion``, ``lesion_segment``) — strings.
 """
 
 from __future__ import annotations
@@ -48,11 +49,14 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "outcome_group": ("outcome_group",),
     "sex": ("sex",),
     "primary_lesion": ("primary_lesion",),
+    "lesion_segment": ("lesion_segment",),
 }
-#: Boolean event quantities an endpoint may name.
-EVENTS = ("death_inhospital", "stroke", "major_bleeding", "tamponade", "urgent_surgery", "embolization", "slda", "death_1y", "hfh_1y")
+#: Boolean outcomes derived from other quantities (name -> (quantity, largest grade)).
+DERIVED: dict[str, tuple[str, int]] = {"mr_le_1plus": ("grade_after", 1), "mr_le_2plus": ("grade_after", 2)}
+#: Boolean event quantities an endpoint may name (columns, then the derived ones).
+EVENTS = ("death_inhospital", "stroke", "major_bleeding", "tamponade", "urgent_surgery", "embolization", "slda", "death_1y", "hfh_1y", *DERIVED)
 #: String quantities an endpoint may group by.
-SUBGROUP_KEYS = ("etiology", "outcome_group", "sex", "primary_lesion")
+SUBGROUP_KEYS = ("etiology", "outcome_group", "sex", "primary_lesion", "lesion_segment")
 
 
 def _column(t: pa.Table, quantity: str) -> np.ndarray:
@@ -85,6 +89,9 @@ class ArmData:
         return self._t.num_rows
 
     def __getitem__(self, quantity: str) -> np.ndarray:
+        if quantity in DERIVED:
+            base, top = DERIVED[quantity]
+            return self[base] <= top
         if quantity not in COLUMNS:
             raise KeyError(quantity)
         if quantity not in self._cache:

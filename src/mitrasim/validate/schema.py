@@ -37,7 +37,7 @@ Endpoint kinds (the statistic each one computes is in :mod:`mitrasim.validate.en
   (default: the MVARC stenosis threshold of :mod:`mitrasim.echo.thresholds`; ``op: ">"`` for strictly above);
 * ``complication_rate`` — share with ``event`` (:data:`mitrasim.validate.columns.EVENTS`);
 * ``subgroup_rate`` — share with ``event`` in each level of ``by`` (``shares``: level → rate), e.g.
-  1-year death by residual MR group.
+  1-year death by residual MR group, or residual MR ≤ 2+ (``event: mr_le_2plus``) by etiology.
 
 Every endpoint names its ``source`` (a registered citation key), its ``time_point``, its published
 uncertainty (``n`` — a total, or per level for ``subgroup_rate`` — or a 95% ``ci``) and its ``role``:
