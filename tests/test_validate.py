@@ -220,6 +220,8 @@ def test_complication_and_subgroup_rates(hand):
     # a level no simulated patient fell in is flagged, not an error and not a silent number
     empty = compute_endpoint("c", _ep(kind="subgroup_rate", event="death_1y", by="outcome_group", shares={"4+": 0.5}, n={"4+": 10}), d)[0]
     assert empty.agreement == "not estimable" and empty.n_simulated == 0 and math.isnan(empty.simulated)
+    none = arm_data(from_arrays(arm=["A", "A"], clips_implanted=[0, 0], grade_after=[3, 4]), "A")
+    assert compute_endpoint("c", _ep(kind="mr_le_2plus", value=0.9, among="implanted"), none)[0].agreement == "not estimable"
 
 
 def test_agreement_is_the_stated_equivalence_test():

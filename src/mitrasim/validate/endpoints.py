@@ -11,8 +11,8 @@ For a comparator's trial arm (``n`` virtual patients, :class:`mitrasim.validate.
 * **Agreement** (an equivalence test at margin ``δ``, two one-sided tests at 2.5% each):
   ``d = simulated − published``, ``se_d = √(se_sim² + se_pub²)``, ``CI_d = d ± z·se_d``:
   ``agree`` when ``CI_d ⊂ [−δ, δ]``; ``miss`` when ``CI_d ∩ [−δ, δ] = ∅``; otherwise ``inconclusive``
-  (neither shown; more simulated patients help only when ``se_sim`` dominates); ``not estimable`` when a
-  subgroup level holds no simulated patient (:data:`NOT_ESTIMABLE`).
+  (neither shown; more simulated patients help only when ``se_sim`` dominates); ``not estimable`` when the
+  denominator holds no simulated patient (:data:`NOT_ESTIMABLE`).
   ``δ`` is the endpoint's ``margin`` or :data:`DEFAULT_MARGINS` by statistic — project choices for a
   medium model risk (V&V 40 leaves the acceptance criterion to the model risk), not literature numbers.
 * **Calculation verification**: the Monte-Carlo half-width ``z·se_sim`` against ``δ``; it is small
@@ -47,7 +47,8 @@ DEFAULT_MARGINS: dict[str, float] = {"proportion": 0.10, "gradient_mmhg": 1.0, "
 #: Calculation verification: the Monte-Carlo 95% half-width should not exceed this fraction of δ.
 MC_HALFWIDTH_FRACTION = 0.25
 
-#: The simulated statistic of a subgroup level no simulated patient fell in: NaN values, n = 0, and the
+#: The simulated statistic when its denominator is empty (a subgroup level no simulated patient fell in,
+#: ``among: implanted`` with no implant; a mean of fewer than two): NaN values, n = 0, and the
 #: agreement ``"not estimable"`` (NaN is written as null in the JSON summary and "n/a" in the report).
 NOT_ESTIMABLE = (math.nan, math.nan, math.nan, math.nan, 0)
 
@@ -134,7 +135,7 @@ def _proportion(mask: np.ndarray) -> tuple[float, float, float, float, int]:
     n = int(mask.size)
     k = int(mask.sum())
     if n == 0:
-        raise InputError("endpoint", "no patients", "an endpoint whose denominator holds at least one simulated patient")
+        return NOT_ESTIMABLE
     p = k / n
     lo, hi = wilson(k, n)
     return p, math.sqrt(p * (1 - p) / n), lo, hi, n
@@ -146,7 +147,7 @@ def _mean(x: np.ndarray) -> tuple[float, float, float, float, int]:
         raise InputError("trial column", "non-finite values", "finite simulated values", f"{int((~np.isfinite(x)).sum())} of {x.size}")
     n = x.size
     if n < 2:
-        raise InputError("endpoint", f"{n} patient(s)", "at least two simulated patients for a mean")
+        return NOT_ESTIMABLE
     m = float(x.mean())
     se = float(x.std(ddof=1) / math.sqrt(n))
     t = float(stats.t.ppf(0.975, n - 1))
@@ -237,7 +238,7 @@ def compute_endpoint(comparator: str, e: Endpoint, d: ArmData) -> list[EndpointR
         for lv, p in (e.shares or {}).items():
             n_lv = e.n[lv] if isinstance(e.n, dict) else n_pub
             in_lv = level == lv
-            sim = _proportion(ev[in_lv]) if in_lv.any() else NOT_ESTIMABLE
+            sim = _proportion(ev[in_lv])
             rows.append(_row(comparator, e, f"{e.by}={lv}", "proportion", "", "proportion", p, n_lv, sim))
         return rows
     raise AssertionError(e.kind)  # the schema's Literal lists every kind
