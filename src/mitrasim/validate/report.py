@@ -105,6 +105,33 @@ def _sobol_plot(sens: dict[str, Any]) -> str:
     return _svg(fig)
 
 
+def _smd_plot(appl: list[dict[str, Any]]) -> str:
+    """Standardized differences of each comparator's population from the question's; band ±0.1."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    variables: dict[str, None] = {}
+    for a in appl:
+        for r in a["rows"]:
+            variables.setdefault(r["variable"], None)
+    names = list(variables)
+    if not names:
+        return ""
+    fig, ax = plt.subplots(figsize=(7.5, 0.22 * len(names) + 1.2))
+    ax.axvspan(-0.1, 0.1, color="#dfe", zorder=0)
+    for k, a in enumerate(appl):
+        pts = {r["variable"]: r["smd"] for r in a["rows"]}
+        y = [i + (k - (len(appl) - 1) / 2) * 0.12 for i, v in enumerate(names) if v in pts]
+        ax.plot([pts[v] for v in names if v in pts], y, "o", ms=3.5, label=a["comparator"])
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("standardized difference, comparator − question's population (band: |d| ≤ 0.1)")
+    ax.legend(fontsize=7, loc="lower right")
+    return _svg(fig)
+
+
 def _verification_html(ver: dict[str, Any]) -> str:
     parts = []
     for r in ver["radau"]:
@@ -172,7 +199,7 @@ def _applicability_html(appl: list[dict[str, Any]]) -> str:
         [[a["comparator"], a["population"], f"{a['max_abs_smd']:.2f}", ", ".join(a["marked"]) or "none",
           ", ".join(f"{t['endpoint']} ({t['time_point']})" for t in a["time_point_flags"]) or "none"] for a in appl],
     )  # fmt: skip
-    return out
+    return out + _smd_plot(appl)
 
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
