@@ -143,6 +143,7 @@ def run_validation(
     for comp in cf.comparators:
         trial = trials[comp.name]
         tdir = out / "trials" / f"{comp.name}-n{trial.n_patients}"
+        tdir.parent.mkdir(exist_ok=True)  # the trial runner wants an existing parent folder
         res = run_trial(trial, tdir, resume=True, scheduler=scheduler, dask_local=dask_local, progress=progress)
         table, _ = read_results(tdir)
         data = arm_data(table, comp.name)
