@@ -209,6 +209,11 @@ def test_gradient_mean_and_share_above_threshold(hand):
 def test_complication_and_subgroup_rates(hand):
     d = arm_data(hand, "A")
     assert compute_endpoint("c", _ep(kind="complication_rate", event="stroke", value=0.01), d)[0].simulated == 0.1
+    ok = arm_data(from_arrays(arm=["A"] * 4, mvarc_device_success=[True, False, True, True]), "A")
+    assert compute_endpoint("c", _ep(kind="success_rate", event="mvarc_device_success", value=0.8), ok)[0].simulated == 0.75
+    with pytest.raises(InputError) as ei:  # a trial without the column: named, not guessed
+        compute_endpoint("c", _ep(kind="success_rate", event="mvarc_procedural_success", value=0.8), ok)
+    assert "mvarc_procedural_success" in ei.value.field
     rows = compute_endpoint("c", _ep(kind="subgroup_rate", event="death_1y", by="outcome_group", shares={"0/1+": 0.2, "2+": 0.3, "3+/4+": 0.5},
                                      n={"0/1+": 100, "2+": 50, "3+/4+": 20}), d)  # fmt: skip
     assert [r.simulated for r in rows] == [0.2, pytest.approx(2 / 3), 0.5]

@@ -14,6 +14,7 @@ Quantities and their meaning (cohort/adapter.py's column docstring):
 * ``gradient_after_mmhg`` — mean transmitral gradient at the end of the procedure, mmHg;
 * events (``death_inhospital``, ``stroke``, ``major_bleeding``, ``tamponade``, ``urgent_surgery``,
   ``embolization``, ``slda``, ``death_1y``, ``hfh_1y``) — booleans per patient;
+* MVARC success booleans (:data:`SUCCESS`);
 * derived booleans (:data:`DERIVED`): ``mr_le_1plus``, ``mr_le_2plus`` from ``grade_after``;
 * subgroup keys (``etiology``, ``outcome_group``, ``sex``, ``primary_lesion``, ``lesion_segment``) — strings.
 """
@@ -27,8 +28,10 @@ import pyarrow as pa
 
 from mitrasim.errors import InputError
 
-__all__ = ["COLUMNS", "EVENTS", "SUBGROUP_KEYS", "ArmData", "arm_data", "arms_of"]
+__all__ = ["COLUMNS", "EVENTS", "SUCCESS", "DERIVED", "SUBGROUP_KEYS", "ArmData", "arm_data", "arms_of", "from_arrays"]
 
+#: MVARC success quantities (booleans; technical and procedural success only in trials that have them).
+SUCCESS = ("mvarc_technical_success", "mvarc_device_success", "mvarc_procedural_success", "mvarc_acceptable_mr", "mvarc_optimal_mr", "mvarc_no_stenosis")
 #: quantity -> candidate column names, first match wins.
 COLUMNS: dict[str, tuple[str, ...]] = {
     "arm": ("arm",),
@@ -50,6 +53,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "sex": ("sex",),
     "primary_lesion": ("primary_lesion",),
     "lesion_segment": ("lesion_segment",),
+    **{q: (q,) for q in SUCCESS},
 }
 #: Boolean outcomes derived from other quantities (name -> (quantity, largest grade)).
 DERIVED: dict[str, tuple[str, int]] = {"mr_le_1plus": ("grade_after", 1), "mr_le_2plus": ("grade_after", 2)}
@@ -96,7 +100,7 @@ class ArmData:
             raise KeyError(quantity)
         if quantity not in self._cache:
             x = _column(self._t, quantity)
-            if quantity in EVENTS:
+            if quantity in EVENTS or quantity in SUCCESS:
                 x = x.astype(bool)
             elif quantity in ("grade_after", "grade_before", "clips_implanted"):
                 x = x.astype(np.int64)

@@ -229,7 +229,7 @@ def compute_endpoint(comparator: str, e: Endpoint, d: ArmData) -> list[EndpointR
         g = d["gradient_after_mmhg"][keep]
         mask = g >= thr if e.op == ">=" else g > thr
         return [_row(comparator, e, f"{e.op}{thr:g} mmHg", "proportion", "", "proportion", float(e.value), n_pub, _proportion(mask))]  # type: ignore[arg-type]
-    if e.kind == "complication_rate":
+    if e.kind in ("complication_rate", "success_rate"):
         return [_row(comparator, e, str(e.event), "proportion", "", "proportion", float(e.value), n_pub, _proportion(d[str(e.event)][keep]))]  # type: ignore[arg-type]
     if e.kind == "subgroup_rate":
         ev = d[str(e.event)][keep]

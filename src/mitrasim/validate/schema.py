@@ -36,6 +36,7 @@ Endpoint kinds (the statistic each one computes is in :mod:`mitrasim.validate.en
 * ``gradient_share`` — share with a post-procedure mean gradient at or above ``threshold_mmhg``
   (default: the MVARC stenosis threshold of :mod:`mitrasim.echo.thresholds`; ``op: ">"`` for strictly above);
 * ``complication_rate`` — share with ``event`` (:data:`mitrasim.validate.columns.EVENTS`);
+* ``success_rate`` — share meeting an MVARC endpoint (``event`` in :data:`mitrasim.validate.columns.SUCCESS`);
 * ``subgroup_rate`` — share with ``event`` in each level of ``by`` (``shares``: level → rate), e.g.
   1-year death by residual MR group, or residual MR ≤ 2+ (``event: mr_le_2plus``) by etiology.
 
@@ -69,7 +70,7 @@ from mitrasim.cohort.outcomes import OutcomeModel
 from mitrasim.cohort.population import Population, load_population
 from mitrasim.errors import InputError, from_validation_error
 from mitrasim.validate import sources as _sources  # noqa: F401  (registers the sources)
-from mitrasim.validate.columns import EVENTS, SUBGROUP_KEYS
+from mitrasim.validate.columns import EVENTS, SUBGROUP_KEYS, SUCCESS
 
 __all__ = [
     "FORMAT",
@@ -84,7 +85,7 @@ __all__ = [
 
 FORMAT: Literal["mitrasim-comparators/1"] = "mitrasim-comparators/1"
 
-EndpointKind = Literal["device_count", "residual_mr", "mr_le_1plus", "mr_le_2plus", "mean_gradient", "gradient_share", "complication_rate", "subgroup_rate"]
+EndpointKind = Literal["device_count", "residual_mr", "mr_le_1plus", "mr_le_2plus", "mean_gradient", "gradient_share", "complication_rate", "success_rate", "subgroup_rate"]
 Level = Literal["low", "medium", "high"]
 _SHARE_KINDS = ("device_count", "residual_mr", "subgroup_rate")
 
@@ -269,7 +270,10 @@ def _check_endpoint(e: Endpoint, field: str) -> None:
     proportion = e.kind not in ("mean_gradient",) and not (e.kind == "device_count" and e.value is not None)
     if proportion and e.value is not None and not 0.0 <= e.value <= 1.0:
         raise InputError(f"{field}.value", e.value, "[0, 1] (a proportion, not a percentage)")
-    if e.kind in ("complication_rate", "subgroup_rate"):
+    if e.kind == "success_rate":
+        if e.event not in SUCCESS:
+            raise InputError(f"{field}.event", e.event, "one of " + ", ".join(SUCCESS))
+    elif e.kind in ("complication_rate", "subgroup_rate"):
         if e.event not in EVENTS:
             raise InputError(f"{field}.event", e.event, "one of " + ", ".join(EVENTS))
     elif e.event is not None:
