@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "procedure": "mitrasim.procedure.commands",
     "trial": "mitrasim.cohort.commands",
     "report": "mitrasim.cohort.commands",
+    "validate": "mitrasim.validate.commands",
     "careplan": "mitrasim.pathway.commands",
     "serve": "mitrasim.web.commands",
 }
