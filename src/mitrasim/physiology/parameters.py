@@ -250,6 +250,9 @@ def scaled_timings(values: dict[str, np.ndarray], model: Model) -> dict[str, np.
     if model.activation == "two_hill":
         for ch in CHAMBERS:
             rows = np.stack(np.broadcast_arrays(out[f"{ch}_act_b"], out[f"{ch}_act_c"], out[f"{ch}_act_d"], out[f"{ch}_act_e"], T), axis=1)
+            if (rows == rows[0]).all():  # one timing (a single patient, a cohort at one rate): no sort
+                out[f"{ch}_act_f"] = np.full(len(rows), 1.0 / _two_hill_max_cached(tuple(rows[0].tolist())))
+                continue
             uniq, inv = np.unique(rows, axis=0, return_inverse=True)  # patients often share timings
             peak = np.array([_two_hill_max_cached(tuple(r)) for r in uniq.tolist()]) if len(uniq) <= 64 else two_hill_max(*uniq.T)
             out[f"{ch}_act_f"] = (1.0 / peak)[inv.ravel()]

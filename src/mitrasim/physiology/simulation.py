@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mitrasim import citations
 from mitrasim.errors import InputError
-from mitrasim.physiology import engine
+from mitrasim.physiology import dispatch, engine
 from mitrasim.physiology.parameter_sets import get_parameter_set
 from mitrasim.physiology.parameters import (
     CIRCUITS,
@@ -113,7 +113,10 @@ def build_batch(
     if len(olist) == 1 and n > 1:
         olist = olist * n
     allowed = active_names(pset.model)
-    cols: dict[str, np.ndarray] = {k: np.full(n, v, dtype=float) for k, v in pset.values.items() if k in allowed}
+    names = [k for k in pset.values if k in allowed]
+    block = np.empty((len(names), n))  # one allocation; each column is a row view of it
+    block[:] = np.array([pset.values[k] for k in names], dtype=float)[:, None]
+    cols: dict[str, np.ndarray] = dict(zip(names, block))
     _apply_overrides(cols, olist, pset.model)
     for k, a in arrays.items():
         if k not in allowed:
@@ -156,15 +159,15 @@ def _kernel_arrays(cols: dict[str, np.ndarray], model: Model, n: int, n_pad: int
     P = np.empty((len(KERNEL_PARAMS), n_pad))
     for name, row in KP.items():
         if name == "period_s":
-            v = T
+            P[row, :n] = T
         elif name in timing:
-            v = timing[name]
+            P[row, :n] = timing[name]
         elif name in cols:
-            v = cols[name]
+            P[row, :n] = cols[name]
         else:  # not used by this model (e.g. mitral areas of a diode model)
-            v = np.full(n, SPECS[name].hi if name.endswith("rmax_mmhg_s_ml") else 1.0)
-        P[row, :n] = v
-        P[row, n:] = P[row, 0]
+            P[row, :n] = SPECS[name].hi if name.endswith("rmax_mmhg_s_ml") else 1.0
+    if n_pad > n:
+        P[:, n:] = P[:, :1]
     dt = T / n_steps
     v_on = timing["lv_act_a"]
     a_on = timing["la_act_a"]
@@ -311,6 +314,10 @@ def _run_group(pset: ParameterSet, cols: dict[str, np.ndarray], X0: np.ndarray, 
 
 
 def _run(P, X0, kind, diode, n_steps, settings: SolverSettings, ew, block, metrics, x_end, waves) -> None:
+    args = (P, X0, kind, diode, n_steps, settings.min_beats, settings.max_beats, settings.tol, ew, metrics, x_end, waves, settings.accelerate)
+    if P.shape[1] == 1:  # one patient: the one-lane kernel, no thread pool to size
+        dispatch.run_batch(*args, 1)
+        return
     import numba
 
     threads = settings.threads or engine.default_threads()
@@ -319,9 +326,6 @@ def _run(P, X0, kind, diode, n_steps, settings: SolverSettings, ew, block, metri
     old = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
-        engine.RUN_BATCH[block](
-            P, X0, kind, diode, n_steps, settings.min_beats, settings.max_beats, settings.tol, ew, metrics, x_end, waves,
-            settings.accelerate, 2 * threads,
-        )
+        dispatch.run_batch(*args, 2 * threads)
     finally:
         numba.set_num_threads(old)
