@@ -110,16 +110,18 @@ def _one_patient_args():
 
 
 def test_two_hill_timing_shortcut_equals_the_general_path():
-    """scaled_timings skips np.unique when every patient has the same timing; the normalisation
-    must equal that of the general path (a batch whose second patient has another LV time constant)."""
+    """scaled_timings skips np.unique for a single patient and when every patient has the same
+    timing; the normalisation must equal that of the general path (a batch whose second patient has another LV time constant)."""
     pset = get_parameter_set("svzerod_two_hill")
     same, _ = S.build_batch(pset, None, hr_bpm=np.array([70.0, 70.0]))
     tau = pset.values["lv_tau1_s"]
     mixed, _ = S.build_batch(pset, [{}, {"lv_tau1_s": 1.2 * tau}], hr_bpm=np.array([70.0, 70.0]))
+    single, _ = S.build_batch(pset, None, hr_bpm=70.0)
     a = scaled_timings(same, pset.model)
     b = scaled_timings(mixed, pset.model)
+    one = scaled_timings(single, pset.model)
     for ch in ("la", "lv", "ra", "rv"):
-        assert a[f"{ch}_act_f"][0] == a[f"{ch}_act_f"][1] == b[f"{ch}_act_f"][0]
+        assert one[f"{ch}_act_f"][0] == a[f"{ch}_act_f"][0] == a[f"{ch}_act_f"][1] == b[f"{ch}_act_f"][0]
     assert b["lv_act_f"][1] != b["lv_act_f"][0]
 
 

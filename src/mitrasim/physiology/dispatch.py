@@ -41,16 +41,19 @@ _notice_given = False
 compile_seconds = 0.0
 
 
+_known: dict = {}  # kernel -> compiled or cached (each kernel's cache index is read once per process)
+
+
 def _cached(kernel) -> bool:
     """Whether ``kernel`` is compiled in this process or fresh in numba's cache (the index's
     source stamp matches).  Reads numba's cache index (``Dispatcher._cache``, an internal:
     should it change, every kernel counts as not cached and the notice is given once)."""
-    if kernel.signatures:
-        return True
-    try:
-        return bool(kernel._cache._cache_file._load_index())
-    except AttributeError:
-        return False
+    if kernel not in _known:
+        try:
+            _known[kernel] = bool(kernel.overloads) or bool(kernel._cache._cache_file._load_index())
+        except AttributeError:
+            return False
+    return _known[kernel]
 
 
 def _call(kernel, *args) -> None:
@@ -69,6 +72,7 @@ def _call(kernel, *args) -> None:
     t = time.perf_counter()
     kernel(*args)
     compile_seconds += time.perf_counter() - t
+    _known[kernel] = True
 
 
 def _in_lanes(kernel, args) -> None:

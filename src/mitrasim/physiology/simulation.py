@@ -153,19 +153,19 @@ def _apply_overrides(cols: dict[str, np.ndarray], olist: Sequence[Mapping[str, A
                 cols[k][i] = v
 
 
+#: The value a kernel parameter takes when the model does not use it: a closed valve's resistance
+#: at the top of its range, anything else 1.
+_UNUSED_VALUE = {name: (SPECS[name].hi if name.endswith("rmax_mmhg_s_ml") else 1.0) for name in KERNEL_PARAMS if name in SPECS}
+
+
 def _kernel_arrays(cols: dict[str, np.ndarray], model: Model, n: int, n_pad: int, n_steps: int):
     T = 60.0 / cols["hr_bpm"]
     timing = scaled_timings(cols, model)
     P = np.empty((len(KERNEL_PARAMS), n_pad))
-    for name, row in KP.items():
-        if name == "period_s":
-            P[row, :n] = T
-        elif name in timing:
-            P[row, :n] = timing[name]
-        elif name in cols:
-            P[row, :n] = cols[name]
-        else:  # not used by this model (e.g. mitral areas of a diode model)
-            P[row, :n] = SPECS[name].hi if name.endswith("rmax_mmhg_s_ml") else 1.0
+    src = {"period_s": T, **cols, **timing}
+    # rows in KERNEL_PARAMS order; a parameter this model does not use (e.g. the mitral areas of a
+    # diode model) gets a harmless value
+    P[:, :n] = [src[name] if name in src else np.broadcast_to(_UNUSED_VALUE[name], (n,)) for name in KERNEL_PARAMS]
     if n_pad > n:
         P[:, n:] = P[:, :1]
     dt = T / n_steps
@@ -230,7 +230,7 @@ def simulate(
     steps = steps_per_beat(60.0 / cols["hr_bpm"], np.minimum(settings.dt_max_s, stable_dt_s(cols)))
     # Patients are grouped by their step count (a function of their own period only), so a
     # patient's result does not depend on the rest of the batch.
-    groups = np.unique(steps)
+    groups = steps if n == 1 else np.unique(steps)
     if len(groups) == 1:  # the common case: no regrouping copies
         metrics, x_end, wf_all = _run_group(pset, cols, X0, int(groups[0]), settings, waveforms)
     else:
