@@ -6,9 +6,9 @@ stamped with the hash of the kernel module's source).
 
 Kernels: one per lane count (1 for a single patient, ``engine.LANES`` for batches) and mitral
 law (orifice, diode), each compiled on its first use and then loaded from the cache.  A command
-compiles only the kernels it runs; a single patient runs on the batch kernel rather than have
-its own compiled when only the batch kernel of its law is available (the first
-``mitrasim demo``: a batch, then single patients).
+compiles only the kernels it runs, and a single patient runs on the batch kernel rather than
+have a second kernel compiled in a process that has just compiled the batch kernel of its law
+(the first ``mitrasim demo``: a batch, then single patients).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def _call(kernel, *args) -> None:
 
 
 def _in_lanes(kernel, args) -> None:
-    """One patient in lane 0 of a engine.LANES-lane group kernel (the other lanes repeat it), results copied back."""
+    """One patient in lane 0 of an ``engine.LANES``-lane group kernel (the other lanes repeat it), results copied back."""
     P, X0, kind, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel = args
     pad = lambda a: np.ascontiguousarray(np.repeat(a, engine.LANES, axis=-1))  # noqa: E731
     m, xe, w = pad(metrics), pad(x_end), pad(waves)
@@ -87,7 +87,7 @@ def _in_lanes(kernel, args) -> None:
 def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, n_groups) -> None:
     """Integrate every patient (column of ``P``/``X0``) to a periodic steady state.
 
-    P: (n_kernel_params, n_pad) parameters, n_pad 1 or a multiple of engine.LANES; X0: (14, n_pad) initial states;
+    P: (n_kernel_params, n_pad) parameters, n_pad 1 or a multiple of ``engine.LANES``; X0: (14, n_pad) initial states;
     e_window: (2, n_pad) step positions (fractional) of ventricular and atrial onset, bounding the
     early-filling window; metrics: (N_METRIC, n_pad) out; x_end: (14, n_pad) out (state at the end
     of the last beat = start of the steady cycle, for warm starts); waves: (N_WAVE, n_steps, n_pad)
@@ -96,17 +96,18 @@ def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, 
     groups of patients run in parallel (each refills its lanes from its own patients).
 
     One patient (n_pad = 1) runs on the one-lane kernel, called directly (no thread pool); a
-    batch (n_pad a multiple of engine.LANES) on the engine.LANES-lane kernel in parallel groups.  Exception, so
+    batch (n_pad a multiple of ``engine.LANES``) on the ``engine.LANES``-lane kernel in parallel groups.  Exception, so
     that a process compiles at most one kernel per valve law (a first ``mitrasim demo`` runs a
     batch, then single patients): a single patient whose one-lane kernel is neither compiled nor
-    cached runs in lane 0 of the engine.LANES-lane kernel when that one is compiled or cached (the same
-    numbers to 1e-12: ``tests/test_engine_kernels.py``; it costs more per beat than the one-lane
-    kernel, see benchmarks/RESULTS.md).
+    cached runs in lane 0 of the batch kernel when this process has just compiled that one (the
+    same numbers to 1e-12: ``tests/test_engine_kernels.py``).  Only then: a padded patient costs
+    about 6× the one-lane kernel's time per beat (benchmarks/RESULTS.md), so a later process
+    compiles the one-lane kernel once rather than pay that on every call.
     """
     args = (P, X0, kind, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel)
     if P.shape[1] == 1:
         one, lanes = (engine._run_group_1_diode, engine._run_group_lanes_diode) if diode else (engine._run_group_1_orifice, engine._run_group_lanes_orifice)
-        if not _cached(one) and _cached(lanes):
+        if lanes.overloads and not _cached(one):  # the batch kernel was compiled by this process
             _in_lanes(lanes, args)
         else:
             _call(one, *args, 0, 1)
