@@ -5,6 +5,7 @@ Run by hand (results go to benchmarks/RESULTS.md with the machine and the comman
     python -m pip install -r benchmarks/requirements.txt
     python benchmarks/engine.py            # everything (~2–3 min)
     python benchmarks/engine.py --quick    # fewer repeats
+    python benchmarks/engine.py --only kernel,one,first   # issue 19's three measurements
 
 Measures:
 
@@ -17,7 +18,18 @@ Measures:
    and the share of the machine's float64 peak (numpy matmul on both cores) for the kernel's
    own operation count;
 3. memory per patient without waveforms;
-4. cold and warm start of ``mitrasim simulate`` (empty vs filled compile cache).
+4. cold and warm start of ``mitrasim simulate`` (empty vs filled compile cache);
+5. ``kernel``: the batched engine against the reference kernel of ``reference_kernel.py`` (same
+   equations, step and beats), interleaved in one run, with the flops per patient-step counted by
+   ``flops.py`` and the share of the FMA peak and of numpy's dgemm;
+6. ``one``: one patient, the whole ``simulate()`` call against the kernel alone and svZeroDSolver
+   at 200 points per beat (same file, same 20 beats), interleaved;
+7. ``start``: the first ``mitrasim demo`` and ``mitrasim simulate --json`` on an empty compile cache,
+   and both again warm (whole processes).
+
+Wall-clock medians on a shared machine: only the ratios within one run mean much; the CPU seconds
+of the process are given beside them (a kernel's work per CPU-second is less sensitive to other
+jobs than its wall time).
 """
 
 from __future__ import annotations
@@ -51,6 +63,9 @@ from mitrasim.physiology.parameters import KP  # noqa: E402
 #: (4 × 2 = 8) and inertial slopes (4 × 4 = 16): 89 per stage; the RK4 update 14 × 6 = 84;
 #: the beat-metric accumulators about 40.  (Selects and compares not counted.)
 FLOPS_PER_STEP = 4 * 89 + 84 + 40
+#: float64 FMA peak of the development machine's two cores as stated in issue 19 (not re-measured
+#: here: numba's code for a register-resident FMA loop came out scalar) [check].
+FMA_PEAK_GFLOPS = 259.0
 METRICS = ("edv_ml", "esv_ml", "sbp_mmhg", "dbp_mmhg", "la_mean_mmhg", "co_l_min")
 
 
@@ -188,20 +203,179 @@ def start_times() -> dict:
     return {"cold_s": cold, "warm_s": statistics.median(warm)}
 
 
+def _timed(fn) -> tuple[float, float]:
+    c, t = time.process_time(), time.perf_counter()
+    fn()
+    return time.perf_counter() - t, time.process_time() - c
+
+
+def _interleaved(fns: dict, repeats: int) -> dict[str, dict[str, float]]:
+    """Median wall and CPU seconds of each function, run in turn ``repeats`` times."""
+    for f in fns.values():
+        f()  # warm: compile or load
+    runs: dict[str, list[tuple[float, float]]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, f in fns.items():
+            runs[k].append(_timed(f))
+    return {k: {"wall_s": statistics.median(w for w, _ in v), "cpu_s": statistics.median(c for _, c in v),
+                "walls": [w for w, _ in v]} for k, v in runs.items()}
+
+
+def _engine_arrays(preset: str, n_steps: int, **kw):
+    """The kernel's inputs for a batch (what simulate() builds), so the kernel can be timed alone."""
+    from mitrasim.physiology import engine as E
+
+    ps = get_parameter_set(preset)
+    cols, n = S.build_batch(ps, kw.pop("overrides", None), **kw)
+    blk = E.block_size(n)
+    n_pad = -(-n // blk) * blk
+    P, ew = S._kernel_arrays(cols, ps.model, n, n_pad, n_steps)
+    X0 = S._initial_states(ps, cols, n, n_pad, None)
+    return ps, P, ew, X0
+
+
+def _kernel_call(ps, P, ew, X0, n_steps: int, n_beats: int):
+    from mitrasim.physiology import dispatch as D
+    from mitrasim.physiology import engine as E
+
+    n = P.shape[1]
+    threads = max(1, min(E.default_threads(), n // E.block_size(n)))
+    diode = ps.model.mitral == "diode"
+    kind = 0 if ps.model.activation == "cosine" else 1
+
+    def run():
+        import numba
+
+        numba.set_num_threads(threads)
+        D.run_batch(P, X0, kind, diode, n_steps, n_beats, n_beats, 1e-300, ew, np.zeros((E.N_METRIC, n)),
+                    np.zeros((14, n)), np.zeros((E.N_WAVE, 0, n)), False, 2 * threads)
+
+    return run
+
+
+def kernel_vs_reference(args, dgemm: dict) -> dict:
+    """Goal 1 of issue 19: the batched engine against the reference kernel, in one run."""
+    import flops
+    import reference_kernel as RK
+
+    n, nb, dt = (4_000 if args.quick else 10_000), 10, 4e-3
+    rng = np.random.default_rng(0)
+    kw = {"eroa_cm2": rng.uniform(0.0, 0.6, n), "overrides": [{"lv_ea_mmhg_ml": float(x)} for x in rng.uniform(2.0, 3.5, n)]}
+    steps = int(S.steps_per_beat(0.8, dt))
+    ps, P, ew, X0 = _engine_arrays("regazzoni2022", steps, **dict(kw))
+    st = S.SolverSettings(min_beats=nb, max_beats=nb, tol=1e-300, dt_max_s=dt, accelerate=False)
+    res = S.simulate("regazzoni2022", settings=st, **dict(kw))
+    ref = RK.run(P, X0, steps, nb)
+    agree = max(float(np.max(np.abs(res.metrics[k] - ref[i]) / np.abs(ref[i]))) for i, k in enumerate(RK.REF_METRICS))
+    t = _interleaved({
+        "engine_kernel": _kernel_call(ps, P, ew, X0, steps, nb),
+        "reference_kernel": lambda: RK.run(P, X0, steps, nb),
+        "engine_simulate_call": lambda: S.simulate("regazzoni2022", settings=st, **dict(kw)),
+    }, args.repeats)
+    fl = flops.count()
+    out = {"patients": n, "beats": nb, "steps_per_beat": steps, "engine_vs_reference_metrics_max_rel_diff": agree,
+           "engine_max_rel_err_vs_radau": radau_error("regazzoni2022", 3, dt, eroa_cm2=0.3),
+           "flops_per_patient_step": {"engine": fl["engine"]["per_step"], "reference_kernel": fl["reference_kernel"]["per_step"]},
+           "fma_peak_gflops": FMA_PEAK_GFLOPS, "dgemm_gflops": dgemm.get("gflops_all"), "timings": t}
+    for k, v in t.items():
+        pbs = n * nb / v["wall_s"]
+        per_step = fl["reference_kernel" if k == "reference_kernel" else "engine"]["per_step"]
+        g = pbs * steps * per_step / 1e9
+        v.update(patient_beats_per_s=pbs, patient_beats_per_cpu_s=n * nb / v["cpu_s"], gflops=g,
+                 share_of_fma_peak=g / FMA_PEAK_GFLOPS, share_of_dgemm=g / dgemm["gflops_all"] if dgemm.get("gflops_all") else float("nan"))
+    out["ratio_engine_kernel_to_reference"] = t["reference_kernel"]["wall_s"] / t["engine_kernel"]["wall_s"]
+    out["ratio_pairs"] = [r / e for e, r in zip(t["engine_kernel"]["walls"], t["reference_kernel"]["walls"])]
+    return out
+
+
+def one_patient_vs_svzerod(args) -> dict:
+    """Goal 2 of issue 19: one patient, the whole simulate() call vs the kernel alone vs svZeroDSolver."""
+    nb, dt = 20, 4e-3
+    preset = "svzerod_two_hill"
+    steps = int(mitrasim_fixed_beats(preset, 1, dt).n_steps[0])
+    ps, P, ew, X0 = _engine_arrays(preset, steps)
+    fns = {
+        "simulate_call": lambda: mitrasim_fixed_beats(preset, nb, dt),
+        "kernel_alone": _kernel_call(ps, P, ew, X0, steps, nb),
+    }
+    cfg = peers.load_two_hill_config()
+    fns["svzerod_simulate_200"] = lambda: peers.run_svzerod(cfg, n_beats=nb, steps_per_beat=200, api="simulate")
+    fns["svzerod_solver_run_200"] = lambda: peers.run_svzerod(cfg, n_beats=nb, steps_per_beat=200, api="solver")
+    t = _interleaved(fns, max(args.repeats, 7))
+    us = {k: 1e6 * v["wall_s"] / nb for k, v in t.items()}
+    fine = peers.svzerod_converged_reference(cfg)
+    return {
+        "preset": preset, "steps_per_beat": steps, "beats": nb, "us_per_beat": us,
+        "ratio_call_to_kernel": us["simulate_call"] / us["kernel_alone"],
+        "svzerod_simulate_over_call": us["svzerod_simulate_200"] / us["simulate_call"],
+        "svzerod_simulate_over_kernel": us["svzerod_simulate_200"] / us["kernel_alone"],
+        "svzerod_solver_over_call": us["svzerod_solver_run_200"] / us["simulate_call"],
+        "mitrasim_max_rel_err_vs_radau": radau_error(preset, 3, dt),
+        "svzerod_200_max_rel_err_vs_converged": peers.max_rel_diff(peers.run_svzerod(cfg, n_beats=nb, steps_per_beat=200), fine),
+    }
+
+
+def _child_cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def first_run(args) -> dict:
+    """Goal 3 of issue 19: whole processes on an empty compile cache, then warm."""
+    env = dict(os.environ)
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as d:
+        env["MITRASIM_CACHE_DIR"] = d
+        for name, cmd in (("demo", ["demo"]), ("simulate_json", ["simulate", "--eroa-cm2", "0.3", "--json"])):
+            t, c = time.perf_counter(), _child_cpu()
+            p = subprocess.run([sys.executable, "-m", "mitrasim", *cmd], env=env, check=True, capture_output=True, text=True)
+            out[f"cold_{name}_s"] = time.perf_counter() - t
+            out[f"cold_{name}_cpu_s"] = _child_cpu() - c
+            out[f"cold_{name}_notice"] = [ln for ln in p.stderr.splitlines() if "compiling" in ln]
+            if name == "demo":
+                out["cold_demo_kernels"] = sorted({f.name.split("-")[0] for f in Path(d).rglob("*.nbi")})
+        for name, cmd in (("simulate_json", ["simulate", "--eroa-cm2", "0.3", "--json"]), ("demo", ["demo"])):
+            walls, cpus = [], []
+            for _ in range(5):
+                t, c = time.perf_counter(), _child_cpu()
+                subprocess.run([sys.executable, "-m", "mitrasim", *cmd], env=env, check=True, capture_output=True)
+                walls.append(time.perf_counter() - t)
+                cpus.append(_child_cpu() - c)
+            out[f"warm_{name}_s"] = statistics.median(walls)
+            out[f"warm_{name}_cpu_s"] = statistics.median(cpus)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", type=Path, help="also write all numbers to this JSON file")
+    ap.add_argument("--only", default="peers,batches,memory,start,kernel,one",
+                    help="comma-separated sections: peers, batches, memory, start, kernel, one, first")
     args = ap.parse_args()
     args.repeats = 2 if args.quick else 5
+    only = set(args.only.split(","))
     out = {"machine": machine()}
     peak = peers.machine_peak_gflops(seconds=1.5 if args.quick else 3.0)
     out["peak"] = peak
-    peak_all = peak.get("gflops_all_cores") or peak.get("all_cores_gflops") or peak.get("gflops_all")
-    out["one_patient"] = one_patient(args)
-    out["batches"] = batches(args, peak_all)
-    out["memory_bytes_per_patient"] = memory_per_patient()
-    out["start"] = start_times()
+    peak_all = peak.get("gflops_all")
+    if "first" in only:  # before anything warms the page cache of the compiler
+        out["first_run"] = first_run(args)
+    if "kernel" in only:
+        out["kernel"] = kernel_vs_reference(args, peak)
+    if "one" in only:
+        out["one"] = one_patient_vs_svzerod(args)
+    if "peers" in only:
+        out["one_patient"] = one_patient(args)
+    if "batches" in only:
+        out["batches"] = batches(args, peak_all)
+    if "memory" in only:
+        out["memory_bytes_per_patient"] = memory_per_patient()
+    if "start" in only:
+        out["start"] = start_times()
+    out["loadavg_end"] = machine()["loadavg"]
     print(json.dumps(out, indent=1, default=float))
     if args.json:
         args.json.write_text(json.dumps(out, indent=1, default=float))

@@ -46,6 +46,16 @@ change, scaled per state (1 mL, 1 mmHg, 10 mL/s), is below ``tol`` (at least
 Between beats the start of the next beat is, by default, the Anderson-accelerated
 combination of the last few beats (:data:`ACCEL_MEMORY`); every beat itself is plain
 RK4, so the steady-state test and the metrics are those of a plain beat.
+
+Per step and patient the kernel does four stages (the first reads the state alone), the
+beat-metric accumulators and the update ``X += (dt/6)·(K1 + 2·(K2 + K3) + K4)``: about 460
+floating-point operations, counted by running this code on a counting float
+(``benchmarks/flops.py``).  The group kernels are compiled with FMA contraction only
+(:data:`FASTMATH`) and numpy's error model (a division by zero gives inf/NaN, which the
+beat-end test reports as diverged, instead of raising); there is one kernel per lane count
+(1, :data:`LANES`) and mitral law, each compiled on its first use and cached, and small helpers
+are separate functions that LLVM inlines (numba's own inlining is kept for the hot stage,
+accumulator and update loops only: it multiplied the compile time).
 """
 
 from __future__ import annotations
@@ -108,8 +118,8 @@ R_PB = 0
 (B_DT, B_LA_EA, B_LA_EB, B_LA_V0, B_LV_EA, B_LV_EB, B_LV_V0, B_RA_EA, B_RA_EB, B_RA_V0, B_RV_EA, B_RV_EB, B_RV_V0,
  B_SA_R, B_SA_IC, B_SA_IL, B_SV_R, B_SV_IC, B_SV_IL, B_PA_R, B_PA_IC, B_PA_IL, B_PV_R, B_PV_IC, B_PV_IL,
  B_AV_GO, B_AV_GC, B_TV_GO, B_TV_GC, B_PUV_GO, B_PUV_GC, B_MV_GO, B_MV_GC,
- B_F_IB, B_F_G, B_R_IB, B_R_G, B_EW0, B_EWL) = range(R_PB, R_PB + 39)  # fmt: skip
-N_PB = 39
+ B_F_IB, B_F_G, B_R_IB, B_R_G, B_EWK, B_EWF, B_EWL, B_WTHR) = range(R_PB, R_PB + 41)  # fmt: skip
+N_PB = 41
 R_ACC = 0
 (A_VMAX, A_VMIN, A_LVEDP, A_PMAX, A_PMIN, A_PINT, A_LAINT, A_LAV, A_PAINT, A_FWD, A_RVOL, A_GINT, A_GT, A_PVMIN,
  A_EPK, A_MRPK, A_MVPK, A_GAP, A_GEJ, A_WPK, A_FOPEN) = range(R_ACC, R_ACC + 21)  # fmt: skip
@@ -140,7 +150,7 @@ def _phi(t, kind, a, b, c, d, e, f, T):
     return f * g1 / (1.0 + g1) / (1.0 + g2)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _setup_lane(P, X0, ew, c, j, kind, n_steps, X, PB, DTV, act, L):
     """Lane j takes patient (column) c: initial state, derived parameters (reciprocals: no division
     in the loops) and activation table act[(s2·4 + chamber)·L + j] = φ at t = s2·dt/2."""
@@ -151,7 +161,7 @@ def _setup_lane(P, X0, ew, c, j, kind, n_steps, X, PB, DTV, act, L):
     T = P[_P_T, c]
     PB[B_DT * L + j] = T / n_steps
     for i in range(N_STATE):
-        DTV[i * L + j] = T / n_steps
+        DTV[i * L + j] = T / n_steps / 6.0  # the RK4 weight dt/6
     for k in range(12):
         PB[(B_LA_EA + k) * L + j] = P[_P_CH + k, c]
     for k in range(4):
@@ -167,9 +177,12 @@ def _setup_lane(P, X0, ew, c, j, kind, n_steps, X, PB, DTV, act, L):
     PB[B_F_IB * L + j] = 1.0 / (K_BERNOULLI * a_f) ** 2
     PB[B_F_G * L + j] = a_f / (RHO_L_UNIT * leff)
     PB[B_R_IB * L + j] = 1.0 / (K_BERNOULLI * a_r) ** 2 if a_r > 0.0 else 0.0
-    PB[B_R_G * L + j] = a_r / (RHO_L_UNIT * leff) if a_r > 0.0 else 0.0
-    PB[B_EW0 * L + j] = ew[0, c]
+    PB[B_R_G * L + j] = -a_r / (RHO_L_UNIT * leff) if a_r > 0.0 else 0.0  # negated: see _mitral_flows
+    PB[B_EWK * L + j] = math.floor(ew[0, c])  # step of ventricular onset …
+    PB[B_EWF * L + j] = ew[0, c] - math.floor(ew[0, c])  # … and its fraction of a step
     PB[B_EWL * L + j] = (ew[1, c] - ew[0, c]) % n_steps
+    # forward flow whose orifice velocity Q/(K_BERNOULLI·A)·(K_BERNOULLI/100) m/s reaches TRACE_MIN_VELOCITY_M_S
+    PB[B_WTHR * L + j] = TRACE_MIN_VELOCITY_M_S * 100.0 * a_f
     h = T / (2 * n_steps)
     for ch in range(4):
         b0 = _P_ACT + 6 * ch
@@ -223,7 +236,7 @@ def _cosine_table(a, b, c, T, h, n_pts, act, ch, j, L):
             act[(s * 4 + ch) * L + j] = 0.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _chamber_pressures(v_la, v_lv, v_ra, v_rv, PB, act, ao, j, L):
     """Chamber pressures p = (E_B + E_A·φ)(V − V0) of lane j from its four chamber volumes."""
     p_la = (PB[B_LA_EB * L + j] + PB[B_LA_EA * L + j] * act[ao + j]) * (v_la - PB[B_LA_V0 * L + j])
@@ -233,19 +246,19 @@ def _chamber_pressures(v_la, v_lv, v_ra, v_rv, PB, act, ao, j, L):
     return p_la, p_lv, p_ra, p_rv
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _pressures(X, PB, act, ao, j, L):
     """Chamber pressures of lane j from the state array X."""
     return _chamber_pressures(X[S_VLA * L + j], X[S_VLV * L + j], X[S_VRA * L + j], X[S_VRV * L + j], PB, act, ao, j, L)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _diode(d, go, gc):
     """Resistive diode: Q = Δp·G, G = 1/R_min if Δp > 0 else 1/R_max (a select, no branch)."""
     return d * (go if d > 0.0 else gc)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _mitral_flows(xf, xr, PB, d_mv, diode, j, L):
     """Mitral flows (forward, regurgitant) and the slopes of their inertial states."""
     if diode:
@@ -254,50 +267,44 @@ def _mitral_flows(xf, xr, PB, d_mv, diode, j, L):
     q_f = xf if xf > 0.0 else 0.0
     q_r = xr if xr > 0.0 else 0.0
     gf = (d_mv - q_f * q_f * PB[B_F_IB * L + j]) * PB[B_F_G * L + j]
-    gr = (-d_mv - q_r * q_r * PB[B_R_IB * L + j]) * PB[B_R_G * L + j]
+    gr = (d_mv + q_r * q_r * PB[B_R_IB * L + j]) * PB[B_R_G * L + j]  # (−Δp − B·Q²)/L_r; B_R_G holds −1/L_r
     dqf = gf if ((xf > 0.0) | (d_mv > 0.0)) else 0.0
     dqr = gr if ((xr > 0.0) | (d_mv < 0.0)) else 0.0
     return q_f, q_r, dqf, dqr
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _mitral(X, PB, d_mv, diode, j, L):
     """Mitral flows and slopes from the state array X (lane j)."""
     return _mitral_flows(X[S_QF * L + j], X[S_QR * L + j], PB, d_mv, diode, j, L)
 
 
 @njit(cache=True, inline="always")
-def _rhs(X, KP, h, K, PB, act, s2, diode, L):
-    """K = f(X + h·dt·KP) for one block at stage time s2·dt/2 (an RK4 stage; h = 0 for the first).
+def _rhs(X, KP, h, K, PB, act, s2, diode, first, L):
+    """K = f(X + h·KP) for one block at stage time s2·dt/2 (an RK4 stage; ``first``: the first
+    stage, f(X)).  ``h`` is the stage's fraction of the step (0.5 or 1).
 
-    The stage state is formed on the fly (no intermediate state array), and the valve law is
-    hoisted out of the lane loop.
+    The stage state is formed on the fly (no intermediate state array); ``diode`` and ``first``
+    are compile-time constants of the group kernel, so the valve law and the stage's form are
+    chosen when it is compiled, not per lane.
     """
-    if diode:
-        _rhs_lanes(X, KP, h, K, PB, act, s2, True, L)
-    else:
-        _rhs_lanes(X, KP, h, K, PB, act, s2, False, L)
-
-
-@njit(cache=True, inline="always")
-def _rhs_lanes(X, KP, h, K, PB, act, s2, diode, L):
     ao = s2 * 4 * L
     for j in range(L):
         hd = h * PB[B_DT * L + j]
-        v_la = X[S_VLA * L + j] + hd * KP[S_VLA * L + j]
-        v_lv = X[S_VLV * L + j] + hd * KP[S_VLV * L + j]
-        v_ra = X[S_VRA * L + j] + hd * KP[S_VRA * L + j]
-        v_rv = X[S_VRV * L + j] + hd * KP[S_VRV * L + j]
-        p_sa = X[S_PSA * L + j] + hd * KP[S_PSA * L + j]
-        p_sv = X[S_PSV * L + j] + hd * KP[S_PSV * L + j]
-        p_pa = X[S_PPA * L + j] + hd * KP[S_PPA * L + j]
-        p_pv = X[S_PPV * L + j] + hd * KP[S_PPV * L + j]
-        q_sa = X[S_QSA * L + j] + hd * KP[S_QSA * L + j]
-        q_sv = X[S_QSV * L + j] + hd * KP[S_QSV * L + j]
-        q_pa = X[S_QPA * L + j] + hd * KP[S_QPA * L + j]
-        q_pn = X[S_QPV * L + j] + hd * KP[S_QPV * L + j]
-        xf = X[S_QF * L + j] + hd * KP[S_QF * L + j]
-        xr = X[S_QR * L + j] + hd * KP[S_QR * L + j]
+        v_la = X[S_VLA * L + j] if first else X[S_VLA * L + j] + hd * KP[S_VLA * L + j]
+        v_lv = X[S_VLV * L + j] if first else X[S_VLV * L + j] + hd * KP[S_VLV * L + j]
+        v_ra = X[S_VRA * L + j] if first else X[S_VRA * L + j] + hd * KP[S_VRA * L + j]
+        v_rv = X[S_VRV * L + j] if first else X[S_VRV * L + j] + hd * KP[S_VRV * L + j]
+        p_sa = X[S_PSA * L + j] if first else X[S_PSA * L + j] + hd * KP[S_PSA * L + j]
+        p_sv = X[S_PSV * L + j] if first else X[S_PSV * L + j] + hd * KP[S_PSV * L + j]
+        p_pa = X[S_PPA * L + j] if first else X[S_PPA * L + j] + hd * KP[S_PPA * L + j]
+        p_pv = X[S_PPV * L + j] if first else X[S_PPV * L + j] + hd * KP[S_PPV * L + j]
+        q_sa = X[S_QSA * L + j] if first else X[S_QSA * L + j] + hd * KP[S_QSA * L + j]
+        q_sv = X[S_QSV * L + j] if first else X[S_QSV * L + j] + hd * KP[S_QSV * L + j]
+        q_pa = X[S_QPA * L + j] if first else X[S_QPA * L + j] + hd * KP[S_QPA * L + j]
+        q_pn = X[S_QPV * L + j] if first else X[S_QPV * L + j] + hd * KP[S_QPV * L + j]
+        xf = X[S_QF * L + j] if first else X[S_QF * L + j] + hd * KP[S_QF * L + j]
+        xr = X[S_QR * L + j] if first else X[S_QR * L + j] + hd * KP[S_QR * L + j]
         p_la, p_lv, p_ra, p_rv = _chamber_pressures(v_la, v_lv, v_ra, v_rv, PB, act, ao, j, L)
         q_av = _diode(p_lv - p_sa, PB[B_AV_GO * L + j], PB[B_AV_GC * L + j])
         q_tv = _diode(p_ra - p_rv, PB[B_TV_GO * L + j], PB[B_TV_GC * L + j])
@@ -319,7 +326,7 @@ def _rhs_lanes(X, KP, h, K, PB, act, s2, diode, L):
         K[S_QPV * L + j] = (p_pv - p_la - PB[B_PV_R * L + j] * q_pn) * PB[B_PV_IL * L + j]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _observe(X, PB, act, s2, diode, j, L):
     """Observables of lane j at grid point s2/2: p_la, p_lv, p_ra, p_rv, q_f (≥0), q_r (≥0), q_av."""
     p_la, p_lv, p_ra, p_rv = _pressures(X, PB, act, s2 * 4 * L, j, L)
@@ -337,14 +344,6 @@ def _accumulate(X, K, PB, act, s2, diode, n_steps, A, L):
 
     Rectangle rule (K, the slope at X, is passed for metrics that need it).
     """
-    if diode:
-        _accumulate_lanes(X, K, PB, act, s2, True, n_steps, A, L)
-    else:
-        _accumulate_lanes(X, K, PB, act, s2, False, n_steps, A, L)
-
-
-@njit(cache=True, inline="always")
-def _accumulate_lanes(X, K, PB, act, s2, diode, n_steps, A, L):
     step = 0.5 * s2
     for j in range(L):
         p_la, p_lv, p_ra, p_rv, q_f, q_r, q_av = _observe(X, PB, act, s2, diode, j, L)
@@ -359,10 +358,9 @@ def _accumulate_lanes(X, K, PB, act, s2, diode, n_steps, A, L):
         pvmin = A[A_PVMIN * L + j]
         up = vlv > vmax
         fwd = q_f > 0.0
-        e0 = PB[B_EW0 * L + j]
-        k = step - math.floor(e0)
+        k = step - PB[B_EWK * L + j]
         k = k + n_steps if k < 0.0 else k
-        frac = e0 - math.floor(e0)
+        frac = PB[B_EWF * L + j]
         in_e = k < PB[B_EWL * L + j]
         # LVEDP: LV pressure at ventricular onset, interpolated between the two samples around it
         A[A_LVEDP * L + j] = (1.0 - frac) * p_lv if k == 0.0 else (edp + frac * p_lv if k == 1.0 else edp)
@@ -384,15 +382,16 @@ def _accumulate_lanes(X, K, PB, act, s2, diode, n_steps, A, L):
         # ≥ TRACE_MIN_VELOCITY_M_S; 4v² = 0 there but the trace spans it)
         dq = K[S_QF * L + j]
         was_open = A[A_FOPEN * L + j] > 0.0
-        t_close = min(dt, -q_f / dq) if dq < 0.0 else dt
-        t_open = min(dt, 2.0 * q_f / dq) if dq > 0.0 else 0.0
+        r = q_f / dq  # one division (used only where dq ≠ 0)
+        t_close = min(dt, -r) if dq < 0.0 else dt
+        t_open = min(dt, 2.0 * r) if dq > 0.0 else 0.0
         if diode:
             t_close = dt
             t_open = 0.0
         wt_orif = t_close + (0.0 if was_open else t_open)
         gap = A[A_GAP * L + j]
-        wpk = A[A_WPK * L + j]  # peak flow of the last forward wave; its velocity = Q·sqrt(B)·K/100
-        seen = wpk * math.sqrt(PB[B_F_IB * L + j]) * (K_BERNOULLI / 100.0) >= TRACE_MIN_VELOCITY_M_S
+        wpk = A[A_WPK * L + j]  # peak flow of the last forward wave
+        seen = wpk >= PB[B_WTHR * L + j]
         dia_gap = (gap - t_open) if ((not was_open) & (A[A_GEJ * L + j] == 0.0) & (gap > t_open) & seen) else 0.0
         g_orif = q_f * q_f * PB[B_F_IB * L + j]
         A[A_GINT * L + j] += ((p_la - p_lv) * dt if diode else g_orif * dt) if fwd else 0.0
@@ -408,7 +407,7 @@ def _accumulate_lanes(X, K, PB, act, s2, diode, n_steps, A, L):
         A[A_MVPK * L + j] = max(A[A_MVPK * L + j], q_f)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _reset_acc(A, L):
     """Start a beat: zero the sums and extremes (the forward-flow flag carries over)."""
     for m in range(A_FOPEN * L):
@@ -536,7 +535,7 @@ def _anderson(X, X0b, FH, GH, cnt, best, j, L):
     X[S_QR * L + j] = max(X[S_QR * L + j], 0.0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _finish(A, X, X0b, P, c, j, beat, res, conv, diode, metrics, x_end, L):
     """Beat metrics of lane j (patient column c) from its accumulators.
 
@@ -589,13 +588,13 @@ def _finish(A, X, X0b, P, c, j, beat, res, conv, diode, metrics, x_end, L):
 def _rk4_update(X, K1, K2, K3, K4, DTV, L):
     """X += dt/6·(K1 + 2K2 + 2K3 + K4), then one-way orifice flows clamped at zero."""
     for m in range(N_STATE * L):
-        X[m] += (DTV[m] * (1.0 / 6.0)) * (K1[m] + 2.0 * K2[m] + 2.0 * K3[m] + K4[m])
+        X[m] += DTV[m] * (K1[m] + 2.0 * (K2[m] + K3[m]) + K4[m])
     for j in range(L):
         X[S_QF * L + j] = max(X[S_QF * L + j], 0.0)
         X[S_QR * L + j] = max(X[S_QR * L + j], 0.0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _store_waves(X, PB, act, s2, diode, active, lane_col, step, waves, L):
     for j in range(L):
         if active[j]:
@@ -615,9 +614,10 @@ def _store_waves(X, PB, act, s2, diode, active, lane_col, step, waves, L):
             waves[11, step, c] = X[S_QPV * L + j]
 
 
-def _make_run_group(L: int):
-    """The kernel for one group of patients on ``L`` lanes (``L`` is a compile-time constant of the
-    closure, so the lane loops have a constant trip count and vectorise).
+def _make_run_group(L: int, diode: bool):
+    """The kernel for one group of patients on ``L`` lanes with the mitral ``diode`` law or not
+    (both compile-time constants of the closure: the lane loops have a constant trip count and
+    vectorise, and a kernel holds one valve law, so a command compiles only the law it uses).
 
     Each closure gets its own name (``_run_group_L``) before it is compiled: numba names compiled
     code by qualified name and a per-process counter, so two closures of one name cached by two
@@ -626,7 +626,7 @@ def _make_run_group(L: int):
     ZeroDivisionError).  Distinct names make the symbols and cache files distinct.
     """
 
-    def run_group(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, p0, p1):
+    def run_group(P, X0, kind, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, p0, p1):
         """Patients p0 … p1 − 1 on one set of L lanes: each lane takes the next patient as soon as its
         own is steady (a block does not run as long as its slowest patient).  A separate function
         (not inlined into the parallel loop of :func:`_run_batch_lanes`) keeps the parallel pass
@@ -661,13 +661,13 @@ def _make_run_group(L: int):
             _reset_acc(A, L)
             for step in range(n_steps):
                 s2 = 2 * step
-                _rhs(X, K4, 0.0, K1, PB, act, s2, diode, L)
+                _rhs(X, X, 0.0, K1, PB, act, s2, diode, True, L)
                 _accumulate(X, K1, PB, act, s2, diode, nsf, A, L)
                 if want_waves:
                     _store_waves(X, PB, act, s2, diode, active, lane_col, step, waves, L)
-                _rhs(X, K1, 0.5, K2, PB, act, s2 + 1, diode, L)
-                _rhs(X, K2, 0.5, K3, PB, act, s2 + 1, diode, L)
-                _rhs(X, K3, 1.0, K4, PB, act, s2 + 2, diode, L)
+                _rhs(X, K1, 0.5, K2, PB, act, s2 + 1, diode, False, L)
+                _rhs(X, K2, 0.5, K3, PB, act, s2 + 1, diode, False, L)
+                _rhs(X, K3, 1.0, K4, PB, act, s2 + 2, diode, False, L)
                 _rk4_update(X, K1, K2, K3, K4, DTV, L)
             for j in range(L):
                 if not active[j]:
@@ -703,51 +703,46 @@ def _make_run_group(L: int):
                 elif accel:
                     _anderson(X, X0b, FH, GH, acnt, abest, j, L)
 
-    run_group.__name__ = run_group.__qualname__ = f"_run_group_{L}"
-    return njit(cache=True)(run_group)
+    run_group.__name__ = run_group.__qualname__ = f"_run_group_{L}_{'diode' if diode else 'orifice'}"
+    return njit(cache=True, fastmath=set(FASTMATH), error_model="numpy")(run_group)
 
+
+#: LLVM fast-math flags of the group kernels, chosen one by one: ``contract`` lets a multiply and
+#: an add fuse into one FMA (one rounding instead of two).  Not ``nnan``/``ninf``: a diverged
+#: state must stay NaN/inf so that the beat-end test catches it; not ``reassoc``/``arcp``: the
+#: same expression must give the same bits in the one-lane and the vectorised kernels.
+FASTMATH = frozenset({"contract"})
 
 # Module-level kernels (a closure that captured the group kernel would miss numba's cache on
 # every start: its cache key pickles the closure's cells, and a dispatcher does not pickle stably).
-_run_group_1 = _make_run_group(1)
-_run_group_lanes = _make_run_group(LANES)
-
-
-@njit(cache=True)
-def _run_batch_1(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, n_groups):
-    """:func:`_run_batch_lanes` for blocks of one lane, without a thread pool (a single patient;
-    it also loads faster)."""
-    n = P.shape[1]
-    groups = max(1, min(n_groups, n))
-    for g in range(groups):
-        _run_group_1(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, n * g // groups, n * (g + 1) // groups)
+# numba compiles each on its first call, so a command compiles only the lane count and valve law
+# it uses.
+_run_group_1_orifice = _make_run_group(1, False)
+_run_group_1_diode = _make_run_group(1, True)
+_run_group_lanes_orifice = _make_run_group(LANES, False)
+_run_group_lanes_diode = _make_run_group(LANES, True)
 
 
 @njit(cache=True, parallel=True)
-def _run_batch_lanes(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, n_groups):
-    """Integrate every patient (column of ``P``/``X0``) to a periodic steady state.
-
-    P: (n_kernel_params, n_pad) parameters, n_pad a multiple of L; X0: (14, n_pad) initial states;
-    e_window: (2, n_pad) step positions (fractional) of ventricular and atrial onset, bounding the
-    early-filling window; metrics: (N_METRIC, n_pad) out; x_end: (14, n_pad) out (state at the end
-    of the last beat = start of the steady cycle, for warm starts); waves: (N_WAVE, n_steps, n_pad)
-    out, or (N_WAVE, 0, n_pad) to skip waveforms; accel: Anderson acceleration of the
-    beat-to-beat map (see :data:`ACCEL_MEMORY`; False = plain beat iteration); n_groups:
-    groups of patients run in parallel (each refills its lanes from its own patients).
-    """
+def _run_batch_orifice(P, X0, kind, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, n_groups):
+    """:func:`run_batch` for the orifice mitral law (a parallel loop over groups of LANES-lane blocks)."""
     L = LANES
     n_blocks = P.shape[1] // L
-    assert P.shape[1] % L == 0
+    groups = max(1, min(n_groups, n_blocks))
+    for g in prange(groups):  # group g owns a contiguous run of patients
+        p0, p1 = (n_blocks * g // groups) * L, (n_blocks * (g + 1) // groups) * L
+        _run_group_lanes_orifice(P, X0, kind, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, p0, p1)
+
+
+@njit(cache=True, parallel=True)
+def _run_batch_diode(P, X0, kind, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, n_groups):
+    """:func:`run_batch` for the resistive-diode mitral law."""
+    L = LANES
+    n_blocks = P.shape[1] // L
     groups = max(1, min(n_groups, n_blocks))
     for g in prange(groups):
-        # group g owns a contiguous run of patients
-        p0 = (n_blocks * g // groups) * L
-        p1 = (n_blocks * (g + 1) // groups) * L
-        _run_group_lanes(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, p0, p1)
-
-
-#: Compiled kernels by lane count: one lane for a single patient, LANES for batches.
-RUN_BATCH = {1: _run_batch_1, LANES: _run_batch_lanes}
+        p0, p1 = (n_blocks * g // groups) * L, (n_blocks * (g + 1) // groups) * L
+        _run_group_lanes_diode(P, X0, kind, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, p0, p1)
 
 
 def block_size(n: int) -> int:

@@ -263,7 +263,14 @@ def scaled_timings(values: dict[str, np.ndarray], model: Model) -> dict[str, np.
         out[f"{ch}_act_f"] = 1.0 + 0.0 * T
     if model.activation == "two_hill":
         for ch in CHAMBERS:
-            rows = np.stack(np.broadcast_arrays(out[f"{ch}_act_b"], out[f"{ch}_act_c"], out[f"{ch}_act_d"], out[f"{ch}_act_e"], T), axis=1)
+            cols = (out[f"{ch}_act_b"], out[f"{ch}_act_c"], out[f"{ch}_act_d"], out[f"{ch}_act_e"], T)
+            if T.size == 1:  # a single patient: no stacking, no sort
+                out[f"{ch}_act_f"] = np.full(1, 1.0 / _two_hill_max_cached(tuple(np.asarray(x).item() for x in cols)))
+                continue
+            rows = np.stack(np.broadcast_arrays(*cols), axis=1)
+            if (rows == rows[0]).all():  # one timing (a cohort at one rate): no sort
+                out[f"{ch}_act_f"] = np.full(len(rows), 1.0 / _two_hill_max_cached(tuple(rows[0].tolist())))
+                continue
             uniq, inv = np.unique(rows, axis=0, return_inverse=True)  # patients often share timings
             peak = np.array([_two_hill_max_cached(tuple(r)) for r in uniq.tolist()]) if len(uniq) <= 64 else two_hill_max(*uniq.T)
             out[f"{ch}_act_f"] = (1.0 / peak)[inv.ravel()]

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mitrasim import citations
 from mitrasim.errors import InputError
 from mitrasim.ranges import PLACEHOLDER_ABS
-from mitrasim.physiology import engine
+from mitrasim.physiology import dispatch, engine
 from mitrasim.physiology.parameter_sets import get_parameter_set
 from mitrasim.physiology.parameters import (
     CIRCUITS,
@@ -118,7 +118,10 @@ def build_batch(
     if len(olist) == 1 and n > 1:
         olist = olist * n
     allowed = active_names(pset.model)
-    cols: dict[str, np.ndarray] = {k: np.full(n, v, dtype=float) for k, v in pset.values.items() if k in allowed}
+    names = [k for k in pset.values if k in allowed]
+    block = np.empty((len(names), n))  # one allocation; each column is a row view of it
+    block[:] = np.array([pset.values[k] for k in names], dtype=float)[:, None]
+    cols: dict[str, np.ndarray] = dict(zip(names, block))
     cols.setdefault(STRESSED_VOLUME_SHIFT, np.zeros(n))
     _apply_overrides(cols, olist, pset.model)
     for k, a in arrays.items():
@@ -156,21 +159,21 @@ def _apply_overrides(cols: dict[str, np.ndarray], olist: Sequence[Mapping[str, A
                 cols[k][i] = v
 
 
+#: The value a kernel parameter takes when the model does not use it: a closed valve's resistance
+#: at the top of its range, anything else 1.
+_UNUSED_VALUE = {name: (SPECS[name].hi if name.endswith("rmax_mmhg_s_ml") else 1.0) for name in KERNEL_PARAMS if name in SPECS}
+
+
 def _kernel_arrays(cols: dict[str, np.ndarray], model: Model, n: int, n_pad: int, n_steps: int):
     T = 60.0 / cols["hr_bpm"]
     timing = scaled_timings(cols, model)
     P = np.empty((len(KERNEL_PARAMS), n_pad))
-    for name, row in KP.items():
-        if name == "period_s":
-            v = T
-        elif name in timing:
-            v = timing[name]
-        elif name in cols:
-            v = cols[name]
-        else:  # not used by this model (e.g. mitral areas of a diode model)
-            v = np.full(n, SPECS[name].hi if name.endswith("rmax_mmhg_s_ml") else 1.0)
-        P[row, :n] = v
-        P[row, n:] = P[row, 0]
+    src = {"period_s": T, **cols, **timing}
+    # rows in KERNEL_PARAMS order; a parameter this model does not use (e.g. the mitral areas of a
+    # diode model) gets a harmless value
+    P[:, :n] = [src[name] if name in src else np.broadcast_to(_UNUSED_VALUE[name], (n,)) for name in KERNEL_PARAMS]
+    if n_pad > n:
+        P[:, n:] = P[:, :1]
     dt = T / n_steps
     v_on = timing["lv_act_a"]
     a_on = timing["la_act_a"]
@@ -234,7 +237,7 @@ def simulate(
     steps = steps_per_beat(60.0 / cols["hr_bpm"], np.minimum(settings.dt_max_s, stable_dt_s(cols)))
     # Patients are grouped by their step count (a function of their own period only), so a
     # patient's result does not depend on the rest of the batch.
-    groups = np.unique(steps)
+    groups = steps if n == 1 else np.unique(steps)
     if len(groups) == 1:  # the common case: no regrouping copies
         metrics, x_end, wf_all = _run_group(pset, cols, X0, int(groups[0]), settings, waveforms)
     else:
@@ -321,6 +324,10 @@ def _run_group(pset: ParameterSet, cols: dict[str, np.ndarray], X0: np.ndarray, 
 
 
 def _run(P, X0, kind, diode, n_steps, settings: SolverSettings, ew, block, metrics, x_end, waves) -> None:
+    args = (P, X0, kind, diode, n_steps, settings.min_beats, settings.max_beats, settings.tol, ew, metrics, x_end, waves, settings.accelerate)
+    if P.shape[1] == 1:  # one patient: the one-lane kernel, no thread pool to size
+        dispatch.run_batch(*args, 1)
+        return
     import numba
 
     threads = settings.threads or engine.default_threads()
@@ -329,9 +336,6 @@ def _run(P, X0, kind, diode, n_steps, settings: SolverSettings, ew, block, metri
     old = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
-        engine.RUN_BATCH[block](
-            P, X0, kind, diode, n_steps, settings.min_beats, settings.max_beats, settings.tol, ew, metrics, x_end, waves,
-            settings.accelerate, 2 * threads,
-        )
+        dispatch.run_batch(*args, 2 * threads)
     finally:
         numba.set_num_threads(old)
