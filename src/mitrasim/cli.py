@@ -24,7 +24,7 @@ from mitrasim.errors import InputError
 #: their command runs (or for ``--help``), so ``mitrasim simulate`` does not pay for the web server's
 #: or the care plan's imports.
 COMMANDS: dict[str, str] = {
-    "demo": "mitrasim.physiology.commands",
+    "demo": "mitrasim.demo",
     "simulate": "mitrasim.physiology.commands",
     "calibrate": "mitrasim.calibrate.commands",
     "grade": "mitrasim.echo.commands",

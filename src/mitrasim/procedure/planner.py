@@ -47,7 +47,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from mitrasim import DISCLAIMER, citations
+from mitrasim import citations
+from mitrasim.disclaimer import DISCLAIMER
 from mitrasim.devices import Device, assess_grasp
 from mitrasim.errors import InputError
 from mitrasim.procedure import calibration as _cal

@@ -51,7 +51,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from mitrasim import DISCLAIMER, citations
+from mitrasim import citations
+from mitrasim.disclaimer import DISCLAIMER
 from mitrasim.devices import Device
 from mitrasim.devices.catalogue import DEFAULT_CATALOGUE
 from mitrasim.echo.grading import MRGrade

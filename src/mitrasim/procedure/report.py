@@ -15,7 +15,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from mitrasim import DISCLAIMER, __version__, citations
+from mitrasim import __version__, citations
+from mitrasim.disclaimer import DISCLAIMER
 from mitrasim.errors import InputError
 
 __all__ = ["valve_map_svg", "loops_svg", "render_report", "write_report"]

@@ -29,7 +29,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from mitrasim import DISCLAIMER, __version__
+from mitrasim import __version__
+from mitrasim.disclaimer import DISCLAIMER
 from mitrasim.errors import InputError, from_validation_error, json_safe
 from mitrasim.examples_data import EXAMPLES
 from mitrasim.examples_data import example_text as _example_text
