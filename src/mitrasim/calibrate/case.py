@@ -13,6 +13,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
+from mitrasim import citations
 from mitrasim.calibrate.fit import Calibration, calibrate_measurements
 from mitrasim.errors import InputError
 
@@ -26,7 +27,9 @@ def calibrate_case(case: Any, n_ensemble: int = 64, seed: int = 0) -> Calibratio
     """Calibrate ``case`` (a validated :class:`mitrasim.case.Case` with ``measurements``)."""
     if case.measurements is None:
         raise InputError("measurements", None, "a measurements: block in the case to calibrate to")
-    return _cached(case.model_dump_json(), n_ensemble, seed)
+    cal = _cached(case.model_dump_json(), n_ensemble, seed)
+    citations.cite(*cal.citations)  # on every call: the cache must not hide the sources from a later collector
+    return cal
 
 
 @lru_cache(maxsize=32)

@@ -111,9 +111,15 @@ def resolve_preset(name: str) -> str:
     return name if name in PARAMETER_SETS else FALLBACK_PRESET
 
 
-@lru_cache(maxsize=16)
 def lv_table(preset: str, dt_max_s: float, tol: float) -> dict[str, np.ndarray]:
-    """Simulated total SV and EDV over (LV passive scale, EROA, LV active scale), and the preset's SBP."""
+    """Simulated total SV and EDV over (LV passive scale, EROA, LV active scale), and the preset's SBP
+    (cached; the preset's sources are cited on every call, as the engine cites them)."""
+    citations.cite(*get_parameter_set(preset).citations)
+    return _lv_table(preset, dt_max_s, tol)
+
+
+@lru_cache(maxsize=16)
+def _lv_table(preset: str, dt_max_s: float, tol: float) -> dict[str, np.ndarray]:
     pset = get_parameter_set(preset)
     ea0, eb0 = pset.values["lv_ea_mmhg_ml"], pset.values["lv_eb_mmhg_ml"]
     B, E, S = np.meshgrid(_EB_SCALES, _EROA_GRID, _EA_SCALES, indexing="ij")

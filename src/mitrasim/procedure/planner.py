@@ -311,8 +311,27 @@ def plan_case(
         baseline: a precomputed baseline ``(BatchHemo, index)`` to warm-start from.
 
     Returns:
-        :class:`PlanResult` (``.plans`` ranked best first, ``.verdicts`` per clip count).
+        :class:`PlanResult` (``.plans`` ranked best first, ``.verdicts`` per clip count); its
+        ``citations`` are the sources this call cited (:func:`mitrasim.citations.collect`), no others.
     """
+    with citations.collect() as used:
+        res = _plan_case(case, rules=rules, position_step_mm=position_step_mm, forward_discharge_coeff=forward_discharge_coeff,
+                         baseline=baseline, settings=settings, research_below_indication=research_below_indication)
+    res.citations = used.keys
+    return res
+
+
+def _plan_case(
+    case: Any,
+    *,
+    rules: Rules | None = None,
+    position_step_mm: float = 1.0,
+    forward_discharge_coeff: float | None = None,
+    baseline: tuple[BatchHemo, int] | None = None,
+    settings: Any = None,
+    research_below_indication: bool = False,
+) -> PlanResult:
+    """:func:`plan_case` without the citation collector."""
     t0 = time.perf_counter()
     s: PatientSetup = _as_setup(case, rules)
     R = s.rules
@@ -386,7 +405,7 @@ def plan_case(
     return PlanResult(
         name=s.name, baseline=base, plans=ranked, verdicts=verdicts, rules=R, n_evaluated=n,
         seconds_engine=t2 - t1, seconds_total=time.perf_counter() - t0,
-        baseline_state=h0.final_state[j0].copy(), citations=[src.key for src in citations.used()], indication_note=indication,
+        baseline_state=h0.final_state[j0].copy(), citations=[], indication_note=indication,
     )  # fmt: skip
 
 

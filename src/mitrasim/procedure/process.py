@@ -496,33 +496,33 @@ def run_procedures(
     Returns:
         :class:`ProcedureBatch` (``.results[i]`` for patient ``i``; ``.arrays()`` for columns).
     """
-    setups = [_as_setup(c, rules) for c in cases]
-    if not setups:
-        raise InputError("cases", [], "at least one case")
-    cd = _cal.FORWARD_DISCHARGE_COEFF if forward_discharge_coeff is None else float(forward_discharge_coeff)
-    pa_ = run_procedure_arrays(setups, seed=seed, rates=rates, forward_discharge_coeff=cd, settings=settings, loading=loading)
-    notes = [check_indication(s.name, int(d), research_below_indication) for s, d in zip(setups, pa_.baseline_decision)]
-    etiol = [s.etiology for s in setups]
-    eb, gb, _ = grade_states(pa_.baseline, etiol)
-    ef, gf, _ = grade_states(pa_.final, etiol)
-    results = []
-    for i, s in enumerate(setups):
-        results.append(ProcedureResult(
-            name=s.name, baseline=_summary(pa_.baseline, i, eb[i], gb[i], int(pa_.baseline_decision[i])),
-            final=_summary(pa_.final, i, ef[i], gf[i], int(pa_.final_decision[i])), clips=pa_.clips[i], steps=pa_.steps[i],
-            complications={e: bool(v[i]) for e, v in pa_.complications.items()}, stop_reason=pa_.stop_reason[i],
-            aborted=bool(pa_.aborted[i]), mvarc=pa_.mvarc[i], seed=pa_.seed, rules=s.rules,
-            course={"grasps": int(pa_.grasps[i]), "repositions": int(pa_.repositions[i]), "exchanges": int(pa_.exchanges[i]),
-                    "procedure_minutes": float(pa_.minutes[i]), "ended_by": pa_.ended_by[i] or None},
-            final_state=pa_.final.final_state[i].copy(), baseline_state=pa_.baseline.final_state[i].copy(),
-            indication_note=notes[i],
-            intraprocedural=_intraprocedural(pa_, i),
-        ))  # fmt: skip
-    if waveforms:
-        _attach_waveforms(results, setups, cd, settings)
-    keys = [src.key for src in citations.used()]
+    with citations.collect() as used:  # the sources this call cited, no others (a long-lived process cites many)
+        setups = [_as_setup(c, rules) for c in cases]
+        if not setups:
+            raise InputError("cases", [], "at least one case")
+        cd = _cal.FORWARD_DISCHARGE_COEFF if forward_discharge_coeff is None else float(forward_discharge_coeff)
+        pa_ = run_procedure_arrays(setups, seed=seed, rates=rates, forward_discharge_coeff=cd, settings=settings, loading=loading)
+        notes = [check_indication(s.name, int(d), research_below_indication) for s, d in zip(setups, pa_.baseline_decision)]
+        etiol = [s.etiology for s in setups]
+        eb, gb, _ = grade_states(pa_.baseline, etiol)
+        ef, gf, _ = grade_states(pa_.final, etiol)
+        results = []
+        for i, s in enumerate(setups):
+            results.append(ProcedureResult(
+                name=s.name, baseline=_summary(pa_.baseline, i, eb[i], gb[i], int(pa_.baseline_decision[i])),
+                final=_summary(pa_.final, i, ef[i], gf[i], int(pa_.final_decision[i])), clips=pa_.clips[i], steps=pa_.steps[i],
+                complications={e: bool(v[i]) for e, v in pa_.complications.items()}, stop_reason=pa_.stop_reason[i],
+                aborted=bool(pa_.aborted[i]), mvarc=pa_.mvarc[i], seed=pa_.seed, rules=s.rules,
+                course={"grasps": int(pa_.grasps[i]), "repositions": int(pa_.repositions[i]), "exchanges": int(pa_.exchanges[i]),
+                        "procedure_minutes": float(pa_.minutes[i]), "ended_by": pa_.ended_by[i] or None},
+                final_state=pa_.final.final_state[i].copy(), baseline_state=pa_.baseline.final_state[i].copy(),
+                indication_note=notes[i],
+                intraprocedural=_intraprocedural(pa_, i),
+            ))  # fmt: skip
+        if waveforms:
+            _attach_waveforms(results, setups, cd, settings)
     for r in results:
-        r.citations = keys
+        r.citations = used.keys
     return ProcedureBatch(results, pa_.seed)
 
 
