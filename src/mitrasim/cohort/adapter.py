@@ -31,7 +31,7 @@ as ``endpoint:component`` (``;``-separated).
 Loading states: every ``*_before``/``*_after`` column is **awake** (the pre-procedure
 assessment and the reported result at discharge); ``gradient_intraproc_mmhg`` and
 ``grade_intraproc`` are the last readings the operator decided on, under general
-anaesthesia and with reading noise (:mod:`mitrasim.physiology.loading`,
+anaesthesia and with reading noise (:mod:`mitrasim.procedure.loading`,
 :mod:`mitrasim.procedure.readings`), so an implanted patient can leave above the gradient
 limit the rules applied to the reading.
 """

@@ -8,7 +8,7 @@ with no discharge coefficient, so it needs the *effective* area
 
 ``C_d,fwd`` is fitted with the engine against the Neuss cohort anchor (mean
 gradient 1.6 ± 1.0 → 3.1 ± 1.5 mmHg, clinical.md) across the representative
-set of :mod:`mitrasim.valve.calibration` (the five example valves, each with
+set of :mod:`mitrasim.procedure.clip_calibration` (the five example valves, each with
 its typical plan; the same plans that calibrate the clip model so that MVA
 about halves).  Each case runs on its own engine preset and heart rate
 (``primary_mr`` / ``secondary_mr``, from the example files).
@@ -56,7 +56,7 @@ from typing import Sequence
 import numpy as np
 
 from mitrasim import citations
-from mitrasim.valve import calibration as _valve_calibration  # registers the anchors' sources
+from mitrasim.procedure import clip_calibration as _clip_calibration  # registers the anchors' sources
 
 __all__ = [
     "FORWARD_DISCHARGE_COEFF",
@@ -134,7 +134,7 @@ class GradientCalibration:
 
 
 def _plans():
-    from mitrasim.valve.calibration import representative_plans
+    from mitrasim.procedure.clip_calibration import representative_plans
     from mitrasim.valve.clip import evaluate_plans
 
     plans = representative_plans()

@@ -53,7 +53,7 @@ SLDA column ``k``, embolization column ``MAX_SLOTS + k``; patient events ``2·MA
 Loading states, variability and readings (issue 13):
 
 * The procedure runs under general anaesthesia (``Context.overrides``/``hr_bpm`` and the
-  groups' ``valves`` are the anaesthesia state, :mod:`mitrasim.physiology.loading`); the
+  groups' ``valves`` are the anaesthesia state, :mod:`mitrasim.procedure.loading`); the
   patient's own state is ``awake_overrides``/``awake_hr_bpm``/``awake_valves``.  ``baseline``
   computes both; the indication to start (``start_course``) is the awake grade; every
   decision is taken on the intraprocedural state; ``awake_outcome`` computes the final
@@ -95,7 +95,7 @@ from mitrasim.procedure.risks import (
 )
 from mitrasim.procedure.timing import PHASE_MINUTES, clip_minutes
 from mitrasim.devices.variability import STREAMS, grasp_depth_factor, normals, placement_error_mm
-from mitrasim.physiology.loading import loading_arrays, rows_in_state
+from mitrasim.procedure.loading import loading_arrays, rows_in_state
 from mitrasim.procedure.readings import read_echo
 from mitrasim.procedure.rules import Rules
 from mitrasim.valve.clip import ValveRows, clipped_profiles_rows

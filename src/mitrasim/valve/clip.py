@@ -73,7 +73,7 @@ a device never raises ``g`` or ``w`` anywhere, so more devices never increase
 EROA or MVA.
 
 Free parameters ``a_sys``, ``a_dia`` and the PASCAL spacer thicknesses are
-calibrated in :mod:`mitrasim.valve.calibration` on named development anchors
+calibrated in :mod:`mitrasim.procedure.clip_calibration` on named development anchors
 (Caballero 2020 computational model; TEER halves MVA; Paukovitsch 2024 3D-TEE
 planimetry of PASCAL vs PASCAL Ace); ``κ``, ``μ_MAC``, ``k_AP``, ``β``,
 ``σ_ref``, ``T_free`` are model choices stated in :class:`ClipModelParams`.
@@ -145,7 +145,7 @@ class ClipModelParams:
     """Parameters of the clip model (see the module docstring for the equations).
 
     ``systolic_zone_per_arm`` (a_sys) and ``diastolic_zone_per_arm`` (a_dia) are
-    calibrated (:func:`mitrasim.valve.calibration.calibrate_clip_model`).
+    calibrated (:func:`mitrasim.procedure.clip_calibration.calibrate_clip_model`).
     ``ap_shrink_per_mm`` (k_AP): 1.25%/mm of total clip width, i.e. about 5% for
     one 4-mm clip, reaching the 28% bound with 22 mm of clips (model choice).
     ``functional_gap_closure`` (β) = 0.5: half of the septal-lateral shortening

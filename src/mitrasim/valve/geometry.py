@@ -52,14 +52,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from mitrasim import citations
 
-if TYPE_CHECKING:  # pragma: no cover
-    from mitrasim.case import ValveSpec
+#: A validated valve section of a case (:class:`mitrasim.case.ValveSpec`), read by attribute only: the
+#: valve model knows no case schema (the case imports the valve, never the reverse).
+ValveSpecLike = Any
 
 __all__ = [
     "GRID_STEP_MM",
@@ -298,7 +299,7 @@ def _per_segment(s_mm: np.ndarray, length_mm: float, values: Sequence[float]) ->
     return np.asarray(values, dtype=float)[idx]
 
 
-def build_valve(spec: "ValveSpec") -> ValveModel:
+def build_valve(spec: "ValveSpecLike") -> ValveModel:
     """Build the valve model from a validated :class:`mitrasim.case.ValveSpec`.
 
     Measured ``eroa_cm2`` / ``mva_cm2`` in the spec are *not* applied here; use
