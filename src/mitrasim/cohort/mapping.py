@@ -81,8 +81,9 @@ import numpy as np
 import pyarrow as pa
 
 from mitrasim import citations
-from mitrasim.cohort import sources as _sources  # noqa: F401  (registers rigolli2016_lv_bias)
+from mitrasim.cohort import sources as _sources  # noqa: F401  (registers the cohort's sources)
 from mitrasim.cohort.population import LvVolumeMethod
+from mitrasim.echo.lv_bias import ECHO_2D_EDV_BIAS_ML, ECHO_2D_ESV_BIAS_ML  # re-exported (one definition, in echo)
 from mitrasim.errors import InputError
 from mitrasim.physiology.parameter_sets import PARAMETER_SETS, get_parameter_set
 from mitrasim.physiology.parameters import N_STATE
@@ -92,10 +93,6 @@ from mitrasim.valve import geometry as geo
 __all__ = ["N_GRID", "ECHO_2D_EDV_BIAS_ML", "ECHO_2D_ESV_BIAS_ML", "LV_VOLUME_METHODS", "engine_lv_volumes", "FALLBACK_PRESET", "resolve_preset", "lv_table", "EngineInputs", "engine_inputs", "ChunkValves", "chunk_valves", "valve_models"]
 
 N_GRID = 64
-ECHO_2D_EDV_BIAS_ML = 33.3
-"""2D echo underestimates LVEDV against CMR by this much (mL; Rigolli 2016, 65 studies)."""
-ECHO_2D_ESV_BIAS_ML = 16.2
-"""2D echo underestimates LVESV against CMR by this much (mL; Rigolli 2016)."""
 LV_VOLUME_METHODS: tuple[str, ...] = get_args(LvVolumeMethod)
 """How a population's LVEDV/LVEF were measured (see the module docstring)."""
 FALLBACK_PRESET = "regazzoni2022"
