@@ -140,5 +140,8 @@ register(
 )
 
 
-# Shared sources (cited by several areas) are registered once, in bibliography.py.
-from mitrasim import bibliography as _bibliography  # noqa: E402,F401
+# Shared sources (cited by several areas) are listed once, in bibliography.py, and registered here.
+from mitrasim.bibliography import SHARED as _SHARED  # noqa: E402
+
+for _args, _kwargs in _SHARED:
+    register(*_args, **_kwargs)

@@ -61,6 +61,7 @@ from scipy import special
 
 from mitrasim import citations
 from mitrasim.cohort import sources as _sources  # noqa: F401  (registers the sources)
+from mitrasim.echo.lv_bias import LvVolumeMethod  # how LVEDV/LVEF were measured (re-exported)
 from mitrasim.errors import InputError, from_validation_error
 from mitrasim.files import read_text
 
@@ -140,8 +141,6 @@ DEFAULT_CATEGORICAL: dict[str, dict[str, Any]] = {
 
 
 
-LvVolumeMethod = Literal["echo_2d", "cmr"]
-"""How a population's LVEDV/LVEF were measured (:func:`mitrasim.cohort.mapping.engine_lv_volumes`)."""
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

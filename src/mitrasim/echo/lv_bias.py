@@ -11,9 +11,11 @@ cohort's baseline mapping (:mod:`mitrasim.cohort.mapping`).
 
 from __future__ import annotations
 
+from typing import Literal
+
 from mitrasim import citations
 
-__all__ = ["ECHO_2D_EDV_BIAS_ML", "ECHO_2D_ESV_BIAS_ML"]
+__all__ = ["ECHO_2D_EDV_BIAS_ML", "ECHO_2D_ESV_BIAS_ML", "LvVolumeMethod"]
 
 citations.register(
     "rigolli2016_lv_bias",
@@ -29,3 +31,6 @@ ECHO_2D_EDV_BIAS_ML = 33.3
 """2D echo underestimates LVEDV against CMR by this much (mL; rigolli2016_lv_bias, 65 studies)."""
 ECHO_2D_ESV_BIAS_ML = 16.2
 """2D echo underestimates LVESV against CMR by this much (mL; rigolli2016_lv_bias)."""
+
+LvVolumeMethod = Literal["echo_2d", "cmr"]
+"""How LV volumes were measured: ``echo_2d`` (read low by the biases above) or ``cmr`` (taken as they are)."""

@@ -88,9 +88,10 @@ from mitrasim.mvarc import MVARCEndpoints, evaluate_endpoints, events_from_compl
 from mitrasim.procedure.batched import Candidates, GraspNumbers, candidate_positions, choose_devices, grasp_candidates
 from mitrasim.procedure.hemodynamics import BatchHemo, echo_arrays, grade_arrays, label, simulate_states, steady_ok
 from mitrasim.procedure import oplog
+from mitrasim.procedure.timing import course_multiplier
 from mitrasim.procedure.risks import (
     CLIPS_PER_PATIENT, COLUMNS, DEATH_AFTER_SURGERY_OR, DEATH_AFTER_TAMPONADE_OR, DEATH_IN_ROOM_SHARE, MAX_SLOTS, PATIENT_EVENTS,
-    POST_EVENTS, REFERENCE_GRASPS, REFRACTORY_TAMPONADE_SHARE, TAMPONADE_AT_PUNCTURE_SHARE, ComplicationRates, course_multiplier,
+    POST_EVENTS, REFERENCE_GRASPS, REFRACTORY_TAMPONADE_SHARE, TAMPONADE_AT_PUNCTURE_SHARE, ComplicationRates,
     patient_multipliers, scale_odds,
 )
 from mitrasim.procedure.timing import PHASE_MINUTES, clip_minutes
