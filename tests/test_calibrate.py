@@ -146,7 +146,8 @@ def test_every_example_has_measurements_and_is_calibrated(path):
 
 
 def test_cli_calibrate_json_and_bad_input_exit_2(tmp_path):
-    run = lambda *a: subprocess.run([sys.executable, "-m", "mitrasim", "calibrate", *a], capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"})
+    def run(*a):
+        return subprocess.run([sys.executable, "-m", "mitrasim", "calibrate", *a], capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"})
     r = run("examples/coapt_secondary.yaml", "--json", "--ensemble", "16")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)

@@ -34,7 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from mitrasim import citations
 from mitrasim.errors import InputError, from_validation_error
 
-__all__ = ["DEFAULT_RAP_MMHG", "MEASURES", "METHODS", "Measured", "Measurements", "Observation", "check_measurements", "observations", "parse_measurements"]
+__all__ = ["DEFAULT_RAP_MMHG", "MEASURES", "METHODS",  # noqa: F822  (METHODS: the module __getattr__, built on first use)
+           "Measured", "Measurements", "Observation", "check_measurements", "observations", "parse_measurements"]
 
 DEFAULT_RAP_MMHG = 8.0
 """RA pressure assumed for sPAP from the TR jet when ``rap_mmhg`` is not given: the guideline's

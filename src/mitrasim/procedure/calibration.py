@@ -56,7 +56,7 @@ from typing import Sequence
 import numpy as np
 
 from mitrasim import citations
-from mitrasim.procedure import clip_calibration as _clip_calibration  # registers the anchors' sources
+from mitrasim.procedure import clip_calibration as _clip_calibration  # noqa: F401  (registers the anchors' sources)
 
 __all__ = [
     "FORWARD_DISCHARGE_COEFF",

@@ -454,7 +454,7 @@ def start_course(ctx: Context, b: Baseline) -> Course:
         read_eroa_cm2=np.array((b.intra_echo or {}).get("eroa_cm2", b.intra_hemo.eroa_cm2), dtype=float),
     )  # fmt: skip
     h, m = b.hemo, b.hemo.metrics
-    hi, ei = b.intra_hemo, b.intra_echo
+    ei = b.intra_echo
     assert ei is not None
     for i in range(n):
         course.steps[i].append(oplog.baseline_entry(
