@@ -89,12 +89,11 @@ from mitrasim.physiology.parameters import N_STATE
 from mitrasim.physiology.simulation import SolverSettings, simulate
 from mitrasim.valve import geometry as geo
 
-__all__ = ["N_GRID", "ECHO_2D_EDV_BIAS_ML", "ECHO_2D_ESV_BIAS_ML", "LV_VOLUME_METHODS", "engine_lv_volumes", "FALLBACK_PRESET", "resolve_preset", "lv_table", "EngineInputs", "engine_inputs", "ChunkValves", "chunk_valves", "valve_models"]
+__all__ = ["N_GRID", "ECHO_2D_EDV_BIAS_ML", "ECHO_2D_ESV_BIAS_ML", "LV_VOLUME_METHODS", "engine_lv_volumes", "resolve_preset", "lv_table", "EngineInputs", "engine_inputs", "ChunkValves", "chunk_valves", "valve_models"]
 
 N_GRID = 64
 LV_VOLUME_METHODS: tuple[str, ...] = get_args(LvVolumeMethod)
 """How a population's LVEDV/LVEF were measured (see the module docstring)."""
-FALLBACK_PRESET = "regazzoni2022"
 _EA_SCALES = np.geomspace(0.15, 3.0, 28)
 _EROA_GRID = np.array([0.0, 0.15, 0.3, 0.45, 0.6, 0.8, 1.0, 1.3, 2.0])
 _EB_SCALES = np.array([1.0, 1.5, 2.25, 3.4, 5.0, 7.5])
@@ -103,8 +102,10 @@ REDUNDANT_LEAFLET_FACTOR = {"bileaflet": 1.15, "barlow": 1.3}
 
 
 def resolve_preset(name: str) -> str:
-    """``name`` if the engine knows it, else :data:`FALLBACK_PRESET`."""
-    return name if name in PARAMETER_SETS else FALLBACK_PRESET
+    """``name`` if the engine knows it, else :class:`InputError` (no fallback to another heart)."""
+    if name not in PARAMETER_SETS:
+        raise InputError("preset", name, "one of " + ", ".join(sorted(PARAMETER_SETS)))
+    return name
 
 
 def lv_table(preset: str, dt_max_s: float, tol: float) -> dict[str, np.ndarray]:
@@ -283,7 +284,9 @@ def _etiology_groups(etio: np.ndarray, preset_by_etiology: dict[str, str]):
     for e in ("primary", "secondary"):
         m = etio == e
         if m.any():
-            yield m, resolve_preset(preset_by_etiology.get(e, FALLBACK_PRESET))
+            if e not in preset_by_etiology:
+                raise InputError(f"presets.{e}", None, "a parameter set for the etiology of these patients")
+            yield m, resolve_preset(preset_by_etiology[e])
 
 
 def engine_inputs_table(patients: pa.Table, preset_by_etiology: dict[str, str], settings: SolverSettings, lv_volume_method: LvVolumeMethod = "echo_2d") -> EngineInputs:
