@@ -123,10 +123,6 @@ def test_coapt_like_patients_are_not_in_cardiogenic_shock(results):
     assert np.median(fwd(lit)) < np.median(fwd(r.slice(0, 60)))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: with each baseline fitted to its own sampled SBP/LVEF/LVEDV "
-                   "(cohort.mapping.fit_baselines) about 57 % of COAPT-like patients reach MR <= 2+ (benchmarks/RESULTS.md, "
-                   "--plausibility): the sampled LVEF/LVEDV/EROA leave a forward output < 2.5 L/min in ~57 % of them, "
-                   "and the fitted states have larger diastolic flows; the population's joint sampling needs revisiting")
 def test_coapt_like_residual_mr(results):
     """COAPT device arm at 30 days (Circulation 2021 secondary analysis): MR 0/1+ 72.9 %, 2+ 19.9 %,
     3+/4+ 7.2 %.  The model reaches 84 % MR <= 2+ on 2,000 patients (benchmarks/RESULTS.md, --plausibility)
