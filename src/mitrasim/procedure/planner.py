@@ -291,6 +291,7 @@ def _why_lost(p: PlanOutcome, best: PlanOutcome, target: int) -> str:
     return "equivalent"
 
 
+@citations.stamped
 def plan_case(
     case: Any,
     *,
@@ -314,24 +315,6 @@ def plan_case(
         :class:`PlanResult` (``.plans`` ranked best first, ``.verdicts`` per clip count); its
         ``citations`` are the sources this call cited (:func:`mitrasim.citations.collect`), no others.
     """
-    with citations.collect() as used:
-        res = _plan_case(case, rules=rules, position_step_mm=position_step_mm, forward_discharge_coeff=forward_discharge_coeff,
-                         baseline=baseline, settings=settings, research_below_indication=research_below_indication)
-    res.citations = used.keys
-    return res
-
-
-def _plan_case(
-    case: Any,
-    *,
-    rules: Rules | None = None,
-    position_step_mm: float = 1.0,
-    forward_discharge_coeff: float | None = None,
-    baseline: tuple[BatchHemo, int] | None = None,
-    settings: Any = None,
-    research_below_indication: bool = False,
-) -> PlanResult:
-    """:func:`plan_case` without the citation collector."""
     t0 = time.perf_counter()
     s: PatientSetup = _as_setup(case, rules)
     R = s.rules
