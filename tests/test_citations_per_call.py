@@ -43,7 +43,7 @@ def test_plan_and_procedure_carry_their_own_lists(case):
 
 def test_repeated_calls_carry_the_same_list_despite_caches(case):
     """Cached stages (the case's calibration, the engine's tables) cite on every call, not only the first."""
-    from mitrasim.calibrate.case import calibrate_case
+    from mitrasim.procedure.patient import calibrate_case
     from mitrasim.procedure import run_procedure
 
     first = run_procedure(case, seed=0)

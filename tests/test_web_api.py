@@ -204,7 +204,7 @@ def test_assess_uses_the_procedures_forward_discharge_coefficient(client: TestCl
     states = [out["before"], out["after"]]
     for s in states:
         assert s["mva_effective_cm2"] == pytest.approx(FORWARD_DISCHARGE_COEFF * s["mva_cm2"])
-    from mitrasim.calibrate.case import calibrated_overrides  # the case's measurements fitted (issue 12)
+    from mitrasim.procedure.patient import calibrated_overrides  # the case's measurements fitted (issue 12)
 
     h = simulate_states(
         [preset] * 2, [calibrated_overrides(case)] * 2, np.full(2, case.patient.hr_bpm),

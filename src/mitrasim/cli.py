@@ -26,7 +26,7 @@ from mitrasim.errors import InputError
 COMMANDS: dict[str, str] = {
     "demo": "mitrasim.demo",
     "simulate": "mitrasim.physiology.commands",
-    "calibrate": "mitrasim.calibrate.commands",
+    "calibrate": "mitrasim.procedure.calibrate_commands",
     "grade": "mitrasim.echo.commands",
     "mvarc": "mitrasim.echo.commands",
     "echo-thresholds": "mitrasim.echo.commands",

@@ -8,7 +8,7 @@ The stages, each printed on a line that starts with its number and name (the tes
 3. Echo        the baseline's ASE 2017 grade from the synthetic echo (:mod:`mitrasim.echo`)
 4. Plan        the planner's best clip plan (:mod:`mitrasim.procedure.planner`)
 5. Procedure   the simulated procedure, as the operator sees it (:mod:`mitrasim.procedure.process`)
-6. MVARC       the procedure's MVARC 2015 endpoints (:mod:`mitrasim.mvarc`)
+6. MVARC       the procedure's MVARC 2015 endpoints (:mod:`mitrasim.echo.mvarc`)
 7. Care plan   the patient's plan: dates and actions only, no model prediction (:mod:`mitrasim.pathway`)
 
 This module sits above every subpackage (the composition root of the demonstration), so no
@@ -70,7 +70,7 @@ def engine_stage(console: Any) -> None:
 
 def calibration_stage(console: Any, case: Any) -> Any:
     """The case's measurements fitted on its preset (the point estimate the procedure runs on)."""
-    from mitrasim.calibrate.case import calibrate_case
+    from mitrasim.procedure.patient import calibrate_case
 
     cal = calibrate_case(case, n_ensemble=0)
     worst = max(abs(float(r["z"])) for r in cal.residuals)

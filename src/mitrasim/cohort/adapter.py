@@ -23,7 +23,7 @@ the event that ended the procedure (urgent surgery, death; null otherwise): in-h
 depend on the patient (age, LVEF) and the course (:mod:`mitrasim.procedure.risks`);
 ``lvef_sim_pct``/``lvedv_sim_ml``/``sbp_sim_mmhg`` the engine's baseline beat (its volumes are
 CMR-equivalent when the population's are 2D echo: :func:`mitrasim.cohort.mapping.engine_lv_volumes`);
-the MVARC columns are the procedure's :mod:`mitrasim.mvarc` endpoints (technical, device and
+the MVARC columns are the procedure's :mod:`mitrasim.echo.mvarc` endpoints (technical, device and
 procedural success: True only when every component is met — a death, stroke, urgent surgery,
 SLDA or embolization never leaves a success) and ``mvarc_failed`` names each failed component
 as ``endpoint:component`` (``;``-separated).
@@ -52,7 +52,7 @@ from mitrasim.errors import InputError
 from mitrasim.physiology.simulation import SolverSettings
 from mitrasim.procedure.process import PatientSetup, ProcedureArrays, run_procedure_arrays
 from mitrasim.procedure.risks import DEFAULT_RATES, ComplicationRates, PatientRisk
-from mitrasim.procedure.protocol import GRADES, Protocol
+from mitrasim.protocol import GRADES, Protocol
 from mitrasim.procedure.rules import Rules, rules_from_protocol
 
 __all__ = ["Strategy", "STOP_RULES", "OUTPUT_COLUMNS", "EVENT_COLUMNS", "run_patient_chunk", "strategy_rules", "baseline_decision_grades", "sample_indicated"]
@@ -74,7 +74,7 @@ _PROC_EVENTS = tuple(EVENT_COLUMNS)
 
 
 class Strategy(Protocol):
-    """A procedure strategy (one trial arm): the operator's :class:`~mitrasim.procedure.protocol.Protocol`
+    """A procedure strategy (one trial arm): the operator's :class:`~mitrasim.protocol.Protocol`
     (one schema with case files and the web), plus the ``stop_rule`` shorthand of earlier trial files
     (``mr_le_1plus``/``mr_le_2plus`` set the target grade, ``single_clip`` a 1+ target and one clip)."""
 

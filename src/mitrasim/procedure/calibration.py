@@ -68,9 +68,7 @@ __all__ = [
     "cohort_means",
 ]
 
-FORWARD_DISCHARGE_COEFF = 0.925
-"""Calibrated ``C_d,fwd`` (see the module docstring and :func:`calibrate`); the
-only forward discharge coefficient in mitrasim (procedure, planner, web app)."""
+from mitrasim.valve.geometry import FORWARD_DISCHARGE_COEFF  # noqa: E402  (its value is this module's fit; defined beside the regurgitant C_d)
 
 
 def forward_effective_area_cm2(mva_cm2: float | np.ndarray, discharge_coeff: float | None = None) -> float | np.ndarray:

@@ -53,11 +53,11 @@ from mitrasim.devices import Device, assess_grasp
 from mitrasim.errors import InputError
 from mitrasim.procedure import calibration as _cal
 from mitrasim.echo.stenosis import evaluate_mvarc
-from mitrasim.mvarc import MVARCEndpoints, MVARCEvents, evaluate_endpoints
+from mitrasim.echo.mvarc import MVARCEndpoints, MVARCEvents, evaluate_endpoints
 from mitrasim.procedure.indication import check_indication
 from mitrasim.procedure.hemodynamics import BatchHemo, grade_states, label, simulate_states
 from mitrasim.procedure.process import PatientSetup, StateSummary, _as_setup, _summary, scallop_label
-from mitrasim.procedure.protocol import area_ok, compare_text, gradient_ok
+from mitrasim.protocol import area_ok, compare_text, gradient_ok
 from mitrasim.procedure.rules import Rules
 from mitrasim.valve.clip import evaluate_plans
 from mitrasim.valve.geometry import ValveModel
@@ -158,7 +158,7 @@ class PlanResult:
         return out[:k]
 
     def mvarc(self) -> MVARCEndpoints:
-        """MVARC endpoints (:mod:`mitrasim.mvarc`) the best plan's predicted echo allows: the echo
+        """MVARC endpoints (:mod:`mitrasim.echo.mvarc`) the best plan's predicted echo allows: the echo
         component (MR reduction, iatrogenic stenosis) is decided; the clinical events are not
         predicted by the planner, so technical, device and procedural success can at best be
         "cannot be decided" (and are "not met" when the echo component fails)."""

@@ -39,7 +39,7 @@ the patients (its module docstring lists the arrays and the order of the steps);
 the operator's log, :mod:`mitrasim.procedure.codes` holds the typed codes (grasp
 status, refusal, outcome, log action).
 
-Finally the MVARC endpoints (:mod:`mitrasim.mvarc`: technical, device and procedural
+Finally the MVARC endpoints (:mod:`mitrasim.echo.mvarc`: technical, device and procedural
 success) from the baseline and final grades, the final planimetric MVA and gradient, the
 clips left in the valve and the complications.
 """
@@ -56,7 +56,7 @@ from mitrasim.disclaimer import DISCLAIMER
 from mitrasim.devices import Device
 from mitrasim.devices.catalogue import DEFAULT_CATALOGUE
 from mitrasim.echo.grading import MRGrade
-from mitrasim.mvarc import MVARCEndpoints
+from mitrasim.echo.mvarc import MVARCEndpoints
 from mitrasim.procedure.indication import check_indication
 from mitrasim.echo.synthetic import EchoMeasurements
 from mitrasim.errors import InputError
@@ -116,7 +116,7 @@ def setup_from_case(case: Any, rules: Rules | None = None) -> PatientSetup:
 
     ``rules`` replaces the case's ``procedure`` rules when given.
     """
-    from mitrasim.calibrate.case import calibrated_overrides
+    from mitrasim.procedure.patient import calibrated_overrides
     from mitrasim.case import clip_position_mm
 
     p = case.patient

@@ -82,9 +82,9 @@ import numpy as np
 from mitrasim.devices import Device
 from mitrasim.devices.grasp import GRASP_STATUS
 from mitrasim.procedure.codes import REFUSAL_PRECEDENCE, Action, GraspStatus, Outcome, Refusal
-from mitrasim.procedure.protocol import area_ok, gradient_ok, near_limit_text
+from mitrasim.protocol import area_ok, gradient_ok, near_limit_text
 from mitrasim.echo.stenosis import evaluate_mvarc
-from mitrasim.mvarc import MVARCEndpoints, evaluate_endpoints, events_from_complications
+from mitrasim.echo.mvarc import MVARCEndpoints, evaluate_endpoints, events_from_complications
 from mitrasim.procedure.batched import Candidates, GraspNumbers, candidate_positions, choose_devices, grasp_candidates
 from mitrasim.procedure.hemodynamics import BatchHemo, echo_arrays, grade_arrays, label, simulate_states, steady_ok
 from mitrasim.procedure import oplog
@@ -596,7 +596,7 @@ def measure(ctx: Context, patients: np.ndarray, hemo: BatchHemo, clip: np.ndarra
 def refusals(ctx: Context, course: Course, patients: np.ndarray, hemo: BatchHemo, decision: np.ndarray, status: np.ndarray, gradient_mmhg: np.ndarray | None = None) -> np.ndarray:
     """:class:`Refusal` per candidate state (``patients`` its patient, ``status`` its grasp); the
     first that applies in :data:`~mitrasim.procedure.codes.REFUSAL_PRECEDENCE`.  The limits are
-    :func:`~mitrasim.procedure.protocol.gradient_ok` and :func:`~mitrasim.procedure.protocol.area_ok`;
+    :func:`~mitrasim.protocol.gradient_ok` and :func:`~mitrasim.protocol.area_ok`;
     a clip that raises the decision grade is never released; one that keeps it must cut the EROA
     by at least ``min_eroa_reduction``.  ``gradient_mmhg``: the gradient as read (default: the model's)."""
     gg = hemo.metrics["mean_gradient_mmhg"] if gradient_mmhg is None else gradient_mmhg
@@ -935,7 +935,7 @@ def awake_outcome(ctx: Context, course: Course, b: Baseline) -> AwakeOutcome:
 
 
 def finish(ctx: Context, course: Course, b: Baseline, final: AwakeOutcome | None = None) -> tuple[dict[str, np.ndarray], list[MVARCEndpoints]]:
-    """The final echo arrays and the MVARC endpoints (:mod:`mitrasim.mvarc`: technical, device and
+    """The final echo arrays and the MVARC endpoints (:mod:`mitrasim.echo.mvarc`: technical, device and
     procedural success) from the baseline and final decision grades, the final planimetric MVA and
     gradient, the clips left in the valve and the complications (after :func:`post_events`);
     ``final`` the awake outcome (default: the course's state)."""

@@ -66,6 +66,7 @@ __all__ = [
     "GRID_STEP_MM",
     "SEGMENT_FRACTIONS",
     "SCALLOPS",
+    "FORWARD_DISCHARGE_COEFF",
     "REGURGITANT_DISCHARGE_COEFF",
     "F_OPEN",
     "CALCIFICATION_MOBILITY",
@@ -110,6 +111,13 @@ assumption: the middle scallop (P2) is the largest posterior scallop."""
 
 SCALLOPS = {"A1": 0, "A2": 1, "A3": 2, "P1": 0, "P2": 1, "P3": 2}
 """Scallop name → segment index (0, 1, 2)."""
+
+FORWARD_DISCHARGE_COEFF = 0.925
+"""Calibrated ``C_d,fwd`` (anatomic MVA → the engine's effective forward area), fitted by
+:func:`mitrasim.procedure.calibration.calibrate` (its module docstring: the gradient anchor); the
+only forward discharge coefficient in mitrasim (procedure, planner, calibration, web app).  It is
+defined here, with the valve's other discharge coefficient, so that the patient calibration
+(:mod:`mitrasim.calibrate`) reads it without importing the procedure."""
 
 REGURGITANT_DISCHARGE_COEFF = 0.70
 """C_d for the systolic gap: anatomic gap area → EROA (vena contracta).  The
