@@ -16,6 +16,7 @@ from typing import Any
 from mitrasim.devices.grasp import GRASP_STATUS, grasp_reasons
 from mitrasim.procedure.codes import Action, GraspStatus, Outcome, Refusal
 from mitrasim.procedure.hemodynamics import label
+from mitrasim.physiology.loading import STATE_WORDS
 from mitrasim.procedure.protocol import AREA_COMPARISON, GRADIENT_COMPARISON, compare_text, number_text
 from mitrasim.procedure.timing import PHASE_MINUTES, transseptal_height_cm
 from mitrasim.procedure.risks import EVENT_LABELS
@@ -73,7 +74,7 @@ def baseline_entry(eroa_cm2: float, rvol_ml: float, rf_pct: float, grade: int, d
 def intraprocedural_entry(loading: str, hr_bpm: float, eroa_cm2: float, grade: int, dec: int, gradient_mmhg: float) -> ClipStep:
     """The reading at the start of the procedure, in its loading state (the decisions' state)."""
     return ClipStep(0, Action.BASELINE, (
-        f"Intraprocedural ({'general anaesthesia' if loading == 'anaesthesia' else loading}, HR {hr_bpm:.0f} bpm), as read: "
+        f"Intraprocedural ({STATE_WORDS[loading]}, HR {hr_bpm:.0f} bpm), as read: "
         f"EROA {eroa_cm2:.2f} cm², MR {mr_text(grade, dec)}; mean gradient {gradient_mmhg:.1f} mmHg"
     ))  # fmt: skip
 
