@@ -166,3 +166,15 @@ def test_outputs_name_the_reading_state():
         res["intraprocedural"]["loading"] == RESTORED and res["intraprocedural"]["procedure_loading"] == "anaesthesia"
     )
     assert res["loading"] == {"baseline": "awake", "final": "awake", "intraprocedural": RESTORED}
+
+
+@pytest.mark.parametrize("preset,valve", [("secondary_mr", "coapt_secondary"), ("primary_mr", "p2_flail")])
+def test_restored_pressure_lies_between_anaesthesia_and_awake(preset, valve):
+    """The awake resistance with GA's lower preload and heart rate (lower output) restores the mean
+    arterial pressure from GA's towards, but not above, the awake one (module docstring)."""
+    states = ("awake", "anaesthesia", RESTORED)
+    v = [valve_in_state(_valve(valve), s) for s in states]
+    over, hr = loading_arrays([preset] * 3, [{}] * 3, np.full(3, 72.0), list(states))
+    h = simulate_states([preset] * 3, over, hr, np.array([x.eroa_cm2 for x in v]), np.array([x.mva_cm2 for x in v]), FORWARD_DISCHARGE_COEFF)
+    awake, ga, restored = h.metrics["map_mmhg"]
+    assert ga < restored <= awake
