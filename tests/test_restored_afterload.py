@@ -136,6 +136,9 @@ def test_option_on_reads_decisions_at_restored_afterload():
     # every log names the state of its intraprocedural reading
     assert "afterload restored" in r.steps[0][1].text and "afterload restored" not in r.steps[2][1].text
     assert "general anaesthesia" in r.steps[2][1].text
+    checks = [[s.text for s in steps if s.text.lstrip().startswith("check")] for steps in r.steps]
+    assert checks[0] and all("(afterload restored)" in t for t in checks[0])
+    assert checks[2] and all("(under GA)" in t for t in checks[2])
 
 
 def test_option_off_is_the_anaesthesia_run():

@@ -86,6 +86,10 @@ def start_stop_reason(why: int, dec: int, target_grade: int) -> str:
     return f"MR {label(dec)} at baseline ≤ target {label(target_grade)}: no clip"
 
 
+CHECK_STATE_WORDS = {"anaesthesia": "under GA", "anaesthesia_restored_afterload": "afterload restored"}
+"""Short names of the decision readings' state in the log's check lines."""
+
+
 class _Words:
     """The words of one round's candidates (``rnd``: a :class:`~mitrasim.procedure.steps.Round`)."""
 
@@ -125,8 +129,11 @@ class _Words:
         r, b = self.rnd, self.rnd.before
         m = r.hemo.metrics
         g_lim, a_lim = self.limits(j)
+        states = self.ctx.decision_states  # empty when a Context is built without them: one state, ctx.loading
+        state = states[int(r.patient[j])] if states else self.ctx.loading
+        where = "" if state == "awake" else f" ({CHECK_STATE_WORDS.get(state, STATE_WORDS[state])})"
         return (
-            f"  check: EROA {b['eroa_cm2'][j]:.2f}→{r.read_eroa_cm2[j]:.2f} cm², MR {label(int(b['decision'][j]))}→{label(int(r.decision[j]))}, "
+            f"  check{where}: EROA {b['eroa_cm2'][j]:.2f}→{r.read_eroa_cm2[j]:.2f} cm², MR {label(int(b['decision'][j]))}→{label(int(r.decision[j]))}, "
             f"mean gradient {b['mean_gradient_mmhg'][j]:.1f}→{number_text(float(r.gradient_mmhg[j]), g_lim)} mmHg (limit {GRADIENT_COMPARISON} {g_lim:g}), "
             f"MVA {number_text(float(r.hemo.mva_cm2[j]), a_lim, 2)} cm² (limit {AREA_COMPARISON} {a_lim:g}), "
             f"LA mean {b['la_mean_mmhg'][j]:.0f}→{m['la_mean_mmhg'][j]:.0f} mmHg, v wave {b['la_vwave_mmhg'][j]:.0f}→{m['la_vwave_mmhg'][j]:.0f} mmHg"
