@@ -139,7 +139,7 @@ LOADING_STATES: tuple[str, ...] = ("awake", "anaesthesia", "anaesthesia_restored
 STATE_WORDS = {
     "awake": "awake",
     "anaesthesia": "general anaesthesia",
-    "anaesthesia_restored_afterload": "general anaesthesia, afterload restored (phenylephrine)",
+    "anaesthesia_restored_afterload": "general anaesthesia, afterload restored with phenylephrine",
 }
 """How outputs name each loading state."""
 
