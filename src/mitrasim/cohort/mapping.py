@@ -89,7 +89,7 @@ from mitrasim.physiology.parameters import N_STATE
 from mitrasim.physiology.simulation import SolverSettings, simulate
 from mitrasim.valve import geometry as geo
 
-__all__ = ["N_GRID", "ECHO_2D_EDV_BIAS_ML", "ECHO_2D_ESV_BIAS_ML", "LV_VOLUME_METHODS", "engine_lv_volumes", "FALLBACK_PRESET", "resolve_preset", "lv_table", "EngineInputs", "engine_inputs", "ChunkValves", "chunk_valves", "valve_models"]
+__all__ = ["N_GRID", "ECHO_2D_EDV_BIAS_ML", "ECHO_2D_ESV_BIAS_ML", "LV_VOLUME_METHODS", "engine_lv_volumes", "FALLBACK_PRESET", "resolve_preset", "lv_table", "EngineInputs", "concat_engine_inputs", "engine_inputs", "ChunkValves", "chunk_valves", "valve_models"]
 
 N_GRID = 64
 ECHO_2D_EDV_BIAS_ML = 33.3
@@ -196,6 +196,18 @@ class EngineInputs:
     hr_bpm: np.ndarray
     fit_ok: np.ndarray | None = None  # (n,) bool: every fitted measurement within FIT_WITHIN_SD
     fit_z_max: np.ndarray | None = None  # (n,) largest |simulated − sampled| / SD
+
+    def take(self, idx: np.ndarray) -> EngineInputs:
+        """The inputs of patients ``idx`` (each patient's fit is its own: the batch does not change it)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        pick = lambda a: None if a is None else a[idx]  # noqa: E731
+        return EngineInputs(self.presets[idx], [self.overrides[i] for i in idx], self.hr_bpm[idx], pick(self.fit_ok), pick(self.fit_z_max))
+
+
+def concat_engine_inputs(parts: list[EngineInputs]) -> EngineInputs:
+    """The inputs of several chunks' patients, in order (all fitted or none)."""
+    cat = lambda name: None if getattr(parts[0], name) is None else np.concatenate([getattr(x, name) for x in parts])  # noqa: E731
+    return EngineInputs(cat("presets"), [o for x in parts for o in x.overrides], cat("hr_bpm"), cat("fit_ok"), cat("fit_z_max"))
 
 
 def _baseline_sds(sbp: np.ndarray, edv: np.ndarray) -> np.ndarray:
