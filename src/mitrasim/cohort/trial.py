@@ -56,7 +56,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 import mitrasim
-from mitrasim.cohort.adapter import Strategy, run_patient_chunk, sample_indicated
+from mitrasim.cohort.adapter import Strategy, run_patient_chunk, sample_indicated_inputs
+from mitrasim.cohort.mapping import engine_inputs
 from mitrasim.cohort.outcomes import OutcomeModel, apply_outcomes
 from mitrasim.cohort.population import Population, load_population
 from mitrasim.errors import InputError, from_validation_error
@@ -185,14 +186,15 @@ def compute_chunk(trial_json: str, index: int, threads: int = 0) -> tuple[int, p
     first = index * trial.chunk_size
     n = min(trial.chunk_size, trial.n_patients - first)
     settings = trial.solver.settings(threads)
-    patients = sample_indicated(trial.population, n, s_pop, settings, first_id=first)  # population.indication
+    patients, ei = sample_indicated_inputs(trial.population, n, s_pop, settings, first_id=first)  # population.indication
+    presets, lv_method = dict(trial.population.presets), trial.population.lv_volume_method
+    ei = ei if ei is not None else engine_inputs(patients, presets, settings, lv_method)  # fitted once for every arm
     etiology = np.asarray(patients.column("etiology").to_pylist(), dtype=object)
     parts = []
     engine_s = 0.0
     for arm in trial.arms:
         res = run_patient_chunk(
-            patients, arm.strategy, s_proc, settings=settings, preset_by_etiology=dict(trial.population.presets),
-            lv_volume_method=trial.population.lv_volume_method,
+            patients, arm.strategy, s_proc, settings=settings, preset_by_etiology=presets, lv_volume_method=lv_method, ei=ei,
         )
         engine_s += float(np.sum(res.column("engine_seconds").to_numpy()))
         res = apply_outcomes(res.drop_columns(["engine_seconds"]), etiology, trial.outcomes, s_out, trial.population.sources)
