@@ -195,11 +195,11 @@ def _bisect(f: Callable[[float], float], lo: float, hi: float, tol: float = 1e-4
 
 
 def calibrate_clip_model(base: ClipModelParams = DEFAULT_CLIP_PARAMS, joint_with_spacers: bool = False) -> ClipModelParams:
-    """Fit a_sys (Caballero 52% single-clip bound in FMR) then a_dia (mean MVA −50%).
+    """Fit a_sys (Caballero's single-clip bound in FMR, CABALLERO_REGURGITANT_REDUCTION_MAX) then a_dia (mean MVA halved).
 
     ``joint_with_spacers``: a_dia and the two PASCAL spacer thicknesses together minimise
     the squared misses of the three area anchors (mean MVA −50% over the representative
-    plans; Paukovitsch 2024's −45.9% with PASCAL and −56.3% with PASCAL Ace), a_dia on a
+    plans; Paukovitsch 2024's reductions with PASCAL and PASCAL Ace, PAUKOVITSCH_MVA_REDUCTION), a_dia on a
     0.005 grid, each spacer by bisection at each a_dia (:func:`calibrate_spacers`).  Not the
     default: that fit (a_dia 1.05, mean MVA −53.5%) raises the post-procedure gradient of
     the representative set to 3.4 mmHg with the forward discharge coefficient already at
@@ -284,8 +284,8 @@ class CalibrationReport:
             )
         lines += [
             f"mean MVA reduction {self.mean_mva_reduction:.1%} (anchor: TEER about halves MVA)",
-            f"FMR best single clip: anatomic regurgitant area -{self.fmr_best_single_clip_regurgitant_reduction:.1%} (Caballero 2020: up to 52%)",
-            f"FMR two clips: opening area -{self.fmr_two_clip_opening_reduction:.1%} (up to 71%), AP diameter -{self.fmr_two_clip_ap_reduction:.1%} (up to 28%)",
+            f"FMR best single clip: anatomic regurgitant area -{self.fmr_best_single_clip_regurgitant_reduction:.1%} (Caballero 2020: up to {CABALLERO_REGURGITANT_REDUCTION_MAX:.0%})",
+            f"FMR two clips: opening area -{self.fmr_two_clip_opening_reduction:.1%} (up to {CABALLERO_OPENING_REDUCTION_MAX_TWO_CLIPS:.0%}), AP diameter -{self.fmr_two_clip_ap_reduction:.1%} (up to {CABALLERO_AP_SHRINK_MAX:.0%})",
         ]
         return "\n".join(lines)
 
@@ -368,4 +368,3 @@ if __name__ == "__main__":  # pragma: no cover
     print("re-fitted:", f"a_sys={fitted.systolic_zone_per_arm:.3f}", f"a_dia={fitted.diastolic_zone_per_arm:.3f}")
     print("spacers:", {k: round(v, 2) for k, v in calibrate_spacers(fitted).items()}, "reductions:", {k: round(v, 3) for k, v in spacer_fit_reductions(fitted).items()})
     print(calibration_report().format())
-    _ = CABALLERO_AP_SHRINK_MAX, CABALLERO_OPENING_REDUCTION_MAX_TWO_CLIPS
