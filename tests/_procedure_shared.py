@@ -31,7 +31,7 @@ def procedures_awake():
     """As :func:`procedures`, decisions taken awake (the planner's state: one loading, exact readings)."""
     from mitrasim.procedure import run_procedures
 
-    batch = run_procedures([case(n) for n in NAMES], seed=None, loading="awake")
+    batch = run_procedures([case(n) for n in NAMES], seed=None, loading="awake", research_below_indication=True)
     return dict(zip(NAMES, batch.results)), batch
 
 

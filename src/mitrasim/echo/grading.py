@@ -688,7 +688,8 @@ def _quant_grade_arrays(name: str, x: np.ndarray, guideline: str, sec_ell: np.nd
     for k, c in ((2, _cut(guideline, name, "grade2_from")), (3, _cut(guideline, name, "grade3_from"))):
         if c is not None:
             g = np.where(x >= c, k, g)
-    c4_arr = np.where(sec_ell, c_ell, c4) if c_ell is not None else np.full(x.shape, np.inf if c4 is None else c4)
+    c4_or_inf = np.inf if c4 is None else c4  # no grade-4 cut: never grade 4 by this parameter
+    c4_arr = np.where(sec_ell, c_ell, c4_or_inf) if c_ell is not None else np.full(x.shape, c4_or_inf)
     g = np.where(x >= c4_arr, 4, g)
     return np.where(x == 0.0, 0, g)
 

@@ -111,7 +111,7 @@ def to_mr_inputs(e: EchoInput) -> tuple[MRInputs, list[str]]:
         missing = [k for k, v in pisa.items() if v is None]
         if missing:
             raise InputError(missing[0], None, "PISA needs pisa_radius_cm, aliasing_cm_s and mr_vmax_cm_s (and mr_vti_cm for RVol)")
-    if eroa is None and None not in pisa.values():
+    if eroa is None and e.pisa_radius_cm is not None and e.aliasing_cm_s is not None and e.mr_vmax_cm_s is not None:
         alpha = 180.0 if e.wall_angle_deg is None else e.wall_angle_deg
         eroa = calc.pisa_eroa_cm2(e.pisa_radius_cm, e.aliasing_cm_s, e.mr_vmax_cm_s, alpha)
         notes.append(f"EROA {eroa:.3f} cm² by PISA (r {e.pisa_radius_cm:g} cm, Va {e.aliasing_cm_s:g} cm/s, Vmax {e.mr_vmax_cm_s:g} cm/s, α {alpha:g}°)")

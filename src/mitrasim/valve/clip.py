@@ -358,8 +358,8 @@ def _site_of_valve(valve: ValveModel, m: int) -> _Site:
 def clipped_profiles(
     valve: ValveModel,
     positions_mm: np.ndarray,
-    widths_mm: np.ndarray,
-    arm_lengths_mm: np.ndarray,
+    widths_mm: np.ndarray | float,
+    arm_lengths_mm: np.ndarray | float,
     params: ClipModelParams = DEFAULT_CLIP_PARAMS,
     spacers_mm: np.ndarray | float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -405,8 +405,8 @@ def clipped_profiles_rows(
 def evaluate_plans(
     valve: ValveModel,
     positions_mm: np.ndarray,
-    widths_mm: np.ndarray,
-    arm_lengths_mm: np.ndarray,
+    widths_mm: np.ndarray | float,
+    arm_lengths_mm: np.ndarray | float,
     params: ClipModelParams = DEFAULT_CLIP_PARAMS,
     spacers_mm: np.ndarray | float = 0.0,
 ) -> PlanAreas:

@@ -199,7 +199,7 @@ class ValveModel:
 
     @property
     def anatomic_regurgitant_area_cm2(self) -> float:
-        return area_cm2(self.gap_mm, self.ds_mm)
+        return float(area_cm2(self.gap_mm, self.ds_mm))
 
     @property
     def eroa_cm2(self) -> float:
@@ -207,7 +207,7 @@ class ValveModel:
 
     @property
     def mva_cm2(self) -> float:
-        return area_cm2(self.opening_mm, self.ds_mm)
+        return float(area_cm2(self.opening_mm, self.ds_mm))
 
     def index_of(self, s_mm: float | np.ndarray) -> np.ndarray:
         """Grid index of the cell containing ``s_mm`` (clipped to the line)."""
@@ -239,7 +239,7 @@ def segment_edges_mm(length_mm: float, fractions: Sequence[float] = SEGMENT_FRAC
 def segment_of_mm(s_mm: float, length_mm: float) -> int:
     """Segment index (0, 1, 2) of position ``s_mm``."""
     e = segment_edges_mm(length_mm)
-    return int(min(2, max(0, np.searchsorted(e, s_mm, side="right") - 1)))
+    return min(2, max(0, int(np.searchsorted(e, s_mm, side="right")) - 1))
 
 
 def scallop_span_mm(names: Sequence[str], length_mm: float) -> tuple[float, float]:
