@@ -249,13 +249,13 @@ def scallop_span_mm(names: Sequence[str], length_mm: float) -> tuple[float, floa
     return e[min(idx)], e[max(idx) + 1]
 
 
-def lesion_bump_mm(s_mm: np.ndarray, center_mm: float, width_mm: float, gap_mm: float, exponent: float) -> np.ndarray:
+def lesion_bump_mm(s_mm: np.ndarray, center_mm: float | np.ndarray, width_mm: float | np.ndarray, gap_mm: float, exponent: float | np.ndarray) -> np.ndarray:
     """``gap · (1 − |x|^p)^(1/2)`` for ``|x| < 1``, ``x = (s − c)/(width/2)``, else 0."""
     x = np.abs((s_mm - center_mm) / (0.5 * width_mm))
     return gap_mm * np.sqrt(np.clip(1.0 - x**exponent, 0.0, None))
 
 
-def elliptic_opening_mm(s_mm: np.ndarray, length_mm: float, ap_diameter_mm: float) -> np.ndarray:
+def elliptic_opening_mm(s_mm: np.ndarray, length_mm: float | np.ndarray, ap_diameter_mm: float | np.ndarray) -> np.ndarray:
     """``F_OPEN · D_AP · (1 − x²)^(1/2)``, ``x = 2s/L − 1``: the unclipped diastolic opening."""
     x = 2.0 * s_mm / length_mm - 1.0
     return F_OPEN * ap_diameter_mm * np.sqrt(np.clip(1.0 - x * x, 0.0, None))
