@@ -90,8 +90,8 @@ citations.register(
     "flachskampf1990",
     "Flachskampf FA, Weyman AE, Guerrero JL, Thomas JD. Influence of orifice geometry and flow rate "
     "on effective valve area: an in vitro study. J Am Coll Cardiol 15(5):1173-1180 (1990).",
-    note="Discharge coefficients 0.675-0.93; lower for elliptic (5:1) than round orifices "
-    "(-5.5%), higher with a nozzle-like inlet (0.81-0.93).",
+    note="Discharge coefficients over mitrasim.procedure.calibration.FIT_RANGE; lower for elliptic (5:1) than "
+    "round orifices (-5.5%), higher with a nozzle-like inlet (0.81-0.93).",
 )
 citations.register(
     "maisano1999",
