@@ -35,9 +35,11 @@ integrating multiple parameters of MR severity") and its table of criteria
 
 2. **The decisive number of criteria** (row ``criteria``/``decisive_at_least`` of the
    table: "four or more" in Fig. 12) of one column, and fewer of the other, call MR mild (1+) or severe (4+) — rule ``criteria_mild`` /
-   ``criteria_severe``. If the quantitative parameters given are concordant
-   and contradict it (≤ 2+ against severe criteria, ≥ 3+ against mild ones), the
-   grade is *indeterminate* (rule ``criteria_vs_quantitation``).
+   ``criteria_severe``. If quantitative parameters are given and contradict it (none
+   above 2+ against severe criteria; any at 3+ or more against mild ones), the grade
+   is *indeterminate* (rule ``criteria_vs_quantitation``) — a mitrasim reading of
+   Fig. 12, which does not say what to do then [check]; it keeps the grade monotone
+   in every measurement (tested).
 3. **Otherwise quantitation decides** (EROA, RVol, RF, each by its own bands,
    :mod:`mitrasim.echo.thresholds`): all in one guideline category (mild, moderate
    = 2+/3+, severe) → that category; inside "moderate" the 2+/3+ split (trial
@@ -560,12 +562,12 @@ def _decide(found: list[Finding], guideline: str) -> tuple[int | None, str, str,
     if quant and all(f.grade == 0 for f in quant) and len(sev) < need:
         return 0, "no_regurgitation", "no regurgitant flow measured", quant, []
     if len(sev) >= need and len(mild) < need:
-        if q_grade is not None and q_grade <= 2:
-            return None, "criteria_vs_quantitation", f"{len(sev)} severe criteria (≥ {need}) but concordant quantitation {GRADE_LABELS[q_grade]}: indeterminate (consider TEE, CMR or 3D)", [], sev + quant
+        if quant and max(_gr(f) for f in quant) <= 2:  # no quantitative parameter in the severe zone
+            return None, "criteria_vs_quantitation", f"{len(sev)} severe criteria (≥ {need}) but no quantitative parameter above {GRADE_LABELS[max(_gr(f) for f in quant)]}: indeterminate (consider TEE, CMR or 3D)", [], sev + quant
         return 4, "criteria_severe", f"{len(sev)} criteria of severe MR (≥ {need}; ASE 2017 Fig. 12): severe", sev + [f for f in quant if _gr(f) == 4], []
     if len(mild) >= need and len(sev) < need:
-        if q_grade is not None and q_grade >= 3:
-            return None, "criteria_vs_quantitation", f"{len(mild)} mild criteria (≥ {need}) but concordant quantitation {GRADE_LABELS[q_grade]}: indeterminate (consider TEE, CMR or 3D)", [], mild + quant
+        if quant and max(_gr(f) for f in quant) >= 3:  # a quantitative parameter in the 3+/4+ zone
+            return None, "criteria_vs_quantitation", f"{len(mild)} mild criteria (≥ {need}) but quantitation reaches {GRADE_LABELS[max(_gr(f) for f in quant)]}: indeterminate (consider TEE, CMR or 3D)", [], mild + quant
         return 1, "criteria_mild", f"{len(mild)} criteria of mild MR (≥ {need}; ASE 2017 Fig. 12): mild", mild + [f for f in quant if _gr(f) <= 1], []
     counted = f"{len(sev)} severe / {len(mild)} mild criteria (< {need}): quantitation decides"
     if not quant:
