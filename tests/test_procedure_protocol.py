@@ -262,6 +262,7 @@ BAD = [
     ("abort_gradient_mmhg", 4, ">= max_gradient_mmhg"),
     ("target_residual_grade", "3+", "'0', '1+' or '2+'"),
     ("device_exchange", "sometimes", "valid boolean"),
+    ("assess_at_restored_afterload", "maybe", "valid boolean"),
 ]
 
 
@@ -271,7 +272,7 @@ def test_bad_protocol_names_field_value_and_range(field, value, allowed):
         check_protocol({field: value})
     assert e.value.field == f"rules.{field}" and e.value.value == value and allowed in e.value.allowed
     with pytest.raises(InputError) as e:
-        Rules(**{field: value}) if field not in ("target_residual_grade", "device_exchange") else check_protocol({field: value})
+        Rules(**{field: value}) if field not in ("target_residual_grade", "device_exchange", "assess_at_restored_afterload") else check_protocol({field: value})
     assert e.value.field == f"rules.{field}"
 
 

@@ -88,9 +88,18 @@ def _fake_baseline(ctx):
     return h, e, g, d
 
 
+@functools.lru_cache(maxsize=None)
+def _run_ga_afterload(k: int):
+    """As :func:`_run` under anaesthesia with the decisions read at GA's own afterload (protocol option off)."""
+    from dataclasses import replace
+
+    setups = [replace(s, rules=s.rules.with_(assess_at_restored_afterload=False)) for s in _setups()[:k]]
+    return run_procedure_arrays(setups, seed=None, settings=FAST, loading="anaesthesia")
+
+
 def test_anaesthesia_decisions_are_reported_awake():
-    ga, aw = _run(5, None, "anaesthesia"), _run(5, None, "awake")
-    assert ga.loading == "anaesthesia" and aw.loading == "awake"
+    ga, aw = _run_ga_afterload(5), _run(5, None, "awake")
+    assert ga.loading == "anaesthesia" and aw.loading == "awake" and set(ga.decision_states) == {"anaesthesia"}
     # the same awake baseline in both; the intraprocedural reading under anaesthesia is lower
     assert np.allclose(ga.baseline.metrics["mean_gradient_mmhg"], aw.baseline.metrics["mean_gradient_mmhg"])
     assert np.all(ga.intraprocedural_baseline.metrics["mean_gradient_mmhg"] < ga.baseline.metrics["mean_gradient_mmhg"])

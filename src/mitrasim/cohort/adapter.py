@@ -30,8 +30,9 @@ as ``endpoint:component`` (``;``-separated).
 
 Loading states: every ``*_before``/``*_after`` column is **awake** (the pre-procedure
 assessment and the reported result at discharge); ``gradient_intraproc_mmhg`` and
-``grade_intraproc`` are the last readings the operator decided on, under general
-anaesthesia and with reading noise (:mod:`mitrasim.physiology.loading`,
+``grade_intraproc`` are the last readings the operator decided on, in the state
+``loading_intraproc`` names (general anaesthesia, by default with the afterload restored)
+and with reading noise (:mod:`mitrasim.physiology.loading`,
 :mod:`mitrasim.procedure.readings`), so an implanted patient can leave above the gradient
 limit the rules applied to the reading.
 """
@@ -112,7 +113,7 @@ OUTPUT_COLUMNS = (
     "clips_attempted", "clips_implanted", "devices", "stop_reason",
     "grasp_attempts", "repositions", "device_exchanges", "procedure_minutes", "ended_by",
     "eroa_after_cm2", "mva_after_cm2", "rvol_after_ml", "rf_after_pct", "gradient_after_mmhg", "grade_after",
-    "gradient_intraproc_mmhg", "grade_intraproc",
+    "gradient_intraproc_mmhg", "grade_intraproc", "loading_intraproc",
     "slda", *_PROC_EVENTS, "complications",
     "mvarc_optimal_mr", "mvarc_acceptable_mr", "mvarc_no_stenosis",
     "mvarc_technical_success", "mvarc_device_success", "mvarc_procedural_success", "mvarc_failed",
@@ -227,6 +228,7 @@ def _columns(patients: pa.Table, r: ProcedureArrays, ei: EngineInputs) -> dict[s
         "grade_after": r.final_decision.astype(np.int8),
         "gradient_intraproc_mmhg": _intraproc(r)[0],
         "grade_intraproc": _intraproc(r)[1],
+        "loading_intraproc": pa.array(r.decision_states or [r.loading] * len(r), pa.string()),
         "slda": ev["slda"],
         **events,
         "complications": pa.array(comp, pa.string()),

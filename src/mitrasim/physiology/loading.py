@@ -31,9 +31,37 @@ flail unchanged).  With the gap proportional to the vena-contracta width,
 
 degenerative gaps unchanged (:func:`valve_in_state`).
 
-States: ``"awake"`` (the patient's own parameters) and ``"anaesthesia"``.
-:func:`loading_overrides` gives one patient's overrides and heart rate in a
-state; :func:`loading_arrays` many at once.
+Restored afterload (the operator's "afterload challenge").  Before releasing or
+adding clips, practice restores the blood pressure under GA with a vasopressor
+(phenylephrine) to judge the residual MR at physiological loading: in 57
+patients assessed awake (conscious sedation) and under GA, MR and mean
+arterial pressure were lower under GA, and once the awake mean arterial
+pressure was matched with phenylephrine MR severity no longer differed between
+the states (:data:`PHENYLEPHRINE_CHALLENGE_SOURCE`, 2006); a quantitative
+loading test with phenylephrine (and fluids) raised the EROA of ischaemic MR
+back above its pre-operative value (Shiran et al. 2007).  The third state
+``"anaesthesia_restored_afterload"`` is GA with the afterload restored:
+
+    R_sys,restored = R_sys                      the patient's awake systemic resistance
+    C_ven, HR                                   GA's (phenylephrine is a pure
+                                                 α-agonist; the 2006 study matched
+                                                 the pressure, not the volume)
+    g_fun,restored = s_restored · g_fun,   s_restored = 1  (:data:`FUNCTIONAL_GAP_SCALE`)
+
+The awake resistance, rather than a target mean arterial pressure, keeps the
+state one engine call (a target pressure needs an iteration per patient); with
+GA's lower preload and heart rate the resulting mean arterial pressure lies
+between GA's and the awake one, close to the awake one (tested; about 2 mmHg
+below it for the two example valves).  ``s_restored = 1`` is the model reading of
+"no difference in MR severity once the pressure is matched" (the 2006 study's
+abstract; full text not read [check]): the functional gap returns to its awake
+width.  The procedure reads its decisions in this state when the protocol's
+``assess_at_restored_afterload`` is set (:mod:`mitrasim.procedure.protocol`).
+
+States: ``"awake"`` (the patient's own parameters), ``"anaesthesia"`` and
+``"anaesthesia_restored_afterload"`` (:data:`STATE_WORDS` names them in
+outputs). :func:`loading_overrides` gives one patient's overrides and heart
+rate in a state; :func:`loading_arrays` many at once.
 """
 
 from __future__ import annotations
@@ -52,7 +80,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from mitrasim.valve.clip import ValveRows
     from mitrasim.valve.geometry import ValveModel
 
-__all__ = ["LoadingState", "LOADING_STATES", "ANAESTHESIA_CHANGE", "FUNCTIONAL_GAP_SCALE_GA", "loading_overrides", "loading_arrays", "valve_in_state", "rows_in_state"]
+__all__ = [
+    "LoadingState", "LOADING_STATES", "STATE_WORDS", "ANAESTHESIA_CHANGE", "STATE_CHANGE", "FUNCTIONAL_GAP_SCALE_GA",
+    "FUNCTIONAL_GAP_SCALE", "loading_overrides", "loading_arrays", "valve_in_state", "rows_in_state",
+]  # fmt: skip
 
 citations.register(
     "grewal2000_ga_mr",
@@ -82,13 +113,47 @@ VENA_CONTRACTA_FMR_CM = {"awake": 1.10, "anaesthesia": 0.79}
 """Functional-MR vena contracta width, conscious sedation vs GA (Michigan 1995)."""
 FUNCTIONAL_GAP_SCALE_GA = VENA_CONTRACTA_FMR_CM["anaesthesia"] / VENA_CONTRACTA_FMR_CM["awake"]
 """s_GA: the functional coaptation gap under GA relative to awake."""
+FUNCTIONAL_GAP_SCALE = {"awake": 1.0, "anaesthesia": FUNCTIONAL_GAP_SCALE_GA, "anaesthesia_restored_afterload": 1.0}
+"""The functional gap's scale in each state (module docstring; the restored state's 1 [check])."""
 
-LoadingState = Literal["awake", "anaesthesia"]
-LOADING_STATES: tuple[str, ...] = ("awake", "anaesthesia")
+citations.register(
+    "phenylephrine_challenge2006_mr",
+    "Effects of the operative state and phenylephrine challenge on the assessment of mitral regurgitation "
+    "severity by intraoperative transesophageal echocardiography (2006), PubMed 16950471 [authors and journal to add] [check].",
+    note="57 patients, pre-operative TEE under conscious sedation vs intra-operative TEE under GA before and after "
+    "vasoactive agents matching the pre-operative mean arterial pressure: MR and MAP lower under GA (27 patients); "
+    "with pressures matched by phenylephrine no significant difference in MR severity (P = 1.0), residual "
+    "under-estimation in 6 and over-estimation in 7. Abstract read, full text not.",
+)
+citations.register(
+    "shiran2007_loading_test",
+    "Shiran A, et al. Intraoperative transesophageal echocardiography using a quantitative dynamic loading test for "
+    "the evaluation of ischemic mitral regurgitation. J Am Soc Echocardiogr 20(6):690-697 (2007), PubMed 17543738 [check].",
+    note="30 patients, ischaemic MR: EROA 0.16 cm2 pre-operative, 0.13 under GA, 0.21 after fluids and phenylephrine "
+    "(target systolic pressure 160 mmHg); the loading test avoids under-estimating ischaemic MR. Abstract read.",
+)
+PHENYLEPHRINE_CHALLENGE_SOURCE = "phenylephrine_challenge2006_mr"
+"""The source of the restored-afterload state (module docstring)."""
+
+LoadingState = Literal["awake", "anaesthesia", "anaesthesia_restored_afterload"]
+LOADING_STATES: tuple[str, ...] = ("awake", "anaesthesia", "anaesthesia_restored_afterload")
+STATE_WORDS = {
+    "awake": "awake",
+    "anaesthesia": "general anaesthesia",
+    "anaesthesia_restored_afterload": "general anaesthesia, afterload restored with phenylephrine",
+}
+"""How outputs name each loading state."""
 
 ANAESTHESIA_CHANGE = {"sys_ar_r_mmhg_s_ml": -0.20, "sys_ven_c_ml_mmhg": 0.25, "hr_bpm": -0.10}
 """Relative change of each quantity under general anaesthesia (model magnitudes [check];
 directions: Grewal 2000)."""
+
+STATE_CHANGE: dict[str, dict[str, float]] = {
+    "awake": {},
+    "anaesthesia": ANAESTHESIA_CHANGE,
+    "anaesthesia_restored_afterload": {k: v for k, v in ANAESTHESIA_CHANGE.items() if k != "sys_ar_r_mmhg_s_ml"},
+}
+"""Relative changes applied in each state: the restored state is GA without the afterload change."""
 
 
 def _check_state(state: str) -> None:
@@ -107,12 +172,15 @@ def loading_overrides(preset: str, overrides: Mapping[str, float], hr_bpm: float
     out = dict(overrides)
     if state == "awake":
         return out, float(hr_bpm)
+    if state == "anaesthesia_restored_afterload":
+        citations.cite(PHENYLEPHRINE_CHALLENGE_SOURCE, "shiran2007_loading_test")
+    change = STATE_CHANGE[state]
     values = _preset_values(preset)
-    for name, rel in ANAESTHESIA_CHANGE.items():
+    for name, rel in change.items():
         if name == "hr_bpm":
             continue
         out[name] = float(out.get(name, values[name])) * (1.0 + rel)
-    return out, float(hr_bpm) * (1.0 + ANAESTHESIA_CHANGE["hr_bpm"])
+    return out, float(hr_bpm) * (1.0 + change.get("hr_bpm", 0.0))
 
 
 @lru_cache(maxsize=64)
@@ -121,25 +189,30 @@ def _preset_values(preset: str) -> dict[str, float]:
     return dict(get_parameter_set(preset).values)
 
 
-def loading_arrays(presets: Sequence[str], overrides: Sequence[Mapping[str, float]], hr_bpm: np.ndarray, state: str) -> tuple[list[dict[str, float]], np.ndarray]:
-    """:func:`loading_overrides` for many patients: ``(overrides list, hr_bpm array)``."""
-    pairs = [loading_overrides(p, o, float(h), state) for p, o, h in zip(presets, overrides, np.asarray(hr_bpm, dtype=float))]
+def loading_arrays(
+    presets: Sequence[str], overrides: Sequence[Mapping[str, float]], hr_bpm: np.ndarray, state: str | Sequence[str],
+) -> tuple[list[dict[str, float]], np.ndarray]:
+    """:func:`loading_overrides` for many patients: ``(overrides list, hr_bpm array)``; ``state``
+    one for all or one per patient."""
+    states = [state] * len(presets) if isinstance(state, str) else list(state)
+    pairs = [loading_overrides(p, o, float(h), st) for p, o, h, st in zip(presets, overrides, np.asarray(hr_bpm, dtype=float), states)]
     return [o for o, _ in pairs], np.array([h for _, h in pairs], dtype=float)
 
 
-def valve_in_state(valve: "ValveModel", state: str) -> "ValveModel":
-    """The valve in ``state``: under GA the functional gap scaled by ``s_GA`` (module docstring)."""
+def _gap_scale(state: str) -> float:
     _check_state(state)
-    if state == "awake":
-        return valve
-    citations.cite("michigan1995_ga_fmr")
-    return valve.with_(gap_functional_mm=valve.gap_functional_mm * FUNCTIONAL_GAP_SCALE_GA)
+    if state != "awake":
+        citations.cite("michigan1995_ga_fmr" if state == "anaesthesia" else PHENYLEPHRINE_CHALLENGE_SOURCE)
+    return FUNCTIONAL_GAP_SCALE[state]
+
+
+def valve_in_state(valve: "ValveModel", state: str) -> "ValveModel":
+    """The valve in ``state``: the functional gap scaled by :data:`FUNCTIONAL_GAP_SCALE` (module docstring)."""
+    s = _gap_scale(state)
+    return valve if s == 1.0 else valve.with_(gap_functional_mm=valve.gap_functional_mm * s)
 
 
 def rows_in_state(rows: "ValveRows", state: str) -> "ValveRows":
     """:func:`valve_in_state` for stacked valve rows (the procedure's groups)."""
-    _check_state(state)
-    if state == "awake":
-        return rows
-    citations.cite("michigan1995_ga_fmr")
-    return replace(rows, gap_functional_mm=rows.gap_functional_mm * FUNCTIONAL_GAP_SCALE_GA)
+    s = _gap_scale(state)
+    return rows if s == 1.0 else replace(rows, gap_functional_mm=rows.gap_functional_mm * s)

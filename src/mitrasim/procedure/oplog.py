@@ -16,6 +16,7 @@ from typing import Any
 from mitrasim.devices.grasp import GRASP_STATUS, grasp_reasons
 from mitrasim.procedure.codes import Action, GraspStatus, Outcome, Refusal
 from mitrasim.procedure.hemodynamics import label
+from mitrasim.physiology.loading import STATE_WORDS
 from mitrasim.procedure.protocol import AREA_COMPARISON, GRADIENT_COMPARISON, compare_text, number_text
 from mitrasim.procedure.timing import PHASE_MINUTES, transseptal_height_cm
 from mitrasim.procedure.risks import EVENT_LABELS
@@ -73,7 +74,7 @@ def baseline_entry(eroa_cm2: float, rvol_ml: float, rf_pct: float, grade: int, d
 def intraprocedural_entry(loading: str, hr_bpm: float, eroa_cm2: float, grade: int, dec: int, gradient_mmhg: float) -> ClipStep:
     """The reading at the start of the procedure, in its loading state (the decisions' state)."""
     return ClipStep(0, Action.BASELINE, (
-        f"Intraprocedural ({'general anaesthesia' if loading == 'anaesthesia' else loading}, HR {hr_bpm:.0f} bpm), as read: "
+        f"Intraprocedural ({STATE_WORDS[loading]}, HR {hr_bpm:.0f} bpm), as read: "
         f"EROA {eroa_cm2:.2f} cm², MR {mr_text(grade, dec)}; mean gradient {gradient_mmhg:.1f} mmHg"
     ))  # fmt: skip
 
@@ -83,6 +84,10 @@ def start_stop_reason(why: int, dec: int, target_grade: int) -> str:
     if why == 1:
         return "no steady state at baseline (engine): no clip"
     return f"MR {label(dec)} at baseline ≤ target {label(target_grade)}: no clip"
+
+
+CHECK_STATE_WORDS = {"anaesthesia": "under GA", "anaesthesia_restored_afterload": "afterload restored"}
+"""Short names of the decision readings' state in the log's check lines."""
 
 
 class _Words:
@@ -124,8 +129,11 @@ class _Words:
         r, b = self.rnd, self.rnd.before
         m = r.hemo.metrics
         g_lim, a_lim = self.limits(j)
+        states = self.ctx.decision_states  # empty when a Context is built without them: one state, ctx.loading
+        state = states[int(r.patient[j])] if states else self.ctx.loading
+        where = "" if state == "awake" else f" ({CHECK_STATE_WORDS.get(state, STATE_WORDS[state])})"
         return (
-            f"  check: EROA {b['eroa_cm2'][j]:.2f}→{r.read_eroa_cm2[j]:.2f} cm², MR {label(int(b['decision'][j]))}→{label(int(r.decision[j]))}, "
+            f"  check{where}: EROA {b['eroa_cm2'][j]:.2f}→{r.read_eroa_cm2[j]:.2f} cm², MR {label(int(b['decision'][j]))}→{label(int(r.decision[j]))}, "
             f"mean gradient {b['mean_gradient_mmhg'][j]:.1f}→{number_text(float(r.gradient_mmhg[j]), g_lim)} mmHg (limit {GRADIENT_COMPARISON} {g_lim:g}), "
             f"MVA {number_text(float(r.hemo.mva_cm2[j]), a_lim, 2)} cm² (limit {AREA_COMPARISON} {a_lim:g}), "
             f"LA mean {b['la_mean_mmhg'][j]:.0f}→{m['la_mean_mmhg'][j]:.0f} mmHg, v wave {b['la_vwave_mmhg'][j]:.0f}→{m['la_vwave_mmhg'][j]:.0f} mmHg"

@@ -318,8 +318,9 @@ class ProcedureArrays:
     loading: the pre-procedure assessment and the reported result); ``*_echo``: their
     :func:`~mitrasim.procedure.hemodynamics.echo_arrays`; ``*_grade`` (−1 indeterminate)
     and ``*_decision`` grades; ``intraprocedural_*``: the same at the start and at the end of
-    the procedure in its loading state (``loading``, general anaesthesia by default) **as
-    read** (with reading noise when seeded) — the states the decisions were taken on;
+    the procedure in the decisions' state (``decision_states``: per patient, GA with the
+    afterload restored by default; the procedure itself in ``loading``, general anaesthesia
+    by default) **as read** (with reading noise when seeded) — the states the decisions were taken on;
     ``clips``, ``steps``, ``stop_reason`` per patient; ``complications``: (n,) bool per
     event; ``attempts``: clips tried (rounds with a grasp); ``engine_seconds``: time in the
     engine.
@@ -349,6 +350,7 @@ class ProcedureArrays:
     engine_seconds: float
     seed: int | None
     loading: str = "awake"
+    decision_states: list[str] = field(default_factory=list)  # per patient: the state the decision readings were taken in
     intraprocedural_baseline: BatchHemo | None = None
     intraprocedural_baseline_echo: dict[str, np.ndarray] | None = None
     intraprocedural_baseline_decision: np.ndarray | None = None
@@ -411,7 +413,7 @@ def run_procedure_arrays(
         steps=course.steps, complications=course.events, stop_reason=course.stop_reason, aborted=course.aborted,
         attempts=course.attempts, mvarc=mvarc, engine_seconds=ctx.engine_seconds, seed=seed if isinstance(seed, int) else None,
         grasps=course.grasps, repositions=course.repositions, exchanges=course.exchanges, minutes=course.minutes, ended_by=course.ended_by,
-        loading=loading, intraprocedural_baseline=b.intra_hemo, intraprocedural_baseline_echo=b.intra_echo,
+        loading=loading, decision_states=list(ctx.decision_states), intraprocedural_baseline=b.intra_hemo, intraprocedural_baseline_echo=b.intra_echo,
         intraprocedural_baseline_decision=b.intra_decision, intraprocedural_final=course.hemo,
         intraprocedural_final_echo={"mean_gradient_mmhg": course.read_gradient_mmhg.copy()}, intraprocedural_final_decision=course.decision.copy(),
     )  # fmt: skip
@@ -526,9 +528,10 @@ def run_procedures(
 
 
 def _intraprocedural(pa_: ProcedureArrays, i: int) -> dict[str, Any]:
-    """The decisions' state of patient ``i``: loading, and the gradient and MR decision grade as
+    """The decisions' state of patient ``i``: ``loading`` (the decision readings' state),
+    ``procedure_loading`` (the procedure's, where the grasp is done), and the gradient and MR decision grade as
     read at the start and at the end of the procedure."""
-    out: dict[str, Any] = {"loading": pa_.loading}
+    out: dict[str, Any] = {"loading": pa_.decision_states[i] if pa_.decision_states else pa_.loading, "procedure_loading": pa_.loading}
     for tag, e, d in (("start", pa_.intraprocedural_baseline_echo, pa_.intraprocedural_baseline_decision), ("end", pa_.intraprocedural_final_echo, pa_.intraprocedural_final_decision)):
         if e is not None and d is not None:
             out[tag] = {"mean_gradient_mmhg_read": float(e["mean_gradient_mmhg"][i]), "mr_decision_grade_read": int(d[i])}

@@ -24,7 +24,13 @@ The limits and their comparisons (stated once, applied literally by :func:`gradi
   size of the family, counted separately); a move needs a grasp left after the first;
   ``device_exchange`` False keeps the first device of each clip.  The operator judges the
   alternatives on imaging before grasping (the model moves at most once per clip, to the best
-  position within the rules), so a clip uses one or two grasps.
+  position within the rules), so a clip uses one or two grasps;
+* with ``assess_at_restored_afterload`` (default on) the decision readings under general
+  anaesthesia are taken with the afterload restored to the patient's awake value (the
+  phenylephrine "afterload challenge", :mod:`mitrasim.physiology.loading`): intra-operative TEE
+  under GA under-estimates MR and matching the awake blood pressure with phenylephrine removes
+  the difference (PubMed 16950471; Shiran 2007); off: the readings are GA's own.  The grasp
+  itself is done in the GA state either way.
 
 Printing: numbers next to a limit are printed with as many decimals as it takes (up to 6) for
 the printed number to compare with the limit as the true one does (:func:`compare_text`).
@@ -91,6 +97,9 @@ class Protocol(BaseModel):
     device_preference: str = Field("auto", description="auto, MitraClip, PASCAL or a catalogue device name")
     min_eroa_reduction: float = Field(0.20, ge=0, lt=1, description="a clip that does not lower the grade must cut EROA by this fraction (model choice)")
     reposition_offsets_mm: tuple[float, ...] = Field((-2.0, 2.0, -4.0, 4.0), max_length=8, description="positions tried around the target (mm)")
+    assess_at_restored_afterload: bool = Field(
+        True, description="under general anaesthesia, read MR and gradient for each decision with the afterload restored to the awake value (phenylephrine)",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -61,6 +61,7 @@ class Rules:
     accept_2plus_near_limit: bool = _P.accept_2plus_near_limit
     gradient_band_mmhg: float = _P.gradient_band_mmhg
     area_band_cm2: float = _P.area_band_cm2
+    assess_at_restored_afterload: bool = _P.assess_at_restored_afterload
 
     def __post_init__(self) -> None:
         if not (isinstance(self.target_residual_grade, int) and 0 <= self.target_residual_grade < len(GRADES)):
@@ -84,6 +85,7 @@ class Rules:
             f"abort a clip above {self.abort_gradient_mmhg:g} mmHg; add clips while MR > {GRADES[self.target_residual_grade]}, "
             f"at most {self.max_clips}; at most {self.max_grasp_attempts} grasps"
             + ("" if self.device_exchange else "; no device exchange")
+            + ("; decisions read with the afterload restored" if self.assess_at_restored_afterload else "; decisions read at the anaesthetic afterload")
         )
         if self.accept_2plus_near_limit and self.target_residual_grade < 2:
             t += f"; accept 2+ within {self.gradient_band_mmhg:g} mmHg or {self.area_band_cm2:g} cm² of a limit"

@@ -65,6 +65,12 @@ Loading states, variability and readings (issue 13):
 * ``measure`` reads the states with seeded beat-to-beat and reader noise
   (:mod:`mitrasim.procedure.readings`): the decision grade and the gradient the rules see
   are readings, not the model's values.
+* Restored afterload (protocol ``assess_at_restored_afterload``): the grasp (device, target,
+  grasp feasibility: ``Group.valves``) is in the procedure's loading state, the decision
+  readings (the engine's ``Context.overrides``/``hr_bpm`` and the clip model's
+  ``Group.decision_valves``) in :func:`decision_state` — under anaesthesia with the flag, GA
+  with the afterload restored (:mod:`mitrasim.physiology.loading`); the same batched engine
+  calls, only their parameters differ.  ``Context.decision_states`` names each patient's.
 * The draws are keyed per patient (``Context.keys``, from the seed) and numbered by clip and
   attempt, so they do not depend on the batch; ``keys`` None (seed None) = the exact model
   (no placement error, no reading noise).
@@ -178,23 +184,39 @@ class Group:
     rules: Rules
     planned: bool
     awake_valves: ValveRows | None = None  # the patients' own (awake) valves; None = same as valves
+    decision_valves: ValveRows | None = None  # the valves in the decisions' state (decision_state); None = same as valves
+
+    @property
+    def read_valves(self) -> ValveRows:
+        """The valves the decision readings see (``decision_valves``, else ``valves``)."""
+        return self.valves if self.decision_valves is None else self.decision_valves
 
     @property
     def devices(self) -> list[Device]:
         return list(self.catalogue.values())
 
 
+def decision_state(loading: str, rules: Any) -> str:
+    """The loading state of the decision readings: under ``"anaesthesia"`` with the protocol's
+    ``assess_at_restored_afterload``, ``"anaesthesia_restored_afterload"``; else ``loading``."""
+    if loading == "anaesthesia" and rules.assess_at_restored_afterload:
+        return "anaesthesia_restored_afterload"
+    return loading
+
+
 def make_groups(setups: Sequence[Any], loading: str = "awake") -> list[Group]:
     """Patients grouped by valve grid size, catalogue, rules and planned/unplanned (first-seen order);
-    ``valves`` in the ``loading`` state, ``awake_valves`` as given."""
+    ``valves`` in the ``loading`` state, ``decision_valves`` in :func:`decision_state`,
+    ``awake_valves`` as given."""
     by: dict[tuple[Any, ...], list[int]] = {}
     for i, s in enumerate(setups):
         by.setdefault((s.valve.s_mm.size, id(s.catalogue), s.rules, bool(s.planned)), []).append(i)
     out = []
     for (_, _, rules, planned), ids in by.items():
         awake = ValveRows.from_valves([setups[i].valve for i in ids])
-        state = awake if loading == "awake" else rows_in_state(awake, loading)
-        out.append(Group(np.array(ids), state, setups[ids[0]].catalogue, rules, planned, awake))
+        state = rows_in_state(awake, loading)
+        read = rows_in_state(awake, decision_state(loading, rules))
+        out.append(Group(np.array(ids), state, setups[ids[0]].catalogue, rules, planned, awake, read))
     return out
 
 
@@ -223,6 +245,7 @@ class Context:
     awake_overrides: list[dict[str, float]] = field(default_factory=list)
     awake_hr_bpm: np.ndarray = field(default_factory=lambda: np.zeros(0))
     keys: np.ndarray | None = None  # per-patient draw keys; None = no variability, exact readings
+    decision_states: list[str] = field(default_factory=list)  # per patient: the state of the decision readings (overrides, hr_bpm)
 
     @classmethod
     def build(
@@ -239,13 +262,15 @@ class Context:
         presets = [s.preset for s in setups]
         awake_over = [dict(s.overrides) for s in setups]
         awake_hr = np.array([s.hr_bpm for s in setups], dtype=float)
-        over, hr = loading_arrays(presets, awake_over, awake_hr, loading)
+        states = [decision_state(loading, s.rules) for s in setups]
+        over, hr = loading_arrays(presets, awake_over, awake_hr, states)
         return cls(
             setups=setups,
             presets=presets,
             overrides=over,
             hr_bpm=hr,
             loading=loading,
+            decision_states=states,
             awake_overrides=awake_over,
             awake_hr_bpm=awake_hr,
             keys=keys,
@@ -423,8 +448,8 @@ def baseline(ctx: Context) -> Baseline:
         ei, gi, di = measure(ctx, everyone, h0, np.zeros(ctx.n, int), np.full(ctx.n, BASELINE_ATTEMPT))
         return Baseline(h0, e0, g0, d0, h0, ei, gi, di)
     eroa_i = np.empty(ctx.n)
-    for grp in ctx.groups:  # the groups' valves are in the procedure's loading state
-        vr = grp.valves
+    for grp in ctx.groups:  # the valves the decision readings see
+        vr = grp.read_valves
         eroa_i[grp.ids] = vr.discharge_coeff * vr.gap_mm.sum(axis=1) * vr.ds_mm / 100.0
     hi = simulate_states(ctx.presets, ctx.overrides, ctx.hr_bpm, eroa_i, mva, ctx.cd, initial_state=h0.final_state, settings=ctx.settings)
     ctx.engine_seconds += time.perf_counter() - t0
@@ -462,7 +487,7 @@ def start_course(ctx: Context, b: Baseline) -> Course:
         ))  # fmt: skip
         if ctx.loading != "awake" and why[i] == 0:
             course.steps[i].append(oplog.intraprocedural_entry(
-                ctx.loading, float(ctx.hr_bpm[i]), float(ei["eroa_cm2"][i]), int(b.intra_grade[i]), int(b.intra_decision[i]),
+                ctx.decision_states[i], float(ctx.hr_bpm[i]), float(ei["eroa_cm2"][i]), int(b.intra_grade[i]), int(b.intra_decision[i]),
                 float(ei["mean_gradient_mmhg"][i]),
             ))  # fmt: skip
         if why[i]:
@@ -537,7 +562,8 @@ def grasp(grp: Group, cands: Candidates, loc: np.ndarray, g_res: np.ndarray) -> 
 
 
 def clip_model(course: Course, parts: Sequence[tuple[Group, Candidates]]) -> Round:
-    """EROA and MVA of every candidate: the clip model with the effective clips in place plus the new one."""
+    """EROA and MVA of every candidate: the clip model with the effective clips in place plus the new one,
+    on the valves of the decision readings' state (``Group.read_valves``)."""
     pid_l: list[np.ndarray] = []
     dev_l: list[Device] = []
     eroa_l: list[np.ndarray] = []
@@ -551,8 +577,8 @@ def clip_model(course: Course, parts: Sequence[tuple[Group, Candidates]]) -> Rou
         W = np.concatenate([course.clip_width_mm[pid], w_new[:, None]], axis=1)
         A = np.concatenate([course.clip_arm_mm[pid], a_new[:, None]], axis=1)
         S = np.concatenate([course.clip_spacer_mm[pid], np.array([devs[k].spacer_mm for k in c.device])[:, None]], axis=1)
-        g, w = clipped_profiles_rows(grp.valves, c.rows, P, W, A, spacers_mm=S)
-        vr = grp.valves
+        vr = grp.read_valves  # the decision readings' state (the grasp was in grp.valves')
+        g, w = clipped_profiles_rows(vr, c.rows, P, W, A, spacers_mm=S)
         eroa_l.append(vr.discharge_coeff[c.rows] * g.sum(axis=1) * vr.ds_mm[c.rows] / 100.0)
         mva_l.append(w.sum(axis=1) * vr.ds_mm[c.rows] / 100.0)
         pid_l.append(pid)
