@@ -14,8 +14,8 @@ Engine mapping (per patient; documented model choices)
   ``lv_volume_method="echo_2d"`` (the default) it is fitted to the CMR-equivalent
   ``EDV = LVEDV + ECHO_2D_EDV_BIAS_ML`` and ``ESV = LVEDV·(1 − LVEF) + ECHO_2D_ESV_BIAS_ML``;
   ``"cmr"`` takes the sampled volumes as they are.  Taken literally, the 2D volumes of
-  a COAPT-like patient (LVEF 31 %, LVEDV 193 mL) leave a total stroke volume of 60 mL,
-  of which the regurgitant volume at EROA 0.41 cm² is about 43 mL: the COAPT-like
+  a COAPT-like patient (the population's mean LVEF and LVEDV) leave a total stroke volume of 60 mL,
+  of which the regurgitant volume at its mean EROA is about 43 mL: the COAPT-like
   population then has a median forward output near 1 L/min and a median simulated
   systolic pressure of 71 mmHg (``benchmarks/cohort.py --plausibility``), i.e.
   cardiogenic shock.
@@ -454,8 +454,7 @@ def chunk_valves(patients: pa.Table) -> ChunkValves:
     centre = np.where(secondary, 0.55, centre_frac) * L
     width = np.where(secondary, np.clip(col("lesion_width_frac"), 0.05, 0.95), width_frac) * L
     p = np.where(secondary | ~flail, geo.LESION_EXPONENT["prolapse"], geo.LESION_EXPONENT["flail"])
-    x = np.abs((s - centre[:, None]) / (0.5 * width[:, None]))
-    bump = np.sqrt(np.clip(1.0 - x ** p[:, None], 0.0, None))  # unit-gap lesion bump (geometry.lesion_bump_mm)
+    bump = geo.lesion_bump_mm(s, centre[:, None], width[:, None], 1.0, p[:, None])  # unit-gap lesion bump
     unit_eroa = geo.REGURGITANT_DISCHARGE_COEFF * bump.sum(axis=1) * ds / 100.0
     gap = bump * (col("eroa_cm2") / np.maximum(unit_eroa, 1e-12))[:, None]
     gap_fun = np.where(secondary[:, None], gap, 0.0)
@@ -469,8 +468,7 @@ def chunk_valves(patients: pa.Table) -> ChunkValves:
     calc_mob = np.array([geo.CALCIFICATION_MOBILITY[g] for g in grades])[calc_grade]
     tent = np.where(secondary, col("tenting_depth_mm"), 0.0)
     mobility = calc_mob * np.maximum(geo.TENTING_MOBILITY_MIN, 1.0 - geo.TENTING_MOBILITY_PER_MM * np.maximum(0.0, tent - geo.TENTING_FREE_MM))
-    xo = 2.0 * frac - 1.0
-    opening = geo.F_OPEN * ap[:, None] * np.sqrt(np.clip(1.0 - xo * xo, 0.0, None))[None, :] * mobility[:, None]
+    opening = geo.elliptic_opening_mm(s, L[:, None], ap[:, None]) * mobility[:, None]
     opening = opening * (col("mva_cm2") / (opening.sum(axis=1) * ds / 100.0))[:, None]
     calc = np.ascontiguousarray(np.broadcast_to(calc_grade[:, None], (n, N_GRID)))
     return ChunkValves(s, ds, L, ap, anterior, posterior, gap_deg, gap_fun, opening, np.ascontiguousarray(segment), width, calc, kind, tent, mac)

@@ -11,21 +11,23 @@ secondary-MR and Barlow valves (1.4 on average; EXPAND: 54% one clip, 41% two,
 Anchors and free parameters:
 
 * ``systolic_zone_per_arm`` (a_sys): one clip in functional MR reduces the
-  *anatomic* regurgitant area by at most 52% (Caballero et al. 2020).  a_sys is
+  *anatomic* regurgitant area by at most Caballero et al. 2020's bound
+  (:data:`mitrasim.valve.clip.CABALLERO_REGURGITANT_REDUCTION_MAX`).  a_sys is
   set so that the best single clip in the secondary-MR valve reaches that bound.
 * ``diastolic_zone_per_arm`` (a_dia): TEER about halves MVA (clinical.md):
   a_dia is set so that the mean MVA reduction over the representative plans is
-  50%.
+  :data:`MVA_REDUCTION_TARGET`.
 * PASCAL spacer thicknesses (:func:`calibrate_spacers`): one PASCAL (P10) or
   PASCAL Ace at the centre of the secondary-MR valve reduces its area by the
   relative amounts Paukovitsch et al. 2024 measured by 3D-TEE planimetry in
   functional MR (:data:`mitrasim.valve.clip.PAUKOVITSCH_MVA_REDUCTION`).
-* Checks (not fitted): two clips reduce the opening area by at most 71% and
-  the AP diameter by at most 28% (Caballero 2020) in the secondary-MR valve.
+* Checks (not fitted): two clips reduce the opening area and the AP diameter
+  by at most Caballero 2020's bounds (``CABALLERO_*`` in :mod:`mitrasim.valve.clip`)
+  in the secondary-MR valve.
 
-The gradient anchor (mean gradient 1.6 → 3.1 mmHg, Neuss cohort) needs the
-circulation engine: :func:`calibrate_forward_discharge` takes the engine as a
-function and fits the forward discharge coefficient.
+The gradient anchor (Neuss cohort) needs the circulation engine: the forward
+discharge coefficient is fitted in :mod:`mitrasim.procedure.calibration` (the one
+forward-discharge calibration).
 
 Run ``python -m mitrasim.valve.calibration`` to print the calibration.
 """
@@ -33,7 +35,7 @@ Run ``python -m mitrasim.valve.calibration`` to print the calibration.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 
@@ -54,14 +56,11 @@ from mitrasim.valve.geometry import ValveModel
 __all__ = [
     "REPRESENTATIVE_VALVES",
     "MVA_REDUCTION_TARGET",
-    "GRADIENT_ANCHOR_MMHG",
     "RepresentativePlan",
     "representative_plans",
     "calibrate_clip_model",
     "CalibrationReport",
     "calibration_report",
-    "GradientFn",
-    "calibrate_forward_discharge",
 ]
 
 citations.register(
@@ -71,12 +70,13 @@ citations.register(
 )
 citations.register(
     "neuss2019_gradient",
-    "Neuss cohort, J Am Heart Assoc (2019): mean transmitral gradient 1.6 +/- 1.0 -> 3.1 +/- 1.5 mmHg "
-    "after TEER in 255 patients (via clinical.md; authors to be added).",
+    "Neuss cohort, J Am Heart Assoc (2019): mean transmitral gradient before and after TEER in 255 "
+    "patients (via clinical.md; authors to be added).",
+    note="The means and SDs are mitrasim.procedure.calibration.GRADIENT_BEFORE_MMHG, GRADIENT_AFTER_MMHG "
+    "and GRADIENT_SD_MMHG.",
 )
 
 MVA_REDUCTION_TARGET = 0.50
-GRADIENT_ANCHOR_MMHG = (1.6, 3.1)
 
 # Valve sections of the shipped examples (tests check they match examples/*.yaml).
 REPRESENTATIVE_VALVES: dict[str, dict] = {
@@ -195,11 +195,11 @@ def _bisect(f: Callable[[float], float], lo: float, hi: float, tol: float = 1e-4
 
 
 def calibrate_clip_model(base: ClipModelParams = DEFAULT_CLIP_PARAMS, joint_with_spacers: bool = False) -> ClipModelParams:
-    """Fit a_sys (Caballero 52% single-clip bound in FMR) then a_dia (mean MVA −50%).
+    """Fit a_sys (Caballero's single-clip bound in FMR, CABALLERO_REGURGITANT_REDUCTION_MAX) then a_dia (mean MVA halved).
 
     ``joint_with_spacers``: a_dia and the two PASCAL spacer thicknesses together minimise
     the squared misses of the three area anchors (mean MVA −50% over the representative
-    plans; Paukovitsch 2024's −45.9% with PASCAL and −56.3% with PASCAL Ace), a_dia on a
+    plans; Paukovitsch 2024's reductions with PASCAL and PASCAL Ace, PAUKOVITSCH_MVA_REDUCTION), a_dia on a
     0.005 grid, each spacer by bisection at each a_dia (:func:`calibrate_spacers`).  Not the
     default: that fit (a_dia 1.05, mean MVA −53.5%) raises the post-procedure gradient of
     the representative set to 3.4 mmHg with the forward discharge coefficient already at
@@ -284,8 +284,8 @@ class CalibrationReport:
             )
         lines += [
             f"mean MVA reduction {self.mean_mva_reduction:.1%} (anchor: TEER about halves MVA)",
-            f"FMR best single clip: anatomic regurgitant area -{self.fmr_best_single_clip_regurgitant_reduction:.1%} (Caballero 2020: up to 52%)",
-            f"FMR two clips: opening area -{self.fmr_two_clip_opening_reduction:.1%} (up to 71%), AP diameter -{self.fmr_two_clip_ap_reduction:.1%} (up to 28%)",
+            f"FMR best single clip: anatomic regurgitant area -{self.fmr_best_single_clip_regurgitant_reduction:.1%} (Caballero 2020: up to {CABALLERO_REGURGITANT_REDUCTION_MAX:.0%})",
+            f"FMR two clips: opening area -{self.fmr_two_clip_opening_reduction:.1%} (up to {CABALLERO_OPENING_REDUCTION_MAX_TWO_CLIPS:.0%}), AP diameter -{self.fmr_two_clip_ap_reduction:.1%} (up to {CABALLERO_AP_SHRINK_MAX:.0%})",
         ]
         return "\n".join(lines)
 
@@ -318,54 +318,8 @@ def calibration_report(params: ClipModelParams = DEFAULT_CLIP_PARAMS) -> Calibra
     )
 
 
-GradientFn = Callable[[Sequence[str], np.ndarray, np.ndarray], np.ndarray]
-"""``gradient_fn(presets, eroa_cm2, forward_area_cm2) -> mean_gradient_mmhg``, all arrays
-of shape ``(n,)``: the engine run to steady state for each (preset, EROA,
-effective forward area) and the mean diastolic transmitral gradient."""
-
-
-def calibrate_forward_discharge(
-    gradient_fn: GradientFn,
-    presets: dict[str, str] | None = None,
-    params: ClipModelParams = DEFAULT_CLIP_PARAMS,
-    cd_grid: np.ndarray | None = None,
-) -> dict:
-    """Fit the forward discharge coefficient ``C_d,fwd`` (anatomic MVA → effective
-    forward area) to the gradient anchor 1.6 → 3.1 mmHg (Neuss cohort).
-
-    For each ``C_d`` on ``cd_grid`` (default 0.60–1.00) the representative set
-    is run through ``gradient_fn`` before and after its typical plan; the
-    ``C_d`` minimising ``(mean_before − 1.6)² + (mean_after − 3.1)²`` is
-    returned with both means.  ``presets`` maps case name → engine preset
-    (default: "secondary_mr" for the COAPT-like case, "primary_mr" otherwise).
-    """
-    citations.cite("neuss2019_gradient", "flachskampf1990")
-    plans = representative_plans(params)
-    presets = presets or {pl.name: ("secondary_mr" if pl.name == FMR_CASE else "primary_mr") for pl in plans}
-    names = [presets[pl.name] for pl in plans]
-    eroa0 = np.array([pl.valve.eroa_cm2 for pl in plans])
-    mva0 = np.array([pl.valve.mva_cm2 for pl in plans])
-    after = [evaluate_plans(pl.valve, pl.positions_mm[None], pl.widths_mm[None], pl.arm_lengths_mm[None], params) for pl in plans]
-    eroa1 = np.array([float(a.eroa_cm2[0]) for a in after])
-    mva1 = np.array([float(a.mva_cm2[0]) for a in after])
-    grid = np.linspace(0.6, 1.0, 17) if cd_grid is None else np.asarray(cd_grid, dtype=float)
-    best = None
-    for cd in grid:
-        g = np.asarray(gradient_fn(names + names, np.concatenate([eroa0, eroa1]), cd * np.concatenate([mva0, mva1])), dtype=float)
-        before, post = float(g[: len(plans)].mean()), float(g[len(plans):].mean())
-        err = (before - GRADIENT_ANCHOR_MMHG[0]) ** 2 + (post - GRADIENT_ANCHOR_MMHG[1]) ** 2
-        if best is None or err < best["error"]:
-            best = dict(forward_discharge_coeff=float(cd), mean_before_mmhg=before, mean_after_mmhg=post, error=err)
-    assert best is not None
-    from mitrasim.procedure.calibration import FORWARD_DISCHARGE_COEFF  # the one calibrated value (lazy: procedure imports valve)
-
-    best["default_forward_discharge_coeff"] = FORWARD_DISCHARGE_COEFF
-    return best
-
-
 if __name__ == "__main__":  # pragma: no cover
     fitted = calibrate_clip_model()
     print("re-fitted:", f"a_sys={fitted.systolic_zone_per_arm:.3f}", f"a_dia={fitted.diastolic_zone_per_arm:.3f}")
     print("spacers:", {k: round(v, 2) for k, v in calibrate_spacers(fitted).items()}, "reductions:", {k: round(v, 3) for k, v in spacer_fit_reductions(fitted).items()})
     print(calibration_report().format())
-    _ = CABALLERO_AP_SHRINK_MAX, CABALLERO_OPENING_REDUCTION_MAX_TWO_CLIPS
