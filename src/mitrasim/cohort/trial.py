@@ -581,6 +581,11 @@ def _probe_overhead(client: Any) -> float:
     return median_probe(samples)
 
 
+def _cluster_threads(client: Any) -> int:
+    """Worker threads on the cluster now (at least 1)."""
+    return sum(int(w.get("nthreads", 1)) for w in client.scheduler_info().get("workers", {}).values()) or 1
+
+
 def _run_dask(tj: str, todo: list[int], client: Any, fixed_k: int | None, run: dict[str, Any]) -> Iterator[list[tuple[int, pa.Table, dict[str, float]]]]:
     """Chunks on a Dask cluster, ``2·W`` tasks in flight, each of ``k`` consecutive chunks (adaptive:
     :func:`mitrasim.cohort.scaling.chunks_per_task`; ``fixed_k`` to force it).  A task's result is
@@ -594,29 +599,34 @@ def _run_dask(tj: str, todo: list[int], client: Any, fixed_k: int | None, run: d
 
     from mitrasim.cohort.scaling import chunks_per_task
 
-    n_threads = sum(int(w.get("nthreads", 1)) for w in client.scheduler_info().get("workers", {}).values()) or 1
     overhead = _probe_overhead(client)
-    run.update(mode="dask", workers=n_threads, task_overhead_s=overhead, chunks_per_task=[])
+    run.update(mode="dask", workers=0, task_overhead_s=overhead, chunks_per_task=[])
     queue = deque(todo)
     tag = hashlib.sha1(tj.encode()).hexdigest()[:8]
     costs: list[float] = []
-
-    def submit(k: int) -> Any:
-        idx = [queue.popleft() for _ in range(min(k, len(queue)))]
-        run["chunks_per_task"].append(len(idx))
-        return client.submit(compute_task, tj, idx, 1, pure=False, key=f"chunks-{tag}-{idx[0]}-{idx[-1]}")
-
     ac = d_completed()
-    for _ in range(2 * n_threads):
-        if queue:
-            ac.add(submit(fixed_k or 1))
+    in_flight = 0
+
+    def top_up() -> None:
+        """Keep ``2·W`` tasks in flight for the workers there now (a cluster's workers may join late)."""
+        nonlocal in_flight
+        n_threads = _cluster_threads(client)
+        run["workers"] = max(run["workers"], n_threads)
+        while queue and in_flight < 2 * n_threads:
+            k = fixed_k or (chunks_per_task(median(costs), overhead, n_threads, len(queue)) if costs else 1)
+            idx = [queue.popleft() for _ in range(min(k, len(queue)))]
+            run["chunks_per_task"].append(len(idx))
+            ac.add(client.submit(compute_task, tj, idx, 1, pure=False, key=f"chunks-{tag}-{idx[0]}-{idx[-1]}"))
+            in_flight += 1
+
+    top_up()
     for fut in ac:
+        in_flight -= 1
         res = fut.result()
         fut.release()
         costs.extend(c["compute_s"] for _, _, c in res)
         yield res
-        if queue:
-            ac.add(submit(fixed_k or chunks_per_task(median(costs), overhead, n_threads, len(queue))))
+        top_up()
     ks = run.pop("chunks_per_task")
     run["tasks"] = len(ks)
     run["chunks_per_task"] = {str(k): ks.count(k) for k in sorted(set(ks))}  # task size → number of tasks
