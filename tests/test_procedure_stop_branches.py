@@ -1,9 +1,12 @@
-"""Stop branches of the procedure not reached by the shipped examples: clip embolization."""
+"""Stop branches of the procedure not reached by the shipped examples: clip embolization; a baseline
+with no steady state."""
 
 from __future__ import annotations
 
 from dataclasses import fields, replace
 from pathlib import Path
+
+import pytest
 
 from mitrasim.procedure import run_procedures
 from mitrasim.procedure.risks import DEFAULT_RATES
@@ -29,3 +32,22 @@ def test_an_embolized_clip_ends_the_procedure_and_leaves_no_clip():
             assert r.stop_reason != "clip embolization" and r.n_clips >= 1
     again = run_procedures([CASE] * 20, seed=3, rates=rates).results
     assert [r.stop_reason for r in again] == [r.stop_reason for r in res]
+
+
+def test_a_baseline_without_steady_state_is_one_clear_error_not_a_grade(tmp_path):
+    """A circulation that does not settle (a pulmonary venous compliance 1,000x too small) has no MR
+    grade: the procedure says so in one line naming the baseline, with or without the research flag,
+    instead of reading the diverged beat as "baseline MR 0" or failing in the echo grading."""
+    import yaml
+
+    from mitrasim.case import parse_case
+    from mitrasim.errors import InputError
+
+    data = yaml.safe_load(CASE.read_text())
+    data.pop("measurements", None)
+    data["patient"]["overrides"] = {"pul_ven_c_ml_mmhg": 0.001}
+    case = parse_case(data)
+    for flag in (False, True):
+        with pytest.raises(InputError) as e:
+            run_procedures([case], seed=None, research_below_indication=flag)
+        assert e.value.field == "baseline" and "steady state" in str(e.value)
