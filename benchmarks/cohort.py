@@ -16,6 +16,8 @@ One arm (stop rule MR <= 1+, up to 4 clips), tvt_mixed population, chunks of 2,5
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import shutil
 import tempfile
 import time
@@ -110,16 +112,22 @@ def plausibility(n: int) -> None:
     print("COAPT device arm at 30 days (Circulation 2021 secondary analysis): MR 0/1+ 72.9%, 2+ 19.9%, 3+/4+ 7.2%.")
 
 
+def _cpu_s() -> float:
+    """CPU seconds of this process and its finished children (process pools)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _one(trial, mode: str, tmp: Path) -> dict:
     out = tmp / mode
     shutil.rmtree(out, ignore_errors=True)
     kw = {"inproc": {"workers": 1}, "pool2": {"workers": 2}, "dask1": {"dask_local": 1}, "dask2": {"dask_local": 2}}[mode]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_s()
     r = run_trial(trial, out, progress=False, **kw)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
     workers = 2 if mode in ("pool2", "dask2") else 1
     busy = wall * workers
-    return {"mode": mode, "wall_s": wall, "patients_per_s": trial.n_patients / wall, "engine_s": r["engine_seconds"], "outside_engine_share": max(0.0, 1 - r["engine_seconds"] / busy)}
+    return {"mode": mode, "wall_s": wall, "cpu_s": cpu, "patients_per_s": trial.n_patients / wall, "engine_s": r["engine_seconds"], "outside_engine_share": max(0.0, 1 - r["engine_seconds"] / busy)}
 
 
 def main() -> None:
@@ -131,7 +139,12 @@ def main() -> None:
     ap.add_argument("--dask", action="store_true", help="add dask1,dask2")
     ap.add_argument("--accuracy", type=int, default=0, metavar="N", help="only compare the trial solver with the single-case one on N patients")
     ap.add_argument("--plausibility", type=int, default=0, metavar="N", help="only print each shipped population's baseline haemodynamics and results (N patients)")
+    ap.add_argument("--baseline", choices=("fit", "table"), default=None, help="baseline mapping (default: mitrasim.cohort.mapping.BASELINE_MAPPING)")
     a = ap.parse_args()
+    if a.baseline:
+        from mitrasim.cohort import mapping
+
+        mapping.BASELINE_MAPPING = a.baseline  # inproc only: pool workers import the default
     if a.plausibility:
         plausibility(a.plausibility)
         return
@@ -146,8 +159,8 @@ def main() -> None:
         for m in modes:
             r = _one(trial, m, Path(d))
             print(
-                f"{m:7s} n={a.n:>7,} wall {r['wall_s']:7.2f} s  {r['patients_per_s']:8,.0f} patients/s  "
-                f"engine {r['engine_s']:7.2f} s  outside engine {100 * r['outside_engine_share']:4.1f}%"
+                f"{m:7s} n={a.n:>7,} wall {r['wall_s']:7.2f} s  cpu {r['cpu_s']:7.2f} s  {r['patients_per_s']:8,.0f} patients/s  "
+                f"engine {r['engine_s']:7.2f} s  outside engine {100 * r['outside_engine_share']:4.1f}%  load {os.getloadavg()[0]:.1f}"
             )
 
 

@@ -12,9 +12,19 @@ def test_all_modules_import_without_citation_clash():
         if mod.name.endswith("__main__") or ".migrations" in mod.name:
             continue
         importlib.import_module(mod.name)
-    keys = [s.key for s in citations.all_sources()]
-    assert len(keys) == len(set(keys))
+    keys = {s.key for s in citations.all_sources()}
     assert "regazzoni2022" in keys and "zoghbi2017" in keys
+
+
+def test_a_key_registered_twice_with_a_different_text_is_refused():
+    """The registry is keyed by the citation key, so a clash can only be caught at registration."""
+    import pytest
+
+    src = citations.get("regazzoni2022")
+    assert citations.register(src.key, src.text, src.doi, src.note) == src  # the same text again: accepted
+    with pytest.raises(ValueError, match="registered twice"):
+        citations.register(src.key, src.text + " (another edition)", src.doi)
+    assert citations.get("regazzoni2022") == src
 
 
 def test_each_source_is_registered_in_one_place():

@@ -31,3 +31,17 @@ def test_trial_rows_all_start_at_3plus(tmp_path):
     run_trial(trial, tmp_path / "t", workers=1, progress=False)
     rows = read_results(tmp_path / "t")[0].to_pydict()
     assert min(rows["grade_before"]) >= 3
+
+
+def test_the_indication_fit_is_reused_unchanged():
+    """The baselines fitted to test the indication are the kept patients' own fits (a patient's fit
+    does not depend on its batch): the chunk run with them is the chunk run that fits again."""
+    from mitrasim.cohort.adapter import Strategy, run_patient_chunk, sample_indicated_inputs
+
+    pop = load_population("tvt_mixed")
+    t, ei = sample_indicated_inputs(pop, 40, 7, FAST)
+    assert t.equals(sample_indicated(pop, 40, 7, FAST)) and len(ei.overrides) == 40
+    kw = {"settings": FAST, "preset_by_etiology": dict(pop.presets), "lv_volume_method": pop.lv_volume_method}
+    again = run_patient_chunk(t, Strategy(max_clips=1), 3, **kw).drop_columns(["engine_seconds"])
+    reused = run_patient_chunk(t, Strategy(max_clips=1), 3, ei=ei, **kw).drop_columns(["engine_seconds"])
+    assert reused.equals(again)

@@ -125,3 +125,46 @@ def test_impossible_eligibility_names_the_field():
     with pytest.raises(InputError) as e2:
         parse_population(_minimal(eligibility={"max_gap_mm": -1}))
     assert e2.value.field == "eligibility.max_gap_mm"
+
+
+def test_a_cohort_valve_is_the_single_case_valve_of_the_same_anatomy():
+    """cohort.mapping.chunk_valves (all patients at once, on its own N_GRID grid) and the single-case
+    path (case ValveSpec → valve.valve_from_spec) describe the same secondary-MR valve: the same
+    tethering bump and elliptic opening fitted to the same EROA and MVA.  On two grids the profiles
+    agree to the discretisation of the area sums: a fitted peak moves by at most one cell of either
+    grid's share of the area (max·ds / area, each grid)."""
+    from mitrasim.case import ValveSpec
+    from mitrasim.cohort.mapping import chunk_valves
+    from mitrasim.valve import valve_from_spec
+    from mitrasim.valve.geometry import DEFAULT_ANTERIOR_MM, DEFAULT_POSTERIOR_MM, LESION_EXPONENT
+
+    t = sample_population(load_population("coapt_like"), 40, 5)
+    t = t.filter(np.asarray(t.column("etiology").to_pylist()) == "secondary")
+    cv = chunk_valves(t)
+    for i in range(min(5, t.num_rows)):
+        row = t.slice(i, 1).to_pylist()[0]
+        L, frac = row["ic_diameter_mm"], float(np.clip(row["lesion_width_frac"], 0.05, 0.95))
+        a2, p2 = row["anterior_leaflet_mm"], row["posterior_leaflet_mm"]
+        spec = ValveSpec.model_validate({
+            "annulus": {"ap_diameter_mm": row["ap_diameter_mm"], "ic_diameter_mm": L},
+            "leaflets": {"anterior_mm": {k: a2 * v / DEFAULT_ANTERIOR_MM["A2"] for k, v in DEFAULT_ANTERIOR_MM.items()},
+                         "posterior_mm": {k: p2 * v / DEFAULT_POSTERIOR_MM["P2"] for k, v in DEFAULT_POSTERIOR_MM.items()}},
+            "lesions": [{"kind": "tethering", "gap_mm": 1.0, "center_mm": 0.55 * L, "width_mm": frac * L, "tenting_depth_mm": row["tenting_depth_mm"]}],
+            "calcification": row["leaflet_calcification"], "annular_calcification": row["annular_calcification"],
+            "eroa_cm2": row["eroa_cm2"], "mva_cm2": row["mva_cm2"],
+        })  # fmt: skip
+        v = valve_from_spec(spec)
+        g_c, w_c, ds_c = cv.gap_fun_mm[i], cv.opening_mm[i], cv.ds_mm[i]
+        assert cv.gap_deg_mm[i].max() == 0.0 and v.gap_degenerative_mm.max() == 0.0
+        ds = max(ds_c, v.ds_mm)
+        # (exponent p, half-width) of each profile's (1 − |x|^p)^½ shape: the bump and the ellipse
+        shapes = ((g_c, v.gap_functional_mm, LESION_EXPONENT["tethering"], 0.5 * frac * L), (w_c, v.opening_mm, 2.0, 0.5 * L))
+        for prof_c, prof_s, p, half in shapes:
+            tol = prof_c.max() * ds_c / (prof_c.sum() * ds_c) + prof_s.max() * v.ds_mm / (prof_s.sum() * v.ds_mm)
+            assert prof_c.max() == pytest.approx(prof_s.max(), rel=tol), i
+            # the same shape: read at the other grid's points, linear interpolation misses the square-root
+            # edge by at most max·(p·ds/half)^½ (one cell of the steepest part)
+            edge = prof_s.max() * np.sqrt(p * ds / half)
+            assert np.interp(v.s_mm, cv.s_mm[i], prof_c) == pytest.approx(prof_s, abs=tol * prof_s.max() + edge), i
+        assert cv.tenting_mm[i] == pytest.approx(v.tenting_depth_mm)
+        assert np.array_equal(np.unique(cv.lesion_kind[i]), np.unique(v.lesion_kind))

@@ -93,3 +93,42 @@ def test_small_valve_gets_narrow_short_clip():
     assert choose_device(small, 15.0).device.name == "NT"
     assert choose_device(small, 15.0, preference="PASCAL").device.name == "PASCAL Ace"
     assert choose_device(small, 15.0, preference="XTW").device.name == "XTW"
+
+
+def test_batched_device_choice_equals_the_scalar_rule():
+    """procedure.batched.choose_devices (the procedure's rule, per row at the residual gap's peak) picks
+    what devices.choose_device picks at that position, for every family preference, on valves that cross
+    each threshold of the size rule (gap, leaflet length, MVA, segment, leak length) and after a clip."""
+    import numpy as np
+
+    from mitrasim.case import ValveSpec
+    from mitrasim.procedure.batched import choose_devices
+    from mitrasim.valve import apply_clips, valve_from_spec
+    from mitrasim.procedure.clip_calibration import REPRESENTATIVE_VALVES
+    from mitrasim.valve.clip import ValveRows
+
+    valves = [valve_from_spec(ValveSpec.model_validate(v)) for v in REPRESENTATIVE_VALVES.values()]
+    for gap in (3.0, 5.0, 5.5, 8.0):  # around LONG_ARM_GAP_MM
+        for post in (9.0, 13.0, 16.0):  # around the NT arm after half the gap
+            for seg, width in (("P2", 13.0), ("P2", 6.0), ("P1", 8.0), ("P3", 8.0)):  # segment, leak length
+                for ic in (26.0, 37.0):  # small valve (MVA < 4) or not
+                    spec = {"annulus": {"ap_diameter_mm": 0.85 * ic, "ic_diameter_mm": ic},
+                            "leaflets": {"anterior_mm": {"A1": 22, "A2": 26, "A3": 22}, "posterior_mm": {"P1": post, "P2": post, "P3": post}},
+                            "lesions": [{"kind": "flail", "segments": [seg], "gap_mm": gap, "width_mm": width}], "calcification": "none"}  # fmt: skip
+                    valves.append(valve_from_spec(ValveSpec.model_validate(spec)))
+    clipped = []
+    for v in valves[:5]:  # residual gaps after one clip at the peak (the procedure's second round)
+        c = float(v.s_mm[np.argmax(v.gap_mm)])
+        r = apply_clips(v, [c], [DEFAULT_CATALOGUE["NT"].width_mm], [DEFAULT_CATALOGUE["NT"].arm_length_mm])
+        clipped.append((v, r.gap_mm, r.mva_cm2))
+    cases = [(v, v.gap_mm, v.mva_cm2) for v in valves] + clipped
+    keys = list(DEFAULT_CATALOGUE)
+    chosen = set()
+    for pref in ("auto", "MitraClip", "PASCAL", "XTW"):
+        for i, (v, gi, m) in enumerate(cases):
+            got = choose_devices(ValveRows.from_valves([v]), np.array([0]), gi[None], np.array([m]), pref, DEFAULT_CATALOGUE)[0]
+            peak = float(v.s_mm[np.argmax(gi)])
+            want = choose_device(v.with_(gap_degenerative_mm=gi, gap_functional_mm=np.zeros_like(gi)), peak, pref, mva_cm2=m).device.name
+            assert keys[got] == want, (pref, i)
+            chosen.add(keys[got])
+    assert {"NT", "XT", "NTW", "XTW", "PASCAL", "PASCAL Ace"} <= chosen  # every branch of the size rule taken

@@ -146,17 +146,6 @@ def test_svzerod_two_hill_steady_beat_like_svzerodsolver():
         assert m[k] == pytest.approx(v, rel=0.03), k
 
 
-def test_phenotypes_match_their_calibration_targets():
-    """Targets in 2D-echo terms (Rigolli 2016 bias removed from the engine's EDV); ranges in tests/test_presets.py."""
-    from mitrasim.cohort.mapping import ECHO_2D_EDV_BIAS_ML
-
-    p = S.simulate("primary_mr").patient_metrics()
-    assert p["ef_pct"] == pytest.approx(64, abs=1) and p["edv_ml"] - ECHO_2D_EDV_BIAS_ML == pytest.approx(150, abs=3)
-    s = S.simulate("secondary_mr").patient_metrics()
-    assert 28 <= s["ef_pct"] <= 36 and s["edv_ml"] > 193  # dilated weak LV near COAPT's LVEF 31 %
-    assert s["rf_pct"] > 40 and s["la_mean_mmhg"] > 15
-
-
 def test_heart_rate_range_runs_and_stays_physiological():
     r = S.simulate("regazzoni2022", hr_bpm=[40, 60, 100, 150])
     assert r.metrics["converged"].all()
@@ -174,10 +163,16 @@ def test_waveforms_consistent_with_metrics():
     assert np.all(w["q_mv_ml_s"] >= 0) and np.all(w["q_mr_ml_s"] >= 0)
 
 
-def test_memory_per_patient_without_waveforms_is_small():
-    r = S.simulate("regazzoni2022", eroa_cm2=np.zeros(64))
-    per_patient = (sum(v.nbytes for v in r.metrics.values()) + r.final_state.nbytes + sum(v.nbytes for v in r.parameters.values())) / 64
-    assert per_patient < 2048
+def test_without_waveforms_the_result_keeps_one_value_per_patient_not_per_step():
+    """Without waveforms nothing in the result grows with the number of RK4 steps: every metric and
+    parameter is one value per patient, the state one row of the 14 state variables."""
+    r = S.simulate("regazzoni2022", eroa_cm2=np.zeros(3))
+    assert r.waveforms is None and np.all(r.n_steps > 14)
+    assert all(v.shape == (3,) for v in r.metrics.values())
+    assert all(np.shape(v) == (3,) for v in r.parameters.values())
+    assert r.final_state.shape == (3, 14)
+    with pytest.raises(ValueError, match="without waveforms"):
+        r.patient_waveforms(0)
 
 
 @pytest.mark.parametrize(
@@ -246,18 +241,6 @@ def test_closing_the_leak_from_a_leaking_warm_start_leaves_no_regurgitation():
     leaking = S.simulate("primary_mr")  # EROA 0.40, q_mr > 0 in its state
     closed = S.simulate("primary_mr", eroa_cm2=0.0, initial_state=leaking)
     assert closed.metrics["rvol_ml"][0] == 0.0 and closed.metrics["rf_pct"][0] == 0.0
-
-
-def test_an_unstable_step_is_reported_not_converged():
-    """A time step above RK4's stability limit must not come back as a converged beat (the step is
-    now bounded by stable_dt_s, so this beat is either reported not converged or physiological)."""
-    st = S.SolverSettings(dt_max_s=4e-3, max_beats=60)
-    r = S.simulate("regazzoni2022", {"sys_ven_l_mmhg_s2_ml": 5e-5}, settings=st)
-    m = r.patient_metrics()
-    if not m["converged"]:
-        assert np.isnan(m["edv_ml"])
-    else:  # stable after all: then the numbers must be physiological
-        assert 50 < m["edv_ml"] < 300
 
 
 def test_a_raised_resistance_shortens_the_step_instead_of_diverging():

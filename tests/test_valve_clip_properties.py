@@ -1,6 +1,5 @@
 """Properties of the clip model (hypothesis), batching, fitting, speed, calibration anchors."""
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ from hypothesis import strategies as st
 
 from mitrasim.case import ValveSpec
 from mitrasim.valve import apply_clips, build_valve, evaluate_plans, fit_to_measured, valve_from_spec
-from mitrasim.procedure.clip_calibration import REPRESENTATIVE_VALVES, calibrate_clip_model, calibration_report
+from mitrasim.procedure.clip_calibration import FMR_CASE, REPRESENTATIVE_VALVES, greedy_plan, calibrate_clip_model, calibration_report
 from mitrasim.valve.clip import DEFAULT_CLIP_PARAMS
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -104,22 +103,6 @@ def test_fit_reproduces_measured(name, eroa, mva):
     assert np.allclose(f.gap_mm / f.gap_mm.max(), v.gap_mm / v.gap_mm.max())
 
 
-def test_batched_is_fast():
-    v = VALVES["p2_flail"]
-    rng = np.random.default_rng(0)
-    P = rng.uniform(3, v.line_length_mm - 3, size=(500, 4))
-    P[rng.random((500, 4)) < 0.3] = np.nan
-    W = np.where(rng.random((500, 4)) < 0.5, 4.0, 6.0)
-    A = np.where(rng.random((500, 4)) < 0.5, 9.0, 12.0)
-    evaluate_plans(v, P, W, A)
-    t = time.perf_counter()
-    for _ in range(5):
-        r = evaluate_plans(v, P, W, A)
-    dt = (time.perf_counter() - t) / 5
-    assert r.eroa_cm2.shape == (500,)
-    assert dt < 0.05, f"500 plans took {dt * 1e3:.1f} ms"
-
-
 def test_calibration_anchors():
     rep = calibration_report()
     print("\n" + rep.format())
@@ -128,7 +111,13 @@ def test_calibration_anchors():
     assert rep.mean_mva_reduction == pytest.approx(0.50, abs=0.05)
     assert rep.fmr_best_single_clip_regurgitant_reduction <= 0.52 + 0.005
     assert rep.fmr_two_clip_opening_reduction <= 0.71
-    assert rep.fmr_two_clip_ap_reduction <= 0.28
+    # the AP shortening is the model's formula (clip.py step 5), not a fit: with two clips it is
+    # k_AP · ΣW below the cap (the cap itself is Caballero's upper bound, so asserting "≤ cap" could not fail)
+    p = DEFAULT_CLIP_PARAMS
+    fmr = valve_from_spec(ValveSpec.model_validate(REPRESENTATIVE_VALVES[FMR_CASE]))
+    two_clip_width_mm = float(greedy_plan(fmr, 2).widths_mm.sum())
+    assert fmr.annular_calcification_grade == 0 and p.ap_shrink_per_mm * two_clip_width_mm < p.ap_shrink_max
+    assert rep.fmr_two_clip_ap_reduction == pytest.approx(p.ap_shrink_per_mm * two_clip_width_mm, rel=1e-9)
     for row in rep.rows:
         assert row["eroa_after"] < row["eroa_before"]
         assert 0.2 < row["mva_reduction"] < 0.71

@@ -27,8 +27,8 @@ _shared(
     "sorajja2017_tvt",
     "Sorajja P, Vemulapalli S, Feldman T, et al. Outcomes With Transcatheter Mitral Valve Repair in "
     "the United States: An STS/ACC TVT Registry Report. J Am Coll Cardiol 70:2315-2327 (2017).",
-    note="n = 2,952; 1-year mortality 25.8%, 1-year HF hospitalisation 20.2%; 1-year mortality by "
-    "residual MR 0/1+ 21.7%, 2+ 29.2%, 3+/4+ 48.9% (clinical.md).",
+    note="n = 2,952; the 1-year mortality (overall and by residual MR) and HF hospitalisation rates are "
+    "mitrasim.cohort.outcomes.TVT_MORTALITY_1Y, TVT_MORTALITY_1Y_OVERALL and TVT_HFH_1Y_OVERALL (clinical.md).",
 )
 
 _shared(

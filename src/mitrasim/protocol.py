@@ -10,8 +10,8 @@ The limits and their comparisons (stated once, applied literally by :func:`gradi
 :func:`area_ok`, printed by :func:`limit_text`):
 
 * release a clip only if the mean gradient is **strictly below** ``max_gradient_mmhg``
-  (``g < 5 mmHg``: 5.00 is refused, 4.97 released) — clinical.md, "Stop rules seen in practice";
-* and only if the planimetric valve area is **at least** ``min_mva_cm2`` (``MVA ≥ 1.5 cm²``) —
+  (a gradient equal to the limit is refused) — clinical.md, "Stop rules seen in practice";
+* and only if the planimetric valve area is **at least** ``min_mva_cm2`` —
   MVARC 2015 "no iatrogenic stenosis" (EOA ≥ 1.5 cm²);
 * a clip that leaves the gradient above ``abort_gradient_mmhg`` is noted as past the abort limit;
 * the operator aims for ``target_residual_grade``; with ``accept_2plus_near_limit`` a residual

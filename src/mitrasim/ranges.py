@@ -108,6 +108,17 @@ RANGES: dict[str, Range] = {
     "hr_bpm": Range("heart rate", "bpm", 30.0, 200.0),
     "eroa_cm2": Range("effective regurgitant orifice area", "cm²", 0.0, 2.0),
     "mva_cm2": Range("mitral valve area", "cm²", 0.0, 10.0, lo_open=True),
+    # measured MR parameters (echo case files and the grading's entry points), physical bounds
+    "rvol_ml": Range("regurgitant volume", "mL", 0.0, 500.0),
+    "rf_pct": Range("regurgitant fraction", "%", 0.0, 100.0),
+    "vc_cm": Range("vena contracta width", "cm", 0.0, 3.0),
+    "vc_biplane_cm": Range("biplane vena contracta width", "cm", 0.0, 3.0),
+    "pisa_radius_cm": Range("PISA radius", "cm", 0.0, 5.0),  # 0: no flow convergence seen
+    "aliasing_cm_s": Range("aliasing velocity", "cm/s", 0.0, 200.0, lo_open=True),
+    "wall_angle_deg": Range("PISA wall angle", "deg", 1.0, 180.0),
+    "e_velocity_m_s": Range("mitral E velocity", "m/s", 0.0, 10.0),
+    "jet_area_pct": Range("colour jet area", "% of LA area", 0.0, 100.0),
+    "la_volume_index_ml_m2": Range("LA volume index", "mL/m²", 0.0, 300.0),
 }
 
 

@@ -24,7 +24,7 @@ normal blood pressure and a compensated, mildly raised LA pressure (mitrasim's c
 ``secondary_mr`` — COAPT's baseline LVEF and LVEDV (Stone 2018 / Asch 2019; 2D echo core lab),
 a compensated chronic heart-failure state: SBP in 110–125 mmHg, forward cardiac index 2.0–2.5
 L/min/m² at :data:`REFERENCE_BSA_M2`, mean LA pressure about 18 mmHg (mitrasim's choices, [check]).
-With EROA 0.41 cm² the regurgitant volume is about 40 mL, so COAPT's 2D LVEF 31 % at LVEDV 193 mL
+At COAPT's baseline EROA the regurgitant volume is about 40 mL, so COAPT's 2D LVEF at its LVEDV (:data:`TARGETS`)
 (CMR-equivalent total stroke volume near 77 mL) and a forward index of 2.0 cannot all hold: the fit
 compromises by the stated uncertainties; the landing point is printed by this module and held to
 the stated ranges by ``tests/test_presets.py``.

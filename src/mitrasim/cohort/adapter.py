@@ -47,7 +47,7 @@ from pydantic import Field, field_validator, model_validator
 
 from mitrasim import citations
 from mitrasim.cohort import sources as _sources  # noqa: F401
-from mitrasim.cohort.mapping import EngineInputs, chunk_valves, engine_inputs, valve_models
+from mitrasim.cohort.mapping import EngineInputs, chunk_valves, concat_engine_inputs, engine_inputs, valve_models
 from mitrasim.cohort.population import MAX_DRAWS_PER_PATIENT, LvVolumeMethod, Population, sample_population
 from mitrasim.errors import InputError
 from mitrasim.physiology.simulation import SolverSettings
@@ -56,7 +56,7 @@ from mitrasim.procedure.risks import DEFAULT_RATES, ComplicationRates, PatientRi
 from mitrasim.protocol import GRADES, Protocol
 from mitrasim.procedure.rules import Rules, rules_from_protocol
 
-__all__ = ["Strategy", "STOP_RULES", "OUTPUT_COLUMNS", "EVENT_COLUMNS", "run_patient_chunk", "strategy_rules", "baseline_decision_grades", "sample_indicated"]
+__all__ = ["Strategy", "STOP_RULES", "OUTPUT_COLUMNS", "EVENT_COLUMNS", "run_patient_chunk", "strategy_rules", "baseline_decision_grades", "sample_indicated", "sample_indicated_inputs"]
 
 #: Named stop rules: the residual grade at which the operator stops adding clips
 #: (``single_clip``: one clip at most, whatever the residual grade).
@@ -156,6 +156,7 @@ def run_patient_chunk(
     preset_by_etiology: dict[str, str] | None = None,
     rates: ComplicationRates | None = None,
     lv_volume_method: LvVolumeMethod = "echo_2d",
+    ei: EngineInputs | None = None,
 ) -> pa.Table:
     """Run the procedure (:mod:`mitrasim.procedure`) for every patient of a chunk; one row per patient.
 
@@ -169,13 +170,15 @@ def run_patient_chunk(
         rates: complication rates (default :data:`mitrasim.procedure.DEFAULT_RATES`).
         lv_volume_method: how the sampled LV volumes were measured (the population's
             ``lv_volume_method``; :func:`mitrasim.cohort.mapping.engine_lv_volumes`).
+        ei: the chunk's baselines if already fitted (:func:`sample_indicated_inputs`; the same
+            presets and volume method), else fitted here.
 
     Returns:
         A table with ``patient_id`` and :data:`OUTPUT_COLUMNS`.
     """
     settings = settings or SolverSettings()
     preset_by_etiology = preset_by_etiology or {"primary": "primary_mr", "secondary": "secondary_mr"}
-    ei = engine_inputs(patients, preset_by_etiology, settings, lv_volume_method)
+    ei = ei if ei is not None else engine_inputs(patients, preset_by_etiology, settings, lv_volume_method)
     setups = patient_setups(patients, strategy, settings, preset_by_etiology, lv_volume_method, ei)
     res = run_procedure_arrays(setups, seed=np.random.default_rng(seed), rates=rates or DEFAULT_RATES, settings=settings)
     return pa.table(_columns(patients, res, ei))
@@ -243,14 +246,16 @@ def _columns(patients: pa.Table, r: ProcedureArrays, ei: EngineInputs) -> dict[s
     }
 
 
-def baseline_decision_grades(patients: pa.Table, settings: SolverSettings, preset_by_etiology: dict[str, str], lv_volume_method: LvVolumeMethod = "echo_2d") -> np.ndarray:
+def baseline_decision_grades(patients: pa.Table, settings: SolverSettings, preset_by_etiology: dict[str, str], lv_volume_method: LvVolumeMethod = "echo_2d",
+                             ei: EngineInputs | None = None) -> np.ndarray:  # fmt: skip
     """(n,) the procedure's baseline decision grade of each sampled patient (its own baseline step,
-    :func:`mitrasim.procedure.steps.baseline`, so the grade is the one the procedure will see)."""
+    :func:`mitrasim.procedure.steps.baseline`, so the grade is the one the procedure will see;
+    ``ei``: the patients' fitted baselines if already made)."""
     from mitrasim.procedure import steps
     from mitrasim.procedure.calibration import FORWARD_DISCHARGE_COEFF
     from mitrasim.procedure.risks import N_DRAWS
 
-    setups = patient_setups(patients, Strategy(), settings, preset_by_etiology, lv_volume_method)
+    setups = patient_setups(patients, Strategy(), settings, preset_by_etiology, lv_volume_method, ei)
     ctx = steps.Context.build(setups, np.ones((len(setups), N_DRAWS)), DEFAULT_RATES, FORWARD_DISCHARGE_COEFF, settings)
     return steps.baseline(ctx).decision
 
@@ -258,17 +263,26 @@ def baseline_decision_grades(patients: pa.Table, settings: SolverSettings, prese
 def sample_indicated(pop: Population, n: int, seed: int | np.random.SeedSequence, settings: SolverSettings, first_id: int = 0) -> pa.Table:
     """``n`` patients of ``pop`` within the TEER indication (simulated baseline MR ≥ 3+) when
     ``pop.indication == "mr_3plus"`` (rejection sampling, reproducible from ``seed``); every sampled
-    patient when ``"any"``.
+    patient when ``"any"``.  :func:`sample_indicated_inputs` also returns their fitted baselines.
 
     **Raises:** `InputError` (field ``indication``) when fewer than one drawn patient in
     :data:`~mitrasim.cohort.population.MAX_DRAWS_PER_PATIENT` is within the indication.
     """
+    return sample_indicated_inputs(pop, n, seed, settings, first_id)[0]
+
+
+def sample_indicated_inputs(pop: Population, n: int, seed: int | np.random.SeedSequence, settings: SolverSettings,
+                            first_id: int = 0) -> tuple[pa.Table, EngineInputs | None]:  # fmt: skip
+    """:func:`sample_indicated` and the kept patients' engine inputs (the baselines fitted to test the
+    indication, for :func:`run_patient_chunk`'s ``ei``; ``None`` with ``indication == "any"``, where
+    nothing was fitted)."""
     from mitrasim.procedure.indication import INDICATED_FROM_GRADE
 
     rng = np.random.default_rng(seed)
     if pop.indication == "any":
-        return sample_population(pop, n, rng, first_id=first_id)
+        return sample_population(pop, n, rng, first_id=first_id), None
     parts: list[pa.Table] = []
+    inputs: list[EngineInputs] = []
     got = drawn = 0
     while got < n:
         if drawn > MAX_DRAWS_PER_PATIENT * max(n, 20):
@@ -276,13 +290,14 @@ def sample_indicated(pop: Population, n: int, seed: int | np.random.SeedSequence
         m = max(16, int(1.25 * (n - got)) + 4)
         t = sample_population(pop, m, rng)
         drawn += m
-        ok = baseline_decision_grades(t, settings, dict(pop.presets), pop.lv_volume_method) >= INDICATED_FROM_GRADE
-        t = t.filter(pa.array(ok))
-        parts.append(t.slice(0, n - got))
-        got += min(t.num_rows, n - got)
+        ei = engine_inputs(t, dict(pop.presets), settings, pop.lv_volume_method)
+        keep = np.flatnonzero(baseline_decision_grades(t, settings, dict(pop.presets), pop.lv_volume_method, ei) >= INDICATED_FROM_GRADE)[: n - got]
+        parts.append(t.take(keep))
+        inputs.append(ei.take(keep))
+        got += len(keep)
     out = pa.concat_tables(parts)
     citations.cite("otto2020", "vahanian2021_esc")
-    return out.set_column(0, "patient_id", pa.array(np.arange(first_id, first_id + n, dtype=np.int64)))
+    return out.set_column(0, "patient_id", pa.array(np.arange(first_id, first_id + n, dtype=np.int64))), concat_engine_inputs(inputs)
 
 
 def _intraproc(r: ProcedureArrays) -> tuple[np.ndarray, np.ndarray]:

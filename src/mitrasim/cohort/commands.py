@@ -17,6 +17,7 @@ def _trial(
     workers: Optional[int] = typer.Option(None, "--workers", min=1, max=256, help="local processes (default 1: this process, engine threads on all cores)"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://127.0.0.1:8786"),
     dask_local: Optional[int] = typer.Option(None, "--dask-local", min=1, max=256, help="start a local Dask cluster of N workers"),
+    chunks_per_task: Optional[int] = typer.Option(None, "--chunks-per-task", min=1, max=10_000, help="chunks per Dask task (default: adaptive, from measured chunk cost and workers; results never depend on it)"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show the progress bar"),
 ) -> None:
     """Run an in-silico trial (research and education only; not a medical device)."""
@@ -26,7 +27,7 @@ def _trial(
         raise InputError("--scheduler", scheduler, "either --scheduler or --dask-local, not both")
     trial = load_trial(trial_file)
     try:
-        res = run_trial(trial, out, resume=resume, workers=workers, scheduler=scheduler, dask_local=dask_local, progress=progress)
+        res = run_trial(trial, out, resume=resume, workers=workers, scheduler=scheduler, dask_local=dask_local, progress=progress, chunks_per_task=chunks_per_task)
     except TrialInterrupted as e:
         typer.echo(f"{e}; continue with: mitrasim trial {trial_file} --out {out} --resume", err=True)
         raise typer.Exit(130) from None

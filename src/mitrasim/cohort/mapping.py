@@ -14,8 +14,8 @@ Engine mapping (per patient; documented model choices)
   ``lv_volume_method="echo_2d"`` (the default) it is fitted to the CMR-equivalent
   ``EDV = LVEDV + ECHO_2D_EDV_BIAS_ML`` and ``ESV = LVEDV·(1 − LVEF) + ECHO_2D_ESV_BIAS_ML``;
   ``"cmr"`` takes the sampled volumes as they are.  Taken literally, the 2D volumes of
-  a COAPT-like patient (LVEF 31 %, LVEDV 193 mL) leave a total stroke volume of 60 mL,
-  of which the regurgitant volume at EROA 0.41 cm² is about 43 mL: the COAPT-like
+  a COAPT-like patient (the population's mean LVEF and LVEDV) leave a total stroke volume of 60 mL,
+  of which the regurgitant volume at its mean EROA is about 43 mL: the COAPT-like
   population then has a median forward output near 1 L/min and a median simulated
   systolic pressure of 71 mmHg (``benchmarks/cohort.py --plausibility``), i.e.
   cardiogenic shock.
@@ -89,7 +89,7 @@ from mitrasim.physiology.parameters import N_STATE
 from mitrasim.physiology.simulation import SolverSettings, simulate
 from mitrasim.valve import geometry as geo
 
-__all__ = ["N_GRID", "ECHO_2D_EDV_BIAS_ML", "ECHO_2D_ESV_BIAS_ML", "LV_VOLUME_METHODS", "engine_lv_volumes", "resolve_preset", "lv_table", "EngineInputs", "engine_inputs", "ChunkValves", "chunk_valves", "valve_models"]
+__all__ = ["N_GRID", "ECHO_2D_EDV_BIAS_ML", "ECHO_2D_ESV_BIAS_ML", "LV_VOLUME_METHODS", "engine_lv_volumes", "resolve_preset", "lv_table", "EngineInputs", "concat_engine_inputs", "engine_inputs", "ChunkValves", "chunk_valves", "valve_models"]
 
 N_GRID = 64
 LV_VOLUME_METHODS: tuple[str, ...] = get_args(LvVolumeMethod)
@@ -200,6 +200,18 @@ class EngineInputs:
     fit_ok: np.ndarray | None = None  # (n,) bool: every fitted measurement within FIT_WITHIN_SD
     fit_z_max: np.ndarray | None = None  # (n,) largest |simulated − sampled| / SD
 
+    def take(self, idx: np.ndarray) -> EngineInputs:
+        """The inputs of patients ``idx`` (each patient's fit is its own: the batch does not change it)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        pick = lambda a: None if a is None else a[idx]  # noqa: E731
+        return EngineInputs(self.presets[idx], [self.overrides[i] for i in idx], self.hr_bpm[idx], pick(self.fit_ok), pick(self.fit_z_max))
+
+
+def concat_engine_inputs(parts: list[EngineInputs]) -> EngineInputs:
+    """The inputs of several chunks' patients, in order (all fitted or none)."""
+    cat = lambda name: None if getattr(parts[0], name) is None else np.concatenate([getattr(x, name) for x in parts])  # noqa: E731
+    return EngineInputs(cat("presets"), [o for x in parts for o in x.overrides], cat("hr_bpm"), cat("fit_ok"), cat("fit_z_max"))
+
 
 def _baseline_sds(sbp: np.ndarray, edv: np.ndarray) -> np.ndarray:
     """SD of the sampled SBP (cuff), LVEDV and LVEF (2D echo): the calibration's defaults."""
@@ -226,7 +238,12 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, eroa_cm2: np.ndarray, mva_cm2
     each iteration is ONE engine call with the ``n`` current points and their ``3n``
     forward-difference points, warm-started from each patient's best steady state so far (the
     fitted parameters do not change the stressed blood volume).  A step that does not lower
-    ``Σz²`` is rejected and the damping raised (Marquardt's diagonal scaling).  Returns the
+    ``Σz²`` is rejected and the damping raised (Marquardt's diagonal scaling).  A patient leaves the
+    batch when every residual is below :data:`BASELINE_Z_DONE`, when its damping passes 1e6, or when
+    its full Gauss–Newton step would move no whitened residual by ``BASELINE_Z_DONE``
+    (:func:`_gauss_newton_moves`: at the MAP optimum to the fit's tolerance; without this test
+    almost every patient ran all :data:`BASELINE_ITERATIONS`, the prior keeping its residuals
+    above ``BASELINE_Z_DONE``).  Returns the
     fitted parameters ``(n, 3)`` and the residuals in SDs ``(n, 3)``.
     """
     from mitrasim.calibrate.fit import LOG_PRIOR_SD  # lazy: calibrate imports this module's bias constants
@@ -272,11 +289,29 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, eroa_cm2: np.ndarray, mva_cm2
         rb = np.concatenate([np.nan_to_num(z_best[act], posinf=0.0), (best[act] - u0) / LOG_PRIOR_SD], axis=1)
         JtJ = Jb.transpose(0, 2, 1) @ Jb
         g = Jb.transpose(0, 2, 1) @ rb[:, :, None]
+        moving = _gauss_newton_moves(Jb, JtJ, g)
+        act, Jb, rb, JtJ, g = act[moving], Jb[moving], rb[moving], JtJ[moving], g[moving]
+        if len(act) == 0:
+            break
         A = JtJ + lam[act, None, None] * (np.einsum("nii->ni", JtJ)[:, :, None] * np.eye(p)[None] + 1e-9 * np.eye(p)[None])
         delta = np.nan_to_num(-np.linalg.solve(A, g)[:, :, 0])
         delta *= np.minimum(1.0, np.log(2.0) / np.maximum(np.abs(delta).max(axis=1), 1e-12))[:, None]  # at most ×2 per step
         u[act] = np.clip(best[act] + delta, lo, hi)
     return np.exp(best), z_best
+
+
+def _gauss_newton_moves(Jb: np.ndarray, JtJ: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Patients whose full Gauss–Newton step from their best point would still move a whitened
+    residual (a measurement or the prior) by :data:`BASELINE_Z_DONE` or more.
+
+    The others sit at the minimum of the MAP objective to within the fit's own tolerance (the
+    optimum of a patient whose measurements the prior pulls on keeps residuals above
+    ``BASELINE_Z_DONE``, so the "every ``|z|`` below it" test alone never ends their fit), and
+    further iterations would change none of their residuals by that much: they leave the batch.
+    """
+    p = JtJ.shape[-1]
+    step = np.nan_to_num(-np.linalg.solve(JtJ + 1e-9 * np.eye(p)[None], g))  # (k, p, 1)
+    return np.abs(Jb @ step)[:, :, 0].max(axis=1) >= BASELINE_Z_DONE
 
 
 def _etiology_groups(etio: np.ndarray, preset_by_etiology: dict[str, str]):
@@ -424,8 +459,7 @@ def chunk_valves(patients: pa.Table) -> ChunkValves:
     centre = np.where(secondary, 0.55, centre_frac) * L
     width = np.where(secondary, np.clip(col("lesion_width_frac"), 0.05, 0.95), width_frac) * L
     p = np.where(secondary | ~flail, geo.LESION_EXPONENT["prolapse"], geo.LESION_EXPONENT["flail"])
-    x = np.abs((s - centre[:, None]) / (0.5 * width[:, None]))
-    bump = np.sqrt(np.clip(1.0 - x ** p[:, None], 0.0, None))  # unit-gap lesion bump (geometry.lesion_bump_mm)
+    bump = geo.lesion_bump_mm(s, centre[:, None], width[:, None], 1.0, p[:, None])  # unit-gap lesion bump
     unit_eroa = geo.REGURGITANT_DISCHARGE_COEFF * bump.sum(axis=1) * ds / 100.0
     gap = bump * (col("eroa_cm2") / np.maximum(unit_eroa, 1e-12))[:, None]
     gap_fun = np.where(secondary[:, None], gap, 0.0)
@@ -439,8 +473,7 @@ def chunk_valves(patients: pa.Table) -> ChunkValves:
     calc_mob = np.array([geo.CALCIFICATION_MOBILITY[g] for g in grades])[calc_grade]
     tent = np.where(secondary, col("tenting_depth_mm"), 0.0)
     mobility = calc_mob * np.maximum(geo.TENTING_MOBILITY_MIN, 1.0 - geo.TENTING_MOBILITY_PER_MM * np.maximum(0.0, tent - geo.TENTING_FREE_MM))
-    xo = 2.0 * frac - 1.0
-    opening = geo.F_OPEN * ap[:, None] * np.sqrt(np.clip(1.0 - xo * xo, 0.0, None))[None, :] * mobility[:, None]
+    opening = geo.elliptic_opening_mm(s, L[:, None], ap[:, None]) * mobility[:, None]
     opening = opening * (col("mva_cm2") / (opening.sum(axis=1) * ds / 100.0))[:, None]
     calc = np.ascontiguousarray(np.broadcast_to(calc_grade[:, None], (n, N_GRID)))
     return ChunkValves(s, ds, L, ap, anterior, posterior, gap_deg, gap_fun, opening, np.ascontiguousarray(segment), width, calc, kind, tent, mac)

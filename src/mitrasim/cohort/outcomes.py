@@ -9,22 +9,22 @@ Model (every number from ``shared/reference/clinical.md`` unless marked, sources
   cites EVEREST II, else ``tvt``):
 
   - ``tvt`` (STS/ACC TVT registry, Sorajja 2017; mostly degenerative MR at prohibitive surgical
-    risk): 0/1+ 21.7%, 2+ 29.2%, 3+/4+ 48.9% (overall 25.8%);
+    risk): :data:`TVT_MORTALITY_1Y` by group (overall :data:`TVT_MORTALITY_1Y_OVERALL`);
   - ``everest2`` (EVEREST II, device arm, primary MR at operable risk): the 1-year mortality
     :data:`EVEREST2_MORTALITY_1Y` [check] shared out over the groups with TVT's ratios to its
     overall rate (no by-MR table of EVEREST II was read: model assumption);
   - ``coapt`` (COAPT device arm, secondary MR): the 1-year mortality :data:`COAPT_MORTALITY_1Y`
     [check] for the 0/1+ group scaled by TVT's 0/1+-to-overall ratio, the other groups by
-    COAPT's death-or-HFH (30 days–2 years) by 30-day MR, 0/1+ 37.7%, 2+ 49.5%, 3+/4+ 72.2% → RR
-    1, 1.313, 1.915 (the composite's ratios used for death alone: model assumption).
+    COAPT's death-or-HFH (30 days–2 years) by 30-day MR (:data:`COAPT_DEATH_OR_HFH_BY_MR`), as
+    relative risks to its 0/1+ group (the composite's ratios used for death alone: model assumption).
 
   These include in-hospital deaths, so for a patient who survives the procedure the probability
   is ``(p_g − p_ih) / (1 − p_ih)`` with ``p_ih`` the registry-average in-hospital death rate of the
   procedure model; a patient who dies in hospital has died at 1 year.  A patient with no clip
   keeps the baseline grade.
-* **1-year HF hospitalisation**: TVT overall 20.2%, shared out by residual MR
-  with the relative risks of COAPT's death-or-HFH by 30-day MR; the 0/1+ level is
-  ``20.2% × 21.7/25.8`` (TVT's mortality ratio of the 0/1+ group to the whole
+* **1-year HF hospitalisation**: TVT overall (:data:`TVT_HFH_1Y_OVERALL`), shared out by residual MR
+  with the relative risks of COAPT's death-or-HFH by 30-day MR; the 0/1+ level is the overall
+  rate times TVT's 0/1+-to-overall mortality ratio (TVT's mortality ratio of the 0/1+ group to the whole
   registry, applied to HFH: a model assumption).  An optional ``secondary_hfh_multiplier``
   (default 1) scales secondary-MR patients.  MITRA-FR (no benefit at 12/24
   months, composite HR 1.01) is not used numerically.
@@ -61,10 +61,10 @@ TVT_HFH_1Y_OVERALL = 0.202
 COAPT_DEATH_OR_HFH_BY_MR = {"0/1+": 0.377, "2+": 0.495, "3+/4+": 0.722}
 
 EVEREST2_MORTALITY_1Y = 0.061
-"""EVEREST II device arm, death at 12 months, about 6% [check: recalled, not read here]."""
+"""EVEREST II device arm, death at 12 months [check: recalled, not read here]."""
 
 COAPT_MORTALITY_1Y = 0.191
-"""COAPT device arm, all-cause death at 12 months, 19.1% [check: recalled, not read here]."""
+"""COAPT device arm, all-cause death at 12 months [check: recalled, not read here]."""
 
 _TVT_RATIO = {g: TVT_MORTALITY_1Y[g] / TVT_MORTALITY_1Y_OVERALL for g in GROUPS}
 

@@ -259,6 +259,29 @@ def _fmt(v: Any, kind: str = "") -> str:
     return html.escape(str(v))
 
 
+def _throughput_html(man: dict[str, Any]) -> str:
+    """Patients per second per core and the projected wall time on larger clusters
+    (:func:`mitrasim.cohort.scaling.throughput`, whose docstring gives the formula and assumptions)."""
+    from mitrasim.cohort.scaling import throughput
+
+    tp = throughput(man)
+    if tp is None:
+        return "<h2>Throughput</h2><p class='note'>No chunk of this folder has its compute time recorded (run with an earlier mitrasim): no throughput or projection.</p>"
+    overhead = (f"a Dask task's scheduler round trip {1000 * tp.task_overhead_s:.1f} ms (median of timed no-op tasks)"
+                if tp.task_overhead_s is not None else "no Dask run recorded, so the scheduler's round trip is not measured and left out")
+    rows = "".join(f"<tr><td>{p['patients']:,}</td><td>{p['cores']}</td><td>{p['wall_s']:,.0f} s ({p['wall_s'] / 3600:.2f} h)</td></tr>" for p in tp.projections)
+    return (
+        "<h2>Throughput and projected wall time</h2>"
+        f"<p>{tp.patients_per_s_per_core:.2f} patients per second per core (the median chunk of {tp.n_chunks} recorded; "
+        f"{tp.core_seconds:,.1f} core-seconds in all for {tp.patients:,} patients); a worker's warm-up {tp.warmup_s:.1f} s; "
+        f"{overhead}; the client's writing {1000 * tp.client_s_per_chunk:.1f} ms per chunk.</p>"
+        "<table><tr><th>patients</th><th>cores</th><th>projected wall time</th></tr>" + rows + "</table>"
+        "<p class='note'>T(N) = patients × core-seconds per patient ÷ N + chunks × (scheduler round trip + client writing) + warm-up. "
+        "Assumptions: compute scales linearly with cores; the per-task scheduler and client costs are serial and not overlapped "
+        "(an upper bound); one task per chunk of this trial's chunk size; no worker lost.</p>"
+    )
+
+
 def write_report(out: str | Path) -> dict[str, Path]:
     """Read a trial folder and write ``report.html``, ``summary.csv`` and ``paired.csv`` into it."""
     out = Path(out)
@@ -308,6 +331,7 @@ def write_report(out: str | Path) -> dict[str, Path]:
     for title, svg in figs:
         parts.append(f"<h2>{html.escape(title)}</h2>{svg}")
     parts.append("<h2>Outcomes model</h2><p class='note'>1-year mortality by residual MR, " + "; ".join(f"{t} table: " + ", ".join(f"{g} {100 * trial.outcomes.table(t)[g]:.1f}%" for g in GROUPS) for t in ("tvt", "everest2", "coapt")) + " (secondary MR reads coapt, primary MR " + trial.outcomes.primary(trial.population.sources) + "); HF hospitalisation " + ", ".join(f"{g} {100 * trial.outcomes.hfh_1y[g]:.1f}%" for g in GROUPS) + " (TVT overall rate shared out with COAPT's relative risks by 30-day MR). Model-expected intervals: outcome-model rates drawn from Beta distributions with assumed effective sample sizes.</p>")
+    parts.append(_throughput_html(man))
     parts.append("<h2>Sources</h2><ol>" + "".join(f"<li>{html.escape(r)}</li>" for r in refs) + "</ol>")
     parts.append("<details><summary>Trial configuration</summary><pre>" + html.escape(json.dumps(trial.model_dump(mode="json"), indent=1)) + "</pre></details></body></html>")
     (out / "report.html").write_text("\n".join(parts), encoding="utf-8")

@@ -23,7 +23,7 @@ citations.register(
     "Approximation in Patients With Secondary Mitral Regurgitation: The COAPT Trial. "
     "J Am Coll Cardiol 74:2969-2979 (2019).",
     doi="10.1016/j.jacc.2019.09.017",
-    note="Baseline of all 614 randomised patients: LVEF 31.3 +- 9.3%, LVEDV 192.7 +- 71 mL, EROA 0.41 +- 0.15 cm2.",
+    note="Baseline of all 614 randomised patients (LVEF, LVEDV, EROA: mean and SD as in cohort/populations/coapt_like.yaml).",
 )
 citations.register(
     "mitrasim_cohort_model",

@@ -18,11 +18,17 @@ Execution: chunk ``i`` (patients ``i·chunk_size …``) gets its own seed,
 procedure, outcomes) streams; every arm of a chunk runs on the same sampled
 patients with the same procedure and outcome streams (paired arms, common
 random numbers).  So a chunk's rows depend only on the trial and its index:
-identical locally, in a process pool, on Dask, and after a resume.
+identical locally, in a process pool, on Dask, and after a resume.  On Dask a task computes
+``k`` consecutive chunks one after another (adaptive ``k``: :mod:`mitrasim.cohort.scaling`), each
+written as soon as its task's result arrives and then released from the cluster; a lost worker's
+task is rerun by Dask (a pure function of the trial and its indices), and a chunk already written
+is never written twice.
 
 Output folder::
 
-    DIR/manifest.json               trial hash, resolved trial, version, finished chunks
+    DIR/manifest.json               trial hash, resolved trial, version, finished chunks (each
+                                    with size, SHA-256, compute seconds and threads), runs (mode,
+                                    workers, scheduler round trip, client seconds per chunk)
     DIR/trial.json                  the resolved trial (population inlined)
     DIR/chunks/chunk-000000.parquet one file per chunk: rows of every arm; metadata holds
                                     mitrasim.trial (JSON), mitrasim.trial_hash, mitrasim.version,
@@ -44,7 +50,7 @@ import hashlib
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -56,14 +62,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 import mitrasim
-from mitrasim.cohort.adapter import Strategy, run_patient_chunk, sample_indicated
+from mitrasim.cohort.adapter import Strategy, run_patient_chunk, sample_indicated_inputs
+from mitrasim.cohort.mapping import engine_inputs
 from mitrasim.cohort.outcomes import OutcomeModel, apply_outcomes
 from mitrasim.cohort.population import Population, load_population
 from mitrasim.errors import InputError, from_validation_error
 from mitrasim.files import read_text
 from mitrasim.physiology.simulation import SolverSettings
 
-__all__ = ["Arm", "Trial", "load_trial", "parse_trial", "trial_hash", "chunk_seeds", "compute_chunk", "run_trial", "read_results", "TrialStore", "TrialInterrupted"]
+__all__ = ["Arm", "Trial", "load_trial", "parse_trial", "trial_hash", "chunk_seeds", "compute_chunk", "compute_task", "run_trial", "read_results", "TrialStore", "TrialInterrupted"]
 
 MANIFEST = "manifest.json"
 LOCK = ".lock"
@@ -185,14 +192,15 @@ def compute_chunk(trial_json: str, index: int, threads: int = 0) -> tuple[int, p
     first = index * trial.chunk_size
     n = min(trial.chunk_size, trial.n_patients - first)
     settings = trial.solver.settings(threads)
-    patients = sample_indicated(trial.population, n, s_pop, settings, first_id=first)  # population.indication
+    patients, ei = sample_indicated_inputs(trial.population, n, s_pop, settings, first_id=first)  # population.indication
+    presets, lv_method = dict(trial.population.presets), trial.population.lv_volume_method
+    ei = ei if ei is not None else engine_inputs(patients, presets, settings, lv_method)  # fitted once for every arm
     etiology = np.asarray(patients.column("etiology").to_pylist(), dtype=object)
     parts = []
     engine_s = 0.0
     for arm in trial.arms:
         res = run_patient_chunk(
-            patients, arm.strategy, s_proc, settings=settings, preset_by_etiology=dict(trial.population.presets),
-            lv_volume_method=trial.population.lv_volume_method,
+            patients, arm.strategy, s_proc, settings=settings, preset_by_etiology=presets, lv_volume_method=lv_method, ei=ei,
         )
         engine_s += float(np.sum(res.column("engine_seconds").to_numpy()))
         res = apply_outcomes(res.drop_columns(["engine_seconds"]), etiology, trial.outcomes, s_out, trial.population.sources)
@@ -206,6 +214,24 @@ def compute_chunk(trial_json: str, index: int, threads: int = 0) -> tuple[int, p
     return index, pa.concat_tables(parts), engine_s
 
 
+def compute_task(trial_json: str, indices: list[int], threads: int = 0) -> list[tuple[int, pa.Table, dict[str, float]]]:
+    """One task of a run: :func:`compute_chunk` for each of ``indices`` in turn (so a chunk's rows
+    never depend on the task it ran in), each with its cost: ``compute_s`` (wall seconds of the
+    chunk on this worker), ``threads`` (engine threads it used) and ``engine_s``."""
+    if threads:
+        used = threads
+    else:
+        from mitrasim.physiology import engine
+
+        used = engine.default_threads()
+    out = []
+    for i in indices:
+        t0 = time.perf_counter()
+        index, table, eng = compute_chunk(trial_json, i, threads)
+        out.append((index, table, {"compute_s": time.perf_counter() - t0, "threads": used, "engine_s": eng}))
+    return out
+
+
 class TrialStore:
     """The output folder of one trial: manifest, atomic chunk files, resume checks."""
 
@@ -214,6 +240,7 @@ class TrialStore:
         self.trial = trial
         self.hash = trial_hash(trial)
         self.chunk_dir = self.out / CHUNK_DIR
+        self.runs: list[dict[str, Any]] = []
 
     def chunk_path(self, index: int) -> Path:
         return self.chunk_dir / f"chunk-{index:06d}.parquet"
@@ -241,6 +268,7 @@ class TrialStore:
                 "out", str(self.out), "a new folder, or the folder of this same trial",
                 f"it holds trial {man.get('trial_name')!r} with another configuration (hash {str(man.get('trial_hash'))[:12]}); nothing was changed",
             )
+        self.runs = [r for r in man.get("runs", []) if isinstance(r, dict)]
         if man.get("version") != mitrasim.__version__:
             raise InputError("out", str(self.out), f"a trial run with mitrasim {mitrasim.__version__}", f"it was run with {man.get('version')}; nothing was changed")
         done = {int(k) for k in man.get("chunks", {})}
@@ -291,11 +319,18 @@ class TrialStore:
             "n_chunks": self.trial.n_chunks,
             "arms": [a.name for a in self.trial.arms],
             "chunks": {str(k): info.get(str(k), {"file": f"{CHUNK_DIR}/{self.chunk_path(k).name}"}) for k in sorted(done)},
+            "runs": self.runs,
         }
         _atomic_write_bytes(self.out / MANIFEST, json.dumps(man, indent=1).encode())
 
-    def write_chunk(self, index: int, table: pa.Table, done: set[int], info: dict[str, Any]) -> None:
-        """Write a chunk atomically (tmp + rename), then record it in the manifest."""
+    def add_run(self, run: dict[str, Any], done: set[int], info: dict[str, Any]) -> None:
+        """Record a run's measured overheads (:mod:`mitrasim.cohort.scaling`) in the manifest."""
+        self.runs.append(run)
+        self._write_manifest(done, info)
+
+    def write_chunk(self, index: int, table: pa.Table, done: set[int], info: dict[str, Any], cost: dict[str, float] | None = None) -> None:
+        """Write a chunk atomically (tmp + rename), then record it (with its ``cost``: compute
+        seconds, threads, engine seconds) in the manifest."""
         md = {
             b"mitrasim.trial": self.trial.canonical_json().encode(),
             b"mitrasim.trial_hash": self.hash.encode(),
@@ -306,7 +341,7 @@ class TrialStore:
         path = self.chunk_path(index)
         tmp = path.with_name(path.name + f".tmp{os.getpid()}")
         pq.write_table(table, tmp, compression="zstd")
-        entry = {"file": f"{CHUNK_DIR}/{path.name}", "rows": table.num_rows, "bytes": tmp.stat().st_size, "sha256": _sha256(tmp)}
+        entry = {"file": f"{CHUNK_DIR}/{path.name}", "rows": table.num_rows, "bytes": tmp.stat().st_size, "sha256": _sha256(tmp), **(cost or {})}
         os.replace(tmp, path)
         done.add(index)
         info[str(index)] = entry
@@ -391,12 +426,14 @@ def run_trial(
     dask_local: int | None = None,
     progress: bool = True,
     on_chunk: Callable[[int], None] | None = None,
+    chunks_per_task: int | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) a trial into ``out``; return a summary (chunks run, seconds, patients/s).
 
     ``workers`` = processes for the local run (default 1: in this process, the engine on all
     cores; N > 1: a spawn process pool, one engine thread each); ``scheduler`` = a Dask scheduler address; ``dask_local`` = start a local Dask
-    cluster of that many single-threaded workers (loopback only).
+    cluster of that many single-threaded workers (loopback only); ``chunks_per_task`` = chunks one
+    Dask task computes (default: adaptive, :mod:`mitrasim.cohort.scaling`; results never depend on it).
     """
     if scheduler and dask_local:
         raise InputError("--scheduler", scheduler, "either --scheduler or --dask-local, not both")
@@ -407,24 +444,25 @@ def run_trial(
     with ExitStack() as stack:
         # connect first: an unreachable scheduler leaves no new output folder behind
         client = stack.enter_context(_dask_client(scheduler, dask_local)) if (scheduler or dask_local) else None
-        return _run_trial(trial, out, resume, workers, client, progress, on_chunk)
+        return _run_trial(trial, out, resume, workers, client, progress, on_chunk, chunks_per_task)
 
 
-def _run_trial(trial: Trial, out: str | Path, resume: bool, workers: int | None, client: Any, progress: bool, on_chunk: Callable[[int], None] | None) -> dict[str, Any]:
+def _run_trial(trial: Trial, out: str | Path, resume: bool, workers: int | None, client: Any, progress: bool, on_chunk: Callable[[int], None] | None,
+               chunks_per_task: int | None = None) -> dict[str, Any]:
     store = TrialStore(out, trial)
     from mitrasim.files import check_output_dir
 
     check_output_dir(store.out, "--out")
     if store.out.is_dir():
         with _folder_lock(store.out):
-            return _run_prepared(store, trial, resume, workers, client, progress, on_chunk)
+            return _run_prepared(store, trial, resume, workers, client, progress, on_chunk, None, chunks_per_task)
     done = store.prepare(resume)  # creates the folder (nothing else could have been writing it)
     with _folder_lock(store.out):
-        return _run_prepared(store, trial, resume, workers, client, progress, on_chunk, done)
+        return _run_prepared(store, trial, resume, workers, client, progress, on_chunk, done, chunks_per_task)
 
 
 def _run_prepared(store: "TrialStore", trial: Trial, resume: bool, workers: int | None, client: Any, progress: bool,
-                  on_chunk: Callable[[int], None] | None, done: set[int] | None = None) -> dict[str, Any]:
+                  on_chunk: Callable[[int], None] | None, done: set[int] | None = None, chunks_per_task: int | None = None) -> dict[str, Any]:
     if done is None:
         done = store.prepare(resume)
     todo = [i for i in range(trial.n_chunks) if i not in done]
@@ -433,32 +471,32 @@ def _run_prepared(store: "TrialStore", trial: Trial, resume: bool, workers: int 
     sizes = {i: min(trial.chunk_size, trial.n_patients - i * trial.chunk_size) for i in range(trial.n_chunks)}
     already = sum(sizes[i] for i in done)
     t0 = time.perf_counter()
+    run: dict[str, Any] = {"mode": "local", "chunks": 0, "client_s": 0.0}
     engine_s = 0.0
+    written: set[int] = set()
     prog = _progress(trial.n_patients, already, progress)
     with prog:
         task = prog.add_task("trial", total=trial.n_patients, completed=already)
-
-        def finished(index: int, table: pa.Table, eng: float) -> None:
-            nonlocal engine_s
-            engine_s += eng
-            store.write_chunk(index, table, done, info)
-            prog.update(task, advance=sizes[index])
-            if on_chunk:
-                on_chunk(index)
-
         try:
-            if client is not None:
-                _run_dask(tj, todo, finished, client)
-            else:
-                n_workers = workers or _default_workers()
-                if n_workers <= 1 or len(todo) <= 1:
-                    for i in todo:
-                        finished(*compute_chunk(tj, i, 0))
-                else:
-                    _run_pool(tj, todo, finished, n_workers)
+            for results in _tasks(tj, todo, workers, client, chunks_per_task, run):
+                for index, table, cost in results:
+                    if index in written:  # a retried task's second answer: already on disk
+                        continue
+                    w0 = time.perf_counter()
+                    store.write_chunk(index, table, done, info, cost)
+                    run["client_s"] += time.perf_counter() - w0
+                    written.add(index)
+                    engine_s += cost["engine_s"]
+                    prog.update(task, advance=sizes[index])
+                    if on_chunk:
+                        on_chunk(index)
+                del results  # streamed: a task's tables are dropped once written
         except KeyboardInterrupt:
             raise TrialInterrupted(store.out, len(done), trial.n_chunks) from None
     wall = time.perf_counter() - t0
+    if written:
+        run.update(chunks=len(written), wall_s=wall, client_s_per_chunk=run.pop("client_s") / len(written))
+        store.add_run(run, done, info)
     run_patients = sum(sizes[i] for i in todo)
     return {
         "chunks_run": len(todo),
@@ -469,20 +507,38 @@ def _run_prepared(store: "TrialStore", trial: Trial, resume: bool, workers: int 
         "engine_seconds": engine_s,
         "out": str(store.out),
         "chunks_recomputed": list(getattr(store, "dropped", [])),
+        "run": run,
     }
+
+
+def _tasks(tj: str, todo: list[int], workers: int | None, client: Any, chunks_per_task: int | None, run: dict[str, Any]) -> Iterator[list[tuple[int, pa.Table, dict[str, float]]]]:
+    """The finished tasks' results, as they finish, from the chosen executor."""
+    if client is not None:
+        yield from _run_dask(tj, todo, client, chunks_per_task, run)
+        return
+    n_workers = workers or _default_workers()
+    run["workers"] = n_workers
+    if n_workers <= 1 or len(todo) <= 1:
+        for i in todo:
+            yield compute_task(tj, [i], 0)
+    else:
+        yield from _run_pool(tj, todo, n_workers)
 
 
 def _pool_init() -> None:
     os.environ.setdefault("MITRASIM_THREADS", "1")
 
 
-def _run_pool(tj: str, todo: list[int], finished, n_workers: int) -> None:
+def _run_pool(tj: str, todo: list[int], n_workers: int) -> Iterator[list[tuple[int, pa.Table, dict[str, float]]]]:
     import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, wait
 
     with ProcessPoolExecutor(max_workers=n_workers, mp_context=mp.get_context("spawn"), initializer=_pool_init) as ex:
-        futs = [ex.submit(compute_chunk, tj, i, 1) for i in todo]
-        for f in as_completed(futs):
-            finished(*f.result())
+        pending = {ex.submit(compute_task, tj, [i], 1) for i in todo}
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in finished:  # dropped from ``pending``: a finished result is not kept
+                yield f.result()
 
 
 #: Seconds to wait for a Dask scheduler given by ``--scheduler`` before giving up.
@@ -515,12 +571,71 @@ def _dask_client(scheduler: str | None, dask_local: int | None) -> Iterator[Any]
             cluster.close()
 
 
-def _run_dask(tj: str, todo: list[int], finished, client: Any) -> None:
+def _noop(i: int) -> int:
+    return i
+
+
+def _probe_overhead(client: Any) -> float:
+    """The scheduler's round trip for one task: median of :data:`~mitrasim.cohort.scaling.OVERHEAD_PROBES` no-op tasks."""
+    from mitrasim.cohort.scaling import OVERHEAD_PROBES, median_probe
+
+    samples = []
+    for i in range(OVERHEAD_PROBES):
+        t0 = time.perf_counter()
+        client.submit(_noop, i, pure=False).result()
+        samples.append(time.perf_counter() - t0)
+    return median_probe(samples)
+
+
+def _cluster_threads(client: Any) -> int:
+    """Worker threads on the cluster now (at least 1)."""
+    return sum(int(w.get("nthreads", 1)) for w in client.scheduler_info().get("workers", {}).values()) or 1
+
+
+def _run_dask(tj: str, todo: list[int], client: Any, fixed_k: int | None, run: dict[str, Any]) -> Iterator[list[tuple[int, pa.Table, dict[str, float]]]]:
+    """Chunks on a Dask cluster, ``2·W`` tasks in flight, each of ``k`` consecutive chunks (adaptive:
+    :func:`mitrasim.cohort.scaling.chunks_per_task`; ``fixed_k`` to force it).  A task's result is
+    fetched and released as soon as it finishes (nothing finished stays in the cluster's memory);
+    the tasks of a lost worker are rerun by Dask on the others (every task is a pure function of
+    the trial and its chunk indices)."""
+    from collections import deque
+    from statistics import median
+
     from dask.distributed import as_completed as d_completed
 
-    futs = [client.submit(compute_chunk, tj, i, 1, pure=False, key=f"chunk-{i}-{hashlib.sha1(tj.encode()).hexdigest()[:8]}") for i in todo]
-    for f in d_completed(futs):
-        finished(*f.result())
+    from mitrasim.cohort.scaling import chunks_per_task
+
+    overhead = _probe_overhead(client)
+    run.update(mode="dask", workers=0, task_overhead_s=overhead, chunks_per_task=[])
+    queue = deque(todo)
+    tag = hashlib.sha1(tj.encode()).hexdigest()[:8]
+    costs: list[float] = []
+    ac = d_completed()
+    in_flight = 0
+
+    def top_up() -> None:
+        """Keep ``2·W`` tasks in flight for the workers there now (a cluster's workers may join late)."""
+        nonlocal in_flight
+        n_threads = _cluster_threads(client)
+        run["workers"] = max(run["workers"], n_threads)
+        while queue and in_flight < 2 * n_threads:
+            k = fixed_k or (chunks_per_task(median(costs), overhead, n_threads, len(queue)) if costs else 1)
+            idx = [queue.popleft() for _ in range(min(k, len(queue)))]
+            run["chunks_per_task"].append(len(idx))
+            ac.add(client.submit(compute_task, tj, idx, 1, pure=False, key=f"chunks-{tag}-{idx[0]}-{idx[-1]}"))
+            in_flight += 1
+
+    top_up()
+    for fut in ac:
+        in_flight -= 1
+        res = fut.result()
+        fut.release()
+        costs.extend(c["compute_s"] for _, _, c in res)
+        yield res
+        top_up()
+    ks = run.pop("chunks_per_task")
+    run["tasks"] = len(ks)
+    run["chunks_per_task"] = {str(k): ks.count(k) for k in sorted(set(ks))}  # task size → number of tasks
 
 
 def read_results(out: str | Path) -> tuple[pa.Table, dict[str, Any]]:

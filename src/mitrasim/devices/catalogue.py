@@ -94,8 +94,8 @@ PASCAL_SPACER_MM = {"PASCAL": 10.0, "PASCAL Ace": 0.0}
 """Effective spacer thickness (mm) from :func:`mitrasim.procedure.clip_calibration.calibrate_spacers`
 (anchors: Paukovitsch 2024 relative MVA reductions, after a_dia is fitted to the MVA-halving
 anchor).  PASCAL matches its anchor; PASCAL Ace's fit lands on the lower bound 0: a 6-mm
-device without spacer already reduces the secondary-MR valve's area less (49.1%) than the
-56.3% measured — a miss of the clip model's single-device area effect, reported, not tuned."""
+device without spacer already reduces the secondary-MR valve's area less than measured
+(``PAUKOVITSCH_MVA_REDUCTION["PASCAL Ace"]``; the model's value is printed by the valve calibration report) — a miss of the clip model's single-device area effect, reported, not tuned."""
 PASCAL_PADDLE_LENGTH_MM = 10.0
 """PASCAL paddle length [check: not found in the sources searched]."""
 

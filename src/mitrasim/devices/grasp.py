@@ -39,7 +39,7 @@ from typing import Literal, Mapping
 import numpy as np
 
 from mitrasim import citations
-from mitrasim.devices.catalogue import DEFAULT_CATALOGUE, Device
+from mitrasim.devices.catalogue import DEFAULT_CATALOGUE, NT_ARM_MM, NT_REACH_MM, Device
 from mitrasim.valve.clip import available_leaflet_mm
 from mitrasim.valve.geometry import CALCIFICATION_GRADES, CALCIFICATION_MOBILITY, ValveModel
 
@@ -76,6 +76,31 @@ class GraspAssessment:
 
 
 GRASP_STATUS = ("good", "marginal", "infeasible")
+
+LONG_ARM_GAP_MM = NT_REACH_MM / 2
+"""Size rule: long arms (XT) above this gap at the site (half the NT reach; model choice)."""
+LONG_ARM_MIN_LEAFLET_MM = NT_ARM_MM
+"""Size rule: long arms only if both leaflets leave at least an NT arm after bridging half the gap."""
+WIDE_MIN_MVA_CM2 = 4.0
+"""Size rule: a wide device only in a valve of at least this MVA (EVEREST II's anatomic exclusion)."""
+WIDE_MIN_LEAK_MM = 10.0
+"""Size rule: a wide device only if the leak spans at least this much of the line (model choice)."""
+LEAK_CELL_MM = 0.5
+"""A grid cell counts toward the leak's length when its gap exceeds this (model choice)."""
+
+
+def leak_length_mm(gap_mm: np.ndarray, ds_mm: float | np.ndarray) -> np.ndarray:
+    """Length of the coaptation line that leaks: cells with a gap > LEAK_CELL_MM (last axis)."""
+    return np.sum(np.asarray(gap_mm) > LEAK_CELL_MM, axis=-1) * np.asarray(ds_mm)
+
+
+def size_rule(gap_mm, shortest_mm, mva_cm2, segment, leak_mm) -> tuple[np.ndarray, np.ndarray]:
+    """The device size rule of :func:`choose_device`, elementwise (scalars or arrays):
+    ``(long_arms, wide)``.  ``shortest_mm``: the shorter leaflet at the site less half the gap;
+    ``segment``: 0, 1, 2 (1 = segment 2, away from the commissures)."""
+    long_arms = (np.asarray(gap_mm) > LONG_ARM_GAP_MM) & (np.asarray(shortest_mm) >= LONG_ARM_MIN_LEAFLET_MM)
+    wide = (np.asarray(mva_cm2) >= WIDE_MIN_MVA_CM2) & (np.asarray(segment) == 1) & (np.asarray(leak_mm) >= WIDE_MIN_LEAK_MM)
+    return long_arms, wide
 """Status names by code (0, 1, 2) of :func:`grasp_arrays`."""
 
 
@@ -179,12 +204,14 @@ def choose_device(
 
     * family: ``preference`` ("MitraClip", "PASCAL", a device name, or "auto" =
       MitraClip);
-    * long arms (XT) if the gap at the site is > 5 mm (half the NT reach: large
-      flail gaps) and both leaflets leave ≥ 9 mm (the NT arm) after bridging
-      half the gap; otherwise short arms (NT) — short leaflets, small valves;
-    * wide (W, or PASCAL) if the valve has room: MVA ≥ 4.0 cm² (EVEREST II),
-      the site is in segment 2 (not next to a commissure) and the gap under
-      the site spans ≥ 10 mm of the line; otherwise narrow.
+    * long arms (XT) if the gap at the site is > LONG_ARM_GAP_MM (half the NT
+      reach: large flail gaps) and both leaflets leave ≥ LONG_ARM_MIN_LEAFLET_MM
+      (the NT arm) after bridging half the gap; otherwise short arms (NT) —
+      short leaflets, small valves;
+    * wide (W, or PASCAL) if the valve has room: MVA ≥ WIDE_MIN_MVA_CM2
+      (EVEREST II), the site is in segment 2 (not next to a commissure) and the
+      leak spans ≥ WIDE_MIN_LEAK_MM of the line; otherwise narrow
+      (:func:`size_rule`, shared with the batched procedure).
     A device name as preference is returned as it is ("PASCAL" means the
     PASCAL family: Ace or PASCAL by the width rule).
     Finally, among the sizes of the family, an infeasible grasp is replaced by
@@ -200,11 +227,11 @@ def choose_device(
     shortest = float(min(valve.anterior_mm[i], valve.posterior_mm[i])) - gap / 2
     mva = valve.mva_cm2 if mva_cm2 is None else mva_cm2
     seg = int(np.searchsorted(valve.segment_edges_mm, position_mm, side="right") - 1)
-    wide_gap = float(np.sum(valve.gap_mm > 0.5) * valve.ds_mm)
+    wide_gap = float(leak_length_mm(valve.gap_mm, valve.ds_mm))
     reasons = []
-    long_arms = gap > 5.0 and shortest >= 9.0
+    la, wd = size_rule(gap, shortest, mva, seg, wide_gap)
+    long_arms, wide = bool(la), bool(wd)
     reasons.append(f"gap {gap:.1f} mm, shortest leaflet beyond half the gap {shortest:.1f} mm → {'long' if long_arms else 'short'} arms")
-    wide = mva >= 4.0 and seg == 1 and wide_gap >= 10.0
     reasons.append(f"MVA {mva:.2f} cm², segment {seg + 1}, leak {wide_gap:.0f} mm long → {'wide' if wide else 'narrow'}")
     if family == "PASCAL":
         order = ["PASCAL", "PASCAL Ace"] if wide else ["PASCAL Ace", "PASCAL"]

@@ -137,11 +137,12 @@ def run_mvarc(before: str | None, after: str | None, mva_cm2: str | None, mean_g
     for name, v in (("before_grade", before), ("after_grade", after)):
         if v is None:
             raise InputError(name, None, "an MR grade: 0, 1+, 2+, 3+, 4+ or indeterminate", f"--{name.replace('_', '-')} is required")
+    assert before is not None and after is not None  # the loop above raised otherwise
     ev = events_from_names(None if events is None else [x.strip() for x in events.split(",") if x.strip()])
     return evaluate_endpoints(_echo_mvarc(before, after, mva_cm2, mean_gradient_mmhg), ev)
 
 
-def _echo_mvarc(before: str | None, after: str | None, mva_cm2: str | None, mean_gradient_mmhg: str | None) -> MVARCResult:
+def _echo_mvarc(before: str, after: str, mva_cm2: str | None, mean_gradient_mmhg: str | None) -> MVARCResult:
     try:
         return evaluate_mvarc(
             before,

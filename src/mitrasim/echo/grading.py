@@ -77,6 +77,7 @@ from mitrasim import citations
 from mitrasim.echo import sources as _sources  # noqa: F401  (registers the sources)
 from mitrasim.echo.thresholds import GUIDELINES, sources_of, threshold
 from mitrasim.errors import InputError, check_range
+from mitrasim.ranges import RANGES
 
 __all__ = [
     "MRInputs",
@@ -127,20 +128,12 @@ _SEVERE = frozenset({4})
 _MID = frozenset({2, 3})
 _QUANT = ("eroa_cm2", "rvol_ml", "rf_pct")
 
-# name -> (lo, hi, unit) physical range accepted at the edge
+# name -> (lo, hi, unit) physical range accepted at the edge: mitrasim.ranges.RANGES, the one definition
 _RANGES: dict[str, tuple[float, float, str]] = {
-    "eroa_cm2": (0.0, 5.0, "cm2"),
-    "rvol_ml": (0.0, 500.0, "mL"),
-    "rf_pct": (0.0, 100.0, "%"),
-    "vc_cm": (0.0, 3.0, "cm"),
-    "vc_biplane_cm": (0.0, 3.0, "cm"),
-    "pisa_radius_cm": (0.0, 5.0, "cm"),
-    "aliasing_cm_s": (0.0, 200.0, "cm/s"),
-    "wall_angle_deg": (1.0, 180.0, "deg"),
-    "e_velocity_m_s": (0.0, 10.0, "m/s"),
-    "jet_area_pct": (0.0, 100.0, "%"),
-    "la_volume_index_ml_m2": (0.0, 300.0, "mL/m2"),
-}
+    k: (RANGES[k].lo, RANGES[k].hi, RANGES[k].unit)
+    for k in ("eroa_cm2", "rvol_ml", "rf_pct", "vc_cm", "vc_biplane_cm", "pisa_radius_cm", "aliasing_cm_s", "wall_angle_deg",
+              "e_velocity_m_s", "jet_area_pct", "la_volume_index_ml_m2")
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -316,8 +309,8 @@ def _validate(inputs: MRInputs, etiology: str, guideline: str) -> None:
             if v not in CATEGORICAL[name]:
                 raise InputError(name, v, " | ".join(CATEGORICAL[name]))
             continue
-        lo, hi, unit = _RANGES[name]
-        check_range(name, v, lo, hi, unit=unit)
+        r = RANGES[name]
+        check_range(name, v, r.lo, r.hi, lo_open=r.lo_open, hi_open=r.hi_open, unit=r.unit)
     if not any(getattr(inputs, n) is not None for n in _GRADING_FIELDS):
         raise InputError("measurements", None, "at least one of: " + ", ".join(_GRADING_FIELDS), "nothing to grade")
 
@@ -690,7 +683,8 @@ def _quant_grade_arrays(name: str, x: np.ndarray, guideline: str, sec_ell: np.nd
     for k, c in ((2, _cut(guideline, name, "grade2_from")), (3, _cut(guideline, name, "grade3_from"))):
         if c is not None:
             g = np.where(x >= c, k, g)
-    c4_arr = np.where(sec_ell, c_ell, c4) if c_ell is not None else np.full(x.shape, np.inf if c4 is None else c4)
+    c4_or_inf = np.inf if c4 is None else c4  # no grade-4 cut: never grade 4 by this parameter
+    c4_arr = np.where(sec_ell, c_ell, c4_or_inf) if c_ell is not None else np.full(x.shape, c4_or_inf)
     g = np.where(x >= c4_arr, 4, g)
     return np.where(x == 0.0, 0, g)
 

@@ -23,8 +23,8 @@ citations.register(
     "quantification by multimodality imaging: a systematic review and meta-analysis. "
     "Open Heart 3:e000388 (2016).",
     doi="10.1136/openhrt-2015-000388",
-    note="65 studies, 2,888 patients: 2D echo against CMR underestimates LVEDV by 33.30 mL and LVESV by "
-    "16.20 mL (p < 0.0001); LVEF agrees (bias 0.78-1.01%).",
+    note="65 studies, 2,888 patients: 2D echo against CMR underestimates LVEDV and LVESV "
+    "(mitrasim.echo.lv_bias.ECHO_2D_EDV_BIAS_ML, ECHO_2D_ESV_BIAS_ML; p < 0.0001); LVEF agrees (bias 0.78-1.01%).",
 )
 
 ECHO_2D_EDV_BIAS_ML = 33.3

@@ -35,23 +35,23 @@ class EchoInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     eroa_cm2: float | None = RANGES["eroa_cm2"].field(None)
-    rvol_ml: float | None = Field(None, ge=0, le=500)
-    rf_pct: float | None = Field(None, ge=0, le=100)
-    vc_cm: float | None = Field(None, ge=0, le=3)
-    vc_biplane_cm: float | None = Field(None, ge=0, le=3)
-    pisa_radius_cm: float | None = Field(None, gt=0, le=5)
-    aliasing_cm_s: float | None = Field(None, gt=0, le=200)
+    rvol_ml: float | None = RANGES["rvol_ml"].field(None)
+    rf_pct: float | None = RANGES["rf_pct"].field(None)
+    vc_cm: float | None = RANGES["vc_cm"].field(None)
+    vc_biplane_cm: float | None = RANGES["vc_biplane_cm"].field(None)
+    pisa_radius_cm: float | None = RANGES["pisa_radius_cm"].field(None)
+    aliasing_cm_s: float | None = RANGES["aliasing_cm_s"].field(None)
     mr_vmax_cm_s: float | None = Field(None, gt=0, le=1000)
     mr_vti_cm: float | None = Field(None, ge=0, le=500)
-    wall_angle_deg: float | None = Field(None, ge=1, le=180)
+    wall_angle_deg: float | None = RANGES["wall_angle_deg"].field(None)
     pv_flow: Literal["normal", "blunted", "reversal"] | None = None
-    e_velocity_m_s: float | None = Field(None, ge=0, le=10)
+    e_velocity_m_s: float | None = RANGES["e_velocity_m_s"].field(None)
     inflow_pattern: Literal["a_dominant", "variable", "e_dominant"] | None = None
-    jet_area_pct: float | None = Field(None, ge=0, le=100)
+    jet_area_pct: float | None = RANGES["jet_area_pct"].field(None)
     jet_type: Literal["central", "eccentric", "eccentric_wall_hugging"] | None = None
     cw_density: Literal["faint", "dense_parabolic", "dense_triangular"] | None = None
     mv_morphology: Literal["normal_or_mild", "moderate", "flail_or_large_defect"] | None = None
-    la_volume_index_ml_m2: float | None = Field(None, ge=0, le=300)
+    la_volume_index_ml_m2: float | None = RANGES["la_volume_index_ml_m2"].field(None)
     lv_size: Literal["normal", "enlarged"] | None = None
     mva_cm2: float | None = RANGES["mva_cm2"].field(None)
     mean_gradient_mmhg: float | None = Field(None, ge=0, le=60)
@@ -111,7 +111,7 @@ def to_mr_inputs(e: EchoInput) -> tuple[MRInputs, list[str]]:
         missing = [k for k, v in pisa.items() if v is None]
         if missing:
             raise InputError(missing[0], None, "PISA needs pisa_radius_cm, aliasing_cm_s and mr_vmax_cm_s (and mr_vti_cm for RVol)")
-    if eroa is None and None not in pisa.values():
+    if eroa is None and e.pisa_radius_cm is not None and e.aliasing_cm_s is not None and e.mr_vmax_cm_s is not None:
         alpha = 180.0 if e.wall_angle_deg is None else e.wall_angle_deg
         eroa = calc.pisa_eroa_cm2(e.pisa_radius_cm, e.aliasing_cm_s, e.mr_vmax_cm_s, alpha)
         notes.append(f"EROA {eroa:.3f} cm² by PISA (r {e.pisa_radius_cm:g} cm, Va {e.aliasing_cm_s:g} cm/s, Vmax {e.mr_vmax_cm_s:g} cm/s, α {alpha:g}°)")

@@ -313,6 +313,7 @@ def synthetic_echo(
         """Multiplicative error factor, kept positive."""
         if not noise or sd <= 0.0:
             return 1.0
+        assert rng is not None  # checked above: noise=True requires a Generator
         return max(0.05, 1.0 + sd * float(rng.standard_normal()))
 
     eroa_true, mva = sc["eroa_cm2"], sc["mva_cm2"]
@@ -349,6 +350,8 @@ def synthetic_echo(
 
     # --- diastole: gradient, E velocity ---
     dia = _diastole_mask(arr["q_mv_ml_s"], flow_threshold_rel)
+    mean_grad: float | None
+    e_vel: float | None
     if dia.any():
         v_m_s = arr["q_mv_ml_s"] / mva / 100.0
         dop = f(nm.doppler_velocity)

@@ -14,5 +14,6 @@ citations.register(
     "Kovacs G, Berghold A, Scheidl S, Olschewski H. Pulmonary arterial pressure during rest and exercise in "
     "healthy subjects: a systematic review. Eur Respir J 34:888-894 (2009).",
     doi="10.1183/09031936.00145608",
-    note="1,187 healthy individuals, 47 studies: resting mean PA pressure 14.0 +- 3.3 mmHg (supine).",
+    note="1,187 healthy individuals, 47 studies: resting mean PA pressure "
+    "mitrasim.calibrate.presets.NORMAL_MPAP_MMHG +- 3.3 mmHg (supine).",
 )

@@ -331,7 +331,7 @@ SECONDARY_MR = _phenotype(
     },
     calibration="From regazzoni2022_normal: LA remodelling fixed (V0 20 mL, E_B 0.06 mmHg/mL); LV contractility, "
     "stiffness and size, systemic resistance and compliance and blood volume fitted by mitrasim.calibrate to "
-    "mitrasim.calibrate.presets.TARGETS['secondary_mr']: COAPT's 2D LVEF 31.3 % and LVEDV 193 mL (Stone 2018), "
+    "mitrasim.calibrate.presets.TARGETS['secondary_mr']: COAPT's 2D LVEF and LVEDV (Stone 2018), "
     "SBP 117.5 mmHg, forward cardiac index 2.0 L/min/m² at BSA 1.9 m², mean LA 18 mmHg (a compensated state, not "
     "shock). At EROA 0.41 cm² the regurgitant volume is about 55 mL, so a forward index of 2.0 needs a total stroke "
     "volume near 105 mL: the fit lands at LVEF 33.6 %, EDV 311 mL (CMR-equivalent; 2D 277 mL, above COAPT's mean), "

@@ -14,6 +14,8 @@ It is slow (tens of milliseconds to seconds per beat): use it in tests and bench
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.integrate import solve_ivp
 
@@ -40,7 +42,7 @@ class _Patient:
         self.leff = g("mv_leff_cm")
 
     def phi(self, t: float) -> list[float]:
-        return [_phi(t, self.kind, *a, self.T) for a in self.act]
+        return [_phi(t, self.kind, *a, self.T) for a in self.act]  # type: ignore[call-arg]  # numba's Dispatcher type hides the jitted signature
 
     def pressures(self, t, x):
         ph = self.phi(t)
@@ -92,6 +94,13 @@ class _Patient:
         return dx
 
 
+def _event(fn: Callable[[float, np.ndarray], float], direction: int) -> Callable[[float, np.ndarray], float]:
+    """A terminal event for ``solve_ivp``, which reads the function's ``terminal`` and ``direction`` attributes."""
+    setattr(fn, "terminal", True)
+    setattr(fn, "direction", direction)
+    return fn
+
+
 def _orifice_event(pt: _Patient, k: int, mode: tuple[bool, bool]):
     """Terminal event of one-way mitral orifice ``k`` (0 forward, 1 regurgitant) in ``mode``:
     a flowing orifice's flow reaching zero, or a shut one's driving pressure turning positive."""
@@ -103,9 +112,7 @@ def _orifice_event(pt: _Patient, k: int, mode: tuple[bool, bool]):
         p_la, p_lv = pt.pressures(tt, xx)[:2]
         return sign * (p_la - p_lv)
 
-    event.terminal = True
-    event.direction = -1 if mode[k] else 1
-    return event
+    return _event(event, -1 if mode[k] else 1)
 
 
 def _breakpoints(pt: _Patient, t0: float, t1: float) -> list[float]:
@@ -150,18 +157,14 @@ def reference_beats(P: np.ndarray, c: int, x0: np.ndarray, kind: int, diode: boo
                 if not mode[1] and pt.eroa > 0 and p_lv - p_la > 0:
                     mode[1] = True
 
-                events = [_orifice_event(pt, 0, tuple(mode))] + ([_orifice_event(pt, 1, tuple(mode))] if pt.eroa > 0 else [])
+                events = [_orifice_event(pt, 0, (mode[0], mode[1]))] + ([_orifice_event(pt, 1, (mode[0], mode[1]))] if pt.eroa > 0 else [])
             for v, fn in (("av", lambda tt, xx: pt.pressures(tt, xx)[1] - xx[4]),
                           ("tv", lambda tt, xx: (lambda p: p[2] - p[3])(pt.pressures(tt, xx))),
                           ("pv", lambda tt, xx: pt.pressures(tt, xx)[3] - xx[6])):
-                fn.terminal = True
-                fn.direction = 0
-                events.append(fn)
+                events.append(_event(fn, 0))
             if diode:
                 fm = lambda tt, xx: (lambda p: p[0] - p[1])(pt.pressures(tt, xx))  # noqa: E731
-                fm.terminal = True
-                fm.direction = 0
-                events.append(fm)
+                events.append(_event(fm, 0))
             m = tuple(mode)
             sol = solve_ivp(lambda tt, xx: pt.rhs(tt, xx, m), (t, t_stop), x, method="Radau", rtol=rtol, atol=atol,
                             events=events, dense_output=True, first_step=1e-6)

@@ -195,12 +195,12 @@ def _initial_states(pset: ParameterSet, cols, n: int, n_pad: int, initial_state)
     else:
         if isinstance(initial_state, SimulationResult):
             initial_state = initial_state.final_state
-        s = np.asarray(initial_state, dtype=float)
-        if s.ndim == 1:
-            s = s[None, :]
-        if s.shape[1] != N_STATE or s.shape[0] not in (1, n) or not np.isfinite(s).all():
-            raise InputError("initial_state", f"array of shape {s.shape}", f"finite array of shape ({n}, {N_STATE}) or ({N_STATE},)")
-        X0[:, :n] = np.broadcast_to(s, (n, N_STATE)).T
+        x0 = np.asarray(initial_state, dtype=float)
+        if x0.ndim == 1:
+            x0 = x0[None, :]
+        if x0.shape[1] != N_STATE or x0.shape[0] not in (1, n) or not np.isfinite(x0).all():
+            raise InputError("initial_state", f"array of shape {x0.shape}", f"finite array of shape ({n}, {N_STATE}) or ({N_STATE},)")
+        X0[:, :n] = np.broadcast_to(x0, (n, N_STATE)).T
     X0[:, n:] = X0[:, :1]
     return X0
 
@@ -332,7 +332,7 @@ def _run(P, X0, kind, diode, n_steps, settings: SolverSettings, ew, block, metri
 
     threads = settings.threads or engine.default_threads()
     # never more threads than blocks: an idle thread of the team costs milliseconds per call
-    threads = max(1, min(threads, numba.config.NUMBA_NUM_THREADS, P.shape[1] // block))
+    threads = max(1, min(threads, numba.config.NUMBA_NUM_THREADS, P.shape[1] // block))  # type: ignore[attr-defined]  # numba.config sets its attributes at import time
     old = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:

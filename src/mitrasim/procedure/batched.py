@@ -22,7 +22,7 @@ from numba import njit
 from mitrasim import citations
 from mitrasim.physiology import _numba_cache  # noqa: F401  (the content-hashed cache locator)
 from mitrasim.devices.catalogue import Device
-from mitrasim.devices.grasp import grasp_arrays
+from mitrasim.devices.grasp import grasp_arrays, leak_length_mm, size_rule
 from mitrasim.valve.clip import ValveRows
 
 __all__ = ["GraspNumbers", "grasp_at", "free_mask", "targets", "choose_devices", "Candidates", "candidate_positions", "grasp_candidates"]
@@ -147,9 +147,7 @@ def choose_devices(
     gap = g[r, i]
     shortest = np.minimum(vr.anterior_mm[rows, i], vr.posterior_mm[rows, i]) - gap / 2
     seg = (vr.segment_edges_mm[rows] <= peak[:, None]).sum(axis=1) - 1
-    wide_gap = (g > 0.5).sum(axis=1) * vr.ds_mm[rows]
-    long_arms = (gap > 5.0) & (shortest >= 9.0)
-    wide = (mva_now >= 4.0) & (seg == 1) & (wide_gap >= 10.0)
+    long_arms, wide = size_rule(gap, shortest, mva_now, seg, leak_length_mm(g, vr.ds_mm[rows]))
     if preference == "PASCAL":
         orders = [np.where(wide, a, b) for a, b in zip(_devices_of(catalogue, ["PASCAL", "PASCAL Ace"]), _devices_of(catalogue, ["PASCAL Ace", "PASCAL"]))]
     else:

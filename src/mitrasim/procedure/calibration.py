@@ -7,7 +7,8 @@ with no discharge coefficient, so it needs the *effective* area
     A_fwd = C_d,fwd · MVA.
 
 ``C_d,fwd`` is fitted with the engine against the Neuss cohort anchor (mean
-gradient 1.6 ± 1.0 → 3.1 ± 1.5 mmHg, clinical.md) across the representative
+gradient before and after TEER, :data:`GRADIENT_BEFORE_MMHG`, :data:`GRADIENT_AFTER_MMHG`,
+SDs :data:`GRADIENT_SD_MMHG`; clinical.md) across the representative
 set of :mod:`mitrasim.procedure.clip_calibration` (the five example valves, each with
 its typical plan; the same plans that calibrate the clip model so that MVA
 about halves).  Each case runs on its own engine preset and heart rate
@@ -29,13 +30,13 @@ follows that convention the baseline means are 0.8 mmHg lower and the P2 flail
 gradient rises a little (2.29 → 2.43 mmHg at C = 0.80) rather than by the
 third a fixed flow profile would give.  The fit targets the number the
 procedure's decisions depend on — the *post-procedure* mean gradient (stop
-rules at 5 and 8 mmHg, MVARC) — within the measured in-vitro range of
-Flachskampf et al. 1990 (0.675–0.93):
+rules, MVARC) — within the measured in-vitro range of Flachskampf et al. 1990
+(:data:`FIT_RANGE`):
 
-    C_d,fwd = argmin_{C ∈ [0.675, 0.93]} |ḡ_after(C) − 3.1|   (grid step 0.025)
+    C_d,fwd = argmin_{C ∈ FIT_RANGE} |ḡ_after(C) − GRADIENT_AFTER_MMHG|   (grid step 0.025)
 
 and reports the baseline mean it then gives (a test checks it is within one
-cohort SD of 1.6 mmHg): 0.925, giving 2.24 → 3.06 mmHg with the lesion-aware clip
+cohort SD of the anchor's baseline): 0.925, giving 2.24 → 3.06 mmHg with the lesion-aware clip
 model (issue 13) and the presets recalibrated as compensated states (issue 12: normal pulmonary resistance, primary MR
 at forward output 4.5 L/min and BP 125/75, secondary MR at 3.8 L/min and 117/70; the
 larger diastolic inflow needs the larger coefficient), near the high end of the
@@ -80,7 +81,7 @@ def forward_effective_area_cm2(mva_cm2: float | np.ndarray, discharge_coeff: flo
 
 GRADIENT_BEFORE_MMHG, GRADIENT_AFTER_MMHG = 1.6, 3.1
 GRADIENT_SD_MMHG = (1.0, 1.5)
-"""Neuss cohort (n = 255): mean ± SD before and after TEER (clinical.md)."""
+"""Neuss cohort (n = 255): mean ± SD before and after TEER (clinical.md); the gradient calibration anchor."""
 
 CASE_PRESETS: dict[str, tuple[str, float]] = {
     "p2_flail": ("primary_mr", 72.0),
@@ -125,7 +126,7 @@ class GradientCalibration:
             )
         lines.append(
             f"mean gradient {self.mean_gradient_before_mmhg:.2f} -> {self.mean_gradient_after_mmhg:.2f} mmHg "
-            f"(Neuss anchor 1.6 -> 3.1); mean MVA {self.mean_mva_before_cm2:.2f} -> {self.mean_mva_after_cm2:.2f} cm2, "
+            f"(Neuss anchor {GRADIENT_BEFORE_MMHG} -> {GRADIENT_AFTER_MMHG}); mean MVA {self.mean_mva_before_cm2:.2f} -> {self.mean_mva_after_cm2:.2f} cm2, "
             f"mean reduction {self.mean_mva_reduction:.0%} (anchor: about half)"
         )
         return "\n".join(lines)
@@ -150,13 +151,13 @@ def cohort_means(coeff: float = FORWARD_DISCHARGE_COEFF) -> GradientCalibration:
 
 
 FIT_RANGE = (0.675, 0.93)
-"""Flachskampf et al. 1990: in-vitro discharge coefficients 0.675–0.93."""
+"""Flachskampf et al. 1990: the range of the in-vitro discharge coefficients measured."""
 
 
 def calibrate(grid: np.ndarray | None = None) -> GradientCalibration:
     """Fit ``C_d,fwd`` (see the module docstring): every grid point (default 0.60–1.00,
     step 0.025) and case, before and after, in one engine batch; the fit is the point
-    within :data:`FIT_RANGE` whose post-procedure mean is closest to 3.1 mmHg."""
+    within :data:`FIT_RANGE` whose post-procedure mean is closest to :data:`GRADIENT_AFTER_MMHG`."""
     citations.cite("neuss2019_gradient", "flachskampf1990", "teer_halves_mva")
     plans, eroa0, mva0, eroa1, mva1 = _plans()
     g = np.round(np.arange(0.60, 1.0001, 0.025), 3) if grid is None else np.asarray(grid, dtype=float)

@@ -11,21 +11,23 @@ secondary-MR and Barlow valves (1.4 on average; EXPAND: 54% one clip, 41% two,
 Anchors and free parameters:
 
 * ``systolic_zone_per_arm`` (a_sys): one clip in functional MR reduces the
-  *anatomic* regurgitant area by at most 52% (Caballero et al. 2020).  a_sys is
+  *anatomic* regurgitant area by at most Caballero et al. 2020's bound
+  (:data:`mitrasim.valve.clip.CABALLERO_REGURGITANT_REDUCTION_MAX`).  a_sys is
   set so that the best single clip in the secondary-MR valve reaches that bound.
 * ``diastolic_zone_per_arm`` (a_dia): TEER about halves MVA (clinical.md):
   a_dia is set so that the mean MVA reduction over the representative plans is
-  50%.
+  :data:`MVA_REDUCTION_TARGET`.
 * PASCAL spacer thicknesses (:func:`calibrate_spacers`): one PASCAL (P10) or
   PASCAL Ace at the centre of the secondary-MR valve reduces its area by the
   relative amounts Paukovitsch et al. 2024 measured by 3D-TEE planimetry in
   functional MR (:data:`mitrasim.valve.clip.PAUKOVITSCH_MVA_REDUCTION`).
-* Checks (not fitted): two clips reduce the opening area by at most 71% and
-  the AP diameter by at most 28% (Caballero 2020) in the secondary-MR valve.
+* Checks (not fitted): two clips reduce the opening area and the AP diameter
+  by at most Caballero 2020's bounds (``CABALLERO_*`` in :mod:`mitrasim.valve.clip`)
+  in the secondary-MR valve.
 
 The gradient anchor (Neuss cohort) needs the circulation engine: the forward
-discharge coefficient is fitted to it in :mod:`mitrasim.procedure.calibration`
-(the one forward-discharge calibration).
+discharge coefficient is fitted in :mod:`mitrasim.procedure.calibration` (the one
+forward-discharge calibration).
 
 Run ``python -m mitrasim.procedure.clip_calibration`` to print the calibration.
 """
@@ -68,8 +70,10 @@ citations.register(
 )
 citations.register(
     "neuss2019_gradient",
-    "Neuss cohort, J Am Heart Assoc (2019): mean transmitral gradient 1.6 +/- 1.0 -> 3.1 +/- 1.5 mmHg "
-    "after TEER in 255 patients (via clinical.md; authors to be added).",
+    "Neuss cohort, J Am Heart Assoc (2019): mean transmitral gradient before and after TEER in 255 "
+    "patients (via clinical.md; authors to be added).",
+    note="The means and SDs are mitrasim.procedure.calibration.GRADIENT_BEFORE_MMHG, GRADIENT_AFTER_MMHG "
+    "and GRADIENT_SD_MMHG.",
 )
 
 MVA_REDUCTION_TARGET = 0.50
@@ -191,11 +195,11 @@ def _bisect(f: Callable[[float], float], lo: float, hi: float, tol: float = 1e-4
 
 
 def calibrate_clip_model(base: ClipModelParams = DEFAULT_CLIP_PARAMS, joint_with_spacers: bool = False) -> ClipModelParams:
-    """Fit a_sys (Caballero 52% single-clip bound in FMR) then a_dia (mean MVA −50%).
+    """Fit a_sys (Caballero's single-clip bound in FMR, CABALLERO_REGURGITANT_REDUCTION_MAX) then a_dia (mean MVA halved).
 
     ``joint_with_spacers``: a_dia and the two PASCAL spacer thicknesses together minimise
     the squared misses of the three area anchors (mean MVA −50% over the representative
-    plans; Paukovitsch 2024's −45.9% with PASCAL and −56.3% with PASCAL Ace), a_dia on a
+    plans; Paukovitsch 2024's reductions with PASCAL and PASCAL Ace, PAUKOVITSCH_MVA_REDUCTION), a_dia on a
     0.005 grid, each spacer by bisection at each a_dia (:func:`calibrate_spacers`).  Not the
     default: that fit (a_dia 1.05, mean MVA −53.5%) raises the post-procedure gradient of
     the representative set to 3.4 mmHg with the forward discharge coefficient already at
@@ -280,8 +284,8 @@ class CalibrationReport:
             )
         lines += [
             f"mean MVA reduction {self.mean_mva_reduction:.1%} (anchor: TEER about halves MVA)",
-            f"FMR best single clip: anatomic regurgitant area -{self.fmr_best_single_clip_regurgitant_reduction:.1%} (Caballero 2020: up to 52%)",
-            f"FMR two clips: opening area -{self.fmr_two_clip_opening_reduction:.1%} (up to 71%), AP diameter -{self.fmr_two_clip_ap_reduction:.1%} (up to 28%)",
+            f"FMR best single clip: anatomic regurgitant area -{self.fmr_best_single_clip_regurgitant_reduction:.1%} (Caballero 2020: up to {CABALLERO_REGURGITANT_REDUCTION_MAX:.0%})",
+            f"FMR two clips: opening area -{self.fmr_two_clip_opening_reduction:.1%} (up to {CABALLERO_OPENING_REDUCTION_MAX_TWO_CLIPS:.0%}), AP diameter -{self.fmr_two_clip_ap_reduction:.1%} (up to {CABALLERO_AP_SHRINK_MAX:.0%})",
         ]
         return "\n".join(lines)
 
@@ -319,4 +323,3 @@ if __name__ == "__main__":  # pragma: no cover
     print("re-fitted:", f"a_sys={fitted.systolic_zone_per_arm:.3f}", f"a_dia={fitted.diastolic_zone_per_arm:.3f}")
     print("spacers:", {k: round(v, 2) for k, v in calibrate_spacers(fitted).items()}, "reductions:", {k: round(v, 3) for k, v in spacer_fit_reductions(fitted).items()})
     print(calibration_report().format())
-    _ = CABALLERO_AP_SHRINK_MAX, CABALLERO_OPENING_REDUCTION_MAX_TWO_CLIPS

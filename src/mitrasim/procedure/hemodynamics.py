@@ -130,9 +130,9 @@ def simulate_states(
     # one engine batch per preset (and, where a warm start is missing or not finite, a cold one)
     for preset, hot in dict.fromkeys((p, bool(w) and initial_state is not None) for p, w in zip(presets, warm)):
         idx = np.flatnonzero((names == preset) & (warm == hot if initial_state is not None else True))
-        ov = [overrides[i] for i in idx]
+        ov = [overrides[int(i)] for i in idx]
         ov_arg = None if not any(ov) else ov
-        init = initial_state[idx] if hot else None
+        init = initial_state[idx] if hot and initial_state is not None else None
         res = simulate(
             preset, ov_arg, eroa_cm2=eroa[idx], mva_cm2=fwd[idx], hr_bpm=hr[idx],
             waveforms=waveforms, initial_state=init, settings=settings,

@@ -24,10 +24,10 @@ lower the regurgitant volume for the same valve (tested).
 The valve itself changes too: an unloaded, smaller LV tethers less, so the
 *functional* coaptation gap narrows, while a flail or prolapse does not
 (Michigan series, Am J Cardiol 1995, 46 patients, conscious-sedation vs GA
-TEE: functional-MR vena contracta 1.10 → 0.79 cm, flail 1.10 → 1.04 cm, not
-significant).  With the gap proportional to the vena-contracta width,
+TEE: functional-MR vena contracta :data:`VENA_CONTRACTA_FMR_CM` awake and under GA,
+flail unchanged).  With the gap proportional to the vena-contracta width,
 
-    g_fun,GA = s_GA · g_fun,   s_GA = 0.79 / 1.10   (:data:`FUNCTIONAL_GAP_SCALE_GA`),
+    g_fun,GA = s_GA · g_fun,   s_GA = VC_GA / VC_awake   (:data:`FUNCTIONAL_GAP_SCALE_GA`),
 
 degenerative gaps unchanged (:func:`valve_in_state`).
 
@@ -104,8 +104,9 @@ citations.register(
     "michigan1995_ga_fmr",
     "Accuracy of intraoperative transesophageal echocardiography for estimating the severity of functional "
     "mitral regurgitation. Am J Cardiol 76(7):508-512 (1995), University of Michigan [authors to add].",
-    note="Conscious sedation vs general anaesthesia TEE: vena contracta 1.10 -> 0.79 cm and jet area 10.0 -> 5.7 cm2 "
-    "in functional MR (p < 0.001); unchanged in leaflet flail (1.10 -> 1.04 cm).",
+    note="Conscious sedation vs general anaesthesia TEE: vena contracta in functional MR "
+    "(mitrasim.procedure.loading.VENA_CONTRACTA_FMR_CM) and jet area 10.0 -> 5.7 cm2 (p < 0.001); "
+    "unchanged in leaflet flail (1.10 -> 1.04 cm).",
 )
 
 VENA_CONTRACTA_FMR_CM = {"awake": 1.10, "anaesthesia": 0.79}

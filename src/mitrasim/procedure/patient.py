@@ -44,6 +44,8 @@ def _cached(case_json: str, n_ensemble: int, seed: int) -> Calibration:
     base = dict(case.patient.overrides)
     base.setdefault("eroa_cm2", float(valve.eroa_cm2))
     base.setdefault("mva_cm2", float(forward_effective_area_cm2(valve.mva_cm2)))
+    if case.measurements is None:  # calibrate_case checked it; the JSON round trip keeps it
+        raise InputError("measurements", None, "a measurements: block in the case to calibrate to")
     cal = calibrate_measurements(case.measurements, case.patient.preset, base, hr_bpm=case.patient.hr_bpm, n_ensemble=n_ensemble, seed=seed)
     if not cal.converged:
         raise InputError("measurements", "(the whole block)", "measurements the circulation model can fit", f"calibration {cal.message}")

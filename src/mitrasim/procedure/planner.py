@@ -381,9 +381,9 @@ def plan_case(
     order = sorted(range(n), key=lambda i: _key(outs[i], R.target_residual_grade, marg[i]))
     ranked = [outs[i] for i in order]
     best = ranked[0]
-    for r, p in enumerate(ranked):
-        p.rank = r + 1
-        p.why_lost = None if r == 0 else _why_lost(p, best, R.target_residual_grade)
+    for r, out in enumerate(ranked):
+        out.rank = r + 1
+        out.why_lost = None if r == 0 else _why_lost(out, best, R.target_residual_grade)
     verdicts = _verdicts(ranked, R, base)
     return PlanResult(
         name=s.name, baseline=base, plans=ranked, verdicts=verdicts, rules=R, n_evaluated=n,

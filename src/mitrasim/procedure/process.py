@@ -62,7 +62,7 @@ from mitrasim.echo.synthetic import EchoMeasurements
 from mitrasim.errors import InputError
 from mitrasim.procedure import calibration as _cal
 from mitrasim.procedure import oplog, steps
-from mitrasim.procedure.hemodynamics import BatchHemo, grade_states, label, simulate_states
+from mitrasim.procedure.hemodynamics import BatchHemo, grade_states, label, simulate_states, steady_ok
 from mitrasim.procedure.oplog import ClipStep, scallop_label
 from mitrasim.procedure.risks import DEFAULT_RATES, N_DRAWS, PATIENT_EVENTS, ComplicationRates, PatientRisk, draw_uniforms
 from mitrasim.procedure.rules import DEFAULT_RULES, Rules, rules_from_case
@@ -504,6 +504,12 @@ def run_procedures(
             raise InputError("cases", [], "at least one case")
         cd = _cal.FORWARD_DISCHARGE_COEFF if forward_discharge_coeff is None else float(forward_discharge_coeff)
         pa_ = run_procedure_arrays(setups, seed=seed, rates=rates, forward_discharge_coeff=cd, settings=settings, loading=loading)
+        for s, ok in zip(setups, steady_ok(pa_.baseline)):
+            if not ok:  # a baseline with no steady beat has no MR grade to judge the indication on, nor a result
+                raise InputError(
+                    "baseline", f"{s.name}: no steady state", "a circulation the engine brings to a periodic steady state",
+                    "check the case's patient.overrides and measurements",
+                )
         notes = [check_indication(s.name, int(d), research_below_indication) for s, d in zip(setups, pa_.baseline_decision)]
         etiol = [s.etiology for s in setups]
         eb, gb, _ = grade_states(pa_.baseline, etiol)

@@ -33,9 +33,10 @@ __all__ = ["Rules", "DEFAULT_RULES", "rules_from_case", "rules_from_protocol"]
 
 citations.register(
     "clinical_reference_stop_rules",
-    "mitrasim clinical reference (shared/reference/clinical.md), 'The procedure and the valve area': do not "
-    "release a clip that leaves the mean gradient >= 5 mmHg; abort above 8 mmHg; add a clip while residual "
-    "MR stays above 1+, the gradient stays < 5 mmHg and the valve area >= 1.5 cm2 [check].",
+    "mitrasim clinical reference (shared/reference/clinical.md), 'The procedure and the valve area': the "
+    "release, abort and add-a-clip limits on the mean gradient, the valve area and the residual MR grade [check].",
+    note="The limits are the defaults of mitrasim.protocol.Protocol (max_gradient_mmhg, "
+    "abort_gradient_mmhg, min_mva_cm2, target_residual_grade).",
 )
 
 

@@ -52,8 +52,8 @@ coaptation line) acts on the baseline profiles ``g`` (systolic gap) and ``w``
    area than a clip of the same width, and the wider PASCAL (larger spacer)
    reduces the area less than PASCAL Ace (Paukovitsch et al. 2024).
 5. **Annulus.**  Pulling the leaflets together shortens the antero-posterior
-   diameter by ``ε = μ_MAC · min(ε_max, k_AP · Σ_k W_k)``, ``ε_max = 0.28``
-   (Caballero et al. 2020 upper bound), ``μ_MAC`` the share of that shortening a
+   diameter by ``ε = μ_MAC · min(ε_max, k_AP · Σ_k W_k)``, ``ε_max`` Caballero et al.
+   2020's upper bound (:data:`CABALLERO_AP_SHRINK_MAX`), ``μ_MAC`` the share of that shortening a
    calcified annulus still allows (:data:`MAC_ANNULAR_FACTOR`).  The diastolic
    opening scales with ``D_AP``, so ``w ← (1 − ε) w``; the *functional*
    coaptation gap closes by ``β·ε·D_AP``: ``g_fun ← max(0, g_fun − β ε D_AP)``;
@@ -109,8 +109,9 @@ citations.register(
     "Caballero A et al. Patient-specific fluid-structure interaction simulation of MitraClip "
     "repair in functional mitral regurgitation. Front Physiol 11:432 (2020).",
     doi="10.3389/fphys.2020.00432",
-    note="Clips reduced the anatomic regurgitant orifice area by up to 52% (one clip), the anatomic "
-    "opening area by up to 71% (two clips) and the antero-posterior annulus diameter by up to 28%.",
+    note="Upper bounds of the anatomic regurgitant orifice area reduction (one clip), the anatomic opening "
+    "area reduction (two clips) and the antero-posterior annulus shortening: the CABALLERO_* constants "
+    "of mitrasim.valve.clip.",
 )
 
 citations.register(
@@ -118,8 +119,9 @@ citations.register(
     "Paukovitsch M et al. Effect of a smaller spacer in the PASCAL Ace on residual mitral valve orifice "
     "area. Clin Res Cardiol (2024), doi 10.1007/s00392-023-02368-0.",
     doi="10.1007/s00392-023-02368-0",
-    note="Functional MR, one device in A2/P2, 3D-TEE planimetry: relative MVOA reduction -45.9 +/- 7.6% "
-    "with PASCAL (P10) vs -56.3 +/- 7.0% with PASCAL Ace; more indirect annuloplasty with Ace.",
+    note="Functional MR, one device in A2/P2, 3D-TEE planimetry: relative MVOA reduction with PASCAL (P10) "
+    "vs PASCAL Ace (mitrasim.valve.clip.PAUKOVITSCH_MVA_REDUCTION; SDs 7.6 and 7.0 points); more indirect "
+    "annuloplasty with Ace.",
 )
 
 PAUKOVITSCH_MVA_REDUCTION = {"PASCAL": 0.459, "PASCAL Ace": 0.563}
@@ -146,11 +148,11 @@ class ClipModelParams:
 
     ``systolic_zone_per_arm`` (a_sys) and ``diastolic_zone_per_arm`` (a_dia) are
     calibrated (:func:`mitrasim.procedure.clip_calibration.calibrate_clip_model`).
-    ``ap_shrink_per_mm`` (k_AP): 1.25%/mm of total clip width, i.e. about 5% for
-    one 4-mm clip, reaching the 28% bound with 22 mm of clips (model choice).
-    ``functional_gap_closure`` (β) = 0.5: half of the septal-lateral shortening
-    closes the coaptation gap (model choice).  ``slack_reference`` (σ_ref) = 1.1:
-    normal leaflets (A2 24 + P2 13 mm over AP 33 mm) have σ ≈ 1.
+    ``ap_shrink_per_mm`` (k_AP): relative AP shortening per mm of total device width,
+    capped at ``ap_shrink_max`` (:data:`CABALLERO_AP_SHRINK_MAX`) (model choice).
+    ``functional_gap_closure`` (β): the share of the AP shortening that closes the
+    functional coaptation gap (model choice).  ``slack_reference`` (σ_ref): chosen so
+    that normal leaflets (A2 24 + P2 13 mm over AP 33 mm) have σ ≈ 1.
     """
 
     systolic_zone_per_arm: float = 0.471
@@ -356,8 +358,8 @@ def _site_of_valve(valve: ValveModel, m: int) -> _Site:
 def clipped_profiles(
     valve: ValveModel,
     positions_mm: np.ndarray,
-    widths_mm: np.ndarray,
-    arm_lengths_mm: np.ndarray,
+    widths_mm: np.ndarray | float,
+    arm_lengths_mm: np.ndarray | float,
     params: ClipModelParams = DEFAULT_CLIP_PARAMS,
     spacers_mm: np.ndarray | float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -403,8 +405,8 @@ def clipped_profiles_rows(
 def evaluate_plans(
     valve: ValveModel,
     positions_mm: np.ndarray,
-    widths_mm: np.ndarray,
-    arm_lengths_mm: np.ndarray,
+    widths_mm: np.ndarray | float,
+    arm_lengths_mm: np.ndarray | float,
     params: ClipModelParams = DEFAULT_CLIP_PARAMS,
     spacers_mm: np.ndarray | float = 0.0,
 ) -> PlanAreas:

@@ -92,8 +92,8 @@ citations.register(
     "flachskampf1990",
     "Flachskampf FA, Weyman AE, Guerrero JL, Thomas JD. Influence of orifice geometry and flow rate "
     "on effective valve area: an in vitro study. J Am Coll Cardiol 15(5):1173-1180 (1990).",
-    note="Discharge coefficients 0.675-0.93; lower for elliptic (5:1) than round orifices "
-    "(-5.5%), higher with a nozzle-like inlet (0.81-0.93).",
+    note="Discharge coefficients over mitrasim.procedure.calibration.FIT_RANGE; lower for elliptic (5:1) than "
+    "round orifices (-5.5%), higher with a nozzle-like inlet (0.81-0.93).",
 )
 citations.register(
     "maisano1999",
@@ -208,7 +208,7 @@ class ValveModel:
 
     @property
     def anatomic_regurgitant_area_cm2(self) -> float:
-        return area_cm2(self.gap_mm, self.ds_mm)
+        return float(area_cm2(self.gap_mm, self.ds_mm))
 
     @property
     def eroa_cm2(self) -> float:
@@ -216,7 +216,7 @@ class ValveModel:
 
     @property
     def mva_cm2(self) -> float:
-        return area_cm2(self.opening_mm, self.ds_mm)
+        return float(area_cm2(self.opening_mm, self.ds_mm))
 
     def index_of(self, s_mm: float | np.ndarray) -> np.ndarray:
         """Grid index of the cell containing ``s_mm`` (clipped to the line)."""
@@ -248,7 +248,7 @@ def segment_edges_mm(length_mm: float, fractions: Sequence[float] = SEGMENT_FRAC
 def segment_of_mm(s_mm: float, length_mm: float) -> int:
     """Segment index (0, 1, 2) of position ``s_mm``."""
     e = segment_edges_mm(length_mm)
-    return int(min(2, max(0, np.searchsorted(e, s_mm, side="right") - 1)))
+    return min(2, max(0, int(np.searchsorted(e, s_mm, side="right")) - 1))
 
 
 def scallop_span_mm(names: Sequence[str], length_mm: float) -> tuple[float, float]:
@@ -258,13 +258,13 @@ def scallop_span_mm(names: Sequence[str], length_mm: float) -> tuple[float, floa
     return e[min(idx)], e[max(idx) + 1]
 
 
-def lesion_bump_mm(s_mm: np.ndarray, center_mm: float, width_mm: float, gap_mm: float, exponent: float) -> np.ndarray:
+def lesion_bump_mm(s_mm: np.ndarray, center_mm: float | np.ndarray, width_mm: float | np.ndarray, gap_mm: float, exponent: float | np.ndarray) -> np.ndarray:
     """``gap · (1 − |x|^p)^(1/2)`` for ``|x| < 1``, ``x = (s − c)/(width/2)``, else 0."""
     x = np.abs((s_mm - center_mm) / (0.5 * width_mm))
     return gap_mm * np.sqrt(np.clip(1.0 - x**exponent, 0.0, None))
 
 
-def elliptic_opening_mm(s_mm: np.ndarray, length_mm: float, ap_diameter_mm: float) -> np.ndarray:
+def elliptic_opening_mm(s_mm: np.ndarray, length_mm: float | np.ndarray, ap_diameter_mm: float | np.ndarray) -> np.ndarray:
     """``F_OPEN · D_AP · (1 − x²)^(1/2)``, ``x = 2s/L − 1``: the unclipped diastolic opening."""
     x = 2.0 * s_mm / length_mm - 1.0
     return F_OPEN * ap_diameter_mm * np.sqrt(np.clip(1.0 - x * x, 0.0, None))

@@ -1,0 +1,62 @@
+"""Trials on Dask (issue 19, goal 5): wall time with 1 and 2 local workers, the adaptive task sizes,
+and the projection the trial report makes (:mod:`mitrasim.cohort.scaling`) from the measured chunks.
+
+    PYTHONPATH=src python benchmarks/cluster.py --n 40000 --chunk 1000 --workers 1,2
+
+Prints one line per run and the projection of the last run; paste into benchmarks/RESULTS.md with
+the machine, the load average and the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from mitrasim.cohort.scaling import throughput
+from mitrasim.cohort.trial import parse_trial, run_trial
+
+
+def _trial(n: int, chunk: int, population: str):
+    return parse_trial({
+        "name": f"cluster_{n}", "population": population, "n_patients": n, "seed": 20240601, "chunk_size": chunk,
+        "arms": [{"name": "le2", "strategy": {"stop_rule": "mr_le_2plus", "max_clips": 2}}],
+    })  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=40_000)
+    ap.add_argument("--chunk", type=int, default=1000)
+    ap.add_argument("--workers", default="1,2", help="comma-separated Dask worker counts, run in this order")
+    ap.add_argument("--population", default="tvt_mixed")
+    a = ap.parse_args()
+    os.environ.setdefault("MITRASIM_THREADS", "1")
+    trial = _trial(a.n, a.chunk, a.population)
+    tmp = Path(tempfile.mkdtemp())
+    walls: dict[int, float] = {}
+    man = {}
+    for w in (int(x) for x in a.workers.split(",")):
+        out = tmp / f"w{w}"
+        t0 = time.perf_counter()
+        r = run_trial(trial, out, dask_local=w, progress=False)
+        walls[w] = time.perf_counter() - t0
+        man = json.loads((out / "manifest.json").read_text())
+        run = r["run"]
+        print(f"dask {w} worker(s): {walls[w]:.1f} s, {a.n / walls[w]:,.0f} patients/s; tasks {run['tasks']} "
+              f"(chunks per task {run['chunks_per_task']}); scheduler round trip {1000 * run['task_overhead_s']:.1f} ms; "
+              f"client {1000 * run['client_s_per_chunk']:.1f} ms per chunk", flush=True)  # fmt: skip
+    if 1 in walls and 2 in walls:
+        print(f"1 -> 2 workers: {walls[1] / walls[2]:.2f}x")
+    tp = throughput(man)
+    if tp is not None:
+        print(f"last run: {tp.patients_per_s_per_core:.1f} patients/s per core (median chunk), warm-up {tp.warmup_s:.1f} s")
+        for p in tp.projections:
+            print(f"  projected {p['patients']:,} patients on {p['cores']} cores: {p['wall_s']:,.0f} s")
+
+
+if __name__ == "__main__":
+    main()
