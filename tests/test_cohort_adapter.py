@@ -87,8 +87,14 @@ def test_engine_mapping_fits_lvef_and_lvedv_within_the_measurement_sd(results):
     assert ok.any()
     sd_ef = METHODS["lvef_pct"]["echo_2d"].sd
     sd_edv = METHODS["lvedv_ml"]["echo_2d"].sd * pts.column("lvedv_ml").to_numpy()
-    assert np.all(np.abs(ef_s - ef_t)[ok] <= FIT_WITHIN_SD * sd_ef + 1e-9)
-    assert np.all(np.abs(edv_s - edv_t)[ok] <= FIT_WITHIN_SD * sd_edv[ok] + 1e-9)
+    # The flag is set on the fit's own steady beat; the row reports the procedure's baseline beat, run
+    # again to the same steady-state tolerance.  Each is within tol/(1 − ρ) mL of the periodic orbit
+    # (a volume state changes < tol mL over the last beat; the beat map contracts by ρ ≈ 0.87 per beat,
+    # its leading eigenvalue, benchmarks/RESULTS.md), so the two may differ by twice that.
+    eps_ml = 2.0 * FAST.tol / (1.0 - 0.87)
+    eps_ef = 100.0 * eps_ml * (1.0 / edv_t + sv_t / edv_t**2)
+    assert np.all((np.abs(ef_s - ef_t) - FIT_WITHIN_SD * sd_ef - eps_ef)[ok] <= 0)
+    assert np.all((np.abs(edv_s - edv_t) - FIT_WITHIN_SD * sd_edv - eps_ml)[ok] <= 0)
 
 
 def test_echo_volumes_are_fitted_as_cmr_equivalent_volumes():
