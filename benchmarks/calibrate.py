@@ -26,7 +26,9 @@ def speed() -> None:
     from mitrasim.case import load_case
 
     case = load_case(ROOT / "examples" / "coapt_secondary.yaml")
-    run = lambda: calibrate_measurements(case.measurements, case.patient.preset, {"eroa_cm2": 0.41}, hr_bpm=75, n_ensemble=64)
+    def run():
+        return calibrate_measurements(case.measurements, case.patient.preset, {"eroa_cm2": 0.41}, hr_bpm=75, n_ensemble=64)
+
     run()
     times = []
     for _ in range(5):

@@ -131,7 +131,7 @@ def test_case_file_measurement_errors_name_the_case_path():
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_every_example_has_measurements_and_is_calibrated(path):
-    from mitrasim.calibrate.case import calibrate_case, calibrated_overrides
+    from mitrasim.procedure.patient import calibrate_case, calibrated_overrides
     from mitrasim.case import load_case
     from mitrasim.procedure.process import setup_from_case
 
@@ -146,7 +146,8 @@ def test_every_example_has_measurements_and_is_calibrated(path):
 
 
 def test_cli_calibrate_json_and_bad_input_exit_2(tmp_path):
-    run = lambda *a: subprocess.run([sys.executable, "-m", "mitrasim", "calibrate", *a], capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"})
+    def run(*a):
+        return subprocess.run([sys.executable, "-m", "mitrasim", "calibrate", *a], capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"})
     r = run("examples/coapt_secondary.yaml", "--json", "--ensemble", "16")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
@@ -158,7 +159,7 @@ def test_cli_calibrate_json_and_bad_input_exit_2(tmp_path):
 
 
 def test_procedure_on_the_calibrated_patient_carries_intervals():
-    from mitrasim.calibrate.case import PLAN_QUANTITIES, procedure_intervals
+    from mitrasim.procedure.intervals import PLAN_QUANTITIES, procedure_intervals
     from mitrasim.case import load_case
 
     r = procedure_intervals(load_case(ROOT / "examples" / "p2_flail.yaml"), n_ensemble=24)

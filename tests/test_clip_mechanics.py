@@ -14,7 +14,7 @@ from mitrasim.devices import DEFAULT_CATALOGUE
 from mitrasim.devices.grasp import grasp_arrays
 from mitrasim.errors import InputError
 from mitrasim.valve import apply_clips, build_valve, evaluate_plans
-from mitrasim.valve.calibration import FMR_CASE, _valve, calibrate_spacers, central_mva_reduction
+from mitrasim.procedure.clip_calibration import FMR_CASE, _valve, calibrate_spacers, central_mva_reduction
 from mitrasim.valve.clip import DEFAULT_CLIP_PARAMS, PAUKOVITSCH_MVA_REDUCTION
 from mitrasim.valve.geometry import LESION_KIND_CODE
 

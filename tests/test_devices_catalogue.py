@@ -104,7 +104,7 @@ def test_batched_device_choice_equals_the_scalar_rule():
     from mitrasim.case import ValveSpec
     from mitrasim.procedure.batched import choose_devices
     from mitrasim.valve import apply_clips, valve_from_spec
-    from mitrasim.valve.calibration import REPRESENTATIVE_VALVES
+    from mitrasim.procedure.clip_calibration import REPRESENTATIVE_VALVES
     from mitrasim.valve.clip import ValveRows
 
     valves = [valve_from_spec(ValveSpec.model_validate(v)) for v in REPRESENTATIVE_VALVES.values()]

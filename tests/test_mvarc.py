@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from mitrasim.echo.stenosis import evaluate_mvarc
-from mitrasim.mvarc import MVARCEvents, evaluate_endpoints, events_from_complications, events_from_names
+from mitrasim.echo.mvarc import MVARCEvents, evaluate_endpoints, events_from_complications, events_from_names
 
 GOOD_ECHO = evaluate_mvarc("4+", "1+", eoa_after_cm2=2.5, mean_gradient_after_mmhg=3.0)
 NONE = events_from_names(["none"])

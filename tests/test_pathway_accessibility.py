@@ -59,8 +59,12 @@ def test_structure_language_headings_and_text_alternatives(lang):
 
 def test_large_print_is_larger_on_screen_and_in_print():
     normal, large = _html("en"), _html("en", large_print=True)
-    screen = lambda h: float(re.search(r"html \{ font-size: ([\d.]+)px", h).group(1))
-    printed = lambda h: float(re.search(r"@media print \{\s*html \{ font-size: ([\d.]+)pt", h).group(1))
+    def screen(h: str) -> float:
+        return float(re.search(r"html \{ font-size: ([\d.]+)px", h).group(1))
+
+    def printed(h: str) -> float:
+        return float(re.search(r"@media print \{\s*html \{ font-size: ([\d.]+)pt", h).group(1))
+
     assert screen(large) / screen(normal) >= 1.25 and printed(large) >= 16  # RNIB: large print is 16 pt or more
 
 

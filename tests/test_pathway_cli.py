@@ -167,7 +167,7 @@ def test_careplan_from_a_case_file_runs_the_procedure(tmp_path):
     """`--case CASE.yaml` (a case, not a result): the clinician's report shows the simulated valve; the guide does not."""
     from pathlib import Path
 
-    from mitrasim.pathway.outcome import load_case_or_outcome
+    from mitrasim.case_outcome import load_case_or_outcome
 
     case = Path(__file__).resolve().parents[1] / "examples" / "p2_flail.yaml"
     out = load_case_or_outcome(case)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from mitrasim.cohort.mapping import ECHO_2D_EDV_BIAS_ML
-from mitrasim.physiology import calibration as cal
+from mitrasim.calibrate import presets as cal
 from mitrasim.physiology.parameter_sets import (
     REGAZZONI2022,
     REGAZZONI2022_NORMAL,

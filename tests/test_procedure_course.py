@@ -87,7 +87,7 @@ def test_longer_procedures_raise_stroke_and_death_odds_in_proportion(base):
     c.accessed[:] = True
     c.minutes[:] = [REFERENCE_MINUTES, 2 * REFERENCE_MINUTES]
     # the probabilities the step uses, read back through draws just below and above them
-    from mitrasim.procedure.risks import course_multiplier
+    from mitrasim.procedure.timing import course_multiplier
 
     t = course_multiplier(c.minutes)
     assert t.tolist() == [1.0, 2.0]

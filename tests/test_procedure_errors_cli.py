@@ -120,12 +120,12 @@ def test_cli_procedure_text():
 def test_demo_runs_the_pipeline():
     from rich.console import Console
 
-    from mitrasim.procedure.demo import demo_case, run_demo
+    from mitrasim.demo import demo_case, run_demo
 
     buf = io.StringIO()
     out = run_demo(Console(file=buf, width=140))
     text = buf.getvalue()
-    assert "Plan:" in text and "Procedure" in text and "Before / after" in text and "not a medical device" in text
+    assert "4. Plan:" in text and "5. Procedure:" in text and "Before / after" in text and "not a medical device" in text
     assert out["procedure"].n_clips >= 1
     # the packaged copy is the shipped example
     from mitrasim.case import load_case

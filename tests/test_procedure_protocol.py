@@ -15,7 +15,7 @@ from _procedure_shared import EXAMPLES, NAMES, case
 from mitrasim.errors import InputError
 from mitrasim.procedure import ComplicationRates, Rules, setup_from_case, steps
 from mitrasim.procedure.codes import Outcome, Refusal
-from mitrasim.procedure.protocol import Protocol, check_protocol, compare_text, number_text
+from mitrasim.protocol import Protocol, check_protocol, compare_text, number_text
 from mitrasim.procedure.risks import N_DRAWS
 from test_procedure_steps import _course, _ctx, _hemo, _round
 
@@ -138,7 +138,7 @@ def _apply(s, decision, grad, mva, n=1, **rules):
 
 @pytest.mark.parametrize("target,dec,stops", [("0", 1, False), ("1+", 1, True), ("1+", 2, False), ("2+", 2, True), ("0", 0, True)])
 def test_target_grade(base, target, dec, stops):
-    from mitrasim.procedure.protocol import grade_of
+    from mitrasim.protocol import grade_of
 
     c, nxt = _apply(base, [dec], [2.0], [3.0], target_residual_grade=grade_of(target))
     assert nxt[0] == (not stops)

@@ -11,7 +11,7 @@ import pytest
 
 from _procedure_shared import case
 from mitrasim.errors import InputError
-from mitrasim.physiology.loading import (
+from mitrasim.procedure.loading import (
     ANAESTHESIA_CHANGE,
     FUNCTIONAL_GAP_SCALE,
     loading_arrays,
@@ -23,8 +23,8 @@ from mitrasim.physiology.simulation import SolverSettings
 from mitrasim.procedure.calibration import FORWARD_DISCHARGE_COEFF
 from mitrasim.procedure.hemodynamics import echo_arrays, grade_arrays, simulate_states
 from mitrasim.procedure.process import run_procedure_arrays, setup_from_case
-from mitrasim.procedure.protocol import DEFAULT_PROTOCOL, check_protocol
-from mitrasim.valve.calibration import _valve
+from mitrasim.protocol import DEFAULT_PROTOCOL, check_protocol
+from mitrasim.procedure.clip_calibration import _valve
 
 FAST = SolverSettings(dt_max_s=4e-3, tol=1e-2)
 RESTORED = "anaesthesia_restored_afterload"

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from mitrasim.case import ValveSpec
 from mitrasim.valve import apply_clips, build_valve, evaluate_plans, fit_to_measured, valve_from_spec
-from mitrasim.valve.calibration import FMR_CASE, REPRESENTATIVE_VALVES, greedy_plan, calibrate_clip_model, calibration_report
+from mitrasim.procedure.clip_calibration import FMR_CASE, REPRESENTATIVE_VALVES, greedy_plan, calibrate_clip_model, calibration_report
 from mitrasim.valve.clip import DEFAULT_CLIP_PARAMS
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -5,11 +5,11 @@ import pytest
 
 from mitrasim.devices.variability import GRASP_DEPTH_LOSS_MAX, PLACEMENT_SD_MM, grasp_depth_factor, normals, patient_keys, placement_error_mm
 from mitrasim.errors import InputError
-from mitrasim.physiology.loading import FUNCTIONAL_GAP_SCALE_GA, loading_arrays, loading_overrides, valve_in_state
+from mitrasim.procedure.loading import FUNCTIONAL_GAP_SCALE_GA, loading_arrays, loading_overrides, valve_in_state
 from mitrasim.procedure.calibration import FORWARD_DISCHARGE_COEFF
 from mitrasim.procedure.hemodynamics import echo_arrays, simulate_states
 from mitrasim.procedure.readings import READING_VARIABILITY, read_echo
-from mitrasim.valve.calibration import _valve
+from mitrasim.procedure.clip_calibration import _valve
 
 
 def test_draws_are_a_function_of_key_and_counters_only():

@@ -61,7 +61,7 @@ def _plan(p: Any) -> dict[str, Any]:
 
 def _valve_model() -> dict[str, dict[str, Any]]:
     """The valve model alone (no engine): the clip-model calibration's typical plan per example."""
-    from mitrasim.valve.calibration import calibration_report
+    from mitrasim.procedure.clip_calibration import calibration_report
 
     return {
         r["case"]: {"devices": list(r["devices"]), "positions_mm": r["positions_mm"], "eroa_before_cm2": r["eroa_before"],

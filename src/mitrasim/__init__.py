@@ -5,10 +5,7 @@ Research and education only: not a medical device.
 
 __version__ = "0.3.0"
 
-DISCLAIMER = (
-    "mitrasim is a research and education tool, not a medical device: its results are model "
-    "predictions, not a diagnosis or a treatment recommendation for any person."
-)
+from mitrasim.disclaimer import DISCLAIMER  # noqa: F401  (its own module: importing it loads nothing else)
 
 
 def __getattr__(name: str):

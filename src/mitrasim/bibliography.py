@@ -4,9 +4,18 @@ Module-specific sources are registered next to the numbers that use them; a sour
 several areas rely on (a trial, a registry) lives here so that it is registered exactly once.
 """
 
-from mitrasim import citations
+from typing import Any
 
-citations.register(
+#: The shared sources as :func:`mitrasim.citations.register` arguments; :mod:`mitrasim.citations`
+#: registers them when it loads (this module imports nothing, so the two make no import cycle).
+SHARED: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+
+def _shared(*args: Any, **kwargs: Any) -> None:
+    SHARED.append((args, kwargs))
+
+
+_shared(
     "feldman2011_everest2",
     "Feldman T et al. Percutaneous repair or surgery for mitral regurgitation (EVEREST II). "
     "N Engl J Med 364:1395-1406 (2011).",
@@ -14,7 +23,7 @@ citations.register(
     "depth > 11 mm, coaptation length < 2 mm, severe calcification in the grasping zone, cleft.",
 )
 
-citations.register(
+_shared(
     "sorajja2017_tvt",
     "Sorajja P, Vemulapalli S, Feldman T, et al. Outcomes With Transcatheter Mitral Valve Repair in "
     "the United States: An STS/ACC TVT Registry Report. J Am Coll Cardiol 70:2315-2327 (2017).",
@@ -22,7 +31,7 @@ citations.register(
     "mitrasim.cohort.outcomes.TVT_MORTALITY_1Y, TVT_MORTALITY_1Y_OVERALL and TVT_HFH_1Y_OVERALL (clinical.md).",
 )
 
-citations.register(
+_shared(
     "stone2018_coapt",
     "Stone GW, Lindenfeld J, Abraham WT, et al. Transcatheter Mitral-Valve Repair in Patients with Heart "
     "Failure (COAPT). N Engl J Med 379:2307-2318 (2018).",

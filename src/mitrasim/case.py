@@ -24,7 +24,7 @@ from mitrasim.devices.catalogue import DEFAULT_CATALOGUE, max_grasp_reach_mm
 from mitrasim.echo.schema import EchoInput
 from mitrasim.errors import InputError, from_validation_error
 from mitrasim.files import read_text
-from mitrasim.procedure.protocol import Protocol
+from mitrasim.protocol import Protocol
 from mitrasim.ranges import RANGES
 from mitrasim.valve.geometry import lesion_extent_mm, line_length_mm, scallop_span_mm
 
@@ -138,7 +138,7 @@ class PlannedClip(_Model):
 
 
 class ProcedureRules(Protocol):
-    """The ``procedure:`` section: the operator's :class:`~mitrasim.procedure.protocol.Protocol`
+    """The ``procedure:`` section: the operator's :class:`~mitrasim.protocol.Protocol`
     (one schema with the trials and the web; its ranges are defined there) and planned ``clips``."""
 
     clips: list[PlannedClip] = Field(default_factory=list, max_length=6)

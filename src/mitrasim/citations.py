@@ -20,14 +20,16 @@ command line that wants to print everything it touched.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = [
     "Source", "Collected", "register", "get", "cite", "collect", "used", "reset_used", "all_sources",
-    "format_list",
+    "format_list", "stamped",
 ]
 
 
@@ -112,6 +114,27 @@ def collect() -> Iterator[Collected]:
         _OPEN.reset(token)
 
 
+def stamped(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator: run ``fn`` inside :func:`collect` and set its result's ``citations`` to the keys it cited.
+
+    >>> @stamped
+    ... def f():
+    ...     cite("mitrasim")
+    ...     return type("R", (), {})()
+    >>> f().citations
+    ['mitrasim']
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with collect() as c:
+            res = fn(*args, **kwargs)
+        res.citations = c.keys
+        return res
+
+    return wrapper
+
+
 def used() -> list[Source]:
     return [_REGISTRY[k] for k in _USED]
 
@@ -140,5 +163,8 @@ register(
 )
 
 
-# Shared sources (cited by several areas) are registered once, in bibliography.py.
-from mitrasim import bibliography as _bibliography  # noqa: E402,F401
+# Shared sources (cited by several areas) are listed once, in bibliography.py, and registered here.
+from mitrasim.bibliography import SHARED as _SHARED  # noqa: E402
+
+for _args, _kwargs in _SHARED:
+    register(*_args, **_kwargs)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import importlib
 import sys
 
-import click
 import typer
 from typer._click import exceptions as _tclick
+from typer._click.core import Context
 from typer.core import TyperGroup
 
 from mitrasim.errors import InputError
@@ -24,9 +24,9 @@ from mitrasim.errors import InputError
 #: their command runs (or for ``--help``), so ``mitrasim simulate`` does not pay for the web server's
 #: or the care plan's imports.
 COMMANDS: dict[str, str] = {
-    "demo": "mitrasim.physiology.commands",
+    "demo": "mitrasim.demo",
     "simulate": "mitrasim.physiology.commands",
-    "calibrate": "mitrasim.calibrate.commands",
+    "calibrate": "mitrasim.procedure.calibrate_commands",
     "grade": "mitrasim.echo.commands",
     "mvarc": "mitrasim.echo.commands",
     "echo-thresholds": "mitrasim.echo.commands",
@@ -43,10 +43,10 @@ COMMANDS: dict[str, str] = {
 class _LazyGroup(TyperGroup):
     """A command group that imports a command's module when the command is needed."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Context) -> list[str]:
         return list(COMMANDS)
 
-    def get_command(self, ctx: click.Context, name: str):
+    def get_command(self, ctx: Context, name: str):
         module = COMMANDS.get(name)
         if module is None:
             return None
@@ -83,12 +83,13 @@ def _main_callback(
     """mitrasim: mitral regurgitation and TEER, from pressures and flows to the patient's way home."""
 
 
-# typer vendors its own click: accept both its and click's exception classes.
-_USAGE_ERRORS = (click.UsageError, _tclick.UsageError)
-_CLICK_ERRORS = (click.ClickException, _tclick.ClickException)
-_ABORTS = (click.exceptions.Abort, typer.Abort)
-_EXITS = (click.exceptions.Exit, typer.Exit)
-_NO_ARGS = (_tclick.NoArgsIsHelpError, getattr(click.exceptions, "NoArgsIsHelpError", _tclick.NoArgsIsHelpError))
+# typer (>= 0.2x) vendors its own click as ``typer._click`` and no longer installs ``click``: the CLI uses
+# typer's exception classes only, so it runs where ``click`` is absent.
+_USAGE_ERRORS = (_tclick.UsageError,)
+_CLICK_ERRORS = (_tclick.ClickException,)
+_ABORTS = (typer.Abort,)
+_EXITS = (typer.Exit,)
+_NO_ARGS = (_tclick.NoArgsIsHelpError,)
 
 EXIT_INPUT = 2
 """Exit code of every refused input (and of a result that is not a number), as click's usage errors."""

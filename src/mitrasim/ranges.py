@@ -32,7 +32,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from mitrasim.errors import InputError
+from mitrasim.input_error import InputError
 
 __all__ = ["Range", "DateRange", "CARE_DATES", "RANGES", "PHYSIOLOGICAL", "get", "check", "result_flags", "PLACEHOLDER_ABS"]
 

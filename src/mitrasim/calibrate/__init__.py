@@ -3,7 +3,7 @@
 * :mod:`mitrasim.calibrate.measurements` — the ``measurements:`` block, methods, biases, uncertainties;
 * :mod:`mitrasim.calibrate.fit` — weighted least squares with batched Jacobians, identifiability,
   Laplace ensemble;
-* :mod:`mitrasim.calibrate.case` — a case file's calibrated patient (used by plan and procedure).
+* :mod:`mitrasim.procedure.patient` — a case file's calibrated patient (used by plan and procedure).
 """
 
 from typing import Any

@@ -158,7 +158,9 @@ def _put(data: dict[str, Any], source: dict[str, str], name: str, value: Any, wh
 
 
 def _obs(code: str, display: str, value: float, unit: str | None, p05: float, p95: float, subject: str | None) -> dict[str, Any]:
-    q = lambda v: {"value": round(float(v), 6), **({"unit": unit} if unit else {})}
+    def q(v: float) -> dict[str, Any]:
+        return {"value": round(float(v), 6), **({"unit": unit} if unit else {})}
+
     o: dict[str, Any] = {
         "resourceType": "Observation",
         "status": "final",

@@ -199,9 +199,7 @@ def forward(pset: ParameterSet, overrides: list[dict[str, float]], settings: Sol
     """One engine call for a batch; returns the engine quantities (metrics + areas + waveform extras)."""
     res = simulate(pset, overrides, waveforms=waveform_quantities, settings=settings)
     q = dict(res.metrics)
-    from mitrasim.procedure.calibration import (
-        FORWARD_DISCHARGE_COEFF,  # lazy: procedure imports the case schema
-    )
+    from mitrasim.valve.geometry import FORWARD_DISCHARGE_COEFF
 
     q["eroa_cm2"] = res.parameters["eroa_cm2"]
     q["mva_cm2"] = res.parameters["mva_cm2"] / FORWARD_DISCHARGE_COEFF  # planimetric MVA: the engine's area is the effective one

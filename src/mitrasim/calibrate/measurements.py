@@ -9,7 +9,7 @@ replaces the default.  The observation model of measurement *k* is
 
 with ``m_k(θ)`` the engine's steady-beat value (:data:`MEASURES`' ``metric``), ``b_k`` the
 method's known bias (2D echo volumes against the engine's physical volume: Rigolli 2016,
-:data:`mitrasim.cohort.mapping.ECHO_2D_EDV_BIAS_ML`) and ``σ_k`` the method's SD
+:data:`mitrasim.echo.lv_bias.ECHO_2D_EDV_BIAS_ML`) and ``σ_k`` the method's SD
 (absolute, or relative to the value).  Defaults (:data:`METHODS`) cite their source;
 those marked ``check`` were not read in the source and are flagged in the fit report.
 
@@ -34,7 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from mitrasim import citations
 from mitrasim.errors import InputError, from_validation_error
 
-__all__ = ["DEFAULT_RAP_MMHG", "MEASURES", "METHODS", "Measured", "Measurements", "Observation", "check_measurements", "observations", "parse_measurements"]
+__all__ = ["DEFAULT_RAP_MMHG", "MEASURES", "METHODS",  # noqa: F822  (METHODS: the module __getattr__, built on first use)
+           "Measured", "Measurements", "Observation", "check_measurements", "observations", "parse_measurements"]
 
 DEFAULT_RAP_MMHG = 8.0
 """RA pressure assumed for sPAP from the TR jet when ``rap_mmhg`` is not given: the guideline's
@@ -57,7 +58,7 @@ def methods() -> dict[str, dict[str, Method]]:
     as ``METHODS``.  Built on first use: its numbers come from the echo and cohort modules, which a
     case file without measurements need not import."""
     from mitrasim.calibrate import sources as _sources  # noqa: F401  (registers the measurement sources)
-    from mitrasim.cohort.mapping import ECHO_2D_EDV_BIAS_ML, ECHO_2D_ESV_BIAS_ML
+    from mitrasim.echo.lv_bias import ECHO_2D_EDV_BIAS_ML, ECHO_2D_ESV_BIAS_ML
     from mitrasim.echo.synthetic import NOISE_SOURCES
 
     _PISA_REL = 2.0 * NOISE_SOURCES["pisa_radius"][0]  # EROA ∝ r²: twice the radius' relative SD

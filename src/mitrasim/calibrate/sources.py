@@ -8,7 +8,7 @@ measurement (``sd:``) and the note of the closing report lists them.
 from __future__ import annotations
 
 from mitrasim import citations
-from mitrasim.cohort import sources as _cohort_sources  # noqa: F401  (registers rigolli2016_lv_bias)
+from mitrasim.echo import lv_bias as _lv_bias  # noqa: F401  (registers rigolli2016_lv_bias)
 
 citations.register(
     "iso81060_2_2018",

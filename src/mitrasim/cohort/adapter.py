@@ -23,7 +23,7 @@ the event that ended the procedure (urgent surgery, death; null otherwise): in-h
 depend on the patient (age, LVEF) and the course (:mod:`mitrasim.procedure.risks`);
 ``lvef_sim_pct``/``lvedv_sim_ml``/``sbp_sim_mmhg`` the engine's baseline beat (its volumes are
 CMR-equivalent when the population's are 2D echo: :func:`mitrasim.cohort.mapping.engine_lv_volumes`);
-the MVARC columns are the procedure's :mod:`mitrasim.mvarc` endpoints (technical, device and
+the MVARC columns are the procedure's :mod:`mitrasim.echo.mvarc` endpoints (technical, device and
 procedural success: True only when every component is met — a death, stroke, urgent surgery,
 SLDA or embolization never leaves a success) and ``mvarc_failed`` names each failed component
 as ``endpoint:component`` (``;``-separated).
@@ -32,7 +32,7 @@ Loading states: every ``*_before``/``*_after`` column is **awake** (the pre-proc
 assessment and the reported result at discharge); ``gradient_intraproc_mmhg`` and
 ``grade_intraproc`` are the last readings the operator decided on, in the state
 ``loading_intraproc`` names (general anaesthesia, by default with the afterload restored)
-and with reading noise (:mod:`mitrasim.physiology.loading`,
+and with reading noise (:mod:`mitrasim.procedure.loading`,
 :mod:`mitrasim.procedure.readings`), so an implanted patient can leave above the gradient
 limit the rules applied to the reading.
 """
@@ -49,12 +49,11 @@ from mitrasim import citations
 from mitrasim.cohort import sources as _sources  # noqa: F401
 from mitrasim.cohort.mapping import EngineInputs, chunk_valves, concat_engine_inputs, engine_inputs, valve_models
 from mitrasim.cohort.population import MAX_DRAWS_PER_PATIENT, LvVolumeMethod, Population, sample_population
-from mitrasim.devices.catalogue import DEFAULT_CATALOGUE
 from mitrasim.errors import InputError
 from mitrasim.physiology.simulation import SolverSettings
 from mitrasim.procedure.process import PatientSetup, ProcedureArrays, run_procedure_arrays
 from mitrasim.procedure.risks import DEFAULT_RATES, ComplicationRates, PatientRisk
-from mitrasim.procedure.protocol import GRADES, Protocol
+from mitrasim.protocol import GRADES, Protocol
 from mitrasim.procedure.rules import Rules, rules_from_protocol
 
 __all__ = ["Strategy", "STOP_RULES", "OUTPUT_COLUMNS", "EVENT_COLUMNS", "run_patient_chunk", "strategy_rules", "baseline_decision_grades", "sample_indicated", "sample_indicated_inputs"]
@@ -76,7 +75,7 @@ _PROC_EVENTS = tuple(EVENT_COLUMNS)
 
 
 class Strategy(Protocol):
-    """A procedure strategy (one trial arm): the operator's :class:`~mitrasim.procedure.protocol.Protocol`
+    """A procedure strategy (one trial arm): the operator's :class:`~mitrasim.protocol.Protocol`
     (one schema with case files and the web), plus the ``stop_rule`` shorthand of earlier trial files
     (``mr_le_1plus``/``mr_le_2plus`` set the target grade, ``single_clip`` a 1+ target and one clip)."""
 

@@ -81,24 +81,19 @@ import numpy as np
 import pyarrow as pa
 
 from mitrasim import citations
-from mitrasim.cohort import sources as _sources  # noqa: F401  (registers rigolli2016_lv_bias)
-from mitrasim.cohort.population import LvVolumeMethod
+from mitrasim.cohort import sources as _sources  # noqa: F401  (registers the cohort's sources)
+from mitrasim.echo.lv_bias import ECHO_2D_EDV_BIAS_ML, ECHO_2D_ESV_BIAS_ML, LvVolumeMethod  # re-exported (one definition, in echo)
 from mitrasim.errors import InputError
 from mitrasim.physiology.parameter_sets import PARAMETER_SETS, get_parameter_set
 from mitrasim.physiology.parameters import N_STATE
 from mitrasim.physiology.simulation import SolverSettings, simulate
 from mitrasim.valve import geometry as geo
 
-__all__ = ["N_GRID", "ECHO_2D_EDV_BIAS_ML", "ECHO_2D_ESV_BIAS_ML", "LV_VOLUME_METHODS", "engine_lv_volumes", "FALLBACK_PRESET", "resolve_preset", "lv_table", "EngineInputs", "concat_engine_inputs", "engine_inputs", "ChunkValves", "chunk_valves", "valve_models"]
+__all__ = ["N_GRID", "ECHO_2D_EDV_BIAS_ML", "ECHO_2D_ESV_BIAS_ML", "LV_VOLUME_METHODS", "engine_lv_volumes", "resolve_preset", "lv_table", "EngineInputs", "concat_engine_inputs", "engine_inputs", "ChunkValves", "chunk_valves", "valve_models"]
 
 N_GRID = 64
-ECHO_2D_EDV_BIAS_ML = 33.3
-"""2D echo underestimates LVEDV against CMR by this much (mL; Rigolli 2016, 65 studies)."""
-ECHO_2D_ESV_BIAS_ML = 16.2
-"""2D echo underestimates LVESV against CMR by this much (mL; Rigolli 2016)."""
 LV_VOLUME_METHODS: tuple[str, ...] = get_args(LvVolumeMethod)
 """How a population's LVEDV/LVEF were measured (see the module docstring)."""
-FALLBACK_PRESET = "regazzoni2022"
 _EA_SCALES = np.geomspace(0.15, 3.0, 28)
 _EROA_GRID = np.array([0.0, 0.15, 0.3, 0.45, 0.6, 0.8, 1.0, 1.3, 2.0])
 _EB_SCALES = np.array([1.0, 1.5, 2.25, 3.4, 5.0, 7.5])
@@ -107,13 +102,21 @@ REDUNDANT_LEAFLET_FACTOR = {"bileaflet": 1.15, "barlow": 1.3}
 
 
 def resolve_preset(name: str) -> str:
-    """``name`` if the engine knows it, else :data:`FALLBACK_PRESET`."""
-    return name if name in PARAMETER_SETS else FALLBACK_PRESET
+    """``name`` if the engine knows it, else :class:`InputError` (no fallback to another heart)."""
+    if name not in PARAMETER_SETS:
+        raise InputError("preset", name, "one of " + ", ".join(sorted(PARAMETER_SETS)))
+    return name
+
+
+def lv_table(preset: str, dt_max_s: float, tol: float) -> dict[str, np.ndarray]:
+    """Simulated total SV and EDV over (LV passive scale, EROA, LV active scale), and the preset's SBP
+    (cached; the preset's sources are cited on every call, as the engine cites them)."""
+    citations.cite(*get_parameter_set(preset).citations)
+    return _lv_table(preset, dt_max_s, tol)
 
 
 @lru_cache(maxsize=16)
-def lv_table(preset: str, dt_max_s: float, tol: float) -> dict[str, np.ndarray]:
-    """Simulated total SV and EDV over (LV passive scale, EROA, LV active scale), and the preset's SBP."""
+def _lv_table(preset: str, dt_max_s: float, tol: float) -> dict[str, np.ndarray]:
     pset = get_parameter_set(preset)
     ea0, eb0 = pset.values["lv_ea_mmhg_ml"], pset.values["lv_eb_mmhg_ml"]
     B, E, S = np.meshgrid(_EB_SCALES, _EROA_GRID, _EA_SCALES, indexing="ij")
@@ -316,7 +319,9 @@ def _etiology_groups(etio: np.ndarray, preset_by_etiology: dict[str, str]):
     for e in ("primary", "secondary"):
         m = etio == e
         if m.any():
-            yield m, resolve_preset(preset_by_etiology.get(e, FALLBACK_PRESET))
+            if e not in preset_by_etiology:
+                raise InputError(f"presets.{e}", None, "a parameter set for the etiology of these patients")
+            yield m, resolve_preset(preset_by_etiology[e])
 
 
 def engine_inputs_table(patients: pa.Table, preset_by_etiology: dict[str, str], settings: SolverSettings, lv_volume_method: LvVolumeMethod = "echo_2d") -> EngineInputs:

@@ -61,6 +61,7 @@ from scipy import special
 
 from mitrasim import citations
 from mitrasim.cohort import sources as _sources  # noqa: F401  (registers the sources)
+from mitrasim.echo.lv_bias import LvVolumeMethod  # how LVEDV/LVEF were measured (re-exported)
 from mitrasim.errors import InputError, from_validation_error
 from mitrasim.files import read_text
 
@@ -140,8 +141,6 @@ DEFAULT_CATEGORICAL: dict[str, dict[str, Any]] = {
 
 
 
-LvVolumeMethod = Literal["echo_2d", "cmr"]
-"""How a population's LVEDV/LVEF were measured (:func:`mitrasim.cohort.mapping.engine_lv_volumes`)."""
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -210,6 +209,21 @@ class Eligibility(_Model):
         return any(x is not None for x in (self.max_gap_mm, self.max_lesion_width_mm, self.max_tenting_depth_mm, self.max_leaflet_calcification))
 
 
+#: The engine parameter set of each etiology unless a population names another.
+DEFAULT_PRESETS: dict[str, str] = {"primary": "primary_mr", "secondary": "secondary_mr"}
+
+
+def check_presets(presets: dict[str, str]) -> dict[str, str]:
+    """``presets`` over :data:`DEFAULT_PRESETS`, each a known parameter set, else :class:`InputError`
+    naming ``presets.<etiology>`` and the allowed names (no fallback to another heart)."""
+    from mitrasim.physiology.parameter_sets import PARAMETER_SETS
+
+    for etiology, name in presets.items():
+        if name not in PARAMETER_SETS:
+            raise InputError(f"presets.{etiology}", name, "one of " + ", ".join(sorted(PARAMETER_SETS)))
+    return {**DEFAULT_PRESETS, **presets}
+
+
 class Population(_Model):
     """A virtual population: marginals, correlations, the engine presets per etiology, sources."""
 
@@ -217,10 +231,16 @@ class Population(_Model):
     description: str = Field("", max_length=4000)
     sources: list[str] = Field(default_factory=list)
     presets: dict[Literal["primary", "secondary"], str] = Field(
-        default_factory=lambda: {"primary": "primary_mr", "secondary": "secondary_mr"},
-        description="engine parameter set per etiology (falls back to regazzoni2022 if not available)",
+        default_factory=lambda: dict(DEFAULT_PRESETS),
+        description="engine parameter set per etiology (an etiology not given keeps its default; an unknown name is refused)",
     )
     continuous: dict[str, Continuous] = Field(default_factory=dict)
+
+    @field_validator("presets")
+    @classmethod
+    def _known_presets(cls, v: dict[str, str]) -> dict[str, str]:
+        return check_presets(v)
+
     categorical: dict[str, Categorical] = Field(default_factory=dict)
     correlations: list[Correlation] = Field(default_factory=list)
     eligibility: Eligibility = Field(default_factory=Eligibility)

@@ -28,7 +28,7 @@ from scipy import stats
 
 import mitrasim
 from mitrasim import citations
-from mitrasim.cohort.outcomes import GROUPS, OutcomeModel, expected_rate_interval
+from mitrasim.cohort.outcomes import GROUPS, expected_rate_interval
 from mitrasim.cohort.mapping import ECHO_2D_EDV_BIAS_ML, ECHO_2D_ESV_BIAS_ML
 from mitrasim.cohort.population import population_citations
 from mitrasim.cohort.trial import Trial, read_results

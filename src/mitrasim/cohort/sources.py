@@ -8,6 +8,7 @@ page, ``check`` recalled and not verified, ``model`` a modelling choice.
 from __future__ import annotations
 
 from mitrasim import citations
+from mitrasim.echo import lv_bias as _lv_bias  # noqa: F401  (registers rigolli2016_lv_bias, cited by the cohort)
 
 citations.register(
     "obadia2018_mitrafr",
@@ -23,15 +24,6 @@ citations.register(
     "J Am Coll Cardiol 74:2969-2979 (2019).",
     doi="10.1016/j.jacc.2019.09.017",
     note="Baseline of all 614 randomised patients (LVEF, LVEDV, EROA: mean and SD as in cohort/populations/coapt_like.yaml).",
-)
-citations.register(
-    "rigolli2016_lv_bias",
-    "Rigolli M, Anandabaskaran S, Christiansen JP, Whalley GA. Bias associated with left ventricular "
-    "quantification by multimodality imaging: a systematic review and meta-analysis. "
-    "Open Heart 3:e000388 (2016).",
-    doi="10.1136/openhrt-2015-000388",
-    note="65 studies, 2,888 patients: 2D echo against CMR underestimates LVEDV and LVESV "
-    "(mitrasim.cohort.mapping.ECHO_2D_EDV_BIAS_ML, ECHO_2D_ESV_BIAS_ML; p < 0.0001); LVEF agrees (bias 0.78-1.01%).",
 )
 citations.register(
     "mitrasim_cohort_model",

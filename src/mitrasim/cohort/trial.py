@@ -437,6 +437,10 @@ def run_trial(
     """
     if scheduler and dask_local:
         raise InputError("--scheduler", scheduler, "either --scheduler or --dask-local, not both")
+    if scheduler or dask_local:
+        from mitrasim.extras import require_extra
+
+        require_extra("dask", "--scheduler" if scheduler else "--dask-local")
     with ExitStack() as stack:
         # connect first: an unreachable scheduler leaves no new output folder behind
         client = stack.enter_context(_dask_client(scheduler, dask_local)) if (scheduler or dask_local) else None

@@ -27,7 +27,7 @@ diastole, keeps the opening beside the device from closing below it — see
 the leaflets independently (PASCAL clasps, MitraClip G4 grippers); the model does
 not yet distinguish a single-leaflet re-grasp from a new attempt
 (:mod:`mitrasim.devices.variability`).  The spacer thicknesses are calibrated
-(:func:`mitrasim.valve.calibration.calibrate_spacers`) on the relative valve-area
+(:func:`mitrasim.procedure.clip_calibration.calibrate_spacers`) on the relative valve-area
 reductions by PASCAL and PASCAL Ace measured by Paukovitsch et al. 2024 (the
 manufacturer's spacer dimensions were not found in the sources searched [check]).
 """
@@ -91,7 +91,7 @@ NT_REACH_MM = 10.0
 """EVEREST II excluded flail gaps ≥ 10 mm with the original (NT-length, 9-mm arm) clip."""
 
 PASCAL_SPACER_MM = {"PASCAL": 10.0, "PASCAL Ace": 0.0}
-"""Effective spacer thickness (mm) from :func:`mitrasim.valve.calibration.calibrate_spacers`
+"""Effective spacer thickness (mm) from :func:`mitrasim.procedure.clip_calibration.calibrate_spacers`
 (anchors: Paukovitsch 2024 relative MVA reductions, after a_dia is fitted to the MVA-halving
 anchor).  PASCAL matches its anchor; PASCAL Ace's fit lands on the lower bound 0: a 6-mm
 device without spacer already reduces the secondary-MR valve's area less than measured

@@ -4,7 +4,7 @@
 - :mod:`.thresholds`: the one table of grading thresholds with their sources.
 - :mod:`.grading`: integrative MR grade (ASE 2017 algorithm and criteria table / ESC 2021).
 - :mod:`.stenosis`: mitral stenosis grade and the echo component of MVARC (residual MR,
-  iatrogenic stenosis); the endpoints themselves are :mod:`mitrasim.mvarc`.
+  iatrogenic stenosis); the endpoints themselves are :mod:`mitrasim.echo.mvarc`.
 - :mod:`.simulated`: the one echo path from simulated states (procedure, planner, cohort, web).
 - :mod:`.synthetic`: synthetic echo from a simulated beat's waveforms, with optional noise.
 """

@@ -12,7 +12,7 @@ from mitrasim.echo.grading import CATEGORICAL, MRGrade, grade_mr
 from mitrasim.echo.schema import load_case_echo, to_mr_inputs, validate_echo
 from mitrasim.echo.stenosis import MVARCResult, StenosisGrade, evaluate_mvarc, grade_stenosis
 from mitrasim.errors import InputError
-from mitrasim.mvarc import EVENT_NAMES, MVARCEndpoints, evaluate_endpoints, events_from_names
+from mitrasim.echo.mvarc import EVENT_NAMES, MVARCEndpoints, evaluate_endpoints, events_from_names
 
 DISCLAIMER = "Research and education only: not a medical device."
 
@@ -129,7 +129,7 @@ _MVARC_FIELDS = {
 
 
 def run_mvarc(before: str | None, after: str | None, mva_cm2: str | None, mean_gradient_mmhg: str | None, events: str | None = None) -> MVARCEndpoints:
-    """Parse the command-line text and evaluate the MVARC endpoints (:mod:`mitrasim.mvarc`); every
+    """Parse the command-line text and evaluate the MVARC endpoints (:mod:`mitrasim.echo.mvarc`); every
     bad value → one :class:`InputError` naming the command-line field (``before_grade``,
     ``after_grade``, ``mva_cm2``, ``mean_gradient_mmhg``, ``events``). Without `events` the clinical
     components are not assessed, so device and procedural success cannot be decided.

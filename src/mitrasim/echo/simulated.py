@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from mitrasim.echo.grading import PV_CODES, grade_mr_arrays
-from mitrasim.echo.synthetic import EchoMeasurements
+from mitrasim.echo.synthetic import PV_REVERSAL_REL_MEAN, EchoMeasurements  # the rule's one definition (re-exported)
 
 __all__ = [
     "ALIASING_CM_S",
@@ -54,10 +54,6 @@ SECONDARY_VC_ASPECT = 2.5
 """Long/short axis ratio of a functional (secondary) MR orifice along the coaptation line
 (synthetic echo: "e.g. 2–3"; model choice)."""
 
-PV_REVERSAL_REL_MEAN = 0.25
-"""Systolic pulmonary-vein reversal: the vein's systolic flow falls below −0.25 × its mean
-forward flow (model choice [check]: a retrograde S wave clearly below the baseline, as read on
-PW Doppler, rather than any negative sample; ASE 2017 names the sign, not a magnitude)."""
 
 
 def orifice_aspect(secondary: np.ndarray | bool) -> np.ndarray:

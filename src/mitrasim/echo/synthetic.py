@@ -165,6 +165,11 @@ class EchoMeasurements:
         return grade_mr(self.mr_inputs(), etiology=etiology, guideline=guideline, elliptical_orifice=elliptical_orifice)
 
 
+PV_REVERSAL_REL_MEAN = 0.25
+"""Systolic pulmonary-vein reversal: the vein's systolic flow falls below −0.25 × its mean
+forward flow (model choice [check]: a retrograde S wave clearly below the baseline, as read on
+PW Doppler, rather than any negative sample; ASE 2017 names the sign, not a magnitude)."""
+
 def _arrays(w: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     arr: dict[str, np.ndarray] = {}
     n = None
@@ -255,8 +260,6 @@ def _pv_pattern(q: np.ndarray, dia: np.ndarray) -> tuple[str | None, float | Non
     :mod:`mitrasim.echo.simulated`); else ``"blunted"`` when the systolic (S) peak is below the
     diastolic (D) peak, ``"normal"`` (systolic dominance) otherwise.
     """
-    from mitrasim.echo.simulated import PV_REVERSAL_REL_MEAN
-
     if dia.all() or not dia.any():
         return None, None
     mean_fwd = max(float(q.mean()), 0.0)  # over one period = forward stroke volume / period

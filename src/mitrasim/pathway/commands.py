@@ -41,7 +41,7 @@ def careplan(
     from mitrasim.pathway.careplan import build_careplan, facts_from_dict
     from mitrasim.pathway.export import write_careplan
     from mitrasim.pathway.i18n import check_lang
-    from mitrasim.pathway.outcome import load_case_or_outcome
+    from mitrasim.case_outcome import load_case_or_outcome
     from mitrasim.pathway.pdf import NO_PDF_HINT, pdf_renderer
     from mitrasim.pathway.protocol import load_protocol
 

@@ -24,6 +24,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from mitrasim.errors import InputError
+from mitrasim.pathway.texts import N_  # noqa: F401  (defined with the texts it marks; re-exported)
 
 __all__ = [
     "LANGUAGES", "DOMAIN", "N_", "check_lang", "po_path", "catalog", "translator", "format_date", "format_time",
@@ -41,9 +42,6 @@ LANGUAGES: tuple[str, ...] = ("en", "fr")
 DOMAIN = "mitrasim"
 
 
-def N_(message: str) -> str:
-    """Mark ``message`` for extraction without translating it (translated later)."""
-    return message
 
 
 def check_lang(lang: str) -> str:

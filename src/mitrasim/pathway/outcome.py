@@ -1,14 +1,15 @@
 """The procedure's result for one patient, as the guide needs it.
 
-The procedure module produces this; until it does, a case result is read from a
-JSON or YAML file (``--case``).  All fields are validated with physical ranges.
+A case result is read from a JSON or YAML file (``--case``); a case file is run through the
+procedure by :mod:`mitrasim.case_outcome` (above both: the pathway reads results, never the
+engine).  All fields are validated with physical ranges.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from mitrasim.errors import InputError, from_validation_error
 from mitrasim.files import read_text
 
-__all__ = ["ClipPlacement", "ValveOutcome", "MRGrade", "NUMERIC_GRADES", "grade_or_indeterminate", "load_outcome", "outcome_from_dict", "outcome_from_case", "load_case_or_outcome"]
+__all__ = ["ClipPlacement", "ValveOutcome", "MRGrade", "NUMERIC_GRADES", "grade_or_indeterminate", "load_outcome", "outcome_from_dict"]
 
 MRGrade = Literal["0", "1+", "2+", "3+", "4+", "indeterminate"]
 #: The graded values; anything else a grader returns (e.g. "indeterminate: discordant") is indeterminate.
@@ -79,7 +80,7 @@ def outcome_from_dict(data: object) -> ValveOutcome:
         raise from_validation_error(exc, prefix="case") from None
 
 
-def _read_mapping(path: str | Path) -> object:
+def read_mapping(path: str | Path) -> object:
     """The parsed content of a ``.json``, ``.yaml`` or ``.yml`` file (errors name the ``case`` field)."""
     p = Path(path)
     try:
@@ -94,43 +95,4 @@ def _read_mapping(path: str | Path) -> object:
 
 def load_outcome(path: str | Path) -> ValveOutcome:
     """Read a case result from ``.json``, ``.yaml`` or ``.yml``."""
-    return outcome_from_dict(_read_mapping(path))
-
-
-def outcome_from_case(path: str | Path) -> ValveOutcome:
-    """Run the procedure on a case file (no complications) and return its predicted outcome.
-
-    This is the one place that reads a case's simulated results (the procedure's result object);
-    ``mitrasim careplan --case CASE.yaml`` shows them in the clinician's report only, never in the
-    patient's guide.  An indeterminate grade stays "indeterminate".
-    """
-    from mitrasim.case import load_case
-    from mitrasim.procedure import run_procedure
-    from mitrasim.valve.fit import valve_from_spec
-
-    case = load_case(path)
-    result = run_procedure(case, seed=None)
-    clips = [c for c in result.clips if c.effective]
-    if not clips:
-        raise InputError("case", str(path), "a case in which the simulated procedure places at least one clip",
-                         f"no clip placed: {result.stop_reason}")
-    line = valve_from_spec(case.valve).line_length_mm
-
-    return outcome_from_dict({
-        "eroa_before_cm2": result.baseline.eroa_cm2,
-        "eroa_after_cm2": result.final.eroa_cm2,
-        "mr_grade_before": grade_or_indeterminate(result.baseline.mr_grade),
-        "mr_grade_after": grade_or_indeterminate(result.final.mr_grade),
-        "mean_gradient_after_mmhg": result.final.mean_gradient_mmhg,
-        "mva_after_cm2": result.final.mva_cm2,
-        "coaptation_length_mm": line,
-        "clips": [{"position_mm": c.position_mm, "width_mm": c.width_mm, "device": c.device} for c in clips],
-    })
-
-
-def load_case_or_outcome(path: str | Path) -> ValveOutcome:
-    """A case file (``patient:`` and ``valve:``) is run through the procedure; a result file is read as it is."""
-    data = _read_mapping(path)
-    if isinstance(data, dict) and "valve" in data and "patient" in data:
-        return outcome_from_case(path)
-    return outcome_from_dict(data)
+    return outcome_from_dict(read_mapping(path))

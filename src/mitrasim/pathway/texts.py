@@ -8,7 +8,11 @@ Placeholders in braces (``{days}``) are filled after translation.
 
 from __future__ import annotations
 
-from mitrasim.pathway.i18n import N_
+
+def N_(message: str) -> str:
+    """Mark ``message`` for extraction without translating it (translated later)."""
+    return message
+
 
 __all__ = [
     "UI", "EXPLANATION", "SECTION_SOURCES", "MEDICINE", "EVENT_TEXT", "WHEN", "WARNING_SIGNS", "FAST", "FAST_TITLE",

@@ -15,5 +15,5 @@ citations.register(
     "healthy subjects: a systematic review. Eur Respir J 34:888-894 (2009).",
     doi="10.1183/09031936.00145608",
     note="1,187 healthy individuals, 47 studies: resting mean PA pressure "
-    "mitrasim.physiology.calibration.NORMAL_MPAP_MMHG +- 3.3 mmHg (supine).",
+    "mitrasim.calibrate.presets.NORMAL_MPAP_MMHG +- 3.3 mmHg (supine).",
 )

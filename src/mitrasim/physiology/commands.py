@@ -1,4 +1,4 @@
-"""Command-line commands of the circulation engine: ``simulate`` and ``demo``."""
+"""Command-line commands of the circulation engine: ``simulate`` (its table is also the demo's first stage, :mod:`mitrasim.demo`)."""
 
 from __future__ import annotations
 
@@ -140,42 +140,5 @@ def _print_table(res, metrics: dict, plot: Path | None) -> None:
         con.print(f"figure written to {plot}")
 
 
-def demo_engine_table(console) -> None:
-    """A normal heart and the same heart with severe MR (EROA 0.5 cm²), side by side."""
-    from rich.table import Table
-
-    from mitrasim.physiology.simulation import simulate
-
-    res = simulate("regazzoni2022", eroa_cm2=[0.0, 0.5])
-    t = Table(title="Engine: the same normal heart (Regazzoni 2022) without and with acute severe mitral regurgitation "
-                    "(EROA 0.5 cm², no remodelling, hence the high EF)")
-    t.add_column("metric")
-    t.add_column("normal", justify="right")
-    t.add_column("severe MR", justify="right")
-    a, b = res.patient_metrics(0), res.patient_metrics(1)
-    for key, label, fmt in SHOWN:
-        if key in ("beats_to_steady", "hr_bpm"):
-            continue
-        t.add_row(label, _fmt(fmt, a[key]), _fmt(fmt, b[key]))
-    console.print(t)
-
-
-def demo_cmd() -> None:
-    """Run the demonstration: the engine, then (when available) the whole pipeline on the P2 flail example."""
-    from rich.console import Console
-
-    from mitrasim import DISCLAIMER
-
-    con = Console()
-    con.print(f"[bold]mitrasim demo[/] — {DISCLAIMER}\n")
-    demo_engine_table(con)
-    try:
-        from mitrasim.procedure.demo import run_demo
-    except ImportError:
-        return
-    run_demo(con)
-
-
 def register(app: typer.Typer) -> None:
     app.command("simulate")(simulate_cmd)
-    app.command("demo")(demo_cmd)

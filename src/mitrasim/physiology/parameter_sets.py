@@ -13,7 +13,7 @@
   :func:`from_svzerod_config`, for like-for-like runs against svZeroDSolver.
 * ``primary_mr`` and ``secondary_mr`` — compensated chronic MR phenotypes derived from
   ``regazzoni2022_normal`` (see each set's ``calibration`` text and
-  :mod:`mitrasim.physiology.calibration` for how and to what).
+  :mod:`mitrasim.calibrate.presets` for how and to what).
 """
 
 from __future__ import annotations
@@ -100,12 +100,12 @@ REGAZZONI2022 = ParameterSet(
 
 NORMAL_PVR_SCALE = 0.198724
 """Factor on both of the paper's pulmonary resistances that gives the healthy mean PA pressure
-(:data:`mitrasim.physiology.calibration.NORMAL_MPAP_MMHG`, Kovacs 2009); found by
-:func:`mitrasim.physiology.calibration.normal_pulmonary`."""
+(:data:`mitrasim.calibrate.presets.NORMAL_MPAP_MMHG`, Kovacs 2009); found by
+:func:`mitrasim.calibrate.presets.normal_pulmonary`."""
 
 NORMAL_VOLUME_SHIFT_ML = -598.056
 """Stressed-volume shift of ``regazzoni2022_normal`` against the paper's (already in its initial state),
-found with :data:`NORMAL_PVR_SCALE` by :func:`mitrasim.physiology.calibration.normal_pulmonary`."""
+found with :data:`NORMAL_PVR_SCALE` by :func:`mitrasim.calibrate.presets.normal_pulmonary`."""
 
 REGAZZONI2022_NORMAL = ParameterSet(
     name="regazzoni2022_normal",
@@ -254,7 +254,7 @@ SVZEROD_TWO_HILL = ParameterSet(
 )
 
 
-# --- chronic MR phenotypes (calibrated by mitrasim.physiology.calibration; see its docstring) ----
+# --- chronic MR phenotypes (calibrated by mitrasim.calibrate.presets; see its docstring) ----
 
 def _phenotype(name: str, description: str, cites: tuple[str, ...], values: dict, initial: dict, calibration: str) -> ParameterSet:
     return ParameterSet(name=name, description=description, citations=cites, model=REGAZZONI2022_NORMAL.model,
@@ -293,7 +293,7 @@ PRIMARY_MR = _phenotype(
     },
     calibration="From regazzoni2022_normal: LA remodelling fixed (V0 20 mL, E_B 0.05 mmHg/mL); LV contractility, "
     "stiffness and size, systemic resistance and compliance and blood volume fitted by mitrasim.calibrate to the "
-    "targets of mitrasim.physiology.calibration.TARGETS['primary_mr'] (degenerative-MR TEER cohorts' 2D LVEF and LVEDV, "
+    "targets of mitrasim.calibrate.presets.TARGETS['primary_mr'] (degenerative-MR TEER cohorts' 2D LVEF and LVEDV, "
     "Chiarito 2018, against the engine's volumes minus Rigolli 2016's 2D bias; normal blood pressure and a mean LA "
     "pressure of 13 mmHg: mitrasim's choices). Lands at LVEF 65 %, EDV 186 mL (2D-equivalent 153), BP 124/75, "
     "forward CO 4.8 L/min, mean LA 13.6, mean PA 16 mmHg.",
@@ -331,7 +331,7 @@ SECONDARY_MR = _phenotype(
     },
     calibration="From regazzoni2022_normal: LA remodelling fixed (V0 20 mL, E_B 0.06 mmHg/mL); LV contractility, "
     "stiffness and size, systemic resistance and compliance and blood volume fitted by mitrasim.calibrate to "
-    "mitrasim.physiology.calibration.TARGETS['secondary_mr']: COAPT's 2D LVEF and LVEDV (Stone 2018), "
+    "mitrasim.calibrate.presets.TARGETS['secondary_mr']: COAPT's 2D LVEF and LVEDV (Stone 2018), "
     "SBP 117.5 mmHg, forward cardiac index 2.0 L/min/m² at BSA 1.9 m², mean LA 18 mmHg (a compensated state, not "
     "shock). At EROA 0.41 cm² the regurgitant volume is about 55 mL, so a forward index of 2.0 needs a total stroke "
     "volume near 105 mL: the fit lands at LVEF 33.6 %, EDV 311 mL (CMR-equivalent; 2D 277 mL, above COAPT's mean), "

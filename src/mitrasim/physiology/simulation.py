@@ -286,9 +286,9 @@ def stable_dt_s(cols: dict[str, np.ndarray]) -> np.ndarray:
     """
     out = np.full(len(cols["hr_bpm"]), np.inf)
     for c in CIRCUITS:  # R > 0 and L > 0 where given (parameter ranges); (n,) arrays (build_batch)
-        r, l = cols.get(f"{c}_r_mmhg_s_ml"), cols.get(f"{c}_l_mmhg_s2_ml")
-        if r is not None and l is not None:
-            out = np.minimum(out, RK4_STIFF_LIMIT * l / r)
+        r, ind = cols.get(f"{c}_r_mmhg_s_ml"), cols.get(f"{c}_l_mmhg_s2_ml")
+        if r is not None and ind is not None:
+            out = np.minimum(out, RK4_STIFF_LIMIT * ind / r)
     return out
 
 

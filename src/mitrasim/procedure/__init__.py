@@ -13,7 +13,6 @@ Public API
     plan_case(case, *, rules=None, position_step_mm=1.0, forward_discharge_coeff=None,
               baseline=None, settings=None) -> PlanResult
     write_report(path, *, case, plan=None, procedure=None) -> Path      # mitrasim.procedure.report
-    run_demo(console=None, *, seed=0) -> dict                              # mitrasim.procedure.demo
 
 ``case`` / ``cases``: :class:`mitrasim.case.Case` objects, paths to case files, or
 :class:`PatientSetup` objects (for virtual cohorts: ``PatientSetup(name, preset, valve,

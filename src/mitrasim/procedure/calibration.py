@@ -9,7 +9,7 @@ with no discharge coefficient, so it needs the *effective* area
 ``C_d,fwd`` is fitted with the engine against the Neuss cohort anchor (mean
 gradient before and after TEER, :data:`GRADIENT_BEFORE_MMHG`, :data:`GRADIENT_AFTER_MMHG`,
 SDs :data:`GRADIENT_SD_MMHG`; clinical.md) across the representative
-set of :mod:`mitrasim.valve.calibration` (the five example valves, each with
+set of :mod:`mitrasim.procedure.clip_calibration` (the five example valves, each with
 its typical plan; the same plans that calibrate the clip model so that MVA
 about halves).  Each case runs on its own engine preset and heart rate
 (``primary_mr`` / ``secondary_mr``, from the example files).
@@ -57,7 +57,7 @@ from typing import Sequence
 import numpy as np
 
 from mitrasim import citations
-from mitrasim.valve import calibration as _valve_calibration  # noqa: F401  (registers the anchors' sources)
+from mitrasim.procedure import clip_calibration as _clip_calibration  # noqa: F401  (registers the anchors' sources)
 
 __all__ = [
     "FORWARD_DISCHARGE_COEFF",
@@ -69,9 +69,7 @@ __all__ = [
     "cohort_means",
 ]
 
-FORWARD_DISCHARGE_COEFF = 0.925
-"""Calibrated ``C_d,fwd`` (see the module docstring and :func:`calibrate`); the
-only forward discharge coefficient in mitrasim (procedure, planner, web app)."""
+from mitrasim.valve.geometry import FORWARD_DISCHARGE_COEFF  # noqa: E402  (its value is this module's fit; defined beside the regurgitant C_d)
 
 
 def forward_effective_area_cm2(mva_cm2: float | np.ndarray, discharge_coeff: float | None = None) -> float | np.ndarray:
@@ -135,7 +133,7 @@ class GradientCalibration:
 
 
 def _plans():
-    from mitrasim.valve.calibration import representative_plans
+    from mitrasim.procedure.clip_calibration import representative_plans
     from mitrasim.valve.clip import evaluate_plans
 
     plans = representative_plans()

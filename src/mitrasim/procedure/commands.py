@@ -17,7 +17,7 @@ import typer
 
 from mitrasim.procedure.indication import RESEARCH_FLAG
 
-from mitrasim import DISCLAIMER
+from mitrasim.disclaimer import DISCLAIMER
 from mitrasim.errors import InputError
 
 __all__ = ["register", "parse_seed", "print_plan", "print_procedure"]

@@ -16,8 +16,8 @@ from typing import Any
 from mitrasim.devices.grasp import GRASP_STATUS, grasp_reasons
 from mitrasim.procedure.codes import Action, GraspStatus, Outcome, Refusal
 from mitrasim.procedure.hemodynamics import label
-from mitrasim.physiology.loading import STATE_WORDS
-from mitrasim.procedure.protocol import AREA_COMPARISON, GRADIENT_COMPARISON, compare_text, number_text
+from mitrasim.procedure.loading import STATE_WORDS
+from mitrasim.protocol import AREA_COMPARISON, GRADIENT_COMPARISON, compare_text, number_text
 from mitrasim.procedure.timing import PHASE_MINUTES, transseptal_height_cm
 from mitrasim.procedure.risks import EVENT_LABELS
 from mitrasim.valve.geometry import ValveModel

@@ -47,16 +47,17 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from mitrasim import DISCLAIMER, citations
+from mitrasim import citations
+from mitrasim.disclaimer import DISCLAIMER
 from mitrasim.devices import Device, assess_grasp
 from mitrasim.errors import InputError
 from mitrasim.procedure import calibration as _cal
 from mitrasim.echo.stenosis import evaluate_mvarc
-from mitrasim.mvarc import MVARCEndpoints, MVARCEvents, evaluate_endpoints
+from mitrasim.echo.mvarc import MVARCEndpoints, MVARCEvents, evaluate_endpoints
 from mitrasim.procedure.indication import check_indication
 from mitrasim.procedure.hemodynamics import BatchHemo, grade_states, label, simulate_states
 from mitrasim.procedure.process import PatientSetup, StateSummary, _as_setup, _summary, scallop_label
-from mitrasim.procedure.protocol import area_ok, compare_text, gradient_ok
+from mitrasim.protocol import area_ok, compare_text, gradient_ok
 from mitrasim.procedure.rules import Rules
 from mitrasim.valve.clip import evaluate_plans
 from mitrasim.valve.geometry import ValveModel
@@ -157,7 +158,7 @@ class PlanResult:
         return out[:k]
 
     def mvarc(self) -> MVARCEndpoints:
-        """MVARC endpoints (:mod:`mitrasim.mvarc`) the best plan's predicted echo allows: the echo
+        """MVARC endpoints (:mod:`mitrasim.echo.mvarc`) the best plan's predicted echo allows: the echo
         component (MR reduction, iatrogenic stenosis) is decided; the clinical events are not
         predicted by the planner, so technical, device and procedural success can at best be
         "cannot be decided" (and are "not met" when the echo component fails)."""
@@ -290,6 +291,7 @@ def _why_lost(p: PlanOutcome, best: PlanOutcome, target: int) -> str:
     return "equivalent"
 
 
+@citations.stamped
 def plan_case(
     case: Any,
     *,
@@ -310,7 +312,8 @@ def plan_case(
         baseline: a precomputed baseline ``(BatchHemo, index)`` to warm-start from.
 
     Returns:
-        :class:`PlanResult` (``.plans`` ranked best first, ``.verdicts`` per clip count).
+        :class:`PlanResult` (``.plans`` ranked best first, ``.verdicts`` per clip count); its
+        ``citations`` are the sources this call cited (:func:`mitrasim.citations.collect`), no others.
     """
     t0 = time.perf_counter()
     s: PatientSetup = _as_setup(case, rules)
@@ -385,7 +388,7 @@ def plan_case(
     return PlanResult(
         name=s.name, baseline=base, plans=ranked, verdicts=verdicts, rules=R, n_evaluated=n,
         seconds_engine=t2 - t1, seconds_total=time.perf_counter() - t0,
-        baseline_state=h0.final_state[j0].copy(), citations=[src.key for src in citations.used()], indication_note=indication,
+        baseline_state=h0.final_state[j0].copy(), citations=[], indication_note=indication,
     )  # fmt: skip
 
 

@@ -39,7 +39,7 @@ the patients (its module docstring lists the arrays and the order of the steps);
 the operator's log, :mod:`mitrasim.procedure.codes` holds the typed codes (grasp
 status, refusal, outcome, log action).
 
-Finally the MVARC endpoints (:mod:`mitrasim.mvarc`: technical, device and procedural
+Finally the MVARC endpoints (:mod:`mitrasim.echo.mvarc`: technical, device and procedural
 success) from the baseline and final grades, the final planimetric MVA and gradient, the
 clips left in the valve and the complications.
 """
@@ -51,11 +51,12 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from mitrasim import DISCLAIMER, citations
+from mitrasim import citations
+from mitrasim.disclaimer import DISCLAIMER
 from mitrasim.devices import Device
 from mitrasim.devices.catalogue import DEFAULT_CATALOGUE
 from mitrasim.echo.grading import MRGrade
-from mitrasim.mvarc import MVARCEndpoints
+from mitrasim.echo.mvarc import MVARCEndpoints
 from mitrasim.procedure.indication import check_indication
 from mitrasim.echo.synthetic import EchoMeasurements
 from mitrasim.errors import InputError
@@ -115,7 +116,7 @@ def setup_from_case(case: Any, rules: Rules | None = None) -> PatientSetup:
 
     ``rules`` replaces the case's ``procedure`` rules when given.
     """
-    from mitrasim.calibrate.case import calibrated_overrides
+    from mitrasim.procedure.patient import calibrated_overrides
     from mitrasim.case import clip_position_mm
 
     p = case.patient
@@ -497,39 +498,39 @@ def run_procedures(
     Returns:
         :class:`ProcedureBatch` (``.results[i]`` for patient ``i``; ``.arrays()`` for columns).
     """
-    setups = [_as_setup(c, rules) for c in cases]
-    if not setups:
-        raise InputError("cases", [], "at least one case")
-    cd = _cal.FORWARD_DISCHARGE_COEFF if forward_discharge_coeff is None else float(forward_discharge_coeff)
-    pa_ = run_procedure_arrays(setups, seed=seed, rates=rates, forward_discharge_coeff=cd, settings=settings, loading=loading)
-    for s, ok in zip(setups, steady_ok(pa_.baseline)):
-        if not ok:  # a baseline with no steady beat has no MR grade to judge the indication on, nor a result
-            raise InputError(
-                "baseline", f"{s.name}: no steady state", "a circulation the engine brings to a periodic steady state",
-                "check the case's patient.overrides and measurements",
-            )
-    notes = [check_indication(s.name, int(d), research_below_indication) for s, d in zip(setups, pa_.baseline_decision)]
-    etiol = [s.etiology for s in setups]
-    eb, gb, _ = grade_states(pa_.baseline, etiol)
-    ef, gf, _ = grade_states(pa_.final, etiol)
-    results = []
-    for i, s in enumerate(setups):
-        results.append(ProcedureResult(
-            name=s.name, baseline=_summary(pa_.baseline, i, eb[i], gb[i], int(pa_.baseline_decision[i])),
-            final=_summary(pa_.final, i, ef[i], gf[i], int(pa_.final_decision[i])), clips=pa_.clips[i], steps=pa_.steps[i],
-            complications={e: bool(v[i]) for e, v in pa_.complications.items()}, stop_reason=pa_.stop_reason[i],
-            aborted=bool(pa_.aborted[i]), mvarc=pa_.mvarc[i], seed=pa_.seed, rules=s.rules,
-            course={"grasps": int(pa_.grasps[i]), "repositions": int(pa_.repositions[i]), "exchanges": int(pa_.exchanges[i]),
-                    "procedure_minutes": float(pa_.minutes[i]), "ended_by": pa_.ended_by[i] or None},
-            final_state=pa_.final.final_state[i].copy(), baseline_state=pa_.baseline.final_state[i].copy(),
-            indication_note=notes[i],
-            intraprocedural=_intraprocedural(pa_, i),
-        ))  # fmt: skip
-    if waveforms:
-        _attach_waveforms(results, setups, cd, settings)
-    keys = [src.key for src in citations.used()]
+    with citations.collect() as used:  # the sources this call cited, no others (a long-lived process cites many)
+        setups = [_as_setup(c, rules) for c in cases]
+        if not setups:
+            raise InputError("cases", [], "at least one case")
+        cd = _cal.FORWARD_DISCHARGE_COEFF if forward_discharge_coeff is None else float(forward_discharge_coeff)
+        pa_ = run_procedure_arrays(setups, seed=seed, rates=rates, forward_discharge_coeff=cd, settings=settings, loading=loading)
+        for s, ok in zip(setups, steady_ok(pa_.baseline)):
+            if not ok:  # a baseline with no steady beat has no MR grade to judge the indication on, nor a result
+                raise InputError(
+                    "baseline", f"{s.name}: no steady state", "a circulation the engine brings to a periodic steady state",
+                    "check the case's patient.overrides and measurements",
+                )
+        notes = [check_indication(s.name, int(d), research_below_indication) for s, d in zip(setups, pa_.baseline_decision)]
+        etiol = [s.etiology for s in setups]
+        eb, gb, _ = grade_states(pa_.baseline, etiol)
+        ef, gf, _ = grade_states(pa_.final, etiol)
+        results = []
+        for i, s in enumerate(setups):
+            results.append(ProcedureResult(
+                name=s.name, baseline=_summary(pa_.baseline, i, eb[i], gb[i], int(pa_.baseline_decision[i])),
+                final=_summary(pa_.final, i, ef[i], gf[i], int(pa_.final_decision[i])), clips=pa_.clips[i], steps=pa_.steps[i],
+                complications={e: bool(v[i]) for e, v in pa_.complications.items()}, stop_reason=pa_.stop_reason[i],
+                aborted=bool(pa_.aborted[i]), mvarc=pa_.mvarc[i], seed=pa_.seed, rules=s.rules,
+                course={"grasps": int(pa_.grasps[i]), "repositions": int(pa_.repositions[i]), "exchanges": int(pa_.exchanges[i]),
+                        "procedure_minutes": float(pa_.minutes[i]), "ended_by": pa_.ended_by[i] or None},
+                final_state=pa_.final.final_state[i].copy(), baseline_state=pa_.baseline.final_state[i].copy(),
+                indication_note=notes[i],
+                intraprocedural=_intraprocedural(pa_, i),
+            ))  # fmt: skip
+        if waveforms:
+            _attach_waveforms(results, setups, cd, settings)
     for r in results:
-        r.citations = keys
+        r.citations = used.keys
     return ProcedureBatch(results, pa_.seed)
 
 

@@ -12,7 +12,7 @@ reads every step):
 for each regurgitation quantity ``Q`` (EROA, PISA radius, RVol, volumetric RVol,
 RF, vena contracta; one common draw per reading, so they stay consistent), all
 clipped at 0.  The gradient is read by TEE at the procedure's heart rate (the
-state under anaesthesia, :mod:`mitrasim.physiology.loading`).  The MR grade is then
+state under anaesthesia, :mod:`mitrasim.procedure.loading`).  The MR grade is then
 graded from the read values, so a decision can be wrong the way real decisions
 are: a clip released at a read 4.8 mmHg whose true gradient is 5.3, a second clip
 not added because residual MR read 1+ was 2+.

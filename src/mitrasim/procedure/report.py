@@ -15,7 +15,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from mitrasim import DISCLAIMER, __version__, citations
+from mitrasim import __version__, citations
+from mitrasim.disclaimer import DISCLAIMER
 from mitrasim.errors import InputError
 
 __all__ = ["valve_map_svg", "loops_svg", "render_report", "write_report"]
@@ -135,7 +136,8 @@ def render_report(*, case: Any, plan: Any = None, procedure: Any = None) -> str:
 
     if plan is None and procedure is None:
         raise InputError("report", None, "a plan and/or a procedure result")
-    setup = setup_from_case(case)
+    with citations.collect() as own:  # the report's own computation (the case's calibration, if any)
+        setup = setup_from_case(case)
     valve = setup.valve
     clips = procedure.clips if procedure is not None else []
     if procedure is None and plan is not None:
@@ -150,11 +152,11 @@ def render_report(*, case: Any, plan: Any = None, procedure: Any = None) -> str:
     loops = None
     if procedure is not None and procedure.waveforms_before is not None:
         loops = loops_svg(procedure.waveforms_before, procedure.waveforms_after)
-    keys: list[str] = []
+    keys: list[str] = []  # exactly what the results shown and this report cited (never the process-wide record)
     for r in (procedure, plan):
         if r is not None:
             keys += list(r.citations)
-    sources = citations.format_list(dict.fromkeys(keys)) if keys else [s.format() for s in citations.used()]
+    sources = citations.format_list([*keys, *own.keys])
     text = resources.files("mitrasim.procedure").joinpath("templates/report.html.j2").read_text(encoding="utf-8")
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     tpl = env.from_string(text)

@@ -14,7 +14,7 @@ A patient's probability is the reference probability with its odds multiplied
   (``STROKE_OR_PER_DECADE``); major bleeding ``× BLEEDING_ANTICOAGULANT_MULTIPLIER`` on oral
   anticoagulation; etiology enters through LVEF only (no etiology effect on in-hospital events
   was read: model choice);
-* **course** (:func:`course_multiplier`): stroke and in-hospital death scale with the procedure
+* **course** (:func:`mitrasim.procedure.timing.course_multiplier`): stroke and in-hospital death scale with the procedure
   time over the reference time (exposure: model choice); pericardial effusion/tamponade is a
   per-puncture and per-grasp hazard (:data:`TAMPONADE_AT_PUNCTURE_SHARE` of the reference rate at
   the transseptal puncture, the rest spread over the reference grasps); urgent surgery a per-clip
@@ -57,7 +57,6 @@ __all__ = [
     "COLUMNS",
     "PatientRisk",
     "patient_multipliers",
-    "course_multiplier",
     "scale_odds",
     "REFERENCE_AGE_YEARS",
     "REFERENCE_STS_PCT",
@@ -260,10 +259,3 @@ def patient_multipliers(risks: "list[PatientRisk]") -> dict[str, np.ndarray]:
         "pericardial_effusion": one,
         "urgent_surgery": one,
     }
-
-
-def course_multiplier(minutes: np.ndarray) -> np.ndarray:
-    """Exposure multiplier of stroke and in-hospital death: procedure time over the reference time."""
-    from mitrasim.procedure.timing import REFERENCE_MINUTES
-
-    return np.asarray(minutes, dtype=float) / REFERENCE_MINUTES

@@ -1,5 +1,5 @@
 """The operator's rules at run time: a frozen, hashable :class:`Rules` built from the
-:class:`~mitrasim.procedure.protocol.Protocol` (the one schema, where the ranges, the limits'
+:class:`~mitrasim.protocol.Protocol` (the one schema, where the ranges, the limits'
 comparisons and their sources are written).
 
 Defaults (clinical.md, "Stop rules seen in practice"; Stone 2015 MVARC):
@@ -27,7 +27,7 @@ from typing import Any
 
 from mitrasim import citations
 from mitrasim.errors import InputError
-from mitrasim.procedure.protocol import AREA_COMPARISON, DEFAULT_PROTOCOL, GRADES, GRADIENT_COMPARISON, Protocol, check_protocol, grade_of
+from mitrasim.protocol import AREA_COMPARISON, DEFAULT_PROTOCOL, GRADES, GRADIENT_COMPARISON, Protocol, check_protocol, grade_of
 
 __all__ = ["Rules", "DEFAULT_RULES", "rules_from_case", "rules_from_protocol"]
 
@@ -35,7 +35,7 @@ citations.register(
     "clinical_reference_stop_rules",
     "mitrasim clinical reference (shared/reference/clinical.md), 'The procedure and the valve area': the "
     "release, abort and add-a-clip limits on the mean gradient, the valve area and the residual MR grade [check].",
-    note="The limits are the defaults of mitrasim.procedure.protocol.Protocol (max_gradient_mmhg, "
+    note="The limits are the defaults of mitrasim.protocol.Protocol (max_gradient_mmhg, "
     "abort_gradient_mmhg, min_mva_cm2, target_residual_grade).",
 )
 
@@ -46,7 +46,7 @@ _P = DEFAULT_PROTOCOL
 @dataclass(frozen=True)
 class Rules:
     """Stop rules of the procedure and the planner (units in the names); the fields and ranges of
-    :class:`~mitrasim.procedure.protocol.Protocol`, the target grade as a number."""
+    :class:`~mitrasim.protocol.Protocol`, the target grade as a number."""
 
     max_clips: int = _P.max_clips
     max_gradient_mmhg: float = _P.max_gradient_mmhg
@@ -107,6 +107,6 @@ DEFAULT_RULES = Rules()
 
 def rules_from_case(case: Any, base: Rules | None = None) -> Rules:
     """The rules of a :class:`mitrasim.case.Case` (its ``procedure`` section, a
-    :class:`~mitrasim.procedure.protocol.Protocol`)."""
+    :class:`~mitrasim.protocol.Protocol`)."""
     citations.cite("clinical_reference_stop_rules", "stone2015_mvarc")
     return rules_from_protocol(case.procedure, base)

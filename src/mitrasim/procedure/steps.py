@@ -53,7 +53,7 @@ SLDA column ``k``, embolization column ``MAX_SLOTS + k``; patient events ``2·MA
 Loading states, variability and readings (issue 13):
 
 * The procedure runs under general anaesthesia (``Context.overrides``/``hr_bpm`` and the
-  groups' ``valves`` are the anaesthesia state, :mod:`mitrasim.physiology.loading`); the
+  groups' ``valves`` are the anaesthesia state, :mod:`mitrasim.procedure.loading`); the
   patient's own state is ``awake_overrides``/``awake_hr_bpm``/``awake_valves``.  ``baseline``
   computes both; the indication to start (``start_course``) is the awake grade; every
   decision is taken on the intraprocedural state; ``awake_outcome`` computes the final
@@ -69,7 +69,7 @@ Loading states, variability and readings (issue 13):
   grasp feasibility: ``Group.valves``) is in the procedure's loading state, the decision
   readings (the engine's ``Context.overrides``/``hr_bpm`` and the clip model's
   ``Group.decision_valves``) in :func:`decision_state` — under anaesthesia with the flag, GA
-  with the afterload restored (:mod:`mitrasim.physiology.loading`); the same batched engine
+  with the afterload restored (:mod:`mitrasim.procedure.loading`); the same batched engine
   calls, only their parameters differ.  ``Context.decision_states`` names each patient's.
 * The draws are keyed per patient (``Context.keys``, from the seed) and numbered by clip and
   attempt, so they do not depend on the batch; ``keys`` None (seed None) = the exact model
@@ -88,20 +88,21 @@ import numpy as np
 from mitrasim.devices import Device
 from mitrasim.devices.grasp import GRASP_STATUS
 from mitrasim.procedure.codes import REFUSAL_PRECEDENCE, Action, GraspStatus, Outcome, Refusal
-from mitrasim.procedure.protocol import area_ok, gradient_ok, near_limit_text
+from mitrasim.protocol import area_ok, gradient_ok, near_limit_text
 from mitrasim.echo.stenosis import evaluate_mvarc
-from mitrasim.mvarc import MVARCEndpoints, evaluate_endpoints, events_from_complications
+from mitrasim.echo.mvarc import MVARCEndpoints, evaluate_endpoints, events_from_complications
 from mitrasim.procedure.batched import Candidates, GraspNumbers, candidate_positions, choose_devices, grasp_candidates
 from mitrasim.procedure.hemodynamics import BatchHemo, echo_arrays, grade_arrays, label, simulate_states, steady_ok
 from mitrasim.procedure import oplog
+from mitrasim.procedure.timing import course_multiplier
 from mitrasim.procedure.risks import (
     CLIPS_PER_PATIENT, COLUMNS, DEATH_AFTER_SURGERY_OR, DEATH_AFTER_TAMPONADE_OR, DEATH_IN_ROOM_SHARE, MAX_SLOTS, PATIENT_EVENTS,
-    POST_EVENTS, REFERENCE_GRASPS, REFRACTORY_TAMPONADE_SHARE, TAMPONADE_AT_PUNCTURE_SHARE, ComplicationRates, course_multiplier,
+    POST_EVENTS, REFERENCE_GRASPS, REFRACTORY_TAMPONADE_SHARE, TAMPONADE_AT_PUNCTURE_SHARE, ComplicationRates,
     patient_multipliers, scale_odds,
 )
 from mitrasim.procedure.timing import PHASE_MINUTES, clip_minutes
 from mitrasim.devices.variability import STREAMS, grasp_depth_factor, normals, placement_error_mm
-from mitrasim.physiology.loading import loading_arrays, rows_in_state
+from mitrasim.procedure.loading import loading_arrays, rows_in_state
 from mitrasim.procedure.readings import read_echo
 from mitrasim.procedure.rules import Rules
 from mitrasim.valve.clip import ValveRows, clipped_profiles_rows
@@ -478,7 +479,7 @@ def start_course(ctx: Context, b: Baseline) -> Course:
         read_eroa_cm2=np.array((b.intra_echo or {}).get("eroa_cm2", b.intra_hemo.eroa_cm2), dtype=float),
     )  # fmt: skip
     h, m = b.hemo, b.hemo.metrics
-    hi, ei = b.intra_hemo, b.intra_echo
+    ei = b.intra_echo
     assert ei is not None
     for i in range(n):
         course.steps[i].append(oplog.baseline_entry(
@@ -621,7 +622,7 @@ def measure(ctx: Context, patients: np.ndarray, hemo: BatchHemo, clip: np.ndarra
 def refusals(ctx: Context, course: Course, patients: np.ndarray, hemo: BatchHemo, decision: np.ndarray, status: np.ndarray, gradient_mmhg: np.ndarray | None = None) -> np.ndarray:
     """:class:`Refusal` per candidate state (``patients`` its patient, ``status`` its grasp); the
     first that applies in :data:`~mitrasim.procedure.codes.REFUSAL_PRECEDENCE`.  The limits are
-    :func:`~mitrasim.procedure.protocol.gradient_ok` and :func:`~mitrasim.procedure.protocol.area_ok`;
+    :func:`~mitrasim.protocol.gradient_ok` and :func:`~mitrasim.protocol.area_ok`;
     a clip that raises the decision grade is never released; one that keeps it must cut the EROA
     by at least ``min_eroa_reduction``.  ``gradient_mmhg``: the gradient as read (default: the model's)."""
     gg = hemo.metrics["mean_gradient_mmhg"] if gradient_mmhg is None else gradient_mmhg
@@ -960,7 +961,7 @@ def awake_outcome(ctx: Context, course: Course, b: Baseline) -> AwakeOutcome:
 
 
 def finish(ctx: Context, course: Course, b: Baseline, final: AwakeOutcome | None = None) -> tuple[dict[str, np.ndarray], list[MVARCEndpoints]]:
-    """The final echo arrays and the MVARC endpoints (:mod:`mitrasim.mvarc`: technical, device and
+    """The final echo arrays and the MVARC endpoints (:mod:`mitrasim.echo.mvarc`: technical, device and
     procedural success) from the baseline and final decision grades, the final planimetric MVA and
     gradient, the clips left in the valve and the complications (after :func:`post_events`);
     ``final`` the awake outcome (default: the course's state)."""

@@ -74,3 +74,8 @@ REFERENCE_MINUTES = (
     + CLIPS_PER_PATIENT * float(clip_minutes(False, False, True)) + PHASE_MINUTES["final"] + PHASE_MINUTES["closure"]
 )  # fmt: skip
 """Minutes of the reference course: :data:`~mitrasim.procedure.risks.CLIPS_PER_PATIENT` clips, no move, no event."""
+
+
+def course_multiplier(minutes: np.ndarray) -> np.ndarray:
+    """Exposure multiplier of stroke and in-hospital death: procedure time over the reference time."""
+    return np.asarray(minutes, dtype=float) / REFERENCE_MINUTES

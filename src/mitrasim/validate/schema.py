@@ -210,7 +210,9 @@ def resolve_parameter(path: str) -> Any:
     for i in range(len(parts), 0, -1):
         try:
             obj: Any = importlib.import_module(".".join(parts[:i]))
-        except ImportError:
+        except ModuleNotFoundError as exc:  # only "this prefix is not a module"; a broken module's own error propagates
+            if exc.name != ".".join(parts[:i]):
+                raise
             continue
         for a in parts[i:]:
             if isinstance(obj, dict) and a in obj:

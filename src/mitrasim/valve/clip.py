@@ -73,7 +73,7 @@ a device never raises ``g`` or ``w`` anywhere, so more devices never increase
 EROA or MVA.
 
 Free parameters ``a_sys``, ``a_dia`` and the PASCAL spacer thicknesses are
-calibrated in :mod:`mitrasim.valve.calibration` on named development anchors
+calibrated in :mod:`mitrasim.procedure.clip_calibration` on named development anchors
 (Caballero 2020 computational model; TEER halves MVA; Paukovitsch 2024 3D-TEE
 planimetry of PASCAL vs PASCAL Ace); ``κ``, ``μ_MAC``, ``k_AP``, ``β``,
 ``σ_ref``, ``T_free`` are model choices stated in :class:`ClipModelParams`.
@@ -147,7 +147,7 @@ class ClipModelParams:
     """Parameters of the clip model (see the module docstring for the equations).
 
     ``systolic_zone_per_arm`` (a_sys) and ``diastolic_zone_per_arm`` (a_dia) are
-    calibrated (:func:`mitrasim.valve.calibration.calibrate_clip_model`).
+    calibrated (:func:`mitrasim.procedure.clip_calibration.calibrate_clip_model`).
     ``ap_shrink_per_mm`` (k_AP): relative AP shortening per mm of total device width,
     capped at ``ap_shrink_max`` (:data:`CABALLERO_AP_SHRINK_MAX`) (model choice).
     ``functional_gap_closure`` (β): the share of the AP shortening that closes the

@@ -14,13 +14,8 @@ width of the jet along the line more reliably than its depth.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from mitrasim.errors import InputError
-from mitrasim.valve.geometry import ValveModel, build_valve
-
-if TYPE_CHECKING:  # pragma: no cover
-    from mitrasim.case import ValveSpec
+from mitrasim.valve.geometry import ValveModel, ValveSpecLike, build_valve
 
 __all__ = ["fit_to_measured", "valve_from_spec"]
 
@@ -43,6 +38,6 @@ def fit_to_measured(valve: ValveModel, eroa_cm2: float | None = None, mva_cm2: f
     return out.with_(notes=tuple(notes))
 
 
-def valve_from_spec(spec: "ValveSpec") -> ValveModel:
+def valve_from_spec(spec: "ValveSpecLike") -> ValveModel:
     """Build the valve and, where the spec gives measured EROA/MVA, fit it to them."""
     return fit_to_measured(build_valve(spec), spec.eroa_cm2, spec.mva_cm2)

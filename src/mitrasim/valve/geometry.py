@@ -52,19 +52,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from mitrasim import citations
 
-if TYPE_CHECKING:  # pragma: no cover
-    from mitrasim.case import ValveSpec
+#: A validated valve section of a case (:class:`mitrasim.case.ValveSpec`), read by attribute only: the
+#: valve model knows no case schema (the case imports the valve, never the reverse).
+ValveSpecLike = Any
 
 __all__ = [
     "GRID_STEP_MM",
     "SEGMENT_FRACTIONS",
     "SCALLOPS",
+    "FORWARD_DISCHARGE_COEFF",
     "REGURGITANT_DISCHARGE_COEFF",
     "F_OPEN",
     "CALCIFICATION_MOBILITY",
@@ -109,6 +111,13 @@ assumption: the middle scallop (P2) is the largest posterior scallop."""
 
 SCALLOPS = {"A1": 0, "A2": 1, "A3": 2, "P1": 0, "P2": 1, "P3": 2}
 """Scallop name → segment index (0, 1, 2)."""
+
+FORWARD_DISCHARGE_COEFF = 0.925
+"""Calibrated ``C_d,fwd`` (anatomic MVA → the engine's effective forward area), fitted by
+:func:`mitrasim.procedure.calibration.calibrate` (its module docstring: the gradient anchor); the
+only forward discharge coefficient in mitrasim (procedure, planner, calibration, web app).  It is
+defined here, with the valve's other discharge coefficient, so that the patient calibration
+(:mod:`mitrasim.calibrate`) reads it without importing the procedure."""
 
 REGURGITANT_DISCHARGE_COEFF = 0.70
 """C_d for the systolic gap: anatomic gap area → EROA (vena contracta).  The
@@ -298,7 +307,7 @@ def _per_segment(s_mm: np.ndarray, length_mm: float, values: Sequence[float]) ->
     return np.asarray(values, dtype=float)[idx]
 
 
-def build_valve(spec: "ValveSpec") -> ValveModel:
+def build_valve(spec: "ValveSpecLike") -> ValveModel:
     """Build the valve model from a validated :class:`mitrasim.case.ValveSpec`.
 
     Measured ``eroa_cm2`` / ``mva_cm2`` in the spec are *not* applied here; use

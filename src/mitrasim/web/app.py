@@ -29,12 +29,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from mitrasim import DISCLAIMER, __version__
+from mitrasim import __version__
+from mitrasim.disclaimer import DISCLAIMER
 from mitrasim.errors import InputError, from_validation_error, json_safe
 from mitrasim.examples_data import EXAMPLES
 from mitrasim.examples_data import example_text as _example_text
 from mitrasim.web import adapters, services
-from mitrasim.web.adapters import Unavailable
 from mitrasim.web.db import Database, open_database
 from mitrasim.web.jobs import JobContext, JobManager, TooManyJobs
 from mitrasim.web.pool import ClientGone, PoolBusy, PoolTimeout, WorkerPool
@@ -61,10 +61,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def example_text(name: str) -> str:
     """The shipped example ``name`` (one of :data:`EXAMPLES`), read from the package's data."""
-    try:
-        return _example_text(name)
-    except (FileNotFoundError, ModuleNotFoundError):
-        raise Unavailable(f"example {name!r} is not installed with this copy of mitrasim") from None
+    return _example_text(name)  # package data missing from an install is a bug, not a feature left out
 
 
 class SafeJSONResponse(JSONResponse):
@@ -184,10 +181,6 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
     async def _gone(_: Request, exc: ClientGone) -> JSONResponse:
         return _error(400, "client", str(exc))  # nobody reads it: the client has gone
 
-    @app.exception_handler(Unavailable)
-    async def _unavailable(_: Request, exc: Unavailable) -> JSONResponse:
-        return _error(503, "feature", str(exc))
-
     @app.exception_handler(TooManyJobs)
     async def _too_many(_: Request, exc: TooManyJobs) -> JSONResponse:
         return _error(429, "jobs", str(exc), headers={"Retry-After": "5"})
@@ -202,24 +195,16 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
     async def health() -> dict[str, Any]:
         return {"status": "ok", "version": __version__, "pool": pool.stats(), "disclaimer": DISCLAIMER}
 
-    @api.get("/meta", summary="Presets, devices, examples, limits and what is available in this build")
+    @api.get("/meta", summary="Presets, devices, examples and limits")
     async def meta() -> dict[str, Any]:
         from mitrasim.devices.catalogue import DEFAULT_CATALOGUE
         from mitrasim.physiology.parameter_sets import PARAMETER_SETS
 
-        features = {}
-        for name, cands in (("plan", adapters.PLANNER), ("procedure", adapters.PROCEDURE), ("trials", adapters.TRIAL)):
-            try:
-                adapters.check_available(cands)
-                features[name] = True
-            except Unavailable:
-                features[name] = False
         return {
             "presets": sorted(PARAMETER_SETS),
             "devices": [{"name": d.name, "family": d.family, "width_mm": d.width_mm, "arm_length_mm": d.arm_length_mm, "note": d.note} for d in DEFAULT_CATALOGUE.values()],
             "examples": list(EXAMPLES),
             "limits": {"patients": settings.max_patients, "waveform_patients": settings.max_waveform_patients, "beats": settings.max_beats, "body_bytes": settings.max_body_bytes, "clips": 6},
-            "features": features,
             "disclaimer": DISCLAIMER,
         }
 
@@ -258,13 +243,11 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
 
     @api.post("/plan", summary="The planner's ranking of clip plans (mitrasim.procedure)")
     async def plan(req: PlanRequest, request: Request) -> dict[str, Any]:
-        adapters.check_available(adapters.PLANNER)
         _case_dict(req.case)
         return await pool.run(adapters.plan_case, req.case, req.seed, req.research_below_indication, disconnected=request.is_disconnected)
 
     @api.post("/procedure", summary="The procedure clip by clip, with complications for a seed (mitrasim.procedure)")
     async def procedure(req: PlanRequest, request: Request) -> dict[str, Any]:
-        adapters.check_available(adapters.PROCEDURE)
         _case_dict(req.case)
         return await pool.run(adapters.run_procedure_case, req.case, req.seed, req.research_below_indication, disconnected=request.is_disconnected)
 
@@ -355,7 +338,6 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
 
     @api.post("/jobs/trial", status_code=202, summary="Background job: a virtual trial (mitrasim.cohort, issue 5)")
     async def start_trial(req: TrialRequest, request: Request) -> dict[str, Any]:
-        adapters.check_available(adapters.TRIAL)
         _web_trial(req.spec, req.seed, settings.max_trial_patients)  # refused now (422), not as a failed job
         job = request.app.state.jobs.start("trial", req.model_dump(), _trial_body(pool, req, settings.max_trial_patients))
         return job.to_dict()

@@ -19,6 +19,9 @@ def serve(
     workers: int = typer.Option(2, "--workers", help="Simulation worker processes."),
 ) -> None:
     """Serve the web page and JSON API (docs at /docs). Research and education only: not a medical device."""
+    from mitrasim.extras import require_extra
+
+    require_extra("web", "mitrasim serve")
     import uvicorn
 
     from mitrasim.web.app import create_app

@@ -120,7 +120,7 @@ def _beat(case: Any, eroa_cm2: float, mva_anatomic_cm2: float, max_beats: int, p
 
     p = case.patient
     mva_eff = float(forward_effective_area_cm2(mva_anatomic_cm2))
-    from mitrasim.calibrate.case import calibrated_overrides  # the case's measurements fitted, else its overrides
+    from mitrasim.procedure.patient import calibrated_overrides  # the case's measurements fitted, else its overrides
 
     res = simulate(preset, calibrated_overrides(case), eroa_cm2=eroa_cm2, mva_cm2=mva_eff, hr_bpm=p.hr_bpm, waveforms=True, settings=_settings(max_beats))
     w = res.patient_waveforms(0)

@@ -360,7 +360,7 @@
       Object.values(rk.verdicts || {}).forEach((v) => verdicts.appendChild(el("li", {}, v)));
       out.replaceChildren(t, verdicts);
       if (!items.length) out.replaceChildren(el("p", {}, "The planner found no plan that keeps to the rules."), verdicts);
-    } catch (e) { out.replaceChildren(el("p", {}, e.status === 503 ? "The planner is not in this build yet: " + e.message : "Planner: " + e.message)); }
+    } catch (e) { out.replaceChildren(el("p", {}, "Planner: " + e.message)); }
   }
 
   // ---------- procedure: clip by clip, as the operator sees it ----------
@@ -392,7 +392,7 @@
       apply.disabled = !(p.clips || []).length;
       apply.addEventListener("click", () => { state.clips = (p.clips || []).map((c) => ({ device: c.device, position_mm: clampPos(c.position_mm, c.device) })); clipsChanged(false); });
       out.replaceChildren(sum, t, apply);
-    } catch (e) { out.replaceChildren(el("p", {}, e.status === 503 ? "The procedure is not in this build yet: " + e.message : "Procedure: " + e.message)); }
+    } catch (e) { out.replaceChildren(el("p", {}, "Procedure: " + e.message)); }
   }
   async function runGuide() {
     const date = $("proc-date").value;
@@ -416,8 +416,6 @@
     const pr = $("f-preset"); pr.replaceChildren(); state.meta.presets.forEach((n) => pr.appendChild(el("option", { value: n }, n)));
     const dv = $("device"); dv.replaceChildren(); state.meta.devices.forEach((d) => dv.appendChild(el("option", { value: d.name }, `${d.name} — ${d.family}, ${d.width_mm} mm wide, ${d.arm_length_mm} mm arms`)));
     dv.value = "XTW";
-    if (!state.meta.features.plan) { $("run-plan").disabled = true; $("plan-out").textContent = "The planner (mitrasim.procedure) is not in this build yet."; }
-    if (!state.meta.features.procedure) { $("run-proc").disabled = true; $("proc-out").textContent = "The procedure (mitrasim.procedure) is not in this build yet."; }
     drawMap(); listCases(0);
     if (!state.caseData && state.meta.examples.length) {  // open on an example: the map works at once
       ex.value = state.meta.examples.includes("p2_flail") ? "p2_flail" : state.meta.examples[0];

@@ -56,7 +56,7 @@ below it for the two example valves).  ``s_restored = 1`` is the model reading o
 "no difference in MR severity once the pressure is matched" (the 2006 study's
 abstract; full text not read [check]): the functional gap returns to its awake
 width.  The procedure reads its decisions in this state when the protocol's
-``assess_at_restored_afterload`` is set (:mod:`mitrasim.procedure.protocol`).
+``assess_at_restored_afterload`` is set (:mod:`mitrasim.protocol`).
 
 States: ``"awake"`` (the patient's own parameters), ``"anaesthesia"`` and
 ``"anaesthesia_restored_afterload"`` (:data:`STATE_WORDS` names them in
@@ -105,7 +105,7 @@ citations.register(
     "Accuracy of intraoperative transesophageal echocardiography for estimating the severity of functional "
     "mitral regurgitation. Am J Cardiol 76(7):508-512 (1995), University of Michigan [authors to add].",
     note="Conscious sedation vs general anaesthesia TEE: vena contracta in functional MR "
-    "(mitrasim.physiology.loading.VENA_CONTRACTA_FMR_CM) and jet area 10.0 -> 5.7 cm2 (p < 0.001); "
+    "(mitrasim.procedure.loading.VENA_CONTRACTA_FMR_CM) and jet area 10.0 -> 5.7 cm2 (p < 0.001); "
     "unchanged in leaflet flail (1.10 -> 1.04 cm).",
 )
 

@@ -27,7 +27,7 @@ The limits and their comparisons (stated once, applied literally by :func:`gradi
   position within the rules), so a clip uses one or two grasps;
 * with ``assess_at_restored_afterload`` (default on) the decision readings under general
   anaesthesia are taken with the afterload restored to the patient's awake value (the
-  phenylephrine "afterload challenge", :mod:`mitrasim.physiology.loading`): intra-operative TEE
+  phenylephrine "afterload challenge", :mod:`mitrasim.procedure.loading`): intra-operative TEE
   under GA under-estimates MR and matching the awake blood pressure with phenylephrine removes
   the difference (PubMed 16950471; Shiran 2007); off: the readings are GA's own.  The grasp
   itself is done in the GA state either way.

@@ -29,7 +29,7 @@ The gradient anchor (Neuss cohort) needs the circulation engine: the forward
 discharge coefficient is fitted in :mod:`mitrasim.procedure.calibration` (the one
 forward-discharge calibration).
 
-Run ``python -m mitrasim.valve.calibration`` to print the calibration.
+Run ``python -m mitrasim.procedure.clip_calibration`` to print the calibration.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ def _clean(x: Any) -> Any:
 
 def calibrate_path(path: Path, preset: str | None, n_ensemble: int, seed: int) -> tuple[Calibration, str]:
     """Calibrate a case file (with ``measurements:``) or a FHIR R4 Bundle of Observations."""
-    from mitrasim.calibrate.case import calibrate_case
+    from mitrasim.procedure.patient import calibrate_case
     from mitrasim.calibrate.fit import calibrate_measurements
 
     if path.suffix.lower() == ".json":
@@ -116,7 +116,7 @@ def register(app: typer.Typer) -> None:
         if procedure:
             if source.suffix.lower() == ".json" and json.loads(source.read_text(encoding="utf-8")).get("resourceType") == "Bundle":
                 raise InputError("--procedure", True, "a case file (a FHIR bundle has no valve)")
-            from mitrasim.calibrate.case import procedure_intervals
+            from mitrasim.procedure.intervals import procedure_intervals
             from mitrasim.case import load_case
 
             after = procedure_intervals(load_case(source), n_ensemble=ensemble, seed=seed)

@@ -1,4 +1,4 @@
-"""How the physiological presets were calibrated (reproducible: ``python -m mitrasim.physiology.calibration``).
+"""How the physiological presets were calibrated (reproducible: ``python -m mitrasim.calibrate.presets``).
 
 ``regazzoni2022`` keeps the paper's values.  With them the model's mean pulmonary arterial pressure
 is about 38 mmHg (pulmonary hypertension): the paper's pulmonary arterial and venous resistances
