@@ -133,7 +133,7 @@ class _Words:
         state = states[int(r.patient[j])] if states else self.ctx.loading
         where = "" if state == "awake" else f" ({CHECK_STATE_WORDS.get(state, STATE_WORDS[state])})"
         return (
-            f"  check{where}: EROA {b['eroa_cm2'][j]:.2f}→{r.read_eroa_cm2[j]:.2f} cm², MR {label(int(b['decision'][j]))}→{label(int(r.decision[j]))}, "
+            f"  check{where}: EROA {b['eroa_cm2'][j]:.2f}→{r.read_eroa_cm2[j]:.2f} cm², MR {label(int(b['decision'][j]))}→{mr_text(int(r.grade[j]), int(r.decision[j]))}, "
             f"mean gradient {b['mean_gradient_mmhg'][j]:.1f}→{number_text(float(r.gradient_mmhg[j]), g_lim)} mmHg (limit {GRADIENT_COMPARISON} {g_lim:g}), "
             f"MVA {number_text(float(r.hemo.mva_cm2[j]), a_lim, 2)} cm² (limit {AREA_COMPARISON} {a_lim:g}), "
             f"LA mean {b['la_mean_mmhg'][j]:.0f}→{m['la_mean_mmhg'][j]:.0f} mmHg, v wave {b['la_vwave_mmhg'][j]:.0f}→{m['la_vwave_mmhg'][j]:.0f} mmHg"
