@@ -213,14 +213,14 @@ def concat_engine_inputs(parts: list[EngineInputs]) -> EngineInputs:
     return EngineInputs(cat("presets"), [o for x in parts for o in x.overrides], cat("hr_bpm"), cat("fit_ok"), cat("fit_z_max"))
 
 
-def _baseline_sds(sbp: np.ndarray, edv: np.ndarray) -> np.ndarray:
+def _baseline_sds(sbp: np.ndarray, edv: np.ndarray, ef: np.ndarray) -> np.ndarray:
     """SD of the sampled SBP (cuff), LVEDV and LVEF (2D echo): the calibration's defaults."""
     from mitrasim.calibrate.measurements import METHODS
 
     b, e, f = METHODS["sbp_mmhg"]["cuff"], METHODS["lvedv_ml"]["echo_2d"], METHODS["lvef_pct"]["echo_2d"]
     citations.cite(*b.sources, *e.sources, *f.sources)
     col = lambda m, v: m.sd * np.abs(v) if m.relative else np.full(len(v), m.sd)  # noqa: E731
-    return np.stack([col(b, sbp), col(e, edv), col(f, sbp)], axis=1)
+    return np.stack([col(b, sbp), col(e, edv), col(f, ef)], axis=1)
 
 
 def _baseline_columns(theta: np.ndarray) -> list[dict[str, float]]:
@@ -388,7 +388,7 @@ def engine_inputs(patients: pa.Table, preset_by_etiology: dict[str, str], settin
     mva = np.asarray(forward_effective_area_cm2(patients.column("mva_cm2").to_numpy()))
     sbp = patients.column("sbp_mmhg").to_numpy()
     hr = patients.column("hr_bpm").to_numpy()
-    sd = _baseline_sds(sbp, patients.column("lvedv_ml").to_numpy())
+    sd = _baseline_sds(sbp, patients.column("lvedv_ml").to_numpy(), patients.column("lvef_pct").to_numpy())
     n = len(etio)
     presets = np.empty(n, dtype=object)
     theta = np.empty((n, len(BASELINE_FREE)))
