@@ -20,7 +20,7 @@ def test_reachable_baselines_are_fitted_within_one_sd():
     hr, eroa, mva = rng.uniform(60, 90, n), rng.uniform(0.2, 0.5, n), rng.uniform(3.0, 5.0, n)
     r = simulate("secondary_mr", M._baseline_columns(truth), hr_bpm=hr, eroa_cm2=eroa, mva_cm2=mva, settings=FAST)
     sbp, edv, ef = r.metrics["sbp_mmhg"], r.metrics["edv_ml"], r.metrics["ef_pct"]
-    sd = M._baseline_sds(sbp, edv)
+    sd = M._baseline_sds(sbp, edv, ef)
     theta, z = M.fit_baselines("secondary_mr", hr, eroa, mva, sbp, edv, ef, sd, FAST)
     assert np.all(np.abs(z) <= M.FIT_WITHIN_SD)
     again = simulate("secondary_mr", M._baseline_columns(theta), hr_bpm=hr, eroa_cm2=eroa, mva_cm2=mva, settings=FAST)
@@ -49,7 +49,7 @@ def test_fit_matches_the_fit_run_to_convergence(monkeypatch):
     n = 24
     hr, eroa, mva = rng.uniform(60, 90, n), rng.uniform(0.2, 0.5, n), rng.uniform(3.0, 5.0, n)
     sbp, edv, ef = rng.uniform(100, 140, n), rng.uniform(150, 260, n), rng.uniform(25, 45, n)
-    sd = M._baseline_sds(sbp, edv)
+    sd = M._baseline_sds(sbp, edv, ef)
     _, z = M.fit_baselines("secondary_mr", hr, eroa, mva, sbp, edv, ef, sd, FAST)
     z_done = M.BASELINE_Z_DONE
     monkeypatch.setattr(M, "BASELINE_Z_DONE", z_done / 100)
