@@ -52,11 +52,11 @@ def engine_stage(console: Any) -> None:
     from mitrasim.physiology.commands import SHOWN, _fmt
     from mitrasim.physiology.simulation import simulate
 
-    res = simulate("regazzoni2022", eroa_cm2=[0.0, 0.5])
+    res = simulate("regazzoni2022_normal", eroa_cm2=[0.0, 0.5])
     a, b = res.patient_metrics(0), res.patient_metrics(1)
-    console.print(f"{_stage(1)} regazzoni2022 without and with acute severe MR (EROA 0.5 cm²): "
+    console.print(f"{_stage(1)} regazzoni2022_normal without and with acute severe MR (EROA 0.5 cm²): "
                   f"regurgitant volume {a['rvol_ml']:.0f} → {b['rvol_ml']:.0f} mL", markup=False)
-    t = Table(title="The same normal heart (Regazzoni 2022) without and with acute severe mitral regurgitation "
+    t = Table(title="A normal heart (Regazzoni 2022 with normal pulmonary resistance) without and with acute severe mitral regurgitation "
                     "(EROA 0.5 cm², no remodelling, hence the high EF)")
     t.add_column("metric")
     t.add_column("normal", justify="right")
