@@ -95,6 +95,45 @@ def test_small_valve_gets_narrow_short_clip():
     assert choose_device(small, 15.0, preference="XTW").device.name == "XTW"
 
 
+def _flail(gap_mm, posterior_mm):
+    return valve(leaflets={"posterior_mm": {"P1": 12, "P2": posterior_mm, "P3": 12}}, lesions=[{"kind": "flail", "segments": ["P2"], "gap_mm": gap_mm, "width_mm": 12}])
+
+
+def test_device_choice_words_follow_the_order_of_sizes():
+    """The scalar choice's words: the size rule's reading, then the exchange along the order of sizes
+    (the rule's own size first, then NT, XT, NTW, XTW), or none of the family when no size can grasp."""
+    # gap 11 mm beyond the NT reach; P2 13 mm leaves 7.5 mm < the NT arm after half the gap → short arms;
+    # a wide valve, leak 12 mm in segment 2 → NTW first, which cannot reach; NT cannot either; XT can
+    v = _flail(11.0, 13.0)
+    assert not assess_grasp(v, 19.0, DEFAULT_CATALOGUE["NTW"]).feasible and not assess_grasp(v, 19.0, DEFAULT_CATALOGUE["NT"]).feasible
+    c = choose_device(v, 19.0)
+    assert c.device.name == "XT"
+    assert c.reasons[0].endswith("→ short arms") and c.reasons[1].endswith("→ wide")
+    assert c.reasons[2] == "NTW cannot grasp here; XT can"
+    # gap 15 mm beyond every reach: the rule's own size (long arms, wide) and the words say so
+    v = _flail(15.0, 18.0)
+    assert not any(assess_grasp(v, 19.0, d).feasible for d in DEFAULT_CATALOGUE.values())
+    c = choose_device(v, 19.0)
+    assert c.device.name == "XTW" and c.reasons[-1] == "no size of the family can grasp here"
+    assert choose_device(v, 19.0, preference="NT").reasons == ("device chosen by preference",)
+
+
+def test_a_family_missing_from_the_catalogue_is_refused():
+    """A catalogue without any size of the preferred family is one error naming the preference
+    (before, the batched choice took the catalogue's last device)."""
+    from mitrasim.procedure.batched import choose_devices
+    from mitrasim.valve.clip import ValveRows
+
+    v = _flail(3.0, 13.0)
+    pascal_only = {k: d for k, d in DEFAULT_CATALOGUE.items() if d.family == "PASCAL"}
+    with pytest.raises(InputError) as e:
+        choose_device(v, 19.0, "auto", pascal_only)
+    assert e.value.field == "device_preference" and e.value.value == "auto"
+    with pytest.raises(InputError):
+        choose_devices(ValveRows.from_valves([v]), np.array([0]), v.gap_mm[None], np.array([v.mva_cm2]), "MitraClip", pascal_only)
+    assert choose_device(v, 19.0, "PASCAL", pascal_only).device.name in pascal_only
+
+
 def test_batched_device_choice_equals_the_scalar_rule():
     """procedure.batched.choose_devices (the procedure's rule, per row at the residual gap's peak) picks
     what devices.choose_device picks at that position, for every family preference, on valves that cross

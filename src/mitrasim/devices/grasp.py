@@ -34,18 +34,22 @@ longer XTR arms); ``M`` is capped at 5.  A good grasp has ``M = 1``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import Callable, Literal, Mapping, Sequence
 
 import numpy as np
 
 from mitrasim import citations
 from mitrasim.devices.catalogue import DEFAULT_CATALOGUE, NT_ARM_MM, NT_REACH_MM, Device
-from mitrasim.valve.clip import available_leaflet_mm
+from mitrasim.errors import InputError
+from mitrasim.valve.clip import ValveRows, available_leaflet_mm
 from mitrasim.valve.geometry import CALCIFICATION_GRADES, CALCIFICATION_MOBILITY, ValveModel
 
 _MOBILITY = np.array([CALCIFICATION_MOBILITY[g] for g in CALCIFICATION_GRADES])
 
-__all__ = ["GraspAssessment", "assess_grasp", "grasp_arrays", "grasp_reasons", "GRASP_STATUS", "choose_device", "DeviceChoice", "SLDA_MULTIPLIER_MAX"]
+__all__ = [
+    "GraspAssessment", "assess_grasp", "grasp_arrays", "grasp_reasons", "GRASP_STATUS", "choose_device", "DeviceChoice",
+    "SLDA_MULTIPLIER_MAX", "choose_sizes", "SizeChoice", "SiteReading", "read_site", "size_orders", "size_rule", "NO_DEVICE",
+]  # fmt: skip
 
 citations.register(
     "boekstegers2014",
@@ -76,6 +80,7 @@ class GraspAssessment:
 
 
 GRASP_STATUS = ("good", "marginal", "infeasible")
+"""Status names by code (0, 1, 2) of :func:`grasp_arrays`."""
 
 LONG_ARM_GAP_MM = NT_REACH_MM / 2
 """Size rule: long arms (XT) above this gap at the site (half the NT reach; model choice)."""
@@ -101,7 +106,6 @@ def size_rule(gap_mm, shortest_mm, mva_cm2, segment, leak_mm) -> tuple[np.ndarra
     long_arms = (np.asarray(gap_mm) > LONG_ARM_GAP_MM) & (np.asarray(shortest_mm) >= LONG_ARM_MIN_LEAFLET_MM)
     wide = (np.asarray(mva_cm2) >= WIDE_MIN_MVA_CM2) & (np.asarray(segment) == 1) & (np.asarray(leak_mm) >= WIDE_MIN_LEAK_MM)
     return long_arms, wide
-"""Status names by code (0, 1, 2) of :func:`grasp_arrays`."""
 
 
 def grasp_arrays(
@@ -193,6 +197,120 @@ class DeviceChoice:
     reasons: tuple[str, ...]
 
 
+NO_DEVICE = -1
+"""Index of "no device" in the size orders of :func:`size_orders`."""
+MITRACLIP_SIZES = ("NT", "XT", "NTW", "XTW")
+"""The MitraClip sizes in the order tried after the size rule's own (short/long arms, narrow/wide)."""
+PASCAL_SIZES = ("PASCAL Ace", "PASCAL")
+"""The PASCAL sizes, narrow then wide."""
+FAMILY_PREFERENCES = ("auto", "MitraClip", "PASCAL")
+"""Preferences that name a family (``auto`` = MitraClip); any other preference is a device name."""
+
+Feasible = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""``feasible(k, d)``: can device ``d[j]`` (index into the catalogue) grasp at row ``k[j]``'s site?"""
+
+
+@dataclass(frozen=True)
+class SiteReading:
+    """What the size rule reads at each row's site (m,) and its verdict (:func:`size_rule`)."""
+
+    gap_mm: np.ndarray
+    shortest_mm: np.ndarray
+    mva_cm2: np.ndarray
+    segment: np.ndarray
+    leak_mm: np.ndarray
+    long_arms: np.ndarray
+    wide: np.ndarray
+
+
+@dataclass(frozen=True)
+class SizeChoice:
+    """Per row: the chosen device (index into ``list(catalogue)``), the first size of the rule's
+    order, whether any size can grasp; ``reading`` None when the preference named a device."""
+
+    device: np.ndarray
+    first: np.ndarray
+    feasible: np.ndarray
+    reading: SiteReading | None
+
+
+def read_site(vr: ValveRows, rows: np.ndarray, g: np.ndarray, position_mm: np.ndarray, mva_cm2: np.ndarray) -> SiteReading:
+    """The size rule's anatomy at ``position_mm`` (m,) of valves ``rows`` with gap profiles ``g``
+    (m, G): the gap in the site's cell, the shorter leaflet there less half that gap, the
+    segment (0, 1, 2), the leak's length (:func:`leak_length_mm`) and the rule's verdict."""
+    r = np.arange(rows.size)
+    i = vr.index_of(rows, position_mm)
+    gap = g[r, i]
+    shortest = np.minimum(vr.anterior_mm[rows, i], vr.posterior_mm[rows, i]) - gap / 2
+    seg = (vr.segment_edges_mm[rows] <= np.asarray(position_mm)[:, None]).sum(axis=1) - 1
+    leak = leak_length_mm(g, vr.ds_mm[rows])
+    mva = np.broadcast_to(np.asarray(mva_cm2, dtype=float), (rows.size,))
+    long_arms, wide = size_rule(gap, shortest, mva, seg, leak)
+    return SiteReading(gap, shortest, mva, seg, leak, long_arms, wide)
+
+
+def _indices(catalogue: Mapping[str, Device], names: Sequence[str]) -> np.ndarray:
+    keys = list(catalogue)
+    return np.array([keys.index(n) if n in catalogue else NO_DEVICE for n in names])
+
+
+def size_orders(long_arms: np.ndarray, wide: np.ndarray, family: str, catalogue: Mapping[str, Device]) -> np.ndarray:
+    """(m, k) the sizes to try per row, as catalogue indices: the size rule's own first, then the
+    family's other sizes in :data:`MITRACLIP_SIZES` order (PASCAL: the other width); sizes the
+    catalogue lacks are dropped, the order kept, and the rows padded with :data:`NO_DEVICE`."""
+    if family == "PASCAL":
+        narrow, broad = _indices(catalogue, PASCAL_SIZES)
+        order = np.stack([np.where(wide, broad, narrow), np.where(wide, narrow, broad)], axis=1)
+    else:
+        ids = _indices(catalogue, MITRACLIP_SIZES)
+        first = np.where(long_arms, np.where(wide, 3, 1), np.where(wide, 2, 0))  # index into MITRACLIP_SIZES
+        rest = [np.where(j < first, ids[j], ids[np.minimum(j + 1, 3)]) for j in range(3)]
+        order = np.stack([ids[first]] + rest, axis=1)
+    key = np.where(order == NO_DEVICE, order.shape[1] + np.arange(order.shape[1]), np.arange(order.shape[1]))
+    return np.take_along_axis(order, np.argsort(key, axis=1, kind="stable"), axis=1)
+
+
+def choose_sizes(
+    vr: ValveRows,
+    rows: np.ndarray,
+    g: np.ndarray,
+    position_mm: np.ndarray,
+    mva_cm2: np.ndarray,
+    preference: str,
+    catalogue: Mapping[str, Device],
+    feasible: Feasible,
+) -> SizeChoice:
+    """The device choice (:func:`choose_device`), one definition for one valve and for many rows:
+
+    * a device name as ``preference`` is taken as it is;
+    * otherwise the family's sizes are tried in :func:`size_orders`'s order (the size rule's
+      own first) and the first that ``feasible`` says can grasp is chosen; when none can, the
+      rule's own size.
+    ``feasible`` is the caller's grasp rule (:func:`assess_grasp` on one valve, the procedure's
+    batched grasp on the residual gaps); it is asked only for rows still without a size.
+    """
+    citations.cite("feldman2011_everest2", "boekstegers2014")
+    m = rows.size
+    if preference not in FAMILY_PREFERENCES and preference in catalogue:
+        d = np.full(m, list(catalogue).index(preference))
+        return SizeChoice(d, d, np.ones(m, bool), None)
+    reading = read_site(vr, rows, g, position_mm, mva_cm2)
+    family = "PASCAL" if preference == "PASCAL" else "MitraClip"
+    order = size_orders(reading.long_arms, reading.wide, family, catalogue)
+    if m and (order[:, 0] == NO_DEVICE).any():
+        raise InputError("device_preference", preference, f"a family with a size in the catalogue ({', '.join(catalogue)})")
+    chosen = order[:, 0].copy()
+    found = np.zeros(m, bool)
+    for j in range(order.shape[1]):
+        k = np.flatnonzero((order[:, j] != NO_DEVICE) & ~found)
+        if k.size == 0:
+            continue
+        take = k[np.asarray(feasible(k, order[k, j]), dtype=bool)]
+        chosen[take] = order[take, j]
+        found[take] = True
+    return SizeChoice(chosen, order[:, 0], found, reading)
+
+
 def choose_device(
     valve: ValveModel,
     position_mm: float,
@@ -211,38 +329,32 @@ def choose_device(
     * wide (W, or PASCAL) if the valve has room: MVA ≥ WIDE_MIN_MVA_CM2
       (EVEREST II), the site is in segment 2 (not next to a commissure) and the
       leak spans ≥ WIDE_MIN_LEAK_MM of the line; otherwise narrow
-      (:func:`size_rule`, shared with the batched procedure).
+      (:func:`size_rule`).
     A device name as preference is returned as it is ("PASCAL" means the
     PASCAL family: Ace or PASCAL by the width rule).
     Finally, among the sizes of the family, an infeasible grasp is replaced by
-    the first feasible one in the order above, if any.
+    the first feasible one in the order above, if any.  :func:`choose_sizes` is the
+    one implementation (the batched procedure calls it too); this adds the words.
     """
     cat = DEFAULT_CATALOGUE if catalogue is None else catalogue
-    citations.cite("feldman2011_everest2", "boekstegers2014")
-    if preference not in ("auto", "MitraClip", "PASCAL") and preference in cat:
-        return DeviceChoice(cat[preference], ("device chosen by preference",))
-    family = "PASCAL" if preference == "PASCAL" else "MitraClip"
-    i = int(valve.index_of(position_mm))
-    gap = float(valve.gap_mm[i])
-    shortest = float(min(valve.anterior_mm[i], valve.posterior_mm[i])) - gap / 2
+    devs = list(cat.values())
+    vr = ValveRows.from_valves([valve])
     mva = valve.mva_cm2 if mva_cm2 is None else mva_cm2
-    seg = int(np.searchsorted(valve.segment_edges_mm, position_mm, side="right") - 1)
-    wide_gap = float(leak_length_mm(valve.gap_mm, valve.ds_mm))
-    reasons = []
-    la, wd = size_rule(gap, shortest, mva, seg, wide_gap)
-    long_arms, wide = bool(la), bool(wd)
-    reasons.append(f"gap {gap:.1f} mm, shortest leaflet beyond half the gap {shortest:.1f} mm → {'long' if long_arms else 'short'} arms")
-    reasons.append(f"MVA {mva:.2f} cm², segment {seg + 1}, leak {wide_gap:.0f} mm long → {'wide' if wide else 'narrow'}")
-    if family == "PASCAL":
-        order = ["PASCAL", "PASCAL Ace"] if wide else ["PASCAL Ace", "PASCAL"]
-    else:
-        first = ("XT" if long_arms else "NT") + ("W" if wide else "")
-        order = [first] + [n for n in ("NT", "XT", "NTW", "XTW") if n != first]
-    order = [n for n in order if n in cat]
-    for n in order:
-        if assess_grasp(valve, position_mm, cat[n]).feasible:
-            if n != order[0]:
-                reasons.append(f"{order[0]} cannot grasp here; {n} can")
-            return DeviceChoice(cat[n], tuple(reasons))
-    reasons.append("no size of the family can grasp here")
-    return DeviceChoice(cat[order[0]], tuple(reasons))
+
+    def feasible(k: np.ndarray, d: np.ndarray) -> np.ndarray:
+        return np.array([assess_grasp(valve, position_mm, devs[int(x)]).feasible for x in d])
+
+    c = choose_sizes(vr, np.array([0]), vr.gap_mm, np.array([float(position_mm)]), np.array([mva]), preference, cat, feasible)
+    chosen, first = devs[int(c.device[0])], devs[int(c.first[0])]
+    if c.reading is None:
+        return DeviceChoice(chosen, ("device chosen by preference",))
+    rd = c.reading
+    reasons = [
+        f"gap {rd.gap_mm[0]:.1f} mm, shortest leaflet beyond half the gap {rd.shortest_mm[0]:.1f} mm → {'long' if rd.long_arms[0] else 'short'} arms",
+        f"MVA {rd.mva_cm2[0]:.2f} cm², segment {rd.segment[0] + 1}, leak {rd.leak_mm[0]:.0f} mm long → {'wide' if rd.wide[0] else 'narrow'}",
+    ]
+    if not c.feasible[0]:
+        reasons.append("no size of the family can grasp here")
+    elif chosen.name != first.name:
+        reasons.append(f"{first.name} cannot grasp here; {chosen.name} can")
+    return DeviceChoice(chosen, tuple(reasons))

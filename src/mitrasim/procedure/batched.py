@@ -22,12 +22,10 @@ from numba import njit
 from mitrasim import citations
 from mitrasim.physiology import _numba_cache  # noqa: F401  (the content-hashed cache locator)
 from mitrasim.devices.catalogue import Device
-from mitrasim.devices.grasp import grasp_arrays, leak_length_mm, size_rule
+from mitrasim.devices.grasp import choose_sizes, grasp_arrays
 from mitrasim.valve.clip import ValveRows
 
 __all__ = ["GraspNumbers", "grasp_at", "free_mask", "targets", "choose_devices", "Candidates", "candidate_positions", "grasp_candidates"]
-
-_NO = -1
 
 
 @dataclass
@@ -124,57 +122,20 @@ def nearest_free(vr: ValveRows, rows: np.ndarray, free: np.ndarray, want: np.nda
     return np.where(free.any(axis=1), s[np.arange(rows.size), j], np.nan)
 
 
-def _devices_of(catalogue: Mapping[str, Device], names: Sequence[str]) -> list[int]:
-    keys = list(catalogue)
-    return [keys.index(n) if n in catalogue else _NO for n in names]
-
-
 def choose_devices(
     vr: ValveRows, rows: np.ndarray, g: np.ndarray, mva_now: np.ndarray, preference: str, catalogue: Mapping[str, Device]
 ) -> np.ndarray:
-    """:func:`mitrasim.devices.choose_device` at the peak of the residual gap, per row:
-    index into ``list(catalogue)`` of the chosen device (same rule, same order of sizes)."""
-    citations.cite("feldman2011_everest2", "boekstegers2014")
-    keys = list(catalogue)
+    """:func:`mitrasim.devices.grasp.choose_sizes` (the rule of :func:`mitrasim.devices.choose_device`)
+    at the peak of the residual gap, per row, with :func:`grasp_at` as the grasp: index into
+    ``list(catalogue)`` of the chosen device."""
     devs = list(catalogue.values())
-    m = rows.size
-    if preference not in ("auto", "MitraClip", "PASCAL") and preference in catalogue:
-        return np.full(m, keys.index(preference))
-    r = np.arange(m)
-    s = vr.s_mm[rows]
-    peak = s[r, np.argmax(g, axis=1)]
-    i = vr.index_of(rows, peak)
-    gap = g[r, i]
-    shortest = np.minimum(vr.anterior_mm[rows, i], vr.posterior_mm[rows, i]) - gap / 2
-    seg = (vr.segment_edges_mm[rows] <= peak[:, None]).sum(axis=1) - 1
-    long_arms, wide = size_rule(gap, shortest, mva_now, seg, leak_length_mm(g, vr.ds_mm[rows]))
-    if preference == "PASCAL":
-        orders = [np.where(wide, a, b) for a, b in zip(_devices_of(catalogue, ["PASCAL", "PASCAL Ace"]), _devices_of(catalogue, ["PASCAL Ace", "PASCAL"]))]
-    else:
-        sizes = ["NT", "XT", "NTW", "XTW"]
-        first = np.where(long_arms, np.where(wide, 3, 1), np.where(wide, 2, 0))  # index into sizes
-        ids = np.array(_devices_of(catalogue, sizes))
-        orders = [ids[first]] + [np.where(np.arange(4)[j] < first, ids[j], ids[np.minimum(j + 1, 3)]) for j in range(3)]
-    order = np.stack(orders, axis=1)  # (m, n_sizes), _NO where the catalogue lacks a size
-    # drop missing sizes, keeping the order (as the scalar rule filters its list)
-    key = np.where(order == _NO, len(keys) + np.arange(order.shape[1]), np.arange(order.shape[1]))
-    order = np.take_along_axis(order, np.argsort(key, axis=1, kind="stable"), axis=1)
-    chosen = order[:, 0].copy()
-    found = np.zeros(m, bool)
-    for j in range(order.shape[1]):
-        d = order[:, j]
-        valid = d != _NO
-        if not valid.any():
-            continue
-        dd = np.where(valid, d, 0)
-        w = np.array([devs[k].width_mm for k in dd])
-        a = np.array([devs[k].arm_length_mm for k in dd])
-        reach = np.array([devs[k].grasp_reach_mm for k in dd])
-        ok = valid & (grasp_at(vr, rows, g, peak, w, a, reach, np.array([devs[k].spacer_mm for k in dd])).status < 2)
-        take = ok & ~found
-        chosen[take] = d[take]
-        found |= take
-    return chosen
+    peak = vr.s_mm[rows][np.arange(rows.size), np.argmax(g, axis=1)]
+
+    def feasible(k: np.ndarray, d: np.ndarray) -> np.ndarray:
+        w, a, reach, spacer = (np.array([getattr(devs[x], n) for x in d]) for n in ("width_mm", "arm_length_mm", "grasp_reach_mm", "spacer_mm"))
+        return grasp_at(vr, rows[k], g[k], peak[k], w, a, reach, spacer).status < 2
+
+    return choose_sizes(vr, rows, g, peak, mva_now, preference, catalogue, feasible).device
 
 
 @dataclass
