@@ -257,6 +257,25 @@ def test_one_schema_for_case_trial_and_rules():
         Strategy(stop_rule="mr_le_2plus", target_residual_grade="1+")
 
 
+def test_rules_are_the_protocol_with_a_numeric_grade():
+    """Rules is derived from the Protocol, not restated: the same fields, each with the protocol's
+    default and range, but the target grade, held as its index into GRADES."""
+    from mitrasim.protocol import DEFAULT_PROTOCOL, GRADES
+    from mitrasim.procedure.rules import DEFAULT_RULES
+
+    assert list(Rules.model_fields) == list(Protocol.model_fields)
+    for name, f in Protocol.model_fields.items():
+        if name != "target_residual_grade":
+            r = Rules.model_fields[name]
+            assert (r.default, r.metadata, r.annotation) == (f.default, f.metadata, f.annotation), name
+    assert DEFAULT_RULES.protocol() == DEFAULT_PROTOCOL
+    assert GRADES[DEFAULT_RULES.target_residual_grade] == DEFAULT_PROTOCOL.target_residual_grade
+    assert DEFAULT_RULES.target_grade == DEFAULT_PROTOCOL.target_grade
+    # the protocol's own cross-field rule: a release limit above the default abort limit raises it
+    assert Rules(max_gradient_mmhg=9.0).abort_gradient_mmhg == Protocol(max_gradient_mmhg=9.0).abort_gradient_mmhg == 9.0
+    assert len({Rules(), Rules(), DEFAULT_RULES.with_(max_clips=4)}) == 1  # hashable, equal by value
+
+
 BAD = [
     ("max_grasp_attempts", 0, "≥ 1"),
     ("gradient_band_mmhg", 7, "≤ 5"),

@@ -172,7 +172,7 @@ class PlanResult:
             "baseline": self.baseline.to_dict(),
             "mvarc_best": self.mvarc().to_dict(),
             "indication_note": self.indication_note,
-            "rules": asdict(self.rules),
+            "rules": self.rules.model_dump(),
             "n_evaluated": self.n_evaluated,
             "seconds_engine": self.seconds_engine,
             "seconds_total": self.seconds_total,

@@ -46,7 +46,7 @@ clips left in the valve and the complications.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -214,7 +214,7 @@ class ProcedureResult:
         return {
             "name": self.name,
             "seed": self.seed,
-            "rules": asdict(self.rules),
+            "rules": self.rules.model_dump(),
             "loading": {"baseline": "awake", "final": "awake", "intraprocedural": self.intraprocedural.get("loading", "awake")},
             "baseline": self.baseline.to_dict(),
             "final": self.final.to_dict(),

@@ -1,33 +1,24 @@
-"""The operator's rules at run time: a frozen, hashable :class:`Rules` built from the
-:class:`~mitrasim.protocol.Protocol` (the one schema, where the ranges, the limits'
-comparisons and their sources are written).
+"""The operator's rules at run time: :class:`Rules`, the :class:`~mitrasim.protocol.Protocol` with
+the target grade as a number.
 
-Defaults (clinical.md, "Stop rules seen in practice"; Stone 2015 MVARC):
-
-* release a clip only if the mean gradient stays ``< max_gradient_mmhg`` and the valve area
-  ``≥ min_mva_cm2`` (planimetric, all orifices);
-* a clip that leaves the gradient ``> abort_gradient_mmhg`` is opened and removed at once;
-  if no position of any allowed size is acceptable the procedure stops there;
-* add another clip while the residual MR grade is above ``target_residual_grade``, fewer than
-  ``max_clips`` are in place and the valve area after the last clip is still ``≥ min_mva_cm2``;
-  with ``accept_2plus_near_limit`` a residual 2+ is accepted near a limit (the tolerance band);
-* a further clip must help and never worsen: a clip that raises the MR grade is never released;
-  one that keeps it must cut EROA by at least ``min_eroa_reduction`` (model choice: the operator
-  sees no gain on the colour jet below that);
-* before releasing, the operator compares the grasp with the nearby positions
-  ``reposition_offsets_mm`` (a reposition) and the other sizes of the family (a device exchange,
-  when ``device_exchange``) and moves when one of them gives a lower MR grade within the rules,
-  while grasps are left (``max_grasp_attempts`` in the whole procedure).
+The protocol is the one definition of the strategy and stop rules: their fields, defaults,
+ranges, the limits' comparisons and their sources (:mod:`mitrasim.protocol`'s docstring says
+what each rule does).  :class:`Rules` inherits all of it and changes one thing: the target
+residual grade is held as its index into :data:`~mitrasim.protocol.GRADES` (0 for "0", 1 for
+"1+", 2 for "2+"), the form the procedure's arrays compare with.  It is frozen and hashable (the
+procedure groups its patients by their rules); a bad value is an
+:class:`~mitrasim.errors.InputError` naming ``rules.FIELD``.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from pydantic import ConfigDict, Field, ValidationError
+
 from mitrasim import citations
-from mitrasim.errors import InputError
-from mitrasim.protocol import AREA_COMPARISON, DEFAULT_PROTOCOL, GRADES, GRADIENT_COMPARISON, Protocol, check_protocol, grade_of
+from mitrasim.errors import from_validation_error
+from mitrasim.protocol import AREA_COMPARISON, DEFAULT_PROTOCOL, GRADES, GRADIENT_COMPARISON, Protocol
 
 __all__ = ["Rules", "DEFAULT_RULES", "rules_from_case", "rules_from_protocol"]
 
@@ -40,44 +31,37 @@ citations.register(
 )
 
 
-_P = DEFAULT_PROTOCOL
+class Rules(Protocol):
+    """Stop rules of the procedure and the planner: every field, default and range of
+    :class:`~mitrasim.protocol.Protocol`; ``target_residual_grade`` as a number (module docstring)."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-@dataclass(frozen=True)
-class Rules:
-    """Stop rules of the procedure and the planner (units in the names); the fields and ranges of
-    :class:`~mitrasim.protocol.Protocol`, the target grade as a number."""
+    # the protocol's target grade as its index into GRADES (the one field Rules holds otherwise)
+    target_residual_grade: int = Field(  # type: ignore[assignment]
+        DEFAULT_PROTOCOL.target_grade, ge=0, le=len(GRADES) - 1, strict=True, description="aim, as a number: 0, 1 or 2 (grade 0, 1+, 2+)"
+    )
 
-    max_clips: int = _P.max_clips
-    max_gradient_mmhg: float = _P.max_gradient_mmhg
-    abort_gradient_mmhg: float = _P.abort_gradient_mmhg
-    min_mva_cm2: float = _P.min_mva_cm2
-    target_residual_grade: int = _P.target_grade
-    min_eroa_reduction: float = _P.min_eroa_reduction
-    reposition_offsets_mm: tuple[float, ...] = field(default=_P.reposition_offsets_mm)
-    max_grasp_attempts: int = _P.max_grasp_attempts
-    device_exchange: bool = _P.device_exchange
-    device_preference: str = _P.device_preference
-    accept_2plus_near_limit: bool = _P.accept_2plus_near_limit
-    gradient_band_mmhg: float = _P.gradient_band_mmhg
-    area_band_cm2: float = _P.area_band_cm2
-    assess_at_restored_afterload: bool = _P.assess_at_restored_afterload
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise from_validation_error(exc, "rules") from None
 
-    def __post_init__(self) -> None:
-        if not (isinstance(self.target_residual_grade, int) and 0 <= self.target_residual_grade < len(GRADES)):
-            raise InputError("rules.target_residual_grade", self.target_residual_grade, "0, 1 or 2 (grade 0, 1+, 2+)")
-        check_protocol(self.protocol_dict(), "rules")
+    @property
+    def target_grade(self) -> int:
+        return self.target_residual_grade
 
     def protocol_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["target_residual_grade"] = GRADES[self.target_residual_grade]
-        return d
+        """The rules as the protocol writes them (the target grade as text)."""
+        return {**self.model_dump(), "target_residual_grade": GRADES[self.target_residual_grade]}
 
     def protocol(self) -> Protocol:
         return Protocol.model_validate(self.protocol_dict())
 
     def with_(self, **kw: Any) -> "Rules":
-        return replace(self, **kw)
+        """These rules with the fields ``kw`` changed (validated as a whole)."""
+        return Rules(**{**self.model_dump(), **kw})
 
     def text(self) -> str:
         t = (
@@ -93,13 +77,12 @@ class Rules:
 
 
 def rules_from_protocol(p: Protocol, base: "Rules | None" = None) -> Rules:
-    """The :class:`Rules` of a :class:`Protocol` (every field of the protocol; ``base`` is unused
-    beyond what the protocol does not carry)."""
-    d = p.model_dump()
-    d["target_residual_grade"] = grade_of(p.target_residual_grade)
-    d["reposition_offsets_mm"] = tuple(d["reposition_offsets_mm"])
-    names = {f.name for f in fields(Rules)}
-    return replace(base or Rules(), **{k: v for k, v in d.items() if k in names})
+    """The :class:`Rules` of a :class:`Protocol` (or of a subclass: a case's ``procedure``, a trial
+    arm's ``strategy``; their own extra fields are dropped).  ``base`` is kept for callers that pass
+    one: the protocol carries every field of the rules, so nothing is taken from it."""
+    d = p.model_dump(include=set(Rules.model_fields))
+    d["target_residual_grade"] = p.target_grade
+    return Rules(**d)
 
 
 DEFAULT_RULES = Rules()
