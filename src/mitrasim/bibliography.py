@@ -19,8 +19,10 @@ _shared(
     "feldman2011_everest2",
     "Feldman T et al. Percutaneous repair or surgery for mitral regurgitation (EVEREST II). "
     "N Engl J Med 364:1395-1406 (2011).",
-    note="Anatomic exclusions: MVA < 4.0 cm2, flail width >= 15 mm, flail gap >= 10 mm, coaptation "
-    "depth > 11 mm, coaptation length < 2 mm, severe calcification in the grasping zone, cleft.",
+    note="Anatomic exclusions: MVA below mitrasim.devices.grasp.WIDE_MIN_MVA_CM2; flail width and flail gap "
+    "at or above the everest2_like population's eligibility (max_lesion_width_mm, max_gap_mm); coaptation "
+    "depth > 11 mm, coaptation length < 2 mm (not modelled); severe calcification in the grasping zone and "
+    "cleft (the grasp rule of mitrasim.devices.grasp).",
 )
 
 _shared(

@@ -20,15 +20,16 @@ citations.register(
     "Fisher MR, Forfia PR, Chamera E, et al. Accuracy of Doppler echocardiography in the hemodynamic "
     "assessment of pulmonary hypertension. Am J Respir Crit Care Med 179:615-621 (2009).",
     doi="10.1164/rccm.200811-1691OC",
-    note="Doppler sPAP against right-heart catheterisation: bias about -0.6 mmHg, 95% limits of agreement "
-    "about +-20 mmHg [check].",
+    note="Doppler sPAP against right-heart catheterisation: bias about -0.6 mmHg; the 95% limits of agreement "
+    "give the SD of mitrasim.calibrate.measurements' tr_velocity sPAP method (half their width) [check].",
 )
 citations.register(
     "rudski2010_rap",
     "Rudski LG, Lai WW, Afilalo J, et al. Guidelines for the echocardiographic assessment of the right heart "
     "in adults (ASE/EAE/CSE). J Am Soc Echocardiogr 23:685-713 (2010).",
     doi="10.1016/j.echo.2010.05.010",
-    note="RA pressure from the IVC: 3 (normal), 8 (intermediate), 15 mmHg (high) [check].",
+    note="RA pressure from the IVC: 3 (normal), intermediate (mitrasim.calibrate.measurements.DEFAULT_RAP_MMHG), "
+    "15 mmHg (high) [check].",
 )
 citations.register(
     "stetz1982_thermodilution",

@@ -430,7 +430,7 @@ def run_trial(
 ) -> dict[str, Any]:
     """Run (or resume) a trial into ``out``; return a summary (chunks run, seconds, patients/s).
 
-    ``workers`` = processes for the local run (default 1: in this process, the engine on all
+    ``workers`` = processes for the local run (default None = 1: in this process, the engine on all
     cores; N > 1: a spawn process pool, one engine thread each); ``scheduler`` = a Dask scheduler address; ``dask_local`` = start a local Dask
     cluster of that many single-threaded workers (loopback only); ``chunks_per_task`` = chunks one
     Dask task computes (default: adaptive, :mod:`mitrasim.cohort.scaling`; results never depend on it).

@@ -56,7 +56,8 @@ citations.register(
     "tctmd_expand2019",
     "TCTMD. Newer-generation MitraClip XTR shows promise, but beware the learning curve (EuroPCR 2019, "
     "EXPAND registry, Hausleiter J). https://www.tctmd.com/news/newer-generation-mitraclip-xtr-shows-promise-beware-learning-curve",
-    note="XTR arms are 3 mm longer than NTR; a signal of more single-leaflet device attachment with XTR.",
+    note="XTR arms are longer than NTR (the catalogue's XT and NT arm_length_mm); a signal of more "
+    "single-leaflet device attachment with XTR.",
 )
 citations.register(
     "lim2019_clasp",

@@ -33,7 +33,8 @@ LANCELLOTTI2022 = citations.register(
     "regurgitation: an EACVI and ESC council of valvular heart disease position paper. "
     "Eur Heart J Cardiovasc Imaging 23:e171-e232 (2022).",
     doi="10.1093/ehjci/jeab253",
-    note="Secondary-MR severe cut-offs EROA >= 0.40 cm2 / RVol >= 60 mL, lower (0.30 / 45) with "
+    note="Secondary-MR severe cut-offs of EROA and RVol (mitrasim.echo.thresholds: grade4_from), lower ones "
+    "(the secondary_may_be_severe_from rows) with "
     "elliptical orifice or low flow; verified only on secondary pages [sec].",
 )
 BAUMGARTNER2009 = citations.register(

@@ -20,9 +20,10 @@ citations.register(
     "mitrasim_patient_seed",
     "Hospital patient information leaflet 'Mitraclip' (the project's seed text, reference/hospital-guide.txt).",
     note="who the procedure is for, how it is done, preparation visit with blood work, fasting from the night "
-    "before, about 2 days in hospital, home the day after, blood thinners (antiplatelet) for at least 6 months, "
-    "oral hygiene and antibiotics before dental care, echo follow-up by the referring doctor, no bath or pool "
-    "for 3-4 days, groin stiffness for a few days. [check] the leaflet's publisher is not named in its text",
+    "before, the stay in hospital, home the day after, blood thinners (antiplatelet), oral hygiene and "
+    "antibiotics before dental care, echo follow-up by the referring doctor, no bath or pool, groin stiffness; "
+    "its durations are the DEFAULTS of mitrasim.pathway.defaults that name this source, each with the "
+    "leaflet's words. [check] the leaflet's publisher is not named in its text",
 )
 citations.register(
     "hospital_protocol",
@@ -35,8 +36,8 @@ citations.register(
     "emergency_numbers_official",
     "National emergency numbers as published by the authorities (France: service-public.fr, 'Numeros "
     "d'urgence'; European Commission: '112, the European emergency number').",
-    note="France 15 (SAMU) and 112; Belgium 112; Switzerland 144 and 112; United Kingdom 999 and 112; Canada "
-    "and United States 911. [check] pages not read from this machine; numbers as widely published",
+    note="France, Belgium, Switzerland, United Kingdom, Canada and United States: the numbers are "
+    "mitrasim.pathway.defaults.EMERGENCY_NUMBERS. [check] pages not read from this machine; numbers as widely published",
 )
 citations.register(
     "rcoa_after_ga",
@@ -49,8 +50,9 @@ citations.register(
     "ottawa_mitraclip_guide",
     "University of Ottawa Heart Institute. MitraClip patient guide: 'After the MitraClip procedure', "
     "'Going home' and 'Living with your MitraClip device'. https://www.ottawaheart.ca/mitraclip-patient-guide",
-    note="legs straight 2-4 h; no lifting, pushing or pulling over 10 lb (4.5 kg) for the first 5 days "
-    "after discharge; about one month to feel fully recovered; echo about one month and six months after",
+    note="legs straight after the procedure; no lifting, pushing or pulling over a weight for the first days "
+    "after discharge; time to feel fully recovered; echo after one and six months: the DEFAULTS of "
+    "mitrasim.pathway.defaults that name this source, each with the guide's words",
 )
 citations.register(
     "wilson2021_aha_ie",

@@ -43,8 +43,9 @@ citations.register(
     "rnib_clear_print",
     "RNIB (Royal National Institute of Blind People). Clear Print guidelines; and large print for readers "
     "with sight loss.",
-    note="text at least 12 point (14 recommended); large print at least 16 point (18 preferred). [check] read "
-    "through secondary copies of the guidelines, not RNIB's own page",
+    note="minimum text size and large print: mitrasim.pathway.guide.PRINT_PT (standard, large); 14 point "
+    "recommended, 18 preferred for large print. [check] read through secondary copies of the guidelines, "
+    "not RNIB's own page",
 )
 
 #: Printed type size of the guide's text and tables, in points: the RNIB Clear Print minimum, and large print.

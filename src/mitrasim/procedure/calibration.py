@@ -116,7 +116,7 @@ class GradientCalibration:
 
     def format(self) -> str:
         lines = [
-            f"forward discharge coefficient C_d,fwd = {self.forward_discharge_coeff:.3f} (Flachskampf 1990: 0.675-0.93)",
+            f"forward discharge coefficient C_d,fwd = {self.forward_discharge_coeff:.3f} (Flachskampf 1990: {FIT_RANGE[0]:g}-{FIT_RANGE[1]:g})",
             f"{'case':18s} {'preset':13s} {'clips':>5s} {'MVA cm2':>15s} {'gradient mmHg':>16s}",
         ]
         for r in self.rows:

@@ -10,7 +10,7 @@ A patient's probability is the reference probability with its odds multiplied
 
 * **patient risk** (:func:`patient_multipliers`): in-hospital death by a surgical-risk proxy,
   the STS-PROM when given (``m = STS / REFERENCE_STS_PCT``), else
-  ``DEATH_OR_PER_DECADE^((age − 82)/10) × (LOW_LVEF_MULTIPLIER if LVEF < 30%)``; stroke by age
+  ``DEATH_OR_PER_DECADE^((age − REFERENCE_AGE_YEARS)/10) × (LOW_LVEF_MULTIPLIER if LVEF < LOW_LVEF_PCT)``; stroke by age
   (``STROKE_OR_PER_DECADE``); major bleeding ``× BLEEDING_ANTICOAGULANT_MULTIPLIER`` on oral
   anticoagulation; etiology enters through LVEF only (no etiology effect on in-hospital events
   was read: model choice);
@@ -184,14 +184,15 @@ citations.register(
     "Puls M, Lubos E, Boekstegers P, et al. One-year outcomes and predictors of mortality after MitraClip "
     "therapy in contemporary clinical practice: results from the German transcatheter mitral valve "
     "interventions registry. Eur Heart J 37:703-712 (2016).",
-    note="Predictors of 1-year mortality: LVEF < 30% HR 1.58 (abstract, PMC4761401).",
+    note="Predictors of 1-year mortality: low LVEF (threshold and hazard ratio: mitrasim.procedure.risks."
+    "LOW_LVEF_PCT, LOW_LVEF_MULTIPLIER) (abstract, PMC4761401).",
 )
 
 REFERENCE_AGE_YEARS = 82.0
 """TVT registry median age (Sorajja 2017 [sec]): the registered rates are this patient's."""
 
 REFERENCE_STS_PCT = 6.1
-"""TVT registry median STS-PROM for mitral repair, 6.1% (IQR 3.7-9.9) (Sorajja 2017 [sec])."""
+"""TVT registry median STS-PROM for mitral repair, in % (IQR 3.7-9.9 %) (Sorajja 2017 [sec])."""
 
 DEATH_OR_PER_DECADE = 1.5
 """Odds ratio of in-hospital death per 10 years of age: model choice [check] (TVT names age as a
@@ -199,7 +200,7 @@ predictor of mortality; no odds ratio was read)."""
 
 LOW_LVEF_PCT = 30.0
 LOW_LVEF_MULTIPLIER = 1.58
-"""LVEF < 30%: TRAMI's hazard ratio of 1-year mortality (Puls 2016), used for in-hospital death [check]."""
+"""LVEF < :data:`LOW_LVEF_PCT`: TRAMI's hazard ratio of 1-year mortality (Puls 2016), used for in-hospital death [check]."""
 
 STROKE_OR_PER_DECADE = 1.3
 """Odds ratio of stroke per 10 years of age: model choice [check]."""

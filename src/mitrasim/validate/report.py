@@ -15,6 +15,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+from mitrasim.validate.applicability import SMD_MARK
 from mitrasim.validate.endpoints import MC_HALFWIDTH_FRACTION, Z95
 from mitrasim.validate.schema import ComparatorFile
 
@@ -195,7 +196,7 @@ def _sensitivity_html(sens: dict[str, Any] | None) -> str:
 
 def _applicability_html(appl: list[dict[str, Any]]) -> str:
     out = _table(
-        ["comparator", "population", "largest |SMD| vs the question's population", "variables with |SMD| > 0.1", "endpoints at a time point the model does not simulate"],
+        ["comparator", "population", "largest |SMD| vs the question's population", f"variables with |SMD| > {SMD_MARK:g}", "endpoints at a time point the model does not simulate"],
         [[a["comparator"], a["population"], f"{a['max_abs_smd']:.2f}", ", ".join(a["marked"]) or "none",
           ", ".join(f"{t['endpoint']} ({t['time_point']})" for t in a["time_point_flags"]) or "none"] for a in appl],
     )  # fmt: skip

@@ -48,20 +48,21 @@ citations.register(
     "Austin PC. Balance diagnostics for comparing the distribution of baseline covariates between treatment "
     "groups in propensity-score matched samples. Stat Med 28:3083-3107 (2009).",
     doi="10.1002/sim.3697",
-    note="Standardized mean difference; |d| > 0.1 is the commonly used mark of a meaningful imbalance [check].",
+    note="Standardized mean difference; |d| above mitrasim.validate.applicability.SMD_MARK is the commonly used "
+    "mark of a meaningful imbalance [check].",
 )
 citations.register(
     "kar2023_expand",
     "Kar S, von Bardeleben RS, Rottbauer W, et al. Contemporary Outcomes Following Transcatheter Edge-to-Edge "
     "Repair: 1-Year Results From the EXPAND Study Using Third-Generation MitraClip Devices. "
     "JACC Cardiovasc Interv 16:589-602 (2023) [check: year, volume, pages].",
-    note="Seen only on a secondary page (CRT news release): n = 1,041, implant success 98.9%, 1.5 +- 0.6 clips "
-    "per patient [sec].",
+    note="Seen only on a secondary page (CRT news release): n = 1,041, implant success 98.9%, clips per patient "
+    "(mean, SD) as the expand_clips comparator of validate/comparators/development.yaml [sec].",
 )
 citations.register(
     "lim2020_expand_primary",
     "Lim DS et al. EXPAND study, 30-day core-lab outcomes of primary MR treated with MitraClip NTR/XTR. "
     "Presented at ACC.20/WCC (2020); reported by Medscape (Wendling P, April 3, 2020) [sec].",
-    note="422 patients with site-assessed MR >= 3+ primary or mixed MR: at 30 days MR <= 1+ 86.9%, MR <= 2+ 97.3% "
-    "[sec]; the denominator of each share was not seen (patients with a 30-day core-lab echo) [check].",
+    note="422 patients with site-assessed MR >= 3+ primary or mixed MR: MR <= 1+ and MR <= 2+ at 30 days as the "
+    "expand_primary comparator of validate/comparators/development.yaml [sec]; the denominator of each share was not seen (patients with a 30-day core-lab echo) [check].",
 )

@@ -93,7 +93,7 @@ citations.register(
     "Flachskampf FA, Weyman AE, Guerrero JL, Thomas JD. Influence of orifice geometry and flow rate "
     "on effective valve area: an in vitro study. J Am Coll Cardiol 15(5):1173-1180 (1990).",
     note="Discharge coefficients over mitrasim.procedure.calibration.FIT_RANGE; lower for elliptic (5:1) than "
-    "round orifices (-5.5%), higher with a nozzle-like inlet (0.81-0.93).",
+    "round orifices (-5.5%), higher with a nozzle-like inlet (from 0.81 to the top of FIT_RANGE).",
 )
 citations.register(
     "maisano1999",
@@ -122,8 +122,9 @@ defined here, with the valve's other discharge coefficient, so that the patient 
 REGURGITANT_DISCHARGE_COEFF = 0.70
 """C_d for the systolic gap: anatomic gap area → EROA (vena contracta).  The
 regurgitant orifice is a sharp-edged, very eccentric slit with no converging
-inlet, the low end of the 0.675–0.93 range measured by Flachskampf et al. 1990
-(elliptic orifices lower, nozzle inlets higher); physiology.md: 0.6–0.7."""
+inlet, the low end of the range measured by Flachskampf et al. 1990
+(:data:`mitrasim.procedure.calibration.FIT_RANGE`; elliptic orifices lower, nozzle inlets higher);
+physiology.md: 0.6–0.7."""
 
 
 F_OPEN = 0.58
