@@ -7,12 +7,17 @@ line, so the command line and the web API can show it as it is.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-__all__ = ["InputError", "check_range", "from_validation_error", "json_safe", "dumps", "one_line"]
+__all__ = ["InputError", "check_range", "from_validation_error", "validate_model", "json_safe", "dumps", "one_line"]
 
 
 from mitrasim.input_error import InputError, _json_value, _short_repr, _text, one_line  # noqa: F401  (re-exported)
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+_M = TypeVar("_M", bound="BaseModel")
 
 
 def json_safe(x: Any) -> Any:
@@ -96,3 +101,17 @@ def from_validation_error(exc: Exception, prefix: str = "", skip: tuple[str, ...
     else:
         allowed = str(e.get("msg", "a valid value")).removeprefix("Value error, ")
     return InputError(field, value, allowed + more)
+
+
+def validate_model(model: type[_M], data: Any, prefix: str = "", mapping: str | None = None) -> _M:
+    """``model.model_validate(data)`` (a pydantic model class); the first error becomes an
+    :class:`InputError` naming ``prefix.field`` (:func:`from_validation_error`).  With ``mapping``
+    (what the mapping should hold), anything but a mapping is refused first, naming ``prefix``."""
+    from pydantic import ValidationError
+
+    if mapping is not None and not isinstance(data, dict):
+        raise InputError(prefix, type(data).__name__, mapping)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(exc, prefix) from None

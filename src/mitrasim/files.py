@@ -18,7 +18,7 @@ from pathlib import Path
 
 from mitrasim.errors import InputError
 
-__all__ = ["read_text", "check_output_file", "check_output_dir", "write_atomic"]
+__all__ = ["read_text", "read_data", "check_output_file", "check_output_dir", "write_atomic"]
 
 
 def read_text(path: str | Path) -> str:
@@ -29,6 +29,25 @@ def read_text(path: str | Path) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise OSError(errno.EILSEQ, f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); save it as UTF-8", str(p)) from None
+
+
+def read_data(path: str | Path, field: str, readable: str, valid: str, json_by_suffix: bool = True) -> object:
+    """The parsed content of a YAML file (JSON when ``json_by_suffix`` and the name ends ``.json``).
+    A file that cannot be read is one :class:`InputError` naming ``field`` (allowed: ``readable``),
+    content that does not parse another (allowed: ``valid``), each with the reason's first line."""
+    import json
+
+    import yaml
+
+    p = Path(path)
+    try:
+        text = read_text(p)
+    except OSError as exc:
+        raise InputError(field, str(path), readable, exc.strerror) from None
+    try:
+        return json.loads(text) if json_by_suffix and p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise InputError(field, str(path), valid, str(exc).splitlines()[0]) from None
 
 
 def check_output_file(path: str | Path, field: str) -> Path:

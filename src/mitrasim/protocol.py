@@ -40,10 +40,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from mitrasim.devices.catalogue import DEFAULT_CATALOGUE
-from mitrasim.errors import from_validation_error
+from mitrasim.errors import validate_model
 
 __all__ = [
     "Protocol",
@@ -142,10 +142,7 @@ DEFAULT_PROTOCOL = Protocol.model_validate({})
 def check_protocol(data: dict[str, Any], prefix: str = "rules") -> Protocol:
     """A :class:`Protocol` from a mapping; a bad value is an :class:`InputError` naming
     ``prefix.field``, the value and the allowed range."""
-    try:
-        return Protocol.model_validate(data)
-    except ValidationError as exc:
-        raise from_validation_error(exc, prefix) from None
+    return validate_model(Protocol, data, prefix)
 
 
 def gradient_ok(gradient_mmhg: Any, limit_mmhg: Any) -> Any:

@@ -13,10 +13,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from mitrasim import citations
-from mitrasim.errors import InputError, from_validation_error
+from mitrasim.errors import InputError, validate_model
 from mitrasim.pathway import texts
 from mitrasim.pathway.i18n import check_lang, format_date, format_datetime_range, format_list, format_number, format_time, translator
 from mitrasim.pathway.protocol import Protocol
@@ -44,10 +44,7 @@ class PatientFacts(BaseModel):
 
 def facts_from_dict(data: dict[str, Any]) -> PatientFacts:
     """Validate patient facts; raise :class:`InputError` naming the first bad field."""
-    try:
-        return PatientFacts.model_validate(data)
-    except ValidationError as exc:
-        raise from_validation_error(exc) from None
+    return validate_model(PatientFacts, data)
 
 
 #: What an event is for the patient (and the FHIR resource it becomes, see :mod:`mitrasim.pathway.fhir`).

@@ -7,15 +7,13 @@ engine).  All fields are validated with physical ranges.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mitrasim.errors import InputError, from_validation_error
-from mitrasim.files import read_text
+from mitrasim.errors import validate_model
+from mitrasim.files import read_data
 
 __all__ = ["ClipPlacement", "ValveOutcome", "MRGrade", "NUMERIC_GRADES", "grade_or_indeterminate", "load_outcome", "outcome_from_dict"]
 
@@ -72,25 +70,12 @@ class ValveOutcome(BaseModel):
 
 def outcome_from_dict(data: object) -> ValveOutcome:
     """Validate a case result mapping; raise :class:`InputError` on the first problem."""
-    if not isinstance(data, dict):
-        raise InputError("case", type(data).__name__, "a mapping with the ValveOutcome fields")
-    try:
-        return ValveOutcome.model_validate(data)
-    except ValidationError as exc:
-        raise from_validation_error(exc, prefix="case") from None
+    return validate_model(ValveOutcome, data, "case", mapping="a mapping with the ValveOutcome fields")
 
 
 def read_mapping(path: str | Path) -> object:
     """The parsed content of a ``.json``, ``.yaml`` or ``.yml`` file (errors name the ``case`` field)."""
-    p = Path(path)
-    try:
-        text = read_text(p)
-    except OSError as exc:
-        raise InputError("case", str(path), "a readable JSON or YAML file", exc.strerror) from None
-    try:
-        return json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise InputError("case", str(path), "valid JSON or YAML", str(exc).splitlines()[0]) from None
+    return read_data(path, "case", "a readable JSON or YAML file", "valid JSON or YAML")
 
 
 def load_outcome(path: str | Path) -> ValveOutcome:

@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from mitrasim.errors import InputError, from_validation_error
-from mitrasim.files import read_text
+from mitrasim.errors import validate_model
+from mitrasim.files import read_data
 from mitrasim.pathway.defaults import EMERGENCY_NUMBERS
 from mitrasim.pathway.defaults import value as _d
 
@@ -157,29 +156,16 @@ class Protocol(_Strict):
         return ZoneInfo(self.timezone)
 
 
-def protocol_from_dict(data: dict[str, Any] | None) -> Protocol:
+def protocol_from_dict(data: object) -> Protocol:
     """Validate a protocol mapping; raise :class:`InputError` on the first problem."""
     if data is None:
         return Protocol()
-    if not isinstance(data, dict):
-        raise InputError("protocol", type(data).__name__, "a mapping of protocol settings")
-    try:
-        return Protocol.model_validate(data)
-    except ValidationError as exc:
-        raise from_validation_error(exc, prefix="protocol") from None
+    return validate_model(Protocol, data, "protocol", mapping="a mapping of protocol settings")
 
 
 def load_protocol(path: str | Path | None) -> Protocol:
     """Read and validate a hospital protocol YAML file (``None`` gives the defaults)."""
     if path is None:
         return Protocol()
-    p = Path(path)
-    try:
-        text = read_text(p)
-    except OSError as exc:
-        raise InputError("protocol", str(path), "a readable YAML file", exc.strerror) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError("protocol", str(path), "valid YAML", str(exc).splitlines()[0]) from None
+    data = read_data(path, "protocol", "a readable YAML file", "valid YAML", json_by_suffix=False)
     return protocol_from_dict(data)
