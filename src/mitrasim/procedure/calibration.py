@@ -36,7 +36,8 @@ rules, MVARC) — within the measured in-vitro range of Flachskampf et al. 1990
     C_d,fwd = argmin_{C ∈ FIT_RANGE} |ḡ_after(C) − GRADIENT_AFTER_MMHG|   (grid step 0.025)
 
 and reports the baseline mean it then gives (a test checks it is within one
-cohort SD of the anchor's baseline): 0.925, giving 2.24 → 3.06 mmHg with the lesion-aware clip
+cohort SD of the anchor's baseline): :data:`~mitrasim.valve.geometry.FORWARD_DISCHARGE_COEFF`, which gave
+2.24 → 3.06 mmHg when it was fitted, with the lesion-aware clip
 model (issue 13) and the presets recalibrated as compensated states (issue 12: normal pulmonary resistance, primary MR
 at forward output 4.5 L/min and BP 125/75, secondary MR at 3.8 L/min and 117/70; the
 larger diastolic inflow needs the larger coefficient), near the high end of the
