@@ -124,8 +124,8 @@ R_PB = 0
 N_PB = 41
 R_ACC = 0
 (A_VMAX, A_VMIN, A_LVEDP, A_PMAX, A_PMIN, A_PINT, A_LAINT, A_LAV, A_PAINT, A_FWD, A_RVOL, A_GINT, A_GT, A_PVMIN,
- A_EPK, A_MRPK, A_MVPK, A_GAP, A_GEJ, A_WPK, A_PVS, A_PVD, A_FOPEN) = range(R_ACC, R_ACC + 23)  # fmt: skip
-N_ACC = 23  # A_FOPEN last: it carries over from beat to beat (see _reset_acc)
+ A_EPK, A_MRPK, A_MVPK, A_GAP, A_GEJ, A_WPK, A_PVS, A_PVD, A_FOPEN, A_DPP) = range(R_ACC, R_ACC + 24)  # fmt: skip
+N_ACC = 24  # A_FOPEN and A_DPP last: they carry over from beat to beat (see _reset_acc)
 
 #: Peak velocity (m/s) a forward wave needs for the Doppler trace of the mean gradient to run on
 #: through the diastasis after it (model choice: a wave slower than this, e.g. a vestigial E wave
@@ -364,8 +364,11 @@ def _accumulate(X, K, PB, act, s2, diode, n_steps, A, L):
         k = k + n_steps if k < 0.0 else k
         frac = PB[B_EWF * L + j]
         in_e = k < PB[B_EWL * L + j]
-        # LVEDP: LV pressure at ventricular onset, interpolated between the two samples around it
-        A[A_LVEDP * L + j] = (1.0 - frac) * p_lv if k == 0.0 else (edp + frac * p_lv if k == 1.0 else edp)
+        # LVEDP: LV pressure at ventricular onset, extrapolated from the sample before it along its
+        # slope dp/dt = E(t)·dV/dt (the activation is flat before onset; p_lv has a kink at onset,
+        # so interpolating across it would be first order)
+        e_lv = PB[B_LV_EB * L + j] + PB[B_LV_EA * L + j] * act[s2 * 4 * L + L + j]
+        A[A_LVEDP * L + j] = p_lv + frac * dt * e_lv * K[S_VLV * L + j] if k == 0.0 else edp
         A[A_VMAX * L + j] = vlv if up else vmax
         A[A_VMIN * L + j] = min(A[A_VMIN * L + j], vlv)
         A[A_PMAX * L + j] = max(A[A_PMAX * L + j], pao)
@@ -386,18 +389,28 @@ def _accumulate(X, K, PB, act, s2, diode, n_steps, A, L):
         was_open = A[A_FOPEN * L + j] > 0.0
         r = q_f / dq  # one division (used only where dq ≠ 0)
         t_close = min(dt, -r) if dq < 0.0 else dt
-        t_open = min(dt, 2.0 * r) if dq > 0.0 else 0.0
+        # opening: the forward flow starts where p_LA − p_LV turns positive, linearly interpolated
+        # between the previous sample and this one (orifice: else Q ∝ τ², τ = 2Q/Q').  A diode
+        # also closes where p_LA − p_LV turns negative: at the first sample after it, the step
+        # counted as forward is cut back to that crossing (t_cut)
+        d_mv = p_la - p_lv
+        d_prev = A[A_DPP * L + j]
+        t_cross = dt * d_mv / (d_mv - d_prev)  # time since p_LA − p_LV crossed 0 (used only where it did)
+        t_open = t_cross if ((d_prev < 0.0) & (d_mv > 0.0)) else (min(dt, 2.0 * r) if dq > 0.0 else 0.0)
+        A[A_DPP * L + j] = d_mv
+        t_cut = 0.0
         if diode:
             t_close = dt
-            t_open = 0.0
+            t_open = t_cross if ((d_prev < 0.0) & (d_mv > 0.0)) else 0.0
+            t_cut = t_cross if (was_open & (not fwd) & (d_prev > 0.0) & (d_mv <= 0.0)) else 0.0
         wt_orif = t_close + (0.0 if was_open else t_open)
-        gap = A[A_GAP * L + j]
+        gap = A[A_GAP * L + j] + t_cut  # time since the forward flow stopped
         wpk = A[A_WPK * L + j]  # peak flow of the last forward wave
         seen = wpk >= PB[B_WTHR * L + j]
         dia_gap = (gap - t_open) if ((not was_open) & (A[A_GEJ * L + j] == 0.0) & (gap > t_open) & seen) else 0.0
         g_orif = q_f * q_f * PB[B_F_IB * L + j]
         A[A_GINT * L + j] += ((p_la - p_lv) * dt if diode else g_orif * dt) if fwd else 0.0
-        A[A_GT * L + j] += (wt_orif + dia_gap) if fwd else 0.0
+        A[A_GT * L + j] += (wt_orif + dia_gap) if fwd else -t_cut
         A[A_GAP * L + j] = (dt - t_close) if fwd else gap + dt
         A[A_GEJ * L + j] = 0.0 if fwd else (1.0 if ((A[A_GEJ * L + j] > 0.0) | (q_av > 0.0)) else 0.0)
         A[A_WPK * L + j] = (max(wpk, q_f) if was_open else q_f) if fwd else wpk
@@ -713,6 +726,7 @@ def _make_run_group(L: int, diode: bool):
                         lane_beat[j] = 0
                         acnt[j] = 0
                         A[A_FOPEN * L + j] = 0.0
+                        A[A_DPP * L + j] = 0.0
                     else:
                         active[j] = False
                         n_active -= 1
