@@ -15,6 +15,7 @@ from mitrasim.physiology import simulation as S
 from mitrasim.physiology.parameter_sets import PARAMETER_SETS, SVZEROD_TWO_HILL_SI, from_svzerod_config, get_parameter_set
 from mitrasim.physiology.parameters import KP
 
+SAMPLES = 4000
 SHARED_JSON = Path(__file__).resolve().parents[2] / "shared" / "peers" / "svzerod" / "closed_loop_two_hill.json"
 
 
@@ -103,7 +104,7 @@ def _reference_metrics(preset, n_beats, **kw):
     cols, n = S.build_batch(ps, None, **kw)
     P, _ = S._kernel_arrays(cols, ps.model, n, 1, int(S.steps_per_beat(60.0 / cols["hr_bpm"], st.dt_max_s)[0]))
     X0 = S._initial_states(ps, cols, n, 1, None)
-    _, w = R.reference_beats(P, 0, X0[:, 0], 0 if ps.model.activation == "cosine" else 1, ps.model.mitral == "diode", n_beats)
+    _, w = R.reference_beats(P, 0, X0[:, 0], 0 if ps.model.activation == "cosine" else 1, ps.model.mitral == "diode", n_beats, samples_per_beat=SAMPLES)
     ref = R.waveform_metrics(
         w, period_s=P[KP["period_s"], 0], eroa_cm2=P[KP["eroa_cm2"], 0], mva_cm2=P[KP["mva_cm2"], 0],
         t_ventricular_s=P[KP["lv_act_a"], 0], t_atrial_s=P[KP["la_act_a"], 0],
@@ -111,21 +112,33 @@ def _reference_metrics(preset, n_beats, **kw):
     return eng, ref
 
 
+#: The engine's accuracy target against Radau on every metric at the production step (issue 19).
+RADAU_REL_TOL = 2e-3
+_SLOW = pytest.mark.slow
+
+
 @pytest.mark.parametrize(
     "preset,kw",
-    [("regazzoni2022", {"eroa_cm2": 0.3}), ("secondary_mr", {}), ("svzerod_two_hill", {})],
-)
+    [
+        ("regazzoni2022", {"eroa_cm2": 0.3}), ("secondary_mr", {}), ("svzerod_two_hill", {}), ("primary_mr", {"eroa_cm2": 0.6}),
+        pytest.param("regazzoni2022", {"eroa_cm2": 0.0}, marks=_SLOW), pytest.param("regazzoni2022_normal", {}, marks=_SLOW),
+        pytest.param("primary_mr", {"eroa_cm2": 0.1}, marks=_SLOW), pytest.param("primary_mr", {}, marks=_SLOW),
+        pytest.param("secondary_mr", {"eroa_cm2": 0.2}, marks=_SLOW),
+    ],
+)  # fmt: skip
 def test_agrees_with_scipy_radau_reference(preset, kw):
-    """Same model, same start, 3 beats: every metric within 0.5 % of Radau at rtol 1e-10."""
+    """Same model, same start, 3 beats at the production step: every metric within 0.2 % of Radau at
+    rtol 1e-10 (the reference's metrics from 4000 samples a beat and its orifice events)."""
     eng, ref = _reference_metrics(preset, 3, **kw)
-    if preset == "svzerod_two_hill":
-        # LVEDP is read at ventricular onset, which in this file coincides with the resistive
-        # mitral diode's closing kink, where fixed-step RK4 is first order: 2.5 % there.
-        assert eng["lvedp_mmhg"] == pytest.approx(ref.pop("lvedp_mmhg"), rel=0.03)
+    diode = get_parameter_set(preset).model.mitral == "diode"
+    assert set(ref) <= set(eng)
     for k, v in ref.items():
-        if not np.isfinite(v) or not np.isfinite(eng[k]) and k in ("e_velocity_m_s", "mr_vmax_m_s") or k == "pv_systolic_reversal":
-            continue
-        assert eng[k] == pytest.approx(v, rel=5e-3, abs=1e-3), (k, eng[k], v)
+        if k == "pv_systolic_reversal":
+            assert eng[k] == v, k
+        elif diode and k in ("e_velocity_m_s", "mr_vmax_m_s"):  # no orifice area: not defined
+            assert np.isnan(eng[k]), k
+        else:
+            assert eng[k] == pytest.approx(v, rel=RADAU_REL_TOL, abs=1e-9), (k, eng[k], v)
 
 
 def test_svzerod_preset_matches_shared_file():
@@ -311,3 +324,14 @@ def test_anderson_acceleration_reaches_the_same_steady_beat_in_fewer_beats(prese
         one = S.simulate(preset, eroa_cm2=e[i])
         assert one.metrics["beats_to_steady"][0] == b.metrics["beats_to_steady"][i]
         np.testing.assert_allclose(one.final_state[0], b.final_state[i], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("preset,kw", [("regazzoni2022", {"eroa_cm2": 0.0}), ("primary_mr", {"eroa_cm2": 0.5}), ("svzerod_two_hill", {})])
+def test_pulmonary_vein_s_and_d_peaks_agree_with_radau(preset, kw):
+    """Peak forward pulmonary-vein flow with the mitral valve shut (S wave) and open (D wave): same
+    definitions computed from the Radau trajectory sampled 4000 times a beat; a peak sampled at the
+    engine's 208 points a beat is low by at most about f''·dt²/8 (≪ 1 %)."""
+    eng, ref = _reference_metrics(preset, 3, **kw)
+    for k in ("pv_s_peak_ml_s", "pv_d_peak_ml_s"):
+        assert ref[k] > 0.0, k
+        assert eng[k] == pytest.approx(ref[k], rel=RADAU_REL_TOL), (k, eng[k], ref[k])

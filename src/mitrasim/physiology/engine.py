@@ -80,12 +80,14 @@ METRIC_NAMES = (
     "pa_mean_mmhg", "mean_gradient_mmhg", "e_velocity_m_s", "mr_vmax_m_s", "pv_systolic_reversal",
     "hr_bpm", "beats_to_steady",
     # extra, used by echo and tests
-    "peak_mv_flow_ml_s", "peak_mr_flow_ml_s", "pv_min_systolic_flow_ml_s", "steady_residual", "converged",
+    "peak_mv_flow_ml_s", "peak_mr_flow_ml_s", "pv_min_systolic_flow_ml_s", "pv_s_peak_ml_s", "pv_d_peak_ml_s",
+    "steady_residual", "converged",
 )  # fmt: skip
 N_METRIC = len(METRIC_NAMES)
 #: A state beyond this magnitude (mL, mmHg, mL/s) means the integration diverged.
 DIVERGED = 1e6
 MI = {n: i for i, n in enumerate(METRIC_NAMES)}
+_M_BEATS, _M_RES, _M_CONV = MI["beats_to_steady"], MI["steady_residual"], MI["converged"]
 
 WAVE_NAMES = (
     "v_la_ml", "v_lv_ml", "p_la_mmhg", "p_lv_mmhg", "p_ao_mmhg", "p_pa_mmhg", "p_ra_mmhg", "p_rv_mmhg",
@@ -122,8 +124,8 @@ R_PB = 0
 N_PB = 41
 R_ACC = 0
 (A_VMAX, A_VMIN, A_LVEDP, A_PMAX, A_PMIN, A_PINT, A_LAINT, A_LAV, A_PAINT, A_FWD, A_RVOL, A_GINT, A_GT, A_PVMIN,
- A_EPK, A_MRPK, A_MVPK, A_GAP, A_GEJ, A_WPK, A_FOPEN) = range(R_ACC, R_ACC + 21)  # fmt: skip
-N_ACC = 21
+ A_EPK, A_MRPK, A_MVPK, A_GAP, A_GEJ, A_WPK, A_PVS, A_PVD, A_FOPEN, A_DPP) = range(R_ACC, R_ACC + 24)  # fmt: skip
+N_ACC = 24  # A_FOPEN and A_DPP last: they carry over from beat to beat (see _reset_acc)
 
 #: Peak velocity (m/s) a forward wave needs for the Doppler trace of the mean gradient to run on
 #: through the diastasis after it (model choice: a wave slower than this, e.g. a vestigial E wave
@@ -362,8 +364,11 @@ def _accumulate(X, K, PB, act, s2, diode, n_steps, A, L):
         k = k + n_steps if k < 0.0 else k
         frac = PB[B_EWF * L + j]
         in_e = k < PB[B_EWL * L + j]
-        # LVEDP: LV pressure at ventricular onset, interpolated between the two samples around it
-        A[A_LVEDP * L + j] = (1.0 - frac) * p_lv if k == 0.0 else (edp + frac * p_lv if k == 1.0 else edp)
+        # LVEDP: LV pressure at ventricular onset, extrapolated from the sample before it along its
+        # slope dp/dt = E(t)·dV/dt (the activation is flat before onset; p_lv has a kink at onset,
+        # so interpolating across it would be first order)
+        e_lv = PB[B_LV_EB * L + j] + PB[B_LV_EA * L + j] * act[s2 * 4 * L + L + j]
+        A[A_LVEDP * L + j] = p_lv + frac * dt * e_lv * K[S_VLV * L + j] if k == 0.0 else edp
         A[A_VMAX * L + j] = vlv if up else vmax
         A[A_VMIN * L + j] = min(A[A_VMIN * L + j], vlv)
         A[A_PMAX * L + j] = max(A[A_PMAX * L + j], pao)
@@ -384,18 +389,28 @@ def _accumulate(X, K, PB, act, s2, diode, n_steps, A, L):
         was_open = A[A_FOPEN * L + j] > 0.0
         r = q_f / dq  # one division (used only where dq ≠ 0)
         t_close = min(dt, -r) if dq < 0.0 else dt
-        t_open = min(dt, 2.0 * r) if dq > 0.0 else 0.0
+        # opening: the forward flow starts where p_LA − p_LV turns positive, linearly interpolated
+        # between the previous sample and this one (orifice: else Q ∝ τ², τ = 2Q/Q').  A diode
+        # also closes where p_LA − p_LV turns negative: at the first sample after it, the step
+        # counted as forward is cut back to that crossing (t_cut)
+        d_mv = p_la - p_lv
+        d_prev = A[A_DPP * L + j]
+        t_cross = dt * d_mv / (d_mv - d_prev)  # time since p_LA − p_LV crossed 0 (used only where it did)
+        t_open = t_cross if ((d_prev < 0.0) & (d_mv > 0.0)) else (min(dt, 2.0 * r) if dq > 0.0 else 0.0)
+        A[A_DPP * L + j] = d_mv
+        t_cut = 0.0
         if diode:
             t_close = dt
-            t_open = 0.0
+            t_open = t_cross if ((d_prev < 0.0) & (d_mv > 0.0)) else 0.0
+            t_cut = t_cross if (was_open & (not fwd) & (d_prev > 0.0) & (d_mv <= 0.0)) else 0.0
         wt_orif = t_close + (0.0 if was_open else t_open)
-        gap = A[A_GAP * L + j]
+        gap = A[A_GAP * L + j] + t_cut  # time since the forward flow stopped
         wpk = A[A_WPK * L + j]  # peak flow of the last forward wave
         seen = wpk >= PB[B_WTHR * L + j]
         dia_gap = (gap - t_open) if ((not was_open) & (A[A_GEJ * L + j] == 0.0) & (gap > t_open) & seen) else 0.0
         g_orif = q_f * q_f * PB[B_F_IB * L + j]
         A[A_GINT * L + j] += ((p_la - p_lv) * dt if diode else g_orif * dt) if fwd else 0.0
-        A[A_GT * L + j] += (wt_orif + dia_gap) if fwd else 0.0
+        A[A_GT * L + j] += (wt_orif + dia_gap) if fwd else -t_cut
         A[A_GAP * L + j] = (dt - t_close) if fwd else gap + dt
         A[A_GEJ * L + j] = 0.0 if fwd else (1.0 if ((A[A_GEJ * L + j] > 0.0) | (q_av > 0.0)) else 0.0)
         A[A_WPK * L + j] = (max(wpk, q_f) if was_open else q_f) if fwd else wpk
@@ -403,6 +418,18 @@ def _accumulate(X, K, PB, act, s2, diode, n_steps, A, L):
         A[A_EPK * L + j] = max(A[A_EPK * L + j], q_f if in_e else 0.0)
         A[A_LAV * L + j] = lav if fwd else max(lav, p_la)
         A[A_PVMIN * L + j] = pvmin if fwd else min(pvmin, qpn)
+        # peak forward pulmonary-vein flow in systole (mitral valve shut: the S wave) and in
+        # diastole (mitral forward flow: the D wave); 0 when the flow is never forward there.
+        # The flow at the valve's opening or closing inside the step (the samples' edge, where the
+        # S wave often peaks: pulmonary-vein flow still rising at mitral opening) belongs to both
+        # windows: extrapolated back from this sample along its slope to the switch time
+        # (t_open after opening; gap after closing)
+        edge = fwd != was_open
+        q_edge = qpn - K[S_QPV * L + j] * (t_open if fwd else gap)
+        pvs = max(A[A_PVS * L + j], q_edge if edge else 0.0)
+        pvd = max(A[A_PVD * L + j], q_edge if edge else 0.0)
+        A[A_PVS * L + j] = pvs if fwd else max(pvs, qpn)
+        A[A_PVD * L + j] = max(pvd, qpn) if fwd else pvd
         A[A_MRPK * L + j] = max(A[A_MRPK * L + j], q_r)
         A[A_MVPK * L + j] = max(A[A_MVPK * L + j], q_f)
 
@@ -578,8 +605,10 @@ def _finish(A, X, X0b, P, c, j, beat, res, conv, diode, metrics, x_end, L):
     metrics[21, c] = A[A_MVPK * L + j]
     metrics[22, c] = A[A_MRPK * L + j]
     metrics[23, c] = A[A_PVMIN * L + j]
-    metrics[24, c] = res
-    metrics[25, c] = 1.0 if conv else 0.0
+    metrics[24, c] = A[A_PVS * L + j]
+    metrics[25, c] = A[A_PVD * L + j]
+    metrics[_M_RES, c] = res
+    metrics[_M_CONV, c] = 1.0 if conv else 0.0
     for i in range(N_STATE):
         x_end[i, c] = X[i * L + j]
 
@@ -688,8 +717,8 @@ def _make_run_group(L: int, diode: bool):
                     if diverged:  # unstable step (dt above the stability limit) or bad input
                         for m in range(N_METRIC):
                             metrics[m, c] = math.nan
-                        metrics[20, c] = beat
-                        metrics[25, c] = 0.0
+                        metrics[_M_BEATS, c] = beat
+                        metrics[_M_CONV, c] = 0.0
                     if next_p < p1:  # refill the lane with the group's next patient
                         _setup_lane(P, X0, e_window, next_p, j, kind, n_steps, X, PB, DTV, act, L)
                         lane_col[j] = next_p
@@ -697,6 +726,7 @@ def _make_run_group(L: int, diode: bool):
                         lane_beat[j] = 0
                         acnt[j] = 0
                         A[A_FOPEN * L + j] = 0.0
+                        A[A_DPP * L + j] = 0.0
                     else:
                         active[j] = False
                         n_active -= 1
