@@ -23,6 +23,11 @@ Noise-free measurements of a state with EROA ``A``, peak regurgitant flow ``Q_pk
   stroke volume over the beat), otherwise not reported from metrics (the S/D pattern needs the
   waveform; :func:`mitrasim.echo.synthetic_echo` reports it). A brief negative sample at valve
   closure is not a reversal.
+* CW envelope of the MR jet (:mod:`mitrasim.echo.signs`): density = RVol over the inflow volume
+  (total SV); contour triangular when the LA v wave stands high above the mean LA pressure →
+  ``"faint"`` / ``"dense_parabolic"`` / ``"dense_triangular"``;
+* LV size (:mod:`mitrasim.echo.signs`): the 2D LVEDV against the upper normal limit, ``"enlarged"``
+  only with a normal LVEF.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from mitrasim.echo.grading import PV_CODES, grade_mr_arrays
+from mitrasim.echo.signs import LV_LABELS, cw_density_ratio, cw_envelope_code, cw_envelope_label, lv_size_code, v_wave_above_mean_mmhg
 from mitrasim.echo.synthetic import PV_REVERSAL_REL_MEAN, EchoMeasurements  # the rule's one definition (re-exported)
 
 __all__ = [
@@ -89,6 +95,8 @@ def echo_from_beats(metrics: dict[str, np.ndarray], eroa_cm2: np.ndarray, forwar
     rvol_vol = np.fmax(sv - fwd, 0.0)  # no forward SV (a failed beat): no volumetric RVol
     rvol_vol = np.where((rvol_vol <= 1e-6 * np.maximum(sv, 1.0)) | (eroa <= 0.0), 0.0, rvol_vol)
     rf = np.where(sv > 0, np.minimum(100.0, 100.0 * rvol_vol / np.where(sv > 0, sv, 1.0)), 0.0)
+    density = np.where(jet, cw_density_ratio(rvol, sv), zero)
+    v_wave = v_wave_above_mean_mmhg(m["la_vwave_mmhg"], m["la_mean_mmhg"])
     return {
         "eroa_cm2": np.where(jet, eroa, zero),
         "pisa_radius_cm": r,
@@ -110,15 +118,21 @@ def echo_from_beats(metrics: dict[str, np.ndarray], eroa_cm2: np.ndarray, forwar
         "mva_cm2": np.asarray(forward_area_cm2, dtype=float),
         "hr_bpm": m["hr_bpm"],
         "vc_aspect_ratio": aspect,
+        "cw_density_ratio": density,
+        "v_wave_above_mean_mmhg": v_wave,
+        "cw_code": cw_envelope_code(density, v_wave, jet),
+        "lv_code": lv_size_code(m["edv_ml"], m["ef_pct"]),
     }
 
 
 def echo_row(arrays: dict[str, np.ndarray], i: int) -> EchoMeasurements:
     """Row ``i`` of :func:`echo_from_beats` as an :class:`EchoMeasurements`."""
-    f = {k: float(v[i]) for k, v in arrays.items() if k != "pv_reversal"}
+    f = {k: float(v[i]) for k, v in arrays.items() if k not in ("pv_reversal", "cw_code", "lv_code")}
     return EchoMeasurements(
         aliasing_cm_s=ALIASING_CM_S,
         pv_flow="reversal" if bool(arrays["pv_reversal"][i]) else None,
+        cw_density=cw_envelope_label(int(arrays["cw_code"][i])),
+        lv_size=LV_LABELS[int(arrays["lv_code"][i])],
         noisy=False,
         citations=["zoghbi2017"],
         **f,
@@ -134,10 +148,12 @@ def echo_of_state(metrics: dict[str, Any], eroa_cm2: float, forward_area_cm2: fl
 def grade_beats(echo: dict[str, np.ndarray], secondary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Guideline grade (−1 indeterminate) and decision grade of every state from :func:`echo_from_beats`
     (:func:`mitrasim.echo.grading.grade_mr_arrays` on the inputs :meth:`EchoMeasurements.mr_inputs`
-    gives: no PISA radius without a jet; a state without a jet has EROA, RVol and RF 0)."""
+    gives: no PISA radius without a jet; a state without a jet has EROA, RVol and RF 0, and no CW
+    envelope)."""
     return grade_mr_arrays(
         echo["eroa_cm2"], echo["rvol_ml"], echo["rf_pct"], vc_cm=echo["vc_cm"],
         pisa_radius_cm=np.where((echo["eroa_cm2"] > 0.0) & (echo["pisa_radius_cm"] > 0.0), echo["pisa_radius_cm"], np.nan),
         aliasing_cm_s=ALIASING_CM_S, pv_flow_code=np.where(echo["pv_reversal"], PV_CODES["reversal"], PV_CODES[None]),
-        e_velocity_m_s=echo["e_velocity_m_s"], secondary=secondary,
+        e_velocity_m_s=echo["e_velocity_m_s"], cw_code=echo["cw_code"],
+        lv_code=echo["lv_code"], secondary=secondary,
     )  # fmt: skip
