@@ -80,12 +80,14 @@ METRIC_NAMES = (
     "pa_mean_mmhg", "mean_gradient_mmhg", "e_velocity_m_s", "mr_vmax_m_s", "pv_systolic_reversal",
     "hr_bpm", "beats_to_steady",
     # extra, used by echo and tests
-    "peak_mv_flow_ml_s", "peak_mr_flow_ml_s", "pv_min_systolic_flow_ml_s", "steady_residual", "converged",
+    "peak_mv_flow_ml_s", "peak_mr_flow_ml_s", "pv_min_systolic_flow_ml_s", "pv_s_peak_ml_s", "pv_d_peak_ml_s",
+    "steady_residual", "converged",
 )  # fmt: skip
 N_METRIC = len(METRIC_NAMES)
 #: A state beyond this magnitude (mL, mmHg, mL/s) means the integration diverged.
 DIVERGED = 1e6
 MI = {n: i for i, n in enumerate(METRIC_NAMES)}
+_M_BEATS, _M_RES, _M_CONV = MI["beats_to_steady"], MI["steady_residual"], MI["converged"]
 
 WAVE_NAMES = (
     "v_la_ml", "v_lv_ml", "p_la_mmhg", "p_lv_mmhg", "p_ao_mmhg", "p_pa_mmhg", "p_ra_mmhg", "p_rv_mmhg",
@@ -122,8 +124,8 @@ R_PB = 0
 N_PB = 41
 R_ACC = 0
 (A_VMAX, A_VMIN, A_LVEDP, A_PMAX, A_PMIN, A_PINT, A_LAINT, A_LAV, A_PAINT, A_FWD, A_RVOL, A_GINT, A_GT, A_PVMIN,
- A_EPK, A_MRPK, A_MVPK, A_GAP, A_GEJ, A_WPK, A_FOPEN) = range(R_ACC, R_ACC + 21)  # fmt: skip
-N_ACC = 21
+ A_EPK, A_MRPK, A_MVPK, A_GAP, A_GEJ, A_WPK, A_PVS, A_PVD, A_FOPEN) = range(R_ACC, R_ACC + 23)  # fmt: skip
+N_ACC = 23  # A_FOPEN last: it carries over from beat to beat (see _reset_acc)
 
 #: Peak velocity (m/s) a forward wave needs for the Doppler trace of the mean gradient to run on
 #: through the diastasis after it (model choice: a wave slower than this, e.g. a vestigial E wave
@@ -403,6 +405,18 @@ def _accumulate(X, K, PB, act, s2, diode, n_steps, A, L):
         A[A_EPK * L + j] = max(A[A_EPK * L + j], q_f if in_e else 0.0)
         A[A_LAV * L + j] = lav if fwd else max(lav, p_la)
         A[A_PVMIN * L + j] = pvmin if fwd else min(pvmin, qpn)
+        # peak forward pulmonary-vein flow in systole (mitral valve shut: the S wave) and in
+        # diastole (mitral forward flow: the D wave); 0 when the flow is never forward there.
+        # The flow at the valve's opening or closing inside the step (the samples' edge, where the
+        # S wave often peaks: pulmonary-vein flow still rising at mitral opening) belongs to both
+        # windows: extrapolated back from this sample along its slope to the switch time
+        # (t_open after opening; gap after closing)
+        edge = fwd != was_open
+        q_edge = qpn - K[S_QPV * L + j] * (t_open if fwd else gap)
+        pvs = max(A[A_PVS * L + j], q_edge if edge else 0.0)
+        pvd = max(A[A_PVD * L + j], q_edge if edge else 0.0)
+        A[A_PVS * L + j] = pvs if fwd else max(pvs, qpn)
+        A[A_PVD * L + j] = max(pvd, qpn) if fwd else pvd
         A[A_MRPK * L + j] = max(A[A_MRPK * L + j], q_r)
         A[A_MVPK * L + j] = max(A[A_MVPK * L + j], q_f)
 
@@ -578,8 +592,10 @@ def _finish(A, X, X0b, P, c, j, beat, res, conv, diode, metrics, x_end, L):
     metrics[21, c] = A[A_MVPK * L + j]
     metrics[22, c] = A[A_MRPK * L + j]
     metrics[23, c] = A[A_PVMIN * L + j]
-    metrics[24, c] = res
-    metrics[25, c] = 1.0 if conv else 0.0
+    metrics[24, c] = A[A_PVS * L + j]
+    metrics[25, c] = A[A_PVD * L + j]
+    metrics[_M_RES, c] = res
+    metrics[_M_CONV, c] = 1.0 if conv else 0.0
     for i in range(N_STATE):
         x_end[i, c] = X[i * L + j]
 
@@ -688,8 +704,8 @@ def _make_run_group(L: int, diode: bool):
                     if diverged:  # unstable step (dt above the stability limit) or bad input
                         for m in range(N_METRIC):
                             metrics[m, c] = math.nan
-                        metrics[20, c] = beat
-                        metrics[25, c] = 0.0
+                        metrics[_M_BEATS, c] = beat
+                        metrics[_M_CONV, c] = 0.0
                     if next_p < p1:  # refill the lane with the group's next patient
                         _setup_lane(P, X0, e_window, next_p, j, kind, n_steps, X, PB, DTV, act, L)
                         lane_col[j] = next_p

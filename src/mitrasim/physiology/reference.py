@@ -144,6 +144,7 @@ def reference_beats(P: np.ndarray, c: int, x0: np.ndarray, kind: int, diode: boo
     t_end = n_beats * T
     ts = np.linspace((n_beats - 1) * T, t_end, samples_per_beat, endpoint=False)
     seg_t, seg_sol, seg_mode = [], [], []
+    pv_switch: list[float] = []  # pulmonary-vein flow where the forward mitral orifice opens or shuts (last beat)
     stops = _breakpoints(pt, 0.0, t_end) + [k * T for k in range(1, n_beats + 1)]
     stops = sorted(set(s for s in stops if s > 0))
     for t_stop in stops:
@@ -154,6 +155,8 @@ def reference_beats(P: np.ndarray, c: int, x0: np.ndarray, kind: int, diode: boo
                 p_la, p_lv = pt.pressures(t, x)[:2]
                 if not mode[0] and p_la - p_lv > 0:
                     mode[0] = True
+                    if t >= ts[0]:
+                        pv_switch.append(float(x[11]))
                 if not mode[1] and pt.eroa > 0 and p_lv - p_la > 0:
                     mode[1] = True
 
@@ -180,6 +183,8 @@ def reference_beats(P: np.ndarray, c: int, x0: np.ndarray, kind: int, diode: boo
                 for k in range(min(2, len(sol.t_events))):
                     if len(sol.t_events[k]):
                         mode[k] = not mode[k]
+                        if k == 0 and sol.t[-1] >= ts[0]:
+                            pv_switch.append(float(x[11]))
                         if not mode[k]:
                             x[12 + k] = 0.0
             if t_new <= t + 1e-13:  # an event at the start (grazing): step past it
@@ -202,6 +207,7 @@ def reference_beats(P: np.ndarray, c: int, x0: np.ndarray, kind: int, diode: boo
                 w[n][k] = v
             k += 1
     w["t_s"] = ts - ts[0]
+    w["q_pvein_at_mv_switch_ml_s"] = np.array(pv_switch)
     return x, w
 
 
@@ -236,7 +242,10 @@ def waveform_metrics(w: dict, *, period_s: float, eroa_cm2: float, mva_cm2: floa
     ventricular activation onset; forward SV = ∫Q_av; RVol = ∫Q_r; RF = RVol/(forward + RVol);
     v-wave = max LA pressure while no forward mitral flow; mean gradient = ∫(p_LA − p_LV) over
     forward flow divided by the diastolic duration (forward flow plus the zero-flow gaps without
-    aortic ejection, i.e. diastasis); E = peak forward velocity between ventricular and atrial onset.
+    aortic ejection, i.e. diastasis); E = peak forward velocity between ventricular and atrial onset;
+    pulmonary-vein S / D peaks = the largest forward (≥ 0) pulmonary-vein flow while there is no
+    forward mitral flow / while there is, including its values where the forward orifice opens or
+    shuts (``q_pvein_at_mv_switch_ml_s``, recorded at the reference's events; a boundary of both).
     """
     t = w["t_s"]
     dt = t[1] - t[0]
@@ -270,4 +279,6 @@ def waveform_metrics(w: dict, *, period_s: float, eroa_cm2: float, mva_cm2: floa
         "e_velocity_m_s": (w["q_mv_ml_s"][in_e].max() / mva_cm2 / 100) if in_e.any() else np.nan,
         "mr_vmax_m_s": w["q_mr_ml_s"].max() / eroa_cm2 / 100 if eroa_cm2 > 0 else 0.0,
         "pv_systolic_reversal": float((w["q_pvein_ml_s"][~fwd] < 0).any()),
+        "pv_s_peak_ml_s": max([0.0, *w["q_pvein_ml_s"][~fwd], *w.get("q_pvein_at_mv_switch_ml_s", ())]),
+        "pv_d_peak_ml_s": max([0.0, *w["q_pvein_ml_s"][fwd], *w.get("q_pvein_at_mv_switch_ml_s", ())]),
     }
