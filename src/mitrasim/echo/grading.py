@@ -75,7 +75,7 @@ import numpy as np
 
 from mitrasim import citations
 from mitrasim.echo import sources as _sources  # noqa: F401  (registers the sources)
-from mitrasim.echo.signs import CW_CODES, LV_CODES
+from mitrasim.echo.signs import CW_CODES, LV_CODES, PV_CODES
 from mitrasim.echo.thresholds import GUIDELINES, sources_of, threshold
 from mitrasim.errors import InputError, check_range
 from mitrasim.ranges import RANGES
@@ -672,8 +672,6 @@ def decision_grade(g: MRGrade) -> int:
     return 4 if ml is None else int(ml)
 
 
-PV_CODES: dict[str | None, int] = {None: -1, "normal": 0, "blunted": 1, "reversal": 2}
-"""Pulmonary-vein pattern → integer code for :func:`grade_mr_arrays` (−1 = not measured)."""
 
 
 def _quant_grade_arrays(name: str, x: np.ndarray, guideline: str, sec_ell: np.ndarray) -> np.ndarray:

@@ -28,6 +28,18 @@ together: ``"faint"`` (mild column), ``"dense_parabolic"`` (intermediate),
 ``"dense_triangular"`` (severe column). A compliant, remodelled LA (chronic MR) keeps the v
 wave small, so severe chronic MR can read "dense, parabolic" — as in the clinic.
 
+**Pulmonary-vein flow** (the engine's S- and D-wave metrics: the vein's peak forward flow
+while the mitral valve is shut — ventricular systole — and while it is open, and its lowest
+systolic flow). The retrograde systolic peak ``R = max(0, −min q_pv,systole)`` is compared with
+the forward S wave::
+
+    "reversal"  if R > 0 and R >= PV_REVERSAL_REL_S · S   (a reversed wave clearly below the baseline)
+    "blunted"   else if S < D                              (diastolic dominance)
+    "normal"    else                                       (systolic dominance)
+
+A brief negative dip inside a forward S wave (at valve closure, or the tail of the atrial
+reversal) is therefore not a reversal.
+
 **LV size.** The 2D echo LVEDV (the model's volume less the 2D bias of
 :mod:`mitrasim.echo.lv_bias`) against the upper normal limit of Lang 2015 (row
 ``lvedv_2d_ml``/``synthetic_enlarged_above`` of :data:`mitrasim.echo.thresholds.THRESHOLDS`;
@@ -65,6 +77,10 @@ __all__ = [
     "cw_envelope_code",
     "cw_envelope_label",
     "SIGN_SOURCES",
+    "PV_REVERSAL_REL_S",
+    "PV_CODES",
+    "PV_LABELS",
+    "pv_pattern_code",
     "LV_CODES",
     "LV_LABELS",
     "lv_size_code",
@@ -86,6 +102,16 @@ CW_CODES: dict[str | None, int] = {None: -1, "faint": 0, "dense_parabolic": 1, "
 CW_LABELS: dict[int, str | None] = {v: k for k, v in CW_CODES.items()}
 
 SIGN_SOURCES: tuple[str, ...] = ("zoghbi2017", "hatle1979")
+
+PV_REVERSAL_REL_S = 0.5
+"""Systolic pulmonary-vein flow reversal: the vein's retrograde systolic peak is at least this
+share of its forward S peak — a reversed wave clearly below the baseline, at least half as deep
+as the forward S wave is tall (model choice [check]: ASE 2017 Table 6 names "systolic flow
+reversal", not a magnitude)."""
+
+PV_CODES: dict[str | None, int] = {None: -1, "normal": 0, "blunted": 1, "reversal": 2}
+"""Pulmonary-vein pattern → integer code for :func:`mitrasim.echo.grading.grade_mr_arrays` (−1 = not measured)."""
+PV_LABELS: dict[int, str | None] = {v: k for k, v in PV_CODES.items()}
 
 #: LV size → integer code for :func:`mitrasim.echo.grading.grade_mr_arrays` (−1 = not reported).
 LV_CODES: dict[str | None, int] = {None: -1, "normal": 0, "enlarged": 1}
@@ -130,3 +156,16 @@ def lv_size_code(edv_ml: np.ndarray, ef_pct: np.ndarray, guideline: str = "ase20
     code = np.where(edv_2d > big_row.value, np.where(ef >= ef_row.value, LV_CODES["enlarged"], LV_CODES[None]), LV_CODES["normal"])
     citations.cite("lang2015", "rigolli2016_lv_bias")
     return np.where(ok, code, LV_CODES[None]).astype(np.int64)
+
+
+def pv_pattern_code(pv_min_systolic_flow_ml_s: np.ndarray, pv_s_peak_ml_s: np.ndarray, pv_d_peak_ml_s: np.ndarray) -> np.ndarray:
+    """(n,) :data:`PV_CODES` of the pulmonary-vein pattern (module docstring); −1 where a metric
+    is not finite."""
+    q_min = np.asarray(pv_min_systolic_flow_ml_s, float)
+    s_pk = np.maximum(np.asarray(pv_s_peak_ml_s, float), 0.0)
+    d_pk = np.maximum(np.asarray(pv_d_peak_ml_s, float), 0.0)
+    retro = np.maximum(-q_min, 0.0)
+    rev = (retro > 0.0) & (retro >= PV_REVERSAL_REL_S * s_pk)
+    code = np.where(rev, PV_CODES["reversal"], np.where(s_pk < d_pk, PV_CODES["blunted"], PV_CODES["normal"]))
+    ok = np.isfinite(q_min) & np.isfinite(s_pk) & np.isfinite(d_pk)
+    return np.where(ok, code, PV_CODES[None]).astype(np.int64)

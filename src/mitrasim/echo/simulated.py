@@ -18,11 +18,11 @@ Noise-free measurements of a state with EROA ``A``, peak regurgitant flow ``Q_pk
   (1 for a primary jet, :data:`SECONDARY_VC_ASPECT` for the functional orifice along the
   coaptation line); the 2-D width reported is its short axis ``2 sqrt(A / (π k))``;
 * mean gradient and E velocity: the engine's diastolic ``4v²`` average and early peak;
-* pulmonary veins: ``"reversal"`` only when the vein's flow during ventricular systole (mitral
-  valve shut) falls below −:data:`PV_REVERSAL_REL_MEAN` × its mean forward flow (the forward
-  stroke volume over the beat), otherwise not reported from metrics (the S/D pattern needs the
-  waveform; :func:`mitrasim.echo.synthetic_echo` reports it). A brief negative sample at valve
-  closure is not a reversal.
+* pulmonary veins, from the engine's S- and D-wave metrics (peak forward vein flow while the
+  mitral valve is shut / open) and its lowest systolic flow: ``"reversal"`` only when the
+  retrograde systolic peak reaches :data:`~mitrasim.echo.signs.PV_REVERSAL_REL_S` × the forward
+  S peak, else ``"blunted"`` (S < D) or ``"normal"`` (systolic dominance); S/D ratio reported.
+  A brief negative sample at valve closure is not a reversal.
 * CW envelope of the MR jet (:mod:`mitrasim.echo.signs`): density = RVol over the inflow volume
   (total SV); contour triangular when the LA v wave stands high above the mean LA pressure →
   ``"faint"`` / ``"dense_parabolic"`` / ``"dense_triangular"``;
@@ -37,16 +37,25 @@ from typing import Any
 
 import numpy as np
 
-from mitrasim.echo.grading import PV_CODES, grade_mr_arrays
-from mitrasim.echo.signs import LV_LABELS, cw_density_ratio, cw_envelope_code, cw_envelope_label, lv_size_code, v_wave_above_mean_mmhg
-from mitrasim.echo.synthetic import PV_REVERSAL_REL_MEAN, EchoMeasurements  # the rule's one definition (re-exported)
+from mitrasim.echo.grading import grade_mr_arrays
+from mitrasim.echo.signs import (  # PV_REVERSAL_REL_S: the rule's one definition (re-exported)
+    LV_LABELS,
+    PV_LABELS,
+    PV_REVERSAL_REL_S,
+    cw_density_ratio,
+    cw_envelope_code,
+    cw_envelope_label,
+    lv_size_code,
+    pv_pattern_code,
+    v_wave_above_mean_mmhg,
+)
+from mitrasim.echo.synthetic import EchoMeasurements
 
 __all__ = [
     "ALIASING_CM_S",
     "SECONDARY_VC_ASPECT",
-    "PV_REVERSAL_REL_MEAN",
+    "PV_REVERSAL_REL_S",
     "orifice_aspect",
-    "pv_systolic_reversal",
     "echo_from_beats",
     "echo_row",
     "echo_of_state",
@@ -67,19 +76,14 @@ def orifice_aspect(secondary: np.ndarray | bool) -> np.ndarray:
     return np.where(np.asarray(secondary, bool), SECONDARY_VC_ASPECT, 1.0)
 
 
-def pv_systolic_reversal(pv_min_systolic_flow_ml_s: np.ndarray, forward_sv_ml: np.ndarray, hr_bpm: np.ndarray) -> np.ndarray:
-    """(n,) bool: systolic reversal by the :data:`PV_REVERSAL_REL_MEAN` rule (module docstring)."""
-    mean_fwd = np.asarray(forward_sv_ml, float) * np.asarray(hr_bpm, float) / 60.0
-    return np.asarray(pv_min_systolic_flow_ml_s, float) < -PV_REVERSAL_REL_MEAN * np.maximum(mean_fwd, 0.0)
-
-
 def echo_from_beats(metrics: dict[str, np.ndarray], eroa_cm2: np.ndarray, forward_area_cm2: np.ndarray, secondary: np.ndarray) -> dict[str, np.ndarray]:
     """Noise-free echo measurements of every state from its beat metrics (module docstring).
 
     ``metrics``: the engine's (:data:`mitrasim.physiology.engine.METRIC_NAMES`), arrays (n,);
     ``eroa_cm2``: the engine's regurgitant area; ``forward_area_cm2``: its effective forward
     area; ``secondary``: (n,) bool. Returns arrays (n,) named as
-    :class:`~mitrasim.echo.synthetic.EchoMeasurements` fields, plus ``pv_reversal`` (bool).
+    :class:`~mitrasim.echo.synthetic.EchoMeasurements` fields; the categorical signs as integer
+    codes ``pv_code``, ``cw_code``, ``lv_code`` (:mod:`mitrasim.echo.signs`).
     """
     m = metrics
     eroa = np.asarray(eroa_cm2, dtype=float)
@@ -109,7 +113,8 @@ def echo_from_beats(metrics: dict[str, np.ndarray], eroa_cm2: np.ndarray, forwar
         "vc_cm": np.where(jet, 2.0 * np.sqrt(safe_eroa / (math.pi * aspect)), zero),
         "mean_gradient_mmhg": m["mean_gradient_mmhg"],
         "e_velocity_m_s": m["e_velocity_m_s"],
-        "pv_reversal": pv_systolic_reversal(m["pv_min_systolic_flow_ml_s"], fwd, m["hr_bpm"]),
+        "pv_code": pv_pattern_code(m["pv_min_systolic_flow_ml_s"], m["pv_s_peak_ml_s"], m["pv_d_peak_ml_s"]),
+        "pv_s_d_ratio": np.where(m["pv_d_peak_ml_s"] > 0, np.maximum(m["pv_s_peak_ml_s"], 0.0) / np.where(m["pv_d_peak_ml_s"] > 0, m["pv_d_peak_ml_s"], 1.0), np.nan),
         "lvedv_ml": m["edv_ml"],
         "lvesv_ml": m["esv_ml"],
         "lvef_pct": m["ef_pct"],
@@ -127,10 +132,12 @@ def echo_from_beats(metrics: dict[str, np.ndarray], eroa_cm2: np.ndarray, forwar
 
 def echo_row(arrays: dict[str, np.ndarray], i: int) -> EchoMeasurements:
     """Row ``i`` of :func:`echo_from_beats` as an :class:`EchoMeasurements`."""
-    f = {k: float(v[i]) for k, v in arrays.items() if k not in ("pv_reversal", "cw_code", "lv_code")}
+    f: dict[str, Any] = {k: float(v[i]) for k, v in arrays.items() if k not in ("pv_code", "cw_code", "lv_code")}
+    if not math.isfinite(f["pv_s_d_ratio"]):
+        f["pv_s_d_ratio"] = None  # no D wave: no ratio
     return EchoMeasurements(
         aliasing_cm_s=ALIASING_CM_S,
-        pv_flow="reversal" if bool(arrays["pv_reversal"][i]) else None,
+        pv_flow=PV_LABELS[int(arrays["pv_code"][i])],
         cw_density=cw_envelope_label(int(arrays["cw_code"][i])),
         lv_size=LV_LABELS[int(arrays["lv_code"][i])],
         noisy=False,
@@ -153,7 +160,7 @@ def grade_beats(echo: dict[str, np.ndarray], secondary: np.ndarray) -> tuple[np.
     return grade_mr_arrays(
         echo["eroa_cm2"], echo["rvol_ml"], echo["rf_pct"], vc_cm=echo["vc_cm"],
         pisa_radius_cm=np.where((echo["eroa_cm2"] > 0.0) & (echo["pisa_radius_cm"] > 0.0), echo["pisa_radius_cm"], np.nan),
-        aliasing_cm_s=ALIASING_CM_S, pv_flow_code=np.where(echo["pv_reversal"], PV_CODES["reversal"], PV_CODES[None]),
+        aliasing_cm_s=ALIASING_CM_S, pv_flow_code=echo["pv_code"],
         e_velocity_m_s=echo["e_velocity_m_s"], cw_code=echo["cw_code"],
         lv_code=echo["lv_code"], secondary=secondary,
     )  # fmt: skip

@@ -23,12 +23,11 @@ Conventions and assumptions:
   (what LVOT Doppler sees); RVol_volumetric = total − forward; RF = RVol / total.
 - Mean gradient: 4 v² with v = q_mv / MVA (m/s), averaged over diastole; E velocity
   is the first peak of that velocity in diastole.
-- Pulmonary veins: S wave = the vein's flow during ventricular systole, D wave = during
-  diastole; ``"reversal"`` only when the systolic flow falls below
-  −``PV_REVERSAL_REL_MEAN`` × the vein's mean forward flow (the one echo path's rule,
-  :mod:`mitrasim.echo.simulated`; a brief negative sample is not a reversal), else
-  ``"blunted"`` if the S peak is below the D peak, else ``"normal"`` (systolic
-  dominance); `pv_s_d_ratio` is S peak / D peak.
+- Pulmonary veins: S wave = the vein's forward flow during ventricular systole, D wave =
+  during diastole; ``"reversal"`` only when the retrograde systolic peak reaches
+  ``PV_REVERSAL_REL_S`` × the forward S peak (:mod:`mitrasim.echo.signs`, the one echo path's
+  rule; a brief negative dip is not a reversal), else ``"blunted"`` if the S peak is below the
+  D peak, else ``"normal"`` (systolic dominance); `pv_s_d_ratio` is S peak / D peak.
 - CW envelope of the MR jet (:mod:`mitrasim.echo.signs`): density = ∫q_mr / ∫q_mv over the
   beat; contour from the v wave (LA pressure's maximum while the mitral valve is shut) above
   the mean LA pressure (triangular when large); LV size from the 2D LVEDV and LVEF.
@@ -60,7 +59,7 @@ from mitrasim import citations
 from mitrasim.echo import sources as _sources  # noqa: F401
 from mitrasim.echo.calculators import vena_contracta_cm
 from mitrasim.echo.grading import MRGrade, MRInputs, decision_grade, grade_mr
-from mitrasim.echo.signs import LV_LABELS, lv_size_code, cw_density_ratio, cw_envelope_code, cw_envelope_label, v_wave_above_mean_mmhg
+from mitrasim.echo.signs import LV_LABELS, PV_LABELS, lv_size_code, pv_pattern_code, cw_density_ratio, cw_envelope_code, cw_envelope_label, v_wave_above_mean_mmhg
 from mitrasim.errors import InputError
 
 __all__ = [
@@ -176,11 +175,6 @@ class EchoMeasurements:
         return grade_mr(self.mr_inputs(), etiology=etiology, guideline=guideline, elliptical_orifice=elliptical_orifice)
 
 
-PV_REVERSAL_REL_MEAN = 0.25
-"""Systolic pulmonary-vein reversal: the vein's systolic flow falls below −0.25 × its mean
-forward flow (model choice [check]: a retrograde S wave clearly below the baseline, as read on
-PW Doppler, rather than any negative sample; ASE 2017 names the sign, not a magnitude)."""
-
 def _arrays(w: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     arr: dict[str, np.ndarray] = {}
     n = None
@@ -264,21 +258,14 @@ def _e_peak(v: np.ndarray, dia: np.ndarray) -> float:
 
 
 def _pv_pattern(q: np.ndarray, dia: np.ndarray) -> tuple[str | None, float | None]:
-    """(pattern, S/D peak ratio) of the pulmonary-vein flow over one beat.
-
-    ``"reversal"``: the flow during ventricular systole (``~dia``) falls below
-    −PV_REVERSAL_REL_MEAN × the vein's mean forward flow (the rule of the one echo path,
-    :mod:`mitrasim.echo.simulated`); else ``"blunted"`` when the systolic (S) peak is below the
-    diastolic (D) peak, ``"normal"`` (systolic dominance) otherwise.
-    """
+    """(pattern, S/D peak ratio) of the pulmonary-vein flow over one beat, by the one rule of
+    :func:`mitrasim.echo.signs.pv_pattern_code` (S: peak forward flow during ventricular systole,
+    ``~dia``; D: during diastole; reversal against the S peak)."""
     if dia.all() or not dia.any():
         return None, None
-    mean_fwd = max(float(q.mean()), 0.0)  # over one period = forward stroke volume / period
-    s_peak, d_peak = float(q[~dia].max()), float(q[dia].max())
-    ratio = s_peak / d_peak if d_peak > 0.0 else None
-    if float(q[~dia].min()) < -PV_REVERSAL_REL_MEAN * mean_fwd:
-        return "reversal", ratio
-    return ("blunted" if s_peak < d_peak else "normal"), ratio
+    s_peak, d_peak = max(float(q[~dia].max()), 0.0), max(float(q[dia].max()), 0.0)
+    code = pv_pattern_code(np.array([q[~dia].min()]), np.array([s_peak]), np.array([d_peak]))
+    return PV_LABELS[int(code[0])], (s_peak / d_peak if d_peak > 0.0 else None)
 
 
 def _cw_envelope(arr: dict[str, np.ndarray], dia: np.ndarray, eroa_cm2: float, q_peak: float, dt: float) -> tuple[str | None, float | None, float | None]:
