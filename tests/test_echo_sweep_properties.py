@@ -82,3 +82,21 @@ def test_the_sweep_reads_the_signs(sweep):
     assert np.any(echo["cw_code"][ok & (eroa > 0.0) & (eroa <= 0.1)] == CW_CODES["faint"]), preset
     assert np.any(echo["cw_code"][ok & (eroa >= 0.5)] >= CW_CODES["dense_parabolic"]), preset
     assert set(np.unique(echo["lv_code"][ok])) <= {-1, 0, 1}
+
+
+def test_four_severe_signs_act_on_the_synthetic_echo(sweep):
+    """The ≥ 4-criteria rule acts on the synthetic echo: where four severe signs agree (wide VC, PV
+    systolic reversal, E > 1.2 m/s, dense triangular CW, enlarged LV) the grade is 4+, or
+    indeterminate when no quantitative parameter is above 2+ (ASE 2017 Fig. 12, as grade_mr)."""
+    from mitrasim.echo.grading import _criteria_counts_arrays
+    from mitrasim.echo.simulated import grade_beats
+
+    preset, eroa, m, ok, echo_from_beats = sweep
+    sec = np.zeros(eroa.shape, bool)
+    e = echo_from_beats(m, eroa, np.full(eroa.shape, 4.0), sec)
+    sev, mild = _criteria_counts_arrays(eroa.shape, "ase2017", e["vc_cm"], e["pv_code"], e["e_velocity_m_s"], e["cw_code"], e["lv_code"])
+    grade, _ = grade_beats(e, sec)
+    call = ok & (sev >= 4) & (mild < 4)
+    if preset in ("primary_mr", "regazzoni2022"):
+        assert call.any(), preset
+    assert np.all(np.isin(grade[call], (4, -1)))
