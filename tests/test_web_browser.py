@@ -288,6 +288,9 @@ def test_grade_an_echo_study(server: str, browser, size: str) -> None:
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(server + "/")
     expect(page.locator("#status")).to_have_text("Baseline shown; place a clip on the line.", timeout=60_000)
+    # the simulated baseline's own signs (one echo path) are shown next to its grade
+    expect(page.locator("#r-cw-b")).to_have_text(re.compile(r"^(faint|dense)"))
+    expect(page.locator("#r-pv-b")).to_have_text(re.compile(r"^(systolic|blunted).*S/D \d"))
 
     # every categorical control lists the API's allowed values, with "not recorded" where optional
     for sel in GRADE_CHOICES:

@@ -247,6 +247,8 @@
     setCell("r-grad-b", fmt(b.mean_gradient_mmhg, 1)); setCell("r-grad-a", a ? fmt(a.mean_gradient_mmhg, 1) : "–", a && a.mean_gradient_mmhg >= 5 ? "grade-bad" : "");
     setCell("r-la-b", fmt(b.metrics.la_mean_mmhg, 1)); setCell("r-la-a", a ? fmt(a.metrics.la_mean_mmhg, 1) : "–");
     setCell("r-fsv-b", fmt(b.metrics.forward_sv_ml, 0)); setCell("r-fsv-a", a ? fmt(a.metrics.forward_sv_ml, 0) : "–");
+    setCell("r-cw-b", cwText(b.echo)); setCell("r-cw-a", a ? cwText(a.echo) : "–");
+    setCell("r-pv-b", pvText(b.echo)); setCell("r-pv-a", a ? pvText(a.echo) : "–");
     const notes = (state.result.notes || []).concat(state.result.clips.filter((c) => c.grasp !== "good").map((c) => `${c.device} at ${c.position_mm} mm: grasp ${c.grasp}${c.grasp_reasons.length ? " — " + c.grasp_reasons.join("; ") : ""}`));
     const flags = [b].concat(a ? [a] : []).flatMap((x) => x.flags || []);
     $("res-note").textContent = notes.concat(flags.map((f) => "not a result: " + f)).join(" · ");
@@ -254,6 +256,13 @@
       ? `MR ${b.mr_grade} → ${a.mr_grade} · EROA ${fmt(b.eroa_cm2, 2)} → ${fmt(a.eroa_cm2, 2)} cm² · gradient ${fmt(b.mean_gradient_mmhg, 1)} → ${fmt(a.mean_gradient_mmhg, 1)} mmHg`
       : `MR ${b.mr_grade} · EROA ${fmt(b.eroa_cm2, 2)} cm² · gradient ${fmt(b.mean_gradient_mmhg, 1)} mmHg (no clip yet)`;
     plot();
+  }
+  // the simulated beat's signs (mitrasim.echo.signs), in the words of the grade form
+  function echoWord(name, v) { return ECHO_WORDS[`${name}:${v}`] || ECHO_WORDS[v] || String(v).replace(/_/g, " "); }
+  function cwText(e) { return !e ? "–" : (e.cw_density ? echoWord("cw_density", e.cw_density) : "no jet"); }
+  function pvText(e) {
+    if (!e || !e.pv_flow) return "–";
+    return echoWord("pv_flow", e.pv_flow) + (e.pv_s_d_ratio != null ? `, S/D ${fmt(e.pv_s_d_ratio, 2)}` : "");
   }
   function plot() {
     if (!window.Plotly) return;
