@@ -59,9 +59,14 @@ def test_cohort_columns_are_the_procedure_path():
 
 
 def test_brief_negative_pv_sample_is_not_a_reversal():
-    from mitrasim.echo.simulated import PV_REVERSAL_REL_MEAN, pv_systolic_reversal
+    """A retrograde systolic dip smaller than the forward S wave is not a reversal; one that
+    reaches PV_REVERSAL_REL_S × S is; S below D without reversal is blunted, else normal."""
+    from mitrasim.echo.signs import PV_CODES, PV_REVERSAL_REL_S, pv_pattern_code
 
-    fwd_sv, hr = np.array([60.0, 60.0, 60.0]), np.array([60.0, 60.0, 60.0])  # mean forward flow 60 mL/s
-    lim = PV_REVERSAL_REL_MEAN * 60.0
-    got = pv_systolic_reversal(np.array([-1.0, -lim + 1e-6, -lim - 1e-6]), fwd_sv, hr)
-    assert got.tolist() == [False, False, True]
+    s_pk = np.array([80.0, 80.0, 80.0, 80.0, 120.0, 0.0])
+    d_pk = np.array([100.0, 100.0, 100.0, 100.0, 100.0, 100.0])
+    lim = PV_REVERSAL_REL_S * 80.0
+    q_min = np.array([-1.0, -(lim - 1e-6), -lim, 5.0, -1.0, 0.0])
+    got = pv_pattern_code(q_min, s_pk, d_pk).tolist()
+    c = PV_CODES
+    assert got == [c["blunted"], c["blunted"], c["reversal"], c["blunted"], c["normal"], c["blunted"]]

@@ -50,8 +50,10 @@ def beats():
         sim = simulate(preset, eroa_cm2=eroa, mva_cm2=FORWARD_DISCHARGE_COEFF * mva, hr_bpm=hr, waveforms=True)
         aspect = SECONDARY_VC_ASPECT if etiology == "secondary" else 1.0
         echo_s = echo_from_simulation(sim, 0, vc_aspect_ratio=aspect)
+        fwd = np.asarray(sim.patient_waveforms(0)["q_mv_ml_s"]) > 0.0
+        one_wave = int(np.sum(fwd & ~np.roll(fwd, 1))) == 1  # E and A fused: no diastasis
         out.append(dict(name=name, when=when, etiology=etiology, proc=echo_p[0], proc_grade=grade_p[0], syn=echo_s,
-                        syn_grade=echo_s.grade(etiology=etiology)))  # fmt: skip
+                        syn_grade=echo_s.grade(etiology=etiology), one_wave=one_wave))  # fmt: skip
     return out
 
 
@@ -92,5 +94,14 @@ def test_same_e_velocity_where_there_is_an_e_wave(beats):
 
 
 def test_pulmonary_vein_reversal_agrees(beats):
+    """Same pattern from the kernel's S/D metrics and from the waveform, where the inflow is one
+    forward wave. With a diastasis between E and A the kernel's S window (no forward mitral flow)
+    takes in diastolic vein flow and the metrics under-call a reversal: the strict xfail
+    tests/test_echo_signs.py::test_s_wave_excludes_the_diastasis (engine)."""
+    checked = 0
     for b in beats:
-        assert (b["proc"].pv_flow == "reversal") == (b["syn"].pv_flow == "reversal"), (b["name"], b["when"])
+        if not b["one_wave"]:
+            continue
+        assert b["proc"].pv_flow == b["syn"].pv_flow, (b["name"], b["when"])
+        checked += 1
+    assert checked >= 3

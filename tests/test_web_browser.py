@@ -257,3 +257,105 @@ def test_every_control(server: str, browser, size: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"web_every_control_{size}_viewport.png"))
     assert not errors, errors
     ctx.close()
+
+
+#: Every sign of the grade form (as ``mitrasim grade`` / ``POST /api/grade``): input id → value.
+#: A discordant primary-MR study: EROA 4+, RVol and RF 3+ → indeterminate, most likely 3+;
+#: PISA radius with a wall-constrained convergence → a warning; normal valve area → stenosis "none".
+GRADE_NUMBERS = {
+    "#g-hr": "72", "#g-eroa": "0.42", "#g-rvol": "50", "#g-rf": "45", "#g-pisa-r": "0.95", "#g-alias": "40",
+    "#g-vmax": "500", "#g-vti": "140", "#g-wall": "120", "#g-vc": "0.65", "#g-vcb": "0.75", "#g-jet-area": "45",
+    "#g-e": "1.1", "#g-lavi": "50", "#g-mva": "4.5", "#g-grad": "1.5",
+}  # fmt: skip
+GRADE_CHOICES = {
+    "#g-etiology": "primary", "#g-guideline": "ase2017", "#g-jet-type": "central", "#g-morph": "moderate",
+    "#g-cw": "dense_parabolic", "#g-pv": "blunted", "#g-inflow": "variable", "#g-lv": "enlarged",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("size", list(VIEWPORTS))
+def test_grade_an_echo_study(server: str, browser, size: str) -> None:
+    """Every sign a sonographer records is enterable on the page and graded as the API grades it:
+    the rule that decided, criteria met, warnings, most-likely grade, stenosis; a bad value names
+    its field; axe-core finds no serious or critical violation; screenshots in test-artifacts/."""
+    import json
+    import urllib.request
+
+    ctx = browser.new_context(**VIEWPORTS[size])
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 4" not in m.text else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server + "/")
+    expect(page.locator("#status")).to_have_text("Baseline shown; place a clip on the line.", timeout=60_000)
+    # the simulated baseline's own signs (one echo path) are shown next to its grade
+    expect(page.locator("#r-cw-b")).to_have_text(re.compile(r"^(faint|dense)"))
+    expect(page.locator("#r-pv-b")).to_have_text(re.compile(r"^(systolic|blunted).*S/D \d"))
+
+    # every categorical control lists the API's allowed values, with "not recorded" where optional
+    for sel in GRADE_CHOICES:
+        values = page.locator(f"{sel} option").evaluate_all("os => os.map(o => o.value)")
+        assert len(values) >= 2, (sel, values)
+    for sel, v in GRADE_NUMBERS.items():
+        page.fill(sel, v)
+    for sel, v in GRADE_CHOICES.items():
+        page.select_option(sel, v)
+    page.check("#g-elliptical")
+    page.click("#run-grade")
+    expect(page.locator("[data-testid=grade-result]")).to_contain_text("MR indeterminate", timeout=30_000)
+
+    body = {"echo": {"hr_bpm": 72, "eroa_cm2": 0.42, "rvol_ml": 50, "rf_pct": 45, "pisa_radius_cm": 0.95, "aliasing_cm_s": 40,
+                     "mr_vmax_cm_s": 500, "mr_vti_cm": 140, "wall_angle_deg": 120, "vc_cm": 0.65, "vc_biplane_cm": 0.75,
+                     "jet_area_pct": 45, "e_velocity_m_s": 1.1, "la_volume_index_ml_m2": 50, "mva_cm2": 4.5,
+                     "mean_gradient_mmhg": 1.5, "elliptical_orifice": True,
+                     **{k: v for k, v in zip(("etiology", "guideline", "jet_type", "mv_morphology", "cw_density", "pv_flow",
+                                                  "inflow_pattern", "lv_size"), GRADE_CHOICES.values())}}}  # fmt: skip
+    req = urllib.request.Request(server + "/api/grade", json.dumps(body).encode(), {"Content-Type": "application/json"})
+    api = json.loads(urllib.request.urlopen(req, timeout=60).read())
+    assert api["grade"] == "indeterminate" and api["most_likely_grade"] == "3+"
+    expect(page.locator("[data-testid=grade-rule]")).to_have_text(api["rule"].replace("_", " "))
+    expect(page.locator("[data-testid=grade-most-likely]")).to_contain_text("3+")
+    expect(page.locator("[data-testid=grade-criteria-severe]")).to_contain_text("chambers")  # enlarged LV / LA index 50
+    expect(page.locator("[data-testid=grade-stenosis]")).to_have_text(re.compile(r"^none"))
+    expect(page.locator(".grade-warnings")).to_contain_text("wall-constrained")
+    assert page.locator("#grade-out li").count() >= len(api["reasons"])
+
+    # the four-criteria rule on the page: four severe signs and concordant severe quantitation
+    page.click("#clear-grade")
+    expect(page.locator("#grade-out")).to_be_empty()
+    page.select_option("#g-morph", "flail_or_large_defect")
+    page.select_option("#g-jet-type", "eccentric_wall_hugging")
+    page.select_option("#g-cw", "dense_triangular")
+    page.select_option("#g-pv", "reversal")
+    page.fill("#g-eroa", "0.45")
+    page.click("#run-grade")
+    expect(page.locator("[data-testid=grade-result]")).to_contain_text("MR 4+", timeout=30_000)
+    expect(page.locator("[data-testid=grade-rule]")).to_have_text("criteria severe")
+    expect(page.locator("[data-testid=grade-stenosis]")).to_contain_text("not assessed")
+    page.select_option("#g-inflow", "a_dominant")
+    page.select_option("#g-lv", "normal")
+    page.fill("#g-vc", "0.2")
+    page.select_option("#g-guideline", "esc2021")
+    page.select_option("#g-etiology", "secondary")
+    page.click("#run-grade")
+    expect(page.locator("[data-testid=grade-result]")).to_contain_text("ESC 2021", timeout=30_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#grade-section").screenshot(path=str(ARTIFACTS / f"web_grade_{size}.png"))
+
+    # a bad value: one line naming the field and its range, the input marked
+    page.fill("#g-rf", "120")
+    page.click("#run-grade")
+    expect(page.locator("#grade-errors")).to_contain_text("rf_pct", timeout=30_000)
+    assert page.get_attribute("#g-rf", "aria-invalid") == "true"
+    page.fill("#g-rf", "")
+    page.click("#run-grade")
+    expect(page.locator("#grade-errors")).to_be_empty(timeout=30_000)
+    assert page.get_attribute("#g-rf", "aria-invalid") is None
+
+    axe_mod = pytest.importorskip("axe_playwright_python.sync_playwright")
+    result = axe_mod.Axe().run(page)
+    bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in result.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert bad == []
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "horizontal scroll"
+    assert not errors, errors
+    ctx.close()

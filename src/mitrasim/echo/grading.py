@@ -75,6 +75,7 @@ import numpy as np
 
 from mitrasim import citations
 from mitrasim.echo import sources as _sources  # noqa: F401  (registers the sources)
+from mitrasim.echo.signs import CW_CODES, LV_CODES, PV_CODES
 from mitrasim.echo.thresholds import GUIDELINES, sources_of, threshold
 from mitrasim.errors import InputError, check_range
 from mitrasim.ranges import RANGES
@@ -671,8 +672,6 @@ def decision_grade(g: MRGrade) -> int:
     return 4 if ml is None else int(ml)
 
 
-PV_CODES: dict[str | None, int] = {None: -1, "normal": 0, "blunted": 1, "reversal": 2}
-"""Pulmonary-vein pattern → integer code for :func:`grade_mr_arrays` (−1 = not measured)."""
 
 
 def _quant_grade_arrays(name: str, x: np.ndarray, guideline: str, sec_ell: np.ndarray) -> np.ndarray:
@@ -690,8 +689,10 @@ def _quant_grade_arrays(name: str, x: np.ndarray, guideline: str, sec_ell: np.nd
 
 
 def _criteria_counts_arrays(shape: tuple[int, ...], guideline: str, vc_cm: np.ndarray | None, pv_flow_code: np.ndarray | None,
-                            e_velocity_m_s: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """(severe, mild) criteria counts of the signs a synthetic echo reports (VC, PV flow, E velocity)."""
+                            e_velocity_m_s: np.ndarray | None, cw_code: np.ndarray | None,
+                            lv_code: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(severe, mild) criteria counts of the signs a synthetic echo reports (VC, PV flow, E velocity,
+    CW envelope, LV size)."""
     sev = np.zeros(shape, np.int64)
     mild = np.zeros(shape, np.int64)
     if vc_cm is not None:
@@ -705,6 +706,14 @@ def _criteria_counts_arrays(shape: tuple[int, ...], guideline: str, vc_cm: np.nd
     if e_velocity_m_s is not None:
         e = np.asarray(e_velocity_m_s, float)
         sev += np.isfinite(e) & (e > _req(guideline, "e_velocity_m_s", "specific_severe_above"))
+    if cw_code is not None:
+        cw = np.asarray(cw_code)
+        mild += cw == CW_CODES["faint"]
+        sev += cw == CW_CODES["dense_triangular"]
+    if lv_code is not None:
+        lv = np.asarray(lv_code)
+        mild += lv == LV_CODES["normal"]
+        sev += lv == LV_CODES["enlarged"]
     return sev, mild
 
 
@@ -718,6 +727,8 @@ def grade_mr_arrays(
     aliasing_cm_s: float | None = None,
     pv_flow_code: np.ndarray | None = None,
     e_velocity_m_s: np.ndarray | None = None,
+    cw_code: np.ndarray | None = None,
+    lv_code: np.ndarray | None = None,
     secondary: np.ndarray | None = None,
     guideline: str = "ase2017",
     elliptical_orifice: bool = False,
@@ -725,7 +736,8 @@ def grade_mr_arrays(
     """:func:`grade_mr` on arrays, for many states at once (same thresholds, same algorithm).
 
     EROA, RVol and RF are required (arrays of one shape); the optional signs are arrays of
-    the same shape with NaN (``pv_flow_code``: −1, see :data:`PV_CODES`) where not measured.
+    the same shape with NaN (``pv_flow_code``, ``cw_code``, ``lv_code``: −1, see :data:`PV_CODES`,
+    :data:`mitrasim.echo.signs.CW_CODES`, :data:`mitrasim.echo.signs.LV_CODES`) where not measured.
     The PISA radius is the measurement behind the EROA given, so it is never a criterion here
     (accepted for the same signature as the inputs of :meth:`EchoMeasurements.mr_inputs`).
     Values are not range-checked; a non-finite EROA, RVol or RF gives an indeterminate grade.
@@ -747,7 +759,7 @@ def grade_mr_arrays(
     majority = np.where((q == hi).sum(axis=0) >= 2, hi, lo)  # three values: never a tie
     by_quant = np.where(lo == hi, lo, np.where((lo == 0) & (hi == 1), 1, np.where(cat[lo] == cat[hi], majority, -1)))
     median = np.where(hi > 0, np.maximum(np.sort(q, axis=0)[1], 1), 0)
-    sev_n, mild_n = _criteria_counts_arrays(shape, guideline, vc_cm, pv_flow_code, e_velocity_m_s)
+    sev_n, mild_n = _criteria_counts_arrays(shape, guideline, vc_cm, pv_flow_code, e_velocity_m_s, cw_code, lv_code)
     need = _needed(guideline)
     severe_call = (sev_n >= need) & (mild_n < need)
     mild_call = (mild_n >= need) & (sev_n < need)
@@ -756,8 +768,8 @@ def grade_mr_arrays(
         0,
         np.where(
             severe_call,
-            np.where((by_quant >= 0) & (by_quant <= 2), -1, 4),
-            np.where(mild_call, np.where(by_quant >= 3, -1, 1), by_quant),
+            np.where(hi <= 2, -1, 4),  # no quantitative parameter in the severe zone: criteria vs quantitation
+            np.where(mild_call, np.where(hi >= 3, -1, 1), by_quant),
         ),
     )
     grade = np.where(finite, grade, -1)

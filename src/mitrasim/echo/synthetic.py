@@ -23,12 +23,14 @@ Conventions and assumptions:
   (what LVOT Doppler sees); RVol_volumetric = total − forward; RF = RVol / total.
 - Mean gradient: 4 v² with v = q_mv / MVA (m/s), averaged over diastole; E velocity
   is the first peak of that velocity in diastole.
-- Pulmonary veins: S wave = the vein's flow during ventricular systole, D wave = during
-  diastole; ``"reversal"`` only when the systolic flow falls below
-  −``PV_REVERSAL_REL_MEAN`` × the vein's mean forward flow (the one echo path's rule,
-  :mod:`mitrasim.echo.simulated`; a brief negative sample is not a reversal), else
-  ``"blunted"`` if the S peak is below the D peak, else ``"normal"`` (systolic
-  dominance); `pv_s_d_ratio` is S peak / D peak.
+- Pulmonary veins: S wave = the vein's forward flow during ventricular systole, D wave =
+  during diastole; ``"reversal"`` only when the retrograde systolic peak reaches
+  ``PV_REVERSAL_REL_S`` × the forward S peak (:mod:`mitrasim.echo.signs`, the one echo path's
+  rule; a brief negative dip is not a reversal), else ``"blunted"`` if the S peak is below the
+  D peak, else ``"normal"`` (systolic dominance); `pv_s_d_ratio` is S peak / D peak.
+- CW envelope of the MR jet (:mod:`mitrasim.echo.signs`): density = ∫q_mr / ∫q_mv over the
+  beat; contour from the v wave (LA pressure's maximum while the mitral valve is shut) above
+  the mean LA pressure (triangular when large); LV size from the 2D LVEDV and LVEF.
 
 Checked against the closed-loop engine (``regazzoni2022``, tests/test_echo_simulated.py):
 its beat starts at ventricular contraction onset, so diastole wraps around the
@@ -57,6 +59,7 @@ from mitrasim import citations
 from mitrasim.echo import sources as _sources  # noqa: F401
 from mitrasim.echo.calculators import vena_contracta_cm
 from mitrasim.echo.grading import MRGrade, MRInputs, decision_grade, grade_mr
+from mitrasim.echo.signs import LV_LABELS, PV_LABELS, lv_size_code, pv_pattern_code, cw_density_ratio, cw_envelope_code, cw_envelope_label, v_wave_above_mean_mmhg
 from mitrasim.errors import InputError
 
 __all__ = [
@@ -136,6 +139,10 @@ class EchoMeasurements:
     hr_bpm: float
     vc_aspect_ratio: float = 1.0
     pv_s_d_ratio: float | None = None
+    cw_density: str | None = None
+    cw_density_ratio: float | None = None
+    v_wave_above_mean_mmhg: float | None = None
+    lv_size: str | None = None
     noisy: bool = False
     citations: list[str] = field(default_factory=list)
 
@@ -143,7 +150,8 @@ class EchoMeasurements:
         return asdict(self)
 
     def mr_inputs(self) -> MRInputs:
-        """The grading inputs: EROA, RVol (PISA), RF (volumetric), VC, PISA radius, PV flow, E velocity.
+        """The grading inputs: EROA, RVol (PISA), RF (volumetric), VC, PISA radius, PV flow, E velocity,
+        CW envelope.
 
         With no regurgitant jet (EROA 0) the volumetric RF, which is then only
         measurement round-off, is left out, as a sonographer would.
@@ -158,17 +166,14 @@ class EchoMeasurements:
             aliasing_cm_s=self.aliasing_cm_s if has_mr and self.pisa_radius_cm > 0 else None,
             pv_flow=self.pv_flow,
             e_velocity_m_s=self.e_velocity_m_s,
+            cw_density=self.cw_density if has_mr else None,
+            lv_size=self.lv_size,
         )
 
     def grade(self, *, etiology: str = "primary", guideline: str = "ase2017", elliptical_orifice: bool = False) -> MRGrade:
         """Grade these measurements with :func:`mitrasim.echo.grading.grade_mr`."""
         return grade_mr(self.mr_inputs(), etiology=etiology, guideline=guideline, elliptical_orifice=elliptical_orifice)
 
-
-PV_REVERSAL_REL_MEAN = 0.25
-"""Systolic pulmonary-vein reversal: the vein's systolic flow falls below −0.25 × its mean
-forward flow (model choice [check]: a retrograde S wave clearly below the baseline, as read on
-PW Doppler, rather than any negative sample; ASE 2017 names the sign, not a magnitude)."""
 
 def _arrays(w: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     arr: dict[str, np.ndarray] = {}
@@ -253,21 +258,28 @@ def _e_peak(v: np.ndarray, dia: np.ndarray) -> float:
 
 
 def _pv_pattern(q: np.ndarray, dia: np.ndarray) -> tuple[str | None, float | None]:
-    """(pattern, S/D peak ratio) of the pulmonary-vein flow over one beat.
-
-    ``"reversal"``: the flow during ventricular systole (``~dia``) falls below
-    −PV_REVERSAL_REL_MEAN × the vein's mean forward flow (the rule of the one echo path,
-    :mod:`mitrasim.echo.simulated`); else ``"blunted"`` when the systolic (S) peak is below the
-    diastolic (D) peak, ``"normal"`` (systolic dominance) otherwise.
-    """
+    """(pattern, S/D peak ratio) of the pulmonary-vein flow over one beat, by the one rule of
+    :func:`mitrasim.echo.signs.pv_pattern_code` (S: peak forward flow during ventricular systole,
+    ``~dia``; D: during diastole; reversal against the S peak)."""
     if dia.all() or not dia.any():
         return None, None
-    mean_fwd = max(float(q.mean()), 0.0)  # over one period = forward stroke volume / period
-    s_peak, d_peak = float(q[~dia].max()), float(q[dia].max())
-    ratio = s_peak / d_peak if d_peak > 0.0 else None
-    if float(q[~dia].min()) < -PV_REVERSAL_REL_MEAN * mean_fwd:
-        return "reversal", ratio
-    return ("blunted" if s_peak < d_peak else "normal"), ratio
+    s_peak, d_peak = max(float(q[~dia].max()), 0.0), max(float(q[dia].max()), 0.0)
+    code = pv_pattern_code(np.array([q[~dia].min()]), np.array([s_peak]), np.array([d_peak]))
+    return PV_LABELS[int(code[0])], (s_peak / d_peak if d_peak > 0.0 else None)
+
+
+def _cw_envelope(arr: dict[str, np.ndarray], dia: np.ndarray, eroa_cm2: float, q_peak: float, dt: float) -> tuple[str | None, float | None, float | None]:
+    """(CW envelope label, density ratio, v wave above the mean LA pressure) of the MR jet
+    (:mod:`mitrasim.echo.signs`); no envelope without a jet, no v wave without a diastole."""
+    if dia.all() or not dia.any():
+        return None, None, None
+    p_la = arr["p_la_mmhg"]
+    v_wave = v_wave_above_mean_mmhg(np.array([p_la[~dia].max()]), np.array([p_la.mean()]))
+    if eroa_cm2 <= 0.0 or q_peak <= 0.0:
+        return None, None, float(v_wave[0])
+    ratio = cw_density_ratio(np.array([arr["q_mr_ml_s"].sum() * dt]), np.array([arr["q_mv_ml_s"].sum() * dt]))
+    code = cw_envelope_code(ratio, v_wave, np.array([True]))
+    return cw_envelope_label(int(code[0])), float(ratio[0]), float(v_wave[0])
 
 
 def synthetic_echo(
@@ -360,6 +372,7 @@ def synthetic_echo(
     else:
         mean_grad = e_vel = None
     pv, pv_sd = _pv_pattern(arr["q_pvein_ml_s"], dia)
+    cw, cw_ratio, cw_rise = _cw_envelope(arr, dia, eroa_true, q_peak, dt)
 
     keys = ["zoghbi2017"] + (list(dict.fromkeys(s for v in NOISE_SOURCES.values() for s in v[1])) if noise else [])
     citations.cite(*keys)
@@ -386,6 +399,10 @@ def synthetic_echo(
         mva_cm2=mva,
         hr_bpm=sc["hr_bpm"],
         vc_aspect_ratio=vc_aspect_ratio,
+        cw_density=cw,
+        cw_density_ratio=cw_ratio,
+        v_wave_above_mean_mmhg=cw_rise,
+        lv_size=LV_LABELS[int(lv_size_code(np.array([edv]), np.array([ef]))[0])],
         noisy=noise,
         citations=keys,
     )
@@ -463,12 +480,14 @@ def measurement_columns(
     grade or, when indeterminate, the named most-likely grade).
     """
     cols: dict[str, np.ndarray] = {}
-    skip = {"citations", "noisy", "pv_flow"}
+    skip = {"citations", "noisy", "pv_flow", "cw_density", "lv_size"}
     for name in EchoMeasurements.__dataclass_fields__:
         if name in skip:
             continue
         cols[name] = np.array([np.nan if getattr(m, name) is None else float(getattr(m, name)) for m in measurements])
     cols["pv_flow"] = np.array([m.pv_flow for m in measurements], dtype=object)
+    cols["cw_density"] = np.array([m.cw_density for m in measurements], dtype=object)
+    cols["lv_size"] = np.array([m.lv_size for m in measurements], dtype=object)
     grades = [m.grade(etiology=etiology, guideline=guideline) for m in measurements]
     cols["grade"] = np.array([g.grade for g in grades], dtype=object)
     cols["grade_number"] = np.array([np.nan if g.grade_number is None else float(g.grade_number) for g in grades])

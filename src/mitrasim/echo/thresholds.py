@@ -91,6 +91,9 @@ THRESHOLDS: tuple[Threshold, ...] = (
     T(_BOTH, "e_velocity_m_s", "specific_severe_above", 1.2, _ASE, "src", "E-wave dominant inflow"),
     T(_BOTH, "la_volume_index_ml_m2", "specific_severe_above", 34.0, ("lang2015",) + _ASE, "check", "enlarged LA (Lang 2015 upper normal)"),
     T(_BOTH, "la_volume_index_ml_m2", "specific_mild_at_most", 34.0, ("lang2015",) + _ASE, "check", "normal LA size"),
+    # --- MR, LV size read from a synthetic echo (2D biplane volumes; the sex is not known: men's limits) ---
+    T(_BOTH, "lvedv_2d_ml", "synthetic_enlarged_above", 150.0, ("lang2015",), "sec", "upper normal LVEDV, men, 2D biplane (Lang 2015 Table 1)"),
+    T(_BOTH, "lvef_pct", "synthetic_normal_function_from", 52.0, ("lang2015",), "sec", "lower normal LVEF, men (Lang 2015)"),
     # --- MR, secondary etiology ---
     T(("ase2017",), "eroa_cm2", "secondary_may_be_severe_from", 0.30, _ASE, "src", "elliptical orifice may underestimate"),
     T(("ase2017",), "rvol_ml", "secondary_may_be_severe_from", 45.0, _ASE, "src", "low-flow state"),

@@ -59,6 +59,14 @@ __all__ = ["create_app", "EXAMPLES", "example_text"]
 STATIC_DIR = Path(__file__).parent / "static"
 
 
+def _echo_choices() -> dict[str, list[str]]:
+    """Allowed values of every categorical echo sign (the page's selects), from the grading module."""
+    from mitrasim.echo.grading import CATEGORICAL, ETIOLOGIES
+    from mitrasim.echo.thresholds import GUIDELINES
+
+    return {**{k: list(v) for k, v in CATEGORICAL.items()}, "etiology": list(ETIOLOGIES), "guideline": list(GUIDELINES)}
+
+
 def example_text(name: str) -> str:
     """The shipped example ``name`` (one of :data:`EXAMPLES`), read from the package's data."""
     return _example_text(name)  # package data missing from an install is a bug, not a feature left out
@@ -205,6 +213,7 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
             "devices": [{"name": d.name, "family": d.family, "width_mm": d.width_mm, "arm_length_mm": d.arm_length_mm, "note": d.note} for d in DEFAULT_CATALOGUE.values()],
             "examples": list(EXAMPLES),
             "limits": {"patients": settings.max_patients, "waveform_patients": settings.max_waveform_patients, "beats": settings.max_beats, "body_bytes": settings.max_body_bytes, "clips": 6},
+            "echo_choices": _echo_choices(),
             "disclaimer": DISCLAIMER,
         }
 

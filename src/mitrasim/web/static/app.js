@@ -247,6 +247,8 @@
     setCell("r-grad-b", fmt(b.mean_gradient_mmhg, 1)); setCell("r-grad-a", a ? fmt(a.mean_gradient_mmhg, 1) : "–", a && a.mean_gradient_mmhg >= 5 ? "grade-bad" : "");
     setCell("r-la-b", fmt(b.metrics.la_mean_mmhg, 1)); setCell("r-la-a", a ? fmt(a.metrics.la_mean_mmhg, 1) : "–");
     setCell("r-fsv-b", fmt(b.metrics.forward_sv_ml, 0)); setCell("r-fsv-a", a ? fmt(a.metrics.forward_sv_ml, 0) : "–");
+    setCell("r-cw-b", cwText(b.echo)); setCell("r-cw-a", a ? cwText(a.echo) : "–");
+    setCell("r-pv-b", pvText(b.echo)); setCell("r-pv-a", a ? pvText(a.echo) : "–");
     const notes = (state.result.notes || []).concat(state.result.clips.filter((c) => c.grasp !== "good").map((c) => `${c.device} at ${c.position_mm} mm: grasp ${c.grasp}${c.grasp_reasons.length ? " — " + c.grasp_reasons.join("; ") : ""}`));
     const flags = [b].concat(a ? [a] : []).flatMap((x) => x.flags || []);
     $("res-note").textContent = notes.concat(flags.map((f) => "not a result: " + f)).join(" · ");
@@ -254,6 +256,13 @@
       ? `MR ${b.mr_grade} → ${a.mr_grade} · EROA ${fmt(b.eroa_cm2, 2)} → ${fmt(a.eroa_cm2, 2)} cm² · gradient ${fmt(b.mean_gradient_mmhg, 1)} → ${fmt(a.mean_gradient_mmhg, 1)} mmHg`
       : `MR ${b.mr_grade} · EROA ${fmt(b.eroa_cm2, 2)} cm² · gradient ${fmt(b.mean_gradient_mmhg, 1)} mmHg (no clip yet)`;
     plot();
+  }
+  // the simulated beat's signs (mitrasim.echo.signs), in the words of the grade form
+  function echoWord(name, v) { return ECHO_WORDS[`${name}:${v}`] || ECHO_WORDS[v] || String(v).replace(/_/g, " "); }
+  function cwText(e) { return !e ? "–" : (e.cw_density ? echoWord("cw_density", e.cw_density) : "no jet"); }
+  function pvText(e) {
+    if (!e || !e.pv_flow) return "–";
+    return echoWord("pv_flow", e.pv_flow) + (e.pv_s_d_ratio != null ? `, S/D ${fmt(e.pv_s_d_ratio, 2)}` : "");
   }
   function plot() {
     if (!window.Plotly) return;
@@ -406,6 +415,85 @@
     } catch (e) { status("Guide: " + e.message); }
   }
 
+  // ---------- grade an echo study (POST /api/grade, as `mitrasim grade`) ----------
+  // Words for the allowed values; the values themselves come from /api/meta (echo_choices).
+  const ECHO_WORDS = {
+    normal_or_mild: "normal or mildly abnormal", moderate: "moderately abnormal",
+    flail_or_large_defect: "flail leaflet, ruptured papillary muscle or large coaptation defect",
+    central: "central", eccentric: "eccentric", eccentric_wall_hugging: "eccentric, wall-hugging",
+    faint: "faint / partial / parabolic", dense_parabolic: "dense, parabolic", dense_triangular: "dense, triangular (early peaking)",
+    "pv_flow:normal": "systolic dominance (normal)", blunted: "blunted", reversal: "systolic flow reversal",
+    a_dominant: "A-wave dominant", variable: "neither A- nor E-dominant", e_dominant: "E-wave dominant",
+    "lv_size:normal": "normal", enlarged: "enlarged (normal function)",
+    primary: "primary", secondary: "secondary", ase2017: "ASE 2017 (Zoghbi)", esc2021: "ESC 2021 / EACVI 2022",
+  };
+  function fillEchoChoices() {
+    const ch = (state.meta && state.meta.echo_choices) || {};
+    document.querySelectorAll("#grade-form select[data-choices]").forEach((sel) => {
+      const name = sel.dataset.choices; const keep = sel.value; sel.replaceChildren();
+      if (!sel.dataset.required) sel.appendChild(el("option", { value: "" }, "not recorded"));
+      (ch[name] || []).forEach((v) => sel.appendChild(el("option", { value: v }, ECHO_WORDS[`${name}:${v}`] || ECHO_WORDS[v] || v.replace(/_/g, " "))));
+      if (keep) sel.value = keep;
+    });
+  }
+  function readEcho() {
+    const echo = {};
+    document.querySelectorAll("#grade-form [data-echo]").forEach((inp) => {
+      const k = inp.dataset.echo;
+      if (inp.type === "checkbox") { if (inp.checked) echo[k] = true; return; }
+      const v = inp.value.trim(); if (v === "") return;
+      echo[k] = inp.type === "number" ? Number(v) : v;
+    });
+    return echo;
+  }
+  function clearGradeErrors() {
+    $("grade-errors").textContent = "";
+    document.querySelectorAll("#grade-form [aria-invalid]").forEach((e) => { e.removeAttribute("aria-invalid"); e.removeAttribute("aria-errormessage"); });
+  }
+  function gradeList(title, items, cls) {
+    const box = el("div", { class: cls || "" }); if (!items || !items.length) return box;
+    box.appendChild(el("h3", {}, title)); const ul = el("ul"); items.forEach((x) => ul.appendChild(el("li", {}, x))); box.appendChild(ul);
+    return box;
+  }
+  function showGrade(r) {
+    const out = $("grade-out"); const parts = [];
+    const head = el("p", { class: "grade-head", "data-testid": "grade-result" });
+    head.appendChild(el("span", { class: gradeClass(r.grade) }, `MR ${r.grade}`));
+    head.appendChild(document.createTextNode(` (${r.severity}) — ${r.guideline === "esc2021" ? "ESC 2021 / EACVI 2022" : "ASE 2017"}, ${r.etiology} MR`));
+    parts.push(head);
+    const dl = el("dl", { class: "grade-facts" });
+    const fact = (k, v, id) => { dl.appendChild(el("dt", {}, k)); dl.appendChild(el("dd", id ? { "data-testid": id } : {}, v)); };
+    fact("Rule that decided", (r.rule || "").replace(/_/g, " "), "grade-rule");
+    if (r.grade === "indeterminate") fact("Most likely grade", r.most_likely_grade ? `${r.most_likely_grade} — ${r.most_likely_rule}` : (r.most_likely_rule || "none"), "grade-most-likely");
+    fact("Criteria of mild MR met", (r.criteria_mild || []).map((c) => c.replace(/_/g, " ")).join(", ") || "none", "grade-criteria-mild");
+    fact("Criteria of severe MR met", (r.criteria_severe || []).map((c) => c.replace(/_/g, " ")).join(", ") || "none", "grade-criteria-severe");
+    const st = r.stenosis;
+    fact("Mitral stenosis", st ? `${st.severity}${st.acc_aha_stage ? " (ACC/AHA " + st.acc_aha_stage + ")" : ""}` : "not assessed (no valve area or gradient)", "grade-stenosis");
+    parts.push(dl);
+    parts.push(gradeList("Warnings", r.warnings, "grade-warnings"));
+    parts.push(gradeList("Reasons", r.reasons));
+    parts.push(gradeList("Notes", (r.notes || []).concat(st ? (st.caveats || []) : [])));
+    out.replaceChildren(...parts);
+  }
+  async function runGrade() {
+    clearGradeErrors();
+    const out = $("grade-out"); out.replaceChildren(el("p", {}, "Grading…"));
+    try {
+      const r = await api("/api/grade", { method: "POST", body: { echo: readEcho() } });
+      showGrade(r); status(`Echo graded: MR ${r.grade}.`);
+    } catch (e) {
+      out.replaceChildren();
+      $("grade-errors").textContent = e.message;
+      const field = (e.field || "").replace(/^(body\.)?(echo\.)?/, "");
+      const inp = document.querySelector(`#grade-form [data-echo="${CSS.escape(field)}"]`);
+      if (inp) { inp.setAttribute("aria-invalid", "true"); inp.setAttribute("aria-errormessage", "grade-errors"); inp.focus(); }
+    }
+  }
+  function clearGrade() {
+    document.querySelectorAll("#grade-form [data-echo]").forEach((inp) => { if (inp.type === "checkbox") inp.checked = false; else if (!inp.dataset.required) inp.value = ""; });
+    clearGradeErrors(); $("grade-out").replaceChildren();
+  }
+
   // ---------- start ----------
   // Loads the reference data and opens the first example; safe to call again (after a token is entered):
   // every listener is attached once, in DOMContentLoaded.
@@ -416,6 +504,7 @@
     const pr = $("f-preset"); pr.replaceChildren(); state.meta.presets.forEach((n) => pr.appendChild(el("option", { value: n }, n)));
     const dv = $("device"); dv.replaceChildren(); state.meta.devices.forEach((d) => dv.appendChild(el("option", { value: d.name }, `${d.name} — ${d.family}, ${d.width_mm} mm wide, ${d.arm_length_mm} mm arms`)));
     dv.value = "XTW";
+    fillEchoChoices();
     drawMap(); listCases(0);
     if (!state.caseData && state.meta.examples.length) {  // open on an example: the map works at once
       ex.value = state.meta.examples.includes("p2_flail") ? "p2_flail" : state.meta.examples[0];
@@ -436,6 +525,8 @@
     $("device").addEventListener("change", () => { const dv = $("device"); if (state.selected >= 0 && state.clips[state.selected]) { state.clips[state.selected].device = dv.value; clipsChanged(false); } });
     $("run-guide").addEventListener("click", runGuide);
     $("case-form").addEventListener("submit", (e) => { e.preventDefault(); applyForm(); });
+    $("grade-form").addEventListener("submit", (e) => { e.preventDefault(); runGrade(); });
+    $("clear-grade").addEventListener("click", clearGrade);
     init();
   });
 })();
