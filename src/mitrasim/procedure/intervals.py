@@ -1,53 +1,141 @@
-"""The calibrated patient's uncertainty carried through the procedure: 90 % intervals before and after.
+"""The calibrated patient's uncertainty carried to every prediction: 90 % intervals of valve states.
 
-Above :mod:`mitrasim.procedure.process` (it runs the procedure) and :mod:`mitrasim.procedure.patient`
-(the calibration it spreads); ``mitrasim calibrate CASE.yaml --procedure`` prints it.
+A case with ``measurements:`` is calibrated (:mod:`mitrasim.calibrate.fit`): the fitted patient
+θ̂ and an ensemble θ_1 … θ_m drawn from the Laplace posterior.  A *valve state* s (the valve before
+the procedure, after the procedure's clips, after one planner candidate) is the valve model's
+pair (EROA_s, anatomic MVA_s); the valve model does not depend on the circulation, so each member
+is simply run at each state:
+
+    y_{k,s} = steady beat of the engine at (θ_k, EROA_s, A_fwd,s = C_d,fwd · MVA_s)
+
+for all k × s in ONE batched engine call (:func:`mitrasim.procedure.hemodynamics.simulate_states`,
+warm-started from the point estimate's steady state of that valve state when one is given).  Each
+quantity q of :data:`PLAN_QUANTITIES` is reported as the point estimate (the fitted patient,
+as the planner or the procedure computed it) and the 5th and 95th percentiles of y_{k,s}
+over the members with a steady beat (the others are counted, never silently dropped).
+
+The interval is the spread the *measurements* leave in the circulation; the valve model's own
+error (EROA, MVA after a clip) is not in it.  ``mitrasim calibrate CASE.yaml --procedure``,
+``mitrasim plan`` and ``mitrasim procedure`` (text, JSON, HTML) print it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
 
-from mitrasim.procedure.patient import VALVE_AND_RATE, calibrate_case
+import numpy as np
 
-__all__ = ["PLAN_QUANTITIES", "procedure_intervals"]
+from mitrasim.procedure.patient import DEFAULT_ENSEMBLE, VALVE_AND_RATE, calibrate_case
+
+__all__ = ["INTERVAL_PERCENTILES", "PLAN_QUANTITIES", "SHOWN", "Ensemble", "case_ensemble", "format_interval", "procedure_intervals", "state_intervals"]
 
 
-#: Quantities carried with intervals before and after the procedure's plan.
+#: Quantities carried with intervals for every valve state (LA pressure, forward output, gradient, …).
 PLAN_QUANTITIES = ("la_mean_mmhg", "la_vwave_mmhg", "co_l_min", "mean_gradient_mmhg", "rvol_ml", "sbp_mmhg")
+INTERVAL_PERCENTILES = (5.0, 95.0)
+"""The reported interval: 5th–95th percentile of the ensemble (a central 90 % interval)."""
+
+#: What the reports show per valve state: quantity, label, decimals.
+SHOWN = (("la_mean_mmhg", "LA mean (mmHg)", 0), ("co_l_min", "forward output (L/min)", 1), ("mean_gradient_mmhg", "mean gradient (mmHg)", 1))
 
 
-def procedure_intervals(case: Any, n_ensemble: int = 64, seed: int = 0) -> dict[str, Any]:
-    """The case's calibrated patient before and after the procedure's plan, with 90 % intervals.
+def format_interval(v: Mapping[str, float], digits: int) -> str:
+    """``"20 [15–24]"``: the point estimate and its 90 % interval."""
+    return f"{v['value']:.{digits}f} [{v['p05']:.{digits}f}–{v['p95']:.{digits}f}]"
 
-    The procedure (:func:`mitrasim.procedure.run_procedure`, complications off) runs on the fitted
-    patient and gives the valve before and after its clips (EROA, effective forward area); the
-    calibration's ensemble is then run at both valve states in ONE engine batch, so every quantity
-    of :data:`PLAN_QUANTITIES` carries the spread the measurements leave.
-    """
-    import numpy as np
 
-    from mitrasim.calibrate.fit import SETTINGS, _interval
-    from mitrasim.physiology.simulation import simulate
-    from mitrasim.procedure.process import run_procedure
+@dataclass(frozen=True)
+class Ensemble:
+    """The calibration's ensemble of one case: member overrides (valve areas and rate left to the
+    valve model and the case) for the preset at the case's heart rate."""
 
+    preset: str
+    hr_bpm: float
+    members: tuple[Mapping[str, float], ...]
+    seed: int
+
+    def describe(self) -> dict[str, Any]:
+        lo, hi = INTERVAL_PERCENTILES
+        return {
+            "n_ensemble": len(self.members), "seed": self.seed, "interval": f"{lo:g}th-{hi:g}th percentile of the ensemble (90 %)",
+            "method": "Laplace posterior of the case's calibration (mitrasim.calibrate.fit); valve model's error not included",
+        }  # fmt: skip
+
+
+def case_ensemble(case: Any, n_ensemble: int = DEFAULT_ENSEMBLE, seed: int = 0) -> Ensemble | None:
+    """The calibration ensemble of a :class:`mitrasim.case.Case` (None when it has no measurements)."""
+    if getattr(case, "measurements", None) is None:
+        return None
     cal = calibrate_case(case, n_ensemble=n_ensemble, seed=seed)
-    proc = run_procedure(case, seed=None)
-    members = [{k: v for k, v in o.items() if k not in VALVE_AND_RATE} for o in [cal.overrides, *cal.ensemble_overrides]]
-    states = {"before": proc.baseline, "after": proc.final}
-    ov, eroa, mva = [], [], []
-    for s in states.values():
-        ov += members
-        eroa += [s.eroa_cm2] * len(members)
-        mva += [s.forward_area_cm2] * len(members)
-    res = simulate(case.patient.preset, ov, eroa_cm2=np.array(eroa), mva_cm2=np.array(mva), hr_bpm=case.patient.hr_bpm, settings=SETTINGS)
-    k = len(members)
-    out: dict[str, Any] = {"clips": [c.device for c in proc.clips], "stop_reason": proc.stop_reason}
-    for j, (name, s) in enumerate(states.items()):
-        sl = slice(j * k, (j + 1) * k)
-        conv = res.metrics["converged"][sl].astype(bool)
-        out[name] = {"eroa_cm2": s.eroa_cm2, "mva_cm2": s.mva_cm2, "ensemble_dropped": int((~conv[1:]).sum())}
+    members = tuple({k: v for k, v in o.items() if k not in VALVE_AND_RATE} for o in cal.ensemble_overrides)
+    return Ensemble(case.patient.preset, float(case.patient.hr_bpm), members, seed)
+
+
+def state_intervals(
+    ens: Ensemble,
+    eroa_cm2: Sequence[float] | np.ndarray,
+    forward_area_cm2: Sequence[float] | np.ndarray,
+    values: Sequence[Mapping[str, float]],
+    *,
+    initial_state: np.ndarray | None = None,
+    settings: Any = None,
+) -> list[dict[str, Any]]:
+    """90 % intervals of :data:`PLAN_QUANTITIES` at each valve state (module docstring).
+
+    ``eroa_cm2``/``forward_area_cm2`` (the engine's effective forward area, C_d,fwd · MVA): the
+    states' valve areas (length s); ``values``: the
+    point estimate of each quantity at each state; ``initial_state`` (s, 14): warm starts.
+    One engine call runs every member at every state.  Returns, per state,
+    ``{q: {"value", "p05", "p95"}, "ensemble_members": used, "ensemble_dropped": without a steady beat}``.
+    """
+    from mitrasim.errors import InputError
+    from mitrasim.procedure.hemodynamics import simulate_states, steady_ok
+
+    s, m = len(eroa_cm2), len(ens.members)
+    if m < 2:
+        raise InputError("n_ensemble", m, "at least 2 ensemble members for an interval")
+    eroa = np.repeat(np.asarray(eroa_cm2, dtype=float), m)
+    fwd = np.repeat(np.asarray(forward_area_cm2, dtype=float), m)
+    init = None if initial_state is None else np.repeat(np.asarray(initial_state, dtype=float), m, axis=0)
+    h = simulate_states([ens.preset] * (s * m), list(ens.members) * s, np.full(s * m, ens.hr_bpm), eroa, fwd, 1.0,
+                        initial_state=init, settings=settings)  # fmt: skip
+    ok = (steady_ok(h) & h.metrics["converged"].astype(bool)).reshape(s, m)
+    lo, hi = INTERVAL_PERCENTILES
+    out: list[dict[str, Any]] = []
+    for i in range(s):
+        row: dict[str, Any] = {"ensemble_members": int(ok[i].sum()), "ensemble_dropped": int((~ok[i]).sum())}
         for q in PLAN_QUANTITIES:
-            x = res.metrics[q][sl]
-            out[name][q] = _interval(np.concatenate([x[:1], x[1:][conv[1:]]]))
+            x = h.metrics[q].reshape(s, m)[i][ok[i]]
+            if x.size < 2:
+                raise InputError("measurements", "(the whole block)", "a calibration whose ensemble has steady beats", f"{x.size} of {m} members reached a steady beat at a valve state")
+            row[q] = {"value": float(values[i][q]), "p05": float(np.percentile(x, lo)), "p95": float(np.percentile(x, hi))}
+        out.append(row)
+    return out
+
+
+def procedure_intervals(case: Any, proc: Any = None, n_ensemble: int = DEFAULT_ENSEMBLE, seed: int = 0) -> dict[str, Any]:
+    """The case's calibrated patient before and after the procedure's clips, with 90 % intervals.
+
+    ``proc``: a :class:`mitrasim.procedure.process.ProcedureResult` of ``case`` (default: the
+    procedure is run, complications off).  Its baseline and final valve states are run for every
+    member of the calibration's ensemble in one engine batch.
+    """
+    from mitrasim.errors import InputError
+
+    ens = case_ensemble(case, n_ensemble, seed)
+    if ens is None:
+        raise InputError("measurements", None, "a measurements: block in the case (intervals come from its calibration)")
+    if proc is None:
+        from mitrasim.procedure.process import run_procedure
+
+        proc = run_procedure(case, seed=None)
+    states = {"before": proc.baseline, "after": proc.final}
+    rows = state_intervals(
+        ens, [st.eroa_cm2 for st in states.values()], [st.forward_area_cm2 for st in states.values()],
+        [{q: getattr(st, q) for q in PLAN_QUANTITIES} for st in states.values()],
+    )  # fmt: skip
+    out: dict[str, Any] = {"clips": [c.device for c in proc.clips], "stop_reason": proc.stop_reason, "uncertainty": ens.describe()}
+    for (name, st), row in zip(states.items(), rows):
+        out[name] = {"eroa_cm2": st.eroa_cm2, "mva_cm2": st.mva_cm2, **row}
     return out

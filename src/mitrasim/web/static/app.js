@@ -413,7 +413,7 @@
     try { state.meta = await api("/api/meta"); } catch (e) { status(e.status === 401 ? "Enter the API token." : "API unavailable: " + e.message); return; }
     $("disclaimer").textContent = state.meta.disclaimer;
     const ex = $("example"); ex.replaceChildren(); state.meta.examples.forEach((n) => ex.appendChild(el("option", { value: n }, n.replace(/_/g, " "))));
-    const pr = $("f-preset"); pr.replaceChildren(); state.meta.presets.forEach((n) => pr.appendChild(el("option", { value: n }, n)));
+    const pr = $("f-preset"); pr.replaceChildren(); state.meta.presets.forEach((n) => pr.appendChild(el("option", { value: n }, (state.meta.preset_labels || {})[n] ? `${n}: ${state.meta.preset_labels[n]}` : n)));
     const dv = $("device"); dv.replaceChildren(); state.meta.devices.forEach((d) => dv.appendChild(el("option", { value: d.name }, `${d.name} — ${d.family}, ${d.width_mm} mm wide, ${d.arm_length_mm} mm arms`)));
     dv.value = "XTW";
     drawMap(); listCases(0);
