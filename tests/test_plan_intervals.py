@@ -168,27 +168,9 @@ def test_true_post_clip_values_of_synthetic_patients_are_covered_at_the_stated_r
     calibrated, its ensemble run at a clipped valve; the truth at that valve must fall inside the
     90 % interval in about 90 % of (patient, quantity) pairs.  The three quantities of a patient are
     correlated, so the binomial bound uses the 20 patients: 3 SD = 3·sqrt(0.9·0.1/20) ≈ 0.20."""
-    from mitrasim.calibrate.fit import SETTINGS, calibrate_measurements
-    from mitrasim.calibrate.synthetic import synthetic_patients
-    from mitrasim.physiology.simulation import simulate
-    from mitrasim.procedure.intervals import Ensemble, state_intervals
-    from mitrasim.procedure.patient import VALVE_AND_RATE
+    from mitrasim.procedure.intervals import post_clip_coverage
 
-    pats = synthetic_patients(20, seed=12, preset="secondary_mr", prior_fraction=0.5)
-    eroa_after, fwd_after = 0.08, 2.0  # a clipped valve: residual leak, narrowed effective forward area (cm²)
-    truth = simulate("secondary_mr", [p.overrides | {"eroa_cm2": eroa_after, "mva_cm2": fwd_after} for p in pats], settings=SETTINGS)
-    hits, n = 0, 0
-    for i, p in enumerate(pats):
-        cal = calibrate_measurements(p.measurements, "secondary_mr", n_ensemble=64, seed=i)
-        assert cal.converged, cal.message
-        members = tuple({k: v for k, v in o.items() if k not in VALVE_AND_RATE} for o in cal.ensemble_overrides)
-        ens = Ensemble("secondary_mr", p.overrides["hr_bpm"], members, i)
-        point = simulate("secondary_mr", {k: v for k, v in cal.overrides.items() if k not in VALVE_AND_RATE}, eroa_cm2=eroa_after,
-                         mva_cm2=fwd_after, hr_bpm=ens.hr_bpm, settings=SETTINGS)  # fmt: skip
-        row = state_intervals(ens, [eroa_after], [fwd_after], [{q: float(point.metrics[q][0]) for q in point.metrics if q in SHOWN + ("la_vwave_mmhg", "rvol_ml", "sbp_mmhg")}],
-                              settings=SETTINGS)[0]  # fmt: skip
-        for q in SHOWN:
-            n += 1
-            hits += row[q]["p05"] <= truth.metrics[q][i] <= row[q]["p95"]
-    rate = hits / n
-    assert 0.70 <= rate <= 1.0, f"coverage {rate:.2f} of {n}"
+    r = post_clip_coverage(20, seed=12)
+    print(f"post-clip coverage of the 90 % intervals: {r}")
+    assert r["not_converged"] == 0 and r["pairs"] == 60
+    assert 0.70 <= r["rate"] <= 1.0, r
