@@ -173,3 +173,25 @@ def test_true_post_clip_values_of_synthetic_patients_are_covered_at_the_stated_r
     print(f"post-clip coverage of the 90 % intervals: {r}")
     assert r["not_converged"] == 0 and r["pairs"] == 60
     assert 0.70 <= r["rate"] <= 1.0, r
+
+
+def test_web_plan_and_procedure_return_the_intervals(tmp_path):
+    pytest.importorskip("fastapi")
+    import yaml
+    from fastapi.testclient import TestClient
+
+    from mitrasim.web.app import create_app
+    from mitrasim.web.settings import WebSettings
+
+    case = yaml.safe_load((ROOT / "examples" / "p2_flail.yaml").read_text())
+    settings = WebSettings(db_url=f"sqlite:///{tmp_path / 'web.sqlite3'}", workers=1, task_timeout_s=120)
+    with TestClient(create_app(settings), base_url="http://127.0.0.1:8000") as c:
+        r = c.post("/api/procedure", json={"case": case, "seed": 0})
+        assert r.status_code == 200, r.text
+        iv = r.json()["intervals"]
+        assert _contains(iv["before"]) and _contains(iv["after"])
+        r = c.post("/api/plan", json={"case": case})
+        assert r.status_code == 200, r.text
+        rk = r.json()["ranking"]
+        assert _contains(rk["best"]["intervals"]) and all(_contains(p["intervals"]) for p in rk["top"])
+        assert _contains(rk["baseline_intervals"])

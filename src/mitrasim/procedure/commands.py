@@ -20,7 +20,7 @@ from mitrasim.procedure.indication import RESEARCH_FLAG
 from mitrasim.disclaimer import DISCLAIMER
 from mitrasim.errors import InputError
 
-__all__ = ["register", "parse_seed", "print_plan", "print_procedure", "case_intervals"]
+__all__ = ["register", "parse_seed", "print_plan", "print_procedure"]
 
 
 def parse_seed(text: str | None) -> int:
@@ -132,18 +132,9 @@ def write_plan_fhir(path: Path, case: Any, res: Any) -> None:
     write_fhir(path, calibrate_case(case), states)
 
 
-def case_intervals(case: Any, proc: Any) -> dict[str, Any] | None:
-    """The procedure's before/after intervals when the case has measurements (else None)."""
-    if getattr(case, "measurements", None) is None:
-        return None
-    from mitrasim.procedure.intervals import procedure_intervals
-
-    return procedure_intervals(case, proc)
-
-
 def print_procedure(res: Any, console: Any, intervals: dict[str, Any] | None = None) -> None:
     """The operator's log and the before/after table (with the calibrated patient's 90 % intervals
-    when ``intervals``, from :func:`case_intervals`, is given)."""
+    when ``intervals``, from :func:`mitrasim.procedure.intervals.case_procedure_intervals`, is given)."""
     if res.indication_note:
         console.print(f"[bold red]{res.indication_note}[/bold red]")
     console.print(f"[bold]{res.name}[/bold] — procedure (seed {res.seed})")
@@ -212,11 +203,12 @@ def register(app: typer.Typer) -> None:
             write_plan_fhir(fhir_out, c, res)
         proc = None
         if report is not None:
+            from mitrasim.procedure.intervals import case_procedure_intervals
             from mitrasim.procedure.process import run_procedure
             from mitrasim.procedure.report import write_report
 
             proc = run_procedure(c, seed=0, waveforms=True, research_below_indication=research)
-            write_report(report, case=c, plan=res, procedure=proc, intervals=case_intervals(c, proc))
+            write_report(report, case=c, plan=res, procedure=proc, intervals=case_procedure_intervals(c, proc))
         if as_json:
             d = res.to_dict(top=top)
             if report is not None:
@@ -245,7 +237,9 @@ def register(app: typer.Typer) -> None:
         s = parse_seed(seed)
         c = load_case(case)
         res = run_procedure(c, seed=s, waveforms=report is not None, research_below_indication=research)
-        iv = case_intervals(c, res)
+        from mitrasim.procedure.intervals import case_procedure_intervals
+
+        iv = case_procedure_intervals(c, res)
         if report is not None:
             from mitrasim.procedure.report import write_report
 

@@ -35,8 +35,8 @@ import numpy as np
 
 from mitrasim.procedure.patient import DEFAULT_ENSEMBLE, VALVE_AND_RATE, calibrate_case
 
-__all__ = ["INTERVAL_PERCENTILES", "PLAN_QUANTITIES", "SHOWN", "Ensemble", "case_ensemble", "format_interval", "post_clip_coverage",
-           "procedure_intervals", "state_intervals"]
+__all__ = ["INTERVAL_PERCENTILES", "PLAN_QUANTITIES", "SHOWN", "Ensemble", "case_ensemble", "case_procedure_intervals", "format_interval",
+           "post_clip_coverage", "procedure_intervals", "state_intervals"]
 
 
 #: Quantities carried with intervals for every valve state (LA pressure, forward output, gradient, …).
@@ -156,6 +156,13 @@ def procedure_intervals(case: Any, proc: Any = None, n_ensemble: int = DEFAULT_E
     for (name, st), row in zip(states.items(), rows):
         out[name] = {"eroa_cm2": st.eroa_cm2, "mva_cm2": st.mva_cm2, **row}
     return out
+
+
+def case_procedure_intervals(case: Any, proc: Any) -> dict[str, Any] | None:
+    """:func:`procedure_intervals` of ``proc`` when the case has measurements, else None (no calibration)."""
+    if getattr(case, "measurements", None) is None:
+        return None
+    return procedure_intervals(case, proc)
 
 
 def post_clip_coverage(n: int, seed: int, preset: str = "secondary_mr", eroa_after_cm2: float = 0.08, forward_area_after_cm2: float = 2.0,
