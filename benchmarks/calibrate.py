@@ -2,6 +2,7 @@
 
     PYTHONPATH=src python benchmarks/calibrate.py --speed            # one patient, warm, median of 5
     PYTHONPATH=src python benchmarks/calibrate.py --coverage 200     # 90 % intervals vs truth, 200 synthetic patients
+    PYTHONPATH=src python benchmarks/calibrate.py --post-clip 100    # 90 % intervals of LA pressure, forward output, gradient after a clip vs truth
 
 Speed: the COAPT-like example's measurements (8 measurements, 10 fitted parameters), 64-member
 ensemble, after one warm-up call (compiled engine).  Coverage: synthetic patients from
@@ -26,17 +27,39 @@ def speed() -> None:
     from mitrasim.case import load_case
 
     case = load_case(ROOT / "examples" / "coapt_secondary.yaml")
+
     def run():
         return calibrate_measurements(case.measurements, case.patient.preset, {"eroa_cm2": 0.41}, hr_bpm=75, n_ensemble=64)
 
     run()
-    times = []
+    wall, cpu = [], []
     for _ in range(5):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         cal = run()
-        times.append(time.perf_counter() - t0)
-    print(f"one patient + 64-member ensemble: median {statistics.median(times):.3f} s (min {min(times):.3f}, max {max(times):.3f}); "
-          f"{cal.engine_calls} engine calls; {cal.message}; {os.cpu_count()} CPUs")  # fmt: skip
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    print(f"one patient + 64-member ensemble: median {statistics.median(wall):.3f} s wall (min {min(wall):.3f}, max {max(wall):.3f}), "
+          f"median {statistics.median(cpu):.3f} CPU-s; {cal.engine_calls} engine calls; {cal.message}; {os.cpu_count()} CPUs; "
+          f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+    plan_speed(case)
+
+
+def plan_speed(case) -> None:
+    """The planner without and with the intervals of its reported plans (interleaved, calibration cached)."""
+    from mitrasim.procedure.planner import plan_case
+
+    plan_case(case, intervals="reported")  # warm: compiled engine, calibration cached
+    t = {"none": [], "reported": []}
+    for _ in range(3):
+        for mode in t:
+            c0 = time.process_time()
+            res = plan_case(case, intervals=mode)
+            t[mode].append(time.process_time() - c0)
+    n = res.uncertainty["plans_with_intervals"]
+    print(f"plan_case, {res.n_evaluated} plans: median {statistics.median(t['none']):.3f} CPU-s without intervals, "
+          f"{statistics.median(t['reported']):.3f} CPU-s with the intervals of {n} reported plans + baseline "
+          f"(64 members x {n + 1} valve states in one engine call, {res.uncertainty['seconds_engine']:.3f} s wall); "
+          f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
 
 
 def coverage(n: int) -> None:
@@ -66,9 +89,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--speed", action="store_true")
     ap.add_argument("--coverage", type=int, default=0, metavar="N")
+    ap.add_argument("--post-clip", type=int, default=0, metavar="N")
     a = ap.parse_args()
     if a.speed:
         speed()
+    if a.post_clip:
+        from mitrasim.procedure.intervals import post_clip_coverage
+
+        t0 = time.process_time()
+        r = post_clip_coverage(a.post_clip, seed=7)
+        print(f"post-clip coverage (secondary_mr, EROA 0.08 cm², forward area 2.0 cm²): {r}; {time.process_time() - t0:.1f} CPU-s; "
+              f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
     if a.coverage:
         coverage(a.coverage)
 

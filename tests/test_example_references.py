@@ -55,6 +55,7 @@ def _tolerances(name: str) -> dict[str, float]:
     return {
         "mean_gradient_mmhg": tol,
         "volume_ml": 10.0 * tol * longest_beat_s,
+        "co_l_min": 10.0 * tol * longest_beat_s * RANGES["hr_bpm"].hi / 1000.0,  # that volume per beat, at the fastest rate
         "eroa_cm2": v.discharge_coeff * float(v.gap_mm.max()) * v.ds_mm / 100.0,
         "mva_cm2": float(v.opening_mm.max()) * v.ds_mm / 100.0,
         "position_mm": v.ds_mm,
@@ -72,6 +73,19 @@ def _check_state(now: dict, ref: dict, tol: dict, where: str) -> None:
         assert now["forward_sv_ml"] == pytest.approx(ref["forward_sv_ml"], abs=tol["volume_ml"]), where
         total = ref["rvol_ml"] + ref["forward_sv_ml"]
         assert now["rf_pct"] == pytest.approx(ref["rf_pct"], abs=100.0 * tol["volume_ml"] / total), where
+
+
+def _check_intervals(now: dict, ref: dict, tol: dict, where: str) -> None:
+    """The planner's 90 % intervals (baseline, best plan): pressures within the engine's ``tol`` mmHg,
+    forward output within the per-beat volume tolerance at the fastest heart rate."""
+    for key in ("baseline_intervals", "best_intervals"):
+        if ref.get(key) is None:
+            assert now.get(key) is None, where
+            continue
+        for q, r in ref[key].items():
+            a = tol["co_l_min"] if q == "co_l_min" else tol["mean_gradient_mmhg"]
+            for k in ("value", "p05", "p95"):
+                assert now[key][q][k] == pytest.approx(r[k], abs=a), (where, key, q, k)
 
 
 def test_every_example_has_a_reference():
@@ -98,6 +112,9 @@ def test_example_matches_its_reference(current, name):
     assert nb["positions_mm"] == pytest.approx(rb["positions_mm"], abs=tol["position_mm"])
     _check_state(nb, rb, tol, f"{name} plan")
     assert now["plan"]["verdicts"] == ref["plan"]["verdicts"]
+    _check_intervals(now["plan"], ref["plan"], tol, name)
+    if "calibration" in ref:  # the same measurements fitted, each within the calibration's acceptance (|z| < 3)
+        assert set(now["calibration"]["z"]) == set(ref["calibration"]["z"]) and all(abs(z) < 3 for z in now["calibration"]["z"].values())
     if "valve_model" in ref:
         nv, rv = now["valve_model"], ref["valve_model"]
         assert nv["devices"] == rv["devices"]

@@ -29,6 +29,7 @@ value for research and education, not a measurement.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -189,8 +190,12 @@ def _unit(name: str) -> str | None:
     return None
 
 
-def calibration_bundle(cal: Calibration, subject: str | None = None) -> dict[str, Any]:
-    """The calibrated state (fitted parameters) and predictions as a FHIR R4 ``collection`` Bundle."""
+def calibration_bundle(cal: Calibration, subject: str | None = None, states: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None) -> dict[str, Any]:
+    """The calibrated state (fitted parameters) and predictions as a FHIR R4 ``collection`` Bundle.
+
+    ``states``: predictions at other valve states, ``key → (what it is, row)`` with ``row`` from
+    :func:`mitrasim.procedure.intervals.state_intervals` (e.g. ``"after_procedure"``, ``"plan_1"``);
+    each quantity becomes an Observation coded ``prediction.KEY.QUANTITY`` with its 90 % interval."""
     from fhir.resources.R4B.bundle import Bundle
 
     entries = []
@@ -198,6 +203,10 @@ def calibration_bundle(cal: Calibration, subject: str | None = None) -> dict[str
         entries.append(_obs(f"parameter.{name}", p["description"], p["value"], _unit(name), p["p05"], p["p95"], subject))
     for name, v in cal.predictions.items():
         entries.append(_obs(f"prediction.{name}", f"predicted {name}", v["value"], _unit(name), v["p05"], v["p95"], subject))
+    for key, (what, row) in (states or {}).items():
+        for name, v in row.items():
+            if isinstance(v, Mapping):
+                entries.append(_obs(f"prediction.{key}.{name}", f"predicted {name}, {what}", v["value"], _unit(name), v["p05"], v["p95"], subject))
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": e} for e in entries]}
     Bundle.model_validate(bundle)  # what we write must itself be valid FHIR
     return bundle

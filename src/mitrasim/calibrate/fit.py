@@ -58,6 +58,8 @@ from scipy.optimize import least_squares
 
 from mitrasim import citations
 from mitrasim.calibrate.measurements import (
+    CHEMLA2004_INTERCEPT_MMHG,
+    CHEMLA2004_SLOPE,
     WAVEFORM_QUANTITIES,
     Measurements,
     Observation,
@@ -203,6 +205,7 @@ def forward(pset: ParameterSet, overrides: list[dict[str, float]], settings: Sol
 
     q["eroa_cm2"] = res.parameters["eroa_cm2"]
     q["mva_cm2"] = res.parameters["mva_cm2"] / FORWARD_DISCHARGE_COEFF  # planimetric MVA: the engine's area is the effective one
+    q["pa_systolic_chemla_mmhg"] = (q["pa_mean_mmhg"] - CHEMLA2004_INTERCEPT_MMHG) / CHEMLA2004_SLOPE  # measurements' docstring
     if waveform_quantities:
         q["la_max_volume_ml"] = np.nanmax(res.waveforms["v_la_ml"], axis=1)
         q["pa_systolic_mmhg"] = np.nanmax(res.waveforms["p_pa_mmhg"], axis=1)

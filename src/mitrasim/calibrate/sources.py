@@ -32,6 +32,14 @@ citations.register(
     "15 mmHg (high) [check].",
 )
 citations.register(
+    "chemla2004_mpap",
+    "Chemla D, Castelain V, Humbert M, et al. New formula for predicting mean pulmonary artery pressure using "
+    "systolic pulmonary artery pressure. Chest 126:1313-1317 (2004).",
+    doi="10.1378/chest.126.4.1313",
+    note="High-fidelity pressures in 31 patients (mPAP 10-78 mmHg): mPAP and sPAP strongly related; the formula "
+    "(mitrasim.calibrate.measurements.CHEMLA2004_SLOPE, _INTERCEPT_MMHG) validated with bias 0 +- 2 mmHg (abstract read).",
+)
+citations.register(
     "stetz1982_thermodilution",
     "Stetz CW, Miller RG, Kelly GE, Raffin TA. Reliability of the thermodilution method in the determination "
     "of cardiac output in clinical practice. Am Rev Respir Dis 126:1001-1004 (1982).",

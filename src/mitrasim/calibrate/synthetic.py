@@ -36,6 +36,7 @@ class SyntheticPatient:
     truth: dict[str, float]  # fitted-parameter name → true value
     measurements: Measurements
     exact: Measurements  # the same panel without noise
+    overrides: dict[str, float]  # the truth as engine overrides of the preset (to simulate it elsewhere)
 
 
 def synthetic_patients(n: int, seed: int, preset: str = "secondary_mr", panel: dict[str, str] | None = None, hr_bpm: float = 75.0,
@@ -69,5 +70,5 @@ def synthetic_patients(n: int, seed: int, preset: str = "secondary_mr", panel: d
             exact[k] = {"value": y, "method": m, "sd": sd}
             lo_k, hi_k = MEASURES[k][1], MEASURES[k][2]
             noisy[k] = {"value": float(np.clip(y + sd * rng.standard_normal(), lo_k, hi_k)), "method": m, "sd": sd}
-        out.append(SyntheticPatient(prob.values(U[i]), Measurements.model_validate(noisy), Measurements.model_validate(exact)))
+        out.append(SyntheticPatient(prob.values(U[i]), Measurements.model_validate(noisy), Measurements.model_validate(exact), prob.overrides(U[i : i + 1])[0]))
     return out

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from mitrasim.errors import InputError
+from mitrasim.physiology.preset_names import DEFAULT_PRESET, preset_help
 
 #: Metrics shown by ``simulate`` and ``demo`` (name, label, format).
 SHOWN = (
@@ -60,7 +61,7 @@ def _fmt(fmt: str, v) -> str:
 
 
 def simulate_cmd(
-    preset: str = typer.Option("regazzoni2022", "--preset", help="parameter set: regazzoni2022, svzerod_two_hill, primary_mr, secondary_mr"),
+    preset: str = typer.Option(DEFAULT_PRESET, "--preset", help=preset_help()),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="override a parameter: name=value (repeatable)"),
     eroa_cm2: Optional[float] = typer.Option(None, "--eroa-cm2", help="effective regurgitant orifice area, cm²"),
     mva_cm2: Optional[float] = typer.Option(None, "--mva-cm2", help="mitral (forward) valve area, cm²"),

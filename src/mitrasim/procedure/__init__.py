@@ -11,8 +11,9 @@ Public API
     run_procedures(cases, *, seed=0, rules=None, rates=None, forward_discharge_coeff=None,
                    waveforms=False, settings=None) -> ProcedureBatch
     plan_case(case, *, rules=None, position_step_mm=1.0, forward_discharge_coeff=None,
-              baseline=None, settings=None) -> PlanResult
-    write_report(path, *, case, plan=None, procedure=None) -> Path      # mitrasim.procedure.report
+              baseline=None, settings=None, intervals="reported", n_ensemble=64) -> PlanResult
+    write_report(path, *, case, plan=None, procedure=None, intervals=None) -> Path   # mitrasim.procedure.report
+    procedure_intervals(case, proc) -> dict        # mitrasim.procedure.intervals: 90 % intervals before/after
 
 ``case`` / ``cases``: :class:`mitrasim.case.Case` objects, paths to case files, or
 :class:`PatientSetup` objects (for virtual cohorts: ``PatientSetup(name, preset, valve,

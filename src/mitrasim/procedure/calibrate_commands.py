@@ -88,6 +88,17 @@ def format_procedure(after: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def write_fhir(path: Path, cal: Calibration, states: Any = None) -> None:
+    """Write the calibration (and predictions at other valve states) as a FHIR R4 Bundle to ``path``."""
+    from mitrasim.calibrate.fhir import calibration_bundle
+
+    text = json.dumps(_clean(calibration_bundle(cal, states=states)), indent=2)
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise InputError("--fhir", str(path), "a writable path", str(e)) from None
+
+
 def register(app: typer.Typer) -> None:
     """Add ``calibrate`` to the ``mitrasim`` command line."""
 
@@ -104,14 +115,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Fit the patient's circulation to its measurements; report parameters, residuals, identifiability, intervals."""
         cal, name = calibrate_path(source, preset, ensemble, seed)
-        if fhir_out is not None:
-            from mitrasim.calibrate.fhir import calibration_bundle
-
-            text = json.dumps(_clean(calibration_bundle(cal)), indent=2)
-            try:
-                fhir_out.write_text(text, encoding="utf-8")
-            except OSError as e:
-                raise InputError("--fhir", str(fhir_out), "a writable path", str(e)) from None
         after = None
         if procedure:
             if source.suffix.lower() == ".json" and json.loads(source.read_text(encoding="utf-8")).get("resourceType") == "Bundle":
@@ -120,6 +123,9 @@ def register(app: typer.Typer) -> None:
             from mitrasim.case import load_case
 
             after = procedure_intervals(load_case(source), n_ensemble=ensemble, seed=seed)
+        if fhir_out is not None:
+            states = {"after_procedure": (f"after the procedure's clips ({'+'.join(after['clips']) or 'none'})", after["after"])} if after else None
+            write_fhir(fhir_out, cal, states)
         if as_json:
             typer.echo(json.dumps(_clean({"name": name, **cal.to_dict(), **({"procedure": after} if after else {}), "disclaimer": DISCLAIMER}), indent=2))
         else:

@@ -74,6 +74,7 @@ def print_plan(res: Any, console: Any, top: int = 5) -> None:
         for p in lost:
             t2.add_row(str(p.rank), p.describe(), p.mr_grade, f"{p.mean_gradient_mmhg:.1f}", f"{p.mva_cm2:.2f}", p.why_lost or "")
         console.print(t2)
+    print_plan_intervals(res, console, top)
     for n, v in sorted(res.verdicts.items()):
         console.print(f"  • {v}")
     mv = res.mvarc()
@@ -83,14 +84,64 @@ def print_plan(res: Any, console: Any, top: int = 5) -> None:
     console.print(f"[dim]{DISCLAIMER}[/dim]")
 
 
-def print_procedure(res: Any, console: Any) -> None:
-    """The operator's log and the before/after table."""
+def print_plan_intervals(res: Any, console: Any, top: int) -> None:
+    """The calibrated patient's predictions for the baseline and the plans shown, with 90 % intervals."""
+    from rich.table import Table
+
+    from mitrasim.procedure.intervals import SHOWN, format_interval
+
+    if res.baseline_intervals is None:
+        console.print(f"[dim]No uncertainty intervals: {res.uncertainty.get('why', '')}.[/dim]")
+        return
+    u = res.uncertainty
+    t = Table(title=f"Calibrated patient: point estimate [90 % interval, {u['n_ensemble']}-member ensemble]")
+    for col in ("#", "valve", *(lab for _, lab, _ in SHOWN)):
+        t.add_column(col)
+    t.add_row("", "baseline", *(format_interval(res.baseline_intervals[q], d) for q, _, d in SHOWN))
+    for p in res.reported(top):
+        if p.intervals is not None:
+            t.add_row(str(p.rank), p.describe(), *(format_interval(p.intervals[q], d) for q, _, d in SHOWN))
+    console.print(t)
+
+
+def print_procedure_intervals(iv: dict[str, Any] | None, console: Any) -> None:
+    """Before and after the procedure's clips, with the calibration ensemble's 90 % intervals."""
+    from rich.table import Table
+
+    from mitrasim.procedure.intervals import SHOWN, format_interval
+
+    if iv is None:
+        return
+    t = Table(title=f"Calibrated patient: point estimate [90 % interval, {iv['uncertainty']['n_ensemble']}-member ensemble]")
+    for col in ("", "before", "after"):
+        t.add_column(col)
+    for q, lab, d in SHOWN:
+        t.add_row(lab, format_interval(iv["before"][q], d), format_interval(iv["after"][q], d))
+    console.print(t)
+
+
+def write_plan_fhir(path: Path, case: Any, res: Any) -> None:
+    """The case's calibration with its predictions at the baseline and every plan that has intervals, as FHIR."""
+    from mitrasim.procedure.calibrate_commands import write_fhir
+    from mitrasim.procedure.patient import calibrate_case
+
+    if res.baseline_intervals is None:
+        raise InputError("--fhir", str(path), "a case with measurements (the export carries the calibrated patient's predictions)")
+    states = {"baseline": ("at baseline", res.baseline_intervals)}
+    states |= {f"plan_{p.rank}": (f"after plan #{p.rank}, {p.describe()}", p.intervals) for p in res.plans if p.intervals is not None}
+    write_fhir(path, calibrate_case(case), states)
+
+
+def print_procedure(res: Any, console: Any, intervals: dict[str, Any] | None = None) -> None:
+    """The operator's log and the before/after table (with the calibrated patient's 90 % intervals
+    when ``intervals``, from :func:`mitrasim.procedure.intervals.case_procedure_intervals`, is given)."""
     if res.indication_note:
         console.print(f"[bold red]{res.indication_note}[/bold red]")
     console.print(f"[bold]{res.name}[/bold] — procedure (seed {res.seed})")
     for line in res.log:
         console.print(line, markup=False)
     print_before_after(res, console)
+    print_procedure_intervals(intervals, console)
     sten = {True: "iatrogenic stenosis", False: "no iatrogenic stenosis", None: "stenosis not assessable"}[res.mvarc.iatrogenic_stenosis]
     console.print(f"MVARC: residual MR {res.mvarc.residual_mr}; {sten}")
     for line in res.mvarc.lines():
@@ -135,6 +186,8 @@ def register(app: typer.Typer) -> None:
         report: Optional[Path] = typer.Option(None, "--report", metavar="FILE.html", help="Write a self-contained HTML report."),
         top: int = typer.Option(5, "--top", min=1, max=50, help="How many plans to show."),
         research: bool = typer.Option(False, RESEARCH_FLAG, help="Plan a baseline below MR 3+ (outside the TEER indication); stated in every output."),
+        intervals: str = typer.Option("reported", "--intervals", help="Plans with 90 % intervals of the calibrated patient (a case with measurements): reported (those shown), all, none."),
+        fhir_out: Optional[Path] = typer.Option(None, "--fhir", metavar="FILE.json", help="Write the calibrated patient and its predictions for the baseline and every plan with intervals as a FHIR R4 Bundle of Observations."),
     ) -> None:
         """Enumerate clip plans for a case, evaluate them on the engine and rank them."""
         from rich.console import Console
@@ -143,14 +196,19 @@ def register(app: typer.Typer) -> None:
         from mitrasim.procedure.planner import plan_case
 
         c = load_case(case)
-        res = plan_case(c, research_below_indication=research)
+        if intervals not in ("reported", "all", "none"):
+            raise InputError("--intervals", intervals, "reported, all or none")
+        res = plan_case(c, research_below_indication=research, intervals=intervals, interval_top=top)
+        if fhir_out is not None:
+            write_plan_fhir(fhir_out, c, res)
         proc = None
         if report is not None:
+            from mitrasim.procedure.intervals import case_procedure_intervals
             from mitrasim.procedure.process import run_procedure
             from mitrasim.procedure.report import write_report
 
             proc = run_procedure(c, seed=0, waveforms=True, research_below_indication=research)
-            write_report(report, case=c, plan=res, procedure=proc)
+            write_report(report, case=c, plan=res, procedure=proc, intervals=case_procedure_intervals(c, proc))
         if as_json:
             d = res.to_dict(top=top)
             if report is not None:
@@ -179,11 +237,14 @@ def register(app: typer.Typer) -> None:
         s = parse_seed(seed)
         c = load_case(case)
         res = run_procedure(c, seed=s, waveforms=report is not None, research_below_indication=research)
+        from mitrasim.procedure.intervals import case_procedure_intervals
+
+        iv = case_procedure_intervals(c, res)
         if report is not None:
             from mitrasim.procedure.report import write_report
 
-            write_report(report, case=c, plan=None, procedure=res)
+            write_report(report, case=c, plan=None, procedure=res, intervals=iv)
         if as_json:
-            typer.echo(_dump(res.to_dict()))
+            typer.echo(_dump({**res.to_dict(), "intervals": iv}))
         else:
-            print_procedure(res, Console())
+            print_procedure(res, Console(), iv)

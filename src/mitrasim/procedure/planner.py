@@ -37,13 +37,21 @@ residual EROA.  So with MR at target and a comfortable gradient the plan with
 fewer clips wins, as a heart team would choose (before, 0.5 mmHg *rounded* bins
 let a two-clip plan at 2.2 mmHg beat one clip at 2.4 mmHg in the P2 flail).  Each plan carries why it lost to the
 best: the rule it breaks, or the first key where it is worse.
+
+Uncertainty
+-----------
+A case with ``measurements:`` runs on its calibrated patient; the plans every output reports
+(the :data:`INTERVAL_TOP` best, the losers, the best of each clip count; or every plan with
+``intervals="all"``) and the baseline carry the calibration ensemble's 90 % intervals of LA
+pressure, forward output, mean gradient, RVol and SBP: every member × every such plan in one
+engine batch (:mod:`mitrasim.procedure.intervals`).  The ranking uses the point estimate.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 
@@ -55,6 +63,7 @@ from mitrasim.procedure import calibration as _cal
 from mitrasim.echo.stenosis import evaluate_mvarc
 from mitrasim.echo.mvarc import MVARCEndpoints, MVARCEvents, evaluate_endpoints
 from mitrasim.procedure.indication import check_indication
+from mitrasim.procedure.patient import DEFAULT_ENSEMBLE
 from mitrasim.procedure.hemodynamics import BatchHemo, grade_states, label, simulate_states
 from mitrasim.procedure.process import PatientSetup, StateSummary, _as_setup, _summary, scallop_label
 from mitrasim.protocol import area_ok, compare_text, gradient_ok
@@ -67,6 +76,8 @@ __all__ = ["PlanOutcome", "PlanResult", "enumerate_plans", "plan_case", "family_
 LEAK_FRACTION = 0.05
 LEAK_MARGIN_MM = 2.0
 PAIR_SPACINGS_MM = (0.0, 2.0)
+INTERVAL_TOP = 10
+"""How many of the best plans carry intervals by default (``intervals="reported"``): what the JSON shows."""
 
 
 @dataclass
@@ -89,6 +100,7 @@ class PlanOutcome:
     failure: str | None  # the rule it breaks (None = within the rules)
     rank: int = 0
     why_lost: str | None = None
+    intervals: dict[str, Any] | None = None  # 90 % intervals of the calibrated patient (mitrasim.procedure.intervals)
 
     @property
     def n_clips(self) -> int:
@@ -129,6 +141,8 @@ class PlanResult:
     baseline_state: np.ndarray
     citations: list[str] = field(default_factory=list)
     indication_note: str | None = None  # set when planned below the TEER indication under the research flag
+    baseline_intervals: dict[str, Any] | None = None  # the baseline with the calibration ensemble's 90 % intervals
+    uncertainty: dict[str, Any] = field(default_factory=lambda: {"intervals": None, "why": "not computed"})
 
     @property
     def best(self) -> PlanOutcome:
@@ -180,9 +194,19 @@ class PlanResult:
             "top": [p.to_dict() for p in self.top(top)],
             "losers": [p.to_dict() for p in self.losers()],
             "verdicts": {str(k): v for k, v in self.verdicts.items()},
+            "uncertainty": self.uncertainty,
+            "baseline_intervals": self.baseline_intervals,
             "citations": list(self.citations),
             "disclaimer": DISCLAIMER,
         }
+
+    def reported(self, top: int) -> list[PlanOutcome]:
+        """The plans an output shows: the ``top`` best, the instructive losers, the best of each clip count."""
+        out = {id(p): p for p in self.top(top)}
+        for p in [*self.losers(), *(self.best_with(n) for n in self.verdicts)]:
+            if p is not None:
+                out.setdefault(id(p), p)
+        return list(out.values())
 
 
 def family_devices(preference: str, catalogue: Mapping[str, Device]) -> list[Device]:
@@ -301,6 +325,10 @@ def plan_case(
     baseline: tuple[BatchHemo, int] | None = None,
     settings: Any = None,
     research_below_indication: bool = False,
+    intervals: Literal["reported", "all", "none"] = "reported",
+    interval_top: int = INTERVAL_TOP,
+    n_ensemble: int = DEFAULT_ENSEMBLE,
+    ensemble_seed: int = 0,
 ) -> PlanResult:
     """Enumerate, evaluate (one engine batch) and rank the plans of one case.
 
@@ -310,12 +338,23 @@ def plan_case(
         position_step_mm: grid step of the chain centres.
         forward_discharge_coeff: anatomic MVA → engine forward area (default: calibrated).
         baseline: a precomputed baseline ``(BatchHemo, index)`` to warm-start from.
+        intervals: which plans carry the 90 % intervals of the case's calibration ensemble
+            (:mod:`mitrasim.procedure.intervals`; only a case with ``measurements:``):
+            ``"reported"`` the ``interval_top`` best, the losers and the best of each clip count
+            (what every output shows), ``"all"`` every enumerated plan, ``"none"``.
+        n_ensemble, ensemble_seed: the calibration ensemble's size and seed.
 
     Returns:
         :class:`PlanResult` (``.plans`` ranked best first, ``.verdicts`` per clip count); its
         ``citations`` are the sources this call cited (:func:`mitrasim.citations.collect`), no others.
     """
     t0 = time.perf_counter()
+    if isinstance(case, str) or hasattr(case, "__fspath__"):
+        from mitrasim.case import load_case
+
+        case = load_case(case)
+    if intervals not in ("reported", "all", "none"):
+        raise InputError("intervals", intervals, "reported, all or none")
     s: PatientSetup = _as_setup(case, rules)
     R = s.rules
     if not 0.25 <= position_step_mm <= 5:
@@ -385,11 +424,43 @@ def plan_case(
         out.rank = r + 1
         out.why_lost = None if r == 0 else _why_lost(out, best, R.target_residual_grade)
     verdicts = _verdicts(ranked, R, base)
-    return PlanResult(
+    res = PlanResult(
         name=s.name, baseline=base, plans=ranked, verdicts=verdicts, rules=R, n_evaluated=n,
-        seconds_engine=t2 - t1, seconds_total=time.perf_counter() - t0,
+        seconds_engine=t2 - t1, seconds_total=0.0,
         baseline_state=h0.final_state[j0].copy(), citations=[], indication_note=indication,
     )  # fmt: skip
+    if intervals != "none":
+        chosen = ranked if intervals == "all" else res.reported(interval_top)
+        res.uncertainty = _attach_intervals(res, case, chosen, h0.take([j0]), h, {id(o): i for i, o in enumerate(outs)}, cd, settings, n_ensemble, ensemble_seed)
+    else:
+        res.uncertainty = {"intervals": None, "why": "not asked for (intervals='none')"}
+    res.seconds_total = time.perf_counter() - t0
+    return res
+
+
+def _attach_intervals(res: PlanResult, case: Any, chosen: list[PlanOutcome], h0: BatchHemo, h: BatchHemo, index: dict[int, int],
+                      cd: float, settings: Any, n_ensemble: int, seed: int) -> dict[str, Any]:  # fmt: skip
+    """Give the baseline and the ``chosen`` plans the calibration ensemble's 90 % intervals: every
+    member at every one of these valve states in one engine batch (:func:`state_intervals`),
+    warm-started from the point estimate's steady state of each.  Returns the plan's ``uncertainty``."""
+    from mitrasim.procedure.intervals import PLAN_QUANTITIES, case_ensemble, state_intervals
+
+    ens = case_ensemble(case, n_ensemble, seed) if n_ensemble > 0 else None
+    if ens is None:
+        why = "the case has no measurements: no calibration, no ensemble" if getattr(case, "measurements", None) is None else "n_ensemble = 0"
+        return {"intervals": None, "why": why}
+    rows = [index[id(p)] for p in chosen]
+    eroa = np.concatenate([h0.eroa_cm2, h.eroa_cm2[rows]])
+    fwd = np.concatenate([h0.forward_area_cm2, h.forward_area_cm2[rows]])
+    init = np.vstack([h0.final_state, h.final_state[rows]])
+    values = [{q: float(m[q][i]) for q in PLAN_QUANTITIES} for m, i in [(h0.metrics, 0), *((h.metrics, r) for r in rows)]]
+    t = time.perf_counter()
+    out = state_intervals(ens, eroa, fwd, values, initial_state=init, settings=settings)
+    res.baseline_intervals = out[0]
+    for p, row in zip(chosen, out[1:]):
+        p.intervals = row
+    return {"intervals": "reported plans" if len(chosen) < len(res.plans) else "every plan", "plans_with_intervals": len(chosen),
+            "seconds_engine": time.perf_counter() - t, **ens.describe()}  # fmt: skip
 
 
 def _extends(p: PlanOutcome, base: PlanOutcome) -> bool:

@@ -128,8 +128,29 @@ def _echo_rows(proc: Any) -> list[tuple[str, str, str]]:
     ]
 
 
-def render_report(*, case: Any, plan: Any = None, procedure: Any = None) -> str:
-    """The HTML text of the report (needs a procedure result or a plan)."""
+def _interval_rows(plan: Any, procedure_iv: dict[str, Any] | None) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+    """Rows of the two uncertainty tables: the procedure before/after, and the baseline and
+    reported plans (each cell "value [p05–p95]")."""
+    from mitrasim.procedure.intervals import SHOWN, format_interval
+
+    proc_rows: list[tuple[str, ...]] = []
+    if procedure_iv is not None:
+        proc_rows = [(lab, format_interval(procedure_iv["before"][q], d), format_interval(procedure_iv["after"][q], d)) for q, lab, d in SHOWN]
+    plan_rows: list[tuple[str, ...]] = []
+    if plan is not None and plan.baseline_intervals is not None:
+        plan_rows.append(("", "baseline", *(format_interval(plan.baseline_intervals[q], d) for q, _, d in SHOWN)))
+        for p in plan.reported(8):
+            if p.intervals is not None:
+                plan_rows.append((str(p.rank), p.describe(), *(format_interval(p.intervals[q], d) for q, _, d in SHOWN)))
+    return proc_rows, plan_rows
+
+
+def render_report(*, case: Any, plan: Any = None, procedure: Any = None, intervals: dict[str, Any] | None = None) -> str:
+    """The HTML text of the report (needs a procedure result or a plan).
+
+    ``intervals``: the procedure's before/after intervals (:func:`mitrasim.procedure.intervals.procedure_intervals`
+    of this procedure); computed here when the case has measurements and none are given.  A plan's
+    intervals come with its plans (:func:`mitrasim.procedure.planner.plan_case`)."""
     import jinja2
 
     from mitrasim.procedure.process import setup_from_case
@@ -138,6 +159,12 @@ def render_report(*, case: Any, plan: Any = None, procedure: Any = None) -> str:
         raise InputError("report", None, "a plan and/or a procedure result")
     with citations.collect() as own:  # the report's own computation (the case's calibration, if any)
         setup = setup_from_case(case)
+        if intervals is None and procedure is not None and getattr(case, "measurements", None) is not None:
+            from mitrasim.procedure.intervals import procedure_intervals
+
+            intervals = procedure_intervals(case, procedure)
+    proc_iv_rows, plan_iv_rows = _interval_rows(plan, intervals)
+    iv_heads = [lab for _, lab, _ in _shown()]
     valve = setup.valve
     clips = procedure.clips if procedure is not None else []
     if procedure is None and plan is not None:
@@ -173,6 +200,10 @@ def render_report(*, case: Any, plan: Any = None, procedure: Any = None) -> str:
         plan=plan,
         top=plan.top(8) if plan is not None else [],
         losers=plan.losers() if plan is not None else [],
+        proc_iv_rows=proc_iv_rows,
+        plan_iv_rows=plan_iv_rows,
+        iv_heads=iv_heads,
+        uncertainty=(intervals or {}).get("uncertainty") or (plan.uncertainty if plan is not None and plan.baseline_intervals is not None else None),
         sources=sources,
         disclaimer=DISCLAIMER,
         version=__version__,
@@ -180,10 +211,16 @@ def render_report(*, case: Any, plan: Any = None, procedure: Any = None) -> str:
     )
 
 
-def write_report(path: str | Path, *, case: Any, plan: Any = None, procedure: Any = None) -> Path:
+def _shown() -> tuple[tuple[str, str, int], ...]:
+    from mitrasim.procedure.intervals import SHOWN
+
+    return SHOWN
+
+
+def write_report(path: str | Path, *, case: Any, plan: Any = None, procedure: Any = None, intervals: dict[str, Any] | None = None) -> Path:
     """Write the report to ``path`` (UTF-8); returns the path."""
     p = Path(path)
-    html = render_report(case=case, plan=plan, procedure=procedure)
+    html = render_report(case=case, plan=plan, procedure=procedure, intervals=intervals)
     try:
         p.write_text(html, encoding="utf-8")
     except OSError as e:

@@ -44,8 +44,12 @@ def run_procedure_case(case_data: Mapping[str, Any], seed: int = 0, research_bel
     from mitrasim.case import parse_case
 
     from mitrasim.procedure import run_procedure
+    from mitrasim.procedure.intervals import case_procedure_intervals
 
-    return {"procedure": to_jsonable(run_procedure(parse_case(dict(case_data)), seed=seed, research_below_indication=research_below_indication))}
+    case = parse_case(dict(case_data))
+    proc = run_procedure(case, seed=seed, research_below_indication=research_below_indication)
+    # a case with measurements: the calibrated patient's 90 % intervals before and after (else null)
+    return {"procedure": to_jsonable(proc), "intervals": to_jsonable(case_procedure_intervals(case, proc))}
 
 
 def trial_runner() -> Callable[..., Any]:

@@ -207,9 +207,12 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
     async def meta() -> dict[str, Any]:
         from mitrasim.devices.catalogue import DEFAULT_CATALOGUE
         from mitrasim.physiology.parameter_sets import PARAMETER_SETS
+        from mitrasim.physiology.preset_names import DEFAULT_PRESET, PRESET_LABELS
 
         return {
             "presets": sorted(PARAMETER_SETS),
+            "preset_labels": {n: PRESET_LABELS[n] for n in sorted(PARAMETER_SETS)},  # regazzoni2022: the paper's set, not a normal heart
+            "default_preset": DEFAULT_PRESET,
             "devices": [{"name": d.name, "family": d.family, "width_mm": d.width_mm, "arm_length_mm": d.arm_length_mm, "note": d.note} for d in DEFAULT_CATALOGUE.values()],
             "examples": list(EXAMPLES),
             "limits": {"patients": settings.max_patients, "waveform_patients": settings.max_waveform_patients, "beats": settings.max_beats, "body_bytes": settings.max_body_bytes, "clips": 6},

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mitrasim.physiology.preset_names import DEFAULT_PRESET
 from mitrasim.ranges import RANGES
 
 __all__ = [
@@ -42,7 +43,7 @@ class _In(BaseModel):
 class SimulateRequest(_In):
     """One engine call: a preset, per-patient overrides and mitral areas (lists broadcast together)."""
 
-    preset: str = Field("regazzoni2022", min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
+    preset: str = Field(DEFAULT_PRESET, min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
     overrides: list[dict[str, Number]] | None = Field(None, max_length=MAX_PATIENTS, description="one dict per patient, or one for all")
     eroa_cm2: list[Number] | None = Field(None, min_length=1, max_length=MAX_PATIENTS)
     mva_cm2: list[Number] | None = Field(None, min_length=1, max_length=MAX_PATIENTS)
@@ -131,7 +132,7 @@ class PlanRequest(_In):
 class SweepRequest(_In):
     """A background job: the steady beat over a range of EROA (a small cohort of one preset)."""
 
-    preset: str = Field("regazzoni2022", min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
+    preset: str = Field(DEFAULT_PRESET, min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
     eroa_min_cm2: Number = RANGES["eroa_cm2"].field(0.0)
     eroa_max_cm2: Number = RANGES["eroa_cm2"].field(0.6)
     n: int = Field(20, ge=1, le=2000)

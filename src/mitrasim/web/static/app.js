@@ -344,6 +344,12 @@
     if (Array.isArray(item.positions_mm) && Array.isArray(item.devices)) return item.positions_mm.map((p, i) => ({ device: item.devices[i], position_mm: p }));
     return null;
   }
+  // 90 % intervals of the calibrated patient (a case with measurements), "value [p05–p95]"; "–" without them
+  function intervalsText(iv) {
+    if (!iv) return "–";
+    return [["la_mean_mmhg", 0], ["co_l_min", 1], ["mean_gradient_mmhg", 1]]
+      .map(([q, d]) => iv[q] ? `${fmt(iv[q].value, d)} [${fmt(iv[q].p05, d)}–${fmt(iv[q].p95, d)}]` : "–").join(" · ");
+  }
   async function runPlan() {
     const out = $("plan-out"); out.replaceChildren(el("p", {}, "Ranking plans…"));
     try {
@@ -352,7 +358,7 @@
       const rk = r.ranking || {};
       const items = Array.isArray(rk) ? rk : (Array.isArray(rk.top) ? rk.top : (rk.best ? [rk.best] : []));
       const t = el("table"); const head = el("tr");
-      ["#", "clips", "EROA after (cm²)", "MR after", "gradient (mmHg)", ""].forEach((h) => head.appendChild(el("th", { scope: "col" }, h)));
+      ["#", "clips", "EROA after (cm²)", "MR after", "gradient (mmHg)", "calibrated patient: LA mean (mmHg) · forward output (L/min) · gradient (mmHg), 90 % interval", ""].forEach((h) => head.appendChild(el("th", { scope: "col" }, h)));
       t.appendChild(el("thead")).appendChild(head); const tb = el("tbody"); t.appendChild(tb);
       items.slice(0, 8).forEach((it, i) => {
         const clips = planClips(it) || []; const tr = el("tr");
@@ -361,6 +367,7 @@
         tr.appendChild(el("td", {}, fmt(it.eroa_cm2 ?? it.eroa_after_cm2, 2)));
         tr.appendChild(el("td", {}, String(it.mr_grade ?? it.residual_mr_grade ?? "–")));
         tr.appendChild(el("td", {}, fmt(it.mean_gradient_mmhg, 1)));
+        tr.appendChild(el("td", {}, intervalsText(it.intervals)));
         const td = el("td"); const b = el("button", { type: "button" }, "Apply this plan"); b.setAttribute("aria-label", `Apply plan ${i + 1}`);
         b.disabled = !clips.length; b.addEventListener("click", () => { state.clips = clips.map((c) => ({ device: c.device, position_mm: clampPos(c.position_mm, c.device) })); clipsChanged(false); });
         td.appendChild(b); tr.appendChild(td); tb.appendChild(tr);
@@ -400,7 +407,9 @@
       const apply = el("button", { type: "button", class: "secondary" }, "Show these clips on the map");
       apply.disabled = !(p.clips || []).length;
       apply.addEventListener("click", () => { state.clips = (p.clips || []).map((c) => ({ device: c.device, position_mm: clampPos(c.position_mm, c.device) })); clipsChanged(false); });
-      out.replaceChildren(sum, t, apply);
+      const iv = r.intervals ? el("p", { class: "proc-intervals" },
+        `Calibrated patient, LA mean (mmHg) · forward output (L/min) · gradient (mmHg), 90 % interval: before ${intervalsText(r.intervals.before)}; after ${intervalsText(r.intervals.after)}.`) : null;
+      out.replaceChildren(...[sum, iv, t, apply].filter(Boolean));
     } catch (e) { out.replaceChildren(el("p", {}, "Procedure: " + e.message)); }
   }
   async function runGuide() {
@@ -501,7 +510,7 @@
     try { state.meta = await api("/api/meta"); } catch (e) { status(e.status === 401 ? "Enter the API token." : "API unavailable: " + e.message); return; }
     $("disclaimer").textContent = state.meta.disclaimer;
     const ex = $("example"); ex.replaceChildren(); state.meta.examples.forEach((n) => ex.appendChild(el("option", { value: n }, n.replace(/_/g, " "))));
-    const pr = $("f-preset"); pr.replaceChildren(); state.meta.presets.forEach((n) => pr.appendChild(el("option", { value: n }, n)));
+    const pr = $("f-preset"); pr.replaceChildren(); state.meta.presets.forEach((n) => pr.appendChild(el("option", { value: n }, (state.meta.preset_labels || {})[n] ? `${n}: ${state.meta.preset_labels[n]}` : n)));
     const dv = $("device"); dv.replaceChildren(); state.meta.devices.forEach((d) => dv.appendChild(el("option", { value: d.name }, `${d.name} — ${d.family}, ${d.width_mm} mm wide, ${d.arm_length_mm} mm arms`)));
     dv.value = "XTW";
     fillEchoChoices();
