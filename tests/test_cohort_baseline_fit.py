@@ -143,3 +143,20 @@ def test_shipped_populations_are_reached_within_their_measurement_sd(name):
     assert r[:, 0].min() >= 80.0
     low = r[:, 4] * hr / 1000 < 2.5
     assert np.all((y[low, 4] - sd[low, 4]) * hr[low] / 1000 < 2.5)
+
+
+def test_the_initial_guess_only_starts_the_fit(monkeypatch):
+    """The learnt initial guess changes where the fit starts, not where it ends: the same patients fitted
+    from the preset land within twice BASELINE_Z_DONE (the exit tolerance, from either side) of it;
+    and the guess itself starts reachable patients closer than the preset does."""
+    hr, mva, y = _synthetic("primary_mr", 24, 7)
+    sd = M.baseline_sds(*y.T)
+    z = M.fit_baselines("primary_mr", hr, mva, y, sd, FAST).z
+    monkeypatch.setattr(M, "BASELINE_GUESS", False)
+    z_cold = M.fit_baselines("primary_mr", hr, mva, y, sd, FAST).z
+    assert np.abs(z - z_cold).max() <= 2 * M.BASELINE_Z_DONE
+    monkeypatch.setattr(M, "BASELINE_ITERATIONS", 1)
+    z1_cold = M.fit_baselines("primary_mr", hr, mva, y, sd, FAST).z
+    monkeypatch.setattr(M, "BASELINE_GUESS", True)
+    z1 = M.fit_baselines("primary_mr", hr, mva, y, sd, FAST).z
+    assert np.median(np.abs(z1).max(axis=1)) < np.median(np.abs(z1_cold).max(axis=1))
