@@ -67,6 +67,12 @@ def test_gauss_newton_exit_leaves_only_patients_at_their_optimum():
         r0 = -J @ (scale * step)
         out.append(M._gauss_newton_moves(J[None], (J.T @ J)[None], (J.T @ r0)[None, :, None])[0])
     assert out == [True, False, False]
+    # a step that moves only the prior rows (the last three) ends the fit when the measurements (first three) are the rows tested
+    Jp = J.copy()
+    Jp[:3] *= 1e-3
+    r0 = -Jp @ (3.0 * M.BASELINE_Z_DONE * step / np.abs(Jp @ step).max())
+    args = (Jp[None], (Jp.T @ Jp)[None], (Jp.T @ r0)[None, :, None])
+    assert M._gauss_newton_moves(*args)[0] and not M._gauss_newton_moves(*args, rows=3)[0]
 
 
 def test_fit_matches_the_fit_run_to_convergence(monkeypatch):
