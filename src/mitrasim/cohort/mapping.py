@@ -1,7 +1,23 @@
 """From a sampled virtual patient to engine parameters and a valve on a common grid (vectorised).
 
-Engine mapping (per patient; documented model choices)
-------------------------------------------------------
+Baseline fit (the default, :data:`BASELINE_MAPPING` ``"fit"``; :func:`engine_inputs`)
+------------------------------------------------------------------------------------
+Each patient's engine baseline is fitted to its own sampled measurements, the calibration's
+measurement model (:func:`baseline_sds`): SBP (cuff), LVEDV and LVEF (2D echo, compared in engine
+terms, below), EROA (PISA) and forward stroke volume (LVOT Doppler, when the population samples it),
+
+    min_u  Σ_k ((m_k(u) − y_k)/σ_k)²  +  Σ_j (prior_j(u))²,
+
+over ln(LV contractility, LV passive stiffness, systemic resistance), the stressed blood volume
+and ln EROA (:func:`fit_baselines`: batched Levenberg–Marquardt, one engine call per iteration,
+started from a learnt guess, :func:`_initial_guess`).  The patient's valve is scaled to the fitted
+EROA (:func:`mitrasim.cohort.adapter.with_fitted_eroa`).  A patient with every residual within
+:data:`FIT_WITHIN_SD` is ``fit_ok``; the others are flagged and counted (report), not hidden.  The
+populations' flow balance (:mod:`mitrasim.cohort.population`) makes the sampled values one heart's,
+so the fit can reach them.
+
+Table mapping (``"table"``, the earlier default; documented model choices)
+---------------------------------------------------------------------------
 * **Preset**: the population's preset for the patient's etiology (``secondary_mr`` /
   ``primary_mr``); if that preset is not (yet) registered in
   :mod:`mitrasim.physiology.parameter_sets`, ``regazzoni2022`` is used and the
