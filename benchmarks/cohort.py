@@ -6,7 +6,7 @@ Usage (from the repository root, mitrasim importable from src/)::
     PYTHONPATH=src python benchmarks/cohort.py --n 10000 --dask     # also Dask, 1 vs 2 workers
     PYTHONPATH=src python benchmarks/cohort.py --n 100000 --modes pool2
     PYTHONPATH=src python benchmarks/cohort.py --accuracy 300     # trial solver vs single-case solver
-    PYTHONPATH=src python benchmarks/cohort.py --plausibility 2000  # shipped populations: haemodynamics, results
+    PYTHONPATH=src python benchmarks/cohort.py --plausibility 2000  # shipped populations: sampled vs simulated baselines, results
 
 Prints one line per mode: wall seconds, patients/s (patients × arms counted once per patient),
 engine seconds (summed over workers) and the share of worker time spent outside the engine.
@@ -70,45 +70,52 @@ def accuracy(n: int, population: str) -> None:
         print(f"{col:22s} |diff| median {np.median(dv[same]):.4f}  max {np.max(dv[same]):.4f}  (rows with the same devices)")
 
 
-def plausibility(n: int) -> None:
+def plausibility(n: int, baselines: tuple[str, ...] = ("fit",)) -> None:
     """Sampled versus simulated baselines and the procedure's results for every shipped population:
-    the baseline fitted to each patient's sampled SBP/LVEDV/LVEF (``fit``, issue 12) and the older
-    table mapping (``table``), both with the LV fitted to CMR-equivalent volumes (``echo_2d``)."""
+    the baseline fitted to each patient's sampled SBP, LVEDV, LVEF, EROA and forward SV (``fit``,
+    issue 12) and, on request, the older table mapping (``table``), the LV fitted to CMR-equivalent
+    volumes (``echo_2d``).  "within SD": |simulated − sampled| within the measurement SD of
+    :func:`mitrasim.cohort.mapping.baseline_sds` (the calibration's); EROA simulated is the
+    baseline's (the fitted orifice); forward CO sampled is forward SV × heart rate."""
     import numpy as np
 
-    from mitrasim.calibrate.measurements import METHODS
     from mitrasim.cohort import mapping
-    from mitrasim.cohort.mapping import engine_lv_volumes
+    from mitrasim.cohort.mapping import baseline_sds, engine_lv_volumes, forward_sv_column
     from mitrasim.cohort.population import SHIPPED_POPULATIONS, load_population
     from mitrasim.cohort.trial import read_results
 
-    print("population     baseline  SBP sampled/sim  |dSBP|<=SD  |dEF|<=SD  |dEDV|<=SD  fit ok  SBP<80  fwd CO<2.5  fwd CO L/min"
-          "  MR>=3+ before  MR<=2+ after  3+/4+ after  clips  MVARC success")  # fmt: skip
+    print("population     baseline   SBP samp/sim   within SD: SBP  EDV   EF   EROA  fwdSV | fit ok  SBP<80 sim  fwd CO<2.5 samp/sim  fwd CO L/min samp/sim"
+          " | MR<=2+ after  3+/4+ after  clips  MVARC device success")  # fmt: skip
     for name in SHIPPED_POPULATIONS:
-        for baseline in ("table", "fit"):
+        for baseline in baselines:
             mapping.BASELINE_MAPPING = baseline
             pop = load_population(name).model_dump()
             trial = parse_trial({"name": "plausibility", "population": pop, "n_patients": n, "seed": 1, "chunk_size": min(n, 2_500),
                                  "arms": [{"name": "mr_le_1plus", "strategy": {"stop_rule": "mr_le_1plus", "max_clips": 4}}]})
             with tempfile.TemporaryDirectory() as d:
                 run_trial(trial, Path(d) / "t", workers=1, progress=False)
-                c = _arrays(read_results(Path(d) / "t")[0])
-            sv_total = c["lvef_sim_pct"] / 100 * c["lvedv_sim_ml"]
-            co = (sv_total - c["rvol_before_ml"]) * c["hr_bpm"] / 1000
+                tbl = read_results(Path(d) / "t")[0]
+            c = _arrays(tbl)
+            fwd = forward_sv_column(tbl)
+            co_sim = c["forward_sv_sim_ml"] * c["hr_bpm"] / 1000
+            co_samp = fwd * c["hr_bpm"] / 1000
             edv_t, sv_t = engine_lv_volumes(c["lvef_pct"], c["lvedv_ml"], pop["lv_volume_method"])
-            sd_sbp, sd_ef = METHODS["sbp_mmhg"]["cuff"].sd, METHODS["lvef_pct"]["echo_2d"].sd
-            sd_edv = METHODS["lvedv_ml"]["echo_2d"].sd * c["lvedv_ml"]
-            within = lambda a, b, s: 100 * np.mean(np.abs(a - b) <= s)  # noqa: E731
+            sd = baseline_sds(c["sbp_mmhg"], c["lvedv_ml"], c["lvef_pct"], c["eroa_cm2"], fwd)
+            # in the order of baseline_sds' columns (mapping.BASELINE_MEASURED)
+            pairs = [(c["sbp_sim_mmhg"], c["sbp_mmhg"]), (c["lvedv_sim_ml"], edv_t), (c["lvef_sim_pct"], 100 * sv_t / edv_t),
+                     (c["eroa_before_cm2"], c["eroa_cm2"]), (c["forward_sv_sim_ml"], fwd)]  # fmt: skip
+            within = [100 * np.mean(np.abs(a - b) <= sd[:, j]) if np.isfinite(b).all() else np.nan for j, (a, b) in enumerate(pairs)]
             ok = c["baseline_fit_ok"]
             ok_txt = f"{100 * np.mean(ok.astype(bool)):5.1f}%" if ok.dtype != object else "   n/a"
+            pct = lambda x: 100 * np.mean(x)  # noqa: E731
             print(
                 f"{name:14s} {baseline:8s}  {np.median(c['sbp_mmhg']):5.0f} / {np.nanmedian(c['sbp_sim_mmhg']):4.0f}"
-                f"     {within(c['sbp_sim_mmhg'], c['sbp_mmhg'], sd_sbp):5.1f}%    {within(c['lvef_sim_pct'], 100 * sv_t / edv_t, sd_ef):5.1f}%"
-                f"     {within(c['lvedv_sim_ml'], edv_t, sd_edv):5.1f}%   {ok_txt}  {100 * np.mean(c['sbp_sim_mmhg'] < 80):5.1f}%"
-                f"     {100 * np.mean(co < 2.5):5.1f}%      {np.nanmedian(co):5.2f}"
-                f"        {100 * np.mean(c['grade_before'] >= 3):5.1f}%        {100 * np.mean(c['grade_after'] <= 2):5.1f}%"
-                f"       {100 * np.mean(c['grade_after'] >= 3):5.1f}%   {np.mean(c['clips_implanted']):4.2f}   {100 * np.mean(c['mvarc_device_success']):5.1f}%"
+                f"        {within[0]:5.1f} {within[1]:5.1f} {within[2]:5.1f} {within[3]:5.1f} {within[4]:5.1f} | {ok_txt}   {pct(c['sbp_sim_mmhg'] < 80):5.1f}%"
+                f"      {pct(co_samp < 2.5):5.1f}% / {pct(co_sim < 2.5):5.1f}%        {np.nanmedian(co_samp):5.2f} / {np.nanmedian(co_sim):5.2f}"
+                f"    |    {pct(c['grade_after'] <= 2):5.1f}%       {pct(c['grade_after'] >= 3):5.1f}%    {np.mean(c['clips_implanted']):4.2f}   {pct(c['mvarc_device_success']):5.1f}%"
             )
+            print(f"{'':14s} sampled (median): LVEDV {np.median(c['lvedv_ml']):.0f} mL, LVEF {np.median(c['lvef_pct']):.1f} %, EROA {np.median(c['eroa_cm2']):.2f} cm2,"
+                  f" forward SV {np.nanmedian(fwd):.0f} mL; simulated EROA {np.median(c['eroa_before_cm2']):.2f} cm2, RVol {np.median(c['rvol_before_ml']):.0f} mL")  # fmt: skip
     print("COAPT device arm at 30 days (Circulation 2021 secondary analysis): MR 0/1+ 72.9%, 2+ 19.9%, 3+/4+ 7.2%.")
 
 
@@ -139,6 +146,7 @@ def main() -> None:
     ap.add_argument("--dask", action="store_true", help="add dask1,dask2")
     ap.add_argument("--accuracy", type=int, default=0, metavar="N", help="only compare the trial solver with the single-case one on N patients")
     ap.add_argument("--plausibility", type=int, default=0, metavar="N", help="only print each shipped population's baseline haemodynamics and results (N patients)")
+    ap.add_argument("--plausibility-baselines", default="fit", help="with --plausibility: fit, table or fit,table")
     ap.add_argument("--baseline", choices=("fit", "table"), default=None, help="baseline mapping (default: mitrasim.cohort.mapping.BASELINE_MAPPING)")
     a = ap.parse_args()
     if a.baseline:
@@ -146,7 +154,7 @@ def main() -> None:
 
         mapping.BASELINE_MAPPING = a.baseline  # inproc only: pool workers import the default
     if a.plausibility:
-        plausibility(a.plausibility)
+        plausibility(a.plausibility, tuple(a.plausibility_baselines.split(",")))
         return
     if a.accuracy:
         accuracy(a.accuracy, a.population)

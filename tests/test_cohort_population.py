@@ -168,3 +168,78 @@ def test_a_cohort_valve_is_the_single_case_valve_of_the_same_anatomy():
             assert np.interp(v.s_mm, cv.s_mm[i], prof_c) == pytest.approx(prof_s, abs=tol * prof_s.max() + edge), i
         assert cv.tenting_mm[i] == pytest.approx(v.tenting_depth_mm)
         assert np.array_equal(np.unique(cv.lesion_kind[i]), np.unique(v.lesion_kind))
+
+
+@pytest.mark.parametrize("name", SHIPPED_POPULATIONS)
+def test_sampled_flows_balance(name):
+    """Issue 12: a sampled patient's LVEDV, LVEF, EROA and forward SV describe one heart: the total
+    stroke volume (engine terms) is the forward SV plus the regurgitant volume at the engine's
+    regurgitant VTI, to the balance's tolerance; every value stays inside its marginal's range."""
+    from mitrasim.cohort.mapping import engine_lv_volumes, regurgitant_vti_cm
+    from mitrasim.cohort.population import BALANCE_TOL_ML
+
+    pop = load_population(name)
+    assert pop.balances_flow
+    t = sample_population(pop, 400, 7)
+    col = lambda k: t.column(k).to_numpy()  # noqa: E731
+    _, sv_total = engine_lv_volumes(col("lvef_pct"), col("lvedv_ml"), pop.lv_volume_method)
+    etio = np.asarray(t.column("etiology").to_pylist())
+    rvol = np.empty(t.num_rows)
+    for e in ("primary", "secondary"):
+        m = etio == e
+        if m.any():
+            rvol[m] = col("eroa_cm2")[m] * regurgitant_vti_cm(pop.presets[e], col("hr_bpm")[m], col("eroa_cm2")[m], col("sbp_mmhg")[m])
+    assert np.abs(sv_total - col("forward_sv_ml") - rvol).max() <= BALANCE_TOL_ML
+    for k in ("lvedv_ml", "lvef_pct", "eroa_cm2", "forward_sv_ml"):
+        c = pop.continuous[k]
+        assert col(k).min() >= c.lo and col(k).max() <= c.hi
+
+
+def test_flow_balance_moves_draws_by_their_measurement_sds_only():
+    """The reconciliation is the weighted least-squares projection onto the balance: h(x) = 0, and the
+    move of each value is proportional to its variance times the balance's gradient (Lagrange)."""
+    from mitrasim.cohort.mapping import baseline_sds
+    from mitrasim.cohort.population import BALANCE_TOL_ML, BALANCED, _flow_balance, balance_flows
+
+    pop = load_population("coapt_like")
+    free = pop.model_copy(update={"eligibility": type(pop.eligibility)()})
+    from mitrasim.cohort.population import _draw
+
+    raw = _draw(free, 300, np.random.default_rng(3), 0)
+    out, ok = balance_flows(free, raw)
+    a = np.stack([raw.column(k).to_numpy() for k in BALANCED], axis=1)
+    x = np.stack([out.column(k).to_numpy() for k in BALANCED], axis=1)
+    s2 = baseline_sds(raw.column("sbp_mmhg").to_numpy(), *a.T)[:, 1:] ** 2
+    from mitrasim.cohort.mapping import regurgitant_vti_cm
+    from mitrasim.echo.lv_bias import ECHO_2D_EDV_BIAS_ML, ECHO_2D_ESV_BIAS_ML
+
+    vti = regurgitant_vti_cm("secondary_mr", raw.column("hr_bpm").to_numpy(), x[:, 2], raw.column("sbp_mmhg").to_numpy())
+    h, grad = _flow_balance(x, vti, ECHO_2D_EDV_BIAS_ML - ECHO_2D_ESV_BIAS_ML)
+    assert np.abs(h[ok]).max() <= BALANCE_TOL_ML
+    lam = (a - x) / (s2 * grad)  # the same multiplier for every value of a patient (the projection's)
+    assert np.allclose(lam[ok], lam[ok, :1], rtol=1e-3)
+    assert 0.1 < ok.mean() < 1.0  # the gross-error test binds, and keeps most COAPT-like draws
+
+
+def test_a_forward_sv_no_heart_can_give_names_the_field():
+    d = _minimal()
+    d["continuous"]["forward_sv_ml"] = {"mean": 190, "sd": 5, "lo": 180, "hi": 200}
+    with pytest.raises(InputError) as e:
+        sample_population(parse_population(d), 20, 1)
+    assert e.value.field == "continuous.forward_sv_ml"
+
+
+def test_a_population_without_forward_sv_is_not_balanced_and_keeps_its_draws():
+    pop = parse_population(_minimal())
+    assert not pop.balances_flow
+    t = sample_population(pop, 50, 4)
+    assert "forward_sv_ml" not in t.column_names
+    d = _minimal()
+    d["continuous"]["forward_sv_ml"] = {"mean": 60, "sd": 15, "lo": 25, "hi": 110}
+    t2 = sample_population(parse_population(d), 50, 4)
+    # the optional variable is drawn in a latent block of its own, after the others: an unbalanced draw keeps them
+    from mitrasim.cohort.population import _draw
+
+    raw = _draw(parse_population(d), 50, np.random.default_rng(4), 0)
+    assert np.array_equal(raw.column("age_years").to_numpy(), t.column("age_years").to_numpy())
+    assert t2.num_rows == 50

@@ -108,7 +108,9 @@ def methods() -> dict[str, dict[str, Method]]:
                       "rhc": Method(2.0, False, 0.0, ("mitrasim_measurement_sd", "chemla2004_mpap"))},
         "la_mean_mmhg": {"pcwp": Method(3.0, False, 0.0, ("mitrasim_measurement_sd",)), "la_direct": Method(1.5, False, 0.0, ("mitrasim_measurement_sd",))},
         "la_vwave_mmhg": {"pcwp": Method(4.0, False, 0.0, ("mitrasim_measurement_sd",)), "la_direct": Method(2.0, False, 0.0, ("mitrasim_measurement_sd",))},
-        "co_l_min": {"thermodilution": Method(0.10, True, 0.0, ("stetz1982_thermodilution",)), "fick": Method(0.10, True, 0.0, ("mitrasim_measurement_sd",))},
+        "co_l_min": {"thermodilution": Method(0.10, True, 0.0, ("stetz1982_thermodilution",)), "fick": Method(0.10, True, 0.0, ("mitrasim_measurement_sd",)),
+                      # forward output from LVOT area × VTI (Doppler; the cohort's forward SV): relative SD [check], not read in a source
+                      "doppler": Method(0.15, True, 0.0, ("mitrasim_measurement_sd",))},
     }
 
 
@@ -181,7 +183,7 @@ class Measurements(BaseModel):
     rap_mmhg: float | None = Field(None, ge=0, le=30, description="RA pressure (IVC estimate or measured) for sPAP")
     la_mean_mmhg: Measured | None = _measured_field("mean LA pressure or PCWP (pcwp | la_direct)")
     la_vwave_mmhg: Measured | None = _measured_field("LA/PCWP v wave (pcwp | la_direct)")
-    co_l_min: Measured | None = _measured_field("cardiac output (thermodilution | fick): forward output")
+    co_l_min: Measured | None = _measured_field("cardiac output (thermodilution | fick | doppler): forward output")
 
     @field_validator(*MEASURES, mode="before")
     @classmethod

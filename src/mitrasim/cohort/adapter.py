@@ -21,7 +21,7 @@ most-likely grade when indeterminate, :data:`mitrasim.echo.grading.MOST_LIKELY_R
 ``procedure_minutes`` the procedure time of the operator's log (0 without access) and ``ended_by``
 the event that ended the procedure (urgent surgery, death; null otherwise): in-hospital events
 depend on the patient (age, LVEF) and the course (:mod:`mitrasim.procedure.risks`);
-``lvef_sim_pct``/``lvedv_sim_ml``/``sbp_sim_mmhg`` the engine's baseline beat (its volumes are
+``lvef_sim_pct``/``lvedv_sim_ml``/``sbp_sim_mmhg``/``forward_sv_sim_ml`` the engine's baseline beat (its volumes are
 CMR-equivalent when the population's are 2D echo: :func:`mitrasim.cohort.mapping.engine_lv_volumes`);
 the MVARC columns are the procedure's :mod:`mitrasim.echo.mvarc` endpoints (technical, device and
 procedural success: True only when every component is met — a death, stroke, urgent surgery,
@@ -107,7 +107,7 @@ class Strategy(Protocol):
 
 #: Columns of the procedure result (one row per patient), besides the patient's own columns.
 OUTPUT_COLUMNS = (
-    "preset", "lvef_sim_pct", "lvedv_sim_ml", "sbp_sim_mmhg", "baseline_fit_ok", "baseline_fit_z_max",
+    "preset", "lvef_sim_pct", "lvedv_sim_ml", "sbp_sim_mmhg", "forward_sv_sim_ml", "baseline_fit_ok", "baseline_fit_z_max",
     "eroa_before_cm2", "mva_before_cm2", "rvol_before_ml", "rf_before_pct", "gradient_before_mmhg", "grade_before",
     "clips_attempted", "clips_implanted", "devices", "stop_reason",
     "grasp_attempts", "repositions", "device_exchanges", "procedure_minutes", "ended_by",
@@ -132,7 +132,7 @@ def patient_setups(
     """The procedure's patients for a chunk: engine preset and overrides, valve, etiology, rules
     (``ei``: the chunk's fitted baselines, :func:`mitrasim.cohort.mapping.engine_inputs`, if already made)."""
     ei = ei if ei is not None else engine_inputs(patients, preset_by_etiology, settings, lv_volume_method)
-    valves = valve_models(chunk_valves(patients))
+    valves = valve_models(chunk_valves(with_fitted_eroa(patients, ei)))
     rules = strategy_rules(strategy)
     ids = patients.column("patient_id").to_pylist()
     etio = patients.column("etiology").to_pylist()
@@ -145,6 +145,15 @@ def patient_setups(
         )
         for i in range(patients.num_rows)
     ]
+
+
+def with_fitted_eroa(patients: pa.Table, ei: EngineInputs) -> pa.Table:
+    """``patients`` with ``eroa_cm2`` replaced by the baseline fit's EROA (the valve is scaled to it,
+    so the procedure starts from the fitted baseline); unchanged when the baseline was not fitted."""
+    if ei.eroa_cm2 is None:
+        return patients
+    i = patients.column_names.index("eroa_cm2")
+    return patients.set_column(i, "eroa_cm2", pa.array(np.asarray(ei.eroa_cm2, dtype=float)))
 
 
 def run_patient_chunk(
@@ -204,6 +213,7 @@ def _columns(patients: pa.Table, r: ProcedureArrays, ei: EngineInputs) -> dict[s
         "lvef_sim_pct": b.metrics["ef_pct"],
         "lvedv_sim_ml": b.metrics["edv_ml"],
         "sbp_sim_mmhg": b.metrics["sbp_mmhg"],
+        "forward_sv_sim_ml": b.metrics["forward_sv_ml"],
         # every fitted baseline measurement within FIT_WITHIN_SD of the sampled one; null: not fitted (table mapping)
         "baseline_fit_ok": ei.fit_ok if ei.fit_ok is not None else pa.nulls(n, pa.bool_()),
         "baseline_fit_z_max": ei.fit_z_max if ei.fit_z_max is not None else pa.nulls(n, pa.float64()),

@@ -41,6 +41,29 @@ generator takes the place (rejection sampling: the sample stays a pure function
 of the seed, and the marginals of the eligible patients differ from the table's;
 the report shows the sampled ones).
 
+Flow balance (a population that samples ``forward_sv_ml``, the forward stroke volume by LVOT
+Doppler): the four flow measurements of one patient must describe one heart,
+
+    total SV = LVEDV·LVEF/100 + (b_EDV − b_ESV) = forward SV + RVol,    RVol = EROA · VTI_MR
+
+(``b``: the 2D echo volume biases against the engine's physical volumes, Rigolli 2016, for
+``lv_volume_method: echo_2d``; ``VTI_MR``: the engine's regurgitant velocity-time integral at the
+patient's heart rate, EROA and SBP, :func:`mitrasim.cohort.mapping.regurgitant_vti_cm`, i.e. RVol
+from the EROA and the LV–LA gradient by the engine's orifice law).  Marginals drawn independently
+(or through a copula) break it: COAPT's published means (``coapt_like.yaml``) taken together leave a
+forward SV of a third of a normal one, cardiogenic shock.  Each draw is therefore *reconciled*
+(data reconciliation): the four values ``a`` move to the nearest ``x`` on the balance in the metric
+of their measurement SDs ``s`` (those of the cohort fit, :func:`mitrasim.cohort.mapping.baseline_sds`,
+i.e. the calibration's), ``min Σ((x − a)/s)²`` subject to ``h(x) = 0``, solved by
+:data:`BALANCE_ITERATIONS` linearised Lagrange steps (``h`` is bilinear).  Gross-error test: a draw
+whose move exceeds the :data:`BALANCE_TEST_LEVEL` quantile of χ²(1), or which leaves a marginal's
+``[lo, hi]``, is no patient's set of measurements and is replaced by the next draw (like an
+ineligible one).  So the dependence between EROA, LVEDV, LVEF and forward SV comes from mass
+conservation and the measurement SDs, not from tuned correlations; the kept patients' marginals
+differ from the table's (the report shows the sampled ones; for COAPT-like patients the EROA
+falls, LVEF and LVEDV rise: PISA overestimates EROA and 2D echo underestimates volumes in
+secondary MR).  The sampled values are the reconciled ones.
+
 LV volumes: ``lv_volume_method: echo_2d`` (the default; the shipped populations' LVEDV
 and LVEF are echo core-lab values) fits the engine's LV to CMR-equivalent volumes,
 ``cmr`` takes them as they are (:func:`mitrasim.cohort.mapping.engine_lv_volumes`).
@@ -72,7 +95,9 @@ __all__ = [
     "Population",
     "REQUIRED_CONTINUOUS",
     "REQUIRED_CATEGORICAL",
+    "OPTIONAL_CONTINUOUS",
     "SHIPPED_POPULATIONS",
+    "balance_flows",
     "load_population",
     "parse_population",
     "correlation_matrix",
@@ -99,6 +124,9 @@ REQUIRED_CONTINUOUS: dict[str, tuple[float, float]] = {
     "hr_bpm": (40.0, 150.0),
     "sbp_mmhg": (70.0, 220.0),
 }
+#: Optional continuous variables (drawn last, in a latent block of their own, so the other variables keep
+#: their values for a seed): the forward stroke volume (LVOT Doppler), which switches on the flow balance.
+OPTIONAL_CONTINUOUS: dict[str, tuple[float, float]] = {"forward_sv_ml": (5.0, 200.0)}
 #: Categorical patient variables and their allowed levels.
 REQUIRED_CATEGORICAL: dict[str, tuple[str, ...]] = {
     "sex": ("female", "male"),
@@ -256,8 +284,18 @@ class Population(_Model):
     )
 
     def variables(self) -> list[str]:
-        """Latent-variable order: continuous (required order), then categorical."""
-        return list(REQUIRED_CONTINUOUS) + list(REQUIRED_CATEGORICAL)
+        """Latent-variable order: continuous (required order), categorical, then the optional continuous
+        variables the population describes."""
+        return list(REQUIRED_CONTINUOUS) + list(REQUIRED_CATEGORICAL) + self.optional_variables()
+
+    def optional_variables(self) -> list[str]:
+        """The :data:`OPTIONAL_CONTINUOUS` variables this population samples."""
+        return [k for k in OPTIONAL_CONTINUOUS if k in self.continuous]
+
+    @property
+    def balances_flow(self) -> bool:
+        """Whether the LV flows are reconciled (the population samples the forward SV; module docstring)."""
+        return "forward_sv_ml" in self.continuous
 
 
 def _complete(data: dict[str, Any]) -> dict[str, Any]:
@@ -282,8 +320,14 @@ def _check_population(pop: Population) -> Population:
         if not c.lo <= c.mean <= c.hi:
             raise InputError(f"continuous.{name}.mean", c.mean, f"[{c.lo:g}, {c.hi:g}] (inside lo..hi)")
     for name in pop.continuous:
-        if name not in REQUIRED_CONTINUOUS:
-            raise InputError(f"continuous.{name}", name, "one of " + ", ".join(REQUIRED_CONTINUOUS))
+        if name not in REQUIRED_CONTINUOUS and name not in OPTIONAL_CONTINUOUS:
+            raise InputError(f"continuous.{name}", name, "one of " + ", ".join([*REQUIRED_CONTINUOUS, *OPTIONAL_CONTINUOUS]))
+    for name, (lo, hi) in OPTIONAL_CONTINUOUS.items():
+        c = pop.continuous.get(name)
+        if c is not None and (c.lo < lo or c.hi > hi):
+            raise InputError(f"continuous.{name}.lo", [c.lo, c.hi], f"a truncation range inside [{lo:g}, {hi:g}]")
+        if c is not None and not c.lo <= c.mean <= c.hi:
+            raise InputError(f"continuous.{name}.mean", c.mean, f"[{c.lo:g}, {c.hi:g}] (inside lo..hi)")
     for name, levels in REQUIRED_CATEGORICAL.items():
         if name not in pop.categorical:
             raise InputError(f"categorical.{name}", None, "required (levels with probabilities)")
@@ -399,15 +443,23 @@ def sample_population(pop: Population, n: int, seed: int | np.random.SeedSequenc
     Columns: ``patient_id`` (``first_id`` + row), the continuous variables (float64) and the
     categorical ones (strings).  ``primary_lesion`` is only meaningful for primary MR and
     ``tenting_depth_mm`` for secondary MR (the mapping ignores the other).  With
-    ``pop.eligibility`` set, ineligible draws are replaced by later ones (module docstring).
+    ``pop.eligibility`` set, ineligible draws are replaced by later ones; with a sampled
+    ``forward_sv_ml`` the flows are reconciled and draws that fail the balance's test are replaced
+    too (module docstring).
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    if not pop.eligibility.active:
+    if not pop.eligibility.active and not pop.balances_flow:
         return _draw(pop, n, rng, first_id)
     parts: list[pa.Table] = []
-    got = drawn = 0
+    got = drawn = unbalanced = 0
     while got < n:
         if drawn > MAX_DRAWS_PER_PATIENT * max(n, 20):
+            if unbalanced > drawn // 2:
+                raise InputError(
+                    "continuous.forward_sv_ml", pop.continuous["forward_sv_ml"].mean,
+                    f"LVEDV, LVEF, EROA and forward SV marginals whose flows balance (total SV = forward SV + RVol) for at least 1 in {MAX_DRAWS_PER_PATIENT} drawn patients",
+                    f"{got} of {drawn} drawn patients were kept; {unbalanced} failed the flow balance",
+                )  # fmt: skip
             raise InputError(
                 "eligibility", pop.eligibility.model_dump(exclude_none=True, include={"max_gap_mm", "max_lesion_width_mm", "max_tenting_depth_mm", "max_leaflet_calcification"}),
                 f"criteria that at least 1 in {MAX_DRAWS_PER_PATIENT} patients of the population meets",
@@ -416,12 +468,83 @@ def sample_population(pop: Population, n: int, seed: int | np.random.SeedSequenc
         m = 2 * (n - got) + 16
         t = _draw(pop, m, rng, 0)
         drawn += m
-        ok = eligible(pop, t)
+        ok = np.ones(m, bool)
+        if pop.balances_flow:
+            t, balanced = balance_flows(pop, t)
+            unbalanced += int((~balanced).sum())
+            ok &= balanced
+        if pop.eligibility.active:
+            ok &= eligible(pop, t)
         t = t.filter(pa.array(ok))
         parts.append(t.slice(0, n - got))
         got += min(t.num_rows, n - got)
     out = pa.concat_tables(parts)
     return out.set_column(0, "patient_id", pa.array(np.arange(first_id, first_id + n, dtype=np.int64)))
+
+
+#: The balance's gross-error test: a draw whose reconciliation moves its four flow measurements by a
+#: Mahalanobis distance² above this quantile of χ²(1) is replaced (its values cannot be one patient's
+#: measurements within their uncertainty; data-reconciliation convention, level a model choice).
+BALANCE_TEST_LEVEL = 0.99
+#: Measurements the flow balance reconciles, in order.
+BALANCED = ("lvedv_ml", "lvef_pct", "eroa_cm2", "forward_sv_ml")
+
+
+def balance_flows(pop: Population, patients: pa.Table) -> tuple[pa.Table, np.ndarray]:
+    """Reconcile each drawn patient's LVEDV, LVEF, EROA and forward SV to the flow balance (module
+    docstring); returns the table with the reconciled values and ``(n,) bool``: the draws that pass
+    the gross-error test and keep every reconciled value inside its marginal's ``[lo, hi]``."""
+    from scipy.stats import chi2
+
+    from mitrasim.cohort.mapping import baseline_sds, regurgitant_vti_cm  # the engine's orifice law and the measurement SDs
+    from mitrasim.echo.lv_bias import ECHO_2D_EDV_BIAS_ML, ECHO_2D_ESV_BIAS_ML
+
+    col = lambda k: patients.column(k).to_numpy()  # noqa: E731
+    a = np.stack([col(k) for k in BALANCED], axis=1)
+    sbp, hr = col("sbp_mmhg"), col("hr_bpm")
+    etio = np.asarray(patients.column("etiology").to_pylist(), dtype=object)
+    groups = [(etio == e, pop.presets[e]) for e in ("primary", "secondary") if (etio == e).any()]
+
+    def vti_at(eroa: np.ndarray) -> np.ndarray:
+        v = np.empty(len(etio))
+        for m, preset in groups:
+            v[m] = regurgitant_vti_cm(preset, hr[m], eroa[m], sbp[m])
+        return v
+
+    bias = ECHO_2D_EDV_BIAS_ML - ECHO_2D_ESV_BIAS_ML if pop.lv_volume_method == "echo_2d" else 0.0
+    if pop.lv_volume_method == "echo_2d":
+        citations.cite("rigolli2016_lv_bias")
+    s2 = baseline_sds(sbp, a[:, 0], a[:, 1], a[:, 2], a[:, 3])[:, 1:] ** 2  # SDs at the drawn values
+    x = a.copy()
+    for _ in range(BALANCE_ITERATIONS):
+        vti = vti_at(x[:, 2])  # the VTI at the current EROA (a weak dependence, held fixed within a step)
+        h, grad = _flow_balance(x, vti, bias)
+        # Lagrange step of min Σ (x − a)²/s² subject to h(x) = 0, linearised at x (exact in 1-2 steps: h is bilinear in EDV, EF)
+        lam = (h + np.sum(grad * (a - x), axis=1)) / np.sum(grad**2 * s2, axis=1)
+        x = a - s2 * grad * lam[:, None]
+    d2 = np.sum((x - a) ** 2 / s2, axis=1)
+    ok = (d2 <= chi2.ppf(BALANCE_TEST_LEVEL, 1)) & (np.abs(_flow_balance(x, vti_at(x[:, 2]), bias)[0]) < BALANCE_TOL_ML)
+    for j, k in enumerate(BALANCED):
+        c = pop.continuous[k]
+        ok &= (x[:, j] >= c.lo) & (x[:, j] <= c.hi)
+    out = patients
+    for j, k in enumerate(BALANCED):
+        out = out.set_column(out.column_names.index(k), k, pa.array(x[:, j]))
+    return out, ok
+
+
+BALANCE_ITERATIONS = 6
+BALANCE_TOL_ML = 0.05
+"""A reconciled draw must close the balance to this (mL): far below any measurement SD."""
+
+
+def _flow_balance(x: np.ndarray, vti_cm: np.ndarray, bias_ml: float) -> tuple[np.ndarray, np.ndarray]:
+    """The balance ``h = LVEDV·LVEF/100 + bias − forward SV − EROA·VTI`` (mL) and its gradient in
+    :data:`BALANCED` order (``bias``: the engine's SV minus the 2D echo one, Rigolli 2016)."""
+    edv, ef, eroa, fwd = x.T
+    h = edv * ef / 100.0 + bias_ml - fwd - eroa * vti_cm
+    grad = np.stack([ef / 100.0, edv / 100.0, -vti_cm, -np.ones_like(fwd)], axis=1)
+    return h, grad
 
 
 def eligible(pop: Population, patients: pa.Table) -> np.ndarray:
@@ -451,13 +574,15 @@ def _draw(pop: Population, n: int, rng: np.random.Generator, first_id: int) -> p
     L = np.linalg.cholesky(R)
     # two blocks of standard normals: the variables older than ANATOMY_VARIABLES (last in the order) keep,
     # for a seed, the values they had before those were added (L is lower triangular)
-    k = R.shape[0] - len(ANATOMY_VARIABLES)
-    z = np.concatenate([rng.standard_normal((n, k)), rng.standard_normal((n, len(ANATOMY_VARIABLES)))], axis=1) @ L.T
+    n_opt = len(pop.optional_variables())
+    k = R.shape[0] - len(ANATOMY_VARIABLES) - n_opt
+    blocks = [rng.standard_normal((n, k)), rng.standard_normal((n, len(ANATOMY_VARIABLES)))] + ([rng.standard_normal((n, n_opt))] if n_opt else [])
+    z = np.concatenate(blocks, axis=1) @ L.T
     u = special.ndtr(z)
     names = pop.variables()
     cols: dict[str, Any] = {"patient_id": np.arange(first_id, first_id + n, dtype=np.int64)}
     for j, name in enumerate(names):
-        if name in REQUIRED_CONTINUOUS:
+        if name in REQUIRED_CONTINUOUS or name in OPTIONAL_CONTINUOUS:
             cols[name] = _truncated_ppf(u[:, j], pop.continuous[name])
         else:
             levels = pop.categorical[name].levels

@@ -30,3 +30,11 @@ citations.register(
     "mitrasim cohort model choices (src/mitrasim/cohort): population shapes, correlations and the "
     "patient-to-engine mapping where no published number was found.",
 )
+citations.register(
+    "gertz2025_coapt_forward_flow",
+    "Gertz ZM, Pibarot P, Zhou Z, et al. Forward Flow in Patients With Heart Failure and Functional Mitral "
+    "Regurgitation: The COAPT Trial. J Soc Cardiovasc Angiogr Interv (2025) 102609.",
+    doi="10.1016/j.jscai.2025.102609",
+    note="COAPT's baseline forward flow (Doppler stroke volume index, tertiles); read in the abstract only: "
+    "the coapt_like forward SV marginal is a model choice [check].",
+)
