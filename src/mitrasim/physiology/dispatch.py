@@ -5,10 +5,13 @@ so that changing the choice of kernel does not invalidate their cache (numba's c
 stamped with the hash of the kernel module's source).
 
 Kernels: one per lane count (1 for a single patient, ``engine.LANES`` for batches) and mitral
-law (orifice, diode), each compiled on its first use and then loaded from the cache.  A command
-compiles only the kernels it runs, and a single patient runs on the batch kernel rather than
-have a second kernel compiled in a process that has just compiled the batch kernel of its law
-(the first ``mitrasim demo``: a batch, then single patients).
+law (orifice, diode), each compiled on its first use and then loaded from the cache (without
+numba's refresh of its whole compiler: :func:`_load_without_refresh`).  A command compiles only
+the kernels it runs, and at most one per valve law: a single patient runs on the batch kernel in a
+process that has just compiled that one, and a small batch (:data:`SERIAL_BATCH_MAX`) runs on the
+one-lane kernel while the batch kernel is neither compiled nor cached — so a first ``mitrasim demo``
+(a planner batch of about 550 patients, small batches and single patients) compiles the one-lane
+kernel only, the cheaper of the two to compile (:data:`COMPILE_S_ESTIMATE_ONE_LANE`).
 """
 
 from __future__ import annotations
@@ -21,11 +24,15 @@ import numpy as np
 
 from mitrasim.physiology import engine
 
-__all__ = ["run_batch", "compile_notice", "COMPILE_S_ESTIMATE"]
+__all__ = ["run_batch", "compile_notice", "COMPILE_S_ESTIMATE", "COMPILE_S_ESTIMATE_ONE_LANE", "SERIAL_BATCH_MAX"]
 
-#: Seconds to compile one kernel (a lane count and valve law) on the development machine, for the
-#: notice below (CPU seconds measured: benchmarks/RESULTS.md, "Engine speed (issue 19)").
-COMPILE_S_ESTIMATE = (15, 25)
+#: Seconds to compile the parallel batch kernel of a valve law (its group kernel included) on the
+#: development machine, for the notice below (CPU seconds measured with ``benchmarks/first_run.py``:
+#: benchmarks/RESULTS.md, "One patient, warm start and first run").
+COMPILE_S_ESTIMATE = (18, 25)
+#: The same for the one-lane kernel (one patient, or a small batch on a fresh install: the first
+#: ``mitrasim demo`` compiles this one only).
+COMPILE_S_ESTIMATE_ONE_LANE = (12, 18)
 
 
 def _print_notice(line: str) -> None:
@@ -47,13 +54,45 @@ _known: dict = {}  # kernel -> compiled or cached (each kernel's cache index is 
 def _cached(kernel) -> bool:
     """Whether ``kernel`` is compiled in this process or fresh in numba's cache (the index's
     source stamp matches).  Reads numba's cache index (``Dispatcher._cache``, an internal:
-    should it change, every kernel counts as not cached and the notice is given once)."""
+    should it change, every kernel counts as not cached and the notice is given once).
+    A cached kernel is then loaded by :func:`_load_without_refresh`."""
     if kernel not in _known:
         try:
             _known[kernel] = bool(kernel.overloads) or bool(kernel._cache._cache_file._load_index())
+            if _known[kernel] and not kernel.overloads:
+                _load_without_refresh(kernel)
         except AttributeError:
             return False
     return _known[kernel]
+
+
+def _load_without_refresh(kernel) -> None:
+    """Load ``kernel``'s cached machine code without numba's refresh of the whole target context.
+
+    Numba's ``Cache.load_overload`` first refreshes the CPU target: it imports and installs every
+    typing and lowering registry (through ``numba.np.arraymath`` also ``scipy.linalg``), about
+    0.5 s CPU that a warm ``mitrasim simulate`` would otherwise spend on code it never compiles
+    (benchmarks/RESULTS.md, "One patient, warm start and first run").  Machine code loaded from
+    the cache needs only numba's runtime (NRT) symbols, which are installed here.  Should the cache
+    miss after all (another signature), numba compiles as usual, and its compiler refreshes the
+    context itself.  Uses numba internals (``Cache._load_overload``, ``rtsys``): without them the
+    ordinary load runs."""
+    cache = getattr(kernel, "_cache", None)
+    if cache is None:
+        return
+    load = getattr(cache, "_load_overload", None)
+    guard = getattr(cache, "_guard_against_spurious_io_errors", None)
+    if load is None or guard is None:
+        return
+    from numba.core.runtime import rtsys
+
+    def load_overload(sig, target_context):
+        rtsys.initialize(target_context)
+        with guard():
+            return load(sig, target_context)
+        return None  # the guard swallowed an I/O error: numba compiles
+
+    cache.load_overload = load_overload
 
 
 def _call(kernel, *args) -> None:
@@ -65,7 +104,8 @@ def _call(kernel, *args) -> None:
     if compile_notice is not None and not _notice_given:
         from mitrasim.physiology._numba_cache import cache_dir
 
-        lo, hi = COMPILE_S_ESTIMATE
+        one_lane = kernel in (engine._run_group_1_orifice, engine._run_group_1_diode)
+        lo, hi = COMPILE_S_ESTIMATE_ONE_LANE if one_lane else COMPILE_S_ESTIMATE
         compile_notice(f"mitrasim: compiling the engine once for this installation (about {lo}-{hi} s; "
                        f"later runs load it from {cache_dir()})")
         _notice_given = True
@@ -84,7 +124,17 @@ def _in_lanes(kernel, args) -> None:
     metrics[:, 0], x_end[:, 0], waves[..., 0] = m[:, 0], xe[:, 0], w[..., 0]
 
 
-def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, n_groups) -> None:
+#: Largest batch that runs patient after patient on the one-lane kernel while the parallel batch
+#: kernel of its valve law is neither compiled in this process nor cached (a fresh install): the
+#: planner's candidates (about 550 in ``mitrasim demo``) and a calibration's batches are far below
+#: it, a cohort or trial above.  At about 0.3 ms per patient on one lane (benchmarks/RESULTS.md,
+#: "One patient, warm start and first run") such a batch costs well under a second, where compiling
+#: the batch kernel costs about 20 CPU-s more than the one-lane kernel alone.
+SERIAL_BATCH_MAX = 1024
+
+
+def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, n_groups,
+              *, n_patients: int | None = None, threads: int = 0) -> None:
     """Integrate every patient (column of ``P``/``X0``) to a periodic steady state.
 
     P: (n_kernel_params, n_pad) parameters, n_pad 1 or a multiple of ``engine.LANES``; X0: (14, n_pad) initial states;
@@ -93,20 +143,26 @@ def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, 
     of the last beat = start of the steady cycle, for warm starts); waves: (N_WAVE, n_steps, n_pad)
     out, or (N_WAVE, 0, n_pad) to skip waveforms; accel: Anderson acceleration of the
     beat-to-beat map (see :data:`engine.ACCEL_MEMORY`; False = plain beat iteration); n_groups:
-    groups of patients run in parallel (each refills its lanes from its own patients).
+    groups of patients run in parallel (each refills its lanes from its own patients);
+    n_patients: the real patients, columns ``0 … n_patients − 1`` (the rest is padding; default all);
+    threads: numba threads for the parallel batch kernel (0: numba's current setting).
 
-    One patient (n_pad = 1) runs on the one-lane kernel, called directly (no thread pool); a
-    batch (n_pad a multiple of ``engine.LANES``) on the ``engine.LANES``-lane kernel in parallel groups.  Exception, so
-    that a process compiles at most one kernel per valve law (a first ``mitrasim demo`` runs a
-    batch, then single patients): a single patient whose one-lane kernel is neither compiled nor
-    cached runs in lane 0 of the batch kernel when this process has just compiled that one (the
-    same numbers to 1e-12: ``tests/test_engine_kernels.py``).  Only then: a padded patient costs
-    about 6× the one-lane kernel's time per beat (benchmarks/RESULTS.md), so a later process
-    compiles the one-lane kernel once rather than pay that on every call.
+    Which kernel (each compiled on first use, then loaded from the cache; the same numbers to
+    1e-12 on every one: ``tests/test_engine_kernels.py``, ``tests/test_one_patient_start.py``):
+
+    * one patient (n_pad = 1): the one-lane kernel, called directly (no thread pool).  Exception,
+      so that a process compiles at most one kernel per valve law: when this process has just
+      compiled the batch kernel and the one-lane kernel is neither compiled nor cached, the patient
+      runs in lane 0 of the batch kernel's group kernel (about 6× the one-lane kernel's time per
+      beat, so a later process compiles the one-lane kernel once rather than pay that on every call);
+    * a batch of at most :data:`SERIAL_BATCH_MAX` patients while the batch kernel is neither
+      compiled nor cached: patient after patient on the one-lane kernel (a first ``mitrasim demo``
+      compiles that kernel only);
+    * any other batch: the ``engine.LANES``-lane batch kernel in parallel groups.
     """
     args = (P, X0, kind, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel)
+    one, lanes, batch = _kernels(diode)
     if P.shape[1] == 1:
-        one, lanes = (engine._run_group_1_diode, engine._run_group_lanes_diode) if diode else (engine._run_group_1_orifice, engine._run_group_lanes_orifice)
         if lanes.overloads and not _cached(one):  # the batch kernel was compiled by this process
             _in_lanes(lanes, args)
         else:
@@ -114,4 +170,25 @@ def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, 
         return
     if P.shape[1] % engine.LANES:
         raise ValueError(f"batch of {P.shape[1]} columns: a multiple of {engine.LANES} (or 1)")
-    _call(engine._run_batch_diode if diode else engine._run_batch_orifice, *args, n_groups)
+    n = P.shape[1] if n_patients is None else n_patients
+    if n <= SERIAL_BATCH_MAX and not _cached(batch):
+        _call(one, *args, 0, n)
+        return
+    if not threads:
+        _call(batch, *args, n_groups)
+        return
+    import numba
+
+    old = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        _call(batch, *args, n_groups)
+    finally:
+        numba.set_num_threads(old)
+
+
+def _kernels(diode: bool):
+    """The one-lane, ``engine.LANES``-lane group and parallel batch kernels of a valve law."""
+    if diode:
+        return engine._run_group_1_diode, engine._run_group_lanes_diode, engine._run_batch_diode
+    return engine._run_group_1_orifice, engine._run_group_lanes_orifice, engine._run_batch_orifice

@@ -19,11 +19,11 @@ svZeroDSolver's files).
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import functools
+import math
 from dataclasses import dataclass, field
-from typing import Literal
+from functools import lru_cache
+from typing import Any, Literal, Mapping
 
 import numpy as np
 
@@ -183,11 +183,12 @@ class ParameterSet:
 
 def active_names(model: Model) -> set[str]:
     """Names a user may set for this model (the others do not enter its equations)."""
-    return set(_active_names(model))
+    return set(active_name_set(model))
 
 
 @lru_cache(maxsize=None)
-def _active_names(model: Model) -> frozenset[str]:
+def active_name_set(model: Model) -> frozenset[str]:
+    """:func:`active_names` as one shared frozen set (no copy per call)."""
     names = {"hr_bpm", "ref_hr_bpm", STRESSED_VOLUME_SHIFT}
     for ch in CHAMBERS:
         names |= {f"{ch}_ea_mmhg_ml", f"{ch}_eb_mmhg_ml", f"{ch}_v0_ml"}
@@ -208,7 +209,7 @@ def _active_names(model: Model) -> frozenset[str]:
 
 def check_values(values: dict[str, float], model: Model) -> dict[str, float]:
     """Validate every value against its range and the model; returns floats."""
-    allowed = _active_names(model)
+    allowed = active_name_set(model)
     out = {}
     for k, v in values.items():
         spec = SPECS.get(k)
@@ -218,7 +219,7 @@ def check_values(values: dict[str, float], model: Model) -> dict[str, float]:
     return out
 
 
-def scaled_timings(values: dict[str, np.ndarray], model: Model) -> dict[str, np.ndarray]:
+def scaled_timings(values: Mapping[str, Any], model: Model) -> dict[str, Any]:
     """Activation timings at the actual heart rate from those at the reference heart rate.
 
     Heart-rate scaling (mitrasim's documented choice; the papers give one rate):
@@ -231,13 +232,16 @@ def scaled_timings(values: dict[str, np.ndarray], model: Model) -> dict[str, np.
       beat (T_ref − tC) and the contraction duration scale with sqrt(T/T_ref);
       the relaxation fills the same share of the rest of the cycle as at T_ref.
 
-    At the reference heart rate every timing is the parameter set's own.
+    At the reference heart rate every timing is the parameter set's own.  ``values`` are (n,)
+    arrays, or one patient's Python floats (then so are the timings: the one-patient set-up of
+    :func:`mitrasim.physiology.simulation.simulate`, the same arithmetic without numpy's cost per call).
     """
     T = 60.0 / values["hr_bpm"]
     Tref = 60.0 / values["ref_hr_bpm"]
     r = T / Tref
-    s = np.sqrt(r)
-    out: dict[str, np.ndarray] = {}
+    one = isinstance(T, float)
+    s = math.sqrt(r) if one else np.sqrt(r)
+    out: dict[str, Any] = {}
     for ch in CHAMBERS:
         if model.activation == "two_hill":
             out[f"{ch}_act_a"] = values[f"{ch}_tshift_s"] * r
@@ -252,10 +256,10 @@ def scaled_timings(values: dict[str, np.ndarray], model: Model) -> dict[str, np.
                 out[f"{ch}_act_b"] = dc * s
                 out[f"{ch}_act_c"] = dr * s
             else:
-                lead = np.mod(Tref - tc, Tref)
+                lead = (Tref - tc) % Tref
                 dc_new = dc * s
-                share = dr / np.maximum(Tref - dc, 1e-9)
-                out[f"{ch}_act_a"] = np.mod(T - lead * s, T)
+                share = dr / (max(Tref - dc, 1e-9) if one else np.maximum(Tref - dc, 1e-9))
+                out[f"{ch}_act_a"] = (T - lead * s) % T
                 out[f"{ch}_act_b"] = dc_new
                 out[f"{ch}_act_c"] = share * (T - dc_new)
             out[f"{ch}_act_d"] = 0.0 * T
@@ -264,7 +268,10 @@ def scaled_timings(values: dict[str, np.ndarray], model: Model) -> dict[str, np.
     if model.activation == "two_hill":
         for ch in CHAMBERS:
             cols = (out[f"{ch}_act_b"], out[f"{ch}_act_c"], out[f"{ch}_act_d"], out[f"{ch}_act_e"], T)
-            if T.size == 1:  # a single patient: no stacking, no sort
+            if one:
+                out[f"{ch}_act_f"] = 1.0 / _two_hill_max_cached(cols)
+                continue
+            if T.size == 1:  # a single patient given as arrays: no stacking, no sort
                 out[f"{ch}_act_f"] = np.full(1, 1.0 / _two_hill_max_cached(tuple(np.asarray(x).item() for x in cols)))
                 continue
             rows = np.stack(np.broadcast_arrays(*cols), axis=1)

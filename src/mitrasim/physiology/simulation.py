@@ -7,6 +7,7 @@ arrays (or a list of override dicts) and one call integrates them all.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -19,6 +20,7 @@ from mitrasim.ranges import PLACEHOLDER_ABS
 from mitrasim.physiology import dispatch, engine
 from mitrasim.physiology.parameter_sets import get_parameter_set
 from mitrasim.physiology.parameters import (
+    CHAMBERS,
     CIRCUITS,
     KERNEL_PARAMS,
     KP,
@@ -28,7 +30,7 @@ from mitrasim.physiology.parameters import (
     STRESSED_VOLUME_SHIFT,
     Model,
     ParameterSet,
-    active_names,
+    active_name_set,
     check_values,
     scaled_timings,
 )
@@ -105,6 +107,12 @@ def build_batch(
     Keyword arrays are parameter names (``eroa_cm2=np.linspace(0, .6, 7)``); ``None`` is ignored.
     Every value is range-checked; unknown names raise :class:`InputError`.
     """
+    cols, _, n = _batch(pset, overrides, arrays)
+    return cols, n
+
+
+def _batch(pset: ParameterSet, overrides, arrays: dict[str, Any]) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
+    """:func:`build_batch`'s columns, the block (names × n) whose rows they are, and n."""
     arrays = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in arrays.items() if v is not None}
     sizes = {a.size for a in arrays.values() if a.size != 1}
     ol = None if overrides is None or isinstance(overrides, Mapping) else list(overrides)
@@ -117,28 +125,36 @@ def build_batch(
     olist = _as_override_list(overrides, n) if ol is None else ol
     if len(olist) == 1 and n > 1:
         olist = olist * n
-    allowed = active_names(pset.model)
+    allowed = active_name_set(pset.model)
     names = [k for k in pset.values if k in allowed]
-    block = np.empty((len(names), n))  # one allocation; each column is a row view of it
-    block[:] = np.array([pset.values[k] for k in names], dtype=float)[:, None]
-    cols: dict[str, np.ndarray] = dict(zip(names, block))
-    cols.setdefault(STRESSED_VOLUME_SHIFT, np.zeros(n))
-    _apply_overrides(cols, olist, pset.model)
+    values = [pset.values[k] for k in names]
+    if STRESSED_VOLUME_SHIFT not in pset.values:
+        names.append(STRESSED_VOLUME_SHIFT)
+        values.append(0.0)
     for k, a in arrays.items():
         if k not in allowed:
             raise InputError(k, a.tolist() if a.size < 6 else f"array of {a.size}", "a parameter of this model: " + ", ".join(sorted(allowed)))
+        if k not in pset.values:
+            names.append(k)
+            values.append(0.0)  # set below
+    block = np.empty((len(names), n))  # one allocation; each column is a row view of it
+    block[:] = np.array(values, dtype=float)[:, None]
+    cols: dict[str, np.ndarray] = dict(zip(names, block))
+    if olist[0] or len(olist) > 1:
+        _apply_overrides(cols, olist, pset.model)
+    for k, a in arrays.items():
         spec = SPECS[k]
         bad = ~np.isfinite(a) | (a < spec.lo) | (a > spec.hi) | ((a <= spec.lo) if spec.lo_open else False)
         if bad.any():
             spec.check(float(a[np.argmax(bad)]))  # raises the range's InputError
-        cols[k] = np.broadcast_to(a, (n,)).astype(float).copy()
-    return cols, n
+        cols[k][:] = a
+    return cols, block, n
 
 
 def _apply_overrides(cols: dict[str, np.ndarray], olist: Sequence[Mapping[str, Any]], model: Model) -> None:
     """Write the override dicts into ``cols``; range-checked column by column (a cohort's override
     dicts share their names), falling back to :func:`check_values` per dict for the exact error."""
-    allowed = active_names(model)
+    allowed = active_name_set(model)
     keys: dict[str, None] = {}
     for o in olist:
         keys.update(dict.fromkeys(o))
@@ -164,43 +180,60 @@ def _apply_overrides(cols: dict[str, np.ndarray], olist: Sequence[Mapping[str, A
 _UNUSED_VALUE = {name: (SPECS[name].hi if name.endswith("rmax_mmhg_s_ml") else 1.0) for name in KERNEL_PARAMS if name in SPECS}
 
 
-def _kernel_arrays(cols: dict[str, np.ndarray], model: Model, n: int, n_pad: int, n_steps: int):
+def _one(cols: Mapping[str, Any]) -> bool:
+    """Whether ``cols`` holds one patient as Python floats (:func:`simulate`'s one-patient set-up)
+    rather than (n,) arrays."""
+    return isinstance(cols["hr_bpm"], float)
+
+
+def _fill(A: np.ndarray, rows: list, n: int, one: bool) -> None:
+    """``A[i, :n] = rows[i]`` (floats for ``one`` patient, else (n,) arrays or floats), then the
+    padding columns ``n:`` repeat column 0."""
+    if one:
+        A[:, 0] = rows
+    else:
+        for i, x in enumerate(rows):
+            A[i, :n] = x
+    A[:, n:] = A[:, :1]
+
+
+def _kernel_arrays(cols: Mapping[str, Any], model: Model, n: int, n_pad: int, n_steps: int):
+    """The kernel's parameter rows P (KERNEL_PARAMS × n_pad) and onset positions ew (2 × n_pad) from
+    parameter columns: (n,) arrays, or one patient's floats."""
     T = 60.0 / cols["hr_bpm"]
     timing = scaled_timings(cols, model)
-    P = np.empty((len(KERNEL_PARAMS), n_pad))
+    one = _one(cols)
     src = {"period_s": T, **cols, **timing}
+    P = np.empty((len(KERNEL_PARAMS), n_pad))
     # rows in KERNEL_PARAMS order; a parameter this model does not use (e.g. the mitral areas of a
     # diode model) gets a harmless value
-    P[:, :n] = [src[name] if name in src else np.broadcast_to(_UNUSED_VALUE[name], (n,)) for name in KERNEL_PARAMS]
-    if n_pad > n:
-        P[:, n:] = P[:, :1]
+    _fill(P, [src[name] if name in src else _UNUSED_VALUE[name] for name in KERNEL_PARAMS], n, one)
     dt = T / n_steps
-    v_on = timing["lv_act_a"]
-    a_on = timing["la_act_a"]
     ew = np.empty((2, n_pad))  # positions in steps (fractional) of ventricular and atrial onset
-    ew[0, :n] = np.mod(v_on / dt, n_steps)
-    ew[1, :n] = np.mod(a_on / dt, n_steps)
-    ew[:, n:] = ew[:, :1]
+    _fill(ew, [(timing["lv_act_a"] / dt) % n_steps, (timing["la_act_a"] / dt) % n_steps], n, one)
     return P, ew
 
 
-def _initial_states(pset: ParameterSet, cols, n: int, n_pad: int, initial_state) -> np.ndarray:
+_P_SYS_VEN = STATE_NAMES.index("p_sys_ven_mmhg")
+
+
+def _initial_states(pset: ParameterSet, cols: Mapping[str, Any], n: int, n_pad: int, initial_state) -> np.ndarray:
     X0 = np.empty((N_STATE, n_pad))
     if initial_state is None:
-        for i, s in enumerate(STATE_NAMES):
-            X0[i, :n] = pset.initial[s]
-        for i, ch in enumerate(("la", "lv", "ra", "rv")):
-            X0[i, :n] += cols[f"{ch}_v0_ml"]
-        X0[STATE_NAMES.index("p_sys_ven_mmhg"), :n] += cols[STRESSED_VOLUME_SHIFT] / cols["sys_ven_c_ml_mmhg"]
-    else:
-        if isinstance(initial_state, SimulationResult):
-            initial_state = initial_state.final_state
-        x0 = np.asarray(initial_state, dtype=float)
-        if x0.ndim == 1:
-            x0 = x0[None, :]
-        if x0.shape[1] != N_STATE or x0.shape[0] not in (1, n) or not np.isfinite(x0).all():
-            raise InputError("initial_state", f"array of shape {x0.shape}", f"finite array of shape ({n}, {N_STATE}) or ({N_STATE},)")
-        X0[:, :n] = np.broadcast_to(x0, (n, N_STATE)).T
+        x = [pset.initial[s] for s in STATE_NAMES]
+        for i, ch in enumerate(CHAMBERS):  # the first four states are the chambers' volumes
+            x[i] = x[i] + cols[f"{ch}_v0_ml"]
+        x[_P_SYS_VEN] = x[_P_SYS_VEN] + cols[STRESSED_VOLUME_SHIFT] / cols["sys_ven_c_ml_mmhg"]
+        _fill(X0, x, n, _one(cols))
+        return X0
+    if isinstance(initial_state, SimulationResult):
+        initial_state = initial_state.final_state
+    x0 = np.asarray(initial_state, dtype=float)
+    if x0.ndim == 1:
+        x0 = x0[None, :]
+    if x0.shape[1] != N_STATE or x0.shape[0] not in (1, n) or not np.isfinite(x0).all():
+        raise InputError("initial_state", f"array of shape {x0.shape}", f"finite array of shape ({n}, {N_STATE}) or ({N_STATE},)")
+    X0[:, :n] = np.broadcast_to(x0, (n, N_STATE)).T
     X0[:, n:] = X0[:, :1]
     return X0
 
@@ -232,12 +265,19 @@ def simulate(
     """
     pset = get_parameter_set(preset) if isinstance(preset, str) else preset
     settings = settings or SolverSettings()
-    cols, n = build_batch(pset, overrides, eroa_cm2=eroa_cm2, mva_cm2=mva_cm2, hr_bpm=hr_bpm)
+    cols, block, n = _batch(pset, overrides, {"eroa_cm2": eroa_cm2, "mva_cm2": mva_cm2, "hr_bpm": hr_bpm})
+    if n == 1:  # one patient: its set-up in Python floats (numpy's cost per call on 1-element arrays was most of it)
+        one = dict(zip(cols, block[:, 0].tolist()))
+        X0 = _initial_states(pset, one, 1, 1, initial_state)
+        n_steps = steps_per_beat(60.0 / one["hr_bpm"], min(settings.dt_max_s, stable_dt_s(one)))
+        steps = np.array([n_steps], dtype=np.int64)
+        metrics, x_end, wf_all = _run_group(pset, one, X0, n_steps, settings, waveforms)
+        return _result(pset, cols, steps, metrics, x_end, wf_all)
     X0 = _initial_states(pset, cols, n, n, initial_state)
     steps = steps_per_beat(60.0 / cols["hr_bpm"], np.minimum(settings.dt_max_s, stable_dt_s(cols)))
     # Patients are grouped by their step count (a function of their own period only), so a
     # patient's result does not depend on the rest of the batch.
-    groups = steps if n == 1 else np.unique(steps)
+    groups = np.unique(steps)
     if len(groups) == 1:  # the common case: no regrouping copies
         metrics, x_end, wf_all = _run_group(pset, cols, X0, int(groups[0]), settings, waveforms)
     else:
@@ -255,6 +295,10 @@ def simulate(
             if waveforms:
                 for name, arr in w.items():
                     wf_all[name][idx, :n_steps] = arr
+    return _result(pset, cols, steps, metrics, x_end, wf_all)
+
+
+def _result(pset: ParameterSet, cols: dict[str, np.ndarray], steps: np.ndarray, metrics: np.ndarray, x_end: np.ndarray, wf_all) -> SimulationResult:
     # An accumulator never updated in the steady beat (e.g. no systolic interval for the LA
     # v-wave with a severely stenotic valve) still holds its ±1e300 seed: no value, not a number.
     metrics[np.abs(metrics) >= PLACEHOLDER_ABS] = np.nan
@@ -276,24 +320,29 @@ RK4_STIFF_LIMIT = 2.5
 """Largest ``dt·R/L`` allowed in an inertial branch: the explicit RK4 is stable on the negative real
 axis up to ``|λ dt| ≈ 2.785`` and an R–L branch decays at ``λ = −R/L`` (10 % margin)."""
 
-def stable_dt_s(cols: dict[str, np.ndarray]) -> np.ndarray:
+def stable_dt_s(cols: Mapping[str, Any]) -> Any:
     """Per patient, the largest step that keeps every inertial branch stable: ``RK4_STIFF_LIMIT · min(L/R)``.
 
     A raised resistance shortens its branch's ``L/R`` (the presets' systemic arterial
     ``L/R`` is about 3 ms, so at the trials' 4 ms step a resistance above about 2.3× the
     preset's diverges within one beat without this bound); ``inf`` where no branch has
-    an inertance.
+    an inertance.  Columns are (n,) arrays (:func:`build_batch`), or one patient's floats
+    (then a float).
     """
-    out = np.full(len(cols["hr_bpm"]), np.inf)
-    for c in CIRCUITS:  # R > 0 and L > 0 where given (parameter ranges); (n,) arrays (build_batch)
+    one = _one(cols)
+    out = math.inf if one else np.full(len(cols["hr_bpm"]), np.inf)
+    for c in CIRCUITS:  # R > 0 and L > 0 where given (parameter ranges)
         r, ind = cols.get(f"{c}_r_mmhg_s_ml"), cols.get(f"{c}_l_mmhg_s2_ml")
         if r is not None and ind is not None:
-            out = np.minimum(out, RK4_STIFF_LIMIT * ind / r)
+            out = min(out, RK4_STIFF_LIMIT * ind / r) if one else np.minimum(out, RK4_STIFF_LIMIT * ind / r)
     return out
 
 
-def steps_per_beat(period_s: np.ndarray, dt_max_s: float | np.ndarray) -> np.ndarray:
-    """RK4 steps per beat: the smallest multiple of 16 with dt = T/steps ≤ dt_max (per patient)."""
+def steps_per_beat(period_s: Any, dt_max_s: Any) -> Any:
+    """RK4 steps per beat: the smallest multiple of 16 with dt = T/steps ≤ dt_max (per patient;
+    an int for a float period and step)."""
+    if isinstance(period_s, float) and isinstance(dt_max_s, float):
+        return 16 * math.ceil(period_s / (16 * dt_max_s) - 1e-9)
     return (16 * np.ceil(np.asarray(period_s) / (16 * dt_max_s) - 1e-9)).astype(np.int64)
 
 
@@ -314,7 +363,7 @@ def _run_group(pset: ParameterSet, cols: dict[str, np.ndarray], X0: np.ndarray, 
     waves = np.zeros((engine.N_WAVE, n_steps if waveforms else 0, n_pad))
     kind = 0 if pset.model.activation == "cosine" else 1
     diode = pset.model.mitral == "diode"
-    _run(P, X0p, kind, diode, n_steps, settings, ew, block, metrics, x_end, waves)
+    _run(P, X0p, kind, diode, n_steps, settings, ew, block, metrics, x_end, waves, n)
     wf = None
     if waveforms:
         wf = {name: waves[i, :, :n].T for i, name in enumerate(engine.WAVE_NAMES)}
@@ -323,7 +372,7 @@ def _run_group(pset: ParameterSet, cols: dict[str, np.ndarray], X0: np.ndarray, 
     return metrics[:, :n], x_end[:, :n], wf
 
 
-def _run(P, X0, kind, diode, n_steps, settings: SolverSettings, ew, block, metrics, x_end, waves) -> None:
+def _run(P, X0, kind, diode, n_steps, settings: SolverSettings, ew, block, metrics, x_end, waves, n: int) -> None:
     args = (P, X0, kind, diode, n_steps, settings.min_beats, settings.max_beats, settings.tol, ew, metrics, x_end, waves, settings.accelerate)
     if P.shape[1] == 1:  # one patient: the one-lane kernel, no thread pool to size
         dispatch.run_batch(*args, 1)
@@ -333,9 +382,4 @@ def _run(P, X0, kind, diode, n_steps, settings: SolverSettings, ew, block, metri
     threads = settings.threads or engine.default_threads()
     # never more threads than blocks: an idle thread of the team costs milliseconds per call
     threads = max(1, min(threads, numba.config.NUMBA_NUM_THREADS, P.shape[1] // block))  # type: ignore[attr-defined]  # numba.config sets its attributes at import time
-    old = numba.get_num_threads()
-    numba.set_num_threads(threads)
-    try:
-        dispatch.run_batch(*args, 2 * threads)
-    finally:
-        numba.set_num_threads(old)
+    dispatch.run_batch(*args, 2 * threads, n_patients=n, threads=threads)
