@@ -79,7 +79,7 @@ from mitrasim.files import read_text
 from mitrasim.physiology.simulation import SolverSettings
 from mitrasim.procedure.risks import draw_uniforms
 
-__all__ = ["Arm", "Trial", "load_trial", "parse_trial", "trial_hash", "RANDOM_BLOCK_PATIENTS", "RANDOMNESS", "block_seeds", "chunk_blocks", "compute_chunk", "compute_task", "run_trial", "read_results", "TrialStore", "TrialInterrupted"]
+__all__ = ["Arm", "Trial", "load_trial", "parse_trial", "trial_hash", "RANDOM_BLOCK_PATIENTS", "RANDOMNESS", "block_seeds", "chunk_blocks", "compute_chunk", "encode_chunk", "compute_task", "run_trial", "read_results", "TrialStore", "TrialInterrupted"]
 
 MANIFEST = "manifest.json"
 JOURNAL = "journal.jsonl"
@@ -258,21 +258,41 @@ def compute_chunk(trial_json: str, index: int, threads: int = 0) -> tuple[int, p
     return index, pa.concat_tables(parts), engine_s
 
 
-def compute_task(trial_json: str, indices: list[int], threads: int = 0) -> list[tuple[int, pa.Table, dict[str, float]]]:
+def encode_chunk(trial: Trial, index: int, table: pa.Table) -> tuple[bytes, dict[str, Any]]:
+    """Chunk ``index``'s Parquet file (zstd; metadata: the trial, its hash, the version, the
+    randomness scheme, the index) as bytes, and its journal entry (rows, size, SHA-256).  Done where
+    the chunk was computed, so a Dask client or pool parent only writes bytes it received."""
+    md = {
+        b"mitrasim.trial": trial.canonical_json().encode(),
+        b"mitrasim.trial_hash": trial_hash(trial).encode(),
+        b"mitrasim.version": mitrasim.__version__.encode(),
+        b"mitrasim.randomness": RANDOMNESS.encode(),
+        b"mitrasim.chunk_index": str(index).encode(),
+    }
+    sink = pa.BufferOutputStream()
+    pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), **md}), sink, compression="zstd")
+    data = sink.getvalue().to_pybytes()
+    return data, {"rows": table.num_rows, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def compute_task(trial_json: str, indices: list[int], threads: int = 0) -> list[tuple[int, bytes, dict[str, Any]]]:
     """One task of a run: :func:`compute_chunk` for each of ``indices`` in turn (so a chunk's rows
-    never depend on the task it ran in), each with its cost: ``compute_s`` (wall seconds of the
-    chunk on this worker), ``threads`` (engine threads it used) and ``engine_s``."""
+    never depend on the task it ran in), each as its Parquet file's bytes (:func:`encode_chunk`)
+    with its journal entry and cost: ``compute_s`` (wall seconds of the chunk on this worker, the
+    encoding included), ``threads`` (engine threads it used) and ``engine_s``."""
     if threads:
         used = threads
     else:
         from mitrasim.physiology import engine
 
         used = engine.default_threads()
+    trial = Trial.model_validate_json(trial_json)
     out = []
     for i in indices:
         t0 = time.perf_counter()
         index, table, eng = compute_chunk(trial_json, i, threads)
-        out.append((index, table, {"compute_s": time.perf_counter() - t0, "threads": used, "engine_s": eng}))
+        data, entry = encode_chunk(trial, index, table)
+        out.append((index, data, {**entry, "compute_s": time.perf_counter() - t0, "threads": used, "engine_s": eng}))
     return out
 
 
@@ -380,23 +400,15 @@ class TrialStore:
         self.runs.append(run)
         self._append({"run": run})
 
-    def write_chunk(self, index: int, table: pa.Table, cost: dict[str, float] | None = None) -> None:
-        """Write a chunk atomically (tmp + rename), then append its line (size, SHA-256 and ``cost``:
-        compute seconds, threads, engine seconds) to the journal."""
-        md = {
-            b"mitrasim.trial": self.trial.canonical_json().encode(),
-            b"mitrasim.trial_hash": self.hash.encode(),
-            b"mitrasim.version": mitrasim.__version__.encode(),
-            b"mitrasim.randomness": RANDOMNESS.encode(),
-            b"mitrasim.chunk_index": str(index).encode(),
-        }
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **md})
+    def write_chunk(self, index: int, data: bytes, entry: dict[str, Any]) -> None:
+        """Write a chunk's Parquet bytes (:func:`encode_chunk`) atomically (tmp + rename), then append
+        its ``entry`` (rows, size, SHA-256 and cost: compute seconds, threads, engine seconds) to the journal."""
         path = self.chunk_path(index)
         tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-        pq.write_table(table, tmp, compression="zstd")
-        entry = {"chunk": index, **self._entry(tmp, path, table.num_rows), **(cost or {})}
+        with open(tmp, "wb") as fh:
+            fh.write(data)
         os.replace(tmp, path)
-        self._append(entry)
+        self._append({"chunk": index, "file": f"{CHUNK_DIR}/{path.name}", **entry})
 
 
 def _append_line(path: Path, line: str) -> None:
@@ -580,11 +592,11 @@ def _run_prepared(store: "TrialStore", trial: Trial, resume: bool, workers: int 
         task = prog.add_task("trial", total=trial.n_patients, completed=already)
         try:
             for results in _tasks(tj, todo, workers, client, chunks_per_task, run):
-                for index, table, cost in results:
+                for index, data, cost in results:
                     if index in written:  # a retried task's second answer: already on disk
                         continue
                     w0 = time.perf_counter()
-                    store.write_chunk(index, table, cost)
+                    store.write_chunk(index, data, cost)
                     done.add(index)
                     run["client_s"] += time.perf_counter() - w0
                     written.add(index)
@@ -613,7 +625,7 @@ def _run_prepared(store: "TrialStore", trial: Trial, resume: bool, workers: int 
     }
 
 
-def _tasks(tj: str, todo: list[int], workers: int | None, client: Any, chunks_per_task: int | None, run: dict[str, Any]) -> Iterator[list[tuple[int, pa.Table, dict[str, float]]]]:
+def _tasks(tj: str, todo: list[int], workers: int | None, client: Any, chunks_per_task: int | None, run: dict[str, Any]) -> Iterator[list[tuple[int, bytes, dict[str, Any]]]]:
     """The finished tasks' results, as they finish, from the chosen executor."""
     if client is not None:
         yield from _run_dask(tj, todo, client, chunks_per_task, run)
@@ -631,7 +643,7 @@ def _pool_init() -> None:
     os.environ.setdefault("MITRASIM_THREADS", "1")
 
 
-def _run_pool(tj: str, todo: list[int], n_workers: int) -> Iterator[list[tuple[int, pa.Table, dict[str, float]]]]:
+def _run_pool(tj: str, todo: list[int], n_workers: int) -> Iterator[list[tuple[int, bytes, dict[str, Any]]]]:
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, wait
 
@@ -694,7 +706,7 @@ def _cluster_threads(client: Any) -> int:
     return sum(int(w.get("nthreads", 1)) for w in client.scheduler_info().get("workers", {}).values()) or 1
 
 
-def _run_dask(tj: str, todo: list[int], client: Any, fixed_k: int | None, run: dict[str, Any]) -> Iterator[list[tuple[int, pa.Table, dict[str, float]]]]:
+def _run_dask(tj: str, todo: list[int], client: Any, fixed_k: int | None, run: dict[str, Any]) -> Iterator[list[tuple[int, bytes, dict[str, Any]]]]:
     """Chunks on a Dask cluster, ``2·W`` tasks in flight, each of ``k`` consecutive chunks (adaptive:
     :func:`mitrasim.cohort.scaling.chunks_per_task`; ``fixed_k`` to force it).  A task's result is
     fetched and released as soon as it finishes (nothing finished stays in the cluster's memory);
