@@ -41,14 +41,16 @@ def main() -> None:
     man = {}
     for w in (int(x) for x in a.workers.split(",")):
         out = tmp / f"w{w}"
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         r = run_trial(trial, out, dask_local=w, progress=False)
         walls[w] = time.perf_counter() - t0
+        client_cpu = time.process_time() - c0  # this process: the client and the local cluster's scheduler
         man = json.loads((out / "manifest.json").read_text())
         run = r["run"]
         print(f"dask {w} worker(s): {walls[w]:.1f} s, {a.n / walls[w]:,.0f} patients/s; tasks {run['tasks']} "
               f"(chunks per task {run['chunks_per_task']}); scheduler round trip {1000 * run['task_overhead_s']:.1f} ms; "
-              f"client {1000 * run['client_s_per_chunk']:.1f} ms per chunk", flush=True)  # fmt: skip
+              f"client {1000 * run['client_s_per_chunk']:.1f} ms per chunk; client+scheduler CPU {client_cpu:.2f} s "
+              f"({1000 * client_cpu / trial.n_chunks:.0f} ms per chunk); load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
     if 1 in walls and 2 in walls:
         print(f"1 -> 2 workers: {walls[1] / walls[2]:.2f}x")
     tp = throughput(man)

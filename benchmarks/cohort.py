@@ -7,6 +7,8 @@ Usage (from the repository root, mitrasim importable from src/)::
     PYTHONPATH=src python benchmarks/cohort.py --n 100000 --modes pool2
     PYTHONPATH=src python benchmarks/cohort.py --accuracy 300     # trial solver vs single-case solver
     PYTHONPATH=src python benchmarks/cohort.py --plausibility 2000  # shipped populations: sampled vs simulated baselines, results
+    PYTHONPATH=src python benchmarks/cohort.py --plausibility 2000  # shipped populations: haemodynamics, results
+    PYTHONPATH=src python benchmarks/cohort.py --profile --n 10000 --population coapt_like  # kernel share, components
 
 Prints one line per mode: wall seconds, patients/s (patients × arms counted once per patient),
 engine seconds (summed over workers) and the share of worker time spent outside the engine.
@@ -119,6 +121,43 @@ def plausibility(n: int, baselines: tuple[str, ...] = ("fit",)) -> None:
     print("COAPT device arm at 30 days (Circulation 2021 secondary analysis): MR 0/1+ 72.9%, 2+ 19.9%, 3+/4+ 7.2%.")
 
 
+def profile(n: int, chunk: int, population: str, top: int) -> None:
+    """One in-process trial (one engine thread per core, as ``inproc``): wall and CPU seconds, the
+    seconds inside the engine's compiled kernel calls (:func:`mitrasim.physiology.dispatch.run_batch`,
+    timed around each call) and their share, then — in a second run of the same trial under
+    cProfile, which inflates Python — the cumulative seconds of the named components."""
+    import cProfile
+    import pstats
+
+    from mitrasim.physiology import dispatch
+
+    kernel = {"s": 0.0, "calls": 0}
+    inner = dispatch.run_batch
+
+    def timed(*args):
+        t0 = time.perf_counter()
+        try:
+            inner(*args)
+        finally:
+            kernel["s"] += time.perf_counter() - t0
+            kernel["calls"] += 1
+
+    run_trial(_trial(200, 200, population), Path(tempfile.mkdtemp()) / "warm", workers=1, progress=False)
+    dispatch.run_batch = timed
+    trial = _trial(n, chunk, population)
+    with tempfile.TemporaryDirectory() as d:
+        t0, c0 = time.perf_counter(), _cpu_s()
+        run_trial(trial, Path(d) / "a", workers=1, progress=False)
+        wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
+        print(f"{population} n={n:,} chunk {chunk}: wall {wall:.2f} s  cpu {cpu:.2f} s  kernel {kernel['s']:.2f} s in {kernel['calls']} calls "
+              f"({100 * kernel['s'] / wall:.1f}% of wall)  outside kernel {wall - kernel['s']:.2f} s  load {os.getloadavg()[0]:.1f}")
+        if top:
+            prof = cProfile.Profile()
+            prof.runcall(run_trial, trial, Path(d) / "b", workers=1, progress=False)
+            pstats.Stats(prof).sort_stats("cumulative").print_stats(top)
+    dispatch.run_batch = inner
+
+
 def _cpu_s() -> float:
     """CPU seconds of this process and its finished children (process pools)."""
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -147,6 +186,8 @@ def main() -> None:
     ap.add_argument("--accuracy", type=int, default=0, metavar="N", help="only compare the trial solver with the single-case one on N patients")
     ap.add_argument("--plausibility", type=int, default=0, metavar="N", help="only print each shipped population's baseline haemodynamics and results (N patients)")
     ap.add_argument("--plausibility-baselines", default="fit", help="with --plausibility: fit, table or fit,table")
+    ap.add_argument("--profile", action="store_true", help="only time the kernel's share of one in-process trial (and --top N cProfile lines)")
+    ap.add_argument("--top", type=int, default=0, metavar="N", help="with --profile: a second run under cProfile, N lines by cumulative time")
     ap.add_argument("--baseline", choices=("fit", "table"), default=None, help="baseline mapping (default: mitrasim.cohort.mapping.BASELINE_MAPPING)")
     a = ap.parse_args()
     if a.baseline:
@@ -155,6 +196,9 @@ def main() -> None:
         mapping.BASELINE_MAPPING = a.baseline  # inproc only: pool workers import the default
     if a.plausibility:
         plausibility(a.plausibility, tuple(a.plausibility_baselines.split(",")))
+        return
+    if a.profile:
+        profile(a.n, a.chunk, a.population, a.top)
         return
     if a.accuracy:
         accuracy(a.accuracy, a.population)

@@ -35,9 +35,10 @@ def _content(out: Path) -> pa.Table:
 
 
 def _manifest_consistent(out: Path, n_chunks: int) -> None:
-    """Every chunk exactly once in the manifest, its file there with the recorded size and SHA-256."""
-    man = json.loads((out / "manifest.json").read_text())
-    assert sorted(man["chunks"], key=int) == [str(i) for i in range(n_chunks)]
+    """Every chunk exactly once in the journal, its file there with the recorded size and SHA-256."""
+    lines = [json.loads(x) for x in (out / "journal.jsonl").read_text().splitlines()]
+    assert sorted(x["chunk"] for x in lines if "chunk" in x) == list(range(n_chunks))
+    man = read_results(out)[1]
     files = sorted(p.name for p in (out / "chunks").iterdir())
     assert files == [f"chunk-{i:06d}.parquet" for i in range(n_chunks)]  # no temporary or duplicate file
     for entry in man["chunks"].values():
@@ -102,7 +103,7 @@ def test_report_states_throughput_per_core_and_projection(reference):
 
     _, _, out = reference
     page = write_report(out)["html"].read_text()
-    tp = throughput(json.loads((out / "manifest.json").read_text()))
+    tp = throughput(read_results(out)[1])
     assert tp is not None and tp.task_overhead_s is None  # an in-process run: no scheduler measured, and it says so
     assert f"{tp.patients_per_s_per_core:.2f} patients per second per core" in page
     assert "scheduler's round trip is not measured" in page
@@ -151,6 +152,5 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(reference, tmp_pat
     assert res["chunks_run"] == trial.n_chunks
     assert _content(tmp_path / "out").equals(t)
     _manifest_consistent(tmp_path / "out", trial.n_chunks)
-    man = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    tp = throughput(man)
+    tp = throughput(read_results(tmp_path / "out")[1])
     assert tp is not None and tp.task_overhead_s is not None and tp.n_chunks == trial.n_chunks

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from mitrasim.cohort.report import write_report
-from mitrasim.cohort.trial import LOCK, MANIFEST, TrialInterrupted, load_trial, read_results, run_trial
+from mitrasim.cohort.trial import JOURNAL, LOCK, MANIFEST, RANDOMNESS, TrialInterrupted, load_trial, read_results, run_trial
 from mitrasim.errors import InputError
 
 
@@ -45,14 +45,52 @@ def _copy(finished, tmp_path: Path) -> Path:
     return tmp_path / "out"
 
 
-def test_manifest_records_size_and_hash_of_every_chunk(finished):
+def test_journal_records_size_and_hash_of_every_chunk_once(finished):
+    """One journal line per finished chunk (and one per run), the manifest a header written once."""
     tmp, trial, _ = finished
     man = json.loads((tmp / "out" / MANIFEST).read_text())
-    assert len(man["chunks"]) == trial.n_chunks
-    for k, e in man["chunks"].items():
+    assert "chunks" not in man and man["randomness"] == RANDOMNESS
+    lines = [json.loads(x) for x in (tmp / "out" / JOURNAL).read_text().splitlines()]
+    chunks = [x for x in lines if "chunk" in x]
+    assert sorted(x["chunk"] for x in chunks) == list(range(trial.n_chunks))
+    assert [x for x in lines if "chunk" not in x] == [{"run": lines[-1]["run"]}]
+    for e in chunks:
         f = tmp / "out" / e["file"]
         assert e["bytes"] == f.stat().st_size
-        assert len(e["sha256"]) == 64
+        assert len(e["sha256"]) == 64 and e["compute_s"] > 0
+
+
+def test_a_torn_last_journal_line_is_ignored_and_cut_before_resuming(finished, tmp_path):
+    """A crash mid-append leaves a torn last line: the report reads the folder without it, and a
+    resume recomputes that chunk and appends after the last whole line."""
+    _, trial, ref = finished
+    out = _copy(finished, tmp_path)
+    j = out / JOURNAL
+    lines = j.read_text().splitlines(keepends=True)
+    last_chunk = max(k for k, x in enumerate(lines) if '"chunk"' in x)
+    kept = [x for k, x in enumerate(lines) if k != last_chunk]
+    j.write_text("".join(kept) + lines[last_chunk][: len(lines[last_chunk]) // 2])  # torn: half a line, no newline
+    t, man = read_results(out)
+    assert len(man["chunks"]) == trial.n_chunks - 1
+    (out / "chunks" / json.loads(lines[last_chunk])["file"].split("/")[-1]).unlink()
+    res = run_trial(trial, out, resume=True, workers=1, progress=False)
+    assert res["chunks_run"] == 1
+    assert all(json.loads(x) for x in j.read_text().splitlines())  # every line whole again
+    assert read_results(out)[0].replace_schema_metadata(None).equals(ref)
+
+
+def test_a_folder_of_the_chunk_seeded_scheme_is_refused_untouched(finished, tmp_path):
+    """A folder written before patient blocks (its manifest has no randomness scheme) is not mixed."""
+    _, trial, _ = finished
+    out = _copy(finished, tmp_path)
+    man = json.loads((out / MANIFEST).read_text())
+    del man["randomness"]
+    (out / MANIFEST).write_text(json.dumps(man))
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != LOCK}
+    with pytest.raises(InputError) as e:
+        run_trial(trial, out, resume=True, workers=1, progress=False)
+    assert "randomness scheme" in str(e.value) and "one seed per chunk" in str(e.value)
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != LOCK} == before
 
 
 @pytest.mark.parametrize("damage", ["delete", "truncate"])

@@ -56,7 +56,7 @@ from mitrasim.procedure.risks import DEFAULT_RATES, ComplicationRates, PatientRi
 from mitrasim.protocol import GRADES, Protocol
 from mitrasim.procedure.rules import Rules, rules_from_protocol
 
-__all__ = ["Strategy", "STOP_RULES", "OUTPUT_COLUMNS", "EVENT_COLUMNS", "run_patient_chunk", "strategy_rules", "baseline_decision_grades", "sample_indicated", "sample_indicated_inputs"]
+__all__ = ["Strategy", "STOP_RULES", "OUTPUT_COLUMNS", "EVENT_COLUMNS", "run_patient_chunk", "strategy_rules", "baseline_decision_grades", "sample_indicated", "sample_indicated_inputs", "sample_indicated_blocks"]
 
 #: Named stop rules: the residual grade at which the operator stops adding clips
 #: (``single_clip``: one clip at most, whatever the residual grade).
@@ -159,7 +159,7 @@ def with_fitted_eroa(patients: pa.Table, ei: EngineInputs) -> pa.Table:
 def run_patient_chunk(
     patients: pa.Table,
     strategy: Strategy,
-    seed: int | np.random.SeedSequence,
+    seed: int | np.random.SeedSequence | np.ndarray,
     *,
     settings: SolverSettings | None = None,
     preset_by_etiology: dict[str, str] | None = None,
@@ -172,8 +172,9 @@ def run_patient_chunk(
     Args:
         patients: sampled patients (:func:`mitrasim.cohort.population.sample_population`).
         strategy: the arm's :class:`Strategy`.
-        seed: the chunk's procedure seed; the same seed for every arm gives common random
-            numbers (paired complications).
+        seed: the chunk's procedure seed, or its ``(n, N_DRAWS)`` uniform draws
+            (:func:`mitrasim.procedure.process.run_procedure_arrays`); the same for every arm gives
+            common random numbers (paired complications).
         settings: engine settings (the trial's ``solver``).
         preset_by_etiology: engine preset per etiology (the population's ``presets``).
         rates: complication rates (default :data:`mitrasim.procedure.DEFAULT_RATES`).
@@ -189,7 +190,7 @@ def run_patient_chunk(
     preset_by_etiology = preset_by_etiology or {"primary": "primary_mr", "secondary": "secondary_mr"}
     ei = ei if ei is not None else engine_inputs(patients, preset_by_etiology, settings, lv_volume_method)
     setups = patient_setups(patients, strategy, settings, preset_by_etiology, lv_volume_method, ei)
-    res = run_procedure_arrays(setups, seed=np.random.default_rng(seed), rates=rates or DEFAULT_RATES, settings=settings)
+    res = run_procedure_arrays(setups, seed=seed if isinstance(seed, np.ndarray) else np.random.default_rng(seed), rates=rates or DEFAULT_RATES, settings=settings)
     return pa.table(_columns(patients, res, ei))
 
 
@@ -286,28 +287,47 @@ def sample_indicated_inputs(pop: Population, n: int, seed: int | np.random.SeedS
     """:func:`sample_indicated` and the kept patients' engine inputs (the baselines fitted to test the
     indication, for :func:`run_patient_chunk`'s ``ei``; ``None`` with ``indication == "any"``, where
     nothing was fitted)."""
+    return sample_indicated_blocks(pop, [n], [seed], settings, [first_id])
+
+
+def sample_indicated_blocks(pop: Population, sizes: list[int], seeds: list[int | np.random.SeedSequence], settings: SolverSettings,
+                            first_ids: list[int]) -> tuple[pa.Table, EngineInputs | None]:  # fmt: skip
+    """:func:`sample_indicated_inputs` for several independent blocks at once: block ``b`` holds
+    ``sizes[b]`` patients drawn from its own stream ``seeds[b]`` (ids from ``first_ids[b]``), exactly
+    as :func:`sample_indicated_inputs` would draw it alone; the blocks' candidates share each engine
+    fit (one batched call per rejection round instead of one per block: each patient's fit is its own,
+    :meth:`~mitrasim.cohort.mapping.EngineInputs.take`).  Returns the blocks' patients in order."""
     from mitrasim.procedure.indication import INDICATED_FROM_GRADE
 
-    rng = np.random.default_rng(seed)
+    rngs = [np.random.default_rng(s) for s in seeds]
+    ids = [pa.array(np.arange(f, f + m, dtype=np.int64)) for f, m in zip(first_ids, sizes)]
     if pop.indication == "any":
-        return sample_population(pop, n, rng, first_id=first_id), None
-    parts: list[pa.Table] = []
-    inputs: list[EngineInputs] = []
-    got = drawn = 0
-    while got < n:
-        if drawn > MAX_DRAWS_PER_PATIENT * max(n, 20):
-            raise InputError("indication", pop.indication, f"a population in which at least 1 in {MAX_DRAWS_PER_PATIENT} patients has baseline MR 3+/4+", f"{got} of {drawn} drawn patients had")
-        m = max(16, int(1.25 * (n - got)) + 4)
-        t = sample_population(pop, m, rng)
-        drawn += m
+        return pa.concat_tables([sample_population(pop, m, r, first_id=f) for m, r, f in zip(sizes, rngs, first_ids)]), None
+    parts: list[list[pa.Table]] = [[] for _ in sizes]
+    inputs: list[list[EngineInputs]] = [[] for _ in sizes]
+    got, drawn = [0] * len(sizes), [0] * len(sizes)
+    while any(g < m for g, m in zip(got, sizes)):
+        short = [b for b, (g, m) in enumerate(zip(got, sizes)) if g < m]
+        cand = []
+        for b in short:
+            if drawn[b] > MAX_DRAWS_PER_PATIENT * max(sizes[b], 20):
+                raise InputError("indication", pop.indication, f"a population in which at least 1 in {MAX_DRAWS_PER_PATIENT} patients has baseline MR 3+/4+", f"{got[b]} of {drawn[b]} drawn patients had")
+            m = max(16, int(1.25 * (sizes[b] - got[b])) + 4)
+            cand.append(sample_population(pop, m, rngs[b]))
+            drawn[b] += m
+        t = pa.concat_tables(cand)
         ei = engine_inputs(t, dict(pop.presets), settings, pop.lv_volume_method)
-        keep = np.flatnonzero(baseline_decision_grades(t, settings, dict(pop.presets), pop.lv_volume_method, ei) >= INDICATED_FROM_GRADE)[: n - got]
-        parts.append(t.take(keep))
-        inputs.append(ei.take(keep))
-        got += len(keep)
-    out = pa.concat_tables(parts)
+        indicated = baseline_decision_grades(t, settings, dict(pop.presets), pop.lv_volume_method, ei) >= INDICATED_FROM_GRADE
+        start = 0
+        for b, c in zip(short, cand):
+            keep = start + np.flatnonzero(indicated[start:start + c.num_rows])[: sizes[b] - got[b]]
+            parts[b].append(t.take(keep))
+            inputs[b].append(ei.take(keep))
+            got[b] += len(keep)
+            start += c.num_rows
     citations.cite("otto2020", "vahanian2021_esc")
-    return out.set_column(0, "patient_id", pa.array(np.arange(first_id, first_id + n, dtype=np.int64))), concat_engine_inputs(inputs)
+    out = pa.concat_tables([pa.concat_tables(p).set_column(0, "patient_id", i) for p, i in zip(parts, ids)])
+    return out, concat_engine_inputs([x for blk in inputs for x in blk])
 
 
 def _intraproc(r: ProcedureArrays) -> tuple[np.ndarray, np.ndarray]:

@@ -28,8 +28,9 @@ Model (every number from ``shared/reference/clinical.md`` unless marked, sources
   registry, applied to HFH: a model assumption).  An optional ``secondary_hfh_multiplier``
   (default 1) scales secondary-MR patients.  MITRA-FR (no benefit at 12/24
   months, composite HR 1.01) is not used numerically.
-* **Sampling**: each patient's event is ``u < p`` with uniforms drawn from the
-  chunk's outcome stream, the same for every arm (common random numbers, paired).
+* **Sampling**: each patient's event is ``u < p`` with uniforms drawn from the outcome stream of
+  the patient's block (:mod:`mitrasim.cohort.trial`), the same for every arm (common random
+  numbers, paired).
 * **Uncertainty** (:func:`expected_rate_interval`): the model's rates are drawn
   from Beta distributions ``Beta(r·n_eff + 1, (1 − r)·n_eff + 1)``; the report
   gives the model-expected rate per arm with the 2.5–97.5 percentiles over
@@ -51,7 +52,7 @@ from mitrasim import citations
 from mitrasim.cohort import sources as _sources  # noqa: F401
 from mitrasim.procedure.risks import DEFAULT_RATES
 
-__all__ = ["OutcomeModel", "GROUPS", "TABLES", "group_of_grade", "outcome_probabilities", "apply_outcomes", "expected_rate_interval"]
+__all__ = ["OutcomeModel", "GROUPS", "TABLES", "group_of_grade", "outcome_probabilities", "apply_outcomes", "outcome_uniforms", "expected_rate_interval"]
 
 GROUPS = ("0/1+", "2+", "3+/4+")
 
@@ -139,10 +140,18 @@ def outcome_probabilities(
     return p_death, p_hfh
 
 
-def apply_outcomes(table: pa.Table, etiology: np.ndarray, model: OutcomeModel, seed: int | np.random.SeedSequence, population_sources: Sequence[str] = ()) -> pa.Table:
-    """Add ``outcome_group``, ``outcome_table``, ``p_death_1y``, ``p_hfh_1y``, ``death_1y``, ``hfh_1y`` to a procedure table."""
-    rng = np.random.default_rng(seed)
-    u = rng.random((table.num_rows, 2))
+def outcome_uniforms(seed: int | np.random.SeedSequence, n: int) -> np.ndarray:
+    """``(n, 2)`` uniforms (death, HF hospitalisation) of ``n`` patients from one outcome stream."""
+    return np.random.default_rng(seed).random((n, 2))
+
+
+def apply_outcomes(table: pa.Table, etiology: np.ndarray, model: OutcomeModel, seed: int | np.random.SeedSequence | np.ndarray,
+                   population_sources: Sequence[str] = ()) -> pa.Table:  # fmt: skip
+    """Add ``outcome_group``, ``outcome_table``, ``p_death_1y``, ``p_hfh_1y``, ``death_1y``, ``hfh_1y`` to a procedure table
+    (``seed``: the outcome stream, or its ``(n, 2)`` uniforms, :func:`outcome_uniforms`)."""
+    u = seed if isinstance(seed, np.ndarray) else outcome_uniforms(seed, table.num_rows)
+    if u.shape != (table.num_rows, 2):
+        raise ValueError(f"outcome uniforms of shape {u.shape}: ({table.num_rows}, 2) expected")
     p_d, p_h = outcome_probabilities(
         table.column("grade_after").to_numpy(), table.column("death_inhospital").to_numpy(zero_copy_only=False), etiology == "secondary", model, population_sources
     )

@@ -1,8 +1,9 @@
 """Trials on a Dask cluster: adaptive grouping of chunks into tasks, and the throughput projection.
 
-A trial's ``chunk_size`` chunk is its unit of randomness and of storage (one seed, one Parquet
-file, one manifest entry: :mod:`mitrasim.cohort.trial`), so results never depend on how chunks
-are grouped into tasks or on the number of workers.  What adapts to the cluster is the number
+A trial's ``chunk_size`` chunk is its unit of storage (one Parquet file, one journal line) and its
+randomness comes from fixed blocks of patients (:data:`mitrasim.cohort.trial.RANDOM_BLOCK_PATIENTS`,
+:mod:`mitrasim.cohort.trial`), so results never depend on the chunk size, on how chunks are grouped
+into tasks or on the number of workers.  What adapts to the cluster is the number
 ``k`` of consecutive chunks one Dask task computes:
 
 * measured: ``c``, the median compute seconds of one chunk on one core (timed on the worker), and
@@ -23,8 +24,9 @@ Projection (``projected_wall_s``), from the chunks' recorded costs::
 ``s_core``: core-seconds per patient of the median chunk (compute seconds × threads ÷ patients);
 ``u`` a worker's warm-up (imports, the compiled engine's cache), paid once per worker in parallel:
 the costliest chunk's seconds minus the median chunk's;
-``P`` patients; ``N`` cores; ``w`` the client's serial seconds per chunk (Parquet write, SHA-256,
-manifest).  Assumptions: compute scales linearly with cores (independent patients, no shared
+``P`` patients; ``N`` cores; ``w`` the client's serial seconds per chunk (writing the bytes
+it received and appending the journal line: the Parquet encoding and the SHA-256 are done where
+the chunk was computed).  Assumptions: compute scales linearly with cores (independent patients, no shared
 state); the scheduler's and the client's per-task costs are serial and do not overlap the compute
 (an upper bound on them); one task per chunk; no worker loss; patients cost the same on every core.
 """

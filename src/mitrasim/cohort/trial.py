@@ -13,12 +13,16 @@ Trial file (YAML, pydantic ``extra="forbid"``)::
     outcomes: {secondary_hfh_multiplier: 1.0}
     solver: {dt_max_s: 0.004, tol: 0.01}
 
-Execution: chunk ``i`` (patients ``i·chunk_size …``) gets its own seed,
-``SeedSequence(seed).spawn(n_chunks)[i]``, spawned again into (population,
-procedure, outcomes) streams; every arm of a chunk runs on the same sampled
-patients with the same procedure and outcome streams (paired arms, common
-random numbers).  So a chunk's rows depend only on the trial and its index:
-identical locally, in a process pool, on Dask, and after a resume.  On Dask a task computes
+Execution: the unit of randomness is a block of :data:`RANDOM_BLOCK_PATIENTS` patients, not a
+chunk.  Block ``b`` (patients ``b·B …``) has its own seed, child ``b`` of ``SeedSequence(seed)``,
+spawned again into (population, procedure, outcomes) streams: its patients are sampled (and, with
+an indication, rejection-sampled) from the first, its procedure's uniform draws (one row per
+patient) from the second, its outcome draws from the third.  A chunk (``chunk_size`` patients, the
+unit of work and of storage) computes the blocks it overlaps — their engine work batched together —
+and keeps its own rows, so a patient's rows depend only on the trial and the patient: identical for
+any ``chunk_size``, locally, in a process pool, on Dask, and after a resume
+(``tests/test_trial_blocks.py``).  Every arm of a chunk runs on the same sampled patients with the
+same procedure and outcome draws (paired arms, common random numbers).  On Dask a task computes
 ``k`` consecutive chunks one after another (adaptive ``k``: :mod:`mitrasim.cohort.scaling`), each
 written as soon as its task's result arrives and then released from the cluster; a lost worker's
 task is rerun by Dask (a pure function of the trial and its indices), and a chunk already written
@@ -26,20 +30,24 @@ is never written twice.
 
 Output folder::
 
-    DIR/manifest.json               trial hash, resolved trial, version, finished chunks (each
-                                    with size, SHA-256, compute seconds and threads), runs (mode,
+    DIR/manifest.json               header, written once: format, trial hash, name, version,
+                                    randomness scheme (:data:`RANDOMNESS`), sizes, arms
+    DIR/journal.jsonl               one line appended per finished chunk (file, rows, size, SHA-256,
+                                    compute seconds, threads, engine seconds) and per run (mode,
                                     workers, scheduler round trip, client seconds per chunk)
     DIR/trial.json                  the resolved trial (population inlined)
     DIR/chunks/chunk-000000.parquet one file per chunk: rows of every arm; metadata holds
                                     mitrasim.trial (JSON), mitrasim.trial_hash, mitrasim.version,
-                                    mitrasim.chunk_index
+                                    mitrasim.randomness, mitrasim.chunk_index
 
-A chunk file is written to a temporary name and renamed (atomic); the
-manifest, rewritten the same way after each chunk, records each chunk file's
-size and SHA-256.  ``--resume`` skips only chunks whose file is there with that
-size and hash (a deleted, truncated or altered chunk is recomputed, and said so);
-a folder holding another trial is refused and nothing in it is touched.  A run
-holds an exclusive lock on ``DIR/.lock`` (``flock``), so a second run into the
+A chunk file is written to a temporary name and renamed (atomic), then its line is appended to
+the journal with one ``write`` and an ``fsync`` (the cost of recording a chunk does not grow with
+the trial, as rewriting a manifest after every chunk did); a crash leaves at most a torn last line,
+which is ignored and cut off before the next append.  ``--resume`` skips only chunks whose file is
+there with the journalled size and hash (a deleted, truncated or altered chunk is recomputed, and
+said so; a chunk renamed but not yet journalled is checked and journalled); a folder holding
+another trial, or written under another randomness scheme or version, is refused and nothing in it
+is touched.  A run holds an exclusive lock on ``DIR/.lock`` (``flock``), so a second run into the
 same folder is refused while the first is running; on Ctrl-C the finished chunks
 stay and :class:`TrialInterrupted` says how many.
 """
@@ -62,18 +70,22 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 import mitrasim
-from mitrasim.cohort.adapter import Strategy, run_patient_chunk, sample_indicated_inputs
+from mitrasim.cohort.adapter import Strategy, run_patient_chunk, sample_indicated_blocks
 from mitrasim.cohort.mapping import engine_inputs
-from mitrasim.cohort.outcomes import OutcomeModel, apply_outcomes
+from mitrasim.cohort.outcomes import OutcomeModel, apply_outcomes, outcome_uniforms
 from mitrasim.cohort.population import Population, load_population
 from mitrasim.errors import InputError, from_validation_error
 from mitrasim.files import read_text
 from mitrasim.physiology.simulation import SolverSettings
+from mitrasim.procedure.risks import draw_uniforms
 
-__all__ = ["Arm", "Trial", "load_trial", "parse_trial", "trial_hash", "chunk_seeds", "compute_chunk", "compute_task", "run_trial", "read_results", "TrialStore", "TrialInterrupted"]
+__all__ = ["Arm", "Trial", "load_trial", "parse_trial", "trial_hash", "RANDOM_BLOCK_PATIENTS", "RANDOMNESS", "block_seeds", "chunk_blocks", "compute_chunk", "encode_chunk", "compute_task", "run_trial", "read_results", "TrialStore", "TrialInterrupted"]
 
 MANIFEST = "manifest.json"
+JOURNAL = "journal.jsonl"
 LOCK = ".lock"
+#: The manifest's format: a header written once, finished chunks and runs appended to :data:`JOURNAL`.
+MANIFEST_FORMAT = "mitrasim-trial/2"
 
 
 class TrialInterrupted(Exception):
@@ -174,25 +186,57 @@ def trial_hash(trial: Trial) -> str:
     return hashlib.sha256(trial.canonical_json().encode()).hexdigest()
 
 
-def chunk_seeds(trial: Trial, index: int) -> tuple[np.random.SeedSequence, np.random.SeedSequence, np.random.SeedSequence]:
-    """(population, procedure, outcomes) seeds of chunk ``index``: ``SeedSequence(seed).spawn(n_chunks)[index].spawn(3)``."""
-    child = np.random.SeedSequence(trial.seed).spawn(trial.n_chunks)[index]
-    a, b, c = child.spawn(3)
+#: Patients per block, the unit of randomness: block ``b`` holds patients ``b·B … (b+1)·B − 1`` (the
+#: last block up to ``n_patients``) and has its own streams, so a patient's rows never depend on
+#: ``chunk_size``, on the workers or on how chunks are grouped into tasks.  An engineering choice:
+#: small enough that a chunk boundary off the blocks costs little extra sampling, large enough that
+#: the indication's rejection sampling wastes few draws per block.
+RANDOM_BLOCK_PATIENTS = 100
+
+#: The randomness scheme recorded in every manifest; a folder written under another scheme (or
+#: none: chunk-seeded, before this one) is refused rather than mixed with this one.
+RANDOMNESS = f"patient-blocks/{RANDOM_BLOCK_PATIENTS}/v1"
+
+
+def block_seeds(trial: Trial, block: int) -> tuple[np.random.SeedSequence, np.random.SeedSequence, np.random.SeedSequence]:
+    """(population, procedure, outcomes) streams of block ``block``: child ``block`` of
+    ``SeedSequence(seed)`` (as ``spawn`` would give it, without spawning every block's), spawned into three."""
+    a, b, c = np.random.SeedSequence(trial.seed, spawn_key=(block,)).spawn(3)
     return a, b, c
+
+
+def chunk_blocks(trial: Trial, index: int) -> tuple[range, int, int]:
+    """The blocks chunk ``index`` overlaps, and its first and last (exclusive) patient."""
+    first = index * trial.chunk_size
+    last = min(first + trial.chunk_size, trial.n_patients)
+    return range(first // RANDOM_BLOCK_PATIENTS, (last - 1) // RANDOM_BLOCK_PATIENTS + 1), first, last
+
+
+def _block_size(trial: Trial, block: int) -> int:
+    return min(RANDOM_BLOCK_PATIENTS, trial.n_patients - block * RANDOM_BLOCK_PATIENTS)
 
 
 def compute_chunk(trial_json: str, index: int, threads: int = 0) -> tuple[int, pa.Table, float]:
     """Rows of every arm for chunk ``index`` (a pure function of the trial and the index).
 
+    The chunk's patients are drawn block by block (:data:`RANDOM_BLOCK_PATIENTS`, each block from its
+    own streams, :func:`block_seeds`) and the rows outside the chunk dropped, so a patient's draws —
+    sampling, indication, procedure, outcomes — are those of its block whatever the chunking.
     Returns ``(index, table, engine_seconds)``.  Takes the trial as JSON so process pools
     and Dask workers get a plain string.
     """
     trial = Trial.model_validate_json(trial_json)
-    s_pop, s_proc, s_out = chunk_seeds(trial, index)
-    first = index * trial.chunk_size
-    n = min(trial.chunk_size, trial.n_patients - first)
+    blocks, first, last = chunk_blocks(trial, index)
+    seeds = [block_seeds(trial, b) for b in blocks]
+    sizes = [_block_size(trial, b) for b in blocks]
     settings = trial.solver.settings(threads)
-    patients, ei = sample_indicated_inputs(trial.population, n, s_pop, settings, first_id=first)  # population.indication
+    patients, ei = sample_indicated_blocks(trial.population, sizes, [s[0] for s in seeds], settings, [b * RANDOM_BLOCK_PATIENTS for b in blocks])
+    rows = np.arange(first - blocks[0] * RANDOM_BLOCK_PATIENTS, last - blocks[0] * RANDOM_BLOCK_PATIENTS)
+    if len(rows) != patients.num_rows:  # a chunk boundary inside a block
+        patients, ei = patients.take(rows), None if ei is None else ei.take(rows)
+    u_proc = np.concatenate([draw_uniforms(s[1], m) for s, m in zip(seeds, sizes)])[rows]
+    u_out = np.concatenate([outcome_uniforms(s[2], m) for s, m in zip(seeds, sizes)])[rows]
+    n = last - first
     presets, lv_method = dict(trial.population.presets), trial.population.lv_volume_method
     ei = ei if ei is not None else engine_inputs(patients, presets, settings, lv_method)  # fitted once for every arm
     etiology = np.asarray(patients.column("etiology").to_pylist(), dtype=object)
@@ -200,10 +244,10 @@ def compute_chunk(trial_json: str, index: int, threads: int = 0) -> tuple[int, p
     engine_s = 0.0
     for arm in trial.arms:
         res = run_patient_chunk(
-            patients, arm.strategy, s_proc, settings=settings, preset_by_etiology=presets, lv_volume_method=lv_method, ei=ei,
+            patients, arm.strategy, u_proc, settings=settings, preset_by_etiology=presets, lv_volume_method=lv_method, ei=ei,
         )
         engine_s += float(np.sum(res.column("engine_seconds").to_numpy()))
-        res = apply_outcomes(res.drop_columns(["engine_seconds"]), etiology, trial.outcomes, s_out, trial.population.sources)
+        res = apply_outcomes(res.drop_columns(["engine_seconds"]), etiology, trial.outcomes, u_out, trial.population.sources)
         res = res.drop_columns(["patient_id"])
         t = patients
         for name in res.column_names:
@@ -214,26 +258,46 @@ def compute_chunk(trial_json: str, index: int, threads: int = 0) -> tuple[int, p
     return index, pa.concat_tables(parts), engine_s
 
 
-def compute_task(trial_json: str, indices: list[int], threads: int = 0) -> list[tuple[int, pa.Table, dict[str, float]]]:
+def encode_chunk(trial: Trial, index: int, table: pa.Table) -> tuple[bytes, dict[str, Any]]:
+    """Chunk ``index``'s Parquet file (zstd; metadata: the trial, its hash, the version, the
+    randomness scheme, the index) as bytes, and its journal entry (rows, size, SHA-256).  Done where
+    the chunk was computed, so a Dask client or pool parent only writes bytes it received."""
+    md = {
+        b"mitrasim.trial": trial.canonical_json().encode(),
+        b"mitrasim.trial_hash": trial_hash(trial).encode(),
+        b"mitrasim.version": mitrasim.__version__.encode(),
+        b"mitrasim.randomness": RANDOMNESS.encode(),
+        b"mitrasim.chunk_index": str(index).encode(),
+    }
+    sink = pa.BufferOutputStream()
+    pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), **md}), sink, compression="zstd")
+    data = sink.getvalue().to_pybytes()
+    return data, {"rows": table.num_rows, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def compute_task(trial_json: str, indices: list[int], threads: int = 0) -> list[tuple[int, bytes, dict[str, Any]]]:
     """One task of a run: :func:`compute_chunk` for each of ``indices`` in turn (so a chunk's rows
-    never depend on the task it ran in), each with its cost: ``compute_s`` (wall seconds of the
-    chunk on this worker), ``threads`` (engine threads it used) and ``engine_s``."""
+    never depend on the task it ran in), each as its Parquet file's bytes (:func:`encode_chunk`)
+    with its journal entry and cost: ``compute_s`` (wall seconds of the chunk on this worker, the
+    encoding included), ``threads`` (engine threads it used) and ``engine_s``."""
     if threads:
         used = threads
     else:
         from mitrasim.physiology import engine
 
         used = engine.default_threads()
+    trial = Trial.model_validate_json(trial_json)
     out = []
     for i in indices:
         t0 = time.perf_counter()
         index, table, eng = compute_chunk(trial_json, i, threads)
-        out.append((index, table, {"compute_s": time.perf_counter() - t0, "threads": used, "engine_s": eng}))
+        data, entry = encode_chunk(trial, index, table)
+        out.append((index, data, {**entry, "compute_s": time.perf_counter() - t0, "threads": used, "engine_s": eng}))
     return out
 
 
 class TrialStore:
-    """The output folder of one trial: manifest, atomic chunk files, resume checks."""
+    """The output folder of one trial: manifest header, journal, atomic chunk files, resume checks."""
 
     def __init__(self, out: str | Path, trial: Trial):
         self.out = Path(out)
@@ -241,14 +305,12 @@ class TrialStore:
         self.hash = trial_hash(trial)
         self.chunk_dir = self.out / CHUNK_DIR
         self.runs: list[dict[str, Any]] = []
+        self.dropped: list[int] = []
 
     def chunk_path(self, index: int) -> Path:
         return self.chunk_dir / f"chunk-{index:06d}.parquet"
 
     def _read_manifest(self) -> dict[str, Any] | None:
-        p = self.out / MANIFEST
-        if not p.exists():
-            return None
         return _load_manifest(self.out, "out")
 
     def prepare(self, resume: bool) -> set[int]:
@@ -261,12 +323,19 @@ class TrialStore:
             self.out.mkdir(parents=True, exist_ok=True)
             self.chunk_dir.mkdir(exist_ok=True)
             (self.out / "trial.json").write_text(json.dumps(self.trial.model_dump(mode="json"), indent=2))
-            self._write_manifest(set(), {})
+            (self.out / JOURNAL).touch()
+            _atomic_write_bytes(self.out / MANIFEST, json.dumps(self._header(), indent=1).encode())
             return set()
         if man.get("trial_hash") != self.hash:
             raise InputError(
                 "out", str(self.out), "a new folder, or the folder of this same trial",
                 f"it holds trial {man.get('trial_name')!r} with another configuration (hash {str(man.get('trial_hash'))[:12]}); nothing was changed",
+            )
+        if man.get("randomness") != RANDOMNESS:
+            was = man.get("randomness") or "one seed per chunk (before patient blocks)"
+            raise InputError(
+                "out", str(self.out), f"a trial folder written with the randomness scheme {RANDOMNESS}",
+                f"it was written with {was}: its rows cannot be mixed with this run's; nothing was changed — choose a new --out",
             )
         self.runs = [r for r in man.get("runs", []) if isinstance(r, dict)]
         if man.get("version") != mitrasim.__version__:
@@ -280,72 +349,106 @@ class TrialStore:
                     "run the same command with --resume to continue it (nothing is recomputed when it is complete), "
                     "or choose a new --out folder; nothing was changed",
                 )
+        _drop_torn_tail(self.out / JOURNAL)  # appends start on a line of their own
         self.chunk_dir.mkdir(exist_ok=True)
         self.dropped = sorted(i for i in done if not self._verified(man["chunks"][str(i)], i))
         done -= set(self.dropped)
         for tmp in self.chunk_dir.glob("*.tmp*"):
             tmp.unlink()
-        for f in self.chunk_dir.glob("chunk-*.parquet"):  # finished but not yet in the manifest (killed in between)
+        for f in sorted(self.chunk_dir.glob("chunk-*.parquet")):  # renamed but not yet journalled (killed in between)
             idx = int(f.stem.split("-")[1])
-            if idx not in done and self._valid_chunk(f, idx):
+            if idx not in done and idx < self.trial.n_chunks and self._valid_chunk(f, idx):
+                self._append({"chunk": idx, **self._entry(f, self.chunk_path(idx), pq.read_metadata(f).num_rows)})
                 done.add(idx)
-        self._write_manifest(done, man.get("chunks", {}))
         return done
 
     def _verified(self, entry: Any, idx: int) -> bool:
-        """A manifest entry's file is there, with its recorded size and SHA-256 (and this trial's metadata)."""
+        """A journal entry's file is there, with its recorded size and SHA-256."""
         f = self.chunk_path(idx)
-        if not f.is_file():
-            return False
-        if isinstance(entry, dict) and "sha256" in entry:
-            return f.stat().st_size == entry.get("bytes") and _sha256(f) == entry["sha256"]
-        return self._valid_chunk(f, idx)  # a manifest from before hashes were recorded
+        return f.is_file() and isinstance(entry, dict) and f.stat().st_size == entry.get("bytes") and _sha256(f) == entry.get("sha256")
 
     def _valid_chunk(self, f: Path, idx: int) -> bool:
         try:
             md = pq.read_schema(f).metadata or {}
         except Exception:  # noqa: BLE001  (a truncated file is simply recomputed)
             return False
-        return md.get(b"mitrasim.trial_hash", b"").decode() == self.hash and md.get(b"mitrasim.chunk_index", b"").decode() == str(idx)
+        return (md.get(b"mitrasim.trial_hash", b"").decode() == self.hash and md.get(b"mitrasim.chunk_index", b"").decode() == str(idx)
+                and md.get(b"mitrasim.randomness", b"").decode() == RANDOMNESS)  # fmt: skip
 
-    def _write_manifest(self, done: set[int], info: dict[str, Any]) -> None:
-        man = {
-            "format": "mitrasim-trial/1",
+    def _header(self) -> dict[str, Any]:
+        return {
+            "format": MANIFEST_FORMAT,
             "trial_name": self.trial.name,
             "trial_hash": self.hash,
             "version": mitrasim.__version__,
+            "randomness": RANDOMNESS,
             "n_patients": self.trial.n_patients,
             "chunk_size": self.trial.chunk_size,
             "n_chunks": self.trial.n_chunks,
             "arms": [a.name for a in self.trial.arms],
-            "chunks": {str(k): info.get(str(k), {"file": f"{CHUNK_DIR}/{self.chunk_path(k).name}"}) for k in sorted(done)},
-            "runs": self.runs,
+            "journal": JOURNAL,
         }
-        _atomic_write_bytes(self.out / MANIFEST, json.dumps(man, indent=1).encode())
 
-    def add_run(self, run: dict[str, Any], done: set[int], info: dict[str, Any]) -> None:
-        """Record a run's measured overheads (:mod:`mitrasim.cohort.scaling`) in the manifest."""
+    def _append(self, record: dict[str, Any]) -> None:
+        _append_line(self.out / JOURNAL, json.dumps(record, separators=(",", ":")))
+
+    def _entry(self, f: Path, path: Path, rows: int) -> dict[str, Any]:
+        return {"file": f"{CHUNK_DIR}/{path.name}", "rows": rows, "bytes": f.stat().st_size, "sha256": _sha256(f)}
+
+    def add_run(self, run: dict[str, Any]) -> None:
+        """Record a run's measured overheads (:mod:`mitrasim.cohort.scaling`) in the journal."""
         self.runs.append(run)
-        self._write_manifest(done, info)
+        self._append({"run": run})
 
-    def write_chunk(self, index: int, table: pa.Table, done: set[int], info: dict[str, Any], cost: dict[str, float] | None = None) -> None:
-        """Write a chunk atomically (tmp + rename), then record it (with its ``cost``: compute
-        seconds, threads, engine seconds) in the manifest."""
-        md = {
-            b"mitrasim.trial": self.trial.canonical_json().encode(),
-            b"mitrasim.trial_hash": self.hash.encode(),
-            b"mitrasim.version": mitrasim.__version__.encode(),
-            b"mitrasim.chunk_index": str(index).encode(),
-        }
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **md})
+    def write_chunk(self, index: int, data: bytes, entry: dict[str, Any]) -> None:
+        """Write a chunk's Parquet bytes (:func:`encode_chunk`) atomically (tmp + rename), then append
+        its ``entry`` (rows, size, SHA-256 and cost: compute seconds, threads, engine seconds) to the journal."""
         path = self.chunk_path(index)
         tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-        pq.write_table(table, tmp, compression="zstd")
-        entry = {"file": f"{CHUNK_DIR}/{path.name}", "rows": table.num_rows, "bytes": tmp.stat().st_size, "sha256": _sha256(tmp), **(cost or {})}
+        with open(tmp, "wb") as fh:
+            fh.write(data)
         os.replace(tmp, path)
-        done.add(index)
-        info[str(index)] = entry
-        self._write_manifest(done, info)
+        self._append({"chunk": index, "file": f"{CHUNK_DIR}/{path.name}", **entry})
+
+
+def _append_line(path: Path, line: str) -> None:
+    """Append one line with a single ``write`` on an ``O_APPEND`` descriptor, then ``fsync``: a
+    crash leaves at most a torn last line, which readers ignore (:func:`_read_journal`)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (line + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _read_journal(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """The journal's complete records and the byte length they span; a last line without its
+    newline or not valid JSON (torn by a crash mid-append) is left out.  ValueError for a bad line
+    before the last."""
+    data = path.read_bytes() if path.exists() else b""
+    records, end = [], 0
+    lines = data.split(b"\n")
+    for k, line in enumerate(lines[:-1]):  # lines[-1]: after the last newline (empty, or torn)
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            if k == len(lines) - 2 and not lines[-1]:
+                break  # the last complete-looking line is torn (a crash between two writes of a line)
+            raise ValueError(f"line {k + 1} is not JSON") from None
+        if not isinstance(rec, dict):
+            raise ValueError(f"line {k + 1} is not a record")
+        records.append(rec)
+        end += len(line) + 1
+    return records, end
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a torn last line off the journal (under the folder's lock, before appending)."""
+    if path.exists():
+        _, end = _read_journal(path)
+        if end < path.stat().st_size:
+            os.truncate(path, end)
 
 
 def _sha256(path: Path) -> str:
@@ -357,17 +460,28 @@ def _sha256(path: Path) -> str:
 
 
 def _load_manifest(out: Path, field: str) -> dict[str, Any] | None:
-    """The folder's manifest (``None`` if there is none); InputError if it is not a trial manifest."""
+    """The folder's manifest with its journal folded in (``None`` if there is none): the header, plus
+    ``chunks`` (index → its last journal entry) and ``runs``; InputError if it is not a trial manifest."""
     p = out / MANIFEST
     if not p.exists():
         return None
+    bad = lambda why: InputError(field, str(out), "a trial output folder with a readable manifest.json and journal", why)  # noqa: E731
     try:
         man = json.loads(read_text(p))
     except (OSError, ValueError) as e:
-        raise InputError(field, str(out), "a trial output folder with a readable manifest.json", f"{MANIFEST}: {e}") from None
-    chunks = man.get("chunks") if isinstance(man, dict) else None
+        raise bad(f"{MANIFEST}: {e}") from None
+    if not isinstance(man, dict):
+        raise bad(f"{MANIFEST} is not a mitrasim trial manifest")
+    if man.get("format") == MANIFEST_FORMAT:
+        try:
+            records, _ = _read_journal(out / JOURNAL)
+        except (OSError, ValueError) as e:
+            raise bad(f"{JOURNAL}: {e}") from None
+        man["chunks"] = {str(r["chunk"]): r for r in records if isinstance(r.get("chunk"), int)}
+        man["runs"] = [r["run"] for r in records if isinstance(r.get("run"), dict)]
+    chunks = man.get("chunks")
     if not isinstance(chunks, dict) or not all(isinstance(k, str) and k.isdigit() and isinstance(v, dict) and isinstance(v.get("file"), str) for k, v in chunks.items()):
-        raise InputError(field, str(out), "a trial output folder with a readable manifest.json", f"{MANIFEST} is not a mitrasim trial manifest")
+        raise bad(f"{MANIFEST} is not a mitrasim trial manifest")
     return man
 
 
@@ -466,7 +580,6 @@ def _run_prepared(store: "TrialStore", trial: Trial, resume: bool, workers: int 
     if done is None:
         done = store.prepare(resume)
     todo = [i for i in range(trial.n_chunks) if i not in done]
-    info: dict[str, Any] = dict((store._read_manifest() or {}).get("chunks", {}))
     tj = trial.canonical_json()
     sizes = {i: min(trial.chunk_size, trial.n_patients - i * trial.chunk_size) for i in range(trial.n_chunks)}
     already = sum(sizes[i] for i in done)
@@ -479,11 +592,12 @@ def _run_prepared(store: "TrialStore", trial: Trial, resume: bool, workers: int 
         task = prog.add_task("trial", total=trial.n_patients, completed=already)
         try:
             for results in _tasks(tj, todo, workers, client, chunks_per_task, run):
-                for index, table, cost in results:
+                for index, data, cost in results:
                     if index in written:  # a retried task's second answer: already on disk
                         continue
                     w0 = time.perf_counter()
-                    store.write_chunk(index, table, done, info, cost)
+                    store.write_chunk(index, data, cost)
+                    done.add(index)
                     run["client_s"] += time.perf_counter() - w0
                     written.add(index)
                     engine_s += cost["engine_s"]
@@ -496,7 +610,7 @@ def _run_prepared(store: "TrialStore", trial: Trial, resume: bool, workers: int 
     wall = time.perf_counter() - t0
     if written:
         run.update(chunks=len(written), wall_s=wall, client_s_per_chunk=run.pop("client_s") / len(written))
-        store.add_run(run, done, info)
+        store.add_run(run)
     run_patients = sum(sizes[i] for i in todo)
     return {
         "chunks_run": len(todo),
@@ -506,12 +620,12 @@ def _run_prepared(store: "TrialStore", trial: Trial, resume: bool, workers: int 
         "patients_per_s": run_patients / wall if wall > 0 else float("nan"),
         "engine_seconds": engine_s,
         "out": str(store.out),
-        "chunks_recomputed": list(getattr(store, "dropped", [])),
+        "chunks_recomputed": list(store.dropped),
         "run": run,
     }
 
 
-def _tasks(tj: str, todo: list[int], workers: int | None, client: Any, chunks_per_task: int | None, run: dict[str, Any]) -> Iterator[list[tuple[int, pa.Table, dict[str, float]]]]:
+def _tasks(tj: str, todo: list[int], workers: int | None, client: Any, chunks_per_task: int | None, run: dict[str, Any]) -> Iterator[list[tuple[int, bytes, dict[str, Any]]]]:
     """The finished tasks' results, as they finish, from the chosen executor."""
     if client is not None:
         yield from _run_dask(tj, todo, client, chunks_per_task, run)
@@ -529,7 +643,7 @@ def _pool_init() -> None:
     os.environ.setdefault("MITRASIM_THREADS", "1")
 
 
-def _run_pool(tj: str, todo: list[int], n_workers: int) -> Iterator[list[tuple[int, pa.Table, dict[str, float]]]]:
+def _run_pool(tj: str, todo: list[int], n_workers: int) -> Iterator[list[tuple[int, bytes, dict[str, Any]]]]:
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, wait
 
@@ -592,7 +706,7 @@ def _cluster_threads(client: Any) -> int:
     return sum(int(w.get("nthreads", 1)) for w in client.scheduler_info().get("workers", {}).values()) or 1
 
 
-def _run_dask(tj: str, todo: list[int], client: Any, fixed_k: int | None, run: dict[str, Any]) -> Iterator[list[tuple[int, pa.Table, dict[str, float]]]]:
+def _run_dask(tj: str, todo: list[int], client: Any, fixed_k: int | None, run: dict[str, Any]) -> Iterator[list[tuple[int, bytes, dict[str, Any]]]]:
     """Chunks on a Dask cluster, ``2·W`` tasks in flight, each of ``k`` consecutive chunks (adaptive:
     :func:`mitrasim.cohort.scaling.chunks_per_task`; ``fixed_k`` to force it).  A task's result is
     fetched and released as soon as it finishes (nothing finished stays in the cluster's memory);

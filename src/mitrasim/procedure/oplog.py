@@ -54,7 +54,11 @@ class ClipStep:
 
 def scallop_label(valve: ValveModel, position_mm: float) -> str:
     """"A2/P2" for a position in segment 2, etc."""
-    seg = min(max(bisect.bisect_right(list(valve.segment_edges_mm), float(position_mm)) - 1, 0), 2) + 1
+    return _scallop_of_edges(list(valve.segment_edges_mm), position_mm)
+
+
+def _scallop_of_edges(edges: list[float], position_mm: float) -> str:
+    seg = min(max(bisect.bisect_right(edges, float(position_mm)) - 1, 0), 2) + 1
     return f"A{seg}/P{seg}"
 
 
@@ -96,6 +100,7 @@ class _Words:
     def __init__(self, ctx: Any, rnd: Any) -> None:
         self.ctx, self.rnd = ctx, rnd
         self._reasons: dict[int, tuple[str, ...]] = {}
+        self._edges: dict[int, list[float]] = {}  # a patient's segment edges, computed once per round
 
     def reasons(self, j: int) -> tuple[str, ...]:
         if j not in self._reasons:
@@ -105,7 +110,9 @@ class _Words:
 
     def where(self, j: int, k: int) -> str:
         r, p = self.rnd, int(self.rnd.patient[j])
-        return f"Clip {k + 1} ({r.device[j].name}) at {scallop_label(self.ctx.setups[p].valve, r.position_mm[j])}, {r.position_mm[j]:.1f} mm"
+        if p not in self._edges:
+            self._edges[p] = list(self.ctx.setups[p].valve.segment_edges_mm)
+        return f"Clip {k + 1} ({r.device[j].name}) at {_scallop_of_edges(self._edges[p], r.position_mm[j])}, {r.position_mm[j]:.1f} mm"
 
     per_grasp = PHASE_MINUTES["grasp"] + PHASE_MINUTES["insertion"] + PHASE_MINUTES["check"]
 

@@ -366,7 +366,7 @@ class ProcedureArrays:
 def run_procedure_arrays(
     setups: Sequence[PatientSetup],
     *,
-    seed: int | np.random.Generator | None = 0,
+    seed: int | np.random.Generator | np.ndarray | None = 0,
     rates: ComplicationRates | None = None,
     forward_discharge_coeff: float | None = None,
     settings: Any = None,
@@ -377,7 +377,8 @@ def run_procedure_arrays(
     :func:`run_procedures`, callable directly by cohorts (no per-state echo objects).
 
     Patient ``i``'s complication draws are row ``i`` of :func:`~mitrasim.procedure.risks.draw_uniforms`
-    (``seed`` an int or a Generator; ``None`` = no complications); its variability and
+    (``seed`` an int or a Generator, or that matrix itself, ``(n, N_DRAWS)`` uniforms — a trial
+    draws it per block of patients; ``None`` = no complications); its variability and
     reading-noise key is derived from that row (:func:`_keys`), so it too depends only on the
     seed and ``i``.  ``seed`` None: no complications, no placement error, exact readings.
     ``loading``: the state the decisions are taken in (``"anaesthesia"``: general
@@ -388,7 +389,7 @@ def run_procedure_arrays(
     if n == 0:
         raise InputError("cases", [], "at least one case")
     cd = _cal.FORWARD_DISCHARGE_COEFF if forward_discharge_coeff is None else float(forward_discharge_coeff)
-    U = draw_uniforms(seed, n) if seed is not None else np.ones((n, N_DRAWS))
+    U = _uniforms(seed, n)
     citations.cite("clinical_reference_stop_rules", "stone2015_mvarc")
     ctx = steps.Context.build(setups, U, DEFAULT_RATES if rates is None else rates, cd, settings, loading=loading, keys=None if seed is None else _keys(U))
     b = steps.baseline(ctx)
@@ -418,6 +419,17 @@ def run_procedure_arrays(
         intraprocedural_baseline_decision=b.intra_decision, intraprocedural_final=course.hemo,
         intraprocedural_final_echo={"mean_gradient_mmhg": course.read_gradient_mmhg.copy()}, intraprocedural_final_decision=course.decision.copy(),
     )  # fmt: skip
+
+
+def _uniforms(seed: int | np.random.Generator | np.ndarray | None, n: int) -> np.ndarray:
+    """The ``(n, N_DRAWS)`` complication draws: given, drawn from ``seed``, or ones (no complications)."""
+    if seed is None:
+        return np.ones((n, N_DRAWS))
+    if isinstance(seed, np.ndarray):
+        if seed.shape != (n, N_DRAWS):
+            raise ValueError(f"uniforms of shape {seed.shape}: ({n}, {N_DRAWS}) expected")
+        return seed
+    return draw_uniforms(seed, n)
 
 
 def _keys(U: np.ndarray) -> np.ndarray:

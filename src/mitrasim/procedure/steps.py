@@ -968,10 +968,13 @@ def finish(ctx: Context, course: Course, b: Baseline, final: AwakeOutcome | None
     if final is None:
         final = AwakeOutcome(course.hemo, echo_arrays(course.hemo, ctx.secondary), course.grade, course.decision)
     mvarc = []
+    # Python lists once (not a numpy scalar per patient and field): the same values, converted exactly
+    before, after = np.asarray(b.decision).astype(int).tolist(), np.asarray(final.decision).astype(int).tolist()
+    mva, grad = np.asarray(final.hemo.mva_cm2, float).tolist(), np.asarray(final.hemo.metrics["mean_gradient_mmhg"], float).tolist()
+    ev = {k: np.asarray(v, bool).tolist() for k, v in course.events.items()}
     for i in range(ctx.n):
-        fg = float(final.hemo.metrics["mean_gradient_mmhg"][i])
-        echo = evaluate_mvarc(int(b.decision[i]), int(final.decision[i]), eoa_after_cm2=max(float(final.hemo.mva_cm2[i]), 1e-3), mean_gradient_after_mmhg=max(0.0, fg))
-        events = events_from_complications({k: bool(v[i]) for k, v in course.events.items()}, len(course.clips[i]))
+        echo = evaluate_mvarc(before[i], after[i], eoa_after_cm2=max(mva[i], 1e-3), mean_gradient_after_mmhg=max(0.0, grad[i]))
+        events = events_from_complications({k: v[i] for k, v in ev.items()}, len(course.clips[i]))
         mvarc.append(evaluate_endpoints(echo, events))
     return final.echo, mvarc
 
