@@ -7,7 +7,6 @@ Usage (from the repository root, mitrasim importable from src/)::
     PYTHONPATH=src python benchmarks/cohort.py --n 100000 --modes pool2
     PYTHONPATH=src python benchmarks/cohort.py --accuracy 300     # trial solver vs single-case solver
     PYTHONPATH=src python benchmarks/cohort.py --plausibility 2000  # shipped populations: sampled vs simulated baselines, results
-    PYTHONPATH=src python benchmarks/cohort.py --plausibility 2000  # shipped populations: haemodynamics, results
     PYTHONPATH=src python benchmarks/cohort.py --profile --n 10000 --population coapt_like  # kernel share, components
 
 Prints one line per mode: wall seconds, patients/s (patients × arms counted once per patient),
