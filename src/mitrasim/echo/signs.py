@@ -48,14 +48,15 @@ the synthetic patient has no sex, so the men's — higher — limit) gives ``lv_
 enlarged LV with a low LVEF is not a criterion (in secondary MR it is the cause, not the
 consequence): not reported.
 
-**Colour jet area (not modelled).** Thomas et al. (Circulation 1990) confirmed that a
-regurgitant jet is a self-similar turbulent jet (Gaussian profiles, centreline velocity
-falling as 1/distance) whose colour area is set by its momentum flux ``ρ Q v``; its free-jet
-reach at a colour threshold of tens of cm/s is tens of cm — longer than any LA — so the area
-is set by chamber constraint, which their in-vitro fit (area against momentum, exponent 0.28)
-carries only for their own chamber. Applied to a 0.1 cm² orifice at 5 m/s it gives over
-20 cm², past the "large jet" cut of the guideline, for mild MR. Without a relation that
-transfers to the LA, mitrasim does not synthesize a jet area % (a user may enter one).
+**Colour jet area (not modelled).** Thomas et al. (Circulation 1990, source
+``thomas1990_jet_momentum``) confirmed that a regurgitant jet is a self-similar turbulent jet
+(Gaussian profiles, centreline velocity falling as 1/distance) whose colour area is set by its
+momentum flux ``ρ Q v``; its free-jet reach at a colour threshold of tens of cm/s is tens of cm —
+longer than any LA — so the area is set by chamber constraint, which their in-vitro power law of
+area against momentum carries only for their own chamber: applied to a mild orifice (0.1 cm² at
+5 m/s) it predicts an area above the guideline's "large jet" cut. Surface-adherent (wall) jets
+are smaller still for the same flow (``chao1992_coanda``). Without a relation that transfers to
+the LA, mitrasim does not synthesize a jet area % (a user may enter one).
 """
 
 from __future__ import annotations
@@ -102,6 +103,25 @@ CW_CODES: dict[str | None, int] = {None: -1, "faint": 0, "dense_parabolic": 1, "
 CW_LABELS: dict[int, str | None] = {v: k for k, v in CW_CODES.items()}
 
 SIGN_SOURCES: tuple[str, ...] = ("zoghbi2017", "hatle1979")
+
+citations.register(
+    "thomas1990_jet_momentum",
+    "Thomas JD, Liu CM, Flachskampf FA, O'Shea JP, Davidoff R, Weyman AE. Quantification of jet flow by "
+    "momentum analysis. An in vitro color Doppler flow study. Circulation 81:247-259 (1990).",
+    doi="10.1161/01.CIR.81.1.247",
+    note="Abstract read: jet area = 1.25 (momentum)^0.28, r = 0.989, curvilinear from chamber constraint; "
+    "Gaussian profiles, centreline velocity ~ 1/distance; orifices 0.005-0.5 cm2, 1-81 mmHg. Units of the fit "
+    "not in the abstract [check]. Cited for why mitrasim does not synthesize a colour jet area (echo.signs).",
+)
+citations.register(
+    "chao1992_coanda",
+    "Chao K, Moises VA, Shandas R, Elkadi T, Sahn DJ, Weintraub R. Influence of the Coanda effect on color "
+    "Doppler jet area and color encoding. In vitro studies using color Doppler flow mapping. "
+    "Circulation 85:333-341 (1992).",
+    doi="10.1161/01.CIR.85.1.333",
+    note="Abstract read: surface-adherent jets smaller than free jets at every flow (slopes of jet area on flow "
+    "rate 11-21 vs 33 cm2 per L/min). Not used numerically.",
+)
 
 PV_REVERSAL_REL_S = 0.5
 """Systolic pulmonary-vein flow reversal: the vein's retrograde systolic peak is at least this
