@@ -112,7 +112,7 @@ def _block(D, TAB, which, X0, n_steps, n_beats, p0, out):
                 acc[6 * L + j] = x[4 * L + j]
         for step in range(n_steps):
             s2 = 2 * step
-            _stage(x, k4, 0.0, k1, c, act, s2, L)
+            _stage(x, k4, 0.0, k1, c, act[s2 * 4 * L:(s2 + 1) * 4 * L], L)
             if last:
                 for j in range(L):
                     vlv = x[1 * L + j]
@@ -124,9 +124,10 @@ def _block(D, TAB, which, X0, n_steps, n_beats, p0, out):
                     p_la = (c[D_EB * L + j] + c[D_EA * L + j] * act[((s2) * 4 + 0) * L + j]) * (x[0 * L + j] - c[D_V0 * L + j])
                     acc[4 * L + j] += p_la
                     acc[5 * L + j] += x[8 * L + j]
-            _stage(x, k1, 0.5, k2, c, act, s2 + 1, L)
-            _stage(x, k2, 0.5, k3, c, act, s2 + 1, L)
-            _stage(x, k3, 1.0, k4, c, act, s2 + 2, L)
+            ah = act[(s2 + 1) * 4 * L:(s2 + 2) * 4 * L]  # a slice: indices from 0, no per-lane wraparound test (gathers)
+            _stage(x, k1, 0.5, k2, c, ah, L)
+            _stage(x, k2, 0.5, k3, c, ah, L)
+            _stage(x, k3, 1.0, k4, c, act[(s2 + 2) * 4 * L:(s2 + 3) * 4 * L], L)
             _update(x, k1, k2, k3, k4, dt, L)
         if last:
             for j in range(L):
@@ -197,7 +198,8 @@ def _update(x, k1, k2, k3, k4, dt, L):
 
 
 @njit(fastmath={"contract"}, inline="always")
-def _stage(x, kp, h, k, c, act, s, L):
+def _stage(x, kp, h, k, c, a, L):
+    """k = f(x + h·dt·kp) for one block; ``a``: the activation of the stage's time, a[chamber·L + lane]."""
     for j in range(L):
         hd = h * c[D_DT * L + j]
         v_la = x[0 * L + j] + hd * kp[0 * L + j]
@@ -214,10 +216,10 @@ def _stage(x, kp, h, k, c, act, s, L):
         q_pn = x[11 * L + j] + hd * kp[11 * L + j]
         xf = x[12 * L + j] + hd * kp[12 * L + j]
         xr = x[13 * L + j] + hd * kp[13 * L + j]
-        p_la = (c[D_EB * L + j] + c[D_EA * L + j] * act[((s) * 4 + 0) * L + j]) * (v_la - c[D_V0 * L + j])
-        p_lv = (c[(D_EB + 1) * L + j] + c[(D_EA + 1) * L + j] * act[((s) * 4 + 1) * L + j]) * (v_lv - c[(D_V0 + 1) * L + j])
-        p_ra = (c[(D_EB + 2) * L + j] + c[(D_EA + 2) * L + j] * act[((s) * 4 + 2) * L + j]) * (v_ra - c[(D_V0 + 2) * L + j])
-        p_rv = (c[(D_EB + 3) * L + j] + c[(D_EA + 3) * L + j] * act[((s) * 4 + 3) * L + j]) * (v_rv - c[(D_V0 + 3) * L + j])
+        p_la = (c[D_EB * L + j] + c[D_EA * L + j] * a[0 * L + j]) * (v_la - c[D_V0 * L + j])
+        p_lv = (c[(D_EB + 1) * L + j] + c[(D_EA + 1) * L + j] * a[1 * L + j]) * (v_lv - c[(D_V0 + 1) * L + j])
+        p_ra = (c[(D_EB + 2) * L + j] + c[(D_EA + 2) * L + j] * a[2 * L + j]) * (v_ra - c[(D_V0 + 2) * L + j])
+        p_rv = (c[(D_EB + 3) * L + j] + c[(D_EA + 3) * L + j] * a[3 * L + j]) * (v_rv - c[(D_V0 + 3) * L + j])
         d = p_lv - p_sa
         q_av = d * (c[D_GO * L + j] if d > 0.0 else c[D_GC * L + j])
         d = p_ra - p_rv
