@@ -115,14 +115,14 @@ def _inside() -> dict:
     kk = [obj(np.zeros(14 * RL)) for _ in range(4)]
     r0, rh, r1 = (ak[(s2 + i) * 4 * RL:(s2 + i + 1) * 4 * RL] for i in range(3))
     ref_stages = [
-        _counted(lambda: RK._stage(x, kk[3], 0.0, kk[0], c, r0, RL)),
-        _counted(lambda: RK._stage(x, kk[0], 0.5, kk[1], c, rh, RL)),
-        _counted(lambda: RK._stage(x, kk[1], 0.5, kk[2], c, rh, RL)),
-        _counted(lambda: RK._stage(x, kk[2], 1.0, kk[3], c, r1, RL)),
+        _counted(lambda: RK._stage(x, x, 0.0, kk[0], c, r0, True, RL)),
+        _counted(lambda: RK._stage(x, kk[0], 0.5, kk[1], c, rh, False, RL)),
+        _counted(lambda: RK._stage(x, kk[1], 0.5, kk[2], c, rh, False, RL)),
+        _counted(lambda: RK._stage(x, kk[2], 1.0, kk[3], c, r1, False, RL)),
     ]
     ref = {"stages": [{k: v // RL for k, v in d.items()} for d in ref_stages]}
-    dt = obj(np.full(RL, float(D[RK.D_DT, 0])))
-    ref["update"] = {k: v // RL for k, v in _counted(lambda: RK._update(x, kk[0], kk[1], kk[2], kk[3], dt, RL)).items()}
+    w6 = obj(np.full(14 * RL, float(D[RK.D_DT, 0]) / 6.0))
+    ref["update"] = {k: v // RL for k, v in _counted(lambda: RK._update(x, kk[0], kk[1], kk[2], kk[3], w6, RL)).items()}
     ref["per_step"] = sum(d["flops"] for d in ref["stages"]) + ref["update"]["flops"]
     return {"engine": eng, "reference_kernel": ref, "steps_per_beat": steps}
 

@@ -686,7 +686,8 @@ def _make_run_group(L: int, diode: bool):
         next_p = p0 + L
         n_active = L
         while n_active > 0:
-            X0b[:] = X
+            for m in range(N_STATE * L):  # a loop, not X0b[:] = X: a slice assignment compiles numba's
+                X0b[m] = X[m]  # shape-mismatch error message (string formatting: about 5 s of compilation)
             _reset_acc(A, L)
             for step in range(n_steps):
                 s2 = 2 * step
