@@ -239,19 +239,20 @@ def _cosine_table(a, b, c, T, h, n_pts, act, ch, j, L):
 
 
 @njit(cache=True)
-def _chamber_pressures(v_la, v_lv, v_ra, v_rv, PB, act, ao, j, L):
-    """Chamber pressures p = (E_B + E_A·φ)(V − V0) of lane j from its four chamber volumes."""
-    p_la = (PB[B_LA_EB * L + j] + PB[B_LA_EA * L + j] * act[ao + j]) * (v_la - PB[B_LA_V0 * L + j])
-    p_lv = (PB[B_LV_EB * L + j] + PB[B_LV_EA * L + j] * act[ao + L + j]) * (v_lv - PB[B_LV_V0 * L + j])
-    p_ra = (PB[B_RA_EB * L + j] + PB[B_RA_EA * L + j] * act[ao + 2 * L + j]) * (v_ra - PB[B_RA_V0 * L + j])
-    p_rv = (PB[B_RV_EB * L + j] + PB[B_RV_EA * L + j] * act[ao + 3 * L + j]) * (v_rv - PB[B_RV_V0 * L + j])
+def _chamber_pressures(v_la, v_lv, v_ra, v_rv, PB, a, j, L):
+    """Chamber pressures p = (E_B + E_A·φ)(V − V0) of lane j from its four chamber volumes
+    (``a``: the activation table's slice at this time, a[chamber·L + lane])."""
+    p_la = (PB[B_LA_EB * L + j] + PB[B_LA_EA * L + j] * a[j]) * (v_la - PB[B_LA_V0 * L + j])
+    p_lv = (PB[B_LV_EB * L + j] + PB[B_LV_EA * L + j] * a[L + j]) * (v_lv - PB[B_LV_V0 * L + j])
+    p_ra = (PB[B_RA_EB * L + j] + PB[B_RA_EA * L + j] * a[2 * L + j]) * (v_ra - PB[B_RA_V0 * L + j])
+    p_rv = (PB[B_RV_EB * L + j] + PB[B_RV_EA * L + j] * a[3 * L + j]) * (v_rv - PB[B_RV_V0 * L + j])
     return p_la, p_lv, p_ra, p_rv
 
 
 @njit(cache=True)
-def _pressures(X, PB, act, ao, j, L):
+def _pressures(X, PB, a, j, L):
     """Chamber pressures of lane j from the state array X."""
-    return _chamber_pressures(X[S_VLA * L + j], X[S_VLV * L + j], X[S_VRA * L + j], X[S_VRV * L + j], PB, act, ao, j, L)
+    return _chamber_pressures(X[S_VLA * L + j], X[S_VLV * L + j], X[S_VRA * L + j], X[S_VRV * L + j], PB, a, j, L)
 
 
 @njit(cache=True)
@@ -282,15 +283,14 @@ def _mitral(X, PB, d_mv, diode, j, L):
 
 
 @njit(cache=True, inline="always")
-def _rhs(X, KP, h, K, PB, act, s2, diode, first, L):
-    """K = f(X + h·KP) for one block at stage time s2·dt/2 (an RK4 stage; ``first``: the first
-    stage, f(X)).  ``h`` is the stage's fraction of the step (0.5 or 1).
+def _rhs(X, KP, h, K, PB, a, diode, first, L):
+    """K = f(X + h·KP) for one block at a stage time whose activations are ``a`` (an RK4 stage;
+    ``first``: the first stage, f(X)).  ``h`` is the stage's fraction of the step (0.5 or 1).
 
     The stage state is formed on the fly (no intermediate state array); ``diode`` and ``first``
     are compile-time constants of the group kernel, so the valve law and the stage's form are
     chosen when it is compiled, not per lane.
     """
-    ao = s2 * 4 * L
     for j in range(L):
         hd = h * PB[B_DT * L + j]
         v_la = X[S_VLA * L + j] if first else X[S_VLA * L + j] + hd * KP[S_VLA * L + j]
@@ -307,7 +307,7 @@ def _rhs(X, KP, h, K, PB, act, s2, diode, first, L):
         q_pn = X[S_QPV * L + j] if first else X[S_QPV * L + j] + hd * KP[S_QPV * L + j]
         xf = X[S_QF * L + j] if first else X[S_QF * L + j] + hd * KP[S_QF * L + j]
         xr = X[S_QR * L + j] if first else X[S_QR * L + j] + hd * KP[S_QR * L + j]
-        p_la, p_lv, p_ra, p_rv = _chamber_pressures(v_la, v_lv, v_ra, v_rv, PB, act, ao, j, L)
+        p_la, p_lv, p_ra, p_rv = _chamber_pressures(v_la, v_lv, v_ra, v_rv, PB, a, j, L)
         q_av = _diode(p_lv - p_sa, PB[B_AV_GO * L + j], PB[B_AV_GC * L + j])
         q_tv = _diode(p_ra - p_rv, PB[B_TV_GO * L + j], PB[B_TV_GC * L + j])
         q_pv = _diode(p_rv - p_pa, PB[B_PUV_GO * L + j], PB[B_PUV_GC * L + j])
@@ -329,9 +329,9 @@ def _rhs(X, KP, h, K, PB, act, s2, diode, first, L):
 
 
 @njit(cache=True)
-def _observe(X, PB, act, s2, diode, j, L):
-    """Observables of lane j at grid point s2/2: p_la, p_lv, p_ra, p_rv, q_f (≥0), q_r (≥0), q_av."""
-    p_la, p_lv, p_ra, p_rv = _pressures(X, PB, act, s2 * 4 * L, j, L)
+def _observe(X, PB, a, diode, j, L):
+    """Observables of lane j (activations ``a``): p_la, p_lv, p_ra, p_rv, q_f (≥0), q_r (≥0), q_av."""
+    p_la, p_lv, p_ra, p_rv = _pressures(X, PB, a, j, L)
     q_av = _diode(p_lv - X[S_PSA * L + j], PB[B_AV_GO * L + j], PB[B_AV_GC * L + j])
     q_f, q_r, dqf, dqr = _mitral(X, PB, p_la - p_lv, diode, j, L)
     if diode:
@@ -341,14 +341,14 @@ def _observe(X, PB, act, s2, diode, j, L):
 
 
 @njit(cache=True, inline="always")
-def _accumulate(X, K, PB, act, s2, diode, n_steps, A, L):
+def _accumulate(X, K, PB, a, s2, diode, n_steps, A, L):
     """Running beat metrics from the state X (and its slope K) at the start of the step.
 
     Rectangle rule (K, the slope at X, is passed for metrics that need it).
     """
     step = 0.5 * s2
     for j in range(L):
-        p_la, p_lv, p_ra, p_rv, q_f, q_r, q_av = _observe(X, PB, act, s2, diode, j, L)
+        p_la, p_lv, p_ra, p_rv, q_f, q_r, q_av = _observe(X, PB, a, diode, j, L)
         dt = PB[B_DT * L + j]
         vlv = X[S_VLV * L + j]
         pao = X[S_PSA * L + j]
@@ -367,7 +367,7 @@ def _accumulate(X, K, PB, act, s2, diode, n_steps, A, L):
         # LVEDP: LV pressure at ventricular onset, extrapolated from the sample before it along its
         # slope dp/dt = E(t)·dV/dt (the activation is flat before onset; p_lv has a kink at onset,
         # so interpolating across it would be first order)
-        e_lv = PB[B_LV_EB * L + j] + PB[B_LV_EA * L + j] * act[s2 * 4 * L + L + j]
+        e_lv = PB[B_LV_EB * L + j] + PB[B_LV_EA * L + j] * a[L + j]
         A[A_LVEDP * L + j] = p_lv + frac * dt * e_lv * K[S_VLV * L + j] if k == 0.0 else edp
         A[A_VMAX * L + j] = vlv if up else vmax
         A[A_VMIN * L + j] = min(A[A_VMIN * L + j], vlv)
@@ -624,11 +624,11 @@ def _rk4_update(X, K1, K2, K3, K4, DTV, L):
 
 
 @njit(cache=True)
-def _store_waves(X, PB, act, s2, diode, active, lane_col, step, waves, L):
+def _store_waves(X, PB, a, diode, active, lane_col, step, waves, L):
     for j in range(L):
         if active[j]:
             c = lane_col[j]
-            p_la, p_lv, p_ra, p_rv, q_f, q_r, q_av = _observe(X, PB, act, s2, diode, j, L)
+            p_la, p_lv, p_ra, p_rv, q_f, q_r, q_av = _observe(X, PB, a, diode, j, L)
             waves[0, step, c] = X[S_VLA * L + j]
             waves[1, step, c] = X[S_VLV * L + j]
             waves[2, step, c] = p_la
@@ -664,10 +664,7 @@ def _make_run_group(L: int, diode: bool):
         nsf = float(n_steps)
         X = np.empty(N_STATE * L)
         X0b = np.empty(N_STATE * L)
-        K1 = np.zeros(N_STATE * L)
-        K2 = np.zeros(N_STATE * L)
-        K3 = np.zeros(N_STATE * L)
-        K4 = np.zeros(N_STATE * L)
+        KS = np.zeros((4, N_STATE * L))  # the four stage slopes K1 … K4
         PB = np.empty(N_PB * L)
         A = np.zeros(N_ACC * L)
         DTV = np.empty(N_STATE * L)
@@ -686,18 +683,24 @@ def _make_run_group(L: int, diode: bool):
         next_p = p0 + L
         n_active = L
         while n_active > 0:
-            X0b[:] = X
+            for m in range(N_STATE * L):  # a loop, not X0b[:] = X: a slice assignment compiles numba's
+                X0b[m] = X[m]  # shape-mismatch error message (string formatting: about 5 s of compilation)
             _reset_acc(A, L)
             for step in range(n_steps):
                 s2 = 2 * step
-                _rhs(X, X, 0.0, K1, PB, act, s2, diode, True, L)
-                _accumulate(X, K1, PB, act, s2, diode, nsf, A, L)
+                # the activations of the step's start, middle and end: slices indexed from 0, so the
+                # lane loops load them as vectors (an index with a run-time offset is tested for
+                # wraparound per lane and compiles to gathers)
+                a0 = act[s2 * 4 * L:(s2 + 1) * 4 * L]
+                ah = act[(s2 + 1) * 4 * L:(s2 + 2) * 4 * L]
+                a1 = act[(s2 + 2) * 4 * L:(s2 + 3) * 4 * L]
+                _rhs(X, X, 0.0, KS[0], PB, a0, diode, True, L)
+                _accumulate(X, KS[0], PB, a0, s2, diode, nsf, A, L)
                 if want_waves:
-                    _store_waves(X, PB, act, s2, diode, active, lane_col, step, waves, L)
-                _rhs(X, K1, 0.5, K2, PB, act, s2 + 1, diode, False, L)
-                _rhs(X, K2, 0.5, K3, PB, act, s2 + 1, diode, False, L)
-                _rhs(X, K3, 1.0, K4, PB, act, s2 + 2, diode, False, L)
-                _rk4_update(X, K1, K2, K3, K4, DTV, L)
+                    _store_waves(X, PB, a0, diode, active, lane_col, step, waves, L)
+                for st in range(1, 4):  # stages 2–4 from one call site: one inlined copy to compile, not three
+                    _rhs(X, KS[st - 1], 0.5 if st < 3 else 1.0, KS[st], PB, ah if st < 3 else a1, diode, False, L)
+                _rk4_update(X, KS[0], KS[1], KS[2], KS[3], DTV, L)
             for j in range(L):
                 if not active[j]:
                     continue
