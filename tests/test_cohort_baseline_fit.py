@@ -166,3 +166,18 @@ def test_the_initial_guess_only_starts_the_fit(monkeypatch):
     monkeypatch.setattr(M, "BASELINE_GUESS", True)
     z1 = M.fit_baselines("primary_mr", hr, mva, y, sd, FAST).z
     assert np.median(np.abs(z1).max(axis=1)) < np.median(np.abs(z1_cold).max(axis=1))
+
+
+def test_the_lazy_jacobian_changes_no_result_beyond_the_exit_tolerance(monkeypatch):
+    """After the first iteration a step's point is evaluated alone and its forward-difference points
+    only while the patient still moves: the same patients fitted with every Jacobian fresh land within
+    twice BASELINE_Z_DONE of it (sampled-like patients, some unreachable)."""
+    rng = np.random.default_rng(9)
+    n = 24
+    hr, mva = rng.uniform(60, 90, n), rng.uniform(3.0, 5.0, n)
+    y = np.stack([rng.uniform(100, 140, n), rng.uniform(150, 260, n), rng.uniform(25, 45, n), rng.uniform(0.2, 0.5, n), rng.uniform(35, 70, n)], axis=1)
+    sd = M.baseline_sds(*y.T)
+    z = M.fit_baselines("secondary_mr", hr, mva, y, sd, FAST).z
+    monkeypatch.setattr(M, "BASELINE_LAZY_JACOBIAN", False)
+    z_full = M.fit_baselines("secondary_mr", hr, mva, y, sd, FAST).z
+    assert np.abs(z - z_full).max() <= 2 * M.BASELINE_Z_DONE

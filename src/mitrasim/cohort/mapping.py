@@ -332,6 +332,9 @@ def _fit_overrides(u: np.ndarray, base: np.ndarray, sds: np.ndarray) -> list[dic
 
 BASELINE_GUESS = True
 """Start the fit from :func:`_initial_guess` (else from the preset)."""
+BASELINE_LAZY_JACOBIAN = True
+"""After the first iteration evaluate a step's point alone, and its forward-difference points only
+when the exit test (with the Jacobian of the previous best point) says the patient still moves."""
 BASELINE_GUESS_POINTS = 1024
 """Synthetic patients per preset behind the fit's initial guess (:func:`_guess_model`)."""
 
@@ -400,9 +403,11 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
     ``z = (sim − y)/sd`` and the calibration's priors, ``(ln θ − ln θ_preset)/LOG_PRIOR_SD`` and
     ``(θ − θ_preset)/prior_sd``; the EROA's only prior is its own measurement): without the prior a
     patient whose sampled values leave little forward flow got its SBP from a systemic resistance up
-    to 4× the preset's, and most then kept 3+/4+ MR after the procedure.  Each iteration is ONE
-    engine call with the ``n`` current points and their ``5n`` forward-difference points,
-    warm-started from each patient's best steady state so far (a change of an additive volume is
+    to 4× the preset's, and most then kept 3+/4+ MR after the procedure.  The first iteration is
+    one engine call with the ``n`` starting points and their ``5n`` forward-difference points; later
+    ones evaluate each step's point alone and, only for the patients the exit test (with the
+    previous best point's Jacobian) keeps, its forward-difference points in a second call
+    (:data:`BASELINE_LAZY_JACOBIAN`); every point is warm-started from the patient's best steady state so far (a change of an additive volume is
     added to that state where a cold start puts it, so warm and cold starts hold the same blood).  A
     step that does not lower ``Σz²`` is rejected and the damping raised (Marquardt's diagonal
     scaling).  A patient leaves the batch when every residual is below :data:`BASELINE_Z_DONE`,
@@ -415,6 +420,7 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
     from mitrasim.physiology.parameters import SPECS, STATE_NAMES
 
     pset = get_parameter_set(preset)
+    hr_bpm, mva_cm2 = np.asarray(hr_bpm, dtype=float), np.asarray(mva_cm2, dtype=float)
     sds = _prior_sds()
     base = np.array([float(pset.values.get(k, 0.0)) for k, _ in BASELINE_SHIFTS])
     n, q, ns = len(hr_bpm), len(BASELINE_FREE), len(BASELINE_SHIFTS)
@@ -437,45 +443,63 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
     st_per_ml = np.array([1.0 if st.startswith("v_") else 1.0 / float(pset.values["sys_ven_c_ml_mmhg"]) for _, st in BASELINE_SHIFTS])
     lam = np.full(n, 1e-3)
     best, z_best, J_best = u.copy(), np.full((n, k_obs), np.inf), np.zeros((n, k_obs, p))
+    fresh = np.zeros(n, bool)  # J_best was computed at best (not at an earlier point)
     cost_best = np.full(n, np.inf)
     state_best = np.zeros((n, N_STATE))
-    act = np.arange(n)  # patients still being fitted
-    for it in range(BASELINE_ITERATIONS):
-        k = len(act)
-        pts = np.repeat(u[act, None, :], p + 1, axis=1)  # (k, p+1, p): the point and its FD points
-        pts[:, 1:, :] += BASELINE_FD_STEP * np.eye(p)[None]
+
+    def run(idx: np.ndarray, at: np.ndarray, fd: bool, warm: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Whitened residuals ``(k, 5)`` at points ``at`` of patients ``idx`` (and with ``fd`` their
+        Jacobian ``(k, 5, p)`` from the forward-difference points, same engine call), and the points'
+        steady states; ``warm``: started from each patient's best state (volume changes moved in)."""
+        k, r = len(idx), (p + 1 if fd else 1)
+        pts = np.repeat(at[:, None, :], r, axis=1)
+        if fd:
+            pts[:, 1:, :] += BASELINE_FD_STEP * np.eye(p)[None]
         flat = pts.reshape(-1, p)
         init = None
-        if it > 0:
-            init = np.repeat(state_best[act], p + 1, axis=0)
-            init[:, st_idx] += (flat[:, q:ie] - np.repeat(best[act, q:ie], p + 1, axis=0)) * sds * st_per_ml
-        rep = lambda a: np.repeat(a[act], p + 1)  # noqa: E731
+        if warm:
+            init = np.repeat(state_best[idx], r, axis=0)
+            init[:, st_idx] += (flat[:, q:ie] - np.repeat(best[idx, q:ie], r, axis=0)) * sds * st_per_ml
         eroa_pts = np.exp(flat[:, ie])
-        res = simulate(preset, _fit_overrides(flat, base, sds), hr_bpm=rep(hr_bpm), eroa_cm2=eroa_pts, mva_cm2=rep(mva_cm2),
-                       initial_state=init, settings=settings)  # fmt: skip
+        res = simulate(preset, _fit_overrides(flat, base, sds), hr_bpm=np.repeat(hr_bpm[idx], r), eroa_cm2=eroa_pts,
+                       mva_cm2=np.repeat(mva_cm2[idx], r), initial_state=init, settings=settings)  # fmt: skip
         m = np.stack([res.metrics["sbp_mmhg"], res.metrics["edv_ml"], res.metrics["ef_pct"], eroa_pts, res.metrics["forward_sv_ml"]], axis=1)
-        z_all = np.where(measured[act, None, :], (m.reshape(k, p + 1, k_obs) - y0[act, None, :]) / sd[act, None, :], 0.0)
+        z_all = np.where(measured[idx, None, :], (m.reshape(k, r, k_obs) - y0[idx, None, :]) / sd[idx, None, :], 0.0)
         z = np.where(np.isfinite(z_all[:, 0, :]), z_all[:, 0, :], np.inf)
-        J = np.nan_to_num((z_all[:, 1:, :] - z_all[:, :1, :]).transpose(0, 2, 1) / BASELINE_FD_STEP, nan=0.0, posinf=0.0, neginf=0.0)
+        J = np.nan_to_num((z_all[:, 1:, :] - z_all[:, :1, :]).transpose(0, 2, 1) / BASELINE_FD_STEP, nan=0.0, posinf=0.0, neginf=0.0) if fd else None
+        return z, J, res.final_state.reshape(k, r, -1)[:, 0, :]
+
+    def normal_equations(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Whitened Jacobian (measurements and the calibration's priors), JᵀJ and Jᵀr at each best point."""
+        Jb = np.concatenate([J_best[idx], np.broadcast_to(np.diag(prior_w)[:ie], (len(idx), ie, p))], axis=1)
+        rb = np.concatenate([np.nan_to_num(z_best[idx], posinf=0.0), ((best[idx] - u0) * prior_w)[:, :ie]], axis=1)
+        return Jb, Jb.transpose(0, 2, 1) @ Jb, Jb.transpose(0, 2, 1) @ rb[:, :, None]
+
+    act = np.arange(n)  # patients still being fitted
+    for it in range(BASELINE_ITERATIONS):
+        lazy = BASELINE_LAZY_JACOBIAN and it > 0
+        z, J, state = run(act, u[act], fd=not lazy, warm=it > 0)
         cost = np.sum(z**2, axis=1) + np.sum(((u[act] - u0) * prior_w) ** 2, axis=1)
         better = cost < cost_best[act]
         b_idx = act[better]
         cost_best[b_idx] = cost[better]
-        best[b_idx], z_best[b_idx], J_best[b_idx] = u[b_idx], z[better], J[better]
-        state_best[b_idx] = res.final_state.reshape(k, p + 1, -1)[better, 0, :]
+        best[b_idx], z_best[b_idx], state_best[b_idx] = u[b_idx], z[better], state[better]
+        if J is not None:
+            J_best[b_idx] = J[better]
+        fresh[b_idx] = J is not None
         lam[act] = np.where(better, lam[act] * 0.2, lam[act] * 8.0)
         act = act[(np.abs(z_best[act]).max(axis=1) >= BASELINE_Z_DONE) & (lam[act] < 1e6)]
         if len(act) == 0:
             break
-        # whitened residuals: the measurements and the priors (the calibration's)
-        Jb = np.concatenate([J_best[act], np.broadcast_to(np.diag(prior_w)[:ie], (len(act), ie, p))], axis=1)
-        rb = np.concatenate([np.nan_to_num(z_best[act], posinf=0.0), ((best[act] - u0) * prior_w)[:, :ie]], axis=1)
-        JtJ = Jb.transpose(0, 2, 1) @ Jb
-        g = Jb.transpose(0, 2, 1) @ rb[:, :, None]
-        moving = _gauss_newton_moves(Jb, JtJ, g, rows=k_obs)
-        act, Jb, rb, JtJ, g = act[moving], Jb[moving], rb[moving], JtJ[moving], g[moving]
+        act = act[_gauss_newton_moves(*normal_equations(act), rows=k_obs)]  # with a stale Jacobian where the point moved
+        stale = act[~fresh[act]]
+        if len(stale):  # still moving after a step: the Jacobian at the new best point (and its base point again, same call)
+            _, J_best[stale], _ = run(stale, best[stale], fd=True, warm=True)
+            fresh[stale] = True
+            act = act[_gauss_newton_moves(*normal_equations(act), rows=k_obs)]
         if len(act) == 0:
             break
+        _, JtJ, g = normal_equations(act)
         A = JtJ + lam[act, None, None] * (np.einsum("nii->ni", JtJ)[:, :, None] * np.eye(p)[None] + 1e-9 * np.eye(p)[None])
         delta = np.nan_to_num(-np.linalg.solve(A, g)[:, :, 0])
         delta *= np.minimum(1.0, np.log(2.0) / np.maximum(np.abs(delta).max(axis=1), 1e-12))[:, None]  # at most ×2 per step
