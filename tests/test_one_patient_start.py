@@ -100,7 +100,9 @@ def test_a_small_batch_without_a_batch_kernel_runs_on_one_lane(monkeypatch, pres
     kw = {"overrides": [{"lv_ea_mmhg_ml": float(x)} for x in ea], "hr_bpm": 75.0}  # one step count: one group
     if preset == "regazzoni2022":
         kw["eroa_cm2"] = rng.uniform(0.0, 0.6, 21)
-    ref = S.simulate(preset, waveforms=True, **kw)  # the batch kernel (compiled or cached)
+    monkeypatch.setattr(D, "SERIAL_BATCH_MAX", 0)
+    ref = S.simulate(preset, waveforms=True, **kw)  # the batch kernel (compiled here on an empty cache)
+    monkeypatch.setattr(D, "SERIAL_BATCH_MAX", 1024)
     attr = "_run_batch_diode" if get_parameter_set(preset).model.mitral == "diode" else "_run_batch_orifice"
     fresh = _Uncompiled()
     monkeypatch.setattr(E, attr, fresh)
@@ -167,3 +169,24 @@ def test_first_demo_compiles_the_one_lane_kernel_only(tmp_path):
     kernels = {f.name.split("-")[0] for f in tmp_path.rglob("*.nbi")}
     engine_kernels = {k for k in kernels if k.startswith(("_run_group", "_run_batch"))}
     assert engine_kernels == {"engine._run_group_1_orifice"} or engine_kernels == {"_run_group_1_orifice"}, kernels
+
+
+@pytest.mark.parametrize("field, value", [("dt_max_s", 0.0), ("dt_max_s", 0.01), ("tol", 0.0), ("tol", float("nan")),
+                                          ("min_beats", 0), ("max_beats", 2.5), ("max_beats", True), ("threads", -1),
+                                          ("accelerate", "yes")])
+def test_solver_settings_refuse_a_value_out_of_range_naming_it(field, value):
+    """SolverSettings is a plain dataclass (no pydantic model to build at import); a bad value is
+    refused with the project's one-line InputError naming the field and the value."""
+    from mitrasim.errors import InputError
+
+    with pytest.raises(InputError) as e:
+        S.SolverSettings(**{field: value})
+    assert field in str(e.value) and "\n" not in str(e.value)
+    shown = format(value, "g") if isinstance(value, float) and not isinstance(value, bool) else str(value)
+    assert shown.lower() in str(e.value).lower() or repr(value) in str(e.value)
+
+
+def test_solver_settings_keep_whole_numbers_and_floats():
+    s = S.SolverSettings(dt_max_s=4e-3, max_beats=50.0, threads=2)
+    assert s.max_beats == 50 and isinstance(s.max_beats, int) and s.dt_max_s == 4e-3 and s.accelerate is True
+    assert s == S.SolverSettings(dt_max_s=4e-3, max_beats=50, threads=2) and hash(s) == hash(S.SolverSettings(dt_max_s=4e-3, max_beats=50, threads=2))
