@@ -55,8 +55,7 @@ def test_kernels_cached_by_different_processes_load_together(tmp_path):
     kernel's group loop for a single patient: ZeroDivisionError)."""
     env = {**os.environ, "MITRASIM_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(ROOT / "src")}
     run = lambda code: subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=900)  # noqa: E731
-    head = ("import numpy as np; from mitrasim.physiology.simulation import simulate; from mitrasim.physiology import dispatch; "
-            "dispatch.SERIAL_BATCH_MAX = 0; ")  # a batch runs on the batch kernel even on an empty cache
+    head = "import numpy as np; from mitrasim.physiology.simulation import simulate; "
     assert run(head + "simulate('primary_mr', eroa_cm2=np.full(20, 0.2))").returncode == 0
     assert run(head + "simulate('primary_mr', eroa_cm2=0.2)").returncode == 0
     p = run(head + "b = simulate('primary_mr', eroa_cm2=np.full(20, 0.2)); s = simulate('primary_mr', eroa_cm2=0.2); "

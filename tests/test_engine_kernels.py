@@ -31,10 +31,9 @@ def _engine_inputs(preset: str, n: int, n_pad: int):
 
 
 @pytest.mark.parametrize("n, n_pad", [(1, 1), (3, E.LANES)])
-def test_a_non_finite_state_is_caught_as_diverged(n, n_pad, monkeypatch):
+def test_a_non_finite_state_is_caught_as_diverged(n, n_pad):
     """The kernels are compiled with FMA contraction but without ``nnan``/``ninf``: a NaN or an
     infinite state must still end its patient after one beat with NaN metrics, not converged."""
-    monkeypatch.setattr(D, "SERIAL_BATCH_MAX", 0)  # the batch kernel even on an empty cache
     pset, P, ew, X0, steps = _engine_inputs("regazzoni2022", n, n_pad)
     X0[E.S_PSA, 0] = np.nan
     if n > 1:

@@ -91,18 +91,17 @@ class _Uncompiled:
 
 @pytest.mark.parametrize("preset", ["regazzoni2022", "svzerod_two_hill"])
 def test_a_small_batch_without_a_batch_kernel_runs_on_one_lane(monkeypatch, preset):
-    """While the batch kernel is neither compiled nor cached, a batch of up to SERIAL_BATCH_MAX
-    patients runs patient after patient on the one-lane kernel (no compilation of the batch kernel)
-    with the batch kernel's numbers to 1e-12, waveforms included; a larger batch still asks for
-    the batch kernel."""
+    """In a command about one case, while the batch kernel is neither compiled nor cached, a batch
+    of up to ONE_CASE_BATCH_MAX patients runs patient after patient on the one-lane kernel (no
+    compilation of the batch kernel) with the batch kernel's numbers to 1e-12, waveforms included;
+    a larger batch still asks for the batch kernel, and so does any batch outside such a command."""
     rng = np.random.default_rng(3)
     ea = get_parameter_set(preset).values["lv_ea_mmhg_ml"] * rng.uniform(0.6, 1.4, 21)
     kw = {"overrides": [{"lv_ea_mmhg_ml": float(x)} for x in ea], "hr_bpm": 75.0}  # one step count: one group
     if preset == "regazzoni2022":
         kw["eroa_cm2"] = rng.uniform(0.0, 0.6, 21)
-    monkeypatch.setattr(D, "SERIAL_BATCH_MAX", 0)
     ref = S.simulate(preset, waveforms=True, **kw)  # the batch kernel (compiled here on an empty cache)
-    monkeypatch.setattr(D, "SERIAL_BATCH_MAX", 1024)
+    monkeypatch.setattr(D, "SERIAL_BATCH_MAX", D.ONE_CASE_BATCH_MAX)  # as within one_case_kernels()
     attr = "_run_batch_diode" if get_parameter_set(preset).model.mitral == "diode" else "_run_batch_orifice"
     fresh = _Uncompiled()
     monkeypatch.setattr(E, attr, fresh)
@@ -116,6 +115,20 @@ def test_a_small_batch_without_a_batch_kernel_runs_on_one_lane(monkeypatch, pres
     monkeypatch.setattr(D, "SERIAL_BATCH_MAX", 20)
     S.simulate(preset, **kw)
     assert fresh.calls == 1
+    monkeypatch.setattr(D, "SERIAL_BATCH_MAX", 0)  # the default: a library call or a trial
+    S.simulate(preset, hr_bpm=75.0, overrides=kw["overrides"][:2])
+    assert fresh.calls == 2
+
+
+def test_one_case_kernels_sets_the_limit_for_its_block_only():
+    assert D.SERIAL_BATCH_MAX == 0
+    with D.one_case_kernels():
+        assert D.SERIAL_BATCH_MAX == D.ONE_CASE_BATCH_MAX
+        with pytest.raises(RuntimeError), D.one_case_kernels(5):
+            assert D.SERIAL_BATCH_MAX == 5
+            raise RuntimeError
+        assert D.SERIAL_BATCH_MAX == D.ONE_CASE_BATCH_MAX
+    assert D.SERIAL_BATCH_MAX == 0
 
 
 def _run(code: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
