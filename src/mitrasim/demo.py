@@ -161,9 +161,9 @@ def run_demo(console: Any = None, *, seed: int = 0, today: dt.date | None = None
         proc = run_procedure(case, seed=seed)
         echo_stage(console, proc)
         plan = plan_stage(console, case)
-    procedure_stage(console, proc)
-    mvarc_stage(console, proc)
-    care = careplan_stage(console, today or dt.date.today())
+        procedure_stage(console, proc)
+        mvarc_stage(console, proc)
+        care = careplan_stage(console, today or dt.date.today())
     console.print(DISCLAIMER, markup=False)
     return {"case": case, "calibration": cal, "plan": plan, "procedure": proc, "careplan": care}
 
