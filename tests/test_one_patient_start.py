@@ -202,3 +202,28 @@ def test_solver_settings_keep_whole_numbers_and_floats():
     s = S.SolverSettings(dt_max_s=4e-3, max_beats=50.0, threads=2)
     assert s.max_beats == 50 and isinstance(s.max_beats, int) and s.dt_max_s == 4e-3 and s.accelerate is True
     assert s == S.SolverSettings(dt_max_s=4e-3, max_beats=50, threads=2) and hash(s) == hash(S.SolverSettings(dt_max_s=4e-3, max_beats=50, threads=2))
+
+
+def test_one_case_commands_run_inside_one_case_kernels(monkeypatch, tmp_path):
+    """``plan``, ``procedure`` and ``calibrate`` run their callback inside one_case_kernels; other
+    commands do not (a stand-in module registers each name and records the limit it sees)."""
+    import types
+
+    from mitrasim import cli
+
+    seen: dict[str, int] = {}
+    fake = types.ModuleType("fake_commands")
+
+    def register(app):
+        for name in ("plan", "procedure", "calibrate", "trial"):
+            app.command(name)(lambda name=name: seen.__setitem__(name, D.SERIAL_BATCH_MAX))
+
+    fake.register = register  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fake_commands", fake)
+    for name in ("plan", "procedure", "calibrate", "trial"):
+        monkeypatch.setitem(cli.COMMANDS, name, "fake_commands")
+        with pytest.raises(SystemExit) as e:
+            cli.main([name])
+        assert e.value.code == 0
+    assert seen == {"plan": D.ONE_CASE_BATCH_MAX, "procedure": D.ONE_CASE_BATCH_MAX, "calibrate": D.ONE_CASE_BATCH_MAX, "trial": 0}
+    assert D.SERIAL_BATCH_MAX == 0
