@@ -91,16 +91,17 @@ class _Uncompiled:
 
 @pytest.mark.parametrize("preset", ["regazzoni2022", "svzerod_two_hill"])
 def test_a_small_batch_without_a_batch_kernel_runs_on_one_lane(monkeypatch, preset):
-    """While the batch kernel is neither compiled nor cached, a batch of up to SERIAL_BATCH_MAX
-    patients runs patient after patient on the one-lane kernel (no compilation of the batch kernel)
-    with the batch kernel's numbers to 1e-12, waveforms included; a larger batch still asks for
-    the batch kernel."""
+    """In a command about one case, while the batch kernel is neither compiled nor cached, a batch
+    of up to ONE_CASE_BATCH_MAX patients runs patient after patient on the one-lane kernel (no
+    compilation of the batch kernel) with the batch kernel's numbers to 1e-12, waveforms included;
+    a larger batch still asks for the batch kernel, and so does any batch outside such a command."""
     rng = np.random.default_rng(3)
     ea = get_parameter_set(preset).values["lv_ea_mmhg_ml"] * rng.uniform(0.6, 1.4, 21)
     kw = {"overrides": [{"lv_ea_mmhg_ml": float(x)} for x in ea], "hr_bpm": 75.0}  # one step count: one group
     if preset == "regazzoni2022":
         kw["eroa_cm2"] = rng.uniform(0.0, 0.6, 21)
-    ref = S.simulate(preset, waveforms=True, **kw)  # the batch kernel (compiled or cached)
+    ref = S.simulate(preset, waveforms=True, **kw)  # the batch kernel (compiled here on an empty cache)
+    monkeypatch.setattr(D, "SERIAL_BATCH_MAX", D.ONE_CASE_BATCH_MAX)  # as within one_case_kernels()
     attr = "_run_batch_diode" if get_parameter_set(preset).model.mitral == "diode" else "_run_batch_orifice"
     fresh = _Uncompiled()
     monkeypatch.setattr(E, attr, fresh)
@@ -114,6 +115,20 @@ def test_a_small_batch_without_a_batch_kernel_runs_on_one_lane(monkeypatch, pres
     monkeypatch.setattr(D, "SERIAL_BATCH_MAX", 20)
     S.simulate(preset, **kw)
     assert fresh.calls == 1
+    monkeypatch.setattr(D, "SERIAL_BATCH_MAX", 0)  # the default: a library call or a trial
+    S.simulate(preset, hr_bpm=75.0, overrides=kw["overrides"][:2])
+    assert fresh.calls == 2
+
+
+def test_one_case_kernels_sets_the_limit_for_its_block_only():
+    assert D.SERIAL_BATCH_MAX == 0
+    with D.one_case_kernels():
+        assert D.SERIAL_BATCH_MAX == D.ONE_CASE_BATCH_MAX
+        with pytest.raises(RuntimeError), D.one_case_kernels(5):
+            assert D.SERIAL_BATCH_MAX == 5
+            raise RuntimeError
+        assert D.SERIAL_BATCH_MAX == D.ONE_CASE_BATCH_MAX
+    assert D.SERIAL_BATCH_MAX == 0
 
 
 def _run(code: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
@@ -164,6 +179,51 @@ def test_first_demo_compiles_the_one_lane_kernel_only(tmp_path):
                        env={**os.environ, "PYTHONPATH": str(ROOT / "src"), "MITRASIM_CACHE_DIR": str(tmp_path)})
     assert p.returncode == 0, p.stderr[-2000:]
     assert p.stderr.count("compiling the engine once") == 1
-    kernels = {f.name.split("-")[0] for f in tmp_path.rglob("*.nbi")}
-    engine_kernels = {k for k in kernels if k.rsplit(".", 1)[-1].startswith(("_run_group", "_run_batch"))}  # "engine._run_group_…" or "_run_group_…"
-    assert engine_kernels == {"engine._run_group_1_orifice"} or engine_kernels == {"_run_group_1_orifice"}, kernels
+    kernels = {f.name.split("-")[0].rsplit(".", 1)[-1] for f in tmp_path.rglob("*.nbi")}  # "engine._run_group_1_orifice-629.py311.nbi"
+    assert {k for k in kernels if k.startswith(("_run_group", "_run_batch"))} == {"_run_group_1_orifice"}, kernels
+
+
+@pytest.mark.parametrize("field, value", [("dt_max_s", 0.0), ("dt_max_s", 0.01), ("tol", 0.0), ("tol", float("nan")),
+                                          ("min_beats", 0), ("max_beats", 2.5), ("max_beats", True), ("threads", -1),
+                                          ("accelerate", "yes")])
+def test_solver_settings_refuse_a_value_out_of_range_naming_it(field, value):
+    """SolverSettings is a plain dataclass (no pydantic model to build at import); a bad value is
+    refused with the project's one-line InputError naming the field and the value."""
+    from mitrasim.errors import InputError
+
+    with pytest.raises(InputError) as e:
+        S.SolverSettings(**{field: value})
+    assert field in str(e.value) and "\n" not in str(e.value)
+    shown = format(value, "g") if isinstance(value, float) and not isinstance(value, bool) else str(value)
+    assert shown.lower() in str(e.value).lower() or repr(value) in str(e.value)
+
+
+def test_solver_settings_keep_whole_numbers_and_floats():
+    s = S.SolverSettings(dt_max_s=4e-3, max_beats=50.0, threads=2)
+    assert s.max_beats == 50 and isinstance(s.max_beats, int) and s.dt_max_s == 4e-3 and s.accelerate is True
+    assert s == S.SolverSettings(dt_max_s=4e-3, max_beats=50, threads=2) and hash(s) == hash(S.SolverSettings(dt_max_s=4e-3, max_beats=50, threads=2))
+
+
+def test_one_case_commands_run_inside_one_case_kernels(monkeypatch, tmp_path):
+    """``plan``, ``procedure`` and ``calibrate`` run their callback inside one_case_kernels; other
+    commands do not (a stand-in module registers each name and records the limit it sees)."""
+    import types
+
+    from mitrasim import cli
+
+    seen: dict[str, int] = {}
+    fake = types.ModuleType("fake_commands")
+
+    def register(app):
+        for name in ("plan", "procedure", "calibrate", "trial"):
+            app.command(name)(lambda name=name: seen.__setitem__(name, D.SERIAL_BATCH_MAX))
+
+    fake.register = register  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fake_commands", fake)
+    for name in ("plan", "procedure", "calibrate", "trial"):
+        monkeypatch.setitem(cli.COMMANDS, name, "fake_commands")
+        with pytest.raises(SystemExit) as e:
+            cli.main([name])
+        assert e.value.code == 0
+    assert seen == {"plan": D.ONE_CASE_BATCH_MAX, "procedure": D.ONE_CASE_BATCH_MAX, "calibrate": D.ONE_CASE_BATCH_MAX, "trial": 0}
+    assert D.SERIAL_BATCH_MAX == 0

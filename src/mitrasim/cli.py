@@ -10,8 +10,11 @@ reported by the command that asked for it, with its reason, also with exit 2.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import typer
 from typer._click import exceptions as _tclick
@@ -40,6 +43,24 @@ COMMANDS: dict[str, str] = {
 }
 
 
+#: Commands about one case: they run inside :func:`mitrasim.physiology.dispatch.one_case_kernels`
+#: (``demo`` does so itself), so that on a fresh install their small batches use the one-lane engine
+#: kernel and a first ``plan`` then ``procedure`` compile one kernel, not the batch kernel and then
+#: the one-lane kernel.
+ONE_CASE_COMMANDS = frozenset({"plan", "procedure", "calibrate"})
+
+
+def _in_one_case(callback: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from mitrasim.physiology.dispatch import one_case_kernels
+
+        with one_case_kernels():
+            return callback(*args, **kwargs)
+
+    return run
+
+
 class _LazyGroup(TyperGroup):
     """A command group that imports a command's module when the command is needed."""
 
@@ -53,7 +74,10 @@ class _LazyGroup(TyperGroup):
         sub = typer.Typer()
         sub.callback()(lambda: None)
         importlib.import_module(module).register(sub)
-        return typer.main.get_group(sub).get_command(ctx, name)
+        cmd = typer.main.get_group(sub).get_command(ctx, name)
+        if name in ONE_CASE_COMMANDS and cmd is not None and cmd.callback is not None:
+            cmd.callback = _in_one_case(cmd.callback)
+        return cmd
 
 
 app = typer.Typer(

@@ -149,19 +149,21 @@ def run_demo(console: Any = None, *, seed: int = 0, today: dt.date | None = None
         from rich.console import Console
 
         console = Console()
+    from mitrasim.physiology.dispatch import one_case_kernels
     from mitrasim.procedure.process import run_procedure
 
     console.print(f"mitrasim demo — {DISCLAIMER}\n", markup=False)
-    engine_stage(console)
-    case = demo_case()
-    console.print(f"\nThe case: {case.name} — {(case.description or '').strip()}", markup=False)
-    cal = calibration_stage(console, case)
-    proc = run_procedure(case, seed=seed)
-    echo_stage(console, proc)
-    plan = plan_stage(console, case)
-    procedure_stage(console, proc)
-    mvarc_stage(console, proc)
-    care = careplan_stage(console, today or dt.date.today())
+    with one_case_kernels():  # one case: a fresh install compiles the one-lane engine kernel only
+        engine_stage(console)
+        case = demo_case()
+        console.print(f"\nThe case: {case.name} — {(case.description or '').strip()}", markup=False)
+        cal = calibration_stage(console, case)
+        proc = run_procedure(case, seed=seed)
+        echo_stage(console, proc)
+        plan = plan_stage(console, case)
+        procedure_stage(console, proc)
+        mvarc_stage(console, proc)
+        care = careplan_stage(console, today or dt.date.today())
     console.print(DISCLAIMER, markup=False)
     return {"case": case, "calibration": cal, "plan": plan, "procedure": proc, "careplan": care}
 

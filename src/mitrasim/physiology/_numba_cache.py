@@ -14,9 +14,11 @@ are used as before.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from numba.core import caching
@@ -33,22 +35,43 @@ def cache_dir() -> Path:
     return Path(base) / "mitrasim" / "numba"
 
 
+@functools.lru_cache(maxsize=None)
+def _cache_path(py_file: str, root: Path) -> str | None:
+    """The cache folder of a source file of the package under ``root`` (created and found writable),
+    or None (outside the package, or not writable).  Once per file and folder in a process: numba
+    creates a locator for every compiled function (two dozen in the engine alone) at import."""
+    path = Path(py_file).resolve()
+    if not path.is_relative_to(_PKG_ROOT):
+        return None
+    folder = str(root / f"py{sys.version_info[0]}{sys.version_info[1]}" / path.relative_to(_PKG_ROOT).parent)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()  # writable (numba's own check)
+    except OSError:
+        return None
+    return folder
+
+
+@functools.lru_cache(maxsize=None)
+def _source_stamp(py_file: str, mtime_ns: int, size: int) -> str:
+    with open(py_file, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
 class MitrasimCacheLocator(caching._CacheLocator):
     """Cache locator for functions defined in the mitrasim package (content-stamped, user folder)."""
 
-    def __init__(self, py_func, py_file: str):
+    def __init__(self, py_func, py_file: str, cache_path: str):
         self._py_file = py_file
         self._lineno = py_func.__code__.co_firstlineno
-        rel = Path(py_file).resolve().relative_to(_PKG_ROOT)
-        tag = f"py{sys.version_info[0]}{sys.version_info[1]}"
-        self._cache_path = str(cache_dir() / tag / rel.parent)
+        self._cache_path = cache_path
 
     def get_cache_path(self) -> str:
         return self._cache_path
 
     def get_source_stamp(self):
-        with open(self._py_file, "rb") as f:
-            return hashlib.sha256(f.read()).hexdigest()
+        st = os.stat(self._py_file)
+        return _source_stamp(self._py_file, st.st_mtime_ns, st.st_size)
 
     def get_disambiguator(self) -> str:
         return str(self._lineno)
@@ -56,13 +79,10 @@ class MitrasimCacheLocator(caching._CacheLocator):
     @classmethod
     def from_function(cls, py_func, py_file):
         try:
-            if not Path(py_file).resolve().is_relative_to(_PKG_ROOT):
-                return None
-            self = cls(py_func, py_file)
-            self.ensure_cache_path()
+            cache_path = _cache_path(py_file, cache_dir())
         except (OSError, ValueError):
             return None
-        return self
+        return None if cache_path is None else cls(py_func, py_file, cache_path)
 
 
 if MitrasimCacheLocator not in _IMPL._locator_classes:

@@ -8,23 +8,24 @@ Kernels: one per lane count (1 for a single patient, ``engine.LANES`` for batche
 law (orifice, diode), each compiled on its first use and then loaded from the cache (without
 numba's refresh of its whole compiler: :func:`_load_without_refresh`).  A command compiles only
 the kernels it runs, and at most one per valve law: a single patient runs on the batch kernel in a
-process that has just compiled that one, and a small batch (:data:`SERIAL_BATCH_MAX`) runs on the
-one-lane kernel while the batch kernel is neither compiled nor cached — so a first ``mitrasim demo``
-(a planner batch of about 550 patients, small batches and single patients) compiles the one-lane
-kernel only, the cheaper of the two to compile (:data:`COMPILE_S_ESTIMATE_ONE_LANE`).
+process that has just compiled that one, and in a command about one case (:func:`one_case_kernels`)
+a small batch runs on the one-lane kernel while the batch kernel is neither compiled nor cached — so
+a first ``mitrasim demo`` (a planner batch of about 550 patients, small batches and single patients)
+compiles the one-lane kernel only, the cheaper of the two to compile (:data:`COMPILE_S_ESTIMATE_ONE_LANE`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from mitrasim.physiology import engine
 
-__all__ = ["run_batch", "compile_notice", "COMPILE_S_ESTIMATE", "COMPILE_S_ESTIMATE_ONE_LANE", "SERIAL_BATCH_MAX"]
+__all__ = ["run_batch", "compile_notice", "COMPILE_S_ESTIMATE", "COMPILE_S_ESTIMATE_ONE_LANE", "SERIAL_BATCH_MAX", "one_case_kernels"]
 
 #: Seconds to compile the parallel batch kernel of a valve law (its group kernel included) on the
 #: development machine, for the notice below (CPU seconds measured with ``benchmarks/first_run.py``:
@@ -125,12 +126,29 @@ def _in_lanes(kernel, args) -> None:
 
 
 #: Largest batch that runs patient after patient on the one-lane kernel while the parallel batch
-#: kernel of its valve law is neither compiled in this process nor cached (a fresh install): the
-#: planner's candidates (about 550 in ``mitrasim demo``) and a calibration's batches are far below
-#: it, a cohort or trial above.  At about 0.3 ms per patient on one lane (benchmarks/RESULTS.md,
-#: "One patient, warm start and first run") such a batch costs well under a second, where compiling
-#: the batch kernel costs about 20 CPU-s more than the one-lane kernel alone.
-SERIAL_BATCH_MAX = 1024
+#: kernel of its valve law is neither compiled in this process nor cached (a fresh install); 0, the
+#: default, never: a library call, a trial or the web server compiles the batch kernel for its first
+#: batch.  A command about one case raises it for its run (:func:`one_case_kernels`).
+SERIAL_BATCH_MAX = 0
+#: :data:`SERIAL_BATCH_MAX` within :func:`one_case_kernels`: the planner's candidates (about 550 in
+#: ``mitrasim demo``) and a calibration's batches are below it.  At about 0.2 ms of CPU per patient
+#: on one lane (against 0.1 ms on the batch kernel; benchmarks/RESULTS.md, "One patient, warm start
+#: and first run") such a batch costs a fraction of a second, where compiling the batch kernel costs
+#: about 20 CPU-s more than the one-lane kernel alone.
+ONE_CASE_BATCH_MAX = 1024
+
+
+@contextlib.contextmanager
+def one_case_kernels(max_batch: int = ONE_CASE_BATCH_MAX) -> Iterator[None]:
+    """Within the block, a batch of at most ``max_batch`` patients runs on the one-lane kernel while
+    the batch kernel is neither compiled nor cached: a command about one case (``mitrasim demo``)
+    then compiles one kernel on a fresh install, and none on its second run."""
+    global SERIAL_BATCH_MAX
+    old, SERIAL_BATCH_MAX = SERIAL_BATCH_MAX, max_batch
+    try:
+        yield
+    finally:
+        SERIAL_BATCH_MAX = old
 
 
 def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, n_groups,
@@ -155,9 +173,9 @@ def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, 
       compiled the batch kernel and the one-lane kernel is neither compiled nor cached, the patient
       runs in lane 0 of the batch kernel's group kernel (about 6× the one-lane kernel's time per
       beat, so a later process compiles the one-lane kernel once rather than pay that on every call);
-    * a batch of at most :data:`SERIAL_BATCH_MAX` patients while the batch kernel is neither
-      compiled nor cached: patient after patient on the one-lane kernel (a first ``mitrasim demo``
-      compiles that kernel only);
+    * a batch of at most :data:`SERIAL_BATCH_MAX` patients (0 unless :func:`one_case_kernels`) while
+      the batch kernel is neither compiled nor cached: patient after patient on the one-lane kernel
+      (a first ``mitrasim demo`` compiles that kernel only);
     * any other batch: the ``engine.LANES``-lane batch kernel in parallel groups.
     """
     args = (P, X0, kind, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel)

@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from mitrasim import citations
 from mitrasim.errors import InputError
-from mitrasim.ranges import PLACEHOLDER_ABS
+from mitrasim.ranges import PLACEHOLDER_ABS, Range
 from mitrasim.physiology import dispatch, engine
 from mitrasim.physiology.parameter_sets import get_parameter_set
 from mitrasim.physiology.parameters import (
@@ -38,17 +37,53 @@ from mitrasim.physiology.parameters import (
 __all__ = ["SolverSettings", "SimulationResult", "simulate", "build_batch", "stable_dt_s", "steps_per_beat"]
 
 
-class SolverSettings(BaseModel):
-    """Fixed-step RK4 settings and the periodic steady-state criterion."""
+#: Allowed range of each numeric :class:`SolverSettings` field.
+_SETTINGS_RANGES = {
+    "dt_max_s": Range("largest time step", "s", 1e-5, 5e-3, lo_open=True),
+    "tol": Range("steady-state tolerance", "", 0.0, 1.0, lo_open=True),
+    "min_beats": Range("fewest beats", "", 1, 10_000),
+    "max_beats": Range("most beats", "", 1, 10_000),
+    "threads": Range("number of threads (0 = all cores)", "", 0, 1024),
+}
+_SETTINGS_INTS = ("min_beats", "max_beats", "threads")
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    dt_max_s: float = Field(2.5e-3, gt=1e-5, le=5e-3, description="largest time step; a beat gets the smallest multiple of 16 steps with dt ≤ dt_max (and ≤ stable_dt_s: RK4 stability of the inertial branches)")
-    tol: float = Field(1e-3, gt=0, le=1.0, description="steady when every state changes less than tol over a beat (mL, mmHg, 10 mL/s)")
-    min_beats: int = Field(2, ge=1, le=10_000)
-    max_beats: int = Field(300, ge=1, le=10_000)
-    threads: int = Field(0, ge=0, le=1024, description="0 = all cores")
-    accelerate: bool = Field(True, description="Anderson acceleration of the beat-to-beat map (engine.ACCEL_MEMORY): 8-12 beats to the same steady-state test instead of 40-65; set False to integrate plain beats (a fixed number of beats as a transient)")
+@dataclass(frozen=True)
+class SolverSettings:
+    """Fixed-step RK4 settings and the periodic steady-state criterion; each field range-checked
+    (:class:`InputError` naming it).  A plain dataclass, not a pydantic model: building a model
+    class costs a warm ``mitrasim simulate`` pydantic's plugin scan of every installed package.
+
+    dt_max_s: largest time step; a beat gets the smallest multiple of 16 steps with dt ≤ dt_max
+    (and ≤ stable_dt_s: RK4 stability of the inertial branches).  tol: steady when every state
+    changes less than tol over a beat (mL, mmHg, 10 mL/s).  min_beats, max_beats: beats run at
+    least and at most.  threads: 0 = all cores.  accelerate: Anderson acceleration of the
+    beat-to-beat map (engine.ACCEL_MEMORY): 8-12 beats to the same steady-state test instead of
+    40-65; False integrates plain beats (a fixed number of beats as a transient).
+    """
+
+    dt_max_s: float = 2.5e-3
+    tol: float = 1e-3
+    min_beats: int = 2
+    max_beats: int = 300
+    threads: int = 0
+    accelerate: bool = True
+
+    def __post_init__(self) -> None:
+        for name, r in _SETTINGS_RANGES.items():
+            value = getattr(self, name)
+            if isinstance(value, bool):
+                raise InputError(name, value, r.text())
+            x = r.check(value, name)
+            if name in _SETTINGS_INTS:
+                if x != int(x):
+                    raise InputError(name, value, f"a whole number, {r.text()}")
+                object.__setattr__(self, name, int(x))
+            else:
+                object.__setattr__(self, name, x)
+        if not isinstance(self.accelerate, (bool, np.bool_)):
+            raise InputError("accelerate", self.accelerate, "true or false")
+        object.__setattr__(self, "accelerate", bool(self.accelerate))
 
 
 @dataclass
