@@ -129,7 +129,8 @@ class Trial(BaseModel):
     population: Population
     n_patients: int = Field(ge=1, le=10_000_000)
     seed: int = Field(ge=0, lt=2**63)
-    chunk_size: int = Field(1000, ge=1, le=200_000)
+    chunk_size: int = Field(1000, ge=1, le=200_000, description="patients per chunk (unit of work and storage; results do not depend on it): "
+                            "a multiple of RANDOM_BLOCK_PATIENTS keeps a block of patients from being sampled by two chunks")
     arms: list[Arm] = Field(min_length=1, max_length=20)
     outcomes: OutcomeModel = Field(default_factory=OutcomeModel)
     solver: CohortSolver = Field(default_factory=CohortSolver)
