@@ -154,3 +154,28 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(reference, tmp_pat
     _manifest_consistent(tmp_path / "out", trial.n_chunks)
     tp = throughput(read_results(tmp_path / "out")[1])
     assert tp is not None and tp.task_overhead_s is not None and tp.n_chunks == trial.n_chunks
+
+
+def test_worker_threads_are_counted_at_most_once_per_refresh_interval():
+    """The client asks the scheduler for its workers (a synchronous round trip) at most once per
+    WORKERS_REFRESH_S, not after every finished task; a worker that joins is seen at the next count."""
+    from mitrasim.cohort.scaling import WORKERS_REFRESH_S
+    from mitrasim.cohort.trial import _ThreadCount
+
+    class FakeClient:
+        def __init__(self):
+            self.asked, self.workers = 0, {"a": {"nthreads": 1}}
+
+        def scheduler_info(self):
+            self.asked += 1
+            return {"workers": dict(self.workers)}
+
+    now = [0.0]
+    client = FakeClient()
+    count = _ThreadCount(client, WORKERS_REFRESH_S, clock=lambda: now[0])
+    assert [count() for _ in range(50)] == [1] * 50 and client.asked == 1
+    client.workers["b"] = {"nthreads": 2}
+    now[0] = WORKERS_REFRESH_S * 0.99
+    assert count() == 1 and client.asked == 1
+    now[0] = WORKERS_REFRESH_S
+    assert count() == 3 and client.asked == 2

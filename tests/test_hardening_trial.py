@@ -73,9 +73,11 @@ def test_a_torn_last_journal_line_is_ignored_and_cut_before_resuming(finished, t
     t, man = read_results(out)
     assert len(man["chunks"]) == trial.n_chunks - 1
     (out / "chunks" / json.loads(lines[last_chunk])["file"].split("/")[-1]).unlink()
+    header = (out / MANIFEST).read_bytes()
     res = run_trial(trial, out, resume=True, workers=1, progress=False)
     assert res["chunks_run"] == 1
     assert all(json.loads(x) for x in j.read_text().splitlines())  # every line whole again
+    assert (out / MANIFEST).read_bytes() == header  # the header is never rewritten: chunks and runs are appended
     assert read_results(out)[0].replace_schema_metadata(None).equals(ref)
 
 
@@ -141,7 +143,7 @@ def test_ctrl_c_keeps_finished_chunks_and_says_so(tmp_path):
     assert res["chunks_skipped"] == 1 and res["chunks_run"] == 2
 
 
-@pytest.mark.parametrize("damage", ["bad_manifest", "manifest_not_a_trial", "truncated_chunk", "missing_chunk", "bad_trial_json"])
+@pytest.mark.parametrize("damage", ["bad_manifest", "manifest_not_a_trial", "truncated_chunk", "missing_chunk", "bad_trial_json", "garbled_journal_line"])
 def test_report_on_a_corrupt_folder_is_an_input_error_and_writes_nothing(finished, tmp_path, damage):
     out = _copy(finished, tmp_path)
     if damage == "bad_manifest":
@@ -153,6 +155,9 @@ def test_report_on_a_corrupt_folder_is_an_input_error_and_writes_nothing(finishe
         f.write_bytes(f.read_bytes()[:100])
     elif damage == "missing_chunk":
         (out / "chunks" / "chunk-000000.parquet").unlink()
+    elif damage == "garbled_journal_line":  # not the torn last line of a crash: a damaged record before it
+        lines = (out / JOURNAL).read_text().splitlines(keepends=True)
+        (out / JOURNAL).write_text("".join([lines[0][:10] + "\n", *lines[1:]]))
     else:
         (out / "trial.json").write_text("{}")
     with pytest.raises(InputError) as e:

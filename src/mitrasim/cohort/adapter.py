@@ -9,9 +9,10 @@ module only maps a trial arm's :class:`Strategy` onto the procedure's
 :class:`~mitrasim.procedure.PatientSetup` (:mod:`mitrasim.cohort.mapping`), and its
 result onto :data:`OUTPUT_COLUMNS`.
 
-Paired arms: the chunk's procedure seed is the same in every arm and patient ``i``'s
-complication draws are row ``i`` of the procedure's uniform matrix, so a patient meets
-the same random numbers in every arm (common random numbers).
+Paired arms: the chunk's procedure draws (a seed, or the uniform matrix a trial builds from its
+patients' blocks, :mod:`mitrasim.cohort.trial`) are the same in every arm and patient ``i``'s
+complication draws are row ``i`` of that matrix, so a patient meets the same random numbers in
+every arm (common random numbers).
 
 Column meanings: grades are the procedure's decision grades (the ASE 2017 grade, or its named
 most-likely grade when indeterminate, :data:`mitrasim.echo.grading.MOST_LIKELY_RULE`); ``rf_*_pct`` the echo's volumetric RF;

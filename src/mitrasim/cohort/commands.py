@@ -12,7 +12,7 @@ from mitrasim.errors import InputError
 
 def _trial(
     trial_file: Path = typer.Argument(..., help="trial YAML (see examples/trials/)"),
-    out: Path = typer.Option(..., "--out", help="output folder (Parquet chunks, manifest)"),
+    out: Path = typer.Option(..., "--out", help="output folder (Parquet chunks, manifest, journal)"),
     resume: bool = typer.Option(False, "--resume", help="continue an interrupted trial in --out"),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, max=256, help="local processes (default 1: this process, engine threads on all cores)"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://127.0.0.1:8786"),

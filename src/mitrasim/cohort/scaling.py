@@ -39,7 +39,7 @@ from statistics import median
 from typing import Any, Iterable
 
 __all__ = [
-    "OVERHEAD_SHARE", "TASKS_PER_WORKER", "MAX_TASK_S", "OVERHEAD_PROBES", "PROJECTION_CORES", "PROJECTION_PATIENTS",
+    "OVERHEAD_SHARE", "TASKS_PER_WORKER", "MAX_TASK_S", "OVERHEAD_PROBES", "WORKERS_REFRESH_S", "PROJECTION_CORES", "PROJECTION_PATIENTS",
     "chunks_per_task", "Throughput", "throughput",
 ]  # fmt: skip
 
@@ -49,6 +49,9 @@ OVERHEAD_SHARE = 0.02
 TASKS_PER_WORKER = 4
 #: Longest task, in seconds of compute: the work a lost worker can take with it.
 MAX_TASK_S = 60.0
+#: Seconds between two counts of the cluster's worker threads while a trial runs (each count is a
+#: round trip to the scheduler; workers that join are given tasks within this time).
+WORKERS_REFRESH_S = 5.0
 #: No-op tasks timed to measure the scheduler's round trip.
 OVERHEAD_PROBES = 10
 #: Core counts of the projection in the trial report.

@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -129,7 +130,8 @@ class Trial(BaseModel):
     population: Population
     n_patients: int = Field(ge=1, le=10_000_000)
     seed: int = Field(ge=0, lt=2**63)
-    chunk_size: int = Field(1000, ge=1, le=200_000)
+    chunk_size: int = Field(1000, ge=1, le=200_000, description="patients per chunk (unit of work and storage; results do not depend on it): "
+                            "a multiple of RANDOM_BLOCK_PATIENTS keeps a block of patients from being sampled by two chunks")
     arms: list[Arm] = Field(min_length=1, max_length=20)
     outcomes: OutcomeModel = Field(default_factory=OutcomeModel)
     solver: CohortSolver = Field(default_factory=CohortSolver)
@@ -702,8 +704,25 @@ def _probe_overhead(client: Any) -> float:
 
 
 def _cluster_threads(client: Any) -> int:
-    """Worker threads on the cluster now (at least 1)."""
+    """Worker threads on the cluster now (at least 1): one round trip to the scheduler."""
     return sum(int(w.get("nthreads", 1)) for w in client.scheduler_info().get("workers", {}).values()) or 1
+
+
+class _ThreadCount:
+    """:func:`_cluster_threads`, asked at most once per ``refresh_s`` (``Client.scheduler_info`` is a
+    synchronous round trip with every worker's details: asked after every finished task it put one
+    scheduler round trip per task into the client's serial path)."""
+
+    def __init__(self, client: Any, refresh_s: float, clock: Callable[[], float] = time.monotonic):
+        self.client, self.refresh_s, self.clock = client, refresh_s, clock
+        self.at = -math.inf
+        self.n = 1
+
+    def __call__(self) -> int:
+        now = self.clock()
+        if now - self.at >= self.refresh_s:
+            self.n, self.at = _cluster_threads(self.client), now
+        return self.n
 
 
 def _run_dask(tj: str, todo: list[int], client: Any, fixed_k: int | None, run: dict[str, Any]) -> Iterator[list[tuple[int, bytes, dict[str, Any]]]]:
@@ -717,9 +736,10 @@ def _run_dask(tj: str, todo: list[int], client: Any, fixed_k: int | None, run: d
 
     from dask.distributed import as_completed as d_completed
 
-    from mitrasim.cohort.scaling import chunks_per_task
+    from mitrasim.cohort.scaling import WORKERS_REFRESH_S, chunks_per_task
 
     overhead = _probe_overhead(client)
+    threads = _ThreadCount(client, WORKERS_REFRESH_S)
     run.update(mode="dask", workers=0, task_overhead_s=overhead, chunks_per_task=[])
     queue = deque(todo)
     tag = hashlib.sha1(tj.encode()).hexdigest()[:8]
@@ -730,7 +750,7 @@ def _run_dask(tj: str, todo: list[int], client: Any, fixed_k: int | None, run: d
     def top_up() -> None:
         """Keep ``2·W`` tasks in flight for the workers there now (a cluster's workers may join late)."""
         nonlocal in_flight
-        n_threads = _cluster_threads(client)
+        n_threads = threads()
         run["workers"] = max(run["workers"], n_threads)
         while queue and in_flight < 2 * n_threads:
             k = fixed_k or (chunks_per_task(median(costs), overhead, n_threads, len(queue)) if costs else 1)
