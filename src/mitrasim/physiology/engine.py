@@ -134,8 +134,8 @@ R_PB = 0
 N_PB = 41
 R_ACC = 0
 (A_VMAX, A_VMIN, A_LVEDP, A_PMAX, A_PMIN, A_PINT, A_LAINT, A_LAV, A_PAINT, A_FWD, A_RVOL, A_GINT, A_GT, A_PVMIN,
- A_EPK, A_MRPK, A_MVPK, A_GAP, A_GEJ, A_WPK, A_PVS, A_PVD, A_FOPEN, A_DPP) = range(R_ACC, R_ACC + 24)  # fmt: skip
-N_ACC = 24  # A_FOPEN and A_DPP last: they carry over from beat to beat (see _reset_acc)
+ A_EPK, A_MRPK, A_MVPK, A_GAP, A_GEJ, A_WPK, A_PVS, A_PVD, A_FOPEN, A_DPP, A_VPREV, A_MPREV) = range(R_ACC, R_ACC + 26)  # fmt: skip
+N_ACC = 26  # A_FOPEN and after: they carry over from beat to beat (see _reset_acc)
 
 #: Peak velocity (m/s) a forward wave needs for the Doppler trace of the mean gradient to run on
 #: through the diastasis after it (model choice: a wave slower than this, e.g. a vestigial E wave
@@ -350,6 +350,25 @@ def _observe(X, PB, a, diode, j, L):
     return p_la, p_lv, p_ra, p_rv, q_f, q_r, q_av
 
 
+@njit(cache=True)
+def _hermite_extremum(vp, mp, vc, mc, h):
+    """Extreme value of the cubic Hermite interpolant of (value, slope) = (vp, mp) at τ = 0 and
+    (vc, mc) at τ = h, where the slope changes sign inside (mp·mc < 0): its derivative
+    A·s² + B·s + C (s = τ/h) has exactly one root in (0, 1), found in the cancellation-free form."""
+    hp = h * mp
+    hc = h * mc
+    a = 6.0 * (vp - vc) + 3.0 * (hp + hc)
+    b = 6.0 * (vc - vp) - 4.0 * hp - 2.0 * hc
+    c = hp
+    q = -0.5 * (b + math.copysign(math.sqrt(max(b * b - 4.0 * a * c, 0.0)), b))
+    s1 = c / q
+    s = s1 if ((s1 >= 0.0) & (s1 <= 1.0)) else q / a
+    s = min(max(s, 0.0), 1.0)
+    s2 = s * s
+    s3 = s2 * s
+    return (2.0 * s3 - 3.0 * s2 + 1.0) * vp + (s3 - 2.0 * s2 + s) * hp + (3.0 * s2 - 2.0 * s3) * vc + (s3 - s2) * hc
+
+
 @njit(cache=True, inline="always")
 def _accumulate(X, K, PB, a, s2, diode, n_steps, A, L):
     """Running beat metrics from the state X (and its slope K) at the start of the step.
@@ -368,7 +387,19 @@ def _accumulate(X, K, PB, a, s2, diode, n_steps, A, L):
         edp = A[A_LVEDP * L + j]
         lav = A[A_LAV * L + j]
         pvmin = A[A_PVMIN * L + j]
-        up = vlv > vmax
+        # EDV / ESV: the LV volume's extremes, between samples where dV/dt changes sign the extreme
+        # of the cubic Hermite interpolant of (V, dV/dt) at the two samples (a sampled maximum is
+        # first order where the volume turns sharply: regurgitation starting at onset)
+        m_c = K[S_VLV * L + j]
+        vp = A[A_VPREV * L + j]
+        mp = A[A_MPREV * L + j]
+        turn = ((mp > 0.0) & (m_c < 0.0)) | ((mp < 0.0) & (m_c > 0.0))
+        v_ext = _hermite_extremum(vp, mp, vlv, m_c, dt)
+        A[A_VPREV * L + j] = vlv
+        A[A_MPREV * L + j] = m_c
+        v_hi = max(vlv, v_ext) if turn else vlv
+        v_lo = min(vlv, v_ext) if turn else vlv
+        up = v_hi > vmax
         fwd = q_f > 0.0
         k = step - PB[B_EWK * L + j]
         k = k + n_steps if k < 0.0 else k
@@ -379,8 +410,8 @@ def _accumulate(X, K, PB, a, s2, diode, n_steps, A, L):
         # so interpolating across it would be first order)
         e_lv = PB[B_LV_EB * L + j] + PB[B_LV_EA * L + j] * a[L + j]
         A[A_LVEDP * L + j] = p_lv + frac * dt * e_lv * K[S_VLV * L + j] if k == 0.0 else edp
-        A[A_VMAX * L + j] = vlv if up else vmax
-        A[A_VMIN * L + j] = min(A[A_VMIN * L + j], vlv)
+        A[A_VMAX * L + j] = v_hi if up else vmax
+        A[A_VMIN * L + j] = min(A[A_VMIN * L + j], v_lo)
         A[A_PMAX * L + j] = max(A[A_PMAX * L + j], pao)
         A[A_PMIN * L + j] = min(A[A_PMIN * L + j], pao)
         A[A_PINT * L + j] += pao * dt
@@ -581,8 +612,9 @@ def _finish(A, X, X0b, P, c, j, beat, res, conv, diode, metrics, x_end, L):
     rectangle rule is accurate where Q_av's valve edges are not).
     """
     T = P[_P_T, c]
-    edv = A[A_VMAX * L + j]
-    esv = A[A_VMIN * L + j]
+    # the beat's window is closed: its end state (= the start of a periodic beat) counts too
+    edv = max(A[A_VMAX * L + j], X[S_VLV * L + j])
+    esv = min(A[A_VMIN * L + j], X[S_VLV * L + j])
     fwd = A[A_FWD * L + j] + P[_P_CIRC + 1, c] * (X[S_PSA * L + j] - X0b[S_PSA * L + j])
     rvol = A[A_RVOL * L + j]
     gt = A[A_GT * L + j]
@@ -740,6 +772,7 @@ def _make_run_group(L: int, diode: bool):
                         acnt[j] = 0
                         A[A_FOPEN * L + j] = 0.0
                         A[A_DPP * L + j] = 0.0
+                        A[A_MPREV * L + j] = 0.0  # no previous sample: no turn in the first step
                     else:
                         active[j] = False
                         n_active -= 1
