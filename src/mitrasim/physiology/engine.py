@@ -370,6 +370,22 @@ def _hermite_extremum(vp, mp, vc, mc, h):
 
 
 @njit(cache=True, inline="always")
+def _volume_turns(X, K, PB, A, L):
+    """EDV / ESV between samples: where dV_LV/dt changed sign since the previous sample, the extreme
+    of the cubic Hermite interpolant of (V, dV/dt) at the two samples joins the beat's extremes (a
+    sampled maximum is first order where the volume turns sharply: regurgitation starting at
+    onset).  A lane loop with a branch, run before :func:`_accumulate` overwrites the previous
+    sample: the turn happens twice a beat, so the interpolant stays out of the vector code."""
+    for j in range(L):
+        mp = A[A_MPREV * L + j]
+        mc = K[S_VLV * L + j]
+        if (mp > 0.0 and mc < 0.0) or (mp < 0.0 and mc > 0.0):
+            v = _hermite_extremum(A[A_VPREV * L + j], mp, X[S_VLV * L + j], mc, PB[B_DT * L + j])
+            A[A_VMAX * L + j] = max(A[A_VMAX * L + j], v)
+            A[A_VMIN * L + j] = min(A[A_VMIN * L + j], v)
+
+
+@njit(cache=True, inline="always")
 def _accumulate(X, K, PB, a, s2, diode, n_steps, A, L):
     """Running beat metrics from the state X (and its slope K) at the start of the step.
 
@@ -387,19 +403,9 @@ def _accumulate(X, K, PB, a, s2, diode, n_steps, A, L):
         edp = A[A_LVEDP * L + j]
         lav = A[A_LAV * L + j]
         pvmin = A[A_PVMIN * L + j]
-        # EDV / ESV: the LV volume's extremes, between samples where dV/dt changes sign the extreme
-        # of the cubic Hermite interpolant of (V, dV/dt) at the two samples (a sampled maximum is
-        # first order where the volume turns sharply: regurgitation starting at onset)
-        m_c = K[S_VLV * L + j]
-        vp = A[A_VPREV * L + j]
-        mp = A[A_MPREV * L + j]
-        turn = ((mp > 0.0) & (m_c < 0.0)) | ((mp < 0.0) & (m_c > 0.0))
-        v_ext = _hermite_extremum(vp, mp, vlv, m_c, dt)
-        A[A_VPREV * L + j] = vlv
-        A[A_MPREV * L + j] = m_c
-        v_hi = max(vlv, v_ext) if turn else vlv
-        v_lo = min(vlv, v_ext) if turn else vlv
-        up = v_hi > vmax
+        A[A_VPREV * L + j] = vlv  # for _volume_turns at the next sample
+        A[A_MPREV * L + j] = K[S_VLV * L + j]
+        up = vlv > vmax
         fwd = q_f > 0.0
         k = step - PB[B_EWK * L + j]
         k = k + n_steps if k < 0.0 else k
@@ -410,8 +416,8 @@ def _accumulate(X, K, PB, a, s2, diode, n_steps, A, L):
         # so interpolating across it would be first order)
         e_lv = PB[B_LV_EB * L + j] + PB[B_LV_EA * L + j] * a[L + j]
         A[A_LVEDP * L + j] = p_lv + frac * dt * e_lv * K[S_VLV * L + j] if k == 0.0 else edp
-        A[A_VMAX * L + j] = v_hi if up else vmax
-        A[A_VMIN * L + j] = min(A[A_VMIN * L + j], v_lo)
+        A[A_VMAX * L + j] = vlv if up else vmax
+        A[A_VMIN * L + j] = min(A[A_VMIN * L + j], vlv)
         A[A_PMAX * L + j] = max(A[A_PMAX * L + j], pao)
         A[A_PMIN * L + j] = min(A[A_PMIN * L + j], pao)
         A[A_PINT * L + j] += pao * dt
@@ -737,6 +743,7 @@ def _make_run_group(L: int, diode: bool):
                 ah = act[(s2 + 1) * 4 * L:(s2 + 2) * 4 * L]
                 a1 = act[(s2 + 2) * 4 * L:(s2 + 3) * 4 * L]
                 _rhs(X, X, 0.0, KS[0], PB, a0, diode, True, L)
+                _volume_turns(X, KS[0], PB, A, L)
                 _accumulate(X, KS[0], PB, a0, s2, diode, nsf, A, L)
                 if want_waves:
                     _store_waves(X, PB, a0, diode, active, lane_col, step, waves, L)
