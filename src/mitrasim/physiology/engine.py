@@ -376,6 +376,11 @@ def _volume_turns(X, K, PB, A, L):
     sampled maximum is first order where the volume turns sharply: regurgitation starting at
     onset).  A lane loop with a branch, run before :func:`_accumulate` overwrites the previous
     sample: the turn happens twice a beat, so the interpolant stays out of the vector code."""
+    n_turn = 0.0
+    for j in range(L):  # vector code: does any lane turn?
+        n_turn += 1.0 if A[A_MPREV * L + j] * K[S_VLV * L + j] < 0.0 else 0.0
+    if n_turn == 0.0:
+        return
     for j in range(L):
         mp = A[A_MPREV * L + j]
         mc = K[S_VLV * L + j]
