@@ -37,7 +37,9 @@ Classical RK4 at a fixed step ``dt = T / n_steps`` (an even number of steps per
 beat, at most ``dt_max_s``); a flow that would cross zero through a closed
 one-way orifice is clamped at zero after each step (the switch is a first-order
 event; the tests bound its error against an event-located Radau reference).
-Activation curves are tabulated once per patient at the RK4 stage times.
+Activation curves are tabulated once per patient at the RK4 stage times; each step's
+stages read the table through slices indexed from 0 (an index with a run-time offset is
+tested for negative wraparound per lane and compiled to gathers: half the speed).
 Patients are processed in blocks of :data:`LANES` with the patient loop
 innermost (structure of arrays) so the compiler vectorises across patients;
 blocks run in parallel threads.  Each patient runs until the per-beat state
@@ -48,14 +50,22 @@ combination of the last few beats (:data:`ACCEL_MEMORY`); every beat itself is p
 RK4, so the steady-state test and the metrics are those of a plain beat.
 
 Per step and patient the kernel does four stages (the first reads the state alone), the
-beat-metric accumulators and the update ``X += (dt/6)·(K1 + 2·(K2 + K3) + K4)``: about 460
+beat-metric accumulators and the update ``X += (dt/6)·(K1 + 2·(K2 + K3) + K4)``: about 470
 floating-point operations, counted by running this code on a counting float
 (``benchmarks/flops.py``).  The group kernels are compiled with FMA contraction only
 (:data:`FASTMATH`) and numpy's error model (a division by zero gives inf/NaN, which the
 beat-end test reports as diverged, instead of raising); there is one kernel per lane count
 (1, :data:`LANES`) and mitral law, each compiled on its first use and cached, and small helpers
 are separate functions that LLVM inlines (numba's own inlining is kept for the hot stage,
-accumulator and update loops only: it multiplied the compile time).
+accumulator and update loops only: it multiplied the compile time; stages 2–4 share one call
+site, and no array is assigned by slice, whose shape-error path costs seconds to compile).
+
+Metrics at the edges of a sampled window (the beat's samples are the steps' starts) use the
+step's slopes instead of the nearest sample: LVEDP is extrapolated from the sample before
+ventricular onset along dp/dt = E·dV/dt; the forward orifice's opening time is the linear
+zero crossing of p_LA − p_LV; the pulmonary-vein flow at mitral opening or closing is
+extrapolated to the switch time.  Each metric is within 0.2 % of the Radau reference
+(``tests/test_physiology_engine.py``).
 """
 
 from __future__ import annotations
@@ -124,8 +134,8 @@ R_PB = 0
 N_PB = 41
 R_ACC = 0
 (A_VMAX, A_VMIN, A_LVEDP, A_PMAX, A_PMIN, A_PINT, A_LAINT, A_LAV, A_PAINT, A_FWD, A_RVOL, A_GINT, A_GT, A_PVMIN,
- A_EPK, A_MRPK, A_MVPK, A_GAP, A_GEJ, A_WPK, A_PVS, A_PVD, A_FOPEN, A_DPP) = range(R_ACC, R_ACC + 24)  # fmt: skip
-N_ACC = 24  # A_FOPEN and A_DPP last: they carry over from beat to beat (see _reset_acc)
+ A_EPK, A_MRPK, A_MVPK, A_GAP, A_GEJ, A_WPK, A_PVS, A_PVD, A_FOPEN, A_DPP, A_VPREV, A_MPREV) = range(R_ACC, R_ACC + 26)  # fmt: skip
+N_ACC = 26  # A_FOPEN and after: they carry over from beat to beat (see _reset_acc)
 
 #: Peak velocity (m/s) a forward wave needs for the Doppler trace of the mean gradient to run on
 #: through the diastasis after it (model choice: a wave slower than this, e.g. a vestigial E wave
@@ -340,6 +350,46 @@ def _observe(X, PB, a, diode, j, L):
     return p_la, p_lv, p_ra, p_rv, q_f, q_r, q_av
 
 
+@njit(cache=True)
+def _hermite_extremum(vp, mp, vc, mc, h):
+    """Extreme value of the cubic Hermite interpolant of (value, slope) = (vp, mp) at τ = 0 and
+    (vc, mc) at τ = h, where the slope changes sign inside (mp·mc < 0): its derivative
+    A·s² + B·s + C (s = τ/h) has exactly one root in (0, 1), found in the cancellation-free form."""
+    hp = h * mp
+    hc = h * mc
+    a = 6.0 * (vp - vc) + 3.0 * (hp + hc)
+    b = 6.0 * (vc - vp) - 4.0 * hp - 2.0 * hc
+    c = hp
+    q = -0.5 * (b + math.copysign(math.sqrt(max(b * b - 4.0 * a * c, 0.0)), b))
+    s1 = c / q
+    s = s1 if ((s1 >= 0.0) & (s1 <= 1.0)) else q / a
+    s = min(max(s, 0.0), 1.0)
+    s2 = s * s
+    s3 = s2 * s
+    return (2.0 * s3 - 3.0 * s2 + 1.0) * vp + (s3 - 2.0 * s2 + s) * hp + (3.0 * s2 - 2.0 * s3) * vc + (s3 - s2) * hc
+
+
+@njit(cache=True, inline="always")
+def _volume_turns(X, K, PB, A, L):
+    """EDV / ESV between samples: where dV_LV/dt changed sign since the previous sample, the extreme
+    of the cubic Hermite interpolant of (V, dV/dt) at the two samples joins the beat's extremes (a
+    sampled maximum is first order where the volume turns sharply: regurgitation starting at
+    onset).  A lane loop with a branch, run before :func:`_accumulate` overwrites the previous
+    sample: the turn happens twice a beat, so the interpolant stays out of the vector code."""
+    n_turn = 0.0
+    for j in range(L):  # vector code: does any lane turn?
+        n_turn += 1.0 if A[A_MPREV * L + j] * K[S_VLV * L + j] < 0.0 else 0.0
+    if n_turn == 0.0:
+        return
+    for j in range(L):
+        mp = A[A_MPREV * L + j]
+        mc = K[S_VLV * L + j]
+        if (mp > 0.0 and mc < 0.0) or (mp < 0.0 and mc > 0.0):
+            v = _hermite_extremum(A[A_VPREV * L + j], mp, X[S_VLV * L + j], mc, PB[B_DT * L + j])
+            A[A_VMAX * L + j] = max(A[A_VMAX * L + j], v)
+            A[A_VMIN * L + j] = min(A[A_VMIN * L + j], v)
+
+
 @njit(cache=True, inline="always")
 def _accumulate(X, K, PB, a, s2, diode, n_steps, A, L):
     """Running beat metrics from the state X (and its slope K) at the start of the step.
@@ -358,6 +408,8 @@ def _accumulate(X, K, PB, a, s2, diode, n_steps, A, L):
         edp = A[A_LVEDP * L + j]
         lav = A[A_LAV * L + j]
         pvmin = A[A_PVMIN * L + j]
+        A[A_VPREV * L + j] = vlv  # for _volume_turns at the next sample
+        A[A_MPREV * L + j] = K[S_VLV * L + j]
         up = vlv > vmax
         fwd = q_f > 0.0
         k = step - PB[B_EWK * L + j]
@@ -571,8 +623,9 @@ def _finish(A, X, X0b, P, c, j, beat, res, conv, diode, metrics, x_end, L):
     rectangle rule is accurate where Q_av's valve edges are not).
     """
     T = P[_P_T, c]
-    edv = A[A_VMAX * L + j]
-    esv = A[A_VMIN * L + j]
+    # the beat's window is closed: its end state (= the start of a periodic beat) counts too
+    edv = max(A[A_VMAX * L + j], X[S_VLV * L + j])
+    esv = min(A[A_VMIN * L + j], X[S_VLV * L + j])
     fwd = A[A_FWD * L + j] + P[_P_CIRC + 1, c] * (X[S_PSA * L + j] - X0b[S_PSA * L + j])
     rvol = A[A_RVOL * L + j]
     gt = A[A_GT * L + j]
@@ -695,6 +748,7 @@ def _make_run_group(L: int, diode: bool):
                 ah = act[(s2 + 1) * 4 * L:(s2 + 2) * 4 * L]
                 a1 = act[(s2 + 2) * 4 * L:(s2 + 3) * 4 * L]
                 _rhs(X, X, 0.0, KS[0], PB, a0, diode, True, L)
+                _volume_turns(X, KS[0], PB, A, L)
                 _accumulate(X, KS[0], PB, a0, s2, diode, nsf, A, L)
                 if want_waves:
                     _store_waves(X, PB, a0, diode, active, lane_col, step, waves, L)
@@ -730,6 +784,7 @@ def _make_run_group(L: int, diode: bool):
                         acnt[j] = 0
                         A[A_FOPEN * L + j] = 0.0
                         A[A_DPP * L + j] = 0.0
+                        A[A_MPREV * L + j] = 0.0  # no previous sample: no turn in the first step
                     else:
                         active[j] = False
                         n_active -= 1
