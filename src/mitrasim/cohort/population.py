@@ -79,14 +79,14 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from scipy import special
 
 from mitrasim import citations, ranges
 from mitrasim.cohort import sources as _sources  # noqa: F401  (registers the sources)
 from mitrasim.echo.lv_bias import LvVolumeMethod  # how LVEDV/LVEF were measured (re-exported)
-from mitrasim.errors import InputError, from_validation_error
-from mitrasim.files import read_text
+from mitrasim.errors import InputError, validate_model
+from mitrasim.files import read_data
 
 __all__ = [
     "Continuous",
@@ -350,11 +350,7 @@ def parse_population(data: Any, source: str = "population") -> Population:
     """Validate a mapping as a :class:`Population` (defaults filled in); errors name the field."""
     if not isinstance(data, dict):
         raise InputError(source, type(data).__name__, "a mapping with name, continuous, categorical, correlations")
-    try:
-        pop = Population.model_validate(_complete(data))
-    except ValidationError as e:
-        raise from_validation_error(e) from None
-    return _check_population(pop)
+    return _check_population(validate_model(Population, _complete(data)))
 
 
 #: Populations shipped with mitrasim (``src/mitrasim/cohort/populations/NAME.yaml``).
@@ -376,14 +372,7 @@ def load_population(ref: str | Path | dict[str, Any], base_dir: str | Path | Non
     p = Path(ref_s)
     if not p.is_absolute() and base_dir is not None:
         p = Path(base_dir) / p
-    try:
-        text = read_text(p)
-    except OSError:
-        raise InputError("population", ref_s, f"a shipped population ({', '.join(SHIPPED_POPULATIONS)}) or a readable YAML file") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise InputError("population", ref_s, "valid YAML", str(e).splitlines()[0]) from None
+    data = read_data(p, "population", f"a shipped population ({', '.join(SHIPPED_POPULATIONS)}) or a readable YAML file", "valid YAML", json_by_suffix=False)
     return parse_population(data, source=p.name)
 
 
