@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mitrasim.cohort.population import SHIPPED_POPULATIONS, correlation_matrix, load_population, parse_population, sample_population
+from mitrasim import ranges
 from mitrasim.errors import InputError
 
 
@@ -243,3 +244,30 @@ def test_a_population_without_forward_sv_is_not_balanced_and_keeps_its_draws():
     raw = _draw(parse_population(d), 50, np.random.default_rng(4), 0)
     assert np.array_equal(raw.column("age_years").to_numpy(), t.column("age_years").to_numpy())
     assert t2.num_rows == 50
+
+
+@pytest.mark.parametrize("name", list(ranges.POPULATION))
+def test_a_truncation_outside_the_one_range_table_is_refused(name):
+    """The population's bounds are :data:`mitrasim.ranges.POPULATION` (one definition): a marginal
+    reaching past its upper end is refused, naming the field and that range."""
+    r = ranges.POPULATION[name]
+    d = _minimal()
+    width = r.hi - r.lo
+    d["continuous"][name] = {"mean": r.lo + width / 2, "sd": width / 10, "lo": r.lo, "hi": r.hi + width / 100}
+    with pytest.raises(InputError) as e:
+        parse_population(d)
+    assert e.value.field == f"continuous.{name}.lo"
+    assert f"[{r.lo:g}, {r.hi:g}]" in str(e.value)
+    d["continuous"][name]["hi"] = r.hi  # at the ends: accepted
+    assert parse_population(d).continuous[name].hi == r.hi
+
+
+def test_population_ranges_lie_inside_the_entry_points_ranges():
+    """A drawn patient is valid input everywhere: a variable the entry points also range-check
+    (:data:`mitrasim.ranges.RANGES`) has its population range inside that one."""
+    shared = set(ranges.POPULATION) & set(ranges.RANGES)
+    assert shared  # hr, EROA, MVA
+    for name in shared:
+        p, r = ranges.POPULATION[name], ranges.RANGES[name]
+        assert r.contains(p.lo) or (r.lo_open and p.lo > r.lo), name
+        assert r.contains(p.hi), name

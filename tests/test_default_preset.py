@@ -59,3 +59,12 @@ def test_web_defaults_and_listing(tmp_path):
     with TestClient(create_app(settings), base_url="http://127.0.0.1:8000") as c:
         meta = c.get("/api/meta").json()
     assert meta["default_preset"] == DEFAULT_PRESET and "not a normal heart" in meta["preset_labels"]["regazzoni2022"]
+
+
+def test_the_library_function_defaults_to_the_normal_heart_too():
+    """``mitrasim.simulate()`` without a preset is the CLI's and the web's normal heart, not the paper's set."""
+    import mitrasim
+
+    r = mitrasim.simulate()
+    assert r.preset == DEFAULT_PRESET
+    assert float(r.metrics["pa_mean_mmhg"][0]) == pytest.approx(cal.NORMAL_MPAP_MMHG, abs=0.5)

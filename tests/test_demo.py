@@ -273,3 +273,11 @@ def test_a_stage_that_fails_stops_the_command_before_its_line(monkeypatch, n):
     assert r.exit_code != 0 and isinstance(r.exception, RuntimeError) and "on purpose" in str(r.exception)
     assert f"{n}. {STAGES[n - 1]}:" not in r.output
     assert all(f"{k}. {STAGES[k - 1]}:" not in r.output for k in range(n, 8))
+
+
+def test_the_plan_stage_computes_no_intervals_it_does_not_print(good):
+    """The plan line shows point estimates only: the demo asks the planner for no calibration
+    ensemble (the case has measurements, so the planner's default would compute one)."""
+    assert good["case"].measurements is not None
+    assert good["plan"].uncertainty["intervals"] is None
+    assert "%" not in _line(good["text"], 4) and "interval" not in good["text"].lower()

@@ -171,3 +171,43 @@ def test_batched_device_choice_equals_the_scalar_rule():
             assert keys[got] == want, (pref, i)
             chosen.add(keys[got])
     assert {"NT", "XT", "NTW", "XTW", "PASCAL", "PASCAL Ace"} <= chosen  # every branch of the size rule taken
+
+
+def _under_the_clip(v, pos, width_mm):
+    """Reference reading, cell by cell: the largest gap and worst calcification within half the
+    clip's width (at least one cell) of ``pos``, any cleft there, the leaflet lengths in its cell."""
+    i = min(int(pos // v.ds_mm), v.s_mm.size - 1)
+    cells = [j for j, s in enumerate(v.s_mm) if abs(s - pos) <= max(width_mm / 2, v.ds_mm)] or [i]
+    gap = max(float(v.gap_mm[j]) for j in cells)
+    calc = max(int(v.calcification_grade[j]) for j in cells)
+    cleft = any(bool(v.cleft[j]) for j in cells)
+    return gap, calc, cleft, float(v.anterior_mm[i]), float(v.posterior_mm[i])
+
+
+def test_scalar_and_batched_grasp_read_the_same_anatomy():
+    """``assess_grasp`` (one clip) and ``grasp_at`` (a stack of valves) give the same numbers, and
+    both read the anatomy under the clip as the cell-by-cell reference does."""
+    from mitrasim.devices import grasp_at
+    from mitrasim.valve.clip import ValveRows
+
+    vs = [
+        valve(lesions=[{"kind": "prolapse", "segments": ["P2"], "gap_mm": 3, "width_mm": 10}]),
+        valve(lesions=[{"kind": "flail", "segments": ["P2", "P3"], "gap_mm": 9, "width_mm": 14}], calcification="moderate", calcified_segments=["P2"]),
+        valve(lesions=[{"kind": "prolapse", "segments": ["P1"], "gap_mm": 5, "width_mm": 8}], cleft_segments=["P1"], leaflets={"posterior_mm": {"P1": 6, "P2": 7, "P3": 6}}),
+        valve(lesions=[{"kind": "tethering", "segments": ["P2"], "gap_mm": 4, "tenting_depth_mm": 11}]),
+    ]
+    vr = ValveRows.from_valves(vs)
+    cases = [(k, float(p), d) for k, v in enumerate(vs) for p in np.linspace(0, v.line_length_mm, 13) for d in DEFAULT_CATALOGUE.values()]
+    rows = np.array([k for k, _, _ in cases])
+    col = lambda f: np.array([f(d) for _, _, d in cases], dtype=float)  # noqa: E731
+    pos = np.array([p for _, p, _ in cases])
+    b = grasp_at(vr, rows, vr.gap_mm[rows], pos, col(lambda d: d.width_mm), col(lambda d: d.arm_length_mm), col(lambda d: d.grasp_reach_mm), col(lambda d: d.spacer_mm))
+    statuses = set()
+    for j, (k, p, d) in enumerate(cases):
+        gap, calc, cleft, a_len, p_len = _under_the_clip(vs[k], p, d.width_mm)
+        assert (b.gap_mm[j], b.calcification[j], bool(b.cleft[j]), b.anterior_mm[j], b.posterior_mm[j]) == (gap, calc, cleft, a_len, p_len)
+        s = assess_grasp(vs[k], p, d)
+        assert s.gap_mm == gap
+        assert (s.status, s.slda_multiplier) == (("good", "marginal", "infeasible")[int(b.status[j])], float(b.multiplier[j]))
+        statuses.add(s.status)
+    assert statuses == {"good", "marginal", "infeasible"}  # every branch of the rule is compared

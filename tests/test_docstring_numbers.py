@@ -156,3 +156,18 @@ def test_docstring_defaults_are_found():
 def test_a_docstring_default_is_the_code_default(where, name, stated, scope):
     assert name in scope, f"{where}: the docstring gives a default for {name}, which has none here"
     assert float(scope[name]) == stated, f"{where}: docstring says {name} defaults to {stated:g}, the code to {scope[name]!r}"
+
+
+def test_the_threshold_tables_prose_names_rows_not_values():
+    """``echo/thresholds.py`` is the one table of grading cut-offs: its module docstring refers to
+    the rows (by kind), it does not write out a cut-off with its unit (``0.30 cm²``, ``45 mL``)."""
+    from mitrasim.echo import thresholds
+
+    doc = thresholds.__doc__ or ""
+    units = {"cm2": "cm²", "ml": "mL", "pct": "%", "cm": "cm", "mmhg": "mmHg", "m_s": "m/s"}
+    for r in thresholds.THRESHOLDS:
+        unit = next((u for suffix, u in units.items() if r.parameter.endswith("_" + suffix)), None)
+        if unit is None:
+            continue
+        for text in {f"{r.value:g}", f"{r.value:.2f}", f"{r.value:.1f}"}:
+            assert not re.search(rf"(?<![\d.]){re.escape(text)}\s*{re.escape(unit)}", doc), (r.parameter, r.kind, text)

@@ -12,18 +12,16 @@ lesion to shape them.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from mitrasim.calibrate.measurements import Measurements, check_measurements
 from mitrasim.devices.catalogue import DEFAULT_CATALOGUE, max_grasp_reach_mm
 from mitrasim.echo.schema import EchoInput
-from mitrasim.errors import InputError, from_validation_error
-from mitrasim.files import read_text
+from mitrasim.errors import InputError, validate_model
+from mitrasim.files import read_data
 from mitrasim.protocol import Protocol
 from mitrasim.ranges import RANGES
 from mitrasim.valve.geometry import lesion_extent_mm, line_length_mm, scallop_span_mm
@@ -235,11 +233,7 @@ def parse_case(data: Any, source: str = "case") -> Case:
     """Validate a mapping as a :class:`Case`; errors → :class:`InputError`."""
     if not isinstance(data, dict):
         raise InputError(source, type(data).__name__, "a mapping with patient and valve")
-    try:
-        case = Case.model_validate(data)
-    except ValidationError as e:
-        raise from_validation_error(e) from None
-    return check_case(case)
+    return check_case(validate_model(Case, data))
 
 
 def load_case(path: str | Path) -> Case:
@@ -248,14 +242,6 @@ def load_case(path: str | Path) -> Case:
     Raises :class:`InputError` with the field path (e.g. ``valve.lesions.0.gap_mm``)
     for unknown fields, values out of range and cross-field violations.
     """
-    p = Path(path)
-    try:
-        text = read_text(p)
-    except OSError as e:
-        raise InputError("path", str(path), "a readable case file", str(e)) from None
-    try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as e:
-        raise InputError("path", str(path), "valid YAML or JSON", str(e).splitlines()[0]) from None
-    return parse_case(data, source=str(p.name))
+    data = read_data(path, "path", "a readable case file", "valid YAML or JSON")
+    return parse_case(data, source=Path(path).name)
 

@@ -92,7 +92,7 @@ def plan_stage(console: Any, case: Any) -> Any:
     from mitrasim.pathway.outcome import grade_or_indeterminate
     from mitrasim.procedure.planner import plan_case
 
-    plan = plan_case(case)
+    plan = plan_case(case, intervals="none")  # the line shows point estimates only: no ensemble to compute
     p = plan.best
     console.print(f"{_stage(4)} {plan.n_evaluated} plans in one engine batch; best: {p.describe()} → "
                   f"MR {grade_or_indeterminate(p.mr_grade)}, gradient {p.mean_gradient_mmhg:.1f} mmHg, "

@@ -34,7 +34,7 @@ from typing import Any, Mapping
 
 from mitrasim.input_error import InputError
 
-__all__ = ["Range", "DateRange", "CARE_DATES", "RANGES", "PHYSIOLOGICAL", "get", "check", "result_flags", "PLACEHOLDER_ABS"]
+__all__ = ["Range", "DateRange", "CARE_DATES", "RANGES", "POPULATION", "POPULATION_OPTIONAL", "PHYSIOLOGICAL", "get", "check", "result_flags", "PLACEHOLDER_ABS"]
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,30 @@ RANGES: dict[str, Range] = {
     "jet_area_pct": Range("colour jet area", "% of LA area", 0.0, 100.0),
     "la_volume_index_ml_m2": Range("LA volume index", "mL/m²", 0.0, 300.0),
 }
+
+
+#: A virtual population's continuous patient variables (:mod:`mitrasim.cohort.population`): the
+#: interval a marginal's truncation ``[lo, hi]`` must lie in.  Where a quantity is also in
+#: :data:`RANGES` the interval lies inside that one (a drawn patient is a valid input everywhere);
+#: ``forward_sv_ml`` is optional (it switches on the population's flow balance).
+POPULATION: dict[str, Range] = {
+    "age_years": Range("age", "years", 18.0, 110.0),
+    "lvef_pct": Range("LV ejection fraction", "%", 5.0, 85.0),
+    "lvedv_ml": Range("LV end-diastolic volume", "mL", 40.0, 500.0),
+    "eroa_cm2": Range("effective regurgitant orifice area", "cm²", 0.05, 2.0),
+    "mva_cm2": Range("mitral valve area", "cm²", 1.5, 9.0),
+    "ap_diameter_mm": Range("antero-posterior annulus diameter", "mm", 18.0, 50.0),
+    "ic_diameter_mm": Range("intercommissural annulus diameter", "mm", 22.0, 55.0),
+    "anterior_leaflet_mm": Range("anterior leaflet length", "mm", 8.0, 45.0),
+    "posterior_leaflet_mm": Range("posterior leaflet length", "mm", 3.0, 30.0),
+    "lesion_width_frac": Range("lesion width", "fraction of the IC diameter", 0.05, 0.95),
+    "tenting_depth_mm": Range("tenting depth", "mm", 0.0, 25.0),
+    "hr_bpm": Range("heart rate", "bpm", 40.0, 150.0),
+    "sbp_mmhg": Range("systolic blood pressure", "mmHg", 70.0, 220.0),
+    "forward_sv_ml": Range("forward stroke volume", "mL", 5.0, 200.0),
+}
+POPULATION_OPTIONAL = ("forward_sv_ml",)
+"""The :data:`POPULATION` variables a population may leave out."""
 
 
 #: Output envelope of a steady beat (see the module docstring): metric name → range [check].

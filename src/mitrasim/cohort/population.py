@@ -79,14 +79,14 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from scipy import special
 
-from mitrasim import citations
+from mitrasim import citations, ranges
 from mitrasim.cohort import sources as _sources  # noqa: F401  (registers the sources)
 from mitrasim.echo.lv_bias import LvVolumeMethod  # how LVEDV/LVEF were measured (re-exported)
-from mitrasim.errors import InputError, from_validation_error
-from mitrasim.files import read_text
+from mitrasim.errors import InputError, validate_model
+from mitrasim.files import read_data
 
 __all__ = [
     "Continuous",
@@ -108,25 +108,14 @@ __all__ = [
 
 Status = Literal["src", "sec", "check", "model"]
 
-#: Continuous patient variables and their physical range (lo, hi) accepted in a description.
+#: Continuous patient variables and their physical range (lo, hi) accepted in a description: looked up in
+#: :data:`mitrasim.ranges.POPULATION`, the one definition.
 REQUIRED_CONTINUOUS: dict[str, tuple[float, float]] = {
-    "age_years": (18.0, 110.0),
-    "lvef_pct": (5.0, 85.0),
-    "lvedv_ml": (40.0, 500.0),
-    "eroa_cm2": (0.05, 2.0),
-    "mva_cm2": (1.5, 9.0),
-    "ap_diameter_mm": (18.0, 50.0),
-    "ic_diameter_mm": (22.0, 55.0),
-    "anterior_leaflet_mm": (8.0, 45.0),
-    "posterior_leaflet_mm": (3.0, 30.0),
-    "lesion_width_frac": (0.05, 0.95),
-    "tenting_depth_mm": (0.0, 25.0),
-    "hr_bpm": (40.0, 150.0),
-    "sbp_mmhg": (70.0, 220.0),
+    k: (r.lo, r.hi) for k, r in ranges.POPULATION.items() if k not in ranges.POPULATION_OPTIONAL
 }
 #: Optional continuous variables (drawn last, in a latent block of their own, so the other variables keep
 #: their values for a seed): the forward stroke volume (LVOT Doppler), which switches on the flow balance.
-OPTIONAL_CONTINUOUS: dict[str, tuple[float, float]] = {"forward_sv_ml": (5.0, 200.0)}
+OPTIONAL_CONTINUOUS: dict[str, tuple[float, float]] = {k: (ranges.POPULATION[k].lo, ranges.POPULATION[k].hi) for k in ranges.POPULATION_OPTIONAL}
 #: Categorical patient variables and their allowed levels.
 REQUIRED_CATEGORICAL: dict[str, tuple[str, ...]] = {
     "sex": ("female", "male"),
@@ -310,24 +299,22 @@ def _complete(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _check_marginal(name: str, c: Continuous, allowed: ranges.Range) -> None:
+    """A marginal's truncation inside the variable's range (:data:`mitrasim.ranges.POPULATION`), its mean inside that."""
+    if c.lo < allowed.lo or c.hi > allowed.hi:
+        raise InputError(f"continuous.{name}.lo", [c.lo, c.hi], f"a truncation range inside [{allowed.lo:g}, {allowed.hi:g}]")
+    if not c.lo <= c.mean <= c.hi:
+        raise InputError(f"continuous.{name}.mean", c.mean, f"[{c.lo:g}, {c.hi:g}] (inside lo..hi)")
+
+
 def _check_population(pop: Population) -> Population:
-    for name, (lo, hi) in REQUIRED_CONTINUOUS.items():
+    for name in REQUIRED_CONTINUOUS:
         if name not in pop.continuous:
             raise InputError(f"continuous.{name}", None, "required (a marginal distribution)")
-        c = pop.continuous[name]
-        if c.lo < lo or c.hi > hi:
-            raise InputError(f"continuous.{name}.lo", [c.lo, c.hi], f"a truncation range inside [{lo:g}, {hi:g}]")
-        if not c.lo <= c.mean <= c.hi:
-            raise InputError(f"continuous.{name}.mean", c.mean, f"[{c.lo:g}, {c.hi:g}] (inside lo..hi)")
     for name in pop.continuous:
-        if name not in REQUIRED_CONTINUOUS and name not in OPTIONAL_CONTINUOUS:
-            raise InputError(f"continuous.{name}", name, "one of " + ", ".join([*REQUIRED_CONTINUOUS, *OPTIONAL_CONTINUOUS]))
-    for name, (lo, hi) in OPTIONAL_CONTINUOUS.items():
-        c = pop.continuous.get(name)
-        if c is not None and (c.lo < lo or c.hi > hi):
-            raise InputError(f"continuous.{name}.lo", [c.lo, c.hi], f"a truncation range inside [{lo:g}, {hi:g}]")
-        if c is not None and not c.lo <= c.mean <= c.hi:
-            raise InputError(f"continuous.{name}.mean", c.mean, f"[{c.lo:g}, {c.hi:g}] (inside lo..hi)")
+        if name not in ranges.POPULATION:
+            raise InputError(f"continuous.{name}", name, "one of " + ", ".join(ranges.POPULATION))
+        _check_marginal(name, pop.continuous[name], ranges.POPULATION[name])
     for name, levels in REQUIRED_CATEGORICAL.items():
         if name not in pop.categorical:
             raise InputError(f"categorical.{name}", None, "required (levels with probabilities)")
@@ -363,11 +350,7 @@ def parse_population(data: Any, source: str = "population") -> Population:
     """Validate a mapping as a :class:`Population` (defaults filled in); errors name the field."""
     if not isinstance(data, dict):
         raise InputError(source, type(data).__name__, "a mapping with name, continuous, categorical, correlations")
-    try:
-        pop = Population.model_validate(_complete(data))
-    except ValidationError as e:
-        raise from_validation_error(e) from None
-    return _check_population(pop)
+    return _check_population(validate_model(Population, _complete(data)))
 
 
 #: Populations shipped with mitrasim (``src/mitrasim/cohort/populations/NAME.yaml``).
@@ -389,14 +372,7 @@ def load_population(ref: str | Path | dict[str, Any], base_dir: str | Path | Non
     p = Path(ref_s)
     if not p.is_absolute() and base_dir is not None:
         p = Path(base_dir) / p
-    try:
-        text = read_text(p)
-    except OSError:
-        raise InputError("population", ref_s, f"a shipped population ({', '.join(SHIPPED_POPULATIONS)}) or a readable YAML file") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise InputError("population", ref_s, "valid YAML", str(e).splitlines()[0]) from None
+    data = read_data(p, "population", f"a shipped population ({', '.join(SHIPPED_POPULATIONS)}) or a readable YAML file", "valid YAML", json_by_suffix=False)
     return parse_population(data, source=p.name)
 
 

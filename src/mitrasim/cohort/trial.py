@@ -67,16 +67,15 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import mitrasim
 from mitrasim.cohort.adapter import Strategy, run_patient_chunk, sample_indicated_blocks
 from mitrasim.cohort.mapping import engine_inputs
 from mitrasim.cohort.outcomes import OutcomeModel, apply_outcomes, outcome_uniforms
 from mitrasim.cohort.population import Population, load_population
-from mitrasim.errors import InputError, from_validation_error
-from mitrasim.files import read_text
+from mitrasim.errors import InputError, validate_model
+from mitrasim.files import read_data, read_text
 from mitrasim.physiology.simulation import SolverSettings
 from mitrasim.procedure.risks import draw_uniforms
 
@@ -165,21 +164,13 @@ def parse_trial(data: Any, base_dir: str | Path | None = None, source: str = "tr
             data["population"] = load_population(pop, base_dir=base_dir)
         except InputError as e:
             raise e.renamed(f"population.{e.field}" if isinstance(pop, dict) else e.field) from None
-    try:
-        return Trial.model_validate(data)
-    except ValidationError as e:
-        raise from_validation_error(e) from None
+    return validate_model(Trial, data)
 
 
 def load_trial(path: str | Path) -> Trial:
     """Load a trial YAML file; errors name the field (``arms.1.strategy.stop_rule``)."""
     p = Path(path)
-    try:
-        data = yaml.safe_load(read_text(p))
-    except OSError as e:
-        raise InputError("trial", str(path), "a readable trial YAML file", str(e)) from None
-    except yaml.YAMLError as e:
-        raise InputError("trial", str(path), "valid YAML", str(e).splitlines()[0]) from None
+    data = read_data(p, "trial", "a readable trial YAML file", "valid YAML", json_by_suffix=False)
     return parse_trial(data, base_dir=p.parent, source=p.name)
 
 

@@ -1,7 +1,7 @@
 """TEER devices: catalogue (dimensions, sources), grasp feasibility, SLDA risk, device choice."""
 
 from mitrasim.devices.catalogue import DEFAULT_CATALOGUE, Device, device_arrays, get_device, load_catalogue, max_grasp_reach_mm
-from mitrasim.devices.grasp import DeviceChoice, GraspAssessment, assess_grasp, choose_device
+from mitrasim.devices.grasp import DeviceChoice, GraspAssessment, GraspNumbers, assess_grasp, choose_device, grasp_at
 
 __all__ = [
     "Device",
@@ -12,6 +12,8 @@ __all__ = [
     "max_grasp_reach_mm",
     "GraspAssessment",
     "assess_grasp",
+    "grasp_at",
+    "GraspNumbers",
     "DeviceChoice",
     "choose_device",
 ]

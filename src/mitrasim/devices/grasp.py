@@ -47,7 +47,7 @@ from mitrasim.valve.geometry import CALCIFICATION_GRADES, CALCIFICATION_MOBILITY
 _MOBILITY = np.array([CALCIFICATION_MOBILITY[g] for g in CALCIFICATION_GRADES])
 
 __all__ = [
-    "GraspAssessment", "assess_grasp", "grasp_arrays", "grasp_reasons", "GRASP_STATUS", "choose_device", "DeviceChoice",
+    "GraspAssessment", "GraspNumbers", "assess_grasp", "grasp_at", "grasp_arrays", "grasp_reasons", "GRASP_STATUS", "choose_device", "DeviceChoice",
     "SLDA_MULTIPLIER_MAX", "choose_sizes", "SizeChoice", "SiteReading", "read_site", "size_orders", "size_rule", "NO_DEVICE",
 ]  # fmt: skip
 
@@ -171,19 +171,51 @@ def grasp_reasons(gap: float, anterior_mm: float, posterior_mm: float, calc: int
     return tuple(reasons)
 
 
-def assess_grasp(valve: ValveModel, position_mm: float, device: Device) -> GraspAssessment:
-    """Can ``device`` grasp both leaflets at ``position_mm``?  See the module rule."""
+@dataclass
+class GraspNumbers:
+    """Grasp of one device at one position per row: status code (0 good, 1 marginal, 2 infeasible),
+    SLDA multiplier, and the anatomy it was read from (for the operator's words)."""
+
+    status: np.ndarray
+    multiplier: np.ndarray
+    gap_mm: np.ndarray
+    anterior_mm: np.ndarray
+    posterior_mm: np.ndarray
+    calcification: np.ndarray
+    cleft: np.ndarray
+
+
+def grasp_at(vr: ValveRows, rows: np.ndarray, g: np.ndarray, pos: np.ndarray, width: np.ndarray, arm: np.ndarray, reach: np.ndarray, spacer: np.ndarray | float = 0.0) -> GraspNumbers:
+    """The grasp of a device of ``width`` (m,) at ``pos`` (m,) on the gap profiles ``g`` (m, G) of
+    valves ``rows`` (``spacer``: each device's spacer thickness, mm; the valves' tenting depth is
+    taken from ``vr``): the one reading of the anatomy under the clip (the largest gap and worst
+    calcification under its width, any cleft there, the leaflet lengths in its cell) and
+    :func:`grasp_arrays` on it.  :func:`assess_grasp` is this with m = 1."""
     citations.cite("feldman2011_everest2", "boekstegers2014", "tctmd_expand2019")
-    i = int(valve.index_of(position_mm))
-    # the gap the arms must bridge: the largest gap under the clip's width
-    half = 0.5 * device.width_mm
-    under = np.abs(valve.s_mm - position_mm) <= max(half, valve.ds_mm)
-    gap = float(valve.gap_mm[under].max()) if under.any() else float(valve.gap_mm[i])
-    a_len, p_len = float(valve.anterior_mm[i]), float(valve.posterior_mm[i])
-    calc = int(valve.calcification_grade[under].max()) if under.any() else int(valve.calcification_grade[i])
-    cleft = bool(valve.cleft[under].any())
-    t = valve.tenting_depth_mm
-    status, m = grasp_arrays(np.float64(gap), a_len, p_len, calc, cleft, device.arm_length_mm, device.grasp_reach_mm, device.spacer_mm, t)
+    m = rows.size
+    r = np.arange(m)
+    i = vr.index_of(rows, pos)
+    s = vr.s_mm[rows]
+    under = np.abs(s - pos[:, None]) <= np.maximum(0.5 * width, vr.ds_mm[rows])[:, None]
+    anyu = under.any(axis=1)
+    gap = np.where(anyu, np.where(under, g, -np.inf).max(axis=1), g[r, i])
+    calc_rows = vr.calcification_grade[rows]
+    calc = np.where(anyu, np.where(under, calc_rows, -1).max(axis=1), calc_rows[r, i])
+    cleft = (under & vr.cleft[rows]).any(axis=1)
+    a_len, p_len = vr.anterior_mm[rows, i], vr.posterior_mm[rows, i]
+    status, mult = grasp_arrays(gap, a_len, p_len, calc, cleft, arm, reach, spacer, vr.tenting_depth_mm[rows])
+    return GraspNumbers(status, mult, gap, a_len, p_len, calc, cleft)
+
+
+def assess_grasp(valve: ValveModel, position_mm: float, device: Device) -> GraspAssessment:
+    """Can ``device`` grasp both leaflets at ``position_mm``?  See the module rule; the anatomy is
+    read by :func:`grasp_at` (one valve, one clip), the operator's words by :func:`grasp_reasons`."""
+    vr = ValveRows.from_valves([valve])
+    one = lambda x: np.array([x], dtype=float)  # noqa: E731
+    n = grasp_at(vr, np.array([0]), vr.gap_mm, one(position_mm), one(device.width_mm), one(device.arm_length_mm), one(device.grasp_reach_mm), device.spacer_mm)
+    gap, a_len, p_len = float(n.gap_mm[0]), float(n.anterior_mm[0]), float(n.posterior_mm[0])
+    calc, cleft, t = int(n.calcification[0]), bool(n.cleft[0]), valve.tenting_depth_mm
+    status, m = n.status[0], n.multiplier[0]
     mob = float(_MOBILITY[calc])
     ga = mob * min(device.arm_length_mm, float(available_leaflet_mm(a_len, gap, device.spacer_mm, t)))
     gp = mob * min(device.arm_length_mm, float(available_leaflet_mm(p_len, gap, device.spacer_mm, t)))

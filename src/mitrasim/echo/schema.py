@@ -14,13 +14,12 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from mitrasim.echo import calculators as calc
 from mitrasim.echo.grading import MRInputs
-from mitrasim.errors import InputError, from_validation_error
-from mitrasim.files import read_text
+from mitrasim.errors import InputError, validate_model
+from mitrasim.files import read_data
 from mitrasim.ranges import RANGES
 
 __all__ = ["EchoInput", "load_case_echo", "to_mr_inputs", "MR_SIGN_FIELDS"]
@@ -70,10 +69,7 @@ class EchoInput(BaseModel):
 
 def validate_echo(data: dict[str, Any], prefix: str = "echo") -> EchoInput:
     """Validate a mapping into :class:`EchoInput`; raises :class:`InputError` naming the first bad field."""
-    try:
-        return EchoInput.model_validate(data)
-    except ValidationError as exc:
-        raise from_validation_error(exc, prefix=prefix) from None
+    return validate_model(EchoInput, data, prefix=prefix)
 
 
 def load_case_echo(path: str | Path) -> dict[str, Any]:
@@ -81,13 +77,7 @@ def load_case_echo(path: str | Path) -> dict[str, Any]:
 
     Without an ``etiology`` of its own the section takes ``patient.etiology``.
     """
-    p = Path(path)
-    try:
-        doc = yaml.safe_load(read_text(p))
-    except OSError as exc:
-        raise InputError("case", str(path), "a readable YAML/JSON case file", exc.strerror) from None
-    except yaml.YAMLError:
-        raise InputError("case", str(path), "valid YAML/JSON") from None
+    doc = read_data(path, "case", "a readable YAML/JSON case file", "valid YAML/JSON")
     if not isinstance(doc, dict) or not isinstance(doc.get("echo"), dict):
         raise InputError("case.echo", None if not isinstance(doc, dict) else doc.get("echo"), "a mapping of measured echo values")
     out = dict(doc["echo"])

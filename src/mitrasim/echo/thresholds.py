@@ -12,10 +12,11 @@ checked:
 Guideline sets (switch with ``guideline=``):
 
 - ``"ase2017"``: ASE 2017 (Zoghbi) / ACC-AHA 2020 (Otto); secondary MR uses the
-  same cut-offs, with a note when EROA ≥ 0.30 cm² or RVol ≥ 45 mL.
+  same cut-offs, with a note when EROA or RVol reaches its
+  ``secondary_may_be_severe_from`` row.
 - ``"esc2021"``: ESC/EACTS 2021 (Vahanian) / EACVI 2022 (Lancellotti); same
   primary cut-offs; in secondary MR with an elliptical orifice or low flow,
-  EROA ≥ 0.30 cm² or RVol ≥ 45 mL count as severe.
+  EROA or RVol at its ``secondary_elliptical_severe_from`` row counts as severe.
 
 Cut kinds (value ``x`` of a parameter, cut ``c``):
 

@@ -2,14 +2,13 @@
 
 * ``regazzoni2022`` — the adult heart of Regazzoni et al. 2022 (Part I, closed-loop
   lumped model) with the paper's values unchanged and mitrasim's Bernoulli mitral valve
-  (MVA 4.0 cm², EROA 0).  This is what the name ``regazzoni2022`` (and the library function
-  ``simulate()``'s default) gives.  Its mean PA pressure is about 38 mmHg (pulmonary
-  hypertension): it is the paper's set, not a normal heart.
+  (MVA 4.0 cm², EROA 0).  This is what the name ``regazzoni2022`` gives.  Its mean PA
+  pressure is about 38 mmHg (pulmonary hypertension): it is the paper's set, not a normal heart.
 * ``regazzoni2022_normal`` — the physiological derivative: the paper's set with both
   pulmonary resistances scaled to the healthy mean PA pressure (Kovacs 2009); within the
   normal adult ranges (``tests/test_presets.py``).  The MR phenotypes derive from it.  The
-  default "normal heart" of every command and the web page
-  (:data:`mitrasim.physiology.preset_names.DEFAULT_PRESET`).
+  default "normal heart" of every command, the web page and the library function
+  ``simulate()`` (:data:`mitrasim.physiology.preset_names.DEFAULT_PRESET`).
 * ``svzerod_two_hill`` — SimVascular svZeroDSolver's test case
   ``closed_loop_two_hill.json`` (a Regazzoni-family closed loop with two-hill
   activation and resistive diode valves), converted from SI to mL/mmHg/s by

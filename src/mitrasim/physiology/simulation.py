@@ -15,7 +15,6 @@ import numpy as np
 
 from mitrasim import citations
 from mitrasim.errors import InputError
-from mitrasim.ranges import PLACEHOLDER_ABS, Range
 from mitrasim.physiology import dispatch, engine
 from mitrasim.physiology.parameter_sets import get_parameter_set
 from mitrasim.physiology.parameters import (
@@ -33,6 +32,8 @@ from mitrasim.physiology.parameters import (
     check_values,
     scaled_timings,
 )
+from mitrasim.physiology.preset_names import DEFAULT_PRESET
+from mitrasim.ranges import PLACEHOLDER_ABS, Range
 
 __all__ = ["SolverSettings", "SimulationResult", "simulate", "build_batch", "stable_dt_s", "steps_per_beat"]
 
@@ -274,7 +275,7 @@ def _initial_states(pset: ParameterSet, cols: Mapping[str, Any], n: int, n_pad: 
 
 
 def simulate(
-    preset: str | ParameterSet = "regazzoni2022",
+    preset: str | ParameterSet = DEFAULT_PRESET,
     overrides: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
     *,
     eroa_cm2: Any = None,
@@ -287,8 +288,9 @@ def simulate(
     """Simulate one or many patients to a periodic steady state and return their beat metrics.
 
     Args:
-        preset: name of a parameter set (``regazzoni2022``, ``svzerod_two_hill``, ``primary_mr``,
-            ``secondary_mr``) or a :class:`ParameterSet`.
+        preset: name of a parameter set (:data:`~mitrasim.physiology.preset_names.PRESET_LABELS`; default
+            :data:`~mitrasim.physiology.preset_names.DEFAULT_PRESET`, the normal heart, as in the CLI and
+            the web) or a :class:`ParameterSet`.
         overrides: a dict of parameter values for every patient, or a list of dicts (one per patient).
         eroa_cm2, mva_cm2, hr_bpm: scalars or arrays over patients (broadcast together).
         waveforms: also return the steady beat's waveforms (every step), see ``engine.WAVE_NAMES``.

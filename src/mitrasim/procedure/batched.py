@@ -19,46 +19,12 @@ from typing import Mapping, Sequence
 import numpy as np
 from numba import njit
 
-from mitrasim import citations
 from mitrasim.physiology import _numba_cache  # noqa: F401  (the content-hashed cache locator)
 from mitrasim.devices.catalogue import Device
-from mitrasim.devices.grasp import choose_sizes, grasp_arrays
+from mitrasim.devices.grasp import GraspNumbers, choose_sizes, grasp_at  # noqa: F401  (GraspNumbers re-exported)
 from mitrasim.valve.clip import ValveRows
 
 __all__ = ["GraspNumbers", "grasp_at", "free_mask", "targets", "choose_devices", "Candidates", "candidate_positions", "grasp_candidates"]
-
-
-@dataclass
-class GraspNumbers:
-    """Grasp of one device at one position per row: status code (0 good, 1 marginal, 2 infeasible),
-    SLDA multiplier, and the anatomy it was read from (for the operator's words)."""
-
-    status: np.ndarray
-    multiplier: np.ndarray
-    gap_mm: np.ndarray
-    anterior_mm: np.ndarray
-    posterior_mm: np.ndarray
-    calcification: np.ndarray
-    cleft: np.ndarray
-
-
-def grasp_at(vr: ValveRows, rows: np.ndarray, g: np.ndarray, pos: np.ndarray, width: np.ndarray, arm: np.ndarray, reach: np.ndarray, spacer: np.ndarray | float = 0.0) -> GraspNumbers:
-    """:func:`mitrasim.devices.assess_grasp` on the residual gap ``g`` (m, G) of valves ``rows``
-    (``spacer``: each device's spacer thickness, mm; the valves' tenting depth is taken from ``vr``)."""
-    citations.cite("feldman2011_everest2", "boekstegers2014", "tctmd_expand2019")
-    m = rows.size
-    r = np.arange(m)
-    i = vr.index_of(rows, pos)
-    s = vr.s_mm[rows]
-    under = np.abs(s - pos[:, None]) <= np.maximum(0.5 * width, vr.ds_mm[rows])[:, None]
-    anyu = under.any(axis=1)
-    gap = np.where(anyu, np.where(under, g, -np.inf).max(axis=1), g[r, i])
-    calc_rows = vr.calcification_grade[rows]
-    calc = np.where(anyu, np.where(under, calc_rows, -1).max(axis=1), calc_rows[r, i])
-    cleft = (under & vr.cleft[rows]).any(axis=1)
-    a_len, p_len = vr.anterior_mm[rows, i], vr.posterior_mm[rows, i]
-    status, mult = grasp_arrays(gap, a_len, p_len, calc, cleft, arm, reach, spacer, vr.tenting_depth_mm[rows])
-    return GraspNumbers(status, mult, gap, a_len, p_len, calc, cleft)
 
 
 def free_mask(vr: ValveRows, rows: np.ndarray, width: np.ndarray, clip_pos: np.ndarray, clip_w: np.ndarray) -> np.ndarray:

@@ -59,8 +59,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mitrasim import citations
 from mitrasim.cohort.adapter import (
@@ -68,7 +67,8 @@ from mitrasim.cohort.adapter import (
 )
 from mitrasim.cohort.outcomes import OutcomeModel
 from mitrasim.cohort.population import Population, load_population
-from mitrasim.errors import InputError, from_validation_error
+from mitrasim.errors import InputError, validate_model
+from mitrasim.files import read_data
 from mitrasim.validate import sources as _sources  # noqa: F401  (registers the sources)
 from mitrasim.validate.columns import EVENTS, SUBGROUP_KEYS, SUCCESS
 
@@ -317,10 +317,7 @@ def parse_comparators(data: Any, base_dir: str | Path | None = None, source: str
     if not isinstance(srcs, dict):
         raise InputError("sources", type(srcs).__name__, "a mapping key -> {text, doi}")
     for key, entry in srcs.items():
-        try:
-            se = SourceEntry.model_validate(entry)
-        except ValidationError as e:
-            raise from_validation_error(e, prefix=f"sources.{key}") from None
+        se = validate_model(SourceEntry, entry, prefix=f"sources.{key}")
         try:
             citations.register(str(key), se.text, se.doi, se.note)
         except ValueError:
@@ -336,10 +333,7 @@ def parse_comparators(data: Any, base_dir: str | Path | None = None, source: str
                 c = {**c, "population": _resolve_population(c["population"], f"comparators.{i}.population", base)}
             out.append(c)
         data["comparators"] = out
-    try:
-        cf = ComparatorFile.model_validate(data)
-    except ValidationError as e:
-        raise from_validation_error(e) from None
+    cf = validate_model(ComparatorFile, data)
     names = [c.name for c in cf.comparators]
     if len(set(names)) != len(names):
         raise InputError("comparators", names, "unique comparator names")
@@ -357,10 +351,5 @@ def parse_comparators(data: Any, base_dir: str | Path | None = None, source: str
 def load_comparators(path: str | Path) -> ComparatorFile:
     """Load and validate a comparator YAML file (populations relative to it)."""
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise InputError("COMPARATORS", str(path), "a readable comparator YAML file", str(e)) from None
-    except yaml.YAMLError as e:
-        raise InputError("COMPARATORS", str(path), "valid YAML", str(e).splitlines()[0]) from None
+    data = read_data(p, "COMPARATORS", "a readable comparator YAML file", "valid YAML", json_by_suffix=False)
     return parse_comparators(data, base_dir=p.parent, source=p.name)
