@@ -1,5 +1,46 @@
 r"""The compiled, batched circulation engine.
 
+Map of the kernel
+-----------------
+Entry: :func:`mitrasim.physiology.dispatch.run_batch` picks a kernel per valve law (``orifice`` /
+``diode``): the one-lane group kernel ``_run_group_1_*`` (one patient, or a few patients one after
+another; see its docstring for when one patient runs in lane 0 of the LANES-lane kernel), or the
+parallel batch kernel ``_run_batch_*`` (``prange`` over groups of columns, each
+calling the ``LANES``-lane group kernel ``_run_group_lanes_*`` on its contiguous run of patients).
+A group kernel (``run_group`` in :func:`_make_run_group`) works on L lanes (1 or :data:`LANES`);
+its work arrays are 1-D, row r of lane j at ``[r·L + j]``:
+
+* ``X``: the state, rows :data:`~mitrasim.physiology.parameters.STATE_NAMES` (``S_*``: 4 chamber
+  volumes, 4 circuit pressures, 4 circuit flows, Q_f and Q_r of the mitral orifices);
+  ``X0b``: X at the beat's start (residual, forward SV, Anderson);
+* ``KS[0] … KS[3]``: the RK4 stage slopes K1 … K4 (same rows as X); ``DTV``: the RK4 weight dt/6
+  per row;
+* ``PB``: per-lane constants (``B_*``: dt, elastances, reciprocal capacitances and inertances,
+  valve conductances, orifice Bernoulli and inertia terms, ventricular onset step and fraction, the
+  early-filling window's length, the gradient trace's flow threshold);
+* ``act``: the activations at every half step, ``act[(s2·4 + chamber)·L + j]`` = φ at t = s2·dt/2,
+  s2 = 0 … 2·n_steps (filled by :func:`_setup_lane`);
+* ``A``: the beat accumulators (``A_*``; the rows from ``A_FOPEN`` on carry over between beats;
+  the pulmonary-vein rows ``A_GMX`` … ``A_HST`` hold the current gap in forward mitral flow and
+  the beat's first one);
+* ``FH``/``GH``: Anderson rings of scaled residuals and beat ends, slot k (0 … ACCEL_MEMORY) of row r
+  at ``(k·14 + r)·L + j``;
+  per lane ``acnt``, ``abest`` (Anderson), ``lane_col`` (patient column), ``lane_beat``, ``active``.
+
+In: ``P`` (KERNEL_PARAMS × n), ``X0`` (14 × n), ``e_window`` (2 × n: ventricular and atrial onset
+in steps), solver settings, ``p0 … p1`` (the group's columns).  Out: ``metrics``
+(:data:`METRIC_NAMES` × n), ``x_end`` (14 × n: the last beat's end state, for warm starts),
+``waves`` (:data:`WAVE_NAMES` × n_steps × n, or n_steps = 0 for none).
+
+Order: each lane takes a patient (:func:`_setup_lane`: state, ``PB``, ``DTV``, ``act``).  Per beat:
+``X0b`` ← X, :func:`_reset_acc`; per step (activation slices ``a0``, ``ah``, ``a1`` of its start,
+middle, end): K1 = :func:`_rhs` (X), :func:`_volume_turns` (EDV/ESV between samples, before the
+previous sample is overwritten), :func:`_accumulate` (metrics from the step's start),
+:func:`_store_waves` (if asked), K2 … K4, :func:`_rk4_update` (one-way flows clamped at 0).
+At the beat's end, per lane: residual max|X − X0b|/scale; steady (after ``min_beats``),
+``max_beats`` or diverged → :func:`_finish` (metrics; if diverged all NaN but beats_to_steady, converged = 0) and the lane takes the
+group's next patient (or goes idle); otherwise :func:`_anderson` (if ``accel``) sets the next start.
+
 Equations (units mL, mmHg, s; Regazzoni et al. 2022, with mitrasim's mitral valve)
 -------------------------------------------------------------------------------
 Chambers ``c`` in LA, LV, RA, RV (time-varying elastance)::
