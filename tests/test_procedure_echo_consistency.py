@@ -94,14 +94,9 @@ def test_same_e_velocity_where_there_is_an_e_wave(beats):
 
 
 def test_pulmonary_vein_reversal_agrees(beats):
-    """Same pattern from the kernel's S/D metrics and from the waveform, where the inflow is one
-    forward wave. With a diastasis between E and A the kernel's S window (no forward mitral flow)
-    takes in diastolic vein flow and the metrics under-call a reversal: the strict xfail
-    tests/test_echo_signs.py::test_s_wave_excludes_the_diastasis (engine)."""
-    checked = 0
+    """Same pattern from the kernel's S/D metrics and from the waveform, with one forward wave or
+    with a diastasis between E and A (the kernel's S window is a gap in forward mitral flow with
+    aortic ejection, so the diastasis counts as diastole on both paths)."""
     for b in beats:
-        if not b["one_wave"]:
-            continue
-        assert b["proc"].pv_flow == b["syn"].pv_flow, (b["name"], b["when"])
-        checked += 1
-    assert checked >= 3
+        assert b["proc"].pv_flow == b["syn"].pv_flow, (b["name"], b["when"], b["one_wave"])
+    assert sum(b["one_wave"] for b in beats) >= 3

@@ -29,8 +29,8 @@ together: ``"faint"`` (mild column), ``"dense_parabolic"`` (intermediate),
 wave small, so severe chronic MR can read "dense, parabolic" — as in the clinic.
 
 **Pulmonary-vein flow** (the engine's S- and D-wave metrics: the vein's peak forward flow
-while the mitral valve is shut — ventricular systole — and while it is open, and its lowest
-systolic flow). The retrograde systolic peak ``R = max(0, −min q_pv,systole)`` is compared with
+in ventricular systole — a time without forward mitral flow that holds aortic ejection — and in
+diastole — forward mitral flow and the diastasis between E and A —, and its lowest systolic flow). The retrograde systolic peak ``R = max(0, −min q_pv,systole)`` is compared with
 the forward S wave::
 
     "reversal"  if R > 0 and R >= PV_REVERSAL_REL_S · S   (a reversed wave clearly below the baseline)

@@ -1,5 +1,46 @@
 r"""The compiled, batched circulation engine.
 
+Map of the kernel
+-----------------
+Entry: :func:`mitrasim.physiology.dispatch.run_batch` picks a kernel per valve law (``orifice`` /
+``diode``): the one-lane group kernel ``_run_group_1_*`` (one patient, or a few patients one after
+another; see its docstring for when one patient runs in lane 0 of the LANES-lane kernel), or the
+parallel batch kernel ``_run_batch_*`` (``prange`` over groups of columns, each
+calling the ``LANES``-lane group kernel ``_run_group_lanes_*`` on its contiguous run of patients).
+A group kernel (``run_group`` in :func:`_make_run_group`) works on L lanes (1 or :data:`LANES`);
+its work arrays are 1-D, row r of lane j at ``[r·L + j]``:
+
+* ``X``: the state, rows :data:`~mitrasim.physiology.parameters.STATE_NAMES` (``S_*``: 4 chamber
+  volumes, 4 circuit pressures, 4 circuit flows, Q_f and Q_r of the mitral orifices);
+  ``X0b``: X at the beat's start (residual, forward SV, Anderson);
+* ``KS[0] … KS[3]``: the RK4 stage slopes K1 … K4 (same rows as X); ``DTV``: the RK4 weight dt/6
+  per row;
+* ``PB``: per-lane constants (``B_*``: dt, elastances, reciprocal capacitances and inertances,
+  valve conductances, orifice Bernoulli and inertia terms, ventricular onset step and fraction, the
+  early-filling window's length, the gradient trace's flow threshold);
+* ``act``: the activations at every half step, ``act[(s2·4 + chamber)·L + j]`` = φ at t = s2·dt/2,
+  s2 = 0 … 2·n_steps (filled by :func:`_setup_lane`);
+* ``A``: the beat accumulators (``A_*``; the rows from ``A_FOPEN`` on carry over between beats;
+  the pulmonary-vein rows ``A_GMX`` … ``A_HST`` hold the current gap in forward mitral flow and
+  the beat's first one);
+* ``FH``/``GH``: Anderson rings of scaled residuals and beat ends, slot k (0 … ACCEL_MEMORY) of row r
+  at ``(k·14 + r)·L + j``;
+  per lane ``acnt``, ``abest`` (Anderson), ``lane_col`` (patient column), ``lane_beat``, ``active``.
+
+In: ``P`` (KERNEL_PARAMS × n), ``X0`` (14 × n), ``e_window`` (2 × n: ventricular and atrial onset
+in steps), solver settings, ``p0 … p1`` (the group's columns).  Out: ``metrics``
+(:data:`METRIC_NAMES` × n), ``x_end`` (14 × n: the last beat's end state, for warm starts),
+``waves`` (:data:`WAVE_NAMES` × n_steps × n, or n_steps = 0 for none).
+
+Order: each lane takes a patient (:func:`_setup_lane`: state, ``PB``, ``DTV``, ``act``).  Per beat:
+``X0b`` ← X, :func:`_reset_acc`; per step (activation slices ``a0``, ``ah``, ``a1`` of its start,
+middle, end): K1 = :func:`_rhs` (X), :func:`_volume_turns` (EDV/ESV between samples, before the
+previous sample is overwritten), :func:`_accumulate` (metrics from the step's start),
+:func:`_store_waves` (if asked), K2 … K4, :func:`_rk4_update` (one-way flows clamped at 0).
+At the beat's end, per lane: residual max|X − X0b|/scale; steady (after ``min_beats``),
+``max_beats`` or diverged → :func:`_finish` (metrics; if diverged all NaN but beats_to_steady, converged = 0) and the lane takes the
+group's next patient (or goes idle); otherwise :func:`_anderson` (if ``accel``) sets the next start.
+
 Equations (units mL, mmHg, s; Regazzoni et al. 2022, with mitrasim's mitral valve)
 -------------------------------------------------------------------------------
 Chambers ``c`` in LA, LV, RA, RV (time-varying elastance)::
@@ -134,8 +175,9 @@ R_PB = 0
 N_PB = 41
 R_ACC = 0
 (A_VMAX, A_VMIN, A_LVEDP, A_PMAX, A_PMIN, A_PINT, A_LAINT, A_LAV, A_PAINT, A_FWD, A_RVOL, A_GINT, A_GT, A_PVMIN,
- A_EPK, A_MRPK, A_MVPK, A_GAP, A_GEJ, A_WPK, A_PVS, A_PVD, A_FOPEN, A_DPP, A_VPREV, A_MPREV) = range(R_ACC, R_ACC + 26)  # fmt: skip
-N_ACC = 26  # A_FOPEN and after: they carry over from beat to beat (see _reset_acc)
+ A_EPK, A_MRPK, A_MVPK, A_GAP, A_GEJ, A_WPK, A_PVS, A_PVD, A_GMX, A_GMN, A_HMX, A_HMN, A_HEJ, A_HST,
+ A_FOPEN, A_DPP, A_VPREV, A_MPREV) = range(R_ACC, R_ACC + 32)  # fmt: skip
+N_ACC = 32  # A_FOPEN and after: they carry over from beat to beat (see _reset_acc)
 
 #: Peak velocity (m/s) a forward wave needs for the Doppler trace of the mean gradient to run on
 #: through the diastasis after it (model choice: a wave slower than this, e.g. a vestigial E wave
@@ -459,29 +501,48 @@ def _accumulate(X, K, PB, a, s2, diode, n_steps, A, L):
         gap = A[A_GAP * L + j] + t_cut  # time since the forward flow stopped
         wpk = A[A_WPK * L + j]  # peak flow of the last forward wave
         seen = wpk >= PB[B_WTHR * L + j]
-        dia_gap = (gap - t_open) if ((not was_open) & (A[A_GEJ * L + j] == 0.0) & (gap > t_open) & seen) else 0.0
+        gej = A[A_GEJ * L + j]  # aortic ejection since the forward flow stopped (before this sample)
+        dia_gap = (gap - t_open) if ((not was_open) & (gej == 0.0) & (gap > t_open) & seen) else 0.0
         g_orif = q_f * q_f * PB[B_F_IB * L + j]
         A[A_GINT * L + j] += ((p_la - p_lv) * dt if diode else g_orif * dt) if fwd else 0.0
         A[A_GT * L + j] += (wt_orif + dia_gap) if fwd else -t_cut
         A[A_GAP * L + j] = (dt - t_close) if fwd else gap + dt
-        A[A_GEJ * L + j] = 0.0 if fwd else (1.0 if ((A[A_GEJ * L + j] > 0.0) | (q_av > 0.0)) else 0.0)
+        A[A_GEJ * L + j] = 0.0 if fwd else (1.0 if ((gej > 0.0) | (q_av > 0.0)) else 0.0)
         A[A_WPK * L + j] = (max(wpk, q_f) if was_open else q_f) if fwd else wpk
         A[A_FOPEN * L + j] = 1.0 if fwd else 0.0
         A[A_EPK * L + j] = max(A[A_EPK * L + j], q_f if in_e else 0.0)
         A[A_LAV * L + j] = lav if fwd else max(lav, p_la)
-        A[A_PVMIN * L + j] = pvmin if fwd else min(pvmin, qpn)
-        # peak forward pulmonary-vein flow in systole (mitral valve shut: the S wave) and in
-        # diastole (mitral forward flow: the D wave); 0 when the flow is never forward there.
-        # The flow at the valve's opening or closing inside the step (the samples' edge, where the
-        # S wave often peaks: pulmonary-vein flow still rising at mitral opening) belongs to both
-        # windows: extrapolated back from this sample along its slope to the switch time
-        # (t_open after opening; gap after closing)
+        # peak forward pulmonary-vein flow in systole (the S wave) and in diastole (the D wave); 0
+        # when the flow is never forward there.  Systole = a gap in the forward mitral flow with
+        # aortic ejection in it (A_GEJ); a gap without ejection (the diastasis between E and A) is
+        # diastole.  The gap's extremes (A_GMX, A_GMN) are kept apart and committed to S (and to
+        # the systolic minimum A_PVMIN) or to D when the valve opens; the first gap of a beat that
+        # began in a gap is held (A_HMX, A_HMN, A_HEJ; A_HST: 1 in it, 2 held) and joined with the
+        # beat's open last gap in _finish (one gap across the beat boundary).  The flow at the
+        # valve's opening or closing inside the step (where the S wave often peaks: pulmonary-vein
+        # flow still rising at mitral opening) belongs to D and to the gap (its maximum and minimum):
+        # extrapolated back from this sample along its slope to the switch time (t_open after
+        # opening; gap after closing)
         edge = fwd != was_open
         q_edge = qpn - K[S_QPV * L + j] * (t_open if fwd else gap)
-        pvs = max(A[A_PVS * L + j], q_edge if edge else 0.0)
-        pvd = max(A[A_PVD * L + j], q_edge if edge else 0.0)
-        A[A_PVS * L + j] = pvs if fwd else max(pvs, qpn)
+        qe = q_edge if edge else 0.0
+        gmx = max(A[A_GMX * L + j], qe)
+        gmn = min(A[A_GMN * L + j], q_edge if edge else 1e300)
+        opening = fwd & (not was_open)
+        head = opening & (A[A_HST * L + j] == 1.0)
+        commit = opening & (A[A_HST * L + j] != 1.0)
+        sys_gap = gej > 0.0  # the ending gap had aortic ejection
+        A[A_PVS * L + j] = max(A[A_PVS * L + j], gmx) if (commit & sys_gap) else A[A_PVS * L + j]
+        A[A_PVMIN * L + j] = min(pvmin, gmn) if (commit & sys_gap) else pvmin
+        pvd = max(A[A_PVD * L + j], qe)
+        pvd = max(pvd, gmx) if (commit & (not sys_gap)) else pvd
         A[A_PVD * L + j] = max(pvd, qpn) if fwd else pvd
+        A[A_HMX * L + j] = gmx if head else A[A_HMX * L + j]
+        A[A_HMN * L + j] = gmn if head else A[A_HMN * L + j]
+        A[A_HEJ * L + j] = (1.0 if sys_gap else 0.0) if head else A[A_HEJ * L + j]
+        A[A_HST * L + j] = 2.0 if head else A[A_HST * L + j]
+        A[A_GMX * L + j] = 0.0 if fwd else max(gmx, qpn)
+        A[A_GMN * L + j] = 1e300 if fwd else min(gmn, qpn)
         A[A_MRPK * L + j] = max(A[A_MRPK * L + j], q_r)
         A[A_MVPK * L + j] = max(A[A_MVPK * L + j], q_f)
 
@@ -498,6 +559,9 @@ def _reset_acc(A, L):
         A[A_PMIN * L + j] = 1e300
         A[A_LAV * L + j] = -1e300
         A[A_PVMIN * L + j] = 1e300
+        A[A_GMN * L + j] = 1e300
+        A[A_HMN * L + j] = 1e300
+        A[A_HST * L + j] = 0.0 if A[A_FOPEN * L + j] > 0.0 else 1.0  # the beat starts in a gap
 
 
 #: Anderson acceleration of the beat-to-beat map (``SolverSettings.accelerate``).  The map
@@ -615,6 +679,29 @@ def _anderson(X, X0b, FH, GH, cnt, best, j, L):
 
 
 @njit(cache=True)
+def _pv_windows(A, j, L):
+    """Systolic minimum, S peak and D peak of the pulmonary-vein flow of lane j at the beat's end,
+    with the gaps in forward mitral flow not yet committed by :func:`_accumulate`: the beat's open
+    last gap and its held first gap are one gap across the beat boundary (a periodic beat's end is
+    its start), systolic if aortic ejection occurred in either part; a gap spanning the whole beat
+    (no forward flow) is the open gap alone."""
+    pvmin, pvs, pvd = A[A_PVMIN * L + j], A[A_PVS * L + j], A[A_PVD * L + j]
+    tail = A[A_FOPEN * L + j] == 0.0  # the beat ends in a gap
+    held = A[A_HST * L + j] == 2.0
+    if not (tail or held):
+        return pvmin, pvs, pvd
+    gmx, gmn, ej = -1e300, 1e300, False
+    if tail:
+        gmx, gmn, ej = A[A_GMX * L + j], A[A_GMN * L + j], A[A_GEJ * L + j] > 0.0
+    if held:
+        gmx, gmn = max(gmx, A[A_HMX * L + j]), min(gmn, A[A_HMN * L + j])
+        ej = ej or A[A_HEJ * L + j] > 0.0
+    if ej:
+        return min(pvmin, gmn), max(pvs, gmx), pvd
+    return pvmin, pvs, max(pvd, gmx)
+
+
+@njit(cache=True)
 def _finish(A, X, X0b, P, c, j, beat, res, conv, diode, metrics, x_end, L):
     """Beat metrics of lane j (patient column c) from its accumulators.
 
@@ -652,14 +739,15 @@ def _finish(A, X, X0b, P, c, j, beat, res, conv, diode, metrics, x_end, L):
         metrics[16, c] = A[A_EPK * L + j] / P[_P_MVA, c] / 100.0
         ea = P[_P_EROA, c]
         metrics[17, c] = A[A_MRPK * L + j] / ea / 100.0 if ea > 0.0 else 0.0
-    metrics[18, c] = 1.0 if A[A_PVMIN * L + j] < 0.0 else 0.0
+    pvmin, pvs, pvd = _pv_windows(A, j, L)
+    metrics[18, c] = 1.0 if pvmin < 0.0 else 0.0
     metrics[19, c] = 60.0 / T
     metrics[20, c] = beat
     metrics[21, c] = A[A_MVPK * L + j]
     metrics[22, c] = A[A_MRPK * L + j]
-    metrics[23, c] = A[A_PVMIN * L + j]
-    metrics[24, c] = A[A_PVS * L + j]
-    metrics[25, c] = A[A_PVD * L + j]
+    metrics[23, c] = pvmin
+    metrics[24, c] = pvs
+    metrics[25, c] = pvd
     metrics[_M_RES, c] = res
     metrics[_M_CONV, c] = 1.0 if conv else 0.0
     for i in range(N_STATE):

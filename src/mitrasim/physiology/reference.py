@@ -144,7 +144,7 @@ def reference_beats(P: np.ndarray, c: int, x0: np.ndarray, kind: int, diode: boo
     t_end = n_beats * T
     ts = np.linspace((n_beats - 1) * T, t_end, samples_per_beat, endpoint=False)
     seg_t, seg_sol, seg_mode = [], [], []
-    pv_switch: list[float] = []  # pulmonary-vein flow where the forward mitral orifice opens or shuts (last beat)
+    pv_switch: list[tuple[float, float]] = []  # (time, pulmonary-vein flow) where the forward orifice opens or shuts (last beat)
     stops = _breakpoints(pt, 0.0, t_end) + [k * T for k in range(1, n_beats + 1)]
     stops = sorted(set(s for s in stops if s > 0))
     for t_stop in stops:
@@ -156,7 +156,7 @@ def reference_beats(P: np.ndarray, c: int, x0: np.ndarray, kind: int, diode: boo
                 if not mode[0] and p_la - p_lv > 0:
                     mode[0] = True
                     if t >= ts[0]:
-                        pv_switch.append(float(x[11]))
+                        pv_switch.append((t - ts[0], float(x[11])))
                 if not mode[1] and pt.eroa > 0 and p_lv - p_la > 0:
                     mode[1] = True
 
@@ -184,7 +184,7 @@ def reference_beats(P: np.ndarray, c: int, x0: np.ndarray, kind: int, diode: boo
                     if len(sol.t_events[k]):
                         mode[k] = not mode[k]
                         if k == 0 and sol.t[-1] >= ts[0]:
-                            pv_switch.append(float(x[11]))
+                            pv_switch.append((sol.t[-1] - ts[0], float(x[11])))
                         if not mode[k]:
                             x[12 + k] = 0.0
             if t_new <= t + 1e-13:  # an event at the start (grazing): step past it
@@ -207,8 +207,52 @@ def reference_beats(P: np.ndarray, c: int, x0: np.ndarray, kind: int, diode: boo
                 w[n][k] = v
             k += 1
     w["t_s"] = ts - ts[0]
-    w["q_pvein_at_mv_switch_ml_s"] = np.array(pv_switch)
+    w["q_pvein_at_mv_switch_ml_s"] = np.array([q for _, q in pv_switch])
+    w["t_mv_switch_s"] = np.array([ts_ for ts_, _ in pv_switch])
     return x, w
+
+
+def _no_flow_gaps(fwd: np.ndarray) -> np.ndarray:
+    """Label of each sample's circular run of no forward mitral flow (−1 where there is flow): the
+    runs at the beat's end and start are one gap (the beat is periodic)."""
+    n = fwd.size
+    label = np.full(n, -1)
+    starts = np.flatnonzero(~fwd & np.roll(fwd, 1))  # no flow after flow: the first sample of a gap
+    if not starts.size:  # no flow anywhere (one gap) or flow everywhere (none)
+        label[~fwd] = 0
+        return label
+    for g, s0 in enumerate(starts):
+        i = int(s0)
+        while not fwd[i]:
+            label[i] = g
+            i = (i + 1) % n
+    return label
+
+
+def _pv_windows(w: dict, fwd: np.ndarray, dt: float) -> tuple[float, float, float, bool]:
+    """Pulmonary-vein S peak, D peak, systolic minimum and systolic reversal of one sampled beat.
+
+    Systole = a gap in the forward mitral flow with aortic ejection (Q_av > 0) in it (the
+    ventricular ejection window); a gap without it (diastasis between E and A) is diastole.  The
+    flow at each forward-orifice switch (the reference's events) belongs to D and to its gap (the
+    no-flow sample just before an opening or just after a closing), also to its minimum.
+    """
+    q = w["q_pvein_ml_s"]
+    n = q.size
+    label = _no_flow_gaps(fwd)
+    ejecting = w["q_av_ml_s"] > 0.0
+    systolic = {int(g) for g in np.unique(label[label >= 0]) if ejecting[label == g].any()}
+    in_s = np.isin(label, list(systolic))
+    d_vals = list(q[fwd | ((label >= 0) & ~in_s)])
+    s_edge = []
+    for t_sw, q_sw in zip(w.get("t_mv_switch_s", ()), w.get("q_pvein_at_mv_switch_ml_s", ())):
+        d_vals.append(q_sw)
+        near = [k % n for k in (int(np.floor(t_sw / dt)), int(np.ceil(t_sw / dt)))]
+        if any(label[k] in systolic for k in near):
+            s_edge.append(q_sw)
+    s_all = [*q[in_s], *s_edge]
+    s_min = float(min(s_all)) if s_all else np.inf
+    return max([0.0, *s_all]), max([0.0, *d_vals]), s_min, bool(s_min < 0.0)
 
 
 def _diastolic_samples(fwd: np.ndarray, ejecting: np.ndarray, v_m_s: np.ndarray) -> int:
@@ -243,9 +287,11 @@ def waveform_metrics(w: dict, *, period_s: float, eroa_cm2: float, mva_cm2: floa
     v-wave = max LA pressure while no forward mitral flow; mean gradient = ∫(p_LA − p_LV) over
     forward flow divided by the diastolic duration (forward flow plus the zero-flow gaps without
     aortic ejection, i.e. diastasis); E = peak forward velocity between ventricular and atrial onset;
-    pulmonary-vein S / D peaks = the largest forward (≥ 0) pulmonary-vein flow while there is no
-    forward mitral flow / while there is, including its values where the forward orifice opens or
-    shuts (``q_pvein_at_mv_switch_ml_s``, recorded at the reference's events; a boundary of both).
+    pulmonary-vein S / D peaks = the largest forward (≥ 0) pulmonary-vein flow in systole (a gap in
+    forward mitral flow with aortic ejection in it) / in diastole (forward mitral flow and the gaps
+    without ejection), including its values where the forward orifice opens or shuts
+    (``q_pvein_at_mv_switch_ml_s``, recorded at the reference's events); systolic reversal = a
+    negative pulmonary-vein flow in systole (:func:`_pv_windows`).
     """
     t = w["t_s"]
     dt = t[1] - t[0]
@@ -257,6 +303,7 @@ def waveform_metrics(w: dict, *, period_s: float, eroa_cm2: float, mva_cm2: floa
     edv, esv = w["v_lv_ml"].max(), w["v_lv_ml"].min()
     fsv = w["q_av_ml_s"].sum() * dt
     rvol = w["q_mr_ml_s"].sum() * dt
+    pv_s, pv_d, _, pv_rev = _pv_windows(w, fwd, dt)
     return {
         "edv_ml": edv,
         "esv_ml": esv,
@@ -278,7 +325,7 @@ def waveform_metrics(w: dict, *, period_s: float, eroa_cm2: float, mva_cm2: floa
         if fwd.any() else 0.0,
         "e_velocity_m_s": (w["q_mv_ml_s"][in_e].max() / mva_cm2 / 100) if in_e.any() else np.nan,
         "mr_vmax_m_s": w["q_mr_ml_s"].max() / eroa_cm2 / 100 if eroa_cm2 > 0 else 0.0,
-        "pv_systolic_reversal": float((w["q_pvein_ml_s"][~fwd] < 0).any()),
-        "pv_s_peak_ml_s": max([0.0, *w["q_pvein_ml_s"][~fwd], *w.get("q_pvein_at_mv_switch_ml_s", ())]),
-        "pv_d_peak_ml_s": max([0.0, *w["q_pvein_ml_s"][fwd], *w.get("q_pvein_at_mv_switch_ml_s", ())]),
+        "pv_systolic_reversal": float(pv_rev),
+        "pv_s_peak_ml_s": pv_s,
+        "pv_d_peak_ml_s": pv_d,
     }
