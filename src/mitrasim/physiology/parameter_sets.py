@@ -270,36 +270,36 @@ PRIMARY_MR = _phenotype(
     ("regazzoni2022", "bernoulli_orifice", "kovacs2009_mpap", "chiarito2018"),
     values={
         "eroa_cm2": 0.4,
-        "lv_ea_mmhg_ml": 1.902083,
-        "lv_eb_mmhg_ml": 0.09108,
-        "lv_v0_ml": 21.97114,
+        "lv_ea_mmhg_ml": 1.890039,
+        "lv_eb_mmhg_ml": 0.090799,
+        "lv_v0_ml": 21.584204,
         "la_eb_mmhg_ml": 0.05,
         "la_v0_ml": 20.0,
-        "sys_ar_r_mmhg_s_ml": 0.989856,
-        "sys_ar_c_ml_mmhg": 0.977201,
+        "sys_ar_r_mmhg_s_ml": 0.990033,
+        "sys_ar_c_ml_mmhg": 0.976986,
     },
     initial={
-        "v_la_ml": 118.9517,
-        "v_lv_ml": 161.2374,
-        "v_ra_ml": 41.5561,
-        "v_rv_ml": 93.9259,
-        "p_sys_ar_mmhg": 79.5651,
-        "p_sys_ven_mmhg": 24.4717,
-        "p_pul_ar_mmhg": 16.1028,
-        "p_pul_ven_mmhg": 15.3163,
-        "q_sys_ar_ml_s": 55.9501,
-        "q_sys_ven_ml_s": 75.0274,
-        "q_pul_ar_ml_s": 26.0459,
-        "q_pul_ven_ml_s": 33.8563,
-        "q_mv_ml_s": 74.8517,
-        "q_mr_ml_s": 5.6552,
+        "v_la_ml": 118.899,
+        "v_lv_ml": 161.6165,
+        "v_ra_ml": 41.551,
+        "v_rv_ml": 93.9141,
+        "p_sys_ar_mmhg": 79.5798,
+        "p_sys_ven_mmhg": 24.4692,
+        "p_pul_ar_mmhg": 16.1004,
+        "p_pul_ven_mmhg": 15.3143,
+        "q_sys_ar_ml_s": 55.9576,
+        "q_sys_ven_ml_s": 75.0198,
+        "q_pul_ar_ml_s": 26.027,
+        "q_pul_ven_ml_s": 33.951,
+        "q_mv_ml_s": 75.6814,
+        "q_mr_ml_s": 5.5808,
     },
     calibration="From regazzoni2022_normal: LA remodelling fixed (V0 20 mL, E_B 0.05 mmHg/mL); LV contractility, "
     "stiffness and size, systemic resistance and compliance and blood volume fitted by mitrasim.calibrate to the "
     "targets of mitrasim.calibrate.presets.TARGETS['primary_mr'] (degenerative-MR TEER cohorts' 2D LVEF and LVEDV, "
     "Chiarito 2018, against the engine's volumes minus Rigolli 2016's 2D bias; normal blood pressure and a mean LA "
-    "pressure of 13 mmHg: mitrasim's choices). Lands at LVEF 65 %, EDV 186 mL (2D-equivalent 153), BP 124/75, "
-    "forward CO 4.8 L/min, mean LA 13.6, mean PA 16 mmHg.",
+    "pressure of 13 mmHg: mitrasim's choices). Lands at LVEF 64 %, EDV 184 mL (2D-equivalent 150), BP 125/75, "
+    "forward CO 4.5 L/min, mean LA 13.0, mean PA 18 mmHg, RF 49 %.",
 )
 
 SECONDARY_MR = _phenotype(
@@ -308,37 +308,37 @@ SECONDARY_MR = _phenotype(
     ("regazzoni2022", "bernoulli_orifice", "kovacs2009_mpap", "stone2018_coapt"),
     values={
         "eroa_cm2": 0.41,
-        "lv_ea_mmhg_ml": 0.551926,
-        "lv_eb_mmhg_ml": 0.071833,
-        "lv_v0_ml": 32.95917,
+        "lv_ea_mmhg_ml": 0.552162,
+        "lv_eb_mmhg_ml": 0.071843,
+        "lv_v0_ml": 33.043317,
         "la_eb_mmhg_ml": 0.06,
         "la_v0_ml": 20.0,
-        "sys_ar_r_mmhg_s_ml": 1.142118,
-        "sys_ar_c_ml_mmhg": 0.854685,
+        "sys_ar_r_mmhg_s_ml": 1.142189,
+        "sys_ar_c_ml_mmhg": 0.855031,
     },
     initial={
-        "v_la_ml": 151.4208,
-        "v_lv_ml": 272.8585,
-        "v_ra_ml": 39.7308,
-        "v_rv_ml": 90.8153,
-        "p_sys_ar_mmhg": 76.0756,
+        "v_la_ml": 151.394,
+        "v_lv_ml": 272.7819,
+        "v_ra_ml": 39.729,
+        "v_rv_ml": 90.8108,
+        "p_sys_ar_mmhg": 76.0873,
         "p_sys_ven_mmhg": 20.9413,
-        "p_pul_ar_mmhg": 20.6284,
-        "p_pul_ven_mmhg": 20.3254,
-        "q_sys_ar_ml_s": 48.4913,
-        "q_sys_ven_ml_s": 62.2846,
-        "q_pul_ar_ml_s": 10.6749,
-        "q_pul_ven_ml_s": 16.5395,
-        "q_mv_ml_s": 148.8724,
-        "q_mr_ml_s": 1.1397,
+        "p_pul_ar_mmhg": 20.6256,
+        "p_pul_ven_mmhg": 20.3222,
+        "q_sys_ar_ml_s": 48.4985,
+        "q_sys_ven_ml_s": 62.2854,
+        "q_pul_ar_ml_s": 10.6826,
+        "q_pul_ven_ml_s": 16.5544,
+        "q_mv_ml_s": 148.7986,
+        "q_mr_ml_s": 1.1429,
     },
     calibration="From regazzoni2022_normal: LA remodelling fixed (V0 20 mL, E_B 0.06 mmHg/mL); LV contractility, "
     "stiffness and size, systemic resistance and compliance and blood volume fitted by mitrasim.calibrate to "
     "mitrasim.calibrate.presets.TARGETS['secondary_mr']: COAPT's 2D LVEF and LVEDV (Stone 2018), "
     "SBP 117.5 mmHg, forward cardiac index 2.0 L/min/m² at BSA 1.9 m², mean LA 18 mmHg (a compensated state, not "
     "shock). At EROA 0.41 cm² the regurgitant volume is about 55 mL, so a forward index of 2.0 needs a total stroke "
-    "volume near 105 mL: the fit lands at LVEF 33.6 %, EDV 311 mL (CMR-equivalent; 2D 277 mL, above COAPT's mean), "
-    "BP 117/70, forward CO 3.8 L/min, mean LA 19, mean PA 21 mmHg, RF 52 %.",
+    "volume near 105 mL: the fit lands at LVEF 33.8 %, EDV 307 mL (CMR-equivalent; 2D 274 mL, above COAPT's mean), "
+    "BP 117/70, forward CO 3.8 L/min, mean LA 18, mean PA 22 mmHg, RF 52 %.",
 )
 
 
