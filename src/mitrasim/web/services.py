@@ -191,6 +191,7 @@ def assess_clips(case_data: Mapping[str, Any], clips: Sequence[Mapping[str, Any]
 
 def warm_up() -> None:
     """Load the compiled engine in this process (worker initializer)."""
+    from mitrasim.physiology.preset_names import DEFAULT_PRESET
     from mitrasim.physiology.simulation import simulate
 
-    simulate("regazzoni2022", eroa_cm2=0.2, waveforms=True, settings=_settings(50))
+    simulate(DEFAULT_PRESET, eroa_cm2=0.2, waveforms=True, settings=_settings(50))
