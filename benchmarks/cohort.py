@@ -81,7 +81,7 @@ def plausibility(n: int, baselines: tuple[str, ...] = ("fit",)) -> None:
     import numpy as np
 
     from mitrasim.cohort import mapping
-    from mitrasim.cohort.mapping import baseline_sds, engine_lv_volumes, forward_sv_column
+    from mitrasim.cohort.mapping import forward_sv_column
     from mitrasim.cohort.population import SHIPPED_POPULATIONS, load_population
     from mitrasim.cohort.trial import read_results
 
@@ -100,12 +100,7 @@ def plausibility(n: int, baselines: tuple[str, ...] = ("fit",)) -> None:
             fwd = forward_sv_column(tbl)
             co_sim = c["forward_sv_sim_ml"] * c["hr_bpm"] / 1000
             co_samp = fwd * c["hr_bpm"] / 1000
-            edv_t, sv_t = engine_lv_volumes(c["lvef_pct"], c["lvedv_ml"], pop["lv_volume_method"])
-            sd = baseline_sds(c["sbp_mmhg"], c["lvedv_ml"], c["lvef_pct"], c["eroa_cm2"], fwd)
-            # in the order of baseline_sds' columns (mapping.BASELINE_MEASURED)
-            pairs = [(c["sbp_sim_mmhg"], c["sbp_mmhg"]), (c["lvedv_sim_ml"], edv_t), (c["lvef_sim_pct"], 100 * sv_t / edv_t),
-                     (c["eroa_before_cm2"], c["eroa_cm2"]), (c["forward_sv_sim_ml"], fwd)]  # fmt: skip
-            within = [100 * np.mean(np.abs(a - b) <= sd[:, j]) if np.isfinite(b).all() else np.nan for j, (a, b) in enumerate(pairs)]
+            within = mapping.within_sd_pct(*mapping.sampled_vs_simulated(tbl, pop["lv_volume_method"]))
             ok = c["baseline_fit_ok"]
             ok_txt = f"{100 * np.mean(ok.astype(bool)):5.1f}%" if ok.dtype != object else "   n/a"
             pct = lambda x: 100 * np.mean(x)  # noqa: E731

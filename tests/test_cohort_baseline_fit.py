@@ -181,3 +181,18 @@ def test_the_lazy_jacobian_changes_no_result_beyond_the_exit_tolerance(monkeypat
     monkeypatch.setattr(M, "BASELINE_LAZY_JACOBIAN", False)
     z_full = M.fit_baselines("secondary_mr", hr, mva, y, sd, FAST).z
     assert np.abs(z - z_full).max() <= 2 * M.BASELINE_Z_DONE
+
+
+@pytest.mark.parametrize("name", SHIPPED_POPULATIONS)
+def test_indicated_trial_patients_are_reached_within_their_measurement_sd(name, tmp_path):
+    """Plausibility as the issue states it, on the patients a trial runs (indicated, 3+/4+): for ≥ 95 %
+    each of the five fitted measurements lands within its measurement SD, as the trial report's
+    baseline table shows it (:func:`mapping.sampled_vs_simulated`)."""
+    from mitrasim.cohort.trial import parse_trial, read_results, run_trial
+
+    pop = load_population(name)
+    trial = parse_trial({"name": "p", "population": pop.model_dump(), "n_patients": 500, "seed": 1,
+                         "arms": [{"name": "a", "strategy": {"stop_rule": "mr_le_1plus", "max_clips": 4}}]})  # fmt: skip
+    run_trial(trial, tmp_path / "t", workers=1, progress=False)
+    within = M.within_sd_pct(*M.sampled_vs_simulated(read_results(tmp_path / "t")[0], pop.lv_volume_method))
+    assert min(within) >= 95.0, dict(zip(M.BASELINE_MEASURED, within))

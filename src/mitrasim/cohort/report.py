@@ -231,15 +231,12 @@ def _lv_volume_text(pop: Any) -> str:
 def _baseline_html(t: pa.Table, trial: Any) -> str:
     """Sampled versus simulated baselines (issue 12): medians, the share of patients within each
     measurement's SD, and how many patients the fit reached (the others flagged, counted here)."""
-    from mitrasim.cohort.mapping import FIT_WITHIN_SD, baseline_sds, engine_lv_volumes, forward_sv_column
+    from mitrasim.cohort.mapping import FIT_WITHIN_SD, sampled_vs_simulated, within_sd_pct
 
     if "baseline_fit_ok" not in t.column_names or t.num_rows == 0:
         return ""
     first = t.filter(pa.compute.equal(t.column("arm"), trial.arms[0].name)) if "arm" in t.column_names else t
-    col = lambda k: first.column(k).to_numpy(zero_copy_only=False) if k in first.column_names else np.full(first.num_rows, np.nan)  # noqa: E731
-    edv_t, sv_t = engine_lv_volumes(col("lvef_pct"), col("lvedv_ml"), trial.population.lv_volume_method)
-    fwd = forward_sv_column(first)
-    sd = baseline_sds(col("sbp_mmhg"), col("lvedv_ml"), col("lvef_pct"), col("eroa_cm2"), fwd)
+    rows, sd = sampled_vs_simulated(first, trial.population.lv_volume_method)
     ok = first.column("baseline_fit_ok")
     n = first.num_rows
     n_null = ok.null_count
@@ -247,14 +244,10 @@ def _baseline_html(t: pa.Table, trial: Any) -> str:
     fitted = "not fitted (table mapping)" if n_null == n else (
         f"{n_ok:,} of {n:,} patients fitted (every value within {FIT_WITHIN_SD:g} SD); {n - n_ok:,} not fitted, "
         "flagged in baseline_fit_ok (their simulated baseline is run as it is)")  # fmt: skip
-    rows = [("systolic pressure, mmHg", col("sbp_mmhg"), col("sbp_sim_mmhg")), ("LVEDV (engine terms), mL", edv_t, col("lvedv_sim_ml")),
-            ("LVEF (engine terms), %", 100 * sv_t / edv_t, col("lvef_sim_pct")), ("EROA, cm²", col("eroa_cm2"), col("eroa_before_cm2")),
-            ("forward stroke volume, mL", fwd, col("forward_sv_sim_ml"))]  # fmt: skip
     body = ""
-    for j, (lab, a, b) in enumerate(rows):
-        if not (np.isfinite(a).any() and np.isfinite(b).any()):
+    for (lab, a, b), within in zip(rows, within_sd_pct(rows, sd)):
+        if np.isnan(within):
             continue  # not sampled by this population, or not simulated by the mitrasim that ran the trial
-        within = 100 * np.mean(np.abs(b - a) <= sd[:, j])
         body += f"<tr><td>{html.escape(lab)}</td><td>{np.nanmedian(a):.3g}</td><td>{np.nanmedian(b):.3g}</td><td>{within:.1f}%</td></tr>"
     return ("<h2>Baselines: sampled versus simulated</h2><table><tr><th>quantity</th><th>sampled (median)</th><th>simulated (median)</th>"
             "<th>patients within the measurement SD</th></tr>"
