@@ -59,7 +59,16 @@ from mitrasim import citations
 from mitrasim.echo import sources as _sources  # noqa: F401
 from mitrasim.echo.calculators import vena_contracta_cm
 from mitrasim.echo.grading import MRGrade, MRInputs, decision_grade, grade_mr
-from mitrasim.echo.signs import LV_LABELS, PV_LABELS, lv_size_code, pv_pattern_code, cw_density_ratio, cw_envelope_code, cw_envelope_label, v_wave_above_mean_mmhg
+from mitrasim.echo.signs import (
+    LV_LABELS,
+    PV_LABELS,
+    cw_density_ratio,
+    cw_envelope_code,
+    cw_envelope_label,
+    lv_size_code,
+    pv_pattern_code,
+    v_wave_above_mean_mmhg,
+)
 from mitrasim.errors import InputError
 
 __all__ = [
