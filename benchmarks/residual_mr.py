@@ -9,7 +9,8 @@ One arm (stop rule MR ≤ 1+, at most 4 clips), seed 1, the default baseline map
 population: the decision grade after the procedure (0/1+/2+/3+/4+ %; the most-likely grade when the
 guideline grade is indeterminate), patients whose grade contradicts their residual EROA and RVol
 (EROA < 0.20 cm² and RVol < 30 mL graded ≥ 3+; EROA ≥ 0.40 cm² and RVol ≥ 60 mL graded < 3+),
-MVARC device success, and the CPU seconds the population took.
+patients graded below 3+ before the procedure, MVARC device success, and the CPU seconds the
+population took.
 """
 
 from __future__ import annotations

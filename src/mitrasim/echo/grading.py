@@ -672,8 +672,6 @@ def decision_grade(g: MRGrade) -> int:
     return 4 if ml is None else int(ml)
 
 
-
-
 def _quant_grade_arrays(name: str, x: np.ndarray, guideline: str, sec_ell: np.ndarray) -> np.ndarray:
     """Vectorised :func:`_quantitative` grade (0–4) of one parameter, same cuts and rules."""
     g = np.ones(x.shape, dtype=np.int64)

@@ -76,7 +76,6 @@ __all__ = [
     "cw_density_ratio",
     "v_wave_above_mean_mmhg",
     "cw_envelope_code",
-    "cw_envelope_label",
     "SIGN_SOURCES",
     "PV_REVERSAL_REL_S",
     "PV_CODES",
@@ -157,11 +156,6 @@ def cw_envelope_code(density_ratio: np.ndarray, v_wave_above_mean: np.ndarray, j
     code = np.where(dense, np.where(tri, CW_CODES["dense_triangular"], CW_CODES["dense_parabolic"]), CW_CODES["faint"])
     citations.cite(*SIGN_SOURCES)
     return np.where(np.asarray(jet, bool), code, CW_CODES[None]).astype(np.int64)
-
-
-def cw_envelope_label(code: int) -> str | None:
-    """The :data:`mitrasim.echo.grading.CATEGORICAL` value of one :data:`CW_CODES` code."""
-    return CW_LABELS[int(code)]
 
 
 def lv_size_code(edv_ml: np.ndarray, ef_pct: np.ndarray, guideline: str = "ase2017") -> np.ndarray:

@@ -39,12 +39,12 @@ import numpy as np
 
 from mitrasim.echo.grading import grade_mr_arrays
 from mitrasim.echo.signs import (  # PV_REVERSAL_REL_S: the rule's one definition (re-exported)
+    CW_LABELS,
     LV_LABELS,
     PV_LABELS,
     PV_REVERSAL_REL_S,
     cw_density_ratio,
     cw_envelope_code,
-    cw_envelope_label,
     lv_size_code,
     pv_pattern_code,
     v_wave_above_mean_mmhg,
@@ -138,7 +138,7 @@ def echo_row(arrays: dict[str, np.ndarray], i: int) -> EchoMeasurements:
     return EchoMeasurements(
         aliasing_cm_s=ALIASING_CM_S,
         pv_flow=PV_LABELS[int(arrays["pv_code"][i])],
-        cw_density=cw_envelope_label(int(arrays["cw_code"][i])),
+        cw_density=CW_LABELS[int(arrays["cw_code"][i])],
         lv_size=LV_LABELS[int(arrays["lv_code"][i])],
         noisy=False,
         citations=["zoghbi2017"],

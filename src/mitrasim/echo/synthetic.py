@@ -59,7 +59,16 @@ from mitrasim import citations
 from mitrasim.echo import sources as _sources  # noqa: F401
 from mitrasim.echo.calculators import vena_contracta_cm
 from mitrasim.echo.grading import MRGrade, MRInputs, decision_grade, grade_mr
-from mitrasim.echo.signs import LV_LABELS, PV_LABELS, lv_size_code, pv_pattern_code, cw_density_ratio, cw_envelope_code, cw_envelope_label, v_wave_above_mean_mmhg
+from mitrasim.echo.signs import (
+    CW_LABELS,
+    LV_LABELS,
+    PV_LABELS,
+    cw_density_ratio,
+    cw_envelope_code,
+    lv_size_code,
+    pv_pattern_code,
+    v_wave_above_mean_mmhg,
+)
 from mitrasim.errors import InputError
 
 __all__ = [
@@ -279,7 +288,7 @@ def _cw_envelope(arr: dict[str, np.ndarray], dia: np.ndarray, eroa_cm2: float, q
         return None, None, float(v_wave[0])
     ratio = cw_density_ratio(np.array([arr["q_mr_ml_s"].sum() * dt]), np.array([arr["q_mv_ml_s"].sum() * dt]))
     code = cw_envelope_code(ratio, v_wave, np.array([True]))
-    return cw_envelope_label(int(code[0])), float(ratio[0]), float(v_wave[0])
+    return CW_LABELS[int(code[0])], float(ratio[0]), float(v_wave[0])
 
 
 def synthetic_echo(

@@ -441,7 +441,7 @@
     document.querySelectorAll("#grade-form select[data-choices]").forEach((sel) => {
       const name = sel.dataset.choices; const keep = sel.value; sel.replaceChildren();
       if (!sel.dataset.required) sel.appendChild(el("option", { value: "" }, "not recorded"));
-      (ch[name] || []).forEach((v) => sel.appendChild(el("option", { value: v }, ECHO_WORDS[`${name}:${v}`] || ECHO_WORDS[v] || v.replace(/_/g, " "))));
+      (ch[name] || []).forEach((v) => sel.appendChild(el("option", { value: v }, echoWord(name, v))));
       if (keep) sel.value = keep;
     });
   }
