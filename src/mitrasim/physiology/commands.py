@@ -30,7 +30,7 @@ SHOWN = (
     ("mean_gradient_mmhg", "mean mitral gradient (mmHg)", "{:.1f}"),
     ("e_velocity_m_s", "mitral E velocity (m/s)", "{:.2f}"),
     ("mr_vmax_m_s", "MR peak velocity (m/s)", "{:.2f}"),
-    ("pv_systolic_reversal", "pulmonary-vein systolic reversal", "{}"),
+    ("pv_systolic_reversal", "pulmonary-vein backward flow in systole", "{}"),  # any backward sample; the echo's graded "reversal" (S-wave rule) is echo.signs
     ("hr_bpm", "heart rate (bpm)", "{:.0f}"),
     ("beats_to_steady", "beats to steady state", "{}"),
 )
