@@ -25,6 +25,12 @@ import numpy as np
 
 from mitrasim.cohort.population import SHIPPED_POPULATIONS, load_population
 from mitrasim.cohort.trial import parse_trial, read_results, run_trial
+from mitrasim.echo.thresholds import threshold
+
+
+def _cut(parameter: str, kind: str) -> float:
+    """An ASE 2017 grade band edge from the one threshold table (``echo.thresholds``)."""
+    return threshold("ase2017", parameter, kind).value  # type: ignore[union-attr]
 
 
 def _cpu_s() -> float:
@@ -47,8 +53,8 @@ def population_row(name: str, n: int) -> dict:
         "population": name,
         "n": int(g.size),
         "after_pct": [100.0 * float(np.mean(g == k)) for k in range(5)],
-        "mild_graded_3plus": int(np.sum((eroa < 0.20) & (rvol < 30.0) & (g >= 3))),
-        "severe_graded_below_3plus": int(np.sum((eroa >= 0.40) & (rvol >= 60.0) & (g < 3))),
+        "mild_graded_3plus": int(np.sum((eroa < _cut("eroa_cm2", "grade2_from")) & (rvol < _cut("rvol_ml", "grade2_from")) & (g >= 3))),
+        "severe_graded_below_3plus": int(np.sum((eroa >= _cut("eroa_cm2", "grade4_from")) & (rvol >= _cut("rvol_ml", "grade4_from")) & (g < 3))),
         "baseline_below_3plus": int(np.sum(cols["grade_before"] < 3)),
         "device_success_pct": 100.0 * float(np.mean(cols["mvarc_device_success"].astype(bool))),
         "cpu_s": _cpu_s() - c0,

@@ -18,7 +18,13 @@ import itertools
 import numpy as np
 import pytest
 
+from mitrasim.echo.thresholds import threshold
 from mitrasim.physiology.parameter_sets import PARAMETER_SETS
+
+
+def _cut(parameter: str, kind: str) -> float:
+    """An ASE 2017 grade band edge from the one threshold table (``echo.thresholds``)."""
+    return threshold("ase2017", parameter, kind).value  # type: ignore[union-attr]
 
 EROA = np.round(np.arange(0.0, 0.701, 0.025), 3)
 HR = (55.0, 75.0, 100.0)
@@ -62,8 +68,8 @@ def test_mild_band_never_3plus_and_severe_band_never_below_3plus(sweep, secondar
     sec = np.full(eroa.shape, secondary)
     echo = echo_from_beats(m, eroa, np.full(eroa.shape, 4.0), sec)
     grade, decision = grade_beats(echo, sec)
-    mild = ok & (echo["eroa_cm2"] < 0.20) & (echo["rvol_ml"] < 30.0)
-    severe = ok & (echo["eroa_cm2"] >= 0.40) & (echo["rvol_ml"] >= 60.0)
+    mild = ok & (echo["eroa_cm2"] < _cut("eroa_cm2", "grade2_from")) & (echo["rvol_ml"] < _cut("rvol_ml", "grade2_from"))
+    severe = ok & (echo["eroa_cm2"] >= _cut("eroa_cm2", "grade4_from")) & (echo["rvol_ml"] >= _cut("rvol_ml", "grade4_from"))
     assert mild.sum() > 10, preset
     assert not np.any(mild & ((grade >= 3) | (decision >= 3))), (preset, eroa[mild & (decision >= 3)])
     assert not np.any(severe & (((grade >= 0) & (grade < 3)) | (decision < 3))), (preset, eroa[severe & (decision < 3)])
