@@ -344,8 +344,8 @@ def test_pulmonary_vein_s_and_d_peaks_agree_with_radau(preset, kw):
     """Peak forward pulmonary-vein flow in systole (S wave: a gap in forward mitral flow with aortic
     ejection) and in diastole (D wave: forward mitral flow and gaps without ejection): same
     definitions computed from the Radau trajectory sampled 4000 times a beat; a peak sampled at the
-    engine's 208 points a beat is low by at most about f''·dt²/8 (≪ 1 %).  regazzoni2022 without
-    MR and primary_mr at 0.1 cm² have a diastasis whose vein flow exceeds the S peak
+    engine's steps (320 a beat at 75 bpm: these cases run at the default dt_max_s) is low by at
+    most about f''·dt²/8 (≪ 1 %).  regazzoni2022 without MR and primary_mr at 0.1 cm² have a diastasis whose vein flow exceeds the S peak
     (:func:`test_radau_cases_with_a_diastasis_discriminate`); at 50 bpm regazzoni2022's systolic gap
     spans the beat boundary (the mitral valve shuts before ventricular onset, ejection after it) and
     the S peak lies in its part at the beat's end: counting the two parts apart gives S 2.5 % low."""
