@@ -3,9 +3,9 @@ svZeroDSolver, and a warm ``mitrasim simulate --json`` as a whole process.
 
     PYTHONPATH=src python benchmarks/one_patient.py [--only call,cli] [--repeats 200] [--json out.json]
 
-``call``: one patient of ``svzerod_two_hill`` (SimVascular's ``closed_loop_two_hill.json``), 20 plain
-plain beats (no Anderson acceleration, like the kernel call and svZeroDSolver), at 208 RK4 steps per beat (the first multiple of 16 at or above svZeroDSolver's 200 points per
-beat) and at the 4 ms step (176 steps), each timed as the whole ``simulate()`` call and as the
+``call``: one patient of ``svzerod_two_hill`` (SimVascular's ``closed_loop_two_hill.json``), 20
+plain beats (no Anderson acceleration, like the kernel call and svZeroDSolver), at 208 RK4 steps
+per beat (the first multiple of 16 at or above svZeroDSolver's 200 points per beat) and at the 4 ms step (176 steps), each timed as the whole ``simulate()`` call and as the
 kernel alone on the same prepared arrays, with svZeroDSolver 3.2 on the same file at 200 points per
 beat and 20 beats, all interleaved in one loop; medians and the 10th–90th percentile of the per-round
 ratios; the accuracy of each against its tight reference (mitrasim: scipy Radau on the same model;

@@ -97,14 +97,21 @@ def test_warm_start_converges_faster():
     assert warm.metrics["beats_to_steady"][0] < cold.metrics["beats_to_steady"][0]
 
 
+def _reference_beat(ps, n_beats, dt_max_s, **kw):
+    """The kernel parameters P (one column) of one patient and the Radau reference's last of
+    ``n_beats`` beats from the engine's start, sampled SAMPLES times."""
+    cols, n = S.build_batch(ps, None, **kw)
+    P, _ = S._kernel_arrays(cols, ps.model, n, 1, int(S.steps_per_beat(60.0 / cols["hr_bpm"], dt_max_s)[0]))
+    X0 = S._initial_states(ps, cols, n, 1, None)
+    _, w = R.reference_beats(P, 0, X0[:, 0], 0 if ps.model.activation == "cosine" else 1, ps.model.mitral == "diode", n_beats, samples_per_beat=SAMPLES)
+    return P, w
+
+
 def _reference_metrics(preset, n_beats, dt_max_s=S.SolverSettings().dt_max_s, **kw):
     ps = get_parameter_set(preset)
     st = S.SolverSettings(min_beats=n_beats, max_beats=n_beats, tol=1e-300, accelerate=False, dt_max_s=dt_max_s)  # plain beats: a transient
     eng = S.simulate(ps, settings=st, **kw).patient_metrics()
-    cols, n = S.build_batch(ps, None, **kw)
-    P, _ = S._kernel_arrays(cols, ps.model, n, 1, int(S.steps_per_beat(60.0 / cols["hr_bpm"], st.dt_max_s)[0]))
-    X0 = S._initial_states(ps, cols, n, 1, None)
-    _, w = R.reference_beats(P, 0, X0[:, 0], 0 if ps.model.activation == "cosine" else 1, ps.model.mitral == "diode", n_beats, samples_per_beat=SAMPLES)
+    P, w = _reference_beat(ps, n_beats, dt_max_s, **kw)
     ref = R.waveform_metrics(
         w, period_s=P[KP["period_s"], 0], eroa_cm2=P[KP["eroa_cm2"], 0], mva_cm2=P[KP["mva_cm2"], 0],
         t_ventricular_s=P[KP["lv_act_a"], 0], t_atrial_s=P[KP["la_act_a"], 0],
@@ -344,8 +351,8 @@ def test_pulmonary_vein_s_and_d_peaks_agree_with_radau(preset, kw):
     """Peak forward pulmonary-vein flow in systole (S wave: a gap in forward mitral flow with aortic
     ejection) and in diastole (D wave: forward mitral flow and gaps without ejection): same
     definitions computed from the Radau trajectory sampled 4000 times a beat; a peak sampled at the
-    engine's 208 points a beat is low by at most about f''·dt²/8 (≪ 1 %).  regazzoni2022 without
-    MR and primary_mr at 0.1 cm² have a diastasis whose vein flow exceeds the S peak
+    engine's steps (320 a beat at 75 bpm: these cases run at the default dt_max_s) is low by at
+    most about f''·dt²/8 (≪ 1 %).  regazzoni2022 without MR and primary_mr at 0.1 cm² have a diastasis whose vein flow exceeds the S peak
     (:func:`test_radau_cases_with_a_diastasis_discriminate`); at 50 bpm regazzoni2022's systolic gap
     spans the beat boundary (the mitral valve shuts before ventricular onset, ejection after it) and
     the S peak lies in its part at the beat's end: counting the two parts apart gives S 2.5 % low."""
@@ -360,12 +367,7 @@ def test_radau_cases_with_a_diastasis_discriminate(preset, kw):
     """The diastasis cases above test the S window: their Radau beat has a gap in forward mitral
     flow without aortic ejection (E and A apart) whose pulmonary-vein flow exceeds the S peak, so
     "no forward mitral flow" as systole would give a different S (by more than the tolerance)."""
-    ps = get_parameter_set(preset)
-    st = S.SolverSettings(min_beats=3, max_beats=3, tol=1e-300, accelerate=False)
-    cols, n = S.build_batch(ps, None, **kw)
-    P, _ = S._kernel_arrays(cols, ps.model, n, 1, int(S.steps_per_beat(60.0 / cols["hr_bpm"], st.dt_max_s)[0]))
-    X0 = S._initial_states(ps, cols, n, 1, None)
-    _, w = R.reference_beats(P, 0, X0[:, 0], 0 if ps.model.activation == "cosine" else 1, False, 3, samples_per_beat=SAMPLES)
+    _, w = _reference_beat(get_parameter_set(preset), 3, S.SolverSettings().dt_max_s, **kw)
     fwd = w["q_mv_ml_s"] > 0.0
     label = R._no_flow_gaps(fwd)
     ej = w["q_av_ml_s"] > 0.0

@@ -105,7 +105,7 @@ def _call(kernel, *args) -> None:
     if compile_notice is not None and not _notice_given:
         from mitrasim.physiology._numba_cache import cache_dir
 
-        one_lane = kernel in (engine._run_group_1_orifice, engine._run_group_1_diode)
+        one_lane = kernel in (_kernels(False)[0], _kernels(True)[0])
         lo, hi = COMPILE_S_ESTIMATE_ONE_LANE if one_lane else COMPILE_S_ESTIMATE
         compile_notice(f"mitrasim: compiling the engine once for this installation (about {lo}-{hi} s; "
                        f"later runs load it from {cache_dir()})")

@@ -22,7 +22,6 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Literal, Mapping
 
 import numpy as np
@@ -186,7 +185,7 @@ def active_names(model: Model) -> set[str]:
     return set(active_name_set(model))
 
 
-@lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=None)
 def active_name_set(model: Model) -> frozenset[str]:
     """:func:`active_names` as one shared frozen set (no copy per call)."""
     names = {"hr_bpm", "ref_hr_bpm", STRESSED_VOLUME_SHIFT}

@@ -229,8 +229,8 @@ def _no_flow_gaps(fwd: np.ndarray) -> np.ndarray:
     return label
 
 
-def _pv_windows(w: dict, fwd: np.ndarray, dt: float) -> tuple[float, float, float, bool]:
-    """Pulmonary-vein S peak, D peak, systolic minimum and systolic reversal of one sampled beat.
+def _pv_windows(w: dict, fwd: np.ndarray, dt: float) -> tuple[float, float, bool]:
+    """Pulmonary-vein S peak, D peak and systolic reversal of one sampled beat.
 
     Systole = a gap in the forward mitral flow with aortic ejection (Q_av > 0) in it (the
     ventricular ejection window); a gap without it (diastasis between E and A) is diastole.  The
@@ -251,8 +251,7 @@ def _pv_windows(w: dict, fwd: np.ndarray, dt: float) -> tuple[float, float, floa
         if any(label[k] in systolic for k in near):
             s_edge.append(q_sw)
     s_all = [*q[in_s], *s_edge]
-    s_min = float(min(s_all)) if s_all else np.inf
-    return max([0.0, *s_all]), max([0.0, *d_vals]), s_min, bool(s_min < 0.0)
+    return max([0.0, *s_all]), max([0.0, *d_vals]), bool(s_all and min(s_all) < 0.0)
 
 
 def _diastolic_samples(fwd: np.ndarray, ejecting: np.ndarray, v_m_s: np.ndarray) -> int:
@@ -303,7 +302,7 @@ def waveform_metrics(w: dict, *, period_s: float, eroa_cm2: float, mva_cm2: floa
     edv, esv = w["v_lv_ml"].max(), w["v_lv_ml"].min()
     fsv = w["q_av_ml_s"].sum() * dt
     rvol = w["q_mr_ml_s"].sum() * dt
-    pv_s, pv_d, _, pv_rev = _pv_windows(w, fwd, dt)
+    pv_s, pv_d, pv_rev = _pv_windows(w, fwd, dt)
     return {
         "edv_ml": edv,
         "esv_ml": esv,
