@@ -39,10 +39,10 @@ from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mitrasim import citations
-from mitrasim.errors import InputError, from_validation_error
+from mitrasim.errors import InputError, validate_model
 
 __all__ = ["DEFAULT_RAP_MMHG", "MEASURES", "METHODS",  # noqa: F822  (METHODS: the module __getattr__, built on first use)
            "Measured", "Measurements", "Observation", "check_measurements", "observations", "parse_measurements"]
@@ -275,11 +275,7 @@ def parse_measurements(data: Any, prefix: str = "measurements") -> Measurements:
     """Validate a mapping as :class:`Measurements` (pydantic, then :func:`check_measurements`)."""
     if isinstance(data, Measurements):
         return check_measurements(data, prefix)
-    try:
-        meas = Measurements.model_validate(data)
-    except ValidationError as e:
-        raise from_validation_error(e, prefix) from None
-    return check_measurements(meas, prefix)
+    return check_measurements(validate_model(Measurements, data, prefix), prefix)
 
 
 def observations(meas: Measurements) -> list[Observation]:

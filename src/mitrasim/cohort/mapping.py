@@ -455,7 +455,7 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
     add_hi = np.array([(SPECS[k].hi - b) / d for (k, _), b, d in zip(BASELINE_SHIFTS, base, sds)])
     lo = np.concatenate([u0[:q] + BASELINE_BOUNDS[0], add_lo, [np.log(BASELINE_EROA_RANGE_CM2[0])]])
     hi = np.concatenate([np.minimum(u0[:q] + BASELINE_BOUNDS[1], spec_hi), add_hi, [np.log(BASELINE_EROA_RANGE_CM2[1])]]) - 2 * BASELINE_FD_STEP
-    u = _initial_guess(preset, y, np.asarray(hr_bpm, dtype=float), np.asarray(mva_cm2, dtype=float), u0, lo, hi, guess_settings) if BASELINE_GUESS else np.tile(u0, (n, 1))
+    u = _initial_guess(preset, y, hr_bpm, mva_cm2, u0, lo, hi, guess_settings) if BASELINE_GUESS else np.tile(u0, (n, 1))
     if not BASELINE_GUESS:
         u[:, ie] = np.log(np.clip(y0[:, 3], *BASELINE_EROA_RANGE_CM2))
     prior_w = np.concatenate([np.full(q, 1.0 / LOG_PRIOR_SD), np.ones(ns), [0.0]]) / BASELINE_PRIOR_WIDTH  # whitened prior = prior_w·(u − u0); none on the EROA

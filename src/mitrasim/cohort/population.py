@@ -464,6 +464,10 @@ def sample_population(pop: Population, n: int, seed: int | np.random.SeedSequenc
 BALANCE_TEST_LEVEL = 0.99
 #: Measurements the flow balance reconciles, in order.
 BALANCED = ("lvedv_ml", "lvef_pct", "eroa_cm2", "forward_sv_ml")
+#: Linearised Lagrange steps of the reconciliation (module docstring).
+BALANCE_ITERATIONS = 6
+BALANCE_TOL_ML = 0.05
+"""A reconciled draw must close the balance to this (mL): far below any measurement SD."""
 
 
 def balance_flows(pop: Population, patients: pa.Table) -> tuple[pa.Table, np.ndarray]:
@@ -487,8 +491,9 @@ def balance_flows(pop: Population, patients: pa.Table) -> tuple[pa.Table, np.nda
             v[m] = regurgitant_vti_cm(preset, hr[m], eroa[m], sbp[m])
         return v
 
-    bias = ECHO_2D_EDV_BIAS_ML - ECHO_2D_ESV_BIAS_ML if pop.lv_volume_method == "echo_2d" else 0.0
+    bias = 0.0
     if pop.lv_volume_method == "echo_2d":
+        bias = ECHO_2D_EDV_BIAS_ML - ECHO_2D_ESV_BIAS_ML
         citations.cite("rigolli2016_lv_bias")
     s2 = baseline_sds(sbp, a[:, 0], a[:, 1], a[:, 2], a[:, 3])[:, 1:] ** 2  # SDs at the drawn values
     x = a.copy()
@@ -507,11 +512,6 @@ def balance_flows(pop: Population, patients: pa.Table) -> tuple[pa.Table, np.nda
     for j, k in enumerate(BALANCED):
         out = out.set_column(out.column_names.index(k), k, pa.array(x[:, j]))
     return out, ok
-
-
-BALANCE_ITERATIONS = 6
-BALANCE_TOL_ML = 0.05
-"""A reconciled draw must close the balance to this (mL): far below any measurement SD."""
 
 
 def _flow_balance(x: np.ndarray, vti_cm: np.ndarray, bias_ml: float) -> tuple[np.ndarray, np.ndarray]:

@@ -303,12 +303,9 @@ class TrialStore:
     def chunk_path(self, index: int) -> Path:
         return self.chunk_dir / f"chunk-{index:06d}.parquet"
 
-    def _read_manifest(self) -> dict[str, Any] | None:
-        return _load_manifest(self.out, "out")
-
     def prepare(self, resume: bool) -> set[int]:
         """Check the folder and return the finished chunk indices (nothing is written on error)."""
-        man = self._read_manifest()
+        man = _load_manifest(self.out, "out")
         if man is None:
             if self.out.exists() and any(x.name != LOCK for x in self.out.iterdir()):
                 existing = sorted(x.name for x in self.out.iterdir() if x.name != LOCK)[:5]

@@ -33,7 +33,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from mitrasim.procedure.patient import DEFAULT_ENSEMBLE, VALVE_AND_RATE, calibrate_case
+from mitrasim.procedure.patient import DEFAULT_ENSEMBLE, calibrate_case, circulation_overrides
 
 __all__ = ["INTERVAL_PERCENTILES", "PLAN_QUANTITIES", "SHOWN", "Ensemble", "case_ensemble", "case_procedure_intervals", "format_interval",
            "post_clip_coverage", "procedure_intervals", "state_intervals"]
@@ -77,7 +77,7 @@ def case_ensemble(case: Any, n_ensemble: int = DEFAULT_ENSEMBLE, seed: int = 0) 
     if getattr(case, "measurements", None) is None:
         return None
     cal = calibrate_case(case, n_ensemble=n_ensemble, seed=seed)
-    members = tuple({k: v for k, v in o.items() if k not in VALVE_AND_RATE} for o in cal.ensemble_overrides)
+    members = tuple(circulation_overrides(o) for o in cal.ensemble_overrides)
     scale = tuple((_ratio(o, cal.overrides, "eroa_cm2"), _ratio(o, cal.overrides, "mva_cm2")) for o in cal.ensemble_overrides)
     return Ensemble(case.patient.preset, float(case.patient.hr_bpm), members, seed, scale)
 
@@ -190,9 +190,9 @@ def post_clip_coverage(n: int, seed: int, preset: str = "secondary_mr", eroa_aft
         if not cal.converged:
             failed += 1
             continue
-        members = tuple({k: v for k, v in o.items() if k not in VALVE_AND_RATE} for o in cal.ensemble_overrides)
+        members = tuple(circulation_overrides(o) for o in cal.ensemble_overrides)
         ens = Ensemble(preset, float(p.overrides["hr_bpm"]), members, seed + i)
-        point = simulate(preset, {k: v for k, v in cal.overrides.items() if k not in VALVE_AND_RATE}, eroa_cm2=eroa_after_cm2,
+        point = simulate(preset, circulation_overrides(cal.overrides), eroa_cm2=eroa_after_cm2,
                          mva_cm2=forward_area_after_cm2, hr_bpm=ens.hr_bpm, settings=SETTINGS)  # fmt: skip
         row = state_intervals(ens, [eroa_after_cm2], [forward_area_after_cm2], [{q: float(point.metrics[q][0]) for q in PLAN_QUANTITIES}], settings=SETTINGS)[0]
         used += 1

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any
+from typing import Any, Mapping
 
 from mitrasim import citations
 from mitrasim.calibrate.fit import Calibration, calibrate_measurements
 from mitrasim.errors import InputError
 
-__all__ = ["DEFAULT_ENSEMBLE", "VALVE_AND_RATE", "calibrate_case", "calibrated_overrides"]
+__all__ = ["DEFAULT_ENSEMBLE", "VALVE_AND_RATE", "calibrate_case", "calibrated_overrides", "circulation_overrides"]
 
 DEFAULT_ENSEMBLE = 64
 """Members of a case's uncertainty ensemble (5th/95th percentiles of 64 draws: each percentile's
@@ -25,6 +25,11 @@ rank is within about ±2 of its target; model choice, the cost is one batch per 
 
 VALVE_AND_RATE = ("eroa_cm2", "mva_cm2", "hr_bpm")
 """Fitted or fixed in the calibration but set by the valve model and the case downstream."""
+
+
+def circulation_overrides(overrides: Mapping[str, float]) -> dict[str, float]:
+    """A fitted patient's engine overrides less :data:`VALVE_AND_RATE` (set per valve state and by the case)."""
+    return {k: v for k, v in overrides.items() if k not in VALVE_AND_RATE}
 
 
 def calibrate_case(case: Any, n_ensemble: int = DEFAULT_ENSEMBLE, seed: int = 0) -> Calibration:
@@ -61,4 +66,4 @@ def calibrated_overrides(case: Any) -> dict[str, float]:
     if getattr(case, "measurements", None) is None:
         return dict(case.patient.overrides)
     cal = calibrate_case(case)  # the point estimate; the default ensemble comes with it (cached for the intervals)
-    return {k: v for k, v in cal.overrides.items() if k not in VALVE_AND_RATE}
+    return circulation_overrides(cal.overrides)
