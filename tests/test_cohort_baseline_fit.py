@@ -146,6 +146,7 @@ def test_shipped_populations_are_reached_within_their_measurement_sd(name):
     within = (np.abs(r - y) <= sd).mean(axis=0)
     assert np.all(within >= 0.95), dict(zip(M.BASELINE_MEASURED, within))
     assert ei.fit_ok.mean() >= 0.95
+    # issue 12, item 4: no simulated SBP below 80 mmHg, no simulated forward output below 2.5 L/min unless sampled so
     assert r[:, 0].min() >= 80.0
     low = r[:, 4] * hr / 1000 < 2.5
     assert np.all((y[low, 4] - sd[low, 4]) * hr[low] / 1000 < 2.5)
