@@ -161,6 +161,16 @@ _P_LEFF = KP["mv_leff_cm"]
 _P_ACT = KP["la_act_a"]  # 4 chambers x (a..f)
 
 
+#: LLVM fast-math flags of the group kernels, chosen one by one: ``contract`` lets a multiply and
+#: an add fuse into one FMA (one rounding instead of two).  Not ``nnan``/``ninf``: a diverged
+#: state must stay NaN/inf so that the beat-end test catches it; not ``reassoc``/``arcp``: the
+#: same expression must give the same bits in the one-lane and the vectorised kernels.
+FASTMATH = frozenset({"contract"})
+#: Every compiled function of the engine takes the same flags (helpers too: LLVM inlines them into the
+#: kernels, and an instruction keeps the flags of the function it was compiled in).
+_jit = njit(cache=True, fastmath=set(FASTMATH), error_model="numpy")
+_jit_inline = njit(cache=True, fastmath=set(FASTMATH), error_model="numpy", inline="always")
+
 #: Patients per block in batches (the SIMD lane count of the compiled loops).
 LANES = 16
 
@@ -186,7 +196,7 @@ N_ACC = 32  # A_FOPEN and after: they carry over from beat to beat (see _reset_a
 TRACE_MIN_VELOCITY_M_S = 0.2
 
 
-@njit(cache=True, inline="always")
+@_jit_inline
 def _phi(t, kind, a, b, c, d, e, f, T):
     """Activation φ(t) in [0, 1] (t is wrapped into [0, T))."""
     if kind == 0:  # Regazzoni cosine: a = tC, b = TC, c = TR
@@ -204,8 +214,8 @@ def _phi(t, kind, a, b, c, d, e, f, T):
     return f * g1 / (1.0 + g1) / (1.0 + g2)
 
 
-@njit(cache=True)
-def _setup_lane(P, X0, ew, c, j, kind, n_steps, X, PB, DTV, act, L):
+@_jit
+def _setup_lane(P, X0, ew, c, j, kind, n_steps, X, PB, act, L):
     """Lane j takes patient (column) c: initial state, derived parameters (reciprocals: no division
     in the loops) and activation table act[(s2·4 + chamber)·L + j] = φ at t = s2·dt/2."""
     for i in range(N_STATE):
@@ -214,8 +224,6 @@ def _setup_lane(P, X0, ew, c, j, kind, n_steps, X, PB, DTV, act, L):
         X[S_QR * L + j] = 0.0
     T = P[_P_T, c]
     PB[B_DT * L + j] = T / n_steps
-    for i in range(N_STATE):
-        DTV[i * L + j] = T / n_steps / 6.0  # the RK4 weight dt/6
     for k in range(12):
         PB[(B_LA_EA + k) * L + j] = P[_P_CH + k, c]
     for k in range(4):
@@ -246,9 +254,14 @@ def _setup_lane(P, X0, ew, c, j, kind, n_steps, X, PB, DTV, act, L):
         else:
             for s2 in range(2 * n_steps + 1):
                 act[(s2 * 4 + ch) * L + j] = _phi(s2 * h, kind, a, b, cc, d, e, f, T)
+        # the table holds the elastance E(t) = E_B + E_A·φ(t): the stages read one number per chamber
+        ea, eb = PB[(B_LA_EA + 3 * ch) * L + j], PB[(B_LA_EB + 3 * ch) * L + j]
+        for s2 in range(2 * n_steps + 1):
+            m = (s2 * 4 + ch) * L + j
+            act[m] = eb + ea * act[m]
 
 
-@njit(cache=True)  # a call, not inlined: inlining it into the parallel kernel multiplies compile time
+@_jit  # a call, not inlined: inlining it into the parallel kernel multiplies compile time
 def _cosine_table(a, b, c, T, h, n_pts, act, ch, j, L):
     """The cosine activation (:func:`_phi`, kind 0) at t = s·h, s = 0 … n_pts − 1, into act.
 
@@ -290,109 +303,197 @@ def _cosine_table(a, b, c, T, h, n_pts, act, ch, j, L):
             act[(s * 4 + ch) * L + j] = 0.0
 
 
-@njit(cache=True)
-def _chamber_pressures(v_la, v_lv, v_ra, v_rv, PB, a, j, L):
-    """Chamber pressures p = (E_B + E_A·φ)(V − V0) of lane j from its four chamber volumes
-    (``a``: the activation table's slice at this time, a[chamber·L + lane])."""
-    p_la = (PB[B_LA_EB * L + j] + PB[B_LA_EA * L + j] * a[j]) * (v_la - PB[B_LA_V0 * L + j])
-    p_lv = (PB[B_LV_EB * L + j] + PB[B_LV_EA * L + j] * a[L + j]) * (v_lv - PB[B_LV_V0 * L + j])
-    p_ra = (PB[B_RA_EB * L + j] + PB[B_RA_EA * L + j] * a[2 * L + j]) * (v_ra - PB[B_RA_V0 * L + j])
-    p_rv = (PB[B_RV_EB * L + j] + PB[B_RV_EA * L + j] * a[3 * L + j]) * (v_rv - PB[B_RV_V0 * L + j])
-    return p_la, p_lv, p_ra, p_rv
-
-
-@njit(cache=True)
-def _pressures(X, PB, a, j, L):
-    """Chamber pressures of lane j from the state array X."""
-    return _chamber_pressures(X[S_VLA * L + j], X[S_VLV * L + j], X[S_VRA * L + j], X[S_VRV * L + j], PB, a, j, L)
-
-
-@njit(cache=True)
+@_jit
 def _diode(d, go, gc):
     """Resistive diode: Q = Δp·G, G = 1/R_min if Δp > 0 else 1/R_max (a select, no branch)."""
     return d * (go if d > 0.0 else gc)
 
 
-@njit(cache=True)
-def _mitral_flows(xf, xr, PB, d_mv, diode, j, L):
-    """Mitral flows (forward, regurgitant) and the slopes of their inertial states."""
+# The right-hand side's per-lane constants as one tuple (:func:`_lane_constants`), loaded once per
+# step and kept in registers across the four RK4 stages: unstressed volumes, circuits (R, 1/C, 1/L),
+# valve conductances (open, closed: aortic, tricuspid, pulmonary, mitral diode), mitral orifices.
+(C_LA_V0, C_LV_V0, C_RA_V0, C_RV_V0,
+ C_SA_R, C_SA_IC, C_SA_IL, C_SV_R, C_SV_IC, C_SV_IL, C_PA_R, C_PA_IC, C_PA_IL, C_PV_R, C_PV_IC, C_PV_IL,
+ C_AV_GO, C_AV_GC, C_TV_GO, C_TV_GC, C_PUV_GO, C_PUV_GC, C_MV_GO, C_MV_GC,
+ C_F_IB, C_F_G, C_R_IB, C_R_G) = range(28)  # fmt: skip
+
+
+@_jit
+def _lane_constants(PB, j, L):
+    """The right-hand side's constants of lane j (indices ``C_*``)."""
+    return (PB[B_LA_V0 * L + j], PB[B_LV_V0 * L + j], PB[B_RA_V0 * L + j], PB[B_RV_V0 * L + j],
+            PB[B_SA_R * L + j], PB[B_SA_IC * L + j], PB[B_SA_IL * L + j], PB[B_SV_R * L + j],
+            PB[B_SV_IC * L + j], PB[B_SV_IL * L + j], PB[B_PA_R * L + j], PB[B_PA_IC * L + j],
+            PB[B_PA_IL * L + j], PB[B_PV_R * L + j], PB[B_PV_IC * L + j], PB[B_PV_IL * L + j],
+            PB[B_AV_GO * L + j], PB[B_AV_GC * L + j], PB[B_TV_GO * L + j], PB[B_TV_GC * L + j],
+            PB[B_PUV_GO * L + j], PB[B_PUV_GC * L + j], PB[B_MV_GO * L + j], PB[B_MV_GC * L + j],
+            PB[B_F_IB * L + j], PB[B_F_G * L + j], PB[B_R_IB * L + j], PB[B_R_G * L + j])  # fmt: skip
+
+
+@_jit
+def _state(X, j, L):
+    """The 14 state values (or slopes) of lane j as a tuple, in state order."""
+    return (X[S_VLA * L + j], X[S_VLV * L + j], X[S_VRA * L + j], X[S_VRV * L + j], X[S_PSA * L + j],
+            X[S_PSV * L + j], X[S_PPA * L + j], X[S_PPV * L + j], X[S_QSA * L + j], X[S_QSV * L + j],
+            X[S_QPA * L + j], X[S_QPV * L + j], X[S_QF * L + j], X[S_QR * L + j])  # fmt: skip
+
+
+@_jit
+def _axpy(x, h, k):
+    """x + h·k for two 14-tuples (an RK4 stage state)."""
+    return (x[0] + h * k[0], x[1] + h * k[1], x[2] + h * k[2], x[3] + h * k[3], x[4] + h * k[4], x[5] + h * k[5],
+            x[6] + h * k[6], x[7] + h * k[7], x[8] + h * k[8], x[9] + h * k[9], x[10] + h * k[10],
+            x[11] + h * k[11], x[12] + h * k[12], x[13] + h * k[13])  # fmt: skip
+
+
+@_jit
+def _pressures_flows(x, c, e_la, e_lv, e_ra, e_rv, diode):
+    """Chamber pressures p = E(t)·(V − V0) and the valve flows of one lane at state ``x`` (a 14-tuple)
+    with the chambers' elastances ``e_*`` at that time (the elastance table, :func:`_setup_lane`).
+
+    Returns p_la, p_lv, p_ra, p_rv, q_av, q_tv, q_pv, and the mitral q_f, q_r (the orifice law's
+    clamped states, or the diode's signed flow and 0) with the slopes dq_f/dt, dq_r/dt of the
+    orifices' inertial states (0 for the diode).
+    """
+    p_la = e_la * (x[S_VLA] - c[C_LA_V0])
+    p_lv = e_lv * (x[S_VLV] - c[C_LV_V0])
+    p_ra = e_ra * (x[S_VRA] - c[C_RA_V0])
+    p_rv = e_rv * (x[S_VRV] - c[C_RV_V0])
+    q_av = _diode(p_lv - x[S_PSA], c[C_AV_GO], c[C_AV_GC])
+    q_tv = _diode(p_ra - p_rv, c[C_TV_GO], c[C_TV_GC])
+    q_pv = _diode(p_rv - x[S_PPA], c[C_PUV_GO], c[C_PUV_GC])
+    d_mv = p_la - p_lv
     if diode:
-        qd = _diode(d_mv, PB[B_MV_GO * L + j], PB[B_MV_GC * L + j])
-        return qd, 0.0, 0.0, 0.0
+        return p_la, p_lv, p_ra, p_rv, q_av, q_tv, q_pv, _diode(d_mv, c[C_MV_GO], c[C_MV_GC]), 0.0, 0.0, 0.0
+    xf = x[S_QF]
+    xr = x[S_QR]
     q_f = xf if xf > 0.0 else 0.0
     q_r = xr if xr > 0.0 else 0.0
-    gf = (d_mv - q_f * q_f * PB[B_F_IB * L + j]) * PB[B_F_G * L + j]
-    gr = (d_mv + q_r * q_r * PB[B_R_IB * L + j]) * PB[B_R_G * L + j]  # (−Δp − B·Q²)/L_r; B_R_G holds −1/L_r
+    gf = (d_mv - q_f * q_f * c[C_F_IB]) * c[C_F_G]
+    gr = (d_mv + q_r * q_r * c[C_R_IB]) * c[C_R_G]  # (−Δp − B·Q²)/L_r; C_R_G holds −1/L_r
     dqf = gf if ((xf > 0.0) | (d_mv > 0.0)) else 0.0
     dqr = gr if ((xr > 0.0) | (d_mv < 0.0)) else 0.0
-    return q_f, q_r, dqf, dqr
+    return p_la, p_lv, p_ra, p_rv, q_av, q_tv, q_pv, q_f, q_r, dqf, dqr
 
 
-@njit(cache=True)
-def _mitral(X, PB, d_mv, diode, j, L):
-    """Mitral flows and slopes from the state array X (lane j)."""
-    return _mitral_flows(X[S_QF * L + j], X[S_QR * L + j], PB, d_mv, diode, j, L)
+@_jit
+def _slopes(x, c, e_la, e_lv, e_ra, e_rv, diode):
+    """The right-hand side f(x) of one lane (arguments as :func:`_pressures_flows`): the 14 slopes
+    in state order."""
+    p_la, p_lv, p_ra, p_rv, q_av, q_tv, q_pv, q_f, q_r, dqf, dqr = _pressures_flows(x, c, e_la, e_lv, e_ra, e_rv, diode)
+    p_sa, p_sv, p_pa, p_pv = x[S_PSA], x[S_PSV], x[S_PPA], x[S_PPV]
+    q_sa, q_sv, q_pa, q_pn = x[S_QSA], x[S_QSV], x[S_QPA], x[S_QPV]
+    return (
+        q_pn - q_f + q_r,
+        q_f - q_r - q_av,
+        q_sv - q_tv,
+        q_tv - q_pv,
+        (q_av - q_sa) * c[C_SA_IC],
+        (q_sa - q_sv) * c[C_SV_IC],
+        (q_pv - q_pa) * c[C_PA_IC],
+        (q_pa - q_pn) * c[C_PV_IC],
+        (p_sa - p_sv - c[C_SA_R] * q_sa) * c[C_SA_IL],
+        (p_sv - p_ra - c[C_SV_R] * q_sv) * c[C_SV_IL],
+        (p_pa - p_pv - c[C_PA_R] * q_pa) * c[C_PA_IL],
+        (p_pv - p_la - c[C_PV_R] * q_pn) * c[C_PV_IL],
+        dqf,
+        dqr,
+    )
 
 
-@njit(cache=True, inline="always")
-def _rhs(X, KP, h, K, PB, a, diode, first, L):
-    """K = f(X + h·KP) for one block at a stage time whose activations are ``a`` (an RK4 stage;
-    ``first``: the first stage, f(X)).  ``h`` is the stage's fraction of the step (0.5 or 1).
-
-    The stage state is formed on the fly (no intermediate state array); ``diode`` and ``first``
-    are compile-time constants of the group kernel, so the valve law and the stage's form are
-    chosen when it is compiled, not per lane.
-    """
-    for j in range(L):
-        hd = h * PB[B_DT * L + j]
-        v_la = X[S_VLA * L + j] if first else X[S_VLA * L + j] + hd * KP[S_VLA * L + j]
-        v_lv = X[S_VLV * L + j] if first else X[S_VLV * L + j] + hd * KP[S_VLV * L + j]
-        v_ra = X[S_VRA * L + j] if first else X[S_VRA * L + j] + hd * KP[S_VRA * L + j]
-        v_rv = X[S_VRV * L + j] if first else X[S_VRV * L + j] + hd * KP[S_VRV * L + j]
-        p_sa = X[S_PSA * L + j] if first else X[S_PSA * L + j] + hd * KP[S_PSA * L + j]
-        p_sv = X[S_PSV * L + j] if first else X[S_PSV * L + j] + hd * KP[S_PSV * L + j]
-        p_pa = X[S_PPA * L + j] if first else X[S_PPA * L + j] + hd * KP[S_PPA * L + j]
-        p_pv = X[S_PPV * L + j] if first else X[S_PPV * L + j] + hd * KP[S_PPV * L + j]
-        q_sa = X[S_QSA * L + j] if first else X[S_QSA * L + j] + hd * KP[S_QSA * L + j]
-        q_sv = X[S_QSV * L + j] if first else X[S_QSV * L + j] + hd * KP[S_QSV * L + j]
-        q_pa = X[S_QPA * L + j] if first else X[S_QPA * L + j] + hd * KP[S_QPA * L + j]
-        q_pn = X[S_QPV * L + j] if first else X[S_QPV * L + j] + hd * KP[S_QPV * L + j]
-        xf = X[S_QF * L + j] if first else X[S_QF * L + j] + hd * KP[S_QF * L + j]
-        xr = X[S_QR * L + j] if first else X[S_QR * L + j] + hd * KP[S_QR * L + j]
-        p_la, p_lv, p_ra, p_rv = _chamber_pressures(v_la, v_lv, v_ra, v_rv, PB, a, j, L)
-        q_av = _diode(p_lv - p_sa, PB[B_AV_GO * L + j], PB[B_AV_GC * L + j])
-        q_tv = _diode(p_ra - p_rv, PB[B_TV_GO * L + j], PB[B_TV_GC * L + j])
-        q_pv = _diode(p_rv - p_pa, PB[B_PUV_GO * L + j], PB[B_PUV_GC * L + j])
-        q_f, q_r, dqf, dqr = _mitral_flows(xf, xr, PB, p_la - p_lv, diode, j, L)
-        K[S_QF * L + j] = dqf
-        K[S_QR * L + j] = dqr
-        K[S_VLA * L + j] = q_pn - q_f + q_r
-        K[S_VLV * L + j] = q_f - q_r - q_av
-        K[S_VRA * L + j] = q_sv - q_tv
-        K[S_VRV * L + j] = q_tv - q_pv
-        K[S_PSA * L + j] = (q_av - q_sa) * PB[B_SA_IC * L + j]
-        K[S_PSV * L + j] = (q_sa - q_sv) * PB[B_SV_IC * L + j]
-        K[S_PPA * L + j] = (q_pv - q_pa) * PB[B_PA_IC * L + j]
-        K[S_PPV * L + j] = (q_pa - q_pn) * PB[B_PV_IC * L + j]
-        K[S_QSA * L + j] = (p_sa - p_sv - PB[B_SA_R * L + j] * q_sa) * PB[B_SA_IL * L + j]
-        K[S_QSV * L + j] = (p_sv - p_ra - PB[B_SV_R * L + j] * q_sv) * PB[B_SV_IL * L + j]
-        K[S_QPA * L + j] = (p_pa - p_pv - PB[B_PA_R * L + j] * q_pa) * PB[B_PA_IL * L + j]
-        K[S_QPV * L + j] = (p_pv - p_la - PB[B_PV_R * L + j] * q_pn) * PB[B_PV_IL * L + j]
-
-
-@njit(cache=True)
-def _observe(X, PB, a, diode, j, L):
-    """Observables of lane j (activations ``a``): p_la, p_lv, p_ra, p_rv, q_f (≥0), q_r (≥0), q_av."""
-    p_la, p_lv, p_ra, p_rv = _pressures(X, PB, a, j, L)
-    q_av = _diode(p_lv - X[S_PSA * L + j], PB[B_AV_GO * L + j], PB[B_AV_GC * L + j])
-    q_f, q_r, dqf, dqr = _mitral(X, PB, p_la - p_lv, diode, j, L)
+@_jit
+def _observe(x, c, e_la, e_lv, e_ra, e_rv, diode):
+    """Observables of one lane at state ``x``: p_la, p_lv, p_ra, p_rv, q_f (≥0), q_r (≥0), q_av."""
+    p_la, p_lv, p_ra, p_rv, q_av, q_tv, q_pv, q_f, q_r, dqf, dqr = _pressures_flows(x, c, e_la, e_lv, e_ra, e_rv, diode)
     if diode:
         q_r = -q_f if q_f < 0.0 else 0.0
     q_f = q_f if q_f > 0.0 else 0.0
     return p_la, p_lv, p_ra, p_rv, q_f, q_r, q_av
 
 
-@njit(cache=True)
+@_jit_inline
+def _rk4_stages(x, k1, c, dt, eh_la, eh_lv, eh_ra, eh_rv, e1_la, e1_lv, e1_ra, e1_rv, diode):
+    """Stages 2–4 of one lane's RK4 step from its state ``x`` and first slope ``k1`` (14-tuples) and
+    the elastances at the step's middle (``eh_*``) and end (``e1_*``); returns the new state::
+
+        K2 = f(x + dt/2·K1),  K3 = f(x + dt/2·K2),  K4 = f(x + dt·K3)
+        x ← x + dt/6·(K1 + 2·(K2 + K3) + K4),  then the one-way orifice flows clamped at zero.
+
+    Scalars and tuples only: it inlines into the lane loops, where the stage states, the slopes
+    and the lane's constants stay in registers.
+    """
+    h = 0.5 * dt
+    w = dt / 6.0
+    k2 = _slopes(_axpy(x, h, k1), c, eh_la, eh_lv, eh_ra, eh_rv, diode)
+    k3 = _slopes(_axpy(x, h, k2), c, eh_la, eh_lv, eh_ra, eh_rv, diode)
+    k4 = _slopes(_axpy(x, dt, k3), c, e1_la, e1_lv, e1_ra, e1_rv, diode)
+    return (
+        x[0] + w * (k1[0] + 2.0 * (k2[0] + k3[0]) + k4[0]),
+        x[1] + w * (k1[1] + 2.0 * (k2[1] + k3[1]) + k4[1]),
+        x[2] + w * (k1[2] + 2.0 * (k2[2] + k3[2]) + k4[2]),
+        x[3] + w * (k1[3] + 2.0 * (k2[3] + k3[3]) + k4[3]),
+        x[4] + w * (k1[4] + 2.0 * (k2[4] + k3[4]) + k4[4]),
+        x[5] + w * (k1[5] + 2.0 * (k2[5] + k3[5]) + k4[5]),
+        x[6] + w * (k1[6] + 2.0 * (k2[6] + k3[6]) + k4[6]),
+        x[7] + w * (k1[7] + 2.0 * (k2[7] + k3[7]) + k4[7]),
+        x[8] + w * (k1[8] + 2.0 * (k2[8] + k3[8]) + k4[8]),
+        x[9] + w * (k1[9] + 2.0 * (k2[9] + k3[9]) + k4[9]),
+        x[10] + w * (k1[10] + 2.0 * (k2[10] + k3[10]) + k4[10]),
+        x[11] + w * (k1[11] + 2.0 * (k2[11] + k3[11]) + k4[11]),
+        max(x[12] + w * (k1[12] + 2.0 * (k2[12] + k3[12]) + k4[12]), 0.0),
+        max(x[13] + w * (k1[13] + 2.0 * (k2[13] + k3[13]) + k4[13]), 0.0),
+    )
+
+
+@_jit
+def _put(X, j, L, x):
+    """Store the 14-tuple ``x`` as lane j's state (or slopes)."""
+    X[S_VLA * L + j] = x[0]
+    X[S_VLV * L + j] = x[1]
+    X[S_VRA * L + j] = x[2]
+    X[S_VRV * L + j] = x[3]
+    X[S_PSA * L + j] = x[4]
+    X[S_PSV * L + j] = x[5]
+    X[S_PPA * L + j] = x[6]
+    X[S_PPV * L + j] = x[7]
+    X[S_QSA * L + j] = x[8]
+    X[S_QSV * L + j] = x[9]
+    X[S_QPA * L + j] = x[10]
+    X[S_QPV * L + j] = x[11]
+    X[S_QF * L + j] = x[12]
+    X[S_QR * L + j] = x[13]
+
+
+@_jit_inline
+def _rhs(X, K, PB, e, diode, L):
+    """K = f(X): the first RK4 stage of one block, kept for the beat metrics (``e``: the elastance
+    table's slice at the step's start)."""
+    for j in range(L):
+        _put(K, j, L, _slopes(_state(X, j, L), _lane_constants(PB, j, L), e[j], e[L + j], e[2 * L + j], e[3 * L + j], diode))
+
+
+@_jit_inline
+def _rk4_rest(X, K1, PB, eh, e1, diode, L):
+    """Stages 2–4 and the update of one block after :func:`_rhs` (K1 read back from memory)."""
+    for j in range(L):
+        _put(X, j, L, _rk4_stages(_state(X, j, L), _state(K1, j, L), _lane_constants(PB, j, L), PB[B_DT * L + j],
+                                  eh[j], eh[L + j], eh[2 * L + j], eh[3 * L + j],
+                                  e1[j], e1[L + j], e1[2 * L + j], e1[3 * L + j], diode))
+
+
+@_jit_inline
+def _rk4_step(X, PB, e0, eh, e1, diode, L):
+    """A whole RK4 step of one block in one pass over the lanes (a beat without metrics: nothing
+    but the state is read or written)."""
+    for j in range(L):
+        x = _state(X, j, L)
+        c = _lane_constants(PB, j, L)
+        k1 = _slopes(x, c, e0[j], e0[L + j], e0[2 * L + j], e0[3 * L + j], diode)
+        _put(X, j, L, _rk4_stages(x, k1, c, PB[B_DT * L + j], eh[j], eh[L + j], eh[2 * L + j], eh[3 * L + j],
+                                  e1[j], e1[L + j], e1[2 * L + j], e1[3 * L + j], diode))
+
+
+@_jit
 def _hermite_extremum(vp, mp, vc, mc, h):
     """Extreme value of the cubic Hermite interpolant of (value, slope) = (vp, mp) at τ = 0 and
     (vc, mc) at τ = h, where the slope changes sign inside (mp·mc < 0): its derivative
@@ -411,7 +512,7 @@ def _hermite_extremum(vp, mp, vc, mc, h):
     return (2.0 * s3 - 3.0 * s2 + 1.0) * vp + (s3 - 2.0 * s2 + s) * hp + (3.0 * s2 - 2.0 * s3) * vc + (s3 - s2) * hc
 
 
-@njit(cache=True, inline="always")
+@_jit_inline
 def _volume_turns(X, K, PB, A, L):
     """EDV / ESV between samples: where dV_LV/dt changed sign since the previous sample, the extreme
     of the cubic Hermite interpolant of (V, dV/dt) at the two samples joins the beat's extremes (a
@@ -432,15 +533,16 @@ def _volume_turns(X, K, PB, A, L):
             A[A_VMIN * L + j] = min(A[A_VMIN * L + j], v)
 
 
-@njit(cache=True, inline="always")
-def _accumulate(X, K, PB, a, s2, diode, n_steps, A, L):
+@_jit_inline
+def _accumulate(X, K, PB, e, step, diode, n_steps, A, L):
     """Running beat metrics from the state X (and its slope K) at the start of the step.
 
-    Rectangle rule (K, the slope at X, is passed for metrics that need it).
+    Rectangle rule (K, the slope at X, is passed for metrics that need it); ``e``: the elastance
+    table's slice at the step's start.
     """
-    step = 0.5 * s2
     for j in range(L):
-        p_la, p_lv, p_ra, p_rv, q_f, q_r, q_av = _observe(X, PB, a, diode, j, L)
+        p_la, p_lv, p_ra, p_rv, q_f, q_r, q_av = _observe(
+            _state(X, j, L), _lane_constants(PB, j, L), e[j], e[L + j], e[2 * L + j], e[3 * L + j], diode)
         dt = PB[B_DT * L + j]
         vlv = X[S_VLV * L + j]
         pao = X[S_PSA * L + j]
@@ -461,7 +563,7 @@ def _accumulate(X, K, PB, a, s2, diode, n_steps, A, L):
         # LVEDP: LV pressure at ventricular onset, extrapolated from the sample before it along its
         # slope dp/dt = E(t)·dV/dt (the activation is flat before onset; p_lv has a kink at onset,
         # so interpolating across it would be first order)
-        e_lv = PB[B_LV_EB * L + j] + PB[B_LV_EA * L + j] * a[L + j]
+        e_lv = e[L + j]
         A[A_LVEDP * L + j] = p_lv + frac * dt * e_lv * K[S_VLV * L + j] if k == 0.0 else edp
         A[A_VMAX * L + j] = vlv if up else vmax
         A[A_VMIN * L + j] = min(A[A_VMIN * L + j], vlv)
@@ -547,7 +649,7 @@ def _accumulate(X, K, PB, a, s2, diode, n_steps, A, L):
         A[A_MVPK * L + j] = max(A[A_MVPK * L + j], q_f)
 
 
-@njit(cache=True)
+@_jit
 def _reset_acc(A, L):
     """Start a beat: zero the sums and extremes (the forward-flow flag carries over)."""
     for m in range(A_FOPEN * L):
@@ -583,7 +685,7 @@ ACCEL_RESTART_GROWTH = 4.0
 ACCEL_REG = 1e-10
 
 
-@njit(cache=True)  # a call, not inlined: inlining it into the parallel kernel multiplies compile time
+@_jit  # a call, not inlined: inlining it into the parallel kernel multiplies compile time
 def _anderson(X, X0b, FH, GH, cnt, best, j, L):
     """One Anderson step for lane j: X (the end of the plain beat from X0b) becomes the next start.
 
@@ -678,7 +780,7 @@ def _anderson(X, X0b, FH, GH, cnt, best, j, L):
     X[S_QR * L + j] = max(X[S_QR * L + j], 0.0)
 
 
-@njit(cache=True)
+@_jit
 def _pv_windows(A, j, L):
     """Systolic minimum, S peak and D peak of the pulmonary-vein flow of lane j at the beat's end,
     with the gaps in forward mitral flow not yet committed by :func:`_accumulate`: the beat's open
@@ -701,7 +803,7 @@ def _pv_windows(A, j, L):
     return pvmin, pvs, max(pvd, gmx)
 
 
-@njit(cache=True)
+@_jit
 def _finish(A, X, X0b, P, c, j, beat, res, conv, diode, metrics, x_end, L):
     """Beat metrics of lane j (patient column c) from its accumulators.
 
@@ -754,22 +856,13 @@ def _finish(A, X, X0b, P, c, j, beat, res, conv, diode, metrics, x_end, L):
         x_end[i, c] = X[i * L + j]
 
 
-@njit(cache=True, inline="always")
-def _rk4_update(X, K1, K2, K3, K4, DTV, L):
-    """X += dt/6·(K1 + 2K2 + 2K3 + K4), then one-way orifice flows clamped at zero."""
-    for m in range(N_STATE * L):
-        X[m] += DTV[m] * (K1[m] + 2.0 * (K2[m] + K3[m]) + K4[m])
-    for j in range(L):
-        X[S_QF * L + j] = max(X[S_QF * L + j], 0.0)
-        X[S_QR * L + j] = max(X[S_QR * L + j], 0.0)
-
-
-@njit(cache=True)
-def _store_waves(X, PB, a, diode, active, lane_col, step, waves, L):
+@_jit
+def _store_waves(X, PB, e, diode, active, lane_col, step, waves, L):
     for j in range(L):
         if active[j]:
             c = lane_col[j]
-            p_la, p_lv, p_ra, p_rv, q_f, q_r, q_av = _observe(X, PB, a, diode, j, L)
+            p_la, p_lv, p_ra, p_rv, q_f, q_r, q_av = _observe(
+                _state(X, j, L), _lane_constants(PB, j, L), e[j], e[L + j], e[2 * L + j], e[3 * L + j], diode)
             waves[0, step, c] = X[S_VLA * L + j]
             waves[1, step, c] = X[S_VLV * L + j]
             waves[2, step, c] = p_la
@@ -804,11 +897,10 @@ def _make_run_group(L: int, diode: bool):
         want_waves = waves.shape[1] > 0
         nsf = float(n_steps)
         X = np.empty(N_STATE * L)
+        KS = np.zeros(N_STATE * L)  # the first RK4 stage's slopes (read by the beat metrics)
         X0b = np.empty(N_STATE * L)
-        KS = np.zeros((4, N_STATE * L))  # the four stage slopes K1 … K4
         PB = np.empty(N_PB * L)
         A = np.zeros(N_ACC * L)
-        DTV = np.empty(N_STATE * L)
         act = np.empty((2 * n_steps + 1) * 4 * L)
         FH = np.zeros((ACCEL_MEMORY + 1) * N_STATE * L)  # Anderson history (accel)
         GH = np.zeros((ACCEL_MEMORY + 1) * N_STATE * L)
@@ -818,7 +910,7 @@ def _make_run_group(L: int, diode: bool):
         lane_beat = np.zeros(L, np.int64)
         active = np.zeros(L, np.bool_)
         for j in range(L):
-            _setup_lane(P, X0, e_window, p0 + j, j, kind, n_steps, X, PB, DTV, act, L)
+            _setup_lane(P, X0, e_window, p0 + j, j, kind, n_steps, X, PB, act, L)
             lane_col[j] = p0 + j
             active[j] = True
         next_p = p0 + L
@@ -827,22 +919,28 @@ def _make_run_group(L: int, diode: bool):
             for m in range(N_STATE * L):  # a loop, not X0b[:] = X: a slice assignment compiles numba's
                 X0b[m] = X[m]  # shape-mismatch error message (string formatting: about 5 s of compilation)
             _reset_acc(A, L)
+            # the beat accumulators are needed only on a beat that some lane may report (one at or
+            # after its min_beats-th); on the others only the last step's samples carry over
+            metrics_beat = False
+            for j in range(L):
+                metrics_beat = metrics_beat or (active[j] and lane_beat[j] + 1 >= min(min_beats, max_beats))
             for step in range(n_steps):
                 s2 = 2 * step
-                # the activations of the step's start, middle and end: slices indexed from 0, so the
+                # the elastances of the step's start, middle and end: slices indexed from 0, so the
                 # lane loops load them as vectors (an index with a run-time offset is tested for
                 # wraparound per lane and compiles to gathers)
-                a0 = act[s2 * 4 * L:(s2 + 1) * 4 * L]
-                ah = act[(s2 + 1) * 4 * L:(s2 + 2) * 4 * L]
-                a1 = act[(s2 + 2) * 4 * L:(s2 + 3) * 4 * L]
-                _rhs(X, X, 0.0, KS[0], PB, a0, diode, True, L)
-                _volume_turns(X, KS[0], PB, A, L)
-                _accumulate(X, KS[0], PB, a0, s2, diode, nsf, A, L)
+                e0 = act[s2 * 4 * L:(s2 + 1) * 4 * L]
+                eh = act[(s2 + 1) * 4 * L:(s2 + 2) * 4 * L]
+                e1 = act[(s2 + 2) * 4 * L:(s2 + 3) * 4 * L]
                 if want_waves:
-                    _store_waves(X, PB, a0, diode, active, lane_col, step, waves, L)
-                for st in range(1, 4):  # stages 2–4 from one call site: one inlined copy to compile, not three
-                    _rhs(X, KS[st - 1], 0.5 if st < 3 else 1.0, KS[st], PB, ah if st < 3 else a1, diode, False, L)
-                _rk4_update(X, KS[0], KS[1], KS[2], KS[3], DTV, L)
+                    _store_waves(X, PB, e0, diode, active, lane_col, step, waves, L)
+                if metrics_beat or step == n_steps - 1:
+                    _rhs(X, KS, PB, e0, diode, L)
+                    _volume_turns(X, KS, PB, A, L)
+                    _accumulate(X, KS, PB, e0, float(step), diode, nsf, A, L)
+                    _rk4_rest(X, KS, PB, eh, e1, diode, L)
+                else:
+                    _rk4_step(X, PB, e0, eh, e1, diode, L)
             for j in range(L):
                 if not active[j]:
                     continue
@@ -865,7 +963,7 @@ def _make_run_group(L: int, diode: bool):
                         metrics[_M_BEATS, c] = beat
                         metrics[_M_CONV, c] = 0.0
                     if next_p < p1:  # refill the lane with the group's next patient
-                        _setup_lane(P, X0, e_window, next_p, j, kind, n_steps, X, PB, DTV, act, L)
+                        _setup_lane(P, X0, e_window, next_p, j, kind, n_steps, X, PB, act, L)
                         lane_col[j] = next_p
                         next_p += 1
                         lane_beat[j] = 0
@@ -880,14 +978,8 @@ def _make_run_group(L: int, diode: bool):
                     _anderson(X, X0b, FH, GH, acnt, abest, j, L)
 
     run_group.__name__ = run_group.__qualname__ = f"_run_group_{L}_{'diode' if diode else 'orifice'}"
-    return njit(cache=True, fastmath=set(FASTMATH), error_model="numpy")(run_group)
+    return _jit(run_group)
 
-
-#: LLVM fast-math flags of the group kernels, chosen one by one: ``contract`` lets a multiply and
-#: an add fuse into one FMA (one rounding instead of two).  Not ``nnan``/``ninf``: a diverged
-#: state must stay NaN/inf so that the beat-end test catches it; not ``reassoc``/``arcp``: the
-#: same expression must give the same bits in the one-lane and the vectorised kernels.
-FASTMATH = frozenset({"contract"})
 
 # Module-level kernels (a closure that captured the group kernel would miss numba's cache on
 # every start: its cache key pickles the closure's cells, and a dispatcher does not pickle stably).
