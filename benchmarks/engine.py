@@ -100,7 +100,7 @@ def best_of(fn, repeats: int) -> float:
 
 
 def mitrasim_fixed_beats(preset: str, n_beats: int, dt_max: float, **kw):
-    st = S.SolverSettings(min_beats=n_beats, max_beats=n_beats, tol=1e-300, dt_max_s=dt_max)
+    st = S.SolverSettings(min_beats=n_beats, max_beats=n_beats, tol=1e-300, dt_max_s=dt_max, accelerate=False)
     return S.simulate(preset, settings=st, **kw)
 
 
@@ -119,7 +119,8 @@ def radau_error(preset: str, n_beats: int, dt_max: float, **kw) -> float:
         w, period_s=P[KP["period_s"], 0], eroa_cm2=P[KP["eroa_cm2"], 0], mva_cm2=P[KP["mva_cm2"], 0],
         t_ventricular_s=P[KP["lv_act_a"], 0], t_atrial_s=P[KP["la_act_a"], 0],
     )
-    keys = [k for k, v in ref.items() if np.isfinite(v) and np.isfinite(eng[k]) and k not in ("pv_systolic_reversal", "lvedp_mmhg")]
+    # every metric the reference computes but the 0/1 reversal flag (compared exactly by the tests)
+    keys = [k for k, v in ref.items() if np.isfinite(v) and np.isfinite(eng[k]) and k != "pv_systolic_reversal"]
     return max(abs(eng[k] - ref[k]) / max(abs(ref[k]), 1e-9) for k in keys)
 
 
@@ -236,7 +237,10 @@ def _engine_arrays(preset: str, n_steps: int, **kw):
     return ps, P, ew, X0
 
 
-def _kernel_call(ps, P, ew, X0, n_steps: int, n_beats: int):
+def _kernel_call(ps, P, ew, X0, n_steps: int, n_beats: int, min_beats: int | None = None):
+    """The engine kernel alone on fixed beats (Anderson off).  ``min_beats`` (default ``n_beats``):
+    the first beat that could be reported; the kernel accumulates the beat metrics from there on,
+    so ``min_beats=1`` times a steady-state run's kernel, which accumulates them on every beat."""
     from mitrasim.physiology import dispatch as D
     from mitrasim.physiology import engine as E
 
@@ -249,7 +253,7 @@ def _kernel_call(ps, P, ew, X0, n_steps: int, n_beats: int):
         import numba
 
         numba.set_num_threads(threads)
-        D.run_batch(P, X0, kind, diode, n_steps, n_beats, n_beats, 1e-300, ew, np.zeros((E.N_METRIC, n)),
+        D.run_batch(P, X0, kind, diode, n_steps, n_beats if min_beats is None else min_beats, n_beats, 1e-300, ew, np.zeros((E.N_METRIC, n)),
                     np.zeros((14, n)), np.zeros((E.N_WAVE, 0, n)), False, 2 * threads)
 
     return run
@@ -268,14 +272,17 @@ def kernel_vs_reference(args, dgemm: dict) -> dict:
     st = S.SolverSettings(min_beats=nb, max_beats=nb, tol=1e-300, dt_max_s=dt, accelerate=False)
     res = S.simulate("regazzoni2022", settings=st, **dict(kw))
     ref = RK.run(P, X0, steps, nb)
-    agree = max(float(np.max(np.abs(res.metrics[k] - ref[i]) / np.abs(ref[i]))) for i, k in enumerate(RK.REF_METRICS))
+    # EDV and ESV differ by design: the engine adds the extremes between samples (Hermite), the
+    # reference takes the sampled ones; the other four are computed the same way
+    agree = {k: float(np.max(np.abs(res.metrics[k] - ref[i]) / np.abs(ref[i]))) for i, k in enumerate(RK.REF_METRICS)}
     t = _interleaved({
         "engine_kernel": _kernel_call(ps, P, ew, X0, steps, nb),
+        "engine_kernel_metrics_every_beat": _kernel_call(ps, P, ew, X0, steps, nb, min_beats=1),
         "reference_kernel": lambda: RK.run(P, X0, steps, nb),
         "engine_simulate_call": lambda: S.simulate("regazzoni2022", settings=st, **dict(kw)),
     }, args.repeats)
     fl = flops.count()
-    out = {"patients": n, "beats": nb, "steps_per_beat": steps, "engine_vs_reference_metrics_max_rel_diff": agree,
+    out = {"patients": n, "beats": nb, "steps_per_beat": steps, "engine_vs_reference_metrics_rel_diff": agree,
            "engine_max_rel_err_vs_radau": radau_error("regazzoni2022", 3, dt, eroa_cm2=0.3),
            "flops_per_patient_step": {"engine": fl["engine"]["per_step"], "reference_kernel": fl["reference_kernel"]["per_step"]},
            "fma_peak_gflops": FMA_PEAK_GFLOPS, "dgemm_gflops": dgemm.get("gflops_all"), "timings": t}
@@ -287,6 +294,7 @@ def kernel_vs_reference(args, dgemm: dict) -> dict:
                  share_of_fma_peak=g / FMA_PEAK_GFLOPS, share_of_dgemm=g / dgemm["gflops_all"] if dgemm.get("gflops_all") else float("nan"))
     out["ratio_engine_kernel_to_reference"] = t["reference_kernel"]["wall_s"] / t["engine_kernel"]["wall_s"]
     out["ratio_pairs"] = [r / e for e, r in zip(t["engine_kernel"]["walls"], t["reference_kernel"]["walls"])]
+    out["ratio_metrics_every_beat_to_reference"] = t["reference_kernel"]["wall_s"] / t["engine_kernel_metrics_every_beat"]["wall_s"]
     return out
 
 

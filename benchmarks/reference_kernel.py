@@ -7,11 +7,14 @@ classical RK4 at the same step (``T / n_steps``) and the same one-way clamp afte
 so the same accuracy against the Radau reference.  It does the least a batch needs:
 
 * structure of arrays, blocks of :data:`LANES` patients with the patient loop innermost, every
-  array index a constant plus the lane (the stage's activation row is a slice), so the lane loops
-  compile to vector loads and FMAs (an index with a run-time offset compiles to gathers);
-* the first stage reads x alone, the update is x += (dt/6)·(k1 + 2(k2 + k3) + k4) with dt/6 per row;
-* the activation tabulated once per patient at the 2·n_steps + 1 RK4 stage times (a cosine
-  per point, computed in the kernel and counted in its time);
+  array index a constant plus the lane (the step's activation rows are slices), so the lane loop
+  compiles to vector loads and FMAs (an index with a run-time offset compiles to gathers);
+* the whole RK4 step in one pass over the lanes: a lane's state, stage states, slopes and
+  constants are scalars (registers), read once and written once a step; the first stage reads x
+  alone, the update is x += (dt/6)·(k1 + 2(k2 + k3) + k4);
+* the activation tabulated once per distinct timing (patients with the same heart rate and
+  timings share one table, computed with a cosine per point and counted in the kernel's time),
+  turned into each lane's elastance E = E_B + E_A·φ when a block starts;
 * a fixed number of beats (no steady-state test, no Anderson step), and on the last beat only
   the running metrics needed for EDV, ESV, aortic systolic/diastolic, mean LA and forward
   output (``REF_METRICS``).
@@ -79,32 +82,21 @@ def activation(P: np.ndarray) -> np.ndarray:
 @njit(fastmath={"contract"}, cache=False)
 def _block(D, TAB, which, X0, n_steps, n_beats, p0, out):
     L = LANES
-    T = np.empty(L)
-    dt = np.empty(L)
     c = np.empty(N_D * L)
     for r in range(N_D):
         for j in range(L):
             c[r * L + j] = D[r, p0 + j]
-    w6 = np.empty(14 * L)  # the RK4 weight dt/6 of each state row
-    for j in range(L):
-        dt[j] = c[D_DT * L + j]
-        T[j] = dt[j] * n_steps
-        for i in range(14):
-            w6[i * L + j] = dt[j] / 6.0
     ns2 = 2 * n_steps + 1
     act = np.empty(ns2 * 4 * L)
-    for j in range(L):
+    for j in range(L):  # the lane's elastance E = E_B + E_A·φ at every stage time, from its timing's φ table
         u = which[p0 + j]
-        for m in range(ns2 * 4):
-            act[m * L + j] = TAB[u, m]
+        for m in range(ns2):
+            for ch in range(4):
+                act[(m * 4 + ch) * L + j] = c[(D_EB + ch) * L + j] + c[(D_EA + ch) * L + j] * TAB[u, m * 4 + ch]
     x = np.empty(14 * L)
     for i in range(14):
         for j in range(L):
             x[i * L + j] = X0[i, p0 + j]
-    k1 = np.zeros(14 * L)
-    k2 = np.zeros(14 * L)
-    k3 = np.zeros(14 * L)
-    k4 = np.zeros(14 * L)
     acc = np.zeros(7 * L)
     for beat in range(n_beats):
         last = beat == n_beats - 1
@@ -119,7 +111,7 @@ def _block(D, TAB, which, X0, n_steps, n_beats, p0, out):
                 acc[6 * L + j] = x[4 * L + j]
         for step in range(n_steps):
             s2 = 2 * step
-            _stage(x, x, 0.0, k1, c, act[s2 * 4 * L:(s2 + 1) * 4 * L], True, L)
+            a0 = act[s2 * 4 * L:(s2 + 1) * 4 * L]  # slices: indices from 0, no per-lane wraparound test (gathers)
             if last:
                 for j in range(L):
                     vlv = x[1 * L + j]
@@ -128,24 +120,21 @@ def _block(D, TAB, which, X0, n_steps, n_beats, p0, out):
                     acc[1 * L + j] = min(acc[1 * L + j], vlv)
                     acc[2 * L + j] = max(acc[2 * L + j], pao)
                     acc[3 * L + j] = min(acc[3 * L + j], pao)
-                    p_la = (c[D_EB * L + j] + c[D_EA * L + j] * act[((s2) * 4 + 0) * L + j]) * (x[0 * L + j] - c[D_V0 * L + j])
+                    p_la = a0[j] * (x[0 * L + j] - c[D_V0 * L + j])
                     acc[4 * L + j] += p_la
                     acc[5 * L + j] += x[8 * L + j]
-            ah = act[(s2 + 1) * 4 * L:(s2 + 2) * 4 * L]  # a slice: indices from 0, no per-lane wraparound test (gathers)
-            _stage(x, k1, 0.5, k2, c, ah, False, L)
-            _stage(x, k2, 0.5, k3, c, ah, False, L)
-            _stage(x, k3, 1.0, k4, c, act[(s2 + 2) * 4 * L:(s2 + 3) * 4 * L], False, L)
-            _update(x, k1, k2, k3, k4, w6, L)
+            _step(x, c, a0, act[(s2 + 1) * 4 * L:(s2 + 2) * 4 * L], act[(s2 + 2) * 4 * L:(s2 + 3) * 4 * L], L)
         if last:
             for j in range(L):
+                dt = c[D_DT * L + j]
                 out[0, p0 + j] = acc[0 * L + j]
                 out[1, p0 + j] = acc[1 * L + j]
                 out[2, p0 + j] = acc[2 * L + j]
                 out[3, p0 + j] = acc[3 * L + j]
                 out[4, p0 + j] = acc[4 * L + j] / n_steps
                 # forward volume by the systemic arterial mass balance, as the engine reports it
-                fwd = acc[5 * L + j] * dt[j] + (x[4 * L + j] - acc[6 * L + j]) / c[D_IC * L + j]
-                out[5, p0 + j] = fwd * 60.0 / T[j] / 1000.0
+                fwd = acc[5 * L + j] * dt + (x[4 * L + j] - acc[6 * L + j]) / c[D_IC * L + j]
+                out[5, p0 + j] = fwd * 60.0 / (dt * n_steps) / 1000.0
     return 0
 
 
@@ -193,62 +182,83 @@ def run(P: np.ndarray, X0: np.ndarray, n_steps: int, n_beats: int) -> np.ndarray
     return out
 
 
-@njit(fastmath={"contract"}, inline="always")
-def _update(x, k1, k2, k3, k4, w6, L):
-    """x += dt/6·(k1 + 2(k2 + k3) + k4) (w6 = dt/6 per state row and lane), then the one-way orifice flows clamped at zero."""
-    for m in range(14 * L):
-        x[m] += w6[m] * (k1[m] + 2.0 * (k2[m] + k3[m]) + k4[m])
-    for j in range(L):
-        x[12 * L + j] = max(x[12 * L + j], 0.0)
-        x[13 * L + j] = max(x[13 * L + j], 0.0)
+@njit(fastmath={"contract"})
+def _f(v_la, v_lv, v_ra, v_rv, p_sa, p_sv, p_pa, p_pv, q_sa, q_sv, q_pa, q_pn, xf, xr,
+       v00, v01, v02, v03, e_la, e_lv, e_ra, e_rv,
+       r0, r1, r2, r3, ic0, ic1, ic2, ic3, il0, il1, il2, il3, go0, gc0, go1, gc1, go2, gc2, fib, fg, rib, rg):
+    """The right-hand side of one lane at one stage: its 14 slopes (scalars in, a tuple out)."""
+    p_la = e_la * (v_la - v00)
+    p_lv = e_lv * (v_lv - v01)
+    p_ra = e_ra * (v_ra - v02)
+    p_rv = e_rv * (v_rv - v03)
+    d = p_lv - p_sa
+    q_av = d * (go0 if d > 0.0 else gc0)
+    d = p_ra - p_rv
+    q_tv = d * (go1 if d > 0.0 else gc1)
+    d = p_rv - p_pa
+    q_pv = d * (go2 if d > 0.0 else gc2)
+    dm = p_la - p_lv
+    q_f = max(xf, 0.0)
+    q_r = max(xr, 0.0)
+    gf = (dm - q_f * q_f * fib) * fg
+    gr = (-dm - q_r * q_r * rib) * rg
+    kf = gf if ((xf > 0.0) | (dm > 0.0)) else 0.0
+    kr = gr if ((xr > 0.0) | (dm < 0.0)) else 0.0
+    return (q_pn - q_f + q_r, q_f - q_r - q_av, q_sv - q_tv, q_tv - q_pv,
+            (q_av - q_sa) * ic0, (q_sa - q_sv) * ic1, (q_pv - q_pa) * ic2, (q_pa - q_pn) * ic3,
+            (p_sa - p_sv - r0 * q_sa) * il0, (p_sv - p_ra - r1 * q_sv) * il1,
+            (p_pa - p_pv - r2 * q_pa) * il2, (p_pv - p_la - r3 * q_pn) * il3, kf, kr)
 
 
 @njit(fastmath={"contract"}, inline="always")
-def _stage(x, kp, h, k, c, a, first, L):
-    """k = f(x + h·dt·kp) for one block (``first``, a compile-time constant: k = f(x)); ``a``: the
-    activation of the stage's time, a[chamber·L + lane]."""
+def _step(x, c, a0, ah, a1, L):
+    """One RK4 step of one block: per lane, x read once, four stages in registers, x written once
+    (one-way orifice flows clamped at zero); ``a0``, ``ah``, ``a1``: the elastances at the step's
+    start, middle and end, a[chamber·L + lane]."""
     for j in range(L):
-        hd = 0.0 if first else h * c[D_DT * L + j]
-        v_la = x[0 * L + j] if first else x[0 * L + j] + hd * kp[0 * L + j]
-        v_lv = x[1 * L + j] if first else x[1 * L + j] + hd * kp[1 * L + j]
-        v_ra = x[2 * L + j] if first else x[2 * L + j] + hd * kp[2 * L + j]
-        v_rv = x[3 * L + j] if first else x[3 * L + j] + hd * kp[3 * L + j]
-        p_sa = x[4 * L + j] if first else x[4 * L + j] + hd * kp[4 * L + j]
-        p_sv = x[5 * L + j] if first else x[5 * L + j] + hd * kp[5 * L + j]
-        p_pa = x[6 * L + j] if first else x[6 * L + j] + hd * kp[6 * L + j]
-        p_pv = x[7 * L + j] if first else x[7 * L + j] + hd * kp[7 * L + j]
-        q_sa = x[8 * L + j] if first else x[8 * L + j] + hd * kp[8 * L + j]
-        q_sv = x[9 * L + j] if first else x[9 * L + j] + hd * kp[9 * L + j]
-        q_pa = x[10 * L + j] if first else x[10 * L + j] + hd * kp[10 * L + j]
-        q_pn = x[11 * L + j] if first else x[11 * L + j] + hd * kp[11 * L + j]
-        xf = x[12 * L + j] if first else x[12 * L + j] + hd * kp[12 * L + j]
-        xr = x[13 * L + j] if first else x[13 * L + j] + hd * kp[13 * L + j]
-        p_la = (c[D_EB * L + j] + c[D_EA * L + j] * a[0 * L + j]) * (v_la - c[D_V0 * L + j])
-        p_lv = (c[(D_EB + 1) * L + j] + c[(D_EA + 1) * L + j] * a[1 * L + j]) * (v_lv - c[(D_V0 + 1) * L + j])
-        p_ra = (c[(D_EB + 2) * L + j] + c[(D_EA + 2) * L + j] * a[2 * L + j]) * (v_ra - c[(D_V0 + 2) * L + j])
-        p_rv = (c[(D_EB + 3) * L + j] + c[(D_EA + 3) * L + j] * a[3 * L + j]) * (v_rv - c[(D_V0 + 3) * L + j])
-        d = p_lv - p_sa
-        q_av = d * (c[D_GO * L + j] if d > 0.0 else c[D_GC * L + j])
-        d = p_ra - p_rv
-        q_tv = d * (c[(D_GO + 1) * L + j] if d > 0.0 else c[(D_GC + 1) * L + j])
-        d = p_rv - p_pa
-        q_pv = d * (c[(D_GO + 2) * L + j] if d > 0.0 else c[(D_GC + 2) * L + j])
-        dm = p_la - p_lv
-        q_f = max(xf, 0.0)
-        q_r = max(xr, 0.0)
-        gf = (dm - q_f * q_f * c[D_FIB * L + j]) * c[D_FG * L + j]
-        gr = (-dm - q_r * q_r * c[D_RIB * L + j]) * c[D_RG * L + j]
-        k[12 * L + j] = gf if ((xf > 0.0) | (dm > 0.0)) else 0.0
-        k[13 * L + j] = gr if ((xr > 0.0) | (dm < 0.0)) else 0.0
-        k[0 * L + j] = q_pn - q_f + q_r
-        k[1 * L + j] = q_f - q_r - q_av
-        k[2 * L + j] = q_sv - q_tv
-        k[3 * L + j] = q_tv - q_pv
-        k[4 * L + j] = (q_av - q_sa) * c[D_IC * L + j]
-        k[5 * L + j] = (q_sa - q_sv) * c[(D_IC + 1) * L + j]
-        k[6 * L + j] = (q_pv - q_pa) * c[(D_IC + 2) * L + j]
-        k[7 * L + j] = (q_pa - q_pn) * c[(D_IC + 3) * L + j]
-        k[8 * L + j] = (p_sa - p_sv - c[D_R * L + j] * q_sa) * c[D_IL * L + j]
-        k[9 * L + j] = (p_sv - p_ra - c[(D_R + 1) * L + j] * q_sv) * c[(D_IL + 1) * L + j]
-        k[10 * L + j] = (p_pa - p_pv - c[(D_R + 2) * L + j] * q_pa) * c[(D_IL + 2) * L + j]
-        k[11 * L + j] = (p_pv - p_la - c[(D_R + 3) * L + j] * q_pn) * c[(D_IL + 3) * L + j]
+        dt = c[D_DT * L + j]
+        h = 0.5 * dt
+        w = dt / 6.0
+        v00, v01, v02, v03 = c[D_V0 * L + j], c[(D_V0 + 1) * L + j], c[(D_V0 + 2) * L + j], c[(D_V0 + 3) * L + j]
+        r0, r1, r2, r3 = c[D_R * L + j], c[(D_R + 1) * L + j], c[(D_R + 2) * L + j], c[(D_R + 3) * L + j]
+        ic0, ic1, ic2, ic3 = c[D_IC * L + j], c[(D_IC + 1) * L + j], c[(D_IC + 2) * L + j], c[(D_IC + 3) * L + j]
+        il0, il1, il2, il3 = c[D_IL * L + j], c[(D_IL + 1) * L + j], c[(D_IL + 2) * L + j], c[(D_IL + 3) * L + j]
+        go0, gc0, go1, gc1 = c[D_GO * L + j], c[D_GC * L + j], c[(D_GO + 1) * L + j], c[(D_GC + 1) * L + j]
+        go2, gc2 = c[(D_GO + 2) * L + j], c[(D_GC + 2) * L + j]
+        fib, fg, rib, rg = c[D_FIB * L + j], c[D_FG * L + j], c[D_RIB * L + j], c[D_RG * L + j]
+        x0, x1, x2, x3 = x[0 * L + j], x[1 * L + j], x[2 * L + j], x[3 * L + j]
+        x4, x5, x6, x7 = x[4 * L + j], x[5 * L + j], x[6 * L + j], x[7 * L + j]
+        x8, x9, x10, x11 = x[8 * L + j], x[9 * L + j], x[10 * L + j], x[11 * L + j]
+        x12, x13 = x[12 * L + j], x[13 * L + j]
+        k1 = _f(x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, x13,
+                v00, v01, v02, v03, a0[j], a0[L + j], a0[2 * L + j], a0[3 * L + j],
+                r0, r1, r2, r3, ic0, ic1, ic2, ic3, il0, il1, il2, il3, go0, gc0, go1, gc1, go2, gc2, fib, fg, rib, rg)
+        k2 = _f(x0 + h * k1[0], x1 + h * k1[1], x2 + h * k1[2], x3 + h * k1[3], x4 + h * k1[4], x5 + h * k1[5],
+                x6 + h * k1[6], x7 + h * k1[7], x8 + h * k1[8], x9 + h * k1[9], x10 + h * k1[10], x11 + h * k1[11],
+                x12 + h * k1[12], x13 + h * k1[13],
+                v00, v01, v02, v03, ah[j], ah[L + j], ah[2 * L + j], ah[3 * L + j],
+                r0, r1, r2, r3, ic0, ic1, ic2, ic3, il0, il1, il2, il3, go0, gc0, go1, gc1, go2, gc2, fib, fg, rib, rg)
+        k3 = _f(x0 + h * k2[0], x1 + h * k2[1], x2 + h * k2[2], x3 + h * k2[3], x4 + h * k2[4], x5 + h * k2[5],
+                x6 + h * k2[6], x7 + h * k2[7], x8 + h * k2[8], x9 + h * k2[9], x10 + h * k2[10], x11 + h * k2[11],
+                x12 + h * k2[12], x13 + h * k2[13],
+                v00, v01, v02, v03, ah[j], ah[L + j], ah[2 * L + j], ah[3 * L + j],
+                r0, r1, r2, r3, ic0, ic1, ic2, ic3, il0, il1, il2, il3, go0, gc0, go1, gc1, go2, gc2, fib, fg, rib, rg)
+        k4 = _f(x0 + dt * k3[0], x1 + dt * k3[1], x2 + dt * k3[2], x3 + dt * k3[3], x4 + dt * k3[4], x5 + dt * k3[5],
+                x6 + dt * k3[6], x7 + dt * k3[7], x8 + dt * k3[8], x9 + dt * k3[9], x10 + dt * k3[10], x11 + dt * k3[11],
+                x12 + dt * k3[12], x13 + dt * k3[13],
+                v00, v01, v02, v03, a1[j], a1[L + j], a1[2 * L + j], a1[3 * L + j],
+                r0, r1, r2, r3, ic0, ic1, ic2, ic3, il0, il1, il2, il3, go0, gc0, go1, gc1, go2, gc2, fib, fg, rib, rg)
+        x[0 * L + j] = x0 + w * (k1[0] + 2.0 * (k2[0] + k3[0]) + k4[0])
+        x[1 * L + j] = x1 + w * (k1[1] + 2.0 * (k2[1] + k3[1]) + k4[1])
+        x[2 * L + j] = x2 + w * (k1[2] + 2.0 * (k2[2] + k3[2]) + k4[2])
+        x[3 * L + j] = x3 + w * (k1[3] + 2.0 * (k2[3] + k3[3]) + k4[3])
+        x[4 * L + j] = x4 + w * (k1[4] + 2.0 * (k2[4] + k3[4]) + k4[4])
+        x[5 * L + j] = x5 + w * (k1[5] + 2.0 * (k2[5] + k3[5]) + k4[5])
+        x[6 * L + j] = x6 + w * (k1[6] + 2.0 * (k2[6] + k3[6]) + k4[6])
+        x[7 * L + j] = x7 + w * (k1[7] + 2.0 * (k2[7] + k3[7]) + k4[7])
+        x[8 * L + j] = x8 + w * (k1[8] + 2.0 * (k2[8] + k3[8]) + k4[8])
+        x[9 * L + j] = x9 + w * (k1[9] + 2.0 * (k2[9] + k3[9]) + k4[9])
+        x[10 * L + j] = x10 + w * (k1[10] + 2.0 * (k2[10] + k3[10]) + k4[10])
+        x[11 * L + j] = x11 + w * (k1[11] + 2.0 * (k2[11] + k3[11]) + k4[11])
+        x[12 * L + j] = max(x12 + w * (k1[12] + 2.0 * (k2[12] + k3[12]) + k4[12]), 0.0)
+        x[13 * L + j] = max(x13 + w * (k1[13] + 2.0 * (k2[13] + k3[13]) + k4[13]), 0.0)

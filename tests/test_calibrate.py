@@ -170,3 +170,23 @@ def test_procedure_on_the_calibrated_patient_carries_intervals():
             assert v["p05"] <= v["p95"] and np.isfinite(v["value"]), (state, q)
     assert r["after"]["rvol_ml"]["p95"] < r["before"]["rvol_ml"]["p05"]  # the clip takes the leak down in every member
     assert r["after"]["mva_cm2"] < r["before"]["mva_cm2"]  # and narrows the valve (the gradient may fall: less inflow)
+
+
+def test_ensemble_members_move_continuously_with_the_covariance():
+    """A rounding-level change of the covariance moves every member by a rounding-level amount,
+    also where the data leave several parameters at their prior (equal eigenvalues, whose
+    eigenvectors an eigen-decomposition may turn arbitrarily)."""
+    from mitrasim.calibrate.fit import _ensemble
+
+    rng = np.random.default_rng(4)
+    p = 6
+    J = np.vstack([rng.standard_normal((2, p)), np.eye(p)])  # two measurements, prior rows
+    cov = np.linalg.inv(J.T @ J)
+    lo, hi = np.full(p, -50.0), np.full(p, 50.0)
+    a = _ensemble(np.zeros(p), cov, 64, 7, lo, hi)
+    bump = 1e-13 * rng.standard_normal((p, p))
+    b = _ensemble(np.zeros(p), cov + bump + bump.T, 64, 7, lo, hi)
+    assert np.max(np.abs(a - b)) < 1e-9
+    # the draws have the covariance asked for
+    many = _ensemble(np.zeros(p), cov, 200_000, 1, lo, hi)
+    np.testing.assert_allclose(np.cov(many.T), cov, atol=0.02)

@@ -386,10 +386,20 @@ def _identifiability(prob: Problem, J: np.ndarray, k: int) -> tuple[np.ndarray, 
 
 
 def _ensemble(u: np.ndarray, cov: np.ndarray, n: int, seed: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``n`` draws from N(u, cov) in the fit's coordinates, clipped into the bounds.
+
+    The draws are u + L·z with L the Cholesky factor of cov: a continuous function of cov, so a
+    rounding-level change of the engine moves every member by a rounding-level amount.  (An
+    eigen-decomposition is not continuous where eigenvalues coincide, as they do for the
+    parameters the data leave at their prior: the eigenvectors of that subspace, and with them
+    every member, can turn arbitrarily.)  cov = (JᵀJ + I)⁻¹ with the prior's rows is positive
+    definite; without them the pseudo-inverse may leave it semidefinite, so the factor is taken of
+    cov + 1e-12·tr(cov)/p·I (a relative jitter far below any variance that matters).
+    """
     if n <= 0:
         return np.zeros((0, len(u)))
-    w, V = np.linalg.eigh(0.5 * (cov + cov.T))
-    L = V * np.sqrt(np.clip(w, 0.0, None))
+    C = 0.5 * (cov + cov.T)
+    L = np.linalg.cholesky(C + 1e-12 * max(float(np.trace(C)) / len(u), 1e-300) * np.eye(len(u)))
     z = np.random.default_rng(seed).standard_normal((n, len(u)))
     return np.clip(u + z @ L.T, lo + 1e-9, hi - 1e-9)
 

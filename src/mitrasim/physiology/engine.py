@@ -12,14 +12,14 @@ its work arrays are 1-D, row r of lane j at ``[r·L + j]``:
 
 * ``X``: the state, rows :data:`~mitrasim.physiology.parameters.STATE_NAMES` (``S_*``: 4 chamber
   volumes, 4 circuit pressures, 4 circuit flows, Q_f and Q_r of the mitral orifices);
-  ``X0b``: X at the beat's start (residual, forward SV, Anderson);
-* ``KS[0] … KS[3]``: the RK4 stage slopes K1 … K4 (same rows as X); ``DTV``: the RK4 weight dt/6
-  per row;
+  ``X0b``: X at the beat's start (residual, forward SV, Anderson); ``KS``: the first RK4 stage's
+  slopes K1 (same rows as X), kept on beats with metrics (the accumulators read them);
 * ``PB``: per-lane constants (``B_*``: dt, elastances, reciprocal capacitances and inertances,
   valve conductances, orifice Bernoulli and inertia terms, ventricular onset step and fraction, the
-  early-filling window's length, the gradient trace's flow threshold);
-* ``act``: the activations at every half step, ``act[(s2·4 + chamber)·L + j]`` = φ at t = s2·dt/2,
-  s2 = 0 … 2·n_steps (filled by :func:`_setup_lane`);
+  early-filling window's length, the gradient trace's flow threshold); the right-hand side reads
+  its constants as one tuple per lane (:func:`_lane_constants`, indices ``C_*``);
+* ``act``: the chambers' elastances E(t) = E_B + E_A·φ(t) at every half step,
+  ``act[(s2·4 + chamber)·L + j]`` at t = s2·dt/2, s2 = 0 … 2·n_steps (filled by :func:`_setup_lane`);
 * ``A``: the beat accumulators (``A_*``; the rows from ``A_FOPEN`` on carry over between beats;
   the pulmonary-vein rows ``A_GMX`` … ``A_HST`` hold the current gap in forward mitral flow and
   the beat's first one);
@@ -32,11 +32,16 @@ in steps), solver settings, ``p0 … p1`` (the group's columns).  Out: ``metrics
 (:data:`METRIC_NAMES` × n), ``x_end`` (14 × n: the last beat's end state, for warm starts),
 ``waves`` (:data:`WAVE_NAMES` × n_steps × n, or n_steps = 0 for none).
 
-Order: each lane takes a patient (:func:`_setup_lane`: state, ``PB``, ``DTV``, ``act``).  Per beat:
-``X0b`` ← X, :func:`_reset_acc`; per step (activation slices ``a0``, ``ah``, ``a1`` of its start,
-middle, end): K1 = :func:`_rhs` (X), :func:`_volume_turns` (EDV/ESV between samples, before the
-previous sample is overwritten), :func:`_accumulate` (metrics from the step's start),
-:func:`_store_waves` (if asked), K2 … K4, :func:`_rk4_update` (one-way flows clamped at 0).
+Order: each lane takes a patient (:func:`_setup_lane`: state, ``PB``, ``act``).  Per beat:
+``X0b`` ← X, :func:`_reset_acc`; the beat has metrics if some lane may report it (its
+``min_beats``-th beat or later).  Per step (elastance slices ``e0``, ``eh``, ``e1`` of its start,
+middle, end; :func:`_store_waves` first, if asked): on a beat with metrics, and on the last step of
+every beat (whose samples carry over into the next), K1 = :func:`_rhs` (X),
+:func:`_volume_turns` (EDV/ESV between samples, before the previous sample is overwritten),
+:func:`_accumulate` (metrics from the step's start), :func:`_rk4_rest` (K2 … K4 and the update,
+one-way flows clamped at 0); on the other steps :func:`_rk4_step` (the whole step in one pass).
+Both paths run the same arithmetic on the state (:func:`_slopes`, :func:`_rk4_stages`), so a
+patient's numbers do not depend on which path its neighbours needed.
 At the beat's end, per lane: residual max|X − X0b|/scale; steady (after ``min_beats``),
 ``max_beats`` or diverged → :func:`_finish` (metrics; if diverged all NaN but beats_to_steady, converged = 0) and the lane takes the
 group's next patient (or goes idle); otherwise :func:`_anderson` (if ``accel``) sets the next start.
@@ -78,9 +83,10 @@ Classical RK4 at a fixed step ``dt = T / n_steps`` (an even number of steps per
 beat, at most ``dt_max_s``); a flow that would cross zero through a closed
 one-way orifice is clamped at zero after each step (the switch is a first-order
 event; the tests bound its error against an event-located Radau reference).
-Activation curves are tabulated once per patient at the RK4 stage times; each step's
-stages read the table through slices indexed from 0 (an index with a run-time offset is
-tested for negative wraparound per lane and compiled to gathers: half the speed).
+Activation curves are tabulated once per patient at the RK4 stage times, as the elastances
+E_B + E_A·φ(t) the stages read; each step's stages read the table through slices indexed from 0
+(an index with a run-time offset is tested for negative wraparound per lane and compiled to
+gathers: half the speed).
 Patients are processed in blocks of :data:`LANES` with the patient loop
 innermost (structure of arrays) so the compiler vectorises across patients;
 blocks run in parallel threads.  Each patient runs until the per-beat state
@@ -91,15 +97,23 @@ combination of the last few beats (:data:`ACCEL_MEMORY`); every beat itself is p
 RK4, so the steady-state test and the metrics are those of a plain beat.
 
 Per step and patient the kernel does four stages (the first reads the state alone), the
-beat-metric accumulators and the update ``X += (dt/6)·(K1 + 2·(K2 + K3) + K4)``: about 470
-floating-point operations, counted by running this code on a counting float
-(``benchmarks/flops.py``).  The group kernels are compiled with FMA contraction only
-(:data:`FASTMATH`) and numpy's error model (a division by zero gives inf/NaN, which the
-beat-end test reports as diverged, instead of raising); there is one kernel per lane count
-(1, :data:`LANES`) and mitral law, each compiled on its first use and cached, and small helpers
-are separate functions that LLVM inlines (numba's own inlining is kept for the hot stage,
-accumulator and update loops only: it multiplied the compile time; stages 2–4 share one call
-site, and no array is assigned by slice, whose shape-error path costs seconds to compile).
+beat-metric accumulators and the update ``X += (dt/6)·(K1 + 2·(K2 + K3) + K4)``: about 430
+floating-point operations on a beat with metrics and 380 without, counted by running this code on
+a counting float (``benchmarks/flops.py``).  Stages 2–4 and the update run in one pass over the
+lanes in which a lane's state, stage states, slopes and constants are scalars held in registers
+(:func:`_slopes` and :func:`_rk4_stages` take and return tuples); on a beat without metrics the
+first stage joins that pass.  The metric accumulators stay a separate pass: joined with the first
+stage (one loop body holding the stage's slopes and about 30 accumulators) the loop ran slower.
+Every compiled function, helpers included, takes the same flags (``_jit``): FMA contraction only
+(:data:`FASTMATH`; an instruction keeps the flags of the function it was compiled in, so a helper
+compiled without them would not fuse after inlining) and numpy's error model (a division by zero
+gives inf/NaN, which the beat-end test reports as diverged, instead of raising).  There is one
+kernel per lane count (1, :data:`LANES`) and mitral law, each compiled on its first use and cached;
+small helpers are separate functions that LLVM inlines, and numba's own inlining (``_jit_inline``)
+is kept for the hot loops and for the helpers that take only scalars and tuples: a function that
+takes an array, inlined by numba inside a lane loop, leaves reference-count calls in the loop,
+which then does not vectorise (stages 2–4 share one call site, and no array is assigned by slice,
+whose shape-error path costs seconds to compile).
 
 Metrics at the edges of a sampled window (the beat's samples are the steps' starts) use the
 step's slopes instead of the nearest sample: LVEDP is extrapolated from the sample before

@@ -294,8 +294,16 @@ def _gbin(x: float) -> float:
     return GRADIENT_COMFORT_MMHG + np.floor((x - GRADIENT_COMFORT_MMHG) / GRADIENT_RESOLUTION_MMHG) * GRADIENT_RESOLUTION_MMHG
 
 
+def _last_keys(p: PlanOutcome) -> tuple:
+    """The ranking's last keys: the residual EROA and the gradient rounded far below what echo
+    resolves (so that two plans equal but for floating-point rounding, e.g. mirror positions on a
+    symmetric valve, tie exactly), then the positions and devices (a tie is broken the same way
+    on every machine and after any rounding-level change to the engine)."""
+    return (round(p.eroa_cm2, 3), round(p.mean_gradient_mmhg, 3), p.positions_mm, p.devices)
+
+
 def _key(p: PlanOutcome, target: int, marginal: int) -> tuple:
-    return (0 if p.ok else 1, max(p.decision_grade, target), _gbin(p.mean_gradient_mmhg), p.n_clips, marginal, round(p.eroa_cm2, 3), p.mean_gradient_mmhg)
+    return (0 if p.ok else 1, max(p.decision_grade, target), _gbin(p.mean_gradient_mmhg), p.n_clips, marginal, *_last_keys(p))
 
 
 def _why_lost(p: PlanOutcome, best: PlanOutcome, target: int) -> str:
@@ -490,7 +498,7 @@ def _verdicts(ranked: list[PlanOutcome], R: Rules, base: StateSummary) -> dict[i
             scope = f"every {n}-clip plan"
         if not cands:
             continue
-        ok = sorted((p for p in cands if p.ok), key=lambda p: (p.decision_grade, round(p.eroa_cm2, 3), p.mean_gradient_mmhg))
+        ok = sorted((p for p in cands if p.ok), key=lambda p: (p.decision_grade, *_last_keys(p)))
         if not ok:
             p = cands[0]
             reasons = sorted({(q.failure or "").split(" ")[0] for q in cands} - {""})
