@@ -11,7 +11,7 @@ A group kernel (``run_group`` in :func:`_make_run_group`) works on L lanes (1 or
 its work arrays are 1-D, row r of lane j at ``[r·L + j]``:
 
 * ``X``: the state, rows :data:`~mitrasim.physiology.parameters.STATE_NAMES` (``S_*``: 4 chamber
-  volumes, 4 circuit pressures, 4 circuit flows, Q_f and Q_r of the mitral orifices);
+  volumes, held above their unstressed volumes, V − V0, so that p = E(t)·X; 4 circuit pressures, 4 circuit flows, Q_f and Q_r of the mitral orifices);
   ``X0b``: X at the beat's start (residual, forward SV, Anderson); ``KS``: the first RK4 stage's
   slopes K1 (same rows as X), kept on beats with metrics (the accumulators read them);
 * ``PB``: per-lane constants (``B_*``: dt, elastances, reciprocal capacitances and inertances,
@@ -234,6 +234,8 @@ def _setup_lane(P, X0, ew, c, j, kind, n_steps, X, PB, act, L):
     in the loops) and activation table act[(s2·4 + chamber)·L + j] = φ at t = s2·dt/2."""
     for i in range(N_STATE):
         X[i * L + j] = X0[i, c]
+    for i in range(4):  # a chamber's volume is held above its unstressed volume: p = E(t)·X
+        X[i * L + j] -= P[_P_CH + 3 * i + 2, c]
     if P[_P_EROA, c] <= 0.0:  # no regurgitant orifice: no regurgitant flow (even from a warm start)
         X[S_QR * L + j] = 0.0
     T = P[_P_T, c]
@@ -326,17 +328,15 @@ def _diode(d, go, gc):
 # The right-hand side's per-lane constants as one tuple (:func:`_lane_constants`), loaded once per
 # step and kept in registers across the four RK4 stages: unstressed volumes, circuits (R, 1/C, 1/L),
 # valve conductances (open, closed: aortic, tricuspid, pulmonary, mitral diode), mitral orifices.
-(C_LA_V0, C_LV_V0, C_RA_V0, C_RV_V0,
- C_SA_R, C_SA_IC, C_SA_IL, C_SV_R, C_SV_IC, C_SV_IL, C_PA_R, C_PA_IC, C_PA_IL, C_PV_R, C_PV_IC, C_PV_IL,
+(C_SA_R, C_SA_IC, C_SA_IL, C_SV_R, C_SV_IC, C_SV_IL, C_PA_R, C_PA_IC, C_PA_IL, C_PV_R, C_PV_IC, C_PV_IL,
  C_AV_GO, C_AV_GC, C_TV_GO, C_TV_GC, C_PUV_GO, C_PUV_GC, C_MV_GO, C_MV_GC,
- C_F_IB, C_F_G, C_R_IB, C_R_G) = range(28)  # fmt: skip
+ C_F_IB, C_F_G, C_R_IB, C_R_G) = range(24)  # fmt: skip
 
 
 @_jit
 def _lane_constants(PB, j, L):
     """The right-hand side's constants of lane j (indices ``C_*``)."""
-    return (PB[B_LA_V0 * L + j], PB[B_LV_V0 * L + j], PB[B_RA_V0 * L + j], PB[B_RV_V0 * L + j],
-            PB[B_SA_R * L + j], PB[B_SA_IC * L + j], PB[B_SA_IL * L + j], PB[B_SV_R * L + j],
+    return (PB[B_SA_R * L + j], PB[B_SA_IC * L + j], PB[B_SA_IL * L + j], PB[B_SV_R * L + j],
             PB[B_SV_IC * L + j], PB[B_SV_IL * L + j], PB[B_PA_R * L + j], PB[B_PA_IC * L + j],
             PB[B_PA_IL * L + j], PB[B_PV_R * L + j], PB[B_PV_IC * L + j], PB[B_PV_IL * L + j],
             PB[B_AV_GO * L + j], PB[B_AV_GC * L + j], PB[B_TV_GO * L + j], PB[B_TV_GC * L + j],
@@ -362,17 +362,18 @@ def _axpy(x, h, k):
 
 @_jit
 def _pressures_flows(x, c, e_la, e_lv, e_ra, e_rv, diode):
-    """Chamber pressures p = E(t)·(V − V0) and the valve flows of one lane at state ``x`` (a 14-tuple)
+    """Chamber pressures p = E(t)·(V − V0) and the valve flows of one lane at state ``x`` (a 14-tuple,
+    whose chamber rows hold V − V0)
     with the chambers' elastances ``e_*`` at that time (the elastance table, :func:`_setup_lane`).
 
     Returns p_la, p_lv, p_ra, p_rv, q_av, q_tv, q_pv, and the mitral q_f, q_r (the orifice law's
     clamped states, or the diode's signed flow and 0) with the slopes dq_f/dt, dq_r/dt of the
     orifices' inertial states (0 for the diode).
     """
-    p_la = e_la * (x[S_VLA] - c[C_LA_V0])
-    p_lv = e_lv * (x[S_VLV] - c[C_LV_V0])
-    p_ra = e_ra * (x[S_VRA] - c[C_RA_V0])
-    p_rv = e_rv * (x[S_VRV] - c[C_RV_V0])
+    p_la = e_la * x[S_VLA]
+    p_lv = e_lv * x[S_VLV]
+    p_ra = e_ra * x[S_VRA]
+    p_rv = e_rv * x[S_VRV]
     q_av = _diode(p_lv - x[S_PSA], c[C_AV_GO], c[C_AV_GC])
     q_tv = _diode(p_ra - p_rv, c[C_TV_GO], c[C_TV_GC])
     q_pv = _diode(p_rv - x[S_PPA], c[C_PUV_GO], c[C_PUV_GC])
@@ -431,31 +432,33 @@ def _rk4_stages(x, k1, c, dt, eh_la, eh_lv, eh_ra, eh_rv, e1_la, e1_lv, e1_ra, e
     the elastances at the step's middle (``eh_*``) and end (``e1_*``); returns the new state::
 
         K2 = f(x + dt/2·K1),  K3 = f(x + dt/2·K2),  K4 = f(x + dt·K3)
-        x ← x + dt/6·(K1 + 2·(K2 + K3) + K4),  then the one-way orifice flows clamped at zero.
+        x ← x + dt/6·((K1 + 2·K2 + 2·K3) + K4),  then the one-way orifice flows clamped at zero.
 
     Scalars and tuples only: it inlines into the lane loops, where the stage states, the slopes
     and the lane's constants stay in registers.
     """
     h = 0.5 * dt
-    w = dt / 6.0
     k2 = _slopes(_axpy(x, h, k1), c, eh_la, eh_lv, eh_ra, eh_rv, diode)
+    s = _axpy(k1, 2.0, k2)  # the weighted sum K1 + 2·K2 + 2·K3 + K4, built as the stages come
     k3 = _slopes(_axpy(x, h, k2), c, eh_la, eh_lv, eh_ra, eh_rv, diode)
+    s = _axpy(s, 2.0, k3)  # (so that no stage's slopes stay live to the end: fewer register spills)
     k4 = _slopes(_axpy(x, dt, k3), c, e1_la, e1_lv, e1_ra, e1_rv, diode)
+    w = dt / 6.0
     return (
-        x[0] + w * (k1[0] + 2.0 * (k2[0] + k3[0]) + k4[0]),
-        x[1] + w * (k1[1] + 2.0 * (k2[1] + k3[1]) + k4[1]),
-        x[2] + w * (k1[2] + 2.0 * (k2[2] + k3[2]) + k4[2]),
-        x[3] + w * (k1[3] + 2.0 * (k2[3] + k3[3]) + k4[3]),
-        x[4] + w * (k1[4] + 2.0 * (k2[4] + k3[4]) + k4[4]),
-        x[5] + w * (k1[5] + 2.0 * (k2[5] + k3[5]) + k4[5]),
-        x[6] + w * (k1[6] + 2.0 * (k2[6] + k3[6]) + k4[6]),
-        x[7] + w * (k1[7] + 2.0 * (k2[7] + k3[7]) + k4[7]),
-        x[8] + w * (k1[8] + 2.0 * (k2[8] + k3[8]) + k4[8]),
-        x[9] + w * (k1[9] + 2.0 * (k2[9] + k3[9]) + k4[9]),
-        x[10] + w * (k1[10] + 2.0 * (k2[10] + k3[10]) + k4[10]),
-        x[11] + w * (k1[11] + 2.0 * (k2[11] + k3[11]) + k4[11]),
-        max(x[12] + w * (k1[12] + 2.0 * (k2[12] + k3[12]) + k4[12]), 0.0),
-        max(x[13] + w * (k1[13] + 2.0 * (k2[13] + k3[13]) + k4[13]), 0.0),
+        x[0] + w * (s[0] + k4[0]),
+        x[1] + w * (s[1] + k4[1]),
+        x[2] + w * (s[2] + k4[2]),
+        x[3] + w * (s[3] + k4[3]),
+        x[4] + w * (s[4] + k4[4]),
+        x[5] + w * (s[5] + k4[5]),
+        x[6] + w * (s[6] + k4[6]),
+        x[7] + w * (s[7] + k4[7]),
+        x[8] + w * (s[8] + k4[8]),
+        x[9] + w * (s[9] + k4[9]),
+        x[10] + w * (s[10] + k4[10]),
+        x[11] + w * (s[11] + k4[11]),
+        max(x[12] + w * (s[12] + k4[12]), 0.0),
+        max(x[13] + w * (s[13] + k4[13]), 0.0),
     )
 
 
@@ -700,7 +703,7 @@ ACCEL_REG = 1e-10
 
 
 @_jit  # a call, not inlined: inlining it into the parallel kernel multiplies compile time
-def _anderson(X, X0b, FH, GH, cnt, best, j, L):
+def _anderson(X, X0b, FH, GH, cnt, best, PB, j, L):
     """One Anderson step for lane j: X (the end of the plain beat from X0b) becomes the next start.
 
     FH, GH: ((ACCEL_MEMORY + 1)·14·L) rings of scaled residuals and beat ends; cnt[j] pairs
@@ -779,7 +782,7 @@ def _anderson(X, X0b, FH, GH, cnt, best, j, L):
         x = gk
         for p in range(m):
             x -= b[p] * (gk - GH[(cols[p] * N_STATE + i) * L + j])
-        if not (x > 0.0):
+        if not (x + PB[(B_LA_V0 + 3 * i) * L + j] > 0.0):  # X holds V − V0
             ok = False
     if not ok:
         cnt[j] = 0
@@ -827,8 +830,9 @@ def _finish(A, X, X0b, P, c, j, beat, res, conv, diode, metrics, x_end, L):
     """
     T = P[_P_T, c]
     # the beat's window is closed: its end state (= the start of a periodic beat) counts too
-    edv = max(A[A_VMAX * L + j], X[S_VLV * L + j])
-    esv = min(A[A_VMIN * L + j], X[S_VLV * L + j])
+    v0_lv = P[_P_CH + 5, c]  # the kernel's volumes are above V0
+    edv = max(A[A_VMAX * L + j], X[S_VLV * L + j]) + v0_lv
+    esv = min(A[A_VMIN * L + j], X[S_VLV * L + j]) + v0_lv
     fwd = A[A_FWD * L + j] + P[_P_CIRC + 1, c] * (X[S_PSA * L + j] - X0b[S_PSA * L + j])
     rvol = A[A_RVOL * L + j]
     gt = A[A_GT * L + j]
@@ -867,7 +871,7 @@ def _finish(A, X, X0b, P, c, j, beat, res, conv, diode, metrics, x_end, L):
     metrics[_M_RES, c] = res
     metrics[_M_CONV, c] = 1.0 if conv else 0.0
     for i in range(N_STATE):
-        x_end[i, c] = X[i * L + j]
+        x_end[i, c] = X[i * L + j] + (P[_P_CH + 3 * i + 2, c] if i < 4 else 0.0)
 
 
 @_jit
@@ -877,8 +881,8 @@ def _store_waves(X, PB, e, diode, active, lane_col, step, waves, L):
             c = lane_col[j]
             p_la, p_lv, p_ra, p_rv, q_f, q_r, q_av = _observe(
                 _state(X, j, L), _lane_constants(PB, j, L), e[j], e[L + j], e[2 * L + j], e[3 * L + j], diode)
-            waves[0, step, c] = X[S_VLA * L + j]
-            waves[1, step, c] = X[S_VLV * L + j]
+            waves[0, step, c] = X[S_VLA * L + j] + PB[B_LA_V0 * L + j]
+            waves[1, step, c] = X[S_VLV * L + j] + PB[B_LV_V0 * L + j]
             waves[2, step, c] = p_la
             waves[3, step, c] = p_lv
             waves[4, step, c] = X[S_PSA * L + j]
@@ -989,7 +993,7 @@ def _make_run_group(L: int, diode: bool):
                         active[j] = False
                         n_active -= 1
                 elif accel:
-                    _anderson(X, X0b, FH, GH, acnt, abest, j, L)
+                    _anderson(X, X0b, FH, GH, acnt, abest, PB, j, L)
 
     run_group.__name__ = run_group.__qualname__ = f"_run_group_{L}_{'diode' if diode else 'orifice'}"
     return _jit(run_group)
