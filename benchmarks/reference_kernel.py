@@ -96,7 +96,7 @@ def _block(D, TAB, which, X0, n_steps, n_beats, p0, out):
     x = np.empty(14 * L)
     for i in range(14):
         for j in range(L):
-            x[i * L + j] = X0[i, p0 + j]
+            x[i * L + j] = X0[i, p0 + j] - (c[(D_V0 + i) * L + j] if i < 4 else 0.0)  # volumes above V0: p = E·x
     acc = np.zeros(7 * L)
     for beat in range(n_beats):
         last = beat == n_beats - 1
@@ -120,15 +120,15 @@ def _block(D, TAB, which, X0, n_steps, n_beats, p0, out):
                     acc[1 * L + j] = min(acc[1 * L + j], vlv)
                     acc[2 * L + j] = max(acc[2 * L + j], pao)
                     acc[3 * L + j] = min(acc[3 * L + j], pao)
-                    p_la = a0[j] * (x[0 * L + j] - c[D_V0 * L + j])
+                    p_la = a0[j] * x[0 * L + j]
                     acc[4 * L + j] += p_la
                     acc[5 * L + j] += x[8 * L + j]
             _step(x, c, a0, act[(s2 + 1) * 4 * L:(s2 + 2) * 4 * L], act[(s2 + 2) * 4 * L:(s2 + 3) * 4 * L], L)
         if last:
             for j in range(L):
                 dt = c[D_DT * L + j]
-                out[0, p0 + j] = acc[0 * L + j]
-                out[1, p0 + j] = acc[1 * L + j]
+                out[0, p0 + j] = acc[0 * L + j] + c[(D_V0 + 1) * L + j]
+                out[1, p0 + j] = acc[1 * L + j] + c[(D_V0 + 1) * L + j]
                 out[2, p0 + j] = acc[2 * L + j]
                 out[3, p0 + j] = acc[3 * L + j]
                 out[4, p0 + j] = acc[4 * L + j] / n_steps
@@ -184,13 +184,13 @@ def run(P: np.ndarray, X0: np.ndarray, n_steps: int, n_beats: int) -> np.ndarray
 
 @njit(fastmath={"contract"})
 def _f(v_la, v_lv, v_ra, v_rv, p_sa, p_sv, p_pa, p_pv, q_sa, q_sv, q_pa, q_pn, xf, xr,
-       v00, v01, v02, v03, e_la, e_lv, e_ra, e_rv,
+       e_la, e_lv, e_ra, e_rv,
        r0, r1, r2, r3, ic0, ic1, ic2, ic3, il0, il1, il2, il3, go0, gc0, go1, gc1, go2, gc2, fib, fg, rib, rg):
     """The right-hand side of one lane at one stage: its 14 slopes (scalars in, a tuple out)."""
-    p_la = e_la * (v_la - v00)
-    p_lv = e_lv * (v_lv - v01)
-    p_ra = e_ra * (v_ra - v02)
-    p_rv = e_rv * (v_rv - v03)
+    p_la = e_la * v_la
+    p_lv = e_lv * v_lv
+    p_ra = e_ra * v_ra
+    p_rv = e_rv * v_rv
     d = p_lv - p_sa
     q_av = d * (go0 if d > 0.0 else gc0)
     d = p_ra - p_rv
@@ -219,7 +219,6 @@ def _step(x, c, a0, ah, a1, L):
         dt = c[D_DT * L + j]
         h = 0.5 * dt
         w = dt / 6.0
-        v00, v01, v02, v03 = c[D_V0 * L + j], c[(D_V0 + 1) * L + j], c[(D_V0 + 2) * L + j], c[(D_V0 + 3) * L + j]
         r0, r1, r2, r3 = c[D_R * L + j], c[(D_R + 1) * L + j], c[(D_R + 2) * L + j], c[(D_R + 3) * L + j]
         ic0, ic1, ic2, ic3 = c[D_IC * L + j], c[(D_IC + 1) * L + j], c[(D_IC + 2) * L + j], c[(D_IC + 3) * L + j]
         il0, il1, il2, il3 = c[D_IL * L + j], c[(D_IL + 1) * L + j], c[(D_IL + 2) * L + j], c[(D_IL + 3) * L + j]
@@ -231,34 +230,38 @@ def _step(x, c, a0, ah, a1, L):
         x8, x9, x10, x11 = x[8 * L + j], x[9 * L + j], x[10 * L + j], x[11 * L + j]
         x12, x13 = x[12 * L + j], x[13 * L + j]
         k1 = _f(x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, x13,
-                v00, v01, v02, v03, a0[j], a0[L + j], a0[2 * L + j], a0[3 * L + j],
+                a0[j], a0[L + j], a0[2 * L + j], a0[3 * L + j],
                 r0, r1, r2, r3, ic0, ic1, ic2, ic3, il0, il1, il2, il3, go0, gc0, go1, gc1, go2, gc2, fib, fg, rib, rg)
         k2 = _f(x0 + h * k1[0], x1 + h * k1[1], x2 + h * k1[2], x3 + h * k1[3], x4 + h * k1[4], x5 + h * k1[5],
                 x6 + h * k1[6], x7 + h * k1[7], x8 + h * k1[8], x9 + h * k1[9], x10 + h * k1[10], x11 + h * k1[11],
                 x12 + h * k1[12], x13 + h * k1[13],
-                v00, v01, v02, v03, ah[j], ah[L + j], ah[2 * L + j], ah[3 * L + j],
+                ah[j], ah[L + j], ah[2 * L + j], ah[3 * L + j],
                 r0, r1, r2, r3, ic0, ic1, ic2, ic3, il0, il1, il2, il3, go0, gc0, go1, gc1, go2, gc2, fib, fg, rib, rg)
+        s0, s1, s2, s3, s4, s5, s6 = k1[0] + 2.0 * k2[0], k1[1] + 2.0 * k2[1], k1[2] + 2.0 * k2[2], k1[3] + 2.0 * k2[3], k1[4] + 2.0 * k2[4], k1[5] + 2.0 * k2[5], k1[6] + 2.0 * k2[6]
+        s7, s8, s9, s10, s11, s12, s13 = k1[7] + 2.0 * k2[7], k1[8] + 2.0 * k2[8], k1[9] + 2.0 * k2[9], k1[10] + 2.0 * k2[10], k1[11] + 2.0 * k2[11], k1[12] + 2.0 * k2[12], k1[13] + 2.0 * k2[13]
         k3 = _f(x0 + h * k2[0], x1 + h * k2[1], x2 + h * k2[2], x3 + h * k2[3], x4 + h * k2[4], x5 + h * k2[5],
                 x6 + h * k2[6], x7 + h * k2[7], x8 + h * k2[8], x9 + h * k2[9], x10 + h * k2[10], x11 + h * k2[11],
                 x12 + h * k2[12], x13 + h * k2[13],
-                v00, v01, v02, v03, ah[j], ah[L + j], ah[2 * L + j], ah[3 * L + j],
+                ah[j], ah[L + j], ah[2 * L + j], ah[3 * L + j],
                 r0, r1, r2, r3, ic0, ic1, ic2, ic3, il0, il1, il2, il3, go0, gc0, go1, gc1, go2, gc2, fib, fg, rib, rg)
+        s0, s1, s2, s3, s4, s5, s6 = s0 + 2.0 * k3[0], s1 + 2.0 * k3[1], s2 + 2.0 * k3[2], s3 + 2.0 * k3[3], s4 + 2.0 * k3[4], s5 + 2.0 * k3[5], s6 + 2.0 * k3[6]
+        s7, s8, s9, s10, s11, s12, s13 = s7 + 2.0 * k3[7], s8 + 2.0 * k3[8], s9 + 2.0 * k3[9], s10 + 2.0 * k3[10], s11 + 2.0 * k3[11], s12 + 2.0 * k3[12], s13 + 2.0 * k3[13]
         k4 = _f(x0 + dt * k3[0], x1 + dt * k3[1], x2 + dt * k3[2], x3 + dt * k3[3], x4 + dt * k3[4], x5 + dt * k3[5],
                 x6 + dt * k3[6], x7 + dt * k3[7], x8 + dt * k3[8], x9 + dt * k3[9], x10 + dt * k3[10], x11 + dt * k3[11],
                 x12 + dt * k3[12], x13 + dt * k3[13],
-                v00, v01, v02, v03, a1[j], a1[L + j], a1[2 * L + j], a1[3 * L + j],
+                a1[j], a1[L + j], a1[2 * L + j], a1[3 * L + j],
                 r0, r1, r2, r3, ic0, ic1, ic2, ic3, il0, il1, il2, il3, go0, gc0, go1, gc1, go2, gc2, fib, fg, rib, rg)
-        x[0 * L + j] = x0 + w * (k1[0] + 2.0 * (k2[0] + k3[0]) + k4[0])
-        x[1 * L + j] = x1 + w * (k1[1] + 2.0 * (k2[1] + k3[1]) + k4[1])
-        x[2 * L + j] = x2 + w * (k1[2] + 2.0 * (k2[2] + k3[2]) + k4[2])
-        x[3 * L + j] = x3 + w * (k1[3] + 2.0 * (k2[3] + k3[3]) + k4[3])
-        x[4 * L + j] = x4 + w * (k1[4] + 2.0 * (k2[4] + k3[4]) + k4[4])
-        x[5 * L + j] = x5 + w * (k1[5] + 2.0 * (k2[5] + k3[5]) + k4[5])
-        x[6 * L + j] = x6 + w * (k1[6] + 2.0 * (k2[6] + k3[6]) + k4[6])
-        x[7 * L + j] = x7 + w * (k1[7] + 2.0 * (k2[7] + k3[7]) + k4[7])
-        x[8 * L + j] = x8 + w * (k1[8] + 2.0 * (k2[8] + k3[8]) + k4[8])
-        x[9 * L + j] = x9 + w * (k1[9] + 2.0 * (k2[9] + k3[9]) + k4[9])
-        x[10 * L + j] = x10 + w * (k1[10] + 2.0 * (k2[10] + k3[10]) + k4[10])
-        x[11 * L + j] = x11 + w * (k1[11] + 2.0 * (k2[11] + k3[11]) + k4[11])
-        x[12 * L + j] = max(x12 + w * (k1[12] + 2.0 * (k2[12] + k3[12]) + k4[12]), 0.0)
-        x[13 * L + j] = max(x13 + w * (k1[13] + 2.0 * (k2[13] + k3[13]) + k4[13]), 0.0)
+        x[0 * L + j] = x0 + w * (s0 + k4[0])
+        x[1 * L + j] = x1 + w * (s1 + k4[1])
+        x[2 * L + j] = x2 + w * (s2 + k4[2])
+        x[3 * L + j] = x3 + w * (s3 + k4[3])
+        x[4 * L + j] = x4 + w * (s4 + k4[4])
+        x[5 * L + j] = x5 + w * (s5 + k4[5])
+        x[6 * L + j] = x6 + w * (s6 + k4[6])
+        x[7 * L + j] = x7 + w * (s7 + k4[7])
+        x[8 * L + j] = x8 + w * (s8 + k4[8])
+        x[9 * L + j] = x9 + w * (s9 + k4[9])
+        x[10 * L + j] = x10 + w * (s10 + k4[10])
+        x[11 * L + j] = x11 + w * (s11 + k4[11])
+        x[12 * L + j] = max(x12 + w * (s12 + k4[12]), 0.0)
+        x[13 * L + j] = max(x13 + w * (s13 + k4[13]), 0.0)
