@@ -114,7 +114,6 @@ def _inside() -> dict:
     D = RK.derived(P, steps)
     c = obj(np.repeat(D[:, :1], RL, axis=1).ravel())
     x = obj(np.repeat(X[:, None], RL, axis=1).ravel())
-    ak = obj(np.repeat(act.reshape(-1, 4)[:, :, None], RL, axis=2).ravel())
     # the reference's elastance table, as its block builds it from the shared activation table
     ek = obj(np.repeat(act.reshape(-1, 4)[:, :, None], RL, axis=2).ravel())
     r0, rh, r1 = (ek[(s2 + i) * 4 * RL:(s2 + i + 1) * 4 * RL] for i in range(3))
