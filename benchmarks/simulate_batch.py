@@ -14,9 +14,10 @@ medians over the repeats (sizes interleaved): kernel calls per ``simulate()``, C
 call in all, inside the kernel calls and outside them (the batch set-up: parameter columns, timings,
 kernel arrays, regrouping, result; single-threaded Python and numpy), the kernel's CPU use
 (process CPU seconds / wall seconds over the kernel calls; 2.0 = both cores busy throughout, less
-on a loaded machine) and its thread imbalance (the busiest thread's CPU seconds in the kernel calls
-over the mean of its threads, from ``/proc/self/task/*/schedstat``: what the wall time would be on
-idle cores over the ideal; independent of the machine's load, apart from the idle threads' spin).
+on a loaded machine) and its thread imbalance (per kernel call, the busiest thread's CPU seconds over the mean of
+the threads that ran, summed over calls, from ``/proc/self/task/*/schedstat``: the kernel's wall time
+on idle cores over the ideal; independent of the machine's load, but an OpenMP thread that waits
+spins and counts as busy: run with ``OMP_WAIT_POLICY=PASSIVE`` for this column).
 """
 
 from __future__ import annotations
@@ -68,12 +69,12 @@ def thread_cpu_ns() -> dict[int, int]:
 
 
 class KernelTimer:
-    """Wraps ``dispatch.run_batch``: calls, wall and process-CPU seconds inside it, and each
-    thread's CPU seconds inside it."""
+    """Wraps ``dispatch.run_batch``: calls, wall and process-CPU seconds inside it, and per call the
+    busiest thread's CPU seconds and the mean over the threads that ran."""
 
     def __init__(self) -> None:
         self.calls, self.wall, self.cpu = 0, 0.0, 0.0
-        self.threads: dict[int, int] = {}
+        self.busiest_ns, self.mean_ns = 0, 0.0
         self.inner = dispatch.run_batch
 
     def __call__(self, *args, **kw):
@@ -84,14 +85,16 @@ class KernelTimer:
             self.wall += time.perf_counter() - t0
             self.cpu += time.process_time() - c0
             self.calls += 1
-            for tid, ns in thread_cpu_ns().items():
-                self.threads[tid] = self.threads.get(tid, 0) + ns - th0.get(tid, 0)
+            used = [ns - th0.get(tid, 0) for tid, ns in thread_cpu_ns().items()]
+            busy = [ns for ns in used if ns > 0.02 * max(used, default=0)]
+            if busy:
+                self.busiest_ns += max(busy)
+                self.mean_ns += sum(busy) / len(busy)
 
     def imbalance(self) -> float:
-        """The busiest thread's CPU time over the mean of the threads that ran in the kernel: the
-        kernel's wall time on idle cores over its ideal (1.0 = equal work per thread)."""
-        busy = [ns for ns in self.threads.values() if ns > 0.02 * max(self.threads.values(), default=0)]
-        return max(busy) / (sum(busy) / len(busy)) if busy else float("nan")
+        """Σ over calls of the busiest thread's CPU time / Σ of the mean over the threads that ran:
+        the kernel calls' wall time on idle cores over its ideal (1.0 = equal work per thread)."""
+        return self.busiest_ns / self.mean_ns if self.mean_ns else float("nan")
 
 
 def measure(kw: dict) -> dict:

@@ -125,3 +125,20 @@ def test_a_mixed_small_batch_on_the_one_lane_kernel_equals_the_batch_kernel(monk
         np.testing.assert_allclose(res.metrics[k], ref.metrics[k], rtol=1e-12, atol=1e-12, err_msg=k)
     for k in ref.waveforms:
         np.testing.assert_allclose(res.waveforms[k], ref.waveforms[k], rtol=1e-12, atol=1e-12, err_msg=k)
+
+
+@pytest.mark.parametrize("env, expected", [(None, D.OMP_WAIT_POLICY), ("ACTIVE", "ACTIVE")])
+def test_openmp_threads_sleep_when_idle_unless_the_user_says_otherwise(env, expected):
+    """The engine's OpenMP threads wait asleep (no spinning after every kernel call) unless
+    OMP_WAIT_POLICY is set: libgomp reads it when numba starts the thread pool, after the import."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    base = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    code = "import os, mitrasim.physiology.simulation; print(os.environ['OMP_WAIT_POLICY'])"
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    p = subprocess.run([sys.executable, "-c", code], env={**base, "PYTHONPATH": src, **({"OMP_WAIT_POLICY": env} if env else {})},
+                       capture_output=True, text=True, timeout=300, check=True)
+    assert p.stdout.strip() == expected

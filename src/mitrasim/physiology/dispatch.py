@@ -17,6 +17,7 @@ compiles the one-lane kernel only, the cheaper of the two to compile (:data:`COM
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +36,17 @@ COMPILE_S_ESTIMATE = (18, 25)
 #: The same for the one-lane kernel (one patient, or a small batch on a fresh install: the first
 #: ``mitrasim demo`` compiles this one only).
 COMPILE_S_ESTIMATE_ONE_LANE = (12, 18)
+
+
+#: How numba's OpenMP threads wait between and at the end of parallel kernel calls, unless the
+#: environment says otherwise: ``PASSIVE``, asleep.  libgomp's default spins for about 300,000
+#: iterations first, a few milliseconds of a core after every batch kernel call (and while one
+#: thread waits at the end of a call for the other), taken from the trial's other process or the
+#: Python of this one on a shared machine: 4-11 % of a trial's CPU seconds (benchmarks/RESULTS.md,
+#: "One kernel call per simulate() batch").  Read by libgomp when numba starts its thread pool, at
+#: the first parallel call: after this module's import.
+OMP_WAIT_POLICY = "PASSIVE"
+os.environ.setdefault("OMP_WAIT_POLICY", OMP_WAIT_POLICY)
 
 
 def _print_notice(line: str) -> None:
