@@ -142,3 +142,22 @@ def test_openmp_threads_sleep_when_idle_unless_the_user_says_otherwise(env, expe
     p = subprocess.run([sys.executable, "-c", code], env={**base, "PYTHONPATH": src, **({"OMP_WAIT_POLICY": env} if env else {})},
                        capture_output=True, text=True, timeout=300, check=True)
     assert p.stdout.strip() == expected
+
+
+def test_the_two_hill_peak_is_the_one_at_each_patients_own_rate():
+    """Every two-hill time scales with the period, so the curve's peak over a period does not depend
+    on the heart rate: the normalisation found once at the reference rate equals the peak found at
+    each patient's own scaled times (to the golden-section search's rounding), and patients that
+    differ only in heart rate share it (one search for a whole mixed-rate batch)."""
+    from mitrasim.physiology.parameter_sets import get_parameter_set
+    from mitrasim.physiology.parameters import scaled_timings, two_hill_max
+
+    pset = get_parameter_set("svzerod_two_hill")
+    hr = np.array([41.0, 63.0, 88.0, 131.0, 177.0])
+    cols, _ = S.build_batch(pset, None, hr_bpm=hr)
+    t = scaled_timings(cols, pset.model)
+    T = 60.0 / hr
+    for ch in ("la", "lv", "ra", "rv"):
+        own = two_hill_max(t[f"{ch}_act_b"], t[f"{ch}_act_c"], t[f"{ch}_act_d"], t[f"{ch}_act_e"], T)
+        np.testing.assert_allclose(1.0 / t[f"{ch}_act_f"], own, rtol=1e-12, err_msg=ch)
+        assert len(set(t[f"{ch}_act_f"].tolist())) == 1
