@@ -112,13 +112,37 @@ def measure(kw: dict) -> dict:
             "imbalance": timer.imbalance()}
 
 
+def setup_only(batches: dict[int, dict], repeats: int) -> None:
+    """CPU ms per ``simulate()`` call with ``dispatch.run_batch`` replaced by a no-op (medians, sizes interleaved)."""
+    for kw in batches.values():
+        simulate(**kw)
+    inner = dispatch.run_batch
+    dispatch.run_batch = lambda *a, **k: None
+    rows: dict[int, list[float]] = {n: [] for n in batches}
+    try:
+        for _ in range(repeats):
+            for n, kw in batches.items():
+                c0 = time.process_time()
+                simulate(**kw)
+                rows[n].append(1e3 * (time.process_time() - c0))
+    finally:
+        dispatch.run_batch = inner
+    print(f"load average {os.getloadavg()[0]:.2f} (1 min); set-up alone (kernel call replaced by nothing), median of {repeats}")
+    for n, r in rows.items():
+        print(f"{n:8d} patients  {float(np.median(r)):8.2f} CPU ms per simulate()  ({1e3 * float(np.median(r)) / n:6.1f} µs per patient)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="16,160,2500")
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--setup-only", action="store_true", help="only the set-up: CPU ms per simulate() call with the kernel call replaced by nothing")
     a = ap.parse_args()
     sizes = [int(s) for s in a.sizes.split(",")]
     batches = {n: batch(n) for n in sizes}
+    if a.setup_only:
+        setup_only(batches, a.repeats)
+        return
     for n in sizes:  # warm-up: kernels loaded, caches filled
         simulate(**batches[n])
     rows: dict[int, list[dict]] = {n: [] for n in sizes}
