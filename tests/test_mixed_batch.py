@@ -161,3 +161,31 @@ def test_the_two_hill_peak_is_the_one_at_each_patients_own_rate():
         own = two_hill_max(t[f"{ch}_act_b"], t[f"{ch}_act_c"], t[f"{ch}_act_d"], t[f"{ch}_act_e"], T)
         np.testing.assert_allclose(1.0 / t[f"{ch}_act_f"], own, rtol=1e-12, err_msg=ch)
         assert len(set(t[f"{ch}_act_f"].tolist())) == 1
+
+
+def test_override_dicts_read_in_one_pass_equal_each_dict_checked_alone():
+    """Override dicts with the same names in the same order are read in one pass; names in another
+    order, a missing name, or a bad value take the general paths: the same columns, the same error."""
+    from mitrasim.errors import InputError
+    from mitrasim.physiology.parameter_sets import get_parameter_set
+    from mitrasim.physiology.parameters import check_values
+
+    pset = get_parameter_set("primary_mr")
+    rng = np.random.default_rng(2)
+    same = [{"lv_ea_mmhg_ml": float(a), "stressed_volume_shift_ml": float(b)} for a, b in rng.uniform([1.0, -100.0], [3.0, 100.0], (6, 2))]
+    shuffled = [dict(reversed(list(o.items()))) if i % 2 else o for i, o in enumerate(same)]
+    partial = [o if i % 3 else {"lv_ea_mmhg_ml": o["lv_ea_mmhg_ml"]} for i, o in enumerate(same)]
+    for olist in (same, shuffled, partial):
+        cols, _ = S.build_batch(pset, olist)
+        for i, o in enumerate(olist):
+            for k, v in check_values(dict(o), pset.model).items():
+                assert cols[k][i] == v, (k, i)
+        untouched = [i for i, o in enumerate(olist) if "stressed_volume_shift_ml" not in o]
+        assert (cols["stressed_volume_shift_ml"][untouched] == 0.0).all()
+    bad = [dict(o) for o in same]
+    bad[4]["lv_ea_mmhg_ml"] = -1.0
+    with pytest.raises(InputError, match="lv_ea_mmhg_ml"):
+        S.build_batch(pset, bad)
+    unknown = [{**o, "no_such_ml": 1.0} for o in same]
+    with pytest.raises(InputError, match="no_such_ml"):
+        S.build_batch(pset, unknown)

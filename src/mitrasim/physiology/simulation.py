@@ -189,26 +189,39 @@ def _batch(pset: ParameterSet, overrides, arrays: dict[str, Any]) -> tuple[dict[
 
 def _apply_overrides(cols: dict[str, np.ndarray], olist: Sequence[Mapping[str, Any]], model: Model) -> None:
     """Write the override dicts into ``cols``; range-checked column by column (a cohort's override
-    dicts share their names), falling back to :func:`check_values` per dict for the exact error."""
+    dicts share their names: when every dict has the first one's names in its order, all values are
+    read in one pass), falling back to :func:`check_values` per dict for the exact error."""
     allowed = active_name_set(model)
-    keys: dict[str, None] = {}
-    for o in olist:
-        keys.update(dict.fromkeys(o))
+    first = tuple(olist[0])
     try:
+        if all(tuple(o) == first for o in olist):
+            vals = np.array([tuple(o.values()) for o in olist], dtype=float).reshape(len(olist), len(first))
+            for j, k in enumerate(first):
+                _check_column(k, vals[:, j], allowed)
+                cols[k][:] = vals[:, j]
+            return
+        keys: dict[str, None] = {}
+        for o in olist:
+            keys.update(dict.fromkeys(o))
         for k in keys:
-            spec = SPECS.get(k)
-            if spec is None or k not in allowed:
-                raise ValueError(k)
             idx = np.array([i for i, o in enumerate(olist) if k in o], dtype=np.intp)
             vals = np.array([float(olist[i][k]) for i in idx], dtype=float)
-            bad = ~np.isfinite(vals) | (vals < spec.lo) | (vals > spec.hi) | ((vals <= spec.lo) if spec.lo_open else False)
-            if bad.any():
-                raise ValueError(k)
+            _check_column(k, vals, allowed)
             cols[k][idx] = vals
     except (ValueError, TypeError):
         for i, o in enumerate(olist):  # raises the per-value InputError
             for k, v in check_values(dict(o), model).items():
                 cols[k][i] = v
+
+
+def _check_column(name: str, vals: np.ndarray, allowed: frozenset[str]) -> None:
+    """ValueError unless ``name`` is a parameter of the model and every value is finite and in its range."""
+    spec = SPECS.get(name)
+    if spec is None or name not in allowed:
+        raise ValueError(name)
+    bad = ~np.isfinite(vals) | (vals < spec.lo) | (vals > spec.hi) | ((vals <= spec.lo) if spec.lo_open else False)
+    if bad.any():
+        raise ValueError(name)
 
 
 #: The value a kernel parameter takes when the model does not use it: a closed valve's resistance
@@ -309,7 +322,7 @@ def simulate(
         X0 = _initial_states(pset, one, 1, 1, initial_state)
         n_steps = steps_per_beat(60.0 / one["hr_bpm"], min(settings.dt_max_s, stable_dt_s(one)))
         steps = np.array([n_steps], dtype=np.int64)
-        metrics, x_end, wf_all = _run_group(pset, one, X0, n_steps, settings, waveforms)
+        metrics, x_end, wf_all = _run_one(pset, one, X0, n_steps, settings, waveforms)
         return _result(pset, cols, steps, metrics, x_end, wf_all)
     X0 = _initial_states(pset, cols, n, n, initial_state)
     steps = steps_per_beat(60.0 / cols["hr_bpm"], np.minimum(settings.dt_max_s, stable_dt_s(cols)))
@@ -419,7 +432,7 @@ def _run_batch(pset: ParameterSet, cols: dict[str, np.ndarray], X0: np.ndarray, 
     return metrics[:, pos], x_end[:, pos], wf
 
 
-def _run_group(pset: ParameterSet, cols: Mapping[str, Any], X0: np.ndarray, n_steps: int, settings: SolverSettings, waveforms: bool):
+def _run_one(pset: ParameterSet, cols: Mapping[str, Any], X0: np.ndarray, n_steps: int, settings: SolverSettings, waveforms: bool):
     """Run one patient (``cols`` its Python floats) on the one-lane kernel; returns metrics
     (N_METRIC, 1), end state (14, 1), waveforms."""
     P, ew = _kernel_arrays(cols, pset.model, 1, 1, n_steps)
