@@ -125,15 +125,16 @@ def profile(n: int, chunk: int, population: str, top: int) -> None:
 
     from mitrasim.physiology import dispatch
 
-    kernel = {"s": 0.0, "calls": 0}
+    kernel = {"s": 0.0, "cpu": 0.0, "calls": 0}
     inner = dispatch.run_batch
 
-    def timed(*args):
-        t0 = time.perf_counter()
+    def timed(*args, **kw):
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
-            inner(*args)
+            inner(*args, **kw)
         finally:
             kernel["s"] += time.perf_counter() - t0
+            kernel["cpu"] += time.process_time() - c0
             kernel["calls"] += 1
 
     run_trial(_trial(200, 200, population), Path(tempfile.mkdtemp()) / "warm", workers=1, progress=False)
@@ -144,7 +145,8 @@ def profile(n: int, chunk: int, population: str, top: int) -> None:
         run_trial(trial, Path(d) / "a", workers=1, progress=False)
         wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
         print(f"{population} n={n:,} chunk {chunk}: wall {wall:.2f} s  cpu {cpu:.2f} s  kernel {kernel['s']:.2f} s in {kernel['calls']} calls "
-              f"({100 * kernel['s'] / wall:.1f}% of wall)  outside kernel {wall - kernel['s']:.2f} s  load {os.getloadavg()[0]:.1f}")
+              f"({100 * kernel['s'] / wall:.1f}% of wall)  outside kernel {wall - kernel['s']:.2f} s  kernel cpu {kernel['cpu']:.2f} s "
+              f"({100 * kernel['cpu'] / cpu:.1f}% of cpu)  outside kernel cpu {cpu - kernel['cpu']:.2f} s  load {os.getloadavg()[0]:.1f}")
         if top:
             prof = cProfile.Profile()
             prof.runcall(run_trial, trial, Path(d) / "b", workers=1, progress=False)

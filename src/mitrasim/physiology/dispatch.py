@@ -17,15 +17,17 @@ compiles the one-lane kernel only, the cheaper of the two to compile (:data:`COM
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
 from mitrasim.physiology import engine
 
-__all__ = ["run_batch", "compile_notice", "COMPILE_S_ESTIMATE", "COMPILE_S_ESTIMATE_ONE_LANE", "SERIAL_BATCH_MAX", "one_case_kernels"]
+__all__ = ["run_batch", "Segments", "plan_work", "compile_notice", "COMPILE_S_ESTIMATE", "COMPILE_S_ESTIMATE_ONE_LANE", "SERIAL_BATCH_MAX", "one_case_kernels"]
 
 #: Seconds to compile the parallel batch kernel of a valve law (its group kernel included) on the
 #: development machine, for the notice below (CPU seconds measured with ``benchmarks/first_run.py``:
@@ -34,6 +36,17 @@ COMPILE_S_ESTIMATE = (18, 25)
 #: The same for the one-lane kernel (one patient, or a small batch on a fresh install: the first
 #: ``mitrasim demo`` compiles this one only).
 COMPILE_S_ESTIMATE_ONE_LANE = (12, 18)
+
+
+#: How numba's OpenMP threads wait between and at the end of parallel kernel calls, unless the
+#: environment says otherwise: ``PASSIVE``, asleep.  libgomp's default spins for about 300,000
+#: iterations first, a few milliseconds of a core after every batch kernel call (and while one
+#: thread waits at the end of a call for the other), taken from the trial's other process or the
+#: Python of this one on a shared machine: 4-11 % of a trial's CPU seconds (benchmarks/RESULTS.md,
+#: "One kernel call per simulate() batch").  Read by libgomp when numba starts its thread pool, at
+#: the first parallel call: after this module's import.
+OMP_WAIT_POLICY = "PASSIVE"
+os.environ.setdefault("OMP_WAIT_POLICY", OMP_WAIT_POLICY)
 
 
 def _print_notice(line: str) -> None:
@@ -151,18 +164,60 @@ def one_case_kernels(max_batch: int = ONE_CASE_BATCH_MAX) -> Iterator[None]:
         SERIAL_BATCH_MAX = old
 
 
+@dataclass(frozen=True)
+class Segments:
+    """The columns of a padded batch grouped by RK4 step count: segment k is columns
+    ``start[k] … start[k + 1] − 1`` (a multiple of ``engine.LANES``) at ``n_steps[k]`` steps per
+    beat; its first ``n_real[k]`` columns are patients, the rest padding (copies of its first)."""
+
+    start: np.ndarray  # (k + 1,) int64
+    n_real: np.ndarray  # (k,) int64
+    n_steps: np.ndarray  # (k,) int64
+
+    @classmethod
+    def one(cls, n_steps: int, n_pad: int, n_real: int) -> Segments:
+        """Every column at ``n_steps`` steps per beat, the first ``n_real`` real."""
+        return cls(np.array([0, n_pad], dtype=np.int64), np.array([n_real], dtype=np.int64), np.array([n_steps], dtype=np.int64))
+
+
+def plan_work(seg: Segments, n_lists: int) -> tuple[np.ndarray, np.ndarray]:
+    """Work items and thread lists for the parallel batch kernel (``engine._run_batch_*``).
+
+    The batch's blocks of ``engine.LANES`` columns, in column order, each weighing its segment's
+    steps per beat (the cost of a block's beat), are cut into ``n_lists`` runs of about equal
+    weight (within one block); a run that crosses a segment boundary is split there.  Returns
+    ``work`` (items × 3: first column, end column, steps per beat) and ``lists`` (n_lists + 1,):
+    list t is items ``lists[t] … lists[t + 1] − 1``, run one after another by one thread.
+    """
+    L = engine.LANES
+    seg_blocks = seg.start // L
+    n_blocks = int(seg_blocks[-1])
+    n_lists = max(1, min(n_lists, n_blocks))
+    cum = np.zeros(n_blocks + 1)
+    np.cumsum(np.repeat(seg.n_steps.astype(float), np.diff(seg_blocks)), out=cum[1:])
+    target = cum[-1] * np.arange(1, n_lists) / n_lists
+    hi = np.searchsorted(cum, target)  # first block boundary at or past each target; the nearer of it and the one before
+    cuts = np.concatenate(([0], hi - (target - cum[hi - 1] < cum[hi] - target), [n_blocks]))
+    bounds = np.union1d(seg_blocks, cuts)
+    k = np.searchsorted(seg_blocks, bounds[:-1], side="right") - 1
+    work = np.column_stack((bounds[:-1] * L, bounds[1:] * L, seg.n_steps[k])).astype(np.int64)
+    return work, np.searchsorted(bounds[:-1], cuts).astype(np.int64)
+
+
 def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, n_groups,
               *, n_patients: int | None = None, threads: int = 0) -> None:
-    """Integrate every patient (column of ``P``/``X0``) to a periodic steady state.
+    """Integrate every patient (column of ``P``/``X0``) to a periodic steady state, in one kernel call.
 
     P: (n_kernel_params, n_pad) parameters, n_pad 1 or a multiple of ``engine.LANES``; X0: (14, n_pad) initial states;
-    e_window: (2, n_pad) step positions (fractional) of ventricular and atrial onset, bounding the
-    early-filling window; metrics: (N_METRIC, n_pad) out; x_end: (14, n_pad) out (state at the end
-    of the last beat = start of the steady cycle, for warm starts); waves: (N_WAVE, n_steps, n_pad)
-    out, or (N_WAVE, 0, n_pad) to skip waveforms; accel: Anderson acceleration of the
+    n_steps: RK4 steps per beat of every column (int), or :class:`Segments` for a batch of several
+    step counts; e_window: (2, n_pad) step positions (fractional) of ventricular and atrial onset,
+    bounding the early-filling window (each column's own, at its own step count); metrics:
+    (N_METRIC, n_pad) out; x_end: (14, n_pad) out (state at the end of the last beat = start of the
+    steady cycle, for warm starts); waves: (N_WAVE, max n_steps, n_pad) out (a column's rows up to its
+    own n_steps written), or (N_WAVE, 0, n_pad) to skip waveforms; accel: Anderson acceleration of the
     beat-to-beat map (see :data:`engine.ACCEL_MEMORY`; False = plain beat iteration); n_groups:
-    groups of patients run in parallel (each refills its lanes from its own patients);
-    n_patients: the real patients, columns ``0 … n_patients − 1`` (the rest is padding; default all);
+    work lists run in parallel (one per thread; :func:`plan_work`); n_patients: with an int
+    ``n_steps``, the real patients, columns ``0 … n_patients − 1`` (the rest is padding; default all);
     threads: numba threads for the parallel batch kernel (0: numba's current setting).
 
     Which kernel (each compiled on first use, then loaded from the cache; the same numbers to
@@ -175,12 +230,13 @@ def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, 
       beat, so a later process compiles the one-lane kernel once rather than pay that on every call);
     * a batch of at most :data:`SERIAL_BATCH_MAX` patients (0 unless :func:`one_case_kernels`) while
       the batch kernel is neither compiled nor cached: patient after patient on the one-lane kernel
-      (a first ``mitrasim demo`` compiles that kernel only);
-    * any other batch: the ``engine.LANES``-lane batch kernel in parallel groups.
+      (a first ``mitrasim demo`` compiles that kernel only), padding skipped;
+    * any other batch: the ``engine.LANES``-lane batch kernel, once, over every segment
+      (:func:`plan_work`).
     """
-    args = (P, X0, kind, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel)
     one, lanes, batch = _kernels(diode)
     if P.shape[1] == 1:
+        args = (P, X0, kind, int(n_steps), min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel)
         if lanes.overloads and not _cached(one):  # the batch kernel was compiled by this process
             _in_lanes(lanes, args)
         else:
@@ -188,19 +244,26 @@ def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, 
         return
     if P.shape[1] % engine.LANES:
         raise ValueError(f"batch of {P.shape[1]} columns: a multiple of {engine.LANES} (or 1)")
-    n = P.shape[1] if n_patients is None else n_patients
-    if n <= SERIAL_BATCH_MAX and not _cached(batch):
-        _call(one, *args, 0, n)
+    seg = n_steps if isinstance(n_steps, Segments) else Segments.one(int(n_steps), P.shape[1], P.shape[1] if n_patients is None else n_patients)
+    if int(seg.n_real.sum()) <= SERIAL_BATCH_MAX and not _cached(batch):
+        for k in range(len(seg.n_steps)):
+            c0 = int(seg.start[k])
+            _call(one, P, X0, kind, int(seg.n_steps[k]), min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, c0, c0 + int(seg.n_real[k]))
         return
+    work, lists = plan_work(seg, n_groups)
+    batch_args = (P, X0, kind, work, lists, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel)
     if not threads:
-        _call(batch, *args, n_groups)
+        _call(batch, *batch_args)
         return
     import numba
 
     old = numba.get_num_threads()
+    if old == threads:
+        _call(batch, *batch_args)
+        return
     numba.set_num_threads(threads)
     try:
-        _call(batch, *args, n_groups)
+        _call(batch, *batch_args)
     finally:
         numba.set_num_threads(old)
 

@@ -1010,25 +1010,25 @@ _run_group_lanes_diode = _make_run_group(LANES, True)
 
 
 @njit(cache=True, parallel=True)
-def _run_batch_orifice(P, X0, kind, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, n_groups):
-    """:func:`run_batch` for the orifice mitral law (a parallel loop over groups of LANES-lane blocks)."""
-    L = LANES
-    n_blocks = P.shape[1] // L
-    groups = max(1, min(n_groups, n_blocks))
-    for g in prange(groups):  # group g owns a contiguous run of patients
-        p0, p1 = (n_blocks * g // groups) * L, (n_blocks * (g + 1) // groups) * L
-        _run_group_lanes_orifice(P, X0, kind, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, p0, p1)
+def _run_batch_orifice(P, X0, kind, work, lists, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel):
+    """The parallel batch kernel of the orifice mitral law: thread list t runs the work items
+    ``lists[t] … lists[t + 1] − 1`` one after another; item w is the group kernel on columns
+    ``work[w, 0] … work[w, 1] − 1`` (a multiple of LANES, all of one step count) at
+    ``work[w, 2]`` steps per beat (:func:`mitrasim.physiology.dispatch.plan_work` sizes the lists
+    to equal patient-steps, whatever the batch's mix of step counts)."""
+    for t in prange(lists.shape[0] - 1):
+        for w in range(lists[t], lists[t + 1]):
+            _run_group_lanes_orifice(P, X0, kind, work[w, 2], min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel,
+                                     work[w, 0], work[w, 1])
 
 
 @njit(cache=True, parallel=True)
-def _run_batch_diode(P, X0, kind, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, n_groups):
-    """:func:`run_batch` for the resistive-diode mitral law."""
-    L = LANES
-    n_blocks = P.shape[1] // L
-    groups = max(1, min(n_groups, n_blocks))
-    for g in prange(groups):
-        p0, p1 = (n_blocks * g // groups) * L, (n_blocks * (g + 1) // groups) * L
-        _run_group_lanes_diode(P, X0, kind, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, p0, p1)
+def _run_batch_diode(P, X0, kind, work, lists, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel):
+    """:func:`_run_batch_orifice` for the resistive-diode mitral law."""
+    for t in prange(lists.shape[0] - 1):
+        for w in range(lists[t], lists[t + 1]):
+            _run_group_lanes_diode(P, X0, kind, work[w, 2], min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel,
+                                   work[w, 0], work[w, 1])
 
 
 def block_size(n: int) -> int:
@@ -1036,5 +1036,10 @@ def block_size(n: int) -> int:
     return 1 if n == 1 else LANES
 
 
+#: The machine's cores, read once (``os.cpu_count()`` is a system call; :func:`default_threads` runs per batch).
+_CPU_COUNT = os.cpu_count() or 1
+
+
 def default_threads() -> int:
-    return int(os.environ.get("MITRASIM_THREADS", "0")) or os.cpu_count() or 1
+    """Engine threads when the settings say 0: ``MITRASIM_THREADS`` if set, else every core."""
+    return int(os.environ.get("MITRASIM_THREADS", "0")) or _CPU_COUNT

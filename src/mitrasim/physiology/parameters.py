@@ -265,8 +265,11 @@ def scaled_timings(values: Mapping[str, Any], model: Model) -> dict[str, Any]:
             out[f"{ch}_act_e"] = 0.0 * T
         out[f"{ch}_act_f"] = 1.0 + 0.0 * T
     if model.activation == "two_hill":
+        # The curve's peak over one period depends on its times only through their ratios to the
+        # period, which the heart rate does not change (every time scales with T/T_ref): it is found at
+        # the reference rate, so patients that differ only in heart rate share one peak.
         for ch in CHAMBERS:
-            cols = (out[f"{ch}_act_b"], out[f"{ch}_act_c"], out[f"{ch}_act_d"], out[f"{ch}_act_e"], T)
+            cols = (values[f"{ch}_tau1_s"], values[f"{ch}_tau2_s"], values[f"{ch}_m1"], values[f"{ch}_m2"], Tref)
             if one:
                 out[f"{ch}_act_f"] = 1.0 / _two_hill_max_cached(cols)
                 continue
@@ -274,7 +277,7 @@ def scaled_timings(values: Mapping[str, Any], model: Model) -> dict[str, Any]:
                 out[f"{ch}_act_f"] = np.full(1, 1.0 / _two_hill_max_cached(tuple(np.asarray(x).item() for x in cols)))
                 continue
             rows = np.stack(np.broadcast_arrays(*cols), axis=1)
-            if (rows == rows[0]).all():  # one timing (a cohort at one rate): no sort
+            if (rows == rows[0]).all():  # one timing (a cohort of one parameter set, at any rates): no sort
                 out[f"{ch}_act_f"] = np.full(len(rows), 1.0 / _two_hill_max_cached(tuple(rows[0].tolist())))
                 continue
             uniq, inv = np.unique(rows, axis=0, return_inverse=True)  # patients often share timings

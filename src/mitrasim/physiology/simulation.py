@@ -189,26 +189,39 @@ def _batch(pset: ParameterSet, overrides, arrays: dict[str, Any]) -> tuple[dict[
 
 def _apply_overrides(cols: dict[str, np.ndarray], olist: Sequence[Mapping[str, Any]], model: Model) -> None:
     """Write the override dicts into ``cols``; range-checked column by column (a cohort's override
-    dicts share their names), falling back to :func:`check_values` per dict for the exact error."""
+    dicts share their names: when every dict has the first one's names in its order, all values are
+    read in one pass), falling back to :func:`check_values` per dict for the exact error."""
     allowed = active_name_set(model)
-    keys: dict[str, None] = {}
-    for o in olist:
-        keys.update(dict.fromkeys(o))
+    first = tuple(olist[0])
     try:
+        if all(tuple(o) == first for o in olist):
+            vals = np.array([tuple(o.values()) for o in olist], dtype=float).reshape(len(olist), len(first))
+            for j, k in enumerate(first):
+                _check_column(k, vals[:, j], allowed)
+                cols[k][:] = vals[:, j]
+            return
+        keys: dict[str, None] = {}
+        for o in olist:
+            keys.update(dict.fromkeys(o))
         for k in keys:
-            spec = SPECS.get(k)
-            if spec is None or k not in allowed:
-                raise ValueError(k)
             idx = np.array([i for i, o in enumerate(olist) if k in o], dtype=np.intp)
             vals = np.array([float(olist[i][k]) for i in idx], dtype=float)
-            bad = ~np.isfinite(vals) | (vals < spec.lo) | (vals > spec.hi) | ((vals <= spec.lo) if spec.lo_open else False)
-            if bad.any():
-                raise ValueError(k)
+            _check_column(k, vals, allowed)
             cols[k][idx] = vals
     except (ValueError, TypeError):
         for i, o in enumerate(olist):  # raises the per-value InputError
             for k, v in check_values(dict(o), model).items():
                 cols[k][i] = v
+
+
+def _check_column(name: str, vals: np.ndarray, allowed: frozenset[str]) -> None:
+    """ValueError unless ``name`` is a parameter of the model and every value is finite and in its range."""
+    spec = SPECS.get(name)
+    if spec is None or name not in allowed:
+        raise ValueError(name)
+    bad = ~np.isfinite(vals) | (vals < spec.lo) | (vals > spec.hi) | ((vals <= spec.lo) if spec.lo_open else False)
+    if bad.any():
+        raise ValueError(name)
 
 
 #: The value a kernel parameter takes when the model does not use it: a closed valve's resistance
@@ -233,9 +246,10 @@ def _fill(A: np.ndarray, rows: list, n: int, one: bool) -> None:
     A[:, n:] = A[:, :1]
 
 
-def _kernel_arrays(cols: Mapping[str, Any], model: Model, n: int, n_pad: int, n_steps: int):
+def _kernel_arrays(cols: Mapping[str, Any], model: Model, n: int, n_pad: int, n_steps: Any):
     """The kernel's parameter rows P (KERNEL_PARAMS × n_pad) and onset positions ew (2 × n_pad) from
-    parameter columns: (n,) arrays, or one patient's floats."""
+    parameter columns: (n,) arrays, or one patient's floats; ``n_steps``: steps per beat of every
+    patient (int) or of each (an (n,) array)."""
     T = 60.0 / cols["hr_bpm"]
     timing = scaled_timings(cols, model)
     one = _one(cols)
@@ -308,30 +322,11 @@ def simulate(
         X0 = _initial_states(pset, one, 1, 1, initial_state)
         n_steps = steps_per_beat(60.0 / one["hr_bpm"], min(settings.dt_max_s, stable_dt_s(one)))
         steps = np.array([n_steps], dtype=np.int64)
-        metrics, x_end, wf_all = _run_group(pset, one, X0, n_steps, settings, waveforms)
+        metrics, x_end, wf_all = _run_one(pset, one, X0, n_steps, settings, waveforms)
         return _result(pset, cols, steps, metrics, x_end, wf_all)
     X0 = _initial_states(pset, cols, n, n, initial_state)
     steps = steps_per_beat(60.0 / cols["hr_bpm"], np.minimum(settings.dt_max_s, stable_dt_s(cols)))
-    # Patients are grouped by their step count (a function of their own period only), so a
-    # patient's result does not depend on the rest of the batch.
-    groups = np.unique(steps)
-    if len(groups) == 1:  # the common case: no regrouping copies
-        metrics, x_end, wf_all = _run_group(pset, cols, X0, int(groups[0]), settings, waveforms)
-    else:
-        metrics = np.zeros((engine.N_METRIC, n))
-        x_end = np.zeros((N_STATE, n))
-        wf_all = None
-        if waveforms:
-            wf_all = {name: np.full((n, steps.max()), np.nan) for name in (*engine.WAVE_NAMES, "t_s")}
-        for n_steps in groups:
-            idx = np.flatnonzero(steps == n_steps)
-            sub = {k: v[idx] for k, v in cols.items()}
-            m, xe, w = _run_group(pset, sub, X0[:, idx], int(n_steps), settings, waveforms)
-            metrics[:, idx] = m
-            x_end[:, idx] = xe
-            if waveforms:
-                for name, arr in w.items():
-                    wf_all[name][idx, :n_steps] = arr
+    metrics, x_end, wf_all = _run_batch(pset, cols, X0, steps, settings, waveforms)
     return _result(pset, cols, steps, metrics, x_end, wf_all)
 
 
@@ -383,34 +378,80 @@ def steps_per_beat(period_s: Any, dt_max_s: Any) -> Any:
     return (16 * np.ceil(np.asarray(period_s) / (16 * dt_max_s) - 1e-9)).astype(np.int64)
 
 
-def _run_group(pset: ParameterSet, cols: dict[str, np.ndarray], X0: np.ndarray, n_steps: int, settings: SolverSettings, waveforms: bool):
-    """Run patients that share a step count; returns metrics (N_METRIC, n), end states (14, n), waveforms."""
+def _layout(steps: np.ndarray) -> tuple[dispatch.Segments, np.ndarray | None, np.ndarray | slice]:
+    """Where each patient runs in the kernel's padded batch: patients grouped by step count (a
+    function of their own period and stable step only, so a patient's result does not depend on
+    the rest of the batch), each group padded to a multiple of ``engine.LANES`` with copies of its
+    first patient.  Returns the segments, ``src`` (n_pad,): the patient in each column (None: the
+    patients in order, padding repeating patient 0), and ``pos``: each patient's column."""
+    n, L = len(steps), engine.LANES
+    if (steps == steps[0]).all():  # the common case: one step count, no regrouping
+        n_pad = -(-n // L) * L
+        return dispatch.Segments.one(int(steps[0]), n_pad, n), None, slice(0, n)
+    order = np.argsort(steps, kind="stable")
+    s = steps[order]
+    first = np.concatenate(([0], np.flatnonzero(s[1:] != s[:-1]) + 1))  # first sorted patient of each step count
+    n_real = np.diff(np.append(first, n))
+    padded = -(-n_real // L) * L
+    start = np.concatenate(([0], np.cumsum(padded)))
+    at_sorted = np.arange(n) + np.repeat(start[:-1] - first, n_real)  # column of the i-th sorted patient
+    src = np.repeat(order[first], padded)  # padding: the segment's first patient
+    src[at_sorted] = order
+    pos = np.empty(n, dtype=np.intp)
+    pos[order] = at_sorted
+    return dispatch.Segments(start, n_real, s[first]), src, pos
+
+
+def _run_batch(pset: ParameterSet, cols: dict[str, np.ndarray], X0: np.ndarray, steps: np.ndarray, settings: SolverSettings, waveforms: bool):
+    """Run a batch of patients (any mix of step counts) in one kernel call; returns metrics
+    (N_METRIC, n), end states (14, n) and waveforms ((n, max steps) each, NaN past a patient's own steps)."""
     n = X0.shape[1]
-    block = engine.block_size(n)
-    n_pad = -(-n // block) * block
-    P, ew = _kernel_arrays(cols, pset.model, n, n_pad, n_steps)
-    if n_pad == n:
-        X0p = np.ascontiguousarray(X0)
-    else:
+    seg, src, pos = _layout(steps)
+    n_pad = int(seg.start[-1])
+    if src is None:
+        P, ew = _kernel_arrays(cols, pset.model, n, n_pad, int(steps[0]))
         X0p = np.empty((N_STATE, n_pad))
         X0p[:, :n] = X0
         X0p[:, n:] = X0[:, :1]
+    else:
+        P, ew = _kernel_arrays(cols, pset.model, n, n, steps)
+        P, ew, X0p = P.take(src, axis=1), ew.take(src, axis=1), X0.take(src, axis=1)
+    max_steps = int(seg.n_steps.max())
     metrics = np.zeros((engine.N_METRIC, n_pad))
     x_end = np.zeros((N_STATE, n_pad))
-    waves = np.zeros((engine.N_WAVE, n_steps if waveforms else 0, n_pad))
-    kind = 0 if pset.model.activation == "cosine" else 1
-    diode = pset.model.mitral == "diode"
-    _run(P, X0p, kind, diode, n_steps, settings, ew, block, metrics, x_end, waves, n)
+    waves = np.full((engine.N_WAVE, max_steps, n_pad), np.nan) if waveforms else np.zeros((engine.N_WAVE, 0, n_pad))
+    _run(P, X0p, pset, seg, settings, ew, metrics, x_end, waves)
     wf = None
     if waveforms:
-        wf = {name: waves[i, :, :n].T for i, name in enumerate(engine.WAVE_NAMES)}
-        T = P[KP["period_s"], :n]
+        wf = {name: waves[i][:, pos].T for i, name in enumerate(engine.WAVE_NAMES)}
+        T = 60.0 / cols["hr_bpm"]
+        t = np.arange(max_steps)[None, :] * (T / steps)[:, None]
+        if src is not None:
+            t[np.arange(max_steps)[None, :] >= steps[:, None]] = np.nan
+        wf["t_s"] = t
+    return metrics[:, pos], x_end[:, pos], wf
+
+
+def _run_one(pset: ParameterSet, cols: Mapping[str, Any], X0: np.ndarray, n_steps: int, settings: SolverSettings, waveforms: bool):
+    """Run one patient (``cols`` its Python floats) on the one-lane kernel; returns metrics
+    (N_METRIC, 1), end state (14, 1), waveforms."""
+    P, ew = _kernel_arrays(cols, pset.model, 1, 1, n_steps)
+    metrics = np.zeros((engine.N_METRIC, 1))
+    x_end = np.zeros((N_STATE, 1))
+    waves = np.zeros((engine.N_WAVE, n_steps if waveforms else 0, 1))
+    _run(P, np.ascontiguousarray(X0), pset, n_steps, settings, ew, metrics, x_end, waves)
+    wf = None
+    if waveforms:
+        wf = {name: waves[i, :, :1].T for i, name in enumerate(engine.WAVE_NAMES)}
+        T = P[KP["period_s"], :1]
         wf["t_s"] = np.arange(n_steps)[None, :] * (T / n_steps)[:, None]
-    return metrics[:, :n], x_end[:, :n], wf
+    return metrics, x_end, wf
 
 
-def _run(P, X0, kind, diode, n_steps, settings: SolverSettings, ew, block, metrics, x_end, waves, n: int) -> None:
-    args = (P, X0, kind, diode, n_steps, settings.min_beats, settings.max_beats, settings.tol, ew, metrics, x_end, waves, settings.accelerate)
+def _run(P, X0, pset: ParameterSet, n_steps: int | dispatch.Segments, settings: SolverSettings, ew, metrics, x_end, waves) -> None:
+    kind = 0 if pset.model.activation == "cosine" else 1
+    args = (P, X0, kind, pset.model.mitral == "diode", n_steps, settings.min_beats, settings.max_beats, settings.tol, ew, metrics, x_end, waves,
+            settings.accelerate)
     if P.shape[1] == 1:  # one patient: the one-lane kernel, no thread pool to size
         dispatch.run_batch(*args, 1)
         return
@@ -418,5 +459,5 @@ def _run(P, X0, kind, diode, n_steps, settings: SolverSettings, ew, block, metri
 
     threads = settings.threads or engine.default_threads()
     # never more threads than blocks: an idle thread of the team costs milliseconds per call
-    threads = max(1, min(threads, numba.config.NUMBA_NUM_THREADS, P.shape[1] // block))  # type: ignore[attr-defined]  # numba.config sets its attributes at import time
-    dispatch.run_batch(*args, 2 * threads, n_patients=n, threads=threads)
+    threads = max(1, min(threads, numba.config.NUMBA_NUM_THREADS, P.shape[1] // engine.LANES))  # type: ignore[attr-defined]  # numba.config sets its attributes at import time
+    dispatch.run_batch(*args, threads, threads=threads)
