@@ -148,8 +148,27 @@ def test_agrees_with_scipy_radau_reference(preset, kw, dt_max_s):
             assert eng[k] == v, k
         elif diode and k in ("e_velocity_m_s", "mr_vmax_m_s"):  # no orifice area: not defined
             assert np.isnan(eng[k]), k
+        elif k == "pv_min_systolic_flow_ml_s":
+            continue  # test_pulmonary_vein_systolic_minimum_agrees_with_radau
         else:
             assert eng[k] == pytest.approx(v, rel=RADAU_REL_TOL, abs=1e-9), (k, eng[k], v)
+
+
+@pytest.mark.parametrize("dt_max_s", [DT_208_S, S.SolverSettings().dt_max_s])
+@pytest.mark.parametrize("preset,kw", [("regazzoni2022", {"eroa_cm2": 0.3}), ("secondary_mr", {}), ("svzerod_two_hill", {}), ("primary_mr", {"eroa_cm2": 0.6})])
+def test_pulmonary_vein_systolic_minimum_agrees_with_radau(preset, kw, dt_max_s, request):
+    """The pulmonary-vein flow's systolic minimum (the echo's reversal test reads it against the S
+    peak): a minimum that may sit near or cross zero, so its error is measured against the vein's
+    wave amplitude, 0.2 % of the larger of the S and D peaks.  Known misses at 4 ms (strict, so that
+    a fix shows): secondary_mr and svzerod_two_hill, whose minimum sits at mitral closing, where the
+    engine extrapolates the vein's flow linearly from the sample after the switch to the switch
+    time (benchmarks/RESULTS.md, "The batched engine at the machine's limit")."""
+    if preset in ("secondary_mr", "svzerod_two_hill") and dt_max_s == DT_208_S:
+        request.applymarker(pytest.mark.xfail(strict=True, reason="minimum at mitral closing, extrapolated linearly: 0.3 % of the wave amplitude at 4 ms"))
+    eng, ref = _reference_metrics(preset, 3, dt_max_s=dt_max_s, **kw)
+    scale = max(abs(ref["pv_s_peak_ml_s"]), abs(ref["pv_d_peak_ml_s"]))
+    k = "pv_min_systolic_flow_ml_s"
+    assert eng[k] == pytest.approx(ref[k], rel=0, abs=RADAU_REL_TOL * scale), (eng[k], ref[k])
 
 
 def test_svzerod_preset_matches_shared_file():

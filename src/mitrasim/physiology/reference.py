@@ -229,8 +229,8 @@ def _no_flow_gaps(fwd: np.ndarray) -> np.ndarray:
     return label
 
 
-def _pv_windows(w: dict, fwd: np.ndarray, dt: float) -> tuple[float, float, bool]:
-    """Pulmonary-vein S peak, D peak and systolic reversal of one sampled beat.
+def _pv_windows(w: dict, fwd: np.ndarray, dt: float) -> tuple[float, float, float]:
+    """Pulmonary-vein S peak, D peak and systolic minimum (NaN without a systolic gap) of one sampled beat.
 
     Systole = a gap in the forward mitral flow with aortic ejection (Q_av > 0) in it (the
     ventricular ejection window); a gap without it (diastasis between E and A) is diastole.  The
@@ -251,7 +251,7 @@ def _pv_windows(w: dict, fwd: np.ndarray, dt: float) -> tuple[float, float, bool
         if any(label[k] in systolic for k in near):
             s_edge.append(q_sw)
     s_all = [*q[in_s], *s_edge]
-    return max([0.0, *s_all]), max([0.0, *d_vals]), bool(s_all and min(s_all) < 0.0)
+    return max([0.0, *s_all]), max([0.0, *d_vals]), (min(s_all) if s_all else np.nan)
 
 
 def _diastolic_samples(fwd: np.ndarray, ejecting: np.ndarray, v_m_s: np.ndarray) -> int:
@@ -290,7 +290,7 @@ def waveform_metrics(w: dict, *, period_s: float, eroa_cm2: float, mva_cm2: floa
     forward mitral flow with aortic ejection in it) / in diastole (forward mitral flow and the gaps
     without ejection), including its values where the forward orifice opens or shuts
     (``q_pvein_at_mv_switch_ml_s``, recorded at the reference's events); systolic reversal = a
-    negative pulmonary-vein flow in systole (:func:`_pv_windows`).
+    negative pulmonary-vein flow in systole, and that systolic minimum (:func:`_pv_windows`).
     """
     t = w["t_s"]
     dt = t[1] - t[0]
@@ -302,7 +302,7 @@ def waveform_metrics(w: dict, *, period_s: float, eroa_cm2: float, mva_cm2: floa
     edv, esv = w["v_lv_ml"].max(), w["v_lv_ml"].min()
     fsv = w["q_av_ml_s"].sum() * dt
     rvol = w["q_mr_ml_s"].sum() * dt
-    pv_s, pv_d, pv_rev = _pv_windows(w, fwd, dt)
+    pv_s, pv_d, pv_min = _pv_windows(w, fwd, dt)
     return {
         "edv_ml": edv,
         "esv_ml": esv,
@@ -324,7 +324,8 @@ def waveform_metrics(w: dict, *, period_s: float, eroa_cm2: float, mva_cm2: floa
         if fwd.any() else 0.0,
         "e_velocity_m_s": (w["q_mv_ml_s"][in_e].max() / mva_cm2 / 100) if in_e.any() else np.nan,
         "mr_vmax_m_s": w["q_mr_ml_s"].max() / eroa_cm2 / 100 if eroa_cm2 > 0 else 0.0,
-        "pv_systolic_reversal": float(pv_rev),
+        "pv_systolic_reversal": float(pv_min < 0.0),
+        "pv_min_systolic_flow_ml_s": pv_min,
         "pv_s_peak_ml_s": pv_s,
         "pv_d_peak_ml_s": pv_d,
     }
