@@ -128,10 +128,10 @@ def profile(n: int, chunk: int, population: str, top: int) -> None:
     kernel = {"s": 0.0, "calls": 0}
     inner = dispatch.run_batch
 
-    def timed(*args):
+    def timed(*args, **kw):
         t0 = time.perf_counter()
         try:
-            inner(*args)
+            inner(*args, **kw)
         finally:
             kernel["s"] += time.perf_counter() - t0
             kernel["calls"] += 1

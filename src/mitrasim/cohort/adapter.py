@@ -130,8 +130,9 @@ def patient_setups(
     patients: pa.Table, strategy: Strategy, settings: SolverSettings, preset_by_etiology: dict[str, str], lv_volume_method: LvVolumeMethod = "echo_2d",
     ei: EngineInputs | None = None,
 ) -> list[PatientSetup]:
-    """The procedure's patients for a chunk: engine preset and overrides, valve, etiology, rules
-    (``ei``: the chunk's fitted baselines, :func:`mitrasim.cohort.mapping.engine_inputs`, if already made)."""
+    """The procedure's patients for a chunk: engine preset and overrides, valve, etiology, rules and
+    the warm start of the awake baseline (the fit's steady state; ``ei``: the chunk's fitted
+    baselines, :func:`mitrasim.cohort.mapping.engine_inputs`, if already made)."""
     ei = ei if ei is not None else engine_inputs(patients, preset_by_etiology, settings, lv_volume_method)
     valves = valve_models(chunk_valves(with_fitted_eroa(patients, ei)))
     rules = strategy_rules(strategy)
@@ -143,6 +144,7 @@ def patient_setups(
         PatientSetup(
             name=str(ids[i]), preset=str(ei.presets[i]), valve=valves[i], etiology=str(etio[i]), hr_bpm=float(ei.hr_bpm[i]),
             overrides=ei.overrides[i], rules=rules, risk=PatientRisk(float(age[i]), float(lvef[i])),
+            initial_state=None if ei.state is None else ei.state[i],
         )
         for i in range(patients.num_rows)
     ]

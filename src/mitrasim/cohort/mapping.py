@@ -278,18 +278,20 @@ class EngineInputs:
     fit_ok: np.ndarray | None = None  # (n,) bool: every fitted measurement within FIT_WITHIN_SD
     fit_z_max: np.ndarray | None = None  # (n,) largest |simulated − sampled| / SD
     eroa_cm2: np.ndarray | None = None  # (n,) the fitted EROA the patient's valve is scaled to (None: the sampled one)
+    state: np.ndarray | None = None  # (n, 14) the fitted baseline's steady state (warm start of the awake baseline; None: cold)
 
     def take(self, idx: np.ndarray) -> EngineInputs:
         """The inputs of patients ``idx`` (each patient's fit is its own: the batch does not change it)."""
         idx = np.asarray(idx, dtype=np.int64)
         pick = lambda a: None if a is None else a[idx]  # noqa: E731
-        return EngineInputs(self.presets[idx], [self.overrides[i] for i in idx], self.hr_bpm[idx], pick(self.fit_ok), pick(self.fit_z_max), pick(self.eroa_cm2))
+        return EngineInputs(self.presets[idx], [self.overrides[i] for i in idx], self.hr_bpm[idx], pick(self.fit_ok), pick(self.fit_z_max), pick(self.eroa_cm2),
+                            pick(self.state))  # fmt: skip
 
 
 def concat_engine_inputs(parts: list[EngineInputs]) -> EngineInputs:
     """The inputs of several chunks' patients, in order (all fitted or none)."""
     cat = lambda name: None if getattr(parts[0], name) is None else np.concatenate([getattr(x, name) for x in parts])  # noqa: E731
-    return EngineInputs(cat("presets"), [o for x in parts for o in x.overrides], cat("hr_bpm"), cat("fit_ok"), cat("fit_z_max"), cat("eroa_cm2"))
+    return EngineInputs(cat("presets"), [o for x in parts for o in x.overrides], cat("hr_bpm"), cat("fit_ok"), cat("fit_z_max"), cat("eroa_cm2"), cat("state"))
 
 
 def baseline_sds(sbp: np.ndarray, edv: np.ndarray, ef: np.ndarray, eroa: np.ndarray, fwd_sv: np.ndarray) -> np.ndarray:
@@ -312,12 +314,15 @@ def _baseline_columns(theta: np.ndarray) -> list[dict[str, float]]:
 @dataclass
 class BaselineFit:
     """A chunk's fitted baselines: engine overrides per patient (:data:`BASELINE_FREE` and
-    :data:`BASELINE_SHIFTS`), the EROA ``(n,)`` and the residuals in SDs ``(n, 5)``
-    (:data:`BASELINE_MEASURED`; 0 where a measurement is missing)."""
+    :data:`BASELINE_SHIFTS`), the EROA ``(n,)``, the residuals in SDs ``(n, 5)``
+    (:data:`BASELINE_MEASURED`; 0 where a measurement is missing) and the steady state ``(n, 14)``
+    of each patient's fitted point (start of its steady cycle at :data:`BASELINE_SOLVER_TOL`: the
+    warm start of the patient's later baseline simulations)."""
 
     overrides: list[dict[str, float]]
     eroa_cm2: np.ndarray
     z: np.ndarray
+    state: np.ndarray
 
 
 #: Additive fitted parameters: (engine parameter, the state it is added to in a warm start), each
@@ -525,7 +530,8 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
         delta = np.nan_to_num(-np.linalg.solve(A, g)[:, :, 0])
         delta *= np.minimum(1.0, np.log(2.0) / np.maximum(np.abs(delta).max(axis=1), 1e-12))[:, None]  # at most ×2 per step
         u[act] = np.clip(best[act] + delta, lo, hi)
-    return BaselineFit(_fit_overrides(best, base, sds), np.exp(best[:, ie]), np.where(measured, z_best, 0.0))
+    return BaselineFit(_fit_overrides(best, base, sds), np.exp(best[:, ie]), np.where(measured, z_best, 0.0),
+                       np.where(np.isfinite(cost_best)[:, None], state_best, np.nan))  # fmt: skip
 
 
 def _gauss_newton_moves(Jb: np.ndarray, JtJ: np.ndarray, g: np.ndarray, rows: int | None = None) -> np.ndarray:
@@ -631,14 +637,15 @@ def engine_inputs(patients: pa.Table, preset_by_etiology: dict[str, str], settin
     overrides: list[dict[str, float]] = [{} for _ in range(n)]
     eroa_fit = np.empty(n)
     z = np.full((n, len(BASELINE_MEASURED)), np.inf)
+    state = np.full((n, N_STATE), np.nan)
     for m, name in _etiology_groups(etio, preset_by_etiology):
         presets[m] = name
         f = fit_baselines(name, hr[m], mva[m], y[m], sd[m], settings)
         for i, o in zip(np.flatnonzero(m), f.overrides):
             overrides[i] = o
-        eroa_fit[m], z[m] = f.eroa_cm2, f.z
+        eroa_fit[m], z[m], state[m] = f.eroa_cm2, f.z, f.state
     zmax = np.max(np.abs(z), axis=1)
-    return EngineInputs(presets=presets, overrides=overrides, hr_bpm=hr, fit_ok=zmax <= FIT_WITHIN_SD, fit_z_max=zmax, eroa_cm2=eroa_fit)
+    return EngineInputs(presets=presets, overrides=overrides, hr_bpm=hr, fit_ok=zmax <= FIT_WITHIN_SD, fit_z_max=zmax, eroa_cm2=eroa_fit, state=state)
 
 
 def forward_sv_column(patients: pa.Table) -> np.ndarray:

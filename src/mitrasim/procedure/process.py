@@ -96,7 +96,10 @@ class PatientSetup:
     """One patient as the procedure needs it (built from a case by :func:`setup_from_case`).
 
     ``planned``: clips given by the user, ``(position_mm, device name)`` in order; when
-    given, the procedure places those (no targeting, no reposition).
+    given, the procedure places those (no targeting, no reposition).  ``initial_state``: a
+    steady state ``(14,)`` of this patient's awake heart and valve from an earlier simulation
+    (a trial's baseline fit), the warm start of the awake baseline (None: a cold start); it changes
+    the baseline only within the steady-state tolerance.
     """
 
     name: str
@@ -109,6 +112,7 @@ class PatientSetup:
     planned: tuple[tuple[float, str], ...] = ()
     catalogue: Mapping[str, Device] = field(default_factory=lambda: DEFAULT_CATALOGUE)
     risk: PatientRisk = PatientRisk()
+    initial_state: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def setup_from_case(case: Any, rules: Rules | None = None) -> PatientSetup:

@@ -102,6 +102,7 @@ from mitrasim.procedure.risks import (
 )
 from mitrasim.procedure.timing import PHASE_MINUTES, clip_minutes
 from mitrasim.devices.variability import STREAMS, grasp_depth_factor, normals, placement_error_mm
+from mitrasim.physiology.parameters import N_STATE
 from mitrasim.procedure.loading import loading_arrays, rows_in_state
 from mitrasim.procedure.readings import read_echo
 from mitrasim.procedure.rules import Rules
@@ -430,15 +431,17 @@ BASELINE_ATTEMPT = 1 << 16
 
 
 def baseline(ctx: Context) -> Baseline:
-    """Engine and echo of every patient without a clip, awake (the indication) and, under
-    anaesthesia, the intraprocedural state read at the start (warm-started from the awake
-    one); cold starts ordered by LV stiffness."""
+    """Engine and echo of every patient without a clip, awake (the indication; warm-started from the
+    setup's ``initial_state`` where it has one, cold otherwise) and, under anaesthesia, the
+    intraprocedural state read at the start (warm-started from the awake one); cold starts ordered
+    by LV stiffness."""
     t0 = time.perf_counter()
     # cold starts: the LV passive stiffness predicts the beats to steady state best (grouping, see simulate_states)
     key0 = np.array([o.get("lv_eb_mmhg_ml", 0.0) for o in ctx.awake_overrides], dtype=float)
     eroa = np.array([s.valve.eroa_cm2 for s in ctx.setups])
     mva = np.array([s.valve.mva_cm2 for s in ctx.setups])
-    h0 = simulate_states(ctx.presets, ctx.awake_overrides, ctx.awake_hr_bpm, eroa, mva, ctx.cd, settings=ctx.settings, order_key=key0)
+    h0 = simulate_states(ctx.presets, ctx.awake_overrides, ctx.awake_hr_bpm, eroa, mva, ctx.cd, settings=ctx.settings, order_key=key0,
+                         initial_state=_initial_states(ctx.setups))  # fmt: skip
     e0 = echo_arrays(h0, ctx.secondary)
     g0, d0 = grade_arrays(e0, ctx.secondary)
     if ctx.loading == "awake":
@@ -456,6 +459,14 @@ def baseline(ctx: Context) -> Baseline:
     ctx.engine_seconds += time.perf_counter() - t0
     ei, gi, di = measure(ctx, np.arange(ctx.n), hi, np.zeros(ctx.n, int), np.full(ctx.n, BASELINE_ATTEMPT))
     return Baseline(h0, e0, g0, d0, hi, ei, gi, di)
+
+
+def _initial_states(setups: Sequence[Any]) -> np.ndarray | None:
+    """(n, 14) the setups' warm starts of the awake baseline, NaN rows where none (cold); None when none has one."""
+    if all(s.initial_state is None for s in setups):
+        return None
+    nan = np.full(N_STATE, np.nan)
+    return np.stack([nan if s.initial_state is None else np.asarray(s.initial_state, dtype=float) for s in setups])
 
 
 def start_course(ctx: Context, b: Baseline) -> Course:
