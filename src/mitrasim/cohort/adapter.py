@@ -205,12 +205,9 @@ def _columns(patients: pa.Table, r: ProcedureArrays, ei: EngineInputs) -> dict[s
     implanted = np.array([len(c) for c in r.clips], dtype=np.int16)
     events = {col: ev[name] for col, name in EVENT_COLUMNS.items()}
     comp = [";".join([*(["slda"] if ev["slda"][i] else []), *(c for c in _PROC_EVENTS if events[c][i])]) for i in range(n)]
-    residual = [m.residual_mr for m in r.mvarc]
-    no_sten = np.array([m.iatrogenic_stenosis is False for m in r.mvarc])
-    acceptable = np.array([x in ("optimal", "acceptable") for x in residual])
-    citations.cite("stone2015_mvarc", "stone2015_mvarc_part1")
-    success = {ep: np.array([getattr(m, ep).success is True for m in r.mvarc]) for ep in ("technical", "device", "procedural")}
-    failed = [";".join(f"{ep}:{c}" for ep in ("technical", "device", "procedural") for c in getattr(m, ep).failed) for m in r.mvarc]
+    mv = r.mvarc.columns()
+    residual = mv["residual_mr"]
+    acceptable = (residual == "optimal") | (residual == "acceptable")
     return {
         "patient_id": patients.column("patient_id"),
         "preset": pa.array([s.preset for s in r.setups], pa.string()),
@@ -248,13 +245,13 @@ def _columns(patients: pa.Table, r: ProcedureArrays, ei: EngineInputs) -> dict[s
         "slda": ev["slda"],
         **events,
         "complications": pa.array(comp, pa.string()),
-        "mvarc_optimal_mr": np.array([x == "optimal" for x in residual]),
+        "mvarc_optimal_mr": residual == "optimal",
         "mvarc_acceptable_mr": acceptable,
-        "mvarc_no_stenosis": no_sten,
-        "mvarc_technical_success": success["technical"],
-        "mvarc_device_success": success["device"],
-        "mvarc_procedural_success": success["procedural"],
-        "mvarc_failed": pa.array(failed, pa.string()),
+        "mvarc_no_stenosis": mv["no_stenosis"],
+        "mvarc_technical_success": mv["technical"],
+        "mvarc_device_success": mv["device"],
+        "mvarc_procedural_success": mv["procedural"],
+        "mvarc_failed": pa.array(mv["failed"], pa.string()),
         "engine_seconds": np.full(n, r.engine_seconds / max(n, 1)),
         "log": pa.array(["\n".join(st.text for st in steps) for steps in r.steps], pa.string()),
     }

@@ -56,7 +56,7 @@ from mitrasim.disclaimer import DISCLAIMER
 from mitrasim.devices import Device
 from mitrasim.devices.catalogue import DEFAULT_CATALOGUE
 from mitrasim.echo.grading import MRGrade
-from mitrasim.echo.mvarc import MVARCEndpoints
+from mitrasim.echo.mvarc import MVARCBatch, MVARCEndpoints
 from mitrasim.procedure.indication import check_indication
 from mitrasim.echo.synthetic import EchoMeasurements
 from mitrasim.errors import InputError
@@ -346,7 +346,7 @@ class ProcedureArrays:
     stop_reason: list[str]
     aborted: np.ndarray
     attempts: np.ndarray
-    mvarc: list[MVARCEndpoints]
+    mvarc: MVARCBatch  # patient i's MVARCEndpoints: mvarc[i]; all at once: mvarc.columns()
     grasps: np.ndarray  # (n,) grasps in the procedure (first grasps and moves)
     repositions: np.ndarray  # (n,) moves of the same device
     exchanges: np.ndarray  # (n,) device exchanges

@@ -89,8 +89,7 @@ from mitrasim.devices import Device
 from mitrasim.devices.grasp import GRASP_STATUS
 from mitrasim.procedure.codes import REFUSAL_PRECEDENCE, Action, GraspStatus, Outcome, Refusal
 from mitrasim.protocol import area_ok, gradient_ok, near_limit_text
-from mitrasim.echo.stenosis import evaluate_mvarc
-from mitrasim.echo.mvarc import MVARCEndpoints, evaluate_endpoints, events_from_complications
+from mitrasim.echo.mvarc import MVARCBatch
 from mitrasim.procedure.batched import Candidates, GraspNumbers, candidate_positions, choose_devices, grasp_candidates
 from mitrasim.procedure.hemodynamics import BatchHemo, echo_arrays, grade_arrays, label, simulate_states, steady_ok
 from mitrasim.procedure import oplog
@@ -971,23 +970,18 @@ def awake_outcome(ctx: Context, course: Course, b: Baseline) -> AwakeOutcome:
     return AwakeOutcome(hemo, ech, grd, dec)
 
 
-def finish(ctx: Context, course: Course, b: Baseline, final: AwakeOutcome | None = None) -> tuple[dict[str, np.ndarray], list[MVARCEndpoints]]:
+def finish(ctx: Context, course: Course, b: Baseline, final: AwakeOutcome | None = None) -> tuple[dict[str, np.ndarray], MVARCBatch]:
     """The final echo arrays and the MVARC endpoints (:mod:`mitrasim.echo.mvarc`: technical, device and
     procedural success) from the baseline and final decision grades, the final planimetric MVA and
     gradient, the clips left in the valve and the complications (after :func:`post_events`);
     ``final`` the awake outcome (default: the course's state)."""
     if final is None:
         final = AwakeOutcome(course.hemo, echo_arrays(course.hemo, ctx.secondary), course.grade, course.decision)
-    mvarc = []
-    # Python lists once (not a numpy scalar per patient and field): the same values, converted exactly
-    before, after = np.asarray(b.decision).astype(int).tolist(), np.asarray(final.decision).astype(int).tolist()
-    mva, grad = np.asarray(final.hemo.mva_cm2, float).tolist(), np.asarray(final.hemo.metrics["mean_gradient_mmhg"], float).tolist()
-    ev = {k: np.asarray(v, bool).tolist() for k, v in course.events.items()}
-    for i in range(ctx.n):
-        echo = evaluate_mvarc(before[i], after[i], eoa_after_cm2=max(mva[i], 1e-3), mean_gradient_after_mmhg=max(0.0, grad[i]))
-        events = events_from_complications({k: v[i] for k, v in ev.items()}, len(course.clips[i]))
-        mvarc.append(evaluate_endpoints(echo, events))
-    return final.echo, mvarc
+    mva, grad = np.asarray(final.hemo.mva_cm2, float), np.asarray(final.hemo.metrics["mean_gradient_mmhg"], float)
+    # the echo component's floor on the area and the gradient (as max(x, floor): a NaN area stays NaN, a NaN gradient reads 0)
+    eoa, grad = np.where(mva < 1e-3, 1e-3, mva), np.where(grad > 0.0, grad, 0.0)
+    n_clips = np.array([len(c) for c in course.clips], dtype=int)
+    return final.echo, MVARCBatch(b.decision, final.decision, eoa, grad, course.events, n_clips)
 
 
 # ----------------------------------------------------------------------------- arrays of states
