@@ -349,8 +349,8 @@ def _fit_overrides(u: np.ndarray, base: np.ndarray, sds: np.ndarray) -> list[dic
     q, s = len(BASELINE_FREE), len(BASELINE_SHIFTS)
     theta = np.exp(u[:, :q])
     add = base + u[:, q : q + s] * sds
-    names = [k for k, _ in BASELINE_SHIFTS]
-    return [{**dict(zip(BASELINE_FREE, map(float, a))), **dict(zip(names, map(float, b)))} for a, b in zip(theta, add)]
+    keys = (*BASELINE_FREE, *(k for k, _ in BASELINE_SHIFTS))
+    return [dict(zip(keys, row)) for row in np.column_stack([theta, add]).tolist()]
 
 
 BASELINE_GUESS = True
