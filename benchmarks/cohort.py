@@ -115,41 +115,70 @@ def plausibility(n: int, baselines: tuple[str, ...] = ("fit",)) -> None:
     print("COAPT device arm at 30 days (Circulation 2021 secondary analysis): MR 0/1+ 72.9%, 2+ 19.9%, 3+/4+ 7.2%.")
 
 
+#: Phases of a trial by the function that called the engine (first match on the stack).
+PHASES = (("fit_baselines", "baseline fit"), ("_guess_model", "fit's initial-guess model"), ("baseline_decision_grades", "indication"),
+          ("awake_outcome", "awake outcome"), ("simulate_round", "clip rounds"), ("baseline", "procedure baseline"))  # fmt: skip
+
+
 def profile(n: int, chunk: int, population: str, top: int) -> None:
     """One in-process trial (one engine thread per core, as ``inproc``): wall and CPU seconds, the
-    seconds inside the engine's compiled kernel calls (:func:`mitrasim.physiology.dispatch.run_batch`,
-    timed around each call) and their share, then — in a second run of the same trial under
-    cProfile, which inflates Python — the cumulative seconds of the named components."""
+    wall and CPU seconds inside the engine's compiled kernel calls
+    (:func:`mitrasim.physiology.dispatch.run_batch`, timed around each call; CPU = this process's
+    threads) and the CPU share outside them; the engine's beats per patient in each phase (sum of
+    the steady-state metric ``beats_to_steady`` over every simulated state, per trial patient; the
+    states per patient beside); then — in a second run of the same trial under cProfile, which
+    inflates Python — the cumulative seconds of the named components."""
     import cProfile
     import pstats
+    import traceback
 
-    from mitrasim.physiology import dispatch
+    import numpy as np
 
-    kernel = {"s": 0.0, "calls": 0}
-    inner = dispatch.run_batch
+    from mitrasim.cohort import mapping
+    from mitrasim.physiology import dispatch, simulation
+
+    kernel = {"s": 0.0, "cpu_s": 0.0, "calls": 0}
+    beats: dict[str, list[float]] = {}
+    inner, sim = dispatch.run_batch, simulation.simulate
 
     def timed(*args, **kw):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             inner(*args, **kw)
         finally:
             kernel["s"] += time.perf_counter() - t0
+            kernel["cpu_s"] += time.process_time() - c0
             kernel["calls"] += 1
 
+    def counted(*args, **kw):
+        res = sim(*args, **kw)
+        names = {f.name for f in traceback.extract_stack()}
+        phase = next((label for fn, label in PHASES if fn in names), "other")
+        b = np.asarray(res.metrics["beats_to_steady"], dtype=float)
+        row = beats.setdefault(phase, [0.0, 0.0])
+        row[0] += float(np.nansum(b))
+        row[1] += b.size
+        return res
+
     run_trial(_trial(200, 200, population), Path(tempfile.mkdtemp()) / "warm", workers=1, progress=False)
-    dispatch.run_batch = timed
+    dispatch.run_batch, simulation.simulate, mapping.simulate = timed, counted, counted
     trial = _trial(n, chunk, population)
-    with tempfile.TemporaryDirectory() as d:
-        t0, c0 = time.perf_counter(), _cpu_s()
-        run_trial(trial, Path(d) / "a", workers=1, progress=False)
-        wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
-        print(f"{population} n={n:,} chunk {chunk}: wall {wall:.2f} s  cpu {cpu:.2f} s  kernel {kernel['s']:.2f} s in {kernel['calls']} calls "
-              f"({100 * kernel['s'] / wall:.1f}% of wall)  outside kernel {wall - kernel['s']:.2f} s  load {os.getloadavg()[0]:.1f}")
-        if top:
-            prof = cProfile.Profile()
-            prof.runcall(run_trial, trial, Path(d) / "b", workers=1, progress=False)
-            pstats.Stats(prof).sort_stats("cumulative").print_stats(top)
-    dispatch.run_batch = inner
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            t0, c0 = time.perf_counter(), _cpu_s()
+            run_trial(trial, Path(d) / "a", workers=1, progress=False)
+            wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
+            print(f"{population} n={n:,} chunk {chunk}: wall {wall:.2f} s  cpu {cpu:.2f} s  kernel {kernel['s']:.2f} s wall, {kernel['cpu_s']:.2f} CPU-s in {kernel['calls']} calls "
+                  f"({100 * kernel['s'] / wall:.1f}% of wall)  outside kernel {cpu - kernel['cpu_s']:.2f} CPU-s ({100 * (1 - kernel['cpu_s'] / cpu):.1f}% of CPU)  load {os.getloadavg()[0]:.1f}")
+            total = sum(v[0] for v in beats.values())
+            print(f"  engine beats per patient: {total / n:.1f} in all; " + "; ".join(f"{k} {v[0] / n:.1f} ({v[1] / n:.2f} states)" for k, v in beats.items()))
+            if top:
+                dispatch.run_batch, simulation.simulate, mapping.simulate = inner, sim, sim
+                prof = cProfile.Profile()
+                prof.runcall(run_trial, trial, Path(d) / "b", workers=1, progress=False)
+                pstats.Stats(prof).sort_stats("cumulative").print_stats(top)
+    finally:
+        dispatch.run_batch, simulation.simulate, mapping.simulate = inner, sim, sim
 
 
 def _cpu_s() -> float:
