@@ -791,13 +791,14 @@ def valve_models(v: ChunkValves) -> list[geo.ValveModel]:
     """One :class:`mitrasim.valve.ValveModel` per patient of the chunk (same grid, same profiles)."""
     n, G = v.s_mm.shape
     no_cleft = np.zeros(G, dtype=bool)
+    edges = [tuple(e) for e in geo.segment_edges_rows_mm(v.length_mm).tolist()]
+    ds, length, ap, tent, mac = (a.tolist() for a in (v.ds_mm, v.length_mm, v.ap_mm, v.tenting_mm, v.mac_grade))
     return [
         geo.ValveModel(
-            s_mm=v.s_mm[i], ds_mm=float(v.ds_mm[i]), line_length_mm=float(v.length_mm[i]), ap_diameter_mm=float(v.ap_mm[i]),
-            ic_diameter_mm=float(v.length_mm[i]), segment_edges_mm=geo.segment_edges_mm(float(v.length_mm[i])),
+            s_mm=v.s_mm[i], ds_mm=ds[i], line_length_mm=length[i], ap_diameter_mm=ap[i], ic_diameter_mm=length[i], segment_edges_mm=edges[i],
             anterior_mm=v.anterior_mm[i], posterior_mm=v.posterior_mm[i], gap_degenerative_mm=v.gap_deg_mm[i],
             gap_functional_mm=v.gap_fun_mm[i], opening_mm=v.opening_mm[i], calcification_grade=v.calcification[i], cleft=no_cleft,
-            lesion_kind=v.lesion_kind[i], tenting_depth_mm=float(v.tenting_mm[i]), annular_calcification_grade=int(v.mac_grade[i]),
+            lesion_kind=v.lesion_kind[i], tenting_depth_mm=tent[i], annular_calcification_grade=int(mac[i]),
         )  # fmt: skip
         for i in range(n)
     ]

@@ -471,15 +471,19 @@ def _round_candidates(ctx: steps.Context, course: steps.Course) -> list[tuple[st
 
 def _final_log(course: steps.Course, b: steps.Baseline, final: steps.AwakeOutcome, events: dict[int, list[str]]) -> None:
     """The events, the stop and the (awake) result at the end of every patient's log."""
+    bg, bd, fg, fd = (np.asarray(x).astype(int).tolist() for x in (b.grade, b.decision, final.grade, final.decision))
+    before, after = _rows(b.hemo), _rows(final.hemo)
     for i in range(len(course.steps)):
         k = len(course.clips[i])
         course.steps[i].extend(oplog.event_entries(k, events.get(i, [])))
-        b_txt, f_txt = oplog.mr_text(int(b.grade[i]), int(b.decision[i])), oplog.mr_text(int(final.grade[i]), int(final.decision[i]))
-        course.steps[i].extend(oplog.final_entries(course.stop_reason[i], k, _row(b.hemo, i), _row(final.hemo, i), b_txt, f_txt))
+        b_txt, f_txt = oplog.mr_text(bg[i], bd[i]), oplog.mr_text(fg[i], fd[i])
+        course.steps[i].extend(oplog.final_entries(course.stop_reason[i], k, before[i], after[i], b_txt, f_txt))
 
 
-def _row(h: BatchHemo, i: int) -> dict[str, float]:
-    return {"eroa_cm2": float(h.eroa_cm2[i]), "mean_gradient_mmhg": float(h.metrics["mean_gradient_mmhg"][i]), "mva_cm2": float(h.mva_cm2[i])}
+def _rows(h: BatchHemo) -> list[dict[str, float]]:
+    """Per state: EROA, mean gradient and MVA as Python floats (for the log)."""
+    cols = (h.eroa_cm2, h.metrics["mean_gradient_mmhg"], h.mva_cm2)
+    return [dict(zip(("eroa_cm2", "mean_gradient_mmhg", "mva_cm2"), r)) for r in zip(*(np.asarray(c, dtype=float).tolist() for c in cols))]
 
 
 def run_procedures(
