@@ -495,11 +495,13 @@ def start_course(ctx: Context, b: Baseline) -> Course:
     fl = lambda a: np.asarray(a, dtype=float).tolist()  # noqa: E731
     it = lambda a: np.asarray(a).astype(int).tolist()  # noqa: E731
     eroa, rvol, rf, grad, mva = fl(h.eroa_cm2), fl(m["rvol_ml"]), fl(b.echo["rf_pct"]), fl(m["mean_gradient_mmhg"]), fl(h.mva_cm2)
-    grade, dec, intra_grade, intra_dec, why_l, target_l = it(b.grade), it(b.decision), it(b.intra_grade), it(b.intra_decision), it(why), it(target)
-    hr, e_eroa, e_grad = fl(ctx.hr_bpm), fl(ei["eroa_cm2"]), fl(ei["mean_gradient_mmhg"])
+    grade, dec, why_l, target_l = it(b.grade), it(b.decision), it(why), it(target)
+    intra = ctx.loading != "awake"
+    if intra:
+        intra_grade, intra_dec, hr, e_eroa, e_grad = it(b.intra_grade), it(b.intra_decision), fl(ctx.hr_bpm), fl(ei["eroa_cm2"]), fl(ei["mean_gradient_mmhg"])
     for i in range(n):
         course.steps[i].append(oplog.baseline_entry(eroa[i], rvol[i], rf[i], grade[i], dec[i], grad[i], mva[i]))
-        if ctx.loading != "awake" and why_l[i] == 0:
+        if intra and why_l[i] == 0:
             course.steps[i].append(oplog.intraprocedural_entry(ctx.decision_states[i], hr[i], e_eroa[i], intra_grade[i], intra_dec[i], e_grad[i]))
         if why_l[i]:
             course.stop_reason[i] = oplog.start_stop_reason(why_l[i], dec[i], target_l[i])
