@@ -54,6 +54,7 @@ stay and :class:`TrialInterrupted` says how many.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import math
@@ -218,7 +219,30 @@ def compute_chunk(trial_json: str, index: int, threads: int = 0) -> tuple[int, p
     Returns ``(index, table, engine_seconds)``.  Takes the trial as JSON so process pools
     and Dask workers get a plain string.
     """
-    trial = Trial.model_validate_json(trial_json)
+    with _older_objects_frozen():
+        return _compute_chunk(Trial.model_validate_json(trial_json), index, threads)
+
+
+@contextmanager
+def _older_objects_frozen() -> Iterator[None]:
+    """The objects alive before a chunk (the imported modules, ~200,000 tracked objects) left out of
+    the cyclic garbage collector's full collections while it runs (``gc.freeze``, undone after; not
+    when the caller has frozen objects itself).  The chunk's many small objects (log entries,
+    dicts) trigger full collections that traverse them all: 3 per 5,000 patients cost 0.43–0.48 CPU-s
+    (tvt_mixed, 4 % of the trial) and 0.02 s with them frozen.  Nothing is collected differently
+    among the chunk's own objects; reference counting is unchanged."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _compute_chunk(trial: Trial, index: int, threads: int) -> tuple[int, pa.Table, float]:
+    """:func:`compute_chunk` of a validated trial."""
     blocks, first, last = chunk_blocks(trial, index)
     seeds = [block_seeds(trial, b) for b in blocks]
     sizes = [_block_size(trial, b) for b in blocks]
