@@ -78,3 +78,19 @@ def test_the_awake_baseline_starts_from_the_fits_steady_state():
                           FORWARD_DISCHARGE_COEFF, initial_state=warm.final_state, settings=dataclasses.replace(FAST, tol=1e-8, max_beats=2000))  # fmt: skip
     for k in ("edv_ml", "ef_pct", "sbp_mmhg", "forward_sv_ml", "rvol_ml"):
         assert np.max(np.abs(warm.metrics[k] - ref.metrics[k])) <= np.max(np.abs(cold.metrics[k] - ref.metrics[k])), k
+
+
+def test_the_indication_grade_is_the_procedures_baseline_grade():
+    """The indication's lean baseline (valves and engine inputs as arrays) gives every patient, above
+    and below the indication, the decision grade the procedure's own baseline step gives it."""
+    from mitrasim.cohort.adapter import Strategy, run_patient_chunk
+    from mitrasim.cohort.mapping import engine_inputs
+
+    pop = load_population("tvt_mixed")
+    t = sample_indicated(pop.model_copy(update={"indication": "any"}), 60, 11, FAST)
+    ei = engine_inputs(t, dict(pop.presets), FAST, pop.lv_volume_method)
+    g = baseline_decision_grades(t, FAST, dict(pop.presets), pop.lv_volume_method, ei)
+    kw = {"settings": FAST, "preset_by_etiology": dict(pop.presets), "lv_volume_method": pop.lv_volume_method, "ei": ei}
+    before = run_patient_chunk(t, Strategy(max_clips=1), 3, **kw).column("grade_before").to_numpy()
+    assert np.any(g < 3) and np.any(g >= 3)
+    assert np.array_equal(g, before)

@@ -56,6 +56,7 @@ from mitrasim.procedure.process import PatientSetup, ProcedureArrays, run_proced
 from mitrasim.procedure.risks import DEFAULT_RATES, ComplicationRates, PatientRisk
 from mitrasim.protocol import GRADES, Protocol
 from mitrasim.procedure.rules import Rules, rules_from_protocol
+from mitrasim.valve import geometry as geo
 
 __all__ = ["Strategy", "STOP_RULES", "OUTPUT_COLUMNS", "EVENT_COLUMNS", "run_patient_chunk", "strategy_rules", "baseline_decision_grades", "sample_indicated", "sample_indicated_inputs", "sample_indicated_blocks"]
 
@@ -259,16 +260,21 @@ def _columns(patients: pa.Table, r: ProcedureArrays, ei: EngineInputs) -> dict[s
 
 def baseline_decision_grades(patients: pa.Table, settings: SolverSettings, preset_by_etiology: dict[str, str], lv_volume_method: LvVolumeMethod = "echo_2d",
                              ei: EngineInputs | None = None) -> np.ndarray:  # fmt: skip
-    """(n,) the procedure's baseline decision grade of each sampled patient (its own baseline step,
-    :func:`mitrasim.procedure.steps.baseline`, so the grade is the one the procedure will see;
-    ``ei``: the patients' fitted baselines if already made)."""
-    from mitrasim.procedure import steps
+    """(n,) the procedure's baseline decision grade of each sampled patient: the awake baseline of
+    the procedure's own baseline step (:func:`mitrasim.procedure.steps.awake_baseline`, on the same
+    engine inputs and valves as :func:`patient_setups` gives the procedure, warm-started from the
+    same fitted states), so the grade is the one the procedure will see (``ei``: the patients'
+    fitted baselines if already made)."""
     from mitrasim.procedure.calibration import FORWARD_DISCHARGE_COEFF
-    from mitrasim.procedure.risks import N_DRAWS
+    from mitrasim.procedure.steps import awake_baseline
 
-    setups = patient_setups(patients, Strategy(), settings, preset_by_etiology, lv_volume_method, ei)
-    ctx = steps.Context.build(setups, np.ones((len(setups), N_DRAWS)), DEFAULT_RATES, FORWARD_DISCHARGE_COEFF, settings)
-    return steps.baseline(ctx).decision
+    ei = ei if ei is not None else engine_inputs(patients, preset_by_etiology, settings, lv_volume_method)
+    v = chunk_valves(with_fitted_eroa(patients, ei))
+    eroa = geo.REGURGITANT_DISCHARGE_COEFF * geo.area_cm2(np.maximum(v.gap_deg_mm, v.gap_fun_mm), v.ds_mm)  # as ValveModel.eroa_cm2, row by row
+    mva = geo.area_cm2(v.opening_mm, v.ds_mm)
+    secondary = np.asarray(patients.column("etiology").to_pylist(), dtype=object) == "secondary"
+    presets = [str(p) for p in ei.presets]
+    return awake_baseline(presets, ei.overrides, np.asarray(ei.hr_bpm, dtype=float), eroa, mva, secondary, FORWARD_DISCHARGE_COEFF, settings, ei.state)[3]
 
 
 def sample_indicated(pop: Population, n: int, seed: int | np.random.SeedSequence, settings: SolverSettings, first_id: int = 0) -> pa.Table:

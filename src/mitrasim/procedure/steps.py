@@ -435,14 +435,9 @@ def baseline(ctx: Context) -> Baseline:
     intraprocedural state read at the start (warm-started from the awake one); cold starts ordered
     by LV stiffness."""
     t0 = time.perf_counter()
-    # cold starts: the LV passive stiffness predicts the beats to steady state best (grouping, see simulate_states)
-    key0 = np.array([o.get("lv_eb_mmhg_ml", 0.0) for o in ctx.awake_overrides], dtype=float)
     eroa = np.array([s.valve.eroa_cm2 for s in ctx.setups])
     mva = np.array([s.valve.mva_cm2 for s in ctx.setups])
-    h0 = simulate_states(ctx.presets, ctx.awake_overrides, ctx.awake_hr_bpm, eroa, mva, ctx.cd, settings=ctx.settings, order_key=key0,
-                         initial_state=_initial_states(ctx.setups))  # fmt: skip
-    e0 = echo_arrays(h0, ctx.secondary)
-    g0, d0 = grade_arrays(e0, ctx.secondary)
+    h0, e0, g0, d0 = awake_baseline(ctx.presets, ctx.awake_overrides, ctx.awake_hr_bpm, eroa, mva, ctx.secondary, ctx.cd, ctx.settings, _initial_states(ctx.setups))
     if ctx.loading == "awake":
         ctx.engine_seconds += time.perf_counter() - t0
         if ctx.keys is None:
@@ -458,6 +453,20 @@ def baseline(ctx: Context) -> Baseline:
     ctx.engine_seconds += time.perf_counter() - t0
     ei, gi, di = measure(ctx, np.arange(ctx.n), hi, np.zeros(ctx.n, int), np.full(ctx.n, BASELINE_ATTEMPT))
     return Baseline(h0, e0, g0, d0, hi, ei, gi, di)
+
+
+def awake_baseline(presets: Sequence[str], overrides: Sequence[Mapping[str, float]], hr_bpm: np.ndarray, eroa_cm2: np.ndarray, mva_cm2: np.ndarray,
+                   secondary: np.ndarray, cd: float, settings: Any, initial_state: np.ndarray | None = None,
+                   ) -> tuple[BatchHemo, dict[str, np.ndarray], np.ndarray, np.ndarray]:  # fmt: skip
+    """The patients' own hearts without a clip (the indication, :func:`baseline`'s awake part): engine
+    states (warm-started from ``initial_state`` rows where finite; cold starts ordered by LV
+    stiffness), echo arrays, ASE grade (−1 indeterminate) and decision grade."""
+    # cold starts: the LV passive stiffness predicts the beats to steady state best (grouping, see simulate_states)
+    key0 = np.array([o.get("lv_eb_mmhg_ml", 0.0) for o in overrides], dtype=float)
+    h0 = simulate_states(presets, overrides, hr_bpm, eroa_cm2, mva_cm2, cd, settings=settings, order_key=key0, initial_state=initial_state)
+    e0 = echo_arrays(h0, secondary)
+    g0, d0 = grade_arrays(e0, secondary)
+    return h0, e0, g0, d0
 
 
 def _initial_states(setups: Sequence[Any]) -> np.ndarray | None:
