@@ -52,6 +52,7 @@ from mitrasim.cohort.mapping import EngineInputs, chunk_valves, concat_engine_in
 from mitrasim.cohort.population import MAX_DRAWS_PER_PATIENT, LvVolumeMethod, Population, sample_population
 from mitrasim.errors import InputError
 from mitrasim.physiology.simulation import SolverSettings
+from mitrasim.procedure.hemodynamics import BatchHemo
 from mitrasim.procedure.process import PatientSetup, ProcedureArrays, run_procedure_arrays
 from mitrasim.procedure.risks import DEFAULT_RATES, ComplicationRates, PatientRisk
 from mitrasim.protocol import GRADES, Protocol
@@ -194,7 +195,8 @@ def run_patient_chunk(
     preset_by_etiology = preset_by_etiology or {"primary": "primary_mr", "secondary": "secondary_mr"}
     ei = ei if ei is not None else engine_inputs(patients, preset_by_etiology, settings, lv_volume_method)
     setups = patient_setups(patients, strategy, settings, preset_by_etiology, lv_volume_method, ei)
-    res = run_procedure_arrays(setups, seed=seed if isinstance(seed, np.ndarray) else np.random.default_rng(seed), rates=rates or DEFAULT_RATES, settings=settings)
+    res = run_procedure_arrays(setups, seed=seed if isinstance(seed, np.ndarray) else np.random.default_rng(seed), rates=rates or DEFAULT_RATES, settings=settings,
+                               awake_baseline=ei.awake)  # fmt: skip
     return pa.table(_columns(patients, res, ei))
 
 
@@ -265,16 +267,22 @@ def baseline_decision_grades(patients: pa.Table, settings: SolverSettings, prese
     engine inputs and valves as :func:`patient_setups` gives the procedure, warm-started from the
     same fitted states), so the grade is the one the procedure will see (``ei``: the patients'
     fitted baselines if already made)."""
+    ei = ei if ei is not None else engine_inputs(patients, preset_by_etiology, settings, lv_volume_method)
+    return _awake_baselines(patients, settings, ei)[1]
+
+
+def _awake_baselines(patients: pa.Table, settings: SolverSettings, ei: EngineInputs) -> tuple[BatchHemo, np.ndarray]:
+    """The awake baseline states and decision grades of :func:`baseline_decision_grades`."""
     from mitrasim.procedure.calibration import FORWARD_DISCHARGE_COEFF
     from mitrasim.procedure.steps import awake_baseline
 
-    ei = ei if ei is not None else engine_inputs(patients, preset_by_etiology, settings, lv_volume_method)
     v = chunk_valves(with_fitted_eroa(patients, ei))
     eroa = geo.REGURGITANT_DISCHARGE_COEFF * geo.area_cm2(np.maximum(v.gap_deg_mm, v.gap_fun_mm), v.ds_mm)  # as ValveModel.eroa_cm2, row by row
     mva = geo.area_cm2(v.opening_mm, v.ds_mm)
     secondary = np.asarray(patients.column("etiology").to_pylist(), dtype=object) == "secondary"
     presets = [str(p) for p in ei.presets]
-    return awake_baseline(presets, ei.overrides, np.asarray(ei.hr_bpm, dtype=float), eroa, mva, secondary, FORWARD_DISCHARGE_COEFF, settings, ei.state)[3]
+    h0, _, _, d0 = awake_baseline(presets, ei.overrides, np.asarray(ei.hr_bpm, dtype=float), eroa, mva, secondary, FORWARD_DISCHARGE_COEFF, settings, ei.state)
+    return h0, d0
 
 
 def sample_indicated(pop: Population, n: int, seed: int | np.random.SeedSequence, settings: SolverSettings, first_id: int = 0) -> pa.Table:
@@ -323,7 +331,8 @@ def sample_indicated_blocks(pop: Population, sizes: list[int], seeds: list[int |
             drawn[b] += m
         t = pa.concat_tables(cand)
         ei = engine_inputs(t, dict(pop.presets), settings, pop.lv_volume_method)
-        indicated = baseline_decision_grades(t, settings, dict(pop.presets), pop.lv_volume_method, ei) >= INDICATED_FROM_GRADE
+        ei.awake, grade = _awake_baselines(t, settings, ei)  # the procedure's first state, kept for it (run_patient_chunk)
+        indicated = grade >= INDICATED_FROM_GRADE
         start = 0
         for b, c in zip(short, cand):
             keep = start + np.flatnonzero(indicated[start:start + c.num_rows])[: sizes[b] - got[b]]

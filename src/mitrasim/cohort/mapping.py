@@ -92,7 +92,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 import numpy as np
 import pyarrow as pa
@@ -105,6 +105,9 @@ from mitrasim.physiology.parameter_sets import PARAMETER_SETS, get_parameter_set
 from mitrasim.physiology.parameters import N_STATE, STRESSED_VOLUME_SHIFT
 from mitrasim.physiology.simulation import SolverSettings, simulate
 from mitrasim.valve import geometry as geo
+
+if TYPE_CHECKING:
+    from mitrasim.procedure.hemodynamics import BatchHemo
 
 __all__ = ["N_GRID", "ECHO_2D_EDV_BIAS_ML", "ECHO_2D_ESV_BIAS_ML", "LV_VOLUME_METHODS", "engine_lv_volumes", "resolve_preset", "lv_table", "regurgitant_vti_cm", "baseline_sds", "fit_baselines", "BaselineFit", "EngineInputs", "concat_engine_inputs", "engine_inputs", "ChunkValves", "chunk_valves", "valve_models"]
 
@@ -279,19 +282,25 @@ class EngineInputs:
     fit_z_max: np.ndarray | None = None  # (n,) largest |simulated − sampled| / SD
     eroa_cm2: np.ndarray | None = None  # (n,) the fitted EROA the patient's valve is scaled to (None: the sampled one)
     state: np.ndarray | None = None  # (n, 14) the fitted baseline's steady state (warm start of the awake baseline; None: cold)
+    awake: BatchHemo | None = None  # the awake baseline states already simulated (the indication's), None: not yet
 
     def take(self, idx: np.ndarray) -> EngineInputs:
         """The inputs of patients ``idx`` (each patient's fit is its own: the batch does not change it)."""
         idx = np.asarray(idx, dtype=np.int64)
         pick = lambda a: None if a is None else a[idx]  # noqa: E731
         return EngineInputs(self.presets[idx], [self.overrides[i] for i in idx], self.hr_bpm[idx], pick(self.fit_ok), pick(self.fit_z_max), pick(self.eroa_cm2),
-                            pick(self.state))  # fmt: skip
+                            pick(self.state), None if self.awake is None else self.awake.take(idx))  # fmt: skip
 
 
 def concat_engine_inputs(parts: list[EngineInputs]) -> EngineInputs:
-    """The inputs of several chunks' patients, in order (all fitted or none)."""
+    """The inputs of several chunks' patients, in order (all fitted or none; awake states kept when every part has them)."""
     cat = lambda name: None if getattr(parts[0], name) is None else np.concatenate([getattr(x, name) for x in parts])  # noqa: E731
-    return EngineInputs(cat("presets"), [o for x in parts for o in x.overrides], cat("hr_bpm"), cat("fit_ok"), cat("fit_z_max"), cat("eroa_cm2"), cat("state"))
+    awake = None
+    if all(x.awake is not None for x in parts):
+        from mitrasim.procedure.hemodynamics import BatchHemo  # lazy: the procedure imports the engine
+
+        awake = BatchHemo.concat([x.awake for x in parts if x.awake is not None])
+    return EngineInputs(cat("presets"), [o for x in parts for o in x.overrides], cat("hr_bpm"), cat("fit_ok"), cat("fit_z_max"), cat("eroa_cm2"), cat("state"), awake)
 
 
 def baseline_sds(sbp: np.ndarray, edv: np.ndarray, ef: np.ndarray, eroa: np.ndarray, fwd_sv: np.ndarray) -> np.ndarray:

@@ -375,6 +375,7 @@ def run_procedure_arrays(
     forward_discharge_coeff: float | None = None,
     settings: Any = None,
     loading: str = "anaesthesia",
+    awake_baseline: BatchHemo | None = None,
 ) -> ProcedureArrays:
     """The procedure for many patients at once, vectorised: the pipeline of the named steps of
     :mod:`mitrasim.procedure.steps` (their order is listed there); the engine of
@@ -386,7 +387,9 @@ def run_procedure_arrays(
     reading-noise key is derived from that row (:func:`_keys`), so it too depends only on the
     seed and ``i``.  ``seed`` None: no complications, no placement error, exact readings.
     ``loading``: the state the decisions are taken in (``"anaesthesia"``: general
-    anaesthesia, outcomes reported awake; ``"awake"``).
+    anaesthesia, outcomes reported awake; ``"awake"``).  ``awake_baseline``: the setups' awake
+    baseline states if already simulated from the same inputs (a trial's indication,
+    :func:`mitrasim.procedure.steps.awake_baseline`); simulated here when None.
     """
     setups = list(setups)
     n = len(setups)
@@ -396,7 +399,7 @@ def run_procedure_arrays(
     U = _uniforms(seed, n)
     citations.cite("clinical_reference_stop_rules", "stone2015_mvarc")
     ctx = steps.Context.build(setups, U, DEFAULT_RATES if rates is None else rates, cd, settings, loading=loading, keys=None if seed is None else _keys(U))
-    b = steps.baseline(ctx)
+    b = steps.baseline(ctx, awake_baseline)
     course = steps.start_course(ctx, b)
     while course.active.any():
         parts = _round_candidates(ctx, course)

@@ -429,15 +429,24 @@ BASELINE_ATTEMPT = 1 << 16
 """Attempt number of the reading at the start of the procedure (no clip yet)."""
 
 
-def baseline(ctx: Context) -> Baseline:
+def baseline(ctx: Context, awake: BatchHemo | None = None) -> Baseline:
     """Engine and echo of every patient without a clip, awake (the indication; warm-started from the
-    setup's ``initial_state`` where it has one, cold otherwise) and, under anaesthesia, the
+    setup's ``initial_state`` where it has one, cold otherwise; ``awake``: these states if already
+    simulated, :func:`awake_baseline` of the same inputs) and, under anaesthesia, the
     intraprocedural state read at the start (warm-started from the awake one); cold starts ordered
     by LV stiffness."""
     t0 = time.perf_counter()
-    eroa = np.array([s.valve.eroa_cm2 for s in ctx.setups])
-    mva = np.array([s.valve.mva_cm2 for s in ctx.setups])
-    h0, e0, g0, d0 = awake_baseline(ctx.presets, ctx.awake_overrides, ctx.awake_hr_bpm, eroa, mva, ctx.secondary, ctx.cd, ctx.settings, _initial_states(ctx.setups))
+    if awake is None:
+        eroa = np.array([s.valve.eroa_cm2 for s in ctx.setups])
+        mva = np.array([s.valve.mva_cm2 for s in ctx.setups])
+        h0, e0, g0, d0 = awake_baseline(ctx.presets, ctx.awake_overrides, ctx.awake_hr_bpm, eroa, mva, ctx.secondary, ctx.cd, ctx.settings, _initial_states(ctx.setups))
+    else:
+        if awake.n != ctx.n:
+            raise ValueError(f"awake baseline of {awake.n} states for {ctx.n} patients")
+        h0 = awake.take(np.arange(ctx.n))  # a copy: the caller may hand the same states to several runs (a trial's arms)
+        mva = h0.mva_cm2
+        e0 = echo_arrays(h0, ctx.secondary)
+        g0, d0 = grade_arrays(e0, ctx.secondary)
     if ctx.loading == "awake":
         ctx.engine_seconds += time.perf_counter() - t0
         if ctx.keys is None:
