@@ -49,7 +49,7 @@ from pydantic import Field, field_validator, model_validator
 from mitrasim import citations
 from mitrasim.cohort import sources as _sources  # noqa: F401
 from mitrasim.cohort.mapping import EngineInputs, chunk_valves, concat_engine_inputs, engine_inputs, valve_models
-from mitrasim.cohort.population import MAX_DRAWS_PER_PATIENT, LvVolumeMethod, Population, sample_population
+from mitrasim.cohort.population import MAX_DRAWS_PER_PATIENT, LvVolumeMethod, Population, sample_population_streams
 from mitrasim.errors import InputError
 from mitrasim.physiology.simulation import SolverSettings
 from mitrasim.procedure.hemodynamics import BatchHemo
@@ -316,19 +316,19 @@ def sample_indicated_blocks(pop: Population, sizes: list[int], seeds: list[int |
     rngs = [np.random.default_rng(s) for s in seeds]
     ids = [pa.array(np.arange(f, f + m, dtype=np.int64)) for f, m in zip(first_ids, sizes)]
     if pop.indication == "any":
-        return pa.concat_tables([sample_population(pop, m, r, first_id=f) for m, r, f in zip(sizes, rngs, first_ids)]), None
+        return pa.concat_tables(sample_population_streams(pop, sizes, rngs, first_ids)), None
     parts: list[list[pa.Table]] = [[] for _ in sizes]
     inputs: list[list[EngineInputs]] = [[] for _ in sizes]
     got, drawn = [0] * len(sizes), [0] * len(sizes)
     while any(g < m for g, m in zip(got, sizes)):
         short = [b for b, (g, m) in enumerate(zip(got, sizes)) if g < m]
-        cand = []
+        ms = []
         for b in short:
             if drawn[b] > MAX_DRAWS_PER_PATIENT * max(sizes[b], 20):
                 raise InputError("indication", pop.indication, f"a population in which at least 1 in {MAX_DRAWS_PER_PATIENT} patients has baseline MR 3+/4+", f"{got[b]} of {drawn[b]} drawn patients had")
-            m = max(16, int(1.25 * (sizes[b] - got[b])) + 4)
-            cand.append(sample_population(pop, m, rngs[b]))
-            drawn[b] += m
+            ms.append(max(16, int(1.25 * (sizes[b] - got[b])) + 4))
+            drawn[b] += ms[-1]
+        cand = sample_population_streams(pop, ms, [rngs[b] for b in short], [0] * len(short))
         t = pa.concat_tables(cand)
         ei = engine_inputs(t, dict(pop.presets), settings, pop.lv_volume_method)
         ei.awake, grade = _awake_baselines(t, settings, ei)  # the procedure's first state, kept for it (run_patient_chunk)
