@@ -28,7 +28,8 @@ patient's first attempt first): ``patient`` (m,) index into the run, ``device`` 
 
 Order of the steps (``run_procedure_arrays``)::
 
-    baseline                      engine + echo of every patient without a clip
+    baseline                      engine + echo of every patient without a clip (awake: awake_baseline,
+                                  warm-started from the setup's initial_state, or given)
     start_course                  the Course; log the baseline; stop who needs no clip
     while any patient is active:
         for each group:
@@ -45,7 +46,7 @@ Order of the steps (``run_procedure_arrays``)::
         apply_round               place the clips, update the course, stop or add another
         oplog.round_entries       the operator's log of the round
     post_events                   bleeding, effusion/tamponade, stroke, urgent surgery, death
-    finish                        final echo and MVARC (then the final log lines)
+    finish                        final echo and MVARC (an MVARCBatch; then the final log lines)
 
 The complication draws are a patient's row of ``U``, read at fixed columns (clip slot ``k``:
 SLDA column ``k``, embolization column ``MAX_SLOTS + k``; patient events ``2·MAX_SLOTS + j``).
