@@ -7,7 +7,9 @@ Usage (from the repository root, mitrasim importable from src/)::
     PYTHONPATH=src python benchmarks/cohort.py --n 100000 --modes pool2
     PYTHONPATH=src python benchmarks/cohort.py --accuracy 300     # trial solver vs single-case solver
     PYTHONPATH=src python benchmarks/cohort.py --plausibility 2000  # shipped populations: sampled vs simulated baselines, results
-    PYTHONPATH=src python benchmarks/cohort.py --profile --n 10000 --population coapt_like  # kernel share, components
+    PYTHONPATH=src python benchmarks/cohort.py --profile --n 10000 --population coapt_like  # kernel share, beats per phase, components
+    PYTHONPATH=src python benchmarks/cohort.py --table-hash 1000 --population coapt_like  # a trial table's hash (compare two checkouts)
+    PYTHONPATH=src python benchmarks/cohort.py --warm-start 1000                  # the awake baseline: cold vs warm start vs a 1e-8 reference
 
 Prints one line per mode: wall seconds, patients/s (patients × arms counted once per patient),
 engine seconds (summed over workers) and the share of worker time spent outside the engine.
@@ -115,18 +117,31 @@ def plausibility(n: int, baselines: tuple[str, ...] = ("fit",)) -> None:
     print("COAPT device arm at 30 days (Circulation 2021 secondary analysis): MR 0/1+ 72.9%, 2+ 19.9%, 3+/4+ 7.2%.")
 
 
+#: Phases of a trial by the function that called the engine (first match on the stack).
+PHASES = (("fit_baselines", "baseline fit"), ("_guess_model", "fit's initial-guess model"), ("_awake_baselines", "indication"),
+          ("awake_outcome", "awake outcome"), ("simulate_round", "clip rounds"), ("baseline", "procedure baseline"))  # fmt: skip
+
+
 def profile(n: int, chunk: int, population: str, top: int) -> None:
     """One in-process trial (one engine thread per core, as ``inproc``): wall and CPU seconds, the
-    seconds inside the engine's compiled kernel calls (:func:`mitrasim.physiology.dispatch.run_batch`,
-    timed around each call) and their share, then — in a second run of the same trial under
-    cProfile, which inflates Python — the cumulative seconds of the named components."""
+    wall and CPU seconds inside the engine's compiled kernel calls
+    (:func:`mitrasim.physiology.dispatch.run_batch`, timed around each call; CPU = this process's
+    threads) and the CPU share outside them; the engine's beats per patient in each phase (sum of
+    the steady-state metric ``beats_to_steady`` over every simulated state, per trial patient; the
+    states per patient beside); then — in a second run of the same trial under cProfile, which
+    inflates Python — the cumulative seconds of the named components."""
     import cProfile
     import pstats
+    import traceback
 
-    from mitrasim.physiology import dispatch
+    import numpy as np
 
-    kernel = {"s": 0.0, "cpu": 0.0, "calls": 0}
-    inner = dispatch.run_batch
+    from mitrasim.cohort import mapping
+    from mitrasim.physiology import dispatch, simulation
+
+    kernel = {"s": 0.0, "cpu_s": 0.0, "calls": 0}
+    beats: dict[str, list[float]] = {}
+    inner, sim = dispatch.run_batch, simulation.simulate
 
     def timed(*args, **kw):
         t0, c0 = time.perf_counter(), time.process_time()
@@ -134,24 +149,88 @@ def profile(n: int, chunk: int, population: str, top: int) -> None:
             inner(*args, **kw)
         finally:
             kernel["s"] += time.perf_counter() - t0
-            kernel["cpu"] += time.process_time() - c0
+            kernel["cpu_s"] += time.process_time() - c0
             kernel["calls"] += 1
 
+    def counted(*args, **kw):
+        res = sim(*args, **kw)
+        names = {f.name for f in traceback.extract_stack()}
+        phase = next((label for fn, label in PHASES if fn in names), "other")
+        b = np.asarray(res.metrics["beats_to_steady"], dtype=float)
+        row = beats.setdefault(phase, [0.0, 0.0])
+        row[0] += float(np.nansum(b))
+        row[1] += b.size
+        return res
+
     run_trial(_trial(200, 200, population), Path(tempfile.mkdtemp()) / "warm", workers=1, progress=False)
-    dispatch.run_batch = timed
+    dispatch.run_batch, simulation.simulate, mapping.simulate = timed, counted, counted
     trial = _trial(n, chunk, population)
-    with tempfile.TemporaryDirectory() as d:
-        t0, c0 = time.perf_counter(), _cpu_s()
-        run_trial(trial, Path(d) / "a", workers=1, progress=False)
-        wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
-        print(f"{population} n={n:,} chunk {chunk}: wall {wall:.2f} s  cpu {cpu:.2f} s  kernel {kernel['s']:.2f} s in {kernel['calls']} calls "
-              f"({100 * kernel['s'] / wall:.1f}% of wall)  outside kernel {wall - kernel['s']:.2f} s  kernel cpu {kernel['cpu']:.2f} s "
-              f"({100 * kernel['cpu'] / cpu:.1f}% of cpu)  outside kernel cpu {cpu - kernel['cpu']:.2f} s  load {os.getloadavg()[0]:.1f}")
-        if top:
-            prof = cProfile.Profile()
-            prof.runcall(run_trial, trial, Path(d) / "b", workers=1, progress=False)
-            pstats.Stats(prof).sort_stats("cumulative").print_stats(top)
-    dispatch.run_batch = inner
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            t0, c0 = time.perf_counter(), _cpu_s()
+            run_trial(trial, Path(d) / "a", workers=1, progress=False)
+            wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
+            print(f"{population} n={n:,} chunk {chunk}: wall {wall:.2f} s  cpu {cpu:.2f} s  kernel {kernel['s']:.2f} s wall, {kernel['cpu_s']:.2f} CPU-s in {kernel['calls']} calls "
+                  f"({100 * kernel['s'] / wall:.1f}% of wall)  outside kernel {cpu - kernel['cpu_s']:.2f} CPU-s ({100 * (1 - kernel['cpu_s'] / cpu):.1f}% of CPU)  load {os.getloadavg()[0]:.1f}")
+            total = sum(v[0] for v in beats.values())
+            print(f"  engine beats per patient: {total / n:.1f} in all; " + "; ".join(f"{k} {v[0] / n:.1f} ({v[1] / n:.2f} states)" for k, v in beats.items()))
+            if top:
+                dispatch.run_batch, simulation.simulate, mapping.simulate = inner, sim, sim
+                prof = cProfile.Profile()
+                prof.runcall(run_trial, trial, Path(d) / "b", workers=1, progress=False)
+                pstats.Stats(prof).sort_stats("cumulative").print_stats(top)
+    finally:
+        dispatch.run_batch, simulation.simulate, mapping.simulate = inner, sim, sim
+
+
+def table_hash(n: int, population: str) -> None:
+    """SHA-256 (first 16 hex digits) of an ``n``-patient trial table (one chunk, in process, every
+    column's values) and of each column, to compare two checkouts' results."""
+    import hashlib
+
+    from mitrasim.cohort.trial import compute_chunk
+
+    _, tbl, _ = compute_chunk(_trial(n, n, population).model_dump_json(), 0)
+    whole = hashlib.sha256()
+    for c in tbl.column_names:
+        v = repr(tbl.column(c).to_pylist()).encode()
+        whole.update(c.encode() + v)
+        print(f"  {c:28s} {hashlib.sha256(v).hexdigest()[:16]}")
+    print(f"{population} n={n}: table {whole.hexdigest()[:16]}")
+
+
+def warm_start(n: int, population: str) -> None:
+    """The awake baseline of ``n`` indicated patients at the trial's solver settings, cold-started
+    and warm-started from the baseline fit's steady state, against a 1e-8-tolerance run: beats and
+    |error| (median, 99th percentile, maximum) of the baseline metrics."""
+    import dataclasses
+
+    import numpy as np
+
+    from mitrasim.cohort import adapter
+    from mitrasim.cohort.population import load_population
+    from mitrasim.procedure.calibration import FORWARD_DISCHARGE_COEFF as cd
+    from mitrasim.procedure.hemodynamics import echo_arrays, simulate_states
+
+    pop = load_population(population)
+    settings = _trial(n, n, population).solver.settings()
+    pats, ei = adapter.sample_indicated_inputs(pop, n, 1, settings)
+    s = adapter.patient_setups(pats, adapter.Strategy(), settings, dict(pop.presets), pop.lv_volume_method, ei)
+    args = ([x.preset for x in s], [dict(x.overrides) for x in s], np.array([x.hr_bpm for x in s]), np.array([x.valve.eroa_cm2 for x in s]),
+            np.array([x.valve.mva_cm2 for x in s]), cd)  # fmt: skip
+    init = np.stack([x.initial_state for x in s])
+    cold = simulate_states(*args, settings=settings)
+    warm = simulate_states(*args, settings=settings, initial_state=init)
+    ref = simulate_states(*args, settings=dataclasses.replace(settings, tol=1e-8, max_beats=3000), initial_state=init)
+    sec = np.array([x.etiology == "secondary" for x in s])
+    beats = lambda h: np.mean(h.metrics["beats_to_steady"])  # noqa: E731
+    print(f"{population}, {n} patients, tol {settings.tol:g}: beats cold {beats(cold):.2f}, warm {beats(warm):.2f} (reference {beats(ref):.1f})")
+    rows = [(k, cold.metrics[k], warm.metrics[k], ref.metrics[k]) for k in ("ef_pct", "edv_ml", "sbp_mmhg", "forward_sv_ml", "rvol_ml", "mean_gradient_mmhg", "la_vwave_mmhg")]
+    rows.append(("rf_pct (echo)", *(echo_arrays(h, sec)["rf_pct"] for h in (cold, warm, ref))))
+    stat = lambda e: f"{np.median(e):.1e} / {np.percentile(e, 99):.1e} / {np.max(e):.1e}"  # noqa: E731
+    print(f"  {'metric':20s} |cold - ref| median / p99 / max      |warm - ref| median / p99 / max")
+    for k, c, w, r in rows:
+        print(f"  {k:20s} {stat(np.abs(c - r)):34s} {stat(np.abs(w - r))}")
 
 
 def _cpu_s() -> float:
@@ -184,6 +263,8 @@ def main() -> None:
     ap.add_argument("--plausibility-baselines", default="fit", help="with --plausibility: fit, table or fit,table")
     ap.add_argument("--profile", action="store_true", help="only time the kernel's share of one in-process trial (and --top N cProfile lines)")
     ap.add_argument("--top", type=int, default=0, metavar="N", help="with --profile: a second run under cProfile, N lines by cumulative time")
+    ap.add_argument("--table-hash", type=int, default=0, metavar="N", help="only print the hash of an N-patient trial table (and of each column)")
+    ap.add_argument("--warm-start", type=int, default=0, metavar="N", help="only compare the awake baseline cold, warm-started and a tight reference (N patients)")
     ap.add_argument("--baseline", choices=("fit", "table"), default=None, help="baseline mapping (default: mitrasim.cohort.mapping.BASELINE_MAPPING)")
     a = ap.parse_args()
     if a.baseline:
@@ -195,6 +276,12 @@ def main() -> None:
         return
     if a.profile:
         profile(a.n, a.chunk, a.population, a.top)
+        return
+    if a.table_hash:
+        table_hash(a.table_hash, a.population)
+        return
+    if a.warm_start:
+        warm_start(a.warm_start, a.population)
         return
     if a.accuracy:
         accuracy(a.accuracy, a.population)

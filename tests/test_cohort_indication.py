@@ -45,3 +45,52 @@ def test_the_indication_fit_is_reused_unchanged():
     again = run_patient_chunk(t, Strategy(max_clips=1), 3, **kw).drop_columns(["engine_seconds"])
     reused = run_patient_chunk(t, Strategy(max_clips=1), 3, ei=ei, **kw).drop_columns(["engine_seconds"])
     assert reused.equals(again)
+
+
+def test_the_awake_baseline_starts_from_the_fits_steady_state():
+    """The baseline fit's steady state is the awake baseline's own (same heart, valve, rate and step):
+    warm-started from it every patient reaches the steady-state test in the fewest beats the solver
+    runs, and the result is nearer the true limit cycle (a 1e-8 tolerance run) than a cold start's at
+    the trial tolerance, since the fit ran to the tighter ``BASELINE_SOLVER_TOL``."""
+    import dataclasses
+
+    from mitrasim.cohort.adapter import Strategy, patient_setups, sample_indicated_inputs
+    from mitrasim.cohort.mapping import BASELINE_SOLVER_TOL
+    from mitrasim.procedure import steps
+    from mitrasim.procedure.calibration import FORWARD_DISCHARGE_COEFF
+    from mitrasim.procedure.hemodynamics import simulate_states
+    from mitrasim.procedure.risks import DEFAULT_RATES, N_DRAWS
+
+    assert BASELINE_SOLVER_TOL < FAST.tol
+    pop = load_population("tvt_mixed")
+    t, ei = sample_indicated_inputs(pop, 40, 7, FAST)
+    assert ei is not None and ei.state is not None and np.isfinite(ei.state).all()
+    setups = patient_setups(t, Strategy(), FAST, dict(pop.presets), pop.lv_volume_method, ei)
+
+    def awake(sts):
+        ctx = steps.Context.build(sts, np.ones((len(sts), N_DRAWS)), DEFAULT_RATES, FORWARD_DISCHARGE_COEFF, FAST)
+        return steps.baseline(ctx).hemo
+
+    warm, cold = awake(setups), awake([dataclasses.replace(s, initial_state=None) for s in setups])
+    assert np.all(warm.metrics["beats_to_steady"] == FAST.min_beats)
+    assert np.all(cold.metrics["beats_to_steady"] > FAST.min_beats)
+    ref = simulate_states([s.preset for s in setups], [s.overrides for s in setups], np.array([s.hr_bpm for s in setups]), warm.eroa_cm2, warm.mva_cm2,
+                          FORWARD_DISCHARGE_COEFF, initial_state=warm.final_state, settings=dataclasses.replace(FAST, tol=1e-8, max_beats=2000))  # fmt: skip
+    for k in ("edv_ml", "ef_pct", "sbp_mmhg", "forward_sv_ml", "rvol_ml"):
+        assert np.max(np.abs(warm.metrics[k] - ref.metrics[k])) <= np.max(np.abs(cold.metrics[k] - ref.metrics[k])), k
+
+
+def test_the_indication_grade_is_the_procedures_baseline_grade():
+    """The indication's lean baseline (valves and engine inputs as arrays) gives every patient, above
+    and below the indication, the decision grade the procedure's own baseline step gives it."""
+    from mitrasim.cohort.adapter import Strategy, run_patient_chunk
+    from mitrasim.cohort.mapping import engine_inputs
+
+    pop = load_population("tvt_mixed")
+    t = sample_indicated(pop.model_copy(update={"indication": "any"}), 60, 11, FAST)
+    ei = engine_inputs(t, dict(pop.presets), FAST, pop.lv_volume_method)
+    g = baseline_decision_grades(t, FAST, dict(pop.presets), pop.lv_volume_method, ei)
+    kw = {"settings": FAST, "preset_by_etiology": dict(pop.presets), "lv_volume_method": pop.lv_volume_method, "ei": ei}
+    before = run_patient_chunk(t, Strategy(max_clips=1), 3, **kw).column("grade_before").to_numpy()
+    assert np.any(g < 3) and np.any(g >= 3)
+    assert np.array_equal(g, before)

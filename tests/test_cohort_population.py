@@ -271,3 +271,16 @@ def test_population_ranges_lie_inside_the_entry_points_ranges():
         p, r = ranges.POPULATION[name], ranges.RANGES[name]
         assert r.contains(p.lo) or (r.lo_open and p.lo > r.lo), name
         assert r.contains(p.hi), name
+
+
+@pytest.mark.parametrize("name", ["coapt_like", "tvt_mixed"])
+def test_streams_sampled_together_equal_each_stream_alone(name):
+    """sample_population_streams reconciles and screens the streams' draws together; every stream's
+    patients are those sample_population draws from it alone."""
+    from mitrasim.cohort.population import sample_population_streams
+
+    pop = load_population(name)
+    sizes, ids = [5, 40, 17], [0, 100, 200]
+    together = sample_population_streams(pop, sizes, [np.random.default_rng(s) for s in (1, 2, 3)], ids)
+    for t, n, s, f in zip(together, sizes, (1, 2, 3), ids):
+        assert t.equals(sample_population(pop, n, np.random.default_rng(s), first_id=f))

@@ -263,3 +263,34 @@ def test_unreachable_scheduler_is_a_clear_error_and_writes_nothing(reference, tm
         run_trial(trial, tmp_path / "out", scheduler="tcp://127.0.0.1:1", progress=False)
     assert e.value.field == "--scheduler" and "nothing was written" in str(e.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_chunk_runs_with_the_older_objects_frozen_and_restores_the_collector(monkeypatch):
+    """compute_chunk freezes the objects alive before it (fewer full-collection traversals) and
+    unfreezes them after, also when it fails; a caller's own freeze is left as it is."""
+    import gc
+
+    from mitrasim.cohort import trial as T
+
+    seen = []
+
+    def fake(trial, index, threads):
+        seen.append(gc.get_freeze_count())
+        if index == 1:
+            raise RuntimeError("chunk failed")
+        return index, None, 0.0
+
+    monkeypatch.setattr(T, "_compute_chunk", fake)
+    tj = T.parse_trial({"name": "gc", "population": "tvt_mixed", "n_patients": 10, "seed": 1, "arms": [{"name": "a"}]}).model_dump_json()
+    assert gc.get_freeze_count() == 0
+    T.compute_chunk(tj, 0)
+    with pytest.raises(RuntimeError):
+        T.compute_chunk(tj, 1)
+    assert seen[0] > 0 and seen[1] > 0 and gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        T.compute_chunk(tj, 0)
+        assert seen[2] == frozen and gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()

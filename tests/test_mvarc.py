@@ -109,3 +109,50 @@ def test_no_trial_row_is_a_success_with_a_hard_event():
     bleed = np.array(t["major_bleeding"]) & ~any_hard
     assert not np.any(bleed & np.array(t["mvarc_procedural_success"]))
     assert np.any(np.array(t["mvarc_procedural_success"]))  # the endpoint can be met
+
+
+def _batch_inputs(n: int, seed: int):
+    """Random patients over every grade pair, event combination and both sides of each stenosis cut
+    (values on the cuts themselves included)."""
+    import numpy as np
+
+    from mitrasim.echo.thresholds import threshold
+
+    rng = np.random.default_rng(seed)
+    eoa_cut, grad_cut = (threshold("mvarc", k, c).value for k, c in (("eoa_cm2", "stenosis_below"), ("mean_gradient_mmhg", "stenosis_from")))  # type: ignore[union-attr]
+    eoa = np.where(rng.random(n) < 0.1, eoa_cut, rng.uniform(0.5, 4.0, n))
+    grad = np.where(rng.random(n) < 0.1, grad_cut, rng.uniform(0.0, 12.0, n))
+    names = ("in_hospital_death", "stroke", "urgent_surgery", "slda", "embolization", "bleeding", "pericardial_effusion")
+    comp = {k: rng.random(n) < 0.15 for k in names}
+    return rng.integers(0, 5, n), rng.integers(0, 5, n), eoa, grad, comp, rng.integers(0, 3, n)
+
+
+def test_batch_columns_equal_each_patients_endpoints():
+    """MVARCBatch.columns (one evaluation per distinct combination) = each patient evaluated alone."""
+    import numpy as np
+
+    from mitrasim.echo.mvarc import MVARCBatch
+
+    before, after, eoa, grad, comp, clips = _batch_inputs(3000, 11)
+    cols = MVARCBatch(before, after, eoa, grad, comp, clips).columns()
+    for i in range(len(before)):
+        m = evaluate_endpoints(
+            evaluate_mvarc(int(before[i]), int(after[i]), eoa_after_cm2=float(eoa[i]), mean_gradient_after_mmhg=float(grad[i])),
+            events_from_complications({k: bool(v[i]) for k, v in comp.items()}, int(clips[i])),
+        )
+        assert cols["residual_mr"][i] == m.residual_mr
+        assert cols["no_stenosis"][i] == (m.iatrogenic_stenosis is False)
+        for ep in ("technical", "device", "procedural"):
+            assert cols[ep][i] == (getattr(m, ep).success is True)
+        assert cols["failed"][i] == ";".join(f"{ep}:{c}" for ep in ("technical", "device", "procedural") for c in getattr(m, ep).failed)
+    assert len(set(cols["failed"])) > 20 and 0 < np.mean(cols["no_stenosis"]) < 1  # the inputs reach many combinations
+
+
+def test_batch_refuses_what_the_echo_component_refuses():
+    from mitrasim.echo.mvarc import MVARCBatch
+    from mitrasim.errors import InputError
+
+    before, after, eoa, grad, comp, clips = _batch_inputs(50, 3)
+    grad[17] = 75.0
+    with pytest.raises(InputError, match="mean_gradient_after_mmhg"):
+        MVARCBatch(before, after, eoa, grad, comp, clips).columns()

@@ -49,13 +49,15 @@ from pydantic import Field, field_validator, model_validator
 from mitrasim import citations
 from mitrasim.cohort import sources as _sources  # noqa: F401
 from mitrasim.cohort.mapping import EngineInputs, chunk_valves, concat_engine_inputs, engine_inputs, valve_models
-from mitrasim.cohort.population import MAX_DRAWS_PER_PATIENT, LvVolumeMethod, Population, sample_population
+from mitrasim.cohort.population import MAX_DRAWS_PER_PATIENT, LvVolumeMethod, Population, sample_population_streams
 from mitrasim.errors import InputError
 from mitrasim.physiology.simulation import SolverSettings
+from mitrasim.procedure.hemodynamics import BatchHemo
 from mitrasim.procedure.process import PatientSetup, ProcedureArrays, run_procedure_arrays
 from mitrasim.procedure.risks import DEFAULT_RATES, ComplicationRates, PatientRisk
 from mitrasim.protocol import GRADES, Protocol
 from mitrasim.procedure.rules import Rules, rules_from_protocol
+from mitrasim.valve import geometry as geo
 
 __all__ = ["Strategy", "STOP_RULES", "OUTPUT_COLUMNS", "EVENT_COLUMNS", "run_patient_chunk", "strategy_rules", "baseline_decision_grades", "sample_indicated", "sample_indicated_inputs", "sample_indicated_blocks"]
 
@@ -130,8 +132,9 @@ def patient_setups(
     patients: pa.Table, strategy: Strategy, settings: SolverSettings, preset_by_etiology: dict[str, str], lv_volume_method: LvVolumeMethod = "echo_2d",
     ei: EngineInputs | None = None,
 ) -> list[PatientSetup]:
-    """The procedure's patients for a chunk: engine preset and overrides, valve, etiology, rules
-    (``ei``: the chunk's fitted baselines, :func:`mitrasim.cohort.mapping.engine_inputs`, if already made)."""
+    """The procedure's patients for a chunk: engine preset and overrides, valve, etiology, rules and
+    the warm start of the awake baseline (the fit's steady state; ``ei``: the chunk's fitted
+    baselines, :func:`mitrasim.cohort.mapping.engine_inputs`, if already made)."""
     ei = ei if ei is not None else engine_inputs(patients, preset_by_etiology, settings, lv_volume_method)
     valves = valve_models(chunk_valves(with_fitted_eroa(patients, ei)))
     rules = strategy_rules(strategy)
@@ -143,6 +146,7 @@ def patient_setups(
         PatientSetup(
             name=str(ids[i]), preset=str(ei.presets[i]), valve=valves[i], etiology=str(etio[i]), hr_bpm=float(ei.hr_bpm[i]),
             overrides=ei.overrides[i], rules=rules, risk=PatientRisk(float(age[i]), float(lvef[i])),
+            initial_state=None if ei.state is None else ei.state[i],
         )
         for i in range(patients.num_rows)
     ]
@@ -191,7 +195,8 @@ def run_patient_chunk(
     preset_by_etiology = preset_by_etiology or {"primary": "primary_mr", "secondary": "secondary_mr"}
     ei = ei if ei is not None else engine_inputs(patients, preset_by_etiology, settings, lv_volume_method)
     setups = patient_setups(patients, strategy, settings, preset_by_etiology, lv_volume_method, ei)
-    res = run_procedure_arrays(setups, seed=seed if isinstance(seed, np.ndarray) else np.random.default_rng(seed), rates=rates or DEFAULT_RATES, settings=settings)
+    res = run_procedure_arrays(setups, seed=seed if isinstance(seed, np.ndarray) else np.random.default_rng(seed), rates=rates or DEFAULT_RATES, settings=settings,
+                               awake_baseline=ei.awake)  # fmt: skip
     return pa.table(_columns(patients, res, ei))
 
 
@@ -203,12 +208,9 @@ def _columns(patients: pa.Table, r: ProcedureArrays, ei: EngineInputs) -> dict[s
     implanted = np.array([len(c) for c in r.clips], dtype=np.int16)
     events = {col: ev[name] for col, name in EVENT_COLUMNS.items()}
     comp = [";".join([*(["slda"] if ev["slda"][i] else []), *(c for c in _PROC_EVENTS if events[c][i])]) for i in range(n)]
-    residual = [m.residual_mr for m in r.mvarc]
-    no_sten = np.array([m.iatrogenic_stenosis is False for m in r.mvarc])
-    acceptable = np.array([x in ("optimal", "acceptable") for x in residual])
-    citations.cite("stone2015_mvarc", "stone2015_mvarc_part1")
-    success = {ep: np.array([getattr(m, ep).success is True for m in r.mvarc]) for ep in ("technical", "device", "procedural")}
-    failed = [";".join(f"{ep}:{c}" for ep in ("technical", "device", "procedural") for c in getattr(m, ep).failed) for m in r.mvarc]
+    mv = r.mvarc.columns()
+    residual = mv["residual_mr"]
+    acceptable = (residual == "optimal") | (residual == "acceptable")
     return {
         "patient_id": patients.column("patient_id"),
         "preset": pa.array([s.preset for s in r.setups], pa.string()),
@@ -246,13 +248,13 @@ def _columns(patients: pa.Table, r: ProcedureArrays, ei: EngineInputs) -> dict[s
         "slda": ev["slda"],
         **events,
         "complications": pa.array(comp, pa.string()),
-        "mvarc_optimal_mr": np.array([x == "optimal" for x in residual]),
+        "mvarc_optimal_mr": residual == "optimal",
         "mvarc_acceptable_mr": acceptable,
-        "mvarc_no_stenosis": no_sten,
-        "mvarc_technical_success": success["technical"],
-        "mvarc_device_success": success["device"],
-        "mvarc_procedural_success": success["procedural"],
-        "mvarc_failed": pa.array(failed, pa.string()),
+        "mvarc_no_stenosis": mv["no_stenosis"],
+        "mvarc_technical_success": mv["technical"],
+        "mvarc_device_success": mv["device"],
+        "mvarc_procedural_success": mv["procedural"],
+        "mvarc_failed": pa.array(mv["failed"], pa.string()),
         "engine_seconds": np.full(n, r.engine_seconds / max(n, 1)),
         "log": pa.array(["\n".join(st.text for st in steps) for steps in r.steps], pa.string()),
     }
@@ -260,16 +262,27 @@ def _columns(patients: pa.Table, r: ProcedureArrays, ei: EngineInputs) -> dict[s
 
 def baseline_decision_grades(patients: pa.Table, settings: SolverSettings, preset_by_etiology: dict[str, str], lv_volume_method: LvVolumeMethod = "echo_2d",
                              ei: EngineInputs | None = None) -> np.ndarray:  # fmt: skip
-    """(n,) the procedure's baseline decision grade of each sampled patient (its own baseline step,
-    :func:`mitrasim.procedure.steps.baseline`, so the grade is the one the procedure will see;
-    ``ei``: the patients' fitted baselines if already made)."""
-    from mitrasim.procedure import steps
-    from mitrasim.procedure.calibration import FORWARD_DISCHARGE_COEFF
-    from mitrasim.procedure.risks import N_DRAWS
+    """(n,) the procedure's baseline decision grade of each sampled patient: the awake baseline of
+    the procedure's own baseline step (:func:`mitrasim.procedure.steps.awake_baseline`, on the same
+    engine inputs and valves as :func:`patient_setups` gives the procedure, warm-started from the
+    same fitted states), so the grade is the one the procedure will see (``ei``: the patients'
+    fitted baselines if already made)."""
+    ei = ei if ei is not None else engine_inputs(patients, preset_by_etiology, settings, lv_volume_method)
+    return _awake_baselines(patients, settings, ei)[1]
 
-    setups = patient_setups(patients, Strategy(), settings, preset_by_etiology, lv_volume_method, ei)
-    ctx = steps.Context.build(setups, np.ones((len(setups), N_DRAWS)), DEFAULT_RATES, FORWARD_DISCHARGE_COEFF, settings)
-    return steps.baseline(ctx).decision
+
+def _awake_baselines(patients: pa.Table, settings: SolverSettings, ei: EngineInputs) -> tuple[BatchHemo, np.ndarray]:
+    """The awake baseline states and decision grades of :func:`baseline_decision_grades`."""
+    from mitrasim.procedure.calibration import FORWARD_DISCHARGE_COEFF
+    from mitrasim.procedure.steps import awake_baseline
+
+    v = chunk_valves(with_fitted_eroa(patients, ei))
+    eroa = geo.REGURGITANT_DISCHARGE_COEFF * geo.area_cm2(np.maximum(v.gap_deg_mm, v.gap_fun_mm), v.ds_mm)  # as ValveModel.eroa_cm2, row by row
+    mva = geo.area_cm2(v.opening_mm, v.ds_mm)
+    secondary = np.asarray(patients.column("etiology").to_pylist(), dtype=object) == "secondary"
+    presets = [str(p) for p in ei.presets]
+    h0, _, _, d0 = awake_baseline(presets, ei.overrides, np.asarray(ei.hr_bpm, dtype=float), eroa, mva, secondary, FORWARD_DISCHARGE_COEFF, settings, ei.state)
+    return h0, d0
 
 
 def sample_indicated(pop: Population, n: int, seed: int | np.random.SeedSequence, settings: SolverSettings, first_id: int = 0) -> pa.Table:
@@ -303,22 +316,23 @@ def sample_indicated_blocks(pop: Population, sizes: list[int], seeds: list[int |
     rngs = [np.random.default_rng(s) for s in seeds]
     ids = [pa.array(np.arange(f, f + m, dtype=np.int64)) for f, m in zip(first_ids, sizes)]
     if pop.indication == "any":
-        return pa.concat_tables([sample_population(pop, m, r, first_id=f) for m, r, f in zip(sizes, rngs, first_ids)]), None
+        return pa.concat_tables(sample_population_streams(pop, sizes, rngs, first_ids)), None
     parts: list[list[pa.Table]] = [[] for _ in sizes]
     inputs: list[list[EngineInputs]] = [[] for _ in sizes]
     got, drawn = [0] * len(sizes), [0] * len(sizes)
     while any(g < m for g, m in zip(got, sizes)):
         short = [b for b, (g, m) in enumerate(zip(got, sizes)) if g < m]
-        cand = []
+        ms = []
         for b in short:
             if drawn[b] > MAX_DRAWS_PER_PATIENT * max(sizes[b], 20):
                 raise InputError("indication", pop.indication, f"a population in which at least 1 in {MAX_DRAWS_PER_PATIENT} patients has baseline MR 3+/4+", f"{got[b]} of {drawn[b]} drawn patients had")
-            m = max(16, int(1.25 * (sizes[b] - got[b])) + 4)
-            cand.append(sample_population(pop, m, rngs[b]))
-            drawn[b] += m
+            ms.append(max(16, int(1.25 * (sizes[b] - got[b])) + 4))
+            drawn[b] += ms[-1]
+        cand = sample_population_streams(pop, ms, [rngs[b] for b in short], [0] * len(short))
         t = pa.concat_tables(cand)
         ei = engine_inputs(t, dict(pop.presets), settings, pop.lv_volume_method)
-        indicated = baseline_decision_grades(t, settings, dict(pop.presets), pop.lv_volume_method, ei) >= INDICATED_FROM_GRADE
+        ei.awake, grade = _awake_baselines(t, settings, ei)  # the procedure's first state, kept for it (run_patient_chunk)
+        indicated = grade >= INDICATED_FROM_GRADE
         start = 0
         for b, c in zip(short, cand):
             keep = start + np.flatnonzero(indicated[start:start + c.num_rows])[: sizes[b] - got[b]]

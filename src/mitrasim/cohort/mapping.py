@@ -92,7 +92,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 import numpy as np
 import pyarrow as pa
@@ -105,6 +105,9 @@ from mitrasim.physiology.parameter_sets import PARAMETER_SETS, get_parameter_set
 from mitrasim.physiology.parameters import N_STATE, STRESSED_VOLUME_SHIFT
 from mitrasim.physiology.simulation import SolverSettings, simulate
 from mitrasim.valve import geometry as geo
+
+if TYPE_CHECKING:
+    from mitrasim.procedure.hemodynamics import BatchHemo
 
 __all__ = ["N_GRID", "ECHO_2D_EDV_BIAS_ML", "ECHO_2D_ESV_BIAS_ML", "LV_VOLUME_METHODS", "engine_lv_volumes", "resolve_preset", "lv_table", "regurgitant_vti_cm", "baseline_sds", "fit_baselines", "BaselineFit", "EngineInputs", "concat_engine_inputs", "engine_inputs", "ChunkValves", "chunk_valves", "valve_models"]
 
@@ -278,18 +281,26 @@ class EngineInputs:
     fit_ok: np.ndarray | None = None  # (n,) bool: every fitted measurement within FIT_WITHIN_SD
     fit_z_max: np.ndarray | None = None  # (n,) largest |simulated − sampled| / SD
     eroa_cm2: np.ndarray | None = None  # (n,) the fitted EROA the patient's valve is scaled to (None: the sampled one)
+    state: np.ndarray | None = None  # (n, 14) the fitted baseline's steady state (warm start of the awake baseline; None: cold)
+    awake: BatchHemo | None = None  # the awake baseline states already simulated (the indication's), None: not yet
 
     def take(self, idx: np.ndarray) -> EngineInputs:
         """The inputs of patients ``idx`` (each patient's fit is its own: the batch does not change it)."""
         idx = np.asarray(idx, dtype=np.int64)
         pick = lambda a: None if a is None else a[idx]  # noqa: E731
-        return EngineInputs(self.presets[idx], [self.overrides[i] for i in idx], self.hr_bpm[idx], pick(self.fit_ok), pick(self.fit_z_max), pick(self.eroa_cm2))
+        return EngineInputs(self.presets[idx], [self.overrides[i] for i in idx], self.hr_bpm[idx], pick(self.fit_ok), pick(self.fit_z_max), pick(self.eroa_cm2),
+                            pick(self.state), None if self.awake is None else self.awake.take(idx))  # fmt: skip
 
 
 def concat_engine_inputs(parts: list[EngineInputs]) -> EngineInputs:
-    """The inputs of several chunks' patients, in order (all fitted or none)."""
+    """The inputs of several chunks' patients, in order (all fitted or none; awake states kept when every part has them)."""
     cat = lambda name: None if getattr(parts[0], name) is None else np.concatenate([getattr(x, name) for x in parts])  # noqa: E731
-    return EngineInputs(cat("presets"), [o for x in parts for o in x.overrides], cat("hr_bpm"), cat("fit_ok"), cat("fit_z_max"), cat("eroa_cm2"))
+    awake = None
+    if all(x.awake is not None for x in parts):
+        from mitrasim.procedure.hemodynamics import BatchHemo  # lazy: the procedure imports the engine
+
+        awake = BatchHemo.concat([x.awake for x in parts if x.awake is not None])
+    return EngineInputs(cat("presets"), [o for x in parts for o in x.overrides], cat("hr_bpm"), cat("fit_ok"), cat("fit_z_max"), cat("eroa_cm2"), cat("state"), awake)
 
 
 def baseline_sds(sbp: np.ndarray, edv: np.ndarray, ef: np.ndarray, eroa: np.ndarray, fwd_sv: np.ndarray) -> np.ndarray:
@@ -312,12 +323,15 @@ def _baseline_columns(theta: np.ndarray) -> list[dict[str, float]]:
 @dataclass
 class BaselineFit:
     """A chunk's fitted baselines: engine overrides per patient (:data:`BASELINE_FREE` and
-    :data:`BASELINE_SHIFTS`), the EROA ``(n,)`` and the residuals in SDs ``(n, 5)``
-    (:data:`BASELINE_MEASURED`; 0 where a measurement is missing)."""
+    :data:`BASELINE_SHIFTS`), the EROA ``(n,)``, the residuals in SDs ``(n, 5)``
+    (:data:`BASELINE_MEASURED`; 0 where a measurement is missing) and the steady state ``(n, 14)``
+    of each patient's fitted point (start of its steady cycle at :data:`BASELINE_SOLVER_TOL`: the
+    warm start of the patient's later baseline simulations)."""
 
     overrides: list[dict[str, float]]
     eroa_cm2: np.ndarray
     z: np.ndarray
+    state: np.ndarray
 
 
 #: Additive fitted parameters: (engine parameter, the state it is added to in a warm start), each
@@ -344,8 +358,8 @@ def _fit_overrides(u: np.ndarray, base: np.ndarray, sds: np.ndarray) -> list[dic
     q, s = len(BASELINE_FREE), len(BASELINE_SHIFTS)
     theta = np.exp(u[:, :q])
     add = base + u[:, q : q + s] * sds
-    names = [k for k, _ in BASELINE_SHIFTS]
-    return [{**dict(zip(BASELINE_FREE, map(float, a))), **dict(zip(names, map(float, b)))} for a, b in zip(theta, add)]
+    keys = (*BASELINE_FREE, *(k for k, _ in BASELINE_SHIFTS))
+    return [dict(zip(keys, row)) for row in np.column_stack([theta, add]).tolist()]
 
 
 BASELINE_GUESS = True
@@ -525,7 +539,8 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
         delta = np.nan_to_num(-np.linalg.solve(A, g)[:, :, 0])
         delta *= np.minimum(1.0, np.log(2.0) / np.maximum(np.abs(delta).max(axis=1), 1e-12))[:, None]  # at most ×2 per step
         u[act] = np.clip(best[act] + delta, lo, hi)
-    return BaselineFit(_fit_overrides(best, base, sds), np.exp(best[:, ie]), np.where(measured, z_best, 0.0))
+    return BaselineFit(_fit_overrides(best, base, sds), np.exp(best[:, ie]), np.where(measured, z_best, 0.0),
+                       np.where(np.isfinite(cost_best)[:, None], state_best, np.nan))  # fmt: skip
 
 
 def _gauss_newton_moves(Jb: np.ndarray, JtJ: np.ndarray, g: np.ndarray, rows: int | None = None) -> np.ndarray:
@@ -631,14 +646,15 @@ def engine_inputs(patients: pa.Table, preset_by_etiology: dict[str, str], settin
     overrides: list[dict[str, float]] = [{} for _ in range(n)]
     eroa_fit = np.empty(n)
     z = np.full((n, len(BASELINE_MEASURED)), np.inf)
+    state = np.full((n, N_STATE), np.nan)
     for m, name in _etiology_groups(etio, preset_by_etiology):
         presets[m] = name
         f = fit_baselines(name, hr[m], mva[m], y[m], sd[m], settings)
         for i, o in zip(np.flatnonzero(m), f.overrides):
             overrides[i] = o
-        eroa_fit[m], z[m] = f.eroa_cm2, f.z
+        eroa_fit[m], z[m], state[m] = f.eroa_cm2, f.z, f.state
     zmax = np.max(np.abs(z), axis=1)
-    return EngineInputs(presets=presets, overrides=overrides, hr_bpm=hr, fit_ok=zmax <= FIT_WITHIN_SD, fit_z_max=zmax, eroa_cm2=eroa_fit)
+    return EngineInputs(presets=presets, overrides=overrides, hr_bpm=hr, fit_ok=zmax <= FIT_WITHIN_SD, fit_z_max=zmax, eroa_cm2=eroa_fit, state=state)
 
 
 def forward_sv_column(patients: pa.Table) -> np.ndarray:
@@ -784,13 +800,14 @@ def valve_models(v: ChunkValves) -> list[geo.ValveModel]:
     """One :class:`mitrasim.valve.ValveModel` per patient of the chunk (same grid, same profiles)."""
     n, G = v.s_mm.shape
     no_cleft = np.zeros(G, dtype=bool)
+    edges = [tuple(e) for e in geo.segment_edges_rows_mm(v.length_mm).tolist()]
+    ds, length, ap, tent, mac = (a.tolist() for a in (v.ds_mm, v.length_mm, v.ap_mm, v.tenting_mm, v.mac_grade))
     return [
         geo.ValveModel(
-            s_mm=v.s_mm[i], ds_mm=float(v.ds_mm[i]), line_length_mm=float(v.length_mm[i]), ap_diameter_mm=float(v.ap_mm[i]),
-            ic_diameter_mm=float(v.length_mm[i]), segment_edges_mm=geo.segment_edges_mm(float(v.length_mm[i])),
+            s_mm=v.s_mm[i], ds_mm=ds[i], line_length_mm=length[i], ap_diameter_mm=ap[i], ic_diameter_mm=length[i], segment_edges_mm=edges[i],
             anterior_mm=v.anterior_mm[i], posterior_mm=v.posterior_mm[i], gap_degenerative_mm=v.gap_deg_mm[i],
             gap_functional_mm=v.gap_fun_mm[i], opening_mm=v.opening_mm[i], calcification_grade=v.calcification[i], cleft=no_cleft,
-            lesion_kind=v.lesion_kind[i], tenting_depth_mm=float(v.tenting_mm[i]), annular_calcification_grade=int(v.mac_grade[i]),
+            lesion_kind=v.lesion_kind[i], tenting_depth_mm=tent[i], annular_calcification_grade=int(mac[i]),
         )  # fmt: skip
         for i in range(n)
     ]

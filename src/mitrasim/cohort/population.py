@@ -74,7 +74,7 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -424,38 +424,57 @@ def sample_population(pop: Population, n: int, seed: int | np.random.SeedSequenc
     too (module docstring).
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    return sample_population_streams(pop, [n], [rng], [first_id])[0]
+
+
+def sample_population_streams(pop: Population, sizes: Sequence[int], rngs: Sequence[np.random.Generator], first_ids: Sequence[int]) -> list[pa.Table]:
+    """:func:`sample_population` of several independent streams at once: table ``b`` holds
+    ``sizes[b]`` patients drawn from ``rngs[b]`` (ids from ``first_ids[b]``), exactly as
+    :func:`sample_population` draws them alone; each round's draws of every stream still short are
+    reconciled and screened together (both act row by row)."""
     if not pop.eligibility.active and not pop.balances_flow:
-        return _draw(pop, n, rng, first_id)
-    parts: list[pa.Table] = []
-    got = drawn = unbalanced = 0
-    while got < n:
-        if drawn > MAX_DRAWS_PER_PATIENT * max(n, 20):
-            if unbalanced > drawn // 2:
-                raise InputError(
-                    "continuous.forward_sv_ml", pop.continuous["forward_sv_ml"].mean,
-                    f"LVEDV, LVEF, EROA and forward SV marginals whose flows balance (total SV = forward SV + RVol) for at least 1 in {MAX_DRAWS_PER_PATIENT} drawn patients",
-                    f"{got} of {drawn} drawn patients were kept; {unbalanced} failed the flow balance",
-                )  # fmt: skip
-            raise InputError(
-                "eligibility", pop.eligibility.model_dump(exclude_none=True, include={"max_gap_mm", "max_lesion_width_mm", "max_tenting_depth_mm", "max_leaflet_calcification"}),
-                f"criteria that at least 1 in {MAX_DRAWS_PER_PATIENT} patients of the population meets",
-                f"{got} of {drawn} drawn patients were eligible",
-            )
-        m = 2 * (n - got) + 16
-        t = _draw(pop, m, rng, 0)
-        drawn += m
-        ok = np.ones(m, bool)
+        return [_draw(pop, n, rng, f) for n, rng, f in zip(sizes, rngs, first_ids)]
+    parts: list[list[pa.Table]] = [[] for _ in sizes]
+    got, drawn, unbalanced = [0] * len(sizes), [0] * len(sizes), [0] * len(sizes)
+    while any(g < n for g, n in zip(got, sizes)):
+        short = [b for b, (g, n) in enumerate(zip(got, sizes)) if g < n]
+        for b in short:
+            _check_draws(pop, sizes[b], got[b], drawn[b], unbalanced[b])
+        ms = [2 * (sizes[b] - got[b]) + 16 for b in short]
+        t = pa.concat_tables([_draw(pop, m, rngs[b], 0) for b, m in zip(short, ms)])
+        ok = np.ones(t.num_rows, bool)
+        balanced = np.ones(t.num_rows, bool)
         if pop.balances_flow:
             t, balanced = balance_flows(pop, t)
-            unbalanced += int((~balanced).sum())
             ok &= balanced
         if pop.eligibility.active:
             ok &= eligible(pop, t)
-        t = t.filter(pa.array(ok))
-        parts.append(t.slice(0, n - got))
-        got += min(t.num_rows, n - got)
-    out = pa.concat_tables(parts)
-    return out.set_column(0, "patient_id", pa.array(np.arange(first_id, first_id + n, dtype=np.int64)))
+        start = 0
+        for b, m in zip(short, ms):
+            drawn[b] += m
+            unbalanced[b] += int((~balanced[start : start + m]).sum())
+            kept = t.slice(start, m).filter(pa.array(ok[start : start + m]))
+            parts[b].append(kept.slice(0, sizes[b] - got[b]))
+            got[b] += min(kept.num_rows, sizes[b] - got[b])
+            start += m
+    return [pa.concat_tables(p).set_column(0, "patient_id", pa.array(np.arange(f, f + n, dtype=np.int64))) for p, f, n in zip(parts, first_ids, sizes)]
+
+
+def _check_draws(pop: Population, n: int, got: int, drawn: int, unbalanced: int) -> None:
+    """Give up (InputError naming the field) when fewer than one draw in :data:`MAX_DRAWS_PER_PATIENT` was kept."""
+    if drawn <= MAX_DRAWS_PER_PATIENT * max(n, 20):
+        return
+    if unbalanced > drawn // 2:
+        raise InputError(
+            "continuous.forward_sv_ml", pop.continuous["forward_sv_ml"].mean,
+            f"LVEDV, LVEF, EROA and forward SV marginals whose flows balance (total SV = forward SV + RVol) for at least 1 in {MAX_DRAWS_PER_PATIENT} drawn patients",
+            f"{got} of {drawn} drawn patients were kept; {unbalanced} failed the flow balance",
+        )  # fmt: skip
+    raise InputError(
+        "eligibility", pop.eligibility.model_dump(exclude_none=True, include={"max_gap_mm", "max_lesion_width_mm", "max_tenting_depth_mm", "max_leaflet_calcification"}),
+        f"criteria that at least 1 in {MAX_DRAWS_PER_PATIENT} patients of the population meets",
+        f"{got} of {drawn} drawn patients were eligible",
+    )
 
 
 #: The balance's gross-error test: a draw whose reconciliation moves its four flow measurements by a

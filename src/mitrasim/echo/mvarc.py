@@ -31,12 +31,15 @@ The simulated final echo is taken to hold at 30 days (no remodelling is modelled
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, overload
+
+import numpy as np
 
 from mitrasim import citations
 from mitrasim.echo import sources as _sources  # noqa: F401  (registers stone2015_mvarc)
-from mitrasim.echo.stenosis import MVARCResult
+from mitrasim.echo.stenosis import MVARCResult, evaluate_mvarc, stenosis_criteria
 from mitrasim.errors import InputError
 
 __all__ = [
@@ -49,6 +52,7 @@ __all__ = [
     "device_success",
     "procedural_success",
     "evaluate_endpoints",
+    "MVARCBatch",
     "events_from_complications",
     "events_from_names",
 ]
@@ -285,3 +289,73 @@ def evaluate_endpoints(echo: MVARCResult, events: MVARCEvents) -> MVARCEndpoints
     proc = procedural_success(events, dev)
     citations.cite("stone2015_mvarc_part1", "stone2015_mvarc")
     return MVARCEndpoints(echo, events, tech, dev, proc)
+
+
+ENDPOINT_NAMES = ("technical", "device", "procedural")
+"""The three endpoints of :class:`MVARCEndpoints`, in its order."""
+
+
+class MVARCBatch(Sequence[MVARCEndpoints]):
+    """The MVARC endpoints of many patients (a procedure run): patient ``i``'s
+    :class:`MVARCEndpoints` on demand (``batch[i]``, :func:`evaluate_mvarc` and
+    :func:`evaluate_endpoints` on its values), and :meth:`columns` for all at once.
+
+    ``before``/``after``: decision grades (ints); ``eoa_cm2``/``mean_gradient_mmhg``: the echo
+    component's values after the procedure; ``complications``: event name →
+    ``(n,)`` bool (:func:`events_from_complications` names); ``n_clips``: devices left in place.
+
+    :meth:`columns` evaluates the endpoints once per distinct combination of what decides them
+    — the two grades, the two stenosis criteria (:func:`~mitrasim.echo.stenosis.stenosis_criteria`),
+    the events and whether a device is in place — on one patient of that combination, and gives
+    every patient its combination's flags (the endpoints depend on nothing else).  A patient whose
+    EOA or gradient the echo component would refuse is evaluated alone (the same error).
+    """
+
+    def __init__(self, before: np.ndarray, after: np.ndarray, eoa_cm2: np.ndarray, mean_gradient_mmhg: np.ndarray,
+                 complications: dict[str, np.ndarray], n_clips: np.ndarray) -> None:  # fmt: skip
+        self.before, self.after = np.asarray(before).astype(int), np.asarray(after).astype(int)
+        self.eoa_cm2, self.mean_gradient_mmhg = np.asarray(eoa_cm2, dtype=float), np.asarray(mean_gradient_mmhg, dtype=float)
+        self.complications = {k: np.asarray(v, dtype=bool) for k, v in complications.items()}
+        self.n_clips = np.asarray(n_clips).astype(int)
+        self._cache: dict[int, MVARCEndpoints] = {}
+
+    def __len__(self) -> int:
+        return int(self.before.size)
+
+    @overload
+    def __getitem__(self, i: int) -> MVARCEndpoints: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[MVARCEndpoints]: ...
+    def __getitem__(self, i: int | slice) -> MVARCEndpoints | list[MVARCEndpoints]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = range(len(self))[i]
+        if i not in self._cache:
+            echo = evaluate_mvarc(int(self.before[i]), int(self.after[i]), eoa_after_cm2=float(self.eoa_cm2[i]), mean_gradient_after_mmhg=float(self.mean_gradient_mmhg[i]))
+            events = events_from_complications({k: bool(v[i]) for k, v in self.complications.items()}, int(self.n_clips[i]))
+            self._cache[i] = evaluate_endpoints(echo, events)
+        return self._cache[i]
+
+    def columns(self) -> dict[str, Any]:
+        """Per patient: ``residual_mr`` (str array), ``no_stenosis`` (bool: the echo component found
+        no iatrogenic stenosis), ``technical``/``device``/``procedural`` (bool: the endpoint succeeded)
+        and ``failed`` (list of ``endpoint:component`` strings joined by ``;``)."""
+        n = len(self)
+        e, g = self.eoa_cm2, self.mean_gradient_mmhg
+        plain = np.isfinite(e) & np.isfinite(g) & (e > 0.0) & (e <= 10.0) & (g >= 0.0) & (g <= 60.0)  # evaluate_mvarc's ranges
+        for i in np.flatnonzero(~plain):
+            self[int(i)]  # raises the echo component's error
+        small, high = stenosis_criteria(e, g)
+        events = [self.complications[k] for k in sorted(self.complications)]
+        key = np.column_stack([self.before, self.after, small, high, self.n_clips > 0, *events]).astype(np.int64) if n else np.zeros((0, 1), np.int64)
+        _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+        reps = [self[int(i)] for i in first]
+        pick = lambda values: np.asarray(values, dtype=object)[inverse.reshape(-1)]  # noqa: E731
+        out: dict[str, Any] = {
+            "residual_mr": pick([m.residual_mr for m in reps]),
+            "no_stenosis": pick([m.iatrogenic_stenosis is False for m in reps]).astype(bool),
+            **{ep: pick([getattr(m, ep).success is True for m in reps]).astype(bool) for ep in ENDPOINT_NAMES},
+            "failed": pick([";".join(f"{ep}:{c}" for ep in ENDPOINT_NAMES for c in getattr(m, ep).failed) for m in reps]).tolist(),
+        }
+        citations.cite("stone2015_mvarc_part1", "stone2015_mvarc")
+        return out

@@ -14,7 +14,7 @@ from mitrasim.echo.grading import MRGrade, grade_label, grade_number
 from mitrasim.echo.thresholds import threshold
 from mitrasim.errors import InputError, check_range
 
-__all__ = ["StenosisGrade", "grade_stenosis", "MVARCResult", "evaluate_mvarc"]
+__all__ = ["StenosisGrade", "grade_stenosis", "MVARCResult", "evaluate_mvarc", "stenosis_criteria"]
 
 _ORDER = {"none": 0, "none or mild": 1, "mild": 1, "moderate": 2, "severe": 3}
 
@@ -150,6 +150,15 @@ def _as_number(x: MRGrade | str | int, name: str) -> int | None:
         raise InputError(name, x, exc.allowed) from None
 
 
+def stenosis_criteria(eoa_cm2: Any, mean_gradient_mmhg: Any) -> tuple[Any, Any]:
+    """The two MVARC iatrogenic-stenosis criteria (Stone 2015; :func:`evaluate_mvarc`), elementwise on
+    numbers or arrays: (EOA below its cut, mean gradient at or above its cut); each None when its
+    value is None."""
+    small = None if eoa_cm2 is None else eoa_cm2 < _v("mvarc", "eoa_cm2", "stenosis_below")
+    high = None if mean_gradient_mmhg is None else mean_gradient_mmhg >= _v("mvarc", "mean_gradient_mmhg", "stenosis_from")
+    return small, high
+
+
 def evaluate_mvarc(
     before: MRGrade | str | int,
     after: MRGrade | str | int,
@@ -190,13 +199,14 @@ def evaluate_mvarc(
     stenosis: bool | None = None
     eoa_cut = _v("mvarc", "eoa_cm2", "stenosis_below")
     grad_cut = _v("mvarc", "mean_gradient_mmhg", "stenosis_from")
-    if eoa_after_cm2 is not None:
-        e = check_range("eoa_after_cm2", eoa_after_cm2, 0.0, 10.0, lo_open=True, unit="cm2")
-        stenosis = e < eoa_cut
+    e = None if eoa_after_cm2 is None else check_range("eoa_after_cm2", eoa_after_cm2, 0.0, 10.0, lo_open=True, unit="cm2")
+    g = None if mean_gradient_after_mmhg is None else check_range("mean_gradient_after_mmhg", mean_gradient_after_mmhg, 0.0, 60.0, unit="mmHg")
+    small, high = stenosis_criteria(e, g)
+    if e is not None:
+        stenosis = bool(small)
         reasons.append(f"EOA {e:g} cm² {'<' if stenosis else '≥'} {eoa_cut:g}")
-    if mean_gradient_after_mmhg is not None:
-        g = check_range("mean_gradient_after_mmhg", mean_gradient_after_mmhg, 0.0, 60.0, unit="mmHg")
-        hit = g >= grad_cut
+    if g is not None:
+        hit = bool(high)
         stenosis = bool(stenosis) or hit
         reasons.append(f"mean gradient {g:g} mmHg {'≥' if hit else '<'} {grad_cut:g}")
     if stenosis:

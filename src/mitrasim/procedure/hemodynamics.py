@@ -74,6 +74,16 @@ class BatchHemo:
             waveforms=None if self.waveforms is None else {k: v[idx] for k, v in self.waveforms.items()},
         )
 
+    @staticmethod
+    def concat(parts: Sequence["BatchHemo"]) -> "BatchHemo":
+        """The states of ``parts`` in order (waveforms dropped)."""
+        return BatchHemo(
+            eroa_cm2=np.concatenate([p.eroa_cm2 for p in parts]), mva_cm2=np.concatenate([p.mva_cm2 for p in parts]),
+            forward_area_cm2=np.concatenate([p.forward_area_cm2 for p in parts]),
+            metrics={k: np.concatenate([p.metrics[k] for p in parts]) for k in parts[0].metrics},
+            final_state=np.concatenate([p.final_state for p in parts]),
+        )  # fmt: skip
+
     def patient_waveforms(self, i: int) -> dict[str, np.ndarray]:
         if self.waveforms is None:
             raise ValueError("simulated without waveforms")

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
+
 from mitrasim.devices.grasp import GRASP_STATUS, grasp_reasons
 from mitrasim.procedure.codes import Action, GraspStatus, Outcome, Refusal
 from mitrasim.procedure.hemodynamics import label
@@ -101,6 +103,23 @@ class _Words:
         self.ctx, self.rnd = ctx, rnd
         self._reasons: dict[int, tuple[str, ...]] = {}
         self._edges: dict[int, list[float]] = {}  # a patient's segment edges, computed once per round
+        self._v: SimpleNamespace | None = None
+
+    @property
+    def v(self) -> SimpleNamespace:
+        """The round's numbers the words print, as Python lists (converted once per round, exactly)."""
+        if self._v is None:
+            r, b = self.rnd, self.rnd.before
+            m = r.hemo.metrics
+            fl = lambda a: np.asarray(a, dtype=float).tolist()  # noqa: E731
+            it = lambda a: np.asarray(a).astype(int).tolist()  # noqa: E731
+            self._v = SimpleNamespace(
+                patient=it(r.patient), position=fl(r.position_mm), read_eroa=fl(r.read_eroa_cm2), grade=it(r.grade), decision=it(r.decision),
+                gradient=fl(r.gradient_mmhg), mva=fl(r.hemo.mva_cm2), la_mean=fl(m["la_mean_mmhg"]), la_vwave=fl(m["la_vwave_mmhg"]),
+                b_eroa=fl(b["eroa_cm2"]), b_decision=it(b["decision"]), b_gradient=fl(b["mean_gradient_mmhg"]), b_la_mean=fl(b["la_mean_mmhg"]),
+                b_la_vwave=fl(b["la_vwave_mmhg"]), max_gradient=fl(self.ctx.max_gradient_mmhg), min_mva=fl(self.ctx.min_mva_cm2),
+            )  # fmt: skip
+        return self._v
 
     def reasons(self, j: int) -> tuple[str, ...]:
         if j not in self._reasons:
@@ -109,10 +128,11 @@ class _Words:
         return self._reasons[j]
 
     def where(self, j: int, k: int) -> str:
-        r, p = self.rnd, int(self.rnd.patient[j])
+        v = self.v
+        p, x = v.patient[j], v.position[j]
         if p not in self._edges:
             self._edges[p] = list(self.ctx.setups[p].valve.segment_edges_mm)
-        return f"Clip {k + 1} ({r.device[j].name}) at {_scallop_of_edges(self._edges[p], r.position_mm[j])}, {r.position_mm[j]:.1f} mm"
+        return f"Clip {k + 1} ({self.rnd.device[j].name}) at {_scallop_of_edges(self._edges[p], x)}, {x:.1f} mm"
 
     per_grasp = PHASE_MINUTES["grasp"] + PHASE_MINUTES["insertion"] + PHASE_MINUTES["check"]
 
@@ -133,29 +153,28 @@ class _Words:
 
     def check(self, j: int) -> str:
         """MR, gradient, MVA and LA pressure before → with candidate ``j``."""
-        r, b = self.rnd, self.rnd.before
-        m = r.hemo.metrics
+        v = self.v
         g_lim, a_lim = self.limits(j)
         states = self.ctx.decision_states  # empty when a Context is built without them: one state, ctx.loading
-        state = states[int(r.patient[j])] if states else self.ctx.loading
+        state = states[v.patient[j]] if states else self.ctx.loading
         where = "" if state == "awake" else f" ({CHECK_STATE_WORDS.get(state, STATE_WORDS[state])})"
         return (
-            f"  check{where}: EROA {b['eroa_cm2'][j]:.2f}→{r.read_eroa_cm2[j]:.2f} cm², MR {label(int(b['decision'][j]))}→{mr_text(int(r.grade[j]), int(r.decision[j]))}, "
-            f"mean gradient {b['mean_gradient_mmhg'][j]:.1f}→{number_text(float(r.gradient_mmhg[j]), g_lim)} mmHg (limit {GRADIENT_COMPARISON} {g_lim:g}), "
-            f"MVA {number_text(float(r.hemo.mva_cm2[j]), a_lim, 2)} cm² (limit {AREA_COMPARISON} {a_lim:g}), "
-            f"LA mean {b['la_mean_mmhg'][j]:.0f}→{m['la_mean_mmhg'][j]:.0f} mmHg, v wave {b['la_vwave_mmhg'][j]:.0f}→{m['la_vwave_mmhg'][j]:.0f} mmHg"
+            f"  check{where}: EROA {v.b_eroa[j]:.2f}→{v.read_eroa[j]:.2f} cm², MR {label(v.b_decision[j])}→{mr_text(v.grade[j], v.decision[j])}, "
+            f"mean gradient {v.b_gradient[j]:.1f}→{number_text(v.gradient[j], g_lim)} mmHg (limit {GRADIENT_COMPARISON} {g_lim:g}), "
+            f"MVA {number_text(v.mva[j], a_lim, 2)} cm² (limit {AREA_COMPARISON} {a_lim:g}), "
+            f"LA mean {v.b_la_mean[j]:.0f}→{v.la_mean[j]:.0f} mmHg, v wave {v.b_la_vwave[j]:.0f}→{v.la_vwave[j]:.0f} mmHg"
         )
 
     def limits(self, j: int) -> tuple[float, float]:
-        p = int(self.rnd.patient[j])
-        return float(self.ctx.max_gradient_mmhg[p]), float(self.ctx.min_mva_cm2[p])
+        p = self.v.patient[j]
+        return self.v.max_gradient[p], self.v.min_mva[p]
 
     def why_not(self, j: int) -> str:
         return refusal_text(self.ctx, self.rnd, j, self.reasons(j))
 
     def entry(self, k: int, action: Action, txt: str, j: int, minutes: float = 0.0) -> ClipStep:
-        r = self.rnd
-        return ClipStep(k, action, txt, r.device[j].name, float(r.position_mm[j]), float(r.read_eroa_cm2[j]), mr_text(int(r.grade[j]), int(r.decision[j])), float(r.gradient_mmhg[j]), float(r.hemo.mva_cm2[j]), minutes)
+        v = self.v
+        return ClipStep(k, action, txt, self.rnd.device[j].name, v.position[j], v.read_eroa[j], mr_text(v.grade[j], v.decision[j]), v.gradient[j], v.mva[j], minutes)
 
 
 def refusal_text(ctx: Any, rnd: Any, j: int, reasons: tuple[str, ...] | None = None) -> str:

@@ -56,7 +56,7 @@ from mitrasim.disclaimer import DISCLAIMER
 from mitrasim.devices import Device
 from mitrasim.devices.catalogue import DEFAULT_CATALOGUE
 from mitrasim.echo.grading import MRGrade
-from mitrasim.echo.mvarc import MVARCEndpoints
+from mitrasim.echo.mvarc import MVARCBatch, MVARCEndpoints
 from mitrasim.procedure.indication import check_indication
 from mitrasim.echo.synthetic import EchoMeasurements
 from mitrasim.errors import InputError
@@ -96,7 +96,10 @@ class PatientSetup:
     """One patient as the procedure needs it (built from a case by :func:`setup_from_case`).
 
     ``planned``: clips given by the user, ``(position_mm, device name)`` in order; when
-    given, the procedure places those (no targeting, no reposition).
+    given, the procedure places those (no targeting, no reposition).  ``initial_state``: a
+    steady state ``(14,)`` of this patient's awake heart and valve from an earlier simulation
+    (a trial's baseline fit), the warm start of the awake baseline (None: a cold start); it changes
+    the baseline only within the steady-state tolerance.
     """
 
     name: str
@@ -109,6 +112,7 @@ class PatientSetup:
     planned: tuple[tuple[float, str], ...] = ()
     catalogue: Mapping[str, Device] = field(default_factory=lambda: DEFAULT_CATALOGUE)
     risk: PatientRisk = PatientRisk()
+    initial_state: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def setup_from_case(case: Any, rules: Rules | None = None) -> PatientSetup:
@@ -342,7 +346,7 @@ class ProcedureArrays:
     stop_reason: list[str]
     aborted: np.ndarray
     attempts: np.ndarray
-    mvarc: list[MVARCEndpoints]
+    mvarc: MVARCBatch  # patient i's MVARCEndpoints: mvarc[i]; all at once: mvarc.columns()
     grasps: np.ndarray  # (n,) grasps in the procedure (first grasps and moves)
     repositions: np.ndarray  # (n,) moves of the same device
     exchanges: np.ndarray  # (n,) device exchanges
@@ -371,6 +375,7 @@ def run_procedure_arrays(
     forward_discharge_coeff: float | None = None,
     settings: Any = None,
     loading: str = "anaesthesia",
+    awake_baseline: BatchHemo | None = None,
 ) -> ProcedureArrays:
     """The procedure for many patients at once, vectorised: the pipeline of the named steps of
     :mod:`mitrasim.procedure.steps` (their order is listed there); the engine of
@@ -382,7 +387,9 @@ def run_procedure_arrays(
     reading-noise key is derived from that row (:func:`_keys`), so it too depends only on the
     seed and ``i``.  ``seed`` None: no complications, no placement error, exact readings.
     ``loading``: the state the decisions are taken in (``"anaesthesia"``: general
-    anaesthesia, outcomes reported awake; ``"awake"``).
+    anaesthesia, outcomes reported awake; ``"awake"``).  ``awake_baseline``: the setups' awake
+    baseline states if already simulated from the same inputs (a trial's indication,
+    :func:`mitrasim.procedure.steps.awake_baseline`); simulated here when None.
     """
     setups = list(setups)
     n = len(setups)
@@ -392,7 +399,7 @@ def run_procedure_arrays(
     U = _uniforms(seed, n)
     citations.cite("clinical_reference_stop_rules", "stone2015_mvarc")
     ctx = steps.Context.build(setups, U, DEFAULT_RATES if rates is None else rates, cd, settings, loading=loading, keys=None if seed is None else _keys(U))
-    b = steps.baseline(ctx)
+    b = steps.baseline(ctx, awake_baseline)
     course = steps.start_course(ctx, b)
     while course.active.any():
         parts = _round_candidates(ctx, course)
@@ -467,15 +474,19 @@ def _round_candidates(ctx: steps.Context, course: steps.Course) -> list[tuple[st
 
 def _final_log(course: steps.Course, b: steps.Baseline, final: steps.AwakeOutcome, events: dict[int, list[str]]) -> None:
     """The events, the stop and the (awake) result at the end of every patient's log."""
+    bg, bd, fg, fd = (np.asarray(x).astype(int).tolist() for x in (b.grade, b.decision, final.grade, final.decision))
+    before, after = _rows(b.hemo), _rows(final.hemo)
     for i in range(len(course.steps)):
         k = len(course.clips[i])
         course.steps[i].extend(oplog.event_entries(k, events.get(i, [])))
-        b_txt, f_txt = oplog.mr_text(int(b.grade[i]), int(b.decision[i])), oplog.mr_text(int(final.grade[i]), int(final.decision[i]))
-        course.steps[i].extend(oplog.final_entries(course.stop_reason[i], k, _row(b.hemo, i), _row(final.hemo, i), b_txt, f_txt))
+        b_txt, f_txt = oplog.mr_text(bg[i], bd[i]), oplog.mr_text(fg[i], fd[i])
+        course.steps[i].extend(oplog.final_entries(course.stop_reason[i], k, before[i], after[i], b_txt, f_txt))
 
 
-def _row(h: BatchHemo, i: int) -> dict[str, float]:
-    return {"eroa_cm2": float(h.eroa_cm2[i]), "mean_gradient_mmhg": float(h.metrics["mean_gradient_mmhg"][i]), "mva_cm2": float(h.mva_cm2[i])}
+def _rows(h: BatchHemo) -> list[dict[str, float]]:
+    """Per state: EROA, mean gradient and MVA as Python floats (for the log)."""
+    cols = (h.eroa_cm2, h.metrics["mean_gradient_mmhg"], h.mva_cm2)
+    return [dict(zip(("eroa_cm2", "mean_gradient_mmhg", "mva_cm2"), r)) for r in zip(*(np.asarray(c, dtype=float).tolist() for c in cols))]
 
 
 def run_procedures(

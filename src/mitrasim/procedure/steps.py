@@ -28,7 +28,8 @@ patient's first attempt first): ``patient`` (m,) index into the run, ``device`` 
 
 Order of the steps (``run_procedure_arrays``)::
 
-    baseline                      engine + echo of every patient without a clip
+    baseline                      engine + echo of every patient without a clip (awake: awake_baseline,
+                                  warm-started from the setup's initial_state, or given)
     start_course                  the Course; log the baseline; stop who needs no clip
     while any patient is active:
         for each group:
@@ -45,7 +46,7 @@ Order of the steps (``run_procedure_arrays``)::
         apply_round               place the clips, update the course, stop or add another
         oplog.round_entries       the operator's log of the round
     post_events                   bleeding, effusion/tamponade, stroke, urgent surgery, death
-    finish                        final echo and MVARC (then the final log lines)
+    finish                        final echo and MVARC (an MVARCBatch; then the final log lines)
 
 The complication draws are a patient's row of ``U``, read at fixed columns (clip slot ``k``:
 SLDA column ``k``, embolization column ``MAX_SLOTS + k``; patient events ``2·MAX_SLOTS + j``).
@@ -89,8 +90,7 @@ from mitrasim.devices import Device
 from mitrasim.devices.grasp import GRASP_STATUS
 from mitrasim.procedure.codes import REFUSAL_PRECEDENCE, Action, GraspStatus, Outcome, Refusal
 from mitrasim.protocol import area_ok, gradient_ok, near_limit_text
-from mitrasim.echo.stenosis import evaluate_mvarc
-from mitrasim.echo.mvarc import MVARCEndpoints, evaluate_endpoints, events_from_complications
+from mitrasim.echo.mvarc import MVARCBatch
 from mitrasim.procedure.batched import Candidates, GraspNumbers, candidate_positions, choose_devices, grasp_candidates
 from mitrasim.procedure.hemodynamics import BatchHemo, echo_arrays, grade_arrays, label, simulate_states, steady_ok
 from mitrasim.procedure import oplog
@@ -102,6 +102,7 @@ from mitrasim.procedure.risks import (
 )
 from mitrasim.procedure.timing import PHASE_MINUTES, clip_minutes
 from mitrasim.devices.variability import STREAMS, grasp_depth_factor, normals, placement_error_mm
+from mitrasim.physiology.parameters import N_STATE
 from mitrasim.procedure.loading import loading_arrays, rows_in_state
 from mitrasim.procedure.readings import read_echo
 from mitrasim.procedure.rules import Rules
@@ -429,18 +430,24 @@ BASELINE_ATTEMPT = 1 << 16
 """Attempt number of the reading at the start of the procedure (no clip yet)."""
 
 
-def baseline(ctx: Context) -> Baseline:
-    """Engine and echo of every patient without a clip, awake (the indication) and, under
-    anaesthesia, the intraprocedural state read at the start (warm-started from the awake
-    one); cold starts ordered by LV stiffness."""
+def baseline(ctx: Context, awake: BatchHemo | None = None) -> Baseline:
+    """Engine and echo of every patient without a clip, awake (the indication; warm-started from the
+    setup's ``initial_state`` where it has one, cold otherwise; ``awake``: these states if already
+    simulated, :func:`awake_baseline` of the same inputs) and, under anaesthesia, the
+    intraprocedural state read at the start (warm-started from the awake one); cold starts ordered
+    by LV stiffness."""
     t0 = time.perf_counter()
-    # cold starts: the LV passive stiffness predicts the beats to steady state best (grouping, see simulate_states)
-    key0 = np.array([o.get("lv_eb_mmhg_ml", 0.0) for o in ctx.awake_overrides], dtype=float)
-    eroa = np.array([s.valve.eroa_cm2 for s in ctx.setups])
-    mva = np.array([s.valve.mva_cm2 for s in ctx.setups])
-    h0 = simulate_states(ctx.presets, ctx.awake_overrides, ctx.awake_hr_bpm, eroa, mva, ctx.cd, settings=ctx.settings, order_key=key0)
-    e0 = echo_arrays(h0, ctx.secondary)
-    g0, d0 = grade_arrays(e0, ctx.secondary)
+    if awake is None:
+        eroa = np.array([s.valve.eroa_cm2 for s in ctx.setups])
+        mva = np.array([s.valve.mva_cm2 for s in ctx.setups])
+        h0, e0, g0, d0 = awake_baseline(ctx.presets, ctx.awake_overrides, ctx.awake_hr_bpm, eroa, mva, ctx.secondary, ctx.cd, ctx.settings, _initial_states(ctx.setups))
+    else:
+        if awake.n != ctx.n:
+            raise ValueError(f"awake baseline of {awake.n} states for {ctx.n} patients")
+        h0 = awake.take(np.arange(ctx.n))  # a copy: the caller may hand the same states to several runs (a trial's arms)
+        mva = h0.mva_cm2
+        e0 = echo_arrays(h0, ctx.secondary)
+        g0, d0 = grade_arrays(e0, ctx.secondary)
     if ctx.loading == "awake":
         ctx.engine_seconds += time.perf_counter() - t0
         if ctx.keys is None:
@@ -456,6 +463,28 @@ def baseline(ctx: Context) -> Baseline:
     ctx.engine_seconds += time.perf_counter() - t0
     ei, gi, di = measure(ctx, np.arange(ctx.n), hi, np.zeros(ctx.n, int), np.full(ctx.n, BASELINE_ATTEMPT))
     return Baseline(h0, e0, g0, d0, hi, ei, gi, di)
+
+
+def awake_baseline(presets: Sequence[str], overrides: Sequence[Mapping[str, float]], hr_bpm: np.ndarray, eroa_cm2: np.ndarray, mva_cm2: np.ndarray,
+                   secondary: np.ndarray, cd: float, settings: Any, initial_state: np.ndarray | None = None,
+                   ) -> tuple[BatchHemo, dict[str, np.ndarray], np.ndarray, np.ndarray]:  # fmt: skip
+    """The patients' own hearts without a clip (the indication, :func:`baseline`'s awake part): engine
+    states (warm-started from ``initial_state`` rows where finite; cold starts ordered by LV
+    stiffness), echo arrays, ASE grade (−1 indeterminate) and decision grade."""
+    # cold starts: the LV passive stiffness predicts the beats to steady state best (grouping, see simulate_states)
+    key0 = np.array([o.get("lv_eb_mmhg_ml", 0.0) for o in overrides], dtype=float)
+    h0 = simulate_states(presets, overrides, hr_bpm, eroa_cm2, mva_cm2, cd, settings=settings, order_key=key0, initial_state=initial_state)
+    e0 = echo_arrays(h0, secondary)
+    g0, d0 = grade_arrays(e0, secondary)
+    return h0, e0, g0, d0
+
+
+def _initial_states(setups: Sequence[Any]) -> np.ndarray | None:
+    """(n, 14) the setups' warm starts of the awake baseline, NaN rows where none (cold); None when none has one."""
+    if all(s.initial_state is None for s in setups):
+        return None
+    nan = np.full(N_STATE, np.nan)
+    return np.stack([nan if s.initial_state is None else np.asarray(s.initial_state, dtype=float) for s in setups])
 
 
 def start_course(ctx: Context, b: Baseline) -> Course:
@@ -481,18 +510,20 @@ def start_course(ctx: Context, b: Baseline) -> Course:
     h, m = b.hemo, b.hemo.metrics
     ei = b.intra_echo
     assert ei is not None
+    # Python lists once (not a numpy scalar per patient and field): the same values, converted exactly
+    fl = lambda a: np.asarray(a, dtype=float).tolist()  # noqa: E731
+    it = lambda a: np.asarray(a).astype(int).tolist()  # noqa: E731
+    eroa, rvol, rf, grad, mva = fl(h.eroa_cm2), fl(m["rvol_ml"]), fl(b.echo["rf_pct"]), fl(m["mean_gradient_mmhg"]), fl(h.mva_cm2)
+    grade, dec, why_l, target_l = it(b.grade), it(b.decision), it(why), it(target)
+    intra = ctx.loading != "awake"
+    if intra:
+        intra_grade, intra_dec, hr, e_eroa, e_grad = it(b.intra_grade), it(b.intra_decision), fl(ctx.hr_bpm), fl(ei["eroa_cm2"]), fl(ei["mean_gradient_mmhg"])
     for i in range(n):
-        course.steps[i].append(oplog.baseline_entry(
-            float(h.eroa_cm2[i]), float(m["rvol_ml"][i]), float(b.echo["rf_pct"][i]), int(b.grade[i]), int(b.decision[i]),
-            float(m["mean_gradient_mmhg"][i]), float(h.mva_cm2[i]),
-        ))  # fmt: skip
-        if ctx.loading != "awake" and why[i] == 0:
-            course.steps[i].append(oplog.intraprocedural_entry(
-                ctx.decision_states[i], float(ctx.hr_bpm[i]), float(ei["eroa_cm2"][i]), int(b.intra_grade[i]), int(b.intra_decision[i]),
-                float(ei["mean_gradient_mmhg"][i]),
-            ))  # fmt: skip
-        if why[i]:
-            course.stop_reason[i] = oplog.start_stop_reason(int(why[i]), int(b.decision[i]), int(target[i]))
+        course.steps[i].append(oplog.baseline_entry(eroa[i], rvol[i], rf[i], grade[i], dec[i], grad[i], mva[i]))
+        if intra and why_l[i] == 0:
+            course.steps[i].append(oplog.intraprocedural_entry(ctx.decision_states[i], hr[i], e_eroa[i], intra_grade[i], intra_dec[i], e_grad[i]))
+        if why_l[i]:
+            course.stop_reason[i] = oplog.start_stop_reason(why_l[i], dec[i], target_l[i])
     return course
 
 
@@ -960,23 +991,18 @@ def awake_outcome(ctx: Context, course: Course, b: Baseline) -> AwakeOutcome:
     return AwakeOutcome(hemo, ech, grd, dec)
 
 
-def finish(ctx: Context, course: Course, b: Baseline, final: AwakeOutcome | None = None) -> tuple[dict[str, np.ndarray], list[MVARCEndpoints]]:
+def finish(ctx: Context, course: Course, b: Baseline, final: AwakeOutcome | None = None) -> tuple[dict[str, np.ndarray], MVARCBatch]:
     """The final echo arrays and the MVARC endpoints (:mod:`mitrasim.echo.mvarc`: technical, device and
     procedural success) from the baseline and final decision grades, the final planimetric MVA and
     gradient, the clips left in the valve and the complications (after :func:`post_events`);
     ``final`` the awake outcome (default: the course's state)."""
     if final is None:
         final = AwakeOutcome(course.hemo, echo_arrays(course.hemo, ctx.secondary), course.grade, course.decision)
-    mvarc = []
-    # Python lists once (not a numpy scalar per patient and field): the same values, converted exactly
-    before, after = np.asarray(b.decision).astype(int).tolist(), np.asarray(final.decision).astype(int).tolist()
-    mva, grad = np.asarray(final.hemo.mva_cm2, float).tolist(), np.asarray(final.hemo.metrics["mean_gradient_mmhg"], float).tolist()
-    ev = {k: np.asarray(v, bool).tolist() for k, v in course.events.items()}
-    for i in range(ctx.n):
-        echo = evaluate_mvarc(before[i], after[i], eoa_after_cm2=max(mva[i], 1e-3), mean_gradient_after_mmhg=max(0.0, grad[i]))
-        events = events_from_complications({k: v[i] for k, v in ev.items()}, len(course.clips[i]))
-        mvarc.append(evaluate_endpoints(echo, events))
-    return final.echo, mvarc
+    mva, grad = np.asarray(final.hemo.mva_cm2, float), np.asarray(final.hemo.metrics["mean_gradient_mmhg"], float)
+    # the echo component's floor on the area and the gradient (as max(x, floor): a NaN area stays NaN, a NaN gradient reads 0)
+    eoa, grad = np.where(mva < 1e-3, 1e-3, mva), np.where(grad > 0.0, grad, 0.0)
+    n_clips = np.array([len(c) for c in course.clips], dtype=int)
+    return final.echo, MVARCBatch(b.decision, final.decision, eoa, grad, course.events, n_clips)
 
 
 # ----------------------------------------------------------------------------- arrays of states

@@ -196,7 +196,9 @@ class ClipResult:
 def smooth_taper(d_mm: np.ndarray, zone_mm: np.ndarray) -> np.ndarray:
     """φ(d; λ) = 3u² − 2u³ with u = clip(d/λ, 0, 1); 0 inside the clip (d ≤ 0)."""
     u = np.clip(d_mm / np.maximum(zone_mm, 1e-9), 0.0, 1.0)
-    return u * u * (3.0 - 2.0 * u)
+    out = u * u
+    out *= 3.0 - 2.0 * u  # (u·u)·(3 − 2u), in place
+    return out
 
 
 def available_leaflet_mm(leaflet_mm, gap_mm, spacer_mm=0.0, tenting_mm=0.0, tenting_free_mm: float = TENTING_FREE_MM):
@@ -335,10 +337,14 @@ def _clip_core(v: _Site, pos, wid, arm, spc, present, p: ClipModelParams) -> tup
     lam_s = p.systolic_zone_per_arm * hold * depth / sigma
     lam_d = p.diastolic_zone_per_arm * arm / (sigma * m_c)
     mask = present[:, :, None]
-    phi_s = np.where(mask, smooth_taper(d, np.where(present, lam_s, 1.0)[:, :, None]), 1.0).prod(axis=1)
+    every = bool(present.all())  # every slot holds a device: the masks below change nothing
+    phi_s = smooth_taper(d, np.where(present, lam_s, 1.0)[:, :, None])
+    phi_s = (phi_s if every else np.where(mask, phi_s, 1.0)).prod(axis=1)
     phi_d = smooth_taper(d, np.where(present, lam_d, 1.0)[:, :, None])
-    floor = np.where(d > 0, np.minimum(1.0, spc[:, :, None] / np.maximum(v.opening[:, None, :], 1e-9)), 0.0)
-    psi_d = np.where(mask, phi_d + (1.0 - phi_d) * floor, 1.0).prod(axis=1)
+    if spc.any():  # a spacer holds the leaflets apart beyond the device: the opening's floor
+        floor = np.where(d > 0, np.minimum(1.0, spc[:, :, None] / np.maximum(v.opening[:, None, :], 1e-9)), 0.0)
+        phi_d = phi_d + (1.0 - phi_d) * floor  # (without a spacer the floor is 0 and this adds 0)
+    psi_d = (phi_d if every else np.where(mask, phi_d, 1.0)).prod(axis=1)
     shrink = _MAC_BY_CODE[v.mac_grade] * np.minimum(p.ap_shrink_max, p.ap_shrink_per_mm * w_eff.sum(axis=1))
     g_fun = np.maximum(0.0, v.gap_fun - (p.functional_gap_closure * shrink * v.ap)[:, None])
     g = np.maximum(v.gap_deg, g_fun) * phi_s

@@ -65,6 +65,7 @@ ValveSpecLike = Any
 __all__ = [
     "GRID_STEP_MM",
     "SEGMENT_FRACTIONS",
+    "segment_edges_rows_mm",
     "SCALLOPS",
     "FORWARD_DISCHARGE_COEFF",
     "REGURGITANT_DISCHARGE_COEFF",
@@ -244,6 +245,13 @@ def segment_edges_mm(length_mm: float, fractions: Sequence[float] = SEGMENT_FRAC
     f = np.cumsum([0.0, *fractions])
     f = f / f[-1]
     return tuple(float(x * length_mm) for x in f)  # type: ignore[return-value]
+
+
+def segment_edges_rows_mm(length_mm: np.ndarray, fractions: Sequence[float] = SEGMENT_FRACTIONS) -> np.ndarray:
+    """(n, 4) :func:`segment_edges_mm` of ``n`` line lengths at once (the same products)."""
+    f = np.cumsum([0.0, *fractions])
+    f = f / f[-1]
+    return f[None, :] * np.asarray(length_mm, dtype=float)[:, None]
 
 
 def segment_of_mm(s_mm: float, length_mm: float) -> int:
