@@ -28,6 +28,7 @@ from mitrasim.physiology.parameters import (
     STRESSED_VOLUME_SHIFT,
     Model,
     ParameterSet,
+    ParamSpec,
     active_name_set,
     check_values,
     scaled_timings,
@@ -179,10 +180,9 @@ def _batch(pset: ParameterSet, overrides, arrays: dict[str, Any]) -> tuple[dict[
     if olist[0] or len(olist) > 1:
         _apply_overrides(cols, olist, pset.model)
     for k, a in arrays.items():
-        spec = SPECS[k]
-        bad = ~np.isfinite(a) | (a < spec.lo) | (a > spec.hi) | ((a <= spec.lo) if spec.lo_open else False)
+        bad = _outside(SPECS[k], a)
         if bad.any():
-            spec.check(float(a[np.argmax(bad)]))  # raises the range's InputError
+            SPECS[k].check(float(a[np.argmax(bad)]))  # raises the range's InputError
         cols[k][:] = a
     return cols, block, n
 
@@ -219,9 +219,13 @@ def _check_column(name: str, vals: np.ndarray, allowed: frozenset[str]) -> None:
     spec = SPECS.get(name)
     if spec is None or name not in allowed:
         raise ValueError(name)
-    bad = ~np.isfinite(vals) | (vals < spec.lo) | (vals > spec.hi) | ((vals <= spec.lo) if spec.lo_open else False)
-    if bad.any():
+    if _outside(spec, vals).any():
         raise ValueError(name)
+
+
+def _outside(spec: ParamSpec, vals: np.ndarray) -> np.ndarray:
+    """Where ``vals`` lie outside ``spec``'s range (or are not finite): :meth:`ParamSpec.check` over an array."""
+    return ~np.isfinite(vals) | (vals < spec.lo) | (vals > spec.hi) | ((vals <= spec.lo) if spec.lo_open else False)
 
 
 #: The value a kernel parameter takes when the model does not use it: a closed valve's resistance
