@@ -108,8 +108,7 @@ def radau_error(preset: str, n_beats: int, dt_max: float, **kw) -> float:
     """Largest relative metric difference of mitrasim vs the Radau reference over ``n_beats`` plain
     beats (Anderson acceleration off: its beats would start elsewhere than the reference's)."""
     ps = get_parameter_set(preset)
-    st = S.SolverSettings(min_beats=n_beats, max_beats=n_beats, tol=1e-300, dt_max_s=dt_max, accelerate=False)
-    res = S.simulate(preset, settings=st, **kw)
+    res = mitrasim_fixed_beats(preset, n_beats, dt_max, **kw)
     eng = res.patient_metrics()
     cols, n = S.build_batch(ps, None, **kw)
     P, _ = S._kernel_arrays(cols, ps.model, n, 1, int(res.n_steps[0]))
