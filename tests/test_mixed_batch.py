@@ -12,12 +12,13 @@ from mitrasim.physiology import dispatch as D
 from mitrasim.physiology import engine as E
 from mitrasim.physiology import simulation as S
 
-#: Heart rates giving, at the trials' step (4 ms), segments of 1, 2, 3, 17 (two blocks) and 20
-#: patients at five step counts, in an order that interleaves them.
+#: The trials' step (4 ms) and a loose steady-state test.
 TRIAL = S.SolverSettings(dt_max_s=4e-3, tol=1e-2)
 
 
 def _mixed(n_big: int = 17, seed: int = 11) -> np.ndarray:
+    """Heart rates giving, at the trials' step, segments of 1, 2, 3, ``n_big`` (17: two blocks) and 20
+    patients at five step counts, in an order that interleaves them."""
     rng = np.random.default_rng(seed)
     hr = np.concatenate([[52.0], [118.0] * 2, [95.0, 96.0, 97.0], rng.uniform(70.0, 72.0, n_big), rng.uniform(60.0, 62.0, 20)])
     return hr[rng.permutation(len(hr))]
@@ -69,10 +70,17 @@ def test_a_mixed_batch_is_one_kernel_call(monkeypatch):
 
 
 def test_threads_and_work_lists_do_not_change_a_result():
-    """The same mixed batch on one thread, on two, and split into many work lists: identical."""
+    """The same mixed batch on one thread, on two, and split into many work lists: identical; numba's
+    thread count afterwards as it was before."""
+    import numba
+
     hr = np.tile(_mixed(n_big=40), 3)
     eroa = np.linspace(0.05, 0.55, len(hr))
-    runs = [S.simulate("primary_mr", hr_bpm=hr, eroa_cm2=eroa, settings=S.SolverSettings(dt_max_s=4e-3, tol=1e-2, threads=t)) for t in (1, 2)]
+    before = numba.get_num_threads()
+    runs = []
+    for t in (1, 2):
+        runs.append(S.simulate("primary_mr", hr_bpm=hr, eroa_cm2=eroa, settings=S.SolverSettings(dt_max_s=4e-3, tol=1e-2, threads=t)))
+        assert numba.get_num_threads() == before, t
     for k in runs[0].metrics:
         np.testing.assert_array_equal(runs[0].metrics[k], runs[1].metrics[k], err_msg=k)
     np.testing.assert_array_equal(runs[0].final_state, runs[1].final_state)

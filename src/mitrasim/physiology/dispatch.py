@@ -251,19 +251,26 @@ def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, 
             _call(one, P, X0, kind, int(seg.n_steps[k]), min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, c0, c0 + int(seg.n_real[k]))
         return
     work, lists = plan_work(seg, n_groups)
-    batch_args = (P, X0, kind, work, lists, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel)
+    with _num_threads(threads):
+        _call(batch, P, X0, kind, work, lists, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel)
+
+
+@contextlib.contextmanager
+def _num_threads(threads: int) -> Iterator[None]:
+    """numba's thread count set to ``threads`` within the block and restored after it; 0 (or the
+    current count already): unchanged."""
     if not threads:
-        _call(batch, *batch_args)
+        yield
         return
     import numba
 
     old = numba.get_num_threads()
     if old == threads:
-        _call(batch, *batch_args)
+        yield
         return
     numba.set_num_threads(threads)
     try:
-        _call(batch, *batch_args)
+        yield
     finally:
         numba.set_num_threads(old)
 
