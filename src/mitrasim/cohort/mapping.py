@@ -316,10 +316,6 @@ def baseline_sds(sbp: np.ndarray, edv: np.ndarray, ef: np.ndarray, eroa: np.ndar
     return np.stack([col(m, np.asarray(v, dtype=float)) for m, v in zip(ms, (sbp, edv, ef, eroa, fwd_sv))], axis=1)
 
 
-def _baseline_columns(theta: np.ndarray) -> list[dict[str, float]]:
-    return [dict(zip(BASELINE_FREE, map(float, row))) for row in theta]
-
-
 @dataclass
 class BaselineFit:
     """A chunk's fitted baselines: engine overrides per patient (:data:`BASELINE_FREE` and
