@@ -33,6 +33,15 @@ def _synthetic(preset: str, n: int, seed: int):
     return hr, mva, y
 
 
+def _sampled_like(seed: int, n: int = 24):
+    """Sampled-like patients: measurements drawn independently, so some are unreachable (the prior
+    holds their residuals away from 0); returns hr, mva, the measurements and their SDs."""
+    rng = np.random.default_rng(seed)
+    hr, mva = rng.uniform(60, 90, n), rng.uniform(3.0, 5.0, n)
+    y = np.stack([rng.uniform(100, 140, n), rng.uniform(150, 260, n), rng.uniform(25, 45, n), rng.uniform(0.2, 0.5, n), rng.uniform(35, 70, n)], axis=1)
+    return hr, mva, y, M.baseline_sds(*y.T)
+
+
 def test_reachable_baselines_are_fitted_within_one_sd_and_the_orifice_recovered():
     hr, mva, y = _synthetic("secondary_mr", 24, 3)
     sd = M.baseline_sds(*y.T)
@@ -79,11 +88,7 @@ def test_fit_matches_the_fit_run_to_convergence(monkeypatch):
     """Sampled-like patients (some unreachable: the prior holds their residuals away from 0): the
     fit with its Gauss–Newton exit lands within BASELINE_Z_DONE (plus the same again for the
     linearisation) of the fit run for 30 iterations with a 100× tighter exit."""
-    rng = np.random.default_rng(4)
-    n = 24
-    hr, mva = rng.uniform(60, 90, n), rng.uniform(3.0, 5.0, n)
-    y = np.stack([rng.uniform(100, 140, n), rng.uniform(150, 260, n), rng.uniform(25, 45, n), rng.uniform(0.2, 0.5, n), rng.uniform(35, 70, n)], axis=1)
-    sd = M.baseline_sds(*y.T)
+    hr, mva, y, sd = _sampled_like(4)
     z = M.fit_baselines("secondary_mr", hr, mva, y, sd, FAST).z
     z_done = M.BASELINE_Z_DONE
     monkeypatch.setattr(M, "BASELINE_Z_DONE", z_done / 100)
@@ -173,11 +178,7 @@ def test_the_lazy_jacobian_changes_no_result_beyond_the_exit_tolerance(monkeypat
     """After the first iteration a step's point is evaluated alone and its forward-difference points
     only while the patient still moves: the same patients fitted with every Jacobian fresh land within
     twice BASELINE_Z_DONE of it (sampled-like patients, some unreachable)."""
-    rng = np.random.default_rng(9)
-    n = 24
-    hr, mva = rng.uniform(60, 90, n), rng.uniform(3.0, 5.0, n)
-    y = np.stack([rng.uniform(100, 140, n), rng.uniform(150, 260, n), rng.uniform(25, 45, n), rng.uniform(0.2, 0.5, n), rng.uniform(35, 70, n)], axis=1)
-    sd = M.baseline_sds(*y.T)
+    hr, mva, y, sd = _sampled_like(9)
     z = M.fit_baselines("secondary_mr", hr, mva, y, sd, FAST).z
     monkeypatch.setattr(M, "BASELINE_LAZY_JACOBIAN", False)
     z_full = M.fit_baselines("secondary_mr", hr, mva, y, sd, FAST).z

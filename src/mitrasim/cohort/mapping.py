@@ -316,10 +316,6 @@ def baseline_sds(sbp: np.ndarray, edv: np.ndarray, ef: np.ndarray, eroa: np.ndar
     return np.stack([col(m, np.asarray(v, dtype=float)) for m, v in zip(ms, (sbp, edv, ef, eroa, fwd_sv))], axis=1)
 
 
-def _baseline_columns(theta: np.ndarray) -> list[dict[str, float]]:
-    return [dict(zip(BASELINE_FREE, map(float, row))) for row in theta]
-
-
 @dataclass
 class BaselineFit:
     """A chunk's fitted baselines: engine overrides per patient (:data:`BASELINE_FREE` and
@@ -657,11 +653,16 @@ def engine_inputs(patients: pa.Table, preset_by_etiology: dict[str, str], settin
     return EngineInputs(presets=presets, overrides=overrides, hr_bpm=hr, fit_ok=zmax <= FIT_WITHIN_SD, fit_z_max=zmax, eroa_cm2=eroa_fit, state=state)
 
 
+def _float_column(table: pa.Table, name: str) -> np.ndarray:
+    """(n,) column ``name`` as floats; NaN where the table has no such column (not sampled / not simulated)."""
+    if name not in table.column_names:
+        return np.full(table.num_rows, np.nan)
+    return np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=float)
+
+
 def forward_sv_column(patients: pa.Table) -> np.ndarray:
     """(n,) the sampled forward stroke volume, mL; NaN for a population that does not sample it (not measured)."""
-    if "forward_sv_ml" not in patients.column_names:
-        return np.full(patients.num_rows, np.nan)
-    return np.asarray(patients.column("forward_sv_ml").to_numpy(zero_copy_only=False), dtype=float)
+    return _float_column(patients, "forward_sv_ml")
 
 
 BASELINE_LABELS = ("systolic pressure, mmHg", "LVEDV (engine terms), mL", "LVEF (engine terms), %", "EROA, cm²", "forward stroke volume, mL")
@@ -673,12 +674,7 @@ def sampled_vs_simulated(results: pa.Table, lv_volume_method: LvVolumeMethod) ->
     :data:`BASELINE_MEASURED` (sampled LV volumes in the engine's terms) and the ``(n, 5)``
     measurement SDs of :func:`baseline_sds`.  A quantity a population does not sample, or a
     trial's mitrasim did not simulate, is NaN."""
-
-    def col(k: str) -> np.ndarray:
-        if k not in results.column_names:
-            return np.full(results.num_rows, np.nan)
-        return np.asarray(results.column(k).to_numpy(zero_copy_only=False), dtype=float)
-
+    col = lambda k: _float_column(results, k)  # noqa: E731
     edv, sv = engine_lv_volumes(col("lvef_pct"), col("lvedv_ml"), lv_volume_method)
     fwd = forward_sv_column(results)
     sampled = (col("sbp_mmhg"), edv, 100 * sv / edv, col("eroa_cm2"), fwd)

@@ -308,7 +308,8 @@ def compute_task(trial_json: str, indices: list[int], threads: int = 0) -> list[
     out = []
     for i in indices:
         t0 = time.perf_counter()
-        index, table, eng = compute_chunk(trial_json, i, threads)
+        with _older_objects_frozen():  # compute_chunk on the trial validated once for the task
+            index, table, eng = _compute_chunk(trial, i, threads)
         data, entry = encode_chunk(trial, index, table)
         out.append((index, data, {**entry, "compute_s": time.perf_counter() - t0, "threads": used, "engine_s": eng}))
     return out

@@ -39,7 +39,7 @@ import numpy as np
 
 from mitrasim import citations
 from mitrasim.echo import sources as _sources  # noqa: F401  (registers stone2015_mvarc)
-from mitrasim.echo.stenosis import MVARCResult, evaluate_mvarc, stenosis_criteria
+from mitrasim.echo.stenosis import AREA_RANGE_CM2, MEAN_GRADIENT_RANGE_MMHG, MVARCResult, evaluate_mvarc, stenosis_criteria
 from mitrasim.errors import InputError
 
 __all__ = [
@@ -342,7 +342,8 @@ class MVARCBatch(Sequence[MVARCEndpoints]):
         and ``failed`` (list of ``endpoint:component`` strings joined by ``;``)."""
         n = len(self)
         e, g = self.eoa_cm2, self.mean_gradient_mmhg
-        plain = np.isfinite(e) & np.isfinite(g) & (e > 0.0) & (e <= 10.0) & (g >= 0.0) & (g <= 60.0)  # evaluate_mvarc's ranges
+        (e_lo, e_hi), (g_lo, g_hi) = AREA_RANGE_CM2, MEAN_GRADIENT_RANGE_MMHG  # evaluate_mvarc's ranges
+        plain = np.isfinite(e) & np.isfinite(g) & (e > e_lo) & (e <= e_hi) & (g >= g_lo) & (g <= g_hi)
         for i in np.flatnonzero(~plain):
             self[int(i)]  # raises the echo component's error
         small, high = stenosis_criteria(e, g)

@@ -16,6 +16,12 @@ from mitrasim.errors import InputError, check_range
 
 __all__ = ["StenosisGrade", "grade_stenosis", "MVARCResult", "evaluate_mvarc", "stenosis_criteria"]
 
+#: The accepted valve area / EOA (cm², lower end open) and mean transmitral gradient (mmHg): the
+#: input check of :func:`grade_stenosis` and :func:`evaluate_mvarc` (and of
+#: :class:`mitrasim.echo.mvarc.MVARCBatch`), one definition.
+AREA_RANGE_CM2 = (0.0, 10.0)
+MEAN_GRADIENT_RANGE_MMHG = (0.0, 60.0)
+
 _ORDER = {"none": 0, "none or mild": 1, "mild": 1, "moderate": 2, "severe": 3}
 
 
@@ -91,12 +97,12 @@ def grade_stenosis(mva_cm2: float | None = None, mean_gradient_mmhg: float | Non
     meas: dict[str, float] = {}
     by_mva = by_grad = stage = None
     if mva_cm2 is not None:
-        a = check_range("mva_cm2", mva_cm2, 0.0, 10.0, lo_open=True, unit="cm2")
+        a = check_range("mva_cm2", mva_cm2, *AREA_RANGE_CM2, lo_open=True, unit="cm2")
         meas["mva_cm2"] = a
         by_mva, stage = _by_mva(a)
         reasons.append(f"MVA {a:g} cm² → {by_mva} (ACC/AHA 2020: {stage})")
     if mean_gradient_mmhg is not None:
-        g = check_range("mean_gradient_mmhg", mean_gradient_mmhg, 0.0, 60.0, unit="mmHg")
+        g = check_range("mean_gradient_mmhg", mean_gradient_mmhg, *MEAN_GRADIENT_RANGE_MMHG, unit="mmHg")
         meas["mean_gradient_mmhg"] = g
         mod, sev = _v("ms", "mean_gradient_mmhg", "moderate_from"), _v("ms", "mean_gradient_mmhg", "severe_above")
         by_grad = "severe" if g > sev else "moderate" if g >= mod else "none or mild"
@@ -199,8 +205,8 @@ def evaluate_mvarc(
     stenosis: bool | None = None
     eoa_cut = _v("mvarc", "eoa_cm2", "stenosis_below")
     grad_cut = _v("mvarc", "mean_gradient_mmhg", "stenosis_from")
-    e = None if eoa_after_cm2 is None else check_range("eoa_after_cm2", eoa_after_cm2, 0.0, 10.0, lo_open=True, unit="cm2")
-    g = None if mean_gradient_after_mmhg is None else check_range("mean_gradient_after_mmhg", mean_gradient_after_mmhg, 0.0, 60.0, unit="mmHg")
+    e = None if eoa_after_cm2 is None else check_range("eoa_after_cm2", eoa_after_cm2, *AREA_RANGE_CM2, lo_open=True, unit="cm2")
+    g = None if mean_gradient_after_mmhg is None else check_range("mean_gradient_after_mmhg", mean_gradient_after_mmhg, *MEAN_GRADIENT_RANGE_MMHG, unit="mmHg")
     small, high = stenosis_criteria(e, g)
     if e is not None:
         stenosis = bool(small)

@@ -76,10 +76,10 @@ class Rules(Protocol):
         return t
 
 
-def rules_from_protocol(p: Protocol, base: "Rules | None" = None) -> Rules:
+def rules_from_protocol(p: Protocol) -> Rules:
     """The :class:`Rules` of a :class:`Protocol` (or of a subclass: a case's ``procedure``, a trial
-    arm's ``strategy``; their own extra fields are dropped).  ``base`` is kept for callers that pass
-    one: the protocol carries every field of the rules, so nothing is taken from it."""
+    arm's ``strategy``; their own extra fields are dropped).  The protocol carries every field of
+    the rules."""
     d = p.model_dump(include=set(Rules.model_fields))
     d["target_residual_grade"] = p.target_grade
     return Rules(**d)
@@ -88,8 +88,8 @@ def rules_from_protocol(p: Protocol, base: "Rules | None" = None) -> Rules:
 DEFAULT_RULES = Rules()
 
 
-def rules_from_case(case: Any, base: Rules | None = None) -> Rules:
+def rules_from_case(case: Any) -> Rules:
     """The rules of a :class:`mitrasim.case.Case` (its ``procedure`` section, a
     :class:`~mitrasim.protocol.Protocol`)."""
     citations.cite("clinical_reference_stop_rules", "stone2015_mvarc")
-    return rules_from_protocol(case.procedure, base)
+    return rules_from_protocol(case.procedure)
