@@ -229,7 +229,7 @@ def _engine_arrays(preset: str, n_steps: int, **kw):
 
     ps = get_parameter_set(preset)
     cols, n = S.build_batch(ps, kw.pop("overrides", None), **kw)
-    blk = E.block_size(n)
+    blk = 1 if n == 1 else E.LANES
     n_pad = -(-n // blk) * blk
     P, ew = S._kernel_arrays(cols, ps.model, n, n_pad, n_steps)
     X0 = S._initial_states(ps, cols, n, n_pad, None)
@@ -244,16 +244,13 @@ def _kernel_call(ps, P, ew, X0, n_steps: int, n_beats: int, min_beats: int | Non
     from mitrasim.physiology import engine as E
 
     n = P.shape[1]
-    threads = max(1, min(E.default_threads(), n // E.block_size(n)))
+    threads = max(1, min(E.default_threads(), n // E.LANES))  # as simulate(): one work list per thread
     diode = ps.model.mitral == "diode"
     kind = 0 if ps.model.activation == "cosine" else 1
 
     def run():
-        import numba
-
-        numba.set_num_threads(threads)
         D.run_batch(P, X0, kind, diode, n_steps, n_beats if min_beats is None else min_beats, n_beats, 1e-300, ew, np.zeros((E.N_METRIC, n)),
-                    np.zeros((14, n)), np.zeros((E.N_WAVE, 0, n)), False, 2 * threads)
+                    np.zeros((14, n)), np.zeros((E.N_WAVE, 0, n)), False, threads, threads=threads)
 
     return run
 

@@ -1031,11 +1031,6 @@ def _run_batch_diode(P, X0, kind, work, lists, min_beats, max_beats, tol, e_wind
                                    work[w, 0], work[w, 1])
 
 
-def block_size(n: int) -> int:
-    """Lanes per block: one for a single patient, LANES for batches."""
-    return 1 if n == 1 else LANES
-
-
 #: The machine's cores, read once (``os.cpu_count()`` is a system call; :func:`default_threads` runs per batch).
 _CPU_COUNT = os.cpu_count() or 1
 
