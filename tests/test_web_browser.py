@@ -249,6 +249,9 @@ def test_every_control(server: str, browser, size: str) -> None:
     page.select_option("#guide-lang", "fr")
     page.click("#run-guide")
     expect(page.locator("#status")).to_have_text("Guide preview ready.", timeout=60_000)
+    guide = page.frame_locator("#guide-frame")
+    expect(guide.locator("html")).to_have_attribute("lang", "fr")  # the guide is written in the language chosen
+    expect(guide.locator("h1")).not_to_be_empty()
 
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "horizontal scroll"
     ARTIFACTS.mkdir(exist_ok=True)
