@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import mitrasim
-from mitrasim.demo import DEMO_PROCEDURE_IN_DAYS, STAGES
+from mitrasim.demo import DEMO_PROCEDURE_IN_DAYS, ENGINE_EROA_CM2, ENGINE_PRESET, STAGES
 
 # the stage's line: "n. Name:" and at least one number after it (a stage that printed nothing computed nothing)
 STAGE_LINE = r"^{n}\. {name}: .*\d"
@@ -96,7 +96,7 @@ def good() -> dict:
     from mitrasim.physiology.simulation import simulate
 
     text, out = _demo_text_and_objects()
-    res = simulate("regazzoni2022_normal", eroa_cm2=[0.0, 0.5])
+    res = simulate(ENGINE_PRESET, eroa_cm2=list(ENGINE_EROA_CM2))
     return {"text": text, "rvol_ml": (res.patient_metrics(0)["rvol_ml"], res.patient_metrics(1)["rvol_ml"]), **out}
 
 
@@ -210,7 +210,7 @@ def _without_one_measurement(orig, case, *a, **k):
 
 
 def _milder_engine_mr(orig, *a, **k):
-    demo_call = isinstance(k.get("eroa_cm2"), list) and k["eroa_cm2"] == [0.0, 0.5]
+    demo_call = isinstance(k.get("eroa_cm2"), list) and k["eroa_cm2"] == list(ENGINE_EROA_CM2)
     return orig(*a, **({**k, "eroa_cm2": [0.0, 0.2]} if demo_call else k))
 
 

@@ -249,6 +249,9 @@ def test_every_control(server: str, browser, size: str) -> None:
     page.select_option("#guide-lang", "fr")
     page.click("#run-guide")
     expect(page.locator("#status")).to_have_text("Guide preview ready.", timeout=60_000)
+    guide = page.frame_locator("#guide-frame")
+    expect(guide.locator("html")).to_have_attribute("lang", "fr")  # the guide is written in the language chosen
+    expect(guide.locator("h1")).not_to_be_empty()
 
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "horizontal scroll"
     ARTIFACTS.mkdir(exist_ok=True)
@@ -259,18 +262,44 @@ def test_every_control(server: str, browser, size: str) -> None:
     ctx.close()
 
 
-#: Every sign of the grade form (as ``mitrasim grade`` / ``POST /api/grade``): input id → value.
+#: Every sign of the grade form, as ``POST /api/grade``'s ``echo`` (and ``mitrasim grade``) takes it.
 #: A discordant primary-MR study: EROA 4+, RVol and RF 3+ → indeterminate, most likely 3+;
 #: PISA radius with a wall-constrained convergence → a warning; normal valve area → stenosis "none".
-GRADE_NUMBERS = {
-    "#g-hr": "72", "#g-eroa": "0.42", "#g-rvol": "50", "#g-rf": "45", "#g-pisa-r": "0.95", "#g-alias": "40",
-    "#g-vmax": "500", "#g-vti": "140", "#g-wall": "120", "#g-vc": "0.65", "#g-vcb": "0.75", "#g-jet-area": "45",
-    "#g-e": "1.1", "#g-lavi": "50", "#g-mva": "4.5", "#g-grad": "1.5",
+GRADE_STUDY = {
+    "hr_bpm": 72, "eroa_cm2": 0.42, "rvol_ml": 50, "rf_pct": 45, "pisa_radius_cm": 0.95, "aliasing_cm_s": 40,
+    "mr_vmax_cm_s": 500, "mr_vti_cm": 140, "wall_angle_deg": 120, "vc_cm": 0.65, "vc_biplane_cm": 0.75,
+    "jet_area_pct": 45, "e_velocity_m_s": 1.1, "la_volume_index_ml_m2": 50, "mva_cm2": 4.5, "mean_gradient_mmhg": 1.5,
+    "elliptical_orifice": True, "etiology": "primary", "guideline": "ase2017", "jet_type": "central",
+    "mv_morphology": "moderate", "cw_density": "dense_parabolic", "pv_flow": "blunted", "inflow_pattern": "variable",
+    "lv_size": "enlarged",
 }  # fmt: skip
-GRADE_CHOICES = {
-    "#g-etiology": "primary", "#g-guideline": "ase2017", "#g-jet-type": "central", "#g-morph": "moderate",
-    "#g-cw": "dense_parabolic", "#g-pv": "blunted", "#g-inflow": "variable", "#g-lv": "enlarged",
-}  # fmt: skip
+#: After "Clear" (the guideline stays ASE 2017): four severe signs and concordant severe quantitation.
+FOUR_SEVERE = {"mv_morphology": "flail_or_large_defect", "jet_type": "eccentric_wall_hugging", "cw_density": "dense_triangular", "pv_flow": "reversal", "eroa_cm2": 0.45}  # fmt: skip
+#: Then, on top of those: secondary MR graded by ESC 2021 / EACVI 2022.
+SECONDARY_ESC = {"inflow_pattern": "a_dominant", "lv_size": "normal", "vc_cm": 0.2, "guideline": "esc2021", "etiology": "secondary"}  # fmt: skip
+
+
+def _api(server: str, path: str, body: dict | None = None) -> dict:
+    """``GET`` (no ``body``) or ``POST`` JSON to the served API; the parsed answer."""
+    import json
+    import urllib.request
+
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(server + path, data, {"Content-Type": "application/json"})
+    return json.loads(urllib.request.urlopen(req, timeout=60).read())
+
+
+def _grade_on_page(page, echo: dict) -> None:
+    """Enter ``echo`` in the grade form (each value in the control whose ``data-echo`` names its field) and grade."""
+    for field, v in echo.items():
+        sel = f'#grade-form [data-echo="{field}"]'
+        if isinstance(v, bool):
+            page.set_checked(sel, v)
+        elif isinstance(v, str):
+            page.select_option(sel, v)
+        else:
+            page.fill(sel, str(v))
+    page.click("#run-grade")
 
 
 @pytest.mark.parametrize("size", list(VIEWPORTS))
@@ -278,9 +307,6 @@ def test_grade_an_echo_study(server: str, browser, size: str) -> None:
     """Every sign a sonographer records is enterable on the page and graded as the API grades it:
     the rule that decided, criteria met, warnings, most-likely grade, stenosis; a bad value names
     its field; axe-core finds no serious or critical violation; screenshots in test-artifacts/."""
-    import json
-    import urllib.request
-
     ctx = browser.new_context(**VIEWPORTS[size])
     page = ctx.new_page()
     errors: list[str] = []
@@ -292,26 +318,19 @@ def test_grade_an_echo_study(server: str, browser, size: str) -> None:
     expect(page.locator("#r-cw-b")).to_have_text(re.compile(r"^(faint|dense)"))
     expect(page.locator("#r-pv-b")).to_have_text(re.compile(r"^(systolic|blunted).*S/D \d"))
 
-    # every categorical control lists the API's allowed values, with "not recorded" where optional
-    for sel in GRADE_CHOICES:
-        values = page.locator(f"{sel} option").evaluate_all("os => os.map(o => o.value)")
-        assert len(values) >= 2, (sel, values)
-    for sel, v in GRADE_NUMBERS.items():
-        page.fill(sel, v)
-    for sel, v in GRADE_CHOICES.items():
-        page.select_option(sel, v)
-    page.check("#g-elliptical")
-    page.click("#run-grade")
+    # the form has a control for every sign of the study, and each select lists the API's allowed
+    # values (/api/meta), after "not recorded" where the sign is optional
+    fields = page.locator("#grade-form [data-echo]").evaluate_all("es => es.map(e => e.dataset.echo)")
+    assert sorted(fields) == sorted(GRADE_STUDY)
+    choices = _api(server, "/api/meta")["echo_choices"]
+    for field in (f for f, v in GRADE_STUDY.items() if isinstance(v, str)):
+        sel = page.locator(f'#grade-form select[data-echo="{field}"]')
+        optional = [] if sel.get_attribute("data-required") else [""]
+        assert sel.locator("option").evaluate_all("os => os.map(o => o.value)") == optional + choices[field], field
+    _grade_on_page(page, GRADE_STUDY)
     expect(page.locator("[data-testid=grade-result]")).to_contain_text("MR indeterminate", timeout=30_000)
 
-    body = {"echo": {"hr_bpm": 72, "eroa_cm2": 0.42, "rvol_ml": 50, "rf_pct": 45, "pisa_radius_cm": 0.95, "aliasing_cm_s": 40,
-                     "mr_vmax_cm_s": 500, "mr_vti_cm": 140, "wall_angle_deg": 120, "vc_cm": 0.65, "vc_biplane_cm": 0.75,
-                     "jet_area_pct": 45, "e_velocity_m_s": 1.1, "la_volume_index_ml_m2": 50, "mva_cm2": 4.5,
-                     "mean_gradient_mmhg": 1.5, "elliptical_orifice": True,
-                     **{k: v for k, v in zip(("etiology", "guideline", "jet_type", "mv_morphology", "cw_density", "pv_flow",
-                                                  "inflow_pattern", "lv_size"), GRADE_CHOICES.values())}}}  # fmt: skip
-    req = urllib.request.Request(server + "/api/grade", json.dumps(body).encode(), {"Content-Type": "application/json"})
-    api = json.loads(urllib.request.urlopen(req, timeout=60).read())
+    api = _api(server, "/api/grade", {"echo": GRADE_STUDY})
     assert api["grade"] == "indeterminate" and api["most_likely_grade"] == "3+"
     expect(page.locator("[data-testid=grade-rule]")).to_have_text(api["rule"].replace("_", " "))
     expect(page.locator("[data-testid=grade-most-likely]")).to_contain_text("3+")
@@ -323,22 +342,13 @@ def test_grade_an_echo_study(server: str, browser, size: str) -> None:
     # the four-criteria rule on the page: four severe signs and concordant severe quantitation
     page.click("#clear-grade")
     expect(page.locator("#grade-out")).to_be_empty()
-    page.select_option("#g-morph", "flail_or_large_defect")
-    page.select_option("#g-jet-type", "eccentric_wall_hugging")
-    page.select_option("#g-cw", "dense_triangular")
-    page.select_option("#g-pv", "reversal")
-    page.fill("#g-eroa", "0.45")
-    page.click("#run-grade")
+    _grade_on_page(page, FOUR_SEVERE)
     expect(page.locator("[data-testid=grade-result]")).to_contain_text("MR 4+", timeout=30_000)
     expect(page.locator("[data-testid=grade-rule]")).to_have_text("criteria severe")
     expect(page.locator("[data-testid=grade-stenosis]")).to_contain_text("not assessed")
-    page.select_option("#g-inflow", "a_dominant")
-    page.select_option("#g-lv", "normal")
-    page.fill("#g-vc", "0.2")
-    page.select_option("#g-guideline", "esc2021")
-    page.select_option("#g-etiology", "secondary")
-    page.click("#run-grade")
-    expect(page.locator("[data-testid=grade-result]")).to_contain_text("ESC 2021", timeout=30_000)
+    _grade_on_page(page, SECONDARY_ESC)
+    esc = _api(server, "/api/grade", {"echo": {**FOUR_SEVERE, **SECONDARY_ESC}})
+    expect(page.locator("[data-testid=grade-result]")).to_contain_text(f"MR {esc['grade']} ({esc['severity']}) — ESC 2021", timeout=30_000)
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator("#grade-section").screenshot(path=str(ARTIFACTS / f"web_grade_{size}.png"))
 

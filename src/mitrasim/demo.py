@@ -25,13 +25,18 @@ import typer
 
 from mitrasim.disclaimer import DISCLAIMER
 
-__all__ = ["STAGES", "demo_case", "run_demo", "register"]
+__all__ = ["STAGES", "DEMO_PROCEDURE_IN_DAYS", "ENGINE_EROA_CM2", "ENGINE_PRESET", "demo_case", "run_demo", "register"]
 
 #: Each stage's line starts with ``"{n}. {name}:"``.
 STAGES: tuple[str, ...] = ("Engine", "Calibration", "Echo", "Plan", "Procedure", "MVARC", "Care plan")
 
 #: Days from today to the demonstration patient's procedure date (the care plan's dates follow it).
 DEMO_PROCEDURE_IN_DAYS = 14
+
+#: The engine stage's heart (a normal one, see its table's title) and its two orifices: none, and
+#: acute severe MR.
+ENGINE_PRESET = "regazzoni2022_normal"
+ENGINE_EROA_CM2 = (0.0, 0.5)
 
 
 def _stage(n: int) -> str:
@@ -46,18 +51,19 @@ def demo_case() -> Any:
 
 
 def engine_stage(console: Any) -> None:
-    """A normal heart and the same heart with severe MR (EROA 0.5 cm²), side by side."""
+    """A normal heart and the same heart with severe MR (:data:`ENGINE_EROA_CM2`), side by side."""
     from rich.table import Table
 
     from mitrasim.physiology.commands import SHOWN, _fmt
     from mitrasim.physiology.simulation import simulate
 
-    res = simulate("regazzoni2022_normal", eroa_cm2=[0.0, 0.5])
+    eroa = ENGINE_EROA_CM2[1]
+    res = simulate(ENGINE_PRESET, eroa_cm2=list(ENGINE_EROA_CM2))
     a, b = res.patient_metrics(0), res.patient_metrics(1)
-    console.print(f"{_stage(1)} regazzoni2022_normal without and with acute severe MR (EROA 0.5 cm²): "
+    console.print(f"{_stage(1)} {ENGINE_PRESET} without and with acute severe MR (EROA {eroa:g} cm²): "
                   f"regurgitant volume {a['rvol_ml']:.0f} → {b['rvol_ml']:.0f} mL", markup=False)
     t = Table(title="A normal heart (Regazzoni 2022 with normal pulmonary resistance) without and with acute severe mitral regurgitation "
-                    "(EROA 0.5 cm², no remodelling, hence the high EF)")
+                    f"(EROA {eroa:g} cm², no remodelling, hence the high EF)")
     t.add_column("metric")
     t.add_column("normal", justify="right")
     t.add_column("severe MR", justify="right")
