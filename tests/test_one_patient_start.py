@@ -53,8 +53,9 @@ def test_one_patient_float_setup_equals_the_array_setup(preset, overrides, kw):
     assert n == 1
     one = dict(zip(cols, block[:, 0].tolist()))
     assert isinstance(one["hr_bpm"], float)
-    steps_a = S.steps_per_beat(60.0 / cols["hr_bpm"], np.minimum(2.5e-3, S.stable_dt_s(cols)))
-    steps_f = S.steps_per_beat(60.0 / one["hr_bpm"], min(2.5e-3, S.stable_dt_s(one)))
+    dt_max = S.SolverSettings().dt_max_s
+    steps_a = S.steps_per_beat(60.0 / cols["hr_bpm"], np.minimum(dt_max, S.stable_dt_s(cols)))
+    steps_f = S.steps_per_beat(60.0 / one["hr_bpm"], min(dt_max, S.stable_dt_s(one)))
     assert isinstance(steps_f, int) and steps_f == int(steps_a[0])
     assert S.stable_dt_s(one) == S.stable_dt_s(cols)[0]
     Pa, ewa = S._kernel_arrays(cols, pset.model, 1, 1, steps_f)
