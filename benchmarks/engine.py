@@ -21,7 +21,7 @@ Measures:
 4. cold and warm start of ``mitrasim simulate`` (empty vs filled compile cache);
 5. ``kernel``: the batched engine against the reference kernel of ``reference_kernel.py`` (same
    equations, step and beats), interleaved in one run, with the flops per patient-step counted by
-   ``flops.py`` and the share of the FMA peak and of numpy's dgemm;
+   ``flops.py`` and the share of the FMA peak (measured by ``fma_peak.py``) and of numpy's dgemm;
 6. ``one``: one patient, the whole ``simulate()`` call against the kernel alone and svZeroDSolver
    at 200 points per beat (same file, same 20 beats), interleaved;
 7. ``start``: the first ``mitrasim demo`` and ``mitrasim simulate --json`` on an empty compile cache,
@@ -63,9 +63,6 @@ from mitrasim.physiology.parameters import KP  # noqa: E402
 #: (4 × 2 = 8) and inertial slopes (4 × 4 = 16): 89 per stage; the RK4 update 14 × 6 = 84;
 #: the beat-metric accumulators about 40.  (Selects and compares not counted.)
 FLOPS_PER_STEP = 4 * 89 + 84 + 40
-#: float64 FMA peak of the development machine's two cores as stated in issue 19 (not re-measured
-#: here: numba's code for a register-resident FMA loop came out scalar) [check].
-FMA_PEAK_GFLOPS = 259.0
 METRICS = ("edv_ml", "esv_ml", "sbp_mmhg", "dbp_mmhg", "la_mean_mmhg", "co_l_min")
 
 
@@ -258,6 +255,7 @@ def _kernel_call(ps, P, ew, X0, n_steps: int, n_beats: int, min_beats: int | Non
 def kernel_vs_reference(args, dgemm: dict) -> dict:
     """Goal 1 of issue 19: the batched engine against the reference kernel, in one run."""
     import flops
+    import fma_peak
     import reference_kernel as RK
 
     n, nb, dt = (4_000 if args.quick else 10_000), 10, 4e-3
@@ -278,16 +276,17 @@ def kernel_vs_reference(args, dgemm: dict) -> dict:
         "engine_simulate_call": lambda: S.simulate("regazzoni2022", settings=st, **dict(kw)),
     }, args.repeats)
     fl = flops.count()
+    fma = fma_peak.measure()
     out = {"patients": n, "beats": nb, "steps_per_beat": steps, "engine_vs_reference_metrics_rel_diff": agree,
            "engine_max_rel_err_vs_radau": radau_error("regazzoni2022", 3, dt, eroa_cm2=0.3),
            "flops_per_patient_step": {"engine": fl["engine"]["per_step"], "reference_kernel": fl["reference_kernel"]["per_step"]},
-           "fma_peak_gflops": FMA_PEAK_GFLOPS, "dgemm_gflops": dgemm.get("gflops_all"), "timings": t}
+           "fma_peak": fma, "dgemm_gflops": dgemm.get("gflops_all"), "timings": t}
     for k, v in t.items():
         pbs = n * nb / v["wall_s"]
         per_step = fl["reference_kernel" if k == "reference_kernel" else "engine"]["per_step"]
         g = pbs * steps * per_step / 1e9
         v.update(patient_beats_per_s=pbs, patient_beats_per_cpu_s=n * nb / v["cpu_s"], gflops=g,
-                 share_of_fma_peak=g / FMA_PEAK_GFLOPS, share_of_dgemm=g / dgemm["gflops_all"] if dgemm.get("gflops_all") else float("nan"))
+                 share_of_fma_peak=g / fma["gflops_peak_all"], share_of_dgemm=g / dgemm["gflops_all"] if dgemm.get("gflops_all") else float("nan"))
     out["ratio_engine_kernel_to_reference"] = t["reference_kernel"]["wall_s"] / t["engine_kernel"]["wall_s"]
     out["ratio_pairs"] = [r / e for e, r in zip(t["engine_kernel"]["walls"], t["reference_kernel"]["walls"])]
     out["ratio_metrics_every_beat_to_reference"] = t["reference_kernel"]["wall_s"] / t["engine_kernel_metrics_every_beat"]["wall_s"]

@@ -291,6 +291,86 @@ def _cw_envelope(arr: dict[str, np.ndarray], dia: np.ndarray, eroa_cm2: float, q
     return CW_LABELS[int(code[0])], float(ratio[0]), float(v_wave[0])
 
 
+@dataclass(frozen=True)
+class _ErrorFactors:
+    """Multiplicative measurement errors: ``self(sd)`` is 1 + sd·N(0, 1) (kept ≥ 0.05) drawn from
+    ``rng``, or exactly 1 without noise (``rng`` None) or for a zero SD."""
+
+    nm: NoiseModel
+    rng: np.random.Generator | None
+
+    def __call__(self, sd: float) -> float:
+        if self.rng is None or sd <= 0.0:
+            return 1.0
+        return max(0.05, 1.0 + sd * float(self.rng.standard_normal()))
+
+
+@dataclass(frozen=True)
+class _Jet:
+    """The MR jet as measured: CW Vmax and VTI, PISA radius and EROA, RVol = EROA·VTI, vena contracta."""
+
+    vmax_cm_s: float = 0.0
+    vti_cm: float = 0.0
+    pisa_radius_cm: float = 0.0
+    eroa_cm2: float = 0.0
+    rvol_ml: float = 0.0
+    vc_cm: float = 0.0
+
+
+def _jet(q_mr: np.ndarray, eroa_true: float, dt: float, aliasing_cm_s: float, vc_aspect_ratio: float, err: _ErrorFactors) -> _Jet:
+    """PISA and CW of the MR jet (module docstring): all zero without a regurgitant orifice or flow."""
+    q_peak = float(q_mr.max())
+    if not (eroa_true > 0.0 and q_peak > 0.0):
+        return _Jet()
+    vel_f = err(err.nm.doppler_velocity)
+    vmax = q_peak / eroa_true * vel_f
+    vti = float(q_mr.sum() * dt) / eroa_true * vel_f
+    r = math.sqrt(q_peak / (2.0 * math.pi * aliasing_cm_s)) * err(err.nm.pisa_radius)
+    # PISA not applicable below the aliasing velocity: the orifice is reported as imaged
+    eroa = 2.0 * math.pi * r * r * aliasing_cm_s / vmax if vmax > aliasing_cm_s else eroa_true
+    vc = vena_contracta_cm(eroa_true, vc_aspect_ratio) * err(err.nm.vena_contracta)
+    return _Jet(vmax, vti, r, eroa, eroa * vti, vc)
+
+
+@dataclass(frozen=True)
+class _Volumes:
+    """LV volumes and the volumetric method: total SV = EDV − ESV, RVol = total − forward SV."""
+
+    edv_ml: float
+    esv_ml: float
+    total_sv_ml: float
+    forward_sv_ml: float
+    rvol_ml: float
+    rf_pct: float
+    ef_pct: float
+
+
+def _volumes(arr: dict[str, np.ndarray], dt: float, err: _ErrorFactors) -> _Volumes:
+    """EDV, ESV (one LV-volume error each), forward SV from ∫max(q_av, 0) (LVOT Doppler), the
+    volumetric RVol and RF, and the LVEF."""
+    edv = float(arr["v_lv_ml"].max()) * err(err.nm.lv_volume)
+    esv = min(float(arr["v_lv_ml"].min()) * err(err.nm.lv_volume), edv)
+    total_sv = edv - esv
+    fwd = float(np.clip(arr["q_av_ml_s"], 0.0, None).sum() * dt) * err(err.nm.forward_sv)
+    rvol = max(total_sv - fwd, 0.0)
+    if rvol <= 1e-9 * max(total_sv, 1.0):  # round-off of an exact mass balance
+        rvol = 0.0
+    rf = min(100.0 * rvol / total_sv if total_sv > 0 else 0.0, 100.0)
+    ef = 100.0 * total_sv / edv if edv > 0 else 0.0
+    return _Volumes(edv, esv, total_sv, fwd, rvol, rf, ef)
+
+
+def _diastolic_velocities(q_mv: np.ndarray, mva_cm2: float, dia: np.ndarray, err: _ErrorFactors) -> tuple[float | None, float | None]:
+    """Mean gradient (4v² averaged over diastole) and E velocity, with v = q_mv / MVA (m/s); both
+    None without diastolic forward flow."""
+    if not dia.any():
+        return None, None
+    v_m_s = q_mv / mva_cm2 / 100.0
+    dop = err(err.nm.doppler_velocity)
+    mean_grad = float(np.mean(4.0 * v_m_s[dia] ** 2)) * dop * dop
+    return mean_grad, _e_peak(v_m_s, dia) * err(err.nm.doppler_velocity)
+
+
 def synthetic_echo(
     waveforms: Mapping[str, Any],
     *,
@@ -328,90 +408,46 @@ def synthetic_echo(
         raise InputError("rng", None, "a numpy.random.Generator when noise=True")
     if not (0.0 < aliasing_cm_s <= 200.0):
         raise InputError("aliasing_cm_s", aliasing_cm_s, "(0, 200] cm/s")
-    nm = noise_model or NoiseModel()
-
-    def f(sd: float) -> float:
-        """Multiplicative error factor, kept positive."""
-        if not noise or sd <= 0.0:
-            return 1.0
-        assert rng is not None  # checked above: noise=True requires a Generator
-        return max(0.05, 1.0 + sd * float(rng.standard_normal()))
-
+    err = _ErrorFactors(nm=noise_model or NoiseModel(), rng=rng if noise else None)
     eroa_true, mva = sc["eroa_cm2"], sc["mva_cm2"]
-    q_mr = arr["q_mr_ml_s"]
-    q_peak = float(q_mr.max())
-
-    # --- PISA and CW of the MR jet ---
-    if eroa_true > 0.0 and q_peak > 0.0:
-        vel_f = f(nm.doppler_velocity)
-        vmax = q_peak / eroa_true * vel_f
-        vti = float(q_mr.sum() * dt) / eroa_true * vel_f
-        r = math.sqrt(q_peak / (2.0 * math.pi * aliasing_cm_s)) * f(nm.pisa_radius)
-        if vmax > aliasing_cm_s:
-            eroa = 2.0 * math.pi * r * r * aliasing_cm_s / vmax
-        else:  # PISA not applicable; report the orifice as imaged
-            eroa = eroa_true
-        rvol = eroa * vti
-        vc = vena_contracta_cm(eroa_true, vc_aspect_ratio) * f(nm.vena_contracta)
-    else:
-        vmax = vti = r = eroa = rvol = vc = 0.0
-
-    # --- volumes, volumetric RVol and RF ---
-    edv = float(arr["v_lv_ml"].max()) * f(nm.lv_volume)
-    esv = float(arr["v_lv_ml"].min()) * f(nm.lv_volume)
-    esv = min(esv, edv)
-    total_sv = edv - esv
-    fwd = float(np.clip(arr["q_av_ml_s"], 0.0, None).sum() * dt) * f(nm.forward_sv)
-    rvol_vol = max(total_sv - fwd, 0.0)
-    if rvol_vol <= 1e-9 * max(total_sv, 1.0):  # round-off of an exact mass balance
-        rvol_vol = 0.0
-    rf = 100.0 * rvol_vol / total_sv if total_sv > 0 else 0.0
-    rf = min(rf, 100.0)
-    ef = 100.0 * total_sv / edv if edv > 0 else 0.0
-
-    # --- diastole: gradient, E velocity ---
+    q_peak = float(arr["q_mr_ml_s"].max())
+    # the error factors are drawn in this order: jet, volumes, diastole (a seeded study is reproducible)
+    jet = _jet(arr["q_mr_ml_s"], eroa_true, dt, aliasing_cm_s, vc_aspect_ratio, err)
+    vol = _volumes(arr, dt, err)
     dia = _diastole_mask(arr["q_mv_ml_s"], flow_threshold_rel)
-    mean_grad: float | None
-    e_vel: float | None
-    if dia.any():
-        v_m_s = arr["q_mv_ml_s"] / mva / 100.0
-        dop = f(nm.doppler_velocity)
-        mean_grad = float(np.mean(4.0 * v_m_s[dia] ** 2)) * dop * dop
-        e_vel = _e_peak(v_m_s, dia) * f(nm.doppler_velocity)
-    else:
-        mean_grad = e_vel = None
+    mean_grad, e_vel = _diastolic_velocities(arr["q_mv_ml_s"], mva, dia, err)
     pv, pv_sd = _pv_pattern(arr["q_pvein_ml_s"], dia)
     cw, cw_ratio, cw_rise = _cw_envelope(arr, dia, eroa_true, q_peak, dt)
 
     keys = ["zoghbi2017"] + (list(dict.fromkeys(s for v in NOISE_SOURCES.values() for s in v[1])) if noise else [])
     citations.cite(*keys)
     return EchoMeasurements(
-        eroa_cm2=eroa,
-        pisa_radius_cm=r,
+        eroa_cm2=jet.eroa_cm2,
+        pisa_radius_cm=jet.pisa_radius_cm,
         aliasing_cm_s=float(aliasing_cm_s),
         peak_mr_flow_ml_s=q_peak,
-        mr_vmax_cm_s=vmax,
-        mr_vti_cm=vti,
-        rvol_ml=rvol,
-        rvol_volumetric_ml=rvol_vol,
-        rf_pct=rf,
-        vc_cm=vc,
+        mr_vmax_cm_s=jet.vmax_cm_s,
+        mr_vti_cm=jet.vti_cm,
+        rvol_ml=jet.rvol_ml,
+        rvol_volumetric_ml=vol.rvol_ml,
+        rf_pct=vol.rf_pct,
+        vc_cm=jet.vc_cm,
         mean_gradient_mmhg=mean_grad,
         e_velocity_m_s=e_vel,
         pv_flow=pv,
         pv_s_d_ratio=pv_sd,
-        lvedv_ml=edv,
-        lvesv_ml=esv,
-        lvef_pct=ef,
-        total_sv_ml=total_sv,
-        forward_sv_ml=fwd,
+        lvedv_ml=vol.edv_ml,
+        lvesv_ml=vol.esv_ml,
+        lvef_pct=vol.ef_pct,
+        total_sv_ml=vol.total_sv_ml,
+        forward_sv_ml=vol.forward_sv_ml,
         mva_cm2=mva,
         hr_bpm=sc["hr_bpm"],
         vc_aspect_ratio=vc_aspect_ratio,
         cw_density=cw,
         cw_density_ratio=cw_ratio,
         v_wave_above_mean_mmhg=cw_rise,
-        lv_size=LV_LABELS[int(lv_size_code(np.array([edv]), np.array([ef]))[0])],
+        lv_size=LV_LABELS[int(lv_size_code(np.array([vol.edv_ml]), np.array([vol.ef_pct]))[0])],
         noisy=noise,
         citations=keys,
     )

@@ -323,6 +323,60 @@ def _why_lost(p: PlanOutcome, best: PlanOutcome, target: int) -> str:
     return "equivalent"
 
 
+def _plan_arrays(plans: Sequence[tuple[Sequence[float], Sequence[Device]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Clip positions, widths, arm lengths and spacers ``(n_plans, max clips)`` (NaN past a plan's
+    last clip; spacer 0), the arrays :func:`evaluate_plans` takes."""
+    n, m = len(plans), max(len(p[0]) for p in plans)
+    pos, wid, arm, spc = np.full((n, m), np.nan), np.full((n, m), np.nan), np.full((n, m), np.nan), np.zeros((n, m))
+    for i, (ps, ds) in enumerate(plans):
+        pos[i, : len(ps)] = ps
+        wid[i, : len(ps)] = [d.width_mm for d in ds]
+        arm[i, : len(ps)] = [d.arm_length_mm for d in ds]
+        spc[i, : len(ps)] = [d.spacer_mm for d in ds]
+    return pos, wid, arm, spc
+
+
+def _plan_grasps(v: ValveModel, plans: Sequence[tuple[Sequence[float], Sequence[Device]]]) -> list[list[Any]]:
+    """Each plan's clips' grasp assessments (:func:`assess_grasp`), computed once per distinct
+    position (to 1 µm) and device."""
+    cache: dict[tuple[float, str], Any] = {}
+    out = []
+    for ps, ds in plans:
+        gs = []
+        for p, d in zip(ps, ds):
+            key = (round(p, 3), d.name)
+            if key not in cache:
+                cache[key] = assess_grasp(v, p, d)
+            gs.append(cache[key])
+        out.append(gs)
+    return out
+
+
+def _plan_outcome(v: ValveModel, ps: Sequence[float], ds: Sequence[Device], grasps: Sequence[Any], areas: Any, h: BatchHemo, echo: Any, grade: Any, decision: int,
+                  i: int, R: Rules) -> PlanOutcome:  # fmt: skip
+    """Plan ``i``'s outcome from its simulated state (row ``i`` of ``areas`` and ``h``) and its grade."""
+    grad = float(h.metrics["mean_gradient_mmhg"][i])
+    mva = float(areas.mva_cm2[i])
+    return PlanOutcome(
+        devices=tuple(d.name for d in ds), positions_mm=tuple(round(p, 2) for p in ps),
+        scallops=tuple(scallop_label(v, p) for p in ps), grasps=tuple(g.status for g in grasps),
+        eroa_cm2=float(areas.eroa_cm2[i]), mva_cm2=mva, mean_gradient_mmhg=grad,
+        mr_grade=grade.grade if grade.grade_number is not None else f"indeterminate (≈{label(decision)})",
+        decision_grade=decision, rvol_ml=float(h.metrics["rvol_ml"][i]), rf_pct=float(echo.rf_pct),
+        co_l_min=float(h.metrics["co_l_min"][i]), la_mean_mmhg=float(h.metrics["la_mean_mmhg"][i]),
+        failure=_failure(grasps, grad, mva, R),
+    )  # fmt: skip
+
+
+def _rank(outs: list[PlanOutcome], marginal: list[int], target_grade: int) -> list[PlanOutcome]:
+    """The outcomes best first (:func:`_key`), each with its rank and why it lost to the best."""
+    ranked = [outs[i] for i in sorted(range(len(outs)), key=lambda i: _key(outs[i], target_grade, marginal[i]))]
+    for r, out in enumerate(ranked):
+        out.rank = r + 1
+        out.why_lost = None if r == 0 else _why_lost(out, ranked[0], target_grade)
+    return ranked
+
+
 @citations.stamped
 def plan_case(
     case: Any,
@@ -382,25 +436,8 @@ def plan_case(
     devices = family_devices(R.device_preference, s.catalogue)
     plans = enumerate_plans(v, devices, R.max_clips, position_step_mm)
     n = len(plans)
-    m = max(len(p[0]) for p in plans)
-    pos = np.full((n, m), np.nan)
-    wid = np.full((n, m), np.nan)
-    arm = np.full((n, m), np.nan)
-    spc = np.zeros((n, m))
-    grasp_cache: dict[tuple[float, str], Any] = {}
-    grasps = []
-    for i, (ps, ds) in enumerate(plans):
-        pos[i, : len(ps)] = ps
-        wid[i, : len(ps)] = [d.width_mm for d in ds]
-        arm[i, : len(ps)] = [d.arm_length_mm for d in ds]
-        spc[i, : len(ps)] = [d.spacer_mm for d in ds]
-        gs = []
-        for p, d in zip(ps, ds):
-            key = (round(p, 3), d.name)
-            if key not in grasp_cache:
-                grasp_cache[key] = assess_grasp(v, p, d)
-            gs.append(grasp_cache[key])
-        grasps.append(gs)
+    pos, wid, arm, spc = _plan_arrays(plans)
+    grasps = _plan_grasps(v, plans)
     areas = evaluate_plans(v, pos, wid, arm, spacers_mm=spc)
     t1 = time.perf_counter()
     h = simulate_states(
@@ -409,28 +446,8 @@ def plan_case(
     )  # fmt: skip
     t2 = time.perf_counter()
     ech, grd, dec = grade_states(h, [s.etiology] * n)
-    outs: list[PlanOutcome] = []
-    marg: list[int] = []
-    for i, (ps, ds) in enumerate(plans):
-        grad = float(h.metrics["mean_gradient_mmhg"][i])
-        mva = float(areas.mva_cm2[i])
-        gi = grd[i]
-        outs.append(PlanOutcome(
-            devices=tuple(d.name for d in ds), positions_mm=tuple(round(p, 2) for p in ps),
-            scallops=tuple(scallop_label(v, p) for p in ps), grasps=tuple(g.status for g in grasps[i]),
-            eroa_cm2=float(areas.eroa_cm2[i]), mva_cm2=mva, mean_gradient_mmhg=grad,
-            mr_grade=gi.grade if gi.grade_number is not None else f"indeterminate (≈{label(int(dec[i]))})",
-            decision_grade=int(dec[i]), rvol_ml=float(h.metrics["rvol_ml"][i]), rf_pct=float(ech[i].rf_pct),
-            co_l_min=float(h.metrics["co_l_min"][i]), la_mean_mmhg=float(h.metrics["la_mean_mmhg"][i]),
-            failure=_failure(grasps[i], grad, mva, R),
-        ))  # fmt: skip
-        marg.append(sum(g.status == "marginal" for g in grasps[i]))
-    order = sorted(range(n), key=lambda i: _key(outs[i], R.target_residual_grade, marg[i]))
-    ranked = [outs[i] for i in order]
-    best = ranked[0]
-    for r, out in enumerate(ranked):
-        out.rank = r + 1
-        out.why_lost = None if r == 0 else _why_lost(out, best, R.target_residual_grade)
+    outs = [_plan_outcome(v, ps, ds, grasps[i], areas, h, ech[i], grd[i], int(dec[i]), i, R) for i, (ps, ds) in enumerate(plans)]
+    ranked = _rank(outs, [sum(g.status == "marginal" for g in gs) for gs in grasps], R.target_residual_grade)
     verdicts = _verdicts(ranked, R, base)
     res = PlanResult(
         name=s.name, baseline=base, plans=ranked, verdicts=verdicts, rules=R, n_evaluated=n,
