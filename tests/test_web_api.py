@@ -79,6 +79,17 @@ def test_grade_takes_every_sign_and_names_bad_ones(client: TestClient) -> None:
     assert r.json()["grade"] == "indeterminate" and r.json()["most_likely_grade"] == "1+"
 
 
+def test_esc_grade_names_the_ase_count_rule(client: TestClient) -> None:
+    """An ESC 2021 study decided by the count of criteria says whose rule the count is."""
+    from mitrasim.echo.thresholds import COUNT_RULE_SOURCE
+
+    echo = {"mv_morphology": "flail_or_large_defect", "cw_density": "dense_triangular", "pv_flow": "reversal",
+            "jet_type": "eccentric_wall_hugging", "eroa_cm2": 0.45, "guideline": "esc2021"}  # fmt: skip
+    d = client.post("/api/grade", json={"echo": echo}).json()
+    assert d["guideline"] == "esc2021" and d["rule"] == "criteria_severe"
+    assert f"the {COUNT_RULE_SOURCE} rule, used for both guideline sets" in d["reasons"][0]
+
+
 def test_grade_matches_the_cli_function(client: TestClient) -> None:
     r = client.post("/api/grade", json={"echo": {"eroa_cm2": 0.5, "rvol_ml": 75, "rf_pct": 55}})
     assert r.status_code == 200 and r.json()["grade"] == "4+"
