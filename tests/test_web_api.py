@@ -165,9 +165,24 @@ def test_sweep_job_cancel(client: TestClient) -> None:
 
 @pytest.mark.parametrize("path,feature", [("/api/plan", "plan"), ("/api/procedure", "procedure")])
 def test_plan_and_procedure_wrap_the_procedure_module(client: TestClient, p2_case: dict, path: str, feature: str) -> None:
+    from mitrasim.procedure.intervals import SHOWN
+
     r = client.post(path, json={"case": p2_case})
     assert r.status_code == 200, r.text
     assert "features" not in client.get("/api/meta").json()  # no "not in this build" scaffolding
+    # the page's interval columns come with the intervals: the command line's SHOWN, labels and all
+    d = r.json()
+    assert [(c["quantity"], c["label"], c["decimals"]) for c in d["interval_columns"]] == [tuple(x) for x in SHOWN]
+    iv = d["ranking"]["best"]["intervals"] if feature == "plan" else d["intervals"]["after"]
+    assert {q for q, _, _ in SHOWN} <= set(iv)
+
+
+def test_meta_names_each_guideline_set_once(client: TestClient) -> None:
+    from mitrasim.echo.thresholds import GUIDELINE_LABELS, GUIDELINES
+
+    meta = client.get("/api/meta").json()
+    assert meta["echo_choices"]["guideline"] == list(GUIDELINES)
+    assert meta["echo_labels"]["guideline"] == GUIDELINE_LABELS and set(GUIDELINE_LABELS) == set(GUIDELINES)
 
 
 def test_trial_job_wraps_the_cohort_module(client: TestClient) -> None:

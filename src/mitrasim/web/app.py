@@ -206,6 +206,7 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
     @api.get("/meta", summary="Presets, devices, examples and limits")
     async def meta() -> dict[str, Any]:
         from mitrasim.devices.catalogue import DEFAULT_CATALOGUE
+        from mitrasim.echo.thresholds import GUIDELINE_LABELS
         from mitrasim.physiology.parameter_sets import PARAMETER_SETS
         from mitrasim.physiology.preset_names import DEFAULT_PRESET, PRESET_LABELS
 
@@ -217,6 +218,7 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
             "examples": list(EXAMPLES),
             "limits": {"patients": settings.max_patients, "waveform_patients": settings.max_waveform_patients, "beats": settings.max_beats, "body_bytes": settings.max_body_bytes, "clips": 6},
             "echo_choices": _echo_choices(),
+            "echo_labels": {"guideline": dict(GUIDELINE_LABELS)},  # the one name of each guideline set (as the command line)
             "disclaimer": DISCLAIMER,
         }
 
