@@ -147,6 +147,27 @@ VIEWPORTS = {
 }
 
 
+#: Points of a field that must be the field itself (not something drawn over it), from its box.
+_UNCOVERED_JS = """([sel, block]) => {
+    const e = document.querySelector(sel);
+    e.scrollIntoView({block}); e.focus({preventScroll: true});
+    const r = e.getBoundingClientRect(), i = 3;  // 3 px in: inside the rounded corners (4 px)
+    const out = r.top < -1 || r.bottom > innerHeight + 1 || r.left < -1 || r.right > innerWidth + 1;  // 1 px: sub-pixel scrolling
+    if (document.activeElement !== e || out) return false;
+    const pts = [[r.left + i, r.top + i], [r.right - i, r.top + i], [r.left + i, r.bottom - i], [r.right - i, r.bottom - i],
+                 [(r.left + r.right) / 2, (r.top + r.bottom) / 2]];
+    return pts.every(([x, y]) => { const h = document.elementFromPoint(x, y); return h === e || e.contains(h); });
+}"""
+
+
+def _covered_fields(page, selector: str) -> list[tuple[str, str]]:
+    """Fields of ``selector`` that, focused at the top, middle or bottom of the screen, are not wholly
+    in view or have something (the pinned valve map) drawn over them: (field, scroll position)."""
+    ids = page.locator(selector).evaluate_all("es => es.map(e => e.id)")
+    assert ids and all(ids), ids
+    return [(i, block) for i in ids for block in ("start", "center", "end") if not page.evaluate(_UNCOVERED_JS, [f"#{i}", block])]
+
+
 def _tap(page, locator, frac: float, touch: bool) -> None:
     box = locator.bounding_box()
     assert box is not None
@@ -375,6 +396,15 @@ def test_grade_an_echo_study(server: str, browser, size: str) -> None:
     page.click("#run-grade")
     expect(page.locator("#grade-errors")).to_be_empty(timeout=30_000)
     assert page.get_attribute("#g-rf", "aria-invalid") is None
+
+    # a field being filled in is never under the valve map (on a phone the map is pinned at the top
+    # only over the case form's neighbours, and let go while a case field has focus)
+    assert _covered_fields(page, "#grade-form :is(input, select)") == []
+    assert _covered_fields(page, "#case-form :is(input, select)") == []
+    if size == "phone":  # ... and it still stays in view while the results are read
+        page.evaluate("document.activeElement.blur(); document.getElementById('results').scrollIntoView({block: 'start'})")
+        assert abs(page.locator("#valve-section").bounding_box()["y"]) < 1
+    page.locator("#g-rf").focus()
 
     axe_mod = pytest.importorskip("axe_playwright_python.sync_playwright")
     result = axe_mod.Axe().run(page)
