@@ -347,6 +347,8 @@
     if (Array.isArray(item.positions_mm) && Array.isArray(item.devices)) return item.positions_mm.map((p, i) => ({ device: item.devices[i], position_mm: p }));
     return null;
   }
+  // A plan's or the procedure's clips, put on the map (positions kept inside the line).
+  function showClips(clips) { state.clips = clips.map((c) => ({ device: c.device, position_mm: clampPos(c.position_mm, c.device) })); clipsChanged(false); }
   // 90 % intervals of the calibrated patient (a case with measurements), "value [p05–p95]"; "–" without them.
   // `cols`: the response's interval_columns (quantity, label, decimals), as the command line shows them.
   function intervalsText(iv, cols) {
@@ -374,7 +376,7 @@
         tr.appendChild(el("td", {}, fmt(it.mean_gradient_mmhg, 1)));
         tr.appendChild(el("td", {}, intervalsText(it.intervals, cols)));
         const td = el("td"); const b = el("button", { type: "button" }, "Apply this plan"); b.setAttribute("aria-label", `Apply plan ${i + 1}`);
-        b.disabled = !clips.length; b.addEventListener("click", () => { state.clips = clips.map((c) => ({ device: c.device, position_mm: clampPos(c.position_mm, c.device) })); clipsChanged(false); });
+        b.disabled = !clips.length; b.addEventListener("click", () => showClips(clips));
         td.appendChild(b); tr.appendChild(td); tb.appendChild(tr);
       });
       const verdicts = el("ul", { class: "verdicts" });
@@ -411,7 +413,7 @@
         (p.mvarc ? `; MVARC technical success: ${p.mvarc.success ? "yes" : "no"}` : "") + ".");
       const apply = el("button", { type: "button", class: "secondary" }, "Show these clips on the map");
       apply.disabled = !(p.clips || []).length;
-      apply.addEventListener("click", () => { state.clips = (p.clips || []).map((c) => ({ device: c.device, position_mm: clampPos(c.position_mm, c.device) })); clipsChanged(false); });
+      apply.addEventListener("click", () => showClips(p.clips || []));
       const cols = r.interval_columns;
       const iv = r.intervals ? el("p", { class: "proc-intervals", "data-testid": "procedure-intervals" },
         `${intervalsHead(cols)}: before ${intervalsText(r.intervals.before, cols)}; after ${intervalsText(r.intervals.after, cols)}.`) : null;
