@@ -48,8 +48,9 @@ GUIDELINES: tuple[str, ...] = ("ase2017", "esc2021")
 GUIDELINE_LABELS: dict[str, str] = {"ase2017": "ASE 2017 (Zoghbi)", "esc2021": "ESC 2021 / EACVI 2022"}
 
 #: Where the row ``criteria``/``decisive_at_least`` comes from. It is the only source of the count
-#: rule and is applied to both guideline sets: the EACVI 2022 position paper's own integrative
-#: rule, if it states a count, was not readable here [check].
+#: rule and is applied to both guideline sets: ESC/EACTS 2021 (Table 7, section 6.2.1) lists the
+#: criteria of severe MR and asks for "an integrative approach" without a number of criteria; whether
+#: the EACVI 2022 position paper states a count of its own was not readable here [check].
 COUNT_RULE_SOURCE = "ASE 2017 Fig. 12"
 
 _ASE = ("zoghbi2017", "otto2020")
