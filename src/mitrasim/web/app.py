@@ -203,7 +203,7 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
     async def health() -> dict[str, Any]:
         return {"status": "ok", "version": __version__, "pool": pool.stats(), "disclaimer": DISCLAIMER}
 
-    @api.get("/meta", summary="Presets, devices, examples and limits")
+    @api.get("/meta", summary="Presets, devices, examples, limits, and the echo signs' allowed values and labels")
     async def meta() -> dict[str, Any]:
         from mitrasim.devices.catalogue import DEFAULT_CATALOGUE
         from mitrasim.echo.thresholds import GUIDELINE_LABELS
@@ -255,12 +255,12 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
         clips = [c.model_dump() for c in req.clips]
         return await pool.run(services.assess_clips, req.case, clips, settings.max_beats, disconnected=request.is_disconnected)
 
-    @api.post("/plan", summary="The planner's ranking of clip plans (mitrasim.procedure)")
+    @api.post("/plan", summary="The planner's ranking of clip plans (mitrasim.procedure), with the columns its 90 % intervals are shown in")
     async def plan(req: PlanRequest, request: Request) -> dict[str, Any]:
         _case_dict(req.case)
         return await pool.run(adapters.plan_case, req.case, req.seed, req.research_below_indication, disconnected=request.is_disconnected)
 
-    @api.post("/procedure", summary="The procedure clip by clip, with complications for a seed (mitrasim.procedure)")
+    @api.post("/procedure", summary="The procedure clip by clip, with complications for a seed (mitrasim.procedure) and the columns of its 90 % intervals")
     async def procedure(req: PlanRequest, request: Request) -> dict[str, Any]:
         _case_dict(req.case)
         return await pool.run(adapters.run_procedure_case, req.case, req.seed, req.research_below_indication, disconnected=request.is_disconnected)
