@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from mitrasim.echo.grading import grade_mr
+from mitrasim.echo.thresholds import COUNT_RULE_SOURCE, GUIDELINES, threshold
 
 SEV4 = dict(mv_morphology="flail_or_large_defect", cw_density="dense_triangular", pv_flow="reversal", jet_type="eccentric_wall_hugging")
 MILD4 = dict(mv_morphology="normal_or_mild", cw_density="faint", pv_flow="normal", inflow_pattern="a_dominant")
@@ -98,6 +99,20 @@ def test_reasons_name_every_criterion_met_and_the_rule():
     assert sorted(r.criteria_severe) == ["cw_density", "jet", "mv_morphology", "pv_flow"]
     assert r.reasons[0].startswith("4 criteria of severe MR")
     assert sum("severe criterion" in x for x in r.reasons) == 4
+
+
+@pytest.mark.parametrize("guideline", GUIDELINES)
+def test_the_count_rule_is_named_as_the_ase_rule_for_both_guideline_sets(guideline):
+    """ESC 2021 / EACVI 2022 is graded with the one count row of the table, whose source is ASE 2017
+    Fig. 12: every reason that applies the count says so, whichever set was chosen."""
+    row = threshold(guideline, "criteria", "decisive_at_least")
+    assert row is not None and set(row.sources) <= {"zoghbi2017", "otto2020"} and set(GUIDELINES) <= set(row.guidelines)
+    said = f"≥ {int(row.value)}, the {COUNT_RULE_SOURCE} rule, used for both guideline sets"
+    assert COUNT_RULE_SOURCE == "ASE 2017 Fig. 12"
+    for study, rule in ((dict(**SEV4, **Q4), "criteria_severe"), (dict(**SEV4, **Q2), "criteria_vs_quantitation"),
+                        (MILD4, "criteria_mild"), (dict(**MILD4, **Q3), "criteria_vs_quantitation")):  # fmt: skip
+        r = grade_mr(study, guideline=guideline)
+        assert r.rule == rule and f"({said})" in r.reasons[0], r.reasons
 
 
 def test_consistency_warnings():

@@ -40,6 +40,21 @@ def test_json_moderate_severe_and_guideline_switch():
     assert d["grade"] == "4+" and d["guideline"] == "esc2021"
 
 
+def test_esc_grade_names_the_ase_count_rule_it_used():
+    """Under ESC 2021 the count rule's only source is ASE 2017 Fig. 12: the printed reason says so,
+    and the table names the guideline set as every output does (GUIDELINE_LABELS)."""
+    from mitrasim.echo.thresholds import COUNT_RULE_SOURCE, GUIDELINE_LABELS
+
+    signs = ["--mv-morphology", "flail_or_large_defect", "--jet-type", "eccentric_wall_hugging", "--cw-density", "dense_triangular",
+             "--pv-flow", "reversal", "--eroa-cm2", "0.45", "--guideline", "esc2021"]  # fmt: skip
+    r = runner.invoke(app, ["grade", *signs], env={"COLUMNS": "250"})
+    assert r.exit_code == 0, r.output
+    assert f"the {COUNT_RULE_SOURCE} rule, used for both guideline sets" in r.stdout
+    assert f"MR grade ({GUIDELINE_LABELS['esc2021']}, primary MR)" in r.stdout
+    d = json.loads(runner.invoke(app, ["grade", *signs, "--json"]).stdout)
+    assert d["rule"] == "criteria_severe" and f"the {COUNT_RULE_SOURCE} rule, used for both guideline sets" in d["reasons"][0]
+
+
 def test_human_output_table():
     r = runner.invoke(app, ["grade", "--eroa-cm2", "0.25", "--vc-cm", "0.5", "--pv-flow", "normal"])
     assert r.exit_code == 0, r.output

@@ -79,6 +79,17 @@ def test_grade_takes_every_sign_and_names_bad_ones(client: TestClient) -> None:
     assert r.json()["grade"] == "indeterminate" and r.json()["most_likely_grade"] == "1+"
 
 
+def test_esc_grade_names_the_ase_count_rule(client: TestClient) -> None:
+    """An ESC 2021 study decided by the count of criteria says whose rule the count is."""
+    from mitrasim.echo.thresholds import COUNT_RULE_SOURCE
+
+    echo = {"mv_morphology": "flail_or_large_defect", "cw_density": "dense_triangular", "pv_flow": "reversal",
+            "jet_type": "eccentric_wall_hugging", "eroa_cm2": 0.45, "guideline": "esc2021"}  # fmt: skip
+    d = client.post("/api/grade", json={"echo": echo}).json()
+    assert d["guideline"] == "esc2021" and d["rule"] == "criteria_severe"
+    assert f"the {COUNT_RULE_SOURCE} rule, used for both guideline sets" in d["reasons"][0]
+
+
 def test_grade_matches_the_cli_function(client: TestClient) -> None:
     r = client.post("/api/grade", json={"echo": {"eroa_cm2": 0.5, "rvol_ml": 75, "rf_pct": 55}})
     assert r.status_code == 200 and r.json()["grade"] == "4+"
@@ -154,9 +165,24 @@ def test_sweep_job_cancel(client: TestClient) -> None:
 
 @pytest.mark.parametrize("path,feature", [("/api/plan", "plan"), ("/api/procedure", "procedure")])
 def test_plan_and_procedure_wrap_the_procedure_module(client: TestClient, p2_case: dict, path: str, feature: str) -> None:
+    from mitrasim.procedure.intervals import SHOWN
+
     r = client.post(path, json={"case": p2_case})
     assert r.status_code == 200, r.text
     assert "features" not in client.get("/api/meta").json()  # no "not in this build" scaffolding
+    # the page's interval columns come with the intervals: the command line's SHOWN, labels and all
+    d = r.json()
+    assert [(c["quantity"], c["label"], c["decimals"]) for c in d["interval_columns"]] == [tuple(x) for x in SHOWN]
+    iv = d["ranking"]["best"]["intervals"] if feature == "plan" else d["intervals"]["after"]
+    assert {q for q, _, _ in SHOWN} <= set(iv)
+
+
+def test_meta_names_each_guideline_set_once(client: TestClient) -> None:
+    from mitrasim.echo.thresholds import GUIDELINE_LABELS, GUIDELINES
+
+    meta = client.get("/api/meta").json()
+    assert meta["echo_choices"]["guideline"] == list(GUIDELINES)
+    assert meta["echo_labels"]["guideline"] == GUIDELINE_LABELS and set(GUIDELINE_LABELS) == set(GUIDELINES)
 
 
 def test_trial_job_wraps_the_cohort_module(client: TestClient) -> None:

@@ -147,6 +147,27 @@ VIEWPORTS = {
 }
 
 
+#: Points of a field that must be the field itself (not something drawn over it), from its box.
+_UNCOVERED_JS = """([sel, block]) => {
+    const e = document.querySelector(sel);
+    e.scrollIntoView({block}); e.focus({preventScroll: true});
+    const r = e.getBoundingClientRect(), i = 3;  // 3 px in: inside the rounded corners (4 px)
+    const out = r.top < -1 || r.bottom > innerHeight + 1 || r.left < -1 || r.right > innerWidth + 1;  // 1 px: sub-pixel scrolling
+    if (document.activeElement !== e || out) return false;
+    const pts = [[r.left + i, r.top + i], [r.right - i, r.top + i], [r.left + i, r.bottom - i], [r.right - i, r.bottom - i],
+                 [(r.left + r.right) / 2, (r.top + r.bottom) / 2]];
+    return pts.every(([x, y]) => { const h = document.elementFromPoint(x, y); return h === e || e.contains(h); });
+}"""
+
+
+def _covered_fields(page, selector: str) -> list[tuple[str, str]]:
+    """Fields of ``selector`` that, focused at the top, middle or bottom of the screen, are not wholly
+    in view or have something (the pinned valve map) drawn over them: (field, scroll position)."""
+    ids = page.locator(selector).evaluate_all("es => es.map(e => e.id)")
+    assert ids and all(ids), ids
+    return [(i, block) for i in ids for block in ("start", "center", "end") if not page.evaluate(_UNCOVERED_JS, [f"#{i}", block])]
+
+
 def _tap(page, locator, frac: float, touch: bool) -> None:
     box = locator.bounding_box()
     assert box is not None
@@ -221,6 +242,13 @@ def test_every_control(server: str, browser, size: str) -> None:
     page.click("#run-plan")
     expect(page.locator("#plan-out tbody tr").first).to_be_visible(timeout=120_000)
     assert "items.slice" not in page.text_content("#plan-out")
+    # the interval columns are the command line's (procedure.intervals.SHOWN), labels and decimals
+    from mitrasim.procedure.intervals import SHOWN
+
+    heads = page.locator("#plan-out th").all_text_contents()
+    assert f"calibrated patient: {' · '.join(label for _, label, _ in SHOWN)}, 90 % interval" in heads, heads
+    cell = page.locator("#plan-out tbody tr").first.locator("td").nth(5).text_content()
+    assert re.fullmatch(" · ".join(r"-?\d+" + (rf"\.\d{{{d}}}" if d else "") + r" \[[^\]]+\]" for _, _, d in SHOWN), cell), cell
     page.get_by_role("button", name="Apply plan 1").click()
     expect(page.locator("#valve-map .clip")).not_to_have_count(0)
 
@@ -231,6 +259,7 @@ def test_every_control(server: str, browser, size: str) -> None:
     expect(steps.first).to_be_visible(timeout=120_000)
     assert steps.count() >= 2
     expect(page.locator(".proc-summary")).to_contain_text("MR 4+ →")
+    expect(page.locator("[data-testid=procedure-intervals]")).to_contain_text(" · ".join(label for _, label, _ in SHOWN))
     page.get_by_role("button", name="Show these clips on the map").click()
     expect(page.locator("#status")).to_have_text("Results updated.", timeout=60_000)
 
@@ -348,7 +377,13 @@ def test_grade_an_echo_study(server: str, browser, size: str) -> None:
     expect(page.locator("[data-testid=grade-stenosis]")).to_contain_text("not assessed")
     _grade_on_page(page, SECONDARY_ESC)
     esc = _api(server, "/api/grade", {"echo": {**FOUR_SEVERE, **SECONDARY_ESC}})
-    expect(page.locator("[data-testid=grade-result]")).to_contain_text(f"MR {esc['grade']} ({esc['severity']}) — ESC 2021", timeout=30_000)
+    # the guideline set has one name (the API's label) in the dropdown and in the result's heading
+    label = _api(server, "/api/meta")["echo_labels"]["guideline"]["esc2021"]
+    expect(page.locator("[data-testid=grade-result]")).to_contain_text(f"MR {esc['grade']} ({esc['severity']}) — {label}, secondary MR", timeout=30_000)
+    expect(page.locator("#g-guideline option:checked")).to_have_text(label)
+    # the count of criteria is named as the ASE 2017 rule it is, under ESC 2021 too
+    assert esc["rule"] == "criteria_severe" and "ASE 2017 Fig. 12 rule, used for both guideline sets" in esc["reasons"][0]
+    expect(page.locator("#grade-out li").filter(has_text=esc["reasons"][0])).to_have_count(1)
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator("#grade-section").screenshot(path=str(ARTIFACTS / f"web_grade_{size}.png"))
 
@@ -361,6 +396,15 @@ def test_grade_an_echo_study(server: str, browser, size: str) -> None:
     page.click("#run-grade")
     expect(page.locator("#grade-errors")).to_be_empty(timeout=30_000)
     assert page.get_attribute("#g-rf", "aria-invalid") is None
+
+    # a field being filled in is never under the valve map (on a phone the map is pinned at the top
+    # only over the case form's neighbours, and let go while a case field has focus)
+    assert _covered_fields(page, "#grade-form :is(input, select)") == []
+    assert _covered_fields(page, "#case-form :is(input, select)") == []
+    if size == "phone":  # ... and it still stays in view while the results are read
+        page.evaluate("document.activeElement.blur(); document.getElementById('results').scrollIntoView({block: 'start'})")
+        assert abs(page.locator("#valve-section").bounding_box()["y"]) < 1
+    page.locator("#g-rf").focus()
 
     axe_mod = pytest.importorskip("axe_playwright_python.sync_playwright")
     result = axe_mod.Axe().run(page)

@@ -70,7 +70,7 @@ from mitrasim.physiology.parameter_sets import get_parameter_set
 from mitrasim.physiology.parameters import SPECS, STRESSED_VOLUME_SHIFT, ParameterSet
 from mitrasim.physiology.simulation import SimulationResult, SolverSettings, simulate
 
-__all__ = ["FIT_PARAMETERS", "PREDICTED", "SETTINGS", "Calibration", "FitParameter", "calibrate_measurements", "forward"]
+__all__ = ["FIT_PARAMETERS", "PREDICTED", "RESIDUAL_Z_ACCEPTED", "SETTINGS", "Calibration", "FitParameter", "calibrate_measurements", "forward"]
 
 SETTINGS = SolverSettings(tol=1e-6, max_beats=800)
 """Steady-state tolerance of the fit: well below the effect of an :data:`FD_STEP` change."""
@@ -80,6 +80,12 @@ steady-state tolerance's noise in the metrics, small against the curvature (1e-3
 of the noise-free optimum in the recovery test; 3e-3 reaches it)."""
 UNDETERMINED_RATIO = 0.7
 STRONG_CORRELATION = 0.9
+RESIDUAL_Z_ACCEPTED = 3.0
+"""A calibration fits a measurement when its residual ``z = (m(û) − y)/σ`` is within this many SDs.
+Normal theory, a model choice (not a literature number): with Gaussian measurement errors of SD σ a
+least-squares residual has variance 1 − leverage ≤ 1, so ``|z| > 3`` has probability at most
+2·(1 − Φ(3)) = 0.27 % per measurement when the model can explain the data; a larger residual says it
+cannot (the three-sigma bound)."""
 #: Quantities every calibration reports for the fitted patient (with the ensemble's 90 % interval).
 PREDICTED = ("sbp_mmhg", "dbp_mmhg", "edv_ml", "esv_ml", "ef_pct", "co_l_min", "rvol_ml", "rf_pct", "la_mean_mmhg", "la_vwave_mmhg",
              "pa_mean_mmhg", "mean_gradient_mmhg", "e_velocity_m_s")  # fmt: skip

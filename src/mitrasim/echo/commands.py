@@ -10,6 +10,7 @@ import typer
 from mitrasim import citations
 from mitrasim.echo.grading import CATEGORICAL, MRGrade, grade_mr
 from mitrasim.echo.schema import load_case_echo, to_mr_inputs, validate_echo
+from mitrasim.echo.thresholds import GUIDELINE_LABELS
 from mitrasim.echo.stenosis import MVARCResult, StenosisGrade, evaluate_mvarc, grade_stenosis
 from mitrasim.errors import InputError
 from mitrasim.echo.mvarc import EVENT_NAMES, MVARCEndpoints, evaluate_endpoints, events_from_names
@@ -94,7 +95,7 @@ def _print_rich(result: MRGrade, sten: StenosisGrade | None) -> None:
     from rich.table import Table
 
     con = Console()
-    table = Table(title=f"MR grade ({result.guideline}, {result.etiology} MR)")
+    table = Table(title=f"MR grade ({GUIDELINE_LABELS[result.guideline]}, {result.etiology} MR)")
     table.add_column("parameter")
     table.add_column("value", justify="right")
     table.add_column("reading")

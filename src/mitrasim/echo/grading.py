@@ -34,7 +34,7 @@ integrating multiple parameters of MR severity") and its table of criteria
    twice), and only for a central, unconstrained jet.
 
 2. **The decisive number of criteria** (row ``criteria``/``decisive_at_least`` of the
-   table: "four or more" in Fig. 12) of one column, and fewer of the other, call MR mild (1+) or severe (4+) — rule ``criteria_mild`` /
+   table: "four or more" in Fig. 12, used for both guideline sets: :func:`count_rule`) of one column, and fewer of the other, call MR mild (1+) or severe (4+) — rule ``criteria_mild`` /
    ``criteria_severe``. If quantitative parameters are given and contradict it (none
    above 2+ against severe criteria; any at 3+ or more against mild ones), the grade
    is *indeterminate* (rule ``criteria_vs_quantitation``) — a mitrasim reading of
@@ -76,7 +76,7 @@ import numpy as np
 from mitrasim import citations
 from mitrasim.echo import sources as _sources  # noqa: F401  (registers the sources)
 from mitrasim.echo.signs import CW_CODES, LV_CODES, PV_CODES
-from mitrasim.echo.thresholds import GUIDELINES, sources_of, threshold
+from mitrasim.echo.thresholds import COUNT_RULE_SOURCE, GUIDELINES, sources_of, threshold
 from mitrasim.errors import InputError, check_range
 from mitrasim.ranges import RANGES
 
@@ -96,6 +96,7 @@ __all__ = [
     "grade_number",
     "grade_mr_arrays",
     "most_likely_grade",
+    "count_rule",
     "PV_CODES",
 ]
 
@@ -298,6 +299,17 @@ def _gr(f: Finding) -> int:
 
 def _needed(guideline: str) -> int:
     return int(_req(guideline, "criteria", "decisive_at_least"))
+
+
+def count_rule(guideline: str) -> str:
+    """Where the decisive number of criteria comes from, as the reasons say it: ``"≥ 4, the ASE 2017
+    Fig. 12 rule, used for both guideline sets"`` (so an ESC 2021 reader does not take it for an ESC
+    rule; :data:`mitrasim.echo.thresholds.COUNT_RULE_SOURCE`)."""
+    row = threshold(guideline, "criteria", "decisive_at_least")
+    if row is None:
+        raise KeyError((guideline, "criteria", "decisive_at_least"))
+    shared = all(threshold(g, "criteria", "decisive_at_least") == row for g in GUIDELINES)
+    return f"≥ {int(row.value)}, the {COUNT_RULE_SOURCE} rule" + (", used for both guideline sets" if shared else "")
 
 
 def _validate(inputs: MRInputs, etiology: str, guideline: str) -> None:
@@ -564,12 +576,12 @@ def _decide(found: list[Finding], guideline: str) -> tuple[int | None, str, str,
         return 0, "no_regurgitation", "no regurgitant flow measured", quant, []
     if len(sev) >= need and len(mild) < need:
         if quant and max(_gr(f) for f in quant) <= 2:  # no quantitative parameter in the severe zone
-            return None, "criteria_vs_quantitation", f"{len(sev)} severe criteria (≥ {need}) but no quantitative parameter above {GRADE_LABELS[max(_gr(f) for f in quant)]}: indeterminate (consider TEE, CMR or 3D)", [], sev + quant
-        return 4, "criteria_severe", f"{len(sev)} criteria of severe MR (≥ {need}; ASE 2017 Fig. 12): severe", sev + [f for f in quant if _gr(f) == 4], []
+            return None, "criteria_vs_quantitation", f"{len(sev)} severe criteria ({count_rule(guideline)}) but no quantitative parameter above {GRADE_LABELS[max(_gr(f) for f in quant)]}: indeterminate (consider TEE, CMR or 3D)", [], sev + quant
+        return 4, "criteria_severe", f"{len(sev)} criteria of severe MR ({count_rule(guideline)}): severe", sev + [f for f in quant if _gr(f) == 4], []
     if len(mild) >= need and len(sev) < need:
         if quant and max(_gr(f) for f in quant) >= 3:  # a quantitative parameter in the 3+/4+ zone
-            return None, "criteria_vs_quantitation", f"{len(mild)} mild criteria (≥ {need}) but quantitation reaches {GRADE_LABELS[max(_gr(f) for f in quant)]}: indeterminate (consider TEE, CMR or 3D)", [], mild + quant
-        return 1, "criteria_mild", f"{len(mild)} criteria of mild MR (≥ {need}; ASE 2017 Fig. 12): mild", mild + [f for f in quant if _gr(f) <= 1], []
+            return None, "criteria_vs_quantitation", f"{len(mild)} mild criteria ({count_rule(guideline)}) but quantitation reaches {GRADE_LABELS[max(_gr(f) for f in quant)]}: indeterminate (consider TEE, CMR or 3D)", [], mild + quant
+        return 1, "criteria_mild", f"{len(mild)} criteria of mild MR ({count_rule(guideline)}): mild", mild + [f for f in quant if _gr(f) <= 1], []
     counted = f"{len(sev)} severe / {len(mild)} mild criteria (< {need}): quantitation decides"
     if not quant:
         return None, "insufficient", f"{counted}, but none given (EROA, RVol, RF): indeterminate", [], []

@@ -18,6 +18,9 @@ Guideline sets (switch with ``guideline=``):
   primary cut-offs; in secondary MR with an elliptical orifice or low flow,
   EROA or RVol at its ``secondary_elliptical_severe_from`` row counts as severe.
 
+Both sets count criteria with the one ``criteria``/``decisive_at_least`` row, whose source is
+:data:`COUNT_RULE_SOURCE` (the reasons say so, :func:`mitrasim.echo.grading.count_rule`).
+
 Cut kinds (value ``x`` of a parameter, cut ``c``):
 
 - ``"grade2_from"``, ``"grade3_from"``, ``"grade4_from"``: quantitative cut
@@ -37,9 +40,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Threshold", "THRESHOLDS", "GUIDELINES", "threshold", "rows", "sources_of"]
+__all__ = ["Threshold", "THRESHOLDS", "GUIDELINES", "GUIDELINE_LABELS", "COUNT_RULE_SOURCE", "threshold", "rows", "sources_of"]
 
 GUIDELINES: tuple[str, ...] = ("ase2017", "esc2021")
+
+#: How every output names a guideline set (command line, API, web page): one name each.
+GUIDELINE_LABELS: dict[str, str] = {"ase2017": "ASE 2017 (Zoghbi)", "esc2021": "ESC 2021 / EACVI 2022"}
+
+#: Where the row ``criteria``/``decisive_at_least`` comes from. It is the only source of the count
+#: rule and is applied to both guideline sets: ESC/EACTS 2021 (Table 7, section 6.2.1) lists the
+#: criteria of severe MR and asks for "an integrative approach" without a number of criteria; whether
+#: the EACVI 2022 position paper states a count of its own was not readable here [check].
+COUNT_RULE_SOURCE = "ASE 2017 Fig. 12"
 
 _ASE = ("zoghbi2017", "otto2020")
 _ESC = ("vahanian2021_esc", "lancellotti2022_eacvi")
@@ -74,7 +86,7 @@ THRESHOLDS: tuple[Threshold, ...] = (
     T(_BOTH, "rf_pct", "grade3_from", 40.0, _ASE, "src"),
     T(_BOTH, "rf_pct", "grade4_from", 50.0, _ASE + _ESC, "src"),
     # --- MR, qualitative / semi-quantitative criteria (ASE 2017 Table 6 and Fig. 12) ---
-    T(_BOTH, "criteria", "decisive_at_least", 4.0, _ASE, "sec", "Fig. 12: mild or severe only when >= 4 criteria of that column agree"),
+    T(_BOTH, "criteria", "decisive_at_least", 4.0, _ASE, "sec", "Fig. 12: mild or severe only when >= 4 criteria of that column agree; the one count rule, used for both guideline sets"),
     T(_BOTH, "vc_cm", "specific_mild_below", 0.30, _ASE, "src"),
     T(_BOTH, "vc_cm", "specific_severe_from", 0.70, _ASE + _ESC, "src"),
     T(_BOTH, "vc_biplane_cm", "specific_severe_above", 0.80, _ASE, "src", "biplane (two-chamber + long axis) average"),

@@ -255,25 +255,24 @@ def _pv_windows(w: dict, fwd: np.ndarray, dt: float) -> tuple[float, float, floa
 
 
 def _diastolic_samples(fwd: np.ndarray, ejecting: np.ndarray, v_m_s: np.ndarray) -> int:
-    """Samples with forward flow plus those of every circular no-flow run without ejection that
-    follows a forward wave of peak velocity ≥ the engine's TRACE_MIN_VELOCITY_M_S."""
+    """Samples with forward flow plus those of every circular no-flow run (:func:`_no_flow_gaps`)
+    without ejection that follows a forward wave of peak velocity ≥ the engine's
+    TRACE_MIN_VELOCITY_M_S, except the run holding the beat's first no-flow sample."""
     from mitrasim.physiology.engine import TRACE_MIN_VELOCITY_M_S
 
     n = fwd.size
     if fwd.all():
         return n
-    start = int(np.argmax(~fwd))  # roll so that index 0 has no flow: forward waves are then contiguous
-    f, e, v = np.roll(fwd, -start), np.roll(ejecting, -start), np.roll(v_m_s, -start)
-    count, i, wave_peak = int(f.sum()), 0, 0.0
-    while i < n:
-        k = i
-        while k < n and f[k] == f[i]:
-            k += 1
-        if f[i]:
-            wave_peak = float(v[i:k].max())
-        elif i > 0 and k < n and not e[i:k].any() and wave_peak >= TRACE_MIN_VELOCITY_M_S:
-            count += k - i  # a gap between two waves, inside diastole
-        i = k
+    gap, wave = _no_flow_gaps(fwd), _no_flow_gaps(~fwd)  # circular no-flow runs; circular forward waves
+    first = gap[int(np.argmax(~fwd))]
+    count = int(fwd.sum())
+    for g in np.unique(gap[gap >= 0]):
+        idx = np.flatnonzero(gap == g)
+        s0 = idx[fwd[idx - 1]]  # the gap's first sample: flow before it (idx − 1 wraps round at 0)
+        if g == first or not s0.size or ejecting[idx].any():
+            continue
+        if v_m_s[wave == wave[s0[0] - 1]].max() >= TRACE_MIN_VELOCITY_M_S:  # the wave just before the gap
+            count += idx.size  # a gap between two waves, inside diastole
     return count
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Mapping
 
-__all__ = ["to_jsonable", "plan_case", "run_procedure_case", "trial_runner"]
+__all__ = ["to_jsonable", "interval_columns", "plan_case", "run_procedure_case", "trial_runner"]
 
 
 def to_jsonable(x: Any) -> Any:
@@ -29,6 +29,14 @@ def to_jsonable(x: Any) -> Any:
     return _clean(x)
 
 
+def interval_columns() -> list[dict[str, Any]]:
+    """The quantities a report shows with their 90 % intervals, as the command line labels them
+    (:data:`mitrasim.procedure.intervals.SHOWN`): ``[{"quantity", "label", "decimals"}, ...]``."""
+    from mitrasim.procedure.intervals import SHOWN
+
+    return [{"quantity": q, "label": label, "decimals": d} for q, label, d in SHOWN]
+
+
 def plan_case(case_data: Mapping[str, Any], seed: int = 0, research_below_indication: bool = False) -> dict[str, Any]:
     """The planner's ranking for a case (``mitrasim.procedure`` planner); a baseline below MR 3+ is
     refused unless `research_below_indication` (then stated in the result)."""
@@ -36,7 +44,8 @@ def plan_case(case_data: Mapping[str, Any], seed: int = 0, research_below_indica
 
     from mitrasim.procedure import plan_case as _plan_case
 
-    return {"ranking": to_jsonable(_plan_case(parse_case(dict(case_data)), research_below_indication=research_below_indication))}
+    ranking = _plan_case(parse_case(dict(case_data)), research_below_indication=research_below_indication)
+    return {"ranking": to_jsonable(ranking), "interval_columns": interval_columns()}
 
 
 def run_procedure_case(case_data: Mapping[str, Any], seed: int = 0, research_below_indication: bool = False) -> dict[str, Any]:
@@ -49,7 +58,7 @@ def run_procedure_case(case_data: Mapping[str, Any], seed: int = 0, research_bel
     case = parse_case(dict(case_data))
     proc = run_procedure(case, seed=seed, research_below_indication=research_below_indication)
     # a case with measurements: the calibrated patient's 90 % intervals before and after (else null)
-    return {"procedure": to_jsonable(proc), "intervals": to_jsonable(case_procedure_intervals(case, proc))}
+    return {"procedure": to_jsonable(proc), "intervals": to_jsonable(case_procedure_intervals(case, proc)), "interval_columns": interval_columns()}
 
 
 def trial_runner() -> Callable[..., Any]:

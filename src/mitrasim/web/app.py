@@ -203,9 +203,10 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
     async def health() -> dict[str, Any]:
         return {"status": "ok", "version": __version__, "pool": pool.stats(), "disclaimer": DISCLAIMER}
 
-    @api.get("/meta", summary="Presets, devices, examples and limits")
+    @api.get("/meta", summary="Presets, devices, examples, limits, and the echo signs' allowed values and labels")
     async def meta() -> dict[str, Any]:
         from mitrasim.devices.catalogue import DEFAULT_CATALOGUE
+        from mitrasim.echo.thresholds import GUIDELINE_LABELS
         from mitrasim.physiology.parameter_sets import PARAMETER_SETS
         from mitrasim.physiology.preset_names import DEFAULT_PRESET, PRESET_LABELS
 
@@ -217,6 +218,7 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
             "examples": list(EXAMPLES),
             "limits": {"patients": settings.max_patients, "waveform_patients": settings.max_waveform_patients, "beats": settings.max_beats, "body_bytes": settings.max_body_bytes, "clips": 6},
             "echo_choices": _echo_choices(),
+            "echo_labels": {"guideline": dict(GUIDELINE_LABELS)},  # the one name of each guideline set (as the command line)
             "disclaimer": DISCLAIMER,
         }
 
@@ -253,12 +255,12 @@ def create_app(settings: WebSettings | None = None, *, db: Database | None = Non
         clips = [c.model_dump() for c in req.clips]
         return await pool.run(services.assess_clips, req.case, clips, settings.max_beats, disconnected=request.is_disconnected)
 
-    @api.post("/plan", summary="The planner's ranking of clip plans (mitrasim.procedure)")
+    @api.post("/plan", summary="The planner's ranking of clip plans (mitrasim.procedure), with the columns its 90 % intervals are shown in")
     async def plan(req: PlanRequest, request: Request) -> dict[str, Any]:
         _case_dict(req.case)
         return await pool.run(adapters.plan_case, req.case, req.seed, req.research_below_indication, disconnected=request.is_disconnected)
 
-    @api.post("/procedure", summary="The procedure clip by clip, with complications for a seed (mitrasim.procedure)")
+    @api.post("/procedure", summary="The procedure clip by clip, with complications for a seed (mitrasim.procedure) and the columns of its 90 % intervals")
     async def procedure(req: PlanRequest, request: Request) -> dict[str, Any]:
         _case_dict(req.case)
         return await pool.run(adapters.run_procedure_case, req.case, req.seed, req.research_below_indication, disconnected=request.is_disconnected)

@@ -253,12 +253,15 @@
     const flags = [b].concat(a ? [a] : []).flatMap((x) => x.flags || []);
     $("res-note").textContent = notes.concat(flags.map((f) => "not a result: " + f)).join(" · ");
     $("map-summary").textContent = a
-      ? `MR ${b.mr_grade} → ${a.mr_grade} · EROA ${fmt(b.eroa_cm2, 2)} → ${fmt(a.eroa_cm2, 2)} cm² · gradient ${fmt(b.mean_gradient_mmhg, 1)} → ${fmt(a.mean_gradient_mmhg, 1)} mmHg`
-      : `MR ${b.mr_grade} · EROA ${fmt(b.eroa_cm2, 2)} cm² · gradient ${fmt(b.mean_gradient_mmhg, 1)} mmHg (no clip yet)`;
+      ? `MR ${b.mr_grade} → ${a.mr_grade} · EROA ${fmt(b.eroa_cm2, 2)} → ${fmt(a.eroa_cm2, 2)} cm² · mean gradient ${fmt(b.mean_gradient_mmhg, 1)} → ${fmt(a.mean_gradient_mmhg, 1)} mmHg`
+      : `MR ${b.mr_grade} · EROA ${fmt(b.eroa_cm2, 2)} cm² · mean gradient ${fmt(b.mean_gradient_mmhg, 1)} mmHg (no clip yet)`;
     plot();
   }
   // the simulated beat's signs (mitrasim.echo.signs), in the words of the grade form
-  function echoWord(name, v) { return ECHO_WORDS[`${name}:${v}`] || ECHO_WORDS[v] || String(v).replace(/_/g, " "); }
+  function echoWord(name, v) {
+    const served = ((state.meta && state.meta.echo_labels) || {})[name];
+    return (served && served[v]) || ECHO_WORDS[`${name}:${v}`] || ECHO_WORDS[v] || String(v).replace(/_/g, " ");
+  }
   function cwText(e) { return !e ? "–" : (e.cw_density ? echoWord("cw_density", e.cw_density) : "no jet"); }
   function pvText(e) {
     if (!e || !e.pv_flow) return "–";
@@ -344,12 +347,15 @@
     if (Array.isArray(item.positions_mm) && Array.isArray(item.devices)) return item.positions_mm.map((p, i) => ({ device: item.devices[i], position_mm: p }));
     return null;
   }
-  // 90 % intervals of the calibrated patient (a case with measurements), "value [p05–p95]"; "–" without them
-  function intervalsText(iv) {
+  // A plan's or the procedure's clips, put on the map (positions kept inside the line).
+  function showClips(clips) { state.clips = clips.map((c) => ({ device: c.device, position_mm: clampPos(c.position_mm, c.device) })); clipsChanged(false); }
+  // 90 % intervals of the calibrated patient (a case with measurements), "value [p05–p95]"; "–" without them.
+  // `cols`: the response's interval_columns (quantity, label, decimals), as the command line shows them.
+  function intervalsText(iv, cols) {
     if (!iv) return "–";
-    return [["la_mean_mmhg", 0], ["co_l_min", 1], ["mean_gradient_mmhg", 1]]
-      .map(([q, d]) => iv[q] ? `${fmt(iv[q].value, d)} [${fmt(iv[q].p05, d)}–${fmt(iv[q].p95, d)}]` : "–").join(" · ");
+    return cols.map((c) => iv[c.quantity] ? `${fmt(iv[c.quantity].value, c.decimals)} [${fmt(iv[c.quantity].p05, c.decimals)}–${fmt(iv[c.quantity].p95, c.decimals)}]` : "–").join(" · ");
   }
+  function intervalsHead(cols) { return `calibrated patient: ${cols.map((c) => c.label).join(" · ")}, 90 % interval`; }
   async function runPlan() {
     const out = $("plan-out"); out.replaceChildren(el("p", {}, "Ranking plans…"));
     try {
@@ -358,7 +364,8 @@
       const rk = r.ranking || {};
       const items = Array.isArray(rk) ? rk : (Array.isArray(rk.top) ? rk.top : (rk.best ? [rk.best] : []));
       const t = el("table"); const head = el("tr");
-      ["#", "clips", "EROA after (cm²)", "MR after", "gradient (mmHg)", "calibrated patient: LA mean (mmHg) · forward output (L/min) · gradient (mmHg), 90 % interval", ""].forEach((h) => head.appendChild(el("th", { scope: "col" }, h)));
+      const cols = r.interval_columns;
+      ["#", "clips", "EROA after (cm²)", "MR after", "mean gradient (mmHg)", intervalsHead(cols), ""].forEach((h) => head.appendChild(el("th", { scope: "col" }, h)));
       t.appendChild(el("thead")).appendChild(head); const tb = el("tbody"); t.appendChild(tb);
       items.slice(0, 8).forEach((it, i) => {
         const clips = planClips(it) || []; const tr = el("tr");
@@ -367,9 +374,9 @@
         tr.appendChild(el("td", {}, fmt(it.eroa_cm2 ?? it.eroa_after_cm2, 2)));
         tr.appendChild(el("td", {}, String(it.mr_grade ?? it.residual_mr_grade ?? "–")));
         tr.appendChild(el("td", {}, fmt(it.mean_gradient_mmhg, 1)));
-        tr.appendChild(el("td", {}, intervalsText(it.intervals)));
+        tr.appendChild(el("td", {}, intervalsText(it.intervals, cols)));
         const td = el("td"); const b = el("button", { type: "button" }, "Apply this plan"); b.setAttribute("aria-label", `Apply plan ${i + 1}`);
-        b.disabled = !clips.length; b.addEventListener("click", () => { state.clips = clips.map((c) => ({ device: c.device, position_mm: clampPos(c.position_mm, c.device) })); clipsChanged(false); });
+        b.disabled = !clips.length; b.addEventListener("click", () => showClips(clips));
         td.appendChild(b); tr.appendChild(td); tb.appendChild(tr);
       });
       const verdicts = el("ul", { class: "verdicts" });
@@ -387,7 +394,7 @@
       const r = await api("/api/procedure", { method: "POST", body: { case: state.caseData, seed } });
       const p = r.procedure; const steps = p.steps || [];
       const t = el("table", { "data-testid": "procedure-steps" }); const head = el("tr");
-      ["step", "what the operator does and sees", "EROA (cm²)", "MR", "gradient (mmHg)", "MVA (cm²)"].forEach((h) => head.appendChild(el("th", { scope: "col" }, h)));
+      ["step", "what the operator does and sees", "EROA (cm²)", "MR", "mean gradient (mmHg)", "MVA (cm²)"].forEach((h) => head.appendChild(el("th", { scope: "col" }, h)));
       t.appendChild(el("thead")).appendChild(head); const tb = el("tbody"); t.appendChild(tb);
       steps.forEach((s, i) => {
         const tr = el("tr");
@@ -406,9 +413,10 @@
         (p.mvarc ? `; MVARC technical success: ${p.mvarc.success ? "yes" : "no"}` : "") + ".");
       const apply = el("button", { type: "button", class: "secondary" }, "Show these clips on the map");
       apply.disabled = !(p.clips || []).length;
-      apply.addEventListener("click", () => { state.clips = (p.clips || []).map((c) => ({ device: c.device, position_mm: clampPos(c.position_mm, c.device) })); clipsChanged(false); });
-      const iv = r.intervals ? el("p", { class: "proc-intervals" },
-        `Calibrated patient, LA mean (mmHg) · forward output (L/min) · gradient (mmHg), 90 % interval: before ${intervalsText(r.intervals.before)}; after ${intervalsText(r.intervals.after)}.`) : null;
+      apply.addEventListener("click", () => showClips(p.clips || []));
+      const cols = r.interval_columns;
+      const iv = r.intervals ? el("p", { class: "proc-intervals", "data-testid": "procedure-intervals" },
+        `${intervalsHead(cols)}: before ${intervalsText(r.intervals.before, cols)}; after ${intervalsText(r.intervals.after, cols)}.`) : null;
       out.replaceChildren(...[sum, iv, t, apply].filter(Boolean));
     } catch (e) { out.replaceChildren(el("p", {}, "Procedure: " + e.message)); }
   }
@@ -425,7 +433,8 @@
   }
 
   // ---------- grade an echo study (POST /api/grade, as `mitrasim grade`) ----------
-  // Words for the allowed values; the values themselves come from /api/meta (echo_choices).
+  // Words for the allowed values; the values themselves come from /api/meta (echo_choices), and the
+  // guideline sets' names too (echo_labels: one name each, as the command line writes it).
   const ECHO_WORDS = {
     normal_or_mild: "normal or mildly abnormal", moderate: "moderately abnormal",
     flail_or_large_defect: "flail leaflet, ruptured papillary muscle or large coaptation defect",
@@ -434,7 +443,7 @@
     "pv_flow:normal": "systolic dominance (normal)", blunted: "blunted", reversal: "systolic flow reversal",
     a_dominant: "A-wave dominant", variable: "neither A- nor E-dominant", e_dominant: "E-wave dominant",
     "lv_size:normal": "normal", enlarged: "enlarged (normal function)",
-    primary: "primary", secondary: "secondary", ase2017: "ASE 2017 (Zoghbi)", esc2021: "ESC 2021 / EACVI 2022",
+    primary: "primary", secondary: "secondary",
   };
   function fillEchoChoices() {
     const ch = (state.meta && state.meta.echo_choices) || {};
@@ -468,7 +477,7 @@
     const out = $("grade-out"); const parts = [];
     const head = el("p", { class: "grade-head", "data-testid": "grade-result" });
     head.appendChild(el("span", { class: gradeClass(r.grade) }, `MR ${r.grade}`));
-    head.appendChild(document.createTextNode(` (${r.severity}) — ${r.guideline === "esc2021" ? "ESC 2021 / EACVI 2022" : "ASE 2017"}, ${r.etiology} MR`));
+    head.appendChild(document.createTextNode(` (${r.severity}) — ${echoWord("guideline", r.guideline)}, ${r.etiology} MR`));
     parts.push(head);
     const dl = el("dl", { class: "grade-facts" });
     const fact = (k, v, id) => { dl.appendChild(el("dt", {}, k)); dl.appendChild(el("dd", id ? { "data-testid": id } : {}, v)); };
