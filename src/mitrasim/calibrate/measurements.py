@@ -121,9 +121,11 @@ def methods() -> dict[str, dict[str, Method]]:
                       "rhc": Method(2.0, False, 0.0, ("mitrasim_measurement_sd", "chemla2004_mpap"))},
         "la_mean_mmhg": {"pcwp": Method(3.0, False, 0.0, ("mitrasim_measurement_sd",)), "la_direct": Method(1.5, False, 0.0, ("mitrasim_measurement_sd",))},
         "la_vwave_mmhg": {"pcwp": Method(4.0, False, 0.0, ("mitrasim_measurement_sd",)), "la_direct": Method(2.0, False, 0.0, ("mitrasim_measurement_sd",))},
-        "co_l_min": {"thermodilution": Method(0.10, True, 0.0, ("stetz1982_thermodilution",)), "fick": Method(0.10, True, 0.0, ("mitrasim_measurement_sd",)),
-                      # forward output from LVOT area × VTI (Doppler; the cohort's forward SV): relative SD [check], not read in a source
-                      "doppler": Method(0.15, True, 0.0, ("mitrasim_measurement_sd",))},
+        "co_l_min": {"thermodilution": Method(0.10, True, 0.0, ("stetz1982_thermodilution", "yang2011_thermodilution_precision")),
+                      "fick": Method(0.10, True, 0.0, ("mitrasim_measurement_sd",)),
+                      # forward output from LVOT area × VTI (Doppler; the cohort's forward SV): relative SD [check]; an ICU
+                      # comparison with thermodilution (parulekar2023_vti, in calibrate.sources) is consistent with it
+                      "doppler": Method(0.15, True, 0.0, ("mitrasim_measurement_sd", "parulekar2023_vti"))},
     }
 
 

@@ -64,6 +64,27 @@ citations.register(
     "of about 13% with three injections needed to be significant) is cut off in the abstract read [check].",
 )
 citations.register(
+    "yang2011_thermodilution_precision",
+    "Yang XX, Critchley LA, Joynt GM. Determination of the Precision Error of the Pulmonary Artery Thermodilution "
+    "Catheter Using an In Vitro Continuous Flow Test Rig. Anesth Analg 112(1):70-77 (2011).",
+    doi="10.1213/ANE.0b013e3181ff475e",
+    note="Abstract read (background only): thermodilution 'has a quoted precision error of +-20%' (precision error "
+    "= 2 SD / mean), i.e. the relative SD of the thermodilution method of mitrasim.calibrate.measurements; the "
+    "study's own in-vitro figures are cut off in the copy read [check].",
+)
+citations.register(
+    "parulekar2023_vti",
+    "Parulekar P, Powys-Lybbe J, Bassett P, Roques S, Snazelle M, Millen G, Harris T. Comparison of cardiac index "
+    "measurements in intensive care patients using continuous wave vs. pulsed wave echo-Doppler compared to pulse "
+    "contour cardiac output. Intensive Care Med Exp 11:23 (2023).",
+    doi="10.1186/s40635-023-00499-2",
+    note="Abstract read (PMC10140233): 52 ICU patients; LVOT PW-VTI against transpulmonary thermodilution: mean "
+    "difference -0.54 L/min/m2, percentage error 38.6% (= 1.96 SD of the difference / mean: about 20% of the "
+    "mean for the pair). With thermodilution's own quoted +-20% the Doppler share is about 17%: a cross-check, "
+    "in ventilated ICU patients, of the 'doppler' forward-output SD of mitrasim.calibrate.measurements, which "
+    "stays a model value [check].",
+)
+citations.register(
     "mitrasim_measurement_sd",
     "mitrasim default measurement uncertainties where no single source was read (echo Doppler and PISA "
     "variability, LA volume, invasive pressures); each is marked [check] in "
