@@ -93,9 +93,10 @@ def _with_sd_factor(case, factor: float):
         if m is not None and hasattr(m, "value"):
             upd[name] = m.model_copy(update={"sd": sd * factor})
     if meas.tr_vmax_m_s is not None:  # sPAP derived from the TR jet: give it as spap_mmhg with its SD
-        from mitrasim.calibrate.measurements import Measured
+        from mitrasim.calibrate.measurements import DEFAULT_RAP_MMHG, Measured
 
-        upd["spap_mmhg"] = Measured(value=4 * meas.tr_vmax_m_s**2 + (meas.rap_mmhg or 8.0), method="tr_velocity", sd=sds["spap_mmhg"] * factor)
+        rap = DEFAULT_RAP_MMHG if meas.rap_mmhg is None else meas.rap_mmhg
+        upd["spap_mmhg"] = Measured(value=4 * meas.tr_vmax_m_s**2 + rap, method="tr_velocity", sd=sds["spap_mmhg"] * factor)
         upd["tr_vmax_m_s"] = None
     return case.model_copy(update={"measurements": meas.model_copy(update=upd)})
 

@@ -15,7 +15,11 @@ those marked ``check`` were not read in the source and are flagged in the fit re
 
 Derived measurements: systolic PA pressure from the tricuspid jet, ``sPAP = 4·v_TR² + RAP``
 (simplified Bernoulli, ASE/EAE right-heart guideline, Rudski 2010), with the RA pressure
-from the IVC when not measured (:data:`DEFAULT_RAP_MMHG`, [check]).
+from the IVC when not measured (:data:`DEFAULT_RAP_MMHG`, the guideline's intermediate value [sec]).
+Its default uncertainty and bias are those of Doppler sPAP against right-heart catheterisation in a
+large, mostly post-capillary cohort (Greiner 2014): bias = the midpoint of the 95% limits of agreement
+:data:`GREINER2014_LOA_MMHG`, SD = their half-width / z₀.₉₇₅ (:data:`SPAP_TR_SD_MMHG`,
+:data:`SPAP_TR_BIAS_MMHG`).
 
 A measured sPAP is compared with the model through its *mean* PA pressure and Chemla's relation
 
@@ -54,7 +58,16 @@ validation bias 0 ± 2 mmHg)."""
 
 DEFAULT_RAP_MMHG = 8.0
 """RA pressure assumed for sPAP from the TR jet when ``rap_mmhg`` is not given: the guideline's
-'intermediate' IVC value (Rudski 2010) [check]."""
+'intermediate' IVC value (Rudski 2010; read in secondary copies of its IVC table [sec])."""
+
+GREINER2014_LOA_MMHG = (-18.1, 14.1)
+"""95% limits of agreement of Doppler sPAP minus catheter sPAP (mmHg; Greiner 2014, abstract)."""
+_Z975 = 1.959963984540054
+"""The standard normal 97.5% quantile (95% limits of agreement = bias ± z·SD)."""
+SPAP_TR_SD_MMHG = (GREINER2014_LOA_MMHG[1] - GREINER2014_LOA_MMHG[0]) / 2.0 / _Z975
+"""SD of Doppler sPAP (TR jet + RA pressure) about the catheter value (mmHg; module docstring)."""
+SPAP_TR_BIAS_MMHG = -(GREINER2014_LOA_MMHG[0] + GREINER2014_LOA_MMHG[1]) / 2.0
+"""Engine (catheter) value minus Doppler sPAP, on average (mmHg): Doppler reads low by the LoA midpoint."""
 
 @dataclass(frozen=True)
 class Method:
@@ -104,13 +117,15 @@ def methods() -> dict[str, dict[str, Method]]:
         "e_velocity_m_s": {"doppler": Method(_DOPPLER_REL, True, 0.0, (), "check")},
         "mean_gradient_mmhg": {"doppler": Method(2.0 * _DOPPLER_REL, True, 0.0, (), "derived")},
         "mva_cm2": {"planimetry": Method(0.10, True, 0.0, ("mitrasim_measurement_sd",)), "pressure_half_time": Method(0.20, True, 0.0, ("mitrasim_measurement_sd",))},
-        "spap_mmhg": {"tr_velocity": Method(10.0, False, 0.0, ("fisher2009_tr_spap", "rudski2010_rap", "chemla2004_mpap")),
+        "spap_mmhg": {"tr_velocity": Method(SPAP_TR_SD_MMHG, False, SPAP_TR_BIAS_MMHG, ("greiner2014_spap", "rudski2010_rap", "chemla2004_mpap"), "src"),
                       "rhc": Method(2.0, False, 0.0, ("mitrasim_measurement_sd", "chemla2004_mpap"))},
         "la_mean_mmhg": {"pcwp": Method(3.0, False, 0.0, ("mitrasim_measurement_sd",)), "la_direct": Method(1.5, False, 0.0, ("mitrasim_measurement_sd",))},
         "la_vwave_mmhg": {"pcwp": Method(4.0, False, 0.0, ("mitrasim_measurement_sd",)), "la_direct": Method(2.0, False, 0.0, ("mitrasim_measurement_sd",))},
-        "co_l_min": {"thermodilution": Method(0.10, True, 0.0, ("stetz1982_thermodilution",)), "fick": Method(0.10, True, 0.0, ("mitrasim_measurement_sd",)),
-                      # forward output from LVOT area × VTI (Doppler; the cohort's forward SV): relative SD [check], not read in a source
-                      "doppler": Method(0.15, True, 0.0, ("mitrasim_measurement_sd",))},
+        "co_l_min": {"thermodilution": Method(0.10, True, 0.0, ("stetz1982_thermodilution", "yang2011_thermodilution_precision")),
+                      "fick": Method(0.10, True, 0.0, ("mitrasim_measurement_sd",)),
+                      # forward output from LVOT area × VTI (Doppler; the cohort's forward SV): relative SD [check]; an ICU
+                      # comparison with thermodilution (parulekar2023_vti, in calibrate.sources) is consistent with it
+                      "doppler": Method(0.15, True, 0.0, ("mitrasim_measurement_sd", "parulekar2023_vti"))},
     }
 
 

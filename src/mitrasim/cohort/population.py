@@ -147,8 +147,9 @@ DEFAULT_CATEGORICAL: dict[str, dict[str, Any]] = {
     "primary_lesion": {"levels": {"flail": 0.5, "prolapse": 0.5}, **_M},
     "lesion_segment": {"levels": {"1": 0.1, "2": 0.8, "3": 0.1}, **_M},
     # Lesion extent of primary MR (how the mapping shapes it: mitrasim.cohort.mapping); model
-    # shares [check]: TEER registries report complex anatomy (multi-segment, bileaflet, Barlow,
-    # commissural) in a minority; no sourced split was found in the sources searched.
+    # shares [check]: no sourced split was found in the sources searched. Cross-checks read: 56% of
+    # one centre's consecutive TEER patients were outside the EVEREST criteria (lesevic2017_everest_criteria,
+    # in mitrasim.cohort.sources); development.yaml's EXPAND note says about a third had complex anatomy [sec].
     "lesion_extent": {"levels": {"single": 0.6, "multi_segment": 0.15, "bileaflet": 0.12, "barlow": 0.08, "commissural": 0.05}, **_M},
     # Leaflet calcification (grasping zone) and mitral annular calcification (MAC): model shares
     # [check]; EVEREST II excluded severe calcification in the grasping zone (eligibility).

@@ -38,3 +38,13 @@ citations.register(
     note="COAPT's baseline forward flow (Doppler stroke volume index, tertiles); read in the abstract only: "
     "the coapt_like forward SV marginal is a model choice [check].",
 )
+citations.register(
+    "lesevic2017_everest_criteria",
+    "Lesevic H, Karl M, Braun D, Barthel P, Orban M, Pache J, Hadamitzky M, Mehilli J, Stecher L, Massberg S, "
+    "Ott I, Schunkert H, Kastrati A, Sonne C, Hausleiter J. Long-Term Outcomes After MitraClip Implantation "
+    "According to the Presence or Absence of EVEREST Inclusion Criteria. Am J Cardiol 119:1255-1261 (2017).",
+    note="Abstract read: of 134 consecutive MitraClip patients (2009-2012), 75 (56%) did not meet the EVEREST "
+    "inclusion criteria; reintervention 37% vs 11%, driven by complex valves (flail width > 15 mm, gap >= 10 mm). "
+    "A cross-check that anatomy outside EVEREST II is common in practice, not a sourced split of the default "
+    "population's lesion extents (mitrasim.cohort.population, model shares).",
+)

@@ -37,14 +37,20 @@ citations.register(
     "National emergency numbers as published by the authorities (France: service-public.fr, 'Numeros "
     "d'urgence'; European Commission: '112, the European emergency number').",
     note="France, Belgium, Switzerland, United Kingdom, Canada and United States: the numbers are "
-    "mitrasim.pathway.defaults.EMERGENCY_NUMBERS. [check] pages not read from this machine; numbers as widely published",
+    "mitrasim.pathway.defaults.EMERGENCY_NUMBERS. France read in copies of the service-public.fr page (DILA, "
+    "Premier ministre) on town websites: both French numbers confirmed (the SAMU for a medical emergency first, "
+    "then the European number), and 114 by SMS for people who cannot speak. [check] the other countries' official pages were not read; numbers as widely "
+    "published",
 )
 citations.register(
     "rcoa_after_ga",
     "Royal College of Anaesthetists. Patient information: 'Caring for someone recovering from a general "
     "anaesthetic or sedation'. https://www.rcoa.ac.uk/patients",
-    note="no driving for at least 24 hours after a general anaesthetic. [check] lower bound only; the days "
-    "without driving after femoral access are a hospital setting",
+    note="no driving for at least 24 hours after a general anaesthetic. [check] the RCoA page itself was not "
+    "reached; two NHS trust leaflets were read: Guy's and St Thomas' ('Instructions after anaesthetic or "
+    "sedation', reviewed June 2023: no driving for 24 hours after sedation or a general anaesthetic, and for an "
+    "extra 24 hours after a general anaesthetic) and Wirral University Teaching Hospital (24 hours). A lower "
+    "bound only; the days without driving after femoral access are a hospital setting",
 )
 citations.register(
     "ottawa_mitraclip_guide",

@@ -44,7 +44,9 @@ citations.register(
     "RNIB (Royal National Institute of Blind People). Clear Print guidelines; and large print for readers "
     "with sight loss.",
     note="minimum text size and large print: mitrasim.pathway.guide.PRINT_PT (standard, large); 14 point "
-    "recommended, 18 preferred for large print. [check] read through secondary copies of the guidelines, "
+    "recommended, 18 preferred for large print. [check] read through secondary copies of the guidelines "
+    "(a reproduced 'Clear Print Guidelines from RNIB' appendix: the minimum and the 14 point recommendation; "
+    "Hampshire County Council's guidance: large print no smaller than the large size, preferably 18 point), "
     "not RNIB's own page",
 )
 

@@ -29,7 +29,12 @@ flail unchanged).  With the gap proportional to the vena-contracta width,
 
     g_fun,GA = s_GA · g_fun,   s_GA = VC_GA / VC_awake   (:data:`FUNCTIONAL_GAP_SCALE_GA`),
 
-degenerative gaps unchanged (:func:`valve_in_state`).
+degenerative gaps unchanged (:func:`valve_in_state`).  A TEER cohort read later
+(:data:`TEER_GA_SOURCE`, 50 patients, sedation vs GA TEE before the clip) agrees in
+direction and in primary MR (no change), but its secondary-MR vena contracta fell less
+than the Michigan surgical series' functional MR (its ratio :data:`TEER_GA_VC_RATIO_SMR`
+against :data:`FUNCTIONAL_GAP_SCALE_GA`); which cohort anchors ``s_GA`` is open [check]:
+the constant still follows the Michigan series.
 
 Restored afterload (the operator's "afterload challenge").  Before releasing or
 adding clips, practice restores the blood pressure under GA with a vasopressor
@@ -90,8 +95,10 @@ citations.register(
     "Grewal KS, Malkowski MJ, Piracha AR, et al. Effect of general anesthesia on the severity of mitral "
     "regurgitation by transesophageal echocardiography. Am J Cardiol 85(2):199-203 (2000).",
     doi="10.1016/s0002-9149(99)00644-x",
-    note="43 patients, pre- vs intra-operative TEE: SBP, MAP and LV end-diastolic/end-systolic dimensions "
-    "lower under GA; jet area and vena contracta smaller; 51% improved at least one MR grade.",
+    note="Abstract read (PubMed 10955377): 43 patients with moderate or severe MR, pre- vs intra-operative TEE: "
+    "SBP, MAP and LV end-diastolic/end-systolic dimensions lower under GA; jet area and vena contracta smaller, "
+    "pulmonary-vein flow from reversed to blunted; 22 of 43 (51%) improved at least one MR grade. The abstract "
+    "gives no magnitudes of the pressure or dimension changes.",
 )
 citations.register(
     "dryden2023_teer_anaesthesia",
@@ -103,11 +110,30 @@ citations.register(
 citations.register(
     "michigan1995_ga_fmr",
     "Accuracy of intraoperative transesophageal echocardiography for estimating the severity of functional "
-    "mitral regurgitation. Am J Cardiol 76(7):508-512 (1995), University of Michigan [authors to add].",
-    note="Conscious sedation vs general anaesthesia TEE: vena contracta in functional MR "
-    "(mitrasim.procedure.loading.VENA_CONTRACTA_FMR_CM) and jet area 10.0 -> 5.7 cm2 (p < 0.001); "
-    "unchanged in leaflet flail (1.10 -> 1.04 cm).",
+    "mitral regurgitation. Am J Cardiol 76(7):508-512 (1995), Department of Internal Medicine, University of "
+    "Michigan; PubMed 7653454 (authors not shown on the PubMed page read) [check].",
+    note="Abstract read (PubMed 7653454): 46 patients (21 flail, 19 functional, 6 rheumatic), matched pre-operative "
+    "TEE under conscious sedation and intra-operative TEE under general anaesthesia: functional-MR vena contracta "
+    "(mitrasim.procedure.loading.VENA_CONTRACTA_FMR_CM) and jet area 10.0 -> 5.7 cm2 (p < 0.001); unchanged in "
+    "leaflet flail (1.10 -> 1.04 cm).",
 )
+
+citations.register(
+    "jcva2022_ga_teer",
+    "General Anesthesia Leads to Underestimation of Regurgitation Severity in Patients With Secondary Mitral "
+    "Regurgitation Undergoing Transcatheter Mitral Valve Repair. J Cardiothorac Vasc Anesth 36(4):974-982 (2022) "
+    "(authors not on the page read) [check].",
+    doi="10.1053/j.jvca.2021.10.024",
+    note="Abstract read: 50 TEER patients, TEE under conscious sedation (work-up) vs under GA (procedure). Primary "
+    "MR (n = 11): no significant change. Secondary MR (n = 39): vena contracta mitrasim.procedure.loading."
+    "TEER_GA_VC_MM, EROA 30 -> 24 mm2, RVol 47 -> 34 mL, jet area 10 -> 7 cm2 (all significant).",
+)
+TEER_GA_SOURCE = "jcva2022_ga_teer"
+"""The TEER cohort compared with the Michigan series (module docstring)."""
+TEER_GA_VC_MM = {"awake": 5.5, "anaesthesia": 4.7}
+"""Secondary-MR vena contracta in TEER patients, conscious sedation vs GA (mm; :data:`TEER_GA_SOURCE`)."""
+TEER_GA_VC_RATIO_SMR = TEER_GA_VC_MM["anaesthesia"] / TEER_GA_VC_MM["awake"]
+"""The TEER cohort's VC_GA / VC_awake in secondary MR (a cross-check of :data:`FUNCTIONAL_GAP_SCALE_GA`, not used)."""
 
 VENA_CONTRACTA_FMR_CM = {"awake": 1.10, "anaesthesia": 0.79}
 """Functional-MR vena contracta width, conscious sedation vs GA (Michigan 1995)."""
@@ -119,18 +145,21 @@ FUNCTIONAL_GAP_SCALE = {"awake": 1.0, "anaesthesia": FUNCTIONAL_GAP_SCALE_GA, "a
 citations.register(
     "phenylephrine_challenge2006_mr",
     "Effects of the operative state and phenylephrine challenge on the assessment of mitral regurgitation "
-    "severity by intraoperative transesophageal echocardiography (2006), PubMed 16950471 [authors and journal to add] [check].",
+    "severity by intraoperative transesophageal echocardiography (2006), PubMed 16950471 (authors and journal "
+    "not on the abstract page read) [check].",
     note="57 patients, pre-operative TEE under conscious sedation vs intra-operative TEE under GA before and after "
     "vasoactive agents matching the pre-operative mean arterial pressure: MR and MAP lower under GA (27 patients); "
     "with pressures matched by phenylephrine no significant difference in MR severity (P = 1.0), residual "
-    "under-estimation in 6 and over-estimation in 7. Abstract read, full text not.",
+    "under-estimation in 6 and over-estimation in 7. Abstract read (PubMed 16950471), full text not.",
 )
 citations.register(
     "shiran2007_loading_test",
-    "Shiran A, et al. Intraoperative transesophageal echocardiography using a quantitative dynamic loading test for "
-    "the evaluation of ischemic mitral regurgitation. J Am Soc Echocardiogr 20(6):690-697 (2007), PubMed 17543738 [check].",
-    note="30 patients, ischaemic MR: EROA 0.16 cm2 pre-operative, 0.13 under GA, 0.21 after fluids and phenylephrine "
-    "(target systolic pressure 160 mmHg); the loading test avoids under-estimating ischaemic MR. Abstract read.",
+    "Shiran A, Merdler A, Ismir E, Ammar R, Zlotnick AY, Aravot D, Lazarovici H, Zisman E, Pizov R, Lewis BS. "
+    "Intraoperative transesophageal echocardiography using a quantitative dynamic loading test for the evaluation "
+    "of ischemic mitral regurgitation. J Am Soc Echocardiogr 20(6):690-697 (2007), PubMed 17543738.",
+    note="30 patients, ischaemic MR: EROA 0.16 cm2 pre-operative (TTE), 0.13 under GA, 0.21 after fluids (if wedge "
+    "pressure < 15 mmHg) and phenylephrine (target systolic pressure 160 mmHg); the loading test avoids "
+    "under-estimating ischaemic MR. Abstract read (PubMed 17543738), full text not.",
 )
 PHENYLEPHRINE_CHALLENGE_SOURCE = "phenylephrine_challenge2006_mr"
 """The source of the restored-afterload state (module docstring)."""

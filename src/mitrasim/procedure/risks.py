@@ -36,10 +36,20 @@ Columns of ``U`` (:data:`COLUMNS`): ``slda[k]`` and ``embolization[k]`` for clip
 transseptal tamponade; then per clip slot ``tamponade[k]``, ``urgent_surgery[k]`` and
 ``room_death[k]``.
 
-Per-clip rates: the registries report SLDA per patient (about 1.5–2%) with about 1.4 clips per
-patient (EXPAND: 54% one clip, 41% two, 5% three or more), so the per-clip base rate is
-``p_patient / 1.4``; each clip's rate is multiplied by its grasp's SLDA multiplier
+Per-clip rates: the registries report SLDA per patient, in cohorts that used
+:data:`CLIPS_PER_PATIENT` clips per patient on average (EXPAND), so the per-clip base rate is
+``p_patient / CLIPS_PER_PATIENT``; each clip's rate is multiplied by its grasp's SLDA multiplier
 (:func:`mitrasim.devices.assess_grasp`).
+
+Where each default rate comes from (:data:`RATE_SOURCES`; the place read is in each source's note):
+in-hospital death is TVT 2017's overall in-hospital mortality (the cohort whose median patient is
+the reference patient); stroke and major bleeding are TVT 2016's 30-day rates (the MVARC endpoints
+that count them are 30-day endpoints); SLDA per patient is the EXPAND core-lab panel's share
+(:data:`EXPAND_SLDA_PATIENTS` of :data:`EXPAND_LAE_PATIENTS` confirmed leaflet events at
+:data:`EXPAND_LAE_INCIDENCE`).  Embolization: none in ACCESS-EU's 567 patients; the default lies
+below that series' 95% upper bound (rule of three) and is a model choice.  Pericardial
+effusion/tamponade and urgent surgery: no source was read that gives them [check]; the defaults
+are the clinical reference's ranges.
 """
 
 from __future__ import annotations
@@ -70,6 +80,45 @@ __all__ = [
     "draw_uniforms",
     "RATE_SOURCES",
 ]
+
+citations.register(
+    "sorajja2016_tvt",
+    "Sorajja P, et al. Initial Experience With Commercial Transcatheter Mitral Valve Repair in the United States "
+    "(STS/ACC TVT Registry). J Am Coll Cardiol (2016) [volume, pages and co-authors not read: check].",
+    note="Read in the ACC journal scan of 7 March 2016 (a summary of the abstract) [sec]: 564 patients, median age "
+    "83, median STS-PROM for repair 7.9%, 90.8% degenerative MR; in-hospital mortality 2.3%; at 30 days mortality "
+    "5.8%, stroke 1.8%, bleeding 2.6%, device-related complications 1.4% (the stroke and bleeding defaults of "
+    "mitrasim.procedure.risks.ComplicationRates).",
+)
+citations.register(
+    "maisano2013_access_eu",
+    "Percutaneous Mitral Valve Interventions in the Real World: Early and 1-Year Results From the ACCESS-EU, A "
+    "Prospective, Multicenter, Nonrandomized Post-Approval Study of the MitraClip Therapy in Europe. J Am Coll "
+    "Cardiol (2013) (Maisano F, et al.: authors not on the page read [check]).",
+    doi="10.1016/j.jacc.2013.02.094",
+    note="Abstract read: 567 patients at 14 European sites, implant rate 99.6%, 30-day mortality 3.4%, single-"
+    "leaflet device attachment in 27 (4.8%, first-generation device), no MitraClip device embolization.",
+)
+citations.register(
+    "asch2021_expand_lae",
+    "Asch FM, Little SH, Mackensen GB, Grayburn PA, Sorajja P, Rinaldi M, Maisano F, Kar S. Incidence and "
+    "standardised definitions of mitral valve leaflet adverse events after transcatheter mitral valve repair: "
+    "the EXPAND study. EuroIntervention (2021) [volume and pages not read: check]; PMC9724852.",
+    doi="10.4244/EIJ-D-21-00012",
+    note="Abstract read: an independent panel confirmed leaflet adverse events after MitraClip NTR/XTR in "
+    "mitrasim.procedure.risks.EXPAND_LAE_PATIENTS patients (incidence EXPAND_LAE_INCIDENCE): SLDA in "
+    "EXPAND_SLDA_PATIENTS, leaflet injury in 4 (2 had both); SLDA found at implant (2), before discharge (7) or "
+    "at 30 days (7), resolved with additional clips in 75%.",
+)
+citations.register(
+    "singh2024_tvt_bleeding",
+    "Singh N, Cohen DJ, Shah MA, Kosinski AS, Brothers L, Vemulapalli S, Elmariah S. Trends, Predictors, and "
+    "Outcomes of Bleeding Complications After Mitral Transcatheter Edge-to-Edge Repair: TVT Registry Insights. "
+    "JACC Cardiovasc Interv (2024).",
+    doi="10.1016/j.jcin.2024.09.035",
+    note="Abstract read: in-hospital major bleeding in 2.3% of 51,533 TVT patients (2013-2022), falling from 7.1% "
+    "(2013) to 2.0% (2021). A cross-check of the bleeding default (TVT 2016's 30-day rate), not used.",
+)
 
 citations.register(
     "clinical_reference_risks",
@@ -105,9 +154,17 @@ COLUMNS: dict[str, int] = {
 """Column of ``U`` for each draw."""
 
 N_DRAWS = len(COLUMNS)
-CLIPS_PER_PATIENT = 1.4
-"""Mean clips per patient used to turn per-patient SLDA and embolization rates
-into per-clip rates (EXPAND: 54% one, 41% two, 5% three or more)."""
+CLIPS_PER_PATIENT = 1.5
+"""Mean clips per patient used to turn per-patient SLDA and embolization rates into per-clip rates:
+EXPAND's mean (Kar 2023, ``kar2023_expand``, read on a secondary page [sec]), the cohort of the
+SLDA rate."""
+
+EXPAND_LAE_INCIDENCE = 0.020
+"""Incidence of panel-confirmed leaflet adverse events in EXPAND (Asch 2021, abstract)."""
+EXPAND_LAE_PATIENTS = 20
+"""Patients with a panel-confirmed leaflet adverse event in EXPAND (Asch 2021, abstract)."""
+EXPAND_SLDA_PATIENTS = 18
+"""Of those, patients with single-leaflet device attachment (Asch 2021, abstract)."""
 
 
 @dataclass(frozen=True)
@@ -119,13 +176,13 @@ class ComplicationRates:
     are per procedure.
     """
 
-    bleeding: float = 0.026  # TVT early: major bleeding about 2.6%
-    pericardial_effusion: float = 0.0075  # about 0.5-1% [check]: middle
-    stroke: float = 0.010  # TVT 1-2.6%; patient text "under 1 in 100": low end
-    urgent_surgery: float = 0.005  # < 1% [check]
-    in_hospital_death: float = 0.023  # TVT 2.3-2.7%: low end (EXPAND-era cohorts lower)
-    slda_per_patient: float = 0.015  # 1.5-2% (EXPAND leaflet adverse events 2.0%)
-    embolization_per_patient: float = 0.002  # very rare, < 0.5% [check]
+    bleeding: float = 0.026  # TVT 2016: bleeding 2.6% at 30 days [sec]
+    pericardial_effusion: float = 0.0075  # clinical reference: about 0.5-1% [check]: middle; no source read
+    stroke: float = 0.018  # TVT 2016: stroke 1.8% at 30 days [sec]
+    urgent_surgery: float = 0.005  # clinical reference: < 1% [check]; no source read
+    in_hospital_death: float = 0.027  # TVT 2017: in-hospital mortality 2.7% (abstract)
+    slda_per_patient: float = EXPAND_LAE_INCIDENCE * EXPAND_SLDA_PATIENTS / EXPAND_LAE_PATIENTS  # EXPAND panel (Asch 2021)
+    embolization_per_patient: float = 0.002  # model choice below ACCESS-EU's 0 of 567 (95% upper bound 3/567)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -160,13 +217,13 @@ DEFAULT_RATES = ComplicationRates()
 NO_COMPLICATIONS = ComplicationRates(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 RATE_SOURCES: dict[str, tuple[str, ...]] = {
-    "bleeding": ("sorajja2017_tvt", "clinical_reference_risks"),
+    "bleeding": ("sorajja2016_tvt",),
     "pericardial_effusion": ("clinical_reference_risks",),
-    "stroke": ("sorajja2017_tvt", "clinical_reference_risks"),
+    "stroke": ("sorajja2016_tvt",),
     "urgent_surgery": ("clinical_reference_risks",),
-    "in_hospital_death": ("sorajja2017_tvt", "clinical_reference_risks"),
-    "slda_per_patient": ("tctmd_expand2019", "clinical_reference_risks"),
-    "embolization_per_patient": ("clinical_reference_risks",),
+    "in_hospital_death": ("sorajja2017_tvt",),
+    "slda_per_patient": ("asch2021_expand_lae", "kar2023_expand"),
+    "embolization_per_patient": ("maisano2013_access_eu", "clinical_reference_risks"),
 }
 
 
@@ -184,15 +241,16 @@ citations.register(
     "Puls M, Lubos E, Boekstegers P, et al. One-year outcomes and predictors of mortality after MitraClip "
     "therapy in contemporary clinical practice: results from the German transcatheter mitral valve "
     "interventions registry. Eur Heart J 37:703-712 (2016).",
-    note="Predictors of 1-year mortality: low LVEF (threshold and hazard ratio: mitrasim.procedure.risks."
-    "LOW_LVEF_PCT, LOW_LVEF_MULTIPLIER) (abstract, PMC4761401).",
+    note="Abstract read (PMC4761401): 828 patients, median age 76; predictors of 1-year mortality include LVEF "
+    "below mitrasim.procedure.risks.LOW_LVEF_PCT (hazard ratio LOW_LVEF_MULTIPLIER, P = 0.01), NYHA IV, anaemia, "
+    "creatinine >= 1.5 mg/dL, peripheral artery disease, severe TR and procedural failure.",
 )
 
 REFERENCE_AGE_YEARS = 82.0
-"""TVT registry median age (Sorajja 2017 [sec]): the registered rates are this patient's."""
+"""TVT registry median age (Sorajja 2017, abstract): the registered rates are this patient's."""
 
 REFERENCE_STS_PCT = 6.1
-"""TVT registry median STS-PROM for mitral repair, in % (IQR 3.7-9.9 %) (Sorajja 2017 [sec])."""
+"""TVT registry median STS-PROM for mitral repair, in % (IQR 3.7-9.9 %) (Sorajja 2017, abstract)."""
 
 DEATH_OR_PER_DECADE = 1.5
 """Odds ratio of in-hospital death per 10 years of age: model choice [check] (TVT names age as a
@@ -200,7 +258,8 @@ predictor of mortality; no odds ratio was read)."""
 
 LOW_LVEF_PCT = 30.0
 LOW_LVEF_MULTIPLIER = 1.58
-"""LVEF < :data:`LOW_LVEF_PCT`: TRAMI's hazard ratio of 1-year mortality (Puls 2016), used for in-hospital death [check]."""
+"""LVEF < :data:`LOW_LVEF_PCT`: TRAMI's hazard ratio of 1-year mortality (Puls 2016, abstract: read there).
+Applying a 1-year hazard ratio as an odds multiplier of in-hospital death is a model choice."""
 
 STROKE_OR_PER_DECADE = 1.3
 """Odds ratio of stroke per 10 years of age: model choice [check]."""

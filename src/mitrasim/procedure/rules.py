@@ -25,9 +25,14 @@ __all__ = ["Rules", "DEFAULT_RULES", "rules_from_case", "rules_from_protocol"]
 citations.register(
     "clinical_reference_stop_rules",
     "mitrasim clinical reference (shared/reference/clinical.md), 'The procedure and the valve area': the "
-    "release, abort and add-a-clip limits on the mean gradient, the valve area and the residual MR grade [check].",
-    note="The limits are the defaults of mitrasim.protocol.Protocol (max_gradient_mmhg, "
-    "abort_gradient_mmhg, min_mva_cm2, target_residual_grade).",
+    "release, abort and add-a-clip limits on the mean gradient, the valve area and the residual MR grade.",
+    note="The limits are the defaults of mitrasim.protocol.Protocol (max_gradient_mmhg, abort_gradient_mmhg, "
+    "min_mva_cm2, target_residual_grade). What was checked: the release limits on the gradient and the area are "
+    "the cuts of MVARC's iatrogenic stenosis (the 'mvarc' rows of mitrasim.echo.thresholds, Stone 2015, marked "
+    "src there; the protocol holds its own copy of the two numbers); a pre-discharge gradient at or above the "
+    "same cut is an 'outcomes-related cutoff' in a 291-patient TEER series (J Am Heart Assoc, PMC10944065, "
+    "abstract read). The abort limit and the add-a-clip rule are the clinical reference's practice summary; no "
+    "primary source stating them was read [check].",
 )
 
 

@@ -52,14 +52,6 @@ citations.register(
     "mark of a meaningful imbalance [check].",
 )
 citations.register(
-    "kar2023_expand",
-    "Kar S, von Bardeleben RS, Rottbauer W, et al. Contemporary Outcomes Following Transcatheter Edge-to-Edge "
-    "Repair: 1-Year Results From the EXPAND Study Using Third-Generation MitraClip Devices. "
-    "JACC Cardiovasc Interv 16:589-602 (2023) [check: year, volume, pages].",
-    note="Seen only on a secondary page (CRT news release): n = 1,041, implant success 98.9%, clips per patient "
-    "(mean, SD) as the expand_clips comparator of validate/comparators/development.yaml [sec].",
-)
-citations.register(
     "lim2020_expand_primary",
     "Lim DS et al. EXPAND study, 30-day core-lab outcomes of primary MR treated with MitraClip NTR/XTR. "
     "Presented at ACC.20/WCC (2020); reported by Medscape (Wendling P, April 3, 2020) [sec].",

@@ -103,6 +103,16 @@ citations.register(
     note="Pressure drop depends on the total orifice area only, not on how it is split.",
 )
 
+citations.register(
+    "rac2014_3dtee_mv",
+    "Three Dimensional Echocardiographic Analysis of Mitral Valve Characteristics. Rev Argent Cardiol 82(4):279-284 "
+    "(2014) (authors not on the page read [check]).",
+    doi="10.7775/rac.es.v82.i4.3809",
+    note="Abstract read: 26 patients without heart disease, 3D TEE, values indexed to body surface area, median "
+    "(IQR): anterior leaflet length 13.4 (12.4-14) mm/m2, posterior 7.8 (7.1-8.3) mm/m2, intercommissural "
+    "diameter 18.7 mm/m2. A cross-check of mitrasim.valve.geometry.DEFAULT_ANTERIOR_MM and DEFAULT_POSTERIOR_MM.",
+)
+
 GRID_STEP_MM = 0.5
 """Target cell size along the coaptation line (mm)."""
 
@@ -147,7 +157,10 @@ TENTING_MOBILITY_MIN = 0.6
 DEFAULT_ANTERIOR_MM = {"A1": 21.0, "A2": 24.0, "A3": 21.0}
 DEFAULT_POSTERIOR_MM = {"P1": 10.0, "P2": 13.0, "P3": 10.0}
 """Typical leaflet heights (physiology.md "Geometry": anterior 22–26 mm, P2
-10–15 mm [check]); the lateral scallops are taken a little shorter."""
+10–15 mm); the lateral scallops are taken a little shorter (model choice).  Cross-check
+read (``rac2014_3dtee_mv``, abstract): normal 3D-TEE leaflet lengths indexed to body
+surface area, which at 1.8–1.9 m² give about 24–25 mm anterior and 14–15 mm posterior;
+per-scallop heights were not read [check]."""
 
 LESION_EXPONENT = {"flail": 4.0, "prolapse": 2.0, "tethering": 2.0}
 LESION_KIND_CODE = {"none": 0, "tethering": 1, "prolapse": 2, "flail": 3}
