@@ -113,9 +113,17 @@ def test_eligibility_replaces_ineligible_patients_reproducibly():
     assert np.maximum(v.gap_deg_mm, v.gap_fun_mm).max(axis=1).max() <= 10.0
     width = t.column("lesion_width_frac").to_numpy() * t.column("ic_diameter_mm").to_numpy()
     assert width.max() <= 15.0
+    # EVEREST II's criteria table: no calcification in the grasping area, no severe annular calcification
+    assert set(t.column("leaflet_calcification").to_pylist()) == {"none"}
+    assert "severe" not in set(t.column("annular_calcification").to_pylist())
     assert t.equals(sample_population(pop, 800, 3, first_id=100))
     free = pop.model_copy(update={"eligibility": type(pop.eligibility)()})
-    assert not eligible(pop, sample_population(free, 800, 3)).all()
+    free_sample = sample_population(free, 800, 3)
+    assert not eligible(pop, free_sample).all()
+    for column in ("leaflet_calcification", "annular_calcification"):  # each calcification criterion binds on its own
+        only = pop.model_copy(update={"eligibility": type(pop.eligibility)(**{f"max_{column}": getattr(pop.eligibility, f"max_{column}")})})
+        grades = np.array(free_sample.column(column).to_pylist())
+        assert (eligible(only, free_sample) == (grades != "severe") if column == "annular_calcification" else eligible(only, free_sample) == (grades == "none")).all()
 
 
 def test_impossible_eligibility_names_the_field():

@@ -21,13 +21,13 @@ _shared(
     "N Engl J Med 364:1395-1406 (2011).",
     note="Anatomic exclusions: MVA below mitrasim.devices.grasp.WIDE_MIN_MVA_CM2; flail width and flail gap "
     "at or above the everest2_like population's eligibility (max_lesion_width_mm, max_gap_mm); coaptation "
-    "depth > 11 mm, coaptation length < 2 mm (not modelled); severe calcification in the grasping zone and "
-    "cleft (the grasp rule of mitrasim.devices.grasp). Checked against a reproduced EVEREST II criteria table "
+    "depth > 11 mm, coaptation length < 2 mm (not modelled); cleft (the grasp rule of mitrasim.devices.grasp); "
+    "calcification in the grasping area and severe annular calcification (the everest2_like population's "
+    "eligibility: max_leaflet_calcification none, max_annular_calcification moderate). Checked against a reproduced EVEREST II criteria table "
     "(PMC6288214, Table 2) [sec]: the MVA, flail, coaptation and cleft exclusions as stated, plus bileaflet flail "
     "or severe bileaflet prolapse, a primary jet not at A2/P2, lack of chordal support, severe annular "
     "calcification; the calcification exclusion there reads 'evidence of calcification in the grasping area of "
-    "the A2 and/or P2 scallops', i.e. any grade, not only severe [check: the everest2_like eligibility admits up "
-    "to moderate].",
+    "the A2 and/or P2 scallops', i.e. any grade, not only severe (the population follows it).",
 )
 
 _shared(

@@ -33,8 +33,9 @@ mapping builds from a patient (:func:`mitrasim.cohort.mapping.chunk_valves`)::
 
     eligibility: {max_gap_mm: 10, max_lesion_width_mm: 15, source: feldman2011_everest2, status: src}
 
-Also ``max_tenting_depth_mm`` (secondary MR coaptation depth) and
-``max_leaflet_calcification`` (worst leaflet calcification grade admitted).
+Also ``max_tenting_depth_mm`` (secondary MR coaptation depth),
+``max_leaflet_calcification`` (worst leaflet calcification grade admitted, read as the grasping zone's)
+and ``max_annular_calcification`` (worst annular calcification grade admitted).
 
 A drawn patient who fails them is discarded and the next draw from the same
 generator takes the place (rejection sampling: the sample stays a pure function
@@ -216,7 +217,10 @@ class Eligibility(_Model):
     max_lesion_width_mm: float | None = Field(None, gt=0, le=60, description="widest primary-MR lesion, mm (EVEREST II excluded a flail width >= 15 mm)")
     max_tenting_depth_mm: float | None = Field(None, gt=0, le=25, description="deepest coaptation (tenting) depth of secondary MR, mm (EVEREST II excluded > 11 mm)")
     max_leaflet_calcification: Literal["none", "mild", "moderate", "severe"] | None = Field(
-        None, description="worst leaflet calcification admitted (EVEREST II excluded severe calcification in the grasping zone)"
+        None, description="worst leaflet (grasping-zone) calcification admitted (EVEREST II excluded any calcification in the grasping area)"
+    )
+    max_annular_calcification: Literal["none", "mild", "moderate", "severe"] | None = Field(
+        None, description="worst mitral annular calcification admitted (EVEREST II excluded severe annular calcification)"
     )
     source: str = "mitrasim_cohort_model"
     status: Status = "model"
@@ -224,7 +228,8 @@ class Eligibility(_Model):
 
     @property
     def active(self) -> bool:
-        return any(x is not None for x in (self.max_gap_mm, self.max_lesion_width_mm, self.max_tenting_depth_mm, self.max_leaflet_calcification))
+        return any(x is not None for x in (self.max_gap_mm, self.max_lesion_width_mm, self.max_tenting_depth_mm, self.max_leaflet_calcification,
+                                            self.max_annular_calcification))
 
 
 #: The engine parameter set of each etiology unless a population names another.
@@ -472,7 +477,7 @@ def _check_draws(pop: Population, n: int, got: int, drawn: int, unbalanced: int)
             f"{got} of {drawn} drawn patients were kept; {unbalanced} failed the flow balance",
         )  # fmt: skip
     raise InputError(
-        "eligibility", pop.eligibility.model_dump(exclude_none=True, include={"max_gap_mm", "max_lesion_width_mm", "max_tenting_depth_mm", "max_leaflet_calcification"}),
+        "eligibility", pop.eligibility.model_dump(exclude_none=True, include={"max_gap_mm", "max_lesion_width_mm", "max_tenting_depth_mm", "max_leaflet_calcification", "max_annular_calcification"}),
         f"criteria that at least 1 in {MAX_DRAWS_PER_PATIENT} patients of the population meets",
         f"{got} of {drawn} drawn patients were eligible",
     )
@@ -558,9 +563,10 @@ def eligible(pop: Population, patients: pa.Table) -> np.ndarray:
     if e.max_tenting_depth_mm is not None:
         secondary = np.asarray(patients.column("etiology").to_pylist(), dtype=object) == "secondary"
         ok &= ~secondary | (patients.column("tenting_depth_mm").to_numpy() <= e.max_tenting_depth_mm)
-    if e.max_leaflet_calcification is not None:
-        grade = np.array([CALCIFICATION_LEVELS.index(x) for x in patients.column("leaflet_calcification").to_pylist()])
-        ok &= grade <= CALCIFICATION_LEVELS.index(e.max_leaflet_calcification)
+    for column, worst in (("leaflet_calcification", e.max_leaflet_calcification), ("annular_calcification", e.max_annular_calcification)):
+        if worst is not None:
+            grade = np.array([CALCIFICATION_LEVELS.index(x) for x in patients.column(column).to_pylist()])
+            ok &= grade <= CALCIFICATION_LEVELS.index(worst)
     return ok
 
 
