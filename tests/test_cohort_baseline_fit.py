@@ -198,3 +198,95 @@ def test_indicated_trial_patients_are_reached_within_their_measurement_sd(name, 
     run_trial(trial, tmp_path / "t", workers=1, progress=False)
     within = M.within_sd_pct(*M.sampled_vs_simulated(read_results(tmp_path / "t")[0], pop.lv_volume_method))
     assert min(within) >= 95.0, dict(zip(M.BASELINE_MEASURED, within))
+
+
+def test_the_first_engine_call_holds_the_starting_points_alone(monkeypatch):
+    """The first step takes the guess model's Jacobian: the first engine call simulates the n starting
+    points and no forward-difference point."""
+    hr, mva, y, sd = _sampled_like(12, n=10)
+    calls: list[int] = []
+
+    def counted(*args, **kw):
+        res = simulate(*args, **kw)
+        calls.append(len(res.metrics["ef_pct"]))
+        return res
+
+    M._guess_model("secondary_mr", FAST.dt_max_s, FAST.tol, FAST.accelerate)  # learnt before counting
+    monkeypatch.setattr(M, "simulate", counted)
+    M.fit_baselines("secondary_mr", hr, mva, y, sd, FAST)
+    assert calls[0] == 10
+
+
+def test_forward_feature_slopes_are_the_features_derivatives():
+    """The slopes of the forward map's monomials against central differences (step 1e-6: truncation
+    error ~1e-12 relative, rounding ~1e-10)."""
+    rng = np.random.default_rng(1)
+    v = rng.normal(size=(5, 7))
+    _, slopes = M._forward_features(v)
+    h = 1e-6
+    for j in range(7):
+        e = np.zeros(7)
+        e[j] = h
+        num = (M._forward_features(v + e)[0] - M._forward_features(v - e)[0]) / (2 * h)
+        assert np.allclose(slopes[:, :, j], num, rtol=1e-7, atol=1e-7)
+
+
+def test_model_jacobian_is_the_forward_maps_whitened_derivative():
+    """At a point where the simulated measurements equal the forward map's prediction, the model
+    Jacobian equals central differences of the whitened prediction (EROA row: exactly EROA/sd)."""
+    hr, mva, y, sd = _sampled_like(13, n=6)
+    model = M._guess_model("secondary_mr", FAST.dt_max_s, FAST.tol, FAST.accelerate)
+    pset = get_parameter_set("secondary_mr")
+    u = np.column_stack([np.log([[pset.values[k] for k in M.BASELINE_FREE]] * 6) + 0.1, np.full(6, 0.3), np.log(y[:, 3])])
+
+    def predicted(uu):
+        f, _ = M._forward_features(M._forward_inputs(uu, hr, mva))
+        m = np.empty((len(uu), 5))
+        m[:, list(M._FORWARD_MEASURED)] = np.exp(f @ model.forward)
+        m[:, 3] = np.exp(uu[:, -1])
+        return (m - y) / sd
+
+    z = predicted(u)
+    J = M._model_jacobian(model, u, hr, mva, z, y, sd, np.isfinite(y))
+    h = 1e-6
+    for j in range(u.shape[1]):
+        e = np.zeros(u.shape[1])
+        e[j] = h
+        assert np.allclose(J[:, :, j], (predicted(u + e) - predicted(u - e)) / (2 * h), rtol=1e-6, atol=1e-6)
+
+
+def test_no_patient_leaves_the_fit_on_the_model_jacobian(monkeypatch):
+    """The exit test uses forward differences only: with a model Jacobian of zeros (whose Gauss–Newton
+    step moves no measurement, so every patient would leave at its starting point) the fit lands
+    within twice BASELINE_Z_DONE of the fit that starts on forward differences."""
+    hr, mva, y, sd = _sampled_like(14)
+    monkeypatch.setattr(M, "BASELINE_MODEL_FIRST_STEP", False)
+    z_ref = M.fit_baselines("secondary_mr", hr, mva, y, sd, FAST).z
+    monkeypatch.setattr(M, "BASELINE_MODEL_FIRST_STEP", True)
+    monkeypatch.setattr(M, "_model_jacobian", lambda *a: np.zeros((len(a[1]), len(M.BASELINE_MEASURED), a[1].shape[1])))
+    z = M.fit_baselines("secondary_mr", hr, mva, y, sd, FAST).z
+    assert np.abs(z - z_ref).max() <= 2 * M.BASELINE_Z_DONE
+
+
+def test_forward_differences_are_due_before_any_exit_on_the_model_jacobian():
+    """Every case of (moves, fresh, exact) in the first and a later iteration: a patient with the
+    model's Jacobian gets forward differences unless it is about to take its first step with it (at
+    the point the model's Jacobian was taken for); a patient with forward differences gets them again
+    only where it still moves on a stale one."""
+    for first in (True, False):
+        for moves, fresh, exact in np.ndindex(2, 2, 2):
+            due = M._forward_differences_due(np.array([moves], bool), np.array([fresh], bool), np.array([exact], bool), first)[0]
+            if exact:
+                assert due == (moves and not fresh)
+            else:
+                assert due == (not moves or not first or not fresh)
+
+
+def test_the_model_first_step_changes_no_result_beyond_the_exit_tolerance(monkeypatch):
+    """The first step on the guess model's Jacobian changes the fit's path, not where it ends: the
+    same patients started on forward differences land within twice BASELINE_Z_DONE of it."""
+    hr, mva, y, sd = _sampled_like(15)
+    z = M.fit_baselines("secondary_mr", hr, mva, y, sd, FAST).z
+    monkeypatch.setattr(M, "BASELINE_MODEL_FIRST_STEP", False)
+    z_fd = M.fit_baselines("secondary_mr", hr, mva, y, sd, FAST).z
+    assert np.abs(z - z_fd).max() <= 2 * M.BASELINE_Z_DONE
