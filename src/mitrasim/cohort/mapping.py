@@ -366,6 +366,9 @@ when the exit test (with the Jacobian of the previous best point) says the patie
 BASELINE_MODEL_FIRST_STEP = True
 """Take the first step with the guess model's Jacobian (:func:`_model_jacobian`), so the first engine
 call holds the starting points alone; the exit test uses forward differences only (:func:`fit_baselines`)."""
+BASELINE_MODEL_STATES = True
+"""Start each point from a state moved by the guess model's change of steady state (the first points
+from its steady state), holding the point's blood exactly (:func:`fit_baselines`)."""
 BASELINE_GUESS_POINTS = 1024
 """Synthetic patients per preset behind the fit's initial guess (:func:`_guess_model`)."""
 
@@ -410,36 +413,59 @@ points (800 tvt_mixed patients): relative error median 9–10 % for a quadratic,
 :data:`BASELINE_Z_DONE` of the forward-difference step in every measurement (quadratic 35–45 %)."""
 
 
-def _forward_features(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Monomials of the forward map's inputs ``v`` (m, d) up to :data:`_FORWARD_DEGREE` ``(m, F)``,
-    and their slopes ``∂feature/∂v_l`` ``(m, F, d)``."""
+@lru_cache(maxsize=4)
+def _monomials(d: int) -> tuple[tuple[int, ...], ...]:
+    """Index tuples of the monomials of ``d`` variables up to :data:`_FORWARD_DEGREE`, by degree
+    (``()`` is the constant); each term's last index is its largest."""
     from itertools import combinations_with_replacement
 
-    m, d = v.shape
-    terms = [c for k in range(_FORWARD_DEGREE + 1) for c in combinations_with_replacement(range(d), k)]
-    feats = np.ones((m, len(terms)))
-    slopes = np.zeros((m, len(terms), d))
+    return tuple(c for k in range(_FORWARD_DEGREE + 1) for c in combinations_with_replacement(range(d), k))
+
+
+def _forward_features(v: np.ndarray) -> np.ndarray:
+    """Monomials of the forward map's inputs ``v`` (m, d) up to :data:`_FORWARD_DEGREE`, feature-major
+    ``(F, m)`` in :func:`_monomials`' order (each from its lower-degree term: one product per feature)."""
+    terms = _monomials(v.shape[1])
+    col = {c: i for i, c in enumerate(terms)}
+    vt = np.ascontiguousarray(v.T)
+    out = np.empty((len(terms), len(v)))
+    out[0] = 1.0
+    for f, c in enumerate(terms[1:], start=1):
+        np.multiply(out[col[c[:-1]]], vt[c[-1]], out=out[f])
+    return out
+
+
+def _forward_slopes(v: np.ndarray, d: int) -> np.ndarray:
+    """``∂feature/∂v_l`` of :func:`_forward_features` for the first ``d`` inputs ``l``, ``(d, F, m)``."""
+    terms = _monomials(v.shape[1])
+    col = {c: i for i, c in enumerate(terms)}
+    feats = _forward_features(v)
+    slopes = np.zeros((d, len(terms), len(v)))
     for f, c in enumerate(terms):
-        for i in c:
-            feats[:, f] *= v[:, i]
         for pos, var in enumerate(c):
-            rest = c[:pos] + c[pos + 1 :]
-            slopes[:, f, var] += np.prod(v[:, list(rest)], axis=1) if rest else 1.0
-    return feats, slopes
+            if var < d:
+                slopes[var, f] += feats[col[c[:pos] + c[pos + 1 :]]]
+    return slopes
 
 
 @dataclass(frozen=True)
 class _GuessModel:
-    """The fit's two regressions on one preset's engine patients (:func:`_guess_model`).
+    """The fit's regressions on one preset's engine patients (:func:`_guess_model`).
 
     ``inverse`` ``(F_y, p − 1)``: measurements, heart rate and forward area (:func:`_guess_features`)
     → the fit coordinates of the engine scales and stressed volume (the starting point).
     ``forward`` ``(F_u, 4)``: fit coordinates, ln heart rate and ln forward area
     (:func:`_forward_features`) → ln of the simulated SBP, EDV, LVEF and forward SV; its analytic
-    derivative is the first step's Jacobian (:func:`_model_jacobian`)."""
+    derivative is the first step's Jacobian (:func:`_model_jacobian`).
+    ``state`` ``(F_u, 14)``: the same inputs → the steady state at the start of the beat, where each
+    point of the fit starts (:data:`BASELINE_MODEL_STATES`).  The blood a state holds (chamber volumes
+    plus each circuit's C·p, conserved by the engine) is the preset's plus the stressed-volume shift,
+    a constant plus a multiple of one input: inside the features' span, so least squares reproduces it
+    to rounding, and every predicted state, state change and slope holds each point's own blood (tested)."""
 
     inverse: np.ndarray
     forward: np.ndarray
+    state: np.ndarray
 
 
 @lru_cache(maxsize=16)
@@ -466,8 +492,20 @@ def _guess_model(preset: str, dt_max_s: float, tol: float, accelerate: bool) -> 
     y = np.column_stack([res.metrics["sbp_mmhg"], res.metrics["edv_ml"], res.metrics["ef_pct"], eroa, res.metrics["forward_sv_ml"]])
     ok = np.isfinite(y).all(axis=1) & (y > 0).all(axis=1) & (res.metrics["converged"] > 0)
     inverse, *_ = np.linalg.lstsq(_guess_features(y[ok], hr[ok], mva[ok]), u[ok], rcond=None)
-    forward, *_ = np.linalg.lstsq(_forward_features(_forward_inputs(u_all[ok], hr[ok], mva[ok]))[0], np.log(y[ok][:, _FORWARD_MEASURED]), rcond=None)
-    return _GuessModel(inverse, forward)
+    targets = np.column_stack([np.log(y[ok][:, _FORWARD_MEASURED]), res.final_state[ok]])
+    coef, *_ = np.linalg.lstsq(_forward_features(_forward_inputs(u_all[ok], hr[ok], mva[ok])).T, targets, rcond=None)
+    return _GuessModel(inverse, coef[:, : len(_FORWARD_MEASURED)], coef[:, len(_FORWARD_MEASURED) :])
+
+
+def _model_states(model: _GuessModel, u: np.ndarray, hr_bpm: np.ndarray, mva_cm2: np.ndarray) -> np.ndarray:
+    """(m, 14) the guess model's steady state at points ``u`` (start of the beat)."""
+    return np.einsum("fs,fm->sm", model.state, _forward_features(_forward_inputs(u, hr_bpm, mva_cm2))).T  # einsum: no BLAS threads
+
+
+def _model_state_slopes(model: _GuessModel, u: np.ndarray, hr_bpm: np.ndarray, mva_cm2: np.ndarray) -> np.ndarray:
+    """(m, p, 14) the guess model's ``∂state/∂u_l`` at points ``u``."""
+    slopes = _forward_slopes(_forward_inputs(u, hr_bpm, mva_cm2), u.shape[1])
+    return np.einsum("fs,lfm->lsm", model.state, slopes).transpose(2, 0, 1)
 
 
 def _model_jacobian(model: _GuessModel, u: np.ndarray, hr_bpm: np.ndarray, mva_cm2: np.ndarray, z: np.ndarray, y0: np.ndarray, sd: np.ndarray,
@@ -477,8 +515,8 @@ def _model_jacobian(model: _GuessModel, u: np.ndarray, hr_bpm: np.ndarray, mva_c
     ``z``), and the EROA's row exact (``∂z/∂ln EROA = EROA/sd``); 0 in a row not measured or not
     finite.  It only takes the first step: the fit leaves on forward differences (:func:`fit_baselines`)."""
     p = u.shape[1]
-    _, slopes = _forward_features(_forward_inputs(u, hr_bpm, mva_cm2))
-    dlog = np.einsum("mfl,fk->mkl", slopes[:, :, :p], model.forward)  # (m, 4, p): ∂ln m_k/∂u
+    slopes = _forward_slopes(_forward_inputs(u, hr_bpm, mva_cm2), p)
+    dlog = np.einsum("fk,lfm->lkm", model.forward, slopes).transpose(2, 1, 0)  # (m, 4, p): ∂ln m_k/∂u
     J = np.zeros((len(u), z.shape[1], p))
     sim = y0 + z * sd
     J[:, _FORWARD_MEASURED, :] = (sim[:, _FORWARD_MEASURED] / sd[:, _FORWARD_MEASURED])[:, :, None] * dlog
@@ -558,6 +596,7 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
     # a warm start gets each additive volume's change where a cold start puts it (mL, or mL / compliance for a pressure)
     st_idx = np.array([STATE_NAMES.index(st) for _, st in BASELINE_SHIFTS])
     st_per_ml = np.array([1.0 if st.startswith("v_") else 1.0 / float(pset.values["sys_ven_c_ml_mmhg"]) for _, st in BASELINE_SHIFTS])
+    model = _guess_model(preset, guess_settings.dt_max_s, guess_settings.tol, guess_settings.accelerate)
     lam = np.full(n, 1e-3)
     best, z_best, J_best = u.copy(), np.full((n, k_obs), np.inf), np.zeros((n, k_obs, p))
     fresh = np.zeros(n, bool)  # J_best was computed at best (not at an earlier point)
@@ -575,7 +614,9 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
             pts[:, 1:, :] += BASELINE_FD_STEP * np.eye(p)[None]
         flat = pts.reshape(-1, p)
         init = None
-        if warm:
+        if BASELINE_MODEL_STATES:
+            init = start_states(idx, at, r, warm)
+        elif warm:
             init = np.repeat(state_best[idx], r, axis=0)
             init[:, st_idx] += (flat[:, q:ie] - np.repeat(best[idx, q:ie], r, axis=0)) * sds * st_per_ml
         eroa_pts = np.exp(flat[:, ie])
@@ -586,6 +627,21 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
         z = np.where(np.isfinite(z_all[:, 0, :]), z_all[:, 0, :], np.inf)
         J = np.nan_to_num((z_all[:, 1:, :] - z_all[:, :1, :]).transpose(0, 2, 1) / BASELINE_FD_STEP, nan=0.0, posinf=0.0, neginf=0.0) if fd else None
         return z, J, res.final_state.reshape(k, r, -1)[:, 0, :]
+
+    def start_states(idx: np.ndarray, at: np.ndarray, r: int, warm: bool) -> np.ndarray:
+        """``(k·r, 14)`` start states of points ``at`` (and their forward-difference points with ``r > 1``):
+        the patient's best state moved by the guess model's change of state (``warm``), else the model's state."""
+        h, m = hr_bpm[idx], mva_cm2[idx]
+        if not warm:
+            x = _model_states(model, at, h, m)
+        elif np.array_equal(at, best[idx]):
+            x = state_best[idx].copy()
+        else:
+            x = state_best[idx] + _model_states(model, at, h, m) - _model_states(model, best[idx], h, m)
+        init = np.repeat(x[:, None, :], r, axis=1)
+        if r > 1:
+            init[:, 1:, :] += BASELINE_FD_STEP * _model_state_slopes(model, at, h, m)
+        return init.reshape(len(idx) * r, -1)
 
     def normal_equations(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Whitened Jacobian (measurements and the calibration's priors), JᵀJ and Jᵀr at each best point."""
@@ -599,8 +655,7 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
         fd = not model_step and not (BASELINE_LAZY_JACOBIAN and it > 0)
         z, J, state = run(act, u[act], fd=fd, warm=it > 0)
         if model_step:
-            J = _model_jacobian(_guess_model(preset, guess_settings.dt_max_s, guess_settings.tol, guess_settings.accelerate), u[act], hr_bpm[act],
-                                mva_cm2[act], z, y0[act], sd[act], measured[act])  # fmt: skip
+            J = _model_jacobian(model, u[act], hr_bpm[act], mva_cm2[act], z, y0[act], sd[act], measured[act])
         cost = np.sum(z**2, axis=1) + np.sum(((u[act] - u0) * prior_w) ** 2, axis=1)
         better = cost < cost_best[act]
         b_idx = act[better]
