@@ -206,21 +206,24 @@ def test_indicated_trial_patients_are_reached_within_their_measurement_sd(name, 
     assert min(within) >= 95.0, dict(zip(M.BASELINE_MEASURED, within))
 
 
-def test_the_first_engine_call_holds_the_starting_points_alone(monkeypatch):
+def test_the_first_engine_call_holds_the_starting_points_alone_and_no_point_runs_twice(monkeypatch):
     """The first step takes the guess model's Jacobian: the first engine call simulates the n starting
-    points and no forward-difference point."""
+    points and no forward-difference point; and no point of a patient is simulated twice (forward
+    differences at a best point take that point's residuals as their base)."""
     hr, mva, y, sd = _sampled_like(12, n=10)
-    calls: list[int] = []
+    calls: list[list[tuple[float, ...]]] = []
 
     def counted(*args, **kw):
         res = simulate(*args, **kw)
-        calls.append(len(res.metrics["ef_pct"]))
+        calls.append([(*o.values(), e, h) for o, e, h in zip(args[1], kw["eroa_cm2"], kw["hr_bpm"])])
         return res
 
     M._guess_model("secondary_mr", FAST.dt_max_s, FAST.tol, FAST.accelerate)  # learnt before counting
     monkeypatch.setattr(M, "simulate", counted)
     M.fit_baselines("secondary_mr", hr, mva, y, sd, FAST)
-    assert calls[0] == 10
+    assert len(calls[0]) == 10 and len(calls) > 2
+    points = [pt for c in calls for pt in c]
+    assert len(set(points)) == len(points)
 
 
 def test_forward_feature_slopes_are_the_features_derivatives():

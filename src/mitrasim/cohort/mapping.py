@@ -367,8 +367,9 @@ BASELINE_MODEL_FIRST_STEP = True
 """Take the first step with the guess model's Jacobian (:func:`_model_jacobian`), so the first engine
 call holds the starting points alone; the exit test uses forward differences only (:func:`fit_baselines`)."""
 BASELINE_MODEL_STATES = True
-"""Start each point from a state moved by the guess model's change of steady state (the first points
-from its steady state), holding the point's blood exactly (:func:`fit_baselines`)."""
+"""Start each point from the patient's best state moved by the guess model's change of steady state
+(the first points from the model's state; :func:`fit_baselines`), else from the best state with the
+stressed-volume change alone moved in (the first points cold)."""
 BASELINE_GUESS_POINTS = 1024
 """Synthetic patients per preset behind the fit's initial guess (:func:`_guess_model`)."""
 
@@ -557,17 +558,21 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
     ``z = (sim − y)/sd`` and the calibration's priors widened by :data:`BASELINE_PRIOR_WIDTH`, ``(ln θ − ln θ_preset)/LOG_PRIOR_SD`` and
     ``(θ − θ_preset)/prior_sd``; the EROA's only prior is its own measurement): without the prior a
     patient whose sampled values leave little forward flow got its SBP from a systemic resistance up
-    to 4× the preset's, and most then kept 3+/4+ MR after the procedure.  The first iteration is
-    one engine call with the ``n`` starting points alone, cold-started; its step takes the guess
-    model's Jacobian (:func:`_model_jacobian`, :data:`BASELINE_MODEL_FIRST_STEP`).  Later iterations
-    evaluate each step's point alone and, in a second call, the forward-difference points of the
-    patients whose Jacobian is due (:func:`_forward_differences_due`: the model's, after its one step
-    or where the exit test would end the fit on it; a stale one from an earlier best point where the
-    test still finds a move; :data:`BASELINE_LAZY_JACOBIAN`), so every patient leaves the fit on a
-    forward-difference Jacobian; every point is warm-started from the patient's best steady state so far and run to the
-    steady-state tolerance :data:`BASELINE_SOLVER_TOL` (the trials' coarser one leaves metric noise near the exit tolerance) (a change of an additive volume is
-    added to that state where a cold start puts it, so warm and cold starts hold the same blood).  A
-    step that does not lower ``Σz²`` is rejected and the damping raised (Marquardt's diagonal
+    to 4× the preset's, and most then kept 3+/4+ MR after the procedure.
+
+    Iterations.  The first is one engine call with the ``n`` starting points alone; its step takes
+    the guess model's Jacobian (:func:`_model_jacobian`, :data:`BASELINE_MODEL_FIRST_STEP`).  Later
+    ones evaluate each step's point alone and, in a second call, the ``5`` forward-difference points
+    of the patients whose Jacobian is due (:func:`_forward_differences_due`: the model's, after its
+    one step or where the exit test would end the fit on it; a stale one from an earlier best point
+    where the test still finds a move; :data:`BASELINE_LAZY_JACOBIAN`), with the best point's own
+    residuals as their base: so every patient leaves the fit on a forward-difference Jacobian, and no
+    point is simulated twice.  Every point runs to the steady-state tolerance
+    :data:`BASELINE_SOLVER_TOL` (the trials' coarser one leaves metric noise near the exit
+    tolerance), started from the patient's best steady state so far moved by the guess model's change
+    of state between the two points (the first points from the model's state; forward-difference
+    points along its slopes; :data:`BASELINE_MODEL_STATES`), which holds each point's own blood, as a
+    cold start does.  A step that does not lower ``Σz²`` is rejected and the damping raised (Marquardt's diagonal
     scaling).  A patient leaves the batch when every residual is below :data:`BASELINE_Z_DONE`,
     when its damping passes 1e6, or when its full Gauss–Newton step would move no whitened
     residual by ``BASELINE_Z_DONE`` (:func:`_gauss_newton_moves`: at the MAP optimum to the fit's
@@ -593,7 +598,6 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
     if not BASELINE_GUESS:
         u[:, ie] = np.log(np.clip(y0[:, 3], *BASELINE_EROA_RANGE_CM2))
     prior_w = np.concatenate([np.full(q, 1.0 / LOG_PRIOR_SD), np.ones(ns), [0.0]]) / BASELINE_PRIOR_WIDTH  # whitened prior = prior_w·(u − u0); none on the EROA
-    # a warm start gets each additive volume's change where a cold start puts it (mL, or mL / compliance for a pressure)
     st_idx = np.array([STATE_NAMES.index(st) for _, st in BASELINE_SHIFTS])
     st_per_ml = np.array([1.0 if st.startswith("v_") else 1.0 / float(pset.values["sys_ven_c_ml_mmhg"]) for _, st in BASELINE_SHIFTS])
     model = _guess_model(preset, guess_settings.dt_max_s, guess_settings.tol, guess_settings.accelerate)
@@ -607,16 +611,20 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
     def run(idx: np.ndarray, at: np.ndarray, fd: bool, warm: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """Whitened residuals ``(k, 5)`` at points ``at`` of patients ``idx`` (and with ``fd`` their
         Jacobian ``(k, 5, p)`` from the forward-difference points, same engine call), and the points'
-        steady states; ``warm``: started from each patient's best state (volume changes moved in)."""
-        k, r = len(idx), (p + 1 if fd else 1)
-        pts = np.repeat(at[:, None, :], r, axis=1)
-        if fd:
-            pts[:, 1:, :] += BASELINE_FD_STEP * np.eye(p)[None]
-        flat = pts.reshape(-1, p)
+        steady states; ``warm``: started from each patient's best state.  Forward differences at the
+        patients' best points (the lazy Jacobian) take the best point's own residuals as their base
+        (that point is not simulated again)."""
+        k = len(idx)
+        at_best = fd and warm and np.array_equal(at, best[idx])
+        offsets = BASELINE_FD_STEP * np.eye(p) if fd else np.zeros((0, p))
+        if not at_best:
+            offsets = np.vstack([np.zeros((1, p)), offsets])
+        r = len(offsets)
+        flat = (at[:, None, :] + offsets[None]).reshape(-1, p)
         init = None
         if BASELINE_MODEL_STATES:
-            init = start_states(idx, at, r, warm)
-        elif warm:
+            init = start_states(idx, at, offsets, warm)
+        elif warm:  # each additive volume's change moved in where a cold start puts it (mL, or mL / compliance for a pressure)
             init = np.repeat(state_best[idx], r, axis=0)
             init[:, st_idx] += (flat[:, q:ie] - np.repeat(best[idx, q:ie], r, axis=0)) * sds * st_per_ml
         eroa_pts = np.exp(flat[:, ie])
@@ -624,24 +632,28 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
                        mva_cm2=np.repeat(mva_cm2[idx], r), initial_state=init, settings=settings)  # fmt: skip
         m = np.stack([res.metrics["sbp_mmhg"], res.metrics["edv_ml"], res.metrics["ef_pct"], eroa_pts, res.metrics["forward_sv_ml"]], axis=1)
         z_all = np.where(measured[idx, None, :], (m.reshape(k, r, k_obs) - y0[idx, None, :]) / sd[idx, None, :], 0.0)
-        z = np.where(np.isfinite(z_all[:, 0, :]), z_all[:, 0, :], np.inf)
-        J = np.nan_to_num((z_all[:, 1:, :] - z_all[:, :1, :]).transpose(0, 2, 1) / BASELINE_FD_STEP, nan=0.0, posinf=0.0, neginf=0.0) if fd else None
-        return z, J, res.final_state.reshape(k, r, -1)[:, 0, :]
+        if at_best:
+            z, x = z_best[idx], state_best[idx]
+        else:
+            z, x = np.where(np.isfinite(z_all[:, 0, :]), z_all[:, 0, :], np.inf), res.final_state.reshape(k, r, -1)[:, 0, :]
+        J = np.nan_to_num((z_all[:, r - p :, :] - z[:, None, :]).transpose(0, 2, 1) / BASELINE_FD_STEP, nan=0.0, posinf=0.0, neginf=0.0) if fd else None
+        return z, J, x
 
-    def start_states(idx: np.ndarray, at: np.ndarray, r: int, warm: bool) -> np.ndarray:
-        """``(k·r, 14)`` start states of points ``at`` (and their forward-difference points with ``r > 1``):
-        the patient's best state moved by the guess model's change of state (``warm``), else the model's state."""
+    def start_states(idx: np.ndarray, at: np.ndarray, offsets: np.ndarray, warm: bool) -> np.ndarray:
+        """``(k·r, 14)`` start states of the points ``at + offsets`` (``offsets`` ``(r, p)``): the patient's
+        best state moved by the guess model's change of state (``warm``), else the model's state; an
+        offset point (forward difference) moved along the model's slopes."""
         h, m = hr_bpm[idx], mva_cm2[idx]
         if not warm:
             x = _model_states(model, at, h, m)
         elif np.array_equal(at, best[idx]):
-            x = state_best[idx].copy()
+            x = state_best[idx]
         else:
             x = state_best[idx] + _model_states(model, at, h, m) - _model_states(model, best[idx], h, m)
-        init = np.repeat(x[:, None, :], r, axis=1)
-        if r > 1:
-            init[:, 1:, :] += BASELINE_FD_STEP * _model_state_slopes(model, at, h, m)
-        return init.reshape(len(idx) * r, -1)
+        init = np.repeat(x[:, None, :], len(offsets), axis=1)
+        if offsets.any():
+            init += np.einsum("rl,kls->krs", offsets, _model_state_slopes(model, at, h, m))
+        return init.reshape(len(idx) * len(offsets), -1)
 
     def normal_equations(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Whitened Jacobian (measurements and the calibration's priors), JᵀJ and Jᵀr at each best point."""
@@ -671,7 +683,7 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
             break
         moves = _gauss_newton_moves(*normal_equations(act), rows=k_obs)  # with a stale or the model's Jacobian
         redo = _forward_differences_due(moves, fresh[act], exact[act], it == 0) & np.isfinite(cost_best[act])
-        if redo.any():  # the Jacobian at the best point (and its base point again, same call)
+        if redo.any():  # the Jacobian at the best point
             r = act[redo]
             _, J_best[r], _ = run(r, best[r], fd=True, warm=True)
             fresh[r] = exact[r] = True
