@@ -226,18 +226,20 @@ def test_the_first_engine_call_holds_the_starting_points_alone_and_no_point_runs
     assert len(set(points)) == len(points)
 
 
-def test_forward_feature_slopes_are_the_features_derivatives():
-    """The slopes of the forward map's monomials against central differences (step 1e-6: truncation
-    error ~1e-12 relative, rounding ~1e-10)."""
-    rng = np.random.default_rng(1)
-    v = rng.normal(size=(5, 7))
-    slopes = M._forward_slopes(v, 7)
-    h = 1e-6
-    for j in range(7):
-        e = np.zeros(7)
+def test_model_state_slopes_are_the_state_polynomials_derivatives():
+    """The guess model's state slopes (from its derivative coefficients) against central differences of
+    its state polynomial (a cubic: step 1e-4 leaves a truncation error ~1e-8 of a state's size)."""
+    hr, mva, y, sd = _sampled_like(13, n=6)
+    model = M._guess_model("secondary_mr", FAST.dt_max_s, FAST.tol, FAST.accelerate)
+    pset = get_parameter_set("secondary_mr")
+    u = np.column_stack([np.log([[pset.values[k] for k in M.BASELINE_FREE]] * 6) - 0.2, np.full(6, -0.5), np.log(y[:, 3])])
+    slopes = M._model_state_slopes(model, u, hr, mva)
+    h = 1e-4
+    for j in range(u.shape[1]):
+        e = np.zeros(u.shape[1])
         e[j] = h
-        num = (M._forward_features(v + e) - M._forward_features(v - e)) / (2 * h)
-        assert np.allclose(slopes[j], num, rtol=1e-7, atol=1e-7)
+        num = (M._model_states(model, u + e, hr, mva) - M._model_states(model, u - e, hr, mva)) / (2 * h)
+        assert np.allclose(slopes[:, j], num, rtol=1e-6, atol=1e-6 * np.abs(M._model_states(model, u, hr, mva)).max())
 
 
 def test_model_jacobian_is_the_forward_maps_whitened_derivative():

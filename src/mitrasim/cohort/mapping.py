@@ -414,19 +414,19 @@ points (800 tvt_mixed patients): relative error median 9–10 % for a quadratic,
 :data:`BASELINE_Z_DONE` of the forward-difference step in every measurement (quadratic 35–45 %)."""
 
 
-@lru_cache(maxsize=4)
-def _monomials(d: int) -> tuple[tuple[int, ...], ...]:
-    """Index tuples of the monomials of ``d`` variables up to :data:`_FORWARD_DEGREE`, by degree
-    (``()`` is the constant); each term's last index is its largest."""
+@lru_cache(maxsize=8)
+def _monomials(d: int, degree: int) -> tuple[tuple[int, ...], ...]:
+    """Index tuples of the monomials of ``d`` variables up to ``degree``, by degree (``()`` is the
+    constant; each term's last index is its largest), so those of a lower degree come first."""
     from itertools import combinations_with_replacement
 
-    return tuple(c for k in range(_FORWARD_DEGREE + 1) for c in combinations_with_replacement(range(d), k))
+    return tuple(c for k in range(degree + 1) for c in combinations_with_replacement(range(d), k))
 
 
-def _forward_features(v: np.ndarray) -> np.ndarray:
-    """Monomials of the forward map's inputs ``v`` (m, d) up to :data:`_FORWARD_DEGREE`, feature-major
-    ``(F, m)`` in :func:`_monomials`' order (each from its lower-degree term: one product per feature)."""
-    terms = _monomials(v.shape[1])
+def _forward_features(v: np.ndarray, degree: int = _FORWARD_DEGREE) -> np.ndarray:
+    """Monomials of the forward map's inputs ``v`` (m, d) up to ``degree``, feature-major ``(F, m)``
+    in :func:`_monomials`' order (each from its lower-degree term: one product per feature)."""
+    terms = _monomials(v.shape[1], degree)
     col = {c: i for i, c in enumerate(terms)}
     vt = np.ascontiguousarray(v.T)
     out = np.empty((len(terms), len(v)))
@@ -436,17 +436,17 @@ def _forward_features(v: np.ndarray) -> np.ndarray:
     return out
 
 
-def _forward_slopes(v: np.ndarray, d: int) -> np.ndarray:
-    """``∂feature/∂v_l`` of :func:`_forward_features` for the first ``d`` inputs ``l``, ``(d, F, m)``."""
-    terms = _monomials(v.shape[1])
-    col = {c: i for i, c in enumerate(terms)}
-    feats = _forward_features(v)
-    slopes = np.zeros((d, len(terms), len(v)))
+def _slope_coefficients(coef: np.ndarray, d: int, p: int) -> np.ndarray:
+    """``(p, F_low, K)``: the coefficients over the monomials of degree below :data:`_FORWARD_DEGREE`
+    of ``∂/∂v_l`` (``l < p``) of the polynomial with coefficients ``coef`` ``(F, K)`` in ``d`` inputs."""
+    terms = _monomials(d, _FORWARD_DEGREE)
+    low = {c: i for i, c in enumerate(_monomials(d, _FORWARD_DEGREE - 1))}
+    out = np.zeros((p, len(low), coef.shape[1]))
     for f, c in enumerate(terms):
-        for pos, var in enumerate(c):
-            if var < d:
-                slopes[var, f] += feats[col[c[:pos] + c[pos + 1 :]]]
-    return slopes
+        for pos, var in enumerate(c):  # a repeated variable counts once per position: ∂(v²)/∂v = 2v
+            if var < p:
+                out[var, low[c[:pos] + c[pos + 1 :]]] += coef[f]
+    return out
 
 
 @dataclass(frozen=True)
@@ -467,6 +467,8 @@ class _GuessModel:
     inverse: np.ndarray
     forward: np.ndarray
     state: np.ndarray
+    forward_slopes: np.ndarray  # (p, F_low, 4) ∂forward/∂u over the lower-degree monomials (_slope_coefficients)
+    state_slopes: np.ndarray  # (p, F_low, 14) ∂state/∂u likewise
 
 
 @lru_cache(maxsize=16)
@@ -495,7 +497,9 @@ def _guess_model(preset: str, dt_max_s: float, tol: float, accelerate: bool) -> 
     inverse, *_ = np.linalg.lstsq(_guess_features(y[ok], hr[ok], mva[ok]), u[ok], rcond=None)
     targets = np.column_stack([np.log(y[ok][:, _FORWARD_MEASURED]), res.final_state[ok]])
     coef, *_ = np.linalg.lstsq(_forward_features(_forward_inputs(u_all[ok], hr[ok], mva[ok])).T, targets, rcond=None)
-    return _GuessModel(inverse, coef[:, : len(_FORWARD_MEASURED)], coef[:, len(_FORWARD_MEASURED) :])
+    forward, state = coef[:, : len(_FORWARD_MEASURED)], coef[:, len(_FORWARD_MEASURED) :]
+    d, p = u_all.shape[1] + 2, u_all.shape[1]
+    return _GuessModel(inverse, forward, state, _slope_coefficients(forward, d, p), _slope_coefficients(state, d, p))
 
 
 def _model_states(model: _GuessModel, u: np.ndarray, hr_bpm: np.ndarray, mva_cm2: np.ndarray) -> np.ndarray:
@@ -503,10 +507,17 @@ def _model_states(model: _GuessModel, u: np.ndarray, hr_bpm: np.ndarray, mva_cm2
     return np.einsum("fs,fm->sm", model.state, _forward_features(_forward_inputs(u, hr_bpm, mva_cm2))).T  # einsum: no BLAS threads
 
 
+def _model_slopes(coef: np.ndarray, u: np.ndarray, hr_bpm: np.ndarray, mva_cm2: np.ndarray) -> np.ndarray:
+    """(m, K, p) a polynomial's ``∂/∂u_l`` at points ``u`` from its slope coefficients ``(p, F_low, K)``
+    (:func:`_slope_coefficients`)."""
+    low = _forward_features(_forward_inputs(u, hr_bpm, mva_cm2), _FORWARD_DEGREE - 1)
+    p, _, k = coef.shape
+    return np.einsum("gf,fm->gm", coef.transpose(0, 2, 1).reshape(p * k, -1), low).reshape(p, k, -1).transpose(2, 1, 0)
+
+
 def _model_state_slopes(model: _GuessModel, u: np.ndarray, hr_bpm: np.ndarray, mva_cm2: np.ndarray) -> np.ndarray:
     """(m, p, 14) the guess model's ``∂state/∂u_l`` at points ``u``."""
-    slopes = _forward_slopes(_forward_inputs(u, hr_bpm, mva_cm2), u.shape[1])
-    return np.einsum("fs,lfm->lsm", model.state, slopes).transpose(2, 0, 1)
+    return _model_slopes(model.state_slopes, u, hr_bpm, mva_cm2).transpose(0, 2, 1)
 
 
 def _model_jacobian(model: _GuessModel, u: np.ndarray, hr_bpm: np.ndarray, mva_cm2: np.ndarray, z: np.ndarray, y0: np.ndarray, sd: np.ndarray,
@@ -516,8 +527,7 @@ def _model_jacobian(model: _GuessModel, u: np.ndarray, hr_bpm: np.ndarray, mva_c
     ``z``), and the EROA's row exact (``∂z/∂ln EROA = EROA/sd``); 0 in a row not measured or not
     finite.  It only takes the first step: the fit leaves on forward differences (:func:`fit_baselines`)."""
     p = u.shape[1]
-    slopes = _forward_slopes(_forward_inputs(u, hr_bpm, mva_cm2), p)
-    dlog = np.einsum("fk,lfm->lkm", model.forward, slopes).transpose(2, 1, 0)  # (m, 4, p): ∂ln m_k/∂u
+    dlog = _model_slopes(model.forward_slopes, u, hr_bpm, mva_cm2)  # (m, 4, p): ∂ln m_k/∂u
     J = np.zeros((len(u), z.shape[1], p))
     sim = y0 + z * sd
     J[:, _FORWARD_MEASURED, :] = (sim[:, _FORWARD_MEASURED] / sd[:, _FORWARD_MEASURED])[:, :, None] * dlog
