@@ -411,7 +411,10 @@ _FORWARD_DEGREE = 3
 """Degree of the guess model's forward map.  Its Jacobian against forward differences at the starting
 points (800 tvt_mixed patients): relative error median 9–10 % for a quadratic, 4–5 % for this cubic,
 2–3 % for a quartic on 4× the points; the cubic's first step leaves 80 % of patients within
-:data:`BASELINE_Z_DONE` of the forward-difference step in every measurement (quadratic 35–45 %)."""
+:data:`BASELINE_Z_DONE` of the forward-difference step in every measurement (quadratic 35–45 %).
+A quartic on 2,048 points also starts the points nearer their steady states (fit beats per sampled
+tvt_mixed patient 37.7 → 31.1, fit CPU −10 %) but doubles the guess model's cost (0.27 → 0.52 CPU-s
+per preset and process): not adopted (``benchmarks/RESULTS.md``)."""
 
 
 @lru_cache(maxsize=8)
@@ -423,10 +426,11 @@ def _monomials(d: int, degree: int) -> tuple[tuple[int, ...], ...]:
     return tuple(c for k in range(degree + 1) for c in combinations_with_replacement(range(d), k))
 
 
-def _forward_features(v: np.ndarray, degree: int = _FORWARD_DEGREE) -> np.ndarray:
-    """Monomials of the forward map's inputs ``v`` (m, d) up to ``degree``, feature-major ``(F, m)``
-    in :func:`_monomials`' order (each from its lower-degree term: one product per feature)."""
-    terms = _monomials(v.shape[1], degree)
+def _forward_features(v: np.ndarray, degree: int | None = None) -> np.ndarray:
+    """Monomials of the forward map's inputs ``v`` (m, d) up to ``degree`` (:data:`_FORWARD_DEGREE`),
+    feature-major ``(F, m)`` in :func:`_monomials`' order (each from its lower-degree term: one product
+    per feature)."""
+    terms = _monomials(v.shape[1], _FORWARD_DEGREE if degree is None else degree)
     col = {c: i for i, c in enumerate(terms)}
     vt = np.ascontiguousarray(v.T)
     out = np.empty((len(terms), len(v)))
