@@ -9,8 +9,9 @@ terms, below), EROA (PISA) and forward stroke volume (LVOT Doppler, when the pop
     min_u  Σ_k ((m_k(u) − y_k)/σ_k)²  +  Σ_j (prior_j(u))²,
 
 over ln(LV contractility, LV passive stiffness, systemic resistance), the stressed blood volume
-and ln EROA (:func:`fit_baselines`: batched Levenberg–Marquardt, one engine call per iteration,
-started from a learnt guess, :func:`_initial_guess`).  The patient's valve is scaled to the fitted
+and ln EROA (:func:`fit_baselines`: batched Levenberg–Marquardt, one or two engine calls per
+iteration, started from a learnt guess, :func:`_initial_guess`, whose regressions also take the first
+step and start every point near its steady state, :func:`_guess_model`).  The patient's valve is scaled to the fitted
 EROA (:func:`mitrasim.cohort.adapter.with_fitted_eroa`).  A patient with every residual within
 :data:`FIT_WITHIN_SD` is ``fit_ok``; the others are flagged and counted (report), not hidden.  The
 populations' flow balance (:mod:`mitrasim.cohort.population`) makes the sampled values one heart's,
