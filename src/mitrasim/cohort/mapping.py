@@ -413,9 +413,10 @@ _FORWARD_DEGREE = 3
 points (800 tvt_mixed patients): relative error median 9–10 % for a quadratic, 4–5 % for this cubic,
 2–3 % for a quartic on 4× the points; the cubic's first step leaves 80 % of patients within
 :data:`BASELINE_Z_DONE` of the forward-difference step in every measurement (quadratic 35–45 %).
-A quartic on 2,048 points also starts the points nearer their steady states (fit beats per sampled
-tvt_mixed patient 37.7 → 31.1, fit CPU −10 %) but doubles the guess model's cost (0.27 → 0.52 CPU-s
-per preset and process): not adopted (``benchmarks/RESULTS.md``)."""
+A quartic starts the points nearer their steady states (fit beats per sampled tvt_mixed patient
+37.7 → 31.6, fit CPU −8 % on 1,024 points) but extrapolates worse (predicted states with negative
+volumes at 34 of 6,000 points beyond the prior, none for the cubic) and costs more to learn (on 2,048
+points 0.27 → 0.52 CPU-s per preset and process): not adopted (``benchmarks/RESULTS.md``)."""
 
 
 @lru_cache(maxsize=8)
