@@ -10,6 +10,7 @@ Usage (from the repository root, mitrasim importable from src/)::
     PYTHONPATH=src python benchmarks/cohort.py --profile --n 10000 --population coapt_like  # kernel share, beats per phase, components
     PYTHONPATH=src python benchmarks/cohort.py --table-hash 1000 --population coapt_like  # a trial table's hash (compare two checkouts)
     PYTHONPATH=src python benchmarks/cohort.py --warm-start 1000                  # the awake baseline: cold vs warm start vs a 1e-8 reference
+    PYTHONPATH=src python benchmarks/cohort.py --fit 4000 --population coapt_like  # the baseline fit alone: beats, CPU; its switches A/B
 
 Prints one line per mode: wall seconds, patients/s (patients × arms counted once per patient),
 engine seconds (summed over workers) and the share of worker time spent outside the engine.
@@ -233,6 +234,69 @@ def warm_start(n: int, population: str) -> None:
         print(f"  {k:20s} {stat(np.abs(c - r)):34s} {stat(np.abs(w - r))}")
 
 
+#: The baseline fit's switches compared by ``--fit`` (each variant sets all of them).
+FIT_SWITCHES = ("BASELINE_MODEL_FIRST_STEP", "BASELINE_MODEL_STATES")
+
+
+def fit_alone(n: int, population: str, reps: int) -> None:
+    """The baseline fit alone (:func:`mitrasim.cohort.mapping.engine_inputs`) on ``n`` sampled
+    candidates (the drawn patients a trial fits, before the indication), at the trials' solver
+    settings: CPU seconds of the process, inside the kernel (as ``--profile``) and outside, engine
+    beats and states per patient and engine calls; each combination of :data:`FIT_SWITCHES`, off
+    and on together and the default, ``reps`` times interleaved in one process (medians)."""
+    import numpy as np
+
+    from mitrasim.cohort import mapping
+    from mitrasim.cohort.population import load_population, sample_population
+    from mitrasim.cohort.trial import CohortSolver
+    from mitrasim.physiology import dispatch
+
+    pop = load_population(population)
+    settings = CohortSolver().settings()
+    mapping.engine_inputs(sample_population(pop, 200, 998), dict(pop.presets), settings, pop.lv_volume_method)  # compiled, guess models learnt
+    stat = {"kernel": 0.0, "beats": 0.0, "states": 0, "calls": 0}
+    inner, sim = dispatch.run_batch, mapping.simulate
+
+    def timed(*args, **kw):
+        c0 = time.process_time()
+        try:
+            inner(*args, **kw)
+        finally:
+            stat["kernel"] += time.process_time() - c0
+
+    def counted(*args, **kw):
+        res = sim(*args, **kw)
+        stat["beats"] += float(np.nansum(res.metrics["beats_to_steady"]))
+        stat["states"] += len(res.metrics["beats_to_steady"])
+        stat["calls"] += 1
+        return res
+
+    patients = sample_population(pop, n, 5)
+    default = {k: getattr(mapping, k) for k in FIT_SWITCHES}
+    variants = {"switches off": dict.fromkeys(FIT_SWITCHES, False), "default": default}
+    rows: dict[str, list[tuple[float, ...]]] = {k: [] for k in variants}
+    dispatch.run_batch, mapping.simulate = timed, counted
+    try:
+        for _ in range(reps):
+            for name, switches in variants.items():
+                for k, v in switches.items():
+                    setattr(mapping, k, v)
+                stat.update(kernel=0.0, beats=0.0, states=0, calls=0)
+                c0 = _cpu_s()
+                mapping.engine_inputs(patients, dict(pop.presets), settings, pop.lv_volume_method)
+                cpu = _cpu_s() - c0
+                rows[name].append((cpu, stat["kernel"], stat["beats"] / n, stat["states"] / n, stat["calls"]))
+    finally:
+        dispatch.run_batch, mapping.simulate = inner, sim
+        for k, v in default.items():
+            setattr(mapping, k, v)
+    print(f"{population}, baseline fit of {n:,} sampled patients, {reps} runs interleaved (medians), load {os.getloadavg()[0]:.1f}")
+    for name, r in rows.items():
+        cpu, kern, beats, states, calls = np.median(np.array(r), axis=0)
+        print(f"  {name:13s} CPU {cpu:.2f} s  kernel {kern:.2f}  outside {cpu - kern:.2f}  beats/patient {beats:.1f}  states/patient {states:.2f}  calls {calls:.0f}"
+              f"  ({', '.join(f'{k}={variants[name][k]}' for k in FIT_SWITCHES)})")
+
+
 def _cpu_s() -> float:
     """CPU seconds of this process and its finished children (process pools)."""
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -266,6 +330,8 @@ def main() -> None:
     ap.add_argument("--table-hash", type=int, default=0, metavar="N", help="only print the hash of an N-patient trial table (and of each column)")
     ap.add_argument("--warm-start", type=int, default=0, metavar="N", help="only compare the awake baseline cold, warm-started and a tight reference (N patients)")
     ap.add_argument("--baseline", choices=("fit", "table"), default=None, help="baseline mapping (default: mitrasim.cohort.mapping.BASELINE_MAPPING)")
+    ap.add_argument("--fit", type=int, default=0, metavar="N", help="only the baseline fit of N sampled patients: CPU, beats, states; its switches off vs default")
+    ap.add_argument("--reps", type=int, default=3, help="with --fit: interleaved runs per variant")
     a = ap.parse_args()
     if a.baseline:
         from mitrasim.cohort import mapping
@@ -285,6 +351,9 @@ def main() -> None:
         return
     if a.accuracy:
         accuracy(a.accuracy, a.population)
+        return
+    if a.fit:
+        fit_alone(a.fit, a.population, a.reps)
         return
     modes = a.modes.split(",") + (["dask1", "dask2"] if a.dask else [])
     trial = _trial(a.n, a.chunk, a.population)

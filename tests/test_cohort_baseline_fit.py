@@ -84,18 +84,24 @@ def test_gauss_newton_exit_leaves_only_patients_at_their_optimum():
     assert M._gauss_newton_moves(*args)[0] and not M._gauss_newton_moves(*args, rows=3)[0]
 
 
+def _fit_to_convergence(monkeypatch, *args) -> np.ndarray:
+    """The residuals of :func:`mapping.fit_baselines` run for 30 iterations with a 100× tighter exit
+    (the flags restored after)."""
+    with monkeypatch.context() as mp:
+        mp.setattr(M, "BASELINE_Z_DONE", M.BASELINE_Z_DONE / 100)
+        mp.setattr(M, "BASELINE_ITERATIONS", 30)
+        return M.fit_baselines(*args).z
+
+
 def test_fit_matches_the_fit_run_to_convergence(monkeypatch):
     """Sampled-like patients (some unreachable: the prior holds their residuals away from 0): the
     fit with its Gauss–Newton exit lands within BASELINE_Z_DONE (plus the same again for the
     linearisation) of the fit run for 30 iterations with a 100× tighter exit."""
     hr, mva, y, sd = _sampled_like(4)
     z = M.fit_baselines("secondary_mr", hr, mva, y, sd, FAST).z
-    z_done = M.BASELINE_Z_DONE
-    monkeypatch.setattr(M, "BASELINE_Z_DONE", z_done / 100)
-    monkeypatch.setattr(M, "BASELINE_ITERATIONS", 30)
-    z_ref = M.fit_baselines("secondary_mr", hr, mva, y, sd, FAST).z
+    z_ref = _fit_to_convergence(monkeypatch, "secondary_mr", hr, mva, y, sd, FAST)
     assert np.abs(z_ref).max() > 1.0  # some patients cannot be fitted exactly
-    assert np.abs(z - z_ref).max() <= 2 * z_done
+    assert np.abs(z - z_ref).max() <= 2 * M.BASELINE_Z_DONE
 
 
 def test_contradictory_measurements_are_flagged_counted_and_the_valve_takes_the_fitted_orifice():
@@ -198,3 +204,117 @@ def test_indicated_trial_patients_are_reached_within_their_measurement_sd(name, 
     run_trial(trial, tmp_path / "t", workers=1, progress=False)
     within = M.within_sd_pct(*M.sampled_vs_simulated(read_results(tmp_path / "t")[0], pop.lv_volume_method))
     assert min(within) >= 95.0, dict(zip(M.BASELINE_MEASURED, within))
+
+
+def test_the_first_engine_call_holds_the_starting_points_alone_and_no_point_runs_twice(monkeypatch):
+    """The first step takes the guess model's Jacobian: the first engine call simulates the n starting
+    points and no forward-difference point; and no point of a patient is simulated twice (forward
+    differences at a best point take that point's residuals as their base)."""
+    hr, mva, y, sd = _sampled_like(12, n=10)
+    calls: list[list[tuple[float, ...]]] = []
+
+    def counted(*args, **kw):
+        res = simulate(*args, **kw)
+        calls.append([(*o.values(), e, h) for o, e, h in zip(args[1], kw["eroa_cm2"], kw["hr_bpm"])])
+        return res
+
+    M._guess_model("secondary_mr", FAST.dt_max_s, FAST.tol, FAST.accelerate)  # learnt before counting
+    monkeypatch.setattr(M, "simulate", counted)
+    M.fit_baselines("secondary_mr", hr, mva, y, sd, FAST)
+    assert len(calls[0]) == 10 and len(calls) > 2
+    points = [pt for c in calls for pt in c]
+    assert len(set(points)) == len(points)
+
+
+def test_model_state_slopes_are_the_state_polynomials_derivatives():
+    """The guess model's state slopes (from its derivative coefficients) against central differences of
+    its state polynomial (a cubic: step 1e-4 leaves a truncation error ~1e-8 of a state's size)."""
+    hr, mva, y, sd = _sampled_like(13, n=6)
+    model = M._guess_model("secondary_mr", FAST.dt_max_s, FAST.tol, FAST.accelerate)
+    pset = get_parameter_set("secondary_mr")
+    u = np.column_stack([np.log([[pset.values[k] for k in M.BASELINE_FREE]] * 6) - 0.2, np.full(6, -0.5), np.log(y[:, 3])])
+    slopes = M._model_state_slopes(model, u, hr, mva)
+    h = 1e-4
+    for j in range(u.shape[1]):
+        e = np.zeros(u.shape[1])
+        e[j] = h
+        num = (M._model_states(model, u + e, hr, mva) - M._model_states(model, u - e, hr, mva)) / (2 * h)
+        assert np.allclose(slopes[:, j], num, rtol=1e-6, atol=1e-6 * np.abs(M._model_states(model, u, hr, mva)).max())
+
+
+def test_model_jacobian_is_the_forward_maps_whitened_derivative():
+    """At a point where the simulated measurements equal the forward map's prediction, the model
+    Jacobian equals central differences of the whitened prediction (EROA row: exactly EROA/sd)."""
+    hr, mva, y, sd = _sampled_like(13, n=6)
+    model = M._guess_model("secondary_mr", FAST.dt_max_s, FAST.tol, FAST.accelerate)
+    pset = get_parameter_set("secondary_mr")
+    u = np.column_stack([np.log([[pset.values[k] for k in M.BASELINE_FREE]] * 6) + 0.1, np.full(6, 0.3), np.log(y[:, 3])])
+
+    def predicted(uu):
+        f = M._forward_features(M._forward_inputs(uu, hr, mva))
+        m = np.empty((len(uu), 5))
+        m[:, list(M._FORWARD_MEASURED)] = np.exp(f.T @ model.forward)
+        m[:, 3] = np.exp(uu[:, -1])
+        return (m - y) / sd
+
+    z = predicted(u)
+    J = M._model_jacobian(model, u, hr, mva, z, y, sd, np.isfinite(y))
+    h = 1e-6
+    for j in range(u.shape[1]):
+        e = np.zeros(u.shape[1])
+        e[j] = h
+        assert np.allclose(J[:, :, j], (predicted(u + e) - predicted(u - e)) / (2 * h), rtol=1e-6, atol=1e-6)
+
+
+def test_no_patient_leaves_the_fit_on_the_model_jacobian(monkeypatch):
+    """The exit test uses forward differences only: with a model Jacobian of zeros (whose Gauss–Newton
+    step moves no measurement, so every patient would leave at its starting point) the fit still lands
+    within BASELINE_Z_DONE (plus the same again for the linearisation) of the fit run to convergence."""
+    hr, mva, y, sd = _sampled_like(14)
+    z_ref = _fit_to_convergence(monkeypatch, "secondary_mr", hr, mva, y, sd, FAST)
+    monkeypatch.setattr(M, "_model_jacobian", lambda *a: np.zeros((len(a[1]), len(M.BASELINE_MEASURED), a[1].shape[1])))
+    z = M.fit_baselines("secondary_mr", hr, mva, y, sd, FAST).z
+    assert np.abs(z - z_ref).max() <= 2 * M.BASELINE_Z_DONE
+
+
+def test_forward_differences_are_due_before_any_exit_on_the_model_jacobian():
+    """Every case of (moves, fresh, exact) in the first and a later iteration: a patient with the
+    model's Jacobian gets forward differences unless it is about to take its first step with it (at
+    the point the model's Jacobian was taken for); a patient with forward differences gets them again
+    only where it still moves on a stale one."""
+    for first in (True, False):
+        for moves, fresh, exact in np.ndindex(2, 2, 2):
+            due = M._forward_differences_due(np.array([moves], bool), np.array([fresh], bool), np.array([exact], bool), first)[0]
+            if exact:
+                assert due == (moves and not fresh)
+            else:
+                assert due == (not moves or not first or not fresh)
+
+
+def test_every_start_state_of_the_fit_holds_the_points_own_blood(monkeypatch):
+    """The engine conserves the blood ``w·x`` (chamber volumes and each circuit's C·p): a cold start's
+    steady state holds the preset's blood plus the stressed-volume shift.  Every state the fit starts a
+    point from (the guess model's states, moved states, forward-difference states) holds exactly that
+    point's blood, and so does each fitted state (to rounding, 1e-9)."""
+    from mitrasim.physiology.parameters import STATE_NAMES, STRESSED_VOLUME_SHIFT
+
+    preset = "secondary_mr"
+    pset = get_parameter_set(preset)
+    w = np.array([1.0 if k.startswith("v_") else pset.values[k[2:-5] + "_c_ml_mmhg"] if k.startswith("p_") else 0.0 for k in STATE_NAMES])
+    cold = simulate(preset, [{STRESSED_VOLUME_SHIFT: s} for s in (0.0, 150.0, -80.0)], settings=FAST)
+    held = cold.final_state @ w - np.array([0.0, 150.0, -80.0])
+    assert np.allclose(held, held[0], rtol=1e-9, atol=0)  # the conserved quantity, and the shift adds to it
+    starts: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def spy(*args, **kw):
+        if kw.get("initial_state") is not None:
+            starts.append((np.asarray(kw["initial_state"]) @ w, np.array([o[STRESSED_VOLUME_SHIFT] for o in args[1]])))
+        return simulate(*args, **kw)
+
+    monkeypatch.setattr(M, "simulate", spy)
+    hr, mva, y, sd = _sampled_like(16, n=8)
+    f = M.fit_baselines(preset, hr, mva, y, sd, FAST)
+    assert len(starts) >= 3
+    for blood, shift in starts:
+        assert np.allclose(blood - shift, held[0], rtol=1e-9, atol=0)
+    assert np.allclose(f.state @ w - np.array([o[STRESSED_VOLUME_SHIFT] for o in f.overrides]), held[0], rtol=1e-9, atol=0)

@@ -9,8 +9,9 @@ terms, below), EROA (PISA) and forward stroke volume (LVOT Doppler, when the pop
     min_u  Σ_k ((m_k(u) − y_k)/σ_k)²  +  Σ_j (prior_j(u))²,
 
 over ln(LV contractility, LV passive stiffness, systemic resistance), the stressed blood volume
-and ln EROA (:func:`fit_baselines`: batched Levenberg–Marquardt, one engine call per iteration,
-started from a learnt guess, :func:`_initial_guess`).  The patient's valve is scaled to the fitted
+and ln EROA (:func:`fit_baselines`: batched Levenberg–Marquardt, one or two engine calls per
+iteration, started from a learnt guess, :func:`_initial_guess`, whose regressions also take the first
+step and start every point near its steady state, :func:`_guess_model`).  The patient's valve is scaled to the fitted
 EROA (:func:`mitrasim.cohort.adapter.with_fitted_eroa`).  A patient with every residual within
 :data:`FIT_WITHIN_SD` is ``fit_ok``; the others are flagged and counted (report), not hidden.  The
 populations' flow balance (:mod:`mitrasim.cohort.population`) makes the sampled values one heart's,
@@ -101,7 +102,7 @@ from mitrasim import citations
 from mitrasim.cohort import sources as _sources  # noqa: F401  (registers the cohort's sources)
 from mitrasim.echo.lv_bias import ECHO_2D_EDV_BIAS_ML, ECHO_2D_ESV_BIAS_ML, LvVolumeMethod  # re-exported (one definition, in echo)
 from mitrasim.errors import InputError
-from mitrasim.physiology.parameter_sets import PARAMETER_SETS, get_parameter_set
+from mitrasim.physiology.parameter_sets import PARAMETER_SETS, ParameterSet, get_parameter_set
 from mitrasim.physiology.parameters import N_STATE, STRESSED_VOLUME_SHIFT
 from mitrasim.physiology.simulation import SolverSettings, simulate
 from mitrasim.valve import geometry as geo
@@ -363,8 +364,31 @@ BASELINE_GUESS = True
 BASELINE_LAZY_JACOBIAN = True
 """After the first iteration evaluate a step's point alone, and its forward-difference points only
 when the exit test (with the Jacobian of the previous best point) says the patient still moves."""
+BASELINE_MODEL_FIRST_STEP = True
+"""Take the first step with the guess model's Jacobian (:func:`_model_jacobian`), so the first engine
+call holds the starting points alone; the exit test uses forward differences only (:func:`fit_baselines`)."""
+BASELINE_MODEL_STATES = True
+"""Start each point from the patient's best state moved by the guess model's change of steady state
+(the first points from the model's state; :func:`fit_baselines`), else from the best state with the
+stressed-volume change alone moved in (the first points cold)."""
 BASELINE_GUESS_POINTS = 1024
 """Synthetic patients per preset behind the fit's initial guess (:func:`_guess_model`)."""
+
+
+def _fit_space(pset: ParameterSet, base: np.ndarray, sds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The fit's coordinates at the preset ``u0`` ``(p,)`` and their bounds ``lo``, ``hi``
+    (:data:`BASELINE_BOUNDS` and the parameters' own ranges; ``hi`` leaves room for the
+    forward-difference step); ``base``, ``sds``: the preset's :data:`BASELINE_SHIFTS` and their prior SDs."""
+    from mitrasim.physiology.parameters import SPECS
+
+    q = len(BASELINE_FREE)
+    u0 = np.concatenate([np.log([pset.values[k] for k in BASELINE_FREE]), np.zeros(len(BASELINE_SHIFTS) + 1)])
+    spec_hi = np.log([SPECS[k].hi for k in BASELINE_FREE])
+    add_lo = np.array([(SPECS[k].lo - b) / d for (k, _), b, d in zip(BASELINE_SHIFTS, base, sds)])
+    add_hi = np.array([(SPECS[k].hi - b) / d for (k, _), b, d in zip(BASELINE_SHIFTS, base, sds)])
+    lo = np.concatenate([u0[:q] + BASELINE_BOUNDS[0], add_lo, [np.log(BASELINE_EROA_RANGE_CM2[0])]])
+    hi = np.concatenate([np.minimum(u0[:q] + BASELINE_BOUNDS[1], spec_hi), add_hi, [np.log(BASELINE_EROA_RANGE_CM2[1])]]) - 2 * BASELINE_FD_STEP
+    return u0, lo, hi
 
 
 def _guess_features(y: np.ndarray, hr_bpm: np.ndarray, mva_cm2: np.ndarray) -> np.ndarray:
@@ -374,13 +398,92 @@ def _guess_features(y: np.ndarray, hr_bpm: np.ndarray, mva_cm2: np.ndarray) -> n
     return np.column_stack([np.ones(len(lin)), lin, lin**2])
 
 
+_FORWARD_MEASURED = (0, 1, 2, 4)
+"""The columns of :data:`BASELINE_MEASURED` the guess model's forward map predicts (SBP, EDV, LVEF,
+forward SV); the EROA is a fit coordinate itself."""
+
+
+def _forward_inputs(u: np.ndarray, hr_bpm: np.ndarray, mva_cm2: np.ndarray) -> np.ndarray:
+    """(m, p + 2) inputs of the guess model's forward map: the fit coordinates, ln heart rate, ln forward area."""
+    return np.column_stack([u, np.log(hr_bpm), np.log(mva_cm2)])
+
+
+_FORWARD_DEGREE = 3
+"""Degree of the guess model's forward map.  Its Jacobian against forward differences at the starting
+points (800 tvt_mixed patients): relative error median 9–10 % for a quadratic, 4–5 % for this cubic,
+2–3 % for a quartic on 4× the points; the cubic's first step leaves 80 % of patients within
+:data:`BASELINE_Z_DONE` of the forward-difference step in every measurement (quadratic 35–45 %).
+A quartic starts the points nearer their steady states (fit beats per sampled tvt_mixed patient
+37.7 → 31.6, fit CPU −8 % on 1,024 points) but extrapolates worse (predicted states with negative
+volumes at 34 of 6,000 points beyond the prior, none for the cubic) and costs more to learn (on 2,048
+points 0.27 → 0.52 CPU-s per preset and process): not adopted (``benchmarks/RESULTS.md``)."""
+
+
+@lru_cache(maxsize=8)
+def _monomials(d: int, degree: int) -> tuple[tuple[int, ...], ...]:
+    """Index tuples of the monomials of ``d`` variables up to ``degree``, by degree (``()`` is the
+    constant; each term's last index is its largest), so those of a lower degree come first."""
+    from itertools import combinations_with_replacement
+
+    return tuple(c for k in range(degree + 1) for c in combinations_with_replacement(range(d), k))
+
+
+def _forward_features(v: np.ndarray, degree: int | None = None) -> np.ndarray:
+    """Monomials of the forward map's inputs ``v`` (m, d) up to ``degree`` (:data:`_FORWARD_DEGREE`),
+    feature-major ``(F, m)`` in :func:`_monomials`' order (each from its lower-degree term: one product
+    per feature)."""
+    terms = _monomials(v.shape[1], _FORWARD_DEGREE if degree is None else degree)
+    col = {c: i for i, c in enumerate(terms)}
+    vt = np.ascontiguousarray(v.T)
+    out = np.empty((len(terms), len(v)))
+    out[0] = 1.0
+    for f, c in enumerate(terms[1:], start=1):
+        np.multiply(out[col[c[:-1]]], vt[c[-1]], out=out[f])
+    return out
+
+
+def _slope_coefficients(coef: np.ndarray, d: int, p: int) -> np.ndarray:
+    """``(p, F_low, K)``: the coefficients over the monomials of degree below :data:`_FORWARD_DEGREE`
+    of ``∂/∂v_l`` (``l < p``) of the polynomial with coefficients ``coef`` ``(F, K)`` in ``d`` inputs."""
+    terms = _monomials(d, _FORWARD_DEGREE)
+    low = {c: i for i, c in enumerate(_monomials(d, _FORWARD_DEGREE - 1))}
+    out = np.zeros((p, len(low), coef.shape[1]))
+    for f, c in enumerate(terms):
+        for pos, var in enumerate(c):  # a repeated variable counts once per position: ∂(v²)/∂v = 2v
+            if var < p:
+                out[var, low[c[:pos] + c[pos + 1 :]]] += coef[f]
+    return out
+
+
+@dataclass(frozen=True)
+class _GuessModel:
+    """The fit's regressions on one preset's engine patients (:func:`_guess_model`).
+
+    ``inverse`` ``(F_y, p − 1)``: measurements, heart rate and forward area (:func:`_guess_features`)
+    → the fit coordinates of the engine scales and stressed volume (the starting point).
+    ``forward`` ``(F_u, 4)``: fit coordinates, ln heart rate and ln forward area
+    (:func:`_forward_features`) → ln of the simulated SBP, EDV, LVEF and forward SV; its analytic
+    derivative is the first step's Jacobian (:func:`_model_jacobian`).
+    ``state`` ``(F_u, 14)``: the same inputs → the steady state at the start of the beat, where each
+    point of the fit starts (:data:`BASELINE_MODEL_STATES`).  The blood a state holds (chamber volumes
+    plus each circuit's C·p, conserved by the engine) is the preset's plus the stressed-volume shift,
+    a constant plus a multiple of one input: inside the features' span, so least squares reproduces it
+    to rounding, and every predicted state, state change and slope holds each point's own blood (tested)."""
+
+    inverse: np.ndarray
+    forward: np.ndarray
+    state: np.ndarray
+    forward_slopes: np.ndarray  # (p, F_low, 4) ∂forward/∂u over the lower-degree monomials (_slope_coefficients)
+    state_slopes: np.ndarray  # (p, F_low, 14) ∂state/∂u likewise
+
+
 @lru_cache(maxsize=16)
-def _guess_model(preset: str, dt_max_s: float, tol: float, accelerate: bool) -> np.ndarray:
-    """Least-squares map from measurements to the fit coordinates of the engine scales and stressed
-    volume, learnt once per preset and solver setting on :data:`BASELINE_GUESS_POINTS` engine
-    patients drawn from the fit's prior (EROA, heart rate and forward area spread over the
-    populations' ranges; a fixed seed, so a pure function of its arguments).  It only starts the fit
-    (the fit's result does not depend on it beyond the fit's tolerance)."""
+def _guess_model(preset: str, dt_max_s: float, tol: float, accelerate: bool) -> _GuessModel:
+    """Least-squares maps between measurements and fit coordinates, learnt once per preset and solver
+    setting on :data:`BASELINE_GUESS_POINTS` engine patients drawn from the fit's prior (EROA, heart
+    rate and forward area spread over the populations' ranges; a fixed seed, so a pure function of
+    its arguments).  They only start the fit (the starting point and the first step's Jacobian: the
+    fit's result does not depend on them beyond the fit's tolerance)."""
     from mitrasim.calibrate.fit import LOG_PRIOR_SD
 
     pset = get_parameter_set(preset)
@@ -388,15 +491,55 @@ def _guess_model(preset: str, dt_max_s: float, tol: float, accelerate: bool) -> 
     m, q, ns = BASELINE_GUESS_POINTS, len(BASELINE_FREE), len(BASELINE_SHIFTS)
     sds = _prior_sds()
     base = np.array([float(pset.values.get(k, 0.0)) for k, _ in BASELINE_SHIFTS])
+    u0, lo, hi = _fit_space(pset, base, sds)
     u = np.concatenate([np.log([pset.values[k] for k in BASELINE_FREE]) + LOG_PRIOR_SD * rng.standard_normal((m, q)), rng.standard_normal((m, ns))], axis=1)
     eroa, hr, mva = np.exp(rng.uniform(np.log(0.1), np.log(1.0), m)), rng.uniform(50.0, 110.0, m), rng.uniform(2.5, 6.5, m)
     settings = SolverSettings(dt_max_s=dt_max_s, tol=tol, accelerate=accelerate, threads=1)
-    res = simulate(preset, _fit_overrides(np.column_stack([u, np.log(eroa)]), base, sds), hr_bpm=hr, eroa_cm2=eroa, mva_cm2=mva, settings=settings)
+    u_all = np.clip(np.column_stack([u, np.log(eroa)]), lo, hi)  # inside the fit's space
+    u = u_all[:, :-1]
+    res = simulate(preset, _fit_overrides(u_all, base, sds), hr_bpm=hr, eroa_cm2=eroa, mva_cm2=mva, settings=settings)
     y = np.column_stack([res.metrics["sbp_mmhg"], res.metrics["edv_ml"], res.metrics["ef_pct"], eroa, res.metrics["forward_sv_ml"]])
     ok = np.isfinite(y).all(axis=1) & (y > 0).all(axis=1) & (res.metrics["converged"] > 0)
-    X = _guess_features(y[ok], hr[ok], mva[ok])
-    coef, *_ = np.linalg.lstsq(X, u[ok], rcond=None)
-    return coef
+    inverse, *_ = np.linalg.lstsq(_guess_features(y[ok], hr[ok], mva[ok]), u[ok], rcond=None)
+    targets = np.column_stack([np.log(y[ok][:, _FORWARD_MEASURED]), res.final_state[ok]])
+    coef, *_ = np.linalg.lstsq(_forward_features(_forward_inputs(u_all[ok], hr[ok], mva[ok])).T, targets, rcond=None)
+    forward, state = coef[:, : len(_FORWARD_MEASURED)], coef[:, len(_FORWARD_MEASURED) :]
+    d, p = u_all.shape[1] + 2, u_all.shape[1]
+    return _GuessModel(inverse, forward, state, _slope_coefficients(forward, d, p), _slope_coefficients(state, d, p))
+
+
+def _model_states(model: _GuessModel, u: np.ndarray, hr_bpm: np.ndarray, mva_cm2: np.ndarray) -> np.ndarray:
+    """(m, 14) the guess model's steady state at points ``u`` (start of the beat)."""
+    return np.einsum("fs,fm->sm", model.state, _forward_features(_forward_inputs(u, hr_bpm, mva_cm2))).T  # einsum: no BLAS threads
+
+
+def _model_slopes(coef: np.ndarray, u: np.ndarray, hr_bpm: np.ndarray, mva_cm2: np.ndarray) -> np.ndarray:
+    """(m, K, p) a polynomial's ``∂/∂u_l`` at points ``u`` from its slope coefficients ``(p, F_low, K)``
+    (:func:`_slope_coefficients`)."""
+    low = _forward_features(_forward_inputs(u, hr_bpm, mva_cm2), _FORWARD_DEGREE - 1)
+    p, _, k = coef.shape
+    return np.einsum("gf,fm->gm", coef.transpose(0, 2, 1).reshape(p * k, -1), low).reshape(p, k, -1).transpose(2, 1, 0)
+
+
+def _model_state_slopes(model: _GuessModel, u: np.ndarray, hr_bpm: np.ndarray, mva_cm2: np.ndarray) -> np.ndarray:
+    """(m, p, 14) the guess model's ``∂state/∂u_l`` at points ``u``."""
+    return _model_slopes(model.state_slopes, u, hr_bpm, mva_cm2).transpose(0, 2, 1)
+
+
+def _model_jacobian(model: _GuessModel, u: np.ndarray, hr_bpm: np.ndarray, mva_cm2: np.ndarray, z: np.ndarray, y0: np.ndarray, sd: np.ndarray,
+                    measured: np.ndarray) -> np.ndarray:  # fmt: skip
+    """(m, 5, p) the whitened Jacobian ``∂z/∂u`` at points ``u`` from the guess model's forward map:
+    ``∂z_k/∂u = m_k · ∂ln m_k/∂u / sd_k`` with ``m_k`` the simulated measurement (from its residual
+    ``z``), and the EROA's row exact (``∂z/∂ln EROA = EROA/sd``); 0 in a row not measured or not
+    finite.  It only takes the first step: the fit leaves on forward differences (:func:`fit_baselines`)."""
+    p = u.shape[1]
+    dlog = _model_slopes(model.forward_slopes, u, hr_bpm, mva_cm2)  # (m, 4, p): ∂ln m_k/∂u
+    J = np.zeros((len(u), z.shape[1], p))
+    sim = y0 + z * sd
+    J[:, _FORWARD_MEASURED, :] = (sim[:, _FORWARD_MEASURED] / sd[:, _FORWARD_MEASURED])[:, :, None] * dlog
+    J[:, 3, p - 1] = np.exp(u[:, p - 1]) / sd[:, 3]
+    J[~(measured & np.isfinite(z))] = 0.0
+    return np.nan_to_num(J, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def _initial_guess(preset: str, y: np.ndarray, hr_bpm: np.ndarray, mva_cm2: np.ndarray, u0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
@@ -409,7 +552,7 @@ def _initial_guess(preset: str, y: np.ndarray, hr_bpm: np.ndarray, mva_cm2: np.n
     u[:, k] = np.log(np.clip(np.nan_to_num(y[:, 3], nan=1.0), *BASELINE_EROA_RANGE_CM2))
     full = np.isfinite(y).all(axis=1) & (y > 0).all(axis=1)
     if full.any():
-        coef = _guess_model(preset, settings.dt_max_s, settings.tol, settings.accelerate)
+        coef = _guess_model(preset, settings.dt_max_s, settings.tol, settings.accelerate).inverse
         u[full, :k] = _guess_features(y[full], hr_bpm[full], mva_cm2[full]) @ coef
     return np.clip(u, lo, hi)
 
@@ -431,14 +574,21 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
     ``z = (sim − y)/sd`` and the calibration's priors widened by :data:`BASELINE_PRIOR_WIDTH`, ``(ln θ − ln θ_preset)/LOG_PRIOR_SD`` and
     ``(θ − θ_preset)/prior_sd``; the EROA's only prior is its own measurement): without the prior a
     patient whose sampled values leave little forward flow got its SBP from a systemic resistance up
-    to 4× the preset's, and most then kept 3+/4+ MR after the procedure.  The first iteration is
-    one engine call with the ``n`` starting points and their ``5n`` forward-difference points; later
-    ones evaluate each step's point alone and, only for the patients the exit test (with the
-    previous best point's Jacobian) keeps, its forward-difference points in a second call
-    (:data:`BASELINE_LAZY_JACOBIAN`); every point is warm-started from the patient's best steady state so far and run to the
-    steady-state tolerance :data:`BASELINE_SOLVER_TOL` (the trials' coarser one leaves metric noise near the exit tolerance) (a change of an additive volume is
-    added to that state where a cold start puts it, so warm and cold starts hold the same blood).  A
-    step that does not lower ``Σz²`` is rejected and the damping raised (Marquardt's diagonal
+    to 4× the preset's, and most then kept 3+/4+ MR after the procedure.
+
+    Iterations.  The first is one engine call with the ``n`` starting points alone; its step takes
+    the guess model's Jacobian (:func:`_model_jacobian`, :data:`BASELINE_MODEL_FIRST_STEP`).  Later
+    ones evaluate each step's point alone and, in a second call, the ``5`` forward-difference points
+    of the patients whose Jacobian is due (:func:`_forward_differences_due`: the model's, after its
+    one step or where the exit test would end the fit on it; a stale one from an earlier best point
+    where the test still finds a move; :data:`BASELINE_LAZY_JACOBIAN`), with the best point's own
+    residuals as their base: so every patient leaves the fit on a forward-difference Jacobian, and no
+    point is simulated twice.  Every point runs to the steady-state tolerance
+    :data:`BASELINE_SOLVER_TOL` (the trials' coarser one leaves metric noise near the exit
+    tolerance), started from the patient's best steady state so far moved by the guess model's change
+    of state between the two points (the first points from the model's state; forward-difference
+    points along its slopes; :data:`BASELINE_MODEL_STATES`), which holds each point's own blood, as a
+    cold start does.  A step that does not lower ``Σz²`` is rejected and the damping raised (Marquardt's diagonal
     scaling).  A patient leaves the batch when every residual is below :data:`BASELINE_Z_DONE`,
     when its damping passes 1e6, or when its full Gauss–Newton step would move no whitened
     residual by ``BASELINE_Z_DONE`` (:func:`_gauss_newton_moves`: at the MAP optimum to the fit's
@@ -446,7 +596,7 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
     prior keeping its residuals above ``BASELINE_Z_DONE``).
     """
     from mitrasim.calibrate.fit import LOG_PRIOR_SD  # lazy: calibrate imports this module's bias constants
-    from mitrasim.physiology.parameters import SPECS, STATE_NAMES
+    from mitrasim.physiology.parameters import STATE_NAMES
 
     guess_settings = settings
     settings = dataclasses.replace(settings, tol=min(settings.tol, BASELINE_SOLVER_TOL))
@@ -459,36 +609,38 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
     y = np.asarray(y, dtype=float)
     measured = np.isfinite(y)
     y0 = np.where(measured, y, 0.0)
-    u0 = np.concatenate([np.log([pset.values[k] for k in BASELINE_FREE]), np.zeros(ns + 1)])
-    spec_hi = np.log([SPECS[k].hi for k in BASELINE_FREE])
-    add_lo = np.array([(SPECS[k].lo - b) / d for (k, _), b, d in zip(BASELINE_SHIFTS, base, sds)])
-    add_hi = np.array([(SPECS[k].hi - b) / d for (k, _), b, d in zip(BASELINE_SHIFTS, base, sds)])
-    lo = np.concatenate([u0[:q] + BASELINE_BOUNDS[0], add_lo, [np.log(BASELINE_EROA_RANGE_CM2[0])]])
-    hi = np.concatenate([np.minimum(u0[:q] + BASELINE_BOUNDS[1], spec_hi), add_hi, [np.log(BASELINE_EROA_RANGE_CM2[1])]]) - 2 * BASELINE_FD_STEP
+    u0, lo, hi = _fit_space(pset, base, sds)
     u = _initial_guess(preset, y, hr_bpm, mva_cm2, u0, lo, hi, guess_settings) if BASELINE_GUESS else np.tile(u0, (n, 1))
     if not BASELINE_GUESS:
         u[:, ie] = np.log(np.clip(y0[:, 3], *BASELINE_EROA_RANGE_CM2))
     prior_w = np.concatenate([np.full(q, 1.0 / LOG_PRIOR_SD), np.ones(ns), [0.0]]) / BASELINE_PRIOR_WIDTH  # whitened prior = prior_w·(u − u0); none on the EROA
-    # a warm start gets each additive volume's change where a cold start puts it (mL, or mL / compliance for a pressure)
     st_idx = np.array([STATE_NAMES.index(st) for _, st in BASELINE_SHIFTS])
     st_per_ml = np.array([1.0 if st.startswith("v_") else 1.0 / float(pset.values["sys_ven_c_ml_mmhg"]) for _, st in BASELINE_SHIFTS])
+    model = _guess_model(preset, guess_settings.dt_max_s, guess_settings.tol, guess_settings.accelerate)
     lam = np.full(n, 1e-3)
     best, z_best, J_best = u.copy(), np.full((n, k_obs), np.inf), np.zeros((n, k_obs, p))
     fresh = np.zeros(n, bool)  # J_best was computed at best (not at an earlier point)
+    exact = np.zeros(n, bool)  # J_best is a forward-difference Jacobian (not the guess model's)
     cost_best = np.full(n, np.inf)
     state_best = np.zeros((n, N_STATE))
 
     def run(idx: np.ndarray, at: np.ndarray, fd: bool, warm: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """Whitened residuals ``(k, 5)`` at points ``at`` of patients ``idx`` (and with ``fd`` their
         Jacobian ``(k, 5, p)`` from the forward-difference points, same engine call), and the points'
-        steady states; ``warm``: started from each patient's best state (volume changes moved in)."""
-        k, r = len(idx), (p + 1 if fd else 1)
-        pts = np.repeat(at[:, None, :], r, axis=1)
-        if fd:
-            pts[:, 1:, :] += BASELINE_FD_STEP * np.eye(p)[None]
-        flat = pts.reshape(-1, p)
+        steady states; ``warm``: started from each patient's best state.  Forward differences at the
+        patients' best points (the lazy Jacobian) take the best point's own residuals as their base
+        (that point is not simulated again)."""
+        k = len(idx)
+        at_best = fd and warm and np.array_equal(at, best[idx])
+        offsets = BASELINE_FD_STEP * np.eye(p) if fd else np.zeros((0, p))
+        if not at_best:
+            offsets = np.vstack([np.zeros((1, p)), offsets])
+        r = len(offsets)
+        flat = (at[:, None, :] + offsets[None]).reshape(-1, p)
         init = None
-        if warm:
+        if BASELINE_MODEL_STATES:
+            init = start_states(idx, at, offsets, warm)
+        elif warm:  # each additive volume's change moved in where a cold start puts it (mL, or mL / compliance for a pressure)
             init = np.repeat(state_best[idx], r, axis=0)
             init[:, st_idx] += (flat[:, q:ie] - np.repeat(best[idx, q:ie], r, axis=0)) * sds * st_per_ml
         eroa_pts = np.exp(flat[:, ie])
@@ -496,9 +648,28 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
                        mva_cm2=np.repeat(mva_cm2[idx], r), initial_state=init, settings=settings)  # fmt: skip
         m = np.stack([res.metrics["sbp_mmhg"], res.metrics["edv_ml"], res.metrics["ef_pct"], eroa_pts, res.metrics["forward_sv_ml"]], axis=1)
         z_all = np.where(measured[idx, None, :], (m.reshape(k, r, k_obs) - y0[idx, None, :]) / sd[idx, None, :], 0.0)
-        z = np.where(np.isfinite(z_all[:, 0, :]), z_all[:, 0, :], np.inf)
-        J = np.nan_to_num((z_all[:, 1:, :] - z_all[:, :1, :]).transpose(0, 2, 1) / BASELINE_FD_STEP, nan=0.0, posinf=0.0, neginf=0.0) if fd else None
-        return z, J, res.final_state.reshape(k, r, -1)[:, 0, :]
+        if at_best:
+            z, x = z_best[idx], state_best[idx]
+        else:
+            z, x = np.where(np.isfinite(z_all[:, 0, :]), z_all[:, 0, :], np.inf), res.final_state.reshape(k, r, -1)[:, 0, :]
+        J = np.nan_to_num((z_all[:, r - p :, :] - z[:, None, :]).transpose(0, 2, 1) / BASELINE_FD_STEP, nan=0.0, posinf=0.0, neginf=0.0) if fd else None
+        return z, J, x
+
+    def start_states(idx: np.ndarray, at: np.ndarray, offsets: np.ndarray, warm: bool) -> np.ndarray:
+        """``(k·r, 14)`` start states of the points ``at + offsets`` (``offsets`` ``(r, p)``): the patient's
+        best state moved by the guess model's change of state (``warm``), else the model's state; an
+        offset point (forward difference) moved along the model's slopes."""
+        h, m = hr_bpm[idx], mva_cm2[idx]
+        if not warm:
+            x = _model_states(model, at, h, m)
+        elif np.array_equal(at, best[idx]):
+            x = state_best[idx]
+        else:
+            x = state_best[idx] + _model_states(model, at, h, m) - _model_states(model, best[idx], h, m)
+        init = np.repeat(x[:, None, :], len(offsets), axis=1)
+        if offsets.any():
+            init += np.einsum("rl,kls->krs", offsets, _model_state_slopes(model, at, h, m))
+        return init.reshape(len(idx) * len(offsets), -1)
 
     def normal_equations(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Whitened Jacobian (measurements and the calibration's priors), JᵀJ and Jᵀr at each best point."""
@@ -508,8 +679,11 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
 
     act = np.arange(n)  # patients still being fitted
     for it in range(BASELINE_ITERATIONS):
-        lazy = BASELINE_LAZY_JACOBIAN and it > 0
-        z, J, state = run(act, u[act], fd=not lazy, warm=it > 0)
+        model_step = BASELINE_MODEL_FIRST_STEP and it == 0
+        fd = not model_step and not (BASELINE_LAZY_JACOBIAN and it > 0)
+        z, J, state = run(act, u[act], fd=fd, warm=it > 0)
+        if model_step:
+            J = _model_jacobian(model, u[act], hr_bpm[act], mva_cm2[act], z, y0[act], sd[act], measured[act])
         cost = np.sum(z**2, axis=1) + np.sum(((u[act] - u0) * prior_w) ** 2, axis=1)
         better = cost < cost_best[act]
         b_idx = act[better]
@@ -517,17 +691,20 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
         best[b_idx], z_best[b_idx], state_best[b_idx] = u[b_idx], z[better], state[better]
         if J is not None:
             J_best[b_idx] = J[better]
+            exact[b_idx] = fd
         fresh[b_idx] = J is not None
         lam[act] = np.where(better, lam[act] * 0.2, lam[act] * 8.0)
         act = act[(np.abs(z_best[act]).max(axis=1) >= BASELINE_Z_DONE) & (lam[act] < 1e6)]
         if len(act) == 0:
             break
-        act = act[_gauss_newton_moves(*normal_equations(act), rows=k_obs)]  # with a stale Jacobian where the point moved
-        stale = act[~fresh[act]]
-        if len(stale):  # still moving after a step: the Jacobian at the new best point (and its base point again, same call)
-            _, J_best[stale], _ = run(stale, best[stale], fd=True, warm=True)
-            fresh[stale] = True
-            act = act[_gauss_newton_moves(*normal_equations(act), rows=k_obs)]
+        moves = _gauss_newton_moves(*normal_equations(act), rows=k_obs)  # with a stale or the model's Jacobian
+        redo = _forward_differences_due(moves, fresh[act], exact[act], it == 0) & np.isfinite(cost_best[act])
+        if redo.any():  # the Jacobian at the best point
+            r = act[redo]
+            _, J_best[r], _ = run(r, best[r], fd=True, warm=True)
+            fresh[r] = exact[r] = True
+            moves[redo] = _gauss_newton_moves(*normal_equations(r), rows=k_obs)
+        act = act[moves]
         if len(act) == 0:
             break
         _, JtJ, g = normal_equations(act)
@@ -537,6 +714,16 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
         u[act] = np.clip(best[act] + delta, lo, hi)
     return BaselineFit(_fit_overrides(best, base, sds), np.exp(best[:, ie]), np.where(measured, z_best, 0.0),
                        np.where(np.isfinite(cost_best)[:, None], state_best, np.nan))  # fmt: skip
+
+
+def _forward_differences_due(moves: np.ndarray, fresh: np.ndarray, exact: np.ndarray, first: bool) -> np.ndarray:
+    """Patients whose forward-difference Jacobian at the best point is computed before the exit test
+    decides (all arrays over the patients still fitted): where the test still finds a move on a
+    stale Jacobian (one from an earlier best point), and wherever the Jacobian is the guess model's
+    (not ``exact``) and the test would let the patient go, or the model's Jacobian has taken its one
+    step (after the ``first`` iteration).  So no patient leaves, and none takes a second step, on the
+    model's Jacobian."""
+    return (moves & ~fresh) | (~exact & (~moves | (not first)))
 
 
 def _gauss_newton_moves(Jb: np.ndarray, JtJ: np.ndarray, g: np.ndarray, rows: int | None = None) -> np.ndarray:
