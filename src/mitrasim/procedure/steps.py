@@ -106,7 +106,8 @@ from mitrasim.physiology.parameters import N_STATE
 from mitrasim.procedure.loading import loading_arrays, rows_in_state
 from mitrasim.procedure.readings import read_echo
 from mitrasim.procedure.rules import Rules
-from mitrasim.valve.clip import ValveRows, clipped_profiles_rows
+from mitrasim.procedure.clip_kernel import clipped_profiles_rows
+from mitrasim.valve.clip import ValveRows
 
 __all__ = [
     "PlacedClip",

@@ -1,0 +1,119 @@
+"""The clip model of :mod:`mitrasim.valve.clip`, compiled, for the procedure's batches of candidates.
+
+A trial's first round asks the clip model for some 20,000 candidate plans per 2,500 patients on
+64-cell valve rows; :func:`mitrasim.valve.clip.clipped_profiles_rows` evaluates its equations (that
+module's docstring: closure, grasp depth, the tapers φ(d; λ_sys) and ψ(d; λ_dia), the spacer floor,
+the annular shortening ε) as numpy expressions over ``(m, K, G)`` arrays, about thirty passes over
+memory with a temporary each.  :func:`clipped_profiles_rows` here evaluates the same equations in
+one compiled pass per plan, operation for operation in numpy's order (no fused multiply-add, the
+products over devices and the sum of the widths in slot order), so its profiles are equal bit for
+bit (``tests/test_clip_kernel.py``); the numpy function stays the model's reference.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from mitrasim import citations
+from mitrasim.physiology import _numba_cache  # noqa: F401  (the content-hashed cache locator)
+from mitrasim.valve.clip import DEFAULT_CLIP_PARAMS, _HOLD_BY_CODE, _MOBILITY_BY_CODE, ClipModelParams, ValveRows, _ap_shrink, _as_plan_arrays, _kept_slots
+
+__all__ = ["clipped_profiles_rows"]
+
+
+def clipped_profiles_rows(
+    valves: ValveRows,
+    rows: np.ndarray,
+    positions_mm: np.ndarray,
+    widths_mm: np.ndarray,
+    arm_lengths_mm: np.ndarray,
+    params: ClipModelParams = DEFAULT_CLIP_PARAMS,
+    spacers_mm: np.ndarray | float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`mitrasim.valve.clip.clipped_profiles_rows` (same arguments, same ``(g, w)`` of shape
+    ``(m, G)``, equal bit for bit), compiled."""
+    citations.cite("caballero2020", "paukovitsch2024")
+    pos, wid, arm, spc, present = _kept_slots(*_as_plan_arrays(positions_mm, widths_mm, arm_lengths_mm, spacers_mm))
+    rows = np.asarray(rows)
+    shrink = _ap_shrink(valves.annular_calcification_grade[rows], np.where(present, wid, 0.0), params)  # numpy's sum, as the reference
+    m, G = rows.size, valves.s_mm.shape[1]
+    g = np.empty((m, G))
+    w = np.empty((m, G))
+    if m == 0:
+        return g, w
+    f = lambda a, t=float: np.ascontiguousarray(a, dtype=t)  # noqa: E731
+    p = params
+    consts = np.array([p.systolic_zone_per_arm, p.diastolic_zone_per_arm, p.tenting_free_mm, p.functional_gap_closure, p.slack_reference,
+                       p.slack_bounds[0], p.slack_bounds[1]], dtype=float)  # fmt: skip
+    v = valves
+    _clip_rows(
+        f(rows, np.int64), f(v.s_mm), f(v.ds_mm), f(v.ap_diameter_mm), f(v.anterior_mm), f(v.posterior_mm), f(v.gap_degenerative_mm),
+        f(v.gap_functional_mm), f(v.opening_mm), f(v.calcification_grade, np.int64), f(v.lesion_kind, np.int64), f(v.tenting_depth_mm),
+        f(shrink), f(pos), f(wid), f(arm), f(spc), f(present, np.bool_), bool(spc[present].any()), consts, _MOBILITY_BY_CODE, _HOLD_BY_CODE, g, w,
+    )  # fmt: skip
+    return g, w
+
+
+@njit(cache=True)
+def _taper(d, zone):  # pragma: no cover - compiled
+    """φ(d; λ) as :func:`mitrasim.valve.clip.smooth_taper`: u = clip(d / max(λ, 1e-9), 0, 1), (u·u)·(3 − 2u)."""
+    u = d / max(zone, 1e-9)
+    u = min(max(u, 0.0), 1.0)
+    return (u * u) * (3.0 - 2.0 * u)
+
+
+@njit(cache=True)
+def _clip_rows(rows, s, ds, ap, anterior, posterior, gap_deg, gap_fun, opening, calc, kind, tenting, shrink,
+               pos, wid, arm, spc, present, any_spacer, c, mobility, hold_by_kind, g_out, w_out):  # pragma: no cover - compiled  # fmt: skip
+    """Plan j on valve row ``rows[j]``: ``g_out[j]``, ``w_out[j]`` (the steps of :func:`mitrasim.valve.clip._clip_core`;
+    ``shrink`` (m,): ε of step 5, from :func:`mitrasim.valve.clip._ap_shrink`)."""
+    a_sys, a_dia, t_free, beta, sigma_ref, sig_lo, sig_hi = c[0], c[1], c[2], c[3], c[4], c[5], c[6]
+    m, K = pos.shape
+    G = s.shape[1]
+    lam_s = np.empty(K)
+    lam_d = np.empty(K)
+    for j in range(m):
+        r = rows[j]
+        half_ds = 0.5 * ds[r]
+        for k in range(K):  # step 2, the grasp at each device's site: (ℓ_g, m_c, κ, σ), then λ_sys and λ_dia
+            if not present[j, k]:
+                continue
+            ck = pos[j, k]
+            half_w = 0.5 * wid[j, k]
+            idx = min(max(int(math.floor(ck / ds[r])), 0), G - 1)
+            a_len = anterior[r, idx]
+            p_len = posterior[r, idx]
+            g_site = 0.0
+            calc_k = 0
+            kind_k = 0
+            for i in range(G):
+                if abs(s[r, i] - ck) - half_w <= half_ds:  # under the device (at least its centre's cell)
+                    g_site = max(g_site, max(gap_deg[r, i], gap_fun[r, i]))
+                    calc_k = max(calc_k, calc[r, i])
+                    kind_k = max(kind_k, kind[r, i])
+            m_c = mobility[calc_k]
+            avail = min(a_len, p_len) - 0.5 * max(0.0, g_site - spc[j, k]) - max(0.0, tenting[r] - t_free)
+            depth = m_c * max(min(arm[j, k], avail), 0.0)
+            sigma = min(max((a_len + p_len) / (sigma_ref * ap[r]), sig_lo), sig_hi)
+            lam_s[k] = a_sys * hold_by_kind[kind_k] * depth / sigma
+            lam_d[k] = a_dia * arm[j, k] / (sigma * m_c)
+        closure = beta * shrink[j] * ap[r]  # step 5, the annulus
+        open_scale = 1.0 - shrink[j]
+        for i in range(G):  # steps 1, 3, 4: closure, the tapers beside each device, the spacer floor
+            phi_s = 1.0
+            psi_d = 1.0
+            for k in range(K):
+                if not present[j, k]:
+                    continue
+                d = abs(s[r, i] - pos[j, k]) - 0.5 * wid[j, k]
+                phi_s = phi_s * _taper(d, lam_s[k])
+                phi_d = _taper(d, lam_d[k])
+                if any_spacer:
+                    floor = min(1.0, spc[j, k] / max(opening[r, i], 1e-9)) if d > 0 else 0.0
+                    phi_d = phi_d + (1.0 - phi_d) * floor
+                psi_d = psi_d * phi_d
+            g_out[j, i] = max(gap_deg[r, i], max(0.0, gap_fun[r, i] - closure)) * phi_s
+            w_out[j, i] = opening[r, i] * open_scale * psi_d

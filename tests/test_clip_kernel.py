@@ -1,0 +1,74 @@
+"""The compiled clip model of the procedure's batches (:mod:`mitrasim.procedure.clip_kernel`) equals
+the clip model's numpy reference (:func:`mitrasim.valve.clip.clipped_profiles_rows`) bit for bit:
+the procedure's results do not depend on which one ran (issue 19 goal 4)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mitrasim.case import ValveSpec
+from mitrasim.procedure import clip_kernel
+from mitrasim.procedure.clip_calibration import REPRESENTATIVE_VALVES
+from mitrasim.valve import clip as reference
+from mitrasim.valve import valve_from_spec
+
+
+def _valves() -> list[reference.ValveRows]:
+    """The representative valves and variants of them with calcified leaflets (every grade), a
+    calcified annulus (every grade), a cleft and a prolapse: every code the model reads; stacked by
+    grid size (the procedure's groups)."""
+    specs = []
+    for k, base in enumerate(REPRESENTATIVE_VALVES.values()):
+        specs.append(base)
+        for j, grade in enumerate(("mild", "moderate", "severe")):
+            specs.append({**base, "calcification": grade, "calcified_segments": [["A2", "P2"], ["P1", "P2", "P3"], ["A1", "A2", "A3"]][j],
+                          "annular_calcification": ("mild", "moderate", "severe")[(j + k) % 3]})  # fmt: skip
+        specs.append({**base, "cleft_segments": ["P2"], "lesions": [{"kind": "prolapse", "segments": ["P2", "P3"], "gap_mm": 4, "width_mm": 15}]})
+    by_size: dict[int, list] = {}
+    for v in (valve_from_spec(ValveSpec.model_validate(s)) for s in specs):
+        by_size.setdefault(v.s_mm.size, []).append(v)
+    return [reference.ValveRows.from_valves(vs) for vs in by_size.values()]
+
+
+GROUPS = _valves()
+
+
+def _plans(vr: reference.ValveRows, m: int, K: int, spacer: bool, seed: int):
+    """``m`` random plans of up to ``K`` devices (absent slots NaN; slot 1 empty in every plan),
+    widths and arms not on a round grid (rounding differences would show), PASCAL-like spacers."""
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, vr.s_mm.shape[0], m)
+    L = vr.line_length_mm[rows][:, None]
+    wid = rng.choice([4.0, 6.0, 10.0], (m, K)) + rng.uniform(-0.3, 0.3, (m, K))
+    pos = 0.5 * wid + rng.uniform(0.0, 1.0, (m, K)) * (L - wid)
+    pos[rng.uniform(size=(m, K)) < 0.3] = np.nan
+    if K > 1:
+        pos[:, 1] = np.nan
+    arm = rng.uniform(7.0, 12.5, (m, K))
+    spc = np.where(rng.uniform(size=(m, K)) < 0.5, rng.uniform(0.5, 4.0, (m, K)), 0.0) if spacer else 0.0
+    return rows, pos, wid, arm, spc
+
+
+@pytest.mark.parametrize("K, spacer", [(1, False), (2, True), (5, False), (5, True)])
+def test_the_compiled_clip_model_equals_the_reference_bit_for_bit(K, spacer):
+    assert len(GROUPS) > 1
+    for vr in GROUPS:
+        rows, pos, wid, arm, spc = _plans(vr, 1500, K, spacer, seed=K + 10 * spacer)
+        g0, w0 = reference.clipped_profiles_rows(vr, rows, pos, wid, arm, spacers_mm=spc)
+        g1, w1 = clip_kernel.clipped_profiles_rows(vr, rows, pos, wid, arm, spacers_mm=spc)
+        assert np.isfinite(g0).all() and np.isfinite(w0).all()
+        assert (g0 < vr.gap_mm[rows]).any() and (w0 < vr.opening_mm[rows]).any()  # the devices act
+        np.testing.assert_array_equal(g1, g0)
+        np.testing.assert_array_equal(w1, w0)
+
+
+def test_other_parameters_and_no_plan():
+    vr = GROUPS[0]
+    rows, pos, wid, arm, spc = _plans(vr, 500, 3, True, seed=7)
+    p = reference.ClipModelParams(systolic_zone_per_arm=0.37, diastolic_zone_per_arm=1.3, ap_shrink_per_mm=0.013, functional_gap_closure=0.35,
+                                  slack_reference=0.9, slack_bounds=(0.7, 1.3), tenting_free_mm=4.5)  # fmt: skip
+    for a, b in zip(reference.clipped_profiles_rows(vr, rows, pos, wid, arm, p, spc), clip_kernel.clipped_profiles_rows(vr, rows, pos, wid, arm, p, spc)):
+        np.testing.assert_array_equal(b, a)
+    empty = clip_kernel.clipped_profiles_rows(vr, rows[:0], pos[:0], wid[:0], arm[:0])
+    assert empty[0].shape == (0, vr.s_mm.shape[1])
