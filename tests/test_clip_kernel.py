@@ -72,3 +72,28 @@ def test_other_parameters_and_no_plan():
         np.testing.assert_array_equal(b, a)
     empty = clip_kernel.clipped_profiles_rows(vr, rows[:0], pos[:0], wid[:0], arm[:0])
     assert empty[0].shape == (0, vr.s_mm.shape[1])
+
+
+def test_the_compiled_grasp_reading_equals_the_reference():
+    """Every field of the grasp (status, SLDA multiplier, the site's gap, leaflets, calcification,
+    cleft) equal to :func:`mitrasim.devices.grasp.grasp_at`, each clip on its patient's row of
+    residual gaps; widths down to below a cell (the cell itself is read) and sites at the ends."""
+    from mitrasim.devices.grasp import grasp_at as reference_grasp
+
+    for vr in GROUPS:
+        rows, pos, wid, arm, spc = _plans(vr, 2000, 2, True, seed=3)
+        g, _ = reference.clipped_profiles_rows(vr, rows, pos, wid, arm, spacers_mm=spc)  # residual gaps, one row per "patient"
+        rng = np.random.default_rng(4)
+        m = 5000
+        g_row = rng.integers(0, rows.size, m)
+        L = vr.line_length_mm[rows[g_row]]
+        at = np.where(rng.uniform(size=m) < 0.1, rng.choice([0.0, 1.0], m), rng.uniform(0.0, 1.0, m)) * L
+        width = np.where(rng.uniform(size=m) < 0.1, 0.2, rng.choice([4.0, 6.0, 10.0], m))
+        arm_c, reach, spacer = rng.uniform(7.0, 12.0, m), rng.uniform(8.0, 12.0, m), np.where(rng.uniform(size=m) < 0.5, 1.5, 0.0)
+        want = reference_grasp(vr, rows[g_row], g[g_row], at, width, arm_c, reach, spacer)
+        got = clip_kernel.grasp_at(vr, rows[g_row], g, g_row, at, width, arm_c, reach, spacer)
+        assert len(np.unique(want.status)) == 3 and want.cleft.any() and (want.calcification > 0).any()
+        for k in ("status", "multiplier", "gap_mm", "anterior_mm", "posterior_mm", "calcification", "cleft"):
+            a, b = getattr(want, k), getattr(got, k)
+            assert a.dtype == b.dtype, k
+            np.testing.assert_array_equal(b, a, err_msg=k)

@@ -1,4 +1,5 @@
-"""The clip model of :mod:`mitrasim.valve.clip`, compiled, for the procedure's batches of candidates.
+"""The clip model of :mod:`mitrasim.valve.clip` and the grasp's reading of the site, compiled, for
+the procedure's batches of candidates.
 
 A trial's first round asks the clip model for some 20,000 candidate plans per 2,500 patients on
 64-cell valve rows; :func:`mitrasim.valve.clip.clipped_profiles_rows` evaluates its equations (that
@@ -8,6 +9,11 @@ memory with a temporary each.  :func:`clipped_profiles_rows` here evaluates the 
 one compiled pass per plan, operation for operation in numpy's order (no fused multiply-add, the
 products over devices and the sum of the widths in slot order), so its profiles are equal bit for
 bit (``tests/test_clip_kernel.py``); the numpy function stays the model's reference.
+
+:func:`grasp_at` is :func:`mitrasim.devices.grasp.grasp_at` with its reading of the site (the
+clip's cell, the largest gap, worst calcification and any cleft under the clip: maxima and "any",
+exact in any order) compiled, and the grasp rule itself applied by the same numpy function
+(:func:`mitrasim.devices.grasp.grasp_of_site`).
 """
 
 from __future__ import annotations
@@ -18,10 +24,11 @@ import numpy as np
 from numba import njit
 
 from mitrasim import citations
+from mitrasim.devices.grasp import GraspNumbers, grasp_of_site
 from mitrasim.physiology import _numba_cache  # noqa: F401  (the content-hashed cache locator)
 from mitrasim.valve.clip import DEFAULT_CLIP_PARAMS, _HOLD_BY_CODE, _MOBILITY_BY_CODE, ClipModelParams, ValveRows, _ap_shrink, _as_plan_arrays, _kept_slots
 
-__all__ = ["clipped_profiles_rows"]
+__all__ = ["clipped_profiles_rows", "grasp_at"]
 
 
 def clipped_profiles_rows(
@@ -117,3 +124,48 @@ def _clip_rows(rows, s, ds, ap, anterior, posterior, gap_deg, gap_fun, opening, 
                 psi_d = psi_d * phi_d
             g_out[j, i] = max(gap_deg[r, i], max(0.0, gap_fun[r, i] - closure)) * phi_s
             w_out[j, i] = opening[r, i] * open_scale * psi_d
+
+
+def grasp_at(vr: ValveRows, rows: np.ndarray, g: np.ndarray, g_row: np.ndarray, pos: np.ndarray, width: np.ndarray, arm: np.ndarray,
+             reach: np.ndarray, spacer: np.ndarray | float = 0.0) -> GraspNumbers:  # fmt: skip
+    """:func:`mitrasim.devices.grasp.grasp_at` of clip j on the gap profile ``g[g_row[j]]`` (``g`` one
+    row per patient, not per clip: no copy of it per candidate); equal bit for bit."""
+    m = rows.size
+    i = np.empty(m, dtype=np.int64)
+    gap = np.empty(m)
+    calc = np.empty(m, dtype=vr.calcification_grade.dtype)
+    cleft = np.empty(m, dtype=np.bool_)
+    if m:
+        f = lambda a, t=float: np.ascontiguousarray(a, dtype=t)  # noqa: E731
+        _site(f(rows, np.int64), f(vr.s_mm), f(vr.ds_mm), np.ascontiguousarray(vr.calcification_grade), f(vr.cleft, np.bool_), f(g), f(g_row, np.int64),
+              f(pos), f(width), i, gap, calc, cleft)  # fmt: skip
+    return grasp_of_site(vr, rows, i, gap, calc, cleft, arm, reach, spacer)
+
+
+@njit(cache=True)
+def _site(rows, s, ds, calc_grade, cleft_cells, g, g_row, pos, width, i_out, gap_out, calc_out, cleft_out):  # pragma: no cover - compiled
+    """Clip j: its cell (``ValveRows.index_of``), and over the cells within max(W/2, Δs) of its
+    centre the largest gap, the worst calcification and any cleft (its own cell's gap and
+    calcification when no cell is that near)."""
+    G = s.shape[1]
+    for j in range(rows.size):
+        r = rows[j]
+        q = g_row[j]
+        c = pos[j]
+        i = min(max(int(math.floor(c / ds[r])), 0), G - 1)
+        reach = max(0.5 * width[j], ds[r])
+        gap = -np.inf
+        calc = -1
+        cleft = False
+        for k in range(G):
+            if abs(s[r, k] - c) <= reach:
+                gap = max(gap, g[q, k])
+                calc = max(calc, calc_grade[r, k])
+                cleft = cleft or cleft_cells[r, k]
+        if calc < 0:  # no cell that near
+            gap = g[q, i]
+            calc = calc_grade[r, i]
+        i_out[j] = i
+        gap_out[j] = gap
+        calc_out[j] = calc
+        cleft_out[j] = cleft
