@@ -94,3 +94,28 @@ def test_an_unknown_name_a_wrong_length_or_a_table_is_refused():
     assert msg.startswith("batch") or "batch" in msg
     assert "lv_ea_mmhg_ml" in _error({"lv_ea_mmhg_ml": np.full((6, 2), 2.0)})
     assert "batch" in _error(cols, eroa_cm2=np.full(5, 0.2))
+
+
+def test_the_procedure_s_states_by_columns_equal_those_by_dicts():
+    """:func:`mitrasim.procedure.hemodynamics.simulate_states` with the override columns of a run's
+    patients (two presets, warm and cold starts, an order key): every state as with the dicts."""
+    from mitrasim.procedure.hemodynamics import override_columns, simulate_states
+
+    n = 24
+    cols = _columns(n, seed=8)
+    dicts = _dicts(cols)
+    presets = ["primary_mr", "secondary_mr"] * (n // 2)
+    hr, eroa, mva = np.linspace(60.0, 100.0, n), np.linspace(0.1, 0.5, n), np.full(n, 4.0)
+    table = override_columns(dicts)
+    assert table is not None and list(table) == list(cols)
+    cold = simulate_states(presets, dicts, hr, eroa, mva, 0.8, settings=TRIAL)
+    init = cold.final_state.copy()
+    init[::5] = np.nan  # cold starts among warm ones
+    for kw in ({}, {"initial_state": init}, {"order_key": cols["lv_ea_mmhg_ml"]}):
+        a = simulate_states(presets, dicts, hr, eroa, mva, 0.8, settings=TRIAL, **kw)
+        b = simulate_states(presets, table, hr, eroa, mva, 0.8, settings=TRIAL, **kw)
+        np.testing.assert_array_equal(a.final_state, b.final_state)
+        for k in a.metrics:
+            np.testing.assert_array_equal(a.metrics[k], b.metrics[k], err_msg=k)
+    swapped = [dict(reversed(list(d.items()))) if i == 3 else d for i, d in enumerate(dicts)]
+    assert override_columns(swapped) is None  # names in another order: the dicts stay dicts

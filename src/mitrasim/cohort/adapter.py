@@ -274,6 +274,7 @@ def baseline_decision_grades(patients: pa.Table, settings: SolverSettings, prese
 def _awake_baselines(patients: pa.Table, settings: SolverSettings, ei: EngineInputs) -> tuple[BatchHemo, np.ndarray]:
     """The awake baseline states and decision grades of :func:`baseline_decision_grades`."""
     from mitrasim.procedure.calibration import FORWARD_DISCHARGE_COEFF
+    from mitrasim.procedure.hemodynamics import override_columns
     from mitrasim.procedure.steps import awake_baseline
 
     v = chunk_valves(with_fitted_eroa(patients, ei))
@@ -281,7 +282,8 @@ def _awake_baselines(patients: pa.Table, settings: SolverSettings, ei: EngineInp
     mva = geo.area_cm2(v.opening_mm, v.ds_mm)
     secondary = np.asarray(patients.column("etiology").to_pylist(), dtype=object) == "secondary"
     presets = [str(p) for p in ei.presets]
-    h0, _, _, d0 = awake_baseline(presets, ei.overrides, np.asarray(ei.hr_bpm, dtype=float), eroa, mva, secondary, FORWARD_DISCHARGE_COEFF, settings, ei.state)
+    cols = override_columns(ei.overrides)
+    h0, _, _, d0 = awake_baseline(presets, ei.overrides if cols is None else cols, np.asarray(ei.hr_bpm, dtype=float), eroa, mva, secondary, FORWARD_DISCHARGE_COEFF, settings, ei.state)
     return h0, d0
 
 

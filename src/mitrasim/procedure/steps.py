@@ -92,7 +92,7 @@ from mitrasim.procedure.codes import REFUSAL_PRECEDENCE, Action, GraspStatus, Ou
 from mitrasim.protocol import area_ok, gradient_ok, near_limit_text
 from mitrasim.echo.mvarc import MVARCBatch
 from mitrasim.procedure.batched import Candidates, GraspNumbers, candidate_positions, choose_devices, grasp_candidates
-from mitrasim.procedure.hemodynamics import BatchHemo, echo_arrays, grade_arrays, label, simulate_states, steady_ok
+from mitrasim.procedure.hemodynamics import BatchHemo, Overrides, echo_arrays, grade_arrays, label, override_columns, simulate_states, steady_ok, take_overrides
 from mitrasim.procedure import oplog
 from mitrasim.procedure.timing import course_multiplier
 from mitrasim.procedure.risks import (
@@ -249,6 +249,8 @@ class Context:
     awake_hr_bpm: np.ndarray = field(default_factory=lambda: np.zeros(0))
     keys: np.ndarray | None = None  # per-patient draw keys; None = no variability, exact readings
     decision_states: list[str] = field(default_factory=list)  # per patient: the state of the decision readings (overrides, hr_bpm)
+    override_table: Overrides | None = None  # ``overrides`` as columns where they share their names (hemodynamics.override_columns)
+    awake_override_table: Overrides | None = None  # ``awake_overrides`` likewise
 
     @classmethod
     def build(
@@ -274,7 +276,9 @@ class Context:
             hr_bpm=hr,
             loading=loading,
             decision_states=states,
+            override_table=override_columns(over),
             awake_overrides=awake_over,
+            awake_override_table=override_columns(awake_over),
             awake_hr_bpm=awake_hr,
             keys=keys,
             secondary=np.array([s.etiology == "secondary" for s in setups]),
@@ -294,6 +298,13 @@ class Context:
     @property
     def n(self) -> int:
         return len(self.setups)
+
+    def overrides_of(self, states: np.ndarray, awake: bool = False) -> Overrides:
+        """The engine overrides of patients ``states`` (columns when the patients share their names)."""
+        table = self.awake_override_table if awake else self.override_table
+        if table is None:
+            return take_overrides(self.awake_overrides if awake else self.overrides, states)
+        return take_overrides(table, states)
 
     def clip_limit(self, i: int) -> int:
         """Clips patient ``i`` may receive: the rule's maximum, or fewer when fewer are planned."""
@@ -441,7 +452,7 @@ def baseline(ctx: Context, awake: BatchHemo | None = None) -> Baseline:
     if awake is None:
         eroa = np.array([s.valve.eroa_cm2 for s in ctx.setups])
         mva = np.array([s.valve.mva_cm2 for s in ctx.setups])
-        h0, e0, g0, d0 = awake_baseline(ctx.presets, ctx.awake_overrides, ctx.awake_hr_bpm, eroa, mva, ctx.secondary, ctx.cd, ctx.settings, _initial_states(ctx.setups))
+        h0, e0, g0, d0 = awake_baseline(ctx.presets, ctx.overrides_of(np.arange(ctx.n), awake=True), ctx.awake_hr_bpm, eroa, mva, ctx.secondary, ctx.cd, ctx.settings, _initial_states(ctx.setups))
     else:
         if awake.n != ctx.n:
             raise ValueError(f"awake baseline of {awake.n} states for {ctx.n} patients")
@@ -460,20 +471,23 @@ def baseline(ctx: Context, awake: BatchHemo | None = None) -> Baseline:
     for grp in ctx.groups:  # the valves the decision readings see
         vr = grp.read_valves
         eroa_i[grp.ids] = vr.discharge_coeff * vr.gap_mm.sum(axis=1) * vr.ds_mm / 100.0
-    hi = simulate_states(ctx.presets, ctx.overrides, ctx.hr_bpm, eroa_i, mva, ctx.cd, initial_state=h0.final_state, settings=ctx.settings)
+    hi = simulate_states(ctx.presets, ctx.overrides_of(np.arange(ctx.n)), ctx.hr_bpm, eroa_i, mva, ctx.cd, initial_state=h0.final_state, settings=ctx.settings)
     ctx.engine_seconds += time.perf_counter() - t0
     ei, gi, di = measure(ctx, np.arange(ctx.n), hi, np.zeros(ctx.n, int), np.full(ctx.n, BASELINE_ATTEMPT))
     return Baseline(h0, e0, g0, d0, hi, ei, gi, di)
 
 
-def awake_baseline(presets: Sequence[str], overrides: Sequence[Mapping[str, float]], hr_bpm: np.ndarray, eroa_cm2: np.ndarray, mva_cm2: np.ndarray,
+def awake_baseline(presets: Sequence[str], overrides: Overrides, hr_bpm: np.ndarray, eroa_cm2: np.ndarray, mva_cm2: np.ndarray,
                    secondary: np.ndarray, cd: float, settings: Any, initial_state: np.ndarray | None = None,
                    ) -> tuple[BatchHemo, dict[str, np.ndarray], np.ndarray, np.ndarray]:  # fmt: skip
     """The patients' own hearts without a clip (the indication, :func:`baseline`'s awake part): engine
     states (warm-started from ``initial_state`` rows where finite; cold starts ordered by LV
     stiffness), echo arrays, ASE grade (−1 indeterminate) and decision grade."""
     # cold starts: the LV passive stiffness predicts the beats to steady state best (grouping, see simulate_states)
-    key0 = np.array([o.get("lv_eb_mmhg_ml", 0.0) for o in overrides], dtype=float)
+    if isinstance(overrides, Mapping):
+        key0 = np.asarray(overrides.get("lv_eb_mmhg_ml", np.zeros(len(presets))), dtype=float)
+    else:
+        key0 = np.array([o.get("lv_eb_mmhg_ml", 0.0) for o in overrides], dtype=float)
     h0 = simulate_states(presets, overrides, hr_bpm, eroa_cm2, mva_cm2, cd, settings=settings, order_key=key0, initial_state=initial_state)
     e0 = echo_arrays(h0, secondary)
     g0, d0 = grade_arrays(e0, secondary)
@@ -633,7 +647,7 @@ def simulate(ctx: Context, course: Course, rnd: Round, j: np.ndarray, init: np.n
     q = rnd.patient[j]
     t0 = time.perf_counter()
     h = simulate_states(
-        [ctx.presets[p] for p in q], [ctx.overrides[p] for p in q], ctx.hr_bpm[q], rnd.eroa_cm2[j], rnd.mva_cm2[j], ctx.cd,
+        [ctx.presets[p] for p in q], ctx.overrides_of(q), ctx.hr_bpm[q], rnd.eroa_cm2[j], rnd.mva_cm2[j], ctx.cd,
         initial_state=course.hemo.final_state[q] if init is None else init, settings=ctx.settings,
     )  # fmt: skip
     ctx.engine_seconds += time.perf_counter() - t0
@@ -982,7 +996,7 @@ def awake_outcome(ctx: Context, course: Course, b: Baseline) -> AwakeOutcome:
     if run.size:
         t0 = time.perf_counter()
         h = simulate_states(
-            [ctx.presets[p] for p in run], [ctx.awake_overrides[p] for p in run], ctx.awake_hr_bpm[run], eroa[run], mva[run], ctx.cd,
+            [ctx.presets[p] for p in run], ctx.overrides_of(run, awake=True), ctx.awake_hr_bpm[run], eroa[run], mva[run], ctx.cd,
             initial_state=b.hemo.final_state[run], settings=ctx.settings,
         )  # fmt: skip
         ctx.engine_seconds += time.perf_counter() - t0
