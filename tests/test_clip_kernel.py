@@ -61,6 +61,7 @@ def test_the_compiled_clip_model_equals_the_reference_bit_for_bit(K, spacer):
         assert (g0 < vr.gap_mm[rows]).any() and (w0 < vr.opening_mm[rows]).any()  # the devices act
         np.testing.assert_array_equal(g1, g0)
         np.testing.assert_array_equal(w1, w0)
+    assert clip_kernel._clip_rows.signatures  # these batches ran compiled (above COMPILED_MIN_CELLS)
 
 
 def test_other_parameters_and_no_plan():
@@ -97,3 +98,21 @@ def test_the_compiled_grasp_reading_equals_the_reference():
             a, b = getattr(want, k), getattr(got, k)
             assert a.dtype == b.dtype, k
             np.testing.assert_array_equal(b, a, err_msg=k)
+    assert clip_kernel._site.signatures
+
+
+def test_a_small_batch_runs_the_reference_and_compiles_nothing(monkeypatch):
+    """Below :data:`~mitrasim.procedure.clip_kernel.COMPILED_MIN_CELLS` (a few patients' procedure)
+    the numpy reference runs: a first ``mitrasim demo`` waits for no clip-model compilation."""
+    vr = GROUPS[0]
+    m = clip_kernel.COMPILED_MIN_CELLS // vr.s_mm.shape[1] - 1
+    rows, pos, wid, arm, spc = _plans(vr, m, 3, True, seed=9)
+
+    def compiled(*_a, **_k):
+        raise AssertionError("compiled below the threshold")
+
+    monkeypatch.setattr(clip_kernel, "_clip_rows", compiled)
+    monkeypatch.setattr(clip_kernel, "_site", compiled)
+    g, w = clip_kernel.clipped_profiles_rows(vr, rows, pos, wid, arm, spacers_mm=spc)
+    np.testing.assert_array_equal(g, reference.clipped_profiles_rows(vr, rows, pos, wid, arm, spacers_mm=spc)[0])
+    clip_kernel.grasp_at(vr, rows, g, np.arange(m), np.nan_to_num(pos[:, 0], nan=10.0), wid[:, 0], arm[:, 0], np.full(m, 10.0))

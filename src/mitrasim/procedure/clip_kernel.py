@@ -14,6 +14,10 @@ bit (``tests/test_clip_kernel.py``); the numpy function stays the model's refere
 clip's cell, the largest gap, worst calcification and any cleft under the clip: maxima and "any",
 exact in any order) compiled, and the grasp rule itself applied by the same numpy function
 (:func:`mitrasim.devices.grasp.grasp_of_site`).
+
+Both run compiled only for batches of at least :data:`COMPILED_MIN_CELLS` grid cells (plans × cells
+of a valve row): a smaller batch (one patient's procedure, the demo) runs the numpy reference, equal
+bit for bit, so a command that simulates a few patients compiles neither (1.4 CPU-s on first use).
 """
 
 from __future__ import annotations
@@ -24,11 +28,17 @@ import numpy as np
 from numba import njit
 
 from mitrasim import citations
+from mitrasim.devices import grasp
 from mitrasim.devices.grasp import GraspNumbers, grasp_of_site
 from mitrasim.physiology import _numba_cache  # noqa: F401  (the content-hashed cache locator)
+from mitrasim.valve import clip as reference
 from mitrasim.valve.clip import DEFAULT_CLIP_PARAMS, _HOLD_BY_CODE, _MOBILITY_BY_CODE, ClipModelParams, ValveRows, _ap_shrink, _as_plan_arrays, _kept_slots
 
-__all__ = ["clipped_profiles_rows", "grasp_at"]
+__all__ = ["COMPILED_MIN_CELLS", "clipped_profiles_rows", "grasp_at"]
+
+COMPILED_MIN_CELLS = 16_384
+"""Smallest batch (plans × grid cells) run compiled; below it numpy's cost per call is small and a
+first run does not wait for the compilation (module docstring)."""
 
 
 def clipped_profiles_rows(
@@ -42,6 +52,8 @@ def clipped_profiles_rows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`mitrasim.valve.clip.clipped_profiles_rows` (same arguments, same ``(g, w)`` of shape
     ``(m, G)``, equal bit for bit), compiled."""
+    if np.size(rows) * valves.s_mm.shape[1] < COMPILED_MIN_CELLS:
+        return reference.clipped_profiles_rows(valves, rows, positions_mm, widths_mm, arm_lengths_mm, params, spacers_mm)
     citations.cite("caballero2020", "paukovitsch2024")
     pos, wid, arm, spc, present = _kept_slots(*_as_plan_arrays(positions_mm, widths_mm, arm_lengths_mm, spacers_mm))
     rows = np.asarray(rows)
@@ -49,8 +61,6 @@ def clipped_profiles_rows(
     m, G = rows.size, valves.s_mm.shape[1]
     g = np.empty((m, G))
     w = np.empty((m, G))
-    if m == 0:
-        return g, w
     f = lambda a, t=float: np.ascontiguousarray(a, dtype=t)  # noqa: E731
     p = params
     consts = np.array([p.systolic_zone_per_arm, p.diastolic_zone_per_arm, p.tenting_free_mm, p.functional_gap_closure, p.slack_reference,
@@ -131,14 +141,15 @@ def grasp_at(vr: ValveRows, rows: np.ndarray, g: np.ndarray, g_row: np.ndarray, 
     """:func:`mitrasim.devices.grasp.grasp_at` of clip j on the gap profile ``g[g_row[j]]`` (``g`` one
     row per patient, not per clip: no copy of it per candidate); equal bit for bit."""
     m = rows.size
+    if m * vr.s_mm.shape[1] < COMPILED_MIN_CELLS:
+        return grasp.grasp_at(vr, rows, g[g_row], pos, width, arm, reach, spacer)
     i = np.empty(m, dtype=np.int64)
     gap = np.empty(m)
     calc = np.empty(m, dtype=vr.calcification_grade.dtype)
     cleft = np.empty(m, dtype=np.bool_)
-    if m:
-        f = lambda a, t=float: np.ascontiguousarray(a, dtype=t)  # noqa: E731
-        _site(f(rows, np.int64), f(vr.s_mm), f(vr.ds_mm), np.ascontiguousarray(vr.calcification_grade), f(vr.cleft, np.bool_), f(g), f(g_row, np.int64),
-              f(pos), f(width), i, gap, calc, cleft)  # fmt: skip
+    f = lambda a, t=float: np.ascontiguousarray(a, dtype=t)  # noqa: E731
+    _site(f(rows, np.int64), f(vr.s_mm), f(vr.ds_mm), np.ascontiguousarray(vr.calcification_grade), f(vr.cleft, np.bool_), f(g), f(g_row, np.int64),
+          f(pos), f(width), i, gap, calc, cleft)  # fmt: skip
     return grasp_of_site(vr, rows, i, gap, calc, cleft, arm, reach, spacer)
 
 
