@@ -192,9 +192,11 @@ def simulate_states(
 def _batches(presets: Sequence[str], initial_state: np.ndarray | None) -> list[tuple[str, np.ndarray, bool]]:
     """The engine batches of :func:`simulate_states`: ``(preset, states, warm)`` per preset and, with
     warm starts, per warm (finite start) or cold, in the order of their first state."""
-    names, inv = np.unique(np.asarray(presets, dtype=str), return_inverse=True)
+    names = list(dict.fromkeys(presets))
+    code = {p: k for k, p in enumerate(names)}
+    inv = np.fromiter((code[p] for p in presets), dtype=np.intp, count=len(presets))
     hot = np.zeros(len(presets), bool) if initial_state is None else np.isfinite(initial_state).all(axis=1)
-    key = 2 * inv.reshape(-1) + hot
+    key = 2 * inv + hot
     codes, first = np.unique(key, return_index=True)
     return [(str(names[c // 2]), np.flatnonzero(key == c), bool(c % 2)) for c in codes[np.argsort(first)]]
 
