@@ -596,7 +596,7 @@ def realise(ctx: Context, grp: Group, course: Course, cands: Candidates) -> Cand
     pid = grp.ids[rows]
     k = course.n_clips[pid]
     keys = ctx.keys[pid]
-    half = 0.5 * np.array([grp.devices[d].width_mm for d in cands.device])
+    half = 0.5 * np.array([d.width_mm for d in grp.devices], dtype=float)[cands.device]
     L = grp.valves.line_length_mm[rows]
     pos = np.clip(cands.position_mm + placement_error_mm(normals(keys, STREAMS["placement"], k, attempt)), half, L - half)
     factor = grasp_depth_factor(normals(keys, STREAMS["depth"], k, attempt))
@@ -618,18 +618,18 @@ def clip_model(course: Course, parts: Sequence[tuple[Group, Candidates]]) -> Rou
     for grp, c in parts:
         pid = grp.ids[c.rows]
         devs = grp.devices
-        w_new = np.array([devs[k].width_mm for k in c.device])
-        a_new = np.array([devs[k].arm_length_mm for k in c.device]) * (1.0 if c.arm_factor is None else c.arm_factor)
+        w_new, a_new, s_new = (np.array([getattr(d, k) for d in devs], dtype=float)[c.device] for k in ("width_mm", "arm_length_mm", "spacer_mm"))
+        a_new = a_new * (1.0 if c.arm_factor is None else c.arm_factor)
         P = np.concatenate([course.effective_positions(pid), c.position_mm[:, None]], axis=1)
         W = np.concatenate([course.clip_width_mm[pid], w_new[:, None]], axis=1)
         A = np.concatenate([course.clip_arm_mm[pid], a_new[:, None]], axis=1)
-        S = np.concatenate([course.clip_spacer_mm[pid], np.array([devs[k].spacer_mm for k in c.device])[:, None]], axis=1)
+        S = np.concatenate([course.clip_spacer_mm[pid], s_new[:, None]], axis=1)
         vr = grp.read_valves  # the decision readings' state (the grasp was in grp.valves')
         g, w = clipped_profiles_rows(vr, c.rows, P, W, A, spacers_mm=S)
         eroa_l.append(vr.discharge_coeff[c.rows] * g.sum(axis=1) * vr.ds_mm[c.rows] / 100.0)
         mva_l.append(w.sum(axis=1) * vr.ds_mm[c.rows] / 100.0)
         pid_l.append(pid)
-        dev_l.extend(devs[k] for k in c.device)
+        dev_l.extend([devs[k] for k in np.asarray(c.device).tolist()])
     keys = GraspNumbers.__dataclass_fields__
     grasp_all = GraspNumbers(*(np.concatenate([getattr(c.grasp, k) for _, c in parts]) for k in keys))
     cat = lambda name, fill: np.concatenate([fill(c) if getattr(c, name) is None else getattr(c, name) for _, c in parts])  # noqa: E731
@@ -647,7 +647,7 @@ def simulate(ctx: Context, course: Course, rnd: Round, j: np.ndarray, init: np.n
     q = rnd.patient[j]
     t0 = time.perf_counter()
     h = simulate_states(
-        [ctx.presets[p] for p in q], ctx.overrides_of(q), ctx.hr_bpm[q], rnd.eroa_cm2[j], rnd.mva_cm2[j], ctx.cd,
+        [ctx.presets[p] for p in q.tolist()], ctx.overrides_of(q), ctx.hr_bpm[q], rnd.eroa_cm2[j], rnd.mva_cm2[j], ctx.cd,
         initial_state=course.hemo.final_state[q] if init is None else init, settings=ctx.settings,
     )  # fmt: skip
     ctx.engine_seconds += time.perf_counter() - t0
@@ -733,12 +733,9 @@ def best_alternatives(rnd: Round) -> dict[int, int]:
     ok_alt = (rnd.refusal == Refusal.NONE) & ~rnd.first
     grad = rnd.gradient_mmhg
     order = np.lexsort((np.arange(pi.size), rnd.hemo.eroa_cm2, np.nan_to_num(grad, nan=np.inf), rnd.decision, ~ok_alt, pi))
-    best: dict[int, int] = {}
-    for j in order:
-        p = int(pi[j])
-        if p not in best:
-            best[p] = int(j) if ok_alt[j] else -1
-    return best
+    ps = pi[order]
+    top = order[np.r_[True, ps[1:] != ps[:-1]]] if pi.size else order  # each patient's first candidate in that order
+    return dict(zip(pi[top].tolist(), np.where(ok_alt[top], top, -1).tolist()))
 
 
 def decide(ctx: Context, course: Course, rnd: Round) -> Decision:
@@ -751,14 +748,14 @@ def decide(ctx: Context, course: Course, rnd: Round) -> Decision:
     a = np.flatnonzero(np.r_[True, pi[1:] != pi[:-1]])
     p = pi[a]
     best = best_alternatives(rnd)
-    ba = np.array([best[int(x)] for x in p], dtype=int)
+    ba = np.array([best[x] for x in p.tolist()], dtype=int)
     has_alt = ba >= 0
     dec_alt = np.where(has_alt, rnd.decision[np.where(has_alt, ba, 0)], np.iinfo(np.int64).max)
     release = (rnd.refusal[a] == Refusal.NONE) & (dec_alt >= rnd.decision[a])
-    planned = np.array([bool(ctx.setups[int(x)].planned) for x in p], dtype=bool)
+    planned = np.array([bool(ctx.setups[x].planned) for x in p.tolist()], dtype=bool)
     grasp_left = course.grasps[p] + 1 < ctx.max_grasp_attempts[p]
     move = ~release & has_alt & ~planned & grasp_left
-    other = np.array([rnd.device[int(b)].name != rnd.device[int(f)].name if b >= 0 else False for b, f in zip(ba, a)], dtype=bool)
+    other = np.array([rnd.device[b].name != rnd.device[f].name if b >= 0 else False for b, f in zip(ba.tolist(), a.tolist())], dtype=bool)
     moved = np.where(other, int(Outcome.EXCHANGE), int(Outcome.REPOSITION))
     outcome = np.where(release, int(Outcome.RELEASE), np.where(move, moved, int(Outcome.REMOVE)))
     chosen = np.where(release, a, np.where(move, ba, -1))
@@ -996,7 +993,7 @@ def awake_outcome(ctx: Context, course: Course, b: Baseline) -> AwakeOutcome:
     if run.size:
         t0 = time.perf_counter()
         h = simulate_states(
-            [ctx.presets[p] for p in run], ctx.overrides_of(run, awake=True), ctx.awake_hr_bpm[run], eroa[run], mva[run], ctx.cd,
+            [ctx.presets[p] for p in run.tolist()], ctx.overrides_of(run, awake=True), ctx.awake_hr_bpm[run], eroa[run], mva[run], ctx.cd,
             initial_state=b.hemo.final_state[run], settings=ctx.settings,
         )  # fmt: skip
         ctx.engine_seconds += time.perf_counter() - t0
