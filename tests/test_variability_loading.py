@@ -94,3 +94,22 @@ def test_anaesthesia_lowers_measured_gradient_and_regurgitant_volume(preset, val
     assert rate["anaesthesia"] < rate["awake"]
     if preset == "secondary_mr":
         assert out["anaesthesia"]["rvol_ml"][0] < out["awake"]["rvol_ml"][0]
+
+
+def test_loading_arrays_equal_each_patient_s_loading_overrides():
+    """The batch (each state checked and cited once) gives every patient's dict and heart rate of
+    :func:`loading_overrides` exactly, names in the same order, for mixed states and presets."""
+    rng = np.random.default_rng(2)
+    n = 60
+    presets = [("primary_mr", "secondary_mr")[i] for i in rng.integers(0, 2, n)]
+    states = [("awake", "anaesthesia", "anaesthesia_restored_afterload")[i] for i in rng.integers(0, 3, n)]
+    over = [{"lv_ea_mmhg_ml": float(x), **({"sys_ar_r_mmhg_s_ml": float(x) / 2} if x > 2.5 else {})} for x in rng.uniform(1.5, 3.5, n)]
+    hr = rng.uniform(55.0, 100.0, n)
+    before = [dict(o) for o in over]
+    got, got_hr = loading_arrays(presets, over, hr, states)
+    assert over == before  # the inputs are not changed
+    for i in range(n):
+        want, want_hr = loading_overrides(presets[i], over[i], float(hr[i]), states[i])
+        assert list(got[i].items()) == list(want.items()) and got_hr[i] == want_hr
+    with pytest.raises(InputError, match="loading_state"):
+        loading_arrays(presets[:2], over[:2], hr[:2], ["awake", "asleep"])

@@ -193,10 +193,29 @@ def loading_arrays(
     presets: Sequence[str], overrides: Sequence[Mapping[str, float]], hr_bpm: np.ndarray, state: str | Sequence[str],
 ) -> tuple[list[dict[str, float]], np.ndarray]:
     """:func:`loading_overrides` for many patients: ``(overrides list, hr_bpm array)``; ``state``
-    one for all or one per patient."""
-    states = [state] * len(presets) if isinstance(state, str) else list(state)
-    pairs = [loading_overrides(p, o, float(h), st) for p, o, h, st in zip(presets, overrides, np.asarray(hr_bpm, dtype=float), states)]
-    return [o for o, _ in pairs], np.array([h for _, h in pairs], dtype=float)
+    one for all or one per patient.  The same values (each state checked and cited once, not per
+    patient)."""
+    n = len(presets)
+    states = [state] * n if isinstance(state, str) else list(state)
+    hr = np.asarray(hr_bpm, dtype=float).reshape(n)
+    out = [dict(o) for o in overrides]
+    hr_out = hr.copy()
+    for st in dict.fromkeys(states):
+        _check_state(st)
+        citations.cite("grewal2000_ga_mr", "dryden2023_teer_anaesthesia")
+        if st == "awake":
+            continue
+        if st == "anaesthesia_restored_afterload":
+            citations.cite(PHENYLEPHRINE_CHALLENGE_SOURCE, "shiran2007_loading_test")
+        idx = [i for i, x in enumerate(states) if x == st]
+        change = STATE_CHANGE[st]
+        for i in idx:
+            o, values = out[i], _preset_values(presets[i])
+            for name, rel in change.items():
+                if name != "hr_bpm":
+                    o[name] = float(o.get(name, values[name])) * (1.0 + rel)
+        hr_out[idx] = hr[idx] * (1.0 + change.get("hr_bpm", 0.0))
+    return out, hr_out
 
 
 def _gap_scale(state: str) -> float:
