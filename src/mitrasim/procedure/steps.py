@@ -648,7 +648,7 @@ def simulate(ctx: Context, course: Course, rnd: Round, j: np.ndarray, init: np.n
     t0 = time.perf_counter()
     h = simulate_states(
         [ctx.presets[p] for p in q.tolist()], ctx.overrides_of(q), ctx.hr_bpm[q], rnd.eroa_cm2[j], rnd.mva_cm2[j], ctx.cd,
-        initial_state=course.hemo.final_state[q] if init is None else init, settings=ctx.settings,
+        initial_state=course.hemo.final_state.take(q, axis=0) if init is None else init, settings=ctx.settings,
     )  # fmt: skip
     ctx.engine_seconds += time.perf_counter() - t0
     return h
@@ -994,7 +994,7 @@ def awake_outcome(ctx: Context, course: Course, b: Baseline) -> AwakeOutcome:
         t0 = time.perf_counter()
         h = simulate_states(
             [ctx.presets[p] for p in run.tolist()], ctx.overrides_of(run, awake=True), ctx.awake_hr_bpm[run], eroa[run], mva[run], ctx.cd,
-            initial_state=b.hemo.final_state[run], settings=ctx.settings,
+            initial_state=b.hemo.final_state.take(run, axis=0), settings=ctx.settings,
         )  # fmt: skip
         ctx.engine_seconds += time.perf_counter() - t0
         assign_hemo(hemo, run, h, np.arange(run.size))
