@@ -870,15 +870,36 @@ def access(ctx: Context, course: Course, ids: np.ndarray) -> np.ndarray:
     course.accessed[new] = True
     p_t = scale_odds(ctx.rates.pericardial_effusion * TAMPONADE_AT_PUNCTURE_SHARE, ctx.risk["pericardial_effusion"][new])
     u_t = ctx.U[new, COLUMNS["tamponade_puncture"]]
-    for r, i in enumerate(new):
+    scallops = _peak_scallops(ctx, new)
+    for r, i in enumerate(new.tolist()):
         s = ctx.setups[i]
-        v = s.valve
-        scallop = oplog.scallop_label(v, float(v.s_mm[int(np.argmax(v.gap_mm))]))
         family = "PASCAL" if s.rules.device_preference.startswith("PASCAL") else "MitraClip"
-        course.steps[i].extend(oplog.access_entries(s.etiology, scallop, family))
+        course.steps[i].extend(oplog.access_entries(s.etiology, scallops[i], family))
         if u_t[r] < p_t[r]:
-            _tamponade(course, int(i), bool(u_t[r] < p_t[r] * REFRACTORY_TAMPONADE_SHARE), 0, "at the transseptal puncture")
+            _tamponade(course, i, bool(u_t[r] < p_t[r] * REFRACTORY_TAMPONADE_SHARE), 0, "at the transseptal puncture")
     return course.active[ids]
+
+
+def _peak_scallops(ctx: Context, ids: np.ndarray) -> dict[int, str]:
+    """Patient → the scallop ("A2/P2") at the largest gap of its own (awake) valve, the target the
+    puncture is planned for: :func:`~mitrasim.procedure.oplog.scallop_label` at ``s[argmax g]``, read
+    from the groups' stacked awake valves (per patient from its setup's valve where a group has none)."""
+    out: dict[int, str] = {}
+    want = np.zeros(ctx.n, bool)
+    want[ids] = True
+    for grp in ctx.groups:
+        loc = np.flatnonzero(want[grp.ids])
+        if loc.size == 0:
+            continue
+        if grp.awake_valves is None:
+            for i in grp.ids[loc].tolist():
+                v = ctx.setups[i].valve
+                out[i] = oplog.scallop_label(v, float(v.s_mm[int(np.argmax(v.gap_mm))]))
+            continue
+        vr = grp.awake_valves
+        peak = vr.s_mm[loc, np.argmax(vr.gap_mm[loc], axis=1)]
+        out.update(zip(grp.ids[loc].tolist(), oplog.scallop_labels(vr.segment_edges_mm[loc], peak)))
+    return out
 
 
 def _tamponade(course: Course, i: int, refractory: bool, k: int, where: str) -> None:
