@@ -777,20 +777,22 @@ def release_events(ctx: Context, rnd: Round, d: Decision) -> Decision:
 
 def placed_clips(ctx: Context, rnd: Round, d: Decision) -> list[PlacedClip | None]:
     """The clip each patient of the round releases (None when removed)."""
-    out: list[PlacedClip | None] = []
-    for r in range(d.patient.size):
-        j = int(d.chosen[r])
-        if j < 0:
-            out.append(None)
-            continue
-        dv, pos = rnd.device[j], float(rnd.position_mm[j])
-        valve = ctx.setups[int(d.patient[r])].valve
-        factor = 1.0 if rnd.arm_factor is None else float(rnd.arm_factor[j])
-        aimed = pos if rnd.target_mm is None else float(rnd.target_mm[j])
-        out.append(PlacedClip(
-            dv.name, pos, dv.width_mm, dv.arm_length_mm, oplog.scallop_label(valve, pos), GRASP_STATUS[int(rnd.grasp.status[j])],
-            float(rnd.grasp.multiplier[j]), spacer_mm=dv.spacer_mm, grasp_depth_factor=factor, target_mm=aimed,
-        ))  # fmt: skip
+    out: list[PlacedClip | None] = [None] * d.patient.size
+    r_ok = np.flatnonzero(d.chosen >= 0)
+    j_ok = d.chosen[r_ok]
+    fl = lambda a: np.asarray(a, dtype=float)[j_ok].tolist()  # noqa: E731  (Python floats, converted once)
+    pos, mult = fl(rnd.position_mm), fl(rnd.grasp.multiplier)
+    factor = [1.0] * j_ok.size if rnd.arm_factor is None else fl(rnd.arm_factor)
+    aimed = pos if rnd.target_mm is None else fl(rnd.target_mm)
+    status = np.asarray(rnd.grasp.status)[j_ok].astype(int).tolist()
+    edges = np.array([ctx.setups[p].valve.segment_edges_mm for p in d.patient[r_ok].tolist()], dtype=float).reshape(-1, 4)
+    scallop = oplog.scallop_labels(edges, np.asarray(pos, dtype=float))
+    for q, (r, j) in enumerate(zip(r_ok.tolist(), j_ok.tolist())):
+        dv = rnd.device[j]
+        out[r] = PlacedClip(
+            dv.name, pos[q], dv.width_mm, dv.arm_length_mm, scallop[q], GRASP_STATUS[status[q]],
+            mult[q], spacer_mm=dv.spacer_mm, grasp_depth_factor=factor[q], target_mm=aimed[q],
+        )  # fmt: skip
     return out
 
 
