@@ -293,3 +293,16 @@ def test_clip_model_is_the_scalar_clip_model(setups):
         ds = s.valve.ds_mm
         assert rnd.eroa_cm2[j] == pytest.approx(s.valve.discharge_coeff * g.sum() * ds / 100.0, rel=1e-9)
         assert rnd.mva_cm2[j] == pytest.approx(w.sum() * ds / 100.0, rel=1e-9)
+
+
+def test_scallop_labels_equal_scallop_label_one_by_one():
+    """The batched scallop (the puncture's target in the access step) equals the one-position rule,
+    positions on the segment edges and beyond the line's ends included."""
+    from mitrasim.procedure import oplog
+
+    rng = np.random.default_rng(1)
+    L = rng.uniform(25.0, 45.0, 400)
+    edges = np.stack([np.zeros(400), 0.3 * L, 0.7 * L, L], axis=1)
+    pos = np.concatenate([rng.uniform(-2.0, 50.0, 300), edges[300:350, 1], edges[350:, 2]])
+    want = [oplog._scallop_of_edges(list(e), x) for e, x in zip(edges, pos)]
+    assert oplog.scallop_labels(edges, pos) == want and set(want) == {"A1/P1", "A2/P2", "A3/P3"}

@@ -94,3 +94,35 @@ def test_anaesthesia_lowers_measured_gradient_and_regurgitant_volume(preset, val
     assert rate["anaesthesia"] < rate["awake"]
     if preset == "secondary_mr":
         assert out["anaesthesia"]["rvol_ml"][0] < out["awake"]["rvol_ml"][0]
+
+
+def test_loading_arrays_scale_each_patient_s_own_values():
+    """Every patient's dict: its own overrides, then each parameter of its state's change set to
+    (its override, else the preset's value) × (1 + change), names in that order; its heart rate
+    likewise; the inputs untouched; one patient (:func:`loading_overrides`) as in the batch."""
+    from mitrasim.physiology.parameter_sets import get_parameter_set
+    from mitrasim.procedure.loading import STATE_CHANGE
+
+    rng = np.random.default_rng(2)
+    n = 60
+    presets = [("primary_mr", "secondary_mr")[i] for i in rng.integers(0, 2, n)]
+    states = [("awake", "anaesthesia", "anaesthesia_restored_afterload")[i] for i in rng.integers(0, 3, n)]
+    over = [{"lv_ea_mmhg_ml": float(x), **({"sys_ar_r_mmhg_s_ml": float(x) / 2} if x > 2.5 else {})} for x in rng.uniform(1.5, 3.5, n)]
+    hr = rng.uniform(55.0, 100.0, n)
+    before = [dict(o) for o in over]
+    got, got_hr = loading_arrays(presets, over, hr, states)
+    assert over == before
+    assert {s for s in states} == set(STATE_CHANGE) and any("sys_ar_r_mmhg_s_ml" in o for o in over) and not all("sys_ar_r_mmhg_s_ml" in o for o in over)
+    for i in range(n):
+        want = dict(over[i])
+        values = get_parameter_set(presets[i]).values
+        change = STATE_CHANGE[states[i]]
+        for name, rel in change.items():
+            if name != "hr_bpm":
+                want[name] = float(want.get(name, values[name])) * (1.0 + rel)
+        assert list(got[i].items()) == list(want.items())
+        assert got_hr[i] == float(hr[i]) * (1.0 + change.get("hr_bpm", 0.0))
+        one, one_hr = loading_overrides(presets[i], over[i], float(hr[i]), states[i])
+        assert list(one.items()) == list(want.items()) and one_hr == got_hr[i]
+    with pytest.raises(InputError, match="loading_state"):
+        loading_arrays(presets[:2], over[:2], hr[:2], ["awake", "asleep"])

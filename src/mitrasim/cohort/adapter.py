@@ -207,7 +207,7 @@ def _columns(patients: pa.Table, r: ProcedureArrays, ei: EngineInputs) -> dict[s
     ev = r.complications
     implanted = np.array([len(c) for c in r.clips], dtype=np.int16)
     events = {col: ev[name] for col, name in EVENT_COLUMNS.items()}
-    comp = [";".join([*(["slda"] if ev["slda"][i] else []), *(c for c in _PROC_EVENTS if events[c][i])]) for i in range(n)]
+    comp = _event_lists(n, {"slda": ev["slda"], **{c: events[c] for c in _PROC_EVENTS}})
     mv = r.mvarc.columns()
     residual = mv["residual_mr"]
     acceptable = (residual == "optimal") | (residual == "acceptable")
@@ -256,8 +256,19 @@ def _columns(patients: pa.Table, r: ProcedureArrays, ei: EngineInputs) -> dict[s
         "mvarc_procedural_success": mv["procedural"],
         "mvarc_failed": pa.array(mv["failed"], pa.string()),
         "engine_seconds": np.full(n, r.engine_seconds / max(n, 1)),
-        "log": pa.array(["\n".join(st.text for st in steps) for steps in r.steps], pa.string()),
+        "log": pa.array(["\n".join([st.text for st in steps]) for steps in r.steps], pa.string()),
     }
+
+
+def _event_lists(n: int, flags: dict[str, Any]) -> list[str]:
+    """Per patient, the names of its events (``flags``: name → (n,) bool, in order) joined by ";"
+    ("" without one); the joins only for the patients with an event."""
+    cols = {k: np.asarray(v, dtype=bool) for k, v in flags.items()}
+    out = [""] * n
+    hit = np.logical_or.reduce(list(cols.values())) if cols else np.zeros(n, bool)
+    for i in np.flatnonzero(hit).tolist():
+        out[i] = ";".join([k for k, v in cols.items() if v[i]])
+    return out
 
 
 def baseline_decision_grades(patients: pa.Table, settings: SolverSettings, preset_by_etiology: dict[str, str], lv_volume_method: LvVolumeMethod = "echo_2d",
@@ -274,6 +285,7 @@ def baseline_decision_grades(patients: pa.Table, settings: SolverSettings, prese
 def _awake_baselines(patients: pa.Table, settings: SolverSettings, ei: EngineInputs) -> tuple[BatchHemo, np.ndarray]:
     """The awake baseline states and decision grades of :func:`baseline_decision_grades`."""
     from mitrasim.procedure.calibration import FORWARD_DISCHARGE_COEFF
+    from mitrasim.procedure.hemodynamics import override_columns
     from mitrasim.procedure.steps import awake_baseline
 
     v = chunk_valves(with_fitted_eroa(patients, ei))
@@ -281,7 +293,8 @@ def _awake_baselines(patients: pa.Table, settings: SolverSettings, ei: EngineInp
     mva = geo.area_cm2(v.opening_mm, v.ds_mm)
     secondary = np.asarray(patients.column("etiology").to_pylist(), dtype=object) == "secondary"
     presets = [str(p) for p in ei.presets]
-    h0, _, _, d0 = awake_baseline(presets, ei.overrides, np.asarray(ei.hr_bpm, dtype=float), eroa, mva, secondary, FORWARD_DISCHARGE_COEFF, settings, ei.state)
+    cols = override_columns(ei.overrides)
+    h0, _, _, d0 = awake_baseline(presets, ei.overrides if cols is None else cols, np.asarray(ei.hr_bpm, dtype=float), eroa, mva, secondary, FORWARD_DISCHARGE_COEFF, settings, ei.state)
     return h0, d0
 
 

@@ -349,14 +349,21 @@ def _prior_sds() -> np.ndarray:
     return np.array([by[k] for k, _ in BASELINE_SHIFTS])
 
 
-def _fit_overrides(u: np.ndarray, base: np.ndarray, sds: np.ndarray) -> list[dict[str, float]]:
-    """Engine overrides of fit coordinates ``u`` ``(m, 6)``: ln of the :data:`BASELINE_FREE` scales,
-    :data:`BASELINE_SHIFTS` in prior SDs about ``base``, ln EROA (not an override)."""
+def _fit_overrides(u: np.ndarray, base: np.ndarray, sds: np.ndarray) -> dict[str, np.ndarray]:
+    """Engine overrides of fit coordinates ``u`` ``(m, 6)`` as columns (parameter name → ``(m,)``,
+    :func:`~mitrasim.physiology.simulation.simulate`'s override columns): ln of the
+    :data:`BASELINE_FREE` scales, :data:`BASELINE_SHIFTS` in prior SDs about ``base``, ln EROA (not
+    an override)."""
     q, s = len(BASELINE_FREE), len(BASELINE_SHIFTS)
     theta = np.exp(u[:, :q])
     add = base + u[:, q : q + s] * sds
     keys = (*BASELINE_FREE, *(k for k, _ in BASELINE_SHIFTS))
-    return [dict(zip(keys, row)) for row in np.column_stack([theta, add]).tolist()]
+    return dict(zip(keys, np.column_stack([theta, add]).T))
+
+
+def _override_dicts(columns: dict[str, np.ndarray]) -> list[dict[str, float]]:
+    """Override columns as one dict of Python floats per patient (a patient's setup)."""
+    return [dict(zip(columns, row)) for row in np.column_stack(list(columns.values())).tolist()]
 
 
 BASELINE_GUESS = True
@@ -712,7 +719,7 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
         delta = np.nan_to_num(-np.linalg.solve(A, g)[:, :, 0])
         delta *= np.minimum(1.0, np.log(2.0) / np.maximum(np.abs(delta).max(axis=1), 1e-12))[:, None]  # at most ×2 per step
         u[act] = np.clip(best[act] + delta, lo, hi)
-    return BaselineFit(_fit_overrides(best, base, sds), np.exp(best[:, ie]), np.where(measured, z_best, 0.0),
+    return BaselineFit(_override_dicts(_fit_overrides(best, base, sds)), np.exp(best[:, ie]), np.where(measured, z_best, 0.0),
                        np.where(np.isfinite(cost_best)[:, None], state_best, np.nan))  # fmt: skip
 
 

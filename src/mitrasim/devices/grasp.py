@@ -47,7 +47,7 @@ from mitrasim.valve.geometry import CALCIFICATION_GRADES, CALCIFICATION_MOBILITY
 _MOBILITY = np.array([CALCIFICATION_MOBILITY[g] for g in CALCIFICATION_GRADES])
 
 __all__ = [
-    "GraspAssessment", "GraspNumbers", "assess_grasp", "grasp_at", "grasp_arrays", "grasp_reasons", "GRASP_STATUS", "choose_device", "DeviceChoice",
+    "GraspAssessment", "GraspNumbers", "assess_grasp", "grasp_at", "grasp_of_site", "grasp_arrays", "grasp_reasons", "GRASP_STATUS", "choose_device", "DeviceChoice",
     "SLDA_MULTIPLIER_MAX", "choose_sizes", "SizeChoice", "SiteReading", "read_site", "size_orders", "size_rule", "NO_DEVICE",
 ]  # fmt: skip
 
@@ -190,8 +190,7 @@ def grasp_at(vr: ValveRows, rows: np.ndarray, g: np.ndarray, pos: np.ndarray, wi
     valves ``rows`` (``spacer``: each device's spacer thickness, mm; the valves' tenting depth is
     taken from ``vr``): the one reading of the anatomy under the clip (the largest gap and worst
     calcification under its width, any cleft there, the leaflet lengths in its cell) and
-    :func:`grasp_arrays` on it.  :func:`assess_grasp` is this with m = 1."""
-    citations.cite("feldman2011_everest2", "boekstegers2014", "tctmd_expand2019")
+    :func:`grasp_arrays` on it (:func:`grasp_of_site`).  :func:`assess_grasp` is this with m = 1."""
     m = rows.size
     r = np.arange(m)
     i = vr.index_of(rows, pos)
@@ -202,6 +201,14 @@ def grasp_at(vr: ValveRows, rows: np.ndarray, g: np.ndarray, pos: np.ndarray, wi
     calc_rows = vr.calcification_grade[rows]
     calc = np.where(anyu, np.where(under, calc_rows, -1).max(axis=1), calc_rows[r, i])
     cleft = (under & vr.cleft[rows]).any(axis=1)
+    return grasp_of_site(vr, rows, i, gap, calc, cleft, arm, reach, spacer)
+
+
+def grasp_of_site(vr: ValveRows, rows: np.ndarray, i: np.ndarray, gap: np.ndarray, calc: np.ndarray, cleft: np.ndarray, arm: np.ndarray, reach: np.ndarray,
+                  spacer: np.ndarray | float = 0.0) -> GraspNumbers:  # fmt: skip
+    """:func:`grasp_at` from its reading of the site: the clip's cell ``i`` (m,), the largest gap,
+    the worst calcification and any cleft under the clip (m,)."""
+    citations.cite("feldman2011_everest2", "boekstegers2014", "tctmd_expand2019")
     a_len, p_len = vr.anterior_mm[rows, i], vr.posterior_mm[rows, i]
     status, mult = grasp_arrays(gap, a_len, p_len, calc, cleft, arm, reach, spacer, vr.tenting_depth_mm[rows])
     return GraspNumbers(status, mult, gap, a_len, p_len, calc, cleft)

@@ -2,7 +2,8 @@
 
 A *patient* is a parameter vector: a named parameter set (preset), plus
 overrides, plus the mitral areas and heart rate.  Everything is batched: pass
-arrays (or a list of override dicts) and one call integrates them all.
+arrays (and a list of override dicts, or override columns: name → array) and one
+call integrates them all.
 """
 
 from __future__ import annotations
@@ -134,15 +135,40 @@ def _as_override_list(overrides, n_hint: int) -> list[Mapping[str, Any]]:
     return list(overrides)
 
 
+def _is_column(v: Any) -> bool:
+    """Whether an override value is a column (one value per patient): an array or a list/tuple."""
+    return isinstance(v, (np.ndarray, list, tuple))
+
+
+def _override_columns(overrides: Any) -> dict[str, Any] | None:
+    """``overrides`` as columns (name → (n,) array, or a scalar for every patient) when it is a mapping
+    with at least one array value; None otherwise (a list of dicts, one dict for all, or nothing)."""
+    if not isinstance(overrides, Mapping) or not any(_is_column(v) for v in overrides.values()):
+        return None
+    out: dict[str, Any] = {}
+    for k, v in overrides.items():
+        if _is_column(v):
+            a = np.asarray(v)
+            if a.ndim != 1:
+                raise InputError(k, f"array of shape {a.shape}", "a number, or one value per patient (a 1-D array)")
+            out[k] = a
+        else:
+            out[k] = v
+    return out
+
+
 def build_batch(
     pset: ParameterSet,
     overrides: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
     **arrays: Any,
 ) -> tuple[dict[str, np.ndarray], int]:
-    """Per-patient parameter arrays (n,) from a preset, override dicts and broadcast keyword arrays.
+    """Per-patient parameter arrays (n,) from a preset, overrides and broadcast keyword arrays.
 
-    Keyword arrays are parameter names (``eroa_cm2=np.linspace(0, .6, 7)``); ``None`` is ignored.
-    Every value is range-checked; unknown names raise :class:`InputError`.
+    ``overrides``: one dict for every patient, a list of dicts (one per patient), or columns (a
+    mapping of parameter name → an array of one value per patient, or a number for all).  Keyword
+    arrays are parameter names (``eroa_cm2=np.linspace(0, .6, 7)``); ``None`` is ignored.  Every
+    value is range-checked; unknown names raise :class:`InputError` (columns raise the error the
+    equal list of dicts raises).
     """
     cols, _, n = _batch(pset, overrides, arrays)
     return cols, n
@@ -152,16 +178,16 @@ def _batch(pset: ParameterSet, overrides, arrays: dict[str, Any]) -> tuple[dict[
     """:func:`build_batch`'s columns, the block (names × n) whose rows they are, and n."""
     arrays = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in arrays.items() if v is not None}
     sizes = {a.size for a in arrays.values() if a.size != 1}
+    ocols = _override_columns(overrides)
     ol = None if overrides is None or isinstance(overrides, Mapping) else list(overrides)
     if ol is not None:
         sizes.add(len(ol))
+    if ocols is not None:
+        sizes.update(a.size for a in ocols.values() if isinstance(a, np.ndarray))
     sizes.discard(1)
     if len(sizes) > 1:
         raise InputError("batch", sorted(sizes), "arrays and override lists of one common length (or length 1)")
     n = sizes.pop() if sizes else 1
-    olist = _as_override_list(overrides, n) if ol is None else ol
-    if len(olist) == 1 and n > 1:
-        olist = olist * n
     allowed = active_name_set(pset.model)
     names = [k for k in pset.values if k in allowed]
     values = [pset.values[k] for k in names]
@@ -177,14 +203,38 @@ def _batch(pset: ParameterSet, overrides, arrays: dict[str, Any]) -> tuple[dict[
     block = np.empty((len(names), n))  # one allocation; each column is a row view of it
     block[:] = np.array(values, dtype=float)[:, None]
     cols: dict[str, np.ndarray] = dict(zip(names, block))
-    if olist[0] or len(olist) > 1:
-        _apply_overrides(cols, olist, pset.model)
+    if ocols is not None:
+        _apply_override_columns(cols, ocols, n, pset.model)
+    else:
+        olist = _as_override_list(overrides, n) if ol is None else ol
+        if len(olist) == 1 and n > 1:
+            olist = olist * n
+        if olist[0] or len(olist) > 1:
+            _apply_overrides(cols, olist, pset.model)
     for k, a in arrays.items():
         bad = _outside(SPECS[k], a)
         if bad.any():
             SPECS[k].check(float(a[np.argmax(bad)]))  # raises the range's InputError
         cols[k][:] = a
     return cols, block, n
+
+
+def _apply_override_columns(cols: dict[str, np.ndarray], ocols: Mapping[str, Any], n: int, model: Model) -> None:
+    """Write override columns (name → (n,) array or a number for all) into ``cols``, range-checked
+    column by column; on a bad value, the error of the first patient's dict that holds one
+    (:func:`check_values`, as for a list of dicts)."""
+    allowed = active_name_set(model)
+    try:
+        vals = {k: np.broadcast_to(np.asarray(v, dtype=float), (n,)) for k, v in ocols.items()}
+        for k, v in vals.items():
+            _check_column(k, v, allowed)
+        for k, v in vals.items():
+            cols[k][:] = v
+    except (ValueError, TypeError):
+        for i in range(n):  # raises the per-value InputError of the first patient with one (Python values, as a dict holds them)
+            row = {k: (v[i] if isinstance(v, np.ndarray) else v) for k, v in ocols.items()}
+            check_values({k: (x.item() if isinstance(x, np.generic) else x) for k, x in row.items()}, model)
+        raise
 
 
 def _apply_overrides(cols: dict[str, np.ndarray], olist: Sequence[Mapping[str, Any]], model: Model) -> None:
@@ -309,7 +359,10 @@ def simulate(
         preset: name of a parameter set (:data:`~mitrasim.physiology.preset_names.PRESET_LABELS`; default
             :data:`~mitrasim.physiology.preset_names.DEFAULT_PRESET`, the normal heart, as in the CLI and
             the web) or a :class:`ParameterSet`.
-        overrides: a dict of parameter values for every patient, or a list of dicts (one per patient).
+        overrides: a dict of parameter values for every patient, a list of dicts (one per patient),
+            or columns: a dict of parameter name → array of one value per patient (a number: the
+            same for every patient); columns give the same results and errors as the equal list
+            of dicts without a Python dict per patient (a trial's baseline fit).
         eroa_cm2, mva_cm2, hr_bpm: scalars or arrays over patients (broadcast together).
         waveforms: also return the steady beat's waveforms (every step), see ``engine.WAVE_NAMES``.
         initial_state: warm start: a previous result, or its ``final_state`` (n, 14) or (14,).
@@ -433,7 +486,9 @@ def _run_batch(pset: ParameterSet, cols: dict[str, np.ndarray], X0: np.ndarray, 
         if src is not None:
             t[np.arange(max_steps)[None, :] >= steps[:, None]] = np.nan
         wf["t_s"] = t
-    return metrics[:, pos], x_end[:, pos], wf
+    if isinstance(pos, slice):
+        return metrics[:, pos], x_end[:, pos], wf
+    return metrics.take(pos, axis=1), x_end.take(pos, axis=1), wf  # (take: 3x faster than [:, pos])
 
 
 def _run_one(pset: ParameterSet, cols: Mapping[str, Any], X0: np.ndarray, n_steps: int, settings: SolverSettings, waveforms: bool):

@@ -22,6 +22,7 @@ from numba import njit
 from mitrasim.physiology import _numba_cache  # noqa: F401  (the content-hashed cache locator)
 from mitrasim.devices.catalogue import Device
 from mitrasim.devices.grasp import GraspNumbers, choose_sizes, grasp_at  # noqa: F401  (GraspNumbers re-exported)
+from mitrasim.procedure import clip_kernel
 from mitrasim.valve.clip import ValveRows
 
 __all__ = ["GraspNumbers", "grasp_at", "free_mask", "targets", "choose_devices", "Candidates", "candidate_positions", "grasp_candidates"]
@@ -170,9 +171,8 @@ def grasp_candidates(vr: ValveRows, rows: np.ndarray, g: np.ndarray, cands: Cand
     devs = list(catalogue.values())
     dev_c = cands.device
     order = np.argsort(rows)
-    g_c = g[order[np.searchsorted(rows[order], cands.rows)]]  # each candidate's row of g
-    width = np.array([devs[k].width_mm for k in dev_c])
-    arm = np.array([devs[k].arm_length_mm for k in dev_c]) * (1.0 if cands.arm_factor is None else cands.arm_factor)
-    reach = np.array([devs[k].grasp_reach_mm for k in dev_c])
-    ga = grasp_at(vr, cands.rows, g_c, cands.position_mm, width, arm, reach, np.array([devs[k].spacer_mm for k in dev_c]))
+    g_row = order[np.searchsorted(rows[order], cands.rows)]  # each candidate's row of g
+    width, arm, reach, spacer = (np.array([getattr(d, k) for d in devs], dtype=float)[dev_c] for k in ("width_mm", "arm_length_mm", "grasp_reach_mm", "spacer_mm"))
+    arm = arm * (1.0 if cands.arm_factor is None else cands.arm_factor)
+    ga = clip_kernel.grasp_at(vr, cands.rows, g, g_row, cands.position_mm, width, arm, reach, spacer)
     return Candidates(cands.rows, dev_c, cands.position_mm, cands.first, ga, cands.arm_factor, cands.attempt, cands.target_mm)

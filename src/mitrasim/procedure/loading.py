@@ -194,22 +194,10 @@ def loading_overrides(preset: str, overrides: Mapping[str, float], hr_bpm: float
     """The engine overrides and heart rate of one patient in ``state``.
 
     ``overrides`` are the patient's own (awake) overrides of ``preset``; a parameter not
-    overridden takes the preset's value before it is scaled.
+    overridden takes the preset's value before it is scaled (:func:`loading_arrays` of one patient).
     """
-    _check_state(state)
-    citations.cite("grewal2000_ga_mr", "dryden2023_teer_anaesthesia")
-    out = dict(overrides)
-    if state == "awake":
-        return out, float(hr_bpm)
-    if state == "anaesthesia_restored_afterload":
-        citations.cite(PHENYLEPHRINE_CHALLENGE_SOURCE, "shiran2007_loading_test")
-    change = STATE_CHANGE[state]
-    values = _preset_values(preset)
-    for name, rel in change.items():
-        if name == "hr_bpm":
-            continue
-        out[name] = float(out.get(name, values[name])) * (1.0 + rel)
-    return out, float(hr_bpm) * (1.0 + change.get("hr_bpm", 0.0))
+    out, hr = loading_arrays([preset], [overrides], np.array([hr_bpm], dtype=float), state)
+    return out[0], float(hr[0])
 
 
 @lru_cache(maxsize=64)
@@ -221,11 +209,32 @@ def _preset_values(preset: str) -> dict[str, float]:
 def loading_arrays(
     presets: Sequence[str], overrides: Sequence[Mapping[str, float]], hr_bpm: np.ndarray, state: str | Sequence[str],
 ) -> tuple[list[dict[str, float]], np.ndarray]:
-    """:func:`loading_overrides` for many patients: ``(overrides list, hr_bpm array)``; ``state``
-    one for all or one per patient."""
-    states = [state] * len(presets) if isinstance(state, str) else list(state)
-    pairs = [loading_overrides(p, o, float(h), st) for p, o, h, st in zip(presets, overrides, np.asarray(hr_bpm, dtype=float), states)]
-    return [o for o, _ in pairs], np.array([h for _, h in pairs], dtype=float)
+    """The engine overrides and heart rates of many patients in their states (``state`` one for all
+    or one per patient): ``(overrides list, hr_bpm array)``.  Each patient's dict is a copy of its
+    own (awake) overrides of its preset with every parameter of :data:`STATE_CHANGE` set to
+    ``(overridden or preset value) · (1 + change)``, its heart rate scaled likewise; each state is
+    checked and cited once."""
+    n = len(presets)
+    states = [state] * n if isinstance(state, str) else list(state)
+    hr = np.asarray(hr_bpm, dtype=float).reshape(n)
+    out = [dict(o) for o in overrides]
+    hr_out = hr.copy()
+    for st in dict.fromkeys(states):
+        _check_state(st)
+        citations.cite("grewal2000_ga_mr", "dryden2023_teer_anaesthesia")
+        if st == "awake":
+            continue
+        if st == "anaesthesia_restored_afterload":
+            citations.cite(PHENYLEPHRINE_CHALLENGE_SOURCE, "shiran2007_loading_test")
+        idx = [i for i, x in enumerate(states) if x == st]
+        change = STATE_CHANGE[st]
+        for i in idx:
+            o, values = out[i], _preset_values(presets[i])
+            for name, rel in change.items():
+                if name != "hr_bpm":
+                    o[name] = float(o.get(name, values[name])) * (1.0 + rel)
+        hr_out[idx] = hr[idx] * (1.0 + change.get("hr_bpm", 0.0))
+    return out, hr_out
 
 
 def _gap_scale(state: str) -> float:

@@ -24,7 +24,7 @@ from mitrasim.procedure.timing import PHASE_MINUTES, transseptal_height_cm
 from mitrasim.procedure.risks import EVENT_LABELS
 from mitrasim.valve.geometry import ValveModel
 
-__all__ = ["ClipStep", "scallop_label", "mr_text", "baseline_entry", "start_stop_reason", "round_entries", "refusal_text", "removal_reason", "event_entries", "final_entries", "access_entries", "tamponade_entries", "surgery_entry", "room_death_entry", "closing_entries"]
+__all__ = ["ClipStep", "scallop_label", "scallop_labels", "mr_text", "baseline_entry", "start_stop_reason", "round_entries", "refusal_text", "removal_reason", "event_entries", "final_entries", "access_entries", "tamponade_entries", "surgery_entry", "room_death_entry", "closing_entries"]
 
 
 # enum members bound once (a member lookup on the enum class is slow in a per-patient loop)
@@ -59,9 +59,19 @@ def scallop_label(valve: ValveModel, position_mm: float) -> str:
     return _scallop_of_edges(list(valve.segment_edges_mm), position_mm)
 
 
+_SCALLOPS = {k: f"A{k}/P{k}" for k in (1, 2, 3)}
+
+
 def _scallop_of_edges(edges: list[float], position_mm: float) -> str:
     seg = min(max(bisect.bisect_right(edges, float(position_mm)) - 1, 0), 2) + 1
-    return f"A{seg}/P{seg}"
+    return _SCALLOPS[seg]
+
+
+def scallop_labels(edges_mm: np.ndarray, positions_mm: np.ndarray) -> list[str]:
+    """:func:`scallop_label` of many positions at once: ``edges_mm`` (m, 4) each position's valve's
+    segment edges, ``positions_mm`` (m,)."""
+    seg = np.clip((np.asarray(edges_mm) <= np.asarray(positions_mm, dtype=float)[:, None]).sum(axis=1) - 1, 0, 2) + 1  # bisect_right
+    return [_SCALLOPS[k] for k in seg.tolist()]
 
 
 def mr_text(grade: int, dec: int) -> str:

@@ -92,7 +92,7 @@ from mitrasim.procedure.codes import REFUSAL_PRECEDENCE, Action, GraspStatus, Ou
 from mitrasim.protocol import area_ok, gradient_ok, near_limit_text
 from mitrasim.echo.mvarc import MVARCBatch
 from mitrasim.procedure.batched import Candidates, GraspNumbers, candidate_positions, choose_devices, grasp_candidates
-from mitrasim.procedure.hemodynamics import BatchHemo, echo_arrays, grade_arrays, label, simulate_states, steady_ok
+from mitrasim.procedure.hemodynamics import BatchHemo, Overrides, echo_arrays, grade_arrays, label, override_columns, simulate_states, steady_ok, take_overrides
 from mitrasim.procedure import oplog
 from mitrasim.procedure.timing import course_multiplier
 from mitrasim.procedure.risks import (
@@ -106,7 +106,8 @@ from mitrasim.physiology.parameters import N_STATE
 from mitrasim.procedure.loading import loading_arrays, rows_in_state
 from mitrasim.procedure.readings import read_echo
 from mitrasim.procedure.rules import Rules
-from mitrasim.valve.clip import ValveRows, clipped_profiles_rows
+from mitrasim.procedure.clip_kernel import clipped_profiles_rows
+from mitrasim.valve.clip import ValveRows
 
 __all__ = [
     "PlacedClip",
@@ -248,6 +249,8 @@ class Context:
     awake_hr_bpm: np.ndarray = field(default_factory=lambda: np.zeros(0))
     keys: np.ndarray | None = None  # per-patient draw keys; None = no variability, exact readings
     decision_states: list[str] = field(default_factory=list)  # per patient: the state of the decision readings (overrides, hr_bpm)
+    override_table: Overrides | None = None  # ``overrides`` as columns where they share their names (hemodynamics.override_columns)
+    awake_override_table: Overrides | None = None  # ``awake_overrides`` likewise
 
     @classmethod
     def build(
@@ -273,7 +276,9 @@ class Context:
             hr_bpm=hr,
             loading=loading,
             decision_states=states,
+            override_table=override_columns(over),
             awake_overrides=awake_over,
+            awake_override_table=override_columns(awake_over),
             awake_hr_bpm=awake_hr,
             keys=keys,
             secondary=np.array([s.etiology == "secondary" for s in setups]),
@@ -293,6 +298,13 @@ class Context:
     @property
     def n(self) -> int:
         return len(self.setups)
+
+    def overrides_of(self, states: np.ndarray, awake: bool = False) -> Overrides:
+        """The engine overrides of patients ``states`` (columns when the patients share their names)."""
+        table = self.awake_override_table if awake else self.override_table
+        if table is None:
+            return take_overrides(self.awake_overrides if awake else self.overrides, states)
+        return take_overrides(table, states)
 
     def clip_limit(self, i: int) -> int:
         """Clips patient ``i`` may receive: the rule's maximum, or fewer when fewer are planned."""
@@ -440,7 +452,7 @@ def baseline(ctx: Context, awake: BatchHemo | None = None) -> Baseline:
     if awake is None:
         eroa = np.array([s.valve.eroa_cm2 for s in ctx.setups])
         mva = np.array([s.valve.mva_cm2 for s in ctx.setups])
-        h0, e0, g0, d0 = awake_baseline(ctx.presets, ctx.awake_overrides, ctx.awake_hr_bpm, eroa, mva, ctx.secondary, ctx.cd, ctx.settings, _initial_states(ctx.setups))
+        h0, e0, g0, d0 = awake_baseline(ctx.presets, ctx.overrides_of(np.arange(ctx.n), awake=True), ctx.awake_hr_bpm, eroa, mva, ctx.secondary, ctx.cd, ctx.settings, _initial_states(ctx.setups))
     else:
         if awake.n != ctx.n:
             raise ValueError(f"awake baseline of {awake.n} states for {ctx.n} patients")
@@ -459,20 +471,23 @@ def baseline(ctx: Context, awake: BatchHemo | None = None) -> Baseline:
     for grp in ctx.groups:  # the valves the decision readings see
         vr = grp.read_valves
         eroa_i[grp.ids] = vr.discharge_coeff * vr.gap_mm.sum(axis=1) * vr.ds_mm / 100.0
-    hi = simulate_states(ctx.presets, ctx.overrides, ctx.hr_bpm, eroa_i, mva, ctx.cd, initial_state=h0.final_state, settings=ctx.settings)
+    hi = simulate_states(ctx.presets, ctx.overrides_of(np.arange(ctx.n)), ctx.hr_bpm, eroa_i, mva, ctx.cd, initial_state=h0.final_state, settings=ctx.settings)
     ctx.engine_seconds += time.perf_counter() - t0
     ei, gi, di = measure(ctx, np.arange(ctx.n), hi, np.zeros(ctx.n, int), np.full(ctx.n, BASELINE_ATTEMPT))
     return Baseline(h0, e0, g0, d0, hi, ei, gi, di)
 
 
-def awake_baseline(presets: Sequence[str], overrides: Sequence[Mapping[str, float]], hr_bpm: np.ndarray, eroa_cm2: np.ndarray, mva_cm2: np.ndarray,
+def awake_baseline(presets: Sequence[str], overrides: Overrides, hr_bpm: np.ndarray, eroa_cm2: np.ndarray, mva_cm2: np.ndarray,
                    secondary: np.ndarray, cd: float, settings: Any, initial_state: np.ndarray | None = None,
                    ) -> tuple[BatchHemo, dict[str, np.ndarray], np.ndarray, np.ndarray]:  # fmt: skip
     """The patients' own hearts without a clip (the indication, :func:`baseline`'s awake part): engine
     states (warm-started from ``initial_state`` rows where finite; cold starts ordered by LV
     stiffness), echo arrays, ASE grade (−1 indeterminate) and decision grade."""
     # cold starts: the LV passive stiffness predicts the beats to steady state best (grouping, see simulate_states)
-    key0 = np.array([o.get("lv_eb_mmhg_ml", 0.0) for o in overrides], dtype=float)
+    if isinstance(overrides, Mapping):
+        key0 = np.asarray(overrides.get("lv_eb_mmhg_ml", np.zeros(len(presets))), dtype=float)
+    else:
+        key0 = np.array([o.get("lv_eb_mmhg_ml", 0.0) for o in overrides], dtype=float)
     h0 = simulate_states(presets, overrides, hr_bpm, eroa_cm2, mva_cm2, cd, settings=settings, order_key=key0, initial_state=initial_state)
     e0 = echo_arrays(h0, secondary)
     g0, d0 = grade_arrays(e0, secondary)
@@ -581,7 +596,7 @@ def realise(ctx: Context, grp: Group, course: Course, cands: Candidates) -> Cand
     pid = grp.ids[rows]
     k = course.n_clips[pid]
     keys = ctx.keys[pid]
-    half = 0.5 * np.array([grp.devices[d].width_mm for d in cands.device])
+    half = 0.5 * np.array([d.width_mm for d in grp.devices], dtype=float)[cands.device]
     L = grp.valves.line_length_mm[rows]
     pos = np.clip(cands.position_mm + placement_error_mm(normals(keys, STREAMS["placement"], k, attempt)), half, L - half)
     factor = grasp_depth_factor(normals(keys, STREAMS["depth"], k, attempt))
@@ -603,18 +618,18 @@ def clip_model(course: Course, parts: Sequence[tuple[Group, Candidates]]) -> Rou
     for grp, c in parts:
         pid = grp.ids[c.rows]
         devs = grp.devices
-        w_new = np.array([devs[k].width_mm for k in c.device])
-        a_new = np.array([devs[k].arm_length_mm for k in c.device]) * (1.0 if c.arm_factor is None else c.arm_factor)
+        w_new, a_new, s_new = (np.array([getattr(d, k) for d in devs], dtype=float)[c.device] for k in ("width_mm", "arm_length_mm", "spacer_mm"))
+        a_new = a_new * (1.0 if c.arm_factor is None else c.arm_factor)
         P = np.concatenate([course.effective_positions(pid), c.position_mm[:, None]], axis=1)
         W = np.concatenate([course.clip_width_mm[pid], w_new[:, None]], axis=1)
         A = np.concatenate([course.clip_arm_mm[pid], a_new[:, None]], axis=1)
-        S = np.concatenate([course.clip_spacer_mm[pid], np.array([devs[k].spacer_mm for k in c.device])[:, None]], axis=1)
+        S = np.concatenate([course.clip_spacer_mm[pid], s_new[:, None]], axis=1)
         vr = grp.read_valves  # the decision readings' state (the grasp was in grp.valves')
         g, w = clipped_profiles_rows(vr, c.rows, P, W, A, spacers_mm=S)
         eroa_l.append(vr.discharge_coeff[c.rows] * g.sum(axis=1) * vr.ds_mm[c.rows] / 100.0)
         mva_l.append(w.sum(axis=1) * vr.ds_mm[c.rows] / 100.0)
         pid_l.append(pid)
-        dev_l.extend(devs[k] for k in c.device)
+        dev_l.extend([devs[k] for k in np.asarray(c.device).tolist()])
     keys = GraspNumbers.__dataclass_fields__
     grasp_all = GraspNumbers(*(np.concatenate([getattr(c.grasp, k) for _, c in parts]) for k in keys))
     cat = lambda name, fill: np.concatenate([fill(c) if getattr(c, name) is None else getattr(c, name) for _, c in parts])  # noqa: E731
@@ -632,8 +647,8 @@ def simulate(ctx: Context, course: Course, rnd: Round, j: np.ndarray, init: np.n
     q = rnd.patient[j]
     t0 = time.perf_counter()
     h = simulate_states(
-        [ctx.presets[p] for p in q], [ctx.overrides[p] for p in q], ctx.hr_bpm[q], rnd.eroa_cm2[j], rnd.mva_cm2[j], ctx.cd,
-        initial_state=course.hemo.final_state[q] if init is None else init, settings=ctx.settings,
+        [ctx.presets[p] for p in q.tolist()], ctx.overrides_of(q), ctx.hr_bpm[q], rnd.eroa_cm2[j], rnd.mva_cm2[j], ctx.cd,
+        initial_state=course.hemo.final_state.take(q, axis=0) if init is None else init, settings=ctx.settings,
     )  # fmt: skip
     ctx.engine_seconds += time.perf_counter() - t0
     return h
@@ -718,12 +733,9 @@ def best_alternatives(rnd: Round) -> dict[int, int]:
     ok_alt = (rnd.refusal == Refusal.NONE) & ~rnd.first
     grad = rnd.gradient_mmhg
     order = np.lexsort((np.arange(pi.size), rnd.hemo.eroa_cm2, np.nan_to_num(grad, nan=np.inf), rnd.decision, ~ok_alt, pi))
-    best: dict[int, int] = {}
-    for j in order:
-        p = int(pi[j])
-        if p not in best:
-            best[p] = int(j) if ok_alt[j] else -1
-    return best
+    ps = pi[order]
+    top = order[np.r_[True, ps[1:] != ps[:-1]]] if pi.size else order  # each patient's first candidate in that order
+    return dict(zip(pi[top].tolist(), np.where(ok_alt[top], top, -1).tolist()))
 
 
 def decide(ctx: Context, course: Course, rnd: Round) -> Decision:
@@ -736,14 +748,14 @@ def decide(ctx: Context, course: Course, rnd: Round) -> Decision:
     a = np.flatnonzero(np.r_[True, pi[1:] != pi[:-1]])
     p = pi[a]
     best = best_alternatives(rnd)
-    ba = np.array([best[int(x)] for x in p], dtype=int)
+    ba = np.array([best[x] for x in p.tolist()], dtype=int)
     has_alt = ba >= 0
     dec_alt = np.where(has_alt, rnd.decision[np.where(has_alt, ba, 0)], np.iinfo(np.int64).max)
     release = (rnd.refusal[a] == Refusal.NONE) & (dec_alt >= rnd.decision[a])
-    planned = np.array([bool(ctx.setups[int(x)].planned) for x in p], dtype=bool)
+    planned = np.array([bool(ctx.setups[x].planned) for x in p.tolist()], dtype=bool)
     grasp_left = course.grasps[p] + 1 < ctx.max_grasp_attempts[p]
     move = ~release & has_alt & ~planned & grasp_left
-    other = np.array([rnd.device[int(b)].name != rnd.device[int(f)].name if b >= 0 else False for b, f in zip(ba, a)], dtype=bool)
+    other = np.array([rnd.device[b].name != rnd.device[f].name if b >= 0 else False for b, f in zip(ba.tolist(), a.tolist())], dtype=bool)
     moved = np.where(other, int(Outcome.EXCHANGE), int(Outcome.REPOSITION))
     outcome = np.where(release, int(Outcome.RELEASE), np.where(move, moved, int(Outcome.REMOVE)))
     chosen = np.where(release, a, np.where(move, ba, -1))
@@ -765,20 +777,22 @@ def release_events(ctx: Context, rnd: Round, d: Decision) -> Decision:
 
 def placed_clips(ctx: Context, rnd: Round, d: Decision) -> list[PlacedClip | None]:
     """The clip each patient of the round releases (None when removed)."""
-    out: list[PlacedClip | None] = []
-    for r in range(d.patient.size):
-        j = int(d.chosen[r])
-        if j < 0:
-            out.append(None)
-            continue
-        dv, pos = rnd.device[j], float(rnd.position_mm[j])
-        valve = ctx.setups[int(d.patient[r])].valve
-        factor = 1.0 if rnd.arm_factor is None else float(rnd.arm_factor[j])
-        aimed = pos if rnd.target_mm is None else float(rnd.target_mm[j])
-        out.append(PlacedClip(
-            dv.name, pos, dv.width_mm, dv.arm_length_mm, oplog.scallop_label(valve, pos), GRASP_STATUS[int(rnd.grasp.status[j])],
-            float(rnd.grasp.multiplier[j]), spacer_mm=dv.spacer_mm, grasp_depth_factor=factor, target_mm=aimed,
-        ))  # fmt: skip
+    out: list[PlacedClip | None] = [None] * d.patient.size
+    r_ok = np.flatnonzero(d.chosen >= 0)
+    j_ok = d.chosen[r_ok]
+    fl = lambda a: np.asarray(a, dtype=float)[j_ok].tolist()  # noqa: E731  (Python floats, converted once)
+    pos, mult = fl(rnd.position_mm), fl(rnd.grasp.multiplier)
+    factor = [1.0] * j_ok.size if rnd.arm_factor is None else fl(rnd.arm_factor)
+    aimed = pos if rnd.target_mm is None else fl(rnd.target_mm)
+    status = np.asarray(rnd.grasp.status)[j_ok].astype(int).tolist()
+    edges = np.array([ctx.setups[p].valve.segment_edges_mm for p in d.patient[r_ok].tolist()], dtype=float).reshape(-1, 4)
+    scallop = oplog.scallop_labels(edges, np.asarray(pos, dtype=float))
+    for q, (r, j) in enumerate(zip(r_ok.tolist(), j_ok.tolist())):
+        dv = rnd.device[j]
+        out[r] = PlacedClip(
+            dv.name, pos[q], dv.width_mm, dv.arm_length_mm, scallop[q], GRASP_STATUS[status[q]],
+            mult[q], spacer_mm=dv.spacer_mm, grasp_depth_factor=factor[q], target_mm=aimed[q],
+        )  # fmt: skip
     return out
 
 
@@ -858,15 +872,36 @@ def access(ctx: Context, course: Course, ids: np.ndarray) -> np.ndarray:
     course.accessed[new] = True
     p_t = scale_odds(ctx.rates.pericardial_effusion * TAMPONADE_AT_PUNCTURE_SHARE, ctx.risk["pericardial_effusion"][new])
     u_t = ctx.U[new, COLUMNS["tamponade_puncture"]]
-    for r, i in enumerate(new):
+    scallops = _peak_scallops(ctx, new)
+    for r, i in enumerate(new.tolist()):
         s = ctx.setups[i]
-        v = s.valve
-        scallop = oplog.scallop_label(v, float(v.s_mm[int(np.argmax(v.gap_mm))]))
         family = "PASCAL" if s.rules.device_preference.startswith("PASCAL") else "MitraClip"
-        course.steps[i].extend(oplog.access_entries(s.etiology, scallop, family))
+        course.steps[i].extend(oplog.access_entries(s.etiology, scallops[i], family))
         if u_t[r] < p_t[r]:
-            _tamponade(course, int(i), bool(u_t[r] < p_t[r] * REFRACTORY_TAMPONADE_SHARE), 0, "at the transseptal puncture")
+            _tamponade(course, i, bool(u_t[r] < p_t[r] * REFRACTORY_TAMPONADE_SHARE), 0, "at the transseptal puncture")
     return course.active[ids]
+
+
+def _peak_scallops(ctx: Context, ids: np.ndarray) -> dict[int, str]:
+    """Patient → the scallop ("A2/P2") at the largest gap of its own (awake) valve, the target the
+    puncture is planned for: :func:`~mitrasim.procedure.oplog.scallop_label` at ``s[argmax g]``, read
+    from the groups' stacked awake valves (per patient from its setup's valve where a group has none)."""
+    out: dict[int, str] = {}
+    want = np.zeros(ctx.n, bool)
+    want[ids] = True
+    for grp in ctx.groups:
+        loc = np.flatnonzero(want[grp.ids])
+        if loc.size == 0:
+            continue
+        if grp.awake_valves is None:
+            for i in grp.ids[loc].tolist():
+                v = ctx.setups[i].valve
+                out[i] = oplog.scallop_label(v, float(v.s_mm[int(np.argmax(v.gap_mm))]))
+            continue
+        vr = grp.awake_valves
+        peak = vr.s_mm[loc, np.argmax(vr.gap_mm[loc], axis=1)]
+        out.update(zip(grp.ids[loc].tolist(), oplog.scallop_labels(vr.segment_edges_mm[loc], peak)))
+    return out
 
 
 def _tamponade(course: Course, i: int, refractory: bool, k: int, where: str) -> None:
@@ -981,8 +1016,8 @@ def awake_outcome(ctx: Context, course: Course, b: Baseline) -> AwakeOutcome:
     if run.size:
         t0 = time.perf_counter()
         h = simulate_states(
-            [ctx.presets[p] for p in run], [ctx.awake_overrides[p] for p in run], ctx.awake_hr_bpm[run], eroa[run], mva[run], ctx.cd,
-            initial_state=b.hemo.final_state[run], settings=ctx.settings,
+            [ctx.presets[p] for p in run.tolist()], ctx.overrides_of(run, awake=True), ctx.awake_hr_bpm[run], eroa[run], mva[run], ctx.cd,
+            initial_state=b.hemo.final_state.take(run, axis=0), settings=ctx.settings,
         )  # fmt: skip
         ctx.engine_seconds += time.perf_counter() - t0
         assign_hemo(hemo, run, h, np.arange(run.size))

@@ -321,16 +321,27 @@ def _grasp_site(v: _Site, pos, arm, spc, present, under, p: ClipModelParams):
     return depth, m_c, _HOLD_BY_CODE[kind], sigma
 
 
+def _kept_slots(pos, wid, arm, spc, present):
+    """The plans' device slots without those empty in every plan (they change nothing: factor 1, width 0)."""
+    if present.shape[1] > 1 and not present.all():
+        keep = present.any(axis=0)
+        if not keep.any():
+            keep[0] = True
+        pos, wid, arm, spc, present = pos[:, keep], wid[:, keep], arm[:, keep], spc[:, keep], present[:, keep]
+    return pos, wid, arm, spc, present
+
+
+def _ap_shrink(mac_grade: np.ndarray, w_eff: np.ndarray, p: ClipModelParams) -> np.ndarray:
+    """Step 5 of the module docstring: ε = μ_MAC · min(ε_max, k_AP · Σ_k W_k) per plan (``w_eff`` (m, K), 0 where no device)."""
+    return _MAC_BY_CODE[mac_grade] * np.minimum(p.ap_shrink_max, p.ap_shrink_per_mm * w_eff.sum(axis=1))
+
+
 def _clip_core(v: _Site, pos, wid, arm, spc, present, p: ClipModelParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The clip model's equations (module docstring) for ``(m, K)`` plans on ``(m, G)`` valve rows.
 
     Returns ``(g, w, ap_after)``.
     """
-    if present.shape[1] > 1 and not present.all():  # slots empty in every plan change nothing (factor 1, width 0)
-        keep = present.any(axis=0)
-        if not keep.any():
-            keep[0] = True
-        pos, wid, arm, spc, present = pos[:, keep], wid[:, keep], arm[:, keep], spc[:, keep], present[:, keep]
+    pos, wid, arm, spc, present = _kept_slots(pos, wid, arm, spc, present)
     w_eff = np.where(present, wid, 0.0)
     d, under = _under_device(v, pos, w_eff, present)
     depth, m_c, hold, sigma = _grasp_site(v, pos, arm, spc, present, under, p)
@@ -345,7 +356,7 @@ def _clip_core(v: _Site, pos, wid, arm, spc, present, p: ClipModelParams) -> tup
         floor = np.where(d > 0, np.minimum(1.0, spc[:, :, None] / np.maximum(v.opening[:, None, :], 1e-9)), 0.0)
         phi_d = phi_d + (1.0 - phi_d) * floor  # (without a spacer the floor is 0 and this adds 0)
     psi_d = (phi_d if every else np.where(mask, phi_d, 1.0)).prod(axis=1)
-    shrink = _MAC_BY_CODE[v.mac_grade] * np.minimum(p.ap_shrink_max, p.ap_shrink_per_mm * w_eff.sum(axis=1))
+    shrink = _ap_shrink(v.mac_grade, w_eff, p)
     g_fun = np.maximum(0.0, v.gap_fun - (p.functional_gap_closure * shrink * v.ap)[:, None])
     g = np.maximum(v.gap_deg, g_fun) * phi_s
     w = v.opening * (1.0 - shrink)[:, None] * psi_d
