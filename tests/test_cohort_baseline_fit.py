@@ -206,6 +206,11 @@ def test_indicated_trial_patients_are_reached_within_their_measurement_sd(name, 
     assert min(within) >= 95.0, dict(zip(M.BASELINE_MEASURED, within))
 
 
+def _override_rows(overrides) -> list[tuple[float, ...]]:
+    """The fit's engine overrides (columns: name -> one value per point) as one tuple per point."""
+    return list(zip(*(np.asarray(v, dtype=float) for v in overrides.values())))
+
+
 def test_the_first_engine_call_holds_the_starting_points_alone_and_no_point_runs_twice(monkeypatch):
     """The first step takes the guess model's Jacobian: the first engine call simulates the n starting
     points and no forward-difference point; and no point of a patient is simulated twice (forward
@@ -215,7 +220,7 @@ def test_the_first_engine_call_holds_the_starting_points_alone_and_no_point_runs
 
     def counted(*args, **kw):
         res = simulate(*args, **kw)
-        calls.append([(*o.values(), e, h) for o, e, h in zip(args[1], kw["eroa_cm2"], kw["hr_bpm"])])
+        calls.append([(*o, e, h) for o, e, h in zip(_override_rows(args[1]), kw["eroa_cm2"], kw["hr_bpm"])])
         return res
 
     M._guess_model("secondary_mr", FAST.dt_max_s, FAST.tol, FAST.accelerate)  # learnt before counting
@@ -308,7 +313,7 @@ def test_every_start_state_of_the_fit_holds_the_points_own_blood(monkeypatch):
 
     def spy(*args, **kw):
         if kw.get("initial_state") is not None:
-            starts.append((np.asarray(kw["initial_state"]) @ w, np.array([o[STRESSED_VOLUME_SHIFT] for o in args[1]])))
+            starts.append((np.asarray(kw["initial_state"]) @ w, np.asarray(args[1][STRESSED_VOLUME_SHIFT], dtype=float)))
         return simulate(*args, **kw)
 
     monkeypatch.setattr(M, "simulate", spy)

@@ -16,8 +16,12 @@ Grasp rule (model, thresholds from EVEREST II exclusions and Boekstegers 2014):
   marginal.  (Boekstegers: posterior leaflet < 7 mm unsuitable, 7–10 mm
   conditional: with a typical 2–3 mm gap this puts 6 mm of tissue in the arm
   at the "conditional" edge.)
-* calcification at the site: severe → infeasible (EVEREST II); moderate →
-  marginal.  A cleft at the site → marginal (EVEREST II exclusion).
+* calcification at the site: severe → infeasible; moderate → marginal (model
+  choice [check]: the German position paper, Boekstegers 2014, is reproduced in
+  reviews as calling severe calcification in the grasping area unsuitable — not
+  read here; EVEREST II excluded any calcification in the grasping area, so that
+  trial gives no grasp outcome at a calcified site).  A cleft at the site →
+  marginal (EVEREST II exclusion).
 
 Single-leaflet device attachment (SLDA) multiplier on the baseline rate
 (clinical.md: SLDA about 1.5–2%; the procedure module samples it):
