@@ -265,21 +265,19 @@ def _setup_lane(P, X0, ew, c, j, kind, n_steps, X, PB, act, L):
     for ch in range(4):
         b0 = _P_ACT + 6 * ch
         a, b, cc, d, e, f = P[b0, c], P[b0 + 1, c], P[b0 + 2, c], P[b0 + 3, c], P[b0 + 4, c], P[b0 + 5, c]
-        if kind == 0:
-            _cosine_table(a, b, cc, T, h, 2 * n_steps + 1, act, ch, j, L)
-        else:
-            for s2 in range(2 * n_steps + 1):
-                act[(s2 * 4 + ch) * L + j] = _phi(s2 * h, kind, a, b, cc, d, e, f, T)
         # the table holds the elastance E(t) = E_B + E_A·φ(t): the stages read one number per chamber
         ea, eb = PB[(B_LA_EA + 3 * ch) * L + j], PB[(B_LA_EB + 3 * ch) * L + j]
-        for s2 in range(2 * n_steps + 1):
-            m = (s2 * 4 + ch) * L + j
-            act[m] = eb + ea * act[m]
+        if kind == 0:
+            _cosine_table(a, b, cc, T, h, 2 * n_steps + 1, ea, eb, act, ch, j, L)
+        else:
+            for s2 in range(2 * n_steps + 1):
+                act[(s2 * 4 + ch) * L + j] = eb + ea * _phi(s2 * h, kind, a, b, cc, d, e, f, T)
 
 
 @_jit  # a call, not inlined: inlining it into the parallel kernel multiplies compile time
-def _cosine_table(a, b, c, T, h, n_pts, act, ch, j, L):
-    """The cosine activation (:func:`_phi`, kind 0) at t = s·h, s = 0 … n_pts − 1, into act.
+def _cosine_table(a, b, c, T, h, n_pts, ea, eb, act, ch, j, L):
+    """The elastance E_B + E_A·φ(t) of the cosine activation (:func:`_phi`, kind 0) at t = s·h,
+    s = 0 … n_pts − 1, into act (one pass: a second pass over the table cost as much as the first).
 
     The same function as :func:`_phi` without its per-point modulo and cosine: the phase is
     wrapped by a comparison, and inside the contraction and relaxation windows cos and sin
@@ -306,17 +304,17 @@ def _cosine_table(a, b, c, T, h, n_pts, act, ch, j, L):
             else:
                 co, si = math.cos(math.pi * tt / b), math.sin(math.pi * tt / b)
             state = 1
-            act[(s * 4 + ch) * L + j] = 0.5 * (1.0 - co)
+            act[(s * 4 + ch) * L + j] = eb + ea * (0.5 * (1.0 - co))
         elif tt - b < c:
             if state == 2:
                 co, si = co * qc - si * qs, si * qc + co * qs
             else:
                 co, si = math.cos(math.pi * (tt - b) / c), math.sin(math.pi * (tt - b) / c)
             state = 2
-            act[(s * 4 + ch) * L + j] = 0.5 * (1.0 + co)
+            act[(s * 4 + ch) * L + j] = eb + ea * (0.5 * (1.0 + co))
         else:
             state = 0
-            act[(s * 4 + ch) * L + j] = 0.0
+            act[(s * 4 + ch) * L + j] = eb
 
 
 @_jit
