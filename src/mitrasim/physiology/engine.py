@@ -701,11 +701,13 @@ ACCEL_REG = 1e-10
 
 
 @_jit  # a call, not inlined: inlining it into the parallel kernel multiplies compile time
-def _anderson(X, X0b, FH, GH, cnt, best, PB, j, L):
+def _anderson(X, X0b, FH, GH, cnt, best, PB, j, L, A, b, cols):
     """One Anderson step for lane j: X (the end of the plain beat from X0b) becomes the next start.
 
     FH, GH: ((ACCEL_MEMORY + 1)·14·L) rings of scaled residuals and beat ends; cnt[j] pairs
     stored so far (slot = cnt % (ACCEL_MEMORY + 1)); best[j] the smallest residual norm seen.
+    A (ACCEL_MEMORY × ACCEL_MEMORY), b (ACCEL_MEMORY), cols (ACCEL_MEMORY, int): scratch, allocated once per
+    group (an allocation per call cost as much as the step's algebra).
     """
     M1 = ACCEL_MEMORY + 1
     nrm = 0.0
@@ -724,9 +726,11 @@ def _anderson(X, X0b, FH, GH, cnt, best, PB, j, L):
     m = min(cnt[j], M1) - 1  # columns: the stored pairs other than the newest
     if m == 0:
         return
-    A = np.zeros((ACCEL_MEMORY, ACCEL_MEMORY))
-    b = np.zeros(ACCEL_MEMORY)
-    cols = np.zeros(ACCEL_MEMORY, np.int64)
+    for p in range(ACCEL_MEMORY):
+        b[p] = 0.0
+        cols[p] = 0
+        for q in range(ACCEL_MEMORY):
+            A[p, q] = 0.0
     c = 0
     for s in range(M1):
         if s != k and c < m:
@@ -921,6 +925,9 @@ def _make_run_group(L: int, diode: bool):
         FH = np.zeros((ACCEL_MEMORY + 1) * N_STATE * L)  # Anderson history (accel)
         GH = np.zeros((ACCEL_MEMORY + 1) * N_STATE * L)
         acnt = np.zeros(L, np.int64)
+        a_mat = np.zeros((ACCEL_MEMORY, ACCEL_MEMORY))  # Anderson's scratch
+        a_rhs = np.zeros(ACCEL_MEMORY)
+        a_cols = np.zeros(ACCEL_MEMORY, np.int64)
         abest = np.zeros(L)
         lane_col = np.zeros(L, np.int64)
         lane_beat = np.zeros(L, np.int64)
@@ -991,7 +998,7 @@ def _make_run_group(L: int, diode: bool):
                         active[j] = False
                         n_active -= 1
                 elif accel:
-                    _anderson(X, X0b, FH, GH, acnt, abest, PB, j, L)
+                    _anderson(X, X0b, FH, GH, acnt, abest, PB, j, L, a_mat, a_rhs, a_cols)
 
     run_group.__name__ = run_group.__qualname__ = f"_run_group_{L}_{'diode' if diode else 'orifice'}"
     return _jit(run_group)
