@@ -265,21 +265,19 @@ def _setup_lane(P, X0, ew, c, j, kind, n_steps, X, PB, act, L):
     for ch in range(4):
         b0 = _P_ACT + 6 * ch
         a, b, cc, d, e, f = P[b0, c], P[b0 + 1, c], P[b0 + 2, c], P[b0 + 3, c], P[b0 + 4, c], P[b0 + 5, c]
-        if kind == 0:
-            _cosine_table(a, b, cc, T, h, 2 * n_steps + 1, act, ch, j, L)
-        else:
-            for s2 in range(2 * n_steps + 1):
-                act[(s2 * 4 + ch) * L + j] = _phi(s2 * h, kind, a, b, cc, d, e, f, T)
         # the table holds the elastance E(t) = E_B + E_A·φ(t): the stages read one number per chamber
         ea, eb = PB[(B_LA_EA + 3 * ch) * L + j], PB[(B_LA_EB + 3 * ch) * L + j]
-        for s2 in range(2 * n_steps + 1):
-            m = (s2 * 4 + ch) * L + j
-            act[m] = eb + ea * act[m]
+        if kind == 0:
+            _cosine_table(a, b, cc, T, h, 2 * n_steps + 1, ea, eb, act, ch, j, L)
+        else:
+            for s2 in range(2 * n_steps + 1):
+                act[(s2 * 4 + ch) * L + j] = eb + ea * _phi(s2 * h, kind, a, b, cc, d, e, f, T)
 
 
 @_jit  # a call, not inlined: inlining it into the parallel kernel multiplies compile time
-def _cosine_table(a, b, c, T, h, n_pts, act, ch, j, L):
-    """The cosine activation (:func:`_phi`, kind 0) at t = s·h, s = 0 … n_pts − 1, into act.
+def _cosine_table(a, b, c, T, h, n_pts, ea, eb, act, ch, j, L):
+    """The elastance E_B + E_A·φ(t) of the cosine activation (:func:`_phi`, kind 0) at t = s·h,
+    s = 0 … n_pts − 1, into act (one pass: a second pass over the table cost as much as the first).
 
     The same function as :func:`_phi` without its per-point modulo and cosine: the phase is
     wrapped by a comparison, and inside the contraction and relaxation windows cos and sin
@@ -306,17 +304,17 @@ def _cosine_table(a, b, c, T, h, n_pts, act, ch, j, L):
             else:
                 co, si = math.cos(math.pi * tt / b), math.sin(math.pi * tt / b)
             state = 1
-            act[(s * 4 + ch) * L + j] = 0.5 * (1.0 - co)
+            act[(s * 4 + ch) * L + j] = eb + ea * (0.5 * (1.0 - co))
         elif tt - b < c:
             if state == 2:
                 co, si = co * qc - si * qs, si * qc + co * qs
             else:
                 co, si = math.cos(math.pi * (tt - b) / c), math.sin(math.pi * (tt - b) / c)
             state = 2
-            act[(s * 4 + ch) * L + j] = 0.5 * (1.0 + co)
+            act[(s * 4 + ch) * L + j] = eb + ea * (0.5 * (1.0 + co))
         else:
             state = 0
-            act[(s * 4 + ch) * L + j] = 0.0
+            act[(s * 4 + ch) * L + j] = eb
 
 
 @_jit
@@ -703,11 +701,13 @@ ACCEL_REG = 1e-10
 
 
 @_jit  # a call, not inlined: inlining it into the parallel kernel multiplies compile time
-def _anderson(X, X0b, FH, GH, cnt, best, PB, j, L):
+def _anderson(X, X0b, FH, GH, cnt, best, PB, j, L, A, b, cols):
     """One Anderson step for lane j: X (the end of the plain beat from X0b) becomes the next start.
 
     FH, GH: ((ACCEL_MEMORY + 1)·14·L) rings of scaled residuals and beat ends; cnt[j] pairs
     stored so far (slot = cnt % (ACCEL_MEMORY + 1)); best[j] the smallest residual norm seen.
+    A (ACCEL_MEMORY × ACCEL_MEMORY), b (ACCEL_MEMORY), cols (ACCEL_MEMORY, int): scratch, allocated once per
+    group (an allocation per call cost as much as the step's algebra).
     """
     M1 = ACCEL_MEMORY + 1
     nrm = 0.0
@@ -726,9 +726,11 @@ def _anderson(X, X0b, FH, GH, cnt, best, PB, j, L):
     m = min(cnt[j], M1) - 1  # columns: the stored pairs other than the newest
     if m == 0:
         return
-    A = np.zeros((ACCEL_MEMORY, ACCEL_MEMORY))
-    b = np.zeros(ACCEL_MEMORY)
-    cols = np.zeros(ACCEL_MEMORY, np.int64)
+    for p in range(ACCEL_MEMORY):
+        b[p] = 0.0
+        cols[p] = 0
+        for q in range(ACCEL_MEMORY):
+            A[p, q] = 0.0
     c = 0
     for s in range(M1):
         if s != k and c < m:
@@ -923,6 +925,9 @@ def _make_run_group(L: int, diode: bool):
         FH = np.zeros((ACCEL_MEMORY + 1) * N_STATE * L)  # Anderson history (accel)
         GH = np.zeros((ACCEL_MEMORY + 1) * N_STATE * L)
         acnt = np.zeros(L, np.int64)
+        a_mat = np.zeros((ACCEL_MEMORY, ACCEL_MEMORY))  # Anderson's scratch
+        a_rhs = np.zeros(ACCEL_MEMORY)
+        a_cols = np.zeros(ACCEL_MEMORY, np.int64)
         abest = np.zeros(L)
         lane_col = np.zeros(L, np.int64)
         lane_beat = np.zeros(L, np.int64)
@@ -993,7 +998,7 @@ def _make_run_group(L: int, diode: bool):
                         active[j] = False
                         n_active -= 1
                 elif accel:
-                    _anderson(X, X0b, FH, GH, acnt, abest, PB, j, L)
+                    _anderson(X, X0b, FH, GH, acnt, abest, PB, j, L, a_mat, a_rhs, a_cols)
 
     run_group.__name__ = run_group.__qualname__ = f"_run_group_{L}_{'diode' if diode else 'orifice'}"
     return _jit(run_group)
