@@ -28,6 +28,14 @@ integrating multiple parameters of MR severity") and its table of criteria
    Every cut is a row of :data:`mitrasim.echo.thresholds.THRESHOLDS` (value, source and how
    well it was checked; ``mitrasim echo-thresholds`` lists them), not restated here.
 
+   Under ``guideline="esc2021"`` the severe column is ESC/EACTS 2021 Table 7 ("severe mitral
+   regurgitation criteria based on 2D echocardiography"): its own rows where it differs from
+   ASE 2017 (biplane VC from the cut, not above it; the dilated LA from Table 7's volume index,
+   so an LA between the upper normal and that cut is intermediate, neither mild nor severe).
+   Table 7 lists severe criteria only, so the mild column stays ASE 2017's: each mild finding's
+   reason ends with :data:`MILD_COLUMN_LABEL` and the result carries
+   :data:`ESC_MILD_COLUMN_NOTE`.
+
    Each row is one criterion (a VC and a biplane VC, or an E velocity and an
    inflow pattern, count once). The flow-convergence sign is the measurement
    behind the PISA EROA: it is counted only when no EROA is given (never
@@ -68,7 +76,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -76,7 +84,7 @@ import numpy as np
 from mitrasim import citations
 from mitrasim.echo import sources as _sources  # noqa: F401  (registers the sources)
 from mitrasim.echo.signs import CW_CODES, LV_CODES, PV_CODES
-from mitrasim.echo.thresholds import COUNT_RULE_SOURCE, GUIDELINES, sources_of, threshold
+from mitrasim.echo.thresholds import COUNT_RULE_SOURCE, GUIDELINES, severe_cut, sources_of, threshold
 from mitrasim.errors import InputError, check_range
 from mitrasim.ranges import RANGES
 
@@ -98,6 +106,8 @@ __all__ = [
     "most_likely_grade",
     "count_rule",
     "PV_CODES",
+    "MILD_COLUMN_LABEL",
+    "ESC_MILD_COLUMN_NOTE",
 ]
 
 PV_FLOW_PATTERNS: tuple[str, ...] = ("normal", "blunted", "reversal")
@@ -123,6 +133,22 @@ MOST_LIKELY_RULE = (
 #: π w²/4 / k … π w²/4 · k for aspect ratios up to k (model choice: functional MR
 #: orifices along the coaptation line have long/short axis ratios of about 2–3).
 VC_EROA_MAX_ASPECT = 3.0
+
+#: What a mild-column criterion's reason adds under each guideline set: ESC/EACTS 2021 Table 7 lists
+#: criteria of severe MR only, so the mild column of the ``"esc2021"`` set is ASE 2017's (Table 6).
+MILD_COLUMN_LABEL: dict[str, str] = {"ase2017": "", "esc2021": " (ASE 2017 mild column)"}
+#: The note an ``"esc2021"`` result carries when a mild-column criterion was read.
+ESC_MILD_COLUMN_NOTE = (
+    "ESC/EACTS 2021 Table 7 lists criteria of severe MR only; the mild criteria read here are ASE 2017's "
+    "(Table 6 mild column), labelled so"
+)
+#: The note an ``"esc2021"`` secondary-MR result carries when an LA volume index was given.
+ESC_SECONDARY_LA_NOTE = (
+    "ESC/EACTS 2021 Table 7 gives the dilated-LA volume index for primary MR; its secondary-MR column says "
+    "'dilated' without a number: the primary-MR cut is used [check]"
+)
+#: What a PISA-radius severe criterion's reason adds under each set (ESC 2021 Table 7 gives no radius).
+_RADIUS_LABEL: dict[str, str] = {"ase2017": "", "esc2021": " (ESC 2021 Table 7: 'large throughout systole', no radius; this radius is EACVI's [check])"}
 
 _ALL = frozenset(range(5))
 _MILD = frozenset({0, 1})
@@ -365,12 +391,22 @@ def _crit(criterion: str, parameter: str, value: Any, side: str | None, text: st
     return Finding(parameter, value, kind, comp, text, None, criterion)
 
 
+def _ops(inclusive: bool) -> tuple[str, str]:
+    """(the cut's sign, its complement): ``("≥", "<")`` for an inclusive cut, ``(">", "≤")`` otherwise."""
+    return ("≥", "<") if inclusive else (">", "≤")
+
+
+def _reaches(x: float, cut: float, inclusive: bool) -> bool:
+    return x >= cut if inclusive else x > cut
+
+
 def _vena_contracta(i: MRInputs, gl: str) -> list[Finding]:
     out: list[Finding] = []
     lo, hi = _req(gl, "vc_cm", "specific_mild_below"), _req(gl, "vc_cm", "specific_severe_from")
-    bi = _req(gl, "vc_biplane_cm", "specific_severe_above")
-    if i.vc_biplane_cm is not None and i.vc_biplane_cm > bi:
-        out.append(_crit("vena_contracta", "vc_biplane_cm", i.vc_biplane_cm, "severe", f"biplane vena contracta {i.vc_biplane_cm:g} cm > {bi:g} → severe criterion"))
+    bi_row, bi_incl = severe_cut(gl, "vc_biplane_cm")
+    bi, (at, below) = bi_row.value, _ops(bi_incl)
+    if i.vc_biplane_cm is not None and _reaches(i.vc_biplane_cm, bi, bi_incl):
+        out.append(_crit("vena_contracta", "vc_biplane_cm", i.vc_biplane_cm, "severe", f"biplane vena contracta {i.vc_biplane_cm:g} cm {at} {bi:g} → severe criterion"))
     elif i.vc_cm is not None:
         vc = i.vc_cm
         if vc < lo:
@@ -380,7 +416,7 @@ def _vena_contracta(i: MRInputs, gl: str) -> list[Finding]:
         else:
             out.append(_crit("vena_contracta", "vc_cm", vc, "intermediate", f"vena contracta {vc:g} cm intermediate ({lo:g}–{hi:g})"))
     elif i.vc_biplane_cm is not None:
-        out.append(_crit("vena_contracta", "vc_biplane_cm", i.vc_biplane_cm, "intermediate", f"biplane vena contracta {i.vc_biplane_cm:g} cm ≤ {bi:g}: not a severe criterion"))
+        out.append(_crit("vena_contracta", "vc_biplane_cm", i.vc_biplane_cm, "intermediate", f"biplane vena contracta {i.vc_biplane_cm:g} cm {below} {bi:g}: not a severe criterion"))
     return out
 
 
@@ -410,7 +446,7 @@ def _flow_convergence(i: MRInputs, gl: str, warnings: list[str], notes: list[str
     if r <= lo:
         return [_crit("flow_convergence", "pisa_radius_cm", r, "mild", f"PISA radius {r:g} cm ≤ {lo:g} → small/no flow convergence, mild criterion")]
     if r >= hi:
-        return [_crit("flow_convergence", "pisa_radius_cm", r, "severe", f"PISA radius {r:g} cm ≥ {hi:g} → large flow convergence, severe criterion")]
+        return [_crit("flow_convergence", "pisa_radius_cm", r, "severe", f"PISA radius {r:g} cm ≥ {hi:g} → large flow convergence, severe criterion{_RADIUS_LABEL[gl]}")]
     return [_crit("flow_convergence", "pisa_radius_cm", r, "intermediate", f"PISA radius {r:g} cm intermediate")]
 
 
@@ -471,15 +507,29 @@ def _inflow(i: MRInputs, gl: str, warnings: list[str]) -> list[Finding]:
     return []
 
 
+def _la_part(la: float, gl: str) -> tuple[str, str]:
+    """(size, text) of an LA volume index: ``"dilated"`` at the set's severe cut, ``"normal"`` at
+    most the mild cut, else ``"between"`` (only where the two cuts differ: ESC 2021)."""
+    row, inclusive = severe_cut(gl, "la_volume_index_ml_m2")
+    big, normal = row.value, _req(gl, "la_volume_index_ml_m2", "specific_mild_at_most")
+    at, below = _ops(inclusive)
+    if _reaches(la, big, inclusive):
+        return "dilated", f"LA volume index {la:g} mL/m² {at} {big:g}"
+    if la <= normal:
+        return "normal", f"LA volume index {la:g} mL/m² ≤ {normal:g}"
+    return "between", f"LA volume index {la:g} mL/m² above {normal:g} (upper normal) and {below} {big:g}"
+
+
 def _chambers(i: MRInputs, gl: str) -> list[Finding]:
     la, lv = i.la_volume_index_ml_m2, i.lv_size
     if la is None and lv is None:
         return []
-    c = _req(gl, "la_volume_index_ml_m2", "specific_severe_above")
-    la_big = None if la is None else la > c
-    parts = ([f"LA volume index {la:g} mL/m² {'>' if la_big else '≤'} {c:g}"] if la is not None else []) + ([f"LV {lv}"] if lv else [])
-    if lv == "enlarged" or la_big:
+    la_size, la_text = _la_part(la, gl) if la is not None else (None, "")
+    parts = ([la_text] if la is not None else []) + ([f"LV {lv}"] if lv else [])
+    if lv == "enlarged" or la_size == "dilated":
         return [_crit("chambers", "lv_size" if lv == "enlarged" else "la_volume_index_ml_m2", lv if lv == "enlarged" else la, "severe", "; ".join(parts) + " → enlarged chamber(s), severe criterion")]
+    if la_size == "between":
+        return [_crit("chambers", "la_volume_index_ml_m2", la, "intermediate", "; ".join(parts) + " → neither normal size nor a severe criterion")]
     return [_crit("chambers", "lv_size" if lv is not None else "la_volume_index_ml_m2", lv if lv is not None else la, "mild", "; ".join(parts) + " → normal chamber size, mild criterion")]
 
 
@@ -510,6 +560,11 @@ def _findings(inputs: MRInputs, guideline: str, etiology: str, elliptical: bool)
     out += _chambers(inputs, guideline)
     _consistency(inputs, warnings)
     notes += _etiology_notes(inputs, out, guideline, etiology, elliptical)
+    if MILD_COLUMN_LABEL[guideline] and any(f.kind == "criterion_mild" for f in out):
+        out = [replace(f, text=f.text + MILD_COLUMN_LABEL[guideline]) if f.kind == "criterion_mild" else f for f in out]
+        notes.append(ESC_MILD_COLUMN_NOTE)
+    if guideline == "esc2021" and etiology == "secondary" and inputs.la_volume_index_ml_m2 is not None:
+        notes.append(ESC_SECONDARY_LA_NOTE)
     return out, notes, warnings
 
 
