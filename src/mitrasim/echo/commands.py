@@ -92,6 +92,7 @@ def _json(result: MRGrade, sten: StenosisGrade | None) -> str:
 
 def _print_rich(result: MRGrade, sten: StenosisGrade | None) -> None:
     from rich.console import Console
+    from rich.markup import escape  # texts are plain: a "[check]" in a reason is not markup
     from rich.table import Table
 
     con = Console()
@@ -102,20 +103,20 @@ def _print_rich(result: MRGrade, sten: StenosisGrade | None) -> None:
     table.add_column("role")
     for f in result.findings:
         role = "disagrees" if f.parameter in result.disagreeing else "driver" if f.parameter in result.drivers else ""
-        table.add_row(f.parameter, f"{f.value:g}" if isinstance(f.value, float) else str(f.value), f.text, role)
+        table.add_row(f.parameter, f"{f.value:g}" if isinstance(f.value, float) else str(f.value), escape(f.text), role)
     con.print(table)
-    con.print(f"[bold]MR {result.grade}[/bold] ({result.severity}) — rule {result.rule}: {result.reasons[0]}")
+    con.print(f"[bold]MR {result.grade}[/bold] ({result.severity}) — rule {result.rule}: {escape(result.reasons[0])}")
     if result.most_likely_grade is not None or result.indeterminate:
-        con.print(f"most-likely grade: {result.most_likely_grade or 'none'} ({result.most_likely_rule})")
+        con.print(f"most-likely grade: {result.most_likely_grade or 'none'} ({escape(str(result.most_likely_rule))})")
     con.print(f"criteria met — severe: {', '.join(result.criteria_severe) or 'none'}; mild: {', '.join(result.criteria_mild) or 'none'}")
     for w in result.warnings:
-        con.print(f"[yellow]warning:[/yellow] {w}")
+        con.print(f"[yellow]warning:[/yellow] {escape(w)}")
     for n in result.notes:
-        con.print(f"note: {n}")
+        con.print(f"note: {escape(n)}")
     if sten is not None:
-        con.print(f"[bold]Mitral stenosis: {sten.severity}[/bold] — " + "; ".join(sten.reasons))
+        con.print(f"[bold]Mitral stenosis: {sten.severity}[/bold] — " + escape("; ".join(sten.reasons)))
         for c in sten.caveats:
-            con.print(f"caveat: {c}")
+            con.print(f"caveat: {escape(c)}")
     con.print("Sources: " + " | ".join(citations.format_list(result.citations + (sten.citations if sten else []))))
     con.print(DISCLAIMER)
 
@@ -255,11 +256,12 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps([asdict(r) for r in rows], indent=2))
             return
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         table = Table(title="echo thresholds")
         for col in ("sets", "parameter", "kind", "value", "sources", "status", "note"):
             table.add_column(col)
         for r in rows:
-            table.add_row(",".join(r.guidelines), r.parameter, r.kind, f"{r.value:g}", ",".join(r.sources), r.status, r.note)
+            table.add_row(",".join(r.guidelines), r.parameter, r.kind, f"{r.value:g}", ",".join(r.sources), r.status, escape(r.note))
         Console().print(table)
