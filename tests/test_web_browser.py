@@ -384,6 +384,14 @@ def test_grade_an_echo_study(server: str, browser, size: str) -> None:
     # the count of criteria is named as the ASE 2017 rule it is, under ESC 2021 too
     assert esc["rule"] == "criteria_severe" and "ASE 2017 Fig. 12 rule, used for both guideline sets" in esc["reasons"][0]
     expect(page.locator("#grade-out li").filter(has_text=esc["reasons"][0])).to_have_count(1)
+    # ESC 2021 Table 7 lists severe criteria only: each mild criterion shows as ASE 2017's, with the note
+    from mitrasim.echo.grading import ESC_MILD_COLUMN_NOTE
+
+    mild = [t for t in esc["reasons"] if t.endswith("(ASE 2017 mild column)")]
+    assert len(mild) == 3, esc["reasons"]  # VC, chambers (normal LV), A-wave dominant inflow
+    for t in mild:
+        expect(page.locator("#grade-out li").filter(has_text=t)).to_have_count(1)
+    expect(page.locator("#grade-out li").filter(has_text=ESC_MILD_COLUMN_NOTE)).to_have_count(1)
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator("#grade-section").screenshot(path=str(ARTIFACTS / f"web_grade_{size}.png"))
 
