@@ -252,3 +252,13 @@ def test_threshold_listing_prints_check_marks():
     r = runner.invoke(app, ["echo-thresholds", "--guideline", "esc2021"], env={"COLUMNS": "2000"})
     assert r.exit_code == 0, r.output
     assert "used for both etiologies [check]" in r.stdout
+
+
+def test_elliptical_orifice_and_low_flow_are_two_flags():
+    """ESC 2021 Table 7, secondary MR: the elliptical orifice lowers EROA's severe cut, low flow RVol's."""
+    base = ["grade", "--etiology", "secondary", "--guideline", "esc2021", "--json"]
+    grade = lambda *a: json.loads(runner.invoke(app, [*base, *a]).stdout)["grade"]  # noqa: E731
+    assert grade("--rvol-ml", "48", "--elliptical-orifice") == "3+"
+    assert grade("--rvol-ml", "48", "--low-flow") == "4+"
+    assert grade("--eroa-cm2", "0.32", "--low-flow") == "3+"
+    assert grade("--eroa-cm2", "0.32", "--elliptical-orifice") == "4+"

@@ -59,14 +59,20 @@ def test_table7_quantitative_severe_cuts(name, cut, etiology):
     assert grade_mr(**{name: cut - EPS}, guideline=ESC, etiology=etiology).grade == "3+"
 
 
-@pytest.mark.parametrize("name, cut", [("eroa_cm2", 0.30), ("rvol_ml", 45.0)])
-def test_table7_secondary_column_lower_cuts(name, cut):
-    """Table 7 secondary MR: 'may be ≥ 30 mm² if elliptical regurgitant orifice area', 'may be ≥ 45 mL
-    if low flow conditions' (section 6.2.1); not for primary MR, not without the flag."""
-    assert grade_mr(**{name: cut}, guideline=ESC, etiology="secondary", elliptical_orifice=True).grade == "4+"
-    assert grade_mr(**{name: cut - EPS}, guideline=ESC, etiology="secondary", elliptical_orifice=True).grade == "2+"
-    assert grade_mr(**{name: cut}, guideline=ESC, etiology="secondary").grade == "3+"
-    assert grade_mr(**{name: cut}, guideline=ESC, etiology="primary", elliptical_orifice=True).grade == "3+"
+@pytest.mark.parametrize("name, cut, flag, other", [("eroa_cm2", 0.30, "elliptical_orifice", "low_flow"), ("rvol_ml", 45.0, "low_flow", "elliptical_orifice")])
+def test_table7_secondary_column_lower_cuts(name, cut, flag, other):
+    """Table 7 secondary MR: EROA 'may be ≥ 30 mm² if elliptical regurgitant orifice area', RVol 'may be
+    ≥ 45 mL if low flow conditions' (section 6.2.1): each cut with its own condition; not for primary
+    MR, not without the flag, not under ASE 2017."""
+    on = {flag: True}
+    r = grade_mr(**{name: cut}, guideline=ESC, etiology="secondary", **on)
+    assert r.grade == "4+" and f"severe from {cut:g})" in r.reasons[1]
+    assert grade_mr(**{name: cut - EPS}, guideline=ESC, etiology="secondary", **on).grade == "2+"
+    assert grade_mr(**{name: cut}, guideline=ESC, etiology="secondary", **{other: True}).grade == "3+"
+    plain = grade_mr(**{name: cut}, guideline=ESC, etiology="secondary")
+    assert plain.grade == "3+" and any(f"(ESC 2021 Table 7; set {flag})" in n for n in plain.notes)
+    assert grade_mr(**{name: cut}, guideline=ESC, etiology="primary", **on).grade == "3+"
+    assert grade_mr(**{name: cut}, etiology="secondary", elliptical_orifice=True, low_flow=True).grade == "3+"
 
 
 def test_an_la_between_normal_and_table7_is_neither_column():

@@ -120,8 +120,11 @@ def test_secondary_mr_notes_and_esc_elliptical():
     r = grade_mr(eroa_cm2=0.32, etiology="secondary", guideline="esc2021", elliptical_orifice=True)
     assert r.grade == "4+"
     assert grade_mr(eroa_cm2=0.30 - EPS, etiology="secondary", guideline="esc2021", elliptical_orifice=True).grade == "2+"
-    assert grade_mr(rvol_ml=45, etiology="secondary", guideline="esc2021", elliptical_orifice=True).grade == "4+"
-    # the elliptical flag changes nothing under ASE 2017 nor for primary MR
+    assert grade_mr(rvol_ml=45, etiology="secondary", guideline="esc2021", low_flow=True).grade == "4+"
+    # the elliptical orifice lowers EROA's cut only, low flow RVol's only (ESC 2021 Table 7)
+    assert grade_mr(rvol_ml=45, etiology="secondary", guideline="esc2021", elliptical_orifice=True).grade == "3+"
+    assert grade_mr(eroa_cm2=0.32, etiology="secondary", guideline="esc2021", low_flow=True).grade == "3+"
+    # the flags change nothing under ASE 2017 nor for primary MR
     assert grade_mr(eroa_cm2=0.32, etiology="secondary", guideline="ase2017", elliptical_orifice=True).grade == "3+"
     assert grade_mr(eroa_cm2=0.32, etiology="primary", guideline="esc2021", elliptical_orifice=True).grade == "3+"
 

@@ -63,7 +63,7 @@ def run_grade(values: dict[str, Any], case: str | None = None) -> tuple[MRGrade,
             "--la-volume-index-ml-m2, --lv-size, or --case FILE.yaml with an echo: section",
             "nothing to grade",
         )
-    result = grade_mr(mr_inputs, etiology=e.etiology or "primary", guideline=e.guideline, elliptical_orifice=e.elliptical_orifice)
+    result = grade_mr(mr_inputs, etiology=e.etiology or "primary", guideline=e.guideline, elliptical_orifice=e.elliptical_orifice, low_flow=e.low_flow)
     result.notes[:0] = notes
     sten = None
     if e.mva_cm2 is not None or e.mean_gradient_mmhg is not None:
@@ -217,7 +217,8 @@ def register(app: typer.Typer) -> None:
         hr_bpm: Optional[str] = typer.Option(None, "--hr-bpm", metavar="BPM", help="Heart rate at the study (gradient caveat)."),
         etiology: Optional[str] = typer.Option(None, "--etiology", metavar="primary|secondary", help="MR etiology (default primary)."),
         guideline: Optional[str] = typer.Option(None, "--guideline", metavar="ase2017|esc2021", help="Threshold set (default ase2017)."),
-        elliptical_orifice: bool = typer.Option(False, "--elliptical-orifice", help="Secondary MR with elliptical orifice / low flow."),
+        elliptical_orifice: bool = typer.Option(False, "--elliptical-orifice", help="Secondary MR, elliptical regurgitant orifice (ESC 2021: EROA's lower severe cut)."),
+        low_flow: bool = typer.Option(False, "--low-flow", help="Secondary MR, low flow conditions (ESC 2021: RVol's lower severe cut)."),
         case: Optional[str] = typer.Option(None, "--case", metavar="FILE.yaml", help="Case file with an echo: section."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
@@ -230,8 +231,9 @@ def register(app: typer.Typer) -> None:
             if v is not None and v not in allowed:
                 raise InputError(k, v, " | ".join(allowed))
             values[k] = v
-        if elliptical_orifice:
-            values["elliptical_orifice"] = True
+        for flag, on in (("elliptical_orifice", elliptical_orifice), ("low_flow", low_flow)):
+            if on:
+                values[flag] = True
         result, sten, _ = run_grade(values, case)
         if as_json:
             typer.echo(_json(result, sten))

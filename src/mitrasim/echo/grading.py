@@ -108,6 +108,7 @@ __all__ = [
     "PV_CODES",
     "MILD_COLUMN_LABEL",
     "ESC_MILD_COLUMN_NOTE",
+    "SECONDARY_LOWER_CUTS",
 ]
 
 PV_FLOW_PATTERNS: tuple[str, ...] = ("normal", "blunted", "reversal")
@@ -149,6 +150,15 @@ ESC_SECONDARY_LA_NOTE = (
 )
 #: What a PISA-radius severe criterion's reason adds under each set (ESC 2021 Table 7 gives no radius).
 _RADIUS_LABEL: dict[str, str] = {"ase2017": "", "esc2021": " (ESC 2021 Table 7: 'large throughout systole', no radius; this radius is EACVI's [check])"}
+
+#: Secondary MR under ESC/EACTS 2021 (Table 7, secondary column): the parameter's lower severe cut (row
+#: kind) and the condition, a :func:`grade_mr` flag, that allows it: EROA with an elliptical regurgitant
+#: orifice, RVol in low-flow conditions. The rows exist in the ``"esc2021"`` set only.
+SECONDARY_LOWER_CUTS: dict[str, tuple[str, str]] = {
+    "eroa_cm2": ("secondary_elliptical_severe_from", "elliptical_orifice"),
+    "rvol_ml": ("secondary_low_flow_severe_from", "low_flow"),
+}
+_CONDITION_WORDS = {"elliptical_orifice": "an elliptical regurgitant orifice", "low_flow": "low flow conditions"}
 
 _ALL = frozenset(range(5))
 _MILD = frozenset({0, 1})
@@ -359,14 +369,20 @@ def _category(g: int) -> int:
     return 0 if g <= 1 else 1 if g <= 3 else 2
 
 
-def _quantitative(name: str, x: float, guideline: str, sec_elliptical: bool) -> Finding:
+def _lower_cut(name: str, guideline: str, etiology: str, conditions: Mapping[str, bool]) -> float | None:
+    """The secondary-MR severe cut of :data:`SECONDARY_LOWER_CUTS` that applies, or ``None``."""
+    if etiology != "secondary" or name not in SECONDARY_LOWER_CUTS:
+        return None
+    kind, flag = SECONDARY_LOWER_CUTS[name]
+    return _cut(guideline, name, kind) if conditions[flag] else None
+
+
+def _quantitative(name: str, x: float, guideline: str, lower: float | None) -> Finding:
+    """The grade of one quantitative parameter; `lower` replaces its severe cut (:func:`_lower_cut`)."""
     c2 = _cut(guideline, name, "grade2_from")
     c3 = _cut(guideline, name, "grade3_from")
-    c4 = _cut(guideline, name, "grade4_from")
-    if sec_elliptical:
-        c_ell = _cut(guideline, name, "secondary_elliptical_severe_from")
-        if c_ell is not None:
-            c4 = c_ell
+    c4_usual = _cut(guideline, name, "grade4_from")
+    c4 = c4_usual if lower is None else lower
     g = 1
     if c2 is not None and x >= c2:
         g = 2
@@ -376,7 +392,8 @@ def _quantitative(name: str, x: float, guideline: str, sec_elliptical: bool) -> 
         g = 4
     if x == 0.0:
         g = 0
-    extra = " (secondary MR, elliptical orifice / low flow cut-off)" if sec_elliptical and g == 4 and c4 != c3 else ""
+    by_lower = lower is not None and g == 4 and c4_usual is not None and x < c4_usual
+    extra = f" (secondary MR, {_CONDITION_WORDS[SECONDARY_LOWER_CUTS[name][1]]}: severe from {lower:g})" if by_lower else ""
     return Finding(name, x, "quantitative", frozenset({g}), f"{name} = {x:g} → {GRADE_LABELS[g]}{extra}", g, name)
 
 
@@ -547,11 +564,10 @@ def _consistency(i: MRInputs, warnings: list[str]) -> None:
         warnings.append("aliasing velocity given without a PISA radius: not used")
 
 
-def _findings(inputs: MRInputs, guideline: str, etiology: str, elliptical: bool) -> tuple[list[Finding], list[str], list[str]]:
+def _findings(inputs: MRInputs, guideline: str, etiology: str, conditions: Mapping[str, bool]) -> tuple[list[Finding], list[str], list[str]]:
     warnings: list[str] = []
     notes: list[str] = []
-    sec_ell = etiology == "secondary" and elliptical and guideline == "esc2021"
-    out = [_quantitative(n, float(getattr(inputs, n)), guideline, sec_ell) for n in _QUANT if getattr(inputs, n) is not None]
+    out = [_quantitative(n, float(getattr(inputs, n)), guideline, _lower_cut(n, guideline, etiology, conditions)) for n in _QUANT if getattr(inputs, n) is not None]
     out += _categorical(inputs)
     out += _jet(inputs, guideline, warnings)
     out += _flow_convergence(inputs, guideline, warnings, notes)
@@ -559,7 +575,7 @@ def _findings(inputs: MRInputs, guideline: str, etiology: str, elliptical: bool)
     out += _inflow(inputs, guideline, warnings)
     out += _chambers(inputs, guideline)
     _consistency(inputs, warnings)
-    notes += _etiology_notes(inputs, out, guideline, etiology, elliptical)
+    notes += _etiology_notes(inputs, out, guideline, etiology, conditions)
     if MILD_COLUMN_LABEL[guideline] and any(f.kind == "criterion_mild" for f in out):
         out = [replace(f, text=f.text + MILD_COLUMN_LABEL[guideline]) if f.kind == "criterion_mild" else f for f in out]
         notes.append(ESC_MILD_COLUMN_NOTE)
@@ -568,7 +584,7 @@ def _findings(inputs: MRInputs, guideline: str, etiology: str, elliptical: bool)
     return out, notes, warnings
 
 
-def _etiology_notes(i: MRInputs, found: list[Finding], guideline: str, etiology: str, elliptical: bool) -> list[str]:
+def _etiology_notes(i: MRInputs, found: list[Finding], guideline: str, etiology: str, conditions: Mapping[str, bool]) -> list[str]:
     notes: list[str] = []
     q = {f.parameter: _gr(f) for f in found if f.kind == "quantitative"}
     if "rf_pct" in q and "rvol_ml" in q and _category(q["rf_pct"]) > _category(q["rvol_ml"]):
@@ -576,17 +592,18 @@ def _etiology_notes(i: MRInputs, found: list[Finding], guideline: str, etiology:
     if etiology != "secondary":
         return notes
     notes.append("secondary MR: the orifice is often elliptical along the coaptation line; a single-plane VC and hemispheric PISA underestimate it (biplane VC / 3D VCA)")
-    band = {
-        "ase2017": ("secondary_may_be_severe_from", "may already be severe (elliptical orifice / low flow); integrate with other findings"),
-        "esc2021": ("secondary_elliptical_severe_from", "counts as severe if the orifice is elliptical or flow is low (set elliptical_orifice)"),
-    }[guideline]
-    if guideline == "esc2021" and elliptical:
-        return notes
     for name in ("eroa_cm2", "rvol_ml"):
-        x, c = getattr(i, name), _cut(guideline, name, band[0])
+        if guideline == "esc2021":
+            kind, flag = SECONDARY_LOWER_CUTS[name]
+            if conditions[flag]:
+                continue
+            say = f"counts as severe with {_CONDITION_WORDS[flag]} (ESC 2021 Table 7; set {flag})"
+        else:
+            kind, say = "secondary_may_be_severe_from", "may already be severe (elliptical orifice / low flow); integrate with other findings"
+        x, c = getattr(i, name), _cut(guideline, name, kind)
         c4 = _cut(guideline, name, "grade4_from")
-        if x is not None and c is not None and c <= x < c4:
-            notes.append(f"secondary MR: {name} {x:g} ≥ {c:g} {band[1]}")
+        if x is not None and c is not None and c4 is not None and c <= x < c4:
+            notes.append(f"secondary MR: {name} {x:g} ≥ {c:g} {say}")
     return notes
 
 
@@ -676,6 +693,7 @@ def grade_mr(
     etiology: str = "primary",
     guideline: str = "ase2017",
     elliptical_orifice: bool = False,
+    low_flow: bool = False,
     **kwargs: Any,
 ) -> MRGrade:
     """Grade MR from any subset of measured parameters (algorithm in the module docstring).
@@ -686,8 +704,9 @@ def grade_mr(
       ``None`` and the fields as keyword arguments.
     - `etiology`: ``"primary"`` or ``"secondary"``.
     - `guideline`: ``"ase2017"`` or ``"esc2021"`` (see :mod:`mitrasim.echo.thresholds`).
-    - `elliptical_orifice`: secondary MR with an elliptical orifice or low flow;
-      under ``"esc2021"`` it lowers the severe EROA/RVol cut-offs.
+    - `elliptical_orifice`, `low_flow`: secondary MR with an elliptical regurgitant orifice,
+      in low-flow conditions; under ``"esc2021"`` they lower the severe cut of EROA and of
+      RVol respectively (ESC 2021 Table 7, :data:`SECONDARY_LOWER_CUTS`); no effect otherwise.
 
     **Returns:** an :class:`MRGrade`.
 
@@ -696,7 +715,7 @@ def grade_mr(
     """
     inputs = _parse(measurements, kwargs)
     _validate(inputs, etiology, guideline)
-    found, notes, warnings = _findings(inputs, guideline, etiology, elliptical_orifice)
+    found, notes, warnings = _findings(inputs, guideline, etiology, {"elliptical_orifice": elliptical_orifice, "low_flow": low_flow})
     g, rule, decision, drivers, conflict = _decide(found, guideline)
     ml: int | None = None
     ml_rule: str | None = None
@@ -739,16 +758,17 @@ def decision_grade(g: MRGrade) -> int:
     return 4 if ml is None else int(ml)
 
 
-def _quant_grade_arrays(name: str, x: np.ndarray, guideline: str, sec_ell: np.ndarray) -> np.ndarray:
-    """Vectorised :func:`_quantitative` grade (0–4) of one parameter, same cuts and rules."""
+def _quant_grade_arrays(name: str, x: np.ndarray, guideline: str, lowered: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`_quantitative` grade (0–4) of one parameter, same cuts and rules; where
+    `lowered`, the parameter's secondary-MR cut (:data:`SECONDARY_LOWER_CUTS`) if the set has one."""
     g = np.ones(x.shape, dtype=np.int64)
     c4 = _cut(guideline, name, "grade4_from")
-    c_ell = _cut(guideline, name, "secondary_elliptical_severe_from")
+    c_ell = _cut(guideline, name, SECONDARY_LOWER_CUTS[name][0]) if name in SECONDARY_LOWER_CUTS else None
     for k, c in ((2, _cut(guideline, name, "grade2_from")), (3, _cut(guideline, name, "grade3_from"))):
         if c is not None:
             g = np.where(x >= c, k, g)
     c4_or_inf = np.inf if c4 is None else c4  # no grade-4 cut: never grade 4 by this parameter
-    c4_arr = np.where(sec_ell, c_ell, c4_or_inf) if c_ell is not None else np.full(x.shape, c4_or_inf)
+    c4_arr = np.where(lowered, c_ell, c4_or_inf) if c_ell is not None else np.full(x.shape, c4_or_inf)
     g = np.where(x >= c4_arr, 4, g)
     return np.where(x == 0.0, 0, g)
 
@@ -797,6 +817,7 @@ def grade_mr_arrays(
     secondary: np.ndarray | None = None,
     guideline: str = "ase2017",
     elliptical_orifice: bool = False,
+    low_flow: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`grade_mr` on arrays, for many states at once (same thresholds, same algorithm).
 
@@ -816,8 +837,9 @@ def grade_mr_arrays(
     q_in = [np.asarray(a, dtype=float) for a in (eroa_cm2, rvol_ml, rf_pct)]
     shape = q_in[0].shape
     sec = np.zeros(shape, bool) if secondary is None else np.asarray(secondary, bool)
-    sec_ell = sec & elliptical_orifice & (guideline == "esc2021")
-    q = np.stack([_quant_grade_arrays(nm, x, guideline, sec_ell) for nm, x in zip(_QUANT, q_in)])
+    flags = {"elliptical_orifice": elliptical_orifice, "low_flow": low_flow}
+    lowered = {nm: sec & flags[SECONDARY_LOWER_CUTS[nm][1]] if nm in SECONDARY_LOWER_CUTS else np.zeros(shape, bool) for nm in _QUANT}
+    q = np.stack([_quant_grade_arrays(nm, x, guideline, lowered[nm]) for nm, x in zip(_QUANT, q_in)])
     finite = np.all(np.isfinite(np.stack(q_in)), axis=0)
     lo, hi = q.min(axis=0), q.max(axis=0)
     cat = np.array([0, 0, 1, 1, 2])

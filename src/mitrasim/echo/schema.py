@@ -64,7 +64,8 @@ class EchoInput(BaseModel):
     # None: the case's patient.etiology, else primary
     etiology: Literal["primary", "secondary"] | None = None
     guideline: Literal["ase2017", "esc2021"] = "ase2017"
-    elliptical_orifice: bool = False
+    elliptical_orifice: bool = False  # secondary MR, ESC 2021: EROA's lower severe cut
+    low_flow: bool = False  # secondary MR, ESC 2021: RVol's lower severe cut
 
 
 def validate_echo(data: dict[str, Any], prefix: str = "echo") -> EchoInput:

@@ -24,8 +24,9 @@ Guideline sets (switch with ``guideline=``):
   the 2+/3+ bands of EROA, RVol and RF) are ASE 2017's, in rows shared by both sets whose note
   says so, and the reasons under ``"esc2021"`` label each mild criterion as ASE's. Table 7
   gives no PISA radius ("large throughout systole"): the set's radius row is [check]. In
-  secondary MR with an elliptical orifice or low flow, EROA or RVol at its
-  ``secondary_elliptical_severe_from`` row counts as severe (Table 7, secondary column).
+  secondary MR, EROA at its ``secondary_elliptical_severe_from`` row counts as severe with an
+  elliptical regurgitant orifice, RVol at its ``secondary_low_flow_severe_from`` row in low-flow
+  conditions (Table 7, secondary column; each with its own flag of ``grade_mr``).
   Table 7 criteria not graded: TVI mitral/TVI aortic, LV end-systolic diameter and LA diameter
   (not inputs; a synthetic echo has volumes, not diameters).
 
@@ -44,8 +45,8 @@ Cut kinds (value ``x`` of a parameter, cut ``c``):
 - ``"decisive_at_least"`` (parameter ``"criteria"``): how many criteria of one
   column (mild or severe) call the grade without quantitation (ASE 2017 Fig. 12).
 - ``"secondary_may_be_severe_from"``: secondary MR, note only (ase2017).
-- ``"secondary_elliptical_severe_from"``: secondary MR with elliptical orifice
-  or low flow, severe (esc2021).
+- ``"secondary_elliptical_severe_from"`` (EROA, elliptical orifice),
+  ``"secondary_low_flow_severe_from"`` (RVol, low flow): secondary MR, severe (esc2021).
 """
 
 from __future__ import annotations
@@ -135,7 +136,7 @@ THRESHOLDS: tuple[Threshold, ...] = (
     T(("ase2017",), "eroa_cm2", "secondary_may_be_severe_from", 0.30, _ASE, "src", "elliptical orifice may underestimate"),
     T(("ase2017",), "rvol_ml", "secondary_may_be_severe_from", 45.0, _ASE, "src", "low-flow state"),
     T(("esc2021",), "eroa_cm2", "secondary_elliptical_severe_from", 0.30, _ESC, "src", "ESC 2021 Table 7, secondary MR: elliptical regurgitant orifice; section 6.2.1"),
-    T(("esc2021",), "rvol_ml", "secondary_elliptical_severe_from", 45.0, _ESC, "src", "ESC 2021 Table 7, secondary MR: low flow conditions; section 6.2.1"),
+    T(("esc2021",), "rvol_ml", "secondary_low_flow_severe_from", 45.0, _ESC, "src", "ESC 2021 Table 7, secondary MR: low flow conditions; section 6.2.1"),
     # --- Mitral stenosis (ASE/EAE 2009 Table; ACC/AHA 2020 stages of MS) ---
     T(("ms",), "mva_cm2", "normal_above", 2.0, ("otto2020", "baumgartner2009"), "check", "normal MVA 4-6 cm2; stage B (progressive) MVA > 1.5"),
     T(("ms",), "mva_cm2", "acc_aha_severe_at_most", 1.5, ("otto2020",), "sec", "stage C/D severe MS"),
