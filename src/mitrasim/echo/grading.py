@@ -108,6 +108,7 @@ __all__ = [
     "PV_CODES",
     "MILD_COLUMN_LABEL",
     "ESC_MILD_COLUMN_NOTE",
+    "ESC_SECONDARY_LA_NOTE",
     "SECONDARY_LOWER_CUTS",
 ]
 
