@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mitrasim.cli import app
+from mitrasim.errors import InputError
 
 runner = CliRunner()
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -262,3 +263,13 @@ def test_elliptical_orifice_and_low_flow_are_two_flags():
     assert grade("--rvol-ml", "48", "--low-flow") == "4+"
     assert grade("--eroa-cm2", "0.32", "--low-flow") == "3+"
     assert grade("--eroa-cm2", "0.32", "--elliptical-orifice") == "4+"
+
+
+def test_table7_diameters_and_tvi_ratio_on_the_command_line():
+    args = ["grade", "--lvesd-mm", "41", "--la-diameter-mm", "50", "--tvi-mitral-aortic-ratio", "1.5", "--json"]
+    d = json.loads(runner.invoke(app, [*args, "--guideline", "esc2021"]).stdout)
+    assert sorted(d["criteria_severe"]) == ["chambers", "tvi_ratio"]
+    d = json.loads(runner.invoke(app, args).stdout)
+    assert d["criteria_severe"] == [] and "TVI mitral/TVI aortic 1.5: not a criterion of the ase2017 set" in d["reasons"]
+    bad = runner.invoke(app, ["grade", "--lvesd-mm", "300"])
+    assert isinstance(bad.exception, InputError) and bad.exception.field == "lvesd_mm", bad.output

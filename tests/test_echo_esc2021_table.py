@@ -4,7 +4,8 @@
 Numbers are typed here from the table (mm and mm² converted to cm and cm²), not read from
 :mod:`mitrasim.echo.thresholds`: vena contracta ≥ 7 mm (≥ 8 mm biplane), E-wave dominant > 1.2 m/s,
 large central jet > 50 % of LA, EROA ≥ 40 mm², RVol ≥ 60 mL, RF ≥ 50 %, LA dilated by volume
-≥ 60 mL/m²; secondary MR: EROA ≥ 30 mm² with an elliptical orifice, RVol ≥ 45 mL with low flow.
+≥ 60 mL/m² or diameter ≥ 55 mm, LV dilated by end-systolic diameter ≥ 40 mm, TVI mitral/TVI aortic > 1.4;
+secondary MR: EROA ≥ 30 mm² with an elliptical orifice, RVol ≥ 45 mL with low flow.
 Table 7 lists severe criteria only: the mild column under ``"esc2021"`` is ASE 2017's and is labelled.
 """
 
@@ -38,6 +39,13 @@ def _side(r) -> str | None:
         (dict(la_volume_index_ml_m2=60.0), "severe", "severe"),
         (dict(la_volume_index_ml_m2=34.0), "mild", "mild"),
         (dict(la_volume_index_ml_m2=34.0 + EPS), None, "severe"),
+        # Table 7 criteria the ASE 2017 set does not grade
+        (dict(la_diameter_mm=54.9), None, None),
+        (dict(la_diameter_mm=55.0), "severe", None),
+        (dict(lvesd_mm=39.9), None, None),
+        (dict(lvesd_mm=40.0), "severe", None),
+        (dict(tvi_mitral_aortic_ratio=1.4), None, None),
+        (dict(tvi_mitral_aortic_ratio=1.4 + EPS), "severe", None),
         # cuts ESC 2021 shares with ASE 2017
         (dict(vc_cm=0.70 - EPS), None, None),
         (dict(vc_cm=0.70), "severe", "severe"),
@@ -144,3 +152,21 @@ def test_one_severe_kind_per_parameter_and_set():
         for p in {r.parameter for r in rows(g)}:
             kinds = [r.kind for r in THRESHOLDS if g in r.guidelines and r.parameter == p and r.kind.startswith("specific_severe")]
             assert len(kinds) <= 1, (g, p, kinds)
+
+
+def test_table7_diameters_and_tvi_ratio():
+    """Under esc2021 a diameter at its cut makes the chambers criterion severe whatever the LA index or
+    LV size say; below it, it is no mild criterion of its own. Under ase2017 each is reported unused."""
+    r = grade_mr(la_volume_index_ml_m2=30.0, lvesd_mm=40.0, guideline=ESC)
+    assert r.criteria_severe == ["chambers"] and "LV end-systolic diameter 40 mm ≥ 40" in r.reasons[1]
+    r = grade_mr(la_volume_index_ml_m2=30.0, la_diameter_mm=54.0, guideline=ESC)
+    assert r.criteria_mild == ["chambers"] and "LA diameter 54 mm < 55" in r.reasons[1]
+    r = grade_mr(lvesd_mm=39.0, guideline=ESC)
+    assert r.findings[0].kind == "intermediate" and r.reasons[1].endswith("→ not a severe criterion")
+    ase = grade_mr(la_volume_index_ml_m2=30.0, lvesd_mm=45.0, tvi_mitral_aortic_ratio=2.0)
+    assert ase.criteria_mild == ["chambers"] and ase.criteria_severe == []
+    assert "LV end-systolic diameter 45 mm: not a criterion of the ase2017 set" in ase.reasons
+    assert "TVI mitral/TVI aortic 2: not a criterion of the ase2017 set" in ase.reasons
+    esc = grade_mr(tvi_mitral_aortic_ratio=2.0, guideline=ESC)
+    assert esc.criteria_severe == ["tvi_ratio"] and esc.reasons[1] == "TVI mitral/TVI aortic 2 > 1.4 → severe criterion"
+    assert ESC_SECONDARY_LA_NOTE in grade_mr(lvesd_mm=45.0, guideline=ESC, etiology="secondary").notes

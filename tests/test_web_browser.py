@@ -297,7 +297,7 @@ def test_every_control(server: str, browser, size: str) -> None:
 GRADE_STUDY = {
     "hr_bpm": 72, "eroa_cm2": 0.42, "rvol_ml": 50, "rf_pct": 45, "pisa_radius_cm": 0.95, "aliasing_cm_s": 40,
     "mr_vmax_cm_s": 500, "mr_vti_cm": 140, "wall_angle_deg": 120, "vc_cm": 0.65, "vc_biplane_cm": 0.75,
-    "jet_area_pct": 45, "e_velocity_m_s": 1.1, "la_volume_index_ml_m2": 50, "mva_cm2": 4.5, "mean_gradient_mmhg": 1.5,
+    "jet_area_pct": 45, "e_velocity_m_s": 1.1, "la_volume_index_ml_m2": 50, "la_diameter_mm": 45, "lvesd_mm": 35, "tvi_mitral_aortic_ratio": 1.2, "mva_cm2": 4.5, "mean_gradient_mmhg": 1.5,
     "elliptical_orifice": True, "low_flow": True, "etiology": "primary", "guideline": "ase2017", "jet_type": "central",
     "mv_morphology": "moderate", "cw_density": "dense_parabolic", "pv_flow": "blunted", "inflow_pattern": "variable",
     "lv_size": "enlarged",

@@ -32,6 +32,9 @@ _NUMERIC = {
     "e_velocity_m_s": "--e-velocity-m-s",
     "jet_area_pct": "--jet-area-pct",
     "la_volume_index_ml_m2": "--la-volume-index-ml-m2",
+    "la_diameter_mm": "--la-diameter-mm",
+    "lvesd_mm": "--lvesd-mm",
+    "tvi_mitral_aortic_ratio": "--tvi-mitral-aortic-ratio",
     "mva_cm2": "--mva-cm2",
     "mean_gradient_mmhg": "--mean-gradient-mmhg",
     "hr_bpm": "--hr-bpm",
@@ -60,7 +63,7 @@ def run_grade(values: dict[str, Any], case: str | None = None) -> tuple[MRGrade,
             "at least one of --eroa-cm2, --rvol-ml, --rf-pct, --vc-cm, --vc-biplane-cm, --pisa-radius-cm "
             "(with --aliasing-cm-s --mr-vmax-cm-s [--mr-vti-cm]), --pv-flow, --e-velocity-m-s, --inflow-pattern, "
             "--jet-area-pct, --jet-type eccentric_wall_hugging, --cw-density, --mv-morphology, "
-            "--la-volume-index-ml-m2, --lv-size, or --case FILE.yaml with an echo: section",
+            "--la-volume-index-ml-m2, --lv-size, --la-diameter-mm, --lvesd-mm, --tvi-mitral-aortic-ratio, or --case FILE.yaml with an echo: section",
             "nothing to grade",
         )
     result = grade_mr(mr_inputs, etiology=e.etiology or "primary", guideline=e.guideline, elliptical_orifice=e.elliptical_orifice, low_flow=e.low_flow)
@@ -212,6 +215,9 @@ def register(app: typer.Typer) -> None:
         mv_morphology: Optional[str] = typer.Option(None, "--mv-morphology", metavar="normal_or_mild|moderate|flail_or_large_defect", help="Leaflets (flail leaflet, ruptured papillary muscle, large coaptation defect)."),
         la_volume_index_ml_m2: Optional[str] = typer.Option(None, "--la-volume-index-ml-m2", metavar="ML/M2", help="LA volume index (mL/m²)."),
         lv_size: Optional[str] = typer.Option(None, "--lv-size", metavar="normal|enlarged", help="LV size (enlarged with normal function)."),
+        la_diameter_mm: Optional[str] = typer.Option(None, "--la-diameter-mm", metavar="MM", help="LA diameter (mm; an ESC 2021 criterion)."),
+        lvesd_mm: Optional[str] = typer.Option(None, "--lvesd-mm", metavar="MM", help="LV end-systolic diameter (mm; an ESC 2021 criterion)."),
+        tvi_mitral_aortic_ratio: Optional[str] = typer.Option(None, "--tvi-mitral-aortic-ratio", metavar="RATIO", help="TVI mitral / TVI aortic (an ESC 2021 criterion)."),
         mva_cm2: Optional[str] = typer.Option(None, "--mva-cm2", metavar="CM2", help="Mitral valve area (cm²), for a stenosis grade."),
         mean_gradient_mmhg: Optional[str] = typer.Option(None, "--mean-gradient-mmhg", metavar="MMHG", help="Mean mitral gradient (mmHg)."),
         hr_bpm: Optional[str] = typer.Option(None, "--hr-bpm", metavar="BPM", help="Heart rate at the study (gradient caveat)."),

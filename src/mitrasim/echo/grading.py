@@ -32,6 +32,9 @@ integrating multiple parameters of MR severity") and its table of criteria
    regurgitation criteria based on 2D echocardiography"): its own rows where it differs from
    ASE 2017 (biplane VC from the cut, not above it; the dilated LA from Table 7's volume index,
    so an LA between the upper normal and that cut is intermediate, neither mild nor severe).
+   Table 7's TVI mitral/TVI aortic, LV end-systolic diameter and LA diameter are criteria of this
+   set only (``tvi_ratio``; the diameters join ``chambers``, severe at their cut, no mild column);
+   under ``"ase2017"`` they are reported as not used.
    Table 7 lists severe criteria only, so the mild column stays ASE 2017's: each mild finding's
    reason ends with :data:`MILD_COLUMN_LABEL` and the result carries
    :data:`ESC_MILD_COLUMN_NOTE`.
@@ -144,10 +147,11 @@ ESC_MILD_COLUMN_NOTE = (
     "ESC/EACTS 2021 Table 7 lists criteria of severe MR only; the mild criteria read here are ASE 2017's "
     "(Table 6 mild column), labelled so"
 )
-#: The note an ``"esc2021"`` secondary-MR result carries when an LA volume index was given.
+#: The note an ``"esc2021"`` secondary-MR result carries when an LA volume index or diameter or an LV
+#: end-systolic diameter was given.
 ESC_SECONDARY_LA_NOTE = (
-    "ESC/EACTS 2021 Table 7 gives the dilated-LA volume index for primary MR; its secondary-MR column says "
-    "'dilated' without a number: the primary-MR cut is used [check]"
+    "ESC/EACTS 2021 Table 7 gives the dilated-LA and dilated-LV numbers for primary MR; its secondary-MR column "
+    "says 'dilated' without a number: the primary-MR cuts are used [check]"
 )
 #: What a PISA-radius severe criterion's reason adds under each set (ESC 2021 Table 7 gives no radius).
 _RADIUS_LABEL: dict[str, str] = {"ase2017": "", "esc2021": " (ESC 2021 Table 7: 'large throughout systole', no radius; this radius is EACVI's [check])"}
@@ -171,7 +175,7 @@ _QUANT = ("eroa_cm2", "rvol_ml", "rf_pct")
 _RANGES: dict[str, tuple[float, float, str]] = {
     k: (RANGES[k].lo, RANGES[k].hi, RANGES[k].unit)
     for k in ("eroa_cm2", "rvol_ml", "rf_pct", "vc_cm", "vc_biplane_cm", "pisa_radius_cm", "aliasing_cm_s", "wall_angle_deg",
-              "e_velocity_m_s", "jet_area_pct", "la_volume_index_ml_m2")
+              "e_velocity_m_s", "jet_area_pct", "la_volume_index_ml_m2", "la_diameter_mm", "lvesd_mm", "tvi_mitral_aortic_ratio")
 }  # fmt: skip
 
 
@@ -205,6 +209,9 @@ class MRInputs:
     mv_morphology: str | None = None
     la_volume_index_ml_m2: float | None = None
     lv_size: str | None = None
+    la_diameter_mm: float | None = None
+    lvesd_mm: float | None = None
+    tvi_mitral_aortic_ratio: float | None = None
 
     def given(self) -> dict[str, Any]:
         """The measured (non-``None``) fields."""
@@ -538,17 +545,56 @@ def _la_part(la: float, gl: str) -> tuple[str, str]:
     return "between", f"LA volume index {la:g} mL/m² above {normal:g} (upper normal) and {below} {big:g}"
 
 
+#: Chamber diameters that only some sets grade (ESC 2021 Table 7): field → words.
+_DIAMETERS = {"lvesd_mm": "LV end-systolic diameter", "la_diameter_mm": "LA diameter"}
+
+
+def _diameters(i: MRInputs, gl: str) -> tuple[list[tuple[str, float, str, bool]], list[Finding]]:
+    """((field, value, text, dilated) of each diameter the set grades, and a not-used finding for each
+    diameter the set has no row for."""
+    graded: list[tuple[str, float, str, bool]] = []
+    unused: list[Finding] = []
+    for name, words in _DIAMETERS.items():
+        x = getattr(i, name)
+        if x is None:
+            continue
+        row = threshold(gl, name, "specific_severe_from")
+        if row is None:
+            unused.append(_crit("chambers", name, x, None, f"{words} {x:g} mm: not a criterion of the {gl} set"))
+        else:
+            graded.append((name, x, f"{words} {x:g} mm {'≥' if x >= row.value else '<'} {row.value:g}", x >= row.value))
+    return graded, unused
+
+
 def _chambers(i: MRInputs, gl: str) -> list[Finding]:
     la, lv = i.la_volume_index_ml_m2, i.lv_size
-    if la is None and lv is None:
-        return []
+    diam, unused = _diameters(i, gl)
+    if la is None and lv is None and not diam:
+        return unused
     la_size, la_text = _la_part(la, gl) if la is not None else (None, "")
-    parts = ([la_text] if la is not None else []) + ([f"LV {lv}"] if lv else [])
-    if lv == "enlarged" or la_size == "dilated":
-        return [_crit("chambers", "lv_size" if lv == "enlarged" else "la_volume_index_ml_m2", lv if lv == "enlarged" else la, "severe", "; ".join(parts) + " → enlarged chamber(s), severe criterion")]
+    parts = ([la_text] if la is not None else []) + ([f"LV {lv}"] if lv else []) + [d[2] for d in diam]
+    big = [(n, x) for n, x, _, dilated in diam if dilated]
+    if lv == "enlarged" or la_size == "dilated" or big:
+        name, value = ("lv_size", lv) if lv == "enlarged" else ("la_volume_index_ml_m2", la) if la_size == "dilated" else big[0]
+        return [_crit("chambers", name, value, "severe", "; ".join(parts) + " → enlarged chamber(s), severe criterion"), *unused]
     if la_size == "between":
-        return [_crit("chambers", "la_volume_index_ml_m2", la, "intermediate", "; ".join(parts) + " → neither normal size nor a severe criterion")]
-    return [_crit("chambers", "lv_size" if lv is not None else "la_volume_index_ml_m2", lv if lv is not None else la, "mild", "; ".join(parts) + " → normal chamber size, mild criterion")]
+        return [_crit("chambers", "la_volume_index_ml_m2", la, "intermediate", "; ".join(parts) + " → neither normal size nor a severe criterion"), *unused]
+    if la is None and lv is None:  # diameters below their cuts: no mild column for them (Table 7 lists severe only)
+        return [_crit("chambers", diam[0][0], diam[0][1], "intermediate", "; ".join(parts) + " → not a severe criterion"), *unused]
+    return [_crit("chambers", "lv_size" if lv is not None else "la_volume_index_ml_m2", lv if lv is not None else la, "mild", "; ".join(parts) + " → normal chamber size, mild criterion"), *unused]
+
+
+def _tvi_ratio(i: MRInputs, gl: str) -> list[Finding]:
+    x = i.tvi_mitral_aortic_ratio
+    if x is None:
+        return []
+    if threshold(gl, "tvi_mitral_aortic_ratio", "specific_severe_above") is None and threshold(gl, "tvi_mitral_aortic_ratio", "specific_severe_from") is None:
+        return [_crit("tvi_ratio", "tvi_mitral_aortic_ratio", x, None, f"TVI mitral/TVI aortic {x:g}: not a criterion of the {gl} set")]
+    row, inclusive = severe_cut(gl, "tvi_mitral_aortic_ratio")
+    at, below = _ops(inclusive)
+    if _reaches(x, row.value, inclusive):
+        return [_crit("tvi_ratio", "tvi_mitral_aortic_ratio", x, "severe", f"TVI mitral/TVI aortic {x:g} {at} {row.value:g} → severe criterion")]
+    return [_crit("tvi_ratio", "tvi_mitral_aortic_ratio", x, "intermediate", f"TVI mitral/TVI aortic {x:g} {below} {row.value:g}: not a severe criterion")]
 
 
 def _consistency(i: MRInputs, warnings: list[str]) -> None:
@@ -575,12 +621,14 @@ def _findings(inputs: MRInputs, guideline: str, etiology: str, conditions: Mappi
     out += _vena_contracta(inputs, guideline)
     out += _inflow(inputs, guideline, warnings)
     out += _chambers(inputs, guideline)
+    out += _tvi_ratio(inputs, guideline)
     _consistency(inputs, warnings)
     notes += _etiology_notes(inputs, out, guideline, etiology, conditions)
     if MILD_COLUMN_LABEL[guideline] and any(f.kind == "criterion_mild" for f in out):
         out = [replace(f, text=f.text + MILD_COLUMN_LABEL[guideline]) if f.kind == "criterion_mild" else f for f in out]
         notes.append(ESC_MILD_COLUMN_NOTE)
-    if guideline == "esc2021" and etiology == "secondary" and inputs.la_volume_index_ml_m2 is not None:
+    chambers_given = any(getattr(inputs, n) is not None for n in ("la_volume_index_ml_m2", *_DIAMETERS))
+    if guideline == "esc2021" and etiology == "secondary" and chambers_given:
         notes.append(ESC_SECONDARY_LA_NOTE)
     return out, notes, warnings
 

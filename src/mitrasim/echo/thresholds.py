@@ -27,8 +27,9 @@ Guideline sets (switch with ``guideline=``):
   secondary MR, EROA at its ``secondary_elliptical_severe_from`` row counts as severe with an
   elliptical regurgitant orifice, RVol at its ``secondary_low_flow_severe_from`` row in low-flow
   conditions (Table 7, secondary column; each with its own flag of ``grade_mr``).
-  Table 7 criteria not graded: TVI mitral/TVI aortic, LV end-systolic diameter and LA diameter
-  (not inputs; a synthetic echo has volumes, not diameters).
+  Table 7's TVI mitral/TVI aortic, LV end-systolic diameter and LA diameter are rows of this set
+  only (entered values; a synthetic echo has volumes, not diameters, and no TVI ratio); under
+  ``"ase2017"`` they are not criteria.
 
 Both sets count criteria with the one ``criteria``/``decisive_at_least`` row, whose source is
 :data:`COUNT_RULE_SOURCE` (the reasons say so, :func:`mitrasim.echo.grading.count_rule`).
@@ -126,6 +127,11 @@ THRESHOLDS: tuple[Threshold, ...] = (
     T(("esc2021",), "la_volume_index_ml_m2", "specific_severe_from", 60.0, (VAHANIAN,), "src",
       "ESC 2021 Table 7, primary MR: dilated LA by volume index (or by diameter, not an input); also section 6.1.2. "
       "The secondary-MR column says 'dilated' with no number: this cut is used for both etiologies [check]"),
+    T(("esc2021",), "la_diameter_mm", "specific_severe_from", 55.0, (VAHANIAN,), "src",
+      "ESC 2021 Table 7, primary MR: dilated LA by diameter; also section 6.1.2. Secondary-MR column: 'dilated', no number [check]"),
+    T(("esc2021",), "lvesd_mm", "specific_severe_from", 40.0, (VAHANIAN,), "src",
+      "ESC 2021 Table 7, primary MR: dilated LV (end-systolic diameter); also section 6.1.2. Secondary-MR column: 'dilated', no number [check]"),
+    T(("esc2021",), "tvi_mitral_aortic_ratio", "specific_severe_above", 1.4, (VAHANIAN,), "src", "ESC 2021 Table 7: TVI mitral/TVI aortic (semiquantitative)"),
     T(_BOTH, "la_volume_index_ml_m2", "specific_mild_at_most", 34.0, ("lang2015",) + _ASE, "check", "normal LA size (Lang 2015 upper normal); " + _ASE_MILD),
     # --- MR, LV size read from a synthetic echo (2D biplane volumes; the sex is not known: men's limits) ---
     T(_BOTH, "lvedv_2d_ml", "synthetic_enlarged_above", 150.0, ("lang2015",), "sec",
