@@ -73,8 +73,8 @@ CASES = [
     ("mild-moderate-severe", dict(eroa_cm2=0.15, rvol_ml=40, rf_pct=60), {}, "indeterminate", "discordant_quantitation", "2+", "Fig. 12: all three categories; median"),
     # --- secondary MR (§ secondary MR; ESC 2021 / EACVI 2022) ---
     ("secondary-ase-same-bands", dict(eroa_cm2=0.32, rvol_ml=48), {"etiology": "secondary"}, "3+", "quantitation", None, "ASE 2017 / ACC-AHA 2020: same bands, note EROA ≥ 0.30 may be severe"),
-    ("secondary-esc-elliptical", dict(eroa_cm2=0.32, rvol_ml=48), {"etiology": "secondary", "guideline": "esc2021", "elliptical_orifice": True}, "4+", "quantitation", None, "EACVI 2022: EROA ≥ 0.30 / RVol ≥ 45 severe with elliptical orifice"),
-    ("secondary-esc-not-elliptical", dict(eroa_cm2=0.32, rvol_ml=48), {"etiology": "secondary", "guideline": "esc2021"}, "3+", "quantitation", None, "EACVI 2022: usual bands without elliptical orifice / low flow"),
+    ("secondary-esc-elliptical", dict(eroa_cm2=0.32, rvol_ml=48), {"etiology": "secondary", "guideline": "esc2021", "elliptical_orifice": True, "low_flow": True}, "4+", "quantitation", None, "ESC 2021 Table 7, secondary MR: EROA ≥ 30 mm² with an elliptical orifice, RVol ≥ 45 mL with low flow"),
+    ("secondary-esc-not-elliptical", dict(eroa_cm2=0.32, rvol_ml=48), {"etiology": "secondary", "guideline": "esc2021"}, "3+", "quantitation", None, "ESC 2021 Table 7: the usual severe cuts without an elliptical orifice / low flow"),
     ("secondary-low-flow", dict(eroa_cm2=0.25, rvol_ml=28, rf_pct=55), {"etiology": "secondary"}, "indeterminate", "discordant_quantitation", "2+", "§ secondary MR, low flow: RF inflated by low forward flow"),
     ("esc-radius-1cm", dict(pisa_radius_cm=0.95, jet_area_pct=60, pv_flow="reversal", cw_density="dense_triangular", rvol_ml=50), {"guideline": "esc2021"}, "3+", "quantitation", None, "EACVI 2022: large flow convergence ≥ 10 mm"),
 ]

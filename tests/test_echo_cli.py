@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mitrasim.cli import app
+from mitrasim.errors import InputError
 
 runner = CliRunner()
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -224,3 +225,51 @@ def test_mvarc_bad_input_one_line_exit_2(args, field):
     lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith(f"error: {field}:"), p.stderr
     assert "allowed" in lines[0]
+
+
+def test_esc_reasons_show_table7_cuts_the_ase_mild_column_and_check_marks():
+    """ESC 2021 Table 7's own cuts (biplane VC from 0.8 cm, dilated LA from 60 mL/m²) in the printed
+    reasons; the ASE set prints its own; mild criteria under ESC are labelled ASE's; a "[check]" in a
+    reason or note is printed, not taken for markup."""
+    from mitrasim.echo.grading import ESC_MILD_COLUMN_NOTE, ESC_SECONDARY_LA_NOTE
+
+    study = ["grade", "--vc-biplane-cm", "0.8", "--la-volume-index-ml-m2", "59", "--pv-flow", "normal", "--pisa-radius-cm", "1.0"]
+    esc = runner.invoke(app, [*study, "--guideline", "esc2021", "--etiology", "secondary"], env={"COLUMNS": "300"})
+    assert esc.exit_code == 0, esc.output
+    assert "biplane vena contracta 0.8 cm ≥ 0.8 → severe criterion" in esc.stdout
+    assert "LA volume index 59 mL/m² above 34 (upper normal) and < 60" in esc.stdout
+    assert "pulmonary-vein systolic dominance → mild criterion (ASE 2017 mild column)" in esc.stdout
+    assert f"note: {ESC_MILD_COLUMN_NOTE}" in esc.stdout and f"note: {ESC_SECONDARY_LA_NOTE}" in esc.stdout
+    assert "this radius is EACVI's [check])" in esc.stdout and ESC_SECONDARY_LA_NOTE.endswith("[check]")
+    ase = runner.invoke(app, study, env={"COLUMNS": "300"})
+    assert "biplane vena contracta 0.8 cm ≤ 0.8: not a severe criterion" in ase.stdout
+    assert "LA volume index 59 mL/m² > 34 → enlarged chamber(s), severe criterion" in ase.stdout
+    assert "ASE 2017 mild column" not in ase.stdout
+    d = json.loads(runner.invoke(app, [*study, "--guideline", "esc2021", "--json"]).stdout)
+    assert "biplane vena contracta 0.8 cm ≥ 0.8 → severe criterion" in d["reasons"] and ESC_MILD_COLUMN_NOTE in d["notes"]
+
+
+def test_threshold_listing_prints_check_marks():
+    r = runner.invoke(app, ["echo-thresholds", "--guideline", "esc2021"], env={"COLUMNS": "2000"})
+    assert r.exit_code == 0, r.output
+    assert "used for both etiologies [check]" in r.stdout
+
+
+def test_elliptical_orifice_and_low_flow_are_two_flags():
+    """ESC 2021 Table 7, secondary MR: the elliptical orifice lowers EROA's severe cut, low flow RVol's."""
+    base = ["grade", "--etiology", "secondary", "--guideline", "esc2021", "--json"]
+    grade = lambda *a: json.loads(runner.invoke(app, [*base, *a]).stdout)["grade"]  # noqa: E731
+    assert grade("--rvol-ml", "48", "--elliptical-orifice") == "3+"
+    assert grade("--rvol-ml", "48", "--low-flow") == "4+"
+    assert grade("--eroa-cm2", "0.32", "--low-flow") == "3+"
+    assert grade("--eroa-cm2", "0.32", "--elliptical-orifice") == "4+"
+
+
+def test_table7_diameters_and_tvi_ratio_on_the_command_line():
+    args = ["grade", "--lvesd-mm", "41", "--la-diameter-mm", "50", "--tvi-mitral-aortic-ratio", "1.5", "--json"]
+    d = json.loads(runner.invoke(app, [*args, "--guideline", "esc2021"]).stdout)
+    assert sorted(d["criteria_severe"]) == ["chambers", "tvi_ratio"]
+    d = json.loads(runner.invoke(app, args).stdout)
+    assert d["criteria_severe"] == [] and "TVI mitral/TVI aortic 1.5: not a criterion of the ase2017 set" in d["reasons"]
+    bad = runner.invoke(app, ["grade", "--lvesd-mm", "300"])
+    assert isinstance(bad.exception, InputError) and bad.exception.field == "lvesd_mm", bad.output

@@ -120,8 +120,11 @@ def test_secondary_mr_notes_and_esc_elliptical():
     r = grade_mr(eroa_cm2=0.32, etiology="secondary", guideline="esc2021", elliptical_orifice=True)
     assert r.grade == "4+"
     assert grade_mr(eroa_cm2=0.30 - EPS, etiology="secondary", guideline="esc2021", elliptical_orifice=True).grade == "2+"
-    assert grade_mr(rvol_ml=45, etiology="secondary", guideline="esc2021", elliptical_orifice=True).grade == "4+"
-    # the elliptical flag changes nothing under ASE 2017 nor for primary MR
+    assert grade_mr(rvol_ml=45, etiology="secondary", guideline="esc2021", low_flow=True).grade == "4+"
+    # the elliptical orifice lowers EROA's cut only, low flow RVol's only (ESC 2021 Table 7)
+    assert grade_mr(rvol_ml=45, etiology="secondary", guideline="esc2021", elliptical_orifice=True).grade == "3+"
+    assert grade_mr(eroa_cm2=0.32, etiology="secondary", guideline="esc2021", low_flow=True).grade == "3+"
+    # the flags change nothing under ASE 2017 nor for primary MR
     assert grade_mr(eroa_cm2=0.32, etiology="secondary", guideline="ase2017", elliptical_orifice=True).grade == "3+"
     assert grade_mr(eroa_cm2=0.32, etiology="primary", guideline="esc2021", elliptical_orifice=True).grade == "3+"
 
@@ -189,6 +192,9 @@ _NUM = {
     "jet_area_pct": st.floats(0.0, 90.0),
     "e_velocity_m_s": st.floats(0.3, 2.0),
     "la_volume_index_ml_m2": st.floats(15.0, 120.0),
+    "la_diameter_mm": st.floats(20.0, 80.0),
+    "lvesd_mm": st.floats(20.0, 70.0),
+    "tvi_mitral_aortic_ratio": st.floats(0.5, 2.5),
 }
 _param = st.fixed_dictionaries({**{k: _opt(v) for k, v in _NUM.items()}, **{k: _opt(st.sampled_from(v)) for k, v in _ORDERED.items()}})
 _QUALIFIERS = st.fixed_dictionaries({"jet_type": _opt(st.sampled_from(CATEGORICAL["jet_type"])), "wall_angle_deg": _opt(st.sampled_from([120.0, 180.0])), "aliasing_cm_s": _opt(st.sampled_from([25.0, 35.0, 40.0]))})

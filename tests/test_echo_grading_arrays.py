@@ -12,7 +12,8 @@ from mitrasim.procedure.hemodynamics import decision_grade
 
 @pytest.mark.parametrize("guideline", ["ase2017", "esc2021"])
 @pytest.mark.parametrize("etiology", ["primary", "secondary"])
-def test_arrays_match_scalar_grading(guideline, etiology):
+@pytest.mark.parametrize("elliptical, low_flow", [(True, True), (True, False), (False, True)])
+def test_arrays_match_scalar_grading(guideline, etiology, elliptical, low_flow):
     rng = np.random.default_rng(3)
     n = 3000
     eroa = np.round(rng.uniform(0, 0.7, n), 2) * (rng.random(n) > 0.05)
@@ -27,11 +28,11 @@ def test_arrays_match_scalar_grading(guideline, etiology):
     sec = np.full(n, etiology == "secondary")
     g, d = grade_mr_arrays(eroa, rvol, rf, vc_cm=vc, pisa_radius_cm=r, aliasing_cm_s=40.0,
                            pv_flow_code=np.array([PV_CODES[x] for x in pv]), e_velocity_m_s=e,
-                           cw_code=np.array([CW_CODES[x] for x in cw]), lv_code=np.array([LV_CODES[x] for x in lv]), secondary=sec, guideline=guideline, elliptical_orifice=True)  # fmt: skip
+                           cw_code=np.array([CW_CODES[x] for x in cw]), lv_code=np.array([LV_CODES[x] for x in lv]), secondary=sec, guideline=guideline, elliptical_orifice=elliptical, low_flow=low_flow)  # fmt: skip
     for i in range(n):
         kw = {"vc_cm": None if np.isnan(vc[i]) else vc[i], "pisa_radius_cm": None if np.isnan(r[i]) else r[i]}
         s = grade_mr(eroa_cm2=eroa[i], rvol_ml=rvol[i], rf_pct=rf[i], aliasing_cm_s=40.0, pv_flow=pv[i], e_velocity_m_s=e[i], cw_density=cw[i], lv_size=lv[i],
-                     etiology=etiology, guideline=guideline, elliptical_orifice=True, **kw)  # fmt: skip
+                     etiology=etiology, guideline=guideline, elliptical_orifice=elliptical, low_flow=low_flow, **kw)  # fmt: skip
         assert (-1 if s.grade_number is None else s.grade_number) == g[i], (i, s.reasons)
         assert decision_grade(s) == d[i]
 

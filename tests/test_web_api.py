@@ -90,6 +90,21 @@ def test_esc_grade_names_the_ase_count_rule(client: TestClient) -> None:
     assert f"the {COUNT_RULE_SOURCE} rule, used for both guideline sets" in d["reasons"][0]
 
 
+def test_esc_grade_reasons_use_table7_cuts_and_label_ase_mild_criteria(client: TestClient) -> None:
+    """ESC 2021 Table 7: biplane VC from 0.8 cm is severe (ASE 2017: above it), an LA index of 59 mL/m² is
+    below Table 7's dilated LA (ASE 2017: severe); a mild criterion is labelled ASE 2017's, with the note."""
+    from mitrasim.echo.grading import ESC_MILD_COLUMN_NOTE
+
+    echo = {"vc_biplane_cm": 0.8, "la_volume_index_ml_m2": 59, "pv_flow": "normal", "rvol_ml": 40}
+    esc = client.post("/api/grade", json={"echo": {**echo, "guideline": "esc2021"}}).json()
+    ase = client.post("/api/grade", json={"echo": echo}).json()
+    assert esc["criteria_severe"] == ["vena_contracta"] and ase["criteria_severe"] == ["chambers"]
+    assert "biplane vena contracta 0.8 cm ≥ 0.8 → severe criterion" in esc["reasons"]
+    assert "pulmonary-vein systolic dominance → mild criterion (ASE 2017 mild column)" in esc["reasons"]
+    assert ESC_MILD_COLUMN_NOTE in esc["notes"] and ESC_MILD_COLUMN_NOTE not in ase["notes"]
+    assert "pulmonary-vein systolic dominance → mild criterion" in ase["reasons"]
+
+
 def test_grade_matches_the_cli_function(client: TestClient) -> None:
     r = client.post("/api/grade", json={"echo": {"eroa_cm2": 0.5, "rvol_ml": 75, "rf_pct": 55}})
     assert r.status_code == 200 and r.json()["grade"] == "4+"

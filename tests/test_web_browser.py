@@ -297,8 +297,8 @@ def test_every_control(server: str, browser, size: str) -> None:
 GRADE_STUDY = {
     "hr_bpm": 72, "eroa_cm2": 0.42, "rvol_ml": 50, "rf_pct": 45, "pisa_radius_cm": 0.95, "aliasing_cm_s": 40,
     "mr_vmax_cm_s": 500, "mr_vti_cm": 140, "wall_angle_deg": 120, "vc_cm": 0.65, "vc_biplane_cm": 0.75,
-    "jet_area_pct": 45, "e_velocity_m_s": 1.1, "la_volume_index_ml_m2": 50, "mva_cm2": 4.5, "mean_gradient_mmhg": 1.5,
-    "elliptical_orifice": True, "etiology": "primary", "guideline": "ase2017", "jet_type": "central",
+    "jet_area_pct": 45, "e_velocity_m_s": 1.1, "la_volume_index_ml_m2": 50, "la_diameter_mm": 45, "lvesd_mm": 35, "tvi_mitral_aortic_ratio": 1.2, "mva_cm2": 4.5, "mean_gradient_mmhg": 1.5,
+    "elliptical_orifice": True, "low_flow": True, "etiology": "primary", "guideline": "ase2017", "jet_type": "central",
     "mv_morphology": "moderate", "cw_density": "dense_parabolic", "pv_flow": "blunted", "inflow_pattern": "variable",
     "lv_size": "enlarged",
 }  # fmt: skip
@@ -384,6 +384,14 @@ def test_grade_an_echo_study(server: str, browser, size: str) -> None:
     # the count of criteria is named as the ASE 2017 rule it is, under ESC 2021 too
     assert esc["rule"] == "criteria_severe" and "ASE 2017 Fig. 12 rule, used for both guideline sets" in esc["reasons"][0]
     expect(page.locator("#grade-out li").filter(has_text=esc["reasons"][0])).to_have_count(1)
+    # ESC 2021 Table 7 lists severe criteria only: each mild criterion shows as ASE 2017's, with the note
+    from mitrasim.echo.grading import ESC_MILD_COLUMN_NOTE
+
+    mild = [t for t in esc["reasons"] if t.endswith("(ASE 2017 mild column)")]
+    assert len(mild) == 3, esc["reasons"]  # VC, chambers (normal LV), A-wave dominant inflow
+    for t in mild:
+        expect(page.locator("#grade-out li").filter(has_text=t)).to_have_count(1)
+    expect(page.locator("#grade-out li").filter(has_text=ESC_MILD_COLUMN_NOTE)).to_have_count(1)
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator("#grade-section").screenshot(path=str(ARTIFACTS / f"web_grade_{size}.png"))
 

@@ -119,6 +119,9 @@ RANGES: dict[str, Range] = {
     "e_velocity_m_s": Range("mitral E velocity", "m/s", 0.0, 10.0),
     "jet_area_pct": Range("colour jet area", "% of LA area", 0.0, 100.0),
     "la_volume_index_ml_m2": Range("LA volume index", "mL/m²", 0.0, 300.0),
+    "la_diameter_mm": Range("LA diameter", "mm", 10.0, 150.0),
+    "lvesd_mm": Range("LV end-systolic diameter", "mm", 5.0, 120.0),
+    "tvi_mitral_aortic_ratio": Range("TVI mitral / TVI aortic", "", 0.0, 20.0, lo_open=True),
 }
 
 

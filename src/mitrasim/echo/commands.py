@@ -32,6 +32,9 @@ _NUMERIC = {
     "e_velocity_m_s": "--e-velocity-m-s",
     "jet_area_pct": "--jet-area-pct",
     "la_volume_index_ml_m2": "--la-volume-index-ml-m2",
+    "la_diameter_mm": "--la-diameter-mm",
+    "lvesd_mm": "--lvesd-mm",
+    "tvi_mitral_aortic_ratio": "--tvi-mitral-aortic-ratio",
     "mva_cm2": "--mva-cm2",
     "mean_gradient_mmhg": "--mean-gradient-mmhg",
     "hr_bpm": "--hr-bpm",
@@ -60,10 +63,10 @@ def run_grade(values: dict[str, Any], case: str | None = None) -> tuple[MRGrade,
             "at least one of --eroa-cm2, --rvol-ml, --rf-pct, --vc-cm, --vc-biplane-cm, --pisa-radius-cm "
             "(with --aliasing-cm-s --mr-vmax-cm-s [--mr-vti-cm]), --pv-flow, --e-velocity-m-s, --inflow-pattern, "
             "--jet-area-pct, --jet-type eccentric_wall_hugging, --cw-density, --mv-morphology, "
-            "--la-volume-index-ml-m2, --lv-size, or --case FILE.yaml with an echo: section",
+            "--la-volume-index-ml-m2, --lv-size, --la-diameter-mm, --lvesd-mm, --tvi-mitral-aortic-ratio, or --case FILE.yaml with an echo: section",
             "nothing to grade",
         )
-    result = grade_mr(mr_inputs, etiology=e.etiology or "primary", guideline=e.guideline, elliptical_orifice=e.elliptical_orifice)
+    result = grade_mr(mr_inputs, etiology=e.etiology or "primary", guideline=e.guideline, elliptical_orifice=e.elliptical_orifice, low_flow=e.low_flow)
     result.notes[:0] = notes
     sten = None
     if e.mva_cm2 is not None or e.mean_gradient_mmhg is not None:
@@ -92,6 +95,7 @@ def _json(result: MRGrade, sten: StenosisGrade | None) -> str:
 
 def _print_rich(result: MRGrade, sten: StenosisGrade | None) -> None:
     from rich.console import Console
+    from rich.markup import escape  # texts are plain: a "[check]" in a reason is not markup
     from rich.table import Table
 
     con = Console()
@@ -102,20 +106,20 @@ def _print_rich(result: MRGrade, sten: StenosisGrade | None) -> None:
     table.add_column("role")
     for f in result.findings:
         role = "disagrees" if f.parameter in result.disagreeing else "driver" if f.parameter in result.drivers else ""
-        table.add_row(f.parameter, f"{f.value:g}" if isinstance(f.value, float) else str(f.value), f.text, role)
+        table.add_row(f.parameter, f"{f.value:g}" if isinstance(f.value, float) else str(f.value), escape(f.text), role)
     con.print(table)
-    con.print(f"[bold]MR {result.grade}[/bold] ({result.severity}) — rule {result.rule}: {result.reasons[0]}")
+    con.print(f"[bold]MR {result.grade}[/bold] ({result.severity}) — rule {result.rule}: {escape(result.reasons[0])}")
     if result.most_likely_grade is not None or result.indeterminate:
-        con.print(f"most-likely grade: {result.most_likely_grade or 'none'} ({result.most_likely_rule})")
+        con.print(f"most-likely grade: {result.most_likely_grade or 'none'} ({escape(str(result.most_likely_rule))})")
     con.print(f"criteria met — severe: {', '.join(result.criteria_severe) or 'none'}; mild: {', '.join(result.criteria_mild) or 'none'}")
     for w in result.warnings:
-        con.print(f"[yellow]warning:[/yellow] {w}")
+        con.print(f"[yellow]warning:[/yellow] {escape(w)}")
     for n in result.notes:
-        con.print(f"note: {n}")
+        con.print(f"note: {escape(n)}")
     if sten is not None:
-        con.print(f"[bold]Mitral stenosis: {sten.severity}[/bold] — " + "; ".join(sten.reasons))
+        con.print(f"[bold]Mitral stenosis: {sten.severity}[/bold] — " + escape("; ".join(sten.reasons)))
         for c in sten.caveats:
-            con.print(f"caveat: {c}")
+            con.print(f"caveat: {escape(c)}")
     con.print("Sources: " + " | ".join(citations.format_list(result.citations + (sten.citations if sten else []))))
     con.print(DISCLAIMER)
 
@@ -211,12 +215,16 @@ def register(app: typer.Typer) -> None:
         mv_morphology: Optional[str] = typer.Option(None, "--mv-morphology", metavar="normal_or_mild|moderate|flail_or_large_defect", help="Leaflets (flail leaflet, ruptured papillary muscle, large coaptation defect)."),
         la_volume_index_ml_m2: Optional[str] = typer.Option(None, "--la-volume-index-ml-m2", metavar="ML/M2", help="LA volume index (mL/m²)."),
         lv_size: Optional[str] = typer.Option(None, "--lv-size", metavar="normal|enlarged", help="LV size (enlarged with normal function)."),
+        la_diameter_mm: Optional[str] = typer.Option(None, "--la-diameter-mm", metavar="MM", help="LA diameter (mm; an ESC 2021 criterion)."),
+        lvesd_mm: Optional[str] = typer.Option(None, "--lvesd-mm", metavar="MM", help="LV end-systolic diameter (mm; an ESC 2021 criterion)."),
+        tvi_mitral_aortic_ratio: Optional[str] = typer.Option(None, "--tvi-mitral-aortic-ratio", metavar="RATIO", help="TVI mitral / TVI aortic (an ESC 2021 criterion)."),
         mva_cm2: Optional[str] = typer.Option(None, "--mva-cm2", metavar="CM2", help="Mitral valve area (cm²), for a stenosis grade."),
         mean_gradient_mmhg: Optional[str] = typer.Option(None, "--mean-gradient-mmhg", metavar="MMHG", help="Mean mitral gradient (mmHg)."),
         hr_bpm: Optional[str] = typer.Option(None, "--hr-bpm", metavar="BPM", help="Heart rate at the study (gradient caveat)."),
         etiology: Optional[str] = typer.Option(None, "--etiology", metavar="primary|secondary", help="MR etiology (default primary)."),
         guideline: Optional[str] = typer.Option(None, "--guideline", metavar="ase2017|esc2021", help="Threshold set (default ase2017)."),
-        elliptical_orifice: bool = typer.Option(False, "--elliptical-orifice", help="Secondary MR with elliptical orifice / low flow."),
+        elliptical_orifice: bool = typer.Option(False, "--elliptical-orifice", help="Secondary MR, elliptical regurgitant orifice (ESC 2021: EROA's lower severe cut)."),
+        low_flow: bool = typer.Option(False, "--low-flow", help="Secondary MR, low flow conditions (ESC 2021: RVol's lower severe cut)."),
         case: Optional[str] = typer.Option(None, "--case", metavar="FILE.yaml", help="Case file with an echo: section."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
@@ -229,8 +237,9 @@ def register(app: typer.Typer) -> None:
             if v is not None and v not in allowed:
                 raise InputError(k, v, " | ".join(allowed))
             values[k] = v
-        if elliptical_orifice:
-            values["elliptical_orifice"] = True
+        for flag, on in (("elliptical_orifice", elliptical_orifice), ("low_flow", low_flow)):
+            if on:
+                values[flag] = True
         result, sten, _ = run_grade(values, case)
         if as_json:
             typer.echo(_json(result, sten))
@@ -255,11 +264,12 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps([asdict(r) for r in rows], indent=2))
             return
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         table = Table(title="echo thresholds")
         for col in ("sets", "parameter", "kind", "value", "sources", "status", "note"):
             table.add_column(col)
         for r in rows:
-            table.add_row(",".join(r.guidelines), r.parameter, r.kind, f"{r.value:g}", ",".join(r.sources), r.status, r.note)
+            table.add_row(",".join(r.guidelines), r.parameter, r.kind, f"{r.value:g}", ",".join(r.sources), r.status, escape(r.note))
         Console().print(table)

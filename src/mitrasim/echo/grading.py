@@ -28,6 +28,17 @@ integrating multiple parameters of MR severity") and its table of criteria
    Every cut is a row of :data:`mitrasim.echo.thresholds.THRESHOLDS` (value, source and how
    well it was checked; ``mitrasim echo-thresholds`` lists them), not restated here.
 
+   Under ``guideline="esc2021"`` the severe column is ESC/EACTS 2021 Table 7 ("severe mitral
+   regurgitation criteria based on 2D echocardiography"): its own rows where it differs from
+   ASE 2017 (biplane VC from the cut, not above it; the dilated LA from Table 7's volume index,
+   so an LA between the upper normal and that cut is intermediate, neither mild nor severe).
+   Table 7's TVI mitral/TVI aortic, LV end-systolic diameter and LA diameter are criteria of this
+   set only (``tvi_ratio``; the diameters join ``chambers``, severe at their cut, no mild column);
+   under ``"ase2017"`` they are reported as not used.
+   Table 7 lists severe criteria only, so the mild column stays ASE 2017's: each mild finding's
+   reason ends with :data:`MILD_COLUMN_LABEL` and the result carries
+   :data:`ESC_MILD_COLUMN_NOTE`.
+
    Each row is one criterion (a VC and a biplane VC, or an E velocity and an
    inflow pattern, count once). The flow-convergence sign is the measurement
    behind the PISA EROA: it is counted only when no EROA is given (never
@@ -68,7 +79,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -76,7 +87,7 @@ import numpy as np
 from mitrasim import citations
 from mitrasim.echo import sources as _sources  # noqa: F401  (registers the sources)
 from mitrasim.echo.signs import CW_CODES, LV_CODES, PV_CODES
-from mitrasim.echo.thresholds import COUNT_RULE_SOURCE, GUIDELINES, sources_of, threshold
+from mitrasim.echo.thresholds import COUNT_RULE_SOURCE, GUIDELINES, severe_cut, sources_of, threshold
 from mitrasim.errors import InputError, check_range
 from mitrasim.ranges import RANGES
 
@@ -98,6 +109,10 @@ __all__ = [
     "most_likely_grade",
     "count_rule",
     "PV_CODES",
+    "MILD_COLUMN_LABEL",
+    "ESC_MILD_COLUMN_NOTE",
+    "ESC_SECONDARY_LA_NOTE",
+    "SECONDARY_LOWER_CUTS",
 ]
 
 PV_FLOW_PATTERNS: tuple[str, ...] = ("normal", "blunted", "reversal")
@@ -124,6 +139,32 @@ MOST_LIKELY_RULE = (
 #: orifices along the coaptation line have long/short axis ratios of about 2–3).
 VC_EROA_MAX_ASPECT = 3.0
 
+#: What a mild-column criterion's reason adds under each guideline set: ESC/EACTS 2021 Table 7 lists
+#: criteria of severe MR only, so the mild column of the ``"esc2021"`` set is ASE 2017's (Table 6).
+MILD_COLUMN_LABEL: dict[str, str] = {"ase2017": "", "esc2021": " (ASE 2017 mild column)"}
+#: The note an ``"esc2021"`` result carries when a mild-column criterion was read.
+ESC_MILD_COLUMN_NOTE = (
+    "ESC/EACTS 2021 Table 7 lists criteria of severe MR only; the mild criteria read here are ASE 2017's "
+    "(Table 6 mild column), labelled so"
+)
+#: The note an ``"esc2021"`` secondary-MR result carries when an LA volume index or diameter or an LV
+#: end-systolic diameter was given.
+ESC_SECONDARY_LA_NOTE = (
+    "ESC/EACTS 2021 Table 7 gives the dilated-LA and dilated-LV numbers for primary MR; its secondary-MR column "
+    "says 'dilated' without a number: the primary-MR cuts are used [check]"
+)
+#: What a PISA-radius severe criterion's reason adds under each set (ESC 2021 Table 7 gives no radius).
+_RADIUS_LABEL: dict[str, str] = {"ase2017": "", "esc2021": " (ESC 2021 Table 7: 'large throughout systole', no radius; this radius is EACVI's [check])"}
+
+#: Secondary MR under ESC/EACTS 2021 (Table 7, secondary column): the parameter's lower severe cut (row
+#: kind) and the condition, a :func:`grade_mr` flag, that allows it: EROA with an elliptical regurgitant
+#: orifice, RVol in low-flow conditions. The rows exist in the ``"esc2021"`` set only.
+SECONDARY_LOWER_CUTS: dict[str, tuple[str, str]] = {
+    "eroa_cm2": ("secondary_elliptical_severe_from", "elliptical_orifice"),
+    "rvol_ml": ("secondary_low_flow_severe_from", "low_flow"),
+}
+_CONDITION_WORDS = {"elliptical_orifice": "an elliptical regurgitant orifice", "low_flow": "low flow conditions"}
+
 _ALL = frozenset(range(5))
 _MILD = frozenset({0, 1})
 _SEVERE = frozenset({4})
@@ -134,7 +175,7 @@ _QUANT = ("eroa_cm2", "rvol_ml", "rf_pct")
 _RANGES: dict[str, tuple[float, float, str]] = {
     k: (RANGES[k].lo, RANGES[k].hi, RANGES[k].unit)
     for k in ("eroa_cm2", "rvol_ml", "rf_pct", "vc_cm", "vc_biplane_cm", "pisa_radius_cm", "aliasing_cm_s", "wall_angle_deg",
-              "e_velocity_m_s", "jet_area_pct", "la_volume_index_ml_m2")
+              "e_velocity_m_s", "jet_area_pct", "la_volume_index_ml_m2", "la_diameter_mm", "lvesd_mm", "tvi_mitral_aortic_ratio")
 }  # fmt: skip
 
 
@@ -168,6 +209,9 @@ class MRInputs:
     mv_morphology: str | None = None
     la_volume_index_ml_m2: float | None = None
     lv_size: str | None = None
+    la_diameter_mm: float | None = None
+    lvesd_mm: float | None = None
+    tvi_mitral_aortic_ratio: float | None = None
 
     def given(self) -> dict[str, Any]:
         """The measured (non-``None``) fields."""
@@ -333,14 +377,20 @@ def _category(g: int) -> int:
     return 0 if g <= 1 else 1 if g <= 3 else 2
 
 
-def _quantitative(name: str, x: float, guideline: str, sec_elliptical: bool) -> Finding:
+def _lower_cut(name: str, guideline: str, etiology: str, conditions: Mapping[str, bool]) -> float | None:
+    """The secondary-MR severe cut of :data:`SECONDARY_LOWER_CUTS` that applies, or ``None``."""
+    if etiology != "secondary" or name not in SECONDARY_LOWER_CUTS:
+        return None
+    kind, flag = SECONDARY_LOWER_CUTS[name]
+    return _cut(guideline, name, kind) if conditions[flag] else None
+
+
+def _quantitative(name: str, x: float, guideline: str, lower: float | None) -> Finding:
+    """The grade of one quantitative parameter; `lower` replaces its severe cut (:func:`_lower_cut`)."""
     c2 = _cut(guideline, name, "grade2_from")
     c3 = _cut(guideline, name, "grade3_from")
-    c4 = _cut(guideline, name, "grade4_from")
-    if sec_elliptical:
-        c_ell = _cut(guideline, name, "secondary_elliptical_severe_from")
-        if c_ell is not None:
-            c4 = c_ell
+    c4_usual = _cut(guideline, name, "grade4_from")
+    c4 = c4_usual if lower is None else lower
     g = 1
     if c2 is not None and x >= c2:
         g = 2
@@ -350,7 +400,8 @@ def _quantitative(name: str, x: float, guideline: str, sec_elliptical: bool) -> 
         g = 4
     if x == 0.0:
         g = 0
-    extra = " (secondary MR, elliptical orifice / low flow cut-off)" if sec_elliptical and g == 4 and c4 != c3 else ""
+    by_lower = lower is not None and g == 4 and c4_usual is not None and x < c4_usual
+    extra = f" (secondary MR, {_CONDITION_WORDS[SECONDARY_LOWER_CUTS[name][1]]}: severe from {lower:g})" if by_lower else ""
     return Finding(name, x, "quantitative", frozenset({g}), f"{name} = {x:g} → {GRADE_LABELS[g]}{extra}", g, name)
 
 
@@ -365,12 +416,22 @@ def _crit(criterion: str, parameter: str, value: Any, side: str | None, text: st
     return Finding(parameter, value, kind, comp, text, None, criterion)
 
 
+def _ops(inclusive: bool) -> tuple[str, str]:
+    """(the cut's sign, its complement): ``("≥", "<")`` for an inclusive cut, ``(">", "≤")`` otherwise."""
+    return ("≥", "<") if inclusive else (">", "≤")
+
+
+def _reaches(x: float, cut: float, inclusive: bool) -> bool:
+    return x >= cut if inclusive else x > cut
+
+
 def _vena_contracta(i: MRInputs, gl: str) -> list[Finding]:
     out: list[Finding] = []
     lo, hi = _req(gl, "vc_cm", "specific_mild_below"), _req(gl, "vc_cm", "specific_severe_from")
-    bi = _req(gl, "vc_biplane_cm", "specific_severe_above")
-    if i.vc_biplane_cm is not None and i.vc_biplane_cm > bi:
-        out.append(_crit("vena_contracta", "vc_biplane_cm", i.vc_biplane_cm, "severe", f"biplane vena contracta {i.vc_biplane_cm:g} cm > {bi:g} → severe criterion"))
+    bi_row, bi_incl = severe_cut(gl, "vc_biplane_cm")
+    bi, (at, below) = bi_row.value, _ops(bi_incl)
+    if i.vc_biplane_cm is not None and _reaches(i.vc_biplane_cm, bi, bi_incl):
+        out.append(_crit("vena_contracta", "vc_biplane_cm", i.vc_biplane_cm, "severe", f"biplane vena contracta {i.vc_biplane_cm:g} cm {at} {bi:g} → severe criterion"))
     elif i.vc_cm is not None:
         vc = i.vc_cm
         if vc < lo:
@@ -380,7 +441,7 @@ def _vena_contracta(i: MRInputs, gl: str) -> list[Finding]:
         else:
             out.append(_crit("vena_contracta", "vc_cm", vc, "intermediate", f"vena contracta {vc:g} cm intermediate ({lo:g}–{hi:g})"))
     elif i.vc_biplane_cm is not None:
-        out.append(_crit("vena_contracta", "vc_biplane_cm", i.vc_biplane_cm, "intermediate", f"biplane vena contracta {i.vc_biplane_cm:g} cm ≤ {bi:g}: not a severe criterion"))
+        out.append(_crit("vena_contracta", "vc_biplane_cm", i.vc_biplane_cm, "intermediate", f"biplane vena contracta {i.vc_biplane_cm:g} cm {below} {bi:g}: not a severe criterion"))
     return out
 
 
@@ -410,7 +471,7 @@ def _flow_convergence(i: MRInputs, gl: str, warnings: list[str], notes: list[str
     if r <= lo:
         return [_crit("flow_convergence", "pisa_radius_cm", r, "mild", f"PISA radius {r:g} cm ≤ {lo:g} → small/no flow convergence, mild criterion")]
     if r >= hi:
-        return [_crit("flow_convergence", "pisa_radius_cm", r, "severe", f"PISA radius {r:g} cm ≥ {hi:g} → large flow convergence, severe criterion")]
+        return [_crit("flow_convergence", "pisa_radius_cm", r, "severe", f"PISA radius {r:g} cm ≥ {hi:g} → large flow convergence, severe criterion{_RADIUS_LABEL[gl]}")]
     return [_crit("flow_convergence", "pisa_radius_cm", r, "intermediate", f"PISA radius {r:g} cm intermediate")]
 
 
@@ -471,16 +532,69 @@ def _inflow(i: MRInputs, gl: str, warnings: list[str]) -> list[Finding]:
     return []
 
 
+def _la_part(la: float, gl: str) -> tuple[str, str]:
+    """(size, text) of an LA volume index: ``"dilated"`` at the set's severe cut, ``"normal"`` at
+    most the mild cut, else ``"between"`` (only where the two cuts differ: ESC 2021)."""
+    row, inclusive = severe_cut(gl, "la_volume_index_ml_m2")
+    big, normal = row.value, _req(gl, "la_volume_index_ml_m2", "specific_mild_at_most")
+    at, below = _ops(inclusive)
+    if _reaches(la, big, inclusive):
+        return "dilated", f"LA volume index {la:g} mL/m² {at} {big:g}"
+    if la <= normal:
+        return "normal", f"LA volume index {la:g} mL/m² ≤ {normal:g}"
+    return "between", f"LA volume index {la:g} mL/m² above {normal:g} (upper normal) and {below} {big:g}"
+
+
+#: Chamber diameters that only some sets grade (ESC 2021 Table 7): field → words.
+_DIAMETERS = {"lvesd_mm": "LV end-systolic diameter", "la_diameter_mm": "LA diameter"}
+
+
+def _diameters(i: MRInputs, gl: str) -> tuple[list[tuple[str, float, str, bool]], list[Finding]]:
+    """((field, value, text, dilated) of each diameter the set grades, and a not-used finding for each
+    diameter the set has no row for."""
+    graded: list[tuple[str, float, str, bool]] = []
+    unused: list[Finding] = []
+    for name, words in _DIAMETERS.items():
+        x = getattr(i, name)
+        if x is None:
+            continue
+        row = threshold(gl, name, "specific_severe_from")
+        if row is None:
+            unused.append(_crit("chambers", name, x, None, f"{words} {x:g} mm: not a criterion of the {gl} set"))
+        else:
+            graded.append((name, x, f"{words} {x:g} mm {'≥' if x >= row.value else '<'} {row.value:g}", x >= row.value))
+    return graded, unused
+
+
 def _chambers(i: MRInputs, gl: str) -> list[Finding]:
     la, lv = i.la_volume_index_ml_m2, i.lv_size
-    if la is None and lv is None:
+    diam, unused = _diameters(i, gl)
+    if la is None and lv is None and not diam:
+        return unused
+    la_size, la_text = _la_part(la, gl) if la is not None else (None, "")
+    parts = ([la_text] if la is not None else []) + ([f"LV {lv}"] if lv else []) + [d[2] for d in diam]
+    big = [(n, x) for n, x, _, dilated in diam if dilated]
+    if lv == "enlarged" or la_size == "dilated" or big:
+        name, value = ("lv_size", lv) if lv == "enlarged" else ("la_volume_index_ml_m2", la) if la_size == "dilated" else big[0]
+        return [_crit("chambers", name, value, "severe", "; ".join(parts) + " → enlarged chamber(s), severe criterion"), *unused]
+    if la_size == "between":
+        return [_crit("chambers", "la_volume_index_ml_m2", la, "intermediate", "; ".join(parts) + " → neither normal size nor a severe criterion"), *unused]
+    if la is None and lv is None:  # diameters below their cuts: no mild column for them (Table 7 lists severe only)
+        return [_crit("chambers", diam[0][0], diam[0][1], "intermediate", "; ".join(parts) + " → not a severe criterion"), *unused]
+    return [_crit("chambers", "lv_size" if lv is not None else "la_volume_index_ml_m2", lv if lv is not None else la, "mild", "; ".join(parts) + " → normal chamber size, mild criterion"), *unused]
+
+
+def _tvi_ratio(i: MRInputs, gl: str) -> list[Finding]:
+    x = i.tvi_mitral_aortic_ratio
+    if x is None:
         return []
-    c = _req(gl, "la_volume_index_ml_m2", "specific_severe_above")
-    la_big = None if la is None else la > c
-    parts = ([f"LA volume index {la:g} mL/m² {'>' if la_big else '≤'} {c:g}"] if la is not None else []) + ([f"LV {lv}"] if lv else [])
-    if lv == "enlarged" or la_big:
-        return [_crit("chambers", "lv_size" if lv == "enlarged" else "la_volume_index_ml_m2", lv if lv == "enlarged" else la, "severe", "; ".join(parts) + " → enlarged chamber(s), severe criterion")]
-    return [_crit("chambers", "lv_size" if lv is not None else "la_volume_index_ml_m2", lv if lv is not None else la, "mild", "; ".join(parts) + " → normal chamber size, mild criterion")]
+    if threshold(gl, "tvi_mitral_aortic_ratio", "specific_severe_above") is None and threshold(gl, "tvi_mitral_aortic_ratio", "specific_severe_from") is None:
+        return [_crit("tvi_ratio", "tvi_mitral_aortic_ratio", x, None, f"TVI mitral/TVI aortic {x:g}: not a criterion of the {gl} set")]
+    row, inclusive = severe_cut(gl, "tvi_mitral_aortic_ratio")
+    at, below = _ops(inclusive)
+    if _reaches(x, row.value, inclusive):
+        return [_crit("tvi_ratio", "tvi_mitral_aortic_ratio", x, "severe", f"TVI mitral/TVI aortic {x:g} {at} {row.value:g} → severe criterion")]
+    return [_crit("tvi_ratio", "tvi_mitral_aortic_ratio", x, "intermediate", f"TVI mitral/TVI aortic {x:g} {below} {row.value:g}: not a severe criterion")]
 
 
 def _consistency(i: MRInputs, warnings: list[str]) -> None:
@@ -497,23 +611,29 @@ def _consistency(i: MRInputs, warnings: list[str]) -> None:
         warnings.append("aliasing velocity given without a PISA radius: not used")
 
 
-def _findings(inputs: MRInputs, guideline: str, etiology: str, elliptical: bool) -> tuple[list[Finding], list[str], list[str]]:
+def _findings(inputs: MRInputs, guideline: str, etiology: str, conditions: Mapping[str, bool]) -> tuple[list[Finding], list[str], list[str]]:
     warnings: list[str] = []
     notes: list[str] = []
-    sec_ell = etiology == "secondary" and elliptical and guideline == "esc2021"
-    out = [_quantitative(n, float(getattr(inputs, n)), guideline, sec_ell) for n in _QUANT if getattr(inputs, n) is not None]
+    out = [_quantitative(n, float(getattr(inputs, n)), guideline, _lower_cut(n, guideline, etiology, conditions)) for n in _QUANT if getattr(inputs, n) is not None]
     out += _categorical(inputs)
     out += _jet(inputs, guideline, warnings)
     out += _flow_convergence(inputs, guideline, warnings, notes)
     out += _vena_contracta(inputs, guideline)
     out += _inflow(inputs, guideline, warnings)
     out += _chambers(inputs, guideline)
+    out += _tvi_ratio(inputs, guideline)
     _consistency(inputs, warnings)
-    notes += _etiology_notes(inputs, out, guideline, etiology, elliptical)
+    notes += _etiology_notes(inputs, out, guideline, etiology, conditions)
+    if MILD_COLUMN_LABEL[guideline] and any(f.kind == "criterion_mild" for f in out):
+        out = [replace(f, text=f.text + MILD_COLUMN_LABEL[guideline]) if f.kind == "criterion_mild" else f for f in out]
+        notes.append(ESC_MILD_COLUMN_NOTE)
+    chambers_given = any(getattr(inputs, n) is not None for n in ("la_volume_index_ml_m2", *_DIAMETERS))
+    if guideline == "esc2021" and etiology == "secondary" and chambers_given:
+        notes.append(ESC_SECONDARY_LA_NOTE)
     return out, notes, warnings
 
 
-def _etiology_notes(i: MRInputs, found: list[Finding], guideline: str, etiology: str, elliptical: bool) -> list[str]:
+def _etiology_notes(i: MRInputs, found: list[Finding], guideline: str, etiology: str, conditions: Mapping[str, bool]) -> list[str]:
     notes: list[str] = []
     q = {f.parameter: _gr(f) for f in found if f.kind == "quantitative"}
     if "rf_pct" in q and "rvol_ml" in q and _category(q["rf_pct"]) > _category(q["rvol_ml"]):
@@ -521,17 +641,18 @@ def _etiology_notes(i: MRInputs, found: list[Finding], guideline: str, etiology:
     if etiology != "secondary":
         return notes
     notes.append("secondary MR: the orifice is often elliptical along the coaptation line; a single-plane VC and hemispheric PISA underestimate it (biplane VC / 3D VCA)")
-    band = {
-        "ase2017": ("secondary_may_be_severe_from", "may already be severe (elliptical orifice / low flow); integrate with other findings"),
-        "esc2021": ("secondary_elliptical_severe_from", "counts as severe if the orifice is elliptical or flow is low (set elliptical_orifice)"),
-    }[guideline]
-    if guideline == "esc2021" and elliptical:
-        return notes
     for name in ("eroa_cm2", "rvol_ml"):
-        x, c = getattr(i, name), _cut(guideline, name, band[0])
+        if guideline == "esc2021":
+            kind, flag = SECONDARY_LOWER_CUTS[name]
+            if conditions[flag]:
+                continue
+            say = f"counts as severe with {_CONDITION_WORDS[flag]} (ESC 2021 Table 7; set {flag})"
+        else:
+            kind, say = "secondary_may_be_severe_from", "may already be severe (elliptical orifice / low flow); integrate with other findings"
+        x, c = getattr(i, name), _cut(guideline, name, kind)
         c4 = _cut(guideline, name, "grade4_from")
-        if x is not None and c is not None and c <= x < c4:
-            notes.append(f"secondary MR: {name} {x:g} ≥ {c:g} {band[1]}")
+        if x is not None and c is not None and c4 is not None and c <= x < c4:
+            notes.append(f"secondary MR: {name} {x:g} ≥ {c:g} {say}")
     return notes
 
 
@@ -621,6 +742,7 @@ def grade_mr(
     etiology: str = "primary",
     guideline: str = "ase2017",
     elliptical_orifice: bool = False,
+    low_flow: bool = False,
     **kwargs: Any,
 ) -> MRGrade:
     """Grade MR from any subset of measured parameters (algorithm in the module docstring).
@@ -631,8 +753,9 @@ def grade_mr(
       ``None`` and the fields as keyword arguments.
     - `etiology`: ``"primary"`` or ``"secondary"``.
     - `guideline`: ``"ase2017"`` or ``"esc2021"`` (see :mod:`mitrasim.echo.thresholds`).
-    - `elliptical_orifice`: secondary MR with an elliptical orifice or low flow;
-      under ``"esc2021"`` it lowers the severe EROA/RVol cut-offs.
+    - `elliptical_orifice`, `low_flow`: secondary MR with an elliptical regurgitant orifice,
+      in low-flow conditions; under ``"esc2021"`` they lower the severe cut of EROA and of
+      RVol respectively (ESC 2021 Table 7, :data:`SECONDARY_LOWER_CUTS`); no effect otherwise.
 
     **Returns:** an :class:`MRGrade`.
 
@@ -641,7 +764,7 @@ def grade_mr(
     """
     inputs = _parse(measurements, kwargs)
     _validate(inputs, etiology, guideline)
-    found, notes, warnings = _findings(inputs, guideline, etiology, elliptical_orifice)
+    found, notes, warnings = _findings(inputs, guideline, etiology, {"elliptical_orifice": elliptical_orifice, "low_flow": low_flow})
     g, rule, decision, drivers, conflict = _decide(found, guideline)
     ml: int | None = None
     ml_rule: str | None = None
@@ -684,16 +807,17 @@ def decision_grade(g: MRGrade) -> int:
     return 4 if ml is None else int(ml)
 
 
-def _quant_grade_arrays(name: str, x: np.ndarray, guideline: str, sec_ell: np.ndarray) -> np.ndarray:
-    """Vectorised :func:`_quantitative` grade (0–4) of one parameter, same cuts and rules."""
+def _quant_grade_arrays(name: str, x: np.ndarray, guideline: str, lowered: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`_quantitative` grade (0–4) of one parameter, same cuts and rules; where
+    `lowered`, the parameter's secondary-MR cut (:data:`SECONDARY_LOWER_CUTS`) if the set has one."""
     g = np.ones(x.shape, dtype=np.int64)
     c4 = _cut(guideline, name, "grade4_from")
-    c_ell = _cut(guideline, name, "secondary_elliptical_severe_from")
+    c_ell = _cut(guideline, name, SECONDARY_LOWER_CUTS[name][0]) if name in SECONDARY_LOWER_CUTS else None
     for k, c in ((2, _cut(guideline, name, "grade2_from")), (3, _cut(guideline, name, "grade3_from"))):
         if c is not None:
             g = np.where(x >= c, k, g)
     c4_or_inf = np.inf if c4 is None else c4  # no grade-4 cut: never grade 4 by this parameter
-    c4_arr = np.where(sec_ell, c_ell, c4_or_inf) if c_ell is not None else np.full(x.shape, c4_or_inf)
+    c4_arr = np.where(lowered, c_ell, c4_or_inf) if c_ell is not None else np.full(x.shape, c4_or_inf)
     g = np.where(x >= c4_arr, 4, g)
     return np.where(x == 0.0, 0, g)
 
@@ -742,6 +866,7 @@ def grade_mr_arrays(
     secondary: np.ndarray | None = None,
     guideline: str = "ase2017",
     elliptical_orifice: bool = False,
+    low_flow: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`grade_mr` on arrays, for many states at once (same thresholds, same algorithm).
 
@@ -761,8 +886,9 @@ def grade_mr_arrays(
     q_in = [np.asarray(a, dtype=float) for a in (eroa_cm2, rvol_ml, rf_pct)]
     shape = q_in[0].shape
     sec = np.zeros(shape, bool) if secondary is None else np.asarray(secondary, bool)
-    sec_ell = sec & elliptical_orifice & (guideline == "esc2021")
-    q = np.stack([_quant_grade_arrays(nm, x, guideline, sec_ell) for nm, x in zip(_QUANT, q_in)])
+    flags = {"elliptical_orifice": elliptical_orifice, "low_flow": low_flow}
+    lowered = {nm: sec & flags[SECONDARY_LOWER_CUTS[nm][1]] if nm in SECONDARY_LOWER_CUTS else np.zeros(shape, bool) for nm in _QUANT}
+    q = np.stack([_quant_grade_arrays(nm, x, guideline, lowered[nm]) for nm, x in zip(_QUANT, q_in)])
     finite = np.all(np.isfinite(np.stack(q_in)), axis=0)
     lo, hi = q.min(axis=0), q.max(axis=0)
     cat = np.array([0, 0, 1, 1, 2])

@@ -52,6 +52,9 @@ class EchoInput(BaseModel):
     mv_morphology: Literal["normal_or_mild", "moderate", "flail_or_large_defect"] | None = None
     la_volume_index_ml_m2: float | None = RANGES["la_volume_index_ml_m2"].field(None)
     lv_size: Literal["normal", "enlarged"] | None = None
+    la_diameter_mm: float | None = RANGES["la_diameter_mm"].field(None)  # ESC 2021 Table 7 criteria
+    lvesd_mm: float | None = RANGES["lvesd_mm"].field(None)
+    tvi_mitral_aortic_ratio: float | None = RANGES["tvi_mitral_aortic_ratio"].field(None)
     mva_cm2: float | None = RANGES["mva_cm2"].field(None)
     mean_gradient_mmhg: float | None = Field(None, ge=0, le=60)
     hr_bpm: float | None = Field(None, ge=20, le=250)  # at the study; the stenosis gradient's caveat
@@ -64,7 +67,8 @@ class EchoInput(BaseModel):
     # None: the case's patient.etiology, else primary
     etiology: Literal["primary", "secondary"] | None = None
     guideline: Literal["ase2017", "esc2021"] = "ase2017"
-    elliptical_orifice: bool = False
+    elliptical_orifice: bool = False  # secondary MR, ESC 2021: EROA's lower severe cut
+    low_flow: bool = False  # secondary MR, ESC 2021: RVol's lower severe cut
 
 
 def validate_echo(data: dict[str, Any], prefix: str = "echo") -> EchoInput:

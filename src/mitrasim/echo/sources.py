@@ -26,6 +26,9 @@ VAHANIAN2021 = citations.register(
     "Vahanian A, Beyersdorf F, Praz F, et al. 2021 ESC/EACTS Guidelines for the management of "
     "valvular heart disease. Eur Heart J 43:561-632 (2022).",
     doi="10.1093/eurheartj/ehab395",
+    note="Read in a public markdown copy of the guideline: Table 7 (severe MR criteria based on 2D echo, primary "
+    "and secondary columns) and sections 6.1.1, 6.1.2 and 6.2.1; the esc2021 rows of mitrasim.echo.thresholds "
+    "cite the table in their notes.",
 )
 LANCELLOTTI2022 = citations.register(
     "lancellotti2022_eacvi",
@@ -33,9 +36,9 @@ LANCELLOTTI2022 = citations.register(
     "regurgitation: an EACVI and ESC council of valvular heart disease position paper. "
     "Eur Heart J Cardiovasc Imaging 23:e171-e232 (2022).",
     doi="10.1093/ehjci/jeab253",
-    note="Secondary-MR severe cut-offs of EROA and RVol (mitrasim.echo.thresholds: grade4_from), lower ones "
-    "(the secondary_may_be_severe_from rows) with "
-    "elliptical orifice or low flow; verified only on secondary pages [sec].",
+    note="Not readable here (title page only) [check]. Cited with ESC 2021 on the esc2021 rows that ESC 2021 "
+    "Table 7 states (its table is adapted from the EACVI recommendations), and alone on the esc2021 PISA-radius "
+    "row, whose radius ESC 2021 does not give.",
 )
 BAUMGARTNER2009 = citations.register(
     "baumgartner2009",

@@ -179,9 +179,9 @@ class EchoMeasurements:
             lv_size=self.lv_size,
         )
 
-    def grade(self, *, etiology: str = "primary", guideline: str = "ase2017", elliptical_orifice: bool = False) -> MRGrade:
+    def grade(self, *, etiology: str = "primary", guideline: str = "ase2017", elliptical_orifice: bool = False, low_flow: bool = False) -> MRGrade:
         """Grade these measurements with :func:`mitrasim.echo.grading.grade_mr`."""
-        return grade_mr(self.mr_inputs(), etiology=etiology, guideline=guideline, elliptical_orifice=elliptical_orifice)
+        return grade_mr(self.mr_inputs(), etiology=etiology, guideline=guideline, elliptical_orifice=elliptical_orifice, low_flow=low_flow)
 
 
 def _arrays(w: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, float]]:
