@@ -319,7 +319,8 @@ def test_the_stability_bound_leaves_the_presets_steps_alone(preset):
 
 
 def test_cosine_activation_table_equals_the_direct_formula():
-    """The table built by rotation (no per-point cos/modulo) is the activation φ(t) itself."""
+    """The table built by rotation (no per-point cos/modulo) is the elastance E_B + E_A·φ(t) with the
+    activation φ(t) itself."""
     from mitrasim.physiology import engine as E
 
     rng = np.random.default_rng(1)
@@ -328,14 +329,15 @@ def test_cosine_activation_table_equals_the_direct_formula():
         n = int(16 * rng.integers(4, 40))
         h = T / (2 * n)
         a, b, c = rng.uniform(-T, 2 * T), rng.uniform(0.02, 0.6) * T, rng.uniform(0.02, 0.9) * T
+        ea, eb = rng.uniform(0.05, 3.0), rng.uniform(0.01, 0.5)
         act = np.zeros((2 * n + 1) * 4 * 16)
-        E._cosine_table(a, b, c, T, h, 2 * n + 1, act, 2, 5, 16)
+        E._cosine_table(a, b, c, T, h, 2 * n + 1, ea, eb, act, 2, 5, 16)
         got = act[(np.arange(2 * n + 1) * 4 + 2) * 16 + 5]
         ref = np.array([E._phi(s * h, 0, a, b, c, 0.0, 0.0, 0.0, T) for s in range(2 * n + 1)])
-        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12)
+        np.testing.assert_allclose((got - eb) / ea, ref, rtol=0, atol=1e-12)
     # a relaxation window of zero length (never entered) is no division by zero
     act = np.zeros(65 * 4 * 16)
-    E._cosine_table(0.1, 0.3, 0.0, 0.8, 0.8 / 64, 65, act, 0, 0, 16)
+    E._cosine_table(0.1, 0.3, 0.0, 0.8, 0.8 / 64, 65, 1.0, 0.1, act, 0, 0, 16)
     assert np.isfinite(act).all()
 
 

@@ -319,3 +319,16 @@ def test_trial_bad_strategy_names_the_arm_field(tmp_path):
     with pytest.raises(InputError) as e:
         parse_trial({"name": "t", "population": "tvt_mixed", "n_patients": 10, "seed": 1, "arms": [{"name": "a", "strategy": {"max_grasp_attempts": 99}}]})
     assert e.value.field == "arms.0.strategy.max_grasp_attempts" and e.value.value == 99
+
+
+def test_default_release_limits_are_mvarcs_stenosis_cuts():
+    """The default release limits sit exactly on MVARC 2015's "no iatrogenic stenosis" edges: a state a
+    default protocol releases is never an MVARC stenosis, and one at either edge is refused by both."""
+    from mitrasim.echo.stenosis import stenosis_criteria
+    from mitrasim.protocol import Protocol, area_ok, gradient_ok
+
+    p = Protocol()
+    for g, a in ((p.max_gradient_mmhg, 3.0), (p.max_gradient_mmhg - 1e-9, 3.0), (2.0, p.min_mva_cm2), (2.0, p.min_mva_cm2 - 1e-9)):
+        area_stenosis, gradient_stenosis = stenosis_criteria(a, g)
+        released = gradient_ok(g, p.max_gradient_mmhg) and area_ok(a, p.min_mva_cm2)
+        assert released == (not (bool(area_stenosis) or bool(gradient_stenosis))), (g, a)

@@ -12,7 +12,8 @@ The limits and their comparisons (stated once, applied literally by :func:`gradi
 * release a clip only if the mean gradient is **strictly below** ``max_gradient_mmhg``
   (a gradient equal to the limit is refused) — clinical.md, "Stop rules seen in practice";
 * and only if the planimetric valve area is **at least** ``min_mva_cm2`` —
-  MVARC 2015 "no iatrogenic stenosis" (EOA ≥ 1.5 cm²);
+  MVARC 2015 "no iatrogenic stenosis" (both defaults are the MVARC rows of
+  :mod:`mitrasim.echo.thresholds`, :data:`MVARC_GRADIENT_MMHG` and :data:`MVARC_EOA_CM2`);
 * a clip that leaves the gradient above ``abort_gradient_mmhg`` is noted as past the abort limit;
 * the operator aims for ``target_residual_grade``; with ``accept_2plus_near_limit`` a residual
   2+ (when the target is lower) is accepted once the gradient is within ``gradient_band_mmhg`` of
@@ -43,6 +44,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from mitrasim.devices.catalogue import DEFAULT_CATALOGUE
+from mitrasim.echo.thresholds import threshold
 from mitrasim.errors import validate_model
 
 __all__ = [
@@ -58,6 +60,8 @@ __all__ = [
     "check_protocol",
     "number_text",
     "near_limit_text",
+    "MVARC_GRADIENT_MMHG",
+    "MVARC_EOA_CM2",
 ]
 
 GRADES = ("0", "1+", "2+")
@@ -79,6 +83,19 @@ def grade_of(text: str) -> int:
     return GRADES.index(text)
 
 
+def _mvarc(parameter: str, kind: str) -> float:
+    row = threshold("mvarc", parameter, kind)
+    assert row is not None, (parameter, kind)  # the table's MVARC rows (tests/test_protocol*)
+    return row.value
+
+
+#: MVARC 2015 "no iatrogenic stenosis": mean gradient at or above this is a stenosis (its one definition
+#: is the row of :mod:`mitrasim.echo.thresholds`; the release limit's default).
+MVARC_GRADIENT_MMHG = _mvarc("mean_gradient_mmhg", "stenosis_from")
+#: MVARC 2015 "no iatrogenic stenosis": an EOA below this is a stenosis (the row of :mod:`mitrasim.echo.thresholds`).
+MVARC_EOA_CM2 = _mvarc("eoa_cm2", "stenosis_below")
+
+
 class Protocol(BaseModel):
     """The procedure's strategy and stop rules (module docstring); every range is defined here."""
 
@@ -88,9 +105,9 @@ class Protocol(BaseModel):
     accept_2plus_near_limit: bool = Field(False, description="accept a residual 2+ when the gradient or area is within its band of the limit")
     gradient_band_mmhg: float = Field(1.0, ge=0, le=5, description="tolerance band below max_gradient_mmhg (model choice)")
     area_band_cm2: float = Field(0.5, ge=0, le=2, description="tolerance band above min_mva_cm2 (model choice)")
-    max_gradient_mmhg: float = Field(5.0, gt=0, le=20, description="release only if the mean gradient is < this")
+    max_gradient_mmhg: float = Field(MVARC_GRADIENT_MMHG, gt=0, le=20, description="release only if the mean gradient is < this")
     abort_gradient_mmhg: float = Field(_DEFAULT_ABORT_MMHG, gt=0, le=30, description="a clip above this is opened at once")
-    min_mva_cm2: float = Field(1.5, ge=0.5, le=4.0, description="release only if the planimetric MVA is >= this")
+    min_mva_cm2: float = Field(MVARC_EOA_CM2, ge=0.5, le=4.0, description="release only if the planimetric MVA is >= this")
     max_clips: int = Field(4, ge=1, le=6)
     max_grasp_attempts: int = Field(8, ge=1, le=24, description="grasps in the whole procedure: each clip's first grasp and every reposition or exchange")
     device_exchange: bool = Field(True, description="may exchange a clip for another size of the family")
