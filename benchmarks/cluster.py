@@ -2,6 +2,13 @@
 and the projection the trial report makes (:mod:`mitrasim.cohort.scaling`) from the measured chunks.
 
     PYTHONPATH=src python benchmarks/cluster.py --n 40000 --chunk 1000 --workers 1,2
+    PYTHONPATH=src python benchmarks/cluster.py --n 40000 --chunk 1000 --workers 1,2 --existing
+
+Without ``--existing`` each run starts its local cluster (``run_trial(dask_local=W)``) and the time
+includes starting the worker processes; with it the cluster (W single-threaded worker processes,
+nothing imported in them yet) is started and waited for before the clock starts, and the trial
+connects to it by address as it would to an existing cluster (``run_trial(scheduler=...)``): the time
+then holds what a trial costs on a running cluster, its workers' imports and kernel loads included.
 
 Prints one line per run and the projection of the last run; paste into benchmarks/RESULTS.md with
 the machine, the load average and the command.
@@ -27,12 +34,23 @@ def _trial(n: int, chunk: int, population: str):
     })  # fmt: skip
 
 
+def _running_cluster(workers: int):
+    """A local cluster of ``workers`` single-threaded worker processes, started and waited for."""
+    from dask.distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
+    with Client(cluster) as client:
+        client.wait_for_workers(workers)
+    return cluster
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=40_000)
     ap.add_argument("--chunk", type=int, default=1000)
     ap.add_argument("--workers", default="1,2", help="comma-separated Dask worker counts, run in this order")
     ap.add_argument("--population", default="tvt_mixed")
+    ap.add_argument("--existing", action="store_true", help="start each cluster before the clock and connect by address")
     a = ap.parse_args()
     os.environ.setdefault("MITRASIM_THREADS", "1")
     trial = _trial(a.n, a.chunk, a.population)
@@ -41,13 +59,24 @@ def main() -> None:
     man = {}
     for w in (int(x) for x in a.workers.split(",")):
         out = tmp / f"w{w}"
+        cluster = _running_cluster(w) if a.existing else None
         t0, c0 = time.perf_counter(), time.process_time()
-        r = run_trial(trial, out, dask_local=w, progress=False)
+        if cluster is None:
+            r = run_trial(trial, out, dask_local=w, progress=False)
+        else:
+            r = run_trial(trial, out, scheduler=cluster.scheduler_address, progress=False)
         walls[w] = time.perf_counter() - t0
         client_cpu = time.process_time() - c0  # this process: the client and the local cluster's scheduler
+        if cluster is not None:
+            cluster.close()
+        entries = [json.loads(line) for line in (out / "journal.jsonl").read_text().splitlines() if line.strip()]
+        compute = sorted(float(e["compute_s"]) for e in entries if "compute_s" in e)
+        if compute:
+            print(f"  chunks' compute on the workers: {sum(compute):.1f} s in all, median {compute[len(compute) // 2]:.2f} s, "
+                  f"first {float(entries[0].get('compute_s', float('nan'))):.2f} s, largest {compute[-1]:.2f} s", flush=True)
         man = json.loads((out / "manifest.json").read_text())
         run = r["run"]
-        print(f"dask {w} worker(s): {walls[w]:.1f} s, {a.n / walls[w]:,.0f} patients/s; tasks {run['tasks']} "
+        print(f"dask {w} worker(s){' (running cluster)' if a.existing else ''}: {walls[w]:.1f} s, {a.n / walls[w]:,.0f} patients/s; tasks {run['tasks']} "
               f"(chunks per task {run['chunks_per_task']}); scheduler round trip {1000 * run['task_overhead_s']:.1f} ms; "
               f"client {1000 * run['client_s_per_chunk']:.1f} ms per chunk; client+scheduler CPU {client_cpu:.2f} s "
               f"({1000 * client_cpu / trial.n_chunks:.0f} ms per chunk); load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
