@@ -602,125 +602,219 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
     tolerance; without this test almost every patient ran all :data:`BASELINE_ITERATIONS`, the
     prior keeping its residuals above ``BASELINE_Z_DONE``).
     """
-    from mitrasim.calibrate.fit import LOG_PRIOR_SD  # lazy: calibrate imports this module's bias constants
-    from mitrasim.physiology.parameters import STATE_NAMES
-
-    guess_settings = settings
-    settings = dataclasses.replace(settings, tol=min(settings.tol, BASELINE_SOLVER_TOL))
-    pset = get_parameter_set(preset)
-    hr_bpm, mva_cm2 = np.asarray(hr_bpm, dtype=float), np.asarray(mva_cm2, dtype=float)
-    sds = _prior_sds()
-    base = np.array([float(pset.values.get(k, 0.0)) for k, _ in BASELINE_SHIFTS])
-    n, q, ns = len(hr_bpm), len(BASELINE_FREE), len(BASELINE_SHIFTS)
-    p, k_obs, ie = q + ns + 1, len(BASELINE_MEASURED), q + ns  # ie: the EROA's coordinate
-    y = np.asarray(y, dtype=float)
-    measured = np.isfinite(y)
-    y0 = np.where(measured, y, 0.0)
-    u0, lo, hi = _fit_space(pset, base, sds)
-    u = _initial_guess(preset, y, hr_bpm, mva_cm2, u0, lo, hi, guess_settings) if BASELINE_GUESS else np.tile(u0, (n, 1))
-    if not BASELINE_GUESS:
-        u[:, ie] = np.log(np.clip(y0[:, 3], *BASELINE_EROA_RANGE_CM2))
-    prior_w = np.concatenate([np.full(q, 1.0 / LOG_PRIOR_SD), np.ones(ns), [0.0]]) / BASELINE_PRIOR_WIDTH  # whitened prior = prior_w·(u − u0); none on the EROA
-    st_idx = np.array([STATE_NAMES.index(st) for _, st in BASELINE_SHIFTS])
-    st_per_ml = np.array([1.0 if st.startswith("v_") else 1.0 / float(pset.values["sys_ven_c_ml_mmhg"]) for _, st in BASELINE_SHIFTS])
-    model = _guess_model(preset, guess_settings.dt_max_s, guess_settings.tol, guess_settings.accelerate)
-    lam = np.full(n, 1e-3)
-    best, z_best, J_best = u.copy(), np.full((n, k_obs), np.inf), np.zeros((n, k_obs, p))
-    fresh = np.zeros(n, bool)  # J_best was computed at best (not at an earlier point)
-    exact = np.zeros(n, bool)  # J_best is a forward-difference Jacobian (not the guess model's)
-    cost_best = np.full(n, np.inf)
-    state_best = np.zeros((n, N_STATE))
-
-    def run(idx: np.ndarray, at: np.ndarray, fd: bool, warm: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        """Whitened residuals ``(k, 5)`` at points ``at`` of patients ``idx`` (and with ``fd`` their
-        Jacobian ``(k, 5, p)`` from the forward-difference points, same engine call), and the points'
-        steady states; ``warm``: started from each patient's best state.  Forward differences at the
-        patients' best points (the lazy Jacobian) take the best point's own residuals as their base
-        (that point is not simulated again)."""
-        k = len(idx)
-        at_best = fd and warm and np.array_equal(at, best[idx])
-        offsets = BASELINE_FD_STEP * np.eye(p) if fd else np.zeros((0, p))
-        if not at_best:
-            offsets = np.vstack([np.zeros((1, p)), offsets])
-        r = len(offsets)
-        flat = (at[:, None, :] + offsets[None]).reshape(-1, p)
-        init = None
-        if BASELINE_MODEL_STATES:
-            init = start_states(idx, at, offsets, warm)
-        elif warm:  # each additive volume's change moved in where a cold start puts it (mL, or mL / compliance for a pressure)
-            init = np.repeat(state_best[idx], r, axis=0)
-            init[:, st_idx] += (flat[:, q:ie] - np.repeat(best[idx, q:ie], r, axis=0)) * sds * st_per_ml
-        eroa_pts = np.exp(flat[:, ie])
-        res = simulate(preset, _fit_overrides(flat, base, sds), hr_bpm=np.repeat(hr_bpm[idx], r), eroa_cm2=eroa_pts,
-                       mva_cm2=np.repeat(mva_cm2[idx], r), initial_state=init, settings=settings)  # fmt: skip
-        m = np.stack([res.metrics["sbp_mmhg"], res.metrics["edv_ml"], res.metrics["ef_pct"], eroa_pts, res.metrics["forward_sv_ml"]], axis=1)
-        z_all = np.where(measured[idx, None, :], (m.reshape(k, r, k_obs) - y0[idx, None, :]) / sd[idx, None, :], 0.0)
-        if at_best:
-            z, x = z_best[idx], state_best[idx]
-        else:
-            z, x = np.where(np.isfinite(z_all[:, 0, :]), z_all[:, 0, :], np.inf), res.final_state.reshape(k, r, -1)[:, 0, :]
-        J = np.nan_to_num((z_all[:, r - p :, :] - z[:, None, :]).transpose(0, 2, 1) / BASELINE_FD_STEP, nan=0.0, posinf=0.0, neginf=0.0) if fd else None
-        return z, J, x
-
-    def start_states(idx: np.ndarray, at: np.ndarray, offsets: np.ndarray, warm: bool) -> np.ndarray:
-        """``(k·r, 14)`` start states of the points ``at + offsets`` (``offsets`` ``(r, p)``): the patient's
-        best state moved by the guess model's change of state (``warm``), else the model's state; an
-        offset point (forward difference) moved along the model's slopes."""
-        h, m = hr_bpm[idx], mva_cm2[idx]
-        if not warm:
-            x = _model_states(model, at, h, m)
-        elif np.array_equal(at, best[idx]):
-            x = state_best[idx]
-        else:
-            x = state_best[idx] + _model_states(model, at, h, m) - _model_states(model, best[idx], h, m)
-        init = np.repeat(x[:, None, :], len(offsets), axis=1)
-        if offsets.any():
-            init += np.einsum("rl,kls->krs", offsets, _model_state_slopes(model, at, h, m))
-        return init.reshape(len(idx) * len(offsets), -1)
-
-    def normal_equations(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Whitened Jacobian (measurements and the calibration's priors), JᵀJ and Jᵀr at each best point."""
-        Jb = np.concatenate([J_best[idx], np.broadcast_to(np.diag(prior_w)[:ie], (len(idx), ie, p))], axis=1)
-        rb = np.concatenate([np.nan_to_num(z_best[idx], posinf=0.0), ((best[idx] - u0) * prior_w)[:, :ie]], axis=1)
-        return Jb, Jb.transpose(0, 2, 1) @ Jb, Jb.transpose(0, 2, 1) @ rb[:, :, None]
-
+    prob = _fit_problem(preset, hr_bpm, mva_cm2, y, sd, settings)
+    n = len(prob.hr_bpm)
+    st = _FitState.start(prob, _starting_points(prob, y))
     act = np.arange(n)  # patients still being fitted
     for it in range(BASELINE_ITERATIONS):
         model_step = BASELINE_MODEL_FIRST_STEP and it == 0
         fd = not model_step and not (BASELINE_LAZY_JACOBIAN and it > 0)
-        z, J, state = run(act, u[act], fd=fd, warm=it > 0)
+        z, J, state = _evaluate(prob, st, act, st.u[act], fd=fd, warm=it > 0)
         if model_step:
-            J = _model_jacobian(model, u[act], hr_bpm[act], mva_cm2[act], z, y0[act], sd[act], measured[act])
-        cost = np.sum(z**2, axis=1) + np.sum(((u[act] - u0) * prior_w) ** 2, axis=1)
-        better = cost < cost_best[act]
-        b_idx = act[better]
-        cost_best[b_idx] = cost[better]
-        best[b_idx], z_best[b_idx], state_best[b_idx] = u[b_idx], z[better], state[better]
-        if J is not None:
-            J_best[b_idx] = J[better]
-            exact[b_idx] = fd
-        fresh[b_idx] = J is not None
-        lam[act] = np.where(better, lam[act] * 0.2, lam[act] * 8.0)
-        act = act[(np.abs(z_best[act]).max(axis=1) >= BASELINE_Z_DONE) & (lam[act] < 1e6)]
+            J = _model_jacobian(prob.model, st.u[act], prob.hr_bpm[act], prob.mva_cm2[act], z, prob.y0[act], prob.sd[act], prob.measured[act])
+        _keep_better(prob, st, act, z, J, state, fd)
+        act = _still_moving(prob, st, act, it)
         if len(act) == 0:
             break
-        moves = _gauss_newton_moves(*normal_equations(act), rows=k_obs)  # with a stale or the model's Jacobian
-        redo = _forward_differences_due(moves, fresh[act], exact[act], it == 0) & np.isfinite(cost_best[act])
-        if redo.any():  # the Jacobian at the best point
-            r = act[redo]
-            _, J_best[r], _ = run(r, best[r], fd=True, warm=True)
-            fresh[r] = exact[r] = True
-            moves[redo] = _gauss_newton_moves(*normal_equations(r), rows=k_obs)
-        act = act[moves]
-        if len(act) == 0:
-            break
-        _, JtJ, g = normal_equations(act)
-        A = JtJ + lam[act, None, None] * (np.einsum("nii->ni", JtJ)[:, :, None] * np.eye(p)[None] + 1e-9 * np.eye(p)[None])
-        delta = np.nan_to_num(-np.linalg.solve(A, g)[:, :, 0])
-        delta *= np.minimum(1.0, np.log(2.0) / np.maximum(np.abs(delta).max(axis=1), 1e-12))[:, None]  # at most ×2 per step
-        u[act] = np.clip(best[act] + delta, lo, hi)
-    return BaselineFit(_override_dicts(_fit_overrides(best, base, sds)), np.exp(best[:, ie]), np.where(measured, z_best, 0.0),
-                       np.where(np.isfinite(cost_best)[:, None], state_best, np.nan))  # fmt: skip
+        _levenberg_marquardt_step(prob, st, act)
+    return BaselineFit(_override_dicts(_fit_overrides(st.best, prob.base, prob.sds)), np.exp(st.best[:, prob.ie]),
+                       np.where(prob.measured, st.z_best, 0.0), np.where(np.isfinite(st.cost_best)[:, None], st.state_best, np.nan))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _FitProblem:
+    """What :func:`fit_baselines` fits and how: the patients' inputs and measurements (``y0``: 0 where
+    not ``measured``), the solver settings of its points (``settings``, at :data:`BASELINE_SOLVER_TOL`)
+    and of its guess model (``guess_settings``), the coordinates' frame (``base``, ``sds``, ``u0``,
+    bounds ``lo``/``hi``, whitened prior weights ``prior_w``), where an additive volume's change goes in a
+    state (``st_idx``, ``st_per_ml``), the guess model, and the sizes: ``q`` scales, ``ns`` shifts,
+    ``p`` coordinates, ``k_obs`` measurements, ``ie`` the EROA's coordinate."""
+
+    preset: str
+    hr_bpm: np.ndarray
+    mva_cm2: np.ndarray
+    y0: np.ndarray
+    sd: np.ndarray
+    measured: np.ndarray
+    settings: SolverSettings
+    guess_settings: SolverSettings
+    base: np.ndarray
+    sds: np.ndarray
+    u0: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    prior_w: np.ndarray
+    st_idx: np.ndarray
+    st_per_ml: np.ndarray
+    model: _GuessModel
+    q: int
+    ns: int
+    p: int
+    k_obs: int
+    ie: int
+
+
+def _fit_problem(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.ndarray, sd: np.ndarray, settings: SolverSettings) -> _FitProblem:
+    """The fit's set-up (:class:`_FitProblem`)."""
+    from mitrasim.calibrate.fit import LOG_PRIOR_SD  # lazy: calibrate imports this module's bias constants
+    from mitrasim.physiology.parameters import STATE_NAMES
+
+    pset = get_parameter_set(preset)
+    sds = _prior_sds()
+    base = np.array([float(pset.values.get(k, 0.0)) for k, _ in BASELINE_SHIFTS])
+    q, ns = len(BASELINE_FREE), len(BASELINE_SHIFTS)
+    y = np.asarray(y, dtype=float)
+    measured = np.isfinite(y)
+    u0, lo, hi = _fit_space(pset, base, sds)
+    return _FitProblem(
+        preset=preset, hr_bpm=np.asarray(hr_bpm, dtype=float), mva_cm2=np.asarray(mva_cm2, dtype=float), y0=np.where(measured, y, 0.0),
+        sd=sd, measured=measured, settings=dataclasses.replace(settings, tol=min(settings.tol, BASELINE_SOLVER_TOL)), guess_settings=settings,
+        base=base, sds=sds, u0=u0, lo=lo, hi=hi,
+        # whitened prior = prior_w·(u − u0); none on the EROA
+        prior_w=np.concatenate([np.full(q, 1.0 / LOG_PRIOR_SD), np.ones(ns), [0.0]]) / BASELINE_PRIOR_WIDTH,
+        st_idx=np.array([STATE_NAMES.index(st) for _, st in BASELINE_SHIFTS]),
+        st_per_ml=np.array([1.0 if st.startswith("v_") else 1.0 / float(pset.values["sys_ven_c_ml_mmhg"]) for _, st in BASELINE_SHIFTS]),
+        model=_guess_model(preset, settings.dt_max_s, settings.tol, settings.accelerate),
+        q=q, ns=ns, p=q + ns + 1, k_obs=len(BASELINE_MEASURED), ie=q + ns,
+    )  # fmt: skip
+
+
+def _starting_points(prob: _FitProblem, y: np.ndarray) -> np.ndarray:
+    """``(n, p)`` the fit's first points: :func:`_initial_guess` (:data:`BASELINE_GUESS`), else the preset
+    with the measured EROA."""
+    g = prob.guess_settings
+    if BASELINE_GUESS:
+        return _initial_guess(prob.preset, np.asarray(y, dtype=float), prob.hr_bpm, prob.mva_cm2, prob.u0, prob.lo, prob.hi, g)
+    u = np.tile(prob.u0, (len(prob.hr_bpm), 1))
+    u[:, prob.ie] = np.log(np.clip(prob.y0[:, 3], *BASELINE_EROA_RANGE_CM2))
+    return u
+
+
+@dataclass
+class _FitState:
+    """The fit's state per patient: the current points ``u``, the best point so far (``best``, its
+    whitened residuals ``z_best``, cost ``cost_best`` and steady state ``state_best``), the Jacobian
+    there (``J_best``; ``fresh``: computed at ``best``, not at an earlier point; ``exact``: by forward
+    differences, not the guess model's) and the damping ``lam``."""
+
+    u: np.ndarray
+    best: np.ndarray
+    z_best: np.ndarray
+    J_best: np.ndarray
+    fresh: np.ndarray
+    exact: np.ndarray
+    cost_best: np.ndarray
+    state_best: np.ndarray
+    lam: np.ndarray
+
+    @classmethod
+    def start(cls, prob: _FitProblem, u: np.ndarray) -> _FitState:
+        n = len(u)
+        return cls(u=u, best=u.copy(), z_best=np.full((n, prob.k_obs), np.inf), J_best=np.zeros((n, prob.k_obs, prob.p)), fresh=np.zeros(n, bool),
+                   exact=np.zeros(n, bool), cost_best=np.full(n, np.inf), state_best=np.zeros((n, N_STATE)), lam=np.full(n, 1e-3))  # fmt: skip
+
+
+def _evaluate(prob: _FitProblem, st: _FitState, idx: np.ndarray, at: np.ndarray, fd: bool, warm: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Whitened residuals ``(k, 5)`` at points ``at`` of patients ``idx`` (and with ``fd`` their
+    Jacobian ``(k, 5, p)`` from the forward-difference points, same engine call), and the points'
+    steady states; ``warm``: started from each patient's best state.  Forward differences at the
+    patients' best points (the lazy Jacobian) take the best point's own residuals as their base
+    (that point is not simulated again)."""
+    p, q, ie, k_obs = prob.p, prob.q, prob.ie, prob.k_obs
+    k = len(idx)
+    at_best = fd and warm and np.array_equal(at, st.best[idx])
+    offsets = BASELINE_FD_STEP * np.eye(p) if fd else np.zeros((0, p))
+    if not at_best:
+        offsets = np.vstack([np.zeros((1, p)), offsets])
+    r = len(offsets)
+    flat = (at[:, None, :] + offsets[None]).reshape(-1, p)
+    init = None
+    if BASELINE_MODEL_STATES:
+        init = _start_states(prob, st, idx, at, offsets, warm)
+    elif warm:  # each additive volume's change moved in where a cold start puts it (mL, or mL / compliance for a pressure)
+        init = np.repeat(st.state_best[idx], r, axis=0)
+        init[:, prob.st_idx] += (flat[:, q:ie] - np.repeat(st.best[idx, q:ie], r, axis=0)) * prob.sds * prob.st_per_ml
+    eroa_pts = np.exp(flat[:, ie])
+    res = simulate(prob.preset, _fit_overrides(flat, prob.base, prob.sds), hr_bpm=np.repeat(prob.hr_bpm[idx], r), eroa_cm2=eroa_pts,
+                   mva_cm2=np.repeat(prob.mva_cm2[idx], r), initial_state=init, settings=prob.settings)  # fmt: skip
+    m = np.stack([res.metrics["sbp_mmhg"], res.metrics["edv_ml"], res.metrics["ef_pct"], eroa_pts, res.metrics["forward_sv_ml"]], axis=1)
+    z_all = np.where(prob.measured[idx, None, :], (m.reshape(k, r, k_obs) - prob.y0[idx, None, :]) / prob.sd[idx, None, :], 0.0)
+    if at_best:
+        z, x = st.z_best[idx], st.state_best[idx]
+    else:
+        z, x = np.where(np.isfinite(z_all[:, 0, :]), z_all[:, 0, :], np.inf), res.final_state.reshape(k, r, -1)[:, 0, :]
+    J = np.nan_to_num((z_all[:, r - p :, :] - z[:, None, :]).transpose(0, 2, 1) / BASELINE_FD_STEP, nan=0.0, posinf=0.0, neginf=0.0) if fd else None
+    return z, J, x
+
+
+def _start_states(prob: _FitProblem, st: _FitState, idx: np.ndarray, at: np.ndarray, offsets: np.ndarray, warm: bool) -> np.ndarray:
+    """``(k·r, 14)`` start states of the points ``at + offsets`` (``offsets`` ``(r, p)``): the patient's
+    best state moved by the guess model's change of state (``warm``), else the model's state; an
+    offset point (forward difference) moved along the model's slopes."""
+    h, m, model = prob.hr_bpm[idx], prob.mva_cm2[idx], prob.model
+    if not warm:
+        x = _model_states(model, at, h, m)
+    elif np.array_equal(at, st.best[idx]):
+        x = st.state_best[idx]
+    else:
+        x = st.state_best[idx] + _model_states(model, at, h, m) - _model_states(model, st.best[idx], h, m)
+    init = np.repeat(x[:, None, :], len(offsets), axis=1)
+    if offsets.any():
+        init += np.einsum("rl,kls->krs", offsets, _model_state_slopes(model, at, h, m))
+    return init.reshape(len(idx) * len(offsets), -1)
+
+
+def _normal_equations(prob: _FitProblem, st: _FitState, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Whitened Jacobian (measurements and the calibration's priors), JᵀJ and Jᵀr at each best point."""
+    ie, p = prob.ie, prob.p
+    Jb = np.concatenate([st.J_best[idx], np.broadcast_to(np.diag(prob.prior_w)[:ie], (len(idx), ie, p))], axis=1)
+    rb = np.concatenate([np.nan_to_num(st.z_best[idx], posinf=0.0), ((st.best[idx] - prob.u0) * prob.prior_w)[:, :ie]], axis=1)
+    return Jb, Jb.transpose(0, 2, 1) @ Jb, Jb.transpose(0, 2, 1) @ rb[:, :, None]
+
+
+def _keep_better(prob: _FitProblem, st: _FitState, act: np.ndarray, z: np.ndarray, J: np.ndarray | None, state: np.ndarray, fd: bool) -> None:
+    """The evaluated points of patients ``act`` that lower the MAP cost become their best points (with
+    their Jacobian ``J``, when one came with them: by forward differences if ``fd``); the damping falls
+    where the step was kept and rises where it was not (Marquardt)."""
+    cost = np.sum(z**2, axis=1) + np.sum(((st.u[act] - prob.u0) * prob.prior_w) ** 2, axis=1)
+    better = cost < st.cost_best[act]
+    b_idx = act[better]
+    st.cost_best[b_idx] = cost[better]
+    st.best[b_idx], st.z_best[b_idx], st.state_best[b_idx] = st.u[b_idx], z[better], state[better]
+    if J is not None:
+        st.J_best[b_idx] = J[better]
+        st.exact[b_idx] = fd
+    st.fresh[b_idx] = J is not None
+    st.lam[act] = np.where(better, st.lam[act] * 0.2, st.lam[act] * 8.0)
+
+
+def _still_moving(prob: _FitProblem, st: _FitState, act: np.ndarray, it: int) -> np.ndarray:
+    """The patients of ``act`` that stay in the fit after iteration ``it``: a residual still at or above
+    :data:`BASELINE_Z_DONE`, the damping below 1e6, and a full Gauss–Newton step that would still move a
+    measurement (:func:`_gauss_newton_moves`), judged on a forward-difference Jacobian at the best point
+    (computed here where :func:`_forward_differences_due` says so)."""
+    act = act[(np.abs(st.z_best[act]).max(axis=1) >= BASELINE_Z_DONE) & (st.lam[act] < 1e6)]
+    if len(act) == 0:
+        return act
+    moves = _gauss_newton_moves(*_normal_equations(prob, st, act), rows=prob.k_obs)  # with a stale or the model's Jacobian
+    redo = _forward_differences_due(moves, st.fresh[act], st.exact[act], it == 0) & np.isfinite(st.cost_best[act])
+    if redo.any():  # the Jacobian at the best point
+        r = act[redo]
+        _, st.J_best[r], _ = _evaluate(prob, st, r, st.best[r], fd=True, warm=True)
+        st.fresh[r] = st.exact[r] = True
+        moves[redo] = _gauss_newton_moves(*_normal_equations(prob, st, r), rows=prob.k_obs)
+    return act[moves]
+
+
+def _levenberg_marquardt_step(prob: _FitProblem, st: _FitState, act: np.ndarray) -> None:
+    """The next points of patients ``act``: the damped Gauss–Newton step from each best point (Marquardt's
+    diagonal scaling), at most a factor 2 in any scale, inside the bounds."""
+    p = prob.p
+    _, JtJ, g = _normal_equations(prob, st, act)
+    A = JtJ + st.lam[act, None, None] * (np.einsum("nii->ni", JtJ)[:, :, None] * np.eye(p)[None] + 1e-9 * np.eye(p)[None])
+    delta = np.nan_to_num(-np.linalg.solve(A, g)[:, :, 0])
+    delta *= np.minimum(1.0, np.log(2.0) / np.maximum(np.abs(delta).max(axis=1), 1e-12))[:, None]  # at most ×2 per step
+    st.u[act] = np.clip(st.best[act] + delta, prob.lo, prob.hi)
 
 
 def _forward_differences_due(moves: np.ndarray, fresh: np.ndarray, exact: np.ndarray, first: bool) -> np.ndarray:
