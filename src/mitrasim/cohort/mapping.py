@@ -549,18 +549,17 @@ def _model_jacobian(model: _GuessModel, u: np.ndarray, hr_bpm: np.ndarray, mva_c
     return np.nan_to_num(J, nan=0.0, posinf=0.0, neginf=0.0)
 
 
-def _initial_guess(preset: str, y: np.ndarray, hr_bpm: np.ndarray, mva_cm2: np.ndarray, u0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-                   settings: SolverSettings) -> np.ndarray:  # fmt: skip
-    """(n, p) the fit's starting coordinates: :func:`_guess_model`'s prediction for the engine scales
-    and stressed volume (the preset's where a measurement is missing or not positive), the measured
-    EROA; inside the fit's bounds."""
+def _initial_guess(model: _GuessModel, y: np.ndarray, hr_bpm: np.ndarray, mva_cm2: np.ndarray, u0: np.ndarray, lo: np.ndarray,
+                   hi: np.ndarray) -> np.ndarray:  # fmt: skip
+    """(n, p) the fit's starting coordinates: the guess model's prediction (its ``inverse`` map) for the
+    engine scales and stressed volume (the preset's where a measurement is missing or not positive),
+    the measured EROA; inside the fit's bounds."""
     n, k = len(y), u0.size - 1
     u = np.tile(u0, (n, 1))
     u[:, k] = np.log(np.clip(np.nan_to_num(y[:, 3], nan=1.0), *BASELINE_EROA_RANGE_CM2))
     full = np.isfinite(y).all(axis=1) & (y > 0).all(axis=1)
     if full.any():
-        coef = _guess_model(preset, settings.dt_max_s, settings.tol, settings.accelerate).inverse
-        u[full, :k] = _guess_features(y[full], hr_bpm[full], mva_cm2[full]) @ coef
+        u[full, :k] = _guess_features(y[full], hr_bpm[full], mva_cm2[full]) @ model.inverse
     return np.clip(u, lo, hi)
 
 
@@ -624,8 +623,8 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
 @dataclass(frozen=True)
 class _FitProblem:
     """What :func:`fit_baselines` fits and how: the patients' inputs and measurements (``y0``: 0 where
-    not ``measured``), the solver settings of its points (``settings``, at :data:`BASELINE_SOLVER_TOL`)
-    and of its guess model (``guess_settings``), the coordinates' frame (``base``, ``sds``, ``u0``,
+    not ``measured``), the solver settings of its points (``settings``, at :data:`BASELINE_SOLVER_TOL`),
+    the coordinates' frame (``base``, ``sds``, ``u0``,
     bounds ``lo``/``hi``, whitened prior weights ``prior_w``), where an additive volume's change goes in a
     state (``st_idx``, ``st_per_ml``), the guess model, and the sizes: ``q`` scales, ``ns`` shifts,
     ``p`` coordinates, ``k_obs`` measurements, ``ie`` the EROA's coordinate."""
@@ -637,7 +636,6 @@ class _FitProblem:
     sd: np.ndarray
     measured: np.ndarray
     settings: SolverSettings
-    guess_settings: SolverSettings
     base: np.ndarray
     sds: np.ndarray
     u0: np.ndarray
@@ -668,13 +666,13 @@ def _fit_problem(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nda
     u0, lo, hi = _fit_space(pset, base, sds)
     return _FitProblem(
         preset=preset, hr_bpm=np.asarray(hr_bpm, dtype=float), mva_cm2=np.asarray(mva_cm2, dtype=float), y0=np.where(measured, y, 0.0),
-        sd=sd, measured=measured, settings=dataclasses.replace(settings, tol=min(settings.tol, BASELINE_SOLVER_TOL)), guess_settings=settings,
+        sd=sd, measured=measured, settings=dataclasses.replace(settings, tol=min(settings.tol, BASELINE_SOLVER_TOL)),
         base=base, sds=sds, u0=u0, lo=lo, hi=hi,
         # whitened prior = prior_w·(u − u0); none on the EROA
         prior_w=np.concatenate([np.full(q, 1.0 / LOG_PRIOR_SD), np.ones(ns), [0.0]]) / BASELINE_PRIOR_WIDTH,
         st_idx=np.array([STATE_NAMES.index(st) for _, st in BASELINE_SHIFTS]),
         st_per_ml=np.array([1.0 if st.startswith("v_") else 1.0 / float(pset.values["sys_ven_c_ml_mmhg"]) for _, st in BASELINE_SHIFTS]),
-        model=_guess_model(preset, settings.dt_max_s, settings.tol, settings.accelerate),
+        model=_guess_model(preset, settings.dt_max_s, settings.tol, settings.accelerate),  # at the trial's settings, not the fit's tolerance
         q=q, ns=ns, p=q + ns + 1, k_obs=len(BASELINE_MEASURED), ie=q + ns,
     )  # fmt: skip
 
@@ -682,9 +680,8 @@ def _fit_problem(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nda
 def _starting_points(prob: _FitProblem, y: np.ndarray) -> np.ndarray:
     """``(n, p)`` the fit's first points: :func:`_initial_guess` (:data:`BASELINE_GUESS`), else the preset
     with the measured EROA."""
-    g = prob.guess_settings
     if BASELINE_GUESS:
-        return _initial_guess(prob.preset, np.asarray(y, dtype=float), prob.hr_bpm, prob.mva_cm2, prob.u0, prob.lo, prob.hi, g)
+        return _initial_guess(prob.model, np.asarray(y, dtype=float), prob.hr_bpm, prob.mva_cm2, prob.u0, prob.lo, prob.hi)
     u = np.tile(prob.u0, (len(prob.hr_bpm), 1))
     u[:, prob.ie] = np.log(np.clip(prob.y0[:, 3], *BASELINE_EROA_RANGE_CM2))
     return u
