@@ -37,7 +37,7 @@ from mitrasim.physiology.parameters import (
 from mitrasim.physiology.preset_names import DEFAULT_PRESET
 from mitrasim.ranges import PLACEHOLDER_ABS, Range
 
-__all__ = ["SolverSettings", "SimulationResult", "simulate", "build_batch", "stable_dt_s", "steps_per_beat"]
+__all__ = ["SolverSettings", "SimulationResult", "simulate", "build_batch", "override_columns", "stable_dt_s", "steps_per_beat"]
 
 
 #: Allowed range of each numeric :class:`SolverSettings` field.
@@ -237,18 +237,30 @@ def _apply_override_columns(cols: dict[str, np.ndarray], ocols: Mapping[str, Any
         raise
 
 
+def override_columns(overrides: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray] | None:
+    """Override dicts as columns (name → (n,) array, :func:`simulate`'s override columns) when every
+    dict has the first one's names in its order (a cohort's or a procedure's patients), else None;
+    ValueError or TypeError where a value is not a number."""
+    if not overrides:
+        return None
+    first = tuple(overrides[0])
+    if not all(tuple(o) == first for o in overrides):
+        return None
+    vals = np.array([tuple(o.values()) for o in overrides], dtype=float).reshape(len(overrides), len(first))
+    return {k: vals[:, j].copy() for j, k in enumerate(first)}
+
+
 def _apply_overrides(cols: dict[str, np.ndarray], olist: Sequence[Mapping[str, Any]], model: Model) -> None:
     """Write the override dicts into ``cols``; range-checked column by column (a cohort's override
     dicts share their names: when every dict has the first one's names in its order, all values are
     read in one pass), falling back to :func:`check_values` per dict for the exact error."""
     allowed = active_name_set(model)
-    first = tuple(olist[0])
     try:
-        if all(tuple(o) == first for o in olist):
-            vals = np.array([tuple(o.values()) for o in olist], dtype=float).reshape(len(olist), len(first))
-            for j, k in enumerate(first):
-                _check_column(k, vals[:, j], allowed)
-                cols[k][:] = vals[:, j]
+        columns = override_columns(olist)
+        if columns is not None:
+            for k, col in columns.items():
+                _check_column(k, col, allowed)
+                cols[k][:] = col
             return
         keys: dict[str, None] = {}
         for o in olist:

@@ -32,6 +32,7 @@ from mitrasim.echo.grading import MRGrade, MRInputs, grade_label, grade_mr
 from mitrasim.echo.grading import decision_grade as _decision_grade
 from mitrasim.echo.simulated import ALIASING_CM_S, SECONDARY_VC_ASPECT, echo_from_beats, echo_row, grade_beats
 from mitrasim.echo.synthetic import EchoMeasurements
+from mitrasim.physiology.simulation import override_columns  # re-exported: the procedure's override tables
 
 __all__ = [
     "ALIASING_CM_S",
@@ -96,19 +97,6 @@ class BatchHemo:
 Overrides = Sequence[Mapping[str, float]] | Mapping[str, np.ndarray]
 """Engine overrides of ``n`` states: one dict each, or columns (parameter name → (n,) array,
 :func:`override_columns`; :func:`mitrasim.physiology.simulation.simulate`'s override columns)."""
-
-
-def override_columns(overrides: Sequence[Mapping[str, float]]) -> dict[str, np.ndarray] | None:
-    """Override dicts as columns (name → (n,) array) when every dict has the first one's names in
-    its order (a cohort's or a procedure's patients: the values as ``simulate`` reads such dicts),
-    else None (keep the dicts)."""
-    if not overrides:
-        return None
-    first = tuple(overrides[0])
-    if not all(tuple(o) == first for o in overrides):
-        return None
-    vals = np.array([tuple(o.values()) for o in overrides], dtype=float).reshape(len(overrides), len(first))
-    return {k: vals[:, j].copy() for j, k in enumerate(first)}
 
 
 def take_overrides(overrides: Overrides, idx: np.ndarray) -> Overrides:
