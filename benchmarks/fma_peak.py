@@ -36,28 +36,19 @@ _SOURCE = r"""
 #include <omp.h>
 #include <time.h>
 #define CH %(chains)d
-static double zmm(long n) {
-  __m512d a[CH]; __m512d b = _mm512_set1_pd(0.999999), c = _mm512_set1_pd(1e-7);
-  for (int i = 0; i < CH; i++) a[i] = _mm512_set1_pd(1.0 + i);
-  for (long k = 0; k < n; k++) {
-#pragma GCC unroll 16
-    for (int i = 0; i < CH; i++) a[i] = _mm512_fmadd_pd(a[i], b, c);
+/* CH independent chains a <- a*b + c on one register width (VT vectors of LANES doubles, intrinsics P). */
+#define CHAINS_OF(NAME, VT, P, LANES)                                                    \
+  static double NAME(long n) {                                                           \
+    VT a[CH]; VT b = P##_set1_pd(0.999999), c = P##_set1_pd(1e-7);                      \
+    for (int i = 0; i < CH; i++) a[i] = P##_set1_pd(1.0 + i);                            \
+    for (long k = 0; k < n; k++)                                                         \
+      for (int i = 0; i < CH; i++) a[i] = P##_fmadd_pd(a[i], b, c);                      \
+    double s = 0, t[LANES];                                                              \
+    for (int i = 0; i < CH; i++) { P##_storeu_pd(t, a[i]); s += t[0]; }                 \
+    return s;                                                                            \
   }
-  double s = 0, t[8];
-  for (int i = 0; i < CH; i++) { _mm512_storeu_pd(t, a[i]); s += t[0]; }
-  return s;
-}
-static double ymm(long n) {
-  __m256d a[CH]; __m256d b = _mm256_set1_pd(0.999999), c = _mm256_set1_pd(1e-7);
-  for (int i = 0; i < CH; i++) a[i] = _mm256_set1_pd(1.0 + i);
-  for (long k = 0; k < n; k++) {
-#pragma GCC unroll 16
-    for (int i = 0; i < CH; i++) a[i] = _mm256_fmadd_pd(a[i], b, c);
-  }
-  double s = 0, t[4];
-  for (int i = 0; i < CH; i++) { _mm256_storeu_pd(t, a[i]); s += t[0]; }
-  return s;
-}
+CHAINS_OF(zmm, __m512d, _mm512, 8)
+CHAINS_OF(ymm, __m256d, _mm256, 4)
 int main(int argc, char **argv) {
   long n = atol(argv[1]);
   int threads = atoi(argv[2]);
@@ -83,7 +74,7 @@ int main(int argc, char **argv) {
 def _build(folder: Path) -> Path:
     src, exe = folder / "fma_peak.c", folder / "fma_peak"
     src.write_text("#include <stdlib.h>\n" + _SOURCE % {"chains": CHAINS})
-    subprocess.run(["cc", "-O2", "-mavx512f", "-mfma", "-fopenmp", str(src), "-o", str(exe)], check=True, capture_output=True)
+    subprocess.run(["cc", "-O2", "-funroll-loops", "-mavx512f", "-mfma", "-fopenmp", str(src), "-o", str(exe)], check=True, capture_output=True)
     return exe
 
 
