@@ -3,6 +3,12 @@ and the projection the trial report makes (:mod:`mitrasim.cohort.scaling`) from 
 
     PYTHONPATH=src python benchmarks/cluster.py --n 40000 --chunk 1000 --workers 1,2
     PYTHONPATH=src python benchmarks/cluster.py --n 40000 --chunk 1000 --workers 1,2 --existing
+    PYTHONPATH=src python benchmarks/cluster.py --n-per-worker 10000 --chunk 1000 --workers 2,16 --existing  # projection checked
+
+With ``--n-per-worker K`` the run on W workers holds K·W patients (weak scaling), and every run after
+the first is compared with the wall time the first run's trial folder projects for it
+(:func:`mitrasim.cohort.scaling.projected_wall_s`: its median chunk's cost per patient and core, its
+warm-up and its per-task costs, for that run's patients on that run's workers).
 
 Without ``--existing`` each run starts its local cluster (``run_trial(dask_local=W)``) and the time
 includes starting the worker processes; with it the cluster (W single-threaded worker processes,
@@ -23,8 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from mitrasim.cohort.scaling import throughput
-from mitrasim.cohort.trial import parse_trial, run_trial
+from mitrasim.cohort.scaling import projected_wall_s, throughput
+from mitrasim.cohort.trial import parse_trial, read_results, run_trial
 
 
 def _trial(n: int, chunk: int, population: str):
@@ -51,13 +57,17 @@ def main() -> None:
     ap.add_argument("--workers", default="1,2", help="comma-separated Dask worker counts, run in this order")
     ap.add_argument("--population", default="tvt_mixed")
     ap.add_argument("--existing", action="store_true", help="start each cluster before the clock and connect by address")
+    ap.add_argument("--n-per-worker", type=int, default=0, help="K: K·W patients on W workers (weak scaling), each run after the first checked against the first's projection")
     a = ap.parse_args()
     os.environ.setdefault("MITRASIM_THREADS", "1")
-    trial = _trial(a.n, a.chunk, a.population)
     tmp = Path(tempfile.mkdtemp())
     walls: dict[int, float] = {}
+    rates: dict[int, float] = {}
     man = {}
+    first = None
     for w in (int(x) for x in a.workers.split(",")):
+        n = a.n_per_worker * w if a.n_per_worker else a.n
+        trial = _trial(n, a.chunk, a.population)
         out = tmp / f"w{w}"
         cluster = _running_cluster(w) if a.existing else None
         t0, c0 = time.perf_counter(), time.process_time()
@@ -66,6 +76,7 @@ def main() -> None:
         else:
             r = run_trial(trial, out, scheduler=cluster.scheduler_address, progress=False)
         walls[w] = time.perf_counter() - t0
+        rates[w] = n / walls[w]
         client_cpu = time.process_time() - c0  # this process: the client and the local cluster's scheduler
         if cluster is not None:
             cluster.close()
@@ -74,14 +85,19 @@ def main() -> None:
         if compute:
             print(f"  chunks' compute on the workers: {sum(compute):.1f} s in all, median {compute[len(compute) // 2]:.2f} s, "
                   f"first {float(entries[0].get('compute_s', float('nan'))):.2f} s, largest {compute[-1]:.2f} s", flush=True)
-        man = json.loads((out / "manifest.json").read_text())
+        man = read_results(out)[1]  # the manifest with the journal's chunk entries (their recorded costs)
         run = r["run"]
-        print(f"dask {w} worker(s){' (running cluster)' if a.existing else ''}: {walls[w]:.1f} s, {a.n / walls[w]:,.0f} patients/s; tasks {run['tasks']} "
+        print(f"dask {w} worker(s){' (running cluster)' if a.existing else ''}: {n:,} patients in {walls[w]:.1f} s, {n / walls[w]:,.0f} patients/s; tasks {run['tasks']} "
               f"(chunks per task {run['chunks_per_task']}); scheduler round trip {1000 * run['task_overhead_s']:.1f} ms; "
               f"client {1000 * run['client_s_per_chunk']:.1f} ms per chunk; client+scheduler CPU {client_cpu:.2f} s "
               f"({1000 * client_cpu / trial.n_chunks:.0f} ms per chunk); load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
-    if 1 in walls and 2 in walls:
-        print(f"1 -> 2 workers: {walls[1] / walls[2]:.2f}x")
+        if first is None:
+            first = (w, throughput(man))
+        elif first[1] is not None:
+            proj = projected_wall_s(first[1], n, w, a.chunk)
+            print(f"  projected from the {first[0]}-worker run: {proj:.1f} s; measured {walls[w]:.1f} s (measured / projected {walls[w] / proj:.2f})", flush=True)
+    if 1 in rates and 2 in rates:
+        print(f"1 -> 2 workers: {rates[2] / rates[1]:.2f}x (patients per second)")
     tp = throughput(man)
     if tp is not None:
         print(f"last run: {tp.patients_per_s_per_core:.1f} patients/s per core (median chunk), warm-up {tp.warmup_s:.1f} s")

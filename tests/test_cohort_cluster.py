@@ -92,6 +92,9 @@ def test_projection_from_recorded_costs():
     assert proj[(1000, 16)] == pytest.approx(1000 * 0.1 / 16 + 10 * 0.05 + 6.0)
     assert proj[(scaling.PROJECTION_PATIENTS, 256)] == pytest.approx(1e6 * 0.1 / 256 + 1e4 * 0.05 + 6.0)
     assert {c for _, c in proj} == set(scaling.PROJECTION_CORES)
+    # any size, cores and chunk size (benchmarks/cluster.py checks a run against an earlier run's projection)
+    assert scaling.projected_wall_s(tp, 5000, 32, 500) == pytest.approx(5000 * 0.1 / 32 + 10 * 0.05 + 6.0)
+    assert scaling.projected_wall_s(tp, 1000, 16) == pytest.approx(proj[(1000, 16)])
 
 
 def test_projection_without_recorded_costs_is_none():

@@ -40,7 +40,7 @@ from typing import Any, Iterable
 
 __all__ = [
     "OVERHEAD_SHARE", "TASKS_PER_WORKER", "MAX_TASK_S", "OVERHEAD_PROBES", "WORKERS_REFRESH_S", "PROJECTION_CORES", "PROJECTION_PATIENTS",
-    "chunks_per_task", "Throughput", "throughput",
+    "chunks_per_task", "Throughput", "throughput", "projected_wall_s",
 ]  # fmt: skip
 
 #: Largest share of a task's time the scheduler's round trip may take.
@@ -89,6 +89,14 @@ class Throughput:
     client_s_per_chunk: float
     n_chunks: int
     projections: list[dict[str, Any]]
+    chunk_size: int = 1
+
+
+def projected_wall_s(tp: Throughput, patients: int, cores: int, chunk_size: int | None = None) -> float:
+    """``T(N)`` of the module docstring for ``patients`` on ``cores`` from ``tp``'s measured costs, in
+    chunks of ``chunk_size`` patients (default: the measured trial's)."""
+    n_tasks = -(-int(patients) // int(chunk_size or tp.chunk_size))
+    return patients / (tp.patients_per_s_per_core * cores) + n_tasks * ((tp.task_overhead_s or 0.0) + tp.client_s_per_chunk) + tp.warmup_s
 
 
 def throughput(manifest: dict[str, Any]) -> Throughput | None:
@@ -109,9 +117,8 @@ def throughput(manifest: dict[str, Any]) -> Throughput | None:
     s_core = float(median(per_patient))
     warmup = per_chunk[-1] - float(median(per_chunk))
     chunk_size = int(manifest.get("chunk_size", 1)) or 1
-    projections = []
+    tp = Throughput(patients, core_s, 1.0 / s_core, warmup, overhead, client, len(entries), [], chunk_size)
     for total in dict.fromkeys((int(manifest.get("n_patients", patients)), PROJECTION_PATIENTS)):
-        n_tasks = -(-total // chunk_size)
         for cores in PROJECTION_CORES:
-            projections.append({"patients": total, "cores": cores, "wall_s": total * s_core / cores + n_tasks * ((overhead or 0.0) + client) + warmup})
-    return Throughput(patients, core_s, 1.0 / s_core, warmup, overhead, client, len(entries), projections)
+            tp.projections.append({"patients": total, "cores": cores, "wall_s": projected_wall_s(tp, total, cores)})
+    return tp
