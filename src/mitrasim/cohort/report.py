@@ -283,7 +283,9 @@ def _throughput_html(man: dict[str, Any]) -> str:
         "<table><tr><th>patients</th><th>cores</th><th>projected wall time</th></tr>" + rows + "</table>"
         "<p class='note'>T(N) = patients × core-seconds per patient ÷ N + chunks × (scheduler round trip + client writing) + warm-up. "
         "Assumptions: compute scales linearly with cores; the per-task scheduler and client costs are serial and not overlapped "
-        "(an upper bound); one task per chunk of this trial's chunk size; no worker lost.</p>"
+        "(an upper bound); one task per chunk of this trial's chunk size; no worker lost. Linear scaling makes the projection a lower "
+        "bound where cores slow down under full load: measure the factor on the target machine with "
+        "<code>benchmarks/cluster.py --n-per-worker</code> (benchmarks/RESULTS.md gives one machine's).</p>"
     )
 
 

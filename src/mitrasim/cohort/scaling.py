@@ -29,6 +29,10 @@ it received and appending the journal line: the Parquet encoding and the SHA-256
 the chunk was computed).  Assumptions: compute scales linearly with cores (independent patients, no shared
 state); the scheduler's and the client's per-task costs are serial and do not overlap the compute
 (an upper bound on them); one task per chunk; no worker loss; patients cost the same on every core.
+Checked against measured runs (``benchmarks/cluster.py --n-per-worker``, ``benchmarks/RESULTS.md``): from
+a 1-worker run the 2-worker wall time was projected to within a few per cent, but on a 16-vCPU VM a chunk's
+compute grew with the number of concurrent workers, so the projection from 2 workers under-estimated 8 and 16
+workers: linear scaling makes ``T(N)`` a lower bound on machines whose cores slow under full load.
 """
 
 from __future__ import annotations
