@@ -617,7 +617,8 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
     residuals as their base: so every patient leaves the fit on a forward-difference Jacobian, and no
     point is simulated twice.  Every point runs to the steady-state tolerance
     :data:`BASELINE_SOLVER_TOL` (the trials' coarser one leaves metric noise near the exit
-    tolerance), started from the patient's best steady state so far moved by the guess model's change
+    tolerance; forward-difference points to :data:`BASELINE_FD_TOL_FACTOR` times it, a bound on the
+    Jacobian's error), started from the patient's best steady state so far moved by the guess model's change
     of state between the two points (the first points from the model's state; forward-difference
     points along its slopes; :data:`BASELINE_MODEL_STATES`), which holds each point's own blood, as a
     cold start does.  A step that does not lower ``Σz²`` is rejected and the damping raised (Marquardt's diagonal
