@@ -11,6 +11,7 @@ Usage (from the repository root, mitrasim importable from src/)::
     PYTHONPATH=src python benchmarks/cohort.py --table-hash 1000 --population coapt_like  # a trial table's hash (compare two checkouts)
     PYTHONPATH=src python benchmarks/cohort.py --warm-start 1000                  # the awake baseline: cold vs warm start vs a 1e-8 reference
     PYTHONPATH=src python benchmarks/cohort.py --fit 4000 --population coapt_like  # the baseline fit alone: beats, CPU; its switches A/B
+    PYTHONPATH=src python benchmarks/cohort.py --fit 4000 --fit-one-off BASELINE_FD_OWN_TOL  # and the default with one switch off
 
 Prints one line per mode: wall seconds, patients/s (patients × arms counted once per patient),
 engine seconds (summed over workers) and the share of worker time spent outside the engine.
@@ -235,15 +236,15 @@ def warm_start(n: int, population: str) -> None:
 
 
 #: The baseline fit's switches compared by ``--fit`` (each variant sets all of them).
-FIT_SWITCHES = ("BASELINE_MODEL_FIRST_STEP", "BASELINE_MODEL_STATES")
+FIT_SWITCHES = ("BASELINE_MODEL_FIRST_STEP", "BASELINE_MODEL_STATES", "BASELINE_FD_OWN_TOL")
 
 
-def fit_alone(n: int, population: str, reps: int) -> None:
+def fit_alone(n: int, population: str, reps: int, one_off: tuple[str, ...] = ()) -> None:
     """The baseline fit alone (:func:`mitrasim.cohort.mapping.engine_inputs`) on ``n`` sampled
     candidates (the drawn patients a trial fits, before the indication), at the trials' solver
     settings: CPU seconds of the process, inside the kernel (as ``--profile``) and outside, engine
-    beats and states per patient and engine calls; each combination of :data:`FIT_SWITCHES`, off
-    and on together and the default, ``reps`` times interleaved in one process (medians)."""
+    beats and states per patient and engine calls; :data:`FIT_SWITCHES` all off, the default, and the
+    default with each switch of ``one_off`` off alone, ``reps`` times interleaved in one process (medians)."""
     import numpy as np
 
     from mitrasim.cohort import mapping
@@ -273,7 +274,7 @@ def fit_alone(n: int, population: str, reps: int) -> None:
 
     patients = sample_population(pop, n, 5)
     default = {k: getattr(mapping, k) for k in FIT_SWITCHES}
-    variants = {"switches off": dict.fromkeys(FIT_SWITCHES, False), "default": default}
+    variants = {"switches off": dict.fromkeys(FIT_SWITCHES, False), **{f"no {k}": {**default, k: False} for k in one_off}, "default": default}
     rows: dict[str, list[tuple[float, ...]]] = {k: [] for k in variants}
     dispatch.run_batch, mapping.simulate = timed, counted
     try:
@@ -291,9 +292,10 @@ def fit_alone(n: int, population: str, reps: int) -> None:
         for k, v in default.items():
             setattr(mapping, k, v)
     print(f"{population}, baseline fit of {n:,} sampled patients, {reps} runs interleaved (medians), load {os.getloadavg()[0]:.1f}")
+    w = max(map(len, variants))
     for name, r in rows.items():
         cpu, kern, beats, states, calls = np.median(np.array(r), axis=0)
-        print(f"  {name:13s} CPU {cpu:.2f} s  kernel {kern:.2f}  outside {cpu - kern:.2f}  beats/patient {beats:.1f}  states/patient {states:.2f}  calls {calls:.0f}"
+        print(f"  {name:{w}s} CPU {cpu:.2f} s  kernel {kern:.2f}  outside {cpu - kern:.2f}  beats/patient {beats:.1f}  states/patient {states:.2f}  calls {calls:.0f}"
               f"  ({', '.join(f'{k}={variants[name][k]}' for k in FIT_SWITCHES)})")
 
 
@@ -332,6 +334,7 @@ def main() -> None:
     ap.add_argument("--baseline", choices=("fit", "table"), default=None, help="baseline mapping (default: mitrasim.cohort.mapping.BASELINE_MAPPING)")
     ap.add_argument("--fit", type=int, default=0, metavar="N", help="only the baseline fit of N sampled patients: CPU, beats, states; its switches off vs default")
     ap.add_argument("--reps", type=int, default=3, help="with --fit: interleaved runs per variant")
+    ap.add_argument("--fit-one-off", default="", metavar="S,...", help="with --fit: also the default with each of these FIT_SWITCHES off alone (all: every one)")
     a = ap.parse_args()
     if a.baseline:
         from mitrasim.cohort import mapping
@@ -353,7 +356,11 @@ def main() -> None:
         accuracy(a.accuracy, a.population)
         return
     if a.fit:
-        fit_alone(a.fit, a.population, a.reps)
+        one_off = FIT_SWITCHES if a.fit_one_off == "all" else tuple(x for x in a.fit_one_off.split(",") if x)
+        unknown = sorted(set(one_off) - set(FIT_SWITCHES))
+        if unknown:
+            ap.error(f"--fit-one-off: {', '.join(unknown)} not among {', '.join(FIT_SWITCHES)}")
+        fit_alone(a.fit, a.population, a.reps, one_off)
         return
     modes = a.modes.split(",") + (["dask1", "dask2"] if a.dask else [])
     trial = _trial(a.n, a.chunk, a.population)

@@ -259,6 +259,32 @@ residuals: for a patient the prior holds at |z| ≈ 1 the fit stops anywhere wit
 times :data:`BASELINE_Z_DONE` (two fits of the same patients differed by 0.147).  The state change
 per beat that ends the run scales the metrics' distance from the limit cycle, so 1e-3 puts that noise
 an order below the exit tolerance; warm-started points need few more beats."""
+BASELINE_FD_TOL_FACTOR = 3.0
+"""The forward-difference points' steady-state tolerance, as a multiple of their base point's
+(:data:`BASELINE_SOLVER_TOL`): they start near their steady states (the base's state moved along the
+guess model's slopes), and a coarser stop takes them there in fewer beats.
+
+Bound.  A point stopped at tolerance ``τ`` carries whitened metric errors ``≈ c·τ``, so a
+forward-difference column carries ``≈ c·(τ_base + τ_fd)/h`` (``h`` = :data:`BASELINE_FD_STEP`; the
+base point's error enters every column) besides the step's truncation ``∝ h``.  The fit stops where
+the Gauss–Newton step on its Jacobian vanishes (:func:`_gauss_newton_moves`), so a Jacobian ``J + E``
+moves that stop by the difference of the two steps from the same point, ``J·(δ_{J+E} − δ_J)`` in
+the whitened measurements (about ``|E|/|J|·|r|``: large only where the prior holds a patient off its
+measurements ``r``).  The factor is the largest whose shift stays within ``BASELINE_Z_DONE / 2`` for
+95 % of the fit's Jacobians, the other half of :data:`BASELINE_Z_DONE` left to the exit's own
+linearisation (tested).  Measured at 1,424 tvt_mixed Jacobians (1,500 candidates, trial settings)
+against central differences of points run to 1e-7: the columns' relative error (median / 95th
+percentile), the shift (95th / 99th percentile, SD) and beats per point are, truncation alone 0.29 /
+1.1 %; factor 1: 0.85 / 2.7 %, 0.009 / 0.022, 4.5 beats; 2: 1.3 / 3.7 %, 0.013 / 0.025, 3.8;
+**3**: 1.7 / 5.1 %, 0.016 / 0.038, 3.3; 5: 2.4 / 7.1 %, 0.031 / 0.061, 2.7 (coapt_like at 3: 0.009 /
+0.022).  The whole fit then lands as near the fit run to convergence as with factor 1
+(``benchmarks/RESULTS.md``).  A lane's first beat is no shortcut: starting ``≈ 0.03`` (state scale)
+from their steady states, no point is steady after one beat at these tolerances, and a first beat's
+EDV misses a volume turn across the beat's start (the kernel's carried-over samples are not yet
+set; up to 0.011 mL against the steady beat, measured), so ``min_beats`` stays 2."""
+BASELINE_FD_OWN_TOL = True
+"""Run forward-difference points to :data:`BASELINE_FD_TOL_FACTOR` × the base points' tolerance
+(else to the base points' own)."""
 BASELINE_Z_DONE = 0.05
 """A patient leaves the fit when every residual is below this many SDs."""
 BASELINE_BOUNDS = (np.log(0.05), np.log(20.0))
@@ -591,7 +617,8 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
     residuals as their base: so every patient leaves the fit on a forward-difference Jacobian, and no
     point is simulated twice.  Every point runs to the steady-state tolerance
     :data:`BASELINE_SOLVER_TOL` (the trials' coarser one leaves metric noise near the exit
-    tolerance), started from the patient's best steady state so far moved by the guess model's change
+    tolerance; forward-difference points to :data:`BASELINE_FD_TOL_FACTOR` times it, a bound on the
+    Jacobian's error), started from the patient's best steady state so far moved by the guess model's change
     of state between the two points (the first points from the model's state; forward-difference
     points along its slopes; :data:`BASELINE_MODEL_STATES`), which holds each point's own blood, as a
     cold start does.  A step that does not lower ``Σz²`` is rejected and the damping raised (Marquardt's diagonal
@@ -623,7 +650,8 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
 @dataclass(frozen=True)
 class _FitProblem:
     """What :func:`fit_baselines` fits and how: the patients' inputs and measurements (``y0``: 0 where
-    not ``measured``), the solver settings of its points (``settings``, at :data:`BASELINE_SOLVER_TOL`),
+    not ``measured``), the solver settings of its points (``settings``, at :data:`BASELINE_SOLVER_TOL`;
+    ``fd_settings`` of a call of forward-difference points alone, :data:`BASELINE_FD_TOL_FACTOR`),
     the coordinates' frame (``base``, ``sds``, ``u0``,
     bounds ``lo``/``hi``, whitened prior weights ``prior_w``), where an additive volume's change goes in a
     state (``st_idx``, ``st_per_ml``), the guess model, and the sizes: ``q`` scales, ``ns`` shifts,
@@ -636,6 +664,7 @@ class _FitProblem:
     sd: np.ndarray
     measured: np.ndarray
     settings: SolverSettings
+    fd_settings: SolverSettings
     base: np.ndarray
     sds: np.ndarray
     u0: np.ndarray
@@ -664,9 +693,11 @@ def _fit_problem(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nda
     y = np.asarray(y, dtype=float)
     measured = np.isfinite(y)
     u0, lo, hi = _fit_space(pset, base, sds)
+    fit_settings = dataclasses.replace(settings, tol=min(settings.tol, BASELINE_SOLVER_TOL))
+    fd_tol = fit_settings.tol * (BASELINE_FD_TOL_FACTOR if BASELINE_FD_OWN_TOL else 1.0)
     return _FitProblem(
         preset=preset, hr_bpm=np.asarray(hr_bpm, dtype=float), mva_cm2=np.asarray(mva_cm2, dtype=float), y0=np.where(measured, y, 0.0),
-        sd=sd, measured=measured, settings=dataclasses.replace(settings, tol=min(settings.tol, BASELINE_SOLVER_TOL)),
+        sd=sd, measured=measured, settings=fit_settings, fd_settings=dataclasses.replace(fit_settings, tol=fd_tol),
         base=base, sds=sds, u0=u0, lo=lo, hi=hi,
         # whitened prior = prior_w·(u − u0); none on the EROA
         prior_w=np.concatenate([np.full(q, 1.0 / LOG_PRIOR_SD), np.ones(ns), [0.0]]) / BASELINE_PRIOR_WIDTH,
@@ -732,8 +763,9 @@ def _evaluate(prob: _FitProblem, st: _FitState, idx: np.ndarray, at: np.ndarray,
         init = np.repeat(st.state_best[idx], r, axis=0)
         init[:, prob.st_idx] += (flat[:, q:ie] - np.repeat(st.best[idx, q:ie], r, axis=0)) * prob.sds * prob.st_per_ml
     eroa_pts = np.exp(flat[:, ie])
+    settings = prob.fd_settings if at_best else prob.settings  # a call of forward-difference points alone
     res = simulate(prob.preset, _fit_overrides(flat, prob.base, prob.sds), hr_bpm=np.repeat(prob.hr_bpm[idx], r), eroa_cm2=eroa_pts,
-                   mva_cm2=np.repeat(prob.mva_cm2[idx], r), initial_state=init, settings=prob.settings)  # fmt: skip
+                   mva_cm2=np.repeat(prob.mva_cm2[idx], r), initial_state=init, settings=settings)  # fmt: skip
     m = np.stack([res.metrics["sbp_mmhg"], res.metrics["edv_ml"], res.metrics["ef_pct"], eroa_pts, res.metrics["forward_sv_ml"]], axis=1)
     z_all = np.where(prob.measured[idx, None, :], (m.reshape(k, r, k_obs) - prob.y0[idx, None, :]) / prob.sd[idx, None, :], 0.0)
     if at_best:
