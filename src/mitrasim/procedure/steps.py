@@ -93,7 +93,7 @@ from mitrasim.protocol import area_ok, gradient_ok, near_limit_text
 from mitrasim.echo.mvarc import MVARCBatch
 from mitrasim.procedure.batched import Candidates, GraspNumbers, candidate_positions, choose_devices, grasp_candidates
 from mitrasim.procedure.hemodynamics import BatchHemo, Overrides, echo_arrays, grade_arrays, label, override_columns, simulate_states, steady_ok, take_overrides
-from mitrasim.procedure import oplog
+from mitrasim.procedure import oplog, start_states
 from mitrasim.procedure.timing import course_multiplier
 from mitrasim.procedure.risks import (
     CLIPS_PER_PATIENT, COLUMNS, DEATH_AFTER_SURGERY_OR, DEATH_AFTER_TAMPONADE_OR, DEATH_IN_ROOM_SHARE, MAX_SLOTS, PATIENT_EVENTS,
@@ -135,6 +135,7 @@ __all__ = [
     "measure",
     "refusals",
     "simulate_round",
+    "simulate_alternatives",
     "best_alternatives",
     "decide",
     "release_events",
@@ -708,11 +709,7 @@ def simulate_round(ctx: Context, course: Course, rnd: Round) -> Round:
     keep = np.sort(np.concatenate([ia, ib]))
     hb = None
     if ib.size:
-        # the alternatives start from their patient's first attempt (a nearby clipped state: fewer beats)
-        fs = np.full((n, ha.final_state.shape[1]), np.nan)
-        fs[pi[ia]] = ha.final_state
-        init_b = np.where(np.isfinite(fs[pi[ib]]).all(axis=1)[:, None], fs[pi[ib]], course.hemo.final_state[pi[ib]])
-        hb = simulate(ctx, course, rnd, ib, init_b)
+        hb = simulate_alternatives(ctx, course, rnd, ia, ha, ib)
     out = rnd.take(keep, merge_hemo(keep, (ia, ha), (ib, hb)))
     assert out.hemo is not None
     out.echo, out.grade, out.decision = measure(ctx, out.patient, out.hemo, clip_no[keep], att[keep])
@@ -723,6 +720,50 @@ def simulate_round(ctx: Context, course: Course, rnd: Round) -> Round:
     out.before = {"eroa_cm2": course.read_eroa_cm2[q].copy(), "decision": course.decision[q].copy(), "mean_gradient_mmhg": course.read_gradient_mmhg[q].copy(),
                   **{k: m[k][q].copy() for k in ("la_mean_mmhg", "la_vwave_mmhg")}}
     return out
+
+
+PLANE_STATES = 2
+"""Alternatives per patient simulated first (from the first attempt's state); the patient's others
+start from the plane through the first attempt and these (:func:`simulate_alternatives`).  0: all
+from the first attempt's state.  Clip-round beats per tvt_mixed patient 59.9 → 53.9 with 2, 53.7
+with 3, 58.4 with 1 (``benchmarks/RESULTS.md``)."""
+PLANE_WEIGHT_LIMIT = 4.0
+"""The largest weight of a known state in a plane start (:func:`~mitrasim.procedure.start_states.plane`):
+an alternative's orifice at most this many times the known states' spread away."""
+
+
+def simulate_alternatives(ctx: Context, course: Course, rnd: Round, ia: np.ndarray, ha: BatchHemo, ib: np.ndarray) -> BatchHemo:
+    """Engine steady states of the alternatives ``ib`` (patient-major) of the round whose first attempts
+    ``ia`` gave ``ha``.  Each patient's first :data:`PLANE_STATES` alternatives start from its first
+    attempt's state (a nearby clipped state; the patient's current state where that is not finite);
+    then its others from the plane through the first attempt and those
+    (:func:`~mitrasim.procedure.start_states.plane` over (EROA, MVA)).  Every start is an affine
+    combination of the patient's own states of this loading: it holds their blood."""
+    n, pi = ctx.n, rnd.patient
+    fs = np.full((n, ha.final_state.shape[1]), np.nan)
+    fs[pi[ia]] = ha.final_state
+    c_first = np.full((n, 2), np.nan)
+    c_first[pi[ia]] = np.column_stack([rnd.eroa_cm2[ia], rnd.mva_cm2[ia]])
+    q = pi[ib]
+    x_first = start_states.finite_rows(fs[q], course.hemo.final_state[q])
+    starts = np.flatnonzero(np.r_[True, q[1:] != q[:-1]])
+    rank = np.arange(q.size) - np.repeat(starts, np.diff(np.r_[starts, q.size]))
+    one = rank < PLANE_STATES
+    two = np.flatnonzero(~one)
+    if two.size == 0 or PLANE_STATES == 0:
+        return simulate(ctx, course, rnd, ib, x_first)
+    h1 = simulate(ctx, course, rnd, ib[one], x_first[one])
+    xk = np.full((n, PLANE_STATES, fs.shape[1]), np.nan)
+    ck = np.full((n, PLANE_STATES, 2), np.nan)
+    xk[q[one], rank[one]] = h1.final_state
+    ck[q[one], rank[one]] = np.column_stack([rnd.eroa_cm2[ib[one]], rnd.mva_cm2[ib[one]]])
+    q2 = q[two]
+    c2 = np.column_stack([rnd.eroa_cm2[ib[two]], rnd.mva_cm2[ib[two]]])
+    c0 = np.where(np.isfinite(fs[q2]).all(axis=1)[:, None], c_first[q2], np.nan)  # no first state: no plane (weights 0)
+    x2 = start_states.plane(x_first[two], c0, xk[q2], ck[q2], c2, PLANE_WEIGHT_LIMIT)
+    h2 = simulate(ctx, course, rnd, ib[two], x2)
+    pos = np.arange(ib.size)
+    return merge_hemo(pos, (pos[one], h1), (two, h2))
 
 
 def best_alternatives(rnd: Round) -> dict[int, int]:
@@ -995,7 +1036,7 @@ class AwakeOutcome:
 def awake_outcome(ctx: Context, course: Course, b: Baseline) -> AwakeOutcome:
     """The final valve (effective clips as placed, with their effective arms and spacers) in the
     awake state: EROA and MVA from the awake valve rows, the engine at the awake parameters
-    (warm-started from the awake baseline), echo without reading noise.  Patients without an
+    (started from :func:`_awake_starts`), echo without reading noise.  Patients without an
     effective clip keep their awake baseline."""
     n = ctx.n
     if ctx.loading == "awake":  # the course's states are the model's awake states (readings aside)
@@ -1017,13 +1058,31 @@ def awake_outcome(ctx: Context, course: Course, b: Baseline) -> AwakeOutcome:
         t0 = time.perf_counter()
         h = simulate_states(
             [ctx.presets[p] for p in run.tolist()], ctx.overrides_of(run, awake=True), ctx.awake_hr_bpm[run], eroa[run], mva[run], ctx.cd,
-            initial_state=b.hemo.final_state.take(run, axis=0), settings=ctx.settings,
+            initial_state=_awake_starts(ctx, course, b, run), settings=ctx.settings,
         )  # fmt: skip
         ctx.engine_seconds += time.perf_counter() - t0
         assign_hemo(hemo, run, h, np.arange(run.size))
     ech = echo_arrays(hemo, ctx.secondary)
     grd, dec = grade_arrays(ech, ctx.secondary)
     return AwakeOutcome(hemo, ech, grd, dec)
+
+
+AWAKE_TRANSFER = True
+"""Start the awake outcome from the awake baseline plus the clips' change of the intraprocedural
+state (:func:`_awake_starts`), else from the awake baseline.  Beats per awake-outcome state 7.18 →
+6.33 (1,000 tvt_mixed patients; ``benchmarks/RESULTS.md``)."""
+
+
+def _awake_starts(ctx: Context, course: Course, b: Baseline, run: np.ndarray) -> np.ndarray:
+    """(m, 14) the awake outcome's start states of patients ``run``: the awake baseline plus the change
+    the clips made to the intraprocedural state (current − intraprocedural baseline), held to the awake
+    baseline's blood (:func:`~mitrasim.procedure.start_states.transferred`)."""
+    x_a = b.hemo.final_state.take(run, axis=0)
+    if not AWAKE_TRANSFER:
+        return x_a
+    assert b.intra_hemo is not None
+    w = start_states.blood_weights([ctx.presets[p] for p in run.tolist()], ctx.overrides_of(run, awake=True))
+    return start_states.transferred(x_a, b.intra_hemo.final_state.take(run, axis=0), course.hemo.final_state.take(run, axis=0), w)
 
 
 def finish(ctx: Context, course: Course, b: Baseline, final: AwakeOutcome | None = None) -> tuple[dict[str, np.ndarray], MVARCBatch]:
