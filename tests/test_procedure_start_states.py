@@ -45,7 +45,7 @@ def test_blood_weights_are_what_the_engine_conserves_under_anaesthesia():
 def test_hold_blood_and_transfer_hold_the_target_blood():
     rng = np.random.default_rng(1)
     w = np.abs(rng.normal(1.0, 0.5, (6, len(STATE_NAMES))))
-    xa, xb, xc = (rng.normal(50.0, 20.0, (6, len(STATE_NAMES))) for _ in range(3))
+    xa, xb, xc = (rng.uniform(40.0, 60.0, (6, len(STATE_NAMES))) for _ in range(3))  # positive volumes
     target = rng.normal(3000.0, 100.0, 6)
     assert np.allclose(S.blood(S.hold_blood(xa, w, target), w), target, rtol=1e-12, atol=0)
     t = S.transferred(xa, xb, xc, w)
@@ -55,6 +55,9 @@ def test_hold_blood_and_transfer_hold_the_target_blood():
     bad = xc.copy()
     bad[2, 3] = np.nan
     assert np.array_equal(S.transferred(xa, xb, bad, w)[2], xa[2])  # not finite: the start it replaces
+    empty = xc.copy()
+    empty[4, STATE_NAMES.index("v_la_ml")] = xb[4, STATE_NAMES.index("v_la_ml")] - xa[4, STATE_NAMES.index("v_la_ml")] - 1.0
+    assert np.array_equal(S.transferred(xa, xb, empty, w)[4], xa[4])  # an empty chamber: likewise
 
 
 def test_plane_is_exact_on_an_affine_response_and_holds_an_affine_invariant():
@@ -63,7 +66,7 @@ def test_plane_is_exact_on_an_affine_response_and_holds_an_affine_invariant():
     known state weighs 0; the weights are clipped."""
     rng = np.random.default_rng(2)
     m, k = 8, 2
-    a0, J = rng.normal(size=(m, 14)), rng.normal(size=(m, 14, 2))
+    a0, J = rng.normal(100.0, 1.0, (m, 14)), rng.normal(size=(m, 14, 2))  # volumes stay positive
     f = lambda c: a0 + np.einsum("msc,mc->ms", J, c)  # noqa: E731
     c0 = np.column_stack([rng.uniform(0.1, 0.3, m), rng.uniform(1.5, 3.0, m)])
     ck = c0[:, None, :] + rng.normal(0.0, [0.03, 0.2], (m, k, 2))
@@ -72,9 +75,11 @@ def test_plane_is_exact_on_an_affine_response_and_holds_an_affine_invariant():
     got = S.plane(f(c0), c0, xk, ck, c, limit=1e6)
     assert np.allclose(got, f(c), rtol=1e-9, atol=1e-9)
     w = np.abs(rng.normal(1.0, 0.5, (m, 14)))
-    x0s = f(c0) + ((7.0 - S.blood(f(c0), w)) / w[:, 0])[:, None] * np.eye(14)[0]  # the reference holds 7
-    xks = xk + ((7.0 - np.einsum("mks,ms->mk", xk, w)) / w[:, 0][:, None])[:, :, None] * np.eye(14)[0]
-    assert np.allclose(S.blood(S.plane(x0s, c0, xks, ck, c, limit=4.0), w), 7.0, rtol=1e-12, atol=0)
+    B = S.blood(f(c0), w) + 3.0  # every known state moved to hold B
+    x0s = f(c0) + ((B - S.blood(f(c0), w)) / w[:, 0])[:, None] * np.eye(14)[0]
+    xks = xk + ((B[:, None] - np.einsum("mks,ms->mk", xk, w)) / w[:, 0][:, None])[:, :, None] * np.eye(14)[0]
+    got_b = S.plane(x0s, c0, xks, ck, c, limit=4.0)
+    assert not np.array_equal(got_b, x0s) and np.allclose(S.blood(got_b, w), B, rtol=1e-12, atol=0)
     xk_missing = xk.copy()
     xk_missing[:, 1] = np.nan  # one known state: the secant along its direction
     sec = S.plane(f(c0), c0, xk_missing, ck, c, limit=1e6)

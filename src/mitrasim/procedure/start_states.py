@@ -92,10 +92,15 @@ def hold_blood(x: np.ndarray, w: np.ndarray, target_ml: np.ndarray) -> np.ndarra
     return out
 
 
+_VOLUMES = [j for j, k in enumerate(STATE_NAMES) if k.startswith("v_")]
+
+
 def finite_rows(x: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    """``x`` where its row is finite, else ``fallback``'s row (the start the prediction replaces;
-    a non-finite start would make the engine start cold)."""
-    return np.where(np.isfinite(x).all(axis=1)[:, None], x, fallback)
+    """``x`` where its row is finite with positive chamber volumes, else ``fallback``'s row (the start
+    the prediction replaces; a non-finite start would make the engine start cold, an extrapolation
+    past an empty chamber is no heart)."""
+    ok = np.isfinite(x).all(axis=1) & (x[:, _VOLUMES] > 0.0).all(axis=1)
+    return np.where(ok[:, None], x, fallback)
 
 
 def transferred(x_a: np.ndarray, x_b: np.ndarray, x_c: np.ndarray, w_a: np.ndarray) -> np.ndarray:

@@ -39,7 +39,8 @@ Order of the steps (``run_procedure_arrays``)::
             grasp                 grasp status and SLDA multiplier of every candidate
         clip_model                EROA and MVA of every candidate (clips in place + the new one)
         simulate_round            engine: first attempts; then the alternatives of the patients
-                                  whose decision they can change (measure + refusals between)
+                                  whose decision they can change (measure + refusals between), in
+                                  waves started from the patient's known states (simulate_alternatives)
         decide                    per patient: release the first attempt, reposition, or remove
         release_events            at a release: embolization, then single-leaflet attachment
         placed_clips              the clip each patient releases
@@ -690,8 +691,8 @@ def refusals(ctx: Context, course: Course, patients: np.ndarray, hemo: BatchHemo
 
 
 def simulate_round(ctx: Context, course: Course, rnd: Round) -> Round:
-    """Simulate and measure the round in two engine batches: the first attempts, then the alternatives
-    of the patients whose decision they can change.  An alternative is used only (a) to reposition
+    """Simulate and measure the round: the first attempts (one engine batch), then the alternatives of
+    the patients whose decision they can change (:func:`simulate_alternatives`, a batch per wave).  An alternative is used only (a) to reposition
     when the first attempt may not be released, or (b) when it gives a lower MR grade than a
     releasable first attempt; so a releasable first attempt at MR 0 needs no alternative.  A
     state's engine result does not depend on the rest of its batch.  Returns the round restricted
@@ -722,48 +723,54 @@ def simulate_round(ctx: Context, course: Course, rnd: Round) -> Round:
     return out
 
 
-PLANE_STATES = 2
-"""Alternatives per patient simulated first (from the first attempt's state); the patient's others
-start from the plane through the first attempt and these (:func:`simulate_alternatives`).  0: all
-from the first attempt's state.  Clip-round beats per tvt_mixed patient 59.9 → 53.9 with 2, 53.7
-with 3, 58.4 with 1 (``benchmarks/RESULTS.md``)."""
-PLANE_WEIGHT_LIMIT = 4.0
+PLANE_WAVES: tuple[int, ...] = (1, 1, 1)
+"""Alternatives per patient in each wave before the last (:func:`simulate_alternatives`), in candidate
+order; ``()``: one wave, every alternative from the first attempt's state.  Clip-round beats per
+patient, 1,000 tvt_mixed: ``()`` 59.9, ``(2,)`` 53.9, ``(1, 1)`` 53.3, ``(1, 1, 1)`` 51.5,
+``(1, 1, 1, 1)`` 51.1, ``(1,) * 6`` 51.0; farthest-first order 51.1, nearest-first 52.2–52.7
+(``benchmarks/RESULTS.md``).  Each wave is one more engine call per round."""
+PLANE_WEIGHT_LIMIT = 10.0
 """The largest weight of a known state in a plane start (:func:`~mitrasim.procedure.start_states.plane`):
-an alternative's orifice at most this many times the known states' spread away."""
+a guard against extrapolating far past the known states.  Clip-round beats per patient, 1,000
+tvt_mixed, waves (1, 1, 1): limit 2 52.5, 4 51.5, 10 51.05, 30 50.9, none 50.8."""
 
 
 def simulate_alternatives(ctx: Context, course: Course, rnd: Round, ia: np.ndarray, ha: BatchHemo, ib: np.ndarray) -> BatchHemo:
     """Engine steady states of the alternatives ``ib`` (patient-major) of the round whose first attempts
-    ``ia`` gave ``ha``.  Each patient's first :data:`PLANE_STATES` alternatives start from its first
-    attempt's state (a nearby clipped state; the patient's current state where that is not finite);
-    then its others from the plane through the first attempt and those
-    (:func:`~mitrasim.procedure.start_states.plane` over (EROA, MVA)).  Every start is an affine
-    combination of the patient's own states of this loading: it holds their blood."""
+    ``ia`` gave ``ha``, in waves (:data:`PLANE_WAVES`): each alternative starts from the plane
+    (:func:`~mitrasim.procedure.start_states.plane` over (EROA, MVA)) through its patient's first
+    attempt and the patient's alternatives of the earlier waves — the first wave from the first
+    attempt's state (a nearby clipped state; the patient's current state where that is not finite).
+    Every start is an affine combination of the patient's own states of this loading: it holds their
+    blood, and depends on no other patient."""
     n, pi = ctx.n, rnd.patient
     fs = np.full((n, ha.final_state.shape[1]), np.nan)
     fs[pi[ia]] = ha.final_state
     c_first = np.full((n, 2), np.nan)
-    c_first[pi[ia]] = np.column_stack([rnd.eroa_cm2[ia], rnd.mva_cm2[ia]])
+    c_first[pi[ia]] = np.where(np.isfinite(ha.final_state).all(axis=1)[:, None], np.column_stack([rnd.eroa_cm2[ia], rnd.mva_cm2[ia]]), np.nan)
     q = pi[ib]
     x_first = start_states.finite_rows(fs[q], course.hemo.final_state[q])
+    c = np.column_stack([rnd.eroa_cm2[ib], rnd.mva_cm2[ib]])
     starts = np.flatnonzero(np.r_[True, q[1:] != q[:-1]])
     rank = np.arange(q.size) - np.repeat(starts, np.diff(np.r_[starts, q.size]))
-    one = rank < PLANE_STATES
-    two = np.flatnonzero(~one)
-    if two.size == 0 or PLANE_STATES == 0:
-        return simulate(ctx, course, rnd, ib, x_first)
-    h1 = simulate(ctx, course, rnd, ib[one], x_first[one])
-    xk = np.full((n, PLANE_STATES, fs.shape[1]), np.nan)
-    ck = np.full((n, PLANE_STATES, 2), np.nan)
-    xk[q[one], rank[one]] = h1.final_state
-    ck[q[one], rank[one]] = np.column_stack([rnd.eroa_cm2[ib[one]], rnd.mva_cm2[ib[one]]])
-    q2 = q[two]
-    c2 = np.column_stack([rnd.eroa_cm2[ib[two]], rnd.mva_cm2[ib[two]]])
-    c0 = np.where(np.isfinite(fs[q2]).all(axis=1)[:, None], c_first[q2], np.nan)  # no first state: no plane (weights 0)
-    x2 = start_states.plane(x_first[two], c0, xk[q2], ck[q2], c2, PLANE_WEIGHT_LIMIT)
-    h2 = simulate(ctx, course, rnd, ib[two], x2)
-    pos = np.arange(ib.size)
-    return merge_hemo(pos, (pos[one], h1), (two, h2))
+    k = int(sum(PLANE_WAVES))
+    xk = np.full((n, max(k, 1), fs.shape[1]), np.nan)
+    ck = np.full((n, max(k, 1), 2), np.nan)
+    edges = np.r_[0, np.cumsum(PLANE_WAVES), np.iinfo(np.int64).max]
+    parts: list[tuple[np.ndarray, BatchHemo | None]] = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        w = np.flatnonzero((rank >= lo) & (rank < hi))
+        if w.size == 0:
+            continue
+        x = start_states.plane(x_first[w], c_first[q[w]], xk[q[w]], ck[q[w]], c[w], PLANE_WEIGHT_LIMIT)
+        h = simulate(ctx, course, rnd, ib[w], x)
+        mem = rank[w] < k
+        xk[q[w][mem], rank[w][mem]] = h.final_state[mem]
+        ck[q[w][mem], rank[w][mem]] = c[w][mem]
+        parts.append((w, h))
+    if len(parts) == 1:
+        return parts[0][1]  # type: ignore[return-value]
+    return merge_hemo(np.arange(ib.size), *parts)
 
 
 def best_alternatives(rnd: Round) -> dict[int, int]:
