@@ -692,11 +692,12 @@ def refusals(ctx: Context, course: Course, patients: np.ndarray, hemo: BatchHemo
 
 def simulate_round(ctx: Context, course: Course, rnd: Round) -> Round:
     """Simulate and measure the round: the first attempts (one engine batch), then the alternatives of
-    the patients whose decision they can change (:func:`simulate_alternatives`, a batch per wave).  An alternative is used only (a) to reposition
-    when the first attempt may not be released, or (b) when it gives a lower MR grade than a
-    releasable first attempt; so a releasable first attempt at MR 0 needs no alternative.  A
-    state's engine result does not depend on the rest of its batch.  Returns the round restricted
-    to the simulated candidates, with ``hemo``, ``echo``, ``grade``, ``decision`` and ``refusal``."""
+    the patients whose decision they can change (:func:`simulate_alternatives`, a batch per wave).  An
+    alternative is used only (a) to reposition when the first attempt may not be released, or (b)
+    when it gives a lower MR grade than a releasable first attempt; so a releasable first attempt at
+    MR 0 needs no alternative.  A state's engine result does not depend on the rest of its batch.
+    Returns the round restricted to the simulated candidates, with ``hemo``, ``echo``, ``grade``,
+    ``decision`` and ``refusal``."""
     n = ctx.n
     pi = rnd.patient
     ia = np.flatnonzero(rnd.first)
@@ -757,7 +758,7 @@ def simulate_alternatives(ctx: Context, course: Course, rnd: Round, ia: np.ndarr
     xk = np.full((n, max(k, 1), fs.shape[1]), np.nan)
     ck = np.full((n, max(k, 1), 2), np.nan)
     edges = np.r_[0, np.cumsum(PLANE_WAVES), np.iinfo(np.int64).max]
-    parts: list[tuple[np.ndarray, BatchHemo | None]] = []
+    parts: list[tuple[np.ndarray, BatchHemo]] = []
     for lo, hi in zip(edges[:-1], edges[1:]):
         w = np.flatnonzero((rank >= lo) & (rank < hi))
         if w.size == 0:
@@ -769,7 +770,7 @@ def simulate_alternatives(ctx: Context, course: Course, rnd: Round, ia: np.ndarr
         ck[q[w][mem], rank[w][mem]] = c[w][mem]
         parts.append((w, h))
     if len(parts) == 1:
-        return parts[0][1]  # type: ignore[return-value]
+        return parts[0][1]
     return merge_hemo(np.arange(ib.size), *parts)
 
 
