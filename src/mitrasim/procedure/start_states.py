@@ -38,6 +38,9 @@ Predictions (the steady state as a function of the orifice is smooth):
   alternatives: a plane through the first attempt and two alternatives predicts the others
   nearer than a secant from the state before the clip, whose orifice is far (the response is
   curved over a clip's change, near linear over the alternatives' spread).
+
+A prediction that is not finite or empties a chamber falls back to the start it replaces
+(:func:`finite_rows`): a poor prediction costs beats, never a cold or non-physical start.
 """
 
 from __future__ import annotations
