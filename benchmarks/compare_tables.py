@@ -1,7 +1,7 @@
 """Write a trial table, or compare two, column by column (two checkouts' results).
 
-    PYTHONPATH=src python benchmarks/compare_tables.py --write /tmp/a.parquet --n 2000 --population tvt_mixed
-    PYTHONPATH=src python benchmarks/compare_tables.py --compare /tmp/main.parquet /tmp/branch.parquet
+    PYTHONPATH=src python benchmarks/compare_tables.py --write main.parquet --n 2000 --population tvt_mixed
+    PYTHONPATH=src python benchmarks/compare_tables.py --compare main.parquet branch.parquet
 
 ``--write``: one chunk of an ``n``-patient trial in process (the trial of ``cohort.py --table-hash``:
 one arm, stop rule MR ≤ 1+, up to 4 clips, seed 1), as Parquet.  ``--compare``: rows matched by
