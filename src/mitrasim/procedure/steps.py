@@ -39,7 +39,8 @@ Order of the steps (``run_procedure_arrays``)::
             grasp                 grasp status and SLDA multiplier of every candidate
         clip_model                EROA and MVA of every candidate (clips in place + the new one)
         simulate_round            engine: first attempts; then the alternatives of the patients
-                                  whose decision they can change (measure + refusals between)
+                                  whose decision they can change (measure + refusals between), in
+                                  waves started from the patient's known states (simulate_alternatives)
         decide                    per patient: release the first attempt, reposition, or remove
         release_events            at a release: embolization, then single-leaflet attachment
         placed_clips              the clip each patient releases
@@ -93,7 +94,7 @@ from mitrasim.protocol import area_ok, gradient_ok, near_limit_text
 from mitrasim.echo.mvarc import MVARCBatch
 from mitrasim.procedure.batched import Candidates, GraspNumbers, candidate_positions, choose_devices, grasp_candidates
 from mitrasim.procedure.hemodynamics import BatchHemo, Overrides, echo_arrays, grade_arrays, label, override_columns, simulate_states, steady_ok, take_overrides
-from mitrasim.procedure import oplog
+from mitrasim.procedure import oplog, start_states
 from mitrasim.procedure.timing import course_multiplier
 from mitrasim.procedure.risks import (
     CLIPS_PER_PATIENT, COLUMNS, DEATH_AFTER_SURGERY_OR, DEATH_AFTER_TAMPONADE_OR, DEATH_IN_ROOM_SHARE, MAX_SLOTS, PATIENT_EVENTS,
@@ -135,6 +136,7 @@ __all__ = [
     "measure",
     "refusals",
     "simulate_round",
+    "simulate_alternatives",
     "best_alternatives",
     "decide",
     "release_events",
@@ -689,12 +691,13 @@ def refusals(ctx: Context, course: Course, patients: np.ndarray, hemo: BatchHemo
 
 
 def simulate_round(ctx: Context, course: Course, rnd: Round) -> Round:
-    """Simulate and measure the round in two engine batches: the first attempts, then the alternatives
-    of the patients whose decision they can change.  An alternative is used only (a) to reposition
-    when the first attempt may not be released, or (b) when it gives a lower MR grade than a
-    releasable first attempt; so a releasable first attempt at MR 0 needs no alternative.  A
-    state's engine result does not depend on the rest of its batch.  Returns the round restricted
-    to the simulated candidates, with ``hemo``, ``echo``, ``grade``, ``decision`` and ``refusal``."""
+    """Simulate and measure the round: the first attempts (one engine batch), then the alternatives of
+    the patients whose decision they can change (:func:`simulate_alternatives`, a batch per wave).  An
+    alternative is used only (a) to reposition when the first attempt may not be released, or (b)
+    when it gives a lower MR grade than a releasable first attempt; so a releasable first attempt at
+    MR 0 needs no alternative.  A state's engine result does not depend on the rest of its batch.
+    Returns the round restricted to the simulated candidates, with ``hemo``, ``echo``, ``grade``,
+    ``decision`` and ``refusal``."""
     n = ctx.n
     pi = rnd.patient
     ia = np.flatnonzero(rnd.first)
@@ -708,11 +711,7 @@ def simulate_round(ctx: Context, course: Course, rnd: Round) -> Round:
     keep = np.sort(np.concatenate([ia, ib]))
     hb = None
     if ib.size:
-        # the alternatives start from their patient's first attempt (a nearby clipped state: fewer beats)
-        fs = np.full((n, ha.final_state.shape[1]), np.nan)
-        fs[pi[ia]] = ha.final_state
-        init_b = np.where(np.isfinite(fs[pi[ib]]).all(axis=1)[:, None], fs[pi[ib]], course.hemo.final_state[pi[ib]])
-        hb = simulate(ctx, course, rnd, ib, init_b)
+        hb = simulate_alternatives(ctx, course, rnd, ia, ha, ib)
     out = rnd.take(keep, merge_hemo(keep, (ia, ha), (ib, hb)))
     assert out.hemo is not None
     out.echo, out.grade, out.decision = measure(ctx, out.patient, out.hemo, clip_no[keep], att[keep])
@@ -723,6 +722,56 @@ def simulate_round(ctx: Context, course: Course, rnd: Round) -> Round:
     out.before = {"eroa_cm2": course.read_eroa_cm2[q].copy(), "decision": course.decision[q].copy(), "mean_gradient_mmhg": course.read_gradient_mmhg[q].copy(),
                   **{k: m[k][q].copy() for k in ("la_mean_mmhg", "la_vwave_mmhg")}}
     return out
+
+
+PLANE_WAVES: tuple[int, ...] = (1, 1, 1)
+"""Alternatives per patient in each wave before the last (:func:`simulate_alternatives`), in candidate
+order; ``()``: one wave, every alternative from the first attempt's state.  Clip-round beats per
+patient, 1,000 tvt_mixed: ``()`` 59.9, ``(2,)`` 53.9, ``(1, 1)`` 53.3, ``(1, 1, 1)`` 51.5,
+``(1, 1, 1, 1)`` 51.1, ``(1,) * 6`` 51.0; farthest-first order 51.1, nearest-first 52.2–52.7
+(``benchmarks/RESULTS.md``).  Each wave is one more engine call per round."""
+PLANE_WEIGHT_LIMIT = 10.0
+"""The largest weight of a known state in a plane start (:func:`~mitrasim.procedure.start_states.plane`):
+a guard against extrapolating far past the known states.  Clip-round beats per patient, 1,000
+tvt_mixed, waves (1, 1, 1): limit 2 52.5, 4 51.5, 10 51.05, 30 50.9, none 50.8."""
+
+
+def simulate_alternatives(ctx: Context, course: Course, rnd: Round, ia: np.ndarray, ha: BatchHemo, ib: np.ndarray) -> BatchHemo:
+    """Engine steady states of the alternatives ``ib`` (patient-major) of the round whose first attempts
+    ``ia`` gave ``ha``, in waves (:data:`PLANE_WAVES`): each alternative starts from the plane
+    (:func:`~mitrasim.procedure.start_states.plane` over (EROA, MVA)) through its patient's first
+    attempt and the patient's alternatives of the earlier waves — the first wave from the first
+    attempt's state (a nearby clipped state; the patient's current state where that is not finite).
+    Every start is an affine combination of the patient's own states of this loading: it holds their
+    blood, and depends on no other patient."""
+    n, pi = ctx.n, rnd.patient
+    fs = np.full((n, ha.final_state.shape[1]), np.nan)
+    fs[pi[ia]] = ha.final_state
+    c_first = np.full((n, 2), np.nan)
+    c_first[pi[ia]] = np.where(np.isfinite(ha.final_state).all(axis=1)[:, None], np.column_stack([rnd.eroa_cm2[ia], rnd.mva_cm2[ia]]), np.nan)
+    q = pi[ib]
+    x_first = start_states.finite_rows(fs[q], course.hemo.final_state[q])
+    c = np.column_stack([rnd.eroa_cm2[ib], rnd.mva_cm2[ib]])
+    starts = np.flatnonzero(np.r_[True, q[1:] != q[:-1]])
+    rank = np.arange(q.size) - np.repeat(starts, np.diff(np.r_[starts, q.size]))
+    k = int(sum(PLANE_WAVES))
+    xk = np.full((n, max(k, 1), fs.shape[1]), np.nan)
+    ck = np.full((n, max(k, 1), 2), np.nan)
+    edges = np.r_[0, np.cumsum(PLANE_WAVES), np.iinfo(np.int64).max]
+    parts: list[tuple[np.ndarray, BatchHemo]] = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        w = np.flatnonzero((rank >= lo) & (rank < hi))
+        if w.size == 0:
+            continue
+        x = start_states.plane(x_first[w], c_first[q[w]], xk[q[w]], ck[q[w]], c[w], PLANE_WEIGHT_LIMIT)
+        h = simulate(ctx, course, rnd, ib[w], x)
+        mem = rank[w] < k
+        xk[q[w][mem], rank[w][mem]] = h.final_state[mem]
+        ck[q[w][mem], rank[w][mem]] = c[w][mem]
+        parts.append((w, h))
+    if len(parts) == 1:
+        return parts[0][1]
+    return merge_hemo(np.arange(ib.size), *parts)
 
 
 def best_alternatives(rnd: Round) -> dict[int, int]:
@@ -995,7 +1044,7 @@ class AwakeOutcome:
 def awake_outcome(ctx: Context, course: Course, b: Baseline) -> AwakeOutcome:
     """The final valve (effective clips as placed, with their effective arms and spacers) in the
     awake state: EROA and MVA from the awake valve rows, the engine at the awake parameters
-    (warm-started from the awake baseline), echo without reading noise.  Patients without an
+    (started from :func:`_awake_starts`), echo without reading noise.  Patients without an
     effective clip keep their awake baseline."""
     n = ctx.n
     if ctx.loading == "awake":  # the course's states are the model's awake states (readings aside)
@@ -1017,13 +1066,31 @@ def awake_outcome(ctx: Context, course: Course, b: Baseline) -> AwakeOutcome:
         t0 = time.perf_counter()
         h = simulate_states(
             [ctx.presets[p] for p in run.tolist()], ctx.overrides_of(run, awake=True), ctx.awake_hr_bpm[run], eroa[run], mva[run], ctx.cd,
-            initial_state=b.hemo.final_state.take(run, axis=0), settings=ctx.settings,
+            initial_state=_awake_starts(ctx, course, b, run), settings=ctx.settings,
         )  # fmt: skip
         ctx.engine_seconds += time.perf_counter() - t0
         assign_hemo(hemo, run, h, np.arange(run.size))
     ech = echo_arrays(hemo, ctx.secondary)
     grd, dec = grade_arrays(ech, ctx.secondary)
     return AwakeOutcome(hemo, ech, grd, dec)
+
+
+AWAKE_TRANSFER = True
+"""Start the awake outcome from the awake baseline plus the clips' change of the intraprocedural
+state (:func:`_awake_starts`), else from the awake baseline.  Beats per awake-outcome state 7.18 →
+6.33 (1,000 tvt_mixed patients; ``benchmarks/RESULTS.md``)."""
+
+
+def _awake_starts(ctx: Context, course: Course, b: Baseline, run: np.ndarray) -> np.ndarray:
+    """(m, 14) the awake outcome's start states of patients ``run``: the awake baseline plus the change
+    the clips made to the intraprocedural state (current − intraprocedural baseline), held to the awake
+    baseline's blood (:func:`~mitrasim.procedure.start_states.transferred`)."""
+    x_a = b.hemo.final_state.take(run, axis=0)
+    if not AWAKE_TRANSFER:
+        return x_a
+    assert b.intra_hemo is not None
+    w = start_states.blood_weights([ctx.presets[p] for p in run.tolist()], ctx.overrides_of(run, awake=True))
+    return start_states.transferred(x_a, b.intra_hemo.final_state.take(run, axis=0), course.hemo.final_state.take(run, axis=0), w)
 
 
 def finish(ctx: Context, course: Course, b: Baseline, final: AwakeOutcome | None = None) -> tuple[dict[str, np.ndarray], MVARCBatch]:
