@@ -95,6 +95,7 @@ __all__ = [
     "ClipResult",
     "smooth_taper",
     "available_leaflet_mm",
+    "available_leaflet_one_mm",
     "LESION_HOLD",
     "MAC_ANNULAR_FACTOR",
     "clipped_profiles",
@@ -206,6 +207,18 @@ def available_leaflet_mm(leaflet_mm, gap_mm, spacer_mm=0.0, tenting_mm=0.0, tent
     can reach (module docstring, step 2).  Used by the clip model and the grasp rule."""
     bridged = np.maximum(0.0, np.asarray(gap_mm, dtype=float) - spacer_mm)
     return np.asarray(leaflet_mm, dtype=float) - 0.5 * bridged - np.maximum(0.0, np.asarray(tenting_mm, dtype=float) - tenting_free_mm)
+
+
+def available_leaflet_one_mm(leaflet_mm: float, gap_mm: float, spacer_mm: float = 0.0, tenting_mm: float = 0.0, tenting_free_mm: float = TENTING_FREE_MM) -> float:
+    """:func:`available_leaflet_mm` of one clip on Python floats: the same operations in the same
+    order, so the same float (NaN propagated as ``np.maximum`` propagates it), without numpy's
+    per-call cost (the operator's words of one grasp)."""
+    return leaflet_mm - 0.5 * _at_least_zero(gap_mm - spacer_mm) - _at_least_zero(tenting_mm - tenting_free_mm)
+
+
+def _at_least_zero(x: float) -> float:
+    """``np.maximum(0.0, x)`` of one float: ``x`` when above 0 or NaN, else 0.0."""
+    return 0.0 if x <= 0.0 else x
 
 
 def _as_plan_arrays(positions_mm, widths_mm, arm_lengths_mm, spacers_mm=0.0):
