@@ -35,9 +35,11 @@ def free_mask(vr: ValveRows, rows: np.ndarray, width: np.ndarray, clip_pos: np.n
     W = width[:, None]
     ok = (s >= W / 2 - 1e-9) & (s <= vr.line_length_mm[rows][:, None] - W / 2 + 1e-9)
     for k in range(clip_pos.shape[1]):
-        c = clip_pos[:, k : k + 1]
-        present = np.isfinite(c)
-        ok &= ~present | (np.abs(s - np.where(present, c, 0.0)) >= 0.5 * (W + np.where(present, clip_w[:, k : k + 1], 0.0)) - 1e-9)
+        at = np.flatnonzero(np.isfinite(clip_pos[:, k]))  # the rows with a clip in slot k (the others keep ok)
+        if at.size == rows.size:
+            ok &= np.abs(s - clip_pos[:, k : k + 1]) >= 0.5 * (W + clip_w[:, k : k + 1]) - 1e-9
+        elif at.size:
+            ok[at] &= np.abs(s[at] - clip_pos[at, k : k + 1]) >= 0.5 * (W[at] + clip_w[at, k : k + 1]) - 1e-9
     return ok
 
 
