@@ -438,8 +438,9 @@ def sample_population_streams(pop: Population, sizes: Sequence[int], rngs: Seque
     ``sizes[b]`` patients drawn from ``rngs[b]`` (ids from ``first_ids[b]``), exactly as
     :func:`sample_population` draws them alone; each round's draws of every stream still short are
     reconciled and screened together (both act row by row)."""
+    L = np.linalg.cholesky(correlation_matrix(pop))  # once for every draw of the call
     if not pop.eligibility.active and not pop.balances_flow:
-        return [_draw(pop, n, rng, f) for n, rng, f in zip(sizes, rngs, first_ids)]
+        return [_draw(pop, n, rng, f, L) for n, rng, f in zip(sizes, rngs, first_ids)]
     parts: list[list[pa.Table]] = [[] for _ in sizes]
     got, drawn, unbalanced = [0] * len(sizes), [0] * len(sizes), [0] * len(sizes)
     while any(g < n for g, n in zip(got, sizes)):
@@ -447,7 +448,7 @@ def sample_population_streams(pop: Population, sizes: Sequence[int], rngs: Seque
         for b in short:
             _check_draws(pop, sizes[b], got[b], drawn[b], unbalanced[b])
         ms = [2 * (sizes[b] - got[b]) + 16 for b in short]
-        t = pa.concat_tables([_draw(pop, m, rngs[b], 0) for b, m in zip(short, ms)])
+        t = pa.concat_tables([_draw(pop, m, rngs[b], 0, L) for b, m in zip(short, ms)])
         ok = np.ones(t.num_rows, bool)
         balanced = np.ones(t.num_rows, bool)
         if pop.balances_flow:
@@ -570,14 +571,14 @@ def eligible(pop: Population, patients: pa.Table) -> np.ndarray:
     return ok
 
 
-def _draw(pop: Population, n: int, rng: np.random.Generator, first_id: int) -> pa.Table:
-    """``n`` patients from the copula (no eligibility)."""
-    R = correlation_matrix(pop)
-    L = np.linalg.cholesky(R)
+def _draw(pop: Population, n: int, rng: np.random.Generator, first_id: int, L: np.ndarray | None = None) -> pa.Table:
+    """``n`` patients from the copula (no eligibility); ``L``: the Cholesky factor of
+    :func:`correlation_matrix` if already computed."""
+    L = np.linalg.cholesky(correlation_matrix(pop)) if L is None else L
     # two blocks of standard normals: the variables older than ANATOMY_VARIABLES (last in the order) keep,
     # for a seed, the values they had before those were added (L is lower triangular)
     n_opt = len(pop.optional_variables())
-    k = R.shape[0] - len(ANATOMY_VARIABLES) - n_opt
+    k = L.shape[0] - len(ANATOMY_VARIABLES) - n_opt
     blocks = [rng.standard_normal((n, k)), rng.standard_normal((n, len(ANATOMY_VARIABLES)))] + ([rng.standard_normal((n, n_opt))] if n_opt else [])
     z = np.concatenate(blocks, axis=1) @ L.T
     u = special.ndtr(z)
@@ -591,9 +592,9 @@ def _draw(pop: Population, n: int, rng: np.random.Generator, first_id: int) -> p
             keys = list(levels)
             cum = np.cumsum([levels[k] for k in keys])
             k = np.minimum(np.searchsorted(cum / cum[-1], u[:, j], side="right"), len(keys) - 1)
-            cols[name] = np.asarray(keys, dtype=object)[k]
+            cols[name] = pa.array(keys, type=pa.string()).take(k)  # the level of each patient (no Python string per patient)
     cols["ic_diameter_mm"] = np.maximum(cols["ic_diameter_mm"], cols["ap_diameter_mm"] * 0.9)
-    return pa.table({k: pa.array(v, type=pa.string()) if isinstance(v, np.ndarray) and v.dtype == object else v for k, v in cols.items()})
+    return pa.table(cols)
 
 
 def population_citations(pop: Population) -> list[str]:

@@ -25,7 +25,7 @@ from mitrasim.procedure.timing import PHASE_MINUTES, transseptal_height_cm
 from mitrasim.procedure.risks import EVENT_LABELS
 from mitrasim.valve.geometry import ValveModel
 
-__all__ = ["ClipStep", "scallop_label", "scallop_labels", "mr_text", "baseline_entry", "start_stop_reason", "round_entries", "refusal_text", "removal_reason", "event_entries", "final_entries", "access_entries", "tamponade_entries", "surgery_entry", "room_death_entry", "closing_entries"]
+__all__ = ["ClipStep", "scallop_label", "scallop_labels", "mr_text", "baseline_entry", "start_stop_reason", "round_entries", "refusal_text", "removal_reason", "event_entries", "final_entries", "result_entries", "access_entries", "tamponade_entries", "surgery_entry", "room_death_entry", "closing_entries"]
 
 
 # enum members bound once (a member lookup on the enum class is slow in a per-patient loop)
@@ -292,13 +292,28 @@ def round_entries(ctx: Any, course: Any, rnd: Any, d: Any, placed: list[Any], st
 def access_entries(etiology: str, scallop: str, device_family: str) -> list[ClipStep]:
     """Venous access, the transseptal puncture (height above the annular plane for the target) and
     the steering of the guide into the left atrium."""
+    words = _ACCESS_WORDS.get((etiology, scallop, device_family))
+    if words is None:
+        words = _ACCESS_WORDS[etiology, scallop, device_family] = _access_words(etiology, scallop, device_family)
+    return [
+        ClipStep(0, _A.ACCESS, words[0], minutes=PHASE_MINUTES["access"]),
+        ClipStep(0, _A.TRANSSEPTAL, words[1], minutes=PHASE_MINUTES["transseptal"]),
+        ClipStep(0, _A.STEERING, words[2], minutes=PHASE_MINUTES["steering"]),
+    ]
+
+
+def _access_words(etiology: str, scallop: str, device_family: str) -> tuple[str, str, str]:
     sheath = "22 F" if device_family == "PASCAL" else "24 F"
     h = transseptal_height_cm(etiology, scallop)
-    return [
-        ClipStep(0, _A.ACCESS, f"Access: right femoral vein, ultrasound-guided; {sheath} steerable guide", minutes=PHASE_MINUTES["access"]),
-        ClipStep(0, _A.TRANSSEPTAL, f"Transseptal puncture: posterior-superior fossa, {h:.1f} cm above the mitral annular plane (target {scallop})", minutes=PHASE_MINUTES["transseptal"]),
-        ClipStep(0, _A.STEERING, "Guide into the left atrium; delivery system advanced and steered down towards the valve", minutes=PHASE_MINUTES["steering"]),
-    ]
+    return (
+        f"Access: right femoral vein, ultrasound-guided; {sheath} steerable guide",
+        f"Transseptal puncture: posterior-superior fossa, {h:.1f} cm above the mitral annular plane (target {scallop})",
+        "Guide into the left atrium; delivery system advanced and steered down towards the valve",
+    )
+
+
+_ACCESS_WORDS: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+""":func:`access_entries`' words by (etiology, scallop, device family): a few combinations, built once each."""
 
 
 def tamponade_entries(k: int, where: str, refractory: bool) -> list[ClipStep]:
@@ -318,12 +333,18 @@ def room_death_entry(k: int) -> ClipStep:
 
 def closing_entries(n_clips: int, effusion: bool, minutes_so_far: float) -> list[ClipStep]:
     """The final septal and pericardial check and the closure; then the procedure time."""
-    peri = "pericardial effusion drained, no re-accumulation" if effusion else "no pericardial effusion"
     total = minutes_so_far + PHASE_MINUTES["final"] + PHASE_MINUTES["closure"]
     return [
-        ClipStep(n_clips, _A.FINAL_CHECK, f"Final check: interatrial septum with a small left-to-right shunt through the puncture (iatrogenic ASD, left alone); {peri}", minutes=PHASE_MINUTES["final"]),
+        ClipStep(n_clips, _A.FINAL_CHECK, _FINAL_CHECK_WORDS[bool(effusion)], minutes=PHASE_MINUTES["final"]),
         ClipStep(n_clips, _A.CLOSURE, f"Guide withdrawn; venous access closed (figure-of-eight suture). Procedure time {total:.0f} min", minutes=PHASE_MINUTES["closure"]),
     ]
+
+
+_FINAL_CHECK_WORDS = {
+    effusion: "Final check: interatrial septum with a small left-to-right shunt through the puncture (iatrogenic ASD, left alone); "
+    + ("pericardial effusion drained, no re-accumulation" if effusion else "no pericardial effusion")
+    for effusion in (False, True)
+}
 
 
 def event_entries(n_clips: int, events: list[str]) -> list[ClipStep]:
@@ -333,11 +354,17 @@ def event_entries(n_clips: int, events: list[str]) -> list[ClipStep]:
 
 def final_entries(stop_reason: str, n_clips: int, before: dict[str, float], after: dict[str, float], b_txt: str, f_txt: str) -> list[ClipStep]:
     """The stop and the result: EROA, MR, mean gradient and MVA before → after."""
+    return result_entries(stop_reason, n_clips, before["eroa_cm2"], after["eroa_cm2"], before["mean_gradient_mmhg"], after["mean_gradient_mmhg"], before["mva_cm2"], after["mva_cm2"], b_txt, f_txt)
+
+
+def result_entries(stop_reason: str, n_clips: int, eroa_before: float, eroa_after: float, gradient_before: float, gradient_after: float,
+                   mva_before: float, mva_after: float, b_txt: str, f_txt: str) -> list[ClipStep]:  # fmt: skip
+    """:func:`final_entries` from the numbers themselves (cm², mmHg; a batch's lists, no dict per patient)."""
     return [
         ClipStep(n_clips, _A.STOP, f"Stop: {stop_reason}"),
         ClipStep(n_clips, _A.FINAL, (
-            f"Result: {n_clips} clip(s), awake; EROA {before['eroa_cm2']:.2f}→{after['eroa_cm2']:.2f} cm², MR {b_txt}→{f_txt}, "
-            f"mean gradient {before['mean_gradient_mmhg']:.1f}→{after['mean_gradient_mmhg']:.1f} mmHg, "
-            f"MVA {before['mva_cm2']:.2f}→{after['mva_cm2']:.2f} cm²"
-        ), eroa_cm2=after["eroa_cm2"], mr_grade=f_txt, mean_gradient_mmhg=after["mean_gradient_mmhg"], mva_cm2=after["mva_cm2"]),
+            f"Result: {n_clips} clip(s), awake; EROA {eroa_before:.2f}→{eroa_after:.2f} cm², MR {b_txt}→{f_txt}, "
+            f"mean gradient {gradient_before:.1f}→{gradient_after:.1f} mmHg, "
+            f"MVA {mva_before:.2f}→{mva_after:.2f} cm²"
+        ), eroa_cm2=eroa_after, mr_grade=f_txt, mean_gradient_mmhg=gradient_after, mva_cm2=mva_after),
     ]  # fmt: skip
