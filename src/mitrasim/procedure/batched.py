@@ -100,8 +100,10 @@ def choose_devices(
     devs = list(catalogue.values())
     peak = vr.s_mm[rows][np.arange(rows.size), np.argmax(g, axis=1)]
 
+    by_device = {n: np.array([getattr(dv, n) for dv in devs]) for n in ("width_mm", "arm_length_mm", "grasp_reach_mm", "spacer_mm")}
+
     def feasible(k: np.ndarray, d: np.ndarray) -> np.ndarray:
-        w, a, reach, spacer = (np.array([getattr(devs[x], n) for x in d]) for n in ("width_mm", "arm_length_mm", "grasp_reach_mm", "spacer_mm"))
+        w, a, reach, spacer = (by_device[n][d] for n in ("width_mm", "arm_length_mm", "grasp_reach_mm", "spacer_mm"))
         return grasp_at(vr, rows[k], g[k], peak[k], w, a, reach, spacer).status < 2
 
     return choose_sizes(vr, rows, g, peak, mva_now, preference, catalogue, feasible).device
