@@ -79,6 +79,7 @@ from typing import Any, Literal, Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from scipy import special
@@ -567,8 +568,10 @@ def eligible(pop: Population, patients: pa.Table) -> np.ndarray:
         ok &= ~secondary | (patients.column("tenting_depth_mm").to_numpy() <= e.max_tenting_depth_mm)
     for column, worst in (("leaflet_calcification", e.max_leaflet_calcification), ("annular_calcification", e.max_annular_calcification)):
         if worst is not None:
-            grade = np.array([CALCIFICATION_LEVELS.index(x) for x in patients.column(column).to_pylist()])
-            ok &= grade <= CALCIFICATION_LEVELS.index(worst)
+            grade = pc.index_in(patients.column(column), value_set=pa.array(CALCIFICATION_LEVELS))  # each patient's level's index
+            if grade.null_count:
+                raise ValueError(f"{column}: a level outside {CALCIFICATION_LEVELS}")
+            ok &= grade.to_numpy() <= CALCIFICATION_LEVELS.index(worst)
     return ok
 
 
