@@ -100,7 +100,7 @@ def baseline_entry(eroa_cm2: float, rvol_ml: float, rf_pct: float, grade: int, d
 
 def intraprocedural_entry(loading: str, hr_bpm: float, eroa_cm2: float, grade: int, dec: int, gradient_mmhg: float) -> ClipStep:
     """The reading at the start of the procedure, in its loading state (the decisions' state)."""
-    return ClipStep(0, Action.BASELINE, (
+    return ClipStep(0, _A.BASELINE, (
         f"Intraprocedural ({STATE_WORDS[loading]}, HR {hr_bpm:.0f} bpm), as read: "
         f"EROA {eroa_cm2:.2f} cm², MR {mr_text(grade, dec)}; mean gradient {gradient_mmhg:.1f} mmHg"
     ))  # fmt: skip
