@@ -292,3 +292,22 @@ def test_streams_sampled_together_equal_each_stream_alone(name):
     together = sample_population_streams(pop, sizes, [np.random.default_rng(s) for s in (1, 2, 3)], ids)
     for t, n, s, f in zip(together, sizes, (1, 2, 3), ids):
         assert t.equals(sample_population(pop, n, np.random.default_rng(s), first_id=f))
+
+
+def test_streams_without_screening_equal_each_stream_alone():
+    """Without eligibility or a flow balance the streams are drawn in one pass and sliced; each slice
+    is the table sample_population draws from that stream alone (ids, values, types)."""
+    from mitrasim.cohort.population import sample_population_streams
+
+    pop = load_population("coapt_like")
+    free = pop.model_copy(update={
+        "eligibility": type(pop.eligibility)(),
+        "continuous": {k: v for k, v in pop.continuous.items() if k != "forward_sv_ml"},
+        "correlations": [c for c in pop.correlations if "forward_sv_ml" not in (c.a, c.b)],
+    })  # fmt: skip
+    assert not free.eligibility.active and not free.balances_flow
+    sizes, ids = [5, 0, 40, 17], [0, 50, 100, 200]
+    together = sample_population_streams(free, sizes, [np.random.default_rng(s) for s in (1, 2, 3, 4)], ids)
+    for t, n, s, f in zip(together, sizes, (1, 2, 3, 4), ids):
+        assert t.num_rows == n
+        assert t.equals(sample_population(free, n, np.random.default_rng(s), first_id=f))

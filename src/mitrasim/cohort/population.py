@@ -79,6 +79,7 @@ from typing import Any, Literal, Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from scipy import special
@@ -438,8 +439,10 @@ def sample_population_streams(pop: Population, sizes: Sequence[int], rngs: Seque
     ``sizes[b]`` patients drawn from ``rngs[b]`` (ids from ``first_ids[b]``), exactly as
     :func:`sample_population` draws them alone; each round's draws of every stream still short are
     reconciled and screened together (both act row by row)."""
+    L = np.linalg.cholesky(correlation_matrix(pop))  # once for every draw of the call
     if not pop.eligibility.active and not pop.balances_flow:
-        return [_draw(pop, n, rng, f) for n, rng, f in zip(sizes, rngs, first_ids)]
+        t = _draw_streams(pop, sizes, rngs, first_ids, L)
+        return [t.slice(a, n) for a, n in zip(np.cumsum([0, *sizes]).tolist(), sizes)]
     parts: list[list[pa.Table]] = [[] for _ in sizes]
     got, drawn, unbalanced = [0] * len(sizes), [0] * len(sizes), [0] * len(sizes)
     while any(g < n for g, n in zip(got, sizes)):
@@ -447,7 +450,7 @@ def sample_population_streams(pop: Population, sizes: Sequence[int], rngs: Seque
         for b in short:
             _check_draws(pop, sizes[b], got[b], drawn[b], unbalanced[b])
         ms = [2 * (sizes[b] - got[b]) + 16 for b in short]
-        t = pa.concat_tables([_draw(pop, m, rngs[b], 0) for b, m in zip(short, ms)])
+        t = _draw_streams(pop, ms, [rngs[b] for b in short], [0] * len(short), L)
         ok = np.ones(t.num_rows, bool)
         balanced = np.ones(t.num_rows, bool)
         if pop.balances_flow:
@@ -565,24 +568,28 @@ def eligible(pop: Population, patients: pa.Table) -> np.ndarray:
         ok &= ~secondary | (patients.column("tenting_depth_mm").to_numpy() <= e.max_tenting_depth_mm)
     for column, worst in (("leaflet_calcification", e.max_leaflet_calcification), ("annular_calcification", e.max_annular_calcification)):
         if worst is not None:
-            grade = np.array([CALCIFICATION_LEVELS.index(x) for x in patients.column(column).to_pylist()])
-            ok &= grade <= CALCIFICATION_LEVELS.index(worst)
+            grade = pc.index_in(patients.column(column), value_set=pa.array(CALCIFICATION_LEVELS))  # each patient's level's index
+            if grade.null_count:
+                raise ValueError(f"{column}: a level outside {CALCIFICATION_LEVELS}")
+            ok &= grade.to_numpy() <= CALCIFICATION_LEVELS.index(worst)
     return ok
 
 
-def _draw(pop: Population, n: int, rng: np.random.Generator, first_id: int) -> pa.Table:
-    """``n`` patients from the copula (no eligibility)."""
-    R = correlation_matrix(pop)
-    L = np.linalg.cholesky(R)
-    # two blocks of standard normals: the variables older than ANATOMY_VARIABLES (last in the order) keep,
-    # for a seed, the values they had before those were added (L is lower triangular)
-    n_opt = len(pop.optional_variables())
-    k = R.shape[0] - len(ANATOMY_VARIABLES) - n_opt
-    blocks = [rng.standard_normal((n, k)), rng.standard_normal((n, len(ANATOMY_VARIABLES)))] + ([rng.standard_normal((n, n_opt))] if n_opt else [])
-    z = np.concatenate(blocks, axis=1) @ L.T
+def _draw(pop: Population, n: int, rng: np.random.Generator, first_id: int, L: np.ndarray | None = None) -> pa.Table:
+    """``n`` patients from the copula (no eligibility); ``L``: the Cholesky factor of
+    :func:`correlation_matrix` if already computed."""
+    L = np.linalg.cholesky(correlation_matrix(pop)) if L is None else L
+    return _draw_streams(pop, [n], [rng], [first_id], L)
+
+
+def _draw_streams(pop: Population, sizes: Sequence[int], rngs: Sequence[np.random.Generator], first_ids: Sequence[int], L: np.ndarray) -> pa.Table:
+    """:func:`_draw` of several streams as one table, stream after stream: each stream's correlated
+    normals from its own generator (:func:`_latent`), then the marginals' transforms once over every
+    row; they act element by element, so each row is what :func:`_draw` of its stream alone gives."""
+    z = np.concatenate([_latent(pop, n, rng, L) for n, rng in zip(sizes, rngs)])
     u = special.ndtr(z)
     names = pop.variables()
-    cols: dict[str, Any] = {"patient_id": np.arange(first_id, first_id + n, dtype=np.int64)}
+    cols: dict[str, Any] = {"patient_id": np.concatenate([np.arange(f, f + n, dtype=np.int64) for n, f in zip(sizes, first_ids)])}
     for j, name in enumerate(names):
         if name in REQUIRED_CONTINUOUS or name in OPTIONAL_CONTINUOUS:
             cols[name] = _truncated_ppf(u[:, j], pop.continuous[name])
@@ -591,9 +598,19 @@ def _draw(pop: Population, n: int, rng: np.random.Generator, first_id: int) -> p
             keys = list(levels)
             cum = np.cumsum([levels[k] for k in keys])
             k = np.minimum(np.searchsorted(cum / cum[-1], u[:, j], side="right"), len(keys) - 1)
-            cols[name] = np.asarray(keys, dtype=object)[k]
+            cols[name] = pa.array(keys, type=pa.string()).take(k)  # the level of each patient (no Python string per patient)
     cols["ic_diameter_mm"] = np.maximum(cols["ic_diameter_mm"], cols["ap_diameter_mm"] * 0.9)
-    return pa.table({k: pa.array(v, type=pa.string()) if isinstance(v, np.ndarray) and v.dtype == object else v for k, v in cols.items()})
+    return pa.table(cols)
+
+
+def _latent(pop: Population, n: int, rng: np.random.Generator, L: np.ndarray) -> np.ndarray:
+    """(n, variables): one stream's standard normals correlated by ``L``.  Two blocks of standard
+    normals: the variables older than ANATOMY_VARIABLES (last in the order) keep, for a seed, the
+    values they had before those were added (L is lower triangular)."""
+    n_opt = len(pop.optional_variables())
+    k = L.shape[0] - len(ANATOMY_VARIABLES) - n_opt
+    blocks = [rng.standard_normal((n, k)), rng.standard_normal((n, len(ANATOMY_VARIABLES)))] + ([rng.standard_normal((n, n_opt))] if n_opt else [])
+    return np.concatenate(blocks, axis=1) @ L.T
 
 
 def population_citations(pop: Population) -> list[str]:

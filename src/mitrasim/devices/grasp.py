@@ -45,7 +45,7 @@ import numpy as np
 from mitrasim import citations
 from mitrasim.devices.catalogue import DEFAULT_CATALOGUE, NT_ARM_MM, NT_REACH_MM, Device
 from mitrasim.errors import InputError
-from mitrasim.valve.clip import ValveRows, available_leaflet_mm
+from mitrasim.valve.clip import ValveRows, available_leaflet_mm, available_leaflet_one_mm
 from mitrasim.valve.geometry import CALCIFICATION_GRADES, CALCIFICATION_MOBILITY, ValveModel
 
 _MOBILITY = np.array([CALCIFICATION_MOBILITY[g] for g in CALCIFICATION_GRADES])
@@ -152,8 +152,8 @@ def grasp_arrays(
 
 def grasp_reasons(gap: float, anterior_mm: float, posterior_mm: float, calc: int, cleft: bool, device: Device, tenting_mm: float = 0.0) -> tuple[str, ...]:
     """The operator's words for a grasp (the same comparisons as :func:`grasp_arrays`)."""
-    a_avail = float(available_leaflet_mm(anterior_mm, gap, device.spacer_mm, tenting_mm))
-    p_avail = float(available_leaflet_mm(posterior_mm, gap, device.spacer_mm, tenting_mm))
+    a_avail = available_leaflet_one_mm(float(anterior_mm), float(gap), device.spacer_mm, float(tenting_mm))
+    p_avail = available_leaflet_one_mm(float(posterior_mm), float(gap), device.spacer_mm, float(tenting_mm))
     lmin = float(_MOBILITY[int(calc)]) * min(device.arm_length_mm, a_avail, p_avail)
     reasons: list[str] = []
     if gap > device.grasp_reach_mm:

@@ -35,9 +35,11 @@ def free_mask(vr: ValveRows, rows: np.ndarray, width: np.ndarray, clip_pos: np.n
     W = width[:, None]
     ok = (s >= W / 2 - 1e-9) & (s <= vr.line_length_mm[rows][:, None] - W / 2 + 1e-9)
     for k in range(clip_pos.shape[1]):
-        c = clip_pos[:, k : k + 1]
-        present = np.isfinite(c)
-        ok &= ~present | (np.abs(s - np.where(present, c, 0.0)) >= 0.5 * (W + np.where(present, clip_w[:, k : k + 1], 0.0)) - 1e-9)
+        at = np.flatnonzero(np.isfinite(clip_pos[:, k]))  # the rows with a clip in slot k (the others keep ok)
+        if at.size == rows.size:
+            ok &= np.abs(s - clip_pos[:, k : k + 1]) >= 0.5 * (W + clip_w[:, k : k + 1]) - 1e-9
+        elif at.size:
+            ok[at] &= np.abs(s[at] - clip_pos[at, k : k + 1]) >= 0.5 * (W[at] + clip_w[at, k : k + 1]) - 1e-9
     return ok
 
 
@@ -98,8 +100,10 @@ def choose_devices(
     devs = list(catalogue.values())
     peak = vr.s_mm[rows][np.arange(rows.size), np.argmax(g, axis=1)]
 
+    by_device = {n: np.array([getattr(dv, n) for dv in devs]) for n in ("width_mm", "arm_length_mm", "grasp_reach_mm", "spacer_mm")}
+
     def feasible(k: np.ndarray, d: np.ndarray) -> np.ndarray:
-        w, a, reach, spacer = (np.array([getattr(devs[x], n) for x in d]) for n in ("width_mm", "arm_length_mm", "grasp_reach_mm", "spacer_mm"))
+        w, a, reach, spacer = (by_device[n][d] for n in ("width_mm", "arm_length_mm", "grasp_reach_mm", "spacer_mm"))
         return grasp_at(vr, rows[k], g[k], peak[k], w, a, reach, spacer).status < 2
 
     return choose_sizes(vr, rows, g, peak, mva_now, preference, catalogue, feasible).device

@@ -11,11 +11,12 @@ from __future__ import annotations
 import bisect
 from dataclasses import asdict, dataclass
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from mitrasim.devices.grasp import GRASP_STATUS, grasp_reasons
+from mitrasim.echo.grading import GRADE_LABELS
 from mitrasim.procedure.codes import Action, GraspStatus, Outcome, Refusal
 from mitrasim.procedure.hemodynamics import label
 from mitrasim.procedure.loading import STATE_WORDS
@@ -24,7 +25,7 @@ from mitrasim.procedure.timing import PHASE_MINUTES, transseptal_height_cm
 from mitrasim.procedure.risks import EVENT_LABELS
 from mitrasim.valve.geometry import ValveModel
 
-__all__ = ["ClipStep", "scallop_label", "scallop_labels", "mr_text", "baseline_entry", "start_stop_reason", "round_entries", "refusal_text", "removal_reason", "event_entries", "final_entries", "access_entries", "tamponade_entries", "surgery_entry", "room_death_entry", "closing_entries"]
+__all__ = ["ClipStep", "scallop_label", "scallop_labels", "mr_text", "baseline_entry", "start_stop_reason", "round_entries", "refusal_text", "removal_reason", "event_entries", "final_entries", "result_entries", "access_entries", "tamponade_entries", "surgery_entry", "room_death_entry", "closing_entries"]
 
 
 # enum members bound once (a member lookup on the enum class is slow in a per-patient loop)
@@ -62,7 +63,7 @@ def scallop_label(valve: ValveModel, position_mm: float) -> str:
 _SCALLOPS = {k: f"A{k}/P{k}" for k in (1, 2, 3)}
 
 
-def _scallop_of_edges(edges: list[float], position_mm: float) -> str:
+def _scallop_of_edges(edges: Sequence[float], position_mm: float) -> str:
     seg = min(max(bisect.bisect_right(edges, float(position_mm)) - 1, 0), 2) + 1
     return _SCALLOPS[seg]
 
@@ -74,9 +75,19 @@ def scallop_labels(edges_mm: np.ndarray, positions_mm: np.ndarray) -> list[str]:
     return [_SCALLOPS[k] for k in seg.tolist()]
 
 
+def _mr_words(grade: int, dec: int) -> str:
+    return label(grade) if grade >= 0 else f"indeterminate (≈{label(dec)})"
+
+
+_LABEL = {g: label(g) for g in GRADE_LABELS}
+_label = _LABEL.__getitem__  # label() of a grade 0–4 (a KeyError otherwise, as label's)
+_MR_TEXT = {(g, d): _mr_words(g, d) for g in (-1, *GRADE_LABELS) for d in GRADE_LABELS}
+
+
 def mr_text(grade: int, dec: int) -> str:
     """The grade as the echo reports it: ``"2+"`` or ``"indeterminate (≈3+)"``."""
-    return label(grade) if grade >= 0 else f"indeterminate (≈{label(dec)})"
+    t = _MR_TEXT.get((grade, dec))
+    return _mr_words(grade, dec) if t is None else t
 
 
 def baseline_entry(eroa_cm2: float, rvol_ml: float, rf_pct: float, grade: int, dec: int, gradient_mmhg: float, mva_cm2: float) -> ClipStep:
@@ -89,7 +100,7 @@ def baseline_entry(eroa_cm2: float, rvol_ml: float, rf_pct: float, grade: int, d
 
 def intraprocedural_entry(loading: str, hr_bpm: float, eroa_cm2: float, grade: int, dec: int, gradient_mmhg: float) -> ClipStep:
     """The reading at the start of the procedure, in its loading state (the decisions' state)."""
-    return ClipStep(0, Action.BASELINE, (
+    return ClipStep(0, _A.BASELINE, (
         f"Intraprocedural ({STATE_WORDS[loading]}, HR {hr_bpm:.0f} bpm), as read: "
         f"EROA {eroa_cm2:.2f} cm², MR {mr_text(grade, dec)}; mean gradient {gradient_mmhg:.1f} mmHg"
     ))  # fmt: skip
@@ -107,84 +118,98 @@ CHECK_STATE_WORDS = {"anaesthesia": "under GA", "anaesthesia_restored_afterload"
 
 
 class _Words:
-    """The words of one round's candidates (``rnd``: a :class:`~mitrasim.procedure.steps.Round`)."""
+    """The words of some of one round's candidates (``rnd``: a :class:`~mitrasim.procedure.steps.Round`;
+    ``rows``: the candidates, by index into the round, that the words are about, repeats allowed).
 
-    def __init__(self, ctx: Any, rnd: Any) -> None:
+    Methods take ``c``, an index into ``rows``.  The numbers the words print are taken at ``rows``
+    and converted to Python lists once per round (exactly: ``tolist``), and the words that depend
+    only on a few discrete values (the limits and the state) are built once per distinct value, so a
+    patient's entries cost a few list lookups and one format each."""
+
+    def __init__(self, ctx: Any, rnd: Any, rows: np.ndarray) -> None:
         self.ctx, self.rnd = ctx, rnd
+        self.j: list[int] = np.asarray(rows).tolist()  # the candidate of each c
+        self.device = [rnd.device[j] for j in self.j]
         self._reasons: dict[int, tuple[str, ...]] = {}
-        self._edges: dict[int, list[float]] = {}  # a patient's segment edges, computed once per round
-        self._v: SimpleNamespace | None = None
-
-    @property
-    def v(self) -> SimpleNamespace:
-        """The round's numbers the words print, as Python lists (converted once per round, exactly)."""
-        if self._v is None:
-            r, b = self.rnd, self.rnd.before
-            m = r.hemo.metrics
-            fl = lambda a: np.asarray(a, dtype=float).tolist()  # noqa: E731
-            it = lambda a: np.asarray(a).astype(int).tolist()  # noqa: E731
-            self._v = SimpleNamespace(
-                patient=it(r.patient), position=fl(r.position_mm), read_eroa=fl(r.read_eroa_cm2), grade=it(r.grade), decision=it(r.decision),
-                gradient=fl(r.gradient_mmhg), mva=fl(r.hemo.mva_cm2), la_mean=fl(m["la_mean_mmhg"]), la_vwave=fl(m["la_vwave_mmhg"]),
-                b_eroa=fl(b["eroa_cm2"]), b_decision=it(b["decision"]), b_gradient=fl(b["mean_gradient_mmhg"]), b_la_mean=fl(b["la_mean_mmhg"]),
-                b_la_vwave=fl(b["la_vwave_mmhg"]), max_gradient=fl(self.ctx.max_gradient_mmhg), min_mva=fl(self.ctx.min_mva_cm2),
-            )  # fmt: skip
-        return self._v
+        self._edges: dict[int, tuple[float, ...]] = {}  # a patient's segment edges, looked up once per round
+        self._limits: dict[tuple[float, float, str], tuple[str, str, str]] = {}
+        r, b, rows = rnd, rnd.before, np.asarray(rows)
+        m, g = r.hemo.metrics, r.grasp
+        pat = np.asarray(r.patient)[rows]
+        fl = lambda a, at=rows: np.asarray(a, dtype=float)[at].tolist()  # noqa: E731
+        it = lambda a: np.asarray(a)[rows].astype(int).tolist()  # noqa: E731
+        self.v = SimpleNamespace(
+            patient=pat.astype(int).tolist(), position=fl(r.position_mm), read_eroa=fl(r.read_eroa_cm2), grade=it(r.grade), decision=it(r.decision),
+            gradient=fl(r.gradient_mmhg), mva=fl(r.hemo.mva_cm2), la_mean=fl(m["la_mean_mmhg"]), la_vwave=fl(m["la_vwave_mmhg"]),
+            b_eroa=fl(b["eroa_cm2"]), b_decision=it(b["decision"]), b_gradient=fl(b["mean_gradient_mmhg"]), b_la_mean=fl(b["la_mean_mmhg"]),
+            b_la_vwave=fl(b["la_vwave_mmhg"]), max_gradient=fl(self.ctx.max_gradient_mmhg, pat), min_mva=fl(self.ctx.min_mva_cm2, pat),
+            abort_gradient=fl(self.ctx.abort_gradient_mmhg, pat), refusal=it(r.refusal), status=it(g.status), gap=fl(g.gap_mm),
+            anterior=fl(g.anterior_mm), posterior=fl(g.posterior_mm),
+        )  # fmt: skip
 
     def reasons(self, j: int) -> tuple[str, ...]:
+        """The grasp's words of candidate ``j`` (an index into the round)."""
         if j not in self._reasons:
             g = self.rnd.grasp
             self._reasons[j] = grasp_reasons(float(g.gap_mm[j]), float(g.anterior_mm[j]), float(g.posterior_mm[j]), int(g.calcification[j]), bool(g.cleft[j]), self.rnd.device[j])
         return self._reasons[j]
 
-    def where(self, j: int, k: int) -> str:
+    def where(self, c: int, k: int) -> str:
         v = self.v
-        p, x = v.patient[j], v.position[j]
-        if p not in self._edges:
-            self._edges[p] = list(self.ctx.setups[p].valve.segment_edges_mm)
-        return f"Clip {k + 1} ({self.rnd.device[j].name}) at {_scallop_of_edges(self._edges[p], x)}, {x:.1f} mm"
+        p, x = v.patient[c], v.position[c]
+        edges = self._edges.get(p)
+        if edges is None:
+            edges = self._edges[p] = self.ctx.setups[p].valve.segment_edges_mm
+        return f"Clip {k + 1} ({self.device[c].name}) at {_scallop_of_edges(edges, x)}, {x:.1f} mm"
 
     per_grasp = PHASE_MINUTES["grasp"] + PHASE_MINUTES["insertion"] + PHASE_MINUTES["check"]
 
-    def grasp_entries(self, k: int, j: int) -> list[ClipStep]:
-        """The grasp and the leaflet-insertion check of candidate ``j``."""
-        r = self.rnd
-        g = r.grasp
-        st = GRASP_STATUS[int(g.status[j])]
-        grasp = f"  grasp {st}" + (f" ({self.reasons(j)[0]})" if st != "good" and self.reasons(j) else "")
-        arm = r.device[j].arm_length_mm
-        half_gap = float(g.gap_mm[j]) / 2
-        ins_a, ins_p = min(arm, float(g.anterior_mm[j]) - half_gap), min(arm, float(g.posterior_mm[j]) - half_gap)
-        dv, pos = r.device[j].name, float(r.position_mm[j])
+    def grasp_entries(self, k: int, c: int) -> list[ClipStep]:
+        """The grasp and the leaflet-insertion check of candidate ``c``."""
+        v, dv = self.v, self.device[c]
+        st = GRASP_STATUS[v.status[c]]
+        if st == "good":
+            grasp = _GOOD_GRASP
+        else:
+            reasons = self.reasons(self.j[c])
+            grasp = f"  grasp {st}" + (f" ({reasons[0]})" if reasons else "")
+        arm = dv.arm_length_mm
+        half_gap = v.gap[c] / 2
+        ins_a, ins_p = min(arm, v.anterior[c] - half_gap), min(arm, v.posterior[c] - half_gap)
+        name, pos = dv.name, v.position[c]
         return [
-            ClipStep(k + 1, _A.GRASP, grasp, dv, pos, minutes=PHASE_MINUTES["grasp"]),
-            ClipStep(k + 1, _A.INSERTION, f"  leaflet insertion: anterior {ins_a:.1f} mm, posterior {ins_p:.1f} mm in the {arm:g}-mm arms", dv, pos, minutes=PHASE_MINUTES["insertion"]),
+            ClipStep(k + 1, _A.GRASP, grasp, name, pos, minutes=_MIN_GRASP),
+            ClipStep(k + 1, _A.INSERTION, f"  leaflet insertion: anterior {ins_a:.1f} mm, posterior {ins_p:.1f} mm in the {arm:g}-mm arms", name, pos, minutes=_MIN_INSERTION),
         ]
 
-    def check(self, j: int) -> str:
-        """MR, gradient, MVA and LA pressure before → with candidate ``j``."""
+    def check(self, c: int) -> str:
+        """MR, gradient, MVA and LA pressure before → with candidate ``c``."""
         v = self.v
-        g_lim, a_lim = self.limits(j)
+        g_lim, a_lim = v.max_gradient[c], v.min_mva[c]
         states = self.ctx.decision_states  # empty when a Context is built without them: one state, ctx.loading
-        state = states[v.patient[j]] if states else self.ctx.loading
-        where = "" if state == "awake" else f" ({CHECK_STATE_WORDS.get(state, STATE_WORDS[state])})"
+        state = states[v.patient[c]] if states else self.ctx.loading
+        words = self._limits.get((g_lim, a_lim, state))
+        if words is None:
+            where = "" if state == "awake" else f" ({CHECK_STATE_WORDS.get(state, STATE_WORDS[state])})"
+            words = self._limits[g_lim, a_lim, state] = (f"  check{where}: EROA ", f" mmHg (limit {GRADIENT_COMPARISON} {g_lim:g}), MVA ", f" cm² (limit {AREA_COMPARISON} {a_lim:g}), LA mean ")
         return (
-            f"  check{where}: EROA {v.b_eroa[j]:.2f}→{v.read_eroa[j]:.2f} cm², MR {label(v.b_decision[j])}→{mr_text(v.grade[j], v.decision[j])}, "
-            f"mean gradient {v.b_gradient[j]:.1f}→{number_text(v.gradient[j], g_lim)} mmHg (limit {GRADIENT_COMPARISON} {g_lim:g}), "
-            f"MVA {number_text(v.mva[j], a_lim, 2)} cm² (limit {AREA_COMPARISON} {a_lim:g}), "
-            f"LA mean {v.b_la_mean[j]:.0f}→{v.la_mean[j]:.0f} mmHg, v wave {v.b_la_vwave[j]:.0f}→{v.la_vwave[j]:.0f} mmHg"
+            f"{words[0]}{v.b_eroa[c]:.2f}→{v.read_eroa[c]:.2f} cm², MR {_label(v.b_decision[c])}→{mr_text(v.grade[c], v.decision[c])}, "
+            f"mean gradient {v.b_gradient[c]:.1f}→{number_text(v.gradient[c], g_lim)}{words[1]}{number_text(v.mva[c], a_lim, 2)}{words[2]}"
+            f"{v.b_la_mean[c]:.0f}→{v.la_mean[c]:.0f} mmHg, v wave {v.b_la_vwave[c]:.0f}→{v.la_vwave[c]:.0f} mmHg"
         )
 
-    def limits(self, j: int) -> tuple[float, float]:
-        p = self.v.patient[j]
-        return self.v.max_gradient[p], self.v.min_mva[p]
+    def why_not(self, c: int) -> str:
+        j = self.j[c]
+        return refusal_text(self.ctx, self.rnd, j, self.reasons(j) if self.v.refusal[c] == Refusal.GRASP else None)
 
-    def why_not(self, j: int) -> str:
-        return refusal_text(self.ctx, self.rnd, j, self.reasons(j))
-
-    def entry(self, k: int, action: Action, txt: str, j: int, minutes: float = 0.0) -> ClipStep:
+    def entry(self, k: int, action: Action, txt: str, c: int, minutes: float = 0.0) -> ClipStep:
         v = self.v
-        return ClipStep(k, action, txt, self.rnd.device[j].name, v.position[j], v.read_eroa[j], mr_text(v.grade[j], v.decision[j]), v.gradient[j], v.mva[j], minutes)
+        return ClipStep(k, action, txt, self.device[c].name, v.position[c], v.read_eroa[c], mr_text(v.grade[c], v.decision[c]), v.gradient[c], v.mva[c], minutes)
+
+
+_GOOD_GRASP = f"  grasp {GRASP_STATUS[int(GraspStatus.GOOD)]}"
+_MIN_GRASP, _MIN_INSERTION, _MIN_ALIGN = PHASE_MINUTES["grasp"], PHASE_MINUTES["insertion"], PHASE_MINUTES["align"]
+_MIN_CHECK, _MIN_RELEASED = PHASE_MINUTES["check"], PHASE_MINUTES["check"] + PHASE_MINUTES["release"]
 
 
 def refusal_text(ctx: Any, rnd: Any, j: int, reasons: tuple[str, ...] | None = None) -> str:
@@ -193,7 +218,7 @@ def refusal_text(ctx: Any, rnd: Any, j: int, reasons: tuple[str, ...] | None = N
     p = int(rnd.patient[j])
     if f == Refusal.GRASP:
         if reasons is None:
-            reasons = _Words(ctx, rnd).reasons(j)
+            reasons = _Words(ctx, rnd, np.zeros(0, dtype=int)).reasons(j)
         return "grasp not possible" + (f": {reasons[0]}" if reasons else "")
     if f == Refusal.NO_STEADY_STATE:
         return "no steady state"
@@ -202,8 +227,8 @@ def refusal_text(ctx: Any, rnd: Any, j: int, reasons: tuple[str, ...] | None = N
     if f == Refusal.AREA:
         return f"MVA {compare_text(float(rnd.hemo.mva_cm2[j]), float(ctx.min_mva_cm2[p]), '<', 'cm²', 2)}"
     if f == Refusal.WORSE:
-        return f"MR would worsen ({label(int(rnd.before['decision'][j]))}→{label(int(rnd.decision[j]))})"
-    return f"no gain (EROA {rnd.before['eroa_cm2'][j]:.2f}→{rnd.read_eroa_cm2[j]:.2f} cm², MR stays {label(int(rnd.decision[j]))})"
+        return f"MR would worsen ({_label(int(rnd.before['decision'][j]))}→{_label(int(rnd.decision[j]))})"
+    return f"no gain (EROA {rnd.before['eroa_cm2'][j]:.2f}→{rnd.read_eroa_cm2[j]:.2f} cm², MR stays {_label(int(rnd.decision[j]))})"
 
 
 def removal_reason(ctx: Any, rnd: Any, a: int, k: int) -> str:
@@ -218,59 +243,77 @@ def round_entries(ctx: Any, course: Any, rnd: Any, d: Any, placed: list[Any], st
     and LA pressure with the decision (release, or not and why), a reposition or device exchange
     with its own grasp, insertion and check, the removal, embolization or SLDA, and the decision to
     add another clip.  Each entry carries its minutes (:data:`~mitrasim.procedure.timing.PHASE_MINUTES`)."""
-    w = _Words(ctx, rnd)
-    for r in range(d.patient.size):
-        p, a, k, ba = int(d.patient[r]), int(d.first[r]), int(d.slot[r]), int(d.best_alternative[r])
+    n = d.patient.size
+    w = _Words(ctx, rnd, np.concatenate([d.first, d.best_alternative]))  # c = r: the first attempt; c = n + r: the best alternative
+    v = w.v
+    devices, position, refusal, decision = w.device, v.position, v.refusal, v.decision
+    rows = zip(*(np.asarray(x).tolist() for x in (d.patient, d.slot, d.outcome, d.embolized, d.slda, next_clip, state_dec)))
+    for r, (p, k, out, embolized, slda, nxt, s_dec) in enumerate(rows):
+        a, ba = r, n + r  # the words' indices of the first attempt and of the best alternative
         log = course.steps[p]
-        f0 = int(rnd.refusal[a])
-        out = int(d.outcome[r])
-        log.append(ClipStep(k + 1, _A.ALIGN, f"{w.where(a, k)}: steered above the target, arms perpendicular to the coaptation line", rnd.device[a].name, float(rnd.position_mm[a]), minutes=PHASE_MINUTES["align"]))
-        if rnd.grasp.status[a] == _INFEASIBLE:
-            log.append(ClipStep(k + 1, _A.ATTEMPT, f"  grasp: {w.why_not(a)}", rnd.device[a].name, float(rnd.position_mm[a]), minutes=w.per_grasp))
+        dv = devices[a]
+        log.append(ClipStep(k + 1, _A.ALIGN, f"{w.where(a, k)}: steered above the target, arms perpendicular to the coaptation line", dv.name, position[a], minutes=_MIN_ALIGN))
+        if v.status[a] == _INFEASIBLE:
+            log.append(ClipStep(k + 1, _A.ATTEMPT, f"  grasp: {w.why_not(a)}", dv.name, position[a], minutes=w.per_grasp))
         else:
             log.extend(w.grasp_entries(k, a))
             if out == _O.RELEASE:
-                log.append(w.entry(k + 1, _A.RELEASE, w.check(a) + ": release", a, PHASE_MINUTES["check"] + PHASE_MINUTES["release"]))
+                log.append(w.entry(k + 1, _A.RELEASE, w.check(a) + ": release", a, _MIN_RELEASED))
             else:
-                why = w.why_not(a) if f0 != Refusal.NONE else f"MR {label(int(rnd.decision[a]))} where a nearby grasp gives {label(int(rnd.decision[ba]))}"
-                if rnd.gradient_mmhg[a] > ctx.abort_gradient_mmhg[p]:
-                    why += f" > abort limit {ctx.abort_gradient_mmhg[p]:g} mmHg"
-                log.append(w.entry(k + 1, _A.ATTEMPT, w.check(a) + f": not released ({why})", a, PHASE_MINUTES["check"]))
-        if out in (_O.REPOSITION, _O.EXCHANGE):
+                why = w.why_not(a) if refusal[a] != Refusal.NONE else f"MR {_label(decision[a])} where a nearby grasp gives {_label(decision[ba])}"
+                if v.gradient[a] > v.abort_gradient[a]:
+                    why += f" > abort limit {v.abort_gradient[a]:g} mmHg"
+                log.append(w.entry(k + 1, _A.ATTEMPT, w.check(a) + f": not released ({why})", a, _MIN_CHECK))
+        if out == _O.REPOSITION or out == _O.EXCHANGE:
+            db = devices[ba]
             if out == _O.REPOSITION:
-                log.append(ClipStep(k + 1, _A.REPOSITION, f"  reposition → {w.where(ba, k)}", rnd.device[ba].name, float(rnd.position_mm[ba]), minutes=PHASE_MINUTES["reposition"]))
+                log.append(ClipStep(k + 1, _A.REPOSITION, f"  reposition → {w.where(ba, k)}", db.name, position[ba], minutes=PHASE_MINUTES["reposition"]))
             else:
-                log.append(ClipStep(k + 1, _A.EXCHANGE, f"  device exchange {rnd.device[a].name} → {rnd.device[ba].name}: {w.where(ba, k)}", rnd.device[ba].name, float(rnd.position_mm[ba]), minutes=PHASE_MINUTES["exchange"]))
+                log.append(ClipStep(k + 1, _A.EXCHANGE, f"  device exchange {dv.name} → {db.name}: {w.where(ba, k)}", db.name, position[ba], minutes=PHASE_MINUTES["exchange"]))
             log.extend(w.grasp_entries(k, ba))
-            log.append(w.entry(k + 1, _A.RELEASE, w.check(ba) + ": release", ba, PHASE_MINUTES["check"] + PHASE_MINUTES["release"]))
+            log.append(w.entry(k + 1, _A.RELEASE, w.check(ba) + ": release", ba, _MIN_RELEASED))
         if out == _O.REMOVE:
             log.append(ClipStep(k + 1, _A.REMOVED, f"  clip {k + 1} opened and removed; no position within the rules: stop"))
             continue
-        before = f"EROA {rnd.before['eroa_cm2'][a]:.2f} cm² (MR {label(int(rnd.before['decision'][a]))})"
-        if d.embolized[r]:
-            log.append(ClipStep(k + 1, _A.EMBOLIZATION, f"  complication: clip {k + 1} embolized and retrieved; leak back to {before}: stop"))
-            continue
-        if d.slda[r]:
+        if embolized or slda:
+            before = f"EROA {v.b_eroa[a]:.2f} cm² (MR {_label(v.b_decision[a])})"
+            if embolized:
+                log.append(ClipStep(k + 1, _A.EMBOLIZATION, f"  complication: clip {k + 1} embolized and retrieved; leak back to {before}: stop"))
+                continue
             c = placed[r]
             log.append(ClipStep(k + 1, _A.SLDA, (
                 f"  complication: single-leaflet device attachment of clip {k + 1} (grasp {c.grasp}, "
                 f"risk ×{c.slda_multiplier:.1f}); leak back to {before}"
             )))  # fmt: skip
-        if next_clip[r]:
-            R = ctx.setups[p].rules
-            log.append(ClipStep(k + 1, _A.DECIDE, f"  residual MR {label(int(state_dec[r]))} > {label(R.target_residual_grade)}: add another clip"))
+        if nxt:
+            log.append(ClipStep(k + 1, _A.DECIDE, f"  residual MR {_label(s_dec)} > {_label(ctx.setups[p].rules.target_residual_grade)}: add another clip"))
 
 
 def access_entries(etiology: str, scallop: str, device_family: str) -> list[ClipStep]:
     """Venous access, the transseptal puncture (height above the annular plane for the target) and
     the steering of the guide into the left atrium."""
+    words = _ACCESS_WORDS.get((etiology, scallop, device_family))
+    if words is None:
+        words = _ACCESS_WORDS[etiology, scallop, device_family] = _access_words(etiology, scallop, device_family)
+    return [
+        ClipStep(0, _A.ACCESS, words[0], minutes=PHASE_MINUTES["access"]),
+        ClipStep(0, _A.TRANSSEPTAL, words[1], minutes=PHASE_MINUTES["transseptal"]),
+        ClipStep(0, _A.STEERING, words[2], minutes=PHASE_MINUTES["steering"]),
+    ]
+
+
+def _access_words(etiology: str, scallop: str, device_family: str) -> tuple[str, str, str]:
     sheath = "22 F" if device_family == "PASCAL" else "24 F"
     h = transseptal_height_cm(etiology, scallop)
-    return [
-        ClipStep(0, _A.ACCESS, f"Access: right femoral vein, ultrasound-guided; {sheath} steerable guide", minutes=PHASE_MINUTES["access"]),
-        ClipStep(0, _A.TRANSSEPTAL, f"Transseptal puncture: posterior-superior fossa, {h:.1f} cm above the mitral annular plane (target {scallop})", minutes=PHASE_MINUTES["transseptal"]),
-        ClipStep(0, _A.STEERING, "Guide into the left atrium; delivery system advanced and steered down towards the valve", minutes=PHASE_MINUTES["steering"]),
-    ]
+    return (
+        f"Access: right femoral vein, ultrasound-guided; {sheath} steerable guide",
+        f"Transseptal puncture: posterior-superior fossa, {h:.1f} cm above the mitral annular plane (target {scallop})",
+        "Guide into the left atrium; delivery system advanced and steered down towards the valve",
+    )
+
+
+_ACCESS_WORDS: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+""":func:`access_entries`' words by (etiology, scallop, device family): a few combinations, built once each."""
 
 
 def tamponade_entries(k: int, where: str, refractory: bool) -> list[ClipStep]:
@@ -290,12 +333,18 @@ def room_death_entry(k: int) -> ClipStep:
 
 def closing_entries(n_clips: int, effusion: bool, minutes_so_far: float) -> list[ClipStep]:
     """The final septal and pericardial check and the closure; then the procedure time."""
-    peri = "pericardial effusion drained, no re-accumulation" if effusion else "no pericardial effusion"
     total = minutes_so_far + PHASE_MINUTES["final"] + PHASE_MINUTES["closure"]
     return [
-        ClipStep(n_clips, _A.FINAL_CHECK, f"Final check: interatrial septum with a small left-to-right shunt through the puncture (iatrogenic ASD, left alone); {peri}", minutes=PHASE_MINUTES["final"]),
+        ClipStep(n_clips, _A.FINAL_CHECK, _FINAL_CHECK_WORDS[bool(effusion)], minutes=PHASE_MINUTES["final"]),
         ClipStep(n_clips, _A.CLOSURE, f"Guide withdrawn; venous access closed (figure-of-eight suture). Procedure time {total:.0f} min", minutes=PHASE_MINUTES["closure"]),
     ]
+
+
+_FINAL_CHECK_WORDS = {
+    effusion: "Final check: interatrial septum with a small left-to-right shunt through the puncture (iatrogenic ASD, left alone); "
+    + ("pericardial effusion drained, no re-accumulation" if effusion else "no pericardial effusion")
+    for effusion in (False, True)
+}
 
 
 def event_entries(n_clips: int, events: list[str]) -> list[ClipStep]:
@@ -305,11 +354,17 @@ def event_entries(n_clips: int, events: list[str]) -> list[ClipStep]:
 
 def final_entries(stop_reason: str, n_clips: int, before: dict[str, float], after: dict[str, float], b_txt: str, f_txt: str) -> list[ClipStep]:
     """The stop and the result: EROA, MR, mean gradient and MVA before → after."""
+    return result_entries(stop_reason, n_clips, before["eroa_cm2"], after["eroa_cm2"], before["mean_gradient_mmhg"], after["mean_gradient_mmhg"], before["mva_cm2"], after["mva_cm2"], b_txt, f_txt)
+
+
+def result_entries(stop_reason: str, n_clips: int, eroa_before: float, eroa_after: float, gradient_before: float, gradient_after: float,
+                   mva_before: float, mva_after: float, b_txt: str, f_txt: str) -> list[ClipStep]:  # fmt: skip
+    """:func:`final_entries` from the numbers themselves (cm², mmHg; a batch's lists, no dict per patient)."""
     return [
         ClipStep(n_clips, _A.STOP, f"Stop: {stop_reason}"),
         ClipStep(n_clips, _A.FINAL, (
-            f"Result: {n_clips} clip(s), awake; EROA {before['eroa_cm2']:.2f}→{after['eroa_cm2']:.2f} cm², MR {b_txt}→{f_txt}, "
-            f"mean gradient {before['mean_gradient_mmhg']:.1f}→{after['mean_gradient_mmhg']:.1f} mmHg, "
-            f"MVA {before['mva_cm2']:.2f}→{after['mva_cm2']:.2f} cm²"
-        ), eroa_cm2=after["eroa_cm2"], mr_grade=f_txt, mean_gradient_mmhg=after["mean_gradient_mmhg"], mva_cm2=after["mva_cm2"]),
+            f"Result: {n_clips} clip(s), awake; EROA {eroa_before:.2f}→{eroa_after:.2f} cm², MR {b_txt}→{f_txt}, "
+            f"mean gradient {gradient_before:.1f}→{gradient_after:.1f} mmHg, "
+            f"MVA {mva_before:.2f}→{mva_after:.2f} cm²"
+        ), eroa_cm2=eroa_after, mr_grade=f_txt, mean_gradient_mmhg=gradient_after, mva_cm2=mva_after),
     ]  # fmt: skip

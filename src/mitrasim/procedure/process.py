@@ -476,17 +476,16 @@ def _final_log(course: steps.Course, b: steps.Baseline, final: steps.AwakeOutcom
     """The events, the stop and the (awake) result at the end of every patient's log."""
     bg, bd, fg, fd = (np.asarray(x).astype(int).tolist() for x in (b.grade, b.decision, final.grade, final.decision))
     before, after = _rows(b.hemo), _rows(final.hemo)
-    for i in range(len(course.steps)):
-        k = len(course.clips[i])
-        course.steps[i].extend(oplog.event_entries(k, events.get(i, [])))
-        b_txt, f_txt = oplog.mr_text(bg[i], bd[i]), oplog.mr_text(fg[i], fd[i])
-        course.steps[i].extend(oplog.final_entries(course.stop_reason[i], k, before[i], after[i], b_txt, f_txt))
+    for i, (log, clips, why, (e0, g0, a0), (e1, g1, a1)) in enumerate(zip(course.steps, course.clips, course.stop_reason, before, after)):
+        k = len(clips)
+        if i in events:
+            log.extend(oplog.event_entries(k, events[i]))
+        log.extend(oplog.result_entries(why, k, e0, e1, g0, g1, a0, a1, oplog.mr_text(bg[i], bd[i]), oplog.mr_text(fg[i], fd[i])))
 
 
-def _rows(h: BatchHemo) -> list[dict[str, float]]:
+def _rows(h: BatchHemo) -> list[tuple[float, float, float]]:
     """Per state: EROA, mean gradient and MVA as Python floats (for the log)."""
-    cols = (h.eroa_cm2, h.metrics["mean_gradient_mmhg"], h.mva_cm2)
-    return [dict(zip(("eroa_cm2", "mean_gradient_mmhg", "mva_cm2"), r)) for r in zip(*(np.asarray(c, dtype=float).tolist() for c in cols))]
+    return list(zip(*(np.asarray(c, dtype=float).tolist() for c in (h.eroa_cm2, h.metrics["mean_gradient_mmhg"], h.mva_cm2))))
 
 
 def run_procedures(

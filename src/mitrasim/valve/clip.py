@@ -95,6 +95,7 @@ __all__ = [
     "ClipResult",
     "smooth_taper",
     "available_leaflet_mm",
+    "available_leaflet_one_mm",
     "LESION_HOLD",
     "MAC_ANNULAR_FACTOR",
     "clipped_profiles",
@@ -208,6 +209,18 @@ def available_leaflet_mm(leaflet_mm, gap_mm, spacer_mm=0.0, tenting_mm=0.0, tent
     return np.asarray(leaflet_mm, dtype=float) - 0.5 * bridged - np.maximum(0.0, np.asarray(tenting_mm, dtype=float) - tenting_free_mm)
 
 
+def available_leaflet_one_mm(leaflet_mm: float, gap_mm: float, spacer_mm: float = 0.0, tenting_mm: float = 0.0, tenting_free_mm: float = TENTING_FREE_MM) -> float:
+    """:func:`available_leaflet_mm` of one clip on Python floats: the same operations in the same
+    order, so the same float (NaN propagated as ``np.maximum`` propagates it), without numpy's
+    per-call cost (the operator's words of one grasp)."""
+    return leaflet_mm - 0.5 * _at_least_zero(gap_mm - spacer_mm) - _at_least_zero(tenting_mm - tenting_free_mm)
+
+
+def _at_least_zero(x: float) -> float:
+    """``np.maximum(0.0, x)`` of one float: ``x`` when above 0 or NaN, else 0.0."""
+    return 0.0 if x <= 0.0 else x
+
+
 def _as_plan_arrays(positions_mm, widths_mm, arm_lengths_mm, spacers_mm=0.0):
     pos = np.asarray(positions_mm, dtype=float)
     if pos.ndim == 1:
@@ -251,14 +264,14 @@ class ValveRows:
         sizes = {v.s_mm.size for v in valves}
         if len(sizes) != 1:
             raise ValueError(f"valves of one grid size only (got {sorted(sizes)})")
-        st = lambda name: np.stack([getattr(v, name) for v in valves])  # noqa: E731
+        st = lambda name: np.array([getattr(v, name) for v in valves])  # noqa: E731  (np.stack's result, without its view per valve)
         ar = lambda name: np.array([getattr(v, name) for v in valves], dtype=float)  # noqa: E731
         return cls(
             s_mm=st("s_mm"), ds_mm=ar("ds_mm"), line_length_mm=ar("line_length_mm"), ap_diameter_mm=ar("ap_diameter_mm"),
             anterior_mm=st("anterior_mm"), posterior_mm=st("posterior_mm"), gap_degenerative_mm=st("gap_degenerative_mm"),
             gap_functional_mm=st("gap_functional_mm"), opening_mm=st("opening_mm"), calcification_grade=st("calcification_grade"),
             cleft=st("cleft"), segment_edges_mm=np.array([v.segment_edges_mm for v in valves], dtype=float),
-            discharge_coeff=ar("discharge_coeff"), lesion_kind=np.stack([v.lesion_kind_code for v in valves]),
+            discharge_coeff=ar("discharge_coeff"), lesion_kind=np.array([v.lesion_kind_code for v in valves]),
             tenting_depth_mm=ar("tenting_depth_mm"), annular_calcification_grade=np.array([v.annular_calcification_grade for v in valves], dtype=np.int64),
         )  # fmt: skip
 
