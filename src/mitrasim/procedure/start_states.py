@@ -24,6 +24,10 @@ holds, so a start may change the beats but must hold the blood of the start it r
 
 Predictions (the steady state as a function of the orifice is smooth):
 
+* **Another loading state** (:func:`moved`): a state of one loading state started in another
+  (the anaesthesia baseline from the awake one) holds the blood it held:
+  ``hold_blood(x, w_to, blood(x, w_from))`` (the blood is the patient's; a loading state
+  changes where it sits, :mod:`mitrasim.procedure.loading`).
 * **Transfer** (:func:`transferred`): the change a clip made in one loading state, added to
   the patient's state without a clip in another: ``x = x_a + (x_c − x_b)``, then
   :func:`hold_blood` to ``x_a``'s blood.
@@ -52,7 +56,7 @@ import numpy as np
 from mitrasim.physiology.parameter_sets import get_parameter_set
 from mitrasim.physiology.parameters import N_STATE, STATE_NAMES
 
-__all__ = ["CIRCUITS", "blood_weights", "blood", "hold_blood", "transferred", "plane", "finite_rows"]
+__all__ = ["CIRCUITS", "blood_weights", "blood", "hold_blood", "moved", "transferred", "plane", "finite_rows"]
 
 CIRCUITS = tuple(k[2:-5] for k in STATE_NAMES if k.startswith("p_"))
 """The circuits whose pressure is a state (``sys_ar`` …): compliance ``{circuit}_c_ml_mmhg``."""
@@ -93,6 +97,12 @@ def hold_blood(x: np.ndarray, w: np.ndarray, target_ml: np.ndarray) -> np.ndarra
     out = np.array(x, dtype=float, copy=True)
     out[:, _P_SYS_VEN] += (target_ml - blood(out, w)) / w[:, _P_SYS_VEN]
     return out
+
+
+def moved(x: np.ndarray, w_from: np.ndarray, w_to: np.ndarray) -> np.ndarray:
+    """(n, 14) states ``x`` of one loading state (weights ``w_from``) as starts in another (``w_to``)
+    holding the same blood: :func:`hold_blood` of ``x`` under ``w_to`` to ``blood(x, w_from)``."""
+    return hold_blood(x, w_to, blood(x, w_from))
 
 
 _VOLUMES = [j for j, k in enumerate(STATE_NAMES) if k.startswith("v_")]
