@@ -5,7 +5,9 @@ patient is assessed before the procedure, and at discharge and 30 days,
 awake.  GA unloads the heart: systolic and mean arterial pressure and the LV
 dimensions are lower, and MR is read at least one grade lower in about half of
 the patients (Grewal et al. 2000, 43 patients, pre-operative vs intra-operative
-TEE).  The model applies GA as overrides of the engine's parameters, never as a
+TEE; the model's share in a trial's patients, a validation miss in a mixed
+cohort, is measured by ``benchmarks/loading_states.py`` and reported in
+``benchmarks/RESULTS.md``).  The model applies GA as overrides of the engine's parameters, never as a
 change of the engine:
 
     R_sys,GA = (1 − ΔR) · R_sys          afterload: arterial vasodilation
