@@ -196,3 +196,30 @@ def test_web_plan_and_procedure_return_the_intervals(tmp_path):
         rk = r.json()["ranking"]
         assert _contains(rk["best"]["intervals"]) and all(_contains(p["intervals"]) for p in rk["top"])
         assert _contains(rk["baseline_intervals"])
+
+
+def test_warm_started_members_reach_their_own_steady_states():
+    """The planner starts every ensemble member from the point estimate's state; the members differ
+    in stressed volume (and compliances, unstressed volumes), whose blood the engine conserves, so
+    each start is held to the member's own blood: the intervals equal those of cold starts (each
+    member as the calibration ran it) to the engine's steady-state tolerance."""
+    import numpy as np
+
+    from mitrasim.physiology.simulation import SolverSettings
+    from mitrasim.procedure.hemodynamics import simulate_states
+    from mitrasim.procedure.intervals import PLAN_QUANTITIES, case_ensemble, state_intervals
+    from mitrasim.procedure.patient import calibrate_case, circulation_overrides
+
+    case = load_case(ROOT / "examples" / "coapt_secondary.yaml")
+    ens = case_ensemble(case, 16, 0)
+    shifts = [m.get("stressed_volume_shift_ml", 0.0) for m in ens.members]
+    assert max(shifts) - min(shifts) > 100.0  # the members differ in blood
+    tight = SolverSettings(tol=1e-7)
+    point = circulation_overrides(calibrate_case(case, 16, 0).overrides)
+    eroa, fwd = [0.3], [2.5]
+    h = simulate_states([ens.preset], [point], np.array([ens.hr_bpm]), np.array(eroa), np.array(fwd), 1.0, settings=tight)
+    values = [{q: float(h.metrics[q][0]) for q in PLAN_QUANTITIES}]
+    warm = state_intervals(ens, eroa, fwd, values, initial_state=h.final_state, settings=tight)[0]
+    cold = state_intervals(ens, eroa, fwd, values, settings=tight)[0]
+    for q in PLAN_QUANTITIES:  # tol 1e-7 per beat (mL, mmHg): percentiles agree far below a reported digit
+        assert warm[q]["p05"] == pytest.approx(cold[q]["p05"], abs=1e-3) and warm[q]["p95"] == pytest.approx(cold[q]["p95"], abs=1e-3)

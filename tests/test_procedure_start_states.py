@@ -169,3 +169,28 @@ def test_a_patients_states_do_not_depend_on_the_batch(monkeypatch):
             assert [e for e, _ in part[p]] == [e for e, _ in together[p]]
             assert np.allclose(np.array([x for _, x in part[p]]), np.array([x for _, x in together[p]]), rtol=1e-12, atol=1e-12)
         assert np.allclose(pres.final.final_state, res.final.final_state[:k], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("preset", ["primary_mr", "secondary_mr"])
+def test_cold_blood_is_the_blood_of_the_engines_cold_start(preset):
+    """:func:`start_states.cold_blood` against the engine itself: cold starts of parameter sets that
+    differ in stressed volume, unstressed volumes and compliances conserve ``w·x`` of their start,
+    so their steady states hold ``B_cold``."""
+    over = [
+        {},
+        {"stressed_volume_shift_ml": 250.0, "lv_v0_ml": 40.0, "sys_ven_c_ml_mmhg": 45.0},
+        {"stressed_volume_shift_ml": -300.0, "la_v0_ml": 12.0, "pul_ven_c_ml_mmhg": 9.0, "sys_ar_c_ml_mmhg": 1.1},
+    ]
+    res = simulate(preset, over, settings=FAST)
+    held = S.blood(res.final_state, S.blood_weights([preset] * 3, over))
+    want = S.cold_blood([preset] * 3, over)
+    assert np.allclose(held, want, rtol=BLOOD_RTOL, atol=0)
+    assert np.ptp(want) > 100.0  # the sets differ in blood
+    # columns (name → array) as dicts: an override column for all three rows
+    cols = {"stressed_volume_shift_ml": np.array([0.0, 250.0, -300.0]), "lv_v0_ml": np.array([30.0, 40.0, 50.0])}
+    dicts = [{k: float(v[i]) for k, v in cols.items()} for i in range(3)]
+    assert np.array_equal(S.cold_blood([preset] * 3, cols), S.cold_blood([preset] * 3, dicts))
+    # the loading states' overrides hold the awake blood of a cold start (loading.py, Blood)
+    states = ("awake", "anaesthesia", "anaesthesia_restored_afterload")
+    lo, _ = loading_arrays([preset] * 3, [over[1]] * 3, np.full(3, 70.0), list(states))
+    assert np.allclose(S.cold_blood([preset] * 3, lo), want[1], rtol=1e-12, atol=0)

@@ -16,7 +16,10 @@ the intervals falsely (small_valve: baseline gradient 95th percentile 5.8 mmHg a
 calibration's own ensemble).
 
 for all k × s in ONE batched engine call (:func:`mitrasim.procedure.hemodynamics.simulate_states`,
-warm-started from the point estimate's steady state of that valve state when one is given).  Each
+warm-started from the point estimate's steady state of that valve state when one is given, held
+to the member's own blood: the members differ in stressed volume, compliances and unstressed
+volumes, and the engine conserves the blood of its start, so the point's state unmoved would give
+every member the point's blood).  Each
 quantity q of :data:`PLAN_QUANTITIES` is reported as the point estimate (the fitted patient,
 as the planner or the procedure computed it) and the 5th and 95th percentiles of y_{k,s}
 over the members with a steady beat (the others are counted, never silently dropped).
@@ -114,9 +117,9 @@ def state_intervals(
     ratio = np.ones((m, 2)) if ens.valve_scale is None else np.asarray(ens.valve_scale, dtype=float)
     eroa = np.repeat(np.asarray(eroa_cm2, dtype=float), m) * np.tile(ratio[:, 0], s)
     fwd = np.repeat(np.asarray(forward_area_cm2, dtype=float), m) * np.tile(ratio[:, 1], s)
-    init = None if initial_state is None else np.repeat(np.asarray(initial_state, dtype=float), m, axis=0)
-    h = simulate_states([ens.preset] * (s * m), list(ens.members) * s, np.full(s * m, ens.hr_bpm), eroa, fwd, 1.0,
-                        initial_state=init, settings=settings)  # fmt: skip
+    presets, members = [ens.preset] * (s * m), list(ens.members) * s
+    init = None if initial_state is None else _member_starts(np.repeat(np.asarray(initial_state, dtype=float), m, axis=0), presets, members)
+    h = simulate_states(presets, members, np.full(s * m, ens.hr_bpm), eroa, fwd, 1.0, initial_state=init, settings=settings)
     ok = (steady_ok(h) & h.metrics["converged"].astype(bool)).reshape(s, m)
     lo, hi = INTERVAL_PERCENTILES
     out: list[dict[str, Any]] = []
@@ -129,6 +132,15 @@ def state_intervals(
             row[q] = {"value": float(values[i][q]), "p05": float(np.percentile(x, lo)), "p95": float(np.percentile(x, hi))}
         out.append(row)
     return out
+
+
+def _member_starts(x: np.ndarray, presets: list[str], members: list[Mapping[str, float]]) -> np.ndarray:
+    """The point estimate's states ``x`` as starts of the members: each held to the blood of the
+    member's own cold start (its stressed volume, compliances and unstressed volumes, as the
+    calibration ran it; :func:`~mitrasim.procedure.start_states.cold_blood`)."""
+    from mitrasim.procedure import start_states
+
+    return start_states.hold_blood(x, start_states.blood_weights(presets, members), start_states.cold_blood(presets, members))
 
 
 def procedure_intervals(case: Any, proc: Any = None, n_ensemble: int = DEFAULT_ENSEMBLE, seed: int = 0) -> dict[str, Any]:

@@ -5,7 +5,9 @@ patient is assessed before the procedure, and at discharge and 30 days,
 awake.  GA unloads the heart: systolic and mean arterial pressure and the LV
 dimensions are lower, and MR is read at least one grade lower in about half of
 the patients (Grewal et al. 2000, 43 patients, pre-operative vs intra-operative
-TEE).  The model applies GA as overrides of the engine's parameters, never as a
+TEE; the model's share in a trial's patients, a validation miss in a mixed
+cohort, is measured by ``benchmarks/loading_states.py`` and reported in
+``benchmarks/RESULTS.md``).  The model applies GA as overrides of the engine's parameters, never as a
 change of the engine:
 
     R_sys,GA = (1 − ΔR) · R_sys          afterload: arterial vasodilation
@@ -19,7 +21,29 @@ magnitudes are model choices [check]: no source giving the awake-to-GA change
 of systemic resistance, venous capacitance and heart rate in TEER patients was
 found in the sources searched.  A lower heart rate lengthens diastole, which
 lowers the transmitral gradient at a given flow; lower afterload and preload
-lower the regurgitant volume for the same valve (tested).
+lower the regurgitant volume for the same valve (tested: LV end-diastolic
+volume, regurgitant volume, LA and mean arterial pressure lower under GA than
+awake for each of the five example patients, ``tests/test_loading_blood.py``).
+
+Blood.  The blood is the patient's: anaesthesia changes where it sits, not how
+much there is.  The engine conserves the blood its start state holds,
+``B = w · x`` (:mod:`mitrasim.procedure.start_states`: the chamber volumes plus
+each circuit's ``C_k · p_k``), and ``w`` holds the compliances, so the awake
+state's pressures read with the wider venous compliance would hold
+``ΔC · C_ven · p_sys_ven`` more blood and raise the preload GA lowers.  Every
+state here holds the awake blood:
+
+    started from an awake state x:   hold_blood(x, w_state, B_awake(x))      (start_states.moved)
+    started cold:                    shift_state = shift − Σ_k (C_k,state − C_k) · p_k,0
+
+the second for a cold start from the preset's initial pressures ``p_k,0``,
+whose systemic venous pressure the stressed-volume shift moves
+(:data:`~mitrasim.physiology.parameters.STRESSED_VOLUME_SHIFT`, set by
+:func:`loading_arrays`); the two starts reach the same steady state (tested).
+The procedure's anaesthesia baseline is started from the awake baseline
+(:func:`mitrasim.procedure.steps.baseline`), the awake outcome from the
+anaesthesia states held to the awake baseline's blood
+(:func:`~mitrasim.procedure.start_states.transferred`).
 
 The valve itself changes too: an unloaded, smaller LV tethers less, so the
 *functional* coaptation gap narrows, while a flail or prolapse does not
@@ -55,9 +79,16 @@ back above its pre-operative value (Shiran et al. 2007).  The third state
 
 The awake resistance, rather than a target mean arterial pressure, keeps the
 state one engine call (a target pressure needs an iteration per patient); with
-GA's lower preload and heart rate the resulting mean arterial pressure lies
-between GA's and the awake one, close to the awake one (tested; about 2 mmHg
-below it for the two example valves).  ``s_restored = 1`` is the model reading of
+GA's lower preload (the patient's blood in the wider venous bed) and heart rate
+the forward output stays lower, and the resulting mean arterial pressure lies
+between GA's and the awake one (tested), about half-way: for the two example
+valves at 72 bpm 13–15 mmHg below the awake pressure, GA's 21–25 mmHg below.
+The state restores the resistance, not the pressure the 2006 study matched
+(phenylephrine's venous effect, which would restore some preload, is not
+modelled [check]); its regurgitant volume is nevertheless within a few percent
+of the awake one and its decision grade the awake grade for each of the five
+example patients (the functional gap's awake width and the awake resistance
+carry most of it).  ``s_restored = 1`` is the model reading of
 "no difference in MR severity once the pressure is matched" (the 2006 study's
 abstract; full text not read [check]): the functional gap returns to its awake
 width.  The procedure reads its decisions in this state when the protocol's
@@ -80,6 +111,7 @@ import numpy as np
 from mitrasim import citations
 from mitrasim.errors import InputError
 from mitrasim.physiology.parameter_sets import get_parameter_set
+from mitrasim.physiology.parameters import STRESSED_VOLUME_SHIFT
 
 if TYPE_CHECKING:  # pragma: no cover
     from mitrasim.valve.clip import ValveRows
@@ -206,6 +238,17 @@ def _preset_values(preset: str) -> dict[str, float]:
     return dict(get_parameter_set(preset).values)
 
 
+@lru_cache(maxsize=64)
+def _preset_initial(preset: str) -> dict[str, float]:
+    """A preset's initial state (the cold start's circuit pressures)."""
+    return dict(get_parameter_set(preset).initial)
+
+
+def _compliance_pressure(name: str) -> str | None:
+    """The initial-state pressure of compliance ``name`` (``sys_ven_c_ml_mmhg`` → ``p_sys_ven_mmhg``), else None."""
+    return f"p_{name[: -len('_c_ml_mmhg')]}_mmhg" if name.endswith("_c_ml_mmhg") else None
+
+
 def loading_arrays(
     presets: Sequence[str], overrides: Sequence[Mapping[str, float]], hr_bpm: np.ndarray, state: str | Sequence[str],
 ) -> tuple[list[dict[str, float]], np.ndarray]:
@@ -213,7 +256,8 @@ def loading_arrays(
     or one per patient): ``(overrides list, hr_bpm array)``.  Each patient's dict is a copy of its
     own (awake) overrides of its preset with every parameter of :data:`STATE_CHANGE` set to
     ``(overridden or preset value) · (1 + change)``, its heart rate scaled likewise; each state is
-    checked and cited once."""
+    checked and cited once.  A state that changes a compliance also moves the stressed-volume shift,
+    so that a cold start in it holds the awake blood (module docstring, *Blood*)."""
     n = len(presets)
     states = [state] * n if isinstance(state, str) else list(state)
     hr = np.asarray(hr_bpm, dtype=float).reshape(n)
@@ -229,10 +273,16 @@ def loading_arrays(
         idx = [i for i, x in enumerate(states) if x == st]
         change = STATE_CHANGE[st]
         for i in idx:
-            o, values = out[i], _preset_values(presets[i])
+            o, values, initial = out[i], _preset_values(presets[i]), _preset_initial(presets[i])
+            held = 0.0  # blood the changed compliances would add to a cold start (module docstring)
             for name, rel in change.items():
                 if name != "hr_bpm":
-                    o[name] = float(o.get(name, values[name])) * (1.0 + rel)
+                    own = float(o.get(name, values[name]))
+                    o[name] = own * (1.0 + rel)
+                    p0 = _compliance_pressure(name)
+                    held += 0.0 if p0 is None else (o[name] - own) * initial[p0]
+            if held != 0.0:
+                o[STRESSED_VOLUME_SHIFT] = float(o.get(STRESSED_VOLUME_SHIFT, values.get(STRESSED_VOLUME_SHIFT, 0.0))) - held
         hr_out[idx] = hr[idx] * (1.0 + change.get("hr_bpm", 0.0))
     return out, hr_out
 

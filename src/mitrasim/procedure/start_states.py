@@ -24,6 +24,10 @@ holds, so a start may change the beats but must hold the blood of the start it r
 
 Predictions (the steady state as a function of the orifice is smooth):
 
+* **Another loading state** (:func:`moved`): a state of one loading state started in another
+  (the anaesthesia baseline from the awake one) holds the blood it held:
+  ``hold_blood(x, w_to, blood(x, w_from))`` (the blood is the patient's; a loading state
+  changes where it sits, :mod:`mitrasim.procedure.loading`).
 * **Transfer** (:func:`transferred`): the change a clip made in one loading state, added to
   the patient's state without a clip in another: ``x = x_a + (x_c − x_b)``, then
   :func:`hold_blood` to ``x_a``'s blood.
@@ -50,9 +54,9 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from mitrasim.physiology.parameter_sets import get_parameter_set
-from mitrasim.physiology.parameters import N_STATE, STATE_NAMES
+from mitrasim.physiology.parameters import N_STATE, STATE_NAMES, STRESSED_VOLUME_SHIFT
 
-__all__ = ["CIRCUITS", "blood_weights", "blood", "hold_blood", "transferred", "plane", "finite_rows"]
+__all__ = ["CIRCUITS", "blood_weights", "blood", "cold_blood", "hold_blood", "moved", "transferred", "plane", "finite_rows"]
 
 CIRCUITS = tuple(k[2:-5] for k in STATE_NAMES if k.startswith("p_"))
 """The circuits whose pressure is a state (``sys_ar`` …): compliance ``{circuit}_c_ml_mmhg``."""
@@ -60,26 +64,48 @@ CIRCUITS = tuple(k[2:-5] for k in STATE_NAMES if k.startswith("p_"))
 _P_SYS_VEN = STATE_NAMES.index("p_sys_ven_mmhg")
 
 
-def blood_weights(presets: Sequence[str], overrides: Sequence[Mapping[str, float]] | Mapping[str, np.ndarray]) -> np.ndarray:
-    """(n, 14) ``w`` of each state (module docstring): 1 at the chamber volumes, the compliance
-    (the override, else the preset's value) at each circuit's pressure, 0 at the flows.
-    ``overrides``: one dict per state, or columns (name → (n,) array)."""
+Overrides = Sequence[Mapping[str, float]] | Mapping[str, np.ndarray]
+"""One dict per state, or columns (name → (n,) array)."""
+
+
+def _parameter(name: str, presets: Sequence[str], overrides: Overrides, default: float | None = None) -> np.ndarray:
+    """(n,) parameter ``name`` of each state: the override, else the preset's value (else ``default``)."""
     n = len(presets)
-    w = np.zeros((n, N_STATE))
+    values = {p: get_parameter_set(p).values for p in dict.fromkeys(presets)}
+    col = np.array([values[p].get(name, default) for p in presets], dtype=float)
+    if isinstance(overrides, Mapping):
+        return np.asarray(overrides[name], dtype=float).reshape(n) if name in overrides else col
+    return np.array([float(o.get(name, v)) for o, v in zip(overrides, col)], dtype=float)
+
+
+def blood_weights(presets: Sequence[str], overrides: Overrides) -> np.ndarray:
+    """(n, 14) ``w`` of each state (module docstring): 1 at the chamber volumes, the compliance
+    (the override, else the preset's value) at each circuit's pressure, 0 at the flows."""
+    w = np.zeros((len(presets), N_STATE))
     for j, k in enumerate(STATE_NAMES):
         if k.startswith("v_"):
             w[:, j] = 1.0
-    values = {p: get_parameter_set(p).values for p in dict.fromkeys(presets)}
     for c in CIRCUITS:
-        name = f"{c}_c_ml_mmhg"
-        col = np.array([values[p][name] for p in presets], dtype=float)
-        if isinstance(overrides, Mapping):
-            if name in overrides:
-                col = np.asarray(overrides[name], dtype=float).reshape(n)
-        else:
-            col = np.array([float(o.get(name, v)) for o, v in zip(overrides, col)], dtype=float)
-        w[:, STATE_NAMES.index(f"p_{c}_mmhg")] = col
+        w[:, STATE_NAMES.index(f"p_{c}_mmhg")] = _parameter(f"{c}_c_ml_mmhg", presets, overrides)
     return w
+
+
+def cold_blood(presets: Sequence[str], overrides: Overrides) -> np.ndarray:
+    """(n,) the blood a cold start of each parameter set holds (mL): the preset's initial state with
+    each chamber's unstressed volume added and the systemic venous pressure moved by the
+    stressed-volume shift over its compliance (:mod:`mitrasim.physiology.simulation`), so
+
+        B_cold = Σ_chambers (x_c,0 + V0_c) + Σ_circuits C_k · p_k,0 + shift
+    """
+    initial = {p: get_parameter_set(p).initial for p in dict.fromkeys(presets)}
+    out = _parameter(STRESSED_VOLUME_SHIFT, presets, overrides, default=0.0)
+    for k in STATE_NAMES:
+        x0 = np.array([initial[p][k] for p in presets], dtype=float)
+        if k.startswith("v_"):
+            out = out + x0 + _parameter(f"{k[2:-3]}_v0_ml", presets, overrides)
+        elif k.startswith("p_"):
+            out = out + x0 * _parameter(f"{k[2:-5]}_c_ml_mmhg", presets, overrides)
+    return out
 
 
 def blood(x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -93,6 +119,12 @@ def hold_blood(x: np.ndarray, w: np.ndarray, target_ml: np.ndarray) -> np.ndarra
     out = np.array(x, dtype=float, copy=True)
     out[:, _P_SYS_VEN] += (target_ml - blood(out, w)) / w[:, _P_SYS_VEN]
     return out
+
+
+def moved(x: np.ndarray, w_from: np.ndarray, w_to: np.ndarray) -> np.ndarray:
+    """(n, 14) states ``x`` of one loading state (weights ``w_from``) as starts in another (``w_to``)
+    holding the same blood: :func:`hold_blood` of ``x`` under ``w_to`` to ``blood(x, w_from)``."""
+    return hold_blood(x, w_to, blood(x, w_from))
 
 
 _VOLUMES = [j for j, k in enumerate(STATE_NAMES) if k.startswith("v_")]

@@ -448,8 +448,8 @@ def baseline(ctx: Context, awake: BatchHemo | None = None) -> Baseline:
     """Engine and echo of every patient without a clip, awake (the indication; warm-started from the
     setup's ``initial_state`` where it has one, cold otherwise; ``awake``: these states if already
     simulated, :func:`awake_baseline` of the same inputs) and, under anaesthesia, the
-    intraprocedural state read at the start (warm-started from the awake one); cold starts ordered
-    by LV stiffness."""
+    intraprocedural state read at the start (warm-started from the awake one, holding its blood:
+    :func:`~mitrasim.procedure.start_states.moved`); cold starts ordered by LV stiffness."""
     t0 = time.perf_counter()
     if awake is None:
         eroa = np.array([s.valve.eroa_cm2 for s in ctx.setups])
@@ -473,7 +473,11 @@ def baseline(ctx: Context, awake: BatchHemo | None = None) -> Baseline:
     for grp in ctx.groups:  # the valves the decision readings see
         vr = grp.read_valves
         eroa_i[grp.ids] = vr.discharge_coeff * vr.gap_mm.sum(axis=1) * vr.ds_mm / 100.0
-    hi = simulate_states(ctx.presets, ctx.overrides_of(np.arange(ctx.n)), ctx.hr_bpm, eroa_i, mva, ctx.cd, initial_state=h0.final_state, settings=ctx.settings)
+    everyone = np.arange(ctx.n)
+    w_awake = start_states.blood_weights(ctx.presets, ctx.overrides_of(everyone, awake=True))
+    w_state = start_states.blood_weights(ctx.presets, ctx.overrides_of(everyone))
+    x0 = start_states.moved(h0.final_state, w_awake, w_state)  # the awake blood, where the state's compliances put it
+    hi = simulate_states(ctx.presets, ctx.overrides_of(everyone), ctx.hr_bpm, eroa_i, mva, ctx.cd, initial_state=x0, settings=ctx.settings)
     ctx.engine_seconds += time.perf_counter() - t0
     ei, gi, di = measure(ctx, np.arange(ctx.n), hi, np.zeros(ctx.n, int), np.full(ctx.n, BASELINE_ATTEMPT))
     return Baseline(h0, e0, g0, d0, hi, ei, gi, di)
