@@ -225,7 +225,7 @@ def _apply_override_columns(cols: dict[str, np.ndarray], ocols: Mapping[str, Any
     (:func:`check_values`, as for a list of dicts)."""
     allowed = active_name_set(model)
     try:
-        vals = {k: np.broadcast_to(np.asarray(v, dtype=float), (n,)) for k, v in ocols.items()}
+        vals = {k: _column(v, n) for k, v in ocols.items()}
         for k, v in vals.items():
             _check_column(k, v, allowed)
         for k, v in vals.items():
@@ -235,6 +235,13 @@ def _apply_override_columns(cols: dict[str, np.ndarray], ocols: Mapping[str, Any
             row = {k: (v[i] if isinstance(v, np.ndarray) else v) for k, v in ocols.items()}
             check_values({k: (x.item() if isinstance(x, np.generic) else x) for k, x in row.items()}, model)
         raise
+
+
+def _column(v: Any, n: int) -> np.ndarray:
+    """``v`` (a number, or one value per patient) as an (n,) float array (``v`` itself where it is one)."""
+    if isinstance(v, np.ndarray) and v.dtype == np.float64 and v.shape == (n,):
+        return v
+    return np.broadcast_to(np.asarray(v, dtype=float), (n,))
 
 
 def override_columns(overrides: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray] | None:
@@ -286,7 +293,13 @@ def _check_column(name: str, vals: np.ndarray, allowed: frozenset[str]) -> None:
 
 
 def _outside(spec: ParamSpec, vals: np.ndarray) -> np.ndarray:
-    """Where ``vals`` lie outside ``spec``'s range (or are not finite): :meth:`ParamSpec.check` over an array."""
+    """Where ``vals`` lie outside ``spec``'s range (or are not finite): :meth:`ParamSpec.check` over an array.
+    With finite bounds (every parameter's) a value is inside when ``lo ≤ v ≤ hi`` (``lo < v`` when open):
+    a NaN fails every comparison and an infinity one bound, so no separate finiteness test."""
+    if math.isfinite(spec.lo) and math.isfinite(spec.hi):
+        inside = (vals > spec.lo) if spec.lo_open else (vals >= spec.lo)
+        inside &= vals <= spec.hi
+        return ~inside
     return ~np.isfinite(vals) | (vals < spec.lo) | (vals > spec.hi) | ((vals <= spec.lo) if spec.lo_open else False)
 
 
@@ -301,9 +314,17 @@ def _one(cols: Mapping[str, Any]) -> bool:
     return isinstance(cols["hr_bpm"], float)
 
 
-def _fill(A: np.ndarray, rows: list, n: int, one: bool) -> None:
+def _fill(A: np.ndarray, rows: list, n: int, one: bool, src: np.ndarray | None = None) -> None:
     """``A[i, :n] = rows[i]`` (floats for ``one`` patient, else (n,) arrays or floats), then the
-    padding columns ``n:`` repeat column 0."""
+    padding columns ``n:`` repeat column 0; with ``src`` (the patient of each of ``A``'s columns,
+    :func:`_layout`), ``A[i] = rows[i][src]`` (one pass: no patient-order copy to reorder)."""
+    if src is not None:
+        for i, x in enumerate(rows):
+            if isinstance(x, np.ndarray):
+                np.take(x, src, out=A[i], mode="clip")  # (mode clip: unbuffered; src is in range)
+            else:
+                A[i] = x
+        return
     if one:
         A[:, 0] = rows
     else:
@@ -312,21 +333,22 @@ def _fill(A: np.ndarray, rows: list, n: int, one: bool) -> None:
     A[:, n:] = A[:, :1]
 
 
-def _kernel_arrays(cols: Mapping[str, Any], model: Model, n: int, n_pad: int, n_steps: Any):
+def _kernel_arrays(cols: Mapping[str, Any], model: Model, n: int, n_pad: int, n_steps: Any, src: np.ndarray | None = None):
     """The kernel's parameter rows P (KERNEL_PARAMS × n_pad) and onset positions ew (2 × n_pad) from
     parameter columns: (n,) arrays, or one patient's floats; ``n_steps``: steps per beat of every
-    patient (int) or of each (an (n,) array)."""
+    patient (int) or of each (an (n,) array); ``src``: the patient of each column (:func:`_layout`;
+    None: the patients in order, then padding)."""
     T = 60.0 / cols["hr_bpm"]
     timing = scaled_timings(cols, model)
     one = _one(cols)
-    src = {"period_s": T, **cols, **timing}
+    values = {"period_s": T, **cols, **timing}
     P = np.empty((len(KERNEL_PARAMS), n_pad))
     # rows in KERNEL_PARAMS order; a parameter this model does not use (e.g. the mitral areas of a
     # diode model) gets a harmless value
-    _fill(P, [src[name] if name in src else _UNUSED_VALUE[name] for name in KERNEL_PARAMS], n, one)
+    _fill(P, [values[name] if name in values else _UNUSED_VALUE[name] for name in KERNEL_PARAMS], n, one, src)
     dt = T / n_steps
     ew = np.empty((2, n_pad))  # positions in steps (fractional) of ventricular and atrial onset
-    _fill(ew, [(timing["lv_act_a"] / dt) % n_steps, (timing["la_act_a"] / dt) % n_steps], n, one)
+    _fill(ew, [(timing["lv_act_a"] / dt) % n_steps, (timing["la_act_a"] / dt) % n_steps], n, one, src)
     return P, ew
 
 
@@ -483,8 +505,8 @@ def _run_batch(pset: ParameterSet, cols: dict[str, np.ndarray], X0: np.ndarray, 
         X0p[:, :n] = X0
         X0p[:, n:] = X0[:, :1]
     else:
-        P, ew = _kernel_arrays(cols, pset.model, n, n, steps)
-        P, ew, X0p = P.take(src, axis=1), ew.take(src, axis=1), X0.take(src, axis=1)
+        P, ew = _kernel_arrays(cols, pset.model, n, n_pad, steps, src)
+        X0p = X0.take(src, axis=1)
     max_steps = int(seg.n_steps.max())
     metrics = np.zeros((engine.N_METRIC, n_pad))
     x_end = np.zeros((N_STATE, n_pad))
