@@ -205,7 +205,7 @@ def _batch(pset: ParameterSet, overrides, arrays: dict[str, Any]) -> tuple[dict[
     cols: dict[str, np.ndarray] = dict(zip(names, block))
     if ocols is not None:
         _apply_override_columns(cols, ocols, n, pset.model)
-    else:
+    elif overrides is not None:  # (none: nothing to write, and no n empty dicts to scan)
         olist = _as_override_list(overrides, n) if ol is None else ol
         if len(olist) == 1 and n > 1:
             olist = olist * n
