@@ -314,17 +314,9 @@ def _one(cols: Mapping[str, Any]) -> bool:
     return isinstance(cols["hr_bpm"], float)
 
 
-def _fill(A: np.ndarray, rows: list, n: int, one: bool, src: np.ndarray | None = None) -> None:
+def _fill(A: np.ndarray, rows: list, n: int, one: bool) -> None:
     """``A[i, :n] = rows[i]`` (floats for ``one`` patient, else (n,) arrays or floats), then the
-    padding columns ``n:`` repeat column 0; with ``src`` (the patient of each of ``A``'s columns,
-    :func:`_layout`), ``A[i] = rows[i][src]`` (one pass: no patient-order copy to reorder)."""
-    if src is not None:
-        for i, x in enumerate(rows):
-            if isinstance(x, np.ndarray):
-                np.take(x, src, out=A[i], mode="clip")  # (mode clip: unbuffered; src is in range)
-            else:
-                A[i] = x
-        return
+    padding columns ``n:`` repeat column 0."""
     if one:
         A[:, 0] = rows
     else:
@@ -333,22 +325,21 @@ def _fill(A: np.ndarray, rows: list, n: int, one: bool, src: np.ndarray | None =
     A[:, n:] = A[:, :1]
 
 
-def _kernel_arrays(cols: Mapping[str, Any], model: Model, n: int, n_pad: int, n_steps: Any, src: np.ndarray | None = None):
+def _kernel_arrays(cols: Mapping[str, Any], model: Model, n: int, n_pad: int, n_steps: Any):
     """The kernel's parameter rows P (KERNEL_PARAMS × n_pad) and onset positions ew (2 × n_pad) from
     parameter columns: (n,) arrays, or one patient's floats; ``n_steps``: steps per beat of every
-    patient (int) or of each (an (n,) array); ``src``: the patient of each column (:func:`_layout`;
-    None: the patients in order, then padding)."""
+    patient (int) or of each (an (n,) array)."""
     T = 60.0 / cols["hr_bpm"]
     timing = scaled_timings(cols, model)
     one = _one(cols)
-    values = {"period_s": T, **cols, **timing}
+    src = {"period_s": T, **cols, **timing}
     P = np.empty((len(KERNEL_PARAMS), n_pad))
     # rows in KERNEL_PARAMS order; a parameter this model does not use (e.g. the mitral areas of a
     # diode model) gets a harmless value
-    _fill(P, [values[name] if name in values else _UNUSED_VALUE[name] for name in KERNEL_PARAMS], n, one, src)
+    _fill(P, [src[name] if name in src else _UNUSED_VALUE[name] for name in KERNEL_PARAMS], n, one)
     dt = T / n_steps
     ew = np.empty((2, n_pad))  # positions in steps (fractional) of ventricular and atrial onset
-    _fill(ew, [(timing["lv_act_a"] / dt) % n_steps, (timing["la_act_a"] / dt) % n_steps], n, one, src)
+    _fill(ew, [(timing["lv_act_a"] / dt) % n_steps, (timing["la_act_a"] / dt) % n_steps], n, one)
     return P, ew
 
 
@@ -505,8 +496,8 @@ def _run_batch(pset: ParameterSet, cols: dict[str, np.ndarray], X0: np.ndarray, 
         X0p[:, :n] = X0
         X0p[:, n:] = X0[:, :1]
     else:
-        P, ew = _kernel_arrays(cols, pset.model, n, n_pad, steps, src)
-        X0p = X0.take(src, axis=1)
+        P, ew = _kernel_arrays(cols, pset.model, n, n, steps)
+        P, ew, X0p = P.take(src, axis=1), ew.take(src, axis=1), X0.take(src, axis=1)
     max_steps = int(seg.n_steps.max())
     metrics = np.zeros((engine.N_METRIC, n_pad))
     x_end = np.zeros((N_STATE, n_pad))
