@@ -398,3 +398,20 @@ def test_forward_differences_at_their_tolerance_move_the_fit_less_than_half_its_
         shift.extend(_stop_shift(J, Jc, z, at, prob))
     assert len(shift) >= 50
     assert np.percentile(shift, 95) <= M.BASELINE_Z_DONE / 2
+
+
+@pytest.mark.parametrize("degree", [1, 2, 3])
+def test_forward_features_are_the_monomials_exactly(degree):
+    """Feature ``f`` of the forward map is the product of the inputs its monomial names, in its order
+    (each degree's features are built in one array operation from the degree below: the same products,
+    so equal to the last bit), the constant first, every monomial up to ``degree`` once."""
+    rng = np.random.default_rng(7)
+    v = rng.standard_normal((9, 4)) * 3.0
+    f = M._forward_features(v, degree)
+    terms = M._monomials(4, degree)
+    assert len(set(terms)) == len(terms) == f.shape[0]
+    for row, c in zip(f, terms):
+        ref = np.ones(len(v))
+        for j in c:
+            ref = ref * v[:, j]
+        assert np.array_equal(row, ref)

@@ -119,3 +119,36 @@ def test_the_procedure_s_states_by_columns_equal_those_by_dicts():
             np.testing.assert_array_equal(a.metrics[k], b.metrics[k], err_msg=k)
     swapped = [dict(reversed(list(d.items()))) if i == 3 else d for i, d in enumerate(dicts)]
     assert override_columns(swapped) is None  # names in another order: the dicts stay dicts
+
+
+def test_the_array_range_test_is_the_scalar_one():
+    """``_outside`` (a column's range test) flags exactly the values :meth:`ParamSpec.check` refuses, for
+    every parameter: NaN, ±inf, the bounds themselves (an open lower bound refused), and the nearest
+    floats beyond and within them."""
+    from mitrasim.physiology.parameters import SPECS
+
+    for name, spec in SPECS.items():
+        lo, hi = float(spec.lo), float(spec.hi)
+        vals = np.array([np.nan, np.inf, -np.inf, lo, hi, np.nextafter(lo, -np.inf), np.nextafter(lo, np.inf),
+                         np.nextafter(hi, -np.inf), np.nextafter(hi, np.inf), 0.5 * (lo + hi), 0.0, -1.0])  # fmt: skip
+        expected = []
+        for v in vals.tolist():
+            try:
+                spec.check(v)
+                expected.append(False)
+            except InputError:
+                expected.append(True)
+        assert S._outside(spec, vals).tolist() == expected, name
+
+
+def test_no_overrides_for_many_patients_is_the_preset():
+    """``overrides=None`` with many patients: every column is the preset's value (or the keyword array)."""
+    from mitrasim.physiology.parameter_sets import get_parameter_set
+
+    pset = get_parameter_set("primary_mr")
+    hr = np.array([60.0, 75.0, 90.0])
+    cols, n = S.build_batch(pset, None, hr_bpm=hr)
+    assert n == 3 and np.array_equal(cols["hr_bpm"], hr)
+    for k, v in pset.values.items():
+        if k in cols and k != "hr_bpm":
+            assert np.array_equal(cols[k], np.full(3, float(v))), k

@@ -461,17 +461,31 @@ def _monomials(d: int, degree: int) -> tuple[tuple[int, ...], ...]:
     return tuple(c for k in range(degree + 1) for c in combinations_with_replacement(range(d), k))
 
 
+@lru_cache(maxsize=8)
+def _monomial_products(d: int, degree: int) -> tuple[tuple[int, np.ndarray, np.ndarray], ...]:
+    """Per degree k ≥ 1 of :func:`_monomials`: ``(first feature, parents, variables)``: feature
+    ``first + j`` is feature ``parents[j]`` (its term without the last index, of degree k − 1) times
+    input ``variables[j]`` (that last index)."""
+    terms = _monomials(d, degree)
+    col = {c: i for i, c in enumerate(terms)}
+    out = []
+    for k in range(1, degree + 1):
+        f = [i for i, c in enumerate(terms) if len(c) == k]  # contiguous: the terms are ordered by degree
+        out.append((f[0], np.array([col[terms[i][:-1]] for i in f], dtype=np.intp), np.array([terms[i][-1] for i in f], dtype=np.intp)))
+    return tuple(out)
+
+
 def _forward_features(v: np.ndarray, degree: int | None = None) -> np.ndarray:
     """Monomials of the forward map's inputs ``v`` (m, d) up to ``degree`` (:data:`_FORWARD_DEGREE`),
     feature-major ``(F, m)`` in :func:`_monomials`' order (each from its lower-degree term: one product
-    per feature)."""
-    terms = _monomials(v.shape[1], _FORWARD_DEGREE if degree is None else degree)
-    col = {c: i for i, c in enumerate(terms)}
+    per feature, all of one degree in one array operation, :func:`_monomial_products`)."""
+    d = v.shape[1]
+    degree = _FORWARD_DEGREE if degree is None else degree
     vt = np.ascontiguousarray(v.T)
-    out = np.empty((len(terms), len(v)))
+    out = np.empty((len(_monomials(d, degree)), len(v)))
     out[0] = 1.0
-    for f, c in enumerate(terms[1:], start=1):
-        np.multiply(out[col[c[:-1]]], vt[c[-1]], out=out[f])
+    for first, parents, variables in _monomial_products(d, degree):
+        np.multiply(out[parents], vt[variables], out=out[first : first + len(parents)])
     return out
 
 
@@ -639,10 +653,10 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
         if model_step:
             J = _model_jacobian(prob.model, st.u[act], prob.hr_bpm[act], prob.mva_cm2[act], z, prob.y0[act], prob.sd[act], prob.measured[act])
         _keep_better(prob, st, act, z, J, state, fd)
-        act = _still_moving(prob, st, act, it)
+        act, JtJ, g = _still_moving(prob, st, act, it)
         if len(act) == 0:
             break
-        _levenberg_marquardt_step(prob, st, act)
+        _levenberg_marquardt_step(prob, st, act, JtJ, g)
     return BaselineFit(_override_dicts(_fit_overrides(st.best, prob.base, prob.sds)), np.exp(st.best[:, prob.ie]),
                        np.where(prob.measured, st.z_best, 0.0), np.where(np.isfinite(st.cost_best)[:, None], st.state_best, np.nan))  # fmt: skip
 
@@ -817,29 +831,32 @@ def _keep_better(prob: _FitProblem, st: _FitState, act: np.ndarray, z: np.ndarra
     st.lam[act] = np.where(better, st.lam[act] * 0.2, st.lam[act] * 8.0)
 
 
-def _still_moving(prob: _FitProblem, st: _FitState, act: np.ndarray, it: int) -> np.ndarray:
+def _still_moving(prob: _FitProblem, st: _FitState, act: np.ndarray, it: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The patients of ``act`` that stay in the fit after iteration ``it``: a residual still at or above
     :data:`BASELINE_Z_DONE`, the damping below 1e6, and a full Gauss–Newton step that would still move a
     measurement (:func:`_gauss_newton_moves`), judged on a forward-difference Jacobian at the best point
-    (computed here where :func:`_forward_differences_due` says so)."""
+    (computed here where :func:`_forward_differences_due` says so); with their normal equations
+    ``JᵀJ`` and ``Jᵀr`` at the best point (:func:`_normal_equations`, for the next step)."""
     act = act[(np.abs(st.z_best[act]).max(axis=1) >= BASELINE_Z_DONE) & (st.lam[act] < 1e6)]
     if len(act) == 0:
-        return act
-    moves = _gauss_newton_moves(*_normal_equations(prob, st, act), rows=prob.k_obs)  # with a stale or the model's Jacobian
+        return act, np.zeros((0, prob.p, prob.p)), np.zeros((0, prob.p, 1))
+    Jb, JtJ, g = _normal_equations(prob, st, act)
+    moves = _gauss_newton_moves(Jb, JtJ, g, rows=prob.k_obs)  # with a stale or the model's Jacobian
     redo = _forward_differences_due(moves, st.fresh[act], st.exact[act], it == 0) & np.isfinite(st.cost_best[act])
     if redo.any():  # the Jacobian at the best point
         r = act[redo]
         _, st.J_best[r], _ = _evaluate(prob, st, r, st.best[r], fd=True, warm=True)
         st.fresh[r] = st.exact[r] = True
-        moves[redo] = _gauss_newton_moves(*_normal_equations(prob, st, r), rows=prob.k_obs)
-    return act[moves]
+        Jb_r, JtJ[redo], g[redo] = _normal_equations(prob, st, r)
+        moves[redo] = _gauss_newton_moves(Jb_r, JtJ[redo], g[redo], rows=prob.k_obs)
+    return act[moves], JtJ[moves], g[moves]
 
 
-def _levenberg_marquardt_step(prob: _FitProblem, st: _FitState, act: np.ndarray) -> None:
+def _levenberg_marquardt_step(prob: _FitProblem, st: _FitState, act: np.ndarray, JtJ: np.ndarray, g: np.ndarray) -> None:
     """The next points of patients ``act``: the damped Gauss–Newton step from each best point (Marquardt's
-    diagonal scaling), at most a factor 2 in any scale, inside the bounds."""
+    diagonal scaling), at most a factor 2 in any scale, inside the bounds; ``JtJ``, ``g``: their normal
+    equations there (:func:`_still_moving`)."""
     p = prob.p
-    _, JtJ, g = _normal_equations(prob, st, act)
     A = JtJ + st.lam[act, None, None] * (np.einsum("nii->ni", JtJ)[:, :, None] * np.eye(p)[None] + 1e-9 * np.eye(p)[None])
     delta = np.nan_to_num(-np.linalg.solve(A, g)[:, :, 0])
     delta *= np.minimum(1.0, np.log(2.0) / np.maximum(np.abs(delta).max(axis=1), 1e-12))[:, None]  # at most ×2 per step

@@ -240,18 +240,20 @@ def scaled_timings(values: Mapping[str, Any], model: Model) -> dict[str, Any]:
     r = T / Tref
     one = isinstance(T, float)
     s = math.sqrt(r) if one else np.sqrt(r)
+    zero = 0.0 * T  # every chamber's constant rows share it (and one): the same values, computed once
+    unit = 1.0 + zero
     out: dict[str, Any] = {}
     for ch in CHAMBERS:
         if model.activation == "two_hill":
             out[f"{ch}_act_a"] = values[f"{ch}_tshift_s"] * r
             out[f"{ch}_act_b"] = values[f"{ch}_tau1_s"] * r
             out[f"{ch}_act_c"] = values[f"{ch}_tau2_s"] * r
-            out[f"{ch}_act_d"] = values[f"{ch}_m1"] + 0.0 * T
-            out[f"{ch}_act_e"] = values[f"{ch}_m2"] + 0.0 * T
+            out[f"{ch}_act_d"] = values[f"{ch}_m1"] + zero
+            out[f"{ch}_act_e"] = values[f"{ch}_m2"] + zero
         else:
             tc, dc, dr = values[f"{ch}_tc_s"], values[f"{ch}_dur_contract_s"], values[f"{ch}_dur_relax_s"]
             if ch in ("lv", "rv"):
-                out[f"{ch}_act_a"] = tc + 0.0 * T
+                out[f"{ch}_act_a"] = tc + zero
                 out[f"{ch}_act_b"] = dc * s
                 out[f"{ch}_act_c"] = dr * s
             else:
@@ -261,9 +263,9 @@ def scaled_timings(values: Mapping[str, Any], model: Model) -> dict[str, Any]:
                 out[f"{ch}_act_a"] = (T - lead * s) % T
                 out[f"{ch}_act_b"] = dc_new
                 out[f"{ch}_act_c"] = share * (T - dc_new)
-            out[f"{ch}_act_d"] = 0.0 * T
-            out[f"{ch}_act_e"] = 0.0 * T
-        out[f"{ch}_act_f"] = 1.0 + 0.0 * T
+            out[f"{ch}_act_d"] = zero
+            out[f"{ch}_act_e"] = zero
+        out[f"{ch}_act_f"] = unit
     if model.activation == "two_hill":
         # The curve's peak over one period depends on its times only through their ratios to the
         # period, which the heart rate does not change (every time scales with T/T_ref): it is found at

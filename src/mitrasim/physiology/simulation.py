@@ -205,7 +205,7 @@ def _batch(pset: ParameterSet, overrides, arrays: dict[str, Any]) -> tuple[dict[
     cols: dict[str, np.ndarray] = dict(zip(names, block))
     if ocols is not None:
         _apply_override_columns(cols, ocols, n, pset.model)
-    else:
+    elif overrides is not None:  # (none: nothing to write, and no n empty dicts to scan)
         olist = _as_override_list(overrides, n) if ol is None else ol
         if len(olist) == 1 and n > 1:
             olist = olist * n
@@ -225,7 +225,7 @@ def _apply_override_columns(cols: dict[str, np.ndarray], ocols: Mapping[str, Any
     (:func:`check_values`, as for a list of dicts)."""
     allowed = active_name_set(model)
     try:
-        vals = {k: np.broadcast_to(np.asarray(v, dtype=float), (n,)) for k, v in ocols.items()}
+        vals = {k: _column(v, n) for k, v in ocols.items()}
         for k, v in vals.items():
             _check_column(k, v, allowed)
         for k, v in vals.items():
@@ -235,6 +235,13 @@ def _apply_override_columns(cols: dict[str, np.ndarray], ocols: Mapping[str, Any
             row = {k: (v[i] if isinstance(v, np.ndarray) else v) for k, v in ocols.items()}
             check_values({k: (x.item() if isinstance(x, np.generic) else x) for k, x in row.items()}, model)
         raise
+
+
+def _column(v: Any, n: int) -> np.ndarray:
+    """``v`` (a number, or one value per patient) as an (n,) float array (``v`` itself where it is one)."""
+    if isinstance(v, np.ndarray) and v.dtype == np.float64 and v.shape == (n,):
+        return v
+    return np.broadcast_to(np.asarray(v, dtype=float), (n,))
 
 
 def override_columns(overrides: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray] | None:
@@ -286,7 +293,13 @@ def _check_column(name: str, vals: np.ndarray, allowed: frozenset[str]) -> None:
 
 
 def _outside(spec: ParamSpec, vals: np.ndarray) -> np.ndarray:
-    """Where ``vals`` lie outside ``spec``'s range (or are not finite): :meth:`ParamSpec.check` over an array."""
+    """Where ``vals`` lie outside ``spec``'s range (or are not finite): :meth:`ParamSpec.check` over an array.
+    With finite bounds (every parameter's) a value is inside when ``lo ≤ v ≤ hi`` (``lo < v`` when open):
+    a NaN fails every comparison and an infinity one bound, so no separate finiteness test."""
+    if math.isfinite(spec.lo) and math.isfinite(spec.hi):
+        inside = (vals > spec.lo) if spec.lo_open else (vals >= spec.lo)
+        inside &= vals <= spec.hi
+        return ~inside
     return ~np.isfinite(vals) | (vals < spec.lo) | (vals > spec.hi) | ((vals <= spec.lo) if spec.lo_open else False)
 
 

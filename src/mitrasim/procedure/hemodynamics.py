@@ -182,7 +182,7 @@ def _batches(presets: Sequence[str], initial_state: np.ndarray | None) -> list[t
     warm starts, per warm (finite start) or cold, in the order of their first state."""
     names = list(dict.fromkeys(presets))
     code = {p: k for k, p in enumerate(names)}
-    inv = np.fromiter((code[p] for p in presets), dtype=np.intp, count=len(presets))
+    inv = np.fromiter(map(code.__getitem__, presets), dtype=np.intp, count=len(presets))
     hot = np.zeros(len(presets), bool) if initial_state is None else np.isfinite(initial_state).all(axis=1)
     key = 2 * inv + hot
     codes, first = np.unique(key, return_index=True)
