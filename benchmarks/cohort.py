@@ -124,6 +124,27 @@ PHASES = (("fit_baselines", "baseline fit"), ("_guess_model", "fit's initial-gue
           ("awake_outcome", "awake outcome"), ("simulate_round", "clip rounds"), ("baseline", "procedure baseline"))  # fmt: skip
 
 
+def beat_counter(sim, beats: dict[str, list[float]]):
+    """``sim`` (``simulation.simulate``) wrapped to add each call's engine beats and states to
+    ``beats[phase]`` (``[beats, states]``), the phase named by the first caller on the stack in
+    :data:`PHASES`."""
+    import traceback
+
+    import numpy as np
+
+    def counted(*args, **kw):
+        res = sim(*args, **kw)
+        names = {f.name for f in traceback.extract_stack()}
+        phase = next((label for fn, label in PHASES if fn in names), "other")
+        b = np.asarray(res.metrics["beats_to_steady"], dtype=float)
+        row = beats.setdefault(phase, [0.0, 0.0])
+        row[0] += float(np.nansum(b))
+        row[1] += b.size
+        return res
+
+    return counted
+
+
 def profile(n: int, chunk: int, population: str, top: int) -> None:
     """One in-process trial (one engine thread per core, as ``inproc``): wall and CPU seconds, the
     wall and CPU seconds inside the engine's compiled kernel calls
@@ -134,9 +155,7 @@ def profile(n: int, chunk: int, population: str, top: int) -> None:
     inflates Python — the cumulative seconds of the named components."""
     import cProfile
     import pstats
-    import traceback
 
-    import numpy as np
 
     from mitrasim.cohort import mapping
     from mitrasim.physiology import dispatch, simulation
@@ -154,15 +173,7 @@ def profile(n: int, chunk: int, population: str, top: int) -> None:
             kernel["cpu_s"] += time.process_time() - c0
             kernel["calls"] += 1
 
-    def counted(*args, **kw):
-        res = sim(*args, **kw)
-        names = {f.name for f in traceback.extract_stack()}
-        phase = next((label for fn, label in PHASES if fn in names), "other")
-        b = np.asarray(res.metrics["beats_to_steady"], dtype=float)
-        row = beats.setdefault(phase, [0.0, 0.0])
-        row[0] += float(np.nansum(b))
-        row[1] += b.size
-        return res
+    counted = beat_counter(sim, beats)
 
     run_trial(_trial(200, 200, population), Path(tempfile.mkdtemp()) / "warm", workers=1, progress=False)
     dispatch.run_batch, simulation.simulate, mapping.simulate = timed, counted, counted

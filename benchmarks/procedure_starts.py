@@ -18,17 +18,10 @@ import argparse
 import ast
 import os
 import time
-import traceback
-
-import numpy as np
-
-#: Phases by the function that called the engine (first match on the stack; as ``cohort.py --profile``).
-PHASES = (("fit_baselines", "baseline fit"), ("_guess_model", "guess model"), ("_awake_baselines", "indication"),
-          ("awake_outcome", "awake outcome"), ("simulate_round", "clip rounds"), ("baseline", "procedure baseline"))  # fmt: skip
 
 
 def main() -> None:
-    from cohort import _trial
+    from cohort import _trial, beat_counter
     from mitrasim.cohort import mapping
     from mitrasim.cohort.trial import compute_chunk
     from mitrasim.physiology import simulation
@@ -46,15 +39,7 @@ def main() -> None:
     beats: dict[str, list[float]] = {}
     sim = simulation.simulate
 
-    def counted(*args, **kw):
-        res = sim(*args, **kw)
-        names = {f.name for f in traceback.extract_stack()}
-        phase = next((label for fn, label in PHASES if fn in names), "other")
-        b = np.asarray(res.metrics["beats_to_steady"], dtype=float)
-        row = beats.setdefault(phase, [0.0, 0.0])
-        row[0] += float(np.nansum(b))
-        row[1] += b.size
-        return res
+    counted = beat_counter(sim, beats)
 
     simulation.simulate, mapping.simulate = counted, counted
     default = getattr(steps, name)
