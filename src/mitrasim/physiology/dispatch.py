@@ -231,8 +231,14 @@ def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, 
     * a batch of at most :data:`SERIAL_BATCH_MAX` patients (0 unless :func:`one_case_kernels`) while
       the batch kernel is neither compiled nor cached: patient after patient on the one-lane kernel
       (a first ``mitrasim demo`` compiles that kernel only), padding skipped;
+    * any other batch on ``threads`` = 1: the ``engine.LANES``-lane group kernel, called from this
+      thread once per segment (the same work items as the batch kernel's single thread list), so
+      that numba's thread pool is never entered: each of several Python threads may run its own
+      batch at once (the kernels release the GIL, ``engine._jit``), with no thread layer's rules on
+      concurrent parallel calls (numba's ``workqueue`` layer allows none) and no per-thread
+      ``set_num_threads`` (numba keeps the thread count per calling thread);
     * any other batch: the ``engine.LANES``-lane batch kernel, once, over every segment
-      (:func:`plan_work`).
+      (:func:`plan_work`), on ``threads`` numba threads.
     """
     one, lanes, batch = _kernels(diode)
     if P.shape[1] == 1:
@@ -249,6 +255,10 @@ def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, 
         for k in range(len(seg.n_steps)):
             c0 = int(seg.start[k])
             _call(one, P, X0, kind, int(seg.n_steps[k]), min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, c0, c0 + int(seg.n_real[k]))
+        return
+    if threads == 1:  # one thread: the group kernel on each segment, from this thread (numba's thread pool never entered)
+        for c0, c1, steps in plan_work(seg, 1)[0].tolist():
+            _call(lanes, P, X0, kind, steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, c0, c1)
         return
     work, lists = plan_work(seg, n_groups)
     with _num_threads(threads):
