@@ -540,10 +540,22 @@ def _progress(total_patients: int, already: int, enabled: bool):
 
 
 def _default_workers() -> int:
-    """One process: the compiled engine already runs its patient blocks on every core (numba
-    threads) and the per-chunk Python work is vectorised; on the 2-core benchmark machine this
-    beat two single-threaded processes (benchmarks/cohort.py).  ``--workers N`` for a pool."""
+    """One process: its chunks run on one thread per core (:func:`_default_chunk_threads`), each
+    chunk's engine on its own thread.  ``--workers N`` for a pool of N processes."""
     return 1
+
+
+def _default_chunk_threads() -> int:
+    """Chunks computed at once in this process: one per engine thread (``MITRASIM_THREADS``, else
+    every core; :func:`mitrasim.physiology.engine.default_threads`).  Each chunk's engine runs
+    single-threaded on its own Python thread (the compiled kernels release the GIL), so one chunk's
+    Python between kernel calls runs while the other chunk is in the kernel; one chunk at a time
+    with the engine on every core left a core idle during the Python (about a quarter of a trial's
+    CPU) and filled two engine threads poorly on small kernel calls (benchmarks/RESULTS.md, "In-process
+    trials on both cores")."""
+    from mitrasim.physiology import engine
+
+    return engine.default_threads()
 
 
 def run_trial(
@@ -557,13 +569,17 @@ def run_trial(
     progress: bool = True,
     on_chunk: Callable[[int], None] | None = None,
     chunks_per_task: int | None = None,
+    chunk_threads: int | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) a trial into ``out``; return a summary (chunks run, seconds, patients/s).
 
-    ``workers`` = processes for the local run (default None = 1: in this process, the engine on all
-    cores; N > 1: a spawn process pool, one engine thread each); ``scheduler`` = a Dask scheduler address; ``dask_local`` = start a local Dask
+    ``workers`` = processes for the local run (default None = 1: in this process; N > 1: a spawn
+    process pool, one engine thread each); ``chunk_threads`` = in this process, chunks computed at
+    once on as many Python threads, each chunk's engine on one thread (default: one per core,
+    :func:`_default_chunk_threads`; 1: one chunk at a time, its engine on every core); ``scheduler`` = a Dask scheduler address; ``dask_local`` = start a local Dask
     cluster of that many single-threaded workers (loopback only); ``chunks_per_task`` = chunks one
-    Dask task computes (default: adaptive, :mod:`mitrasim.cohort.scaling`; results never depend on it).
+    Dask task computes (default: adaptive, :mod:`mitrasim.cohort.scaling`).  Results never depend
+    on ``workers``, ``chunk_threads``, the cluster or ``chunks_per_task``.
     """
     if scheduler and dask_local:
         raise InputError("--scheduler", scheduler, "either --scheduler or --dask-local, not both")
@@ -574,25 +590,26 @@ def run_trial(
     with ExitStack() as stack:
         # connect first: an unreachable scheduler leaves no new output folder behind
         client = stack.enter_context(_dask_client(scheduler, dask_local)) if (scheduler or dask_local) else None
-        return _run_trial(trial, out, resume, workers, client, progress, on_chunk, chunks_per_task)
+        return _run_trial(trial, out, resume, workers, client, progress, on_chunk, chunks_per_task, chunk_threads)
 
 
 def _run_trial(trial: Trial, out: str | Path, resume: bool, workers: int | None, client: Any, progress: bool, on_chunk: Callable[[int], None] | None,
-               chunks_per_task: int | None = None) -> dict[str, Any]:
+               chunks_per_task: int | None = None, chunk_threads: int | None = None) -> dict[str, Any]:
     store = TrialStore(out, trial)
     from mitrasim.files import check_output_dir
 
     check_output_dir(store.out, "--out")
     if store.out.is_dir():
         with _folder_lock(store.out):
-            return _run_prepared(store, trial, resume, workers, client, progress, on_chunk, None, chunks_per_task)
+            return _run_prepared(store, trial, resume, workers, client, progress, on_chunk, None, chunks_per_task, chunk_threads)
     done = store.prepare(resume)  # creates the folder (nothing else could have been writing it)
     with _folder_lock(store.out):
-        return _run_prepared(store, trial, resume, workers, client, progress, on_chunk, done, chunks_per_task)
+        return _run_prepared(store, trial, resume, workers, client, progress, on_chunk, done, chunks_per_task, chunk_threads)
 
 
 def _run_prepared(store: "TrialStore", trial: Trial, resume: bool, workers: int | None, client: Any, progress: bool,
-                  on_chunk: Callable[[int], None] | None, done: set[int] | None = None, chunks_per_task: int | None = None) -> dict[str, Any]:
+                  on_chunk: Callable[[int], None] | None, done: set[int] | None = None, chunks_per_task: int | None = None,
+                  chunk_threads: int | None = None) -> dict[str, Any]:
     if done is None:
         done = store.prepare(resume)
     todo = [i for i in range(trial.n_chunks) if i not in done]
@@ -607,7 +624,7 @@ def _run_prepared(store: "TrialStore", trial: Trial, resume: bool, workers: int 
     with prog:
         task = prog.add_task("trial", total=trial.n_patients, completed=already)
         try:
-            for results in _tasks(tj, todo, workers, client, chunks_per_task, run):
+            for results in _tasks(tj, todo, workers, client, chunks_per_task, run, chunk_threads):
                 for index, data, cost in results:
                     if index in written:  # a retried task's second answer: already on disk
                         continue
@@ -641,18 +658,55 @@ def _run_prepared(store: "TrialStore", trial: Trial, resume: bool, workers: int 
     }
 
 
-def _tasks(tj: str, todo: list[int], workers: int | None, client: Any, chunks_per_task: int | None, run: dict[str, Any]) -> Iterator[list[tuple[int, bytes, dict[str, Any]]]]:
+def _tasks(tj: str, todo: list[int], workers: int | None, client: Any, chunks_per_task: int | None, run: dict[str, Any],
+           chunk_threads: int | None = None) -> Iterator[list[tuple[int, bytes, dict[str, Any]]]]:
     """The finished tasks' results, as they finish, from the chosen executor."""
     if client is not None:
         yield from _run_dask(tj, todo, client, chunks_per_task, run)
         return
     n_workers = workers or _default_workers()
     run["workers"] = n_workers
-    if n_workers <= 1 or len(todo) <= 1:
-        for i in todo:
-            yield compute_task(tj, [i], 0)
-    else:
+    if n_workers > 1 and len(todo) > 1:
         yield from _run_pool(tj, todo, n_workers)
+        return
+    n_threads = min(chunk_threads or _default_chunk_threads(), len(todo))
+    if n_threads > 1:
+        run["chunk_threads"] = n_threads
+        yield from _run_threads(tj, todo, n_threads)
+        return
+    for i in todo:
+        yield compute_task(tj, [i], 0)
+
+
+def _run_threads(tj: str, todo: list[int], n_threads: int) -> Iterator[list[tuple[int, bytes, dict[str, Any]]]]:
+    """Chunks in this process, ``n_threads`` at once on as many Python threads, each chunk's engine
+    on its own thread (the kernels release the GIL; one thread never enters numba's thread pool:
+    :func:`mitrasim.physiology.dispatch.run_batch`), in order of their indices and yielded as they
+    finish.  The last chunk, started when no other is left to start, runs its engine on every core
+    (engine threads: 0), so that a core whose thread has no chunk left does not idle while it
+    finishes.  At most ``n_threads`` chunks are in flight, so no more than that many finished
+    tables wait in memory.  The objects alive before the run are left out of the garbage
+    collector's full collections for the whole run (:func:`_older_objects_frozen`: once here, as
+    ``gc.freeze`` is process-wide, rather than per chunk from two threads)."""
+    from collections import deque
+    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+    queue = deque(todo)
+    pending: set[Future] = set()
+    with _older_objects_frozen(), ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="mitrasim-chunk") as ex:
+        try:
+            while queue or pending:
+                while queue and len(pending) < n_threads:
+                    i = queue.popleft()
+                    pending.add(ex.submit(compute_task, tj, [i], 1 if queue else 0))
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in sorted(finished, key=lambda f: f.result()[0][0]):  # dropped from ``pending``: a finished result is not kept
+                    yield f.result()
+        except BaseException:  # Ctrl-C or a failed chunk: start nothing more (the chunks running finish)
+            queue.clear()
+            for f in pending:
+                f.cancel()
+            raise
 
 
 def _pool_init() -> None:
