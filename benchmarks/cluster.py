@@ -3,6 +3,7 @@ and the projection the trial report makes (:mod:`mitrasim.cohort.scaling`) from 
 
     PYTHONPATH=src python benchmarks/cluster.py --n 40000 --chunk 1000 --workers 1,2
     PYTHONPATH=src python benchmarks/cluster.py --n 40000 --chunk 1000 --workers 1,2 --existing
+    PYTHONPATH=src python benchmarks/cluster.py --n 40000 --chunk 1000 --workers 1,2 --dask-defaults  # Dask's own diagnostics left on
 
 Without ``--existing`` each run starts its local cluster (``run_trial(dask_local=W)``) and the time
 includes starting the worker processes; with it the cluster (W single-threaded worker processes,
@@ -24,7 +25,8 @@ import time
 from pathlib import Path
 
 from mitrasim.cohort.scaling import throughput
-from mitrasim.cohort.trial import parse_trial, run_trial
+from mitrasim.cohort import trial as trial_module
+from mitrasim.cohort.trial import local_dask_cluster, parse_trial, run_trial
 
 
 def _trial(n: int, chunk: int, population: str):
@@ -35,10 +37,11 @@ def _trial(n: int, chunk: int, population: str):
 
 
 def _running_cluster(workers: int):
-    """A local cluster of ``workers`` single-threaded worker processes, started and waited for."""
-    from dask.distributed import Client, LocalCluster
+    """A local cluster of ``workers`` single-threaded worker processes, started and waited for (the
+    cluster ``--dask-local`` starts: :func:`mitrasim.cohort.trial.local_dask_cluster`)."""
+    from dask.distributed import Client
 
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
+    cluster = local_dask_cluster(workers)
     with Client(cluster) as client:
         client.wait_for_workers(workers)
     return cluster
@@ -51,7 +54,10 @@ def main() -> None:
     ap.add_argument("--workers", default="1,2", help="comma-separated Dask worker counts, run in this order")
     ap.add_argument("--population", default="tvt_mixed")
     ap.add_argument("--existing", action="store_true", help="start each cluster before the clock and connect by address")
+    ap.add_argument("--dask-defaults", action="store_true", help="Dask's default diagnostics on the clusters (not DASK_QUIET_CONFIG)")
     a = ap.parse_args()
+    if a.dask_defaults:
+        trial_module.DASK_QUIET_CONFIG = {}
     os.environ.setdefault("MITRASIM_THREADS", "1")
     trial = _trial(a.n, a.chunk, a.population)
     tmp = Path(tempfile.mkdtemp())

@@ -80,7 +80,7 @@ from mitrasim.files import read_data, read_text
 from mitrasim.physiology.simulation import SolverSettings
 from mitrasim.procedure.risks import draw_uniforms
 
-__all__ = ["Arm", "Trial", "load_trial", "parse_trial", "trial_hash", "RANDOM_BLOCK_PATIENTS", "RANDOMNESS", "block_seeds", "chunk_blocks", "compute_chunk", "encode_chunk", "compute_task", "run_trial", "read_results", "TrialStore", "TrialInterrupted"]
+__all__ = ["Arm", "Trial", "load_trial", "parse_trial", "trial_hash", "RANDOM_BLOCK_PATIENTS", "RANDOMNESS", "block_seeds", "chunk_blocks", "compute_chunk", "encode_chunk", "compute_task", "run_trial", "read_results", "TrialStore", "TrialInterrupted", "DASK_QUIET_CONFIG", "local_dask_cluster"]
 
 MANIFEST = "manifest.json"
 JOURNAL = "journal.jsonl"
@@ -729,15 +729,40 @@ def _run_pool(tj: str, todo: list[int], n_workers: int) -> Iterator[list[tuple[i
 DASK_CONNECT_TIMEOUT_S = 15.0
 
 
+#: Dask settings of the clusters a trial starts itself (``--dask-local``): three of Dask's
+#: diagnostics, which wake in every process many times a second, turned off or down.  On the 2-core
+#: machine (benchmarks/RESULTS.md, "In-process trials on both cores, and Dask 1 → 2 workers") they
+#: took 6.6 % of a worker's task CPU outside its task thread (0.3–0.5 % without them) and 25–30 ms of
+#: CPU per second in the client's process, where the local scheduler runs (6–9 ms without): nothing
+#: with one worker, whose process leaves a core free for them, but CPU taken from the workers when
+#: there is one per core.  The worker's memory monitor (spilling, pausing) is left as it is.  For a
+#: cluster started elsewhere, give its workers and scheduler the same settings (README, trials).
+DASK_QUIET_CONFIG: dict[str, Any] = {
+    "distributed.worker.profile.enabled": False,  # the statistical profiler: the task thread's stack sampled every 10 ms
+    "distributed.admin.tick.interval": "1s",  # the event loop's responsiveness check (default 20 ms)
+    "distributed.admin.system-monitor.interval": "2s",  # CPU, memory and network samples for the dashboard (default 500 ms)
+}
+
+
+def local_dask_cluster(n_workers: int) -> Any:
+    """A local Dask cluster of ``n_workers`` single-threaded worker processes (loopback only, no
+    dashboard), with :data:`DASK_QUIET_CONFIG` (the workers take it from their nannies at start)."""
+    import dask
+    from dask.distributed import LocalCluster
+
+    with dask.config.set(DASK_QUIET_CONFIG):
+        return LocalCluster(n_workers=int(n_workers), threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
+
+
 @contextmanager
 def _dask_client(scheduler: str | None, dask_local: int | None) -> Iterator[Any]:
-    """A Dask client: on a new local cluster (``dask_local`` single-threaded workers, loopback only)
-    or connected to the scheduler at ``scheduler``; closed (with its cluster) on exit."""
-    from dask.distributed import Client, LocalCluster
+    """A Dask client: on a new local cluster (:func:`local_dask_cluster`) or connected to the
+    scheduler at ``scheduler``; closed (with its cluster) on exit."""
+    from dask.distributed import Client
 
     cluster = None
     if dask_local:
-        cluster = LocalCluster(n_workers=int(dask_local), threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
+        cluster = local_dask_cluster(dask_local)
         client = Client(cluster)
     else:
         try:
