@@ -22,7 +22,9 @@ unit of work and of storage) computes the blocks it overlaps — their engine wo
 and keeps its own rows, so a patient's rows depend only on the trial and the patient: identical for
 any ``chunk_size``, locally, in a process pool, on Dask, and after a resume
 (``tests/test_trial_blocks.py``).  Every arm of a chunk runs on the same sampled patients with the
-same procedure and outcome draws (paired arms, common random numbers).  On Dask a task computes
+same procedure and outcome draws (paired arms, common random numbers).  In this process (the
+default) one chunk runs per core at once, each on its own Python thread with its engine on that
+thread (:func:`_run_threads`); in a process pool one per process.  On Dask a task computes
 ``k`` consecutive chunks one after another (adaptive ``k``: :mod:`mitrasim.cohort.scaling`), each
 written as soon as its task's result arrives and then released from the cluster; a lost worker's
 task is rerun by Dask (a pure function of the trial and its indices), and a chunk already written
