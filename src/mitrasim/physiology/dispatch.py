@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ def _print_notice(line: str) -> None:
 #: is printed to stderr (so ``--json`` output stays clean).  Set to None for silence.
 compile_notice: Callable[[str], None] | None = _print_notice
 _notice_given = False
+_notice_lock = threading.Lock()
 #: Seconds spent in first calls that compiled a kernel in this process (0 when all came from the cache).
 compile_seconds = 0.0
 
@@ -115,14 +117,15 @@ def _call(kernel, *args) -> None:
     if _cached(kernel):
         kernel(*args)
         return
-    if compile_notice is not None and not _notice_given:
-        from mitrasim.physiology._numba_cache import cache_dir
+    with _notice_lock:  # two threads of a trial may reach their first kernel call together: one line still
+        if compile_notice is not None and not _notice_given:
+            from mitrasim.physiology._numba_cache import cache_dir
 
-        one_lane = kernel in (_kernels(False)[0], _kernels(True)[0])
-        lo, hi = COMPILE_S_ESTIMATE_ONE_LANE if one_lane else COMPILE_S_ESTIMATE
-        compile_notice(f"mitrasim: compiling the engine once for this installation (about {lo}-{hi} s; "
-                       f"later runs load it from {cache_dir()})")
-        _notice_given = True
+            one_lane = kernel in (_kernels(False)[0], _kernels(True)[0])
+            lo, hi = COMPILE_S_ESTIMATE_ONE_LANE if one_lane else COMPILE_S_ESTIMATE
+            compile_notice(f"mitrasim: compiling the engine once for this installation (about {lo}-{hi} s; "
+                           f"later runs load it from {cache_dir()})")
+            _notice_given = True
     t = time.perf_counter()
     kernel(*args)
     compile_seconds += time.perf_counter() - t
