@@ -110,3 +110,19 @@ def test_a_failing_chunk_on_a_thread_stops_the_run_and_keeps_the_others(tmp_path
         run_trial(_trial(), out, workers=1, chunk_threads=2, progress=False)
     written = {e["chunk"] for e in _journal(out) if "chunk" in e}
     assert 1 not in written and written <= {0} and len(_files(out)) == len(written)
+
+
+def test_chunk_threads_follow_the_engine_threads_within_numbas_count(monkeypatch):
+    """One chunk thread per engine thread (MITRASIM_THREADS), never more than numba's thread count:
+    a process limited to one numba thread (the web's workers, one core per request) runs one chunk
+    at a time."""
+    import numba
+
+    monkeypatch.setenv("MITRASIM_THREADS", "2")
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", 2)
+    assert T._default_chunk_threads() == 2
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", 1)
+    assert T._default_chunk_threads() == 1
+    monkeypatch.setenv("MITRASIM_THREADS", "1")
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", 2)
+    assert T._default_chunk_threads() == 1
