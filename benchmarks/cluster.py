@@ -4,6 +4,7 @@ and the projection the trial report makes (:mod:`mitrasim.cohort.scaling`) from 
     PYTHONPATH=src python benchmarks/cluster.py --n 40000 --chunk 1000 --workers 1,2
     PYTHONPATH=src python benchmarks/cluster.py --n 40000 --chunk 1000 --workers 1,2 --existing
     PYTHONPATH=src python benchmarks/cluster.py --n-per-worker 10000 --chunk 1000 --workers 2,16 --existing  # projection checked
+    PYTHONPATH=src python benchmarks/cluster.py --n 40000 --chunk 1000 --workers 1,2 --dask-defaults  # Dask's own diagnostics left on
 
 With ``--n-per-worker K`` the run on W workers holds K·W patients (weak scaling), and every run after
 the first is compared with the wall time the first run's trial folder projects for it
@@ -29,8 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from mitrasim.cohort import trial as trial_module
 from mitrasim.cohort.scaling import projected_wall_s, throughput
-from mitrasim.cohort.trial import parse_trial, read_results, run_trial
+from mitrasim.cohort.trial import local_dask_cluster, parse_trial, read_results, run_trial
 
 
 def _trial(n: int, chunk: int, population: str):
@@ -41,10 +43,11 @@ def _trial(n: int, chunk: int, population: str):
 
 
 def _running_cluster(workers: int):
-    """A local cluster of ``workers`` single-threaded worker processes, started and waited for."""
-    from dask.distributed import Client, LocalCluster
+    """A local cluster of ``workers`` single-threaded worker processes, started and waited for (the
+    cluster ``--dask-local`` starts: :func:`mitrasim.cohort.trial.local_dask_cluster`)."""
+    from dask.distributed import Client
 
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
+    cluster = local_dask_cluster(workers)
     with Client(cluster) as client:
         client.wait_for_workers(workers)
     return cluster
@@ -58,7 +61,10 @@ def main() -> None:
     ap.add_argument("--population", default="tvt_mixed")
     ap.add_argument("--existing", action="store_true", help="start each cluster before the clock and connect by address")
     ap.add_argument("--n-per-worker", type=int, default=0, help="K: K·W patients on W workers (weak scaling), each run after the first checked against the first's projection")
+    ap.add_argument("--dask-defaults", action="store_true", help="Dask's default diagnostics on the clusters (not DASK_QUIET_CONFIG)")
     a = ap.parse_args()
+    if a.dask_defaults:
+        trial_module.DASK_QUIET_CONFIG = {}
     os.environ.setdefault("MITRASIM_THREADS", "1")
     tmp = Path(tempfile.mkdtemp())
     walls: dict[int, float] = {}

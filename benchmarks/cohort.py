@@ -5,6 +5,7 @@ Usage (from the repository root, mitrasim importable from src/)::
     PYTHONPATH=src python benchmarks/cohort.py --n 10000            # local, in-process and 2 processes
     PYTHONPATH=src python benchmarks/cohort.py --n 10000 --dask     # also Dask, 1 vs 2 workers
     PYTHONPATH=src python benchmarks/cohort.py --n 100000 --modes pool2
+    PYTHONPATH=src python benchmarks/cohort.py --n 10000 --modes inproc,threads2,pool2 --repeat 3  # interleaved
     PYTHONPATH=src python benchmarks/cohort.py --accuracy 300     # trial solver vs single-case solver
     PYTHONPATH=src python benchmarks/cohort.py --plausibility 2000  # shipped populations: sampled vs simulated baselines, results
     PYTHONPATH=src python benchmarks/cohort.py --profile --n 10000 --population coapt_like  # kernel share, beats per phase, components
@@ -15,7 +16,11 @@ Usage (from the repository root, mitrasim importable from src/)::
 
 Prints one line per mode: wall seconds, patients/s (patients × arms counted once per patient),
 engine seconds (summed over workers) and the share of worker time spent outside the engine.
-One arm (stop rule MR <= 1+, up to 4 clips), tvt_mixed population, chunks of 2,500.
+One arm (stop rule MR <= 1+, up to 4 clips), tvt_mixed population, chunks of 2,500.  Modes:
+``inproc`` one chunk at a time in this process, the engine on every core (``chunk_threads=1``);
+``threads2`` two chunks at once on two threads of this process, one engine thread each;
+``default`` what ``run_trial`` does unasked; ``pool2`` two single-threaded processes; ``dask1``,
+``dask2`` local Dask clusters.  ``--repeat N`` runs the modes N times, interleaved.
 """
 
 from __future__ import annotations
@@ -181,7 +186,7 @@ def profile(n: int, chunk: int, population: str, top: int) -> None:
     try:
         with tempfile.TemporaryDirectory() as d:
             t0, c0 = time.perf_counter(), _cpu_s()
-            run_trial(trial, Path(d) / "a", workers=1, progress=False)
+            run_trial(trial, Path(d) / "a", workers=1, chunk_threads=1, progress=False)  # one chunk at a time: CPU per call is the call's
             wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
             print(f"{population} n={n:,} chunk {chunk}: wall {wall:.2f} s  cpu {cpu:.2f} s  kernel {kernel['s']:.2f} s wall, {kernel['cpu_s']:.2f} CPU-s in {kernel['calls']} calls "
                   f"({100 * kernel['s'] / wall:.1f}% of wall)  outside kernel {cpu - kernel['cpu_s']:.2f} CPU-s ({100 * (1 - kernel['cpu_s'] / cpu):.1f}% of CPU)  load {os.getloadavg()[0]:.1f}")
@@ -190,7 +195,7 @@ def profile(n: int, chunk: int, population: str, top: int) -> None:
             if top:
                 dispatch.run_batch, simulation.simulate, mapping.simulate = inner, sim, sim
                 prof = cProfile.Profile()
-                prof.runcall(run_trial, trial, Path(d) / "b", workers=1, progress=False)
+                prof.runcall(run_trial, trial, Path(d) / "b", workers=1, chunk_threads=1, progress=False)
                 pstats.Stats(prof).sort_stats("cumulative").print_stats(top)
     finally:
         dispatch.run_batch, simulation.simulate, mapping.simulate = inner, sim, sim
@@ -319,11 +324,12 @@ def _cpu_s() -> float:
 def _one(trial, mode: str, tmp: Path) -> dict:
     out = tmp / mode
     shutil.rmtree(out, ignore_errors=True)
-    kw = {"inproc": {"workers": 1}, "pool2": {"workers": 2}, "dask1": {"dask_local": 1}, "dask2": {"dask_local": 2}}[mode]
+    kw = {"inproc": {"workers": 1, "chunk_threads": 1}, "threads2": {"workers": 1, "chunk_threads": 2}, "default": {},
+          "pool2": {"workers": 2}, "dask1": {"dask_local": 1}, "dask2": {"dask_local": 2}}[mode]
     t0, c0 = time.perf_counter(), _cpu_s()
     r = run_trial(trial, out, progress=False, **kw)
     wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
-    workers = 2 if mode in ("pool2", "dask2") else 1
+    workers = 2 if mode in ("pool2", "dask2", "threads2") or (mode == "default" and r["run"].get("chunk_threads") == 2) else 1
     busy = wall * workers
     return {"mode": mode, "wall_s": wall, "cpu_s": cpu, "patients_per_s": trial.n_patients / wall, "engine_s": r["engine_seconds"], "outside_engine_share": max(0.0, 1 - r["engine_seconds"] / busy)}
 
@@ -346,6 +352,7 @@ def main() -> None:
     ap.add_argument("--fit", type=int, default=0, metavar="N", help="only the baseline fit of N sampled patients: CPU, beats, states; its switches off vs default")
     ap.add_argument("--reps", type=int, default=3, help="with --fit: interleaved runs per variant")
     ap.add_argument("--fit-one-off", default="", metavar="S,...", help="with --fit: also the default with each of these FIT_SWITCHES off alone (all: every one)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of every mode, interleaved (mode after mode, then again)")
     a = ap.parse_args()
     if a.baseline:
         from mitrasim.cohort import mapping
@@ -378,7 +385,7 @@ def main() -> None:
     # warm the compiled engine and the per-preset LV tables once (not timed)
     run_trial(_trial(200, 200, a.population), Path(tempfile.mkdtemp()) / "warm", workers=1, progress=False)
     with tempfile.TemporaryDirectory() as d:
-        for m in modes:
+        for m in [m for _ in range(a.repeat) for m in modes]:
             r = _one(trial, m, Path(d))
             print(
                 f"{m:7s} n={a.n:>7,} wall {r['wall_s']:7.2f} s  cpu {r['cpu_s']:7.2f} s  {r['patients_per_s']:8,.0f} patients/s  "

@@ -182,3 +182,33 @@ def test_worker_threads_are_counted_at_most_once_per_refresh_interval():
     assert count() == 1 and client.asked == 1
     now[0] = WORKERS_REFRESH_S
     assert count() == 3 and client.asked == 2
+
+
+def _worker_diagnostics(dask_worker) -> tuple[bool, float]:
+    return "profile" in dask_worker.periodic_callbacks, dask_worker.periodic_callbacks["tick"].callback_time
+
+
+def _scheduler_tick_ms(dask_scheduler) -> float:
+    return dask_scheduler.periodic_callbacks["tick"].callback_time
+
+
+def test_a_local_cluster_runs_without_the_frequent_diagnostics(tmp_path):
+    """The cluster a trial starts (``dask_local``) has no statistical profiler on its workers and
+    ticks every second (DASK_QUIET_CONFIG), workers and scheduler alike; the client's own Dask
+    settings are left as they were."""
+    pytest.importorskip("dask.distributed")
+    import dask
+    from distributed import default_client
+
+    seen: list = []
+
+    def look(index: int) -> None:
+        if not seen:
+            client = default_client()
+            seen.append((client.run(_worker_diagnostics), client.run_on_scheduler(_scheduler_tick_ms)))
+
+    run_trial(parse_trial({**TRIAL, "n_patients": 20}), tmp_path / "out", dask_local=2, progress=False, on_chunk=look)
+    workers, scheduler_tick = seen[0]
+    assert len(workers) == 2 and all(tuple(v) == (False, 1000.0) for v in workers.values())
+    assert scheduler_tick == 1000.0
+    assert dask.config.get("distributed.worker.profile.enabled") is True and dask.config.get("distributed.admin.tick.interval") == "20ms"

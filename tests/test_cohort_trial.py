@@ -56,7 +56,7 @@ def _content(out: Path) -> pa.Table:
 def reference(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ref")
     trial = load_trial(_write_trial(tmp))
-    run_trial(trial, tmp / "out", workers=1, progress=False)
+    run_trial(trial, tmp / "out", workers=1, chunk_threads=1, progress=False)  # one chunk at a time; the other runs (threads, pool, Dask, resumed) are compared with it
     return tmp, trial, _content(tmp / "out")
 
 

@@ -14,7 +14,7 @@ def _trial(
     trial_file: Path = typer.Argument(..., help="trial YAML (see examples/trials/)"),
     out: Path = typer.Option(..., "--out", help="output folder (Parquet chunks, manifest, journal)"),
     resume: bool = typer.Option(False, "--resume", help="continue an interrupted trial in --out"),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, max=256, help="local processes (default 1: this process, engine threads on all cores)"),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, max=256, help="local processes (default 1: this process, one chunk per core at once)"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://127.0.0.1:8786"),
     dask_local: Optional[int] = typer.Option(None, "--dask-local", min=1, max=256, help="start a local Dask cluster of N workers"),
     chunks_per_task: Optional[int] = typer.Option(None, "--chunks-per-task", min=1, max=10_000, help="chunks per Dask task (default: adaptive, from measured chunk cost and workers; results never depend on it)"),

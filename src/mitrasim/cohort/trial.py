@@ -22,7 +22,9 @@ unit of work and of storage) computes the blocks it overlaps — their engine wo
 and keeps its own rows, so a patient's rows depend only on the trial and the patient: identical for
 any ``chunk_size``, locally, in a process pool, on Dask, and after a resume
 (``tests/test_trial_blocks.py``).  Every arm of a chunk runs on the same sampled patients with the
-same procedure and outcome draws (paired arms, common random numbers).  On Dask a task computes
+same procedure and outcome draws (paired arms, common random numbers).  In this process (the
+default) one chunk runs per core at once, each on its own Python thread with its engine on that
+thread (:func:`_run_threads`); in a process pool one per process.  On Dask a task computes
 ``k`` consecutive chunks one after another (adaptive ``k``: :mod:`mitrasim.cohort.scaling`), each
 written as soon as its task's result arrives and then released from the cluster; a lost worker's
 task is rerun by Dask (a pure function of the trial and its indices), and a chunk already written
@@ -80,7 +82,7 @@ from mitrasim.files import read_data, read_text
 from mitrasim.physiology.simulation import SolverSettings
 from mitrasim.procedure.risks import draw_uniforms
 
-__all__ = ["Arm", "Trial", "load_trial", "parse_trial", "trial_hash", "RANDOM_BLOCK_PATIENTS", "RANDOMNESS", "block_seeds", "chunk_blocks", "compute_chunk", "encode_chunk", "compute_task", "run_trial", "read_results", "TrialStore", "TrialInterrupted"]
+__all__ = ["Arm", "Trial", "load_trial", "parse_trial", "trial_hash", "RANDOM_BLOCK_PATIENTS", "RANDOMNESS", "block_seeds", "chunk_blocks", "compute_chunk", "encode_chunk", "compute_task", "run_trial", "read_results", "TrialStore", "TrialInterrupted", "DASK_QUIET_CONFIG", "local_dask_cluster"]
 
 MANIFEST = "manifest.json"
 JOURNAL = "journal.jsonl"
@@ -540,10 +542,25 @@ def _progress(total_patients: int, already: int, enabled: bool):
 
 
 def _default_workers() -> int:
-    """One process: the compiled engine already runs its patient blocks on every core (numba
-    threads) and the per-chunk Python work is vectorised; on the 2-core benchmark machine this
-    beat two single-threaded processes (benchmarks/cohort.py).  ``--workers N`` for a pool."""
+    """One process: its chunks run on one thread per core (:func:`_default_chunk_threads`), each
+    chunk's engine on its own thread.  ``--workers N`` for a pool of N processes."""
     return 1
+
+
+def _default_chunk_threads() -> int:
+    """Chunks computed at once in this process: one per engine thread (``MITRASIM_THREADS``, else
+    every core; :func:`mitrasim.physiology.engine.default_threads`), at most numba's thread count
+    (``NUMBA_NUM_THREADS``: the web's worker processes set it to 1, one core per request).  Each chunk's engine runs
+    single-threaded on its own Python thread (the compiled kernels release the GIL), so one chunk's
+    Python between kernel calls runs while the other chunk is in the kernel; one chunk at a time
+    with the engine on every core left a core idle during the Python (about a quarter of a trial's
+    CPU) and filled two engine threads poorly on small kernel calls (benchmarks/RESULTS.md, "In-process
+    trials on both cores")."""
+    import numba
+
+    from mitrasim.physiology import engine
+
+    return max(1, min(engine.default_threads(), numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]  # numba.config sets its attributes at import time
 
 
 def run_trial(
@@ -557,13 +574,17 @@ def run_trial(
     progress: bool = True,
     on_chunk: Callable[[int], None] | None = None,
     chunks_per_task: int | None = None,
+    chunk_threads: int | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) a trial into ``out``; return a summary (chunks run, seconds, patients/s).
 
-    ``workers`` = processes for the local run (default None = 1: in this process, the engine on all
-    cores; N > 1: a spawn process pool, one engine thread each); ``scheduler`` = a Dask scheduler address; ``dask_local`` = start a local Dask
+    ``workers`` = processes for the local run (default None = 1: in this process; N > 1: a spawn
+    process pool, one engine thread each); ``chunk_threads`` = in this process, chunks computed at
+    once on as many Python threads, each chunk's engine on one thread (default: one per core,
+    :func:`_default_chunk_threads`; 1: one chunk at a time, its engine on every core); ``scheduler`` = a Dask scheduler address; ``dask_local`` = start a local Dask
     cluster of that many single-threaded workers (loopback only); ``chunks_per_task`` = chunks one
-    Dask task computes (default: adaptive, :mod:`mitrasim.cohort.scaling`; results never depend on it).
+    Dask task computes (default: adaptive, :mod:`mitrasim.cohort.scaling`).  Results never depend
+    on ``workers``, ``chunk_threads``, the cluster or ``chunks_per_task``.
     """
     if scheduler and dask_local:
         raise InputError("--scheduler", scheduler, "either --scheduler or --dask-local, not both")
@@ -574,25 +595,26 @@ def run_trial(
     with ExitStack() as stack:
         # connect first: an unreachable scheduler leaves no new output folder behind
         client = stack.enter_context(_dask_client(scheduler, dask_local)) if (scheduler or dask_local) else None
-        return _run_trial(trial, out, resume, workers, client, progress, on_chunk, chunks_per_task)
+        return _run_trial(trial, out, resume, workers, client, progress, on_chunk, chunks_per_task, chunk_threads)
 
 
 def _run_trial(trial: Trial, out: str | Path, resume: bool, workers: int | None, client: Any, progress: bool, on_chunk: Callable[[int], None] | None,
-               chunks_per_task: int | None = None) -> dict[str, Any]:
+               chunks_per_task: int | None = None, chunk_threads: int | None = None) -> dict[str, Any]:
     store = TrialStore(out, trial)
     from mitrasim.files import check_output_dir
 
     check_output_dir(store.out, "--out")
     if store.out.is_dir():
         with _folder_lock(store.out):
-            return _run_prepared(store, trial, resume, workers, client, progress, on_chunk, None, chunks_per_task)
+            return _run_prepared(store, trial, resume, workers, client, progress, on_chunk, None, chunks_per_task, chunk_threads)
     done = store.prepare(resume)  # creates the folder (nothing else could have been writing it)
     with _folder_lock(store.out):
-        return _run_prepared(store, trial, resume, workers, client, progress, on_chunk, done, chunks_per_task)
+        return _run_prepared(store, trial, resume, workers, client, progress, on_chunk, done, chunks_per_task, chunk_threads)
 
 
 def _run_prepared(store: "TrialStore", trial: Trial, resume: bool, workers: int | None, client: Any, progress: bool,
-                  on_chunk: Callable[[int], None] | None, done: set[int] | None = None, chunks_per_task: int | None = None) -> dict[str, Any]:
+                  on_chunk: Callable[[int], None] | None, done: set[int] | None = None, chunks_per_task: int | None = None,
+                  chunk_threads: int | None = None) -> dict[str, Any]:
     if done is None:
         done = store.prepare(resume)
     todo = [i for i in range(trial.n_chunks) if i not in done]
@@ -607,7 +629,7 @@ def _run_prepared(store: "TrialStore", trial: Trial, resume: bool, workers: int 
     with prog:
         task = prog.add_task("trial", total=trial.n_patients, completed=already)
         try:
-            for results in _tasks(tj, todo, workers, client, chunks_per_task, run):
+            for results in _tasks(tj, todo, workers, client, chunks_per_task, run, chunk_threads):
                 for index, data, cost in results:
                     if index in written:  # a retried task's second answer: already on disk
                         continue
@@ -641,18 +663,55 @@ def _run_prepared(store: "TrialStore", trial: Trial, resume: bool, workers: int 
     }
 
 
-def _tasks(tj: str, todo: list[int], workers: int | None, client: Any, chunks_per_task: int | None, run: dict[str, Any]) -> Iterator[list[tuple[int, bytes, dict[str, Any]]]]:
+def _tasks(tj: str, todo: list[int], workers: int | None, client: Any, chunks_per_task: int | None, run: dict[str, Any],
+           chunk_threads: int | None = None) -> Iterator[list[tuple[int, bytes, dict[str, Any]]]]:
     """The finished tasks' results, as they finish, from the chosen executor."""
     if client is not None:
         yield from _run_dask(tj, todo, client, chunks_per_task, run)
         return
     n_workers = workers or _default_workers()
     run["workers"] = n_workers
-    if n_workers <= 1 or len(todo) <= 1:
-        for i in todo:
-            yield compute_task(tj, [i], 0)
-    else:
+    if n_workers > 1 and len(todo) > 1:
         yield from _run_pool(tj, todo, n_workers)
+        return
+    n_threads = min(chunk_threads or _default_chunk_threads(), len(todo))
+    if n_threads > 1:
+        run["chunk_threads"] = n_threads
+        yield from _run_threads(tj, todo, n_threads)
+        return
+    for i in todo:
+        yield compute_task(tj, [i], 0)
+
+
+def _run_threads(tj: str, todo: list[int], n_threads: int) -> Iterator[list[tuple[int, bytes, dict[str, Any]]]]:
+    """Chunks in this process, ``n_threads`` at once on as many Python threads, each chunk's engine
+    on its own thread (the kernels release the GIL; one thread never enters numba's thread pool:
+    :func:`mitrasim.physiology.dispatch.run_batch`), in order of their indices and yielded as they
+    finish.  The last chunk, started when no other is left to start, runs its engine on every core
+    (engine threads: 0), so that a core whose thread has no chunk left does not idle while it
+    finishes.  At most ``n_threads`` chunks are in flight, so no more than that many finished
+    tables wait in memory.  The objects alive before the run are left out of the garbage
+    collector's full collections for the whole run (:func:`_older_objects_frozen`: once here, as
+    ``gc.freeze`` is process-wide, rather than per chunk from two threads)."""
+    from collections import deque
+    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+    queue = deque(todo)
+    pending: set[Future] = set()
+    with _older_objects_frozen(), ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="mitrasim-chunk") as ex:
+        try:
+            while queue or pending:
+                while queue and len(pending) < n_threads:
+                    i = queue.popleft()
+                    pending.add(ex.submit(compute_task, tj, [i], 1 if queue else 0))
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in sorted(finished, key=lambda f: f.result()[0][0]):  # dropped from ``pending``: a finished result is not kept
+                    yield f.result()
+        except BaseException:  # Ctrl-C or a failed chunk: start nothing more (the chunks running finish)
+            queue.clear()
+            for f in pending:
+                f.cancel()
+            raise
 
 
 def _pool_init() -> None:
@@ -675,15 +734,40 @@ def _run_pool(tj: str, todo: list[int], n_workers: int) -> Iterator[list[tuple[i
 DASK_CONNECT_TIMEOUT_S = 15.0
 
 
+#: Dask settings of the clusters a trial starts itself (``--dask-local``): three of Dask's
+#: diagnostics, which wake in every process many times a second, turned off or down.  On the 2-core
+#: machine (benchmarks/RESULTS.md, "In-process trials on both cores, and Dask 1 → 2 workers") they
+#: took 6.6 % of a worker's task CPU outside its task thread (0.3–0.5 % without them) and 25–30 ms of
+#: CPU per second in the client's process, where the local scheduler runs (6–9 ms without): nothing
+#: with one worker, whose process leaves a core free for them, but CPU taken from the workers when
+#: there is one per core.  The worker's memory monitor (spilling, pausing) is left as it is.  For a
+#: cluster started elsewhere, give its workers and scheduler the same settings (README, trials).
+DASK_QUIET_CONFIG: dict[str, Any] = {
+    "distributed.worker.profile.enabled": False,  # the statistical profiler: the task thread's stack sampled every 10 ms
+    "distributed.admin.tick.interval": "1s",  # the event loop's responsiveness check (default 20 ms)
+    "distributed.admin.system-monitor.interval": "2s",  # CPU, memory and network samples for the dashboard (default 500 ms)
+}
+
+
+def local_dask_cluster(n_workers: int) -> Any:
+    """A local Dask cluster of ``n_workers`` single-threaded worker processes (loopback only, no
+    dashboard), with :data:`DASK_QUIET_CONFIG` (the workers take it from their nannies at start)."""
+    import dask
+    from dask.distributed import LocalCluster
+
+    with dask.config.set(DASK_QUIET_CONFIG):
+        return LocalCluster(n_workers=int(n_workers), threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
+
+
 @contextmanager
 def _dask_client(scheduler: str | None, dask_local: int | None) -> Iterator[Any]:
-    """A Dask client: on a new local cluster (``dask_local`` single-threaded workers, loopback only)
-    or connected to the scheduler at ``scheduler``; closed (with its cluster) on exit."""
-    from dask.distributed import Client, LocalCluster
+    """A Dask client: on a new local cluster (:func:`local_dask_cluster`) or connected to the
+    scheduler at ``scheduler``; closed (with its cluster) on exit."""
+    from dask.distributed import Client
 
     cluster = None
     if dask_local:
-        cluster = LocalCluster(n_workers=int(dask_local), threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
+        cluster = local_dask_cluster(dask_local)
         client = Client(cluster)
     else:
         try:

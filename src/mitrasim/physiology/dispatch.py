@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ def _print_notice(line: str) -> None:
 #: is printed to stderr (so ``--json`` output stays clean).  Set to None for silence.
 compile_notice: Callable[[str], None] | None = _print_notice
 _notice_given = False
+_notice_lock = threading.Lock()
 #: Seconds spent in first calls that compiled a kernel in this process (0 when all came from the cache).
 compile_seconds = 0.0
 
@@ -115,14 +117,15 @@ def _call(kernel, *args) -> None:
     if _cached(kernel):
         kernel(*args)
         return
-    if compile_notice is not None and not _notice_given:
-        from mitrasim.physiology._numba_cache import cache_dir
+    with _notice_lock:  # two threads of a trial may reach their first kernel call together: one line still
+        if compile_notice is not None and not _notice_given:
+            from mitrasim.physiology._numba_cache import cache_dir
 
-        one_lane = kernel in (_kernels(False)[0], _kernels(True)[0])
-        lo, hi = COMPILE_S_ESTIMATE_ONE_LANE if one_lane else COMPILE_S_ESTIMATE
-        compile_notice(f"mitrasim: compiling the engine once for this installation (about {lo}-{hi} s; "
-                       f"later runs load it from {cache_dir()})")
-        _notice_given = True
+            one_lane = kernel in (_kernels(False)[0], _kernels(True)[0])
+            lo, hi = COMPILE_S_ESTIMATE_ONE_LANE if one_lane else COMPILE_S_ESTIMATE
+            compile_notice(f"mitrasim: compiling the engine once for this installation (about {lo}-{hi} s; "
+                           f"later runs load it from {cache_dir()})")
+            _notice_given = True
     t = time.perf_counter()
     kernel(*args)
     compile_seconds += time.perf_counter() - t
@@ -231,8 +234,14 @@ def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, 
     * a batch of at most :data:`SERIAL_BATCH_MAX` patients (0 unless :func:`one_case_kernels`) while
       the batch kernel is neither compiled nor cached: patient after patient on the one-lane kernel
       (a first ``mitrasim demo`` compiles that kernel only), padding skipped;
+    * any other batch on ``threads`` = 1: the ``engine.LANES``-lane group kernel, called from this
+      thread once per segment (the same work items as the batch kernel's single thread list), so
+      that numba's thread pool is never entered: each of several Python threads may run its own
+      batch at once (the kernels release the GIL, ``engine._jit``), with no thread layer's rules on
+      concurrent parallel calls (numba's ``workqueue`` layer allows none) and no per-thread
+      ``set_num_threads`` (numba keeps the thread count per calling thread);
     * any other batch: the ``engine.LANES``-lane batch kernel, once, over every segment
-      (:func:`plan_work`).
+      (:func:`plan_work`), on ``threads`` numba threads.
     """
     one, lanes, batch = _kernels(diode)
     if P.shape[1] == 1:
@@ -249,6 +258,10 @@ def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, 
         for k in range(len(seg.n_steps)):
             c0 = int(seg.start[k])
             _call(one, P, X0, kind, int(seg.n_steps[k]), min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, c0, c0 + int(seg.n_real[k]))
+        return
+    if threads == 1:  # one thread: the group kernel on each segment, from this thread (numba's thread pool never entered)
+        for c0, c1, steps in plan_work(seg, 1)[0].tolist():
+            _call(lanes, P, X0, kind, steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, c0, c1)
         return
     work, lists = plan_work(seg, n_groups)
     with _num_threads(threads):

@@ -181,9 +181,12 @@ _P_ACT = KP["la_act_a"]  # 4 chambers x (a..f)
 #: same expression must give the same bits in the one-lane and the vectorised kernels.
 FASTMATH = frozenset({"contract"})
 #: Every compiled function of the engine takes the same flags (helpers too: LLVM inlines them into the
-#: kernels, and an instruction keeps the flags of the function it was compiled in).
-_jit = njit(cache=True, fastmath=set(FASTMATH), error_model="numpy")
-_jit_inline = njit(cache=True, fastmath=set(FASTMATH), error_model="numpy", inline="always")
+#: kernels, and an instruction keeps the flags of the function it was compiled in).  ``nogil``: a
+#: kernel called from Python releases the GIL while it runs, so two Python threads of one process
+#: can each run the engine on its own batch while the other runs Python (a trial's chunks on two
+#: threads: :mod:`mitrasim.cohort.trial`); it changes the call's wrapper, not the arithmetic.
+_jit = njit(cache=True, nogil=True, fastmath=set(FASTMATH), error_model="numpy")
+_jit_inline = njit(cache=True, nogil=True, fastmath=set(FASTMATH), error_model="numpy", inline="always")
 
 #: Patients per block in batches (the SIMD lane count of the compiled loops).
 LANES = 16
@@ -1014,7 +1017,7 @@ _run_group_lanes_orifice = _make_run_group(LANES, False)
 _run_group_lanes_diode = _make_run_group(LANES, True)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _run_batch_orifice(P, X0, kind, work, lists, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel):
     """The parallel batch kernel of the orifice mitral law: thread list t runs the work items
     ``lists[t] … lists[t + 1] − 1`` one after another; item w is the group kernel on columns
@@ -1027,7 +1030,7 @@ def _run_batch_orifice(P, X0, kind, work, lists, min_beats, max_beats, tol, e_wi
                                      work[w, 0], work[w, 1])
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _run_batch_diode(P, X0, kind, work, lists, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel):
     """:func:`_run_batch_orifice` for the resistive-diode mitral law."""
     for t in prange(lists.shape[0] - 1):

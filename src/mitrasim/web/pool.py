@@ -1,7 +1,8 @@
 """A bounded pool of warm worker processes for simulation work.
 
-Why processes: the compiled engine (numba) holds the GIL unless compiled with
-``nogil``, which it is not, so threads would serialise.  Each worker sets
+Why processes: the compiled engine (numba) releases the GIL, but the Python
+around its calls (about a quarter of the CPU) does not, and a task past its
+time can be stopped only by ending its process.  Each worker sets
 ``NUMBA_NUM_THREADS=1`` (one core per request; the pool size sets the
 parallelism) and loads the compiled engine once (:func:`services.warm_up`).
 
