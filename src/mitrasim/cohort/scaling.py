@@ -30,9 +30,11 @@ the chunk was computed).  Assumptions: compute scales linearly with cores (indep
 state); the scheduler's and the client's per-task costs are serial and do not overlap the compute
 (an upper bound on them); one task per chunk; no worker loss; patients cost the same on every core.
 Checked against measured runs (``benchmarks/cluster.py --n-per-worker``, ``benchmarks/RESULTS.md``): from
-a 1-worker run the 2-worker wall time was projected to within a few per cent, but on a 16-vCPU VM a chunk's
-compute grew with the number of concurrent workers, so the projection from 2 workers under-estimated 8 and 16
-workers: linear scaling makes ``T(N)`` a lower bound on machines whose cores slow under full load.
+a 1-worker run the 2-worker wall time was projected to within a few per cent, and on a 16-vCPU VM with the
+clusters' quiet Dask settings (:data:`mitrasim.cohort.trial.DASK_QUIET_CONFIG`) the 8- and 16-worker wall
+times from a 2-worker run within about 10 %; with Dask's default diagnostics a chunk's compute grew with the
+number of concurrent workers and the projection under-estimated 16 workers by a quarter to a third: linear
+scaling makes ``T(N)`` a lower bound on machines whose cores slow under full load.
 """
 
 from __future__ import annotations
