@@ -474,12 +474,12 @@ def baseline(ctx: Context, awake: BatchHemo | None = None) -> Baseline:
         vr = grp.read_valves
         eroa_i[grp.ids] = vr.discharge_coeff * vr.gap_mm.sum(axis=1) * vr.ds_mm / 100.0
     everyone = np.arange(ctx.n)
+    overrides = ctx.overrides_of(everyone)
     w_awake = start_states.blood_weights(ctx.presets, ctx.overrides_of(everyone, awake=True))
-    w_state = start_states.blood_weights(ctx.presets, ctx.overrides_of(everyone))
-    x0 = start_states.moved(h0.final_state, w_awake, w_state)  # the awake blood, where the state's compliances put it
-    hi = simulate_states(ctx.presets, ctx.overrides_of(everyone), ctx.hr_bpm, eroa_i, mva, ctx.cd, initial_state=x0, settings=ctx.settings)
+    x0 = start_states.moved(h0.final_state, w_awake, start_states.blood_weights(ctx.presets, overrides))  # the awake blood, where the state's compliances put it
+    hi = simulate_states(ctx.presets, overrides, ctx.hr_bpm, eroa_i, mva, ctx.cd, initial_state=x0, settings=ctx.settings)
     ctx.engine_seconds += time.perf_counter() - t0
-    ei, gi, di = measure(ctx, np.arange(ctx.n), hi, np.zeros(ctx.n, int), np.full(ctx.n, BASELINE_ATTEMPT))
+    ei, gi, di = measure(ctx, everyone, hi, np.zeros(ctx.n, int), np.full(ctx.n, BASELINE_ATTEMPT))
     return Baseline(h0, e0, g0, d0, hi, ei, gi, di)
 
 
@@ -1068,9 +1068,10 @@ def awake_outcome(ctx: Context, course: Course, b: Baseline) -> AwakeOutcome:
     run = np.flatnonzero(course.clip_effective.any(axis=1))
     if run.size:
         t0 = time.perf_counter()
+        presets, overrides = [ctx.presets[p] for p in run.tolist()], ctx.overrides_of(run, awake=True)
         h = simulate_states(
-            [ctx.presets[p] for p in run.tolist()], ctx.overrides_of(run, awake=True), ctx.awake_hr_bpm[run], eroa[run], mva[run], ctx.cd,
-            initial_state=_awake_starts(ctx, course, b, run), settings=ctx.settings,
+            presets, overrides, ctx.awake_hr_bpm[run], eroa[run], mva[run], ctx.cd,
+            initial_state=_awake_starts(course, b, run, presets, overrides), settings=ctx.settings,
         )  # fmt: skip
         ctx.engine_seconds += time.perf_counter() - t0
         assign_hemo(hemo, run, h, np.arange(run.size))
@@ -1085,15 +1086,16 @@ state (:func:`_awake_starts`), else from the awake baseline.  Beats per awake-ou
 6.33 (1,000 tvt_mixed patients; ``benchmarks/RESULTS.md``)."""
 
 
-def _awake_starts(ctx: Context, course: Course, b: Baseline, run: np.ndarray) -> np.ndarray:
-    """(m, 14) the awake outcome's start states of patients ``run``: the awake baseline plus the change
-    the clips made to the intraprocedural state (current − intraprocedural baseline), held to the awake
-    baseline's blood (:func:`~mitrasim.procedure.start_states.transferred`)."""
+def _awake_starts(course: Course, b: Baseline, run: np.ndarray, presets: Sequence[str], awake_overrides: Overrides) -> np.ndarray:
+    """(m, 14) the awake outcome's start states of patients ``run`` (their presets and awake overrides):
+    the awake baseline plus the change the clips made to the intraprocedural state (current −
+    intraprocedural baseline), held to the awake baseline's blood
+    (:func:`~mitrasim.procedure.start_states.transferred`)."""
     x_a = b.hemo.final_state.take(run, axis=0)
     if not AWAKE_TRANSFER:
         return x_a
     assert b.intra_hemo is not None
-    w = start_states.blood_weights([ctx.presets[p] for p in run.tolist()], ctx.overrides_of(run, awake=True))
+    w = start_states.blood_weights(presets, awake_overrides)
     return start_states.transferred(x_a, b.intra_hemo.final_state.take(run, axis=0), course.hemo.final_state.take(run, axis=0), w)
 
 
