@@ -106,9 +106,9 @@ def _spied_run():
             rounds.append((S.blood(init, w), S.blood(course.hemo.final_state[q], w)))
         return sim(ctx, course, rnd, j, init)
 
-    def spy_awake(ctx, course, b, run):
-        x = starts(ctx, course, b, run)
-        w = S.blood_weights([ctx.presets[p] for p in run.tolist()], ctx.overrides_of(run, awake=True))
+    def spy_awake(course, b, run, presets, awake_overrides):
+        x = starts(course, b, run, presets, awake_overrides)
+        w = S.blood_weights(presets, awake_overrides)
         awake.append((S.blood(x, w), S.blood(b.hemo.final_state[run], w), np.abs(x - b.hemo.final_state[run]).max()))
         return x
 
