@@ -91,6 +91,26 @@ def test_plane_is_exact_on_an_affine_response_and_holds_an_affine_invariant():
     assert np.array_equal(S.plane(f(c0), np.full_like(c0, np.nan), xk, ck, c, 4.0), f(c0))  # no reference orifice: weights 0
 
 
+def test_a_plane_row_is_the_same_alone_as_in_any_batch():
+    """Each row's start is its own: rows with 0, 1, 2 or 3 known states mixed in one call give, bit
+    for bit, what each row gives alone (a trial's waves batch rows with and without known states)."""
+    rng = np.random.default_rng(4)
+    m, k = 12, 3
+    x0 = rng.normal(100.0, 1.0, (m, 14))
+    c0 = np.column_stack([rng.uniform(0.1, 0.3, m), rng.uniform(1.5, 3.0, m)])
+    ck = c0[:, None, :] + rng.normal(0.0, [0.03, 0.2], (m, k, 2))
+    xk = x0[:, None, :] + rng.normal(0.0, 1.0, (m, k, 14))
+    known = np.arange(m) % 4  # row i knows i % 4 states
+    xk[np.arange(k)[None, :] >= known[:, None]] = np.nan
+    c = c0 + rng.normal(0.0, [0.03, 0.2], (m, 2))
+    whole = S.plane(x0, c0, xk, ck, c, limit=10.0)
+    alone = np.concatenate([S.plane(x0[i:i + 1], c0[i:i + 1], xk[i:i + 1], ck[i:i + 1], c[i:i + 1], limit=10.0) for i in range(m)])
+    assert np.array_equal(whole, alone)
+    assert np.array_equal(whole[known == 0], x0[known == 0]) and not np.array_equal(whole[known > 0], x0[known > 0])
+    order = rng.permutation(m)
+    assert np.array_equal(S.plane(x0[order], c0[order], xk[order], ck[order], c[order], limit=10.0), whole[order])
+
+
 @functools.lru_cache(maxsize=None)
 def _spied_run():
     """The five examples under anaesthesia (seeded), every engine start of the clip rounds and the

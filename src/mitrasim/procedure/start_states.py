@@ -151,7 +151,12 @@ def plane(x0: np.ndarray, c0: np.ndarray, xk: np.ndarray, ck: np.ndarray, c: np.
     ``±limit``.  ``x0`` where the result is not finite."""
     have = np.isfinite(xk).all(axis=2) & np.isfinite(ck).all(axis=2) & np.isfinite(c0).all(axis=1)[:, None]
     V = np.where(have[:, None, :], np.swapaxes(np.nan_to_num(ck - c0[:, None, :]), 1, 2), 0.0)  # (m, 2, K)
-    lam = np.einsum("mkc,mc->mk", np.linalg.pinv(V, rcond=1e-3), np.nan_to_num(c - c0))
+    # V⁺ only of the rows with a known state: a row without one has V = 0 and every weight 0 (the
+    # first wave of a round's alternatives), so its SVD is skipped; each row's V⁺ is its own
+    lam = np.zeros(have.shape)
+    some = np.flatnonzero(have.any(axis=1))
+    if some.size:
+        lam[some] = np.einsum("mkc,mc->mk", np.linalg.pinv(V[some], rcond=1e-3), np.nan_to_num(c - c0)[some])
     lam = np.where(have, np.clip(np.nan_to_num(lam), -limit, limit), 0.0)
     D = np.where(have[:, :, None], xk - x0[:, None, :], 0.0)
     return finite_rows(x0 + np.einsum("mk,mks->ms", lam, D), x0)
