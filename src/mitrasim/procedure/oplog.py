@@ -119,19 +119,20 @@ CHECK_STATE_WORDS = {"anaesthesia": "under GA", "anaesthesia_restored_afterload"
 
 class _Words:
     """The words of some of one round's candidates (``rnd``: a :class:`~mitrasim.procedure.steps.Round`;
-    ``rows``: the candidates, by index into the round, that the words are about, repeats allowed).
+    ``rows``: the candidates, by index into the round, that the words are about, repeats allowed;
+    ``slot``: the clip slot of each, when the words name the clip).
 
-    Methods take ``c``, an index into ``rows``.  The numbers the words print are taken at ``rows``
-    and converted to Python lists once per round (exactly: ``tolist``), and the words that depend
-    only on a few discrete values (the limits and the state) are built once per distinct value, so a
-    patient's entries cost a few list lookups and one format each."""
+    Words are indexed by ``c``, an index into ``rows``.  The numbers the words print are taken at
+    ``rows`` and converted to Python lists once per round (exactly: ``tolist``), and the words that
+    depend only on a few discrete values (the limits and the state) are built once per distinct
+    value; the methods ending in ``_texts`` build one kind of words for many candidates in one loop."""
 
-    def __init__(self, ctx: Any, rnd: Any, rows: np.ndarray) -> None:
+    def __init__(self, ctx: Any, rnd: Any, rows: np.ndarray, slot: np.ndarray | None = None) -> None:
         self.ctx, self.rnd = ctx, rnd
         self.j: list[int] = np.asarray(rows).tolist()  # the candidate of each c
         self.device = [rnd.device[j] for j in self.j]
+        self.name = [dv.name for dv in self.device]
         self._reasons: dict[int, tuple[str, ...]] = {}
-        self._edges: dict[int, tuple[float, ...]] = {}  # a patient's segment edges, looked up once per round
         self._limits: dict[tuple[float, float, str], tuple[str, str, str]] = {}
         r, b, rows = rnd, rnd.before, np.asarray(rows)
         m, g = r.hemo.metrics, r.grasp
@@ -143,9 +144,12 @@ class _Words:
             gradient=fl(r.gradient_mmhg), mva=fl(r.hemo.mva_cm2), la_mean=fl(m["la_mean_mmhg"]), la_vwave=fl(m["la_vwave_mmhg"]),
             b_eroa=fl(b["eroa_cm2"]), b_decision=it(b["decision"]), b_gradient=fl(b["mean_gradient_mmhg"]), b_la_mean=fl(b["la_mean_mmhg"]),
             b_la_vwave=fl(b["la_vwave_mmhg"]), max_gradient=fl(self.ctx.max_gradient_mmhg, pat), min_mva=fl(self.ctx.min_mva_cm2, pat),
-            abort_gradient=fl(self.ctx.abort_gradient_mmhg, pat), refusal=it(r.refusal), status=it(g.status), gap=fl(g.gap_mm),
-            anterior=fl(g.anterior_mm), posterior=fl(g.posterior_mm),
+            abort_gradient=fl(self.ctx.abort_gradient_mmhg, pat), refusal=it(r.refusal), status=it(g.status),
         )  # fmt: skip
+        self.mr = [mr_text(gr, dc) for gr, dc in zip(self.v.grade, self.v.decision)]
+        if slot is not None:  # "Clip 2 (NTW) at A2/P2, 11.3 mm" of each c
+            scallops = scallop_labels(ctx.segment_edges_mm[pat], r.position_mm[rows])
+            self.where = [f"Clip {k} ({nm}) at {sc}, {x:.1f} mm" for k, nm, sc, x in zip((np.asarray(slot) + 1).tolist(), self.name, scallops, self.v.position)]
 
     def reasons(self, j: int) -> tuple[str, ...]:
         """The grasp's words of candidate ``j`` (an index into the round)."""
@@ -154,62 +158,62 @@ class _Words:
             self._reasons[j] = grasp_reasons(float(g.gap_mm[j]), float(g.anterior_mm[j]), float(g.posterior_mm[j]), int(g.calcification[j]), bool(g.cleft[j]), self.rnd.device[j])
         return self._reasons[j]
 
-    def where(self, c: int, k: int) -> str:
-        v = self.v
-        p, x = v.patient[c], v.position[c]
-        edges = self._edges.get(p)
-        if edges is None:
-            edges = self._edges[p] = self.ctx.setups[p].valve.segment_edges_mm
-        return f"Clip {k + 1} ({self.device[c].name}) at {_scallop_of_edges(edges, x)}, {x:.1f} mm"
-
     per_grasp = PHASE_MINUTES["grasp"] + PHASE_MINUTES["insertion"] + PHASE_MINUTES["check"]
 
-    def grasp_entries(self, k: int, c: int) -> list[ClipStep]:
-        """The grasp and the leaflet-insertion check of candidate ``c``."""
-        v, dv = self.v, self.device[c]
-        st = GRASP_STATUS[v.status[c]]
-        if st == "good":
-            grasp = _GOOD_GRASP
-        else:
-            reasons = self.reasons(self.j[c])
-            grasp = f"  grasp {st}" + (f" ({reasons[0]})" if reasons else "")
-        arm = dv.arm_length_mm
-        half_gap = v.gap[c] / 2
-        ins_a, ins_p = min(arm, v.anterior[c] - half_gap), min(arm, v.posterior[c] - half_gap)
-        name, pos = dv.name, v.position[c]
-        return [
-            ClipStep(k + 1, _A.GRASP, grasp, name, pos, minutes=_MIN_GRASP),
-            ClipStep(k + 1, _A.INSERTION, f"  leaflet insertion: anterior {ins_a:.1f} mm, posterior {ins_p:.1f} mm in the {arm:g}-mm arms", name, pos, minutes=_MIN_INSERTION),
+    def grasp_texts(self, cs: list[int]) -> tuple[list[str], list[str]]:
+        """The grasp and the leaflet-insertion check of candidates ``cs``: their words, in order."""
+        g, at = self.rnd.grasp, [self.j[c] for c in cs]
+        gap, ant, post = (np.asarray(x, dtype=float)[at] for x in (g.gap_mm, g.anterior_mm, g.posterior_mm))
+        arm = np.array([self.device[c].arm_length_mm for c in cs], dtype=float)
+        half_gap = gap / 2
+        ins_a, ins_p = ant - half_gap, post - half_gap
+        ins_a, ins_p = np.where(ins_a < arm, ins_a, arm).tolist(), np.where(ins_p < arm, ins_p, arm).tolist()  # min(arm, x), NaN as min's
+        status = self.v.status
+        grasp = [_GOOD_GRASP if status[c] == _GOOD else self._grasp_not_good(c) for c in cs]
+        insertion = [
+            f"  leaflet insertion: anterior {a:.1f} mm, posterior {p:.1f} mm in the {self.device[c].arm_length_mm:g}-mm arms"
+            for c, a, p in zip(cs, ins_a, ins_p)
         ]
+        return grasp, insertion
 
-    def check(self, c: int) -> str:
-        """MR, gradient, MVA and LA pressure before → with candidate ``c``."""
-        v = self.v
-        g_lim, a_lim = v.max_gradient[c], v.min_mva[c]
+    def _grasp_not_good(self, c: int) -> str:
+        reasons = self.reasons(self.j[c])
+        return f"  grasp {GRASP_STATUS[self.v.status[c]]}" + (f" ({reasons[0]})" if reasons else "")
+
+    def check_texts(self, cs: list[int]) -> list[str]:
+        """MR, gradient, MVA and LA pressure before → with each candidate of ``cs``."""
+        v, limits = self.v, self._limits
         states = self.ctx.decision_states  # empty when a Context is built without them: one state, ctx.loading
-        state = states[v.patient[c]] if states else self.ctx.loading
-        words = self._limits.get((g_lim, a_lim, state))
-        if words is None:
-            where = "" if state == "awake" else f" ({CHECK_STATE_WORDS.get(state, STATE_WORDS[state])})"
-            words = self._limits[g_lim, a_lim, state] = (f"  check{where}: EROA ", f" mmHg (limit {GRADIENT_COMPARISON} {g_lim:g}), MVA ", f" cm² (limit {AREA_COMPARISON} {a_lim:g}), LA mean ")
-        return (
-            f"{words[0]}{v.b_eroa[c]:.2f}→{v.read_eroa[c]:.2f} cm², MR {_label(v.b_decision[c])}→{mr_text(v.grade[c], v.decision[c])}, "
-            f"mean gradient {v.b_gradient[c]:.1f}→{number_text(v.gradient[c], g_lim)}{words[1]}{number_text(v.mva[c], a_lim, 2)}{words[2]}"
-            f"{v.b_la_mean[c]:.0f}→{v.la_mean[c]:.0f} mmHg, v wave {v.b_la_vwave[c]:.0f}→{v.la_vwave[c]:.0f} mmHg"
-        )
+        out = []
+        for c in cs:
+            g_lim, a_lim = v.max_gradient[c], v.min_mva[c]
+            state = states[v.patient[c]] if states else self.ctx.loading
+            words = limits.get((g_lim, a_lim, state))
+            if words is None:
+                where = "" if state == "awake" else f" ({CHECK_STATE_WORDS.get(state, STATE_WORDS[state])})"
+                words = limits[g_lim, a_lim, state] = (f"  check{where}: EROA ", f" mmHg (limit {GRADIENT_COMPARISON} {g_lim:g}), MVA ", f" cm² (limit {AREA_COMPARISON} {a_lim:g}), LA mean ")
+            out.append(
+                f"{words[0]}{v.b_eroa[c]:.2f}→{v.read_eroa[c]:.2f} cm², MR {_label(v.b_decision[c])}→{self.mr[c]}, "
+                f"mean gradient {v.b_gradient[c]:.1f}→{number_text(v.gradient[c], g_lim)}{words[1]}{number_text(v.mva[c], a_lim, 2)}{words[2]}"
+                f"{v.b_la_mean[c]:.0f}→{v.la_mean[c]:.0f} mmHg, v wave {v.b_la_vwave[c]:.0f}→{v.la_vwave[c]:.0f} mmHg"
+            )
+        return out
 
     def why_not(self, c: int) -> str:
         j = self.j[c]
         return refusal_text(self.ctx, self.rnd, j, self.reasons(j) if self.v.refusal[c] == Refusal.GRASP else None)
 
     def entry(self, k: int, action: Action, txt: str, c: int, minutes: float = 0.0) -> ClipStep:
+        """An entry that carries candidate ``c``'s readings."""
         v = self.v
-        return ClipStep(k, action, txt, self.device[c].name, v.position[c], v.read_eroa[c], mr_text(v.grade[c], v.decision[c]), v.gradient[c], v.mva[c], minutes)
+        return ClipStep(k, action, txt, self.name[c], v.position[c], v.read_eroa[c], self.mr[c], v.gradient[c], v.mva[c], minutes)
 
 
-_GOOD_GRASP = f"  grasp {GRASP_STATUS[int(GraspStatus.GOOD)]}"
+_GOOD = int(GraspStatus.GOOD)
+_GOOD_GRASP = f"  grasp {GRASP_STATUS[_GOOD]}"
 _MIN_GRASP, _MIN_INSERTION, _MIN_ALIGN = PHASE_MINUTES["grasp"], PHASE_MINUTES["insertion"], PHASE_MINUTES["align"]
 _MIN_CHECK, _MIN_RELEASED = PHASE_MINUTES["check"], PHASE_MINUTES["check"] + PHASE_MINUTES["release"]
+_MIN_REPOSITION, _MIN_EXCHANGE = PHASE_MINUTES["reposition"], PHASE_MINUTES["exchange"]
 
 
 def refusal_text(ctx: Any, rnd: Any, j: int, reasons: tuple[str, ...] | None = None) -> str:
@@ -242,51 +246,69 @@ def round_entries(ctx: Any, course: Any, rnd: Any, d: Any, placed: list[Any], st
     alignment above the target, the grasp, the leaflet-insertion check, the check of MR, gradient
     and LA pressure with the decision (release, or not and why), a reposition or device exchange
     with its own grasp, insertion and check, the removal, embolization or SLDA, and the decision to
-    add another clip.  Each entry carries its minutes (:data:`~mitrasim.procedure.timing.PHASE_MINUTES`)."""
+    add another clip.  Each entry carries its minutes (:data:`~mitrasim.procedure.timing.PHASE_MINUTES`).
+
+    Each kind of words is built for every patient of the round in one loop (:class:`_Words`), then
+    each patient's entries are appended in the operator's order."""
     n = d.patient.size
-    w = _Words(ctx, rnd, np.concatenate([d.first, d.best_alternative]))  # c = r: the first attempt; c = n + r: the best alternative
+    outcome = np.asarray(d.outcome)
+    mv = np.flatnonzero((outcome == _O.REPOSITION) | (outcome == _O.EXCHANGE))  # the rows that move to their best alternative
+    # c = r: row r's first attempt; c = n + i: the best alternative of row mv[i]
+    w = _Words(ctx, rnd, np.concatenate([d.first, d.best_alternative[mv]]), np.concatenate([d.slot, d.slot[mv]]))
     v = w.v
-    devices, position, refusal, decision = w.device, v.position, v.refusal, v.decision
-    rows = zip(*(np.asarray(x).tolist() for x in (d.patient, d.slot, d.outcome, d.embolized, d.slda, next_clip, state_dec)))
+    ba_c = [-1] * n
+    for i, r in enumerate(mv.tolist()):
+        ba_c[r] = n + i
+    status, refusal, decision, gradient, abort = v.status, v.refusal, v.decision, v.gradient, v.abort_gradient
+    graspable = [c for c in range(n) if status[c] != _INFEASIBLE] + list(range(n, n + mv.size))
+    texts = dict(zip(graspable, zip(*w.grasp_texts(graspable), w.check_texts(graspable))))  # c → (grasp, insertion, check)
+    ba_decision = np.asarray(rnd.decision)[d.best_alternative].astype(int).tolist()  # read only where a best alternative exists
+    names, position, where = w.name, v.position, w.where
+    rows = zip(*(np.asarray(x).tolist() for x in (d.patient, d.slot, outcome, d.embolized, d.slda, next_clip, state_dec)))
     for r, (p, k, out, embolized, slda, nxt, s_dec) in enumerate(rows):
-        a, ba = r, n + r  # the words' indices of the first attempt and of the best alternative
+        a, k1 = r, k + 1
         log = course.steps[p]
-        dv = devices[a]
-        log.append(ClipStep(k + 1, _A.ALIGN, f"{w.where(a, k)}: steered above the target, arms perpendicular to the coaptation line", dv.name, position[a], minutes=_MIN_ALIGN))
-        if v.status[a] == _INFEASIBLE:
-            log.append(ClipStep(k + 1, _A.ATTEMPT, f"  grasp: {w.why_not(a)}", dv.name, position[a], minutes=w.per_grasp))
+        name, pos = names[a], position[a]
+        log.append(ClipStep(k1, _A.ALIGN, f"{where[a]}: steered above the target, arms perpendicular to the coaptation line", name, pos, None, None, None, None, _MIN_ALIGN))
+        if status[a] == _INFEASIBLE:
+            log.append(ClipStep(k1, _A.ATTEMPT, f"  grasp: {w.why_not(a)}", name, pos, None, None, None, None, w.per_grasp))
         else:
-            log.extend(w.grasp_entries(k, a))
+            g_txt, i_txt, c_txt = texts[a]
+            log.append(ClipStep(k1, _A.GRASP, g_txt, name, pos, None, None, None, None, _MIN_GRASP))
+            log.append(ClipStep(k1, _A.INSERTION, i_txt, name, pos, None, None, None, None, _MIN_INSERTION))
             if out == _O.RELEASE:
-                log.append(w.entry(k + 1, _A.RELEASE, w.check(a) + ": release", a, _MIN_RELEASED))
+                log.append(w.entry(k1, _A.RELEASE, c_txt + ": release", a, _MIN_RELEASED))
             else:
-                why = w.why_not(a) if refusal[a] != Refusal.NONE else f"MR {_label(decision[a])} where a nearby grasp gives {_label(decision[ba])}"
-                if v.gradient[a] > v.abort_gradient[a]:
-                    why += f" > abort limit {v.abort_gradient[a]:g} mmHg"
-                log.append(w.entry(k + 1, _A.ATTEMPT, w.check(a) + f": not released ({why})", a, _MIN_CHECK))
+                why = w.why_not(a) if refusal[a] != Refusal.NONE else f"MR {_label(decision[a])} where a nearby grasp gives {_label(ba_decision[r])}"
+                if gradient[a] > abort[a]:
+                    why += f" > abort limit {abort[a]:g} mmHg"
+                log.append(w.entry(k1, _A.ATTEMPT, c_txt + f": not released ({why})", a, _MIN_CHECK))
         if out == _O.REPOSITION or out == _O.EXCHANGE:
-            db = devices[ba]
+            ba = ba_c[r]
+            b_name, b_pos = names[ba], position[ba]
             if out == _O.REPOSITION:
-                log.append(ClipStep(k + 1, _A.REPOSITION, f"  reposition → {w.where(ba, k)}", db.name, position[ba], minutes=PHASE_MINUTES["reposition"]))
+                log.append(ClipStep(k1, _A.REPOSITION, f"  reposition → {where[ba]}", b_name, b_pos, None, None, None, None, _MIN_REPOSITION))
             else:
-                log.append(ClipStep(k + 1, _A.EXCHANGE, f"  device exchange {dv.name} → {db.name}: {w.where(ba, k)}", db.name, position[ba], minutes=PHASE_MINUTES["exchange"]))
-            log.extend(w.grasp_entries(k, ba))
-            log.append(w.entry(k + 1, _A.RELEASE, w.check(ba) + ": release", ba, _MIN_RELEASED))
+                log.append(ClipStep(k1, _A.EXCHANGE, f"  device exchange {name} → {b_name}: {where[ba]}", b_name, b_pos, None, None, None, None, _MIN_EXCHANGE))
+            g_txt, i_txt, c_txt = texts[ba]
+            log.append(ClipStep(k1, _A.GRASP, g_txt, b_name, b_pos, None, None, None, None, _MIN_GRASP))
+            log.append(ClipStep(k1, _A.INSERTION, i_txt, b_name, b_pos, None, None, None, None, _MIN_INSERTION))
+            log.append(w.entry(k1, _A.RELEASE, c_txt + ": release", ba, _MIN_RELEASED))
         if out == _O.REMOVE:
-            log.append(ClipStep(k + 1, _A.REMOVED, f"  clip {k + 1} opened and removed; no position within the rules: stop"))
+            log.append(ClipStep(k1, _A.REMOVED, f"  clip {k1} opened and removed; no position within the rules: stop"))
             continue
         if embolized or slda:
             before = f"EROA {v.b_eroa[a]:.2f} cm² (MR {_label(v.b_decision[a])})"
             if embolized:
-                log.append(ClipStep(k + 1, _A.EMBOLIZATION, f"  complication: clip {k + 1} embolized and retrieved; leak back to {before}: stop"))
+                log.append(ClipStep(k1, _A.EMBOLIZATION, f"  complication: clip {k1} embolized and retrieved; leak back to {before}: stop"))
                 continue
             c = placed[r]
-            log.append(ClipStep(k + 1, _A.SLDA, (
-                f"  complication: single-leaflet device attachment of clip {k + 1} (grasp {c.grasp}, "
+            log.append(ClipStep(k1, _A.SLDA, (
+                f"  complication: single-leaflet device attachment of clip {k1} (grasp {c.grasp}, "
                 f"risk ×{c.slda_multiplier:.1f}); leak back to {before}"
             )))  # fmt: skip
         if nxt:
-            log.append(ClipStep(k + 1, _A.DECIDE, f"  residual MR {_label(s_dec)} > {_label(ctx.setups[p].rules.target_residual_grade)}: add another clip"))
+            log.append(ClipStep(k1, _A.DECIDE, f"  residual MR {_label(s_dec)} > {_label(ctx.setups[p].rules.target_residual_grade)}: add another clip"))
 
 
 def access_entries(etiology: str, scallop: str, device_family: str) -> list[ClipStep]:

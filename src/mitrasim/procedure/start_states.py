@@ -158,5 +158,6 @@ def plane(x0: np.ndarray, c0: np.ndarray, xk: np.ndarray, ck: np.ndarray, c: np.
     if some.size:
         lam[some] = np.einsum("mkc,mc->mk", np.linalg.pinv(V[some], rcond=1e-3), np.nan_to_num(c - c0)[some])
     lam = np.where(have, np.clip(np.nan_to_num(lam), -limit, limit), 0.0)
-    D = np.where(have[:, :, None], xk - x0[:, None, :], 0.0)
+    D = xk - x0[:, None, :]
+    D[~have] = 0.0
     return finite_rows(x0 + np.einsum("mk,mks->ms", lam, D), x0)

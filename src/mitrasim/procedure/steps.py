@@ -80,6 +80,7 @@ Loading states, variability and readings (issue 13):
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import asdict, dataclass, field
 from types import SimpleNamespace
@@ -300,6 +301,16 @@ class Context:
     @property
     def n(self) -> int:
         return len(self.setups)
+
+    @functools.cached_property
+    def segment_edges_mm(self) -> np.ndarray:
+        """(n, 4) each patient's own valve's segment edges (mm; the scallops the log names), read
+        from the groups' stacked awake valves (the setups' valves)."""
+        out = np.empty((self.n, 4))
+        for grp in self.groups:
+            vr = grp.awake_valves
+            out[grp.ids] = vr.segment_edges_mm if vr is not None else [self.setups[i].valve.segment_edges_mm for i in grp.ids.tolist()]
+        return out
 
     def overrides_of(self, states: np.ndarray, awake: bool = False) -> Overrides:
         """The engine overrides of patients ``states`` (columns when the patients share their names)."""
