@@ -156,3 +156,19 @@ def test_batch_refuses_what_the_echo_component_refuses():
     grad[17] = 75.0
     with pytest.raises(InputError, match="mean_gradient_after_mmhg"):
         MVARCBatch(before, after, eoa, grad, comp, clips).columns()
+
+
+@pytest.mark.parametrize("low, high, cols", [(0, 5, 12), (-3, 2, 4), (0, 2**40, 3)])
+def test_distinct_rows_are_numpys_unique_rows(low, high, cols):
+    """The batch's grouping of patients by what decides their endpoints: the first row and each row's
+    group as ``np.unique(axis=0)`` gives them (the same order), for digits of small ranges (read as one
+    integer) and of ranges too wide for that."""
+    import numpy as np
+
+    from mitrasim.echo.mvarc import _distinct_rows
+
+    key = np.random.default_rng(cols).integers(low, high, (4000, cols), dtype=np.int64)
+    key[2000:] = key[:2000] if high > 2**20 else key[2000:]  # repeats where the values are too many to repeat by chance
+    _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    got_first, got_inverse = _distinct_rows(key)
+    assert np.array_equal(got_first, first) and np.array_equal(got_inverse, inverse.reshape(-1))

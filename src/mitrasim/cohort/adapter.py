@@ -40,6 +40,7 @@ limit the rules applied to the reading.
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -211,6 +212,7 @@ def _columns(patients: pa.Table, r: ProcedureArrays, ei: EngineInputs) -> dict[s
     mv = r.mvarc.columns()
     residual = mv["residual_mr"]
     acceptable = (residual == "optimal") | (residual == "acceptable")
+    intraproc = _intraproc(r)
     return {
         "patient_id": patients.column("patient_id"),
         "preset": pa.array([s.preset for s in r.setups], pa.string()),
@@ -242,8 +244,8 @@ def _columns(patients: pa.Table, r: ProcedureArrays, ei: EngineInputs) -> dict[s
         "rf_after_pct": r.final_echo["rf_pct"],
         "gradient_after_mmhg": f.metrics["mean_gradient_mmhg"],
         "grade_after": r.final_decision.astype(np.int8),
-        "gradient_intraproc_mmhg": _intraproc(r)[0],
-        "grade_intraproc": _intraproc(r)[1],
+        "gradient_intraproc_mmhg": intraproc[0],
+        "grade_intraproc": intraproc[1],
         "loading_intraproc": pa.array(r.decision_states or [r.loading] * len(r), pa.string()),
         "slda": ev["slda"],
         **events,
@@ -256,8 +258,11 @@ def _columns(patients: pa.Table, r: ProcedureArrays, ei: EngineInputs) -> dict[s
         "mvarc_procedural_success": mv["procedural"],
         "mvarc_failed": pa.array(mv["failed"], pa.string()),
         "engine_seconds": np.full(n, r.engine_seconds / max(n, 1)),
-        "log": pa.array(["\n".join([st.text for st in steps]) for steps in r.steps], pa.string()),
+        "log": pa.array(["\n".join(map(_TEXT, steps)) for steps in r.steps], pa.string()),
     }
+
+
+_TEXT = attrgetter("text")  # a log entry's words
 
 
 def _event_lists(n: int, flags: dict[str, Any]) -> list[str]:

@@ -291,6 +291,26 @@ def evaluate_endpoints(echo: MVARCResult, events: MVARCEvents) -> MVARCEndpoints
     return MVARCEndpoints(echo, events, tech, dev, proc)
 
 
+def _distinct_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(key, axis=0, return_index=True, return_inverse=True)[1:]`` of an ``(n, k)`` integer
+    array: the first row of each distinct row (in the rows' lexicographic order) and each row's
+    distinct row.  Each row is read as one integer, its columns the digits (most significant first,
+    each shifted to 0 and in the base of its range), whose order is the rows' lexicographic order;
+    rows of too wide a range for one int64 take ``np.unique`` itself."""
+    if key.shape[0] == 0:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    lo = key.min(axis=0)
+    base = key.max(axis=0) - lo + 1
+    if float(np.prod(base.astype(float))) >= 2.0**62:
+        _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+        return first, inverse.reshape(-1)
+    code = np.zeros(key.shape[0], np.int64)
+    for j in range(key.shape[1]):
+        code = code * base[j] + (key[:, j] - lo[j])
+    _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+    return first, inverse.reshape(-1)
+
+
 ENDPOINT_NAMES = ("technical", "device", "procedural")
 """The three endpoints of :class:`MVARCEndpoints`, in its order."""
 
@@ -349,7 +369,7 @@ class MVARCBatch(Sequence[MVARCEndpoints]):
         small, high = stenosis_criteria(e, g)
         events = [self.complications[k] for k in sorted(self.complications)]
         key = np.column_stack([self.before, self.after, small, high, self.n_clips > 0, *events]).astype(np.int64) if n else np.zeros((0, 1), np.int64)
-        _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+        first, inverse = _distinct_rows(key)
         reps = [self[int(i)] for i in first]
         pick = lambda values: np.asarray(values, dtype=object)[inverse.reshape(-1)]  # noqa: E731
         out: dict[str, Any] = {

@@ -159,9 +159,12 @@ def candidate_positions(
         member = (fam[dev] == d.family) & (dev != k)
         if not member.any():
             continue
-        w = np.full(m, d.width_mm)
-        p = targets(vr, rows, g, free_mask(vr, rows, w, clip_pos, clip_w), w)
-        slots_pos.append(np.where(member & np.isfinite(c0), p, np.nan))
+        at = np.flatnonzero(member & np.isfinite(c0))  # the rows this size is an alternative for: only their targets (each row's its own)
+        p = np.full(m, np.nan)
+        if at.size:
+            w = np.full(at.size, d.width_mm)
+            p[at] = targets(vr, rows[at], g[at], free_mask(vr, rows[at], w, clip_pos[at], clip_w[at]), w)
+        slots_pos.append(p)
         slots_dev.append(np.full(m, k))
     P = np.stack(slots_pos, axis=1)
     D = np.stack(slots_dev, axis=1)

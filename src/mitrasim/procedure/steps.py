@@ -215,10 +215,17 @@ def make_groups(setups: Sequence[Any], loading: str = "awake") -> list[Group]:
     ``valves`` in the ``loading`` state, ``decision_valves`` in :func:`decision_state`,
     ``awake_valves`` as given."""
     by: dict[tuple[Any, ...], list[int]] = {}
+    # the rules as the number of their first equal rules: hashed once per rules object (a trial's setups share one), not per patient
+    rule_no: dict[Any, int] = {}
+    no_of_id: dict[int, int] = {}
     for i, s in enumerate(setups):
-        by.setdefault((s.valve.s_mm.size, id(s.catalogue), s.rules, bool(s.planned)), []).append(i)
+        r = no_of_id.get(id(s.rules))
+        if r is None:
+            r = no_of_id[id(s.rules)] = rule_no.setdefault(s.rules, len(rule_no))
+        by.setdefault((s.valve.s_mm.size, id(s.catalogue), r, bool(s.planned)), []).append(i)
     out = []
-    for (_, _, rules, planned), ids in by.items():
+    for (_, _, _, planned), ids in by.items():
+        rules = setups[ids[0]].rules
         awake = ValveRows.from_valves([setups[i].valve for i in ids])
         state = rows_in_state(awake, loading)
         read = rows_in_state(awake, decision_state(loading, rules))
@@ -878,46 +885,53 @@ def apply_round(ctx: Context, course: Course, rnd: Round, d: Decision, placed: S
     state_dec = course.decision[p].copy()
     state_mva = course.hemo.mva_cm2[p].copy()
     nxt = np.zeros(p.size, bool)
-    take_p, take_j = [], []
-    for r in range(p.size):
-        i, kk, j = int(p[r]), int(k[r]), int(d.chosen[r])
-        R = ctx.setups[i].rules
-        if d.outcome[r] == _O.REMOVE:
-            course.stop(i, oplog.removal_reason(ctx, rnd, int(d.first[r]), kk), aborted=kk == 0)
-            continue
-        if d.embolized[r]:
-            course.events["embolization"][i] = True
-            course.stop(i, "clip embolization")
-            continue
-        clip = placed[r]
+    removed = d.outcome == _O.REMOVE
+    lost = ~removed & d.embolized
+    for r in np.flatnonzero(removed).tolist():
+        kk = int(k[r])
+        course.stop(int(p[r]), oplog.removal_reason(ctx, rnd, int(d.first[r]), kk), aborted=kk == 0)
+    for i in p[lost].tolist():
+        course.events["embolization"][i] = True
+        course.stop(i, "clip embolization")
+    # the clips left in the valve (row order; each patient once in a round)
+    rp = np.flatnonzero(~removed & ~lost)
+    ip, kp = p[rp], k[rp]
+    clips = [placed[r] for r in rp.tolist()]
+    for i, clip in zip(ip.tolist(), clips):
         course.clips[i].append(clip)
-        course.clip_pos_mm[i, kk], course.clip_width_mm[i, kk], course.clip_arm_mm[i, kk] = clip.position_mm, clip.width_mm, clip.effective_arm_mm
-        course.clip_effective[i, kk] = True
-        course.clip_spacer_mm[i, kk] = clip.spacer_mm
-        course.n_clips[i] = kk + 1
-        if d.slda[r]:
-            clip.effective = False
-            course.clip_effective[i, kk] = False
-            course.events["slda"][i] = True
-        else:
-            take_p.append(i)
-            take_j.append(j)
-            state_dec[r], state_mva[r] = rnd.decision[j], rnd.hemo.mva_cm2[j]  # type: ignore[union-attr]
-            state_grad[r] = rnd.gradient_mmhg[j]
-        s_dec = int(state_dec[r])
-        near = near_limit_text(R, float(state_grad[r]), float(state_mva[r])) if s_dec == 2 and R.target_residual_grade < 2 and R.accept_2plus_near_limit else None
+    course.clip_pos_mm[ip, kp] = [c.position_mm for c in clips]
+    course.clip_width_mm[ip, kp] = [c.width_mm for c in clips]
+    course.clip_arm_mm[ip, kp] = [c.effective_arm_mm for c in clips]
+    course.clip_effective[ip, kp] = True
+    course.clip_spacer_mm[ip, kp] = [c.spacer_mm for c in clips]
+    course.n_clips[ip] = kp + 1
+    rs = rp[d.slda[rp]]  # attached to one leaflet: not effective, the state before the clip stays
+    for r in rs.tolist():
+        placed[r].effective = False
+    course.clip_effective[p[rs], k[rs]] = False
+    course.events["slda"][p[rs]] = True
+    ro = rp[~d.slda[rp]]  # effective: the released candidate's state
+    tj = d.chosen[ro]
+    state_dec[ro], state_mva[ro] = rnd.decision[tj], rnd.hemo.mva_cm2[tj]  # type: ignore[union-attr]
+    state_grad[ro] = rnd.gradient_mmhg[tj]
+    # stop, or add another clip
+    dec_l, grad_l, mva_l = state_dec[rp].tolist(), state_grad[rp].tolist(), state_mva[rp].tolist()
+    for q, (r, i, kk) in enumerate(zip(rp.tolist(), ip.tolist(), kp.tolist())):
+        R = ctx.setups[i].rules
+        s_dec = int(dec_l[q])
+        near = near_limit_text(R, grad_l[q], mva_l[q]) if s_dec == 2 and R.target_residual_grade < 2 and R.accept_2plus_near_limit else None
         if s_dec <= R.target_residual_grade:
             course.stop(i, f"residual MR {label(s_dec)} ≤ target {label(R.target_residual_grade)}")
         elif near:
             course.stop(i, f"residual MR 2+ accepted (target {label(R.target_residual_grade)}): {near}")
         elif kk + 1 >= ctx.clip_limit(i):
             course.stop(i, f"residual MR {label(s_dec)} but {kk + 1} clips: the limit")
-        elif state_mva[r] < R.min_mva_cm2:
-            course.stop(i, f"MVA {state_mva[r]:.2f} < {R.min_mva_cm2:g} cm²: no room for another clip")
+        elif mva_l[q] < R.min_mva_cm2:
+            course.stop(i, f"MVA {mva_l[q]:.2f} < {R.min_mva_cm2:g} cm²: no room for another clip")
         else:
             nxt[r] = True
-    if take_p:
-        tp, tj = np.array(take_p), np.array(take_j)
+    if ro.size:
+        tp = p[ro]
         assign_hemo(course.hemo, tp, rnd.hemo, tj)  # type: ignore[arg-type]
         course.grade[tp], course.decision[tp] = rnd.grade[tj], rnd.decision[tj]  # type: ignore[index]
         course.read_gradient_mmhg[tp] = rnd.gradient_mmhg[tj]
