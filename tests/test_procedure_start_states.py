@@ -92,16 +92,20 @@ def test_plane_is_exact_on_an_affine_response_and_holds_an_affine_invariant():
 
 
 def test_a_plane_row_is_the_same_alone_as_in_any_batch():
-    """Each row's start is its own: rows with 0, 1, 2 or 3 known states mixed in one call give, bit
-    for bit, what each row gives alone (a trial's waves batch rows with and without known states)."""
+    """Each row's start is its own: rows with 0, 1, 2 or 3 known states mixed in one call, and runs of
+    rows with the same known states (a patient's alternatives of one wave), give, bit for bit, what
+    each row gives alone (a trial's waves batch rows with and without known states)."""
     rng = np.random.default_rng(4)
-    m, k = 12, 3
+    m, k = 16, 3
     x0 = rng.normal(100.0, 1.0, (m, 14))
     c0 = np.column_stack([rng.uniform(0.1, 0.3, m), rng.uniform(1.5, 3.0, m)])
     ck = c0[:, None, :] + rng.normal(0.0, [0.03, 0.2], (m, k, 2))
     xk = x0[:, None, :] + rng.normal(0.0, 1.0, (m, k, 14))
     known = np.arange(m) % 4  # row i knows i % 4 states
     xk[np.arange(k)[None, :] >= known[:, None]] = np.nan
+    for a, b in ((4, 7), (11, 13)):  # rows a..b-1: one patient's alternatives (the same known states, their own orifices)
+        x0[a:b], c0[a:b], ck[a:b], xk[a:b] = x0[a], c0[a], ck[a], xk[a]
+    known = np.isfinite(xk).all(axis=2).sum(axis=1)
     c = c0 + rng.normal(0.0, [0.03, 0.2], (m, 2))
     whole = S.plane(x0, c0, xk, ck, c, limit=10.0)
     alone = np.concatenate([S.plane(x0[i:i + 1], c0[i:i + 1], xk[i:i + 1], ck[i:i + 1], c[i:i + 1], limit=10.0) for i in range(m)])

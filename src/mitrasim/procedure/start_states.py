@@ -151,12 +151,17 @@ def plane(x0: np.ndarray, c0: np.ndarray, xk: np.ndarray, ck: np.ndarray, c: np.
     ``±limit``.  ``x0`` where the result is not finite."""
     have = np.isfinite(xk).all(axis=2) & np.isfinite(ck).all(axis=2) & np.isfinite(c0).all(axis=1)[:, None]
     V = np.where(have[:, None, :], np.swapaxes(np.nan_to_num(ck - c0[:, None, :]), 1, 2), 0.0)  # (m, 2, K)
-    # V⁺ only of the rows with a known state: a row without one has V = 0 and every weight 0 (the
-    # first wave of a round's alternatives), so its SVD is skipped; each row's V⁺ is its own
+    # V⁺ only of the rows with a known state (a row without one has V = 0 and every weight 0: the first
+    # wave of a round's alternatives), and once per run of rows with the same V (a patient's
+    # alternatives of one wave share its known states); each V⁺ is its matrix's own, whatever the batch
     lam = np.zeros(have.shape)
     some = np.flatnonzero(have.any(axis=1))
     if some.size:
-        lam[some] = np.einsum("mkc,mc->mk", np.linalg.pinv(V[some], rcond=1e-3), np.nan_to_num(c - c0)[some])
+        Vs = V[some]
+        bits = Vs.reshape(some.size, -1).view(np.int64)
+        new = np.r_[True, (bits[1:] != bits[:-1]).any(axis=1)]
+        P = np.linalg.pinv(Vs[new], rcond=1e-3)[np.cumsum(new) - 1]
+        lam[some] = np.einsum("mkc,mc->mk", P, np.nan_to_num(c - c0)[some])
     lam = np.where(have, np.clip(np.nan_to_num(lam), -limit, limit), 0.0)
     D = xk - x0[:, None, :]
     D[~have] = 0.0
