@@ -310,6 +310,11 @@ class Context:
         return len(self.setups)
 
     @functools.cached_property
+    def planned(self) -> np.ndarray:
+        """(n,) bool: the patient's clips are planned (given by the user)."""
+        return np.array([bool(s.planned) for s in self.setups], dtype=bool)
+
+    @functools.cached_property
     def segment_edges_mm(self) -> np.ndarray:
         """(n, 4) each patient's own valve's segment edges (mm; the scallops the log names), read
         from the groups' stacked awake valves (the setups' valves)."""
@@ -801,12 +806,14 @@ def best_alternatives(rnd: Round) -> dict[int, int]:
     (decision grade, gradient, EROA, candidate order); −1 when none."""
     assert rnd.decision is not None and rnd.refusal is not None and rnd.hemo is not None
     pi = rnd.patient
-    ok_alt = (rnd.refusal == Refusal.NONE) & ~rnd.first
-    grad = rnd.gradient_mmhg
-    order = np.lexsort((np.arange(pi.size), rnd.hemo.eroa_cm2, np.nan_to_num(grad, nan=np.inf), rnd.decision, ~ok_alt, pi))
+    ok = np.flatnonzero((rnd.refusal == Refusal.NONE) & ~rnd.first)  # the candidates that may be chosen
+    grad = np.nan_to_num(rnd.gradient_mmhg[ok], nan=np.inf)
+    order = ok[np.lexsort((ok, rnd.hemo.eroa_cm2[ok], grad, rnd.decision[ok], pi[ok]))]
     ps = pi[order]
-    top = order[np.r_[True, ps[1:] != ps[:-1]]] if pi.size else order  # each patient's first candidate in that order
-    return dict(zip(pi[top].tolist(), np.where(ok_alt[top], top, -1).tolist()))
+    top = order[np.r_[True, ps[1:] != ps[:-1]]] if order.size else order  # each patient's first in that order
+    out = dict.fromkeys(np.unique(pi).tolist(), -1)
+    out.update(zip(pi[top].tolist(), top.tolist()))
+    return out
 
 
 def decide(ctx: Context, course: Course, rnd: Round) -> Decision:
@@ -823,7 +830,7 @@ def decide(ctx: Context, course: Course, rnd: Round) -> Decision:
     has_alt = ba >= 0
     dec_alt = np.where(has_alt, rnd.decision[np.where(has_alt, ba, 0)], np.iinfo(np.int64).max)
     release = (rnd.refusal[a] == Refusal.NONE) & (dec_alt >= rnd.decision[a])
-    planned = np.array([bool(ctx.setups[x].planned) for x in p.tolist()], dtype=bool)
+    planned = ctx.planned[p]
     grasp_left = course.grasps[p] + 1 < ctx.max_grasp_attempts[p]
     move = ~release & has_alt & ~planned & grasp_left
     other = np.array([rnd.device[b].name != rnd.device[f].name if b >= 0 else False for b, f in zip(ba.tolist(), a.tolist())], dtype=bool)
@@ -1142,24 +1149,21 @@ def finish(ctx: Context, course: Course, b: Baseline, final: AwakeOutcome | None
 
 
 def merge_hemo(keep: np.ndarray, *parts: tuple[np.ndarray, BatchHemo | None]) -> BatchHemo:
-    """One :class:`BatchHemo` over the candidates ``keep`` (sorted) from parts ``(candidate indices, states)``."""
-    pos = np.searchsorted(keep, np.concatenate([j for j, hh in parts if hh is not None]))
-    hs = [hh for _, hh in parts if hh is not None]
+    """One :class:`BatchHemo` over the candidates ``keep`` (sorted) from parts ``(candidate indices, states)``
+    (each part copied into its rows: no concatenation first)."""
+    hs = [(j, hh) for j, hh in parts if hh is not None]
+    h0 = hs[0][1]
     out = BatchHemo(
         eroa_cm2=np.empty(keep.size), mva_cm2=np.empty(keep.size), forward_area_cm2=np.empty(keep.size),
-        metrics={k: np.empty(keep.size, dtype=v.dtype) for k, v in hs[0].metrics.items()},
-        final_state=np.empty((keep.size, hs[0].final_state.shape[1])),
+        metrics={k: np.empty(keep.size, dtype=v.dtype) for k, v in h0.metrics.items()},
+        final_state=np.empty((keep.size, h0.final_state.shape[1])),
     )  # fmt: skip
-    assign_hemo(out, pos, BatchHemo(
-        eroa_cm2=np.concatenate([x.eroa_cm2 for x in hs]), mva_cm2=np.concatenate([x.mva_cm2 for x in hs]),
-        forward_area_cm2=np.concatenate([x.forward_area_cm2 for x in hs]),
-        metrics={k: np.concatenate([x.metrics[k] for x in hs]) for k in hs[0].metrics},
-        final_state=np.concatenate([x.final_state for x in hs]),
-    ), np.arange(pos.size))  # fmt: skip
+    for j, hh in hs:
+        assign_hemo(out, np.searchsorted(keep, j), hh, slice(None))
     return out
 
 
-def assign_hemo(dst: BatchHemo, rows: np.ndarray, src: BatchHemo, j: np.ndarray) -> None:
+def assign_hemo(dst: BatchHemo, rows: np.ndarray, src: BatchHemo, j: np.ndarray | slice) -> None:
     """Copy states ``j`` of ``src`` into rows ``rows`` of ``dst`` (in place)."""
     dst.eroa_cm2[rows] = src.eroa_cm2[j]
     dst.mva_cm2[rows] = src.mva_cm2[j]
