@@ -958,11 +958,12 @@ def access(ctx: Context, course: Course, ids: np.ndarray) -> np.ndarray:
     p_t = scale_odds(ctx.rates.pericardial_effusion * TAMPONADE_AT_PUNCTURE_SHARE, ctx.risk["pericardial_effusion"][new])
     u_t = ctx.U[new, COLUMNS["tamponade_puncture"]]
     scallops = _peak_scallops(ctx, new)
-    for r, i in enumerate(new.tolist()):
+    hit = u_t < p_t
+    for r, (i, h) in enumerate(zip(new.tolist(), hit.tolist())):
         s = ctx.setups[i]
         family = "PASCAL" if s.rules.device_preference.startswith("PASCAL") else "MitraClip"
         course.steps[i].extend(oplog.access_entries(s.etiology, scallops[i], family))
-        if u_t[r] < p_t[r]:
+        if h:
             _tamponade(course, i, bool(u_t[r] < p_t[r] * REFRACTORY_TAMPONADE_SHARE), 0, "at the transseptal puncture")
     return course.active[ids]
 
@@ -1036,11 +1037,10 @@ def clip_events(ctx: Context, course: Course, d: Decision) -> None:
 def closing(ctx: Context, course: Course) -> None:
     """The final septal and pericardial check and the closure, for every patient accessed whose
     procedure no event ended."""
-    for i in np.flatnonzero(course.accessed):
-        if course.ended_by[i]:
-            continue
-        course.steps[i].extend(oplog.closing_entries(len(course.clips[i]), bool(course.events["pericardial_effusion"][i]), float(course.minutes[i])))
-        course.minutes[i] += PHASE_MINUTES["final"] + PHASE_MINUTES["closure"]
+    ids = np.array([i for i in np.flatnonzero(course.accessed).tolist() if not course.ended_by[i]], dtype=int)
+    for i, effusion, minutes in zip(ids.tolist(), course.events["pericardial_effusion"][ids].tolist(), course.minutes[ids].tolist()):
+        course.steps[i].extend(oplog.closing_entries(len(course.clips[i]), effusion, minutes))
+    course.minutes[ids] += PHASE_MINUTES["final"] + PHASE_MINUTES["closure"]
 
 
 def post_events(ctx: Context, course: Course) -> dict[int, list[str]]:
