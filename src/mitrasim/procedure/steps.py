@@ -318,10 +318,13 @@ class Context:
     def segment_edges_mm(self) -> np.ndarray:
         """(n, 4) each patient's own valve's segment edges (mm; the scallops the log names), read
         from the groups' stacked awake valves (the setups' valves)."""
-        out = np.empty((self.n, 4))
+        out = np.full((self.n, 4), np.nan)
         for grp in self.groups:
-            vr = grp.awake_valves
-            out[grp.ids] = vr.segment_edges_mm if vr is not None else [self.setups[i].valve.segment_edges_mm for i in grp.ids.tolist()]
+            if grp.awake_valves is not None:
+                out[grp.ids] = grp.awake_valves.segment_edges_mm
+        missing = np.flatnonzero(np.isnan(out).any(axis=1))  # a patient in no group with stacked valves: its setup's valve
+        if missing.size:
+            out[missing] = [self.setups[i].valve.segment_edges_mm for i in missing.tolist()]
         return out
 
     def overrides_of(self, states: np.ndarray, awake: bool = False) -> Overrides:
@@ -863,8 +866,7 @@ def placed_clips(ctx: Context, rnd: Round, d: Decision) -> list[PlacedClip | Non
     factor = [1.0] * j_ok.size if rnd.arm_factor is None else fl(rnd.arm_factor)
     aimed = pos if rnd.target_mm is None else fl(rnd.target_mm)
     status = np.asarray(rnd.grasp.status)[j_ok].astype(int).tolist()
-    edges = np.array([ctx.setups[p].valve.segment_edges_mm for p in d.patient[r_ok].tolist()], dtype=float).reshape(-1, 4)
-    scallop = oplog.scallop_labels(edges, np.asarray(pos, dtype=float))
+    scallop = oplog.scallop_labels(ctx.segment_edges_mm[d.patient[r_ok]], np.asarray(pos, dtype=float))
     for q, (r, j) in enumerate(zip(r_ok.tolist(), j_ok.tolist())):
         dv = rnd.device[j]
         out[r] = PlacedClip(
