@@ -339,6 +339,11 @@ class Context:
         s = self.setups[i]
         return min(s.rules.max_clips, len(s.planned)) if s.planned else s.rules.max_clips
 
+    @functools.cached_property
+    def clip_limits(self) -> np.ndarray:
+        """(n,) :meth:`clip_limit` of every patient (once per run)."""
+        return np.array([self.clip_limit(i) for i in range(self.n)], dtype=int)
+
 
 @dataclass
 class Course:
@@ -577,7 +582,7 @@ def start_course(ctx: Context, b: Baseline) -> Course:
 def close_full(ctx: Context, course: Course, ids: np.ndarray) -> np.ndarray:
     """Stop the patients ``ids`` at their clip limit (or out of slots) or with no grasp left;
     returns the mask of those stopped."""
-    limit = np.array([ctx.clip_limit(int(i)) for i in ids], dtype=int)
+    limit = ctx.clip_limits[ids]
     full = (course.n_clips[ids] >= limit) | (course.n_clips[ids] >= MAX_SLOTS)
     spent = ~full & (course.grasps[ids] >= ctx.max_grasp_attempts[ids])
     for i in ids[full]:
