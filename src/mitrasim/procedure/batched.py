@@ -25,7 +25,29 @@ from mitrasim.devices.grasp import GraspNumbers, choose_sizes, grasp_at  # noqa:
 from mitrasim.procedure import clip_kernel
 from mitrasim.valve.clip import ValveRows
 
-__all__ = ["GraspNumbers", "grasp_at", "free_mask", "targets", "choose_devices", "Candidates", "candidate_positions", "grasp_candidates"]
+__all__ = ["GraspNumbers", "grasp_at", "free_mask", "targets", "choose_devices", "Candidates", "candidate_positions", "grasp_candidates",
+           "first_peak", "COVER_TIE_REL", "POSITION_TIE_MM"]
+
+COVER_TIE_REL = 1e-9
+"""Covers (window sums of the residual gap, :func:`targets`) and gap values (:func:`first_peak`)
+within this relative difference of the largest are one tie, and the first position wins.  Two
+windows placed symmetrically about a symmetric gap's peak cover the same gap in exact arithmetic
+but sum it in different orders, and every patient's gap is scaled by its fitted EROA: compared
+exactly, their last bits chose between them, so an engine change at the 1e-11 level moved 18 % of
+a trial's first clips by a grid step (benchmarks/RESULTS.md, sixth session).  Rounding of a sum of
+a few hundred terms stays below 1e-13 relative; 1e-9 is far above it and far below any cover
+difference that means something about the valve."""
+POSITION_TIE_MM = 1e-9
+"""Distances to a wanted position (:func:`nearest_free`) within this many mm are one tie (the lower
+position wins): grid positions symmetric about the wanted one are then equally near however their
+differences round."""
+
+
+def first_peak(g: np.ndarray) -> np.ndarray:
+    """Per row of ``g`` (m, G): the index of its first value within :data:`COVER_TIE_REL` of the
+    row's largest (``np.argmax`` with rounding ties resolved by position)."""
+    top = g.max(axis=1, keepdims=True)
+    return np.argmax(g >= top - COVER_TIE_REL * np.abs(top), axis=1)
 
 
 def free_mask(vr: ValveRows, rows: np.ndarray, width: np.ndarray, clip_pos: np.ndarray, clip_w: np.ndarray) -> np.ndarray:
@@ -45,18 +67,19 @@ def free_mask(vr: ValveRows, rows: np.ndarray, width: np.ndarray, clip_pos: np.n
 
 def targets(vr: ValveRows, rows: np.ndarray, g: np.ndarray, free: np.ndarray, width: np.ndarray) -> np.ndarray:
     """The free position covering the most residual gap, ``argmax_c Σ_{|s−c|≤W/2} g`` (the first
-    on a tie); NaN if none is free."""
+    on a tie: covers within :data:`COVER_TIE_REL` of each other); NaN if none is free."""
     s = np.ascontiguousarray(vr.s_mm[rows], dtype=float)
-    return _targets(s, np.ascontiguousarray(g, dtype=float), np.ascontiguousarray(free), np.asarray(width, dtype=float) / 2)
+    return _targets(s, np.ascontiguousarray(g, dtype=float), np.ascontiguousarray(free), np.asarray(width, dtype=float) / 2, COVER_TIE_REL)
 
 
 @njit(cache=True)
-def _targets(s, g, free, half):  # pragma: no cover - compiled
+def _targets(s, g, free, half, tie):  # pragma: no cover - compiled
     """Row r: the free grid point c maximising the window sum of g over |s_j − s_c| ≤ half[r].
 
     s is increasing along a row, so each window is a run of indices found by two moving bounds
-    (O(G) per row instead of the O(G²) mask); sums run in index order, so equal runs of values
-    give equal covers and the first of them wins, as before.
+    (O(G) per row instead of the O(G²) mask).  A later point wins only with a cover larger than
+    the best one's by more than ``tie`` (relative): covers equal to rounding are a tie, and the
+    first of them wins.
     """
     m, G = s.shape
     out = np.full(m, np.nan)
@@ -78,16 +101,18 @@ def _targets(s, g, free, half):  # pragma: no cover - compiled
             for j in range(lo, hi + 1):
                 if abs(s[r, j] - sc) <= half[r]:
                     cover += g[r, j]
-            if cover > best:
+            if best == -np.inf or cover > best + tie * abs(best):
                 best = cover
                 out[r] = sc
     return out
 
 
 def nearest_free(vr: ValveRows, rows: np.ndarray, free: np.ndarray, want: np.ndarray) -> np.ndarray:
-    """The free grid position nearest to ``want`` (the lower one on a tie); NaN if none is free."""
+    """The free grid position nearest to ``want`` (the lower one on a tie: distances within
+    :data:`POSITION_TIE_MM`); NaN if none is free."""
     s = vr.s_mm[rows]
-    j = np.argmin(np.where(free, np.abs(s - want[:, None]), np.inf), axis=1)
+    d = np.where(free, np.abs(s - want[:, None]), np.inf)
+    j = np.argmax(d <= d.min(axis=1, keepdims=True) + POSITION_TIE_MM, axis=1)
     return np.where(free.any(axis=1), s[np.arange(rows.size), j], np.nan)
 
 
@@ -98,7 +123,7 @@ def choose_devices(
     at the peak of the residual gap, per row, with :func:`grasp_at` as the grasp: index into
     ``list(catalogue)`` of the chosen device."""
     devs = list(catalogue.values())
-    peak = vr.s_mm[rows][np.arange(rows.size), np.argmax(g, axis=1)]
+    peak = vr.s_mm[rows][np.arange(rows.size), first_peak(g)]
 
     by_device = {n: np.array([getattr(dv, n) for dv in devs]) for n in ("width_mm", "arm_length_mm", "grasp_reach_mm", "spacer_mm")}
 

@@ -93,7 +93,7 @@ from mitrasim.devices.grasp import GRASP_STATUS
 from mitrasim.procedure.codes import REFUSAL_PRECEDENCE, Action, GraspStatus, Outcome, Refusal
 from mitrasim.protocol import area_ok, gradient_ok, near_limit_text
 from mitrasim.echo.mvarc import MVARCBatch
-from mitrasim.procedure.batched import Candidates, GraspNumbers, candidate_positions, choose_devices, grasp_candidates
+from mitrasim.procedure.batched import Candidates, GraspNumbers, candidate_positions, choose_devices, first_peak, grasp_candidates
 from mitrasim.procedure.hemodynamics import BatchHemo, Overrides, echo_arrays, grade_arrays, label, override_columns, simulate_states, steady_ok, take_overrides
 from mitrasim.procedure import oplog, start_states
 from mitrasim.procedure.timing import course_multiplier
@@ -989,10 +989,10 @@ def _peak_scallops(ctx: Context, ids: np.ndarray) -> dict[int, str]:
         if grp.awake_valves is None:
             for i in grp.ids[loc].tolist():
                 v = ctx.setups[i].valve
-                out[i] = oplog.scallop_label(v, float(v.s_mm[int(np.argmax(v.gap_mm))]))
+                out[i] = oplog.scallop_label(v, float(v.s_mm[int(first_peak(v.gap_mm[None, :])[0])]))
             continue
         vr = grp.awake_valves
-        peak = vr.s_mm[loc, np.argmax(vr.gap_mm[loc], axis=1)]
+        peak = vr.s_mm[loc, first_peak(vr.gap_mm[loc])]
         out.update(zip(grp.ids[loc].tolist(), oplog.scallop_labels(vr.segment_edges_mm[loc], peak)))
     return out
 
