@@ -144,11 +144,11 @@ def test_a_single_orifice_patient_compiles_only_its_own_kernel(tmp_path):
     assert p.stderr.count("compiling the engine once") == 1
     names = " ".join(f.name for f in tmp_path.rglob("*.nbi"))
     assert "_run_group_1_orifice" in names
-    for other in ("_run_group_1_diode", f"_run_group_{E.LANES}_", f"_run_group_{E.REMAINDER_LANES}_", "_run_batch_"):
+    for other in ("_run_group_1_diode", *(f"_run_group_{k}_" for k in (E.LANES, *E.REMAINDER_LANES)), "_run_batch_"):
         assert other not in names, names
 
 
-@pytest.mark.parametrize("lanes", [E.LANES, E.REMAINDER_LANES])
+@pytest.mark.parametrize("lanes", [E.LANES, *E.REMAINDER_LANES])
 @pytest.mark.parametrize("preset", ["regazzoni2022", "svzerod_two_hill"])
 def test_one_patient_in_a_lane_of_the_batch_kernel_equals_the_one_lane_kernel(preset, lanes):
     """The fallback that saves a process a second compilation gives the one-lane kernel's numbers."""
@@ -164,7 +164,7 @@ def test_one_patient_in_a_lane_of_the_batch_kernel_equals_the_one_lane_kernel(pr
     m1, x1, w1 = arrays()
     D.run_batch(P, X0, kind, diode, steps, 2, 300, 1e-3, ew, m1, x1, w1, True, 1)
     m2, x2, w2 = arrays()
-    group = D._kernels(diode)[1 if lanes == E.LANES else 2]
+    group = D._kernels(diode)[1][lanes]
     D._compile(group, (P, X0, kind, steps, 2, 300, 1e-3, ew, m2, x2, w2, True, 0, 1))  # as dispatch compiles it (if not loaded already)
     D._in_lanes(group, lanes, (P, X0, kind, steps, 2, 300, 1e-3, ew, m2, x2, w2, True))
     assert m1[E.MI["converged"], 0] == 1.0

@@ -1,11 +1,11 @@
-"""The remainder blocks (issue 19, goal 4): a step-count segment's last block of at most
-``engine.REMAINDER_LANES`` patients runs on a group kernel of that many lanes instead of a block of
-``engine.LANES`` lanes mostly computing padding.  A patient's numbers must not depend on which
-kernel ran it (bit for bit against the ``engine.LANES``-lane kernel, 1e-12 against its run alone:
-``tests/test_mixed_batch.py`` runs segments of 1, 2, 3, 17 and 20 patients, each with a remainder
-block), the padding must be what :func:`dispatch.padded_width` says, and the remainder kernel's
-lane loops must be vectorised (LLVM leaves loops of fewer than 16 iterations scalar unless told:
-``dispatch.VECTORIZER_MIN_TRIP_COUNT``)."""
+"""The remainder blocks (issue 19, goal 4): a step-count segment's last block of r patients runs on
+the group kernel of the fewest lanes that holds r (``engine.REMAINDER_LANES``: 8 or 4) instead of a
+block of ``engine.LANES`` lanes mostly computing padding.  A patient's numbers must not depend on
+which kernel ran it (bit for bit against the ``engine.LANES``-lane kernel, 1e-12 against its run
+alone: ``tests/test_mixed_batch.py`` runs segments of 1, 2, 3, 17 and 20 patients, each with a
+remainder block), the padding must be what :func:`dispatch.padded_width` says, and the remainder
+kernels' lane loops must be vectorised (LLVM leaves loops of fewer than 16 iterations scalar unless
+told: ``dispatch.VECTORIZER_MIN_TRIP_COUNT``)."""
 
 from __future__ import annotations
 
@@ -26,18 +26,20 @@ from mitrasim.physiology import simulation as S
 from mitrasim.physiology.parameter_sets import get_parameter_set
 
 ROOT = Path(__file__).resolve().parents[1]
-L, R = E.LANES, E.REMAINDER_LANES
+L = E.LANES
+R8, R4 = E.REMAINDER_LANES
 
 
 def test_padded_width_is_whole_blocks_with_a_remainder_block_for_few_patients_left():
-    """n patients: whole blocks of LANES, then REMAINDER_LANES columns if at most that many are left,
+    """n patients: whole blocks of LANES, then for the r left over 4 columns if r ≤ 4, 8 if r ≤ 8,
     else one more block of LANES; the array form equals the scalar one."""
+    assert (L, R8, R4) == (16, 8, 4)
     widths = [D.padded_width(n) for n in range(1, 5 * L + 1)]
     for n, w in zip(range(1, 5 * L + 1), widths):
         r = n % L
-        assert w == n if r == 0 else w == n - r + (R if r <= R else L), n
-        assert 0 <= w - n < L and w % R == 0
-    assert widths[:3] == [R, R, R] and D.padded_width(R + 1) == L and D.padded_width(L + 1) == L + R
+        assert w == n if r == 0 else w == n - r + (R4 if r <= R4 else R8 if r <= R8 else L), n
+        assert 0 <= w - n < L and w % R4 == 0
+    assert widths[:9] == [4, 4, 4, 4, 8, 8, 8, 8, 16] and D.padded_width(17) == 20 and D.padded_width(21) == 24
     np.testing.assert_array_equal(D.padded_width(np.arange(1, 5 * L + 1)), widths)
 
 
@@ -59,28 +61,29 @@ def _segment_inputs(preset: str, n: int, waveforms: bool):
 
 
 @pytest.mark.parametrize("preset", ["primary_mr", "svzerod_two_hill"])
-def test_the_remainder_kernel_gives_the_lanes_kernels_numbers_bit_for_bit(preset):
-    """The same 32 patients through the LANES-lane and the REMAINDER_LANES-lane group kernels (each
-    lane refilled as its patient settles, so patients meet different neighbours and lanes): every
+def test_the_remainder_kernels_give_the_lanes_kernels_numbers_bit_for_bit(preset):
+    """The same 32 patients through the LANES-lane and each remainder group kernel (each lane
+    refilled as its patient settles, so patients meet different neighbours and lanes): every
     metric, end state and waveform sample identical.  (This is what keeps a trial's table
     bit-identical to one with every block on LANES lanes.)"""
     n = 2 * L
     diode, (P, X0, kind, steps), ew, waves = _segment_inputs(preset, n, waveforms=True)
     out = {}
-    for lanes in (L, R):
+    for lanes in (L, R8, R4):
         metrics, x_end, w = np.zeros((E.N_METRIC, n)), np.zeros((14, n)), waves.copy()
-        D._call(D._kernels(diode)[1 if lanes == L else 2], P, X0, kind, steps, 2, 300, 1e-3, ew, metrics, x_end, w, True, 0, n)
+        D._call(D._kernels(diode)[1][lanes], P, X0, kind, steps, 2, 300, 1e-3, ew, metrics, x_end, w, True, 0, n)
         out[lanes] = metrics, x_end, w
     beats = out[L][0][E.MI["beats_to_steady"]]
     assert (out[L][0][E.MI["converged"]] == 1.0).all() and beats.min() < beats.max()  # lanes refill at different beats
-    for a, b in zip(out[L], out[R]):
-        np.testing.assert_array_equal(a, b)
+    for lanes in (R8, R4):
+        for a, b in zip(out[L], out[lanes]):
+            np.testing.assert_array_equal(a, b, err_msg=str(lanes))
 
 
 @pytest.mark.parametrize("counts, widths, kernels", [
-    ([20], [24], [(L, 0, 16), (R, 16, 24)]),
-    ([5, 9, 33], [8, 16, 40], [(R, 0, 8), (L, 8, 24), (L, 24, 56), (R, 56, 64)]),
-    ([16, 8], [16, 8], [(L, 0, 16), (R, 16, 24)]),
+    ([20], [20], [(L, 0, 16), (R4, 16, 20)]),
+    ([5, 9, 33], [8, 16, 36], [(R8, 0, 8), (L, 8, 24), (L, 24, 56), (R4, 56, 60)]),
+    ([16, 8, 3], [16, 8, 4], [(L, 0, 16), (R8, 16, 24), (R4, 24, 28)]),
 ])
 def test_a_batch_computes_the_padding_it_claims(monkeypatch, counts, widths, kernels):
     """Segments of ``counts`` patients (one heart rate each): the batch handed to the kernel has
@@ -109,26 +112,27 @@ def test_a_batch_computes_the_padding_it_claims(monkeypatch, counts, widths, ker
 
 def test_plan_work_gives_the_parallel_kernel_the_same_items_as_one_thread():
     """The parallel batch kernel's work items name their lanes (column 3): a remainder block is an
-    item of REMAINDER_LANES lanes on every number of lists."""
-    seg = D.Segments(np.array([0, 24, 40, 48]), np.array([20, 16, 3]), np.array([176, 208, 256]))
+    item of its own lanes on every number of lists."""
+    seg = D.Segments(np.array([0, 24, 40, 44]), np.array([21, 16, 3]), np.array([176, 208, 256]))
     one, _ = D.plan_work(seg, 1)
-    assert one.tolist() == [[0, 16, 176, L], [16, 24, 176, R], [24, 40, 208, L], [40, 48, 256, R]]
+    assert one.tolist() == [[0, 16, 176, L], [16, 24, 176, R8], [24, 40, 208, L], [40, 44, 256, R4]]
     for n_lists in (2, 3, 4):
         work, _ = D.plan_work(seg, n_lists)
-        assert [row for row in work.tolist() if row[3] == R] == [[16, 24, 176, R], [40, 48, 256, R]]
+        assert [row for row in work.tolist() if row[3] != L] == [[16, 24, 176, R8], [40, 44, 256, R4]]
 
 
 def test_a_segment_not_in_whole_blocks_is_refused():
-    diode, (P, X0, kind, steps), ew, waves = _segment_inputs("primary_mr", 20, waveforms=False)
-    with pytest.raises(ValueError, match=f"each a multiple of {R}"):
-        D.run_batch(P, X0, kind, diode, D.Segments.one(steps, 20, 20), 2, 5, 1e-3, ew, np.zeros((E.N_METRIC, 20)),
-                    np.zeros((14, 20)), waves, True, 1, threads=1)
+    """22 columns: a block of 16 and 6 left, which no kernel's lanes hold exactly."""
+    diode, (P, X0, kind, steps), ew, waves = _segment_inputs("primary_mr", 22, waveforms=False)
+    with pytest.raises(ValueError, match="each a multiple of 16 plus 0 or one of"):
+        D.run_batch(P, X0, kind, diode, D.Segments.one(steps, 22, 22), 2, 5, 1e-3, ew, np.zeros((E.N_METRIC, 22)),
+                    np.zeros((14, 22)), waves, True, 1, threads=1)
 
 
 def _short_loop():
     @njit(fastmath={"contract"})
     def f(a, b, c):
-        for i in range(R):  # REMAINDER_LANES iterations of a body too large to unroll, arrays that may alias
+        for i in range(R8):  # fewer iterations than 16, a body too large to unroll, arrays that may alias
             x, y, z = a[i], b[i], c[i]
             for _ in range(3):
                 x = x * y + z
@@ -149,9 +153,9 @@ def _vector_ops(f) -> int:
 
 
 def test_short_loops_are_vectorised_only_while_the_engine_compiles():
-    """A loop of REMAINDER_LANES iterations is vectorised within ``_short_loops_vectorised`` and not
-    before or after it (LLVM's option is put back: other numba code of the process compiles as usual)."""
-    x = np.ones(R)
+    """A loop of 8 iterations is vectorised within ``_short_loops_vectorised`` and not before or after
+    it (LLVM's option is put back: other numba code of the process compiles as usual)."""
+    x = np.ones(R8)
     counts = []
     for scoped in (False, True, False):
         f = _short_loop()
@@ -191,17 +195,18 @@ def test_a_kernel_is_compiled_within_the_option_before_its_first_call(monkeypatc
 
 
 @pytest.mark.slow
-def test_the_remainder_kernel_compiled_by_dispatch_is_vectorised(tmp_path):
-    """On an empty cache, the remainder kernel compiled as dispatch compiles it has vector arithmetic
-    in its lane loops (at least a quarter of its arithmetic; compiled without the option about 2 %)."""
+@pytest.mark.parametrize("lanes", E.REMAINDER_LANES)
+def test_the_remainder_kernels_compiled_by_dispatch_are_vectorised(tmp_path, lanes):
+    """On an empty cache, a remainder kernel compiled as dispatch compiles it has vector arithmetic
+    in its lane loops (at least a quarter of its arithmetic; the 8-lane one compiled without the option about 2 %)."""
     env = {**os.environ, "MITRASIM_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT / "src")}
     code = (
         "import re, numpy as np\n"
         "from mitrasim.physiology import dispatch as D, engine as E\n"
-        "n = E.REMAINDER_LANES\n"
+        f"n = {lanes}\n"
         "args = (np.zeros((60, n)), np.zeros((14, n)), 0, 64, 2, 3, 1e-3, np.zeros((2, n)), np.zeros((E.N_METRIC, n)),"
         " np.zeros((14, n)), np.zeros((E.N_WAVE, 0, n)), True, 0, n)\n"
-        "k = E._run_group_rem_orifice\n"
+        f"k = E._run_group_rem{lanes}_orifice\n"
         "D._compile(k, args)\n"
         "ir = next(iter(k.inspect_llvm().values()))\n"
         "vec = len(re.findall(r'= f(?:mul|add|sub|div) (?:contract )?<\\d+ x double>', ir))\n"

@@ -5,7 +5,7 @@ so that changing the choice of kernel does not invalidate their cache (numba's c
 stamped with the hash of the kernel module's source).
 
 Kernels: one per lane count (1 for a single patient, ``engine.LANES`` for batches and
-``engine.REMAINDER_LANES`` for the last block of a step-count segment with few patients left) and
+each of ``engine.REMAINDER_LANES`` for the last block of a step-count segment with few patients left) and
 mitral law (orifice, diode), each compiled on its first use (:func:`_compile`) and then loaded from
 the cache (without numba's refresh of its whole compiler: :func:`_load_without_refresh`).  A command compiles only
 the kernels it runs, and at most one per valve law: a single patient runs on the batch kernel in a
@@ -114,11 +114,11 @@ def _load_without_refresh(kernel) -> None:
 
 #: LLVM's loop vectoriser leaves a loop whose constant trip count is below this option scalar when it
 #: needs run-time checks (LLVM's default, :data:`LLVM_MIN_TRIP_COUNT`, is 16): the engine's kernels
-#: are compiled with it lowered to ``engine.REMAINDER_LANES``, so that the remainder kernel's lane
-#: loops vectorise like those of the ``engine.LANES``-lane kernel (and give its numbers bit for bit:
-#: ``tests/test_remainder_lanes.py``).  The one-lane and ``engine.LANES``-lane kernels compile to the same
-#: code either way (their results are bit-identical with and without it).
-VECTORIZER_MIN_TRIP_COUNT = engine.REMAINDER_LANES
+#: are compiled with it lowered to the smallest of ``engine.REMAINDER_LANES``, so that the remainder
+#: kernels' lane loops vectorise like those of the ``engine.LANES``-lane kernel (and give its numbers
+#: bit for bit: ``tests/test_remainder_lanes.py``).  The one-lane and ``engine.LANES``-lane kernels'
+#: results are bit-identical with and without it (checked on 200 patients).
+VECTORIZER_MIN_TRIP_COUNT = min(engine.REMAINDER_LANES)
 #: LLVM's own ``-vectorizer-min-trip-count`` (``TinyTripCountVectorThreshold`` in LoopVectorize.cpp),
 #: put back after each compilation of the engine so that other numba code of the process is compiled as usual.
 LLVM_MIN_TRIP_COUNT = 16
@@ -203,14 +203,18 @@ def one_case_kernels(max_batch: int = ONE_CASE_BATCH_MAX) -> Iterator[None]:
         SERIAL_BATCH_MAX = old
 
 
+#: The lane counts a block may have, smallest first: a segment's last block takes the first that holds its patients.
+_BLOCK_LANES = tuple(sorted(engine.REMAINDER_LANES)) + (engine.LANES,)
+
+
 def padded_width(n_real):
     """Columns of a step-count segment of ``n_real`` patients (an int, or an array of them): whole
-    blocks of ``engine.LANES``, and for the r patients left over one more block of
-    ``engine.REMAINDER_LANES`` if r is at most that, else of ``engine.LANES``.  The rest of the
-    segment is padding (computed like a patient, and thrown away)."""
-    L, R = engine.LANES, engine.REMAINDER_LANES
-    r = n_real % L
-    return n_real - r + np.where(r == 0, 0, np.where(r <= R, R, L)) if isinstance(n_real, np.ndarray) else n_real - r + (0 if r == 0 else R if r <= R else L)
+    blocks of ``engine.LANES``, and for the r patients left over one more block, of the fewest lanes
+    of ``engine.REMAINDER_LANES`` and ``engine.LANES`` that holds r.  The rest of the segment is
+    padding (computed like a patient, and thrown away)."""
+    r = np.asarray(n_real) % engine.LANES
+    width = n_real - r + np.select([r == 0, *(r <= k for k in _BLOCK_LANES)], [0, *_BLOCK_LANES])
+    return width if isinstance(n_real, np.ndarray) else int(width)
 
 
 @dataclass(frozen=True)
@@ -218,8 +222,8 @@ class Segments:
     """The columns of a padded batch grouped by RK4 step count: segment k is columns
     ``start[k] … start[k + 1] − 1`` at ``n_steps[k]`` steps per beat; its first ``n_real[k]``
     columns are patients, the rest padding (copies of its first).  A segment is blocks of
-    ``engine.LANES`` columns, the last one of ``engine.REMAINDER_LANES`` where its width is not a
-    multiple of ``engine.LANES`` (:func:`padded_width`)."""
+    ``engine.LANES`` columns, the last one of ``width % engine.LANES`` (one of ``engine.REMAINDER_LANES``)
+    where its width is not a multiple of ``engine.LANES`` (:func:`padded_width`)."""
 
     start: np.ndarray  # (k + 1,) int64
     n_real: np.ndarray  # (k,) int64
@@ -234,8 +238,8 @@ class Segments:
 def plan_work(seg: Segments, n_lists: int) -> tuple[np.ndarray, np.ndarray]:
     """Work items and thread lists for the parallel batch kernel (``engine._run_batch_*``).
 
-    The batch's blocks (of ``engine.LANES`` columns, a segment's last one of ``engine.REMAINDER_LANES``
-    where its width says so: :class:`Segments`), in column order, each weighing its lanes × its
+    The batch's blocks (of ``engine.LANES`` columns, a segment's last one of fewer where its width
+    says so: :class:`Segments`), in column order, each weighing its lanes × its
     segment's steps per beat (the cost of a block's beat), are cut into ``n_lists`` runs of about
     equal weight (within one block); a run is split where a segment starts and around a remainder
     block (an item runs on one group kernel).  Returns ``work`` (items × 4: first column, end column,
@@ -244,7 +248,7 @@ def plan_work(seg: Segments, n_lists: int) -> tuple[np.ndarray, np.ndarray]:
     """
     L = engine.LANES
     width = np.diff(seg.start)
-    n_full, rem = width // L, width % L  # rem: 0 or REMAINDER_LANES (checked by run_batch)
+    n_full, rem = width // L, width % L  # rem: 0 or one of REMAINDER_LANES (checked by run_batch)
     n_blk = n_full + (rem > 0)
     seg_first = np.concatenate(([0], np.cumsum(n_blk)))  # first block of each segment (and the end)
     n_blocks = int(seg_first[-1])
@@ -292,7 +296,7 @@ def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, 
       the batch kernel is neither compiled nor cached: patient after patient on the one-lane kernel
       (a first ``mitrasim demo`` compiles that kernel only), padding skipped;
     * any other batch on ``threads`` = 1: the ``engine.LANES``-lane group kernel, called from this
-      thread once per segment, and the ``engine.REMAINDER_LANES``-lane one on each remainder block
+      thread once per segment, and a remainder kernel (``engine.REMAINDER_LANES``) on each remainder block
       (compiled only when a batch has one; the same work items as the batch kernel's single thread list), so
       that numba's thread pool is never entered: each of several Python threads may run its own
       batch at once (the kernels release the GIL, ``engine._jit``), with no thread layer's rules on
@@ -301,19 +305,19 @@ def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, 
     * any other batch: the parallel batch kernel, once, over every segment (:func:`plan_work`), on
       ``threads`` numba threads; it holds both group kernels (compiled with it).
     """
-    one, lanes, rem, batch = _kernels(diode)
+    one, groups, batch = _kernels(diode)
     if P.shape[1] == 1:
         args = (P, X0, kind, int(n_steps), min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel)
-        group = rem if rem.overloads else lanes
-        if group.overloads and not _cached(one):  # a group kernel was compiled by this process
-            _in_lanes(group, engine.REMAINDER_LANES if group is rem else engine.LANES, args)
+        compiled = [k for k in _BLOCK_LANES if groups[k].overloads]  # group kernels compiled by this process
+        if compiled and not _cached(one):
+            _in_lanes(groups[compiled[0]], compiled[0], args)
         else:
             _call(one, *args, 0, 1)
         return
     seg = n_steps if isinstance(n_steps, Segments) else Segments.one(int(n_steps), P.shape[1], P.shape[1] if n_patients is None else n_patients)
-    if P.shape[1] != seg.start[-1] or ((np.diff(seg.start) % engine.LANES) % engine.REMAINDER_LANES).any():
+    if P.shape[1] != seg.start[-1] or not np.isin(np.diff(seg.start) % engine.LANES, (0, *engine.REMAINDER_LANES)).all():
         raise ValueError(f"batch of {P.shape[1]} columns in segments of {np.diff(seg.start).tolist()}: "
-                         f"each a multiple of {engine.REMAINDER_LANES} (or 1 column in all)")
+                         f"each a multiple of {engine.LANES} plus 0 or one of {engine.REMAINDER_LANES} (or 1 column in all)")
     if int(seg.n_real.sum()) <= SERIAL_BATCH_MAX and not _cached(batch):
         for k in range(len(seg.n_steps)):
             c0 = int(seg.start[k])
@@ -321,8 +325,7 @@ def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, 
         return
     if threads == 1:  # one thread: the group kernels on each segment, from this thread (numba's thread pool never entered)
         for c0, c1, steps, n_lanes in plan_work(seg, 1)[0].tolist():
-            _call(lanes if n_lanes == engine.LANES else rem, P, X0, kind, steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves,
-                  accel, c0, c1)
+            _call(groups[n_lanes], P, X0, kind, steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, c0, c1)
         return
     work, lists = plan_work(seg, n_groups)
     with _num_threads(threads):
@@ -350,8 +353,9 @@ def _num_threads(threads: int) -> Iterator[None]:
 
 
 def _kernels(diode: bool):
-    """The one-lane, ``engine.LANES``-lane and ``engine.REMAINDER_LANES``-lane group kernels and the
-    parallel batch kernel of a valve law."""
-    if diode:
-        return engine._run_group_1_diode, engine._run_group_lanes_diode, engine._run_group_rem_diode, engine._run_batch_diode
-    return engine._run_group_1_orifice, engine._run_group_lanes_orifice, engine._run_group_rem_orifice, engine._run_batch_orifice
+    """The one-lane kernel, the group kernels by lane count (``engine.LANES`` and each of
+    ``engine.REMAINDER_LANES``) and the parallel batch kernel of a valve law."""
+    law = "diode" if diode else "orifice"
+    groups = {engine.LANES: getattr(engine, f"_run_group_lanes_{law}"),
+              **{k: getattr(engine, f"_run_group_rem{k}_{law}") for k in engine.REMAINDER_LANES}}
+    return getattr(engine, f"_run_group_1_{law}"), groups, getattr(engine, f"_run_batch_{law}")

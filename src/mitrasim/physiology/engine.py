@@ -7,7 +7,7 @@ Entry: :func:`mitrasim.physiology.dispatch.run_batch` picks a kernel per valve l
 another; see its docstring for when one patient runs in lane 0 of the LANES-lane kernel), or the
 parallel batch kernel ``_run_batch_*`` (``prange`` over groups of columns, each
 calling the ``LANES``-lane group kernel ``_run_group_lanes_*`` on its contiguous run of patients,
-or the ``REMAINDER_LANES``-lane ``_run_group_rem_*`` on a step-count segment's last few).
+or a ``REMAINDER_LANES``-lane ``_run_group_rem8_*``/``_run_group_rem4_*`` on a step-count segment's last few).
 A group kernel (``run_group`` in :func:`_make_run_group`) works on L lanes (1, :data:`REMAINDER_LANES` or :data:`LANES`);
 its work arrays are 1-D, row r of lane j at ``[r·L + j]``:
 
@@ -191,14 +191,15 @@ _jit_inline = njit(cache=True, nogil=True, fastmath=set(FASTMATH), error_model="
 
 #: Patients per block in batches (the SIMD lane count of the compiled loops).
 LANES = 16
-#: Patients per block of the remainder kernel ``_run_group_rem_*``: a step-count segment's last
-#: block of at most this many patients runs on it rather than on a block of :data:`LANES` mostly
-#: padding (:func:`mitrasim.physiology.dispatch.plan_work`).  Its lane loops vectorise only when
-#: LLVM's loop vectoriser accepts constant trip counts this short (its default minimum is 16: below
-#: it a loop that needs run-time alias checks stays scalar, 3.3× slower per lane and not bit-equal
-#: to the vector loops), so :mod:`~mitrasim.physiology.dispatch` compiles the engine's kernels with
-#: ``-vectorizer-min-trip-count`` set to this (``dispatch.VECTORIZER_MIN_TRIP_COUNT``).
-REMAINDER_LANES = 8
+#: Patients per block of the remainder kernels ``_run_group_rem8_*`` and ``_run_group_rem4_*``: a
+#: step-count segment's last block, of r patients, runs on the smallest of them with at least r lanes
+#: rather than on a block of :data:`LANES` mostly padding (:func:`mitrasim.physiology.dispatch.padded_width`).
+#: Their lane loops vectorise only when LLVM's loop vectoriser accepts constant trip counts this short
+#: (its default minimum is 16: below it a loop that needs run-time alias checks stays scalar, 3.3×
+#: slower per lane and not bit-equal to the vector loops), so :mod:`~mitrasim.physiology.dispatch`
+#: compiles the engine's kernels with ``-vectorizer-min-trip-count`` lowered to the smallest
+#: (``dispatch.VECTORIZER_MIN_TRIP_COUNT``).
+REMAINDER_LANES = (8, 4)
 
 # Per-block work arrays are 1-D with row r of lane j at [r*L + j] (L lanes) and one
 # array per role (state, stage slopes, parameters, accumulators), so the compiler's run-time alias
@@ -1024,15 +1025,17 @@ _run_group_1_orifice = _make_run_group(1, False)
 _run_group_1_diode = _make_run_group(1, True)
 _run_group_lanes_orifice = _make_run_group(LANES, False)
 _run_group_lanes_diode = _make_run_group(LANES, True)
-_run_group_rem_orifice = _make_run_group(REMAINDER_LANES, False)
-_run_group_rem_diode = _make_run_group(REMAINDER_LANES, True)
+_run_group_rem8_orifice = _make_run_group(REMAINDER_LANES[0], False)
+_run_group_rem8_diode = _make_run_group(REMAINDER_LANES[0], True)
+_run_group_rem4_orifice = _make_run_group(REMAINDER_LANES[1], False)
+_run_group_rem4_diode = _make_run_group(REMAINDER_LANES[1], True)
 
 
 @njit(cache=True, parallel=True, nogil=True)
 def _run_batch_orifice(P, X0, kind, work, lists, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel):
     """The parallel batch kernel of the orifice mitral law: thread list t runs the work items
     ``lists[t] … lists[t + 1] − 1`` one after another; item w is the group kernel of
-    ``work[w, 3]`` lanes (LANES, or REMAINDER_LANES for a segment's last block) on columns
+    ``work[w, 3]`` lanes (LANES, or one of REMAINDER_LANES for a segment's last block) on columns
     ``work[w, 0] … work[w, 1] − 1`` (a multiple of its lanes, all of one step count) at
     ``work[w, 2]`` steps per beat (:func:`mitrasim.physiology.dispatch.plan_work` sizes the lists
     to equal lane-steps, whatever the batch's mix of step counts)."""
@@ -1041,9 +1044,12 @@ def _run_batch_orifice(P, X0, kind, work, lists, min_beats, max_beats, tol, e_wi
             if work[w, 3] == LANES:
                 _run_group_lanes_orifice(P, X0, kind, work[w, 2], min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel,
                                          work[w, 0], work[w, 1])
+            elif work[w, 3] == REMAINDER_LANES[0]:
+                _run_group_rem8_orifice(P, X0, kind, work[w, 2], min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel,
+                                        work[w, 0], work[w, 1])
             else:
-                _run_group_rem_orifice(P, X0, kind, work[w, 2], min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel,
-                                       work[w, 0], work[w, 1])
+                _run_group_rem4_orifice(P, X0, kind, work[w, 2], min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel,
+                                        work[w, 0], work[w, 1])
 
 
 @njit(cache=True, parallel=True, nogil=True)
@@ -1054,9 +1060,12 @@ def _run_batch_diode(P, X0, kind, work, lists, min_beats, max_beats, tol, e_wind
             if work[w, 3] == LANES:
                 _run_group_lanes_diode(P, X0, kind, work[w, 2], min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel,
                                        work[w, 0], work[w, 1])
+            elif work[w, 3] == REMAINDER_LANES[0]:
+                _run_group_rem8_diode(P, X0, kind, work[w, 2], min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel,
+                                      work[w, 0], work[w, 1])
             else:
-                _run_group_rem_diode(P, X0, kind, work[w, 2], min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel,
-                                     work[w, 0], work[w, 1])
+                _run_group_rem4_diode(P, X0, kind, work[w, 2], min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel,
+                                      work[w, 0], work[w, 1])
 
 
 #: The machine's cores, read once (``os.cpu_count()`` is a system call; :func:`default_threads` runs per batch).
