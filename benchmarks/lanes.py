@@ -1,10 +1,10 @@
 """Lanes spent on padding in the batched kernel (issue 19, goal 4).
 
-``--per-lane``: the CPU per lane-beat of the ``engine.REMAINDER_LANES``-lane group kernel against the
-``engine.LANES``-lane one: the same patients (``--n`` of one preset at spread heart rates, so several
+``--per-lane``: the CPU per lane-step of each remainder group kernel (``engine.REMAINDER_LANES``)
+against the ``engine.LANES``-lane one: the same patients (``--n`` of one preset at spread heart rates, so several
 step-count segments), a fixed number of beats each (``min_beats = max_beats = --beats``, a tolerance
 no state meets; once with metrics on the last beat only, once on every beat), one thread, kernels
-interleaved, CPU seconds of each call; the numbers of both kernels are compared bit for bit.
+interleaved, CPU seconds of each call; the kernels' numbers are compared bit for bit.
 
 ``--trial N``: records every batch call of an ``N``-patient trial (one chunk at a time, in process)
 and replays each call's lane
@@ -58,11 +58,11 @@ def _captured_batch(n: int, preset: str, beats: int, min_beats: int):
 
 
 def per_lane(n: int, preset: str, beats: int, repeats: int) -> None:
-    L, R = E.LANES, E.REMAINDER_LANES
     for min_beats, label in ((beats, "metrics on the last beat"), (1, "metrics on every beat")):
         P, X0, kind, diode, seg, mb, xb, tol, ew, metrics, x_end, waves, accel, _ = _captured_batch(n, preset, beats, min_beats)
-        _, lanes16, lanes8, _ = dispatch._kernels(diode)
-        cols = P.shape[1]  # every segment is a multiple of R columns: both kernels run every column
+        groups = dispatch._kernels(diode)[1]
+        cols = P.shape[1]
+        assert not (np.diff(seg.start) % min(groups)).any()  # every kernel runs every column
 
         def run(kernel):
             m, xe = np.zeros_like(metrics), np.zeros_like(x_end)
@@ -71,20 +71,20 @@ def per_lane(n: int, preset: str, beats: int, repeats: int) -> None:
                 dispatch._call(kernel, P, X0, kind, int(seg.n_steps[k]), mb, xb, tol, ew, m, xe, waves, accel, int(seg.start[k]), int(seg.start[k + 1]))
             return time.process_time() - c0, m, xe
 
-        ref, other = run(lanes16), run(lanes8)  # loaded or compiled before timing
-        same = np.array_equal(ref[1], other[1], equal_nan=True) and np.array_equal(ref[2], other[2])
-        cpu: dict[int, list[float]] = {L: [], R: []}
+        out = {lanes: run(kernel) for lanes, kernel in groups.items()}  # loaded or compiled before timing
+        same = {lanes: np.array_equal(o[1], out[E.LANES][1], equal_nan=True) and np.array_equal(o[2], out[E.LANES][2]) for lanes, o in out.items()}
+        cpu: dict[int, list[float]] = {lanes: [] for lanes in groups}
         for _ in range(repeats):
-            for lanes, kernel in ((L, lanes16), (R, lanes8)):
+            for lanes, kernel in groups.items():
                 cpu[lanes].append(run(kernel)[0])
         lane_steps = float(np.sum(np.diff(seg.start) * seg.n_steps)) * beats
         med = {k: float(np.median(v)) for k, v in cpu.items()}
         print(f"{preset}, {n:,} patients ({cols:,} columns, {len(seg.n_steps)} step counts), {beats} beats, {label}, one thread, "
               f"{repeats} interleaved runs (medians), load {os.getloadavg()[0]:.1f}:")
-        for lanes in (L, R):
-            print(f"  {lanes:2d} lanes: {med[lanes]:.3f} CPU-s  {1e9 * med[lanes] / lane_steps:.2f} ns per lane-step  "
+        for lanes in groups:
+            print(f"  {lanes:2d} lanes: {med[lanes]:.3f} CPU-s  {1e9 * med[lanes] / lane_steps:.2f} ns per lane-step, "
+                  f"{med[lanes] / med[E.LANES]:.3f}× the {E.LANES}-lane kernel's; numbers bit-identical to its: {same[lanes]}  "
                   f"(runs {', '.join(f'{c:.3f}' for c in cpu[lanes])})")
-        print(f"  {R}-lane / {L}-lane CPU per lane: {med[R] / med[L]:.3f}; numbers bit-identical: {same}")
 
 
 def _makespan(beats: np.ndarray, lanes: int) -> int:
