@@ -14,8 +14,16 @@ real and computed columns per call, the lane-beat-steps of real patients against
 (padding, and lanes idle while the last patients of a work item settle) under this checkout's
 layout (``simulation._layout``, ``dispatch.plan_work``).  Run it in two checkouts to compare layouts.
 
+``--replay N``: records the real patients of every batch call of an ``N``-patient trial (parameters,
+start states, step counts, solver settings), then runs every call again, in one process and
+interleaved ``--repeats`` times, laid out two ways: every segment padded to whole blocks of
+``engine.LANES`` (the layout before the remainder kernels) and as ``simulation._layout`` lays it out
+now; CPU seconds inside ``dispatch.run_batch`` on ``--threads`` engine threads (1: the one-thread
+path of a trial's chunk threads), and the real patients' numbers compared bit for bit.
+
     PYTHONPATH=src python benchmarks/lanes.py --per-lane --n 4000 --repeats 5
     PYTHONPATH=src python benchmarks/lanes.py --trial 2000 --population tvt_mixed
+    PYTHONPATH=src python benchmarks/lanes.py --replay 5000 --population tvt_mixed --repeats 3
 """
 
 from __future__ import annotations
@@ -99,27 +107,8 @@ def _makespan(beats: np.ndarray, lanes: int) -> int:
 
 
 def trial(n: int, population: str, chunk: int) -> None:
-    from cohort import _trial  # benchmarks/cohort.py
-
-    from mitrasim.cohort.trial import run_trial
-
-    inner = dispatch.run_batch
     calls: list[tuple] = []
-
-    def record(P, X0, kind, diode, n_steps, *rest, n_patients=None, threads=0):
-        inner(P, X0, kind, diode, n_steps, *rest, n_patients=n_patients, threads=threads)
-        if P.shape[1] > 1:
-            metrics = rest[4]
-            seg = n_steps if isinstance(n_steps, dispatch.Segments) else dispatch.Segments.one(int(n_steps), P.shape[1], P.shape[1] if n_patients is None else n_patients)
-            calls.append((seg, metrics[E.MI["beats_to_steady"]].astype(np.int64)))
-
-    run_trial(_trial(200, 200, population), Path(tempfile.mkdtemp()) / "warm", workers=1, chunk_threads=1, progress=False)
-    dispatch.run_batch = record
-    try:
-        with tempfile.TemporaryDirectory() as d:
-            run_trial(_trial(n, chunk, population), Path(d) / "a", workers=1, chunk_threads=1, progress=False)
-    finally:
-        dispatch.run_batch = inner
+    _record_trial(n, population, chunk, lambda seg, args, kw: calls.append((seg, args[9][E.MI["beats_to_steady"]].astype(np.int64))))
     useful = computed = 0.0
     real_cols, cols = [], []
     by_lanes: dict[int, float] = {}
@@ -142,6 +131,97 @@ def trial(n: int, population: str, chunk: int) -> None:
           f"({', '.join(f'{lanes}-lane groups {100 * w / computed:.1f} %' for lanes, w in sorted(by_lanes.items()))} of the computed)")
 
 
+def _record_trial(n: int, population: str, chunk: int, keep) -> None:
+    """Run an ``n``-patient trial (one chunk at a time, in process, after a warm-up trial) with
+    ``keep(seg, args, kw)`` called after every batch call of the engine."""
+    from cohort import _trial  # benchmarks/cohort.py
+
+    from mitrasim.cohort.trial import run_trial
+
+    inner = dispatch.run_batch
+
+    def record(*args, **kw):
+        inner(*args, **kw)
+        P, n_steps = args[0], args[4]
+        if P.shape[1] > 1:
+            n_patients = kw.get("n_patients")
+            seg = n_steps if isinstance(n_steps, dispatch.Segments) else dispatch.Segments.one(int(n_steps), P.shape[1], P.shape[1] if n_patients is None else n_patients)
+            keep(seg, args, kw)
+
+    run_trial(_trial(200, 200, population), Path(tempfile.mkdtemp()) / "warm", workers=1, chunk_threads=1, progress=False)
+    dispatch.run_batch = record
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            run_trial(_trial(n, chunk, population), Path(d) / "a", workers=1, chunk_threads=1, progress=False)
+    finally:
+        dispatch.run_batch = inner
+
+
+def _laid_out(call: dict, remainder_blocks: bool):
+    """A recorded call's real patients grouped by step count, each segment padded with copies of its
+    first patient to whole blocks of LANES, or (``remainder_blocks``) to :func:`dispatch.padded_width`."""
+    steps = call["steps"]
+    order = np.argsort(steps, kind="stable")
+    s = steps[order]
+    first = np.concatenate(([0], np.flatnonzero(s[1:] != s[:-1]) + 1))
+    n_real = np.diff(np.append(first, len(s)))
+    width = dispatch.padded_width(n_real) if remainder_blocks else -(-n_real // E.LANES) * E.LANES
+    start = np.concatenate(([0], np.cumsum(width)))
+    src = np.repeat(order[first], width)
+    at = np.arange(len(s)) + np.repeat(start[:-1] - first, n_real)
+    src[at] = order
+    seg = dispatch.Segments(start.astype(np.int64), n_real.astype(np.int64), s[first].astype(np.int64))
+    return seg, src, at, order
+
+
+def replay(n: int, population: str, chunk: int, repeats: int, threads: int) -> None:
+    calls: list[dict] = []
+
+    def keep(seg, args, kw):
+        P, X0, kind, diode, _, min_beats, max_beats, tol, ew, metrics, x_end, waves, accel, _ = args
+        real = np.concatenate([np.arange(seg.start[k], seg.start[k] + seg.n_real[k]) for k in range(len(seg.n_real))])
+        calls.append({"P": P[:, real], "X0": X0[:, real], "ew": ew[:, real], "steps": np.repeat(seg.n_steps, seg.n_real),
+                      "kind": kind, "diode": diode, "solver": (min_beats, max_beats, tol), "accel": accel, "wave_steps": waves.shape[1]})
+
+    _record_trial(n, population, chunk, keep)
+
+    def run(call: dict, remainder_blocks: bool):
+        seg, src, at, order = _laid_out(call, remainder_blocks)
+        n_pad = int(seg.start[-1])
+        metrics, x_end = np.zeros((E.N_METRIC, n_pad)), np.zeros((14, n_pad))
+        waves = np.zeros((E.N_WAVE, call["wave_steps"] and int(seg.n_steps.max()), n_pad))
+        P, X0, ew = (np.ascontiguousarray(call[k].take(src, axis=1)) for k in ("P", "X0", "ew"))
+        c0 = time.process_time()
+        dispatch.run_batch(P, X0, call["kind"], call["diode"], seg, *call["solver"], ew, metrics, x_end, waves, call["accel"], threads, threads=threads)
+        cpu = time.process_time() - c0
+        out = np.empty((E.N_METRIC, len(order)))
+        out[:, order] = metrics[:, at]
+        return cpu, n_pad, out
+
+    cpu: dict[bool, list[float]] = {False: [], True: []}
+    cols: dict[bool, int] = {}
+    outs: dict[bool, list[np.ndarray]] = {}
+    same = True
+    for _ in range(repeats):
+        for rb in (False, True):
+            total, n_cols, outs[rb] = 0.0, 0, []
+            for call in calls:
+                c, k, out = run(call, rb)
+                total += c
+                n_cols += k
+                outs[rb].append(out)
+            cpu[rb].append(total)
+            cols[rb] = n_cols
+        same = same and all(np.array_equal(a, b, equal_nan=True) for a, b in zip(outs[False], outs[True]))
+    med = {k: float(np.median(v)) for k, v in cpu.items()}
+    print(f"{population}, the {len(calls)} batch calls of a {n:,}-patient trial ({sum(len(c['steps']) for c in calls):,} patient states) replayed, "
+          f"{threads} engine thread(s), {repeats} interleaved runs (medians), load {os.getloadavg()[0]:.1f}:")
+    for rb, label in ((False, f"whole blocks of {E.LANES}"), (True, f"remainder blocks of {', '.join(map(str, E.REMAINDER_LANES))}")):
+        print(f"  {label:28s} {cols[rb]:8,} columns  kernel {med[rb]:.3f} CPU-s  (runs {', '.join(f'{c:.3f}' for c in cpu[rb])})")
+    print(f"  remainder blocks / whole blocks: columns {cols[True] / cols[False]:.3f}, kernel CPU {med[True] / med[False]:.3f}; "
+          f"real patients' numbers bit-identical: {same}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--per-lane", action="store_true")
@@ -152,11 +232,15 @@ def main() -> None:
     ap.add_argument("--trial", type=int, default=0, metavar="N")
     ap.add_argument("--population", default="tvt_mixed")
     ap.add_argument("--chunk", type=int, default=2500)
+    ap.add_argument("--replay", type=int, default=0, metavar="N")
+    ap.add_argument("--threads", type=int, default=1, help="with --replay: engine threads")
     a = ap.parse_args()
     if a.per_lane:
         per_lane(a.n, a.preset, a.beats, a.repeats)
     if a.trial:
         trial(a.trial, a.population, a.chunk)
+    if a.replay:
+        replay(a.replay, a.population, a.chunk, a.repeats, a.threads)
 
 
 if __name__ == "__main__":
