@@ -217,3 +217,32 @@ def test_the_remainder_kernels_compiled_by_dispatch_are_vectorised(tmp_path, lan
     assert p.returncode == 0, p.stderr[-2000:]
     vec, sca = map(int, p.stdout.split())
     assert vec >= 0.25 * sca, (vec, sca)
+
+
+class _Stub:
+    """Stands in for a kernel that is neither compiled nor cached."""
+
+    __name__ = "stub"
+
+    def typeof_pyval(self, value):
+        return value
+
+    def compile(self, sig):
+        pass
+
+    def __call__(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("attr, estimate", [("_run_group_rem4_diode", "COMPILE_S_ESTIMATE_GROUPS"),
+                                            ("_run_batch_orifice", "COMPILE_S_ESTIMATE"),
+                                            ("_run_group_1_orifice", "COMPILE_S_ESTIMATE_ONE_LANE")])
+def test_the_compile_notice_gives_the_estimate_of_the_kernel_it_compiles(monkeypatch, attr, estimate):
+    lines: list[str] = []
+    monkeypatch.setattr(D, "compile_notice", lines.append)
+    monkeypatch.setattr(D, "_notice_given", False)
+    stub = _Stub()
+    monkeypatch.setattr(E, attr, stub)
+    D._call(stub, 1)
+    lo, hi = getattr(D, estimate)
+    assert len(lines) == 1 and f"about {lo}-{hi} s" in lines[0]

@@ -8,8 +8,10 @@ Kernels: one per lane count (1 for a single patient, ``engine.LANES`` for batche
 each of ``engine.REMAINDER_LANES`` for the last block of a step-count segment with few patients left) and
 mitral law (orifice, diode), each compiled on its first use (:func:`_compile`) and then loaded from
 the cache (without numba's refresh of its whole compiler: :func:`_load_without_refresh`).  A command compiles only
-the kernels it runs, and at most one per valve law: a single patient runs on the batch kernel in a
-process that has just compiled that one, and in a command about one case (:func:`one_case_kernels`)
+the kernels it runs (the parallel batch kernel holds the three group kernels; on one engine thread
+each group kernel is compiled when a batch first needs it), and no one-lane kernel beside a batch
+kernel: a single patient runs in a lane of a group kernel in a process that has just compiled one,
+and in a command about one case (:func:`one_case_kernels`)
 a small batch runs on the one-lane kernel while the batch kernel is neither compiled nor cached — so
 a first ``mitrasim demo`` (a planner batch of about 550 patients, small batches and single patients)
 compiles the one-lane kernel only, the cheaper of the two to compile (:data:`COMPILE_S_ESTIMATE_ONE_LANE`).
@@ -29,12 +31,16 @@ import numpy as np
 
 from mitrasim.physiology import engine
 
-__all__ = ["run_batch", "Segments", "padded_width", "plan_work", "compile_notice", "COMPILE_S_ESTIMATE", "COMPILE_S_ESTIMATE_ONE_LANE", "SERIAL_BATCH_MAX", "one_case_kernels"]
+__all__ = ["run_batch", "Segments", "padded_width", "plan_work", "compile_notice", "COMPILE_S_ESTIMATE", "COMPILE_S_ESTIMATE_GROUPS",
+           "COMPILE_S_ESTIMATE_ONE_LANE", "SERIAL_BATCH_MAX", "one_case_kernels"]
 
-#: Seconds to compile the parallel batch kernel of a valve law (its group kernel included) on the
-#: development machine, for the notice below (CPU seconds measured with ``benchmarks/first_run.py``:
-#: benchmarks/RESULTS.md, "One patient, warm start and first run").
-COMPILE_S_ESTIMATE = (18, 25)
+#: Seconds to compile the parallel batch kernel of a valve law (its three group kernels included: 16,
+#: 8 and 4 lanes) on the development machine, for the notice below (CPU seconds of numba's compile
+#: events: benchmarks/RESULTS.md, "Remainder blocks of 8 and 4 lanes"; 40 CPU-s at load 4.5).
+COMPILE_S_ESTIMATE = (35, 45)
+#: The same for the group kernels that a batch on one engine thread compiles as it needs them (a
+#: trial's chunk threads: the 16-lane kernel and both remainder kernels, about 9-10 CPU-s each).
+COMPILE_S_ESTIMATE_GROUPS = (25, 35)
 #: The same for the one-lane kernel (one patient, or a small batch on a fresh install: the first
 #: ``mitrasim demo`` compiles this one only).
 COMPILE_S_ESTIMATE_ONE_LANE = (12, 18)
@@ -157,7 +163,8 @@ def _call(kernel, *args) -> None:
             from mitrasim.physiology._numba_cache import cache_dir
 
             one_lane = kernel in (_kernels(False)[0], _kernels(True)[0])
-            lo, hi = COMPILE_S_ESTIMATE_ONE_LANE if one_lane else COMPILE_S_ESTIMATE
+            group = any(kernel in _kernels(diode)[1].values() for diode in (False, True))
+            lo, hi = COMPILE_S_ESTIMATE_ONE_LANE if one_lane else COMPILE_S_ESTIMATE_GROUPS if group else COMPILE_S_ESTIMATE
             compile_notice(f"mitrasim: compiling the engine once for this installation (about {lo}-{hi} s; "
                            f"later runs load it from {cache_dir()})")
             _notice_given = True
