@@ -467,7 +467,7 @@ def _layout(steps: np.ndarray) -> tuple[dispatch.Segments, np.ndarray | None, np
     """Where each patient runs in the kernel's padded batch: patients grouped by step count (a
     function of their own period and stable step only, so a patient's result does not depend on
     the rest of the batch), each group padded to whole blocks (:func:`dispatch.padded_width`: blocks
-    of ``engine.LANES``, the last of ``engine.REMAINDER_LANES`` when few patients are left) with
+    of ``engine.LANES``, the last of fewer lanes, ``engine.REMAINDER_LANES``, when few patients are left) with
     copies of its first patient.  Returns the segments, ``src`` (n_pad,): the patient in each column
     (None: the patients in order, padding repeating patient 0), and ``pos``: each patient's column."""
     n = len(steps)
