@@ -1,6 +1,7 @@
 """One kernel call per ``simulate()`` batch whatever its mix of step counts (issue 19, goal 4): the
-patients are grouped by step count into segments padded to ``engine.LANES`` columns, and the
-parallel batch kernel runs every segment in work lists of about equal patient-steps.  A patient's
+patients are grouped by step count into segments padded to whole blocks (of ``engine.LANES``
+columns, a segment's last one of fewer, ``engine.REMAINDER_LANES``, when few patients are left for it), and
+the parallel batch kernel runs every segment in work lists of about equal lane-steps.  A patient's
 result must not depend on the rest of the batch: each equals its own one-patient run to 1e-12."""
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def test_a_mixed_batch_is_one_kernel_call(monkeypatch):
     assert len(calls) == 1
     seg = calls[0]
     assert isinstance(seg, D.Segments) and list(seg.n_steps) == sorted(set(res.n_steps.tolist()))
-    assert (seg.start % E.LANES == 0).all() and list(seg.n_real) == [int((res.n_steps == s).sum()) for s in seg.n_steps]
+    assert list(seg.n_real) == [int((res.n_steps == s).sum()) for s in seg.n_steps]
+    assert list(np.diff(seg.start)) == [{1: 4, 2: 4, 3: 4, 17: 20, 20: 20}[int(n)] for n in seg.n_real]  # D.padded_width
 
 
 def test_threads_and_work_lists_do_not_change_a_result():
@@ -87,25 +89,33 @@ def test_threads_and_work_lists_do_not_change_a_result():
 
 
 def _segments(counts: list[int], steps: list[int]) -> D.Segments:
-    padded = [-(-c // E.LANES) * E.LANES for c in counts]
+    padded = [D.padded_width(c) for c in counts]
     return D.Segments(np.concatenate(([0], np.cumsum(padded))).astype(np.int64), np.array(counts, np.int64), np.array(steps, np.int64))
 
 
 @pytest.mark.parametrize("n_lists", [1, 2, 3, 8])
 def test_work_lists_cover_every_block_once_with_equal_steps(n_lists):
     """Many small segments and one large: every block of columns is in exactly one work item,
-    each item lies in one segment and carries its step count, and the lists' patient-steps differ
-    by at most one block's (the largest step count × LANES)."""
-    seg = _segments([3, 1, 2500, 5, 17, 2, 40], [144, 160, 176, 192, 208, 224, 304])
+    each item lies in one segment and carries its step count; an item of LANES lanes is whole
+    blocks of LANES from its segment's start, one of fewer (REMAINDER_LANES) is its segment's last block
+    alone (segments whose remainder is at most max(REMAINDER_LANES): 3, 1, 5, 17, 2, 40, 2500 = 156·16 + 4);
+    and the lists' lane-steps differ by at most one block's (the largest step count × LANES)."""
+    seg = _segments([3, 1, 2500, 5, 17, 2, 40, 12], [144, 160, 176, 192, 208, 224, 304, 320])
     work, lists = D.plan_work(seg, n_lists)
     assert len(lists) == n_lists + 1 and lists[0] == 0 and lists[-1] == len(work) and (np.diff(lists) >= 0).all()
-    covered = np.concatenate([np.arange(a, b) for a, b, _ in work])
+    covered = np.concatenate([np.arange(a, b) for a, b, _, _ in work])
     np.testing.assert_array_equal(covered, np.arange(seg.start[-1]))
-    for a, b, s in work:
-        assert a % E.LANES == 0 and b % E.LANES == 0 and b > a
+    remainders = []
+    for a, b, s, lanes in work:
         k = np.searchsorted(seg.start, a, side="right") - 1
         assert b <= seg.start[k + 1] and s == seg.n_steps[k]
-    weight = np.array([sum((b - a) * s for a, b, s in work[lists[t]:lists[t + 1]]) for t in range(n_lists)])
+        if lanes == E.LANES:
+            assert (a - seg.start[k]) % E.LANES == 0 and (b - a) % E.LANES == 0 and b > a
+        else:
+            assert lanes in E.REMAINDER_LANES and b - a == lanes and b == seg.start[k + 1]
+            remainders.append(int(k))
+    assert remainders == [0, 1, 2, 3, 4, 5, 6]  # every segment but the last (12 = 16 − 4: one block of LANES)
+    weight = np.array([sum((b - a) * s for a, b, s, _ in work[lists[t]:lists[t + 1]]) for t in range(n_lists)])
     assert weight.max() - weight.min() <= E.LANES * seg.n_steps.max()
 
 

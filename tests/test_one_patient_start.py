@@ -89,6 +89,12 @@ class _Uncompiled:
     def __call__(self, *args):
         self.calls += 1
 
+    def typeof_pyval(self, value):
+        return None
+
+    def compile(self, sig):
+        pass
+
 
 @pytest.mark.parametrize("preset", ["regazzoni2022", "svzerod_two_hill"])
 def test_a_small_batch_without_a_batch_kernel_runs_on_one_lane(monkeypatch, preset):
@@ -106,22 +112,24 @@ def test_a_small_batch_without_a_batch_kernel_runs_on_one_lane(monkeypatch, pres
     ref = S.simulate(preset, waveforms=True, **kw)  # the batch kernel (compiled here on an empty cache)
     monkeypatch.setattr(D, "SERIAL_BATCH_MAX", D.ONE_CASE_BATCH_MAX)  # as within one_case_kernels()
     attr = "_run_batch_diode" if get_parameter_set(preset).model.mitral == "diode" else "_run_batch_orifice"
-    fresh, group = _Uncompiled(), _Uncompiled()
+    fresh, group, rem8, rem4 = _Uncompiled(), _Uncompiled(), _Uncompiled(), _Uncompiled()
     monkeypatch.setattr(E, attr, fresh)
     monkeypatch.setattr(E, attr.replace("_run_batch_", "_run_group_lanes_"), group)
+    monkeypatch.setattr(E, attr.replace("_run_batch_", "_run_group_rem8_"), rem8)
+    monkeypatch.setattr(E, attr.replace("_run_batch_", "_run_group_rem4_"), rem4)
     res = S.simulate(preset, waveforms=True, **kw)
-    assert fresh.calls == group.calls == 0
+    assert fresh.calls == group.calls == rem8.calls == rem4.calls == 0
     np.testing.assert_allclose(res.final_state, ref.final_state, rtol=0, atol=1e-12)
     for k in ref.metrics:
         np.testing.assert_allclose(res.metrics[k], ref.metrics[k], rtol=1e-12, atol=1e-12, err_msg=k)
     for k in ref.waveforms:
         np.testing.assert_allclose(res.waveforms[k], ref.waveforms[k], rtol=1e-12, atol=1e-12, err_msg=k)
     monkeypatch.setattr(D, "SERIAL_BATCH_MAX", 20)
-    S.simulate(preset, **kw)
-    assert fresh.calls + group.calls == 1
+    S.simulate(preset, **kw)  # 21 patients: a block of 16 and one of 8, on one thread (one block of LANES)
+    assert (fresh.calls, group.calls, rem8.calls, rem4.calls) == (0, 1, 1, 0)
     monkeypatch.setattr(D, "SERIAL_BATCH_MAX", 0)  # the default: a library call or a trial
-    S.simulate(preset, hr_bpm=75.0, overrides=kw["overrides"][:2])
-    assert fresh.calls + group.calls == 2
+    S.simulate(preset, hr_bpm=75.0, overrides=kw["overrides"][:2])  # a block of 4 alone
+    assert (fresh.calls, group.calls, rem8.calls, rem4.calls) == (0, 1, 1, 1)
 
 
 def test_one_case_kernels_sets_the_limit_for_its_block_only():

@@ -4,11 +4,14 @@ Plain Python, apart from the engine's compiled kernels (:mod:`mitrasim.physiolog
 so that changing the choice of kernel does not invalidate their cache (numba's cache is
 stamped with the hash of the kernel module's source).
 
-Kernels: one per lane count (1 for a single patient, ``engine.LANES`` for batches) and mitral
-law (orifice, diode), each compiled on its first use and then loaded from the cache (without
-numba's refresh of its whole compiler: :func:`_load_without_refresh`).  A command compiles only
-the kernels it runs, and at most one per valve law: a single patient runs on the batch kernel in a
-process that has just compiled that one, and in a command about one case (:func:`one_case_kernels`)
+Kernels: one per lane count (1 for a single patient, ``engine.LANES`` for batches and
+each of ``engine.REMAINDER_LANES`` for the last block of a step-count segment with few patients left) and
+mitral law (orifice, diode), each compiled on its first use (:func:`_compile`) and then loaded from
+the cache (without numba's refresh of its whole compiler: :func:`_load_without_refresh`).  A command compiles only
+the kernels it runs (the parallel batch kernel holds the three group kernels; on one engine thread
+each group kernel is compiled when a batch first needs it), and no one-lane kernel beside a batch
+kernel: a single patient runs in a lane of a group kernel in a process that has just compiled one,
+and in a command about one case (:func:`one_case_kernels`)
 a small batch runs on the one-lane kernel while the batch kernel is neither compiled nor cached — so
 a first ``mitrasim demo`` (a planner batch of about 550 patients, small batches and single patients)
 compiles the one-lane kernel only, the cheaper of the two to compile (:data:`COMPILE_S_ESTIMATE_ONE_LANE`).
@@ -28,12 +31,16 @@ import numpy as np
 
 from mitrasim.physiology import engine
 
-__all__ = ["run_batch", "Segments", "plan_work", "compile_notice", "COMPILE_S_ESTIMATE", "COMPILE_S_ESTIMATE_ONE_LANE", "SERIAL_BATCH_MAX", "one_case_kernels"]
+__all__ = ["run_batch", "Segments", "padded_width", "plan_work", "compile_notice", "COMPILE_S_ESTIMATE", "COMPILE_S_ESTIMATE_GROUPS",
+           "COMPILE_S_ESTIMATE_ONE_LANE", "SERIAL_BATCH_MAX", "one_case_kernels"]
 
-#: Seconds to compile the parallel batch kernel of a valve law (its group kernel included) on the
-#: development machine, for the notice below (CPU seconds measured with ``benchmarks/first_run.py``:
-#: benchmarks/RESULTS.md, "One patient, warm start and first run").
-COMPILE_S_ESTIMATE = (18, 25)
+#: Seconds to compile the parallel batch kernel of a valve law (its three group kernels included: 16,
+#: 8 and 4 lanes) on the development machine, for the notice below (CPU seconds of numba's compile
+#: events: benchmarks/RESULTS.md, "Remainder blocks of 8 and 4 lanes"; 40 CPU-s at load 4.5).
+COMPILE_S_ESTIMATE = (35, 45)
+#: The same for the group kernels that a batch on one engine thread compiles as it needs them (a
+#: trial's chunk threads: the 16-lane kernel and both remainder kernels, about 9-10 CPU-s each).
+COMPILE_S_ESTIMATE_GROUPS = (25, 35)
 #: The same for the one-lane kernel (one patient, or a small batch on a fresh install: the first
 #: ``mitrasim demo`` compiles this one only).
 COMPILE_S_ESTIMATE_ONE_LANE = (12, 18)
@@ -111,8 +118,42 @@ def _load_without_refresh(kernel) -> None:
     cache.load_overload = load_overload
 
 
+#: LLVM's loop vectoriser leaves a loop whose constant trip count is below this option scalar when it
+#: needs run-time checks (LLVM's default, :data:`LLVM_MIN_TRIP_COUNT`, is 16): the engine's kernels
+#: are compiled with it lowered to the smallest of ``engine.REMAINDER_LANES``, so that the remainder
+#: kernels' lane loops vectorise like those of the ``engine.LANES``-lane kernel (and give its numbers
+#: bit for bit: ``tests/test_remainder_lanes.py``).  The one-lane and ``engine.LANES``-lane kernels'
+#: results are bit-identical with and without it (checked on 200 patients).
+VECTORIZER_MIN_TRIP_COUNT = min(engine.REMAINDER_LANES)
+#: LLVM's own ``-vectorizer-min-trip-count`` (``TinyTripCountVectorThreshold`` in LoopVectorize.cpp),
+#: put back after each compilation of the engine so that other numba code of the process is compiled as usual.
+LLVM_MIN_TRIP_COUNT = 16
+
+
+@contextlib.contextmanager
+def _short_loops_vectorised() -> Iterator[None]:
+    """Within the block, under numba's compiler lock (no other thread compiles meanwhile), LLVM
+    vectorises loops down to :data:`VECTORIZER_MIN_TRIP_COUNT` iterations (a process-wide LLVM option)."""
+    import llvmlite.binding as llvm
+    from numba.core.compiler_lock import global_compiler_lock
+
+    with global_compiler_lock:
+        llvm.set_option("", f"-vectorizer-min-trip-count={VECTORIZER_MIN_TRIP_COUNT}")
+        try:
+            yield
+        finally:
+            llvm.set_option("", f"-vectorizer-min-trip-count={LLVM_MIN_TRIP_COUNT}")
+
+
+def _compile(kernel, args) -> None:
+    """Compile ``kernel`` for the types of ``args`` with the engine's LLVM option
+    (:func:`_short_loops_vectorised`; a kernel compiled by a plain first call would lack it)."""
+    with _short_loops_vectorised():
+        kernel.compile(tuple(kernel.typeof_pyval(a) for a in args))
+
+
 def _call(kernel, *args) -> None:
-    """Call a kernel; the first compilation in the process is announced and timed."""
+    """Call a kernel; the first compilation in the process (:func:`_compile`) is announced and timed."""
     global _notice_given, compile_seconds
     if _cached(kernel):
         kernel(*args)
@@ -122,22 +163,24 @@ def _call(kernel, *args) -> None:
             from mitrasim.physiology._numba_cache import cache_dir
 
             one_lane = kernel in (_kernels(False)[0], _kernels(True)[0])
-            lo, hi = COMPILE_S_ESTIMATE_ONE_LANE if one_lane else COMPILE_S_ESTIMATE
+            group = any(kernel in _kernels(diode)[1].values() for diode in (False, True))
+            lo, hi = COMPILE_S_ESTIMATE_ONE_LANE if one_lane else COMPILE_S_ESTIMATE_GROUPS if group else COMPILE_S_ESTIMATE
             compile_notice(f"mitrasim: compiling the engine once for this installation (about {lo}-{hi} s; "
                            f"later runs load it from {cache_dir()})")
             _notice_given = True
     t = time.perf_counter()
+    _compile(kernel, args)
     kernel(*args)
     compile_seconds += time.perf_counter() - t
     _known[kernel] = True
 
 
-def _in_lanes(kernel, args) -> None:
-    """One patient in lane 0 of an ``engine.LANES``-lane group kernel (the other lanes repeat it), results copied back."""
+def _in_lanes(kernel, lanes: int, args) -> None:
+    """One patient in lane 0 of a ``lanes``-lane group kernel (the other lanes repeat it), results copied back."""
     P, X0, kind, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel = args
-    pad = lambda a: np.ascontiguousarray(np.repeat(a, engine.LANES, axis=-1))  # noqa: E731
+    pad = lambda a: np.ascontiguousarray(np.repeat(a, lanes, axis=-1))  # noqa: E731
     m, xe, w = pad(metrics), pad(x_end), pad(waves)
-    kernel(pad(P), pad(X0), kind, n_steps, min_beats, max_beats, tol, pad(e_window), m, xe, w, accel, 0, engine.LANES)
+    kernel(pad(P), pad(X0), kind, n_steps, min_beats, max_beats, tol, pad(e_window), m, xe, w, accel, 0, lanes)
     metrics[:, 0], x_end[:, 0], waves[..., 0] = m[:, 0], xe[:, 0], w[..., 0]
 
 
@@ -167,11 +210,27 @@ def one_case_kernels(max_batch: int = ONE_CASE_BATCH_MAX) -> Iterator[None]:
         SERIAL_BATCH_MAX = old
 
 
+#: The lane counts a block may have, smallest first: a segment's last block takes the first that holds its patients.
+_BLOCK_LANES = tuple(sorted(engine.REMAINDER_LANES)) + (engine.LANES,)
+
+
+def padded_width(n_real):
+    """Columns of a step-count segment of ``n_real`` patients (an int, or an array of them): whole
+    blocks of ``engine.LANES``, and for the r patients left over one more block, of the fewest lanes
+    of ``engine.REMAINDER_LANES`` and ``engine.LANES`` that holds r.  The rest of the segment is
+    padding (computed like a patient, and thrown away)."""
+    r = np.asarray(n_real) % engine.LANES
+    width = n_real - r + np.select([r == 0, *(r <= k for k in _BLOCK_LANES)], [0, *_BLOCK_LANES])
+    return width if isinstance(n_real, np.ndarray) else int(width)
+
+
 @dataclass(frozen=True)
 class Segments:
     """The columns of a padded batch grouped by RK4 step count: segment k is columns
-    ``start[k] … start[k + 1] − 1`` (a multiple of ``engine.LANES``) at ``n_steps[k]`` steps per
-    beat; its first ``n_real[k]`` columns are patients, the rest padding (copies of its first)."""
+    ``start[k] … start[k + 1] − 1`` at ``n_steps[k]`` steps per beat; its first ``n_real[k]``
+    columns are patients, the rest padding (copies of its first).  A segment is blocks of
+    ``engine.LANES`` columns, the last one of ``width % engine.LANES`` (one of ``engine.REMAINDER_LANES``)
+    where its width is not a multiple of ``engine.LANES`` (:func:`padded_width`)."""
 
     start: np.ndarray  # (k + 1,) int64
     n_real: np.ndarray  # (k,) int64
@@ -186,32 +245,41 @@ class Segments:
 def plan_work(seg: Segments, n_lists: int) -> tuple[np.ndarray, np.ndarray]:
     """Work items and thread lists for the parallel batch kernel (``engine._run_batch_*``).
 
-    The batch's blocks of ``engine.LANES`` columns, in column order, each weighing its segment's
-    steps per beat (the cost of a block's beat), are cut into ``n_lists`` runs of about equal
-    weight (within one block); a run that crosses a segment boundary is split there.  Returns
-    ``work`` (items × 3: first column, end column, steps per beat) and ``lists`` (n_lists + 1,):
-    list t is items ``lists[t] … lists[t + 1] − 1``, run one after another by one thread.
+    The batch's blocks (of ``engine.LANES`` columns, a segment's last one of fewer where its width
+    says so: :class:`Segments`), in column order, each weighing its lanes × its
+    segment's steps per beat (the cost of a block's beat), are cut into ``n_lists`` runs of about
+    equal weight (within one block); a run is split where a segment starts and around a remainder
+    block (an item runs on one group kernel).  Returns ``work`` (items × 4: first column, end column,
+    steps per beat, lanes) and ``lists`` (n_lists + 1,): list t is items ``lists[t] … lists[t + 1] − 1``,
+    run one after another by one thread.
     """
     L = engine.LANES
-    seg_blocks = seg.start // L
-    n_blocks = int(seg_blocks[-1])
+    width = np.diff(seg.start)
+    n_full, rem = width // L, width % L  # rem: 0 or one of REMAINDER_LANES (checked by run_batch)
+    n_blk = n_full + (rem > 0)
+    seg_first = np.concatenate(([0], np.cumsum(n_blk)))  # first block of each segment (and the end)
+    n_blocks = int(seg_first[-1])
+    k = np.repeat(np.arange(len(width)), n_blk)  # each block's segment
+    in_seg = np.arange(n_blocks) - seg_first[k]
+    lanes = np.where(in_seg < n_full[k], L, rem[k])
+    b_start = seg.start[k] + in_seg * L
     n_lists = max(1, min(n_lists, n_blocks))
     cum = np.zeros(n_blocks + 1)
-    np.cumsum(np.repeat(seg.n_steps.astype(float), np.diff(seg_blocks)), out=cum[1:])
+    np.cumsum(lanes * seg.n_steps[k].astype(float), out=cum[1:])
     target = cum[-1] * np.arange(1, n_lists) / n_lists
     hi = np.searchsorted(cum, target)  # first block boundary at or past each target; the nearer of it and the one before
     cuts = np.concatenate(([0], hi - (target - cum[hi - 1] < cum[hi] - target), [n_blocks]))
-    bounds = np.union1d(seg_blocks, cuts)
-    k = np.searchsorted(seg_blocks, bounds[:-1], side="right") - 1
-    work = np.column_stack((bounds[:-1] * L, bounds[1:] * L, seg.n_steps[k])).astype(np.int64)
-    return work, np.searchsorted(bounds[:-1], cuts).astype(np.int64)
+    bounds = np.union1d(np.union1d(seg_first, (seg_first[:-1] + n_full)[rem > 0]), cuts)
+    a, b = bounds[:-1], bounds[1:]
+    work = np.column_stack((b_start[a], b_start[b - 1] + lanes[b - 1], seg.n_steps[k[a]], lanes[a])).astype(np.int64)
+    return work, np.searchsorted(a, cuts).astype(np.int64)
 
 
 def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, n_groups,
               *, n_patients: int | None = None, threads: int = 0) -> None:
     """Integrate every patient (column of ``P``/``X0``) to a periodic steady state, in one kernel call.
 
-    P: (n_kernel_params, n_pad) parameters, n_pad 1 or a multiple of ``engine.LANES``; X0: (14, n_pad) initial states;
+    P: (n_kernel_params, n_pad) parameters, n_pad 1 or whole blocks (:class:`Segments`); X0: (14, n_pad) initial states;
     n_steps: RK4 steps per beat of every column (int), or :class:`Segments` for a batch of several
     step counts; e_window: (2, n_pad) step positions (fractional) of ventricular and atrial onset,
     bounding the early-filling window (each column's own, at its own step count); metrics:
@@ -235,33 +303,36 @@ def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, 
       the batch kernel is neither compiled nor cached: patient after patient on the one-lane kernel
       (a first ``mitrasim demo`` compiles that kernel only), padding skipped;
     * any other batch on ``threads`` = 1: the ``engine.LANES``-lane group kernel, called from this
-      thread once per segment (the same work items as the batch kernel's single thread list), so
+      thread once per segment, and a remainder kernel (``engine.REMAINDER_LANES``) on each remainder block
+      (compiled only when a batch has one; the same work items as the batch kernel's single thread list), so
       that numba's thread pool is never entered: each of several Python threads may run its own
       batch at once (the kernels release the GIL, ``engine._jit``), with no thread layer's rules on
       concurrent parallel calls (numba's ``workqueue`` layer allows none) and no per-thread
       ``set_num_threads`` (numba keeps the thread count per calling thread);
-    * any other batch: the ``engine.LANES``-lane batch kernel, once, over every segment
-      (:func:`plan_work`), on ``threads`` numba threads.
+    * any other batch: the parallel batch kernel, once, over every segment (:func:`plan_work`), on
+      ``threads`` numba threads; it holds both group kernels (compiled with it).
     """
-    one, lanes, batch = _kernels(diode)
+    one, groups, batch = _kernels(diode)
     if P.shape[1] == 1:
         args = (P, X0, kind, int(n_steps), min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel)
-        if lanes.overloads and not _cached(one):  # the batch kernel was compiled by this process
-            _in_lanes(lanes, args)
+        compiled = [k for k in _BLOCK_LANES if groups[k].overloads]  # group kernels compiled by this process
+        if compiled and not _cached(one):
+            _in_lanes(groups[compiled[0]], compiled[0], args)
         else:
             _call(one, *args, 0, 1)
         return
-    if P.shape[1] % engine.LANES:
-        raise ValueError(f"batch of {P.shape[1]} columns: a multiple of {engine.LANES} (or 1)")
     seg = n_steps if isinstance(n_steps, Segments) else Segments.one(int(n_steps), P.shape[1], P.shape[1] if n_patients is None else n_patients)
+    if P.shape[1] != seg.start[-1] or not np.isin(np.diff(seg.start) % engine.LANES, (0, *engine.REMAINDER_LANES)).all():
+        raise ValueError(f"batch of {P.shape[1]} columns in segments of {np.diff(seg.start).tolist()}: "
+                         f"each a multiple of {engine.LANES} plus 0 or one of {engine.REMAINDER_LANES} (or 1 column in all)")
     if int(seg.n_real.sum()) <= SERIAL_BATCH_MAX and not _cached(batch):
         for k in range(len(seg.n_steps)):
             c0 = int(seg.start[k])
             _call(one, P, X0, kind, int(seg.n_steps[k]), min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, c0, c0 + int(seg.n_real[k]))
         return
-    if threads == 1:  # one thread: the group kernel on each segment, from this thread (numba's thread pool never entered)
-        for c0, c1, steps in plan_work(seg, 1)[0].tolist():
-            _call(lanes, P, X0, kind, steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, c0, c1)
+    if threads == 1:  # one thread: the group kernels on each segment, from this thread (numba's thread pool never entered)
+        for c0, c1, steps, n_lanes in plan_work(seg, 1)[0].tolist():
+            _call(groups[n_lanes], P, X0, kind, steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, c0, c1)
         return
     work, lists = plan_work(seg, n_groups)
     with _num_threads(threads):
@@ -289,7 +360,9 @@ def _num_threads(threads: int) -> Iterator[None]:
 
 
 def _kernels(diode: bool):
-    """The one-lane, ``engine.LANES``-lane group and parallel batch kernels of a valve law."""
-    if diode:
-        return engine._run_group_1_diode, engine._run_group_lanes_diode, engine._run_batch_diode
-    return engine._run_group_1_orifice, engine._run_group_lanes_orifice, engine._run_batch_orifice
+    """The one-lane kernel, the group kernels by lane count (``engine.LANES`` and each of
+    ``engine.REMAINDER_LANES``) and the parallel batch kernel of a valve law."""
+    law = "diode" if diode else "orifice"
+    groups = {engine.LANES: getattr(engine, f"_run_group_lanes_{law}"),
+              **{k: getattr(engine, f"_run_group_rem{k}_{law}") for k in engine.REMAINDER_LANES}}
+    return getattr(engine, f"_run_group_1_{law}"), groups, getattr(engine, f"_run_batch_{law}")

@@ -6,8 +6,9 @@ Entry: :func:`mitrasim.physiology.dispatch.run_batch` picks a kernel per valve l
 ``diode``): the one-lane group kernel ``_run_group_1_*`` (one patient, or a few patients one after
 another; see its docstring for when one patient runs in lane 0 of the LANES-lane kernel), or the
 parallel batch kernel ``_run_batch_*`` (``prange`` over groups of columns, each
-calling the ``LANES``-lane group kernel ``_run_group_lanes_*`` on its contiguous run of patients).
-A group kernel (``run_group`` in :func:`_make_run_group`) works on L lanes (1 or :data:`LANES`);
+calling the ``LANES``-lane group kernel ``_run_group_lanes_*`` on its contiguous run of patients,
+or a ``REMAINDER_LANES``-lane ``_run_group_rem8_*``/``_run_group_rem4_*`` on a step-count segment's last few).
+A group kernel (``run_group`` in :func:`_make_run_group`) works on L lanes (1, :data:`REMAINDER_LANES` or :data:`LANES`);
 its work arrays are 1-D, row r of lane j at ``[r·L + j]``:
 
 * ``X``: the state, rows :data:`~mitrasim.physiology.parameters.STATE_NAMES` (``S_*``: 4 chamber
@@ -108,7 +109,7 @@ Every compiled function, helpers included, takes the same flags (``_jit``): FMA 
 (:data:`FASTMATH`; an instruction keeps the flags of the function it was compiled in, so a helper
 compiled without them would not fuse after inlining) and numpy's error model (a division by zero
 gives inf/NaN, which the beat-end test reports as diverged, instead of raising).  There is one
-kernel per lane count (1, :data:`LANES`) and mitral law, each compiled on its first use and cached;
+kernel per lane count (1, :data:`REMAINDER_LANES`, :data:`LANES`) and mitral law, each compiled on its first use and cached;
 small helpers are separate functions that LLVM inlines, and numba's own inlining (``_jit_inline``)
 is kept for the hot loops and for the helpers that take only scalars and tuples: a function that
 takes an array, inlined by numba inside a lane loop, leaves reference-count calls in the loop,
@@ -190,6 +191,15 @@ _jit_inline = njit(cache=True, nogil=True, fastmath=set(FASTMATH), error_model="
 
 #: Patients per block in batches (the SIMD lane count of the compiled loops).
 LANES = 16
+#: Patients per block of the remainder kernels ``_run_group_rem8_*`` and ``_run_group_rem4_*``: a
+#: step-count segment's last block, of r patients, runs on the smallest of them with at least r lanes
+#: rather than on a block of :data:`LANES` mostly padding (:func:`mitrasim.physiology.dispatch.padded_width`).
+#: Their lane loops vectorise only when LLVM's loop vectoriser accepts constant trip counts this short
+#: (its default minimum is 16: below it a loop that needs run-time alias checks stays scalar, 3.3×
+#: slower per lane and not bit-equal to the vector loops), so :mod:`~mitrasim.physiology.dispatch`
+#: compiles the engine's kernels with ``-vectorizer-min-trip-count`` lowered to the smallest
+#: (``dispatch.VECTORIZER_MIN_TRIP_COUNT``).
+REMAINDER_LANES = (8, 4)
 
 # Per-block work arrays are 1-D with row r of lane j at [r*L + j] (L lanes) and one
 # array per role (state, stage slopes, parameters, accumulators), so the compiler's run-time alias
@@ -1015,19 +1025,31 @@ _run_group_1_orifice = _make_run_group(1, False)
 _run_group_1_diode = _make_run_group(1, True)
 _run_group_lanes_orifice = _make_run_group(LANES, False)
 _run_group_lanes_diode = _make_run_group(LANES, True)
+_run_group_rem8_orifice = _make_run_group(REMAINDER_LANES[0], False)
+_run_group_rem8_diode = _make_run_group(REMAINDER_LANES[0], True)
+_run_group_rem4_orifice = _make_run_group(REMAINDER_LANES[1], False)
+_run_group_rem4_diode = _make_run_group(REMAINDER_LANES[1], True)
 
 
 @njit(cache=True, parallel=True, nogil=True)
 def _run_batch_orifice(P, X0, kind, work, lists, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel):
     """The parallel batch kernel of the orifice mitral law: thread list t runs the work items
-    ``lists[t] … lists[t + 1] − 1`` one after another; item w is the group kernel on columns
-    ``work[w, 0] … work[w, 1] − 1`` (a multiple of LANES, all of one step count) at
+    ``lists[t] … lists[t + 1] − 1`` one after another; item w is the group kernel of
+    ``work[w, 3]`` lanes (LANES, or one of REMAINDER_LANES for a segment's last block) on columns
+    ``work[w, 0] … work[w, 1] − 1`` (a multiple of its lanes, all of one step count) at
     ``work[w, 2]`` steps per beat (:func:`mitrasim.physiology.dispatch.plan_work` sizes the lists
-    to equal patient-steps, whatever the batch's mix of step counts)."""
+    to equal lane-steps, whatever the batch's mix of step counts)."""
     for t in prange(lists.shape[0] - 1):
         for w in range(lists[t], lists[t + 1]):
-            _run_group_lanes_orifice(P, X0, kind, work[w, 2], min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel,
-                                     work[w, 0], work[w, 1])
+            if work[w, 3] == LANES:
+                _run_group_lanes_orifice(P, X0, kind, work[w, 2], min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel,
+                                         work[w, 0], work[w, 1])
+            elif work[w, 3] == REMAINDER_LANES[0]:
+                _run_group_rem8_orifice(P, X0, kind, work[w, 2], min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel,
+                                        work[w, 0], work[w, 1])
+            else:
+                _run_group_rem4_orifice(P, X0, kind, work[w, 2], min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel,
+                                        work[w, 0], work[w, 1])
 
 
 @njit(cache=True, parallel=True, nogil=True)
@@ -1035,8 +1057,15 @@ def _run_batch_diode(P, X0, kind, work, lists, min_beats, max_beats, tol, e_wind
     """:func:`_run_batch_orifice` for the resistive-diode mitral law."""
     for t in prange(lists.shape[0] - 1):
         for w in range(lists[t], lists[t + 1]):
-            _run_group_lanes_diode(P, X0, kind, work[w, 2], min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel,
-                                   work[w, 0], work[w, 1])
+            if work[w, 3] == LANES:
+                _run_group_lanes_diode(P, X0, kind, work[w, 2], min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel,
+                                       work[w, 0], work[w, 1])
+            elif work[w, 3] == REMAINDER_LANES[0]:
+                _run_group_rem8_diode(P, X0, kind, work[w, 2], min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel,
+                                      work[w, 0], work[w, 1])
+            else:
+                _run_group_rem4_diode(P, X0, kind, work[w, 2], min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel,
+                                      work[w, 0], work[w, 1])
 
 
 #: The machine's cores, read once (``os.cpu_count()`` is a system call; :func:`default_threads` runs per batch).

@@ -466,18 +466,18 @@ def steps_per_beat(period_s: Any, dt_max_s: Any) -> Any:
 def _layout(steps: np.ndarray) -> tuple[dispatch.Segments, np.ndarray | None, np.ndarray | slice]:
     """Where each patient runs in the kernel's padded batch: patients grouped by step count (a
     function of their own period and stable step only, so a patient's result does not depend on
-    the rest of the batch), each group padded to a multiple of ``engine.LANES`` with copies of its
-    first patient.  Returns the segments, ``src`` (n_pad,): the patient in each column (None: the
-    patients in order, padding repeating patient 0), and ``pos``: each patient's column."""
-    n, L = len(steps), engine.LANES
+    the rest of the batch), each group padded to whole blocks (:func:`dispatch.padded_width`: blocks
+    of ``engine.LANES``, the last of fewer lanes, ``engine.REMAINDER_LANES``, when few patients are left) with
+    copies of its first patient.  Returns the segments, ``src`` (n_pad,): the patient in each column
+    (None: the patients in order, padding repeating patient 0), and ``pos``: each patient's column."""
+    n = len(steps)
     if (steps == steps[0]).all():  # the common case: one step count, no regrouping
-        n_pad = -(-n // L) * L
-        return dispatch.Segments.one(int(steps[0]), n_pad, n), None, slice(0, n)
+        return dispatch.Segments.one(int(steps[0]), dispatch.padded_width(n), n), None, slice(0, n)
     order = np.argsort(steps, kind="stable")
     s = steps[order]
     first = np.concatenate(([0], np.flatnonzero(s[1:] != s[:-1]) + 1))  # first sorted patient of each step count
     n_real = np.diff(np.append(first, n))
-    padded = -(-n_real // L) * L
+    padded = dispatch.padded_width(n_real)
     start = np.concatenate(([0], np.cumsum(padded)))
     at_sorted = np.arange(n) + np.repeat(start[:-1] - first, n_real)  # column of the i-th sorted patient
     src = np.repeat(order[first], padded)  # padding: the segment's first patient
