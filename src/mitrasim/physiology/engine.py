@@ -770,95 +770,148 @@ def _reset_acc(A, L):
 #: smallest one seen, restarts the history from the plain beat; one-way flows are clamped at 0.
 #: An affine combination keeps the conserved total blood volume.
 ACCEL_MEMORY = 3
+if ACCEL_MEMORY != 3:  # pragma: no cover
+    raise ImportError("engine._anderson solves the normal equations of exactly 3 columns, written out: ACCEL_MEMORY must be 3")
 ACCEL_RESTART_GROWTH = 4.0
 #: Tikhonov regularisation of the normal equations, relative to their trace.
 ACCEL_REG = 1e-10
 
 
+@_jit
+def _ring_slots(k, m, M1):
+    """The first m of the Anderson ring's slots other than k, in slot order (k for a column not used)."""
+    c0 = k
+    c1 = k
+    c2 = k
+    c = 0
+    for s in range(M1):
+        if s != k and c < m:
+            if c == 0:
+                c0 = s
+            elif c == 1:
+                c1 = s
+            else:
+                c2 = s
+            c += 1
+    return c0, c1, c2
+
+
 @_jit  # a call, not inlined: inlining it into the parallel kernel multiplies compile time
-def _anderson(X, X0b, FH, GH, cnt, best, PB, j, L, A, b, cols):
+def _anderson(X, X0b, FH, GH, cnt, best, PB, j, L):
     """One Anderson step for lane j: X (the end of the plain beat from X0b) becomes the next start.
 
     FH, GH: ((ACCEL_MEMORY + 1)·14·L) rings of scaled residuals and beat ends; cnt[j] pairs
     stored so far (slot = cnt % (ACCEL_MEMORY + 1)); best[j] the smallest residual norm seen.
-    A (ACCEL_MEMORY × ACCEL_MEMORY), b (ACCEL_MEMORY), cols (ACCEL_MEMORY, int): scratch, allocated once per
-    group (an allocation per call cost as much as the step's algebra).
+    The m ≤ ACCEL_MEMORY = 3 columns' normal equations are summed in one pass over the states and
+    solved by a Cholesky factor written out in scalars (the arithmetic of a loop over m, in the
+    same order, so the same bits; about half the time of loops over a scratch matrix).
     """
     M1 = ACCEL_MEMORY + 1
+    k = cnt[j] % M1
     nrm = 0.0
     for i in range(N_STATE):
         d = (X[i * L + j] - X0b[i * L + j]) / _STATE_SCALE[i]
+        FH[(k * N_STATE + i) * L + j] = d
+        GH[(k * N_STATE + i) * L + j] = X[i * L + j]
         nrm += d * d
     if cnt[j] > 0 and nrm > (ACCEL_RESTART_GROWTH * ACCEL_RESTART_GROWTH) * best[j]:
-        cnt[j] = 0  # diverging from the history: start it again from this plain beat
+        cnt[j] = 0  # diverging from the history: start it again from this plain beat (in slot 0)
+        if k != 0:
+            for i in range(N_STATE):
+                FH[i * L + j] = FH[(k * N_STATE + i) * L + j]
+                GH[i * L + j] = GH[(k * N_STATE + i) * L + j]
+            k = 0
     if cnt[j] == 0 or nrm < best[j]:
         best[j] = nrm
-    k = cnt[j] % M1
-    for i in range(N_STATE):
-        FH[(k * N_STATE + i) * L + j] = (X[i * L + j] - X0b[i * L + j]) / _STATE_SCALE[i]
-        GH[(k * N_STATE + i) * L + j] = X[i * L + j]
     cnt[j] += 1
     m = min(cnt[j], M1) - 1  # columns: the stored pairs other than the newest
     if m == 0:
         return
-    for p in range(ACCEL_MEMORY):
-        b[p] = 0.0
-        cols[p] = 0
-        for q in range(ACCEL_MEMORY):
-            A[p, q] = 0.0
-    c = 0
-    for s in range(M1):
-        if s != k and c < m:
-            cols[c] = s
-            c += 1
-    for p in range(m):
-        sp = cols[p]
-        bp = 0.0
-        for i in range(N_STATE):
-            fk = FH[(k * N_STATE + i) * L + j]
-            bp += (fk - FH[(sp * N_STATE + i) * L + j]) * fk
-        b[p] = bp
-        for q in range(p, m):
-            sq = cols[q]
-            a = 0.0
-            for i in range(N_STATE):
-                fk = FH[(k * N_STATE + i) * L + j]
-                a += (fk - FH[(sp * N_STATE + i) * L + j]) * (fk - FH[(sq * N_STATE + i) * L + j])
-            A[p, q] = a
-            A[q, p] = a
-    tr = 0.0
-    for p in range(m):
-        tr += A[p, p]
+    c0, c1, c2 = _ring_slots(k, m, M1)
+    b0 = 0.0
+    b1 = 0.0
+    b2 = 0.0
+    a00 = 0.0
+    a01 = 0.0
+    a02 = 0.0
+    a11 = 0.0
+    a12 = 0.0
+    a22 = 0.0
+    for i in range(N_STATE):
+        fk = FH[(k * N_STATE + i) * L + j]
+        d0 = fk - FH[(c0 * N_STATE + i) * L + j]
+        d1 = fk - FH[(c1 * N_STATE + i) * L + j]
+        d2 = fk - FH[(c2 * N_STATE + i) * L + j]
+        b0 += d0 * fk
+        b1 += d1 * fk
+        b2 += d2 * fk
+        a00 += d0 * d0
+        a01 += d0 * d1
+        a02 += d0 * d2
+        a11 += d1 * d1
+        a12 += d1 * d2
+        a22 += d2 * d2
+    tr = a00
+    if m > 1:
+        tr += a11
+    if m > 2:
+        tr += a22
     if not (tr > 0.0):
         return
-    for p in range(m):
-        A[p, p] += ACCEL_REG * tr
-    # Cholesky solve of the m × m system (m ≤ ACCEL_MEMORY)
-    for p in range(m):
-        for q in range(p):
-            A[p, p] -= A[p, q] * A[p, q]
-        if not (A[p, p] > 0.0):
+    a00 += ACCEL_REG * tr
+    a11 += ACCEL_REG * tr
+    a22 += ACCEL_REG * tr
+    # Cholesky factor l of the m × m system and the solve, m ≤ 3 (unused entries stay out)
+    if not (a00 > 0.0):
+        return
+    l00 = math.sqrt(a00)
+    l10 = a01 / l00
+    l20 = a02 / l00
+    l11 = 1.0
+    l21 = 0.0
+    l22 = 1.0
+    if m > 1:
+        a11 -= l10 * l10
+        if not (a11 > 0.0):
             return
-        A[p, p] = math.sqrt(A[p, p])
-        for r in range(p + 1, m):
-            for q in range(p):
-                A[r, p] -= A[r, q] * A[p, q]
-            A[r, p] /= A[p, p]
-    for p in range(m):
-        for q in range(p):
-            b[p] -= A[p, q] * b[q]
-        b[p] /= A[p, p]
-    for p in range(m - 1, -1, -1):
-        for q in range(p + 1, m):
-            b[p] -= A[q, p] * b[q]
-        b[p] /= A[p, p]
-    # x = g_k − Σ γ_p (g_k − g_p), kept only if every chamber volume stays positive
+        l11 = math.sqrt(a11)
+        a12 -= l20 * l10
+        l21 = a12 / l11
+    if m > 2:
+        a22 -= l20 * l20
+        a22 -= l21 * l21
+        if not (a22 > 0.0):
+            return
+        l22 = math.sqrt(a22)
+    y0 = b0 / l00
+    y1 = 0.0
+    y2 = 0.0
+    if m > 1:
+        y1 = (b1 - l10 * y0) / l11
+    if m > 2:
+        y2 = ((b2 - l20 * y0) - l21 * y1) / l22
+    g2 = y2 / l22 if m > 2 else 0.0
+    g1 = 0.0
+    if m > 1:
+        g1 = y1
+        if m > 2:
+            g1 -= l21 * g2
+        g1 /= l11
+    g0 = y0
+    if m > 1:
+        g0 -= l10 * g1
+    if m > 2:
+        g0 -= l20 * g2
+    g0 /= l00
+    # x = g_k − Σ γ_p (g_k − g_p), kept only if every chamber volume stays positive (an unused
+    # column: γ = 0 and g_k − g_k = 0, which leaves x as it is)
     ok = True
     for i in range(4):
         gk = GH[(k * N_STATE + i) * L + j]
         x = gk
-        for p in range(m):
-            x -= b[p] * (gk - GH[(cols[p] * N_STATE + i) * L + j])
+        x -= g0 * (gk - GH[(c0 * N_STATE + i) * L + j])
+        x -= g1 * (gk - GH[(c1 * N_STATE + i) * L + j])
+        x -= g2 * (gk - GH[(c2 * N_STATE + i) * L + j])
         if not (x + PB[(B_LA_V0 + 3 * i) * L + j] > 0.0):  # X holds V − V0
             ok = False
     if not ok:
@@ -867,8 +920,9 @@ def _anderson(X, X0b, FH, GH, cnt, best, PB, j, L, A, b, cols):
     for i in range(N_STATE):
         gk = GH[(k * N_STATE + i) * L + j]
         x = gk
-        for p in range(m):
-            x -= b[p] * (gk - GH[(cols[p] * N_STATE + i) * L + j])
+        x -= g0 * (gk - GH[(c0 * N_STATE + i) * L + j])
+        x -= g1 * (gk - GH[(c1 * N_STATE + i) * L + j])
+        x -= g2 * (gk - GH[(c2 * N_STATE + i) * L + j])
         X[i * L + j] = x
     X[S_QF * L + j] = max(X[S_QF * L + j], 0.0)
     X[S_QR * L + j] = max(X[S_QR * L + j], 0.0)
@@ -1015,9 +1069,6 @@ def _make_run_group(L: int, diode: bool):
         FH = np.zeros((ACCEL_MEMORY + 1) * N_STATE * L)  # Anderson history (accel)
         GH = np.zeros((ACCEL_MEMORY + 1) * N_STATE * L)
         acnt = np.zeros(L, np.int64)
-        a_mat = np.zeros((ACCEL_MEMORY, ACCEL_MEMORY))  # Anderson's scratch
-        a_rhs = np.zeros(ACCEL_MEMORY)
-        a_cols = np.zeros(ACCEL_MEMORY, np.int64)
         abest = np.zeros(L)
         lane_col = np.zeros(L, np.int64)
         lane_beat = np.zeros(L, np.int64)
@@ -1087,7 +1138,7 @@ def _make_run_group(L: int, diode: bool):
                         active[j] = False
                         n_active -= 1
                 elif accel:
-                    _anderson(X, X0b, FH, GH, acnt, abest, PB, j, L, a_mat, a_rhs, a_cols)
+                    _anderson(X, X0b, FH, GH, acnt, abest, PB, j, L)
 
     run_group.__name__ = run_group.__qualname__ = f"_run_group_{L}_{'diode' if diode else 'orifice'}"
     return _jit(run_group)
