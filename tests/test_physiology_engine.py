@@ -363,6 +363,40 @@ def test_cosine_table_windows_on_points_longer_than_the_period_and_in_its_own_co
         assert np.isnan(act[others]).all()
 
 
+def _cosine_phi_pointwise(a, b, c, T, h, n_pts):
+    """φ at t = s·h point by point, the phase wrapped into [0, T) by comparisons as in the table, and
+    whether a point is within rounding of a wrap (where φ jumps if a window outlasts the period: the
+    kernel's phase, s·h − a fused into one FMA, may put it on either side)."""
+    raw = np.arange(n_pts) * h - a % T
+    tt = np.where(raw < 0.0, raw + T, raw)
+    tt = np.where(tt >= T, tt - T, tt)
+    rise = 0.5 * (1.0 - np.cos(np.pi * tt / b))
+    fall = 0.5 * (1.0 + np.cos(np.pi * (tt - b) / c)) if c > 0.0 else np.zeros(n_pts)
+    near_wrap = (np.abs(raw) < 1e-12) | (np.abs(raw - T) < 1e-12)
+    return np.where(tt < b, rise, np.where(tt - b < c, fall, 0.0)), near_wrap
+
+
+def test_cosine_table_equals_the_pointwise_formula_for_any_windows():
+    """Random windows of any length (contraction and relaxation longer than the period included:
+    φ jumps back at each wrap of the phase) and starts on table points: the table built in runs
+    is the per-point formula to rounding (runs end at every edge and wrap)."""
+    from mitrasim.physiology import engine as E
+
+    rng = np.random.default_rng(5)
+    for i in range(3000):
+        T = rng.uniform(0.3, 1.5)
+        n = int(rng.integers(20, 300))
+        h = T / (2 * n)
+        a = rng.integers(0, 4 * n) * h if i % 5 == 0 else rng.uniform(0.0, 2.0)
+        b = rng.integers(1, 4 * n) * h if i % 7 == 0 else rng.uniform(1e-3, 1.6)
+        c = rng.integers(0, 4 * n) * h if i % 11 == 0 else rng.uniform(1e-3, 1.5)
+        act = np.zeros((2 * n + 1) * 4)
+        E._cosine_table(a, b, c, T, h, 2 * n + 1, 1.5, 0.2, act, 1, 0, 1)
+        got = (act[np.arange(2 * n + 1) * 4 + 1] - 0.2) / 1.5
+        want, near_wrap = _cosine_phi_pointwise(a, b, c, T, h, 2 * n + 1)
+        np.testing.assert_allclose(got[~near_wrap], want[~near_wrap], rtol=0, atol=1e-12, err_msg=f"case {i}")
+
+
 def test_a_first_beat_from_the_steady_state_reports_the_steady_beat():
     """A state reported on its first beat (min_beats = max_beats = 1) from a steady beat's end is that
     steady beat again: every metric equal to the steady beat's, EDV and ESV included, where the

@@ -302,9 +302,10 @@ def _cosine_table(a, b, c, T, h, n_pts, ea, eb, act, ch, j, L):
     s = 0 … n_pts − 1, into act[(s·4 + ch)·L + j].
 
     The same function as :func:`_phi` without its per-point modulo, cosine and window test: the
-    points are taken in runs of one window (between two window edges or wraps of the phase,
-    found from the phase at the run's start and checked with the per-point test at the run's end,
-    so every point's window is the one :func:`_phi` gives).  A run outside both windows is
+    points are taken in runs of one window (between two window edges or wraps of the phase, the
+    end estimated from the phase at the run's start and checked at the run's end with the per-point
+    test, :func:`_cosine_window` of :func:`_cosine_phase`, in which the phase only grows between
+    wraps: every point gets the window that test gives it).  A run outside both windows is
     E_B; inside a window, cos of the phase θ_k = θ_0 + k·δ (δ = π·h/b, or π·h/c) comes from four
     independent rotations, point k from point k − 4 by the rotation through 4δ
     (cos 4δ, sin 4δ by double angles), the first four from exact cos θ_0, sin θ_0 by rotations
@@ -326,11 +327,14 @@ def _cosine_table(a, b, c, T, h, n_pts, ea, eb, act, ch, j, L):
         # the run ends at its window's edge or at the phase's wrap (where the contraction restarts)
         edge = min(b, T) if w == 1 else (min(b + c, T) if w == 2 else T)
         e = min(max(s + 1, s + int(math.ceil((edge - tt) / h))), n_pts)
+        # the estimate is off by at most a point of rounding: back while its last point is past the
+        # edge or a wrap, then on while the next point is inside (the phase grows until it wraps)
+        while e - 1 > s and (_cosine_window(_cosine_phase(e - 1, h, a_m, T), b, c) != w or (
+                _cosine_phase(e - 1, h, a_m, T) <= _cosine_phase(e - 2, h, a_m, T))):  # fmt: skip
+            e -= 1
         while e < n_pts and _cosine_window(_cosine_phase(e, h, a_m, T), b, c) == w and (
                 _cosine_phase(e, h, a_m, T) > _cosine_phase(e - 1, h, a_m, T)):  # fmt: skip
             e += 1
-        while e - 1 > s and _cosine_window(_cosine_phase(e - 1, h, a_m, T), b, c) != w:
-            e -= 1
         base = (s * 4 + ch) * L + j
         m = e - s
         if w == 0:
