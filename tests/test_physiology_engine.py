@@ -341,6 +341,89 @@ def test_cosine_activation_table_equals_the_direct_formula():
     assert np.isfinite(act).all()
 
 
+def test_cosine_table_windows_on_points_longer_than_the_period_and_in_its_own_column():
+    """Windows that start exactly on a table point, and contraction windows longer than the period
+    (a high rate with long timings: φ restarts the contraction at every wrap of the phase), give φ
+    itself; the table writes its own chamber and lane and nothing else."""
+    from mitrasim.physiology import engine as E
+
+    T, n = 0.4265943354842754, 43
+    h = T / (2 * n)
+    windows = [(1.2582163030794185, 0.5003959178739593, 1.4234665687317103), (1.8543091061357349, 0.42580339622422647, 0.690607663824335),
+               (0.880754309431568, 0.6205932385633625, 1.1368355391171288), (1.9091809873814745, 0.9951014087300888, 0.7466366205359409),
+               (7 * h, 20 * h, 30 * h), (0.0, 2 * n * h, 10 * h), (3 * h, 5 * h, 0.0)]  # fmt: skip
+    for ch, (a, b, c) in enumerate(windows):
+        act = np.full((2 * n + 1) * 4 * 16, np.nan)
+        E._cosine_table(a, b, c, T, h, 2 * n + 1, 2.0, 0.25, act, ch % 4, 7, 16)
+        mine = (np.arange(2 * n + 1) * 4 + ch % 4) * 16 + 7
+        ref = np.array([E._phi(s * h, 0, a, b, c, 0.0, 0.0, 0.0, T) for s in range(2 * n + 1)])
+        np.testing.assert_allclose((act[mine] - 0.25) / 2.0, ref, rtol=0, atol=1e-12)
+        others = np.ones(act.size, bool)
+        others[mine] = False
+        assert np.isnan(act[others]).all()
+
+
+def _cosine_phi_pointwise(a, b, c, T, h, n_pts):
+    """φ at t = s·h point by point, the phase wrapped into [0, T) by comparisons as in the table, and
+    whether a point is within rounding of a wrap (where φ jumps if a window outlasts the period: the
+    kernel's phase, s·h − a fused into one FMA, may put it on either side)."""
+    raw = np.arange(n_pts) * h - a % T
+    tt = np.where(raw < 0.0, raw + T, raw)
+    tt = np.where(tt >= T, tt - T, tt)
+    rise = 0.5 * (1.0 - np.cos(np.pi * tt / b))
+    fall = 0.5 * (1.0 + np.cos(np.pi * (tt - b) / c)) if c > 0.0 else np.zeros(n_pts)
+    near_wrap = (np.abs(raw) < 1e-12) | (np.abs(raw - T) < 1e-12)
+    return np.where(tt < b, rise, np.where(tt - b < c, fall, 0.0)), near_wrap
+
+
+def test_cosine_table_equals_the_pointwise_formula_for_any_windows():
+    """Random windows of any length (contraction and relaxation longer than the period included:
+    φ jumps back at each wrap of the phase) and starts on table points: the table built in runs
+    is the per-point formula to rounding (runs end at every edge and wrap)."""
+    from mitrasim.physiology import engine as E
+
+    rng = np.random.default_rng(5)
+    for i in range(3000):
+        T = rng.uniform(0.3, 1.5)
+        n = int(rng.integers(20, 300))
+        h = T / (2 * n)
+        a = rng.integers(0, 4 * n) * h if i % 5 == 0 else rng.uniform(0.0, 2.0)
+        b = rng.integers(1, 4 * n) * h if i % 7 == 0 else rng.uniform(1e-3, 1.6)
+        c = rng.integers(0, 4 * n) * h if i % 11 == 0 else rng.uniform(1e-3, 1.5)
+        act = np.zeros((2 * n + 1) * 4)
+        E._cosine_table(a, b, c, T, h, 2 * n + 1, 1.5, 0.2, act, 1, 0, 1)
+        got = (act[np.arange(2 * n + 1) * 4 + 1] - 0.2) / 1.5
+        want, near_wrap = _cosine_phi_pointwise(a, b, c, T, h, 2 * n + 1)
+        np.testing.assert_allclose(got[~near_wrap], want[~near_wrap], rtol=0, atol=1e-12, err_msg=f"case {i}")
+
+
+def test_a_first_beat_from_the_steady_state_reports_the_steady_beat():
+    """A state reported on its first beat (min_beats = max_beats = 1) from a steady beat's end is that
+    steady beat again: every metric equal to the steady beat's, EDV and ESV included, where the
+    volume turns in the beat's last step (ventricular onset near the beat's start).  The start is
+    periodic to tol = 1e-10 (mL, mmHg, 10 mL/s) and a beat does not amplify a change of its start
+    (the beat map's eigenvalues are below 1), so the two beats differ by about 1e-10; the bound
+    1e-6 is a thousandth of the 1e-3 mL by which the first beat missed the turn."""
+    from mitrasim.physiology.engine import METRIC_NAMES
+
+    rng = np.random.default_rng(3)
+    n = 48
+    over = {"lv_tc_s": rng.uniform(0.0, 0.05, n)}
+    # low rates: the mitral valve closes, and the volume turns, near the beat's end in some of them
+    kw = {"hr_bpm": rng.uniform(50.0, 60.0, n), "eroa_cm2": rng.uniform(0.0, 0.6, n)}
+    steady = S.simulate("secondary_mr", over, settings=S.SolverSettings(tol=1e-10), **kw)
+    first = S.simulate("secondary_mr", over, initial_state=steady, settings=S.SolverSettings(min_beats=1, max_beats=1), **kw)
+    assert (first.metrics["beats_to_steady"] == 1).all()
+    for name in METRIC_NAMES:
+        if name not in ("beats_to_steady", "steady_residual", "converged"):
+            np.testing.assert_allclose(first.metrics[name], steady.metrics[name], rtol=0, atol=1e-6, err_msg=name)
+    for i in (7, 26):  # the one-lane kernel, on two of the patients whose turn is in the last step
+        one = S.simulate("secondary_mr", {k: v[i] for k, v in over.items()}, initial_state=steady.final_state[i],
+                         settings=S.SolverSettings(min_beats=1, max_beats=1), **{k: v[i] for k, v in kw.items()})  # fmt: skip
+        for name in ("edv_ml", "esv_ml", "mean_gradient_mmhg"):
+            np.testing.assert_allclose(one.metrics[name], steady.metrics[name][i], rtol=0, atol=1e-6, err_msg=name)
+
+
 @pytest.mark.parametrize("preset,eroa", [("primary_mr", 0.25), ("secondary_mr", 0.3), ("regazzoni2022", 0.2)])
 def test_anderson_acceleration_reaches_the_same_steady_beat_in_fewer_beats(preset, eroa):
     """Accelerated and plain iteration pass the same steady-state test; both land within the

@@ -33,7 +33,8 @@ in steps), solver settings, ``p0 … p1`` (the group's columns).  Out: ``metrics
 (:data:`METRIC_NAMES` × n), ``x_end`` (14 × n: the last beat's end state, for warm starts),
 ``waves`` (:data:`WAVE_NAMES` × n_steps × n, or n_steps = 0 for none).
 
-Order: each lane takes a patient (:func:`_setup_lane`: state, ``PB``, ``act``).  Per beat:
+Order: each lane takes a patient (:func:`_setup_lane`: state, ``PB``, ``act``; :func:`_start_samples`:
+the samples its first step reads from a step before).  Per beat:
 ``X0b`` ← X, :func:`_reset_acc`; the beat has metrics if some lane may report it (its
 ``min_beats``-th beat or later).  Per step (elastance slices ``e0``, ``eh``, ``e1`` of its start,
 middle, end; :func:`_store_waves` first, if asked): on a beat with metrics, and on the last step of
@@ -287,47 +288,97 @@ def _setup_lane(P, X0, ew, c, j, kind, n_steps, X, PB, act, L):
                 act[(s2 * 4 + ch) * L + j] = eb + ea * _phi(s2 * h, kind, a, b, cc, d, e, f, T)
 
 
+@_jit
+def _cosine_phase(s, h, a_m, T):
+    """The cosine activation's phase at point s of the table (t = s·h), wrapped into [0, T) by
+    comparisons (``a_m``: the contraction start, already in [0, T)); :func:`_phi` takes a modulo."""
+    tt = s * h - a_m
+    if tt < 0.0:
+        tt += T
+    if tt >= T:
+        tt -= T
+    return tt
+
+
+@_jit
+def _cosine_window(tt, b, c):
+    """The window of phase tt: 1 contraction (tt < b), 2 relaxation (tt − b < c), 0 neither (as :func:`_phi`)."""
+    return 1 if tt < b else (2 if tt - b < c else 0)
+
+
 @_jit  # a call, not inlined: inlining it into the parallel kernel multiplies compile time
 def _cosine_table(a, b, c, T, h, n_pts, ea, eb, act, ch, j, L):
     """The elastance E_B + E_A·φ(t) of the cosine activation (:func:`_phi`, kind 0) at t = s·h,
-    s = 0 … n_pts − 1, into act (one pass: a second pass over the table cost as much as the first).
+    s = 0 … n_pts − 1, into act[(s·4 + ch)·L + j].
 
-    The same function as :func:`_phi` without its per-point modulo and cosine: the phase is
-    wrapped by a comparison, and inside the contraction and relaxation windows cos and sin
-    advance by a rotation of π·h/b (or π·h/c) per point, started from the exact values at each
-    window's first point (rounding error below 1e-13 over a beat).
+    The same function as :func:`_phi` without its per-point modulo, cosine and window test: the
+    points are taken in runs of one window (between two window edges or wraps of the phase, the
+    end estimated from the phase at the run's start and checked at the run's end with the per-point
+    test, :func:`_cosine_window` of :func:`_cosine_phase`, in which the phase only grows between
+    wraps: every point gets the window that test gives it).  A run outside both windows is
+    E_B; inside a window, cos of the phase θ_k = θ_0 + k·δ (δ = π·h/b, or π·h/c) comes from four
+    independent rotations, point k from point k − 4 by the rotation through 4δ
+    (cos 4δ, sin 4δ by double angles), the first four from exact cos θ_0, sin θ_0 by rotations
+    through δ.  One rotation per point carried the whole run on one chain of multiply-adds
+    (about 8 cycles a point); four chains take a quarter of that.  Rounding error below 1e-13 of
+    E_A over a beat (``tests/test_physiology_engine.py``).
     """
     a_m = a % T
+    half = 0.5 * ea
+    st = 4 * L
     # a window of zero or negative length (an atrial relaxation squeezed out at a very high rate) is
     # never entered, as in _phi; its rotation is then unused
     rc, rs = (math.cos(math.pi * h / b), math.sin(math.pi * h / b)) if b > 0.0 else (1.0, 0.0)
     qc, qs = (math.cos(math.pi * h / c), math.sin(math.pi * h / c)) if c > 0.0 else (1.0, 0.0)
-    state = 0  # window of the previous point: 0 none, 1 contraction, 2 relaxation
-    co = 1.0
-    si = 0.0
-    for s in range(n_pts):
-        tt = s * h - a_m
-        if tt < 0.0:
-            tt += T
-        if tt >= T:
-            tt -= T
-        if tt < b:
-            if state == 1:
-                co, si = co * rc - si * rs, si * rc + co * rs
-            else:
-                co, si = math.cos(math.pi * tt / b), math.sin(math.pi * tt / b)
-            state = 1
-            act[(s * 4 + ch) * L + j] = eb + ea * (0.5 * (1.0 - co))
-        elif tt - b < c:
-            if state == 2:
-                co, si = co * qc - si * qs, si * qc + co * qs
-            else:
-                co, si = math.cos(math.pi * (tt - b) / c), math.sin(math.pi * (tt - b) / c)
-            state = 2
-            act[(s * 4 + ch) * L + j] = eb + ea * (0.5 * (1.0 + co))
-        else:
-            state = 0
-            act[(s * 4 + ch) * L + j] = eb
+    s = 0
+    while s < n_pts:
+        tt = _cosine_phase(s, h, a_m, T)
+        w = _cosine_window(tt, b, c)
+        # the run ends at its window's edge or at the phase's wrap (where the contraction restarts)
+        edge = min(b, T) if w == 1 else (min(b + c, T) if w == 2 else T)
+        e = min(max(s + 1, s + int(math.ceil((edge - tt) / h))), n_pts)
+        # the estimate is off by at most a point of rounding: back while its last point is past the
+        # edge or a wrap, then on while the next point is inside (the phase grows until it wraps)
+        while e - 1 > s and (_cosine_window(_cosine_phase(e - 1, h, a_m, T), b, c) != w or (
+                _cosine_phase(e - 1, h, a_m, T) <= _cosine_phase(e - 2, h, a_m, T))):  # fmt: skip
+            e -= 1
+        while e < n_pts and _cosine_window(_cosine_phase(e, h, a_m, T), b, c) == w and (
+                _cosine_phase(e, h, a_m, T) > _cosine_phase(e - 1, h, a_m, T)):  # fmt: skip
+            e += 1
+        base = (s * 4 + ch) * L + j
+        m = e - s
+        if w == 0:
+            for k in range(m):
+                act[base + k * st] = eb
+            s = e
+            continue
+        # φ = 1/2 − cos θ/2 in the contraction (θ = π·tt/b), 1/2 + cos θ/2 in the relaxation (θ = π·(tt − b)/c)
+        th, r1c, r1s, sg = (math.pi * tt / b, rc, rs, -half) if w == 1 else (math.pi * (tt - b) / c, qc, qs, half)
+        c0, s0 = math.cos(th), math.sin(th)
+        c1, s1 = c0 * r1c - s0 * r1s, s0 * r1c + c0 * r1s
+        c2, s2 = c1 * r1c - s1 * r1s, s1 * r1c + c1 * r1s
+        c3, s3 = c2 * r1c - s2 * r1s, s2 * r1c + c2 * r1s
+        r2c, r2s = r1c * r1c - r1s * r1s, 2.0 * r1c * r1s
+        r4c, r4s = r2c * r2c - r2s * r2s, 2.0 * r2c * r2s
+        mid = eb + half
+        k = 0
+        while k + 4 <= m:
+            act[base + k * st] = mid + sg * c0
+            act[base + (k + 1) * st] = mid + sg * c1
+            act[base + (k + 2) * st] = mid + sg * c2
+            act[base + (k + 3) * st] = mid + sg * c3
+            c0, s0 = c0 * r4c - s0 * r4s, s0 * r4c + c0 * r4s
+            c1, s1 = c1 * r4c - s1 * r4s, s1 * r4c + c1 * r4s
+            c2, s2 = c2 * r4c - s2 * r4s, s2 * r4c + c2 * r4s
+            c3, s3 = c3 * r4c - s3 * r4s, s3 * r4c + c3 * r4s
+            k += 4
+        if k < m:
+            act[base + k * st] = mid + sg * c0
+        if k + 1 < m:
+            act[base + (k + 1) * st] = mid + sg * c1
+        if k + 2 < m:
+            act[base + (k + 2) * st] = mid + sg * c2
+        s = e
 
 
 @_jit
@@ -522,6 +573,31 @@ def _rk4_step(X, PB, e0, eh, e1, diode, L):
 
 
 @_jit
+def _elastances(act, s2, j, L):
+    """The four chambers' elastances of lane j at table point s2 (t = s2·dt/2)."""
+    return act[(s2 * 4) * L + j], act[(s2 * 4 + 1) * L + j], act[(s2 * 4 + 2) * L + j], act[(s2 * 4 + 3) * L + j]
+
+
+@_jit
+def _start_samples(X, PB, act, A, j, L, diode):
+    """The carried samples a lane's first beat reads at its first step (see :func:`_accumulate`), set
+    at the lane's start: the valve state (A_FOPEN) and p_LA − p_LV (A_DPP) of the start itself (no
+    valve edge in the first step), and no slope (A_MPREV = 0: no volume turn in the first step; on
+    a lane's first beat :func:`_finish` takes the turn in the beat's last step instead).
+
+    On every later beat the last step of the beat before sets them; the sample before a lane's
+    start is not known (one RK4 step back cannot recover a one-way flow clamped at 0 in it).
+    """
+    x = _state(X, j, L)
+    e = _elastances(act, 0, j, L)
+    p_la, p_lv, p_ra, p_rv, q_f, q_r, q_av = _observe(x, _lane_constants(PB, j, L), e[0], e[1], e[2], e[3], diode)
+    A[A_FOPEN * L + j] = 1.0 if q_f > 0.0 else 0.0
+    A[A_DPP * L + j] = p_la - p_lv
+    A[A_VPREV * L + j] = x[S_VLV]
+    A[A_MPREV * L + j] = 0.0
+
+
+@_jit
 def _hermite_extremum(vp, mp, vc, mc, h):
     """Extreme value of the cubic Hermite interpolant of (value, slope) = (vp, mp) at τ = 0 and
     (vc, mc) at τ = h, where the slope changes sign inside (mp·mc < 0): its derivative
@@ -708,95 +784,148 @@ def _reset_acc(A, L):
 #: smallest one seen, restarts the history from the plain beat; one-way flows are clamped at 0.
 #: An affine combination keeps the conserved total blood volume.
 ACCEL_MEMORY = 3
+if ACCEL_MEMORY != 3:  # pragma: no cover
+    raise ImportError("engine._anderson solves the normal equations of exactly 3 columns, written out: ACCEL_MEMORY must be 3")
 ACCEL_RESTART_GROWTH = 4.0
 #: Tikhonov regularisation of the normal equations, relative to their trace.
 ACCEL_REG = 1e-10
 
 
+@_jit
+def _ring_slots(k, m, M1):
+    """The first m of the Anderson ring's slots other than k, in slot order (k for a column not used)."""
+    c0 = k
+    c1 = k
+    c2 = k
+    c = 0
+    for s in range(M1):
+        if s != k and c < m:
+            if c == 0:
+                c0 = s
+            elif c == 1:
+                c1 = s
+            else:
+                c2 = s
+            c += 1
+    return c0, c1, c2
+
+
 @_jit  # a call, not inlined: inlining it into the parallel kernel multiplies compile time
-def _anderson(X, X0b, FH, GH, cnt, best, PB, j, L, A, b, cols):
+def _anderson(X, X0b, FH, GH, cnt, best, PB, j, L):
     """One Anderson step for lane j: X (the end of the plain beat from X0b) becomes the next start.
 
     FH, GH: ((ACCEL_MEMORY + 1)·14·L) rings of scaled residuals and beat ends; cnt[j] pairs
     stored so far (slot = cnt % (ACCEL_MEMORY + 1)); best[j] the smallest residual norm seen.
-    A (ACCEL_MEMORY × ACCEL_MEMORY), b (ACCEL_MEMORY), cols (ACCEL_MEMORY, int): scratch, allocated once per
-    group (an allocation per call cost as much as the step's algebra).
+    The m ≤ ACCEL_MEMORY = 3 columns' normal equations are summed in one pass over the states and
+    solved by a Cholesky factor written out in scalars (the arithmetic of a loop over m, in the
+    same order, so the same bits; about half the time of loops over a scratch matrix).
     """
     M1 = ACCEL_MEMORY + 1
+    k = cnt[j] % M1
     nrm = 0.0
     for i in range(N_STATE):
         d = (X[i * L + j] - X0b[i * L + j]) / _STATE_SCALE[i]
+        FH[(k * N_STATE + i) * L + j] = d
+        GH[(k * N_STATE + i) * L + j] = X[i * L + j]
         nrm += d * d
     if cnt[j] > 0 and nrm > (ACCEL_RESTART_GROWTH * ACCEL_RESTART_GROWTH) * best[j]:
-        cnt[j] = 0  # diverging from the history: start it again from this plain beat
+        cnt[j] = 0  # diverging from the history: start it again from this plain beat (in slot 0)
+        if k != 0:
+            for i in range(N_STATE):
+                FH[i * L + j] = FH[(k * N_STATE + i) * L + j]
+                GH[i * L + j] = GH[(k * N_STATE + i) * L + j]
+            k = 0
     if cnt[j] == 0 or nrm < best[j]:
         best[j] = nrm
-    k = cnt[j] % M1
-    for i in range(N_STATE):
-        FH[(k * N_STATE + i) * L + j] = (X[i * L + j] - X0b[i * L + j]) / _STATE_SCALE[i]
-        GH[(k * N_STATE + i) * L + j] = X[i * L + j]
     cnt[j] += 1
     m = min(cnt[j], M1) - 1  # columns: the stored pairs other than the newest
     if m == 0:
         return
-    for p in range(ACCEL_MEMORY):
-        b[p] = 0.0
-        cols[p] = 0
-        for q in range(ACCEL_MEMORY):
-            A[p, q] = 0.0
-    c = 0
-    for s in range(M1):
-        if s != k and c < m:
-            cols[c] = s
-            c += 1
-    for p in range(m):
-        sp = cols[p]
-        bp = 0.0
-        for i in range(N_STATE):
-            fk = FH[(k * N_STATE + i) * L + j]
-            bp += (fk - FH[(sp * N_STATE + i) * L + j]) * fk
-        b[p] = bp
-        for q in range(p, m):
-            sq = cols[q]
-            a = 0.0
-            for i in range(N_STATE):
-                fk = FH[(k * N_STATE + i) * L + j]
-                a += (fk - FH[(sp * N_STATE + i) * L + j]) * (fk - FH[(sq * N_STATE + i) * L + j])
-            A[p, q] = a
-            A[q, p] = a
-    tr = 0.0
-    for p in range(m):
-        tr += A[p, p]
+    c0, c1, c2 = _ring_slots(k, m, M1)
+    b0 = 0.0
+    b1 = 0.0
+    b2 = 0.0
+    a00 = 0.0
+    a01 = 0.0
+    a02 = 0.0
+    a11 = 0.0
+    a12 = 0.0
+    a22 = 0.0
+    for i in range(N_STATE):
+        fk = FH[(k * N_STATE + i) * L + j]
+        d0 = fk - FH[(c0 * N_STATE + i) * L + j]
+        d1 = fk - FH[(c1 * N_STATE + i) * L + j]
+        d2 = fk - FH[(c2 * N_STATE + i) * L + j]
+        b0 += d0 * fk
+        b1 += d1 * fk
+        b2 += d2 * fk
+        a00 += d0 * d0
+        a01 += d0 * d1
+        a02 += d0 * d2
+        a11 += d1 * d1
+        a12 += d1 * d2
+        a22 += d2 * d2
+    tr = a00
+    if m > 1:
+        tr += a11
+    if m > 2:
+        tr += a22
     if not (tr > 0.0):
         return
-    for p in range(m):
-        A[p, p] += ACCEL_REG * tr
-    # Cholesky solve of the m × m system (m ≤ ACCEL_MEMORY)
-    for p in range(m):
-        for q in range(p):
-            A[p, p] -= A[p, q] * A[p, q]
-        if not (A[p, p] > 0.0):
+    a00 += ACCEL_REG * tr
+    a11 += ACCEL_REG * tr
+    a22 += ACCEL_REG * tr
+    # Cholesky factor l of the m × m system and the solve, m ≤ 3 (unused entries stay out)
+    if not (a00 > 0.0):
+        return
+    l00 = math.sqrt(a00)
+    l10 = a01 / l00
+    l20 = a02 / l00
+    l11 = 1.0
+    l21 = 0.0
+    l22 = 1.0
+    if m > 1:
+        a11 -= l10 * l10
+        if not (a11 > 0.0):
             return
-        A[p, p] = math.sqrt(A[p, p])
-        for r in range(p + 1, m):
-            for q in range(p):
-                A[r, p] -= A[r, q] * A[p, q]
-            A[r, p] /= A[p, p]
-    for p in range(m):
-        for q in range(p):
-            b[p] -= A[p, q] * b[q]
-        b[p] /= A[p, p]
-    for p in range(m - 1, -1, -1):
-        for q in range(p + 1, m):
-            b[p] -= A[q, p] * b[q]
-        b[p] /= A[p, p]
-    # x = g_k − Σ γ_p (g_k − g_p), kept only if every chamber volume stays positive
+        l11 = math.sqrt(a11)
+        a12 -= l20 * l10
+        l21 = a12 / l11
+    if m > 2:
+        a22 -= l20 * l20
+        a22 -= l21 * l21
+        if not (a22 > 0.0):
+            return
+        l22 = math.sqrt(a22)
+    y0 = b0 / l00
+    y1 = 0.0
+    y2 = 0.0
+    if m > 1:
+        y1 = (b1 - l10 * y0) / l11
+    if m > 2:
+        y2 = ((b2 - l20 * y0) - l21 * y1) / l22
+    g2 = y2 / l22 if m > 2 else 0.0
+    g1 = 0.0
+    if m > 1:
+        g1 = y1
+        if m > 2:
+            g1 -= l21 * g2
+        g1 /= l11
+    g0 = y0
+    if m > 1:
+        g0 -= l10 * g1
+    if m > 2:
+        g0 -= l20 * g2
+    g0 /= l00
+    # x = g_k − Σ γ_p (g_k − g_p), kept only if every chamber volume stays positive (an unused
+    # column: γ = 0 and g_k − g_k = 0, which leaves x as it is)
     ok = True
     for i in range(4):
         gk = GH[(k * N_STATE + i) * L + j]
         x = gk
-        for p in range(m):
-            x -= b[p] * (gk - GH[(cols[p] * N_STATE + i) * L + j])
+        x -= g0 * (gk - GH[(c0 * N_STATE + i) * L + j])
+        x -= g1 * (gk - GH[(c1 * N_STATE + i) * L + j])
+        x -= g2 * (gk - GH[(c2 * N_STATE + i) * L + j])
         if not (x + PB[(B_LA_V0 + 3 * i) * L + j] > 0.0):  # X holds V − V0
             ok = False
     if not ok:
@@ -805,8 +934,9 @@ def _anderson(X, X0b, FH, GH, cnt, best, PB, j, L, A, b, cols):
     for i in range(N_STATE):
         gk = GH[(k * N_STATE + i) * L + j]
         x = gk
-        for p in range(m):
-            x -= b[p] * (gk - GH[(cols[p] * N_STATE + i) * L + j])
+        x -= g0 * (gk - GH[(c0 * N_STATE + i) * L + j])
+        x -= g1 * (gk - GH[(c1 * N_STATE + i) * L + j])
+        x -= g2 * (gk - GH[(c2 * N_STATE + i) * L + j])
         X[i * L + j] = x
     X[S_QF * L + j] = max(X[S_QF * L + j], 0.0)
     X[S_QR * L + j] = max(X[S_QR * L + j], 0.0)
@@ -836,18 +966,33 @@ def _pv_windows(A, j, L):
 
 
 @_jit
-def _finish(A, X, X0b, P, c, j, beat, res, conv, diode, metrics, x_end, L):
+def _finish(A, X, X0b, P, PB, act, n_steps, c, j, beat, res, conv, diode, metrics, x_end, L):
     """Beat metrics of lane j (patient column c) from its accumulators.
 
     Forward stroke volume = ∫Q_av dt over the beat, computed by mass balance of the systemic
     arterial compartment as ∫Q_sys_ar dt + C_sys_ar·Δp_sys_ar (a smooth integrand, so the
     rectangle rule is accurate where Q_av's valve edges are not).
+
+    EDV and ESV: a beat takes the volume turn between the beat before's last sample and its own
+    start in its first step (:func:`_volume_turns`); a lane's first beat has no beat before, and
+    takes the turn in its own last step instead (from its last sample to its end, with the slope
+    at the end): the same interval of a periodic beat, so a first beat from a steady start reports
+    the steady beat's EDV.
     """
     T = P[_P_T, c]
+    vmax, vmin = A[A_VMAX * L + j], A[A_VMIN * L + j]
+    if beat == 1:
+        e = _elastances(act, 2 * n_steps, j, L)
+        mc = _slopes(_state(X, j, L), _lane_constants(PB, j, L), e[0], e[1], e[2], e[3], diode)[S_VLV]
+        mp = A[A_MPREV * L + j]
+        if (mp > 0.0 and mc < 0.0) or (mp < 0.0 and mc > 0.0):
+            v = _hermite_extremum(A[A_VPREV * L + j], mp, X[S_VLV * L + j], mc, PB[B_DT * L + j])
+            vmax = max(vmax, v)
+            vmin = min(vmin, v)
     # the beat's window is closed: its end state (= the start of a periodic beat) counts too
     v0_lv = P[_P_CH + 5, c]  # the kernel's volumes are above V0
-    edv = max(A[A_VMAX * L + j], X[S_VLV * L + j]) + v0_lv
-    esv = min(A[A_VMIN * L + j], X[S_VLV * L + j]) + v0_lv
+    edv = max(vmax, X[S_VLV * L + j]) + v0_lv
+    esv = min(vmin, X[S_VLV * L + j]) + v0_lv
     fwd = A[A_FWD * L + j] + P[_P_CIRC + 1, c] * (X[S_PSA * L + j] - X0b[S_PSA * L + j])
     rvol = A[A_RVOL * L + j]
     gt = A[A_GT * L + j]
@@ -938,15 +1083,13 @@ def _make_run_group(L: int, diode: bool):
         FH = np.zeros((ACCEL_MEMORY + 1) * N_STATE * L)  # Anderson history (accel)
         GH = np.zeros((ACCEL_MEMORY + 1) * N_STATE * L)
         acnt = np.zeros(L, np.int64)
-        a_mat = np.zeros((ACCEL_MEMORY, ACCEL_MEMORY))  # Anderson's scratch
-        a_rhs = np.zeros(ACCEL_MEMORY)
-        a_cols = np.zeros(ACCEL_MEMORY, np.int64)
         abest = np.zeros(L)
         lane_col = np.zeros(L, np.int64)
         lane_beat = np.zeros(L, np.int64)
         active = np.zeros(L, np.bool_)
         for j in range(L):
             _setup_lane(P, X0, e_window, p0 + j, j, kind, n_steps, X, PB, act, L)
+            _start_samples(X, PB, act, A, j, L, diode)
             lane_col[j] = p0 + j
             active[j] = True
         next_p = p0 + L
@@ -992,7 +1135,7 @@ def _make_run_group(L: int, diode: bool):
                         diverged = True
                 conv = res < tol and beat >= min_beats and not diverged
                 if conv or beat == max_beats or diverged:
-                    _finish(A, X, X0b, P, c, j, beat, res, conv, diode, metrics, x_end, L)
+                    _finish(A, X, X0b, P, PB, act, n_steps, c, j, beat, res, conv, diode, metrics, x_end, L)
                     if diverged:  # unstable step (dt above the stability limit) or bad input
                         for m in range(N_METRIC):
                             metrics[m, c] = math.nan
@@ -1004,14 +1147,12 @@ def _make_run_group(L: int, diode: bool):
                         next_p += 1
                         lane_beat[j] = 0
                         acnt[j] = 0
-                        A[A_FOPEN * L + j] = 0.0
-                        A[A_DPP * L + j] = 0.0
-                        A[A_MPREV * L + j] = 0.0  # no previous sample: no turn in the first step
+                        _start_samples(X, PB, act, A, j, L, diode)
                     else:
                         active[j] = False
                         n_active -= 1
                 elif accel:
-                    _anderson(X, X0b, FH, GH, acnt, abest, PB, j, L, a_mat, a_rhs, a_cols)
+                    _anderson(X, X0b, FH, GH, acnt, abest, PB, j, L)
 
     run_group.__name__ = run_group.__qualname__ = f"_run_group_{L}_{'diode' if diode else 'orifice'}"
     return _jit(run_group)

@@ -60,10 +60,8 @@ class SolverSettings:
     dt_max_s: largest time step; a beat gets the smallest multiple of 16 steps with dt ≤ dt_max
     (and ≤ stable_dt_s: RK4 stability of the inertial branches).  tol: steady when every state
     changes less than tol over a beat (mL, mmHg, 10 mL/s).  min_beats, max_beats: beats run at
-    least and at most; with ``min_beats=1`` a state may be reported on its first beat, whose
-    end-diastolic volume can differ from the steady beat's by about 0.01 mL (the turn at the beat's
-    start reads the previous beat's last sample, which a state's first beat does not have; the
-    default 2 never reports a first beat).  threads: 0 = all cores.  accelerate: Anderson acceleration of the
+    least and at most; with ``min_beats=1`` a state may be reported on its first beat (from a
+    steady start, the steady beat's metrics: ``engine._finish``).  threads: 0 = all cores.  accelerate: Anderson acceleration of the
     beat-to-beat map (engine.ACCEL_MEMORY): 8-12 beats to the same steady-state test instead of
     40-65; False integrates plain beats (a fixed number of beats as a transient).
     """
