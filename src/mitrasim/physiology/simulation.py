@@ -37,7 +37,7 @@ from mitrasim.physiology.parameters import (
 from mitrasim.physiology.preset_names import DEFAULT_PRESET
 from mitrasim.ranges import PLACEHOLDER_ABS, Range
 
-__all__ = ["SolverSettings", "SimulationResult", "simulate", "build_batch", "override_columns", "stable_dt_s", "steps_per_beat"]
+__all__ = ["SolverSettings", "SimulationResult", "simulate", "simulate_presets", "presets_mergeable", "build_batch", "override_columns", "stable_dt_s", "steps_per_beat"]
 
 
 #: Allowed range of each numeric :class:`SolverSettings` field.
@@ -177,12 +177,17 @@ def build_batch(
     return cols, n
 
 
-def _batch(pset: ParameterSet, overrides, arrays: dict[str, Any]) -> tuple[dict[str, np.ndarray], np.ndarray, int, frozenset[str]]:
+def _batch(pset: ParameterSet, overrides, arrays: dict[str, Any], sets: tuple[Sequence[ParameterSet], np.ndarray] | None = None,
+           ) -> tuple[dict[str, np.ndarray], np.ndarray, int, frozenset[str]]:  # fmt: skip
     """:func:`build_batch`'s columns, the block (names × n) whose rows they are, n, and the names
     whose values were given per patient (keyword arrays of more than one value, override lists or
-    columns): every other column holds one value, the parameter set's (or one override's) for all."""
+    columns): every other column holds one value, the parameter set's (or one override's) for all.
+    ``sets``: parameter sets of ``pset``'s model and parameter names and each patient's index among
+    them (:func:`simulate_presets`): the base values are each patient's own set's."""
     arrays = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in arrays.items() if v is not None}
     sizes = {a.size for a in arrays.values() if a.size != 1}
+    if sets is not None:
+        sizes.add(len(sets[1]))
     ocols = _override_columns(overrides)
     ol = None if overrides is None or isinstance(overrides, Mapping) else list(overrides)
     if ol is not None:
@@ -205,10 +210,15 @@ def _batch(pset: ParameterSet, overrides, arrays: dict[str, Any]) -> tuple[dict[
         if k not in pset.values:
             names.append(k)
             values.append(0.0)  # set below
-    block = np.empty((len(names), n))  # one allocation; each column is a row view of it
-    block[:] = np.array(values, dtype=float)[:, None]
-    cols: dict[str, np.ndarray] = dict(zip(names, block))
     varying: set[str] = {k for k, a in arrays.items() if a.size > 1}
+    if sets is None:
+        block = np.empty((len(names), n))  # one allocation; each column is a row view of it
+        block[:] = np.array(values, dtype=float)[:, None]
+    else:  # each patient's own set's values (a name not in a set: 0, as above)
+        base = np.array([[ps.values.get(k, 0.0) for ps in sets[0]] for k in names], dtype=float)
+        block = base.take(sets[1], axis=1)
+        varying.update(k for k, row in zip(names, base) if (row != row[0]).any())
+    cols: dict[str, np.ndarray] = dict(zip(names, block))
     if ocols is not None:
         _apply_override_columns(cols, ocols, n, pset.model)
         varying.update(k for k, v in ocols.items() if isinstance(v, np.ndarray) and v.size > 1)
@@ -418,11 +428,12 @@ def _start_array(initial_state: Any, n: int) -> np.ndarray | None:
     return x0
 
 
-def _cold_states(pset: ParameterSet, cols: Mapping[str, Any], n: int, n_pad: int) -> np.ndarray:
-    """(14, n_pad) the parameter set's initial states, the chambers' volumes on their unstressed
-    volumes and the stressed-volume shift in the systemic veins (``cols``: (n,) arrays or floats)."""
+def _cold_states(initial: Mapping[str, Any], cols: Mapping[str, Any], n: int, n_pad: int) -> np.ndarray:
+    """(14, n_pad) the parameter set's initial states ``initial`` (:attr:`ParameterSet.initial`, or
+    (n,) arrays of each patient's set's), the chambers' volumes on their unstressed volumes and the
+    stressed-volume shift in the systemic veins (``cols``: (n,) arrays or floats)."""
     X0 = np.empty((N_STATE, n_pad))
-    x = [pset.initial[s] for s in STATE_NAMES]
+    x = [initial[s] for s in STATE_NAMES]
     for i, ch in enumerate(CHAMBERS):  # the first four states are the chambers' volumes
         x[i] = x[i] + cols[f"{ch}_v0_ml"]
     x[_P_SYS_VEN] = x[_P_SYS_VEN] + cols[STRESSED_VOLUME_SHIFT] / cols["sys_ven_c_ml_mmhg"]
@@ -445,7 +456,7 @@ def _initial_states(pset: ParameterSet, cols: Mapping[str, Any], n: int, n_pad: 
     """(14, n_pad) start states of patients ``cols`` in order, padding repeating patient 0:
     ``initial_state`` (:func:`_start_array`), else the cold start (:func:`_cold_states`)."""
     x0 = _start_array(initial_state, n)
-    return _cold_states(pset, cols, n, n_pad) if x0 is None else _states_at(x0, n, n_pad, None)
+    return _cold_states(pset.initial, cols, n, n_pad) if x0 is None else _states_at(x0, n, n_pad, None)
 
 
 def simulate(
@@ -487,10 +498,69 @@ def simulate(
         steps = np.array([n_steps], dtype=np.int64)
         metrics, x_end, wf_all = _run_one(pset, one, X0, n_steps, settings, waveforms)
         return _result(pset, cols, steps, metrics, x_end, wf_all)
-    x0 = _start_array(initial_state, n)
+    return _simulate_batch(pset, cols, varying, _start_array(initial_state, n), settings, waveforms)
+
+
+def _simulate_batch(pset: ParameterSet, cols: dict[str, np.ndarray], varying: frozenset[str], x0: np.ndarray | None, settings: SolverSettings,
+                    waveforms: bool) -> SimulationResult:  # fmt: skip
+    """:func:`simulate` of a batch of more than one patient, from :func:`_batch`'s columns and names
+    given per patient and the warm starts (:func:`_start_array`; None: cold)."""
     steps = steps_per_beat(60.0 / cols["hr_bpm"], np.minimum(settings.dt_max_s, stable_dt_s(cols)))
     metrics, x_end, wf_all = _run_batch(pset, cols, varying, x0, steps, settings, waveforms)
     return _result(pset, cols, steps, metrics, x_end, wf_all)
+
+
+def presets_mergeable(names: Sequence[str]) -> bool:
+    """Whether the named parameter sets can share one engine batch (:func:`simulate_presets`): one
+    model (activation and mitral law) and the same parameter names."""
+    psets = [get_parameter_set(p) for p in names]
+    keys = [tuple(ps.values) for ps in psets]
+    return all(ps.model == psets[0].model for ps in psets) and all(k == keys[0] for k in keys)
+
+
+def simulate_presets(
+    presets: Sequence[str],
+    overrides: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
+    *,
+    eroa_cm2: Any = None,
+    mva_cm2: Any = None,
+    hr_bpm: Any = None,
+    waveforms: bool = False,
+    initial_state: Any = None,
+    settings: SolverSettings | None = None,
+    which: np.ndarray | None = None,
+) -> SimulationResult:
+    """:func:`simulate` with one named parameter set per patient (``presets``, length n; or, with
+    ``which``, the distinct sets and ``which`` (n,) each patient's index among them), all in one
+    engine batch: each patient's base values (and cold start) are its own set's, and its results are
+    those of :func:`simulate` with that set alone, to the bit (a patient's steady state does not
+    depend on its batch mates: the kernel integrates each column on its own).  The sets must share
+    one model and their parameter names (:func:`presets_mergeable`), else :class:`InputError`
+    (field ``presets``).  The result's ``preset`` names the sets joined by ``+``; its citations are
+    all of theirs."""
+    if which is None:
+        names = list(dict.fromkeys(presets))
+        code = {p: i for i, p in enumerate(names)}
+        codes = np.fromiter(map(code.__getitem__, presets), dtype=np.intp, count=len(presets))
+    else:
+        names, codes = list(presets), np.asarray(which, dtype=np.intp)
+    if len(names) == 1 or (codes == codes[0]).all():
+        return simulate(names[int(codes[0])], overrides, eroa_cm2=eroa_cm2, mva_cm2=mva_cm2, hr_bpm=hr_bpm, waveforms=waveforms,
+                        initial_state=initial_state, settings=settings)  # fmt: skip
+    if not presets_mergeable(names):
+        raise InputError("presets", names, "parameter sets of one model with the same parameter names (one engine batch)")
+    psets = [get_parameter_set(p) for p in names]
+    settings = settings or SolverSettings()
+    cols, _, n, varying = _batch(psets[0], overrides, {"eroa_cm2": eroa_cm2, "mva_cm2": mva_cm2, "hr_bpm": hr_bpm}, (psets, codes))
+    x0 = _start_array(initial_state, n)
+    if x0 is None:  # each patient's own set's cold start, as a start given per patient
+        initial = np.array([[ps.initial[s] for ps in psets] for s in STATE_NAMES], dtype=float).take(codes, axis=1)
+        x0 = _cold_states(dict(zip(STATE_NAMES, initial)), cols, n, n).T
+    res = _simulate_batch(psets[0], cols, varying, x0, settings, waveforms)
+    cites = tuple(dict.fromkeys(c for ps in psets for c in ps.citations))
+    citations.cite(*cites)
+    res.preset, res.citations = "+".join(names), cites
+    return res
 
 
 def _result(pset: ParameterSet, cols: dict[str, np.ndarray], steps: np.ndarray, metrics: np.ndarray, x_end: np.ndarray, wf_all) -> SimulationResult:
@@ -576,7 +646,7 @@ def _run_batch(pset: ParameterSet, cols: dict[str, np.ndarray], varying: frozens
     n_pad = int(seg.start[-1])
     vals = _at_columns(cols, varying, n, n_pad, src)
     P, ew = _kernel_rows(vals, pset.model, n_pad, int(steps[0]) if src is None else steps.take(src))
-    X0p = _cold_states(pset, vals, n_pad, n_pad) if x0 is None else _states_at(x0, n, n_pad, src)
+    X0p = _cold_states(pset.initial, vals, n_pad, n_pad) if x0 is None else _states_at(x0, n, n_pad, src)
     max_steps = int(seg.n_steps.max())
     metrics = np.zeros((engine.N_METRIC, n_pad))
     x_end = np.zeros((N_STATE, n_pad))
