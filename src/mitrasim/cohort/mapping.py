@@ -1132,12 +1132,12 @@ def valve_models(v: ChunkValves) -> list[geo.ValveModel]:
     no_cleft = np.zeros(G, dtype=bool)
     edges = [tuple(e) for e in geo.segment_edges_rows_mm(v.length_mm).tolist()]
     ds, length, ap, tent, mac = (a.tolist() for a in (v.ds_mm, v.length_mm, v.ap_mm, v.tenting_mm, v.mac_grade))
+    rows = zip(v.s_mm, v.anterior_mm, v.posterior_mm, v.gap_deg_mm, v.gap_fun_mm, v.opening_mm, v.calcification, v.lesion_kind)  # row views, as v.x[i]
     return [
         geo.ValveModel(
-            s_mm=v.s_mm[i], ds_mm=ds[i], line_length_mm=length[i], ap_diameter_mm=ap[i], ic_diameter_mm=length[i], segment_edges_mm=edges[i],
-            anterior_mm=v.anterior_mm[i], posterior_mm=v.posterior_mm[i], gap_degenerative_mm=v.gap_deg_mm[i],
-            gap_functional_mm=v.gap_fun_mm[i], opening_mm=v.opening_mm[i], calcification_grade=v.calcification[i], cleft=no_cleft,
-            lesion_kind=v.lesion_kind[i], tenting_depth_mm=tent[i], annular_calcification_grade=int(mac[i]),
+            s_mm=s, ds_mm=ds[i], line_length_mm=length[i], ap_diameter_mm=ap[i], ic_diameter_mm=length[i], segment_edges_mm=edges[i],
+            anterior_mm=a, posterior_mm=p, gap_degenerative_mm=gd, gap_functional_mm=gf, opening_mm=o, calcification_grade=c, cleft=no_cleft,
+            lesion_kind=k, tenting_depth_mm=tent[i], annular_calcification_grade=int(mac[i]),
         )  # fmt: skip
-        for i in range(n)
+        for i, (s, a, p, gd, gf, o, c, k) in enumerate(rows)
     ]
