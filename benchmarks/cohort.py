@@ -125,7 +125,7 @@ def plausibility(n: int, baselines: tuple[str, ...] = ("fit",)) -> None:
 
 
 #: Phases of a trial by the function that called the engine (first match on the stack).
-PHASES = (("fit_baselines", "baseline fit"), ("_guess_model", "fit's initial-guess model"), ("_awake_baselines", "indication"),
+PHASES = (("fit_baselines", "baseline fit"), ("_run_fits", "baseline fit"), ("_guess_model", "fit's initial-guess model"), ("_awake_baselines", "indication"),
           ("awake_outcome", "awake outcome"), ("simulate_round", "clip rounds"), ("baseline", "procedure baseline"))  # fmt: skip
 
 

@@ -12,7 +12,10 @@ outside-kernel time of the timed functions it calls (a stack of the active timed
 rows add up: the components below plus "the rest" (the trial's driver, Parquet writing, anything
 not timed) equal the trial's CPU outside the kernel.  Each component is a group of the timed
 functions (:data:`COMPONENTS`).  No profiler inflates the Python: the wrappers cost two clock
-reads and a list push per call (~1 µs; a few thousand calls per 5,000 patients).
+reads and a list push per call (~1 µs; a few thousand calls per 5,000 patients).  A generator
+function's body (the baseline fit's ``_evaluate`` and ``_still_moving``, whose engine points a driver
+collects) runs when it is iterated, so its time falls to the timed function driving it (the same
+component).
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ INNER = (
     ("mitrasim.physiology.simulation", "_batch"), ("mitrasim.physiology.simulation", "_kernel_arrays"),
     ("mitrasim.physiology.simulation", "_run_batch"), ("mitrasim.physiology.simulation", "_result"),
     ("mitrasim.physiology.simulation", "override_columns"),
+    ("mitrasim.cohort.mapping", "fit_baselines_groups"), ("mitrasim.cohort.mapping", "_simulate_points"),
+    ("mitrasim.physiology.simulation", "simulate_presets"), ("mitrasim.physiology.simulation", "_simulate_batch"),
     ("mitrasim.cohort.mapping", "_evaluate"), ("mitrasim.cohort.mapping", "_start_states"),
     ("mitrasim.cohort.mapping", "_still_moving"), ("mitrasim.cohort.mapping", "_levenberg_marquardt_step"),
     ("mitrasim.cohort.mapping", "_keep_better"), ("mitrasim.cohort.mapping", "_override_dicts"),
@@ -48,10 +53,10 @@ INNER = (
 #: Components of the table: a name and the timed functions (``module.function``, the module's last
 #: part) whose own time it sums.  A timed function in no component is listed under "other timed".
 COMPONENTS = (
-    ("baseline fit's Python (mapping, between its engine calls)", ("mapping.fit_baselines", "mapping._evaluate", "mapping._start_states", "mapping._still_moving",
+    ("baseline fit's Python (mapping, between its engine calls)", ("mapping.fit_baselines", "mapping.fit_baselines_groups", "mapping._simulate_points", "mapping._evaluate", "mapping._start_states", "mapping._still_moving",
                                                                   "mapping._levenberg_marquardt_step", "mapping._keep_better", "mapping._override_dicts",
                                                                   "mapping.engine_inputs")),
-    ("simulate() set-up and results (every call)", ("simulation.simulate", "simulation._batch", "simulation._kernel_arrays", "simulation._run_batch",
+    ("simulate() set-up and results (every call)", ("simulation.simulate", "simulation.simulate_presets", "simulation._simulate_batch", "simulation._batch", "simulation._kernel_arrays", "simulation._run_batch",
                                                    "simulation._result", "simulation.override_columns")),
     ("procedure's engine calls (hemodynamics: states, echo, grades)", ("hemodynamics.simulate_states", "hemodynamics.echo_arrays", "hemodynamics.grade_arrays")),
     ("patient sampling (population streams)", ("population.sample_population_streams",)),

@@ -93,7 +93,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, get_args
+from typing import TYPE_CHECKING, Any, Generator, get_args
 
 import numpy as np
 import pyarrow as pa
@@ -104,7 +104,7 @@ from mitrasim.echo.lv_bias import ECHO_2D_EDV_BIAS_ML, ECHO_2D_ESV_BIAS_ML, LvVo
 from mitrasim.errors import InputError
 from mitrasim.physiology.parameter_sets import PARAMETER_SETS, ParameterSet, get_parameter_set
 from mitrasim.physiology.parameters import N_STATE, STRESSED_VOLUME_SHIFT
-from mitrasim.physiology.simulation import SolverSettings, simulate
+from mitrasim.physiology.simulation import SolverSettings, presets_mergeable, simulate, simulate_presets
 from mitrasim.valve import geometry as geo
 
 if TYPE_CHECKING:
@@ -642,6 +642,46 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
     tolerance; without this test almost every patient ran all :data:`BASELINE_ITERATIONS`, the
     prior keeping its residuals above ``BASELINE_Z_DONE``).
     """
+    return _run_fits([_fit_steps(preset, hr_bpm, mva_cm2, y, sd, settings)])[0]
+
+
+def fit_baselines_groups(groups: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]], settings: SolverSettings) -> list[BaselineFit]:
+    """:func:`fit_baselines` of several groups ``(preset, hr_bpm, mva_cm2, y, sd)`` at once (a chunk's
+    etiologies): each group's fit is its own, step for step, but the groups' engine points of one kind
+    (points of a step, or forward-difference points alone) run in one engine batch where their presets
+    can share one (:func:`~mitrasim.physiology.simulation.simulate_presets`, each point's result that
+    of its own preset alone, to the bit), so the small group's points do not make engine calls of their own."""
+    return _run_fits([_fit_steps(*g, settings) for g in groups])
+
+
+@dataclass
+class _Points:
+    """A fit's engine points waiting for the engine (:func:`_run_fits`): :func:`simulate`'s arguments."""
+
+    preset: str
+    overrides: dict[str, np.ndarray]
+    hr_bpm: np.ndarray
+    eroa_cm2: np.ndarray
+    mva_cm2: np.ndarray
+    initial_state: np.ndarray | None
+    settings: SolverSettings
+    fd_only: bool  # forward-difference points alone (run before the groups' step points: the groups stay in step)
+
+
+@dataclass
+class _PointsResult:
+    """The rows of a :class:`_Points` in an engine result: its metrics and steady states."""
+
+    metrics: dict[str, np.ndarray]
+    final_state: np.ndarray
+
+
+_FitSteps = Generator[_Points, Any, BaselineFit]
+
+
+def _fit_steps(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.ndarray, sd: np.ndarray, settings: SolverSettings) -> _FitSteps:
+    """:func:`fit_baselines`' iterations: yields each engine call's points (:class:`_Points`), is sent
+    their result, returns the fit."""
     prob = _fit_problem(preset, hr_bpm, mva_cm2, y, sd, settings)
     n = len(prob.hr_bpm)
     st = _FitState.start(prob, _starting_points(prob, y))
@@ -649,16 +689,65 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
     for it in range(BASELINE_ITERATIONS):
         model_step = BASELINE_MODEL_FIRST_STEP and it == 0
         fd = not model_step and not (BASELINE_LAZY_JACOBIAN and it > 0)
-        z, J, state = _evaluate(prob, st, act, st.u[act], fd=fd, warm=it > 0)
+        z, J, state = yield from _evaluate(prob, st, act, st.u[act], fd=fd, warm=it > 0)
         if model_step:
             J = _model_jacobian(prob.model, st.u[act], prob.hr_bpm[act], prob.mva_cm2[act], z, prob.y0[act], prob.sd[act], prob.measured[act])
         _keep_better(prob, st, act, z, J, state, fd)
-        act, JtJ, g = _still_moving(prob, st, act, it)
+        act, JtJ, g = yield from _still_moving(prob, st, act, it)
         if len(act) == 0:
             break
         _levenberg_marquardt_step(prob, st, act, JtJ, g)
     return BaselineFit(_override_dicts(_fit_overrides(st.best, prob.base, prob.sds)), np.exp(st.best[:, prob.ie]),
                        np.where(prob.measured, st.z_best, 0.0), np.where(np.isfinite(st.cost_best)[:, None], st.state_best, np.nan))  # fmt: skip
+
+
+def _run_fits(fits: list[_FitSteps]) -> list[BaselineFit]:
+    """Drive the fits (:func:`_fit_steps`) to their ends: each round runs the waiting forward-difference
+    points if any fit waits with some, else every fit's waiting points; the points of one round and one
+    solver setting in one engine batch (:func:`_simulate_points`)."""
+    out: list[BaselineFit | None] = [None] * len(fits)
+    waiting: dict[int, _Points] = {}
+
+    def advance(i: int, result: _PointsResult | None) -> None:
+        try:
+            waiting[i] = fits[i].send(result)
+        except StopIteration as stop:
+            out[i] = stop.value
+
+    for i in range(len(fits)):
+        advance(i, None)
+    while waiting:
+        fd_first = any(p.fd_only for p in waiting.values())
+        due = [i for i, p in waiting.items() if p.fd_only or not fd_first]
+        by_settings: dict[SolverSettings, list[int]] = {}
+        for i in due:
+            by_settings.setdefault(waiting[i].settings, []).append(i)
+        for ids in by_settings.values():
+            results = _simulate_points([waiting.pop(i) for i in ids])
+            for i, r in zip(ids, results):
+                advance(i, r)
+    return [f for f in out if f is not None]
+
+
+def _simulate_points(points: list[_Points]) -> list[_PointsResult]:
+    """The engine results of several fits' points of one solver setting: one :func:`simulate` call for
+    one fit's (or presets that cannot share a batch: one each), else one
+    :func:`~mitrasim.physiology.simulation.simulate_presets` batch, split back by fit."""
+    names = list(dict.fromkeys(p.preset for p in points))
+    merge = len(points) > 1 and all(p.initial_state is not None for p in points) and presets_mergeable(names)
+    if not merge:
+        out = []
+        for p in points:
+            res = simulate(p.preset, p.overrides, hr_bpm=p.hr_bpm, eroa_cm2=p.eroa_cm2, mva_cm2=p.mva_cm2, initial_state=p.initial_state, settings=p.settings)
+            out.append(_PointsResult(res.metrics, res.final_state))
+        return out
+    cat = lambda get: np.concatenate([get(p) for p in points])  # noqa: E731
+    which = np.concatenate([np.full(len(p.hr_bpm), names.index(p.preset), dtype=np.intp) for p in points])
+    res = simulate_presets(names, {k: cat(lambda p: p.overrides[k]) for k in points[0].overrides}, hr_bpm=cat(lambda p: p.hr_bpm),
+                           eroa_cm2=cat(lambda p: p.eroa_cm2), mva_cm2=cat(lambda p: p.mva_cm2), initial_state=cat(lambda p: p.initial_state),
+                           settings=points[0].settings, which=which)  # fmt: skip
+    edges = np.cumsum([0] + [len(p.hr_bpm) for p in points])
+    return [_PointsResult({k: v[a:b] for k, v in res.metrics.items()}, res.final_state[a:b]) for a, b in zip(edges[:-1], edges[1:])]
 
 
 @dataclass(frozen=True)
@@ -756,12 +845,14 @@ class _FitState:
                    exact=np.zeros(n, bool), cost_best=np.full(n, np.inf), state_best=np.zeros((n, N_STATE)), lam=np.full(n, 1e-3))  # fmt: skip
 
 
-def _evaluate(prob: _FitProblem, st: _FitState, idx: np.ndarray, at: np.ndarray, fd: bool, warm: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+def _evaluate(prob: _FitProblem, st: _FitState, idx: np.ndarray, at: np.ndarray, fd: bool, warm: bool,
+              ) -> Generator[_Points, Any, tuple[np.ndarray, np.ndarray | None, np.ndarray]]:  # fmt: skip
     """Whitened residuals ``(k, 5)`` at points ``at`` of patients ``idx`` (and with ``fd`` their
     Jacobian ``(k, 5, p)`` from the forward-difference points, same engine call), and the points'
     steady states; ``warm``: started from each patient's best state.  Forward differences at the
     patients' best points (the lazy Jacobian) take the best point's own residuals as their base
-    (that point is not simulated again)."""
+    (that point is not simulated again).  Yields the engine call's points (:class:`_Points`, sent
+    their result back: :func:`_run_fits`)."""
     p, q, ie, k_obs = prob.p, prob.q, prob.ie, prob.k_obs
     k = len(idx)
     at_best = fd and warm and np.array_equal(at, st.best[idx])
@@ -778,8 +869,8 @@ def _evaluate(prob: _FitProblem, st: _FitState, idx: np.ndarray, at: np.ndarray,
         init[:, prob.st_idx] += (flat[:, q:ie] - np.repeat(st.best[idx, q:ie], r, axis=0)) * prob.sds * prob.st_per_ml
     eroa_pts = np.exp(flat[:, ie])
     settings = prob.fd_settings if at_best else prob.settings  # a call of forward-difference points alone
-    res = simulate(prob.preset, _fit_overrides(flat, prob.base, prob.sds), hr_bpm=np.repeat(prob.hr_bpm[idx], r), eroa_cm2=eroa_pts,
-                   mva_cm2=np.repeat(prob.mva_cm2[idx], r), initial_state=init, settings=settings)  # fmt: skip
+    res = yield _Points(prob.preset, _fit_overrides(flat, prob.base, prob.sds), np.repeat(prob.hr_bpm[idx], r), eroa_pts, np.repeat(prob.mva_cm2[idx], r), init,
+                        settings, at_best)  # fmt: skip
     m = np.stack([res.metrics["sbp_mmhg"], res.metrics["edv_ml"], res.metrics["ef_pct"], eroa_pts, res.metrics["forward_sv_ml"]], axis=1)
     z_all = np.where(prob.measured[idx, None, :], (m.reshape(k, r, k_obs) - prob.y0[idx, None, :]) / prob.sd[idx, None, :], 0.0)
     if at_best:
@@ -831,7 +922,7 @@ def _keep_better(prob: _FitProblem, st: _FitState, act: np.ndarray, z: np.ndarra
     st.lam[act] = np.where(better, st.lam[act] * 0.2, st.lam[act] * 8.0)
 
 
-def _still_moving(prob: _FitProblem, st: _FitState, act: np.ndarray, it: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _still_moving(prob: _FitProblem, st: _FitState, act: np.ndarray, it: int) -> Generator[_Points, Any, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The patients of ``act`` that stay in the fit after iteration ``it``: a residual still at or above
     :data:`BASELINE_Z_DONE`, the damping below 1e6, and a full Gauss–Newton step that would still move a
     measurement (:func:`_gauss_newton_moves`), judged on a forward-difference Jacobian at the best point
@@ -845,7 +936,7 @@ def _still_moving(prob: _FitProblem, st: _FitState, act: np.ndarray, it: int) ->
     redo = _forward_differences_due(moves, st.fresh[act], st.exact[act], it == 0) & np.isfinite(st.cost_best[act])
     if redo.any():  # the Jacobian at the best point
         r = act[redo]
-        _, st.J_best[r], _ = _evaluate(prob, st, r, st.best[r], fd=True, warm=True)
+        _, st.J_best[r], _ = yield from _evaluate(prob, st, r, st.best[r], fd=True, warm=True)
         st.fresh[r] = st.exact[r] = True
         Jb_r, JtJ[redo], g[redo] = _normal_equations(prob, st, r)
         moves[redo] = _gauss_newton_moves(Jb_r, JtJ[redo], g[redo], rows=prob.k_obs)
@@ -977,9 +1068,10 @@ def engine_inputs(patients: pa.Table, preset_by_etiology: dict[str, str], settin
     eroa_fit = np.empty(n)
     z = np.full((n, len(BASELINE_MEASURED)), np.inf)
     state = np.full((n, N_STATE), np.nan)
-    for m, name in _etiology_groups(etio, preset_by_etiology):
+    groups = list(_etiology_groups(etio, preset_by_etiology))
+    fits = fit_baselines_groups([(name, hr[m], mva[m], y[m], sd[m]) for m, name in groups], settings)
+    for (m, name), f in zip(groups, fits):
         presets[m] = name
-        f = fit_baselines(name, hr[m], mva[m], y[m], sd[m], settings)
         for i, o in zip(np.flatnonzero(m), f.overrides):
             overrides[i] = o
         eroa_fit[m], z[m], state[m] = f.eroa_cm2, f.z, f.state
