@@ -331,7 +331,9 @@ def sample_indicated_blocks(pop: Population, sizes: list[int], seeds: list[int |
     if pop.indication == "any":
         return pa.concat_tables(sample_population_streams(pop, sizes, rngs, first_ids)), None
     parts: list[list[pa.Table]] = [[] for _ in sizes]
-    inputs: list[list[EngineInputs]] = [[] for _ in sizes]
+    rounds: list[EngineInputs] = []  # each rejection round's kept patients, blocks in order
+    rows: list[list[np.ndarray]] = [[] for _ in sizes]  # each block's rows in the rounds' concatenation
+    kept_before = 0
     got, drawn = [0] * len(sizes), [0] * len(sizes)
     while any(g < m for g, m in zip(got, sizes)):
         short = [b for b, (g, m) in enumerate(zip(got, sizes)) if g < m]
@@ -347,15 +349,23 @@ def sample_indicated_blocks(pop: Population, sizes: list[int], seeds: list[int |
         ei.awake, grade = _awake_baselines(t, settings, ei)  # the procedure's first state, kept for it (run_patient_chunk)
         indicated = grade >= INDICATED_FROM_GRADE
         start = 0
+        keeps = []
         for b, c in zip(short, cand):
-            keep = start + np.flatnonzero(indicated[start:start + c.num_rows])[: sizes[b] - got[b]]
-            parts[b].append(t.take(keep))
-            inputs[b].append(ei.take(keep))
-            got[b] += len(keep)
+            keeps.append(start + np.flatnonzero(indicated[start:start + c.num_rows])[: sizes[b] - got[b]])
             start += c.num_rows
+        keep_all = np.concatenate(keeps)
+        kept = t.take(keep_all)  # the round's kept rows at once; each block's are a slice (no copy)
+        rounds.append(ei.take(keep_all))
+        at = 0
+        for b, keep in zip(short, keeps):
+            parts[b].append(kept.slice(at, len(keep)))
+            rows[b].append(kept_before + np.arange(at, at + len(keep)))
+            got[b] += len(keep)
+            at += len(keep)
+        kept_before += len(keep_all)
     citations.cite("otto2020", "vahanian2021_esc")
     out = pa.concat_tables([pa.concat_tables(p).set_column(0, "patient_id", i) for p, i in zip(parts, ids)])
-    return out, concat_engine_inputs([x for blk in inputs for x in blk])
+    return out, concat_engine_inputs(rounds).take(np.concatenate([r for blk in rows for r in blk]))  # blocks in order, each block's rounds in order
 
 
 def _intraproc(r: ProcedureArrays) -> tuple[np.ndarray, np.ndarray]:
