@@ -48,7 +48,7 @@ from pydantic import Field, field_validator, model_validator
 
 from mitrasim import citations
 from mitrasim.cohort import sources as _sources  # noqa: F401
-from mitrasim.cohort.mapping import EngineInputs, chunk_valves, concat_engine_inputs, engine_inputs, valve_models
+from mitrasim.cohort.mapping import EngineInputs, chunk_areas, chunk_valves, concat_engine_inputs, engine_inputs, valve_models
 from mitrasim.cohort.population import MAX_DRAWS_PER_PATIENT, LvVolumeMethod, Population, sample_population_streams
 from mitrasim.errors import InputError
 from mitrasim.physiology.simulation import SolverSettings
@@ -57,7 +57,6 @@ from mitrasim.procedure.process import PatientSetup, ProcedureArrays, run_proced
 from mitrasim.procedure.risks import DEFAULT_RATES, ComplicationRates, PatientRisk
 from mitrasim.protocol import GRADES, Protocol
 from mitrasim.procedure.rules import Rules, rules_from_protocol
-from mitrasim.valve import geometry as geo
 
 __all__ = ["Strategy", "STOP_RULES", "OUTPUT_COLUMNS", "EVENT_COLUMNS", "run_patient_chunk", "strategy_rules", "baseline_decision_grades", "sample_indicated", "sample_indicated_inputs", "sample_indicated_blocks"]
 
@@ -288,9 +287,7 @@ def _awake_baselines(patients: pa.Table, settings: SolverSettings, ei: EngineInp
     from mitrasim.procedure.hemodynamics import override_columns
     from mitrasim.procedure.steps import awake_baseline
 
-    v = chunk_valves(with_fitted_eroa(patients, ei))
-    eroa = geo.REGURGITANT_DISCHARGE_COEFF * geo.area_cm2(np.maximum(v.gap_deg_mm, v.gap_fun_mm), v.ds_mm)  # as ValveModel.eroa_cm2, row by row
-    mva = geo.area_cm2(v.opening_mm, v.ds_mm)
+    eroa, mva = chunk_areas(with_fitted_eroa(patients, ei))  # the valves' areas, as patient_setups' valves have them
     secondary = np.asarray(patients.column("etiology").to_pylist(), dtype=object) == "secondary"
     presets = [str(p) for p in ei.presets]
     cols = override_columns(ei.overrides)

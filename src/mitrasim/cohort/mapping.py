@@ -1144,23 +1144,68 @@ class ChunkValves:
         return opening_mm.sum(axis=1) * self.ds_mm / 100.0
 
 
+@dataclass(frozen=True)
+class _Grid:
+    """A chunk's closure lines on the common grid: positions ``s_mm`` (n, N_GRID), cell width
+    ``ds_mm`` and length ``length_mm`` (n,), AP diameter, the grid's fractions and the segments' edges
+    (fractions of the line)."""
+
+    s_mm: np.ndarray
+    ds_mm: np.ndarray
+    length_mm: np.ndarray
+    ap_mm: np.ndarray
+    frac: np.ndarray
+    edges: np.ndarray
+
+
+def _grid(patients: pa.Table) -> _Grid:
+    L = patients.column("ic_diameter_mm").to_numpy()
+    frac = (np.arange(N_GRID) + 0.5) / N_GRID
+    edges = np.cumsum([0.0, *geo.SEGMENT_FRACTIONS])
+    return _Grid(frac[None, :] * L[:, None], L / N_GRID, L, patients.column("ap_diameter_mm").to_numpy(), frac, edges / edges[-1])
+
+
+def _gaps(patients: pa.Table, g: _Grid, secondary: np.ndarray, extent: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The regurgitant gap profiles scaled to the sampled EROA: degenerative and functional (n, N_GRID),
+    the unit-gap lesion bump, which patients have a flail, and the lesion's width (mm)."""
+    col = lambda k: patients.column(k).to_numpy()  # noqa: E731
+    L = g.length_mm
+    flail = (np.asarray(patients.column("primary_lesion").to_pylist(), dtype=object) == "flail") & ~np.isin(extent, ("bileaflet", "barlow"))
+    lseg = np.asarray(patients.column("lesion_segment").to_pylist(), dtype=object).astype(int) - 1
+    centre_frac, width_frac = _lesion_span_frac(extent, lseg, np.clip(col("lesion_width_frac"), 0.05, 0.95), g.edges)
+    centre = np.where(secondary, 0.55, centre_frac) * L
+    width = np.where(secondary, np.clip(col("lesion_width_frac"), 0.05, 0.95), width_frac) * L
+    p = np.where(secondary | ~flail, geo.LESION_EXPONENT["prolapse"], geo.LESION_EXPONENT["flail"])
+    bump = geo.lesion_bump_mm(g.s_mm, centre[:, None], width[:, None], 1.0, p[:, None])  # unit-gap lesion bump
+    unit_eroa = geo.REGURGITANT_DISCHARGE_COEFF * bump.sum(axis=1) * g.ds_mm / 100.0
+    gap = bump * (col("eroa_cm2") / np.maximum(unit_eroa, 1e-12))[:, None]
+    return np.where(secondary[:, None], 0.0, gap), np.where(secondary[:, None], gap, 0.0), bump, flail, width
+
+
+def _openings(patients: pa.Table, g: _Grid, secondary: np.ndarray, calc_grade: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The diastolic opening profiles (n, N_GRID) scaled to the sampled MVA, and the tenting depth (n,)."""
+    col = lambda k: patients.column(k).to_numpy()  # noqa: E731
+    calc_mob = np.array([geo.CALCIFICATION_MOBILITY[x] for x in geo.CALCIFICATION_GRADES])[calc_grade]
+    tent = np.where(secondary, col("tenting_depth_mm"), 0.0)
+    mobility = calc_mob * np.maximum(geo.TENTING_MOBILITY_MIN, 1.0 - geo.TENTING_MOBILITY_PER_MM * np.maximum(0.0, tent - geo.TENTING_FREE_MM))
+    opening = geo.elliptic_opening_mm(g.s_mm, g.length_mm[:, None], g.ap_mm[:, None]) * mobility[:, None]
+    return opening * (col("mva_cm2") / (opening.sum(axis=1) * g.ds_mm / 100.0))[:, None], tent
+
+
+def _grade_codes(patients: pa.Table, name: str) -> np.ndarray:
+    """A calcification column as grade indices into ``geometry.CALCIFICATION_GRADES``."""
+    code = {x: i for i, x in enumerate(geo.CALCIFICATION_GRADES)}
+    return np.array([code[x] for x in _str_col(patients, name)], dtype=np.int64)
+
+
 def chunk_valves(patients: pa.Table) -> ChunkValves:
     """Build every patient's valve at once and fit it to the sampled EROA and MVA."""
-    col = lambda k: patients.column(k).to_numpy()  # noqa: E731
-    L = col("ic_diameter_mm")
-    ap = col("ap_diameter_mm")
-    n = L.size
-    frac = (np.arange(N_GRID) + 0.5) / N_GRID
-    s = frac[None, :] * L[:, None]
-    ds = L / N_GRID
-    edges = np.cumsum([0.0, *geo.SEGMENT_FRACTIONS])
-    edges = edges / edges[-1]
-    seg = np.clip(np.searchsorted(edges, frac, side="right") - 1, 0, 2)
-    segment = np.broadcast_to(seg, (n, N_GRID))
-    etio = np.asarray(patients.column("etiology").to_pylist(), dtype=object)
-    secondary = etio == "secondary"
+    g = _grid(patients)
+    n = g.length_mm.size
+    seg = np.clip(np.searchsorted(g.edges, g.frac, side="right") - 1, 0, 2)
+    secondary = np.asarray(patients.column("etiology").to_pylist(), dtype=object) == "secondary"
     extent = _str_col(patients, "lesion_extent")
-    a2, p2 = col("anterior_leaflet_mm"), col("posterior_leaflet_mm")
+    a2, p2 = patients.column("anterior_leaflet_mm").to_numpy(), patients.column("posterior_leaflet_mm").to_numpy()
     redundant = np.ones(n)
     for k, f in REDUNDANT_LEAFLET_FACTOR.items():
         redundant = np.where(~secondary & (extent == k), f, redundant)
@@ -1168,31 +1213,26 @@ def chunk_valves(patients: pa.Table) -> ChunkValves:
     p_fac = np.array([geo.DEFAULT_POSTERIOR_MM[k] / geo.DEFAULT_POSTERIOR_MM["P2"] for k in ("P1", "P2", "P3")])
     anterior = (a2 * redundant)[:, None] * a_fac[seg][None, :]
     posterior = (p2 * redundant)[:, None] * p_fac[seg][None, :]
-
-    flail = (np.asarray(patients.column("primary_lesion").to_pylist(), dtype=object) == "flail") & ~np.isin(extent, ("bileaflet", "barlow"))
-    lseg = np.asarray(patients.column("lesion_segment").to_pylist(), dtype=object).astype(int) - 1
-    centre_frac, width_frac = _lesion_span_frac(extent, lseg, np.clip(col("lesion_width_frac"), 0.05, 0.95), edges)
-    centre = np.where(secondary, 0.55, centre_frac) * L
-    width = np.where(secondary, np.clip(col("lesion_width_frac"), 0.05, 0.95), width_frac) * L
-    p = np.where(secondary | ~flail, geo.LESION_EXPONENT["prolapse"], geo.LESION_EXPONENT["flail"])
-    bump = geo.lesion_bump_mm(s, centre[:, None], width[:, None], 1.0, p[:, None])  # unit-gap lesion bump
-    unit_eroa = geo.REGURGITANT_DISCHARGE_COEFF * bump.sum(axis=1) * ds / 100.0
-    gap = bump * (col("eroa_cm2") / np.maximum(unit_eroa, 1e-12))[:, None]
-    gap_fun = np.where(secondary[:, None], gap, 0.0)
-    gap_deg = np.where(secondary[:, None], 0.0, gap)
+    gap_deg, gap_fun, bump, flail, width = _gaps(patients, g, secondary, extent)
     code = np.where(secondary, geo.LESION_KIND_CODE["tethering"], np.where(flail, geo.LESION_KIND_CODE["flail"], geo.LESION_KIND_CODE["prolapse"]))
     kind = np.where(bump > 0, code[:, None], 0).astype(np.int64)
-
-    grades = list(geo.CALCIFICATION_GRADES)
-    calc_grade = np.array([grades.index(x) for x in _str_col(patients, "leaflet_calcification")], dtype=np.int64)
-    mac = np.array([grades.index(x) for x in _str_col(patients, "annular_calcification")], dtype=np.int64)
-    calc_mob = np.array([geo.CALCIFICATION_MOBILITY[g] for g in grades])[calc_grade]
-    tent = np.where(secondary, col("tenting_depth_mm"), 0.0)
-    mobility = calc_mob * np.maximum(geo.TENTING_MOBILITY_MIN, 1.0 - geo.TENTING_MOBILITY_PER_MM * np.maximum(0.0, tent - geo.TENTING_FREE_MM))
-    opening = geo.elliptic_opening_mm(s, L[:, None], ap[:, None]) * mobility[:, None]
-    opening = opening * (col("mva_cm2") / (opening.sum(axis=1) * ds / 100.0))[:, None]
+    calc_grade = _grade_codes(patients, "leaflet_calcification")
+    opening, tent = _openings(patients, g, secondary, calc_grade)
     calc = np.ascontiguousarray(np.broadcast_to(calc_grade[:, None], (n, N_GRID)))
-    return ChunkValves(s, ds, L, ap, anterior, posterior, gap_deg, gap_fun, opening, np.ascontiguousarray(segment), width, calc, kind, tent, mac)
+    segment = np.ascontiguousarray(np.broadcast_to(seg, (n, N_GRID)))
+    return ChunkValves(g.s_mm, g.ds_mm, g.length_mm, g.ap_mm, anterior, posterior, gap_deg, gap_fun, opening, segment, width, calc, kind, tent,
+                       _grade_codes(patients, "annular_calcification"))  # fmt: skip
+
+
+def chunk_areas(patients: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """Each patient's valve EROA and anatomic MVA (cm²) as :func:`chunk_valves` builds the valve
+    (``ValveModel.eroa_cm2`` and ``.mva_cm2``, row by row), without the profiles the areas do not use
+    (the indication of every drawn candidate)."""
+    g = _grid(patients)
+    secondary = np.asarray(patients.column("etiology").to_pylist(), dtype=object) == "secondary"
+    gap_deg, gap_fun, *_ = _gaps(patients, g, secondary, _str_col(patients, "lesion_extent"))
+    opening, _ = _openings(patients, g, secondary, _grade_codes(patients, "leaflet_calcification"))
+    return geo.REGURGITANT_DISCHARGE_COEFF * geo.area_cm2(np.maximum(gap_deg, gap_fun), g.ds_mm), geo.area_cm2(opening, g.ds_mm)
 
 
 def _str_col(patients: pa.Table, name: str) -> np.ndarray:
