@@ -442,3 +442,16 @@ def test_groups_fitted_together_equal_each_fitted_alone_in_fewer_engine_calls(mo
         assert f.overrides == g.overrides
         for x, y in ((f.eroa_cm2, g.eroa_cm2), (f.z, g.z), (f.state, g.state)):
             np.testing.assert_array_equal(x, y)
+
+
+def test_the_kept_model_states_at_best_points_change_no_fit(monkeypatch):
+    """The guess model's state at each best point, kept from when the point was evaluated, gives the
+    fit computed with it afresh at every step, to the bit."""
+    groups = [("primary_mr", *_sampled_like(41, n=16)), ("secondary_mr", *_sampled_like(42, n=9))]
+    kept = M.fit_baselines_groups(groups, FAST)
+    monkeypatch.setattr(M, "_model_states_at_best", lambda prob, st, idx: M._model_states(prob.model, st.best[idx], prob.hr_bpm[idx], prob.mva_cm2[idx]))
+    fresh = M.fit_baselines_groups(groups, FAST)
+    for f, g in zip(kept, fresh):
+        assert f.overrides == g.overrides
+        for x, y in ((f.eroa_cm2, g.eroa_cm2), (f.z, g.z), (f.state, g.state)):
+            np.testing.assert_array_equal(x, y)

@@ -826,7 +826,9 @@ class _FitState:
     """The fit's state per patient: the current points ``u``, the best point so far (``best``, its
     whitened residuals ``z_best``, cost ``cost_best`` and steady state ``state_best``), the Jacobian
     there (``J_best``; ``fresh``: computed at ``best``, not at an earlier point; ``exact``: by forward
-    differences, not the guess model's) and the damping ``lam``."""
+    differences, not the guess model's) and the damping ``lam``; the guess model's state at the
+    current and at the best point (``model_u``, ``model_best``: NaN where not known; kept so that a
+    step's start state does not evaluate the model at the best point again, :func:`_start_states`)."""
 
     u: np.ndarray
     best: np.ndarray
@@ -837,12 +839,15 @@ class _FitState:
     cost_best: np.ndarray
     state_best: np.ndarray
     lam: np.ndarray
+    model_u: np.ndarray
+    model_best: np.ndarray
 
     @classmethod
     def start(cls, prob: _FitProblem, u: np.ndarray) -> _FitState:
         n = len(u)
         return cls(u=u, best=u.copy(), z_best=np.full((n, prob.k_obs), np.inf), J_best=np.zeros((n, prob.k_obs, prob.p)), fresh=np.zeros(n, bool),
-                   exact=np.zeros(n, bool), cost_best=np.full(n, np.inf), state_best=np.zeros((n, N_STATE)), lam=np.full(n, 1e-3))  # fmt: skip
+                   exact=np.zeros(n, bool), cost_best=np.full(n, np.inf), state_best=np.zeros((n, N_STATE)), lam=np.full(n, 1e-3),
+                   model_u=np.full((n, N_STATE), np.nan), model_best=np.full((n, N_STATE), np.nan))  # fmt: skip
 
 
 def _evaluate(prob: _FitProblem, st: _FitState, idx: np.ndarray, at: np.ndarray, fd: bool, warm: bool,
@@ -888,14 +893,36 @@ def _start_states(prob: _FitProblem, st: _FitState, idx: np.ndarray, at: np.ndar
     h, m, model = prob.hr_bpm[idx], prob.mva_cm2[idx], prob.model
     if not warm:
         x = _model_states(model, at, h, m)
+        _remember_model_states(st, idx, at, x)
     elif np.array_equal(at, st.best[idx]):
         x = st.state_best[idx]
     else:
-        x = st.state_best[idx] + _model_states(model, at, h, m) - _model_states(model, st.best[idx], h, m)
+        x_at = _model_states(model, at, h, m)
+        x = st.state_best[idx] + x_at - _model_states_at_best(prob, st, idx)
+        _remember_model_states(st, idx, at, x_at)
     init = np.repeat(x[:, None, :], len(offsets), axis=1)
     if offsets.any():
         init += np.einsum("rl,kls->krs", offsets, _model_state_slopes(model, at, h, m))
     return init.reshape(len(idx) * len(offsets), -1)
+
+
+def _remember_model_states(st: _FitState, idx: np.ndarray, at: np.ndarray, x: np.ndarray) -> None:
+    """Keep the guess model's states ``x`` at points ``at`` as those at patients ``idx``' current points
+    (when ``at`` are them: a point that becomes the best takes its state along, :func:`_keep_better`)."""
+    if np.array_equal(at, st.u[idx]):
+        st.model_u[idx] = x
+
+
+def _model_states_at_best(prob: _FitProblem, st: _FitState, idx: np.ndarray) -> np.ndarray:
+    """``(k, 14)`` the guess model's states at patients ``idx``' best points: kept from when the point was
+    evaluated, else computed (and kept).  The same numbers either way: the model acts patient by patient
+    (elementwise features, one column each of a contraction)."""
+    x = st.model_best[idx]
+    missing = np.isnan(x).any(axis=1)
+    if missing.any():
+        i = idx[missing]
+        x[missing] = st.model_best[i] = _model_states(prob.model, st.best[i], prob.hr_bpm[i], prob.mva_cm2[i])
+    return x
 
 
 def _normal_equations(prob: _FitProblem, st: _FitState, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -914,7 +941,7 @@ def _keep_better(prob: _FitProblem, st: _FitState, act: np.ndarray, z: np.ndarra
     better = cost < st.cost_best[act]
     b_idx = act[better]
     st.cost_best[b_idx] = cost[better]
-    st.best[b_idx], st.z_best[b_idx], st.state_best[b_idx] = st.u[b_idx], z[better], state[better]
+    st.best[b_idx], st.z_best[b_idx], st.state_best[b_idx], st.model_best[b_idx] = st.u[b_idx], z[better], state[better], st.model_u[b_idx]
     if J is not None:
         st.J_best[b_idx] = J[better]
         st.exact[b_idx] = fd
@@ -952,6 +979,7 @@ def _levenberg_marquardt_step(prob: _FitProblem, st: _FitState, act: np.ndarray,
     delta = np.nan_to_num(-np.linalg.solve(A, g)[:, :, 0])
     delta *= np.minimum(1.0, np.log(2.0) / np.maximum(np.abs(delta).max(axis=1), 1e-12))[:, None]  # at most ×2 per step
     st.u[act] = np.clip(st.best[act] + delta, prob.lo, prob.hi)
+    st.model_u[act] = np.nan  # the model's state at the new points: not known yet
 
 
 def _forward_differences_due(moves: np.ndarray, fresh: np.ndarray, exact: np.ndarray, first: bool) -> np.ndarray:
