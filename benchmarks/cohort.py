@@ -125,14 +125,15 @@ def plausibility(n: int, baselines: tuple[str, ...] = ("fit",)) -> None:
 
 
 #: Phases of a trial by the function that called the engine (first match on the stack).
-PHASES = (("fit_baselines", "baseline fit"), ("_guess_model", "fit's initial-guess model"), ("_awake_baselines", "indication"),
+PHASES = (("fit_baselines", "baseline fit"), ("_run_fits", "baseline fit"), ("_guess_model", "fit's initial-guess model"), ("_awake_baselines", "indication"),
           ("awake_outcome", "awake outcome"), ("simulate_round", "clip rounds"), ("baseline", "procedure baseline"))  # fmt: skip
 
 
 def beat_counter(sim, beats: dict[str, list[float]]):
-    """``sim`` (``simulation.simulate``) wrapped to add each call's engine beats and states to
-    ``beats[phase]`` (``[beats, states]``), the phase named by the first caller on the stack in
-    :data:`PHASES`."""
+    """``sim`` (``simulation._result``, which every engine batch's result passes through, whichever
+    of ``simulate`` or ``simulate_presets`` ran it) wrapped to add each batch's engine beats and
+    states to ``beats[phase]`` (``[beats, states]``), the phase named by the first caller on the
+    stack in :data:`PHASES`."""
     import traceback
 
     import numpy as np
@@ -161,13 +162,11 @@ def profile(n: int, chunk: int, population: str, top: int) -> None:
     import cProfile
     import pstats
 
-
-    from mitrasim.cohort import mapping
     from mitrasim.physiology import dispatch, simulation
 
     kernel = {"s": 0.0, "cpu_s": 0.0, "calls": 0}
     beats: dict[str, list[float]] = {}
-    inner, sim = dispatch.run_batch, simulation.simulate
+    inner, sim = dispatch.run_batch, simulation._result
 
     def timed(*args, **kw):
         t0, c0 = time.perf_counter(), time.process_time()
@@ -181,7 +180,7 @@ def profile(n: int, chunk: int, population: str, top: int) -> None:
     counted = beat_counter(sim, beats)
 
     run_trial(_trial(200, 200, population), Path(tempfile.mkdtemp()) / "warm", workers=1, progress=False)
-    dispatch.run_batch, simulation.simulate, mapping.simulate = timed, counted, counted
+    dispatch.run_batch, simulation._result = timed, counted
     trial = _trial(n, chunk, population)
     try:
         with tempfile.TemporaryDirectory() as d:
@@ -193,12 +192,12 @@ def profile(n: int, chunk: int, population: str, top: int) -> None:
             total = sum(v[0] for v in beats.values())
             print(f"  engine beats per patient: {total / n:.1f} in all; " + "; ".join(f"{k} {v[0] / n:.1f} ({v[1] / n:.2f} states)" for k, v in beats.items()))
             if top:
-                dispatch.run_batch, simulation.simulate, mapping.simulate = inner, sim, sim
+                dispatch.run_batch, simulation._result = inner, sim
                 prof = cProfile.Profile()
                 prof.runcall(run_trial, trial, Path(d) / "b", workers=1, chunk_threads=1, progress=False)
                 pstats.Stats(prof).sort_stats("cumulative").print_stats(top)
     finally:
-        dispatch.run_batch, simulation.simulate, mapping.simulate = inner, sim, sim
+        dispatch.run_batch, simulation._result = inner, sim
 
 
 def table_hash(n: int, population: str) -> None:
@@ -266,13 +265,13 @@ def fit_alone(n: int, population: str, reps: int, one_off: tuple[str, ...] = ())
     from mitrasim.cohort import mapping
     from mitrasim.cohort.population import load_population, sample_population
     from mitrasim.cohort.trial import CohortSolver
-    from mitrasim.physiology import dispatch
+    from mitrasim.physiology import dispatch, simulation
 
     pop = load_population(population)
     settings = CohortSolver().settings()
     mapping.engine_inputs(sample_population(pop, 200, 998), dict(pop.presets), settings, pop.lv_volume_method)  # compiled, guess models learnt
     stat = {"kernel": 0.0, "beats": 0.0, "states": 0, "calls": 0}
-    inner, sim = dispatch.run_batch, mapping.simulate
+    inner, sim = dispatch.run_batch, simulation._result  # every engine batch's result (simulate or simulate_presets)
 
     def timed(*args, **kw):
         c0 = time.process_time()
@@ -292,7 +291,7 @@ def fit_alone(n: int, population: str, reps: int, one_off: tuple[str, ...] = ())
     default = {k: getattr(mapping, k) for k in FIT_SWITCHES}
     variants = {"switches off": dict.fromkeys(FIT_SWITCHES, False), **{f"no {k}": {**default, k: False} for k in one_off}, "default": default}
     rows: dict[str, list[tuple[float, ...]]] = {k: [] for k in variants}
-    dispatch.run_batch, mapping.simulate = timed, counted
+    dispatch.run_batch, simulation._result = timed, counted
     try:
         for _ in range(reps):
             for name, switches in variants.items():
@@ -304,7 +303,7 @@ def fit_alone(n: int, population: str, reps: int, one_off: tuple[str, ...] = ())
                 cpu = _cpu_s() - c0
                 rows[name].append((cpu, stat["kernel"], stat["beats"] / n, stat["states"] / n, stat["calls"]))
     finally:
-        dispatch.run_batch, mapping.simulate = inner, sim
+        dispatch.run_batch, simulation._result = inner, sim
         for k, v in default.items():
             setattr(mapping, k, v)
     print(f"{population}, baseline fit of {n:,} sampled patients, {reps} runs interleaved (medians), load {os.getloadavg()[0]:.1f}")

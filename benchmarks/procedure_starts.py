@@ -22,7 +22,6 @@ import time
 
 def main() -> None:
     from cohort import _trial, beat_counter
-    from mitrasim.cohort import mapping
     from mitrasim.cohort.trial import compute_chunk
     from mitrasim.physiology import simulation
     from mitrasim.procedure import steps
@@ -37,11 +36,11 @@ def main() -> None:
     if not hasattr(steps, name):
         raise SystemExit(f"mitrasim.procedure.steps has no switch {name}")
     beats: dict[str, list[float]] = {}
-    sim = simulation.simulate
+    sim = simulation._result  # every engine batch's result (simulate or simulate_presets)
 
     counted = beat_counter(sim, beats)
 
-    simulation.simulate, mapping.simulate = counted, counted
+    simulation._result = counted
     default = getattr(steps, name)
     try:
         compute_chunk(_trial(100, 100, a.population).model_dump_json(), 0)
@@ -57,7 +56,7 @@ def main() -> None:
                 print(f"{name}={v!r:14s} {a.population} n={a.n}: CPU {cpu:.2f} s, load {os.getloadavg()[0]:.1f}; beats per patient {total / a.n:.1f}: {parts}", flush=True)
     finally:
         setattr(steps, name, default)
-        simulation.simulate, mapping.simulate = sim, sim
+        simulation._result = sim
 
 
 if __name__ == "__main__":

@@ -157,3 +157,16 @@ def test_same_seed_same_rows_and_strategy_validation():
         Strategy(stop_rule="as_you_like")
     with pytest.raises(ValueError, match="unknown device preference"):
         Strategy(device_preference="SuperClip")
+
+
+@pytest.mark.parametrize("population", ["tvt_mixed", "coapt_like"])
+def test_the_indications_valve_areas_are_the_procedures_valves(population):
+    """chunk_areas (the indication's EROA and MVA of every candidate) equals, patient by patient, the
+    EROA and MVA of the valve the procedure gets (valve_models of chunk_valves), to the bit."""
+    from mitrasim.cohort.mapping import chunk_areas, chunk_valves, valve_models
+
+    t = sample_population(load_population(population), 60, 11)
+    eroa, mva = chunk_areas(t)
+    valves = valve_models(chunk_valves(t))
+    assert eroa.tolist() == [v.eroa_cm2 for v in valves]
+    assert mva.tolist() == [v.mva_cm2 for v in valves]

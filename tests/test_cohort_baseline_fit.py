@@ -13,6 +13,7 @@ import pytest
 from mitrasim.cohort import mapping as M
 from mitrasim.cohort.population import SHIPPED_POPULATIONS, load_population, sample_population
 from mitrasim.physiology.parameter_sets import get_parameter_set
+from mitrasim.physiology import simulation as S
 from mitrasim.physiology.simulation import SolverSettings, simulate
 
 FAST = SolverSettings(dt_max_s=4e-3, tol=1e-2)
@@ -335,7 +336,7 @@ def test_forward_difference_points_alone_run_to_their_own_tolerance(monkeypatch)
 
     def spy_evaluate(prob, st, idx, at, fd, warm):
         fd_alone[0] = fd and warm and np.array_equal(at, st.best[idx])
-        return evaluate(prob, st, idx, at, fd, warm)
+        return (yield from evaluate(prob, st, idx, at, fd, warm))
 
     def spy_simulate(*args, **kw):
         seen.append((fd_alone[0], kw["settings"].tol))
@@ -376,8 +377,8 @@ def test_forward_differences_at_their_tolerance_move_the_fit_less_than_half_its_
     got: list[tuple] = []
     evaluate = M._evaluate
 
-    def spy(prob, st, idx, at, fd, warm):
-        out = evaluate(prob, st, idx, at, fd, warm)
+    def spy(prob, st, idx, at, fd, warm):  # a generator, as _evaluate (its engine points are yielded to the fits' driver)
+        out = yield from evaluate(prob, st, idx, at, fd, warm)
         if fd and warm and np.array_equal(at, st.best[idx]):  # the fit's forward differences at best points
             offsets = np.vstack([h * np.eye(prob.p), -h * np.eye(prob.p)])
             got.append((prob, idx, at, offsets, st.z_best[idx].copy(), out[1], M._start_states(prob, st, idx, at, offsets, True)))
@@ -415,3 +416,42 @@ def test_forward_features_are_the_monomials_exactly(degree):
         for j in c:
             ref = ref * v[:, j]
         assert np.array_equal(row, ref)
+
+
+def test_groups_fitted_together_equal_each_fitted_alone_in_fewer_engine_calls(monkeypatch):
+    """fit_baselines_groups: a chunk's etiologies fitted at once give each group's fit alone to the
+    bit (every point's steady state is its own preset's: simulate_presets), while the groups' points
+    of one kind share an engine batch: fewer engine calls than the groups' fits one after the other."""
+    a, b = _sampled_like(31, n=20), _sampled_like(32, n=7)
+    groups = [("primary_mr", *a), ("secondary_mr", *b)]
+    for name, *_ in groups:
+        M._guess_model(name, FAST.dt_max_s, FAST.tol, FAST.accelerate)  # learnt before counting
+    calls = [0]
+    res = S._result
+
+    def counted(*args, **kw):
+        calls[0] += 1
+        return res(*args, **kw)
+
+    monkeypatch.setattr(S, "_result", counted)
+    alone = [M.fit_baselines(*g, FAST) for g in groups]
+    n_alone, calls[0] = calls[0], 0
+    together = M.fit_baselines_groups(groups, FAST)
+    assert calls[0] < n_alone
+    for f, g in zip(together, alone):
+        assert f.overrides == g.overrides
+        for x, y in ((f.eroa_cm2, g.eroa_cm2), (f.z, g.z), (f.state, g.state)):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_the_kept_model_states_at_best_points_change_no_fit(monkeypatch):
+    """The guess model's state at each best point, kept from when the point was evaluated, gives the
+    fit computed with it afresh at every step, to the bit."""
+    groups = [("primary_mr", *_sampled_like(41, n=16)), ("secondary_mr", *_sampled_like(42, n=9))]
+    kept = M.fit_baselines_groups(groups, FAST)
+    monkeypatch.setattr(M, "_model_states_at_best", lambda prob, st, idx: M._model_states(prob.model, st.best[idx], prob.hr_bpm[idx], prob.mva_cm2[idx]))
+    fresh = M.fit_baselines_groups(groups, FAST)
+    for f, g in zip(kept, fresh):
+        assert f.overrides == g.overrides
+        for x, y in ((f.eroa_cm2, g.eroa_cm2), (f.z, g.z), (f.state, g.state)):
+            np.testing.assert_array_equal(x, y)

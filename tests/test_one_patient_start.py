@@ -49,7 +49,7 @@ def test_one_patient_float_setup_equals_the_array_setup(preset, overrides, kw):
     operations: kernel parameters, onset positions, initial state, stable step and steps per beat
     are equal bit for bit."""
     pset = get_parameter_set(preset)
-    cols, block, n = S._batch(pset, overrides, dict(kw))
+    cols, block, n, _ = S._batch(pset, overrides, dict(kw))
     assert n == 1
     one = dict(zip(cols, block[:, 0].tolist()))
     assert isinstance(one["hr_bpm"], float)

@@ -49,7 +49,7 @@ from pydantic import Field, field_validator, model_validator
 
 from mitrasim import citations
 from mitrasim.cohort import sources as _sources  # noqa: F401
-from mitrasim.cohort.mapping import EngineInputs, chunk_valves, concat_engine_inputs, engine_inputs, valve_models
+from mitrasim.cohort.mapping import EngineInputs, chunk_areas, chunk_valves, concat_engine_inputs, engine_inputs, valve_models
 from mitrasim.cohort.population import MAX_DRAWS_PER_PATIENT, LvVolumeMethod, Population, sample_population_streams
 from mitrasim.errors import InputError
 from mitrasim.physiology.simulation import SolverSettings
@@ -58,7 +58,6 @@ from mitrasim.procedure.process import PatientSetup, ProcedureArrays, run_proced
 from mitrasim.procedure.risks import DEFAULT_RATES, ComplicationRates, PatientRisk
 from mitrasim.protocol import GRADES, Protocol
 from mitrasim.procedure.rules import Rules, rules_from_protocol
-from mitrasim.valve import geometry as geo
 
 __all__ = ["Strategy", "STOP_RULES", "OUTPUT_COLUMNS", "EVENT_COLUMNS", "run_patient_chunk", "strategy_rules", "baseline_decision_grades", "sample_indicated", "sample_indicated_inputs", "sample_indicated_blocks"]
 
@@ -293,9 +292,7 @@ def _awake_baselines(patients: pa.Table, settings: SolverSettings, ei: EngineInp
     from mitrasim.procedure.hemodynamics import override_columns
     from mitrasim.procedure.steps import awake_baseline
 
-    v = chunk_valves(with_fitted_eroa(patients, ei))
-    eroa = geo.REGURGITANT_DISCHARGE_COEFF * geo.area_cm2(np.maximum(v.gap_deg_mm, v.gap_fun_mm), v.ds_mm)  # as ValveModel.eroa_cm2, row by row
-    mva = geo.area_cm2(v.opening_mm, v.ds_mm)
+    eroa, mva = chunk_areas(with_fitted_eroa(patients, ei))  # the valves' areas, as patient_setups' valves have them
     secondary = np.asarray(patients.column("etiology").to_pylist(), dtype=object) == "secondary"
     presets = [str(p) for p in ei.presets]
     cols = override_columns(ei.overrides)
@@ -336,7 +333,9 @@ def sample_indicated_blocks(pop: Population, sizes: list[int], seeds: list[int |
     if pop.indication == "any":
         return pa.concat_tables(sample_population_streams(pop, sizes, rngs, first_ids)), None
     parts: list[list[pa.Table]] = [[] for _ in sizes]
-    inputs: list[list[EngineInputs]] = [[] for _ in sizes]
+    rounds: list[EngineInputs] = []  # each rejection round's kept patients, blocks in order
+    rows: list[list[np.ndarray]] = [[] for _ in sizes]  # each block's rows in the rounds' concatenation
+    kept_before = 0
     got, drawn = [0] * len(sizes), [0] * len(sizes)
     while any(g < m for g, m in zip(got, sizes)):
         short = [b for b, (g, m) in enumerate(zip(got, sizes)) if g < m]
@@ -352,15 +351,23 @@ def sample_indicated_blocks(pop: Population, sizes: list[int], seeds: list[int |
         ei.awake, grade = _awake_baselines(t, settings, ei)  # the procedure's first state, kept for it (run_patient_chunk)
         indicated = grade >= INDICATED_FROM_GRADE
         start = 0
+        keeps = []
         for b, c in zip(short, cand):
-            keep = start + np.flatnonzero(indicated[start:start + c.num_rows])[: sizes[b] - got[b]]
-            parts[b].append(t.take(keep))
-            inputs[b].append(ei.take(keep))
-            got[b] += len(keep)
+            keeps.append(start + np.flatnonzero(indicated[start:start + c.num_rows])[: sizes[b] - got[b]])
             start += c.num_rows
+        keep_all = np.concatenate(keeps)
+        kept = t.take(keep_all)  # the round's kept rows at once; each block's are a slice (no copy)
+        rounds.append(ei.take(keep_all))
+        at = 0
+        for b, keep in zip(short, keeps):
+            parts[b].append(kept.slice(at, len(keep)))
+            rows[b].append(kept_before + np.arange(at, at + len(keep)))
+            got[b] += len(keep)
+            at += len(keep)
+        kept_before += len(keep_all)
     citations.cite("otto2020", "vahanian2021_esc")
     out = pa.concat_tables([pa.concat_tables(p).set_column(0, "patient_id", i) for p, i in zip(parts, ids)])
-    return out, concat_engine_inputs([x for blk in inputs for x in blk])
+    return out, concat_engine_inputs(rounds).take(np.concatenate([r for blk in rows for r in blk]))  # blocks in order, each block's rounds in order
 
 
 def _intraproc(r: ProcedureArrays) -> tuple[np.ndarray, np.ndarray]:

@@ -93,7 +93,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, get_args
+from typing import TYPE_CHECKING, Any, Generator, get_args
 
 import numpy as np
 import pyarrow as pa
@@ -104,7 +104,7 @@ from mitrasim.echo.lv_bias import ECHO_2D_EDV_BIAS_ML, ECHO_2D_ESV_BIAS_ML, LvVo
 from mitrasim.errors import InputError
 from mitrasim.physiology.parameter_sets import PARAMETER_SETS, ParameterSet, get_parameter_set
 from mitrasim.physiology.parameters import N_STATE, STRESSED_VOLUME_SHIFT
-from mitrasim.physiology.simulation import SolverSettings, simulate
+from mitrasim.physiology.simulation import SolverSettings, presets_mergeable, simulate, simulate_presets
 from mitrasim.valve import geometry as geo
 
 if TYPE_CHECKING:
@@ -642,6 +642,46 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
     tolerance; without this test almost every patient ran all :data:`BASELINE_ITERATIONS`, the
     prior keeping its residuals above ``BASELINE_Z_DONE``).
     """
+    return _run_fits([_fit_steps(preset, hr_bpm, mva_cm2, y, sd, settings)])[0]
+
+
+def fit_baselines_groups(groups: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]], settings: SolverSettings) -> list[BaselineFit]:
+    """:func:`fit_baselines` of several groups ``(preset, hr_bpm, mva_cm2, y, sd)`` at once (a chunk's
+    etiologies): each group's fit is its own, step for step, but the groups' engine points of one kind
+    (points of a step, or forward-difference points alone) run in one engine batch where their presets
+    can share one (:func:`~mitrasim.physiology.simulation.simulate_presets`, each point's result that
+    of its own preset alone, to the bit), so the small group's points do not make engine calls of their own."""
+    return _run_fits([_fit_steps(*g, settings) for g in groups])
+
+
+@dataclass
+class _Points:
+    """A fit's engine points waiting for the engine (:func:`_run_fits`): :func:`simulate`'s arguments."""
+
+    preset: str
+    overrides: dict[str, np.ndarray]
+    hr_bpm: np.ndarray
+    eroa_cm2: np.ndarray
+    mva_cm2: np.ndarray
+    initial_state: np.ndarray | None
+    settings: SolverSettings
+    fd_only: bool  # forward-difference points alone (run before the groups' step points: the groups stay in step)
+
+
+@dataclass
+class _PointsResult:
+    """The rows of a :class:`_Points` in an engine result: its metrics and steady states."""
+
+    metrics: dict[str, np.ndarray]
+    final_state: np.ndarray
+
+
+_FitSteps = Generator[_Points, Any, BaselineFit]
+
+
+def _fit_steps(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.ndarray, sd: np.ndarray, settings: SolverSettings) -> _FitSteps:
+    """:func:`fit_baselines`' iterations: yields each engine call's points (:class:`_Points`), is sent
+    their result, returns the fit."""
     prob = _fit_problem(preset, hr_bpm, mva_cm2, y, sd, settings)
     n = len(prob.hr_bpm)
     st = _FitState.start(prob, _starting_points(prob, y))
@@ -649,16 +689,65 @@ def fit_baselines(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.nd
     for it in range(BASELINE_ITERATIONS):
         model_step = BASELINE_MODEL_FIRST_STEP and it == 0
         fd = not model_step and not (BASELINE_LAZY_JACOBIAN and it > 0)
-        z, J, state = _evaluate(prob, st, act, st.u[act], fd=fd, warm=it > 0)
+        z, J, state = yield from _evaluate(prob, st, act, st.u[act], fd=fd, warm=it > 0)
         if model_step:
             J = _model_jacobian(prob.model, st.u[act], prob.hr_bpm[act], prob.mva_cm2[act], z, prob.y0[act], prob.sd[act], prob.measured[act])
         _keep_better(prob, st, act, z, J, state, fd)
-        act, JtJ, g = _still_moving(prob, st, act, it)
+        act, JtJ, g = yield from _still_moving(prob, st, act, it)
         if len(act) == 0:
             break
         _levenberg_marquardt_step(prob, st, act, JtJ, g)
     return BaselineFit(_override_dicts(_fit_overrides(st.best, prob.base, prob.sds)), np.exp(st.best[:, prob.ie]),
                        np.where(prob.measured, st.z_best, 0.0), np.where(np.isfinite(st.cost_best)[:, None], st.state_best, np.nan))  # fmt: skip
+
+
+def _run_fits(fits: list[_FitSteps]) -> list[BaselineFit]:
+    """Drive the fits (:func:`_fit_steps`) to their ends: each round runs the waiting forward-difference
+    points if any fit waits with some, else every fit's waiting points; the points of one round and one
+    solver setting in one engine batch (:func:`_simulate_points`)."""
+    out: list[BaselineFit | None] = [None] * len(fits)
+    waiting: dict[int, _Points] = {}
+
+    def advance(i: int, result: _PointsResult | None) -> None:
+        try:
+            waiting[i] = fits[i].send(result)
+        except StopIteration as stop:
+            out[i] = stop.value
+
+    for i in range(len(fits)):
+        advance(i, None)
+    while waiting:
+        fd_first = any(p.fd_only for p in waiting.values())
+        due = [i for i, p in waiting.items() if p.fd_only or not fd_first]
+        by_settings: dict[SolverSettings, list[int]] = {}
+        for i in due:
+            by_settings.setdefault(waiting[i].settings, []).append(i)
+        for ids in by_settings.values():
+            results = _simulate_points([waiting.pop(i) for i in ids])
+            for i, r in zip(ids, results):
+                advance(i, r)
+    return [f for f in out if f is not None]
+
+
+def _simulate_points(points: list[_Points]) -> list[_PointsResult]:
+    """The engine results of several fits' points of one solver setting: one :func:`simulate` call for
+    one fit's (or presets that cannot share a batch: one each), else one
+    :func:`~mitrasim.physiology.simulation.simulate_presets` batch, split back by fit."""
+    names = list(dict.fromkeys(p.preset for p in points))
+    merge = len(points) > 1 and all(p.initial_state is not None for p in points) and presets_mergeable(names)
+    if not merge:
+        out = []
+        for p in points:
+            res = simulate(p.preset, p.overrides, hr_bpm=p.hr_bpm, eroa_cm2=p.eroa_cm2, mva_cm2=p.mva_cm2, initial_state=p.initial_state, settings=p.settings)
+            out.append(_PointsResult(res.metrics, res.final_state))
+        return out
+    cat = lambda get: np.concatenate([get(p) for p in points])  # noqa: E731
+    which = np.concatenate([np.full(len(p.hr_bpm), names.index(p.preset), dtype=np.intp) for p in points])
+    res = simulate_presets(names, {k: cat(lambda p: p.overrides[k]) for k in points[0].overrides}, hr_bpm=cat(lambda p: p.hr_bpm),
+                           eroa_cm2=cat(lambda p: p.eroa_cm2), mva_cm2=cat(lambda p: p.mva_cm2), initial_state=cat(lambda p: p.initial_state),
+                           settings=points[0].settings, which=which)  # fmt: skip
+    edges = np.cumsum([0] + [len(p.hr_bpm) for p in points])
+    return [_PointsResult({k: v[a:b] for k, v in res.metrics.items()}, res.final_state[a:b]) for a, b in zip(edges[:-1], edges[1:])]
 
 
 @dataclass(frozen=True)
@@ -737,7 +826,9 @@ class _FitState:
     """The fit's state per patient: the current points ``u``, the best point so far (``best``, its
     whitened residuals ``z_best``, cost ``cost_best`` and steady state ``state_best``), the Jacobian
     there (``J_best``; ``fresh``: computed at ``best``, not at an earlier point; ``exact``: by forward
-    differences, not the guess model's) and the damping ``lam``."""
+    differences, not the guess model's) and the damping ``lam``; the guess model's state at the
+    current and at the best point (``model_u``, ``model_best``: NaN where not known; kept so that a
+    step's start state does not evaluate the model at the best point again, :func:`_start_states`)."""
 
     u: np.ndarray
     best: np.ndarray
@@ -748,20 +839,25 @@ class _FitState:
     cost_best: np.ndarray
     state_best: np.ndarray
     lam: np.ndarray
+    model_u: np.ndarray
+    model_best: np.ndarray
 
     @classmethod
     def start(cls, prob: _FitProblem, u: np.ndarray) -> _FitState:
         n = len(u)
         return cls(u=u, best=u.copy(), z_best=np.full((n, prob.k_obs), np.inf), J_best=np.zeros((n, prob.k_obs, prob.p)), fresh=np.zeros(n, bool),
-                   exact=np.zeros(n, bool), cost_best=np.full(n, np.inf), state_best=np.zeros((n, N_STATE)), lam=np.full(n, 1e-3))  # fmt: skip
+                   exact=np.zeros(n, bool), cost_best=np.full(n, np.inf), state_best=np.zeros((n, N_STATE)), lam=np.full(n, 1e-3),
+                   model_u=np.full((n, N_STATE), np.nan), model_best=np.full((n, N_STATE), np.nan))  # fmt: skip
 
 
-def _evaluate(prob: _FitProblem, st: _FitState, idx: np.ndarray, at: np.ndarray, fd: bool, warm: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+def _evaluate(prob: _FitProblem, st: _FitState, idx: np.ndarray, at: np.ndarray, fd: bool, warm: bool,
+              ) -> Generator[_Points, Any, tuple[np.ndarray, np.ndarray | None, np.ndarray]]:  # fmt: skip
     """Whitened residuals ``(k, 5)`` at points ``at`` of patients ``idx`` (and with ``fd`` their
     Jacobian ``(k, 5, p)`` from the forward-difference points, same engine call), and the points'
     steady states; ``warm``: started from each patient's best state.  Forward differences at the
     patients' best points (the lazy Jacobian) take the best point's own residuals as their base
-    (that point is not simulated again)."""
+    (that point is not simulated again).  Yields the engine call's points (:class:`_Points`, sent
+    their result back: :func:`_run_fits`)."""
     p, q, ie, k_obs = prob.p, prob.q, prob.ie, prob.k_obs
     k = len(idx)
     at_best = fd and warm and np.array_equal(at, st.best[idx])
@@ -778,8 +874,8 @@ def _evaluate(prob: _FitProblem, st: _FitState, idx: np.ndarray, at: np.ndarray,
         init[:, prob.st_idx] += (flat[:, q:ie] - np.repeat(st.best[idx, q:ie], r, axis=0)) * prob.sds * prob.st_per_ml
     eroa_pts = np.exp(flat[:, ie])
     settings = prob.fd_settings if at_best else prob.settings  # a call of forward-difference points alone
-    res = simulate(prob.preset, _fit_overrides(flat, prob.base, prob.sds), hr_bpm=np.repeat(prob.hr_bpm[idx], r), eroa_cm2=eroa_pts,
-                   mva_cm2=np.repeat(prob.mva_cm2[idx], r), initial_state=init, settings=settings)  # fmt: skip
+    res = yield _Points(prob.preset, _fit_overrides(flat, prob.base, prob.sds), np.repeat(prob.hr_bpm[idx], r), eroa_pts, np.repeat(prob.mva_cm2[idx], r), init,
+                        settings, at_best)  # fmt: skip
     m = np.stack([res.metrics["sbp_mmhg"], res.metrics["edv_ml"], res.metrics["ef_pct"], eroa_pts, res.metrics["forward_sv_ml"]], axis=1)
     z_all = np.where(prob.measured[idx, None, :], (m.reshape(k, r, k_obs) - prob.y0[idx, None, :]) / prob.sd[idx, None, :], 0.0)
     if at_best:
@@ -797,14 +893,36 @@ def _start_states(prob: _FitProblem, st: _FitState, idx: np.ndarray, at: np.ndar
     h, m, model = prob.hr_bpm[idx], prob.mva_cm2[idx], prob.model
     if not warm:
         x = _model_states(model, at, h, m)
+        _remember_model_states(st, idx, at, x)
     elif np.array_equal(at, st.best[idx]):
         x = st.state_best[idx]
     else:
-        x = st.state_best[idx] + _model_states(model, at, h, m) - _model_states(model, st.best[idx], h, m)
+        x_at = _model_states(model, at, h, m)
+        x = st.state_best[idx] + x_at - _model_states_at_best(prob, st, idx)
+        _remember_model_states(st, idx, at, x_at)
     init = np.repeat(x[:, None, :], len(offsets), axis=1)
     if offsets.any():
         init += np.einsum("rl,kls->krs", offsets, _model_state_slopes(model, at, h, m))
     return init.reshape(len(idx) * len(offsets), -1)
+
+
+def _remember_model_states(st: _FitState, idx: np.ndarray, at: np.ndarray, x: np.ndarray) -> None:
+    """Keep the guess model's states ``x`` at points ``at`` as those at patients ``idx``' current points
+    (when ``at`` are them: a point that becomes the best takes its state along, :func:`_keep_better`)."""
+    if np.array_equal(at, st.u[idx]):
+        st.model_u[idx] = x
+
+
+def _model_states_at_best(prob: _FitProblem, st: _FitState, idx: np.ndarray) -> np.ndarray:
+    """``(k, 14)`` the guess model's states at patients ``idx``' best points: kept from when the point was
+    evaluated, else computed (and kept).  The same numbers either way: the model acts patient by patient
+    (elementwise features, one column each of a contraction)."""
+    x = st.model_best[idx]
+    missing = np.isnan(x).any(axis=1)
+    if missing.any():
+        i = idx[missing]
+        x[missing] = st.model_best[i] = _model_states(prob.model, st.best[i], prob.hr_bpm[i], prob.mva_cm2[i])
+    return x
 
 
 def _normal_equations(prob: _FitProblem, st: _FitState, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -823,7 +941,7 @@ def _keep_better(prob: _FitProblem, st: _FitState, act: np.ndarray, z: np.ndarra
     better = cost < st.cost_best[act]
     b_idx = act[better]
     st.cost_best[b_idx] = cost[better]
-    st.best[b_idx], st.z_best[b_idx], st.state_best[b_idx] = st.u[b_idx], z[better], state[better]
+    st.best[b_idx], st.z_best[b_idx], st.state_best[b_idx], st.model_best[b_idx] = st.u[b_idx], z[better], state[better], st.model_u[b_idx]
     if J is not None:
         st.J_best[b_idx] = J[better]
         st.exact[b_idx] = fd
@@ -831,7 +949,7 @@ def _keep_better(prob: _FitProblem, st: _FitState, act: np.ndarray, z: np.ndarra
     st.lam[act] = np.where(better, st.lam[act] * 0.2, st.lam[act] * 8.0)
 
 
-def _still_moving(prob: _FitProblem, st: _FitState, act: np.ndarray, it: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _still_moving(prob: _FitProblem, st: _FitState, act: np.ndarray, it: int) -> Generator[_Points, Any, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The patients of ``act`` that stay in the fit after iteration ``it``: a residual still at or above
     :data:`BASELINE_Z_DONE`, the damping below 1e6, and a full Gauss–Newton step that would still move a
     measurement (:func:`_gauss_newton_moves`), judged on a forward-difference Jacobian at the best point
@@ -845,7 +963,7 @@ def _still_moving(prob: _FitProblem, st: _FitState, act: np.ndarray, it: int) ->
     redo = _forward_differences_due(moves, st.fresh[act], st.exact[act], it == 0) & np.isfinite(st.cost_best[act])
     if redo.any():  # the Jacobian at the best point
         r = act[redo]
-        _, st.J_best[r], _ = _evaluate(prob, st, r, st.best[r], fd=True, warm=True)
+        _, st.J_best[r], _ = yield from _evaluate(prob, st, r, st.best[r], fd=True, warm=True)
         st.fresh[r] = st.exact[r] = True
         Jb_r, JtJ[redo], g[redo] = _normal_equations(prob, st, r)
         moves[redo] = _gauss_newton_moves(Jb_r, JtJ[redo], g[redo], rows=prob.k_obs)
@@ -861,6 +979,7 @@ def _levenberg_marquardt_step(prob: _FitProblem, st: _FitState, act: np.ndarray,
     delta = np.nan_to_num(-np.linalg.solve(A, g)[:, :, 0])
     delta *= np.minimum(1.0, np.log(2.0) / np.maximum(np.abs(delta).max(axis=1), 1e-12))[:, None]  # at most ×2 per step
     st.u[act] = np.clip(st.best[act] + delta, prob.lo, prob.hi)
+    st.model_u[act] = np.nan  # the model's state at the new points: not known yet
 
 
 def _forward_differences_due(moves: np.ndarray, fresh: np.ndarray, exact: np.ndarray, first: bool) -> np.ndarray:
@@ -977,9 +1096,10 @@ def engine_inputs(patients: pa.Table, preset_by_etiology: dict[str, str], settin
     eroa_fit = np.empty(n)
     z = np.full((n, len(BASELINE_MEASURED)), np.inf)
     state = np.full((n, N_STATE), np.nan)
-    for m, name in _etiology_groups(etio, preset_by_etiology):
+    groups = list(_etiology_groups(etio, preset_by_etiology))
+    fits = fit_baselines_groups([(name, hr[m], mva[m], y[m], sd[m]) for m, name in groups], settings)
+    for (m, name), f in zip(groups, fits):
         presets[m] = name
-        f = fit_baselines(name, hr[m], mva[m], y[m], sd[m], settings)
         for i, o in zip(np.flatnonzero(m), f.overrides):
             overrides[i] = o
         eroa_fit[m], z[m], state[m] = f.eroa_cm2, f.z, f.state
@@ -1052,23 +1172,68 @@ class ChunkValves:
         return opening_mm.sum(axis=1) * self.ds_mm / 100.0
 
 
+@dataclass(frozen=True)
+class _Grid:
+    """A chunk's closure lines on the common grid: positions ``s_mm`` (n, N_GRID), cell width
+    ``ds_mm`` and length ``length_mm`` (n,), AP diameter, the grid's fractions and the segments' edges
+    (fractions of the line)."""
+
+    s_mm: np.ndarray
+    ds_mm: np.ndarray
+    length_mm: np.ndarray
+    ap_mm: np.ndarray
+    frac: np.ndarray
+    edges: np.ndarray
+
+
+def _grid(patients: pa.Table) -> _Grid:
+    L = patients.column("ic_diameter_mm").to_numpy()
+    frac = (np.arange(N_GRID) + 0.5) / N_GRID
+    edges = np.cumsum([0.0, *geo.SEGMENT_FRACTIONS])
+    return _Grid(frac[None, :] * L[:, None], L / N_GRID, L, patients.column("ap_diameter_mm").to_numpy(), frac, edges / edges[-1])
+
+
+def _gaps(patients: pa.Table, g: _Grid, secondary: np.ndarray, extent: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The regurgitant gap profiles scaled to the sampled EROA: degenerative and functional (n, N_GRID),
+    the unit-gap lesion bump, which patients have a flail, and the lesion's width (mm)."""
+    col = lambda k: patients.column(k).to_numpy()  # noqa: E731
+    L = g.length_mm
+    flail = (np.asarray(patients.column("primary_lesion").to_pylist(), dtype=object) == "flail") & ~np.isin(extent, ("bileaflet", "barlow"))
+    lseg = np.asarray(patients.column("lesion_segment").to_pylist(), dtype=object).astype(int) - 1
+    centre_frac, width_frac = _lesion_span_frac(extent, lseg, np.clip(col("lesion_width_frac"), 0.05, 0.95), g.edges)
+    centre = np.where(secondary, 0.55, centre_frac) * L
+    width = np.where(secondary, np.clip(col("lesion_width_frac"), 0.05, 0.95), width_frac) * L
+    p = np.where(secondary | ~flail, geo.LESION_EXPONENT["prolapse"], geo.LESION_EXPONENT["flail"])
+    bump = geo.lesion_bump_mm(g.s_mm, centre[:, None], width[:, None], 1.0, p[:, None])  # unit-gap lesion bump
+    unit_eroa = geo.REGURGITANT_DISCHARGE_COEFF * bump.sum(axis=1) * g.ds_mm / 100.0
+    gap = bump * (col("eroa_cm2") / np.maximum(unit_eroa, 1e-12))[:, None]
+    return np.where(secondary[:, None], 0.0, gap), np.where(secondary[:, None], gap, 0.0), bump, flail, width
+
+
+def _openings(patients: pa.Table, g: _Grid, secondary: np.ndarray, calc_grade: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The diastolic opening profiles (n, N_GRID) scaled to the sampled MVA, and the tenting depth (n,)."""
+    col = lambda k: patients.column(k).to_numpy()  # noqa: E731
+    calc_mob = np.array([geo.CALCIFICATION_MOBILITY[x] for x in geo.CALCIFICATION_GRADES])[calc_grade]
+    tent = np.where(secondary, col("tenting_depth_mm"), 0.0)
+    mobility = calc_mob * np.maximum(geo.TENTING_MOBILITY_MIN, 1.0 - geo.TENTING_MOBILITY_PER_MM * np.maximum(0.0, tent - geo.TENTING_FREE_MM))
+    opening = geo.elliptic_opening_mm(g.s_mm, g.length_mm[:, None], g.ap_mm[:, None]) * mobility[:, None]
+    return opening * (col("mva_cm2") / (opening.sum(axis=1) * g.ds_mm / 100.0))[:, None], tent
+
+
+def _grade_codes(patients: pa.Table, name: str) -> np.ndarray:
+    """A calcification column as grade indices into ``geometry.CALCIFICATION_GRADES``."""
+    code = {x: i for i, x in enumerate(geo.CALCIFICATION_GRADES)}
+    return np.array([code[x] for x in _str_col(patients, name)], dtype=np.int64)
+
+
 def chunk_valves(patients: pa.Table) -> ChunkValves:
     """Build every patient's valve at once and fit it to the sampled EROA and MVA."""
-    col = lambda k: patients.column(k).to_numpy()  # noqa: E731
-    L = col("ic_diameter_mm")
-    ap = col("ap_diameter_mm")
-    n = L.size
-    frac = (np.arange(N_GRID) + 0.5) / N_GRID
-    s = frac[None, :] * L[:, None]
-    ds = L / N_GRID
-    edges = np.cumsum([0.0, *geo.SEGMENT_FRACTIONS])
-    edges = edges / edges[-1]
-    seg = np.clip(np.searchsorted(edges, frac, side="right") - 1, 0, 2)
-    segment = np.broadcast_to(seg, (n, N_GRID))
-    etio = np.asarray(patients.column("etiology").to_pylist(), dtype=object)
-    secondary = etio == "secondary"
+    g = _grid(patients)
+    n = g.length_mm.size
+    seg = np.clip(np.searchsorted(g.edges, g.frac, side="right") - 1, 0, 2)
+    secondary = np.asarray(patients.column("etiology").to_pylist(), dtype=object) == "secondary"
     extent = _str_col(patients, "lesion_extent")
-    a2, p2 = col("anterior_leaflet_mm"), col("posterior_leaflet_mm")
+    a2, p2 = patients.column("anterior_leaflet_mm").to_numpy(), patients.column("posterior_leaflet_mm").to_numpy()
     redundant = np.ones(n)
     for k, f in REDUNDANT_LEAFLET_FACTOR.items():
         redundant = np.where(~secondary & (extent == k), f, redundant)
@@ -1076,31 +1241,26 @@ def chunk_valves(patients: pa.Table) -> ChunkValves:
     p_fac = np.array([geo.DEFAULT_POSTERIOR_MM[k] / geo.DEFAULT_POSTERIOR_MM["P2"] for k in ("P1", "P2", "P3")])
     anterior = (a2 * redundant)[:, None] * a_fac[seg][None, :]
     posterior = (p2 * redundant)[:, None] * p_fac[seg][None, :]
-
-    flail = (np.asarray(patients.column("primary_lesion").to_pylist(), dtype=object) == "flail") & ~np.isin(extent, ("bileaflet", "barlow"))
-    lseg = np.asarray(patients.column("lesion_segment").to_pylist(), dtype=object).astype(int) - 1
-    centre_frac, width_frac = _lesion_span_frac(extent, lseg, np.clip(col("lesion_width_frac"), 0.05, 0.95), edges)
-    centre = np.where(secondary, 0.55, centre_frac) * L
-    width = np.where(secondary, np.clip(col("lesion_width_frac"), 0.05, 0.95), width_frac) * L
-    p = np.where(secondary | ~flail, geo.LESION_EXPONENT["prolapse"], geo.LESION_EXPONENT["flail"])
-    bump = geo.lesion_bump_mm(s, centre[:, None], width[:, None], 1.0, p[:, None])  # unit-gap lesion bump
-    unit_eroa = geo.REGURGITANT_DISCHARGE_COEFF * bump.sum(axis=1) * ds / 100.0
-    gap = bump * (col("eroa_cm2") / np.maximum(unit_eroa, 1e-12))[:, None]
-    gap_fun = np.where(secondary[:, None], gap, 0.0)
-    gap_deg = np.where(secondary[:, None], 0.0, gap)
+    gap_deg, gap_fun, bump, flail, width = _gaps(patients, g, secondary, extent)
     code = np.where(secondary, geo.LESION_KIND_CODE["tethering"], np.where(flail, geo.LESION_KIND_CODE["flail"], geo.LESION_KIND_CODE["prolapse"]))
     kind = np.where(bump > 0, code[:, None], 0).astype(np.int64)
-
-    grades = list(geo.CALCIFICATION_GRADES)
-    calc_grade = np.array([grades.index(x) for x in _str_col(patients, "leaflet_calcification")], dtype=np.int64)
-    mac = np.array([grades.index(x) for x in _str_col(patients, "annular_calcification")], dtype=np.int64)
-    calc_mob = np.array([geo.CALCIFICATION_MOBILITY[g] for g in grades])[calc_grade]
-    tent = np.where(secondary, col("tenting_depth_mm"), 0.0)
-    mobility = calc_mob * np.maximum(geo.TENTING_MOBILITY_MIN, 1.0 - geo.TENTING_MOBILITY_PER_MM * np.maximum(0.0, tent - geo.TENTING_FREE_MM))
-    opening = geo.elliptic_opening_mm(s, L[:, None], ap[:, None]) * mobility[:, None]
-    opening = opening * (col("mva_cm2") / (opening.sum(axis=1) * ds / 100.0))[:, None]
+    calc_grade = _grade_codes(patients, "leaflet_calcification")
+    opening, tent = _openings(patients, g, secondary, calc_grade)
     calc = np.ascontiguousarray(np.broadcast_to(calc_grade[:, None], (n, N_GRID)))
-    return ChunkValves(s, ds, L, ap, anterior, posterior, gap_deg, gap_fun, opening, np.ascontiguousarray(segment), width, calc, kind, tent, mac)
+    segment = np.ascontiguousarray(np.broadcast_to(seg, (n, N_GRID)))
+    return ChunkValves(g.s_mm, g.ds_mm, g.length_mm, g.ap_mm, anterior, posterior, gap_deg, gap_fun, opening, segment, width, calc, kind, tent,
+                       _grade_codes(patients, "annular_calcification"))  # fmt: skip
+
+
+def chunk_areas(patients: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """Each patient's valve EROA and anatomic MVA (cm²) as :func:`chunk_valves` builds the valve
+    (``ValveModel.eroa_cm2`` and ``.mva_cm2``, row by row), without the profiles the areas do not use
+    (the indication of every drawn candidate)."""
+    g = _grid(patients)
+    secondary = np.asarray(patients.column("etiology").to_pylist(), dtype=object) == "secondary"
+    gap_deg, gap_fun, *_ = _gaps(patients, g, secondary, _str_col(patients, "lesion_extent"))
+    opening, _ = _openings(patients, g, secondary, _grade_codes(patients, "leaflet_calcification"))
+    return geo.REGURGITANT_DISCHARGE_COEFF * geo.area_cm2(np.maximum(gap_deg, gap_fun), g.ds_mm), geo.area_cm2(opening, g.ds_mm)
 
 
 def _str_col(patients: pa.Table, name: str) -> np.ndarray:
@@ -1132,12 +1292,12 @@ def valve_models(v: ChunkValves) -> list[geo.ValveModel]:
     no_cleft = np.zeros(G, dtype=bool)
     edges = [tuple(e) for e in geo.segment_edges_rows_mm(v.length_mm).tolist()]
     ds, length, ap, tent, mac = (a.tolist() for a in (v.ds_mm, v.length_mm, v.ap_mm, v.tenting_mm, v.mac_grade))
+    rows = zip(v.s_mm, v.anterior_mm, v.posterior_mm, v.gap_deg_mm, v.gap_fun_mm, v.opening_mm, v.calcification, v.lesion_kind)  # row views, as v.x[i]
     return [
         geo.ValveModel(
-            s_mm=v.s_mm[i], ds_mm=ds[i], line_length_mm=length[i], ap_diameter_mm=ap[i], ic_diameter_mm=length[i], segment_edges_mm=edges[i],
-            anterior_mm=v.anterior_mm[i], posterior_mm=v.posterior_mm[i], gap_degenerative_mm=v.gap_deg_mm[i],
-            gap_functional_mm=v.gap_fun_mm[i], opening_mm=v.opening_mm[i], calcification_grade=v.calcification[i], cleft=no_cleft,
-            lesion_kind=v.lesion_kind[i], tenting_depth_mm=tent[i], annular_calcification_grade=int(mac[i]),
+            s_mm=s, ds_mm=ds[i], line_length_mm=length[i], ap_diameter_mm=ap[i], ic_diameter_mm=length[i], segment_edges_mm=edges[i],
+            anterior_mm=a, posterior_mm=p, gap_degenerative_mm=gd, gap_functional_mm=gf, opening_mm=o, calcification_grade=c, cleft=no_cleft,
+            lesion_kind=k, tenting_depth_mm=tent[i], annular_calcification_grade=int(mac[i]),
         )  # fmt: skip
-        for i in range(n)
+        for i, (s, a, p, gd, gf, o, c, k) in enumerate(rows)
     ]

@@ -233,15 +233,16 @@ def scaled_timings(values: Mapping[str, Any], model: Model) -> dict[str, Any]:
 
     At the reference heart rate every timing is the parameter set's own.  ``values`` are (n,)
     arrays, or one patient's Python floats (then so are the timings: the one-patient set-up of
-    :func:`mitrasim.physiology.simulation.simulate`, the same arithmetic without numpy's cost per call).
+    :func:`mitrasim.physiology.simulation.simulate`, the same arithmetic without numpy's cost per call),
+    or a mix (the heart rate an array): a timing computed from floats alone, and the rows that are 0 or
+    1 for every patient, are then one float, not an array of it.
     """
     T = 60.0 / values["hr_bpm"]
     Tref = 60.0 / values["ref_hr_bpm"]
     r = T / Tref
     one = isinstance(T, float)
     s = math.sqrt(r) if one else np.sqrt(r)
-    zero = 0.0 * T  # every chamber's constant rows share it (and one): the same values, computed once
-    unit = 1.0 + zero
+    zero, unit = 0.0, 1.0  # the constant rows: one number for every patient (T is finite and positive: 0·T = 0)
     out: dict[str, Any] = {}
     for ch in CHAMBERS:
         if model.activation == "two_hill":
@@ -272,8 +273,8 @@ def scaled_timings(values: Mapping[str, Any], model: Model) -> dict[str, Any]:
         # the reference rate, so patients that differ only in heart rate share one peak.
         for ch in CHAMBERS:
             cols = (values[f"{ch}_tau1_s"], values[f"{ch}_tau2_s"], values[f"{ch}_m1"], values[f"{ch}_m2"], Tref)
-            if one:
-                out[f"{ch}_act_f"] = 1.0 / _two_hill_max_cached(cols)
+            if one or not any(isinstance(x, np.ndarray) for x in cols):  # one timing given as numbers
+                out[f"{ch}_act_f"] = 1.0 / _two_hill_max_cached(tuple(float(x) for x in cols))
                 continue
             if T.size == 1:  # a single patient given as arrays: no stacking, no sort
                 out[f"{ch}_act_f"] = np.full(1, 1.0 / _two_hill_max_cached(tuple(np.asarray(x).item() for x in cols)))

@@ -37,7 +37,7 @@ from mitrasim.physiology.parameters import (
 from mitrasim.physiology.preset_names import DEFAULT_PRESET
 from mitrasim.ranges import PLACEHOLDER_ABS, Range
 
-__all__ = ["SolverSettings", "SimulationResult", "simulate", "build_batch", "override_columns", "stable_dt_s", "steps_per_beat"]
+__all__ = ["SolverSettings", "SimulationResult", "simulate", "simulate_presets", "presets_mergeable", "build_batch", "override_columns", "stable_dt_s", "steps_per_beat"]
 
 
 #: Allowed range of each numeric :class:`SolverSettings` field.
@@ -171,14 +171,21 @@ def build_batch(
     value is range-checked; unknown names raise :class:`InputError` (columns raise the error the
     equal list of dicts raises).
     """
-    cols, _, n = _batch(pset, overrides, arrays)
+    cols, _, n, _ = _batch(pset, overrides, arrays)
     return cols, n
 
 
-def _batch(pset: ParameterSet, overrides, arrays: dict[str, Any]) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
-    """:func:`build_batch`'s columns, the block (names × n) whose rows they are, and n."""
+def _batch(pset: ParameterSet, overrides, arrays: dict[str, Any], sets: tuple[Sequence[ParameterSet], np.ndarray] | None = None,
+           ) -> tuple[dict[str, np.ndarray], np.ndarray, int, frozenset[str]]:  # fmt: skip
+    """:func:`build_batch`'s columns, the block (names × n) whose rows they are, n, and the names
+    whose values were given per patient (keyword arrays of more than one value, override lists or
+    columns): every other column holds one value, the parameter set's (or one override's) for all.
+    ``sets``: parameter sets of ``pset``'s model and parameter names and each patient's index among
+    them (:func:`simulate_presets`): the base values are each patient's own set's."""
     arrays = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in arrays.items() if v is not None}
     sizes = {a.size for a in arrays.values() if a.size != 1}
+    if sets is not None:
+        sizes.add(len(sets[1]))
     ocols = _override_columns(overrides)
     ol = None if overrides is None or isinstance(overrides, Mapping) else list(overrides)
     if ol is not None:
@@ -201,23 +208,30 @@ def _batch(pset: ParameterSet, overrides, arrays: dict[str, Any]) -> tuple[dict[
         if k not in pset.values:
             names.append(k)
             values.append(0.0)  # set below
-    block = np.empty((len(names), n))  # one allocation; each column is a row view of it
-    block[:] = np.array(values, dtype=float)[:, None]
+    varying: set[str] = {k for k, a in arrays.items() if a.size > 1}
+    if sets is None:
+        block = np.empty((len(names), n))  # one allocation; each column is a row view of it
+        block[:] = np.array(values, dtype=float)[:, None]
+    else:  # each patient's own set's values (a name not in a set: 0, as above)
+        base = np.array([[ps.values.get(k, 0.0) for ps in sets[0]] for k in names], dtype=float)
+        block = base.take(sets[1], axis=1)
+        varying.update(k for k, row in zip(names, base) if (row != row[0]).any())
     cols: dict[str, np.ndarray] = dict(zip(names, block))
     if ocols is not None:
         _apply_override_columns(cols, ocols, n, pset.model)
+        varying.update(k for k, v in ocols.items() if isinstance(v, np.ndarray) and v.size > 1)
     elif overrides is not None:  # (none: nothing to write, and no n empty dicts to scan)
         olist = _as_override_list(overrides, n) if ol is None else ol
         if len(olist) == 1 and n > 1:
             olist = olist * n
         if olist[0] or len(olist) > 1:
-            _apply_overrides(cols, olist, pset.model)
+            varying.update(_apply_overrides(cols, olist, pset.model))
     for k, a in arrays.items():
         bad = _outside(SPECS[k], a)
         if bad.any():
             SPECS[k].check(float(a[np.argmax(bad)]))  # raises the range's InputError
         cols[k][:] = a
-    return cols, block, n
+    return cols, block, n, frozenset(varying)
 
 
 def _apply_override_columns(cols: dict[str, np.ndarray], ocols: Mapping[str, Any], n: int, model: Model) -> None:
@@ -258,10 +272,11 @@ def override_columns(overrides: Sequence[Mapping[str, Any]]) -> dict[str, np.nda
     return {k: vals[:, j].copy() for j, k in enumerate(first)}
 
 
-def _apply_overrides(cols: dict[str, np.ndarray], olist: Sequence[Mapping[str, Any]], model: Model) -> None:
+def _apply_overrides(cols: dict[str, np.ndarray], olist: Sequence[Mapping[str, Any]], model: Model) -> list[str]:
     """Write the override dicts into ``cols``; range-checked column by column (a cohort's override
     dicts share their names: when every dict has the first one's names in its order, all values are
-    read in one pass), falling back to :func:`check_values` per dict for the exact error."""
+    read in one pass), falling back to :func:`check_values` per dict for the exact error.  Returns
+    the names written."""
     allowed = active_name_set(model)
     try:
         columns = override_columns(olist)
@@ -269,7 +284,7 @@ def _apply_overrides(cols: dict[str, np.ndarray], olist: Sequence[Mapping[str, A
             for k, col in columns.items():
                 _check_column(k, col, allowed)
                 cols[k][:] = col
-            return
+            return list(columns)
         keys: dict[str, None] = {}
         for o in olist:
             keys.update(dict.fromkeys(o))
@@ -278,10 +293,14 @@ def _apply_overrides(cols: dict[str, np.ndarray], olist: Sequence[Mapping[str, A
             vals = np.array([float(olist[i][k]) for i in idx], dtype=float)
             _check_column(k, vals, allowed)
             cols[k][idx] = vals
+        return list(keys)
     except (ValueError, TypeError):
+        written: dict[str, None] = {}
         for i, o in enumerate(olist):  # raises the per-value InputError
             for k, v in check_values(dict(o), model).items():
                 cols[k][i] = v
+                written[k] = None
+        return list(written)
 
 
 def _check_column(name: str, vals: np.ndarray, allowed: frozenset[str]) -> None:
@@ -326,36 +345,77 @@ def _fill(A: np.ndarray, rows: list, n: int, one: bool) -> None:
     A[:, n:] = A[:, :1]
 
 
-def _kernel_arrays(cols: Mapping[str, Any], model: Model, n: int, n_pad: int, n_steps: Any):
+def _padded(a: np.ndarray, n: int, n_pad: int) -> np.ndarray:
+    """``a`` (n,) followed by ``n_pad − n`` copies of ``a[0]`` (the padding columns)."""
+    out = np.empty(n_pad, dtype=a.dtype)
+    out[:n] = a
+    out[n:] = a[0]
+    return out
+
+
+def _at_columns(cols: Mapping[str, np.ndarray], varying: frozenset[str], n: int, n_pad: int, src: np.ndarray | None) -> dict[str, Any]:
+    """The parameter columns at the kernel's ``n_pad`` columns: each name of ``varying`` (and the
+    heart rate) as an (n_pad,) array, column ``j`` holding patient ``src[j]`` (``src`` None: the
+    patients in order, then padding repeating patient 0); every other name as its one value, a float
+    (a column the same for all patients: the kernel rows computed from it are filled once, not
+    gathered patient by patient).  Elementwise arithmetic gives the same bits on a float as on an
+    array of it, so the kernel's inputs do not change."""
+    out: dict[str, Any] = {}
+    for k, v in cols.items():
+        if k in varying or k == "hr_bpm":
+            out[k] = v.take(src) if src is not None else (v if n == n_pad else _padded(v, n, n_pad))
+        else:
+            out[k] = v.item(0)
+    return out
+
+
+def _kernel_rows(vals: Mapping[str, Any], model: Model, n_pad: int, n_steps: Any) -> tuple[np.ndarray, np.ndarray]:
     """The kernel's parameter rows P (KERNEL_PARAMS × n_pad) and onset positions ew (2 × n_pad) from
-    parameter columns: (n,) arrays, or one patient's floats; ``n_steps``: steps per beat of every
-    patient (int) or of each (an (n,) array)."""
-    T = 60.0 / cols["hr_bpm"]
-    timing = scaled_timings(cols, model)
-    one = _one(cols)
-    src = {"period_s": T, **cols, **timing}
+    parameter values at the kernel's columns (:func:`_at_columns`: (n_pad,) arrays or one value for
+    every column; one patient's floats); ``n_steps``: steps per beat of every column (int) or of
+    each ((n_pad,) array).  A row whose value is one number is filled with it, all such rows at once."""
+    T = 60.0 / vals["hr_bpm"]
+    timing = scaled_timings(vals, model)
+    src = {"period_s": T, **vals, **timing}
     P = np.empty((len(KERNEL_PARAMS), n_pad))
+    fixed: list[int] = []
+    fixed_values: list[float] = []
     # rows in KERNEL_PARAMS order; a parameter this model does not use (e.g. the mitral areas of a
     # diode model) gets a harmless value
-    _fill(P, [src[name] if name in src else _UNUSED_VALUE[name] for name in KERNEL_PARAMS], n, one)
+    for i, name in enumerate(KERNEL_PARAMS):
+        v = src[name] if name in src else _UNUSED_VALUE[name]
+        if isinstance(v, np.ndarray):
+            P[i] = v
+        else:
+            fixed.append(i)
+            fixed_values.append(v)
+    if fixed:
+        P[fixed] = np.array(fixed_values, dtype=float)[:, None]
     dt = T / n_steps
     ew = np.empty((2, n_pad))  # positions in steps (fractional) of ventricular and atrial onset
-    _fill(ew, [(timing["lv_act_a"] / dt) % n_steps, (timing["la_act_a"] / dt) % n_steps], n, one)
+    ew[0] = (timing["lv_act_a"] / dt) % n_steps
+    ew[1] = (timing["la_act_a"] / dt) % n_steps
     return P, ew
+
+
+def _kernel_arrays(cols: Mapping[str, Any], model: Model, n: int, n_pad: int, n_steps: Any):
+    """The kernel's parameter rows P (KERNEL_PARAMS × n_pad) and onset positions ew (2 × n_pad) from
+    parameter columns: (n,) arrays, or one patient's floats, the patients in order and the padding
+    columns ``n:`` repeating patient 0; ``n_steps``: steps per beat of every patient (int) or of
+    each (an (n,) array)."""
+    if _one(cols):
+        return _kernel_rows(cols, model, n_pad, n_steps)
+    steps = n_steps if np.ndim(n_steps) == 0 else _padded(np.asarray(n_steps), n, n_pad)
+    return _kernel_rows(_at_columns(cols, frozenset(cols), n, n_pad, None), model, n_pad, steps)
 
 
 _P_SYS_VEN = STATE_NAMES.index("p_sys_ven_mmhg")
 
 
-def _initial_states(pset: ParameterSet, cols: Mapping[str, Any], n: int, n_pad: int, initial_state) -> np.ndarray:
-    X0 = np.empty((N_STATE, n_pad))
+def _start_array(initial_state: Any, n: int) -> np.ndarray | None:
+    """A warm start as a validated ((1 or n), 14) array (a result: its final states); None: cold."""
     if initial_state is None:
-        x = [pset.initial[s] for s in STATE_NAMES]
-        for i, ch in enumerate(CHAMBERS):  # the first four states are the chambers' volumes
-            x[i] = x[i] + cols[f"{ch}_v0_ml"]
-        x[_P_SYS_VEN] = x[_P_SYS_VEN] + cols[STRESSED_VOLUME_SHIFT] / cols["sys_ven_c_ml_mmhg"]
-        _fill(X0, x, n, _one(cols))
-        return X0
+        return None
     if isinstance(initial_state, SimulationResult):
         initial_state = initial_state.final_state
     x0 = np.asarray(initial_state, dtype=float)
@@ -363,9 +423,38 @@ def _initial_states(pset: ParameterSet, cols: Mapping[str, Any], n: int, n_pad: 
         x0 = x0[None, :]
     if x0.shape[1] != N_STATE or x0.shape[0] not in (1, n) or not np.isfinite(x0).all():
         raise InputError("initial_state", f"array of shape {x0.shape}", f"finite array of shape ({n}, {N_STATE}) or ({N_STATE},)")
-    X0[:, :n] = np.broadcast_to(x0, (n, N_STATE)).T
+    return x0
+
+
+def _cold_states(initial: Mapping[str, Any], cols: Mapping[str, Any], n: int, n_pad: int) -> np.ndarray:
+    """(14, n_pad) the parameter set's initial states ``initial`` (:attr:`ParameterSet.initial`, or
+    (n,) arrays of each patient's set's), the chambers' volumes on their unstressed volumes and the
+    stressed-volume shift in the systemic veins (``cols``: (n,) arrays or floats)."""
+    X0 = np.empty((N_STATE, n_pad))
+    x = [initial[s] for s in STATE_NAMES]
+    for i, ch in enumerate(CHAMBERS):  # the first four states are the chambers' volumes
+        x[i] = x[i] + cols[f"{ch}_v0_ml"]
+    x[_P_SYS_VEN] = x[_P_SYS_VEN] + cols[STRESSED_VOLUME_SHIFT] / cols["sys_ven_c_ml_mmhg"]
+    _fill(X0, x, n, _one(cols))
+    return X0
+
+
+def _states_at(x0: np.ndarray, n: int, n_pad: int, src: np.ndarray | None) -> np.ndarray:
+    """(14, n_pad) warm starts ``x0`` ((1 or n), 14) at the kernel's columns (:func:`_at_columns`' ``src``)."""
+    xt = np.broadcast_to(x0, (n, N_STATE)).T
+    if src is not None:
+        return xt.take(src, axis=1)
+    X0 = np.empty((N_STATE, n_pad))
+    X0[:, :n] = xt
     X0[:, n:] = X0[:, :1]
     return X0
+
+
+def _initial_states(pset: ParameterSet, cols: Mapping[str, Any], n: int, n_pad: int, initial_state) -> np.ndarray:
+    """(14, n_pad) start states of patients ``cols`` in order, padding repeating patient 0:
+    ``initial_state`` (:func:`_start_array`), else the cold start (:func:`_cold_states`)."""
+    x0 = _start_array(initial_state, n)
+    return _cold_states(pset.initial, cols, n, n_pad) if x0 is None else _states_at(x0, n, n_pad, None)
 
 
 def simulate(
@@ -399,7 +488,7 @@ def simulate(
     """
     pset = get_parameter_set(preset) if isinstance(preset, str) else preset
     settings = settings or SolverSettings()
-    cols, block, n = _batch(pset, overrides, {"eroa_cm2": eroa_cm2, "mva_cm2": mva_cm2, "hr_bpm": hr_bpm})
+    cols, block, n, varying = _batch(pset, overrides, {"eroa_cm2": eroa_cm2, "mva_cm2": mva_cm2, "hr_bpm": hr_bpm})
     if n == 1:  # one patient: its set-up in Python floats (numpy's cost per call on 1-element arrays was most of it)
         one = dict(zip(cols, block[:, 0].tolist()))
         X0 = _initial_states(pset, one, 1, 1, initial_state)
@@ -407,10 +496,69 @@ def simulate(
         steps = np.array([n_steps], dtype=np.int64)
         metrics, x_end, wf_all = _run_one(pset, one, X0, n_steps, settings, waveforms)
         return _result(pset, cols, steps, metrics, x_end, wf_all)
-    X0 = _initial_states(pset, cols, n, n, initial_state)
+    return _simulate_batch(pset, cols, varying, _start_array(initial_state, n), settings, waveforms)
+
+
+def _simulate_batch(pset: ParameterSet, cols: dict[str, np.ndarray], varying: frozenset[str], x0: np.ndarray | None, settings: SolverSettings,
+                    waveforms: bool) -> SimulationResult:  # fmt: skip
+    """:func:`simulate` of a batch of more than one patient, from :func:`_batch`'s columns and names
+    given per patient and the warm starts (:func:`_start_array`; None: cold)."""
     steps = steps_per_beat(60.0 / cols["hr_bpm"], np.minimum(settings.dt_max_s, stable_dt_s(cols)))
-    metrics, x_end, wf_all = _run_batch(pset, cols, X0, steps, settings, waveforms)
+    metrics, x_end, wf_all = _run_batch(pset, cols, varying, x0, steps, settings, waveforms)
     return _result(pset, cols, steps, metrics, x_end, wf_all)
+
+
+def presets_mergeable(names: Sequence[str]) -> bool:
+    """Whether the named parameter sets can share one engine batch (:func:`simulate_presets`): one
+    model (activation and mitral law) and the same parameter names."""
+    psets = [get_parameter_set(p) for p in names]
+    keys = [tuple(ps.values) for ps in psets]
+    return all(ps.model == psets[0].model for ps in psets) and all(k == keys[0] for k in keys)
+
+
+def simulate_presets(
+    presets: Sequence[str],
+    overrides: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
+    *,
+    eroa_cm2: Any = None,
+    mva_cm2: Any = None,
+    hr_bpm: Any = None,
+    waveforms: bool = False,
+    initial_state: Any = None,
+    settings: SolverSettings | None = None,
+    which: np.ndarray | None = None,
+) -> SimulationResult:
+    """:func:`simulate` with one named parameter set per patient (``presets``, length n; or, with
+    ``which``, the distinct sets and ``which`` (n,) each patient's index among them), all in one
+    engine batch: each patient's base values (and cold start) are its own set's, and its results are
+    those of :func:`simulate` with that set alone, to the bit (a patient's steady state does not
+    depend on its batch mates: the kernel integrates each column on its own).  The sets must share
+    one model and their parameter names (:func:`presets_mergeable`), else :class:`InputError`
+    (field ``presets``).  The result's ``preset`` names the sets joined by ``+``; its citations are
+    all of theirs."""
+    if which is None:
+        names = list(dict.fromkeys(presets))
+        code = {p: i for i, p in enumerate(names)}
+        codes = np.fromiter(map(code.__getitem__, presets), dtype=np.intp, count=len(presets))
+    else:
+        names, codes = list(presets), np.asarray(which, dtype=np.intp)
+    if len(names) == 1 or (codes == codes[0]).all():
+        return simulate(names[int(codes[0])], overrides, eroa_cm2=eroa_cm2, mva_cm2=mva_cm2, hr_bpm=hr_bpm, waveforms=waveforms,
+                        initial_state=initial_state, settings=settings)  # fmt: skip
+    if not presets_mergeable(names):
+        raise InputError("presets", names, "parameter sets of one model with the same parameter names (one engine batch)")
+    psets = [get_parameter_set(p) for p in names]
+    settings = settings or SolverSettings()
+    cols, _, n, varying = _batch(psets[0], overrides, {"eroa_cm2": eroa_cm2, "mva_cm2": mva_cm2, "hr_bpm": hr_bpm}, (psets, codes))
+    x0 = _start_array(initial_state, n)
+    if x0 is None:  # each patient's own set's cold start, as a start given per patient
+        initial = np.array([[ps.initial[s] for ps in psets] for s in STATE_NAMES], dtype=float).take(codes, axis=1)
+        x0 = _cold_states(dict(zip(STATE_NAMES, initial)), cols, n, n).T
+    res = _simulate_batch(psets[0], cols, varying, x0, settings, waveforms)
+    cites = tuple(dict.fromkeys(c for ps in psets for c in ps.citations))
+    citations.cite(*cites)
+    res.preset, res.citations = "+".join(names), cites
+    return res
 
 
 def _result(pset: ParameterSet, cols: dict[str, np.ndarray], steps: np.ndarray, metrics: np.ndarray, x_end: np.ndarray, wf_all) -> SimulationResult:
@@ -485,20 +633,18 @@ def _layout(steps: np.ndarray) -> tuple[dispatch.Segments, np.ndarray | None, np
     return dispatch.Segments(start, n_real, s[first]), src, pos
 
 
-def _run_batch(pset: ParameterSet, cols: dict[str, np.ndarray], X0: np.ndarray, steps: np.ndarray, settings: SolverSettings, waveforms: bool):
-    """Run a batch of patients (any mix of step counts) in one kernel call; returns metrics
-    (N_METRIC, n), end states (14, n) and waveforms ((n, max steps) each, NaN past a patient's own steps)."""
-    n = X0.shape[1]
+def _run_batch(pset: ParameterSet, cols: dict[str, np.ndarray], varying: frozenset[str], x0: np.ndarray | None, steps: np.ndarray, settings: SolverSettings,
+               waveforms: bool):  # fmt: skip
+    """Run a batch of patients (any mix of step counts) in one kernel call (``varying``: the names of
+    ``cols`` given per patient, :func:`_batch`; ``x0``: warm starts, :func:`_start_array`); returns
+    metrics (N_METRIC, n), end states (14, n) and waveforms ((n, max steps) each, NaN past a
+    patient's own steps).  The kernel's inputs are built at its columns directly (:func:`_at_columns`)."""
+    n = len(steps)
     seg, src, pos = _layout(steps)
     n_pad = int(seg.start[-1])
-    if src is None:
-        P, ew = _kernel_arrays(cols, pset.model, n, n_pad, int(steps[0]))
-        X0p = np.empty((N_STATE, n_pad))
-        X0p[:, :n] = X0
-        X0p[:, n:] = X0[:, :1]
-    else:
-        P, ew = _kernel_arrays(cols, pset.model, n, n, steps)
-        P, ew, X0p = P.take(src, axis=1), ew.take(src, axis=1), X0.take(src, axis=1)
+    vals = _at_columns(cols, varying, n, n_pad, src)
+    P, ew = _kernel_rows(vals, pset.model, n_pad, int(steps[0]) if src is None else steps.take(src))
+    X0p = _cold_states(pset.initial, vals, n_pad, n_pad) if x0 is None else _states_at(x0, n, n_pad, src)
     max_steps = int(seg.n_steps.max())
     metrics = np.zeros((engine.N_METRIC, n_pad))
     x_end = np.zeros((N_STATE, n_pad))

@@ -131,7 +131,7 @@ def simulate_states(
     starts or None.  The engine receives ``eroa_cm2`` and ``forward_discharge_coeff · mva_cm2``.
     """
     from mitrasim.physiology.engine import METRIC_NAMES
-    from mitrasim.physiology.simulation import simulate
+    from mitrasim.physiology.simulation import simulate_presets
 
     n = len(presets)
     if order_key is not None and n > 1 and not waveforms:
@@ -151,14 +151,22 @@ def simulate_states(
     metrics = {k: np.full(n, np.nan) for k in METRIC_NAMES}
     final = np.full((n, 14), np.nan)
     waves: dict[str, np.ndarray] | None = None
-    # one engine batch per preset (and, where a warm start is missing or not finite, a cold one)
-    for preset, idx, hot in _batches(presets, initial_state):
+    # one engine batch for the presets that can share one (else one per preset), and, where a warm
+    # start is missing or not finite, a cold one
+    names, which = _preset_codes(presets)
+    batches = _batches(names, which, initial_state)
+    if len(batches) == 1 and not waveforms:  # every state in one batch, in order: its result is the states' (no copies in, no scatter out)
+        ov_all = overrides if any(overrides) else None
+        init_all = None if not batches[0][1] or initial_state is None else np.asarray(initial_state)
+        res = simulate_presets(names, ov_all, eroa_cm2=eroa, mva_cm2=fwd, hr_bpm=hr, initial_state=init_all, settings=settings, which=which)
+        return BatchHemo(eroa, mva, fwd, {k: res.metrics[k] for k in METRIC_NAMES}, np.ascontiguousarray(res.final_state), None)
+    for idx, hot in batches:
         ov = take_overrides(overrides, idx)
         ov_arg = ov if any(ov) else None  # no names, or only empty dicts: none
         init = np.asarray(initial_state).take(idx, axis=0) if hot and initial_state is not None else None
-        res = simulate(
-            preset, ov_arg, eroa_cm2=eroa[idx], mva_cm2=fwd[idx], hr_bpm=hr[idx],
-            waveforms=waveforms, initial_state=init, settings=settings,
+        res = simulate_presets(
+            names, ov_arg, eroa_cm2=eroa[idx], mva_cm2=fwd[idx], hr_bpm=hr[idx],
+            waveforms=waveforms, initial_state=init, settings=settings, which=which[idx],
         )  # fmt: skip
         for k in METRIC_NAMES:
             metrics[k][idx] = res.metrics[k]
@@ -177,16 +185,24 @@ def simulate_states(
     return BatchHemo(eroa, mva, fwd, metrics, final, waves)
 
 
-def _batches(presets: Sequence[str], initial_state: np.ndarray | None) -> list[tuple[str, np.ndarray, bool]]:
-    """The engine batches of :func:`simulate_states`: ``(preset, states, warm)`` per preset and, with
-    warm starts, per warm (finite start) or cold, in the order of their first state."""
+def _preset_codes(presets: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    """The distinct presets in order of first use and each state's index among them."""
     names = list(dict.fromkeys(presets))
     code = {p: k for k, p in enumerate(names)}
-    inv = np.fromiter(map(code.__getitem__, presets), dtype=np.intp, count=len(presets))
-    hot = np.zeros(len(presets), bool) if initial_state is None else np.isfinite(initial_state).all(axis=1)
-    key = 2 * inv + hot
+    return names, np.fromiter(map(code.__getitem__, presets), dtype=np.intp, count=len(presets))
+
+
+def _batches(names: list[str], which: np.ndarray, initial_state: np.ndarray | None) -> list[tuple[np.ndarray, bool]]:
+    """The engine batches of :func:`simulate_states`: ``(states, warm)`` per warm (finite start) or
+    cold and, unless the presets ``names`` share one batch
+    (:func:`~mitrasim.physiology.simulation.presets_mergeable`), per preset (``which``: each state's
+    index in ``names``), in the order of their first state."""
+    from mitrasim.physiology.simulation import presets_mergeable
+
+    hot = np.zeros(len(which), bool) if initial_state is None else np.isfinite(initial_state).all(axis=1)
+    key = hot.astype(np.intp) if len(names) == 1 or presets_mergeable(names) else 2 * which + hot
     codes, first = np.unique(key, return_index=True)
-    return [(str(names[c // 2]), np.flatnonzero(key == c), bool(c % 2)) for c in codes[np.argsort(first)]]
+    return [(np.flatnonzero(key == c), bool(c % 2)) for c in codes[np.argsort(first)]]
 
 
 def echo_arrays(hemo: BatchHemo, secondary: np.ndarray) -> dict[str, np.ndarray]:
