@@ -234,8 +234,8 @@ class _Stub:
         pass
 
 
-@pytest.mark.parametrize("attr, estimate", [("_run_group_rem4_diode", "COMPILE_S_ESTIMATE_GROUPS"),
-                                            ("_run_batch_orifice", "COMPILE_S_ESTIMATE"),
+@pytest.mark.parametrize("attr, estimate", [("_run_group_rem4_diode", "COMPILE_S_ESTIMATE"),
+                                            ("_run_group_lanes_orifice", "COMPILE_S_ESTIMATE"),
                                             ("_run_group_1_orifice", "COMPILE_S_ESTIMATE_ONE_LANE")])
 def test_the_compile_notice_gives_the_estimate_of_the_kernel_it_compiles(monkeypatch, attr, estimate):
     lines: list[str] = []
