@@ -1,7 +1,7 @@
 """One kernel call per ``simulate()`` batch whatever its mix of step counts (issue 19, goal 4): the
 patients are grouped by step count into segments padded to whole blocks (of ``engine.LANES``
 columns, a segment's last one of fewer, ``engine.REMAINDER_LANES``, when few patients are left for it), and
-the parallel batch kernel runs every segment in work lists of about equal lane-steps.  A patient's
+the group kernels run every segment in work lists of about equal lane-steps (one per engine thread).  A patient's
 result must not depend on the rest of the batch: each equals its own one-patient run to 1e-12."""
 
 from __future__ import annotations
@@ -121,8 +121,8 @@ def test_more_lists_than_blocks_leaves_none_empty():
 
 
 def test_a_mixed_small_batch_on_the_one_lane_kernel_equals_the_batch_kernel(monkeypatch):
-    """A command about one case without a batch kernel runs each segment's real patients (not its
-    padding) on the one-lane kernel: the batch kernel's numbers, waveforms included."""
+    """A command about one case without a group kernel runs each segment's real patients (not its
+    padding) on the one-lane kernel: the group kernels' numbers, waveforms included."""
     hr = _mixed()
     eroa = np.linspace(0.0, 0.6, len(hr))
     ref = S.simulate("primary_mr", hr_bpm=hr, eroa_cm2=eroa, settings=TRIAL, waveforms=True)
