@@ -16,9 +16,7 @@ kernel arrays, regrouping, result; single-threaded Python and numpy), the kernel
 (process CPU seconds / wall seconds over the kernel calls; 2.0 = both cores busy throughout, less
 on a loaded machine) and its thread imbalance (per kernel call, the busiest thread's CPU seconds over the mean of
 the threads that ran, summed over calls, from ``/proc/self/task/*/schedstat``: the kernel's wall time
-on idle cores over the ideal; independent of the machine's load; an OpenMP thread that waits spinning
-counts as busy, so this column needs the engine's default ``OMP_WAIT_POLICY=PASSIVE``
-(``dispatch.OMP_WAIT_POLICY``), not ``ACTIVE`` set in the environment).
+on idle cores over the ideal; independent of the machine's load; the engine's pool threads wait asleep).
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""The engine from several Python threads of one process (a trial's chunks on two threads,
-:mod:`mitrasim.cohort.trial`): a batch on one thread runs the group kernel from its own thread
-(numba's thread pool never entered) and gives the parallel batch kernel's numbers bit for bit; the
-kernels release the GIL; two threads running batches at once each get their own batch's numbers."""
+"""The engine from several Python threads of one process (a batch's work lists on the engine's pool,
+a trial's chunks on two threads, :mod:`mitrasim.cohort.trial`): a batch on one thread runs the group
+kernels from its own thread and gives the numbers of the same batch on several threads bit for bit;
+the kernels release the GIL; two threads running batches at once each get their own batch's numbers;
+an error in a pool thread reaches the caller; a kernel two threads reach uncompiled is compiled and
+timed once."""
 
 from __future__ import annotations
 
@@ -37,20 +39,21 @@ def _same(a: S.SimulationResult, b: S.SimulationResult) -> None:
 
 @pytest.fixture(scope="module")
 def on_the_pool():
-    """The batch on the parallel batch kernel (two numba threads), and a second batch."""
+    """The batch on two engine threads (its second work list on the pool), and a second batch."""
     assert len(np.unique(_batch(2).n_steps)) == 3
     return _batch(2), _batch(2, shift=0.05)
 
 
 def test_one_thread_runs_the_group_kernel_from_the_calling_thread_with_the_pools_numbers(on_the_pool, monkeypatch):
-    """threads=1: the group kernel once per segment, never the parallel batch kernel; every metric
-    and end state equal bit for bit to the parallel kernel's (the trials' results do not depend on
-    how their chunks are run)."""
+    """threads=1: the group kernel once per segment, all on the calling thread; every metric and end
+    state equal bit for bit to the batch on two threads (the trials' results do not depend on how
+    their chunks are run)."""
     calls: list[str] = []
     inner = D._call
-    monkeypatch.setattr(D, "_call", lambda kernel, *a: (calls.append(kernel.__name__), inner(kernel, *a)))
+    main = threading.get_ident()
+    monkeypatch.setattr(D, "_call", lambda kernel, *a: (calls.append((kernel.__name__, threading.get_ident() == main)), inner(kernel, *a)))
     _same(_batch(1), on_the_pool[0])
-    assert calls == [f"_run_group_{E.LANES}_orifice"] * 3
+    assert calls == [(f"_run_group_{E.LANES}_orifice", True)] * 3
 
 
 def _kernel_inputs():
@@ -106,7 +109,7 @@ def test_a_kernel_call_releases_the_gil():
 
 def test_two_threads_running_batches_at_once_each_get_their_own_numbers(on_the_pool):
     """Two threads start their batches together (a barrier), each on one engine thread, twice over;
-    each gets exactly its own batch's numbers from the parallel kernel."""
+    each gets exactly its own batch's numbers."""
     expected = {0: on_the_pool[0], 1: on_the_pool[1]}
     got: dict[tuple[int, int], S.SimulationResult] = {}
     barrier = threading.Barrier(2, timeout=120)
@@ -132,21 +135,80 @@ def test_two_threads_running_batches_at_once_each_get_their_own_numbers(on_the_p
     assert len(got) == 4
 
 
-def test_numbas_thread_count_is_kept_per_thread():
-    """numba keeps ``set_num_threads`` per calling thread: a chunk thread that sets its count (the
-    last chunk of a threaded trial runs its engine on every core) leaves the others' unchanged."""
-    import numba
+@pytest.mark.parametrize("threads", [2, 3, 7])
+def test_a_batch_on_several_threads_equals_one_thread_and_uses_the_pool(threads, monkeypatch):
+    """The same batch on 1 and on n engine threads (n work lists, all but the first on the pool's
+    threads): every metric and end state bit for bit; with n > 1 some items ran off the calling thread."""
+    inputs = _kernel_inputs()
+    ref = _run(inputs, 1)
+    off_main: list[bool] = []
+    inner, main = D._run_items, threading.get_ident()
+    monkeypatch.setattr(D, "_run_items", lambda *a: (off_main.append(threading.get_ident() != main), inner(*a)))
+    got = _run(inputs, threads)
+    for a, b in zip(got, ref):
+        np.testing.assert_array_equal(a, b)
+    assert len(off_main) == min(threads, len(D.plan_work(D.Segments.one(inputs[3], inputs[4], N), threads)[1]) - 1)
+    assert off_main.count(False) == 1 and any(off_main)
 
-    if numba.config.NUMBA_NUM_THREADS < 2:  # type: ignore[attr-defined]
-        pytest.skip("numba has one thread here")
-    main = numba.get_num_threads()
-    seen = []
 
-    def other() -> None:
-        numba.set_num_threads(1)
-        seen.append(numba.get_num_threads())
+def test_an_error_in_a_pool_thread_reaches_the_caller_after_every_list_ended(monkeypatch):
+    """A work list that fails on the pool raises its error in the calling thread, and only once the
+    calling thread's own list (and every other) has ended."""
+    inputs = _kernel_inputs()
+    main, ended = threading.get_ident(), []
+    inner = D._run_items
 
-    t = threading.Thread(target=other)
-    t.start()
-    t.join(60)
-    assert seen == [1] and numba.get_num_threads() == main
+    def items(groups, its, args):
+        if threading.get_ident() != main:
+            raise RuntimeError("list failed")
+        time.sleep(0.2)  # the failure happens while this thread still works
+        inner(groups, its, args)
+        ended.append(True)
+
+    monkeypatch.setattr(D, "_run_items", items)
+    with pytest.raises(RuntimeError, match="list failed"):
+        _run(inputs, 2)
+    assert ended == [True]
+
+
+class _Slow:
+    """Stands in for an uncompiled kernel whose compilation takes one second of a fake clock."""
+
+    __name__ = "slow"
+    overloads: dict = {}
+
+    def __init__(self):
+        self.compiled = 0
+        self.calls = 0
+
+    def typeof_pyval(self, value):
+        return None
+
+    def compile(self, sig):
+        self.compiled += 1
+        time.sleep(0.3)  # the other thread reaches the kernel meanwhile
+
+    def __call__(self, *args):
+        self.calls += 1
+
+
+def test_a_kernel_two_threads_reach_uncompiled_is_compiled_and_counted_once(monkeypatch):
+    clock = [0.0]
+
+    def compile_(kernel, args):
+        kernel.compile(None)
+        clock[0] += 1.0
+
+    monkeypatch.setattr(D, "_compile", compile_)
+    monkeypatch.setattr(D, "_cached", lambda kernel: D._known.get(kernel, False))
+    monkeypatch.setattr(D.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(D, "compile_notice", None)
+    monkeypatch.setattr(D, "compile_seconds", 0.0)
+    k = _Slow()
+    barrier = threading.Barrier(2, timeout=60)
+    threads = [threading.Thread(target=lambda: (barrier.wait(), D._call(k, 1))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert (k.compiled, k.calls, D.compile_seconds) == (1, 2, 1.0)

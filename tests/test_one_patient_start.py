@@ -81,7 +81,7 @@ def test_one_patient_equals_its_place_in_a_batch():
 
 
 class _Uncompiled:
-    """Stands in for a batch kernel that is neither compiled nor cached (a fresh install)."""
+    """Stands in for a group kernel that is neither compiled nor cached (a fresh install)."""
 
     def __init__(self):
         self.calls = 0
@@ -98,12 +98,10 @@ class _Uncompiled:
 
 @pytest.mark.parametrize("preset", ["regazzoni2022", "svzerod_two_hill"])
 def test_a_small_batch_without_a_batch_kernel_runs_on_one_lane(monkeypatch, preset):
-    """In a command about one case, while the batch kernel is neither compiled nor cached, a batch
+    """In a command about one case, while the group kernel is neither compiled nor cached, a batch
     of up to ONE_CASE_BATCH_MAX patients runs patient after patient on the one-lane kernel (no
-    compilation of the batch kernel) with the batch kernel's numbers to 1e-12, waveforms included;
-    a larger batch still asks for the batch kernel, and so does any batch outside such a command
-    (a batch of one block, on one engine thread, asks for the batch kernel's group kernel:
-    ``dispatch.run_batch`` with ``threads=1``)."""
+    compilation of a group kernel) with the group kernels' numbers to 1e-12, waveforms included;
+    a larger batch still asks for the group kernels, and so does any batch outside such a command."""
     rng = np.random.default_rng(3)
     ea = get_parameter_set(preset).values["lv_ea_mmhg_ml"] * rng.uniform(0.6, 1.4, 21)
     kw = {"overrides": [{"lv_ea_mmhg_ml": float(x)} for x in ea], "hr_bpm": 75.0}  # one step count: one group
@@ -111,14 +109,13 @@ def test_a_small_batch_without_a_batch_kernel_runs_on_one_lane(monkeypatch, pres
         kw["eroa_cm2"] = rng.uniform(0.0, 0.6, 21)
     ref = S.simulate(preset, waveforms=True, **kw)  # the batch kernel (compiled here on an empty cache)
     monkeypatch.setattr(D, "SERIAL_BATCH_MAX", D.ONE_CASE_BATCH_MAX)  # as within one_case_kernels()
-    attr = "_run_batch_diode" if get_parameter_set(preset).model.mitral == "diode" else "_run_batch_orifice"
-    fresh, group, rem8, rem4 = _Uncompiled(), _Uncompiled(), _Uncompiled(), _Uncompiled()
-    monkeypatch.setattr(E, attr, fresh)
-    monkeypatch.setattr(E, attr.replace("_run_batch_", "_run_group_lanes_"), group)
-    monkeypatch.setattr(E, attr.replace("_run_batch_", "_run_group_rem8_"), rem8)
-    monkeypatch.setattr(E, attr.replace("_run_batch_", "_run_group_rem4_"), rem4)
+    law = "diode" if get_parameter_set(preset).model.mitral == "diode" else "orifice"
+    group, rem8, rem4 = _Uncompiled(), _Uncompiled(), _Uncompiled()
+    monkeypatch.setattr(E, f"_run_group_lanes_{law}", group)
+    monkeypatch.setattr(E, f"_run_group_rem8_{law}", rem8)
+    monkeypatch.setattr(E, f"_run_group_rem4_{law}", rem4)
     res = S.simulate(preset, waveforms=True, **kw)
-    assert fresh.calls == group.calls == rem8.calls == rem4.calls == 0
+    assert group.calls == rem8.calls == rem4.calls == 0
     np.testing.assert_allclose(res.final_state, ref.final_state, rtol=0, atol=1e-12)
     for k in ref.metrics:
         np.testing.assert_allclose(res.metrics[k], ref.metrics[k], rtol=1e-12, atol=1e-12, err_msg=k)
@@ -126,10 +123,10 @@ def test_a_small_batch_without_a_batch_kernel_runs_on_one_lane(monkeypatch, pres
         np.testing.assert_allclose(res.waveforms[k], ref.waveforms[k], rtol=1e-12, atol=1e-12, err_msg=k)
     monkeypatch.setattr(D, "SERIAL_BATCH_MAX", 20)
     S.simulate(preset, **kw)  # 21 patients: a block of 16 and one of 8, on one thread (one block of LANES)
-    assert (fresh.calls, group.calls, rem8.calls, rem4.calls) == (0, 1, 1, 0)
+    assert (group.calls, rem8.calls, rem4.calls) == (1, 1, 0)
     monkeypatch.setattr(D, "SERIAL_BATCH_MAX", 0)  # the default: a library call or a trial
     S.simulate(preset, hr_bpm=75.0, overrides=kw["overrides"][:2])  # a block of 4 alone
-    assert (fresh.calls, group.calls, rem8.calls, rem4.calls) == (0, 1, 1, 1)
+    assert (group.calls, rem8.calls, rem4.calls) == (1, 1, 1)
 
 
 def test_one_case_kernels_sets_the_limit_for_its_block_only():

@@ -113,7 +113,7 @@ def test_a_batch_computes_the_padding_it_claims(monkeypatch, counts, widths, ker
 
 
 def test_plan_work_gives_the_parallel_kernel_the_same_items_as_one_thread():
-    """The parallel batch kernel's work items name their lanes (column 3): a remainder block is an
+    """A batch's work items name their lanes (column 3): a remainder block is an
     item of its own lanes on every number of lists."""
     seg = D.Segments(np.array([0, 24, 40, 44]), np.array([21, 16, 3]), np.array([176, 208, 256]))
     one, _ = D.plan_work(seg, 1)
@@ -234,8 +234,8 @@ class _Stub:
         pass
 
 
-@pytest.mark.parametrize("attr, estimate", [("_run_group_rem4_diode", "COMPILE_S_ESTIMATE_GROUPS"),
-                                            ("_run_batch_orifice", "COMPILE_S_ESTIMATE"),
+@pytest.mark.parametrize("attr, estimate", [("_run_group_rem4_diode", "COMPILE_S_ESTIMATE"),
+                                            ("_run_group_lanes_orifice", "COMPILE_S_ESTIMATE"),
                                             ("_run_group_1_orifice", "COMPILE_S_ESTIMATE_ONE_LANE")])
 def test_the_compile_notice_gives_the_estimate_of_the_kernel_it_compiles(monkeypatch, attr, estimate):
     lines: list[str] = []

@@ -45,7 +45,7 @@ COMMANDS: dict[str, str] = {
 
 #: Commands about one case: they run inside :func:`mitrasim.physiology.dispatch.one_case_kernels`
 #: (``demo`` does so itself), so that on a fresh install their small batches use the one-lane engine
-#: kernel and a first ``plan`` then ``procedure`` compile one kernel, not the batch kernel and then
+#: kernel and a first ``plan`` then ``procedure`` compile one kernel, not the group kernels and then
 #: the one-lane kernel.
 ONE_CASE_COMMANDS = frozenset({"plan", "procedure", "calibrate"})
 

@@ -8,53 +8,42 @@ Kernels: one per lane count (1 for a single patient, ``engine.LANES`` for batche
 each of ``engine.REMAINDER_LANES`` for the last block of a step-count segment with few patients left) and
 mitral law (orifice, diode), each compiled on its first use (:func:`_compile`) and then loaded from
 the cache (without numba's refresh of its whole compiler: :func:`_load_without_refresh`).  A command compiles only
-the kernels it runs (the parallel batch kernel holds the three group kernels; on one engine thread
-each group kernel is compiled when a batch first needs it), and no one-lane kernel beside a batch
-kernel: a single patient runs in a lane of a group kernel in a process that has just compiled one,
+the kernels it runs: a batch calls the group kernels from Python, once per work item of
+:func:`plan_work`, on this thread or, on several engine threads, on the threads of one module-level
+pool (:func:`_executor`; the kernels release the GIL), so each group kernel is compiled when a batch
+first needs one of its blocks — no parallel kernel, no numba thread pool.  No one-lane kernel is
+compiled beside a group kernel: a single patient runs in a lane of a group kernel in a process that has just compiled one,
 and in a command about one case (:func:`one_case_kernels`)
-a small batch runs on the one-lane kernel while the batch kernel is neither compiled nor cached — so
+a small batch runs on the one-lane kernel while the group kernel is neither compiled nor cached — so
 a first ``mitrasim demo`` (a planner batch of about 550 patients, small batches and single patients)
-compiles the one-lane kernel only, the cheaper of the two to compile (:data:`COMPILE_S_ESTIMATE_ONE_LANE`).
+compiles the one-lane kernel only, the cheapest to compile (:data:`COMPILE_S_ESTIMATE_ONE_LANE`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import numpy as np
 
 from mitrasim.physiology import engine
 
-__all__ = ["run_batch", "Segments", "padded_width", "plan_work", "compile_notice", "COMPILE_S_ESTIMATE", "COMPILE_S_ESTIMATE_GROUPS",
+__all__ = ["run_batch", "Segments", "padded_width", "plan_work", "compile_notice", "COMPILE_S_ESTIMATE",
            "COMPILE_S_ESTIMATE_ONE_LANE", "SERIAL_BATCH_MAX", "one_case_kernels"]
 
-#: Seconds to compile the parallel batch kernel of a valve law (its three group kernels included: 16,
-#: 8 and 4 lanes) on the development machine, for the notice below (CPU seconds of numba's compile
-#: events: benchmarks/RESULTS.md, "Remainder blocks of 8 and 4 lanes"; 40 CPU-s at load 4.5).
-COMPILE_S_ESTIMATE = (35, 45)
-#: The same for the group kernels that a batch on one engine thread compiles as it needs them (a
-#: trial's chunk threads: the 16-lane kernel and both remainder kernels, about 9-10 CPU-s each).
-COMPILE_S_ESTIMATE_GROUPS = (25, 35)
+#: Seconds to compile the group kernels of a valve law that a batch compiles as it needs them (the
+#: ``engine.LANES``-lane kernel and both remainder kernels, about 9-10 CPU-s each) on the development
+#: machine, for the notice below (CPU seconds of numba's compile events: benchmarks/RESULTS.md,
+#: "Remainder blocks of 8 and 4 lanes", 27.9 CPU-s at load 2-7).
+COMPILE_S_ESTIMATE = (25, 35)
 #: The same for the one-lane kernel (one patient, or a small batch on a fresh install: the first
 #: ``mitrasim demo`` compiles this one only).
 COMPILE_S_ESTIMATE_ONE_LANE = (12, 18)
-
-
-#: How numba's OpenMP threads wait between and at the end of parallel kernel calls, unless the
-#: environment says otherwise: ``PASSIVE``, asleep.  libgomp's default spins for about 300,000
-#: iterations first, a few milliseconds of a core after every batch kernel call (and while one
-#: thread waits at the end of a call for the other), taken from the trial's other process or the
-#: Python of this one on a shared machine: 4-11 % of a trial's CPU seconds (benchmarks/RESULTS.md,
-#: "One kernel call per simulate() batch").  Read by libgomp when numba starts its thread pool, at
-#: the first parallel call: after this module's import.
-OMP_WAIT_POLICY = "PASSIVE"
-os.environ.setdefault("OMP_WAIT_POLICY", OMP_WAIT_POLICY)
 
 
 def _print_notice(line: str) -> None:
@@ -67,7 +56,11 @@ def _print_notice(line: str) -> None:
 compile_notice: Callable[[str], None] | None = _print_notice
 _notice_given = False
 _notice_lock = threading.Lock()
-#: Seconds spent in first calls that compiled a kernel in this process (0 when all came from the cache).
+#: Held while a kernel is compiled by :func:`_call`: a thread that reaches a kernel another thread is
+#: compiling waits here, then finds it compiled (and neither compiles nor counts it again).
+_compile_lock = threading.Lock()
+#: Seconds spent compiling kernels in this process (0 when all came from the cache), each kernel's
+#: compilation counted once whichever threads waited for it.
 compile_seconds = 0.0
 
 
@@ -153,26 +146,32 @@ def _compile(kernel, args) -> None:
 
 
 def _call(kernel, *args) -> None:
-    """Call a kernel; the first compilation in the process (:func:`_compile`) is announced and timed."""
-    global _notice_given, compile_seconds
-    if _cached(kernel):
-        kernel(*args)
-        return
-    with _notice_lock:  # two threads of a trial may reach their first kernel call together: one line still
-        if compile_notice is not None and not _notice_given:
-            from mitrasim.physiology._numba_cache import cache_dir
-
-            one_lane = kernel in (_kernels(False)[0], _kernels(True)[0])
-            group = any(kernel in _kernels(diode)[1].values() for diode in (False, True))
-            lo, hi = COMPILE_S_ESTIMATE_ONE_LANE if one_lane else COMPILE_S_ESTIMATE_GROUPS if group else COMPILE_S_ESTIMATE
-            compile_notice(f"mitrasim: compiling the engine once for this installation (about {lo}-{hi} s; "
-                           f"later runs load it from {cache_dir()})")
-            _notice_given = True
-    t = time.perf_counter()
-    _compile(kernel, args)
+    """Call a kernel; its first compilation in the process (:func:`_compile`) is announced and timed,
+    once, whichever of several threads reach it together (:data:`_compile_lock`)."""
+    global compile_seconds
+    if not _cached(kernel):
+        with _compile_lock:
+            if not _known.get(kernel):  # not compiled meanwhile by the thread this one waited for
+                _announce(kernel)
+                t = time.perf_counter()
+                _compile(kernel, args)
+                compile_seconds += time.perf_counter() - t
+                _known[kernel] = True
     kernel(*args)
-    compile_seconds += time.perf_counter() - t
-    _known[kernel] = True
+
+
+def _announce(kernel) -> None:
+    """The one line before the process's first compilation (:data:`compile_notice`), with the estimate for ``kernel``."""
+    global _notice_given
+    with _notice_lock:
+        if compile_notice is None or _notice_given:
+            return
+        from mitrasim.physiology._numba_cache import cache_dir
+
+        lo, hi = COMPILE_S_ESTIMATE_ONE_LANE if kernel in (_kernels(False)[0], _kernels(True)[0]) else COMPILE_S_ESTIMATE
+        compile_notice(f"mitrasim: compiling the engine once for this installation (about {lo}-{hi} s; "
+                       f"later runs load it from {cache_dir()})")
+        _notice_given = True
 
 
 def _in_lanes(kernel, lanes: int, args) -> None:
@@ -184,23 +183,23 @@ def _in_lanes(kernel, lanes: int, args) -> None:
     metrics[:, 0], x_end[:, 0], waves[..., 0] = m[:, 0], xe[:, 0], w[..., 0]
 
 
-#: Largest batch that runs patient after patient on the one-lane kernel while the parallel batch
-#: kernel of its valve law is neither compiled in this process nor cached (a fresh install); 0, the
-#: default, never: a library call, a trial or the web server compiles the batch kernel for its first
+#: Largest batch that runs patient after patient on the one-lane kernel while the ``engine.LANES``-lane
+#: group kernel of its valve law is neither compiled in this process nor cached (a fresh install); 0, the
+#: default, never: a library call, a trial or the web server compiles the group kernels for its first
 #: batch.  A command about one case raises it for its run (:func:`one_case_kernels`).
 SERIAL_BATCH_MAX = 0
 #: :data:`SERIAL_BATCH_MAX` within :func:`one_case_kernels`: the planner's candidates (about 550 in
 #: ``mitrasim demo``) and a calibration's batches are below it.  At about 0.2 ms of CPU per patient
-#: on one lane (against 0.1 ms on the batch kernel; benchmarks/RESULTS.md, "One patient, warm start
-#: and first run") such a batch costs a fraction of a second, where compiling the batch kernel costs
-#: about 20 CPU-s more than the one-lane kernel alone.
+#: on one lane (against 0.1 ms on a group kernel; benchmarks/RESULTS.md, "One patient, warm start
+#: and first run") such a batch costs a fraction of a second, where compiling the group kernels costs
+#: about 10-20 CPU-s more than the one-lane kernel alone.
 ONE_CASE_BATCH_MAX = 1024
 
 
 @contextlib.contextmanager
 def one_case_kernels(max_batch: int = ONE_CASE_BATCH_MAX) -> Iterator[None]:
     """Within the block, a batch of at most ``max_batch`` patients runs on the one-lane kernel while
-    the batch kernel is neither compiled nor cached: a command about one case (``mitrasim demo``)
+    the ``engine.LANES``-lane group kernel is neither compiled nor cached: a command about one case (``mitrasim demo``)
     then compiles one kernel on a fresh install, and none on its second run."""
     global SERIAL_BATCH_MAX
     old, SERIAL_BATCH_MAX = SERIAL_BATCH_MAX, max_batch
@@ -243,7 +242,7 @@ class Segments:
 
 
 def plan_work(seg: Segments, n_lists: int) -> tuple[np.ndarray, np.ndarray]:
-    """Work items and thread lists for the parallel batch kernel (``engine._run_batch_*``).
+    """Work items and thread lists of a batch (:func:`run_batch`).
 
     The batch's blocks (of ``engine.LANES`` columns, a segment's last one of fewer where its width
     says so: :class:`Segments`), in column order, each weighing its lanes × its
@@ -251,7 +250,7 @@ def plan_work(seg: Segments, n_lists: int) -> tuple[np.ndarray, np.ndarray]:
     equal weight (within one block); a run is split where a segment starts and around a remainder
     block (an item runs on one group kernel).  Returns ``work`` (items × 4: first column, end column,
     steps per beat, lanes) and ``lists`` (n_lists + 1,): list t is items ``lists[t] … lists[t + 1] − 1``,
-    run one after another by one thread.
+    run one after another by one thread (:func:`_run_items`).
     """
     L = engine.LANES
     width = np.diff(seg.start)
@@ -277,7 +276,7 @@ def plan_work(seg: Segments, n_lists: int) -> tuple[np.ndarray, np.ndarray]:
 
 def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, n_groups,
               *, n_patients: int | None = None, threads: int = 0) -> None:
-    """Integrate every patient (column of ``P``/``X0``) to a periodic steady state, in one kernel call.
+    """Integrate every patient (column of ``P``/``X0``) to a periodic steady state.
 
     P: (n_kernel_params, n_pad) parameters, n_pad 1 or whole blocks (:class:`Segments`); X0: (14, n_pad) initial states;
     n_steps: RK4 steps per beat of every column (int), or :class:`Segments` for a batch of several
@@ -287,32 +286,31 @@ def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, 
     steady cycle, for warm starts); waves: (N_WAVE, max n_steps, n_pad) out (a column's rows up to its
     own n_steps written), or (N_WAVE, 0, n_pad) to skip waveforms; accel: Anderson acceleration of the
     beat-to-beat map (see :data:`engine.ACCEL_MEMORY`; False = plain beat iteration); n_groups:
-    work lists run in parallel (one per thread; :func:`plan_work`); n_patients: with an int
+    work lists run at once (one per engine thread; :func:`plan_work`); n_patients: with an int
     ``n_steps``, the real patients, columns ``0 … n_patients − 1`` (the rest is padding; default all);
-    threads: numba threads for the parallel batch kernel (0: numba's current setting).
+    threads: engine threads, 1 = this thread only, otherwise ``n_groups`` lists at once (0: as 2+).
 
     Which kernel (each compiled on first use, then loaded from the cache; the same numbers to
     1e-12 on every one: ``tests/test_engine_kernels.py``, ``tests/test_one_patient_start.py``):
 
-    * one patient (n_pad = 1): the one-lane kernel, called directly (no thread pool).  Exception,
-      so that a process compiles at most one kernel per valve law: when this process has just
-      compiled the batch kernel and the one-lane kernel is neither compiled nor cached, the patient
-      runs in lane 0 of the batch kernel's group kernel (about 6× the one-lane kernel's time per
-      beat, so a later process compiles the one-lane kernel once rather than pay that on every call);
+    * one patient (n_pad = 1): the one-lane kernel.  Exception, so that a process compiles at most
+      one kernel kind per valve law: when this process has just compiled a group kernel and the
+      one-lane kernel is neither compiled nor cached, the patient runs in lane 0 of that group kernel
+      (about 6× the one-lane kernel's time per beat, so a later process compiles the one-lane kernel
+      once rather than pay that on every call);
     * a batch of at most :data:`SERIAL_BATCH_MAX` patients (0 unless :func:`one_case_kernels`) while
-      the batch kernel is neither compiled nor cached: patient after patient on the one-lane kernel
-      (a first ``mitrasim demo`` compiles that kernel only), padding skipped;
-    * any other batch on ``threads`` = 1: the ``engine.LANES``-lane group kernel, called from this
-      thread once per segment, and a remainder kernel (``engine.REMAINDER_LANES``) on each remainder block
-      (compiled only when a batch has one; the same work items as the batch kernel's single thread list), so
-      that numba's thread pool is never entered: each of several Python threads may run its own
-      batch at once (the kernels release the GIL, ``engine._jit``), with no thread layer's rules on
-      concurrent parallel calls (numba's ``workqueue`` layer allows none) and no per-thread
-      ``set_num_threads`` (numba keeps the thread count per calling thread);
-    * any other batch: the parallel batch kernel, once, over every segment (:func:`plan_work`), on
-      ``threads`` numba threads; it holds both group kernels (compiled with it).
+      the ``engine.LANES``-lane group kernel is neither compiled nor cached: patient after patient on
+      the one-lane kernel (a first ``mitrasim demo`` compiles that kernel only), padding skipped;
+    * any other batch: its work items (:func:`plan_work`: the ``engine.LANES``-lane group kernel on
+      runs of whole blocks, a remainder kernel of ``engine.REMAINDER_LANES`` on a segment's last
+      block, compiled only when a batch has one), in ``n_groups`` lists (1 on ``threads`` = 1): list 0
+      on this thread, the others at once on the engine's pool (:func:`_executor`).  The kernels
+      release the GIL (``engine._jit``), so several Python threads (a trial's chunks) may each run
+      their own batch at once; an item writes only its own columns, so the numbers do not depend on
+      the lists (``tests/test_engine_threads.py``).  An error in any list is raised here, after
+      every list has ended.
     """
-    one, groups, batch = _kernels(diode)
+    one, groups = _kernels(diode)
     if P.shape[1] == 1:
         args = (P, X0, kind, int(n_steps), min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel)
         compiled = [k for k in _BLOCK_LANES if groups[k].overloads]  # group kernels compiled by this process
@@ -325,44 +323,52 @@ def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, 
     if P.shape[1] != seg.start[-1] or not np.isin(np.diff(seg.start) % engine.LANES, (0, *engine.REMAINDER_LANES)).all():
         raise ValueError(f"batch of {P.shape[1]} columns in segments of {np.diff(seg.start).tolist()}: "
                          f"each a multiple of {engine.LANES} plus 0 or one of {engine.REMAINDER_LANES} (or 1 column in all)")
-    if int(seg.n_real.sum()) <= SERIAL_BATCH_MAX and not _cached(batch):
+    if int(seg.n_real.sum()) <= SERIAL_BATCH_MAX and not _cached(groups[engine.LANES]):
         for k in range(len(seg.n_steps)):
             c0 = int(seg.start[k])
             _call(one, P, X0, kind, int(seg.n_steps[k]), min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, c0, c0 + int(seg.n_real[k]))
         return
-    if threads == 1:  # one thread: the group kernels on each segment, from this thread (numba's thread pool never entered)
-        for c0, c1, steps, n_lanes in plan_work(seg, 1)[0].tolist():
-            _call(groups[n_lanes], P, X0, kind, steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, c0, c1)
+    work, lists = plan_work(seg, 1 if threads == 1 else n_groups)
+    items = [work[lists[t]:lists[t + 1]].tolist() for t in range(len(lists) - 1)]
+    arrays = (P, X0, kind, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel)
+    if len(items) == 1:
+        _run_items(groups, items[0], arrays)
         return
-    work, lists = plan_work(seg, n_groups)
-    with _num_threads(threads):
-        _call(batch, P, X0, kind, work, lists, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel)
-
-
-@contextlib.contextmanager
-def _num_threads(threads: int) -> Iterator[None]:
-    """numba's thread count set to ``threads`` within the block and restored after it; 0 (or the
-    current count already): unchanged."""
-    if not threads:
-        yield
-        return
-    import numba
-
-    old = numba.get_num_threads()
-    if old == threads:
-        yield
-        return
-    numba.set_num_threads(threads)
+    futures = [_executor().submit(_run_items, groups, its, arrays) for its in items[1:]]
     try:
-        yield
+        _run_items(groups, items[0], arrays)
     finally:
-        numba.set_num_threads(old)
+        wait(futures)  # every list has ended before the arrays are handed back (or an error raised)
+    for f in futures:
+        f.result()  # the first error of the pool's lists, raised in this thread
+
+
+def _run_items(groups: dict, items: list[list[int]], args: tuple) -> None:
+    """Work items (first column, end column, steps per beat, lanes) one after another, each on the group kernel of its lanes."""
+    P, X0, kind, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel = args
+    for c0, c1, steps, n_lanes in items:
+        _call(groups[n_lanes], P, X0, kind, steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, c0, c1)
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    """The engine's thread pool, made on the first batch on several threads and kept for the process:
+    as many threads as the machine has cores (``engine._CPU_COUNT``; a batch's first list runs on
+    its caller, so a batch on n threads uses n − 1 of them; lists beyond the pool's size wait for a thread)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=engine._CPU_COUNT, thread_name_prefix="mitrasim-engine")
+        return _pool
 
 
 def _kernels(diode: bool):
-    """The one-lane kernel, the group kernels by lane count (``engine.LANES`` and each of
-    ``engine.REMAINDER_LANES``) and the parallel batch kernel of a valve law."""
+    """The one-lane kernel and the group kernels by lane count (``engine.LANES`` and each of
+    ``engine.REMAINDER_LANES``) of a valve law."""
     law = "diode" if diode else "orifice"
     groups = {engine.LANES: getattr(engine, f"_run_group_lanes_{law}"),
               **{k: getattr(engine, f"_run_group_rem{k}_{law}") for k in engine.REMAINDER_LANES}}
-    return getattr(engine, f"_run_group_1_{law}"), groups, getattr(engine, f"_run_batch_{law}")
+    return getattr(engine, f"_run_group_1_{law}"), groups

@@ -4,10 +4,10 @@ Map of the kernel
 -----------------
 Entry: :func:`mitrasim.physiology.dispatch.run_batch` picks a kernel per valve law (``orifice`` /
 ``diode``): the one-lane group kernel ``_run_group_1_*`` (one patient, or a few patients one after
-another; see its docstring for when one patient runs in lane 0 of the LANES-lane kernel), or the
-parallel batch kernel ``_run_batch_*`` (``prange`` over groups of columns, each
-calling the ``LANES``-lane group kernel ``_run_group_lanes_*`` on its contiguous run of patients,
-or a ``REMAINDER_LANES``-lane ``_run_group_rem8_*``/``_run_group_rem4_*`` on a step-count segment's last few).
+another; see its docstring for when one patient runs in lane 0 of the LANES-lane kernel), or, for a
+batch, the ``LANES``-lane group kernel ``_run_group_lanes_*`` on each contiguous run of whole blocks
+and a ``REMAINDER_LANES``-lane ``_run_group_rem8_*``/``_run_group_rem4_*`` on a step-count segment's last few,
+called from Python per work item, on several Python threads at once (the kernels release the GIL).
 A group kernel (``run_group`` in :func:`_make_run_group`) works on L lanes (1, :data:`REMAINDER_LANES` or :data:`LANES`);
 its work arrays are 1-D, row r of lane j at ``[r·L + j]``:
 
@@ -131,7 +131,7 @@ import math
 import os
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from mitrasim.physiology import _numba_cache  # noqa: F401  (installs the content-hashed cache locator)
 from mitrasim.physiology.parameters import KP, N_STATE
@@ -1069,9 +1069,7 @@ def _make_run_group(L: int, diode: bool):
 
     def run_group(P, X0, kind, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, p0, p1):
         """Patients p0 … p1 − 1 on one set of L lanes: each lane takes the next patient as soon as its
-        own is steady (a block does not run as long as its slowest patient).  A separate function
-        (not inlined into the parallel loop of :func:`_run_batch_lanes`) keeps the parallel pass
-        small: compiling the kernel takes about half as long."""
+        own is steady (a block does not run as long as its slowest patient)."""
         want_waves = waves.shape[1] > 0
         nsf = float(n_steps)
         X = np.empty(N_STATE * L)
@@ -1170,43 +1168,6 @@ _run_group_rem8_orifice = _make_run_group(REMAINDER_LANES[0], False)
 _run_group_rem8_diode = _make_run_group(REMAINDER_LANES[0], True)
 _run_group_rem4_orifice = _make_run_group(REMAINDER_LANES[1], False)
 _run_group_rem4_diode = _make_run_group(REMAINDER_LANES[1], True)
-
-
-@njit(cache=True, parallel=True, nogil=True)
-def _run_batch_orifice(P, X0, kind, work, lists, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel):
-    """The parallel batch kernel of the orifice mitral law: thread list t runs the work items
-    ``lists[t] … lists[t + 1] − 1`` one after another; item w is the group kernel of
-    ``work[w, 3]`` lanes (LANES, or one of REMAINDER_LANES for a segment's last block) on columns
-    ``work[w, 0] … work[w, 1] − 1`` (a multiple of its lanes, all of one step count) at
-    ``work[w, 2]`` steps per beat (:func:`mitrasim.physiology.dispatch.plan_work` sizes the lists
-    to equal lane-steps, whatever the batch's mix of step counts)."""
-    for t in prange(lists.shape[0] - 1):
-        for w in range(lists[t], lists[t + 1]):
-            if work[w, 3] == LANES:
-                _run_group_lanes_orifice(P, X0, kind, work[w, 2], min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel,
-                                         work[w, 0], work[w, 1])
-            elif work[w, 3] == REMAINDER_LANES[0]:
-                _run_group_rem8_orifice(P, X0, kind, work[w, 2], min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel,
-                                        work[w, 0], work[w, 1])
-            else:
-                _run_group_rem4_orifice(P, X0, kind, work[w, 2], min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel,
-                                        work[w, 0], work[w, 1])
-
-
-@njit(cache=True, parallel=True, nogil=True)
-def _run_batch_diode(P, X0, kind, work, lists, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel):
-    """:func:`_run_batch_orifice` for the resistive-diode mitral law."""
-    for t in prange(lists.shape[0] - 1):
-        for w in range(lists[t], lists[t + 1]):
-            if work[w, 3] == LANES:
-                _run_group_lanes_diode(P, X0, kind, work[w, 2], min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel,
-                                       work[w, 0], work[w, 1])
-            elif work[w, 3] == REMAINDER_LANES[0]:
-                _run_group_rem8_diode(P, X0, kind, work[w, 2], min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel,
-                                      work[w, 0], work[w, 1])
-            else:
-                _run_group_rem4_diode(P, X0, kind, work[w, 2], min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel,
-                                      work[w, 0], work[w, 1])
 
 
 #: The machine's cores, read once (``os.cpu_count()`` is a system call; :func:`default_threads` runs per batch).
