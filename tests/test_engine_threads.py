@@ -76,10 +76,20 @@ def _run(inputs, threads: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_a_kernel_call_releases_the_gil():
     """While one thread is in the kernel, another thread runs Python.  The interpreter's switch
-    interval is set far beyond the call, so a kernel that held the GIL would let the other thread
-    run no bytecode at all between the two reads of its counter (nothing else between them waits)."""
+    interval is set far beyond the call, and the group kernel is called directly (no Python of the
+    dispatch around it, whose numpy calls may release the GIL themselves), so a kernel that held the
+    GIL would let the other thread run no bytecode at all between the two reads of its counter,
+    however many calls (checked: with ``nogil=False`` the counter never moves).  The call is
+    repeated until the counter moves, at most 50 times: a call lasts a few milliseconds, and on a
+    loaded machine the other thread may not be woken within one (the caller then takes the free GIL
+    back first)."""
     inputs = _kernel_inputs()
     expected = _run(inputs, 2)
+    P, X0, ew, steps, n_pad = inputs
+    metrics, x_end, waves = np.zeros((E.N_METRIC, n_pad)), np.zeros((14, n_pad)), np.zeros((E.N_WAVE, 0, n_pad))
+    kernel = E._run_group_lanes_orifice
+    args = (P, X0, 0, steps, 2, 300, 1e-2, ew, metrics, x_end, waves, True, 0, n_pad)
+    D._call(kernel, *args)  # compiled or loaded from the cache first: file I/O releases the GIL too
     count = [0]
     started, stop = threading.Event(), threading.Event()
 
@@ -96,13 +106,16 @@ def test_a_kernel_call_releases_the_gil():
         other.start()
         assert started.wait(60)
         before = count[0]
-        got = _run(inputs, 1)
+        for _ in range(50):
+            kernel(*args)
+            if count[0] > before:
+                break
         during = count[0] - before
     finally:
         stop.set()
         sys.setswitchinterval(old)
         other.join(60)
-    for a, b in zip(got, expected):
+    for a, b in zip((metrics, x_end), expected):
         np.testing.assert_array_equal(a[:, :N], b[:, :N])
     assert during > 0
 

@@ -306,7 +306,7 @@ def _cosine_window(tt, b, c):
     return 1 if tt < b else (2 if tt - b < c else 0)
 
 
-@_jit  # a call, not inlined: inlining it into the parallel kernel multiplies compile time
+@_jit  # a call, not inlined: inlining it into the group kernel multiplies compile time
 def _cosine_table(a, b, c, T, h, n_pts, ea, eb, act, ch, j, L):
     """The elastance E_B + E_A·φ(t) of the cosine activation (:func:`_phi`, kind 0) at t = s·h,
     s = 0 … n_pts − 1, into act[(s·4 + ch)·L + j].
@@ -810,7 +810,7 @@ def _ring_slots(k, m, M1):
     return c0, c1, c2
 
 
-@_jit  # a call, not inlined: inlining it into the parallel kernel multiplies compile time
+@_jit  # a call, not inlined: inlining it into the group kernel multiplies compile time
 def _anderson(X, X0b, FH, GH, cnt, best, PB, j, L):
     """One Anderson step for lane j: X (the end of the plain beat from X0b) becomes the next start.
 
