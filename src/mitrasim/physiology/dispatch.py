@@ -331,9 +331,6 @@ def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, 
     work, lists = plan_work(seg, 1 if threads == 1 else n_groups)
     items = [work[lists[t]:lists[t + 1]].tolist() for t in range(len(lists) - 1)]
     arrays = (P, X0, kind, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel)
-    if len(items) == 1:
-        _run_items(groups, items[0], arrays)
-        return
     futures = [_executor().submit(_run_items, groups, its, arrays) for its in items[1:]]
     try:
         _run_items(groups, items[0], arrays)
