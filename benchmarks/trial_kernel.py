@@ -92,34 +92,83 @@ def run(call: dict, lay: dict, solver: tuple, threads: int, busy: list | None = 
     return cpu, wall, metrics[:, lay["pos"]]
 
 
-def emulate(lay: dict, min_beats: int, lanes_of=None) -> dict:
-    """The lane schedule of a replayed call from its columns' beats (``dispatch.plan_work`` on one
-    list): computed lane-steps on beats with and without metrics, and real patient-steps."""
-    seg = lay["seg"]
-    out = {"with": 0.0, "without": 0.0, "block_beats": 0, "states": 0, "final": 0.0}
-    for c0, c1, steps, L in dispatch.plan_work(seg, 1)[0].tolist():
-        beats = lay["beats"][c0:c1].tolist()
+#: The kernel parameters an elastance table is made of (besides the step count): the period, each
+#: chamber's E_A and E_B, and its activation's six parameters.
+TABLE_ROWS = [E._P_T] + [E._P_CH + 3 * i + k for i in range(4) for k in (0, 1)] + list(range(E._P_ACT, E._P_ACT + 24))
+
+
+def schedule(items: list, beats: np.ndarray, min_beats: int, keys: list | None = None) -> dict:
+    """The lane schedule of work items (first column, end column, steps per beat, lanes) from each
+    column's beats: a group's lanes take the next column of their item as theirs settles (lowest lane
+    first), and every lane computes every step of the group's beats, idle or not.  Returns the
+    computed lane-steps on beats with metrics (some active lane at or past its ``min_beats``-th beat)
+    and without, on beats where some lane's state ends (what a rule knowing each state's last beat in
+    advance would still accumulate), and, with ``keys`` (each column's elastance-table inputs), the
+    states started while another lane of their group held an equal table."""
+    out = {"with": 0.0, "without": 0.0, "final": 0.0, "states": 0, "shared": 0}
+    for c0, c1, steps, L in items:
+        col = beats[c0:c1].tolist()
+        n = len(col)
         lane_beat = [0] * L
-        lane_left = beats[:L] + [0] * (L - len(beats[:L]))
-        active = [i < len(beats) for i in range(L)]
+        lane_left = col[:L] + [0] * (L - min(L, n))
+        active = [i < n for i in range(L)]
+        held = [keys[c0 + i] if (keys is not None and i < n) else None for i in range(L)]
+        if keys is not None:
+            out["shared"] += sum(held[i] in held[:i] for i in range(1, min(L, n)))
         nxt = L
-        out["states"] += len(beats)
+        out["states"] += n
         while any(active):
             metric = any(active[j] and lane_beat[j] + 1 >= min_beats for j in range(L))
             out["with" if metric else "without"] += L * steps
-            out["final"] += L * steps if any(active[j] and lane_beat[j] + 1 == lane_left[j] for j in range(L)) else 0  # an oracle's metric beats
-            out["block_beats"] += 1
+            out["final"] += L * steps if any(active[j] and lane_beat[j] + 1 == lane_left[j] for j in range(L)) else 0
             for j in range(L):
                 if not active[j]:
                     continue
                 lane_beat[j] += 1
                 if lane_beat[j] == lane_left[j]:
-                    if nxt < len(beats):
-                        lane_left[j], lane_beat[j] = beats[nxt], 0
+                    if nxt < n:
+                        lane_left[j], lane_beat[j] = col[nxt], 0
+                        if keys is not None:
+                            k = keys[c0 + nxt]
+                            out["shared"] += k in held[:j] or k in held[j + 1:]
+                            held[j] = k
                         nxt += 1
                     else:
                         active[j] = False
     return out
+
+
+def emulate(lay: dict, min_beats: int, keys: bool = False) -> dict:
+    """:func:`schedule` of a laid-out call's work items on one list (``dispatch.plan_work``)."""
+    k = None
+    if keys:
+        step_col = np.repeat(lay["seg"].n_steps, np.diff(lay["seg"].start))
+        k = [tuple(row) for row in np.vstack((lay["P"][TABLE_ROWS], step_col)).T.tolist()]
+    return schedule(dispatch.plan_work(lay["seg"], 1)[0].tolist(), lay["beats"], min_beats, k)
+
+
+def idle_levers(lays: list[dict], min_beats: int) -> tuple[float, float]:
+    """Computed lane-steps of two other layouts of the same calls (one list): each step-count
+    segment's columns longest first (an oracle of each state's beats: the least a reordering could
+    reach), and a segment of 16 patients or more on one ``engine.LANES``-lane item over its real
+    columns only (no remainder block, no padding; fewer patients as now)."""
+    lpt = one = 0.0
+    for lay in lays:
+        seg, beats = lay["seg"], lay["beats"]
+        for k in range(len(seg.n_real)):
+            c0, n, steps = int(seg.start[k]), int(seg.n_real[k]), int(seg.n_steps[k])
+            width = int(seg.start[k + 1]) - c0
+            b = beats[c0:c0 + width]
+            srt = np.concatenate((np.sort(b[:n])[::-1], b[n:]))
+            items = [list(r) for r in dispatch.plan_work(dispatch.Segments(np.array([0, width]), np.array([n]), np.array([steps])), 1)[0].tolist()]
+            e = schedule(items, srt, min_beats)
+            lpt += e["with"] + e["without"]
+            if n >= E.LANES:
+                e = schedule([[0, n, steps, E.LANES]], b[:n], min_beats)
+            else:
+                e = schedule(items, b, min_beats)
+            one += e["with"] + e["without"]
+    return lpt, one
 
 
 class ThreadBusy:
@@ -163,7 +212,7 @@ def main() -> None:
     assert all(c["solver"][0] == mb for c in calls)
 
     # the schedule, from the recorded beats
-    em = [emulate(lay, mb) for lay in lays]
+    em = [emulate(lay, mb, keys=True) for lay in lays]
     real_beats = sum(int(c["beats"].sum()) for c in calls)
     real_steps = sum(float(np.sum(c["beats"] * c["steps"])) for c in calls)
     states = sum(len(c["steps"]) for c in calls)
@@ -177,6 +226,11 @@ def main() -> None:
     print(f"  emulated schedule: computed lane-steps {comp:.4g} = {comp / real_steps:.3f} x the real patient-steps; "
           f"on beats with metrics {100 * comp_with / comp:.1f} % (on beats where some lane's state ends, the least any rule of when to "
           f"accumulate metrics could reach without running a beat twice: {100 * sum(e['final'] for e in em) / comp:.1f} %)")
+    lpt, one = idle_levers(lays, mb)
+    print(f"  levers, emulated: computed / real lane-steps {comp / real_steps:.3f} now, {lpt / real_steps:.3f} with each segment's states longest "
+          f"first (an oracle), {one / real_steps:.3f} with a segment of >= {E.LANES} patients on one {E.LANES}-lane item without padding; "
+          f"states started while another lane of their group held an equal elastance table: "
+          f"{100 * sum(e['shared'] for e in em) / sum(e['states'] for e in em):.1f} %")
     if a.per_call:
         print("  call  states  columns  segments  beats/state  steps/beat  computed/real lane-steps  with metrics")
         for i, (c, lay, e) in enumerate(zip(calls, lays, em)):
