@@ -27,6 +27,7 @@ cost, and the rest (measured − predicted).
 
     PYTHONPATH=src python benchmarks/trial_kernel.py --n 5000 --population tvt_mixed --repeats 3
     PYTHONPATH=src python benchmarks/trial_kernel.py --n 5000 --per-call   # one line per call as well
+    PYTHONPATH=src python benchmarks/trial_kernel.py --n 5000 --python     # only layout and dispatch Python per call
 """
 
 from __future__ import annotations
@@ -195,6 +196,32 @@ class ThreadBusy:
         dispatch._run_items = self.inner
 
 
+def python_per_call(calls: list[dict], repeats: int = 7) -> None:
+    """The Python of a batch call around the kernel that this layout and dispatch run
+    (``simulation._layout``, ``dispatch.run_batch`` with ``dispatch._run_items`` a no-op: the plan, the
+    checks, the pool's lists), per recorded call, best of ``repeats``, on 1 and 2 engine threads."""
+    inner = dispatch._run_items
+    dispatch._run_items = lambda *a: None
+    try:
+        for threads in (1, 2):
+            def once() -> None:
+                for c in calls:
+                    seg = S._layout(c["steps"])[0]
+                    dispatch.run_batch(np.zeros((1, int(seg.start[-1]))), None, 0, False, seg, *c["solver"], None, None, None, None, True,
+                                       threads, threads=threads)
+
+            once()
+            best = np.inf
+            for _ in range(repeats):
+                c0 = time.process_time()
+                once()
+                best = min(best, time.process_time() - c0)
+            print(f"  layout and dispatch Python, {threads} engine thread(s): {1e6 * best / len(calls):.1f} µs per call "
+                  f"({best:.4f} CPU-s for {len(calls)} calls; best of {repeats}, load {os.getloadavg()[0]:.1f})")
+    finally:
+        dispatch._run_items = inner
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=5000)
@@ -204,9 +231,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="engine threads of the second trial replay")
     ap.add_argument("--beats", type=int, default=5, help="B of the fixed-beat replays (the other is 2)")
     ap.add_argument("--per-call", action="store_true")
+    ap.add_argument("--python", action="store_true", help="only the Python of layout and dispatch per call (kernel not run)")
     a = ap.parse_args()
 
     calls = record(a.n, a.population, a.chunk)
+    if a.python:
+        python_per_call(calls)
+        return
     lays = [laid_out(c) for c in calls]
     mb = calls[0]["solver"][0]
     assert all(c["solver"][0] == mb for c in calls)
