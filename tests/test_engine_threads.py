@@ -225,3 +225,27 @@ def test_a_kernel_two_threads_reach_uncompiled_is_compiled_and_counted_once(monk
     for t in threads:
         t.join(60)
     assert (k.compiled, k.calls, D.compile_seconds) == (1, 2, 1.0)
+
+
+def test_the_process_engine_threads_decide_simulate_and_trial_alike(monkeypatch):
+    """One setting (``engine.default_threads``: MITRASIM_THREADS, else every core) decides the engine
+    threads of a process: a ``simulate()`` batch asked for 0 threads runs on that many work lists, one
+    asked for more on no more than that, a trial computes that many chunks at once, and a batch never
+    gets more threads than it has blocks of LANES; numba's thread count plays no part."""
+    import numba
+
+    from mitrasim.cohort import trial as T
+
+    seen: list[int] = []
+    inner = D.run_batch
+    monkeypatch.setattr(D, "run_batch", lambda *a, **kw: (seen.append(kw["threads"]), inner(*a, **kw)))
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", 1)
+    hr = np.linspace(60.0, 90.0, 4 * E.LANES)
+    for env, asked, expect in (("2", 0, 2), ("1", 0, 1), ("1", 3, 1), ("3", 2, 2), ("3", 0, 3)):
+        monkeypatch.setenv("MITRASIM_THREADS", env)
+        seen.clear()
+        S.simulate("regazzoni2022", hr_bpm=hr, settings=S.SolverSettings(max_beats=2, threads=asked))
+        assert seen == [expect]
+        assert T._default_chunk_threads() == E.default_threads() == int(env)
+    monkeypatch.setenv("MITRASIM_THREADS", "8")
+    assert D.batch_threads(0, 3 * E.LANES) == 3 and D.batch_threads(0, E.LANES - 1) == 1

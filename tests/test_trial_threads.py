@@ -5,6 +5,7 @@ what it wrote and resumes to the same files."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 
 import pytest
@@ -112,17 +113,20 @@ def test_a_failing_chunk_on_a_thread_stops_the_run_and_keeps_the_others(tmp_path
     assert 1 not in written and written <= {0} and len(_files(out)) == len(written)
 
 
-def test_chunk_threads_follow_the_engine_threads_within_numbas_count(monkeypatch):
-    """One chunk thread per engine thread (MITRASIM_THREADS), never more than numba's thread count:
-    a process limited to one numba thread (the web's workers, one core per request) runs one chunk
-    at a time."""
+def test_chunk_threads_follow_the_engine_threads(monkeypatch):
+    """One chunk thread per engine thread of the process (``engine.default_threads``: MITRASIM_THREADS,
+    else every core): a process limited to one engine thread (the web's workers, one core per
+    request) runs one chunk at a time; numba's own thread count plays no part (no numba thread pool runs)."""
     import numba
 
+    from mitrasim.physiology import engine
+
     monkeypatch.setenv("MITRASIM_THREADS", "2")
-    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", 2)
     assert T._default_chunk_threads() == 2
     monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", 1)
-    assert T._default_chunk_threads() == 1
+    assert T._default_chunk_threads() == 2
     monkeypatch.setenv("MITRASIM_THREADS", "1")
     monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", 2)
     assert T._default_chunk_threads() == 1
+    monkeypatch.delenv("MITRASIM_THREADS")
+    assert T._default_chunk_threads() == engine.default_threads() == (os.cpu_count() or 1)

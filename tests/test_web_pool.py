@@ -20,6 +20,18 @@ def pool():
     p.shutdown()
 
 
+def test_a_worker_process_runs_one_engine_thread(pool: WorkerPool) -> None:
+    """A worker process uses one engine thread (one core per request; the pool's size sets the
+    parallelism): its process setting, a batch asked for 0 or for several threads, and a trial's chunks at once."""
+    from mitrasim.cohort import trial
+    from mitrasim.physiology import dispatch, engine
+
+    assert asyncio.run(pool.run(engine.default_threads)) == 1
+    assert asyncio.run(pool.run(dispatch.batch_threads, 0, 64 * engine.LANES)) == 1
+    assert asyncio.run(pool.run(dispatch.batch_threads, 4, 64 * engine.LANES)) == 1
+    assert asyncio.run(pool.run(trial._default_chunk_threads)) == 1
+
+
 def test_burst_queues_then_refuses_past_the_limit(pool: WorkerPool) -> None:
     async def burst() -> list:
         return await asyncio.gather(*(pool.run(time.sleep, 0.2) for _ in range(6)), return_exceptions=True)

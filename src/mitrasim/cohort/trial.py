@@ -548,19 +548,17 @@ def _default_workers() -> int:
 
 
 def _default_chunk_threads() -> int:
-    """Chunks computed at once in this process: one per engine thread (``MITRASIM_THREADS``, else
-    every core; :func:`mitrasim.physiology.engine.default_threads`), at most numba's thread count
-    (``NUMBA_NUM_THREADS``: the web's worker processes set it to 1, one core per request).  Each chunk's engine runs
+    """Chunks computed at once in this process: one per engine thread of the process
+    (:func:`mitrasim.physiology.engine.default_threads`: ``MITRASIM_THREADS``, else every core; the
+    web's worker processes set it to 1, one core per request).  Each chunk's engine runs
     single-threaded on its own Python thread (the compiled kernels release the GIL), so one chunk's
     Python between kernel calls runs while the other chunk is in the kernel; one chunk at a time
     with the engine on every core left a core idle during the Python (about a quarter of a trial's
     CPU) and filled two engine threads poorly on small kernel calls (benchmarks/RESULTS.md, "In-process
     trials on both cores")."""
-    import numba
-
     from mitrasim.physiology import engine
 
-    return max(1, min(engine.default_threads(), numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]  # numba.config sets its attributes at import time
+    return engine.default_threads()
 
 
 def run_trial(

@@ -33,7 +33,7 @@ import numpy as np
 
 from mitrasim.physiology import engine
 
-__all__ = ["run_batch", "Segments", "padded_width", "plan_work", "compile_notice", "COMPILE_S_ESTIMATE",
+__all__ = ["run_batch", "batch_threads", "Segments", "padded_width", "plan_work", "compile_notice", "COMPILE_S_ESTIMATE",
            "COMPILE_S_ESTIMATE_ONE_LANE", "SERIAL_BATCH_MAX", "one_case_kernels"]
 
 #: Seconds to compile the group kernels of a valve law that a batch compiles as it needs them (the
@@ -211,6 +211,10 @@ def one_case_kernels(max_batch: int = ONE_CASE_BATCH_MAX) -> Iterator[None]:
 
 #: The lane counts a block may have, smallest first: a segment's last block takes the first that holds its patients.
 _BLOCK_LANES = tuple(sorted(engine.REMAINDER_LANES)) + (engine.LANES,)
+#: The last block's lanes for r = 0 … engine.LANES − 1 patients left over (0: none), looked up by :func:`padded_width`.
+_LAST_BLOCK = np.array([0] + [next(k for k in _BLOCK_LANES if r <= k) for r in range(1, engine.LANES)], dtype=np.int64)
+#: Whether a segment's width modulo ``engine.LANES`` is a whole number of blocks (0, or one of ``engine.REMAINDER_LANES``).
+_WHOLE_BLOCKS = np.isin(np.arange(engine.LANES), (0, *engine.REMAINDER_LANES))
 
 
 def padded_width(n_real):
@@ -219,7 +223,7 @@ def padded_width(n_real):
     of ``engine.REMAINDER_LANES`` and ``engine.LANES`` that holds r.  The rest of the segment is
     padding (computed like a patient, and thrown away)."""
     r = np.asarray(n_real) % engine.LANES
-    width = n_real - r + np.select([r == 0, *(r <= k for k in _BLOCK_LANES)], [0, *_BLOCK_LANES])
+    width = n_real - r + _LAST_BLOCK[r]
     return width if isinstance(n_real, np.ndarray) else int(width)
 
 
@@ -268,10 +272,19 @@ def plan_work(seg: Segments, n_lists: int) -> tuple[np.ndarray, np.ndarray]:
     target = cum[-1] * np.arange(1, n_lists) / n_lists
     hi = np.searchsorted(cum, target)  # first block boundary at or past each target; the nearer of it and the one before
     cuts = np.concatenate(([0], hi - (target - cum[hi - 1] < cum[hi] - target), [n_blocks]))
-    bounds = np.union1d(np.union1d(seg_first, (seg_first[:-1] + n_full)[rem > 0]), cuts)
+    bounds = np.unique(np.concatenate((seg_first, (seg_first[:-1] + n_full)[rem > 0], cuts)))
     a, b = bounds[:-1], bounds[1:]
     work = np.column_stack((b_start[a], b_start[b - 1] + lanes[b - 1], seg.n_steps[k[a]], lanes[a])).astype(np.int64)
     return work, np.searchsorted(a, cuts).astype(np.int64)
+
+
+def batch_threads(requested: int, n_columns: int) -> int:
+    """Engine threads of a batch of ``n_columns`` columns asked for ``requested`` (``SolverSettings.threads``;
+    0: :func:`engine.default_threads`): never more than the process's engine threads
+    (:func:`engine.default_threads`, the one place that decides them: 1 in a web worker process) nor
+    than the batch's blocks of ``engine.LANES`` (a thread without a block would only wait)."""
+    most = engine.default_threads()
+    return max(1, min(requested or most, most, n_columns // engine.LANES))
 
 
 def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, n_groups,
@@ -320,7 +333,7 @@ def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, 
             _call(one, *args, 0, 1)
         return
     seg = n_steps if isinstance(n_steps, Segments) else Segments.one(int(n_steps), P.shape[1], P.shape[1] if n_patients is None else n_patients)
-    if P.shape[1] != seg.start[-1] or not np.isin(np.diff(seg.start) % engine.LANES, (0, *engine.REMAINDER_LANES)).all():
+    if P.shape[1] != seg.start[-1] or not _WHOLE_BLOCKS[np.diff(seg.start) % engine.LANES].all():
         raise ValueError(f"batch of {P.shape[1]} columns in segments of {np.diff(seg.start).tolist()}: "
                          f"each a multiple of {engine.LANES} plus 0 or one of {engine.REMAINDER_LANES} (or 1 column in all)")
     if int(seg.n_real.sum()) <= SERIAL_BATCH_MAX and not _cached(groups[engine.LANES]):

@@ -1175,5 +1175,10 @@ _CPU_COUNT = os.cpu_count() or 1
 
 
 def default_threads() -> int:
-    """Engine threads when the settings say 0: ``MITRASIM_THREADS`` if set, else every core."""
+    """The engine threads of this process, decided here only: ``MITRASIM_THREADS`` if set, else every
+    core.  A batch asked for 0 threads (``SolverSettings.threads``, the default) runs on this many and
+    one asked for more on at most this many (:func:`mitrasim.physiology.dispatch.batch_threads`); a
+    trial computes this many chunks at once (``cohort.trial._default_chunk_threads``).  Processes that
+    share a machine's cores with their siblings set it to 1: a web worker process
+    (``web.pool._init_worker``) and a local Dask worker (``cohort.trial``)."""
     return int(os.environ.get("MITRASIM_THREADS", "0")) or _CPU_COUNT

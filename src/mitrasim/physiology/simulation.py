@@ -686,9 +686,5 @@ def _run(P, X0, pset: ParameterSet, n_steps: int | dispatch.Segments, settings: 
     if P.shape[1] == 1:  # one patient: the one-lane kernel, no thread pool to size
         dispatch.run_batch(*args, 1)
         return
-    import numba
-
-    threads = settings.threads or engine.default_threads()
-    # never more threads than blocks: an idle thread of the team costs milliseconds per call
-    threads = max(1, min(threads, numba.config.NUMBA_NUM_THREADS, P.shape[1] // engine.LANES))  # type: ignore[attr-defined]  # numba.config sets its attributes at import time
+    threads = dispatch.batch_threads(settings.threads, P.shape[1])
     dispatch.run_batch(*args, threads, threads=threads)

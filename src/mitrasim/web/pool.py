@@ -3,7 +3,8 @@
 Why processes: the compiled engine (numba) releases the GIL, but the Python
 around its calls (about a quarter of the CPU) does not, and a task past its
 time can be stopped only by ending its process.  Each worker sets
-``NUMBA_NUM_THREADS=1`` (one core per request; the pool size sets the
+``MITRASIM_THREADS=1`` (one engine thread per process, the setting read by
+``engine.default_threads``: one core per request; the pool size sets the
 parallelism) and loads the compiled engine once (:func:`services.warm_up`).
 
 Bounds:
@@ -52,7 +53,7 @@ DISCONNECT_POLLS = 4
 
 
 def _init_worker() -> None:
-    os.environ["NUMBA_NUM_THREADS"] = "1"
+    os.environ["MITRASIM_THREADS"] = "1"
     _exit_with_parent()
     from mitrasim.web import services
 
