@@ -7,6 +7,7 @@ timed once."""
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -249,3 +250,41 @@ def test_the_process_engine_threads_decide_simulate_and_trial_alike(monkeypatch)
         assert T._default_chunk_threads() == E.default_threads() == int(env)
     monkeypatch.setenv("MITRASIM_THREADS", "8")
     assert D.batch_threads(0, 3 * E.LANES) == 3 and D.batch_threads(0, E.LANES - 1) == 1
+
+
+@pytest.mark.parametrize("raw", ["abc", "-1", "1.5", "two"])
+def test_a_bad_thread_setting_is_an_input_error_naming_it(monkeypatch, raw):
+    """``MITRASIM_THREADS`` set to anything but a whole number ≥ 0 is an input error that names the
+    variable and the value, never a traceback and never a quiet fallback to every core."""
+    from mitrasim.errors import InputError
+
+    monkeypatch.setenv("MITRASIM_THREADS", raw)
+    with pytest.raises(InputError) as e:
+        E.default_threads()
+    assert e.value.field == "MITRASIM_THREADS" and raw in str(e.value)
+
+
+def test_an_empty_or_zero_thread_setting_means_every_core(monkeypatch):
+    for raw in ("", " ", "0"):
+        monkeypatch.setenv("MITRASIM_THREADS", raw)
+        assert E.default_threads() == (os.cpu_count() or 1)
+
+
+def test_the_command_line_refuses_a_bad_thread_setting_before_writing(monkeypatch, tmp_path):
+    """A trial started with a bad ``MITRASIM_THREADS`` ends with exit 2 and one ``error:`` line naming
+    the variable, and leaves no trial folder behind (the setting is checked before any command runs)."""
+    import contextlib
+    import io
+
+    from pathlib import Path
+
+    from mitrasim.cli import main
+
+    monkeypatch.setenv("MITRASIM_THREADS", "lots")
+    out = tmp_path / "trial"
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as e:
+        main(["trial", str(Path(__file__).parents[1] / "examples" / "trials" / "coapt_stop_rules.yaml"), "--out", str(out)])
+    assert e.value.code == 2
+    assert err.getvalue().strip().splitlines()[-1].startswith("error: MITRASIM_THREADS") and "lots" in err.getvalue()
+    assert not out.exists()

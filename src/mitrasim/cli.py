@@ -105,6 +105,9 @@ def _main_callback(
     version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True, help="print the version and exit"),
 ) -> None:
     """mitrasim: mitral regurgitation and TEER, from pressures and flows to the patient's way home."""
+    from mitrasim.threads import engine_threads
+
+    engine_threads()  # a bad MITRASIM_THREADS is refused before any command writes anything
 
 
 # typer (>= 0.2x) vendors its own click as ``typer._click`` and no longer installs ``click``: the CLI uses

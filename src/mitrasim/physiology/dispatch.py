@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mitrasim.physiology import engine
+from mitrasim.threads import CPU_COUNT
 
 __all__ = ["run_batch", "batch_threads", "Segments", "padded_width", "plan_work", "compile_notice", "COMPILE_S_ESTIMATE",
            "COMPILE_S_ESTIMATE_ONE_LANE", "SERIAL_BATCH_MAX", "one_case_kernels"]
@@ -366,12 +367,12 @@ _pool_lock = threading.Lock()
 
 def _executor() -> ThreadPoolExecutor:
     """The engine's thread pool, made on the first batch on several threads and kept for the process:
-    as many threads as the machine has cores (``engine._CPU_COUNT``; a batch's first list runs on
+    as many threads as the machine has cores (``mitrasim.threads.CPU_COUNT``; a batch's first list runs on
     its caller, so a batch on n threads uses n − 1 of them; lists beyond the pool's size wait for a thread)."""
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=engine._CPU_COUNT, thread_name_prefix="mitrasim-engine")
+            _pool = ThreadPoolExecutor(max_workers=CPU_COUNT, thread_name_prefix="mitrasim-engine")
         return _pool
 
 

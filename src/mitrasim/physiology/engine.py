@@ -128,13 +128,13 @@ extrapolated to the switch time.  Each metric is within 0.2 % of the Radau refer
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 from numba import njit
 
 from mitrasim.physiology import _numba_cache  # noqa: F401  (installs the content-hashed cache locator)
 from mitrasim.physiology.parameters import KP, N_STATE
+from mitrasim.threads import engine_threads
 
 #: Bernoulli constant in clinical units: Q [mL/s] = K_BERNOULLI · A [cm²] · sqrt(Δp [mmHg]).
 K_BERNOULLI = 50.16
@@ -1170,15 +1170,13 @@ _run_group_rem4_orifice = _make_run_group(REMAINDER_LANES[1], False)
 _run_group_rem4_diode = _make_run_group(REMAINDER_LANES[1], True)
 
 
-#: The machine's cores, read once (``os.cpu_count()`` is a system call; :func:`default_threads` runs per batch).
-_CPU_COUNT = os.cpu_count() or 1
-
-
 def default_threads() -> int:
     """The engine threads of this process, decided here only: ``MITRASIM_THREADS`` if set, else every
     core.  A batch asked for 0 threads (``SolverSettings.threads``, the default) runs on this many and
     one asked for more on at most this many (:func:`mitrasim.physiology.dispatch.batch_threads`); a
     trial computes this many chunks at once (``cohort.trial._default_chunk_threads``).  Processes that
     share a machine's cores with their siblings set it to 1: a web worker process
-    (``web.pool._init_worker``) and a local Dask worker (``cohort.trial``)."""
-    return int(os.environ.get("MITRASIM_THREADS", "0")) or _CPU_COUNT
+    (``web.pool._init_worker``) and a local Dask worker (``cohort.trial``).  The setting is read and
+    checked by :func:`mitrasim.threads.engine_threads` (a bad value is an `InputError`).
+    """
+    return engine_threads()
