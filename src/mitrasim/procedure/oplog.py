@@ -25,7 +25,7 @@ from mitrasim.procedure.timing import PHASE_MINUTES, transseptal_height_cm
 from mitrasim.procedure.risks import EVENT_LABELS
 from mitrasim.valve.geometry import ValveModel
 
-__all__ = ["ClipStep", "scallop_label", "scallop_labels", "mr_text", "baseline_entry", "start_stop_reason", "round_entries", "refusal_text", "removal_reason", "event_entries", "final_entries", "result_entries", "access_entries", "tamponade_entries", "surgery_entry", "room_death_entry", "closing_entries"]
+__all__ = ["ClipStep", "scallop_label", "scallop_labels", "mr_text", "mr_texts", "number_texts", "baseline_entry", "start_stop_reason", "round_entries", "refusal_text", "removal_reason", "event_entries", "final_entries", "result_entries", "access_entries", "tamponade_entries", "surgery_entry", "room_death_entry", "closing_entries"]
 
 
 # enum members bound once (a member lookup on the enum class is slow in a per-patient loop)
@@ -34,9 +34,10 @@ _O = SimpleNamespace(**{m.name: int(m) for m in Outcome})
 _INFEASIBLE = int(GraspStatus.INFEASIBLE)
 
 
-@dataclass
+@dataclass(slots=True)
 class ClipStep:
-    """One logged step: an attempt, a reposition, a release, a removal or an event."""
+    """One logged step: an attempt, a reposition, a release, a removal or an event (slots: a trial
+    builds some fifteen per patient, and a slotted instance is built in half the time)."""
 
     clip: int
     action: str  # an Action: attempt | reposition | release | removed | slda | embolization | stop | event | ...
@@ -88,6 +89,30 @@ def mr_text(grade: int, dec: int) -> str:
     """The grade as the echo reports it: ``"2+"`` or ``"indeterminate (≈3+)"``."""
     t = _MR_TEXT.get((grade, dec))
     return _mr_words(grade, dec) if t is None else t
+
+
+_N_DEC = len(GRADE_LABELS)
+_MR_TABLE = [_MR_TEXT[g, d] for g in (-1, *GRADE_LABELS) for d in GRADE_LABELS]  # at (grade + 1) · _N_DEC + dec
+
+
+def mr_texts(grade: np.ndarray, dec: np.ndarray) -> list[str]:
+    """:func:`mr_text` of many (grade, decision grade) pairs: one table lookup each where both are in
+    the table's range (ASE grade −1 … 4, decision grade 0 … 4), :func:`mr_text` elsewhere."""
+    g, d = np.asarray(grade, dtype=np.int64), np.asarray(dec, dtype=np.int64)
+    code = np.where((g >= -1) & (g < _N_DEC) & (d >= 0) & (d < _N_DEC), (g + 1) * _N_DEC + d, -1).tolist()
+    return [_MR_TABLE[k] if k >= 0 else mr_text(gk, dk) for k, gk, dk in zip(code, g.tolist(), d.tolist())]
+
+
+def number_texts(values: Sequence[float], limits: Sequence[float], min_decimals: int = 1) -> list[str]:
+    """:func:`~mitrasim.protocol.number_text` of many values, each against its limit.  A value farther
+    from its limit than ``0.6 · 10^−d`` prints with ``d = min_decimals`` decimals without the search:
+    rounding to ``d`` decimals moves a number by at most ``0.5 · 10^−d``, so the printed number stays
+    on the value's side of the limit (the search's first answer).  The others (and NaN) go through
+    :func:`~mitrasim.protocol.number_text` itself."""
+    x, lim = np.asarray(values, dtype=float), np.asarray(limits, dtype=float)
+    far = (np.abs(x - lim) > 0.6 * 10.0**-min_decimals).tolist()
+    spec = f".{min_decimals}f"
+    return [format(v, spec) if f else number_text(v, l, min_decimals) for v, l, f in zip(x.tolist(), lim.tolist(), far)]
 
 
 def baseline_entry(eroa_cm2: float, rvol_ml: float, rf_pct: float, grade: int, dec: int, gradient_mmhg: float, mva_cm2: float) -> ClipStep:
@@ -146,7 +171,7 @@ class _Words:
             b_la_vwave=fl(b["la_vwave_mmhg"]), max_gradient=fl(self.ctx.max_gradient_mmhg, pat), min_mva=fl(self.ctx.min_mva_cm2, pat),
             abort_gradient=fl(self.ctx.abort_gradient_mmhg, pat), refusal=it(r.refusal), status=it(g.status),
         )  # fmt: skip
-        self.mr = [mr_text(gr, dc) for gr, dc in zip(self.v.grade, self.v.decision)]
+        self.mr = mr_texts(np.asarray(r.grade)[rows], np.asarray(r.decision)[rows])
         if slot is not None:  # "Clip 2 (NTW) at A2/P2, 11.3 mm" of each c
             scallops = scallop_labels(ctx.segment_edges_mm[pat], r.position_mm[rows])
             self.where = [f"Clip {k} ({nm}) at {sc}, {x:.1f} mm" for k, nm, sc, x in zip((np.asarray(slot) + 1).tolist(), self.name, scallops, self.v.position)]
@@ -154,8 +179,7 @@ class _Words:
     def reasons(self, j: int) -> tuple[str, ...]:
         """The grasp's words of candidate ``j`` (an index into the round)."""
         if j not in self._reasons:
-            g = self.rnd.grasp
-            self._reasons[j] = grasp_reasons(float(g.gap_mm[j]), float(g.anterior_mm[j]), float(g.posterior_mm[j]), int(g.calcification[j]), bool(g.cleft[j]), self.rnd.device[j])
+            self._reasons[j] = _grasp_words(self.rnd, j)
         return self._reasons[j]
 
     per_grasp = PHASE_MINUTES["grasp"] + PHASE_MINUTES["insertion"] + PHASE_MINUTES["check"]
@@ -184,17 +208,18 @@ class _Words:
         """MR, gradient, MVA and LA pressure before → with each candidate of ``cs``."""
         v, limits = self.v, self._limits
         states = self.ctx.decision_states  # empty when a Context is built without them: one state, ctx.loading
+        g_lim, a_lim = [v.max_gradient[c] for c in cs], [v.min_mva[c] for c in cs]
+        grad = number_texts([v.gradient[c] for c in cs], g_lim)
+        mva = number_texts([v.mva[c] for c in cs], a_lim, 2)
         out = []
-        for c in cs:
-            g_lim, a_lim = v.max_gradient[c], v.min_mva[c]
+        for q, c in enumerate(cs):
             state = states[v.patient[c]] if states else self.ctx.loading
-            words = limits.get((g_lim, a_lim, state))
+            words = limits.get((g_lim[q], a_lim[q], state))
             if words is None:
-                where = "" if state == "awake" else f" ({CHECK_STATE_WORDS.get(state, STATE_WORDS[state])})"
-                words = limits[g_lim, a_lim, state] = (f"  check{where}: EROA ", f" mmHg (limit {GRADIENT_COMPARISON} {g_lim:g}), MVA ", f" cm² (limit {AREA_COMPARISON} {a_lim:g}), LA mean ")
+                words = limits[g_lim[q], a_lim[q], state] = _check_words(g_lim[q], a_lim[q], state)
             out.append(
                 f"{words[0]}{v.b_eroa[c]:.2f}→{v.read_eroa[c]:.2f} cm², MR {_label(v.b_decision[c])}→{self.mr[c]}, "
-                f"mean gradient {v.b_gradient[c]:.1f}→{number_text(v.gradient[c], g_lim)}{words[1]}{number_text(v.mva[c], a_lim, 2)}{words[2]}"
+                f"mean gradient {v.b_gradient[c]:.1f}→{grad[q]}{words[1]}{mva[q]}{words[2]}"
                 f"{v.b_la_mean[c]:.0f}→{v.la_mean[c]:.0f} mmHg, v wave {v.b_la_vwave[c]:.0f}→{v.la_vwave[c]:.0f} mmHg"
             )
         return out
@@ -207,6 +232,18 @@ class _Words:
         """An entry that carries candidate ``c``'s readings."""
         v = self.v
         return ClipStep(k, action, txt, self.name[c], v.position[c], v.read_eroa[c], self.mr[c], v.gradient[c], v.mva[c], minutes)
+
+
+def _check_words(g_lim: float, a_lim: float, state: str) -> tuple[str, str, str]:
+    """The fixed words of a check line around its numbers, for its limits and the readings' state."""
+    where = "" if state == "awake" else f" ({CHECK_STATE_WORDS.get(state, STATE_WORDS[state])})"
+    return (f"  check{where}: EROA ", f" mmHg (limit {GRADIENT_COMPARISON} {g_lim:g}), MVA ", f" cm² (limit {AREA_COMPARISON} {a_lim:g}), LA mean ")
+
+
+def _grasp_words(rnd: Any, j: int) -> tuple[str, ...]:
+    """:func:`~mitrasim.devices.grasp.grasp_reasons` of candidate ``j`` of the round (its grasp's anatomy and device)."""
+    g = rnd.grasp
+    return grasp_reasons(float(g.gap_mm[j]), float(g.anterior_mm[j]), float(g.posterior_mm[j]), int(g.calcification[j]), bool(g.cleft[j]), rnd.device[j])
 
 
 _GOOD = int(GraspStatus.GOOD)
@@ -222,7 +259,7 @@ def refusal_text(ctx: Any, rnd: Any, j: int, reasons: tuple[str, ...] | None = N
     p = int(rnd.patient[j])
     if f == Refusal.GRASP:
         if reasons is None:
-            reasons = _Words(ctx, rnd, np.zeros(0, dtype=int)).reasons(j)
+            reasons = _grasp_words(rnd, j)
         return "grasp not possible" + (f": {reasons[0]}" if reasons else "")
     if f == Refusal.NO_STEADY_STATE:
         return "no steady state"

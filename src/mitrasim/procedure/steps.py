@@ -156,7 +156,7 @@ _O = SimpleNamespace(**{m.name: int(m) for m in Outcome})  # enum members bound 
 # ----------------------------------------------------------------------------- state
 
 
-@dataclass
+@dataclass(slots=True)
 class PlacedClip:
     """A clip left in the valve (``effective`` False after single-leaflet attachment)."""
 
