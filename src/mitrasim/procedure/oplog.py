@@ -25,7 +25,7 @@ from mitrasim.procedure.timing import PHASE_MINUTES, transseptal_height_cm
 from mitrasim.procedure.risks import EVENT_LABELS
 from mitrasim.valve.geometry import ValveModel
 
-__all__ = ["ClipStep", "scallop_label", "scallop_labels", "mr_text", "mr_texts", "number_texts", "baseline_entry", "start_stop_reason", "round_entries", "refusal_text", "removal_reason", "event_entries", "final_entries", "result_entries", "access_entries", "tamponade_entries", "surgery_entry", "room_death_entry", "closing_entries"]
+__all__ = ["ClipStep", "scallop_label", "scallop_labels", "mr_text", "mr_texts", "number_texts", "baseline_entries", "intraprocedural_entries", "start_stop_reason", "round_entries", "refusal_text", "removal_reason", "event_entries", "final_entries", "result_entries", "access_entries", "tamponade_entries", "surgery_entry", "room_death_entry", "closing_entries"]
 
 
 # enum members bound once (a member lookup on the enum class is slow in a per-patient loop)
@@ -115,20 +115,28 @@ def number_texts(values: Sequence[float], limits: Sequence[float], min_decimals:
     return [format(v, spec) if f else number_text(v, l, min_decimals) for v, l, f in zip(x.tolist(), lim.tolist(), far)]
 
 
-def baseline_entry(eroa_cm2: float, rvol_ml: float, rf_pct: float, grade: int, dec: int, gradient_mmhg: float, mva_cm2: float) -> ClipStep:
-    b_txt = mr_text(grade, dec)
-    return ClipStep(0, _A.BASELINE, (
-        f"Baseline: EROA {eroa_cm2:.2f} cm², RVol {rvol_ml:.0f} mL, RF {rf_pct:.0f}%, MR {b_txt}; "
-        f"mean gradient {gradient_mmhg:.1f} mmHg, MVA {mva_cm2:.2f} cm²"
-    ), eroa_cm2=eroa_cm2, mr_grade=b_txt, mean_gradient_mmhg=gradient_mmhg, mva_cm2=mva_cm2)  # fmt: skip
+def baseline_entries(eroa_cm2: Sequence[float], rvol_ml: Sequence[float], rf_pct: Sequence[float], grade: np.ndarray, dec: np.ndarray,
+                     gradient_mmhg: Sequence[float], mva_cm2: Sequence[float]) -> list[ClipStep]:  # fmt: skip
+    """The baseline entry of each patient (Python floats; ``grade``/``dec`` the ASE and decision grades)."""
+    return [
+        ClipStep(0, _A.BASELINE, (
+            f"Baseline: EROA {e:.2f} cm², RVol {rv:.0f} mL, RF {rf:.0f}%, MR {b_txt}; "
+            f"mean gradient {g:.1f} mmHg, MVA {a:.2f} cm²"
+        ), None, None, e, b_txt, g, a)  # fmt: skip
+        for e, rv, rf, b_txt, g, a in zip(eroa_cm2, rvol_ml, rf_pct, mr_texts(grade, dec), gradient_mmhg, mva_cm2)
+    ]
 
 
-def intraprocedural_entry(loading: str, hr_bpm: float, eroa_cm2: float, grade: int, dec: int, gradient_mmhg: float) -> ClipStep:
-    """The reading at the start of the procedure, in its loading state (the decisions' state)."""
-    return ClipStep(0, _A.BASELINE, (
-        f"Intraprocedural ({STATE_WORDS[loading]}, HR {hr_bpm:.0f} bpm), as read: "
-        f"EROA {eroa_cm2:.2f} cm², MR {mr_text(grade, dec)}; mean gradient {gradient_mmhg:.1f} mmHg"
-    ))  # fmt: skip
+def intraprocedural_entries(loading: Sequence[str], hr_bpm: Sequence[float], eroa_cm2: Sequence[float], grade: np.ndarray, dec: np.ndarray,
+                            gradient_mmhg: Sequence[float]) -> list[ClipStep]:  # fmt: skip
+    """The reading at the start of the procedure of each patient, in its loading state (the decisions' state)."""
+    return [
+        ClipStep(0, _A.BASELINE, (
+            f"Intraprocedural ({STATE_WORDS[state]}, HR {hr:.0f} bpm), as read: "
+            f"EROA {e:.2f} cm², MR {mr}; mean gradient {g:.1f} mmHg"
+        ))  # fmt: skip
+        for state, hr, e, mr, g in zip(loading, hr_bpm, eroa_cm2, mr_texts(grade, dec), gradient_mmhg)
+    ]
 
 
 def start_stop_reason(why: int, dec: int, target_grade: int) -> str:
@@ -251,6 +259,8 @@ _GOOD_GRASP = f"  grasp {GRASP_STATUS[_GOOD]}"
 _MIN_GRASP, _MIN_INSERTION, _MIN_ALIGN = PHASE_MINUTES["grasp"], PHASE_MINUTES["insertion"], PHASE_MINUTES["align"]
 _MIN_CHECK, _MIN_RELEASED = PHASE_MINUTES["check"], PHASE_MINUTES["check"] + PHASE_MINUTES["release"]
 _MIN_REPOSITION, _MIN_EXCHANGE = PHASE_MINUTES["reposition"], PHASE_MINUTES["exchange"]
+_MIN_ACCESS, _MIN_TRANSSEPTAL, _MIN_STEERING = PHASE_MINUTES["access"], PHASE_MINUTES["transseptal"], PHASE_MINUTES["steering"]
+_MIN_FINAL, _MIN_CLOSURE = PHASE_MINUTES["final"], PHASE_MINUTES["closure"]
 
 
 def refusal_text(ctx: Any, rnd: Any, j: int, reasons: tuple[str, ...] | None = None) -> str:
@@ -355,9 +365,9 @@ def access_entries(etiology: str, scallop: str, device_family: str) -> list[Clip
     if words is None:
         words = _ACCESS_WORDS[etiology, scallop, device_family] = _access_words(etiology, scallop, device_family)
     return [
-        ClipStep(0, _A.ACCESS, words[0], minutes=PHASE_MINUTES["access"]),
-        ClipStep(0, _A.TRANSSEPTAL, words[1], minutes=PHASE_MINUTES["transseptal"]),
-        ClipStep(0, _A.STEERING, words[2], minutes=PHASE_MINUTES["steering"]),
+        ClipStep(0, _A.ACCESS, words[0], None, None, None, None, None, None, _MIN_ACCESS),
+        ClipStep(0, _A.TRANSSEPTAL, words[1], None, None, None, None, None, None, _MIN_TRANSSEPTAL),
+        ClipStep(0, _A.STEERING, words[2], None, None, None, None, None, None, _MIN_STEERING),
     ]
 
 
@@ -392,10 +402,10 @@ def room_death_entry(k: int) -> ClipStep:
 
 def closing_entries(n_clips: int, effusion: bool, minutes_so_far: float) -> list[ClipStep]:
     """The final septal and pericardial check and the closure; then the procedure time."""
-    total = minutes_so_far + PHASE_MINUTES["final"] + PHASE_MINUTES["closure"]
+    total = minutes_so_far + _MIN_FINAL + _MIN_CLOSURE
     return [
-        ClipStep(n_clips, _A.FINAL_CHECK, _FINAL_CHECK_WORDS[bool(effusion)], minutes=PHASE_MINUTES["final"]),
-        ClipStep(n_clips, _A.CLOSURE, f"Guide withdrawn; venous access closed (figure-of-eight suture). Procedure time {total:.0f} min", minutes=PHASE_MINUTES["closure"]),
+        ClipStep(n_clips, _A.FINAL_CHECK, _FINAL_CHECK_WORDS[bool(effusion)], None, None, None, None, None, None, _MIN_FINAL),
+        ClipStep(n_clips, _A.CLOSURE, f"Guide withdrawn; venous access closed (figure-of-eight suture). Procedure time {total:.0f} min", None, None, None, None, None, None, _MIN_CLOSURE),
     ]
 
 
@@ -425,5 +435,5 @@ def result_entries(stop_reason: str, n_clips: int, eroa_before: float, eroa_afte
             f"Result: {n_clips} clip(s), awake; EROA {eroa_before:.2f}→{eroa_after:.2f} cm², MR {b_txt}→{f_txt}, "
             f"mean gradient {gradient_before:.1f}→{gradient_after:.1f} mmHg, "
             f"MVA {mva_before:.2f}→{mva_after:.2f} cm²"
-        ), eroa_cm2=eroa_after, mr_grade=f_txt, mean_gradient_mmhg=gradient_after, mva_cm2=mva_after),
+        ), None, None, eroa_after, f_txt, gradient_after, mva_after),
     ]  # fmt: skip

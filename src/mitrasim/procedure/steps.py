@@ -233,6 +233,22 @@ def make_groups(setups: Sequence[Any], loading: str = "awake") -> list[Group]:
     return out
 
 
+def _rules_numbers(setups: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
+    """(n,) each setup's rules as the number of its rules object among the distinct ones (by identity,
+    in first-seen order: a trial's setups share one), and those objects: a rule's values are read
+    once per object, not once per patient."""
+    no_of_id: dict[int, int] = {}
+    distinct: list[Any] = []
+    numbers = []
+    for s in setups:
+        k = no_of_id.get(id(s.rules))
+        if k is None:
+            k = no_of_id[id(s.rules)] = len(distinct)
+            distinct.append(s.rules)
+        numbers.append(k)
+    return np.array(numbers, dtype=np.intp), distinct
+
+
 @dataclass
 class Context:
     """What is fixed for a run (module docstring)."""
@@ -270,14 +286,16 @@ class Context:
         """The run's context; ``loading`` the state the procedure runs in (``"anaesthesia"``:
         decisions under GA, outcomes awake; ``"awake"``: one state)."""
         setups = list(setups)
+        rules_no, distinct = _rules_numbers(setups)
 
         def rule(name: str) -> np.ndarray:
-            return np.array([getattr(s.rules, name) for s in setups], dtype=float)
+            return np.array([getattr(r, name) for r in distinct], dtype=float)[rules_no]
 
         presets = [s.preset for s in setups]
         awake_over = [dict(s.overrides) for s in setups]
         awake_hr = np.array([s.hr_bpm for s in setups], dtype=float)
-        states = [decision_state(loading, s.rules) for s in setups]
+        state_of = [decision_state(loading, r) for r in distinct]
+        states = [state_of[k] for k in rules_no.tolist()]
         over, hr = loading_arrays(presets, awake_over, awake_hr, states)
         return cls(
             setups=setups,
@@ -338,6 +356,11 @@ class Context:
         """Clips patient ``i`` may receive: the rule's maximum, or fewer when fewer are planned."""
         s = self.setups[i]
         return min(s.rules.max_clips, len(s.planned)) if s.planned else s.rules.max_clips
+
+    @functools.cached_property
+    def target_grades(self) -> np.ndarray:
+        """(n,) each patient's rules' target residual grade (once per run)."""
+        return np.array([s.rules.target_residual_grade for s in self.setups], dtype=int)
 
     @functools.cached_property
     def clip_limits(self) -> np.ndarray:
@@ -544,7 +567,7 @@ def start_course(ctx: Context, b: Baseline) -> Course:
     except those with no steady state at baseline or a baseline grade already at the target."""
     n = ctx.n
     ok0 = steady_ok(b.hemo)
-    target = np.array([s.rules.target_residual_grade for s in ctx.setups], dtype=int)
+    target = ctx.target_grades
     why = np.where(~ok0, 1, np.where(b.decision <= target, 2, 0))
     assert b.intra_hemo is not None and b.intra_grade is not None and b.intra_decision is not None
     course = Course(
@@ -566,16 +589,19 @@ def start_course(ctx: Context, b: Baseline) -> Course:
     fl = lambda a: np.asarray(a, dtype=float).tolist()  # noqa: E731
     it = lambda a: np.asarray(a).astype(int).tolist()  # noqa: E731
     eroa, rvol, rf, grad, mva = fl(h.eroa_cm2), fl(m["rvol_ml"]), fl(b.echo["rf_pct"]), fl(m["mean_gradient_mmhg"]), fl(h.mva_cm2)
-    grade, dec, why_l, target_l = it(b.grade), it(b.decision), it(why), it(target)
+    dec, why_l, target_l = it(b.decision), it(why), it(target)
     intra = ctx.loading != "awake"
+    for log, entry in zip(course.steps, oplog.baseline_entries(eroa, rvol, rf, b.grade, b.decision, grad, mva)):
+        log.append(entry)
     if intra:
-        intra_grade, intra_dec, hr, e_eroa, e_grad = it(b.intra_grade), it(b.intra_decision), fl(ctx.hr_bpm), fl(ei["eroa_cm2"]), fl(ei["mean_gradient_mmhg"])
-    for i in range(n):
-        course.steps[i].append(oplog.baseline_entry(eroa[i], rvol[i], rf[i], grade[i], dec[i], grad[i], mva[i]))
-        if intra and why_l[i] == 0:
-            course.steps[i].append(oplog.intraprocedural_entry(ctx.decision_states[i], hr[i], e_eroa[i], intra_grade[i], intra_dec[i], e_grad[i]))
-        if why_l[i]:
-            course.stop_reason[i] = oplog.start_stop_reason(why_l[i], dec[i], target_l[i])
+        go = np.flatnonzero(why == 0)
+        at = lambda a: np.asarray(a)[go]  # noqa: E731
+        states = [ctx.decision_states[i] for i in go.tolist()]
+        entries = oplog.intraprocedural_entries(states, fl(at(ctx.hr_bpm)), fl(at(ei["eroa_cm2"])), at(b.intra_grade), at(b.intra_decision), fl(at(ei["mean_gradient_mmhg"])))
+        for i, entry in zip(go.tolist(), entries):
+            course.steps[i].append(entry)
+    for i in np.flatnonzero(why).tolist():
+        course.stop_reason[i] = oplog.start_stop_reason(why_l[i], dec[i], target_l[i])
     return course
 
 
@@ -874,10 +900,7 @@ def placed_clips(ctx: Context, rnd: Round, d: Decision) -> list[PlacedClip | Non
     scallop = oplog.scallop_labels(ctx.segment_edges_mm[d.patient[r_ok]], np.asarray(pos, dtype=float))
     for q, (r, j) in enumerate(zip(r_ok.tolist(), j_ok.tolist())):
         dv = rnd.device[j]
-        out[r] = PlacedClip(
-            dv.name, pos[q], dv.width_mm, dv.arm_length_mm, scallop[q], GRASP_STATUS[status[q]],
-            mult[q], spacer_mm=dv.spacer_mm, grasp_depth_factor=factor[q], target_mm=aimed[q],
-        )  # fmt: skip
+        out[r] = PlacedClip(dv.name, pos[q], dv.width_mm, dv.arm_length_mm, scallop[q], GRASP_STATUS[status[q]], mult[q], True, dv.spacer_mm, factor[q], aimed[q])
     return out
 
 
@@ -928,15 +951,19 @@ def apply_round(ctx: Context, course: Course, rnd: Round, d: Decision, placed: S
     tj = d.chosen[ro]
     state_dec[ro], state_mva[ro] = rnd.decision[tj], rnd.hemo.mva_cm2[tj]  # type: ignore[union-attr]
     state_grad[ro] = rnd.gradient_mmhg[tj]
-    # stop, or add another clip
-    dec_l, grad_l, mva_l = state_dec[rp].tolist(), state_grad[rp].tolist(), state_mva[rp].tolist()
-    for q, (r, i, kk) in enumerate(zip(rp.tolist(), ip.tolist(), kp.tolist())):
+    # stop at the target grade (most patients: their words once per pair of grades), or another rule, or add another clip
+    target = ctx.target_grades[ip]
+    reached = state_dec[rp] <= target
+    for i, s_dec, t in zip(ip[reached].tolist(), state_dec[rp][reached].tolist(), target[reached].tolist()):
+        course.stop_reason[i] = _target_reached_words(int(s_dec), t)
+    course.active[ip[reached]] = False
+    rn, inr, kn = rp[~reached], ip[~reached], kp[~reached]
+    dec_l, grad_l, mva_l = state_dec[rn].tolist(), state_grad[rn].tolist(), state_mva[rn].tolist()
+    for q, (r, i, kk) in enumerate(zip(rn.tolist(), inr.tolist(), kn.tolist())):
         R = ctx.setups[i].rules
         s_dec = int(dec_l[q])
         near = near_limit_text(R, grad_l[q], mva_l[q]) if s_dec == 2 and R.target_residual_grade < 2 and R.accept_2plus_near_limit else None
-        if s_dec <= R.target_residual_grade:
-            course.stop(i, f"residual MR {label(s_dec)} ≤ target {label(R.target_residual_grade)}")
-        elif near:
+        if near:
             course.stop(i, f"residual MR 2+ accepted (target {label(R.target_residual_grade)}): {near}")
         elif kk + 1 >= ctx.clip_limit(i):
             course.stop(i, f"residual MR {label(s_dec)} but {kk + 1} clips: the limit")
@@ -951,6 +978,12 @@ def apply_round(ctx: Context, course: Course, rnd: Round, d: Decision, placed: S
         course.read_gradient_mmhg[tp] = rnd.gradient_mmhg[tj]
         course.read_eroa_cm2[tp] = rnd.read_eroa_cm2[tj]
     return nxt, state_dec
+
+
+@functools.lru_cache(maxsize=64)
+def _target_reached_words(grade: int, target: int) -> str:
+    """The stop reason of a patient whose residual MR ``grade`` is at or below the ``target`` grade."""
+    return f"residual MR {label(grade)} ≤ target {label(target)}"
 
 
 def access(ctx: Context, course: Course, ids: np.ndarray) -> np.ndarray:
