@@ -106,7 +106,7 @@ from mitrasim.procedure.timing import PHASE_MINUTES, clip_minutes
 from mitrasim.devices.variability import STREAMS, grasp_depth_factor, normals, placement_error_mm
 from mitrasim.physiology.parameters import N_STATE
 from mitrasim.procedure.loading import loading_arrays, rows_in_state
-from mitrasim.procedure.readings import read_echo
+from mitrasim.procedure.readings import observer_draws, read_echo
 from mitrasim.procedure.rules import Rules
 from mitrasim.procedure.clip_kernel import clipped_profiles_rows
 from mitrasim.valve.clip import ValveRows
@@ -358,6 +358,13 @@ class Context:
         return min(s.rules.max_clips, len(s.planned)) if s.planned else s.rules.max_clips
 
     @functools.cached_property
+    def observer(self) -> tuple[np.ndarray, np.ndarray]:
+        """(n,) each patient's observer draws of the readings, gradient and regurgitation
+        (:func:`~mitrasim.procedure.readings.observer_draws`; drawn once per run, needs ``keys``)."""
+        assert self.keys is not None
+        return observer_draws(self.keys)
+
+    @functools.cached_property
     def target_grades(self) -> np.ndarray:
         """(n,) each patient's rules' target residual grade (once per run)."""
         return np.array([s.rules.target_residual_grade for s in self.setups], dtype=int)
@@ -470,7 +477,7 @@ class Round:
         g = self.grasp
         opt = lambda a: None if a is None else a[keep]  # noqa: E731
         return Round(
-            self.patient[keep], [self.device[j] for j in keep], self.position_mm[keep], self.first[keep],
+            self.patient[keep], [self.device[j] for j in keep.tolist()], self.position_mm[keep], self.first[keep],
             GraspNumbers(*(getattr(g, k)[keep] for k in GraspNumbers.__dataclass_fields__)),
             self.eroa_cm2[keep], self.mva_cm2[keep], hemo,
             attempt=opt(self.attempt), arm_factor=opt(self.arm_factor), target_mm=opt(self.target_mm),
@@ -723,7 +730,7 @@ def measure(ctx: Context, patients: np.ndarray, hemo: BatchHemo, clip: np.ndarra
     exact when the context has no keys)."""
     ech = echo_arrays(hemo, ctx.secondary[patients])
     if ctx.keys is not None and clip is not None and attempt is not None:
-        ech = read_echo(ech, ctx.keys[patients], clip, attempt)
+        ech = read_echo(ech, ctx.keys[patients], clip, attempt, observer=(ctx.observer[0][patients], ctx.observer[1][patients]))
     grd, dec = grade_arrays(ech, ctx.secondary[patients])
     return ech, grd, dec
 
