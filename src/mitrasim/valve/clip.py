@@ -264,14 +264,15 @@ class ValveRows:
         sizes = {v.s_mm.size for v in valves}
         if len(sizes) != 1:
             raise ValueError(f"valves of one grid size only (got {sorted(sizes)})")
-        st = lambda name: np.array([getattr(v, name) for v in valves])  # noqa: E731  (np.stack's result, without its view per valve)
+        n = len(valves)
+        st = lambda name: np.concatenate([getattr(v, name) for v in valves]).reshape(n, -1)  # noqa: E731  (np.stack's result, without its view per valve)
         ar = lambda name: np.array([getattr(v, name) for v in valves], dtype=float)  # noqa: E731
         return cls(
             s_mm=st("s_mm"), ds_mm=ar("ds_mm"), line_length_mm=ar("line_length_mm"), ap_diameter_mm=ar("ap_diameter_mm"),
             anterior_mm=st("anterior_mm"), posterior_mm=st("posterior_mm"), gap_degenerative_mm=st("gap_degenerative_mm"),
             gap_functional_mm=st("gap_functional_mm"), opening_mm=st("opening_mm"), calcification_grade=st("calcification_grade"),
             cleft=st("cleft"), segment_edges_mm=np.array([v.segment_edges_mm for v in valves], dtype=float),
-            discharge_coeff=ar("discharge_coeff"), lesion_kind=np.array([v.lesion_kind_code for v in valves]),
+            discharge_coeff=ar("discharge_coeff"), lesion_kind=st("lesion_kind_code"),
             tenting_depth_mm=ar("tenting_depth_mm"), annular_calcification_grade=np.array([v.annular_calcification_grade for v in valves], dtype=np.int64),
         )  # fmt: skip
 
