@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from mitrasim.devices.grasp import GRASP_STATUS, grasp_reasons
+from mitrasim.devices.grasp import GRASP_STATUS, grasp_reasons, grasp_reasons_rows
 from mitrasim.echo.grading import GRADE_LABELS
 from mitrasim.procedure.codes import Action, GraspStatus, Outcome, Refusal
 from mitrasim.procedure.hemodynamics import label
@@ -190,6 +190,15 @@ class _Words:
             self._reasons[j] = _grasp_words(self.rnd, j)
         return self._reasons[j]
 
+    def draw_reasons(self, cs: list[int]) -> None:
+        """The grasp's words of candidates ``cs`` (indices into ``rows``) built at once
+        (:func:`~mitrasim.devices.grasp.grasp_reasons_rows`), for :meth:`reasons` to read."""
+        js = [j for j in dict.fromkeys(self.j[c] for c in cs) if j not in self._reasons]
+        if js:
+            g = self.rnd.grasp
+            words = grasp_reasons_rows(g.gap_mm[js], g.anterior_mm[js], g.posterior_mm[js], g.calcification[js], g.cleft[js], [self.rnd.device[j] for j in js])
+            self._reasons.update(zip(js, words))
+
     per_grasp = PHASE_MINUTES["grasp"] + PHASE_MINUTES["insertion"] + PHASE_MINUTES["check"]
 
     def grasp_texts(self, cs: list[int]) -> tuple[list[str], list[str]]:
@@ -201,6 +210,7 @@ class _Words:
         ins_a, ins_p = ant - half_gap, post - half_gap
         ins_a, ins_p = np.where(ins_a < arm, ins_a, arm).tolist(), np.where(ins_p < arm, ins_p, arm).tolist()  # min(arm, x), NaN as min's
         status = self.v.status
+        self.draw_reasons([c for c in cs if status[c] != _GOOD])
         grasp = [_GOOD_GRASP if status[c] == _GOOD else self._grasp_not_good(c) for c in cs]
         insertion = [
             f"  leaflet insertion: anterior {a:.1f} mm, posterior {p:.1f} mm in the {self.device[c].arm_length_mm:g}-mm arms"
@@ -308,6 +318,7 @@ def round_entries(ctx: Any, course: Any, rnd: Any, d: Any, placed: list[Any], st
         ba_c[r] = n + i
     status, refusal, decision, gradient, abort = v.status, v.refusal, v.decision, v.gradient, v.abort_gradient
     graspable = [c for c in range(n) if status[c] != _INFEASIBLE] + list(range(n, n + mv.size))
+    w.draw_reasons([c for c in range(n) if status[c] == _INFEASIBLE])  # the words of the grasps not possible
     texts = dict(zip(graspable, zip(*w.grasp_texts(graspable), w.check_texts(graspable))))  # c → (grasp, insertion, check)
     ba_decision = np.asarray(rnd.decision)[d.best_alternative].astype(int).tolist()  # read only where a best alternative exists
     names, position, where = w.name, v.position, w.where
