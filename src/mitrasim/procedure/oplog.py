@@ -112,7 +112,7 @@ def number_texts(values: Sequence[float], limits: Sequence[float], min_decimals:
     x, lim = np.asarray(values, dtype=float), np.asarray(limits, dtype=float)
     far = (np.abs(x - lim) > 0.6 * 10.0**-min_decimals).tolist()
     spec = f".{min_decimals}f"
-    return [format(v, spec) if f else number_text(v, l, min_decimals) for v, l, f in zip(x.tolist(), lim.tolist(), far)]
+    return [format(v, spec) if f else number_text(v, limit, min_decimals) for v, limit, f in zip(x.tolist(), lim.tolist(), far)]
 
 
 def baseline_entries(eroa_cm2: Sequence[float], rvol_ml: Sequence[float], rf_pct: Sequence[float], grade: np.ndarray, dec: np.ndarray,
