@@ -845,16 +845,25 @@ def simulate_alternatives(ctx: Context, course: Course, rnd: Round, ia: np.ndarr
 def best_alternatives(rnd: Round) -> dict[int, int]:
     """Per patient: the alternative (not the first attempt) with no refusal and the lowest
     (decision grade, gradient, EROA, candidate order); −1 when none."""
+    first, best = _best_alternative_runs(rnd)
+    return dict(zip(rnd.patient[first].tolist(), best.tolist()))
+
+
+def _best_alternative_runs(rnd: Round) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`best_alternatives` per run of candidates (a patient's candidates are one run, its first
+    attempt first): the run's first candidate and its best alternative (−1 when none)."""
     assert rnd.decision is not None and rnd.refusal is not None and rnd.hemo is not None
     pi = rnd.patient
+    starts = np.r_[True, pi[1:] != pi[:-1]] if pi.size else np.zeros(0, bool)
+    run = np.cumsum(starts) - 1  # each candidate's run
     ok = np.flatnonzero((rnd.refusal == Refusal.NONE) & ~rnd.first)  # the candidates that may be chosen
     grad = np.nan_to_num(rnd.gradient_mmhg[ok], nan=np.inf)
-    order = ok[np.lexsort((ok, rnd.hemo.eroa_cm2[ok], grad, rnd.decision[ok], pi[ok]))]
-    ps = pi[order]
-    top = order[np.r_[True, ps[1:] != ps[:-1]]] if order.size else order  # each patient's first in that order
-    out = dict.fromkeys(np.unique(pi).tolist(), -1)
-    out.update(zip(pi[top].tolist(), top.tolist()))
-    return out
+    order = ok[np.lexsort((ok, rnd.hemo.eroa_cm2[ok], grad, rnd.decision[ok], run[ok]))]
+    rs = run[order]
+    top = order[np.r_[True, rs[1:] != rs[:-1]]] if order.size else order  # each run's first in that order
+    best = np.full(int(starts.sum()), -1)
+    best[run[top]] = top
+    return np.flatnonzero(starts), best
 
 
 def decide(ctx: Context, course: Course, rnd: Round) -> Decision:
@@ -863,11 +872,8 @@ def decide(ctx: Context, course: Course, rnd: Round) -> Decision:
     reposition, or an exchange when its device differs; not for planned clips, and only with a
     grasp left after the first); otherwise remove the clip."""
     assert rnd.decision is not None and rnd.refusal is not None
-    pi = rnd.patient
-    a = np.flatnonzero(np.r_[True, pi[1:] != pi[:-1]])
-    p = pi[a]
-    best = best_alternatives(rnd)
-    ba = np.array([best[x] for x in p.tolist()], dtype=int)
+    a, ba = _best_alternative_runs(rnd)
+    p = rnd.patient[a]
     has_alt = ba >= 0
     dec_alt = np.where(has_alt, rnd.decision[np.where(has_alt, ba, 0)], np.iinfo(np.int64).max)
     release = (rnd.refusal[a] == Refusal.NONE) & (dec_alt >= rnd.decision[a])
