@@ -1,7 +1,8 @@
 """The operator's log of the procedure: one :class:`ClipStep` per entry, its words built here.
 
 Each function returns the entries of one step of :mod:`mitrasim.procedure.steps` for one
-patient; the steps decide, this module only writes what was decided (numbers, grades,
+patient, or (``*_entries`` of the baseline, :func:`round_entries`) for every patient of the step at
+once; the steps decide, this module only writes what was decided (numbers, grades,
 refusals, events).  Grades are printed as the echo reports them (``"2+"`` or
 ``"indeterminate (≈3+)"``).
 """
