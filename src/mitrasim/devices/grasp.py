@@ -51,7 +51,7 @@ from mitrasim.valve.geometry import CALCIFICATION_GRADES, CALCIFICATION_MOBILITY
 _MOBILITY = np.array([CALCIFICATION_MOBILITY[g] for g in CALCIFICATION_GRADES])
 
 __all__ = [
-    "GraspAssessment", "GraspNumbers", "assess_grasp", "grasp_at", "grasp_of_site", "grasp_arrays", "grasp_reasons", "GRASP_STATUS", "choose_device", "DeviceChoice",
+    "GraspAssessment", "GraspNumbers", "assess_grasp", "grasp_at", "grasp_of_site", "grasp_arrays", "grasp_reasons", "grasp_reasons_rows", "GRASP_STATUS", "choose_device", "DeviceChoice",
     "SLDA_MULTIPLIER_MAX", "choose_sizes", "SizeChoice", "SiteReading", "read_site", "size_orders", "size_rule", "NO_DEVICE",
 ]  # fmt: skip
 
@@ -155,6 +155,31 @@ def grasp_reasons(gap: float, anterior_mm: float, posterior_mm: float, calc: int
     a_avail = available_leaflet_one_mm(float(anterior_mm), float(gap), device.spacer_mm, float(tenting_mm))
     p_avail = available_leaflet_one_mm(float(posterior_mm), float(gap), device.spacer_mm, float(tenting_mm))
     lmin = float(_MOBILITY[int(calc)]) * min(device.arm_length_mm, a_avail, p_avail)
+    return _grasp_words(float(gap), lmin, int(calc), bool(cleft), device, min(a_avail, p_avail))
+
+
+def grasp_reasons_rows(gap: np.ndarray, anterior_mm: np.ndarray, posterior_mm: np.ndarray, calc: np.ndarray, cleft: np.ndarray, devices: Sequence[Device],
+                       tenting_mm: np.ndarray | float = 0.0) -> list[tuple[str, ...]]:  # fmt: skip
+    """:func:`grasp_reasons` of many grasps (arrays (m,), ``devices`` one per grasp): the leaflet
+    numbers of all in one numpy pass (:func:`~mitrasim.valve.clip.available_leaflet_mm`, the
+    operations of the one-grasp path, and ``min`` taken as Python's: a later value only when
+    smaller), the words per grasp."""
+    gap = np.asarray(gap, dtype=float)
+    arm, spacer = (np.array([getattr(d, k) for d in devices], dtype=float) for k in ("arm_length_mm", "spacer_mm"))
+    a_avail = available_leaflet_mm(anterior_mm, gap, spacer, tenting_mm)
+    p_avail = available_leaflet_mm(posterior_mm, gap, spacer, tenting_mm)
+    shortest = np.where(p_avail < a_avail, p_avail, a_avail)  # min(a_avail, p_avail)
+    reach_min = np.where(a_avail < arm, a_avail, arm)
+    reach_min = np.where(p_avail < reach_min, p_avail, reach_min)  # min(arm, a_avail, p_avail)
+    calc = np.asarray(calc).astype(np.int64)
+    lmin = _MOBILITY[calc] * reach_min
+    rows = zip(gap.tolist(), lmin.tolist(), calc.tolist(), np.asarray(cleft, dtype=bool).tolist(), devices, shortest.tolist())
+    return [_grasp_words(*row) for row in rows]
+
+
+def _grasp_words(gap: float, lmin: float, calc: int, cleft: bool, device: Device, leaflet_mm: float) -> tuple[str, ...]:
+    """The words of one grasp from its numbers: the gap, the leaflet in the grasp ``lmin``, the
+    calcification grade, a cleft, and the shorter leaflet available ``leaflet_mm``."""
     reasons: list[str] = []
     if gap > device.grasp_reach_mm:
         reasons.append(f"gap {gap:.1f} mm beyond the {device.name} reach of {device.grasp_reach_mm:g} mm")
@@ -170,8 +195,8 @@ def grasp_reasons(gap: float, anterior_mm: float, posterior_mm: float, calc: int
         reasons.append("moderate calcification in the grasping zone")
     if cleft:
         reasons.append("cleft in the grasping zone")
-    if device.arm_length_mm > min(a_avail, p_avail):
-        reasons.append(f"{device.name} arm ({device.arm_length_mm:g} mm) longer than the leaflet available ({min(a_avail, p_avail):.1f} mm)")
+    if device.arm_length_mm > leaflet_mm:
+        reasons.append(f"{device.name} arm ({device.arm_length_mm:g} mm) longer than the leaflet available ({leaflet_mm:.1f} mm)")
     return tuple(reasons)
 
 

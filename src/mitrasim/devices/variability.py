@@ -62,12 +62,27 @@ def _mix(x: np.ndarray | np.unsignedinteger) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+def _mixed_counter(x: np.ndarray | int, offset: int) -> np.ndarray:
+    """``_mix(x + offset)`` of a counter (a clip or attempt number, or an array of them): over a table
+    of its values when they are a long array of small non-negative numbers (the same numbers: the
+    mix is elementwise), directly otherwise."""
+    a = np.asarray(x, dtype=np.int64)
+    if a.size > _TABLE_MIN_SIZE:
+        lo, hi = int(a.min()), int(a.max())
+        if lo >= 0 and hi < _TABLE_MAX_VALUE:
+            return _mix(np.arange(hi + 1, dtype=np.uint64) + np.uint64(offset))[a]
+    return _mix(a.astype(np.uint64) + np.uint64(offset))
+
+
+_TABLE_MIN_SIZE, _TABLE_MAX_VALUE = 64, 4096
+
+
 def normals(keys: np.ndarray, stream: int, clip: np.ndarray | int = 0, attempt: np.ndarray | int = 0) -> np.ndarray:
     """Standard normals, one per element of the broadcast of ``keys``, ``clip``, ``attempt``."""
     with np.errstate(over="ignore"):
         h = _mix(np.asarray(keys, dtype=np.uint64) ^ _mix(np.uint64(stream) * np.uint64(1_000_003)))
-        h = _mix(h ^ _mix(np.asarray(clip, dtype=np.int64).astype(np.uint64) + np.uint64(1 << 20)))
-        h = _mix(h ^ _mix(np.asarray(attempt, dtype=np.int64).astype(np.uint64) + np.uint64(1 << 40)))
+        h = _mix(h ^ _mixed_counter(clip, 1 << 20))
+        h = _mix(h ^ _mixed_counter(attempt, 1 << 40))
     u = ((h >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
     return special.ndtri(u)
 

@@ -77,9 +77,10 @@ def _targets(s, g, free, half, tie):  # pragma: no cover - compiled
     """Row r: the free grid point c maximising the window sum of g over |s_j − s_c| ≤ half[r].
 
     s is increasing along a row, so each window is a run of indices found by two moving bounds
-    (O(G) per row instead of the O(G²) mask).  A later point wins only with a cover larger than
-    the best one's by more than ``tie`` (relative): covers equal to rounding are a tie, and the
-    first of them wins.
+    (O(G) per row instead of the O(G²) mask): every index between them is in the window (rounding
+    is monotone, so ``|s_j − s_c|`` falls towards c and rises after it), and the cover is the sum
+    over that run in index order.  A later point wins only with a cover larger than the best one's
+    by more than ``tie`` (relative): covers equal to rounding are a tie, and the first of them wins.
     """
     m, G = s.shape
     out = np.full(m, np.nan)
@@ -99,8 +100,7 @@ def _targets(s, g, free, half, tie):  # pragma: no cover - compiled
                 continue
             cover = 0.0
             for j in range(lo, hi + 1):
-                if abs(s[r, j] - sc) <= half[r]:
-                    cover += g[r, j]
+                cover += g[r, j]
             if best == -np.inf or cover > best + tie * abs(best):
                 best = cover
                 out[r] = sc

@@ -92,6 +92,8 @@ def _clip_rows(rows, s, ds, ap, anterior, posterior, gap_deg, gap_fun, opening, 
     G = s.shape[1]
     lam_s = np.empty(K)
     lam_d = np.empty(K)
+    phi_s = np.empty(G)
+    psi_d = np.empty(G)
     for j in range(m):
         r = rows[j]
         half_ds = 0.5 * ds[r]
@@ -119,21 +121,26 @@ def _clip_rows(rows, s, ds, ap, anterior, posterior, gap_deg, gap_fun, opening, 
             lam_d[k] = a_dia * arm[j, k] / (sigma * m_c)
         closure = beta * shrink[j] * ap[r]  # step 5, the annulus
         open_scale = 1.0 - shrink[j]
-        for i in range(G):  # steps 1, 3, 4: closure, the tapers beside each device, the spacer floor
-            phi_s = 1.0
-            psi_d = 1.0
-            for k in range(K):
-                if not present[j, k]:
-                    continue
-                d = abs(s[r, i] - pos[j, k]) - 0.5 * wid[j, k]
-                phi_s = phi_s * _taper(d, lam_s[k])
+        # steps 3, 4: the tapers beside each device and the spacer floor, device by device over the
+        # cells (the cells' loop vectorises); each cell's products still run over the devices in slot order
+        phi_s[:] = 1.0
+        psi_d[:] = 1.0
+        for k in range(K):
+            if not present[j, k]:
+                continue
+            ck = pos[j, k]
+            half_w = 0.5 * wid[j, k]
+            for i in range(G):
+                d = abs(s[r, i] - ck) - half_w
+                phi_s[i] = phi_s[i] * _taper(d, lam_s[k])
                 phi_d = _taper(d, lam_d[k])
                 if any_spacer:
                     floor = min(1.0, spc[j, k] / max(opening[r, i], 1e-9)) if d > 0 else 0.0
                     phi_d = phi_d + (1.0 - phi_d) * floor
-                psi_d = psi_d * phi_d
-            g_out[j, i] = max(gap_deg[r, i], max(0.0, gap_fun[r, i] - closure)) * phi_s
-            w_out[j, i] = opening[r, i] * open_scale * psi_d
+                psi_d[i] = psi_d[i] * phi_d
+        for i in range(G):  # step 1, the closure, and the tapers applied
+            g_out[j, i] = max(gap_deg[r, i], max(0.0, gap_fun[r, i] - closure)) * phi_s[i]
+            w_out[j, i] = opening[r, i] * open_scale * psi_d[i]
 
 
 def grasp_at(vr: ValveRows, rows: np.ndarray, g: np.ndarray, g_row: np.ndarray, pos: np.ndarray, width: np.ndarray, arm: np.ndarray,

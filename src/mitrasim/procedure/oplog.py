@@ -1,7 +1,8 @@
 """The operator's log of the procedure: one :class:`ClipStep` per entry, its words built here.
 
 Each function returns the entries of one step of :mod:`mitrasim.procedure.steps` for one
-patient; the steps decide, this module only writes what was decided (numbers, grades,
+patient, or (``*_entries`` of the baseline, :func:`round_entries`) for every patient of the step at
+once; the steps decide, this module only writes what was decided (numbers, grades,
 refusals, events).  Grades are printed as the echo reports them (``"2+"`` or
 ``"indeterminate (≈3+)"``).
 """
@@ -15,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from mitrasim.devices.grasp import GRASP_STATUS, grasp_reasons
+from mitrasim.devices.grasp import GRASP_STATUS, grasp_reasons, grasp_reasons_rows
 from mitrasim.echo.grading import GRADE_LABELS
 from mitrasim.procedure.codes import Action, GraspStatus, Outcome, Refusal
 from mitrasim.procedure.hemodynamics import label
@@ -25,7 +26,7 @@ from mitrasim.procedure.timing import PHASE_MINUTES, transseptal_height_cm
 from mitrasim.procedure.risks import EVENT_LABELS
 from mitrasim.valve.geometry import ValveModel
 
-__all__ = ["ClipStep", "scallop_label", "scallop_labels", "mr_text", "baseline_entry", "start_stop_reason", "round_entries", "refusal_text", "removal_reason", "event_entries", "final_entries", "result_entries", "access_entries", "tamponade_entries", "surgery_entry", "room_death_entry", "closing_entries"]
+__all__ = ["ClipStep", "scallop_label", "scallop_labels", "mr_text", "mr_texts", "number_texts", "baseline_entries", "intraprocedural_entries", "start_stop_reason", "round_entries", "refusal_text", "removal_reason", "event_entries", "final_entries", "result_entries", "access_entries", "tamponade_entries", "surgery_entry", "room_death_entry", "closing_entries"]
 
 
 # enum members bound once (a member lookup on the enum class is slow in a per-patient loop)
@@ -34,9 +35,10 @@ _O = SimpleNamespace(**{m.name: int(m) for m in Outcome})
 _INFEASIBLE = int(GraspStatus.INFEASIBLE)
 
 
-@dataclass
+@dataclass(slots=True)
 class ClipStep:
-    """One logged step: an attempt, a reposition, a release, a removal or an event."""
+    """One logged step: an attempt, a reposition, a release, a removal or an event (slots: a trial
+    builds some fifteen per patient, and a slotted instance is built in half the time)."""
 
     clip: int
     action: str  # an Action: attempt | reposition | release | removed | slda | embolization | stop | event | ...
@@ -90,20 +92,52 @@ def mr_text(grade: int, dec: int) -> str:
     return _mr_words(grade, dec) if t is None else t
 
 
-def baseline_entry(eroa_cm2: float, rvol_ml: float, rf_pct: float, grade: int, dec: int, gradient_mmhg: float, mva_cm2: float) -> ClipStep:
-    b_txt = mr_text(grade, dec)
-    return ClipStep(0, _A.BASELINE, (
-        f"Baseline: EROA {eroa_cm2:.2f} cm², RVol {rvol_ml:.0f} mL, RF {rf_pct:.0f}%, MR {b_txt}; "
-        f"mean gradient {gradient_mmhg:.1f} mmHg, MVA {mva_cm2:.2f} cm²"
-    ), eroa_cm2=eroa_cm2, mr_grade=b_txt, mean_gradient_mmhg=gradient_mmhg, mva_cm2=mva_cm2)  # fmt: skip
+_N_DEC = len(GRADE_LABELS)
+_MR_TABLE = [_MR_TEXT[g, d] for g in (-1, *GRADE_LABELS) for d in GRADE_LABELS]  # at (grade + 1) · _N_DEC + dec
 
 
-def intraprocedural_entry(loading: str, hr_bpm: float, eroa_cm2: float, grade: int, dec: int, gradient_mmhg: float) -> ClipStep:
-    """The reading at the start of the procedure, in its loading state (the decisions' state)."""
-    return ClipStep(0, _A.BASELINE, (
-        f"Intraprocedural ({STATE_WORDS[loading]}, HR {hr_bpm:.0f} bpm), as read: "
-        f"EROA {eroa_cm2:.2f} cm², MR {mr_text(grade, dec)}; mean gradient {gradient_mmhg:.1f} mmHg"
-    ))  # fmt: skip
+def mr_texts(grade: np.ndarray, dec: np.ndarray) -> list[str]:
+    """:func:`mr_text` of many (grade, decision grade) pairs: one table lookup each where both are in
+    the table's range (ASE grade −1 … 4, decision grade 0 … 4), :func:`mr_text` elsewhere."""
+    g, d = np.asarray(grade, dtype=np.int64), np.asarray(dec, dtype=np.int64)
+    code = np.where((g >= -1) & (g < _N_DEC) & (d >= 0) & (d < _N_DEC), (g + 1) * _N_DEC + d, -1).tolist()
+    return [_MR_TABLE[k] if k >= 0 else mr_text(gk, dk) for k, gk, dk in zip(code, g.tolist(), d.tolist())]
+
+
+def number_texts(values: Sequence[float], limits: Sequence[float], min_decimals: int = 1) -> list[str]:
+    """:func:`~mitrasim.protocol.number_text` of many values, each against its limit.  A value farther
+    from its limit than ``0.6 · 10^−d`` prints with ``d = min_decimals`` decimals without the search:
+    rounding to ``d`` decimals moves a number by at most ``0.5 · 10^−d``, so the printed number stays
+    on the value's side of the limit (the search's first answer).  The others (and NaN) go through
+    :func:`~mitrasim.protocol.number_text` itself."""
+    x, lim = np.asarray(values, dtype=float), np.asarray(limits, dtype=float)
+    far = (np.abs(x - lim) > 0.6 * 10.0**-min_decimals).tolist()
+    spec = f".{min_decimals}f"
+    return [format(v, spec) if f else number_text(v, limit, min_decimals) for v, limit, f in zip(x.tolist(), lim.tolist(), far)]
+
+
+def baseline_entries(eroa_cm2: Sequence[float], rvol_ml: Sequence[float], rf_pct: Sequence[float], grade: np.ndarray, dec: np.ndarray,
+                     gradient_mmhg: Sequence[float], mva_cm2: Sequence[float]) -> list[ClipStep]:  # fmt: skip
+    """The baseline entry of each patient (Python floats; ``grade``/``dec`` the ASE and decision grades)."""
+    return [
+        ClipStep(0, _A.BASELINE, (
+            f"Baseline: EROA {e:.2f} cm², RVol {rv:.0f} mL, RF {rf:.0f}%, MR {b_txt}; "
+            f"mean gradient {g:.1f} mmHg, MVA {a:.2f} cm²"
+        ), None, None, e, b_txt, g, a)  # fmt: skip
+        for e, rv, rf, b_txt, g, a in zip(eroa_cm2, rvol_ml, rf_pct, mr_texts(grade, dec), gradient_mmhg, mva_cm2)
+    ]
+
+
+def intraprocedural_entries(loading: Sequence[str], hr_bpm: Sequence[float], eroa_cm2: Sequence[float], grade: np.ndarray, dec: np.ndarray,
+                            gradient_mmhg: Sequence[float]) -> list[ClipStep]:  # fmt: skip
+    """The reading at the start of the procedure of each patient, in its loading state (the decisions' state)."""
+    return [
+        ClipStep(0, _A.BASELINE, (
+            f"Intraprocedural ({STATE_WORDS[state]}, HR {hr:.0f} bpm), as read: "
+            f"EROA {e:.2f} cm², MR {mr}; mean gradient {g:.1f} mmHg"
+        ))  # fmt: skip
+        for state, hr, e, mr, g in zip(loading, hr_bpm, eroa_cm2, mr_texts(grade, dec), gradient_mmhg)
+    ]
 
 
 def start_stop_reason(why: int, dec: int, target_grade: int) -> str:
@@ -146,7 +180,7 @@ class _Words:
             b_la_vwave=fl(b["la_vwave_mmhg"]), max_gradient=fl(self.ctx.max_gradient_mmhg, pat), min_mva=fl(self.ctx.min_mva_cm2, pat),
             abort_gradient=fl(self.ctx.abort_gradient_mmhg, pat), refusal=it(r.refusal), status=it(g.status),
         )  # fmt: skip
-        self.mr = [mr_text(gr, dc) for gr, dc in zip(self.v.grade, self.v.decision)]
+        self.mr = mr_texts(np.asarray(r.grade)[rows], np.asarray(r.decision)[rows])
         if slot is not None:  # "Clip 2 (NTW) at A2/P2, 11.3 mm" of each c
             scallops = scallop_labels(ctx.segment_edges_mm[pat], r.position_mm[rows])
             self.where = [f"Clip {k} ({nm}) at {sc}, {x:.1f} mm" for k, nm, sc, x in zip((np.asarray(slot) + 1).tolist(), self.name, scallops, self.v.position)]
@@ -154,9 +188,17 @@ class _Words:
     def reasons(self, j: int) -> tuple[str, ...]:
         """The grasp's words of candidate ``j`` (an index into the round)."""
         if j not in self._reasons:
-            g = self.rnd.grasp
-            self._reasons[j] = grasp_reasons(float(g.gap_mm[j]), float(g.anterior_mm[j]), float(g.posterior_mm[j]), int(g.calcification[j]), bool(g.cleft[j]), self.rnd.device[j])
+            self._reasons[j] = _grasp_words(self.rnd, j)
         return self._reasons[j]
+
+    def draw_reasons(self, cs: list[int]) -> None:
+        """The grasp's words of candidates ``cs`` (indices into ``rows``) built at once
+        (:func:`~mitrasim.devices.grasp.grasp_reasons_rows`), for :meth:`reasons` to read."""
+        js = [j for j in dict.fromkeys(self.j[c] for c in cs) if j not in self._reasons]
+        if js:
+            g = self.rnd.grasp
+            words = grasp_reasons_rows(g.gap_mm[js], g.anterior_mm[js], g.posterior_mm[js], g.calcification[js], g.cleft[js], [self.rnd.device[j] for j in js])
+            self._reasons.update(zip(js, words))
 
     per_grasp = PHASE_MINUTES["grasp"] + PHASE_MINUTES["insertion"] + PHASE_MINUTES["check"]
 
@@ -169,6 +211,7 @@ class _Words:
         ins_a, ins_p = ant - half_gap, post - half_gap
         ins_a, ins_p = np.where(ins_a < arm, ins_a, arm).tolist(), np.where(ins_p < arm, ins_p, arm).tolist()  # min(arm, x), NaN as min's
         status = self.v.status
+        self.draw_reasons([c for c in cs if status[c] != _GOOD])
         grasp = [_GOOD_GRASP if status[c] == _GOOD else self._grasp_not_good(c) for c in cs]
         insertion = [
             f"  leaflet insertion: anterior {a:.1f} mm, posterior {p:.1f} mm in the {self.device[c].arm_length_mm:g}-mm arms"
@@ -184,17 +227,18 @@ class _Words:
         """MR, gradient, MVA and LA pressure before → with each candidate of ``cs``."""
         v, limits = self.v, self._limits
         states = self.ctx.decision_states  # empty when a Context is built without them: one state, ctx.loading
+        g_lim, a_lim = [v.max_gradient[c] for c in cs], [v.min_mva[c] for c in cs]
+        grad = number_texts([v.gradient[c] for c in cs], g_lim)
+        mva = number_texts([v.mva[c] for c in cs], a_lim, 2)
         out = []
-        for c in cs:
-            g_lim, a_lim = v.max_gradient[c], v.min_mva[c]
+        for q, c in enumerate(cs):
             state = states[v.patient[c]] if states else self.ctx.loading
-            words = limits.get((g_lim, a_lim, state))
+            words = limits.get((g_lim[q], a_lim[q], state))
             if words is None:
-                where = "" if state == "awake" else f" ({CHECK_STATE_WORDS.get(state, STATE_WORDS[state])})"
-                words = limits[g_lim, a_lim, state] = (f"  check{where}: EROA ", f" mmHg (limit {GRADIENT_COMPARISON} {g_lim:g}), MVA ", f" cm² (limit {AREA_COMPARISON} {a_lim:g}), LA mean ")
+                words = limits[g_lim[q], a_lim[q], state] = _check_words(g_lim[q], a_lim[q], state)
             out.append(
                 f"{words[0]}{v.b_eroa[c]:.2f}→{v.read_eroa[c]:.2f} cm², MR {_label(v.b_decision[c])}→{self.mr[c]}, "
-                f"mean gradient {v.b_gradient[c]:.1f}→{number_text(v.gradient[c], g_lim)}{words[1]}{number_text(v.mva[c], a_lim, 2)}{words[2]}"
+                f"mean gradient {v.b_gradient[c]:.1f}→{grad[q]}{words[1]}{mva[q]}{words[2]}"
                 f"{v.b_la_mean[c]:.0f}→{v.la_mean[c]:.0f} mmHg, v wave {v.b_la_vwave[c]:.0f}→{v.la_vwave[c]:.0f} mmHg"
             )
         return out
@@ -209,11 +253,25 @@ class _Words:
         return ClipStep(k, action, txt, self.name[c], v.position[c], v.read_eroa[c], self.mr[c], v.gradient[c], v.mva[c], minutes)
 
 
+def _check_words(g_lim: float, a_lim: float, state: str) -> tuple[str, str, str]:
+    """The fixed words of a check line around its numbers, for its limits and the readings' state."""
+    where = "" if state == "awake" else f" ({CHECK_STATE_WORDS.get(state, STATE_WORDS[state])})"
+    return (f"  check{where}: EROA ", f" mmHg (limit {GRADIENT_COMPARISON} {g_lim:g}), MVA ", f" cm² (limit {AREA_COMPARISON} {a_lim:g}), LA mean ")
+
+
+def _grasp_words(rnd: Any, j: int) -> tuple[str, ...]:
+    """:func:`~mitrasim.devices.grasp.grasp_reasons` of candidate ``j`` of the round (its grasp's anatomy and device)."""
+    g = rnd.grasp
+    return grasp_reasons(float(g.gap_mm[j]), float(g.anterior_mm[j]), float(g.posterior_mm[j]), int(g.calcification[j]), bool(g.cleft[j]), rnd.device[j])
+
+
 _GOOD = int(GraspStatus.GOOD)
 _GOOD_GRASP = f"  grasp {GRASP_STATUS[_GOOD]}"
 _MIN_GRASP, _MIN_INSERTION, _MIN_ALIGN = PHASE_MINUTES["grasp"], PHASE_MINUTES["insertion"], PHASE_MINUTES["align"]
 _MIN_CHECK, _MIN_RELEASED = PHASE_MINUTES["check"], PHASE_MINUTES["check"] + PHASE_MINUTES["release"]
 _MIN_REPOSITION, _MIN_EXCHANGE = PHASE_MINUTES["reposition"], PHASE_MINUTES["exchange"]
+_MIN_ACCESS, _MIN_TRANSSEPTAL, _MIN_STEERING = PHASE_MINUTES["access"], PHASE_MINUTES["transseptal"], PHASE_MINUTES["steering"]
+_MIN_FINAL, _MIN_CLOSURE = PHASE_MINUTES["final"], PHASE_MINUTES["closure"]
 
 
 def refusal_text(ctx: Any, rnd: Any, j: int, reasons: tuple[str, ...] | None = None) -> str:
@@ -222,7 +280,7 @@ def refusal_text(ctx: Any, rnd: Any, j: int, reasons: tuple[str, ...] | None = N
     p = int(rnd.patient[j])
     if f == Refusal.GRASP:
         if reasons is None:
-            reasons = _Words(ctx, rnd, np.zeros(0, dtype=int)).reasons(j)
+            reasons = _grasp_words(rnd, j)
         return "grasp not possible" + (f": {reasons[0]}" if reasons else "")
     if f == Refusal.NO_STEADY_STATE:
         return "no steady state"
@@ -261,6 +319,7 @@ def round_entries(ctx: Any, course: Any, rnd: Any, d: Any, placed: list[Any], st
         ba_c[r] = n + i
     status, refusal, decision, gradient, abort = v.status, v.refusal, v.decision, v.gradient, v.abort_gradient
     graspable = [c for c in range(n) if status[c] != _INFEASIBLE] + list(range(n, n + mv.size))
+    w.draw_reasons([c for c in range(n) if status[c] == _INFEASIBLE])  # the words of the grasps not possible
     texts = dict(zip(graspable, zip(*w.grasp_texts(graspable), w.check_texts(graspable))))  # c → (grasp, insertion, check)
     ba_decision = np.asarray(rnd.decision)[d.best_alternative].astype(int).tolist()  # read only where a best alternative exists
     names, position, where = w.name, v.position, w.where
@@ -318,9 +377,9 @@ def access_entries(etiology: str, scallop: str, device_family: str) -> list[Clip
     if words is None:
         words = _ACCESS_WORDS[etiology, scallop, device_family] = _access_words(etiology, scallop, device_family)
     return [
-        ClipStep(0, _A.ACCESS, words[0], minutes=PHASE_MINUTES["access"]),
-        ClipStep(0, _A.TRANSSEPTAL, words[1], minutes=PHASE_MINUTES["transseptal"]),
-        ClipStep(0, _A.STEERING, words[2], minutes=PHASE_MINUTES["steering"]),
+        ClipStep(0, _A.ACCESS, words[0], None, None, None, None, None, None, _MIN_ACCESS),
+        ClipStep(0, _A.TRANSSEPTAL, words[1], None, None, None, None, None, None, _MIN_TRANSSEPTAL),
+        ClipStep(0, _A.STEERING, words[2], None, None, None, None, None, None, _MIN_STEERING),
     ]
 
 
@@ -355,10 +414,10 @@ def room_death_entry(k: int) -> ClipStep:
 
 def closing_entries(n_clips: int, effusion: bool, minutes_so_far: float) -> list[ClipStep]:
     """The final septal and pericardial check and the closure; then the procedure time."""
-    total = minutes_so_far + PHASE_MINUTES["final"] + PHASE_MINUTES["closure"]
+    total = minutes_so_far + _MIN_FINAL + _MIN_CLOSURE
     return [
-        ClipStep(n_clips, _A.FINAL_CHECK, _FINAL_CHECK_WORDS[bool(effusion)], minutes=PHASE_MINUTES["final"]),
-        ClipStep(n_clips, _A.CLOSURE, f"Guide withdrawn; venous access closed (figure-of-eight suture). Procedure time {total:.0f} min", minutes=PHASE_MINUTES["closure"]),
+        ClipStep(n_clips, _A.FINAL_CHECK, _FINAL_CHECK_WORDS[bool(effusion)], None, None, None, None, None, None, _MIN_FINAL),
+        ClipStep(n_clips, _A.CLOSURE, f"Guide withdrawn; venous access closed (figure-of-eight suture). Procedure time {total:.0f} min", None, None, None, None, None, None, _MIN_CLOSURE),
     ]
 
 
@@ -388,5 +447,5 @@ def result_entries(stop_reason: str, n_clips: int, eroa_before: float, eroa_afte
             f"Result: {n_clips} clip(s), awake; EROA {eroa_before:.2f}→{eroa_after:.2f} cm², MR {b_txt}→{f_txt}, "
             f"mean gradient {gradient_before:.1f}→{gradient_after:.1f} mmHg, "
             f"MVA {mva_before:.2f}→{mva_after:.2f} cm²"
-        ), eroa_cm2=eroa_after, mr_grade=f_txt, mean_gradient_mmhg=gradient_after, mva_cm2=mva_after),
+        ), None, None, eroa_after, f_txt, gradient_after, mva_after),
     ]  # fmt: skip

@@ -474,13 +474,13 @@ def _round_candidates(ctx: steps.Context, course: steps.Course) -> list[tuple[st
 
 def _final_log(course: steps.Course, b: steps.Baseline, final: steps.AwakeOutcome, events: dict[int, list[str]]) -> None:
     """The events, the stop and the (awake) result at the end of every patient's log."""
-    bg, bd, fg, fd = (np.asarray(x).astype(int).tolist() for x in (b.grade, b.decision, final.grade, final.decision))
+    b_txt, f_txt = oplog.mr_texts(b.grade, b.decision), oplog.mr_texts(final.grade, final.decision)
     before, after = _rows(b.hemo), _rows(final.hemo)
     for i, (log, clips, why, (e0, g0, a0), (e1, g1, a1)) in enumerate(zip(course.steps, course.clips, course.stop_reason, before, after)):
         k = len(clips)
         if i in events:
             log.extend(oplog.event_entries(k, events[i]))
-        log.extend(oplog.result_entries(why, k, e0, e1, g0, g1, a0, a1, oplog.mr_text(bg[i], bd[i]), oplog.mr_text(fg[i], fd[i])))
+        log.extend(oplog.result_entries(why, k, e0, e1, g0, g1, a0, a1, b_txt[i], f_txt[i]))
 
 
 def _rows(h: BatchHemo) -> list[tuple[float, float, float]]:

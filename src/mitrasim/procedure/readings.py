@@ -29,7 +29,7 @@ import numpy as np
 
 from mitrasim.devices.variability import STREAMS, normals
 
-__all__ = ["READING_VARIABILITY", "REGURGITATION_FIELDS", "read_echo"]
+__all__ = ["READING_VARIABILITY", "REGURGITATION_FIELDS", "read_echo", "observer_draws"]
 
 READING_VARIABILITY = {
     "gradient_beat_cv": 0.08,
@@ -43,15 +43,22 @@ REGURGITATION_FIELDS = ("eroa_cm2", "pisa_radius_cm", "rvol_ml", "rvol_volumetri
 """Echo fields scaled by the regurgitation reading noise."""
 
 
-def read_echo(echo: dict[str, np.ndarray], keys: np.ndarray, clip: np.ndarray | int, attempt: np.ndarray | int) -> dict[str, np.ndarray]:
+def observer_draws(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The observer's draws (gradient, regurgitation) of patients ``keys``: a patient's own, the same
+    in every reading (drawn once per run by the procedure and passed to :func:`read_echo`)."""
+    return normals(keys, STREAMS["gradient_observer"]), normals(keys, STREAMS["regurgitation_observer"])
+
+
+def read_echo(echo: dict[str, np.ndarray], keys: np.ndarray, clip: np.ndarray | int, attempt: np.ndarray | int,
+              observer: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:  # fmt: skip
     """The readings of states whose true echo is ``echo`` (arrays (m,)); ``keys`` (m,) the
     patients' draw keys (:func:`mitrasim.devices.variability.patient_keys`), ``clip`` and
-    ``attempt`` the reading's numbers (the beat-to-beat draw differs per reading)."""
+    ``attempt`` the reading's numbers (the beat-to-beat draw differs per reading); ``observer``:
+    :func:`observer_draws` of ``keys`` when already drawn."""
     v = READING_VARIABILITY
     zb_g = normals(keys, STREAMS["gradient_beat"], clip, attempt)
-    zo_g = normals(keys, STREAMS["gradient_observer"])
     zb_r = normals(keys, STREAMS["regurgitation_beat"], clip, attempt)
-    zo_r = normals(keys, STREAMS["regurgitation_observer"])
+    zo_g, zo_r = observer_draws(keys) if observer is None else observer
     out = dict(echo)
     g = np.asarray(echo["mean_gradient_mmhg"], dtype=float)
     out["mean_gradient_mmhg"] = np.maximum(0.0, g * (1.0 + v["gradient_beat_cv"] * zb_g) + v["gradient_observer_sd_mmhg"] * zo_g)

@@ -150,6 +150,8 @@ def plane(x0: np.ndarray, c0: np.ndarray, xk: np.ndarray, ck: np.ndarray, c: np.
     a state is missing (its weight is 0; all weights 0 where ``c0`` is not finite); ``c`` (m, 2) the orifices wanted; each weight clipped to
     ``±limit``.  ``x0`` where the result is not finite."""
     have = np.isfinite(xk).all(axis=2) & np.isfinite(ck).all(axis=2) & np.isfinite(c0).all(axis=1)[:, None]
+    if not have.any():  # no known state (a round's first wave): every weight 0, the sum below adds +0.0 to x0
+        return finite_rows(x0 + 0.0, x0)
     V = np.where(have[:, None, :], np.swapaxes(np.nan_to_num(ck - c0[:, None, :]), 1, 2), 0.0)  # (m, 2, K)
     # V⁺ only of the rows with a known state (a row without one has V = 0 and every weight 0: the first
     # wave of a round's alternatives), and once per run of rows with the same V (a patient's

@@ -106,7 +106,7 @@ from mitrasim.procedure.timing import PHASE_MINUTES, clip_minutes
 from mitrasim.devices.variability import STREAMS, grasp_depth_factor, normals, placement_error_mm
 from mitrasim.physiology.parameters import N_STATE
 from mitrasim.procedure.loading import loading_arrays, rows_in_state
-from mitrasim.procedure.readings import read_echo
+from mitrasim.procedure.readings import observer_draws, read_echo
 from mitrasim.procedure.rules import Rules
 from mitrasim.procedure.clip_kernel import clipped_profiles_rows
 from mitrasim.valve.clip import ValveRows
@@ -156,7 +156,7 @@ _O = SimpleNamespace(**{m.name: int(m) for m in Outcome})  # enum members bound 
 # ----------------------------------------------------------------------------- state
 
 
-@dataclass
+@dataclass(slots=True)
 class PlacedClip:
     """A clip left in the valve (``effective`` False after single-leaflet attachment)."""
 
@@ -233,6 +233,22 @@ def make_groups(setups: Sequence[Any], loading: str = "awake") -> list[Group]:
     return out
 
 
+def _rules_numbers(setups: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
+    """(n,) each setup's rules as the number of its rules object among the distinct ones (by identity,
+    in first-seen order: a trial's setups share one), and those objects: a rule's values are read
+    once per object, not once per patient."""
+    no_of_id: dict[int, int] = {}
+    distinct: list[Any] = []
+    numbers = []
+    for s in setups:
+        k = no_of_id.get(id(s.rules))
+        if k is None:
+            k = no_of_id[id(s.rules)] = len(distinct)
+            distinct.append(s.rules)
+        numbers.append(k)
+    return np.array(numbers, dtype=np.intp), distinct
+
+
 @dataclass
 class Context:
     """What is fixed for a run (module docstring)."""
@@ -270,14 +286,16 @@ class Context:
         """The run's context; ``loading`` the state the procedure runs in (``"anaesthesia"``:
         decisions under GA, outcomes awake; ``"awake"``: one state)."""
         setups = list(setups)
+        rules_no, distinct = _rules_numbers(setups)
 
         def rule(name: str) -> np.ndarray:
-            return np.array([getattr(s.rules, name) for s in setups], dtype=float)
+            return np.array([getattr(r, name) for r in distinct], dtype=float)[rules_no]
 
         presets = [s.preset for s in setups]
         awake_over = [dict(s.overrides) for s in setups]
         awake_hr = np.array([s.hr_bpm for s in setups], dtype=float)
-        states = [decision_state(loading, s.rules) for s in setups]
+        state_of = [decision_state(loading, r) for r in distinct]
+        states = [state_of[k] for k in rules_no.tolist()]
         over, hr = loading_arrays(presets, awake_over, awake_hr, states)
         return cls(
             setups=setups,
@@ -338,6 +356,18 @@ class Context:
         """Clips patient ``i`` may receive: the rule's maximum, or fewer when fewer are planned."""
         s = self.setups[i]
         return min(s.rules.max_clips, len(s.planned)) if s.planned else s.rules.max_clips
+
+    @functools.cached_property
+    def observer(self) -> tuple[np.ndarray, np.ndarray]:
+        """(n,) each patient's observer draws of the readings, gradient and regurgitation
+        (:func:`~mitrasim.procedure.readings.observer_draws`; drawn once per run, needs ``keys``)."""
+        assert self.keys is not None
+        return observer_draws(self.keys)
+
+    @functools.cached_property
+    def target_grades(self) -> np.ndarray:
+        """(n,) each patient's rules' target residual grade (once per run)."""
+        return np.array([s.rules.target_residual_grade for s in self.setups], dtype=int)
 
     @functools.cached_property
     def clip_limits(self) -> np.ndarray:
@@ -447,7 +477,7 @@ class Round:
         g = self.grasp
         opt = lambda a: None if a is None else a[keep]  # noqa: E731
         return Round(
-            self.patient[keep], [self.device[j] for j in keep], self.position_mm[keep], self.first[keep],
+            self.patient[keep], [self.device[j] for j in keep.tolist()], self.position_mm[keep], self.first[keep],
             GraspNumbers(*(getattr(g, k)[keep] for k in GraspNumbers.__dataclass_fields__)),
             self.eroa_cm2[keep], self.mva_cm2[keep], hemo,
             attempt=opt(self.attempt), arm_factor=opt(self.arm_factor), target_mm=opt(self.target_mm),
@@ -544,7 +574,7 @@ def start_course(ctx: Context, b: Baseline) -> Course:
     except those with no steady state at baseline or a baseline grade already at the target."""
     n = ctx.n
     ok0 = steady_ok(b.hemo)
-    target = np.array([s.rules.target_residual_grade for s in ctx.setups], dtype=int)
+    target = ctx.target_grades
     why = np.where(~ok0, 1, np.where(b.decision <= target, 2, 0))
     assert b.intra_hemo is not None and b.intra_grade is not None and b.intra_decision is not None
     course = Course(
@@ -566,16 +596,19 @@ def start_course(ctx: Context, b: Baseline) -> Course:
     fl = lambda a: np.asarray(a, dtype=float).tolist()  # noqa: E731
     it = lambda a: np.asarray(a).astype(int).tolist()  # noqa: E731
     eroa, rvol, rf, grad, mva = fl(h.eroa_cm2), fl(m["rvol_ml"]), fl(b.echo["rf_pct"]), fl(m["mean_gradient_mmhg"]), fl(h.mva_cm2)
-    grade, dec, why_l, target_l = it(b.grade), it(b.decision), it(why), it(target)
+    dec, why_l, target_l = it(b.decision), it(why), it(target)
     intra = ctx.loading != "awake"
+    for log, entry in zip(course.steps, oplog.baseline_entries(eroa, rvol, rf, b.grade, b.decision, grad, mva)):
+        log.append(entry)
     if intra:
-        intra_grade, intra_dec, hr, e_eroa, e_grad = it(b.intra_grade), it(b.intra_decision), fl(ctx.hr_bpm), fl(ei["eroa_cm2"]), fl(ei["mean_gradient_mmhg"])
-    for i in range(n):
-        course.steps[i].append(oplog.baseline_entry(eroa[i], rvol[i], rf[i], grade[i], dec[i], grad[i], mva[i]))
-        if intra and why_l[i] == 0:
-            course.steps[i].append(oplog.intraprocedural_entry(ctx.decision_states[i], hr[i], e_eroa[i], intra_grade[i], intra_dec[i], e_grad[i]))
-        if why_l[i]:
-            course.stop_reason[i] = oplog.start_stop_reason(why_l[i], dec[i], target_l[i])
+        go = np.flatnonzero(why == 0)
+        at = lambda a: np.asarray(a)[go]  # noqa: E731
+        states = [ctx.decision_states[i] for i in go.tolist()]
+        entries = oplog.intraprocedural_entries(states, fl(at(ctx.hr_bpm)), fl(at(ei["eroa_cm2"])), at(b.intra_grade), at(b.intra_decision), fl(at(ei["mean_gradient_mmhg"])))
+        for i, entry in zip(go.tolist(), entries):
+            course.steps[i].append(entry)
+    for i in np.flatnonzero(why).tolist():
+        course.stop_reason[i] = oplog.start_stop_reason(why_l[i], dec[i], target_l[i])
     return course
 
 
@@ -697,7 +730,7 @@ def measure(ctx: Context, patients: np.ndarray, hemo: BatchHemo, clip: np.ndarra
     exact when the context has no keys)."""
     ech = echo_arrays(hemo, ctx.secondary[patients])
     if ctx.keys is not None and clip is not None and attempt is not None:
-        ech = read_echo(ech, ctx.keys[patients], clip, attempt)
+        ech = read_echo(ech, ctx.keys[patients], clip, attempt, observer=(ctx.observer[0][patients], ctx.observer[1][patients]))
     grd, dec = grade_arrays(ech, ctx.secondary[patients])
     return ech, grd, dec
 
@@ -812,16 +845,25 @@ def simulate_alternatives(ctx: Context, course: Course, rnd: Round, ia: np.ndarr
 def best_alternatives(rnd: Round) -> dict[int, int]:
     """Per patient: the alternative (not the first attempt) with no refusal and the lowest
     (decision grade, gradient, EROA, candidate order); −1 when none."""
+    first, best = _best_alternative_runs(rnd)
+    return dict(zip(rnd.patient[first].tolist(), best.tolist()))
+
+
+def _best_alternative_runs(rnd: Round) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`best_alternatives` per run of candidates (a patient's candidates are one run, its first
+    attempt first): the run's first candidate and its best alternative (−1 when none)."""
     assert rnd.decision is not None and rnd.refusal is not None and rnd.hemo is not None
     pi = rnd.patient
+    starts = np.r_[True, pi[1:] != pi[:-1]] if pi.size else np.zeros(0, bool)
+    run = np.cumsum(starts) - 1  # each candidate's run
     ok = np.flatnonzero((rnd.refusal == Refusal.NONE) & ~rnd.first)  # the candidates that may be chosen
     grad = np.nan_to_num(rnd.gradient_mmhg[ok], nan=np.inf)
-    order = ok[np.lexsort((ok, rnd.hemo.eroa_cm2[ok], grad, rnd.decision[ok], pi[ok]))]
-    ps = pi[order]
-    top = order[np.r_[True, ps[1:] != ps[:-1]]] if order.size else order  # each patient's first in that order
-    out = dict.fromkeys(np.unique(pi).tolist(), -1)
-    out.update(zip(pi[top].tolist(), top.tolist()))
-    return out
+    order = ok[np.lexsort((ok, rnd.hemo.eroa_cm2[ok], grad, rnd.decision[ok], run[ok]))]
+    rs = run[order]
+    top = order[np.r_[True, rs[1:] != rs[:-1]]] if order.size else order  # each run's first in that order
+    best = np.full(int(starts.sum()), -1)
+    best[run[top]] = top
+    return np.flatnonzero(starts), best
 
 
 def decide(ctx: Context, course: Course, rnd: Round) -> Decision:
@@ -830,11 +872,8 @@ def decide(ctx: Context, course: Course, rnd: Round) -> Decision:
     reposition, or an exchange when its device differs; not for planned clips, and only with a
     grasp left after the first); otherwise remove the clip."""
     assert rnd.decision is not None and rnd.refusal is not None
-    pi = rnd.patient
-    a = np.flatnonzero(np.r_[True, pi[1:] != pi[:-1]])
-    p = pi[a]
-    best = best_alternatives(rnd)
-    ba = np.array([best[x] for x in p.tolist()], dtype=int)
+    a, ba = _best_alternative_runs(rnd)
+    p = rnd.patient[a]
     has_alt = ba >= 0
     dec_alt = np.where(has_alt, rnd.decision[np.where(has_alt, ba, 0)], np.iinfo(np.int64).max)
     release = (rnd.refusal[a] == Refusal.NONE) & (dec_alt >= rnd.decision[a])
@@ -874,10 +913,7 @@ def placed_clips(ctx: Context, rnd: Round, d: Decision) -> list[PlacedClip | Non
     scallop = oplog.scallop_labels(ctx.segment_edges_mm[d.patient[r_ok]], np.asarray(pos, dtype=float))
     for q, (r, j) in enumerate(zip(r_ok.tolist(), j_ok.tolist())):
         dv = rnd.device[j]
-        out[r] = PlacedClip(
-            dv.name, pos[q], dv.width_mm, dv.arm_length_mm, scallop[q], GRASP_STATUS[status[q]],
-            mult[q], spacer_mm=dv.spacer_mm, grasp_depth_factor=factor[q], target_mm=aimed[q],
-        )  # fmt: skip
+        out[r] = PlacedClip(dv.name, pos[q], dv.width_mm, dv.arm_length_mm, scallop[q], GRASP_STATUS[status[q]], mult[q], True, dv.spacer_mm, factor[q], aimed[q])
     return out
 
 
@@ -928,15 +964,19 @@ def apply_round(ctx: Context, course: Course, rnd: Round, d: Decision, placed: S
     tj = d.chosen[ro]
     state_dec[ro], state_mva[ro] = rnd.decision[tj], rnd.hemo.mva_cm2[tj]  # type: ignore[union-attr]
     state_grad[ro] = rnd.gradient_mmhg[tj]
-    # stop, or add another clip
-    dec_l, grad_l, mva_l = state_dec[rp].tolist(), state_grad[rp].tolist(), state_mva[rp].tolist()
-    for q, (r, i, kk) in enumerate(zip(rp.tolist(), ip.tolist(), kp.tolist())):
+    # stop at the target grade (most patients: their words once per pair of grades), or another rule, or add another clip
+    target = ctx.target_grades[ip]
+    reached = state_dec[rp] <= target
+    for i, s_dec, t in zip(ip[reached].tolist(), state_dec[rp][reached].tolist(), target[reached].tolist()):
+        course.stop_reason[i] = _target_reached_words(int(s_dec), t)
+    course.active[ip[reached]] = False
+    rn, inr, kn = rp[~reached], ip[~reached], kp[~reached]
+    dec_l, grad_l, mva_l = state_dec[rn].tolist(), state_grad[rn].tolist(), state_mva[rn].tolist()
+    for q, (r, i, kk) in enumerate(zip(rn.tolist(), inr.tolist(), kn.tolist())):
         R = ctx.setups[i].rules
         s_dec = int(dec_l[q])
         near = near_limit_text(R, grad_l[q], mva_l[q]) if s_dec == 2 and R.target_residual_grade < 2 and R.accept_2plus_near_limit else None
-        if s_dec <= R.target_residual_grade:
-            course.stop(i, f"residual MR {label(s_dec)} ≤ target {label(R.target_residual_grade)}")
-        elif near:
+        if near:
             course.stop(i, f"residual MR 2+ accepted (target {label(R.target_residual_grade)}): {near}")
         elif kk + 1 >= ctx.clip_limit(i):
             course.stop(i, f"residual MR {label(s_dec)} but {kk + 1} clips: the limit")
@@ -951,6 +991,12 @@ def apply_round(ctx: Context, course: Course, rnd: Round, d: Decision, placed: S
         course.read_gradient_mmhg[tp] = rnd.gradient_mmhg[tj]
         course.read_eroa_cm2[tp] = rnd.read_eroa_cm2[tj]
     return nxt, state_dec
+
+
+@functools.lru_cache(maxsize=64)
+def _target_reached_words(grade: int, target: int) -> str:
+    """The stop reason of a patient whose residual MR ``grade`` is at or below the ``target`` grade."""
+    return f"residual MR {label(grade)} ≤ target {label(target)}"
 
 
 def access(ctx: Context, course: Course, ids: np.ndarray) -> np.ndarray:

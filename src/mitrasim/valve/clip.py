@@ -82,6 +82,7 @@ planimetry of PASCAL vs PASCAL Ace); ``κ``, ``μ_MAC``, ``k_AP``, ``β``,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 import numpy as np
 
@@ -232,6 +233,12 @@ def _as_plan_arrays(positions_mm, widths_mm, arm_lengths_mm, spacers_mm=0.0):
     return pos, wid, arm, spc, present
 
 
+_STACKED = ("s_mm", "anterior_mm", "posterior_mm", "gap_degenerative_mm", "gap_functional_mm", "opening_mm", "calcification_grade", "cleft", "lesion_kind_code")
+_SCALARS = ("ds_mm", "line_length_mm", "ap_diameter_mm", "segment_edges_mm", "discharge_coeff", "tenting_depth_mm", "annular_calcification_grade")
+_VALVE_FIELDS = attrgetter(*_STACKED, *_SCALARS)
+"""The fields :meth:`ValveRows.from_valves` stacks: profiles (one row per valve), then one number (or edges) per valve."""
+
+
 @dataclass(frozen=True)
 class ValveRows:
     """Several valves on grids of one size ``G`` (one row per valve), for batched clip models.
@@ -260,19 +267,21 @@ class ValveRows:
 
     @classmethod
     def from_valves(cls, valves: "list[ValveModel]") -> "ValveRows":
-        """Stack valves of one grid size."""
+        """Stack valves of one grid size (every valve's fields read in one pass, each profile stacked
+        by one concatenation: ``np.stack``'s result)."""
         sizes = {v.s_mm.size for v in valves}
         if len(sizes) != 1:
             raise ValueError(f"valves of one grid size only (got {sorted(sizes)})")
-        st = lambda name: np.array([getattr(v, name) for v in valves])  # noqa: E731  (np.stack's result, without its view per valve)
-        ar = lambda name: np.array([getattr(v, name) for v in valves], dtype=float)  # noqa: E731
+        n = len(valves)
+        cols = dict(zip(_STACKED + _SCALARS, zip(*map(_VALVE_FIELDS, valves))))
+        st = {k: np.concatenate(cols[k]).reshape(n, -1) for k in _STACKED}
+        ar = {k: np.array(cols[k], dtype=float) for k in _SCALARS[:-1]}
         return cls(
-            s_mm=st("s_mm"), ds_mm=ar("ds_mm"), line_length_mm=ar("line_length_mm"), ap_diameter_mm=ar("ap_diameter_mm"),
-            anterior_mm=st("anterior_mm"), posterior_mm=st("posterior_mm"), gap_degenerative_mm=st("gap_degenerative_mm"),
-            gap_functional_mm=st("gap_functional_mm"), opening_mm=st("opening_mm"), calcification_grade=st("calcification_grade"),
-            cleft=st("cleft"), segment_edges_mm=np.array([v.segment_edges_mm for v in valves], dtype=float),
-            discharge_coeff=ar("discharge_coeff"), lesion_kind=np.array([v.lesion_kind_code for v in valves]),
-            tenting_depth_mm=ar("tenting_depth_mm"), annular_calcification_grade=np.array([v.annular_calcification_grade for v in valves], dtype=np.int64),
+            s_mm=st["s_mm"], ds_mm=ar["ds_mm"], line_length_mm=ar["line_length_mm"], ap_diameter_mm=ar["ap_diameter_mm"],
+            anterior_mm=st["anterior_mm"], posterior_mm=st["posterior_mm"], gap_degenerative_mm=st["gap_degenerative_mm"],
+            gap_functional_mm=st["gap_functional_mm"], opening_mm=st["opening_mm"], calcification_grade=st["calcification_grade"],
+            cleft=st["cleft"], segment_edges_mm=ar["segment_edges_mm"], discharge_coeff=ar["discharge_coeff"], lesion_kind=st["lesion_kind_code"],
+            tenting_depth_mm=ar["tenting_depth_mm"], annular_calcification_grade=np.array(cols["annular_calcification_grade"], dtype=np.int64),
         )  # fmt: skip
 
     @property
