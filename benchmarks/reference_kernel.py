@@ -243,11 +243,11 @@ def _make(dtype, lanes):
 
 
 
-    return rk4_step, run_all
+    return rk4_step, run_all, block
 
 
-_step, _run = _make(np.float64, LANES)
-_step32, _run32 = _make(np.float32, LANES32)
+_step, _run, _block = _make(np.float64, LANES)
+_step32, _run32, _block32 = _make(np.float32, LANES32)
 
 
 @njit(cache=False)
