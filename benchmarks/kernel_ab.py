@@ -5,7 +5,10 @@ On a machine shared with other jobs two processes timed one after the other see 
 code), so a change of a few per cent in the kernel cannot be seen that way.  Here each side's
 ``physiology/engine.py`` is loaded as its own module (its own compiled kernels, cached under its
 own path), both run the same inputs on the calling thread in turn, ``--rounds`` times, and the
-ratio of their thread CPU seconds is taken pair by pair: both sides see the same load.
+ratio of their thread CPU seconds is taken pair by pair: both sides see the same load.  Not the same
+sensitivity to it, though: on the shared 2-core VM two copies of one file gave 1.002, while two different
+kernels' ratio moved by up to ±10 % between runs (what the other vCPU runs slows different code differently),
+so repeat a run and trust only a difference larger than that spread.
 
 Run (from the repository root; ``A`` and ``B`` are two ``engine.py`` files, e.g. main's from a
 second worktree and this checkout's, or a copy with one change)::
