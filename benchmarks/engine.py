@@ -21,7 +21,8 @@ Measures:
 4. cold and warm start of ``mitrasim simulate`` (empty vs filled compile cache);
 5. ``kernel``: the batched engine against the reference kernel of ``reference_kernel.py`` (same
    equations, step and beats), interleaved in one run, with the flops per patient-step counted by
-   ``flops.py`` and the share of the FMA peak (measured by ``fma_peak.py``) and of numpy's dgemm; the
+   ``flops.py`` (``share_of_fma_peak`` at the step with metrics, as earlier sessions quoted it;
+   ``share_of_fma_peak_done`` at the flops the run does: plain steps on the beats before ``min_beats``) and the share of the FMA peak (measured by ``fma_peak.py``) and of numpy's dgemm; the
    reference kernel in float32 too (its speed, its difference from float64, and both kernels' largest
    error against Radau on ``--radau-patients`` patients);
 6. ``one``: one patient, the whole ``simulate()`` call against the kernel alone and svZeroDSolver
@@ -304,7 +305,8 @@ def kernel_vs_reference(args, dgemm: dict) -> dict:
            "engine_max_rel_err_vs_radau": radau_error("regazzoni2022", 3, dt, eroa_cm2=0.3),
            "reference_float32_vs_float64_rel_diff": agree32,
            "reference_kernels_max_rel_err_vs_radau": reference_kernels_vs_radau(P, X0, steps, args.radau_patients),
-           "flops_per_patient_step": {"engine": fl["engine"]["per_step"], "reference_kernel": fl["reference_kernel"]["per_step"]},
+           "flops_per_patient_step": {"engine": fl["engine"]["per_step"], "engine_plain": fl["engine"]["per_plain_step"],
+                                      "reference_kernel": fl["reference_kernel"]["per_step"]},
            "fma_peak": fma, "dgemm_gflops": dgemm.get("gflops_all"), "timings": t}
     for k, v in t.items():
         pbs = n * nb / v["wall_s"]
@@ -313,6 +315,12 @@ def kernel_vs_reference(args, dgemm: dict) -> dict:
         v.update(patient_beats_per_s=pbs, patient_beats_per_cpu_s=n * nb / v["cpu_s"], gflops=g,
                  share_of_fma_peak=g / (fma["gflops_peak_all"] * (2 if k.endswith("float32") else 1)),  # float32: twice the lanes
                  share_of_dgemm=g / dgemm["gflops_all"] if dgemm.get("gflops_all") else float("nan"))
+        if not k.startswith("reference_kernel"):
+            # the flops the run does: a beat without metrics runs the plain step (per_plain_step); only beats from
+            # min_beats on (the last one, or all for "metrics_every_beat") run the metrics (per_step)
+            with_metrics = nb if k == "engine_kernel_metrics_every_beat" else 1
+            done = (with_metrics * fl["engine"]["per_step"] + (nb - with_metrics) * fl["engine"]["per_plain_step"]) / nb
+            v.update(flops_per_step_done=done, share_of_fma_peak_done=pbs * steps * done / 1e9 / fma["gflops_peak_all"])
     out["ratio_engine_kernel_to_reference"] = t["reference_kernel"]["wall_s"] / t["engine_kernel"]["wall_s"]
     out["ratio_pairs"] = [r / e for e, r in zip(t["engine_kernel"]["walls"], t["reference_kernel"]["walls"])]
     out["ratio_reference_float32_to_float64"] = t["reference_kernel"]["wall_s"] / t["reference_kernel_float32"]["wall_s"]
