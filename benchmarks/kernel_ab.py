@@ -20,19 +20,20 @@ beat (``min_beats`` 1): k patient-beats per CPU-second of each side (best and me
 relative to A (best against best, and the median of the pairs), and whether B's metrics equal A's
 bit for bit (else their largest relative difference).  The kernel is the 16-lane orifice-law group
 kernel on the ``regazzoni2022`` batch of ``engine.py --only kernel`` (10 fixed beats at 208 steps,
-no Anderson step).  An LLVM option for B alone (``--llvm-option-b``, e.g. ``--force-vector-width=4``)
-is set after A has compiled, so B must be a file of its own with an empty compile cache for it.
-A file outside the package has its compiled kernels cached beside it (``__pycache__``, numba's
-default), under its module name here; delete that folder after editing a copy in place.
+no Anderson step).  Both files are copied into a temporary folder and compiled afresh (about 20 s of
+CPU each).  An LLVM option for B alone (``--llvm-option-b``, e.g. ``--force-vector-width=4``) is set
+after A has compiled.  Run it with ``PYTHONPATH`` on the newer checkout's ``src`` (the engine imports
+the package's other modules).
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import shutil
 import importlib.util
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import ModuleType
@@ -47,11 +48,13 @@ import engine as bench  # noqa: E402
 from mitrasim.physiology import simulation as S  # noqa: E402
 
 
-def load_engine(path: Path) -> ModuleType:
-    """``path`` (an engine.py) imported as a module of its own, named after the path (numba's cache of a
-    module's kernels is found by file and rebuilt by module name: the same file must keep its name)."""
-    name = "engine_ab_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
-    spec = importlib.util.spec_from_file_location(name, path)
+def load_engine(path: Path, folder: Path, name: str) -> ModuleType:
+    """A copy of ``path`` (an engine.py) in ``folder``, imported as module ``name``.  The copy lies outside
+    the package, so numba caches its kernels beside it (in ``folder``, which the run deletes): they are
+    compiled afresh every run, and nothing enters the package's shared compile cache under another name."""
+    copy = folder / f"{name}.py"
+    shutil.copyfile(path, copy)
+    spec = importlib.util.spec_from_file_location(name, copy)
     if spec is None or spec.loader is None:
         raise SystemExit(f"engine: cannot import {path}")
     mod = importlib.util.module_from_spec(spec)
@@ -91,8 +94,14 @@ def main() -> None:
     args = ap.parse_args()
     n_beats = 10
     P, ew, X0, steps = _batch(args.patients)
+    with tempfile.TemporaryDirectory() as tmp:
+        sides = {s: load_engine(p.resolve(), Path(tmp), f"engine_{s.lower()}") for s, p in (("A", args.a), ("B", args.b))}
+        compare(sides, args, P, ew, X0, steps, n_beats)
+
+
+def compare(sides: dict, args, P, ew, X0, steps: int, n_beats: int) -> None:
+    """Compile both sides (A first), time them in turn ``args.rounds`` times, print the ratios."""
     n = P.shape[1]
-    sides = {"A": load_engine(args.a.resolve()), "B": load_engine(args.b.resolve())}
     fns = {(s, mb): _kernel(m, P, ew, X0, steps, n_beats, mb) for s, m in sides.items() for mb in (n_beats, 1)}
     first = {}
     for key, fn in fns.items():  # compile or load, A first (B's LLVM options apply to B alone)
