@@ -21,7 +21,10 @@ Measures:
 4. cold and warm start of ``mitrasim simulate`` (empty vs filled compile cache);
 5. ``kernel``: the batched engine against the reference kernel of ``reference_kernel.py`` (same
    equations, step and beats), interleaved in one run, with the flops per patient-step counted by
-   ``flops.py`` and the share of the FMA peak (measured by ``fma_peak.py``) and of numpy's dgemm;
+   ``flops.py`` (``share_of_fma_peak`` at the step with metrics, as earlier sessions quoted it;
+   ``share_of_fma_peak_done`` at the flops the run does: plain steps on the beats before ``min_beats``) and the share of the FMA peak (measured by ``fma_peak.py``) and of numpy's dgemm; the
+   reference kernel in float32 too (its speed, its difference from float64, and both kernels' largest
+   error against Radau on ``--radau-patients`` patients);
 6. ``one``: one patient, the whole ``simulate()`` call against the kernel alone and svZeroDSolver
    at 200 points per beat (same file, same 20 beats), interleaved;
 7. ``start``: the first ``mitrasim demo`` and ``mitrasim simulate --json`` on an empty compile cache,
@@ -252,6 +255,24 @@ def _kernel_call(ps, P, ew, X0, n_steps: int, n_beats: int, min_beats: int | Non
     return run
 
 
+def reference_kernels_vs_radau(P: np.ndarray, X0: np.ndarray, n_steps: int, n_patients: int, n_beats: int = 3) -> dict[str, float]:
+    """Largest relative error of the reference kernel in float64 and in float32 against the Radau
+    reference, over its :data:`reference_kernel.REF_METRICS` of ``n_beats`` plain beats, for
+    ``n_patients`` patients spread over the batch (Radau at rtol 1e-10 takes seconds per patient)."""
+    import reference_kernel as RK
+
+    cols = np.linspace(0, P.shape[1] - 1, n_patients).astype(int)
+    Pc, Xc = np.ascontiguousarray(P[:, cols]), np.ascontiguousarray(X0[:, cols])
+    ref = np.empty((len(RK.REF_METRICS), n_patients))
+    for i in range(n_patients):
+        _, w = R.reference_beats(Pc, i, Xc[:, i], 0, False, n_beats)
+        m = R.waveform_metrics(w, period_s=Pc[KP["period_s"], i], eroa_cm2=Pc[KP["eroa_cm2"], i], mva_cm2=Pc[KP["mva_cm2"], i],
+                               t_ventricular_s=Pc[KP["lv_act_a"], i], t_atrial_s=Pc[KP["la_act_a"], i])
+        ref[:, i] = [m[k] for k in RK.REF_METRICS]
+    return {name: float(np.max(np.abs(RK.run(Pc, Xc, n_steps, n_beats, dtype) - ref) / np.abs(ref)))
+            for name, dtype in (("float64", np.float64), ("float32", np.float32))}
+
+
 def kernel_vs_reference(args, dgemm: dict) -> dict:
     """Goal 1 of issue 19: the batched engine against the reference kernel, in one run."""
     import flops
@@ -269,26 +290,40 @@ def kernel_vs_reference(args, dgemm: dict) -> dict:
     # EDV and ESV differ by design: the engine adds the extremes between samples (Hermite), the
     # reference takes the sampled ones; the other four are computed the same way
     agree = {k: float(np.max(np.abs(res.metrics[k] - ref[i]) / np.abs(ref[i]))) for i, k in enumerate(RK.REF_METRICS)}
+    ref32 = RK.run(P, X0, steps, nb, np.float32)
+    agree32 = {k: float(np.max(np.abs(ref32[i] - ref[i]) / np.abs(ref[i]))) for i, k in enumerate(RK.REF_METRICS)}
     t = _interleaved({
         "engine_kernel": _kernel_call(ps, P, ew, X0, steps, nb),
         "engine_kernel_metrics_every_beat": _kernel_call(ps, P, ew, X0, steps, nb, min_beats=1),
         "reference_kernel": lambda: RK.run(P, X0, steps, nb),
+        "reference_kernel_float32": lambda: RK.run(P, X0, steps, nb, np.float32),
         "engine_simulate_call": lambda: S.simulate("regazzoni2022", settings=st, **dict(kw)),
     }, args.repeats)
     fl = flops.count()
     fma = fma_peak.measure()
     out = {"patients": n, "beats": nb, "steps_per_beat": steps, "engine_vs_reference_metrics_rel_diff": agree,
            "engine_max_rel_err_vs_radau": radau_error("regazzoni2022", 3, dt, eroa_cm2=0.3),
-           "flops_per_patient_step": {"engine": fl["engine"]["per_step"], "reference_kernel": fl["reference_kernel"]["per_step"]},
+           "reference_float32_vs_float64_rel_diff": agree32,
+           "reference_kernels_max_rel_err_vs_radau": reference_kernels_vs_radau(P, X0, steps, args.radau_patients),
+           "flops_per_patient_step": {"engine": fl["engine"]["per_step"], "engine_plain": fl["engine"]["per_plain_step"],
+                                      "reference_kernel": fl["reference_kernel"]["per_step"]},
            "fma_peak": fma, "dgemm_gflops": dgemm.get("gflops_all"), "timings": t}
     for k, v in t.items():
         pbs = n * nb / v["wall_s"]
-        per_step = fl["reference_kernel" if k == "reference_kernel" else "engine"]["per_step"]
+        per_step = fl["reference_kernel" if k.startswith("reference_kernel") else "engine"]["per_step"]
         g = pbs * steps * per_step / 1e9
         v.update(patient_beats_per_s=pbs, patient_beats_per_cpu_s=n * nb / v["cpu_s"], gflops=g,
-                 share_of_fma_peak=g / fma["gflops_peak_all"], share_of_dgemm=g / dgemm["gflops_all"] if dgemm.get("gflops_all") else float("nan"))
+                 share_of_fma_peak=g / (fma["gflops_peak_all"] * (2 if k.endswith("float32") else 1)),  # float32: twice the lanes
+                 share_of_dgemm=g / dgemm["gflops_all"] if dgemm.get("gflops_all") else float("nan"))
+        if not k.startswith("reference_kernel"):
+            # the flops the run does: a beat without metrics runs the plain step (per_plain_step); only beats from
+            # min_beats on (the last one, or all for "metrics_every_beat") run the metrics (per_step)
+            with_metrics = nb if k == "engine_kernel_metrics_every_beat" else 1
+            done = (with_metrics * fl["engine"]["per_step"] + (nb - with_metrics) * fl["engine"]["per_plain_step"]) / nb
+            v.update(flops_per_step_done=done, share_of_fma_peak_done=pbs * steps * done / 1e9 / fma["gflops_peak_all"])
     out["ratio_engine_kernel_to_reference"] = t["reference_kernel"]["wall_s"] / t["engine_kernel"]["wall_s"]
     out["ratio_pairs"] = [r / e for e, r in zip(t["engine_kernel"]["walls"], t["reference_kernel"]["walls"])]
+    out["ratio_reference_float32_to_float64"] = t["reference_kernel"]["wall_s"] / t["reference_kernel_float32"]["wall_s"]
     out["ratio_metrics_every_beat_to_reference"] = t["reference_kernel"]["wall_s"] / t["engine_kernel_metrics_every_beat"]["wall_s"]
     return out
 
@@ -359,6 +394,8 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write all numbers to this JSON file")
     ap.add_argument("--only", default="peers,batches,memory,start,kernel,one",
                     help="comma-separated sections: peers, batches, memory, start, kernel, one, first")
+    ap.add_argument("--radau-patients", type=int, default=4,
+                    help="kernel: patients on which the reference kernels (float64, float32) are checked against Radau (seconds each)")
     args = ap.parse_args()
     args.repeats = 2 if args.quick else 5
     only = set(args.only.split(","))

@@ -35,6 +35,9 @@ from mitrasim.physiology.parameters import KP
 
 #: Lanes per block: 16 measured fastest (8 lanes: 0.48×, 32 lanes: 0.9× of 16, interleaved CPU time, see RESULTS.md).
 LANES = 16
+#: Lanes per block of the float32 kernel: two 512-bit vectors of 16 floats, as the float64 kernel's 16 lanes
+#: are two vectors of 8 doubles (one vector a block leaves a step's two independent halves no overlap).
+LANES32 = 32
 REF_METRICS = ("edv_ml", "esv_ml", "sbp_mmhg", "dbp_mmhg", "la_mean_mmhg", "co_l_min")
 
 # derived per-patient rows (the kernel reads no division)
@@ -79,70 +82,172 @@ def activation(P: np.ndarray) -> np.ndarray:
     return A
 
 
-@njit(fastmath={"contract"}, cache=False)
-def _block(D, TAB, which, X0, n_steps, n_beats, p0, out):
-    L = LANES
-    c = np.empty(N_D * L)
-    for r in range(N_D):
+def _make(dtype, lanes):
+    """The kernel's compiled functions for one float type (``np.float64``: the reference; ``np.float32``: the
+    single-precision variant measured in ``benchmarks/engine.py``).  Every constant has the kernel's type, so
+    float32 arithmetic stays float32 (a float64 literal would promote it); float64 constants are Python floats,
+    so ``flops.py``'s counting float sees every operation."""
+    f64 = dtype == np.float64
+    ZERO, HALF, TWO, SIX = (float(v) if f64 else dtype(v) for v in (0.0, 0.5, 2.0, 6.0))
+    BIG = 1e300 if f64 else dtype(np.finfo(dtype).max)
+
+    @njit(fastmath={"contract"})
+    def f(v_la, v_lv, v_ra, v_rv, p_sa, p_sv, p_pa, p_pv, q_sa, q_sv, q_pa, q_pn, xf, xr,
+           e_la, e_lv, e_ra, e_rv,
+           r0, r1, r2, r3, ic0, ic1, ic2, ic3, il0, il1, il2, il3, go0, gc0, go1, gc1, go2, gc2, fib, fg, rib, rg):
+        """The right-hand side of one lane at one stage: its 14 slopes (scalars in, a tuple out)."""
+        p_la = e_la * v_la
+        p_lv = e_lv * v_lv
+        p_ra = e_ra * v_ra
+        p_rv = e_rv * v_rv
+        d = p_lv - p_sa
+        q_av = d * (go0 if d > 0.0 else gc0)
+        d = p_ra - p_rv
+        q_tv = d * (go1 if d > 0.0 else gc1)
+        d = p_rv - p_pa
+        q_pv = d * (go2 if d > 0.0 else gc2)
+        dm = p_la - p_lv
+        q_f = max(xf, ZERO)
+        q_r = max(xr, ZERO)
+        gf = (dm - q_f * q_f * fib) * fg
+        gr = (-dm - q_r * q_r * rib) * rg
+        kf = gf if ((xf > 0.0) | (dm > 0.0)) else ZERO
+        kr = gr if ((xr > 0.0) | (dm < 0.0)) else ZERO
+        return (q_pn - q_f + q_r, q_f - q_r - q_av, q_sv - q_tv, q_tv - q_pv,
+                (q_av - q_sa) * ic0, (q_sa - q_sv) * ic1, (q_pv - q_pa) * ic2, (q_pa - q_pn) * ic3,
+                (p_sa - p_sv - r0 * q_sa) * il0, (p_sv - p_ra - r1 * q_sv) * il1,
+                (p_pa - p_pv - r2 * q_pa) * il2, (p_pv - p_la - r3 * q_pn) * il3, kf, kr)
+
+
+    @njit(fastmath={"contract"}, inline="always")
+    def rk4_step(x, c, a0, ah, a1, L):
+        """One RK4 step of one block: per lane, x read once, four stages in registers, x written once
+        (one-way orifice flows clamped at zero); ``a0``, ``ah``, ``a1``: the elastances at the step's
+        start, middle and end, a[chamber·L + lane]."""
         for j in range(L):
-            c[r * L + j] = D[r, p0 + j]
-    ns2 = 2 * n_steps + 1
-    act = np.empty(ns2 * 4 * L)
-    for j in range(L):  # the lane's elastance E = E_B + E_A·φ at every stage time, from its timing's φ table
-        u = which[p0 + j]
-        for m in range(ns2):
-            for ch in range(4):
-                act[(m * 4 + ch) * L + j] = c[(D_EB + ch) * L + j] + c[(D_EA + ch) * L + j] * TAB[u, m * 4 + ch]
-    x = np.empty(14 * L)
-    for i in range(14):
-        for j in range(L):
-            x[i * L + j] = X0[i, p0 + j] - (c[(D_V0 + i) * L + j] if i < 4 else 0.0)  # volumes above V0: p = E·x
-    acc = np.zeros(7 * L)
-    for beat in range(n_beats):
-        last = beat == n_beats - 1
-        if last:
+            dt = c[D_DT * L + j]
+            h = HALF * dt
+            w = dt / SIX
+            r0, r1, r2, r3 = c[D_R * L + j], c[(D_R + 1) * L + j], c[(D_R + 2) * L + j], c[(D_R + 3) * L + j]
+            ic0, ic1, ic2, ic3 = c[D_IC * L + j], c[(D_IC + 1) * L + j], c[(D_IC + 2) * L + j], c[(D_IC + 3) * L + j]
+            il0, il1, il2, il3 = c[D_IL * L + j], c[(D_IL + 1) * L + j], c[(D_IL + 2) * L + j], c[(D_IL + 3) * L + j]
+            go0, gc0, go1, gc1 = c[D_GO * L + j], c[D_GC * L + j], c[(D_GO + 1) * L + j], c[(D_GC + 1) * L + j]
+            go2, gc2 = c[(D_GO + 2) * L + j], c[(D_GC + 2) * L + j]
+            fib, fg, rib, rg = c[D_FIB * L + j], c[D_FG * L + j], c[D_RIB * L + j], c[D_RG * L + j]
+            x0, x1, x2, x3 = x[0 * L + j], x[1 * L + j], x[2 * L + j], x[3 * L + j]
+            x4, x5, x6, x7 = x[4 * L + j], x[5 * L + j], x[6 * L + j], x[7 * L + j]
+            x8, x9, x10, x11 = x[8 * L + j], x[9 * L + j], x[10 * L + j], x[11 * L + j]
+            x12, x13 = x[12 * L + j], x[13 * L + j]
+            k1 = f(x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, x13,
+                    a0[j], a0[L + j], a0[2 * L + j], a0[3 * L + j],
+                    r0, r1, r2, r3, ic0, ic1, ic2, ic3, il0, il1, il2, il3, go0, gc0, go1, gc1, go2, gc2, fib, fg, rib, rg)
+            k2 = f(x0 + h * k1[0], x1 + h * k1[1], x2 + h * k1[2], x3 + h * k1[3], x4 + h * k1[4], x5 + h * k1[5],
+                    x6 + h * k1[6], x7 + h * k1[7], x8 + h * k1[8], x9 + h * k1[9], x10 + h * k1[10], x11 + h * k1[11],
+                    x12 + h * k1[12], x13 + h * k1[13],
+                    ah[j], ah[L + j], ah[2 * L + j], ah[3 * L + j],
+                    r0, r1, r2, r3, ic0, ic1, ic2, ic3, il0, il1, il2, il3, go0, gc0, go1, gc1, go2, gc2, fib, fg, rib, rg)
+            s0, s1, s2, s3, s4, s5, s6 = k1[0] + TWO * k2[0], k1[1] + TWO * k2[1], k1[2] + TWO * k2[2], k1[3] + TWO * k2[3], k1[4] + TWO * k2[4], k1[5] + TWO * k2[5], k1[6] + TWO * k2[6]
+            s7, s8, s9, s10, s11, s12, s13 = k1[7] + TWO * k2[7], k1[8] + TWO * k2[8], k1[9] + TWO * k2[9], k1[10] + TWO * k2[10], k1[11] + TWO * k2[11], k1[12] + TWO * k2[12], k1[13] + TWO * k2[13]
+            k3 = f(x0 + h * k2[0], x1 + h * k2[1], x2 + h * k2[2], x3 + h * k2[3], x4 + h * k2[4], x5 + h * k2[5],
+                    x6 + h * k2[6], x7 + h * k2[7], x8 + h * k2[8], x9 + h * k2[9], x10 + h * k2[10], x11 + h * k2[11],
+                    x12 + h * k2[12], x13 + h * k2[13],
+                    ah[j], ah[L + j], ah[2 * L + j], ah[3 * L + j],
+                    r0, r1, r2, r3, ic0, ic1, ic2, ic3, il0, il1, il2, il3, go0, gc0, go1, gc1, go2, gc2, fib, fg, rib, rg)
+            s0, s1, s2, s3, s4, s5, s6 = s0 + TWO * k3[0], s1 + TWO * k3[1], s2 + TWO * k3[2], s3 + TWO * k3[3], s4 + TWO * k3[4], s5 + TWO * k3[5], s6 + TWO * k3[6]
+            s7, s8, s9, s10, s11, s12, s13 = s7 + TWO * k3[7], s8 + TWO * k3[8], s9 + TWO * k3[9], s10 + TWO * k3[10], s11 + TWO * k3[11], s12 + TWO * k3[12], s13 + TWO * k3[13]
+            k4 = f(x0 + dt * k3[0], x1 + dt * k3[1], x2 + dt * k3[2], x3 + dt * k3[3], x4 + dt * k3[4], x5 + dt * k3[5],
+                    x6 + dt * k3[6], x7 + dt * k3[7], x8 + dt * k3[8], x9 + dt * k3[9], x10 + dt * k3[10], x11 + dt * k3[11],
+                    x12 + dt * k3[12], x13 + dt * k3[13],
+                    a1[j], a1[L + j], a1[2 * L + j], a1[3 * L + j],
+                    r0, r1, r2, r3, ic0, ic1, ic2, ic3, il0, il1, il2, il3, go0, gc0, go1, gc1, go2, gc2, fib, fg, rib, rg)
+            x[0 * L + j] = x0 + w * (s0 + k4[0])
+            x[1 * L + j] = x1 + w * (s1 + k4[1])
+            x[2 * L + j] = x2 + w * (s2 + k4[2])
+            x[3 * L + j] = x3 + w * (s3 + k4[3])
+            x[4 * L + j] = x4 + w * (s4 + k4[4])
+            x[5 * L + j] = x5 + w * (s5 + k4[5])
+            x[6 * L + j] = x6 + w * (s6 + k4[6])
+            x[7 * L + j] = x7 + w * (s7 + k4[7])
+            x[8 * L + j] = x8 + w * (s8 + k4[8])
+            x[9 * L + j] = x9 + w * (s9 + k4[9])
+            x[10 * L + j] = x10 + w * (s10 + k4[10])
+            x[11 * L + j] = x11 + w * (s11 + k4[11])
+            x[12 * L + j] = max(x12 + w * (s12 + k4[12]), ZERO)
+            x[13 * L + j] = max(x13 + w * (s13 + k4[13]), ZERO)
+
+
+    @njit(fastmath={"contract"}, cache=False)
+    def block(D, TAB, which, X0, n_steps, n_beats, p0, out):
+        L = lanes
+        c = np.empty(N_D * L, dtype)
+        for r in range(N_D):
             for j in range(L):
-                acc[0 * L + j] = -1e300
-                acc[1 * L + j] = 1e300
-                acc[2 * L + j] = -1e300
-                acc[3 * L + j] = 1e300
-                acc[4 * L + j] = 0.0
-                acc[5 * L + j] = 0.0
-                acc[6 * L + j] = x[4 * L + j]
-        for step in range(n_steps):
-            s2 = 2 * step
-            a0 = act[s2 * 4 * L:(s2 + 1) * 4 * L]  # slices: indices from 0, no per-lane wraparound test (gathers)
+                c[r * L + j] = D[r, p0 + j]
+        ns2 = 2 * n_steps + 1
+        act = np.empty(ns2 * 4 * L, dtype)
+        for j in range(L):  # the lane's elastance E = E_B + E_A·φ at every stage time, from its timing's φ table
+            u = which[p0 + j]
+            for m in range(ns2):
+                for ch in range(4):
+                    act[(m * 4 + ch) * L + j] = c[(D_EB + ch) * L + j] + c[(D_EA + ch) * L + j] * TAB[u, m * 4 + ch]
+        x = np.empty(14 * L, dtype)
+        for i in range(14):
+            for j in range(L):
+                x[i * L + j] = X0[i, p0 + j] - (c[(D_V0 + i) * L + j] if i < 4 else ZERO)  # volumes above V0: p = E·x
+        acc = np.zeros(7 * L, dtype)
+        for beat in range(n_beats):
+            last = beat == n_beats - 1
             if last:
                 for j in range(L):
-                    vlv = x[1 * L + j]
-                    pao = x[4 * L + j]
-                    acc[0 * L + j] = max(acc[0 * L + j], vlv)
-                    acc[1 * L + j] = min(acc[1 * L + j], vlv)
-                    acc[2 * L + j] = max(acc[2 * L + j], pao)
-                    acc[3 * L + j] = min(acc[3 * L + j], pao)
-                    p_la = a0[j] * x[0 * L + j]
-                    acc[4 * L + j] += p_la
-                    acc[5 * L + j] += x[8 * L + j]
-            _step(x, c, a0, act[(s2 + 1) * 4 * L:(s2 + 2) * 4 * L], act[(s2 + 2) * 4 * L:(s2 + 3) * 4 * L], L)
-        if last:
-            for j in range(L):
-                dt = c[D_DT * L + j]
-                out[0, p0 + j] = acc[0 * L + j] + c[(D_V0 + 1) * L + j]
-                out[1, p0 + j] = acc[1 * L + j] + c[(D_V0 + 1) * L + j]
-                out[2, p0 + j] = acc[2 * L + j]
-                out[3, p0 + j] = acc[3 * L + j]
-                out[4, p0 + j] = acc[4 * L + j] / n_steps
-                # forward volume by the systemic arterial mass balance, as the engine reports it
-                fwd = acc[5 * L + j] * dt + (x[4 * L + j] - acc[6 * L + j]) / c[D_IC * L + j]
-                out[5, p0 + j] = fwd * 60.0 / (dt * n_steps) / 1000.0
-    return 0
+                    acc[0 * L + j] = -BIG
+                    acc[1 * L + j] = BIG
+                    acc[2 * L + j] = -BIG
+                    acc[3 * L + j] = BIG
+                    acc[4 * L + j] = ZERO
+                    acc[5 * L + j] = ZERO
+                    acc[6 * L + j] = x[4 * L + j]
+            for step in range(n_steps):
+                s2 = 2 * step
+                a0 = act[s2 * 4 * L:(s2 + 1) * 4 * L]  # slices: indices from 0, no per-lane wraparound test (gathers)
+                if last:
+                    for j in range(L):
+                        vlv = x[1 * L + j]
+                        pao = x[4 * L + j]
+                        acc[0 * L + j] = max(acc[0 * L + j], vlv)
+                        acc[1 * L + j] = min(acc[1 * L + j], vlv)
+                        acc[2 * L + j] = max(acc[2 * L + j], pao)
+                        acc[3 * L + j] = min(acc[3 * L + j], pao)
+                        p_la = a0[j] * x[0 * L + j]
+                        acc[4 * L + j] += p_la
+                        acc[5 * L + j] += x[8 * L + j]
+                rk4_step(x, c, a0, act[(s2 + 1) * 4 * L:(s2 + 2) * 4 * L], act[(s2 + 2) * 4 * L:(s2 + 3) * 4 * L], L)
+            if last:
+                for j in range(L):
+                    dt = c[D_DT * L + j]
+                    out[0, p0 + j] = acc[0 * L + j] + c[(D_V0 + 1) * L + j]
+                    out[1, p0 + j] = acc[1 * L + j] + c[(D_V0 + 1) * L + j]
+                    out[2, p0 + j] = acc[2 * L + j]
+                    out[3, p0 + j] = acc[3 * L + j]
+                    out[4, p0 + j] = acc[4 * L + j] / n_steps
+                    # forward volume by the systemic arterial mass balance, as the engine reports it
+                    fwd = acc[5 * L + j] * dt + (x[4 * L + j] - acc[6 * L + j]) / c[D_IC * L + j]
+                    out[5, p0 + j] = fwd * 60.0 / (dt * n_steps) / 1000.0
+        return 0
 
 
-@njit(fastmath={"contract"}, parallel=True, cache=False)
-def _run(D, TAB, which, X0, n_steps, n_beats, out):
-    n_blocks = D.shape[1] // LANES
-    for b in prange(n_blocks):
-        _block(D, TAB, which, X0, n_steps, n_beats, b * LANES, out)
+    @njit(fastmath={"contract"}, parallel=True, cache=False)
+    def run_all(D, TAB, which, X0, n_steps, n_beats, out):
+        n_blocks = D.shape[1] // lanes
+        for b in prange(n_blocks):
+            block(D, TAB, which, X0, n_steps, n_beats, b * lanes, out)
+
+
+
+    return rk4_step, run_all, block
+
+
+_step, _run, _block = _make(np.float64, LANES)
+_step32, _run32, _block32 = _make(np.float32, LANES32)
 
 
 @njit(cache=False)
@@ -167,101 +272,23 @@ def _tables(ACT, T, n_steps):
     return TAB
 
 
-def run(P: np.ndarray, X0: np.ndarray, n_steps: int, n_beats: int) -> np.ndarray:
-    """Every patient (column of the engine's ``P``, ``X0``; a multiple of LANES) for ``n_beats`` beats.
+def run(P: np.ndarray, X0: np.ndarray, n_steps: int, n_beats: int, dtype: type = np.float64) -> np.ndarray:
+    """Every patient (column of the engine's ``P``, ``X0``) for ``n_beats`` beats.
 
     Returns (6, n): :data:`REF_METRICS` of the last beat.  The activation is tabulated once per
-    distinct timing (patients with the same heart rate and timings share one table).
+    distinct timing (patients with the same heart rate and timings share one table).  ``dtype``
+    ``np.float32``: the single-precision kernel (constants, state and tables rounded to float32 once,
+    every operation of the step in float32; the metrics' last scaling in float64).
     """
     D = derived(P, n_steps)
     timing = np.vstack([activation(P), P[KP["period_s"]][None, :]]).T
     uniq, which = np.unique(timing, axis=0, return_inverse=True)
     TAB = _tables(np.ascontiguousarray(uniq[:, :12]), np.ascontiguousarray(uniq[:, 12]), n_steps)
-    out = np.zeros((6, P.shape[1]))
-    _run(D, TAB, which.ravel().astype(np.int64), X0, n_steps, n_beats, out)
-    return out
-
-
-@njit(fastmath={"contract"})
-def _f(v_la, v_lv, v_ra, v_rv, p_sa, p_sv, p_pa, p_pv, q_sa, q_sv, q_pa, q_pn, xf, xr,
-       e_la, e_lv, e_ra, e_rv,
-       r0, r1, r2, r3, ic0, ic1, ic2, ic3, il0, il1, il2, il3, go0, gc0, go1, gc1, go2, gc2, fib, fg, rib, rg):
-    """The right-hand side of one lane at one stage: its 14 slopes (scalars in, a tuple out)."""
-    p_la = e_la * v_la
-    p_lv = e_lv * v_lv
-    p_ra = e_ra * v_ra
-    p_rv = e_rv * v_rv
-    d = p_lv - p_sa
-    q_av = d * (go0 if d > 0.0 else gc0)
-    d = p_ra - p_rv
-    q_tv = d * (go1 if d > 0.0 else gc1)
-    d = p_rv - p_pa
-    q_pv = d * (go2 if d > 0.0 else gc2)
-    dm = p_la - p_lv
-    q_f = max(xf, 0.0)
-    q_r = max(xr, 0.0)
-    gf = (dm - q_f * q_f * fib) * fg
-    gr = (-dm - q_r * q_r * rib) * rg
-    kf = gf if ((xf > 0.0) | (dm > 0.0)) else 0.0
-    kr = gr if ((xr > 0.0) | (dm < 0.0)) else 0.0
-    return (q_pn - q_f + q_r, q_f - q_r - q_av, q_sv - q_tv, q_tv - q_pv,
-            (q_av - q_sa) * ic0, (q_sa - q_sv) * ic1, (q_pv - q_pa) * ic2, (q_pa - q_pn) * ic3,
-            (p_sa - p_sv - r0 * q_sa) * il0, (p_sv - p_ra - r1 * q_sv) * il1,
-            (p_pa - p_pv - r2 * q_pa) * il2, (p_pv - p_la - r3 * q_pn) * il3, kf, kr)
-
-
-@njit(fastmath={"contract"}, inline="always")
-def _step(x, c, a0, ah, a1, L):
-    """One RK4 step of one block: per lane, x read once, four stages in registers, x written once
-    (one-way orifice flows clamped at zero); ``a0``, ``ah``, ``a1``: the elastances at the step's
-    start, middle and end, a[chamber·L + lane]."""
-    for j in range(L):
-        dt = c[D_DT * L + j]
-        h = 0.5 * dt
-        w = dt / 6.0
-        r0, r1, r2, r3 = c[D_R * L + j], c[(D_R + 1) * L + j], c[(D_R + 2) * L + j], c[(D_R + 3) * L + j]
-        ic0, ic1, ic2, ic3 = c[D_IC * L + j], c[(D_IC + 1) * L + j], c[(D_IC + 2) * L + j], c[(D_IC + 3) * L + j]
-        il0, il1, il2, il3 = c[D_IL * L + j], c[(D_IL + 1) * L + j], c[(D_IL + 2) * L + j], c[(D_IL + 3) * L + j]
-        go0, gc0, go1, gc1 = c[D_GO * L + j], c[D_GC * L + j], c[(D_GO + 1) * L + j], c[(D_GC + 1) * L + j]
-        go2, gc2 = c[(D_GO + 2) * L + j], c[(D_GC + 2) * L + j]
-        fib, fg, rib, rg = c[D_FIB * L + j], c[D_FG * L + j], c[D_RIB * L + j], c[D_RG * L + j]
-        x0, x1, x2, x3 = x[0 * L + j], x[1 * L + j], x[2 * L + j], x[3 * L + j]
-        x4, x5, x6, x7 = x[4 * L + j], x[5 * L + j], x[6 * L + j], x[7 * L + j]
-        x8, x9, x10, x11 = x[8 * L + j], x[9 * L + j], x[10 * L + j], x[11 * L + j]
-        x12, x13 = x[12 * L + j], x[13 * L + j]
-        k1 = _f(x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, x13,
-                a0[j], a0[L + j], a0[2 * L + j], a0[3 * L + j],
-                r0, r1, r2, r3, ic0, ic1, ic2, ic3, il0, il1, il2, il3, go0, gc0, go1, gc1, go2, gc2, fib, fg, rib, rg)
-        k2 = _f(x0 + h * k1[0], x1 + h * k1[1], x2 + h * k1[2], x3 + h * k1[3], x4 + h * k1[4], x5 + h * k1[5],
-                x6 + h * k1[6], x7 + h * k1[7], x8 + h * k1[8], x9 + h * k1[9], x10 + h * k1[10], x11 + h * k1[11],
-                x12 + h * k1[12], x13 + h * k1[13],
-                ah[j], ah[L + j], ah[2 * L + j], ah[3 * L + j],
-                r0, r1, r2, r3, ic0, ic1, ic2, ic3, il0, il1, il2, il3, go0, gc0, go1, gc1, go2, gc2, fib, fg, rib, rg)
-        s0, s1, s2, s3, s4, s5, s6 = k1[0] + 2.0 * k2[0], k1[1] + 2.0 * k2[1], k1[2] + 2.0 * k2[2], k1[3] + 2.0 * k2[3], k1[4] + 2.0 * k2[4], k1[5] + 2.0 * k2[5], k1[6] + 2.0 * k2[6]
-        s7, s8, s9, s10, s11, s12, s13 = k1[7] + 2.0 * k2[7], k1[8] + 2.0 * k2[8], k1[9] + 2.0 * k2[9], k1[10] + 2.0 * k2[10], k1[11] + 2.0 * k2[11], k1[12] + 2.0 * k2[12], k1[13] + 2.0 * k2[13]
-        k3 = _f(x0 + h * k2[0], x1 + h * k2[1], x2 + h * k2[2], x3 + h * k2[3], x4 + h * k2[4], x5 + h * k2[5],
-                x6 + h * k2[6], x7 + h * k2[7], x8 + h * k2[8], x9 + h * k2[9], x10 + h * k2[10], x11 + h * k2[11],
-                x12 + h * k2[12], x13 + h * k2[13],
-                ah[j], ah[L + j], ah[2 * L + j], ah[3 * L + j],
-                r0, r1, r2, r3, ic0, ic1, ic2, ic3, il0, il1, il2, il3, go0, gc0, go1, gc1, go2, gc2, fib, fg, rib, rg)
-        s0, s1, s2, s3, s4, s5, s6 = s0 + 2.0 * k3[0], s1 + 2.0 * k3[1], s2 + 2.0 * k3[2], s3 + 2.0 * k3[3], s4 + 2.0 * k3[4], s5 + 2.0 * k3[5], s6 + 2.0 * k3[6]
-        s7, s8, s9, s10, s11, s12, s13 = s7 + 2.0 * k3[7], s8 + 2.0 * k3[8], s9 + 2.0 * k3[9], s10 + 2.0 * k3[10], s11 + 2.0 * k3[11], s12 + 2.0 * k3[12], s13 + 2.0 * k3[13]
-        k4 = _f(x0 + dt * k3[0], x1 + dt * k3[1], x2 + dt * k3[2], x3 + dt * k3[3], x4 + dt * k3[4], x5 + dt * k3[5],
-                x6 + dt * k3[6], x7 + dt * k3[7], x8 + dt * k3[8], x9 + dt * k3[9], x10 + dt * k3[10], x11 + dt * k3[11],
-                x12 + dt * k3[12], x13 + dt * k3[13],
-                a1[j], a1[L + j], a1[2 * L + j], a1[3 * L + j],
-                r0, r1, r2, r3, ic0, ic1, ic2, ic3, il0, il1, il2, il3, go0, gc0, go1, gc1, go2, gc2, fib, fg, rib, rg)
-        x[0 * L + j] = x0 + w * (s0 + k4[0])
-        x[1 * L + j] = x1 + w * (s1 + k4[1])
-        x[2 * L + j] = x2 + w * (s2 + k4[2])
-        x[3 * L + j] = x3 + w * (s3 + k4[3])
-        x[4 * L + j] = x4 + w * (s4 + k4[4])
-        x[5 * L + j] = x5 + w * (s5 + k4[5])
-        x[6 * L + j] = x6 + w * (s6 + k4[6])
-        x[7 * L + j] = x7 + w * (s7 + k4[7])
-        x[8 * L + j] = x8 + w * (s8 + k4[8])
-        x[9 * L + j] = x9 + w * (s9 + k4[9])
-        x[10 * L + j] = x10 + w * (s10 + k4[10])
-        x[11 * L + j] = x11 + w * (s11 + k4[11])
-        x[12 * L + j] = max(x12 + w * (s12 + k4[12]), 0.0)
-        x[13 * L + j] = max(x13 + w * (s13 + k4[13]), 0.0)
+    n = P.shape[1]
+    f64 = dtype == np.float64
+    lanes = LANES if f64 else LANES32
+    cols = np.arange(-(-n // lanes) * lanes) % n  # a last partial block repeats the first patients
+    out = np.zeros((6, cols.size))
+    (_run if f64 else _run32)(np.ascontiguousarray(D[:, cols], dtype), TAB.astype(dtype), which.ravel()[cols].astype(np.int64),
+                              np.ascontiguousarray(X0[:, cols], dtype), n_steps, n_beats, out)
+    return out[:, :n]
