@@ -266,16 +266,18 @@ def test_unreachable_scheduler_is_a_clear_error_and_writes_nothing(reference, tm
 
 
 def test_a_chunk_runs_with_the_older_objects_frozen_and_restores_the_collector(monkeypatch):
-    """compute_chunk freezes the objects alive before it (fewer full-collection traversals) and
-    unfreezes them after, also when it fails; a caller's own freeze is left as it is."""
+    """compute_chunk freezes the objects alive before it (fewer full-collection traversals) and raises
+    the young generation's threshold, and undoes both after, also when it fails; a caller's own
+    freeze is left as it is."""
     import gc
 
     from mitrasim.cohort import trial as T
 
-    seen = []
+    seen, thresholds = [], []
 
     def fake(trial, index, threads):
         seen.append(gc.get_freeze_count())
+        thresholds.append(gc.get_threshold()[0])
         if index == 1:
             raise RuntimeError("chunk failed")
         return index, None, 0.0
@@ -283,14 +285,36 @@ def test_a_chunk_runs_with_the_older_objects_frozen_and_restores_the_collector(m
     monkeypatch.setattr(T, "_compute_chunk", fake)
     tj = T.parse_trial({"name": "gc", "population": "tvt_mixed", "n_patients": 10, "seed": 1, "arms": [{"name": "a"}]}).model_dump_json()
     assert gc.get_freeze_count() == 0
+    before = gc.get_threshold()
     T.compute_chunk(tj, 0)
     with pytest.raises(RuntimeError):
         T.compute_chunk(tj, 1)
-    assert seen[0] > 0 and seen[1] > 0 and gc.get_freeze_count() == 0
+    assert seen[0] > 0 and seen[1] > 0 and gc.get_freeze_count() == 0 and gc.get_threshold() == before
+    assert thresholds == [max(before[0], T.CHUNK_GC_THRESHOLD)] * 2
     gc.freeze()
     try:
         frozen = gc.get_freeze_count()
         T.compute_chunk(tj, 0)
-        assert seen[2] == frozen and gc.get_freeze_count() == frozen
+        assert seen[2] == frozen and gc.get_freeze_count() == frozen and thresholds[2] == before[0]
     finally:
         gc.unfreeze()
+
+
+@pytest.mark.parametrize("population", ["tvt_mixed", "everest2_like"])
+def test_a_chunk_leaves_no_cyclic_garbage(population):
+    """What CHUNK_GC_THRESHOLD rests on: a chunk's objects are all freed by reference counting, so the
+    cyclic collector, off while it runs, finds nothing unreachable after it."""
+    import gc
+
+    from mitrasim.cohort import trial as T
+
+    trial = T.parse_trial({"name": "gc", "population": population, "n_patients": 40, "seed": 3,
+                           "arms": [{"name": "a"}, {"name": "b", "strategy": {"stop_rule": "single_clip"}}]})  # fmt: skip
+    T._compute_chunk(trial, 0, 1)  # imports, compiled kernels and caches first: they stay reachable
+    gc.collect()
+    gc.disable()
+    try:
+        T._compute_chunk(trial, 0, 1)
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
