@@ -119,6 +119,12 @@ def test_the_procedure_s_states_by_columns_equal_those_by_dicts():
             np.testing.assert_array_equal(a.metrics[k], b.metrics[k], err_msg=k)
     swapped = [dict(reversed(list(d.items()))) if i == 3 else d for i, d in enumerate(dicts)]
     assert override_columns(swapped) is None  # names in another order: the dicts stay dicts
+    from types import MappingProxyType
+
+    proxies = override_columns([MappingProxyType(d) for d in dicts])  # any mapping, not only a dict
+    assert proxies is not None and all(np.array_equal(proxies[k], cols[k]) for k in cols)
+    for k, v in table.items():
+        np.testing.assert_array_equal(v, [d[k] for d in dicts])  # each dict's value, by name
 
 
 def test_the_array_range_test_is_the_scalar_one():

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import methodcaller
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -215,7 +217,8 @@ def _batch(pset: ParameterSet, overrides, arrays: dict[str, Any], sets: tuple[Se
     else:  # each patient's own set's values (a name not in a set: 0, as above)
         base = np.array([[ps.values.get(k, 0.0) for ps in sets[0]] for k in names], dtype=float)
         block = base.take(sets[1], axis=1)
-        varying.update(k for k, row in zip(names, base) if (row != row[0]).any())
+        differ = (base != base[:, :1]).any(axis=1).tolist()  # the names whose value is not every set's
+        varying.update(k for k, d in zip(names, differ) if d)
     cols: dict[str, np.ndarray] = dict(zip(names, block))
     if ocols is not None:
         _apply_override_columns(cols, ocols, n, pset.model)
@@ -259,6 +262,9 @@ def _column(v: Any, n: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(v, dtype=float), (n,))
 
 
+_VALUES = methodcaller("values")  # a mapping's values (any Mapping, not only a dict)
+
+
 def override_columns(overrides: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray] | None:
     """Override dicts as columns (name → (n,) array, :func:`simulate`'s override columns) when every
     dict has the first one's names in its order (a cohort's or a procedure's patients), else None;
@@ -266,9 +272,10 @@ def override_columns(overrides: Sequence[Mapping[str, Any]]) -> dict[str, np.nda
     if not overrides:
         return None
     first = tuple(overrides[0])
-    if not all(tuple(o) == first for o in overrides):
+    if not all(map(first.__eq__, map(tuple, overrides))):
         return None
-    vals = np.array([tuple(o.values()) for o in overrides], dtype=float).reshape(len(overrides), len(first))
+    n, m = len(overrides), len(first)
+    vals = np.fromiter(chain.from_iterable(map(_VALUES, overrides)), dtype=float, count=n * m).reshape(n, m)  # row by row, as np.array of the rows
     return {k: vals[:, j].copy() for j, k in enumerate(first)}
 
 
