@@ -50,7 +50,7 @@ from pydantic import Field, field_validator, model_validator
 from mitrasim import citations
 from mitrasim.cohort import sources as _sources  # noqa: F401
 from mitrasim.cohort.mapping import EngineInputs, chunk_areas, chunk_valves, concat_engine_inputs, engine_inputs, valve_models
-from mitrasim.cohort.population import MAX_DRAWS_PER_PATIENT, LvVolumeMethod, Population, sample_population_streams
+from mitrasim.cohort.population import MAX_DRAWS_PER_PATIENT, LvVolumeMethod, Population, level_mask, level_values, sample_streams_table
 from mitrasim.errors import InputError
 from mitrasim.physiology.simulation import SolverSettings
 from mitrasim.procedure.hemodynamics import BatchHemo
@@ -139,7 +139,7 @@ def patient_setups(
     valves = valve_models(chunk_valves(with_fitted_eroa(patients, ei)))
     rules = strategy_rules(strategy)
     ids = patients.column("patient_id").to_pylist()
-    etio = patients.column("etiology").to_pylist()
+    etio = level_values(patients, "etiology", str, object)
     age = patients.column("age_years").to_pylist()
     lvef = patients.column("lvef_pct").to_pylist()
     return [
@@ -293,7 +293,7 @@ def _awake_baselines(patients: pa.Table, settings: SolverSettings, ei: EngineInp
     from mitrasim.procedure.steps import awake_baseline
 
     eroa, mva = chunk_areas(with_fitted_eroa(patients, ei))  # the valves' areas, as patient_setups' valves have them
-    secondary = np.asarray(patients.column("etiology").to_pylist(), dtype=object) == "secondary"
+    secondary = level_mask(patients, "etiology", "secondary")
     presets = [str(p) for p in ei.presets]
     cols = override_columns(ei.overrides)
     h0, _, _, d0 = awake_baseline(presets, ei.overrides if cols is None else cols, np.asarray(ei.hr_bpm, dtype=float), eroa, mva, secondary, FORWARD_DISCHARGE_COEFF, settings, ei.state)
@@ -329,11 +329,10 @@ def sample_indicated_blocks(pop: Population, sizes: list[int], seeds: list[int |
     from mitrasim.procedure.indication import INDICATED_FROM_GRADE
 
     rngs = [np.random.default_rng(s) for s in seeds]
-    ids = [pa.array(np.arange(f, f + m, dtype=np.int64)) for f, m in zip(first_ids, sizes)]
     if pop.indication == "any":
-        return pa.concat_tables(sample_population_streams(pop, sizes, rngs, first_ids)), None
-    parts: list[list[pa.Table]] = [[] for _ in sizes]
-    rounds: list[EngineInputs] = []  # each rejection round's kept patients, blocks in order
+        return sample_streams_table(pop, sizes, rngs, first_ids), None
+    tables: list[pa.Table] = []  # each rejection round's kept patients, blocks in order
+    rounds: list[EngineInputs] = []  # and their engine inputs
     rows: list[list[np.ndarray]] = [[] for _ in sizes]  # each block's rows in the rounds' concatenation
     kept_before = 0
     got, drawn = [0] * len(sizes), [0] * len(sizes)
@@ -345,29 +344,25 @@ def sample_indicated_blocks(pop: Population, sizes: list[int], seeds: list[int |
                 raise InputError("indication", pop.indication, f"a population in which at least 1 in {MAX_DRAWS_PER_PATIENT} patients has baseline MR 3+/4+", f"{got[b]} of {drawn[b]} drawn patients had")
             ms.append(max(16, int(1.25 * (sizes[b] - got[b])) + 4))
             drawn[b] += ms[-1]
-        cand = sample_population_streams(pop, ms, [rngs[b] for b in short], [0] * len(short))
-        t = pa.concat_tables(cand)
+        t = sample_streams_table(pop, ms, [rngs[b] for b in short], [0] * len(short))  # the blocks' candidates, block after block
         ei = engine_inputs(t, dict(pop.presets), settings, pop.lv_volume_method)
         ei.awake, grade = _awake_baselines(t, settings, ei)  # the procedure's first state, kept for it (run_patient_chunk)
         indicated = grade >= INDICATED_FROM_GRADE
-        start = 0
-        keeps = []
-        for b, c in zip(short, cand):
-            keeps.append(start + np.flatnonzero(indicated[start:start + c.num_rows])[: sizes[b] - got[b]])
-            start += c.num_rows
+        starts = np.cumsum([0, *ms[:-1]]).tolist()
+        keeps = [a + np.flatnonzero(indicated[a : a + m])[: sizes[b] - got[b]] for b, a, m in zip(short, starts, ms)]
         keep_all = np.concatenate(keeps)
-        kept = t.take(keep_all)  # the round's kept rows at once; each block's are a slice (no copy)
+        tables.append(t.take(keep_all))  # the round's kept rows at once
         rounds.append(ei.take(keep_all))
         at = 0
         for b, keep in zip(short, keeps):
-            parts[b].append(kept.slice(at, len(keep)))
             rows[b].append(kept_before + np.arange(at, at + len(keep)))
             got[b] += len(keep)
             at += len(keep)
         kept_before += len(keep_all)
     citations.cite("otto2020", "vahanian2021_esc")
-    out = pa.concat_tables([pa.concat_tables(p).set_column(0, "patient_id", i) for p, i in zip(parts, ids)])
-    return out, concat_engine_inputs(rounds).take(np.concatenate([r for blk in rows for r in blk]))  # blocks in order, each block's rounds in order
+    order = np.concatenate([r for blk in rows for r in blk])  # blocks in order, each block's rounds in order
+    ids = pa.array(np.concatenate([np.arange(f, f + m, dtype=np.int64) for f, m in zip(first_ids, sizes)]))
+    return pa.concat_tables(tables).take(order).set_column(0, "patient_id", ids), concat_engine_inputs(rounds).take(order)
 
 
 def _intraproc(r: ProcedureArrays) -> tuple[np.ndarray, np.ndarray]:

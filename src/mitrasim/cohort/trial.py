@@ -76,7 +76,7 @@ import mitrasim
 from mitrasim.cohort.adapter import Strategy, run_patient_chunk, sample_indicated_blocks
 from mitrasim.cohort.mapping import engine_inputs
 from mitrasim.cohort.outcomes import OutcomeModel, apply_outcomes, outcome_uniforms
-from mitrasim.cohort.population import Population, load_population
+from mitrasim.cohort.population import Population, level_values, load_population
 from mitrasim.errors import InputError, validate_model
 from mitrasim.files import read_data, read_text
 from mitrasim.physiology.simulation import SolverSettings
@@ -272,7 +272,7 @@ def _compute_chunk(trial: Trial, index: int, threads: int) -> tuple[int, pa.Tabl
     n = last - first
     presets, lv_method = dict(trial.population.presets), trial.population.lv_volume_method
     ei = ei if ei is not None else engine_inputs(patients, presets, settings, lv_method)  # fitted once for every arm
-    etiology = np.asarray(patients.column("etiology").to_pylist(), dtype=object)
+    etiology = level_values(patients, "etiology", str, object)
     parts = []
     engine_s = 0.0
     for arm in trial.arms:
