@@ -40,6 +40,7 @@ limit the rules applied to the reading.
 
 from __future__ import annotations
 
+from itertools import repeat
 from operator import attrgetter
 from typing import Any
 
@@ -49,7 +50,7 @@ from pydantic import Field, field_validator, model_validator
 
 from mitrasim import citations
 from mitrasim.cohort import sources as _sources  # noqa: F401
-from mitrasim.cohort.mapping import EngineInputs, chunk_areas, chunk_valves, concat_engine_inputs, engine_inputs, valve_models
+from mitrasim.cohort.mapping import EngineInputs, chunk_areas, chunk_valves, concat_engine_inputs, engine_inputs, frozen_instances, valve_models
 from mitrasim.cohort.population import MAX_DRAWS_PER_PATIENT, LvVolumeMethod, Population, level_mask, level_values, sample_streams_table
 from mitrasim.errors import InputError
 from mitrasim.physiology.simulation import SolverSettings
@@ -136,20 +137,13 @@ def patient_setups(
     the warm start of the awake baseline (the fit's steady state; ``ei``: the chunk's fitted
     baselines, :func:`mitrasim.cohort.mapping.engine_inputs`, if already made)."""
     ei = ei if ei is not None else engine_inputs(patients, preset_by_etiology, settings, lv_volume_method)
-    valves = valve_models(chunk_valves(with_fitted_eroa(patients, ei)))
-    rules = strategy_rules(strategy)
-    ids = patients.column("patient_id").to_pylist()
-    etio = level_values(patients, "etiology", str, object)
-    age = patients.column("age_years").to_pylist()
-    lvef = patients.column("lvef_pct").to_pylist()
-    return [
-        PatientSetup(
-            name=str(ids[i]), preset=str(ei.presets[i]), valve=valves[i], etiology=str(etio[i]), hr_bpm=float(ei.hr_bpm[i]),
-            overrides=ei.overrides[i], rules=rules, risk=PatientRisk(float(age[i]), float(lvef[i])),
-            initial_state=None if ei.state is None else ei.state[i],
-        )
-        for i in range(patients.num_rows)
-    ]
+    n = patients.num_rows
+    risks = frozen_instances(PatientRisk, n, {"age_years": map(float, patients.column("age_years").to_pylist()), "lvef_pct": map(float, patients.column("lvef_pct").to_pylist())})
+    return frozen_instances(PatientSetup, n, {
+        "name": map(str, patients.column("patient_id").to_pylist()), "preset": map(str, ei.presets), "valve": valve_models(chunk_valves(with_fitted_eroa(patients, ei))),
+        "etiology": level_values(patients, "etiology", str, object), "hr_bpm": np.asarray(ei.hr_bpm, dtype=float).tolist(), "overrides": ei.overrides,
+        "rules": repeat(strategy_rules(strategy)), "risk": risks, "initial_state": repeat(None) if ei.state is None else ei.state,
+    })  # fmt: skip
 
 
 def with_fitted_eroa(patients: pa.Table, ei: EngineInputs) -> pa.Table:
