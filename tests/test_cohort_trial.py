@@ -318,3 +318,27 @@ def test_a_chunk_leaves_no_cyclic_garbage(population):
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+def test_a_chunk_file_holds_the_chunks_table_with_dictionaries_for_categorical_text_only():
+    """encode_chunk: the file read back is the chunk's table (types and values); the categorical text
+    columns are dictionary-encoded, the numbers and the free-text log are not, and the log has no
+    min/max statistics."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    from mitrasim.cohort import trial as T
+
+    trial = T.parse_trial({"name": "pq", "population": "tvt_mixed", "n_patients": 30, "seed": 2, "arms": [{"name": "a"}]})
+    _, table, _ = T.compute_chunk(trial.model_dump_json(), 0)
+    data, entry = T.encode_chunk(trial, 0, table)
+    back = pq.read_table(io.BytesIO(data))
+    assert back.schema.remove_metadata().equals(table.schema.remove_metadata()) and back.equals(table.replace_schema_metadata(back.schema.metadata))
+    meta = pq.ParquetFile(io.BytesIO(data)).metadata.row_group(0)
+    cols = {meta.column(j).path_in_schema: meta.column(j) for j in range(meta.num_columns)}
+    dictionary = {k for k, c in cols.items() if "RLE_DICTIONARY" in c.encodings or "PLAIN_DICTIONARY" in c.encodings}
+    text = {f.name for f in table.schema if pa.types.is_string(f.type)}
+    assert dictionary == text - T.FREE_TEXT_COLUMNS and "arm" in dictionary and "lvef_pct" not in dictionary
+    assert not cols["log"].is_stats_set and cols["lvef_pct"].is_stats_set
+    assert entry["bytes"] == len(data)
