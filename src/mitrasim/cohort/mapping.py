@@ -984,9 +984,15 @@ def _still_moving(prob: _FitProblem, st: _FitState, act: np.ndarray, it: int) ->
     act = act[(np.abs(st.z_best[act]).max(axis=1) >= BASELINE_Z_DONE) & (st.lam[act] < 1e6)]
     if len(act) == 0:
         return act, np.zeros((0, prob.p, prob.p)), np.zeros((0, prob.p, 1))
-    Jb, JtJ, g = _normal_equations(prob, st, act)
-    moves = _gauss_newton_moves(Jb, JtJ, g, rows=prob.k_obs)  # with a stale or the model's Jacobian
-    redo = _forward_differences_due(moves, st.fresh[act], st.exact[act], it == 0) & np.isfinite(st.cost_best[act])
+    finite = np.isfinite(st.cost_best[act])
+    certain = ~st.exact[act] & finite & (it > 0)  # due whatever the test says (_forward_differences_due): not tested twice
+    k, p = len(act), prob.p
+    JtJ, g, moves = np.empty((k, p, p)), np.empty((k, p, 1)), np.zeros(k, bool)
+    test = ~certain
+    if test.any():
+        Jb_t, JtJ[test], g[test] = _normal_equations(prob, st, act[test])
+        moves[test] = _gauss_newton_moves(Jb_t, JtJ[test], g[test], rows=prob.k_obs)  # with a stale or the model's Jacobian
+    redo = certain | (_forward_differences_due(moves, st.fresh[act], st.exact[act], it == 0) & finite & test)
     if redo.any():  # the Jacobian at the best point
         r = act[redo]
         _, st.J_best[r], _ = yield from _evaluate(prob, st, r, st.best[r], fd=True, warm=True)
