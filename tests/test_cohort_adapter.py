@@ -226,3 +226,27 @@ def _chunk_field(valve_field: str) -> str:
     """The ChunkValves array a ValveModel profile is a row of."""
     return {"s_mm": "s_mm", "anterior_mm": "anterior_mm", "posterior_mm": "posterior_mm", "gap_degenerative_mm": "gap_deg_mm", "gap_functional_mm": "gap_fun_mm",
             "opening_mm": "opening_mm", "calcification_grade": "calcification", "lesion_kind": "lesion_kind"}[valve_field]  # fmt: skip
+
+
+def test_a_chunks_arms_share_its_valves_built_once(monkeypatch):
+    """The valves are built once per chunk (kept in its engine inputs with their table) and shared by
+    its arms, which get the rows of each arm run on valves of its own."""
+    from mitrasim.cohort import adapter as A
+    from mitrasim.cohort.mapping import chunk_valves, engine_inputs
+
+    pop = load_population("tvt_mixed")
+    pts = sample_population(pop, 16, 12)
+    presets = dict(pop.presets)
+    ei = engine_inputs(pts, presets, FAST, baseline="table")
+    built = []
+    monkeypatch.setattr(A, "chunk_valves", lambda t: built.append(t.num_rows) or chunk_valves(t))
+    arms = [Strategy(), Strategy(stop_rule="single_clip")]
+    shared = [run_patient_chunk(pts, s, 6, settings=FAST, preset_by_etiology=presets, ei=ei) for s in arms]
+    assert built == [16]
+    s1, s2 = (patient_setups(pts, s, FAST, presets, ei=ei) for s in arms)
+    assert all(a.valve is b.valve for a, b in zip(s1, s2)) and built == [16]
+    other = pts.slice(0, 8)  # another table: its own valves
+    assert len(patient_setups(other, arms[0], FAST, presets, ei=ei.take(np.arange(8)))) == 8 and built == [16, 8]
+    for s, table in zip(arms, shared):
+        own = run_patient_chunk(pts, s, 6, settings=FAST, preset_by_etiology=presets, ei=engine_inputs(pts, presets, FAST, baseline="table"))
+        assert own.drop_columns(["engine_seconds"]).equals(table.drop_columns(["engine_seconds"]))

@@ -58,6 +58,7 @@ from mitrasim.procedure.hemodynamics import BatchHemo
 from mitrasim.procedure.process import PatientSetup, ProcedureArrays, run_procedure_arrays
 from mitrasim.procedure.risks import DEFAULT_RATES, ComplicationRates, PatientRisk
 from mitrasim.protocol import GRADES, Protocol
+from mitrasim.valve.geometry import ValveModel
 from mitrasim.procedure.rules import Rules, rules_from_protocol
 
 __all__ = ["Strategy", "STOP_RULES", "OUTPUT_COLUMNS", "EVENT_COLUMNS", "run_patient_chunk", "strategy_rules", "baseline_decision_grades", "sample_indicated", "sample_indicated_inputs", "sample_indicated_blocks"]
@@ -140,10 +141,19 @@ def patient_setups(
     n = patients.num_rows
     risks = frozen_instances(PatientRisk, n, {"age_years": map(float, patients.column("age_years").to_pylist()), "lvef_pct": map(float, patients.column("lvef_pct").to_pylist())})
     return frozen_instances(PatientSetup, n, {
-        "name": map(str, patients.column("patient_id").to_pylist()), "preset": map(str, ei.presets), "valve": valve_models(chunk_valves(with_fitted_eroa(patients, ei))),
+        "name": map(str, patients.column("patient_id").to_pylist()), "preset": map(str, ei.presets), "valve": _valve_models(patients, ei),
         "etiology": level_values(patients, "etiology", str, object), "hr_bpm": np.asarray(ei.hr_bpm, dtype=float).tolist(), "overrides": ei.overrides,
         "rules": repeat(strategy_rules(strategy)), "risk": risks, "initial_state": repeat(None) if ei.state is None else ei.state,
     })  # fmt: skip
+
+
+def _valve_models(patients: pa.Table, ei: EngineInputs) -> list[ValveModel]:
+    """The patients' valves scaled to their fitted EROAs, built once and kept in ``ei`` with the table
+    they were built from: a chunk's arms share them (a valve is immutable, the procedure copies what it
+    changes)."""
+    if ei.valves is None or ei.valves[0] is not patients:
+        ei.valves = (patients, valve_models(chunk_valves(with_fitted_eroa(patients, ei))))
+    return ei.valves[1]
 
 
 def with_fitted_eroa(patients: pa.Table, ei: EngineInputs) -> pa.Table:

@@ -336,6 +336,7 @@ class EngineInputs:
     eroa_cm2: np.ndarray | None = None  # (n,) the fitted EROA the patient's valve is scaled to (None: the sampled one)
     state: np.ndarray | None = None  # (n, 14) the fitted baseline's steady state (warm start of the awake baseline; None: cold)
     awake: BatchHemo | None = None  # the awake baseline states already simulated (the indication's), None: not yet
+    valves: tuple[pa.Table, list[geo.ValveModel]] | None = None  # the patients' valves once built, with their table (shared by a chunk's arms)
 
     def take(self, idx: np.ndarray) -> EngineInputs:
         """The inputs of patients ``idx`` (each patient's fit is its own: the batch does not change it)."""
