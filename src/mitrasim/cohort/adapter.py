@@ -298,7 +298,7 @@ def _awake_baselines(patients: pa.Table, settings: SolverSettings, ei: EngineInp
 
     eroa, mva = chunk_areas(with_fitted_eroa(patients, ei))  # the valves' areas, as patient_setups' valves have them
     secondary = level_mask(patients, "etiology", "secondary")
-    presets = [str(p) for p in ei.presets]
+    presets = ei.presets.tolist()  # the preset names (str objects)
     cols = override_columns(ei.overrides)
     h0, _, _, d0 = awake_baseline(presets, ei.overrides if cols is None else cols, np.asarray(ei.hr_bpm, dtype=float), eroa, mva, secondary, FORWARD_DISCHARGE_COEFF, settings, ei.state)
     return h0, d0

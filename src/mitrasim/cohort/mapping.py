@@ -342,7 +342,7 @@ class EngineInputs:
         """The inputs of patients ``idx`` (each patient's fit is its own: the batch does not change it)."""
         idx = np.asarray(idx, dtype=np.int64)
         pick = lambda a: None if a is None else a[idx]  # noqa: E731
-        return EngineInputs(self.presets[idx], [self.overrides[i] for i in idx], self.hr_bpm[idx], pick(self.fit_ok), pick(self.fit_z_max), pick(self.eroa_cm2),
+        return EngineInputs(self.presets[idx], list(map(self.overrides.__getitem__, idx.tolist())), self.hr_bpm[idx], pick(self.fit_ok), pick(self.fit_z_max), pick(self.eroa_cm2),
                             pick(self.state), None if self.awake is None else self.awake.take(idx))  # fmt: skip
 
 
@@ -1131,7 +1131,7 @@ def engine_inputs(patients: pa.Table, preset_by_etiology: dict[str, str], settin
     fits = fit_baselines_groups([(name, hr[m], mva[m], y[m], sd[m]) for m, name in groups], settings)
     for (m, name), f in zip(groups, fits):
         presets[m] = name
-        for i, o in zip(np.flatnonzero(m), f.overrides):
+        for i, o in zip(np.flatnonzero(m).tolist(), f.overrides):
             overrides[i] = o
         eroa_fit[m], z[m], state[m] = f.eroa_cm2, f.z, f.state
     zmax = np.max(np.abs(z), axis=1)

@@ -282,12 +282,8 @@ def _compute_chunk(trial: Trial, index: int, threads: int) -> tuple[int, pa.Tabl
         engine_s += float(np.sum(res.column("engine_seconds").to_numpy()))
         res = apply_outcomes(res.drop_columns(["engine_seconds"]), etiology, trial.outcomes, u_out, trial.population.sources)
         res = res.drop_columns(["patient_id"])
-        t = patients
-        for name in res.column_names:
-            t = t.append_column(name, res.column(name))
-        t = t.add_column(0, "arm", pa.array([arm.name] * n, pa.string()))
-        t = t.add_column(0, "chunk", pa.array(np.full(n, index, np.int32)))
-        parts.append(t)
+        columns = [pa.chunked_array([np.full(n, index, np.int32)]), pa.chunked_array([pa.array([arm.name] * n, pa.string())]), *patients.columns, *res.columns]
+        parts.append(pa.Table.from_arrays(columns, ["chunk", "arm", *patients.column_names, *res.column_names]))
     return index, pa.concat_tables(parts), engine_s
 
 
