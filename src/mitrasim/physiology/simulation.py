@@ -215,10 +215,12 @@ def _batch(pset: ParameterSet, overrides, arrays: dict[str, Any], sets: tuple[Se
         block = np.empty((len(names), n))  # one allocation; each column is a row view of it
         block[:] = np.array(values, dtype=float)[:, None]
     else:  # each patient's own set's values (a name not in a set: 0, as above)
-        base = np.array([[ps.values.get(k, 0.0) for ps in sets[0]] for k in names], dtype=float)
-        block = base.take(sets[1], axis=1)
-        differ = (base != base[:, :1]).any(axis=1).tolist()  # the names whose value is not every set's
-        varying.update(k for k, d in zip(names, differ) if d)
+        base = np.array([[ps.values.get(k, 0.0) for k in names] for ps in sets[0]], dtype=float).T
+        differ = np.flatnonzero((base != base[:, :1]).any(axis=1))  # the names whose value is not every set's
+        block = np.empty((len(names), n))
+        block[:] = base[:, :1]  # the first set's value, then each patient's own where the sets differ
+        block[differ] = base[differ].take(sets[1], axis=1)
+        varying.update(names[i] for i in differ.tolist())
     cols: dict[str, np.ndarray] = dict(zip(names, block))
     if ocols is not None:
         _apply_override_columns(cols, ocols, n, pset.model)
