@@ -158,3 +158,22 @@ def test_no_overrides_for_many_patients_is_the_preset():
     for k, v in pset.values.items():
         if k in cols and k != "hr_bpm":
             assert np.array_equal(cols[k], np.full(3, float(v))), k
+
+
+def test_the_range_test_from_the_extremes_is_the_elementwise_one():
+    """_all_inside (the smallest and largest value) says what _outside says of every value: at and
+    beside each bound (open and closed), NaN, infinities, an empty column."""
+    from mitrasim.physiology.parameters import SPECS
+    from mitrasim.physiology.simulation import _all_inside, _outside
+
+    open_, closed = next(s for s in SPECS.values() if s.lo_open), next(s for s in SPECS.values() if not s.lo_open)
+    for spec in (open_, closed):
+        lo, hi = spec.lo, spec.hi
+        mid = 0.5 * (lo + hi)
+        for bad in (lo, np.nextafter(lo, -np.inf), hi, np.nextafter(hi, np.inf), np.nan, np.inf, -np.inf):
+            for where in (0, 2, 4):
+                vals = np.full(5, mid)
+                vals[where] = bad
+                assert _all_inside(spec, vals) == (not _outside(spec, vals).any()), (spec, bad, where)
+        assert _all_inside(spec, np.array([mid, np.nextafter(lo, np.inf), hi]))
+        assert _all_inside(spec, np.zeros(0))

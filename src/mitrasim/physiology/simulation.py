@@ -232,9 +232,8 @@ def _batch(pset: ParameterSet, overrides, arrays: dict[str, Any], sets: tuple[Se
         if olist[0] or len(olist) > 1:
             varying.update(_apply_overrides(cols, olist, pset.model))
     for k, a in arrays.items():
-        bad = _outside(SPECS[k], a)
-        if bad.any():
-            SPECS[k].check(float(a[np.argmax(bad)]))  # raises the range's InputError
+        if not _all_inside(SPECS[k], a):
+            SPECS[k].check(float(a[np.argmax(_outside(SPECS[k], a))]))  # raises the range's InputError
         cols[k][:] = a
     return cols, block, n, frozenset(varying)
 
@@ -317,8 +316,19 @@ def _check_column(name: str, vals: np.ndarray, allowed: frozenset[str]) -> None:
     spec = SPECS.get(name)
     if spec is None or name not in allowed:
         raise ValueError(name)
-    if _outside(spec, vals).any():
+    if not _all_inside(spec, vals):
         raise ValueError(name)
+
+
+def _all_inside(spec: ParamSpec, vals: np.ndarray) -> bool:
+    """Whether no value of ``vals`` lies outside ``spec``'s range (:func:`_outside` finds none), from the
+    smallest and the largest value alone (two reductions; a NaN is both, and fails)."""
+    if vals.size == 0:
+        return True
+    if math.isfinite(spec.lo) and math.isfinite(spec.hi):
+        lo, hi = vals.min(), vals.max()
+        return bool((lo > spec.lo if spec.lo_open else lo >= spec.lo) and hi <= spec.hi)
+    return not _outside(spec, vals).any()
 
 
 def _outside(spec: ParamSpec, vals: np.ndarray) -> np.ndarray:
