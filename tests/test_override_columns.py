@@ -177,3 +177,25 @@ def test_the_range_test_from_the_extremes_is_the_elementwise_one():
                 assert _all_inside(spec, vals) == (not _outside(spec, vals).any()), (spec, bad, where)
         assert _all_inside(spec, np.array([mid, np.nextafter(lo, np.inf), hi]))
         assert _all_inside(spec, np.zeros(0))
+
+
+def test_an_accumulators_seed_is_no_value_and_nothing_else_is_touched():
+    """simulate()'s result: a metric still at an accumulator's ±1e300 seed (PLACEHOLDER_ABS or more) is
+    NaN; every other value, a NaN included, is the kernel's (the test looks at the extremes first)."""
+    from mitrasim.physiology import engine
+    from mitrasim.physiology.parameter_sets import get_parameter_set
+    from mitrasim.physiology.simulation import _result
+    from mitrasim.ranges import PLACEHOLDER_ABS
+
+    pset = get_parameter_set("primary_mr")
+    rng = np.random.default_rng(5)
+    clean = rng.normal(0.0, 50.0, (engine.N_METRIC, 7))
+    for seeded in ((), ((0, 1, 1e300),), ((5, 3, -1e300),), ((2, 6, -1e300), (3, 0, np.nan)), ((1, 2, PLACEHOLDER_ABS), (4, 4, -PLACEHOLDER_ABS * 0.5))):
+        m = clean.copy()
+        for i, j, v in seeded:
+            m[i, j] = v
+        want = m.copy()
+        want[np.abs(want) >= PLACEHOLDER_ABS] = np.nan
+        res = _result(pset, {}, np.full(7, 208), m, np.zeros((14, 7)), None)
+        got = np.array([res.metrics[k] for k in engine.METRIC_NAMES])
+        np.testing.assert_array_equal(got, want)

@@ -583,7 +583,8 @@ def simulate_presets(
 def _result(pset: ParameterSet, cols: dict[str, np.ndarray], steps: np.ndarray, metrics: np.ndarray, x_end: np.ndarray, wf_all) -> SimulationResult:
     # An accumulator never updated in the steady beat (e.g. no systolic interval for the LA
     # v-wave with a severely stenotic valve) still holds its ±1e300 seed: no value, not a number.
-    metrics[np.abs(metrics) >= PLACEHOLDER_ABS] = np.nan
+    if metrics.size and not (metrics.max() < PLACEHOLDER_ABS and metrics.min() > -PLACEHOLDER_ABS):  # (a NaN: looked at too)
+        metrics[np.abs(metrics) >= PLACEHOLDER_ABS] = np.nan
     cites = pset.citations
     citations.cite(*cites)
     return SimulationResult(
