@@ -48,7 +48,7 @@ INNER = (
     ("mitrasim.cohort.mapping", "valve_models"),
     ("mitrasim.procedure.loading", "loading_arrays"), ("mitrasim.procedure.hemodynamics", "echo_arrays"),
     ("mitrasim.procedure.hemodynamics", "grade_arrays"), ("mitrasim.cohort.trial", "_compute_chunk"),
-    ("mitrasim.cohort.outcomes", "apply_outcomes"),
+    ("mitrasim.cohort.outcomes", "apply_outcomes"), ("mitrasim.cohort.population", "sample_streams_table"),
 )  # fmt: skip
 
 #: Components of the table: a name and the timed functions (``module.function``, the module's last
@@ -60,7 +60,7 @@ COMPONENTS = (
     ("simulate() set-up and results (every call)", ("simulation.simulate", "simulation.simulate_presets", "simulation._simulate_batch", "simulation._batch", "simulation._kernel_arrays", "simulation._run_batch",
                                                    "simulation._result", "simulation.override_columns")),
     ("procedure's engine calls (hemodynamics: states, echo, grades)", ("hemodynamics.simulate_states", "hemodynamics.echo_arrays", "hemodynamics.grade_arrays")),
-    ("patient sampling (population streams)", ("population.sample_population_streams",)),
+    ("patient sampling (population streams)", ("population.sample_population_streams", "population.sample_streams_table")),
     ("indication (candidates, awake baselines, valve areas)", ("adapter.sample_indicated_blocks", "adapter._awake_baselines", "mapping.chunk_areas")),
     ("patient set-up (valves, loading, setups)", ("adapter.patient_setups", "mapping.chunk_valves", "mapping.valve_models", "loading.loading_arrays")),
     ("procedure steps (steps, process; not the log)", ("process.run_procedure_arrays", "steps.make_groups", "steps.baseline", "steps.start_course",

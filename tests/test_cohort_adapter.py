@@ -170,3 +170,83 @@ def test_the_indications_valve_areas_are_the_procedures_valves(population):
     valves = valve_models(chunk_valves(t))
     assert eroa.tolist() == [v.eroa_cm2 for v in valves]
     assert mva.tolist() == [v.mva_cm2 for v in valves]
+
+
+def test_a_chunks_setups_are_those_of_the_classes_own_constructors():
+    """patient_setups and valve_models build their frozen dataclasses in one ``__dict__`` update each
+    (mapping.frozen_instances): every field as ``PatientSetup(...)``, ``ValveModel(...)`` and
+    ``PatientRisk(...)`` set it (the same objects: row views of the chunk's arrays, the one rules and
+    override dicts), in the fields' order, equal (and hashing) as the constructor's; a missing field
+    or an unknown column is refused."""
+    import dataclasses
+
+    from mitrasim.cohort.mapping import chunk_valves, engine_inputs, frozen_instances, valve_models
+    from mitrasim.procedure.process import PatientSetup
+    from mitrasim.procedure.risks import PatientRisk
+    from mitrasim.valve.geometry import ValveModel
+
+    pop = load_population("tvt_mixed")
+    pts = sample_population(pop, 40, 9)
+    ei = engine_inputs(pts, dict(pop.presets), FAST, baseline="table")
+    setups = patient_setups(pts, Strategy(), FAST, dict(pop.presets), ei=ei)
+    v = chunk_valves(pts)
+    valves = valve_models(v)
+    assert len(setups) == len(valves) == 40
+    for i, (s, vm) in enumerate(zip(setups, valves)):
+        ref = ValveModel(s_mm=v.s_mm[i], ds_mm=float(v.ds_mm[i]), line_length_mm=float(v.length_mm[i]), ap_diameter_mm=float(v.ap_mm[i]),
+                         ic_diameter_mm=float(v.length_mm[i]), segment_edges_mm=vm.segment_edges_mm, anterior_mm=v.anterior_mm[i],
+                         posterior_mm=v.posterior_mm[i], gap_degenerative_mm=v.gap_deg_mm[i], gap_functional_mm=v.gap_fun_mm[i],
+                         opening_mm=v.opening_mm[i], calcification_grade=v.calcification[i], cleft=vm.cleft, lesion_kind=v.lesion_kind[i],
+                         tenting_depth_mm=float(v.tenting_mm[i]), annular_calcification_grade=int(v.mac_grade[i]))  # fmt: skip
+        assert list(vars(vm)) == [f.name for f in dataclasses.fields(ValveModel)] == list(vars(ref))
+        for k, a in vars(ref).items():
+            b = getattr(vm, k)
+            if k == "cleft":
+                assert np.array_equal(a, b), k
+            elif isinstance(a, np.ndarray):
+                assert np.array_equal(a, b) and b.base is getattr(v, _chunk_field(k)), k  # a row view of the chunk's array
+            else:
+                assert a == b and type(a) is type(b), k
+        assert not vm.cleft.any() and vm.cleft is valves[0].cleft
+        risk = PatientRisk(float(pts.column("age_years")[i].as_py()), float(pts.column("lvef_pct")[i].as_py()))
+        want = PatientSetup(name=str(pts.column("patient_id")[i].as_py()), preset=str(ei.presets[i]), valve=s.valve, etiology=pts.column("etiology")[i].as_py(),
+                            hr_bpm=float(ei.hr_bpm[i]), overrides=ei.overrides[i], rules=s.rules, risk=risk, initial_state=None)  # fmt: skip
+        assert s == want and list(vars(s)) == list(vars(want)) and s.overrides is ei.overrides[i]
+        assert s.risk == risk and hash(s.risk) == hash(risk) and s.catalogue is want.catalogue and s.planned == ()
+    assert len({id(s.rules) for s in setups}) == 1
+    with pytest.raises(TypeError, match="no column and no default"):
+        frozen_instances(ValveModel, 1, {"s_mm": [v.s_mm[0]]})
+    with pytest.raises(TypeError, match="no fields"):
+        frozen_instances(PatientRisk, 1, {"age": [70.0]})
+    with pytest.raises(ValueError, match="fewer than 3"):
+        frozen_instances(PatientRisk, 3, {"age_years": [70.0, 71.0]})
+
+
+def _chunk_field(valve_field: str) -> str:
+    """The ChunkValves array a ValveModel profile is a row of."""
+    return {"s_mm": "s_mm", "anterior_mm": "anterior_mm", "posterior_mm": "posterior_mm", "gap_degenerative_mm": "gap_deg_mm", "gap_functional_mm": "gap_fun_mm",
+            "opening_mm": "opening_mm", "calcification_grade": "calcification", "lesion_kind": "lesion_kind"}[valve_field]  # fmt: skip
+
+
+def test_a_chunks_arms_share_its_valves_built_once(monkeypatch):
+    """The valves are built once per chunk (kept in its engine inputs with their table) and shared by
+    its arms, which get the rows of each arm run on valves of its own."""
+    from mitrasim.cohort import adapter as A
+    from mitrasim.cohort.mapping import chunk_valves, engine_inputs
+
+    pop = load_population("tvt_mixed")
+    pts = sample_population(pop, 16, 12)
+    presets = dict(pop.presets)
+    ei = engine_inputs(pts, presets, FAST, baseline="table")
+    built = []
+    monkeypatch.setattr(A, "chunk_valves", lambda t: built.append(t.num_rows) or chunk_valves(t))
+    arms = [Strategy(), Strategy(stop_rule="single_clip")]
+    shared = [run_patient_chunk(pts, s, 6, settings=FAST, preset_by_etiology=presets, ei=ei) for s in arms]
+    assert built == [16]
+    s1, s2 = (patient_setups(pts, s, FAST, presets, ei=ei) for s in arms)
+    assert all(a.valve is b.valve for a, b in zip(s1, s2)) and built == [16]
+    other = pts.slice(0, 8)  # another table: its own valves
+    assert len(patient_setups(other, arms[0], FAST, presets, ei=ei.take(np.arange(8)))) == 8 and built == [16, 8]
+    for s, table in zip(arms, shared):
+        own = run_patient_chunk(pts, s, 6, settings=FAST, preset_by_etiology=presets, ei=engine_inputs(pts, presets, FAST, baseline="table"))
+        assert own.drop_columns(["engine_seconds"]).equals(table.drop_columns(["engine_seconds"]))

@@ -311,3 +311,50 @@ def test_streams_without_screening_equal_each_stream_alone():
     for t, n, s, f in zip(together, sizes, (1, 2, 3, 4), ids):
         assert t.num_rows == n
         assert t.equals(sample_population(free, n, np.random.default_rng(s), first_id=f))
+
+
+def test_the_regurgitant_vti_of_fixed_patients_is_the_bilinear_table_to_the_bit():
+    """regurgitant_vti_at (the heart rate's interpolation and the pressure drive once, the EROA's per
+    call: the flow balance's iterations) and regurgitant_vti_cm give, bit for bit, the bilinear
+    interpolation of the table over heart rate × EROA written in one go, times the Bernoulli factor;
+    at the table's nodes the table's values; scalars broadcast."""
+    from mitrasim.cohort import mapping as M
+
+    rng = np.random.default_rng(11)
+    n = 500
+    hr, eroa, sbp = rng.uniform(30.0, 160.0, n), rng.uniform(0.0, 2.5, n), rng.uniform(60.0, 180.0, n)
+    tab = M._vti_table("secondary_mr")
+    H, E = M._VTI_HR_GRID, M._VTI_EROA_GRID
+    h, e = np.clip(hr, H[0], H[-1]), np.clip(eroa, E[0], E[-1])
+    i = np.clip(np.searchsorted(H, h, side="right") - 1, 0, len(H) - 2)
+    j = np.clip(np.searchsorted(E, e, side="right") - 1, 0, len(E) - 2)
+    s, t = (h - H[i]) / (H[i + 1] - H[i]), (e - E[j]) / (E[j + 1] - E[j])
+    v = tab["vti"]
+    ref = (v[i, j] * (1 - s) + v[i + 1, j] * s) * (1 - t) + (v[i, j + 1] * (1 - s) + v[i + 1, j + 1] * s) * t
+    ref = ref * np.sqrt(np.maximum(sbp - tab["la_mmhg"], 1.0) / (tab["sbp_mmhg"] - tab["la_mmhg"]))
+    at = M.regurgitant_vti_at("secondary_mr", hr, sbp)
+    np.testing.assert_array_equal(at(eroa), ref)
+    np.testing.assert_array_equal(M.regurgitant_vti_cm("secondary_mr", hr, eroa, sbp), ref)
+    k = rng.permutation(n)  # new EROAs for the same patients
+    np.testing.assert_array_equal(at(eroa[k]), M.regurgitant_vti_cm("secondary_mr", hr, eroa[k], sbp))
+    node = M.regurgitant_vti_cm("secondary_mr", H[2], E[3], tab["sbp_mmhg"])
+    assert node.shape == () and node == v[2, 3]  # a node of the table, at the preset's own pressures
+    assert M.regurgitant_vti_cm("secondary_mr", 70.0, eroa[:3], 120.0).shape == (3,)
+
+
+def test_categorical_levels_read_once_per_level_are_the_patients_values():
+    """level_mask and level_values (Arrow's dictionary encoding: a level's value computed once) give
+    each patient's own level, over several chunks; a column with nulls element by element."""
+    import pyarrow as pa
+
+    from mitrasim.cohort.population import level_mask, level_values
+
+    words = ["primary", "secondary", "secondary", "primary", "secondary"]
+    t = pa.table({"etiology": pa.chunked_array([words[:2], words[2:]]), "seg": pa.chunked_array([["1", "3"], ["2", "2", "1"]]),
+                  "holes": pa.array(["a", None, "b", "a", None])})  # fmt: skip
+    np.testing.assert_array_equal(level_mask(t, "etiology", "secondary"), np.array(words) == "secondary")
+    assert level_values(t, "etiology", str, object).tolist() == words
+    assert level_values(t, "seg", int, np.int64).tolist() == [1, 3, 2, 2, 1]
+    assert level_values(t, "holes", str, object).tolist() == ["a", None, "b", "a", None]
+    assert level_mask(t, "holes", "a").tolist() == [True, False, False, True, False]
+    assert level_values(t.slice(0, 0), "seg", int, np.int64).shape == (0,)

@@ -266,16 +266,18 @@ def test_unreachable_scheduler_is_a_clear_error_and_writes_nothing(reference, tm
 
 
 def test_a_chunk_runs_with_the_older_objects_frozen_and_restores_the_collector(monkeypatch):
-    """compute_chunk freezes the objects alive before it (fewer full-collection traversals) and
-    unfreezes them after, also when it fails; a caller's own freeze is left as it is."""
+    """compute_chunk freezes the objects alive before it (fewer full-collection traversals) and raises
+    the young generation's threshold, and undoes both after, also when it fails; a caller's own
+    freeze is left as it is."""
     import gc
 
     from mitrasim.cohort import trial as T
 
-    seen = []
+    seen, thresholds = [], []
 
     def fake(trial, index, threads):
         seen.append(gc.get_freeze_count())
+        thresholds.append(gc.get_threshold()[0])
         if index == 1:
             raise RuntimeError("chunk failed")
         return index, None, 0.0
@@ -283,14 +285,66 @@ def test_a_chunk_runs_with_the_older_objects_frozen_and_restores_the_collector(m
     monkeypatch.setattr(T, "_compute_chunk", fake)
     tj = T.parse_trial({"name": "gc", "population": "tvt_mixed", "n_patients": 10, "seed": 1, "arms": [{"name": "a"}]}).model_dump_json()
     assert gc.get_freeze_count() == 0
+    before = gc.get_threshold()
     T.compute_chunk(tj, 0)
     with pytest.raises(RuntimeError):
         T.compute_chunk(tj, 1)
-    assert seen[0] > 0 and seen[1] > 0 and gc.get_freeze_count() == 0
+    assert seen[0] > 0 and seen[1] > 0 and gc.get_freeze_count() == 0 and gc.get_threshold() == before
+    assert thresholds == [max(before[0], T.CHUNK_GC_THRESHOLD)] * 2
     gc.freeze()
     try:
         frozen = gc.get_freeze_count()
         T.compute_chunk(tj, 0)
-        assert seen[2] == frozen and gc.get_freeze_count() == frozen
+        assert seen[2] == frozen and gc.get_freeze_count() == frozen and thresholds[2] == before[0]
     finally:
         gc.unfreeze()
+
+
+@pytest.mark.parametrize("population", ["tvt_mixed", "everest2_like"])
+def test_a_chunk_leaves_no_cyclic_garbage(population):
+    """What CHUNK_GC_THRESHOLD rests on: a chunk's objects are all freed by reference counting, so the
+    cyclic collector, off while it runs, finds none of them unreachable after it."""
+    import gc
+
+    from mitrasim.cohort import trial as T
+
+    trial = T.parse_trial({"name": "gc", "population": population, "n_patients": 40, "seed": 3,
+                           "arms": [{"name": "a"}, {"name": "b", "strategy": {"stop_rule": "single_clip"}}]})  # fmt: skip
+    T._compute_chunk(trial, 0, 1)  # imports, compiled kernels and caches first: they stay reachable
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        before = {id(o) for o in gc.get_objects()}  # what became garbage but was made before (another test's event loop) is not the chunk's
+        T._compute_chunk(trial, 0, 1)
+        gc.collect()
+        found = sorted({type(o).__name__ for o in gc.garbage if id(o) not in before})
+        assert not found, found
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+
+
+def test_a_chunk_file_holds_the_chunks_table_with_dictionaries_for_categorical_text_only():
+    """encode_chunk: the file read back is the chunk's table (types and values); the categorical text
+    columns are dictionary-encoded, the numbers and the free-text log are not, and the log has no
+    min/max statistics."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    from mitrasim.cohort import trial as T
+
+    trial = T.parse_trial({"name": "pq", "population": "tvt_mixed", "n_patients": 30, "seed": 2, "arms": [{"name": "a"}]})
+    _, table, _ = T.compute_chunk(trial.model_dump_json(), 0)
+    data, entry = T.encode_chunk(trial, 0, table)
+    back = pq.read_table(io.BytesIO(data))
+    assert back.schema.remove_metadata().equals(table.schema.remove_metadata()) and back.equals(table.replace_schema_metadata(back.schema.metadata))
+    meta = pq.ParquetFile(io.BytesIO(data)).metadata.row_group(0)
+    cols = {meta.column(j).path_in_schema: meta.column(j) for j in range(meta.num_columns)}
+    dictionary = {k for k, c in cols.items() if "RLE_DICTIONARY" in c.encodings or "PLAIN_DICTIONARY" in c.encodings}
+    text = {f.name for f in table.schema if pa.types.is_string(f.type)}
+    assert dictionary == text - T.FREE_TEXT_COLUMNS and "arm" in dictionary and "lvef_pct" not in dictionary
+    assert not cols["log"].is_stats_set and cols["lvef_pct"].is_stats_set
+    assert entry["bytes"] == len(data)

@@ -119,6 +119,12 @@ def test_the_procedure_s_states_by_columns_equal_those_by_dicts():
             np.testing.assert_array_equal(a.metrics[k], b.metrics[k], err_msg=k)
     swapped = [dict(reversed(list(d.items()))) if i == 3 else d for i, d in enumerate(dicts)]
     assert override_columns(swapped) is None  # names in another order: the dicts stay dicts
+    from types import MappingProxyType
+
+    proxies = override_columns([MappingProxyType(d) for d in dicts])  # any mapping, not only a dict
+    assert proxies is not None and all(np.array_equal(proxies[k], cols[k]) for k in cols)
+    for k, v in table.items():
+        np.testing.assert_array_equal(v, [d[k] for d in dicts])  # each dict's value, by name
 
 
 def test_the_array_range_test_is_the_scalar_one():
@@ -152,3 +158,44 @@ def test_no_overrides_for_many_patients_is_the_preset():
     for k, v in pset.values.items():
         if k in cols and k != "hr_bpm":
             assert np.array_equal(cols[k], np.full(3, float(v))), k
+
+
+def test_the_range_test_from_the_extremes_is_the_elementwise_one():
+    """_all_inside (the smallest and largest value) says what _outside says of every value: at and
+    beside each bound (open and closed), NaN, infinities, an empty column."""
+    from mitrasim.physiology.parameters import SPECS
+    from mitrasim.physiology.simulation import _all_inside, _outside
+
+    open_, closed = next(s for s in SPECS.values() if s.lo_open), next(s for s in SPECS.values() if not s.lo_open)
+    for spec in (open_, closed):
+        lo, hi = spec.lo, spec.hi
+        mid = 0.5 * (lo + hi)
+        for bad in (lo, np.nextafter(lo, -np.inf), hi, np.nextafter(hi, np.inf), np.nan, np.inf, -np.inf):
+            for where in (0, 2, 4):
+                vals = np.full(5, mid)
+                vals[where] = bad
+                assert _all_inside(spec, vals) == (not _outside(spec, vals).any()), (spec, bad, where)
+        assert _all_inside(spec, np.array([mid, np.nextafter(lo, np.inf), hi]))
+        assert _all_inside(spec, np.zeros(0))
+
+
+def test_an_accumulators_seed_is_no_value_and_nothing_else_is_touched():
+    """simulate()'s result: a metric still at an accumulator's ±1e300 seed (PLACEHOLDER_ABS or more) is
+    NaN; every other value, a NaN included, is the kernel's (the test looks at the extremes first)."""
+    from mitrasim.physiology import engine
+    from mitrasim.physiology.parameter_sets import get_parameter_set
+    from mitrasim.physiology.simulation import _result
+    from mitrasim.ranges import PLACEHOLDER_ABS
+
+    pset = get_parameter_set("primary_mr")
+    rng = np.random.default_rng(5)
+    clean = rng.normal(0.0, 50.0, (engine.N_METRIC, 7))
+    for seeded in ((), ((0, 1, 1e300),), ((5, 3, -1e300),), ((2, 6, -1e300), (3, 0, np.nan)), ((1, 2, PLACEHOLDER_ABS), (4, 4, -PLACEHOLDER_ABS * 0.5))):
+        m = clean.copy()
+        for i, j, v in seeded:
+            m[i, j] = v
+        want = m.copy()
+        want[np.abs(want) >= PLACEHOLDER_ABS] = np.nan
+        res = _result(pset, {}, np.full(7, 208), m, np.zeros((14, 7)), None)
+        got = np.array([res.metrics[k] for k in engine.METRIC_NAMES])
+        np.testing.assert_array_equal(got, want)

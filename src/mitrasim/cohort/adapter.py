@@ -40,6 +40,7 @@ limit the rules applied to the reading.
 
 from __future__ import annotations
 
+from itertools import repeat
 from operator import attrgetter
 from typing import Any
 
@@ -49,14 +50,15 @@ from pydantic import Field, field_validator, model_validator
 
 from mitrasim import citations
 from mitrasim.cohort import sources as _sources  # noqa: F401
-from mitrasim.cohort.mapping import EngineInputs, chunk_areas, chunk_valves, concat_engine_inputs, engine_inputs, valve_models
-from mitrasim.cohort.population import MAX_DRAWS_PER_PATIENT, LvVolumeMethod, Population, sample_population_streams
+from mitrasim.cohort.mapping import EngineInputs, chunk_areas, chunk_valves, concat_engine_inputs, engine_inputs, frozen_instances, valve_models
+from mitrasim.cohort.population import MAX_DRAWS_PER_PATIENT, LvVolumeMethod, Population, level_mask, level_values, sample_streams_table
 from mitrasim.errors import InputError
 from mitrasim.physiology.simulation import SolverSettings
 from mitrasim.procedure.hemodynamics import BatchHemo
 from mitrasim.procedure.process import PatientSetup, ProcedureArrays, run_procedure_arrays
 from mitrasim.procedure.risks import DEFAULT_RATES, ComplicationRates, PatientRisk
 from mitrasim.protocol import GRADES, Protocol
+from mitrasim.valve.geometry import ValveModel
 from mitrasim.procedure.rules import Rules, rules_from_protocol
 
 __all__ = ["Strategy", "STOP_RULES", "OUTPUT_COLUMNS", "EVENT_COLUMNS", "run_patient_chunk", "strategy_rules", "baseline_decision_grades", "sample_indicated", "sample_indicated_inputs", "sample_indicated_blocks"]
@@ -136,20 +138,22 @@ def patient_setups(
     the warm start of the awake baseline (the fit's steady state; ``ei``: the chunk's fitted
     baselines, :func:`mitrasim.cohort.mapping.engine_inputs`, if already made)."""
     ei = ei if ei is not None else engine_inputs(patients, preset_by_etiology, settings, lv_volume_method)
-    valves = valve_models(chunk_valves(with_fitted_eroa(patients, ei)))
-    rules = strategy_rules(strategy)
-    ids = patients.column("patient_id").to_pylist()
-    etio = patients.column("etiology").to_pylist()
-    age = patients.column("age_years").to_pylist()
-    lvef = patients.column("lvef_pct").to_pylist()
-    return [
-        PatientSetup(
-            name=str(ids[i]), preset=str(ei.presets[i]), valve=valves[i], etiology=str(etio[i]), hr_bpm=float(ei.hr_bpm[i]),
-            overrides=ei.overrides[i], rules=rules, risk=PatientRisk(float(age[i]), float(lvef[i])),
-            initial_state=None if ei.state is None else ei.state[i],
-        )
-        for i in range(patients.num_rows)
-    ]
+    n = patients.num_rows
+    risks = frozen_instances(PatientRisk, n, {"age_years": map(float, patients.column("age_years").to_pylist()), "lvef_pct": map(float, patients.column("lvef_pct").to_pylist())})
+    return frozen_instances(PatientSetup, n, {
+        "name": map(str, patients.column("patient_id").to_pylist()), "preset": map(str, ei.presets), "valve": _valve_models(patients, ei),
+        "etiology": level_values(patients, "etiology", str, object), "hr_bpm": np.asarray(ei.hr_bpm, dtype=float).tolist(), "overrides": ei.overrides,
+        "rules": repeat(strategy_rules(strategy)), "risk": risks, "initial_state": repeat(None) if ei.state is None else ei.state,
+    })  # fmt: skip
+
+
+def _valve_models(patients: pa.Table, ei: EngineInputs) -> list[ValveModel]:
+    """The patients' valves scaled to their fitted EROAs, built once and kept in ``ei`` with the table
+    they were built from: a chunk's arms share them (a valve is immutable, the procedure copies what it
+    changes)."""
+    if ei.valves is None or ei.valves[0] is not patients:
+        ei.valves = (patients, valve_models(chunk_valves(with_fitted_eroa(patients, ei))))
+    return ei.valves[1]
 
 
 def with_fitted_eroa(patients: pa.Table, ei: EngineInputs) -> pa.Table:
@@ -293,8 +297,8 @@ def _awake_baselines(patients: pa.Table, settings: SolverSettings, ei: EngineInp
     from mitrasim.procedure.steps import awake_baseline
 
     eroa, mva = chunk_areas(with_fitted_eroa(patients, ei))  # the valves' areas, as patient_setups' valves have them
-    secondary = np.asarray(patients.column("etiology").to_pylist(), dtype=object) == "secondary"
-    presets = [str(p) for p in ei.presets]
+    secondary = level_mask(patients, "etiology", "secondary")
+    presets = ei.presets.tolist()  # the preset names (str objects)
     cols = override_columns(ei.overrides)
     h0, _, _, d0 = awake_baseline(presets, ei.overrides if cols is None else cols, np.asarray(ei.hr_bpm, dtype=float), eroa, mva, secondary, FORWARD_DISCHARGE_COEFF, settings, ei.state)
     return h0, d0
@@ -329,11 +333,10 @@ def sample_indicated_blocks(pop: Population, sizes: list[int], seeds: list[int |
     from mitrasim.procedure.indication import INDICATED_FROM_GRADE
 
     rngs = [np.random.default_rng(s) for s in seeds]
-    ids = [pa.array(np.arange(f, f + m, dtype=np.int64)) for f, m in zip(first_ids, sizes)]
     if pop.indication == "any":
-        return pa.concat_tables(sample_population_streams(pop, sizes, rngs, first_ids)), None
-    parts: list[list[pa.Table]] = [[] for _ in sizes]
-    rounds: list[EngineInputs] = []  # each rejection round's kept patients, blocks in order
+        return sample_streams_table(pop, sizes, rngs, first_ids), None
+    tables: list[pa.Table] = []  # each rejection round's kept patients, blocks in order
+    rounds: list[EngineInputs] = []  # and their engine inputs
     rows: list[list[np.ndarray]] = [[] for _ in sizes]  # each block's rows in the rounds' concatenation
     kept_before = 0
     got, drawn = [0] * len(sizes), [0] * len(sizes)
@@ -345,29 +348,25 @@ def sample_indicated_blocks(pop: Population, sizes: list[int], seeds: list[int |
                 raise InputError("indication", pop.indication, f"a population in which at least 1 in {MAX_DRAWS_PER_PATIENT} patients has baseline MR 3+/4+", f"{got[b]} of {drawn[b]} drawn patients had")
             ms.append(max(16, int(1.25 * (sizes[b] - got[b])) + 4))
             drawn[b] += ms[-1]
-        cand = sample_population_streams(pop, ms, [rngs[b] for b in short], [0] * len(short))
-        t = pa.concat_tables(cand)
+        t = sample_streams_table(pop, ms, [rngs[b] for b in short], [0] * len(short))  # the blocks' candidates, block after block
         ei = engine_inputs(t, dict(pop.presets), settings, pop.lv_volume_method)
         ei.awake, grade = _awake_baselines(t, settings, ei)  # the procedure's first state, kept for it (run_patient_chunk)
         indicated = grade >= INDICATED_FROM_GRADE
-        start = 0
-        keeps = []
-        for b, c in zip(short, cand):
-            keeps.append(start + np.flatnonzero(indicated[start:start + c.num_rows])[: sizes[b] - got[b]])
-            start += c.num_rows
+        starts = np.cumsum([0, *ms[:-1]]).tolist()
+        keeps = [a + np.flatnonzero(indicated[a : a + m])[: sizes[b] - got[b]] for b, a, m in zip(short, starts, ms)]
         keep_all = np.concatenate(keeps)
-        kept = t.take(keep_all)  # the round's kept rows at once; each block's are a slice (no copy)
+        tables.append(t.take(keep_all))  # the round's kept rows at once
         rounds.append(ei.take(keep_all))
         at = 0
         for b, keep in zip(short, keeps):
-            parts[b].append(kept.slice(at, len(keep)))
             rows[b].append(kept_before + np.arange(at, at + len(keep)))
             got[b] += len(keep)
             at += len(keep)
         kept_before += len(keep_all)
     citations.cite("otto2020", "vahanian2021_esc")
-    out = pa.concat_tables([pa.concat_tables(p).set_column(0, "patient_id", i) for p, i in zip(parts, ids)])
-    return out, concat_engine_inputs(rounds).take(np.concatenate([r for blk in rows for r in blk]))  # blocks in order, each block's rounds in order
+    order = np.concatenate([r for blk in rows for r in blk])  # blocks in order, each block's rounds in order
+    ids = pa.array(np.concatenate([np.arange(f, f + m, dtype=np.int64) for f, m in zip(first_ids, sizes)]))
+    return pa.concat_tables(tables).take(order).set_column(0, "patient_id", ids), concat_engine_inputs(rounds).take(order)
 
 
 def _intraproc(r: ProcedureArrays) -> tuple[np.ndarray, np.ndarray]:

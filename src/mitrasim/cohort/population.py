@@ -104,6 +104,10 @@ __all__ = [
     "parse_population",
     "correlation_matrix",
     "sample_population",
+    "sample_population_streams",
+    "sample_streams_table",
+    "level_mask",
+    "level_values",
     "Eligibility",
     "eligible",
 ]
@@ -438,12 +442,23 @@ def sample_population_streams(pop: Population, sizes: Sequence[int], rngs: Seque
     """:func:`sample_population` of several independent streams at once: table ``b`` holds
     ``sizes[b]`` patients drawn from ``rngs[b]`` (ids from ``first_ids[b]``), exactly as
     :func:`sample_population` draws them alone; each round's draws of every stream still short are
-    reconciled and screened together (both act row by row)."""
+    reconciled and screened together (both act row by row).  Each table is a slice of
+    :func:`sample_streams_table`'s."""
+    t = sample_streams_table(pop, sizes, rngs, first_ids)
+    return [t.slice(a, n) for a, n in zip(np.cumsum([0, *sizes]).tolist(), sizes)]
+
+
+def sample_streams_table(pop: Population, sizes: Sequence[int], rngs: Sequence[np.random.Generator], first_ids: Sequence[int]) -> pa.Table:
+    """:func:`sample_population_streams`' patients as one table, stream after stream.  A round draws
+    every short stream's candidates in one table; each stream keeps its first passing rows, all
+    streams' at once (one ``take`` per round), and the rounds' kept rows are put in stream order
+    by one ``take`` at the end."""
     L = np.linalg.cholesky(correlation_matrix(pop))  # once for every draw of the call
     if not pop.eligibility.active and not pop.balances_flow:
-        t = _draw_streams(pop, sizes, rngs, first_ids, L)
-        return [t.slice(a, n) for a, n in zip(np.cumsum([0, *sizes]).tolist(), sizes)]
-    parts: list[list[pa.Table]] = [[] for _ in sizes]
+        return _draw_streams(pop, sizes, rngs, first_ids, L)
+    rounds: list[pa.Table] = []  # each round's kept rows, streams in order
+    rows: list[list[np.ndarray]] = [[] for _ in sizes]  # each stream's rows in the rounds' concatenation
+    kept_before = 0
     got, drawn, unbalanced = [0] * len(sizes), [0] * len(sizes), [0] * len(sizes)
     while any(g < n for g, n in zip(got, sizes)):
         short = [b for b, (g, n) in enumerate(zip(got, sizes)) if g < n]
@@ -458,15 +473,21 @@ def sample_population_streams(pop: Population, sizes: Sequence[int], rngs: Seque
             ok &= balanced
         if pop.eligibility.active:
             ok &= eligible(pop, t)
-        start = 0
-        for b, m in zip(short, ms):
+        starts = np.cumsum([0, *ms[:-1]])
+        failed = np.add.reduceat((~balanced).astype(np.int64), starts).tolist()  # per stream (every stream draws at least 16)
+        keeps = [a + np.flatnonzero(ok[a : a + m])[: sizes[b] - got[b]] for b, a, m in zip(short, starts.tolist(), ms)]
+        keep_all = np.concatenate(keeps)
+        rounds.append(t.take(keep_all))
+        at = 0
+        for b, m, bad, keep in zip(short, ms, failed, keeps):
             drawn[b] += m
-            unbalanced[b] += int((~balanced[start : start + m]).sum())
-            kept = t.slice(start, m).filter(pa.array(ok[start : start + m]))
-            parts[b].append(kept.slice(0, sizes[b] - got[b]))
-            got[b] += min(kept.num_rows, sizes[b] - got[b])
-            start += m
-    return [pa.concat_tables(p).set_column(0, "patient_id", pa.array(np.arange(f, f + n, dtype=np.int64))) for p, f, n in zip(parts, first_ids, sizes)]
+            unbalanced[b] += int(bad)
+            rows[b].append(kept_before + np.arange(at, at + len(keep)))
+            got[b] += len(keep)
+            at += len(keep)
+        kept_before += len(keep_all)
+    out = pa.concat_tables(rounds).take(np.concatenate([r for stream in rows for r in stream]))
+    return out.set_column(0, "patient_id", pa.array(np.concatenate([np.arange(f, f + n, dtype=np.int64) for f, n in zip(first_ids, sizes)])))
 
 
 def _check_draws(pop: Population, n: int, got: int, drawn: int, unbalanced: int) -> None:
@@ -502,21 +523,18 @@ def balance_flows(pop: Population, patients: pa.Table) -> tuple[pa.Table, np.nda
     """Reconcile each drawn patient's LVEDV, LVEF, EROA and forward SV to the flow balance (module
     docstring); returns the table with the reconciled values and ``(n,) bool``: the draws that pass
     the gross-error test and keep every reconciled value inside its marginal's ``[lo, hi]``."""
-    from scipy.stats import chi2
-
-    from mitrasim.cohort.mapping import baseline_sds, regurgitant_vti_cm  # the engine's orifice law and the measurement SDs
+    from mitrasim.cohort.mapping import baseline_sds, regurgitant_vti_at  # the engine's orifice law and the measurement SDs
     from mitrasim.echo.lv_bias import ECHO_2D_EDV_BIAS_ML, ECHO_2D_ESV_BIAS_ML
 
     col = lambda k: patients.column(k).to_numpy()  # noqa: E731
     a = np.stack([col(k) for k in BALANCED], axis=1)
     sbp, hr = col("sbp_mmhg"), col("hr_bpm")
-    etio = np.asarray(patients.column("etiology").to_pylist(), dtype=object)
-    groups = [(etio == e, pop.presets[e]) for e in ("primary", "secondary") if (etio == e).any()]
+    groups = [(m, regurgitant_vti_at(pop.presets[e], hr[m], sbp[m])) for e in ("primary", "secondary") if (m := level_mask(patients, "etiology", e)).any()]
 
     def vti_at(eroa: np.ndarray) -> np.ndarray:
-        v = np.empty(len(etio))
-        for m, preset in groups:
-            v[m] = regurgitant_vti_cm(preset, hr[m], eroa[m], sbp[m])
+        v = np.empty(len(hr))
+        for m, vti in groups:
+            v[m] = vti(eroa[m])
         return v
 
     bias = 0.0
@@ -532,7 +550,7 @@ def balance_flows(pop: Population, patients: pa.Table) -> tuple[pa.Table, np.nda
         lam = (h + np.sum(grad * (a - x), axis=1)) / np.sum(grad**2 * s2, axis=1)
         x = a - s2 * grad * lam[:, None]
     d2 = np.sum((x - a) ** 2 / s2, axis=1)
-    ok = (d2 <= chi2.ppf(BALANCE_TEST_LEVEL, 1)) & (np.abs(_flow_balance(x, vti_at(x[:, 2]), bias)[0]) < BALANCE_TOL_ML)
+    ok = (d2 <= _chi2_quantile(BALANCE_TEST_LEVEL)) & (np.abs(_flow_balance(x, vti_at(x[:, 2]), bias)[0]) < BALANCE_TOL_ML)
     for j, k in enumerate(BALANCED):
         c = pop.continuous[k]
         ok &= (x[:, j] >= c.lo) & (x[:, j] <= c.hi)
@@ -540,6 +558,31 @@ def balance_flows(pop: Population, patients: pa.Table) -> tuple[pa.Table, np.nda
     for j, k in enumerate(BALANCED):
         out = out.set_column(out.column_names.index(k), k, pa.array(x[:, j]))
     return out, ok
+
+
+@lru_cache(maxsize=4)
+def _chi2_quantile(level: float) -> float:
+    """The ``level`` quantile of χ²(1) (the balance's gross-error test; computed once)."""
+    from scipy.stats import chi2
+
+    return float(chi2.ppf(level, 1))
+
+
+def level_mask(patients: pa.Table, column: str, level: str) -> np.ndarray:
+    """(n,) bool: the patients whose categorical ``column`` is ``level`` (compared in Arrow, without a
+    Python string per patient)."""
+    return pc.fill_null(pc.equal(patients.column(column), level), False).to_numpy(zero_copy_only=False)
+
+
+def level_values(patients: pa.Table, name: str, value: Any, dtype: Any) -> np.ndarray:
+    """(n,) ``value(level)`` of each patient's level of the categorical column ``name``, as ``dtype``:
+    ``value`` applied once per distinct level (Arrow's dictionary encoding), not per patient; a
+    column with nulls element by element (``None`` passed on)."""
+    col = patients.column(name)
+    if col.null_count:
+        return np.array([None if x is None else value(x) for x in col.to_pylist()], dtype=dtype)
+    enc = col.combine_chunks().dictionary_encode()
+    return np.array([value(x) for x in enc.dictionary.to_pylist()], dtype=dtype)[enc.indices.to_numpy()]
 
 
 def _flow_balance(x: np.ndarray, vti_cm: np.ndarray, bias_ml: float) -> tuple[np.ndarray, np.ndarray]:
@@ -561,11 +604,9 @@ def eligible(pop: Population, patients: pa.Table) -> np.ndarray:
     if e.max_gap_mm is not None:
         ok &= np.maximum(v.gap_deg_mm, v.gap_fun_mm).max(axis=1) <= e.max_gap_mm
     if e.max_lesion_width_mm is not None:
-        primary = np.asarray(patients.column("etiology").to_pylist(), dtype=object) == "primary"
-        ok &= ~primary | (v.lesion_width_mm <= e.max_lesion_width_mm)
+        ok &= ~level_mask(patients, "etiology", "primary") | (v.lesion_width_mm <= e.max_lesion_width_mm)
     if e.max_tenting_depth_mm is not None:
-        secondary = np.asarray(patients.column("etiology").to_pylist(), dtype=object) == "secondary"
-        ok &= ~secondary | (patients.column("tenting_depth_mm").to_numpy() <= e.max_tenting_depth_mm)
+        ok &= ~level_mask(patients, "etiology", "secondary") | (patients.column("tenting_depth_mm").to_numpy() <= e.max_tenting_depth_mm)
     for column, worst in (("leaflet_calcification", e.max_leaflet_calcification), ("annular_calcification", e.max_annular_calcification)):
         if worst is not None:
             grade = pc.index_in(patients.column(column), value_set=pa.array(CALCIFICATION_LEVELS))  # each patient's level's index

@@ -76,7 +76,7 @@ import mitrasim
 from mitrasim.cohort.adapter import Strategy, run_patient_chunk, sample_indicated_blocks
 from mitrasim.cohort.mapping import engine_inputs
 from mitrasim.cohort.outcomes import OutcomeModel, apply_outcomes, outcome_uniforms
-from mitrasim.cohort.population import Population, load_population
+from mitrasim.cohort.population import Population, level_values, load_population
 from mitrasim.errors import InputError, validate_model
 from mitrasim.files import read_data, read_text
 from mitrasim.physiology.simulation import SolverSettings
@@ -226,21 +226,34 @@ def compute_chunk(trial_json: str, index: int, threads: int = 0) -> tuple[int, p
         return _compute_chunk(Trial.model_validate_json(trial_json), index, threads)
 
 
+#: The cyclic collector's first-generation threshold while a chunk runs (:func:`_older_objects_frozen`;
+#: CPython's default is 700).  A chunk leaves no cyclic garbage (a 2,500-patient tvt_mixed chunk run
+#: with the collector off, then ``gc.collect()``: 0 unreachable objects; tested), so its young-generation
+#: passes only re-traverse live objects: 222 first- and 19 second-generation passes per 5,000 patients,
+#: 25 ms CPU.  The collector counts objects allocated and not yet freed, so a cycle left behind would
+#: still be collected once this many such objects were pending: the threshold bounds what it could hold.
+CHUNK_GC_THRESHOLD = 100_000
+
+
 @contextmanager
 def _older_objects_frozen() -> Iterator[None]:
     """The objects alive before a chunk (the imported modules, ~200,000 tracked objects) left out of
     the cyclic garbage collector's full collections while it runs (``gc.freeze``, undone after; not
     when the caller has frozen objects itself).  The chunk's many small objects (log entries,
     dicts) trigger full collections that traverse them all: 3 per 5,000 patients cost 0.43–0.48 CPU-s
-    (tvt_mixed, 4 % of the trial) and 0.02 s with them frozen.  Nothing is collected differently
-    among the chunk's own objects; reference counting is unchanged."""
+    (tvt_mixed, 4 % of the trial) and 0.02 s with them frozen.  Its young-generation collections
+    are also spaced out (first threshold :data:`CHUNK_GC_THRESHOLD`, restored after).  Nothing is
+    collected differently among the chunk's own objects; reference counting is unchanged."""
     if gc.get_freeze_count():
         yield
         return
+    thresholds = gc.get_threshold()
     gc.freeze()
+    gc.set_threshold(max(thresholds[0], CHUNK_GC_THRESHOLD), *thresholds[1:])
     try:
         yield
     finally:
+        gc.set_threshold(*thresholds)
         gc.unfreeze()
 
 
@@ -259,7 +272,7 @@ def _compute_chunk(trial: Trial, index: int, threads: int) -> tuple[int, pa.Tabl
     n = last - first
     presets, lv_method = dict(trial.population.presets), trial.population.lv_volume_method
     ei = ei if ei is not None else engine_inputs(patients, presets, settings, lv_method)  # fitted once for every arm
-    etiology = np.asarray(patients.column("etiology").to_pylist(), dtype=object)
+    etiology = level_values(patients, "etiology", str, object)
     parts = []
     engine_s = 0.0
     for arm in trial.arms:
@@ -269,19 +282,22 @@ def _compute_chunk(trial: Trial, index: int, threads: int) -> tuple[int, pa.Tabl
         engine_s += float(np.sum(res.column("engine_seconds").to_numpy()))
         res = apply_outcomes(res.drop_columns(["engine_seconds"]), etiology, trial.outcomes, u_out, trial.population.sources)
         res = res.drop_columns(["patient_id"])
-        t = patients
-        for name in res.column_names:
-            t = t.append_column(name, res.column(name))
-        t = t.add_column(0, "arm", pa.array([arm.name] * n, pa.string()))
-        t = t.add_column(0, "chunk", pa.array(np.full(n, index, np.int32)))
-        parts.append(t)
+        columns = [pa.chunked_array([np.full(n, index, np.int32)]), pa.chunked_array([pa.array([arm.name] * n, pa.string())]), *patients.columns, *res.columns]
+        parts.append(pa.Table.from_arrays(columns, ["chunk", "arm", *patients.column_names, *res.column_names]))
     return index, pa.concat_tables(parts), engine_s
+
+
+#: Columns of free text, one value per patient (the operator's log): no dictionary encoding and no
+#: min/max statistics in a chunk file.
+FREE_TEXT_COLUMNS = frozenset({"log"})
 
 
 def encode_chunk(trial: Trial, index: int, table: pa.Table) -> tuple[bytes, dict[str, Any]]:
     """Chunk ``index``'s Parquet file (zstd; metadata: the trial, its hash, the version, the
     randomness scheme, the index) as bytes, and its journal entry (rows, size, SHA-256).  Done where
-    the chunk was computed, so a Dask client or pool parent only writes bytes it received."""
+    the chunk was computed, so a Dask client or pool parent only writes bytes it received.  Only the
+    categorical text columns are dictionary-encoded (a number column's values are nearly all
+    distinct, :data:`FREE_TEXT_COLUMNS` all): a 2,500-patient chunk 12.9 → 9.2 ms CPU, 974 → 846 kB."""
     md = {
         b"mitrasim.trial": trial.canonical_json().encode(),
         b"mitrasim.trial_hash": trial_hash(trial).encode(),
@@ -290,7 +306,9 @@ def encode_chunk(trial: Trial, index: int, table: pa.Table) -> tuple[bytes, dict
         b"mitrasim.chunk_index": str(index).encode(),
     }
     sink = pa.BufferOutputStream()
-    pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), **md}), sink, compression="zstd")
+    text = [f.name for f in table.schema if pa.types.is_string(f.type)]
+    pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), **md}), sink, compression="zstd",
+                   use_dictionary=[c for c in text if c not in FREE_TEXT_COLUMNS], write_statistics=[c for c in table.column_names if c not in FREE_TEXT_COLUMNS])  # fmt: skip
     data = sink.getvalue().to_pybytes()
     return data, {"rows": table.num_rows, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import methodcaller
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -213,9 +215,12 @@ def _batch(pset: ParameterSet, overrides, arrays: dict[str, Any], sets: tuple[Se
         block = np.empty((len(names), n))  # one allocation; each column is a row view of it
         block[:] = np.array(values, dtype=float)[:, None]
     else:  # each patient's own set's values (a name not in a set: 0, as above)
-        base = np.array([[ps.values.get(k, 0.0) for ps in sets[0]] for k in names], dtype=float)
-        block = base.take(sets[1], axis=1)
-        varying.update(k for k, row in zip(names, base) if (row != row[0]).any())
+        base = np.array([[ps.values.get(k, 0.0) for k in names] for ps in sets[0]], dtype=float).T
+        differ = np.flatnonzero((base != base[:, :1]).any(axis=1))  # the names whose value is not every set's
+        block = np.empty((len(names), n))
+        block[:] = base[:, :1]  # the first set's value, then each patient's own where the sets differ
+        block[differ] = base[differ].take(sets[1], axis=1)
+        varying.update(names[i] for i in differ.tolist())
     cols: dict[str, np.ndarray] = dict(zip(names, block))
     if ocols is not None:
         _apply_override_columns(cols, ocols, n, pset.model)
@@ -227,9 +232,8 @@ def _batch(pset: ParameterSet, overrides, arrays: dict[str, Any], sets: tuple[Se
         if olist[0] or len(olist) > 1:
             varying.update(_apply_overrides(cols, olist, pset.model))
     for k, a in arrays.items():
-        bad = _outside(SPECS[k], a)
-        if bad.any():
-            SPECS[k].check(float(a[np.argmax(bad)]))  # raises the range's InputError
+        if not _all_inside(SPECS[k], a):
+            SPECS[k].check(float(a[np.argmax(_outside(SPECS[k], a))]))  # raises the range's InputError
         cols[k][:] = a
     return cols, block, n, frozenset(varying)
 
@@ -259,6 +263,9 @@ def _column(v: Any, n: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(v, dtype=float), (n,))
 
 
+_VALUES = methodcaller("values")  # a mapping's values (any Mapping, not only a dict)
+
+
 def override_columns(overrides: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray] | None:
     """Override dicts as columns (name → (n,) array, :func:`simulate`'s override columns) when every
     dict has the first one's names in its order (a cohort's or a procedure's patients), else None;
@@ -266,9 +273,10 @@ def override_columns(overrides: Sequence[Mapping[str, Any]]) -> dict[str, np.nda
     if not overrides:
         return None
     first = tuple(overrides[0])
-    if not all(tuple(o) == first for o in overrides):
+    if not all(map(first.__eq__, map(tuple, overrides))):
         return None
-    vals = np.array([tuple(o.values()) for o in overrides], dtype=float).reshape(len(overrides), len(first))
+    n, m = len(overrides), len(first)
+    vals = np.fromiter(chain.from_iterable(map(_VALUES, overrides)), dtype=float, count=n * m).reshape(n, m)  # row by row, as np.array of the rows
     return {k: vals[:, j].copy() for j, k in enumerate(first)}
 
 
@@ -308,8 +316,19 @@ def _check_column(name: str, vals: np.ndarray, allowed: frozenset[str]) -> None:
     spec = SPECS.get(name)
     if spec is None or name not in allowed:
         raise ValueError(name)
-    if _outside(spec, vals).any():
+    if not _all_inside(spec, vals):
         raise ValueError(name)
+
+
+def _all_inside(spec: ParamSpec, vals: np.ndarray) -> bool:
+    """Whether no value of ``vals`` lies outside ``spec``'s range (:func:`_outside` finds none), from the
+    smallest and the largest value alone (two reductions; a NaN is both, and fails)."""
+    if vals.size == 0:
+        return True
+    if math.isfinite(spec.lo) and math.isfinite(spec.hi):
+        lo, hi = vals.min(), vals.max()
+        return bool((lo > spec.lo if spec.lo_open else lo >= spec.lo) and hi <= spec.hi)
+    return not _outside(spec, vals).any()
 
 
 def _outside(spec: ParamSpec, vals: np.ndarray) -> np.ndarray:
@@ -564,7 +583,8 @@ def simulate_presets(
 def _result(pset: ParameterSet, cols: dict[str, np.ndarray], steps: np.ndarray, metrics: np.ndarray, x_end: np.ndarray, wf_all) -> SimulationResult:
     # An accumulator never updated in the steady beat (e.g. no systolic interval for the LA
     # v-wave with a severely stenotic valve) still holds its ±1e300 seed: no value, not a number.
-    metrics[np.abs(metrics) >= PLACEHOLDER_ABS] = np.nan
+    if metrics.size and not (metrics.max() < PLACEHOLDER_ABS and metrics.min() > -PLACEHOLDER_ABS):  # (a NaN: looked at too)
+        metrics[np.abs(metrics) >= PLACEHOLDER_ABS] = np.nan
     cites = pset.citations
     citations.cite(*cites)
     return SimulationResult(
