@@ -347,7 +347,7 @@ def test_categorical_levels_read_once_per_level_are_the_patients_values():
     each patient's own level, over several chunks; a column with nulls element by element."""
     import pyarrow as pa
 
-    from mitrasim.cohort.population import level_mask, level_values
+    from mitrasim.cohort.columns import level_mask, level_values
 
     words = ["primary", "secondary", "secondary", "primary", "secondary"]
     t = pa.table({"etiology": pa.chunked_array([words[:2], words[2:]]), "seg": pa.chunked_array([["1", "3"], ["2", "2", "1"]]),

@@ -51,7 +51,8 @@ from pydantic import Field, field_validator, model_validator
 from mitrasim import citations
 from mitrasim.cohort import sources as _sources  # noqa: F401
 from mitrasim.cohort.mapping import EngineInputs, chunk_areas, chunk_valves, concat_engine_inputs, engine_inputs, frozen_instances, valve_models
-from mitrasim.cohort.population import MAX_DRAWS_PER_PATIENT, LvVolumeMethod, Population, level_mask, level_values, sample_streams_table
+from mitrasim.cohort.columns import level_mask, level_values
+from mitrasim.cohort.population import MAX_DRAWS_PER_PATIENT, LvVolumeMethod, Population, sample_streams_table
 from mitrasim.errors import InputError
 from mitrasim.physiology.simulation import SolverSettings
 from mitrasim.procedure.hemodynamics import BatchHemo

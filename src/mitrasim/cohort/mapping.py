@@ -101,7 +101,7 @@ import pyarrow as pa
 
 from mitrasim import citations
 from mitrasim.cohort import sources as _sources  # noqa: F401  (registers the cohort's sources)
-from mitrasim.cohort.population import level_mask, level_values
+from mitrasim.cohort.columns import level_mask, level_values
 from mitrasim.echo.lv_bias import ECHO_2D_EDV_BIAS_ML, ECHO_2D_ESV_BIAS_ML, LvVolumeMethod  # re-exported (one definition, in echo)
 from mitrasim.errors import InputError
 from mitrasim.physiology.parameter_sets import PARAMETER_SETS, ParameterSet, get_parameter_set

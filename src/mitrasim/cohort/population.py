@@ -86,6 +86,7 @@ from scipy import special
 
 from mitrasim import citations, ranges
 from mitrasim.cohort import sources as _sources  # noqa: F401  (registers the sources)
+from mitrasim.cohort.columns import level_mask
 from mitrasim.echo.lv_bias import LvVolumeMethod  # how LVEDV/LVEF were measured (re-exported)
 from mitrasim.errors import InputError, validate_model
 from mitrasim.files import read_data
@@ -106,8 +107,6 @@ __all__ = [
     "sample_population",
     "sample_population_streams",
     "sample_streams_table",
-    "level_mask",
-    "level_values",
     "Eligibility",
     "eligible",
 ]
@@ -566,23 +565,6 @@ def _chi2_quantile(level: float) -> float:
     from scipy.stats import chi2
 
     return float(chi2.ppf(level, 1))
-
-
-def level_mask(patients: pa.Table, column: str, level: str) -> np.ndarray:
-    """(n,) bool: the patients whose categorical ``column`` is ``level`` (compared in Arrow, without a
-    Python string per patient)."""
-    return pc.fill_null(pc.equal(patients.column(column), level), False).to_numpy(zero_copy_only=False)
-
-
-def level_values(patients: pa.Table, name: str, value: Any, dtype: Any) -> np.ndarray:
-    """(n,) ``value(level)`` of each patient's level of the categorical column ``name``, as ``dtype``:
-    ``value`` applied once per distinct level (Arrow's dictionary encoding), not per patient; a
-    column with nulls element by element (``None`` passed on)."""
-    col = patients.column(name)
-    if col.null_count:
-        return np.array([None if x is None else value(x) for x in col.to_pylist()], dtype=dtype)
-    enc = col.combine_chunks().dictionary_encode()
-    return np.array([value(x) for x in enc.dictionary.to_pylist()], dtype=dtype)[enc.indices.to_numpy()]
 
 
 def _flow_balance(x: np.ndarray, vti_cm: np.ndarray, bias_ml: float) -> tuple[np.ndarray, np.ndarray]:

@@ -76,7 +76,8 @@ import mitrasim
 from mitrasim.cohort.adapter import Strategy, run_patient_chunk, sample_indicated_blocks
 from mitrasim.cohort.mapping import engine_inputs
 from mitrasim.cohort.outcomes import OutcomeModel, apply_outcomes, outcome_uniforms
-from mitrasim.cohort.population import Population, level_values, load_population
+from mitrasim.cohort.columns import level_values
+from mitrasim.cohort.population import Population, load_population
 from mitrasim.errors import InputError, validate_model
 from mitrasim.files import read_data, read_text
 from mitrasim.physiology.simulation import SolverSettings
