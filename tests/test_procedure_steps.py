@@ -306,20 +306,3 @@ def test_scallop_labels_equal_scallop_label_one_by_one():
     pos = np.concatenate([rng.uniform(-2.0, 50.0, 300), edges[300:350, 1], edges[350:, 2]])
     want = [oplog._scallop_of_edges(list(e), x) for e, x in zip(edges, pos)]
     assert oplog.scallop_labels(edges, pos) == want and set(want) == {"A1/P1", "A2/P2", "A3/P3"}
-
-
-def test_readings_merged_in_candidate_order():
-    """A round's readings measured in parts (first attempts, then alternatives) and merged are the
-    readings row by row in candidate order, each field keeping its dtype."""
-    keep = np.array([0, 2, 3, 5, 6, 9])
-    whole = steps._Reading(
-        {"eroa_cm2": np.linspace(0.1, 0.6, 6), "pv_code": np.array([0, 1, 2, 1, 0, 2], np.int8)},
-        np.array([3, 2, -1, 1, 0, 4]), np.array([3, 2, 2, 1, 0, 4]), np.array([0, 1, 0, 2, 0, 3]),
-    )  # fmt: skip
-    rows = [np.array([0, 3, 4]), np.array([1, 2, 5])]  # positions in keep of each part's candidates
-    parts = [(keep[r], steps._Reading({k: v[r] for k, v in whole.echo.items()}, whole.grade[r], whole.decision[r], whole.refusal[r])) for r in rows]
-    merged = steps._Reading.merged(keep, *parts)
-    for k, v in whole.echo.items():
-        assert merged.echo[k].dtype == v.dtype and merged.echo[k].tolist() == v.tolist()
-    for f in ("grade", "decision", "refusal"):
-        assert getattr(merged, f).tolist() == getattr(whole, f).tolist()

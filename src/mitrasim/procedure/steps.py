@@ -772,64 +772,24 @@ def simulate_round(ctx: Context, course: Course, rnd: Round) -> Round:
     ha = simulate(ctx, course, rnd, ia)
     clip_no = course.n_clips[pi]
     att = np.where(rnd.first, 0, 1) if rnd.attempt is None else rnd.attempt
-    read_a = _measured(ctx, course, rnd, ia, ha, clip_no, att)
+    ech_a, _, dec_a = measure(ctx, pi[ia], ha, clip_no[ia], att[ia])
     open_p = np.zeros(n, bool)
-    open_p[pi[ia]] = (read_a.refusal != Refusal.NONE) | (read_a.decision > 0)
+    open_p[pi[ia]] = (refusals(ctx, course, pi[ia], ha, dec_a, rnd.grasp.status[ia], ech_a["mean_gradient_mmhg"]) != Refusal.NONE) | (dec_a > 0)
     ib = np.flatnonzero(~rnd.first & open_p[pi])
-    if ib.size == 0:
-        out = rnd.take(ia, ha)
-        read = read_a
-    else:
+    keep = np.sort(np.concatenate([ia, ib]))
+    hb = None
+    if ib.size:
         hb = simulate_alternatives(ctx, course, rnd, ia, ha, ib)
-        keep = np.sort(np.concatenate([ia, ib]))
-        out = rnd.take(keep, merge_hemo(keep, (ia, ha), (ib, hb)))
-        read = _Reading.merged(keep, (ia, read_a), (ib, _measured(ctx, course, rnd, ib, hb, clip_no, att)))
-    out.echo, out.grade, out.decision, out.refusal = read.echo, read.grade, read.decision, read.refusal
-    out.before = _before(course, out.patient)
-    return out
-
-
-@dataclass(slots=True)
-class _Reading:
-    """The readings of some candidates' states (:func:`measure`) and their :func:`refusals`."""
-
-    echo: dict[str, np.ndarray]
-    grade: np.ndarray
-    decision: np.ndarray
-    refusal: np.ndarray
-
-    @staticmethod
-    def merged(keep: np.ndarray, *parts: tuple[np.ndarray, "_Reading"]) -> "_Reading":
-        """One reading over the candidates ``keep`` (sorted) from parts ``(candidate indices, reading)``
-        that cover them: each row as its part gave it (every reading is row by row)."""
-        rows = [np.searchsorted(keep, j) for j, _ in parts]
-
-        def placed(arrays: list[np.ndarray]) -> np.ndarray:
-            out = np.empty(keep.size, dtype=arrays[0].dtype)
-            for r, a in zip(rows, arrays):
-                out[r] = a
-            return out
-
-        first = parts[0][1]
-        return _Reading(
-            {k: placed([p.echo[k] for _, p in parts]) for k in first.echo},
-            placed([p.grade for _, p in parts]), placed([p.decision for _, p in parts]), placed([p.refusal for _, p in parts]),
-        )  # fmt: skip
-
-
-def _measured(ctx: Context, course: Course, rnd: Round, j: np.ndarray, hemo: BatchHemo, clip_no: np.ndarray, att: np.ndarray) -> _Reading:
-    """:func:`measure` and :func:`refusals` of the round's candidates ``j`` in states ``hemo``
-    (``clip_no``, ``att``: every candidate's clip and attempt numbers)."""
-    p = rnd.patient[j]
-    ech, grd, dec = measure(ctx, p, hemo, clip_no[j], att[j])
-    return _Reading(ech, grd, dec, refusals(ctx, course, p, hemo, dec, rnd.grasp.status[j], ech["mean_gradient_mmhg"]))
-
-
-def _before(course: Course, q: np.ndarray) -> dict[str, np.ndarray]:
-    """Patients ``q``'s state before this clip, for the log (each array a fresh copy: ``q`` indexes)."""
+    out = rnd.take(keep, merge_hemo(keep, (ia, ha), (ib, hb)))
+    assert out.hemo is not None
+    out.echo, out.grade, out.decision = measure(ctx, out.patient, out.hemo, clip_no[keep], att[keep])
+    out.refusal = refusals(ctx, course, out.patient, out.hemo, out.decision, out.grasp.status, out.echo["mean_gradient_mmhg"])
+    # the patient's state before this clip (for the log; indexing by the array q copies)
+    q = out.patient
     m = course.hemo.metrics
-    return {"eroa_cm2": course.read_eroa_cm2[q], "decision": course.decision[q], "mean_gradient_mmhg": course.read_gradient_mmhg[q],
-            **{k: m[k][q] for k in ("la_mean_mmhg", "la_vwave_mmhg")}}
+    out.before = {"eroa_cm2": course.read_eroa_cm2[q], "decision": course.decision[q], "mean_gradient_mmhg": course.read_gradient_mmhg[q],
+                  **{k: m[k][q] for k in ("la_mean_mmhg", "la_vwave_mmhg")}}
+    return out
 
 
 PLANE_WAVES: tuple[int, ...] = (1, 1, 1)
