@@ -306,3 +306,21 @@ def test_scallop_labels_equal_scallop_label_one_by_one():
     pos = np.concatenate([rng.uniform(-2.0, 50.0, 300), edges[300:350, 1], edges[350:, 2]])
     want = [oplog._scallop_of_edges(list(e), x) for e, x in zip(edges, pos)]
     assert oplog.scallop_labels(edges, pos) == want and set(want) == {"A1/P1", "A2/P2", "A3/P3"}
+
+
+def test_simulated_round_keeps_each_state_in_its_candidates_row(setups):
+    """After :func:`steps.simulate_round` (first attempts, then the alternatives in waves, copied into
+    the kept candidates' rows) every row's engine state is that candidate's: the engine's orifice
+    areas are the inputs the clip model gave that candidate, exactly."""
+    ctx = _ctx(setups)
+    course = steps.start_course(ctx, steps.baseline(ctx))
+    parts = []
+    for grp in ctx.groups:
+        loc = np.arange(grp.ids.size)
+        g_res = steps.residual_gap(grp, course, loc)
+        dev = steps.device(ctx, grp, course, loc, g_res)
+        parts.append((grp, steps.grasp(grp, steps.target(ctx, grp, course, loc, g_res, dev), loc, g_res)))
+    out = steps.simulate_round(ctx, course, steps.clip_model(course, parts))
+    assert (~out.first).sum() > len(steps.PLANE_WAVES)  # alternatives in more than one wave
+    assert out.hemo.eroa_cm2.tolist() == out.eroa_cm2.tolist()
+    assert out.hemo.mva_cm2.tolist() == out.mva_cm2.tolist()

@@ -777,18 +777,16 @@ def simulate_round(ctx: Context, course: Course, rnd: Round) -> Round:
     open_p[pi[ia]] = (refusals(ctx, course, pi[ia], ha, dec_a, rnd.grasp.status[ia], ech_a["mean_gradient_mmhg"]) != Refusal.NONE) | (dec_a > 0)
     ib = np.flatnonzero(~rnd.first & open_p[pi])
     keep = np.sort(np.concatenate([ia, ib]))
-    hb = None
-    if ib.size:
-        hb = simulate_alternatives(ctx, course, rnd, ia, ha, ib)
-    out = rnd.take(keep, merge_hemo(keep, (ia, ha), (ib, hb)))
+    waves = [(ib[w], h) for w, h in _alternative_waves(ctx, course, rnd, ia, ha, ib)] if ib.size else []
+    out = rnd.take(keep, merge_hemo(keep, (ia, ha), *waves))  # each wave copied once, into its rows
     assert out.hemo is not None
     out.echo, out.grade, out.decision = measure(ctx, out.patient, out.hemo, clip_no[keep], att[keep])
     out.refusal = refusals(ctx, course, out.patient, out.hemo, out.decision, out.grasp.status, out.echo["mean_gradient_mmhg"])
-    # the patient's state before this clip (for the log)
+    # the patient's state before this clip (for the log; indexing by the array q copies)
     q = out.patient
     m = course.hemo.metrics
-    out.before = {"eroa_cm2": course.read_eroa_cm2[q].copy(), "decision": course.decision[q].copy(), "mean_gradient_mmhg": course.read_gradient_mmhg[q].copy(),
-                  **{k: m[k][q].copy() for k in ("la_mean_mmhg", "la_vwave_mmhg")}}
+    out.before = {"eroa_cm2": course.read_eroa_cm2[q], "decision": course.decision[q], "mean_gradient_mmhg": course.read_gradient_mmhg[q],
+                  **{k: m[k][q] for k in ("la_mean_mmhg", "la_vwave_mmhg")}}
     return out
 
 
@@ -812,6 +810,15 @@ def simulate_alternatives(ctx: Context, course: Course, rnd: Round, ia: np.ndarr
     attempt's state (a nearby clipped state; the patient's current state where that is not finite).
     Every start is an affine combination of the patient's own states of this loading: it holds their
     blood, and depends on no other patient."""
+    parts = _alternative_waves(ctx, course, rnd, ia, ha, ib)
+    if len(parts) == 1:
+        return parts[0][1]
+    return merge_hemo(np.arange(ib.size), *parts)
+
+
+def _alternative_waves(ctx: Context, course: Course, rnd: Round, ia: np.ndarray, ha: BatchHemo, ib: np.ndarray) -> list[tuple[np.ndarray, BatchHemo]]:
+    """:func:`simulate_alternatives` wave by wave: ``(w, states)`` per wave, ``w`` its alternatives as
+    positions in ``ib``."""
     n, pi = ctx.n, rnd.patient
     fs = np.full((n, ha.final_state.shape[1]), np.nan)
     fs[pi[ia]] = ha.final_state
@@ -837,9 +844,7 @@ def simulate_alternatives(ctx: Context, course: Course, rnd: Round, ia: np.ndarr
         xk[q[w][mem], rank[w][mem]] = h.final_state[mem]
         ck[q[w][mem], rank[w][mem]] = c[w][mem]
         parts.append((w, h))
-    if len(parts) == 1:
-        return parts[0][1]
-    return merge_hemo(np.arange(ib.size), *parts)
+    return parts
 
 
 def best_alternatives(rnd: Round) -> dict[int, int]:
