@@ -36,3 +36,12 @@ def test_warm_starts_at_the_kernel_columns_are_the_patients_states() -> None:
         got = sim._states_at(x0, n, n_pad, src)
         assert got.shape == (N_STATE, n_pad) and got.flags.c_contiguous
         assert np.array_equal(got, np.broadcast_to(x0, (n, N_STATE))[src].T)
+
+
+def test_the_fits_jacobians_keep_their_finite_values_and_zero_the_rest_as_nan_to_num_did() -> None:
+    from mitrasim.cohort.mapping import _finite_or_zero
+
+    rng = np.random.default_rng(3)
+    J = rng.normal(size=(300, 5, 13)).transpose(0, 2, 1)  # a transposed view, as the forward differences give it
+    J[::7, 1, 3], J[::11, 2, 2], J[::13, 4, 1], J[::5, 0, 0] = np.nan, np.inf, -np.inf, -0.0
+    assert np.array_equal(_bits(_finite_or_zero(J)), _bits(np.nan_to_num(J, nan=0.0, posinf=0.0, neginf=0.0)))

@@ -613,7 +613,13 @@ def _model_jacobian(model: _GuessModel, u: np.ndarray, hr_bpm: np.ndarray, mva_c
     J[:, _FORWARD_MEASURED, :] = (sim[:, _FORWARD_MEASURED] / sd[:, _FORWARD_MEASURED])[:, :, None] * dlog
     J[:, 3, p - 1] = np.exp(u[:, p - 1]) / sd[:, 3]
     J[~(measured & np.isfinite(z))] = 0.0
-    return np.nan_to_num(J, nan=0.0, posinf=0.0, neginf=0.0)
+    return _finite_or_zero(J)
+
+
+def _finite_or_zero(a: np.ndarray) -> np.ndarray:
+    """``a`` with every non-finite value 0 (``np.nan_to_num(a, nan=0, posinf=0, neginf=0)``, the same
+    numbers, in two passes instead of four)."""
+    return np.where(np.isfinite(a), a, 0.0)
 
 
 def _initial_guess(model: _GuessModel, y: np.ndarray, hr_bpm: np.ndarray, mva_cm2: np.ndarray, u0: np.ndarray, lo: np.ndarray,
@@ -909,7 +915,7 @@ def _evaluate(prob: _FitProblem, st: _FitState, idx: np.ndarray, at: np.ndarray,
         z, x = st.z_best[idx], st.state_best[idx]
     else:
         z, x = np.where(np.isfinite(z_all[:, 0, :]), z_all[:, 0, :], np.inf), res.final_state.reshape(k, r, -1)[:, 0, :]
-    J = np.nan_to_num((z_all[:, r - p :, :] - z[:, None, :]).transpose(0, 2, 1) / BASELINE_FD_STEP, nan=0.0, posinf=0.0, neginf=0.0) if fd else None
+    J = _finite_or_zero((z_all[:, r - p :, :] - z[:, None, :]).transpose(0, 2, 1) / BASELINE_FD_STEP) if fd else None
     return z, J, x
 
 
