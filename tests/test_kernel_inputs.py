@@ -45,3 +45,15 @@ def test_the_fits_jacobians_keep_their_finite_values_and_zero_the_rest_as_nan_to
     J = rng.normal(size=(300, 5, 13)).transpose(0, 2, 1)  # a transposed view, as the forward differences give it
     J[::7, 1, 3], J[::11, 2, 2], J[::13, 4, 1], J[::5, 0, 0] = np.nan, np.inf, -np.inf, -0.0
     assert np.array_equal(_bits(_finite_or_zero(J)), _bits(np.nan_to_num(J, nan=0.0, posinf=0.0, neginf=0.0)))
+
+
+def test_the_layout_groups_patients_by_step_count_in_their_own_order() -> None:
+    """Each step count's patients sit in one segment in ascending step counts, in the batch's order
+    (a stable sort: the columns do not depend on the sort's algorithm), then the segment's padding."""
+    rng = np.random.default_rng(4)
+    steps = rng.choice(np.arange(160, 480, 16), 3000).astype(np.int64)
+    seg, src, pos = sim._layout(steps)
+    assert src is not None and np.array_equal(src[pos], np.arange(len(steps)))
+    for a, n_real, n_steps in zip(seg.start[:-1].tolist(), seg.n_real.tolist(), seg.n_steps.tolist()):
+        assert np.array_equal(src[a : a + n_real], np.flatnonzero(steps == n_steps))
+    assert np.all(np.diff(seg.n_steps) > 0)
