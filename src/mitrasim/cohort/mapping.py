@@ -1260,6 +1260,13 @@ def _grid(patients: pa.Table) -> _Grid:
 def _gaps(patients: pa.Table, g: _Grid, secondary: np.ndarray, extent: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The regurgitant gap profiles scaled to the sampled EROA: degenerative and functional (n, N_GRID),
     the unit-gap lesion bump, which patients have a flail, and the lesion's width (mm)."""
+    gap, bump, flail, width = _gap_profiles(patients, g, secondary, extent)
+    return np.where(secondary[:, None], 0.0, gap), np.where(secondary[:, None], gap, 0.0), bump, flail, width
+
+
+def _gap_profiles(patients: pa.Table, g: _Grid, secondary: np.ndarray, extent: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_gaps` before the split by etiology: each patient's gap profile (n, N_GRID; ≥ 0, the
+    degenerative one of a primary patient, the functional one of a secondary), the bump, flail, width."""
     col = lambda k: patients.column(k).to_numpy()  # noqa: E731
     L = g.length_mm
     flail = level_mask(patients, "primary_lesion", "flail") & ~np.isin(extent, ("bileaflet", "barlow"))
@@ -1271,7 +1278,7 @@ def _gaps(patients: pa.Table, g: _Grid, secondary: np.ndarray, extent: np.ndarra
     bump = geo.lesion_bump_mm(g.s_mm, centre[:, None], width[:, None], 1.0, p[:, None])  # unit-gap lesion bump
     unit_eroa = geo.REGURGITANT_DISCHARGE_COEFF * bump.sum(axis=1) * g.ds_mm / 100.0
     gap = bump * (col("eroa_cm2") / np.maximum(unit_eroa, 1e-12))[:, None]
-    return np.where(secondary[:, None], 0.0, gap), np.where(secondary[:, None], gap, 0.0), bump, flail, width
+    return gap, bump, flail, width
 
 
 def _openings(patients: pa.Table, g: _Grid, secondary: np.ndarray, calc_grade: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1322,9 +1329,9 @@ def chunk_areas(patients: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     (the indication of every drawn candidate)."""
     g = _grid(patients)
     secondary = level_mask(patients, "etiology", "secondary")
-    gap_deg, gap_fun, *_ = _gaps(patients, g, secondary, _str_col(patients, "lesion_extent"))
+    gap, *_ = _gap_profiles(patients, g, secondary, _str_col(patients, "lesion_extent"))  # = max(degenerative, functional): the other is 0
     opening, _ = _openings(patients, g, secondary, _grade_codes(patients, "leaflet_calcification"))
-    return geo.REGURGITANT_DISCHARGE_COEFF * geo.area_cm2(np.maximum(gap_deg, gap_fun), g.ds_mm), geo.area_cm2(opening, g.ds_mm)
+    return geo.REGURGITANT_DISCHARGE_COEFF * geo.area_cm2(gap, g.ds_mm), geo.area_cm2(opening, g.ds_mm)
 
 
 def _str_col(patients: pa.Table, name: str) -> np.ndarray:
