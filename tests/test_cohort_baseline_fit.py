@@ -493,3 +493,26 @@ def test_the_exit_test_skipped_where_the_jacobian_is_due_anyway_changes_no_fit(m
         assert f.overrides == g.overrides
         for x, y in ((f.eroa_cm2, g.eroa_cm2), (f.z, g.z), (f.state, g.state)):
             np.testing.assert_array_equal(x, y)
+
+
+def test_the_fitted_override_columns_are_the_override_dicts_through_take_and_concat():
+    """:class:`~mitrasim.cohort.mapping.EngineInputs` keeps the fit's overrides as columns (the awake
+    baseline's engine call reads them instead of the dicts): the same numbers as the dicts read as
+    columns, to the bit, for a mixed-etiology chunk, after ``take`` and after ``concat_engine_inputs``."""
+    pop = load_population("tvt_mixed")
+    t = sample_population(pop, 24, 5)
+    ei = M.engine_inputs(t, dict(pop.presets), FAST, pop.lv_volume_method)
+    assert len(set(ei.presets.tolist())) > 1  # both etiologies: the groups' columns put together
+
+    def same(e: M.EngineInputs) -> None:
+        got, want = e.override_columns(), S.override_columns(e.overrides)
+        assert e.override_table is not None and list(got) == list(want)
+        assert all(np.array_equal(got[k].view(np.int64), want[k].view(np.int64)) for k in want)
+
+    same(ei)
+    idx = np.array([5, 0, 17, 3, 3])
+    same(ei.take(idx))
+    same(M.concat_engine_inputs([ei.take(idx), ei, ei.take(np.arange(2))]))
+    # without the columns (the table mapping), the dicts are read
+    plain = M.EngineInputs(ei.presets, ei.overrides, ei.hr_bpm)
+    assert plain.override_table is None and list(plain.override_columns()) == list(ei.override_table)

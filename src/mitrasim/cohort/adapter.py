@@ -294,13 +294,12 @@ def baseline_decision_grades(patients: pa.Table, settings: SolverSettings, prese
 def _awake_baselines(patients: pa.Table, settings: SolverSettings, ei: EngineInputs) -> tuple[BatchHemo, np.ndarray]:
     """The awake baseline states and decision grades of :func:`baseline_decision_grades`."""
     from mitrasim.procedure.calibration import FORWARD_DISCHARGE_COEFF
-    from mitrasim.procedure.hemodynamics import override_columns
     from mitrasim.procedure.steps import awake_baseline
 
     eroa, mva = chunk_areas(with_fitted_eroa(patients, ei))  # the valves' areas, as patient_setups' valves have them
     secondary = level_mask(patients, "etiology", "secondary")
     presets = ei.presets.tolist()  # the preset names (str objects)
-    cols = override_columns(ei.overrides)
+    cols = ei.override_columns()
     h0, _, _, d0 = awake_baseline(presets, ei.overrides if cols is None else cols, np.asarray(ei.hr_bpm, dtype=float), eroa, mva, secondary, FORWARD_DISCHARGE_COEFF, settings, ei.state)
     return h0, d0
 

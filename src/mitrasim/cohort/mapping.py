@@ -106,7 +106,7 @@ from mitrasim.echo.lv_bias import ECHO_2D_EDV_BIAS_ML, ECHO_2D_ESV_BIAS_ML, LvVo
 from mitrasim.errors import InputError
 from mitrasim.physiology.parameter_sets import PARAMETER_SETS, ParameterSet, get_parameter_set
 from mitrasim.physiology.parameters import N_STATE, STRESSED_VOLUME_SHIFT
-from mitrasim.physiology.simulation import SolverSettings, presets_mergeable, simulate, simulate_presets
+from mitrasim.physiology.simulation import SolverSettings, override_columns, presets_mergeable, simulate, simulate_presets
 from mitrasim.valve import geometry as geo
 
 if TYPE_CHECKING:
@@ -337,13 +337,21 @@ class EngineInputs:
     state: np.ndarray | None = None  # (n, 14) the fitted baseline's steady state (warm start of the awake baseline; None: cold)
     awake: BatchHemo | None = None  # the awake baseline states already simulated (the indication's), None: not yet
     valves: tuple[pa.Table, list[geo.ValveModel]] | None = None  # the patients' valves once built, with their table (shared by a chunk's arms)
+    override_table: dict[str, np.ndarray] | None = None  # ``overrides`` as columns (the same numbers; None: not kept)
 
     def take(self, idx: np.ndarray) -> EngineInputs:
         """The inputs of patients ``idx`` (each patient's fit is its own: the batch does not change it)."""
         idx = np.asarray(idx, dtype=np.int64)
         pick = lambda a: None if a is None else a[idx]  # noqa: E731
+        table = None if self.override_table is None else {k: v[idx] for k, v in self.override_table.items()}
         return EngineInputs(self.presets[idx], list(map(self.overrides.__getitem__, idx.tolist())), self.hr_bpm[idx], pick(self.fit_ok), pick(self.fit_z_max), pick(self.eroa_cm2),
-                            pick(self.state), None if self.awake is None else self.awake.take(idx))  # fmt: skip
+                            pick(self.state), None if self.awake is None else self.awake.take(idx), override_table=table)  # fmt: skip
+
+    def override_columns(self) -> dict[str, np.ndarray] | None:
+        """The overrides as :func:`~mitrasim.physiology.simulation.simulate`'s override columns: the
+        columns kept from the fit, else read from the dicts
+        (:func:`~mitrasim.physiology.simulation.override_columns`)."""
+        return self.override_table if self.override_table is not None else override_columns(self.overrides)
 
 
 def concat_engine_inputs(parts: list[EngineInputs]) -> EngineInputs:
@@ -354,7 +362,11 @@ def concat_engine_inputs(parts: list[EngineInputs]) -> EngineInputs:
         from mitrasim.procedure.hemodynamics import BatchHemo  # lazy: the procedure imports the engine
 
         awake = BatchHemo.concat([x.awake for x in parts if x.awake is not None])
-    return EngineInputs(cat("presets"), [o for x in parts for o in x.overrides], cat("hr_bpm"), cat("fit_ok"), cat("fit_z_max"), cat("eroa_cm2"), cat("state"), awake)
+    table = None
+    if all(x.override_table is not None for x in parts) and len({tuple(x.override_table or ()) for x in parts}) == 1:  # one set of names, in one order
+        table = {k: np.concatenate([(x.override_table or {})[k] for x in parts]) for k in parts[0].override_table or ()}
+    return EngineInputs(cat("presets"), [o for x in parts for o in x.overrides], cat("hr_bpm"), cat("fit_ok"), cat("fit_z_max"), cat("eroa_cm2"), cat("state"), awake,
+                        override_table=table)  # fmt: skip
 
 
 def baseline_sds(sbp: np.ndarray, edv: np.ndarray, ef: np.ndarray, eroa: np.ndarray, fwd_sv: np.ndarray) -> np.ndarray:
@@ -382,6 +394,7 @@ class BaselineFit:
     eroa_cm2: np.ndarray
     z: np.ndarray
     state: np.ndarray
+    columns: dict[str, np.ndarray] | None = None  # ``overrides`` as columns (name → (n,), the same numbers, in the dicts' order)
 
 
 #: Additive fitted parameters: (engine parameter, the state it is added to in a warm start), each
@@ -613,7 +626,13 @@ def _model_jacobian(model: _GuessModel, u: np.ndarray, hr_bpm: np.ndarray, mva_c
     J[:, _FORWARD_MEASURED, :] = (sim[:, _FORWARD_MEASURED] / sd[:, _FORWARD_MEASURED])[:, :, None] * dlog
     J[:, 3, p - 1] = np.exp(u[:, p - 1]) / sd[:, 3]
     J[~(measured & np.isfinite(z))] = 0.0
-    return np.nan_to_num(J, nan=0.0, posinf=0.0, neginf=0.0)
+    return _finite_or_zero(J)
+
+
+def _finite_or_zero(a: np.ndarray) -> np.ndarray:
+    """``a`` with every non-finite value 0 (``np.nan_to_num(a, nan=0, posinf=0, neginf=0)``, the same
+    numbers, in two passes instead of four)."""
+    return np.where(np.isfinite(a), a, 0.0)
 
 
 def _initial_guess(model: _GuessModel, y: np.ndarray, hr_bpm: np.ndarray, mva_cm2: np.ndarray, u0: np.ndarray, lo: np.ndarray,
@@ -724,8 +743,9 @@ def _fit_steps(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.ndarr
         if len(act) == 0:
             break
         _levenberg_marquardt_step(prob, st, act, JtJ, g)
-    return BaselineFit(_override_dicts(_fit_overrides(st.best, prob.base, prob.sds)), np.exp(st.best[:, prob.ie]),
-                       np.where(prob.measured, st.z_best, 0.0), np.where(np.isfinite(st.cost_best)[:, None], st.state_best, np.nan))  # fmt: skip
+    columns = _fit_overrides(st.best, prob.base, prob.sds)
+    return BaselineFit(_override_dicts(columns), np.exp(st.best[:, prob.ie]), np.where(prob.measured, st.z_best, 0.0),
+                       np.where(np.isfinite(st.cost_best)[:, None], st.state_best, np.nan), columns)  # fmt: skip
 
 
 def _run_fits(fits: list[_FitSteps]) -> list[BaselineFit]:
@@ -909,7 +929,7 @@ def _evaluate(prob: _FitProblem, st: _FitState, idx: np.ndarray, at: np.ndarray,
         z, x = st.z_best[idx], st.state_best[idx]
     else:
         z, x = np.where(np.isfinite(z_all[:, 0, :]), z_all[:, 0, :], np.inf), res.final_state.reshape(k, r, -1)[:, 0, :]
-    J = np.nan_to_num((z_all[:, r - p :, :] - z[:, None, :]).transpose(0, 2, 1) / BASELINE_FD_STEP, nan=0.0, posinf=0.0, neginf=0.0) if fd else None
+    J = _finite_or_zero((z_all[:, r - p :, :] - z[:, None, :]).transpose(0, 2, 1) / BASELINE_FD_STEP) if fd else None
     return z, J, x
 
 
@@ -1135,7 +1155,20 @@ def engine_inputs(patients: pa.Table, preset_by_etiology: dict[str, str], settin
             overrides[i] = o
         eroa_fit[m], z[m], state[m] = f.eroa_cm2, f.z, f.state
     zmax = np.max(np.abs(z), axis=1)
-    return EngineInputs(presets=presets, overrides=overrides, hr_bpm=hr, fit_ok=zmax <= FIT_WITHIN_SD, fit_z_max=zmax, eroa_cm2=eroa_fit, state=state)
+    return EngineInputs(presets=presets, overrides=overrides, hr_bpm=hr, fit_ok=zmax <= FIT_WITHIN_SD, fit_z_max=zmax, eroa_cm2=eroa_fit, state=state,
+                        override_table=_fitted_columns(groups, fits, n))  # fmt: skip
+
+
+def _fitted_columns(groups: list[tuple[np.ndarray, str]], fits: list[BaselineFit], n: int) -> dict[str, np.ndarray] | None:
+    """The groups' fitted override columns at the chunk's patients (``groups``: each group's mask),
+    when every patient was fitted with one set of names; else None."""
+    if not fits or any(f.columns is None for f in fits) or len({tuple(f.columns or ()) for f in fits}) != 1 or sum(int(m.sum()) for m, _ in groups) != n:
+        return None
+    out = {k: np.empty(n) for k in fits[0].columns or ()}
+    for (m, _), f in zip(groups, fits):
+        for k, v in (f.columns or {}).items():
+            out[k][m] = v
+    return out
 
 
 def _float_column(table: pa.Table, name: str) -> np.ndarray:
@@ -1227,6 +1260,13 @@ def _grid(patients: pa.Table) -> _Grid:
 def _gaps(patients: pa.Table, g: _Grid, secondary: np.ndarray, extent: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The regurgitant gap profiles scaled to the sampled EROA: degenerative and functional (n, N_GRID),
     the unit-gap lesion bump, which patients have a flail, and the lesion's width (mm)."""
+    gap, bump, flail, width = _gap_profiles(patients, g, secondary, extent)
+    return np.where(secondary[:, None], 0.0, gap), np.where(secondary[:, None], gap, 0.0), bump, flail, width
+
+
+def _gap_profiles(patients: pa.Table, g: _Grid, secondary: np.ndarray, extent: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_gaps` before the split by etiology: each patient's gap profile (n, N_GRID; ≥ 0, the
+    degenerative one of a primary patient, the functional one of a secondary), the bump, flail, width."""
     col = lambda k: patients.column(k).to_numpy()  # noqa: E731
     L = g.length_mm
     flail = level_mask(patients, "primary_lesion", "flail") & ~np.isin(extent, ("bileaflet", "barlow"))
@@ -1238,7 +1278,7 @@ def _gaps(patients: pa.Table, g: _Grid, secondary: np.ndarray, extent: np.ndarra
     bump = geo.lesion_bump_mm(g.s_mm, centre[:, None], width[:, None], 1.0, p[:, None])  # unit-gap lesion bump
     unit_eroa = geo.REGURGITANT_DISCHARGE_COEFF * bump.sum(axis=1) * g.ds_mm / 100.0
     gap = bump * (col("eroa_cm2") / np.maximum(unit_eroa, 1e-12))[:, None]
-    return np.where(secondary[:, None], 0.0, gap), np.where(secondary[:, None], gap, 0.0), bump, flail, width
+    return gap, bump, flail, width
 
 
 def _openings(patients: pa.Table, g: _Grid, secondary: np.ndarray, calc_grade: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1289,9 +1329,9 @@ def chunk_areas(patients: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     (the indication of every drawn candidate)."""
     g = _grid(patients)
     secondary = level_mask(patients, "etiology", "secondary")
-    gap_deg, gap_fun, *_ = _gaps(patients, g, secondary, _str_col(patients, "lesion_extent"))
+    gap, *_ = _gap_profiles(patients, g, secondary, _str_col(patients, "lesion_extent"))  # = max(degenerative, functional): the other is 0
     opening, _ = _openings(patients, g, secondary, _grade_codes(patients, "leaflet_calcification"))
-    return geo.REGURGITANT_DISCHARGE_COEFF * geo.area_cm2(np.maximum(gap_deg, gap_fun), g.ds_mm), geo.area_cm2(opening, g.ds_mm)
+    return geo.REGURGITANT_DISCHARGE_COEFF * geo.area_cm2(gap, g.ds_mm), geo.area_cm2(opening, g.ds_mm)
 
 
 def _str_col(patients: pa.Table, name: str) -> np.ndarray:

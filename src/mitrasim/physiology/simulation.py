@@ -395,26 +395,31 @@ def _kernel_rows(vals: Mapping[str, Any], model: Model, n_pad: int, n_steps: Any
     each ((n_pad,) array).  A row whose value is one number is filled with it, all such rows at once."""
     T = 60.0 / vals["hr_bpm"]
     timing = scaled_timings(vals, model)
-    src = {"period_s": T, **vals, **timing}
-    P = np.empty((len(KERNEL_PARAMS), n_pad))
-    fixed: list[int] = []
-    fixed_values: list[float] = []
     # rows in KERNEL_PARAMS order; a parameter this model does not use (e.g. the mitral areas of a
     # diode model) gets a harmless value
-    for i, name in enumerate(KERNEL_PARAMS):
-        v = src[name] if name in src else _UNUSED_VALUE[name]
-        if isinstance(v, np.ndarray):
-            P[i] = v
-        else:
-            fixed.append(i)
-            fixed_values.append(v)
-    if fixed:
-        P[fixed] = np.array(fixed_values, dtype=float)[:, None]
+    src = {**_UNUSED_VALUE, "period_s": T, **vals, **timing}
+    rows = [src[name] for name in KERNEL_PARAMS]
+    arrays = [i for i, v in enumerate(rows) if isinstance(v, np.ndarray)]
+    P = np.empty((len(KERNEL_PARAMS), n_pad))
+    P[:] = np.array([0.0 if isinstance(v, np.ndarray) else v for v in rows], dtype=float)[:, None]  # every row its one value (arrays: below)
+    for i in arrays:
+        P[i] = rows[i]
+    n_steps = n_steps.astype(float) if isinstance(n_steps, np.ndarray) else n_steps  # (cast once: the same values)
     dt = T / n_steps
     ew = np.empty((2, n_pad))  # positions in steps (fractional) of ventricular and atrial onset
-    ew[0] = (timing["lv_act_a"] / dt) % n_steps
-    ew[1] = (timing["la_act_a"] / dt) % n_steps
+    ew[0] = _onset_steps(timing["lv_act_a"] / dt, n_steps)
+    ew[1] = _onset_steps(timing["la_act_a"] / dt, n_steps)
     return P, ew
+
+
+def _onset_steps(at_steps: Any, n_steps: Any) -> Any:
+    """``at_steps % n_steps`` (an onset's position in its beat, steps): ``np.fmod`` where no position
+    has its sign bit set (then the two are the same number: the truncated remainder of a non-negative
+    number by a positive one is already the floored one, and ±0 both give +0), a third of the
+    floored remainder's cost on arrays."""
+    if isinstance(at_steps, np.ndarray) and not np.signbit(at_steps).any():
+        return np.fmod(at_steps, n_steps)
+    return at_steps % n_steps
 
 
 def _kernel_arrays(cols: Mapping[str, Any], model: Model, n: int, n_pad: int, n_steps: Any):
@@ -460,9 +465,9 @@ def _cold_states(initial: Mapping[str, Any], cols: Mapping[str, Any], n: int, n_
 
 def _states_at(x0: np.ndarray, n: int, n_pad: int, src: np.ndarray | None) -> np.ndarray:
     """(14, n_pad) warm starts ``x0`` ((1 or n), 14) at the kernel's columns (:func:`_at_columns`' ``src``)."""
+    if src is not None:  # the patients' rows (contiguous), then one transposing copy
+        return np.ascontiguousarray(np.broadcast_to(x0, (n, N_STATE)).take(src, axis=0).T)
     xt = np.broadcast_to(x0, (n, N_STATE)).T
-    if src is not None:
-        return xt.take(src, axis=1)
     X0 = np.empty((N_STATE, n_pad))
     X0[:, :n] = xt
     X0[:, n:] = X0[:, :1]
@@ -639,7 +644,7 @@ def _layout(steps: np.ndarray) -> tuple[dispatch.Segments, np.ndarray | None, np
     n = len(steps)
     if (steps == steps[0]).all():  # the common case: one step count, no regrouping
         return dispatch.Segments.one(int(steps[0]), dispatch.padded_width(n), n), None, slice(0, n)
-    order = np.argsort(steps, kind="stable")
+    order = np.argsort(steps.astype(np.uint16), kind="stable")  # (radix sort: the same permutation, steps < 2¹⁶)
     s = steps[order]
     first = np.concatenate(([0], np.flatnonzero(s[1:] != s[:-1]) + 1))  # first sorted patient of each step count
     n_real = np.diff(np.append(first, n))
