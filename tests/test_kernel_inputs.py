@@ -4,6 +4,7 @@ same numbers, to the bit, as the plain expressions they replace (the trial table
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from mitrasim.physiology import simulation as sim
 from mitrasim.physiology.parameters import N_STATE
@@ -47,11 +48,12 @@ def test_the_fits_jacobians_keep_their_finite_values_and_zero_the_rest_as_nan_to
     assert np.array_equal(_bits(_finite_or_zero(J)), _bits(np.nan_to_num(J, nan=0.0, posinf=0.0, neginf=0.0)))
 
 
-def test_the_layout_groups_patients_by_step_count_in_their_own_order() -> None:
+@pytest.mark.parametrize("low", [160, 65_536 - 160])  # counts below 2**16, and counts across it (up to 200,000 may occur)
+def test_the_layout_groups_patients_by_step_count_in_their_own_order(low: int) -> None:
     """Each step count's patients sit in one segment in ascending step counts, in the batch's order
     (a stable sort: the columns do not depend on the sort's algorithm), then the segment's padding."""
     rng = np.random.default_rng(4)
-    steps = rng.choice(np.arange(160, 480, 16), 3000).astype(np.int64)
+    steps = rng.choice(np.arange(low, low + 320, 16), 3000).astype(np.int64)
     seg, src, pos = sim._layout(steps)
     assert src is not None and np.array_equal(src[pos], np.arange(len(steps)))
     for a, n_real, n_steps in zip(seg.start[:-1].tolist(), seg.n_real.tolist(), seg.n_steps.tolist()):
