@@ -169,7 +169,8 @@ def _announce(kernel) -> None:
             return
         from mitrasim.physiology._numba_cache import cache_dir
 
-        lo, hi = COMPILE_S_ESTIMATE_ONE_LANE if kernel in (_kernels(False)[0], _kernels(True)[0]) else COMPILE_S_ESTIMATE
+        one_lane = {_kernels(d, p)[0] for d in (False, True) for p in engine.PRECISIONS}
+        lo, hi = COMPILE_S_ESTIMATE_ONE_LANE if kernel in one_lane else COMPILE_S_ESTIMATE
         compile_notice(f"mitrasim: compiling the engine once for this installation (about {lo}-{hi} s; "
                        f"later runs load it from {cache_dir()})")
         _notice_given = True
@@ -289,7 +290,7 @@ def batch_threads(requested: int, n_columns: int) -> int:
 
 
 def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, n_groups,
-              *, n_patients: int | None = None, threads: int = 0) -> None:
+              *, n_patients: int | None = None, threads: int = 0, precision: str = "float64") -> None:
     """Integrate every patient (column of ``P``/``X0``) to a periodic steady state.
 
     P: (n_kernel_params, n_pad) parameters, n_pad 1 or whole blocks (:class:`Segments`); X0: (14, n_pad) initial states;
@@ -302,7 +303,9 @@ def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, 
     beat-to-beat map (see :data:`engine.ACCEL_MEMORY`; False = plain beat iteration); n_groups:
     work lists run at once (one per engine thread; :func:`plan_work`); n_patients: with an int
     ``n_steps``, the real patients, columns ``0 … n_patients − 1`` (the rest is padding; default all);
-    threads: engine threads, 1 = this thread only, otherwise ``n_groups`` lists at once (0: as 2+).
+    threads: engine threads, 1 = this thread only, otherwise ``n_groups`` lists at once (0: as 2+);
+    precision: the kernels' float type (``engine.PRECISIONS``; float32 runs the float32 twin of every kernel
+    below, on the same blocks, so a batch's float32 numbers equal one patient's float32 numbers bit for bit).
 
     Which kernel (each compiled on first use, then loaded from the cache; the same numbers to
     1e-12 on every one: ``tests/test_engine_kernels.py``, ``tests/test_one_patient_start.py``):
@@ -324,7 +327,7 @@ def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, 
       the lists (``tests/test_engine_threads.py``).  An error in any list is raised here, after
       every list has ended.
     """
-    one, groups = _kernels(diode)
+    one, groups = _kernels(diode, precision)
     if P.shape[1] == 1:
         args = (P, X0, kind, int(n_steps), min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel)
         compiled = [k for k in _BLOCK_LANES if groups[k].overloads]  # group kernels compiled by this process
@@ -376,10 +379,12 @@ def _executor() -> ThreadPoolExecutor:
         return _pool
 
 
-def _kernels(diode: bool):
+def _kernels(diode: bool, precision: str = "float64"):
     """The one-lane kernel and the group kernels by lane count (``engine.LANES`` and each of
-    ``engine.REMAINDER_LANES``) of a valve law."""
-    law = "diode" if diode else "orifice"
+    ``engine.REMAINDER_LANES``) of a valve law in a precision (``engine.PRECISIONS``)."""
+    if precision not in engine.PRECISIONS:
+        raise ValueError(f"precision {precision!r}: one of {engine.PRECISIONS}")
+    law = ("diode" if diode else "orifice") + ("" if precision == "float64" else engine._F32_SUFFIX)
     groups = {engine.LANES: getattr(engine, f"_run_group_lanes_{law}"),
               **{k: getattr(engine, f"_run_group_rem{k}_{law}") for k in engine.REMAINDER_LANES}}
     return getattr(engine, f"_run_group_1_{law}"), groups

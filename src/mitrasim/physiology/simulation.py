@@ -39,7 +39,7 @@ from mitrasim.physiology.parameters import (
 from mitrasim.physiology.preset_names import DEFAULT_PRESET
 from mitrasim.ranges import PLACEHOLDER_ABS, Range
 
-__all__ = ["SolverSettings", "SimulationResult", "simulate", "simulate_presets", "presets_mergeable", "build_batch", "override_columns", "stable_dt_s", "steps_per_beat"]
+__all__ = ["SolverSettings", "FLOAT32_TOL_MIN", "require_float64", "SimulationResult", "simulate", "simulate_presets", "presets_mergeable", "build_batch", "override_columns", "stable_dt_s", "steps_per_beat"]
 
 
 #: Allowed range of each numeric :class:`SolverSettings` field.
@@ -51,6 +51,14 @@ _SETTINGS_RANGES = {
     "threads": Range("number of threads (0 = all cores)", "", 0, 1024),
 }
 _SETTINGS_INTS = ("min_beats", "max_beats", "threads")
+#: Smallest steady-state tolerance (``SolverSettings.tol``) allowed with ``precision="float32"``.  A beat's
+#: residual is a difference of two float32 states, each carrying the rounding of the beat's steps; the
+#: largest scaled state (chamber volumes above V0 and pressures up to a few hundred mL or mmHg, flows / 10)
+#: lies below 2**8, where float32's spacing is 2**-15 ≈ 3.1e-5, so a tolerance near one spacing can be missed
+#: by rounding alone however many beats run.  Three spacings (9.2e-5), rounded up: 1e-4.  Measured
+#: (``benchmarks/RESULTS.md``, s8-h23; 200 patients each of three presets, HR 50–110, EROA 0–0.6 cm²): at 1e-4
+#: every patient converged (float64's beats + 8 at most), at 3e-5 1.5 % did not within 300 beats, at 1e-5 20 %.
+FLOAT32_TOL_MIN = 1e-4
 
 
 @dataclass(frozen=True)
@@ -65,7 +73,12 @@ class SolverSettings:
     least and at most; with ``min_beats=1`` a state may be reported on its first beat (from a
     steady start, the steady beat's metrics: ``engine._finish``).  threads: 0 = all cores.  accelerate: Anderson acceleration of the
     beat-to-beat map (engine.ACCEL_MEMORY): 8-12 beats to the same steady-state test instead of
-    40-65; False integrates plain beats (a fixed number of beats as a transient).
+    40-65; False integrates plain beats (a fixed number of beats as a transient).  precision: the engine's
+    float type, ``"float64"`` (the default, every result's reference) or ``"float32"`` (opt-in, for large
+    batches of independent patients: the same kernels with the state and every operation of the step in
+    single precision, about 1.6-1.9x the patient-beats per second; metrics within about 1e-5 relative of
+    float64's at fixed beats, far inside the engine's 0.2 % against Radau; ``tol`` at least
+    :data:`FLOAT32_TOL_MIN`; refused by the trials, fits, procedure and planner: :func:`require_float64`).
     """
 
     dt_max_s: float = 2.5e-3
@@ -74,6 +87,7 @@ class SolverSettings:
     max_beats: int = 300
     threads: int = 0
     accelerate: bool = True
+    precision: str = "float64"
 
     def __post_init__(self) -> None:
         for name, r in _SETTINGS_RANGES.items():
@@ -90,6 +104,25 @@ class SolverSettings:
         if not isinstance(self.accelerate, (bool, np.bool_)):
             raise InputError("accelerate", self.accelerate, "true or false")
         object.__setattr__(self, "accelerate", bool(self.accelerate))
+        if not isinstance(self.precision, str) or self.precision not in engine.PRECISIONS:
+            raise InputError("precision", self.precision, " or ".join(engine.PRECISIONS))
+        if self.precision == "float32" and self.tol < FLOAT32_TOL_MIN:
+            raise InputError("tol", self.tol, f"at least {FLOAT32_TOL_MIN:g} with precision float32 (float32 states "
+                                              f"resolve a beat's change only to about {FLOAT32_TOL_MIN:g})")
+
+
+def require_float64(settings: SolverSettings | None, user: str) -> None:
+    """:class:`InputError` (field ``precision``) unless ``settings`` is None or float64: for the engine
+    calls of the trials, the baseline fit, the calibration, the procedure and the planner, which stay in
+    float64.  Their results are decided by differences and ties finer than float32 resolves: the fits'
+    forward differences (a step of 0.01 in a parameter moves a metric by about 1e-2 relative, and float32's
+    rounding of a beat's metrics, about 1e-5 relative, would be 1e-3 of that difference: a noisy Jacobian),
+    the procedure's tie of clip covers (``procedure.batched.COVER_TIE_REL`` = 1e-9, below float32's 6e-8
+    spacing: the chosen clip would follow last bits) and the trial tables, whose hashes are checked bit for
+    bit.  Asked for float32, they refuse rather than silently change the settings."""
+    if settings is not None and settings.precision != "float64":
+        raise InputError("precision", settings.precision, f"float64 in {user} (its fits, tie rules and tables are decided by "
+                                                          "differences float32 does not resolve)")
 
 
 @dataclass
@@ -711,7 +744,7 @@ def _run(P, X0, pset: ParameterSet, n_steps: int | dispatch.Segments, settings: 
     args = (P, X0, kind, pset.model.mitral == "diode", n_steps, settings.min_beats, settings.max_beats, settings.tol, ew, metrics, x_end, waves,
             settings.accelerate)
     if P.shape[1] == 1:  # one patient: the one-lane kernel, no thread pool to size
-        dispatch.run_batch(*args, 1)
+        dispatch.run_batch(*args, 1, precision=settings.precision)
         return
     threads = dispatch.batch_threads(settings.threads, P.shape[1])
-    dispatch.run_batch(*args, threads, threads=threads)
+    dispatch.run_batch(*args, threads, threads=threads, precision=settings.precision)
