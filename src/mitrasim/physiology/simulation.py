@@ -54,7 +54,7 @@ _SETTINGS_INTS = ("min_beats", "max_beats", "threads")
 #: Smallest steady-state tolerance (``SolverSettings.tol``) allowed with ``precision="float32"``.  A beat's
 #: residual is a difference of two float32 states, each carrying the rounding of the beat's steps; the
 #: largest scaled state (chamber volumes above V0 and pressures up to a few hundred mL or mmHg, flows / 10)
-#: lies below 2**8, where float32's spacing is 2**-15 ≈ 3.1e-5, so a tolerance near one spacing can be missed
+#: lies below 2**9, where float32's spacing is at most 2**-15 ≈ 3.1e-5, so a tolerance near one spacing can be missed
 #: by rounding alone however many beats run.  Three spacings (9.2e-5), rounded up: 1e-4.  Measured
 #: (``benchmarks/RESULTS.md``, s8-h23; 200 patients each of three presets, HR 50–110, EROA 0–0.6 cm²): at 1e-4
 #: every patient converged (float64's beats + 8 at most), at 3e-5 1.5 % did not within 300 beats, at 1e-5 20 %.
