@@ -255,7 +255,7 @@ def _kernel_call(ps, P, ew, X0, n_steps: int, n_beats: int, min_beats: int | Non
     from mitrasim.physiology import engine as E
 
     n = P.shape[1]
-    threads = max(1, min(E.default_threads(), n // E.LANES))  # as simulate(): one work list per thread
+    threads = D.batch_threads(0, n, precision)  # as simulate(): one work list per thread
     diode = ps.model.mitral == "diode"
     kind = 0 if ps.model.activation == "cosine" else 1
 

@@ -139,12 +139,16 @@ def test_float32_differs_from_float64_by_its_rounding_only(preset):
 
 @_SLOW
 def test_float32_batch_equals_one_at_a_time_bit_for_bit():
-    """A batch of 21 (a block of 16 and a remainder block of 8) and one patient at a time give the same
-    float32 numbers to the bit: the one-lane and the group kernels run the same float32 arithmetic."""
-    kw = _varied_batch("primary_mr", 21, 3)
+    """A batch of 49 and one patient at a time give the same float32 numbers to the bit: the one-lane,
+    the 32-lane and the remainder kernels (16 and 8 lanes) run the same float32 arithmetic.  44 patients
+    at 75 bpm (a block of 32 and a remainder block of 16), 5 at other rates (blocks of 8)."""
+    kw = _varied_batch("primary_mr", 49, 3)
+    kw["hr_bpm"][:44] = 75.0
     st = S.SolverSettings(precision="float32")
     batch = S.simulate("primary_mr", settings=st, **kw)
-    for i in (0, 5, 16, 20):
+    widths = np.diff(S._layout(batch.n_steps, "float32")[0].start)
+    assert 48 in widths and 8 in widths, widths
+    for i in (0, 5, 31, 32, 43, 44, 48):
         one = S.simulate("primary_mr", settings=st, **{k: v[i] for k, v in kw.items()})
         for k in batch.metrics:
             np.testing.assert_array_equal(one.metrics[k][0], batch.metrics[k][i], err_msg=k)

@@ -214,6 +214,13 @@ LANES = 16
 #: compiles the engine's kernels with ``-vectorizer-min-trip-count`` lowered to the smallest
 #: (``dispatch.VECTORIZER_MIN_TRIP_COUNT``).
 REMAINDER_LANES = (8, 4)
+#: Patients per block of the float32 batch kernels: two 512-bit vectors of 16 floats, as the float64 kernels'
+#: :data:`LANES` are two vectors of 8 doubles (16 float32 lanes, one vector a block, ran 1.15x slower:
+#: benchmarks/RESULTS.md, s8-h23), and the lanes of their remainder kernels.
+LANES32 = 32
+REMAINDER_LANES32 = (16, 8)
+#: The block lanes and the remainder kernels' lanes of each precision (:data:`PRECISIONS`).
+BLOCK_LANES = {"float64": (LANES, REMAINDER_LANES), "float32": (LANES32, REMAINDER_LANES32)}
 
 # Per-block work arrays are 1-D with row r of lane j at [r*L + j] (L lanes) and one
 # array per role (state, stage slopes, parameters, accumulators), so the compiler's run-time alias
@@ -1236,12 +1243,12 @@ _run_group_rem4_diode = _make_run_group(REMAINDER_LANES[1], True)
 # The same kernels in float32 (``SolverSettings.precision``), compiled only when a batch asks for float32.
 _run_group_1_orifice_f32 = _make_run_group(1, False, "float32")
 _run_group_1_diode_f32 = _make_run_group(1, True, "float32")
-_run_group_lanes_orifice_f32 = _make_run_group(LANES, False, "float32")
-_run_group_lanes_diode_f32 = _make_run_group(LANES, True, "float32")
-_run_group_rem8_orifice_f32 = _make_run_group(REMAINDER_LANES[0], False, "float32")
-_run_group_rem8_diode_f32 = _make_run_group(REMAINDER_LANES[0], True, "float32")
-_run_group_rem4_orifice_f32 = _make_run_group(REMAINDER_LANES[1], False, "float32")
-_run_group_rem4_diode_f32 = _make_run_group(REMAINDER_LANES[1], True, "float32")
+_run_group_lanes_orifice_f32 = _make_run_group(LANES32, False, "float32")
+_run_group_lanes_diode_f32 = _make_run_group(LANES32, True, "float32")
+_run_group_rem16_orifice_f32 = _make_run_group(REMAINDER_LANES32[0], False, "float32")
+_run_group_rem16_diode_f32 = _make_run_group(REMAINDER_LANES32[0], True, "float32")
+_run_group_rem8_orifice_f32 = _make_run_group(REMAINDER_LANES32[1], False, "float32")
+_run_group_rem8_diode_f32 = _make_run_group(REMAINDER_LANES32[1], True, "float32")
 
 
 def default_threads() -> int:

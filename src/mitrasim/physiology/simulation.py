@@ -667,23 +667,23 @@ def steps_per_beat(period_s: Any, dt_max_s: Any) -> Any:
     return (16 * np.ceil(np.asarray(period_s) / (16 * dt_max_s) - 1e-9)).astype(np.int64)
 
 
-def _layout(steps: np.ndarray) -> tuple[dispatch.Segments, np.ndarray | None, np.ndarray | slice]:
+def _layout(steps: np.ndarray, precision: str = "float64") -> tuple[dispatch.Segments, np.ndarray | None, np.ndarray | slice]:
     """Where each patient runs in the kernel's padded batch: patients grouped by step count (a
     function of their own period and stable step only, so a patient's result does not depend on
     the rest of the batch), each group padded to whole blocks (:func:`dispatch.padded_width`: blocks
-    of ``engine.LANES``, the last of fewer lanes, ``engine.REMAINDER_LANES``, when few patients are left) with
-    copies of its first patient.  Returns the segments, ``src`` (n_pad,): the patient in each column
+    of ``engine.LANES``, the last of fewer lanes, ``engine.REMAINDER_LANES``, when few patients are left; in
+    ``precision`` float32 ``engine.LANES32`` and ``engine.REMAINDER_LANES32``) with copies of its first patient.  Returns the segments, ``src`` (n_pad,): the patient in each column
     (None: the patients in order, padding repeating patient 0), and ``pos``: each patient's column."""
     n = len(steps)
     if (steps == steps[0]).all():  # the common case: one step count, no regrouping
-        return dispatch.Segments.one(int(steps[0]), dispatch.padded_width(n), n), None, slice(0, n)
+        return dispatch.Segments.one(int(steps[0]), dispatch.padded_width(n, precision), n), None, slice(0, n)
     # numpy's stable sort is a radix sort on 16-bit keys: the same permutation, faster, where every
     # step count fits (a beat may have up to 200,000 steps: HR 30 at the smallest dt_max_s)
     order = np.argsort(steps.astype(np.uint16) if steps.max() < 1 << 16 else steps, kind="stable")
     s = steps[order]
     first = np.concatenate(([0], np.flatnonzero(s[1:] != s[:-1]) + 1))  # first sorted patient of each step count
     n_real = np.diff(np.append(first, n))
-    padded = dispatch.padded_width(n_real)
+    padded = dispatch.padded_width(n_real, precision)
     start = np.concatenate(([0], np.cumsum(padded)))
     at_sorted = np.arange(n) + np.repeat(start[:-1] - first, n_real)  # column of the i-th sorted patient
     src = np.repeat(order[first], padded)  # padding: the segment's first patient
@@ -700,7 +700,7 @@ def _run_batch(pset: ParameterSet, cols: dict[str, np.ndarray], varying: frozens
     metrics (N_METRIC, n), end states (14, n) and waveforms ((n, max steps) each, NaN past a
     patient's own steps).  The kernel's inputs are built at its columns directly (:func:`_at_columns`)."""
     n = len(steps)
-    seg, src, pos = _layout(steps)
+    seg, src, pos = _layout(steps, settings.precision)
     n_pad = int(seg.start[-1])
     vals = _at_columns(cols, varying, n, n_pad, src)
     P, ew = _kernel_rows(vals, pset.model, n_pad, int(steps[0]) if src is None else steps.take(src))
@@ -746,5 +746,5 @@ def _run(P, X0, pset: ParameterSet, n_steps: int | dispatch.Segments, settings: 
     if P.shape[1] == 1:  # one patient: the one-lane kernel, no thread pool to size
         dispatch.run_batch(*args, 1, precision=settings.precision)
         return
-    threads = dispatch.batch_threads(settings.threads, P.shape[1])
+    threads = dispatch.batch_threads(settings.threads, P.shape[1], settings.precision)
     dispatch.run_batch(*args, threads, threads=threads, precision=settings.precision)
