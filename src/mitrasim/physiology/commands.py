@@ -69,7 +69,7 @@ def simulate_cmd(
     as_json: bool = typer.Option(False, "--json", help="print {metrics, parameters, citations} as JSON"),
     plot: Optional[Path] = typer.Option(None, "--plot", help="write a figure (PV loop, pressures, mitral flow) to this PNG/SVG/PDF file"),
     precision: str = typer.Option("float64", "--precision", help="the engine's float type: float64 (the default, the reference) or "
-                                  "float32 (faster for large batches; metrics within about 1e-5 of float64's)"),
+                                  "float32 (faster for large batches; metrics typically within 1e-5 of float64's)"),
 ) -> None:
     """Simulate one patient to a periodic steady state and print the beat metrics.
 

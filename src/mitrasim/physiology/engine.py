@@ -117,6 +117,13 @@ takes an array, inlined by numba inside a lane loop, leaves reference-count call
 which then does not vectorise (stages 2–4 share one call site, and no array is assigned by slice,
 whose shape-error path costs seconds to compile).
 
+Precision (``SolverSettings.precision``): every kernel exists in float64 (the default and the reference) and in
+float32 (opt-in): the same source compiled in :func:`_float32_namespace`, where the float type ``FLOAT`` and the
+step loops' constants are float32, so the state, the stage slopes, ``PB``, ``act`` and ``A`` are float32 and every
+operation of the step loops is (16 floats a 512-bit vector; :data:`LANES32` lanes a block); what stays float64 is
+listed at :data:`PRECISIONS`.  The float64 kernels' arithmetic does not depend on it (the names stand for the
+literals they replaced).
+
 Metrics at the edges of a sampled window (the beat's samples are the steps' starts) use the
 step's slopes instead of the nearest sample: LVEDP is extrapolated from the sample before
 ventricular onset along dp/dt = E·dV/dt; the forward orifice's opening time is the linear

@@ -76,8 +76,9 @@ class SolverSettings:
     40-65; False integrates plain beats (a fixed number of beats as a transient).  precision: the engine's
     float type, ``"float64"`` (the default, every result's reference) or ``"float32"`` (opt-in, for large
     batches of independent patients: the same kernels with the state and every operation of the step in
-    single precision, about 1.6-1.9x the patient-beats per second; metrics within about 1e-5 relative of
-    float64's at fixed beats, far inside the engine's 0.2 % against Radau; ``tol`` at least
+    single precision, about 1.8x the patient-beats per second; metrics typically within 1e-5 relative of
+    float64's at fixed beats, more only where rounding moves a one-way valve's switch by a step, which changes a metric
+    by up to the fixed-step scheme's own first-order error; ``tol`` at least
     :data:`FLOAT32_TOL_MIN`; refused by the trials, fits, procedure and planner: :func:`require_float64`).
     """
 
