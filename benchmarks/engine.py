@@ -24,7 +24,10 @@ Measures:
    ``flops.py`` (``share_of_fma_peak`` at the step with metrics, as earlier sessions quoted it;
    ``share_of_fma_peak_done`` at the flops the run does: plain steps on the beats before ``min_beats``) and the share of the FMA peak (measured by ``fma_peak.py``) and of numpy's dgemm; the
    reference kernel in float32 too (its speed, its difference from float64, and both kernels' largest
-   error against Radau on ``--radau-patients`` patients);
+   error against Radau on ``--radau-patients`` patients); the engine in float32 too
+   (``SolverSettings.precision``: its speed against both reference kernels and the float64 engine, its
+   share of the float32 FMA peak, taken as twice the float64 one: the same units do twice the lanes,
+   its largest metric difference from the float64 engine and its error against Radau);
 6. ``one``: one patient, the whole ``simulate()`` call against the kernel alone and svZeroDSolver
    at 200 points per beat (same file, same 20 beats), interleaved;
 7. ``start``: the first ``mitrasim demo`` and ``mitrasim simulate --json`` on an empty compile cache,
@@ -99,16 +102,23 @@ def best_of(fn, repeats: int) -> float:
     return best
 
 
-def mitrasim_fixed_beats(preset: str, n_beats: int, dt_max: float, **kw):
-    st = S.SolverSettings(min_beats=n_beats, max_beats=n_beats, tol=1e-300, dt_max_s=dt_max, accelerate=False)
-    return S.simulate(preset, settings=st, **kw)
+def fixed_beat_settings(n_beats: int, dt_max: float, precision: str = "float64") -> S.SolverSettings:
+    """Plain beats, exactly ``n_beats`` (the steady-state test never ends a patient early: float64 at a
+    tolerance no beat meets; float32 at its smallest allowed, which with min_beats = max_beats changes
+    only the converged flag)."""
+    tol = 1e-300 if precision == "float64" else S.FLOAT32_TOL_MIN
+    return S.SolverSettings(min_beats=n_beats, max_beats=n_beats, tol=tol, dt_max_s=dt_max, accelerate=False, precision=precision)
 
 
-def radau_error(preset: str, n_beats: int, dt_max: float, **kw) -> float:
+def mitrasim_fixed_beats(preset: str, n_beats: int, dt_max: float, precision: str = "float64", **kw):
+    return S.simulate(preset, settings=fixed_beat_settings(n_beats, dt_max, precision), **kw)
+
+
+def radau_error(preset: str, n_beats: int, dt_max: float, precision: str = "float64", **kw) -> float:
     """Largest relative metric difference of mitrasim vs the Radau reference over ``n_beats`` plain
     beats (Anderson acceleration off: its beats would start elsewhere than the reference's)."""
     ps = get_parameter_set(preset)
-    res = mitrasim_fixed_beats(preset, n_beats, dt_max, **kw)
+    res = mitrasim_fixed_beats(preset, n_beats, dt_max, precision, **kw)
     eng = res.patient_metrics()
     cols, n = S.build_batch(ps, None, **kw)
     P, _ = S._kernel_arrays(cols, ps.model, n, 1, int(res.n_steps[0]))
@@ -236,21 +246,22 @@ def _engine_arrays(preset: str, n_steps: int, **kw):
     return ps, P, ew, X0
 
 
-def _kernel_call(ps, P, ew, X0, n_steps: int, n_beats: int, min_beats: int | None = None):
+def _kernel_call(ps, P, ew, X0, n_steps: int, n_beats: int, min_beats: int | None = None, precision: str = "float64"):
     """The engine kernel alone on fixed beats (Anderson off).  ``min_beats`` (default ``n_beats``):
     the first beat that could be reported; the kernel accumulates the beat metrics from there on,
-    so ``min_beats=1`` times a steady-state run's kernel, which accumulates them on every beat."""
+    so ``min_beats=1`` times a steady-state run's kernel, which accumulates them on every beat.
+    ``precision``: the float64 kernels or their float32 twins (``SolverSettings.precision``)."""
     from mitrasim.physiology import dispatch as D
     from mitrasim.physiology import engine as E
 
     n = P.shape[1]
-    threads = max(1, min(E.default_threads(), n // E.LANES))  # as simulate(): one work list per thread
+    threads = D.batch_threads(0, n, precision)  # as simulate(): one work list per thread
     diode = ps.model.mitral == "diode"
     kind = 0 if ps.model.activation == "cosine" else 1
 
     def run():
         D.run_batch(P, X0, kind, diode, n_steps, n_beats if min_beats is None else min_beats, n_beats, 1e-300, ew, np.zeros((E.N_METRIC, n)),
-                    np.zeros((14, n)), np.zeros((E.N_WAVE, 0, n)), False, threads, threads=threads)
+                    np.zeros((14, n)), np.zeros((E.N_WAVE, 0, n)), False, threads, threads=threads, precision=precision)
 
     return run
 
@@ -273,6 +284,21 @@ def reference_kernels_vs_radau(P: np.ndarray, X0: np.ndarray, n_steps: int, n_pa
             for name, dtype in (("float64", np.float64), ("float32", np.float32))}
 
 
+def engine_precision_difference(r64, r32) -> dict[str, float]:
+    """Largest relative difference of each metric, the float32 engine against the float64 one on the same
+    patients and beats; the pulmonary-vein flow's systolic minimum, which may sit near zero, relative to
+    the larger of its S and D peaks (as its accuracy test measures it)."""
+    out = {}
+    for k, a in r32.metrics.items():
+        if k in ("beats_to_steady", "steady_residual", "converged", "hr_bpm", "pv_systolic_reversal"):
+            continue
+        b = r64.metrics[k]
+        scale = np.maximum(np.abs(r64.metrics["pv_s_peak_ml_s"]), np.abs(r64.metrics["pv_d_peak_ml_s"])) if k == "pv_min_systolic_flow_ml_s" else np.abs(b)
+        d = np.abs(a - b)[scale > 0] / scale[scale > 0]
+        out[k] = float(np.nanmax(d)) if d.size else 0.0
+    return out
+
+
 def kernel_vs_reference(args, dgemm: dict) -> dict:
     """Goal 1 of issue 19: the batched engine against the reference kernel, in one run."""
     import flops
@@ -284,8 +310,9 @@ def kernel_vs_reference(args, dgemm: dict) -> dict:
     kw = {"eroa_cm2": rng.uniform(0.0, 0.6, n), "overrides": [{"lv_ea_mmhg_ml": float(x)} for x in rng.uniform(2.0, 3.5, n)]}
     steps = int(S.steps_per_beat(0.8, dt))
     ps, P, ew, X0 = _engine_arrays("regazzoni2022", steps, **dict(kw))
-    st = S.SolverSettings(min_beats=nb, max_beats=nb, tol=1e-300, dt_max_s=dt, accelerate=False)
+    st = fixed_beat_settings(nb, dt)
     res = S.simulate("regazzoni2022", settings=st, **dict(kw))
+    res32 = S.simulate("regazzoni2022", settings=fixed_beat_settings(nb, dt, "float32"), **dict(kw))
     ref = RK.run(P, X0, steps, nb)
     # EDV and ESV differ by design: the engine adds the extremes between samples (Hermite), the
     # reference takes the sampled ones; the other four are computed the same way
@@ -294,6 +321,7 @@ def kernel_vs_reference(args, dgemm: dict) -> dict:
     agree32 = {k: float(np.max(np.abs(ref32[i] - ref[i]) / np.abs(ref[i]))) for i, k in enumerate(RK.REF_METRICS)}
     t = _interleaved({
         "engine_kernel": _kernel_call(ps, P, ew, X0, steps, nb),
+        "engine_kernel_float32": _kernel_call(ps, P, ew, X0, steps, nb, precision="float32"),
         "engine_kernel_metrics_every_beat": _kernel_call(ps, P, ew, X0, steps, nb, min_beats=1),
         "reference_kernel": lambda: RK.run(P, X0, steps, nb),
         "reference_kernel_float32": lambda: RK.run(P, X0, steps, nb, np.float32),
@@ -303,6 +331,8 @@ def kernel_vs_reference(args, dgemm: dict) -> dict:
     fma = fma_peak.measure()
     out = {"patients": n, "beats": nb, "steps_per_beat": steps, "engine_vs_reference_metrics_rel_diff": agree,
            "engine_max_rel_err_vs_radau": radau_error("regazzoni2022", 3, dt, eroa_cm2=0.3),
+           "engine_float32_max_rel_err_vs_radau": radau_error("regazzoni2022", 3, dt, "float32", eroa_cm2=0.3),
+           "engine_float32_vs_float64_rel_diff": engine_precision_difference(res, res32),
            "reference_float32_vs_float64_rel_diff": agree32,
            "reference_kernels_max_rel_err_vs_radau": reference_kernels_vs_radau(P, X0, steps, args.radau_patients),
            "flops_per_patient_step": {"engine": fl["engine"]["per_step"], "engine_plain": fl["engine"]["per_plain_step"],
@@ -312,18 +342,24 @@ def kernel_vs_reference(args, dgemm: dict) -> dict:
         pbs = n * nb / v["wall_s"]
         per_step = fl["reference_kernel" if k.startswith("reference_kernel") else "engine"]["per_step"]
         g = pbs * steps * per_step / 1e9
+        f32 = 2 if k.endswith("float32") else 1  # float32's FMA peak: twice the lanes a vector on the same units
         v.update(patient_beats_per_s=pbs, patient_beats_per_cpu_s=n * nb / v["cpu_s"], gflops=g,
-                 share_of_fma_peak=g / (fma["gflops_peak_all"] * (2 if k.endswith("float32") else 1)),  # float32: twice the lanes
+                 share_of_fma_peak=g / (fma["gflops_peak_all"] * f32),
                  share_of_dgemm=g / dgemm["gflops_all"] if dgemm.get("gflops_all") else float("nan"))
         if not k.startswith("reference_kernel"):
             # the flops the run does: a beat without metrics runs the plain step (per_plain_step); only beats from
             # min_beats on (the last one, or all for "metrics_every_beat") run the metrics (per_step)
             with_metrics = nb if k == "engine_kernel_metrics_every_beat" else 1
             done = (with_metrics * fl["engine"]["per_step"] + (nb - with_metrics) * fl["engine"]["per_plain_step"]) / nb
-            v.update(flops_per_step_done=done, share_of_fma_peak_done=pbs * steps * done / 1e9 / fma["gflops_peak_all"])
+            v.update(flops_per_step_done=done, share_of_fma_peak_done=pbs * steps * done / 1e9 / (fma["gflops_peak_all"] * f32))
     out["ratio_engine_kernel_to_reference"] = t["reference_kernel"]["wall_s"] / t["engine_kernel"]["wall_s"]
     out["ratio_pairs"] = [r / e for e, r in zip(t["engine_kernel"]["walls"], t["reference_kernel"]["walls"])]
     out["ratio_reference_float32_to_float64"] = t["reference_kernel"]["wall_s"] / t["reference_kernel_float32"]["wall_s"]
+    e32 = t["engine_kernel_float32"]["wall_s"]
+    out["ratio_engine_float32_to_reference_float32"] = t["reference_kernel_float32"]["wall_s"] / e32
+    out["ratio_engine_float32_to_reference_float64"] = t["reference_kernel"]["wall_s"] / e32
+    out["ratio_engine_float32_to_engine_float64"] = t["engine_kernel"]["wall_s"] / e32
+    out["ratio_pairs_engine_float32_to_float64"] = [a / b for a, b in zip(t["engine_kernel"]["walls"], t["engine_kernel_float32"]["walls"])]
     out["ratio_metrics_every_beat_to_reference"] = t["reference_kernel"]["wall_s"] / t["engine_kernel_metrics_every_beat"]["wall_s"]
     return out
 

@@ -68,7 +68,7 @@ from mitrasim.calibrate.measurements import (
 from mitrasim.errors import InputError
 from mitrasim.physiology.parameter_sets import get_parameter_set
 from mitrasim.physiology.parameters import SPECS, STRESSED_VOLUME_SHIFT, ParameterSet
-from mitrasim.physiology.simulation import SimulationResult, SolverSettings, simulate
+from mitrasim.physiology.simulation import SimulationResult, SolverSettings, require_float64, simulate
 
 __all__ = ["FIT_PARAMETERS", "PREDICTED", "RESIDUAL_Z_ACCEPTED", "SETTINGS", "Calibration", "FitParameter", "calibrate_measurements", "forward"]
 
@@ -287,6 +287,7 @@ class Calibration:
 def problem(meas: Measurements, preset: str | ParameterSet, overrides: Mapping[str, float] | None = None, hr_bpm: float | None = None,
             settings: SolverSettings = SETTINGS, free: tuple[str, ...] | None = None) -> Problem:  # fmt: skip
     """The calibration problem of ``meas`` around ``preset`` (+ ``overrides``, e.g. a case's)."""
+    require_float64(settings, "the calibration")
     pset = get_parameter_set(preset) if isinstance(preset, str) else preset
     base = dict(pset.values) | {STRESSED_VOLUME_SHIFT: 0.0} | dict(overrides or {})
     fixed: dict[str, float] = {}

@@ -54,7 +54,7 @@ from mitrasim.cohort.mapping import EngineInputs, chunk_areas, chunk_valves, con
 from mitrasim.cohort.columns import level_mask, level_values
 from mitrasim.cohort.population import MAX_DRAWS_PER_PATIENT, LvVolumeMethod, Population, sample_streams_table
 from mitrasim.errors import InputError
-from mitrasim.physiology.simulation import SolverSettings
+from mitrasim.physiology.simulation import SolverSettings, require_float64
 from mitrasim.procedure.hemodynamics import BatchHemo
 from mitrasim.procedure.process import PatientSetup, ProcedureArrays, run_procedure_arrays
 from mitrasim.procedure.risks import DEFAULT_RATES, ComplicationRates, PatientRisk
@@ -197,6 +197,7 @@ def run_patient_chunk(
         A table with ``patient_id`` and :data:`OUTPUT_COLUMNS`.
     """
     settings = settings or SolverSettings()
+    require_float64(settings, "a trial")
     preset_by_etiology = preset_by_etiology or {"primary": "primary_mr", "secondary": "secondary_mr"}
     ei = ei if ei is not None else engine_inputs(patients, preset_by_etiology, settings, lv_volume_method)
     setups = patient_setups(patients, strategy, settings, preset_by_etiology, lv_volume_method, ei)

@@ -106,7 +106,7 @@ from mitrasim.echo.lv_bias import ECHO_2D_EDV_BIAS_ML, ECHO_2D_ESV_BIAS_ML, LvVo
 from mitrasim.errors import InputError
 from mitrasim.physiology.parameter_sets import PARAMETER_SETS, ParameterSet, get_parameter_set
 from mitrasim.physiology.parameters import N_STATE, STRESSED_VOLUME_SHIFT
-from mitrasim.physiology.simulation import SolverSettings, override_columns, presets_mergeable, simulate, simulate_presets
+from mitrasim.physiology.simulation import SolverSettings, override_columns, presets_mergeable, require_float64, simulate, simulate_presets
 from mitrasim.valve import geometry as geo
 
 if TYPE_CHECKING:
@@ -728,6 +728,7 @@ _FitSteps = Generator[_Points, Any, BaselineFit]
 def _fit_steps(preset: str, hr_bpm: np.ndarray, mva_cm2: np.ndarray, y: np.ndarray, sd: np.ndarray, settings: SolverSettings) -> _FitSteps:
     """:func:`fit_baselines`' iterations: yields each engine call's points (:class:`_Points`), is sent
     their result, returns the fit."""
+    require_float64(settings, "the baseline fit")
     prob = _fit_problem(preset, hr_bpm, mva_cm2, y, sd, settings)
     n = len(prob.hr_bpm)
     st = _FitState.start(prob, _starting_points(prob, y))

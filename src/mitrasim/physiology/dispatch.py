@@ -17,6 +17,9 @@ and in a command about one case (:func:`one_case_kernels`)
 a small batch runs on the one-lane kernel while the group kernel is neither compiled nor cached — so
 a first ``mitrasim demo`` (a planner batch of about 550 patients, small batches and single patients)
 compiles the one-lane kernel only, the cheapest to compile (:data:`COMPILE_S_ESTIMATE_ONE_LANE`).
+A batch asked for float32 (``SolverSettings.precision``) runs the float32 twins of these kernels, on blocks
+of ``engine.LANES32`` (remainders ``engine.REMAINDER_LANES32``: :data:`BLOCKS`); none of them is compiled
+unless a batch asks for float32.
 """
 
 from __future__ import annotations
@@ -169,7 +172,8 @@ def _announce(kernel) -> None:
             return
         from mitrasim.physiology._numba_cache import cache_dir
 
-        lo, hi = COMPILE_S_ESTIMATE_ONE_LANE if kernel in (_kernels(False)[0], _kernels(True)[0]) else COMPILE_S_ESTIMATE
+        one_lane = {_kernels(d, p)[0] for d in (False, True) for p in engine.PRECISIONS}
+        lo, hi = COMPILE_S_ESTIMATE_ONE_LANE if kernel in one_lane else COMPILE_S_ESTIMATE
         compile_notice(f"mitrasim: compiling the engine once for this installation (about {lo}-{hi} s; "
                        f"later runs load it from {cache_dir()})")
         _notice_given = True
@@ -210,21 +214,39 @@ def one_case_kernels(max_batch: int = ONE_CASE_BATCH_MAX) -> Iterator[None]:
         SERIAL_BATCH_MAX = old
 
 
-#: The lane counts a block may have, smallest first: a segment's last block takes the first that holds its patients.
-_BLOCK_LANES = tuple(sorted(engine.REMAINDER_LANES)) + (engine.LANES,)
-#: The last block's lanes for r = 0 … engine.LANES − 1 patients left over (0: none), looked up by :func:`padded_width`.
-_LAST_BLOCK = np.array([0] + [next(k for k in _BLOCK_LANES if r <= k) for r in range(1, engine.LANES)], dtype=np.int64)
-#: Whether a segment's width modulo ``engine.LANES`` is a whole number of blocks (0, or one of ``engine.REMAINDER_LANES``).
-_WHOLE_BLOCKS = np.isin(np.arange(engine.LANES), (0, *engine.REMAINDER_LANES))
+@dataclass(frozen=True)
+class _Blocks:
+    """A precision's block layout (``engine.BLOCK_LANES``): ``lanes`` a full block's, ``sizes`` the lane counts a
+    block may have, smallest first (a segment's last block takes the first that holds its patients),
+    ``last`` the last block's lanes for r = 0 … lanes − 1 patients left over (0: none; :func:`padded_width`),
+    ``whole`` whether a segment's width modulo ``lanes`` is a whole number of blocks (0, or a remainder's lanes)."""
+
+    lanes: int
+    sizes: tuple[int, ...]
+    last: np.ndarray
+    whole: np.ndarray
+
+    @classmethod
+    def of(cls, precision: str) -> _Blocks:
+        lanes, rem = engine.BLOCK_LANES[precision]
+        sizes = tuple(sorted(rem)) + (lanes,)
+        last = np.array([0] + [next(k for k in sizes if r <= k) for r in range(1, lanes)], dtype=np.int64)
+        return cls(lanes, sizes, last, np.isin(np.arange(lanes), (0, *rem)))
 
 
-def padded_width(n_real):
+#: The block layout of each precision: the float64 kernels' blocks of ``engine.LANES`` (remainders
+#: ``engine.REMAINDER_LANES``), the float32 kernels' of ``engine.LANES32`` (``engine.REMAINDER_LANES32``).
+BLOCKS = {p: _Blocks.of(p) for p in engine.PRECISIONS}
+
+
+def padded_width(n_real, precision: str = "float64"):
     """Columns of a step-count segment of ``n_real`` patients (an int, or an array of them): whole
-    blocks of ``engine.LANES``, and for the r patients left over one more block, of the fewest lanes
-    of ``engine.REMAINDER_LANES`` and ``engine.LANES`` that holds r.  The rest of the segment is
-    padding (computed like a patient, and thrown away)."""
-    r = np.asarray(n_real) % engine.LANES
-    width = n_real - r + _LAST_BLOCK[r]
+    blocks of ``engine.LANES`` (float32: ``engine.LANES32``), and for the r patients left over one more
+    block, of the fewest lanes of the remainder kernels' and a whole block's that holds r
+    (``engine.BLOCK_LANES``).  The rest of the segment is padding (computed like a patient, and thrown away)."""
+    b = BLOCKS[precision]
+    r = np.asarray(n_real) % b.lanes
+    width = n_real - r + b.last[r]
     return width if isinstance(n_real, np.ndarray) else int(width)
 
 
@@ -246,7 +268,7 @@ class Segments:
         return cls(np.array([0, n_pad], dtype=np.int64), np.array([n_real], dtype=np.int64), np.array([n_steps], dtype=np.int64))
 
 
-def plan_work(seg: Segments, n_lists: int) -> tuple[np.ndarray, np.ndarray]:
+def plan_work(seg: Segments, n_lists: int, precision: str = "float64") -> tuple[np.ndarray, np.ndarray]:
     """Work items and thread lists of a batch (:func:`run_batch`).
 
     The batch's blocks (of ``engine.LANES`` columns, a segment's last one of fewer where its width
@@ -255,9 +277,10 @@ def plan_work(seg: Segments, n_lists: int) -> tuple[np.ndarray, np.ndarray]:
     equal weight (within one block); a run is split where a segment starts and around a remainder
     block (an item runs on one group kernel).  Returns ``work`` (items × 4: first column, end column,
     steps per beat, lanes) and ``lists`` (n_lists + 1,): list t is items ``lists[t] … lists[t + 1] − 1``,
-    run one after another by one thread (:func:`_run_items`).
+    run one after another by one thread (:func:`_run_items`).  ``precision``: whose blocks (float32:
+    ``engine.LANES32``, :data:`BLOCKS`).
     """
-    L = engine.LANES
+    L = BLOCKS[precision].lanes
     width = np.diff(seg.start)
     n_full, rem = width // L, width % L  # rem: 0 or one of REMAINDER_LANES (checked by run_batch)
     n_blk = n_full + (rem > 0)
@@ -279,17 +302,17 @@ def plan_work(seg: Segments, n_lists: int) -> tuple[np.ndarray, np.ndarray]:
     return work, np.searchsorted(a, cuts).astype(np.int64)
 
 
-def batch_threads(requested: int, n_columns: int) -> int:
+def batch_threads(requested: int, n_columns: int, precision: str = "float64") -> int:
     """Engine threads of a batch of ``n_columns`` columns asked for ``requested`` (``SolverSettings.threads``;
     0: :func:`engine.default_threads`): never more than the process's engine threads
     (:func:`engine.default_threads`, the one place that decides them: 1 in a web worker process) nor
     than the batch's blocks of ``engine.LANES`` (a thread without a block would only wait)."""
     most = engine.default_threads()
-    return max(1, min(requested or most, most, n_columns // engine.LANES))
+    return max(1, min(requested or most, most, n_columns // BLOCKS[precision].lanes))
 
 
 def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, n_groups,
-              *, n_patients: int | None = None, threads: int = 0) -> None:
+              *, n_patients: int | None = None, threads: int = 0, precision: str = "float64") -> None:
     """Integrate every patient (column of ``P``/``X0``) to a periodic steady state.
 
     P: (n_kernel_params, n_pad) parameters, n_pad 1 or whole blocks (:class:`Segments`); X0: (14, n_pad) initial states;
@@ -302,7 +325,9 @@ def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, 
     beat-to-beat map (see :data:`engine.ACCEL_MEMORY`; False = plain beat iteration); n_groups:
     work lists run at once (one per engine thread; :func:`plan_work`); n_patients: with an int
     ``n_steps``, the real patients, columns ``0 … n_patients − 1`` (the rest is padding; default all);
-    threads: engine threads, 1 = this thread only, otherwise ``n_groups`` lists at once (0: as 2+).
+    threads: engine threads, 1 = this thread only, otherwise ``n_groups`` lists at once (0: as 2+);
+    precision: the kernels' float type (``engine.PRECISIONS``; float32 runs the float32 twin of every kernel
+    below, on the same blocks, so a batch's float32 numbers equal one patient's float32 numbers bit for bit).
 
     Which kernel (each compiled on first use, then loaded from the cache; the same numbers to
     1e-12 on every one: ``tests/test_engine_kernels.py``, ``tests/test_one_patient_start.py``):
@@ -324,25 +349,26 @@ def run_batch(P, X0, kind, diode, n_steps, min_beats, max_beats, tol, e_window, 
       the lists (``tests/test_engine_threads.py``).  An error in any list is raised here, after
       every list has ended.
     """
-    one, groups = _kernels(diode)
+    one, groups = _kernels(diode, precision)
+    blocks = BLOCKS[precision]
     if P.shape[1] == 1:
         args = (P, X0, kind, int(n_steps), min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel)
-        compiled = [k for k in _BLOCK_LANES if groups[k].overloads]  # group kernels compiled by this process
+        compiled = [k for k in blocks.sizes if groups[k].overloads]  # group kernels compiled by this process
         if compiled and not _cached(one):
             _in_lanes(groups[compiled[0]], compiled[0], args)
         else:
             _call(one, *args, 0, 1)
         return
     seg = n_steps if isinstance(n_steps, Segments) else Segments.one(int(n_steps), P.shape[1], P.shape[1] if n_patients is None else n_patients)
-    if P.shape[1] != seg.start[-1] or not _WHOLE_BLOCKS[np.diff(seg.start) % engine.LANES].all():
+    if P.shape[1] != seg.start[-1] or not blocks.whole[np.diff(seg.start) % blocks.lanes].all():
         raise ValueError(f"batch of {P.shape[1]} columns in segments of {np.diff(seg.start).tolist()}: "
-                         f"each a multiple of {engine.LANES} plus 0 or one of {engine.REMAINDER_LANES} (or 1 column in all)")
-    if int(seg.n_real.sum()) <= SERIAL_BATCH_MAX and not _cached(groups[engine.LANES]):
+                         f"each a multiple of {blocks.lanes} plus 0 or one of {blocks.sizes[:-1][::-1]} (or 1 column in all)")
+    if int(seg.n_real.sum()) <= SERIAL_BATCH_MAX and not _cached(groups[blocks.lanes]):
         for k in range(len(seg.n_steps)):
             c0 = int(seg.start[k])
             _call(one, P, X0, kind, int(seg.n_steps[k]), min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel, c0, c0 + int(seg.n_real[k]))
         return
-    work, lists = plan_work(seg, 1 if threads == 1 else n_groups)
+    work, lists = plan_work(seg, 1 if threads == 1 else n_groups, precision)
     items = [work[lists[t]:lists[t + 1]].tolist() for t in range(len(lists) - 1)]
     arrays = (P, X0, kind, min_beats, max_beats, tol, e_window, metrics, x_end, waves, accel)
     futures = [_executor().submit(_run_items, groups, its, arrays) for its in items[1:]]
@@ -376,10 +402,12 @@ def _executor() -> ThreadPoolExecutor:
         return _pool
 
 
-def _kernels(diode: bool):
+def _kernels(diode: bool, precision: str = "float64"):
     """The one-lane kernel and the group kernels by lane count (``engine.LANES`` and each of
-    ``engine.REMAINDER_LANES``) of a valve law."""
-    law = "diode" if diode else "orifice"
-    groups = {engine.LANES: getattr(engine, f"_run_group_lanes_{law}"),
-              **{k: getattr(engine, f"_run_group_rem{k}_{law}") for k in engine.REMAINDER_LANES}}
+    ``engine.REMAINDER_LANES``) of a valve law in a precision (``engine.PRECISIONS``)."""
+    if precision not in engine.PRECISIONS:
+        raise ValueError(f"precision {precision!r}: one of {engine.PRECISIONS}")
+    law = ("diode" if diode else "orifice") + ("" if precision == "float64" else engine._F32_SUFFIX)
+    lanes, rem = engine.BLOCK_LANES[precision]
+    groups = {lanes: getattr(engine, f"_run_group_lanes_{law}"), **{k: getattr(engine, f"_run_group_rem{k}_{law}") for k in rem}}
     return getattr(engine, f"_run_group_1_{law}"), groups

@@ -117,6 +117,13 @@ takes an array, inlined by numba inside a lane loop, leaves reference-count call
 which then does not vectorise (stages 2–4 share one call site, and no array is assigned by slice,
 whose shape-error path costs seconds to compile).
 
+Precision (``SolverSettings.precision``): every kernel exists in float64 (the default and the reference) and in
+float32 (opt-in): the same source compiled in :func:`_float32_namespace`, where the float type ``FLOAT`` and the
+step loops' constants are float32, so the state, the stage slopes, ``PB``, ``act`` and ``A`` are float32 and every
+operation of the step loops is (16 floats a 512-bit vector; :data:`LANES32` lanes a block); what stays float64 is
+listed at :data:`PRECISIONS`.  The float64 kernels' arithmetic does not depend on it (the names stand for the
+literals they replaced).
+
 Metrics at the edges of a sampled window (the beat's samples are the steps' starts) use the
 step's slopes instead of the nearest sample: LVEDP is extrapolated from the sample before
 ventricular onset along dp/dt = E·dV/dt; the forward orifice's opening time is the linear
@@ -127,10 +134,13 @@ extrapolated to the switch time.  Each metric is within 0.2 % of the Radau refer
 
 from __future__ import annotations
 
+import functools
 import math
+import types
 
 import numpy as np
 from numba import njit
+from numba.core.dispatcher import Dispatcher
 
 from mitrasim.physiology import _numba_cache  # noqa: F401  (installs the content-hashed cache locator)
 from mitrasim.physiology.parameters import KP, N_STATE
@@ -190,6 +200,16 @@ FASTMATH = frozenset({"contract"})
 _jit = njit(cache=True, nogil=True, fastmath=set(FASTMATH), error_model="numpy")
 _jit_inline = njit(cache=True, nogil=True, fastmath=set(FASTMATH), error_model="numpy", inline="always")
 
+#: The kernels' float type and the constants their step loops use, named so that one source serves both
+#: precisions: in this module's namespace they are float64 (``FLOAT`` = ``np.float64``, the constants Python
+#: floats, which numba types as float64 like the literals they stand for, so the float64 kernels are the same code
+#: bit for bit); the float32 kernels (:data:`PRECISIONS`, :func:`_float32_namespace`) see them as ``np.float32``,
+#: so no float64 literal promotes their arithmetic.  ``BIG`` seeds the running extremes (a seed never updated is
+#: reported as no value: :data:`mitrasim.ranges.PLACEHOLDER_ABS`); float32's is ``inf`` (1e300 does not fit).
+FLOAT = np.float64
+ZERO, HALF, ONE, TWO, SIX = 0.0, 0.5, 1.0, 2.0, 6.0
+BIG = 1e300
+
 #: Patients per block in batches (the SIMD lane count of the compiled loops).
 LANES = 16
 #: Patients per block of the remainder kernels ``_run_group_rem8_*`` and ``_run_group_rem4_*``: a
@@ -201,6 +221,13 @@ LANES = 16
 #: compiles the engine's kernels with ``-vectorizer-min-trip-count`` lowered to the smallest
 #: (``dispatch.VECTORIZER_MIN_TRIP_COUNT``).
 REMAINDER_LANES = (8, 4)
+#: Patients per block of the float32 batch kernels: two 512-bit vectors of 16 floats, as the float64 kernels'
+#: :data:`LANES` are two vectors of 8 doubles (16 float32 lanes, one vector a block, ran 1.15x slower:
+#: benchmarks/RESULTS.md, s8-h23), and the lanes of their remainder kernels.
+LANES32 = 32
+REMAINDER_LANES32 = (16, 8)
+#: The block lanes and the remainder kernels' lanes of each precision (:data:`PRECISIONS`).
+BLOCK_LANES = {"float64": (LANES, REMAINDER_LANES), "float32": (LANES32, REMAINDER_LANES32)}
 
 # Per-block work arrays are 1-D with row r of lane j at [r*L + j] (L lanes) and one
 # array per role (state, stage slopes, parameters, accumulators), so the compiler's run-time alias
@@ -272,7 +299,10 @@ def _setup_lane(P, X0, ew, c, j, kind, n_steps, X, PB, act, L):
     PB[B_R_G * L + j] = -a_r / (RHO_L_UNIT * leff) if a_r > 0.0 else 0.0  # negated: see _mitral_flows
     PB[B_EWK * L + j] = math.floor(ew[0, c])  # step of ventricular onset …
     PB[B_EWF * L + j] = ew[0, c] - math.floor(ew[0, c])  # … and its fraction of a step
-    PB[B_EWL * L + j] = (ew[1, c] - ew[0, c]) % n_steps
+    # the early-filling window's length in steps, rounded up: the step index it is compared with
+    # (``_accumulate``) is a whole number, so k < ⌈w⌉ exactly when k < w, and a whole number keeps
+    # that test exact in float32
+    PB[B_EWL * L + j] = math.ceil((ew[1, c] - ew[0, c]) % n_steps)
     # forward flow whose orifice velocity Q/(K_BERNOULLI·A)·(K_BERNOULLI/100) m/s reaches TRACE_MIN_VELOCITY_M_S
     PB[B_WTHR * L + j] = TRACE_MIN_VELOCITY_M_S * 100.0 * a_f
     h = T / (2 * n_steps)
@@ -441,15 +471,15 @@ def _pressures_flows(x, c, e_la, e_lv, e_ra, e_rv, diode):
     q_pv = _diode(p_rv - x[S_PPA], c[C_PUV_GO], c[C_PUV_GC])
     d_mv = p_la - p_lv
     if diode:
-        return p_la, p_lv, p_ra, p_rv, q_av, q_tv, q_pv, _diode(d_mv, c[C_MV_GO], c[C_MV_GC]), 0.0, 0.0, 0.0
+        return p_la, p_lv, p_ra, p_rv, q_av, q_tv, q_pv, _diode(d_mv, c[C_MV_GO], c[C_MV_GC]), ZERO, ZERO, ZERO
     xf = x[S_QF]
     xr = x[S_QR]
-    q_f = xf if xf > 0.0 else 0.0
-    q_r = xr if xr > 0.0 else 0.0
+    q_f = xf if xf > 0.0 else ZERO
+    q_r = xr if xr > 0.0 else ZERO
     gf = (d_mv - q_f * q_f * c[C_F_IB]) * c[C_F_G]
     gr = (d_mv + q_r * q_r * c[C_R_IB]) * c[C_R_G]  # (−Δp − B·Q²)/L_r; C_R_G holds −1/L_r
-    dqf = gf if ((xf > 0.0) | (d_mv > 0.0)) else 0.0
-    dqr = gr if ((xr > 0.0) | (d_mv < 0.0)) else 0.0
+    dqf = gf if ((xf > 0.0) | (d_mv > 0.0)) else ZERO
+    dqr = gr if ((xr > 0.0) | (d_mv < 0.0)) else ZERO
     return p_la, p_lv, p_ra, p_rv, q_av, q_tv, q_pv, q_f, q_r, dqf, dqr
 
 
@@ -483,8 +513,8 @@ def _observe(x, c, e_la, e_lv, e_ra, e_rv, diode):
     """Observables of one lane at state ``x``: p_la, p_lv, p_ra, p_rv, q_f (≥0), q_r (≥0), q_av."""
     p_la, p_lv, p_ra, p_rv, q_av, q_tv, q_pv, q_f, q_r, dqf, dqr = _pressures_flows(x, c, e_la, e_lv, e_ra, e_rv, diode)
     if diode:
-        q_r = -q_f if q_f < 0.0 else 0.0
-    q_f = q_f if q_f > 0.0 else 0.0
+        q_r = -q_f if q_f < 0.0 else ZERO
+    q_f = q_f if q_f > 0.0 else ZERO
     return p_la, p_lv, p_ra, p_rv, q_f, q_r, q_av
 
 
@@ -499,13 +529,13 @@ def _rk4_stages(x, k1, c, dt, eh_la, eh_lv, eh_ra, eh_rv, e1_la, e1_lv, e1_ra, e
     Scalars and tuples only: it inlines into the lane loops, where the stage states, the slopes
     and the lane's constants stay in registers.
     """
-    h = 0.5 * dt
+    h = HALF * dt
     k2 = _slopes(_axpy(x, h, k1), c, eh_la, eh_lv, eh_ra, eh_rv, diode)
-    s = _axpy(k1, 2.0, k2)  # the weighted sum K1 + 2·K2 + 2·K3 + K4, built as the stages come
+    s = _axpy(k1, TWO, k2)  # the weighted sum K1 + 2·K2 + 2·K3 + K4, built as the stages come
     k3 = _slopes(_axpy(x, h, k2), c, eh_la, eh_lv, eh_ra, eh_rv, diode)
-    s = _axpy(s, 2.0, k3)  # (so that no stage's slopes stay live to the end: fewer register spills)
+    s = _axpy(s, TWO, k3)  # (so that no stage's slopes stay live to the end: fewer register spills)
     k4 = _slopes(_axpy(x, dt, k3), c, e1_la, e1_lv, e1_ra, e1_rv, diode)
-    w = dt / 6.0
+    w = dt / SIX
     return (
         x[0] + w * (s[0] + k4[0]),
         x[1] + w * (s[1] + k4[1]),
@@ -519,8 +549,8 @@ def _rk4_stages(x, k1, c, dt, eh_la, eh_lv, eh_ra, eh_rv, e1_la, e1_lv, e1_ra, e
         x[9] + w * (s[9] + k4[9]),
         x[10] + w * (s[10] + k4[10]),
         x[11] + w * (s[11] + k4[11]),
-        max(x[12] + w * (s[12] + k4[12]), 0.0),
-        max(x[13] + w * (s[13] + k4[13]), 0.0),
+        max(x[12] + w * (s[12] + k4[12]), ZERO),
+        max(x[13] + w * (s[13] + k4[13]), ZERO),
     )
 
 
@@ -623,9 +653,9 @@ def _volume_turns(X, K, PB, A, L):
     sampled maximum is first order where the volume turns sharply: regurgitation starting at
     onset).  A lane loop with a branch, run before :func:`_accumulate` overwrites the previous
     sample: the turn happens twice a beat, so the interpolant stays out of the vector code."""
-    n_turn = 0.0
+    n_turn = ZERO
     for j in range(L):  # vector code: does any lane turn?
-        n_turn += 1.0 if A[A_MPREV * L + j] * K[S_VLV * L + j] < 0.0 else 0.0
+        n_turn += ONE if A[A_MPREV * L + j] * K[S_VLV * L + j] < 0.0 else ZERO
     if n_turn == 0.0:
         return
     for j in range(L):
@@ -696,27 +726,27 @@ def _accumulate(X, K, PB, e, step, diode, n_steps, A, L):
         d_mv = p_la - p_lv
         d_prev = A[A_DPP * L + j]
         t_cross = dt * d_mv / (d_mv - d_prev)  # time since p_LA − p_LV crossed 0 (used only where it did)
-        t_open = t_cross if ((d_prev < 0.0) & (d_mv > 0.0)) else (min(dt, 2.0 * r) if dq > 0.0 else 0.0)
+        t_open = t_cross if ((d_prev < 0.0) & (d_mv > 0.0)) else (min(dt, TWO * r) if dq > 0.0 else ZERO)
         A[A_DPP * L + j] = d_mv
-        t_cut = 0.0
+        t_cut = ZERO
         if diode:
             t_close = dt
-            t_open = t_cross if ((d_prev < 0.0) & (d_mv > 0.0)) else 0.0
-            t_cut = t_cross if (was_open & (not fwd) & (d_prev > 0.0) & (d_mv <= 0.0)) else 0.0
-        wt_orif = t_close + (0.0 if was_open else t_open)
+            t_open = t_cross if ((d_prev < 0.0) & (d_mv > 0.0)) else ZERO
+            t_cut = t_cross if (was_open & (not fwd) & (d_prev > 0.0) & (d_mv <= 0.0)) else ZERO
+        wt_orif = t_close + (ZERO if was_open else t_open)
         gap = A[A_GAP * L + j] + t_cut  # time since the forward flow stopped
         wpk = A[A_WPK * L + j]  # peak flow of the last forward wave
         seen = wpk >= PB[B_WTHR * L + j]
         gej = A[A_GEJ * L + j]  # aortic ejection since the forward flow stopped (before this sample)
-        dia_gap = (gap - t_open) if ((not was_open) & (gej == 0.0) & (gap > t_open) & seen) else 0.0
+        dia_gap = (gap - t_open) if ((not was_open) & (gej == 0.0) & (gap > t_open) & seen) else ZERO
         g_orif = q_f * q_f * PB[B_F_IB * L + j]
-        A[A_GINT * L + j] += ((p_la - p_lv) * dt if diode else g_orif * dt) if fwd else 0.0
+        A[A_GINT * L + j] += ((p_la - p_lv) * dt if diode else g_orif * dt) if fwd else ZERO
         A[A_GT * L + j] += (wt_orif + dia_gap) if fwd else -t_cut
         A[A_GAP * L + j] = (dt - t_close) if fwd else gap + dt
-        A[A_GEJ * L + j] = 0.0 if fwd else (1.0 if ((gej > 0.0) | (q_av > 0.0)) else 0.0)
+        A[A_GEJ * L + j] = ZERO if fwd else (ONE if ((gej > 0.0) | (q_av > 0.0)) else ZERO)
         A[A_WPK * L + j] = (max(wpk, q_f) if was_open else q_f) if fwd else wpk
-        A[A_FOPEN * L + j] = 1.0 if fwd else 0.0
-        A[A_EPK * L + j] = max(A[A_EPK * L + j], q_f if in_e else 0.0)
+        A[A_FOPEN * L + j] = ONE if fwd else ZERO
+        A[A_EPK * L + j] = max(A[A_EPK * L + j], q_f if in_e else ZERO)
         A[A_LAV * L + j] = lav if fwd else max(lav, p_la)
         # peak forward pulmonary-vein flow in systole (the S wave) and in diastole (the D wave); 0
         # when the flow is never forward there.  Systole = a gap in the forward mitral flow with
@@ -731,9 +761,9 @@ def _accumulate(X, K, PB, e, step, diode, n_steps, A, L):
         # opening; gap after closing)
         edge = fwd != was_open
         q_edge = qpn - K[S_QPV * L + j] * (t_open if fwd else gap)
-        qe = q_edge if edge else 0.0
+        qe = q_edge if edge else ZERO
         gmx = max(A[A_GMX * L + j], qe)
-        gmn = min(A[A_GMN * L + j], q_edge if edge else 1e300)
+        gmn = min(A[A_GMN * L + j], q_edge if edge else BIG)
         opening = fwd & (not was_open)
         head = opening & (A[A_HST * L + j] == 1.0)
         commit = opening & (A[A_HST * L + j] != 1.0)
@@ -745,10 +775,10 @@ def _accumulate(X, K, PB, e, step, diode, n_steps, A, L):
         A[A_PVD * L + j] = max(pvd, qpn) if fwd else pvd
         A[A_HMX * L + j] = gmx if head else A[A_HMX * L + j]
         A[A_HMN * L + j] = gmn if head else A[A_HMN * L + j]
-        A[A_HEJ * L + j] = (1.0 if sys_gap else 0.0) if head else A[A_HEJ * L + j]
-        A[A_HST * L + j] = 2.0 if head else A[A_HST * L + j]
-        A[A_GMX * L + j] = 0.0 if fwd else max(gmx, qpn)
-        A[A_GMN * L + j] = 1e300 if fwd else min(gmn, qpn)
+        A[A_HEJ * L + j] = (ONE if sys_gap else ZERO) if head else A[A_HEJ * L + j]
+        A[A_HST * L + j] = TWO if head else A[A_HST * L + j]
+        A[A_GMX * L + j] = ZERO if fwd else max(gmx, qpn)
+        A[A_GMN * L + j] = BIG if fwd else min(gmn, qpn)
         A[A_MRPK * L + j] = max(A[A_MRPK * L + j], q_r)
         A[A_MVPK * L + j] = max(A[A_MVPK * L + j], q_f)
 
@@ -757,17 +787,17 @@ def _accumulate(X, K, PB, e, step, diode, n_steps, A, L):
 def _reset_acc(A, L):
     """Start a beat: zero the sums and extremes (the forward-flow flag carries over)."""
     for m in range(A_FOPEN * L):
-        A[m] = 0.0
+        A[m] = ZERO
     for j in range(L):
-        A[A_VMAX * L + j] = -1e300
-        A[A_VMIN * L + j] = 1e300
-        A[A_PMAX * L + j] = -1e300
-        A[A_PMIN * L + j] = 1e300
-        A[A_LAV * L + j] = -1e300
-        A[A_PVMIN * L + j] = 1e300
-        A[A_GMN * L + j] = 1e300
-        A[A_HMN * L + j] = 1e300
-        A[A_HST * L + j] = 0.0 if A[A_FOPEN * L + j] > 0.0 else 1.0  # the beat starts in a gap
+        A[A_VMAX * L + j] = -BIG
+        A[A_VMIN * L + j] = BIG
+        A[A_PMAX * L + j] = -BIG
+        A[A_PMIN * L + j] = BIG
+        A[A_LAV * L + j] = -BIG
+        A[A_PVMIN * L + j] = BIG
+        A[A_GMN * L + j] = BIG
+        A[A_HMN * L + j] = BIG
+        A[A_HST * L + j] = ZERO if A[A_FOPEN * L + j] > 0.0 else ONE  # the beat starts in a gap
 
 
 #: Anderson acceleration of the beat-to-beat map (``SolverSettings.accelerate``).  The map
@@ -1055,10 +1085,56 @@ def _store_waves(X, PB, e, diode, active, lane_col, step, waves, L):
             waves[11, step, c] = X[S_QPV * L + j]
 
 
-def _make_run_group(L: int, diode: bool):
+#: The kernels' float types (``SolverSettings.precision``): ``"float64"``, every result's reference, and
+#: ``"float32"``, the same kernels with the state, the stage slopes, the lane constants ``PB``, the elastance
+#: table and the beat accumulators in float32 and every operation of the step loops in float32 (twice the lanes
+#: of a 512-bit vector).  What stays float64 in the float32 kernels, and why: the inputs ``P``, ``X0`` and the
+#: outputs ``metrics``, ``x_end``, ``waves`` (the lane's constants and elastance table are computed in float64 and
+#: rounded once); the Anderson rings and normal equations (:func:`_anderson`: the residual differences cancel,
+#: and the 3 × 3 Cholesky of nearly dependent columns needs the digits); the beat-end residual (a difference of
+#: two float32 states, exact by Sterbenz's lemma near convergence, divided by the scale in float64); the Hermite
+#: volume extremum (:func:`_hermite_extremum`, twice a beat, outside the vector loops: the differences of two
+#: nearby volumes); the metrics' last divisions (:func:`_finish`).
+PRECISIONS = ("float64", "float32")
+_F32_SUFFIX = "_f32"
+
+
+def _retyped(fn, g: dict, name: str):
+    """The Python function ``fn`` with the globals ``g`` under the name ``name`` (its code, defaults and
+    closure cells unchanged).  numba resolves a function's globals when it compiles it, as constants."""
+    out = types.FunctionType(fn.__code__, g, name, fn.__defaults__, fn.__closure__)
+    out.__qualname__ = name
+    out.__doc__ = fn.__doc__
+    out.__module__ = fn.__module__
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _float32_namespace() -> dict:
+    """The globals the float32 kernels are compiled in: this module's, with :data:`FLOAT` and the
+    step loops' constants (``ZERO`` … ``BIG``) as float32 and every compiled helper as its own float32
+    twin (the same code in this namespace, named ``<name>_f32``, so numba caches it apart from the
+    float64 one).  A helper that keeps float64 literals (:func:`_setup_lane`, :func:`_anderson`,
+    :func:`_finish`, :func:`_hermite_extremum`) computes in float64 from the float32 values it reads.
+
+    Made on the first float32 kernel's construction; nothing is compiled here (numba compiles a kernel,
+    and the helpers it calls, on its first call: a command that never asks for float32 compiles none of it).
+    """
+    g = dict(globals())
+    f = np.float32
+    g.update(FLOAT=f, ZERO=f(0.0), HALF=f(0.5), ONE=f(1.0), TWO=f(2.0), SIX=f(6.0), BIG=f(np.inf))
+    for name, obj in list(g.items()):
+        if isinstance(obj, Dispatcher) and obj.py_func.__module__ == __name__ and not name.startswith("_run_group"):
+            deco = _jit_inline if obj.targetoptions.get("inline") == "always" else _jit
+            g[name] = deco(_retyped(obj.py_func, g, name + _F32_SUFFIX))
+    return g
+
+
+def _make_run_group(L: int, diode: bool, precision: str = "float64"):
     """The kernel for one group of patients on ``L`` lanes with the mitral ``diode`` law or not
     (both compile-time constants of the closure: the lane loops have a constant trip count and
-    vectorise, and a kernel holds one valve law, so a command compiles only the law it uses).
+    vectorise, and a kernel holds one valve law, so a command compiles only the law it uses), in
+    ``precision`` (:data:`PRECISIONS`; float32: the same code compiled in :func:`_float32_namespace`).
 
     Each closure gets its own name (``_run_group_L``) before it is compiled: numba names compiled
     code by qualified name and a per-process counter, so two closures of one name cached by two
@@ -1071,15 +1147,15 @@ def _make_run_group(L: int, diode: bool):
         """Patients p0 … p1 − 1 on one set of L lanes: each lane takes the next patient as soon as its
         own is steady (a block does not run as long as its slowest patient)."""
         want_waves = waves.shape[1] > 0
-        nsf = float(n_steps)
-        X = np.empty(N_STATE * L)
-        KS = np.zeros(N_STATE * L)  # the first RK4 stage's slopes (read by the beat metrics)
-        X0b = np.empty(N_STATE * L)
-        PB = np.empty(N_PB * L)
-        A = np.zeros(N_ACC * L)
-        act = np.empty((2 * n_steps + 1) * 4 * L)
-        FH = np.zeros((ACCEL_MEMORY + 1) * N_STATE * L)  # Anderson history (accel)
-        GH = np.zeros((ACCEL_MEMORY + 1) * N_STATE * L)
+        nsf = FLOAT(n_steps)
+        X = np.empty(N_STATE * L, FLOAT)
+        KS = np.zeros(N_STATE * L, FLOAT)  # the first RK4 stage's slopes (read by the beat metrics)
+        X0b = np.empty(N_STATE * L, FLOAT)
+        PB = np.empty(N_PB * L, FLOAT)
+        A = np.zeros(N_ACC * L, FLOAT)
+        act = np.empty((2 * n_steps + 1) * 4 * L, FLOAT)
+        FH = np.zeros((ACCEL_MEMORY + 1) * N_STATE * L, np.float64)  # Anderson history (accel): float64 in either precision
+        GH = np.zeros((ACCEL_MEMORY + 1) * N_STATE * L, np.float64)
         acnt = np.zeros(L, np.int64)
         abest = np.zeros(L)
         lane_col = np.zeros(L, np.int64)
@@ -1114,7 +1190,7 @@ def _make_run_group(L: int, diode: bool):
                 if metrics_beat or step == n_steps - 1:
                     _rhs(X, KS, PB, e0, diode, L)
                     _volume_turns(X, KS, PB, A, L)
-                    _accumulate(X, KS, PB, e0, float(step), diode, nsf, A, L)
+                    _accumulate(X, KS, PB, e0, FLOAT(step), diode, nsf, A, L)
                     _rk4_rest(X, KS, PB, eh, e1, diode, L)
                 else:
                     _rk4_step(X, PB, e0, eh, e1, diode, L)
@@ -1152,7 +1228,10 @@ def _make_run_group(L: int, diode: bool):
                 elif accel:
                     _anderson(X, X0b, FH, GH, acnt, abest, PB, j, L)
 
-    run_group.__name__ = run_group.__qualname__ = f"_run_group_{L}_{'diode' if diode else 'orifice'}"
+    name = f"_run_group_{L}_{'diode' if diode else 'orifice'}"
+    if precision == "float32":
+        return _jit(_retyped(run_group, _float32_namespace(), name + _F32_SUFFIX))
+    run_group.__name__ = run_group.__qualname__ = name
     return _jit(run_group)
 
 
@@ -1168,6 +1247,15 @@ _run_group_rem8_orifice = _make_run_group(REMAINDER_LANES[0], False)
 _run_group_rem8_diode = _make_run_group(REMAINDER_LANES[0], True)
 _run_group_rem4_orifice = _make_run_group(REMAINDER_LANES[1], False)
 _run_group_rem4_diode = _make_run_group(REMAINDER_LANES[1], True)
+# The same kernels in float32 (``SolverSettings.precision``), compiled only when a batch asks for float32.
+_run_group_1_orifice_f32 = _make_run_group(1, False, "float32")
+_run_group_1_diode_f32 = _make_run_group(1, True, "float32")
+_run_group_lanes_orifice_f32 = _make_run_group(LANES32, False, "float32")
+_run_group_lanes_diode_f32 = _make_run_group(LANES32, True, "float32")
+_run_group_rem16_orifice_f32 = _make_run_group(REMAINDER_LANES32[0], False, "float32")
+_run_group_rem16_diode_f32 = _make_run_group(REMAINDER_LANES32[0], True, "float32")
+_run_group_rem8_orifice_f32 = _make_run_group(REMAINDER_LANES32[1], False, "float32")
+_run_group_rem8_diode_f32 = _make_run_group(REMAINDER_LANES32[1], True, "float32")
 
 
 def default_threads() -> int:

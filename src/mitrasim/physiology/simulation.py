@@ -39,7 +39,7 @@ from mitrasim.physiology.parameters import (
 from mitrasim.physiology.preset_names import DEFAULT_PRESET
 from mitrasim.ranges import PLACEHOLDER_ABS, Range
 
-__all__ = ["SolverSettings", "SimulationResult", "simulate", "simulate_presets", "presets_mergeable", "build_batch", "override_columns", "stable_dt_s", "steps_per_beat"]
+__all__ = ["SolverSettings", "FLOAT32_TOL_MIN", "require_float64", "SimulationResult", "simulate", "simulate_presets", "presets_mergeable", "build_batch", "override_columns", "stable_dt_s", "steps_per_beat"]
 
 
 #: Allowed range of each numeric :class:`SolverSettings` field.
@@ -51,6 +51,14 @@ _SETTINGS_RANGES = {
     "threads": Range("number of threads (0 = all cores)", "", 0, 1024),
 }
 _SETTINGS_INTS = ("min_beats", "max_beats", "threads")
+#: Smallest steady-state tolerance (``SolverSettings.tol``) allowed with ``precision="float32"``.  A beat's
+#: residual is a difference of two float32 states, each carrying the rounding of the beat's steps; the
+#: largest scaled state (chamber volumes above V0 and pressures up to a few hundred mL or mmHg, flows / 10)
+#: lies below 2**9, where float32's spacing is at most 2**-15 ≈ 3.1e-5, so a tolerance near one spacing can be missed
+#: by rounding alone however many beats run.  Three spacings (9.2e-5), rounded up: 1e-4.  Measured
+#: (``benchmarks/RESULTS.md``, s8-h23; 200 patients each of three presets, HR 50–110, EROA 0–0.6 cm²): at 1e-4
+#: every patient converged (float64's beats + 8 at most), at 3e-5 1.5 % did not within 300 beats, at 1e-5 20 %.
+FLOAT32_TOL_MIN = 1e-4
 
 
 @dataclass(frozen=True)
@@ -65,7 +73,13 @@ class SolverSettings:
     least and at most; with ``min_beats=1`` a state may be reported on its first beat (from a
     steady start, the steady beat's metrics: ``engine._finish``).  threads: 0 = all cores.  accelerate: Anderson acceleration of the
     beat-to-beat map (engine.ACCEL_MEMORY): 8-12 beats to the same steady-state test instead of
-    40-65; False integrates plain beats (a fixed number of beats as a transient).
+    40-65; False integrates plain beats (a fixed number of beats as a transient).  precision: the engine's
+    float type, ``"float64"`` (the default, every result's reference) or ``"float32"`` (opt-in, for large
+    batches of independent patients: the same kernels with the state and every operation of the step in
+    single precision, about 1.8x the patient-beats per second; metrics typically within 1e-5 relative of
+    float64's at fixed beats, more only where rounding moves a one-way valve's switch by a step, which changes a metric
+    by up to the fixed-step scheme's own first-order error; ``tol`` at least
+    :data:`FLOAT32_TOL_MIN`; refused by the trials, fits, procedure and planner: :func:`require_float64`).
     """
 
     dt_max_s: float = 2.5e-3
@@ -74,6 +88,7 @@ class SolverSettings:
     max_beats: int = 300
     threads: int = 0
     accelerate: bool = True
+    precision: str = "float64"
 
     def __post_init__(self) -> None:
         for name, r in _SETTINGS_RANGES.items():
@@ -90,6 +105,25 @@ class SolverSettings:
         if not isinstance(self.accelerate, (bool, np.bool_)):
             raise InputError("accelerate", self.accelerate, "true or false")
         object.__setattr__(self, "accelerate", bool(self.accelerate))
+        if not isinstance(self.precision, str) or self.precision not in engine.PRECISIONS:
+            raise InputError("precision", self.precision, " or ".join(engine.PRECISIONS))
+        if self.precision == "float32" and self.tol < FLOAT32_TOL_MIN:
+            raise InputError("tol", self.tol, f"at least {FLOAT32_TOL_MIN:g} with precision float32 (float32 states "
+                                              f"resolve a beat's change only to about {FLOAT32_TOL_MIN:g})")
+
+
+def require_float64(settings: SolverSettings | None, user: str) -> None:
+    """:class:`InputError` (field ``precision``) unless ``settings`` is None or float64: for the engine
+    calls of the trials, the baseline fit, the calibration, the procedure and the planner, which stay in
+    float64.  Their results are decided by differences and ties finer than float32 resolves: the fits'
+    forward differences (a step of 0.01 in a parameter moves a metric by about 1e-2 relative, and float32's
+    rounding of a beat's metrics, about 1e-5 relative, would be 1e-3 of that difference: a noisy Jacobian),
+    the procedure's tie of clip covers (``procedure.batched.COVER_TIE_REL`` = 1e-9, below float32's 6e-8
+    spacing: the chosen clip would follow last bits) and the trial tables, whose hashes are checked bit for
+    bit.  Asked for float32, they refuse rather than silently change the settings."""
+    if settings is not None and settings.precision != "float64":
+        raise InputError("precision", settings.precision, f"float64 in {user} (its fits, tie rules and tables are decided by "
+                                                          "differences float32 does not resolve)")
 
 
 @dataclass
@@ -634,23 +668,23 @@ def steps_per_beat(period_s: Any, dt_max_s: Any) -> Any:
     return (16 * np.ceil(np.asarray(period_s) / (16 * dt_max_s) - 1e-9)).astype(np.int64)
 
 
-def _layout(steps: np.ndarray) -> tuple[dispatch.Segments, np.ndarray | None, np.ndarray | slice]:
+def _layout(steps: np.ndarray, precision: str = "float64") -> tuple[dispatch.Segments, np.ndarray | None, np.ndarray | slice]:
     """Where each patient runs in the kernel's padded batch: patients grouped by step count (a
     function of their own period and stable step only, so a patient's result does not depend on
     the rest of the batch), each group padded to whole blocks (:func:`dispatch.padded_width`: blocks
-    of ``engine.LANES``, the last of fewer lanes, ``engine.REMAINDER_LANES``, when few patients are left) with
-    copies of its first patient.  Returns the segments, ``src`` (n_pad,): the patient in each column
+    of ``engine.LANES``, the last of fewer lanes, ``engine.REMAINDER_LANES``, when few patients are left; in
+    ``precision`` float32 ``engine.LANES32`` and ``engine.REMAINDER_LANES32``) with copies of its first patient.  Returns the segments, ``src`` (n_pad,): the patient in each column
     (None: the patients in order, padding repeating patient 0), and ``pos``: each patient's column."""
     n = len(steps)
     if (steps == steps[0]).all():  # the common case: one step count, no regrouping
-        return dispatch.Segments.one(int(steps[0]), dispatch.padded_width(n), n), None, slice(0, n)
+        return dispatch.Segments.one(int(steps[0]), dispatch.padded_width(n, precision), n), None, slice(0, n)
     # numpy's stable sort is a radix sort on 16-bit keys: the same permutation, faster, where every
     # step count fits (a beat may have up to 200,000 steps: HR 30 at the smallest dt_max_s)
     order = np.argsort(steps.astype(np.uint16) if steps.max() < 1 << 16 else steps, kind="stable")
     s = steps[order]
     first = np.concatenate(([0], np.flatnonzero(s[1:] != s[:-1]) + 1))  # first sorted patient of each step count
     n_real = np.diff(np.append(first, n))
-    padded = dispatch.padded_width(n_real)
+    padded = dispatch.padded_width(n_real, precision)
     start = np.concatenate(([0], np.cumsum(padded)))
     at_sorted = np.arange(n) + np.repeat(start[:-1] - first, n_real)  # column of the i-th sorted patient
     src = np.repeat(order[first], padded)  # padding: the segment's first patient
@@ -667,7 +701,7 @@ def _run_batch(pset: ParameterSet, cols: dict[str, np.ndarray], varying: frozens
     metrics (N_METRIC, n), end states (14, n) and waveforms ((n, max steps) each, NaN past a
     patient's own steps).  The kernel's inputs are built at its columns directly (:func:`_at_columns`)."""
     n = len(steps)
-    seg, src, pos = _layout(steps)
+    seg, src, pos = _layout(steps, settings.precision)
     n_pad = int(seg.start[-1])
     vals = _at_columns(cols, varying, n, n_pad, src)
     P, ew = _kernel_rows(vals, pset.model, n_pad, int(steps[0]) if src is None else steps.take(src))
@@ -711,7 +745,7 @@ def _run(P, X0, pset: ParameterSet, n_steps: int | dispatch.Segments, settings: 
     args = (P, X0, kind, pset.model.mitral == "diode", n_steps, settings.min_beats, settings.max_beats, settings.tol, ew, metrics, x_end, waves,
             settings.accelerate)
     if P.shape[1] == 1:  # one patient: the one-lane kernel, no thread pool to size
-        dispatch.run_batch(*args, 1)
+        dispatch.run_batch(*args, 1, precision=settings.precision)
         return
-    threads = dispatch.batch_threads(settings.threads, P.shape[1])
-    dispatch.run_batch(*args, threads, threads=threads)
+    threads = dispatch.batch_threads(settings.threads, P.shape[1], settings.precision)
+    dispatch.run_batch(*args, threads, threads=threads, precision=settings.precision)

@@ -33,6 +33,7 @@ from mitrasim.echo.grading import decision_grade as _decision_grade
 from mitrasim.echo.simulated import ALIASING_CM_S, SECONDARY_VC_ASPECT, echo_from_beats, echo_row, grade_beats
 from mitrasim.echo.synthetic import EchoMeasurements
 from mitrasim.physiology.simulation import override_columns  # re-exported: the procedure's override tables
+from mitrasim.physiology.simulation import require_float64
 
 __all__ = [
     "ALIASING_CM_S",
@@ -130,6 +131,7 @@ def simulate_states(
     ``hr_bpm``, ``eroa_cm2``, ``mva_cm2`` (anatomic): arrays (n,); ``initial_state``: (n, 14) warm
     starts or None.  The engine receives ``eroa_cm2`` and ``forward_discharge_coeff · mva_cm2``.
     """
+    require_float64(settings, "the procedure and the planner")
     from mitrasim.physiology.engine import METRIC_NAMES
     from mitrasim.physiology.simulation import simulate_presets
 
