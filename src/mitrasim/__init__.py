@@ -3,7 +3,7 @@
 Research and education only: not a medical device.
 """
 
-__version__ = "0.7.0"
+__version__ = "0.8.0"
 
 from mitrasim.disclaimer import DISCLAIMER  # noqa: F401  (its own module: importing it loads nothing else)
 
