@@ -99,7 +99,7 @@ combination of the last few beats (:data:`ACCEL_MEMORY`); every beat itself is p
 RK4, so the steady-state test and the metrics are those of a plain beat.
 
 Per step and patient the kernel does four stages (the first reads the state alone), the
-beat-metric accumulators and the update ``X += (dt/6)·(K1 + 2·K2 + 2·K3 + K4)``: about 425
+beat-metric accumulators and the update ``X += (dt/6)·(K1 + 2·K2 + 2·K3 + K4)``: about 429
 floating-point operations on a beat with metrics and 378 without, counted by running this code on
 a counting float (``benchmarks/flops.py``).  Stages 2–4 and the update run in one pass over the
 lanes in which a lane's state, stage states, slopes and constants are scalars held in registers
