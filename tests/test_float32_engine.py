@@ -19,13 +19,11 @@ import textwrap
 
 import numpy as np
 import pytest
-from test_physiology_engine import DT_208_S, RADAU_REL_TOL, SAMPLES, _reference_beat
+from test_physiology_engine import DT_208_S, RADAU_REL_TOL, _radau_metrics
 
 from mitrasim.errors import InputError
-from mitrasim.physiology import reference as R
 from mitrasim.physiology import simulation as S
 from mitrasim.physiology.parameter_sets import get_parameter_set
-from mitrasim.physiology.parameters import KP
 
 #: float32's unit roundoff.
 EPS32 = float(np.finfo(np.float32).eps) / 2
@@ -45,10 +43,7 @@ def _radau_case(preset: str, kw: dict, dt_max_s: float = DT_208_S, n_beats: int 
     ps = get_parameter_set(preset)
     e32 = S.simulate(ps, settings=_fixed(n_beats, dt_max_s, "float32"), **kw).patient_metrics()
     e64 = S.simulate(ps, settings=_fixed(n_beats, dt_max_s, "float64"), **kw).patient_metrics()
-    P, w = _reference_beat(ps, n_beats, dt_max_s, **kw)
-    ref = R.waveform_metrics(w, period_s=P[KP["period_s"], 0], eroa_cm2=P[KP["eroa_cm2"], 0], mva_cm2=P[KP["mva_cm2"], 0],
-                             t_ventricular_s=P[KP["lv_act_a"], 0], t_atrial_s=P[KP["la_act_a"], 0])
-    return e32, e64, ref
+    return e32, e64, _radau_metrics(ps, n_beats, dt_max_s, **kw)
 
 
 _RADAU_CASES = [
@@ -274,6 +269,11 @@ def _switch_case(nudge: float = 0.0) -> dict:
     return {"eroa_cm2": _SWITCH_CASE["eroa_cm2"], "overrides": {"lv_ea_mmhg_ml": _SWITCH_CASE["overrides"]["lv_ea_mmhg_ml"] * (1.0 + nudge)}}
 
 
+def _switch_reference(nudge: float, n_beats: int) -> dict:
+    """The Radau reference's metrics of the switch patient with its LV active elastance × (1 + nudge)."""
+    return _radau_metrics(get_parameter_set("regazzoni2022"), n_beats, DT_208_S, **_switch_case(nudge))
+
+
 @_SLOW
 def test_a_valve_switch_moved_by_a_step_leaves_the_mean_gradient_to_rounding():
     """Where rounding moves a one-way valve's switch by a step (``test_float32_differs_from_float64_by_its_rounding_only``):
@@ -301,28 +301,9 @@ def test_the_mean_gradient_where_the_mitral_closing_falls_near_a_step_agrees_wit
     """The float64 engine's mean gradient of the patient above, nudged so that its E wave's closing moves by a step,
     against Radau (10 plain beats): within the 0.2 % goal (0.43 % before the forward time kept a step's remainder;
     0.04 % without the nudge)."""
-    ps = get_parameter_set("regazzoni2022")
-    kw = _switch_case(_SWITCH_NUDGE)
-    eng = S.simulate(ps, settings=_fixed(10, DT_208_S, "float64"), **kw).patient_metrics()
-    cols, n = S.build_batch(ps, kw["overrides"], eroa_cm2=kw["eroa_cm2"])  # (as _reference_beat, with the overrides)
-    P, _ = S._kernel_arrays(cols, ps.model, n, 1, int(S.steps_per_beat(60.0 / cols["hr_bpm"], DT_208_S)[0]))
-    X0 = S._initial_states(ps, cols, n, 1, None)
-    _, w = R.reference_beats(P, 0, X0[:, 0], 0, False, 10, samples_per_beat=SAMPLES)
-    ref = R.waveform_metrics(w, period_s=P[KP["period_s"], 0], eroa_cm2=P[KP["eroa_cm2"], 0], mva_cm2=P[KP["mva_cm2"], 0],
-                             t_ventricular_s=P[KP["lv_act_a"], 0], t_atrial_s=P[KP["la_act_a"], 0])
+    eng = S.simulate("regazzoni2022", settings=_fixed(10, DT_208_S, "float64"), **_switch_case(_SWITCH_NUDGE)).patient_metrics()
+    ref = _switch_reference(_SWITCH_NUDGE, 10)
     assert eng["mean_gradient_mmhg"] == pytest.approx(ref["mean_gradient_mmhg"], rel=RADAU_REL_TOL)
-
-
-def _switch_reference(nudge: float, n_beats: int) -> dict:
-    """The Radau reference's metrics of the switch patient with its LV active elastance × (1 + nudge)."""
-    ps = get_parameter_set("regazzoni2022")
-    kw = _switch_case(nudge)
-    cols, n = S.build_batch(ps, kw["overrides"], eroa_cm2=kw["eroa_cm2"])
-    P, _ = S._kernel_arrays(cols, ps.model, n, 1, int(S.steps_per_beat(60.0 / cols["hr_bpm"], DT_208_S)[0]))
-    X0 = S._initial_states(ps, cols, n, 1, None)
-    _, w = R.reference_beats(P, 0, X0[:, 0], 0, False, n_beats, samples_per_beat=SAMPLES)
-    return R.waveform_metrics(w, period_s=P[KP["period_s"], 0], eroa_cm2=P[KP["eroa_cm2"], 0], mva_cm2=P[KP["mva_cm2"], 0],
-                              t_ventricular_s=P[KP["lv_act_a"], 0], t_atrial_s=P[KP["la_act_a"], 0])
 
 
 @_SLOW

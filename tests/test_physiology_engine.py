@@ -107,16 +107,20 @@ def _reference_beat(ps, n_beats, dt_max_s, **kw):
     return P, w
 
 
+def _radau_metrics(ps, n_beats, dt_max_s, **kw):
+    """The Radau reference's metrics of :func:`_reference_beat`'s beat."""
+    P, w = _reference_beat(ps, n_beats, dt_max_s, **kw)
+    return R.waveform_metrics(
+        w, period_s=P[KP["period_s"], 0], eroa_cm2=P[KP["eroa_cm2"], 0], mva_cm2=P[KP["mva_cm2"], 0],
+        t_ventricular_s=P[KP["lv_act_a"], 0], t_atrial_s=P[KP["la_act_a"], 0],
+    )
+
+
 def _reference_metrics(preset, n_beats, dt_max_s=S.SolverSettings().dt_max_s, **kw):
     ps = get_parameter_set(preset)
     st = S.SolverSettings(min_beats=n_beats, max_beats=n_beats, tol=1e-300, accelerate=False, dt_max_s=dt_max_s)  # plain beats: a transient
     eng = S.simulate(ps, settings=st, **kw).patient_metrics()
-    P, w = _reference_beat(ps, n_beats, dt_max_s, **kw)
-    ref = R.waveform_metrics(
-        w, period_s=P[KP["period_s"], 0], eroa_cm2=P[KP["eroa_cm2"], 0], mva_cm2=P[KP["mva_cm2"], 0],
-        t_ventricular_s=P[KP["lv_act_a"], 0], t_atrial_s=P[KP["la_act_a"], 0],
-    )
-    return eng, ref
+    return eng, _radau_metrics(ps, n_beats, dt_max_s, **kw)
 
 
 #: The engine's accuracy target against Radau on every metric at the production step (issue 19).
@@ -190,9 +194,7 @@ def test_pulmonary_vein_minimum_and_mean_gradient_agree_with_radau_as_the_closin
     eng = S.simulate(ps, settings=st, overrides=overrides).metrics
     k = "pv_min_systolic_flow_ml_s"
     for i, ov in enumerate(overrides):
-        P, w = _reference_beat(ps, 3, DT_208_S, overrides=[ov])
-        ref = R.waveform_metrics(w, period_s=P[KP["period_s"], 0], eroa_cm2=P[KP["eroa_cm2"], 0], mva_cm2=P[KP["mva_cm2"], 0],
-                                 t_ventricular_s=P[KP["lv_act_a"], 0], t_atrial_s=P[KP["la_act_a"], 0])
+        ref = _radau_metrics(ps, 3, DT_208_S, overrides=[ov])
         scale = max(abs(ref["pv_s_peak_ml_s"]), abs(ref["pv_d_peak_ml_s"]))
         assert abs(eng[k][i] - ref[k]) <= RADAU_REL_TOL * scale, (nudges[i], eng[k][i], ref[k])
         g = "mean_gradient_mmhg"
