@@ -114,14 +114,10 @@ def mitrasim_fixed_beats(preset: str, n_beats: int, dt_max: float, precision: st
     return S.simulate(preset, settings=fixed_beat_settings(n_beats, dt_max, precision), **kw)
 
 
-def radau_error(preset: str, n_beats: int, dt_max: float, precision: str = "float64", **kw) -> float:
-    """Largest relative metric difference of mitrasim vs the Radau reference over ``n_beats`` plain
-    beats (Anderson acceleration off: its beats would start elsewhere than the reference's)."""
-    return radau_worst(preset, n_beats, dt_max, precision, **kw)[0]
-
-
 def radau_worst(preset: str, n_beats: int, dt_max: float, precision: str = "float64", **kw) -> tuple[float, str]:
-    """:func:`radau_error` and the metric it is taken at (so a reported figure says which metric it is)."""
+    """Largest relative metric difference of mitrasim vs the Radau reference over ``n_beats`` plain
+    beats (Anderson acceleration off: its beats would start elsewhere than the reference's), and the
+    metric it is taken at (so a reported figure says which metric it is)."""
     ps = get_parameter_set(preset)
     res = mitrasim_fixed_beats(preset, n_beats, dt_max, precision, **kw)
     eng = res.patient_metrics()
